@@ -1,0 +1,30 @@
+# make demo | make test | make bench  (the README's commands)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
+EXTRAS ?= dev,atari,box2d
+
+.PHONY: demo test test-fast bench install clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) --upgrade pip setuptools wheel
+	$(PIP) -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install  ## train PPO on CartPole-v1 until solved
+	$(VENV)/bin/rlgen train configs/ppo_cartpole.yaml
+
+test: install  ## the whole suite, slow learning tests included (what CI runs)
+	$(PY) -m pytest -q
+
+test-fast: install  ## skip the slow learning tests
+	$(PY) -m pytest -q -m "not slow"
+
+bench: install  ## side-by-side benchmarks (minutes; prints ratios)
+	$(PY) benchmarks/cartpole_time_to_solve.py
+
+clean:
+	rm -rf runs wandb .pytest_cache

@@ -1,0 +1,1 @@
+"""What learns: SB3-backed RL agents, GAN players, self-play leagues."""

@@ -1,0 +1,1 @@
+"""SB3-backed RL agents with rlgen backbones (`kind: rl`)."""

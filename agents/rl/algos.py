@@ -1,0 +1,104 @@
+"""The SB3 / sb3-contrib algorithms by name, and the checks of their hyperparameters."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Callable
+
+import sb3_contrib
+import stable_baselines3 as sb3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {
+    "ppo": sb3.PPO,
+    "a2c": sb3.A2C,
+    "dqn": sb3.DQN,
+    "sac": sb3.SAC,
+    "td3": sb3.TD3,
+    "ddpg": sb3.DDPG,
+    "recurrent_ppo": sb3_contrib.RecurrentPPO,
+    "maskable_ppo": sb3_contrib.MaskablePPO,
+    "qrdqn": sb3_contrib.QRDQN,
+    "tqc": sb3_contrib.TQC,
+    "trpo": sb3_contrib.TRPO,
+}
+
+# Arguments rlgen sets itself from other config sections; naming them in hyperparams is an error.
+_OWNED = {
+    "policy": "agent.policy", "env": "env", "learning_rate": "optim.lr (and optim.schedule)",
+    "policy_kwargs": "agent.policy", "seed": "seed", "device": "device", "verbose": "logging",
+    "tensorboard_log": "logging", "_init_setup_model": None, "stats_window_size": None,
+}
+
+
+def is_off_policy(algo: str) -> bool:
+    return issubclass(ALGOS[algo], OffPolicyAlgorithm)
+
+
+def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> list[str]:
+    """Problems with `hyperparams` against the algorithm's real signature, one line each."""
+    params = inspect.signature(ALGOS[algo].__init__).parameters
+    allowed = [n for n in params if n not in _OWNED and n != "self"]
+    problems = []
+    for key, value in hyperparams.items():
+        path = f"agent.hyperparams.{key}"
+        if key in _OWNED:
+            problems.append(f"{path}: set by rlgen from {_OWNED[key] or 'internals'}, not here")
+        elif key not in params:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{path}: {ALGOS[algo].__name__} has no argument {key!r}{hint}")
+        else:
+            problem = _type_problem(params[key].default, value)
+            if problem:
+                problems.append(f"{path}: {problem}")
+    return problems
+
+
+def _type_problem(default: Any, value: Any) -> str | None:
+    """A loose type check against the default: numbers stay numbers, flags stay flags."""
+    if isinstance(value, str) and value.startswith("lin_"):
+        try:
+            float(value[4:])
+            return None
+        except ValueError:
+            return f"{value!r}: a linear schedule is written lin_<start>, e.g. lin_0.2"
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"expected true/false, got {value!r}"
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float, tuple, list)):
+            return f"expected a number, got {value!r}"
+    return None
+
+
+class Progress:
+    """How much of the run is left, 1 -> 0, read by the linear schedules.
+
+    SB3 computes its own progress per `learn()` call; rlgen calls `learn()` once per training unit,
+    so schedules read the run's progress from here instead (a tiny picklable object).
+    """
+
+    def __init__(self) -> None:
+        self.remaining = 1.0
+
+
+class LinearSchedule:
+    """start * remaining: SB3/rl-zoo's `lin_<start>` convention."""
+
+    def __init__(self, start: float, progress: Progress):
+        self.start, self.progress = start, progress
+
+    def __call__(self, _sb3_progress: float) -> float:
+        return self.start * self.progress.remaining
+
+
+def resolve_schedules(hyperparams: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Replace every 'lin_X' value with a linear schedule over the whole run."""
+    return {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
+            for k, v in hyperparams.items()}
+
+
+def supports(policy_cls: type | Callable, arg: str) -> bool:
+    return arg in inspect.signature(policy_cls).parameters

@@ -1,0 +1,216 @@
+"""`kind: rl` — an SB3 algorithm on a gymnasium env, driven one training unit at a time.
+
+A training unit is one `learn()` call of SB3: one rollout and update for on-policy algorithms, about
+a thousand env steps for off-policy ones. SB3 keeps its env state between calls
+(`reset_num_timesteps=False`), so the chunked run is the same run SB3 would do in one call.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import Logger as SB3Logger
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
+
+from agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
+from agents.rl.config import RLConfig
+from agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput
+from agents.rl.vec import make_vec_env
+from envs import check_env_id, resolve_wrapper
+from rlgen.config import EnvConfig
+from rlgen.errors import RlgenError
+from rlgen.nets.common import ACTIVATIONS
+from rlgen.runner import RunContext
+
+_TORCH_OPTIM = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+
+
+class RLExperiment:
+    config_model = RLConfig
+
+    def __init__(self, cfg: RLConfig):
+        self.cfg = cfg
+        self.global_step = 0
+        self.model: Any = None
+        self.env: VecEnv | None = None
+        self.eval_env: VecEnv | None = None
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        backbone = self.cfg.agent.policy.backbone
+        return backbone is not None and backbone.type in ("cnn", "transformer")
+
+    @classmethod
+    def check(cls, cfg: RLConfig) -> list[str]:
+        """Cheap checks beyond the schema, run before anything heavy starts."""
+        problems = []
+        if (p := check_env_id(cfg.env.id)) is not None:
+            problems.append(f"env.id: {p}")
+        for i, w in enumerate(cfg.env.wrappers):
+            try:
+                resolve_wrapper(w)
+            except RlgenError as e:
+                problems.append(f"env.wrappers.{i}: {e}")
+        try:
+            _eval_env_config(cfg)
+        except ValidationError as e:
+            problems += [f"eval_env.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+        problems += check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams)
+        return problems
+
+    # --- the protocol ---------------------------------------------------------------------------
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg = self.cfg
+        self.progress = Progress()
+        self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
+        eval_cfg = _eval_env_config(cfg)
+        self.eval_env = make_vec_env(eval_cfg, seed=ctx.seed + 10_000, training=False)
+        algo = ALGOS[cfg.agent.algo]
+        lr: Any = cfg.optim.lr
+        if cfg.optim.schedule == "linear":
+            lr = LinearSchedule(cfg.optim.lr, self.progress)
+        try:
+            self.model = algo(
+                _policy_name(cfg), self.env, learning_rate=lr, policy_kwargs=self._policy_kwargs(algo),
+                seed=ctx.seed, device=ctx.device, verbose=0,
+                **resolve_schedules(cfg.agent.hyperparams, self.progress),
+            )
+        except (AssertionError, ValueError, TypeError) as e:
+            raise RlgenError(f"could not build {algo.__name__} for env {cfg.env.id!r}: {e}") from None
+        self.output = MetricsOutput()
+        self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
+        self.unit_steps = self._unit_steps()
+
+    def train_unit(self) -> dict[str, float]:
+        self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
+        self.model.learn(self.unit_steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        self.global_step = int(self.model.num_timesteps)
+        metrics = self.output.pop()
+        if "rollout/ep_return_mean" not in metrics and self.model.ep_info_buffer:
+            metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in self.model.ep_info_buffer]))
+        return metrics
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
+        n = episodes or self.cfg.train.eval_episodes
+        if isinstance(self.env, VecNormalize):
+            sync_envs_normalization(self.env, self.eval_env)
+        returns, lengths = self._evaluate(self.eval_env, n)
+        if video_dir is not None:
+            self._record_video(Path(video_dir))
+        return {
+            "eval/return_mean": float(np.mean(returns)),
+            "eval/return_std": float(np.std(returns)),
+            "eval/length_mean": float(np.mean(lengths)),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        m = self.model
+        state: dict[str, Any] = {
+            "params": m.get_parameters(),  # policy + every optimizer + extra tensors (SAC's log_ent_coef)
+            "num_timesteps": m.num_timesteps,
+            "n_updates": getattr(m, "_n_updates", 0),
+            "episode_num": m._episode_num,
+            "ep_info_buffer": list(m.ep_info_buffer or []),
+            "vec_normalize": _normalize_state(self.env),
+        }
+        if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
+            state["replay_buffer"] = pickle.dumps(m.replay_buffer)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        m = self.model
+        m.set_parameters(state["params"], exact_match=True, device=m.device)
+        m.num_timesteps = self.global_step = int(state["num_timesteps"])
+        m._n_updates = state["n_updates"]
+        m._episode_num = state["episode_num"]
+        m.ep_info_buffer = __import__("collections").deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
+        if state.get("vec_normalize") and isinstance(self.env, VecNormalize):
+            self.env.obs_rms, self.env.ret_rms = state["vec_normalize"]
+        if state.get("replay_buffer") is not None:
+            m.replay_buffer = pickle.loads(state["replay_buffer"])
+            m.replay_buffer.device = m.device
+
+    def close(self) -> None:
+        for env in (self.env, self.eval_env):
+            if env is not None:
+                env.close()
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """Actions for a batch of observations (used by tests and `rlgen eval`)."""
+        return self.model.predict(obs, deterministic=deterministic)[0]
+
+    def _evaluate(self, env: VecEnv, n: int) -> tuple[list[float], list[int]]:
+        if self.cfg.agent.algo == "maskable_ppo":
+            from sb3_contrib.common.maskable.evaluation import evaluate_policy as masked_eval
+
+            return masked_eval(self.model, env, n_eval_episodes=n, deterministic=True,
+                               return_episode_rewards=True, warn=False)
+        # SB3 splits the n episodes over the vector env's copies and steps them together.
+        return evaluate_policy(self.model, env, n_eval_episodes=n, deterministic=True,
+                               return_episode_rewards=True, warn=False)
+
+    def _record_video(self, video_dir: Path) -> None:
+        env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
+        env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
+                                                                "episode_trigger": None, "name_prefix": "eval"}}]
+        env = make_vec_env(env_cfg, seed=self.cfg.seed + 20_000, training=False, render_mode="rgb_array")
+        try:
+            if isinstance(self.env, VecNormalize):
+                sync_envs_normalization(self.env, env)
+            self._evaluate(env, 1)
+        finally:
+            env.close()
+
+    def _policy_kwargs(self, algo: type) -> dict[str, Any]:
+        pol = self.cfg.agent.policy
+        policy_cls = algo.policy_aliases[_policy_name(self.cfg)]
+        kwargs = dict(pol.kwargs)
+        if pol.backbone is not None:
+            kwargs["features_extractor_class"] = BackboneExtractor
+            kwargs["features_extractor_kwargs"] = {"backbone": pol.backbone.spec()}
+            if supports(policy_cls, "share_features_extractor"):
+                kwargs["share_features_extractor"] = pol.share_backbone
+        if pol.net_arch is not None:
+            kwargs["net_arch"] = pol.net_arch
+        if pol.activation is not None:
+            kwargs["activation_fn"] = ACTIVATIONS[pol.activation]
+        optim = self.cfg.optim
+        extra = optim.torch_kwargs()
+        if extra.get("weight_decay") == 0:
+            del extra["weight_decay"]  # keep SB3's own defaults (Adam eps=1e-5) unless asked otherwise
+        if optim.type != "adam" or extra:
+            import torch
+
+            kwargs["optimizer_class"] = getattr(torch.optim, _TORCH_OPTIM[optim.type])
+            kwargs["optimizer_kwargs"] = extra
+        return kwargs
+
+    def _unit_steps(self) -> int:
+        n_envs = self.env.num_envs
+        if is_off_policy(self.cfg.agent.algo):
+            # Off-policy SB3 updates every `train_freq` steps; a unit of ~1k steps keeps learn() calls rare.
+            return max(n_envs, min(self.cfg.train.eval_every, 1000) // n_envs * n_envs)
+        return int(self.model.n_steps) * n_envs  # one rollout
+
+
+def _policy_name(cfg: RLConfig) -> str:
+    return "MlpLstmPolicy" if cfg.agent.algo == "recurrent_ppo" else "MlpPolicy"
+
+
+def _eval_env_config(cfg: RLConfig) -> EnvConfig:
+    n = min(cfg.train.eval_episodes, 32)  # all eval episodes side by side, up to 32 copies
+    merged = {**cfg.env.model_dump(), "n_envs": n, "vectorize": "dummy", **cfg.eval_env}
+    return EnvConfig.model_validate(merged)
+
+
+def _normalize_state(env: VecEnv | None) -> tuple[Any, Any] | None:
+    return (env.obs_rms, env.ret_rms) if isinstance(env, VecNormalize) else None

@@ -1,0 +1,81 @@
+"""Where rlgen meets SB3: backbones as features extractors, SB3's logger into rlgen's metrics."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import gymnasium as gym
+import torch
+from stable_baselines3.common.logger import KVWriter
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+from rlgen.errors import RlgenError
+from rlgen.nets import build_backbone
+
+
+class BackboneExtractor(BaseFeaturesExtractor):
+    """Any rlgen backbone as an SB3 features extractor: (B, *obs_shape) -> (B, features_dim).
+
+    SB3 has already preprocessed the observation (images scaled to [0, 1], discrete one-hot), so
+    image spaces keep their (C, H, W) shape and everything else is flattened.
+    """
+
+    def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any]):
+        if isinstance(observation_space, gym.spaces.Box) and is_image_space(observation_space, check_channels=False):
+            in_shape = tuple(observation_space.shape)
+        elif isinstance(observation_space, gym.spaces.Box) and backbone["type"] in ("rnn", "gru", "lstm", "transformer") \
+                and len(observation_space.shape) == 2:
+            in_shape = tuple(observation_space.shape)  # (T, F): a window of observations
+        elif isinstance(observation_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete,
+                                            gym.spaces.MultiBinary)):
+            in_shape = (get_flattened_obs_dim(observation_space),)
+        else:
+            raise RlgenError(f"observation space {observation_space} is not supported by rlgen backbones; "
+                             "flatten it with the FlattenObservation wrapper (env.wrappers: [FlattenObservation])")
+        net = build_backbone(backbone, in_shape)
+        super().__init__(observation_space, features_dim=int(net.out_dim))
+        self.net = net
+        self.in_shape = in_shape
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        x = observations.reshape(observations.shape[0], *self.in_shape)
+        return self.net(x)
+
+
+# SB3's names -> the metric names shared by every rlgen kind (DESIGN.md)
+_RENAME = {
+    "rollout/ep_rew_mean": "rollout/ep_return_mean",
+    "rollout/ep_len_mean": "rollout/ep_len_mean",
+    "train/policy_gradient_loss": "loss/policy",
+    "train/value_loss": "loss/value",
+    "train/entropy_loss": "loss/entropy",
+    "train/loss": "loss/total",
+    "train/actor_loss": "loss/actor",
+    "train/critic_loss": "loss/critic",
+    "train/ent_coef_loss": "loss/ent_coef",
+}
+
+
+class MetricsOutput(KVWriter):
+    """An SB3 logger output that keeps the latest dumped values for the runner to log.
+
+    SB3 dumps once per rollout (on-policy) or every few episodes (off-policy); `pop` hands the
+    values since the last call to the runner, which logs one row per training unit.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, float] = {}
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
+        for key, value in key_values.items():
+            if key.startswith("time/") or not isinstance(value, (int, float)):
+                continue  # the runner owns time and step; strings/videos are not metrics
+            self._pending[_RENAME.get(key, key)] = float(value)
+
+    def pop(self) -> dict[str, float]:
+        out, self._pending = self._pending, {}
+        return out
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,36 @@
+"""SB3 vector envs from an `EnvConfig`: copies, dummy or subprocess, frame stacking, normalization."""
+
+from __future__ import annotations
+
+import signal
+
+from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
+
+from envs import make_env_fn
+from rlgen.config import EnvConfig
+
+
+def make_vec_env(
+    cfg: EnvConfig, seed: int, *, training: bool = True, gamma: float = 0.99, render_mode: str | None = None
+) -> VecEnv:
+    """`cfg.n_envs` Monitor-wrapped copies of the env, seeded seed, seed+1, ..."""
+    thunk = make_env_fn(cfg.id, cfg.kwargs, cfg.wrappers, render_mode)
+    subproc = cfg.vectorize == "subproc" and cfg.n_envs > 1
+    # Workers must not die on the Ctrl-C meant for the trainer, which checkpoints and stops them;
+    # they inherit SIGINT ignored when started while it is ignored.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if subproc else None
+    try:
+        vec = sb3_make_vec_env(thunk, n_envs=cfg.n_envs, seed=seed,
+                               vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
+                               vec_env_kwargs={"start_method": "fork"} if subproc else None)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if cfg.frame_stack:
+        vec = VecFrameStack(vec, cfg.frame_stack)
+    if cfg.normalize is not None:
+        n = cfg.normalize
+        vec = VecNormalize(vec, training=training, norm_obs=n.obs, norm_reward=n.reward and training,
+                           clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=gamma)
+    return vec

@@ -1,0 +1,5 @@
+import sys
+
+from rlgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,193 @@
+"""`rlgen train | eval | list` — the composition root: the only place the framework meets agents and envs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from rlgen.errors import ConfigError, RlgenError
+from rlgen.logging import console
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+EXAMPLES = """\
+examples:
+  rlgen train configs/ppo_cartpole.yaml                 train the demo (PPO, CartPole-v1)
+  rlgen train ppo_cartpole seed=3 train.total_steps=5e4 a bundled config, with overrides
+  rlgen train ppo_cartpole agent.policy.backbone.hidden=[128,128] logging.wandb.mode=disabled
+  rlgen train --resume runs/ppo_cartpole/20261121-101500-s0-ab12   continue an interrupted run
+  rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
+  rlgen list                                            algorithms, backbones, envs, bundled configs
+"""
+
+
+def kinds() -> dict[str, Any]:
+    """Experiment kinds by name: each class has `config_model` and `check(cfg)`."""
+    from agents.rl.experiment import RLExperiment
+
+    return {"rl": RLExperiment}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except RlgenError as e:  # ConfigError included: one readable message, no traceback
+        console.print(f"[red]error:[/] {_esc(str(e))}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]aborted[/]")
+        return 130
+
+
+def load(config: str, overrides: Sequence[str]) -> Any:
+    """Read, validate and check a config: every problem at once, before anything heavy starts."""
+    from rlgen.config import load_config
+
+    registry = kinds()
+    cfg = load_config(_config_path(config), overrides, kinds={k: v.config_model for k, v in registry.items()})
+    problems = registry[cfg.kind].check(cfg)
+    if problems:
+        raise ConfigError(str(config), problems)
+    return cfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rlgen.runner import Runner
+
+    resume = Path(args.resume) if args.resume else None
+    if resume is not None:
+        if args.config is not None:
+            args.overrides = [args.config, *args.overrides] if "=" in args.config else args.overrides
+        if not (resume / "config.yaml").is_file():
+            raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
+        cfg = load(str(resume / "config.yaml"), args.overrides)
+    else:
+        if args.config is None:
+            raise RlgenError("rlgen train needs a CONFIG (a YAML path or a bundled name; see `rlgen list`)")
+        cfg = load(args.config, args.overrides)
+    runner = Runner(cfg, kinds()[cfg.kind](cfg), resume_dir=resume)
+    summary = runner.run()
+    _report(summary, runner)
+    return runner.exit_code
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from rlgen import checkpoint
+    from rlgen.logging import Logger
+    from rlgen.runner import RunContext, choose_device, prefers_accelerator
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise RlgenError(f"{run_dir} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
+    cfg = load(str(run_dir / "config.yaml"), ["logging.wandb.mode=disabled"])
+    state = checkpoint.load(Path(args.checkpoint) if args.checkpoint else run_dir)
+    exp = kinds()[cfg.kind](cfg)
+    device = choose_device(cfg.device, prefers_accelerator(exp))
+    torch.set_num_threads(cfg.train.threads or 1)
+    exp.setup(RunContext(cfg, run_dir, device, Logger([]), cfg.seed))
+    try:
+        exp.load_state_dict(state["experiment"])
+        video_dir = run_dir / "media" / "videos" if args.video else None
+        metrics = exp.evaluate(episodes=args.episodes, video_dir=video_dir)
+    finally:
+        exp.close()
+    console.print(f"[bold]{cfg.name}[/] at step {state['global_step']:,}:")
+    for k, v in metrics.items():
+        console.print(f"  {k:<22} {v:.4g}" if isinstance(v, float) else f"  {k:<22} {v}")
+    if video_dir is not None:
+        console.print(f"  video in {video_dir}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+    from rich.table import Table
+
+    from agents.rl.algos import ALGOS
+    from rlgen.nets import BACKBONES
+
+    table = Table(title="rlgen", show_lines=False)
+    table.add_column("what", style="bold")
+    table.add_column("names")
+    table.add_row("kinds", ", ".join(kinds()))
+    table.add_row("algorithms", ", ".join(f"{k} ({v.__name__})" for k, v in ALGOS.items()))
+    table.add_row("backbones", ", ".join(BACKBONES))
+    configs = sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml"))
+    table.add_row("configs", ", ".join(configs) or "(none found)")
+    ids = sorted(gym.registry)
+    shown = [i for i in ids if args.all or "/" not in i or i.startswith("rlgen/")]
+    table.add_row("envs", ", ".join(shown) + ("" if args.all else "  (+ ALE/... with --all after `import ale_py`)"))
+    console.print(table)
+    return 0
+
+
+def _report(summary: dict[str, Any], runner: Any) -> None:
+    run_dir = runner.run_dir
+    status = summary["status"]
+    color = {"completed": "green", "stopped_early": "green", "interrupted": "yellow"}.get(status, "red")
+    console.print(f"\n[{color}]{status}[/] at step {summary['global_step']:,} in {summary['wall_time_s']:.1f} s")
+    final = {k: v for k, v in summary["final"].items() if k.startswith("eval/") and isinstance(v, float)}
+    if final:
+        console.print("  " + "  ".join(f"{k}={v:.4g}" for k, v in final.items()))
+    if summary.get("target_reached"):
+        t = summary["target_reached"]
+        console.print(f"  target {summary['target']} reached at step {t['global_step']:,} after {t['wall_time_s']:.1f} s")
+    console.print(f"  run directory: {run_dir}")
+    if status == "interrupted":
+        console.print(f"  resume with:   rlgen train --resume {run_dir}")
+    wandb_dir = run_dir / "wandb"
+    if wandb_dir.is_dir():
+        console.print(f"  look at it:    wandb leet {wandb_dir}")
+        console.print(f"  upload later:  wandb sync {next(iter(sorted(wandb_dir.glob('offline-run-*'))), wandb_dir)}")
+
+
+def _config_path(config: str) -> str:
+    """A path, or the name of a bundled config (`ppo_cartpole` -> configs/ppo_cartpole.yaml)."""
+    path = Path(config)
+    if not path.exists() and path.suffix == "" and (CONFIGS_DIR / f"{config}.yaml").is_file():
+        return str(CONFIGS_DIR / f"{config}.yaml")
+    return config
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rlgen", description="Train RL agents and GANs on shared torch backbones.",
+                                epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train from a YAML config", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("config", nargs="?", help="a YAML file or a bundled config name")
+    t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-3 env.n_envs=16")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
+    e.add_argument("run_dir")
+    e.add_argument("--episodes", type=int, default=None, help="default: the config's train.eval_episodes")
+    e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
+    e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
+    e.set_defaults(func=cmd_eval)
+
+    ls = sub.add_parser("list", help="algorithms, backbones, envs and bundled configs")
+    ls.add_argument("--all", action="store_true", help="list every registered env id")
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(main())

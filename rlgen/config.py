@@ -1,0 +1,320 @@
+"""YAML -> validated, typed config tree, with dotted command-line overrides.
+
+Loading is two steps. OmegaConf reads the YAML and merges `a.b=c` overrides (so `3e-4` is a float
+and interpolations work); pydantic v2 then validates the plain tree against the model of the
+config's `kind` with `extra="forbid"`. Every problem is reported at once with its dotted path, and a
+misspelt key or choice gets a "did you mean". Kinds register their model with `load_config(...,
+kinds=...)`; this module knows the sections every kind shares and nothing about any algorithm.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Mapping, Sequence, Union
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rlgen.errors import ConfigError, RlgenError
+
+Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"]
+Norm = Literal["none", "batch", "layer"]
+Pool = Literal["last", "mean", "sequence"]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, defaults are validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --- backbones (mirror the constructors in rlgen/nets; `spec()` is what build_backbone takes) ---
+
+
+class _Backbone(Section):
+    activation: Activation = "relu"
+    norm: Norm = "none"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+    def spec(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class MLPBackbone(_Backbone):
+    type: Literal["mlp"]
+    hidden: list[Annotated[int, Field(gt=0)]] = [64, 64]
+
+
+class CNNBackbone(_Backbone):
+    type: Literal["cnn"]
+    channels: list[Annotated[int, Field(gt=0)]] = [32, 64, 64]
+    kernels: list[Annotated[int, Field(gt=0)]] = [8, 4, 3]
+    strides: list[Annotated[int, Field(gt=0)]] = [4, 2, 1]
+    padding: list[Annotated[int, Field(ge=0)]] | None = None
+    hidden: int = Field(512, ge=0, description="size of the final Linear; 0 = none")
+
+
+class RNNBackbone(_Backbone):
+    type: Literal["rnn", "gru", "lstm"]
+    activation: Activation = "tanh"
+    hidden_size: int = Field(64, gt=0)
+    num_layers: int = Field(1, gt=0)
+    pool: Pool = "last"
+
+
+class TransformerBackbone(_Backbone):
+    type: Literal["transformer"]
+    activation: Activation = "gelu"
+    norm: Norm = "layer"
+    d_model: int = Field(64, gt=0)
+    n_heads: int = Field(4, gt=0)
+    n_layers: int = Field(2, gt=0)
+    ff_dim: int = Field(128, gt=0)
+    positional: Literal["learned", "sinusoidal"] = "learned"
+    causal: bool = True
+    pool: Pool = "last"
+    max_len: int | None = Field(None, gt=0)
+
+
+BackboneConfig = Annotated[
+    Union[MLPBackbone, CNNBackbone, RNNBackbone, TransformerBackbone], Field(discriminator="type")
+]
+
+
+# --- sections every kind shares ---
+
+
+class OptimConfig(Section):
+    """One optimizer; `schedule: linear` decays the learning rate to 0 over the run."""
+
+    type: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "adam"
+    lr: float = Field(3e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] | None = Field(None, description="adam/adamw only")
+    momentum: float = Field(0.0, ge=0, description="sgd/rmsprop only")
+    eps: float | None = Field(None, gt=0)
+    schedule: Literal["constant", "linear"] = "constant"
+
+    def torch_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the torch optimizer class, without `lr`."""
+        kwargs: dict[str, Any] = {"weight_decay": self.weight_decay}
+        if self.betas is not None:
+            if self.type not in ("adam", "adamw"):
+                raise RlgenError(f"optim.betas is only for adam/adamw, not {self.type!r}")
+            kwargs["betas"] = tuple(self.betas)
+        if self.momentum:
+            if self.type not in ("sgd", "rmsprop"):
+                raise RlgenError(f"optim.momentum is only for sgd/rmsprop, not {self.type!r}")
+            kwargs["momentum"] = self.momentum
+        if self.eps is not None:
+            kwargs["eps"] = self.eps
+        return kwargs
+
+
+class EarlyStopConfig(Section):
+    metric: str = "eval/return_mean"
+    mode: Literal["max", "min"] = "max"
+    target: float | None = Field(None, description="stop once the metric reaches this value")
+    patience: int | None = Field(None, gt=0, description="stop after this many evals with no improvement")
+
+
+class TrainConfig(Section):
+    total_steps: int = Field(gt=0)
+    eval_every: int = Field(10_000, gt=0)
+    eval_episodes: int = Field(10, gt=0)
+    checkpoint_every: int | None = Field(None, gt=0, description="default: eval_every")
+    keep_checkpoints: int = Field(3, gt=0)
+    early_stop: EarlyStopConfig = EarlyStopConfig()
+    threads: int | None = Field(None, gt=0, description="torch threads; default 1 on CPU for small nets")
+    progress: bool = True
+
+
+class WandbConfig(Section):
+    mode: Literal["online", "offline", "disabled"] = "offline"
+    project: str = "rlgen"
+    entity: str | None = None
+    group: str | None = Field(None, description="default: the config name")
+    tags: list[str] = []
+
+
+class LoggingConfig(Section):
+    dir: str = "runs"
+    console: bool = True
+    wandb: WandbConfig = WandbConfig()
+
+
+class NormalizeConfig(Section):
+    """Running mean/std normalization of observations and returns (SB3 VecNormalize)."""
+
+    obs: bool = True
+    reward: bool = True
+    clip_obs: float = Field(10.0, gt=0)
+    clip_reward: float = Field(10.0, gt=0)
+
+
+class EnvConfig(Section):
+    """A gymnasium env id, how many copies run side by side, and what wraps them."""
+
+    id: str
+    n_envs: int = Field(1, gt=0)
+    vectorize: Literal["dummy", "subproc"] = Field("dummy", description="subproc = one process per env")
+    kwargs: dict[str, Any] = Field({}, description="passed to gymnasium.make")
+    wrappers: list[str | dict[str, dict[str, Any]]] = Field(
+        [], description="gymnasium.wrappers by class name, applied in order: [Name, {Name: {arg: v}}]"
+    )
+    frame_stack: int = Field(0, ge=0, description="stack the last N observations (0 = off)")
+    normalize: NormalizeConfig | None = None
+
+
+class ExperimentConfig(Section):
+    """What every experiment kind has; kinds subclass it and add their own sections."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    kind: str
+    seed: int = 0
+    device: str = "auto"
+    train: TrainConfig
+    logging: LoggingConfig = LoggingConfig()
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+            raise ValueError(f"device must be auto, cpu, mps, cuda or cuda:N, not {v!r}")
+        return v
+
+    def tags(self) -> list[str]:
+        """W&B tags describing the run; kinds add theirs (agent, env, backbone)."""
+        return [self.kind]
+
+
+# --- loading ---
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any],
+    overrides: Sequence[str] = (),
+    *,
+    kinds: Mapping[str, type[ExperimentConfig]],
+) -> ExperimentConfig:
+    """Read a YAML file (or a mapping), apply `a.b=c` overrides, validate against its kind's model."""
+    where = str(source) if not isinstance(source, Mapping) else "<config>"
+    raw = _read(source, overrides, where)
+    kind = raw.get("kind")
+    if kind not in kinds:
+        hint = _did_you_mean(str(kind), kinds)
+        raise ConfigError(where, [f"kind: unknown kind {kind!r}{hint}; known kinds: {', '.join(kinds)}"])
+    model = kinds[kind]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(where, [_describe(err, model, raw) for err in e.errors()]) from None
+
+
+def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str) -> dict:
+    try:
+        if isinstance(source, Mapping):
+            conf = OmegaConf.create(dict(source))
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
+            conf = OmegaConf.load(path)
+        bad = [o for o in overrides if "=" not in o or o.startswith("=")]
+        if bad:
+            raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
+        if overrides:
+            conf = OmegaConf.merge(conf, OmegaConf.from_dotlist(list(overrides)))
+        raw = OmegaConf.to_container(conf, resolve=True)
+    except OmegaConfBaseException as e:
+        raise RlgenError(f"{where}: could not read the config: {e}") from None
+    except Exception as e:  # yaml.YAMLError and friends: say where, not how deep
+        if isinstance(e, RlgenError):
+            raise
+        raise RlgenError(f"{where}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise RlgenError(f"{where}: the config must be a mapping of keys to values")
+    return raw
+
+
+def save_config(cfg: ExperimentConfig, path: Path) -> None:
+    """Write the resolved config as YAML (what the run actually used)."""
+    path.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg.model_dump(mode="json"))))
+
+
+def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, Any]) -> str:
+    """One readable line for one pydantic error: dotted path, message, suggestion."""
+    loc, known = _walk(model, err["loc"], raw)
+    path = ".".join(str(p) for p in loc) or "<root>"
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        hint = _did_you_mean(str(loc[-1]), known)
+        listed = f"; allowed here: {', '.join(known)}" if known else ""
+        return f"{path}: unknown key{hint}{listed}"
+    if kind == "literal_error":
+        expected = re.findall(r"'([^']*)'", msg.split("Input should be", 1)[-1])
+        return f"{path}: {err['input']!r} is not a valid choice{_did_you_mean(str(err['input']), expected)}; {msg}"
+    if kind == "union_tag_invalid":
+        tags = re.findall(r"'([^']*)'", msg.split("expected tags:", 1)[-1])
+        tag = (err.get("ctx") or {}).get("tag", "?")
+        return f"{path}.type: unknown type {tag!r}{_did_you_mean(str(tag), tags)}; known: {', '.join(tags)}"
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    return f"{path}: {msg} (got {err.get('input')!r})"
+
+
+def _walk(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[Any], list[str]]:
+    """Follow `loc` through the model's types: drop the union tags pydantic inserts into it, and
+    return the cleaned path with the field names accepted by the model holding its last key."""
+    types: list[Any] = [model]
+    data: Any = raw
+    path: list[Any] = []
+    holder: list[Any] = [model]
+    for part in loc:
+        flat = [m for t in types for m in _members(t)]
+        models = [m for m in flat if isinstance(m, type) and issubclass(m, BaseModel)]
+        tagged = [m for m in models if part in typing.get_args(_ann(m, "type"))]
+        if isinstance(part, str) and tagged and not any(part in m.model_fields for m in models):
+            types = tagged  # the discriminator value pydantic put in loc: not a key of the config
+            continue
+        holder = models
+        path.append(part)
+        data = data.get(part) if isinstance(data, Mapping) else (
+            data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None)
+        nxt: list[Any] = []
+        for m in flat:
+            if m in models and isinstance(part, str):
+                if part in m.model_fields:
+                    nxt.append(m.model_fields[part].annotation)
+            elif typing.get_origin(m) in (list, tuple, dict):
+                nxt.extend(typing.get_args(m)[-1:])
+        types = nxt
+    known: set[str] = set()
+    for m in holder:
+        known.update(m.model_fields)
+    return path, sorted(known)
+
+
+def _ann(m: type[BaseModel], field: str) -> Any:
+    f = m.model_fields.get(field)
+    return f.annotation if f is not None else None
+
+
+def _members(t: Any) -> list[Any]:
+    """Flatten Annotated / Union / Optional into the plain types they can be."""
+    origin = typing.get_origin(t)
+    if origin is Annotated:
+        return _members(typing.get_args(t)[0])
+    if origin in (Union, types.UnionType):
+        return [m for a in typing.get_args(t) for m in _members(a)]
+    return [t]
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

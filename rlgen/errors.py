@@ -1,0 +1,16 @@
+"""The one error type rlgen raises for bad input."""
+
+
+class RlgenError(Exception):
+    """Bad input or state the user can fix: the message says what, where, and how to fix it."""
+
+
+class ConfigError(RlgenError):
+    """A config failed validation; `problems` holds one line per problem, each with its dotted path."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(problems)} config {noun}:\n{lines}")

@@ -1,0 +1,190 @@
+"""Metric sinks: console, metrics.jsonl (always, the record of truth) and W&B.
+
+Every row carries `global_step`. A sink other than metrics.jsonl that fails is reported once and
+dropped: a dead W&B never stops training. metrics.jsonl failing (a full disk) stops the run with a
+readable message, because then nothing would be recorded.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+from rich.console import Console
+
+from rlgen.errors import RlgenError
+
+console = Console(stderr=True, highlight=False)
+
+
+class Sink(Protocol):
+    def write(self, row: Mapping[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
+class JsonlSink:
+    """Appends one JSON object per row and flushes, so a killed run keeps every row it logged."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._f = open(path, "a", encoding="utf-8")
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        try:
+            self._f.write(json.dumps(row, default=_jsonable) + "\n")
+            self._f.flush()
+        except OSError as e:
+            raise disk_error(e, self.path, "writing metrics") from None
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class ConsoleSink:
+    """Prints evaluation rows; training rows are shown by the progress bar instead."""
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        evals = {k: v for k, v in row.items() if k.startswith("eval/") and not isinstance(v, str)}
+        if evals:
+            body = "  ".join(f"{k[5:]}={_fmt(v)}" for k, v in evals.items())
+            console.print(f"[bold]eval[/] step {row['global_step']:>9,}  {body}")
+
+    def close(self) -> None:
+        pass
+
+
+class WandbSink:
+    """A W&B run in the run directory: offline unless the config or WANDB_MODE says otherwise."""
+
+    def __init__(self, run_dir: Path, run_id: str, cfg: Any, mode: str, resume: bool):
+        import wandb  # imported here: a broken wandb install must not break `import rlgen`
+
+        w = cfg.logging.wandb
+        self._wandb = wandb
+        self.run = wandb.init(
+            project=w.project,
+            entity=w.entity,
+            group=w.group or cfg.name,
+            job_type=cfg.kind,
+            name=f"{cfg.name}-{run_id}",
+            id=run_id,
+            tags=sorted(set(cfg.tags()) | set(w.tags)),
+            config=cfg.model_dump(mode="json"),
+            dir=str(run_dir),
+            mode=os.environ.get("WANDB_MODE", mode),
+            resume="allow" if resume else None,
+            settings=wandb.Settings(console="off", silent=True, x_disable_stats=True),
+        )
+        # Every metric is plotted against global_step, so runs of different kinds line up.
+        self.run.define_metric("global_step")
+        self.run.define_metric("*", step_metric="global_step")
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self.run.log({k: _to_wandb(self._wandb, v) for k, v in row.items()})
+
+    def close(self) -> None:
+        self.run.finish()
+
+    @property
+    def dir(self) -> str:
+        return str(Path(self.run.dir).parent)
+
+
+class Image:
+    """A picture to log: saved under media/ by the caller, shown in W&B as an image."""
+
+    def __init__(self, path: Path, caption: str = ""):
+        self.path, self.caption = Path(path), caption
+
+
+class Table:
+    """Rows with named columns, e.g. a payoff matrix; W&B shows it as a table."""
+
+    def __init__(self, columns: list[str], rows: list[list[Any]]):
+        self.columns, self.rows = columns, rows
+
+
+class Logger:
+    """Fans one row out to every sink; a failing optional sink is warned about once and dropped."""
+
+    def __init__(self, sinks: list[Sink], required: tuple[Sink, ...] = ()):
+        self.sinks = list(sinks)
+        self.required = set(map(id, required))
+        self._start = time.perf_counter()
+        self.last: dict[str, Any] = {}
+
+    def log(self, metrics: Mapping[str, Any], step: int) -> None:
+        row = {"global_step": int(step), "time/elapsed_s": round(time.perf_counter() - self._start, 3)}
+        row.update({k: _plain(v) for k, v in metrics.items()})
+        self.last.update(row)
+        for sink in list(self.sinks):
+            try:
+                sink.write(row)
+            except Exception as e:  # noqa: BLE001 - any optional sink failure is survivable
+                if id(sink) in self.required:
+                    raise
+                self.drop(sink, e)
+
+    def drop(self, sink: Sink, error: BaseException) -> None:
+        self.sinks.remove(sink)
+        console.print(
+            f"[yellow]warning:[/] {type(sink).__name__} failed ({type(error).__name__}: {error}); "
+            "training continues, metrics.jsonl keeps the full record"
+        )
+        try:
+            sink.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def close(self) -> None:
+        for sink in list(self.sinks):
+            try:
+                sink.close()
+            except Exception as e:  # noqa: BLE001
+                if id(sink) in self.required:
+                    raise
+                console.print(f"[yellow]warning:[/] closing {type(sink).__name__} failed: {e}")
+
+
+def disk_error(e: OSError, path: Path, doing: str) -> RlgenError:
+    """A readable message for a failed write; a full disk says how to fix it."""
+    if e.errno == errno.ENOSPC:
+        return RlgenError(f"disk full while {doing} to {path}: free some space and resume with "
+                          f"`rlgen train --resume {path.parent}` (the last complete checkpoint is intact)")
+    return RlgenError(f"could not write {path} while {doing}: {e.strerror or e}")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (Image, Table, str, bool, int)) or v is None:
+        return v
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Image):
+        return {"_type": "image", "path": str(v.path), "caption": v.caption}
+    if isinstance(v, Table):
+        return {"_type": "table", "columns": v.columns, "rows": v.rows}
+    return str(v)
+
+
+def _to_wandb(wandb: Any, v: Any) -> Any:
+    if isinstance(v, Image):
+        return wandb.Image(str(v.path), caption=v.caption)
+    if isinstance(v, Table):
+        return wandb.Table(columns=v.columns, data=v.rows)
+    return v
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.4g}"
+    return str(v)

@@ -1,0 +1,356 @@
+"""The one training-loop owner.
+
+An experiment kind (RL, GAN, self-play, ...) is an object implementing `Experiment`: it trains one
+unit at a time and can evaluate and (de)serialise itself. The runner owns everything else: seeds,
+device and threads, the run directory, logging, periodic evaluation, checkpoints, resume, early
+stopping, SIGINT/SIGTERM, and the progress bar. Adding a kind never touches this file.
+
+Example::
+
+    exp = MyKind(cfg)                 # cheap: nothing heavy until setup()
+    summary = Runner(cfg, exp).run()  # -> {"status": "completed", "global_step": ..., ...}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import secrets
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rlgen import checkpoint
+from rlgen.config import ExperimentConfig, save_config
+from rlgen.errors import RlgenError
+from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
+
+
+@dataclass
+class RunContext:
+    """What the runner hands an experiment in `setup`."""
+
+    cfg: ExperimentConfig
+    run_dir: Path
+    device: torch.device
+    logger: Logger
+    seed: int
+
+    @property
+    def media_dir(self) -> Path:
+        path = self.run_dir / "media"
+        path.mkdir(exist_ok=True)
+        return path
+
+
+class Experiment(Protocol):
+    """The protocol an experiment kind implements; the runner drives it."""
+
+    global_step: int  # env steps (RL) or training iterations (GAN); monotone, survives resume
+
+    def setup(self, ctx: RunContext) -> None:
+        """Build envs, networks and optimizers on `ctx.device`. Called once, before any training."""
+
+    def train_unit(self) -> Mapping[str, float]:
+        """Train one unit (a rollout + update, a batch of GAN steps, a league phase); return metrics."""
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> Mapping[str, Any]:
+        """Evaluate the current players; return metrics named `eval/...`."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly: weights, optimizers, buffers, RNG, counters."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def prefers_accelerator(exp: Any) -> bool:
+    """Kinds say whether their networks profit from a GPU (an MLP on-policy agent does not)."""
+    return bool(getattr(exp, "prefers_accelerator", False))
+
+
+@dataclass
+class _State:
+    """The runner's own resumable state."""
+
+    next_eval: int = 0
+    next_ckpt: int = 0
+    best: float | None = None
+    best_step: int | None = None
+    evals_since_best: int = 0
+    train_time_s: float = 0.0  # wall time spent in this run's loop, summed over resumes
+    target_reached: dict[str, float] | None = None
+    last_eval: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner:
+    def __init__(self, cfg: ExperimentConfig, experiment: Experiment, *, resume_dir: Path | None = None):
+        self.cfg = cfg
+        self.exp = experiment
+        self.resume_dir = Path(resume_dir) if resume_dir else None
+        self.run_dir = self.resume_dir or _new_run_dir(cfg)
+        self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
+        self._stop_signal: int | None = None
+
+    @property
+    def _ckpt_every(self) -> int:
+        return self.cfg.train.checkpoint_every or self.cfg.train.eval_every
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        resume_state = self._load_resume() if self.resume_dir else None
+        device = choose_device(self.cfg.device, prefers_accelerator(self.exp))
+        torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
+        seed_everything(self.cfg.seed)
+        self.logger = self._make_logger(resumed=resume_state is not None)
+        ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed)
+        status = "failed"
+        try:
+            self.exp.setup(ctx)
+            if resume_state is not None:
+                self._restore(resume_state)
+            self._announce(device)
+            status = self._loop()
+        finally:
+            self._finish(status)
+        return self.summary
+
+    def _loop(self) -> str:
+        cfg, exp, st = self.cfg.train, self.exp, self.state
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        status = "completed"
+        try:
+            with self._progress() as bar:
+                task = bar.add_task("train", total=cfg.total_steps, completed=exp.global_step)
+                while exp.global_step < cfg.total_steps:
+                    t0, step0 = time.perf_counter(), exp.global_step
+                    metrics = dict(exp.train_unit())
+                    dt = time.perf_counter() - t0
+                    st.train_time_s += dt
+                    _check_finite(metrics, exp.global_step)
+                    metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
+                    self.logger.log(metrics, exp.global_step)
+                    bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
+                    if exp.global_step >= st.next_eval:
+                        if self._evaluate():
+                            status = "stopped_early"
+                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal:
+                        self._checkpoint()
+                    if self._stop_signal is not None:
+                        return "interrupted"
+                    if status != "completed":
+                        return status
+            if st.last_eval.get("global_step") != exp.global_step:
+                self._evaluate()
+            self._checkpoint()
+            return status
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _evaluate(self) -> bool:
+        """Evaluate, track the best and the target; True when early stopping says stop."""
+        st, stop_cfg, step = self.state, self.cfg.train.early_stop, self.exp.global_step
+        t0 = time.perf_counter()
+        metrics = dict(self.exp.evaluate())
+        st.train_time_s += time.perf_counter() - t0  # evaluation counts toward time-to-target
+        while st.next_eval <= step:
+            st.next_eval += self.cfg.train.eval_every
+        value = metrics.get(stop_cfg.metric)
+        stop = False
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            sign = 1.0 if stop_cfg.mode == "max" else -1.0
+            if st.best is None or sign * value > sign * st.best:
+                st.best, st.best_step, st.evals_since_best = float(value), step, 0
+            else:
+                st.evals_since_best += 1
+            if stop_cfg.target is not None and sign * value >= sign * stop_cfg.target:
+                if st.target_reached is None:
+                    st.target_reached = {"global_step": step, "wall_time_s": round(st.train_time_s, 3)}
+                stop = True
+            if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
+                stop = True
+        metrics["eval/wall_time_s"] = round(st.train_time_s, 3)
+        self.logger.log(metrics, step)
+        st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if _scalar(v)}}
+        return stop
+
+    # --- checkpoints and resume ----------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        st = self.state
+        state = {
+            "experiment": self.exp.state_dict(),
+            "runner": vars(st).copy(),
+            "global_step": self.exp.global_step,
+            "config": self.cfg.model_dump(mode="json"),
+            "rng": _rng_state(),
+        }
+        checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
+                        keep=self.cfg.train.keep_checkpoints)
+        while st.next_ckpt <= self.exp.global_step:
+            st.next_ckpt += self._ckpt_every
+
+    def _load_resume(self) -> dict[str, Any]:
+        assert self.resume_dir is not None
+        if not self.resume_dir.is_dir():
+            raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
+        return checkpoint.load(self.resume_dir)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.exp.load_state_dict(state["experiment"])
+        for k, v in state["runner"].items():
+            setattr(self.state, k, v)
+        # A resumed run may be given a longer budget or new schedule; recompute from where it is.
+        self.state.next_eval = max(self.state.next_eval, 0)
+        _set_rng_state(state.get("rng"))
+        console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
+
+    # --- setup and teardown --------------------------------------------------------------------
+
+    def _make_logger(self, resumed: bool) -> Logger:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            save_config(self.cfg, self.run_dir / "config.yaml")
+        except OSError as e:
+            raise disk_error(e, self.run_dir / "config.yaml", "writing the config") from None
+        jsonl = JsonlSink(self.run_dir / "metrics.jsonl")
+        sinks: list[Sink] = [jsonl]
+        if self.cfg.logging.console:
+            sinks.append(ConsoleSink())
+        self.wandb: WandbSink | None = None
+        mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
+        if mode != "disabled":
+            try:
+                self.wandb = WandbSink(self.run_dir, self.run_dir.name, self.cfg, mode, resumed)
+                sinks.append(self.wandb)
+            except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
+                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {e}); "
+                              "training continues, metrics.jsonl keeps the full record")
+        return Logger(sinks, required=(jsonl,))
+
+    def _finish(self, status: str) -> None:
+        st = self.state
+        self.summary = {
+            "status": status,
+            "name": self.cfg.name,
+            "kind": self.cfg.kind,
+            "seed": self.cfg.seed,
+            "global_step": self.exp.global_step,
+            "wall_time_s": round(st.train_time_s, 3),
+            "final": st.last_eval,
+            "best": {"metric": self.cfg.train.early_stop.metric, "value": st.best, "global_step": st.best_step},
+            "target": self.cfg.train.early_stop.target,
+            "target_reached": st.target_reached,
+            "run_dir": str(self.run_dir),
+        }
+        try:
+            (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
+        except OSError as e:
+            console.print(f"[red]error:[/] {disk_error(e, self.run_dir / 'summary.json', 'writing the summary')}")
+        if getattr(self, "logger", None) is not None:
+            if self.wandb is not None and self.wandb in self.logger.sinks:
+                try:
+                    self.wandb.run.summary.update({k: v for k, v in st.last_eval.items()})
+                except Exception:  # noqa: BLE001
+                    pass
+            self.logger.close()
+        try:
+            self.exp.close()
+        except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
+            console.print(f"[yellow]warning:[/] closing the experiment failed: {e}")
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop_signal is not None:  # a second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+        console.print(f"\n[yellow]{signal.Signals(signum).name}[/]: finishing this unit, writing a checkpoint "
+                      "(press Ctrl-C again to abort without one)")
+
+    def _announce(self, device: torch.device) -> None:
+        console.print(f"[bold]{self.cfg.name}[/] ({self.cfg.kind}) on {device}, "
+                      f"{torch.get_num_threads()} thread(s) -> {self.run_dir}")
+
+    def _progress(self) -> Progress:
+        return Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=console, disable=not self.cfg.train.progress, transient=False,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """Shell convention for a run ended by a signal: 128 + the signal number."""
+        return 128 + self._stop_signal if self._stop_signal else 0
+
+
+# --- small pure helpers ---------------------------------------------------------------------------
+
+
+def choose_device(name: str, wants_accelerator: bool) -> torch.device:
+    """`auto` picks CUDA only for networks that profit from it; an explicit cuda without one fails."""
+    if name == "auto":
+        return torch.device("cuda" if wants_accelerator and torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RlgenError(f"device {name!r} asked for, but torch sees no CUDA GPU: use device=cpu or device=auto")
+    return torch.device(name)
+
+
+def default_threads(device: torch.device, exp: Any) -> int:
+    # Small MLPs on the CPU run fastest on one thread: the per-call overhead dominates and a second
+    # thread only adds contention (BENCHMARKS.md: 2 threads 2.4x slower on a loaded machine).
+    if device.type == "cpu" and not prefers_accelerator(exp):
+        return 1
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict[str, Any] | None) -> None:
+    if state:
+        random.setstate(state["python"])
+        np.random.set_state(state["numpy"])
+        torch.set_rng_state(state["torch"])
+
+
+def _new_run_dir(cfg: ExperimentConfig) -> Path:
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}-{secrets.token_hex(2)}"
+    return Path(cfg.logging.dir) / cfg.name / run_id
+
+
+def _check_finite(metrics: Mapping[str, Any], step: int) -> None:
+    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        raise RlgenError(
+            f"non-finite {', '.join(bad)} at step {step:,}: training diverged. The last checkpoint "
+            "before it is intact; lower optim.lr, add gradient clipping or normalization, then "
+            "resume with `rlgen train --resume RUN_DIR` or start again"
+        )
+
+
+def _scalar(v: Any) -> bool:
+    return isinstance(v, (int, float, str, bool)) or v is None
+
+
+def _bar_text(last: Mapping[str, Any]) -> str:
+    for key in ("eval/return_mean", "rollout/ep_return_mean", "gan/loss_g", "league/elo"):
+        if isinstance(last.get(key), float):
+            return f"train  {key.split('/')[-1]}={last[key]:.4g}"
+    return "train"
