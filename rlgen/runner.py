@@ -43,6 +43,8 @@ class RunContext:
     device: torch.device
     logger: Logger
     seed: int
+    rank: int = 0  # this process's rank under torchrun (DDP); 0 when not distributed
+    world_size: int = 1
 
     @property
     def media_dir(self) -> Path:
@@ -100,6 +102,7 @@ class Runner:
         self.run_dir = self.resume_dir or _new_run_dir(cfg)
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
+        self.rank, self.world_size = 0, 1
 
     @property
     def _ckpt_every(self) -> int:
@@ -108,12 +111,15 @@ class Runner:
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        self.rank, self.world_size = init_distributed()
+        if self.world_size > 1 and self.resume_dir is None:
+            self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
         resume_state = self._load_resume() if self.resume_dir else None
         device = choose_device(self.cfg.device, prefers_accelerator(self.exp))
         torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
         seed_everything(self.cfg.seed)
         self.logger = self._make_logger(resumed=resume_state is not None)
-        ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed)
+        ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size)
         status = "failed"
         try:
             self.exp.setup(ctx)
@@ -189,6 +195,10 @@ class Runner:
 
     def _checkpoint(self) -> None:
         st = self.state
+        if self.rank != 0:  # replicas hold the same weights; one writer
+            while st.next_ckpt <= self.exp.global_step:
+                st.next_ckpt += self._ckpt_every
+            return
         state = {
             "experiment": self.exp.state_dict(),
             "runner": vars(st).copy(),
@@ -219,6 +229,9 @@ class Runner:
     # --- setup and teardown --------------------------------------------------------------------
 
     def _make_logger(self, resumed: bool) -> Logger:
+        self.wandb: WandbSink | None = None
+        if self.rank != 0:
+            return Logger([])  # only rank 0 logs
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             save_config(self.cfg, self.run_dir / "config.yaml")
@@ -228,7 +241,6 @@ class Runner:
         sinks: list[Sink] = [jsonl]
         if self.cfg.logging.console:
             sinks.append(ConsoleSink())
-        self.wandb: WandbSink | None = None
         mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
         if mode != "disabled":
             try:
@@ -255,7 +267,8 @@ class Runner:
             "run_dir": str(self.run_dir),
         }
         try:
-            (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
+            if self.rank == 0:
+                (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
         except OSError as e:
             console.print(f"[red]error:[/] {disk_error(e, self.run_dir / 'summary.json', 'writing the summary')}")
         if getattr(self, "logger", None) is not None:
@@ -278,13 +291,15 @@ class Runner:
                       "(press Ctrl-C again to abort without one)")
 
     def _announce(self, device: torch.device) -> None:
+        if self.rank != 0:
+            return
         console.print(f"[bold]{self.cfg.name}[/] ({self.cfg.kind}) on {device}, "
                       f"{torch.get_num_threads()} thread(s) -> {self.run_dir}")
 
     def _progress(self) -> Progress:
         return Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, disable=not self.cfg.train.progress, transient=False,
+            TimeRemainingColumn(), console=console, disable=not self.cfg.train.progress or self.rank != 0, transient=False,
         )
 
     @property
@@ -297,12 +312,36 @@ class Runner:
 
 
 def choose_device(name: str, wants_accelerator: bool) -> torch.device:
-    """`auto` picks CUDA only for networks that profit from it; an explicit cuda without one fails."""
+    """`auto` picks CUDA only for networks that profit from it; an explicit cuda without one fails.
+    Under torchrun each process takes the GPU of its LOCAL_RANK."""
     if name == "auto":
-        return torch.device("cuda" if wants_accelerator and torch.cuda.is_available() else "cpu")
+        name = "cuda" if wants_accelerator and torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RlgenError(f"device {name!r} asked for, but torch sees no CUDA GPU: use device=cpu or device=auto")
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        name = f"cuda:{os.environ['LOCAL_RANK']}"
     return torch.device(name)
+
+
+def init_distributed() -> tuple[int, int]:
+    """(rank, world_size): joins the process group when started by torchrun with WORLD_SIZE > 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        # gloo runs anywhere (2 CPU processes in the tests); NCCL is the fast path between GPUs.
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _broadcast(path: Path) -> Path:
+    import torch.distributed as dist
+
+    box = [str(path)]
+    dist.broadcast_object_list(box, src=0)
+    return Path(box[0])
 
 
 def default_threads(device: torch.device, exp: Any) -> int:
