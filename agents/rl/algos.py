@@ -67,6 +67,8 @@ def _type_problem(default: Any, value: Any) -> str | None:
             return f"{value!r}: a linear schedule is written lin_<start>, e.g. lin_0.2"
     if isinstance(default, bool):
         return None if isinstance(value, bool) else f"expected true/false, got {value!r}"
+    if isinstance(value, dict) and default is None:
+        return None  # structured values (action_noise: {type: normal, sigma: 0.1}) are built later
     if isinstance(default, (int, float)) and not isinstance(default, bool):
         if isinstance(value, bool) or not isinstance(value, (int, float, tuple, list)):
             return f"expected a number, got {value!r}"

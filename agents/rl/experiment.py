@@ -7,12 +7,13 @@ a thousand env steps for off-policy ones. SB3 keeps its env state between calls
 
 from __future__ import annotations
 
-import io
 import pickle
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from pydantic import ValidationError
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import Logger as SB3Logger
@@ -80,7 +81,7 @@ class RLExperiment:
             self.model = algo(
                 _policy_name(cfg), self.env, learning_rate=lr, policy_kwargs=self._policy_kwargs(algo),
                 seed=ctx.seed, device=ctx.device, verbose=0,
-                **resolve_schedules(cfg.agent.hyperparams, self.progress),
+                **_action_noise(resolve_schedules(cfg.agent.hyperparams, self.progress), self.env),
             )
         except (AssertionError, ValueError, TypeError) as e:
             raise RlgenError(f"could not build {algo.__name__} for env {cfg.env.id!r}: {e}") from None
@@ -130,7 +131,7 @@ class RLExperiment:
         m.num_timesteps = self.global_step = int(state["num_timesteps"])
         m._n_updates = state["n_updates"]
         m._episode_num = state["episode_num"]
-        m.ep_info_buffer = __import__("collections").deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
+        m.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
         if state.get("vec_normalize") and isinstance(self.env, VecNormalize):
             self.env.obs_rms, self.env.ret_rms = state["vec_normalize"]
         if state.get("replay_buffer") is not None:
@@ -183,14 +184,13 @@ class RLExperiment:
             kwargs["net_arch"] = pol.net_arch
         if pol.activation is not None:
             kwargs["activation_fn"] = ACTIVATIONS[pol.activation]
+        # Always explicit: A2C would otherwise swap the configured optimizer for RMSprop.
         optim = self.cfg.optim
+        kwargs["optimizer_class"] = getattr(torch.optim, _TORCH_OPTIM[optim.type])
         extra = optim.torch_kwargs()
         if extra.get("weight_decay") == 0:
-            del extra["weight_decay"]  # keep SB3's own defaults (Adam eps=1e-5) unless asked otherwise
-        if optim.type != "adam" or extra:
-            import torch
-
-            kwargs["optimizer_class"] = getattr(torch.optim, _TORCH_OPTIM[optim.type])
+            del extra["weight_decay"]
+        if extra:  # otherwise SB3's own defaults stay (Adam eps=1e-5 for on-policy algorithms)
             kwargs["optimizer_kwargs"] = extra
         return kwargs
 
@@ -208,8 +208,26 @@ def _policy_name(cfg: RLConfig) -> str:
 
 def _eval_env_config(cfg: RLConfig) -> EnvConfig:
     n = min(cfg.train.eval_episodes, 32)  # all eval episodes side by side, up to 32 copies
-    merged = {**cfg.env.model_dump(), "n_envs": n, "vectorize": "dummy", **cfg.eval_env}
+    merged = {**cfg.env.model_dump(), "n_envs": n, "vectorize": "dummy"}
+    for key, value in cfg.eval_env.items():  # `kwargs` merges key by key, the rest replaces
+        merged[key] = {**merged[key], **value} if key == "kwargs" and isinstance(value, dict) else value
     return EnvConfig.model_validate(merged)
+
+
+def _action_noise(hyperparams: dict[str, Any], env: VecEnv) -> dict[str, Any]:
+    """`action_noise: {type: normal|ornstein_uhlenbeck, sigma: 0.1}` -> SB3's noise object."""
+    spec = hyperparams.get("action_noise")
+    if not isinstance(spec, dict):
+        return hyperparams
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    kinds = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}
+    kind = spec.get("type", "normal")
+    if kind not in kinds:
+        raise RlgenError(f"agent.hyperparams.action_noise.type: {kind!r} is not one of {', '.join(kinds)}")
+    dim = int(np.prod(env.action_space.shape))
+    noise = kinds[kind](mean=np.zeros(dim), sigma=float(spec.get("sigma", 0.1)) * np.ones(dim))
+    return {**hyperparams, "action_noise": noise}
 
 
 def _normalize_state(env: VecEnv | None) -> tuple[Any, Any] | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import signal
 
+import gymnasium as gym
+
 from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
 
 from envs import make_env_fn
 from rlgen.config import EnvConfig
+from rlgen.errors import RlgenError
 
 
 def make_vec_env(
@@ -24,6 +27,10 @@ def make_vec_env(
         vec = sb3_make_vec_env(thunk, n_envs=cfg.n_envs, seed=seed,
                                vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
                                vec_env_kwargs={"start_method": "fork"} if subproc else None)
+    except gym.error.Error as e:  # a missing extra (box2d, atari), a bad kwarg: one readable line
+        raise RlgenError(f"could not create env {cfg.id!r}: {e}") from None
+    except TypeError as e:
+        raise RlgenError(f"could not create env {cfg.id!r} (check env.kwargs and env.wrappers): {e}") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,182 @@
+"""Data sources a GAN learns from: 2-D mixtures, sklearn's digits, sine sequences, env frames.
+
+A source is a small object with a `shape` (one sample), a `kind` ("points", "image" or
+"sequence"), `n_classes` (0 = no labels) and `sample(batch, rng) -> (x, y)`: x is float32
+(batch, *shape), y int64 (batch,) or None. Everything is generated or bundled locally; nothing
+downloads. Numpy only: the GAN moves batches to its device.
+
+    src = make_source("ring8")
+    x, _ = src.sample(512, np.random.default_rng(0))   # (512, 2)
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+
+from rlgen.errors import RlgenError
+
+Batch = tuple[np.ndarray, "np.ndarray | None"]
+
+
+class Mixture:
+    """Equal-weight isotropic Gaussians in 2-D; `modes` (K, 2) are the centres, `std` their spread."""
+
+    kind: ClassVar[str] = "points"
+    n_classes: ClassVar[int] = 0
+    shape = (2,)
+
+    def __init__(self, modes: np.ndarray, std: float):
+        self.modes = np.asarray(modes, dtype=np.float32)
+        self.std = float(std)
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        which = rng.integers(0, len(self.modes), size=batch)
+        x = self.modes[which] + self.std * rng.standard_normal((batch, 2), dtype=np.float32)
+        return x.astype(np.float32), None
+
+
+def ring8(radius: float = 2.0, std: float = 0.02) -> Mixture:
+    """8 Gaussians on a circle (Metz et al. 2017, Unrolled GAN; VEEGAN uses radius 2, std 0.02)."""
+    angles = 2 * np.pi * np.arange(8) / 8
+    return Mixture(radius * np.stack([np.cos(angles), np.sin(angles)], 1), std)
+
+
+def grid25(spacing: float = 2.0, std: float = 0.05) -> Mixture:
+    """5x5 Gaussians at {-4, -2, 0, 2, 4}^2 with std 0.05 (VEEGAN; PacGAN section 4)."""
+    axis = spacing * (np.arange(5) - 2)
+    return Mixture(np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2), std)
+
+
+class SwissRoll:
+    """The 2-D swiss roll (sklearn's make_swiss_roll, (x, z) plane), scaled by 1/5 to about [-2.5, 3]."""
+
+    kind: ClassVar[str] = "points"
+    n_classes: ClassVar[int] = 0
+    shape = (2,)
+
+    def __init__(self, noise: float = 0.25):
+        self.noise = float(noise)
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        t = 1.5 * np.pi * (1 + 2 * rng.random(batch))
+        x = np.stack([t * np.cos(t), t * np.sin(t)], 1) + self.noise * rng.standard_normal((batch, 2))
+        return (x / 5.0).astype(np.float32), None
+
+
+class ArrayData:
+    """A fixed set of samples (and labels), drawn with replacement."""
+
+    kind: ClassVar[str] = "image"
+
+    def __init__(self, x: np.ndarray, y: np.ndarray | None, n_classes: int):
+        self.x, self.y, self.n_classes = x.astype(np.float32), y, n_classes
+        self.shape = tuple(x.shape[1:])
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        idx = rng.integers(0, len(self.x), size=batch)
+        return self.x[idx], (None if self.y is None else self.y[idx])
+
+
+def digits() -> ArrayData:
+    """sklearn's bundled 8x8 digits (1,797 images, 10 classes) as (1, 8, 8) in [-1, 1]."""
+    from sklearn.datasets import load_digits  # bundled with sklearn: no download
+
+    d = load_digits()
+    x = (d.images / 16.0 * 2.0 - 1.0)[:, None]  # (N, 1, 8, 8), pixel values 0..16 -> [-1, 1]
+    return ArrayData(x, d.target.astype(np.int64), 10)
+
+
+class Sines:
+    """Sequences sin(2 pi f t / length + phase), (length, 1), f ~ U[freq], phase ~ U[0, 2 pi)
+    (the sine task of Esteban et al. 2017, RCGAN)."""
+
+    kind: ClassVar[str] = "sequence"
+    n_classes: ClassVar[int] = 0
+
+    def __init__(self, length: int = 32, freq: tuple[float, float] = (1.0, 3.0), amplitude: float = 0.8):
+        self.length, self.freq, self.amplitude = int(length), tuple(freq), float(amplitude)
+        self.shape = (self.length, 1)
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        f = rng.uniform(*self.freq, size=(batch, 1))
+        phase = rng.uniform(0, 2 * np.pi, size=(batch, 1))
+        t = np.arange(self.length)[None] / self.length  # (1, T)
+        x = self.amplitude * np.sin(2 * np.pi * f * t + phase)  # (B, T)
+        return x[..., None].astype(np.float32), None
+
+
+def frames(env_id: str = "CartPole-v1", n_frames: int = 512, size: int = 32, gray: bool = True,
+           seed: int = 0) -> ArrayData:
+    """`n_frames` screens of a gymnasium env under a random policy, resized to size x size, in [-1, 1].
+
+    Collected once when the source is built (CartPole: about 1 ms a frame), so a GAN can learn to
+    draw the game's screens.
+    """
+    import gymnasium as gym
+
+    env = gym.make(env_id, render_mode="rgb_array")
+    rng = np.random.default_rng(seed)
+    env.action_space.seed(seed)
+    env.reset(seed=seed)
+    shots = []
+    try:
+        while len(shots) < n_frames:
+            shots.append(_resize(env.render(), size, gray))
+            _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                env.reset(seed=int(rng.integers(2**31)))
+    finally:
+        env.close()
+    x = np.stack(shots).astype(np.float32) / 127.5 - 1.0  # (N, C, size, size)
+    return ArrayData(x, None, 0)
+
+
+def _resize(frame: np.ndarray, size: int, gray: bool) -> np.ndarray:
+    """(H, W, 3) uint8 -> (C, size, size) by area averaging over a centre-padded square."""
+    h, w, _ = frame.shape
+    side = max(h, w)
+    square = np.full((side, side, 3), 255, dtype=np.float32)  # pad with white, the usual background
+    top, left = (side - h) // 2, (side - w) // 2
+    square[top : top + h, left : left + w] = frame
+    edges = np.linspace(0, side, size + 1).astype(int)
+    rows = np.add.reduceat(square, edges[:-1], axis=0) / np.diff(edges)[:, None, None]
+    small = np.add.reduceat(rows, edges[:-1], axis=1) / np.diff(edges)[None, :, None]  # (size, size, 3)
+    if gray:
+        small = small.mean(-1, keepdims=True)
+    return small.transpose(2, 0, 1)
+
+
+SOURCES: dict[str, Callable[..., Any]] = {
+    "ring8": ring8,
+    "grid25": grid25,
+    "swiss_roll": SwissRoll,
+    "digits": digits,
+    "sine": Sines,
+    "frames": frames,
+}
+KINDS = {"ring8": "points", "grid25": "points", "swiss_roll": "points", "digits": "image",
+         "sine": "sequence", "frames": "image"}
+LABELED = {"digits"}
+
+
+def check_source(name: str) -> str | None:
+    """None when `name` is a known source, else a one-line problem with a suggestion."""
+    if name in SOURCES:
+        return None
+    close = difflib.get_close_matches(name, list(SOURCES), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown data source {name!r}{hint}; known: {', '.join(SOURCES)}"
+
+
+def make_source(name: str, **kwargs: Any) -> Any:
+    """The source `name` built with `kwargs` (RlgenError for an unknown name or argument)."""
+    if (problem := check_source(name)) is not None:
+        raise RlgenError(problem)
+    try:
+        return SOURCES[name](**kwargs)
+    except TypeError as e:
+        raise RlgenError(f"data source {name!r}: {e}") from None
+
