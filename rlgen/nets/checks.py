@@ -1,0 +1,42 @@
+"""The contract every backbone honours, as a checker any new backbone's test can call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rlgen.errors import RlgenError
+
+
+def check_backbone(net: nn.Module, x: Tensor, **forward_kwargs: Any) -> Tensor:
+    """Run `net` on the batch `x`; raise RlgenError unless it honours the backbone contract.
+
+    The contract: integer attributes `in_shape` (matching x.shape[1:]) and `out_dim`; output of
+    shape (B, *out_shape) if the net has `out_shape`, else (B, ..., out_dim); finite values; and a
+    nonzero gradient reaching every trainable parameter. Returns the output.
+    """
+    name = type(net).__name__
+    in_shape, out_dim = getattr(net, "in_shape", None), getattr(net, "out_dim", None)
+    if not isinstance(in_shape, tuple) or not isinstance(out_dim, int):
+        raise RlgenError(f"{name}: needs attributes in_shape (tuple) and out_dim (int)")
+    if tuple(x.shape[1:]) != in_shape:
+        raise RlgenError(f"{name}: input {tuple(x.shape)} is not (B, *in_shape) with in_shape {in_shape}")
+    net.zero_grad(set_to_none=True)
+    out = net(x, **forward_kwargs)
+    out_shape = getattr(net, "out_shape", None)
+    ok = out.shape[1:] == out_shape if out_shape is not None else out.shape[-1] == out_dim
+    if out.shape[0] != x.shape[0] or not ok:
+        want = f"(B, *{out_shape})" if out_shape is not None else f"(B, ..., {out_dim})"
+        raise RlgenError(f"{name}: output {tuple(out.shape)} is not {want} for input {tuple(x.shape)}")
+    if not torch.isfinite(out).all():
+        raise RlgenError(f"{name}: output has NaN or inf")
+    # a random projection, because the plain sum of a normalised output has zero gradient
+    (out * torch.randn_like(out)).sum().backward()
+    dead = [
+        n for n, p in net.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())
+    ]
+    if dead:
+        raise RlgenError(f"{name}: no gradient reaches {', '.join(dead)}")
+    return out
