@@ -1,0 +1,126 @@
+"""The turn-based adapter: legal moves, masks, reward attribution, seats, the gymnasium checker."""
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from pettingzoo.classic import connect_four_v3, tictactoe_v3
+from pettingzoo.test import api_test
+
+from envs.games import TurnBasedEnv, fixed_opponent, make_game, play_game
+from rlgen.errors import RlgenError
+
+
+def scripted(moves):
+    """An opponent playing `moves` in order."""
+    it = iter(moves)
+    return lambda obs, mask: next(it)
+
+
+def random_opponent(seed=0):
+    rng = np.random.default_rng(seed)
+    return lambda obs, mask: int(rng.choice(np.flatnonzero(mask)))
+
+
+def board_mask(game, obs):
+    """The legal moves as the rules define them, from the board alone."""
+    occupied = obs[..., 0].astype(bool) | obs[..., 1].astype(bool)
+    return ~occupied.reshape(-1) if game == "tictactoe_v3" else ~occupied[0]
+
+
+@pytest.mark.parametrize("game", ["tictactoe_v3", "connect_four_v3"])
+def test_random_play_is_legal_and_mask_matches_the_board(game):
+    env = TurnBasedEnv(make_game(game), fixed_opponent(random_opponent(1), "random"))
+    rng = np.random.default_rng(0)
+    outcomes = []
+    for episode in range(30):
+        obs, _ = env.reset(seed=episode)
+        done = False
+        while not done:
+            mask = env.action_masks()
+            np.testing.assert_array_equal(mask, board_mask(game, obs))
+            action = int(rng.choice(np.flatnonzero(mask)))
+            obs, reward, terminated, truncated, info = env.step(action)
+            assert "illegal_move" not in info
+            done = terminated or truncated
+        assert reward == info["outcome"] and reward in (-1.0, 0.0, 1.0)
+        outcomes.append(reward)
+    assert {-1.0, 1.0} <= set(outcomes)  # both sides won some: rewards are not one-sided
+
+
+def test_the_learner_gets_the_loss_when_the_opponent_ends_the_game():
+    results = []
+    # Learner X first: X0, O3, X8, O4, X1 (fails to block), O5 completes 3-4-5 inside X's step.
+    env = TurnBasedEnv(make_game("tictactoe_v3"), fixed_opponent(scripted([3, 4, 5]), "script"),
+                       on_result=lambda name, r: results.append((name, r)), seat="first")
+    env.reset(seed=0)
+    assert env.step(0)[1:3] == (0.0, False)
+    assert env.step(8)[1:3] == (0.0, False)
+    obs, reward, terminated, truncated, info = env.step(1)
+    assert (reward, terminated, truncated) == (-1.0, True, False)
+    assert results == [("script", -1.0)]
+    # the final observation shows the opponent's winning line
+    assert obs[1, :, 1].all()
+
+
+def test_the_learner_gets_the_loss_when_the_opponent_ends_connect_four():
+    # Learner second: O stacks column 0 four times while X plays column 6 three times.
+    env = TurnBasedEnv(make_game("connect_four_v3"), fixed_opponent(scripted([0, 0, 0, 0]), "script"), seat="second")
+    env.reset(seed=0)
+    rewards = [env.step(6)[1] for _ in range(3)]
+    assert rewards[:2] == [0.0, 0.0] and rewards[2] == -1.0
+
+
+def test_a_learner_win_and_a_draw():
+    env = TurnBasedEnv(make_game("tictactoe_v3"), fixed_opponent(scripted([3, 4]), "s"), seat="first")
+    env.reset(seed=0)
+    env.step(0), env.step(1)
+    assert env.step(2)[1:3] == (1.0, True)
+    # X: 0 2 3 7 8... a drawn game: X0 O4 X8 O2 X6 O3 X5 O7 X1
+    env = TurnBasedEnv(make_game("tictactoe_v3"), fixed_opponent(scripted([4, 2, 3, 7]), "s"), seat="first")
+    env.reset(seed=0)
+    steps = [env.step(a) for a in (0, 8, 6, 5, 1)]
+    assert [s[1] for s in steps] == [0.0] * 5 and steps[-1][2] and steps[-1][4]["outcome"] == 0.0
+
+
+def test_seats_alternate_between_episodes():
+    env = TurnBasedEnv(make_game("tictactoe_v3"), fixed_opponent(random_opponent(), "random"))
+    seats = []
+    env.reset(seed=0)
+    for episode in range(4):
+        obs, info = env.reset() if episode else env.reset(seed=0)
+        seats.append(info["seat"])
+        # second seat: the opponent has already moved once; first seat: the board is empty
+        assert obs[..., 1].sum() == info["seat"] and obs[..., 0].sum() == 0
+    assert seats == [0, 1, 0, 1]
+
+
+def test_an_illegal_move_loses():
+    env = TurnBasedEnv(make_game("tictactoe_v3"), fixed_opponent(scripted([4]), "s"), seat="first")
+    env.reset(seed=0)
+    env.step(0)
+    _, reward, terminated, _, info = env.step(4)  # taken by the opponent
+    assert (reward, terminated, info["illegal_move"]) == (-1.0, True, True)
+
+
+@pytest.mark.parametrize("game", ["tictactoe_v3", "connect_four_v3"])
+def test_gymnasium_check_env(game):
+    first_legal = lambda obs, mask: int(np.flatnonzero(mask)[0])  # noqa: E731 - deterministic for the checker
+    env = TurnBasedEnv(make_game(game), fixed_opponent(first_legal, "first_legal"))
+    check_env(env, skip_render_check=True)
+
+
+@pytest.mark.parametrize("module", [tictactoe_v3, connect_four_v3])
+def test_raw_games_pass_pettingzoo_api_test(module):
+    api_test(module.env(), num_cycles=200)
+
+
+def test_play_game_scores_the_first_seat():
+    game = make_game("tictactoe_v3")()
+    assert play_game(game, (scripted([0, 1, 2]), scripted([3, 4]))) == 1.0
+    assert play_game(game, (scripted([0, 1, 8]), scripted([3, 4, 5]))) == -1.0
+    assert play_game(game, (scripted([0, 0]), scripted([3]))) == -1.0  # the illegal mover loses
+
+
+def test_unknown_game_suggests():
+    with pytest.raises(RlgenError, match="connect_four_v3"):
+        make_game("connect_for_v3")
