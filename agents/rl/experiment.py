@@ -20,11 +20,11 @@ from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
 
 from agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
-from agents.rl.config import RLConfig
+from agents.rl.config import PolicyConfig, RLConfig
 from agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput
 from agents.rl.vec import make_vec_env
 from envs import check_env_id, resolve_wrapper
-from rlgen.config import EnvConfig
+from rlgen.config import EnvConfig, OptimConfig
 from rlgen.errors import RlgenError
 from rlgen.nets.common import ACTIVATIONS
 from rlgen.runner import RunContext
@@ -172,27 +172,7 @@ class RLExperiment:
             env.close()
 
     def _policy_kwargs(self, algo: type) -> dict[str, Any]:
-        pol = self.cfg.agent.policy
-        policy_cls = algo.policy_aliases[_policy_name(self.cfg)]
-        kwargs = dict(pol.kwargs)
-        if pol.backbone is not None:
-            kwargs["features_extractor_class"] = BackboneExtractor
-            kwargs["features_extractor_kwargs"] = {"backbone": pol.backbone.spec()}
-            if supports(policy_cls, "share_features_extractor"):
-                kwargs["share_features_extractor"] = pol.share_backbone
-        if pol.net_arch is not None:
-            kwargs["net_arch"] = pol.net_arch
-        if pol.activation is not None:
-            kwargs["activation_fn"] = ACTIVATIONS[pol.activation]
-        # Always explicit: A2C would otherwise swap the configured optimizer for RMSprop.
-        optim = self.cfg.optim
-        kwargs["optimizer_class"] = getattr(torch.optim, _TORCH_OPTIM[optim.type])
-        extra = optim.torch_kwargs()
-        if extra.get("weight_decay") == 0:
-            del extra["weight_decay"]
-        if extra:  # otherwise SB3's own defaults stay (Adam eps=1e-5 for on-policy algorithms)
-            kwargs["optimizer_kwargs"] = extra
-        return kwargs
+        return policy_kwargs(self.cfg.agent.policy, self.cfg.optim, algo.policy_aliases[_policy_name(self.cfg)])
 
     def _unit_steps(self) -> int:
         n_envs = self.env.num_envs
@@ -200,6 +180,28 @@ class RLExperiment:
             # Off-policy SB3 updates every `train_freq` steps; a unit of ~1k steps keeps learn() calls rare.
             return max(n_envs, min(self.cfg.train.eval_every, 1000) // n_envs * n_envs)
         return int(self.model.n_steps) * n_envs  # one rollout
+
+
+def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type) -> dict[str, Any]:
+    """SB3 `policy_kwargs` from rlgen's policy and optim sections (also used by `kind: selfplay`)."""
+    kwargs = dict(pol.kwargs)
+    if pol.backbone is not None:
+        kwargs["features_extractor_class"] = BackboneExtractor
+        kwargs["features_extractor_kwargs"] = {"backbone": pol.backbone.spec()}
+        if supports(policy_cls, "share_features_extractor"):
+            kwargs["share_features_extractor"] = pol.share_backbone
+    if pol.net_arch is not None:
+        kwargs["net_arch"] = pol.net_arch
+    if pol.activation is not None:
+        kwargs["activation_fn"] = ACTIVATIONS[pol.activation]
+    # Always explicit: A2C would otherwise swap the configured optimizer for RMSprop.
+    kwargs["optimizer_class"] = getattr(torch.optim, _TORCH_OPTIM[optim.type])
+    extra = optim.torch_kwargs()
+    if extra.get("weight_decay") == 0:
+        del extra["weight_decay"]
+    if extra:  # otherwise SB3's own defaults stay (Adam eps=1e-5 for on-policy algorithms)
+        kwargs["optimizer_kwargs"] = extra
+    return kwargs
 
 
 def _policy_name(cfg: RLConfig) -> str:
