@@ -1,4 +1,4 @@
-"""`rlgen train | eval | list` — the composition root: the only place the framework meets agents and envs."""
+"""`rlgen train | eval | compare | list` — the composition root: the only place the framework meets agents and envs."""
 
 from __future__ import annotations
 
@@ -130,6 +130,57 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+COMPARE_EXAMPLES = """\
+examples:
+  rlgen compare runs/ppo_cartpole                       every run of one config (seeds -> one group)
+  rlgen compare 'runs/ppo_cartpole_*/*' --threshold 475 configs against each other, steps/time to 475
+  rlgen compare runs/ppo_* --by agent.policy.backbone.type --out docs/backbones.png
+  rlgen compare runs/gan_ring --metric gan/loss_d --mode min
+  rlgen compare runs/ppo_* --wandb                       also log the table and plot to W&B (offline)
+"""
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from rlgen.compare import compare, read_runs
+    from rlgen.compare_report import default_png, log_to_wandb, plot_curves, stats_table
+
+    runs = read_runs(args.runs)
+    by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
+    groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode)
+    out = Console(highlight=False)  # the table is the result: stdout, so that it can be redirected
+    if not out.is_terminal:
+        out.width = 160  # a file or pipe gets the whole table, not an 80-column fold
+    out.print(stats_table(stats, args.metric, args.threshold))
+    png = plot_curves(groups, args.metric, Path(args.out) if args.out else default_png([r.path for r in runs], args.metric),
+                      threshold=args.threshold)
+    console.print(f"{len(runs)} run(s) in {len(groups)} group(s); learning curves: {png}")
+    if args.wandb:
+        where = log_to_wandb(groups, stats, args.metric, png, args.threshold, project=args.project, mode=args.wandb)
+        console.print(f"W&B comparison run: {where}")
+    return 0
+
+
+def _compare_parser(sub: Any) -> None:
+    c = sub.add_parser("compare", help="compare runs: table of final/best values, curves PNG",
+                       description="Group runs by their config differences (or --by keys) and compare them: mean ± std "
+                       "over runs with a bootstrap 95%% interval of the mean, steps and wall time to a threshold, "
+                       "and a PNG of the learning curves (mean with a ± std band per group).",
+                       epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("runs", nargs="+", metavar="RUNS", help="run directories, folders of runs, or globs")
+    c.add_argument("--metric", default="eval/return_mean", help="the metric to compare (default: %(default)s)")
+    c.add_argument("--by", action="append", metavar="KEY[,KEY]",
+                   help="group by these dotted config keys (default: by every key in which the configs differ)")
+    c.add_argument("--threshold", type=float, help="report steps and wall time until the metric first reaches this")
+    c.add_argument("--mode", choices=["max", "min"], default="max", help="is higher better (max) or lower (min)")
+    c.add_argument("--out", metavar="PNG", help="where to write the curves (default: RUNS_ROOT/compare_<metric>.png)")
+    c.add_argument("--wandb", nargs="?", const="offline", choices=["offline", "online"],
+                   help="also log the comparison to W&B as a table and a plot (default mode: offline)")
+    c.add_argument("--project", default="rlgen", help="W&B project for --wandb (default: %(default)s)")
+    c.set_defaults(func=cmd_compare)
+
+
 def _report(summary: dict[str, Any], runner: Any) -> None:
     run_dir = runner.run_dir
     status = summary["status"]
@@ -182,6 +233,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
     e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
     e.set_defaults(func=cmd_eval)
+
+    _compare_parser(sub)
 
     ls = sub.add_parser("list", help="algorithms, backbones, envs and bundled configs")
     ls.add_argument("--all", action="store_true", help="list every registered env id")

@@ -1,0 +1,134 @@
+"""How a comparison is shown: a rich table, a PNG of the learning curves, a W&B table and plot.
+
+The numbers come from `rlgen.compare`; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from rich.table import Table
+
+from rlgen.compare import Group, GroupStats, Stat, curve
+
+
+def fmt(x: float) -> str:
+    """4 significant digits, thousands separators for big numbers."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def fmt_stat(s: Stat | None, ci: bool = True) -> str:
+    if s is None:
+        return "—"
+    if s.n == 1:
+        return fmt(s.mean)  # one run: no spread to show
+    text = f"{fmt(s.mean)} ± {fmt(s.std)}"
+    return f"{text} [{fmt(s.lo)}, {fmt(s.hi)}]" if ci and s.n > 1 else text
+
+
+def table_rows(stats: Sequence[GroupStats], threshold: float | None) -> tuple[list[str], list[list[str]]]:
+    """Column names and rows of strings: what the console table and the W&B table both show."""
+    columns = ["group", "runs", "final", "best"]
+    if threshold is not None:
+        columns += [f"steps to {fmt(threshold)}", f"time to {fmt(threshold)} (s)"]
+    columns.append("wall time (s)")
+    rows = []
+    for s in stats:
+        row = [s.label, str(s.n_runs), fmt_stat(s.final), fmt_stat(s.best)]
+        if threshold is not None:
+            reached = f"({s.reached}/{s.n_runs})"
+            row += [f"{fmt_stat(s.steps_to, ci=False)} {reached}" if s.steps_to else f"not reached {reached}",
+                    fmt_stat(s.time_to_s, ci=False)]
+        row.append(fmt_stat(s.wall_time_s, ci=False))
+        rows.append(row)
+    return columns, rows
+
+
+def stats_table(stats: Sequence[GroupStats], metric: str, threshold: float | None = None) -> Table:
+    columns, rows = table_rows(stats, threshold)
+    table = Table(title=f"{metric}: mean ± std over runs \\[bootstrap 95% CI of the mean]", title_justify="left")
+    for c in columns:
+        table.add_column(c, justify="left" if c == "group" else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def mean_curve(group: Group, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, mean, std) over a group's runs on the union of their logged steps. Each run holds
+    its last value after it ends (a run stopped at its target stays there); before its first row
+    it counts as missing."""
+    curves = [curve(r, metric)[:2] for r in group.runs]
+    grid = np.unique(np.concatenate([s for s, _ in curves]))
+    table = np.full((len(curves), len(grid)), np.nan)
+    for i, (steps, values) in enumerate(curves):
+        order = np.argsort(steps, kind="stable")
+        idx = np.searchsorted(steps[order], grid, side="right") - 1
+        table[i] = np.where(idx >= 0, values[order][np.clip(idx, 0, None)], np.nan)
+    counts = (~np.isnan(table)).sum(axis=0)
+    mean = np.nansum(table, axis=0) / np.maximum(counts, 1)
+    var = np.nansum((table - mean) ** 2, axis=0) / np.maximum(counts - 1, 1)
+    return grid, mean, np.sqrt(var)
+
+
+def plot_curves(groups: Sequence[Group], metric: str, path: Path, threshold: float | None = None) -> Path:
+    """Mean learning curve per group with a ± std band; written as a PNG."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
+    fig = Figure(figsize=(7.5, 4.5), dpi=120)
+    ax = fig.add_subplot()
+    for g in groups:
+        steps, mean, std = mean_curve(g, metric)
+        (line,) = ax.plot(steps, mean, label=f"{g.label} (n={len(g.runs)})", lw=1.8)
+        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {fmt(threshold)}")
+    ax.set_xlabel("global_step")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric}: mean ± std over runs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def log_to_wandb(groups: Sequence[Group], stats: Sequence[GroupStats], metric: str, png: Path,
+                 threshold: float | None = None, project: str = "rlgen", mode: str = "offline") -> str:
+    """One W&B run (job_type "compare") holding the table, the PNG and a line plot; returns its dir."""
+    import wandb
+
+    columns, rows = table_rows(stats, threshold)
+    curves = [mean_curve(g, metric) for g in groups]
+    run = wandb.init(project=project, job_type="compare", name=f"compare-{metric.replace('/', '_')}",
+                     dir=str(Path(png).parent), mode=os.environ.get("WANDB_MODE", mode),  # type: ignore[arg-type]
+                     config={"metric": metric, "threshold": threshold, "runs": [str(r.path) for g in groups for r in g.runs]},
+                     settings=wandb.Settings(console="off", silent=True, x_disable_stats=True))
+    try:
+        run.log({
+            "compare/table": wandb.Table(columns=columns, data=rows),
+            "compare/curves": wandb.Image(str(png)),
+            "compare/plot": wandb.plot.line_series(xs=[c[0].tolist() for c in curves], ys=[c[1].tolist() for c in curves],
+                                                   keys=[g.label for g in groups], title=metric, xname="global_step"),
+        })
+        return str(Path(run.dir).parent)
+    finally:
+        run.finish()
+
+
+def default_png(runs_dirs: Sequence[Path], metric: str) -> Path:
+    """compare_<metric>.png in the deepest folder that holds every run (e.g. runs/)."""
+    parents = [p.parent.parent for p in runs_dirs]
+    common = Path(os.path.commonpath([str(p) for p in parents])) if parents else Path(".")
+    return common / f"compare_{metric.replace('/', '_')}.png"
+

@@ -1,0 +1,193 @@
+"""`rlgen compare` on hand-made runs with known metrics: the numbers, the groups, the errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rlgen.cli import main
+from rlgen.compare import (Group, bootstrap_ci, compare, expand, first_reach, group_runs, read_metrics, read_run,
+                           read_runs)
+from rlgen.compare_report import mean_curve, plot_curves, table_rows
+from rlgen.errors import RlgenError
+
+# Three seeds of "ppo_a": finals 200/300/400, bests 300/400/500, 250 reached at steps 2000/2000/1000
+# after 2.0/3.0/2.0 s; summary wall times 3.5/5.0/6.5 s.
+A = [
+    [(1000, 100.0, 1.0), (2000, 300.0, 2.0), (3000, 200.0, 3.0)],
+    [(1000, 200.0, 1.5), (2000, 400.0, 3.0), (3000, 300.0, 4.5)],
+    [(1000, 300.0, 2.0), (2000, 500.0, 4.0), (3000, 400.0, 6.0)],
+]
+# Two seeds of "ppo_b" (a transformer): finals 20/40, never reach 250.
+B = [[(1000, 10.0, 1.0), (2000, 20.0, 2.0)], [(1000, 30.0, 1.0), (2000, 40.0, 2.0)]]
+
+
+@pytest.fixture
+def runs(make_run, tmp_path):
+    for seed, evals in enumerate(A):
+        make_run("ppo_a", seed, evals)
+    for seed, evals in enumerate(B):
+        make_run("ppo_b", seed, evals, backbone="transformer")
+    return tmp_path
+
+
+def test_known_table(runs):
+    groups, stats = compare(read_runs([str(runs / "*")]), "eval/return_mean", threshold=250)
+    a, b = stats
+    assert [g.label for g in groups] == ["ppo_a", "ppo_b"]
+    assert (a.n_runs, b.n_runs) == (3, 2)
+    assert a.final.mean == pytest.approx(300) and a.final.std == pytest.approx(100)
+    assert a.best.mean == pytest.approx(400) and a.best.std == pytest.approx(100)
+    assert a.final.lo >= 200 and a.final.hi <= 400 and a.final.lo < 300 < a.final.hi
+    assert a.reached == 3
+    assert a.steps_to.mean == pytest.approx(5000 / 3) and a.steps_to.std == pytest.approx(577.35, abs=0.01)
+    assert a.time_to_s.mean == pytest.approx(7 / 3)
+    assert a.wall_time_s.mean == pytest.approx(5.0) and a.wall_time_s.std == pytest.approx(1.5)
+    assert b.final.mean == pytest.approx(30) and b.final.std == pytest.approx(math.sqrt(200))
+    assert b.reached == 0 and b.steps_to is None
+    columns, rows = table_rows(stats, threshold=250)
+    assert columns == ["group", "runs", "final", "best", "steps to 250", "time to 250 (s)", "wall time (s)"]
+    assert rows[0][:2] == ["ppo_a", "3"]
+    assert rows[0][2].startswith("300 ± 100 [")
+    assert rows[0][4] == "1,667 ± 577.4 (3/3)"
+    assert rows[1][4] == "not reached (0/2)"
+    assert rows[1][5] == "—"
+
+
+def test_min_mode_threshold(runs):
+    # Lower is better: ppo_b's first eval (10 and 30) is already <= 50.
+    _, stats = compare(read_runs([str(runs)]), "eval/return_mean", threshold=50, mode="min")
+    assert stats[1].reached == 2 and stats[1].steps_to.mean == 1000
+    assert stats[0].best.mean == pytest.approx(200)
+
+
+def test_seeds_are_one_group_and_labels_follow_the_backbone_type(make_run):
+    for seed in range(3):
+        make_run("ppo", seed, A[seed])
+    runs = read_runs([str(make_run("ppo_t", 9, B[0]).parent.parent / "ppo")])
+    assert [len(g.runs) for g in group_runs(runs)] == [3]
+    assert group_runs(runs)[0].label == "all runs"
+    # Same name, different backbones: the label is the backbone type, not every key under it.
+    tf = read_run(make_run("ppo", 7, B[0], backbone="transformer"))
+    labels = [g.label for g in group_runs([*runs, tf])]
+    assert labels == ["agent.policy.backbone.type=mlp", "agent.policy.backbone.type=transformer"]
+
+
+def test_group_by_key(runs):
+    groups = group_runs(read_runs([str(runs)]), by=["agent.policy.backbone.type"])
+    assert [(g.label, len(g.runs)) for g in groups] == [
+        ("agent.policy.backbone.type=mlp", 3), ("agent.policy.backbone.type=transformer", 2)]
+    groups = group_runs(read_runs([str(runs)]), by=["kind"])
+    assert [(g.label, len(g.runs)) for g in groups] == [("kind=rl", 5)]
+
+
+def test_unknown_by_key_suggests(runs):
+    with pytest.raises(RlgenError, match="did you mean 'agent.policy.backbone.type'"):
+        group_runs(read_runs([str(runs)]), by=["agent.policy.backbone.typ"])
+
+
+def test_bootstrap_known_answers():
+    # Two values: the resampled means are a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4.
+    assert bootstrap_ci(np.array([0.0, 10.0])) == (0.0, 10.0)
+    assert bootstrap_ci(np.array([5.0, 5.0, 5.0])) == (5.0, 5.0)
+    lo, hi = bootstrap_ci(np.arange(100.0))  # normal approximation: 49.5 +- 1.96 * 28.87 / 10
+    assert lo == pytest.approx(49.5 - 5.63, abs=0.8) and hi == pytest.approx(49.5 + 5.63, abs=0.8)
+
+
+def test_first_reach():
+    steps, values, wall = np.array([1.0, 2, 3]), np.array([5.0, 9, 7]), np.array([0.1, 0.2, 0.3])
+    assert first_reach(steps, values, wall, 7) == (2.0, 0.2)
+    assert first_reach(steps, values, wall, 10) is None
+    assert first_reach(steps, values, wall, 5, mode="min") == (1.0, 0.1)
+
+
+def test_mean_curve_holds_the_last_value(make_run, tmp_path):
+    a = read_run(make_run("x", 0, [(1, 1.0, 0.0), (2, 2.0, 0.0), (3, 3.0, 0.0)]))
+    b = read_run(make_run("x", 1, [(2, 10.0, 0.0), (4, 20.0, 0.0)]))
+    steps, mean, std = mean_curve(Group("x", [a, b]), "eval/return_mean")
+    assert steps.tolist() == [1, 2, 3, 4]
+    assert mean.tolist() == [1.0, 6.0, 6.5, 11.5]
+    assert std[0] == 0.0 and std[1] == pytest.approx(math.sqrt(32))
+
+
+def test_png_is_written(runs, tmp_path):
+    groups, _ = compare(read_runs([str(runs)]), "eval/return_mean")
+    path = plot_curves(groups, "eval/return_mean", tmp_path / "out" / "c.png", threshold=250)
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_cli_prints_the_table_and_writes_the_png(runs, tmp_path, capsys):
+    png = tmp_path / "curves.png"
+    assert main(["compare", str(runs / "ppo_*"), "--threshold", "250", "--out", str(png)]) == 0
+    out, err = capsys.readouterr()
+    assert "ppo_a" in out and "ppo_b" in out and "(3/3)" in out and "5 run(s) in 2 group(s)" in err
+    assert png.is_file()
+    assert main(["compare", str(runs), "--by", "agent.policy.backbone.type", "--out", str(png)]) == 0
+    assert "transformer" in capsys.readouterr().out
+
+
+def test_default_png_goes_next_to_the_runs(runs):
+    assert main(["compare", str(runs / "ppo_a")]) == 0
+    assert (runs / "compare_eval_return_mean.png").is_file()
+
+
+# --- errors: one readable message, no traceback ---------------------------------------------------
+
+
+def test_corrupt_metrics_names_file_and_line(make_run):
+    run = make_run("bad", 0, A[0])
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:20]
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(RlgenError, match=r"metrics.jsonl:2: corrupt metrics row"):
+        read_run(run)
+
+
+def test_cut_off_last_line_is_skipped(make_run):
+    run = make_run("cut", 0, A[0])
+    text = (run / "metrics.jsonl").read_text()
+    (run / "metrics.jsonl").write_text(text + '{"global_step": 4000, "eval/ret')
+    assert len(read_metrics(run / "metrics.jsonl")) == 6
+
+
+def test_missing_metrics_file(make_run, capsys):
+    run = make_run("gone", 0, A[0])
+    (run / "metrics.jsonl").unlink()
+    with pytest.raises(RlgenError, match="has no metrics.jsonl"):
+        read_run(run)
+    assert main(["compare", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "has no metrics.jsonl" in err and "Traceback" not in err
+
+
+def test_runs_without_the_metric(make_run, capsys):
+    a = make_run("a", 0, A[0])
+    b = make_run("gan", 0, [], extra_rows=[{"global_step": 1, "gan/loss_d": 0.5, "eval/return_mea": 1.0}])
+    with pytest.raises(RlgenError, match=r"not logged by 1 of 2 runs \(gan/"):
+        compare([read_run(a), read_run(b)], "eval/return_mean")
+    with pytest.raises(RlgenError, match="did you mean 'eval/return_mean'"):
+        compare([read_run(a)], "eval/return_man")
+    assert main(["compare", str(a), str(b)]) == 2
+    assert "not logged by" in capsys.readouterr().err
+
+
+def test_nothing_matches(tmp_path, capsys):
+    with pytest.raises(RlgenError, match="no run directory matches"):
+        expand([str(tmp_path / "nope*")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RlgenError, match="no run directories"):
+        expand([str(tmp_path / "empty")])
+
+
+def test_comparison_logged_to_wandb_offline(runs, tmp_path, monkeypatch):
+    from rlgen.compare_report import log_to_wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")  # tests/conftest.py disables W&B; this test is about it
+    groups, stats = compare(read_runs([str(runs)]), "eval/return_mean", threshold=250)
+    png = plot_curves(groups, "eval/return_mean", tmp_path / "w" / "c.png")
+    where = log_to_wandb(groups, stats, "eval/return_mean", png, threshold=250)
+    (log,) = list((tmp_path / "w" / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert str(log).startswith(where) and log.stat().st_size > 1000
