@@ -18,6 +18,8 @@ examples:
   rlgen train ppo_cartpole seed=3 train.total_steps=5e4 a bundled config, with overrides
   rlgen train ppo_cartpole agent.policy.backbone.hidden=[128,128] logging.wandb.mode=disabled
   rlgen train --resume runs/ppo_cartpole/20261121-101500-s0-ab12   continue an interrupted run
+  rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group
+  rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
   rlgen list                                            algorithms, backbones, envs, bundled configs
 """
@@ -32,7 +34,11 @@ def kinds() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # overrides after an option (`train CONFIG --seeds 0,1 a.b=c`): argparse leaves them over
+        if getattr(args, "overrides", None) is None or any("=" not in e or e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     if args.command is None:
         parser.print_help()
         return 2
@@ -61,6 +67,8 @@ def load(config: str, overrides: Sequence[str]) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from rlgen.runner import Runner
 
+    if args.seeds is not None:
+        return train_seeds(args)
     resume = Path(args.resume) if args.resume else None
     if resume is not None:
         if args.config is not None:
@@ -76,6 +84,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = runner.run()
     _report(summary, runner)
     return runner.exit_code
+
+
+def train_seeds(args: argparse.Namespace) -> int:
+    """`--seeds 0,1,2`: one run per seed, in this process one after another or `--parallel N` at a time."""
+    from rlgen.runner import Runner
+    from rlgen.seeds import parse_seeds, print_seeds_table, run_in_processes
+
+    if args.resume or args.config is None:
+        raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
+    seeds = parse_seeds(args.seeds)
+    cfgs = {s: load(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem before any run
+    if args.parallel > 1:
+        results = run_in_processes(args.config, args.overrides, seeds, args.parallel)
+        run_dirs = [r.run_dir for r in results if r.run_dir is not None]
+        code = next((r.exit_code for r in results if r.exit_code), 0)
+    else:
+        run_dirs, code = [], 0
+        for s in seeds:
+            runner = Runner(cfgs[s], kinds()[cfgs[s].kind](cfgs[s]))
+            _report(runner.run(), runner)
+            run_dirs.append(runner.run_dir)
+            if (code := runner.exit_code) != 0:
+                break  # interrupted: the remaining seeds do not start
+    stop = cfgs[seeds[0]].train.early_stop
+    print_seeds_table(run_dirs, stop.metric, stop.target)
+    return code
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -225,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("config", nargs="?", help="a YAML file or a bundled config name")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-3 env.n_envs=16")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    t.add_argument("--seeds", metavar="0,1,2", help="one run per seed (lists and ranges: 0-4), one W&B group")
+    t.add_argument("--parallel", type=int, default=1, metavar="N", help="with --seeds: N runs at a time, as processes")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run's latest checkpoint")

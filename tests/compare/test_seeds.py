@@ -1,0 +1,75 @@
+"""`rlgen train CONFIG --seeds ...`: one run per seed, one W&B group, read back offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlgen.cli import main
+from rlgen.errors import RlgenError
+from rlgen.seeds import parse_seeds
+
+TINY = ["train.total_steps=256", "train.eval_every=256", "train.eval_episodes=2", "env.n_envs=2",
+        "agent.hyperparams.batch_size=64", "agent.hyperparams.n_epochs=1", "train.progress=false", "logging.console=false"]
+
+
+def wandb_records(run_dir: Path) -> list[dict]:
+    """The records of a run's offline W&B log, as `wandb leet inspect --json` prints them."""
+    (offline,) = (run_dir / "wandb").glob("offline-run-*")
+    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(offline)],
+                         capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_parse_seeds():
+    assert parse_seeds("0,1,2") == [0, 1, 2]
+    assert parse_seeds("3-5,9") == [3, 4, 5, 9]
+    for bad in ("a", "1,,2", "5-3", "1,1"):
+        with pytest.raises(RlgenError, match="--seeds"):
+            parse_seeds(bad)
+
+
+@pytest.mark.slow
+def test_seeds_share_one_wandb_group_offline(tmp_path, monkeypatch):
+    """Two seeds, offline W&B: one group, job_type = the kind, tags (agent, env, backbone), names
+    with the seed; each offline log holds the same eval values as metrics.jsonl (what `wandb sync`
+    would upload later)."""
+    monkeypatch.setenv("WANDB_MODE", "offline")  # tests/conftest.py disables W&B; this test is about it
+    overrides = [*TINY, f"logging.dir={tmp_path}", "logging.wandb.mode=offline"]
+    assert main(["train", "ppo_cartpole", "--seeds", "0,1", *overrides]) == 0
+    runs = sorted((tmp_path / "ppo_cartpole").iterdir())
+    assert [json.loads((r / "summary.json").read_text())["seed"] for r in runs] == [0, 1]
+    infos = []
+    for seed, run in enumerate(runs):
+        records = wandb_records(run)
+        (info,) = [r["run"] for r in records if r["type"] == "run" and "run_group" in r["run"]]
+        infos.append(info)
+        assert info["display_name"].startswith("ppo_cartpole-") and f"-s{seed}-" in info["display_name"]
+        history = [r["history"]["item"] for r in records if r["type"] == "history"]
+        logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        evals = lambda rows: [(r["global_step"], r["eval/return_mean"]) for r in rows if "eval/return_mean" in r]  # noqa: E731
+        assert evals(history) == evals(logged) and evals(logged)
+    assert {i["run_group"] for i in infos} == {"ppo_cartpole"}
+    assert {i["job_type"] for i in infos} == {"rl"}
+    assert all({"ppo", "CartPole-v1", "mlp", "rl"} <= set(i["tags"]) for i in infos)
+
+
+@pytest.mark.slow
+def test_parallel_seeds_run_as_processes(tmp_path, capsys):
+    overrides = [*TINY, f"logging.dir={tmp_path}", "logging.wandb.mode=disabled"]
+    assert main(["train", "ppo_cartpole", "--seeds", "0-1", "--parallel", "2", *overrides]) == 0
+    summaries = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("ppo_cartpole/*/summary.json"))]
+    assert sorted(s["seed"] for s in summaries) == [0, 1]
+    assert all(s["status"] == "completed" and s["global_step"] >= 256 for s in summaries)
+    err = capsys.readouterr().err
+    assert "seed 0 (exit code 0)" in err and "seed 1 (exit code 0)" in err and "runs" in err
+
+
+def test_seeds_check_every_config_first(tmp_path, capsys):
+    assert main(["train", "ppo_cartpole", "--seeds", "0,1", f"logging.dir={tmp_path}", "optim.lr=-1"]) == 2
+    assert "optim.lr" in capsys.readouterr().err
+    assert not tmp_path.joinpath("ppo_cartpole").exists()
