@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rlgen.errors import ConfigError, RlgenError
 
@@ -157,6 +157,14 @@ class NormalizeConfig(Section):
     clip_reward: float = Field(10.0, gt=0)
 
 
+class HistoryConfig(Section):
+    """Observe a window of the episode's last `length` steps (issue 5; agents/rl/history.py)."""
+
+    length: int = Field(gt=0, description="steps in the window; a task remembering N steps back needs N + 1")
+    actions: bool = Field(False, description="each step also shows the previous action")
+    rewards: bool = Field(False, description="each step also shows the previous reward")
+
+
 class EnvConfig(Section):
     """A gymnasium env id, how many copies run side by side, and what wraps them."""
 
@@ -169,6 +177,13 @@ class EnvConfig(Section):
     )
     frame_stack: int = Field(0, ge=0, description="stack the last N observations (0 = off)")
     normalize: NormalizeConfig | None = None
+    history: HistoryConfig | None = Field(None, description="a window of past steps as the observation")
+
+    @model_validator(mode="after")
+    def _one_memory(self) -> EnvConfig:
+        if self.frame_stack and self.history is not None:
+            raise ValueError("frame_stack and history both stack past observations; use one")
+        return self
 
 
 class ExperimentConfig(Section):

@@ -17,7 +17,7 @@ import torch
 from pydantic import ValidationError
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import Logger as SB3Logger
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize, sync_envs_normalization
+from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
 from agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
 from agents.rl.config import PolicyConfig, RLConfig
@@ -100,7 +100,7 @@ class RLExperiment:
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
         n = episodes or self.cfg.train.eval_episodes
-        if isinstance(self.env, VecNormalize):
+        if unwrap_vec_normalize(self.env) is not None:
             sync_envs_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
         if video_dir is not None:
@@ -132,8 +132,8 @@ class RLExperiment:
         m._n_updates = state["n_updates"]
         m._episode_num = state["episode_num"]
         m.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
-        if state.get("vec_normalize") and isinstance(self.env, VecNormalize):
-            self.env.obs_rms, self.env.ret_rms = state["vec_normalize"]
+        if state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
+            norm.obs_rms, norm.ret_rms = state["vec_normalize"]
         if state.get("replay_buffer") is not None:
             m.replay_buffer = pickle.loads(state["replay_buffer"])
             m.replay_buffer.device = m.device
@@ -165,14 +165,15 @@ class RLExperiment:
                                                                 "episode_trigger": None, "name_prefix": "eval"}}]
         env = make_vec_env(env_cfg, seed=self.cfg.seed + 20_000, training=False, render_mode="rgb_array")
         try:
-            if isinstance(self.env, VecNormalize):
+            if unwrap_vec_normalize(self.env) is not None:
                 sync_envs_normalization(self.env, env)
             self._evaluate(env, 1)
         finally:
             env.close()
 
     def _policy_kwargs(self, algo: type) -> dict[str, Any]:
-        return policy_kwargs(self.cfg.agent.policy, self.cfg.optim, algo.policy_aliases[_policy_name(self.cfg)])
+        return policy_kwargs(self.cfg.agent.policy, self.cfg.optim, algo.policy_aliases[_policy_name(self.cfg)],
+                             masked=self.cfg.env.history is not None)
 
     def _unit_steps(self) -> int:
         n_envs = self.env.num_envs
@@ -182,12 +183,17 @@ class RLExperiment:
         return int(self.model.n_steps) * n_envs  # one rollout
 
 
-def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type) -> dict[str, Any]:
-    """SB3 `policy_kwargs` from rlgen's policy and optim sections (also used by `kind: selfplay`)."""
+def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type, masked: bool = False) -> dict[str, Any]:
+    """SB3 `policy_kwargs` from rlgen's policy and optim sections (also used by `kind: selfplay`).
+
+    `masked`: observations are `env.history` windows whose last feature flags real steps.
+    """
     kwargs = dict(pol.kwargs)
-    if pol.backbone is not None:
+    if pol.backbone is not None and pol.backbone.type == "lstm" and supports(policy_cls, "lstm_hidden_size"):
+        kwargs.update(_recurrent_lstm_kwargs(pol))  # RecurrentPPO: the LSTM carries its state across steps
+    elif pol.backbone is not None:
         kwargs["features_extractor_class"] = BackboneExtractor
-        kwargs["features_extractor_kwargs"] = {"backbone": pol.backbone.spec()}
+        kwargs["features_extractor_kwargs"] = {"backbone": pol.backbone.spec(), "masked": masked}
         if supports(policy_cls, "share_features_extractor"):
             kwargs["share_features_extractor"] = pol.share_backbone
     if pol.net_arch is not None:
@@ -202,6 +208,15 @@ def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type) -> di
     if extra:  # otherwise SB3's own defaults stay (Adam eps=1e-5 for on-policy algorithms)
         kwargs["optimizer_kwargs"] = extra
     return kwargs
+
+
+def _recurrent_lstm_kwargs(pol: PolicyConfig) -> dict[str, Any]:
+    """An lstm backbone as sb3-contrib's own LSTM (issue 5): hidden state carried from step to step
+    and reset at episode starts, instead of a window. Size and depth map; share_backbone picks one
+    LSTM for actor and critic or one each (sb3-contrib's default)."""
+    lstm = pol.backbone
+    return {"lstm_hidden_size": lstm.hidden_size, "n_lstm_layers": lstm.num_layers,
+            "shared_lstm": pol.share_backbone, "enable_critic_lstm": not pol.share_backbone}
 
 
 def _policy_name(cfg: RLConfig) -> str:
@@ -233,4 +248,5 @@ def _action_noise(hyperparams: dict[str, Any], env: VecEnv) -> dict[str, Any]:
 
 
 def _normalize_state(env: VecEnv | None) -> tuple[Any, Any] | None:
-    return (env.obs_rms, env.ret_rms) if isinstance(env, VecNormalize) else None
+    norm = unwrap_vec_normalize(env) if env is not None else None  # under env.history's window
+    return (norm.obs_rms, norm.ret_rms) if norm is not None else None

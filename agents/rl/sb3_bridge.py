@@ -18,15 +18,18 @@ class BackboneExtractor(BaseFeaturesExtractor):
     """Any rlgen backbone as an SB3 features extractor: (B, *obs_shape) -> (B, features_dim).
 
     SB3 has already preprocessed the observation (images scaled to [0, 1], discrete one-hot), so
-    image spaces keep their (C, H, W) shape and everything else is flattened.
+    image spaces keep their (C, H, W) shape and everything else is flattened, except a (T, F) Box
+    for a sequence backbone. `masked=True` (set for `env.history` windows): the last feature of
+    each step is a validity flag, split off and passed to a sequence backbone as `mask` (B, T).
     """
 
-    def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any]):
+    def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any], masked: bool = False):
         if isinstance(observation_space, gym.spaces.Box) and is_image_space(observation_space, check_channels=False):
             in_shape = tuple(observation_space.shape)
         elif isinstance(observation_space, gym.spaces.Box) and backbone["type"] in ("rnn", "gru", "lstm", "transformer") \
                 and len(observation_space.shape) == 2:
-            in_shape = tuple(observation_space.shape)  # (T, F): a window of observations
+            steps, features = observation_space.shape  # a window of observations
+            in_shape = (steps, features - 1) if masked else (steps, features)
         elif isinstance(observation_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete,
                                             gym.spaces.MultiBinary)):
             in_shape = (get_flattened_obs_dim(observation_space),)
@@ -37,8 +40,13 @@ class BackboneExtractor(BaseFeaturesExtractor):
         super().__init__(observation_space, features_dim=int(net.out_dim))
         self.net = net
         self.in_shape = in_shape
+        self.masked = masked and len(in_shape) == 2  # only sequence backbones read (T, F) windows
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        if self.masked:
+            x, valid = observations[..., :-1], observations[..., -1] > 0.5  # (B, T, F), (B, T)
+            # a full window needs no mask, and the unmasked path is the fast one (no packing)
+            return self.net(x, mask=None if bool(valid.all()) else valid)
         x = observations.reshape(observations.shape[0], *self.in_shape)
         return self.net(x)
 

@@ -1,4 +1,4 @@
-"""SB3 vector envs from an `EnvConfig`: copies, dummy or subprocess, frame stacking, normalization."""
+"""SB3 vector envs from an `EnvConfig`: copies, dummy or subprocess, frame stacking, normalization, history."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
 
+from agents.rl.history import VecHistory
 from envs import make_env_fn
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
@@ -40,4 +41,6 @@ def make_vec_env(
         n = cfg.normalize
         vec = VecNormalize(vec, training=training, norm_obs=n.obs, norm_reward=n.reward and training,
                            clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=gamma)
+    if cfg.history is not None:  # outermost: it windows normalized observations, its flags stay 0/1
+        vec = VecHistory(vec, cfg.history.length, cfg.history.actions, cfg.history.rewards)
     return vec
