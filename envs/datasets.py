@@ -1,4 +1,4 @@
-"""Data sources a GAN learns from: 2-D mixtures, sklearn's digits, sine sequences, env frames.
+"""Data sources a GAN learns from: a 1-D Gaussian, 2-D mixtures, sklearn's digits, sine sequences, env frames.
 
 A source is a small object with a `shape` (one sample), a `kind` ("points", "image" or
 "sequence"), `n_classes` (0 = no labels) and `sample(batch, rng) -> (x, y)`: x is float32
@@ -22,20 +22,25 @@ Batch = tuple[np.ndarray, "np.ndarray | None"]
 
 
 class Mixture:
-    """Equal-weight isotropic Gaussians in 2-D; `modes` (K, 2) are the centres, `std` their spread."""
+    """Equal-weight isotropic Gaussians; `modes` (K, D) are the centres, `std` their spread."""
 
     kind: ClassVar[str] = "points"
     n_classes: ClassVar[int] = 0
-    shape = (2,)
 
     def __init__(self, modes: np.ndarray, std: float):
         self.modes = np.asarray(modes, dtype=np.float32)
         self.std = float(std)
+        self.shape = (self.modes.shape[1],)
 
     def sample(self, batch: int, rng: np.random.Generator) -> Batch:
         which = rng.integers(0, len(self.modes), size=batch)
-        x = self.modes[which] + self.std * rng.standard_normal((batch, 2), dtype=np.float32)
+        x = self.modes[which] + self.std * rng.standard_normal((batch, *self.shape), dtype=np.float32)
         return x.astype(np.float32), None
+
+
+def gaussian(mean: float = 3.0, std: float = 0.5) -> Mixture:
+    """One 1-D Gaussian: the smallest GAN problem with a known answer (G's mean should reach `mean`)."""
+    return Mixture(np.array([[mean]]), std)
 
 
 def ring8(radius: float = 2.0, std: float = 0.02) -> Mixture:
@@ -150,6 +155,7 @@ def _resize(frame: np.ndarray, size: int, gray: bool) -> np.ndarray:
 
 
 SOURCES: dict[str, Callable[..., Any]] = {
+    "gaussian": gaussian,
     "ring8": ring8,
     "grid25": grid25,
     "swiss_roll": SwissRoll,
@@ -157,7 +163,7 @@ SOURCES: dict[str, Callable[..., Any]] = {
     "sine": Sines,
     "frames": frames,
 }
-KINDS = {"ring8": "points", "grid25": "points", "swiss_roll": "points", "digits": "image",
+KINDS = {"gaussian": "points", "ring8": "points", "grid25": "points", "swiss_roll": "points", "digits": "image",
          "sine": "sequence", "frames": "image"}
 LABELED = {"digits"}
 

@@ -27,9 +27,10 @@ examples:
 
 def kinds() -> dict[str, Any]:
     """Experiment kinds by name: each class has `config_model` and `check(cfg)`."""
+    from agents.gan.experiment import GANExperiment
     from agents.rl.experiment import RLExperiment
 
-    return {"rl": RLExperiment}
+    return {"rl": RLExperiment, "gan": GANExperiment}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,107 @@
+"""The config of `kind: gan`: a data source, two players on rlgen backbones, a loss and a schedule."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field
+
+from rlgen.config import (
+    Activation,
+    BackboneConfig,
+    ExperimentConfig,
+    MLPBackbone,
+    Norm,
+    OptimConfig,
+    RNNBackbone,
+    Section,
+    TransformerBackbone,
+)
+
+LossName = Literal["minimax", "non_saturating", "hinge", "wasserstein", "least_squares"]
+
+
+class CNNDecoderBackbone(Section):
+    """The transposed-conv decoder (rlgen.nets.CNNDecoder) as an image generator (DCGAN)."""
+
+    type: Literal["cnn"]
+    channels: list[Annotated[int, Field(gt=0)]] = [128, 64]
+    activation: Activation = "relu"
+    norm: Norm = "batch"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+    def spec(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+GeneratorBackbone = Annotated[
+    Union[MLPBackbone, CNNDecoderBackbone, RNNBackbone, TransformerBackbone], Field(discriminator="type")
+]
+
+
+def _adam_gan() -> OptimConfig:
+    # Adam with beta1 = 0.5, the DCGAN setting (Radford et al. 2016), for both players by default
+    return OptimConfig(type="adam", lr=2e-4, betas=(0.5, 0.999))
+
+
+class DataConfig(Section):
+    source: str = Field(description="ring8 | grid25 | swiss_roll | digits | sine | frames")
+    kwargs: dict[str, Any] = Field({}, description="arguments of the source, e.g. {std: 0.02}")
+
+
+class GeneratorConfig(Section):
+    """Noise (and a label) -> a sample: an MLP or CNN decoder, or a sequence backbone over a noise sequence."""
+
+    backbone: GeneratorBackbone
+    noise_dim: int = Field(64, gt=0, description="noise size (per step for sequence generators)")
+    out_activation: Activation | None = Field(None, description="e.g. tanh for data in [-1, 1]; None = linear")
+    ema: float | None = Field(None, gt=0, lt=1, description="decay of an EMA copy of G used for sampling")
+    optim: OptimConfig = Field(default_factory=_adam_gan)
+
+
+class DiscriminatorConfig(Section):
+    """A sample (and a label) -> one logit: a backbone and a linear head."""
+
+    backbone: BackboneConfig
+    spectral_norm: bool = Field(False, description="spectral-normalise every Linear/Conv (Miyato et al. 2018)")
+    optim: OptimConfig = Field(default_factory=_adam_gan)
+
+
+class ObjectiveConfig(Section):
+    """The loss, its regularizers and the update schedule."""
+
+    loss: LossName = "non_saturating"
+    gradient_penalty: float = Field(0.0, ge=0, description="WGAN-GP weight lambda (10 in the paper); 0 = off")
+    r1: float = Field(0.0, ge=0, description="R1 weight gamma on real data; 0 = off")
+    n_critic: int = Field(1, gt=0, description="discriminator steps per generator step")
+    batch_size: int = Field(64, gt=0, description="per process under torchrun")
+    conditional: Literal["none", "concat", "projection"] = Field(
+        "none", description="class conditioning of D: concat a one-hot, or projection (Miyato & Koyama 2018)")
+
+
+class EvalConfig(Section):
+    samples: int = Field(2500, gt=1, description="generated samples per evaluation (PacGAN uses 2,500)")
+    mode_share: float = Field(
+        0.2, gt=0, le=1, description="a mode is covered when it holds this share of its expected samples")
+    pictures: bool = Field(True, description="save a picture under media/ at each evaluation")
+    classifier_cache: str | None = Field(None, description="digits classifier cache dir; default ~/.cache/rlgen")
+
+
+class PerfConfig(Section):
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast dtype of the forwards")
+    compile: bool = Field(False, description="torch.compile both players")
+    steps_per_unit: int = Field(100, gt=0, description="generator steps per training unit (one logged row)")
+
+
+class GANConfig(ExperimentConfig):
+    kind: Literal["gan"]
+    data: DataConfig
+    generator: GeneratorConfig
+    discriminator: DiscriminatorConfig
+    objective: ObjectiveConfig = ObjectiveConfig()
+    eval: EvalConfig = EvalConfig()
+    perf: PerfConfig = PerfConfig()
+
+    def tags(self) -> list[str]:
+        return [self.kind, self.data.source, self.objective.loss,
+                f"G-{self.generator.backbone.type}", f"D-{self.discriminator.backbone.type}"]

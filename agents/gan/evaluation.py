@@ -1,0 +1,73 @@
+"""Evaluation of a generator against its data source: metrics by data kind, and a picture.
+
+Metrics (all `eval/...`):
+- every source: `mmd` (MMD^2 on 500 vs 500 samples) and `diversity_ratio` (spread of generated
+  samples / spread of the data; near 1 is healthy, near 0 is collapse);
+- 2-D mixtures: `modes_covered`, `high_quality` (share of samples within 3 std of a mode);
+- digits: `frechet` (Fréchet distance in the features of a locally trained, cached classifier),
+  `classes_covered`, and with class-conditional samples `class_accuracy`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from agents.gan import metrics, pictures
+from agents.gan.config import GANConfig
+from rlgen.logging import Image
+
+Sampler = Callable[[int, torch.Generator], tuple[np.ndarray, np.ndarray | None]]
+
+
+class Evaluator:
+    """Holds a fixed real reference set and the digits classifier; scores batches of samples."""
+
+    def __init__(self, cfg: GANConfig, source: Any, kind: str, seed: int):
+        self.cfg, self.source, self.kind = cfg, source, kind
+        self.real, _ = source.sample(cfg.eval.samples, np.random.default_rng(seed + 99_991))
+        self.real_spread = metrics.spread(self.real)
+        self.classifier = None
+        if cfg.data.source == "digits":
+            from agents.gan.classifier import load_classifier
+
+            self.classifier = load_classifier(source.x, source.y, cfg.eval.classifier_cache)
+            self.real_features = self._features(source.x)
+
+    def _features(self, x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.classifier.features(torch.as_tensor(x, dtype=torch.float32)).numpy()
+
+    def score(self, fake: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
+        out: dict[str, float] = {}
+        n = min(500, len(fake), len(self.real))
+        out["eval/mmd"] = metrics.mmd2(fake[:n], self.real[:n])
+        out["eval/diversity_ratio"] = metrics.spread(fake) / max(self.real_spread, 1e-12)
+        modes = getattr(self.source, "modes", None)
+        if modes is not None:
+            covered, hq = metrics.mode_quality(fake, modes, self.source.std, self.cfg.eval.mode_share)
+            out["eval/modes_covered"], out["eval/high_quality"] = float(covered), hq
+        if self.classifier is not None:
+            with torch.no_grad():
+                logits = self.classifier(torch.as_tensor(fake, dtype=torch.float32))
+            predicted = logits.argmax(1).numpy()
+            out["eval/frechet"] = metrics.frechet_from_features(self._features(fake), self.real_features)
+            counts = np.bincount(predicted, minlength=10)
+            out["eval/classes_covered"] = float((counts >= self.cfg.eval.mode_share * len(fake) / 10).sum())
+            if labels is not None:
+                out["eval/class_accuracy"] = float((predicted == labels).mean())
+        return out
+
+    def picture(self, fake: np.ndarray, media_dir: Path, step: int) -> Image:
+        path = media_dir / f"samples_step_{step:08d}.png"
+        title = f"{self.cfg.name} step {step:,}"
+        if self.kind == "points":
+            pictures.scatter(fake[:1000], self.real[:1000], path, title)
+        elif self.kind == "image":
+            pictures.image_grid(fake[:64], path)
+        else:
+            pictures.curves(fake, self.real, path, title)
+        return Image(path, caption=title)

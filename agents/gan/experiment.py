@@ -1,0 +1,250 @@
+"""`kind: gan` — a generator and a discriminator on rlgen backbones, trained by the shared runner.
+
+One training unit is `perf.steps_per_unit` generator steps; each is preceded by
+`objective.n_critic` discriminator steps. `global_step` counts generator steps. Losses are
+accumulated on the device and read once per unit, so the loop never waits on the GPU mid-unit.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from agents.gan import ddp
+from agents.gan.config import GANConfig
+from agents.gan.evaluation import Evaluator
+from agents.gan.losses import LOSSES
+from agents.gan.metrics import training_warning
+from agents.gan.players import EMA, Discriminator, Generator
+from agents.gan.regularizers import gradient_penalty, r1_penalty
+from envs.datasets import KINDS, LABELED, check_source, make_source
+from rlgen.config import OptimConfig
+from rlgen.logging import console
+from rlgen.runner import RunContext
+
+_TORCH_OPTIM = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+_SEQUENCE = ("rnn", "gru", "lstm", "transformer")
+
+
+def make_optimizer(params: Any, cfg: OptimConfig) -> torch.optim.Optimizer:
+    return getattr(torch.optim, _TORCH_OPTIM[cfg.type])(params, lr=cfg.lr, **cfg.torch_kwargs())
+
+
+class GANExperiment:
+    config_model = GANConfig
+
+    def __init__(self, cfg: GANConfig):
+        self.cfg = cfg
+        self.global_step = 0
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        types = {self.cfg.generator.backbone.type, self.cfg.discriminator.backbone.type}
+        return bool(types & {"cnn", "transformer"})
+
+    @classmethod
+    def check(cls, cfg: GANConfig) -> list[str]:
+        """Cheap checks beyond the schema: the source exists and fits the players."""
+        if (p := check_source(cfg.data.source)) is not None:
+            return [f"data.source: {p}"]
+        problems, kind = [], KINDS[cfg.data.source]
+        g, d = cfg.generator.backbone.type, cfg.discriminator.backbone.type
+        if cfg.objective.conditional != "none" and cfg.data.source not in LABELED:
+            problems.append(f"objective.conditional: {cfg.data.source!r} has no labels; "
+                            f"use conditional: none or a labeled source ({', '.join(sorted(LABELED))})")
+        if g in _SEQUENCE and kind != "sequence":
+            problems.append(f"generator.backbone.type: {g!r} draws sequences but {cfg.data.source!r} gives {kind}")
+        if (g == "cnn" or d == "cnn") and kind != "image":
+            problems.append(f"backbone type 'cnn' is for images, but {cfg.data.source!r} gives {kind}")
+        if d in _SEQUENCE and kind != "sequence":
+            problems.append(f"discriminator.backbone.type: {d!r} reads sequences but {cfg.data.source!r} gives {kind}")
+        if getattr(cfg.discriminator.backbone, "pool", None) == "sequence":
+            problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
+        return problems
+
+    # --- the protocol ---------------------------------------------------------------------------
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg, obj = self.cfg, self.cfg.objective
+        self.ctx, self.device = ctx, ctx.device
+        self.source = make_source(cfg.data.source, **cfg.data.kwargs)
+        kind = KINDS[cfg.data.source]
+        self.n_classes = self.source.n_classes if obj.conditional != "none" else 0
+        shape = tuple(self.source.shape)
+        self.G = Generator(cfg.generator, kind, shape, self.n_classes).to(self.device)
+        self.D = Discriminator(cfg.discriminator, kind, shape, self.n_classes, obj.conditional).to(self.device)
+        self.distributed = ddp.active()
+        if self.distributed:
+            ddp.broadcast_module(self.G)
+            ddp.broadcast_module(self.D)
+        self.ema = EMA(self.G, cfg.generator.ema) if cfg.generator.ema else None
+        self.opt_g = make_optimizer(self.G.parameters(), cfg.generator.optim)
+        self.opt_d = make_optimizer(self.D.parameters(), cfg.discriminator.optim)
+        self.loss = LOSSES[obj.loss]
+        # every rank draws its own data and noise; evaluation uses a fixed stream shared by all ranks
+        self.rng = np.random.default_rng([ctx.seed, ctx.rank])
+        self.noise_gen = torch.Generator(self.device).manual_seed(ctx.seed * 1_000 + ctx.rank)
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.perf.precision]
+        fp16 = cfg.perf.precision == "fp16"
+        self.scalers = {p: torch.amp.GradScaler(self.device.type) if fp16 else None for p in ("g", "d")}
+        self.g_call: nn.Module = torch.compile(self.G) if cfg.perf.compile else self.G
+        self.d_call: nn.Module = torch.compile(self.D) if cfg.perf.compile else self.D
+        self.history: dict[str, deque[float]] = {"d": deque(maxlen=20), "g": deque(maxlen=20)}
+        self.evaluator = Evaluator(cfg, self.source, kind, ctx.seed)
+
+    def train_unit(self) -> dict[str, float]:
+        cfg = self.cfg
+        self._set_lrs()
+        d_sum = torch.zeros((), device=self.device)
+        g_sum = torch.zeros((), device=self.device)
+        steps = 0
+        while steps < cfg.perf.steps_per_unit and self.global_step < cfg.train.total_steps:
+            for _ in range(cfg.objective.n_critic):
+                d_sum += self._d_step()
+            g_sum += self._g_step()
+            steps += 1
+            self.global_step += 1
+        if self.distributed:
+            ddp.sync_buffers(self.G)
+            ddp.sync_buffers(self.D)
+        d_loss = float(d_sum) / (steps * cfg.objective.n_critic)  # the one host sync of the unit
+        g_loss = float(g_sum) / steps
+        self.history["d"].append(d_loss)
+        self.history["g"].append(g_loss)
+        return {"gan/loss_d": d_loss, "gan/loss_g": g_loss, "gan/lr_g": self.opt_g.param_groups[0]["lr"],
+                "gan/lr_d": self.opt_d.param_groups[0]["lr"]}
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
+        """Score `eval.samples` samples (from the EMA generator when there is one) and draw them."""
+        fake, labels = self.generate(self.cfg.eval.samples, seed=self.cfg.seed + 777)
+        out: dict[str, Any] = self.evaluator.score(fake, labels)
+        warning = training_warning(self.history["d"], self.history["g"], out.get("eval/diversity_ratio"))
+        out["eval/collapse_warning"] = float(warning is not None)
+        if self.ctx.rank == 0:
+            if warning:
+                console.print(f"[yellow]warning:[/] step {self.global_step:,}: {warning}")
+            if self.cfg.eval.pictures:
+                out["eval/samples"] = self.evaluator.picture(fake, self.ctx.media_dir, self.global_step)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "ema": None if self.ema is None else self.ema.module.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scalers": {k: None if s is None else s.state_dict() for k, s in self.scalers.items()},
+            "global_step": self.global_step,
+            "rng": self.rng.bit_generator.state,
+            "noise_gen": self.noise_gen.get_state(),
+            "history": {k: list(v) for k, v in self.history.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.module.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        for k, s in self.scalers.items():
+            if s is not None and state["scalers"][k] is not None:
+                s.load_state_dict(state["scalers"][k])
+        self.global_step = int(state["global_step"])
+        self.rng.bit_generator.state = state["rng"]
+        self.noise_gen.set_state(state["noise_gen"])
+        for k, v in state["history"].items():
+            self.history[k].extend(v)
+
+    def close(self) -> None:
+        pass
+
+    # --- sampling ------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """n samples (and their labels when conditional) from the EMA generator, else G, in eval mode."""
+        net = self.ema.module if self.ema is not None else self.G
+        gen = torch.Generator(self.device).manual_seed(seed)
+        if self.n_classes and labels is None:
+            labels = np.arange(n) % self.n_classes  # balanced classes
+        was_training = net.training
+        net.eval()
+        chunks = []
+        for start in range(0, n, 1024):
+            z = net.noise(min(1024, n - start), gen, self.device)
+            y = None if labels is None else torch.as_tensor(labels[start : start + len(z)], device=self.device)
+            chunks.append(net(z, y).float().cpu().numpy())
+        net.train(was_training)
+        return np.concatenate(chunks), labels
+
+    # --- one step of each player ----------------------------------------------------------------
+
+    def _real(self) -> tuple[Tensor, Tensor | None]:
+        x, y = self.source.sample(self.cfg.objective.batch_size, self.rng)
+        x_t = torch.from_numpy(x).to(self.device, non_blocking=True)
+        y_t = torch.from_numpy(y).to(self.device, non_blocking=True) if (self.n_classes and y is not None) else None
+        return x_t, y_t
+
+    def _autocast(self) -> Any:
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _d_step(self) -> Tensor:
+        obj = self.cfg.objective
+        real, y = self._real()  # fakes get the real batch's labels, so D judges images, not labels
+        z = self.G.noise(len(real), self.noise_gen, self.device)
+        with self._autocast():
+            with torch.no_grad():
+                fake = self.g_call(z, y)
+            loss = self.loss.d(self.d_call(real, y).float(), self.d_call(fake, y).float())
+            if obj.gradient_penalty:
+                loss = loss + gradient_penalty(lambda v: self.d_call(v, y).float(), real, fake, obj.gradient_penalty)
+            if obj.r1:
+                loss = loss + r1_penalty(lambda v: self.d_call(v, y).float(), real, obj.r1)
+        self._step(self.opt_d, loss, self.D, self.scalers["d"])
+        return loss.detach()
+
+    def _g_step(self) -> Tensor:
+        batch = self.cfg.objective.batch_size
+        z = self.G.noise(batch, self.noise_gen, self.device)
+        y = None
+        if self.n_classes:
+            y = torch.randint(0, self.n_classes, (batch,), generator=self.noise_gen, device=self.device)
+        with self._autocast():
+            loss = self.loss.g(self.d_call(self.g_call(z, y), y).float())
+        self._step(self.opt_g, loss, self.G, self.scalers["g"])
+        if self.ema is not None:
+            self.ema.update(self.G)
+        return loss.detach()
+
+    def _step(self, opt: torch.optim.Optimizer, loss: Tensor, module: nn.Module,
+              scaler: torch.amp.GradScaler | None) -> None:
+        opt.zero_grad(set_to_none=True)
+        if scaler is None:
+            loss.backward()
+        else:
+            scaler.scale(loss).backward()
+        if self.distributed:
+            ddp.average_gradients(module)
+        if scaler is None:
+            opt.step()
+        else:
+            scaler.step(opt)
+            scaler.update()
+
+    def _set_lrs(self) -> None:
+        """`optim.schedule: linear` decays each player's lr to 0 over train.total_steps."""
+        left = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
+        for opt, ocfg in ((self.opt_g, self.cfg.generator.optim), (self.opt_d, self.cfg.discriminator.optim)):
+            lr = ocfg.lr * (left if ocfg.schedule == "linear" else 1.0)
+            for group in opt.param_groups:
+                group["lr"] = lr

@@ -1,0 +1,116 @@
+"""The two players, each an rlgen backbone plus a small head, and an EMA copy of the generator.
+
+    G = Generator(cfg.generator, kind="points", shape=(2,), n_classes=0)
+    D = Discriminator(cfg.discriminator, kind="points", shape=(2,), n_classes=0, conditional="none")
+    logits = D(G(G.noise(64, gen)))   # (64,)
+
+Images: the CNN decoder draws, the CNN encoder judges. Sequences: a GRU/LSTM/Transformer reads a
+noise sequence (B, T, noise_dim) and a linear head turns each step into a sample step; the
+discriminator reads the sequence and pools it. Labels condition G by a one-hot concatenated to its
+noise, and D by concatenation (one-hot as extra features / channels) or projection.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from agents.gan.config import DiscriminatorConfig, GeneratorConfig
+from agents.gan.regularizers import add_spectral_norm
+from rlgen.errors import RlgenError
+from rlgen.nets import LinearHead, build_backbone, build_decoder, make_activation
+
+
+def with_label(x: Tensor, y: Tensor | None, n_classes: int) -> Tensor:
+    """(B, F) / (B, T, F) / (B, C, H, W) and labels (B,) -> the same with a one-hot appended to the
+    features (every step of a sequence, every pixel of an image as K extra channels)."""
+    if y is None:
+        return x
+    hot = F.one_hot(y, n_classes).to(x.dtype)  # (B, K)
+    if x.dim() == 2:
+        return torch.cat([x, hot], 1)
+    if x.dim() == 3:
+        return torch.cat([x, hot[:, None].expand(-1, x.shape[1], -1)], 2)
+    return torch.cat([x, hot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+
+
+class Generator(nn.Module):
+    """noise (B, noise_dim) or (B, T, noise_dim), labels (B,) or None -> samples (B, *shape)."""
+
+    def __init__(self, cfg: GeneratorConfig, kind: str, shape: tuple[int, ...], n_classes: int = 0):
+        super().__init__()
+        self.shape, self.n_classes = tuple(shape), n_classes
+        spec = cfg.backbone.spec()
+        self.sequential = cfg.backbone.type in ("rnn", "gru", "lstm", "transformer")
+        if self.sequential:
+            if kind != "sequence":
+                raise RlgenError(f"generator.backbone.type {cfg.backbone.type!r} draws sequences, "
+                                 f"but the data are {kind}; use mlp or cnn")
+            steps, features = self.shape
+            self.noise_shape: tuple[int, ...] = (steps, cfg.noise_dim)
+            # every step of the noise sequence becomes one step of the sample
+            self.body = build_backbone({**spec, "pool": "sequence"}, in_shape=(steps, cfg.noise_dim + n_classes))
+            self.head: nn.Module = LinearHead(self.body.out_dim, features)
+            self.out = nn.Identity() if cfg.out_activation is None else make_activation(cfg.out_activation)
+        else:
+            self.noise_shape = (cfg.noise_dim,)
+            self.body = build_decoder({**spec, "out_activation": cfg.out_activation},
+                                      in_dim=cfg.noise_dim + n_classes, out_shape=self.shape)
+            self.head, self.out = nn.Identity(), nn.Identity()
+
+    def noise(self, batch: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
+        """(batch, *noise_shape) standard normal noise."""
+        return torch.randn(batch, *self.noise_shape, generator=generator, device=device)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """(B, *noise_shape), (B,) or None -> (B, *shape)."""
+        return self.out(self.head(self.body(with_label(z, y, self.n_classes))))
+
+
+class Discriminator(nn.Module):
+    """samples (B, *shape), labels (B,) or None -> logits (B,)."""
+
+    def __init__(self, cfg: DiscriminatorConfig, kind: str, shape: tuple[int, ...], n_classes: int = 0,
+                 conditional: str = "none"):
+        super().__init__()
+        if getattr(cfg.backbone, "pool", None) == "sequence":
+            raise RlgenError("discriminator.backbone.pool 'sequence' gives no single judgement; use last or mean")
+        self.n_classes = n_classes
+        self.concat = n_classes if conditional == "concat" else 0
+        in_shape = list(shape)
+        axis = 0 if kind == "image" else -1  # one-hot as channels of an image, features otherwise
+        in_shape[axis] += self.concat
+        self.body = build_backbone(cfg.backbone.spec(), in_shape=tuple(in_shape))
+        self.head = LinearHead(self.body.out_dim, ())
+        # projection discriminator: logit = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018)
+        self.embed = nn.Embedding(n_classes, self.body.out_dim) if conditional == "projection" else None
+        if cfg.spectral_norm:
+            add_spectral_norm(self.body)
+            add_spectral_norm(self.head)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """(B, *shape), (B,) or None -> (B,)."""
+        h = self.body(with_label(x, y, self.n_classes) if self.concat else x)  # (B, out_dim)
+        logit = self.head(h)  # (B,)
+        if self.embed is not None and y is not None:
+            logit = logit + (self.embed(y) * h).sum(1)
+        return logit
+
+
+class EMA:
+    """An exponential moving average of a module's weights (Karras et al. 2018; Yazici et al. 2019):
+    sampling from it smooths the generator's oscillation around the equilibrium."""
+
+    def __init__(self, module: nn.Module, decay: float):
+        self.decay = decay
+        self.module = copy.deepcopy(module).requires_grad_(False).eval()
+
+    @torch.no_grad()
+    def update(self, source: nn.Module) -> None:
+        mine, theirs = list(self.module.parameters()), list(source.parameters())
+        torch._foreach_lerp_(mine, [p.detach() for p in theirs], 1.0 - self.decay)
+        for b, s in zip(self.module.buffers(), source.buffers()):
+            b.copy_(s)

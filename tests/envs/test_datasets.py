@@ -1,0 +1,56 @@
+"""GAN data sources: shapes, ranges, labels, determinism; nothing downloads."""
+
+import numpy as np
+import pytest
+
+from envs.datasets import KINDS, SOURCES, check_source, frames, make_source
+from rlgen.errors import RlgenError
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCES if n != "frames"])
+def test_source_shapes_and_determinism(name):
+    src = make_source(name)
+    x, y = src.sample(16, np.random.default_rng(0))
+    assert x.dtype == np.float32 and x.shape == (16, *src.shape)
+    assert KINDS[name] == src.kind
+    assert (y is None) == (src.n_classes == 0)
+    again, _ = src.sample(16, np.random.default_rng(0))
+    assert np.array_equal(x, again)
+
+
+def test_ring_modes_lie_on_the_circle():
+    src = make_source("ring8", radius=2.0, std=0.02)
+    assert np.allclose(np.linalg.norm(src.modes, axis=1), 2.0)
+    x, _ = src.sample(4000, np.random.default_rng(1))
+    assert abs(np.linalg.norm(x, axis=1).mean() - 2.0) < 0.01
+
+
+def test_grid_has_25_modes_two_apart():
+    src = make_source("grid25")
+    assert src.modes.shape == (25, 2) and src.modes.min() == -4 and src.modes.max() == 4
+
+
+def test_digits_are_bundled_labeled_and_in_range():
+    src = make_source("digits")
+    assert src.shape == (1, 8, 8) and src.n_classes == 10
+    assert src.x.min() == -1.0 and src.x.max() == 1.0
+    assert set(np.unique(src.y)) == set(range(10))
+
+
+def test_sines_have_bounded_amplitude():
+    src = make_source("sine", length=24, amplitude=0.5)
+    x, _ = src.sample(64, np.random.default_rng(0))
+    assert x.shape == (64, 24, 1) and np.abs(x).max() <= 0.5 + 1e-6
+
+
+def test_frames_from_a_cartpole_rollout():
+    src = frames(n_frames=6, size=16)
+    assert src.x.shape == (6, 1, 16, 16) and src.kind == "image"
+    assert -1.0 <= src.x.min() < src.x.max() <= 1.0  # a picture, not a blank
+    assert not np.array_equal(src.x[0], src.x[5])  # the cart moved
+
+
+def test_unknown_source_suggests():
+    assert "did you mean 'ring8'" in check_source("ring")
+    with pytest.raises(RlgenError, match="data source 'ring8'"):
+        make_source("ring8", radius=1.0, bogus=3)
