@@ -1,0 +1,53 @@
+"""The config of `kind: selfplay`: a two-player PettingZoo game, a MaskablePPO learner on an rlgen
+backbone, the league it trains against, and how it is rated."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from agents.rl.config import PolicyConfig
+from rlgen.config import ExperimentConfig, OptimConfig, Section
+
+
+class GameConfig(Section):
+    """A PettingZoo AEC game with an action mask, seen from one seat at a time."""
+
+    name: str = Field(description="a pettingzoo.classic game (tictactoe_v3, connect_four_v3) or a dotted module path")
+    n_envs: int = Field(8, gt=0, description="games played side by side in each rollout")
+
+
+class LearnerConfig(Section):
+    algo: Literal["maskable_ppo"] = "maskable_ppo"
+    policy: PolicyConfig = PolicyConfig()
+    hyperparams: dict = Field({}, description="MaskablePPO's own arguments, checked against its signature")
+
+
+class LeagueConfig(Section):
+    snapshot_every: int = Field(20_000, gt=0, description="env steps between frozen snapshots of the learner")
+    max_snapshots: int = Field(20, gt=0, description="the pool keeps the newest this many")
+    sampling: Literal["latest", "uniform", "pfsp"] = "pfsp"
+    pfsp_power: float = Field(2.0, ge=0, description="pfsp weight (1 - score)^power")
+    reference_prob: float = Field(0.0, ge=0, le=1, description="share of training games against the references")
+    references: list[str] = Field([], description="fixed opponents mixed into training (random, lookahead, minimax)")
+
+
+class RatingsConfig(Section):
+    references: list[str] = Field(["random"], description="fixed opponents in every evaluation and in the Elo pool")
+    games_per_pair: int | None = Field(None, gt=0, description="round-robin games per pair; default train.eval_episodes")
+    max_snapshots: int = Field(8, gt=0, description="the newest snapshots that play the round robin")
+    anchor: str = Field("random", description="the player rated 1000 (a reference)")
+
+
+class SelfPlayConfig(ExperimentConfig):
+    kind: Literal["selfplay"]
+    game: GameConfig
+    agent: LearnerConfig = LearnerConfig()
+    league: LeagueConfig = LeagueConfig()
+    ratings: RatingsConfig = RatingsConfig()
+    optim: OptimConfig = OptimConfig()
+
+    def tags(self) -> list[str]:
+        backbone = self.agent.policy.backbone.type if self.agent.policy.backbone else "sb3-default"
+        return [self.kind, self.agent.algo, self.game.name, backbone, f"league-{self.league.sampling}"]

@@ -1,0 +1,205 @@
+"""`kind: selfplay` — MaskablePPO on a two-player PettingZoo game against a league of its own snapshots.
+
+A training unit is one `learn()` chunk (one rollout + update, as in `kind: rl`): `game.n_envs`
+adapters step side by side, each drawing its opponent from the league at every reset and reporting
+the outcome back. Every `league.snapshot_every` steps the learner's weights join the pool.
+Evaluation plays the deterministic learner against each reference and rates everyone (the learner,
+the newest snapshots, the references) by a Bradley-Terry fit over a round robin; results between
+frozen players are kept, so each evaluation plays only the new pairs.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.logger import Logger as SB3Logger
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
+from agents.rl.experiment import policy_kwargs
+from agents.rl.sb3_bridge import MetricsOutput
+from agents.selfplay.config import SelfPlayConfig
+from agents.selfplay.league import League
+from agents.selfplay.opponents import build_reference
+from agents.selfplay.players import PolicyPlayer, cpu_params, frozen_policy
+from agents.selfplay.ratings import fit_elo, payoff_rows, results_matrix, round_robin
+from envs.games import Opponent, TurnBasedEnv, check_game, make_game, play_game
+from rlgen.errors import RlgenError
+from rlgen.logging import Table
+from rlgen.runner import RunContext
+
+CURRENT = "current"  # the learner as it is now, in the ratings
+
+
+class SelfPlayExperiment:
+    config_model = SelfPlayConfig
+
+    def __init__(self, cfg: SelfPlayConfig):
+        self.cfg = cfg
+        self.global_step = 0
+        self.model: Any = None
+        self.env: DummyVecEnv | None = None
+        self.results: dict[tuple[str, str], tuple[float, int]] = {}  # round robin among frozen players
+
+    @classmethod
+    def check(cls, cfg: SelfPlayConfig) -> list[str]:
+        problems = []
+        if (p := check_game(cfg.game.name)) is not None:
+            return [f"game.name: {p}"]
+        rng = np.random.default_rng(0)
+        for where, names in (("league.references", cfg.league.references), ("ratings.references", cfg.ratings.references)):
+            for i, name in enumerate(names):
+                try:
+                    build_reference(name, cfg.game.name, rng)
+                except RlgenError as e:
+                    problems.append(f"{where}.{i}: {e}")
+        if cfg.ratings.anchor not in cfg.ratings.references:
+            problems.append(f"ratings.anchor: {cfg.ratings.anchor!r} is not one of ratings.references")
+        if cfg.league.reference_prob > 0 and not cfg.league.references:
+            problems.append("league.reference_prob: > 0 but league.references is empty")
+        problems += [p.replace("agent.hyperparams", "agent.hyperparams") for p in
+                     check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams)]
+        return problems
+
+    # --- the protocol ---------------------------------------------------------------------------
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg = self.cfg
+        self.progress = Progress()
+        self.game = make_game(cfg.game.name)
+        self.opponent_rng = np.random.default_rng(ctx.seed + 1)  # the references' and snapshots' dice
+        names = dict.fromkeys([*cfg.league.references, *cfg.ratings.references])
+        self.references = {n: build_reference(n, cfg.game.name, self.opponent_rng) for n in names}
+        lg = cfg.league
+        self.league = League({n: self.references[n] for n in lg.references}, self._snapshot_player,
+                             sampling=lg.sampling, reference_prob=lg.reference_prob, max_snapshots=lg.max_snapshots,
+                             pfsp_power=lg.pfsp_power, seed=ctx.seed + 2)
+        self.env = DummyVecEnv([self._env_fn] * cfg.game.n_envs)
+        lr: Any = LinearSchedule(cfg.optim.lr, self.progress) if cfg.optim.schedule == "linear" else cfg.optim.lr
+        try:
+            self.model = MaskablePPO(
+                "MlpPolicy", self.env, learning_rate=lr, seed=ctx.seed, device=ctx.device, verbose=0,
+                policy_kwargs=policy_kwargs(cfg.agent.policy, cfg.optim, MaskablePPO.policy_aliases["MlpPolicy"]),
+                **resolve_schedules(cfg.agent.hyperparams, self.progress),
+            )
+        except (AssertionError, ValueError, TypeError) as e:
+            raise RlgenError(f"could not build MaskablePPO for game {cfg.game.name!r}: {e}") from None
+        self.output = MetricsOutput()
+        self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
+        self.league.add_snapshot(0, cpu_params(self.model.policy))  # the untrained learner: the first opponent
+        self.next_snapshot = lg.snapshot_every
+
+    def train_unit(self) -> dict[str, float]:
+        self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
+        unit = int(self.model.n_steps) * self.env.num_envs
+        self.model.learn(unit, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        self.global_step = int(self.model.num_timesteps)
+        if self.global_step >= self.next_snapshot:
+            self.league.add_snapshot(self.global_step, cpu_params(self.model.policy))
+            while self.next_snapshot <= self.global_step:
+                self.next_snapshot += self.cfg.league.snapshot_every
+        metrics = self.output.pop()
+        if "rollout/ep_return_mean" not in metrics and self.model.ep_info_buffer:
+            metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in self.model.ep_info_buffer]))
+        return {**metrics, **self.league.pop_metrics()}
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
+        n = episodes or self.cfg.train.eval_episodes
+        agent = self.agent_player(deterministic=True)
+        metrics: dict[str, Any] = {}
+        outcomes_all = []
+        for name in self.cfg.ratings.references:
+            outcomes = np.array(versus(self.game, agent, self.references[name], n))
+            outcomes_all.extend(outcomes)
+            metrics[f"eval/win_rate_vs_{name}"] = float(np.mean(outcomes == 1))
+            metrics[f"eval/draw_rate_vs_{name}"] = float(np.mean(outcomes == 0))
+            metrics[f"eval/loss_rate_vs_{name}"] = float(np.mean(outcomes == -1))
+        metrics["eval/return_mean"] = float(np.mean(outcomes_all))  # the shared name: mean outcome vs references
+        metrics["eval/return_std"] = float(np.std(outcomes_all))
+        metrics.update(self.ratings(self.cfg.ratings.games_per_pair or n))
+        return metrics
+
+    def ratings(self, games_per_pair: int) -> dict[str, Any]:
+        """Round robin among the learner, the newest snapshots and the references; Elo by Bradley-Terry."""
+        snaps = [s.name for s in self.league.snapshots[-self.cfg.ratings.max_snapshots:]]
+        frozen = [*self.cfg.ratings.references, *snaps]
+        players = {name: self._rating_player(name) for name in frozen}
+        players[CURRENT] = self.agent_player(deterministic=False)
+        new = [(a, b) for i, a in enumerate(frozen) for b in frozen[i + 1:]
+               if (a, b) not in self.results and (b, a) not in self.results]
+        self.results.update(round_robin(self.game, players, new, games_per_pair))
+        current = round_robin(self.game, players, [(CURRENT, f) for f in frozen], games_per_pair)
+        names = [CURRENT, *self.cfg.ratings.references, *_snapshot_names(self.results)]
+        scores, games = results_matrix(names, {**self.results, **current})
+        elo = fit_elo(scores, games, anchor=names.index(self.cfg.ratings.anchor))
+        out: dict[str, Any] = {"eval/elo": float(elo[0])}
+        if snaps:
+            out["eval/elo_latest_snapshot"] = float(elo[names.index(snaps[-1])])
+        out["eval/payoff"] = Table(["player", *names], payoff_rows(names, scores, games))
+        out["eval/ratings"] = Table(["player", "elo", "games"],
+                                    [[nm, round(float(e), 1), int(g)] for nm, e, g in zip(names, elo, games.sum(1))])
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "params": m.get_parameters(),
+            "num_timesteps": m.num_timesteps,
+            "n_updates": m._n_updates,
+            "episode_num": m._episode_num,
+            "ep_info_buffer": list(m.ep_info_buffer or []),
+            "league": self.league.state_dict(),
+            "results": dict(self.results),
+            "next_snapshot": self.next_snapshot,
+            "opponent_rng": self.opponent_rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        m = self.model
+        m.set_parameters(state["params"], exact_match=True, device=m.device)
+        m.num_timesteps = self.global_step = int(state["num_timesteps"])
+        m._n_updates, m._episode_num = state["n_updates"], state["episode_num"]
+        m.ep_info_buffer = collections.deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
+        m.ep_success_buffer = collections.deque(maxlen=m._stats_window_size)  # learn() skips both once one is set
+        self.league.load_state_dict(state["league"])
+        self.results = dict(state["results"])
+        self.next_snapshot = state["next_snapshot"]
+        self.opponent_rng.bit_generator.state = state["opponent_rng"]
+
+    def close(self) -> None:
+        if self.env is not None:
+            self.env.close()
+
+    # --- players --------------------------------------------------------------------------------
+
+    def agent_player(self, deterministic: bool = True) -> Opponent:
+        """The learner as a move function (for evaluation, `rlgen play` and `rlgen tournament`)."""
+        return PolicyPlayer(self.model.policy, self.opponent_rng, deterministic=deterministic)
+
+    def _snapshot_player(self, params: dict[str, torch.Tensor]) -> Opponent:
+        return PolicyPlayer(frozen_policy(self.model.policy, params), self.opponent_rng)
+
+    def _rating_player(self, name: str) -> Opponent:
+        return self.references[name] if name in self.references else self.league.player(name)
+
+    def _env_fn(self) -> Monitor:
+        return Monitor(TurnBasedEnv(self.game, self.league.draw, self.league.record))
+
+
+def versus(game: Any, agent: Opponent, opponent: Opponent, n: int) -> list[float]:
+    """`n` games of `agent` against `opponent`, seats alternating; the agent's outcomes."""
+    env = game()
+    return [play_game(env, (agent, opponent)) if g % 2 == 0 else -play_game(env, (opponent, agent))
+            for g in range(n)]
+
+
+def _snapshot_names(results: dict[tuple[str, str], Any]) -> list[str]:
+    """The snapshots that ever played, oldest first."""
+    names = {n for pair in results for n in pair if n.startswith("step_")}
+    return sorted(names, key=lambda n: int(n.split("_")[1]))

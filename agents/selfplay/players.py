@@ -1,0 +1,47 @@
+"""A masked SB3 actor-critic policy as a move function `(observation, action_mask) -> action`.
+
+One torch forward per move on a single observation: the actor path only (features, actor latent,
+action logits), illegal moves masked out. Frozen copies are rebuilt from a policy's constructor
+arguments, so a snapshot costs its weights and nothing else (no optimizer state).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+
+class PolicyPlayer:
+    def __init__(self, policy: ActorCriticPolicy, rng: np.random.Generator | None = None, deterministic: bool = False):
+        self.policy, self.rng, self.deterministic = policy, rng or np.random.default_rng(), deterministic
+
+    @torch.no_grad()
+    def logits(self, observation: np.ndarray) -> np.ndarray:
+        """(*obs_shape) -> (n_actions,) unmasked action logits."""
+        p = self.policy
+        x = torch.as_tensor(np.asarray(observation), device=p.device).unsqueeze(0)  # (1, *obs_shape)
+        features = p.extract_features(x, p.pi_features_extractor)
+        return p.action_net(p.mlp_extractor.forward_actor(features))[0].cpu().numpy()
+
+    def __call__(self, observation: np.ndarray, mask: np.ndarray) -> int:
+        logits = np.where(mask, self.logits(observation), -np.inf)
+        if self.deterministic:
+            return int(np.argmax(logits))
+        probs = np.exp(logits - logits.max())
+        return int(self.rng.choice(len(probs), p=probs / probs.sum()))
+
+
+def frozen_policy(like: ActorCriticPolicy, params: dict[str, Any]) -> ActorCriticPolicy:
+    """A new CPU policy with `like`'s architecture and the weights `params` (a policy state_dict)."""
+    policy = type(like)(**like._get_constructor_parameters())
+    policy.load_state_dict(params)
+    policy.set_training_mode(False)
+    return policy
+
+
+def cpu_params(policy: ActorCriticPolicy) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of a policy's weights: what a snapshot stores."""
+    return {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}
