@@ -29,8 +29,9 @@ def kinds() -> dict[str, Any]:
     """Experiment kinds by name: each class has `config_model` and `check(cfg)`."""
     from agents.gan.experiment import GANExperiment
     from agents.rl.experiment import RLExperiment
+    from agents.selfplay.experiment import SelfPlayExperiment
 
-    return {"rl": RLExperiment, "gan": GANExperiment}
+    return {"rl": RLExperiment, "gan": GANExperiment, "selfplay": SelfPlayExperiment}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
