@@ -1,11 +1,11 @@
-"""`rlgen train | eval | compare | list` — the composition root: the only place the framework meets agents and envs."""
+"""`rlgen train | eval | compare | sweep | list` — the composition root: the only place the framework meets agents and envs."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.logging import console
@@ -54,15 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def load(config: str, overrides: Sequence[str]) -> Any:
-    """Read, validate and check a config: every problem at once, before anything heavy starts."""
+def load(config: str | Mapping[str, Any], overrides: Sequence[str]) -> Any:
+    """Read, validate and check a config (a path, a bundled name, or a mapping such as a sweep
+    trial's): every problem at once, before anything heavy starts."""
     from rlgen.config import load_config
 
     registry = kinds()
-    cfg = load_config(_config_path(config), overrides, kinds={k: v.config_model for k, v in registry.items()})
+    source = _config_path(config) if isinstance(config, str) else config
+    cfg = load_config(source, overrides, kinds={k: v.config_model for k, v in registry.items()})
     problems = registry[cfg.kind].check(cfg)
     if problems:
-        raise ConfigError(str(config), problems)
+        raise ConfigError(str(config) if isinstance(config, str) else "<config>", problems)
     return cfg
 
 
@@ -198,6 +200,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+SWEEP_EXAMPLES = """\
+examples:
+  rlgen sweep sweeps/ppo_cartpole.yaml                 run the study (SQLite in runs/<study>/study.db)
+  rlgen sweep sweeps/ppo_cartpole.yaml train.total_steps=20000 --n-trials 10
+  rlgen sweep sweeps/ppo_cartpole.yaml --storage postgresql://user@host/optuna   on every machine: one study
+  rlgen train runs/ppo_cartpole_sweep/best.yaml --seeds 0,1,2                     the winner, three seeds
+  rlgen compare runs/ppo_cartpole_sweep                every trial side by side
+"""
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rlgen.sweep import Sweep, read_sweep
+
+    spec = read_sweep(args.sweep, args.overrides)
+    for key in ("storage", "study"):
+        if getattr(args, key):
+            setattr(spec, key, getattr(args, key))
+    sweep = Sweep(spec, load=lambda config, overrides: load(config, overrides),
+                  make_experiment=lambda cfg: kinds()[cfg.kind](cfg))
+    sweep.run(args.n_trials)
+    return 0
+
+
+def _sweep_parser(sub: Any) -> None:
+    s = sub.add_parser("sweep", help="hyperparameter sweep with Optuna (pruning, best config as YAML)",
+                       description="Run an Optuna study: every trial a full run under runs/<study>/ in one W&B group, "
+                       "poor trials pruned from their eval metric, the best trial's config written to "
+                       "runs/<study>/best.yaml. See docs/readme/compare.md for the sweep file.",
+                       epilog=SWEEP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("sweep", metavar="SWEEP.yaml", help="the sweep file: base config, search space, pruner")
+    s.add_argument("overrides", nargs="*", help="dotted overrides of the base config for every trial")
+    s.add_argument("--n-trials", type=int, help="finished trials the study should hold (default: the file's n_trials)")
+    s.add_argument("--storage", help="an Optuna database URL (default: SQLite next to the trials)")
+    s.add_argument("--study", help="the study name (default: the file's study, else its file name)")
+    s.set_defaults(func=cmd_sweep)
+
+
 def _compare_parser(sub: Any) -> None:
     c = sub.add_parser("compare", help="compare runs: table of final/best values, curves PNG",
                        description="Group runs by their config differences (or --by keys) and compare them: mean ± std "
@@ -273,6 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_eval)
 
     _compare_parser(sub)
+    _sweep_parser(sub)
 
     ls = sub.add_parser("list", help="algorithms, backbones, envs and bundled configs")
     ls.add_argument("--all", action="store_true", help="list every registered env id")

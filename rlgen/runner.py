@@ -22,7 +22,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 import torch
@@ -95,9 +95,14 @@ class _State:
 
 
 class Runner:
-    def __init__(self, cfg: ExperimentConfig, experiment: Experiment, *, resume_dir: Path | None = None):
+    def __init__(self, cfg: ExperimentConfig, experiment: Experiment, *, resume_dir: Path | None = None,
+                 on_eval: Callable[[int, dict[str, Any]], bool] | None = None):
+        """`on_eval(global_step, eval_metrics)` is called after every evaluation; returning True
+        stops the run with status "pruned" (e.g. an Optuna trial that is doing worse than others)."""
         self.cfg = cfg
         self.exp = experiment
+        self.on_eval = on_eval
+        self.pruned = False
         self.resume_dir = Path(resume_dir) if resume_dir else None
         self.run_dir = self.resume_dir or _new_run_dir(cfg)
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
@@ -149,7 +154,7 @@ class Runner:
                     bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
                     if exp.global_step >= st.next_eval:
                         if self._evaluate():
-                            status = "stopped_early"
+                            status = "pruned" if self.pruned else "stopped_early"
                     if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal:
                         self._checkpoint()
                     if self._stop_signal is not None:
@@ -189,6 +194,8 @@ class Runner:
         metrics["eval/wall_time_s"] = round(st.train_time_s, 3)
         self.logger.log(metrics, step)
         st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if _scalar(v)}}
+        if self.on_eval is not None and self.on_eval(step, dict(st.last_eval)):
+            self.pruned = stop = True
         return stop
 
     # --- checkpoints and resume ----------------------------------------------------------------

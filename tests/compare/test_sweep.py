@@ -1,0 +1,117 @@
+"""Sweeps: the runner's on_eval hook, pruning and the best config on a toy kind with a known
+curve, then one real `rlgen sweep` on CartPole with a tiny budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rlgen.cli import load, main
+from rlgen.errors import ConfigError, RlgenError
+from rlgen.runner import Runner
+from rlgen.sweep import Sweep, SweepConfig, read_sweep
+
+from .toy import Toy, load_toy, toy_config
+
+
+def test_runner_on_eval_hook_stops_with_status_pruned(tmp_path):
+    cfg = load_toy(toy_config(tmp_path), [])
+    calls = []
+
+    def on_eval(step, metrics):
+        calls.append((step, metrics["eval/return_mean"]))
+        return step >= 30
+
+    summary = Runner(cfg, Toy(cfg), on_eval=on_eval).run()
+    assert calls == [(10, 1.0), (20, 2.0), (30, 3.0)]
+    assert summary["status"] == "pruned" and summary["global_step"] == 30
+    # Without the hook, the same run goes to the end.
+    assert Runner(cfg, Toy(cfg)).run()["status"] == "completed"
+
+
+def toy_sweep(tmp_path: Path, pruner: dict, n_trials: int = 3) -> Sweep:
+    base = tmp_path / "toy.yaml"
+    base.write_text(yaml.safe_dump(toy_config(tmp_path)))
+    spec = SweepConfig.model_validate({
+        "config": str(base), "study": "toy_study", "n_trials": n_trials, "sampler": {"type": "random", "seed": 5},
+        "pruner": pruner, "space": {"x": {"type": "int", "low": 1, "high": 10},
+                                    "shape": {"type": "categorical", "choices": {"a": {"type": "a", "size": 1},
+                                                                                 "b": {"type": "b", "width": 2}}}},
+    })
+    return Sweep(spec, load=load_toy, make_experiment=Toy)
+
+
+def test_sweep_prunes_and_writes_the_best_config(tmp_path):
+    # ThresholdPruner(lower=5): a trial whose first eval (x * 1) is below 5 is pruned at step 10.
+    sweep = toy_sweep(tmp_path, {"type": "threshold", "lower": 5.0})
+    best_path = sweep.run()
+    study = sweep.open_study()
+    trials = study.trials
+    assert len(trials) == 3
+    states = {t.number: t.state.name for t in trials}
+    for t in trials:
+        x = t.params["x"]
+        assert states[t.number] == ("PRUNED" if x < 5 else "COMPLETE"), (x, states)
+        summary = json.loads((Path(t.user_attrs["run_dir"]) / "summary.json").read_text())
+        assert summary["status"] == ("pruned" if x < 5 else "completed")
+        assert summary["global_step"] == (10 if x < 5 else 50)
+    assert sorted(states.values()) == ["COMPLETE", "COMPLETE", "PRUNED"]  # sampler seed 5: x = 3, 10, 8
+    best = max((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.params["x"])
+    assert study.best_value == best.params["x"] * 5  # x * 50 / 10 at the last eval
+    # The best config: base name and group, the best values, the mapping choice replaced whole.
+    cfg = load_toy(str(best_path), [])
+    assert cfg.name == "toy" and cfg.x == best.params["x"] and cfg.logging.wandb.group is None
+    assert cfg.shape == {"a": {"type": "a", "size": 1}, "b": {"type": "b", "width": 2}}[best.params["shape"]]
+    # Every trial ran under runs/<study>/ with the study as name and W&B group.
+    trial_cfg = yaml.safe_load((Path(trials[0].user_attrs["run_dir"]) / "config.yaml").read_text())
+    assert trial_cfg["name"] == "toy_study" and trial_cfg["logging"]["wandb"]["group"] == "toy_study"
+    assert "sweep" in trial_cfg["logging"]["wandb"]["tags"]
+
+
+def test_rerun_continues_the_study(tmp_path):
+    toy_sweep(tmp_path, {"type": "none"}, n_trials=2).run()
+    sweep = toy_sweep(tmp_path, {"type": "none"}, n_trials=3)  # same SQLite study, one more trial
+    sweep.run()
+    assert len(sweep.open_study().trials) == 3
+
+
+def test_bad_sweep_files_are_readable_errors(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"config": "ppo_cartpole", "space": {"optim.lr": {"type": "flot", "low": 1}}}))
+    with pytest.raises(ConfigError, match="unknown type 'flot'.*did you mean 'float'"):
+        read_sweep(path)
+    path.write_text(yaml.safe_dump({"config": "x", "n_trail": 3, "space": {"x": {"type": "int", "low": 1, "high": 2}}}))
+    with pytest.raises(ConfigError, match="n_trail: unknown key.*did you mean 'n_trials'"):
+        read_sweep(path)
+    # A misspelt config key in the space fails before any trial, with the config's own message.
+    sweep = SweepConfig.model_validate({"config": "ppo_cartpole", "space": {"optim.lrr": {"type": "float", "low": 1e-4, "high": 1e-3}}})
+    with pytest.raises(ConfigError, match="optim.lrr: unknown key.*did you mean 'lr'"):
+        Sweep(sweep, load=load, make_experiment=lambda cfg: None)
+    with pytest.raises(RlgenError, match="pruner.lowr: not an argument of optuna's ThresholdPruner"):
+        toy_sweep(tmp_path, {"type": "threshold", "lowr": 1.0}).run()
+
+
+@pytest.mark.slow
+def test_rlgen_sweep_end_to_end_on_cartpole(tmp_path, capsys):
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text(yaml.safe_dump({
+        "config": "ppo_cartpole", "n_trials": 3, "study": "cp",
+        "overrides": ["train.total_steps=512", "train.eval_every=256", "train.eval_episodes=2", "env.n_envs=4",
+                      "agent.hyperparams.n_epochs=2", "agent.hyperparams.batch_size=64", "train.progress=false",
+                      "logging.console=false", "logging.wandb.mode=disabled", f"logging.dir={tmp_path}"],
+        "sampler": {"type": "random", "seed": 1},
+        "pruner": {"type": "median", "n_startup_trials": 1},
+        "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                  "agent.hyperparams.gamma": {"type": "categorical", "choices": [0.9, 0.98]}},
+    }))
+    assert main(["sweep", str(sweep_file)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("trial ") >= 3 and "best: trial" in err
+    best = tmp_path / "cp" / "best.yaml"
+    cfg = load(str(best), [])
+    assert cfg.name == "ppo_cartpole" and cfg.train.total_steps == 512
+    assert len(list((tmp_path / "cp").glob("*/summary.json"))) == 3
+    assert main(["compare", str(tmp_path / "cp")]) == 0  # every trial side by side
