@@ -202,11 +202,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 SWEEP_EXAMPLES = """\
 examples:
-  rlgen sweep sweeps/ppo_cartpole.yaml                 run the study (SQLite in runs/<study>/study.db)
-  rlgen sweep sweeps/ppo_cartpole.yaml train.total_steps=20000 --n-trials 10
-  rlgen sweep sweeps/ppo_cartpole.yaml --storage postgresql://user@host/optuna   on every machine: one study
-  rlgen train runs/ppo_cartpole_sweep/best.yaml --seeds 0,1,2                     the winner, three seeds
-  rlgen compare runs/ppo_cartpole_sweep                every trial side by side
+  rlgen sweep configs/sweeps/ppo_cartpole.yaml          run the study (SQLite in runs/<study>/study.db)
+  rlgen sweep configs/sweeps/ppo_cartpole.yaml train.total_steps=20000 --n-trials 10
+  rlgen sweep configs/sweeps/ppo_cartpole.yaml --storage postgresql://user@host/optuna   one study, many machines
+  rlgen train runs/ppo_cartpole_sweep/best.yaml --seeds 0,1,2   the winner, three seeds
+  rlgen compare runs/ppo_cartpole_sweep                 every trial side by side
 """
 
 

@@ -115,3 +115,11 @@ def test_rlgen_sweep_end_to_end_on_cartpole(tmp_path, capsys):
     assert cfg.name == "ppo_cartpole" and cfg.train.total_steps == 512
     assert len(list((tmp_path / "cp").glob("*/summary.json"))) == 3
     assert main(["compare", str(tmp_path / "cp")]) == 0  # every trial side by side
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "configs" / "sweeps").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_bundled_sweep_files_validate(path):
+    """Every sweep file in configs/sweeps/ reads, and its space's extreme values make valid configs."""
+    sweep = Sweep(read_sweep(path), load=load, make_experiment=lambda cfg: None)
+    assert sweep.metric == "eval/return_mean" and sweep.direction == "maximize"
