@@ -18,11 +18,11 @@ from rlgen.errors import RlgenError
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 
 # Env id prefixes whose registration lives in a package that must be imported first.
-_NAMESPACES = {"ALE/": "ale_py"}
+_NAMESPACES = {"ALE/": "ale_py", "rlgen/": "envs.registration"}
 
 
 def ensure_registered(env_id: str) -> None:
-    """Import the package that registers `env_id`'s namespace (ale_py for ALE/...)."""
+    """Import the package that registers `env_id`'s namespace (ale_py for ALE/..., ours for rlgen/...)."""
     for prefix, module in _NAMESPACES.items():
         if env_id.startswith(prefix):
             try:

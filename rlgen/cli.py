@@ -21,6 +21,8 @@ examples:
   rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group
   rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
+  rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
+  rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
   rlgen list                                            algorithms, backbones, envs, bundled configs
 """
 
@@ -146,10 +148,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tournament(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from agents.selfplay.play import ratings_table, restore, tournament
+
+    exps = [restore(Path(p)) for p in args.run_dirs]
+    try:
+        rows = tournament(exps, games_per_pair=args.games, snapshots=args.snapshots)
+    finally:
+        for exp in exps:
+            exp.close()
+    Console().print(ratings_table(rows))
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from agents.selfplay.play import play_human, restore
+
+    exp = restore(Path(args.run_dir))
+    try:
+        play_human(exp, seat=args.seat)
+    finally:
+        exp.close()
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     import gymnasium as gym
     from rich.table import Table
 
+    import envs.registration  # noqa: F401 - registers the rlgen/ ids so they are listed
     from agents.rl.algos import ALGOS
     from rlgen.nets import BACKBONES
 
@@ -313,6 +342,17 @@ def _parser() -> argparse.ArgumentParser:
 
     _compare_parser(sub)
     _sweep_parser(sub)
+
+    tn = sub.add_parser("tournament", help="Elo ratings of self-play runs against each other and the references")
+    tn.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories or checkpoints/step_N directories")
+    tn.add_argument("--games", type=int, default=20, help="games per pair, seats alternating")
+    tn.add_argument("--snapshots", action="store_true", help="also rate each run's snapshot pool")
+    tn.set_defaults(func=cmd_tournament)
+
+    pl = sub.add_parser("play", help="play a trained self-play agent in the terminal")
+    pl.add_argument("run_dir", metavar="RUN_DIR")
+    pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat (first moves first)")
+    pl.set_defaults(func=cmd_play)
 
     ls = sub.add_parser("list", help="algorithms, backbones, envs and bundled configs")
     ls.add_argument("--all", action="store_true", help="list every registered env id")

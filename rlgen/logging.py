@@ -19,7 +19,7 @@ from rich.console import Console
 
 from rlgen.errors import RlgenError
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay copyable
 
 
 class Sink(Protocol):

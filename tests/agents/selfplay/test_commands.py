@@ -1,0 +1,63 @@
+"""`rlgen play` driven by scripted input, and `rlgen tournament` over two checkpoints."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.selfplay.play import board_table, restore
+from rlgen.cli import main
+
+CONFIG = Path(__file__).resolve().parents[3] / "configs" / "selfplay_tictactoe.yaml"
+TINY = ["game.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=64",
+        "agent.hyperparams.n_epochs=1", "league.snapshot_every=64", "ratings.games_per_pair=2",
+        "train.eval_episodes=2", "train.eval_every=64", "train.total_steps=128"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    quiet = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
+    assert main(["train", str(CONFIG), *quiet, *TINY, f"logging.dir={root}"]) == 0
+    (path,) = root.glob("*/*")
+    return path
+
+
+def test_play_refuses_bad_input_and_finishes_a_game(run_dir, monkeypatch, capsys):
+    # every cell in turn, twice: once the agent or I hold a cell, typing it again is refused
+    answers = iter(["0", "abc", *[str(i) for i in range(1, 10)] * 2])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    assert main(["play", str(run_dir), "--seat", "second"]) == 0
+    out = capsys.readouterr().out
+    assert "You are O" in out and "agent plays" in out
+    assert "'0' is not a move" in out and "'abc' is not a move" in out and "illegal move" in out
+    assert any(end in out for end in ("You win!", "Draw.", "The agent wins."))
+
+
+def test_board_shows_marks_and_move_numbers():
+    from io import StringIO
+
+    from rich.console import Console
+
+    obs = np.zeros((3, 3, 2), np.int8)
+    obs[0, 0, 0] = 1  # X top left
+    obs[1, 1, 1] = 1  # O centre
+    console = Console(file=StringIO(), width=40, color_system=None)
+    console.print(board_table(obs, 9))
+    text = console.file.getvalue()
+    assert "X" in text and "O" in text and "2" in text and "5" not in text and "1" not in text
+
+
+def test_tournament_prints_ratings(run_dir, capsys):
+    first = run_dir / "checkpoints" / "step_64"
+    assert first.is_dir()
+    assert main(["tournament", str(run_dir), str(first), "--games", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "@128" in out and "@64" in out and "minimax" in out and "1000" in out
+
+
+def test_restore_rejects_a_non_run(tmp_path):
+    from rlgen.errors import RlgenError
+
+    with pytest.raises(RlgenError, match="not a run directory"):
+        restore(tmp_path)

@@ -1,0 +1,81 @@
+"""Config errors: every problem at once, each with its dotted path and a suggestion where one fits."""
+
+import pytest
+
+from rlgen.cli import load
+from rlgen.errors import ConfigError, RlgenError
+
+DEMO = "configs/ppo_cartpole.yaml"
+
+
+def problems(overrides, config=DEMO):
+    with pytest.raises(ConfigError) as info:
+        load(config, overrides)
+    return info.value.problems
+
+
+def test_unknown_key_names_the_path_and_suggests():
+    (p,) = problems(["train.eval_evry=5"])
+    assert p.startswith("train.eval_evry: unknown key (did you mean 'eval_every'?)")
+
+
+def test_unknown_key_inside_a_backbone_union():
+    (p,) = problems(["agent.policy.backbone.hiden=[3]"])
+    assert p.startswith("agent.policy.backbone.hiden: unknown key (did you mean 'hidden'?)")
+
+
+def test_wrong_type():
+    (p,) = problems(["train.total_steps=lots"])
+    assert p.startswith("train.total_steps:") and "integer" in p
+
+
+def test_bad_choice_suggests():
+    (p,) = problems(["optim.type=adamm"])
+    assert p.startswith("optim.type: 'adamm' is not a valid choice (did you mean 'adam'?)")
+
+
+def test_bad_backbone_type_suggests():
+    (p,) = problems(["agent.policy.backbone.type=mlpp"])
+    assert p.startswith("agent.policy.backbone.type: unknown type 'mlpp' (did you mean 'mlp'?)")
+
+
+def test_bad_sb3_hyperparameter_is_checked_against_the_signature():
+    (p,) = problems(["agent.hyperparams.n_step=64"])
+    assert p == "agent.hyperparams.n_step: PPO has no argument 'n_step' (did you mean 'n_steps'?)"
+
+
+def test_sb3_hyperparameter_type_and_owned_arguments():
+    ps = problems(["agent.hyperparams.n_epochs=many", "agent.hyperparams.learning_rate=0.1"])
+    assert any(p.startswith("agent.hyperparams.n_epochs: expected a number") for p in ps)
+    assert any(p.startswith("agent.hyperparams.learning_rate: set by rlgen from optim.lr") for p in ps)
+
+
+def test_all_problems_are_reported_at_once():
+    ps = problems(["train.eval_evry=5", "optim.type=adamm", "seed=x", "env.n_envs=0"])
+    assert len(ps) == 4
+
+
+def test_wrong_env_id_suggests():
+    (p,) = problems(["env.id=CartPole-v2"])
+    assert p.startswith("env.id: unknown gymnasium env id 'CartPole-v2' (did you mean 'CartPole-v1'")
+
+
+def test_unknown_wrapper_suggests():
+    (p,) = problems(["env.wrappers=[TimeLimt]"])
+    assert "env.wrappers.0: unknown wrapper 'TimeLimt' (did you mean 'TimeLimit'?)" in p
+
+
+def test_missing_file_and_bad_override_are_readable():
+    with pytest.raises(RlgenError, match="config file not found: nope.yaml"):
+        load("nope.yaml", [])
+    with pytest.raises(RlgenError, match="overrides must look like key.sub=value"):
+        load(DEMO, ["seed"])
+
+
+def test_overrides_are_typed_by_yaml_and_the_demo_is_valid():
+    cfg = load(DEMO, ["optim.lr=3e-4", "agent.policy.backbone.hidden=[128,128]"])
+    assert cfg.optim.lr == 3e-4 and cfg.agent.policy.backbone.hidden == [128, 128]
+
+
+def test_bundled_name_resolves_to_the_configs_folder():
+    assert load("ppo_cartpole", []).name == "ppo_cartpole"

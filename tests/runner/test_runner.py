@@ -1,0 +1,124 @@
+"""The runner's loop on a toy kind with known behaviour: eval schedule, early stop, checkpoints,
+signals, resume, NaN and disk errors."""
+
+import errno
+import json
+
+import pytest
+import torch
+
+from rlgen import checkpoint
+from rlgen.errors import RlgenError
+from rlgen.runner import Runner
+from tests.runner.toy import ToyExperiment, toy_config
+
+
+def rows(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_runs_to_total_steps_with_evals_on_schedule(tmp_path):
+    runner = Runner(toy_config(tmp_path), exp := ToyExperiment(toy_config(tmp_path)))
+    summary = runner.run()
+    assert summary["status"] == "completed" and exp.global_step == 100 and exp.units_trained == 10
+    eval_steps = [r["global_step"] for r in rows(runner.run_dir) if "eval/score" in r]
+    assert eval_steps == [20, 40, 60, 80, 100]
+    assert all("global_step" in r for r in rows(runner.run_dir))
+    assert (runner.run_dir / "config.yaml").is_file()
+    assert json.loads((runner.run_dir / "summary.json").read_text())["global_step"] == 100
+
+
+def test_early_stop_on_target_records_when_it_was_reached(tmp_path):
+    cfg = toy_config(tmp_path, early_stop={"metric": "eval/score", "target": 5.0}, toy={"scores": [1, 3, 6, 9]})
+    summary = Runner(cfg, ToyExperiment(cfg)).run()
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 60
+    assert summary["target_reached"]["global_step"] == 60
+    assert summary["best"]["value"] == 6.0
+
+
+def test_early_stop_on_patience(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=1000, early_stop={"metric": "eval/score", "patience": 2},
+                     toy={"scores": [5, 4, 4.5]})
+    summary = Runner(cfg, ToyExperiment(cfg)).run()
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 60  # best at 20, then 2 worse
+    assert summary["best"] == {"metric": "eval/score", "value": 5.0, "global_step": 20}
+
+
+def test_min_mode_tracks_the_lowest(tmp_path):
+    cfg = toy_config(tmp_path, early_stop={"metric": "eval/score", "mode": "min"}, toy={"scores": [3, 1, 2]})
+    assert Runner(cfg, ToyExperiment(cfg)).run()["best"]["value"] == 1.0
+
+
+def test_checkpoints_keep_the_newest_k_and_point_to_the_latest(tmp_path):
+    cfg = toy_config(tmp_path, checkpoint_every=10, keep_checkpoints=2)
+    runner = Runner(cfg, ToyExperiment(cfg))
+    runner.run()
+    ckpts = runner.run_dir / "checkpoints"
+    assert sorted(p.name for p in ckpts.glob("step_*")) == ["step_100", "step_90"]
+    assert checkpoint.latest(ckpts).name == "step_100"
+    assert checkpoint.load(runner.run_dir)["global_step"] == 100
+
+
+def test_a_half_written_checkpoint_is_never_the_latest(tmp_path):
+    ckpts = tmp_path / "checkpoints"
+    checkpoint.save(ckpts, 10, {"x": 1})
+    (ckpts / "step_20.tmp").mkdir()  # a crash mid-write leaves this behind
+    assert checkpoint.load(ckpts)["x"] == 1
+
+
+def test_missing_checkpoint_is_a_readable_error(tmp_path):
+    with pytest.raises(RlgenError, match=r"no checkpoint found at .*has the run saved one yet"):
+        checkpoint.load(tmp_path)
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path):
+    cfg = toy_config(tmp_path, checkpoint_every=20, toy={"nan_at": 50})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    with pytest.raises(RlgenError, match=r"non-finite loss/total at step 50.*lower optim.lr"):
+        runner.run()
+    assert checkpoint.load(runner.run_dir)["global_step"] == 40
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "failed"
+
+
+def test_full_disk_while_checkpointing_is_a_readable_error(tmp_path, monkeypatch):
+    cfg = toy_config(tmp_path, checkpoint_every=20)
+    runner = Runner(cfg, ToyExperiment(cfg))
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", full)
+    with pytest.raises(RlgenError, match="disk full while writing a checkpoint .* free some space"):
+        runner.run()
+    assert not list((runner.run_dir / "checkpoints").glob("step_*"))  # nothing half-written left
+
+
+@pytest.mark.parametrize("sig, code", [("sigint", 130), ("sigterm", 143)])
+def test_signal_checkpoints_and_resume_continues_exactly(tmp_path, sig, code):
+    cfg = toy_config(tmp_path, checkpoint_every=1000, toy={"on_unit": sig, "signal_at": 30})
+    runner = Runner(cfg, exp := ToyExperiment(cfg))
+    summary = runner.run()
+    assert summary["status"] == "interrupted" and summary["global_step"] == 30 and runner.exit_code == code
+    saved = checkpoint.load(runner.run_dir)
+    assert saved["global_step"] == 30
+
+    resumed_cfg = toy_config(tmp_path)  # same run, no signal this time
+    resumed = ToyExperiment(resumed_cfg)
+    summary = Runner(resumed_cfg, resumed, resume_dir=runner.run_dir).run()
+    assert summary["status"] == "completed" and summary["global_step"] == 100
+    assert resumed.units_trained == 7  # 30 -> 100, not from zero
+
+    # the resumed run started from the checkpoint's weights and optimizer state
+    fresh = ToyExperiment(resumed_cfg)
+    fresh.setup(None)
+    fresh.load_state_dict(saved["experiment"])
+    assert torch.equal(fresh.model.weight, exp.model.weight)
+    assert fresh.opt.state_dict()["state"][0]["step"] == exp.opt.state_dict()["state"][0]["step"] == 3
+    eval_steps = [r["global_step"] for r in rows(runner.run_dir) if "eval/score" in r]
+    assert eval_steps == [20, 40, 60, 80, 100]  # the schedule carried over the resume
+
+
+def test_resume_of_a_directory_that_is_not_a_run(tmp_path):
+    cfg = toy_config(tmp_path)
+    with pytest.raises(RlgenError, match="cannot resume"):
+        Runner(cfg, ToyExperiment(cfg), resume_dir=tmp_path / "nope").run()
