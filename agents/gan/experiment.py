@@ -111,8 +111,8 @@ class GANExperiment:
             steps += 1
             self.global_step += 1
         if self.distributed:
-            ddp.sync_buffers(self.G)
-            ddp.sync_buffers(self.D)
+            for module in (self.G, self.D, *([self.ema.module] if self.ema is not None else [])):
+                ddp.sync_buffers(module)
         d_loss = float(d_sum) / (steps * cfg.objective.n_critic)  # the one host sync of the unit
         g_loss = float(g_sum) / steps
         self.history["d"].append(d_loss)
