@@ -108,3 +108,28 @@ def test_check_reports_mismatches():
     assert "objective.conditional" in text and "generator.backbone.type" in text and "'cnn' is for images" in text
     raw["data"]["source"] = "rign8"
     assert "did you mean 'ring8'" in GANExperiment.check(load_config(raw, [], kinds={"gan": GANConfig}))[0]
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_autocast_precisions_train(tmp_path, precision):
+    cfg = config(tmp_path, source="ring8", steps=20, **{"perf.precision": precision})
+    exp = GANExperiment(cfg)
+    summary = Runner(cfg, exp).run()
+    assert summary["status"] == "completed" and np.isfinite(summary["final"]["eval/mmd"])
+    assert (exp.scalers["d"] is not None) == (precision == "fp16")  # loss scaling only for fp16
+
+
+def test_compile_wraps_both_players(tmp_path, monkeypatch):
+    """perf.compile goes through torch.compile (inductor takes minutes on this CPU, so the test uses
+    dynamo's eager backend: the same graph capture, no code generation)."""
+    calls = []
+    real_compile = torch.compile
+
+    def eager_compile(module, **kwargs):
+        calls.append(type(module).__name__)
+        return real_compile(module, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True})
+    summary = Runner(cfg, GANExperiment(cfg)).run()
+    assert calls == ["Generator", "Discriminator"] and summary["status"] == "completed"
