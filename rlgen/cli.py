@@ -204,6 +204,7 @@ examples:
   rlgen compare runs/ppo_* --by agent.policy.backbone.type --out docs/backbones.png
   rlgen compare runs/gan_ring --metric gan/loss_d --mode min
   rlgen compare runs/ppo_* --wandb                       also log the table and plot to W&B (offline)
+  rlgen compare runs/ppo_* --leet runs/leet && wandb leet runs/leet    browse the same runs in W&B's local UI
 """
 
 
@@ -211,7 +212,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from rlgen.compare import compare, read_runs
-    from rlgen.compare_report import default_png, log_to_wandb, plot_curves, stats_table
+    from rlgen.compare_report import default_png, link_wandb_runs, log_to_wandb, plot_curves, stats_table
 
     runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
@@ -223,6 +224,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     png = plot_curves(groups, args.metric, Path(args.out) if args.out else default_png([r.path for r in runs], args.metric),
                       threshold=args.threshold)
     console.print(f"{len(runs)} run(s) in {len(groups)} group(s); learning curves: {png}")
+    if args.leet:
+        workspace = Path(args.leet)
+        n = link_wandb_runs([r.path for r in runs], workspace)
+        console.print(f"{n} offline W&B run(s) linked into {workspace}; browse them: wandb leet {workspace}")
     if args.wandb:
         where = log_to_wandb(groups, stats, args.metric, png, args.threshold, project=args.project, mode=args.wandb)
         console.print(f"W&B comparison run: {where}")
@@ -282,6 +287,7 @@ def _compare_parser(sub: Any) -> None:
     c.add_argument("--wandb", nargs="?", const="offline", choices=["offline", "online"],
                    help="also log the comparison to W&B as a table and a plot (default mode: offline)")
     c.add_argument("--project", default="rlgen", help="W&B project for --wandb (default: %(default)s)")
+    c.add_argument("--leet", metavar="DIR", help="link the runs' offline W&B logs into DIR, for `wandb leet DIR`")
     c.set_defaults(func=cmd_compare)
 
 

@@ -132,3 +132,21 @@ def default_png(runs_dirs: Sequence[Path], metric: str) -> Path:
     common = Path(os.path.commonpath([str(p) for p in parents])) if parents else Path(".")
     return common / f"compare_{metric.replace('/', '_')}.png"
 
+
+
+def link_wandb_runs(run_dirs: Sequence[Path], workspace: Path) -> int:
+    """Symlink every run's offline W&B run into one folder, so that `wandb leet FOLDER` shows and
+    compares them side by side (each rlgen run keeps its own `wandb/` inside its run directory)."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    linked = 0
+    for run_dir in run_dirs:
+        for src in sorted((Path(run_dir) / "wandb").glob("*run-*")):
+            if not src.is_dir() or src.is_symlink():
+                continue  # skip the `latest-run` link W&B leaves
+            dst = workspace / src.name
+            if dst.is_symlink() and dst.resolve() != src.resolve():
+                dst.unlink()
+            if not dst.exists():
+                dst.symlink_to(src.resolve(), target_is_directory=True)
+            linked += 1
+    return linked

@@ -191,3 +191,17 @@ def test_comparison_logged_to_wandb_offline(runs, tmp_path, monkeypatch):
     where = log_to_wandb(groups, stats, "eval/return_mean", png, threshold=250)
     (log,) = list((tmp_path / "w" / "wandb").glob("offline-run-*/run-*.wandb"))
     assert str(log).startswith(where) and log.stat().st_size > 1000
+
+
+def test_leet_workspace_links_every_offline_run(runs, tmp_path):
+    from rlgen.compare_report import link_wandb_runs
+
+    dirs = [r.path for r in read_runs([str(runs)])]
+    for i, d in enumerate(dirs[:2]):  # what W&B leaves in an offline run's folder
+        (d / "wandb" / f"offline-run-2026_{i}").mkdir(parents=True)
+        (d / "wandb" / "latest-run").symlink_to(d / "wandb" / f"offline-run-2026_{i}")
+    ws = tmp_path / "leet"
+    assert link_wandb_runs(dirs, ws) == 2
+    assert sorted(p.name for p in ws.iterdir()) == ["offline-run-2026_0", "offline-run-2026_1"]
+    assert (ws / "offline-run-2026_1").resolve() == (dirs[1] / "wandb" / "offline-run-2026_1").resolve()
+    assert link_wandb_runs(dirs, ws) == 2  # idempotent
