@@ -24,8 +24,9 @@ def run_dir(tmp_path_factory):
 
 
 def test_play_refuses_bad_input_and_finishes_a_game(run_dir, monkeypatch, capsys):
-    # every cell in turn, twice: once the agent or I hold a cell, typing it again is refused
-    answers = iter(["0", "abc", *[str(i) for i in range(1, 10)] * 2])
+    # every cell twice in a row: the second "1" is refused whoever took cell 1 (the game cannot end
+    # before my second move), and typing every cell reaches a legal move each turn
+    answers = iter(["0", "abc", *[str(i) for i in range(1, 10) for _ in range(2)]])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
     assert main(["play", str(run_dir), "--seat", "second"]) == 0
     out = capsys.readouterr().out

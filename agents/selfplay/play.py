@@ -1,0 +1,147 @@
+"""Trained self-play agents outside training: restore a run, rate runs against each other, play a person.
+
+    exp = restore(Path("runs/selfplay_tictactoe/<id>"))       # the experiment, weights loaded
+    table = tournament([exp_a, exp_b], games_per_pair=20)    # ratings rows, best first
+    play_human(exp, seat="first", ask=input)                 # the terminal game of `rlgen play`
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from agents.selfplay.config import SelfPlayConfig
+from agents.selfplay.experiment import SelfPlayExperiment
+from agents.selfplay.ratings import fit_elo, results_matrix, round_robin
+from envs.games import Opponent
+from envs.games.boards import planes_to_cells
+from rlgen import checkpoint
+from rlgen.config import load_config
+from rlgen.errors import RlgenError
+from rlgen.logging import Logger
+from rlgen.runner import RunContext
+
+MARKS = {1: "[bold red]X[/]", -1: "[bold yellow]O[/]", 0: ""}
+
+
+def restore(path: Path) -> SelfPlayExperiment:
+    """A `kind: selfplay` experiment from a run directory (its latest checkpoint) or a
+    `checkpoints/step_N` directory, on the CPU, ready to play."""
+    path = Path(path)
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
+    if not (run_dir / "config.yaml").is_file():
+        raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
+    cfg = load_config(run_dir / "config.yaml", ["logging.wandb.mode=disabled"], kinds={"selfplay": SelfPlayConfig})
+    state = checkpoint.load(path)
+    exp = SelfPlayExperiment(cfg)
+    exp.setup(RunContext(cfg, run_dir, torch.device("cpu"), Logger([]), cfg.seed))
+    exp.load_state_dict(state["experiment"])
+    exp.label = f"{cfg.name}/{run_dir.name}@{exp.global_step}"
+    return exp
+
+
+def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapshots: bool = False,
+               deterministic: bool = False) -> list[tuple[str, float, float, int]]:
+    """A round robin among the runs' agents (optionally their snapshot pools too) and the first
+    run's references; rows (player, Elo, mean score, games), best first. Random is rated 1000."""
+    games = {e.cfg.game.name for e in exps}
+    if len(games) != 1:
+        raise RlgenError(f"a tournament needs runs of one game, got: {', '.join(sorted(games))}")
+    first = exps[0]
+    players: dict[str, Opponent] = {}
+    for exp in exps:
+        players[exp.label] = exp.agent_player(deterministic=deterministic)
+        if snapshots:
+            for snap in exp.league.snapshots:
+                players[f"{exp.label}:{snap.name}"] = exp.league.player(snap.name)
+    players.update(first.references)
+    names = list(players)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    results = round_robin(first.game, players, pairs, games_per_pair)
+    scores, n = results_matrix(names, results)
+    anchor = names.index("random") if "random" in names else None
+    elo = fit_elo(scores, n, anchor=anchor)
+    rows = [(name, float(e), float(scores[i].sum() / max(n[i].sum(), 1)), int(n[i].sum()))
+            for i, (name, e) in enumerate(zip(names, elo))]
+    return sorted(rows, key=lambda r: -r[1])
+
+
+def ratings_table(rows: list[tuple[str, float, float, int]]) -> Table:
+    table = Table(title="ratings (Bradley-Terry Elo, random = 1000)")
+    for col, justify in (("player", "left"), ("elo", "right"), ("score", "right"), ("games", "right")):
+        table.add_column(col, justify=justify)
+    for name, elo, score, games in rows:
+        table.add_row(name, f"{elo:.0f}", f"{score:.3f}", str(games))
+    return table
+
+
+# --- a person against the agent ---------------------------------------------------------------
+
+
+def board_table(observation: np.ndarray, n_actions: int) -> Table:
+    """The board seen by the first player (X); empty cells show their move number when moves are
+    cells (tic-tac-toe), the header shows column numbers when moves are columns (connect four)."""
+    cells = planes_to_cells(observation)  # (rows, cols): +1 X, -1 O
+    rows, cols = cells.shape
+    by_column = n_actions == cols
+    table = Table(show_header=by_column, show_lines=not by_column, box=box.SIMPLE_HEAD if by_column else box.SQUARE)
+    for c in range(cols):
+        table.add_column(str(c + 1) if by_column else "", justify="center", min_width=3)
+    for r in range(rows):
+        row = []
+        for c in range(cols):
+            mark = MARKS[int(cells[r, c])]
+            row.append(mark or ("·" if by_column else f"[dim]{r * cols + c + 1}[/]"))
+        table.add_row(*row)
+    return table
+
+
+def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str], str] | None = None,
+               console: Console | None = None) -> float:
+    """One game of a person (moves typed as 1-based numbers, read by `ask`, default `input`)
+    against the agent; the person's outcome."""
+    console = console or Console()
+    ask = ask or input  # looked up now, so a test can script builtins.input
+    game = exp.game()
+    game.reset()
+    agents = game.possible_agents
+    human = agents[0 if seat == "first" else 1]
+    agent = exp.agent_player(deterministic=True)
+    n_actions = int(game.action_space(agents[0]).n)
+    console.print(f"You are {'X' if human == agents[0] else 'O'}; {exp.cfg.game.name}, agent at step {exp.global_step:,}.")
+    while not (game.terminations[human] or game.truncations[human]):
+        mover = game.agent_selection
+        seen = game.observe(mover)
+        if mover == human:
+            console.print(board_table(game.observe(agents[0])["observation"], n_actions))
+            move = _ask_move(seen["action_mask"].astype(bool), ask, console)
+        else:
+            move = int(agent(seen["observation"], seen["action_mask"].astype(bool)))
+            console.print(f"agent plays {move + 1}")
+        game.step(move)
+    console.print(board_table(game.observe(agents[0])["observation"], n_actions))
+    outcome = float(np.sign(game._cumulative_rewards[human]))
+    console.print({1.0: "[bold green]You win![/]", 0.0: "Draw.", -1.0: "[bold red]The agent wins.[/]"}[outcome])
+    return outcome
+
+
+def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console) -> int:
+    """Ask until the answer is a legal move; refuse anything else with a message."""
+    while True:
+        text = ask(f"your move (1-{len(mask)}): ").strip()
+        if text.lower() in ("q", "quit", "exit"):
+            raise KeyboardInterrupt
+        if not text.isdigit() or not 1 <= int(text) <= len(mask):
+            console.print(f"[yellow]'{text}' is not a move: type a number from 1 to {len(mask)}[/]")
+            continue
+        if not mask[int(text) - 1]:
+            console.print(f"[yellow]illegal move: {text} is taken or full; legal: "
+                          f"{', '.join(str(i + 1) for i in np.flatnonzero(mask))}[/]")
+            continue
+        return int(text) - 1
