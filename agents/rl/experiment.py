@@ -119,6 +119,7 @@ class RLExperiment:
             "n_updates": getattr(m, "_n_updates", 0),
             "episode_num": m._episode_num,
             "ep_info_buffer": list(m.ep_info_buffer or []),
+            "ep_success_buffer": list(m.ep_success_buffer or []),
             "vec_normalize": _normalize_state(self.env),
         }
         if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
@@ -131,7 +132,9 @@ class RLExperiment:
         m.num_timesteps = self.global_step = int(state["num_timesteps"])
         m._n_updates = state["n_updates"]
         m._episode_num = state["episode_num"]
+        # both buffers, or SB3's next learn() sees one and skips creating the other
         m.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
+        m.ep_success_buffer = deque(state.get("ep_success_buffer", []), maxlen=m._stats_window_size)
         if state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
             norm.obs_rms, norm.ret_rms = state["vec_normalize"]
         if state.get("replay_buffer") is not None:

@@ -1,0 +1,151 @@
+"""The RL kind: same seed -> same weights; save -> load -> same actions; interrupt -> resume."""
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.rl.experiment import RLExperiment
+from rlgen import checkpoint
+from rlgen.cli import load, main
+from rlgen.logging import Logger
+from rlgen.runner import RunContext, Runner
+from tests.agents.rl_helpers import rl_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _weights(exp):
+    return {k: v.clone() for k, v in exp.model.policy.state_dict().items()}
+
+
+def _train(tmp_path, **kw):
+    cfg = rl_config(tmp_path, "ppo", "CartPole-v1", total=1024, hyperparams={"n_steps": 64, "batch_size": 128}, **kw)
+    exp = RLExperiment(cfg)
+    runner = Runner(cfg, exp)
+    runner.run()
+    return exp, runner
+
+
+def test_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path):
+    a, _ = _train(tmp_path / "a")
+    b, _ = _train(tmp_path / "b")
+    c, _ = _train(tmp_path / "c", seed=1)
+    wa, wb, wc = _weights(a), _weights(b), _weights(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_save_then_load_gives_the_same_deterministic_actions(tmp_path):
+    exp, runner = _train(tmp_path)
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    expected = exp.predict(obs)
+
+    cfg = load(str(runner.run_dir / "config.yaml"), [])
+    fresh = RLExperiment(cfg)
+    fresh.setup(RunContext(cfg, runner.run_dir, torch.device("cpu"), Logger([]), seed=123))
+    assert not np.array_equal(fresh.predict(obs), expected)  # untrained: different actions
+    fresh.load_state_dict(checkpoint.load(runner.run_dir)["experiment"])
+    np.testing.assert_array_equal(fresh.predict(obs), expected)
+    fresh.close()
+
+
+@pytest.mark.parametrize("algo, env_id, hyperparams", [
+    ("ppo", "CartPole-v1", {"n_steps": 64, "batch_size": 128}),
+    ("sac", "Pendulum-v1", {"learning_starts": 50, "buffer_size": 1000, "batch_size": 32}),
+])
+def test_interrupt_then_resume_continues_from_the_checkpoint(tmp_path, algo, env_id, hyperparams, monkeypatch):
+    off_policy = algo == "sac"
+    cfg = rl_config(tmp_path, algo, env_id, n_envs=1 if off_policy else 2, total=400 if off_policy else 1024,
+                    hyperparams=hyperparams)
+    cfg.train.eval_every = 150 if off_policy else 10_000  # off-policy units are min(eval_every, 1000) steps
+    first = RLExperiment(cfg)
+    units = []
+    original = RLExperiment.train_unit
+
+    def interrupting(self):
+        out = original(self)
+        units.append(self.global_step)
+        if len(units) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    monkeypatch.setattr(RLExperiment, "train_unit", interrupting)
+    runner = Runner(cfg, first)
+    assert runner.run()["status"] == "interrupted"
+    monkeypatch.setattr(RLExperiment, "train_unit", original)
+    state = checkpoint.load(runner.run_dir)
+    assert state["global_step"] == units[1] == first.model.num_timesteps
+
+    resumed = RLExperiment(cfg)
+    seen = {}
+    real_setup = resumed.load_state_dict
+
+    def spy(s):
+        real_setup(s)
+        seen["weights"] = _weights(resumed)
+        opt = resumed.model.policy.optimizer if algo == "ppo" else resumed.model.actor.optimizer
+        seen["optim"] = copy.deepcopy(opt.state_dict())  # its tensors keep changing as training goes on
+        seen["step"] = resumed.model.num_timesteps
+        seen["buffer"] = getattr(resumed.model, "replay_buffer", None)
+
+    resumed.load_state_dict = spy
+    summary = Runner(cfg, resumed, resume_dir=runner.run_dir).run()
+    assert summary["status"] == "completed" and summary["global_step"] >= 1024
+    assert seen["step"] == units[1]
+    w1 = _weights(first)
+    assert all(torch.equal(w1[k], seen["weights"][k]) for k in w1)
+    ref = first.model.policy.optimizer if algo == "ppo" else first.model.actor.optimizer
+    assert ref.state_dict()["state"][0]["step"] == seen["optim"]["state"][0]["step"] > 0
+    if algo == "sac":
+        assert seen["buffer"].size() == first.model.replay_buffer.size() > 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_cli_with_subprocess_envs_leaves_a_resumable_checkpoint(tmp_path):
+    args = [sys.executable, "-m", "rlgen", "train", str(ROOT / "configs/ppo_cartpole.yaml"),
+            f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false",
+            "env.vectorize=subproc", "env.n_envs=2", "train.total_steps=10000000", "train.eval_every=100000",
+            "train.early_stop.target=null"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    metrics = None
+    while time.time() < deadline:
+        found = list(tmp_path.glob("*/*/metrics.jsonl"))
+        if found and found[0].read_text().count("\n") >= 3:
+            metrics = found[0]
+            break
+        time.sleep(0.2)
+    assert metrics is not None, "the run never logged"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "resume with:   rlgen train --resume" in out
+    run_dir = metrics.parent
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    assert checkpoint.load(run_dir)["global_step"] == summary["global_step"] > 0
+    rc = main(["train", "--resume", str(run_dir), f"train.total_steps={summary['global_step'] + 512}",
+               "env.vectorize=dummy", "train.progress=false"])
+    assert rc == 0
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
+
+
+def test_eval_command_reports_the_checkpoint(tmp_path, capsys):
+    _, runner = _train(tmp_path)
+    assert main(["eval", str(runner.run_dir), "--episodes", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "eval/return_mean" in err and "at step 1,024" in err
+
+
+def test_eval_of_a_directory_without_a_run_is_a_readable_error(tmp_path, capsys):
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "is not a run directory" in capsys.readouterr().err
