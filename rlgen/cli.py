@@ -75,6 +75,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.seeds is not None:
         return train_seeds(args)
+    if args.parallel != 1:
+        raise RlgenError("--parallel N runs seeds side by side: use it with --seeds, e.g. --seeds 0,1,2 --parallel 2")
     resume = Path(args.resume) if args.resume else None
     if resume is not None:
         if args.config is not None:
@@ -274,7 +276,7 @@ def _sweep_parser(sub: Any) -> None:
 def _compare_parser(sub: Any) -> None:
     c = sub.add_parser("compare", help="compare runs: table of final/best values, curves PNG",
                        description="Group runs by their config differences (or --by keys) and compare them: mean ± std "
-                       "over runs with a bootstrap 95%% interval of the mean, steps and wall time to a threshold, "
+                       "over runs with a bootstrap 95% interval of the mean, steps and wall time to a threshold, "
                        "and a PNG of the learning curves (mean with a ± std band per group).",
                        epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("runs", nargs="+", metavar="RUNS", help="run directories, folders of runs, or globs")

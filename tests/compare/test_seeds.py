@@ -73,3 +73,5 @@ def test_seeds_check_every_config_first(tmp_path, capsys):
     assert main(["train", "ppo_cartpole", "--seeds", "0,1", f"logging.dir={tmp_path}", "optim.lr=-1"]) == 2
     assert "optim.lr" in capsys.readouterr().err
     assert not tmp_path.joinpath("ppo_cartpole").exists()
+    assert main(["train", "ppo_cartpole", "--parallel", "2"]) == 2
+    assert "use it with --seeds" in capsys.readouterr().err
