@@ -62,8 +62,7 @@ def snapshot_elo(exp: SelfPlayExperiment, games_per_pair: int) -> list[tuple[str
 
 def measure(run_dir: Path, per_seat: int, games_per_pair: int) -> None:
     exp = restore(run_dir)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    wall = summary["wall_time_s"]
+    wall = _wall_time(run_dir, exp.global_step)
     table = Table(title=f"{exp.cfg.name}: {exp.global_step:,} steps, training wall time {wall:.0f} s ({run_dir})")
     for col in ("opponent", "games", "win", "draw", "loss", "losses as first", "losses as second"):
         table.add_column(col, justify="right" if col != "opponent" else "left")
@@ -79,6 +78,13 @@ def measure(run_dir: Path, per_seat: int, games_per_pair: int) -> None:
     rising = np.corrcoef([s for s, _ in steps], [e for _, e in steps])[0, 1] if len(steps) > 2 else float("nan")
     console.print(f"correlation of snapshot step and Elo: {rising:.2f}")
     exp.close()
+
+
+def _wall_time(run_dir: Path, step: int) -> float:
+    """Training wall time up to the checkpoint at `step` (a run still going has no summary yet)."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    times = [r["eval/wall_time_s"] for r in rows if "eval/wall_time_s" in r and r["global_step"] <= step]
+    return float(times[-1]) if times else float("nan")
 
 
 def main() -> None:

@@ -32,8 +32,9 @@ def kinds() -> dict[str, Any]:
     from agents.gan.experiment import GANExperiment
     from agents.rl.experiment import RLExperiment
     from agents.selfplay.experiment import SelfPlayExperiment
+    from agents.selfplay.teams import TeamsExperiment
 
-    return {"rl": RLExperiment, "gan": GANExperiment, "selfplay": SelfPlayExperiment}
+    return {"rl": RLExperiment, "gan": GANExperiment, "selfplay": SelfPlayExperiment, "teams": TeamsExperiment}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

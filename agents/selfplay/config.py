@@ -51,3 +51,38 @@ class SelfPlayConfig(ExperimentConfig):
     def tags(self) -> list[str]:
         backbone = self.agent.policy.backbone.type if self.agent.policy.backbone else "sb3-default"
         return [self.kind, self.agent.algo, self.game.name, backbone, f"league-{self.league.sampling}"]
+
+
+# --- kind: teams ----------------------------------------------------------------------------------
+
+
+class TeamGameConfig(Section):
+    """A two-sided parallel PettingZoo game; agents named <side>_<i> form the sides."""
+
+    name: str = Field(description="an mpe2 game (simple_tag_v3, simple_adversary_v3) or a dotted module path")
+    kwargs: dict = Field({}, description="passed to parallel_env(), e.g. {max_cycles: 25}")
+    copies: int = Field(4, gt=0, description="games side by side; each agent of the trained side is one vec entry")
+
+
+class TeamLearnerConfig(Section):
+    algo: Literal["ppo"] = "ppo"
+    policy: PolicyConfig = PolicyConfig()
+    hyperparams: dict = Field({}, description="PPO's own arguments, checked against its signature")
+
+
+class PhaseConfig(Section):
+    """Alternating phases, as a GAN alternates G and D updates: one side learns, the other is frozen."""
+
+    units_per_phase: int = Field(4, gt=0, description="learn() chunks of one side before the other side's turn")
+
+
+class TeamsConfig(ExperimentConfig):
+    kind: Literal["teams"]
+    game: TeamGameConfig
+    agent: TeamLearnerConfig = TeamLearnerConfig()
+    schedule: PhaseConfig = PhaseConfig()
+    optim: OptimConfig = OptimConfig()
+
+    def tags(self) -> list[str]:
+        backbone = self.agent.policy.backbone.type if self.agent.policy.backbone else "sb3-default"
+        return [self.kind, self.agent.algo, self.game.name, backbone]

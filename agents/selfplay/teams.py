@@ -1,0 +1,142 @@
+"""`kind: teams` — two sides of a parallel PettingZoo game, one PPO policy per side, trained in
+alternating phases against a frozen copy of the other side (the schedule of a GAN's alternating
+G/D updates). Within a side the parameters are shared: every agent of the side is one entry of the
+side's SuperSuit vector env, all acting through the same policy.
+
+A training unit is one `learn()` chunk of the side whose phase it is; after
+`schedule.units_per_phase` units that side's weights are frozen into its copy and the other side
+trains. `global_step` counts agent-steps of both sides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3 import PPO
+from stable_baselines3.common.logger import Logger as SB3Logger
+
+from agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
+from agents.rl.experiment import policy_kwargs
+from agents.rl.sb3_bridge import MetricsOutput
+from agents.selfplay.config import TeamsConfig
+from agents.selfplay.players import cpu_params, frozen_policy
+from envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
+from rlgen.errors import RlgenError
+from rlgen.runner import RunContext
+
+
+class TeamsExperiment:
+    config_model = TeamsConfig
+
+    def __init__(self, cfg: TeamsConfig):
+        self.cfg = cfg
+        self.global_step = 0
+        self.models: dict[str, Any] = {}
+        self.envs: dict[str, Any] = {}
+
+    @classmethod
+    def check(cls, cfg: TeamsConfig) -> list[str]:
+        try:
+            sides = sides_of(team_game(cfg.game.name, **cfg.game.kwargs)())
+        except (RlgenError, TypeError) as e:
+            return [f"game: {e}"]
+        problems = [] if len(sides) == 2 else [f"game.name: {cfg.game.name} has sides {list(sides)}, not two"]
+        return problems + check_hyperparams("ppo", cfg.agent.hyperparams)
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg = self.cfg
+        self.progress = Progress()
+        self.game = team_game(cfg.game.name, **cfg.game.kwargs)
+        self.sides = list(sides_of(self.game()))
+        self.frozen: dict[str, Any] = {}  # side -> frozen copy of its policy, what the other side meets
+        lr: Any = LinearSchedule(cfg.optim.lr, self.progress) if cfg.optim.schedule == "linear" else cfg.optim.lr
+        kwargs = policy_kwargs(cfg.agent.policy, cfg.optim, PPO.policy_aliases["MlpPolicy"])
+        self.outputs = {side: MetricsOutput() for side in self.sides}
+        for i, side in enumerate(self.sides):
+            other = self.sides[1 - i]
+            self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies)
+            self.envs[side].seed(ctx.seed + i)
+            self.models[side] = PPO("MlpPolicy", self.envs[side], learning_rate=lr, policy_kwargs=kwargs,
+                                    seed=ctx.seed + i, device=ctx.device, verbose=0,
+                                    **resolve_schedules(cfg.agent.hyperparams, self.progress))
+            self.models[side].set_logger(SB3Logger(folder=None, output_formats=[self.outputs[side]]))
+        for side in self.sides:
+            self._freeze(side)
+        self.phase, self.units_in_phase = 0, 0
+
+    def train_unit(self) -> dict[str, float]:
+        self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
+        side = self.sides[self.phase % 2]
+        model = self.models[side]
+        model.learn(int(model.n_steps) * model.env.num_envs, reset_num_timesteps=False, log_interval=1,
+                    progress_bar=False)
+        self.global_step = sum(int(m.num_timesteps) for m in self.models.values())
+        self.units_in_phase += 1
+        if self.units_in_phase >= self.cfg.schedule.units_per_phase:
+            self._freeze(side)  # the other side now trains against these weights, fixed
+            self.phase, self.units_in_phase = self.phase + 1, 0
+        metrics = {f"{k}_{side}": v for k, v in self.outputs[side].pop().items()}
+        metrics["league/phase"] = float(self.phase)
+        return metrics
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
+        n = episodes or self.cfg.train.eval_episodes
+        learned = {side: self._team(self.models[side].policy, deterministic=True) for side in self.sides}
+        out = {f"eval/return_{s}": v for s, v in play_teams(self.game, learned, n, seed=self.cfg.seed + 1000).items()}
+        for i, side in enumerate(self.sides):
+            other = self.sides[1 - i]
+            vs_random = {side: learned[side], other: random_team(self.game, other, seed=self.cfg.seed)}
+            out[f"eval/return_{side}_vs_random"] = play_teams(self.game, vs_random, n, seed=self.cfg.seed + 2000)[side]
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "models": {s: {"params": m.get_parameters(), "num_timesteps": m.num_timesteps, "n_updates": m._n_updates}
+                       for s, m in self.models.items()},
+            "frozen": {s: cpu_params(p) for s, p in self.frozen.items()},
+            "phase": (self.phase, self.units_in_phase),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import collections
+
+        for side, s in state["models"].items():
+            m = self.models[side]
+            m.set_parameters(s["params"], exact_match=True, device=m.device)
+            m.num_timesteps, m._n_updates = int(s["num_timesteps"]), s["n_updates"]
+            m.ep_info_buffer = collections.deque(maxlen=m._stats_window_size)
+            m.ep_success_buffer = collections.deque(maxlen=m._stats_window_size)
+        for side, params in state["frozen"].items():
+            self.frozen[side].load_state_dict(params)
+        self.phase, self.units_in_phase = state["phase"]
+        self.global_step = sum(int(m.num_timesteps) for m in self.models.values())
+
+    def close(self) -> None:
+        for env in self.envs.values():
+            env.close()
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _freeze(self, side: str) -> None:
+        policy = self.models[side].policy
+        if side in self.frozen:
+            self.frozen[side].load_state_dict(cpu_params(policy))
+        else:
+            self.frozen[side] = frozen_policy(policy, cpu_params(policy))
+
+    def _frozen_team(self, side: str) -> TeamPolicy:
+        """The side as the other side's opponent: reads the frozen copy at call time."""
+        return lambda obs: self._team(self.frozen[side], deterministic=False)(obs)
+
+    @staticmethod
+    def _team(policy: Any, deterministic: bool) -> TeamPolicy:
+        def act(obs: dict[str, np.ndarray]) -> dict[str, int]:
+            if not obs:
+                return {}
+            names = list(obs)
+            actions, _ = policy.predict(np.stack([obs[a] for a in names]), deterministic=deterministic)
+            return {a: int(x) for a, x in zip(names, actions)}
+
+        return act

@@ -1,0 +1,132 @@
+"""Two-sided simultaneous PettingZoo games (mpe2 simple_tag, simple_adversary) seen from one side.
+
+`OneSide` is a ParallelEnv exposing only one side's agents; the other side's actions come from a
+plain callable `(observations by agent) -> actions by agent` (a frozen copy of that side's policy,
+handed in by `agents`; `envs` never imports `agents`). SuperSuit then turns it into an SB3 vector
+env with one entry per agent of the side, so one policy serves every agent of the side: parameters
+are shared within a side (`side_vec_env`).
+
+    vec = side_vec_env(team_game("simple_tag_v3", max_cycles=25), "adversary", lambda obs: {...}, copies=4)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+import numpy as np
+from pettingzoo.utils.env import ParallelEnv
+
+from rlgen.errors import RlgenError
+
+TeamPolicy = Callable[[dict[str, np.ndarray]], dict[str, int]]  # observations by agent -> actions by agent
+TeamGame = Callable[[], ParallelEnv]
+
+
+def team_game(name: str, **kwargs: Any) -> TeamGame:
+    """A factory for a parallel game: a name in `mpe2` (simple_tag_v3) or a dotted module path."""
+    for path in (f"mpe2.{name}", name):
+        try:
+            module = importlib.import_module(path)
+            break
+        except ImportError:
+            continue
+    else:
+        raise RlgenError(f"unknown team game {name!r}: expected an mpe2 game such as simple_tag_v3 "
+                         "(pip install mpe2) or a dotted module path with parallel_env()")
+    return lambda: module.parallel_env(**kwargs)
+
+
+def sides_of(env: ParallelEnv) -> dict[str, list[str]]:
+    """Agents grouped by name prefix: {"adversary": [adversary_0, ...], "agent": [agent_0]}."""
+    sides: dict[str, list[str]] = {}
+    for agent in env.possible_agents:
+        sides.setdefault(agent.rsplit("_", 1)[0], []).append(agent)
+    return sides
+
+
+class OneSide(ParallelEnv):
+    """The agents of `side` act through `step`; the other side acts by `opponent`."""
+
+    metadata = {"render_modes": [], "name": "one_side", "is_parallelizable": True}
+
+    def __init__(self, game: TeamGame, side: str, opponent: TeamPolicy):
+        self.env = game()
+        groups = sides_of(self.env)
+        if side not in groups or len(groups) != 2:
+            raise RlgenError(f"side {side!r} is not one of the game's two sides: {', '.join(groups)}")
+        self.side, self.opponent = side, opponent
+        self.possible_agents = list(groups[side])
+        self.others = [a for a in self.env.possible_agents if a not in self.possible_agents]
+        self.agents: list[str] = []
+        self._other_obs: dict[str, np.ndarray] = {}
+        self.render_mode = None
+
+    def observation_space(self, agent: str) -> Any:
+        return self.env.observation_space(agent)
+
+    def action_space(self, agent: str) -> Any:
+        return self.env.action_space(agent)
+
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
+        obs, infos = self.env.reset(seed=seed, options=options)
+        self.agents = [a for a in self.possible_agents if a in obs]
+        return self._split(obs, infos)
+
+    def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        joint = {**{a: int(v) for a, v in self.opponent(self._other_obs).items()}, **actions}
+        obs, rewards, terms, truncs, infos = self.env.step(joint)
+        mine = [a for a in self.possible_agents if a in obs]
+        done = not self.env.agents
+        self.agents = [] if done else mine
+        obs_side, infos_side = self._split(obs, infos)
+        pick = lambda d: {a: d[a] for a in mine}  # noqa: E731
+        return obs_side, pick(rewards), pick(terms), pick(truncs), infos_side
+
+    def _split(self, obs: dict, infos: dict) -> tuple[dict, dict]:
+        self._other_obs = {a: obs[a] for a in self.others if a in obs}
+        return {a: obs[a] for a in self.possible_agents if a in obs}, {a: infos.get(a, {}) for a in self.possible_agents if a in obs}
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def random_team(game: TeamGame, side: str, seed: int = 0) -> TeamPolicy:
+    """Uniformly random actions for every agent of `side`."""
+    env = game()
+    agents = sides_of(env)[side]
+    spaces = {a: env.action_space(a) for a in agents}
+    for i, a in enumerate(agents):
+        spaces[a].seed(seed + i)
+    return lambda obs: {a: int(spaces[a].sample()) for a in obs}
+
+
+def side_vec_env(game: TeamGame, side: str, opponent: TeamPolicy, copies: int) -> Any:
+    """An SB3 VecEnv of `copies` games x the side's agents, every agent one entry (SuperSuit)."""
+    from supersuit.vector import ConcatVecEnv, MarkovVectorEnv
+    from supersuit.vector.sb3_vector_wrapper import SB3VecEnvWrapper
+
+    # Built from factories rather than ss.concat_vec_envs_v1, which deep-copies one env per copy and
+    # with it whatever the opponent callable holds (the experiment, its models).
+    vec = SB3VecEnvWrapper(ConcatVecEnv([lambda: MarkovVectorEnv(OneSide(game, side, opponent))] * copies))
+    # SB3 2.x calls venv.seed(), which SuperSuit's ConcatVecEnv lacks; it seeds through reset instead
+    # (copy i gets seed + i), and later unseeded resets continue from those generators.
+    vec.seed = lambda seed=None: (vec.venv.reset(seed=seed), [seed])[1]
+    return vec
+
+
+def play_teams(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, seed: int = 0) -> dict[str, float]:
+    """Mean episode return per agent of each side (summed over steps, averaged over the side's agents)."""
+    env = game()
+    groups = sides_of(env)
+    totals = {side: 0.0 for side in groups}
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed + ep)
+        while env.agents:
+            actions: dict[str, int] = {}
+            for side, agents in groups.items():
+                actions.update(policies[side]({a: obs[a] for a in agents if a in obs}))
+            obs, rewards, _, _, _ = env.step(actions)
+            for side, agents in groups.items():
+                totals[side] += sum(rewards.get(a, 0.0) for a in agents) / len(agents)
+    return {side: total / episodes for side, total in totals.items()}

@@ -1,0 +1,70 @@
+"""Team games: one side's view of simple_tag, shared parameters within a side, alternating phases."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("mpe2")
+
+from agents.selfplay.teams import TeamsExperiment  # noqa: E402
+from envs.games.teams import OneSide, play_teams, random_team, side_vec_env, team_game  # noqa: E402
+from rlgen.cli import load  # noqa: E402
+from rlgen.logging import Logger  # noqa: E402
+from rlgen.runner import RunContext  # noqa: E402
+
+GAME = team_game("simple_tag_v3", max_cycles=5)
+CONFIG = Path(__file__).resolve().parents[3] / "configs" / "teams_simple_tag.yaml"
+
+
+def test_one_side_sees_its_agents_and_the_opponent_acts_for_the_rest():
+    calls = []
+
+    def prey(obs):
+        calls.append(sorted(obs))
+        return {a: 0 for a in obs}
+
+    env = OneSide(GAME, "adversary", prey)
+    obs, _ = env.reset(seed=0)
+    assert sorted(obs) == ["adversary_0", "adversary_1", "adversary_2"]
+    obs, rewards, terms, truncs, _ = env.step({a: 1 for a in obs})
+    assert calls == [["agent_0"]] and sorted(rewards) == sorted(obs)
+
+
+def test_a_side_is_one_vec_entry_per_agent_for_a_shared_policy():
+    vec = side_vec_env(GAME, "adversary", random_team(GAME, "agent"), copies=2)
+    assert vec.num_envs == 6 and vec.reset().shape == (6, 16)
+    vec.close()
+
+
+def test_play_teams_scores_each_side():
+    # still predators against a random prey: nobody is caught; the prey only pays for leaving the field
+    still = lambda obs: {a: 0 for a in obs}  # noqa: E731
+    returns = play_teams(GAME, {"adversary": still, "agent": random_team(GAME, "agent")}, episodes=2)
+    assert returns["adversary"] == 0.0 and returns["agent"] <= 0.0
+
+
+def test_phases_alternate_and_survive_save_load(tmp_path):
+    cfg = load(str(CONFIG), ["game.copies=1", "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=24",
+                             "game.kwargs.max_cycles=10", "schedule.units_per_phase=1"])
+    exp = TeamsExperiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), 0))
+    exp.train_unit()  # adversaries learn: 8 steps x 3 agents
+    assert exp.models["adversary"].num_timesteps == 24 and exp.models["agent"].num_timesteps == 0
+    exp.train_unit()  # then the prey: 8 steps x 1 agent
+    assert exp.models["agent"].num_timesteps == 8 and exp.global_step == 32 and exp.phase == 2
+    # the frozen copy of the adversaries is what they were at the end of their phase
+    frozen = exp.frozen["adversary"].state_dict()
+    for k, v in exp.models["adversary"].policy.state_dict().items():
+        assert torch.equal(frozen[k], v.cpu())
+    assert set(exp.evaluate(episodes=1)) >= {"eval/return_adversary", "eval/return_agent_vs_random"}
+    state = exp.state_dict()
+    other = TeamsExperiment(cfg)
+    other.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), 7))
+    other.load_state_dict(state)
+    assert other.global_step == 32 and other.phase == 2
+    obs = np.zeros((3, 16), np.float32)
+    np.testing.assert_array_equal(other.models["adversary"].predict(obs, deterministic=True)[0],
+                                  exp.models["adversary"].predict(obs, deterministic=True)[0])
+    exp.close(), other.close()
