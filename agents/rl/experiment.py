@@ -7,6 +7,7 @@ a thousand env steps for off-policy ones. SB3 keeps its env state between calls
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections import deque
 from pathlib import Path
@@ -165,7 +166,8 @@ class RLExperiment:
     def _record_video(self, video_dir: Path) -> None:
         env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
         env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
-                                                                "episode_trigger": None, "name_prefix": "eval"}}]
+                                                                "episode_trigger": _first_episode, "name_prefix": "eval"}}]
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render off-screen, no display needed
         env = make_vec_env(env_cfg, seed=self.cfg.seed + 20_000, training=False, render_mode="rgb_array")
         try:
             if unwrap_vec_normalize(self.env) is not None:
@@ -220,6 +222,11 @@ def _recurrent_lstm_kwargs(pol: PolicyConfig) -> dict[str, Any]:
     lstm = pol.backbone
     return {"lstm_hidden_size": lstm.hidden_size, "n_lstm_layers": lstm.num_layers,
             "shared_lstm": pol.share_backbone, "enable_critic_lstm": not pol.share_backbone}
+
+
+def _first_episode(episode_id: int) -> bool:
+    # the vector env resets itself after the episode: record only the one that was asked for
+    return episode_id == 0
 
 
 def _policy_name(cfg: RLConfig) -> str:

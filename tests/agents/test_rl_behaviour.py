@@ -147,6 +147,13 @@ def test_eval_command_reports_the_checkpoint(tmp_path, capsys):
     assert "eval/return_mean" in err and "at step 1,024" in err
 
 
+def test_eval_records_a_video_of_one_episode(tmp_path):
+    _, runner = _train(tmp_path)
+    assert main(["eval", str(runner.run_dir), "--episodes", "1", "--video"]) == 0
+    videos = list((runner.run_dir / "media" / "videos").glob("*.mp4"))
+    assert [v.name for v in videos] == ["eval-episode-0.mp4"] and videos[0].stat().st_size > 1000
+
+
 def test_eval_of_a_directory_without_a_run_is_a_readable_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path)]) == 2
     assert "is not a run directory" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""CartPole-v1: rlgen's `ppo_cartpole` config against raw SB3 PPO with rl-zoo's tuned settings.
+
+Side by side, in one process, seeds interleaved so machine noise hits both arms alike:
+
+1. time to solve: wall time until a 10-episode deterministic eval reaches mean >= 475, evaluation
+   included, every `--eval-every` env steps. SB3 evaluates with its `EvalCallback` (one eval env,
+   episode after episode, as users run it); rlgen with the runner (all episodes side by side).
+2. training throughput at identical hyperparameters and network: raw `PPO.learn(N)` against the
+   rlgen runner on the same settings with evaluation off. Targets: (1) rlgen <= 0.5x SB3's time;
+   (2) rlgen's steps/s within 5% of SB3's.
+
+    python benchmarks/cartpole_time_to_solve.py --seeds 0,1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import gymnasium as gym
+import torch
+from rich.console import Console
+from rich.table import Table
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewardThreshold
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.monitor import Monitor
+
+from agents.rl.experiment import RLExperiment
+from rlgen.cli import load
+from rlgen.runner import Runner
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = 475.0
+# rl-baselines3-zoo hyperparams/ppo.yml, CartPole-v1
+ZOO = dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20, ent_coef=0.0)
+ZOO_LR, ZOO_CLIP, ZOO_ENVS = 1e-3, 0.2, 8
+# the same settings and the same network as an rlgen config (two [64, 64] tanh MLPs, linear heads)
+ZOO_AS_RLGEN = ["agent.hyperparams={n_steps: 32, batch_size: 256, gae_lambda: 0.8, gamma: 0.98, n_epochs: 20, "
+                "ent_coef: 0.0, clip_range: lin_0.2}", "optim.lr=1e-3", "optim.schedule=linear", "env.n_envs=8",
+                "agent.policy.backbone={type: mlp, hidden: [64, 64], activation: tanh}",
+                "agent.policy.share_backbone=false", "agent.policy.net_arch=[]"]
+QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false"]
+
+
+def linear(start: float):
+    return lambda progress_remaining: progress_remaining * start
+
+
+def sb3_time_to_solve(seed: int, eval_every: int, max_steps: int) -> tuple[float | None, int]:
+    env = make_vec_env("CartPole-v1", n_envs=ZOO_ENVS, seed=seed)
+    model = PPO("MlpPolicy", env, learning_rate=linear(ZOO_LR), clip_range=linear(ZOO_CLIP), seed=seed,
+                device="cpu", verbose=0, **ZOO)
+    eval_env = Monitor(gym.make("CartPole-v1"))
+    eval_env.reset(seed=seed + 10_000)
+    stop = StopTrainingOnRewardThreshold(reward_threshold=TARGET, verbose=0)
+    callback = EvalCallback(eval_env, callback_on_new_best=stop, n_eval_episodes=10,
+                            eval_freq=eval_every // ZOO_ENVS, deterministic=True, verbose=0)
+    t0 = time.perf_counter()
+    model.learn(max_steps, callback=callback)
+    elapsed = time.perf_counter() - t0
+    solved = callback.best_mean_reward >= TARGET
+    return (elapsed if solved else None), model.num_timesteps
+
+
+def rlgen_time_to_solve(seed: int, eval_every: int, max_steps: int, tmp: str) -> tuple[float | None, int]:
+    cfg = load(str(ROOT / "configs/ppo_cartpole.yaml"),
+               [f"seed={seed}", f"train.eval_every={eval_every}", f"train.total_steps={max_steps}",
+                f"train.early_stop.target={TARGET}", f"logging.dir={tmp}", *QUIET])
+    summary = Runner(cfg, RLExperiment(cfg)).run()
+    reached = summary["target_reached"]
+    return (reached["wall_time_s"] if reached else None), summary["global_step"]
+
+
+def sb3_steps_per_s(seed: int, steps: int) -> float:
+    env = make_vec_env("CartPole-v1", n_envs=ZOO_ENVS, seed=seed)
+    model = PPO("MlpPolicy", env, learning_rate=linear(ZOO_LR), clip_range=linear(ZOO_CLIP), seed=seed,
+                device="cpu", verbose=0, **ZOO)
+    t0 = time.perf_counter()
+    model.learn(steps)
+    return model.num_timesteps / (time.perf_counter() - t0)
+
+
+def rlgen_steps_per_s(seed: int, steps: int, tmp: str) -> float:
+    cfg = load(str(ROOT / "configs/ppo_cartpole.yaml"),
+               [f"seed={seed}", f"train.total_steps={steps}", f"train.eval_every={10 * steps}",
+                "train.early_stop.target=null", f"logging.dir={tmp}", *ZOO_AS_RLGEN, *QUIET])
+    exp = RLExperiment(cfg)
+    runner = Runner(cfg, exp)
+    exp_evaluate = exp.evaluate
+    exp.evaluate = lambda *a, **k: {}  # the final evaluation is not training: leave it out of the clock
+    summary = runner.run()
+    exp.evaluate = exp_evaluate
+    return summary["global_step"] / summary["wall_time_s"]
+
+
+def median(xs: list[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return statistics.median(vals) if len(vals) == len(xs) and vals else None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--eval-every", type=int, default=2048, help="env steps between evaluations (both arms)")
+    p.add_argument("--max-steps", type=int, default=100_000)
+    p.add_argument("--fps-steps", type=int, default=20_000, help="steps per throughput run (0 = skip)")
+    args = p.parse_args()
+    torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (BENCHMARKS.md)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    console = Console()
+    rows: dict[str, list] = {k: [] for k in ("sb3_t", "sb3_n", "rl_t", "rl_n", "sb3_fps", "rl_fps")}
+    with TemporaryDirectory() as tmp:
+        for seed in seeds:
+            t, n = sb3_time_to_solve(seed, args.eval_every, args.max_steps)
+            rows["sb3_t"].append(t), rows["sb3_n"].append(n)
+            t, n = rlgen_time_to_solve(seed, args.eval_every, args.max_steps, tmp)
+            rows["rl_t"].append(t), rows["rl_n"].append(n)
+            if args.fps_steps:
+                rows["sb3_fps"].append(sb3_steps_per_s(seed, args.fps_steps))
+                rows["rl_fps"].append(rlgen_steps_per_s(seed, args.fps_steps, tmp))
+            console.print(f"seed {seed}: SB3 {_s(rows['sb3_t'][-1])} at {rows['sb3_n'][-1]:,} steps | "
+                          f"rlgen {_s(rows['rl_t'][-1])} at {rows['rl_n'][-1]:,} steps")
+    _report(console, rows, seeds, args)
+
+
+def _report(console: Console, rows: dict[str, list], seeds: list[int], args: argparse.Namespace) -> None:
+    table = Table(title=f"CartPole-v1, eval mean >= {TARGET:g} (10 deterministic episodes every "
+                        f"{args.eval_every:,} steps), seeds {seeds}, 1 torch thread")
+    for col in ("", "raw SB3 (zoo + EvalCallback)", "rlgen (configs/ppo_cartpole.yaml)", "rlgen / SB3"):
+        table.add_column(col, justify="right")
+    st, rt = median(rows["sb3_t"]), median(rows["rl_t"])
+    table.add_row("median wall time to solve (s)", _s(st), _s(rt), _ratio(rt, st))
+    table.add_row("per seed (s)", " ".join(_s(x) for x in rows["sb3_t"]), " ".join(_s(x) for x in rows["rl_t"]), "")
+    sn, rn = statistics.median(rows["sb3_n"]), statistics.median(rows["rl_n"])
+    table.add_row("median env steps to solve", f"{sn:,.0f}", f"{rn:,.0f}", _ratio(rn, sn))
+    if rows["sb3_fps"]:
+        sf, rf = statistics.median(rows["sb3_fps"]), statistics.median(rows["rl_fps"])
+        table.add_row(f"training steps/s, identical zoo settings ({args.fps_steps:,} steps, no eval)",
+                      f"{sf:,.0f}", f"{rf:,.0f}", _ratio(rf, sf))
+    console.print(table)
+
+
+def _s(x: float | None) -> str:
+    return "unsolved" if x is None else f"{x:.2f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None else f"{a / b:.2f}x"
+
+
+if __name__ == "__main__":
+    main()
