@@ -104,11 +104,17 @@ def expand(patterns: Sequence[str]) -> list[Path]:
             if (m / "config.yaml").is_file() or (m / "metrics.jsonl").is_file():
                 found.append(m)
             else:
-                found += sorted(p.parent for p in m.rglob("config.yaml") if "wandb" not in p.parts)
+                found += sorted(p.parent for p in m.rglob("config.yaml") if not _inside_wandb(p.relative_to(m)))
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
         raise RlgenError(f"no run directories (with config.yaml) under {' '.join(patterns)}")
     return unique
+
+
+def _inside_wandb(path: Path) -> bool:
+    """W&B keeps a config.yaml of its own in its run folders; those are not rlgen runs.
+    `path` is relative to the folder searched, so the user's own folder names never count."""
+    return any(p == "wandb" or p.startswith(("offline-run-", "run-")) for p in path.parts)
 
 
 def read_run(path: Path) -> RunData:

@@ -183,14 +183,28 @@ def test_nothing_matches(tmp_path, capsys):
 
 
 def test_comparison_logged_to_wandb_offline(runs, tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+
+    import wandb
+
     from rlgen.compare_report import log_to_wandb
 
     monkeypatch.setenv("WANDB_MODE", "offline")  # tests/conftest.py disables W&B; this test is about it
     groups, stats = compare(read_runs([str(runs)]), "eval/return_mean", threshold=250)
     png = plot_curves(groups, "eval/return_mean", tmp_path / "w" / "c.png")
     where = log_to_wandb(groups, stats, "eval/return_mean", png, threshold=250)
+    wandb.teardown()  # the W&B service writes the log asynchronously; this waits until it is on disk
     (log,) = list((tmp_path / "w" / "wandb").glob("offline-run-*/run-*.wandb"))
-    assert str(log).startswith(where) and log.stat().st_size > 1000
+    assert str(log).startswith(where)
+    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(log)],
+                         capture_output=True, text=True, check=True).stdout
+    (row,) = [r["history"]["item"] for r in map(json.loads, out.splitlines()) if r["type"] == "history"]
+    assert row["compare/table._type"] == "table-file" and row["compare/table.nrows"] == 2
+    assert row["compare/curves._type"] == "image-file" and row["compare/plot_table._type"] == "table-file"
+    table = json.loads((log.parent / "files" / row["compare/table.path"]).read_text())
+    assert [r[:2] for r in table["data"]] == [["ppo_a", "3"], ["ppo_b", "2"]]
 
 
 def test_leet_workspace_links_every_offline_run(runs, tmp_path):
@@ -205,3 +219,12 @@ def test_leet_workspace_links_every_offline_run(runs, tmp_path):
     assert sorted(p.name for p in ws.iterdir()) == ["offline-run-2026_0", "offline-run-2026_1"]
     assert (ws / "offline-run-2026_1").resolve() == (dirs[1] / "wandb" / "offline-run-2026_1").resolve()
     assert link_wandb_runs(dirs, ws) == 2  # idempotent
+
+
+def test_folders_are_searched_but_wandb_folders_are_not_runs(runs):
+    wandb_files = runs / "ppo_a" / "20260101-000000-s0-0000" / "wandb" / "offline-run-x" / "files"
+    wandb_files.mkdir(parents=True)
+    (wandb_files / "config.yaml").write_text("lr: {value: 1}\n")  # what W&B writes for online runs
+    (runs / "leet" / "run-y" / "files").mkdir(parents=True)
+    (runs / "leet" / "run-y" / "files" / "config.yaml").write_text("a: 1\n")
+    assert len(expand([str(runs)])) == 5

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import wandb
 
 from rlgen.cli import main
 from rlgen.errors import RlgenError
@@ -41,6 +42,7 @@ def test_seeds_share_one_wandb_group_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")  # tests/conftest.py disables W&B; this test is about it
     overrides = [*TINY, f"logging.dir={tmp_path}", "logging.wandb.mode=offline"]
     assert main(["train", "ppo_cartpole", "--seeds", "0,1", *overrides]) == 0
+    wandb.teardown()  # the W&B service writes the logs asynchronously; this waits until they are on disk
     runs = sorted((tmp_path / "ppo_cartpole").iterdir())
     assert [json.loads((r / "summary.json").read_text())["seed"] for r in runs] == [0, 1]
     infos = []
