@@ -49,7 +49,7 @@ class ConsoleSink:
     """Prints evaluation rows; training rows are shown by the progress bar instead."""
 
     def write(self, row: Mapping[str, Any]) -> None:
-        evals = {k: v for k, v in row.items() if k.startswith("eval/") and not isinstance(v, str)}
+        evals = {k: v for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))}
         if evals:
             body = "  ".join(f"{k[5:]}={_fmt(v)}" for k, v in evals.items())
             console.print(f"[bold]eval[/] step {row['global_step']:>9,}  {body}")
