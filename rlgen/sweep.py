@@ -313,6 +313,8 @@ class Sweep:
 def _announce(study: Any, trial: Any) -> None:
     """One line per finished trial."""
     value = "" if trial.value is None else f" = {trial.value:.6g}"
+    if trial.state.name == "PRUNED" and trial.value is not None:
+        value = f", last eval {trial.value:.6g}"  # Optuna keeps a pruned trial's last reported value
     steps = f" at step {max(trial.intermediate_values):,}" if trial.intermediate_values else ""
     params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
     console.print(f"trial {trial.number} [bold]{trial.state.name.lower()}[/]{steps}{value} ({params})", highlight=False)
