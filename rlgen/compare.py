@@ -188,11 +188,21 @@ def _ignored(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in IGNORED_KEYS)
 
 
-def _show(v: Any) -> str:
-    return "—" if v is _MISSING else (json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else str(v))
-
-
 _MISSING = object()
+
+
+def _key(v: Any) -> str:
+    """An exact, hashable identity for a config value."""
+    return "\0missing" if v is _MISSING else json.dumps(v, sort_keys=True)
+
+
+def _show(v: Any, short: bool = True) -> str:
+    """A display of a config value: floats to 4 significant digits when short, lists as compact JSON."""
+    if v is _MISSING:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}" if short else repr(v)
+    return json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else str(v)
 
 
 def group_runs(runs: Sequence[RunData], by: Sequence[str] | None = None) -> list[Group]:
@@ -204,11 +214,16 @@ def group_runs(runs: Sequence[RunData], by: Sequence[str] | None = None) -> list
         keys = list(by)
     else:
         all_keys = sorted({k for f in flat for k in f if not _ignored(k)})
-        keys = [k for k in all_keys if len({_show(f.get(k, _MISSING)) for f in flat}) > 1]
+        keys = [k for k in all_keys if len({_key(f.get(k, _MISSING)) for f in flat}) > 1]
     buckets: dict[tuple[str, ...], list[RunData]] = {}
+    values: dict[tuple[str, ...], list[Any]] = {}
     for run, f in zip(runs, flat):
-        buckets.setdefault(tuple(_show(f.get(k, _MISSING)) for k in keys), []).append(run)
-    labels = _labels(keys, list(buckets), explicit=bool(by))
+        ident = tuple(_key(f.get(k, _MISSING)) for k in keys)
+        buckets.setdefault(ident, []).append(run)
+        values[ident] = [f.get(k, _MISSING) for k in keys]
+    labels = _labels(keys, [tuple(map(_show, values[i])) for i in buckets], explicit=bool(by))
+    if len(set(labels)) < len(labels):  # two values that look alike at 4 digits: show them whole
+        labels = _labels(keys, [tuple(_show(v, short=False) for v in values[i]) for i in buckets], explicit=bool(by))
     return sorted((Group(lab, rs) for lab, rs in zip(labels, buckets.values())), key=lambda g: g.label)
 
 

@@ -228,3 +228,18 @@ def test_folders_are_searched_but_wandb_folders_are_not_runs(runs):
     (runs / "leet" / "run-y" / "files").mkdir(parents=True)
     (runs / "leet" / "run-y" / "files" / "config.yaml").write_text("a: 1\n")
     assert len(expand([str(runs)])) == 5
+
+
+def test_labels_show_short_floats_unless_they_would_collide(make_run):
+    import yaml
+
+    runs = []
+    for seed, lr in enumerate([0.0010615360772719654, 0.0027592052977704327, 0.00106153607727]):
+        path = make_run("lr", seed, A[0])
+        cfg = yaml.safe_load((path / "config.yaml").read_text())
+        (path / "config.yaml").write_text(yaml.safe_dump({**cfg, "optim": {"lr": lr}}))
+        runs.append(read_run(path))
+    groups = group_runs(runs)
+    assert [g.label for g in groups] == ["optim.lr=0.00106153607727", "optim.lr=0.0010615360772719654",
+                                         "optim.lr=0.0027592052977704327"]  # alike at 4 digits: shown whole
+    assert [g.label for g in group_runs(runs[:2])] == ["optim.lr=0.001062", "optim.lr=0.002759"]
