@@ -70,7 +70,8 @@ def plain_run(seed: int, steps: int) -> dict[str, float]:
     start = time.perf_counter()
     for step in range(steps):
         for opt, base in ((opt_g, g_cfg.optim.lr), (opt_d, d_cfg.optim.lr)):
-            opt.param_groups[0]["lr"] = base * (1 - step / steps)  # linear decay, as the config
+            if g_cfg.optim.schedule == "linear":  # linear decay, as the config
+                opt.param_groups[0]["lr"] = base * (1 - step / steps)
         real = (modes[torch.randint(0, 8, (batch,))] + 0.02 * torch.randn(batch, 2)).requires_grad_(obj.r1 > 0)
         fake = G(torch.randn(batch, z_dim)).detach()
         d_real = D(real).squeeze(1)
@@ -81,7 +82,10 @@ def plain_run(seed: int, steps: int) -> dict[str, float]:
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        loss_g = F.softplus(-D(G(torch.randn(batch, z_dim))).squeeze(1)).mean()
+        logits = D(G(torch.randn(batch, z_dim))).squeeze(1)
+        if obj.top_k:  # top-k training, as the config
+            logits = logits.topk(max(1, round(batch * (1 - step / steps * (1 - obj.top_k))))).values
+        loss_g = F.softplus(-logits).mean()
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
@@ -100,16 +104,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=None, help="default: the config's train.total_steps")
+    p.add_argument("--plain-steps", type=int, default=None,
+                   help="steps of the plain loop (default: --steps); fewer measure its speed, not its quality")
     args = p.parse_args()
     steps = args.steps or load(str(CONFIG), []).train.total_steps
-    print(f"ring of 8 Gaussians, {CONFIG.name}, {steps} steps, 1 torch thread, CPU")
+    print(f"ring of 8 Gaussians, {CONFIG.name}, {steps} steps (plain loop: {args.plain_steps or steps}), "
+          "1 torch thread, CPU")
     print(f"{'seed':>4} | {'rlgen modes':>11} {'rlgen HQ':>9} {'rlgen it/s':>10} | "
           f"{'plain modes':>11} {'plain HQ':>9} {'plain it/s':>10} | {'speed ratio':>11}")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             r = rlgen_run(seed, steps, Path(tmp))
-            q = plain_run(seed, steps)
+            q = plain_run(seed, args.plain_steps or steps)
             results.append((r, q))
             print(f"{seed:>4} | {r['modes']:>11.0f} {r['hq']:>9.1%} {r['sps']:>10.1f} | "
                   f"{q['modes']:>11.0f} {q['hq']:>9.1%} {q['sps']:>10.1f} | {r['sps'] / q['sps']:>11.3f}", flush=True)

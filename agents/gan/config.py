@@ -75,6 +75,9 @@ class ObjectiveConfig(Section):
     r1: float = Field(0.0, ge=0, description="R1 weight gamma on real data; 0 = off")
     n_critic: int = Field(1, gt=0, description="discriminator steps per generator step")
     batch_size: int = Field(64, gt=0, description="per process under torchrun")
+    top_k: float | None = Field(
+        None, gt=0, le=1, description="G learns only from the fakes D rates best: the share kept falls "
+        "linearly from 1 to this over the run (Sinha et al. 2020, top-k training); None = off")
     conditional: Literal["none", "concat", "projection"] = Field(
         "none", description="class conditioning of D: concat a one-hot, or projection (Miyato & Koyama 2018)")
 

@@ -220,11 +220,19 @@ class GANExperiment:
         if self.n_classes:
             y = torch.randint(0, self.n_classes, (batch,), generator=self.noise_gen, device=self.device)
         with self._autocast():
-            loss = self.loss.g(self.d_call(self.g_call(z, y), y).float())
+            logits = self.d_call(self.g_call(z, y), y).float()  # (B,)
+            if self.cfg.objective.top_k is not None:
+                logits = logits.topk(self._top_k(batch)).values  # the fakes D finds most realistic
+            loss = self.loss.g(logits)
         self._step(self.opt_g, loss, self.G, self.scalers["g"])
         if self.ema is not None:
             self.ema.update(self.G)
         return loss.detach()
+
+    def _top_k(self, batch: int) -> int:
+        """How many of the batch's fakes G learns from: batch at the start, top_k * batch at the end."""
+        done = self.global_step / self.cfg.train.total_steps
+        return max(1, round(batch * (1.0 - done * (1.0 - self.cfg.objective.top_k))))
 
     def _step(self, opt: torch.optim.Optimizer, loss: Tensor, module: nn.Module,
               scaler: torch.amp.GradScaler | None) -> None:

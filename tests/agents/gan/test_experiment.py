@@ -133,3 +133,12 @@ def test_compile_wraps_both_players(tmp_path, monkeypatch):
     cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True})
     summary = Runner(cfg, GANExperiment(cfg)).run()
     assert calls == ["Generator", "Discriminator"] and summary["status"] == "completed"
+
+
+def test_top_k_share_falls_linearly(tmp_path):
+    exp = GANExperiment(config(tmp_path, steps=100, **{"objective.top_k": 0.25}))
+    shares = []
+    for step in (0, 50, 100):
+        exp.global_step = step
+        shares.append(exp._top_k(64))
+    assert shares == [64, 40, 16]  # 64 * (1 - t * 0.75)
