@@ -48,7 +48,7 @@ def train(config: str, seed: int, steps: int | None, out: Path) -> dict:
         overrides += [f"train.total_steps={steps}", f"train.eval_every={steps}"]
     cfg = load(str(CONFIGS / f"{config}.yaml"), overrides)
     summary = Runner(cfg, GANExperiment(cfg)).run()
-    return {**summary["final"], "it/s": summary["global_step"] / summary["wall_time_s"]}
+    return {**summary["final"], "it/s": summary["global_step"] / summary["wall_time_s"], "best": summary["best"]}
 
 
 def main() -> None:
@@ -59,14 +59,16 @@ def main() -> None:
     args = p.parse_args()
     halves = real_halves([0, 1, 2])
     print(f"real half vs real half (3 splits): Fréchet {', '.join(f'{h:.3f}' for h in halves)}")
-    print(f"{'config':<24} {'seed':>4} {'steps':>6} {'Fréchet':>8} {'classes':>7} {'cls acc':>7} {'it/s':>6}")
+    print(f"{'config':<24} {'seed':>4} {'steps':>6} {'Fréchet':>8} {'best (step)':>14} {'classes':>7} {'cls acc':>7} {'it/s':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for config in args.configs:
             for seed in args.seeds:
                 f = train(config, seed, args.steps, Path(tmp))
                 acc = f.get("eval/class_accuracy")
+                b = f["best"]  # the early-stop metric's best value: frechet (dcgan) or class accuracy
+                best = f"{b['value']:.3g} ({b['global_step']})" if b["value"] is not None else "-"
                 print(f"{config:<24} {seed:>4} {f['global_step']:>6} {f['eval/frechet']:>8.3f} "
-                      f"{f['eval/classes_covered']:>7.0f} {'-' if acc is None else f'{acc:.1%}':>7} "
+                      f"{best:>14} {f['eval/classes_covered']:>7.0f} {'-' if acc is None else f'{acc:.1%}':>7} "
                       f"{f['it/s']:>6.1f}", flush=True)
 
 

@@ -94,7 +94,8 @@ def test_ring8_covers_at_least_7_modes(tmp_path):
     from rlgen.cli import load
 
     cfg = load("configs/gan_ring8.yaml", [f"logging.dir={tmp_path}", "logging.console=false", "train.progress=false",
-                                          "logging.wandb.mode=disabled", "eval.pictures=false", "device=cpu"])
+                                          "logging.wandb.mode=disabled", "eval.pictures=false", "device=cpu",
+                                          "train.total_steps=2500", "train.eval_every=2500"])
     summary = Runner(cfg, GANExperiment(cfg)).run()
     assert summary["final"]["eval/modes_covered"] >= 7
 
