@@ -22,7 +22,7 @@ from agents.gan.evaluation import Evaluator
 from agents.gan.losses import LOSSES
 from agents.gan.metrics import training_warning
 from agents.gan.players import EMA, Discriminator, Generator
-from agents.gan.regularizers import gradient_penalty, r1_penalty
+from agents.gan.regularizers import gradient_penalty, r1_from_logits
 from envs.datasets import KINDS, LABELED, check_source, make_source
 from rlgen.config import OptimConfig
 from rlgen.logging import console
@@ -201,15 +201,17 @@ class GANExperiment:
     def _d_step(self) -> Tensor:
         obj = self.cfg.objective
         real, y = self._real()  # fakes get the real batch's labels, so D judges images, not labels
+        real.requires_grad_(obj.r1 > 0)  # R1 differentiates D(real) with respect to real
         z = self.G.noise(len(real), self.noise_gen, self.device)
         with self._autocast():
             with torch.no_grad():
                 fake = self.g_call(z, y)
-            loss = self.loss.d(self.d_call(real, y).float(), self.d_call(fake, y).float())
+            real_logits = self.d_call(real, y).float()
+            loss = self.loss.d(real_logits, self.d_call(fake, y).float())
             if obj.gradient_penalty:
                 loss = loss + gradient_penalty(lambda v: self.d_call(v, y).float(), real, fake, obj.gradient_penalty)
             if obj.r1:
-                loss = loss + r1_penalty(lambda v: self.d_call(v, y).float(), real, obj.r1)
+                loss = loss + r1_from_logits(real_logits, real, obj.r1)
         self._step(self.opt_d, loss, self.D, self.scalers["d"])
         return loss.detach()
 

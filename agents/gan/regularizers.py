@@ -15,12 +15,17 @@ from torch.nn.utils import parametrizations
 Critic = Callable[[Tensor], Tensor]
 
 
+def input_grad(out: Tensor, x: Tensor) -> Tensor:
+    """(B,) outputs of a critic on x (B, *shape) -> (B, F): each row's d out_i / d x_i, flattened,
+    kept in the graph for a second backward. x must require grad."""
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)  # rows are independent samples
+    return grad.flatten(1)
+
+
 def input_grad_norm(critic: Critic, x: Tensor) -> Tensor:
-    """(B, *shape) -> (B,): ||d critic(x)_i / d x_i||, kept in the graph for a second backward."""
+    """(B, *shape) -> (B,): ||d critic(x)_i / d x_i||."""
     x = x.detach().requires_grad_(True)
-    out = critic(x)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)  # (B, *shape); rows are independent
-    return grad.flatten(1).norm(dim=1)
+    return input_grad(critic(x), x).norm(dim=1)
 
 
 def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, weight: float,
@@ -36,7 +41,14 @@ def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, weight: float,
 
 def r1_penalty(critic: Critic, real: Tensor, gamma: float) -> Tensor:
     """gamma / 2 * E[||grad critic(x)||^2] on real data (Mescheder et al. 2018, eq. 9)."""
-    return 0.5 * gamma * input_grad_norm(critic, real).pow(2).mean()
+    x = real.detach().requires_grad_(True)
+    return r1_from_logits(critic(x), x, gamma)
+
+
+def r1_from_logits(real_logits: Tensor, real: Tensor, gamma: float) -> Tensor:
+    """R1 from logits the discriminator step has computed already on `real` (which must require
+    grad), so the penalty costs no second forward."""
+    return 0.5 * gamma * input_grad(real_logits, real).pow(2).sum(1).mean()
 
 
 def add_spectral_norm(module: nn.Module) -> nn.Module:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from agents.gan.losses import LOSSES, bce_d, minimax_g, non_saturating_g
-from agents.gan.regularizers import gradient_penalty, r1_penalty
+from agents.gan.regularizers import gradient_penalty, r1_from_logits, r1_penalty
 
 REAL = torch.tensor([2.0, 0.5])
 FAKE = torch.tensor([-2.0, 0.5])
@@ -76,3 +76,11 @@ def test_gradient_penalty_has_a_gradient_for_the_critic():
 def test_r1_penalty_by_hand():
     w = torch.tensor([3.0, 4.0])
     assert r1_penalty(lambda x: x @ w, torch.randn(6, 2), gamma=0.2).item() == pytest.approx(0.1 * 25)
+
+
+def test_r1_from_logits_matches_r1_penalty():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    critic = lambda x: net(x).squeeze(1)  # noqa: E731
+    real = torch.randn(16, 2).requires_grad_(True)
+    assert r1_from_logits(critic(real), real, 0.3).item() == pytest.approx(r1_penalty(critic, real, 0.3).item())
