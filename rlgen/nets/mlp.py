@@ -43,13 +43,15 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten(start_dim=1)]
         width = math.prod(self.in_shape)
         for size in self.hidden:
-            layers += [
-                # batch norm re-centres each feature, so a bias before it would be dead weight
-                nn.Linear(width, size, bias=norm != "batch"),
-                make_norm(norm, size),
-                make_activation(activation),
-                nn.Dropout(dropout),
-            ]
+            # batch norm re-centres each feature, so a bias before it would be dead weight
+            layers.append(nn.Linear(width, size, bias=norm != "batch"))
+            # no Identity / Dropout(0) placeholders: in RL this forward runs once per env step and
+            # each do-nothing module is a few microseconds of Python on the hot path
+            if norm != "none":
+                layers.append(make_norm(norm, size))
+            layers.append(make_activation(activation))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
             width = size
         self.layers = nn.Sequential(*layers)
         self.out_dim = width
