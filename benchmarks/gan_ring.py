@@ -100,13 +100,29 @@ def plain_run(seed: int, steps: int) -> dict[str, float]:
     return {"modes": modes_covered, "hq": hq, "sps": sps}
 
 
+def speed(rounds: int, steps: int) -> None:
+    """rlgen and plain runs alternated, so a change in the machine's load hits both alike."""
+    pairs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            pairs.append((rlgen_run(r, steps, Path(tmp))["sps"], plain_run(r, steps)["sps"]))
+            print(f"round {r}: rlgen {pairs[-1][0]:.1f} it/s, plain {pairs[-1][1]:.1f} it/s, "
+                  f"ratio {pairs[-1][0] / pairs[-1][1]:.3f}", flush=True)
+    print(f"median ratio rlgen/plain over {rounds} alternated rounds of {steps} steps: "
+          f"{np.median([a / b for a, b in pairs]):.3f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=None, help="default: the config's train.total_steps")
     p.add_argument("--plain-steps", type=int, default=None,
                    help="steps of the plain loop (default: --steps); fewer measure its speed, not its quality")
+    p.add_argument("--speed-rounds", type=int, default=0,
+                   help="only time: alternate rlgen and plain runs of --steps steps this many times")
     args = p.parse_args()
+    if args.speed_rounds:
+        return speed(args.speed_rounds, args.steps or 1000)
     steps = args.steps or load(str(CONFIG), []).train.total_steps
     print(f"ring of 8 Gaussians, {CONFIG.name}, {steps} steps (plain loop: {args.plain_steps or steps}), "
           "1 torch thread, CPU")
