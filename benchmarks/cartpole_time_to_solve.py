@@ -108,6 +108,7 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=2048, help="env steps between evaluations (both arms)")
     p.add_argument("--max-steps", type=int, default=100_000)
     p.add_argument("--fps-steps", type=int, default=20_000, help="steps per throughput run (0 = skip)")
+    p.add_argument("--only-fps", action="store_true", help="measure the throughput parity alone")
     args = p.parse_args()
     torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (BENCHMARKS.md)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -115,15 +116,17 @@ def main() -> None:
     rows: dict[str, list] = {k: [] for k in ("sb3_t", "sb3_n", "rl_t", "rl_n", "sb3_fps", "rl_fps")}
     with TemporaryDirectory() as tmp:
         for seed in seeds:
-            t, n = sb3_time_to_solve(seed, args.eval_every, args.max_steps)
-            rows["sb3_t"].append(t), rows["sb3_n"].append(n)
-            t, n = rlgen_time_to_solve(seed, args.eval_every, args.max_steps, tmp)
-            rows["rl_t"].append(t), rows["rl_n"].append(n)
+            if not args.only_fps:
+                t, n = sb3_time_to_solve(seed, args.eval_every, args.max_steps)
+                rows["sb3_t"].append(t), rows["sb3_n"].append(n)
+                t, n = rlgen_time_to_solve(seed, args.eval_every, args.max_steps, tmp)
+                rows["rl_t"].append(t), rows["rl_n"].append(n)
+                console.print(f"seed {seed}: SB3 {_s(rows['sb3_t'][-1])} at {rows['sb3_n'][-1]:,} steps | "
+                              f"rlgen {_s(rows['rl_t'][-1])} at {rows['rl_n'][-1]:,} steps")
             if args.fps_steps:
                 rows["sb3_fps"].append(sb3_steps_per_s(seed, args.fps_steps))
                 rows["rl_fps"].append(rlgen_steps_per_s(seed, args.fps_steps, tmp))
-            console.print(f"seed {seed}: SB3 {_s(rows['sb3_t'][-1])} at {rows['sb3_n'][-1]:,} steps | "
-                          f"rlgen {_s(rows['rl_t'][-1])} at {rows['rl_n'][-1]:,} steps")
+                console.print(f"seed {seed}: steps/s SB3 {rows['sb3_fps'][-1]:,.0f} | rlgen {rows['rl_fps'][-1]:,.0f}")
     _report(console, rows, seeds, args)
 
 
@@ -132,11 +135,13 @@ def _report(console: Console, rows: dict[str, list], seeds: list[int], args: arg
                         f"{args.eval_every:,} steps), seeds {seeds}, 1 torch thread")
     for col in ("", "raw SB3 (zoo + EvalCallback)", "rlgen (configs/ppo_cartpole.yaml)", "rlgen / SB3"):
         table.add_column(col, justify="right")
-    st, rt = median(rows["sb3_t"]), median(rows["rl_t"])
-    table.add_row("median wall time to solve (s)", _s(st), _s(rt), _ratio(rt, st))
-    table.add_row("per seed (s)", " ".join(_s(x) for x in rows["sb3_t"]), " ".join(_s(x) for x in rows["rl_t"]), "")
-    sn, rn = statistics.median(rows["sb3_n"]), statistics.median(rows["rl_n"])
-    table.add_row("median env steps to solve", f"{sn:,.0f}", f"{rn:,.0f}", _ratio(rn, sn))
+    if rows["sb3_t"]:
+        st, rt = median(rows["sb3_t"]), median(rows["rl_t"])
+        table.add_row("median wall time to solve (s)", _s(st), _s(rt), _ratio(rt, st))
+        table.add_row("per seed (s)", " ".join(_s(x) for x in rows["sb3_t"]),
+                      " ".join(_s(x) for x in rows["rl_t"]), "")
+        sn, rn = statistics.median(rows["sb3_n"]), statistics.median(rows["rl_n"])
+        table.add_row("median env steps to solve", f"{sn:,.0f}", f"{rn:,.0f}", _ratio(rn, sn))
     if rows["sb3_fps"]:
         sf, rf = statistics.median(rows["sb3_fps"]), statistics.median(rows["rl_fps"])
         table.add_row(f"training steps/s, identical zoo settings ({args.fps_steps:,} steps, no eval)",
