@@ -21,11 +21,13 @@ CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.
 POOLS = ("last", "mean", "sequence")
 
 
-def init_forget_bias(lstm: nn.LSTM, value: float = 1.0) -> None:
-    """Forget-gate bias `value` (Gers et al. 2000; Jozefowicz et al. 2015); other biases as torch draws them.
+def init_forget_bias(lstm: nn.LSTM, value: float = 2.0) -> None:
+    """Forget-gate bias `value` (a positive bias: Gers et al. 2000; Jozefowicz et al. 2015; chrono
+    init, Tallec & Ollivier 2018, uses up to log T); the other biases as torch draws them.
 
     torch's default draws it around 0, a forget gate near 0.5 that halves what the cell holds at
-    each step: after 20 steps 1e-6 of a cue is left, and PPO could not learn to recall it (issue 5).
+    each step: after 20 steps 1e-6 of a cue is left, and PPO did not learn to recall it. With 1,
+    1 seed in 3 learnt the 20-step cue task in 50k steps; with 2 (0.88 kept per step), 3 in 3 (issue 5).
     """
     size = lstm.hidden_size
     with torch.no_grad():

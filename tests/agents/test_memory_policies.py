@@ -73,12 +73,12 @@ def test_lstm_backbone_maps_onto_recurrent_ppo(tmp_path, share):
     assert policy.shared_lstm == share and (policy.lstm_critic is not None) == (not share)
 
 
-def test_lstm_backbone_starts_with_forget_gate_bias_one():
+def test_lstm_backbone_starts_with_forget_gate_bias_two():
     """Without it the cell halves what it holds each step and the 20-step cue task is not learnt."""
     from rlgen.nets import build_backbone
 
     lstm = build_backbone({"type": "lstm", "hidden_size": 5, "num_layers": 2}, (3, 2)).rnn
     for layer in range(2):
         total = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")  # (4 * 5,), gates i f g o
-        assert total[5:10].tolist() == [1.0] * 5
-        assert not (total[:5] == 1.0).all()  # the other gates keep torch's draw
+        assert total[5:10].tolist() == [2.0] * 5
+        assert not (total[:5] == 2.0).all()  # the other gates keep torch's draw
