@@ -55,14 +55,22 @@ def resolve_wrapper(spec: WrapperSpec) -> tuple[type[gym.Wrapper], dict[str, Any
         if len(spec) != 1:
             raise RlgenError(f"a wrapper entry must be a name or {{Name: {{kwargs}}}}, got {dict(spec)!r}")
         (name, kwargs), = spec.items()
-    cls = getattr(gym.wrappers, name, None)
+    cls = _own_wrappers().get(name) or getattr(gym.wrappers, name, None)
     if not (isinstance(cls, type) and issubclass(cls, gym.Wrapper)):
-        known = [n for n in dir(gym.wrappers) if isinstance(getattr(gym.wrappers, n), type)
-                 and issubclass(getattr(gym.wrappers, n), gym.Wrapper)]
+        known = [*_own_wrappers(), *(n for n in dir(gym.wrappers) if isinstance(getattr(gym.wrappers, n), type)
+                                     and issubclass(getattr(gym.wrappers, n), gym.Wrapper))]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise RlgenError(f"unknown wrapper {name!r}{hint}; use a gymnasium.wrappers class name")
+        raise RlgenError(f"unknown wrapper {name!r}{hint}; use a gymnasium.wrappers class name or one of rlgen's: "
+                         f"{', '.join(_own_wrappers())}")
     return cls, dict(kwargs or {})
+
+
+def _own_wrappers() -> dict[str, type[gym.Wrapper]]:
+    """rlgen's wrappers, usable by name in env.wrappers like gymnasium's."""
+    from envs.pomdp import HideEntries
+
+    return {"HideEntries": HideEntries}
 
 
 def make_env_fn(

@@ -352,9 +352,11 @@ def _broadcast(path: Path) -> Path:
 
 
 def default_threads(device: torch.device, exp: Any) -> int:
-    # Small MLPs on the CPU run fastest on one thread: the per-call overhead dominates and a second
-    # thread only adds contention (BENCHMARKS.md: 2 threads 2.4x slower on a loaded machine).
-    if device.type == "cpu" and not prefers_accelerator(exp):
+    # On the CPU one thread is the safe default for every kind: small nets are bound by per-call
+    # overhead, and on a shared machine a second thread only adds contention (BENCHMARKS.md: 2
+    # threads 2.4x slower under load; a 2-thread Transformer PPO ran ~15x slower here). Raise it
+    # with train.threads for large convolutions on an idle machine.
+    if device.type == "cpu":
         return 1
     return max(1, min(4, os.cpu_count() or 1))
 

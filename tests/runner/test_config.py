@@ -79,3 +79,11 @@ def test_overrides_are_typed_by_yaml_and_the_demo_is_valid():
 
 def test_bundled_name_resolves_to_the_configs_folder():
     assert load("ppo_cartpole", []).name == "ppo_cartpole"
+
+
+def test_rlgen_wrappers_are_usable_by_name():
+    cfg = load(DEMO, ["env.wrappers=[{HideEntries: {indices: [1, 3]}}]"])
+    from envs import make_env_fn
+
+    env = make_env_fn(cfg.env.id, cfg.env.kwargs, cfg.env.wrappers)()
+    assert env.observation_space.shape == (2,)  # cart position and pole angle only
