@@ -36,19 +36,31 @@ def connect_four_wins(plane: np.ndarray) -> bool:
     return bool(plane.reshape(-1)[CONNECT_FOUR_LINES].all(axis=1).any())
 
 
+# Bitboards for the winning-move search: cell (r, c) is bit r * 8 + c, so a column of zeros between
+# rows stops a line from wrapping; shifts 1, 8, 9, 7 step right, down and along both diagonals.
+_BIT = (1 << (8 * np.arange(6)[:, None] + np.arange(7)[None, :])).astype(np.int64)  # (6, 7)
+
+
+def _bits(plane: np.ndarray) -> int:
+    return int(_BIT[plane].sum())
+
+
+def _has_four(b: int) -> bool:
+    for d in (1, 8, 9, 7):
+        m = b & (b >> d)
+        if m & (m >> 2 * d):
+            return True
+    return False
+
+
 def connect_four_winning_moves(mine: np.ndarray, theirs: np.ndarray) -> list[int]:
-    """The columns where a piece of `mine` completes four now. Both (6, 7) bool."""
-    occupied = mine | theirs
-    moves = []
-    for col in range(CONNECT_FOUR_SHAPE[1]):
-        row = connect_four_drop_row(occupied, col)
-        if row is None:
-            continue
-        after = mine.copy()
-        after[row, col] = True
-        if connect_four_wins(after):
-            moves.append(col)
-    return moves
+    """The columns where a piece of `mine` completes four now. Both (6, 7) bool.
+
+    On bitboards (the lookahead player calls this twice a move, inside every training step against
+    it); the piece lands on the lowest empty row of its column."""
+    landing = (~(mine | theirs)).sum(axis=0) - 1  # (7,) the row a piece dropped there lands on; -1: full
+    b = _bits(mine)
+    return [c for c, r in enumerate(landing.tolist()) if r >= 0 and _has_four(b | 1 << (8 * r + c))]
 
 
 def tictactoe_winner(board: tuple[int, ...]) -> int:
