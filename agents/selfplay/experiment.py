@@ -73,6 +73,8 @@ class SelfPlayExperiment:
         cfg = self.cfg
         self.progress = Progress()
         self.game = make_game(cfg.game.name)
+        backbone = cfg.agent.policy.backbone
+        self.image = backbone is not None and backbone.type == "cnn"  # the board as (C, H, W) planes for convs
         self.opponent_rng = np.random.default_rng(ctx.seed + 1)  # the references' and snapshots' dice
         names = dict.fromkeys([*cfg.league.references, *cfg.ratings.references])
         self.references = {n: build_reference(n, cfg.game.name, self.opponent_rng) for n in names}
@@ -180,16 +182,16 @@ class SelfPlayExperiment:
 
     def agent_player(self, deterministic: bool = True) -> Opponent:
         """The learner as a move function (for evaluation, `rlgen play` and `rlgen tournament`)."""
-        return PolicyPlayer(self.model.policy, self.opponent_rng, deterministic=deterministic)
+        return PolicyPlayer(self.model.policy, self.opponent_rng, deterministic=deterministic, image=self.image)
 
     def _snapshot_player(self, params: dict[str, torch.Tensor]) -> Opponent:
-        return PolicyPlayer(frozen_policy(self.model.policy, params), self.opponent_rng)
+        return PolicyPlayer(frozen_policy(self.model.policy, params), self.opponent_rng, image=self.image)
 
     def _rating_player(self, name: str) -> Opponent:
         return self.references[name] if name in self.references else self.league.player(name)
 
     def _env_fn(self) -> Monitor:
-        return Monitor(TurnBasedEnv(self.game, self.league.draw, self.league.record))
+        return Monitor(TurnBasedEnv(self.game, self.league.draw, self.league.record, image=self.image))
 
 
 def versus(game: Any, agent: Opponent, opponent: Opponent, n: int) -> list[float]:

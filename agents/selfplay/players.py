@@ -13,15 +13,21 @@ import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 
+from envs.games import planes_to_image
+
 
 class PolicyPlayer:
-    def __init__(self, policy: ActorCriticPolicy, rng: np.random.Generator | None = None, deterministic: bool = False):
+    def __init__(self, policy: ActorCriticPolicy, rng: np.random.Generator | None = None, deterministic: bool = False,
+                 image: bool = False):
         self.policy, self.rng, self.deterministic = policy, rng or np.random.default_rng(), deterministic
+        self.image = image  # the policy was trained on `planes_to_image` observations (TurnBasedEnv(image=True))
         self.device = policy.device  # read once: SB3 finds it by walking the parameters
 
     def logits(self, observation: np.ndarray) -> np.ndarray:
         """(*obs_shape) -> (n_actions,) unmasked action logits."""
         p = self.policy
+        if self.image:
+            observation = planes_to_image(observation)
         with torch.inference_mode():
             x = torch.as_tensor(np.asarray(observation), device=self.device).unsqueeze(0)  # (1, *obs_shape)
             features = p.extract_features(x, p.pi_features_extractor)

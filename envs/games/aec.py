@@ -73,6 +73,12 @@ def _game_module(name: str) -> Any:
     raise RlgenError(f"unknown game {name!r}{hint}; pettingzoo.classic has: {', '.join(known)}")
 
 
+def planes_to_image(observation: np.ndarray) -> np.ndarray:
+    """(H, W, C) planes of 0/1 -> (C, H, W) uint8 of 0/255: an image SB3 scales back to [0, 1] and
+    a `cnn` backbone reads as channels (the 6x7 connect-four board wants kernels 3 with padding 1)."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(observation), -1, 0).astype(np.uint8) * 255)
+
+
 def fixed_opponent(opponent: Opponent, name: str = "fixed") -> DrawOpponent:
     """A `draw_opponent` that always returns the same opponent."""
     return lambda: (name, opponent)
@@ -83,19 +89,24 @@ class TurnBasedEnv(gym.Env):
     opponent's replies played inside `step`, `action_masks()` for MaskablePPO.
 
     `seat`: "alternate" (first, second, first, ... over episodes), "first" or "second".
+    `image`: observations as `planes_to_image` makes them, (C, H, W) uint8, for a `cnn` backbone.
     Given a seed, the env is deterministic when the opponent is (the opponent owns its randomness).
     """
 
     metadata = {"render_modes": []}
 
     def __init__(self, game: GameFactory, draw_opponent: DrawOpponent, on_result: OnResult | None = None,
-                 seat: str = "alternate"):
+                 seat: str = "alternate", image: bool = False):
         if seat not in ("alternate", "first", "second"):
             raise RlgenError(f"seat must be alternate, first or second, not {seat!r}")
         self.game = game()
         self.draw_opponent, self.on_result, self.seat_mode = draw_opponent, on_result, seat
         first = self.game.possible_agents[0]
         self.observation_space = self.game.observation_space(first)["observation"]
+        self.image = image
+        if image:
+            h, w, c = self.observation_space.shape
+            self.observation_space = gym.spaces.Box(0, 255, (c, h, w), np.uint8)
         self.action_space = self.game.action_space(first)
         self.episodes = 0  # counts resets since the last seeded one; picks the seat
         self._seat_offset = 0  # seed % 2, so vectorized copies seeded s, s+1, ... start in both seats
@@ -155,7 +166,7 @@ class TurnBasedEnv(gym.Env):
     def _observe(self) -> np.ndarray:
         seen = self.game.observe(self.learner)
         self._mask = seen["action_mask"].astype(bool)
-        return seen["observation"]
+        return planes_to_image(seen["observation"]) if self.image else seen["observation"]
 
     def _over(self) -> bool:
         return bool(self.game.terminations[self.learner] or self.game.truncations[self.learner])

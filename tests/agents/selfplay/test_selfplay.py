@@ -92,3 +92,19 @@ def test_config_problems_are_reported(tmp_path):
         load(str(CONFIG), ["ratings.references=[random,lookahead]", "agent.hyperparams.n_step=3"])
     text = str(e.value)
     assert "ratings.references.1" in text and "connect_four_v3" in text and "n_steps" in text
+
+
+def test_a_cnn_learner_sees_the_board_as_planes_and_plays_as_trained(tmp_path):
+    cnn = "agent.policy.backbone={type: cnn, channels: [8], kernels: [3], strides: [1], padding: [1], hidden: 16}"
+    exp = _experiment(tmp_path, cnn)
+    assert exp.env.observation_space.shape == (2, 3, 3)
+    exp.train_unit()
+    rng = np.random.default_rng(0)
+    planes = rng.integers(0, 2, size=(20, 3, 3, 2)).astype(np.int8)
+    images = np.moveaxis(planes, -1, 1).astype(np.uint8) * 255  # (20, 2, 3, 3)
+    trained = exp.model.predict(images, action_masks=np.ones((20, 9), bool), deterministic=True)[0]
+    agent = exp.agent_player(deterministic=True)  # game observations in, planes_to_image inside
+    assert [agent(p, np.ones(9, bool)) for p in planes] == list(trained)
+    snap = exp.league.player(exp.league.snapshots[-1].name)
+    assert all(0 <= snap(p, np.ones(9, bool)) < 9 for p in planes)
+    exp.close()
