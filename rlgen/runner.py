@@ -227,9 +227,7 @@ class Runner:
     def _restore(self, state: dict[str, Any]) -> None:
         self.exp.load_state_dict(state["experiment"])
         for k, v in state["runner"].items():
-            setattr(self.state, k, v)
-        # A resumed run may be given a longer budget or new schedule; recompute from where it is.
-        self.state.next_eval = max(self.state.next_eval, 0)
+            setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         _set_rng_state(state.get("rng"))
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
 
