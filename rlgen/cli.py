@@ -80,8 +80,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise RlgenError("--parallel N runs seeds side by side: use it with --seeds, e.g. --seeds 0,1,2 --parallel 2")
     resume = Path(args.resume) if args.resume else None
     if resume is not None:
-        if args.config is not None:
-            args.overrides = [args.config, *args.overrides] if "=" in args.config else args.overrides
+        if args.config is not None:  # argparse reads a first override as CONFIG
+            if "=" not in args.config:
+                raise RlgenError(f"--resume continues with the config saved in {resume}; give overrides only "
+                                 f"(key=value), not a CONFIG ({args.config!r})")
+            args.overrides = [args.config, *args.overrides]
         if not (resume / "config.yaml").is_file():
             raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
         cfg = load(str(resume / "config.yaml"), args.overrides)

@@ -157,3 +157,9 @@ def test_eval_records_a_video_of_one_episode(tmp_path):
 def test_eval_of_a_directory_without_a_run_is_a_readable_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path)]) == 2
     assert "is not a run directory" in capsys.readouterr().err
+
+
+def test_resume_with_a_config_is_refused_with_a_fix(tmp_path, capsys):
+    _, runner = _train(tmp_path)
+    assert main(["train", "ppo_cartpole", "--resume", str(runner.run_dir)]) == 2
+    assert "give overrides only" in capsys.readouterr().err
