@@ -148,7 +148,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         exp.close()
     console.print(f"[bold]{cfg.name}[/] at step {state['global_step']:,}:")
     for k, v in metrics.items():
-        console.print(f"  {k:<22} {v:.4g}" if isinstance(v, float) else f"  {k:<22} {v}")
+        shown = f"{v:.4g}" if isinstance(v, float) else getattr(v, "path", None) or v  # a picture: its file
+        console.print(f"  {k:<22} {shown}")
     if video_dir is not None:
         console.print(f"  video in {video_dir}")
     return 0

@@ -1,7 +1,6 @@
 """W&B: an offline run holds the logged history; a dead W&B never stops training."""
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -23,7 +22,6 @@ def _wandb_records(run_dir):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-@pytest.mark.skipif(shutil.which("wandb") is None, reason="wandb CLI not on PATH")
 def test_offline_run_holds_the_history(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = toy_config(tmp_path, toy={"scores": [1, 2, 3, 4, 5]})
