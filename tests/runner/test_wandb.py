@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 import rlgen.logging as rlog
 from rlgen.runner import Runner
