@@ -243,8 +243,12 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
         bad = [o for o in overrides if "=" not in o or o.startswith("=")]
         if bad:
             raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
-        if overrides:
-            conf = OmegaConf.merge(conf, OmegaConf.from_dotlist(list(overrides)))
+        for override in overrides:
+            # `key=value`, the value read as YAML; a mapping or list *replaces* what is there, so
+            # `agent.policy.backbone={type: transformer}` does not keep the MLP's `hidden`
+            key, _, text = override.partition("=")
+            value = OmegaConf.from_dotlist([f"v={text}"])["v"]
+            OmegaConf.update(conf, key, value, merge=False)
         raw = OmegaConf.to_container(conf, resolve=True)
     except OmegaConfBaseException as e:
         raise RlgenError(f"{where}: could not read the config: {e}") from None

@@ -87,3 +87,11 @@ def test_rlgen_wrappers_are_usable_by_name():
 
     env = make_env_fn(cfg.env.id, cfg.env.kwargs, cfg.env.wrappers)()
     assert env.observation_space.shape == (2,)  # cart position and pole angle only
+
+
+def test_a_mapping_override_replaces_the_section_instead_of_merging_into_it():
+    cfg = load(DEMO, ["agent.policy.backbone={type: transformer, d_model: 32}"])
+    backbone = cfg.agent.policy.backbone
+    assert backbone.type == "transformer" and backbone.d_model == 32 and not hasattr(backbone, "hidden")
+    cfg = load(DEMO, ["agent.policy.backbone.hidden=[8]"])  # a dotted key still edits one field
+    assert cfg.agent.policy.backbone.hidden == [8] and cfg.agent.policy.backbone.activation == "tanh"
