@@ -127,8 +127,11 @@ def train_seeds(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
+    from rich.table import Table as RichTable
+
     from rlgen import checkpoint
     from rlgen.logging import Logger
+    from rlgen.logging import Table as LogTable
     from rlgen.runner import RunContext, choose_device, prefers_accelerator
 
     run_dir = Path(args.run_dir)
@@ -147,9 +150,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     finally:
         exp.close()
     console.print(f"[bold]{cfg.name}[/] at step {state['global_step']:,}:")
+    tables = {k: v for k, v in metrics.items() if isinstance(v, LogTable)}
     for k, v in metrics.items():
-        shown = f"{v:.4g}" if isinstance(v, float) else getattr(v, "path", None) or v  # a picture: its file
-        console.print(f"  {k:<22} {shown}")
+        if k not in tables:
+            shown = f"{v:.4g}" if isinstance(v, float) else getattr(v, "path", None) or v  # a picture: its file
+            console.print(f"  {k:<22} {shown}")
+    for k, t in tables.items():
+        grid = RichTable(*map(str, t.columns), title=k)
+        for row in t.rows:
+            grid.add_row(*(f"{c:.4g}" if isinstance(c, float) else str(c) for c in row))
+        console.print(grid)
     if video_dir is not None:
         console.print(f"  video in {video_dir}")
     return 0
