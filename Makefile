@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 EXTRAS ?= dev,atari,box2d
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast bench bench-all install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,8 +23,15 @@ test: install  ## the whole suite, slow learning tests included (what CI runs)
 test-fast: install  ## skip the slow learning tests
 	$(PY) -m pytest -q -m "not slow"
 
-bench: install  ## side-by-side benchmarks (minutes; prints ratios)
+bench: install  ## CartPole: rlgen vs raw SB3, time to solve and steps/s (~3 minutes; prints ratios)
 	$(PY) benchmarks/cartpole_time_to_solve.py
+
+bench-all: bench  ## every benchmark (about an hour on 2 cores)
+	$(PY) benchmarks/gan_ring.py --steps 20000
+	$(PY) benchmarks/gan_ring.py --speed-rounds 4 --steps 1000
+	$(PY) benchmarks/gan_digits.py
+	$(PY) benchmarks/memory.py
+	$(PY) benchmarks/selfplay.py
 
 clean:
 	rm -rf runs wandb .pytest_cache
