@@ -95,6 +95,9 @@ def main() -> None:
     p.add_argument("--games-per-pair", type=int, default=20, help="round-robin games per pair of snapshots")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. seed=1")
     args = p.parse_args()
+    # `--configs NAME key=value` would read the overrides as config names: split them back out
+    args.overrides += [c for c in args.configs if "=" in c]
+    args.configs = [c for c in args.configs if "=" not in c]
     torch.set_num_threads(1)
     runs = [Path(r) for r in args.run] if args.run else []
     for config in ([] if args.run else args.configs):
