@@ -278,7 +278,7 @@ def _sweep_parser(sub: Any) -> None:
     s = sub.add_parser("sweep", help="hyperparameter sweep with Optuna (pruning, best config as YAML)",
                        description="Run an Optuna study: every trial a full run under runs/<study>/ in one W&B group, "
                        "poor trials pruned from their eval metric, the best trial's config written to "
-                       "runs/<study>/best.yaml. See docs/readme/compare.md for the sweep file.",
+                       "runs/<study>/best.yaml. See the README (Sweeps) for the sweep file.",
                        epilog=SWEEP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("sweep", metavar="SWEEP.yaml", help="the sweep file: base config, search space, pruner")
     s.add_argument("overrides", nargs="*", help="dotted overrides of the base config for every trial")
