@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, un
 
 from agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
 from agents.rl.config import PolicyConfig, RLConfig
-from agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput
+from agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, learn_unit, load_model_state, model_state
 from agents.rl.vec import make_vec_env
 from envs import check_env_id, resolve_wrapper
 from rlgen.config import EnvConfig, OptimConfig
@@ -92,11 +91,8 @@ class RLExperiment:
 
     def train_unit(self) -> dict[str, float]:
         self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
-        self.model.learn(self.unit_steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        metrics = learn_unit(self.model, self.unit_steps, self.output)
         self.global_step = int(self.model.num_timesteps)
-        metrics = self.output.pop()
-        if "rollout/ep_return_mean" not in metrics and self.model.ep_info_buffer:
-            metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in self.model.ep_info_buffer]))
         return metrics
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
@@ -115,12 +111,7 @@ class RLExperiment:
     def state_dict(self) -> dict[str, Any]:
         m = self.model
         state: dict[str, Any] = {
-            "params": m.get_parameters(),  # policy + every optimizer + extra tensors (SAC's log_ent_coef)
-            "num_timesteps": m.num_timesteps,
-            "n_updates": getattr(m, "_n_updates", 0),
-            "episode_num": m._episode_num,
-            "ep_info_buffer": list(m.ep_info_buffer or []),
-            "ep_success_buffer": list(m.ep_success_buffer or []),
+            **model_state(m),
             "vec_normalize": _normalize_state(self.env),
         }
         if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
@@ -129,13 +120,8 @@ class RLExperiment:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         m = self.model
-        m.set_parameters(state["params"], exact_match=True, device=m.device)
-        m.num_timesteps = self.global_step = int(state["num_timesteps"])
-        m._n_updates = state["n_updates"]
-        m._episode_num = state["episode_num"]
-        # both buffers, or SB3's next learn() sees one and skips creating the other
-        m.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
-        m.ep_success_buffer = deque(state.get("ep_success_buffer", []), maxlen=m._stats_window_size)
+        load_model_state(m, state)
+        self.global_step = m.num_timesteps
         if state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
             norm.obs_rms, norm.ret_rms = state["vec_normalize"]
         if state.get("replay_buffer") is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Mapping
 
 import gymnasium as gym
+import numpy as np
 import torch
 from stable_baselines3.common.logger import KVWriter
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
@@ -87,3 +89,37 @@ class MetricsOutput(KVWriter):
 
     def close(self) -> None:
         pass
+
+
+def learn_unit(model: Any, steps: int, output: MetricsOutput) -> dict[str, float]:
+    """One training unit: `steps` more env steps of SB3's own `learn()`, continuing the same run
+    (`reset_num_timesteps=False` keeps the env state), and the metrics it dumped meanwhile."""
+    model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+    metrics = output.pop()
+    if "rollout/ep_return_mean" not in metrics and model.ep_info_buffer:
+        # off-policy algorithms dump only every few episodes; the rollout return is always known
+        metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
+    return metrics
+
+
+def model_state(model: Any) -> dict[str, Any]:
+    """What an SB3 model needs to resume exactly: every state dict (policy, optimizers, extra
+    tensors such as SAC's log_ent_coef) and its counters and episode statistics."""
+    return {
+        "params": model.get_parameters(),
+        "num_timesteps": model.num_timesteps,
+        "n_updates": getattr(model, "_n_updates", 0),
+        "episode_num": model._episode_num,
+        "ep_info_buffer": list(model.ep_info_buffer or []),
+        "ep_success_buffer": list(model.ep_success_buffer or []),
+    }
+
+
+def load_model_state(model: Any, state: dict[str, Any]) -> None:
+    model.set_parameters(state["params"], exact_match=True, device=model.device)
+    model.num_timesteps = int(state["num_timesteps"])
+    model._n_updates = state["n_updates"]
+    model._episode_num = state["episode_num"]
+    # both buffers, or SB3's next learn() sees one and skips creating the other
+    model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
+    model.ep_success_buffer = deque(state["ep_success_buffer"], maxlen=model._stats_window_size)

@@ -10,7 +10,6 @@ frozen players are kept, so each evaluation plays only the new pairs.
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
 from agents.rl.experiment import policy_kwargs
-from agents.rl.sb3_bridge import MetricsOutput
+from agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
 from agents.selfplay.config import SelfPlayConfig
 from agents.selfplay.league import League
 from agents.selfplay.opponents import build_reference
@@ -99,16 +98,12 @@ class SelfPlayExperiment:
 
     def train_unit(self) -> dict[str, float]:
         self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
-        unit = int(self.model.n_steps) * self.env.num_envs
-        self.model.learn(unit, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        metrics = learn_unit(self.model, int(self.model.n_steps) * self.env.num_envs, self.output)
         self.global_step = int(self.model.num_timesteps)
         if self.global_step >= self.next_snapshot:
             self.league.add_snapshot(self.global_step, cpu_params(self.model.policy))
             while self.next_snapshot <= self.global_step:
                 self.next_snapshot += self.cfg.league.snapshot_every
-        metrics = self.output.pop()
-        if "rollout/ep_return_mean" not in metrics and self.model.ep_info_buffer:
-            metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in self.model.ep_info_buffer]))
         return {**metrics, **self.league.pop_metrics()}
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
@@ -149,13 +144,8 @@ class SelfPlayExperiment:
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        m = self.model
         return {
-            "params": m.get_parameters(),
-            "num_timesteps": m.num_timesteps,
-            "n_updates": m._n_updates,
-            "episode_num": m._episode_num,
-            "ep_info_buffer": list(m.ep_info_buffer or []),
+            **model_state(self.model),
             "league": self.league.state_dict(),
             "results": dict(self.results),
             "next_snapshot": self.next_snapshot,
@@ -163,12 +153,8 @@ class SelfPlayExperiment:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        m = self.model
-        m.set_parameters(state["params"], exact_match=True, device=m.device)
-        m.num_timesteps = self.global_step = int(state["num_timesteps"])
-        m._n_updates, m._episode_num = state["n_updates"], state["episode_num"]
-        m.ep_info_buffer = collections.deque(state["ep_info_buffer"], maxlen=m._stats_window_size)
-        m.ep_success_buffer = collections.deque(maxlen=m._stats_window_size)  # learn() skips both once one is set
+        load_model_state(self.model, state)
+        self.global_step = self.model.num_timesteps
         self.league.load_state_dict(state["league"])
         self.results = dict(state["results"])
         self.next_snapshot = state["next_snapshot"]

@@ -19,7 +19,7 @@ from stable_baselines3.common.logger import Logger as SB3Logger
 
 from agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
 from agents.rl.experiment import policy_kwargs
-from agents.rl.sb3_bridge import MetricsOutput
+from agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
 from agents.selfplay.config import TeamsConfig
 from agents.selfplay.players import cpu_params, frozen_policy
 from envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
@@ -70,14 +70,13 @@ class TeamsExperiment:
         self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
         side = self.sides[self.phase % 2]
         model = self.models[side]
-        model.learn(int(model.n_steps) * model.env.num_envs, reset_num_timesteps=False, log_interval=1,
-                    progress_bar=False)
+        side_metrics = learn_unit(model, int(model.n_steps) * model.env.num_envs, self.outputs[side])
         self.global_step = sum(int(m.num_timesteps) for m in self.models.values())
         self.units_in_phase += 1
         if self.units_in_phase >= self.cfg.schedule.units_per_phase:
             self._freeze(side)  # the other side now trains against these weights, fixed
             self.phase, self.units_in_phase = self.phase + 1, 0
-        metrics = {f"{k}_{side}": v for k, v in self.outputs[side].pop().items()}
+        metrics = {f"{k}_{side}": v for k, v in side_metrics.items()}
         metrics["league/phase"] = float(self.phase)
         return metrics
 
@@ -93,21 +92,14 @@ class TeamsExperiment:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "models": {s: {"params": m.get_parameters(), "num_timesteps": m.num_timesteps, "n_updates": m._n_updates}
-                       for s, m in self.models.items()},
+            "models": {s: model_state(m) for s, m in self.models.items()},
             "frozen": {s: cpu_params(p) for s, p in self.frozen.items()},
             "phase": (self.phase, self.units_in_phase),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        import collections
-
         for side, s in state["models"].items():
-            m = self.models[side]
-            m.set_parameters(s["params"], exact_match=True, device=m.device)
-            m.num_timesteps, m._n_updates = int(s["num_timesteps"]), s["n_updates"]
-            m.ep_info_buffer = collections.deque(maxlen=m._stats_window_size)
-            m.ep_success_buffer = collections.deque(maxlen=m._stats_window_size)
+            load_model_state(self.models[side], s)
         for side, params in state["frozen"].items():
             self.frozen[side].load_state_dict(params)
         self.phase, self.units_in_phase = state["phase"]
