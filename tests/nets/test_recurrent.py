@@ -5,16 +5,9 @@ from rlgen.errors import RlgenError
 from rlgen.nets.checks import check_backbone
 from rlgen.nets.common import ACTIVATIONS, NORMS
 from rlgen.nets.recurrent import CELLS, POOLS, RNNEncoder
+from tests.nets.padding import left_pad
 
 CELL_NAMES = list(CELLS)
-
-
-def left_pad(x: torch.Tensor, steps: int, fill: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, L, F) -> (B, steps, F) padded on the left with `fill`, and its (B, steps) mask."""
-    batch, length, features = x.shape
-    pad = torch.full((batch, steps - length, features), fill)
-    mask = torch.arange(steps).expand(batch, steps) >= steps - length
-    return torch.cat([pad, x], 1), mask
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)

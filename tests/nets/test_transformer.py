@@ -5,16 +5,9 @@ from rlgen.errors import RlgenError
 from rlgen.nets.checks import check_backbone
 from rlgen.nets.common import ACTIVATIONS, NORMS
 from rlgen.nets.transformer import POOLS, POSITIONALS, TransformerEncoder, sinusoidal_table
+from tests.nets.padding import left_pad
 
 SMALL = {"d_model": 16, "n_heads": 2, "n_layers": 2, "ff_dim": 32}
-
-
-def left_pad(x: torch.Tensor, steps: int, fill: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, L, F) -> (B, steps, F) padded on the left with `fill`, and its (B, steps) mask."""
-    batch, length, features = x.shape
-    pad = torch.full((batch, steps - length, features), fill)
-    mask = torch.arange(steps).expand(batch, steps) >= steps - length
-    return torch.cat([pad, x], 1), mask
 
 
 @pytest.mark.parametrize("pool, shape", [("last", (3, 16)), ("mean", (3, 16)), ("sequence", (3, 6, 16))])
