@@ -29,7 +29,7 @@ from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewar
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 
-from agents.rl.experiment import RLExperiment
+from rlgen.agents.rl.experiment import RLExperiment
 from rlgen.cli import load
 from rlgen.runner import Runner
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.gan.classifier import load_classifier
-from agents.gan.experiment import GANExperiment
-from agents.gan.metrics import frechet_from_features
-from envs.datasets import digits
+from rlgen.agents.gan.classifier import load_classifier
+from rlgen.agents.gan.experiment import GANExperiment
+from rlgen.agents.gan.metrics import frechet_from_features
+from rlgen.envs.datasets import digits
 from rlgen.cli import load
 from rlgen.runner import Runner
 

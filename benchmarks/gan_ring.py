@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.gan.experiment import GANExperiment
-from agents.gan.metrics import mode_quality
+from rlgen.agents.gan.experiment import GANExperiment
+from rlgen.agents.gan.metrics import mode_quality
 from rlgen.cli import load
 from rlgen.runner import Runner
 

@@ -31,7 +31,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from agents.rl.experiment import RLExperiment
+from rlgen.agents.rl.experiment import RLExperiment
 from rlgen.cli import load
 from rlgen.runner import Runner
 

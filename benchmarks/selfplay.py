@@ -21,9 +21,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from agents.selfplay.experiment import SelfPlayExperiment, versus
-from agents.selfplay.play import restore
-from agents.selfplay.ratings import fit_elo, results_matrix, round_robin
+from rlgen.agents.selfplay.experiment import SelfPlayExperiment, versus
+from rlgen.agents.selfplay.play import restore
+from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
 from rlgen.cli import load
 from rlgen.runner import Runner
 

@@ -18,7 +18,7 @@ from rlgen.errors import RlgenError
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 
 # Env id prefixes whose registration lives in a package that must be imported first.
-_NAMESPACES = {"ALE/": "ale_py", "rlgen/": "envs.registration"}
+_NAMESPACES = {"ALE/": "ale_py", "rlgen/": "rlgen.envs.registration"}
 
 
 def ensure_registered(env_id: str) -> None:
@@ -68,7 +68,7 @@ def resolve_wrapper(spec: WrapperSpec) -> tuple[type[gym.Wrapper], dict[str, Any
 
 def _own_wrappers() -> dict[str, type[gym.Wrapper]]:
     """rlgen's wrappers, usable by name in env.wrappers like gymnasium's."""
-    from envs.pomdp import HideEntries
+    from rlgen.envs.pomdp import HideEntries
 
     return {"HideEntries": HideEntries}
 

@@ -3,14 +3,14 @@
 import gymnasium as gym
 
 _IDS = {
-    "rlgen/Identity-v0": "envs.identity:IdentityEnv",
-    "rlgen/IdentityBox-v0": "envs.identity:IdentityBoxEnv",
+    "rlgen/Identity-v0": "rlgen.envs.identity:IdentityEnv",
+    "rlgen/IdentityBox-v0": "rlgen.envs.identity:IdentityBoxEnv",
 }
 # Partially observable tasks (issue 5): id -> (entry point, max_episode_steps, reward_threshold)
 _POMDP_IDS = {
-    "rlgen/CartPoleNoVel-v1": ("envs.pomdp:cartpole_novel", 500, 475.0),
-    "rlgen/PendulumNoVel-v1": ("envs.pomdp:pendulum_novel", 200, None),
-    "rlgen/CueRecall-v0": ("envs.pomdp:CueRecallEnv", None, 0.95),
+    "rlgen/CartPoleNoVel-v1": ("rlgen.envs.pomdp:cartpole_novel", 500, 475.0),
+    "rlgen/PendulumNoVel-v1": ("rlgen.envs.pomdp:pendulum_novel", 200, None),
+    "rlgen/CueRecall-v0": ("rlgen.envs.pomdp:CueRecallEnv", None, 0.95),
 }
 
 for _id, _entry in _IDS.items():

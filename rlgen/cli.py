@@ -29,10 +29,10 @@ examples:
 
 def kinds() -> dict[str, Any]:
     """Experiment kinds by name: each class has `config_model` and `check(cfg)`."""
-    from agents.gan.experiment import GANExperiment
-    from agents.rl.experiment import RLExperiment
-    from agents.selfplay.experiment import SelfPlayExperiment
-    from agents.selfplay.teams import TeamsExperiment
+    from rlgen.agents.gan.experiment import GANExperiment
+    from rlgen.agents.rl.experiment import RLExperiment
+    from rlgen.agents.selfplay.experiment import SelfPlayExperiment
+    from rlgen.agents.selfplay.teams import TeamsExperiment
 
     return {"rl": RLExperiment, "gan": GANExperiment, "selfplay": SelfPlayExperiment, "teams": TeamsExperiment}
 
@@ -168,7 +168,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_tournament(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from agents.selfplay.play import ratings_table, restore, tournament
+    from rlgen.agents.selfplay.play import ratings_table, restore, tournament
 
     exps = [restore(Path(p)) for p in args.run_dirs]
     try:
@@ -181,7 +181,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from agents.selfplay.play import play_human, restore
+    from rlgen.agents.selfplay.play import play_human, restore
 
     exp = restore(Path(args.run_dir))
     try:
@@ -195,8 +195,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     import gymnasium as gym
     from rich.table import Table
 
-    import envs.registration  # noqa: F401 - registers the rlgen/ ids so they are listed
-    from agents.rl.algos import ALGOS
+    import rlgen.envs.registration  # noqa: F401 - registers the rlgen/ ids so they are listed
+    from rlgen.agents.rl.algos import ALGOS
     from rlgen.nets import BACKBONES
 
     table = Table(title="rlgen", show_lines=False)

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from agents.gan import metrics, pictures
-from agents.gan.config import GANConfig
+from rlgen.agents.gan import metrics, pictures
+from rlgen.agents.gan.config import GANConfig
 from rlgen.logging import Image
 
 Sampler = Callable[[int, torch.Generator], tuple[np.ndarray, np.ndarray | None]]
@@ -32,7 +32,7 @@ class Evaluator:
         self.real_spread = metrics.spread(self.real)
         self.classifier = None
         if cfg.data.source == "digits":
-            from agents.gan.classifier import load_classifier
+            from rlgen.agents.gan.classifier import load_classifier
 
             self.classifier = load_classifier(source.x, source.y, cfg.eval.classifier_cache)
             self.real_features = self._features(source.x)

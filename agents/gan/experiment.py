@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from agents.gan import ddp
-from agents.gan.config import GANConfig
-from agents.gan.evaluation import Evaluator
-from agents.gan.losses import LOSSES
-from agents.gan.metrics import training_warning
-from agents.gan.players import EMA, Discriminator, Generator
-from agents.gan.regularizers import gradient_penalty, r1_from_logits
-from envs.datasets import KINDS, LABELED, check_source, make_source
+from rlgen.agents.gan import ddp
+from rlgen.agents.gan.config import GANConfig
+from rlgen.agents.gan.evaluation import Evaluator
+from rlgen.agents.gan.losses import LOSSES
+from rlgen.agents.gan.metrics import training_warning
+from rlgen.agents.gan.players import EMA, Discriminator, Generator
+from rlgen.agents.gan.regularizers import gradient_penalty, r1_from_logits
+from rlgen.envs.datasets import KINDS, LABELED, check_source, make_source
 from rlgen.config import OptimConfig
 from rlgen.logging import console
 from rlgen.runner import RunContext

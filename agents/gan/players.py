@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from agents.gan.config import DiscriminatorConfig, GeneratorConfig
-from agents.gan.regularizers import add_spectral_norm
+from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
+from rlgen.agents.gan.regularizers import add_spectral_norm
 from rlgen.errors import RlgenError
 from rlgen.nets import LinearHead, build_backbone, build_decoder, make_activation
 

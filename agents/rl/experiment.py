@@ -19,11 +19,11 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
-from agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
-from agents.rl.config import PolicyConfig, RLConfig
-from agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, learn_unit, load_model_state, model_state
-from agents.rl.vec import make_vec_env
-from envs import check_env_id, resolve_wrapper
+from rlgen.agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
+from rlgen.agents.rl.config import PolicyConfig, RLConfig
+from rlgen.agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.rl.vec import make_vec_env
+from rlgen.envs import check_env_id, resolve_wrapper
 from rlgen.config import EnvConfig, OptimConfig
 from rlgen.errors import RlgenError
 from rlgen.nets.common import ACTIVATIONS

@@ -9,8 +9,8 @@ import gymnasium as gym
 from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
 
-from agents.rl.history import VecHistory
-from envs import make_env_fn
+from rlgen.agents.rl.history import VecHistory
+from rlgen.envs import make_env_fn
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from agents.rl.config import PolicyConfig
+from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import ExperimentConfig, OptimConfig, Section
 
 

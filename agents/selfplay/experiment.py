@@ -20,15 +20,15 @@ from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
-from agents.rl.experiment import policy_kwargs
-from agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
-from agents.selfplay.config import SelfPlayConfig
-from agents.selfplay.league import League
-from agents.selfplay.opponents import build_reference
-from agents.selfplay.players import PolicyPlayer, cpu_params, frozen_policy
-from agents.selfplay.ratings import fit_elo, payoff_rows, results_matrix, round_robin
-from envs.games import Opponent, TurnBasedEnv, check_game, make_game, play_game
+from rlgen.agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
+from rlgen.agents.rl.experiment import policy_kwargs
+from rlgen.agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.selfplay.config import SelfPlayConfig
+from rlgen.agents.selfplay.league import League
+from rlgen.agents.selfplay.opponents import build_reference
+from rlgen.agents.selfplay.players import PolicyPlayer, cpu_params, frozen_policy
+from rlgen.agents.selfplay.ratings import fit_elo, payoff_rows, results_matrix, round_robin
+from rlgen.envs.games import Opponent, TurnBasedEnv, check_game, make_game, play_game
 from rlgen.errors import RlgenError
 from rlgen.logging import Table
 from rlgen.runner import RunContext

@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 import torch
 
-from envs.games import Opponent
+from rlgen.envs.games import Opponent
 
 Sampling = Literal["latest", "uniform", "pfsp"]
 

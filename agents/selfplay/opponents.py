@@ -17,8 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from envs.games import Opponent
-from envs.games.boards import connect_four_winning_moves, tictactoe_winner
+from rlgen.envs.games import Opponent
+from rlgen.envs.games.boards import connect_four_winning_moves, tictactoe_winner
 from rlgen.errors import RlgenError
 
 

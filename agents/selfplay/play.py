@@ -16,11 +16,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from agents.selfplay.config import SelfPlayConfig
-from agents.selfplay.experiment import SelfPlayExperiment
-from agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from envs.games import Opponent
-from envs.games.boards import planes_to_cells
+from rlgen.agents.selfplay.config import SelfPlayConfig
+from rlgen.agents.selfplay.experiment import SelfPlayExperiment
+from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
+from rlgen.envs.games import Opponent
+from rlgen.envs.games.boards import planes_to_cells
 from rlgen import checkpoint
 from rlgen.config import load_config
 from rlgen.errors import RlgenError

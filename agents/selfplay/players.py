@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 
-from envs.games import planes_to_image
+from rlgen.envs.games import planes_to_image
 
 
 class PolicyPlayer:

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from envs.games import GameFactory, Opponent, play_game
+from rlgen.envs.games import GameFactory, Opponent, play_game
 
 
 def fit_elo(scores: np.ndarray, games: np.ndarray, *, prior: float = 1.0, anchor: int | None = None,

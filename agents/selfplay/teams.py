@@ -17,12 +17,12 @@ import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.logger import Logger as SB3Logger
 
-from agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
-from agents.rl.experiment import policy_kwargs
-from agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
-from agents.selfplay.config import TeamsConfig
-from agents.selfplay.players import cpu_params, frozen_policy
-from envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
+from rlgen.agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
+from rlgen.agents.rl.experiment import policy_kwargs
+from rlgen.agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.selfplay.config import TeamsConfig
+from rlgen.agents.selfplay.players import cpu_params, frozen_policy
+from rlgen.envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
 from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from agents.rl.config import RLConfig
+from rlgen.agents.rl.config import RLConfig
 
 
 def rl_config(tmp_path, algo: str = "ppo", env_id: str = "rlgen/Identity-v0", *, n_envs: int = 4,

@@ -6,8 +6,8 @@ import pytest
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.rl.history import VecHistory, shift_in
-from agents.rl.sb3_bridge import BackboneExtractor
+from rlgen.agents.rl.history import VecHistory, shift_in
+from rlgen.agents.rl.sb3_bridge import BackboneExtractor
 
 
 class Countdown(gym.Env):

@@ -6,7 +6,7 @@ the cue, so the eval return is the success rate and a memoryless policy scores 0
 
 import pytest
 
-from agents.rl.experiment import RLExperiment
+from rlgen.agents.rl.experiment import RLExperiment
 from rlgen.runner import Runner
 from tests.agents.rl_helpers import rl_config
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from agents.rl.experiment import RLExperiment
-from agents.rl.sb3_bridge import BackboneExtractor
+from rlgen.agents.rl.experiment import RLExperiment
+from rlgen.agents.rl.sb3_bridge import BackboneExtractor
 from rlgen.runner import Runner
 from tests.agents.rl_helpers import rl_config
 

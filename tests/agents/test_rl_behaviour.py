@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.rl.experiment import RLExperiment
+from rlgen.agents.rl.experiment import RLExperiment
 from rlgen import checkpoint
 from rlgen.cli import load, main
 from rlgen.logging import Logger

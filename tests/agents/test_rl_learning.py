@@ -6,7 +6,7 @@ IdentityBox-v0: 20 steps, perfect play scores 0, random play about -13.
 
 import pytest
 
-from agents.rl.experiment import RLExperiment
+from rlgen.agents.rl.experiment import RLExperiment
 from rlgen.runner import Runner
 from tests.agents.rl_helpers import rl_config
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from envs.datasets import KINDS, SOURCES, check_source, frames, make_source
+from rlgen.envs.datasets import KINDS, SOURCES, check_source, frames, make_source
 from rlgen.errors import RlgenError
 
 

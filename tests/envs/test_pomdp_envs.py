@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from stable_baselines3.common.env_checker import check_env
 
-from envs import ensure_registered
-from envs.pomdp import CueRecallEnv, HideEntries
+from rlgen.envs import ensure_registered
+from rlgen.envs.pomdp import CueRecallEnv, HideEntries
 from rlgen.errors import RlgenError
 
 POMDP_IDS = ["rlgen/CartPoleNoVel-v1", "rlgen/PendulumNoVel-v1", "rlgen/CueRecall-v0"]

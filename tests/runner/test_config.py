@@ -83,7 +83,7 @@ def test_bundled_name_resolves_to_the_configs_folder():
 
 def test_rlgen_wrappers_are_usable_by_name():
     cfg = load(DEMO, ["env.wrappers=[{HideEntries: {indices: [1, 3]}}]"])
-    from envs import make_env_fn
+    from rlgen.envs import make_env_fn
 
     env = make_env_fn(cfg.env.id, cfg.env.kwargs, cfg.env.wrappers)()
     assert env.observation_space.shape == (2,)  # cart position and pole angle only

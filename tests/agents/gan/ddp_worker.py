@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from agents.gan.config import GANConfig
-from agents.gan.experiment import GANExperiment
+from rlgen.agents.gan.config import GANConfig
+from rlgen.agents.gan.experiment import GANExperiment
 from rlgen.config import load_config
 from rlgen.runner import Runner
 

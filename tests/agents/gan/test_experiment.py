@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from agents.gan.config import GANConfig
-from agents.gan.experiment import GANExperiment
+from rlgen.agents.gan.config import GANConfig
+from rlgen.agents.gan.experiment import GANExperiment
 from rlgen.config import load_config
 from rlgen.runner import Runner
 

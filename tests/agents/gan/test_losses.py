@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from agents.gan.losses import LOSSES, bce_d, minimax_g, non_saturating_g
-from agents.gan.regularizers import gradient_penalty, r1_from_logits, r1_penalty
+from rlgen.agents.gan.losses import LOSSES, bce_d, minimax_g, non_saturating_g
+from rlgen.agents.gan.regularizers import gradient_penalty, r1_from_logits, r1_penalty
 
 REAL = torch.tensor([2.0, 0.5])
 FAKE = torch.tensor([-2.0, 0.5])

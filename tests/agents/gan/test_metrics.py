@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from agents.gan.metrics import frechet_distance, frechet_from_features, mmd2, mode_quality, spread, training_warning
-from envs.datasets import grid25, ring8
+from rlgen.agents.gan.metrics import frechet_distance, frechet_from_features, mmd2, mode_quality, spread, training_warning
+from rlgen.envs.datasets import grid25, ring8
 
 
 def test_perfect_samples_cover_every_mode_with_high_quality():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from agents.gan.config import DiscriminatorConfig, GeneratorConfig
-from agents.gan.players import EMA, Discriminator, Generator, with_label
+from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
+from rlgen.agents.gan.players import EMA, Discriminator, Generator, with_label
 
 CASES = [  # (kind, shape, generator backbone, discriminator backbone)
     ("points", (2,), {"type": "mlp", "hidden": [16]}, {"type": "mlp", "hidden": [16]}),

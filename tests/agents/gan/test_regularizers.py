@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from agents.gan.regularizers import add_spectral_norm
+from rlgen.agents.gan.regularizers import add_spectral_norm
 
 
 def top_singular_value(weight: torch.Tensor) -> float:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.selfplay.play import board_table, restore
+from rlgen.agents.selfplay.play import board_table, restore
 from rlgen.cli import main
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "selfplay_tictactoe.yaml"

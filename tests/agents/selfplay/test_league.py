@@ -5,7 +5,7 @@ import io
 import numpy as np
 import torch
 
-from agents.selfplay.league import League
+from rlgen.agents.selfplay.league import League
 
 
 def _league(**kw):

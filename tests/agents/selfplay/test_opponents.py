@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from agents.selfplay.opponents import (build_reference, lookahead_player, minimax_player, random_player,
+from rlgen.agents.selfplay.opponents import (build_reference, lookahead_player, minimax_player, random_player,
                                        tictactoe_best_moves, tictactoe_values)
-from envs.games import make_game, play_game
+from rlgen.envs.games import make_game, play_game
 from rlgen.errors import RlgenError
 
 

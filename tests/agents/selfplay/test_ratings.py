@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from agents.selfplay.ratings import fit_elo, payoff_rows, results_matrix, round_robin
-from envs.games import make_game
+from rlgen.agents.selfplay.ratings import fit_elo, payoff_rows, results_matrix, round_robin
+from rlgen.envs.games import make_game
 
 
 def test_a_player_that_always_wins_rates_above_one_that_always_loses():

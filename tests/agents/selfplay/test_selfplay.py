@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.selfplay.experiment import SelfPlayExperiment
+from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen import checkpoint
 from rlgen.cli import load, main
 from rlgen.logging import Logger, Table

@@ -8,8 +8,8 @@ import torch
 
 pytest.importorskip("mpe2")
 
-from agents.selfplay.teams import TeamsExperiment  # noqa: E402
-from envs.games.teams import OneSide, play_teams, random_team, side_vec_env, team_game  # noqa: E402
+from rlgen.agents.selfplay.teams import TeamsExperiment  # noqa: E402
+from rlgen.envs.games.teams import OneSide, play_teams, random_team, side_vec_env, team_game  # noqa: E402
 from rlgen.cli import load  # noqa: E402
 from rlgen.logging import Logger  # noqa: E402
 from rlgen.runner import RunContext  # noqa: E402

@@ -6,7 +6,7 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.classic import connect_four_v3, tictactoe_v3
 from pettingzoo.test import api_test
 
-from envs.games import TurnBasedEnv, fixed_opponent, make_game, play_game
+from rlgen.envs.games import TurnBasedEnv, fixed_opponent, make_game, play_game
 from rlgen.errors import RlgenError
 
 
