@@ -1,8 +1,12 @@
 """What agents act in or learn from: gymnasium env construction and checks.
 
-`make_env_fn` turns an env id, `gymnasium.make` kwargs and a list of wrappers named by their
-gymnasium class names into a thunk that builds one env. `check_env_id` tells, before anything heavy
-starts, whether an id exists, with a suggestion when it does not.
+`make_env_fn` turns an env id, `gymnasium.make` kwargs and a list of wrappers (gymnasium class
+names, registered names, or import paths) into a thunk that builds one env. `check_env_id` tells,
+before anything heavy starts, whether an id exists, with a suggestion when it does not.
+
+Env ids come from gymnasium's registry, after every `rlgen.envs` entry point has been imported
+(rlgen's own `rlgen/...` ids arrive that way, and so do a plugin's). gymnasium's own form
+`mypkg.envs:MyEnv-v0` imports `mypkg.envs` first, so a user's module registers its ids itself.
 """
 
 from __future__ import annotations
@@ -14,30 +18,34 @@ from typing import Any, Callable, Mapping, Sequence
 import gymnasium as gym
 
 from rlgen.errors import RlgenError
+from rlgen.registry import WRAPPERS, load_env_packages
 
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 
-# Env id prefixes whose registration lives in a package that must be imported first.
-_NAMESPACES = {"ALE/": "ale_py", "rlgen/": "rlgen.envs.registration"}
 
-
-def ensure_registered(env_id: str) -> None:
-    """Import the package that registers `env_id`'s namespace (ale_py for ALE/..., ours for rlgen/...)."""
-    for prefix, module in _NAMESPACES.items():
-        if env_id.startswith(prefix):
-            try:
-                mod = importlib.import_module(module)
-            except ImportError as e:
-                extra = "pip install 'rlgen[atari]'" if module == "ale_py" else "reinstall rlgen"
-                raise RlgenError(f"env {env_id!r} needs the {module} package ({e}); {extra}") from None
-            if module == "ale_py":
-                gym.register_envs(mod)
+def ensure_registered(env_id: str) -> str:
+    """Make `env_id` known to gymnasium: rlgen's env packages, ale_py for ALE/..., the module of a
+    `module:EnvId` id. Returns the id as gymnasium's registry knows it."""
+    load_env_packages()
+    if env_id.startswith("ALE/"):
+        try:
+            gym.register_envs(importlib.import_module("ale_py"))
+        except ImportError as e:
+            raise RlgenError(f"env {env_id!r} needs the ale_py package ({e}); pip install 'rlgen[atari]'") from None
+    module, sep, bare = env_id.partition(":")
+    if sep:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise RlgenError(f"env {env_id!r}: cannot import {module!r} ({e}); is the package installed?") from None
+        return bare
+    return env_id
 
 
 def check_env_id(env_id: str) -> str | None:
     """None when `env_id` is registered, otherwise a one-line problem with a suggestion."""
     try:
-        ensure_registered(env_id)
+        env_id = ensure_registered(env_id)
     except RlgenError as e:
         return str(e)
     if env_id in gym.registry:
@@ -47,30 +55,27 @@ def check_env_id(env_id: str) -> str | None:
     return f"unknown gymnasium env id {env_id!r}{hint}; `rlgen list` shows the registered ids"
 
 
-def resolve_wrapper(spec: WrapperSpec) -> tuple[type[gym.Wrapper], dict[str, Any]]:
-    """A wrapper named by its gymnasium class name, alone or as {Name: {kwargs}}."""
+def resolve_wrapper(spec: WrapperSpec) -> tuple[Callable[..., gym.Env], dict[str, Any]]:
+    """A wrapper by name (gymnasium's class names, registered names, import paths), alone or as
+    {Name: {kwargs}}."""
     if isinstance(spec, str):
         name, kwargs = spec, {}
     else:
         if len(spec) != 1:
             raise RlgenError(f"a wrapper entry must be a name or {{Name: {{kwargs}}}}, got {dict(spec)!r}")
         (name, kwargs), = spec.items()
-    cls = _own_wrappers().get(name) or getattr(gym.wrappers, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, gym.Wrapper)):
-        known = [*_own_wrappers(), *(n for n in dir(gym.wrappers) if isinstance(getattr(gym.wrappers, n), type)
-                                     and issubclass(getattr(gym.wrappers, n), gym.Wrapper))]
+    try:
+        cls = WRAPPERS.get(name)
+    except RlgenError:
+        known = [*WRAPPERS.names(), *(n for n in dir(gym.wrappers) if isinstance(getattr(gym.wrappers, n), type)
+                                      and issubclass(getattr(gym.wrappers, n), gym.Wrapper))]
         close = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise RlgenError(f"unknown wrapper {name!r}{hint}; use a gymnasium.wrappers class name or one of rlgen's: "
-                         f"{', '.join(_own_wrappers())}")
+        raise RlgenError(f"unknown wrapper {name!r}{hint}; use a gymnasium.wrappers class name, a registered "
+                         f"one ({', '.join(WRAPPERS.names())}) or an import path package.module:Class") from None
+    if not callable(cls):
+        raise RlgenError(f"wrapper {name!r} is a {type(cls).__name__}, not a wrapper class or function")
     return cls, dict(kwargs or {})
-
-
-def _own_wrappers() -> dict[str, type[gym.Wrapper]]:
-    """rlgen's wrappers, usable by name in env.wrappers like gymnasium's."""
-    from rlgen.envs.pomdp import HideEntries
-
-    return {"HideEntries": HideEntries}
 
 
 def make_env_fn(
@@ -86,8 +91,7 @@ def make_env_fn(
         make_kwargs["render_mode"] = render_mode
 
     def thunk() -> gym.Env:
-        ensure_registered(env_id)
-        env = gym.make(env_id, **make_kwargs)
+        env = gym.make(ensure_registered(env_id), **make_kwargs)
         for cls, wkw in resolved:
             env = cls(env, **wkw)
         return env

@@ -1,9 +1,13 @@
 """Data sources a GAN learns from: a 1-D Gaussian, 2-D mixtures, sklearn's digits, sine sequences, env frames.
 
-A source is a small object with a `shape` (one sample), a `kind` ("points", "image" or
+A source is a small object with a `shape` (one sample), a `modality` ("points", "image" or
 "sequence"), `n_classes` (0 = no labels) and `sample(batch, rng) -> (x, y)`: x is float32
 (batch, *shape), y int64 (batch,) or None. Everything is generated or bundled locally; nothing
 downloads. Numpy only: the GAN moves batches to its device.
+
+Sources are found by name in `rlgen.registry.SOURCES` (these arrive through rlgen's entry points,
+a user's through theirs, or by import path `mypkg.shapes:Spiral`). A builder may declare
+`modality` and `labeled` as attributes, so a config is checked before the source is built.
 
     src = make_source("ring8")
     x, _ = src.sample(512, np.random.default_rng(0))   # (512, 2)
@@ -11,12 +15,24 @@ downloads. Numpy only: the GAN moves batches to its device.
 
 from __future__ import annotations
 
-import difflib
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 import numpy as np
 
 from rlgen.errors import RlgenError
+from rlgen.registry import SOURCES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def declares(modality: str, labeled: bool = False) -> Callable[[F], F]:
+    """Mark a source builder with what it gives, for config checks before it is built."""
+
+    def mark(fn: F) -> F:
+        fn.modality, fn.labeled = modality, labeled  # type: ignore[attr-defined]
+        return fn
+
+    return mark
 
 Batch = tuple[np.ndarray, "np.ndarray | None"]
 
@@ -24,7 +40,7 @@ Batch = tuple[np.ndarray, "np.ndarray | None"]
 class Mixture:
     """Equal-weight isotropic Gaussians; `modes` (K, D) are the centres, `std` their spread."""
 
-    kind: ClassVar[str] = "points"
+    modality: ClassVar[str] = "points"
     n_classes: ClassVar[int] = 0
 
     def __init__(self, modes: np.ndarray, std: float):
@@ -38,17 +54,20 @@ class Mixture:
         return x.astype(np.float32), None
 
 
+@declares("points")
 def gaussian(mean: float = 3.0, std: float = 0.5) -> Mixture:
     """One 1-D Gaussian: the smallest GAN problem with a known answer (G's mean should reach `mean`)."""
     return Mixture(np.array([[mean]]), std)
 
 
+@declares("points")
 def ring8(radius: float = 2.0, std: float = 0.02) -> Mixture:
     """8 Gaussians on a circle (Metz et al. 2017, Unrolled GAN; VEEGAN uses radius 2, std 0.02)."""
     angles = 2 * np.pi * np.arange(8) / 8
     return Mixture(radius * np.stack([np.cos(angles), np.sin(angles)], 1), std)
 
 
+@declares("points")
 def grid25(spacing: float = 2.0, std: float = 0.05) -> Mixture:
     """5x5 Gaussians at {-4, -2, 0, 2, 4}^2 with std 0.05 (VEEGAN; PacGAN section 4)."""
     axis = spacing * (np.arange(5) - 2)
@@ -58,7 +77,7 @@ def grid25(spacing: float = 2.0, std: float = 0.05) -> Mixture:
 class SwissRoll:
     """The 2-D swiss roll (sklearn's make_swiss_roll, (x, z) plane), scaled by 1/5 to about [-2.5, 3]."""
 
-    kind: ClassVar[str] = "points"
+    modality: ClassVar[str] = "points"
     n_classes: ClassVar[int] = 0
     shape = (2,)
 
@@ -74,7 +93,7 @@ class SwissRoll:
 class ArrayData:
     """A fixed set of samples (and labels), drawn with replacement."""
 
-    kind: ClassVar[str] = "image"
+    modality: ClassVar[str] = "image"
 
     def __init__(self, x: np.ndarray, y: np.ndarray | None, n_classes: int):
         self.x, self.y, self.n_classes = x.astype(np.float32), y, n_classes
@@ -85,6 +104,7 @@ class ArrayData:
         return self.x[idx], (None if self.y is None else self.y[idx])
 
 
+@declares("image", labeled=True)
 def digits() -> ArrayData:
     """sklearn's bundled 8x8 digits (1,797 images, 10 classes) as (1, 8, 8) in [-1, 1]."""
     from sklearn.datasets import load_digits  # bundled with sklearn: no download
@@ -98,7 +118,7 @@ class Sines:
     """Sequences sin(2 pi f t / length + phase), (length, 1), f ~ U[freq], phase ~ U[0, 2 pi)
     (the sine task of Esteban et al. 2017, RCGAN)."""
 
-    kind: ClassVar[str] = "sequence"
+    modality: ClassVar[str] = "sequence"
     n_classes: ClassVar[int] = 0
 
     def __init__(self, length: int = 32, freq: tuple[float, float] = (1.0, 3.0), amplitude: float = 0.8):
@@ -113,6 +133,7 @@ class Sines:
         return x[..., None].astype(np.float32), None
 
 
+@declares("image")
 def frames(env_id: str = "CartPole-v1", n_frames: int = 512, size: int = 32, gray: bool = True,
            seed: int = 0) -> ArrayData:
     """`n_frames` screens of a gymnasium env under a random policy, resized to size x size, in [-1, 1].
@@ -154,35 +175,22 @@ def _resize(frame: np.ndarray, size: int, gray: bool) -> np.ndarray:
     return small.transpose(2, 0, 1)
 
 
-SOURCES: dict[str, Callable[..., Any]] = {
-    "gaussian": gaussian,
-    "ring8": ring8,
-    "grid25": grid25,
-    "swiss_roll": SwissRoll,
-    "digits": digits,
-    "sine": Sines,
-    "frames": frames,
-}
-KINDS = {"gaussian": "points", "ring8": "points", "grid25": "points", "swiss_roll": "points", "digits": "image",
-         "sine": "sequence", "frames": "image"}
-LABELED = {"digits"}
-
-
-def check_source(name: str) -> str | None:
-    """None when `name` is a known source, else a one-line problem with a suggestion."""
-    if name in SOURCES:
-        return None
-    close = difflib.get_close_matches(name, list(SOURCES), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown data source {name!r}{hint}; known: {', '.join(SOURCES)}"
+def modality_of(source: Any) -> str | None:
+    """"points", "image" or "sequence" for a source or its builder; None when it does not say."""
+    value = getattr(source, "modality", None)
+    return value if value in ("points", "image", "sequence") else None
 
 
 def make_source(name: str, **kwargs: Any) -> Any:
-    """The source `name` built with `kwargs` (RlgenError for an unknown name or argument)."""
-    if (problem := check_source(name)) is not None:
-        raise RlgenError(problem)
+    """The source `name` (registered or an import path) built with `kwargs`."""
+    builder = SOURCES.get(name)
     try:
-        return SOURCES[name](**kwargs)
+        source = builder(**kwargs)
     except TypeError as e:
-        raise RlgenError(f"data source {name!r}: {e}") from None
-
+        raise RlgenError(f"data source {name!r}: {e} (check data.kwargs)") from None
+    missing = [a for a in ("shape", "sample") if not hasattr(source, a)]
+    if missing or modality_of(source) is None:
+        raise RlgenError(f"data source {name!r} built a {type(source).__name__} without "
+                         f"{', '.join(missing + ([] if modality_of(source) else ['modality']))}; a source has "
+                         "shape, modality ('points' | 'image' | 'sequence'), n_classes and sample(batch, rng)")
+    return source

@@ -1,4 +1,4 @@
-"""`rlgen train | eval | compare | sweep | list` — the composition root: the only place the framework meets agents and envs."""
+"""`rlgen train | eval | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Any, Mapping, Sequence
 
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.logging import console
-
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 EXAMPLES = """\
 examples:
@@ -23,18 +21,8 @@ examples:
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
   rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
   rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
-  rlgen list                                            algorithms, backbones, envs, bundled configs
+  rlgen list                                            configs, kinds, sources, games, backbones, wrappers, envs
 """
-
-
-def kinds() -> dict[str, Any]:
-    """Experiment kinds by name: each class has `config_model` and `check(cfg)`."""
-    from rlgen.agents.gan.experiment import GANExperiment
-    from rlgen.agents.rl.experiment import RLExperiment
-    from rlgen.agents.selfplay.experiment import SelfPlayExperiment
-    from rlgen.agents.selfplay.teams import TeamsExperiment
-
-    return {"rl": RLExperiment, "gan": GANExperiment, "selfplay": SelfPlayExperiment, "teams": TeamsExperiment}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,55 +46,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def load(config: str | Mapping[str, Any], overrides: Sequence[str]) -> Any:
-    """Read, validate and check a config (a path, a bundled name, or a mapping such as a sweep
-    trial's): every problem at once, before anything heavy starts."""
-    from rlgen.config import load_config
+    """`rlgen.load_config` (kept here for scripts written against the first release)."""
+    from rlgen.api import load_config
 
-    registry = kinds()
-    source = _config_path(config) if isinstance(config, str) else config
-    cfg = load_config(source, overrides, kinds={k: v.config_model for k, v in registry.items()})
-    problems = registry[cfg.kind].check(cfg)
-    if problems:
-        raise ConfigError(str(config) if isinstance(config, str) else "<config>", problems)
-    return cfg
+    return load_config(config, overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from rlgen.runner import Runner
+    from rlgen.api import train
 
     if args.seeds is not None:
         return train_seeds(args)
     if args.parallel != 1:
         raise RlgenError("--parallel N runs seeds side by side: use it with --seeds, e.g. --seeds 0,1,2 --parallel 2")
-    resume = Path(args.resume) if args.resume else None
-    if resume is not None:
+    if args.resume is not None:
         if args.config is not None:  # argparse reads a first override as CONFIG
             if "=" not in args.config:
-                raise RlgenError(f"--resume continues with the config saved in {resume}; give overrides only "
+                raise RlgenError(f"--resume continues with the config saved in {args.resume}; give overrides only "
                                  f"(key=value), not a CONFIG ({args.config!r})")
             args.overrides = [args.config, *args.overrides]
-        if not (resume / "config.yaml").is_file():
-            raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
-        cfg = load(str(resume / "config.yaml"), args.overrides)
-    else:
-        if args.config is None:
-            raise RlgenError("rlgen train needs a CONFIG (a YAML path or a bundled name; see `rlgen list`)")
-        cfg = load(args.config, args.overrides)
-    runner = Runner(cfg, kinds()[cfg.kind](cfg), resume_dir=resume)
-    summary = runner.run()
-    _report(summary, runner)
-    return runner.exit_code
+    elif args.config is None:
+        raise RlgenError("rlgen train needs a CONFIG (a YAML path or a bundled name; see `rlgen list`)")
+    run = train(args.config, args.overrides, resume=args.resume)
+    _report(run.summary, run.run_dir)
+    return run.exit_code
 
 
 def train_seeds(args: argparse.Namespace) -> int:
     """`--seeds 0,1,2`: one run per seed, in this process one after another or `--parallel N` at a time."""
-    from rlgen.runner import Runner
+    from rlgen.api import load_config, train
     from rlgen.seeds import parse_seeds, print_seeds_table, run_in_processes
 
     if args.resume or args.config is None:
         raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
     seeds = parse_seeds(args.seeds)
-    cfgs = {s: load(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem before any run
+    cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first
     if args.parallel > 1:
         results = run_in_processes(args.config, args.overrides, seeds, args.parallel)
         run_dirs = [r.run_dir for r in results if r.run_dir is not None]
@@ -114,10 +88,10 @@ def train_seeds(args: argparse.Namespace) -> int:
     else:
         run_dirs, code = [], 0
         for s in seeds:
-            runner = Runner(cfgs[s], kinds()[cfgs[s].kind](cfgs[s]))
-            _report(runner.run(), runner)
-            run_dirs.append(runner.run_dir)
-            if (code := runner.exit_code) != 0:
+            run = train(cfgs[s])
+            _report(run.summary, run.run_dir)
+            run_dirs.append(run.run_dir)
+            if (code := run.exit_code) != 0:
                 break  # interrupted: the remaining seeds do not start
     stop = cfgs[seeds[0]].train.early_stop
     print_seeds_table(run_dirs, stop.metric, stop.target)
@@ -125,31 +99,17 @@ def train_seeds(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import torch
-
     from rich.table import Table as RichTable
 
-    from rlgen import checkpoint
-    from rlgen.logging import Logger
+    from rlgen.api import load_run
     from rlgen.logging import Table as LogTable
-    from rlgen.runner import RunContext, choose_device, prefers_accelerator
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise RlgenError(f"{run_dir} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
-    cfg = load(str(run_dir / "config.yaml"), ["logging.wandb.mode=disabled"])
-    state = checkpoint.load(Path(args.checkpoint) if args.checkpoint else run_dir)
-    exp = kinds()[cfg.kind](cfg)
-    device = choose_device(cfg.device, prefers_accelerator(exp))
-    torch.set_num_threads(cfg.train.threads or 1)
-    exp.setup(RunContext(cfg, run_dir, device, Logger([]), cfg.seed))
-    try:
-        exp.load_state_dict(state["experiment"])
-        video_dir = run_dir / "media" / "videos" if args.video else None
-        metrics = exp.evaluate(episodes=args.episodes, video_dir=video_dir)
-    finally:
-        exp.close()
-    console.print(f"[bold]{cfg.name}[/] at step {state['global_step']:,}:")
+    with load_run(args.checkpoint or args.run_dir) as run:
+        if args.checkpoint and run.run_dir.resolve() != Path(args.run_dir).resolve():
+            raise RlgenError(f"--checkpoint {args.checkpoint} is not a checkpoint of {args.run_dir}")
+        video_dir = run.run_dir / "media" / "videos" if args.video else None
+        metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)
+        console.print(f"[bold]{run.config.name}[/] at step {run.global_step:,}:")
     tables = {k: v for k, v in metrics.items() if isinstance(v, LogTable)}
     for k, v in metrics.items():
         if k not in tables:
@@ -192,25 +152,9 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    import gymnasium as gym
-    from rich.table import Table
+    from rlgen.listing import listing
 
-    import rlgen.envs.registration  # noqa: F401 - registers the rlgen/ ids so they are listed
-    from rlgen.agents.rl.algos import ALGOS
-    from rlgen.nets import BACKBONES
-
-    table = Table(title="rlgen", show_lines=False)
-    table.add_column("what", style="bold")
-    table.add_column("names")
-    table.add_row("kinds", ", ".join(kinds()))
-    table.add_row("algorithms", ", ".join(f"{k} ({v.__name__})" for k, v in ALGOS.items()))
-    table.add_row("backbones", ", ".join(BACKBONES))
-    configs = sorted(p.stem for p in CONFIGS_DIR.glob("*.yaml"))
-    table.add_row("configs", ", ".join(configs) or "(none found)")
-    ids = sorted(gym.registry)
-    shown = [i for i in ids if args.all or "/" not in i or i.startswith("rlgen/")]
-    table.add_row("envs", ", ".join(shown) + ("" if args.all else "  (+ ALE/... with --all after `import ale_py`)"))
-    console.print(table)
+    console.print(listing(show_all_envs=args.all))
     return 0
 
 
@@ -268,8 +212,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for key in ("storage", "study"):
         if getattr(args, key):
             setattr(spec, key, getattr(args, key))
-    sweep = Sweep(spec, load=lambda config, overrides: load(config, overrides),
-                  make_experiment=lambda cfg: kinds()[cfg.kind](cfg))
+    from rlgen.api import load_config, make_experiment
+
+    sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
     sweep.run(args.n_trials)
     return 0
 
@@ -308,8 +253,7 @@ def _compare_parser(sub: Any) -> None:
     c.set_defaults(func=cmd_compare)
 
 
-def _report(summary: dict[str, Any], runner: Any) -> None:
-    run_dir = runner.run_dir
+def _report(summary: dict[str, Any], run_dir: Path) -> None:
     status = summary["status"]
     color = {"completed": "green", "stopped_early": "green", "interrupted": "yellow"}.get(status, "red")
     console.print(f"\n[{color}]{status}[/] at step {summary['global_step']:,} in {summary['wall_time_s']:.1f} s")
@@ -326,14 +270,6 @@ def _report(summary: dict[str, Any], runner: Any) -> None:
     if wandb_dir.is_dir():
         console.print(f"  look at it:    wandb leet {wandb_dir}")
         console.print(f"  upload later:  wandb sync {next(iter(sorted(wandb_dir.glob('offline-run-*'))), wandb_dir)}")
-
-
-def _config_path(config: str) -> str:
-    """A path, or the name of a bundled config (`ppo_cartpole` -> configs/ppo_cartpole.yaml)."""
-    path = Path(config)
-    if not path.exists() and path.suffix == "" and (CONFIGS_DIR / f"{config}.yaml").is_file():
-        return str(CONFIGS_DIR / f"{config}.yaml")
-    return config
 
 
 def _esc(text: str) -> str:
@@ -377,7 +313,7 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat (first moves first)")
     pl.set_defaults(func=cmd_play)
 
-    ls = sub.add_parser("list", help="algorithms, backbones, envs and bundled configs")
+    ls = sub.add_parser("list", help="bundled configs, kinds, data sources, games, backbones, wrappers, envs")
     ls.add_argument("--all", action="store_true", help="list every registered env id")
     ls.set_defaults(func=cmd_list)
     return p

@@ -14,13 +14,14 @@ import re
 import types
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Sequence, Union
+from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence, Union
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from rlgen.errors import ConfigError, RlgenError
+from rlgen.registry import BACKBONES, KINDS
 
 Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"]
 Norm = Literal["none", "batch", "layer"]
@@ -36,7 +37,12 @@ class Section(BaseModel):
 # --- backbones (mirror the constructors in rlgen/nets; `spec()` is what build_backbone takes) ---
 
 
-class _Backbone(Section):
+class BackboneBase(Section):
+    """What every built-in backbone takes. Its traits are the network class's: `sequence` (reads
+    (T, F) windows; the GAN draws sequences with it) and `prefers_accelerator` (device: auto)."""
+
+    _sequence: ClassVar[bool] = False
+    _accelerator: ClassVar[bool] = False
     activation: Activation = "relu"
     norm: Norm = "none"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
@@ -44,13 +50,22 @@ class _Backbone(Section):
     def spec(self) -> dict[str, Any]:
         return self.model_dump()
 
+    @property
+    def sequence(self) -> bool:
+        return self._sequence
 
-class MLPBackbone(_Backbone):
+    @property
+    def prefers_accelerator(self) -> bool:
+        return self._accelerator
+
+
+class MLPBackbone(BackboneBase):
     type: Literal["mlp"]
     hidden: list[Annotated[int, Field(gt=0)]] = [64, 64]
 
 
-class CNNBackbone(_Backbone):
+class CNNBackbone(BackboneBase):
+    _accelerator: ClassVar[bool] = True
     type: Literal["cnn"]
     channels: list[Annotated[int, Field(gt=0)]] = [32, 64, 64]
     kernels: list[Annotated[int, Field(gt=0)]] = [8, 4, 3]
@@ -59,7 +74,8 @@ class CNNBackbone(_Backbone):
     hidden: int = Field(512, ge=0, description="size of the final Linear; 0 = none")
 
 
-class RNNBackbone(_Backbone):
+class RNNBackbone(BackboneBase):
+    _sequence: ClassVar[bool] = True
     type: Literal["rnn", "gru", "lstm"]
     activation: Activation = "tanh"
     hidden_size: int = Field(64, gt=0)
@@ -67,7 +83,9 @@ class RNNBackbone(_Backbone):
     pool: Pool = "last"
 
 
-class TransformerBackbone(_Backbone):
+class TransformerBackbone(BackboneBase):
+    _sequence: ClassVar[bool] = True
+    _accelerator: ClassVar[bool] = True
     type: Literal["transformer"]
     activation: Activation = "gelu"
     norm: Norm = "layer"
@@ -81,9 +99,70 @@ class TransformerBackbone(_Backbone):
     max_len: int | None = Field(None, gt=0)
 
 
-BackboneConfig = Annotated[
-    Union[MLPBackbone, CNNBackbone, RNNBackbone, TransformerBackbone], Field(discriminator="type")
-]
+class CustomBackbone(Section):
+    """A backbone type from the registry (a plugin's entry point) or an import path
+    (`type: mypkg.nets:MyEncoder`); the other keys are its keyword arguments, checked against the
+    class's `config_model` (a pydantic model) when it has one, else against its signature."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if (problem := BACKBONES.problem(name)) is not None:
+            raise ValueError(problem)  # pydantic reports it with the field's dotted path
+        return name
+
+    @model_validator(mode="after")
+    def _arguments(self) -> CustomBackbone:
+        builder = BACKBONES.get(self.type)
+        model = getattr(getattr(builder, "func", builder), "config_model", None)
+        if model is not None:
+            try:
+                model.model_validate(self.model_extra or {})
+            except ValidationError as e:
+                raise ValueError("; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()))
+        return self
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.type, **(self.model_extra or {})}
+
+    def _traits(self) -> tuple[bool, bool]:
+        from rlgen.nets import backbone_traits
+
+        return backbone_traits(self.type)
+
+    @property
+    def sequence(self) -> bool:
+        return self._traits()[0]
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        return self._traits()[1]
+
+
+_BUILTIN_BACKBONES = {"mlp": "mlp", "cnn": "cnn", "rnn": "rnn", "gru": "rnn", "lstm": "rnn", "transformer": "transformer"}
+
+
+def backbone_union(builtins: Mapping[str, type[BaseModel]]) -> Any:
+    """A config field holding one backbone: `type` picks the model among `builtins` (tag -> model,
+    several types may share a model), anything else is a CustomBackbone looked up in the registry."""
+
+    def tag(value: Any) -> str:
+        t = value.get("type") if isinstance(value, Mapping) else getattr(value, "type", None)
+        for name, model in builtins.items():
+            if t in typing.get_args(model.model_fields["type"].annotation):
+                return name
+        return "custom"
+
+    members = tuple(Annotated[m, Tag(n)] for n, m in builtins.items())
+    return Annotated[Union[(*members, Annotated[CustomBackbone, Tag("custom")])], Discriminator(tag)]
+
+
+BackboneConfig = backbone_union(
+    {"mlp": MLPBackbone, "cnn": CNNBackbone, "rnn": RNNBackbone, "transformer": TransformerBackbone}
+)
 
 
 # --- sections every kind shares ---
@@ -100,20 +179,42 @@ class OptimConfig(Section):
     eps: float | None = Field(None, gt=0)
     schedule: Literal["constant", "linear"] = "constant"
 
+    _TORCH: ClassVar[dict[str, str]] = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+                                        "adagrad": "Adagrad"}
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> OptimConfig:
+        # checked when the config loads, so the error carries the section's full path
+        if self.betas is not None and self.type not in ("adam", "adamw"):
+            raise ValueError(f"betas are only for adam/adamw, not {self.type!r}; drop betas or change type")
+        if self.momentum and self.type not in ("sgd", "rmsprop"):
+            raise ValueError(f"momentum is only for sgd/rmsprop, not {self.type!r}; drop momentum or change type")
+        return self
+
+    @property
+    def torch_class(self) -> type:
+        import torch
+
+        return getattr(torch.optim, self._TORCH[self.type])
+
     def torch_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for the torch optimizer class, without `lr`."""
         kwargs: dict[str, Any] = {"weight_decay": self.weight_decay}
         if self.betas is not None:
-            if self.type not in ("adam", "adamw"):
-                raise RlgenError(f"optim.betas is only for adam/adamw, not {self.type!r}")
             kwargs["betas"] = tuple(self.betas)
         if self.momentum:
-            if self.type not in ("sgd", "rmsprop"):
-                raise RlgenError(f"optim.momentum is only for sgd/rmsprop, not {self.type!r}")
             kwargs["momentum"] = self.momentum
         if self.eps is not None:
             kwargs["eps"] = self.eps
         return kwargs
+
+    def build(self, params: Any) -> Any:
+        """The torch optimizer over `params` at the initial learning rate."""
+        return self.torch_class(params, lr=self.lr, **self.torch_kwargs())
+
+    def lr_at(self, progress_remaining: float) -> float:
+        """The learning rate with `progress_remaining` of the run left (1 -> 0)."""
+        return self.lr * (progress_remaining if self.schedule == "linear" else 1.0)
 
 
 class EarlyStopConfig(Section):
@@ -165,6 +266,16 @@ class HistoryConfig(Section):
     rewards: bool = Field(False, description="each step also shows the previous reward")
 
 
+def _known_wrapper(spec: Any) -> Any:
+    from rlgen.envs import resolve_wrapper
+
+    try:
+        resolve_wrapper(spec)
+    except RlgenError as e:
+        raise ValueError(str(e)) from None
+    return spec
+
+
 class EnvConfig(Section):
     """A gymnasium env id, how many copies run side by side, and what wraps them."""
 
@@ -172,12 +283,22 @@ class EnvConfig(Section):
     n_envs: int = Field(1, gt=0)
     vectorize: Literal["dummy", "subproc"] = Field("dummy", description="subproc = one process per env")
     kwargs: dict[str, Any] = Field({}, description="passed to gymnasium.make")
-    wrappers: list[str | dict[str, dict[str, Any]]] = Field(
-        [], description="gymnasium.wrappers by class name, applied in order: [Name, {Name: {arg: v}}]"
+    wrappers: list[Annotated[str | dict[str, dict[str, Any]], AfterValidator(_known_wrapper)]] = Field(
+        [], description="wrappers by gymnasium class name, registered name or import path, applied in order: "
+        "[Name, {Name: {arg: v}}]"
     )
     frame_stack: int = Field(0, ge=0, description="stack the last N observations (0 = off)")
     normalize: NormalizeConfig | None = None
     history: HistoryConfig | None = Field(None, description="a window of past steps as the observation")
+
+    @field_validator("id")
+    @classmethod
+    def _known_id(cls, env_id: str) -> str:
+        from rlgen.envs import check_env_id
+
+        if (problem := check_env_id(env_id)) is not None:
+            raise ValueError(problem)
+        return env_id
 
     @model_validator(mode="after")
     def _one_memory(self) -> EnvConfig:
@@ -215,20 +336,36 @@ def load_config(
     source: str | Path | Mapping[str, Any],
     overrides: Sequence[str] = (),
     *,
-    kinds: Mapping[str, type[ExperimentConfig]],
+    kinds: Mapping[str, type[ExperimentConfig]] | None = None,
 ) -> ExperimentConfig:
-    """Read a YAML file (or a mapping), apply `a.b=c` overrides, validate against its kind's model."""
+    """Read a YAML file (or a mapping), apply `a.b=c` overrides, validate against its kind's model.
+    The kind's model comes from `kinds` when given, else from the kinds registry (`kind:` may be a
+    registered name or an import path, `mypkg.kinds:MyKind`)."""
     where = str(source) if not isinstance(source, Mapping) else "<config>"
     raw = _read(source, overrides, where)
-    kind = raw.get("kind")
-    if kind not in kinds:
-        hint = _did_you_mean(str(kind), kinds)
-        raise ConfigError(where, [f"kind: unknown kind {kind!r}{hint}; known kinds: {', '.join(kinds)}"])
-    model = kinds[kind]
+    model = _kind_model(raw.get("kind"), kinds, where)
     try:
         return model.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(where, [_describe(err, model, raw) for err in e.errors()]) from None
+
+
+def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, where: str) -> type[ExperimentConfig]:
+    if kind is None:
+        raise ConfigError(where, [f"kind: required key is missing; known kinds: {', '.join(KINDS.names())}"])
+    if kinds is not None:
+        if kind not in kinds:
+            raise ConfigError(where, [f"kind: unknown kind {kind!r}{_did_you_mean(str(kind), kinds)}; "
+                                      f"known kinds: {', '.join(kinds)}"])
+        return kinds[kind]
+    try:
+        model = getattr(KINDS.get(str(kind)), "config_model", None)
+    except RlgenError as e:
+        raise ConfigError(where, [f"kind: {e}"]) from None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise ConfigError(where, [f"kind: {kind!r} has no `config_model` (a pydantic model, e.g. a subclass of "
+                                  "rlgen.config.ExperimentConfig); see rlgen.experiment.Experiment"])
+    return model
 
 
 def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str) -> dict:
@@ -284,6 +421,8 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
         return f"{path}.type: unknown type {tag!r}{_did_you_mean(str(tag), tags)}; known: {', '.join(tags)}"
     if kind == "missing":
         return f"{path}: required key is missing"
+    if kind == "value_error":  # a validator's own message says what and how to fix it
+        return f"{path}: {msg.removeprefix('Value error, ')}"
     return f"{path}: {msg} (got {err.get('input')!r})"
 
 
@@ -297,7 +436,8 @@ def _walk(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[An
     for part in loc:
         flat = [m for t in types for m in _members(t)]
         models = [m for m in flat if isinstance(m, type) and issubclass(m, BaseModel)]
-        tagged = [m for m in models if part in typing.get_args(_ann(m, "type"))]
+        tagged = [m for m in models if part in typing.get_args(_ann(m, "type"))
+                  or (part == "custom" and m is CustomBackbone)]
         if isinstance(part, str) and tagged and not any(part in m.model_fields for m in models):
             types = tagged  # the discriminator value pydantic put in loc: not a key of the config
             continue

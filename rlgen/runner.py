@@ -22,7 +22,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -31,53 +31,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rlgen import checkpoint
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import RlgenError
+from rlgen.experiment import Experiment, RunContext, prefers_accelerator
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
 
-
-@dataclass
-class RunContext:
-    """What the runner hands an experiment in `setup`."""
-
-    cfg: ExperimentConfig
-    run_dir: Path
-    device: torch.device
-    logger: Logger
-    seed: int
-    rank: int = 0  # this process's rank under torchrun (DDP); 0 when not distributed
-    world_size: int = 1
-
-    @property
-    def media_dir(self) -> Path:
-        path = self.run_dir / "media"
-        path.mkdir(exist_ok=True)
-        return path
-
-
-class Experiment(Protocol):
-    """The protocol an experiment kind implements; the runner drives it."""
-
-    global_step: int  # env steps (RL) or training iterations (GAN); monotone, survives resume
-
-    def setup(self, ctx: RunContext) -> None:
-        """Build envs, networks and optimizers on `ctx.device`. Called once, before any training."""
-
-    def train_unit(self) -> Mapping[str, float]:
-        """Train one unit (a rollout + update, a batch of GAN steps, a league phase); return metrics."""
-
-    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> Mapping[str, Any]:
-        """Evaluate the current players; return metrics named `eval/...`."""
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume exactly: weights, optimizers, buffers, RNG, counters."""
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def prefers_accelerator(exp: Any) -> bool:
-    """Kinds say whether their networks profit from a GPU (an MLP on-policy agent does not)."""
-    return bool(getattr(exp, "prefers_accelerator", False))
+__all__ = ["Experiment", "RunContext", "Runner", "choose_device", "prefers_accelerator"]
 
 
 @dataclass

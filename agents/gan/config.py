@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rlgen.config import (
     Activation,
+    BackboneBase,
     BackboneConfig,
     ExperimentConfig,
     MLPBackbone,
@@ -16,27 +17,27 @@ from rlgen.config import (
     RNNBackbone,
     Section,
     TransformerBackbone,
+    backbone_union,
 )
+from rlgen.registry import SOURCES
 
 LossName = Literal["minimax", "non_saturating", "hinge", "wasserstein", "least_squares"]
 
 
-class CNNDecoderBackbone(Section):
+class CNNDecoderBackbone(BackboneBase):
     """The transposed-conv decoder (rlgen.nets.CNNDecoder) as an image generator (DCGAN)."""
 
+    _accelerator: ClassVar[bool] = True
     type: Literal["cnn"]
     channels: list[Annotated[int, Field(gt=0)]] = [128, 64]
-    activation: Activation = "relu"
     norm: Norm = "batch"
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-
-    def spec(self) -> dict[str, Any]:
-        return self.model_dump()
 
 
-GeneratorBackbone = Annotated[
-    Union[MLPBackbone, CNNDecoderBackbone, RNNBackbone, TransformerBackbone], Field(discriminator="type")
-]
+# mlp and cnn draw through a decoder; sequence backbones read a noise sequence; any other
+# (registered or import-path) backbone reads the noise vector and a linear head draws the sample
+GeneratorBackbone = backbone_union(
+    {"mlp": MLPBackbone, "cnn": CNNDecoderBackbone, "rnn": RNNBackbone, "transformer": TransformerBackbone}
+)
 
 
 def _adam_gan() -> OptimConfig:
@@ -45,8 +46,15 @@ def _adam_gan() -> OptimConfig:
 
 
 class DataConfig(Section):
-    source: str = Field(description="ring8 | grid25 | swiss_roll | digits | sine | frames")
+    source: str = Field(description="a registered source (`rlgen list`) or an import path mypkg.shapes:Spiral")
     kwargs: dict[str, Any] = Field({}, description="arguments of the source, e.g. {std: 0.02}")
+
+    @field_validator("source")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if (problem := SOURCES.problem(name)) is not None:
+            raise ValueError(problem)
+        return name
 
 
 class GeneratorConfig(Section):

@@ -1,4 +1,4 @@
-"""Evaluation of a generator against its data source: metrics by data kind, and a picture.
+"""Evaluation of a generator against its data source: metrics by data modality, and a picture.
 
 Metrics (all `eval/...`):
 - every source: `mmd` (MMD^2 on 500 vs 500 samples) and `diversity_ratio` (spread of generated
@@ -26,8 +26,8 @@ Sampler = Callable[[int, torch.Generator], tuple[np.ndarray, np.ndarray | None]]
 class Evaluator:
     """Holds a fixed real reference set and the digits classifier; scores batches of samples."""
 
-    def __init__(self, cfg: GANConfig, source: Any, kind: str, seed: int):
-        self.cfg, self.source, self.kind = cfg, source, kind
+    def __init__(self, cfg: GANConfig, source: Any, modality: str, seed: int):
+        self.cfg, self.source, self.modality = cfg, source, modality
         self.real, _ = source.sample(cfg.eval.samples, np.random.default_rng(seed + 99_991))
         self.real_spread = metrics.spread(self.real)
         self.classifier = None
@@ -64,9 +64,9 @@ class Evaluator:
     def picture(self, fake: np.ndarray, media_dir: Path, step: int) -> Image:
         path = media_dir / f"samples_step_{step:08d}.png"
         title = f"{self.cfg.name} step {step:,}"
-        if self.kind == "points":
+        if self.modality == "points":
             pictures.scatter(fake[:1000], self.real[:1000], path, title)
-        elif self.kind == "image":
+        elif self.modality == "image":
             pictures.image_grid(fake[:64], path)
         else:
             pictures.curves(fake, self.real, path, title)

@@ -23,20 +23,17 @@ from rlgen.agents.gan.losses import LOSSES
 from rlgen.agents.gan.metrics import training_warning
 from rlgen.agents.gan.players import EMA, Discriminator, Generator
 from rlgen.agents.gan.regularizers import gradient_penalty, r1_from_logits
-from rlgen.envs.datasets import KINDS, LABELED, check_source, make_source
-from rlgen.config import OptimConfig
+from rlgen.envs.datasets import make_source, modality_of
+from rlgen.errors import RlgenError
+from rlgen.experiment import ExperimentBase
 from rlgen.logging import console
+from rlgen.registry import SOURCES
 from rlgen.runner import RunContext
 
-_TORCH_OPTIM = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
-_SEQUENCE = ("rnn", "gru", "lstm", "transformer")
 
+class GANExperiment(ExperimentBase):
+    """A generator and a discriminator on rlgen backbones, trained against each other."""
 
-def make_optimizer(params: Any, cfg: OptimConfig) -> torch.optim.Optimizer:
-    return getattr(torch.optim, _TORCH_OPTIM[cfg.type])(params, lr=cfg.lr, **cfg.torch_kwargs())
-
-
-class GANExperiment:
     config_model = GANConfig
 
     def __init__(self, cfg: GANConfig):
@@ -45,28 +42,17 @@ class GANExperiment:
 
     @property
     def prefers_accelerator(self) -> bool:
-        types = {self.cfg.generator.backbone.type, self.cfg.discriminator.backbone.type}
-        return bool(types & {"cnn", "transformer"})
+        return self.cfg.generator.backbone.prefers_accelerator or self.cfg.discriminator.backbone.prefers_accelerator
 
     @classmethod
     def check(cls, cfg: GANConfig) -> list[str]:
-        """Cheap checks beyond the schema: the source exists and fits the players."""
-        if (p := check_source(cfg.data.source)) is not None:
-            return [f"data.source: {p}"]
-        problems, kind = [], KINDS[cfg.data.source]
-        g, d = cfg.generator.backbone.type, cfg.discriminator.backbone.type
-        if cfg.objective.conditional != "none" and cfg.data.source not in LABELED:
-            problems.append(f"objective.conditional: {cfg.data.source!r} has no labels; "
-                            f"use conditional: none or a labeled source ({', '.join(sorted(LABELED))})")
-        if g in _SEQUENCE and kind != "sequence":
-            problems.append(f"generator.backbone.type: {g!r} draws sequences but {cfg.data.source!r} gives {kind}")
-        if (g == "cnn" or d == "cnn") and kind != "image":
-            problems.append(f"backbone type 'cnn' is for images, but {cfg.data.source!r} gives {kind}")
-        if d in _SEQUENCE and kind != "sequence":
-            problems.append(f"discriminator.backbone.type: {d!r} reads sequences but {cfg.data.source!r} gives {kind}")
-        if getattr(cfg.discriminator.backbone, "pool", None) == "sequence":
-            problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
-        return problems
+        """Cheap checks beyond the schema: the source fits the players. A builder that declares its
+        `modality` and `labeled` is checked now; one that does not, once it is built in setup."""
+        builder = SOURCES.get(cfg.data.source)  # the schema checked that it resolves
+        labeled = getattr(builder, "labeled", None)
+        if labeled is None and isinstance(getattr(builder, "n_classes", None), int):
+            labeled = builder.n_classes > 0
+        return fit_problems(cfg, modality_of(builder), labeled)
 
     # --- the protocol ---------------------------------------------------------------------------
 
@@ -74,18 +60,20 @@ class GANExperiment:
         cfg, obj = self.cfg, self.cfg.objective
         self.ctx, self.device = ctx, ctx.device
         self.source = make_source(cfg.data.source, **cfg.data.kwargs)
-        kind = KINDS[cfg.data.source]
+        modality = modality_of(self.source)
+        if problems := fit_problems(cfg, modality, int(getattr(self.source, "n_classes", 0)) > 0):
+            raise RlgenError(f"data source {cfg.data.source!r}: " + "; ".join(problems))
         self.n_classes = self.source.n_classes if obj.conditional != "none" else 0
         shape = tuple(self.source.shape)
-        self.G = Generator(cfg.generator, kind, shape, self.n_classes).to(self.device)
-        self.D = Discriminator(cfg.discriminator, kind, shape, self.n_classes, obj.conditional).to(self.device)
+        self.G = Generator(cfg.generator, modality, shape, self.n_classes).to(self.device)
+        self.D = Discriminator(cfg.discriminator, modality, shape, self.n_classes, obj.conditional).to(self.device)
         self.distributed = ddp.active()
         if self.distributed:
             ddp.broadcast_module(self.G)
             ddp.broadcast_module(self.D)
         self.ema = EMA(self.G, cfg.generator.ema) if cfg.generator.ema else None
-        self.opt_g = make_optimizer(self.G.parameters(), cfg.generator.optim)
-        self.opt_d = make_optimizer(self.D.parameters(), cfg.discriminator.optim)
+        self.opt_g = cfg.generator.optim.build(self.G.parameters())
+        self.opt_d = cfg.discriminator.optim.build(self.D.parameters())
         self.loss = LOSSES[obj.loss]
         # every rank draws its own data and noise; evaluation uses a fixed stream shared by all ranks
         self.rng = np.random.default_rng([ctx.seed, ctx.rank])
@@ -96,7 +84,7 @@ class GANExperiment:
         self.g_call: nn.Module = torch.compile(self.G) if cfg.perf.compile else self.G
         self.d_call: nn.Module = torch.compile(self.D) if cfg.perf.compile else self.D
         self.history: dict[str, deque[float]] = {"d": deque(maxlen=20), "g": deque(maxlen=20)}
-        self.evaluator = Evaluator(cfg, self.source, kind, ctx.seed)
+        self.evaluator = Evaluator(cfg, self.source, modality, ctx.seed)
 
     def train_unit(self) -> dict[str, float]:
         cfg = self.cfg
@@ -163,8 +151,11 @@ class GANExperiment:
         for k, v in state["history"].items():
             self.history[k].extend(v)
 
-    def close(self) -> None:
-        pass
+    def modules(self) -> dict[str, nn.Module]:
+        out = {"generator": self.G, "discriminator": self.D}
+        if self.ema is not None:
+            out["generator_ema"] = self.ema.module
+        return out
 
     # --- sampling ------------------------------------------------------------------------------
 
@@ -255,6 +246,26 @@ class GANExperiment:
         """`optim.schedule: linear` decays each player's lr to 0 over train.total_steps."""
         left = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
         for opt, ocfg in ((self.opt_g, self.cfg.generator.optim), (self.opt_d, self.cfg.discriminator.optim)):
-            lr = ocfg.lr * (left if ocfg.schedule == "linear" else 1.0)
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = ocfg.lr_at(left)
+
+
+def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None) -> list[str]:
+    """What does not fit between the data (its modality, whether it has labels) and the players;
+    an unknown modality or labeling (None) is not judged."""
+    problems, name = [], cfg.data.source
+    g, d = cfg.generator.backbone, cfg.discriminator.backbone
+    if cfg.objective.conditional != "none" and labeled is False:
+        problems.append(f"objective.conditional: {name!r} has no labels; use conditional: none or a labeled source")
+    if modality is None:
+        return problems
+    if g.sequence and modality != "sequence":
+        problems.append(f"generator.backbone.type: {g.type!r} draws sequences but {name!r} gives {modality}")
+    if d.sequence and modality != "sequence":
+        problems.append(f"discriminator.backbone.type: {d.type!r} reads sequences but {name!r} gives {modality}")
+    for where, b in (("generator", g), ("discriminator", d)):
+        if b.type == "cnn" and modality != "image":
+            problems.append(f"{where}.backbone.type: 'cnn' is for images, but {name!r} gives {modality}")
+    if getattr(d, "pool", None) == "sequence":
+        problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
+    return problems

@@ -1,7 +1,7 @@
 """The two players, each an rlgen backbone plus a small head, and an EMA copy of the generator.
 
-    G = Generator(cfg.generator, kind="points", shape=(2,), n_classes=0)
-    D = Discriminator(cfg.discriminator, kind="points", shape=(2,), n_classes=0, conditional="none")
+    G = Generator(cfg.generator, modality="points", shape=(2,), n_classes=0)
+    D = Discriminator(cfg.discriminator, modality="points", shape=(2,), n_classes=0, conditional="none")
     logits = D(G(G.noise(64, gen)))   # (64,)
 
 Images: the CNN decoder draws, the CNN encoder judges. Sequences: a GRU/LSTM/Transformer reads a
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
 from rlgen.agents.gan.regularizers import add_spectral_norm
 from rlgen.errors import RlgenError
-from rlgen.nets import LinearHead, build_backbone, build_decoder, make_activation
+from rlgen.nets import DECODERS, LinearHead, build_backbone, build_decoder, make_activation
 
 
 def with_label(x: Tensor, y: Tensor | None, n_classes: int) -> Tensor:
@@ -40,26 +40,31 @@ def with_label(x: Tensor, y: Tensor | None, n_classes: int) -> Tensor:
 class Generator(nn.Module):
     """noise (B, noise_dim) or (B, T, noise_dim), labels (B,) or None -> samples (B, *shape)."""
 
-    def __init__(self, cfg: GeneratorConfig, kind: str, shape: tuple[int, ...], n_classes: int = 0):
+    def __init__(self, cfg: GeneratorConfig, modality: str, shape: tuple[int, ...], n_classes: int = 0):
         super().__init__()
         self.shape, self.n_classes = tuple(shape), n_classes
         spec = cfg.backbone.spec()
-        self.sequential = cfg.backbone.type in ("rnn", "gru", "lstm", "transformer")
+        self.sequential = cfg.backbone.sequence
         if self.sequential:
-            if kind != "sequence":
+            if modality != "sequence":
                 raise RlgenError(f"generator.backbone.type {cfg.backbone.type!r} draws sequences, "
-                                 f"but the data are {kind}; use mlp or cnn")
+                                 f"but the data are {modality}; use mlp or cnn")
             steps, features = self.shape
             self.noise_shape: tuple[int, ...] = (steps, cfg.noise_dim)
             # every step of the noise sequence becomes one step of the sample
             self.body = build_backbone({**spec, "pool": "sequence"}, in_shape=(steps, cfg.noise_dim + n_classes))
             self.head: nn.Module = LinearHead(self.body.out_dim, features)
             self.out = nn.Identity() if cfg.out_activation is None else make_activation(cfg.out_activation)
-        else:
+        elif cfg.backbone.type in DECODERS:
             self.noise_shape = (cfg.noise_dim,)
             self.body = build_decoder({**spec, "out_activation": cfg.out_activation},
                                       in_dim=cfg.noise_dim + n_classes, out_shape=self.shape)
             self.head, self.out = nn.Identity(), nn.Identity()
+        else:  # a user's backbone: noise vector -> features -> a linear head draws the sample
+            self.noise_shape = (cfg.noise_dim,)
+            self.body = build_backbone(spec, in_shape=(cfg.noise_dim + n_classes,))
+            self.head = LinearHead(self.body.out_dim, self.shape)
+            self.out = nn.Identity() if cfg.out_activation is None else make_activation(cfg.out_activation)
 
     def noise(self, batch: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
         """(batch, *noise_shape) standard normal noise."""
@@ -73,7 +78,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """samples (B, *shape), labels (B,) or None -> logits (B,)."""
 
-    def __init__(self, cfg: DiscriminatorConfig, kind: str, shape: tuple[int, ...], n_classes: int = 0,
+    def __init__(self, cfg: DiscriminatorConfig, modality: str, shape: tuple[int, ...], n_classes: int = 0,
                  conditional: str = "none"):
         super().__init__()
         if getattr(cfg.backbone, "pool", None) == "sequence":
@@ -81,7 +86,7 @@ class Discriminator(nn.Module):
         self.n_classes = n_classes
         self.concat = n_classes if conditional == "concat" else 0
         in_shape = list(shape)
-        axis = 0 if kind == "image" else -1  # one-hot as channels of an image, features otherwise
+        axis = 0 if modality == "image" else -1  # one-hot as channels of an image, features otherwise
         in_shape[axis] += self.concat
         self.body = build_backbone(cfg.backbone.spec(), in_shape=tuple(in_shape))
         self.head = LinearHead(self.body.out_dim, ())

@@ -19,20 +19,23 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
+from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
 from rlgen.agents.rl.config import PolicyConfig, RLConfig
 from rlgen.agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, learn_unit, load_model_state, model_state
 from rlgen.agents.rl.vec import make_vec_env
-from rlgen.envs import check_env_id, resolve_wrapper
 from rlgen.config import EnvConfig, OptimConfig
 from rlgen.errors import RlgenError
+from rlgen.experiment import ExperimentBase
 from rlgen.nets.common import ACTIVATIONS
 from rlgen.runner import RunContext
 
 _TORCH_OPTIM = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 
 
-class RLExperiment:
+class RLExperiment(ExperimentBase):
+    """An SB3 algorithm on a gymnasium env, its policy built on an rlgen backbone."""
+
     config_model = RLConfig
 
     def __init__(self, cfg: RLConfig):
@@ -50,14 +53,7 @@ class RLExperiment:
     @classmethod
     def check(cls, cfg: RLConfig) -> list[str]:
         """Cheap checks beyond the schema, run before anything heavy starts."""
-        problems = []
-        if (p := check_env_id(cfg.env.id)) is not None:
-            problems.append(f"env.id: {p}")
-        for i, w in enumerate(cfg.env.wrappers):
-            try:
-                resolve_wrapper(w)
-            except RlgenError as e:
-                problems.append(f"env.wrappers.{i}: {e}")
+        problems = []  # env.id and env.wrappers are checked by EnvConfig as the config loads
         try:
             _eval_env_config(cfg)
         except ValidationError as e:
@@ -132,6 +128,13 @@ class RLExperiment:
         for env in (self.env, self.eval_env):
             if env is not None:
                 env.close()
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"policy": self.model.policy}
+
+    def agent(self) -> Agent:
+        """The trained policy acting on plain observations of one env (see agents/rl/agent.py)."""
+        return Agent(self.model, self.cfg.env, _normalize_state(self.env), self.cfg.agent.hyperparams.get("gamma", 0.99))
 
     # --- helpers --------------------------------------------------------------------------------
 

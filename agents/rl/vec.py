@@ -35,6 +35,11 @@ def make_vec_env(
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+    return wrap_vec_env(vec, cfg, training=training, gamma=gamma)
+
+
+def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: float = 0.99) -> VecEnv:
+    """The observation pipeline of `cfg` around a vector env: frame stack, normalization, history."""
     if cfg.frame_stack:
         vec = VecFrameStack(vec, cfg.frame_stack)
     if cfg.normalize is not None:

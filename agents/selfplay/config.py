@@ -3,19 +3,30 @@ backbone, the league it trains against, and how it is rated."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import ExperimentConfig, OptimConfig, Section
+from rlgen.registry import GAMES
+
+
+def _known_game(name: str) -> str:
+    if (problem := GAMES.problem(name)) is not None:
+        raise ValueError(problem)
+    return name
 
 
 class GameConfig(Section):
     """A PettingZoo AEC game with an action mask, seen from one seat at a time."""
 
-    name: str = Field(description="a pettingzoo.classic game (tictactoe_v3, connect_four_v3) or a dotted module path")
+    name: str = Field(description="a registered game (`rlgen list`), any pettingzoo.classic game, a dotted "
+                      "module path, or an import path mypkg.games:env")
+    kwargs: dict[str, Any] = Field({}, description="passed to the game, e.g. {board_size: 9} for go_v5")
     n_envs: int = Field(8, gt=0, description="games played side by side in each rollout")
+
+    _known = field_validator("name")(lambda cls, name: _known_game(name))
 
 
 class LearnerConfig(Section):
@@ -59,8 +70,11 @@ class SelfPlayConfig(ExperimentConfig):
 class TeamGameConfig(Section):
     """A two-sided parallel PettingZoo game; agents named <side>_<i> form the sides."""
 
-    name: str = Field(description="an mpe2 game (simple_tag_v3, simple_adversary_v3) or a dotted module path")
-    kwargs: dict = Field({}, description="passed to parallel_env(), e.g. {max_cycles: 25}")
+    name: str = Field(description="a registered game (simple_tag_v3, simple_adversary_v3), a dotted module path "
+                      "with parallel_env(), or an import path mypkg.games:parallel_env")
+    kwargs: dict[str, Any] = Field({}, description="passed to the game, e.g. {max_cycles: 25}")
+
+    _known = field_validator("name")(lambda cls, name: _known_game(name))
     copies: int = Field(4, gt=0, description="games side by side; each agent of the trained side is one vec entry")
 
 

@@ -30,13 +30,16 @@ from rlgen.agents.selfplay.players import PolicyPlayer, cpu_params, frozen_polic
 from rlgen.agents.selfplay.ratings import fit_elo, payoff_rows, results_matrix, round_robin
 from rlgen.envs.games import Opponent, TurnBasedEnv, check_game, make_game, play_game
 from rlgen.errors import RlgenError
+from rlgen.experiment import ExperimentBase
 from rlgen.logging import Table
 from rlgen.runner import RunContext
 
 CURRENT = "current"  # the learner as it is now, in the ratings
 
 
-class SelfPlayExperiment:
+class SelfPlayExperiment(ExperimentBase):
+    """MaskablePPO on a two-player PettingZoo game against a league of its own snapshots."""
+
     config_model = SelfPlayConfig
 
     def __init__(self, cfg: SelfPlayConfig):
@@ -49,7 +52,7 @@ class SelfPlayExperiment:
     @classmethod
     def check(cls, cfg: SelfPlayConfig) -> list[str]:
         problems = []
-        if (p := check_game(cfg.game.name)) is not None:
+        if (p := check_game(cfg.game.name, cfg.game.kwargs)) is not None:
             return [f"game.name: {p}"]
         rng = np.random.default_rng(0)
         for where, names in (("league.references", cfg.league.references), ("ratings.references", cfg.ratings.references)):
@@ -71,7 +74,7 @@ class SelfPlayExperiment:
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         self.progress = Progress()
-        self.game = make_game(cfg.game.name)
+        self.game = make_game(cfg.game.name, cfg.game.kwargs)
         backbone = cfg.agent.policy.backbone
         self.image = backbone is not None and backbone.type == "cnn"  # the board as (C, H, W) planes for convs
         self.opponent_rng = np.random.default_rng(ctx.seed + 1)  # the references' and snapshots' dice
@@ -163,6 +166,9 @@ class SelfPlayExperiment:
     def close(self) -> None:
         if self.env is not None:
             self.env.close()
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"policy": self.model.policy}
 
     # --- players --------------------------------------------------------------------------------
 

@@ -16,33 +16,27 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from rlgen.agents.selfplay.config import SelfPlayConfig
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
 from rlgen.envs.games import Opponent
 from rlgen.envs.games.boards import planes_to_cells
-from rlgen import checkpoint
-from rlgen.config import load_config
 from rlgen.errors import RlgenError
-from rlgen.logging import Logger
-from rlgen.runner import RunContext
 
 MARKS = {1: "[bold red]X[/]", -1: "[bold yellow]O[/]", 0: ""}
 
 
 def restore(path: Path) -> SelfPlayExperiment:
-    """A `kind: selfplay` experiment from a run directory (its latest checkpoint) or a
+    """A self-play experiment from a run directory (its latest checkpoint) or a
     `checkpoints/step_N` directory, on the CPU, ready to play."""
-    path = Path(path)
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
-    if not (run_dir / "config.yaml").is_file():
-        raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
-    cfg = load_config(run_dir / "config.yaml", ["logging.wandb.mode=disabled"], kinds={"selfplay": SelfPlayConfig})
-    state = checkpoint.load(path)
-    exp = SelfPlayExperiment(cfg)
-    exp.setup(RunContext(cfg, run_dir, torch.device("cpu"), Logger([]), cfg.seed))
-    exp.load_state_dict(state["experiment"])
-    exp.label = f"{cfg.name}/{run_dir.name}@{exp.global_step}"
+    from rlgen.api import load_run
+
+    run = load_run(path)
+    if not isinstance(run.experiment, SelfPlayExperiment):
+        kind = run.config.kind
+        run.close()
+        raise RlgenError(f"{path} is a run of kind {kind!r}; playing and tournaments need a kind: selfplay run")
+    exp = run.experiment
+    exp.label = f"{run.config.name}/{run.run_dir.name}@{exp.global_step}"
     return exp
 
 

@@ -24,10 +24,13 @@ from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
 from rlgen.errors import RlgenError
+from rlgen.experiment import ExperimentBase
 from rlgen.runner import RunContext
 
 
-class TeamsExperiment:
+class TeamsExperiment(ExperimentBase):
+    """Two sides of a parallel PettingZoo game, one PPO policy per side, in alternating phases."""
+
     config_model = TeamsConfig
 
     def __init__(self, cfg: TeamsConfig):
@@ -108,6 +111,9 @@ class TeamsExperiment:
     def close(self) -> None:
         for env in self.envs.values():
             env.close()
+
+    def modules(self) -> dict[str, Any]:
+        return {f"policy_{side}": model.policy for side, model in self.models.items()}
 
     # --- helpers --------------------------------------------------------------------------------
 

@@ -17,14 +17,16 @@ move lets the opponent win, and loses to a random player.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
+import functools
+import types
+from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.env import AECEnv
 
 from rlgen.errors import RlgenError
+from rlgen.registry import GAMES
 
 Opponent = Callable[[np.ndarray, np.ndarray], int]  # (observation, action_mask) -> action
 DrawOpponent = Callable[[], tuple[str, Opponent]]  # -> (name, opponent), once per episode
@@ -34,18 +36,35 @@ GameFactory = Callable[[], AECEnv]
 ILLEGAL_MOVE_REWARD = -1.0  # an illegal move loses the game, as PettingZoo's TerminateIllegalWrapper does
 
 
-def make_game(name: str, raw: bool = True) -> GameFactory:
-    """A factory for a PettingZoo game: a name in `pettingzoo.classic` (`connect_four_v3`) or a
-    dotted module path with an `env()` (`pettingzoo.classic.go_v5`). `raw` skips PettingZoo's
-    order-enforcing wrappers (half the cost of a step); the adapter honours the API itself."""
-    module = _game_module(name)
-    return module.raw_env if raw and hasattr(module, "raw_env") else module.env
+def make_game(name: str, kwargs: Mapping[str, Any] | None = None, raw: bool = True) -> GameFactory:
+    """A factory for a PettingZoo AEC game from `rlgen.registry.GAMES`: a registered name, any
+    `pettingzoo.classic` game (`go_v5`), a dotted module path with `env()`, or an import path of a
+    function returning an AECEnv (`mypkg.games:env`). `kwargs` go to the game (go_v5's
+    board_size). `raw` skips PettingZoo's order-enforcing wrappers (half the cost of a step); the
+    adapter honours the API itself."""
+    game = GAMES.get(name)
+    kwargs = dict(kwargs or {})
+    if isinstance(game, types.ModuleType):
+        game = game.raw_env if raw and hasattr(game, "raw_env") else getattr(game, "env", None)
+        if game is None:
+            raise RlgenError(f"game module {name!r} has no env() or raw_env()")
+    return functools.partial(_build_game, game, name, kwargs)
 
 
-def check_game(name: str) -> str | None:
+def _build_game(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> AECEnv:
+    try:
+        env = factory(**kwargs)
+    except TypeError as e:
+        raise RlgenError(f"game {name!r}: {e} (check game.kwargs)") from None
+    if not isinstance(env, AECEnv):
+        raise RlgenError(f"game {name!r} built a {type(env).__name__}, not a PettingZoo AECEnv")
+    return env
+
+
+def check_game(name: str, kwargs: Mapping[str, Any] | None = None) -> str | None:
     """None when `name` is a two-player AEC game with an action mask, else a one-line problem."""
     try:
-        env = make_game(name)()
+        env = make_game(name, kwargs)()
     except RlgenError as e:
         return str(e)
     env.reset(seed=0)
@@ -55,22 +74,6 @@ def check_game(name: str) -> str | None:
     if not isinstance(space, gym.spaces.Dict) or "action_mask" not in space.spaces:
         return f"game {name!r} has no action_mask in its observations"
     return None
-
-
-def _game_module(name: str) -> Any:
-    for path in (f"pettingzoo.classic.{name}", name):
-        try:
-            return importlib.import_module(path)
-        except ImportError:
-            continue
-    import pettingzoo.classic as classic
-
-    known = [n for n in dir(classic) if n.endswith(tuple(f"_v{i}" for i in range(10)))]
-    import difflib
-
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise RlgenError(f"unknown game {name!r}{hint}; pettingzoo.classic has: {', '.join(known)}")
 
 
 def planes_to_image(observation: np.ndarray) -> np.ndarray:

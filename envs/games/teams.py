@@ -11,30 +11,35 @@ are shared within a side (`side_vec_env`).
 
 from __future__ import annotations
 
-import importlib
+import types
 from typing import Any, Callable
 
 import numpy as np
-from pettingzoo.utils.env import ParallelEnv
+from pettingzoo.utils.conversions import aec_to_parallel
+from pettingzoo.utils.env import AECEnv, ParallelEnv
 
 from rlgen.errors import RlgenError
+from rlgen.registry import GAMES
 
 TeamPolicy = Callable[[dict[str, np.ndarray]], dict[str, int]]  # observations by agent -> actions by agent
 TeamGame = Callable[[], ParallelEnv]
 
 
 def team_game(name: str, **kwargs: Any) -> TeamGame:
-    """A factory for a parallel game: a name in `mpe2` (simple_tag_v3) or a dotted module path."""
-    for path in (f"mpe2.{name}", name):
-        try:
-            module = importlib.import_module(path)
-            break
-        except ImportError:
-            continue
-    else:
-        raise RlgenError(f"unknown team game {name!r}: expected an mpe2 game such as simple_tag_v3 "
-                         "(pip install mpe2) or a dotted module path with parallel_env()")
-    return lambda: module.parallel_env(**kwargs)
+    """A factory for a parallel game from `rlgen.registry.GAMES`: a registered name (the mpe2 games,
+    simple_tag_v3), a dotted module path with parallel_env(), or an import path of a function
+    returning a ParallelEnv (an AECEnv is converted)."""
+    game = GAMES.get(name)
+    if isinstance(game, types.ModuleType):
+        if not hasattr(game, "parallel_env"):
+            raise RlgenError(f"game {name!r} has no parallel_env(); kind: teams plays parallel games such as simple_tag_v3")
+        game = game.parallel_env
+
+    def build() -> ParallelEnv:
+        env = game(**kwargs)
+        return aec_to_parallel(env) if isinstance(env, AECEnv) else env
+
+    return build
 
 
 def sides_of(env: ParallelEnv) -> dict[str, list[str]]:

@@ -4,7 +4,9 @@
     gen = build_decoder({"type": "cnn"}, in_dim=64, out_shape=(1, 28, 28))  # (B, 64) -> (B, 1, 28, 28)
 
 `spec` is a config section as a plain dict: "type" picks the builder, the other keys are its
-keyword arguments.
+keyword arguments. Backbone types live in `rlgen.registry.BACKBONES` (rlgen's own arrive through
+entry points like a plugin's); a type may also be an import path, `mypkg.nets:MyEncoder`, whose
+class takes `in_shape` and its keyword arguments and sets `out_dim`.
 """
 
 from __future__ import annotations
@@ -23,48 +25,53 @@ from rlgen.nets.heads import LinearHead
 from rlgen.nets.mlp import MLP, MLPDecoder
 from rlgen.nets.recurrent import RNNEncoder
 from rlgen.nets.transformer import TransformerEncoder
+from rlgen.registry import BACKBONES
 
-BACKBONES: dict[str, Callable[..., nn.Module]] = {
-    "mlp": MLP,
-    "cnn": CNNEncoder,
-    "rnn": partial(RNNEncoder, cell="rnn"),
-    "gru": partial(RNNEncoder, cell="gru"),
-    "lstm": partial(RNNEncoder, cell="lstm"),
-    "transformer": TransformerEncoder,
-}
+# Generators' decoders (noise -> sample) are internal to the GAN kind's players, not a plugin point.
 DECODERS: dict[str, Callable[..., nn.Module]] = {"cnn": CNNDecoder, "mlp": MLPDecoder}
 
 
 def build_backbone(spec: Mapping[str, Any], in_shape: tuple[int, ...]) -> nn.Module:
     """The backbone `spec["type"]` for inputs (B, *in_shape), the other keys as its arguments."""
-    return _build(BACKBONES, spec, "backbone", in_shape=tuple(in_shape))
+    kwargs = dict(spec)
+    if "type" not in kwargs:
+        raise RlgenError(f"backbone: missing 'type' — set backbone.type to one of: {', '.join(BACKBONES.names())}")
+    name = kwargs.pop("type")
+    net = _call(BACKBONES.get(name), name, "backbone", kwargs, in_shape=tuple(in_shape))
+    if not isinstance(getattr(net, "out_dim", None), int):
+        raise RlgenError(f"backbone {name!r} built a {type(net).__name__} without an integer `out_dim`; "
+                         "a backbone module must set self.out_dim (its feature size)")
+    return net
 
 
 def build_decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ...]) -> nn.Module:
     """The decoder `spec["type"]` mapping (B, in_dim) to (B, *out_shape)."""
-    return _build(DECODERS, spec, "decoder", in_dim=in_dim, out_shape=tuple(out_shape))
-
-
-def _build(
-    registry: Mapping[str, Callable[..., nn.Module]], spec: Mapping[str, Any], what: str, **given: Any
-) -> nn.Module:
-    """registry[spec["type"]](**given, **rest of spec), with RlgenError for an unknown type or key."""
     kwargs = dict(spec)
-    if "type" not in kwargs:
-        raise RlgenError(f"{what}: missing 'type' — set {what}.type to one of: {', '.join(registry)}")
-    kind = pick(registry, kwargs.pop("type"), f"{what} type")
-    builder = registry[kind]
+    name = pick(DECODERS, kwargs.pop("type", None), "decoder type")
+    return _call(DECODERS[name], name, "decoder", kwargs, in_dim=in_dim, out_shape=tuple(out_shape))
+
+
+def backbone_traits(name: str) -> tuple[bool, bool]:
+    """(sequence, prefers_accelerator) of a backbone type, from its class attributes (default False)."""
+    builder = BACKBONES.get(name)
+    cls = getattr(builder, "func", builder)  # a partial (gru) binds a class
+    return bool(getattr(cls, "sequence", False)), bool(getattr(cls, "prefers_accelerator", False))
+
+
+def _call(builder: Callable[..., nn.Module], name: str, what: str, kwargs: dict[str, Any], **given: Any) -> nn.Module:
+    """builder(**given, **kwargs), with RlgenError for a key the builder does not take."""
     # keys bound by a partial (the cell of "gru") and the shapes passed in are not the spec's to set
     bound = builder.keywords if isinstance(builder, partial) else {}
-    accepted = [k for k in inspect.signature(builder).parameters if k not in bound and k not in given]
-    for key in kwargs:
-        pick(accepted, key, f"{what} {kind!r} key")
+    params = inspect.signature(builder).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        accepted = [k for k in params if k not in bound and k not in given]
+        for key in kwargs:
+            pick(accepted, key, f"{what} {name!r} key")
     return builder(**given, **kwargs)
 
 
 __all__ = [
     "ACTIVATIONS",
-    "BACKBONES",
     "CNNDecoder",
     "CNNEncoder",
     "DECODERS",
@@ -74,6 +81,7 @@ __all__ = [
     "NORMS",
     "RNNEncoder",
     "TransformerEncoder",
+    "backbone_traits",
     "build_backbone",
     "build_decoder",
     "make_activation",

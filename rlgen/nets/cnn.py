@@ -34,6 +34,10 @@ class CNNEncoder(nn.Module):
     0 for every layer; small images (e.g. 1x8x8 digits) want kernels 3 with padding 1.
     """
 
+    description = "convolutions over (C, H, W) images, then a Linear (Nature DQN by default)"
+    sequence = False
+    prefers_accelerator = True
+
     def __init__(
         self,
         in_shape: tuple[int, int, int],

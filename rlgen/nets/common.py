@@ -20,6 +20,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "silu": nn.SiLU,
 }
 NORMS = ("none", "batch", "layer")
+POOLS = ("last", "mean", "sequence")  # how a sequence backbone turns (B, T, D) into its output
 
 
 def pick(names: Iterable[str], name: str, what: str) -> str:

@@ -25,6 +25,10 @@ class MLP(nn.Module):
     (B, 4) to (B, 64).
     """
 
+    description = "fully connected layers over the flattened input"
+    sequence = False
+    prefers_accelerator = False  # small MLPs are bound by per-call overhead, not FLOPs
+
     def __init__(
         self,
         in_shape: tuple[int, ...],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -9,6 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rlgen.errors import RlgenError
 from rlgen.nets.common import (
     NORMS,
+    POOLS,
     as_sequence,
     check_dropout,
     check_shape,
@@ -18,7 +21,6 @@ from rlgen.nets.common import (
 )
 
 CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
-POOLS = ("last", "mean", "sequence")
 
 
 def init_forget_bias(lstm: nn.LSTM, value: float = 2.0) -> None:
@@ -45,6 +47,10 @@ class RNNEncoder(nn.Module):
     Rows with no real step give 0. The RNN output goes through norm -> activation -> dropout;
     for cell "rnn", `activation` is the cell's own nonlinearity ("tanh" or "relu") instead.
     """
+
+    description = "GRU / LSTM / RNN over (T, F) sequences, exact under left padding"
+    sequence = True  # reads (B, T, F) and can pool to one vector or keep every step
+    prefers_accelerator = False  # a step-by-step recurrence gains little from a GPU at RL sizes
 
     def __init__(
         self,
@@ -123,3 +129,9 @@ class RNNEncoder(nn.Module):
         result = torch.zeros_like(out)
         result[keep] = self.post(out[keep])
         return result
+
+
+# The three cells as backbone types (rlgen.registry's `rlgen.backbones` entry points)
+RNN = partial(RNNEncoder, cell="rnn")
+GRU = partial(RNNEncoder, cell="gru")
+LSTM = partial(RNNEncoder, cell="lstm")

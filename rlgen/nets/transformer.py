@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from rlgen.errors import RlgenError
 from rlgen.nets.common import (
+    POOLS,
     NORMS,
     as_sequence,
     check_dropout,
@@ -20,7 +21,6 @@ from rlgen.nets.common import (
 )
 
 POSITIONALS = ("learned", "sinusoidal")
-POOLS = ("last", "mean", "sequence")
 
 
 def sinusoidal_table(max_len: int, d_model: int) -> Tensor:
@@ -68,6 +68,10 @@ class TransformerEncoder(nn.Module):
     Note: with norm="batch" in train mode, padding steps enter the batch statistics; "layer"
     (the default) has no such leak.
     """
+
+    description = "pre-norm Transformer over (T, F) sequences, causal by default"
+    sequence = True
+    prefers_accelerator = True
 
     def __init__(
         self,

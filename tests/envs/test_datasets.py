@@ -3,16 +3,17 @@
 import numpy as np
 import pytest
 
-from rlgen.envs.datasets import KINDS, SOURCES, check_source, frames, make_source
+from rlgen.envs.datasets import frames, make_source, modality_of
+from rlgen.registry import SOURCES
 from rlgen.errors import RlgenError
 
 
-@pytest.mark.parametrize("name", [n for n in SOURCES if n != "frames"])
+@pytest.mark.parametrize("name", [n for n in SOURCES.names() if n != "frames"])
 def test_source_shapes_and_determinism(name):
     src = make_source(name)
     x, y = src.sample(16, np.random.default_rng(0))
     assert x.dtype == np.float32 and x.shape == (16, *src.shape)
-    assert KINDS[name] == src.kind
+    assert modality_of(SOURCES.get(name)) == modality_of(src) == src.modality  # declared before it is built
     assert (y is None) == (src.n_classes == 0)
     again, _ = src.sample(16, np.random.default_rng(0))
     assert np.array_equal(x, again)
@@ -45,12 +46,12 @@ def test_sines_have_bounded_amplitude():
 
 def test_frames_from_a_cartpole_rollout():
     src = frames(n_frames=6, size=16)
-    assert src.x.shape == (6, 1, 16, 16) and src.kind == "image"
+    assert src.x.shape == (6, 1, 16, 16) and src.modality == "image"
     assert -1.0 <= src.x.min() < src.x.max() <= 1.0  # a picture, not a blank
     assert not np.array_equal(src.x[0], src.x[5])  # the cart moved
 
 
 def test_unknown_source_suggests():
-    assert "did you mean 'ring8'" in check_source("ring")
+    assert "did you mean 'ring8'" in SOURCES.problem("ring")
     with pytest.raises(RlgenError, match="data source 'ring8'"):
         make_source("ring8", radius=1.0, bogus=3)

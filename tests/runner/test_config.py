@@ -36,7 +36,7 @@ def test_bad_choice_suggests():
 
 def test_bad_backbone_type_suggests():
     (p,) = problems(["agent.policy.backbone.type=mlpp"])
-    assert p.startswith("agent.policy.backbone.type: unknown type 'mlpp' (did you mean 'mlp'?)")
+    assert p.startswith("agent.policy.backbone.type: unknown backbone type 'mlpp' (did you mean 'mlp'?)")
 
 
 def test_bad_sb3_hyperparameter_is_checked_against_the_signature():

@@ -9,6 +9,7 @@ import torch
 from rlgen.agents.gan.config import GANConfig
 from rlgen.agents.gan.experiment import GANExperiment
 from rlgen.config import load_config
+from rlgen.errors import ConfigError
 from rlgen.runner import Runner
 
 MLP = {"type": "mlp", "hidden": [32, 32]}
@@ -107,8 +108,11 @@ def test_check_reports_mismatches():
     problems = GANExperiment.check(load_config(raw, [], kinds={"gan": GANConfig}))
     text = "\n".join(problems)
     assert "objective.conditional" in text and "generator.backbone.type" in text and "'cnn' is for images" in text
-    raw["data"]["source"] = "rign8"
-    assert "did you mean 'ring8'" in GANExperiment.check(load_config(raw, [], kinds={"gan": GANConfig}))[0]
+    raw["data"]["source"] = "rign8"  # an unknown source is a schema error, reported with the others
+    raw["objective"]["n_critic"] = 0
+    with pytest.raises(ConfigError) as e:
+        load_config(raw, [], kinds={"gan": GANConfig})
+    assert len(e.value.problems) == 2 and "data.source: unknown data source 'rign8' (did you mean 'ring8'?)" in str(e.value)
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])

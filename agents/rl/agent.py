@@ -1,0 +1,114 @@
+"""A trained SB3 policy acting on plain observations, outside any vector env.
+
+Training sees observations through a pipeline of vector-env wrappers (VecNormalize, VecFrameStack,
+rlgen's VecHistory window). `Agent` runs the very same wrappers over a one-env `_Feed` whose
+observations are handed in by `predict`, so a policy trained on windows of normalized
+observations acts on `env.reset()` / `env.step()` output directly:
+
+    agent = rlgen.load_run(run_dir).agent()
+    obs, _ = env.reset(seed=0)
+    while not done:
+        action = agent.predict(obs)                 # a new episode starts at the first call
+        obs, reward, terminated, truncated, _ = env.step(action)
+        done = terminated or truncated
+    agent.reset()                                   # before the next episode
+
+`predict(obs, reward=r)` passes the previous step's reward for windows that show it
+(`env.history.rewards`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
+
+from rlgen.agents.rl.vec import wrap_vec_env
+from rlgen.config import EnvConfig
+
+
+class _Feed(VecEnv):
+    """A one-env VecEnv that returns what it is fed: the bottom of the observation pipeline."""
+
+    def __init__(self, observation_space: Any, action_space: Any):
+        super().__init__(1, observation_space, action_space)
+        self.obs: np.ndarray | None = None
+        self.reward = 0.0
+
+    def reset(self) -> np.ndarray:
+        return self.obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        pass
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+        return self.obs, np.array([self.reward], np.float32), np.zeros(1, bool), [{}]
+
+    def close(self) -> None:
+        pass
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [None]
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        pass
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
+        return [None]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+        return [False]
+
+
+class Agent:
+    """One env's policy: `predict(obs)` per step, `reset()` between episodes (module docstring)."""
+
+    def __init__(self, model: Any, env_cfg: EnvConfig, normalize_state: tuple[Any, Any] | None = None,
+                 gamma: float = 0.99):
+        self.model = model
+        self._feed = _Feed(_raw_space(env_cfg), model.action_space)
+        self._pipeline = wrap_vec_env(self._feed, env_cfg, training=False, gamma=gamma)
+        if normalize_state is not None and (norm := unwrap_vec_normalize(self._pipeline)) is not None:
+            norm.obs_rms, norm.ret_rms = normalize_state
+        self.reset()
+
+    def reset(self) -> None:
+        """The next `predict` starts a new episode (clears windows, stacks and recurrent state)."""
+        self._start = True
+        self._state: Any = None
+        self._last_action: np.ndarray | None = None
+
+    def predict(self, obs: Any, reward: float = 0.0, deterministic: bool = True,
+                action_masks: np.ndarray | None = None) -> Any:
+        """The action for one observation of the env (as `env.step` takes it)."""
+        self._feed.obs = np.asarray(obs)[None]
+        self._feed.reward = float(reward)
+        if self._start:
+            seen = self._pipeline.reset()
+        else:
+            self._pipeline.step_async(self._last_action)
+            seen = self._pipeline.step_wait()[0]
+        kwargs: dict[str, Any] = {"deterministic": deterministic}
+        if self._recurrent:
+            kwargs.update(state=self._state, episode_start=np.array([self._start]))
+        if action_masks is not None:
+            kwargs["action_masks"] = np.asarray(action_masks)[None]
+        action, self._state = self.model.predict(seen, **kwargs)
+        self._start, self._last_action = False, action
+        return action[0]
+
+    @property
+    def _recurrent(self) -> bool:
+        return hasattr(self.model.policy, "lstm_actor")
+
+
+def _raw_space(env_cfg: EnvConfig) -> Any:
+    """The env's own observation space, below the wrappers that changed it during training."""
+    from rlgen.envs import make_env_fn
+
+    env = make_env_fn(env_cfg.id, env_cfg.kwargs, env_cfg.wrappers)()
+    try:
+        return env.observation_space
+    finally:
+        env.close()

@@ -1,0 +1,191 @@
+"""The public Python API: what the CLI, the tests and the benchmarks use themselves.
+
+    import rlgen
+
+    run = rlgen.train("ppo_cartpole", overrides=["train.total_steps=20000"])   # -> Run
+    run.summary["final"]["eval/return_mean"]
+
+    run = rlgen.load_run("runs/ppo_cartpole/20261130-101500-s0-ab12")
+    agent = run.agent()                       # acts on a plain gymnasium env
+    obs, _ = env.reset(seed=0)
+    action = agent.predict(obs)               # memory windows, normalization: applied for you
+    run.evaluate(episodes=20)                 # the run's own evaluation, with its metrics
+    run.modules()["policy"]                   # the torch modules, e.g. for transfer
+"""
+
+from __future__ import annotations
+
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from rlgen import checkpoint
+from rlgen.config import ExperimentConfig
+from rlgen.config import load_config as _load_config
+from rlgen.errors import ConfigError, RlgenError
+from rlgen.experiment import RunContext, check_of
+from rlgen.registry import KINDS
+
+ConfigSource = str | Path | Mapping[str, Any]
+
+
+# --- configs ------------------------------------------------------------------------------------
+
+
+def bundled_configs() -> dict[str, Path]:
+    """The configs shipped inside the package, by name (`ppo_cartpole` -> its YAML file)."""
+    root = resources.files("rlgen.configs")
+    return {p.name.removesuffix(".yaml"): Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".yaml")}
+
+
+def config_path(config: str | Path) -> Path:
+    """A YAML path as given, or the file of a bundled config name; a near-miss gets a "did you mean"."""
+    path = Path(config)
+    if path.exists():
+        return path
+    bundled = bundled_configs()
+    name = str(config).removesuffix(".yaml")
+    if name in bundled:
+        return bundled[name]
+    close = difflib.get_close_matches(Path(name).name, list(bundled), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise RlgenError(f"config file not found: {config}{hint}; give a YAML path or a bundled config "
+                     f"name (`rlgen list` shows them)")
+
+
+def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Read, validate and check a config (a path, a bundled name, or a mapping such as a sweep
+    trial's): every problem at once, before anything heavy starts. ConfigError lists them."""
+    if isinstance(config, ExperimentConfig):
+        if not overrides:
+            return config
+        config = config.model_dump(mode="json")
+    source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)
+    cfg = _load_config(source, overrides)
+    problems = check_of(kind_of(cfg), cfg)
+    if problems:
+        raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", problems)
+    return cfg
+
+
+def kind_of(cfg: ExperimentConfig) -> type:
+    """The experiment class of a config's `kind`."""
+    return KINDS.get(cfg.kind)
+
+
+def make_experiment(cfg: ExperimentConfig) -> Any:
+    """A fresh, not yet set up, experiment of the config's kind."""
+    return kind_of(cfg)(cfg)
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def train(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = (), *,
+          resume: str | Path | None = None,
+          on_eval: Callable[[int, dict[str, Any]], bool] | None = None) -> Run:
+    """Train one run to the end (or until early stopping or a signal) and return it.
+
+    `config`: a YAML path, a bundled config name, a mapping or a loaded config. `resume`: a run
+    directory to continue from its latest checkpoint, with the config saved there (`overrides`
+    still apply). `on_eval(step, metrics) -> stop?` is called after every evaluation.
+    """
+    from rlgen.runner import Runner
+
+    if resume is not None:
+        resume = Path(resume)
+        if not (resume / "config.yaml").is_file():
+            raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
+        cfg = load_config(resume / "config.yaml", overrides)
+    else:
+        cfg = load_config(config, overrides)
+    runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval)
+    summary = runner.run()
+    return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code)
+
+
+def load_run(path: str | Path, *, device: str = "cpu") -> Run:
+    """A finished or interrupted run, from its directory (the latest checkpoint) or from one
+    `checkpoints/step_N` directory. Its experiment is built and loaded on first use."""
+    path = Path(path)
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
+    if not (run_dir / "config.yaml").is_file():
+        raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
+    cfg = load_config(run_dir / "config.yaml", ["logging.wandb.mode=disabled"])
+    summary = None
+    if (run_dir / "summary.json").is_file():
+        import json
+
+        summary = json.loads((run_dir / "summary.json").read_text())
+    return Run(cfg, run_dir, summary=summary, checkpoint_dir=path, device=device)
+
+
+class Run:
+    """One run on disk: its config, directory and summary, and (loaded on first use) the trained
+    experiment, its agent and its torch modules. Close it, or use it as a context manager."""
+
+    def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, summary: dict[str, Any] | None = None,
+                 exit_code: int = 0, checkpoint_dir: Path | None = None, device: str = "cpu"):
+        self.config = cfg
+        self.run_dir = Path(run_dir)
+        self.summary = summary
+        self.exit_code = exit_code
+        self._checkpoint_dir = checkpoint_dir or self.run_dir
+        self._device = device
+        self._experiment: Any = None
+        self.global_step: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Run({self.config.name!r}, kind={self.config.kind!r}, run_dir='{self.run_dir}')"
+
+    @property
+    def experiment(self) -> Any:
+        """The experiment, set up on this run's device with the checkpoint's state loaded."""
+        if self._experiment is None:
+            from rlgen.logging import Logger
+            from rlgen.runner import choose_device
+
+            state = checkpoint.load(self._checkpoint_dir)
+            exp = make_experiment(self.config)
+            torch.set_num_threads(self.config.train.threads or 1)
+            device = choose_device(self._device, False)
+            exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed))
+            exp.load_state_dict(state["experiment"])
+            self._experiment, self.global_step = exp, int(state["global_step"])
+        return self._experiment
+
+    def agent(self) -> Any:
+        """A policy that acts on plain observations of the run's env: `agent.predict(obs)`."""
+        make = getattr(self.experiment, "agent", None)
+        if make is None:
+            raise RlgenError(f"kind {self.config.kind!r} has no agent to act with; its torch modules are in "
+                             f"run.modules(): {', '.join(self.modules()) or 'none'}")
+        return make()
+
+    def predict(self, obs: Any, deterministic: bool = True) -> Any:
+        """One action for one observation from a fresh episode's agent (see `agent()` to act over
+        whole episodes, which memory policies need)."""
+        return self.agent().predict(obs, deterministic=deterministic)
+
+    def evaluate(self, episodes: int | None = None, video_dir: str | Path | None = None) -> dict[str, Any]:
+        """The run's own evaluation of the loaded weights (its metrics, `eval/...`)."""
+        return dict(self.experiment.evaluate(episodes=episodes, video_dir=Path(video_dir) if video_dir else None))
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """The trained torch modules by role (`policy`, `generator`, `discriminator`, ...)."""
+        return dict(getattr(self.experiment, "modules", dict)())
+
+    def close(self) -> None:
+        if self._experiment is not None:
+            self._experiment.close()
+            self._experiment = None
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,116 @@
+"""The experiment protocol: what a kind implements so that the runner can drive it.
+
+A kind is a class registered in `rlgen.registry.KINDS` (an entry point in the `rlgen.kinds` group,
+or `kind: mypkg.kinds:MyKind` in a config). The runner owns everything around it: seeds, device,
+run directory, logging, evaluation schedule, checkpoints, resume, early stopping, signals.
+`rlgen.testing.check_experiment` proves a kind honours the protocol.
+
+    class Coin(ExperimentBase):
+        '''Learns the bias of a coin.'''            # first line: its description in `rlgen list`
+        config_model = CoinConfig                  # an ExperimentConfig subclass
+
+        def setup(self, ctx): ...                  # build nets and optimizers on ctx.device
+        def train_unit(self): ...                  # -> {"loss/...": float}; advance global_step
+        def evaluate(self, episodes=None, video_dir=None): ...   # -> {"eval/...": ...}
+        def state_dict(self): ...                  # everything needed to resume exactly
+        def load_state_dict(self, state): ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, runtime_checkable
+
+import torch
+
+if TYPE_CHECKING:
+    from rlgen.config import ExperimentConfig
+    from rlgen.logging import Logger
+
+# Metric prefixes every kind shares, so runs of different kinds compare in one W&B project.
+METRIC_PREFIXES = ("eval/", "rollout/", "loss/", "gan/", "league/", "time/", "train/")
+
+
+@dataclass
+class RunContext:
+    """What the runner hands an experiment in `setup`."""
+
+    cfg: ExperimentConfig
+    run_dir: Path
+    device: torch.device
+    logger: Logger
+    seed: int
+    rank: int = 0  # this process's rank under torchrun (DDP); 0 when not distributed
+    world_size: int = 1
+
+    @property
+    def media_dir(self) -> Path:
+        path = self.run_dir / "media"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@runtime_checkable
+class Experiment(Protocol):
+    """The protocol an experiment kind implements; the runner drives it."""
+
+    global_step: int  # env steps (RL) or training iterations (GAN); monotone, survives resume
+
+    def setup(self, ctx: RunContext) -> None:
+        """Build envs, networks and optimizers on `ctx.device`. Called once, before any training."""
+
+    def train_unit(self) -> Mapping[str, float]:
+        """Train one unit (a rollout + update, a batch of GAN steps, a league phase); return metrics."""
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> Mapping[str, Any]:
+        """Evaluate the current players; return metrics named `eval/...`."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume exactly: weights, optimizers, buffers, RNG, counters."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ExperimentBase:
+    """Defaults for the optional parts of the protocol; a kind subclasses it (or not: the runner
+    only needs the methods of `Experiment`).
+
+    Class-level: `config_model` (the pydantic model of its config), `check(cfg)` (cheap problems
+    beyond the schema, one line each with a dotted path), `prefers_accelerator` (device: auto
+    picks a GPU only when True). Optional: `modules()` (its torch modules by role, for
+    `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training).
+    """
+
+    config_model: ClassVar[type[ExperimentConfig]]
+    prefers_accelerator: bool = False
+
+    def __init__(self, cfg: ExperimentConfig):
+        self.cfg = cfg
+        self.global_step = 0
+
+    @classmethod
+    def check(cls, cfg: ExperimentConfig) -> list[str]:
+        return []
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> Mapping[str, Any]:
+        return {}
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def check_of(kind: Any, cfg: ExperimentConfig) -> list[str]:
+    """`kind.check(cfg)` when the kind has one, else no problems."""
+    check = getattr(kind, "check", None)
+    return list(check(cfg)) if callable(check) else []
+
+
+def prefers_accelerator(exp: Any) -> bool:
+    """Kinds say whether their networks profit from a GPU (an MLP on-policy agent does not)."""
+    return bool(getattr(exp, "prefers_accelerator", False))

@@ -1,0 +1,70 @@
+"""`rlgen list`: every name a config can use, one line each, from the registries and the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+
+from rich.markup import escape
+
+from rlgen.registry import TABLES, describe, load_env_packages
+
+# gymnasium's own families worth listing by default; the rest with --all
+_GYM_SHOWN = ("CartPole", "Acrobot", "MountainCar", "Pendulum", "LunarLander", "BipedalWalker", "CarRacing")
+
+
+def config_description(path: Path) -> str:
+    """The first sentence of a config file's leading comment."""
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        if not line.startswith("# smoke:"):
+            lines.append(line.lstrip("#").strip())
+    return describe(type("Config", (), {"description": " ".join(lines)}))
+
+
+def rows() -> dict[str, list[tuple[str, str]]]:
+    """Section -> (name, one-line description), in the order `rlgen list` prints them."""
+    from rlgen.api import bundled_configs
+
+    out: dict[str, list[tuple[str, str]]] = {
+        "configs": [(name, escape(config_description(path))) for name, path in bundled_configs().items()],
+    }
+    for section, registry in TABLES.items():
+        if section == "env packages":
+            continue
+        out[section] = [(e.name, _origin(e.description, e.origin)) for e in registry.entries()]
+    return out
+
+
+def env_ids(show_all: bool) -> list[str]:
+    import gymnasium as gym
+
+    load_env_packages()
+    ids = sorted(gym.registry)
+    return [i for i in ids if show_all or i.startswith(_GYM_SHOWN) or ("/" in i and not i.startswith("ALE/"))]
+
+
+def listing(show_all_envs: bool = False) -> Group:
+    tables = []
+    for section, entries in rows().items():
+        t = Table(title=section, title_justify="left", show_header=False, box=None, pad_edge=False)
+        t.add_column("name", style="bold cyan", no_wrap=True)
+        t.add_column("description")
+        for name, text in entries:
+            t.add_row(escape(name), text)
+        tables.append(t)
+    envs = Table(title="envs (gymnasium ids)", title_justify="left", show_header=False, box=None)
+    envs.add_column("ids")
+    note = "" if show_all_envs else "  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)"
+    envs.add_row(", ".join(env_ids(show_all_envs)) + note)
+    tables.append(envs)
+    return Group(*tables)
+
+
+def _origin(text: str, origin: str) -> str:
+    text = escape(text)
+    return text if origin in ("rlgen", "code") else f"{text} [dim]\\[{escape(origin)}][/]"

@@ -1,0 +1,235 @@
+"""Every table of names in rlgen: experiment kinds, data sources, games, backbones, wrappers, env packages.
+
+A registry maps a name to a target: an object, or a `module:attr` import path resolved when first
+used. It fills itself from three places, in this order of precedence:
+
+1. `register(name, target)` in code (a script or a test);
+2. entry points of installed packages, in the registry's group (`rlgen.kinds`, `rlgen.sources`, ...):
+   rlgen's own built-ins arrive this way too, from its pyproject.toml, exactly as a plugin's do;
+3. an import path used directly as the name (`kind: mypkg.kinds:MyKind` in a config).
+
+    from rlgen.registry import SOURCES
+    SOURCES.register("spiral", "mypkg.shapes:Spiral")
+    source_cls = SOURCES.get("spiral")            # or SOURCES.get("mypkg.shapes:Spiral")
+
+An unknown name raises `RlgenError` listing the known names, with a "did you mean". A plugin whose
+entry point fails to import is reported once as a warning and left out; it never stops rlgen.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import types
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Iterator
+
+from rlgen.errors import RlgenError
+
+
+@dataclass
+class Entry:
+    """One name in a registry: what it points to and where it came from."""
+
+    name: str
+    target: Any  # an object, or a "module:attr" string resolved on first `load()`
+    origin: str  # "rlgen", a distribution's name, or "code"
+    _loaded: Any = field(default=None, repr=False)
+
+    def load(self) -> Any:
+        if self._loaded is None:
+            self._loaded = resolve(self.target, allow_module=True) if isinstance(self.target, str) else self.target
+        return self._loaded
+
+    @property
+    def description(self) -> str:
+        """The first line of the target's docstring (or `description` attribute)."""
+        try:
+            obj = self.load()
+        except RlgenError as e:
+            return f"(cannot be loaded: {e})"
+        return describe(obj)
+
+
+def describe(obj: Any) -> str:
+    """One line about `obj`: its `description` attribute, else its docstring's first sentence."""
+    obj = getattr(obj, "func", obj)  # a functools.partial: the function it binds
+    text = getattr(obj, "description", None)
+    if not isinstance(text, str):
+        text = getattr(obj, "__doc__", None) or ""
+    text = " ".join(text.strip().split("\n\n")[0].split())  # the first paragraph, on one line
+    if not text and isinstance(obj, types.ModuleType):
+        return f"module {obj.__name__}"
+    text = text.split(". ")[0].rstrip(".")
+    return text if len(text) <= 100 else text[:99].rstrip() + "…"
+
+
+def is_import_path(name: str) -> bool:
+    """`pkg.module:attr` (the form used by entry points and `gymnasium.make`)."""
+    module, sep, attr = name.partition(":")
+    return bool(sep and module and attr) and all(p.isidentifier() for p in (*module.split("."), *attr.split(".")))
+
+
+def resolve(path: str, allow_module: bool = False) -> Any:
+    """The object at `module:attr` (attr may be dotted), with a readable error when it is missing.
+    `allow_module`: a bare `module` names the module itself (entry points may do that)."""
+    if not is_import_path(path) and not (allow_module and all(p.isidentifier() for p in path.split("."))):
+        raise RlgenError(f"{path!r} is not an import path; write it as package.module:attribute")
+    module_name, _, attr = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as e:
+        raise RlgenError(f"cannot import {module_name!r} for {path!r}: {e} (is the package installed?)") from None
+    for part in attr.split(".") if attr else ():
+        if not hasattr(obj, part):
+            raise RlgenError(f"module {module_name!r} has no attribute {attr!r} (from {path!r})")
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry:
+    """A table of names -> targets for one kind of thing (see the module docstring)."""
+
+    def __init__(self, what: str, group: str, *, fallback: Callable[[str], Any] | None = None,
+                 fallback_note: str = ""):
+        self.what = what  # "data source", used in messages
+        self.group = group  # the entry-point group plugins declare
+        self._entries: dict[str, Entry] = {}
+        self._discovered = False
+        # names a registry accepts beyond its entries (gymnasium's wrappers by class name): -> obj or None
+        self._fallback = fallback
+        self._fallback_note = fallback_note
+
+    # --- filling ---
+
+    def register(self, name: str, target: Any = None, *, replace: bool = False) -> Any:
+        """Add `name`; usable as a decorator (`@REG.register("name")`). An existing name raises
+        unless `replace=True`, so two plugins never silently shadow each other."""
+        if target is None:
+            return lambda obj: self.register(name, obj, replace=replace) or obj
+        self._discover()
+        if name in self._entries and not replace:
+            raise RlgenError(f"{self.what} {name!r} is already registered (from {self._entries[name].origin}); "
+                             "pass replace=True to override it")
+        self._entries[name] = Entry(name, target, "code")
+        return target
+
+    def unregister(self, name: str) -> None:
+        self._entries.pop(name, None)
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        for ep in metadata.entry_points(group=self.group):
+            dist = getattr(ep, "dist", None)
+            origin = dist.name if dist is not None else "an entry point"
+            if ep.name in self._entries:
+                warnings.warn(f"{self.what} {ep.name!r} from {origin} ignored: {self._entries[ep.name].origin} "
+                              "registers the same name", stacklevel=2)
+                continue
+            self._entries[ep.name] = Entry(ep.name, ep.value, origin)
+
+    # --- reading ---
+
+    def names(self) -> list[str]:
+        self._discover()
+        return list(self._entries)
+
+    def entries(self) -> Iterator[Entry]:
+        self._discover()
+        return iter(list(self._entries.values()))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.problem(name) is None
+
+    def problem(self, name: str) -> str | None:
+        """None when `name` resolves, else one line saying what is wrong and what is known."""
+        try:
+            self.get(name)
+        except RlgenError as e:
+            return str(e)
+        return None
+
+    def get(self, name: str) -> Any:
+        """The object registered as `name`, or at the import path `name`."""
+        self._discover()
+        if not isinstance(name, str):
+            raise RlgenError(f"a {self.what} is named by a string, got {name!r}")
+        if name in self._entries:
+            entry = self._entries[name]
+            try:
+                return entry.load()
+            except RlgenError as e:
+                raise RlgenError(f"{self.what} {name!r} (from {entry.origin}) cannot be loaded: {e}") from None
+        if is_import_path(name):
+            return resolve(name)
+        if self._fallback is not None and (found := self._fallback(name)) is not None:
+            return found
+        raise RlgenError(self._unknown(name))
+
+    def _unknown(self, name: str) -> str:
+        known = self.names()
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        extra = f", {self._fallback_note}" if self._fallback_note else ""
+        return (f"unknown {self.what} {name!r}{hint}; known: {', '.join(known) or '(none)'}{extra}, "
+                "or an import path package.module:attribute")
+
+
+# --- the tables ---------------------------------------------------------------------------------
+
+KINDS = Registry("experiment kind", "rlgen.kinds")
+SOURCES = Registry("data source", "rlgen.sources")
+BACKBONES = Registry("backbone type", "rlgen.backbones")
+ENV_PACKAGES = Registry("env package", "rlgen.envs")
+
+
+def _gymnasium_wrapper(name: str) -> Any:
+    import gymnasium as gym
+
+    cls = getattr(gym.wrappers, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, gym.Wrapper) else None
+
+
+def _pettingzoo_game(name: str) -> Any:
+    """A pettingzoo.classic game by module name, or any game module by dotted path (`mpe2.simple_tag_v3`)."""
+    for module in (f"pettingzoo.classic.{name}", *([name] if "." in name else [])):
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            continue
+    return None
+
+
+WRAPPERS = Registry("wrapper", "rlgen.wrappers", fallback=_gymnasium_wrapper,
+                    fallback_note="any gymnasium.wrappers class by name")
+GAMES = Registry("game", "rlgen.games", fallback=_pettingzoo_game,
+                 fallback_note="any pettingzoo.classic game by module name")
+
+TABLES: dict[str, Registry] = {
+    "kinds": KINDS, "sources": SOURCES, "games": GAMES, "backbones": BACKBONES, "wrappers": WRAPPERS,
+    "env packages": ENV_PACKAGES,
+}
+
+
+def load_env_packages() -> None:
+    """Import every `rlgen.envs` entry point: each registers its gymnasium ids when imported (a
+    module) or when called (a function). Done once, before an env id is looked up or listed."""
+    global _envs_loaded
+    if _envs_loaded:
+        return
+    _envs_loaded = True
+    for entry in ENV_PACKAGES.entries():
+        try:
+            obj = entry.load()
+        except RlgenError as e:
+            warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {e}", stacklevel=2)
+            continue
+        if callable(obj) and not isinstance(obj, type):
+            obj()
+
+
+_envs_loaded = False
