@@ -85,7 +85,7 @@ def make_experiment(cfg: ExperimentConfig) -> Any:
 # --- training -----------------------------------------------------------------------------------
 
 
-def train(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = (), *,
+def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequence[str] = (), *,
           resume: str | Path | None = None,
           on_eval: Callable[[int, dict[str, Any]], bool] | None = None) -> Run:
     """Train one run to the end (or until early stopping or a signal) and return it.
@@ -101,6 +101,8 @@ def train(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = ()
         if not (resume / "config.yaml").is_file():
             raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
         cfg = load_config(resume / "config.yaml", overrides)
+    elif config is None:
+        raise RlgenError("rlgen.train needs a config (a YAML path, a bundled name, a mapping) or resume=RUN_DIR")
     else:
         cfg = load_config(config, overrides)
     runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval)

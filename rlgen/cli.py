@@ -152,9 +152,14 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from rlgen.listing import listing
 
-    console.print(listing(show_all_envs=args.all))
+    out = Console(highlight=False)  # the listing is the result: stdout, so that it can be piped
+    if not out.is_terminal:
+        out.width = max(out.width, 160)
+    out.print(listing(show_all_envs=args.all))
     return 0
 
 

@@ -59,7 +59,7 @@ def listing(show_all_envs: bool = False) -> Group:
         tables.append(t)
     envs = Table(title="envs (gymnasium ids)", title_justify="left", show_header=False, box=None)
     envs.add_column("ids")
-    note = "" if show_all_envs else "  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)"
+    note = "" if show_all_envs else escape("  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)")
     envs.add_row(", ".join(env_ids(show_all_envs)) + note)
     tables.append(envs)
     return Group(*tables)

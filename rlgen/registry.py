@@ -13,13 +13,15 @@ used. It fills itself from three places, in this order of precedence:
     source_cls = SOURCES.get("spiral")            # or SOURCES.get("mypkg.shapes:Spiral")
 
 An unknown name raises `RlgenError` listing the known names, with a "did you mean". A plugin whose
-entry point fails to import is reported once as a warning and left out; it never stops rlgen.
+entry point fails to import never stops rlgen: it is loaded only when used, `rlgen list` shows it
+with the reason it cannot be loaded, and using it raises that reason as a readable error.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import re
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -55,14 +57,17 @@ class Entry:
 
 def describe(obj: Any) -> str:
     """One line about `obj`: its `description` attribute, else its docstring's first sentence."""
-    obj = getattr(obj, "func", obj)  # a functools.partial: the function it binds
+    bound = getattr(obj, "keywords", None) if hasattr(obj, "func") else None
+    if bound:  # a functools.partial: the function it binds, and what it binds
+        args = ", ".join(f"{k}={v!r}" for k, v in bound.items())
+        return f"{describe(obj.func)} ({args})"
     text = getattr(obj, "description", None)
     if not isinstance(text, str):
         text = getattr(obj, "__doc__", None) or ""
     text = " ".join(text.strip().split("\n\n")[0].split())  # the first paragraph, on one line
     if not text and isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
-    text = text.split(". ")[0].rstrip(".")
+    text = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\. (?=[A-Z(])", text)[0].rstrip(".")  # "et al. 2017" is no end
     return text if len(text) <= 100 else text[:99].rstrip() + "…"
 
 

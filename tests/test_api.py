@@ -1,0 +1,128 @@
+"""The public Python API: train, load a run, act with its agent on a plain gymnasium env."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.vec_env import sync_envs_normalization, unwrap_vec_normalize
+
+import rlgen
+from rlgen.agents.rl.vec import make_vec_env
+from rlgen.envs import make_env_fn
+from rlgen.errors import ConfigError, RlgenError
+
+
+def _train(tmp_path, config: str, steps: int, *extra: str) -> rlgen.Run:
+    return rlgen.train(config, [f"train.total_steps={steps}", f"train.eval_every={steps}", "train.eval_episodes=2",
+                                f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false",
+                                "logging.console=false", *extra])
+
+
+def _own_actions(run: rlgen.Run, seed: int) -> list[int]:
+    """One episode as the run's own evaluation acts: its vector env, its normalization, SB3's predict."""
+    exp = run.experiment
+    vec = make_vec_env(run.config.env.model_copy(update={"n_envs": 1}), seed=seed, training=False)
+    if unwrap_vec_normalize(exp.env) is not None:
+        sync_envs_normalization(exp.env, vec)
+    obs, actions = vec.reset(), []
+    while True:
+        action = exp.model.predict(obs, deterministic=True)[0]
+        actions.append(int(action[0]))
+        obs, _, done, _ = vec.step(action)
+        if done[0]:
+            return actions
+
+
+def _agent_actions(run: rlgen.Run, seed: int) -> list[int]:
+    """The same episode on a raw gymnasium env (no vector env, no wrappers of rlgen's) via the agent."""
+    cfg = run.config.env
+    env = make_env_fn(cfg.id, cfg.kwargs, cfg.wrappers)()
+    agent = run.agent()
+    obs, _ = env.reset(seed=seed)
+    actions, reward = [], 0.0
+    while True:
+        action = agent.predict(obs, reward=reward)
+        actions.append(int(action))
+        obs, reward, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            return actions
+
+
+@pytest.mark.parametrize("config, steps", [
+    ("ppo_cartpole", 2048),              # VecNormalize-free MLP policy
+    ("ppo_lstm_cartpole_novel", 2048),   # a window (history) policy on normalized observations
+])
+def test_load_run_predict_matches_the_runs_own_evaluation(tmp_path, config, steps):
+    run = _train(tmp_path, config, steps)
+    assert run.summary["status"] in ("completed", "stopped_early") and run.exit_code == 0
+    with rlgen.load_run(run.run_dir) as loaded:
+        assert loaded.global_step is None  # nothing is built until used
+        for seed in (3, 11):
+            own = _own_actions(loaded, seed)
+            assert _agent_actions(loaded, seed) == own
+        assert loaded.global_step == run.summary["global_step"]
+        assert set(np.unique(own)) <= {0, 1} and len(own) > 5
+
+
+def test_agent_reset_starts_a_new_window(tmp_path):
+    """Without reset() a window policy would carry the last episode's steps into the next one."""
+    run = _train(tmp_path, "ppo_lstm_cartpole_novel", 2048)
+    with rlgen.load_run(run.run_dir) as loaded:
+        first = _agent_actions(loaded, 5)
+        assert _agent_actions(loaded, 5) == first  # a fresh agent() per episode
+        agent = loaded.agent()
+        env = gym.make("rlgen/CartPoleNoVel-v1")
+        obs, _ = env.reset(seed=5)
+        agent.predict(obs)
+        agent.reset()
+        obs, _ = env.reset(seed=5)
+        assert int(agent.predict(obs)) == first[0]
+
+
+def test_run_modules_evaluate_and_checkpoint_dir(tmp_path):
+    run = _train(tmp_path, "ppo_cartpole", 1024, "train.checkpoint_every=512", "train.keep_checkpoints=5")
+    with rlgen.load_run(run.run_dir) as loaded:
+        policy = loaded.modules()["policy"]
+        assert isinstance(policy, torch_module()) and sum(p.numel() for p in policy.parameters()) > 0
+        metrics = loaded.evaluate(episodes=2)
+        assert set(metrics) >= {"eval/return_mean", "eval/return_std"}
+    early = min((run.run_dir / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    with rlgen.load_run(early) as at_step:  # a checkpoints/step_N directory loads that step
+        at_step.experiment
+        assert at_step.global_step < run.summary["global_step"] and at_step.run_dir == run.run_dir
+
+
+def torch_module() -> type:
+    import torch
+
+    return torch.nn.Module
+
+
+def test_gan_run_has_modules_but_no_agent(tmp_path):
+    run = _train(tmp_path, "gan_ring8", 20, "perf.steps_per_unit=10", "eval.samples=100")
+    with rlgen.load_run(run.run_dir) as loaded:
+        assert {"generator", "discriminator"} <= set(loaded.modules())
+        with pytest.raises(RlgenError, match="has no agent.*generator"):
+            loaded.agent()
+
+
+def test_load_config_names_and_errors(tmp_path):
+    assert "ppo_cartpole" in rlgen.bundled_configs()
+    assert rlgen.load_config("ppo_cartpole").name == "ppo_cartpole"
+    cfg = rlgen.load_config("ppo_cartpole", ["seed=4"])
+    assert rlgen.load_config(cfg, ["seed=5"]).seed == 5 and cfg.seed == 4  # a loaded config is not mutated
+    with pytest.raises(RlgenError, match=r"config file not found: ppo_cartpol \(did you mean 'ppo_cartpole'\?\)"):
+        rlgen.load_config("ppo_cartpol")
+    with pytest.raises(ConfigError, match="kind: unknown experiment kind 'rll' \\(did you mean 'rl'\\?\\)"):
+        rlgen.load_config("ppo_cartpole", ["kind=rll"])
+    with pytest.raises(RlgenError, match="not a run directory"):
+        rlgen.load_run(tmp_path)
+
+
+def test_train_from_a_mapping_and_resume(tmp_path):
+    raw = rlgen.load_config("ppo_cartpole").model_dump(mode="json")
+    run = _train(tmp_path, raw, 1024, "train.early_stop.target=null")
+    assert run.summary["global_step"] == 1024
+    more = rlgen.train(None, ["train.total_steps=2048"], resume=run.run_dir)
+    assert more.run_dir == run.run_dir and more.summary["global_step"] == 2048
