@@ -121,5 +121,8 @@ NOT_EXACT_YET = pytest.param(True, id="exact", marks=pytest.mark.xfail(
 
 @pytest.mark.parametrize("exact", [pytest.param(False, id="structure"), NOT_EXACT_YET])
 def test_honours_the_experiment_protocol(exact):
-    report = check_experiment("selfplay", CONFIG, [*smoke_overrides(CONFIG), "train.eval_episodes=2"], exact=exact)
+    # a snapshot every unit (2 envs x 16 steps), so the league's pool carries over the checkpoint
+    overrides = [*smoke_overrides(CONFIG), "league.snapshot_every=32", "ratings.max_snapshots=1",
+                 "train.eval_episodes=2"]
+    report = check_experiment("selfplay", CONFIG, overrides, exact=exact)
     assert report.exact is exact and "eval/payoff" in report.eval_names  # a table is a valid eval value
