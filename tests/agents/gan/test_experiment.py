@@ -8,9 +8,12 @@ import torch
 
 from rlgen.agents.gan.config import GANConfig
 from rlgen.agents.gan.experiment import GANExperiment
+from rlgen.api import config_path
 from rlgen.config import load_config
 from rlgen.errors import ConfigError
 from rlgen.runner import Runner
+from rlgen.testing import check_experiment
+from tests.test_configs import smoke_overrides
 
 MLP = {"type": "mlp", "hidden": [32, 32]}
 
@@ -147,3 +150,10 @@ def test_top_k_share_falls_linearly(tmp_path):
         exp.global_step = step
         shares.append(exp._top_k(64))
     assert shares == [64, 40, 16]  # 64 * (1 - t * 0.75)
+
+
+def test_honours_the_experiment_protocol():
+    """rlgen's own checker: checkpoint, one more unit == resume + that unit, bit for bit."""
+    overrides = [*smoke_overrides(config_path("gan_ring8")), "perf.steps_per_unit=5"]
+    report = check_experiment("gan", "gan_ring8", overrides)
+    assert report.exact and "eval/samples" in report.eval_names  # a picture is a valid eval value
