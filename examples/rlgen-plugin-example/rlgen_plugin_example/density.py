@@ -83,6 +83,8 @@ class DensityExperiment(ExperimentBase):
         cfg: DensityConfig = self.cfg  # type: ignore[assignment]
         total, steps = 0.0, 0
         while steps < cfg.model.steps_per_unit and self.global_step < cfg.train.total_steps:
+            for group in self.optimizer.param_groups:  # optim.schedule: linear decays it to 0 over the run
+                group["lr"] = cfg.optim.lr_at(1.0 - self.global_step / cfg.train.total_steps)
             x, _ = self.source.sample(cfg.model.batch_size, self.rng)
             nll = -self.model(torch.as_tensor(x, device=self.device).flatten(1)).mean()
             self.optimizer.zero_grad()
