@@ -57,10 +57,11 @@ def metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 def test_rlgen_list_shows_the_plugin_with_its_distribution_name(plugin_target: Path, tmp_path: Path) -> None:
     sections = list_sections(run_python(["-m", "rlgen", "list"], tmp_path, plugin_target).stdout)
-    for section, name in (("kinds", "density"), ("sources", "spiral"), ("backbones", "fourier")):
-        row = names_in(sections[section])
-        assert row[name].endswith(DIST), (section, row[name])
-        assert not row[{"kinds": "rl", "sources": "ring8", "backbones": "mlp"}[section]].endswith("]")  # rlgen's own
+    for section, plugins, builtin in (("kinds", "density", "rl"), ("sources", "spiral", "ring8"),
+                                      ("backbones", "fourier", "mlp")):
+        rows = names_in(sections[section])
+        assert rows[plugins].endswith(DIST), (section, rows[plugins])
+        assert not rows[builtin].endswith("]")  # rlgen's own carry no distribution name
     assert "rlgen_example/Corridor-v0" in " ".join(sections["envs (gymnasium ids)"])
 
     # the control: the same command without the plugin on the path knows none of it
