@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import OptimConfig
 from rlgen.errors import RlgenError
-from rlgen.nets import build_backbone
+from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS
 
 
@@ -37,8 +37,8 @@ class BackboneExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any], masked: bool = False):
         if isinstance(observation_space, gym.spaces.Box) and is_image_space(observation_space, check_channels=False):
             in_shape = tuple(observation_space.shape)
-        elif isinstance(observation_space, gym.spaces.Box) and backbone["type"] in ("rnn", "gru", "lstm", "transformer") \
-                and len(observation_space.shape) == 2:
+        elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
+                and _reads_sequences(backbone):
             steps, features = observation_space.shape  # a window of observations
             in_shape = (steps, features - 1) if masked else (steps, features)
         elif isinstance(observation_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete,
@@ -60,6 +60,11 @@ class BackboneExtractor(BaseFeaturesExtractor):
             return self.net(x, mask=None if bool(valid.all()) else valid)
         x = observations.reshape(observations.shape[0], *self.in_shape)
         return self.net(x)
+
+
+def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
+    """The network class's `sequence` trait; a spec without a type is left to build_backbone's error."""
+    return "type" in backbone and backbone_traits(backbone["type"])[0]
 
 
 # --- rlgen's policy and optim sections as SB3 policy_kwargs ---------------------------------------

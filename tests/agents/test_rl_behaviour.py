@@ -44,6 +44,13 @@ def test_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path):
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
+@pytest.mark.parametrize("backbone, wanted", [(None, False), ({"type": "mlp"}, False), ({"type": "gru"}, False),
+                                              ({"type": "cnn"}, True), ({"type": "transformer"}, True)])
+def test_device_auto_asks_for_an_accelerator_by_the_backbone_trait(tmp_path, backbone, wanted):
+    cfg = rl_config(tmp_path, agent={"algo": "ppo", "policy": {"backbone": backbone}})
+    assert RLExperiment(cfg).prefers_accelerator is wanted
+
+
 def test_save_then_load_gives_the_same_deterministic_actions(tmp_path):
     exp, runner = _train(tmp_path)
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
