@@ -110,7 +110,7 @@ def main() -> None:
     p.add_argument("--fps-steps", type=int, default=20_000, help="steps per throughput run (0 = skip)")
     p.add_argument("--only-fps", action="store_true", help="measure the throughput parity alone")
     args = p.parse_args()
-    torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (BENCHMARKS.md)
+    torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (see rlgen.runner.default_threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     console = Console()
     rows: dict[str, list] = {k: [] for k in ("sb3_t", "sb3_n", "rl_t", "rl_n", "sb3_fps", "rl_fps")}

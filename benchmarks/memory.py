@@ -1,4 +1,4 @@
-"""Memory (issue 5): what LSTM and Transformer policies learn where one observation is not enough.
+"""Memory: what LSTM and Transformer policies learn where one observation is not enough.
 
 Side by side in one process, seeds interleaved so machine noise hits every arm alike, all through
 rlgen's runner (the same evaluation for every arm: 10 deterministic episodes every 2,048 steps):

@@ -1,4 +1,4 @@
-"""Self-play quality (issue #4), quoted next to the training wall time. Not a test.
+"""Self-play quality, quoted next to the training wall time. Not a test.
 
     python benchmarks/selfplay.py                       # train both configs, then measure
     python benchmarks/selfplay.py --run RUN_DIR ...     # measure finished runs instead

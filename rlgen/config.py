@@ -259,7 +259,8 @@ class NormalizeConfig(Section):
 
 
 class HistoryConfig(Section):
-    """Observe a window of the episode's last `length` steps (issue 5; agents/rl/history.py)."""
+    """Observe a window of the episode's last `length` steps, so a memoryless algorithm can
+    remember (agents/rl/history.py)."""
 
     length: int = Field(gt=0, description="steps in the window; a task remembering N steps back needs N + 1")
     actions: bool = Field(False, description="each step also shows the previous action")

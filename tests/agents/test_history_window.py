@@ -1,4 +1,4 @@
-"""The history window (agents/rl/history.py) and its mask through the policy's extractor (issue 5)."""
+"""The history window (agents/rl/history.py) and its mask through the policy's extractor."""
 
 import gymnasium as gym
 import numpy as np

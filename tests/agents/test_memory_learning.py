@@ -1,4 +1,4 @@
-"""On the cue task a memory policy learns what a memoryless one cannot (issue 5).
+"""On the cue task a memory policy learns what a memoryless one cannot.
 
 CueRecall with delay 3 and 2 cues: the cue at step 0, the question at step 3, reward 1 for naming
 the cue, so the eval return is the success rate and a memoryless policy scores 0.5.
