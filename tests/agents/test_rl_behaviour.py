@@ -15,7 +15,8 @@ import torch
 
 from rlgen.agents.rl.experiment import RLExperiment
 from rlgen import checkpoint
-from rlgen.cli import load, main
+from rlgen.api import load_config
+from rlgen.cli import main
 from rlgen.logging import Logger
 from rlgen.runner import RunContext, Runner
 from tests.agents.rl_helpers import rl_config
@@ -29,7 +30,7 @@ def _weights(exp):
 
 def _train(tmp_path, **kw):
     cfg = rl_config(tmp_path, "ppo", "CartPole-v1", total=1024, hyperparams={"n_steps": 64, "batch_size": 128}, **kw)
-    exp = RLExperiment(cfg)
+    exp = RLExperiment(cfg)  # the runner by hand, not rlgen.train: the tests read the live experiment
     runner = Runner(cfg, exp)
     runner.run()
     return exp, runner
@@ -56,7 +57,7 @@ def test_save_then_load_gives_the_same_deterministic_actions(tmp_path):
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     expected = exp.predict(obs)
 
-    cfg = load(str(runner.run_dir / "config.yaml"), [])
+    cfg = load_config(runner.run_dir / "config.yaml", [])
     fresh = RLExperiment(cfg)
     fresh.setup(RunContext(cfg, runner.run_dir, torch.device("cpu"), Logger([]), seed=123))
     assert not np.array_equal(fresh.predict(obs), expected)  # untrained: different actions

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rlgen.cli import load
+from rlgen.api import load_config
 from rlgen.errors import ConfigError, RlgenError
 
 DEMO = "configs/ppo_cartpole.yaml"
@@ -10,7 +10,7 @@ DEMO = "configs/ppo_cartpole.yaml"
 
 def problems(overrides, config=DEMO):
     with pytest.raises(ConfigError) as info:
-        load(config, overrides)
+        load_config(config, overrides)
     return info.value.problems
 
 
@@ -67,22 +67,22 @@ def test_unknown_wrapper_suggests():
 
 def test_missing_file_and_bad_override_are_readable():
     with pytest.raises(RlgenError, match="config file not found: nope.yaml"):
-        load("nope.yaml", [])
+        load_config("nope.yaml", [])
     with pytest.raises(RlgenError, match="overrides must look like key.sub=value"):
-        load(DEMO, ["seed"])
+        load_config(DEMO, ["seed"])
 
 
 def test_overrides_are_typed_by_yaml_and_the_demo_is_valid():
-    cfg = load(DEMO, ["optim.lr=3e-4", "agent.policy.backbone.hidden=[128,128]"])
+    cfg = load_config(DEMO, ["optim.lr=3e-4", "agent.policy.backbone.hidden=[128,128]"])
     assert cfg.optim.lr == 3e-4 and cfg.agent.policy.backbone.hidden == [128, 128]
 
 
 def test_bundled_name_resolves_to_the_configs_folder():
-    assert load("ppo_cartpole", []).name == "ppo_cartpole"
+    assert load_config("ppo_cartpole", []).name == "ppo_cartpole"
 
 
 def test_rlgen_wrappers_are_usable_by_name():
-    cfg = load(DEMO, ["env.wrappers=[{HideEntries: {indices: [1, 3]}}]"])
+    cfg = load_config(DEMO, ["env.wrappers=[{HideEntries: {indices: [1, 3]}}]"])
     from rlgen.envs import make_env_fn
 
     env = make_env_fn(cfg.env.id, cfg.env.kwargs, cfg.env.wrappers)()
@@ -90,8 +90,8 @@ def test_rlgen_wrappers_are_usable_by_name():
 
 
 def test_a_mapping_override_replaces_the_section_instead_of_merging_into_it():
-    cfg = load(DEMO, ["agent.policy.backbone={type: transformer, d_model: 32}"])
+    cfg = load_config(DEMO, ["agent.policy.backbone={type: transformer, d_model: 32}"])
     backbone = cfg.agent.policy.backbone
     assert backbone.type == "transformer" and backbone.d_model == 32 and not hasattr(backbone, "hidden")
-    cfg = load(DEMO, ["agent.policy.backbone.hidden=[8]"])  # a dotted key still edits one field
+    cfg = load_config(DEMO, ["agent.policy.backbone.hidden=[8]"])  # a dotted key still edits one field
     assert cfg.agent.policy.backbone.hidden == [8] and cfg.agent.policy.backbone.activation == "tanh"
