@@ -23,6 +23,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import BACKBONES, KINDS
 
+# The names of rlgen.nets.common's ACTIVATIONS, NORMS and POOLS, spelled out so that loading a config
+# needs no torch; tests/runner/test_config.py checks that the two agree.
 Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"]
 Norm = Literal["none", "batch", "layer"]
 Pool = Literal["last", "mean", "sequence"]

@@ -95,3 +95,20 @@ def test_a_mapping_override_replaces_the_section_instead_of_merging_into_it():
     assert backbone.type == "transformer" and backbone.d_model == 32 and not hasattr(backbone, "hidden")
     cfg = load_config(DEMO, ["agent.policy.backbone.hidden=[8]"])  # a dotted key still edits one field
     assert cfg.agent.policy.backbone.hidden == [8] and cfg.agent.policy.backbone.activation == "tanh"
+
+
+def test_the_schema_offers_exactly_the_choices_the_backbones_take():
+    """rlgen.config spells the choices out as Literals so that loading a config needs no torch;
+    rlgen.nets holds the tables the backbones build from. They must agree."""
+    import typing
+
+    from rlgen.config import Activation, Norm, Pool, RNNBackbone, TransformerBackbone
+    from rlgen.nets.common import ACTIVATIONS, NORMS, POOLS
+    from rlgen.nets.recurrent import CELLS
+    from rlgen.nets.transformer import POSITIONALS
+
+    assert typing.get_args(Activation) == tuple(ACTIVATIONS)
+    assert typing.get_args(Norm) == NORMS
+    assert typing.get_args(Pool) == POOLS
+    assert set(typing.get_args(RNNBackbone.model_fields["type"].annotation)) == set(CELLS)
+    assert set(typing.get_args(TransformerBackbone.model_fields["positional"].annotation)) == set(POSITIONALS)
