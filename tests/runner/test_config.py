@@ -112,3 +112,16 @@ def test_the_schema_offers_exactly_the_choices_the_backbones_take():
     assert typing.get_args(Pool) == POOLS
     assert set(typing.get_args(RNNBackbone.model_fields["type"].annotation)) == set(CELLS)
     assert set(typing.get_args(TransformerBackbone.model_fields["positional"].annotation)) == set(POSITIONALS)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "rnn", "gru", "lstm", "transformer"])
+def test_builtin_backbone_configs_carry_their_network_class_traits(name):
+    """The config models answer `sequence` / `prefers_accelerator` without importing torch; the
+    network classes declare them. They must agree (a plugin's config reads the class itself)."""
+    from pydantic import TypeAdapter
+
+    from rlgen.config import BackboneConfig
+    from rlgen.nets import backbone_traits
+
+    cfg = TypeAdapter(BackboneConfig).validate_python({"type": name})
+    assert (cfg.sequence, cfg.prefers_accelerator) == backbone_traits(name)
