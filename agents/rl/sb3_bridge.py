@@ -175,6 +175,17 @@ class LinearSchedule:
         return self.start * self.progress.remaining
 
 
+class LearningRate:
+    """The optimizer section's learning rate (`OptimConfig.lr_at`) at the run's progress, as SB3's
+    learning-rate schedule: constant, or linear to 0 with `optim.schedule: linear`."""
+
+    def __init__(self, optim: OptimConfig, progress: Progress):
+        self.optim, self.progress = optim, progress
+
+    def __call__(self, _sb3_progress: float) -> float:
+        return self.optim.lr_at(self.progress.remaining)
+
+
 def resolve_schedules(hyperparams: Mapping[str, Any], progress: Progress) -> dict[str, Any]:
     """Replace every 'lin_X' value with a linear schedule over the whole run."""
     return {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
@@ -198,12 +209,9 @@ class SB3Learner:
                  hyperparams: Mapping[str, Any], *, seed: int, device: torch.device | str,
                  progress: Progress | None = None, masked: bool = False, target: str = "this env"):
         self.progress = progress if progress is not None else Progress()
-        lr: float | LinearSchedule = optim.lr
-        if optim.schedule == "linear":
-            lr = LinearSchedule(optim.lr, self.progress)
         try:
             self.model: Any = algo(
-                policy, env, learning_rate=lr, seed=seed, device=device, verbose=0,
+                policy, env, learning_rate=LearningRate(optim, self.progress), seed=seed, device=device, verbose=0,
                 policy_kwargs=policy_kwargs(pol, optim, algo.policy_aliases[policy], masked=masked),
                 **resolve_schedules(hyperparams, self.progress),
             )
