@@ -23,6 +23,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import BACKBONES, KINDS
 
+# The names of rlgen.nets.common's ACTIVATIONS, NORMS and POOLS, spelled out so that loading a config
+# needs no torch; tests/runner/test_config.py checks that the two agree.
 Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"]
 Norm = Literal["none", "batch", "layer"]
 Pool = Literal["last", "mean", "sequence"]
@@ -259,7 +261,8 @@ class NormalizeConfig(Section):
 
 
 class HistoryConfig(Section):
-    """Observe a window of the episode's last `length` steps (issue 5; agents/rl/history.py)."""
+    """Observe a window of the episode's last `length` steps, so a memoryless algorithm can
+    remember (agents/rl/history.py)."""
 
     length: int = Field(gt=0, description="steps in the window; a task remembering N steps back needs N + 1")
     actions: bool = Field(False, description="each step also shows the previous action")

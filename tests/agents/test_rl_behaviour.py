@@ -16,7 +16,8 @@ import torch
 from rlgen.agents.rl.experiment import RLExperiment
 from rlgen.api import config_path
 from rlgen import checkpoint
-from rlgen.cli import load, main
+from rlgen.api import load_config
+from rlgen.cli import main
 from rlgen.logging import Logger
 from rlgen.runner import RunContext, Runner
 from rlgen.testing import ExperimentCheckError, check_experiment
@@ -32,7 +33,7 @@ def _weights(exp):
 
 def _train(tmp_path, **kw):
     cfg = rl_config(tmp_path, "ppo", "CartPole-v1", total=1024, hyperparams={"n_steps": 64, "batch_size": 128}, **kw)
-    exp = RLExperiment(cfg)
+    exp = RLExperiment(cfg)  # the runner by hand, not rlgen.train: the tests read the live experiment
     runner = Runner(cfg, exp)
     runner.run()
     return exp, runner
@@ -47,12 +48,19 @@ def test_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path):
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
+@pytest.mark.parametrize("backbone, wanted", [(None, False), ({"type": "mlp"}, False), ({"type": "gru"}, False),
+                                              ({"type": "cnn"}, True), ({"type": "transformer"}, True)])
+def test_device_auto_asks_for_an_accelerator_by_the_backbone_trait(tmp_path, backbone, wanted):
+    cfg = rl_config(tmp_path, agent={"algo": "ppo", "policy": {"backbone": backbone}})
+    assert RLExperiment(cfg).prefers_accelerator is wanted
+
+
 def test_save_then_load_gives_the_same_deterministic_actions(tmp_path):
     exp, runner = _train(tmp_path)
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     expected = exp.predict(obs)
 
-    cfg = load(str(runner.run_dir / "config.yaml"), [])
+    cfg = load_config(runner.run_dir / "config.yaml", [])
     fresh = RLExperiment(cfg)
     fresh.setup(RunContext(cfg, runner.run_dir, torch.device("cpu"), Logger([]), seed=123))
     assert not np.array_equal(fresh.predict(obs), expected)  # untrained: different actions

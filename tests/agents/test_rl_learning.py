@@ -6,8 +6,7 @@ IdentityBox-v0: 20 steps, perfect play scores 0, random play about -13.
 
 import pytest
 
-from rlgen.agents.rl.experiment import RLExperiment
-from rlgen.runner import Runner
+from rlgen.api import train
 from tests.agents.rl_helpers import rl_config
 
 DISCRETE = {
@@ -38,7 +37,7 @@ def _learn(tmp_path, algo, env_id, spec):
     cfg = rl_config(tmp_path, algo, env_id, agent={"algo": algo, "policy": policy,
                                                    "hyperparams": spec["hyperparams"]},
                     n_envs=spec["n_envs"], total=spec["total"])
-    return Runner(cfg, RLExperiment(cfg)).run()
+    return train(cfg).summary
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from rlgen import api
 from rlgen.agents.gan.config import GANConfig
 from rlgen.agents.gan.experiment import GANExperiment
 from rlgen.api import config_path
@@ -82,8 +83,7 @@ def test_resume_is_exact(tmp_path, extras):
 
 
 def test_metrics_and_picture_are_logged(tmp_path):
-    cfg = config(tmp_path, source="ring8", steps=20, **{"eval.pictures": True})
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+    summary = api.train(config(tmp_path, source="ring8", steps=20, **{"eval.pictures": True})).summary
     rows = [json.loads(line) for line in open(f"{summary['run_dir']}/metrics.jsonl")]
     train = [r for r in rows if "gan/loss_d" in r]
     evals = [r for r in rows if "eval/modes_covered" in r]
@@ -95,12 +95,10 @@ def test_metrics_and_picture_are_logged(tmp_path):
 
 @pytest.mark.slow
 def test_ring8_covers_at_least_7_modes(tmp_path):
-    from rlgen.cli import load
-
-    cfg = load("configs/gan_ring8.yaml", [f"logging.dir={tmp_path}", "logging.console=false", "train.progress=false",
-                                          "logging.wandb.mode=disabled", "eval.pictures=false", "device=cpu",
-                                          "train.total_steps=2500", "train.eval_every=2500"])
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+    summary = api.train("configs/gan_ring8.yaml", [f"logging.dir={tmp_path}", "logging.console=false",
+                                                   "train.progress=false", "logging.wandb.mode=disabled",
+                                                   "eval.pictures=false", "device=cpu", "train.total_steps=2500",
+                                                   "train.eval_every=2500"]).summary
     assert summary["final"]["eval/modes_covered"] >= 7
 
 
@@ -138,8 +136,7 @@ def test_compile_wraps_both_players(tmp_path, monkeypatch):
         return real_compile(module, backend="eager")
 
     monkeypatch.setattr(torch, "compile", eager_compile)
-    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True})
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+    summary = api.train(config(tmp_path, source="ring8", steps=10, **{"perf.compile": True})).summary
     assert calls == ["Generator", "Discriminator"] and summary["status"] == "completed"
 
 

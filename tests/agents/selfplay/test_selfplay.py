@@ -8,7 +8,8 @@ import pytest
 
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen import checkpoint
-from rlgen.cli import load, main
+from rlgen.api import load_config
+from rlgen.cli import main
 from rlgen.logging import Logger, Table
 from rlgen.runner import RunContext
 from rlgen.testing import ExperimentCheckError, check_experiment
@@ -23,7 +24,7 @@ TINY = ["game.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batc
 def _experiment(tmp_path, *overrides):
     import torch
 
-    cfg = load(str(CONFIG), [*TINY, *overrides])
+    cfg = load_config(CONFIG, [*TINY, *overrides])
     exp = SelfPlayExperiment(cfg)
     exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), cfg.seed))
     return exp
@@ -91,7 +92,7 @@ def test_config_problems_are_reported(tmp_path):
     from rlgen.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
-        load(str(CONFIG), ["ratings.references=[random,lookahead]", "agent.hyperparams.n_step=3"])
+        load_config(CONFIG, ["ratings.references=[random,lookahead]", "agent.hyperparams.n_step=3"])
     text = str(e.value)
     assert "ratings.references.1" in text and "connect_four_v3" in text and "n_steps" in text
 

@@ -10,7 +10,7 @@ pytest.importorskip("mpe2")
 
 from rlgen.agents.selfplay.teams import TeamsExperiment  # noqa: E402
 from rlgen.envs.games.teams import OneSide, play_teams, random_team, side_vec_env, team_game  # noqa: E402
-from rlgen.cli import load  # noqa: E402
+from rlgen.api import load_config  # noqa: E402
 from rlgen.logging import Logger  # noqa: E402
 from rlgen.runner import RunContext  # noqa: E402
 from rlgen.testing import ExperimentCheckError, check_experiment  # noqa: E402
@@ -48,8 +48,8 @@ def test_play_teams_scores_each_side():
 
 
 def test_phases_alternate_and_survive_save_load(tmp_path):
-    cfg = load(str(CONFIG), ["game.copies=1", "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=24",
-                             "game.kwargs.max_cycles=10", "schedule.units_per_phase=1"])
+    cfg = load_config(CONFIG, ["game.copies=1", "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=24",
+                               "game.kwargs.max_cycles=10", "schedule.units_per_phase=1"])
     exp = TeamsExperiment(cfg)
     exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), 0))
     exp.train_unit()  # adversaries learn: 8 steps x 3 agents
