@@ -243,6 +243,8 @@ class WandbConfig(Section):
     entity: str | None = None
     group: str | None = Field(None, description="default: the config name")
     tags: list[str] = []
+    init_timeout: float = Field(15.0, gt=0, description="seconds W&B may take to start (online: to reach its "
+                                "server) before training goes on without it")
 
 
 class LoggingConfig(Section):

@@ -17,9 +17,9 @@ import json
 import math
 import os
 import random
-import secrets
 import signal
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rlgen import checkpoint
+from rlgen import checkpoint, plain, rundir
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import RlgenError
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
@@ -53,17 +53,27 @@ class _State:
 
 class Runner:
     def __init__(self, cfg: ExperimentConfig, experiment: Experiment, *, resume_dir: Path | None = None,
-                 on_eval: Callable[[int, dict[str, Any]], bool] | None = None):
+                 on_eval: Callable[[int, dict[str, Any]], bool] | None = None, run_dir: Path | None = None,
+                 resume_state: dict[str, Any] | None = None, trust: bool = False):
         """`on_eval(global_step, eval_metrics)` is called after every evaluation; returning True
-        stops the run with status "pruned" (e.g. an Optuna trial that is doing worse than others)."""
+        stops the run with status "pruned" (e.g. an Optuna trial that is doing worse than others).
+        `run_dir`: where a new run goes (created, or existing and empty); default a new directory
+        under logging.dir/name. `resume_state`: the checkpoint of `resume_dir`, when the caller has
+        already read it. `trust`: an old-format checkpoint may be unpickled (it can run code)."""
         self.cfg = cfg
         self.exp = experiment
         self.on_eval = on_eval
         self.pruned = False
+        self.trust = trust
         self.resume_dir = Path(resume_dir) if resume_dir else None
-        self.run_dir = self.resume_dir or _new_run_dir(cfg)
+        self._chosen_dir = Path(run_dir) if run_dir else None
+        # a new run's directory is made (exclusively) when it starts; until then this is where it will go
+        self.run_dir = self.resume_dir or self._chosen_dir or Path(cfg.logging.dir) / cfg.name
+        self._resume_state = resume_state
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
+        self._writing = False  # the run's files are open: summary.json and config.yaml may be written
+        self._watched: dict[str, float] = {}  # first value of each diverging-loss candidate; inf once warned
         self.rank, self.world_size = 0, 1
 
     @property
@@ -73,25 +83,42 @@ class Runner:
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        """Train to the end. A resumed run writes nothing into its directory until the checkpoint
+        is restored: a resume that fails leaves every file of the run as it was."""
         self.rank, self.world_size = init_distributed()
-        if self.world_size > 1 and self.resume_dir is None:
-            self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
-        resume_state = self._load_resume() if self.resume_dir else None
-        device = choose_device(self.cfg.device, prefers_accelerator(self.exp))
+        device = choose_device(self.cfg.device, prefers_accelerator(self.exp))  # before anything is created
+        with ExitStack() as held:
+            if self.resume_dir is None:
+                if self.rank == 0:
+                    self.run_dir = rundir.claim(self._chosen_dir) if self._chosen_dir else \
+                        rundir.create(self.run_dir, self.cfg.seed)
+                if self.world_size > 1:
+                    self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
+            elif not self.resume_dir.is_dir():
+                raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
+            if self.rank == 0:
+                held.enter_context(rundir.locked(self.run_dir))
+            resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
+            self._run(resume_state, device)
+        return self.summary
+
+    def _run(self, resume_state: dict[str, Any] | None, device: torch.device) -> None:
         torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
         seed_everything(self.cfg.seed)
-        self.logger = self._make_logger(resumed=resume_state is not None)
+        self.logger = Logger([])  # sinks join once the run's files may be written
         ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size)
         status = "failed"
         try:
+            if resume_state is None:
+                self._open_sinks(resumed=False)
             self.exp.setup(ctx)
             if resume_state is not None:
-                self._restore(resume_state)
+                self._restore(resume_state, device)
+                self._open_sinks(resumed=True)
             self._announce(device)
             status = self._loop()
         finally:
             self._finish(status)
-        return self.summary
 
     def _loop(self) -> str:
         cfg, exp, st = self.cfg.train, self.exp, self.state
@@ -105,7 +132,8 @@ class Runner:
                     metrics = dict(exp.train_unit())
                     dt = time.perf_counter() - t0
                     st.train_time_s += dt
-                    _check_finite(metrics, exp.global_step)
+                    self._check_finite(metrics)
+                    self._watch(metrics)
                     metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
                     self.logger.log(metrics, exp.global_step)
                     bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
@@ -170,6 +198,11 @@ class Runner:
             "config": self.cfg.model_dump(mode="json"),
             "rng": _rng_state(),
         }
+        bad = plain.non_finite(state["experiment"])
+        if bad is not None:
+            path, n, of = bad
+            raise RlgenError(self._diverged(f"non-finite values in {path} ({n:,} of {of:,} elements) at step "
+                                            f"{self.exp.global_step:,}: training diverged, and this state was not saved"))
         checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
                         keep=self.cfg.train.keep_checkpoints)
         while st.next_ckpt <= self.exp.global_step:
@@ -177,44 +210,84 @@ class Runner:
 
     def _load_resume(self) -> dict[str, Any]:
         assert self.resume_dir is not None
-        if not self.resume_dir.is_dir():
-            raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
-        return checkpoint.load(self.resume_dir)
+        return checkpoint.load(self.resume_dir, trust=self.trust)
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        self.exp.load_state_dict(state["experiment"])
+    def _restore(self, state: dict[str, Any], device: torch.device) -> None:
+        try:
+            with checkpoint.trusted(self.trust):
+                self.exp.load_state_dict(state["experiment"])
+        except RlgenError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a state that does not fit: one line, not a traceback
+            raise RlgenError(f"cannot resume {self.run_dir}: its checkpoint at step {state.get('global_step')} does "
+                             f"not fit this {self.cfg.kind} experiment ({type(e).__name__}: "
+                             f"{checkpoint._first_line(e)})") from None
         for k, v in state["runner"].items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         _set_rng_state(state.get("rng"))
+        if device.type == "cuda":
+            console.print("[yellow]warning:[/] resuming on CUDA: GPU kernels are not bitwise deterministic, so the "
+                          "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
+
+    def _diverged(self, what: str) -> str:
+        """The divergence message, true to what is on disk."""
+        last = checkpoint.latest(self.run_dir / "checkpoints")
+        fix = "lower optim.lr, add gradient clipping or normalization"
+        if last is None:
+            return f"{what}. No checkpoint was written before it: {fix}, and start again"
+        return (f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, then resume with "
+                f"`rlgen train --resume {self.run_dir}` or start again")
+
+    def _check_finite(self, metrics: Mapping[str, Any]) -> None:
+        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise RlgenError(self._diverged(f"non-finite {', '.join(bad)} at step {self.exp.global_step:,}: "
+                                            "training diverged"))
+
+    def _watch(self, metrics: Mapping[str, Any]) -> None:
+        """Warn once per metric when a value loss or a gradient norm grows by orders of magnitude."""
+        for key, value in metrics.items():
+            if not (key.startswith("loss/value") or "grad_norm" in key) or not isinstance(value, (int, float)):
+                continue
+            first = self._watched.setdefault(key, abs(float(value)))
+            if abs(value) > DIVERGING_ABS and abs(value) > DIVERGING_RATIO * max(first, 1.0):
+                self._watched[key] = math.inf
+                console.print(f"[yellow]warning:[/] {key} reached {value:.3g} at step {self.exp.global_step:,} "
+                              f"(it began near {first:.3g}): training is probably diverging; lower optim.lr "
+                              "or clip gradients (for SB3: agent.hyperparams.max_grad_norm)")
 
     # --- setup and teardown --------------------------------------------------------------------
 
-    def _make_logger(self, resumed: bool) -> Logger:
+    def _open_sinks(self, resumed: bool) -> None:
+        """From here on the run writes into its directory: config.yaml, metrics.jsonl, W&B."""
         self.wandb: WandbSink | None = None
         if self.rank != 0:
-            return Logger([])  # only rank 0 logs
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+            return  # only rank 0 logs
+        self._writing = True
         try:
             save_config(self.cfg, self.run_dir / "config.yaml")
         except OSError as e:
             raise disk_error(e, self.run_dir / "config.yaml", "writing the config") from None
-        jsonl = JsonlSink(self.run_dir / "metrics.jsonl")
-        sinks: list[Sink] = [jsonl]
+        try:
+            jsonl = JsonlSink(self.run_dir / "metrics.jsonl")
+        except OSError as e:
+            raise disk_error(e, self.run_dir / "metrics.jsonl", "opening the metrics") from None
+        self.logger.add(jsonl, required=True)
         if self.cfg.logging.console:
-            sinks.append(ConsoleSink())
+            self.logger.add(ConsoleSink())
         mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
         if mode != "disabled":
             try:
                 self.wandb = WandbSink(self.run_dir, self.run_dir.name, self.cfg, mode, resumed)
-                sinks.append(self.wandb)
+                self.logger.add(self.wandb)
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
                 console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {e}); "
                               "training continues, metrics.jsonl keeps the full record")
-        return Logger(sinks, required=(jsonl,))
 
     def _finish(self, status: str) -> None:
         st = self.state
+        self.wandb = getattr(self, "wandb", None)
         self.summary = {
             "status": status,
             "name": self.cfg.name,
@@ -229,7 +302,7 @@ class Runner:
             "run_dir": str(self.run_dir),
         }
         try:
-            if self.rank == 0:
+            if self.rank == 0 and self._writing:  # a resume that never continued leaves the summary alone
                 (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
         except OSError as e:
             console.print(f"[red]error:[/] {disk_error(e, self.run_dir / 'summary.json', 'writing the summary')}")
@@ -333,19 +406,9 @@ def _set_rng_state(state: dict[str, Any] | None) -> None:
         torch.set_rng_state(state["torch"])
 
 
-def _new_run_dir(cfg: ExperimentConfig) -> Path:
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}-{secrets.token_hex(2)}"
-    return Path(cfg.logging.dir) / cfg.name / run_id
-
-
-def _check_finite(metrics: Mapping[str, Any], step: int) -> None:
-    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
-    if bad:
-        raise RlgenError(
-            f"non-finite {', '.join(bad)} at step {step:,}: training diverged. The last checkpoint "
-            "before it is intact; lower optim.lr, add gradient clipping or normalization, then "
-            "resume with `rlgen train --resume RUN_DIR` or start again"
-        )
+# A value loss or gradient norm this large, and this many times its first value, is diverging
+# (PPO at lr 1e6 on CartPole: value loss 2e11 from ~10; a healthy CartPole run stays below 1e3).
+DIVERGING_ABS, DIVERGING_RATIO = 1e6, 1e4
 
 
 def _scalar(v: Any) -> bool:

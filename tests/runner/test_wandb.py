@@ -62,14 +62,13 @@ def test_wandb_that_fails_mid_run_is_dropped_once(tmp_path, monkeypatch):
     monkeypatch.setattr(rlog.console, "print", lambda msg, *a, **k: warnings.append(str(msg)))
     cfg = toy_config(tmp_path)
     runner = Runner(cfg, ToyExperiment(cfg))
-    real = runner._make_logger
+    real = runner._open_sinks
 
     def with_dying_sink(resumed):
-        logger = real(resumed)
-        logger.sinks.append(Dying())
-        return logger
+        real(resumed)
+        runner.logger.add(Dying())
 
-    monkeypatch.setattr(runner, "_make_logger", with_dying_sink)
+    monkeypatch.setattr(runner, "_open_sinks", with_dying_sink)
     assert runner.run()["status"] == "completed"
     assert len(calls) == 1  # dropped after its first failure
     assert sum("Dying failed (ConnectionError: socket closed)" in w for w in warnings) == 1
