@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import torch
 
 from rlgen import plain
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console, disk_error
 
 LATEST = "latest"
@@ -190,14 +190,13 @@ def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if "weights only" not in str(e).lower():  # not a refused global: a damaged file
-            raise RlgenError(f"checkpoint {ckpt} is unreadable ({_first_line(e)})") from None
+            raise RlgenError(f"checkpoint {ckpt} is unreadable ({first_line(e)})") from None
         if not trust:
-            raise UnsafeCheckpointError(
-                f"refused to open {file}: it holds Python objects that would run code when loaded "
-                f"({_first_line(e)}); {TRUST_HINT}") from None
+            raise UnsafeCheckpointError(f"refused to open {file}: it holds Python objects ({_globals_in(data)}), "
+                                        f"and loading them can run code; {TRUST_HINT}") from None
         state = _load_trusted(file, data, map_location)
     except Exception as e:  # noqa: BLE001 - a corrupt file, whatever torch raises for it
-        raise RlgenError(f"checkpoint {ckpt} is unreadable ({type(e).__name__}: {_first_line(e)})") from None
+        raise RlgenError(f"checkpoint {ckpt} is unreadable ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(state, dict):
         raise RlgenError(f"checkpoint {file} holds a {type(state).__name__}, not an rlgen checkpoint")
     return plain.decode(state)
@@ -208,7 +207,16 @@ def _load_trusted(file: Path, data: bytes, map_location: str | torch.device) -> 
     try:
         return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
     except Exception as e:  # noqa: BLE001
-        raise RlgenError(f"checkpoint {file} is unreadable ({type(e).__name__}: {_first_line(e)})") from None
+        raise RlgenError(f"checkpoint {file} is unreadable ({type(e).__name__}: {first_line(e)})") from None
+
+
+def _globals_in(data: bytes) -> str:
+    """What a refused checkpoint would import to load (`os.system`, `numpy...scalar`), a few names."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - only for the message
+        return "classes or functions"
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "") or "classes or functions"
 
 
 @contextmanager
@@ -233,11 +241,6 @@ def _warn_fallback(ckpt: Path, newest: int | None, problems: list[str]) -> None:
     lost = "" if newest is None else f", {newest - step_of(ckpt):,} steps before step_{newest}"
     why = "; ".join(problems) if problems else f"the newest checkpoint step_{newest} is missing"
     console.print(f"[yellow]warning:[/] {why}. Using {ckpt.name} instead{lost}: that progress is trained again")
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 def _prune(ckpt_dir: Path, keep: int) -> None:

@@ -14,3 +14,9 @@ class ConfigError(RlgenError):
         lines = "\n".join(f"  - {p}" for p in problems)
         noun = "problem" if len(problems) == 1 else "problems"
         super().__init__(f"{source}: {len(problems)} config {noun}:\n{lines}")
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (a size-mismatch error runs to forty), or its type."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
