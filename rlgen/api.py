@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import difflib
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -27,7 +28,7 @@ from rlgen.config import ExperimentConfig
 from rlgen.config import load_config as _load_config
 from rlgen.errors import ConfigError, RlgenError, first_line
 from rlgen.experiment import RunContext, check_of
-from rlgen.registry import KINDS
+from rlgen.registry import KINDS, registered_names_only
 
 ConfigSource = str | Path | Mapping[str, Any]
 
@@ -111,7 +112,7 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         resume = Path(resume)
         if not (resume / "config.yaml").is_file():
             raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
-        cfg = load_config(resume / "config.yaml", overrides, interpolation=False)
+        cfg = run_config(resume, overrides, trust=trust)
         state = checkpoint.load(resume, trust=trust)
         _check_resume(resume, cfg, state.get("config"))
     elif config is None:
@@ -122,6 +123,14 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
                     resume_state=state, trust=trust)
     summary = runner.run()
     return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code)
+
+
+def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = False) -> ExperimentConfig:
+    """A run's own config.yaml, read as a file from anyone: no `${...}` resolvers (they can read
+    the environment) and no names by import path (importing runs code), unless `trust`."""
+    path = Path(run_dir) / "config.yaml"
+    with nullcontext() if trust else registered_names_only(str(path)):
+        return load_config(path, overrides, interpolation=trust)
 
 
 # What may change when a run resumes: its budget, evaluation, checkpointing and logging, the
@@ -159,7 +168,7 @@ def load_run(path: str | Path, *, device: str = "cpu", trust: bool = False) -> R
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
     if not (run_dir / "config.yaml").is_file():
         raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
-    cfg = load_config(run_dir / "config.yaml", ["logging.wandb.mode=disabled"], interpolation=False)
+    cfg = run_config(run_dir, ["logging.wandb.mode=disabled"], trust=trust)
     summary = None
     if (run_dir / "summary.json").is_file():
         import json
