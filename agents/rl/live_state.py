@@ -93,30 +93,32 @@ class _Capture:
     def value(self, v: Any, path: str, depth: int = 0) -> Any:
         if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
             return v
-        if isinstance(v, torch.Tensor):
-            return v.detach()
-        if isinstance(v, (np.ndarray, np.generic)):
-            if getattr(v, "dtype", None) == object:
-                return self.value(v.tolist(), path, depth)
+        if isinstance(v, np.generic) and v.dtype != object:
             return v
-        if isinstance(v, np.random.Generator):
-            return {GENERATOR: v.bit_generator.state}
-        if isinstance(v, np.random.RandomState):
-            return {RANDOM_STATE: v.get_state(legacy=False)}
-        if isinstance(v, random.Random):
-            return {PY_RANDOM: v.getstate()}
         if isinstance(v, enum.Enum):
             return {ENUM: _type_name(v), "value": self.value(v.value, path, depth + 1)}
         if isinstance(v, (set, frozenset)) and all(isinstance(x, _KEYS) for x in v):
             return set(v)
         if isinstance(v, tuple) and not hasattr(v, "_fields"):
             return tuple(self.value(x, _join(path, i), depth + 1) for i, x in enumerate(v))
+        # one object met twice (a list two envs share, an info dict also in a game's state) is
+        # captured once; the second place refers to the first, and restore makes it one object again
         if id(v) in self.seen:
             return {SHARED: self.seen[id(v)]}
         if depth > _MAX_DEPTH:
             self.uncaptured.append(f"{path} (nested deeper than {_MAX_DEPTH})")
             return {UNCAPTURED: "too deep"}
         self.seen[id(v)] = path or "<root>"
+        if isinstance(v, torch.Tensor):
+            return v.detach()
+        if isinstance(v, np.ndarray):
+            return self.value(v.tolist(), path, depth) if v.dtype == object else v
+        if isinstance(v, np.random.Generator):
+            return {GENERATOR: v.bit_generator.state}
+        if isinstance(v, np.random.RandomState):
+            return {RANDOM_STATE: v.get_state(legacy=False)}
+        if isinstance(v, random.Random):
+            return {PY_RANDOM: v.getstate()}
         if isinstance(v, dict) and all(isinstance(k, _KEYS) for k in v):
             return {k: self.value(x, _join(path, k), depth + 1) for k, x in v.items() if not self.skipped(k, x)}
         if isinstance(v, (list, tuple, deque)):  # a skipped entry keeps its place, so indices still match
@@ -160,6 +162,7 @@ class _Restore:
     def __init__(self, skip: frozenset[str], problems: list[str]):
         self.skip, self.problems = skip, problems
         self.at: dict[str, Any] = {}  # path -> the live object restored there, for SHARED references
+        self.done: set[int] = set()  # live objects already written in place: never a second time
 
     def skipped(self, name: Any, v: Any) -> bool:
         return _skipped(name, v) or (isinstance(name, str) and name in self.skip)
@@ -169,12 +172,16 @@ class _Restore:
         updated in place, else the new value for the caller to assign."""
         if isinstance(node, tuple):
             return self.sequence(live, node, path)  # immutable: never captured as a shared reference
+        if id(live) in self.done and not (isinstance(node, dict) and SHARED in node):
+            live = None  # written at another place already, so a different object when saved: make a new one
         if isinstance(node, dict) and len(node) in (1, 2) and next(iter(node)) in _MARKERS:
             new = getattr(self, _MARKERS[next(iter(node))])(live, node, path)
         elif isinstance(node, (dict, list, deque)):
             new = self.mapping(live, node, path) if isinstance(node, dict) else self.sequence(live, node, path)
         else:
-            return self.atom(live, node)
+            new = self.atom(live, node)
+        if new is not None and not isinstance(new, (bool, int, float, complex, str, bytes)):
+            self.done.add(id(new))
         self.at[path or "<root>"] = new
         return new
 
@@ -187,8 +194,8 @@ class _Restore:
             return node.clone()
         if isinstance(node, np.ndarray):
             if isinstance(live, np.ndarray) and live.shape == node.shape and live.dtype == node.dtype \
-                    and live.flags.writeable:
-                live[...] = node
+                    and live.flags.writeable and live.base is None:
+                live[...] = node  # in place: a view or a dict elsewhere may hold this very array
                 return live
             return node.copy()
         return node
