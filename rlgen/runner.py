@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rlgen import checkpoint, plain, rundir
 from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
 
@@ -221,7 +221,7 @@ class Runner:
         except Exception as e:  # noqa: BLE001 - a state that does not fit: one line, not a traceback
             raise RlgenError(f"cannot resume {self.run_dir}: its checkpoint at step {state.get('global_step')} does "
                              f"not fit this {self.cfg.kind} experiment ({type(e).__name__}: "
-                             f"{checkpoint._first_line(e)})") from None
+                             f"{first_line(e)})") from None
         for k, v in state["runner"].items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         _set_rng_state(state.get("rng"))
@@ -282,7 +282,7 @@ class Runner:
                 self.wandb = WandbSink(self.run_dir, self.run_dir.name, self.cfg, mode, resumed)
                 self.logger.add(self.wandb)
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
-                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {e}); "
+                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "
                               "training continues, metrics.jsonl keeps the full record")
 
     def _finish(self, status: str) -> None:

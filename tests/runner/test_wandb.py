@@ -1,8 +1,11 @@
 """W&B: an offline run holds the logged history; a dead W&B never stops training."""
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 
 import rlgen.logging as rlog
@@ -73,3 +76,32 @@ def test_wandb_that_fails_mid_run_is_dropped_once(tmp_path, monkeypatch):
     assert len(calls) == 1  # dropped after its first failure
     assert sum("Dying failed (ConnectionError: socket closed)" in w for w in warnings) == 1
     assert len([r for r in _jsonl(runner.run_dir) if "loss/total" in r]) == 10
+
+
+def test_init_timeout_reaches_wandb_and_its_default_is_well_below_90_s(tmp_path, monkeypatch):
+    import wandb
+
+    seen = {}
+
+    def init(**kw):
+        seen.update(kw)
+        raise TimeoutError("no answer")
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(wandb, "init", init)
+    cfg = toy_config(tmp_path)
+    assert cfg.logging.wandb.init_timeout <= 30
+    cfg.logging.wandb.init_timeout = 7.0
+    assert Runner(cfg, ToyExperiment(cfg)).run()["status"] == "completed"  # training went on without W&B
+    assert seen["settings"].init_timeout == 7.0 and seen["mode"] == "online"
+
+
+@pytest.mark.slow
+def test_a_wandb_server_that_cannot_be_reached_does_not_hold_training(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "online", "WANDB_BASE_URL": "http://127.0.0.1:9",
+           "WANDB_API_KEY": "0" * 40}
+    cmd = [sys.executable, "-m", "rlgen", "train", "ppo_cartpole", "train.total_steps=256", f"logging.dir={tmp_path}",
+           "logging.wandb.mode=online", "logging.wandb.init_timeout=3", "train.progress=false"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "warning: W&B did not start" in out.stderr and "completed at step 512" in out.stderr  # one unit: 16 x 32
