@@ -405,7 +405,7 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
     except Exception as e:  # yaml.YAMLError and friends: say where, not how deep
         if isinstance(e, RlgenError):
             raise
-        raise RlgenError(f"{where}: not valid YAML: {e}") from None
+        raise RlgenError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise RlgenError(f"{where}: the config must be a mapping of keys to values")
     return raw
