@@ -124,8 +124,9 @@ def latest(ckpt_dir: Path) -> Path | None:
 def candidates(path: Path) -> tuple[list[Path], int | None]:
     """Checkpoints to try for `path`, best first, and the newest step the run had written.
 
-    A `step_<N>` directory: only itself. A run directory or its `checkpoints/` folder: the one
-    `latest` names, then every other complete step directory, newest first."""
+    A `step_<N>` directory: only itself. A run directory or its `checkpoints/` folder: every
+    complete step directory, newest first (each is verified when read, so `latest` is only a
+    hint: a process killed between renaming a checkpoint and moving `latest` loses nothing)."""
     path = Path(path)
     if (path / STATE).is_file() or path.name.startswith("step_"):
         return [path], step_of(path)
@@ -134,12 +135,9 @@ def candidates(path: Path) -> tuple[list[Path], int | None]:
         return [], None
     steps = sorted((p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")),
                    key=step_of, reverse=True)
-    named = None
-    if (ckpt_dir / LATEST).is_file():
-        named = ckpt_dir / (ckpt_dir / LATEST).read_text().strip()
-    first = [named] if named is not None and named in steps else []
+    named = ckpt_dir / (ckpt_dir / LATEST).read_text().strip() if (ckpt_dir / LATEST).is_file() else None
     newest = max([step_of(p) for p in steps] + ([step_of(named)] if named is not None else []), default=None)
-    return first + [p for p in steps if p not in first], newest
+    return steps, newest
 
 
 # --- load -----------------------------------------------------------------------------------------

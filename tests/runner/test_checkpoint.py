@@ -263,3 +263,12 @@ def test_a_resume_that_fails_leaves_every_file_of_the_run_as_it_was(tmp_path):
     assert str(e.value).count("\n") == 0 and "does not fit this toy experiment (RuntimeError: size mismatch" in str(e.value)
     assert snapshot(runner.run_dir) == before
     assert (runner.run_dir / "summary.json").stat().st_mtime == 0
+
+
+def test_a_checkpoint_renamed_before_latest_moved_is_still_used(tmp_path, monkeypatch):
+    """A kill between the rename and the pointer's move: the newer, complete checkpoint counts."""
+    checkpoint.save(tmp_path, 10, {"x": 1})
+    checkpoint.save(tmp_path, 20, {"x": 2})
+    (tmp_path / "latest").write_text("step_10\n")
+    said = _warnings(monkeypatch)
+    assert checkpoint.load(tmp_path)["x"] == 2 and not said
