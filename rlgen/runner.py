@@ -73,7 +73,8 @@ class Runner:
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
         self._writing = False  # the run's files are open: summary.json and config.yaml may be written
-        self._watched: dict[str, float] = {}  # first value of each diverging-loss candidate; inf once warned
+        self._watched: dict[str, float] = {}  # first value of each metric that may diverge
+        self._warned: set[str] = set()
         self.rank, self.world_size = 0, 1
 
     @property
@@ -246,16 +247,24 @@ class Runner:
                                             "training diverged"))
 
     def _watch(self, metrics: Mapping[str, Any]) -> None:
-        """Warn once per metric when a value loss or a gradient norm grows by orders of magnitude."""
+        """Warn once per metric when a value loss or a gradient norm diverges: it grows by orders of
+        magnitude from its first value, or (a value loss) dwarfs the square of the episode returns
+        seen so far, which bound what a value function has to fit."""
+        returns = [abs(v) for k, v in metrics.items() if k.startswith("rollout/ep_return_mean") and _number(v)]
+        self._return_scale = max([getattr(self, "_return_scale", 0.0), *returns])
         for key, value in metrics.items():
-            if not (key.startswith("loss/value") or "grad_norm" in key) or not isinstance(value, (int, float)):
+            if not (key.startswith("loss/value") or "grad_norm" in key) or not _number(value) or key in self._warned:
                 continue
-            first = self._watched.setdefault(key, abs(float(value)))
-            if abs(value) > DIVERGING_ABS and abs(value) > DIVERGING_RATIO * max(first, 1.0):
-                self._watched[key] = math.inf
+            value, first = abs(float(value)), self._watched.setdefault(key, abs(float(value)))
+            grew = value > DIVERGING_RATIO * max(first, 1.0)
+            beyond_returns = key.startswith("loss/value") and self._return_scale > 0 \
+                and value > DIVERGING_RATIO * max(self._return_scale, 1.0) ** 2
+            if value > DIVERGING_ABS and (grew or beyond_returns):
+                self._warned.add(key)
+                why = f"episode returns are near {self._return_scale:.3g}" if beyond_returns else f"it began near {first:.3g}"
                 console.print(f"[yellow]warning:[/] {key} reached {value:.3g} at step {self.exp.global_step:,} "
-                              f"(it began near {first:.3g}): training is probably diverging; lower optim.lr "
-                              "or clip gradients (for SB3: agent.hyperparams.max_grad_norm)")
+                              f"({why}): training is probably diverging; lower optim.lr or clip gradients "
+                              "(for SB3: agent.hyperparams.max_grad_norm)")
 
     # --- setup and teardown --------------------------------------------------------------------
 
@@ -406,9 +415,14 @@ def _set_rng_state(state: dict[str, Any] | None) -> None:
         torch.set_rng_state(state["torch"])
 
 
-# A value loss or gradient norm this large, and this many times its first value, is diverging
-# (PPO at lr 1e6 on CartPole: value loss 2e11 from ~10; a healthy CartPole run stays below 1e3).
+# A value loss or gradient norm this large, and this many times its first value (or, for a value
+# loss, the squared episode return), is diverging: PPO at lr 1e6 on CartPole reports a value loss
+# of 2e14 with returns near 10; a healthy CartPole run stays below 1e3 with returns up to 500.
 DIVERGING_ABS, DIVERGING_RATIO = 1e6, 1e4
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _scalar(v: Any) -> bool:
