@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
-EXTRAS ?= dev,atari,box2d
+EXTRAS ?= dev,atari,box2d,minatar
 
 .PHONY: demo test test-fast bench bench-all install clean
 
