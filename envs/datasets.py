@@ -224,6 +224,7 @@ def friedman1(n_samples: int = 2000, noise: float = 1.0, seed: int = 0) -> Array
     x, y = make_friedman1(n_samples=n_samples, noise=noise, random_state=seed)
     source = ArrayData(x.astype(np.float32), y.astype(np.float32), 0)
     source.modality = "points"  # type: ignore[misc]
+    source.regression = True  # type: ignore[attr-defined]  # y is a float target, not a class
     return source
 
 
