@@ -133,10 +133,6 @@ def _stay_in_eval(self: nn.Module, mode: bool = True) -> nn.Module:
     return nn.Module.train(self, False)
 
 
-def frozen(module: nn.Module) -> bool:
-    return all(not p.requires_grad for p in module.parameters())
-
-
 def roles_table(modules: dict[str, nn.Module]) -> list[tuple[str, str, str, list[tuple[str, tuple[int, ...]]]]]:
     """For `rlgen inspect`: (role, module description, trunk description, trunk tensors with shapes)."""
     rows = []

@@ -149,3 +149,32 @@ def test_a_fine_tuned_policy_torso_moves_into_a_discriminator(minatar_gan, tmp_p
 
     exp.setup(RunContext(cfg, tmp_path / "gan", torch.device("cpu"), Logger([]), 0))
     assert _same(_state(exp.D.body), torso)
+
+
+def test_a_policy_with_a_frozen_init_and_l1_saves_and_resumes(minatar_gan):
+    from rlgen.testing import check_experiment
+
+    run_dir, _ = minatar_gan
+    report = check_experiment("rl", "ppo_minatar_breakout_from_gan",
+                              [f"agent.policy.backbone.init.run={run_dir}", "optim.l1=1e-4", *MINATAR_PPO],
+                              exact=False)  # SB3's env state is not checkpointed yet (see rlgen.testing)
+    assert "loss/policy" in report.metric_names
+
+
+def test_freeze_keeps_batch_norm_statistics_and_dropout_fixed_in_train_mode():
+    from torch import nn
+
+    from rlgen.nets import MLP
+    from rlgen.transfer import freeze
+
+    torch.manual_seed(0)
+    net = MLP((4,), hidden=(8,), norm="batch", dropout=0.5)
+    outer = nn.Sequential(net, nn.Linear(8, 1))
+    freeze(net)
+    before = _state(net)
+    outer.train()  # what a kind (or SB3's set_training_mode) does before its updates
+    x = torch.randn(32, 4)
+    assert not net.training and torch.equal(net(x), net(x))  # no dropout: the same output twice
+    outer(x).sum().backward()
+    assert _same(_state(net), before) and all(p.grad is None for p in net.parameters())
+    assert outer[1].weight.grad is not None

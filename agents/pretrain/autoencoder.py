@@ -25,6 +25,7 @@ from rlgen.agents.pretrain.base import DataExperiment
 from rlgen.agents.pretrain.config import AutoencoderConfig
 from rlgen.agents.pretrain.losses import kl_normal, reconstruction, reparameterize
 from rlgen.envs.datasets import Split
+from rlgen.errors import RlgenError
 from rlgen.logging import Image
 from rlgen.nets import DECODERS, LinearHead, backbone_traits, build_backbone, build_decoder, make_activation
 from rlgen.transfer import apply_init
@@ -93,6 +94,9 @@ class AutoencoderExperiment(DataExperiment):
         apply_init(decoder, cfg.decoder.backbone.init, "decoder.backbone")
         x = data.validation[0]
         self.range = (float(x.min()), float(x.max())) if len(x) else (0.0, 1.0)  # for pictures
+        if cfg.objective.reconstruction == "bce" and (self.range[0] < 0 or self.range[1] > 1):
+            raise RlgenError(f"objective.reconstruction: bce needs data in [0, 1], but {cfg.data.source!r} spans "
+                             f"[{self.range[0]:g}, {self.range[1]:g}]; use mse")
         return Autoencoder(Encoder(backbone, 2 * latent if variational else latent), decoder)
 
     # --- training -------------------------------------------------------------------------------

@@ -36,6 +36,14 @@ class PicturesConfig(Section):
     n_pictures: int = Field(32, gt=0, description="samples shown in each picture")
 
 
+class DataKindConfig(ExperimentConfig):
+    """What both kinds have beside their data and networks: one optimizer, minibatches, pictures."""
+
+    optim: OptimConfig = OptimConfig(lr=1e-3)
+    fit: FitConfig = FitConfig()
+    eval: PicturesConfig = PicturesConfig()
+
+
 # --- autoencoder --------------------------------------------------------------------------------
 
 
@@ -61,15 +69,12 @@ class AutoencoderObjective(Section):
     kl_weight: float = Field(1.0, ge=0, description="variational: weight of the KL term (beta-VAE when != 1)")
 
 
-class AutoencoderConfig(ExperimentConfig):
+class AutoencoderConfig(DataKindConfig):
     kind: Literal["autoencoder"]
     data: SplitDataConfig
     encoder: EncoderConfig
     decoder: DecoderConfig
     objective: AutoencoderObjective = AutoencoderObjective()
-    optim: OptimConfig = OptimConfig(lr=1e-3)
-    fit: FitConfig = FitConfig()
-    eval: PicturesConfig = PicturesConfig()
 
     def tags(self) -> list[str]:
         return [self.kind, self.data.source, self.objective.type, f"enc-{self.encoder.backbone.type}"]
@@ -102,14 +107,11 @@ class SupervisedData(SplitDataConfig):
     test: float = Field(0.2, ge=0, lt=1, description="share held out and never used to choose anything")
 
 
-class SupervisedConfig(ExperimentConfig):
+class SupervisedConfig(DataKindConfig):
     kind: Literal["supervised"]
     data: SupervisedData
     model: ModelConfig
     objective: SupervisedObjective = SupervisedObjective()
-    optim: OptimConfig = OptimConfig(lr=1e-3)
-    fit: FitConfig = FitConfig()
-    eval: PicturesConfig = PicturesConfig()
 
     def tags(self) -> list[str]:
         return [self.kind, self.data.source, self.objective.loss, self.model.backbone.type]

@@ -108,6 +108,13 @@ def test_a_source_without_labels_is_refused_before_training(tmp_path):
         rlgen.load_config("supervised_digits", ["data.source=ring8"])
 
 
+def test_bce_on_data_outside_0_1_is_refused(tmp_path):
+    from rlgen.errors import RlgenError
+
+    with pytest.raises(RlgenError, match=r"bce needs data in \[0, 1\], but 'digits' spans \[-1, 1\]"):
+        _train("autoencoder_digits", tmp_path, "objective.reconstruction=bce", "decoder.out_activation=null")
+
+
 def _rows(run):
     import json
 
