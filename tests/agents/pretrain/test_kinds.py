@@ -60,7 +60,7 @@ def test_autoencoder_reconstruction_error_falls_below_a_bar_on_digits(tmp_path):
     run = _train("autoencoder_digits", tmp_path, "train.total_steps=600", "train.eval_every=300")
     rows = [r for r in _rows(run) if "eval/recon_mse" in r]
     assert rows[0]["eval/recon_mse"] > rows[-1]["eval/recon_mse"]
-    # the mean digit scores ~0.19 here; a 16-number code that learned something does far better
+    # always drawing the mean digit scores ~0.29; after 600 steps the 16-number code gets ~0.03
     assert rows[-1]["eval/recon_mse"] < 0.25 * _pixel_variance()
     media = sorted(p.name for p in (run.run_dir / "media").iterdir())
     assert "reconstructions_step_00000600.png" in media
