@@ -65,3 +65,28 @@ def test_prepare_without_l1_or_groups_adds_no_hook():
     net = _net_with_grads()
     opt = prepare(torch.optim.SGD(net.parameters(), lr=0.1))
     assert not opt._optimizer_step_pre_hooks
+
+
+def test_sb3_optimizers_get_the_same_l1_term():
+    """SB3 builds and steps its own optimizers: rlgen rebuilds them with the hook, so the gradient
+    SB3's step uses is the loss's plus l1 * sign(w) too (here PPO's, and both of SAC's)."""
+    import rlgen
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    for config, extra in (("ppo_cartpole", []), ("sac_pendulum", ["agent.hyperparams.buffer_size=1000"])):
+        cfg = rlgen.load_config(config, ["optim.l1=0.01", "logging.wandb.mode=disabled", *extra])
+        exp = rlgen.make_experiment(cfg)
+        exp.setup(RunContext(cfg, None, torch.device("cpu"), Logger([]), 0))
+        policy = exp.model.policy
+        optimizers = [m.optimizer for m in policy.modules() if isinstance(getattr(m, "optimizer", None), torch.optim.Optimizer)]
+        assert len(optimizers) == (1 if config == "ppo_cartpole" else 2)
+        for opt in optimizers:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            sum(p.square().sum() for p in params).backward()
+            before = [(p.grad.clone(), p.detach().clone()) for p in params]
+            opt.step()
+            for p, (grad, w) in zip(params, before):
+                assert torch.equal(p.grad, grad + 0.01 * torch.sign(w))
+            opt.zero_grad()
+        exp.close()
