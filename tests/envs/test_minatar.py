@@ -18,7 +18,7 @@ QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console
 SMALL_CNN = {"type": "cnn", "channels": [16], "kernels": [3], "strides": [1], "hidden": 32}
 
 
-@pytest.mark.parametrize("game", GAMES)
+@pytest.mark.parametrize("game", list(GAMES))
 def test_every_game_is_registered_with_its_minimal_action_set(game):
     assert check_env_id(f"MinAtar/{game}-v1") is None
     env = gym.make(ensure_registered(f"MinAtar/{game}-v1"))
@@ -69,3 +69,24 @@ def test_observations_become_a_channels_first_image_source():
 def test_vector_observations_are_points():
     source = make_source("observations", env_id="CartPole-v1", n_frames=20)
     assert source.shape == (4,) and source.modality == "points"
+
+
+def test_our_ids_are_minatars_own():
+    """rlgen registers MinAtar's ids by import path (no seaborn import at startup): the same ids
+    and arguments as minatar.gym.register_envs."""
+    import minatar.gym
+
+    ensure_registered("MinAtar/Breakout-v1")
+    ours = {i: (s.entry_point, s.kwargs) for i, s in gym.registry.items() if i.startswith("MinAtar/")}
+    for env_id in ours:
+        del gym.registry[env_id]
+    try:
+        minatar.gym.register_envs()
+        theirs = {i: (s.entry_point, s.kwargs) for i, s in gym.registry.items() if i.startswith("MinAtar/")}
+    finally:
+        for env_id in theirs:
+            del gym.registry[env_id]
+        from rlgen.envs.minatar import register
+
+        register()
+    assert ours == theirs
