@@ -188,6 +188,7 @@ def main() -> None:
     parser.add_argument("--ae-steps", type=int, default=1000, help="autoencoder gradient steps (batch 128)")
     parser.add_argument("--gan-steps", type=int, default=1000, help="GAN generator steps (batch 128)")
     parser.add_argument("--speed-steps", type=int, default=20_480, help="steps timed per setup in the speed part")
+    parser.add_argument("--speed-game", default="Breakout", help="the game of the speed part")
     args = parser.parse_args()
     console = Console(width=150)
     t_start = time.perf_counter()
@@ -205,8 +206,8 @@ def main() -> None:
                     console.print(f"  {arm:<13} seed {seed}: final {r['final']:.2f}, best {r['best']:.2f}, "
                                   f"reached {r['reached']}, {r['wall']:.0f} s")
             console.print(table(game, results, pre, args))
-        rates = speed(args.games[0], args.speed_steps, tmp)
-    t = Table(title=f"PPO steps/s on MinAtar {args.games[0]} (8 envs, n_steps 128, batch 256, 4 epochs, 1 thread)")
+        rates = speed(args.speed_game, args.speed_steps, tmp)
+    t = Table(title=f"PPO steps/s on MinAtar {args.speed_game} (8 envs, n_steps 128, batch 256, 4 epochs, 1 thread)")
     t.add_column("setup")
     t.add_column("steps/s", justify="right")
     t.add_column("vs sb3 CnnPolicy", justify="right")

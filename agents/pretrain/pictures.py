@@ -12,14 +12,9 @@ from rlgen.agents.gan.pictures import _plt
 
 
 def displayable(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """(N, C, H, W) with values in [lo, hi] -> (N, 1 or 3, H, W) in [-1, 1] for `image_grid`.
-    Any other channel count (MinAtar's one channel per object) becomes one grey picture, each
-    channel its own shade, as MinAtar's own display colours its channels."""
-    x = (x - lo) / max(hi - lo, 1e-8)  # [0, 1]
-    if x.shape[1] not in (1, 3):
-        shade = np.arange(1, x.shape[1] + 1, dtype=np.float32)[None, :, None, None] / x.shape[1]
-        x = (x.clip(0, 1) * shade).max(1, keepdims=True)
-    return x * 2.0 - 1.0
+    """(N, C, H, W) with values in [lo, hi] -> the same in [-1, 1], what `image_grid` draws (it
+    turns any channel count but 1 and 3 into one grey picture)."""
+    return (x - lo) / max(hi - lo, 1e-8) * 2.0 - 1.0
 
 
 def reconstructions(real: np.ndarray, recon: np.ndarray, modality: str, path: Path, title: str,
