@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rlgen import checkpoint
+from rlgen import checkpoint, distributed
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import RlgenError
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
@@ -112,6 +112,8 @@ class Runner:
                     if exp.global_step >= st.next_eval:
                         if self._evaluate():
                             status = "pruned" if self.pruned else "stopped_early"
+                    if self.world_size > 1:  # a signal reaches each process (each node) at its own moment
+                        self._stop_signal = distributed.agree_on_signal(self._stop_signal)
                     if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal:
                         self._checkpoint()
                     if self._stop_signal is not None:
@@ -159,6 +161,7 @@ class Runner:
 
     def _checkpoint(self) -> None:
         st = self.state
+        ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
         if self.rank != 0:  # replicas hold the same weights; one writer
             while st.next_ckpt <= self.exp.global_step:
                 st.next_ckpt += self._ckpt_every
@@ -169,6 +172,7 @@ class Runner:
             "global_step": self.exp.global_step,
             "config": self.cfg.model_dump(mode="json"),
             "rng": _rng_state(),
+            "ranks": ranks,  # each replica's own state (data streams), when the kind has one
         }
         checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
                         keep=self.cfg.train.keep_checkpoints)
@@ -186,6 +190,8 @@ class Runner:
         for k, v in state["runner"].items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         _set_rng_state(state.get("rng"))
+        if self.world_size > 1:
+            distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
 
     # --- setup and teardown --------------------------------------------------------------------
@@ -293,7 +299,11 @@ def init_distributed() -> tuple[int, int]:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        # gloo runs anywhere (2 CPU processes in the tests); NCCL is the fast path between GPUs.
+        if torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
+            # one GPU per process: object collectives (the run directory, rank states) use the
+            # current device, which must differ between the ranks of a node
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+        # gloo runs anywhere (CPU processes in the tests); NCCL is the fast path between GPUs.
         dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
