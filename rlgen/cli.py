@@ -92,7 +92,8 @@ def train_seeds(args: argparse.Namespace) -> int:
         code = next((r.exit_code for r in results if r.exit_code), 0)
     else:
         run_dirs, code = [], 0
-        for s in seeds:
+        for i, s in enumerate(seeds, 1):
+            console.print(f"[bold]seed {s}[/] ({i} of {len(seeds)})")
             run = train(cfgs[s])
             _report(run.summary, run.run_dir)
             run_dirs.append(run.run_dir)
