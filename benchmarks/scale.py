@@ -9,9 +9,9 @@
    should stop at 2.
 2. Storage overhead per trial, in one process, on SQLite and on PostgreSQL: (a) the worker loop
    with trials that only make a real trial's database calls (claim a slot, a parameter, 5 reports
-   and pruning checks, user attributes, the result), and (b) full sweep trials of a null kind that
-   trains nothing (5 units, 5 evaluations reported, 5 checkpoints): the runner's own work per trial
-   (run directory, checkpoints, summary) beside the database's.
+   and pruning checks, user attributes, the result), and (b) full sweep trials of the tests' toy
+   kind, which trains nothing (5 units, 5 evaluations reported, 5 checkpoints): the runner's own
+   work per trial (run directory, checkpoints, summary) beside the database's.
 
 The PostgreSQL server is a throwaway one started here from Debian's binaries (tests/postgres.py;
 `apt-get install postgresql`), with its default durability (fsync on), or `--postgres URL`.
@@ -31,18 +31,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests/postgres.py: the throwaway server
+sys.path.insert(0, str(ROOT))  # tests/postgres.py (the throwaway server), tests/compare/toy.py (a null kind)
 
-from rlgen.config import ExperimentConfig, load_config  # noqa: E402
 from rlgen.logging import console  # noqa: E402
 from rlgen.sweep import Sweep, SweepConfig  # noqa: E402
+from tests.compare.toy import Toy, load_toy, toy_config  # noqa: E402  (a kind that trains nothing)
 
 out = Console(highlight=False)
 
@@ -84,50 +84,15 @@ def spread(url: str, workers: int, trials: int, steps: int) -> dict[str, Any]:
             "by": len({t.user_attrs["worker"] for t in done})}
 
 
-class NullConfig(ExperimentConfig):
-    kind: Literal["null"]
-    x: float = 1.0
-
-
-class Null:
-    """Trains nothing: what is left of a trial is the runner's and the storage's work."""
-
-    config_model = NullConfig
-
-    def __init__(self, cfg: NullConfig):
-        self.cfg, self.global_step = cfg, 0
-
-    def setup(self, ctx: Any) -> None:
-        pass
-
-    def train_unit(self) -> dict[str, float]:
-        self.global_step += 10
-        return {"loss/null": 0.0}
-
-    def evaluate(self, episodes: int | None = None, video_dir: Any = None) -> dict[str, float]:
-        return {"eval/return_mean": self.cfg.x * self.global_step}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"global_step": self.global_step}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.global_step = state["global_step"]
-
-    def close(self) -> None:
-        pass
-
-
 def per_trial(url: str | None, trials: int) -> float:
     """Seconds per null trial of an in-process sweep on `url` (None: SQLite in the study folder)."""
     with tempfile.TemporaryDirectory(prefix="rlgen-scale-") as tmp:
         base = Path(tmp) / "null.yaml"
-        base.write_text(yaml.safe_dump({
-            "name": "null", "kind": "null", "train": {"total_steps": 50, "eval_every": 10, "progress": False},
-            "logging": {"dir": tmp, "console": False, "wandb": {"mode": "disabled"}}}))
-        spec = SweepConfig.model_validate({"config": str(base), "study": f"null_{secrets.token_hex(3)}", "storage": url,
-                                           "n_trials": trials, "pruner": {"type": "median"},
+        base.write_text(yaml.safe_dump(toy_config(Path(tmp))))
+        spec = SweepConfig.model_validate({"config": str(base), "study": f"null_{secrets.token_hex(3)}",
+                                           "storage": url, "n_trials": trials, "pruner": {"type": "median"},
                                            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}})
-        sweep = Sweep(spec, load=lambda src, ov: load_config(src, ov, kinds={"null": NullConfig}), make_experiment=Null)
+        sweep = Sweep(spec, load=load_toy, make_experiment=Toy)
         console.quiet = True  # the sweep's own lines are not the result
         try:
             t0 = time.perf_counter()

@@ -56,7 +56,7 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     def run(trial: Any, index: int) -> float:
         seed = seeds[index]
         trial.set_user_attr("seed", seed)
-        summary = train_trial(queue, trial, cfgs[seed], make_experiment)
+        summary = train_trial(trial, cfgs[seed], make_experiment)
         return run_value(summary, stop.metric, direction)
 
     def announce(_: Any, trial: Any) -> None:

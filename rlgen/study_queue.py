@@ -179,6 +179,10 @@ def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyPr
         except RlgenError as e:
             trial.set_user_attr("error", str(e))
             raise
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: not a result, and not lost either
+            requeue(study, trial)
+            console.print(f"trial {trial.number} queued again: the next worker resumes it from its checkpoint")
+            raise
 
     def after(study: Any, trial: Any) -> None:
         if not is_surplus(trial) and announce is not None:
@@ -209,11 +213,11 @@ def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyPr
         time.sleep(poll_s)
 
 
-def train_trial(study: Any, trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[ExperimentConfig], Any],
+def train_trial(trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[ExperimentConfig], Any],
                 on_eval: Callable[[int, dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """Run the trial's config, resuming the run of a dead or interrupted attempt when its
-    directory holds a checkpoint. Interrupted here (Ctrl-C, SIGTERM): the trial is queued again
-    and KeyboardInterrupt raised."""
+    directory holds a checkpoint. Interrupted (Ctrl-C, SIGTERM): KeyboardInterrupt, once the run
+    has written its checkpoint."""
     from rlgen.runner import Runner
 
     resume = _resumable(trial)
@@ -223,9 +227,7 @@ def train_trial(study: Any, trial: Any, cfg: ExperimentConfig, make_experiment: 
     trial.set_user_attr("status", summary["status"])
     trial.set_user_attr("global_step", summary["global_step"])
     if runner.exit_code:
-        requeue(study, trial)
-        console.print(f"trial {trial.number} interrupted at step {summary['global_step']:,}; queued again: "
-                      "the next worker resumes it from its checkpoint")
+        console.print(f"trial {trial.number} interrupted at step {summary['global_step']:,}")
         raise KeyboardInterrupt
     return summary
 
@@ -362,8 +364,9 @@ def status_table(study: Any, metric: str | None = None, attrs: Sequence[str] = (
     for t in trials:
         steps = t.user_attrs.get("global_step") or (max(t.intermediate_values) if t.intermediate_values else None)
         value = "—" if t.value is None else f"{t.value:.6g}"
-        table.add_row(str(t.number), *(str(t.user_attrs.get(a, "—")) for a in attrs), _state(t, attempts), value, "—" if steps is None else f"{steps:,}",
-                      t.user_attrs.get("worker", "—"), *(short(t.params.get(k, "—")) for k in keys))
+        table.add_row(str(t.number), *(str(t.user_attrs.get(a, "—")) for a in attrs), _state(t, attempts), value,
+                      "—" if steps is None else f"{steps:,}", t.user_attrs.get("worker", "—"),
+                      *(short(t.params.get(k, "—")) for k in keys))
     c = counts(trials, direction)
     caption = (f"{c['finished']} finished: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed; "
                f"{c['running']} running, {c['queued']} queued")

@@ -292,7 +292,7 @@ class Sweep:
                 trial.report(float(value), step)
             return trial.should_prune()
 
-        summary = train_trial(self.study, trial, cfg, self.make_experiment, on_eval=report)
+        summary = train_trial(trial, cfg, self.make_experiment, on_eval=report)
         if summary["status"] == "pruned":
             raise optuna.TrialPruned(f"pruned at step {summary['global_step']:,}")
         return self.value(summary)
@@ -304,7 +304,7 @@ class Sweep:
     def run(self, n_trials: int | None = None) -> Path | None:
         """Take trials until the study holds `n_trials` finished ones (over every worker); write
         and return the best config, or None when no trial has completed."""
-        self.study = study = self.open_study()
+        study = self.open_study()
         total = n_trials or self.spec.n_trials
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
                       f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)

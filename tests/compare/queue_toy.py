@@ -17,29 +17,24 @@ from typing import Any
 
 import yaml
 
-from rlgen.config import ExperimentConfig
+from .toy import Toy, ToyConfig
 
 
-class QueueToyConfig(ExperimentConfig):
-    x: float = 1.0
+class QueueToyConfig(ToyConfig):
+    kind: str  # type: ignore[assignment]  # the import path, not "toy"
     unit_sleep: float = 0.0          # seconds each unit sleeps
     die_at: int | None = None        # send this process `die_signal` on reaching this step ...
     die_once: str | None = None      # ... unless this file exists (it is created first: once in all)
     die_signal: str = "SIGKILL"      # SIGKILL: a worker dies; SIGINT: Ctrl-C
 
 
-class QueueToy:
+class QueueToy(Toy):
     config_model = QueueToyConfig
-
-    def __init__(self, cfg: QueueToyConfig):
-        self.cfg, self.global_step = cfg, 0
-
-    def setup(self, ctx: Any) -> None:
-        pass
+    cfg: QueueToyConfig
 
     def train_unit(self) -> dict[str, float]:
         time.sleep(self.cfg.unit_sleep)
-        self.global_step += 10
+        metrics = super().train_unit()
         c = self.cfg
         if c.die_at is not None and self.global_step == c.die_at and c.die_once:
             try:
@@ -50,19 +45,7 @@ class QueueToy:
                 os.write(fd, f"{os.getpid()}\n".encode())
                 os.close(fd)
                 os.kill(os.getpid(), getattr(signal, c.die_signal))
-        return {"loss/toy": 1.0 / self.global_step}
-
-    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
-        return {"eval/return_mean": self.cfg.x * self.global_step / 10}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"global_step": self.global_step}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.global_step = state["global_step"]
-
-    def close(self) -> None:
-        pass
+        return metrics
 
 
 def write_config(tmp_path: Path, **extra: Any) -> Path:
