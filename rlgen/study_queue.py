@@ -61,12 +61,18 @@ class HeartbeatConfig(Section):
 
 
 def open_study(name: str, url: str, *, direction: str, heartbeat: HeartbeatConfig, sampler: Any = None,
-               pruner: Any = None) -> Any:
-    """The study `name` in the database at `url`, created when missing, with heartbeats on."""
+               pruner: Any = None, create: bool = True) -> Any:
+    """The study `name` in the database at `url` (created when missing, unless `create` is
+    False), with heartbeats on."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # rlgen prints its own line per trial
     storage = _storage(url, heartbeat)
+    if not create:
+        try:
+            return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        except KeyError:
+            raise RlgenError(f"no study {name!r} in {shown_url(url)} yet") from None
     try:
         return optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction=direction,
                                    sampler=sampler, pruner=pruner)

@@ -315,7 +315,11 @@ class Sweep:
 
     def status(self) -> Any:
         """The study's trials as a table (`rlgen sweep --status`), without running any."""
-        return status_table(self.open_study(), self.metric)
+        if self.spec.storage is None and not (self.folder / "study.db").is_file():
+            raise RlgenError(f"no study {self.spec.study!r} yet: {self.folder / 'study.db'} does not exist")
+        study = open_study(str(self.spec.study), self.storage, direction=self.direction,
+                           heartbeat=self.spec.heartbeat, create=False)
+        return status_table(study, self.metric)
 
     def write_best(self, study: Any) -> Path | None:
         from optuna.trial import TrialState

@@ -112,6 +112,8 @@ def test_a_later_worker_draws_new_parameters(tmp_path):
 
 def test_sweep_status_lists_trials_states_and_the_best(tmp_path, capsys):
     path = sweep_file(tmp_path, n_trials=3)
+    assert main(["sweep", str(path), "--status"]) == 2  # nothing to show, and nothing created
+    assert "no study 'q' yet" in capsys.readouterr().err and not (tmp_path / "runs").exists()
     assert main(["sweep", str(path)]) == 0
     capsys.readouterr()
     assert main(["sweep", str(path), "--status"]) == 0
