@@ -5,8 +5,9 @@
    `rlgen sweep SWEEP.yaml --storage postgresql://...` process, as on separate machines. Reported:
    wall time, speed-up over 1 worker, worker-seconds per trial (wall x workers / trials: the cost of
    a trial including its share of process start-up and waiting), and the mean trial duration as the
-   study recorded it. Each worker trains with one torch thread, so on a 2-core machine the speed-up
-   should stop at 2.
+   study recorded it, and the workers' CPU time: per trial (start-up included) and in cores used
+   (CPU time / wall time), which tells a machine busy with other work from a slow queue. Each
+   worker trains with one torch thread, so on an idle 2-core machine the speed-up should stop at 2.
 2. Storage overhead per trial, in one process, on SQLite and on PostgreSQL: (a) the worker loop
    with trials that only make a real trial's database calls (claim a slot, a parameter, 5 reports
    and pruning checks, user attributes, the result), and (b) full sweep trials of the tests' toy
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import secrets
 import statistics
 import subprocess
@@ -68,20 +70,28 @@ def spread(url: str, workers: int, trials: int, steps: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rlgen-scale-") as tmp:
         path = cartpole_sweep(Path(tmp), trials, steps)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+        cpu0 = _children_cpu()
         t0 = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, "-m", "rlgen", "sweep", str(path), "--storage", url], cwd=ROOT,
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for _ in range(workers)]
         errors = [p.communicate()[1] for p in procs]
         wall = time.perf_counter() - t0
+        cpu = _children_cpu() - cpu0
         if any(p.returncode for p in procs):
             raise SystemExit(f"a worker failed:\n{next(e for p, e in zip(procs, errors) if p.returncode)[-3000:]}")
         study = optuna.load_study(study_name="scale", storage=url)
         done = [t for t in study.trials if t.state.name == "COMPLETE"]
         durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
         optuna.delete_study(study_name="scale", storage=url)
-    return {"workers": workers, "wall": wall, "complete": len(done), "trial_s": statistics.mean(durations),
+    return {"workers": workers, "wall": wall, "cpu": cpu, "complete": len(done), "trial_s": statistics.mean(durations),
             "by": len({t.user_attrs["worker"] for t in done})}
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def per_trial(url: str | None, trials: int) -> float:
@@ -147,11 +157,13 @@ def main() -> None:
                   f"{args.trials} trials of {args.steps:,} PPO steps")
         rows = [spread(url, int(w), args.trials, args.steps) for w in args.workers.split(",")]
         table = Table(title=f"{args.trials}-trial sweep, PPO CartPole {args.steps:,} steps a trial, PostgreSQL")
-        for col in ("workers", "wall (s)", "speed-up", "worker-s / trial", "mean trial (s)", "trials", "workers used"):
+        for col in ("workers", "wall (s)", "speed-up", "worker-s / trial", "mean trial (s)", "CPU s / trial",
+                    "cores used", "trials", "workers used"):
             table.add_column(col, justify="right")
         for r in rows:
             table.add_row(str(r["workers"]), f"{r['wall']:.1f}", f"{rows[0]['wall'] / r['wall']:.2f}x",
-                          f"{r['wall'] * r['workers'] / args.trials:.2f}", f"{r['trial_s']:.2f}", str(r["complete"]),
+                          f"{r['wall'] * r['workers'] / args.trials:.2f}", f"{r['trial_s']:.2f}",
+                          f"{r['cpu'] / args.trials:.2f}", f"{r['cpu'] / r['wall']:.2f}", str(r["complete"]),
                           str(r["by"]))
         out.print(table)
 
