@@ -46,7 +46,7 @@ from rlgen.logging import console  # noqa: E402
 from rlgen.sweep import Sweep, SweepConfig  # noqa: E402
 from tests.compare.toy import Toy, load_toy, toy_config  # noqa: E402  (a kind that trains nothing)
 
-out = Console(highlight=False)
+out = Console(highlight=False, width=150)  # the tables whole, in a terminal or a log file
 
 
 def cartpole_sweep(folder: Path, trials: int, steps: int) -> Path:
