@@ -17,7 +17,7 @@
 The PostgreSQL server is a throwaway one started here from Debian's binaries (tests/postgres.py;
 `apt-get install postgresql`), with its default durability (fsync on), or `--postgres URL`.
 
-    nice -n 10 python benchmarks/scale.py                  # ~3 minutes on 2 cores
+    nice -n 10 python benchmarks/scale.py                  # ~3 minutes on 2 quiet cores, 5-6 busy
     python benchmarks/scale.py --workers 1,2 --trials 6 --steps 4096
 """
 
