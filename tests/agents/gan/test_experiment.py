@@ -147,3 +147,36 @@ def test_top_k_share_falls_linearly(tmp_path):
         exp.global_step = step
         shares.append(exp._top_k(64))
     assert shares == [64, 40, 16]  # 64 * (1 - t * 0.75)
+
+
+@pytest.mark.parametrize("penalty", ["objective.r1", "objective.gradient_penalty"])
+def test_compile_with_a_double_backward_penalty_trains(tmp_path, monkeypatch, penalty):
+    """R1 and the gradient penalty differentiate D twice, which torch.compile's AOT autograd
+    refuses ("does not currently support double backward"); those forwards run eagerly. The
+    aot_eager backend goes through AOT autograd as inductor does, without its code generation."""
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: real_compile(module, backend="aot_eager"))
+    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True, "perf.steps_per_unit": 5, penalty: 1.0})
+    summary = Runner(cfg, GANExperiment(cfg)).run()
+    assert summary["status"] == "completed" and np.isfinite(summary["final"]["eval/mmd"])
+
+
+def test_a_gpu_noise_stream_is_not_forced_onto_the_cpu(tmp_path):
+    """A checkpoint from a CUDA run holds a Philox generator state, which a CPU generator cannot
+    take: loading it on the CPU (rlgen.load_run's default) keeps the weights and skips the stream.
+    A CUDA generator cannot be made here, so its 16-byte state (seed, offset) is written by hand."""
+    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.steps_per_unit": 5})
+    trained = GANExperiment(cfg)
+    Runner(cfg, trained).run()
+    state = trained.state_dict()
+    assert state["noise_gen_device"] == "cpu"
+    with pytest.raises(RuntimeError):  # what set_state does with a CUDA state on a CPU generator
+        torch.Generator().set_state(torch.zeros(16, dtype=torch.uint8))
+    state.update(noise_gen=torch.zeros(16, dtype=torch.uint8), noise_gen_device="cuda")
+    cfg2 = config(tmp_path / "b", source="ring8", steps=10, **{"perf.steps_per_unit": 5})
+    loaded = GANExperiment(cfg2)
+    Runner(cfg2, loaded).run()
+    loaded.load_state_dict(state)
+    for name, t in trained.G.state_dict().items():
+        assert torch.equal(t, loaded.G.state_dict()[name])
+    assert loaded.global_step == 10
