@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, un
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
 from rlgen.agents.rl.config import PolicyConfig, RLConfig
-from rlgen.agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, gpu_by_choice, learn_unit, load_model_state, model_state
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig, OptimConfig
 from rlgen.errors import RlgenError
@@ -47,8 +47,7 @@ class RLExperiment(ExperimentBase):
 
     @property
     def prefers_accelerator(self) -> bool:
-        backbone = self.cfg.agent.policy.backbone
-        return backbone is not None and backbone.type in ("cnn", "transformer")
+        return self.cfg.agent.policy.prefers_accelerator
 
     @classmethod
     def check(cls, cfg: RLConfig) -> list[str]:
@@ -74,11 +73,12 @@ class RLExperiment(ExperimentBase):
         if cfg.optim.schedule == "linear":
             lr = LinearSchedule(cfg.optim.lr, self.progress)
         try:
-            self.model = algo(
-                _policy_name(cfg), self.env, learning_rate=lr, policy_kwargs=self._policy_kwargs(algo),
-                seed=ctx.seed, device=ctx.device, verbose=0,
-                **_action_noise(resolve_schedules(cfg.agent.hyperparams, self.progress), self.env),
-            )
+            with gpu_by_choice(self.prefers_accelerator):
+                self.model = algo(
+                    _policy_name(cfg), self.env, learning_rate=lr, policy_kwargs=self._policy_kwargs(algo),
+                    seed=ctx.seed, device=ctx.device, verbose=0,
+                    **_action_noise(resolve_schedules(cfg.agent.hyperparams, self.progress), self.env),
+                )
         except (AssertionError, ValueError, TypeError) as e:
             raise RlgenError(f"could not build {algo.__name__} for env {cfg.env.id!r}: {e}") from None
         self.output = MetricsOutput()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -123,3 +125,15 @@ def load_model_state(model: Any, state: dict[str, Any]) -> None:
     # both buffers, or SB3's next learn() sees one and skips creating the other
     model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
     model.ep_success_buffer = deque(state["ep_success_buffer"], maxlen=model._stats_window_size)
+
+
+@contextmanager
+def gpu_by_choice(chosen: bool) -> Iterator[None]:
+    """SB3 warns that PPO and A2C with its MlpPolicy class belong on the CPU (SB3 #1245). rlgen's
+    policies are that class with an rlgen backbone inside, so when the backbone asked for the GPU
+    (`prefers_accelerator`: a CNN, a Transformer) the advice is wrong and is silenced here; an MLP
+    that a config forces onto a GPU keeps it."""
+    with warnings.catch_warnings():
+        if chosen:
+            warnings.filterwarnings("ignore", message=r"You are trying to run \w+ on the GPU", category=UserWarning)
+        yield

@@ -19,7 +19,7 @@ from stable_baselines3.common.logger import Logger as SB3Logger
 
 from rlgen.agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
 from rlgen.agents.rl.experiment import policy_kwargs
-from rlgen.agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import MetricsOutput, gpu_by_choice, learn_unit, load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
@@ -32,6 +32,10 @@ class TeamsExperiment(ExperimentBase):
     """Two sides of a parallel PettingZoo game, one PPO policy per side, in alternating phases."""
 
     config_model = TeamsConfig
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        return self.cfg.agent.policy.prefers_accelerator
 
     def __init__(self, cfg: TeamsConfig):
         self.cfg = cfg
@@ -61,9 +65,10 @@ class TeamsExperiment(ExperimentBase):
             other = self.sides[1 - i]
             self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies)
             self.envs[side].seed(ctx.seed + i)
-            self.models[side] = PPO("MlpPolicy", self.envs[side], learning_rate=lr, policy_kwargs=kwargs,
-                                    seed=ctx.seed + i, device=ctx.device, verbose=0,
-                                    **resolve_schedules(cfg.agent.hyperparams, self.progress))
+            with gpu_by_choice(self.prefers_accelerator):
+                self.models[side] = PPO("MlpPolicy", self.envs[side], learning_rate=lr, policy_kwargs=kwargs,
+                                        seed=ctx.seed + i, device=ctx.device, verbose=0,
+                                        **resolve_schedules(cfg.agent.hyperparams, self.progress))
             self.models[side].set_logger(SB3Logger(folder=None, output_formats=[self.outputs[side]]))
         for side in self.sides:
             self._freeze(side)
