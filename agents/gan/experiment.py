@@ -81,8 +81,11 @@ class GANExperiment(ExperimentBase):
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.perf.precision]
         fp16 = cfg.perf.precision == "fp16"
         self.scalers = {p: torch.amp.GradScaler(self.device.type) if fp16 else None for p in ("g", "d")}
-        self.g_call: nn.Module = torch.compile(self.G) if cfg.perf.compile else self.G
-        self.d_call: nn.Module = torch.compile(self.D) if cfg.perf.compile else self.D
+        mode = cfg.perf.compile_mode
+        self.g_call: nn.Module = torch.compile(self.G, mode=mode) if cfg.perf.compile else self.G
+        self.d_call: nn.Module = torch.compile(self.D, mode=mode) if cfg.perf.compile else self.D
+        # CUDA-graph trees reuse output memory from one replay to the next: each player step is a new step
+        self.graphs = cfg.perf.compile and mode == "reduce-overhead"
         # torch.compile's AOT autograd has no double backward (a RuntimeError at the first
         # backward), so the D forwards that R1 and the gradient penalty differentiate twice run eagerly
         self.d_penalized: nn.Module = self.D
@@ -198,6 +201,8 @@ class GANExperiment(ExperimentBase):
 
     def _d_step(self) -> Tensor:
         obj = self.cfg.objective
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         real, y = self._real()  # fakes get the real batch's labels, so D judges images, not labels
         real.requires_grad_(obj.r1 > 0)  # R1 differentiates D(real) with respect to real
         z = self.G.noise(len(real), self.noise_gen, self.device)
@@ -215,6 +220,8 @@ class GANExperiment(ExperimentBase):
 
     def _g_step(self) -> Tensor:
         batch = self.cfg.objective.batch_size
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         z = self.G.noise(batch, self.noise_gen, self.device)
         y = None
         if self.n_classes:

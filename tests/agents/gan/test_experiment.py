@@ -180,3 +180,16 @@ def test_a_gpu_noise_stream_is_not_forced_onto_the_cpu(tmp_path):
     for name, t in trained.G.state_dict().items():
         assert torch.equal(t, loaded.G.state_dict()[name])
     assert loaded.global_step == 10
+
+
+def test_compile_mode_reaches_torch_compile_and_graph_steps_are_marked(tmp_path, monkeypatch):
+    """reduce-overhead replays CUDA graphs, whose outputs the next replay overwrites: every player
+    step begins a new graph step (torch.compiler.cudagraph_mark_step_begin)."""
+    modes, marks = [], []
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, mode=None, **kw: (modes.append(mode), real_compile(m, backend="eager"))[1])
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
+    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True, "perf.compile_mode": "reduce-overhead",
+                                                         "perf.steps_per_unit": 5, "objective.n_critic": 2})
+    assert Runner(cfg, GANExperiment(cfg)).run()["status"] == "completed"
+    assert modes == ["reduce-overhead", "reduce-overhead"] and len(marks) == 10 * (2 + 1)
