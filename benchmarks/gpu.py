@@ -138,7 +138,9 @@ def torchrun_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1",
                "-m", "rlgen", "train", *extra]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.torchrun_timeout)
+        # run from the temporary folder: `-m` puts the working directory first on sys.path, and a
+        # checkout's rlgen/ folder would shadow the installed package (whose rlgen.agents it lacks)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.torchrun_timeout, cwd=tmp)
         if done.returncode != 0:
             raise RuntimeError(f"exit {done.returncode}: {(done.stdout + done.stderr)[-1500:]}")
         return done
@@ -244,18 +246,19 @@ def ppo_rows(section: str, args: argparse.Namespace, tmp: Path) -> list[Row]:
 
 
 def reference_rows(section: str, settings: dict[str, Any], path: Path | None) -> list[Row]:
-    """The CPU arms of an earlier run's JSON, as this section's first (baseline) rows."""
+    """The fastest CPU arm of an earlier run's JSON for this section, as its first (baseline) row:
+    the strictest reading of "N times the CPU"."""
     if path is None:
         return []
     ref = json.loads(Path(path).read_text())
-    out = []
-    for r in ref["rows"]:
-        if r["section"] == section and r["device"] == "cpu" and r["speed"]:
-            same = r["settings"] == settings
-            out.append(Row(section, f"reference: {r['arm']} on {ref['host']}", device="cpu", speed=r["speed"],
-                           unit=r["unit"], quality=r["quality"], settings=r["settings"],
-                           note="same settings" if same else "SETTINGS DIFFER: ratio not comparable"))
-    return out[:1]
+    cpu = [r for r in ref["rows"] if r["section"] == section and r["device"] == "cpu" and r["speed"]]
+    if not cpu:
+        return []
+    r = max(cpu, key=lambda r: r["speed"])
+    same = r["settings"] == settings
+    return [Row(section, f"reference: {r['arm']} on {ref['host']}", device="cpu", speed=r["speed"], unit=r["unit"],
+                quality=r["quality"], settings=r["settings"],
+                note="same settings" if same else "SETTINGS DIFFER: ratio not comparable")]
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -323,7 +326,7 @@ def write_json(path: Path | None, rows: list[Row], args: argparse.Namespace, sta
         return
     cuda = torch.cuda.is_available()
     doc = {
-        "host": socket.gethostname(), "device": args.device, "quick": args.quick,
+        "host": args.label or socket.gethostname(), "device": args.device, "quick": args.quick,
         "gpu": torch.cuda.get_device_name(0) if cuda else None, "torch": torch.__version__,
         "cuda": torch.version.cuda, "python": platform.python_version(), "cpu_count": os.cpu_count(),
         "wall_s": round(time.time() - started, 1), "args": {k: str(v) for k, v in vars(args).items()},
@@ -348,6 +351,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reference", type=Path, default=None, help="JSON of an earlier run whose CPU arms head the PPO sections")
     p.add_argument("--torchrun-timeout", type=int, default=600, help="seconds for each torchrun launch")
     p.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
+    p.add_argument("--label", default=None, help="the machine's name in the JSON (default: its host name)")
     return p.parse_args(argv)
 
 

@@ -36,13 +36,17 @@ def test_ratios_are_to_the_first_arm_and_a_reference_heads_its_section(tmp_path)
     settings = {"config": "ppo_cnn_pong", "env": "ALE/Pong-v5", "steps": 4096, "quick": False}
     ref = tmp_path / "ref.json"
     ref.write_text(json.dumps({"host": "buildbox", "rows": [
-        {"section": "ppo_cnn", "arm": "cpu, 1 thread(s)", "device": "cpu", "speed": 200.0, "unit": "env steps/s",
+        {"section": "ppo_cnn", "arm": "cpu, 1 thread(s)", "device": "cpu", "speed": 150.0, "unit": "env steps/s",
+         "quality": {}, "settings": settings},
+        {"section": "ppo_cnn", "arm": "cpu", "device": "cpu", "speed": 200.0, "unit": "env steps/s",
+         "quality": {}, "settings": settings},  # the fastest CPU arm is the baseline
+        {"section": "ppo_transformer", "arm": "cpu", "device": "cpu", "speed": 900.0, "unit": "env steps/s",
          "quality": {}, "settings": settings}]}))
     rows = gpu.reference_rows("ppo_cnn", settings, ref)
     rows += [gpu.Row("ppo_cnn", "cpu, 1 thread(s)", "cpu", 300.0, settings=settings),
              gpu.Row("ppo_cnn", "cuda", "cuda:0", 900.0, settings=settings)]
     gpu.add_ratios(rows)
-    assert rows[0].arm == "reference: cpu, 1 thread(s) on buildbox" and rows[0].note == "same settings"
+    assert rows[0].arm == "reference: cpu on buildbox" and rows[0].note == "same settings"
     assert [r.ratio for r in rows] == [1.0, 1.5, 4.5]
     assert any("PPO CNN on cuda:0: 4.50x" in t and "met" in t for t in gpu.targets(rows))
     other = gpu.reference_rows("ppo_cnn", {**settings, "steps": 128}, ref)
