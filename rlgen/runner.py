@@ -303,7 +303,7 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        if device.type == "cuda":
+        if device.type == "cuda" and device.index is not None:
             torch.cuda.set_device(device)  # NCCL's object collectives use the current device
         dist.init_process_group(backend=dist_backend(device))
     return dist.get_rank(), dist.get_world_size()

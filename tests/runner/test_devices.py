@@ -82,6 +82,17 @@ def test_one_torchrun_process_joins_a_group_with_the_device_backend(fake_cuda, m
             dist.destroy_process_group()
 
 
+def test_a_cuda_process_takes_its_gpu_before_asking_for_nccl(fake_cuda, monkeypatch):
+    _torchrun_env(monkeypatch)
+    calls = []
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: calls.append(("set_device", d)))
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: calls.append(("init", backend)))
+    monkeypatch.setattr(dist, "get_rank", lambda: 0)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 1)
+    assert init_distributed(torch.device("cuda:0")) == (0, 1)
+    assert calls == [("set_device", torch.device("cuda:0")), ("init", "nccl")]
+
+
 def test_without_torchrun_there_is_no_group(monkeypatch):
     for k in ("WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
         monkeypatch.delenv(k, raising=False)
