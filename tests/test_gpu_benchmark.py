@@ -48,7 +48,7 @@ def test_ratios_are_to_the_first_arm_and_a_reference_heads_its_section(tmp_path)
     gpu.add_ratios(rows)
     assert rows[0].arm == "reference: cpu on buildbox" and rows[0].note == "same settings"
     assert [r.ratio for r in rows] == [1.0, 1.5, 4.5]
-    assert any("PPO CNN on cuda:0: 4.50x" in t and "met" in t for t in gpu.targets(rows))
+    assert "PPO CNN on cuda:0: 4.50x reference: cpu on buildbox (target 2x: met)" in gpu.targets(rows)
     other = gpu.reference_rows("ppo_cnn", {**settings, "steps": 128}, ref)
     assert other[0].note.startswith("SETTINGS DIFFER")
 
@@ -59,6 +59,9 @@ def test_dcgan_target_line_reads_speed_and_quality():
     gpu.add_ratios(rows)
     (line,) = gpu.targets(rows)
     assert "1.25x fp32 eager (target 1.5x: missed)" in line and "best Fréchet 8 vs fp32 9" in line
+    for r in rows:
+        r.device = "cpu"
+    assert "(target 1.5x is for a GPU)" in gpu.targets(rows)[0]
 
 
 @pytest.mark.slow
