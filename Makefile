@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 EXTRAS ?= dev,atari,box2d,minatar
 
-.PHONY: demo test test-fast bench bench-all install clean
+.PHONY: demo test test-fast bench bench-all gpu-carry install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,7 +34,11 @@ bench-all: bench  ## every benchmark (about an hour and a half on 2 cores)
 	$(PY) benchmarks/gan_digits.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
+	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/transfer.py
+
+gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
+	$(PY) benchmarks/gpu_carry.py
 
 clean:
 	rm -rf runs wandb .pytest_cache
