@@ -178,3 +178,22 @@ def test_freeze_keeps_batch_norm_statistics_and_dropout_fixed_in_train_mode():
     outer(x).sum().backward()
     assert _same(_state(net), before) and all(p.grad is None for p in net.parameters())
     assert outer[1].weight.grad is not None
+
+
+def test_actor_and_critic_backbones_both_start_from_the_role(minatar_gan, tmp_path):
+    run_dir, trunk_state = minatar_gan
+    cfg = rlgen.load_config("ppo_minatar_breakout_from_gan", [*QUIET, f"agent.policy.backbone.init.run={run_dir}",
+                                                              "agent.policy.share_backbone=false", *MINATAR_PPO])
+    exp = rlgen.make_experiment(cfg)
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    exp.setup(RunContext(cfg, tmp_path / "run", torch.device("cpu"), Logger([]), 0))
+    try:
+        roles = exp.modules()
+        actor, critic = roles["policy"].pi_features_extractor, roles["value"]
+        assert actor is not critic
+        assert _same(_state(actor.net), trunk_state) and _same(_state(critic.net), trunk_state)
+        assert _same(_state(trunk(roles["value"])), trunk_state)
+    finally:
+        exp.close()
