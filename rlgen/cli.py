@@ -1,4 +1,4 @@
-"""`rlgen train | eval | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
+"""`rlgen train | eval | inspect | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ examples:
   rlgen train ppo_cartpole agent.policy.backbone.hidden=[128,128] logging.wandb.mode=disabled
   rlgen train --resume runs/ppo_cartpole/20261121-101500-s0-ab12   continue an interrupted run
   rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group
+  rlgen train ppo_cartpole --seeds 0-19 --storage postgresql://user@host/db   one worker of a seed queue
   rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
   rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
   rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
+  rlgen inspect runs/autoencoder_digits                 a run's roles and backbone shapes (for init:)
   rlgen list                                            configs, kinds, sources, games, backbones, wrappers, envs
 """
 
@@ -58,6 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise RlgenError("--resume continues a run in its own directory; --run-dir is for a new run")
     if args.parallel != 1:
         raise RlgenError("--parallel N runs seeds side by side: use it with --seeds, e.g. --seeds 0,1,2 --parallel 2")
+    if args.storage is not None or args.study is not None:
+        raise RlgenError("--storage/--study make a queue of seeds: use them with --seeds, e.g. --seeds 0-19 --storage URL")
     if args.resume is not None:
         if args.config is not None:  # argparse reads a first override as CONFIG
             if "=" not in args.config:
@@ -81,6 +85,8 @@ def train_seeds(args: argparse.Namespace) -> int:
     if args.run_dir is not None:
         raise RlgenError("--run-dir names one run's directory; --seeds makes one directory per seed")
     seeds = parse_seeds(args.seeds)
+    if args.storage is not None:
+        return _train_seed_queue(args, seeds)
     cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first
     if args.parallel > 1:
         results = run_in_processes(args.config, args.overrides, cfgs, args.parallel)
@@ -88,7 +94,8 @@ def train_seeds(args: argparse.Namespace) -> int:
         code = next((r.exit_code for r in results if r.exit_code), 0)
     else:
         run_dirs, code = [], 0
-        for s in seeds:
+        for i, s in enumerate(seeds, 1):
+            console.print(f"[bold]seed {s}[/] ({i} of {len(seeds)})")
             run = train(cfgs[s])
             _report(run.summary, run.run_dir)
             run_dirs.append(run.run_dir)
@@ -97,6 +104,16 @@ def train_seeds(args: argparse.Namespace) -> int:
     stop = cfgs[seeds[0]].train.early_stop
     print_seeds_table(run_dirs, stop.metric, stop.target)
     return code
+
+
+def _train_seed_queue(args: argparse.Namespace, seeds: list[int]) -> int:
+    """`--seeds 0-19 --storage URL`: this process is one of any number of workers on one queue."""
+    from rlgen.seeds_queue import train_seed_queue
+
+    if args.parallel != 1:
+        raise RlgenError("--storage makes this process one worker of a shared queue: start more workers "
+                         "(the same command, here or on other machines) instead of --parallel")
+    return train_seed_queue(args.config, args.overrides, seeds, args.storage, study=args.study)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -123,6 +140,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console.print(grid)
     if video_dir is not None:
         console.print(f"  video in {video_dir}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """A run's roles (its torch modules by name), each with the backbone transfer would take from it."""
+    from rich.console import Console
+
+    from rlgen.api import load_run
+    from rlgen.transfer import resolve_run, roles_table
+
+    out = Console(highlight=False)
+    with load_run(resolve_run(args.run_dir)) as run:
+        rows = roles_table(run.modules())
+        out.print(f"[bold]{_esc(run.config.name)}[/] ({run.config.kind}) at step {run.global_step:,}: {run.run_dir}")
+    for role, whole, backbone, tensors in rows:
+        out.print(f"  [bold cyan]{role}[/]  {_esc(whole)}")
+        out.print(f"    backbone: {_esc(backbone)}")
+        for name, shape in tensors if args.tensors else ():
+            out.print(f"      {name:<40} {shape}")
+    out.print("use one as a backbone's init: {run: RUN_DIR, role: ROLE, freeze: true}")
     return 0
 
 
@@ -208,6 +245,7 @@ examples:
   rlgen sweep configs/sweeps/ppo_cartpole.yaml          run the study (SQLite in runs/<study>/study.db)
   rlgen sweep configs/sweeps/ppo_cartpole.yaml train.total_steps=20000 --n-trials 10
   rlgen sweep configs/sweeps/ppo_cartpole.yaml --storage postgresql://user@host/optuna   one study, many machines
+  rlgen sweep configs/sweeps/ppo_cartpole.yaml --status  its trials: states, values, workers, the best
   rlgen train runs/ppo_cartpole_sweep/best.yaml --seeds 0,1,2   the winner, three seeds
   rlgen compare runs/ppo_cartpole_sweep                 every trial side by side
 """
@@ -223,6 +261,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rlgen.api import load_config, make_experiment
 
     sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
+    if args.status:
+        from rich.console import Console
+
+        Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(sweep.status())
+        return 0
     sweep.run(args.n_trials)
     return 0
 
@@ -238,6 +281,7 @@ def _sweep_parser(sub: Any) -> None:
     s.add_argument("--n-trials", type=int, help="finished trials the study should hold (default: the file's n_trials)")
     s.add_argument("--storage", help="an Optuna database URL (default: SQLite next to the trials)")
     s.add_argument("--study", help="the study name (default: the file's study, else its file name)")
+    s.add_argument("--status", action="store_true", help="print the study's trials, states and best value; run none")
     s.set_defaults(func=cmd_sweep)
 
 
@@ -311,6 +355,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seeds", metavar="0,1,2", help="one run per seed (lists and ranges: 0-4), one W&B group")
     t.add_argument("--parallel", type=_positive, default=1, metavar="N",
                    help="with --seeds: N runs at a time, as processes")
+    t.add_argument("--storage", metavar="URL", help="with --seeds: take seeds from a queue in this Optuna database "
+                   "(e.g. postgresql://user@host/db), shared by every worker started with the same command")
+    t.add_argument("--study", help="with --storage: the queue's name (default: from the config and the seeds)")
     t.add_argument("--run-dir", metavar="DIR", help="put the new run in DIR (new or empty) instead of logging.dir/NAME/ID")
     t.add_argument("--trust", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train)
@@ -322,6 +369,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
     e.add_argument("--trust", action="store_true", help=TRUST_HELP)
     e.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes")
+    i.add_argument("run_dir", help="a run directory, or runs/<name> for its newest run")
+    i.add_argument("--tensors", action="store_true", help="also list every tensor of each backbone with its shape")
+    i.set_defaults(func=cmd_inspect)
 
     _compare_parser(sub)
     _sweep_parser(sub)

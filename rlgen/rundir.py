@@ -29,11 +29,17 @@ def run_id(seed: int) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-s{seed}-{secrets.token_hex(4)}"
 
 
-def create(parent: Path, seed: int) -> Path:
-    """A new, empty run directory under `parent`, created by this call and no other."""
+def plan(parent: Path, seed: int) -> Path:
+    """Where a new run will most likely go (`create(..., planned=)` tries it first)."""
+    return Path(parent) / run_id(seed)
+
+
+def create(parent: Path, seed: int, planned: Path | None = None) -> Path:
+    """A new, empty run directory under `parent`, created by this call and no other: `planned`
+    when it is still free, else a new id."""
     _make_parents(parent)
-    for _ in range(ATTEMPTS):
-        path = parent / run_id(seed)
+    for attempt in range(ATTEMPTS):
+        path = planned if planned is not None and attempt == 0 else parent / run_id(seed)
         try:
             path.mkdir()
             return path

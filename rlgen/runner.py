@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rlgen import checkpoint, plain, rundir
+from rlgen import checkpoint, distributed, plain, rundir
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
@@ -67,8 +67,9 @@ class Runner:
         self.trust = trust
         self.resume_dir = Path(resume_dir) if resume_dir else None
         self._chosen_dir = Path(run_dir) if run_dir else None
-        # a new run's directory is made (exclusively) when it starts; until then this is where it will go
-        self.run_dir = self.resume_dir or self._chosen_dir or Path(cfg.logging.dir) / cfg.name
+        # a new run's directory is made (exclusively) when it starts; until then, where it will most
+        # likely go (another run that took this id in the meantime makes it draw again)
+        self.run_dir = self.resume_dir or self._chosen_dir or rundir.plan(Path(cfg.logging.dir) / cfg.name, cfg.seed)
         self._resume_state = resume_state
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
@@ -86,21 +87,30 @@ class Runner:
     def run(self) -> dict[str, Any]:
         """Train to the end. A resumed run writes nothing into its directory until the checkpoint
         is restored: a resume that fails leaves every file of the run as it was."""
-        self.rank, self.world_size = init_distributed()
         device = choose_device(self.cfg.device, prefers_accelerator(self.exp))  # before anything is created
-        with ExitStack() as held:
-            if self.resume_dir is None:
+        self.device = device
+        owns_group = not _dist_initialized()
+        self.rank, self.world_size = init_distributed(device)
+        owns_group = owns_group and _dist_initialized()
+        try:
+            with ExitStack() as held:
+                if self.resume_dir is None:
+                    if self.rank == 0:
+                        self.run_dir = rundir.claim(self._chosen_dir) if self._chosen_dir else \
+                            rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
+                    if self.world_size > 1:
+                        self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
+                elif not self.resume_dir.is_dir():
+                    raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
                 if self.rank == 0:
-                    self.run_dir = rundir.claim(self._chosen_dir) if self._chosen_dir else \
-                        rundir.create(self.run_dir, self.cfg.seed)
-                if self.world_size > 1:
-                    self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
-            elif not self.resume_dir.is_dir():
-                raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
-            if self.rank == 0:
-                held.enter_context(rundir.locked(self.run_dir))
-            resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
-            self._run(resume_state, device)
+                    held.enter_context(rundir.locked(self.run_dir))
+                resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
+                self._run(resume_state, device)
+        finally:
+            if owns_group:  # NCCL warns at exit about a process group left open
+                import torch.distributed as dist
+
+                dist.destroy_process_group()
         return self.summary
 
     def _run(self, resume_state: dict[str, Any] | None, device: torch.device) -> None:
@@ -141,6 +151,8 @@ class Runner:
                     if exp.global_step >= st.next_eval:
                         if self._evaluate():
                             status = "pruned" if self.pruned else "stopped_early"
+                    if self.world_size > 1:  # a signal reaches each process (each node) at its own moment
+                        self._stop_signal = distributed.agree_on_signal(self._stop_signal)
                     if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal:
                         self._checkpoint()
                     if self._stop_signal is not None:
@@ -188,6 +200,7 @@ class Runner:
 
     def _checkpoint(self) -> None:
         st = self.state
+        ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
         if self.rank != 0:  # replicas hold the same weights; one writer
             while st.next_ckpt <= self.exp.global_step:
                 st.next_ckpt += self._ckpt_every
@@ -198,6 +211,7 @@ class Runner:
             "global_step": self.exp.global_step,
             "config": self.cfg.model_dump(mode="json"),
             "rng": _rng_state(),
+            "ranks": ranks,  # each replica's own state (data streams), when the kind has one
         }
         bad = plain.non_finite(state["experiment"])
         if bad is not None:
@@ -226,7 +240,9 @@ class Runner:
         for k, v in state["runner"].items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         _set_rng_state(state.get("rng"))
-        if device.type == "cuda":
+        if self.world_size > 1:
+            distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)
+        if device.type == "cuda" and self.rank == 0:
             console.print("[yellow]warning:[/] resuming on CUDA: GPU kernels are not bitwise deterministic, so the "
                           "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
@@ -309,6 +325,8 @@ class Runner:
             "target": self.cfg.train.early_stop.target,
             "target_reached": st.target_reached,
             "run_dir": str(self.run_dir),
+            "device": str(getattr(self, "device", "")),
+            "distributed": _dist_info(),
         }
         try:
             if self.rank == 0 and self._writing:  # a resume that never continued leaves the summary alone
@@ -367,17 +385,39 @@ def choose_device(name: str, wants_accelerator: bool) -> torch.device:
     return torch.device(name)
 
 
-def init_distributed() -> tuple[int, int]:
-    """(rank, world_size): joins the process group when started by torchrun with WORLD_SIZE > 1."""
+def init_distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world_size): joins the process group when started by torchrun (also with one
+    process, so `torchrun --nproc_per_node 1` runs the collective code paths on one GPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if world <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
         return 0, 1
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        # gloo runs anywhere (2 CPU processes in the tests); NCCL is the fast path between GPUs.
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        if device.type == "cuda" and device.index is not None:
+            torch.cuda.set_device(device)  # NCCL's object collectives use the current device
+        dist.init_process_group(backend=dist_backend(device))
     return dist.get_rank(), dist.get_world_size()
+
+
+def dist_backend(device: torch.device) -> str:
+    """NCCL between GPUs, gloo for CPU tensors: chosen by the run's device, not by whether the
+    machine has a GPU (device=cpu on a GPU machine would hand NCCL CPU tensors)."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def _dist_initialized() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def _dist_info() -> dict[str, Any] | None:
+    if not _dist_initialized():
+        return None
+    import torch.distributed as dist
+
+    return {"backend": str(dist.get_backend()), "world_size": dist.get_world_size()}
 
 
 def _broadcast(path: Path) -> Path:
@@ -405,7 +445,11 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        # on a GPU, SB3 samples actions and dropout draws masks from the CUDA generators
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict[str, Any] | None) -> None:
@@ -413,6 +457,9 @@ def _set_rng_state(state: dict[str, Any] | None) -> None:
         random.setstate(state["python"])
         np.random.set_state(state["numpy"])
         torch.set_rng_state(state["torch"])
+        cuda = state.get("cuda")
+        if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)  # a resume on another machine's GPUs keeps its own
 
 
 # A value loss or gradient norm this large, and this many times its first value (or, for a value

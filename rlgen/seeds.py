@@ -10,6 +10,7 @@ each and is shown when they end, and Ctrl-C / SIGTERM to the parent reaches ever
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -70,18 +71,20 @@ def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, E
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while waiting or running:
-            while waiting and len(running) < parallel and not stop:
-                seed = waiting.pop(0)
-                running[seed] = _Child.start(config, overrides, seed, cfgs[seed])
-            for seed, child in list(running.items()):
-                if child.proc.poll() is not None:
-                    results[seed] = child.finish()
-                    del running[seed]
-                    _show(results[seed])
-            if stop and not running:
-                break
-            time.sleep(0.1)
+        with SeedsProgress(len(seeds), parallel) as bar:
+            while waiting or running:
+                while waiting and len(running) < parallel and not stop:
+                    seed = waiting.pop(0)
+                    running[seed] = _Child.start(config, overrides, seed, cfgs[seed])
+                for seed, child in list(running.items()):
+                    if child.proc.poll() is not None:
+                        results[seed] = child.finish()
+                        del running[seed]
+                        _show(results[seed])
+                        bar.finished(results[seed])
+                if stop and not running:
+                    break
+                time.sleep(0.1)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -156,3 +159,46 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
         s.label = s.label.removeprefix("name=")
     console.print(stats_table(stats, metric, threshold))
     console.print(f"compare later with: rlgen compare {' '.join(map(str, run_dirs))}", soft_wrap=True)
+
+
+class SeedsProgress:
+    """A live bar over seeds run side by side, as `rlgen train` shows one run: seeds done of n,
+    running, failed, and the mean of the finished runs' best values."""
+
+    def __init__(self, total: int, parallel: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.total, self.parallel, self.failed, self.bests = total, parallel, 0, []
+        self.metric: str | None = None
+        self._bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        self._task = self._bar.add_task(self._text(0), total=total)
+
+    def __enter__(self) -> SeedsProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def finished(self, r: SeedResult) -> None:
+        self.failed += r.exit_code != 0
+        best = _summary(r.run_dir).get("best") or {}
+        if isinstance(best.get("value"), (int, float)):
+            self.metric = best.get("metric")
+            self.bests.append(float(best["value"]))
+        done = self._bar.tasks[0].completed + 1
+        self._bar.update(self._task, completed=done, description=self._text(int(done)))
+
+    def _text(self, done: int) -> str:
+        parts = [f"running {min(self.parallel, self.total - done)}", f"failed {self.failed}"]
+        if self.bests:
+            parts.append(f"best {self.metric}: mean {sum(self.bests) / len(self.bests):.4g} over {len(self.bests)}")
+        return "seeds  " + " · ".join(parts)
+
+
+def _summary(run_dir: Path | None) -> dict:
+    try:
+        return json.loads((run_dir / "summary.json").read_text()) if run_dir is not None else {}
+    except (OSError, ValueError):
+        return {}

@@ -43,8 +43,7 @@ class RLExperiment(ExperimentBase):
 
     @property
     def prefers_accelerator(self) -> bool:
-        backbone = self.cfg.agent.policy.backbone
-        return backbone is not None and backbone.prefers_accelerator
+        return self.cfg.agent.policy.prefers_accelerator
 
     @classmethod
     def check(cls, cfg: RLConfig) -> list[str]:
@@ -110,7 +109,11 @@ class RLExperiment(ExperimentBase):
                 env.close()
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"policy": self.model.policy}
+        """`policy` (the whole SB3 policy: transfer takes its actor's backbone) and, for actor-critic
+        policies, `value`: the critic's features extractor (the same one when the backbone is shared)."""
+        policy = self.model.policy
+        value = getattr(policy, "vf_features_extractor", None)
+        return {"policy": policy, **({"value": value} if value is not None else {})}
 
     def agent(self) -> Agent:
         """The trained policy acting on plain observations of one env (see agents/rl/agent.py)."""
