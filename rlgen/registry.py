@@ -53,9 +53,9 @@ def check_import_allowed(name: str) -> None:
     """Raise when `name` (an import path or a module) would be imported while reading an untrusted file."""
     source = _untrusted_source.get()
     if source is not None:
-        raise RlgenError(f"{source} names {name!r} by import path: opening the run would import and call that "
-                         "code. Pass --trust (trust=True) if you trust the run; names that installed packages "
-                         "register (entry points) need no trust")
+        raise RlgenError(f"{name!r} is an import path, and opening this run would import and call that code: "
+                         "pass --trust (trust=True) if you trust the run (names that installed packages register "
+                         "as entry points need no trust)")
 
 
 @dataclass

@@ -124,7 +124,7 @@ def test_a_source_by_import_path_in_a_config_file(example_on_path: None, tmp_pat
     config.write_text(SPIRAL_GAN.format(runs=tmp_path / "runs"))
     run = rlgen.train(config)
     assert run.summary["global_step"] == 20
-    with pytest.raises(RlgenError, match="names 'rlgen_plugin_example.shapes:Spiral' by import path.*--trust"):
+    with pytest.raises(RlgenError, match="'rlgen_plugin_example.shapes:Spiral' is an import path.*--trust"):
         rlgen.load_run(run.run_dir)  # a run's config is a file from anyone: importing its names needs trust
     with rlgen.load_run(run.run_dir, trust=True) as loaded:
         source = loaded.experiment.source

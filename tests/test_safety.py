@@ -100,7 +100,7 @@ def _commands(run: Path) -> dict[str, list[str]]:
 CASES = [  # (run, craft, commands that refuse, the refusal, a command that runs the payload with --trust)
     ("selfplay", crafted_checkpoint, ["eval", "resume", "play", "tournament"], "refused to open .*state.pt.*--trust", "eval"),
     ("dqn", crafted_buffer, ["eval", "resume", "play"], "refused to unpickle the replay buffer.*--trust", "eval"),
-    ("gan", crafted_source, ["eval", "resume", "play"], "names 'subprocess:getoutput' by import path.*--trust", "eval"),
+    ("gan", crafted_source, ["eval", "resume", "play"], "'subprocess:getoutput' is an import path.*--trust", "eval"),
     ("selfplay", crafted_interpolation, ["eval", "resume", "play", "tournament"],
      r"logging\.wandb\.project is the interpolation '\$\{oc\.env:HOME\}'", None),
 ]
