@@ -36,6 +36,7 @@ bench-all: bench  ## every benchmark (about an hour and a half on 2 cores)
 	$(PY) benchmarks/selfplay.py
 	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/transfer.py
+	$(PY) benchmarks/reliability.py
 
 gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
 	$(PY) benchmarks/gpu_carry.py

@@ -127,3 +127,24 @@ def test_the_pristine_runs_open_without_trust(pristine, tmp_path):
     for kind in RUNS:
         with rlgen.load_run(pristine[kind]) as run:
             assert run.modules() and run.global_step > 0
+
+
+def test_an_old_pickled_checkpoint_opens_only_with_trust(pristine, tmp_path, capsys):
+    """What rlgen wrote before this format: objects pickled whole (a replay buffer, numpy RNG
+    state), no checksum. Refused by default; with --trust it evaluates and resumes (not exactly)."""
+    run = _copy(pristine, "dqn", tmp_path)
+    with rlgen.load_run(run) as loaded:
+        model = loaded.experiment.model
+        state = checkpoint.read(_latest(run))
+        old = {k: state["experiment"][k] for k in ("params", "num_timesteps", "ep_info_buffer", "ep_success_buffer")}
+        old.update(n_updates=model._n_updates, episode_num=model._episode_num, vec_normalize=None,
+                   replay_buffer=pickle.dumps(model.replay_buffer))
+    ckpt = _latest(run)
+    (ckpt / checkpoint.CHECKSUM).unlink()
+    torch.save({**state, "experiment": old, "format": 1}, ckpt / checkpoint.STATE)  # rng holds a numpy array: pickled
+    assert main(["eval", str(run), "--episodes", "1"]) == 2
+    assert "--trust" in capsys.readouterr().err
+    assert main(["eval", str(run), "--episodes", "1", "--trust"]) == 0
+    assert main(["train", "--resume", str(run), "train.total_steps=128", *QUIET, "--trust"]) == 0
+    err = capsys.readouterr().err
+    assert "loading" in err and "full unpickling" in err and "this resume is not exact" in err
