@@ -20,8 +20,8 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, un
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy
 from rlgen.agents.rl.config import RLConfig
-from rlgen.agents.rl.sb3_bridge import (SB3Learner, env_state, load_model_state, model_state, restore_env,
-                                        warn_not_exact)
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
@@ -88,7 +88,7 @@ class RLExperiment(ExperimentBase):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain data only (see `sb3_bridge.model_state`): the model, its envs (VecNormalize's
+        """Plain data only (see `sb3_state.model_state`): the model, its envs (VecNormalize's
         statistics and the memory window included), the replay buffer, and the eval envs, whose
         generators carry over from one evaluation to the next."""
         return {**model_state(self.model, replay_buffer=self.cfg.agent.save_replay_buffer),
