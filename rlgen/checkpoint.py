@@ -1,7 +1,8 @@
 """Atomic save / load / resume.
 
 Layout: `checkpoints/step_<N>/state.pt` plus `checkpoints/latest`, a one-line file naming the newest
-complete step directory. A checkpoint is written into `step_<N>.tmp/` and renamed only once fully
+complete step directory, and `checkpoints/best/` (state.pt and a `step` file), the checkpoint of the
+run's best evaluation by `train.early_stop.metric`, which pruning never removes. A checkpoint is written into `step_<N>.tmp/` and renamed only once fully
 on disk, and `latest` is replaced by rename too, so a crash or a full disk at any moment leaves the
 previous checkpoint complete and pointed to.
 """
@@ -20,6 +21,7 @@ from rlgen.errors import RlgenError
 from rlgen.logging import disk_error
 
 LATEST = "latest"
+BEST = "best"  # checkpoints/best/: the checkpoint of the best evaluation, kept beside the last k
 
 
 def save(ckpt_dir: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
@@ -58,6 +60,42 @@ def latest(ckpt_dir: Path) -> Path | None:
     return path if (path / "state.pt").is_file() else None
 
 
+def mark_best(ckpt_dir: Path, step_dir: Path) -> Path:
+    """Keep the complete checkpoint `step_dir` as `checkpoints/best/`: its state.pt hard-linked
+    (copied where links are not allowed), built aside and renamed into place."""
+    best, tmp, old = ckpt_dir / BEST, ckpt_dir / f"{BEST}.tmp", ckpt_dir / f"{BEST}.old"
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        try:
+            os.link(step_dir / "state.pt", tmp / "state.pt")
+        except OSError:
+            shutil.copy2(step_dir / "state.pt", tmp / "state.pt")
+        (tmp / "step").write_text(f"{step_of(step_dir)}\n")
+        if best.exists():
+            best.rename(old)
+        tmp.rename(best)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise disk_error(e, best, "keeping the best checkpoint") from None
+    shutil.rmtree(old, ignore_errors=True)
+    return best
+
+
+def best(ckpt_dir: Path) -> Path | None:
+    """`checkpoints/best/` when the run has kept one."""
+    path = ckpt_dir / BEST
+    return path if (path / "state.pt").is_file() and (path / "step").is_file() else None
+
+
+def step_of(path: Path) -> int:
+    """The global step of a `step_<N>` or `best` checkpoint directory."""
+    if path.name == BEST:
+        return int((path / "step").read_text())
+    return int(path.name.split("_", 1)[1])
+
+
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint: a `step_<N>` directory, a run directory, or its `checkpoints/` folder."""
     path = Path(path)
@@ -88,7 +126,7 @@ def _resolve(path: Path) -> Path | None:
 def _prune(ckpt_dir: Path, keep: int) -> None:
     steps = sorted(
         (p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")),
-        key=lambda p: int(p.name.split("_", 1)[1]),
+        key=step_of,
     )
     for old in steps[:-keep]:
         shutil.rmtree(old, ignore_errors=True)

@@ -49,6 +49,7 @@ class _State:
     train_time_s: float = 0.0  # wall time spent in this run's loop, summed over resumes
     target_reached: dict[str, float] | None = None
     last_eval: dict[str, Any] = field(default_factory=dict)
+    evals: int = 0  # evaluations so far (train.video_every films every N-th)
 
 
 class Runner:
@@ -64,6 +65,7 @@ class Runner:
         self.run_dir = self.resume_dir or _new_run_dir(cfg)
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
+        self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self.rank, self.world_size = 0, 1
 
     @property
@@ -87,6 +89,7 @@ class Runner:
             self.exp.setup(ctx)
             if resume_state is not None:
                 self._restore(resume_state)
+            self._watch()
             self._announce(device)
             status = self._loop()
         finally:
@@ -112,7 +115,7 @@ class Runner:
                     if exp.global_step >= st.next_eval:
                         if self._evaluate():
                             status = "pruned" if self.pruned else "stopped_early"
-                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal:
+                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal or self._new_best:
                         self._checkpoint()
                     if self._stop_signal is not None:
                         return "interrupted"
@@ -129,8 +132,11 @@ class Runner:
     def _evaluate(self) -> bool:
         """Evaluate, track the best and the target; True when early stopping says stop."""
         st, stop_cfg, step = self.state, self.cfg.train.early_stop, self.exp.global_step
+        st.evals += 1
+        every = self.cfg.train.video_every
+        video_dir = self.run_dir / "media" / "videos" / f"step_{step}" if every and st.evals % every == 0 else None
         t0 = time.perf_counter()
-        metrics = dict(self.exp.evaluate())
+        metrics = dict(self.exp.evaluate(video_dir=video_dir) if video_dir else self.exp.evaluate())
         st.train_time_s += time.perf_counter() - t0  # evaluation counts toward time-to-target
         while st.next_eval <= step:
             st.next_eval += self.cfg.train.eval_every
@@ -140,11 +146,15 @@ class Runner:
             sign = 1.0 if stop_cfg.mode == "max" else -1.0
             if st.best is None or sign * value > sign * st.best:
                 st.best, st.best_step, st.evals_since_best = float(value), step, 0
+                self._new_best = True
+                self.logger.summary({"best/metric": stop_cfg.metric, "best/value": st.best, "best/global_step": step})
             else:
                 st.evals_since_best += 1
             if stop_cfg.target is not None and sign * value >= sign * stop_cfg.target:
                 if st.target_reached is None:
                     st.target_reached = {"global_step": step, "wall_time_s": round(st.train_time_s, 3)}
+                    self.logger.summary({"target/value": stop_cfg.target, "target/global_step": step,
+                                         "target/wall_time_s": st.target_reached["wall_time_s"]})
                 stop = True
             if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
                 stop = True
@@ -160,6 +170,7 @@ class Runner:
     def _checkpoint(self) -> None:
         st = self.state
         if self.rank != 0:  # replicas hold the same weights; one writer
+            self._new_best = False
             while st.next_ckpt <= self.exp.global_step:
                 st.next_ckpt += self._ckpt_every
             return
@@ -170,8 +181,11 @@ class Runner:
             "config": self.cfg.model_dump(mode="json"),
             "rng": _rng_state(),
         }
-        checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
-                        keep=self.cfg.train.keep_checkpoints)
+        saved = checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
+                                keep=self.cfg.train.keep_checkpoints)
+        if self._new_best:  # kept beside the last k, whatever their pruning does
+            checkpoint.mark_best(self.run_dir / "checkpoints", saved)
+            self._new_best = False
         while st.next_ckpt <= self.exp.global_step:
             st.next_ckpt += self._ckpt_every
 
@@ -235,15 +249,50 @@ class Runner:
             console.print(f"[red]error:[/] {disk_error(e, self.run_dir / 'summary.json', 'writing the summary')}")
         if getattr(self, "logger", None) is not None:
             if self.wandb is not None and self.wandb in self.logger.sinks:
-                try:
-                    self.wandb.run.summary.update({k: v for k, v in st.last_eval.items()})
-                except Exception:  # noqa: BLE001
-                    pass
+                self._finish_wandb()
             self.logger.close()
         try:
             self.exp.close()
         except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
             console.print(f"[yellow]warning:[/] closing the experiment failed: {e}")
+
+    # --- W&B extras (a failure is a warning: metrics.jsonl and the checkpoints are the record) ----
+
+    def _watch(self) -> None:
+        w = self.cfg.logging.wandb
+        if w.watch and self.wandb is not None and self.wandb in self.logger.sinks:
+            try:
+                self.wandb.watch(dict(getattr(self.exp, "modules", dict)()), w.watch, w.watch_every)
+            except Exception as e:  # noqa: BLE001
+                console.print(f"[yellow]warning:[/] wandb.watch failed ({type(e).__name__}: {e}); training continues")
+
+    def _finish_wandb(self) -> None:
+        """The last evaluation in the summary (the early-stop metric keeps its best,last pair), and
+        the final and best checkpoints as versions of the run's model artifact."""
+        assert self.wandb is not None
+        metric = self.cfg.train.early_stop.metric
+        try:
+            self.wandb.summary({k: v for k, v in self.state.last_eval.items() if k != metric})
+            if not self.cfg.logging.wandb.log_model:
+                return
+            ckpts = self.run_dir / "checkpoints"
+            last, best = checkpoint.latest(ckpts), checkpoint.best(ckpts)
+            same = best is not None and last is not None and checkpoint.step_of(best) == checkpoint.step_of(last)
+            # the best first: W&B moves `latest` to the version logged last
+            versions = [(best, ["best"])] if best is not None and not same else []
+            if last is not None:
+                versions.append((last, ["latest", "best"] if same else ["latest"]))
+            for path, aliases in versions:
+                step = checkpoint.step_of(path)
+                meta = {"global_step": step, "name": self.cfg.name, "kind": self.cfg.kind}
+                if "best" in aliases:
+                    meta[metric] = self.state.best
+                # config.yaml + state.pt: the downloaded artifact is what rlgen.load_run reads
+                files = {"config.yaml": self.run_dir / "config.yaml", "state.pt": path / "state.pt"}
+                self.wandb.log_model(files, [*aliases, f"step_{step}"], meta)
+        except Exception as e:  # noqa: BLE001
+            console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: {e}); "
+                          "the run directory keeps them")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop_signal is not None:  # a second Ctrl-C: the user means it
@@ -261,7 +310,9 @@ class Runner:
     def _progress(self) -> Progress:
         return Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, disable=not self.cfg.train.progress or self.rank != 0, transient=False,
+            TimeRemainingColumn(), console=console, transient=False,
+            # in a pipe or a log file the eval lines show progress; a bar would only print once, at the end
+            disable=not self.cfg.train.progress or self.rank != 0 or not console.is_terminal,
         )
 
     @property

@@ -37,7 +37,7 @@ def test_parse_seeds():
 @pytest.mark.slow
 def test_seeds_share_one_wandb_group_offline(tmp_path, monkeypatch):
     """Two seeds, offline W&B: one group, job_type = the kind, tags (agent, env, backbone), names
-    with the seed; each offline log holds the same eval values as metrics.jsonl (what `wandb sync`
+    with the overrides and the seed; each offline log holds the same eval values as metrics.jsonl (what `wandb sync`
     would upload later)."""
     monkeypatch.setenv("WANDB_MODE", "offline")  # tests/conftest.py disables W&B; this test is about it
     overrides = [*TINY, f"logging.dir={tmp_path}", "logging.wandb.mode=offline"]
@@ -50,12 +50,13 @@ def test_seeds_share_one_wandb_group_offline(tmp_path, monkeypatch):
         records = wandb_records(run)
         (info,) = [r["run"] for r in records if r["type"] == "run" and "run_group" in r["run"]]
         infos.append(info)
-        assert info["display_name"].startswith("ppo_cartpole-") and f"-s{seed}-" in info["display_name"]
+        # the name shows what differs from the bundled ppo_cartpole, then the seed
+        assert info["display_name"].startswith("ppo_cartpole total_steps=256 ") and info["display_name"].endswith(f" s{seed}")
         history = [r["history"]["item"] for r in records if r["type"] == "history"]
         logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         evals = lambda rows: [(r["global_step"], r["eval/return_mean"]) for r in rows if "eval/return_mean" in r]  # noqa: E731
         assert evals(history) == evals(logged) and evals(logged)
-    assert {i["run_group"] for i in infos} == {"ppo_cartpole"}
+    assert {i["run_group"] for i in infos} == {infos[0]["display_name"].removesuffix(" s0")}  # one group, no seed
     assert {i["job_type"] for i in infos} == {"rl"}
     assert all({"ppo", "CartPole-v1", "mlp", "rl"} <= set(i["tags"]) for i in infos)
 
