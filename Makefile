@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
 	$(PIP) -e ".[$(EXTRAS)]"
+	@# rl-zoo3's hyperparameter files (rlgen train zoo:...) and its enjoy; --no-deps: see pyproject's zoo extra
+	$(PIP) --no-deps rl_zoo3
 	@# a build can leave rlgen.egg-info here; on sys.path (the checkout) its stale entry points would shadow the install's
 	rm -rf rlgen.egg-info
 	touch $@

@@ -20,13 +20,15 @@ from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
 from rlgen.agents.rl.agent import Agent
-from rlgen.agents.rl.algos import ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules, supports
+from rlgen.agents.rl.algos import (ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules,
+                                   resolved_hyperparams, supports)
 from rlgen.agents.rl.config import PolicyConfig, RLConfig
 from rlgen.agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, learn_unit, load_model_state, model_state
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig, OptimConfig
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
+from rlgen.logging import Video
 from rlgen.nets.common import ACTIVATIONS
 from rlgen.runner import RunContext
 
@@ -84,6 +86,7 @@ class RLExperiment(ExperimentBase):
         self.output = MetricsOutput()
         self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
         self.unit_steps = self._unit_steps()
+        ctx.logger.config({"sb3": resolved_hyperparams(self.model, cfg.agent.hyperparams)})
 
     def train_unit(self) -> dict[str, float]:
         self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
@@ -91,18 +94,19 @@ class RLExperiment(ExperimentBase):
         self.global_step = int(self.model.num_timesteps)
         return metrics
 
-    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         n = episodes or self.cfg.train.eval_episodes
         if unwrap_vec_normalize(self.env) is not None:
             sync_envs_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
-        if video_dir is not None:
-            self._record_video(Path(video_dir))
-        return {
+        out: dict[str, Any] = {
             "eval/return_mean": float(np.mean(returns)),
             "eval/return_std": float(np.std(returns)),
             "eval/length_mean": float(np.mean(lengths)),
         }
+        if video_dir is not None:
+            out["eval/video"] = Video(self._record_video(Path(video_dir)), caption=f"step {self.global_step:,}")
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         m = self.model
@@ -132,6 +136,12 @@ class RLExperiment(ExperimentBase):
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"policy": self.model.policy}
 
+    def export(self, fmt: str, out_dir: Path) -> list[Path]:
+        """`rlgen export`: SB3's model.zip (sb3), or the deterministic policy (onnx, torchscript)."""
+        from rlgen.agents.rl.export import export
+
+        return export(self, fmt, out_dir)
+
     def agent(self) -> Agent:
         """The trained policy acting on plain observations of one env (see agents/rl/agent.py)."""
         return Agent(self.model, self.cfg.env, _normalize_state(self.env), self.cfg.agent.hyperparams.get("gamma", 0.99))
@@ -152,7 +162,8 @@ class RLExperiment(ExperimentBase):
         return evaluate_policy(self.model, env, n_eval_episodes=n, deterministic=True,
                                return_episode_rewards=True, warn=False)
 
-    def _record_video(self, video_dir: Path) -> None:
+    def _record_video(self, video_dir: Path) -> Path:
+        """One deterministic episode of the eval env, filmed; returns the mp4."""
         env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
         env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
                                                                 "episode_trigger": _first_episode, "name_prefix": "eval"}}]
@@ -164,6 +175,7 @@ class RLExperiment(ExperimentBase):
             self._evaluate(env, 1)
         finally:
             env.close()
+        return video_dir / "eval-episode-0.mp4"
 
     def _policy_kwargs(self, algo: type) -> dict[str, Any]:
         return policy_kwargs(self.cfg.agent.policy, self.cfg.optim, algo.policy_aliases[_policy_name(self.cfg)],
