@@ -65,6 +65,23 @@ def listing(show_all_envs: bool = False) -> Group:
     return Group(*tables)
 
 
+def plain_listing(show_all_envs: bool = False) -> str:
+    """The same listing as plain text, one entry a line and nothing cut or padded: what a pipe, a
+    file or `grep` gets."""
+    from rich.text import Text
+
+    lines = []
+    for section, entries in rows().items():
+        lines.append(f"{section}:")
+        width = max((len(name) for name, _ in entries), default=0)
+        lines += [f"  {name:<{width}}  {Text.from_markup(text).plain}".rstrip() for name, text in entries]
+    lines.append("envs (gymnasium ids):")
+    lines.append("  " + ", ".join(env_ids(show_all_envs)))
+    if not show_all_envs:
+        lines.append("  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)")
+    return "\n".join(lines) + "\n"
+
+
 def _origin(text: str, origin: str) -> str:
     text = escape(text)
     return text if origin in ("rlgen", "code") else f"{text} [dim]\\[{escape(origin)}][/]"
