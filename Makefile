@@ -30,12 +30,13 @@ test-fast: install  ## skip the slow learning tests
 bench: install  ## CartPole: rlgen vs raw SB3, time to solve and steps/s (~3 minutes; prints ratios)
 	$(PY) benchmarks/cartpole_time_to_solve.py
 
-bench-all: bench  ## every benchmark (about an hour on 2 cores)
+bench-all: bench  ## every benchmark (over an hour on 2 cores)
 	$(PY) benchmarks/gan_ring.py --steps 20000
 	$(PY) benchmarks/gan_ring.py --speed-rounds 4 --steps 1000
 	$(PY) benchmarks/gan_digits.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
+	$(PY) benchmarks/zoo.py
 
 clean:
 	rm -rf runs wandb .pytest_cache

@@ -1,18 +1,8 @@
 """An RL run's offline W&B log, read back: its name shows the override, the video of an evaluation
 episode is there every k evaluations, and SB3's resolved defaults are in the config."""
 
-import json
-import subprocess
-import sys
-
 from rlgen.cli import main
-
-
-def _records(run_dir):
-    (log,) = run_dir.glob("wandb/offline-run-*/*.wandb")
-    leet = [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(log)]
-    out = subprocess.run(leet, capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+from tests.wandb_log import merged, wandb_records
 
 
 def test_rl_run_in_wandb(tmp_path, monkeypatch):
@@ -23,7 +13,7 @@ def test_rl_run_in_wandb(tmp_path, monkeypatch):
                  "train.progress=false", "logging.console=false"]
     assert main(["train", "ppo_cartpole", *overrides]) == 0
     (run_dir,) = (tmp_path / "ppo_cartpole").iterdir()
-    records = _records(run_dir)
+    records = wandb_records(run_dir)
     (run,) = [r["run"] for r in records if r["type"] == "run"]
     assert run["display_name"] == "ppo_cartpole total_steps=1536 eval_every=512 eval_episodes=2 lr=3e-4 s1"
     assert run["run_group"] == "ppo_cartpole total_steps=1536 eval_every=512 eval_episodes=2 lr=3e-4"
@@ -35,11 +25,7 @@ def test_rl_run_in_wandb(tmp_path, monkeypatch):
     (wandb_run,) = run_dir.glob("wandb/offline-run-*")
     assert (wandb_run / "files" / videos[0]["eval/video.path"]).stat().st_size > 1000
     assert (run_dir / "media" / "videos" / "step_1024" / "eval-episode-0.mp4").is_file()
-    config = {}
-    for r in records:
-        if r["type"] == "config":
-            config.update(r["config"]["update"])
-    sb3 = config["sb3"]
+    sb3 = merged(records, "config")["sb3"]
     assert sb3["algo"] == "PPO" and sb3["policy"] == "ActorCriticPolicy"
     assert sb3["hyperparams"]["vf_coef"] == 0.5 and sb3["hyperparams"]["max_grad_norm"] == 0.5  # SB3's defaults
     assert sb3["hyperparams"]["clip_range"] == "lin_0.2" and sb3["hyperparams"]["n_steps"] == 32  # as configured

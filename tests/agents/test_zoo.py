@@ -88,6 +88,13 @@ def test_known_values():
     assert td3.agent.policy.net_arch == [400, 300]
     car = rlgen.load_config(zoo.convert("ppo", "MountainCarContinuous-v0").config)
     assert car.env.normalize is not None and car.agent.policy.kwargs == {"log_std_init": -3.29, "ortho_init": False}
+    pong = zoo.convert("ppo", "ALE/Pong-v5")  # rl-zoo3's `atari` entry: wrapper, frame stack, CnnPolicy
+    assert pong.unsupported == [] and pong.entry == "atari"
+    if importlib.util.find_spec("ale_py") is not None:
+        atari = rlgen.load_config(pong.config)
+        assert atari.env.wrappers == ["stable_baselines3.common.atari_wrappers:AtariWrapper"]
+        assert atari.env.frame_stack == 4 and atari.agent.policy.backbone.type == "cnn"
+        assert (atari.optim.lr, atari.optim.schedule, atari.agent.hyperparams["clip_range"]) == (2.5e-4, "linear", "lin_0.1")
     sac = rlgen.load_config(zoo.convert("sac", "MountainCarContinuous-v0").config)
     assert sac.agent.policy.kwargs == {"log_std_init": -3.67, "use_expln": True}
     assert sac.optim.lr == 3e-4 and sac.agent.hyperparams["ent_coef"] == 0.1

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,10 @@ import wandb
 from rlgen.cli import main
 from rlgen.errors import RlgenError
 from rlgen.seeds import parse_seeds
+from tests.wandb_log import wandb_records
 
 TINY = ["train.total_steps=256", "train.eval_every=256", "train.eval_episodes=2", "env.n_envs=2",
         "agent.hyperparams.batch_size=64", "agent.hyperparams.n_epochs=1", "train.progress=false", "logging.console=false"]
-
-
-def wandb_records(run_dir: Path) -> list[dict]:
-    """The records of a run's offline W&B log, as `wandb leet inspect --json` prints them."""
-    (offline,) = (run_dir / "wandb").glob("offline-run-*")
-    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(offline)],
-                         capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def test_parse_seeds():

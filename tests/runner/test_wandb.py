@@ -1,24 +1,16 @@
 """W&B: an offline run holds the logged history; a dead W&B never stops training."""
 
 import json
-import subprocess
-import sys
 
 
 import rlgen.logging as rlog
 from rlgen.runner import Runner
 from tests.runner.toy import ToyExperiment, toy_config
+from tests.wandb_log import merged, wandb_records
 
 
 def _jsonl(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def _wandb_records(run_dir):
-    (log,) = run_dir.glob("wandb/offline-run-*/*.wandb")
-    leet = [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(log)]
-    out = subprocess.run(leet, capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def test_offline_run_holds_the_history(tmp_path, monkeypatch):
@@ -26,7 +18,7 @@ def test_offline_run_holds_the_history(tmp_path, monkeypatch):
     cfg = toy_config(tmp_path, toy={"scores": [1, 2, 3, 4, 5]})
     runner = Runner(cfg, ToyExperiment(cfg))
     assert runner.run()["status"] == "completed"
-    records = _wandb_records(runner.run_dir)
+    records = wandb_records(runner.run_dir)
     history = [r["history"]["item"] for r in records if r["type"] == "history"]
     evals = [(h["global_step"], h["eval/score"]) for h in history if "eval/score" in h]
     assert evals == [(20, 1), (40, 2), (60, 3), (80, 4), (100, 5)]
@@ -84,14 +76,6 @@ def _offline(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))  # artifact staging, not ~/.local
 
 
-def _summary(records):
-    out = {}
-    for r in records:
-        if r["type"] == "summary":
-            out.update(r["summary"]["update"])
-    return out
-
-
 def test_best_and_final_checkpoints_are_model_artifacts(tmp_path, monkeypatch):
     _offline(monkeypatch, tmp_path)
     cfg = toy_config(tmp_path, keep_checkpoints=1, toy={"scores": [1, 5, 2, 3, 4]})
@@ -104,7 +88,7 @@ def test_best_and_final_checkpoints_are_model_artifacts(tmp_path, monkeypatch):
     from rlgen import checkpoint
 
     assert checkpoint.load(ckpts / "best")["global_step"] == 40
-    records = _wandb_records(runner.run_dir)
+    records = wandb_records(runner.run_dir)
     artifacts = [r["artifact"] for r in records if r["type"] == "artifact"]
     assert [a["type"] for a in artifacts] == ["model", "model"]
     assert {a["name"] for a in artifacts} == {f"model-{runner.run_dir.name}"}
@@ -113,7 +97,7 @@ def test_best_and_final_checkpoints_are_model_artifacts(tmp_path, monkeypatch):
     assert {"latest", "step_100"} <= set(final["aliases"]) and "best" not in final["aliases"]
     for a in artifacts:
         assert sorted(c["path"] for c in a["manifest"]["contents"]) == ["config.yaml", "state.pt"]
-    summary = _summary(records)
+    summary = merged(records, "summary")
     assert summary["eval/score"] == {"max": 5, "last": 4}  # define_metric(summary="max,last")
     assert (summary["best/value"], summary["best/global_step"], summary["best/metric"]) == (5, 40, "eval/score")
 
@@ -124,8 +108,8 @@ def test_target_step_and_min_mode_in_the_summary(tmp_path, monkeypatch):
                      early_stop={"metric": "eval/score", "mode": "min", "target": 2})
     runner = Runner(cfg, ToyExperiment(cfg))
     assert runner.run()["status"] == "stopped_early"
-    records = _wandb_records(runner.run_dir)
-    summary = _summary(records)
+    records = wandb_records(runner.run_dir)
+    summary = merged(records, "summary")
     assert summary["eval/score"] == {"min": 1, "last": 1}
     assert (summary["target/value"], summary["target/global_step"]) == (2, 60)
     assert summary["best/global_step"] == 60
@@ -142,7 +126,7 @@ def test_switches_system_metrics_watch_and_no_artifacts(tmp_path, monkeypatch):
         cfg.logging.wandb = cfg.logging.wandb.model_copy(update=wandb_cfg)
         runner = Runner(cfg, ToyExperiment(cfg))
         assert runner.run()["status"] == "completed"
-        runs[name] = _wandb_records(runner.run_dir)
+        runs[name] = wandb_records(runner.run_dir)
     kinds = {name: {r["type"] for r in records} for name, records in runs.items()}
     assert "stats" in kinds["on"] and "stats" not in kinds["off"]  # W&B's system metrics sampler
     assert "artifact" in kinds["on"] and "artifact" not in kinds["off"]
