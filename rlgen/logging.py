@@ -116,6 +116,25 @@ class WandbSink:
             artifact.add_file(str(path), name=name)
         self.run.log_artifact(artifact, aliases=aliases)
 
+    def log_checkpoints(self, run_dir: Path, meta: Mapping[str, Any], best: Mapping[str, Any]) -> None:
+        """The final checkpoint (aliases latest, step_N) and checkpoints/best (best, step_M) as
+        versions of the model artifact, each with config.yaml and state.pt, which is what
+        rlgen.load_run reads; one version with both aliases when they are the same step."""
+        from rlgen import checkpoint  # checkpoint.py imports this module
+
+        ckpts = run_dir / "checkpoints"
+        last, best_dir = checkpoint.latest(ckpts), checkpoint.best(ckpts)
+        same = best_dir is not None and last is not None and checkpoint.step_of(best_dir) == checkpoint.step_of(last)
+        # the best first: W&B moves `latest` to the version logged last
+        versions = [(best_dir, ["best"])] if best_dir is not None and not same else []
+        if last is not None:
+            versions.append((last, ["latest", "best"] if same else ["latest"]))
+        for path, aliases in versions:
+            step = checkpoint.step_of(path)
+            files = {"config.yaml": run_dir / "config.yaml", "state.pt": path / "state.pt"}
+            self.log_model(files, [*aliases, f"step_{step}"],
+                           {"global_step": step, **meta, **(best if "best" in aliases else {})})
+
     def close(self) -> None:
         self.run.finish()
 

@@ -273,23 +273,9 @@ class Runner:
         metric = self.cfg.train.early_stop.metric
         try:
             self.wandb.summary({k: v for k, v in self.state.last_eval.items() if k != metric})
-            if not self.cfg.logging.wandb.log_model:
-                return
-            ckpts = self.run_dir / "checkpoints"
-            last, best = checkpoint.latest(ckpts), checkpoint.best(ckpts)
-            same = best is not None and last is not None and checkpoint.step_of(best) == checkpoint.step_of(last)
-            # the best first: W&B moves `latest` to the version logged last
-            versions = [(best, ["best"])] if best is not None and not same else []
-            if last is not None:
-                versions.append((last, ["latest", "best"] if same else ["latest"]))
-            for path, aliases in versions:
-                step = checkpoint.step_of(path)
-                meta = {"global_step": step, "name": self.cfg.name, "kind": self.cfg.kind}
-                if "best" in aliases:
-                    meta[metric] = self.state.best
-                # config.yaml + state.pt: the downloaded artifact is what rlgen.load_run reads
-                files = {"config.yaml": self.run_dir / "config.yaml", "state.pt": path / "state.pt"}
-                self.wandb.log_model(files, [*aliases, f"step_{step}"], meta)
+            if self.cfg.logging.wandb.log_model:
+                self.wandb.log_checkpoints(self.run_dir, {"name": self.cfg.name, "kind": self.cfg.kind},
+                                           best={metric: self.state.best})
         except Exception as e:  # noqa: BLE001
             console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: {e}); "
                           "the run directory keeps them")
