@@ -29,8 +29,7 @@ from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewar
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 
-from rlgen.agents.rl.experiment import RLExperiment
-from rlgen.cli import load
+from rlgen.api import load_config, make_experiment, train
 from rlgen.runner import Runner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,10 +66,9 @@ def sb3_time_to_solve(seed: int, eval_every: int, max_steps: int) -> tuple[float
 
 
 def rlgen_time_to_solve(seed: int, eval_every: int, max_steps: int, tmp: str) -> tuple[float | None, int]:
-    cfg = load(str(ROOT / "configs/ppo_cartpole.yaml"),
-               [f"seed={seed}", f"train.eval_every={eval_every}", f"train.total_steps={max_steps}",
-                f"train.early_stop.target={TARGET}", f"logging.dir={tmp}", *QUIET])
-    summary = Runner(cfg, RLExperiment(cfg)).run()
+    summary = train(ROOT / "configs/ppo_cartpole.yaml",
+                    [f"seed={seed}", f"train.eval_every={eval_every}", f"train.total_steps={max_steps}",
+                     f"train.early_stop.target={TARGET}", f"logging.dir={tmp}", *QUIET]).summary
     reached = summary["target_reached"]
     return (reached["wall_time_s"] if reached else None), summary["global_step"]
 
@@ -85,10 +83,11 @@ def sb3_steps_per_s(seed: int, steps: int) -> float:
 
 
 def rlgen_steps_per_s(seed: int, steps: int, tmp: str) -> float:
-    cfg = load(str(ROOT / "configs/ppo_cartpole.yaml"),
-               [f"seed={seed}", f"train.total_steps={steps}", f"train.eval_every={10 * steps}",
-                "train.early_stop.target=null", f"logging.dir={tmp}", *ZOO_AS_RLGEN, *QUIET])
-    exp = RLExperiment(cfg)
+    cfg = load_config(ROOT / "configs/ppo_cartpole.yaml",
+                      [f"seed={seed}", f"train.total_steps={steps}", f"train.eval_every={10 * steps}",
+                       "train.early_stop.target=null", f"logging.dir={tmp}", *ZOO_AS_RLGEN, *QUIET])
+    # the runner by hand, not rlgen.train: the experiment's evaluate is stubbed out for this run
+    exp = make_experiment(cfg)
     runner = Runner(cfg, exp)
     exp_evaluate = exp.evaluate
     exp.evaluate = lambda *a, **k: {}  # the final evaluation is not training: leave it out of the clock
@@ -110,7 +109,7 @@ def main() -> None:
     p.add_argument("--fps-steps", type=int, default=20_000, help="steps per throughput run (0 = skip)")
     p.add_argument("--only-fps", action="store_true", help="measure the throughput parity alone")
     args = p.parse_args()
-    torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (BENCHMARKS.md)
+    torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (see rlgen.runner.default_threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     console = Console()
     rows: dict[str, list] = {k: [] for k in ("sb3_t", "sb3_n", "rl_t", "rl_n", "sb3_fps", "rl_fps")}

@@ -18,12 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rlgen import api
 from rlgen.agents.gan.classifier import load_classifier
-from rlgen.agents.gan.experiment import GANExperiment
 from rlgen.agents.gan.metrics import frechet_from_features
 from rlgen.envs.datasets import digits
-from rlgen.cli import load
-from rlgen.runner import Runner
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -46,8 +44,7 @@ def train(config: str, seed: int, steps: int | None, out: Path) -> dict:
                  "train.progress=false", "device=auto"]
     if steps:
         overrides += [f"train.total_steps={steps}", f"train.eval_every={steps}"]
-    cfg = load(str(CONFIGS / f"{config}.yaml"), overrides)
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+    summary = api.train(CONFIGS / f"{config}.yaml", overrides).summary
     return {**summary["final"], "it/s": summary["global_step"] / summary["wall_time_s"], "best": summary["best"]}
 
 

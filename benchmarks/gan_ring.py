@@ -24,19 +24,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlgen.agents.gan.experiment import GANExperiment
 from rlgen.agents.gan.metrics import mode_quality
-from rlgen.cli import load
-from rlgen.runner import Runner
+from rlgen.api import load_config, train
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "gan_ring8.yaml"
 
 
 def rlgen_run(seed: int, steps: int, out: Path) -> dict[str, float]:
-    cfg = load(str(CONFIG), [f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={out}", "device=cpu",
+    summary = train(CONFIG, [f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={out}", "device=cpu",
                              "logging.wandb.mode=disabled", "logging.console=false", "train.progress=false",
-                             f"train.eval_every={steps}", "train.threads=1"])
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+                             f"train.eval_every={steps}", "train.threads=1"]).summary
     rows = [json.loads(line) for line in open(Path(summary["run_dir"]) / "metrics.jsonl")]
     seconds, previous = 0.0, 0
     for r in (r for r in rows if "time/fps" in r):  # one row per training unit
@@ -55,7 +52,7 @@ def mlp(sizes: list[int]) -> nn.Sequential:
 
 def plain_run(seed: int, steps: int) -> dict[str, float]:
     """The same GAN as the config, written as a plain torch loop."""
-    cfg = load(str(CONFIG), [])
+    cfg = load_config(CONFIG)
     g_cfg, d_cfg, obj = cfg.generator, cfg.discriminator, cfg.objective
     torch.manual_seed(seed)
     torch.set_num_threads(1)
@@ -123,7 +120,7 @@ def main() -> None:
     args = p.parse_args()
     if args.speed_rounds:
         return speed(args.speed_rounds, args.steps or 1000)
-    steps = args.steps or load(str(CONFIG), []).train.total_steps
+    steps = args.steps or load_config(CONFIG).train.total_steps
     print(f"ring of 8 Gaussians, {CONFIG.name}, {steps} steps (plain loop: {args.plain_steps or steps}), "
           "1 torch thread, CPU")
     print(f"{'seed':>4} | {'rlgen modes':>11} {'rlgen HQ':>9} {'rlgen it/s':>10} | "

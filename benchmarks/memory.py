@@ -1,4 +1,4 @@
-"""Memory (issue 5): what LSTM and Transformer policies learn where one observation is not enough.
+"""Memory: what LSTM and Transformer policies learn where one observation is not enough.
 
 Side by side in one process, seeds interleaved so machine noise hits every arm alike, all through
 rlgen's runner (the same evaluation for every arm: 10 deterministic episodes every 2,048 steps):
@@ -31,9 +31,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from rlgen.agents.rl.experiment import RLExperiment
-from rlgen.cli import load
-from rlgen.runner import Runner
+from rlgen.api import train
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false"]
@@ -52,8 +50,7 @@ def memoryless(config: str, tmp: Path) -> Path:
 
 
 def run(path: Path, seed: int, steps: int, tmp: Path) -> dict[str, Any]:
-    cfg = load(str(path), [f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={tmp}", *QUIET])
-    summary = Runner(cfg, RLExperiment(cfg)).run()
+    summary = train(path, [f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={tmp}", *QUIET]).summary
     return {"final": summary["final"]["eval/return_mean"], "reached": summary["target_reached"],
             "steps": summary["global_step"], "wall": summary["wall_time_s"]}
 

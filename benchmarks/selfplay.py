@@ -1,4 +1,4 @@
-"""Self-play quality (issue #4), quoted next to the training wall time. Not a test.
+"""Self-play quality, quoted next to the training wall time. Not a test.
 
     python benchmarks/selfplay.py                       # train both configs, then measure
     python benchmarks/selfplay.py --run RUN_DIR ...     # measure finished runs instead
@@ -21,21 +21,18 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from rlgen import api
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment, versus
 from rlgen.agents.selfplay.play import restore
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from rlgen.cli import load
-from rlgen.runner import Runner
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 console = Console()
 
 
 def train(config: str, overrides: list[str]) -> Path:
-    cfg = load(str(CONFIGS / f"{config}.yaml"), ["logging.wandb.mode=disabled", "train.progress=false", *overrides])
-    runner = Runner(cfg, SelfPlayExperiment(cfg))
-    runner.run()
-    return runner.run_dir
+    overrides = ["logging.wandb.mode=disabled", "train.progress=false", *overrides]
+    return api.train(CONFIGS / f"{config}.yaml", overrides).run_dir
 
 
 def seat_games(exp: SelfPlayExperiment, name: str, per_seat: int) -> dict[str, float]:

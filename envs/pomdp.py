@@ -1,4 +1,4 @@
-"""Partially observable tasks: what an agent can only solve by remembering (issue 5).
+"""Partially observable tasks: what an agent can only solve by remembering.
 
 - `HideEntries`: a wrapper that removes chosen entries of a flat Box observation, to make your own
   POMDP from any fully observed task: `HideEntries(gym.make("MountainCar-v0"), [1])`.

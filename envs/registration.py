@@ -6,7 +6,7 @@ _IDS = {
     "rlgen/Identity-v0": "rlgen.envs.identity:IdentityEnv",
     "rlgen/IdentityBox-v0": "rlgen.envs.identity:IdentityBoxEnv",
 }
-# Partially observable tasks (issue 5): id -> (entry point, max_episode_steps, reward_threshold)
+# Partially observable tasks (the memory benchmarks): id -> (entry point, max_episode_steps, reward_threshold)
 _POMDP_IDS = {
     "rlgen/CartPoleNoVel-v1": ("rlgen.envs.pomdp:cartpole_novel", 500, 475.0),
     "rlgen/PendulumNoVel-v1": ("rlgen.envs.pomdp:pendulum_novel", 200, None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.logging import console
@@ -46,13 +46,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[yellow]aborted[/]")
         return 130
-
-
-def load(config: str | Mapping[str, Any], overrides: Sequence[str]) -> Any:
-    """`rlgen.load_config` (kept here for scripts written against the first release)."""
-    from rlgen.api import load_config
-
-    return load_config(config, overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -23,6 +23,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import BACKBONES, KINDS
 
+# The names of rlgen.nets.common's ACTIVATIONS, NORMS and POOLS, spelled out so that loading a config
+# needs no torch; tests/runner/test_config.py checks that the two agree.
 Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"]
 Norm = Literal["none", "batch", "layer"]
 Pool = Literal["last", "mean", "sequence"]
@@ -269,7 +271,8 @@ class NormalizeConfig(Section):
 
 
 class HistoryConfig(Section):
-    """Observe a window of the episode's last `length` steps (issue 5; agents/rl/history.py)."""
+    """Observe a window of the episode's last `length` steps, so a memoryless algorithm can
+    remember (agents/rl/history.py)."""
 
     length: int = Field(gt=0, description="steps in the window; a task remembering N steps back needs N + 1")
     actions: bool = Field(False, description="each step also shows the previous action")
@@ -417,21 +420,21 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
     """One readable line for one pydantic error: dotted path, message, suggestion."""
     loc, known = _walk(model, err["loc"], raw)
     path = ".".join(str(p) for p in loc) or "<root>"
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
+    error_type, msg = err["type"], err["msg"]
+    if error_type == "extra_forbidden":
         hint = _did_you_mean(str(loc[-1]), known)
         listed = f"; allowed here: {', '.join(known)}" if known else ""
         return f"{path}: unknown key{hint}{listed}"
-    if kind == "literal_error":
+    if error_type == "literal_error":
         expected = re.findall(r"'([^']*)'", msg.split("Input should be", 1)[-1])
         return f"{path}: {err['input']!r} is not a valid choice{_did_you_mean(str(err['input']), expected)}; {msg}"
-    if kind == "union_tag_invalid":
+    if error_type == "union_tag_invalid":
         tags = re.findall(r"'([^']*)'", msg.split("expected tags:", 1)[-1])
         tag = (err.get("ctx") or {}).get("tag", "?")
         return f"{path}.type: unknown type {tag!r}{_did_you_mean(str(tag), tags)}; known: {', '.join(tags)}"
-    if kind == "missing":
+    if error_type == "missing":
         return f"{path}: required key is missing"
-    if kind == "value_error":  # a validator's own message says what and how to fix it
+    if error_type == "value_error":  # a validator's own message says what and how to fix it
         return f"{path}: {msg.removeprefix('Value error, ')}"
     return f"{path}: {msg} (got {err.get('input')!r})"
 

@@ -87,6 +87,8 @@ def resolve(path: str, allow_module: bool = False) -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as e:
         raise RlgenError(f"cannot import {module_name!r} for {path!r}: {e} (is the package installed?)") from None
+    except Exception as e:  # the module itself is broken: still one RlgenError, so a bad plugin never stops rlgen
+        raise RlgenError(f"importing {module_name!r} for {path!r} failed: {type(e).__name__}: {e}") from e
     for part in attr.split(".") if attr else ():
         if not hasattr(obj, part):
             raise RlgenError(f"module {module_name!r} has no attribute {attr!r} (from {path!r})")
@@ -230,11 +232,11 @@ def load_env_packages() -> None:
     for entry in ENV_PACKAGES.entries():
         try:
             obj = entry.load()
-        except RlgenError as e:
-            warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {e}", stacklevel=2)
-            continue
-        if callable(obj) and not isinstance(obj, type):
-            obj()
+            if callable(obj) and not isinstance(obj, type):
+                obj()
+        except Exception as e:  # a broken plugin is reported and left out; it never stops rlgen
+            reason = str(e) if isinstance(e, RlgenError) else f"{type(e).__name__}: {e}"
+            warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {reason}", stacklevel=2)
 
 
 _envs_loaded = False

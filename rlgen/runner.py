@@ -345,8 +345,8 @@ def _broadcast(path: Path) -> Path:
 
 def default_threads(device: torch.device, exp: Any) -> int:
     # On the CPU one thread is the safe default for every kind: small nets are bound by per-call
-    # overhead, and on a shared machine a second thread only adds contention (BENCHMARKS.md: 2
-    # threads 2.4x slower under load; a 2-thread Transformer PPO ran ~15x slower here). Raise it
+    # overhead, and on a shared machine a second thread only adds contention (measured on a
+    # 2-core machine under load: 2 threads 2.4x slower; a 2-thread Transformer PPO ~15x). Raise it
     # with train.threads for large convolutions on an idle machine.
     if device.type == "cpu":
         return 1

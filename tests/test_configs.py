@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rlgen.cli import load, main
+from rlgen.api import load_config
+from rlgen.cli import main
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
 
@@ -27,7 +28,7 @@ def test_there_are_configs():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_validates(path):
-    cfg = load(str(path), [])
+    cfg = load_config(path, [])
     assert cfg.name and cfg.kind
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Callable
+from typing import Any
 
 import sb3_contrib
 import stable_baselines3 as sb3
@@ -73,41 +73,6 @@ def _type_problem(default: Any, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float, tuple, list)):
             return f"expected a number, got {value!r}"
     return None
-
-
-class Progress:
-    """How much of the run is left, 1 -> 0, read by the linear schedules.
-
-    SB3 computes its own progress per `learn()` call; rlgen calls `learn()` once per training unit,
-    so schedules read the run's progress from here instead (a tiny picklable object).
-    """
-
-    def __init__(self) -> None:
-        self.remaining = 1.0
-
-
-class LinearSchedule:
-    """start * remaining: SB3/rl-zoo's `lin_<start>` convention."""
-
-    def __init__(self, start: float, progress: Progress):
-        self.start, self.progress = start, progress
-
-    def __call__(self, _sb3_progress: float) -> float:
-        return self.start * self.progress.remaining
-
-
-def resolve_schedules(hyperparams: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """Replace every 'lin_X' value with a linear schedule over the whole run. YAML has no tuples:
-    `train_freq: [1, episode]` becomes SB3's (1, "episode"), as rl-zoo3 does."""
-    out = {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
-           for k, v in hyperparams.items()}
-    if isinstance(out.get("train_freq"), list):
-        out["train_freq"] = tuple(out["train_freq"])
-    return out
-
-
-def supports(policy_cls: type | Callable, arg: str) -> bool:
-    return arg in inspect.signature(policy_cls).parameters
 
 
 def resolved_hyperparams(model: BaseAlgorithm, configured: dict[str, Any]) -> dict[str, Any]:

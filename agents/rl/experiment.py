@@ -16,23 +16,18 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
 from rlgen.agents.rl.agent import Agent
-from rlgen.agents.rl.algos import (ALGOS, LinearSchedule, Progress, check_hyperparams, is_off_policy, resolve_schedules,
-                                   resolved_hyperparams, supports)
-from rlgen.agents.rl.config import PolicyConfig, RLConfig
-from rlgen.agents.rl.sb3_bridge import BackboneExtractor, MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
+from rlgen.agents.rl.config import RLConfig
+from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
 from rlgen.agents.rl.vec import make_vec_env
-from rlgen.config import EnvConfig, OptimConfig
+from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import Video
-from rlgen.nets.common import ACTIVATIONS
 from rlgen.runner import RunContext
-
-_TORCH_OPTIM = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 
 
 class RLExperiment(ExperimentBase):
@@ -50,7 +45,7 @@ class RLExperiment(ExperimentBase):
     @property
     def prefers_accelerator(self) -> bool:
         backbone = self.cfg.agent.policy.backbone
-        return backbone is not None and backbone.type in ("cnn", "transformer")
+        return backbone is not None and backbone.prefers_accelerator
 
     @classmethod
     def check(cls, cfg: RLConfig) -> list[str]:
@@ -67,30 +62,18 @@ class RLExperiment(ExperimentBase):
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
-        self.progress = Progress()
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
         eval_cfg = _eval_env_config(cfg)
         self.eval_env = make_vec_env(eval_cfg, seed=ctx.seed + 10_000, training=False)
-        algo = ALGOS[cfg.agent.algo]
-        lr: Any = cfg.optim.lr
-        if cfg.optim.schedule == "linear":
-            lr = LinearSchedule(cfg.optim.lr, self.progress)
-        try:
-            self.model = algo(
-                _policy_name(cfg), self.env, learning_rate=lr, policy_kwargs=self._policy_kwargs(algo),
-                seed=ctx.seed, device=ctx.device, verbose=0,
-                **_action_noise(resolve_schedules(cfg.agent.hyperparams, self.progress), self.env),
-            )
-        except (AssertionError, ValueError, TypeError) as e:
-            raise RlgenError(f"could not build {algo.__name__} for env {cfg.env.id!r}: {e}") from None
-        self.output = MetricsOutput()
-        self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
+        self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
+                                  _action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
+                                  masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
+        self.model = self.learner.model
         self.unit_steps = self._unit_steps()
         ctx.logger.config({"sb3": resolved_hyperparams(self.model, cfg.agent.hyperparams)})
 
     def train_unit(self) -> dict[str, float]:
-        self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
-        metrics = learn_unit(self.model, self.unit_steps, self.output)
+        metrics = self.learner.learn_unit(self.unit_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
         return metrics
 
@@ -177,52 +160,12 @@ class RLExperiment(ExperimentBase):
             env.close()
         return video_dir / "eval-episode-0.mp4"
 
-    def _policy_kwargs(self, algo: type) -> dict[str, Any]:
-        return policy_kwargs(self.cfg.agent.policy, self.cfg.optim, algo.policy_aliases[_policy_name(self.cfg)],
-                             masked=self.cfg.env.history is not None)
-
     def _unit_steps(self) -> int:
         n_envs = self.env.num_envs
         if is_off_policy(self.cfg.agent.algo):
             # Off-policy SB3 updates every `train_freq` steps; a unit of ~1k steps keeps learn() calls rare.
             return max(n_envs, min(self.cfg.train.eval_every, 1000) // n_envs * n_envs)
-        return int(self.model.n_steps) * n_envs  # one rollout
-
-
-def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type, masked: bool = False) -> dict[str, Any]:
-    """SB3 `policy_kwargs` from rlgen's policy and optim sections (also used by `kind: selfplay`).
-
-    `masked`: observations are `env.history` windows whose last feature flags real steps.
-    """
-    kwargs = dict(pol.kwargs)
-    if pol.backbone is not None and pol.backbone.type == "lstm" and supports(policy_cls, "lstm_hidden_size"):
-        kwargs.update(_recurrent_lstm_kwargs(pol))  # RecurrentPPO: the LSTM carries its state across steps
-    elif pol.backbone is not None:
-        kwargs["features_extractor_class"] = BackboneExtractor
-        kwargs["features_extractor_kwargs"] = {"backbone": pol.backbone.spec(), "masked": masked}
-        if supports(policy_cls, "share_features_extractor"):
-            kwargs["share_features_extractor"] = pol.share_backbone
-    if pol.net_arch is not None:
-        kwargs["net_arch"] = pol.net_arch
-    if pol.activation is not None:
-        kwargs["activation_fn"] = ACTIVATIONS[pol.activation]
-    # Always explicit: A2C would otherwise swap the configured optimizer for RMSprop.
-    kwargs["optimizer_class"] = getattr(torch.optim, _TORCH_OPTIM[optim.type])
-    extra = optim.torch_kwargs()
-    if extra.get("weight_decay") == 0:
-        del extra["weight_decay"]
-    if extra:  # otherwise SB3's own defaults stay (Adam eps=1e-5 for on-policy algorithms)
-        kwargs["optimizer_kwargs"] = extra
-    return kwargs
-
-
-def _recurrent_lstm_kwargs(pol: PolicyConfig) -> dict[str, Any]:
-    """An lstm backbone as sb3-contrib's own LSTM (issue 5): hidden state carried from step to step
-    and reset at episode starts, instead of a window. Size and depth map; share_backbone picks one
-    LSTM for actor and critic or one each (sb3-contrib's default)."""
-    lstm = pol.backbone
-    return {"lstm_hidden_size": lstm.hidden_size, "n_lstm_layers": lstm.num_layers,
-            "shared_lstm": pol.share_backbone, "enable_critic_lstm": not pol.share_backbone}
+        return self.learner.rollout_steps
 
 
 def _first_episode(episode_id: int) -> bool:

@@ -32,12 +32,12 @@ import gymnasium as gym
 import numpy as np
 import torch
 import yaml
-from stable_baselines3.common.utils import FloatSchedule
+from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule
 from stable_baselines3.common.utils import LinearSchedule as SB3LinearSchedule
 from stable_baselines3.common.vec_env import VecNormalize, unwrap_vec_normalize
 from torch import nn
 
-from rlgen.agents.rl.algos import LinearSchedule
+from rlgen.agents.rl.sb3_bridge import LearningRate, LinearSchedule
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 
@@ -98,7 +98,10 @@ def portable_schedules(model: Any) -> Iterator[None]:
 def _native(value: Any) -> Any:
     if isinstance(value, LinearSchedule):
         return SB3LinearSchedule(value.start, 0.0, 1.0)  # start * progress_remaining, as lin_X
-    if isinstance(value, FloatSchedule) and isinstance(value.value_schedule, LinearSchedule):
+    if isinstance(value, LearningRate):  # optim.lr, constant or `schedule: linear`
+        optim = value.optim
+        return SB3LinearSchedule(optim.lr, 0.0, 1.0) if optim.schedule == "linear" else ConstantSchedule(optim.lr)
+    if isinstance(value, FloatSchedule) and isinstance(value.value_schedule, (LinearSchedule, LearningRate)):
         return FloatSchedule(_native(value.value_schedule))
     return value
 

@@ -1,4 +1,4 @@
-"""A window of the last k steps as the observation, so any SB3 algorithm can use memory (issue 5).
+"""A window of the last k steps as the observation, so any SB3 algorithm can use memory.
 
 `VecHistory` wraps a VecEnv: each env's observation becomes its episode's last `length` steps,
 oldest first, one row per step:

@@ -1,19 +1,28 @@
-"""Where rlgen meets SB3: backbones as features extractors, SB3's logger into rlgen's metrics."""
+"""Where rlgen meets SB3, for every kind built on it (rl, selfplay, teams): rlgen backbones as
+features extractors, rlgen's policy and optim sections as `policy_kwargs`, one SB3 model driven one
+training unit at a time with run-long schedules, and SB3's logger into rlgen's metrics."""
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import KVWriter
+from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+from stable_baselines3.common.vec_env import VecEnv
 
+from rlgen.agents.rl.config import PolicyConfig
+from rlgen.config import OptimConfig
 from rlgen.errors import RlgenError
-from rlgen.nets import build_backbone
+from rlgen.nets import backbone_traits, build_backbone
+from rlgen.nets.common import ACTIVATIONS
 
 
 class BackboneExtractor(BaseFeaturesExtractor):
@@ -28,8 +37,8 @@ class BackboneExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any], masked: bool = False):
         if isinstance(observation_space, gym.spaces.Box) and is_image_space(observation_space, check_channels=False):
             in_shape = tuple(observation_space.shape)
-        elif isinstance(observation_space, gym.spaces.Box) and backbone["type"] in ("rnn", "gru", "lstm", "transformer") \
-                and len(observation_space.shape) == 2:
+        elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
+                and _reads_sequences(backbone):
             steps, features = observation_space.shape  # a window of observations
             in_shape = (steps, features - 1) if masked else (steps, features)
         elif isinstance(observation_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete,
@@ -53,7 +62,58 @@ class BackboneExtractor(BaseFeaturesExtractor):
         return self.net(x)
 
 
-# SB3's names -> the metric names shared by every rlgen kind (DESIGN.md)
+def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
+    """The network class's `sequence` trait; a spec without a type is left to build_backbone's error."""
+    return "type" in backbone and backbone_traits(backbone["type"])[0]
+
+
+# --- rlgen's policy and optim sections as SB3 policy_kwargs ---------------------------------------
+
+
+def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type, masked: bool = False) -> dict[str, Any]:
+    """SB3 `policy_kwargs` from rlgen's policy and optim sections.
+
+    `masked`: observations are `env.history` windows whose last feature flags real steps.
+    """
+    kwargs = dict(pol.kwargs)
+    if pol.backbone is not None and pol.backbone.type == "lstm" and _takes(policy_cls, "lstm_hidden_size"):
+        kwargs.update(_recurrent_lstm_kwargs(pol))  # RecurrentPPO: the LSTM carries its state across steps
+    elif pol.backbone is not None:
+        kwargs["features_extractor_class"] = BackboneExtractor
+        kwargs["features_extractor_kwargs"] = {"backbone": pol.backbone.spec(), "masked": masked}
+        if _takes(policy_cls, "share_features_extractor"):
+            kwargs["share_features_extractor"] = pol.share_backbone
+    if pol.net_arch is not None:
+        kwargs["net_arch"] = pol.net_arch
+    if pol.activation is not None:
+        kwargs["activation_fn"] = ACTIVATIONS[pol.activation]
+    # Always explicit: A2C would otherwise swap the configured optimizer for RMSprop.
+    kwargs["optimizer_class"] = optim.torch_class
+    extra = optim.torch_kwargs()
+    if extra.get("weight_decay") == 0:
+        del extra["weight_decay"]
+    if extra:  # otherwise SB3's own defaults stay (Adam eps=1e-5 for on-policy algorithms)
+        kwargs["optimizer_kwargs"] = extra
+    return kwargs
+
+
+def _recurrent_lstm_kwargs(pol: PolicyConfig) -> dict[str, Any]:
+    """An lstm backbone as sb3-contrib's own LSTM: hidden state carried from step to step and reset
+    at episode starts, instead of a window of past observations. Size and depth map; share_backbone
+    picks one LSTM for actor and critic or one each (sb3-contrib's default)."""
+    lstm = pol.backbone
+    return {"lstm_hidden_size": lstm.hidden_size, "n_lstm_layers": lstm.num_layers,
+            "shared_lstm": pol.share_backbone, "enable_critic_lstm": not pol.share_backbone}
+
+
+def _takes(policy_cls: type | Callable[..., Any], arg: str) -> bool:
+    return arg in inspect.signature(policy_cls).parameters
+
+
+# --- SB3's logger into rlgen's metrics ------------------------------------------------------------
+
+
+# SB3's names -> the metric names every rlgen kind logs, so runs of different kinds compare
 _RENAME = {
     "rollout/ep_rew_mean": "rollout/ep_return_mean",
     "rollout/ep_len_mean": "rollout/ep_len_mean",
@@ -91,15 +151,99 @@ class MetricsOutput(KVWriter):
         pass
 
 
-def learn_unit(model: Any, steps: int, output: MetricsOutput) -> dict[str, float]:
-    """One training unit: `steps` more env steps of SB3's own `learn()`, continuing the same run
-    (`reset_num_timesteps=False` keeps the env state), and the metrics it dumped meanwhile."""
-    model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
-    metrics = output.pop()
-    if "rollout/ep_return_mean" not in metrics and model.ep_info_buffer:
-        # off-policy algorithms dump only every few episodes; the rollout return is always known
-        metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
-    return metrics
+# --- one SB3 model, trained one unit at a time, with run-long schedules ---------------------------
+
+
+class Progress:
+    """How much of the run is left, 1 -> 0, read by the linear schedules.
+
+    SB3 computes its own progress per `learn()` call; rlgen calls `learn()` once per training unit,
+    so schedules read the run's progress from here instead (a tiny picklable object).
+    """
+
+    def __init__(self) -> None:
+        self.remaining = 1.0
+
+
+class LinearSchedule:
+    """start * remaining: SB3/rl-zoo's `lin_<start>` convention."""
+
+    def __init__(self, start: float, progress: Progress):
+        self.start, self.progress = start, progress
+
+    def __call__(self, _sb3_progress: float) -> float:
+        return self.start * self.progress.remaining
+
+
+class LearningRate:
+    """The optimizer section's learning rate (`OptimConfig.lr_at`) at the run's progress, as SB3's
+    learning-rate schedule: constant, or linear to 0 with `optim.schedule: linear`."""
+
+    def __init__(self, optim: OptimConfig, progress: Progress):
+        self.optim, self.progress = optim, progress
+
+    def __call__(self, _sb3_progress: float) -> float:
+        return self.optim.lr_at(self.progress.remaining)
+
+
+def resolve_schedules(hyperparams: Mapping[str, Any], progress: Progress) -> dict[str, Any]:
+    """Replace every 'lin_X' value with a linear schedule over the whole run. YAML has no tuples:
+    `train_freq: [1, episode]` becomes SB3's (1, "episode"), as rl-zoo3 does."""
+    out = {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
+           for k, v in hyperparams.items()}
+    if isinstance(out.get("train_freq"), list):
+        out["train_freq"] = tuple(out["train_freq"])
+    return out
+
+
+class SB3Learner:
+    """One SB3 algorithm built from rlgen's sections and trained one unit at a time.
+
+        learner = SB3Learner(PPO, "MlpPolicy", env, cfg.optim, cfg.agent.policy, cfg.agent.hyperparams,
+                             seed=ctx.seed, device=ctx.device, target=f"env {cfg.env.id!r}")
+        metrics = learner.learn_unit(learner.rollout_steps, global_step, cfg.train.total_steps)
+
+    The learning rate (`optim.schedule: linear`) and every `lin_<start>` hyperparameter decay over
+    the whole run: `learn_unit` sets the run's progress before each `learn()` call. Learners that
+    share one schedule (the two sides of `kind: teams`) share one `progress`. SB3's logger writes
+    into `output`, under rlgen's metric names.
+    """
+
+    def __init__(self, algo: type[BaseAlgorithm], policy: str, env: VecEnv, optim: OptimConfig, pol: PolicyConfig,
+                 hyperparams: Mapping[str, Any], *, seed: int, device: torch.device | str,
+                 progress: Progress | None = None, masked: bool = False, target: str = "this env"):
+        self.progress = progress if progress is not None else Progress()
+        try:
+            self.model: Any = algo(
+                policy, env, learning_rate=LearningRate(optim, self.progress), seed=seed, device=device, verbose=0,
+                policy_kwargs=policy_kwargs(pol, optim, algo.policy_aliases[policy], masked=masked),
+                **resolve_schedules(hyperparams, self.progress),
+            )
+        except (AssertionError, ValueError, TypeError) as e:  # SB3 checks its arguments with these
+            raise RlgenError(f"could not build {algo.__name__} for {target}: {e}") from None
+        self.output = MetricsOutput()
+        self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
+
+    @property
+    def rollout_steps(self) -> int:
+        """The env steps of one on-policy rollout: n_steps in each copy of the vector env."""
+        return int(self.model.n_steps) * self.model.n_envs
+
+    def learn_unit(self, steps: int, run_step: int, total_steps: int) -> dict[str, float]:
+        """One training unit: `steps` more env steps of SB3's own `learn()`, continuing the same run
+        (`reset_num_timesteps=False` keeps the env state), with the schedules at `run_step` of
+        `total_steps`; returns the metrics SB3 dumped meanwhile."""
+        self.progress.remaining = max(0.0, 1.0 - run_step / total_steps)
+        model = self.model
+        model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        metrics = self.output.pop()
+        if "rollout/ep_return_mean" not in metrics and model.ep_info_buffer:
+            # off-policy algorithms dump only every few episodes; the rollout return is always known
+            metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
+        return metrics
+
+
+# --- save / restore -------------------------------------------------------------------------------
 
 
 def model_state(model: Any) -> dict[str, Any]:

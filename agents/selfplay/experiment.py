@@ -16,13 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 from sb3_contrib import MaskablePPO
-from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from rlgen.agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
-from rlgen.agents.rl.experiment import policy_kwargs
-from rlgen.agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.rl.algos import check_hyperparams
+from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
 from rlgen.agents.selfplay.config import SelfPlayConfig
 from rlgen.agents.selfplay.league import League
 from rlgen.agents.selfplay.opponents import build_reference
@@ -73,7 +71,6 @@ class SelfPlayExperiment(ExperimentBase):
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
-        self.progress = Progress()
         self.game = make_game(cfg.game.name, cfg.game.kwargs)
         backbone = cfg.agent.policy.backbone
         self.image = backbone is not None and backbone.type == "cnn"  # the board as (C, H, W) planes for convs
@@ -85,23 +82,15 @@ class SelfPlayExperiment(ExperimentBase):
                              sampling=lg.sampling, reference_prob=lg.reference_prob, max_snapshots=lg.max_snapshots,
                              pfsp_power=lg.pfsp_power, seed=ctx.seed + 2)
         self.env = DummyVecEnv([self._env_fn] * cfg.game.n_envs)
-        lr: Any = LinearSchedule(cfg.optim.lr, self.progress) if cfg.optim.schedule == "linear" else cfg.optim.lr
-        try:
-            self.model = MaskablePPO(
-                "MlpPolicy", self.env, learning_rate=lr, seed=ctx.seed, device=ctx.device, verbose=0,
-                policy_kwargs=policy_kwargs(cfg.agent.policy, cfg.optim, MaskablePPO.policy_aliases["MlpPolicy"]),
-                **resolve_schedules(cfg.agent.hyperparams, self.progress),
-            )
-        except (AssertionError, ValueError, TypeError) as e:
-            raise RlgenError(f"could not build MaskablePPO for game {cfg.game.name!r}: {e}") from None
-        self.output = MetricsOutput()
-        self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
+        self.learner = SB3Learner(MaskablePPO, "MlpPolicy", self.env, cfg.optim, cfg.agent.policy,
+                                  cfg.agent.hyperparams, seed=ctx.seed, device=ctx.device,
+                                  target=f"game {cfg.game.name!r}")
+        self.model = self.learner.model
         self.league.add_snapshot(0, cpu_params(self.model.policy))  # the untrained learner: the first opponent
         self.next_snapshot = lg.snapshot_every
 
     def train_unit(self) -> dict[str, float]:
-        self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
-        metrics = learn_unit(self.model, int(self.model.n_steps) * self.env.num_envs, self.output)
+        metrics = self.learner.learn_unit(self.learner.rollout_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
         if self.global_step >= self.next_snapshot:
             self.league.add_snapshot(self.global_step, cpu_params(self.model.policy))

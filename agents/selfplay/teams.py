@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 from stable_baselines3 import PPO
-from stable_baselines3.common.logger import Logger as SB3Logger
 
-from rlgen.agents.rl.algos import LinearSchedule, Progress, check_hyperparams, resolve_schedules
-from rlgen.agents.rl.experiment import policy_kwargs
-from rlgen.agents.rl.sb3_bridge import MetricsOutput, learn_unit, load_model_state, model_state
+from rlgen.agents.rl.algos import check_hyperparams
+from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner, load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
@@ -50,30 +48,27 @@ class TeamsExperiment(ExperimentBase):
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
-        self.progress = Progress()
+        progress = Progress()  # one run-long schedule for both sides
         self.game = team_game(cfg.game.name, **cfg.game.kwargs)
         self.sides = list(sides_of(self.game()))
         self.frozen: dict[str, Any] = {}  # side -> frozen copy of its policy, what the other side meets
-        lr: Any = LinearSchedule(cfg.optim.lr, self.progress) if cfg.optim.schedule == "linear" else cfg.optim.lr
-        kwargs = policy_kwargs(cfg.agent.policy, cfg.optim, PPO.policy_aliases["MlpPolicy"])
-        self.outputs = {side: MetricsOutput() for side in self.sides}
+        self.learners: dict[str, SB3Learner] = {}
         for i, side in enumerate(self.sides):
             other = self.sides[1 - i]
             self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies)
             self.envs[side].seed(ctx.seed + i)
-            self.models[side] = PPO("MlpPolicy", self.envs[side], learning_rate=lr, policy_kwargs=kwargs,
-                                    seed=ctx.seed + i, device=ctx.device, verbose=0,
-                                    **resolve_schedules(cfg.agent.hyperparams, self.progress))
-            self.models[side].set_logger(SB3Logger(folder=None, output_formats=[self.outputs[side]]))
+            self.learners[side] = SB3Learner(PPO, "MlpPolicy", self.envs[side], cfg.optim, cfg.agent.policy,
+                                             cfg.agent.hyperparams, seed=ctx.seed + i, device=ctx.device,
+                                             progress=progress, target=f"side {side!r} of game {cfg.game.name!r}")
+            self.models[side] = self.learners[side].model
         for side in self.sides:
             self._freeze(side)
         self.phase, self.units_in_phase = 0, 0
 
     def train_unit(self) -> dict[str, float]:
-        self.progress.remaining = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
         side = self.sides[self.phase % 2]
-        model = self.models[side]
-        side_metrics = learn_unit(model, int(model.n_steps) * model.env.num_envs, self.outputs[side])
+        learner = self.learners[side]
+        side_metrics = learner.learn_unit(learner.rollout_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = sum(int(m.num_timesteps) for m in self.models.values())
         self.units_in_phase += 1
         if self.units_in_phase >= self.cfg.schedule.units_per_phase:

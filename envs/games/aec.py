@@ -4,7 +4,7 @@ The opponent is a plain callable `(observation, action_mask) -> action`, drawn a
 from `draw_opponent` (the league hands one in; `envs` never imports `agents`). Its moves are played
 inside `step`, so the learner sees only its own turns. The seat alternates between episodes.
 
-Reward attribution (issue #4): the learner's reward is the sum of `rewards[learner]` over every AEC
+Reward attribution: the learner's reward is the sum of `rewards[learner]` over every AEC
 step between two of its own moves, its own move and the opponent's replies. So when the opponent's
 move ends the game, the learner's step that precedes it receives the loss (or the draw). PettingZoo's
 SB3 connect-four tutorial reads only the reward of the learner's own step, never learns that a

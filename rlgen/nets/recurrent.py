@@ -29,7 +29,7 @@ def init_forget_bias(lstm: nn.LSTM, value: float = 2.0) -> None:
 
     torch's default draws it around 0, a forget gate near 0.5 that halves what the cell holds at
     each step: after 20 steps 1e-6 of a cue is left, and PPO did not learn to recall it. With 1,
-    1 seed in 3 learnt the 20-step cue task in 50k steps; with 2 (0.88 kept per step), 3 in 3 (issue 5).
+    1 seed in 3 learnt the 20-step cue task in 50k steps; with 2 (0.88 kept per step), 3 in 3.
     """
     size = lstm.hidden_size
     with torch.no_grad():

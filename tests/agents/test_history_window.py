@@ -1,4 +1,4 @@
-"""The history window (agents/rl/history.py) and its mask through the policy's extractor (issue 5)."""
+"""The history window (agents/rl/history.py) and its mask through the policy's extractor."""
 
 import gymnasium as gym
 import numpy as np
@@ -144,3 +144,34 @@ def test_window_step_t_never_sees_step_t_plus_1(causal):
     extractor.net.pool = "sequence"
     whole = extractor.net(episode)  # (1, 5, 8): every step of the full episode
     assert torch.allclose(at_t, whole[:, 2], atol=1e-5) == causal
+
+
+class _Recorder(torch.nn.Module):
+    """A plugin backbone that records the input shape it was built for; `sequence` is its trait."""
+
+    def __init__(self, in_shape: tuple[int, ...]):
+        super().__init__()
+        self.in_shape, self.out_dim = in_shape, 2
+        self.head = torch.nn.Linear(in_shape[-1], 2)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(x if x.dim() == 2 else x[:, -1])
+
+
+class _SequenceRecorder(_Recorder):
+    sequence = True
+
+
+@pytest.mark.parametrize("cls, in_shape", [(_SequenceRecorder, (6, 3)), (_Recorder, (24,))])
+def test_a_plugin_backbone_gets_windows_by_its_sequence_trait(cls, in_shape):
+    """Not by its name: a registered class declaring `sequence = True` reads (T, F) windows, any
+    other backbone the flattened window."""
+    from rlgen.registry import BACKBONES
+
+    BACKBONES.register("test_recorder", cls)
+    try:
+        extractor = BackboneExtractor(window_space(6, 3), {"type": "test_recorder"}, masked=True)
+    finally:
+        BACKBONES.unregister("test_recorder")
+    assert extractor.net.in_shape == in_shape and extractor.masked == (len(in_shape) == 2)
+    assert extractor(padded(torch.randn(4, 2, 3), 6)).shape == (4, 2)

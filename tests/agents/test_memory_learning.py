@@ -1,4 +1,4 @@
-"""On the cue task a memory policy learns what a memoryless one cannot (issue 5).
+"""On the cue task a memory policy learns what a memoryless one cannot.
 
 CueRecall with delay 3 and 2 cues: the cue at step 0, the question at step 3, reward 1 for naming
 the cue, so the eval return is the success rate and a memoryless policy scores 0.5.
@@ -6,8 +6,7 @@ the cue, so the eval return is the success rate and a memoryless policy scores 0
 
 import pytest
 
-from rlgen.agents.rl.experiment import RLExperiment
-from rlgen.runner import Runner
+from rlgen.api import train
 from tests.agents.rl_helpers import rl_config
 
 CUE = {"id": "rlgen/CueRecall-v0", "kwargs": {"delay": 3, "n_cues": 2}, "n_envs": 8}
@@ -18,7 +17,7 @@ def success_rate(tmp_path, backbone, history):
     cfg = rl_config(tmp_path, "ppo", CUE["id"], total=8192, env={**CUE, "history": history},
                     agent={"algo": "ppo", "policy": {"backbone": backbone, "net_arch": [32]}, "hyperparams": PPO},
                     train={"eval_every": 4096, "eval_episodes": 200})
-    return Runner(cfg, RLExperiment(cfg)).run()["final"]["eval/return_mean"]
+    return train(cfg).summary["final"]["eval/return_mean"]
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Memory by config for every SB3 algorithm: history windows, and RecurrentPPO's carried state (issue 5)."""
+"""Memory by config for every SB3 algorithm: history windows, and RecurrentPPO's carried state."""
 
 import numpy as np
 import pytest

@@ -14,11 +14,15 @@ import pytest
 import torch
 
 from rlgen.agents.rl.experiment import RLExperiment
+from rlgen.api import config_path
 from rlgen import checkpoint
-from rlgen.cli import load, main
+from rlgen.api import load_config
+from rlgen.cli import main
 from rlgen.logging import Logger
 from rlgen.runner import RunContext, Runner
+from rlgen.testing import ExperimentCheckError, check_experiment
 from tests.agents.rl_helpers import rl_config
+from tests.test_configs import smoke_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +33,7 @@ def _weights(exp):
 
 def _train(tmp_path, **kw):
     cfg = rl_config(tmp_path, "ppo", "CartPole-v1", total=1024, hyperparams={"n_steps": 64, "batch_size": 128}, **kw)
-    exp = RLExperiment(cfg)
+    exp = RLExperiment(cfg)  # the runner by hand, not rlgen.train: the tests read the live experiment
     runner = Runner(cfg, exp)
     runner.run()
     return exp, runner
@@ -44,12 +48,19 @@ def test_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path):
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
+@pytest.mark.parametrize("backbone, wanted", [(None, False), ({"type": "mlp"}, False), ({"type": "gru"}, False),
+                                              ({"type": "cnn"}, True), ({"type": "transformer"}, True)])
+def test_device_auto_asks_for_an_accelerator_by_the_backbone_trait(tmp_path, backbone, wanted):
+    cfg = rl_config(tmp_path, agent={"algo": "ppo", "policy": {"backbone": backbone}})
+    assert RLExperiment(cfg).prefers_accelerator is wanted
+
+
 def test_save_then_load_gives_the_same_deterministic_actions(tmp_path):
     exp, runner = _train(tmp_path)
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     expected = exp.predict(obs)
 
-    cfg = load(str(runner.run_dir / "config.yaml"), [])
+    cfg = load_config(runner.run_dir / "config.yaml", [])
     fresh = RLExperiment(cfg)
     fresh.setup(RunContext(cfg, runner.run_dir, torch.device("cpu"), Logger([]), seed=123))
     assert not np.array_equal(fresh.predict(obs), expected)  # untrained: different actions
@@ -163,3 +174,19 @@ def test_resume_with_a_config_is_refused_with_a_fix(tmp_path, capsys):
     _, runner = _train(tmp_path)
     assert main(["train", "ppo_cartpole", "--resume", str(runner.run_dir)]) == 2
     assert "give overrides only" in capsys.readouterr().err
+
+
+# Not exact yet (a later issue): SB3 keeps its envs, their episodes in progress and `_last_obs`
+# outside state_dict, so the resumed copy starts new episodes where the original was mid-episode.
+# DQN also draws its epsilon-greedy actions from `model.action_space`'s own RNG, not saved either.
+# exact=False checks the structure; the strict xfail fails once the kind resumes exactly: flip it then.
+NOT_EXACT_YET = pytest.param(True, id="exact", marks=pytest.mark.xfail(
+    strict=True, raises=ExperimentCheckError, reason="SB3 env state is not checkpointed"))
+
+
+@pytest.mark.parametrize("exact", [pytest.param(False, id="structure"), NOT_EXACT_YET])
+@pytest.mark.parametrize("name, extra", [("ppo_cartpole", []), ("dqn_cartpole", ["train.eval_every=256"])])
+def test_honours_the_experiment_protocol(name, extra, exact):
+    report = check_experiment("rl", name, [*smoke_overrides(config_path(name)), "train.eval_episodes=2", *extra],
+                              exact=exact)
+    assert report.exact is exact and "loss/total" in report.metric_names

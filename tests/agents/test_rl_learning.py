@@ -6,8 +6,7 @@ IdentityBox-v0: 20 steps, perfect play scores 0, random play about -13.
 
 import pytest
 
-from rlgen.agents.rl.experiment import RLExperiment
-from rlgen.runner import Runner
+from rlgen.api import train
 from tests.agents.rl_helpers import rl_config
 
 DISCRETE = {
@@ -15,7 +14,10 @@ DISCRETE = {
     "a2c": dict(n_envs=8, total=4000, hyperparams={"n_steps": 5}),
     "trpo": dict(n_envs=4, total=4096, hyperparams={"n_steps": 128, "batch_size": 128}),
     "maskable_ppo": dict(n_envs=4, total=3072, hyperparams={"n_steps": 64, "batch_size": 128, "n_epochs": 4}),
-    "recurrent_ppo": dict(n_envs=8, total=3072, hyperparams={"n_steps": 32, "batch_size": 64, "n_epochs": 10}),
+    # lr 1e-3, not the 3e-3 of the others: with it sb3-contrib's 256-unit LSTM ended at 16.75-17.75 of
+    # 20 on some seeds; at 1e-3 seeds 0, 1, 2 reach 19.75, 19.5, 19.75 in 4,096 steps
+    "recurrent_ppo": dict(n_envs=8, total=4096, hyperparams={"n_steps": 32, "batch_size": 64, "n_epochs": 10},
+                          lr=1e-3),
     "dqn": dict(n_envs=1, total=2500, hyperparams={"learning_starts": 200, "buffer_size": 5000,
                                                    "exploration_fraction": 0.3, "target_update_interval": 100,
                                                    "train_freq": 4, "gradient_steps": 2, "batch_size": 64}),
@@ -37,8 +39,8 @@ def _learn(tmp_path, algo, env_id, spec):
     policy = {"backbone": {"type": "mlp", "hidden": [32]}, "net_arch": [32], "kwargs": spec.get("policy", {})}
     cfg = rl_config(tmp_path, algo, env_id, agent={"algo": algo, "policy": policy,
                                                    "hyperparams": spec["hyperparams"]},
-                    n_envs=spec["n_envs"], total=spec["total"])
-    return Runner(cfg, RLExperiment(cfg)).run()
+                    n_envs=spec["n_envs"], total=spec["total"], optim={"lr": spec.get("lr", 3e-3)})
+    return train(cfg).summary
 
 
 @pytest.mark.slow

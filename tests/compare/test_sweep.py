@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlgen.cli import load, main
+from rlgen.api import load_config
+from rlgen.cli import main
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.runner import Runner
 from rlgen.sweep import Sweep, SweepConfig, read_sweep
@@ -89,7 +90,7 @@ def test_bad_sweep_files_are_readable_errors(tmp_path):
     # A misspelt config key in the space fails before any trial, with the config's own message.
     sweep = SweepConfig.model_validate({"config": "ppo_cartpole", "space": {"optim.lrr": {"type": "float", "low": 1e-4, "high": 1e-3}}})
     with pytest.raises(ConfigError, match="optim.lrr: unknown key.*did you mean 'lr'"):
-        Sweep(sweep, load=load, make_experiment=lambda cfg: None)
+        Sweep(sweep, load=load_config, make_experiment=lambda cfg: None)
     with pytest.raises(RlgenError, match="pruner.lowr: not an argument of optuna's ThresholdPruner"):
         toy_sweep(tmp_path, {"type": "threshold", "lowr": 1.0}).run()
 
@@ -111,7 +112,7 @@ def test_rlgen_sweep_end_to_end_on_cartpole(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("trial ") >= 3 and "best: trial" in err
     best = tmp_path / "cp" / "best.yaml"
-    cfg = load(str(best), [])
+    cfg = load_config(best, [])
     assert cfg.name == "ppo_cartpole" and cfg.train.total_steps == 512
     assert len(list((tmp_path / "cp").glob("*/summary.json"))) == 3
     assert main(["compare", str(tmp_path / "cp")]) == 0  # every trial side by side
@@ -121,5 +122,5 @@ def test_rlgen_sweep_end_to_end_on_cartpole(tmp_path, capsys):
                          ids=lambda p: p.stem)
 def test_bundled_sweep_files_validate(path):
     """Every sweep file in configs/sweeps/ reads, and its space's extreme values make valid configs."""
-    sweep = Sweep(read_sweep(path), load=load, make_experiment=lambda cfg: None)
+    sweep = Sweep(read_sweep(path), load=load_config, make_experiment=lambda cfg: None)
     assert sweep.metric == "eval/return_mean" and sweep.direction == "maximize"

@@ -1,4 +1,4 @@
-"""The partially observable tasks of issue 5: API checks and known answers."""
+"""The partially observable tasks (envs/pomdp.py): API checks and known answers."""
 
 import warnings
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rlgen.cli import load
+from rlgen.api import load_config
 from rlgen.errors import ConfigError, RlgenError
 
 DEMO = "configs/ppo_cartpole.yaml"
@@ -10,7 +10,7 @@ DEMO = "configs/ppo_cartpole.yaml"
 
 def problems(overrides, config=DEMO):
     with pytest.raises(ConfigError) as info:
-        load(config, overrides)
+        load_config(config, overrides)
     return info.value.problems
 
 
@@ -67,22 +67,22 @@ def test_unknown_wrapper_suggests():
 
 def test_missing_file_and_bad_override_are_readable():
     with pytest.raises(RlgenError, match="config file not found: nope.yaml"):
-        load("nope.yaml", [])
+        load_config("nope.yaml", [])
     with pytest.raises(RlgenError, match="overrides must look like key.sub=value"):
-        load(DEMO, ["seed"])
+        load_config(DEMO, ["seed"])
 
 
 def test_overrides_are_typed_by_yaml_and_the_demo_is_valid():
-    cfg = load(DEMO, ["optim.lr=3e-4", "agent.policy.backbone.hidden=[128,128]"])
+    cfg = load_config(DEMO, ["optim.lr=3e-4", "agent.policy.backbone.hidden=[128,128]"])
     assert cfg.optim.lr == 3e-4 and cfg.agent.policy.backbone.hidden == [128, 128]
 
 
 def test_bundled_name_resolves_to_the_configs_folder():
-    assert load("ppo_cartpole", []).name == "ppo_cartpole"
+    assert load_config("ppo_cartpole", []).name == "ppo_cartpole"
 
 
 def test_rlgen_wrappers_are_usable_by_name():
-    cfg = load(DEMO, ["env.wrappers=[{HideEntries: {indices: [1, 3]}}]"])
+    cfg = load_config(DEMO, ["env.wrappers=[{HideEntries: {indices: [1, 3]}}]"])
     from rlgen.envs import make_env_fn
 
     env = make_env_fn(cfg.env.id, cfg.env.kwargs, cfg.env.wrappers)()
@@ -90,8 +90,38 @@ def test_rlgen_wrappers_are_usable_by_name():
 
 
 def test_a_mapping_override_replaces_the_section_instead_of_merging_into_it():
-    cfg = load(DEMO, ["agent.policy.backbone={type: transformer, d_model: 32}"])
+    cfg = load_config(DEMO, ["agent.policy.backbone={type: transformer, d_model: 32}"])
     backbone = cfg.agent.policy.backbone
     assert backbone.type == "transformer" and backbone.d_model == 32 and not hasattr(backbone, "hidden")
-    cfg = load(DEMO, ["agent.policy.backbone.hidden=[8]"])  # a dotted key still edits one field
+    cfg = load_config(DEMO, ["agent.policy.backbone.hidden=[8]"])  # a dotted key still edits one field
     assert cfg.agent.policy.backbone.hidden == [8] and cfg.agent.policy.backbone.activation == "tanh"
+
+
+def test_the_schema_offers_exactly_the_choices_the_backbones_take():
+    """rlgen.config spells the choices out as Literals so that loading a config needs no torch;
+    rlgen.nets holds the tables the backbones build from. They must agree."""
+    import typing
+
+    from rlgen.config import Activation, Norm, Pool, RNNBackbone, TransformerBackbone
+    from rlgen.nets.common import ACTIVATIONS, NORMS, POOLS
+    from rlgen.nets.recurrent import CELLS
+    from rlgen.nets.transformer import POSITIONALS
+
+    assert typing.get_args(Activation) == tuple(ACTIVATIONS)
+    assert typing.get_args(Norm) == NORMS
+    assert typing.get_args(Pool) == POOLS
+    assert set(typing.get_args(RNNBackbone.model_fields["type"].annotation)) == set(CELLS)
+    assert set(typing.get_args(TransformerBackbone.model_fields["positional"].annotation)) == set(POSITIONALS)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "rnn", "gru", "lstm", "transformer"])
+def test_builtin_backbone_configs_carry_their_network_class_traits(name):
+    """The config models answer `sequence` / `prefers_accelerator` without importing torch; the
+    network classes declare them. They must agree (a plugin's config reads the class itself)."""
+    from pydantic import TypeAdapter
+
+    from rlgen.config import BackboneConfig
+    from rlgen.nets import backbone_traits
+
+    cfg = TypeAdapter(BackboneConfig).validate_python({"type": name})
+    assert (cfg.sequence, cfg.prefers_accelerator) == backbone_traits(name)

@@ -88,3 +88,12 @@ def toy_config(tmp_path, **train: Any) -> ToyConfig:
         "toy": toy,
         "logging": {"dir": str(tmp_path), "console": False, "wandb": {"mode": "disabled"}},
     })
+
+
+class ForgetfulToy(ToyExperiment):
+    """Resumes its model but not its optimizer: Adam's moments and step count restart at resume,
+    the bug `rlgen.testing.check_experiment` must catch."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.global_step, self.evals = state["global_step"], state["evals"]

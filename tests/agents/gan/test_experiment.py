@@ -6,11 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from rlgen import api
 from rlgen.agents.gan.config import GANConfig
 from rlgen.agents.gan.experiment import GANExperiment
+from rlgen.api import config_path
 from rlgen.config import load_config
 from rlgen.errors import ConfigError
 from rlgen.runner import Runner
+from rlgen.testing import check_experiment
+from tests.test_configs import smoke_overrides
 
 MLP = {"type": "mlp", "hidden": [32, 32]}
 
@@ -79,8 +83,7 @@ def test_resume_is_exact(tmp_path, extras):
 
 
 def test_metrics_and_picture_are_logged(tmp_path):
-    cfg = config(tmp_path, source="ring8", steps=20, **{"eval.pictures": True})
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+    summary = api.train(config(tmp_path, source="ring8", steps=20, **{"eval.pictures": True})).summary
     rows = [json.loads(line) for line in open(f"{summary['run_dir']}/metrics.jsonl")]
     train = [r for r in rows if "gan/loss_d" in r]
     evals = [r for r in rows if "eval/modes_covered" in r]
@@ -92,12 +95,10 @@ def test_metrics_and_picture_are_logged(tmp_path):
 
 @pytest.mark.slow
 def test_ring8_covers_at_least_7_modes(tmp_path):
-    from rlgen.cli import load
-
-    cfg = load("configs/gan_ring8.yaml", [f"logging.dir={tmp_path}", "logging.console=false", "train.progress=false",
-                                          "logging.wandb.mode=disabled", "eval.pictures=false", "device=cpu",
-                                          "train.total_steps=2500", "train.eval_every=2500"])
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+    summary = api.train("configs/gan_ring8.yaml", [f"logging.dir={tmp_path}", "logging.console=false",
+                                                   "train.progress=false", "logging.wandb.mode=disabled",
+                                                   "eval.pictures=false", "device=cpu", "train.total_steps=2500",
+                                                   "train.eval_every=2500"]).summary
     assert summary["final"]["eval/modes_covered"] >= 7
 
 
@@ -135,8 +136,7 @@ def test_compile_wraps_both_players(tmp_path, monkeypatch):
         return real_compile(module, backend="eager")
 
     monkeypatch.setattr(torch, "compile", eager_compile)
-    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True})
-    summary = Runner(cfg, GANExperiment(cfg)).run()
+    summary = api.train(config(tmp_path, source="ring8", steps=10, **{"perf.compile": True})).summary
     assert calls == ["Generator", "Discriminator"] and summary["status"] == "completed"
 
 
@@ -147,3 +147,10 @@ def test_top_k_share_falls_linearly(tmp_path):
         exp.global_step = step
         shares.append(exp._top_k(64))
     assert shares == [64, 40, 16]  # 64 * (1 - t * 0.75)
+
+
+def test_honours_the_experiment_protocol():
+    """rlgen's own checker: checkpoint, one more unit == resume + that unit, bit for bit."""
+    overrides = [*smoke_overrides(config_path("gan_ring8")), "perf.steps_per_unit=5"]
+    report = check_experiment("gan", "gan_ring8", overrides)
+    assert report.exact and "eval/samples" in report.eval_names  # a picture is a valid eval value

@@ -6,7 +6,7 @@ import torch
 from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
 from rlgen.agents.gan.players import EMA, Discriminator, Generator, with_label
 
-CASES = [  # (kind, shape, generator backbone, discriminator backbone)
+CASES = [  # (modality, shape, generator backbone, discriminator backbone)
     ("points", (2,), {"type": "mlp", "hidden": [16]}, {"type": "mlp", "hidden": [16]}),
     ("image", (1, 8, 8), {"type": "cnn", "channels": [16, 8]},
      {"type": "cnn", "channels": [8, 16], "kernels": [3, 3], "strides": [2, 2], "padding": [1, 1], "hidden": 32}),
@@ -17,11 +17,11 @@ CASES = [  # (kind, shape, generator backbone, discriminator backbone)
 
 
 @pytest.mark.parametrize("conditional", ["none", "concat", "projection"])
-@pytest.mark.parametrize("kind, shape, g_spec, d_spec", CASES, ids=["mlp", "cnn", "lstm", "transformer"])
-def test_players_shapes_and_gradients(kind, shape, g_spec, d_spec, conditional):
+@pytest.mark.parametrize("modality, shape, g_spec, d_spec", CASES, ids=["mlp", "cnn", "lstm", "transformer"])
+def test_players_shapes_and_gradients(modality, shape, g_spec, d_spec, conditional):
     n_classes = 0 if conditional == "none" else 3
-    G = Generator(GeneratorConfig(backbone=g_spec, noise_dim=4), kind, shape, n_classes)
-    D = Discriminator(DiscriminatorConfig(backbone=d_spec, spectral_norm=True), kind, shape, n_classes, conditional)
+    G = Generator(GeneratorConfig(backbone=g_spec, noise_dim=4), modality, shape, n_classes)
+    D = Discriminator(DiscriminatorConfig(backbone=d_spec, spectral_norm=True), modality, shape, n_classes, conditional)
     y = torch.tensor([0, 1, 2, 1, 0]) if n_classes else None
     x = G(G.noise(5), y)
     assert x.shape == (5, *shape)

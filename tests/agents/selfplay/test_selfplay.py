@@ -8,9 +8,12 @@ import pytest
 
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen import checkpoint
-from rlgen.cli import load, main
+from rlgen.api import load_config
+from rlgen.cli import main
 from rlgen.logging import Logger, Table
 from rlgen.runner import RunContext
+from rlgen.testing import ExperimentCheckError, check_experiment
+from tests.test_configs import smoke_overrides
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "selfplay_tictactoe.yaml"
 TINY = ["game.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=64",
@@ -21,7 +24,7 @@ TINY = ["game.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batc
 def _experiment(tmp_path, *overrides):
     import torch
 
-    cfg = load(str(CONFIG), [*TINY, *overrides])
+    cfg = load_config(CONFIG, [*TINY, *overrides])
     exp = SelfPlayExperiment(cfg)
     exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), cfg.seed))
     return exp
@@ -89,7 +92,7 @@ def test_config_problems_are_reported(tmp_path):
     from rlgen.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
-        load(str(CONFIG), ["ratings.references=[random,lookahead]", "agent.hyperparams.n_step=3"])
+        load_config(CONFIG, ["ratings.references=[random,lookahead]", "agent.hyperparams.n_step=3"])
     text = str(e.value)
     assert "ratings.references.1" in text and "connect_four_v3" in text and "n_steps" in text
 
@@ -108,3 +111,19 @@ def test_a_cnn_learner_sees_the_board_as_planes_and_plays_as_trained(tmp_path):
     snap = exp.league.player(exp.league.snapshots[-1].name)
     assert all(0 <= snap(p, np.ones(9, bool)) < 9 for p in planes)
     exp.close()
+
+
+# Not exact yet (a later issue): SB3 keeps its envs, the games in progress and `_last_obs`
+# outside state_dict, so the resumed copy starts new episodes where the original was mid-episode.
+# exact=False checks the structure; the strict xfail fails once the kind resumes exactly: flip it then.
+NOT_EXACT_YET = pytest.param(True, id="exact", marks=pytest.mark.xfail(
+    strict=True, raises=ExperimentCheckError, reason="SB3 env state is not checkpointed"))
+
+
+@pytest.mark.parametrize("exact", [pytest.param(False, id="structure"), NOT_EXACT_YET])
+def test_honours_the_experiment_protocol(exact):
+    # a snapshot every unit (2 envs x 16 steps), so the league's pool carries over the checkpoint
+    overrides = [*smoke_overrides(CONFIG), "league.snapshot_every=32", "ratings.max_snapshots=1",
+                 "train.eval_episodes=2"]
+    report = check_experiment("selfplay", CONFIG, overrides, exact=exact)
+    assert report.exact is exact and "eval/payoff" in report.eval_names  # a table is a valid eval value

@@ -10,9 +10,11 @@ pytest.importorskip("mpe2")
 
 from rlgen.agents.selfplay.teams import TeamsExperiment  # noqa: E402
 from rlgen.envs.games.teams import OneSide, play_teams, random_team, side_vec_env, team_game  # noqa: E402
-from rlgen.cli import load  # noqa: E402
+from rlgen.api import load_config  # noqa: E402
 from rlgen.logging import Logger  # noqa: E402
 from rlgen.runner import RunContext  # noqa: E402
+from rlgen.testing import ExperimentCheckError, check_experiment  # noqa: E402
+from tests.test_configs import smoke_overrides  # noqa: E402
 
 GAME = team_game("simple_tag_v3", max_cycles=5)
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "teams_simple_tag.yaml"
@@ -46,8 +48,8 @@ def test_play_teams_scores_each_side():
 
 
 def test_phases_alternate_and_survive_save_load(tmp_path):
-    cfg = load(str(CONFIG), ["game.copies=1", "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=24",
-                             "game.kwargs.max_cycles=10", "schedule.units_per_phase=1"])
+    cfg = load_config(CONFIG, ["game.copies=1", "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=24",
+                               "game.kwargs.max_cycles=10", "schedule.units_per_phase=1"])
     exp = TeamsExperiment(cfg)
     exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), 0))
     exp.train_unit()  # adversaries learn: 8 steps x 3 agents
@@ -68,3 +70,18 @@ def test_phases_alternate_and_survive_save_load(tmp_path):
     np.testing.assert_array_equal(other.models["adversary"].predict(obs, deterministic=True)[0],
                                   exp.models["adversary"].predict(obs, deterministic=True)[0])
     exp.close(), other.close()
+
+
+# Not exact yet (a later issue): SB3 keeps its envs, the episodes in progress and `_last_obs`
+# outside state_dict, so the resumed copy starts new episodes where the original was mid-episode.
+# exact=False checks the structure; the strict xfail fails once the kind resumes exactly: flip it then.
+NOT_EXACT_YET = pytest.param(True, id="exact", marks=pytest.mark.xfail(
+    strict=True, raises=ExperimentCheckError, reason="SB3 env state is not checkpointed"))
+
+
+@pytest.mark.parametrize("exact", [pytest.param(False, id="structure"), NOT_EXACT_YET])
+def test_honours_the_experiment_protocol(exact):
+    # a phase per unit, so the checkpoint falls between phases and the frozen copies must carry over
+    overrides = [*smoke_overrides(CONFIG), "agent.hyperparams.batch_size=8", "schedule.units_per_phase=1"]
+    report = check_experiment("teams", CONFIG, overrides, exact=exact)
+    assert report.exact is exact and "league/phase" in report.metric_names

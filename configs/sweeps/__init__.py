@@ -1,0 +1,1 @@
+"""Sweep files for `rlgen sweep`, installed as package data."""

@@ -1,0 +1,423 @@
+"""Checkers a kind author runs to prove a kind honours the experiment protocol (like PettingZoo's
+`api_test`): every built-in kind's tests call it, and a plugin's tests should too.
+
+    from rlgen.testing import check_experiment
+
+    def test_my_kind_honours_the_protocol():
+        report = check_experiment("mypkg.kinds:Coin", "configs/coin.yaml", ["train.total_steps=1000"])
+        assert "loss/total" in report.metric_names
+
+`check_experiment` trains a few units on the CPU in a temporary directory, checkpoints the
+experiment exactly as the runner does (its `state_dict()` beside the global RNG state, through
+`rlgen.checkpoint`), trains one more unit, then builds a fresh experiment, resumes it from that
+checkpoint as `rlgen train --resume` would, trains the same unit and requires both to agree bit for
+bit. Every problem is reported at once in one `ExperimentCheckError`, one line each.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import pickle
+import reprlib
+import tempfile
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlgen import checkpoint
+from rlgen.api import config_path
+from rlgen.config import ExperimentConfig, load_config
+from rlgen.errors import ConfigError, RlgenError
+from rlgen.experiment import METRIC_PREFIXES, RunContext
+from rlgen.logging import Image, Logger, Table
+from rlgen.registry import KINDS
+from rlgen.runner import _rng_state, _set_rng_state, choose_device, default_threads, seed_everything
+
+__all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
+
+PROTOCOL_METHODS = ("setup", "train_unit", "evaluate", "state_dict", "load_state_dict", "close")
+MAX_LINES = 8  # differing entries listed in a message; the rest are counted per state section
+
+_NOT_RESTORED_HINT = (
+    "this usually means state_dict() leaves out, or load_state_dict() does not restore, part of what "
+    "training reads (an optimizer, an RNG or generator, a counter, a buffer, an env): save and restore it, "
+    "or pass exact=False while the kind is known not to resume exactly"
+)
+
+
+class ExperimentCheckError(RlgenError):
+    """A kind breaks the experiment protocol; `problems` holds one line per problem."""
+
+    def __init__(self, kind: str, problems: list[str], hint: str = ""):
+        self.kind, self.problems = kind, problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"kind {kind}: {len(problems)} {noun}:\n{lines}" + (f"\n{hint}" if hint else ""))
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `check_experiment` ran and saw."""
+
+    kind: str
+    units: int  # train_unit calls in all: `units` + one more on the original + one on the resumed copy
+    metric_names: tuple[str, ...]  # every name train_unit returned
+    eval_names: tuple[str, ...]
+    exact: bool  # False: only the state's structure was compared after resume, not its values
+    seconds: float
+
+
+def check_experiment(kind: type | str, config: ExperimentConfig | Mapping[str, Any] | str | Path,
+                     overrides: Sequence[str] = (), *, units: int = 2, workdir: Path | None = None,
+                     exact: bool = True) -> CheckReport:
+    """Check that `kind` honours the protocol of `rlgen.experiment.Experiment` on `config`.
+
+    `kind`: the class, a registered kind name or an import path (`mypkg.kinds:Coin`). `config`:
+    anything `rlgen.api.load_config` takes; `overrides` as on the command line (keep the budget
+    small). The run goes to `workdir` (default: a temporary directory, removed afterwards) on the
+    CPU with W&B, console and progress bar off. `exact=False` is for a kind known not to resume
+    exactly yet: the resumed unit's state is then compared only by keys, types, shapes and dtypes.
+    The global RNG and torch's thread count are restored when it returns.
+    Raises `ExperimentCheckError` (or `ConfigError` for a config the kind rejects).
+    """
+    if units < 1:
+        raise RlgenError(f"units must be >= 1, got {units}")
+    t0 = time.perf_counter()
+    cls, name = _resolve_kind(kind)
+    if problems := _protocol_problems(cls):
+        raise ExperimentCheckError(name, problems, "see rlgen.experiment.Experiment for the protocol")
+    rng, threads = _rng_state(), torch.get_num_threads()
+    temporary = tempfile.TemporaryDirectory(prefix="rlgen-check-") if workdir is None else nullcontext(workdir)
+    try:
+        with temporary as where:
+            root = Path(where)
+            root.mkdir(parents=True, exist_ok=True)
+            cfg = _load(cls, config, overrides, root)
+            name = f"{cfg.kind!r} ({_import_path(cls)})"
+            report = _check(cls, cfg, name, root, units, exact)
+    finally:
+        _set_rng_state(rng)
+        torch.set_num_threads(threads)
+    return CheckReport(name, units + 2, *report, exact, round(time.perf_counter() - t0, 3))
+
+
+def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
+           exact: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The run itself: train, checkpoint, train on, resume a copy, compare, evaluate, close."""
+    ctx = RunContext(cfg, root / "run", choose_device("cpu", False), Logger([]), cfg.seed)
+    built: list[Any] = []
+    try:
+        original = _build(cls, ctx, name, built)
+        seen = [_train(original, name, f"unit {i + 1}") for i in range(units)]
+        saved = _save(original, root / "run" / "checkpoints", name)
+        metrics_a = _train(original, name, f"unit {units + 1}")
+        after_a = _comparable(original)
+
+        resumed = _build(cls, ctx, name, built)
+        resumed.load_state_dict(saved["experiment"])
+        _set_rng_state(saved["rng"])  # after load_state_dict, as the runner's _restore does
+        steps = [f"global_step is {resumed.global_step!r} after load_state_dict, not the saved "
+                 f"{saved['global_step']}"] if resumed.global_step != saved["global_step"] else []
+        restored = _differences(saved["experiment"], resumed.state_dict(), exact, ("saved", "restored"))
+        metrics_b = _train(resumed, name, f"unit {units + 1} after resume")
+        if resumed.global_step != original.global_step:
+            steps.append(f"global_step is {resumed.global_step} after the resumed unit, {original.global_step} without")
+        diverged = _differences(after_a, _comparable(resumed), exact, ("uninterrupted", "resumed"))
+        metric_lines = _metric_differences(metrics_a, metrics_b) if exact else []
+        if steps or restored or diverged or metric_lines:
+            problems = steps + _state_lines(restored, diverged) + _capped(metric_lines, 3, "metrics")
+            raise ExperimentCheckError(name, problems, _NOT_RESTORED_HINT if exact else "")
+        evaluated = _evaluate(original, name)
+    except BaseException:
+        _close(built, name, report=False)  # the first error is the one to see
+        raise
+    _close(built, name, report=True)
+    names = sorted({k for m in (*seen, metrics_a, metrics_b) for k in m})
+    return tuple(names), tuple(sorted(evaluated))
+
+
+# --- the kind and its config ----------------------------------------------------------------------
+
+
+def _resolve_kind(kind: type | str) -> tuple[type, str]:
+    cls = KINDS.get(kind) if isinstance(kind, str) else kind
+    if not isinstance(cls, type):
+        raise ExperimentCheckError(repr(kind), [f"is a {type(cls).__name__}, not a class implementing "
+                                                "rlgen.experiment.Experiment"])
+    return cls, repr(kind) if isinstance(kind, str) else _import_path(cls)
+
+
+def _import_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _protocol_problems(cls: type) -> list[str]:
+    """The parts of the protocol the class lacks (its instances' `global_step` is checked in `_build`)."""
+    model = getattr(cls, "config_model", None)
+    problems = []
+    if not (isinstance(model, type) and issubclass(model, ExperimentConfig)):
+        problems.append(f"config_model is {model!r}, not a subclass of rlgen.config.ExperimentConfig")
+    problems += [f"{m}() is missing" for m in PROTOCOL_METHODS if not callable(getattr(cls, m, None))]
+    return problems
+
+
+class _AnyKindName(Mapping[str, type[ExperimentConfig]]):
+    """Every `kind:` name maps to the model of the class under check: the class may be registered
+    under no name at all (a toy kind in a test, a plugin not installed yet)."""
+
+    def __init__(self, model: type[ExperimentConfig]):
+        self.model = model
+
+    def __getitem__(self, name: str) -> type[ExperimentConfig]:
+        return self.model
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def _load(cls: type, config: Any, overrides: Sequence[str], root: Path) -> ExperimentConfig:
+    """The config validated by the class's own model, with the checker's run settings on top, and
+    the kind's `check(cfg)`, which must return a list of strings."""
+    if isinstance(config, ExperimentConfig):
+        source: Any = config.model_dump(mode="json")
+    else:
+        source = config if isinstance(config, Mapping) else config_path(config)
+    forced = [f"logging.dir='{root}'", "logging.console=false", "logging.wandb.mode=disabled",
+              "train.progress=false", "device=cpu"]
+    cfg = load_config(source, [*overrides, *forced], kinds=_AnyKindName(cls.config_model))
+    check = getattr(cls, "check", None)
+    if callable(check):
+        found = check(cfg)
+        if not (isinstance(found, list) and all(isinstance(p, str) for p in found)):
+            raise ExperimentCheckError(_import_path(cls), [f"check(cfg) returned {reprlib.repr(found)}, not a list of strings "
+                                                           "(one line per problem, empty when none)"])
+        if found:
+            raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", found)
+    return cfg
+
+
+# --- building and training ------------------------------------------------------------------------
+
+
+def _build(cls: type, ctx: RunContext, name: str, built: list[Any]) -> Any:
+    """Construct, seed and set up as the runner does (construction comes before the seeding)."""
+    exp = cls(ctx.cfg)
+    built.append(exp)
+    torch.set_num_threads(ctx.cfg.train.threads or default_threads(ctx.device, exp))
+    seed_everything(ctx.cfg.seed)
+    exp.setup(ctx)
+    step = getattr(exp, "global_step", None)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ExperimentCheckError(name, [f"global_step after setup is {step!r}, not an int >= 0 "
+                                          "(env steps or training iterations, set in __init__)"])
+    return exp
+
+
+def _train(exp: Any, name: str, which: str) -> dict[str, float]:
+    """One train_unit whose metrics are finite numbers under the shared prefixes and whose
+    global_step grew."""
+    step0 = exp.global_step
+    metrics = exp.train_unit()
+    if not isinstance(metrics, Mapping):
+        raise ExperimentCheckError(name, [f"{which}: train_unit() returned {type(metrics).__name__}, "
+                                          "not a mapping of metric names to numbers"])
+    problems = [f"{which}: {p}" for p in _value_problems(metrics, METRIC_PREFIXES, media=False)]
+    step = exp.global_step
+    if not isinstance(step, int) or isinstance(step, bool) or step <= step0:
+        problems.append(f"{which}: global_step went from {step0!r} to {step!r}; it must grow with every unit "
+                        "(is train.total_steps already reached? give the check a larger budget)")
+    if problems:
+        raise ExperimentCheckError(name, problems)
+    return dict(metrics)
+
+
+def _value_problems(metrics: Mapping[str, Any], prefixes: tuple[str, ...], media: bool) -> list[str]:
+    """Names under `prefixes`, values finite numbers (or, with `media`, a Table or an Image)."""
+    named = prefixes[0] if len(prefixes) == 1 else f"one of the shared prefixes ({', '.join(prefixes)})"
+    problems = []
+    for key, value in metrics.items():
+        if not isinstance(key, str) or not key.startswith(prefixes):
+            problems.append(f"metric {key!r} does not start with {named}")
+        elif not (media and isinstance(value, (Table, Image))) and not (
+                _is_number(value) and math.isfinite(float(value))):
+            problems.append(f"metric {key!r} is {value!r}, not a finite number")
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _save(exp: Any, ckpt_dir: Path, name: str) -> dict[str, Any]:
+    """A checkpoint as the runner writes it, read back: what load_state_dict will really get."""
+    state = {"experiment": exp.state_dict(), "global_step": exp.global_step, "rng": _rng_state()}
+    try:
+        checkpoint.save(ckpt_dir, exp.global_step, state)
+    except RlgenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever pickling raises for an unsaveable object
+        where = _unpicklable(state["experiment"], "") or "state_dict()"
+        raise ExperimentCheckError(name, [f"{where} cannot be saved in a checkpoint ({type(e).__name__}: {e}); "
+                                          "state_dict() must hold tensors, arrays, numbers, strings and "
+                                          "containers of them"]) from None
+    return checkpoint.load(ckpt_dir)
+
+
+def _unpicklable(obj: Any, path: str) -> str | None:
+    """The dotted path of the first entry of `obj` that pickle refuses, with its type."""
+    items = obj.items() if isinstance(obj, Mapping) else enumerate(obj) if isinstance(obj, (list, tuple)) else None
+    if items is None:
+        try:
+            pickle.dumps(obj)
+        except Exception:  # noqa: BLE001
+            return f"{path or '<state>'} ({type(obj).__name__})"
+        return None
+    for key, value in items:
+        if (found := _unpicklable(value, f"{path}.{key}" if path else str(key))) is not None:
+            return found
+    return None
+
+
+def _comparable(exp: Any) -> dict[str, Any]:
+    """What must agree after the same unit: the experiment's state and the global RNG."""
+    return {**exp.state_dict(), "<global RNG>": _rng_state()}
+
+
+def _evaluate(exp: Any, name: str) -> dict[str, Any]:
+    metrics = exp.evaluate()
+    if not isinstance(metrics, Mapping):
+        raise ExperimentCheckError(name, [f"evaluate() returned {type(metrics).__name__}, not a mapping"])
+    problems = [f"evaluate(): {p}" for p in _value_problems(metrics, ("eval/",), media=True)]
+    if problems:
+        raise ExperimentCheckError(name, problems)
+    return dict(metrics)
+
+
+def _close(built: list[Any], name: str, report: bool) -> None:
+    """Close every experiment built; `report`: a failing close is an error."""
+    failed = []
+    for exp in built:
+        try:
+            exp.close()
+        except Exception as e:  # noqa: BLE001
+            failed.append(f"close() raised {type(e).__name__}: {e}")
+    if failed and report:
+        raise ExperimentCheckError(name, failed)
+
+
+# --- comparing two runs ---------------------------------------------------------------------------
+
+
+def _metric_differences(a: Mapping[str, float], b: Mapping[str, float]) -> list[str]:
+    """Metrics of the same unit, uninterrupted (a) and resumed (b); time/... is wall clock, skipped."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if key.startswith("time/"):
+            continue
+        if key not in a or key not in b:
+            out.append(f"metric {key} is reported only {'after' if key in b else 'without'} resume")
+        elif not _same_number(a[key], b[key]):
+            out.append(f"metric {key} is {b[key]!r} after resume, {a[key]!r} without")
+    return out
+
+
+def _differences(a: Any, b: Any, exact: bool, labels: tuple[str, str], path: str = "",
+                 depth: int = 0) -> list[tuple[str, str]]:
+    """(dotted path, what differs) for every entry of two states that disagree. `exact`: values
+    too, bitwise for tensors and arrays; else only keys, types, shapes and dtypes (and sequence
+    lengths are not compared: episode buffers legitimately differ between inexact runs)."""
+    where = path or "<state>"
+    if depth > 64:
+        return []
+    if type(a) is not type(b):
+        return [(where, f"{type(a).__name__} when {labels[0]}, {type(b).__name__} when {labels[1]}")]
+    if isinstance(a, torch.Tensor):
+        return _tensor_difference(where, a, b, exact)
+    if isinstance(a, np.ndarray):
+        if a.dtype == object:
+            return _differences(a.tolist(), b.tolist(), exact, labels, path, depth + 1)
+        return _array_difference(where, a, b, exact)
+    if isinstance(a, Mapping):
+        out = [(f"{path}.{k}" if path else str(k), f"in the {labels[0] if k in a else labels[1]} state only")
+               for k in [*a, *(k for k in b if k not in a)] if (k in a) != (k in b)]
+        for k in (k for k in a if k in b):
+            out += _differences(a[k], b[k], exact, labels, f"{path}.{k}" if path else str(k), depth + 1)
+        return out
+    if isinstance(a, (list, tuple, deque)):
+        out = [(where, f"length {len(a)} when {labels[0]}, {len(b)} when {labels[1]}")] \
+            if exact and len(a) != len(b) else []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += _differences(x, y, exact, labels, f"{path}.{i}" if path else str(i), depth + 1)
+        return out
+    if not exact:
+        return []
+    if isinstance(a, bytes):  # a pickled blob: the same object need not pickle to the same bytes
+        return [] if a == b else [(where, f"{len(a)} bytes when {labels[0]}, {len(b)} bytes when {labels[1]}, "
+                                          "not the same")]
+    if _is_number(a) or isinstance(a, (str, type(None), bool, complex)):
+        same = _same_number(a, b) if _is_number(a) else a == b
+        return [] if same else [(where, f"{reprlib.repr(a)} when {labels[0]}, {reprlib.repr(b)} when {labels[1]}")]
+    if hasattr(a, "__dict__"):  # a plain object (SB3's RunningMeanStd): its attributes
+        return _differences(vars(a), vars(b), exact, labels, path, depth + 1)
+    return [] if pickle.dumps(a) == pickle.dumps(b) else [(where, f"{type(a).__name__} objects differ")]
+
+
+def _tensor_difference(where: str, a: torch.Tensor, b: torch.Tensor, exact: bool) -> list[tuple[str, str]]:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return [(where, f"{tuple(a.shape)} {a.dtype} vs {tuple(b.shape)} {b.dtype}")]
+    a, b = a.detach().cpu().reshape(-1), b.detach().cpu().reshape(-1)
+    if not exact or torch.equal(a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8)):
+        return []  # bitwise: -0.0 is not 0.0, and NaN equals the same NaN
+    distance = None
+    if a.dtype not in (torch.bool, torch.uint8):  # flags and bytes (an RNG state) have no useful distance
+        distance = (a.to(torch.complex128) - b.to(torch.complex128)).abs().max().item()
+    return [(where, _how_many(distance, int((a != b).sum()), a.numel()))]
+
+
+def _array_difference(where: str, a: np.ndarray, b: np.ndarray, exact: bool) -> list[tuple[str, str]]:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return [(where, f"{a.shape} {a.dtype} vs {b.shape} {b.dtype}")]
+    if not exact or np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes():
+        return []
+    numeric = a.dtype.kind in "iufc" and a.dtype != np.uint8
+    distance = float(np.abs(a.astype(np.complex128) - b.astype(np.complex128)).max()) if numeric else None
+    return [(where, _how_many(distance, int(np.sum(a != b)), a.size))]
+
+
+def _how_many(distance: float | None, n: int, of: int) -> str:
+    counted = f"{n} of {of} elements differ"
+    return counted if distance is None else f"max abs diff {distance:.3g}, {counted}"
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+
+def _state_lines(restored: list[tuple[str, str]], diverged: list[tuple[str, str]]) -> list[str]:
+    """The first differing entries, those load_state_dict did not restore first (the likelier
+    cause), then a line counting every differing entry per top-level section of the state."""
+    lines = [f"{path} not restored by load_state_dict ({what})" for path, what in restored]
+    lines += [f"{path} differs after resume ({what})" for path, what in diverged]
+    if not lines:
+        return []
+    counts: dict[str, int] = {}
+    for path, _ in restored + diverged:
+        top = path.split(".", 1)[0]
+        counts[top] = counts.get(top, 0) + 1
+    listed = ", ".join(f"{top} ({n})" for top, n in counts.items())
+    return [*lines[:MAX_LINES], f"{len(lines)} differing entries in all, by section: {listed}"]
+
+
+def _capped(lines: list[str], n: int, what: str) -> list[str]:
+    return lines if len(lines) <= n + 1 else [*lines[:n], f"... and {len(lines) - n} more {what} differ"]

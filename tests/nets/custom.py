@@ -1,0 +1,28 @@
+"""A user's own backbone, used by import path in configs (tests/nets/test_custom_backbone.py)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor, nn
+
+
+class TinyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    width: int = Field(8, gt=0)
+
+
+class TinyEncoder(nn.Module):
+    """(B, *in_shape) -> (B, width): one Linear over the flattened input, then tanh."""
+
+    config_model = TinyArgs
+
+    def __init__(self, in_shape: tuple[int, ...], width: int = 8):
+        super().__init__()
+        self.in_shape, self.out_dim = tuple(in_shape), width
+        n = 1
+        for d in in_shape:
+            n *= d
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(n, width), nn.Tanh())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)

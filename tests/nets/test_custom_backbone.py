@@ -1,0 +1,38 @@
+"""A backbone type given as an import path: validated at load, used by RL policies and GAN players."""
+
+from __future__ import annotations
+
+import pytest
+
+import rlgen
+from rlgen.errors import ConfigError
+from tests.nets.custom import TinyEncoder
+
+TINY = "tests.nets.custom:TinyEncoder"
+
+
+def test_rl_policy_on_a_users_backbone(tmp_path, quiet):
+    run = rlgen.train("ppo_cartpole", [f"agent.policy.backbone={{type: '{TINY}', width: 6}}", "train.total_steps=512",
+                                       "train.eval_every=512", "train.eval_episodes=2", f"logging.dir={tmp_path}", *quiet])
+    assert run.summary["status"] == "completed"
+    with rlgen.load_run(run.run_dir) as loaded:
+        extractor = loaded.modules()["policy"].features_extractor
+        assert isinstance(extractor.net, TinyEncoder) and extractor.features_dim == 6
+
+
+def test_gan_players_on_a_users_backbone(tmp_path, quiet):
+    run = rlgen.train("gan_ring8", [f"generator.backbone={{type: '{TINY}', width: 16}}",
+                                    f"discriminator.backbone={{type: '{TINY}'}}", "train.total_steps=20",
+                                    "perf.steps_per_unit=10", "eval.samples=100", f"logging.dir={tmp_path}", *quiet])
+    assert run.summary["status"] == "completed"
+    with rlgen.load_run(run.run_dir) as loaded:
+        assert isinstance(loaded.modules()["generator"].body, TinyEncoder)
+
+
+def test_a_users_backbone_is_checked_when_the_config_loads():
+    with pytest.raises(ConfigError) as e:
+        rlgen.load_config("ppo_cartpole", [f"agent.policy.backbone={{type: '{TINY}', width: 0}}", "optim.lr=-1"])
+    text = str(e.value)
+    assert "agent.policy.backbone: width: Input should be greater than 0" in text and "optim.lr" in text
+    with pytest.raises(ConfigError, match=r"agent.policy.backbone.type: cannot import 'tests.nets.nope'"):
+        rlgen.load_config("ppo_cartpole", ["agent.policy.backbone={type: 'tests.nets.nope:X'}"])

@@ -1,0 +1,227 @@
+"""Extending rlgen from outside: the example plugin package (examples/rlgen-plugin-example), names
+by import path, game kwargs, and what a misspelt name or a broken plugin does.
+
+The plugin is installed the way a user's would be (`pip install --target`), into a tmp folder put
+on PYTHONPATH of a fresh interpreter, so its entry points come from its own dist-info; the
+in-process tests put its source folder on sys.path and use import paths instead.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rlgen
+from rlgen.errors import ConfigError
+from tests.install_helpers import ROOT, copy_sources, list_sections, names_in, pip, run_python
+
+EXAMPLE = ROOT / "examples" / "rlgen-plugin-example"
+DIST = "[rlgen-plugin-example]"  # how `rlgen list` marks an entry from the plugin's distribution
+QUIET = ["logging.wandb.mode=disabled", "train.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def plugin_target(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("plugin")
+    # built from a copy: an in-tree build would leave build/ and an egg-info in the repository
+    source = copy_sources(EXAMPLE, tmp / "src")
+    pip("install", "--no-deps", "--no-build-isolation", "--target", str(tmp / "target"), str(source))
+    return tmp / "target"
+
+
+@pytest.fixture
+def example_on_path(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The example's source folder on sys.path (not installed: no entry points), for import paths."""
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    yield
+    for name in [m for m in sys.modules if m.split(".")[0] == "rlgen_plugin_example"]:
+        del sys.modules[name]
+
+
+def only_run_dir(runs: Path, name: str) -> Path:
+    (run_dir,) = (runs / name).iterdir()
+    return run_dir
+
+
+def metrics(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+# --- the installed plugin, through the command line ---------------------------------------------
+
+
+def test_rlgen_list_shows_the_plugin_with_its_distribution_name(plugin_target: Path, tmp_path: Path) -> None:
+    sections = list_sections(run_python(["-m", "rlgen", "list"], tmp_path, plugin_target).stdout)
+    for section, plugins, builtin in (("kinds", "density", "rl"), ("sources", "spiral", "ring8"),
+                                      ("backbones", "fourier", "mlp")):
+        rows = names_in(sections[section])
+        assert rows[plugins].endswith(DIST), (section, rows[plugins])
+        assert not rows[builtin].endswith("]")  # rlgen's own carry no distribution name
+    assert "rlgen_example/Corridor-v0" in " ".join(sections["envs (gymnasium ids)"])
+
+    # the control: the same command without the plugin on the path knows none of it
+    plain = run_python(["-m", "rlgen", "list"], tmp_path, None).stdout
+    assert "density" not in names_in(list_sections(plain)["kinds"]) and "Corridor" not in plain
+
+
+def _density_learns(run_dir: Path) -> None:
+    evals = [row["eval/nll"] for row in metrics(run_dir) if "eval/nll" in row]
+    losses = [row["loss/nll"] for row in metrics(run_dir) if "loss/nll" in row]
+    assert len(evals) == 2 and len(losses) == 4
+    assert evals[1] < evals[0]  # gradient descent on the NLL lowers the held-out NLL
+
+
+def _gan_uses_the_plugin_backbone(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["global_step"] == 40 and math.isfinite(summary["final"]["eval/mmd"])
+    assert "type: fourier" in (run_dir / "config.yaml").read_text()
+
+
+def _ppo_solves_the_corridor(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["final"]["eval/return_mean"] == -3.0  # the known answer: 3 steps to either end
+
+
+@pytest.mark.parametrize("config, overrides, check", [
+    ("density_spiral", ["train.total_steps=100", "train.eval_every=50", "model.steps_per_unit=25"], _density_learns),
+    ("gan_spiral", ["train.total_steps=40", "train.eval_every=40", "perf.steps_per_unit=20", "eval.samples=200",
+                    "eval.pictures=false"], _gan_uses_the_plugin_backbone),
+    ("ppo_corridor", [], _ppo_solves_the_corridor),
+], ids=["kind", "source-and-backbone", "env"])
+def test_rlgen_train_trains_each_plugin_part(plugin_target: Path, tmp_path: Path, config: str,
+                                             overrides: list[str], check: Any) -> None:
+    path = EXAMPLE / "configs" / f"{config}.yaml"
+    run_python(["-m", "rlgen", "train", str(path), *overrides, *QUIET], tmp_path, plugin_target)
+    check(only_run_dir(tmp_path / "runs", config))
+
+
+# --- import paths and kwargs, in process ---------------------------------------------------------
+
+
+SPIRAL_GAN = """\
+name: spiral_by_path
+kind: gan
+data:
+  source: rlgen_plugin_example.shapes:Spiral
+  kwargs: {{arms: 3}}
+generator: {{backbone: {{type: mlp, hidden: [32]}}, noise_dim: 2}}
+discriminator: {{backbone: {{type: mlp, hidden: [32]}}}}
+objective: {{batch_size: 64}}
+eval: {{samples: 200, pictures: false}}
+perf: {{steps_per_unit: 10}}
+train: {{total_steps: 20, eval_every: 20, progress: false}}
+logging: {{dir: {runs}, console: false, wandb: {{mode: disabled}}}}
+"""
+
+
+def test_a_source_by_import_path_in_a_config_file(example_on_path: None, tmp_path: Path) -> None:
+    config = tmp_path / "spiral_gan.yaml"
+    config.write_text(SPIRAL_GAN.format(runs=tmp_path / "runs"))
+    run = rlgen.train(config)
+    assert run.summary["global_step"] == 20
+    with rlgen.load_run(run.run_dir) as loaded:
+        source = loaded.experiment.source
+        assert type(source).__module__ == "rlgen_plugin_example.shapes" and source.arms == 3  # kwargs arrived
+
+
+def _density(tmp_path: Path, total_steps: int) -> dict[str, Any]:
+    # the plugin's kind by import path, on rlgen's 1-D Gaussian: one component has a known answer
+    return {
+        "name": "density_gaussian", "kind": "rlgen_plugin_example.density:DensityExperiment", "seed": 0,
+        "data": {"source": "gaussian", "kwargs": {"mean": 3.0, "std": 0.5}},
+        "model": {"components": 1, "batch_size": 256, "steps_per_unit": 100},
+        "optim": {"type": "adam", "lr": 0.05, "schedule": "linear"},  # the decay averages out the batches' noise
+        "train": {"total_steps": total_steps, "eval_every": 200, "progress": False},
+        "logging": {"dir": str(tmp_path), "console": False, "wandb": {"mode": "disabled"}},
+    }
+
+
+def test_the_plugin_kind_by_import_path_fits_a_gaussian_and_resumes_exactly(example_on_path: None,
+                                                                             tmp_path: Path) -> None:
+    straight = rlgen.train(_density(tmp_path, 400))
+    with rlgen.load_run(straight.run_dir) as loaded:
+        mixture = loaded.modules()["mixture"]
+        assert mixture.means.item() == pytest.approx(3.0, abs=0.02)
+        assert mixture.log_stds.exp().item() == pytest.approx(0.5, abs=0.02)
+    best_nll = 0.5 * math.log(2 * math.pi * math.e * 0.5**2)  # the entropy of N(3, 0.5^2), in nats
+    assert straight.summary["final"]["eval/nll"] == pytest.approx(best_nll, abs=0.03)
+
+    # the same run stopped at its first evaluation (as an interruption would), then resumed
+    half = rlgen.train(_density(tmp_path, 400), on_eval=lambda step, _: step >= 200)
+    assert half.summary["global_step"] == 200
+    resumed = rlgen.train(None, resume=half.run_dir)
+    assert resumed.summary["global_step"] == 400
+    assert resumed.summary["final"]["eval/nll"] == straight.summary["final"]["eval/nll"]  # same batches, same steps
+
+
+def test_game_kwargs_reach_the_game(tmp_path: Path) -> None:
+    raw = {
+        "name": "go5", "kind": "selfplay", "seed": 0,
+        "game": {"name": "go_v5", "kwargs": {"board_size": 5}, "n_envs": 1},  # go_v5's default board is 19x19
+        "agent": {"policy": {"backbone": {"type": "mlp", "hidden": [16]}},
+                  "hyperparams": {"n_steps": 16, "batch_size": 16, "n_epochs": 1}},
+        "ratings": {"references": ["random"], "games_per_pair": 1},
+        "train": {"total_steps": 16, "eval_every": 16, "eval_episodes": 1, "progress": False},
+        "logging": {"dir": str(tmp_path), "console": False, "wandb": {"mode": "disabled"}},
+    }
+    run = rlgen.train(raw)
+    assert run.summary["global_step"] == 16
+    with rlgen.load_run(run.run_dir) as loaded:
+        policy = loaded.modules()["policy"]
+        assert policy.observation_space.shape == (5, 5, 17)  # 17 feature planes over the board
+        assert policy.action_space.n == 5 * 5 + 1  # every point, and pass
+
+
+# --- mistakes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config, override, message", [
+    ("ppo_cartpole", "kind=rll", r"kind: unknown experiment kind 'rll' \(did you mean 'rl'\?\); known: .*gan"),
+    ("gan_ring8", "data.source=ring9",
+     r"data.source: unknown data source 'ring9' \(did you mean 'ring8'\?\); known: .*swiss_roll"),
+    ("selfplay_tictactoe", "game.name=tictactoe_v4",
+     r"game.name: unknown game 'tictactoe_v4' \(did you mean 'tictactoe_v3'\?\); known: .*connect_four_v3"),
+], ids=["kind", "source", "game"])
+def test_an_unknown_name_suggests_and_lists_the_known_ones(config: str, override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        rlgen.load_config(config, [override])
+
+
+BROKEN_ENTRY_POINTS = """\
+[rlgen.kinds]
+boom = rlgen_broken_plugin:Kind
+
+[rlgen.sources]
+missing = rlgen_no_such_module:Shape
+
+[rlgen.envs]
+boom = rlgen_broken_plugin
+raises = rlgen_broken_register:register
+"""
+
+
+def test_a_broken_plugin_is_reported_and_rlgen_list_still_works(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = site / "rlgen_broken_plugin-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rlgen-broken-plugin\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(BROKEN_ENTRY_POINTS)
+    (site / "rlgen_broken_plugin.py").write_text('raise RuntimeError("broken on purpose")\n')
+    (site / "rlgen_broken_register.py").write_text('def register():\n    raise ValueError("no ids today")\n')
+
+    out = run_python(["-m", "rlgen", "list"], tmp_path, site)
+    sections = list_sections(out.stdout)
+    kinds, sources = names_in(sections["kinds"]), names_in(sections["sources"])
+    assert {"rl", "gan"} <= set(kinds) and "ring8" in sources  # rlgen's own are all there
+    assert kinds["boom"].startswith("(cannot be loaded: importing 'rlgen_broken_plugin'")
+    assert "RuntimeError: broken on purpose" in kinds["boom"] and kinds["boom"].endswith("[rlgen-broken-plugin]")
+    assert sources["missing"].startswith("(cannot be loaded: cannot import 'rlgen_no_such_module'")
+    warnings = " ".join(out.stderr.split())
+    assert "env package 'boom' from rlgen-broken-plugin not loaded" in warnings
+    assert "env package 'raises' from rlgen-broken-plugin not loaded: ValueError: no ids today" in warnings
+    assert "rlgen/Identity-v0" in " ".join(sections["envs (gymnasium ids)"])  # the good env package still ran
