@@ -66,20 +66,18 @@ def listing(show_all_envs: bool = False) -> Group:
 
 
 def plain_listing(show_all_envs: bool = False) -> str:
-    """The same listing as plain text, one entry a line and nothing cut or padded: what a pipe, a
-    file or `grep` gets."""
+    """The same listing as plain text: a section's title, then one `name  description` line per
+    entry, nothing cut or padded to a terminal's width; what a pipe, a file or `grep` gets."""
     from rich.text import Text
 
-    lines = []
+    blocks = []
     for section, entries in rows().items():
-        lines.append(f"{section}:")
         width = max((len(name) for name, _ in entries), default=0)
-        lines += [f"  {name:<{width}}  {Text.from_markup(text).plain}".rstrip() for name, text in entries]
-    lines.append("envs (gymnasium ids):")
-    lines.append("  " + ", ".join(env_ids(show_all_envs)))
-    if not show_all_envs:
-        lines.append("  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)")
-    return "\n".join(lines) + "\n"
+        lines = [f"{name:<{width}}  {Text.from_markup(text).plain}".rstrip() for name, text in entries]
+        blocks.append("\n".join([section, *lines]))
+    note = "" if show_all_envs else "  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)"
+    blocks.append("envs (gymnasium ids)\n" + ", ".join(env_ids(show_all_envs)) + note)
+    return "\n\n".join(blocks) + "\n"
 
 
 def _origin(text: str, origin: str) -> str:

@@ -41,7 +41,7 @@ def test_output_in_a_pipe_with_no_color_is_plain_and_whole(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "rlgen", "list"], capture_output=True, text=True, check=True, env=env)
     assert "\x1b" not in listing.stdout + listing.stderr
     lines = listing.stdout.splitlines()
-    assert lines[0] == "configs:" and all(line == line.rstrip() for line in lines)
+    assert lines[0] == "configs" and all(line == line.rstrip() for line in lines)
     for name, path in bundled_configs().items():
         (line,) = [x for x in lines if x.split()[:1] == [name]]
         assert line.split(None, 1)[1] == config_description(path).replace("\\[", "[")

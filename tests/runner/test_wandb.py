@@ -68,7 +68,7 @@ def test_wandb_that_fails_mid_run_is_dropped_once(tmp_path, monkeypatch):
     assert len([r for r in _jsonl(runner.run_dir) if "loss/total" in r]) == 10
 
 
-# --- what a W&B user expects to find in the run (issue 13) ---------------------------------------
+# --- what users of SB3's WandbCallback and CleanRL's --track expect to find in the run -------------
 
 
 def _offline(monkeypatch, tmp_path):
