@@ -234,7 +234,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci)
     out = Console(highlight=False)  # the table is the result: stdout, so that it can be redirected
     if not out.is_terminal:
-        out.width = 160  # a file or pipe gets the whole table, not an 80-column fold
+        out.width = 1000  # a file or pipe gets the whole table at its own width, no fold
     out.print(stats_table(stats, args.metric, args.threshold))
     png = plot_curves(groups, args.metric, Path(args.out) if args.out else default_png([r.path for r in runs], args.metric),
                       threshold=args.threshold, method=args.ci)

@@ -81,7 +81,9 @@ class ExperimentBase:
     Class-level: `config_model` (the pydantic model of its config), `check(cfg)` (cheap problems
     beyond the schema, one line each with a dotted path), `prefers_accelerator` (device: auto
     picks a GPU only when True). Optional: `modules()` (its torch modules by role, for
-    `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training).
+    `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training),
+    `export(fmt, out_dir) -> list[Path]` (`rlgen export`; rlgen.export.save_module writes a module
+    as ONNX or TorchScript).
     """
 
     config_model: ClassVar[type[ExperimentConfig]]
