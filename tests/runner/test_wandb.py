@@ -121,7 +121,7 @@ def test_switches_system_metrics_watch_and_no_artifacts(tmp_path, monkeypatch):
     _offline(monkeypatch, tmp_path)
     runs = {}
     for name, wandb_cfg in {"on": {"watch": "gradients", "watch_every": 1},
-                            "off": {"system_metrics": False, "log_model": False}}.items():
+                            "off": {"system_metrics": False, "log_model": False, "capture_console": False}}.items():
         cfg = toy_config(tmp_path / name)
         cfg.logging.wandb = cfg.logging.wandb.model_copy(update=wandb_cfg)
         runner = Runner(cfg, ToyExperiment(cfg))
@@ -130,6 +130,9 @@ def test_switches_system_metrics_watch_and_no_artifacts(tmp_path, monkeypatch):
     kinds = {name: {r["type"] for r in records} for name, records in runs.items()}
     assert "stats" in kinds["on"] and "stats" not in kinds["off"]  # W&B's system metrics sampler
     assert "artifact" in kinds["on"] and "artifact" not in kinds["off"]
+    console = [r["output_raw"]["line"] for r in runs["on"] if r["type"] == "output_raw"]
+    assert "toy (toy) on cpu" in "".join(console)  # the runner's own console line, captured
+    assert "output_raw" not in kinds["off"] and "output" not in kinds["off"]
     grads = [h for r in runs["on"] if r["type"] == "history" for h in [r["history"]["item"]]
              if "gradients/weight._type" in h]
     assert len(grads) == 10  # wandb.watch: one histogram per backward pass, on the training rows
