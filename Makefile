@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 EXTRAS ?= dev,atari,box2d
 
-.PHONY: demo test test-fast bench bench-all install clean
+.PHONY: demo test test-fast bench bench-all gpu-carry install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-all: bench  ## every benchmark (over an hour on 2 cores)
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
 	$(PY) benchmarks/zoo.py
+
+gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
+	$(PY) benchmarks/gpu_carry.py
 
 clean:
 	rm -rf runs wandb .pytest_cache

@@ -75,11 +75,14 @@ class Runner:
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        self.rank, self.world_size = init_distributed()
+        device = choose_device(self.cfg.device, prefers_accelerator(self.exp))
+        self.device = device
+        owns_group = not _dist_initialized()
+        self.rank, self.world_size = init_distributed(device)
+        owns_group = owns_group and _dist_initialized()
         if self.world_size > 1 and self.resume_dir is None:
             self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
         resume_state = self._load_resume() if self.resume_dir else None
-        device = choose_device(self.cfg.device, prefers_accelerator(self.exp))
         torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
         seed_everything(self.cfg.seed)
         self.logger = self._make_logger(resumed=resume_state is not None)
@@ -94,6 +97,10 @@ class Runner:
             status = self._loop()
         finally:
             self._finish(status)
+            if owns_group:  # NCCL warns at exit about a process group left open
+                import torch.distributed as dist
+
+                dist.destroy_process_group()
         return self.summary
 
     def _loop(self) -> str:
@@ -241,6 +248,8 @@ class Runner:
             "target": self.cfg.train.early_stop.target,
             "target_reached": st.target_reached,
             "run_dir": str(self.run_dir),
+            "device": str(getattr(self, "device", "")),
+            "distributed": _dist_info(),
         }
         try:
             if self.rank == 0:
@@ -322,17 +331,39 @@ def choose_device(name: str, wants_accelerator: bool) -> torch.device:
     return torch.device(name)
 
 
-def init_distributed() -> tuple[int, int]:
-    """(rank, world_size): joins the process group when started by torchrun with WORLD_SIZE > 1."""
+def init_distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world_size): joins the process group when started by torchrun (also with one
+    process, so `torchrun --nproc_per_node 1` runs the collective code paths on one GPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if world <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
         return 0, 1
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        # gloo runs anywhere (2 CPU processes in the tests); NCCL is the fast path between GPUs.
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        if device.type == "cuda" and device.index is not None:
+            torch.cuda.set_device(device)  # NCCL's object collectives use the current device
+        dist.init_process_group(backend=dist_backend(device))
     return dist.get_rank(), dist.get_world_size()
+
+
+def dist_backend(device: torch.device) -> str:
+    """NCCL between GPUs, gloo for CPU tensors: chosen by the run's device, not by whether the
+    machine has a GPU (device=cpu on a GPU machine would hand NCCL CPU tensors)."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def _dist_initialized() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
+def _dist_info() -> dict[str, Any] | None:
+    if not _dist_initialized():
+        return None
+    import torch.distributed as dist
+
+    return {"backend": str(dist.get_backend()), "world_size": dist.get_world_size()}
 
 
 def _broadcast(path: Path) -> Path:
@@ -360,7 +391,11 @@ def seed_everything(seed: int) -> None:
 
 
 def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        # on a GPU, SB3 samples actions and dropout draws masks from the CUDA generators
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict[str, Any] | None) -> None:
@@ -368,6 +403,9 @@ def _set_rng_state(state: dict[str, Any] | None) -> None:
         random.setstate(state["python"])
         np.random.set_state(state["numpy"])
         torch.set_rng_state(state["torch"])
+        cuda = state.get("cuda")
+        if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)  # a resume on another machine's GPUs keeps its own
 
 
 def _new_run_dir(cfg: ExperimentConfig) -> Path:

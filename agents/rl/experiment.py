@@ -44,8 +44,7 @@ class RLExperiment(ExperimentBase):
 
     @property
     def prefers_accelerator(self) -> bool:
-        backbone = self.cfg.agent.policy.backbone
-        return backbone is not None and backbone.prefers_accelerator
+        return self.cfg.agent.policy.prefers_accelerator
 
     @classmethod
     def check(cls, cfg: RLConfig) -> list[str]:

@@ -5,8 +5,10 @@ training unit at a time with run-long schedules, and SB3's logger into rlgen's m
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections import deque
-from typing import Any, Callable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -196,6 +198,18 @@ def resolve_schedules(hyperparams: Mapping[str, Any], progress: Progress) -> dic
     return out
 
 
+@contextmanager
+def gpu_by_choice(chosen: bool) -> Iterator[None]:
+    """SB3 warns that PPO and A2C with its MlpPolicy class belong on the CPU (SB3 #1245). rlgen's
+    policies are that class with an rlgen backbone inside, so when the backbone asked for the GPU
+    (`prefers_accelerator`: a CNN, a Transformer) the advice is wrong and is silenced here; an MLP
+    that a config forces onto a GPU keeps it."""
+    with warnings.catch_warnings():
+        if chosen:
+            warnings.filterwarnings("ignore", message=r"You are trying to run \w+ on the GPU", category=UserWarning)
+        yield
+
+
 class SB3Learner:
     """One SB3 algorithm built from rlgen's sections and trained one unit at a time.
 
@@ -214,11 +228,12 @@ class SB3Learner:
                  progress: Progress | None = None, masked: bool = False, target: str = "this env"):
         self.progress = progress if progress is not None else Progress()
         try:
-            self.model: Any = algo(
-                policy, env, learning_rate=LearningRate(optim, self.progress), seed=seed, device=device, verbose=0,
-                policy_kwargs=policy_kwargs(pol, optim, algo.policy_aliases[policy], masked=masked),
-                **resolve_schedules(hyperparams, self.progress),
-            )
+            with gpu_by_choice(pol.prefers_accelerator):
+                self.model: Any = algo(
+                    policy, env, learning_rate=LearningRate(optim, self.progress), seed=seed, device=device, verbose=0,
+                    policy_kwargs=policy_kwargs(pol, optim, algo.policy_aliases[policy], masked=masked),
+                    **resolve_schedules(hyperparams, self.progress),
+                )
         except (AssertionError, ValueError, TypeError) as e:  # SB3 checks its arguments with these
             raise RlgenError(f"could not build {algo.__name__} for {target}: {e}") from None
         self.output = MetricsOutput()

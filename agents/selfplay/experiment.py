@@ -40,6 +40,10 @@ class SelfPlayExperiment(ExperimentBase):
 
     config_model = SelfPlayConfig
 
+    @property
+    def prefers_accelerator(self) -> bool:
+        return self.cfg.agent.policy.prefers_accelerator
+
     def __init__(self, cfg: SelfPlayConfig):
         self.cfg = cfg
         self.global_step = 0

@@ -31,6 +31,10 @@ class TeamsExperiment(ExperimentBase):
 
     config_model = TeamsConfig
 
+    @property
+    def prefers_accelerator(self) -> bool:
+        return self.cfg.agent.policy.prefers_accelerator
+
     def __init__(self, cfg: TeamsConfig):
         self.cfg = cfg
         self.global_step = 0
