@@ -37,6 +37,7 @@ bench-all: bench  ## every benchmark (over an hour on 2 cores)
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
 	$(PY) benchmarks/zoo.py
+	$(PY) benchmarks/scale.py
 
 gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
 	$(PY) benchmarks/gpu_carry.py

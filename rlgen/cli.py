@@ -17,6 +17,7 @@ examples:
   rlgen train ppo_cartpole agent.policy.backbone.hidden=[128,128] logging.wandb.mode=disabled
   rlgen train --resume runs/ppo_cartpole/20261121-101500-s0-ab12   continue an interrupted run
   rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group
+  rlgen train ppo_cartpole --seeds 0-19 --storage postgresql://user@host/db   one worker of a seed queue
   rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
   rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
@@ -55,6 +56,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return train_seeds(args)
     if args.parallel != 1:
         raise RlgenError("--parallel N runs seeds side by side: use it with --seeds, e.g. --seeds 0,1,2 --parallel 2")
+    if args.storage is not None or args.study is not None:
+        raise RlgenError("--storage/--study make a queue of seeds: use them with --seeds, e.g. --seeds 0-19 --storage URL")
     if args.resume is not None:
         if args.config is not None:  # argparse reads a first override as CONFIG
             if "=" not in args.config:
@@ -76,6 +79,8 @@ def train_seeds(args: argparse.Namespace) -> int:
     if args.resume or args.config is None:
         raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
     seeds = parse_seeds(args.seeds)
+    if args.storage is not None:
+        return _train_seed_queue(args, seeds)
     cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first
     if args.parallel > 1:
         results = run_in_processes(args.config, args.overrides, seeds, args.parallel)
@@ -83,7 +88,8 @@ def train_seeds(args: argparse.Namespace) -> int:
         code = next((r.exit_code for r in results if r.exit_code), 0)
     else:
         run_dirs, code = [], 0
-        for s in seeds:
+        for i, s in enumerate(seeds, 1):
+            console.print(f"[bold]seed {s}[/] ({i} of {len(seeds)})")
             run = train(cfgs[s])
             _report(run.summary, run.run_dir)
             run_dirs.append(run.run_dir)
@@ -92,6 +98,16 @@ def train_seeds(args: argparse.Namespace) -> int:
     stop = cfgs[seeds[0]].train.early_stop
     print_seeds_table(run_dirs, stop.metric, stop.target)
     return code
+
+
+def _train_seed_queue(args: argparse.Namespace, seeds: list[int]) -> int:
+    """`--seeds 0-19 --storage URL`: this process is one of any number of workers on one queue."""
+    from rlgen.seeds_queue import train_seed_queue
+
+    if args.parallel != 1:
+        raise RlgenError("--storage makes this process one worker of a shared queue: start more workers "
+                         "(the same command, here or on other machines) instead of --parallel")
+    return train_seed_queue(args.config, args.overrides, seeds, args.storage, study=args.study)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -254,6 +270,7 @@ examples:
   rlgen sweep configs/sweeps/ppo_cartpole.yaml          run the study (SQLite in runs/<study>/study.db)
   rlgen sweep configs/sweeps/ppo_cartpole.yaml train.total_steps=20000 --n-trials 10
   rlgen sweep configs/sweeps/ppo_cartpole.yaml --storage postgresql://user@host/optuna   one study, many machines
+  rlgen sweep configs/sweeps/ppo_cartpole.yaml --status  its trials: states, values, workers, the best
   rlgen train runs/ppo_cartpole_sweep/best.yaml --seeds 0,1,2   the winner, three seeds
   rlgen compare runs/ppo_cartpole_sweep                 every trial side by side
 """
@@ -269,6 +286,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rlgen.api import load_config, make_experiment
 
     sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
+    if args.status:
+        from rich.console import Console
+
+        Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(sweep.status())
+        return 0
     sweep.run(args.n_trials)
     return 0
 
@@ -284,6 +306,7 @@ def _sweep_parser(sub: Any) -> None:
     s.add_argument("--n-trials", type=int, help="finished trials the study should hold (default: the file's n_trials)")
     s.add_argument("--storage", help="an Optuna database URL (default: SQLite next to the trials)")
     s.add_argument("--study", help="the study name (default: the file's study, else its file name)")
+    s.add_argument("--status", action="store_true", help="print the study's trials, states and best value; run none")
     s.set_defaults(func=cmd_sweep)
 
 
@@ -348,6 +371,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     t.add_argument("--seeds", metavar="0,1,2", help="one run per seed (lists and ranges: 0-4), one W&B group")
     t.add_argument("--parallel", type=int, default=1, metavar="N", help="with --seeds: N runs at a time, as processes")
+    t.add_argument("--storage", metavar="URL", help="with --seeds: take seeds from a queue in this Optuna database "
+                   "(e.g. postgresql://user@host/db), shared by every worker started with the same command")
+    t.add_argument("--study", help="with --storage: the queue's name (default: from the config and the seeds)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run's latest checkpoint")

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rlgen import checkpoint
+from rlgen import checkpoint, distributed
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import RlgenError
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
@@ -122,7 +122,12 @@ class Runner:
                     if exp.global_step >= st.next_eval:
                         if self._evaluate():
                             status = "pruned" if self.pruned else "stopped_early"
-                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal or self._new_best:
+                    if self.world_size > 1:  # a signal reaches each process (each node) at its own moment
+                        self._stop_signal = distributed.agree_on_signal(self._stop_signal)
+                    # a new best forces a checkpoint to keep as best; under torchrun the regular
+                    # schedule only, since every rank must checkpoint (gather its state) together
+                    forced = self._new_best and self.world_size == 1
+                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal or forced:
                         self._checkpoint()
                     if self._stop_signal is not None:
                         return "interrupted"
@@ -176,6 +181,7 @@ class Runner:
 
     def _checkpoint(self) -> None:
         st = self.state
+        ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
         if self.rank != 0:  # replicas hold the same weights; one writer
             self._new_best = False
             while st.next_ckpt <= self.exp.global_step:
@@ -187,12 +193,13 @@ class Runner:
             "global_step": self.exp.global_step,
             "config": self.cfg.model_dump(mode="json"),
             "rng": _rng_state(),
+            "ranks": ranks,  # each replica's own state (data streams), when the kind has one
         }
         saved = checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
                                 keep=self.cfg.train.keep_checkpoints)
-        if self._new_best:  # kept beside the last k, whatever their pruning does
-            checkpoint.mark_best(self.run_dir / "checkpoints", saved)
-            self._new_best = False
+        if self._new_best and st.best_step == self.exp.global_step:
+            checkpoint.mark_best(self.run_dir / "checkpoints", saved)  # kept beside the last k, whatever pruning does
+        self._new_best = False
         while st.next_ckpt <= self.exp.global_step:
             st.next_ckpt += self._ckpt_every
 
@@ -207,6 +214,8 @@ class Runner:
         for k, v in state["runner"].items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         _set_rng_state(state.get("rng"))
+        if self.world_size > 1:
+            distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
 
     # --- setup and teardown --------------------------------------------------------------------

@@ -9,6 +9,7 @@ names read `<name>/<date>-<time>-s<seed>-<hex>`. With `--parallel N` the seeds r
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -49,12 +50,13 @@ def run_in_processes(config: str, overrides: Sequence[str], seeds: Sequence[int]
     child (one process group), and each ends its unit and writes a checkpoint as usual."""
     console.print(f"training seeds {', '.join(map(str, seeds))} of {config}, {parallel} processes at a time")
     results: list[SeedResult] = []
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
+    with ThreadPoolExecutor(max_workers=parallel) as pool, SeedsProgress(len(seeds), parallel) as bar:
         futures = [pool.submit(_train_one, config, overrides, s) for s in seeds]
         for fut in as_completed(futures):
             r = fut.result()
             results.append(r)
             _show(r)
+            bar.finished(r)
     return sorted(results, key=lambda r: seeds.index(r.seed))
 
 
@@ -98,3 +100,46 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
         s.label = s.label.removeprefix("name=")
     console.print(stats_table(stats, metric, threshold))
     console.print(f"compare later with: rlgen compare {' '.join(map(str, run_dirs))}", soft_wrap=True)
+
+
+class SeedsProgress:
+    """A live bar over seeds run side by side, as `rlgen train` shows one run: seeds done of n,
+    running, failed, and the mean of the finished runs' best values."""
+
+    def __init__(self, total: int, parallel: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.total, self.parallel, self.failed, self.bests = total, parallel, 0, []
+        self.metric: str | None = None
+        self._bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        self._task = self._bar.add_task(self._text(0), total=total)
+
+    def __enter__(self) -> SeedsProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def finished(self, r: SeedResult) -> None:
+        self.failed += r.exit_code != 0
+        best = _summary(r.run_dir).get("best") or {}
+        if isinstance(best.get("value"), (int, float)):
+            self.metric = best.get("metric")
+            self.bests.append(float(best["value"]))
+        done = self._bar.tasks[0].completed + 1
+        self._bar.update(self._task, completed=done, description=self._text(int(done)))
+
+    def _text(self, done: int) -> str:
+        parts = [f"running {min(self.parallel, self.total - done)}", f"failed {self.failed}"]
+        if self.bests:
+            parts.append(f"best {self.metric}: mean {sum(self.bests) / len(self.bests):.4g} over {len(self.bests)}")
+        return "seeds  " + " · ".join(parts)
+
+
+def _summary(run_dir: Path | None) -> dict:
+    try:
+        return json.loads((run_dir / "summary.json").read_text()) if run_dir is not None else {}
+    except (OSError, ValueError):
+        return {}

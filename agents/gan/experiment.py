@@ -161,6 +161,21 @@ class GANExperiment(ExperimentBase):
         for k, v in state["history"].items():
             self.history[k].extend(v)
 
+    # Under torchrun every replica draws its own batches and noise. state_dict() is written by rank 0
+    # alone, so its streams are rank 0's; the runner gathers these per-rank streams into the
+    # checkpoint (rlgen/distributed.py) so that a resumed job does not give every rank rank 0's.
+    def rank_state(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "noise_gen": self.noise_gen.get_state()}
+
+    def load_rank_state(self, state: dict[str, Any] | None) -> None:
+        """This rank's streams from the checkpoint, or (None: a job of another size) fresh ones."""
+        if state is None:
+            self.rng = np.random.default_rng([self.ctx.seed, self.ctx.rank, self.global_step])
+            self.noise_gen.manual_seed(self.ctx.seed * 1_000 + self.ctx.rank + self.global_step * 7_919)
+            return
+        self.rng.bit_generator.state = state["rng"]
+        self.noise_gen.set_state(state["noise_gen"])
+
     def modules(self) -> dict[str, nn.Module]:
         out = {"generator": self.G, "discriminator": self.D}
         if self.ema is not None:
