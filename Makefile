@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
-EXTRAS ?= dev,atari,box2d
+EXTRAS ?= dev,atari,box2d,minatar
 
 .PHONY: demo test test-fast bench bench-all gpu-carry install clean
 
@@ -30,7 +30,7 @@ test-fast: install  ## skip the slow learning tests
 bench: install  ## CartPole: rlgen vs raw SB3, time to solve and steps/s (~3 minutes; prints ratios)
 	$(PY) benchmarks/cartpole_time_to_solve.py
 
-bench-all: bench  ## every benchmark (over an hour on 2 cores)
+bench-all: bench  ## every benchmark (about two hours on 2 cores)
 	$(PY) benchmarks/gan_ring.py --steps 20000
 	$(PY) benchmarks/gan_ring.py --speed-rounds 4 --steps 1000
 	$(PY) benchmarks/gan_digits.py
@@ -38,6 +38,7 @@ bench-all: bench  ## every benchmark (over an hour on 2 cores)
 	$(PY) benchmarks/selfplay.py
 	$(PY) benchmarks/zoo.py
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/transfer.py
 
 gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
 	$(PY) benchmarks/gpu_carry.py

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
@@ -32,6 +33,8 @@ def ensure_registered(env_id: str) -> str:
             gym.register_envs(importlib.import_module("ale_py"))
         except ImportError as e:
             raise RlgenError(f"env {env_id!r} needs the ale_py package ({e}); pip install 'rlgen[atari]'") from None
+    if env_id.startswith("MinAtar/") and importlib.util.find_spec("minatar") is None:
+        raise RlgenError(f"env {env_id!r} needs the minatar package; pip install 'rlgen[minatar]'")
     module, sep, bare = env_id.partition(":")
     if sep:
         try:

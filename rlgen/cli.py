@@ -1,4 +1,5 @@
-"""`rlgen train | eval | export | import-zoo | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
+"""`rlgen train | eval | inspect | export | import-zoo | compare | sweep | tournament | play | list`: argument
+parsing on top of `rlgen.api`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ examples:
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
   rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
   rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
+  rlgen inspect runs/autoencoder_digits                 a run's roles and backbone shapes (for init:)
   rlgen list                                            configs, kinds, sources, games, backbones, wrappers, envs
   rlgen train zoo:ppo/LunarLander-v3                    rl-zoo3's tuned hyperparameters (pip install --no-deps rl_zoo3)
   rlgen import-zoo dqn CartPole-v1 -o dqn_cartpole.yaml the same, written as an rlgen config to edit
@@ -134,6 +136,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console.print(grid)
     if video_dir is not None:
         console.print(f"  video in {video_dir}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """A run's roles (its torch modules by name), each with the backbone transfer would take from it."""
+    from rich.console import Console
+
+    from rlgen.api import load_run
+    from rlgen.transfer import resolve_run, roles_table
+
+    out = Console(highlight=False)
+    with load_run(resolve_run(args.run_dir)) as run:
+        rows = roles_table(run.modules())
+        out.print(f"[bold]{_esc(run.config.name)}[/] ({run.config.kind}) at step {run.global_step:,}: {run.run_dir}")
+    for role, whole, backbone, tensors in rows:
+        out.print(f"  [bold cyan]{role}[/]  {_esc(whole)}")
+        out.print(f"    backbone: {_esc(backbone)}")
+        for name, shape in tensors if args.tensors else ():
+            out.print(f"      {name:<40} {shape}")
+    out.print("use one as a backbone's init: {run: RUN_DIR, role: ROLE, freeze: true}")
     return 0
 
 
@@ -382,6 +404,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
     e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
     e.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes")
+    i.add_argument("run_dir", help="a run directory, or runs/<name> for its newest run")
+    i.add_argument("--tensors", action="store_true", help="also list every tensor of each backbone with its shape")
+    i.set_defaults(func=cmd_inspect)
 
     _compare_parser(sub)
     _sweep_parser(sub)

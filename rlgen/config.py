@@ -39,6 +39,22 @@ class Section(BaseModel):
 # --- backbones (mirror the constructors in rlgen/nets; `spec()` is what build_backbone takes) ---
 
 
+class InitConfig(Section):
+    """Start a backbone from another run's trained one (rlgen/transfer.py): `role` names a module of
+    that run (`rlgen inspect RUN_DIR` lists them: encoder, discriminator, policy, classifier, ...)."""
+
+    run: str = Field(description="a run directory, or runs/<name> for the newest run of that config")
+    role: str = Field(description="which module of that run, e.g. encoder, discriminator, policy, value")
+    freeze: bool = Field(False, description="keep the loaded weights fixed (and the backbone in eval mode)")
+    lr: float | None = Field(None, gt=0, description="its own learning rate when not frozen; None = the optimizer's")
+
+    @model_validator(mode="after")
+    def _lr_needs_training(self) -> InitConfig:
+        if self.freeze and self.lr is not None:
+            raise ValueError("lr is for a backbone that trains; drop lr or set freeze: false")
+        return self
+
+
 class BackboneBase(Section):
     """What every built-in backbone takes. Its traits are the network class's: `sequence` (reads
     (T, F) windows; the GAN draws sequences with it) and `prefers_accelerator` (device: auto)."""
@@ -48,9 +64,10 @@ class BackboneBase(Section):
     activation: Activation = "relu"
     norm: Norm = "none"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    init: InitConfig | None = Field(None, description="load (and maybe freeze) a trained backbone of another run")
 
     def spec(self) -> dict[str, Any]:
-        return self.model_dump()
+        return self.model_dump(exclude={"init"})
 
     @property
     def sequence(self) -> bool:
@@ -108,6 +125,7 @@ class CustomBackbone(Section):
 
     model_config = ConfigDict(extra="allow")
     type: str
+    init: InitConfig | None = None
 
     @field_validator("type")
     @classmethod
@@ -175,7 +193,8 @@ class OptimConfig(Section):
 
     type: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "adam"
     lr: float = Field(3e-4, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="L2: the torch optimizer's own weight_decay")
+    l1: float = Field(0.0, ge=0, description="L1: l1 * sign(w) added to every gradient (rlgen/optim.py)")
     betas: tuple[float, float] | None = Field(None, description="adam/adamw only")
     momentum: float = Field(0.0, ge=0, description="sgd/rmsprop only")
     eps: float | None = Field(None, gt=0)
@@ -211,8 +230,11 @@ class OptimConfig(Section):
         return kwargs
 
     def build(self, params: Any) -> Any:
-        """The torch optimizer over `params` at the initial learning rate."""
-        return self.torch_class(params, lr=self.lr, **self.torch_kwargs())
+        """The torch optimizer over the trainable `params` at the initial learning rate, with `l1`
+        and transferred backbones' own learning rates (rlgen/optim.py)."""
+        from rlgen.optim import param_groups, prepare
+
+        return prepare(self.torch_class(param_groups(params, self.lr), lr=self.lr, **self.torch_kwargs()), self.l1)
 
     def lr_at(self, progress_remaining: float) -> float:
         """The learning rate with `progress_remaining` of the run left (1 -> 0)."""

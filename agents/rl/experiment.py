@@ -116,7 +116,11 @@ class RLExperiment(ExperimentBase):
                 env.close()
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"policy": self.model.policy}
+        """`policy` (the whole SB3 policy: transfer takes its actor's backbone) and, for actor-critic
+        policies, `value`: the critic's features extractor (the same one when the backbone is shared)."""
+        policy = self.model.policy
+        value = getattr(policy, "vf_features_extractor", None)
+        return {"policy": policy, **({"value": value} if value is not None else {})}
 
     def export(self, fmt: str, out_dir: Path) -> list[Path]:
         """`rlgen export`: SB3's model.zip (sb3), or the deterministic policy (onnx, torchscript)."""

@@ -25,6 +25,8 @@ from rlgen.config import OptimConfig
 from rlgen.errors import RlgenError
 from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS
+from rlgen.optim import rebuild
+from rlgen.transfer import apply_init
 
 
 class BackboneExtractor(BaseFeaturesExtractor):
@@ -32,13 +34,19 @@ class BackboneExtractor(BaseFeaturesExtractor):
 
     SB3 has already preprocessed the observation (images scaled to [0, 1], discrete one-hot), so
     image spaces keep their (C, H, W) shape and everything else is flattened, except a (T, F) Box
-    for a sequence backbone. `masked=True` (set for `env.history` windows): the last feature of
-    each step is a validity flag, split off and passed to a sequence backbone as `mask` (B, T).
+    for a sequence backbone and an (H, W, C) Box of booleans (MinAtar's frames) for a backbone
+    that reads images: SB3 hands those over as 0. / 1. floats, and they are transposed to
+    (C, H, W) here. `masked=True` (set for `env.history` windows): the last feature of each step is
+    a validity flag, split off and passed to a sequence backbone as `mask` (B, T).
     """
 
     def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any], masked: bool = False):
+        channel_last = _boolean_frames(observation_space) and backbone.get("type") == "cnn"
         if isinstance(observation_space, gym.spaces.Box) and is_image_space(observation_space, check_channels=False):
             in_shape = tuple(observation_space.shape)
+        elif channel_last:
+            h, w, c = observation_space.shape
+            in_shape = (c, h, w)
         elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
                 and _reads_sequences(backbone):
             steps, features = observation_space.shape  # a window of observations
@@ -52,6 +60,7 @@ class BackboneExtractor(BaseFeaturesExtractor):
         net = build_backbone(backbone, in_shape)
         super().__init__(observation_space, features_dim=int(net.out_dim))
         self.net = net
+        self.channel_last = channel_last
         self.in_shape = in_shape
         self.masked = masked and len(in_shape) == 2  # only sequence backbones read (T, F) windows
 
@@ -60,8 +69,20 @@ class BackboneExtractor(BaseFeaturesExtractor):
             x, valid = observations[..., :-1], observations[..., -1] > 0.5  # (B, T, F), (B, T)
             # a full window needs no mask, and the unmasked path is the fast one (no packing)
             return self.net(x, mask=None if bool(valid.all()) else valid)
+        if self.channel_last:
+            return self.net(observations.permute(0, 3, 1, 2))  # (B, H, W, C) -> (B, C, H, W)
         x = observations.reshape(observations.shape[0], *self.in_shape)
         return self.net(x)
+
+    @property
+    def backbone(self) -> torch.nn.Module:
+        """The rlgen backbone inside (what transfer loads and `rlgen inspect` shows)."""
+        return self.net
+
+
+def _boolean_frames(space: gym.Space) -> bool:
+    """An (H, W, C) Box of booleans: MinAtar's observations, read channel-last."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.bool_
 
 
 def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
@@ -236,6 +257,7 @@ class SB3Learner:
                 )
         except (AssertionError, ValueError, TypeError) as e:  # SB3 checks its arguments with these
             raise RlgenError(f"could not build {algo.__name__} for {target}: {e}") from None
+        transfer_and_regularize(self.model, pol, optim)
         self.output = MetricsOutput()
         self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
 
@@ -256,6 +278,30 @@ class SB3Learner:
             # off-policy algorithms dump only every few episodes; the rollout return is always known
             metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
         return metrics
+
+
+def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: OptimConfig) -> None:
+    """`backbone.init` and `optim.l1` on a freshly built SB3 model.
+
+    The trained backbone is loaded after SB3 built the policy, so its orthogonal initialisation
+    does not overwrite it, into every rlgen extractor of the policy (actor and critic, DQN's
+    target network). SB3 builds and steps its optimizers itself, so each is rebuilt over the same
+    parameters, without the frozen ones and with `init.lr`'s group, and given rlgen's step pre-hook
+    that adds L1 (rlgen/optim.py): it runs inside SB3's `optimizer.step()`, after SB3's gradient
+    clipping, so the L1 term is not clipped.
+    """
+    init = getattr(pol.backbone, "init", None) if pol.backbone is not None else None
+    if init is not None:
+        extractors = list({id(m): m for m in model.policy.modules() if isinstance(m, BackboneExtractor)}.values())
+        if not extractors:
+            raise RlgenError("agent.policy.backbone.init: this policy has no rlgen backbone to load into "
+                             "(recurrent_ppo's lstm is sb3-contrib's own); use a window policy (env.history)")
+        apply_init([e.net for e in extractors], init, "agent.policy.backbone")
+    if init is None and not optim.l1:
+        return
+    for owner in list(model.policy.modules()):
+        if isinstance(getattr(owner, "optimizer", None), torch.optim.Optimizer):
+            owner.optimizer = rebuild(owner.optimizer, optim.l1)
 
 
 # --- save / restore -------------------------------------------------------------------------------
