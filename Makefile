@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
 	$(PIP) -e ".[$(EXTRAS)]"
+	@# rl-zoo3's hyperparameter files (rlgen train zoo:...) and its enjoy; --no-deps: see pyproject's zoo extra
+	$(PIP) --no-deps rl_zoo3
 	@# a build can leave rlgen.egg-info here; on sys.path (the checkout) its stale entry points would shadow the install's
 	rm -rf rlgen.egg-info
 	touch $@
@@ -28,12 +30,13 @@ test-fast: install  ## skip the slow learning tests
 bench: install  ## CartPole: rlgen vs raw SB3, time to solve and steps/s (~3 minutes; prints ratios)
 	$(PY) benchmarks/cartpole_time_to_solve.py
 
-bench-all: bench  ## every benchmark (about an hour and a half on 2 cores)
+bench-all: bench  ## every benchmark (about two hours on 2 cores)
 	$(PY) benchmarks/gan_ring.py --steps 20000
 	$(PY) benchmarks/gan_ring.py --speed-rounds 4 --steps 1000
 	$(PY) benchmarks/gan_digits.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
+	$(PY) benchmarks/zoo.py
 	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/transfer.py
 	$(PY) benchmarks/reliability.py

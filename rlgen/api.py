@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
+from rich.markup import escape
 
 from rlgen import checkpoint
 from rlgen.config import ExperimentConfig
@@ -58,21 +59,52 @@ def config_path(config: str | Path) -> Path:
                      f"name (`rlgen list` shows them)")
 
 
+def named_config(name: str) -> Path | Mapping[str, Any] | None:
+    """The config a run name comes from: a bundled config's file, or the rl-zoo3 entry a
+    `zoo_ALGO_ENV` name was converted from (as a mapping); None for any other name."""
+    bundled = bundled_configs()
+    if name in bundled:
+        return bundled[name]
+    if name.startswith("zoo_"):
+        # rl-zoo3's hyperparameters are a config source of the rl kind (rlgen/agents/rl/zoo.py)
+        from rlgen.agents.rl import zoo
+
+        ref = zoo.ref_of_name(name)
+        return zoo.convert(*zoo.parse_ref(ref)).config if ref else None
+    return None
+
+
 def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = (), *,
                 interpolation: bool = True) -> ExperimentConfig:
-    """Read, validate and check a config (a path, a bundled name, or a mapping such as a sweep
-    trial's): every problem at once, before anything heavy starts. ConfigError lists them.
-    `interpolation=False`: a `${...}` in the file is refused (a run's config.yaml, see rlgen.config)."""
+    """Read, validate and check a config (a path, a bundled name, `zoo:ALGO/ENV` for rl-zoo3's
+    tuned hyperparameters, or a mapping such as a sweep trial's): every problem at once, before
+    anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
+    is refused (a run's config.yaml, see rlgen.config)."""
     if isinstance(config, ExperimentConfig):
         if not overrides:
             return config
         config = config.model_dump(mode="json")
+    if isinstance(config, str) and config.startswith("zoo:"):
+        config = zoo_config(config)
     source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)
     cfg = _load_config(source, overrides, interpolation=interpolation)
     problems = check_of(kind_of(cfg), cfg)
     if problems:
         raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", problems)
     return cfg
+
+
+def zoo_config(ref: str) -> dict[str, Any]:
+    """`zoo:ALGO/ENV` as a config mapping; what did not convert is printed, one line each."""
+    from rlgen.agents.rl import zoo
+    from rlgen.logging import console
+
+    conversion = zoo.convert(*zoo.parse_ref(ref))
+    if conversion.fallback:
+        console.print(f"[yellow]warning:[/] {escape(conversion.fallback)}")
+    for item in conversion.unsupported:
+        console.print(f"[yellow]warning:[/] {ref}: not converted: {escape(item)}")
+    return conversion.config
 
 
 def kind_of(cfg: ExperimentConfig) -> type:

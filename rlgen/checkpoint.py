@@ -1,7 +1,9 @@
 """Atomic, verified, safe-to-open save / load / resume.
 
 Layout: `checkpoints/step_<N>/state.pt` and `step_<N>/state.pt.sha256`, plus `checkpoints/latest`,
-a one-line file naming the newest complete step directory. A checkpoint is written into
+a one-line file naming the newest complete step directory, and `checkpoints/best/` (state.pt, its
+checksum and a `step` file), the checkpoint of the run's best evaluation by
+`train.early_stop.metric`, which pruning never removes. A checkpoint is written into
 `step_<N>.tmp/`: the state first (fsync'd), then its checksum, and the directory is renamed only
 once both are on disk; `latest` is replaced by rename too. A crash or a full disk at any moment
 leaves the previous checkpoint complete and pointed to.
@@ -32,6 +34,7 @@ from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console, disk_error
 
 LATEST = "latest"
+BEST = "best"  # checkpoints/best/: the checkpoint of the best evaluation, kept beside the last k
 STATE = "state.pt"
 CHECKSUM = "state.pt.sha256"
 FORMAT = 2  # 1: pickled objects, no checksum (before rlgen checked what it opens)
@@ -105,11 +108,43 @@ def _fsync_dir(path: Path) -> None:
 
 
 def step_of(path: Path) -> int:
-    """`step_<N>` -> N (-1 for anything else)."""
+    """The global step of a `step_<N>` or `best` checkpoint directory (-1 when it does not say)."""
     try:
+        if path.name == BEST:
+            return int((path / "step").read_text())
         return int(path.name.split("_", 1)[1])
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, OSError):
         return -1
+
+
+def mark_best(ckpt_dir: Path, step_dir: Path) -> Path:
+    """Keep the complete checkpoint `step_dir` as `checkpoints/best/`: its state.pt and checksum
+    hard-linked (copied where links are not allowed), built aside and renamed into place."""
+    best, tmp, old = ckpt_dir / BEST, ckpt_dir / f"{BEST}.tmp", ckpt_dir / f"{BEST}.old"
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        for name in (STATE, CHECKSUM):
+            try:
+                os.link(step_dir / name, tmp / name)
+            except OSError:
+                shutil.copy2(step_dir / name, tmp / name)
+        (tmp / "step").write_text(f"{step_of(step_dir)}\n")
+        if best.exists():
+            best.rename(old)
+        tmp.rename(best)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise disk_error(e, best, "keeping the best checkpoint") from None
+    shutil.rmtree(old, ignore_errors=True)
+    return best
+
+
+def best(ckpt_dir: Path) -> Path | None:
+    """`checkpoints/best/` when the run has kept one (not yet verified)."""
+    path = ckpt_dir / BEST
+    return path if (path / STATE).is_file() and (path / "step").is_file() else None
 
 
 def latest(ckpt_dir: Path) -> Path | None:
@@ -128,7 +163,7 @@ def candidates(path: Path) -> tuple[list[Path], int | None]:
     complete step directory, newest first (each is verified when read, so `latest` is only a
     hint: a process killed between renaming a checkpoint and moving `latest` loses nothing)."""
     path = Path(path)
-    if (path / STATE).is_file() or path.name.startswith("step_"):
+    if (path / STATE).is_file() or path.name.startswith("step_") or path.name == BEST:
         return [path], step_of(path)
     ckpt_dir = path if (path / LATEST).exists() or any(path.glob("step_*")) else path / "checkpoints"
     if not ckpt_dir.is_dir():

@@ -1,4 +1,5 @@
-"""`rlgen train | eval | inspect | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
+"""`rlgen train | eval | inspect | export | import-zoo | compare | sweep | tournament | play | list`: argument
+parsing on top of `rlgen.api`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ examples:
   rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
   rlgen inspect runs/autoencoder_digits                 a run's roles and backbone shapes (for init:)
   rlgen list                                            configs, kinds, sources, games, backbones, wrappers, envs
+  rlgen train zoo:ppo/LunarLander-v3                    rl-zoo3's tuned hyperparameters (pip install --no-deps rl_zoo3)
+  rlgen import-zoo dqn CartPole-v1 -o dqn_cartpole.yaml the same, written as an rlgen config to edit
+  rlgen export runs/ppo_cartpole/<id> --format sb3      model.zip for PPO.load and rl-zoo3's enjoy (also onnx, torchscript)
 """
 
 
@@ -194,13 +198,67 @@ def cmd_play(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from rlgen.listing import listing
+    from rlgen.listing import listing, plain_listing
 
     out = Console(highlight=False)  # the listing is the result: stdout, so that it can be piped
-    if not out.is_terminal:
-        out.width = max(out.width, 160)
-    out.print(listing(show_all_envs=args.all))
+    if out.is_terminal:
+        out.print(listing(show_all_envs=args.all))
+    else:  # a pipe or a file: whole lines, no padding, no cut descriptions
+        sys.stdout.write(plain_listing(show_all_envs=args.all))
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from rlgen.export import export
+
+    path = Path(args.run_dir)
+    if args.checkpoint:
+        path = path / "checkpoints" / args.checkpoint if args.checkpoint == "best" else Path(args.checkpoint)
+    files = export(path, args.format, args.out, trust=args.trust)
+    for f in files:
+        print(f)  # the result: stdout, one path a line
+    return 0
+
+
+def cmd_import_zoo(args: argparse.Namespace) -> int:
+    from rlgen.agents.rl import zoo
+    from rlgen.api import load_config
+
+    conversion = zoo.convert(args.algo, args.env, Path(args.file) if args.file else None)
+    load_config(conversion.config)  # it must validate before it is written
+    text = conversion.yaml()
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text)
+        console.print(f"wrote {args.out} ({conversion.source}); train it: rlgen train {args.out}")
+    if conversion.fallback:
+        console.print(f"[yellow]warning:[/] {_esc(conversion.fallback)}")
+    for item in conversion.unsupported:
+        console.print(f"[yellow]not converted:[/] {_esc(item)}")
+    return 0
+
+
+def _zoo_export_parsers(sub: Any) -> None:
+    x = sub.add_parser("export", help="write a trained run as SB3 model.zip, ONNX or TorchScript",
+                       description="RL runs: --format sb3 writes model.zip (+ vecnormalize.pkl) for PPO.load / the "
+                       "algorithm's load and rl-zoo3's enjoy; onnx and torchscript write the deterministic policy "
+                       "(observation -> action). GAN runs: onnx and torchscript write the generator.")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--format", required=True, choices=["sb3", "onnx", "torchscript"])
+    x.add_argument("-o", "--out", help="output folder (default: RUN_DIR/export)")
+    x.add_argument("--checkpoint", help="'best' (checkpoints/best) or a checkpoints/step_N directory; default: the latest")
+    x.add_argument("--trust", action="store_true", help=TRUST_HELP)
+    x.set_defaults(func=cmd_export)
+
+    z = sub.add_parser("import-zoo", help="convert rl-zoo3's tuned hyperparameters into an rlgen config",
+                       description="Read rl-zoo3's hyperparameter file for ALGO (from the installed rl_zoo3 package, "
+                       "or --file) and write the entry for ENV as an rlgen config. What does not convert is listed.")
+    z.add_argument("algo", metavar="ALGO", help="rl-zoo3's algorithm name: ppo, a2c, dqn, sac, td3, ppo_lstm, ...")
+    z.add_argument("env", metavar="ENV", help="the env id, e.g. LunarLander-v3")
+    z.add_argument("-o", "--out", help="the YAML to write (default: stdout)")
+    z.add_argument("--file", help="an rl-zoo3-format hyperparameter YAML of your own instead of rl_zoo3's")
+    z.set_defaults(func=cmd_import_zoo)
 
 
 COMPARE_EXAMPLES = """\
@@ -222,13 +280,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
-    groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode)
+    groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci)
     out = Console(highlight=False)  # the table is the result: stdout, so that it can be redirected
     if not out.is_terminal:
-        out.width = 160  # a file or pipe gets the whole table, not an 80-column fold
+        out.width = 1000  # a file or pipe gets the whole table at its own width, no fold
     out.print(stats_table(stats, args.metric, args.threshold))
     png = plot_curves(groups, args.metric, Path(args.out) if args.out else default_png([r.path for r in runs], args.metric),
-                      threshold=args.threshold)
+                      threshold=args.threshold, method=args.ci)
     console.print(f"{len(runs)} run(s) in {len(groups)} group(s); learning curves: {png}")
     if args.leet:
         workspace = Path(args.leet)
@@ -288,8 +346,10 @@ def _sweep_parser(sub: Any) -> None:
 def _compare_parser(sub: Any) -> None:
     c = sub.add_parser("compare", help="compare runs: table of final/best values, curves PNG",
                        description="Group runs by their config differences (or --by keys) and compare them: mean ± std "
-                       "over runs with a bootstrap 95% interval of the mean, steps and wall time to a threshold, "
-                       "and a PNG of the learning curves (mean with a ± std band per group).",
+                       "over runs with a 95% interval of the mean (a t-interval, or --ci bca with 10 runs or more; "
+                       "fewer runs than the method needs print no number), the interquartile mean (IQM), steps and "
+                       "wall time to a threshold, and a PNG of the learning curves (the mean per group, evaluation "
+                       "points marked, in a band of the same interval, cut to the metric's range where the env has one).",
                        epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("runs", nargs="+", metavar="RUNS", help="run directories, folders of runs, or globs")
     c.add_argument("--metric", default="eval/return_mean", help="the metric to compare (default: %(default)s)")
@@ -297,6 +357,8 @@ def _compare_parser(sub: Any) -> None:
                    help="group by these dotted config keys (default: by every key in which the configs differ)")
     c.add_argument("--threshold", type=float, help="report steps and wall time until the metric first reaches this")
     c.add_argument("--mode", choices=["max", "min"], default="max", help="is higher better (max) or lower (min)")
+    c.add_argument("--ci", choices=["t", "bca"], default="t",
+                   help="95%% interval of the mean: t (Student's, from 2 runs) or bca (scipy's BCa bootstrap, from 10 runs)")
     c.add_argument("--out", metavar="PNG", help="where to write the curves (default: RUNS_ROOT/compare_<metric>.png)")
     c.add_argument("--wandb", nargs="?", const="offline", choices=["offline", "online"],
                    help="also log the comparison to W&B as a table and a plot (default mode: offline)")
@@ -338,8 +400,8 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-TRUST_HELP = ("open checkpoints in the old pickled format, which can run code when loaded: only for runs "
-              "you trust (current checkpoints never need it)")
+TRUST_HELP = ("open a run whose checkpoint is in the old pickled format or whose config names code by import "
+              "path: both can run code, so only for runs you trust (other runs never need it)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -377,6 +439,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _compare_parser(sub)
     _sweep_parser(sub)
+    _zoo_export_parsers(sub)
 
     tn = sub.add_parser("tournament", help="Elo ratings of self-play runs against each other and the references")
     tn.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories or checkpoints/step_N directories")

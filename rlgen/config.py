@@ -257,14 +257,24 @@ class TrainConfig(Section):
     early_stop: EarlyStopConfig = EarlyStopConfig()
     threads: int | None = Field(None, gt=0, description="torch threads; default 1 on CPU for small nets")
     progress: bool = True
+    video_every: int | None = Field(None, gt=0, description="every N-th evaluation also records one episode, "
+                                    "logged as eval/video (kinds that can film one: rl)")
 
 
 class WandbConfig(Section):
     mode: Literal["online", "offline", "disabled"] = "offline"
     project: str = "rlgen"
     entity: str | None = None
-    group: str | None = Field(None, description="default: the config name")
+    group: str | None = Field(None, description="default: the config name and what differs from its bundled config")
     tags: list[str] = []
+    name: str | None = Field(None, description="run name; default: e.g. 'ppo_cartpole lr=3e-4 s1' (rlgen/identity.py)")
+    log_model: bool = Field(True, description="final and best checkpoints as W&B model artifacts (latest, best)")
+    save_code: bool = Field(True, description="W&B saves the main program's code")
+    system_metrics: bool = Field(True, description="W&B samples CPU, GPU, memory, disk and network")
+    capture_console: bool = Field(True, description="W&B keeps the run's console output")
+    watch: Literal["gradients", "parameters", "all"] | None = Field(
+        None, description="wandb.watch the kind's torch modules: histograms of gradients and/or weights")
+    watch_every: int = Field(1000, gt=0, description="wandb.watch log_freq, in backward passes")
     init_timeout: float = Field(15.0, gt=0, description="seconds W&B may take to start (online: to reach its "
                                 "server) before training goes on without it")
 

@@ -95,7 +95,7 @@ def describe(obj: Any) -> str:
     if not text and isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
     text = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\. (?=[A-Z(])", text)[0].rstrip(".")  # "et al. 2017" is no end
-    return text if len(text) <= 100 else text[:99].rstrip() + "…"
+    return text if len(text) <= 100 else text[:100].rsplit(" ", 1)[0].rstrip(",;:") + " …"  # whole words
 
 
 def is_import_path(name: str) -> bool:

@@ -49,6 +49,7 @@ class _State:
     train_time_s: float = 0.0  # wall time spent in this run's loop, summed over resumes
     target_reached: dict[str, float] | None = None
     last_eval: dict[str, Any] = field(default_factory=dict)
+    evals: int = 0  # evaluations so far (train.video_every films every N-th)
 
 
 class Runner:
@@ -76,6 +77,7 @@ class Runner:
         self._writing = False  # the run's files are open: summary.json and config.yaml may be written
         self._watched: dict[str, float] = {}  # first value of each metric that may diverge
         self._warned: set[str] = set()
+        self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self.rank, self.world_size = 0, 1
 
     @property
@@ -126,6 +128,7 @@ class Runner:
             if resume_state is not None:
                 self._restore(resume_state, device)
                 self._open_sinks(resumed=True)
+            self._watch()
             self._announce(device)
             status = self._loop()
         finally:
@@ -144,7 +147,7 @@ class Runner:
                     dt = time.perf_counter() - t0
                     st.train_time_s += dt
                     self._check_finite(metrics)
-                    self._watch(metrics)
+                    self._watch_divergence(metrics)
                     metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
                     self.logger.log(metrics, exp.global_step)
                     bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
@@ -153,7 +156,10 @@ class Runner:
                             status = "pruned" if self.pruned else "stopped_early"
                     if self.world_size > 1:  # a signal reaches each process (each node) at its own moment
                         self._stop_signal = distributed.agree_on_signal(self._stop_signal)
-                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal:
+                    # a new best forces a checkpoint to keep as best; under torchrun the regular
+                    # schedule only, since every rank must checkpoint (gather its state) together
+                    forced = self._new_best and self.world_size == 1
+                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal or forced:
                         self._checkpoint()
                     if self._stop_signal is not None:
                         return "interrupted"
@@ -170,8 +176,11 @@ class Runner:
     def _evaluate(self) -> bool:
         """Evaluate, track the best and the target; True when early stopping says stop."""
         st, stop_cfg, step = self.state, self.cfg.train.early_stop, self.exp.global_step
+        st.evals += 1
+        every = self.cfg.train.video_every
+        video_dir = self.run_dir / "media" / "videos" / f"step_{step}" if every and st.evals % every == 0 else None
         t0 = time.perf_counter()
-        metrics = dict(self.exp.evaluate())
+        metrics = dict(self.exp.evaluate(video_dir=video_dir) if video_dir else self.exp.evaluate())
         st.train_time_s += time.perf_counter() - t0  # evaluation counts toward time-to-target
         while st.next_eval <= step:
             st.next_eval += self.cfg.train.eval_every
@@ -181,11 +190,15 @@ class Runner:
             sign = 1.0 if stop_cfg.mode == "max" else -1.0
             if st.best is None or sign * value > sign * st.best:
                 st.best, st.best_step, st.evals_since_best = float(value), step, 0
+                self._new_best = True
+                self.logger.summary({"best/metric": stop_cfg.metric, "best/value": st.best, "best/global_step": step})
             else:
                 st.evals_since_best += 1
             if stop_cfg.target is not None and sign * value >= sign * stop_cfg.target:
                 if st.target_reached is None:
                     st.target_reached = {"global_step": step, "wall_time_s": round(st.train_time_s, 3)}
+                    self.logger.summary({"target/value": stop_cfg.target, "target/global_step": step,
+                                         "target/wall_time_s": st.target_reached["wall_time_s"]})
                 stop = True
             if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
                 stop = True
@@ -202,6 +215,7 @@ class Runner:
         st = self.state
         ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
         if self.rank != 0:  # replicas hold the same weights; one writer
+            self._new_best = False
             while st.next_ckpt <= self.exp.global_step:
                 st.next_ckpt += self._ckpt_every
             return
@@ -218,8 +232,11 @@ class Runner:
             path, n, of = bad
             raise RlgenError(self._diverged(f"non-finite values in {path} ({n:,} of {of:,} elements) at step "
                                             f"{self.exp.global_step:,}: training diverged, and this state was not saved"))
-        checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
-                        keep=self.cfg.train.keep_checkpoints)
+        saved = checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
+                                keep=self.cfg.train.keep_checkpoints)
+        if self._new_best and st.best_step == self.exp.global_step:
+            checkpoint.mark_best(self.run_dir / "checkpoints", saved)  # kept beside the last k, whatever pruning does
+        self._new_best = False
         while st.next_ckpt <= self.exp.global_step:
             st.next_ckpt += self._ckpt_every
 
@@ -262,7 +279,7 @@ class Runner:
             raise RlgenError(self._diverged(f"non-finite {', '.join(bad)} at step {self.exp.global_step:,}: "
                                             "training diverged"))
 
-    def _watch(self, metrics: Mapping[str, Any]) -> None:
+    def _watch_divergence(self, metrics: Mapping[str, Any]) -> None:
         """Warn once per metric when a value loss or a gradient norm diverges: it grows by orders of
         magnitude from its first value, or (a value loss) dwarfs the square of the episode returns
         seen so far, which bound what a value function has to fit."""
@@ -335,15 +352,36 @@ class Runner:
             console.print(f"[red]error:[/] {disk_error(e, self.run_dir / 'summary.json', 'writing the summary')}")
         if getattr(self, "logger", None) is not None:
             if self.wandb is not None and self.wandb in self.logger.sinks:
-                try:
-                    self.wandb.run.summary.update({k: v for k, v in st.last_eval.items()})
-                except Exception:  # noqa: BLE001
-                    pass
+                self._finish_wandb()
             self.logger.close()
         try:
             self.exp.close()
         except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
             console.print(f"[yellow]warning:[/] closing the experiment failed: {e}")
+
+    # --- W&B extras (a failure is a warning: metrics.jsonl and the checkpoints are the record) ----
+
+    def _watch(self) -> None:
+        w = self.cfg.logging.wandb
+        if w.watch and self.wandb is not None and self.wandb in self.logger.sinks:
+            try:
+                self.wandb.watch(dict(getattr(self.exp, "modules", dict)()), w.watch, w.watch_every)
+            except Exception as e:  # noqa: BLE001
+                console.print(f"[yellow]warning:[/] wandb.watch failed ({type(e).__name__}: {e}); training continues")
+
+    def _finish_wandb(self) -> None:
+        """The last evaluation in the summary (the early-stop metric keeps its best,last pair), and
+        the final and best checkpoints as versions of the run's model artifact."""
+        assert self.wandb is not None
+        metric = self.cfg.train.early_stop.metric
+        try:
+            self.wandb.summary({k: v for k, v in self.state.last_eval.items() if k != metric})
+            if self.cfg.logging.wandb.log_model:
+                self.wandb.log_checkpoints(self.run_dir, {"name": self.cfg.name, "kind": self.cfg.kind},
+                                           best={metric: self.state.best})
+        except Exception as e:  # noqa: BLE001
+            console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: {e}); "
+                          "the run directory keeps them")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop_signal is not None:  # a second Ctrl-C: the user means it
@@ -361,7 +399,9 @@ class Runner:
     def _progress(self) -> Progress:
         return Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, disable=not self.cfg.train.progress or self.rank != 0, transient=False,
+            TimeRemainingColumn(), console=console, transient=False,
+            # in a pipe or a log file the eval lines show progress; a bar would only print once, at the end
+            disable=not self.cfg.train.progress or self.rank != 0 or not console.is_terminal,
         )
 
     @property

@@ -1,11 +1,12 @@
 """Several seeds of one config (`rlgen train CONFIG --seeds 0,1,2 [--parallel N]`).
 
-Every seed is the same config with `seed=S`, so the runs share the config's `name` and with it the
-W&B group (`logging.wandb.group` defaults to the name), the job_type (the kind) and the tags
-(agent, env, backbone): the W&B UI groups them with no manual work. Run directories and W&B run
-names read `<name>/<date>-<time>-s<seed>-<hex>`. With `--parallel N` the seeds run as N separate
-`rlgen train` processes, each in a run directory the parent creates; their output goes to a log
-each and is shown when they end, and Ctrl-C / SIGTERM to the parent reaches every child once.
+Every seed is the same config with `seed=S`, so the runs share the W&B group (the name and what
+differs from the bundled config, rlgen/identity.py; the seed never counts), the job_type (the kind)
+and the tags (agent, env, backbone, overrides): the W&B UI groups them with no manual work. Run
+directories read `<name>/<date>-<time>-s<seed>-<hex>`, W&B run names `ppo_cartpole lr=3e-4 s1`. With
+`--parallel N` the seeds run as N separate `rlgen train` processes, each in a run directory the
+parent creates; their output goes to a log each and is shown when they end, and Ctrl-C / SIGTERM
+to the parent reaches every child once.
 """
 
 from __future__ import annotations

@@ -182,6 +182,20 @@ class GANExperiment(ExperimentBase):
             out["generator_ema"] = self.ema.module
         return out
 
+    def export(self, fmt: str, out_dir: Path) -> list[Path]:
+        """`rlgen export`: the generator that samples (the EMA copy when there is one), noise
+        (B, *noise_shape) [+ label (B,) int64 when conditional] -> samples (B, *shape)."""
+        from rlgen.export import save_module
+
+        if fmt == "sb3":
+            raise RlgenError("--format sb3 is for RL agents; a GAN's generator exports with --format onnx or torchscript")
+        net = self.ema.module if self.ema is not None else self.G
+        inputs = {"noise": net.noise(4, torch.Generator(self.device).manual_seed(0), self.device)}
+        if self.n_classes:
+            inputs["label"] = torch.arange(4, device=self.device) % self.n_classes
+        path = out_dir / ("generator.onnx" if fmt == "onnx" else "generator.pt")
+        return [save_module(net, inputs, "sample", path, fmt)]
+
     # --- sampling ------------------------------------------------------------------------------
 
     @torch.no_grad()

@@ -18,7 +18,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
 from rlgen.agents.rl.agent import Agent
-from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy
+from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
 from rlgen.agents.rl.config import RLConfig
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
@@ -26,6 +26,7 @@ from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
+from rlgen.logging import Video
 from rlgen.runner import RunContext
 
 
@@ -68,24 +69,26 @@ class RLExperiment(ExperimentBase):
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
         self.model = self.learner.model
         self.unit_steps = self._unit_steps()
+        ctx.logger.config({"sb3": resolved_hyperparams(self.model, cfg.agent.hyperparams)})
 
     def train_unit(self) -> dict[str, float]:
         metrics = self.learner.learn_unit(self.unit_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
         return metrics
 
-    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         n = episodes or self.cfg.train.eval_episodes
         if unwrap_vec_normalize(self.env) is not None:
             sync_envs_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
-        if video_dir is not None:
-            self._record_video(Path(video_dir))
-        return {
+        out: dict[str, Any] = {
             "eval/return_mean": float(np.mean(returns)),
             "eval/return_std": float(np.std(returns)),
             "eval/length_mean": float(np.mean(lengths)),
         }
+        if video_dir is not None:
+            out["eval/video"] = Video(self._record_video(Path(video_dir)), caption=f"step {self.global_step:,}")
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data only (see `sb3_state.model_state`): the model, its envs (VecNormalize's
@@ -115,6 +118,12 @@ class RLExperiment(ExperimentBase):
         value = getattr(policy, "vf_features_extractor", None)
         return {"policy": policy, **({"value": value} if value is not None else {})}
 
+    def export(self, fmt: str, out_dir: Path) -> list[Path]:
+        """`rlgen export`: SB3's model.zip (sb3), or the deterministic policy (onnx, torchscript)."""
+        from rlgen.agents.rl.export import export
+
+        return export(self, fmt, out_dir)
+
     def agent(self) -> Agent:
         """The trained policy acting on plain observations of one env (see agents/rl/agent.py)."""
         return Agent(self.model, self.cfg.env, _normalize_state(self.env), self.cfg.agent.hyperparams.get("gamma", 0.99))
@@ -135,7 +144,8 @@ class RLExperiment(ExperimentBase):
         return evaluate_policy(self.model, env, n_eval_episodes=n, deterministic=True,
                                return_episode_rewards=True, warn=False)
 
-    def _record_video(self, video_dir: Path) -> None:
+    def _record_video(self, video_dir: Path) -> Path:
+        """One deterministic episode of the eval env, filmed; returns the mp4."""
         env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
         env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
                                                                 "episode_trigger": _first_episode, "name_prefix": "eval"}}]
@@ -147,6 +157,7 @@ class RLExperiment(ExperimentBase):
             self._evaluate(env, 1)
         finally:
             env.close()
+        return video_dir / "eval-episode-0.mp4"
 
     def _unit_steps(self) -> int:
         n_envs = self.env.num_envs

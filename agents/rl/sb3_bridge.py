@@ -209,9 +209,13 @@ class LearningRate:
 
 
 def resolve_schedules(hyperparams: Mapping[str, Any], progress: Progress) -> dict[str, Any]:
-    """Replace every 'lin_X' value with a linear schedule over the whole run."""
-    return {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
-            for k, v in hyperparams.items()}
+    """Replace every 'lin_X' value with a linear schedule over the whole run. YAML has no tuples:
+    `train_freq: [1, episode]` becomes SB3's (1, "episode"), as rl-zoo3 does."""
+    out = {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
+           for k, v in hyperparams.items()}
+    if isinstance(out.get("train_freq"), list):
+        out["train_freq"] = tuple(out["train_freq"])
+    return out
 
 
 @contextmanager

@@ -70,6 +70,9 @@ class ToyExperiment:
         self.evals += 1
         return {"eval/score": score}
 
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model}
+
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(),
                 "global_step": self.global_step, "evals": self.evals}
