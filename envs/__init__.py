@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import gymnasium as gym
 
 from rlgen.errors import RlgenError
-from rlgen.registry import WRAPPERS, load_env_packages
+from rlgen.registry import WRAPPERS, check_import_allowed, load_env_packages
 
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 
@@ -37,6 +37,7 @@ def ensure_registered(env_id: str) -> str:
         raise RlgenError(f"env {env_id!r} needs the minatar package; pip install 'rlgen[minatar]'")
     module, sep, bare = env_id.partition(":")
     if sep:
+        check_import_allowed(env_id)
         try:
             importlib.import_module(module)
         except ImportError as e:

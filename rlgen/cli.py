@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.logging import console
@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RlgenError as e:  # ConfigError included: one readable message, no traceback
         console.print(f"[red]error:[/] {_esc(str(e))}")
         return 2
+    except OSError as e:  # a path that cannot be read or written: say which, in one line
+        where = f": {e.filename}" if e.filename else ""
+        console.print(f"[red]error:[/] {_esc(f'{e.strerror or e}{where}')}")
+        return 2
     except KeyboardInterrupt:
         console.print("[yellow]aborted[/]")
         return 130
@@ -56,6 +60,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.seeds is not None:
         return train_seeds(args)
+    if args.resume is not None and args.run_dir is not None:
+        raise RlgenError("--resume continues a run in its own directory; --run-dir is for a new run")
     if args.parallel != 1:
         raise RlgenError("--parallel N runs seeds side by side: use it with --seeds, e.g. --seeds 0,1,2 --parallel 2")
     if args.storage is not None or args.study is not None:
@@ -65,10 +71,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             if "=" not in args.config:
                 raise RlgenError(f"--resume continues with the config saved in {args.resume}; give overrides only "
                                  f"(key=value), not a CONFIG ({args.config!r})")
-            args.overrides = [args.config, *args.overrides]
+            args.overrides, args.config = [args.config, *args.overrides], None
     elif args.config is None:
         raise RlgenError("rlgen train needs a CONFIG (a YAML path or a bundled name; see `rlgen list`)")
-    run = train(args.config, args.overrides, resume=args.resume)
+    run = train(args.config, args.overrides, resume=args.resume, run_dir=args.run_dir, trust=args.trust)
     _report(run.summary, run.run_dir)
     return run.exit_code
 
@@ -80,13 +86,15 @@ def train_seeds(args: argparse.Namespace) -> int:
 
     if args.resume or args.config is None:
         raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
+    if args.run_dir is not None:
+        raise RlgenError("--run-dir names one run's directory; --seeds makes one directory per seed")
     seeds = parse_seeds(args.seeds)
     if args.storage is not None:
         return _train_seed_queue(args, seeds)
     cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first
     if args.parallel > 1:
-        results = run_in_processes(args.config, args.overrides, seeds, args.parallel)
-        run_dirs = [r.run_dir for r in results if r.run_dir is not None]
+        results = run_in_processes(args.config, args.overrides, cfgs, args.parallel)
+        run_dirs = [r.run_dir for r in results if (r.run_dir / "metrics.jsonl").is_file()]
         code = next((r.exit_code for r in results if r.exit_code), 0)
     else:
         run_dirs, code = [], 0
@@ -118,7 +126,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rlgen.api import load_run
     from rlgen.logging import Table as LogTable
 
-    with load_run(args.checkpoint or args.run_dir) as run:
+    with load_run(args.checkpoint or args.run_dir, trust=args.trust) as run:
         if args.checkpoint and run.run_dir.resolve() != Path(args.run_dir).resolve():
             raise RlgenError(f"--checkpoint {args.checkpoint} is not a checkpoint of {args.run_dir}")
         video_dir = run.run_dir / "media" / "videos" if args.video else None
@@ -164,8 +172,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
     from rlgen.agents.selfplay.play import ratings_table, restore, tournament
 
-    exps = [restore(Path(p)) for p in args.run_dirs]
+    exps = []
     try:
+        for p in args.run_dirs:
+            exps.append(restore(Path(p), trust=args.trust))
         rows = tournament(exps, games_per_pair=args.games, snapshots=args.snapshots)
     finally:
         for exp in exps:
@@ -177,7 +187,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 def cmd_play(args: argparse.Namespace) -> int:
     from rlgen.agents.selfplay.play import play_human, restore
 
-    exp = restore(Path(args.run_dir))
+    exp = restore(Path(args.run_dir), trust=args.trust)
     try:
         play_human(exp, seat=args.seat)
     finally:
@@ -381,8 +391,20 @@ def _esc(text: str) -> str:
     return escape(text)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line like every other rlgen error (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        console.print(f"[red]error:[/] {_esc(message)} (see `{self.prog} -h`)")
+        sys.exit(2)
+
+
+TRUST_HELP = ("open checkpoints in the old pickled format, which can run code when loaded: only for runs "
+              "you trust (current checkpoints never need it)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rlgen", description="Train RL agents and GANs on shared torch backbones.",
+    p = _Parser(prog="rlgen", description="Train RL agents and GANs on shared torch backbones.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -392,17 +414,21 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-3 env.n_envs=16")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     t.add_argument("--seeds", metavar="0,1,2", help="one run per seed (lists and ranges: 0-4), one W&B group")
-    t.add_argument("--parallel", type=int, default=1, metavar="N", help="with --seeds: N runs at a time, as processes")
+    t.add_argument("--parallel", type=_positive, default=1, metavar="N",
+                   help="with --seeds: N runs at a time, as processes")
     t.add_argument("--storage", metavar="URL", help="with --seeds: take seeds from a queue in this Optuna database "
                    "(e.g. postgresql://user@host/db), shared by every worker started with the same command")
     t.add_argument("--study", help="with --storage: the queue's name (default: from the config and the seeds)")
+    t.add_argument("--run-dir", metavar="DIR", help="put the new run in DIR (new or empty) instead of logging.dir/NAME/ID")
+    t.add_argument("--trust", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
     e.add_argument("run_dir")
-    e.add_argument("--episodes", type=int, default=None, help="default: the config's train.eval_episodes")
+    e.add_argument("--episodes", type=_positive, default=None, help="default: the config's train.eval_episodes")
     e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
     e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
+    e.add_argument("--trust", action="store_true", help=TRUST_HELP)
     e.set_defaults(func=cmd_eval)
 
     i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes")
@@ -416,19 +442,31 @@ def _parser() -> argparse.ArgumentParser:
 
     tn = sub.add_parser("tournament", help="Elo ratings of self-play runs against each other and the references")
     tn.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories or checkpoints/step_N directories")
-    tn.add_argument("--games", type=int, default=20, help="games per pair, seats alternating")
+    tn.add_argument("--games", type=_positive, default=20, help="games per pair, seats alternating")
     tn.add_argument("--snapshots", action="store_true", help="also rate each run's snapshot pool")
+    tn.add_argument("--trust", action="store_true", help=TRUST_HELP)
     tn.set_defaults(func=cmd_tournament)
 
     pl = sub.add_parser("play", help="play a trained self-play agent in the terminal")
     pl.add_argument("run_dir", metavar="RUN_DIR")
     pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat (first moves first)")
+    pl.add_argument("--trust", action="store_true", help=TRUST_HELP)
     pl.set_defaults(func=cmd_play)
 
     ls = sub.add_parser("list", help="bundled configs, kinds, data sources, games, backbones, wrappers, envs")
     ls.add_argument("--all", action="store_true", help="list every registered env id")
     ls.set_defaults(func=cmd_list)
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 if __name__ == "__main__":

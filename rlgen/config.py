@@ -275,6 +275,8 @@ class WandbConfig(Section):
     watch: Literal["gradients", "parameters", "all"] | None = Field(
         None, description="wandb.watch the kind's torch modules: histograms of gradients and/or weights")
     watch_every: int = Field(1000, gt=0, description="wandb.watch log_freq, in backward passes")
+    init_timeout: float = Field(15.0, gt=0, description="seconds W&B may take to start (online: to reach its "
+                                "server) before training goes on without it")
 
 
 class LoggingConfig(Section):
@@ -372,12 +374,15 @@ def load_config(
     overrides: Sequence[str] = (),
     *,
     kinds: Mapping[str, type[ExperimentConfig]] | None = None,
+    interpolation: bool = True,
 ) -> ExperimentConfig:
     """Read a YAML file (or a mapping), apply `a.b=c` overrides, validate against its kind's model.
     The kind's model comes from `kinds` when given, else from the kinds registry (`kind:` may be a
-    registered name or an import path, `mypkg.kinds:MyKind`)."""
+    registered name or an import path, `mypkg.kinds:MyKind`). `interpolation=False` (a run's
+    config.yaml, which may come from anyone) refuses `${...}` in the file: OmegaConf's resolvers
+    can read environment variables."""
     where = str(source) if not isinstance(source, Mapping) else "<config>"
-    raw = _read(source, overrides, where)
+    raw = _read(source, overrides, where, interpolation)
     model = _kind_model(raw.get("kind"), kinds, where)
     try:
         return model.model_validate(raw)
@@ -403,7 +408,8 @@ def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, w
     return model
 
 
-def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str) -> dict:
+def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str,
+          interpolation: bool = True) -> dict:
     try:
         if isinstance(source, Mapping):
             conf = OmegaConf.create(dict(source))
@@ -411,7 +417,11 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             path = Path(source)
             if not path.is_file():
                 raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
-            conf = OmegaConf.load(path)
+            conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
+        if not interpolation and (found := _interpolations(conf)):
+            key, text = found[0]
+            raise RlgenError(f"{where}: {key} is the interpolation {text!r}; a run's config.yaml is read without "
+                             "resolvers (they can read environment variables): write the value itself")
         bad = [o for o in overrides if "=" not in o or o.startswith("=")]
         if bad:
             raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
@@ -427,10 +437,24 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
     except Exception as e:  # yaml.YAMLError and friends: say where, not how deep
         if isinstance(e, RlgenError):
             raise
-        raise RlgenError(f"{where}: not valid YAML: {e}") from None
+        raise RlgenError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise RlgenError(f"{where}: the config must be a mapping of keys to values")
     return raw
+
+
+def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
+    """(dotted key, text) of every `${...}` value in an OmegaConf tree, unresolved."""
+    found = []
+    keys = conf.keys() if OmegaConf.is_dict(conf) else range(len(conf)) if OmegaConf.is_list(conf) else []
+    for key in keys:
+        where = f"{path}.{key}" if path else str(key)
+        node = conf._get_node(key)
+        if OmegaConf.is_interpolation(conf, key):
+            found.append((where, str(node._value())))
+        elif OmegaConf.is_config(node):
+            found += _interpolations(node, where)
+    return found
 
 
 def save_config(cfg: ExperimentConfig, path: Path) -> None:

@@ -86,7 +86,9 @@ class WandbSink:
             resume="allow" if resume else None,
             save_code=w.save_code,
             settings=wandb.Settings(console="auto" if w.capture_console else "off", silent=True,
-                                    x_disable_stats=not w.system_metrics),
+                                    x_disable_stats=not w.system_metrics,
+                                    # how long a W&B that cannot reach its server may hold up training (its default is 90 s)
+                                    init_timeout=w.init_timeout),
         )
         # Every metric is plotted against global_step, so runs of different kinds line up.
         self.run.define_metric("global_step")
@@ -172,6 +174,12 @@ class Logger:
         self.required = set(map(id, required))
         self._start = time.perf_counter()
         self.last: dict[str, Any] = {}
+
+    def add(self, sink: Sink, required: bool = False) -> None:
+        """A sink that joins later (the runner opens a resumed run's files only once it has resumed)."""
+        self.sinks.append(sink)
+        if required:
+            self.required.add(id(sink))
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         row = {"global_step": int(step), "time/elapsed_s": round(time.perf_counter() - self._start, 3)}

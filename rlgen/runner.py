@@ -17,9 +17,9 @@ import json
 import math
 import os
 import random
-import secrets
 import signal
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rlgen import checkpoint, distributed
+from rlgen import checkpoint, distributed, plain, rundir
 from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
 
@@ -54,18 +54,30 @@ class _State:
 
 class Runner:
     def __init__(self, cfg: ExperimentConfig, experiment: Experiment, *, resume_dir: Path | None = None,
-                 on_eval: Callable[[int, dict[str, Any]], bool] | None = None):
+                 on_eval: Callable[[int, dict[str, Any]], bool] | None = None, run_dir: Path | None = None,
+                 resume_state: dict[str, Any] | None = None, trust: bool = False):
         """`on_eval(global_step, eval_metrics)` is called after every evaluation; returning True
-        stops the run with status "pruned" (e.g. an Optuna trial that is doing worse than others)."""
+        stops the run with status "pruned" (e.g. an Optuna trial that is doing worse than others).
+        `run_dir`: where a new run goes (created, or existing and empty); default a new directory
+        under logging.dir/name. `resume_state`: the checkpoint of `resume_dir`, when the caller has
+        already read it. `trust`: an old-format checkpoint may be unpickled (it can run code)."""
         self.cfg = cfg
         self.exp = experiment
         self.on_eval = on_eval
         self.pruned = False
+        self.trust = trust
         self.resume_dir = Path(resume_dir) if resume_dir else None
-        self.run_dir = self.resume_dir or _new_run_dir(cfg)
+        self._chosen_dir = Path(run_dir) if run_dir else None
+        # a new run's directory is made (exclusively) when it starts; until then, where it will most
+        # likely go (another run that took this id in the meantime makes it draw again)
+        self.run_dir = self.resume_dir or self._chosen_dir or rundir.plan(Path(cfg.logging.dir) / cfg.name, cfg.seed)
+        self._resume_state = resume_state
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
         self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
+        self._writing = False  # the run's files are open: summary.json and config.yaml may be written
+        self._watched: dict[str, float] = {}  # first value of each metric that may diverge
+        self._warned: set[str] = set()
         self.rank, self.world_size = 0, 1
 
     @property
@@ -75,33 +87,52 @@ class Runner:
     # --- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        device = choose_device(self.cfg.device, prefers_accelerator(self.exp))
+        """Train to the end. A resumed run writes nothing into its directory until the checkpoint
+        is restored: a resume that fails leaves every file of the run as it was."""
+        device = choose_device(self.cfg.device, prefers_accelerator(self.exp))  # before anything is created
         self.device = device
         owns_group = not _dist_initialized()
         self.rank, self.world_size = init_distributed(device)
         owns_group = owns_group and _dist_initialized()
-        if self.world_size > 1 and self.resume_dir is None:
-            self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
-        resume_state = self._load_resume() if self.resume_dir else None
-        torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
-        seed_everything(self.cfg.seed)
-        self.logger = self._make_logger(resumed=resume_state is not None)
-        ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size)
-        status = "failed"
         try:
-            self.exp.setup(ctx)
-            if resume_state is not None:
-                self._restore(resume_state)
-            self._watch()
-            self._announce(device)
-            status = self._loop()
+            with ExitStack() as held:
+                if self.resume_dir is None:
+                    if self.rank == 0:
+                        self.run_dir = rundir.claim(self._chosen_dir) if self._chosen_dir else \
+                            rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
+                    if self.world_size > 1:
+                        self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
+                elif not self.resume_dir.is_dir():
+                    raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
+                if self.rank == 0:
+                    held.enter_context(rundir.locked(self.run_dir))
+                resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
+                self._run(resume_state, device)
         finally:
-            self._finish(status)
             if owns_group:  # NCCL warns at exit about a process group left open
                 import torch.distributed as dist
 
                 dist.destroy_process_group()
         return self.summary
+
+    def _run(self, resume_state: dict[str, Any] | None, device: torch.device) -> None:
+        torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
+        seed_everything(self.cfg.seed)
+        self.logger = Logger([])  # sinks join once the run's files may be written
+        ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size)
+        status = "failed"
+        try:
+            if resume_state is None:
+                self._open_sinks(resumed=False)
+            self.exp.setup(ctx)
+            if resume_state is not None:
+                self._restore(resume_state, device)
+                self._open_sinks(resumed=True)
+            self._wandb_watch()
+            self._announce(device)
+            status = self._loop()
+        finally:
+            self._finish(status)
 
     def _loop(self) -> str:
         cfg, exp, st = self.cfg.train, self.exp, self.state
@@ -115,7 +146,8 @@ class Runner:
                     metrics = dict(exp.train_unit())
                     dt = time.perf_counter() - t0
                     st.train_time_s += dt
-                    _check_finite(metrics, exp.global_step)
+                    self._check_finite(metrics)
+                    self._watch(metrics)
                     metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
                     self.logger.log(metrics, exp.global_step)
                     bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
@@ -195,6 +227,11 @@ class Runner:
             "rng": _rng_state(),
             "ranks": ranks,  # each replica's own state (data streams), when the kind has one
         }
+        bad = plain.non_finite(state["experiment"])
+        if bad is not None:
+            path, n, of = bad
+            raise RlgenError(self._diverged(f"non-finite values in {path} ({n:,} of {of:,} elements) at step "
+                                            f"{self.exp.global_step:,}: training diverged, and this state was not saved"))
         saved = checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
                                 keep=self.cfg.train.keep_checkpoints)
         if self._new_best and st.best_step == self.exp.global_step:
@@ -205,46 +242,94 @@ class Runner:
 
     def _load_resume(self) -> dict[str, Any]:
         assert self.resume_dir is not None
-        if not self.resume_dir.is_dir():
-            raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
-        return checkpoint.load(self.resume_dir)
+        return checkpoint.load(self.resume_dir, trust=self.trust)
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        self.exp.load_state_dict(state["experiment"])
+    def _restore(self, state: dict[str, Any], device: torch.device) -> None:
+        try:
+            with checkpoint.trusted(self.trust):
+                self.exp.load_state_dict(state["experiment"])
+        except RlgenError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a state that does not fit: one line, not a traceback
+            raise RlgenError(f"cannot resume {self.run_dir}: its checkpoint at step {state.get('global_step')} does "
+                             f"not fit this {self.cfg.kind} experiment ({type(e).__name__}: "
+                             f"{first_line(e)})") from None
         for k, v in state["runner"].items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         _set_rng_state(state.get("rng"))
         if self.world_size > 1:
             distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)
+        if device.type == "cuda" and self.rank == 0:
+            console.print("[yellow]warning:[/] resuming on CUDA: GPU kernels are not bitwise deterministic, so the "
+                          "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
+
+    def _diverged(self, what: str) -> str:
+        """The divergence message, true to what is on disk."""
+        last = checkpoint.latest(self.run_dir / "checkpoints")
+        fix = "lower optim.lr, add gradient clipping or normalization"
+        if last is None:
+            return f"{what}. No checkpoint was written before it: {fix}, and start again"
+        return (f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, then resume with "
+                f"`rlgen train --resume {self.run_dir}` or start again")
+
+    def _check_finite(self, metrics: Mapping[str, Any]) -> None:
+        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise RlgenError(self._diverged(f"non-finite {', '.join(bad)} at step {self.exp.global_step:,}: "
+                                            "training diverged"))
+
+    def _watch(self, metrics: Mapping[str, Any]) -> None:
+        """Warn once per metric when a value loss or a gradient norm diverges: it grows by orders of
+        magnitude from its first value, or (a value loss) dwarfs the square of the episode returns
+        seen so far, which bound what a value function has to fit."""
+        returns = [abs(v) for k, v in metrics.items() if k.startswith("rollout/ep_return_mean") and _number(v)]
+        self._return_scale = max([getattr(self, "_return_scale", 0.0), *returns])
+        for key, value in metrics.items():
+            if not (key.startswith("loss/value") or "grad_norm" in key) or not _number(value) or key in self._warned:
+                continue
+            value, first = abs(float(value)), self._watched.setdefault(key, abs(float(value)))
+            grew = value > DIVERGING_RATIO * max(first, 1.0)
+            beyond_returns = key.startswith("loss/value") and self._return_scale > 0 \
+                and value > DIVERGING_RATIO * max(self._return_scale, 1.0) ** 2
+            if value > DIVERGING_ABS and (grew or beyond_returns):
+                self._warned.add(key)
+                why = f"episode returns are near {self._return_scale:.3g}" if beyond_returns else f"it began near {first:.3g}"
+                console.print(f"[yellow]warning:[/] {key} reached {value:.3g} at step {self.exp.global_step:,} "
+                              f"({why}): training is probably diverging; lower optim.lr or clip gradients "
+                              "(for SB3: agent.hyperparams.max_grad_norm)")
 
     # --- setup and teardown --------------------------------------------------------------------
 
-    def _make_logger(self, resumed: bool) -> Logger:
+    def _open_sinks(self, resumed: bool) -> None:
+        """From here on the run writes into its directory: config.yaml, metrics.jsonl, W&B."""
         self.wandb: WandbSink | None = None
         if self.rank != 0:
-            return Logger([])  # only rank 0 logs
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+            return  # only rank 0 logs
+        self._writing = True
         try:
             save_config(self.cfg, self.run_dir / "config.yaml")
         except OSError as e:
             raise disk_error(e, self.run_dir / "config.yaml", "writing the config") from None
-        jsonl = JsonlSink(self.run_dir / "metrics.jsonl")
-        sinks: list[Sink] = [jsonl]
+        try:
+            jsonl = JsonlSink(self.run_dir / "metrics.jsonl")
+        except OSError as e:
+            raise disk_error(e, self.run_dir / "metrics.jsonl", "opening the metrics") from None
+        self.logger.add(jsonl, required=True)
         if self.cfg.logging.console:
-            sinks.append(ConsoleSink())
+            self.logger.add(ConsoleSink())
         mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
         if mode != "disabled":
             try:
                 self.wandb = WandbSink(self.run_dir, self.run_dir.name, self.cfg, mode, resumed)
-                sinks.append(self.wandb)
+                self.logger.add(self.wandb)
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
-                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {e}); "
+                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "
                               "training continues, metrics.jsonl keeps the full record")
-        return Logger(sinks, required=(jsonl,))
 
     def _finish(self, status: str) -> None:
         st = self.state
+        self.wandb = getattr(self, "wandb", None)
         self.summary = {
             "status": status,
             "name": self.cfg.name,
@@ -261,7 +346,7 @@ class Runner:
             "distributed": _dist_info(),
         }
         try:
-            if self.rank == 0:
+            if self.rank == 0 and self._writing:  # a resume that never continued leaves the summary alone
                 (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
         except OSError as e:
             console.print(f"[red]error:[/] {disk_error(e, self.run_dir / 'summary.json', 'writing the summary')}")
@@ -276,7 +361,7 @@ class Runner:
 
     # --- W&B extras (a failure is a warning: metrics.jsonl and the checkpoints are the record) ----
 
-    def _watch(self) -> None:
+    def _wandb_watch(self) -> None:
         w = self.cfg.logging.wandb
         if w.watch and self.wandb is not None and self.wandb in self.logger.sinks:
             try:
@@ -417,19 +502,14 @@ def _set_rng_state(state: dict[str, Any] | None) -> None:
             torch.cuda.set_rng_state_all(cuda)  # a resume on another machine's GPUs keeps its own
 
 
-def _new_run_dir(cfg: ExperimentConfig) -> Path:
-    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-s{cfg.seed}-{secrets.token_hex(2)}"
-    return Path(cfg.logging.dir) / cfg.name / run_id
+# A value loss or gradient norm this large, and this many times its first value (or, for a value
+# loss, the squared episode return), is diverging: PPO at lr 1e6 on CartPole reports a value loss
+# of 2e14 with returns near 10; a healthy CartPole run stays below 1e3 with returns up to 500.
+DIVERGING_ABS, DIVERGING_RATIO = 1e6, 1e4
 
 
-def _check_finite(metrics: Mapping[str, Any], step: int) -> None:
-    bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
-    if bad:
-        raise RlgenError(
-            f"non-finite {', '.join(bad)} at step {step:,}: training diverged. The last checkpoint "
-            "before it is intact; lower optim.lr, add gradient clipping or normalization, then "
-            "resume with `rlgen train --resume RUN_DIR` or start again"
-        )
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _scalar(v: Any) -> bool:

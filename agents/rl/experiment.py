@@ -8,7 +8,6 @@ a thousand env steps for off-policy ones. SB3 keeps its env state between calls
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, un
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
 from rlgen.agents.rl.config import RLConfig
-from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import (SB3Learner, env_state, load_model_state, model_state, restore_env,
+                                        warn_not_exact)
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
@@ -91,24 +91,20 @@ class RLExperiment(ExperimentBase):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        m = self.model
-        state: dict[str, Any] = {
-            **model_state(m),
-            "vec_normalize": _normalize_state(self.env),
-        }
-        if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
-            state["replay_buffer"] = pickle.dumps(m.replay_buffer)
-        return state
+        """Plain data only (see `sb3_bridge.model_state`): the model, its envs (VecNormalize's
+        statistics and the memory window included), the replay buffer, and the eval envs, whose
+        generators carry over from one evaluation to the next."""
+        return {**model_state(self.model, replay_buffer=self.cfg.agent.save_replay_buffer),
+                "eval_env": env_state(self.eval_env)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        m = self.model
-        load_model_state(m, state)
-        self.global_step = m.num_timesteps
-        if state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
-            norm.obs_rms, norm.ret_rms = state["vec_normalize"]
-        if state.get("replay_buffer") is not None:
-            m.replay_buffer = pickle.loads(state["replay_buffer"])
-            m.replay_buffer.device = m.device
+        load_model_state(self.model, state)
+        self.global_step = self.model.num_timesteps
+        if "eval_env" in state:
+            if problems := restore_env(self.eval_env, state["eval_env"]):
+                warn_not_exact("the evaluation envs", problems)
+        elif state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
+            norm.obs_rms, norm.ret_rms = state["vec_normalize"]  # an older checkpoint (--trust)
 
     def close(self) -> None:
         for env in (self.env, self.eval_env):

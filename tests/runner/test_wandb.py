@@ -1,6 +1,11 @@
 """W&B: an offline run holds the logged history; a dead W&B never stops training."""
 
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 
 import rlgen.logging as rlog
@@ -54,14 +59,13 @@ def test_wandb_that_fails_mid_run_is_dropped_once(tmp_path, monkeypatch):
     monkeypatch.setattr(rlog.console, "print", lambda msg, *a, **k: warnings.append(str(msg)))
     cfg = toy_config(tmp_path)
     runner = Runner(cfg, ToyExperiment(cfg))
-    real = runner._make_logger
+    real = runner._open_sinks
 
     def with_dying_sink(resumed):
-        logger = real(resumed)
-        logger.sinks.append(Dying())
-        return logger
+        real(resumed)
+        runner.logger.add(Dying())
 
-    monkeypatch.setattr(runner, "_make_logger", with_dying_sink)
+    monkeypatch.setattr(runner, "_open_sinks", with_dying_sink)
     assert runner.run()["status"] == "completed"
     assert len(calls) == 1  # dropped after its first failure
     assert sum("Dying failed (ConnectionError: socket closed)" in w for w in warnings) == 1
@@ -153,3 +157,32 @@ def test_artifact_failure_does_not_stop_training(tmp_path, monkeypatch):
     assert runner.run()["status"] == "completed"
     assert any("W&B summary/artifacts failed (OSError: disk quota)" in w for w in warnings)
     assert (runner.run_dir / "checkpoints" / "best" / "state.pt").is_file()
+
+
+def test_init_timeout_reaches_wandb_and_its_default_is_well_below_90_s(tmp_path, monkeypatch):
+    import wandb
+
+    seen = {}
+
+    def init(**kw):
+        seen.update(kw)
+        raise TimeoutError("no answer")
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(wandb, "init", init)
+    cfg = toy_config(tmp_path)
+    assert cfg.logging.wandb.init_timeout <= 30
+    cfg.logging.wandb.init_timeout = 7.0
+    assert Runner(cfg, ToyExperiment(cfg)).run()["status"] == "completed"  # training went on without W&B
+    assert seen["settings"].init_timeout == 7.0 and seen["mode"] == "online"
+
+
+@pytest.mark.slow
+def test_a_wandb_server_that_cannot_be_reached_does_not_hold_training(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "online", "WANDB_BASE_URL": "http://127.0.0.1:9",
+           "WANDB_API_KEY": "0" * 40}
+    cmd = [sys.executable, "-m", "rlgen", "train", "ppo_cartpole", "train.total_steps=256", f"logging.dir={tmp_path}",
+           "logging.wandb.mode=online", "logging.wandb.init_timeout=3", "train.progress=false"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "warning: W&B did not start" in out.stderr and "completed at step 512" in out.stderr  # one unit: 16 x 32
