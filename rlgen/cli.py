@@ -1,4 +1,4 @@
-"""`rlgen train | eval | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
+"""`rlgen train | eval | record | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ examples:
   rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group
   rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
+  rlgen record runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 10 --out demos/cartpole   expert demos
+  rlgen train gail_cartpole demos.path=demos/cartpole     imitate them (GAIL; also bc_cartpole, airl_cartpole)
   rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
   rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
   rlgen list                                            configs, kinds, sources, games, backbones, wrappers, envs
@@ -115,6 +117,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console.print(grid)
     if video_dir is not None:
         console.print(f"  video in {video_dir}")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from rlgen.api import record
+    from rlgen.envs.demos import read_demos
+
+    path = record(args.run_dir, args.episodes, args.out, seed=args.seed, deterministic=not args.stochastic,
+                  fmt=args.format)
+    demos = read_demos(path)
+    meta = demos.metadata
+    console.print(f"{demos.n_episodes} episodes, {len(demos.observations):,} steps of {meta.get('env_id')} -> {path}")
+    console.print(f"  expert return {meta['expert_return']:.4g} (mean), random policy {meta['random_return']:.4g}")
     return 0
 
 
@@ -296,6 +311,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
     e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
     e.set_defaults(func=cmd_eval)
+
+    r = sub.add_parser("record", help="record a run's agent as demonstrations (a Minari dataset or .npz)",
+                       description="Play the run's agent in its env and write the episodes as demonstrations for "
+                       "kind: bc and kind: imitation: a Minari dataset directory (or a .npz when OUT ends in .npz) "
+                       "with the expert's and a random policy's mean returns in its metadata.")
+    r.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (or one checkpoints/step_N)")
+    r.add_argument("--episodes", type=int, default=10, help="episodes to record (default: %(default)s)")
+    r.add_argument("--out", required=True, help="the dataset directory to create, or FILE.npz")
+    r.add_argument("--seed", type=int, default=0, help="episode i is seeded seed + i (default: %(default)s)")
+    r.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic ones")
+    r.add_argument("--format", default="auto", help="auto (npz for .npz, else minari) or a demo format")
+    r.set_defaults(func=cmd_record)
 
     _compare_parser(sub)
     _sweep_parser(sub)

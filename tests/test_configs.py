@@ -1,7 +1,9 @@
 """Every file in configs/ validates and trains for one unit (the smallest run the runner can do).
 
 A config may add overrides for its smoke run in a comment line `# smoke: key=value key=value`
-(e.g. a smaller replay buffer); the run itself is never skipped.
+(e.g. a smaller replay buffer); the run itself is never skipped. A config that learns from
+demonstrations names the bundled expert config that makes them, `# demos: ppo_cartpole`: the smoke
+run gets demos recorded from a briefly trained run of it (tests/conftest.py, `expert_demos`).
 """
 
 import json
@@ -16,8 +18,13 @@ CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.ya
 
 
 def smoke_overrides(path: Path) -> list[str]:
+    return comment_values(path, "smoke")
+
+
+def comment_values(path: Path, key: str) -> list[str]:
+    """The words of the config's `# key: ...` comment line (none without one)."""
     for line in path.read_text().splitlines():
-        if line.startswith("# smoke:"):
+        if line.startswith(f"# {key}:"):
             return line.split(":", 1)[1].split()
     return []
 
@@ -33,9 +40,11 @@ def test_config_validates(path):
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_config_smoke_run(path, tmp_path, quiet):
+def test_config_smoke_run(path, tmp_path, quiet, request):
     overrides = [*quiet, f"logging.dir={tmp_path}", "train.total_steps=1", "train.eval_every=1",
                  "train.eval_episodes=2", *smoke_overrides(path)]
+    for expert in comment_values(path, "demos"):
+        overrides += [f"demos.path={request.getfixturevalue('expert_demos')(expert)}", "demos.episodes=null"]
     assert main(["train", str(path), *overrides]) == 0
     (summary_path,) = tmp_path.glob("*/*/summary.json")
     summary = json.loads(summary_path.read_text())
