@@ -216,7 +216,7 @@ def table(env_id: str, n: int, results: dict[str, list[dict[str, Any]]], budget:
                 "median wall s to 0.95", "disc. accuracy (mean over training)"):
         t.add_column(col, justify="left" if col == "method" else "right")
     for method, runs in results.items():
-        hit = [r for r in runs if r["steps"]]
+        hit = [r for r in runs if r["steps"] is not None]
         accs = [r["acc"] for r in runs if r["acc"] is not None]
         t.add_row(method, " ".join(f"{r['ratio']:.2f}" for r in runs), f"{len(hit)}/{len(runs)}",
                   median([r["steps"] for r in hit], ",.0f"), median([r["wall"] for r in hit], ".1f"),
@@ -261,8 +261,8 @@ def main() -> None:
                             extra = PLAIN if method.startswith("rlgen GAIL") else []
                             r = rlgen_run(spec["config"], [*demo, *extra], seed, work, budget)
                         results[method].append(r)
-                        console.print(f"{env_id} demos={n} seed={seed} {method}: ratio {r['ratio']:.3f}, "
-                                      f"steps to {TARGET} {r['steps']}, wall {r['wall']}, run {r['total_wall']:.1f} s")
+                        console.print(f"{env_id} demos={n} seed={seed} {method}: ratio {r['ratio']:.3f}, steps to "
+                                      f"{TARGET} {r['steps']}, wall to it {r['wall']}, whole run {r['total_wall']:.1f} s")
                 tables.append(table(env_id, n, results, budget))
                 console.print(tables[-1])
     for t in tables:
