@@ -34,6 +34,7 @@ bench-all: bench  ## every benchmark (about an hour on 2 cores)
 	$(PY) benchmarks/gan_digits.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
+	$(PY) benchmarks/imitation.py
 
 clean:
 	rm -rf runs wandb .pytest_cache

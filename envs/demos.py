@@ -157,7 +157,7 @@ class Policy(Protocol):
 
 def record_episodes(policy: Policy, make_env: Callable[[], gym.Env], episodes: int, seed: int = 0,
                     deterministic: bool = True) -> Demos:
-    """`episodes` episodes of `policy` in fresh envs seeded seed, seed + 1, ...; the metadata's
+    """`episodes` episodes of `policy` in one env, episode i reset with seed + i; the metadata's
     expert_return is their mean return."""
     if episodes < 1:
         raise RlgenError(f"episodes must be >= 1, got {episodes}")
@@ -179,10 +179,9 @@ def record_episodes(policy: Policy, make_env: Callable[[], gym.Env], episodes: i
             lengths.append(length)
     finally:
         env.close()
-    demos = Demos(**{k: np.asarray(v) for k, v in rows.items()}, lengths=np.asarray(lengths, np.int64))
-    demos.terminations = demos.terminations.astype(bool)
-    demos.truncations = demos.truncations.astype(bool)
-    demos.rewards = demos.rewards.astype(np.float64)
+    dtypes = {"rewards": np.float64, "terminations": bool, "truncations": bool}
+    demos = Demos(**{k: np.asarray(v, dtype=dtypes.get(k)) for k, v in rows.items()},
+                  lengths=np.asarray(lengths, np.int64))
     return demos.with_metadata(expert_return=float(demos.episode_returns.mean()))
 
 

@@ -51,10 +51,6 @@ class Expert:
                                        demos.actions, demos.next_observations, demos.rewards, demos.lengths)
         return cls(demos, obs, nxt)
 
-    def rows(self, episodes: list[int]) -> np.ndarray:
-        off = self.demos.offsets
-        return np.concatenate([np.arange(off[i], off[i + 1]) for i in episodes]).astype(np.int64)
-
 
 def holdout_rows(demos: Demos, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, held-out rows): whole episodes when there are several (rows of one episode are
