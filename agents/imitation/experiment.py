@@ -104,11 +104,9 @@ class ImitationExperiment(RLExperiment):
     def train_unit(self) -> dict[str, float]:
         cfg = self.cfg
         metrics: dict[str, float] = {}
-        if self.bc is not None and not self.warm_started:
-            for _ in range(cfg.bc.warm_start_epochs):
-                fitted, _ = self.bc.epoch()
-            if cfg.bc.warm_start_epochs:
-                metrics["loss/bc_warm_start"] = fitted["loss/bc"]
+        if self.bc is not None and not self.warm_started and cfg.bc.warm_start_epochs:
+            epochs = [self.bc.epoch()[0] for _ in range(cfg.bc.warm_start_epochs)]
+            metrics["loss/bc_warm_start"] = epochs[-1]["loss/bc"]
         self.warm_started = True
         metrics.update(self.learner.learn_unit(self.unit_steps, self.global_step, cfg.train.total_steps))
         self.global_step = int(self.model.num_timesteps)
