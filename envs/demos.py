@@ -86,19 +86,29 @@ class Demos:
                              f"record more with `rlgen record RUN_DIR --episodes {n} --out DIR`")
         return self.select(list(range(n)))
 
-    def score(self, returns: float) -> float:
-        """The expert ratio of a mean return: (R - random) / (expert - random), D4RL's and Minari's
-        normalized score, when the random policy's return is known; else R / expert."""
+    @property
+    def references(self) -> dict[str, float | None]:
+        """The returns an expert ratio is measured between: the expert's (its episodes' mean when
+        the metadata has none) and a random policy's (None when unknown)."""
         expert = self.metadata.get("expert_return")
-        if expert is None:
-            expert = float(self.episode_returns.mean())
+        expert = float(self.episode_returns.mean()) if expert is None else float(expert)
         low = self.metadata.get("random_return")
-        if low is None or expert == low:
-            return float(returns) / float(expert) if expert else float("nan")
-        return (float(returns) - float(low)) / (float(expert) - float(low))
+        return {"expert_return": expert, "random_return": None if low is None else float(low)}
+
+    def score(self, returns: float) -> float:
+        """The expert ratio of a mean return (`expert_ratio`)."""
+        return expert_ratio(returns, **self.references)
 
     def with_metadata(self, **values: Any) -> Demos:
         return replace(self, metadata={**self.metadata, **values})
+
+
+def expert_ratio(returns: float, expert_return: float, random_return: float | None = None) -> float:
+    """(R - random) / (expert - random), D4RL's and Minari's normalized score, when the random
+    policy's return is known; else R / expert."""
+    if random_return is None or expert_return == random_return:
+        return float(returns) / float(expert_return) if expert_return else float("nan")
+    return (float(returns) - float(random_return)) / (float(expert_return) - float(random_return))
 
 
 # --- reading and writing: the formats of rlgen.registry.DEMOS -------------------------------------

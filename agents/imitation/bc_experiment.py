@@ -18,7 +18,7 @@ import torch
 
 from rlgen.agents.imitation.bc import BCTrainer, bc_problems
 from rlgen.agents.imitation.config import BCConfig
-from rlgen.agents.imitation.data import Expert, holdout_rows, load_demos, raw_spaces
+from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
 from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
@@ -63,23 +63,28 @@ class BCExperiment(RLExperiment):
                                   _action_noise(hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
         self.model = self.learner.model
-        obs_space, act_space = raw_spaces(self.env)
-        self.demos = load_demos(cfg.demos, cfg.env, obs_space, act_space)
-        expert = Expert.of(self.demos, cfg.env, obs_space, act_space)
-        train, held = holdout_rows(self.demos, cfg.bc.holdout, ctx.seed)
-        self.held = (expert.obs[held], self.demos.actions[held])
-        self.trainer = BCTrainer(self.model.policy, expert.obs[train], self.demos.actions[train], cfg.bc, cfg.optim,
-                                 seed=ctx.seed)
+        self.seed = ctx.seed
+        self.source = DemoSource(cfg.demos, cfg.env, *raw_spaces(self.env))
+        self.trainer = self._trainer() if self.source.available else None  # a finished run evaluates without demos
+
+    def _trainer(self) -> BCTrainer:
+        expert = self.source.expert  # raises what is wrong with the demos
+        train, held = holdout_rows(expert.demos, self.cfg.bc.holdout, self.seed)
+        self.held = (expert.obs[held], expert.demos.actions[held])
+        return BCTrainer(self.model.policy, expert.obs[train], expert.demos.actions[train], self.cfg.bc,
+                         self.cfg.optim, seed=self.seed)
 
     def train_unit(self) -> dict[str, float]:
+        if self.trainer is None:
+            self.trainer = self._trainer()
         metrics, steps = self.trainer.epoch(max_steps=self.cfg.train.total_steps - self.global_step)
         self.global_step += steps
         return metrics
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
         out = super().evaluate(episodes, video_dir)
-        out["eval/expert_ratio"] = self.demos.score(out["eval/return_mean"])
-        if len(self.held[0]):
+        out["eval/expert_ratio"] = self.source.score(out["eval/return_mean"])
+        if self.trainer is not None and len(self.held[0]):
             held = self.trainer.evaluate(*self.held)
             out["eval/bc_val_loss"] = held["loss/bc_fit"]
             if "train/bc_accuracy" in held:
@@ -87,12 +92,15 @@ class BCExperiment(RLExperiment):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        return {"policy": self.model.policy.state_dict(), "trainer": self.trainer.state_dict(),
-                "global_step": self.global_step}
+        return {"policy": self.model.policy.state_dict(), "global_step": self.global_step,
+                "trainer": None if self.trainer is None else self.trainer.state_dict(),
+                "references": self.source.references}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.policy.load_state_dict(state["policy"])
-        self.trainer.load_state_dict(state["trainer"])
+        if self.trainer is not None and state["trainer"] is not None:
+            self.trainer.load_state_dict(state["trainer"])
+        self.source.references = self.source.references or state.get("references")
         self.global_step = int(state["global_step"])
 
     def modules(self) -> dict[str, torch.nn.Module]:

@@ -62,6 +62,8 @@ class BCTerm(BCObjective):
     weight: float = Field(0.0, ge=0, description="weight of the BC steps taken after each unit; 0 = none")
     steps: int = Field(10, gt=0, description="BC gradient steps after each unit (when weight > 0)")
     anneal: bool = Field(True, description="the BC weight falls linearly to 0 over the run")
+    init_from: str | None = Field(None, description="a kind: bc run (its directory or a checkpoints/step_N) whose "
+                                  "policy the learner starts from; its agent section must match")
 
 
 class BCConfig(RLConfig):

@@ -11,7 +11,7 @@ import numpy as np
 from rlgen.agents.imitation.config import DemosConfig
 from rlgen.agents.rl.agent import replay_observations
 from rlgen.config import EnvConfig
-from rlgen.envs.demos import Demos, read_demos
+from rlgen.envs.demos import Demos, expert_ratio, read_demos
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 
@@ -19,7 +19,10 @@ from rlgen.logging import console
 def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Space, action_space: gym.Space) -> Demos:
     """The configured episodes of the demos, with the config's return figures on top of the file's;
     their observations and actions must fit the env's raw spaces."""
-    demos = read_demos(cfg.path, cfg.format).first(cfg.episodes)
+    try:
+        demos = read_demos(cfg.path, cfg.format).first(cfg.episodes)
+    except RlgenError as e:
+        raise RlgenError(f"demos.path: {e}") from None
     overrides = {k: v for k, v in (("expert_return", cfg.expert_return), ("random_return", cfg.random_return))
                  if v is not None}
     demos = demos.with_metadata(**overrides)
@@ -68,6 +71,38 @@ def holdout_rows(demos: Demos, share: float, seed: int) -> tuple[np.ndarray, np.
     else:
         mask = rng.random(n) < share
     return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+class DemoSource:
+    """A kind's demonstrations, read when training first needs them: a finished run is evaluated,
+    recorded from and loaded (`rlgen eval`, `rlgen.load_run(...).agent()`) without its demos,
+    from the expert and random returns its checkpoint keeps."""
+
+    def __init__(self, cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Space, action_space: gym.Space):
+        self.cfg, self.env_cfg, self.spaces = cfg, env_cfg, (observation_space, action_space)
+        self._expert: Expert | None = None
+        self.references: dict[str, float | None] | None = None
+        try:
+            self.expert  # noqa: B018 - read now when they are there: a bad file fails before training starts
+        except RlgenError as e:
+            self.error = e
+
+    @property
+    def expert(self) -> Expert:
+        if self._expert is None:
+            demos = load_demos(self.cfg, self.env_cfg, *self.spaces)
+            self._expert = Expert.of(demos, self.env_cfg, *self.spaces)
+            self.references = demos.references
+        return self._expert
+
+    @property
+    def available(self) -> bool:
+        return self._expert is not None
+
+    def score(self, returns: float) -> float:
+        if self.references is None:
+            raise self.error
+        return expert_ratio(returns, **self.references)
 
 
 def raw_spaces(env: Any) -> tuple[gym.Space, gym.Space]:

@@ -17,10 +17,11 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecNormalize
 
+from rlgen import checkpoint
 from rlgen.agents.imitation.bc import BCTrainer, action_log_prob, bc_problems
 from rlgen.agents.imitation.bc_experiment import demo_env_problems
 from rlgen.agents.imitation.config import ImitationConfig
-from rlgen.agents.imitation.data import Expert, load_demos, raw_spaces
+from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
 from rlgen.agents.imitation.vec import (DiscriminatorReward, RelabeledReplayBuffer, TransitionStore, buffer_state,
                                         load_buffer_state)
@@ -28,6 +29,7 @@ from rlgen.agents.rl.algos import ALGOS, is_off_policy
 from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
 from rlgen.agents.rl.vec import make_vec_env
+from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
 
 _DETERMINISTIC = ("td3", "ddpg", "dqn", "qrdqn")  # no log pi(a|s) for AIRL's logit
@@ -67,9 +69,7 @@ class ImitationExperiment(RLExperiment):
         gamma = float(cfg.agent.hyperparams.get("gamma", 0.99))
         venv = make_vec_env(cfg.env.model_copy(update={"normalize": None}), seed=ctx.seed, gamma=gamma)
         obs_space, act_space = raw_spaces(venv)
-        self.demos = load_demos(cfg.demos, cfg.env, obs_space, act_space)
-        expert = Expert.of(self.demos, cfg.env, obs_space, act_space)
-        self.expert = TransitionStore.of(expert.obs, self.demos.actions, expert.next_obs, self.demos.terminations)
+        self.source = DemoSource(cfg.demos, cfg.env, obs_space, act_space)
 
         d = cfg.discriminator
         self.absorbing = im.terminal == "absorbing"
@@ -96,14 +96,38 @@ class ImitationExperiment(RLExperiment):
         self.unit_steps = self._unit_steps()
         self.learner_store.capacity = im.learner_buffer or self.unit_steps
         self.rng = np.random.default_rng([ctx.seed, 1])  # the discriminator's batches
-        self.bc = None
-        if cfg.bc.weight or cfg.bc.warm_start_epochs:
-            self.bc = BCTrainer(self.model.policy, expert.obs, self.demos.actions, cfg.bc, cfg.optim, seed=ctx.seed)
+        self.seed, self.expert, self.bc = ctx.seed, None, None
+        if self.source.available:  # else a finished run, evaluated without its demos
+            self._use_demos()
+        if cfg.bc.init_from:
+            self._init_policy(Path(cfg.bc.init_from))
         self.warm_started = False
+
+    def _use_demos(self) -> None:
+        """The expert's transitions for the discriminator, and its rows for BC."""
+        expert = self.source.expert  # raises what is wrong with the demos
+        demos = expert.demos
+        self.expert = TransitionStore.of(expert.obs, demos.actions, expert.next_obs, demos.terminations)
+        if self.cfg.bc.weight or self.cfg.bc.warm_start_epochs:
+            self.bc = BCTrainer(self.model.policy, expert.obs, demos.actions, self.cfg.bc, self.cfg.optim,
+                                seed=self.seed)
+
+    def _init_policy(self, run: Path) -> None:
+        """Start from the policy of a `kind: bc` run with the same agent section."""
+        policy = checkpoint.load(run)["experiment"].get("policy")
+        if policy is None:
+            raise RlgenError(f"bc.init_from: {run} is not a kind: bc run (its checkpoint has no policy)")
+        try:
+            self.model.policy.load_state_dict(policy)
+        except RuntimeError as e:
+            raise RlgenError(f"bc.init_from: the policy of {run} does not fit this agent section (train it "
+                             f"with the same agent.algo and agent.policy): {str(e).splitlines()[0]}") from None
 
     def train_unit(self) -> dict[str, float]:
         cfg = self.cfg
         metrics: dict[str, float] = {}
+        if self.expert is None:
+            self._use_demos()
         if self.bc is not None and not self.warm_started and cfg.bc.warm_start_epochs:
             epochs = [self.bc.epoch()[0] for _ in range(cfg.bc.warm_start_epochs)]
             metrics["loss/bc_warm_start"] = epochs[-1]["loss/bc"]
@@ -119,7 +143,7 @@ class ImitationExperiment(RLExperiment):
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
         out = super().evaluate(episodes, video_dir)
-        out["eval/expert_ratio"] = self.demos.score(out["eval/return_mean"])
+        out["eval/expert_ratio"] = self.source.score(out["eval/return_mean"])
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -132,6 +156,7 @@ class ImitationExperiment(RLExperiment):
             "warm_started": self.warm_started,
             "bc": None if self.bc is None else self.bc.state_dict(),
             "reward_normalization": _ret_rms(self.env),
+            "references": self.source.references,
         }
         if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
             state["replay_buffer"] = buffer_state(self.model.replay_buffer)
@@ -145,6 +170,7 @@ class ImitationExperiment(RLExperiment):
         self.learner_store.load_state_dict(state["learner_store"])
         self.rng.bit_generator.state = state["rng"]
         self.warm_started = bool(state["warm_started"])
+        self.source.references = self.source.references or state.get("references")
         if self.bc is not None and state["bc"] is not None:
             self.bc.load_state_dict(state["bc"])
         if state.get("reward_normalization") is not None and isinstance(self.env, VecNormalize):

@@ -167,3 +167,25 @@ def test_a_sweep_over_the_discriminators_loss_and_penalties(tmp_path, expert_dem
                  for t in trials}) > 1  # the trials differ in the discriminator's objective
     best = rlgen.load_config(tmp_path / "gail_cartpole_sweep" / "best.yaml")
     assert best.kind == "imitation" and best.train.early_stop.metric == "eval/expert_ratio"
+
+
+def test_a_bc_run_is_the_warm_start_of_imitation_and_runs_evaluate_without_their_demos(tmp_path, identity_demos):
+    import shutil
+
+    from tests.agents.imitation.test_bc import bc_config
+
+    demos = shutil.copytree(identity_demos, tmp_path / "demos")  # this test takes them away
+    bc = rlgen.train(bc_config(tmp_path, "rlgen/Identity-v0", demos, total=300,
+                               agent={"algo": "ppo", "policy": {"backbone": {"type": "mlp", "hidden": [32]}},
+                                      "hyperparams": {"n_steps": 64, "batch_size": 128, "n_epochs": 4}}))
+    exp = _built(tmp_path, gail_config(tmp_path, demos, bc={"init_from": str(bc.run_dir)}))
+    assert list(exp.predict(np.arange(4))) == [0, 1, 2, 3]  # the BC policy, before any env step
+    exp.close()
+    run = rlgen.train(gail_config(tmp_path, demos, total=512, bc={"init_from": str(bc.run_dir)}))
+    shutil.rmtree(demos)  # evaluating and acting need no demos: the checkpoints keep the reference returns
+    for finished in (bc.run_dir, run.run_dir):
+        with rlgen.load_run(finished) as trained:
+            assert trained.evaluate(episodes=2)["eval/expert_ratio"] >= 0.9
+            assert int(trained.agent().predict(2)) == 2
+    with pytest.raises(rlgen.errors.RlgenError, match="demos.path: demos not found"):
+        rlgen.train(gail_config(tmp_path, demos, total=512))  # training does
