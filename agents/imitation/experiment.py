@@ -99,9 +99,7 @@ class ImitationExperiment(RLExperiment):
         self.seed, self.expert, self.bc = ctx.seed, None, None
         if self.source.available:  # else a finished run, evaluated without its demos
             self._use_demos()
-        if cfg.bc.init_from:
-            self._init_policy(Path(cfg.bc.init_from))
-        self.warm_started = False
+        self.warm_started = False  # bc.init_from and bc.warm_start_epochs come before the first unit
 
     def _use_demos(self) -> None:
         """The expert's transitions for the discriminator, and its rows for BC."""
@@ -128,6 +126,8 @@ class ImitationExperiment(RLExperiment):
         metrics: dict[str, float] = {}
         if self.expert is None:
             self._use_demos()
+        if not self.warm_started and cfg.bc.init_from:
+            self._init_policy(Path(cfg.bc.init_from))
         if self.bc is not None and not self.warm_started and cfg.bc.warm_start_epochs:
             epochs = [self.bc.epoch()[0] for _ in range(cfg.bc.warm_start_epochs)]
             metrics["loss/bc_warm_start"] = epochs[-1]["loss/bc"]

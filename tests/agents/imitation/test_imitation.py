@@ -179,7 +179,9 @@ def test_a_bc_run_is_the_warm_start_of_imitation_and_runs_evaluate_without_their
                                agent={"algo": "ppo", "policy": {"backbone": {"type": "mlp", "hidden": [32]}},
                                       "hyperparams": {"n_steps": 64, "batch_size": 128, "n_epochs": 4}}))
     exp = _built(tmp_path, gail_config(tmp_path, demos, bc={"init_from": str(bc.run_dir)}))
-    assert list(exp.predict(np.arange(4))) == [0, 1, 2, 3]  # the BC policy, before any env step
+    assert list(exp.predict(np.arange(4))) != [0, 1, 2, 3]  # a fresh policy ...
+    exp._init_policy(bc.run_dir)  # ... replaced at the first unit by the BC run's
+    assert list(exp.predict(np.arange(4))) == [0, 1, 2, 3]
     exp.close()
     run = rlgen.train(gail_config(tmp_path, demos, total=512, bc={"init_from": str(bc.run_dir)}))
     shutil.rmtree(demos)  # evaluating and acting need no demos: the checkpoints keep the reference returns
