@@ -5,8 +5,10 @@ One config runs twice as `rlgen train` processes with a checkpoint every trainin
 
 1. straight through, never interrupted;
 2. killed N times with SIGKILL (no chance to write a checkpoint or flush anything) and resumed
-   with `rlgen train --resume` after each kill. Odd kills land at a random moment of training;
-   even kills land the instant a checkpoint directory is being written (`step_<N>.tmp` exists).
+   with `rlgen train --resume` after each kill. Kill k comes once the run has passed a random step
+   in the k-th of N+1 equal stretches of the run (so every kill lands, however fast the machine):
+   odd kills then wait a random part of a unit's time; even kills land the instant a checkpoint
+   directory is being written (`step_<N>.tmp` exists).
    After every `--damage-every`-th kill the newest checkpoint file is also cut in half, as a
    failing disk would leave it: the resume must notice (checksum) and fall back to the one before.
 
@@ -62,18 +64,23 @@ def main() -> None:
         rate = args.total_steps / max(json.loads((straight / "summary.json").read_text())["wall_time_s"], 1e-9)
 
         killed = root / "killed"
+        unit_s = args.checkpoint_every / rate  # about one training unit (and one checkpoint) apart
+        stretch = args.total_steps / (args.kills + 1)
+        targets = [int(rng.uniform(k, k + 1) * stretch) for k in range(args.kills)]
         proc = _rlgen(["train", args.config, *overrides, "--run-dir", str(killed)], root / "killed-0.log")
-        _wait_for(lambda: checkpoint.latest(killed / "checkpoints") is not None, proc)  # a first checkpoint
         survived, half_written, damaged, losses = 0, 0, 0, []
-        for k in range(1, args.kills + 1):
+        for k, target in enumerate(targets, 1):
             during_write = k % 2 == 0
-            if not _wait_for(lambda: _logged(killed) > 0, proc):
+            rows_before = len(_rows(killed))
+            # past the target step, with at least one unit trained by this process, and a checkpoint to resume from
+            if not _wait_for(lambda: _logged(killed) >= target and len(_rows(killed)) > rows_before
+                             and checkpoint.latest(killed / "checkpoints") is not None, proc):
                 print(f"kill {k}: the run ended before it; stopping here")
                 break
             if during_write:
                 _wait_for(lambda: any((killed / "checkpoints").glob("*.tmp")), proc, poll=0.0005)
             else:
-                time.sleep(rng.uniform(0.0, 2.0))
+                time.sleep(rng.uniform(0.0, unit_s))
             if proc.poll() is not None:
                 print(f"kill {k}: the run ended before it; stopping here")
                 break

@@ -79,8 +79,8 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
                 interpolation: bool = True) -> ExperimentConfig:
     """Read, validate and check a config (a path, a bundled name, `zoo:ALGO/ENV` for rl-zoo3's
     tuned hyperparameters, or a mapping such as a sweep trial's): every problem at once, before
-    anything heavy starts. ConfigError lists them.
-    `interpolation=False`: a `${...}` in the file is refused (a run's config.yaml, see rlgen.config)."""
+    anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
+    is refused (a run's config.yaml, see rlgen.config)."""
     if isinstance(config, ExperimentConfig):
         if not overrides:
             return config

@@ -1,7 +1,9 @@
 """Atomic, verified, safe-to-open save / load / resume.
 
 Layout: `checkpoints/step_<N>/state.pt` and `step_<N>/state.pt.sha256`, plus `checkpoints/latest`,
-a one-line file naming the newest complete step directory. A checkpoint is written into
+a one-line file naming the newest complete step directory, and `checkpoints/best/` (state.pt, its
+checksum and a `step` file), the checkpoint of the run's best evaluation by
+`train.early_stop.metric`, which pruning never removes. A checkpoint is written into
 `step_<N>.tmp/`: the state first (fsync'd), then its checksum, and the directory is renamed only
 once both are on disk; `latest` is replaced by rename too. A crash or a full disk at any moment
 leaves the previous checkpoint complete and pointed to.
@@ -11,9 +13,6 @@ data only (numpy arrays travel as bytes, see `rlgen.plain`), and a file whose ch
 match is not loaded at all. When the latest checkpoint is missing, cut short or corrupted, `load`
 falls back to the newest intact one and says what that costs. Checkpoints written before this
 format (pickled objects) load only with `trust=True`, which runs whatever the file holds.
-
-`checkpoints/best/` holds the checkpoint of the run's best evaluation by `train.early_stop.metric`
-(its files hard-linked, with a `step` file); pruning the last k never removes it.
 """
 
 from __future__ import annotations
@@ -109,35 +108,24 @@ def _fsync_dir(path: Path) -> None:
 
 
 def step_of(path: Path) -> int:
-    """`step_<N>` -> N, `best` -> the step it was kept at (-1 for anything else)."""
-    if path.name == BEST and (path / "step").is_file():
-        return int((path / "step").read_text())
+    """The global step of a `step_<N>` or `best` checkpoint directory (-1 when it does not say)."""
     try:
+        if path.name == BEST:
+            return int((path / "step").read_text())
         return int(path.name.split("_", 1)[1])
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, OSError):
         return -1
 
 
-def latest(ckpt_dir: Path) -> Path | None:
-    """The checkpoint directory `latest` points to, when it exists (not yet verified)."""
-    pointer = ckpt_dir / LATEST
-    if not pointer.is_file():
-        return None
-    path = ckpt_dir / pointer.read_text().strip()
-    return path if (path / STATE).is_file() else None
-
-
 def mark_best(ckpt_dir: Path, step_dir: Path) -> Path:
-    """Keep the complete checkpoint `step_dir` as `checkpoints/best/`: its state.pt hard-linked
-    (copied where links are not allowed), built aside and renamed into place."""
+    """Keep the complete checkpoint `step_dir` as `checkpoints/best/`: its state.pt and checksum
+    hard-linked (copied where links are not allowed), built aside and renamed into place."""
     best, tmp, old = ckpt_dir / BEST, ckpt_dir / f"{BEST}.tmp", ckpt_dir / f"{BEST}.old"
     for stale in (tmp, old):
         shutil.rmtree(stale, ignore_errors=True)
     try:
         tmp.mkdir()
-        for name in (STATE, CHECKSUM):  # the checksum travels with the state it verifies
-            if not (step_dir / name).is_file():
-                continue
+        for name in (STATE, CHECKSUM):
             try:
                 os.link(step_dir / name, tmp / name)
             except OSError:
@@ -154,9 +142,18 @@ def mark_best(ckpt_dir: Path, step_dir: Path) -> Path:
 
 
 def best(ckpt_dir: Path) -> Path | None:
-    """`checkpoints/best/` when the run has kept one."""
+    """`checkpoints/best/` when the run has kept one (not yet verified)."""
     path = ckpt_dir / BEST
     return path if (path / STATE).is_file() and (path / "step").is_file() else None
+
+
+def latest(ckpt_dir: Path) -> Path | None:
+    """The checkpoint directory `latest` points to, when it exists (not yet verified)."""
+    pointer = ckpt_dir / LATEST
+    if not pointer.is_file():
+        return None
+    path = ckpt_dir / pointer.read_text().strip()
+    return path if (path / STATE).is_file() else None
 
 
 def candidates(path: Path) -> tuple[list[Path], int | None]:
@@ -166,7 +163,7 @@ def candidates(path: Path) -> tuple[list[Path], int | None]:
     complete step directory, newest first (each is verified when read, so `latest` is only a
     hint: a process killed between renaming a checkpoint and moving `latest` loses nothing)."""
     path = Path(path)
-    if (path / STATE).is_file() or path.name.startswith("step_"):
+    if (path / STATE).is_file() or path.name.startswith("step_") or path.name == BEST:
         return [path], step_of(path)
     ckpt_dir = path if (path / LATEST).exists() or any(path.glob("step_*")) else path / "checkpoints"
     if not ckpt_dir.is_dir():

@@ -229,7 +229,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     path = Path(args.run_dir)
     if args.checkpoint:
         path = path / "checkpoints" / args.checkpoint if args.checkpoint == "best" else Path(args.checkpoint)
-    files = export(path, args.format, args.out)
+    files = export(path, args.format, args.out, trust=args.trust)
     for f in files:
         print(f)  # the result: stdout, one path a line
     return 0
@@ -263,6 +263,7 @@ def _zoo_export_parsers(sub: Any) -> None:
     x.add_argument("--format", required=True, choices=["sb3", "onnx", "torchscript"])
     x.add_argument("-o", "--out", help="output folder (default: RUN_DIR/export)")
     x.add_argument("--checkpoint", help="'best' (checkpoints/best) or a checkpoints/step_N directory; default: the latest")
+    x.add_argument("--trust", action="store_true", help=TRUST_HELP)
     x.set_defaults(func=cmd_export)
 
     z = sub.add_parser("import-zoo", help="convert rl-zoo3's tuned hyperparameters into an rlgen config",
@@ -414,8 +415,8 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-TRUST_HELP = ("open checkpoints in the old pickled format, which can run code when loaded: only for runs "
-              "you trust (current checkpoints never need it)")
+TRUST_HELP = ("open a run whose checkpoint is in the old pickled format or whose config names code by import "
+              "path: both can run code, so only for runs you trust (other runs never need it)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -267,8 +267,11 @@ def _labels(keys: list[str], values: list[tuple[str, ...]], explicit: bool) -> l
 
 def curve(run: RunData, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, values, wall seconds) of the rows that carry `metric`, in logged order. Wall time is
-    the runner's training+eval clock (`eval/wall_time_s`) where the row has it."""
+    the runner's training+eval clock (`eval/wall_time_s`) where the row has it. A step logged twice
+    (a run killed after its checkpoint re-logs the steps since, when it resumes) counts once: its last row."""
     rows = [r for r in run.rows if isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)]
+    last = {r["global_step"]: i for i, r in enumerate(rows)}
+    rows = [r for i, r in enumerate(rows) if last[r["global_step"]] == i]
     steps = np.array([r["global_step"] for r in rows], dtype=float)
     values = np.array([r[metric] for r in rows], dtype=float)
     wall = np.array([r.get("eval/wall_time_s", r.get("time/elapsed_s", math.nan)) for r in rows], dtype=float)

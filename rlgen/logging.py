@@ -85,10 +85,9 @@ class WandbSink:
             mode=os.environ.get("WANDB_MODE", mode),
             resume="allow" if resume else None,
             save_code=w.save_code,
+            # init_timeout: how long a W&B that cannot reach its server may hold up training (its default is 90 s)
             settings=wandb.Settings(console="auto" if w.capture_console else "off", silent=True,
-                                    x_disable_stats=not w.system_metrics,
-                                    # how long a W&B that cannot reach its server may hold up training (its default is 90 s)
-                                    init_timeout=w.init_timeout),
+                                    x_disable_stats=not w.system_metrics, init_timeout=w.init_timeout),
         )
         # Every metric is plotted against global_step, so runs of different kinds line up.
         self.run.define_metric("global_step")

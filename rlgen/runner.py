@@ -74,10 +74,10 @@ class Runner:
         self._resume_state = resume_state
         self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
-        self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self._writing = False  # the run's files are open: summary.json and config.yaml may be written
         self._watched: dict[str, float] = {}  # first value of each metric that may diverge
         self._warned: set[str] = set()
+        self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self.rank, self.world_size = 0, 1
 
     @property
@@ -128,7 +128,7 @@ class Runner:
             if resume_state is not None:
                 self._restore(resume_state, device)
                 self._open_sinks(resumed=True)
-            self._wandb_watch()
+            self._watch()
             self._announce(device)
             status = self._loop()
         finally:
@@ -147,7 +147,7 @@ class Runner:
                     dt = time.perf_counter() - t0
                     st.train_time_s += dt
                     self._check_finite(metrics)
-                    self._watch(metrics)
+                    self._watch_divergence(metrics)
                     metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
                     self.logger.log(metrics, exp.global_step)
                     bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
@@ -279,7 +279,7 @@ class Runner:
             raise RlgenError(self._diverged(f"non-finite {', '.join(bad)} at step {self.exp.global_step:,}: "
                                             "training diverged"))
 
-    def _watch(self, metrics: Mapping[str, Any]) -> None:
+    def _watch_divergence(self, metrics: Mapping[str, Any]) -> None:
         """Warn once per metric when a value loss or a gradient norm diverges: it grows by orders of
         magnitude from its first value, or (a value loss) dwarfs the square of the episode returns
         seen so far, which bound what a value function has to fit."""
@@ -361,7 +361,7 @@ class Runner:
 
     # --- W&B extras (a failure is a warning: metrics.jsonl and the checkpoints are the record) ----
 
-    def _wandb_watch(self) -> None:
+    def _watch(self) -> None:
         w = self.cfg.logging.wandb
         if w.watch and self.wandb is not None and self.wandb in self.logger.sinks:
             try:

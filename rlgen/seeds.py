@@ -3,10 +3,10 @@
 Every seed is the same config with `seed=S`, so the runs share the W&B group (the name and what
 differs from the bundled config, rlgen/identity.py; the seed never counts), the job_type (the kind)
 and the tags (agent, env, backbone, overrides): the W&B UI groups them with no manual work. Run
-directories read `<name>/<date>-<time>-s<seed>-<hex>`, W&B run names `ppo_cartpole lr=3e-4 s1`.
-With `--parallel N` the seeds run as N separate `rlgen train` processes, each in a run directory
-the parent creates; their output goes to a log each and is shown when they end, and Ctrl-C /
-SIGTERM to the parent reaches every child once.
+directories read `<name>/<date>-<time>-s<seed>-<hex>`, W&B run names `ppo_cartpole lr=3e-4 s1`. With
+`--parallel N` the seeds run as N separate `rlgen train` processes, each in a run directory the
+parent creates; their output goes to a log each and is shown when they end, and Ctrl-C / SIGTERM
+to the parent reaches every child once.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from rlgen.api import kind_of, load_config
 from rlgen.testing import _differences
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false",
-         "train.early_stop.target=null", "train.eval_episodes=2", "train.keep_checkpoints=100"]
+         "train.early_stop.target=null", "train.eval_episodes=2", "train.keep_checkpoints=100",
+         "train.early_stop.metric=eval/none"]  # no best to keep: checkpoints only on the schedule, so mid-run units exist
 ON_POLICY = ["env.n_envs=2", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32",
              "agent.hyperparams.n_epochs=2", "train.total_steps=256", "train.eval_every=64",
              "train.checkpoint_every=96"]

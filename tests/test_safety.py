@@ -94,14 +94,16 @@ def _commands(run: Path) -> dict[str, list[str]]:
         "play": ["play", str(run)],
         "tournament": ["tournament", str(run), "--games", "1"],
         "compare": ["compare", str(run), "--metric", "time/elapsed_s", "--out", str(run.parent / "curves.png")],
+        "export": ["export", str(run), "--format", "torchscript", "-o", str(run.parent / "export")],
     }
 
 
 CASES = [  # (run, craft, commands that refuse, the refusal, a command that runs the payload with --trust)
-    ("selfplay", crafted_checkpoint, ["eval", "resume", "play", "tournament"], "refused to open .*state.pt.*--trust", "eval"),
-    ("dqn", crafted_buffer, ["eval", "resume", "play"], "refused to unpickle the replay buffer.*--trust", "eval"),
-    ("gan", crafted_source, ["eval", "resume", "play"], "'subprocess:getoutput' is an import path.*--trust", "eval"),
-    ("selfplay", crafted_interpolation, ["eval", "resume", "play", "tournament"],
+    ("selfplay", crafted_checkpoint, ["eval", "resume", "play", "tournament", "export"],
+     "refused to open .*state.pt.*--trust", "eval"),
+    ("dqn", crafted_buffer, ["eval", "resume", "play", "export"], "refused to unpickle the replay buffer.*--trust", "eval"),
+    ("gan", crafted_source, ["eval", "resume", "play", "export"], "'subprocess:getoutput' is an import path.*--trust", "eval"),
+    ("selfplay", crafted_interpolation, ["eval", "resume", "play", "tournament", "export"],
      r"logging\.wandb\.project is the interpolation '\$\{oc\.env:HOME\}'", None),
 ]
 

@@ -20,8 +20,8 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, un
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
 from rlgen.agents.rl.config import RLConfig
-from rlgen.agents.rl.sb3_bridge import (SB3Learner, env_state, load_model_state, model_state, restore_env,
-                                        warn_not_exact)
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
@@ -41,6 +41,7 @@ class RLExperiment(ExperimentBase):
         self.model: Any = None
         self.env: VecEnv | None = None
         self.eval_env: VecEnv | None = None
+        self._eval_env_saved: dict[str, Any] | None = None  # restored once training goes on (load_state_dict)
 
     @property
     def prefers_accelerator(self) -> bool:
@@ -74,6 +75,10 @@ class RLExperiment(ExperimentBase):
     def train_unit(self) -> dict[str, float]:
         metrics = self.learner.learn_unit(self.unit_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
+        if self._eval_env_saved is not None:  # a resumed run's next evaluation plays the episodes it would have
+            if problems := restore_env(self.eval_env, self._eval_env_saved):
+                warn_not_exact("the evaluation envs", problems)
+            self._eval_env_saved = None
         return metrics
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
@@ -91,18 +96,21 @@ class RLExperiment(ExperimentBase):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain data only (see `sb3_bridge.model_state`): the model, its envs (VecNormalize's
+        """Plain data only (see `sb3_state.model_state`): the model, its envs (VecNormalize's
         statistics and the memory window included), the replay buffer, and the eval envs, whose
         generators carry over from one evaluation to the next."""
+        saved = self._eval_env_saved
         return {**model_state(self.model, replay_buffer=self.cfg.agent.save_replay_buffer),
-                "eval_env": env_state(self.eval_env)}
+                "eval_env": saved if saved is not None else env_state(self.eval_env)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """The model and its envs now; the eval envs once training goes on (`train_unit`): until
+        then `evaluate` plays the episodes of a fresh run's first evaluation (seed + 10000, ...),
+        so `rlgen eval` scores every checkpoint of a run on the same episodes."""
         load_model_state(self.model, state)
         self.global_step = self.model.num_timesteps
         if "eval_env" in state:
-            if problems := restore_env(self.eval_env, state["eval_env"]):
-                warn_not_exact("the evaluation envs", problems)
+            self._eval_env_saved = state["eval_env"]
         elif state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
             norm.obs_rms, norm.ret_rms = state["vec_normalize"]  # an older checkpoint (--trust)
 

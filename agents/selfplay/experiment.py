@@ -20,7 +20,8 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from rlgen.agents.rl.algos import check_hyperparams
-from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import SelfPlayConfig
 from rlgen.agents.selfplay.league import League
 from rlgen.agents.selfplay.opponents import build_reference
@@ -142,7 +143,7 @@ class SelfPlayExperiment(ExperimentBase):
     def state_dict(self) -> dict[str, Any]:
         pool = {s.name for s in self.league.snapshots}
         return {
-            **model_state(self.model),  # the games in progress included (sb3_bridge)
+            **model_state(self.model),  # the games in progress included (sb3_state)
             "league": self.league.state_dict(),
             "results": dict(self.results),
             "next_snapshot": self.next_snapshot,

@@ -17,7 +17,8 @@ import numpy as np
 from stable_baselines3 import PPO
 
 from rlgen.agents.rl.algos import check_hyperparams
-from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner
+from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game

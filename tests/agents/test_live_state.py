@@ -7,7 +7,6 @@ from collections import deque, namedtuple
 from enum import Enum
 
 import numpy as np
-import pytest
 import torch
 
 import rlgen.logging as rlog
