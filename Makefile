@@ -40,6 +40,7 @@ bench-all: bench  ## every benchmark (about two hours on 2 cores)
 	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/transfer.py
 	$(PY) benchmarks/reliability.py
+	$(PY) benchmarks/imitation.py
 
 gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
 	$(PY) benchmarks/gpu_carry.py

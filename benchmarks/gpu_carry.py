@@ -53,7 +53,9 @@ WANDB = [
 ]
 DROPPED = {"wandb": "W&B logging: imported only when a run logs to W&B (--with-wandb carries it)",
            "moviepy": "videos only (rlgen eval --video)", "imageio-ffmpeg": "moviepy's 68 MB ffmpeg binary",
-           "proglog": "moviepy's", "decorator": "moviepy's"}
+           "proglog": "moviepy's", "decorator": "moviepy's",
+           "minari": "demonstrations (rlgen record, kind: bc/imitation): not measured on the GPU",
+           "h5py": "minari's", "typer": "minari's command line", "shellingham": "typer's"}
 # What the GPU image already has (python3 -m pip list there, 2026-11): torch's own CUDA build and
 # the scientific stack. Carrying another numpy would break the image's compiled packages.
 ON_IMAGE = set("""

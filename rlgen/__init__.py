@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Run", "bundled_configs", "load_config", "load_run", "make_experiment", "train"]
+__all__ = ["Run", "bundled_configs", "load_config", "load_run", "make_experiment", "record", "train"]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@
     action = agent.predict(obs)               # memory windows, normalization: applied for you
     run.evaluate(episodes=20)                 # the run's own evaluation, with its metrics
     run.modules()["policy"]                   # the torch modules, e.g. for transfer
+    rlgen.record(run, episodes=10, out="demos/cartpole")   # its demonstrations, a Minari dataset
 """
 
 from __future__ import annotations
@@ -210,6 +211,37 @@ def load_run(path: str | Path, *, device: str = "cpu", trust: bool = False) -> R
         except (ValueError, OSError):
             summary = None  # a damaged summary does not keep the weights from being used
     return Run(cfg, run_dir, summary=summary, checkpoint_dir=path, device=device, trust=trust)
+
+
+def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int = 0, deterministic: bool = True,
+           fmt: str = "auto") -> Path:
+    """Play a run's agent in its env for `episodes` episodes (seeded seed, seed + 1, ...) and write
+    them as demonstrations to `out`: a Minari dataset directory, or a `.npz` file. The metadata
+    holds the expert's mean return and a uniformly random policy's (Minari's ref_max_score and
+    ref_min_score). Returns the path written."""
+    from rlgen.config import EnvConfig
+    from rlgen.envs import make_env_fn
+    from rlgen.envs.demos import random_return, record_episodes, write_demos
+
+    owned = not isinstance(run, Run)
+    opened = load_run(run) if owned else run
+    try:
+        env_cfg = getattr(opened.config, "env", None)
+        if not isinstance(env_cfg, EnvConfig):
+            raise RlgenError(f"kind {opened.config.kind!r} has no single gymnasium env to record demonstrations in")
+        make = make_env_fn(env_cfg.id, env_cfg.kwargs, env_cfg.wrappers)
+        demos = record_episodes(opened.agent(), make, episodes, seed, deterministic)
+        algo = getattr(getattr(opened.config, "agent", None), "algo", "")
+        demos = demos.with_metadata(env_id=env_cfg.id, random_return=random_return(make, max(episodes, 10), seed),
+                                    algorithm=f"rlgen {opened.config.kind} {algo}".strip(),
+                                    description=f"{episodes} episodes of {opened.run_dir} (rlgen record)")
+        env = make()
+        spaces = env.observation_space, env.action_space
+        env.close()
+        return write_demos(demos, out, fmt, env_id=env_cfg.id, observation_space=spaces[0], action_space=spaces[1])
+    finally:
+        if owned:
+            opened.close()
 
 
 class Run:

@@ -1,5 +1,5 @@
-"""`rlgen train | eval | inspect | export | import-zoo | compare | sweep | tournament | play | list`: argument
-parsing on top of `rlgen.api`."""
+"""`rlgen train | eval | inspect | export | import-zoo | record | compare | sweep | tournament | play |
+list`: argument parsing on top of `rlgen.api`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ examples:
   rlgen train ppo_cartpole --seeds 0-19 --storage postgresql://user@host/db   one worker of a seed queue
   rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
+  rlgen record runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 10 --out demos/cartpole   expert demos
+  rlgen train gail_cartpole demos.path=demos/cartpole     imitate them (GAIL; also bc_cartpole, airl_cartpole)
   rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
   rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
   rlgen inspect runs/autoencoder_digits                 a run's roles and backbone shapes (for init:)
@@ -164,6 +166,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         for name, shape in tensors if args.tensors else ():
             out.print(f"      {name:<40} {shape}")
     out.print("use one as a backbone's init: {run: RUN_DIR, role: ROLE, freeze: true}")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from rlgen.api import record
+    from rlgen.envs.demos import read_demos
+
+    path = record(args.run_dir, args.episodes, args.out, seed=args.seed, deterministic=not args.stochastic,
+                  fmt=args.format)
+    demos = read_demos(path)
+    meta = demos.metadata
+    console.print(f"{demos.n_episodes} episodes, {len(demos.observations):,} steps of {meta.get('env_id')} -> {path}")
+    console.print(f"  expert return {meta['expert_return']:.4g} (mean), random policy {meta['random_return']:.4g}")
     return 0
 
 
@@ -436,6 +451,17 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("run_dir", help="a run directory, or runs/<name> for its newest run")
     i.add_argument("--tensors", action="store_true", help="also list every tensor of each backbone with its shape")
     i.set_defaults(func=cmd_inspect)
+    r = sub.add_parser("record", help="record a run's agent as demonstrations (a Minari dataset or .npz)",
+                       description="Play the run's agent in its env and write the episodes as demonstrations for "
+                       "kind: bc and kind: imitation: a Minari dataset directory (or a .npz when OUT ends in .npz) "
+                       "with the expert's and a random policy's mean returns in its metadata.")
+    r.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (or one checkpoints/step_N)")
+    r.add_argument("--episodes", type=int, default=10, help="episodes to record (default: %(default)s)")
+    r.add_argument("--out", required=True, help="the dataset directory to create, or FILE.npz")
+    r.add_argument("--seed", type=int, default=0, help="episode i is seeded seed + i (default: %(default)s)")
+    r.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic ones")
+    r.add_argument("--format", default="auto", help="auto (npz for .npz, else minari) or a demo format")
+    r.set_defaults(func=cmd_record)
 
     _compare_parser(sub)
     _sweep_parser(sub)

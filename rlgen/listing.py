@@ -21,7 +21,7 @@ def config_description(path: Path) -> str:
     for line in path.read_text().splitlines():
         if not line.startswith("#"):
             break
-        if not line.startswith("# smoke:"):
+        if not line.startswith(("# smoke:", "# demos:")):
             lines.append(line.lstrip("#").strip())
     return describe(type("Config", (), {"description": " ".join(lines)}))
 

@@ -1,4 +1,5 @@
-"""Every table of names in rlgen: experiment kinds, data sources, games, backbones, wrappers, env packages.
+"""Every table of names in rlgen: experiment kinds, data sources, games, backbones, wrappers, demo formats,
+env packages.
 
 A registry maps a name to a target: an object, or a `module:attr` import path resolved when first
 used. It fills itself from three places, in this order of precedence:
@@ -220,6 +221,7 @@ KINDS = Registry("experiment kind", "rlgen.kinds")
 SOURCES = Registry("data source", "rlgen.sources")
 BACKBONES = Registry("backbone type", "rlgen.backbones")
 ENV_PACKAGES = Registry("env package", "rlgen.envs")
+DEMOS = Registry("demo format", "rlgen.demos")
 
 
 def _gymnasium_wrapper(name: str) -> Any:
@@ -248,7 +250,7 @@ GAMES = Registry("game", "rlgen.games", fallback=_pettingzoo_game,
 
 TABLES: dict[str, Registry] = {
     "kinds": KINDS, "sources": SOURCES, "games": GAMES, "backbones": BACKBONES, "wrappers": WRAPPERS,
-    "env packages": ENV_PACKAGES,
+    "demo formats": DEMOS, "env packages": ENV_PACKAGES,
 }
 
 

@@ -4,6 +4,9 @@ A config may add overrides for its smoke run in a comment line `# smoke: key=val
 (e.g. a smaller replay buffer); the run itself is never skipped. A config that starts from another
 run's backbone says which with `# smoke-first: OTHER_CONFIG -> dotted.key.of.init.run`: OTHER_CONFIG
 is smoke-run first and the key points at its runs.
+A config that learns from demonstrations names the bundled expert config that makes them,
+`# demos: ppo_cartpole`: the smoke run gets demos recorded from a briefly trained run of it
+(tests/conftest.py, `expert_demos`).
 """
 
 import json
@@ -18,8 +21,13 @@ CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.ya
 
 
 def smoke_overrides(path: Path) -> list[str]:
+    return comment_values(path, "smoke")
+
+
+def comment_values(path: Path, key: str) -> list[str]:
+    """The words of the config's `# key: ...` comment line (none without one)."""
     for line in path.read_text().splitlines():
-        if line.startswith("# smoke:"):
+        if line.startswith(f"# {key}:"):
             return line.split(":", 1)[1].split()
     return []
 
@@ -56,8 +64,9 @@ def test_config_validates(path):
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
-def test_config_smoke_run(path, tmp_path, quiet):
-    smoke_run(path, tmp_path / "runs", quiet)
+def test_config_smoke_run(path, tmp_path, quiet, request):
+    demos = [f"demos.path={request.getfixturevalue('expert_demos')(expert)}" for expert in comment_values(path, "demos")]
+    smoke_run(path, tmp_path / "runs", [*quiet, *demos, *(["demos.episodes=null"] if demos else [])])
     (summary_path,) = (tmp_path / "runs").glob("*/*/summary.json")
     summary = json.loads(summary_path.read_text())
     assert summary["status"] in ("completed", "stopped_early")

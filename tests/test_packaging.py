@@ -19,7 +19,8 @@ import pytest
 from tests.install_helpers import ROOT, copy_sources, list_sections, names_in, pip, run_python
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-RLGEN_GROUPS = ("rlgen.kinds", "rlgen.sources", "rlgen.games", "rlgen.backbones", "rlgen.wrappers", "rlgen.envs")
+RLGEN_GROUPS = ("rlgen.kinds", "rlgen.sources", "rlgen.games", "rlgen.backbones", "rlgen.wrappers", "rlgen.demos",
+                "rlgen.envs")
 
 
 @pytest.fixture(scope="module")

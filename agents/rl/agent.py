@@ -112,3 +112,30 @@ def _raw_space(env_cfg: EnvConfig) -> Any:
         return env.observation_space
     finally:
         env.close()
+
+
+def replay_observations(env_cfg: EnvConfig, observation_space: Any, action_space: Any, observations: np.ndarray,
+                        actions: np.ndarray, next_observations: np.ndarray, rewards: np.ndarray,
+                        lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a policy trained through `env_cfg`'s observation pipeline (frame stack, `env.history`
+    windows) sees before and after each recorded step: (N, *seen) twice, for N rows of episodes of
+    `lengths` (recorded raw, e.g. demonstrations). An episode's last `after` is the window of its
+    final observation, as the vector env hands it over in `terminal_observation`."""
+    if not env_cfg.frame_stack and env_cfg.history is None:
+        return observations, next_observations  # the pipeline leaves observations as they are
+    feed = _Feed(observation_space, action_space)
+    pipeline = wrap_vec_env(feed, env_cfg.model_copy(update={"normalize": None}), training=False)
+    before, after = [], []
+    start = 0
+    for length in lengths:
+        feed.obs, feed.reward = np.asarray(observations[start])[None], 0.0
+        seen = pipeline.reset()
+        for t in range(start, start + int(length)):
+            feed.obs, feed.reward = np.asarray(next_observations[t])[None], float(rewards[t])
+            pipeline.step_async(np.asarray(actions[t])[None])
+            nxt = pipeline.step_wait()[0]
+            before.append(seen[0])
+            after.append(nxt[0])
+            seen = nxt
+        start += int(length)
+    return np.stack(before), np.stack(after)

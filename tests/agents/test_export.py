@@ -94,8 +94,16 @@ def test_sb3_zip_in_a_fresh_process_acts_and_scores_as_the_run(tmp_path):
         print(json.dumps({{"actions": actions.tolist(), "mean": float(np.mean(returns))}}))
     """, obs=obs)
     assert got["actions"] == _rlgen_actions(run_dir, obs).tolist()
+    # the same fresh eval envs for the run's own model (a loaded run's eval env resumes where the
+    # run left it, for exact resume, so `run.evaluate()` continues rather than restarts its episodes)
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+
     with rlgen.load_run(run_dir) as run:
-        assert got["mean"] == run.evaluate(episodes=10)["eval/return_mean"]
+        env = make_vec_env("CartPole-v1", n_envs=10, seed=5 + 10_000)
+        returns, _ = evaluate_policy(run.experiment.model, env, n_eval_episodes=10, deterministic=True,
+                                     return_episode_rewards=True)
+        assert got["mean"] == float(np.mean(returns))
 
 
 @pytest.mark.slow

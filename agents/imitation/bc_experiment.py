@@ -1,0 +1,107 @@
+"""`kind: bc` — behaviour cloning: any rlgen policy fitted to demonstrations.
+
+The policy is the one `kind: rl` would build for the same `agent` section (any backbone, discrete
+or continuous actions, `env.history` window policies included), so the result is a normal run for
+`rlgen eval`, `rlgen.load_run(...).agent()` and as the warm start of `kind: imitation`. A training
+unit is one epoch over the training split; `global_step` counts gradient steps. Each evaluation
+plays the env (eval/return_mean, eval/expert_ratio) and scores the held-out demonstrations
+(eval/bc_val_loss), so `train.early_stop: {metric: eval/bc_val_loss, mode: min, patience: N}` is
+early stopping on the held-out split.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rlgen.agents.imitation.bc import BCTrainer, bc_problems
+from rlgen.agents.imitation.config import BCConfig
+from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
+from rlgen.agents.rl.algos import ALGOS, is_off_policy
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.vec import make_vec_env
+from rlgen.runner import RunContext
+
+
+def demo_env_problems(cfg: Any, kind: str) -> list[str]:
+    """What neither BC nor imitation supports in the env and agent sections."""
+    problems = []
+    if cfg.env.normalize is not None and cfg.env.normalize.obs:
+        problems.append(f"env.normalize.obs: kind {kind} compares the learner's observations with the demos' raw "
+                        "ones; set env.normalize.obs: false")
+    if cfg.agent.algo == "recurrent_ppo":
+        problems.append(f"agent.algo: recurrent_ppo carries an LSTM state through episodes, which kind {kind} does "
+                        "not replay; use ppo with env.history windows and an lstm backbone")
+    return problems
+
+
+class BCExperiment(RLExperiment):
+    """Behaviour cloning: any rlgen policy fitted to demonstrations, held-out early stopping."""
+
+    config_model = BCConfig
+
+    @classmethod
+    def check(cls, cfg: BCConfig) -> list[str]:
+        problems = super().check(cfg) + demo_env_problems(cfg, "bc")
+        if cfg.env.normalize is not None and cfg.env.normalize.reward:
+            problems.append("env.normalize.reward: kind bc sees no rewards; set env.normalize: null")
+        policy_cls = ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)]
+        return problems + bc_problems(policy_cls, cfg.bc.loss, "bc")
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg = self.cfg
+        # BC steps no env: the evaluation env is the only one, and the SB3 model is built on it
+        self.eval_env = make_vec_env(_eval_env_config(cfg), seed=ctx.seed + 10_000, training=False)
+        self.env = self.eval_env
+        hyperparams = dict(cfg.agent.hyperparams)
+        if is_off_policy(cfg.agent.algo):
+            hyperparams["buffer_size"] = 1  # nothing is ever collected: no replay memory to allocate
+        self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
+                                  _action_noise(hyperparams, self.env), seed=ctx.seed, device=ctx.device,
+                                  masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
+        self.model = self.learner.model
+        self.seed = ctx.seed
+        self.source = DemoSource(cfg.demos, cfg.env, *raw_spaces(self.env))
+        self.trainer = self._trainer() if self.source.available else None  # a finished run evaluates without demos
+
+    def _trainer(self) -> BCTrainer:
+        expert = self.source.expert  # raises what is wrong with the demos
+        train, held = holdout_rows(expert.demos, self.cfg.bc.holdout, self.seed)
+        self.held = (expert.obs[held], expert.demos.actions[held])
+        return BCTrainer(self.model.policy, expert.obs[train], expert.demos.actions[train], self.cfg.bc,
+                         self.cfg.optim, seed=self.seed)
+
+    def train_unit(self) -> dict[str, float]:
+        if self.trainer is None:
+            self.trainer = self._trainer()
+        metrics, steps = self.trainer.epoch(max_steps=self.cfg.train.total_steps - self.global_step)
+        self.global_step += steps
+        return metrics
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
+        out = super().evaluate(episodes, video_dir)
+        out["eval/expert_ratio"] = self.source.score(out["eval/return_mean"])
+        if self.trainer is not None and len(self.held[0]):
+            held = self.trainer.evaluate(*self.held)
+            out["eval/bc_val_loss"] = held["loss/bc_fit"]
+            if "train/bc_accuracy" in held:
+                out["eval/bc_val_accuracy"] = held["train/bc_accuracy"]
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"policy": self.model.policy.state_dict(), "global_step": self.global_step,
+                "trainer": None if self.trainer is None else self.trainer.state_dict(),
+                "references": self.source.references}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.policy.load_state_dict(state["policy"])
+        if self.trainer is not None and state["trainer"] is not None:
+            self.trainer.load_state_dict(state["trainer"])
+        self.source.references = self.source.references or state.get("references")
+        self.global_step = int(state["global_step"])
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"policy": self.model.policy}

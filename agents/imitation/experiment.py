@@ -1,0 +1,239 @@
+"""`kind: imitation` — GAIL and AIRL: an SB3 learner as the generator, an rlgen backbone as the discriminator.
+
+One training unit: the learner's own SB3 unit (a rollout and update on-policy, ~1k steps
+off-policy) on rewards from the current discriminator, then `imitation.disc_steps` discriminator
+steps on expert batches against the learner's latest transitions, then (optionally) a few BC
+steps. Before the first unit, an optional BC warm start. `global_step` counts env steps. The env's
+own reward is never shown to the learner; evaluation plays the eval env and reports the true
+return as eval/return_mean and eval/expert_ratio (see `Demos.score`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecNormalize
+
+from rlgen import checkpoint
+from rlgen.agents.imitation.bc import BCTrainer, action_log_prob, bc_problems
+from rlgen.agents.imitation.bc_experiment import demo_env_problems
+from rlgen.agents.imitation.config import ImitationConfig
+from rlgen.agents.imitation.data import DemoSource, raw_spaces
+from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
+from rlgen.agents.imitation.vec import (DiscriminatorReward, RelabeledReplayBuffer, TransitionStore, buffer_state,
+                                        load_buffer_state)
+from rlgen.agents.rl.algos import ALGOS, is_off_policy
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import load_model_state, model_state
+from rlgen.agents.rl.vec import make_vec_env
+from rlgen.errors import RlgenError
+from rlgen.runner import RunContext
+
+_DETERMINISTIC = ("td3", "ddpg", "dqn", "qrdqn")  # no log pi(a|s) for AIRL's logit
+
+
+class ImitationExperiment(RLExperiment):
+    """GAIL / AIRL: an SB3 learner rewarded by a discriminator on rlgen backbones (any GAN loss)."""
+
+    config_model = ImitationConfig
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        return super().prefers_accelerator or self.cfg.discriminator.backbone.prefers_accelerator
+
+    @classmethod
+    def check(cls, cfg: ImitationConfig) -> list[str]:
+        problems = super().check(cfg) + demo_env_problems(cfg, "imitation")
+        im, d = cfg.imitation, cfg.discriminator
+        if im.reward == "shaped" and im.algo != "airl":
+            problems.append("imitation.reward: shaped is AIRL's f(s, a, s'); use logit, positive or negative for GAIL")
+        if im.algo == "airl" and d.input in ("ss", "sas"):
+            problems.append("discriminator.input: AIRL's reward g reads s or sa (its h(s') already sees s')")
+        if im.algo == "airl" and cfg.agent.algo in _DETERMINISTIC:
+            problems.append(f"agent.algo: AIRL's logit needs log pi(a|s); {cfg.agent.algo} has no stochastic policy")
+        if d.backbone.sequence and cfg.env.history is None:
+            problems.append("discriminator.backbone: a sequence backbone reads env.history windows; set env.history "
+                            "(e.g. {length: 4})")
+        if cfg.bc.weight or cfg.bc.warm_start_epochs:
+            problems += bc_problems(ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)], cfg.bc.loss, "bc")
+        return problems
+
+    # --- the protocol ---------------------------------------------------------------------------
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg, im = self.cfg, self.cfg.imitation
+        self.device = ctx.device
+        gamma = float(cfg.agent.hyperparams.get("gamma", 0.99))
+        venv = make_vec_env(cfg.env.model_copy(update={"normalize": None}), seed=ctx.seed, gamma=gamma)
+        obs_space, act_space = raw_spaces(venv)
+        self.source = DemoSource(cfg.demos, cfg.env, obs_space, act_space)
+
+        d = cfg.discriminator
+        self.absorbing = im.terminal == "absorbing"
+        self.disc = Discriminator(d, im.algo, venv.observation_space, act_space, self.absorbing, gamma).to(self.device)
+        self.disc_opt = d.optim.build(self.disc.parameters())
+        self.reward = RewardFunction(self.disc, im.reward, gamma, self._log_prob if im.algo == "airl" else None)
+        self.learner_store = TransitionStore()
+        self.rewarded = DiscriminatorReward(venv, self.reward, self.learner_store)
+        env: Any = self.rewarded
+        if cfg.env.normalize is not None:  # rewards only (check()): the discriminator's, as the learner sees them
+            n = cfg.env.normalize
+            env = VecNormalize(env, norm_obs=False, norm_reward=n.reward, clip_reward=n.clip_reward, gamma=gamma)
+        self.env = env
+        self.eval_env = make_vec_env(_eval_env_config(cfg), seed=ctx.seed + 10_000, training=False)
+
+        hyperparams = _action_noise(cfg.agent.hyperparams, env)
+        if is_off_policy(cfg.agent.algo):
+            hyperparams = {**hyperparams, "replay_buffer_class": RelabeledReplayBuffer,
+                           "replay_buffer_kwargs": {"reward_fn": self.reward}}
+        self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), env, cfg.optim, cfg.agent.policy,
+                                  hyperparams, seed=ctx.seed, device=self.device,
+                                  masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
+        self.model = self.learner.model
+        self.unit_steps = self._unit_steps()
+        self.learner_store.capacity = im.learner_buffer or self.unit_steps
+        self.rng = np.random.default_rng([ctx.seed, 1])  # the discriminator's batches
+        self.seed, self.expert, self.bc = ctx.seed, None, None
+        if self.source.available:  # else a finished run, evaluated without its demos
+            self._use_demos()
+        self.warm_started = False  # bc.init_from and bc.warm_start_epochs come before the first unit
+
+    def _use_demos(self) -> None:
+        """The expert's transitions for the discriminator, and its rows for BC."""
+        expert = self.source.expert  # raises what is wrong with the demos
+        demos = expert.demos
+        self.expert = TransitionStore.of(expert.obs, demos.actions, expert.next_obs, demos.terminations)
+        if self.cfg.bc.weight or self.cfg.bc.warm_start_epochs:
+            self.bc = BCTrainer(self.model.policy, expert.obs, demos.actions, self.cfg.bc, self.cfg.optim,
+                                seed=self.seed)
+
+    def _init_policy(self, run: Path) -> None:
+        """Start from the policy of a `kind: bc` run with the same agent section."""
+        policy = checkpoint.load(run)["experiment"].get("policy")
+        if policy is None:
+            raise RlgenError(f"bc.init_from: {run} is not a kind: bc run (its checkpoint has no policy)")
+        try:
+            self.model.policy.load_state_dict(policy)
+        except RuntimeError as e:
+            raise RlgenError(f"bc.init_from: the policy of {run} does not fit this agent section (train it "
+                             f"with the same agent.algo and agent.policy): {str(e).splitlines()[0]}") from None
+
+    def train_unit(self) -> dict[str, float]:
+        cfg = self.cfg
+        metrics: dict[str, float] = {}
+        if self.expert is None:
+            self._use_demos()
+        if not self.warm_started and cfg.bc.init_from:
+            self._init_policy(Path(cfg.bc.init_from))
+        if self.bc is not None and not self.warm_started and cfg.bc.warm_start_epochs:
+            epochs = [self.bc.epoch()[0] for _ in range(cfg.bc.warm_start_epochs)]
+            metrics["loss/bc_warm_start"] = epochs[-1]["loss/bc"]
+        self.warm_started = True
+        metrics.update(self.learner.learn_unit(self.unit_steps, self.global_step, cfg.train.total_steps))
+        self.global_step = int(self.model.num_timesteps)
+        metrics.update(self.rewarded.stats())
+        metrics.update(self._train_discriminator())
+        if self.bc is not None and cfg.bc.weight:
+            left = max(0.0, 1.0 - self.global_step / cfg.train.total_steps) if cfg.bc.anneal else 1.0
+            metrics.update(self.bc.steps(cfg.bc.steps, cfg.bc.weight * left))
+        return metrics
+
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
+        out = super().evaluate(episodes, video_dir)
+        out["eval/expert_ratio"] = self.source.score(out["eval/return_mean"])
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            **model_state(self.model),
+            "discriminator": self.disc.state_dict(),
+            "disc_opt": self.disc_opt.state_dict(),
+            "learner_store": self.learner_store.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "warm_started": self.warm_started,
+            "bc": None if self.bc is None else self.bc.state_dict(),
+            "reward_normalization": _ret_rms(self.env),
+            "references": self.source.references,
+        }
+        if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
+            state["replay_buffer"] = buffer_state(self.model.replay_buffer)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        load_model_state(self.model, state)
+        self.global_step = int(self.model.num_timesteps)
+        self.disc.load_state_dict(state["discriminator"])
+        self.disc_opt.load_state_dict(state["disc_opt"])
+        self.learner_store.load_state_dict(state["learner_store"])
+        self.rng.bit_generator.state = state["rng"]
+        self.warm_started = bool(state["warm_started"])
+        self.source.references = self.source.references or state.get("references")
+        if self.bc is not None and state["bc"] is not None:
+            self.bc.load_state_dict(state["bc"])
+        if state.get("reward_normalization") is not None and isinstance(self.env, VecNormalize):
+            rms = self.env.ret_rms
+            rms.mean, rms.var, rms.count = (np.array(v) if k != "count" else float(v)
+                                            for k, v in state["reward_normalization"].items())
+        if state.get("replay_buffer") is not None:
+            load_buffer_state(self.model.replay_buffer, state["replay_buffer"])
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"policy": self.model.policy, "discriminator": self.disc}
+
+    # --- the discriminator ----------------------------------------------------------------------
+
+    def _train_discriminator(self) -> dict[str, float]:
+        cfg, im = self.cfg.discriminator, self.cfg.imitation
+        left = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
+        for group in self.disc_opt.param_groups:
+            group["lr"] = cfg.optim.lr_at(left)
+        self.disc.train()
+        totals: dict[str, torch.Tensor] = {}
+        for _ in range(im.disc_steps):
+            expert, learner = (self._sample(store) for store in (self.expert, self.learner_store))
+            self.disc.update_statistics(expert["obs"][~expert["absorbing"]], learner["obs"][~learner["absorbing"]])
+            (x_e, w_e, pi_e), (x_l, w_l, pi_l) = self._inputs(expert), self._inputs(learner)
+            loss, stats = discriminator_loss(self.disc, cfg, x_e, x_l, pi_e, pi_l, (w_e, w_l))
+            self.disc_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.disc_opt.step()
+            for k, v in stats.items():
+                totals[k] = totals.get(k, 0.0) + v
+        return {k: float(v) / im.disc_steps for k, v in totals.items()}  # one host sync per metric
+
+    def _sample(self, store: TransitionStore) -> dict[str, torch.Tensor]:
+        batch = store.sample(self.cfg.imitation.batch_size, self.rng, self.absorbing)
+        return {k: torch.as_tensor(v, device=self.device) for k, v in batch.items()}
+
+    def _inputs(self, t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """A batch's features, AIRL's next-state weights and its log pi."""
+        x = self.disc.features(t["obs"], t["actions"], t["next_obs"], t["absorbing"], t["next_absorbing"])
+        weight, log_pi = None, torch.zeros(len(x), device=self.device)
+        if self.disc.airl:
+            if not self.absorbing:  # h(s') of a terminal state counts for nothing (AIRL's done mask)
+                weight = self.disc.gamma * (~t["terminated"]).float()
+            log_pi = self._log_prob(t["obs"], t["actions"]) * (~t["absorbing"]).float()
+        return x, weight, log_pi
+
+    @torch.no_grad()
+    def _log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """The learner's log pi(a|s) for env-scale actions (AIRL's logit is f - log pi)."""
+        policy = self.model.policy
+        was_training = policy.training
+        policy.set_training_mode(False)
+        try:
+            return action_log_prob(policy, obs.float(), actions)[0]
+        finally:
+            policy.set_training_mode(was_training)
+
+
+def _ret_rms(env: Any) -> dict[str, Any] | None:
+    """The reward normalization's running statistics, as arrays."""
+    if not isinstance(env, VecNormalize):
+        return None
+    rms = env.ret_rms
+    return {"mean": np.asarray(rms.mean), "var": np.asarray(rms.var), "count": float(rms.count)}

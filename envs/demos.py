@@ -1,0 +1,213 @@
+"""Expert demonstrations: what behaviour cloning and adversarial imitation learn from.
+
+`Demos` holds whole episodes of transitions, flattened in order: row t is (s_t, a_t, r_t, s_t+1)
+with the flags saying whether the episode ended there by termination or by truncation. It is read
+from and written to disk by a demo format (`rlgen.registry.DEMOS`: `minari` and `npz` are rlgen's
+own, a plugin adds its own through the `rlgen.demos` entry-point group), and recorded from any
+policy that acts on plain observations (`rlgen record RUN_DIR`, `rlgen.record`):
+
+    demos = record_episodes(run.agent(), make_env_fn("CartPole-v1"), episodes=10, seed=0)
+    write_demos(demos, "demos/cartpole")          # a Minari dataset directory
+    demos = read_demos("demos/cartpole").first(4)  # four episodes of it
+
+Numpy only; nothing downloads (a Minari dataset id is looked up in the local datasets folder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from rlgen.errors import RlgenError
+from rlgen.registry import DEMOS
+
+
+@dataclass
+class Demos:
+    """Episodes of transitions, flattened: N rows over E episodes of `lengths` (E,) rows each.
+
+    observations (N, *obs) s_t; actions (N, *act); next_observations (N, *obs) s_t+1, the episode's
+    final observation on its last row; rewards (N,); terminations / truncations (N,) bool, true only
+    on an episode's last row. `metadata` keeps plain values: env_id, expert_return (the recording
+    policy's mean return), random_return (a uniformly random policy's), and whatever the source had.
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    next_observations: np.ndarray
+    rewards: np.ndarray
+    terminations: np.ndarray
+    truncations: np.ndarray
+    lengths: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.observations)
+        sizes = {k: len(getattr(self, k)) for k in ("actions", "next_observations", "rewards", "terminations",
+                                                     "truncations")}
+        if any(s != n for s in sizes.values()) or int(np.sum(self.lengths)) != n:
+            raise RlgenError(f"demos: {n} observations but {sizes} and episode lengths summing to "
+                             f"{int(np.sum(self.lengths))}; every array needs one row per transition")
+        if n == 0:
+            raise RlgenError("demos: no transitions")
+
+    @property
+    def n_episodes(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(E + 1,) row where each episode starts, then N."""
+        return np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+
+    @property
+    def episode_returns(self) -> np.ndarray:
+        """(E,) undiscounted return of each episode."""
+        return np.add.reduceat(self.rewards.astype(np.float64), self.offsets[:-1])
+
+    def select(self, episodes: np.ndarray | list[int]) -> Demos:
+        """The given episodes, in the given order."""
+        off = self.offsets
+        rows = np.concatenate([np.arange(off[i], off[i + 1]) for i in episodes]).astype(np.int64)
+        arrays = {k: getattr(self, k)[rows] for k in ("observations", "actions", "next_observations", "rewards",
+                                                      "terminations", "truncations")}
+        return Demos(**arrays, lengths=self.lengths[list(episodes)], metadata=dict(self.metadata))
+
+    def first(self, n: int | None) -> Demos:
+        """The first `n` episodes (all of them for None)."""
+        if n is None or n == self.n_episodes:
+            return self
+        if n > self.n_episodes:
+            raise RlgenError(f"demos: {n} episodes asked for, but the demos hold only {self.n_episodes}; "
+                             f"record more with `rlgen record RUN_DIR --episodes {n} --out DIR`")
+        return self.select(list(range(n)))
+
+    @property
+    def references(self) -> dict[str, float | None]:
+        """The returns an expert ratio is measured between: the expert's (its episodes' mean when
+        the metadata has none) and a random policy's (None when unknown)."""
+        expert = self.metadata.get("expert_return")
+        expert = float(self.episode_returns.mean()) if expert is None else float(expert)
+        low = self.metadata.get("random_return")
+        return {"expert_return": expert, "random_return": None if low is None else float(low)}
+
+    def score(self, returns: float) -> float:
+        """The expert ratio of a mean return (`expert_ratio`)."""
+        return expert_ratio(returns, **self.references)
+
+    def with_metadata(self, **values: Any) -> Demos:
+        return replace(self, metadata={**self.metadata, **values})
+
+
+def expert_ratio(returns: float, expert_return: float, random_return: float | None = None) -> float:
+    """(R - random) / (expert - random), D4RL's and Minari's normalized score, when the random
+    policy's return is known; else R / expert."""
+    if random_return is None or expert_return == random_return:
+        return float(returns) / float(expert_return) if expert_return else float("nan")
+    return (float(returns) - float(random_return)) / (float(expert_return) - float(random_return))
+
+
+# --- reading and writing: the formats of rlgen.registry.DEMOS -------------------------------------
+
+
+def demo_format(name: str) -> Any:
+    """The format registered as `name` (an object with `matches`, `read` and `write`)."""
+    fmt = DEMOS.get(name)
+    return fmt() if isinstance(fmt, type) else fmt
+
+
+def format_of(path: str | Path) -> str:
+    """The name of the first registered format that recognises `path`."""
+    for name in DEMOS.names():
+        try:
+            if demo_format(name).matches(Path(path)):
+                return name
+        except RlgenError:
+            continue  # a broken plugin format never stops the others
+    if not Path(path).exists():
+        raise RlgenError(f"demos not found: {path} (no file, directory or local Minari dataset of that name); "
+                         "record them with `rlgen record RUN_DIR --episodes N --out DIR`")
+    raise RlgenError(f"demos {path}: no demo format recognises it; known formats: {', '.join(DEMOS.names())} "
+                     "(a Minari dataset directory or a .npz file)")
+
+
+def read_demos(path: str | Path, fmt: str = "auto") -> Demos:
+    """Demos from a local file or directory (or a local Minari dataset id); `fmt` names the format."""
+    name = format_of(path) if fmt == "auto" else fmt
+    demos = demo_format(name).read(Path(path))
+    return demos.with_metadata(source=str(path), format=name)
+
+
+def write_demos(demos: Demos, path: str | Path, fmt: str = "auto", *, env_id: str | None = None,
+                observation_space: gym.Space | None = None, action_space: gym.Space | None = None) -> Path:
+    """Write `demos` to `path`: `auto` is npz for a `.npz` path and minari otherwise."""
+    path = Path(path)
+    name = ("npz" if path.suffix == ".npz" else "minari") if fmt == "auto" else fmt
+    if path.exists() and (path.is_file() or any(path.iterdir())):
+        raise RlgenError(f"{path} exists already; demos are never overwritten: choose another --out or delete it")
+    demo_format(name).write(demos, path, env_id=env_id, observation_space=observation_space,
+                            action_space=action_space)
+    return path
+
+
+# --- recording ------------------------------------------------------------------------------------
+
+
+class Policy(Protocol):
+    """What `record_episodes` drives: rlgen's `Agent` (`rlgen.load_run(run).agent()`) is one."""
+
+    def predict(self, obs: Any, reward: float = 0.0, deterministic: bool = True) -> Any: ...
+
+    def reset(self) -> None: ...
+
+
+def record_episodes(policy: Policy, make_env: Callable[[], gym.Env], episodes: int, seed: int = 0,
+                    deterministic: bool = True) -> Demos:
+    """`episodes` episodes of `policy` in one env, episode i reset with seed + i; the metadata's
+    expert_return is their mean return."""
+    if episodes < 1:
+        raise RlgenError(f"episodes must be >= 1, got {episodes}")
+    env = make_env()
+    rows: dict[str, list[Any]] = {k: [] for k in ("observations", "actions", "next_observations", "rewards",
+                                                  "terminations", "truncations")}
+    lengths = []
+    try:
+        for i in range(episodes):
+            policy.reset()
+            obs, _ = env.reset(seed=seed + i)
+            reward, done, length = 0.0, False, 0
+            while not done:
+                action = policy.predict(obs, reward=reward, deterministic=deterministic)
+                nxt, reward, terminated, truncated, _ = env.step(action)
+                for key, value in zip(rows, (obs, action, nxt, reward, terminated, truncated)):
+                    rows[key].append(value)
+                obs, done, length = nxt, terminated or truncated, length + 1
+            lengths.append(length)
+    finally:
+        env.close()
+    dtypes = {"rewards": np.float64, "terminations": bool, "truncations": bool}
+    demos = Demos(**{k: np.asarray(v, dtype=dtypes.get(k)) for k, v in rows.items()},
+                  lengths=np.asarray(lengths, np.int64))
+    return demos.with_metadata(expert_return=float(demos.episode_returns.mean()))
+
+
+def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int = 0) -> float:
+    """The mean return of uniformly random actions: the 0 of the expert ratio (D4RL's ref_min_score)."""
+    env = make_env()
+    env.action_space.seed(seed)
+    total = 0.0
+    try:
+        for i in range(episodes):
+            env.reset(seed=seed + i)
+            done = False
+            while not done:
+                _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+                total += float(reward)
+                done = terminated or truncated
+    finally:
+        env.close()
+    return total / episodes
