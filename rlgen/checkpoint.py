@@ -161,15 +161,19 @@ def candidates(path: Path) -> tuple[list[Path], int | None]:
 
     A `step_<N>` directory: only itself. A run directory or its `checkpoints/` folder: every
     complete step directory, newest first (each is verified when read, so `latest` is only a
-    hint: a process killed between renaming a checkpoint and moving `latest` loses nothing)."""
+    hint: a process killed between renaming a checkpoint and moving `latest` loses nothing),
+    with `best/` in its place by step when no step directory holds the same step."""
     path = Path(path)
     if (path / STATE).is_file() or path.name.startswith("step_") or path.name == BEST:
         return [path], step_of(path)
     ckpt_dir = path if (path / LATEST).exists() or any(path.glob("step_*")) else path / "checkpoints"
     if not ckpt_dir.is_dir():
         return [], None
-    steps = sorted((p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")),
-                   key=step_of, reverse=True)
+    steps = [p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")]
+    kept = best(ckpt_dir)
+    if kept is not None and step_of(kept) not in {step_of(p) for p in steps}:
+        steps.append(kept)  # pruned from the last k, still a complete checkpoint of this run
+    steps.sort(key=step_of, reverse=True)
     named = ckpt_dir / (ckpt_dir / LATEST).read_text().strip() if (ckpt_dir / LATEST).is_file() else None
     newest = max([step_of(p) for p in steps] + ([step_of(named)] if named is not None else []), default=None)
     return steps, newest

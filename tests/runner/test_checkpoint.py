@@ -153,7 +153,8 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_and_resume_is_ex
 
 def test_an_explicit_checkpoint_never_falls_back_and_no_intact_one_is_one_error(tmp_path):
     runner, _ = _run(tmp_path, checkpoint_every=20, keep_checkpoints=2)
-    for ckpt in (runner.run_dir / "checkpoints").glob("step_*"):
+    for ckpt in (runner.run_dir / "checkpoints").glob("[sb][te]*"):  # step_* and best
+        (ckpt / checkpoint.STATE).unlink()  # not written through: best/ may share the file (a hard link)
         (ckpt / checkpoint.STATE).write_bytes(b"not a checkpoint")
     with pytest.raises(RlgenError, match=r"checkpoint .*step_80 is corrupted or was cut short"):
         checkpoint.load(runner.run_dir / "checkpoints" / "step_80")
@@ -272,3 +273,16 @@ def test_a_checkpoint_renamed_before_latest_moved_is_still_used(tmp_path, monkey
     (tmp_path / "latest").write_text("step_10\n")
     said = _warnings(monkeypatch)
     assert checkpoint.load(tmp_path)["x"] == 2 and not said
+
+
+def test_when_every_kept_step_is_damaged_the_best_checkpoint_is_the_fallback(tmp_path, monkeypatch):
+    cfg = toy_config(tmp_path, checkpoint_every=20, keep_checkpoints=1, toy={"scores": [1, 5, 2, 3, 4]})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    runner.run()
+    ckpts = runner.run_dir / "checkpoints"
+    assert (ckpts / "best" / "step").read_text().strip() == "40"
+    state = ckpts / "step_100" / checkpoint.STATE
+    state.write_bytes(state.read_bytes()[:100])
+    said = _warnings(monkeypatch)
+    assert checkpoint.load(runner.run_dir)["global_step"] == 40
+    assert any("Using best instead, 60 steps before step_100" in w for w in said), said
