@@ -2,14 +2,16 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
-EXTRAS ?= dev,atari,box2d
+EXTRAS ?= dev,atari,box2d,minatar
 
-.PHONY: demo test test-fast bench bench-all install clean
+.PHONY: demo test test-fast bench bench-all gpu-carry install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
 	$(PIP) -e ".[$(EXTRAS)]"
+	@# rl-zoo3's hyperparameter files (rlgen train zoo:...) and its enjoy; --no-deps: see pyproject's zoo extra
+	$(PIP) --no-deps rl_zoo3
 	@# a build can leave rlgen.egg-info here; on sys.path (the checkout) its stale entry points would shadow the install's
 	rm -rf rlgen.egg-info
 	touch $@
@@ -28,13 +30,20 @@ test-fast: install  ## skip the slow learning tests
 bench: install  ## CartPole: rlgen vs raw SB3, time to solve and steps/s (~3 minutes; prints ratios)
 	$(PY) benchmarks/cartpole_time_to_solve.py
 
-bench-all: bench  ## every benchmark (about an hour on 2 cores)
+bench-all: bench  ## every benchmark (about two hours on 2 cores)
 	$(PY) benchmarks/gan_ring.py --steps 20000
 	$(PY) benchmarks/gan_ring.py --speed-rounds 4 --steps 1000
 	$(PY) benchmarks/gan_digits.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
+	$(PY) benchmarks/zoo.py
+	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/transfer.py
+	$(PY) benchmarks/reliability.py
 	$(PY) benchmarks/imitation.py
+
+gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
+	$(PY) benchmarks/gpu_carry.py
 
 clean:
 	rm -rf runs wandb .pytest_cache

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
 
 from rlgen.errors import RlgenError
-from rlgen.registry import WRAPPERS, load_env_packages
+from rlgen.registry import WRAPPERS, check_import_allowed, load_env_packages
 
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 
@@ -32,8 +33,11 @@ def ensure_registered(env_id: str) -> str:
             gym.register_envs(importlib.import_module("ale_py"))
         except ImportError as e:
             raise RlgenError(f"env {env_id!r} needs the ale_py package ({e}); pip install 'rlgen[atari]'") from None
+    if env_id.startswith("MinAtar/") and importlib.util.find_spec("minatar") is None:
+        raise RlgenError(f"env {env_id!r} needs the minatar package; pip install 'rlgen[minatar]'")
     module, sep, bare = env_id.partition(":")
     if sep:
+        check_import_allowed(env_id)
         try:
             importlib.import_module(module)
         except ImportError as e:

@@ -1,8 +1,10 @@
-"""Data sources a GAN learns from: a 1-D Gaussian, 2-D mixtures, sklearn's digits, sine sequences, env frames.
+"""Data sources a GAN, an autoencoder or a classifier learns from: a 1-D Gaussian, 2-D mixtures,
+sklearn's digits, sine sequences, env frames and observations, a regression problem.
 
 A source is a small object with a `shape` (one sample), a `modality` ("points", "image" or
 "sequence"), `n_classes` (0 = no labels) and `sample(batch, rng) -> (x, y)`: x is float32
-(batch, *shape), y int64 (batch,) or None. Everything is generated or bundled locally; nothing
+(batch, *shape), y int64 (batch,) for classes (float32 for a regression target) or None. `Split`
+cuts a fixed train / validation / test split for the kinds that hold data out. Everything is generated or bundled locally; nothing
 downloads. Numpy only: the GAN moves batches to its device.
 
 Sources are found by name in `rlgen.registry.SOURCES` (these arrive through rlgen's entry points,
@@ -173,6 +175,96 @@ def _resize(frame: np.ndarray, size: int, gray: bool) -> np.ndarray:
     if gray:
         small = small.mean(-1, keepdims=True)
     return small.transpose(2, 0, 1)
+
+
+def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, seed: int = 0,
+                 kwargs: dict[str, Any] | None = None) -> ArrayData:
+    """`n_frames` observations of a gymnasium env under a random policy, as the agent sees them.
+
+    Channel-last (H, W, C) frames (MinAtar's 10x10xC booleans) become (C, H, W), the layout of the
+    CNN backbone and of rlgen's RL extractor; values stay as they are (bool -> 0 / 1). An
+    autoencoder or a GAN trained on them makes a backbone that fits an RL policy on the same env.
+    """
+    import gymnasium as gym
+
+    from rlgen.envs import ensure_registered
+
+    env = gym.make(ensure_registered(env_id), **(kwargs or {}))
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    shots = []
+    try:
+        while len(shots) < n_frames:
+            shots.append(np.asarray(obs))
+            obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+            if terminated or truncated:
+                obs, _ = env.reset()
+    finally:
+        env.close()
+    x = np.stack(shots).astype(np.float32)  # (N, *obs_shape)
+    if x.ndim == 4 and channel_last(np.asarray(obs)):
+        x = x.transpose(0, 3, 1, 2)  # (N, C, H, W)
+    source = ArrayData(x, None, 0)
+    source.modality = "image" if x.ndim == 4 else "sequence" if x.ndim == 3 else "points"  # type: ignore[misc]
+    return source
+
+
+def channel_last(obs: np.ndarray) -> bool:
+    """An (H, W, C) frame of booleans (MinAtar, grid worlds): rlgen's CNN reads them as (C, H, W).
+    uint8 pictures are left to SB3's own image handling (VecTransposeImage)."""
+    return obs.ndim == 3 and obs.dtype == np.bool_
+
+
+@declares("points", labeled=False)
+def friedman1(n_samples: int = 2000, noise: float = 1.0, seed: int = 0) -> ArrayData:
+    """Friedman's regression problem #1 (sklearn's make_friedman1): 10 features in [0, 1], of which
+    5 matter, y = 10 sin(pi x0 x1) + 20 (x2 - 0.5)^2 + 10 x3 + 5 x4 + noise; y is the float target."""
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(n_samples=n_samples, noise=noise, random_state=seed)
+    source = ArrayData(x.astype(np.float32), y.astype(np.float32), 0)
+    source.modality = "points"  # type: ignore[misc]
+    source.regression = True  # type: ignore[attr-defined]  # y is a float target, not a class
+    return source
+
+
+class Split:
+    """A fixed train / validation / test split of a source.
+
+    A finite source (one with `x` and `y` arrays, like `digits`) is shuffled once with `seed` and
+    cut; training then samples its own part. An endless one (a generator such as `sine`) keeps
+    sampling fresh training batches, and validation and test are fixed draws of `n_held_out`
+    samples each. The same `seed` gives the same split whatever the run's seed, so runs compare.
+    """
+
+    def __init__(self, source: Any, validation: float = 0.2, test: float = 0.0, seed: int = 0,
+                 n_held_out: int = 1000):
+        self.source = source
+        self.shape, self.modality = tuple(source.shape), modality_of(source)
+        self.n_classes = int(getattr(source, "n_classes", 0))
+        x, y = getattr(source, "x", None), getattr(source, "y", None)
+        rng = np.random.default_rng(seed)
+        if isinstance(x, np.ndarray):
+            order = rng.permutation(len(x))
+            n_val, n_test = int(round(validation * len(x))), int(round(test * len(x)))
+            if len(x) - n_val - n_test < 1:
+                raise RlgenError(f"data: validation {validation} + test {test} leave no training samples of {len(x)}")
+            parts = np.split(order, [n_val, n_val + n_test])
+            self.validation, self.test = (self._take(x, y, idx) for idx in parts[:2])
+            self.train: Any = ArrayData(x[parts[2]], None if y is None else y[parts[2]], self.n_classes)
+        else:
+            self.validation = source.sample(n_held_out, rng) if validation > 0 else self._take(None, None, [])
+            self.test = source.sample(n_held_out, rng) if test > 0 else self._take(None, None, [])
+            self.train = source
+
+    def _take(self, x: np.ndarray | None, y: np.ndarray | None, idx: Any) -> Batch:
+        if x is None:
+            return np.zeros((0, *self.shape), np.float32), None
+        return x[idx].astype(np.float32), (None if y is None else y[idx])
+
+    def sample(self, batch: int, rng: np.random.Generator) -> Batch:
+        """A training batch."""
+        return self.train.sample(batch, rng)
 
 
 def modality_of(source: Any) -> str | None:

@@ -17,18 +17,20 @@
 from __future__ import annotations
 
 import difflib
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
+from rich.markup import escape
 
 from rlgen import checkpoint
 from rlgen.config import ExperimentConfig
 from rlgen.config import load_config as _load_config
-from rlgen.errors import ConfigError, RlgenError
+from rlgen.errors import ConfigError, RlgenError, first_line
 from rlgen.experiment import RunContext, check_of
-from rlgen.registry import KINDS
+from rlgen.registry import KINDS, registered_names_only
 
 ConfigSource = str | Path | Mapping[str, Any]
 
@@ -58,19 +60,52 @@ def config_path(config: str | Path) -> Path:
                      f"name (`rlgen list` shows them)")
 
 
-def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """Read, validate and check a config (a path, a bundled name, or a mapping such as a sweep
-    trial's): every problem at once, before anything heavy starts. ConfigError lists them."""
+def named_config(name: str) -> Path | Mapping[str, Any] | None:
+    """The config a run name comes from: a bundled config's file, or the rl-zoo3 entry a
+    `zoo_ALGO_ENV` name was converted from (as a mapping); None for any other name."""
+    bundled = bundled_configs()
+    if name in bundled:
+        return bundled[name]
+    if name.startswith("zoo_"):
+        # rl-zoo3's hyperparameters are a config source of the rl kind (rlgen/agents/rl/zoo.py)
+        from rlgen.agents.rl import zoo
+
+        ref = zoo.ref_of_name(name)
+        return zoo.convert(*zoo.parse_ref(ref)).config if ref else None
+    return None
+
+
+def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = (), *,
+                interpolation: bool = True) -> ExperimentConfig:
+    """Read, validate and check a config (a path, a bundled name, `zoo:ALGO/ENV` for rl-zoo3's
+    tuned hyperparameters, or a mapping such as a sweep trial's): every problem at once, before
+    anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
+    is refused (a run's config.yaml, see rlgen.config)."""
     if isinstance(config, ExperimentConfig):
         if not overrides:
             return config
         config = config.model_dump(mode="json")
+    if isinstance(config, str) and config.startswith("zoo:"):
+        config = zoo_config(config)
     source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)
-    cfg = _load_config(source, overrides)
+    cfg = _load_config(source, overrides, interpolation=interpolation)
     problems = check_of(kind_of(cfg), cfg)
     if problems:
         raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", problems)
     return cfg
+
+
+def zoo_config(ref: str) -> dict[str, Any]:
+    """`zoo:ALGO/ENV` as a config mapping; what did not convert is printed, one line each."""
+    from rlgen.agents.rl import zoo
+    from rlgen.logging import console
+
+    conversion = zoo.convert(*zoo.parse_ref(ref))
+    if conversion.fallback:
+        console.print(f"[yellow]warning:[/] {escape(conversion.fallback)}")
+    for item in conversion.unsupported:
+        console.print(f"[yellow]warning:[/] {ref}: not converted: {escape(item)}")
+    return conversion.config
 
 
 def kind_of(cfg: ExperimentConfig) -> type:
@@ -88,43 +123,94 @@ def make_experiment(cfg: ExperimentConfig) -> Any:
 
 def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequence[str] = (), *,
           resume: str | Path | None = None,
-          on_eval: Callable[[int, dict[str, Any]], bool] | None = None) -> Run:
+          on_eval: Callable[[int, dict[str, Any]], bool] | None = None,
+          run_dir: str | Path | None = None, trust: bool = False) -> Run:
     """Train one run to the end (or until early stopping or a signal) and return it.
 
     `config`: a YAML path, a bundled config name, a mapping or a loaded config. `resume`: a run
-    directory to continue from its latest checkpoint, with the config saved there (`overrides`
-    still apply). `on_eval(step, metrics) -> stop?` is called after every evaluation.
+    directory to continue from its newest intact checkpoint, with the config saved there;
+    `overrides` may change only what a checkpoint does not fix (`RESUMABLE`), and anything else
+    is refused before a file of the run is touched. `run_dir`: where a new run goes (default: a
+    new directory under logging.dir/name). `trust`: open an old-format (pickled) checkpoint,
+    which can run code. `on_eval(step, metrics) -> stop?` is called after every evaluation.
     """
     from rlgen.runner import Runner
 
+    state = None
     if resume is not None:
+        if config is not None:
+            raise RlgenError("rlgen.train(resume=RUN_DIR) continues with the config saved in the run; give overrides only")
+        if run_dir is not None:
+            raise RlgenError("a resumed run stays in its own directory: give resume=RUN_DIR or run_dir=, not both")
         resume = Path(resume)
         if not (resume / "config.yaml").is_file():
             raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
-        cfg = load_config(resume / "config.yaml", overrides)
+        cfg = run_config(resume, overrides, trust=trust)
+        state = checkpoint.load(resume, trust=trust)
+        _check_resume(resume, cfg, state.get("config"))
     elif config is None:
         raise RlgenError("rlgen.train needs a config (a YAML path, a bundled name, a mapping) or resume=RUN_DIR")
     else:
         cfg = load_config(config, overrides)
-    runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval)
+    runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval, run_dir=run_dir,
+                    resume_state=state, trust=trust)
     summary = runner.run()
     return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code)
 
 
-def load_run(path: str | Path, *, device: str = "cpu") -> Run:
-    """A finished or interrupted run, from its directory (the latest checkpoint) or from one
-    `checkpoints/step_N` directory. Its experiment is built and loaded on first use."""
+def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = False) -> ExperimentConfig:
+    """A run's own config.yaml, read as a file from anyone: no `${...}` resolvers (they can read
+    the environment) and no names by import path (importing runs code), unless `trust`."""
+    path = Path(run_dir) / "config.yaml"
+    with nullcontext() if trust else registered_names_only(str(path)):
+        return load_config(path, overrides, interpolation=trust)
+
+
+# What may change when a run resumes: its budget, evaluation, checkpointing and logging, the
+# device, and how its envs are stepped. Everything else built the state in the checkpoint.
+RESUMABLE = ("train", "logging", "device", "env.vectorize")
+
+
+def _check_resume(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any] | None) -> None:
+    """Refuse, before anything is written, a resume whose config differs from the checkpoint's in
+    anything outside `RESUMABLE`."""
+    if not saved:
+        return
+    changed = [k for k in _differing(saved, cfg.model_dump(mode="json"))
+               if not any(k == r or k.startswith(f"{r}.") for r in RESUMABLE)]
+    if changed:
+        raise RlgenError(f"cannot resume {run_dir} with {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} "
+                         f"changed: its checkpoint was built with the saved value; at resume only "
+                         f"{', '.join(k if '.' in k or k == 'device' else k + '.*' for k in RESUMABLE)} may change")
+
+
+def _differing(a: Any, b: Any, path: str = "") -> list[str]:
+    """Dotted keys where two plain config trees differ."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return [k for key in dict.fromkeys([*a, *b])
+                for k in _differing(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))]
+    return [] if a == b else [path or "<config>"]
+
+
+def load_run(path: str | Path, *, device: str = "cpu", trust: bool = False) -> Run:
+    """A finished or interrupted run, from its directory (its newest intact checkpoint) or from one
+    `checkpoints/step_N` directory. Its experiment is built and loaded on first use. Nothing in
+    the directory runs: the config is read without resolvers, the checkpoint as tensors and plain
+    data; `trust=True` opens an old-format (pickled) checkpoint, which can run code."""
     path = Path(path)
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
     if not (run_dir / "config.yaml").is_file():
         raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
-    cfg = load_config(run_dir / "config.yaml", ["logging.wandb.mode=disabled"])
+    cfg = run_config(run_dir, ["logging.wandb.mode=disabled"], trust=trust)
     summary = None
     if (run_dir / "summary.json").is_file():
         import json
 
-        summary = json.loads((run_dir / "summary.json").read_text())
-    return Run(cfg, run_dir, summary=summary, checkpoint_dir=path, device=device)
+        try:
+            summary = json.loads((run_dir / "summary.json").read_text())
+        except (ValueError, OSError):
+            summary = None  # a damaged summary does not keep the weights from being used
+    return Run(cfg, run_dir, summary=summary, checkpoint_dir=path, device=device, trust=trust)
 
 
 def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int = 0, deterministic: bool = True,
@@ -163,13 +249,14 @@ class Run:
     experiment, its agent and its torch modules. Close it, or use it as a context manager."""
 
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, summary: dict[str, Any] | None = None,
-                 exit_code: int = 0, checkpoint_dir: Path | None = None, device: str = "cpu"):
+                 exit_code: int = 0, checkpoint_dir: Path | None = None, device: str = "cpu", trust: bool = False):
         self.config = cfg
         self.run_dir = Path(run_dir)
         self.summary = summary
         self.exit_code = exit_code
         self._checkpoint_dir = checkpoint_dir or self.run_dir
         self._device = device
+        self._trust = trust
         self._experiment: Any = None
         self.global_step: int | None = None
 
@@ -183,12 +270,25 @@ class Run:
             from rlgen.logging import Logger
             from rlgen.runner import choose_device
 
-            state = checkpoint.load(self._checkpoint_dir)
+            state = checkpoint.load(self._checkpoint_dir, trust=self._trust)
+            kind = (state.get("config") or {}).get("kind", self.config.kind)
+            if kind != self.config.kind or "experiment" not in state:
+                raise RlgenError(f"{self._checkpoint_dir} holds a checkpoint of kind {kind!r}, not of this "
+                                 f"{self.config.kind!r} run ({self.run_dir})")
             exp = make_experiment(self.config)
             torch.set_num_threads(self.config.train.threads or 1)
             device = choose_device(self._device, False)
             exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed))
-            exp.load_state_dict(state["experiment"])
+            try:
+                with checkpoint.trusted(self._trust):
+                    exp.load_state_dict(state["experiment"])
+            except RlgenError:
+                exp.close()
+                raise
+            except Exception as e:  # noqa: BLE001 - a checkpoint that does not fit: one line
+                exp.close()
+                raise RlgenError(f"{self._checkpoint_dir}: its checkpoint does not fit this run's config "
+                                 f"({type(e).__name__}: {first_line(e)})") from None
             self._experiment, self.global_step = exp, int(state["global_step"])
         return self._experiment
 

@@ -1,47 +1,75 @@
-"""Atomic save / load / resume.
+"""Atomic, verified, safe-to-open save / load / resume.
 
-Layout: `checkpoints/step_<N>/state.pt` plus `checkpoints/latest`, a one-line file naming the newest
-complete step directory. A checkpoint is written into `step_<N>.tmp/` and renamed only once fully
-on disk, and `latest` is replaced by rename too, so a crash or a full disk at any moment leaves the
-previous checkpoint complete and pointed to.
+Layout: `checkpoints/step_<N>/state.pt` and `step_<N>/state.pt.sha256`, plus `checkpoints/latest`,
+a one-line file naming the newest complete step directory, and `checkpoints/best/` (state.pt, its
+checksum and a `step` file), the checkpoint of the run's best evaluation by
+`train.early_stop.metric`, which pruning never removes. A checkpoint is written into
+`step_<N>.tmp/`: the state first (fsync'd), then its checksum, and the directory is renamed only
+once both are on disk; `latest` is replaced by rename too. A crash or a full disk at any moment
+leaves the previous checkpoint complete and pointed to.
+
+Loading never runs code from the file: `torch.load(weights_only=True)` reads tensors and plain
+data only (numpy arrays travel as bytes, see `rlgen.plain`), and a file whose checksum does not
+match is not loaded at all. When the latest checkpoint is missing, cut short or corrupted, `load`
+falls back to the newest intact one and says what that costs. Checkpoints written before this
+format (pickled objects) load only with `trust=True`, which runs whatever the file holds.
 """
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import io
 import os
+import pickle
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
-from rlgen.errors import RlgenError
-from rlgen.logging import disk_error
+from rlgen import plain
+from rlgen.errors import RlgenError, first_line
+from rlgen.logging import console, disk_error
 
 LATEST = "latest"
+BEST = "best"  # checkpoints/best/: the checkpoint of the best evaluation, kept beside the last k
+STATE = "state.pt"
+CHECKSUM = "state.pt.sha256"
+FORMAT = 2  # 1: pickled objects, no checksum (before rlgen checked what it opens)
+TRUST_HINT = "pass --trust (rlgen.load_run(..., trust=True), rlgen.train(resume=..., trust=True)) only if you trust its source"
+
+_trusted: contextvars.ContextVar[bool] = contextvars.ContextVar("rlgen_trusted_checkpoint", default=False)
+
+
+class UnsafeCheckpointError(RlgenError):
+    """A checkpoint that could run code when loaded; loading it needs `trust=True`."""
+
+
+# --- save -----------------------------------------------------------------------------------------
 
 
 def save(ckpt_dir: Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
-    """Write `state` as checkpoint `step`, point `latest` at it, keep the newest `keep`."""
+    """Write `state` as checkpoint `step`, point `latest` at it, keep the newest `keep`.
+    Raises `plain.UnsafeStateError` (naming the entry) when the state is not plain data."""
+    payload = _serialise({**state, "format": FORMAT})  # first: an unsaveable state must not leave half a file
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / f"step_{step}"
     tmp = ckpt_dir / f"step_{step}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        buf = io.BytesIO()
-        torch.save(state, buf)  # serialise first: a pickling error must not leave half a file
-        with open(tmp / "state.pt", "wb") as f:
-            f.write(buf.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
+        _write(tmp / STATE, payload)
+        _write(tmp / CHECKSUM, f"{hashlib.sha256(payload).hexdigest()}  {len(payload)}\n".encode())
+        _fsync_dir(tmp)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
         pointer = ckpt_dir / f"{LATEST}.tmp"
-        pointer.write_text(final.name + "\n")
+        _write(pointer, (final.name + "\n").encode())
         pointer.replace(ckpt_dir / LATEST)
+        _fsync_dir(ckpt_dir)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise disk_error(e, final, "writing a checkpoint") from None
@@ -49,46 +77,206 @@ def save(ckpt_dir: Path, step: int, state: dict[str, Any], keep: int = 3) -> Pat
     return final
 
 
+def _serialise(state: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    torch.save(plain.encode(state), buf)
+    return buf.getvalue()
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """A rename is durable once its directory is synced (not possible everywhere, e.g. Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --- find -----------------------------------------------------------------------------------------
+
+
+def step_of(path: Path) -> int:
+    """The global step of a `step_<N>` or `best` checkpoint directory (-1 when it does not say)."""
+    try:
+        if path.name == BEST:
+            return int((path / "step").read_text())
+        return int(path.name.split("_", 1)[1])
+    except (IndexError, ValueError, OSError):
+        return -1
+
+
+def mark_best(ckpt_dir: Path, step_dir: Path) -> Path:
+    """Keep the complete checkpoint `step_dir` as `checkpoints/best/`: its state.pt and checksum
+    hard-linked (copied where links are not allowed), built aside and renamed into place."""
+    best, tmp, old = ckpt_dir / BEST, ckpt_dir / f"{BEST}.tmp", ckpt_dir / f"{BEST}.old"
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        for name in (STATE, CHECKSUM):
+            try:
+                os.link(step_dir / name, tmp / name)
+            except OSError:
+                shutil.copy2(step_dir / name, tmp / name)
+        (tmp / "step").write_text(f"{step_of(step_dir)}\n")
+        if best.exists():
+            best.rename(old)
+        tmp.rename(best)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise disk_error(e, best, "keeping the best checkpoint") from None
+    shutil.rmtree(old, ignore_errors=True)
+    return best
+
+
+def best(ckpt_dir: Path) -> Path | None:
+    """`checkpoints/best/` when the run has kept one (not yet verified)."""
+    path = ckpt_dir / BEST
+    return path if (path / STATE).is_file() and (path / "step").is_file() else None
+
+
 def latest(ckpt_dir: Path) -> Path | None:
-    """The newest complete checkpoint directory, or None when there is none."""
+    """The checkpoint directory `latest` points to, when it exists (not yet verified)."""
     pointer = ckpt_dir / LATEST
     if not pointer.is_file():
         return None
     path = ckpt_dir / pointer.read_text().strip()
-    return path if (path / "state.pt").is_file() else None
+    return path if (path / STATE).is_file() else None
 
 
-def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint: a `step_<N>` directory, a run directory, or its `checkpoints/` folder."""
+def candidates(path: Path) -> tuple[list[Path], int | None]:
+    """Checkpoints to try for `path`, best first, and the newest step the run had written.
+
+    A `step_<N>` directory: only itself. A run directory or its `checkpoints/` folder: every
+    complete step directory, newest first (each is verified when read, so `latest` is only a
+    hint: a process killed between renaming a checkpoint and moving `latest` loses nothing)."""
     path = Path(path)
-    resolved = _resolve(path)
-    if resolved is None:
+    if (path / STATE).is_file() or path.name.startswith("step_") or path.name == BEST:
+        return [path], step_of(path)
+    ckpt_dir = path if (path / LATEST).exists() or any(path.glob("step_*")) else path / "checkpoints"
+    if not ckpt_dir.is_dir():
+        return [], None
+    steps = sorted((p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")),
+                   key=step_of, reverse=True)
+    named = ckpt_dir / (ckpt_dir / LATEST).read_text().strip() if (ckpt_dir / LATEST).is_file() else None
+    newest = max([step_of(p) for p in steps] + ([step_of(named)] if named is not None else []), default=None)
+    return steps, newest
+
+
+# --- load -----------------------------------------------------------------------------------------
+
+
+def load(path: Path, map_location: str | torch.device = "cpu", *, trust: bool = False) -> dict[str, Any]:
+    """Load a checkpoint: a `step_<N>` directory, a run directory, or its `checkpoints/` folder.
+
+    A run directory gives its newest intact checkpoint: a missing, cut short or corrupted latest
+    one is skipped with a warning naming what that costs. `trust=True` also reads checkpoints
+    that hold pickled objects (older rlgen versions), which can run code: only for files you trust."""
+    path = Path(path)
+    tried, newest = candidates(path)
+    if not tried:
         raise RlgenError(
             f"no checkpoint found at {path}: expected a run directory with checkpoints/latest, "
             "a checkpoints/ folder, or a checkpoints/step_<N> directory (has the run saved one yet?)"
         )
+    problems: list[str] = []
+    for ckpt in tried:
+        try:
+            state = read(ckpt, map_location, trust=trust)
+        except UnsafeCheckpointError:
+            raise
+        except RlgenError as e:
+            if len(tried) == 1:
+                raise
+            problems.append(str(e))
+            continue
+        if problems or (newest is not None and step_of(ckpt) < newest):
+            _warn_fallback(ckpt, newest, problems)
+        return state
+    raise RlgenError(f"no intact checkpoint in {path}: " + "; ".join(problems))
+
+
+def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = False) -> dict[str, Any]:
+    """One checkpoint directory, verified against its checksum, read without running code."""
+    file = ckpt / STATE
+    if not file.is_file():
+        raise RlgenError(f"checkpoint {ckpt} is missing ({STATE} not found)")
+    data = file.read_bytes()
+    checksum = ckpt / CHECKSUM
+    if checksum.is_file():
+        expected = checksum.read_text().split()
+        if not expected or hashlib.sha256(data).hexdigest() != expected[0]:
+            raise RlgenError(f"checkpoint {ckpt} is corrupted or was cut short (its checksum does not match)")
     try:
-        # Checkpoints hold numpy arrays and plain Python objects beside tensors (SB3 buffers,
-        # RNG states), so full unpickling is needed; only load checkpoints you trust.
-        return torch.load(resolved / "state.pt", map_location=map_location, weights_only=False)
-    except Exception as e:  # noqa: BLE001 - a corrupt file, whatever the pickle error
-        raise RlgenError(f"checkpoint {resolved} is unreadable ({type(e).__name__}: {e})") from None
+        state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights only" not in str(e).lower():  # not a refused global: a damaged file
+            raise RlgenError(f"checkpoint {ckpt} is unreadable ({first_line(e)})") from None
+        if not trust:
+            raise UnsafeCheckpointError(f"refused to open {file}: it holds Python objects ({_globals_in(data)}), "
+                                        f"and loading them can run code; {TRUST_HINT}") from None
+        state = _load_trusted(file, data, map_location)
+    except Exception as e:  # noqa: BLE001 - a corrupt file, whatever torch raises for it
+        raise RlgenError(f"checkpoint {ckpt} is unreadable ({type(e).__name__}: {first_line(e)})") from None
+    if not isinstance(state, dict):
+        raise RlgenError(f"checkpoint {file} holds a {type(state).__name__}, not an rlgen checkpoint")
+    return plain.decode(state)
 
 
-def _resolve(path: Path) -> Path | None:
-    if (path / "state.pt").is_file():
-        return path
-    for ckpt_dir in (path, path / "checkpoints"):
-        found = latest(ckpt_dir) if ckpt_dir.is_dir() else None
-        if found is not None:
-            return found
-    return None
+def _load_trusted(file: Path, data: bytes, map_location: str | torch.device) -> dict[str, Any]:
+    console.print(f"[yellow]warning:[/] loading {file} with full unpickling (--trust): it can run code")
+    try:
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise RlgenError(f"checkpoint {file} is unreadable ({type(e).__name__}: {first_line(e)})") from None
+
+
+def _globals_in(data: bytes) -> str:
+    """What a refused checkpoint would import to load (`os.system`, `numpy...scalar`), a few names."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - only for the message
+        return "classes or functions"
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "") or "classes or functions"
+
+
+@contextmanager
+def trusted(trust: bool = True) -> Iterator[None]:
+    """Within it, `unpickle` may read pickled blobs of an old-format checkpoint the user trusts."""
+    token = _trusted.set(trust)
+    try:
+        yield
+    finally:
+        _trusted.reset(token)
+
+
+def unpickle(blob: bytes, what: str) -> Any:
+    """A pickled blob inside an old-format checkpoint (an old replay buffer): only under `trusted()`."""
+    if not _trusted.get():
+        raise UnsafeCheckpointError(f"refused to unpickle the {what} stored in this checkpoint (a pickle can run "
+                                    f"code); {TRUST_HINT}")
+    return pickle.loads(blob)
+
+
+def _warn_fallback(ckpt: Path, newest: int | None, problems: list[str]) -> None:
+    lost = "" if newest is None else f", {newest - step_of(ckpt):,} steps before step_{newest}"
+    why = "; ".join(problems) if problems else f"the newest checkpoint step_{newest} is missing"
+    console.print(f"[yellow]warning:[/] {why}. Using {ckpt.name} instead{lost}: that progress is trained again")
 
 
 def _prune(ckpt_dir: Path, keep: int) -> None:
-    steps = sorted(
-        (p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")),
-        key=lambda p: int(p.name.split("_", 1)[1]),
-    )
+    steps = sorted((p for p in ckpt_dir.glob("step_*") if p.is_dir() and not p.name.endswith(".tmp")), key=step_of)
     for old in steps[:-keep]:
         shutil.rmtree(old, ignore_errors=True)

@@ -1,11 +1,12 @@
-"""`rlgen train | eval | record | compare | sweep | tournament | play | list`: argument parsing on top of `rlgen.api`."""
+"""`rlgen train | eval | inspect | export | import-zoo | record | compare | sweep | tournament | play |
+list`: argument parsing on top of `rlgen.api`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.logging import console
@@ -17,13 +18,18 @@ examples:
   rlgen train ppo_cartpole agent.policy.backbone.hidden=[128,128] logging.wandb.mode=disabled
   rlgen train --resume runs/ppo_cartpole/20261121-101500-s0-ab12   continue an interrupted run
   rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group
+  rlgen train ppo_cartpole --seeds 0-19 --storage postgresql://user@host/db   one worker of a seed queue
   rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
   rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
   rlgen record runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 10 --out demos/cartpole   expert demos
   rlgen train gail_cartpole demos.path=demos/cartpole     imitate them (GAIL; also bc_cartpole, airl_cartpole)
   rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
   rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
+  rlgen inspect runs/autoencoder_digits                 a run's roles and backbone shapes (for init:)
   rlgen list                                            configs, kinds, sources, games, backbones, wrappers, envs
+  rlgen train zoo:ppo/LunarLander-v3                    rl-zoo3's tuned hyperparameters (pip install --no-deps rl_zoo3)
+  rlgen import-zoo dqn CartPole-v1 -o dqn_cartpole.yaml the same, written as an rlgen config to edit
+  rlgen export runs/ppo_cartpole/<id> --format sb3      model.zip for PPO.load and rl-zoo3's enjoy (also onnx, torchscript)
 """
 
 
@@ -42,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RlgenError as e:  # ConfigError included: one readable message, no traceback
         console.print(f"[red]error:[/] {_esc(str(e))}")
         return 2
+    except OSError as e:  # a path that cannot be read or written: say which, in one line
+        where = f": {e.filename}" if e.filename else ""
+        console.print(f"[red]error:[/] {_esc(f'{e.strerror or e}{where}')}")
+        return 2
     except KeyboardInterrupt:
         console.print("[yellow]aborted[/]")
         return 130
@@ -52,17 +62,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.seeds is not None:
         return train_seeds(args)
+    if args.resume is not None and args.run_dir is not None:
+        raise RlgenError("--resume continues a run in its own directory; --run-dir is for a new run")
     if args.parallel != 1:
         raise RlgenError("--parallel N runs seeds side by side: use it with --seeds, e.g. --seeds 0,1,2 --parallel 2")
+    if args.storage is not None or args.study is not None:
+        raise RlgenError("--storage/--study make a queue of seeds: use them with --seeds, e.g. --seeds 0-19 --storage URL")
     if args.resume is not None:
         if args.config is not None:  # argparse reads a first override as CONFIG
             if "=" not in args.config:
                 raise RlgenError(f"--resume continues with the config saved in {args.resume}; give overrides only "
                                  f"(key=value), not a CONFIG ({args.config!r})")
-            args.overrides = [args.config, *args.overrides]
+            args.overrides, args.config = [args.config, *args.overrides], None
     elif args.config is None:
         raise RlgenError("rlgen train needs a CONFIG (a YAML path or a bundled name; see `rlgen list`)")
-    run = train(args.config, args.overrides, resume=args.resume)
+    run = train(args.config, args.overrides, resume=args.resume, run_dir=args.run_dir, trust=args.trust)
     _report(run.summary, run.run_dir)
     return run.exit_code
 
@@ -74,15 +88,20 @@ def train_seeds(args: argparse.Namespace) -> int:
 
     if args.resume or args.config is None:
         raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
+    if args.run_dir is not None:
+        raise RlgenError("--run-dir names one run's directory; --seeds makes one directory per seed")
     seeds = parse_seeds(args.seeds)
+    if args.storage is not None:
+        return _train_seed_queue(args, seeds)
     cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first
     if args.parallel > 1:
-        results = run_in_processes(args.config, args.overrides, seeds, args.parallel)
-        run_dirs = [r.run_dir for r in results if r.run_dir is not None]
+        results = run_in_processes(args.config, args.overrides, cfgs, args.parallel)
+        run_dirs = [r.run_dir for r in results if (r.run_dir / "metrics.jsonl").is_file()]
         code = next((r.exit_code for r in results if r.exit_code), 0)
     else:
         run_dirs, code = [], 0
-        for s in seeds:
+        for i, s in enumerate(seeds, 1):
+            console.print(f"[bold]seed {s}[/] ({i} of {len(seeds)})")
             run = train(cfgs[s])
             _report(run.summary, run.run_dir)
             run_dirs.append(run.run_dir)
@@ -93,13 +112,23 @@ def train_seeds(args: argparse.Namespace) -> int:
     return code
 
 
+def _train_seed_queue(args: argparse.Namespace, seeds: list[int]) -> int:
+    """`--seeds 0-19 --storage URL`: this process is one of any number of workers on one queue."""
+    from rlgen.seeds_queue import train_seed_queue
+
+    if args.parallel != 1:
+        raise RlgenError("--storage makes this process one worker of a shared queue: start more workers "
+                         "(the same command, here or on other machines) instead of --parallel")
+    return train_seed_queue(args.config, args.overrides, seeds, args.storage, study=args.study)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from rich.table import Table as RichTable
 
     from rlgen.api import load_run
     from rlgen.logging import Table as LogTable
 
-    with load_run(args.checkpoint or args.run_dir) as run:
+    with load_run(args.checkpoint or args.run_dir, trust=args.trust) as run:
         if args.checkpoint and run.run_dir.resolve() != Path(args.run_dir).resolve():
             raise RlgenError(f"--checkpoint {args.checkpoint} is not a checkpoint of {args.run_dir}")
         video_dir = run.run_dir / "media" / "videos" if args.video else None
@@ -117,6 +146,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console.print(grid)
     if video_dir is not None:
         console.print(f"  video in {video_dir}")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """A run's roles (its torch modules by name), each with the backbone transfer would take from it."""
+    from rich.console import Console
+
+    from rlgen.api import load_run
+    from rlgen.transfer import resolve_run, roles_table
+
+    out = Console(highlight=False)
+    with load_run(resolve_run(args.run_dir)) as run:
+        rows = roles_table(run.modules())
+        out.print(f"[bold]{_esc(run.config.name)}[/] ({run.config.kind}) at step {run.global_step:,}: {run.run_dir}")
+    for role, whole, backbone, tensors in rows:
+        out.print(f"  [bold cyan]{role}[/]  {_esc(whole)}")
+        out.print(f"    backbone: {_esc(backbone)}")
+        for name, shape in tensors if args.tensors else ():
+            out.print(f"      {name:<40} {shape}")
+    out.print("use one as a backbone's init: {run: RUN_DIR, role: ROLE, freeze: true}")
     return 0
 
 
@@ -138,8 +187,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
     from rlgen.agents.selfplay.play import ratings_table, restore, tournament
 
-    exps = [restore(Path(p)) for p in args.run_dirs]
+    exps = []
     try:
+        for p in args.run_dirs:
+            exps.append(restore(Path(p), trust=args.trust))
         rows = tournament(exps, games_per_pair=args.games, snapshots=args.snapshots)
     finally:
         for exp in exps:
@@ -151,7 +202,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 def cmd_play(args: argparse.Namespace) -> int:
     from rlgen.agents.selfplay.play import play_human, restore
 
-    exp = restore(Path(args.run_dir))
+    exp = restore(Path(args.run_dir), trust=args.trust)
     try:
         play_human(exp, seat=args.seat)
     finally:
@@ -162,13 +213,67 @@ def cmd_play(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from rlgen.listing import listing
+    from rlgen.listing import listing, plain_listing
 
     out = Console(highlight=False)  # the listing is the result: stdout, so that it can be piped
-    if not out.is_terminal:
-        out.width = max(out.width, 160)
-    out.print(listing(show_all_envs=args.all))
+    if out.is_terminal:
+        out.print(listing(show_all_envs=args.all))
+    else:  # a pipe or a file: whole lines, no padding, no cut descriptions
+        sys.stdout.write(plain_listing(show_all_envs=args.all))
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from rlgen.export import export
+
+    path = Path(args.run_dir)
+    if args.checkpoint:
+        path = path / "checkpoints" / args.checkpoint if args.checkpoint == "best" else Path(args.checkpoint)
+    files = export(path, args.format, args.out, trust=args.trust)
+    for f in files:
+        print(f)  # the result: stdout, one path a line
+    return 0
+
+
+def cmd_import_zoo(args: argparse.Namespace) -> int:
+    from rlgen.agents.rl import zoo
+    from rlgen.api import load_config
+
+    conversion = zoo.convert(args.algo, args.env, Path(args.file) if args.file else None)
+    load_config(conversion.config)  # it must validate before it is written
+    text = conversion.yaml()
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text)
+        console.print(f"wrote {args.out} ({conversion.source}); train it: rlgen train {args.out}")
+    if conversion.fallback:
+        console.print(f"[yellow]warning:[/] {_esc(conversion.fallback)}")
+    for item in conversion.unsupported:
+        console.print(f"[yellow]not converted:[/] {_esc(item)}")
+    return 0
+
+
+def _zoo_export_parsers(sub: Any) -> None:
+    x = sub.add_parser("export", help="write a trained run as SB3 model.zip, ONNX or TorchScript",
+                       description="RL runs: --format sb3 writes model.zip (+ vecnormalize.pkl) for PPO.load / the "
+                       "algorithm's load and rl-zoo3's enjoy; onnx and torchscript write the deterministic policy "
+                       "(observation -> action). GAN runs: onnx and torchscript write the generator.")
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--format", required=True, choices=["sb3", "onnx", "torchscript"])
+    x.add_argument("-o", "--out", help="output folder (default: RUN_DIR/export)")
+    x.add_argument("--checkpoint", help="'best' (checkpoints/best) or a checkpoints/step_N directory; default: the latest")
+    x.add_argument("--trust", action="store_true", help=TRUST_HELP)
+    x.set_defaults(func=cmd_export)
+
+    z = sub.add_parser("import-zoo", help="convert rl-zoo3's tuned hyperparameters into an rlgen config",
+                       description="Read rl-zoo3's hyperparameter file for ALGO (from the installed rl_zoo3 package, "
+                       "or --file) and write the entry for ENV as an rlgen config. What does not convert is listed.")
+    z.add_argument("algo", metavar="ALGO", help="rl-zoo3's algorithm name: ppo, a2c, dqn, sac, td3, ppo_lstm, ...")
+    z.add_argument("env", metavar="ENV", help="the env id, e.g. LunarLander-v3")
+    z.add_argument("-o", "--out", help="the YAML to write (default: stdout)")
+    z.add_argument("--file", help="an rl-zoo3-format hyperparameter YAML of your own instead of rl_zoo3's")
+    z.set_defaults(func=cmd_import_zoo)
 
 
 COMPARE_EXAMPLES = """\
@@ -190,13 +295,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
-    groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode)
+    groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci)
     out = Console(highlight=False)  # the table is the result: stdout, so that it can be redirected
     if not out.is_terminal:
-        out.width = 160  # a file or pipe gets the whole table, not an 80-column fold
+        out.width = 1000  # a file or pipe gets the whole table at its own width, no fold
     out.print(stats_table(stats, args.metric, args.threshold))
     png = plot_curves(groups, args.metric, Path(args.out) if args.out else default_png([r.path for r in runs], args.metric),
-                      threshold=args.threshold)
+                      threshold=args.threshold, method=args.ci)
     console.print(f"{len(runs)} run(s) in {len(groups)} group(s); learning curves: {png}")
     if args.leet:
         workspace = Path(args.leet)
@@ -213,6 +318,7 @@ examples:
   rlgen sweep configs/sweeps/ppo_cartpole.yaml          run the study (SQLite in runs/<study>/study.db)
   rlgen sweep configs/sweeps/ppo_cartpole.yaml train.total_steps=20000 --n-trials 10
   rlgen sweep configs/sweeps/ppo_cartpole.yaml --storage postgresql://user@host/optuna   one study, many machines
+  rlgen sweep configs/sweeps/ppo_cartpole.yaml --status  its trials: states, values, workers, the best
   rlgen train runs/ppo_cartpole_sweep/best.yaml --seeds 0,1,2   the winner, three seeds
   rlgen compare runs/ppo_cartpole_sweep                 every trial side by side
 """
@@ -228,6 +334,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rlgen.api import load_config, make_experiment
 
     sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
+    if args.status:
+        from rich.console import Console
+
+        Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(sweep.status())
+        return 0
     sweep.run(args.n_trials)
     return 0
 
@@ -243,14 +354,17 @@ def _sweep_parser(sub: Any) -> None:
     s.add_argument("--n-trials", type=int, help="finished trials the study should hold (default: the file's n_trials)")
     s.add_argument("--storage", help="an Optuna database URL (default: SQLite next to the trials)")
     s.add_argument("--study", help="the study name (default: the file's study, else its file name)")
+    s.add_argument("--status", action="store_true", help="print the study's trials, states and best value; run none")
     s.set_defaults(func=cmd_sweep)
 
 
 def _compare_parser(sub: Any) -> None:
     c = sub.add_parser("compare", help="compare runs: table of final/best values, curves PNG",
                        description="Group runs by their config differences (or --by keys) and compare them: mean ± std "
-                       "over runs with a bootstrap 95% interval of the mean, steps and wall time to a threshold, "
-                       "and a PNG of the learning curves (mean with a ± std band per group).",
+                       "over runs with a 95% interval of the mean (a t-interval, or --ci bca with 10 runs or more; "
+                       "fewer runs than the method needs print no number), the interquartile mean (IQM), steps and "
+                       "wall time to a threshold, and a PNG of the learning curves (the mean per group, evaluation "
+                       "points marked, in a band of the same interval, cut to the metric's range where the env has one).",
                        epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("runs", nargs="+", metavar="RUNS", help="run directories, folders of runs, or globs")
     c.add_argument("--metric", default="eval/return_mean", help="the metric to compare (default: %(default)s)")
@@ -258,6 +372,8 @@ def _compare_parser(sub: Any) -> None:
                    help="group by these dotted config keys (default: by every key in which the configs differ)")
     c.add_argument("--threshold", type=float, help="report steps and wall time until the metric first reaches this")
     c.add_argument("--mode", choices=["max", "min"], default="max", help="is higher better (max) or lower (min)")
+    c.add_argument("--ci", choices=["t", "bca"], default="t",
+                   help="95%% interval of the mean: t (Student's, from 2 runs) or bca (scipy's BCa bootstrap, from 10 runs)")
     c.add_argument("--out", metavar="PNG", help="where to write the curves (default: RUNS_ROOT/compare_<metric>.png)")
     c.add_argument("--wandb", nargs="?", const="offline", choices=["offline", "online"],
                    help="also log the comparison to W&B as a table and a plot (default mode: offline)")
@@ -291,8 +407,20 @@ def _esc(text: str) -> str:
     return escape(text)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line like every other rlgen error (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        console.print(f"[red]error:[/] {_esc(message)} (see `{self.prog} -h`)")
+        sys.exit(2)
+
+
+TRUST_HELP = ("open a run whose checkpoint is in the old pickled format or whose config names code by import "
+              "path: both can run code, so only for runs you trust (other runs never need it)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rlgen", description="Train RL agents and GANs on shared torch backbones.",
+    p = _Parser(prog="rlgen", description="Train RL agents and GANs on shared torch backbones.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -302,16 +430,27 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-3 env.n_envs=16")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     t.add_argument("--seeds", metavar="0,1,2", help="one run per seed (lists and ranges: 0-4), one W&B group")
-    t.add_argument("--parallel", type=int, default=1, metavar="N", help="with --seeds: N runs at a time, as processes")
+    t.add_argument("--parallel", type=_positive, default=1, metavar="N",
+                   help="with --seeds: N runs at a time, as processes")
+    t.add_argument("--storage", metavar="URL", help="with --seeds: take seeds from a queue in this Optuna database "
+                   "(e.g. postgresql://user@host/db), shared by every worker started with the same command")
+    t.add_argument("--study", help="with --storage: the queue's name (default: from the config and the seeds)")
+    t.add_argument("--run-dir", metavar="DIR", help="put the new run in DIR (new or empty) instead of logging.dir/NAME/ID")
+    t.add_argument("--trust", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
     e.add_argument("run_dir")
-    e.add_argument("--episodes", type=int, default=None, help="default: the config's train.eval_episodes")
+    e.add_argument("--episodes", type=_positive, default=None, help="default: the config's train.eval_episodes")
     e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
     e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
+    e.add_argument("--trust", action="store_true", help=TRUST_HELP)
     e.set_defaults(func=cmd_eval)
 
+    i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes")
+    i.add_argument("run_dir", help="a run directory, or runs/<name> for its newest run")
+    i.add_argument("--tensors", action="store_true", help="also list every tensor of each backbone with its shape")
+    i.set_defaults(func=cmd_inspect)
     r = sub.add_parser("record", help="record a run's agent as demonstrations (a Minari dataset or .npz)",
                        description="Play the run's agent in its env and write the episodes as demonstrations for "
                        "kind: bc and kind: imitation: a Minari dataset directory (or a .npz when OUT ends in .npz) "
@@ -326,22 +465,35 @@ def _parser() -> argparse.ArgumentParser:
 
     _compare_parser(sub)
     _sweep_parser(sub)
+    _zoo_export_parsers(sub)
 
     tn = sub.add_parser("tournament", help="Elo ratings of self-play runs against each other and the references")
     tn.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories or checkpoints/step_N directories")
-    tn.add_argument("--games", type=int, default=20, help="games per pair, seats alternating")
+    tn.add_argument("--games", type=_positive, default=20, help="games per pair, seats alternating")
     tn.add_argument("--snapshots", action="store_true", help="also rate each run's snapshot pool")
+    tn.add_argument("--trust", action="store_true", help=TRUST_HELP)
     tn.set_defaults(func=cmd_tournament)
 
     pl = sub.add_parser("play", help="play a trained self-play agent in the terminal")
     pl.add_argument("run_dir", metavar="RUN_DIR")
     pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat (first moves first)")
+    pl.add_argument("--trust", action="store_true", help=TRUST_HELP)
     pl.set_defaults(func=cmd_play)
 
     ls = sub.add_parser("list", help="bundled configs, kinds, data sources, games, backbones, wrappers, envs")
     ls.add_argument("--all", action="store_true", help="list every registered env id")
     ls.set_defaults(func=cmd_list)
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 if __name__ == "__main__":

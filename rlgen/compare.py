@@ -4,7 +4,9 @@ A run is a directory written by the runner (`runs/<name>/<run_id>/` with `config
 `metrics.jsonl` and, once it has ended, `summary.json`). This module knows nothing about agents or
 envs: it reads those files, groups runs by the config keys in which they differ (or by keys the
 user names), and reduces each group to a few numbers with honest uncertainty — mean ± sample std
-over runs and a percentile-bootstrap 95% interval of the mean — plus a PNG of the learning curves.
+over runs, a 95% interval of the mean valid for the number of runs (a t-interval, or a BCa
+bootstrap with enough runs; rlgen/stats.py) cut to the range the metric can take (a CartPole return
+lies in [0, 500]), and the interquartile mean — plus a PNG of the learning curves.
 
 Example::
 
@@ -27,8 +29,10 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 import yaml
 
+from rlgen import stats
 from rlgen.errors import RlgenError
 from rlgen.logging import console
+from rlgen.stats import Method
 
 Mode = Literal["max", "min"]
 
@@ -59,20 +63,23 @@ class Group:
 
 @dataclass
 class Stat:
-    """Mean ± sample std over runs, with a bootstrap 95% interval of the mean."""
+    """Mean ± sample std over runs, their interquartile mean, and a 95% interval of the mean (NaN
+    with a `note` when there are too few runs for the method)."""
 
     mean: float
     std: float
     lo: float
     hi: float
     n: int
+    iqm: float = math.nan
+    note: str = ""
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> Stat:
+    def of(cls, values: Sequence[float], method: Method = "t", bounds: tuple[float, float] | None = None) -> Stat:
         v = np.asarray(values, dtype=float)
-        lo, hi = bootstrap_ci(v)
+        iv = stats.clip(stats.interval(v, method), bounds)
         std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
-        return cls(float(v.mean()), std, lo, hi, len(v))
+        return cls(float(v.mean()), std, iv.lo, iv.hi, len(v), stats.iqm(v), iv.note)
 
 
 @dataclass
@@ -85,6 +92,8 @@ class GroupStats:
     reached: int = 0  # runs that reached the threshold
     steps_to: Stat | None = None  # over the runs that reached it
     time_to_s: Stat | None = None
+    method: Method = "t"  # the interval of `final` and `best`
+    bounds: tuple[float, float] | None = None  # the metric's range, when known; intervals are cut to it
 
 
 # --- reading runs ---------------------------------------------------------------------------------
@@ -256,22 +265,13 @@ def _labels(keys: list[str], values: list[tuple[str, ...]], explicit: bool) -> l
 # --- numbers --------------------------------------------------------------------------------------
 
 
-def bootstrap_ci(values: np.ndarray, level: float = 0.95, n_boot: int = 4000, seed: int = 0) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean; seeded so that one comparison prints one answer."""
-    v = np.asarray(values, dtype=float)
-    if len(v) == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
-    alpha = (1.0 - level) / 2 * 100
-    lo, hi = np.percentile(means, [alpha, 100 - alpha])
-    return float(lo), float(hi)
-
-
 def curve(run: RunData, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, values, wall seconds) of the rows that carry `metric`, in logged order. Wall time is
-    the runner's training+eval clock (`eval/wall_time_s`) where the row has it."""
+    the runner's training+eval clock (`eval/wall_time_s`) where the row has it. A step logged twice
+    (a run killed after its checkpoint re-logs the steps since, when it resumes) counts once: its last row."""
     rows = [r for r in run.rows if isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)]
+    last = {r["global_step"]: i for i, r in enumerate(rows)}
+    rows = [r for i, r in enumerate(rows) if last[r["global_step"]] == i]
     steps = np.array([r["global_step"] for r in rows], dtype=float)
     values = np.array([r[metric] for r in rows], dtype=float)
     wall = np.array([r.get("eval/wall_time_s", r.get("time/elapsed_s", math.nan)) for r in rows], dtype=float)
@@ -298,7 +298,30 @@ def wall_time(run: RunData) -> float:
     return math.nan
 
 
-def summarize(group: Group, metric: str, threshold: float | None = None, mode: Mode = "max") -> GroupStats:
+# Metrics that are an episode's return, and so bounded where the env's rewards are (rlgen/envs/bounds.py)
+RETURN_METRICS = ("eval/return_mean", "rollout/ep_return_mean")
+
+
+def metric_bounds(runs: Sequence[RunData], metric: str) -> tuple[float, float] | None:
+    """The range `metric` can take in every one of `runs` (the same for all), or None."""
+    from rlgen.envs.bounds import return_bounds
+
+    if metric not in RETURN_METRICS:
+        return None
+    found = set()
+    for run in runs:
+        env, eval_env = run.config.get("env"), run.config.get("eval_env") or {}
+        if not isinstance(env, Mapping) or "id" not in env:
+            return None
+        if metric.startswith("eval/"):  # evaluation runs in eval_env's variant of the env
+            env = {**env, **{k: v for k, v in eval_env.items() if k != "kwargs"},
+                   "kwargs": {**(env.get("kwargs") or {}), **(eval_env.get("kwargs") or {})}}
+        found.add(return_bounds(env["id"], env.get("kwargs"), env.get("wrappers")))
+    return found.pop() if len(found) == 1 else None
+
+
+def summarize(group: Group, metric: str, threshold: float | None = None, mode: Mode = "max",
+              method: Method = "t") -> GroupStats:
     finals, bests, walls, steps_to, times_to = [], [], [], [], []
     for run in group.runs:
         steps, values, wall = curve(run, metric)
@@ -308,9 +331,11 @@ def summarize(group: Group, metric: str, threshold: float | None = None, mode: M
         if threshold is not None and (hit := first_reach(steps, values, wall, threshold, mode)) is not None:
             steps_to.append(hit[0])
             times_to.append(hit[1])
+    bounds = metric_bounds(group.runs, metric)
     return GroupStats(
-        group.label, len(group.runs), Stat.of(finals), Stat.of(bests), Stat.of(walls), len(steps_to),
-        Stat.of(steps_to) if steps_to else None, Stat.of(times_to) if times_to else None,
+        group.label, len(group.runs), Stat.of(finals, method, bounds), Stat.of(bests, method, bounds),
+        Stat.of(walls), len(steps_to), Stat.of(steps_to) if steps_to else None,
+        Stat.of(times_to) if times_to else None, method, bounds,
     )
 
 
@@ -332,7 +357,8 @@ def check_metric(runs: Sequence[RunData], metric: str) -> None:
 
 
 def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = None,
-            threshold: float | None = None, mode: Mode = "max") -> tuple[list[Group], list[GroupStats]]:
+            threshold: float | None = None, mode: Mode = "max",
+            method: Method = "t") -> tuple[list[Group], list[GroupStats]]:
     check_metric(runs, metric)
     groups = group_runs(runs, by)
-    return groups, [summarize(g, metric, threshold, mode) for g in groups]
+    return groups, [summarize(g, metric, threshold, mode, method) for g in groups]

@@ -8,12 +8,17 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
-from rlgen.compare import Group, GroupStats, Stat, curve
+from rlgen import stats
+from rlgen.compare import Group, GroupStats, Stat, curve, metric_bounds
+from rlgen.stats import Method
+
+METHOD_NAMES = {"t": "t-interval", "bca": "BCa bootstrap interval"}
 
 
 def fmt(x: float) -> str:
@@ -31,18 +36,20 @@ def fmt_stat(s: Stat | None, ci: bool = True) -> str:
     if s.n == 1:
         return fmt(s.mean)  # one run: no spread to show
     text = f"{fmt(s.mean)} ± {fmt(s.std)}"
-    return f"{text} [{fmt(s.lo)}, {fmt(s.hi)}]" if ci and s.n > 1 else text
+    if not ci:
+        return text
+    return f"{text} [{s.note}]" if s.note else f"{text} [{fmt(s.lo)}, {fmt(s.hi)}]"
 
 
 def table_rows(stats: Sequence[GroupStats], threshold: float | None) -> tuple[list[str], list[list[str]]]:
     """Column names and rows of strings: what the console table and the W&B table both show."""
-    columns = ["group", "runs", "final", "best"]
+    columns = ["group", "runs", "final", "final IQM", "best"]
     if threshold is not None:
         columns += [f"steps to {fmt(threshold)}", f"time to {fmt(threshold)} (s)"]
     columns.append("wall time (s)")
     rows = []
     for s in stats:
-        row = [s.label, str(s.n_runs), fmt_stat(s.final), fmt_stat(s.best)]
+        row = [s.label, str(s.n_runs), fmt_stat(s.final), fmt(s.final.iqm), fmt_stat(s.best)]
         if threshold is not None:
             reached = f"({s.reached}/{s.n_runs})"
             row += [f"{fmt_stat(s.steps_to, ci=False)} {reached}" if s.steps_to else f"not reached {reached}",
@@ -54,18 +61,26 @@ def table_rows(stats: Sequence[GroupStats], threshold: float | None) -> tuple[li
 
 def stats_table(stats: Sequence[GroupStats], metric: str, threshold: float | None = None) -> Table:
     columns, rows = table_rows(stats, threshold)
-    table = Table(title=f"{metric}: mean ± std over runs \\[bootstrap 95% CI of the mean]", title_justify="left")
+    table = Table(title=table_title(stats, metric), title_justify="left")
     for c in columns:
         table.add_column(c, justify="left" if c == "group" else "right", overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(escape, row))  # "[n=2: ...]" is text, not rich markup
     return table
 
 
-def mean_curve(group: Group, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(steps, mean, std) over a group's runs on the union of their logged steps. Each run holds
-    its last value after it ends (a run stopped at its target stays there); before its first row
-    it counts as missing."""
+def table_title(groups: Sequence[GroupStats], metric: str) -> str:
+    """What the numbers are: the interval's method, IQM, and the range intervals were cut to."""
+    method = METHOD_NAMES[groups[0].method] if groups else METHOD_NAMES["t"]
+    bounds = {g.bounds for g in groups if g.bounds is not None}
+    cut = "".join(f"; intervals cut to the metric's range [{fmt(b[0])}, {fmt(b[1])}]" for b in bounds)
+    return (f"{metric}: mean ± std over runs \\[95% {method} of the mean]; IQM = interquartile mean over runs"
+            f"{cut}")
+
+
+def _table(group: Group, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, values (runs, steps)) on the union of the runs' logged steps. Each run holds its last
+    value after it ends (a run stopped at its target stays there); before its first row it is NaN."""
     curves = [curve(r, metric)[:2] for r in group.runs]
     grid = np.unique(np.concatenate([s for s, _ in curves]))
     table = np.full((len(curves), len(grid)), np.nan)
@@ -73,34 +88,66 @@ def mean_curve(group: Group, metric: str) -> tuple[np.ndarray, np.ndarray, np.nd
         order = np.argsort(steps, kind="stable")
         idx = np.searchsorted(steps[order], grid, side="right") - 1
         table[i] = np.where(idx >= 0, values[order][np.clip(idx, 0, None)], np.nan)
+    return grid, table
+
+
+def mean_curve(group: Group, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, mean, std) over a group's runs (see _table for how runs of different lengths line up)."""
+    grid, table = _table(group, metric)
     counts = (~np.isnan(table)).sum(axis=0)
     mean = np.nansum(table, axis=0) / np.maximum(counts, 1)
     var = np.nansum((table - mean) ** 2, axis=0) / np.maximum(counts - 1, 1)
     return grid, mean, np.sqrt(var)
 
 
-def plot_curves(groups: Sequence[Group], metric: str, path: Path, threshold: float | None = None) -> Path:
-    """Mean learning curve per group with a ± std band; written as a PNG."""
+def band(group: Group, metric: str, method: Method = "t",
+         bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, mean, lo, hi): at each step the same interval of the mean as the table's, over the
+    runs that have a value there, cut to `bounds`; NaN where too few runs have one."""
+    grid, table = _table(group, metric)
+    mean, lo, hi = (np.full(len(grid), np.nan) for _ in range(3))
+    for j in range(len(grid)):
+        values = table[:, j][~np.isnan(table[:, j])]
+        mean[j] = values.mean() if len(values) else np.nan
+        iv = stats.clip(stats.interval(values, method), bounds)
+        lo[j], hi[j] = iv.lo, iv.hi
+    return grid, mean, lo, hi
+
+
+def plot_curves(groups: Sequence[Group], metric: str, path: Path, threshold: float | None = None,
+                method: Method = "t") -> Path:
+    """`curves_figure` written as a PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    curves_figure(groups, metric, threshold, method).savefig(path)
+    return path
+
+
+def curves_figure(groups: Sequence[Group], metric: str, threshold: float | None = None, method: Method = "t") -> Any:
+    """Mean learning curve per group, its evaluation points marked, in a band of the table's 95%
+    interval of the mean cut to the metric's range (a matplotlib Figure)."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
     fig = Figure(figsize=(7.5, 4.5), dpi=120)
     ax = fig.add_subplot()
+    cuts = set()
     for g in groups:
-        steps, mean, std = mean_curve(g, metric)
-        (line,) = ax.plot(steps, mean, label=f"{g.label} (n={len(g.runs)})", lw=1.8)
-        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+        bounds = metric_bounds(g.runs, metric)
+        cuts.add(bounds)
+        steps, mean, lo, hi = band(g, metric, method, bounds)
+        (line,) = ax.plot(steps, mean, label=f"{g.label} (n={len(g.runs)})", lw=1.8, marker="o", ms=3)
+        ax.fill_between(steps, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {fmt(threshold)}")
     ax.set_xlabel("global_step")
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric}: mean ± std over runs")
+    cut = next(iter(cuts)) if len(cuts) == 1 else None
+    note = f", cut to [{fmt(cut[0])}, {fmt(cut[1])}]" if cut else ""
+    ax.set_title(f"{metric}: mean over runs, band: 95% {METHOD_NAMES[method]}{note}", fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
+    return fig
 
 
 def log_to_wandb(groups: Sequence[Group], stats: Sequence[GroupStats], metric: str, png: Path,

@@ -39,6 +39,22 @@ class Section(BaseModel):
 # --- backbones (mirror the constructors in rlgen/nets; `spec()` is what build_backbone takes) ---
 
 
+class InitConfig(Section):
+    """Start a backbone from another run's trained one (rlgen/transfer.py): `role` names a module of
+    that run (`rlgen inspect RUN_DIR` lists them: encoder, discriminator, policy, classifier, ...)."""
+
+    run: str = Field(description="a run directory, or runs/<name> for the newest run of that config")
+    role: str = Field(description="which module of that run, e.g. encoder, discriminator, policy, value")
+    freeze: bool = Field(False, description="keep the loaded weights fixed (and the backbone in eval mode)")
+    lr: float | None = Field(None, gt=0, description="its own learning rate when not frozen; None = the optimizer's")
+
+    @model_validator(mode="after")
+    def _lr_needs_training(self) -> InitConfig:
+        if self.freeze and self.lr is not None:
+            raise ValueError("lr is for a backbone that trains; drop lr or set freeze: false")
+        return self
+
+
 class BackboneBase(Section):
     """What every built-in backbone takes. Its traits are the network class's: `sequence` (reads
     (T, F) windows; the GAN draws sequences with it) and `prefers_accelerator` (device: auto)."""
@@ -48,9 +64,10 @@ class BackboneBase(Section):
     activation: Activation = "relu"
     norm: Norm = "none"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    init: InitConfig | None = Field(None, description="load (and maybe freeze) a trained backbone of another run")
 
     def spec(self) -> dict[str, Any]:
-        return self.model_dump()
+        return self.model_dump(exclude={"init"})
 
     @property
     def sequence(self) -> bool:
@@ -108,6 +125,7 @@ class CustomBackbone(Section):
 
     model_config = ConfigDict(extra="allow")
     type: str
+    init: InitConfig | None = None
 
     @field_validator("type")
     @classmethod
@@ -175,7 +193,8 @@ class OptimConfig(Section):
 
     type: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = "adam"
     lr: float = Field(3e-4, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="L2: the torch optimizer's own weight_decay")
+    l1: float = Field(0.0, ge=0, description="L1: l1 * sign(w) added to every gradient (rlgen/optim.py)")
     betas: tuple[float, float] | None = Field(None, description="adam/adamw only")
     momentum: float = Field(0.0, ge=0, description="sgd/rmsprop only")
     eps: float | None = Field(None, gt=0)
@@ -211,8 +230,11 @@ class OptimConfig(Section):
         return kwargs
 
     def build(self, params: Any) -> Any:
-        """The torch optimizer over `params` at the initial learning rate."""
-        return self.torch_class(params, lr=self.lr, **self.torch_kwargs())
+        """The torch optimizer over the trainable `params` at the initial learning rate, with `l1`
+        and transferred backbones' own learning rates (rlgen/optim.py)."""
+        from rlgen.optim import param_groups, prepare
+
+        return prepare(self.torch_class(param_groups(params, self.lr), lr=self.lr, **self.torch_kwargs()), self.l1)
 
     def lr_at(self, progress_remaining: float) -> float:
         """The learning rate with `progress_remaining` of the run left (1 -> 0)."""
@@ -235,14 +257,26 @@ class TrainConfig(Section):
     early_stop: EarlyStopConfig = EarlyStopConfig()
     threads: int | None = Field(None, gt=0, description="torch threads; default 1 on CPU for small nets")
     progress: bool = True
+    video_every: int | None = Field(None, gt=0, description="every N-th evaluation also records one episode, "
+                                    "logged as eval/video (kinds that can film one: rl)")
 
 
 class WandbConfig(Section):
     mode: Literal["online", "offline", "disabled"] = "offline"
     project: str = "rlgen"
     entity: str | None = None
-    group: str | None = Field(None, description="default: the config name")
+    group: str | None = Field(None, description="default: the config name and what differs from its bundled config")
     tags: list[str] = []
+    name: str | None = Field(None, description="run name; default: e.g. 'ppo_cartpole lr=3e-4 s1' (rlgen/identity.py)")
+    log_model: bool = Field(True, description="final and best checkpoints as W&B model artifacts (latest, best)")
+    save_code: bool = Field(True, description="W&B saves the main program's code")
+    system_metrics: bool = Field(True, description="W&B samples CPU, GPU, memory, disk and network")
+    capture_console: bool = Field(True, description="W&B keeps the run's console output")
+    watch: Literal["gradients", "parameters", "all"] | None = Field(
+        None, description="wandb.watch the kind's torch modules: histograms of gradients and/or weights")
+    watch_every: int = Field(1000, gt=0, description="wandb.watch log_freq, in backward passes")
+    init_timeout: float = Field(15.0, gt=0, description="seconds W&B may take to start (online: to reach its "
+                                "server) before training goes on without it")
 
 
 class LoggingConfig(Section):
@@ -340,12 +374,15 @@ def load_config(
     overrides: Sequence[str] = (),
     *,
     kinds: Mapping[str, type[ExperimentConfig]] | None = None,
+    interpolation: bool = True,
 ) -> ExperimentConfig:
     """Read a YAML file (or a mapping), apply `a.b=c` overrides, validate against its kind's model.
     The kind's model comes from `kinds` when given, else from the kinds registry (`kind:` may be a
-    registered name or an import path, `mypkg.kinds:MyKind`)."""
+    registered name or an import path, `mypkg.kinds:MyKind`). `interpolation=False` (a run's
+    config.yaml, which may come from anyone) refuses `${...}` in the file: OmegaConf's resolvers
+    can read environment variables."""
     where = str(source) if not isinstance(source, Mapping) else "<config>"
-    raw = _read(source, overrides, where)
+    raw = _read(source, overrides, where, interpolation)
     model = _kind_model(raw.get("kind"), kinds, where)
     try:
         return model.model_validate(raw)
@@ -371,7 +408,8 @@ def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, w
     return model
 
 
-def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str) -> dict:
+def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str,
+          interpolation: bool = True) -> dict:
     try:
         if isinstance(source, Mapping):
             conf = OmegaConf.create(dict(source))
@@ -379,7 +417,11 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             path = Path(source)
             if not path.is_file():
                 raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
-            conf = OmegaConf.load(path)
+            conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
+        if not interpolation and (found := _interpolations(conf)):
+            key, text = found[0]
+            raise RlgenError(f"{where}: {key} is the interpolation {text!r}; a run's config.yaml is read without "
+                             "resolvers (they can read environment variables): write the value itself")
         bad = [o for o in overrides if "=" not in o or o.startswith("=")]
         if bad:
             raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
@@ -395,10 +437,24 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
     except Exception as e:  # yaml.YAMLError and friends: say where, not how deep
         if isinstance(e, RlgenError):
             raise
-        raise RlgenError(f"{where}: not valid YAML: {e}") from None
+        raise RlgenError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise RlgenError(f"{where}: the config must be a mapping of keys to values")
     return raw
+
+
+def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
+    """(dotted key, text) of every `${...}` value in an OmegaConf tree, unresolved."""
+    found = []
+    keys = conf.keys() if OmegaConf.is_dict(conf) else range(len(conf)) if OmegaConf.is_list(conf) else []
+    for key in keys:
+        where = f"{path}.{key}" if path else str(key)
+        node = conf._get_node(key)
+        if OmegaConf.is_interpolation(conf, key):
+            found.append((where, str(node._value())))
+        elif OmegaConf.is_config(node):
+            found += _interpolations(node, where)
+    return found
 
 
 def save_config(cfg: ExperimentConfig, path: Path) -> None:

@@ -11,6 +11,14 @@ class ConfigError(RlgenError):
     def __init__(self, source: str, problems: list[str]):
         self.source = source
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"{source}: {problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"{source}: {len(problems)} config {noun}:\n{lines}")
+        super().__init__(f"{source}: {len(problems)} config problems:\n{lines}")
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (a size-mismatch error runs to forty), or its type."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__

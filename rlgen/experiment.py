@@ -81,7 +81,11 @@ class ExperimentBase:
     Class-level: `config_model` (the pydantic model of its config), `check(cfg)` (cheap problems
     beyond the schema, one line each with a dotted path), `prefers_accelerator` (device: auto
     picks a GPU only when True). Optional: `modules()` (its torch modules by role, for
-    `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training).
+    `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training),
+    `rank_state()` / `load_rank_state(state | None)` (what differs between torchrun replicas, such
+    as each one's data stream; see rlgen/distributed.py),
+    `export(fmt, out_dir) -> list[Path]` (`rlgen export`; rlgen.export.save_module writes a module
+    as ONNX or TorchScript).
     """
 
     config_model: ClassVar[type[ExperimentConfig]]

@@ -65,6 +65,21 @@ def listing(show_all_envs: bool = False) -> Group:
     return Group(*tables)
 
 
+def plain_listing(show_all_envs: bool = False) -> str:
+    """The same listing as plain text: a section's title, then one `name  description` line per
+    entry, nothing cut or padded to a terminal's width; what a pipe, a file or `grep` gets."""
+    from rich.text import Text
+
+    blocks = []
+    for section, entries in rows().items():
+        width = max((len(name) for name, _ in entries), default=0)
+        lines = [f"{name:<{width}}  {Text.from_markup(text).plain}".rstrip() for name, text in entries]
+        blocks.append("\n".join([section, *lines]))
+    note = "" if show_all_envs else "  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)"
+    blocks.append("envs (gymnasium ids)\n" + ", ".join(env_ids(show_all_envs)) + note)
+    return "\n\n".join(blocks) + "\n"
+
+
 def _origin(text: str, origin: str) -> str:
     text = escape(text)
     return text if origin in ("rlgen", "code") else f"{text} [dim]\\[{escape(origin)}][/]"

@@ -59,33 +59,82 @@ class ConsoleSink:
 
 
 class WandbSink:
-    """A W&B run in the run directory: offline unless the config or WANDB_MODE says otherwise."""
+    """A W&B run in the run directory: offline unless the config or WANDB_MODE says otherwise.
+
+    Named, grouped and tagged by what differs from the config the run came from
+    (rlgen/identity.py); the early-stop metric keeps its best and last value in the summary.
+    """
 
     def __init__(self, run_dir: Path, run_id: str, cfg: Any, mode: str, resume: bool):
         import wandb  # imported here: a broken wandb install must not break `import rlgen`
 
-        w = cfg.logging.wandb
+        from rlgen.identity import identity
+
+        w, who = cfg.logging.wandb, identity(cfg)
         self._wandb = wandb
         self.run = wandb.init(
             project=w.project,
             entity=w.entity,
-            group=w.group or cfg.name,
+            group=w.group or who.group,
             job_type=cfg.kind,
-            name=f"{cfg.name}-{run_id}",
+            name=w.name or who.name,
             id=run_id,
-            tags=sorted(set(cfg.tags()) | set(w.tags)),
+            tags=sorted(set(cfg.tags()) | set(w.tags) | set(who.tags)),
             config=cfg.model_dump(mode="json"),
             dir=str(run_dir),
             mode=os.environ.get("WANDB_MODE", mode),
             resume="allow" if resume else None,
-            settings=wandb.Settings(console="off", silent=True, x_disable_stats=True),
+            save_code=w.save_code,
+            # init_timeout: how long a W&B that cannot reach its server may hold up training (its default is 90 s)
+            settings=wandb.Settings(console="auto" if w.capture_console else "off", silent=True,
+                                    x_disable_stats=not w.system_metrics, init_timeout=w.init_timeout),
         )
         # Every metric is plotted against global_step, so runs of different kinds line up.
         self.run.define_metric("global_step")
         self.run.define_metric("*", step_metric="global_step")
+        stop = cfg.train.early_stop  # its best value (max or min, as the run's target) in the summary
+        self.run.define_metric(stop.metric, step_metric="global_step", summary=f"{stop.mode},last")
 
     def write(self, row: Mapping[str, Any]) -> None:
         self.run.log({k: _to_wandb(self._wandb, v) for k, v in row.items()})
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        self.run.summary.update(dict(values))
+
+    def config(self, values: Mapping[str, Any]) -> None:
+        self.run.config.update(dict(values), allow_val_change=True)
+
+    def watch(self, modules: Mapping[str, Any], log: str, every: int) -> None:
+        """Histograms of the modules' gradients and/or weights (wandb.watch), every `every` backward passes."""
+        if modules:
+            self.run.watch(list(modules.values()), log=log, log_freq=every)
+
+    def log_model(self, files: Mapping[str, Path], aliases: list[str], metadata: Mapping[str, Any]) -> None:
+        """One version of the run's model artifact (`model-<run id>`), files by their name inside it.
+        Offline, the version waits in the run folder and uploads with `wandb sync`."""
+        artifact = self._wandb.Artifact(f"model-{self.run.id}", type="model", metadata=dict(metadata))
+        for name, path in files.items():
+            artifact.add_file(str(path), name=name)
+        self.run.log_artifact(artifact, aliases=aliases)
+
+    def log_checkpoints(self, run_dir: Path, meta: Mapping[str, Any], best: Mapping[str, Any]) -> None:
+        """The final checkpoint (aliases latest, step_N) and checkpoints/best (best, step_M) as
+        versions of the model artifact, each with config.yaml and state.pt, which is what
+        rlgen.load_run reads; one version with both aliases when they are the same step."""
+        from rlgen import checkpoint  # checkpoint.py imports this module
+
+        ckpts = run_dir / "checkpoints"
+        last, best_dir = checkpoint.latest(ckpts), checkpoint.best(ckpts)
+        same = best_dir is not None and last is not None and checkpoint.step_of(best_dir) == checkpoint.step_of(last)
+        # the best first: W&B moves `latest` to the version logged last
+        versions = [(best_dir, ["best"])] if best_dir is not None and not same else []
+        if last is not None:
+            versions.append((last, ["latest", "best"] if same else ["latest"]))
+        for path, aliases in versions:
+            step = checkpoint.step_of(path)
+            files = {"config.yaml": run_dir / "config.yaml", "state.pt": path / "state.pt"}
+            self.log_model(files, [*aliases, f"step_{step}"],
+                           {"global_step": step, **meta, **(best if "best" in aliases else {})})
 
     def close(self) -> None:
         self.run.finish()
@@ -97,6 +146,13 @@ class WandbSink:
 
 class Image:
     """A picture to log: saved under media/ by the caller, shown in W&B as an image."""
+
+    def __init__(self, path: Path, caption: str = ""):
+        self.path, self.caption = Path(path), caption
+
+
+class Video:
+    """A recorded episode (an mp4 under media/); shown in W&B as a video."""
 
     def __init__(self, path: Path, caption: str = ""):
         self.path, self.caption = Path(path), caption
@@ -118,6 +174,12 @@ class Logger:
         self._start = time.perf_counter()
         self.last: dict[str, Any] = {}
 
+    def add(self, sink: Sink, required: bool = False) -> None:
+        """A sink that joins later (the runner opens a resumed run's files only once it has resumed)."""
+        self.sinks.append(sink)
+        if required:
+            self.required.add(id(sink))
+
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
         row = {"global_step": int(step), "time/elapsed_s": round(time.perf_counter() - self._start, 3)}
         row.update({k: _plain(v) for k, v in metrics.items()})
@@ -126,6 +188,25 @@ class Logger:
             try:
                 sink.write(row)
             except Exception as e:  # noqa: BLE001 - any optional sink failure is survivable
+                if id(sink) in self.required:
+                    raise
+                self.drop(sink, e)
+
+    def summary(self, values: Mapping[str, Any]) -> None:
+        """Figures of the whole run (best value, target step) for sinks that keep a summary."""
+        self._each("summary", values)
+
+    def config(self, values: Mapping[str, Any]) -> None:
+        """More of the run's configuration (e.g. SB3's resolved defaults) for sinks that keep one."""
+        self._each("config", values)
+
+    def _each(self, method: str, *args: Any) -> None:
+        for sink in list(self.sinks):
+            if (call := getattr(sink, method, None)) is None:
+                continue
+            try:
+                call(*args)
+            except Exception as e:  # noqa: BLE001 - as in log(): an optional sink's failure is survivable
                 if id(sink) in self.required:
                     raise
                 self.drop(sink, e)
@@ -160,7 +241,7 @@ def disk_error(e: OSError, path: Path, doing: str) -> RlgenError:
 
 
 def _plain(v: Any) -> Any:
-    if isinstance(v, (Image, Table, str, bool, int)) or v is None:
+    if isinstance(v, (Image, Video, Table, str, bool, int)) or v is None:
         return v
     try:
         return float(v)
@@ -171,6 +252,8 @@ def _plain(v: Any) -> Any:
 def _jsonable(v: Any) -> Any:
     if isinstance(v, Image):
         return {"_type": "image", "path": str(v.path), "caption": v.caption}
+    if isinstance(v, Video):
+        return {"_type": "video", "path": str(v.path), "caption": v.caption}
     if isinstance(v, Table):
         return {"_type": "table", "columns": v.columns, "rows": v.rows}
     return str(v)
@@ -179,6 +262,8 @@ def _jsonable(v: Any) -> Any:
 def _to_wandb(wandb: Any, v: Any) -> Any:
     if isinstance(v, Image):
         return wandb.Image(str(v.path), caption=v.caption)
+    if isinstance(v, Video):
+        return wandb.Video(str(v.path), caption=v.caption)
     if isinstance(v, Table):
         return wandb.Table(columns=v.columns, data=v.rows)
     return v

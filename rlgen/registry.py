@@ -20,16 +20,43 @@ with the reason it cannot be loaded, and using it raises that reason as a readab
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import importlib
 import re
 import types
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable, Iterator
 
 from rlgen.errors import RlgenError
+
+# While a run's config is read (a file that may come from anyone), the name of that file: names it
+# gives by import path are refused, since importing a module runs it, and a kind, source or
+# backbone found that way is then called with the config's arguments (`subprocess:getoutput`).
+_untrusted_source: contextvars.ContextVar[str | None] = contextvars.ContextVar("rlgen_untrusted", default=None)
+
+
+@contextmanager
+def registered_names_only(source: str) -> Iterator[None]:
+    """Within it, only registered names resolve (rlgen's and installed plugins' entry points);
+    an import path raises an RlgenError naming `source` and the opt-in (`--trust`)."""
+    token = _untrusted_source.set(source)
+    try:
+        yield
+    finally:
+        _untrusted_source.reset(token)
+
+
+def check_import_allowed(name: str) -> None:
+    """Raise when `name` (an import path or a module) would be imported while reading an untrusted file."""
+    source = _untrusted_source.get()
+    if source is not None:
+        raise RlgenError(f"{name!r} is an import path, and opening this run would import and call that code: "
+                         "pass --trust (trust=True) if you trust the run (names that installed packages register "
+                         "as entry points need no trust)")
 
 
 @dataclass
@@ -69,7 +96,7 @@ def describe(obj: Any) -> str:
     if not text and isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
     text = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\. (?=[A-Z(])", text)[0].rstrip(".")  # "et al. 2017" is no end
-    return text if len(text) <= 100 else text[:99].rstrip() + "…"
+    return text if len(text) <= 100 else text[:100].rsplit(" ", 1)[0].rstrip(",;:") + " …"  # whole words
 
 
 def is_import_path(name: str) -> bool:
@@ -173,6 +200,7 @@ class Registry:
             except RlgenError as e:
                 raise RlgenError(f"{self.what} {name!r} (from {entry.origin}) cannot be loaded: {e}") from None
         if is_import_path(name):
+            check_import_allowed(name)
             return resolve(name)
         if self._fallback is not None and (found := self._fallback(name)) is not None:
             return found
@@ -206,6 +234,8 @@ def _gymnasium_wrapper(name: str) -> Any:
 def _pettingzoo_game(name: str) -> Any:
     """A pettingzoo.classic game by module name, or any game module by dotted path (`mpe2.simple_tag_v3`)."""
     for module in (f"pettingzoo.classic.{name}", *([name] if "." in name else [])):
+        if module == name:
+            check_import_allowed(name)
         try:
             return importlib.import_module(module)
         except ImportError:

@@ -1,24 +1,31 @@
 """Several seeds of one config (`rlgen train CONFIG --seeds 0,1,2 [--parallel N]`).
 
-Every seed is the same config with `seed=S`, so the runs share the config's `name` and with it the
-W&B group (`logging.wandb.group` defaults to the name), the job_type (the kind) and the tags
-(agent, env, backbone): the W&B UI groups them with no manual work. Run directories and W&B run
-names read `<name>/<date>-<time>-s<seed>-<hex>`. With `--parallel N` the seeds run as N separate
-`rlgen train` processes; their output goes to a log each and is shown when they end.
+Every seed is the same config with `seed=S`, so the runs share the W&B group (the name and what
+differs from the bundled config, rlgen/identity.py; the seed never counts), the job_type (the kind)
+and the tags (agent, env, backbone, overrides): the W&B UI groups them with no manual work. Run
+directories read `<name>/<date>-<time>-s<seed>-<hex>`, W&B run names `ppo_cartpole lr=3e-4 s1`. With
+`--parallel N` the seeds run as N separate `rlgen train` processes, each in a run directory the
+parent creates; their output goes to a log each and is shown when they end, and Ctrl-C / SIGTERM
+to the parent reaches every child once.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
+from rlgen import rundir
+from rlgen.config import ExperimentConfig
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 
@@ -40,33 +47,88 @@ def parse_seeds(text: str) -> list[int]:
 class SeedResult:
     seed: int
     exit_code: int
-    run_dir: Path | None
+    run_dir: Path
     output: str  # the child's console output
 
 
-def run_in_processes(config: str, overrides: Sequence[str], seeds: Sequence[int], parallel: int) -> list[SeedResult]:
-    """Train each seed as its own `rlgen train` process, `parallel` at a time. Ctrl-C reaches every
-    child (one process group), and each ends its unit and writes a checkpoint as usual."""
+def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, ExperimentConfig],
+                     parallel: int) -> list[SeedResult]:
+    """Train each seed as its own `rlgen train` process, `parallel` at a time, each in a run
+    directory this process creates for it. The children run in sessions of their own, so a
+    terminal's Ctrl-C reaches only this process, which passes SIGINT / SIGTERM on to every child
+    exactly once per signal (a second Ctrl-C aborts them, as for one run), starts no more seeds,
+    and waits until every child has written its checkpoint."""
+    seeds = list(cfgs)
     console.print(f"training seeds {', '.join(map(str, seeds))} of {config}, {parallel} processes at a time")
-    results: list[SeedResult] = []
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = [pool.submit(_train_one, config, overrides, s) for s in seeds]
-        for fut in as_completed(futures):
-            r = fut.result()
-            results.append(r)
-            _show(r)
-    return sorted(results, key=lambda r: seeds.index(r.seed))
+    waiting, running, results = list(seeds), {}, {}
+    stop: list[int] = []
+
+    def forward(signum: int, frame: Any) -> None:
+        stop.append(signum)
+        for child in running.values():
+            child.proc.send_signal(signum)
+        console.print(f"\n[yellow]{signal.Signals(signum).name}[/]: passed to {len(running)} run(s); waiting for "
+                      "their checkpoints" + (" (Ctrl-C again aborts them)" if len(stop) == 1 else ""))
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with SeedsProgress(len(seeds), parallel) as bar:
+            while waiting or running:
+                while waiting and len(running) < parallel and not stop:
+                    seed = waiting.pop(0)
+                    running[seed] = _Child.start(config, overrides, seed, cfgs[seed])
+                for seed, child in list(running.items()):
+                    if child.proc.poll() is not None:
+                        results[seed] = child.finish()
+                        del running[seed]
+                        _show(results[seed])
+                        bar.finished(results[seed])
+                if stop and not running:
+                    break
+                time.sleep(0.1)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if stop:
+        _report_interrupted([results[s] for s in seeds if s in results], waiting)
+    return [results[s] for s in seeds if s in results]
 
 
-def _train_one(config: str, overrides: Sequence[str], seed: int) -> SeedResult:
-    cmd = [sys.executable, "-m", "rlgen", "train", config, *overrides, f"seed={seed}", "train.progress=false"]
-    env = {**os.environ, "COLUMNS": "1000"}  # rich must not wrap the "run directory:" line
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
-        code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        log.seek(0)
-        output = log.read()
-    m = re.findall(r"run directory: (\S.*)", output)
-    return SeedResult(seed, code, Path(m[-1].strip()) if m else None, output)
+@dataclass
+class _Child:
+    seed: int
+    proc: subprocess.Popen
+    run_dir: Path
+    log: Any
+
+    @classmethod
+    def start(cls, config: str, overrides: Sequence[str], seed: int, cfg: ExperimentConfig) -> _Child:
+        run_dir = rundir.create(Path(cfg.logging.dir) / cfg.name, seed)  # chosen here: no parsing the child's output
+        cmd = [sys.executable, "-m", "rlgen", "train", config, *overrides, f"seed={seed}", "train.progress=false",
+               "--run-dir", str(run_dir)]
+        log = tempfile.TemporaryFile("w+", encoding="utf-8")
+        env = {**os.environ, "COLUMNS": "1000"}  # rich must not wrap the report's lines
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        return cls(seed, proc, run_dir, log)
+
+    def finish(self) -> SeedResult:
+        self.log.seek(0)
+        output = self.log.read()
+        self.log.close()
+        if self.run_dir.is_dir() and all(p.name == rundir.LOCK for p in self.run_dir.iterdir()):
+            shutil.rmtree(self.run_dir)  # the child stopped before its run began (a bad config): no empty run left
+        return SeedResult(self.seed, int(self.proc.returncode), self.run_dir, output)
+
+
+def _report_interrupted(done: list[SeedResult], not_started: list[int]) -> None:
+    """Every run's directory, and how to go on with it."""
+    for r in done:
+        state = "interrupted" if r.exit_code in (130, 143) else "completed" if r.exit_code == 0 else f"exit code {r.exit_code}"
+        console.print(f"seed {r.seed}: {state}, run directory {r.run_dir}", soft_wrap=True)
+        if r.exit_code in (130, 143):
+            console.print(f"  resume with: rlgen train --resume {r.run_dir}", soft_wrap=True)
+    if not_started:
+        console.print(f"not started: seed(s) {', '.join(map(str, not_started))}")
 
 
 def _show(r: SeedResult) -> None:
@@ -98,3 +160,46 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
         s.label = s.label.removeprefix("name=")
     console.print(stats_table(stats, metric, threshold))
     console.print(f"compare later with: rlgen compare {' '.join(map(str, run_dirs))}", soft_wrap=True)
+
+
+class SeedsProgress:
+    """A live bar over seeds run side by side, as `rlgen train` shows one run: seeds done of n,
+    running, failed, and the mean of the finished runs' best values."""
+
+    def __init__(self, total: int, parallel: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.total, self.parallel, self.failed, self.bests = total, parallel, 0, []
+        self.metric: str | None = None
+        self._bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        self._task = self._bar.add_task(self._text(0), total=total)
+
+    def __enter__(self) -> SeedsProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def finished(self, r: SeedResult) -> None:
+        self.failed += r.exit_code != 0
+        best = _summary(r.run_dir).get("best") or {}
+        if isinstance(best.get("value"), (int, float)):
+            self.metric = best.get("metric")
+            self.bests.append(float(best["value"]))
+        done = self._bar.tasks[0].completed + 1
+        self._bar.update(self._task, completed=done, description=self._text(int(done)))
+
+    def _text(self, done: int) -> str:
+        parts = [f"running {min(self.parallel, self.total - done)}", f"failed {self.failed}"]
+        if self.bests:
+            parts.append(f"best {self.metric}: mean {sum(self.bests) / len(self.bests):.4g} over {len(self.bests)}")
+        return "seeds  " + " · ".join(parts)
+
+
+def _summary(run_dir: Path | None) -> dict:
+    try:
+        return json.loads((run_dir / "summary.json").read_text()) if run_dir is not None else {}
+    except (OSError, ValueError):
+        return {}

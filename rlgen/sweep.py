@@ -16,8 +16,10 @@ A sweep file names a base config and a search space over any dotted config key::
 Trials write ordinary run directories under `<logging.dir>/<study>/` (name = the study, one W&B
 group), report every evaluation to Optuna through the runner's `on_eval` hook so that poor trials
 are pruned, and the best trial's config is written as a ready-to-run YAML file. The study lives in
-SQLite next to the runs unless `storage` names another database URL, which lets many machines
-work on one study. This module knows no kind: the caller passes `load` and `make_experiment`.
+SQLite next to the runs unless `storage` names another database URL (PostgreSQL, MySQL), which
+lets many machines work on one study: `rlgen/study_queue.py` shares the trials out among the
+workers and retries a dead worker's trial from its last checkpoint. This module knows no kind: the
+caller passes `load` and `make_experiment`.
 """
 
 from __future__ import annotations
@@ -25,17 +27,22 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping, Union
 
+import numpy as np
 from omegaconf import OmegaConf
+from optuna.samplers import BaseSampler
 from pydantic import ConfigDict, Field, ValidationError
 
 from rlgen.config import ConfigError, ExperimentConfig, Section, _describe, save_config
 from rlgen.errors import RlgenError
 from rlgen.logging import console
-from rlgen.runner import Runner
+from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, short, shown_url,
+                               status_table, train_trial, work)
 
 # --- the sweep file -------------------------------------------------------------------------------
 
@@ -92,6 +99,7 @@ class SweepConfig(Section):
     objective: Literal["best", "final"] = Field("best", description="a trial's value: its best or its last eval")
     sampler: SamplerSpec = SamplerSpec()
     pruner: PrunerSpec = PrunerSpec()
+    heartbeat: HeartbeatConfig = HeartbeatConfig()
     space: dict[str, Param] = Field(min_length=1)
 
 
@@ -149,6 +157,44 @@ def build(kind: Literal["sampler", "pruner"], spec: SamplerSpec | PrunerSpec) ->
     return cls(**kwargs)
 
 
+def sampler(spec: SamplerSpec) -> Any:
+    """The sweep's sampler. A seeded one is seeded anew for every trial from (seed, trial number):
+    workers that share a study then draw different parameters (one fixed seed in every worker would
+    draw the same ones), and one worker alone still draws a reproducible sequence. QMC keeps one
+    seed: its points must come from one scrambled sequence, which it indexes through the storage."""
+    if spec.seed is None or spec.type == "qmc":
+        return build("sampler", spec)
+    return _SeedPerTrial(lambda seed: build("sampler", spec.model_copy(update={"seed": seed})), spec.seed)
+
+
+class _SeedPerTrial(BaseSampler):
+    """An Optuna sampler that delegates to one made at each trial's start from (seed, trial number)."""
+
+    def __init__(self, make: Callable[[int], Any], seed: int):
+        self._make, self._seed = make, seed
+        self._inner = make(seed)
+
+    def before_trial(self, study: Any, trial: Any) -> None:
+        # one independent stream per (seed, trial): sweeps with seeds 3 and 4 share no draws
+        self._inner = self._make(int(np.random.SeedSequence([self._seed, trial.number]).generate_state(1)[0]))
+        self._inner.before_trial(study, trial)
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> Any:
+        return self._inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study: Any, trial: Any, search_space: Any) -> Any:
+        return self._inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study: Any, trial: Any, name: str, distribution: Any) -> Any:
+        return self._inner.sample_independent(study, trial, name, distribution)
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        self._inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self._inner.reseed_rng()
+
+
 def suggest(trial: Any, key: str, spec: FloatParam | IntParam | CategoricalParam) -> Any:
     """The trial's value for one config key."""
     if isinstance(spec, FloatParam):
@@ -204,9 +250,11 @@ class Sweep:
             self.trial_config(params)
 
     def trial_config(self, params: dict[str, Any]) -> ExperimentConfig:
-        """The base config with the trial's values; its runs go to <logging.dir>/<study>/, one W&B group."""
+        """The base config with the trial's values; its runs go to <logging.dir>/<study>/, one W&B
+        group. The sweep shows one progress bar for the whole study, so the trial's own is off."""
         tags = sorted({*self.base.logging.wandb.tags, "sweep"})
-        study = {"name": self.spec.study, "logging.wandb.group": self.spec.study, "logging.wandb.tags": tags}
+        study = {"name": self.spec.study, "logging.wandb.group": self.spec.study, "logging.wandb.tags": tags,
+                 "train.progress": False}
         return self.best_config({**params, **study})
 
     def best_config(self, params: dict[str, Any]) -> ExperimentConfig:
@@ -217,21 +265,19 @@ class Sweep:
             OmegaConf.update(tree, key, value, merge=False, force_add=True)
         return self.load(OmegaConf.to_container(tree, resolve=True), [])
 
+    @property
+    def storage(self) -> str:
+        if self.spec.storage is not None:
+            return self.spec.storage
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.folder / 'study.db').resolve()}"
+
     def open_study(self) -> Any:
-        import optuna
+        return open_study(str(self.spec.study), self.storage, direction=self.direction, heartbeat=self.spec.heartbeat,
+                          sampler=sampler(self.spec.sampler), pruner=build("pruner", self.spec.pruner))
 
-        storage = self.spec.storage
-        if storage is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            storage = f"sqlite:///{(self.folder / 'study.db').resolve()}"
-        try:
-            return optuna.create_study(study_name=self.spec.study, storage=storage, load_if_exists=True,
-                                       direction=self.direction, sampler=build("sampler", self.spec.sampler),
-                                       pruner=build("pruner", self.spec.pruner))
-        except ValueError as e:  # e.g. an existing study with another direction
-            raise RlgenError(f"study {self.spec.study!r} in {storage}: {e}") from None
-
-    def objective(self, trial: Any) -> float:
+    def objective(self, trial: Any, index: int) -> float:
+        """One trial: a full run of the runner (resumed when a dead worker left it a checkpoint)."""
         import optuna
 
         params = {k: suggest(trial, k, s) for k, s in self.spec.space.items()}
@@ -241,51 +287,39 @@ class Sweep:
             value = metrics.get(self.metric)
             if not isinstance(value, (int, float)) or math.isnan(value):
                 return False
-            trial.report(float(value), step)
+            with warnings.catch_warnings():  # a resumed trial reports its checkpoint's step again
+                warnings.filterwarnings("ignore", message=".*already reported")
+                trial.report(float(value), step)
             return trial.should_prune()
 
-        runner = Runner(cfg, self.make_experiment(cfg), on_eval=report)
-        summary = runner.run()
-        trial.set_user_attr("run_dir", str(runner.run_dir))
-        trial.set_user_attr("status", summary["status"])
-        if runner.exit_code:  # Ctrl-C: the trial is not a result; the study stops here
-            raise KeyboardInterrupt
+        summary = train_trial(trial, cfg, self.make_experiment, on_eval=report)
         if summary["status"] == "pruned":
             raise optuna.TrialPruned(f"pruned at step {summary['global_step']:,}")
         return self.value(summary)
 
     def value(self, summary: dict[str, Any]) -> float:
         """The trial's objective: the best or the final value of the metric."""
-        if self.spec.objective == "final":
-            value = summary["final"].get(self.metric)
-        elif summary["best"].get("metric") == self.metric:
-            value = summary["best"].get("value")
-        else:  # early_stop tracks another metric; read the best from the log instead
-            rows = (Path(summary["run_dir"]) / "metrics.jsonl").read_text().splitlines()
-            values = [r[self.metric] for r in map(json.loads, rows) if isinstance(r.get(self.metric), (int, float))]
-            value = (max if self.direction == "maximize" else min)(values) if values else None
-        if not isinstance(value, (int, float)):
-            raise RlgenError(f"the run logged no {self.metric!r}: set `metric:` in the sweep file to one it logs")
-        return float(value)
+        return run_value(summary, self.metric, self.direction, self.spec.objective)
 
     def run(self, n_trials: int | None = None) -> Path | None:
-        """Run trials until the study holds `n_trials` finished ones (over every worker); write
+        """Take trials until the study holds `n_trials` finished ones (over every worker); write
         and return the best config, or None when no trial has completed."""
-        import optuna
-        from optuna.trial import TrialState
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial, ours
         study = self.open_study()
         total = n_trials or self.spec.n_trials
-        finished = (TrialState.COMPLETE, TrialState.PRUNED)
-        left = total - len(study.get_trials(deepcopy=False, states=finished))
-        console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), "
-                      f"{max(left, 0)} of {total} trials to run -> {self.folder}")
-        if left > 0:
-            study.optimize(self.objective, n_trials=left, catch=(RlgenError,),
-                           callbacks=[optuna.study.MaxTrialsCallback(total, states=finished), _announce])
-        console.print(trials_table(study))
+        console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
+                      f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)
+        with StudyProgress(study, total, f"sweep {self.spec.study}") as progress:
+            work(study, total, self.objective, progress=progress, announce=_announce)
+        console.print(status_table(study, self.metric))
         return self.write_best(study)
+
+    def status(self) -> Any:
+        """The study's trials as a table (`rlgen sweep --status`), without running any."""
+        if self.spec.storage is None and not (self.folder / "study.db").is_file():
+            raise RlgenError(f"no study {self.spec.study!r} yet: {self.folder / 'study.db'} does not exist")
+        study = open_study(str(self.spec.study), self.storage, direction=self.direction,
+                           heartbeat=self.spec.heartbeat, create=False)
+        return status_table(study, self.metric)
 
     def write_best(self, study: Any) -> Path | None:
         from optuna.trial import TrialState
@@ -297,13 +331,15 @@ class Sweep:
         params = {k: _choice(s, best.params[k]) if isinstance(s, CategoricalParam) else best.params[k]
                   for k, s in self.spec.space.items()}
         path = self.folder / "best.yaml"
+        tmp = path.with_name(f".best.{os.getpid()}.yaml")  # workers sharing the folder each write it whole
         self.folder.mkdir(parents=True, exist_ok=True)
-        save_config(self.best_config(params), path)
+        save_config(self.best_config(params), tmp)
         header = [f"# Best trial of sweep {self.spec.study!r}: trial {best.number}, {self.metric} = {best.value:.6g}",
                   f"# ({self.spec.objective} value; run {best.user_attrs.get('run_dir', '?')})"]
         header += [f"#   {k} = {json.dumps(v)}" for k, v in params.items()]
         header.append(f"# Run it: rlgen train {path}")
-        path.write_text("\n".join(header) + "\n" + path.read_text())
+        tmp.write_text("\n".join(header) + "\n" + tmp.read_text())
+        os.replace(tmp, path)
         console.print(f"best: trial {best.number}, {self.metric} = {best.value:.6g}; config: {path}")
         console.print(f"  train it:   rlgen train {path} --seeds 0,1,2")
         console.print(f"  compare:    rlgen compare {self.folder}")
@@ -316,23 +352,8 @@ def _announce(study: Any, trial: Any) -> None:
     if trial.state.name == "PRUNED" and trial.value is not None:
         value = f", last eval {trial.value:.6g}"  # Optuna keeps a pruned trial's last reported value
     steps = f" at step {max(trial.intermediate_values):,}" if trial.intermediate_values else ""
-    params = ", ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
-    console.print(f"trial {trial.number} [bold]{trial.state.name.lower()}[/]{steps}{value} ({params})", highlight=False)
+    params = ", ".join(f"{k}={short(v)}" for k, v in trial.params.items())
+    error = f": {trial.user_attrs['error']}" if "error" in trial.user_attrs else ""
+    console.print(f"trial {trial.number} [bold]{trial.state.name.lower()}[/]{steps}{value}{error} ({params})",
+                  highlight=False)
 
-
-def trials_table(study: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(title=f"study {study.study_name} ({study.direction.name.lower()})", title_justify="left")
-    keys = sorted({k for t in study.trials for k in t.params})
-    for col in ["trial", "state", "value", "last step", *keys]:
-        table.add_column(col, justify="left" if col in ("state", *keys) else "right")
-    for t in study.trials:
-        last = f"{max(t.intermediate_values):,}" if t.intermediate_values else "—"
-        value = "—" if t.value is None else f"{t.value:.6g}"
-        table.add_row(str(t.number), t.state.name.lower(), value, last, *(_short(t.params.get(k, "—")) for k in keys))
-    return table
-
-
-def _short(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -38,6 +38,7 @@ from rlgen.config import ExperimentConfig, load_config
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.experiment import METRIC_PREFIXES, RunContext
 from rlgen.logging import Image, Logger, Table
+from rlgen.plain import UnsafeStateError
 from rlgen.registry import KINDS
 from rlgen.runner import _rng_state, _set_rng_state, choose_device, default_threads, seed_everything
 
@@ -264,29 +265,12 @@ def _save(exp: Any, ckpt_dir: Path, name: str) -> dict[str, Any]:
     state = {"experiment": exp.state_dict(), "global_step": exp.global_step, "rng": _rng_state()}
     try:
         checkpoint.save(ckpt_dir, exp.global_step, state)
-    except RlgenError:
-        raise
-    except Exception as e:  # noqa: BLE001 - whatever pickling raises for an unsaveable object
-        where = _unpicklable(state["experiment"], "") or "state_dict()"
-        raise ExperimentCheckError(name, [f"{where} cannot be saved in a checkpoint ({type(e).__name__}: {e}); "
-                                          "state_dict() must hold tensors, arrays, numbers, strings and "
-                                          "containers of them"]) from None
+    except UnsafeStateError as e:  # an object: it would have to be unpickled, which can run code
+        where = f"{e.path.removeprefix('experiment.')} ({e.type_name})" if e.type_name else e.path
+        raise ExperimentCheckError(name, [f"{where} cannot be saved in a checkpoint: state_dict() must hold "
+                                          "tensors, numpy arrays, numbers, strings and lists/tuples/dicts of "
+                                          "them (checkpoints are opened with torch.load(weights_only=True))"]) from None
     return checkpoint.load(ckpt_dir)
-
-
-def _unpicklable(obj: Any, path: str) -> str | None:
-    """The dotted path of the first entry of `obj` that pickle refuses, with its type."""
-    items = obj.items() if isinstance(obj, Mapping) else enumerate(obj) if isinstance(obj, (list, tuple)) else None
-    if items is None:
-        try:
-            pickle.dumps(obj)
-        except Exception:  # noqa: BLE001
-            return f"{path or '<state>'} ({type(obj).__name__})"
-        return None
-    for key, value in items:
-        if (found := _unpicklable(value, f"{path}.{key}" if path else str(key))) is not None:
-            return found
-    return None
 
 
 def _comparable(exp: Any) -> dict[str, Any]:

@@ -27,3 +27,28 @@ def test_a_mistyped_bundled_config_gets_a_suggestion(capsys):
     err = capsys.readouterr()
     text = err.out + err.err
     assert "config file not found: ppo_cartpol (did you mean 'ppo_cartpole'?)" in " ".join(text.split())
+
+
+def test_output_in_a_pipe_with_no_color_is_plain_and_whole(tmp_path):
+    """NO_COLOR and a pipe: no escape sequences, no progress-bar line, every listing entry on one
+    line with its whole description (nothing padded or cut by a terminal width)."""
+    import os
+
+    from rlgen.api import bundled_configs
+    from rlgen.listing import config_description
+
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", "WANDB_MODE": "disabled"}
+    listing = subprocess.run([sys.executable, "-m", "rlgen", "list"], capture_output=True, text=True, check=True, env=env)
+    assert "\x1b" not in listing.stdout + listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0] == "configs" and all(line == line.rstrip() for line in lines)
+    for name, path in bundled_configs().items():
+        (line,) = [x for x in lines if x.split()[:1] == [name]]
+        assert line.split(None, 1)[1] == config_description(path).replace("\\[", "[")
+    train = subprocess.run([sys.executable, "-m", "rlgen", "train", "ppo_cartpole", f"logging.dir={tmp_path}",
+                            "train.total_steps=1024", "train.eval_every=512", "train.eval_episodes=2"],
+                           capture_output=True, text=True, env=env)
+    assert train.returncode == 0, train.stderr
+    assert "\x1b" not in train.stdout + train.stderr and "━" not in train.stderr  # no bar drawn in a pipe
+    assert [line.split()[:3] for line in train.stderr.splitlines() if line.startswith("eval")] == [
+        ["eval", "step", "512"], ["eval", "step", "1,024"]]

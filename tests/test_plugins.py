@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import rlgen
-from rlgen.errors import ConfigError
+from rlgen.errors import ConfigError, RlgenError
 from tests.install_helpers import ROOT, copy_sources, list_sections, names_in, pip, run_python
 
 EXAMPLE = ROOT / "examples" / "rlgen-plugin-example"
@@ -124,7 +124,9 @@ def test_a_source_by_import_path_in_a_config_file(example_on_path: None, tmp_pat
     config.write_text(SPIRAL_GAN.format(runs=tmp_path / "runs"))
     run = rlgen.train(config)
     assert run.summary["global_step"] == 20
-    with rlgen.load_run(run.run_dir) as loaded:
+    with pytest.raises(RlgenError, match="'rlgen_plugin_example.shapes:Spiral' is an import path.*--trust"):
+        rlgen.load_run(run.run_dir)  # a run's config is a file from anyone: importing its names needs trust
+    with rlgen.load_run(run.run_dir, trust=True) as loaded:
         source = loaded.experiment.source
         assert type(source).__module__ == "rlgen_plugin_example.shapes" and source.arms == 3  # kwargs arrived
 
@@ -144,7 +146,7 @@ def _density(tmp_path: Path, total_steps: int) -> dict[str, Any]:
 def test_the_plugin_kind_by_import_path_fits_a_gaussian_and_resumes_exactly(example_on_path: None,
                                                                              tmp_path: Path) -> None:
     straight = rlgen.train(_density(tmp_path, 400))
-    with rlgen.load_run(straight.run_dir) as loaded:
+    with rlgen.load_run(straight.run_dir, trust=True) as loaded:  # a kind by import path: trusted
         mixture = loaded.modules()["mixture"]
         assert mixture.means.item() == pytest.approx(3.0, abs=0.02)
         assert mixture.log_stds.exp().item() == pytest.approx(0.5, abs=0.02)
@@ -154,7 +156,7 @@ def test_the_plugin_kind_by_import_path_fits_a_gaussian_and_resumes_exactly(exam
     # the same run stopped at its first evaluation (as an interruption would), then resumed
     half = rlgen.train(_density(tmp_path, 400), on_eval=lambda step, _: step >= 200)
     assert half.summary["global_step"] == 200
-    resumed = rlgen.train(None, resume=half.run_dir)
+    resumed = rlgen.train(None, resume=half.run_dir, trust=True)
     assert resumed.summary["global_step"] == 400
     assert resumed.summary["final"]["eval/nll"] == straight.summary["final"]["eval/nll"]  # same batches, same steps
 

@@ -101,6 +101,8 @@ class EvalConfig(Section):
 class PerfConfig(Section):
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast dtype of the forwards")
     compile: bool = Field(False, description="torch.compile both players")
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "default", description="torch.compile's mode; reduce-overhead replays CUDA graphs, for small nets on a GPU")
     steps_per_unit: int = Field(100, gt=0, description="generator steps per training unit (one logged row)")
 
 

@@ -18,7 +18,9 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 
 def active() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    """In a process group (torchrun), even of one process: `torchrun --nproc_per_node 1` then
+    runs the same collectives as a multi-GPU run, which is how one GPU proves the NCCL path."""
+    return dist.is_available() and dist.is_initialized()
 
 
 def broadcast_module(module: nn.Module, src: int = 0) -> None:

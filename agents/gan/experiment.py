@@ -81,8 +81,14 @@ class GANExperiment(ExperimentBase):
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.perf.precision]
         fp16 = cfg.perf.precision == "fp16"
         self.scalers = {p: torch.amp.GradScaler(self.device.type) if fp16 else None for p in ("g", "d")}
-        self.g_call: nn.Module = torch.compile(self.G) if cfg.perf.compile else self.G
-        self.d_call: nn.Module = torch.compile(self.D) if cfg.perf.compile else self.D
+        mode = cfg.perf.compile_mode
+        self.g_call: nn.Module = torch.compile(self.G, mode=mode) if cfg.perf.compile else self.G
+        self.d_call: nn.Module = torch.compile(self.D, mode=mode) if cfg.perf.compile else self.D
+        # CUDA-graph trees reuse output memory from one replay to the next: each player step is a new step
+        self.graphs = cfg.perf.compile and mode == "reduce-overhead"
+        # torch.compile's AOT autograd has no double backward (a RuntimeError at the first
+        # backward), so the D forwards that R1 and the gradient penalty differentiate twice run eagerly
+        self.d_penalized: nn.Module = self.D
         self.history: dict[str, deque[float]] = {"d": deque(maxlen=20), "g": deque(maxlen=20)}
         self.evaluator = Evaluator(cfg, self.source, modality, ctx.seed)
 
@@ -132,6 +138,7 @@ class GANExperiment(ExperimentBase):
             "global_step": self.global_step,
             "rng": self.rng.bit_generator.state,
             "noise_gen": self.noise_gen.get_state(),
+            "noise_gen_device": self.device.type,
             "history": {k: list(v) for k, v in self.history.items()},
         }
 
@@ -147,15 +154,47 @@ class GANExperiment(ExperimentBase):
                 s.load_state_dict(state["scalers"][k])
         self.global_step = int(state["global_step"])
         self.rng.bit_generator.state = state["rng"]
-        self.noise_gen.set_state(state["noise_gen"])
+        # a CUDA generator's state (Philox) does not fit a CPU one (Mersenne Twister): a run trained
+        # on a GPU and loaded on the CPU (rlgen.load_run's default) keeps its fresh seeded stream
+        if state.get("noise_gen_device", "cpu") == self.device.type:
+            self.noise_gen.set_state(state["noise_gen"])
         for k, v in state["history"].items():
             self.history[k].extend(v)
+
+    # Under torchrun every replica draws its own batches and noise. state_dict() is written by rank 0
+    # alone, so its streams are rank 0's; the runner gathers these per-rank streams into the
+    # checkpoint (rlgen/distributed.py) so that a resumed job does not give every rank rank 0's.
+    def rank_state(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "noise_gen": self.noise_gen.get_state()}
+
+    def load_rank_state(self, state: dict[str, Any] | None) -> None:
+        """This rank's streams from the checkpoint, or (None: a job of another size) fresh ones."""
+        if state is None:
+            self.rng = np.random.default_rng([self.ctx.seed, self.ctx.rank, self.global_step])
+            self.noise_gen.manual_seed(self.ctx.seed * 1_000 + self.ctx.rank + self.global_step * 7_919)
+            return
+        self.rng.bit_generator.state = state["rng"]
+        self.noise_gen.set_state(state["noise_gen"])
 
     def modules(self) -> dict[str, nn.Module]:
         out = {"generator": self.G, "discriminator": self.D}
         if self.ema is not None:
             out["generator_ema"] = self.ema.module
         return out
+
+    def export(self, fmt: str, out_dir: Path) -> list[Path]:
+        """`rlgen export`: the generator that samples (the EMA copy when there is one), noise
+        (B, *noise_shape) [+ label (B,) int64 when conditional] -> samples (B, *shape)."""
+        from rlgen.export import save_module
+
+        if fmt == "sb3":
+            raise RlgenError("--format sb3 is for RL agents; a GAN's generator exports with --format onnx or torchscript")
+        net = self.ema.module if self.ema is not None else self.G
+        inputs = {"noise": net.noise(4, torch.Generator(self.device).manual_seed(0), self.device)}
+        if self.n_classes:
+            inputs["label"] = torch.arange(4, device=self.device) % self.n_classes
+        path = out_dir / ("generator.onnx" if fmt == "onnx" else "generator.pt")
+        return [save_module(net, inputs, "sample", path, fmt)]
 
     # --- sampling ------------------------------------------------------------------------------
 
@@ -191,16 +230,18 @@ class GANExperiment(ExperimentBase):
 
     def _d_step(self) -> Tensor:
         obj = self.cfg.objective
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         real, y = self._real()  # fakes get the real batch's labels, so D judges images, not labels
         real.requires_grad_(obj.r1 > 0)  # R1 differentiates D(real) with respect to real
         z = self.G.noise(len(real), self.noise_gen, self.device)
         with self._autocast():
             with torch.no_grad():
                 fake = self.g_call(z, y)
-            real_logits = self.d_call(real, y).float()
+            real_logits = (self.d_penalized if obj.r1 else self.d_call)(real, y).float()
             loss = self.loss.d(real_logits, self.d_call(fake, y).float())
             if obj.gradient_penalty:
-                loss = loss + gradient_penalty(lambda v: self.d_call(v, y).float(), real, fake, obj.gradient_penalty)
+                loss = loss + gradient_penalty(lambda v: self.d_penalized(v, y).float(), real, fake, obj.gradient_penalty)
             if obj.r1:
                 loss = loss + r1_from_logits(real_logits, real, obj.r1)
         self._step(self.opt_d, loss, self.D, self.scalers["d"])
@@ -208,6 +249,8 @@ class GANExperiment(ExperimentBase):
 
     def _g_step(self) -> Tensor:
         batch = self.cfg.objective.batch_size
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         z = self.G.noise(batch, self.noise_gen, self.device)
         y = None
         if self.n_classes:

@@ -38,9 +38,21 @@ def scatter(fake: np.ndarray, real: np.ndarray, path: Path, title: str) -> Path:
     return path
 
 
+def one_picture_per_image(images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, 1 or 3, H, W) in [-1, 1]. A channel count other than 1 or 3
+    (MinAtar's one channel per kind of object) becomes one grey picture, channel k drawn at shade
+    (k + 1) / C, as MinAtar's own display gives each channel its colour."""
+    c = images.shape[1]
+    if c in (1, 3):
+        return images
+    shade = np.arange(1, c + 1, dtype=np.float32)[None, :, None, None] / c
+    return (np.clip((images + 1) / 2, 0, 1) * shade).max(1, keepdims=True) * 2 - 1
+
+
 def image_grid(images: np.ndarray, path: Path, columns: int = 8, scale: int = 4) -> Path:
     """(N, C, H, W) in [-1, 1] -> one PNG of a columns-wide grid, each pixel `scale` pixels wide."""
     plt = _plt()
+    images = one_picture_per_image(images)
     n, c, h, w = images.shape
     rows = -(-n // columns)
     grid = np.ones((rows * (h + 1) + 1, columns * (w + 1) + 1, c), dtype=np.float32)

@@ -22,6 +22,7 @@ from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
 from rlgen.agents.gan.regularizers import add_spectral_norm
 from rlgen.errors import RlgenError
 from rlgen.nets import DECODERS, LinearHead, build_backbone, build_decoder, make_activation
+from rlgen.transfer import apply_init
 
 
 def with_label(x: Tensor, y: Tensor | None, n_classes: int) -> Tensor:
@@ -65,6 +66,12 @@ class Generator(nn.Module):
             self.body = build_backbone(spec, in_shape=(cfg.noise_dim + n_classes,))
             self.head = LinearHead(self.body.out_dim, self.shape)
             self.out = nn.Identity() if cfg.out_activation is None else make_activation(cfg.out_activation)
+        apply_init(self.body, cfg.backbone.init, "generator.backbone")
+
+    @property
+    def backbone(self) -> nn.Module:
+        """Its body: the decoder, or the sequence backbone (what transfer moves into another role)."""
+        return self.body
 
     def noise(self, batch: int, generator: torch.Generator | None = None, device: torch.device | None = None) -> Tensor:
         """(batch, *noise_shape) standard normal noise."""
@@ -89,12 +96,18 @@ class Discriminator(nn.Module):
         axis = 0 if modality == "image" else -1  # one-hot as channels of an image, features otherwise
         in_shape[axis] += self.concat
         self.body = build_backbone(cfg.backbone.spec(), in_shape=tuple(in_shape))
+        apply_init(self.body, cfg.backbone.init, "discriminator.backbone")  # before spectral norm renames weights
         self.head = LinearHead(self.body.out_dim, ())
         # projection discriminator: logit = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018)
         self.embed = nn.Embedding(n_classes, self.body.out_dim) if conditional == "projection" else None
         if cfg.spectral_norm:
             add_spectral_norm(self.body)
             add_spectral_norm(self.head)
+
+    @property
+    def backbone(self) -> nn.Module:
+        """Its trunk (what transfer moves into another role)."""
+        return self.body
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """(B, *shape), (B,) or None -> (B,)."""

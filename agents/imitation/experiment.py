@@ -27,7 +27,8 @@ from rlgen.agents.imitation.vec import (DiscriminatorReward, RelabeledReplayBuff
                                         load_buffer_state)
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
 from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
-from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
 from rlgen.runner import RunContext

@@ -73,3 +73,30 @@ def _type_problem(default: Any, value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float, tuple, list)):
             return f"expected a number, got {value!r}"
     return None
+
+
+def resolved_hyperparams(model: BaseAlgorithm, configured: dict[str, Any]) -> dict[str, Any]:
+    """What the SB3 model actually runs with: every constructor argument rlgen does not own, as
+    configured (`lin_0.2` stays readable) or else SB3's own default, read back from the model; its
+    policy class and policy_kwargs. Values are made JSON-friendly for W&B's config."""
+    params = inspect.signature(type(model).__init__).parameters
+    hyperparams = {}
+    for name, param in params.items():
+        if name == "self" or name in _OWNED or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        hyperparams[name] = configured[name] if name in configured else _plain(getattr(model, name, param.default))
+    return {"algo": type(model).__name__, "policy": type(model.policy).__name__,
+            "hyperparams": hyperparams, "policy_kwargs": _plain(dict(model.policy_kwargs))}
+
+
+def _plain(value: Any) -> Any:
+    """A value W&B's config shows as is: classes by name, containers recursively, other objects as text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)

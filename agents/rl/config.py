@@ -20,6 +20,12 @@ class PolicyConfig(Section):
     activation: Activation | None = Field(None, description="activation of the SB3 heads")
     kwargs: dict[str, Any] = Field({}, description="any other SB3 policy_kwargs (e.g. ortho_init, log_std_init)")
 
+    @property
+    def prefers_accelerator(self) -> bool:
+        """device: auto puts the agent on a GPU when its backbone says so (CNN, Transformer, a
+        plugin's that declares it); MLPs and SB3's default extractor stay on the CPU."""
+        return self.backbone is not None and self.backbone.prefers_accelerator
+
 
 class AgentConfig(Section):
     algo: Algo

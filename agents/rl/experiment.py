@@ -8,7 +8,6 @@ a thousand env steps for off-policy ones. SB3 keeps its env state between calls
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,15 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
 from rlgen.agents.rl.agent import Agent
-from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy
+from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
 from rlgen.agents.rl.config import RLConfig
-from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
+from rlgen.logging import Video
 from rlgen.runner import RunContext
 
 
@@ -40,11 +41,11 @@ class RLExperiment(ExperimentBase):
         self.model: Any = None
         self.env: VecEnv | None = None
         self.eval_env: VecEnv | None = None
+        self._eval_env_saved: dict[str, Any] | None = None  # restored once training goes on (load_state_dict)
 
     @property
     def prefers_accelerator(self) -> bool:
-        backbone = self.cfg.agent.policy.backbone
-        return backbone is not None and backbone.prefers_accelerator
+        return self.cfg.agent.policy.prefers_accelerator
 
     @classmethod
     def check(cls, cfg: RLConfig) -> list[str]:
@@ -69,44 +70,49 @@ class RLExperiment(ExperimentBase):
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
         self.model = self.learner.model
         self.unit_steps = self._unit_steps()
+        ctx.logger.config({"sb3": resolved_hyperparams(self.model, cfg.agent.hyperparams)})
 
     def train_unit(self) -> dict[str, float]:
         metrics = self.learner.learn_unit(self.unit_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
+        if self._eval_env_saved is not None:  # a resumed run's next evaluation plays the episodes it would have
+            if problems := restore_env(self.eval_env, self._eval_env_saved):
+                warn_not_exact("the evaluation envs", problems)
+            self._eval_env_saved = None
         return metrics
 
-    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         n = episodes or self.cfg.train.eval_episodes
         if unwrap_vec_normalize(self.env) is not None:
             sync_envs_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
-        if video_dir is not None:
-            self._record_video(Path(video_dir))
-        return {
+        out: dict[str, Any] = {
             "eval/return_mean": float(np.mean(returns)),
             "eval/return_std": float(np.std(returns)),
             "eval/length_mean": float(np.mean(lengths)),
         }
+        if video_dir is not None:
+            out["eval/video"] = Video(self._record_video(Path(video_dir)), caption=f"step {self.global_step:,}")
+        return out
 
     def state_dict(self) -> dict[str, Any]:
-        m = self.model
-        state: dict[str, Any] = {
-            **model_state(m),
-            "vec_normalize": _normalize_state(self.env),
-        }
-        if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
-            state["replay_buffer"] = pickle.dumps(m.replay_buffer)
-        return state
+        """Plain data only (see `sb3_state.model_state`): the model, its envs (VecNormalize's
+        statistics and the memory window included), the replay buffer, and the eval envs, whose
+        generators carry over from one evaluation to the next."""
+        saved = self._eval_env_saved
+        return {**model_state(self.model, replay_buffer=self.cfg.agent.save_replay_buffer),
+                "eval_env": saved if saved is not None else env_state(self.eval_env)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        m = self.model
-        load_model_state(m, state)
-        self.global_step = m.num_timesteps
-        if state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
-            norm.obs_rms, norm.ret_rms = state["vec_normalize"]
-        if state.get("replay_buffer") is not None:
-            m.replay_buffer = pickle.loads(state["replay_buffer"])
-            m.replay_buffer.device = m.device
+        """The model and its envs now; the eval envs once training goes on (`train_unit`): until
+        then `evaluate` plays the episodes of a fresh run's first evaluation (seed + 10000, ...),
+        so `rlgen eval` scores every checkpoint of a run on the same episodes."""
+        load_model_state(self.model, state)
+        self.global_step = self.model.num_timesteps
+        if "eval_env" in state:
+            self._eval_env_saved = state["eval_env"]
+        elif state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
+            norm.obs_rms, norm.ret_rms = state["vec_normalize"]  # an older checkpoint (--trust)
 
     def close(self) -> None:
         for env in (self.env, self.eval_env):
@@ -114,7 +120,17 @@ class RLExperiment(ExperimentBase):
                 env.close()
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"policy": self.model.policy}
+        """`policy` (the whole SB3 policy: transfer takes its actor's backbone) and, for actor-critic
+        policies, `value`: the critic's features extractor (the same one when the backbone is shared)."""
+        policy = self.model.policy
+        value = getattr(policy, "vf_features_extractor", None)
+        return {"policy": policy, **({"value": value} if value is not None else {})}
+
+    def export(self, fmt: str, out_dir: Path) -> list[Path]:
+        """`rlgen export`: SB3's model.zip (sb3), or the deterministic policy (onnx, torchscript)."""
+        from rlgen.agents.rl.export import export
+
+        return export(self, fmt, out_dir)
 
     def agent(self) -> Agent:
         """The trained policy acting on plain observations of one env (see agents/rl/agent.py)."""
@@ -136,7 +152,8 @@ class RLExperiment(ExperimentBase):
         return evaluate_policy(self.model, env, n_eval_episodes=n, deterministic=True,
                                return_episode_rewards=True, warn=False)
 
-    def _record_video(self, video_dir: Path) -> None:
+    def _record_video(self, video_dir: Path) -> Path:
+        """One deterministic episode of the eval env, filmed; returns the mp4."""
         env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
         env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
                                                                 "episode_trigger": _first_episode, "name_prefix": "eval"}}]
@@ -148,6 +165,7 @@ class RLExperiment(ExperimentBase):
             self._evaluate(env, 1)
         finally:
             env.close()
+        return video_dir / "eval-episode-0.mp4"
 
     def _unit_steps(self) -> int:
         n_envs = self.env.num_envs

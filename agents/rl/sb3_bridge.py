@@ -5,8 +5,9 @@ training unit at a time with run-long schedules, and SB3's logger into rlgen's m
 from __future__ import annotations
 
 import inspect
-from collections import deque
-from typing import Any, Callable, Mapping
+import warnings
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -23,6 +24,8 @@ from rlgen.config import OptimConfig
 from rlgen.errors import RlgenError
 from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS
+from rlgen.optim import rebuild
+from rlgen.transfer import apply_init
 
 
 class BackboneExtractor(BaseFeaturesExtractor):
@@ -30,13 +33,19 @@ class BackboneExtractor(BaseFeaturesExtractor):
 
     SB3 has already preprocessed the observation (images scaled to [0, 1], discrete one-hot), so
     image spaces keep their (C, H, W) shape and everything else is flattened, except a (T, F) Box
-    for a sequence backbone. `masked=True` (set for `env.history` windows): the last feature of
-    each step is a validity flag, split off and passed to a sequence backbone as `mask` (B, T).
+    for a sequence backbone and an (H, W, C) Box of booleans (MinAtar's frames) for a backbone
+    that reads images: SB3 hands those over as 0. / 1. floats, and they are transposed to
+    (C, H, W) here. `masked=True` (set for `env.history` windows): the last feature of each step is
+    a validity flag, split off and passed to a sequence backbone as `mask` (B, T).
     """
 
     def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any], masked: bool = False):
+        channel_last = _boolean_frames(observation_space) and backbone.get("type") == "cnn"
         if isinstance(observation_space, gym.spaces.Box) and is_image_space(observation_space, check_channels=False):
             in_shape = tuple(observation_space.shape)
+        elif channel_last:
+            h, w, c = observation_space.shape
+            in_shape = (c, h, w)
         elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
                 and _reads_sequences(backbone):
             steps, features = observation_space.shape  # a window of observations
@@ -50,6 +59,7 @@ class BackboneExtractor(BaseFeaturesExtractor):
         net = build_backbone(backbone, in_shape)
         super().__init__(observation_space, features_dim=int(net.out_dim))
         self.net = net
+        self.channel_last = channel_last
         self.in_shape = in_shape
         self.masked = masked and len(in_shape) == 2  # only sequence backbones read (T, F) windows
 
@@ -58,8 +68,20 @@ class BackboneExtractor(BaseFeaturesExtractor):
             x, valid = observations[..., :-1], observations[..., -1] > 0.5  # (B, T, F), (B, T)
             # a full window needs no mask, and the unmasked path is the fast one (no packing)
             return self.net(x, mask=None if bool(valid.all()) else valid)
+        if self.channel_last:
+            return self.net(observations.permute(0, 3, 1, 2))  # (B, H, W, C) -> (B, C, H, W)
         x = observations.reshape(observations.shape[0], *self.in_shape)
         return self.net(x)
+
+    @property
+    def backbone(self) -> torch.nn.Module:
+        """The rlgen backbone inside (what transfer loads and `rlgen inspect` shows)."""
+        return self.net
+
+
+def _boolean_frames(space: gym.Space) -> bool:
+    """An (H, W, C) Box of booleans: MinAtar's observations, read channel-last."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.bool_
 
 
 def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
@@ -187,9 +209,25 @@ class LearningRate:
 
 
 def resolve_schedules(hyperparams: Mapping[str, Any], progress: Progress) -> dict[str, Any]:
-    """Replace every 'lin_X' value with a linear schedule over the whole run."""
-    return {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
-            for k, v in hyperparams.items()}
+    """Replace every 'lin_X' value with a linear schedule over the whole run. YAML has no tuples:
+    `train_freq: [1, episode]` becomes SB3's (1, "episode"), as rl-zoo3 does."""
+    out = {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
+           for k, v in hyperparams.items()}
+    if isinstance(out.get("train_freq"), list):
+        out["train_freq"] = tuple(out["train_freq"])
+    return out
+
+
+@contextmanager
+def gpu_by_choice(chosen: bool) -> Iterator[None]:
+    """SB3 warns that PPO and A2C with its MlpPolicy class belong on the CPU (SB3 #1245). rlgen's
+    policies are that class with an rlgen backbone inside, so when the backbone asked for the GPU
+    (`prefers_accelerator`: a CNN, a Transformer) the advice is wrong and is silenced here; an MLP
+    that a config forces onto a GPU keeps it."""
+    with warnings.catch_warnings():
+        if chosen:
+            warnings.filterwarnings("ignore", message=r"You are trying to run \w+ on the GPU", category=UserWarning)
+        yield
 
 
 class SB3Learner:
@@ -210,13 +248,15 @@ class SB3Learner:
                  progress: Progress | None = None, masked: bool = False, target: str = "this env"):
         self.progress = progress if progress is not None else Progress()
         try:
-            self.model: Any = algo(
-                policy, env, learning_rate=LearningRate(optim, self.progress), seed=seed, device=device, verbose=0,
-                policy_kwargs=policy_kwargs(pol, optim, algo.policy_aliases[policy], masked=masked),
-                **resolve_schedules(hyperparams, self.progress),
-            )
+            with gpu_by_choice(pol.prefers_accelerator):
+                self.model: Any = algo(
+                    policy, env, learning_rate=LearningRate(optim, self.progress), seed=seed, device=device, verbose=0,
+                    policy_kwargs=policy_kwargs(pol, optim, algo.policy_aliases[policy], masked=masked),
+                    **resolve_schedules(hyperparams, self.progress),
+                )
         except (AssertionError, ValueError, TypeError) as e:  # SB3 checks its arguments with these
             raise RlgenError(f"could not build {algo.__name__} for {target}: {e}") from None
+        transfer_and_regularize(self.model, pol, optim)
         self.output = MetricsOutput()
         self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
 
@@ -232,6 +272,9 @@ class SB3Learner:
         self.progress.remaining = max(0.0, 1.0 - run_step / total_steps)
         model = self.model
         model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        # On-policy SB3 logs before train(), so this unit's losses would wait for the next unit's
+        # dump: flush them now, and a checkpoint never falls between a unit and its losses.
+        model.logger.dump(step=model.num_timesteps)
         metrics = self.output.pop()
         if "rollout/ep_return_mean" not in metrics and model.ep_info_buffer:
             # off-policy algorithms dump only every few episodes; the rollout return is always known
@@ -239,27 +282,25 @@ class SB3Learner:
         return metrics
 
 
-# --- save / restore -------------------------------------------------------------------------------
+def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: OptimConfig) -> None:
+    """`backbone.init` and `optim.l1` on a freshly built SB3 model.
 
-
-def model_state(model: Any) -> dict[str, Any]:
-    """What an SB3 model needs to resume exactly: every state dict (policy, optimizers, extra
-    tensors such as SAC's log_ent_coef) and its counters and episode statistics."""
-    return {
-        "params": model.get_parameters(),
-        "num_timesteps": model.num_timesteps,
-        "n_updates": getattr(model, "_n_updates", 0),
-        "episode_num": model._episode_num,
-        "ep_info_buffer": list(model.ep_info_buffer or []),
-        "ep_success_buffer": list(model.ep_success_buffer or []),
-    }
-
-
-def load_model_state(model: Any, state: dict[str, Any]) -> None:
-    model.set_parameters(state["params"], exact_match=True, device=model.device)
-    model.num_timesteps = int(state["num_timesteps"])
-    model._n_updates = state["n_updates"]
-    model._episode_num = state["episode_num"]
-    # both buffers, or SB3's next learn() sees one and skips creating the other
-    model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
-    model.ep_success_buffer = deque(state["ep_success_buffer"], maxlen=model._stats_window_size)
+    The trained backbone is loaded after SB3 built the policy, so its orthogonal initialisation
+    does not overwrite it, into every rlgen extractor of the policy (actor and critic, DQN's
+    target network). SB3 builds and steps its optimizers itself, so each is rebuilt over the same
+    parameters, without the frozen ones and with `init.lr`'s group, and given rlgen's step pre-hook
+    that adds L1 (rlgen/optim.py): it runs inside SB3's `optimizer.step()`, after SB3's gradient
+    clipping, so the L1 term is not clipped.
+    """
+    init = getattr(pol.backbone, "init", None) if pol.backbone is not None else None
+    if init is not None:
+        extractors = list({id(m): m for m in model.policy.modules() if isinstance(m, BackboneExtractor)}.values())
+        if not extractors:
+            raise RlgenError("agent.policy.backbone.init: this policy has no rlgen backbone to load into "
+                             "(recurrent_ppo's lstm is sb3-contrib's own); use a window policy (env.history)")
+        apply_init([e.net for e in extractors], init, "agent.policy.backbone")
+    if init is None and not optim.l1:
+        return
+    for owner in list(model.policy.modules()):
+        if isinstance(getattr(owner, "optimizer", None), torch.optim.Optimizer):
+            owner.optimizer = rebuild(owner.optimizer, optim.l1)

@@ -20,7 +20,8 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from rlgen.agents.rl.algos import check_hyperparams
-from rlgen.agents.rl.sb3_bridge import SB3Learner, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import SelfPlayConfig
 from rlgen.agents.selfplay.league import League
 from rlgen.agents.selfplay.opponents import build_reference
@@ -39,6 +40,10 @@ class SelfPlayExperiment(ExperimentBase):
     """MaskablePPO on a two-player PettingZoo game against a league of its own snapshots."""
 
     config_model = SelfPlayConfig
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        return self.cfg.agent.policy.prefers_accelerator
 
     def __init__(self, cfg: SelfPlayConfig):
         self.cfg = cfg
@@ -136,21 +141,31 @@ class SelfPlayExperiment(ExperimentBase):
         return out
 
     def state_dict(self) -> dict[str, Any]:
+        pool = {s.name for s in self.league.snapshots}
         return {
-            **model_state(self.model),
+            **model_state(self.model),  # the games in progress included (sb3_state)
             "league": self.league.state_dict(),
             "results": dict(self.results),
             "next_snapshot": self.next_snapshot,
             "opponent_rng": self.opponent_rng.bit_generator.state,
+            # a game in progress against a snapshot that has since left the pool keeps playing it
+            "evicted": {e.opponent_name: cpu_params(e.opponent.policy) for e in self._games()
+                        if e.opponent_name.startswith("step_") and e.opponent_name not in pool},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        load_model_state(self.model, state)
+        load_model_state(self.model, state, where="the games in progress")
         self.global_step = self.model.num_timesteps
         self.league.load_state_dict(state["league"])
         self.results = dict(state["results"])
         self.next_snapshot = state["next_snapshot"]
         self.opponent_rng.bit_generator.state = state["opponent_rng"]
+        evicted = state.get("evicted", {})
+        for game in self._games():  # each game in progress goes on against the opponent it drew
+            if game.opponent_name in evicted:
+                game.opponent = self._snapshot_player(evicted[game.opponent_name])
+            elif game.opponent_name:
+                game.opponent = self.league.player(game.opponent_name)
 
     def close(self) -> None:
         if self.env is not None:
@@ -170,6 +185,9 @@ class SelfPlayExperiment(ExperimentBase):
 
     def _rating_player(self, name: str) -> Opponent:
         return self.references[name] if name in self.references else self.league.player(name)
+
+    def _games(self) -> list[TurnBasedEnv]:
+        return [env.unwrapped for env in self.env.envs]
 
     def _env_fn(self) -> Monitor:
         return Monitor(TurnBasedEnv(self.game, self.league.draw, self.league.record, image=self.image))

@@ -25,12 +25,12 @@ from rlgen.errors import RlgenError
 MARKS = {1: "[bold red]X[/]", -1: "[bold yellow]O[/]", 0: ""}
 
 
-def restore(path: Path) -> SelfPlayExperiment:
+def restore(path: Path, trust: bool = False) -> SelfPlayExperiment:
     """A self-play experiment from a run directory (its latest checkpoint) or a
-    `checkpoints/step_N` directory, on the CPU, ready to play."""
+    `checkpoints/step_N` directory, on the CPU, ready to play (`trust`: see `rlgen.load_run`)."""
     from rlgen.api import load_run
 
-    run = load_run(path)
+    run = load_run(path, trust=trust)
     if not isinstance(run.experiment, SelfPlayExperiment):
         kind = run.config.kind
         run.close()

@@ -43,8 +43,13 @@ class PolicyPlayer:
 
 
 def frozen_policy(like: ActorCriticPolicy, params: dict[str, Any]) -> ActorCriticPolicy:
-    """A new CPU policy with `like`'s architecture and the weights `params` (a policy state_dict)."""
-    policy = type(like)(**like._get_constructor_parameters())
+    """A new CPU policy with `like`'s architecture and the weights `params` (a policy state_dict).
+
+    Building it leaves the global torch RNG as it was: the league builds snapshot players lazily,
+    at the first game against each, and a resumed run builds them at other moments than the
+    uninterrupted one; the initial weights drawn here are overwritten anyway."""
+    with torch.random.fork_rng(devices=[]):
+        policy = type(like)(**like._get_constructor_parameters())
     policy.load_state_dict(params)
     policy.set_training_mode(False)
     return policy

@@ -17,7 +17,8 @@ import numpy as np
 from stable_baselines3 import PPO
 
 from rlgen.agents.rl.algos import check_hyperparams
-from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner, load_model_state, model_state
+from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner
+from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
@@ -30,6 +31,10 @@ class TeamsExperiment(ExperimentBase):
     """Two sides of a parallel PettingZoo game, one PPO policy per side, in alternating phases."""
 
     config_model = TeamsConfig
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        return self.cfg.agent.policy.prefers_accelerator
 
     def __init__(self, cfg: TeamsConfig):
         self.cfg = cfg

@@ -24,6 +24,7 @@ from rlgen.nets.common import ACTIVATIONS, NORMS, make_activation, make_norm, ma
 from rlgen.nets.heads import LinearHead
 from rlgen.nets.mlp import MLP, MLPDecoder
 from rlgen.nets.recurrent import RNNEncoder
+from rlgen.nets.sequence_decoder import SequenceDecoder
 from rlgen.nets.transformer import TransformerEncoder
 from rlgen.registry import BACKBONES
 
@@ -45,9 +46,17 @@ def build_backbone(spec: Mapping[str, Any], in_shape: tuple[int, ...]) -> nn.Mod
 
 
 def build_decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ...]) -> nn.Module:
-    """The decoder `spec["type"]` mapping (B, in_dim) to (B, *out_shape)."""
+    """The decoder `spec["type"]` mapping (B, in_dim) to (B, *out_shape): the MLP or transposed-conv
+    decoder, or for (T, F) data any sequence backbone (gru, lstm, transformer, ...) as a
+    SequenceDecoder."""
     kwargs = dict(spec)
-    name = pick(DECODERS, kwargs.pop("type", None), "decoder type")
+    name = kwargs.pop("type", None)
+    if name not in DECODERS and isinstance(name, str) and name in BACKBONES and backbone_traits(name)[0]:
+        out_activation = kwargs.pop("out_activation", None)
+        steps = tuple(out_shape)[0]
+        body = build_backbone({"type": name, **kwargs, "pool": "sequence"}, in_shape=(steps, in_dim + steps))
+        return SequenceDecoder(in_dim, tuple(out_shape), body, out_activation)
+    name = pick([*DECODERS, *(n for n in BACKBONES.names() if backbone_traits(n)[0])], name, "decoder type")
     return _call(DECODERS[name], name, "decoder", kwargs, in_dim=in_dim, out_shape=tuple(out_shape))
 
 
@@ -80,6 +89,7 @@ __all__ = [
     "MLPDecoder",
     "NORMS",
     "RNNEncoder",
+    "SequenceDecoder",
     "TransformerEncoder",
     "backbone_traits",
     "build_backbone",

@@ -26,11 +26,11 @@ def conv_out_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 class CNNEncoder(nn.Module):
-    """(B, C, H, W) uint8 or float -> (B, out_dim).
+    """(B, C, H, W) uint8, bool or float -> (B, out_dim).
 
     Conv -> norm -> activation per layer, flatten, then Linear(flat, hidden) -> activation ->
     dropout (Mnih et al. 2015 with the defaults). `hidden=0` skips the Linear: out_dim is the
-    flatten size. uint8 input is scaled by 1/255; float input is used as is. `padding=None` means
+    flatten size. uint8 input is scaled by 1/255; bool becomes 0 / 1; float is used as is. `padding=None` means
     0 for every layer; small images (e.g. 1x8x8 digits) want kernels 3 with padding 1.
     """
 
@@ -116,6 +116,8 @@ class CNNEncoder(nn.Module):
         """(B, C, H, W) uint8 or float -> (B, out_dim)."""
         if x.dtype == torch.uint8:
             x = x.float() / 255.0  # pixels to [0, 1] inside the net, so buffers can stay uint8
+        elif x.dtype == torch.bool:
+            x = x.float()  # binary feature maps (MinAtar): 0 / 1
         return self.head(self.convs(x))  # (B, out_dim)
 
 

@@ -1,6 +1,7 @@
 """Memory by config for every SB3 algorithm: history windows, and RecurrentPPO's carried state."""
 
 import numpy as np
+from stable_baselines3.common.vec_env import unwrap_vec_normalize
 import pytest
 
 from rlgen.agents.rl.experiment import RLExperiment
@@ -48,7 +49,10 @@ def test_history_under_normalization_keeps_flags_and_syncs_eval(tmp_path):
                        history={"length": 3})
     window = exp.env.reset()
     assert set(np.unique(window[..., -1])) == {0.0, 1.0}  # VecNormalize never touched the flags
-    assert exp.state_dict()["vec_normalize"] is not None  # found under the window wrapper
+    saved = exp.state_dict()["env"]["tree"]  # the window wrapper, and under it VecNormalize's statistics
+    assert saved["__object__"].endswith("VecHistory") and saved["attrs"]["venv"]["__object__"].endswith("VecNormalize")
+    live = unwrap_vec_normalize(exp.env).obs_rms
+    np.testing.assert_array_equal(saved["attrs"]["venv"]["attrs"]["obs_rms"]["attrs"]["mean"], live.mean)
     assert "eval/return_mean" in summary["final"]
 
 

@@ -1,10 +1,13 @@
-"""Hand-made run directories with known metrics: what the runner writes, without training."""
+"""Hand-made run directories with known metrics (what the runner writes, without training), and a
+PostgreSQL server for the tests of many workers on one study."""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 import yaml
@@ -41,3 +44,34 @@ def write_run(root: Path, name: str, seed: int, evals: Evals, backbone: str = "m
 @pytest.fixture
 def make_run(tmp_path: Path) -> Callable[..., Path]:
     return lambda *a, **kw: write_run(tmp_path, *a, **kw)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server's URL: $RLGEN_TEST_POSTGRES_URL (.ci/run starts one), else a throwaway
+    server started here from Debian's binaries; skipped only when PostgreSQL is not installed."""
+    from tests import postgres
+
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is missing: pip install -e '.[dev]'")
+    if os.environ.get("RLGEN_TEST_POSTGRES_URL"):
+        yield os.environ["RLGEN_TEST_POSTGRES_URL"]
+        return
+    why = postgres.missing()
+    if why:
+        pytest.skip(why)
+    url, data = postgres.start()
+    try:
+        yield url
+    finally:
+        postgres.stop(data)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the server, dropped afterwards."""
+    from tests import postgres
+
+    name = f"rlgen_test_{secrets.token_hex(4)}"
+    url = postgres.create_database(postgres_server, name)
+    yield url
+    postgres.drop_database(postgres_server, name)

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from rlgen.cli import main
-from rlgen.compare import (Group, bootstrap_ci, compare, expand, first_reach, group_runs, read_metrics, read_run,
-                           read_runs)
+from rlgen.compare import Group, compare, expand, first_reach, group_runs, read_metrics, read_run, read_runs
 from rlgen.compare_report import mean_curve, plot_curves, table_rows
 from rlgen.errors import RlgenError
 
@@ -40,7 +39,9 @@ def test_known_table(runs):
     assert (a.n_runs, b.n_runs) == (3, 2)
     assert a.final.mean == pytest.approx(300) and a.final.std == pytest.approx(100)
     assert a.best.mean == pytest.approx(400) and a.best.std == pytest.approx(100)
-    assert a.final.lo >= 200 and a.final.hi <= 400 and a.final.lo < 300 < a.final.hi
+    # t-interval, 2 degrees of freedom: 300 ± 4.3027 * 100 / sqrt(3)
+    assert (a.final.lo, a.final.hi) == pytest.approx((300 - 248.414, 300 + 248.414), abs=1e-3)
+    assert a.final.iqm == pytest.approx(300)
     assert a.reached == 3
     assert a.steps_to.mean == pytest.approx(5000 / 3) and a.steps_to.std == pytest.approx(577.35, abs=0.01)
     assert a.time_to_s.mean == pytest.approx(7 / 3)
@@ -48,12 +49,11 @@ def test_known_table(runs):
     assert b.final.mean == pytest.approx(30) and b.final.std == pytest.approx(math.sqrt(200))
     assert b.reached == 0 and b.steps_to is None
     columns, rows = table_rows(stats, threshold=250)
-    assert columns == ["group", "runs", "final", "best", "steps to 250", "time to 250 (s)", "wall time (s)"]
-    assert rows[0][:2] == ["ppo_a", "3"]
-    assert rows[0][2].startswith("300 ± 100 [")
-    assert rows[0][4] == "1,667 ± 577.4 (3/3)"
-    assert rows[1][4] == "not reached (0/2)"
-    assert rows[1][5] == "—"
+    assert columns == ["group", "runs", "final", "final IQM", "best", "steps to 250", "time to 250 (s)", "wall time (s)"]
+    assert rows[0][:4] == ["ppo_a", "3", "300 ± 100 [51.59, 548.4]", "300"]
+    assert rows[0][5] == "1,667 ± 577.4 (3/3)"
+    assert rows[1][5] == "not reached (0/2)"
+    assert rows[1][6] == "—"
 
 
 def test_min_mode_threshold(runs):
@@ -86,14 +86,6 @@ def test_group_by_key(runs):
 def test_unknown_by_key_suggests(runs):
     with pytest.raises(RlgenError, match="did you mean 'agent.policy.backbone.type'"):
         group_runs(read_runs([str(runs)]), by=["agent.policy.backbone.typ"])
-
-
-def test_bootstrap_known_answers():
-    # Two values: the resampled means are a, (a+b)/2, b with probabilities 1/4, 1/2, 1/4.
-    assert bootstrap_ci(np.array([0.0, 10.0])) == (0.0, 10.0)
-    assert bootstrap_ci(np.array([5.0, 5.0, 5.0])) == (5.0, 5.0)
-    lo, hi = bootstrap_ci(np.arange(100.0))  # normal approximation: 49.5 +- 1.96 * 28.87 / 10
-    assert lo == pytest.approx(49.5 - 5.63, abs=0.8) and hi == pytest.approx(49.5 + 5.63, abs=0.8)
 
 
 def test_first_reach():

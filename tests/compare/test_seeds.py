@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +11,10 @@ import wandb
 from rlgen.cli import main
 from rlgen.errors import RlgenError
 from rlgen.seeds import parse_seeds
+from tests.wandb_log import wandb_records
 
 TINY = ["train.total_steps=256", "train.eval_every=256", "train.eval_episodes=2", "env.n_envs=2",
         "agent.hyperparams.batch_size=64", "agent.hyperparams.n_epochs=1", "train.progress=false", "logging.console=false"]
-
-
-def wandb_records(run_dir: Path) -> list[dict]:
-    """The records of a run's offline W&B log, as `wandb leet inspect --json` prints them."""
-    (offline,) = (run_dir / "wandb").glob("offline-run-*")
-    out = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(offline)],
-                         capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def test_parse_seeds():
@@ -37,7 +28,7 @@ def test_parse_seeds():
 @pytest.mark.slow
 def test_seeds_share_one_wandb_group_offline(tmp_path, monkeypatch):
     """Two seeds, offline W&B: one group, job_type = the kind, tags (agent, env, backbone), names
-    with the seed; each offline log holds the same eval values as metrics.jsonl (what `wandb sync`
+    with the overrides and the seed; each offline log holds the same eval values as metrics.jsonl (what `wandb sync`
     would upload later)."""
     monkeypatch.setenv("WANDB_MODE", "offline")  # tests/conftest.py disables W&B; this test is about it
     overrides = [*TINY, f"logging.dir={tmp_path}", "logging.wandb.mode=offline"]
@@ -50,12 +41,13 @@ def test_seeds_share_one_wandb_group_offline(tmp_path, monkeypatch):
         records = wandb_records(run)
         (info,) = [r["run"] for r in records if r["type"] == "run" and "run_group" in r["run"]]
         infos.append(info)
-        assert info["display_name"].startswith("ppo_cartpole-") and f"-s{seed}-" in info["display_name"]
+        # the name shows what differs from the bundled ppo_cartpole, then the seed
+        assert info["display_name"].startswith("ppo_cartpole total_steps=256 ") and info["display_name"].endswith(f" s{seed}")
         history = [r["history"]["item"] for r in records if r["type"] == "history"]
         logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         evals = lambda rows: [(r["global_step"], r["eval/return_mean"]) for r in rows if "eval/return_mean" in r]  # noqa: E731
         assert evals(history) == evals(logged) and evals(logged)
-    assert {i["run_group"] for i in infos} == {"ppo_cartpole"}
+    assert {i["run_group"] for i in infos} == {infos[0]["display_name"].removesuffix(" s0")}  # one group, no seed
     assert {i["job_type"] for i in infos} == {"rl"}
     assert all({"ppo", "CartPole-v1", "mlp", "rl"} <= set(i["tags"]) for i in infos)
 

@@ -1,4 +1,4 @@
-"""GAN data sources: shapes, ranges, labels, determinism; nothing downloads."""
+"""Data sources: shapes, ranges, labels, determinism; nothing downloads."""
 
 import numpy as np
 import pytest
@@ -13,8 +13,9 @@ def test_source_shapes_and_determinism(name):
     src = make_source(name)
     x, y = src.sample(16, np.random.default_rng(0))
     assert x.dtype == np.float32 and x.shape == (16, *src.shape)
-    assert modality_of(SOURCES.get(name)) == modality_of(src) == src.modality  # declared before it is built
-    assert (y is None) == (src.n_classes == 0)
+    # declared before it is built, by the builders that can know (observations depend on the env)
+    assert modality_of(SOURCES.get(name)) in (modality_of(src), None) and modality_of(src) == src.modality
+    assert (y is None) == (src.n_classes == 0 and not getattr(src, "regression", False))
     again, _ = src.sample(16, np.random.default_rng(0))
     assert np.array_equal(x, again)
 
@@ -55,3 +56,30 @@ def test_unknown_source_suggests():
     assert "did you mean 'ring8'" in SOURCES.problem("ring")
     with pytest.raises(RlgenError, match="data source 'ring8'"):
         make_source("ring8", radius=1.0, bogus=3)
+
+
+def test_friedman1_is_a_regression_problem_with_float_targets():
+    src = make_source("friedman1", n_samples=100)
+    assert src.shape == (10,) and src.regression and src.y.dtype == np.float32 and src.y.shape == (100,)
+
+
+def test_a_split_is_fixed_by_its_seed_and_covers_the_set_once():
+    from rlgen.envs.datasets import Split
+
+    a, b = Split(make_source("digits"), 0.2, 0.1, seed=0), Split(make_source("digits"), 0.2, 0.1, seed=0)
+    assert np.array_equal(a.validation[0], b.validation[0]) and np.array_equal(a.test[1], b.test[1])
+    assert len(a.validation[0]) == 359 and len(a.test[0]) == 180 and len(a.train.x) == 1797 - 359 - 180
+    # the three parts add up to the whole set: every image in exactly one of them
+    whole = np.concatenate([a.train.x, a.validation[0], a.test[0]])
+    assert np.array_equal(np.sort(whole.reshape(len(whole), -1), 0),
+                          np.sort(make_source("digits").x.reshape(1797, -1), 0))
+    other = Split(make_source("digits"), 0.2, 0.1, seed=1)
+    assert not np.array_equal(a.validation[0], other.validation[0])
+
+
+def test_an_endless_source_holds_out_fixed_draws():
+    from rlgen.envs.datasets import Split
+
+    split = Split(make_source("sine"), validation=0.1, n_held_out=32)
+    assert split.validation[0].shape == (32, 32, 1) and split.test[0].shape == (0, 32, 1)
+    assert split.train is split.source

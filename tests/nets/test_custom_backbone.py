@@ -15,7 +15,7 @@ def test_rl_policy_on_a_users_backbone(tmp_path, quiet):
     run = rlgen.train("ppo_cartpole", [f"agent.policy.backbone={{type: '{TINY}', width: 6}}", "train.total_steps=512",
                                        "train.eval_every=512", "train.eval_episodes=2", f"logging.dir={tmp_path}", *quiet])
     assert run.summary["status"] == "completed"
-    with rlgen.load_run(run.run_dir) as loaded:
+    with rlgen.load_run(run.run_dir, trust=True) as loaded:  # a backbone by import path
         extractor = loaded.modules()["policy"].features_extractor
         assert isinstance(extractor.net, TinyEncoder) and extractor.features_dim == 6
 
@@ -25,7 +25,7 @@ def test_gan_players_on_a_users_backbone(tmp_path, quiet):
                                     f"discriminator.backbone={{type: '{TINY}'}}", "train.total_steps=20",
                                     "perf.steps_per_unit=10", "eval.samples=100", f"logging.dir={tmp_path}", *quiet])
     assert run.summary["status"] == "completed"
-    with rlgen.load_run(run.run_dir) as loaded:
+    with rlgen.load_run(run.run_dir, trust=True) as loaded:  # a backbone by import path
         assert isinstance(loaded.modules()["generator"].body, TinyEncoder)
 
 

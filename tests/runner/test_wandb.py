@@ -1,24 +1,21 @@
 """W&B: an offline run holds the logged history; a dead W&B never stops training."""
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 
 import rlgen.logging as rlog
 from rlgen.runner import Runner
 from tests.runner.toy import ToyExperiment, toy_config
+from tests.wandb_log import merged, wandb_records
 
 
 def _jsonl(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def _wandb_records(run_dir):
-    (log,) = run_dir.glob("wandb/offline-run-*/*.wandb")
-    leet = [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(log)]
-    out = subprocess.run(leet, capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def test_offline_run_holds_the_history(tmp_path, monkeypatch):
@@ -26,7 +23,7 @@ def test_offline_run_holds_the_history(tmp_path, monkeypatch):
     cfg = toy_config(tmp_path, toy={"scores": [1, 2, 3, 4, 5]})
     runner = Runner(cfg, ToyExperiment(cfg))
     assert runner.run()["status"] == "completed"
-    records = _wandb_records(runner.run_dir)
+    records = wandb_records(runner.run_dir)
     history = [r["history"]["item"] for r in records if r["type"] == "history"]
     evals = [(h["global_step"], h["eval/score"]) for h in history if "eval/score" in h]
     assert evals == [(20, 1), (40, 2), (60, 3), (80, 4), (100, 5)]
@@ -62,15 +59,130 @@ def test_wandb_that_fails_mid_run_is_dropped_once(tmp_path, monkeypatch):
     monkeypatch.setattr(rlog.console, "print", lambda msg, *a, **k: warnings.append(str(msg)))
     cfg = toy_config(tmp_path)
     runner = Runner(cfg, ToyExperiment(cfg))
-    real = runner._make_logger
+    real = runner._open_sinks
 
     def with_dying_sink(resumed):
-        logger = real(resumed)
-        logger.sinks.append(Dying())
-        return logger
+        real(resumed)
+        runner.logger.add(Dying())
 
-    monkeypatch.setattr(runner, "_make_logger", with_dying_sink)
+    monkeypatch.setattr(runner, "_open_sinks", with_dying_sink)
     assert runner.run()["status"] == "completed"
     assert len(calls) == 1  # dropped after its first failure
     assert sum("Dying failed (ConnectionError: socket closed)" in w for w in warnings) == 1
     assert len([r for r in _jsonl(runner.run_dir) if "loss/total" in r]) == 10
+
+
+# --- what users of SB3's WandbCallback and CleanRL's --track expect to find in the run -------------
+
+
+def _offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))  # artifact staging, not ~/.local
+
+
+def test_best_and_final_checkpoints_are_model_artifacts(tmp_path, monkeypatch):
+    _offline(monkeypatch, tmp_path)
+    cfg = toy_config(tmp_path, keep_checkpoints=1, toy={"scores": [1, 5, 2, 3, 4]})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "completed"
+    # the best evaluation (5, at step 40) is kept beside the last checkpoint, whatever the pruning
+    ckpts = runner.run_dir / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir()) == ["best", "latest", "step_100"]
+    assert (ckpts / "best" / "step").read_text().strip() == "40"
+    from rlgen import checkpoint
+
+    assert checkpoint.load(ckpts / "best")["global_step"] == 40
+    records = wandb_records(runner.run_dir)
+    artifacts = [r["artifact"] for r in records if r["type"] == "artifact"]
+    assert [a["type"] for a in artifacts] == ["model", "model"]
+    assert {a["name"] for a in artifacts} == {f"model-{runner.run_dir.name}"}
+    best, final = artifacts  # the best first: W&B gives `latest` to the version logged last
+    assert {"best", "step_40"} <= set(best["aliases"])
+    assert {"latest", "step_100"} <= set(final["aliases"]) and "best" not in final["aliases"]
+    for a in artifacts:
+        assert sorted(c["path"] for c in a["manifest"]["contents"]) == ["config.yaml", "state.pt"]
+    summary = merged(records, "summary")
+    assert summary["eval/score"] == {"max": 5, "last": 4}  # define_metric(summary="max,last")
+    assert (summary["best/value"], summary["best/global_step"], summary["best/metric"]) == (5, 40, "eval/score")
+
+
+def test_target_step_and_min_mode_in_the_summary(tmp_path, monkeypatch):
+    _offline(monkeypatch, tmp_path)
+    cfg = toy_config(tmp_path, toy={"scores": [9, 4, 1, 3]},
+                     early_stop={"metric": "eval/score", "mode": "min", "target": 2})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "stopped_early"
+    records = wandb_records(runner.run_dir)
+    summary = merged(records, "summary")
+    assert summary["eval/score"] == {"min": 1, "last": 1}
+    assert (summary["target/value"], summary["target/global_step"]) == (2, 60)
+    assert summary["best/global_step"] == 60
+    (artifact,) = [r["artifact"] for r in records if r["type"] == "artifact"]  # final == best: one version
+    assert {"latest", "best", "step_60"} <= set(artifact["aliases"])
+
+
+def test_switches_system_metrics_watch_and_no_artifacts(tmp_path, monkeypatch):
+    _offline(monkeypatch, tmp_path)
+    runs = {}
+    for name, wandb_cfg in {"on": {"watch": "gradients", "watch_every": 1},
+                            "off": {"system_metrics": False, "log_model": False, "capture_console": False}}.items():
+        cfg = toy_config(tmp_path / name)
+        cfg.logging.wandb = cfg.logging.wandb.model_copy(update=wandb_cfg)
+        runner = Runner(cfg, ToyExperiment(cfg))
+        assert runner.run()["status"] == "completed"
+        runs[name] = wandb_records(runner.run_dir)
+    kinds = {name: {r["type"] for r in records} for name, records in runs.items()}
+    assert "stats" in kinds["on"] and "stats" not in kinds["off"]  # W&B's system metrics sampler
+    assert "artifact" in kinds["on"] and "artifact" not in kinds["off"]
+    console = [r["output_raw"]["line"] for r in runs["on"] if r["type"] == "output_raw"]
+    assert "toy (toy) on cpu" in "".join(console)  # the runner's own console line, captured
+    assert "output_raw" not in kinds["off"] and "output" not in kinds["off"]
+    grads = [h for r in runs["on"] if r["type"] == "history" for h in [r["history"]["item"]]
+             if "gradients/weight._type" in h]
+    assert len(grads) == 10  # wandb.watch: one histogram per backward pass, on the training rows
+    assert not any(k.startswith("gradients/") for r in runs["off"] if r["type"] == "history" for k in r["history"]["item"])
+
+
+def test_artifact_failure_does_not_stop_training(tmp_path, monkeypatch):
+    _offline(monkeypatch, tmp_path)
+    def no_room(self, *a, **k):
+        raise OSError("disk quota")
+
+    monkeypatch.setattr(rlog.WandbSink, "log_model", no_room)
+    warnings = []
+    monkeypatch.setattr(rlog.console, "print", lambda msg, *a, **k: warnings.append(str(msg)))
+    monkeypatch.setattr("rlgen.runner.console.print", lambda msg, *a, **k: warnings.append(str(msg)))
+    cfg = toy_config(tmp_path)
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "completed"
+    assert any("W&B summary/artifacts failed (OSError: disk quota)" in w for w in warnings)
+    assert (runner.run_dir / "checkpoints" / "best" / "state.pt").is_file()
+
+
+def test_init_timeout_reaches_wandb_and_its_default_is_well_below_90_s(tmp_path, monkeypatch):
+    import wandb
+
+    seen = {}
+
+    def init(**kw):
+        seen.update(kw)
+        raise TimeoutError("no answer")
+
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setattr(wandb, "init", init)
+    cfg = toy_config(tmp_path)
+    assert cfg.logging.wandb.init_timeout <= 30
+    cfg.logging.wandb.init_timeout = 7.0
+    assert Runner(cfg, ToyExperiment(cfg)).run()["status"] == "completed"  # training went on without W&B
+    assert seen["settings"].init_timeout == 7.0 and seen["mode"] == "online"
+
+
+@pytest.mark.slow
+def test_a_wandb_server_that_cannot_be_reached_does_not_hold_training(tmp_path):
+    env = {**os.environ, "WANDB_MODE": "online", "WANDB_BASE_URL": "http://127.0.0.1:9",
+           "WANDB_API_KEY": "0" * 40}
+    cmd = [sys.executable, "-m", "rlgen", "train", "ppo_cartpole", "train.total_steps=256", f"logging.dir={tmp_path}",
+           "logging.wandb.mode=online", "logging.wandb.init_timeout=3", "train.progress=false"]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "warning: W&B did not start" in out.stderr and "completed at step 512" in out.stderr  # one unit: 16 x 32

@@ -14,6 +14,8 @@ class ToySection(Section):
     nan_at: int | None = None            # report a NaN loss at this step
     on_unit: str | None = None           # "sigint"/"sigterm": send that signal to ourselves after this unit
     signal_at: int | None = None
+    weight_nan_at: int | None = None     # the model's weight turns NaN at this step (the loss stays finite)
+    value_growth: float | None = None    # also report loss/value = growth ** units trained (divergence)
 
 
 class ToyConfig(ExperimentConfig):
@@ -53,8 +55,13 @@ class ToyExperiment:
             import signal
 
             os.kill(os.getpid(), signal.SIGINT if t.on_unit == "sigint" else signal.SIGTERM)
+        if t.weight_nan_at is not None and self.global_step >= t.weight_nan_at:
+            with torch.no_grad():
+                self.model.weight[0, 1] = float("nan")
         if t.nan_at is not None and self.global_step >= t.nan_at:
             return {"loss/total": float("nan")}
+        if t.value_growth is not None:
+            return {"loss/total": loss.item(), "loss/value": t.value_growth ** self.units_trained}
         return {"loss/total": loss.item()}
 
     def evaluate(self, episodes: int | None = None, video_dir: Any = None) -> dict[str, float]:
@@ -62,6 +69,9 @@ class ToyExperiment:
         score = scores[min(self.evals, len(scores) - 1)]
         self.evals += 1
         return {"eval/score": score}
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model}
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(),

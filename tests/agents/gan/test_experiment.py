@@ -149,6 +149,52 @@ def test_top_k_share_falls_linearly(tmp_path):
     assert shares == [64, 40, 16]  # 64 * (1 - t * 0.75)
 
 
+@pytest.mark.parametrize("penalty", ["objective.r1", "objective.gradient_penalty"])
+def test_compile_with_a_double_backward_penalty_trains(tmp_path, monkeypatch, penalty):
+    """R1 and the gradient penalty differentiate D twice, which torch.compile's AOT autograd
+    refuses ("does not currently support double backward"); those forwards run eagerly. The
+    aot_eager backend goes through AOT autograd as inductor does, without its code generation."""
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: real_compile(module, backend="aot_eager"))
+    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True, "perf.steps_per_unit": 5, penalty: 1.0})
+    summary = Runner(cfg, GANExperiment(cfg)).run()
+    assert summary["status"] == "completed" and np.isfinite(summary["final"]["eval/mmd"])
+
+
+def test_a_gpu_noise_stream_is_not_forced_onto_the_cpu(tmp_path):
+    """A checkpoint from a CUDA run holds a Philox generator state, which a CPU generator cannot
+    take: loading it on the CPU (rlgen.load_run's default) keeps the weights and skips the stream.
+    A CUDA generator cannot be made here, so its 16-byte state (seed, offset) is written by hand."""
+    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.steps_per_unit": 5})
+    trained = GANExperiment(cfg)
+    Runner(cfg, trained).run()
+    state = trained.state_dict()
+    assert state["noise_gen_device"] == "cpu"
+    with pytest.raises(RuntimeError):  # what set_state does with a CUDA state on a CPU generator
+        torch.Generator().set_state(torch.zeros(16, dtype=torch.uint8))
+    state.update(noise_gen=torch.zeros(16, dtype=torch.uint8), noise_gen_device="cuda")
+    cfg2 = config(tmp_path / "b", source="ring8", steps=10, **{"perf.steps_per_unit": 5})
+    loaded = GANExperiment(cfg2)
+    Runner(cfg2, loaded).run()
+    loaded.load_state_dict(state)
+    for name, t in trained.G.state_dict().items():
+        assert torch.equal(t, loaded.G.state_dict()[name])
+    assert loaded.global_step == 10
+
+
+def test_compile_mode_reaches_torch_compile_and_graph_steps_are_marked(tmp_path, monkeypatch):
+    """reduce-overhead replays CUDA graphs, whose outputs the next replay overwrites: every player
+    step begins a new graph step (torch.compiler.cudagraph_mark_step_begin)."""
+    modes, marks = [], []
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda m, mode=None, **kw: (modes.append(mode), real_compile(m, backend="eager"))[1])
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
+    cfg = config(tmp_path, source="ring8", steps=10, **{"perf.compile": True, "perf.compile_mode": "reduce-overhead",
+                                                         "perf.steps_per_unit": 5, "objective.n_critic": 2})
+    assert Runner(cfg, GANExperiment(cfg)).run()["status"] == "completed"
+    assert modes == ["reduce-overhead", "reduce-overhead"] and len(marks) == 10 * (2 + 1)
+
+
 def test_honours_the_experiment_protocol():
     """rlgen's own checker: checkpoint, one more unit == resume + that unit, bit for bit."""
     overrides = [*smoke_overrides(config_path("gan_ring8")), "perf.steps_per_unit=5"]

@@ -13,7 +13,7 @@ from rlgen.api import config_path
 from rlgen.errors import ConfigError
 from rlgen.logging import Logger
 from rlgen.runner import RunContext
-from rlgen.testing import ExperimentCheckError, check_experiment
+from rlgen.testing import check_experiment
 from tests.agents.imitation.test_bc import Identity
 from tests.test_configs import smoke_overrides
 from rlgen.envs import make_env_fn
@@ -118,15 +118,10 @@ def test_imitation_config_problems(tmp_path, identity_demos):
         rlgen.load_config(airl)
 
 
-# Not exact yet: SB3 keeps its envs, their episodes in progress and `_last_obs` outside state_dict
-# (the same as kind: rl, tests/agents/test_rl_behaviour.py). Everything the imitation kind adds
-# (discriminator, its optimizer, the transition stores, the RNG, the relabeled replay buffer as
-# arrays) is restored; the strict xfail turns red once SB3's env state resumes exactly: flip it then.
-NOT_EXACT_YET = pytest.param(True, id="exact", marks=pytest.mark.xfail(
-    strict=True, raises=ExperimentCheckError, reason="SB3 env state is not checkpointed"))
-
-
-@pytest.mark.parametrize("exact", [pytest.param(False, id="structure"), NOT_EXACT_YET])
+# Exact: the SB3 learner's envs, episodes in progress and `_last_obs` are checkpointed (as for
+# kind: rl), and so is everything the imitation kind adds (discriminator, its optimizer, the
+# transition stores, the RNG, the relabeled replay buffer as arrays).
+@pytest.mark.parametrize("exact", [pytest.param(True, id="exact")])
 @pytest.mark.parametrize("name, expert, extra", [("gail_cartpole", "ppo_cartpole", []),
                                                  ("gail_pendulum", "sac_pendulum", ["train.eval_every=100"])])
 def test_honours_the_experiment_protocol(name, expert, extra, exact, expert_demos):

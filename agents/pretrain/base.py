@@ -1,0 +1,118 @@
+"""What the two pretraining kinds share: a split data source, one model and its optimizer, a loop
+of minibatch steps, and exact save / resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rlgen.envs.datasets import Split, make_source, modality_of
+from rlgen.errors import RlgenError
+from rlgen.experiment import ExperimentBase, RunContext
+from rlgen.registry import SOURCES
+
+
+class DataExperiment(ExperimentBase):
+    """A kind that fits one model to a data source by minibatch steps. `global_step` counts them.
+
+    Subclasses build the model (`build`) and say what one batch costs (`loss`); the data are drawn
+    from the training part of a fixed split with the run's own numpy generator, noise (denoising,
+    the VAE's samples) from a torch generator of its own, and dropout from torch's global RNG,
+    which the runner checkpoints, so a resumed run repeats the uninterrupted one bit for bit.
+    """
+
+    def __init__(self, cfg: Any):
+        super().__init__(cfg)
+        self.model: nn.Module | None = None
+
+    @property
+    def prefers_accelerator(self) -> bool:
+        return any(b.prefers_accelerator for b in self.backbones())
+
+    def backbones(self) -> list[Any]:
+        """The backbone config sections (for device choice)."""
+        return []
+
+    @classmethod
+    def source_modality(cls, cfg: Any) -> str | None:
+        return modality_of(SOURCES.get(cfg.data.source))
+
+    # --- the protocol -----------------------------------------------------------------------
+
+    def setup(self, ctx: RunContext) -> None:
+        cfg = self.cfg
+        self.ctx, self.device = ctx, ctx.device
+        source = make_source(cfg.data.source, **cfg.data.kwargs)
+        self.data = Split(source, cfg.data.validation, cfg.data.test, cfg.data.split_seed, cfg.data.n_held_out)
+        if len(self.data.validation[0]) == 0:
+            raise RlgenError("data.validation is 0: these kinds evaluate on held-out data; set data.validation > 0")
+        self.model = self.build(self.data).to(self.device)
+        self.opt = cfg.optim.build(self.model.parameters())
+        self.rng = np.random.default_rng(ctx.seed)
+        self.noise_gen = torch.Generator(self.device).manual_seed(ctx.seed + 1)
+
+    def build(self, data: Split) -> nn.Module:
+        raise NotImplementedError
+
+    def loss(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss of one training batch, and other per-batch figures to average over the unit."""
+        raise NotImplementedError
+
+    def train_unit(self) -> dict[str, float]:
+        cfg = self.cfg
+        left = max(0.0, 1.0 - self.global_step / cfg.train.total_steps)
+        for group in self.opt.param_groups:
+            group["lr"] = cfg.optim.lr_at(left)  # groups with their own lr keep their ratio (rlgen/optim.py)
+        self.model.train()
+        sums: dict[str, Tensor] = {}
+        steps = 0
+        while steps < cfg.fit.steps_per_unit and self.global_step < cfg.train.total_steps:
+            x, y = self.tensors(*self.data.sample(cfg.fit.batch_size, self.rng))
+            loss, extra = self.loss(x, y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            for k, v in {"loss/total": loss, **extra}.items():
+                sums[k] = sums.get(k, 0.0) + v.detach()
+            steps += 1
+            self.global_step += 1
+        # one host sync per unit
+        return {k: float(v) / steps for k, v in sums.items()} | {"train/lr": self.opt.param_groups[0]["lr"]}
+
+    def tensors(self, x: np.ndarray, y: np.ndarray | None) -> tuple[Tensor, Tensor | None]:
+        xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)
+        return xt, (None if y is None else torch.as_tensor(y, device=self.device))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optim": self.opt.state_dict(),
+            "global_step": self.global_step,
+            "rng": self.rng.bit_generator.state,
+            "noise_gen": self.noise_gen.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optim"])
+        self.global_step = int(state["global_step"])
+        self.rng.bit_generator.state = state["rng"]
+        self.noise_gen.set_state(state["noise_gen"])
+
+    # --- evaluation helpers -------------------------------------------------------------------
+
+    @torch.no_grad()
+    def batched(self, fn: Any, x: np.ndarray, y: np.ndarray | None = None, size: int = 1024) -> list[Any]:
+        """`fn(x_batch, y_batch)` over held-out data in eval mode, chunk by chunk."""
+        was = self.model.training
+        self.model.eval()
+        out = []
+        try:
+            for i in range(0, len(x), size):
+                out.append(fn(*self.tensors(x[i : i + size], None if y is None else y[i : i + size])))
+        finally:
+            self.model.train(was)
+        return out

@@ -1,0 +1,213 @@
+"""Trained RL agents out of rlgen: SB3's own model.zip (and rl-zoo3's folder layout), ONNX, TorchScript.
+
+`sb3` writes what SB3's `save` writes, so `PPO.load("model.zip")` (or the algorithm's `load`)
+restores the policy, plus `vecnormalize.pkl` when the run normalized observations
+(`VecNormalize.load`), and the same files in rl-zoo3's layout so that its `enjoy` finds them:
+
+    OUT/model.zip, OUT/vecnormalize.pkl
+    OUT/rl-zoo/ppo/CartPole-v1_1/CartPole-v1.zip              (a hard link of model.zip)
+    OUT/rl-zoo/ppo/CartPole-v1_1/CartPole-v1/config.yml      (normalize, frame_stack, env_wrapper, env_kwargs)
+    python -m rl_zoo3.enjoy --algo ppo --env CartPole-v1 -f OUT/rl-zoo --exp-id 1
+
+A policy on an rlgen backbone stores `rlgen.agents.rl.sb3_bridge.BackboneExtractor` in the zip's
+policy_kwargs: the process that loads it must have rlgen installed (it need not import it). With
+SB3's default extractor (`agent.policy.backbone: null`) the zip needs SB3 alone: rlgen's linear
+schedules are swapped for SB3's own `LinearSchedule` while saving.
+
+`onnx` / `torchscript` write the deterministic policy, observation -> action, exactly as SB3's
+`predict(obs, deterministic=True)` computes it: VecNormalize's observation scaling (baked in, so the
+graph takes the env's raw observations), the policy's preprocessing, the action clipped (or
+unsquashed) to the action space. This is the export SB3's documentation describes ("Exporting
+models"), with the pre- and post-processing included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import gymnasium as gym
+import numpy as np
+import torch
+import yaml
+from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule
+from stable_baselines3.common.utils import LinearSchedule as SB3LinearSchedule
+from stable_baselines3.common.vec_env import VecNormalize, unwrap_vec_normalize
+from torch import nn
+
+from rlgen.agents.rl.sb3_bridge import LearningRate, LinearSchedule
+from rlgen.errors import RlgenError
+from rlgen.logging import console
+
+# rlgen algo -> rl-zoo3's name for it (maskable_ppo has none: no zoo layout)
+ZOO_NAMES = {"ppo": "ppo", "a2c": "a2c", "dqn": "dqn", "sac": "sac", "td3": "td3", "ddpg": "ddpg",
+             "recurrent_ppo": "ppo_lstm", "qrdqn": "qrdqn", "tqc": "tqc", "trpo": "trpo"}
+
+
+def export(exp: Any, fmt: str, out_dir: Path) -> list[Path]:
+    """`exp`: a set-up RLExperiment with its trained weights loaded."""
+    if fmt == "sb3":
+        return save_sb3(exp, out_dir)
+    from rlgen.export import save_module
+
+    module = DeterministicPolicy.of(exp)
+    obs = example_observations(module.observation_space, 4)
+    path = out_dir / ("policy.onnx" if fmt == "onnx" else "policy.pt")
+    return [save_module(module, {"obs": obs}, "action", path, fmt)]
+
+
+# --- SB3's zip ------------------------------------------------------------------------------------
+
+
+def save_sb3(exp: Any, out_dir: Path) -> list[Path]:
+    cfg, model = exp.cfg, exp.model
+    zip_path = out_dir / "model.zip"
+    with portable_schedules(model):
+        model.save(zip_path)
+    files = [zip_path]
+    norm = unwrap_vec_normalize(exp.env)
+    if norm is not None:
+        norm.save(out_dir / "vecnormalize.pkl")
+        files.append(out_dir / "vecnormalize.pkl")
+    if cfg.agent.policy.backbone is not None and cfg.agent.algo != "recurrent_ppo":
+        console.print("note: the policy uses rlgen's BackboneExtractor; the process that loads model.zip "
+                      "needs rlgen installed")
+    files += _zoo_layout(exp, files, out_dir / "rl-zoo")
+    return files
+
+
+@contextlib.contextmanager
+def portable_schedules(model: Any) -> Iterator[None]:
+    """While saving, rlgen's run-wide linear schedules become SB3's own LinearSchedule (the same
+    values over SB3's progress), so the zip unpickles without rlgen."""
+    swapped = {}
+    for key, value in list(vars(model).items()):
+        native = _native(value)
+        if native is not value:
+            swapped[key] = value
+            setattr(model, key, native)
+    try:
+        yield
+    finally:
+        for key, value in swapped.items():
+            setattr(model, key, value)
+
+
+def _native(value: Any) -> Any:
+    if isinstance(value, LinearSchedule):
+        return SB3LinearSchedule(value.start, 0.0, 1.0)  # start * progress_remaining, as lin_X
+    if isinstance(value, LearningRate):  # optim.lr, constant or `schedule: linear`
+        optim = value.optim
+        return SB3LinearSchedule(optim.lr, 0.0, 1.0) if optim.schedule == "linear" else ConstantSchedule(optim.lr)
+    if isinstance(value, FloatSchedule) and isinstance(value.value_schedule, (LinearSchedule, LearningRate)):
+        return FloatSchedule(_native(value.value_schedule))
+    return value
+
+
+def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
+    """The files again (hard links) where rl-zoo3's enjoy looks for experiment 1."""
+    cfg = exp.cfg
+    algo = ZOO_NAMES.get(cfg.agent.algo)
+    why = ("rl-zoo3 has no " + cfg.agent.algo) if algo is None else (
+        "env.history windows are built by rlgen, not rl-zoo3" if cfg.env.history is not None else None)
+    if why:
+        console.print(f"note: no rl-zoo3 layout ({why}); model.zip loads with {type(exp.model).__name__}.load")
+        return []
+    name = cfg.env.id.replace("/", "-").rpartition(":")[2]  # huggingface_sb3's EnvironmentName
+    run = root / algo / f"{name}_1"
+    (run / name).mkdir(parents=True, exist_ok=True)
+    written = [_link(files[0], run / f"{name}.zip")]
+    if len(files) > 1:
+        written.append(_link(files[1], run / name / "vecnormalize.pkl"))
+    (run / name / "config.yml").write_text(yaml.safe_dump(_zoo_hyperparams(cfg)))
+    written.append(run / name / "config.yml")
+    console.print(f"rl-zoo3: python -m rl_zoo3.enjoy --algo {algo} --env {cfg.env.id} -f {root} --exp-id 1")
+    return written
+
+
+def _zoo_hyperparams(cfg: Any) -> dict[str, Any]:
+    """What rl-zoo3's create_test_env reads from config.yml to rebuild the env pipeline."""
+    from rlgen.envs import resolve_wrapper
+
+    hp: dict[str, Any] = {"normalize": cfg.env.normalize is not None, "n_envs": cfg.env.n_envs}
+    if cfg.env.frame_stack:
+        hp["frame_stack"] = cfg.env.frame_stack
+    if cfg.env.kwargs:
+        hp["env_kwargs"] = dict(cfg.env.kwargs)
+    wrappers = []
+    for spec in cfg.env.wrappers:
+        cls, kwargs = resolve_wrapper(spec)
+        path = f"{cls.__module__}.{cls.__qualname__}"
+        wrappers.append({path: kwargs} if kwargs else path)
+    if wrappers:
+        hp["env_wrapper"] = wrappers
+    return hp
+
+
+def _link(src: Path, dst: Path) -> Path:
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        import shutil
+
+        shutil.copy2(src, dst)
+    return dst
+
+
+# --- the deterministic policy as one torch module ---------------------------------------------------
+
+
+class DeterministicPolicy(nn.Module):
+    """(B, *obs_shape) observations as the env gives them -> (B, *action_shape) the actions SB3's
+    `predict(obs, deterministic=True)` returns (module docstring)."""
+
+    def __init__(self, policy: Any, normalize: VecNormalize | None = None):
+        super().__init__()
+        self.policy = policy
+        self.observation_space = policy.observation_space
+        self.normalized = normalize is not None and bool(normalize.norm_obs)
+        if self.normalized:  # VecNormalize.normalize_obs, in float32
+            self.register_buffer("obs_mean", torch.as_tensor(normalize.obs_rms.mean, dtype=torch.float32))
+            self.register_buffer("obs_var", torch.as_tensor(normalize.obs_rms.var, dtype=torch.float32))
+            self.clip_obs, self.epsilon = float(normalize.clip_obs), float(normalize.epsilon)
+        space = policy.action_space
+        self.box = isinstance(space, gym.spaces.Box)
+        if self.box:
+            self.register_buffer("low", torch.as_tensor(space.low, dtype=torch.float32))
+            self.register_buffer("high", torch.as_tensor(space.high, dtype=torch.float32))
+            self.squashed = bool(policy.squash_output)
+
+    @classmethod
+    def of(cls, exp: Any) -> DeterministicPolicy:
+        cfg = exp.cfg
+        if cfg.agent.algo == "recurrent_ppo":
+            raise RlgenError("recurrent_ppo carries an LSTM state from step to step; export it with --format sb3 "
+                             "(RecurrentPPO.load) — an ONNX/TorchScript graph would need the state as input and output")
+        norm = unwrap_vec_normalize(exp.env)
+        if norm is not None and cfg.env.history is not None:
+            raise RlgenError("env.history windows of normalized observations cannot take raw observations in one "
+                             "graph; export with --format sb3, or train without env.normalize")
+        exp.model.policy.set_training_mode(False)
+        return cls(exp.model.policy, norm).eval()
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.normalized:
+            obs = torch.clamp((obs - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), -self.clip_obs, self.clip_obs)
+        action = self.policy._predict(obs, deterministic=True)
+        if not self.box:
+            return action
+        if self.squashed:  # tanh-squashed policies (SAC, TD3): [-1, 1] -> the space's bounds
+            return self.low + 0.5 * (action + 1.0) * (self.high - self.low)
+        return torch.maximum(torch.minimum(action, self.high), self.low)
+
+
+def example_observations(space: gym.Space, n: int, seed: int = 0) -> torch.Tensor:
+    """n observations of `space` as a batch tensor (float32 for float boxes)."""
+    space.seed(seed)
+    batch = np.stack([np.asarray(space.sample()) for _ in range(n)])
+    if batch.dtype == np.float64:
+        batch = batch.astype(np.float32)
+    return torch.as_tensor(batch)

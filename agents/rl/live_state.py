@@ -1,0 +1,307 @@
+"""The live state of an object graph (an SB3 model, its vector env and every env inside) as plain
+data, and back into a freshly built graph of the same config: what makes SB3 runs resume exactly.
+
+Gymnasium envs, SB3 vector envs and PettingZoo games are not serializable in general, but nearly
+all of them keep their state in plain Python attributes: CartPole's `state` array, TimeLimit's
+`_elapsed_steps`, Monitor's episode accumulators, the env's `np_random` generator, the action
+space's generator (DQN's epsilon-greedy draws from it), VecNormalize's running statistics,
+rlgen's history window, a board game's squares. `capture` walks the graph's `__dict__`s and keeps
+exactly that plain data (numbers, strings, arrays, tensors, numpy generators as their state,
+lists/tuples/dicts of them); `restore` writes it back into the live objects of a new graph built
+from the same config, in place, so references between objects (an optimizer's tensor, a list two
+objects share) stay as they were.
+
+What the walk leaves out, on purpose: behaviour and configuration (functions, methods, classes,
+torch modules and optimizers, which the kinds save as state dicts; devices, dtypes, env specs,
+loggers; attributes named in `SKIP`), and wall-clock values (`VOLATILE`), which differ between
+any two runs. What it cannot keep is reported: an object with no `__dict__` (a Box2D world, an
+emulator, a worker process's pipe). The caller then does not restore that graph and warns that the
+resume is not exact (see `uncaptured`).
+
+    saved = capture(model.env)                  # plain data; uncaptured(saved) lists what was not kept
+    ...
+    problems = restore(fresh.env, saved)        # [] when every object found its counterpart
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import types
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+
+OBJECT, GENERATOR, RANDOM_STATE, PY_RANDOM, ENUM, SHARED, SKIPPED, UNCAPTURED = (
+    "__object__", "__generator__", "__random_state__", "__py_random__", "__enum__", "__shared__", "__skipped__",
+    "__uncaptured__")
+# Configuration and bookkeeping that training does not change, or that the kinds save themselves.
+SKIP = frozenset({
+    "spec", "_cached_spec", "_saved_kwargs", "metadata", "_metadata", "class_attributes",
+    "policy_kwargs", "rollout_buffer_kwargs", "replay_buffer_kwargs", "_logger", "results_writer",
+    "rollout_buffer",  # refilled from scratch by every rollout
+    "replay_buffer", "ep_info_buffer", "ep_success_buffer",  # saved by sb3_bridge in their own form
+    "batch_norm_stats", "batch_norm_stats_target",  # views of module buffers, saved with the weights
+    "buf_infos",  # the last step's infos (Monitor's wall-clock "t"), rewritten by the next step
+})
+# Wall-clock time: different in every run, read by nothing that trains.
+VOLATILE = frozenset({"t_start", "episode_times", "start_time", "episode_start_time", "time_queue"})
+# Drawing surfaces and fonts (MPE games make them even when nothing renders): not training state.
+RENDERING = frozenset({"pygame", "pyglet"})
+# Handles on the world outside the process (worker processes and their pipes, threads, files):
+# no copy of them means anything in a new process, so a graph holding one is not captured.
+OUTSIDE = frozenset({"multiprocessing", "subprocess", "socket", "threading", "_thread", "io", "_io"})
+_CONFIG_TYPES = (torch.device, torch.dtype, np.dtype, torch.optim.Optimizer, types.ModuleType)
+_KEYS = (str, int, float, bool, type(None), tuple)
+_BIT_GENERATORS = {name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")}
+_MAX_DEPTH = 64
+
+
+def capture(obj: Any, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The plain-data state of `obj` and everything it holds (module docstring): {"tree": ...,
+    "uncaptured": [paths of objects whose state could not be kept]}. `skip`: more attribute names
+    to leave out, at any depth."""
+    walker = _Capture(frozenset(skip))
+    tree = walker.value(obj, "")
+    return {"tree": tree, "uncaptured": walker.uncaptured, "skip": sorted(skip)}
+
+
+def uncaptured(captured: dict[str, Any] | None) -> list[str]:
+    """What a `capture` could not keep ("path (type)"); restoring it would not be exact."""
+    return list((captured or {}).get("uncaptured", []))
+
+
+def restore(obj: Any, captured: dict[str, Any]) -> list[str]:
+    """Write a `capture` of a graph like `obj`'s back into `obj`; the problems, one line each
+    (an object that has no counterpart in `obj`, a type that differs). Restoring a graph that had
+    uncaptured parts is the caller's decision: check `uncaptured()` first."""
+    problems: list[str] = []
+    new = _Restore(frozenset(captured.get("skip", ())), problems).value(obj, captured["tree"], "")
+    if new is not obj:
+        problems.append(f"<root>: a {type(obj).__name__} cannot be replaced by a plain value")
+    return problems
+
+
+class _Capture:
+    def __init__(self, skip: frozenset[str]) -> None:
+        self.skip = skip
+        self.seen: dict[int, str] = {}  # id of a mutable object -> the path it was captured at
+        self.uncaptured: list[str] = []
+
+    def value(self, v: Any, path: str, depth: int = 0) -> Any:
+        if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
+            return v
+        if isinstance(v, np.generic) and v.dtype != object:
+            return v
+        if isinstance(v, enum.Enum):
+            return {ENUM: _type_name(v), "value": self.value(v.value, path, depth + 1)}
+        if isinstance(v, (set, frozenset)) and all(isinstance(x, _KEYS) for x in v):
+            return set(v)
+        if isinstance(v, tuple) and not hasattr(v, "_fields"):
+            return tuple(self.value(x, _join(path, i), depth + 1) for i, x in enumerate(v))
+        # one object met twice (a list two envs share, an info dict also in a game's state) is
+        # captured once; the second place refers to the first, and restore makes it one object again
+        if id(v) in self.seen:
+            return {SHARED: self.seen[id(v)]}
+        if depth > _MAX_DEPTH:
+            self.uncaptured.append(f"{path} (nested deeper than {_MAX_DEPTH})")
+            return {UNCAPTURED: "too deep"}
+        self.seen[id(v)] = path or "<root>"
+        if isinstance(v, torch.Tensor):
+            return v.detach()
+        if isinstance(v, np.ndarray):
+            return self.value(v.tolist(), path, depth) if v.dtype == object else v
+        if isinstance(v, np.random.Generator):
+            return {GENERATOR: v.bit_generator.state}
+        if isinstance(v, np.random.RandomState):
+            return {RANDOM_STATE: v.get_state(legacy=False)}
+        if isinstance(v, random.Random):
+            return {PY_RANDOM: v.getstate()}
+        if isinstance(v, dict) and all(isinstance(k, _KEYS) for k in v):
+            return {k: self.value(x, _join(path, k), depth + 1) for k, x in v.items() if not self.skipped(k, x)}
+        if isinstance(v, (list, tuple, deque)):  # a skipped entry keeps its place, so indices still match
+            items = [{SKIPPED: True} if self.skipped(None, x) else self.value(x, _join(path, i), depth + 1)
+                     for i, x in enumerate(v)]
+            return items if isinstance(v, list) else deque(items, v.maxlen) if isinstance(v, deque) else tuple(items)
+        attrs = None if isinstance(v, (dict, set, frozenset)) or _package(v) in OUTSIDE else _attributes(v)
+        if attrs is None:
+            self.uncaptured.append(f"{path or '<root>'} ({_type_name(v)})")
+            return {UNCAPTURED: _type_name(v)}
+        return {OBJECT: _type_name(v), "attrs": {k: self.value(x, _join(path, k), depth + 1)
+                                                  for k, x in attrs.items() if not self.skipped(k, x)}}
+
+    def skipped(self, name: Any, v: Any) -> bool:
+        return _skipped(name, v) or (isinstance(name, str) and name in self.skip)
+
+
+def _skipped(name: Any, v: Any) -> bool:
+    if isinstance(name, str) and (name in SKIP or name in VOLATILE):
+        return True
+    if isinstance(v, (np.random.Generator, np.random.RandomState, random.Random)):
+        return False
+    return (callable(v) or isinstance(v, _CONFIG_TYPES) or type(v).__name__ == "EnvSpec"
+            or _package(v) in RENDERING)
+
+
+def _attributes(v: Any) -> dict[str, Any] | None:
+    """An object's attributes from its `__dict__` and `__slots__`; None when it has neither (its
+    state lives in C: a Box2D world, an emulator, a pipe)."""
+    out = dict(vars(v)) if hasattr(v, "__dict__") else {}
+    slots = [s for cls in type(v).__mro__ for s in getattr(cls, "__slots__", ()) if s not in ("__dict__", "__weakref__")]
+    for s in slots:
+        if hasattr(v, s):
+            out[s] = getattr(v, s)
+    return out if (hasattr(v, "__dict__") or slots) else None
+
+
+class _Restore:
+    """Writes a captured tree into live objects; collects what does not fit in `problems`."""
+
+    def __init__(self, skip: frozenset[str], problems: list[str]):
+        self.skip, self.problems = skip, problems
+        self.at: dict[str, Any] = {}  # path -> the live object restored there, for SHARED references
+        self.done: set[int] = set()  # live objects already written in place: never a second time
+
+    def skipped(self, name: Any, v: Any) -> bool:
+        return _skipped(name, v) or (isinstance(name, str) and name in self.skip)
+
+    def value(self, live: Any, node: Any, path: str) -> Any:
+        """The value `live` should hold after restoring `node` into it: `live` itself when it was
+        updated in place, else the new value for the caller to assign."""
+        if isinstance(node, tuple):
+            return self.sequence(live, node, path)  # immutable: never captured as a shared reference
+        if id(live) in self.done and not (isinstance(node, dict) and SHARED in node):
+            live = None  # written at another place already, so a different object when saved: make a new one
+        if isinstance(node, dict) and len(node) in (1, 2) and next(iter(node)) in _MARKERS:
+            new = getattr(self, _MARKERS[next(iter(node))])(live, node, path)
+        elif isinstance(node, (dict, list, deque)):
+            new = self.mapping(live, node, path) if isinstance(node, dict) else self.sequence(live, node, path)
+        else:
+            new = self.atom(live, node)
+        if new is not None and not isinstance(new, (bool, int, float, complex, str, bytes)):
+            self.done.add(id(new))
+        self.at[path or "<root>"] = new
+        return new
+
+    def atom(self, live: Any, node: Any) -> Any:
+        if isinstance(node, torch.Tensor):
+            if isinstance(live, torch.Tensor) and live.shape == node.shape and live.dtype == node.dtype:
+                with torch.no_grad():
+                    live.copy_(node)  # in place: an optimizer may hold this very tensor (SAC's log_ent_coef)
+                return live
+            return node.clone()
+        if isinstance(node, np.ndarray):
+            if isinstance(live, np.ndarray) and live.shape == node.shape and live.dtype == node.dtype \
+                    and live.flags.writeable and live.base is None:
+                live[...] = node  # in place: a view or a dict elsewhere may hold this very array
+                return live
+            return node.copy()
+        return node
+
+    def mapping(self, live: Any, node: dict[Any, Any], path: str) -> Any:
+        if not isinstance(live, dict):
+            return {k: self.value(None, sub, _join(path, k)) for k, sub in node.items()}
+        for k in [k for k in live if k not in node and not self.skipped(k, live[k])]:
+            del live[k]
+        for k, sub in node.items():
+            new = self.value(live.get(k), sub, _join(path, k))
+            if k not in live or new is not live[k]:
+                live[k] = new
+        return live
+
+    def sequence(self, live: Any, node: list | tuple | deque, path: str) -> Any:
+        fits = isinstance(live, (list, tuple, deque)) and len(live) == len(node)
+        olds = list(live) if fits else [None] * len(node)
+        items = [self.value(old, sub, _join(path, i)) for i, (old, sub) in enumerate(zip(olds, node))]
+        if isinstance(node, list) and isinstance(live, list):
+            live[:] = items
+            return live
+        if isinstance(node, deque) and isinstance(live, deque):
+            live.clear()
+            live.extend(items)
+            return live
+        if isinstance(node, tuple) and isinstance(live, tuple) and hasattr(live, "_fields"):
+            return type(live)(*items)  # a namedtuple (RecurrentPPO's RNNStates) keeps its type
+        return deque(items, node.maxlen) if isinstance(node, deque) else type(node)(items)
+
+    def object(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        if live is None or _type_name(live) != node[OBJECT]:
+            found = _type_name(live) if live is not None else "nothing"
+            self.problems.append(f"{path or '<root>'}: saved a {node[OBJECT]}, found {found}")
+            return live
+        attrs = node["attrs"]
+        for name in [n for n, v in (_attributes(live) or {}).items() if n not in attrs and not self.skipped(n, v)]:
+            try:
+                delattr(live, name)  # made since the save (by the reset before restoring): as it was
+            except AttributeError:
+                pass
+        for name, sub in attrs.items():
+            old = getattr(live, name, None)
+            new = self.value(old, sub, _join(path, name))
+            if new is not old:
+                try:
+                    setattr(live, name, new)
+                except AttributeError as e:  # a read-only property
+                    self.problems.append(f"{_join(path, name)}: {e}")
+        return live
+
+    def generator(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        state = node[GENERATOR]
+        name = state.get("bit_generator") if isinstance(state, dict) else None
+        if name not in _BIT_GENERATORS:
+            self.problems.append(f"{path}: unknown bit generator {name!r}")
+            return live
+        if not (isinstance(live, np.random.Generator) and type(live.bit_generator).__name__ == name):
+            live = np.random.Generator(_BIT_GENERATORS[name]())  # only numpy's own bit generators, by name
+        live.bit_generator.state = state
+        return live
+
+    def random_state(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        if not isinstance(live, np.random.RandomState):
+            live = np.random.RandomState()
+        live.set_state(node[RANDOM_STATE])
+        return live
+
+    def py_random(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        if not isinstance(live, random.Random):
+            live = random.Random()
+        version, internal, gauss = node[PY_RANDOM]
+        live.setstate((version, tuple(internal), gauss))
+        return live
+
+    def enum(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        if not isinstance(live, enum.Enum) or _type_name(live) != node[ENUM]:
+            self.problems.append(f"{path}: saved a {node[ENUM]}, found {_type_name(live)}")
+            return live
+        return type(live)(self.value(None, node["value"], path))  # the live value's class, never one by name
+
+    def shared(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        """The object restored where it was first met: two references to one object stay one object."""
+        return self.at.get(node[SHARED], live)
+
+    def keep(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        return live  # a skipped entry of a list
+
+    def not_captured(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        self.problems.append(f"{path}: {node[UNCAPTURED]} was not captured")
+        return live
+
+
+_MARKERS = {OBJECT: "object", GENERATOR: "generator", RANDOM_STATE: "random_state", PY_RANDOM: "py_random",
+            ENUM: "enum", SHARED: "shared", SKIPPED: "keep", UNCAPTURED: "not_captured"}
+
+
+def _package(v: Any) -> str:
+    """The top-level package of `v`'s class: "multiprocessing" for a multiprocessing.connection.Connection."""
+    return (getattr(type(v), "__module__", None) or "").split(".")[0]
+
+
+def _type_name(v: Any) -> str:
+    cls = type(v)
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls.__name__)}"
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)

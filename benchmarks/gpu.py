@@ -1,0 +1,396 @@
+"""The GPU paths side by side (issue 15), in one run, every arm through rlgen's own runner.
+
+Sections (each arm is one `rlgen.train` run; steps/s are the median of the runner's `time/fps`
+over the training units after the first, which holds torch.compile, cuDNN's choices and the CUDA
+context; evaluations are not in them):
+
+- auto:      `device: auto` on the bundled configs: CUDA for CNN and Transformer nets when a GPU
+             is there, the CPU for MLP and recurrent agents (rlgen.runner.choose_device with each
+             kind's prefers_accelerator), checked against the rule written out below.
+- torchrun:  `torchrun --nproc_per_node 1 -m rlgen train gan_digits_dcgan` (NCCL on CUDA, gloo on
+             the CPU): it runs, names its backend, and `--resume` continues it under torchrun.
+- gan_dcgan, gan_transformer: gan_digits_dcgan and gan_sine_transformer in fp32 eager, bf16
+             autocast, and bf16 + torch.compile (one arm per --compile-modes): generator steps/s
+             and quality (digits: Fréchet classifier distance; sine waves: MMD², rlgen's
+             sequence metric), final and best over the run's evaluations.
+- ppo_cnn:   PPO with the CNN backbone on a pixel env (MinAtar Breakout when `minatar` is
+             installed, else ALE Pong, configs/ppo_cnn_pong.yaml): env steps/s on --device vs
+             the CPU with --cpu-threads threads.
+- ppo_transformer: configs/ppo_transformer_cartpole_novel.yaml (the Transformer memory policy on
+             CartPole without velocities): env steps/s on --device vs the CPU.
+
+One table with ratios to each section's first arm, and a JSON of every figure (--out), written
+after each section so a run cut short keeps what it measured. Installs nothing.
+
+    python benchmarks/gpu.py --device cuda --out gpu.json           # on a GPU (minutes)
+    python benchmarks/gpu.py --device cpu --quick                   # the same code, a few steps
+    python benchmarks/gpu.py --device cuda --reference benchmarks/gpu_reference_cpu.json
+        # --reference: a JSON of an earlier run (e.g. --device cpu on a 2-core machine); its
+        # CPU arms join the PPO sections as their first arm, so the ratios are against it
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+import torch
+
+import rlgen
+from rlgen.experiment import prefers_accelerator
+from rlgen.runner import choose_device
+
+QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false", "seed=0"]
+SECTIONS = ("auto", "torchrun", "gan_dcgan", "ppo_cnn", "ppo_transformer", "gan_transformer")
+
+# The rule `device: auto` must follow, written out independently of the code that applies it:
+# config -> whether it belongs on a GPU when there is one (CNN / Transformer nets yes; MLPs,
+# recurrences and SB3's default extractor no).
+AUTO_EXPECTED = {
+    "ppo_cartpole": False, "dqn_cartpole": False, "sac_pendulum": False, "ppo_lstm_cartpole_novel": False,
+    "recurrent_ppo_cartpole_novel": False, "ppo_cnn_pong": True, "ppo_cartpole_transformer": True,
+    "ppo_transformer_cartpole_novel": True, "gan_ring8": False, "gan_digits_dcgan": True,
+    "gan_digits_conditional": True, "gan_sine_lstm": False, "gan_sine_transformer": True,
+    "gan_cartpole_frames": True, "selfplay_tictactoe": False, "teams_simple_tag": False,
+}
+
+
+@dataclass
+class Row:
+    section: str
+    arm: str
+    device: str = ""
+    speed: float | None = None          # steps/s (generator steps for GANs, env steps for PPO)
+    unit: str = ""
+    ratio: float | None = None          # speed / the section's first arm's
+    quality: dict[str, Any] = field(default_factory=dict)
+    check: str = ""                     # "ok" / "FAIL" for checks, "" for measurements
+    note: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+# --- running one arm ------------------------------------------------------------------------------
+
+
+def train_arm(config: str, overrides: list[str], tmp: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """One run through rlgen's API; its summary and the rows of its metrics.jsonl."""
+    run = rlgen.train(config, [*overrides, f"logging.dir={tmp}", *QUIET])
+    rows = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    return run, rows
+
+
+def steady_speed(rows: list[dict[str, Any]]) -> float | None:
+    """Median `time/fps` of the training units after the first (compile, autotuning, CUDA init)."""
+    fps = [r["time/fps"] for r in rows if "time/fps" in r]
+    return statistics.median(fps[1:] if len(fps) > 1 else fps) if fps else None
+
+
+def guarded(section: str, arm: str, fn: Callable[[], Row]) -> Row:
+    """One arm; an exception becomes a FAIL row so the other arms still run (device time is short)."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - reported in the table and the JSON, with the traceback on stderr
+        traceback.print_exc()
+        return Row(section, arm, check="FAIL", note=f"{type(e).__name__}: {str(e)[:300]}")
+
+
+# --- sections -------------------------------------------------------------------------------------
+
+
+def auto_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    gpu = torch.cuda.is_available()
+    rows = []
+    for config, on_gpu in AUTO_EXPECTED.items():
+        def one(config: str = config, on_gpu: bool = on_gpu) -> Row:
+            exp = rlgen.make_experiment(rlgen.load_config(config))
+            wants = prefers_accelerator(exp)
+            chosen = choose_device("auto", wants).type
+            expected = "cuda" if (on_gpu and gpu) else "cpu"
+            ok = chosen == expected and wants == on_gpu  # the kind's own preference is checked on a CPU too
+            return Row("auto", config, device=chosen, check="ok" if ok else "FAIL",
+                       quality={"prefers_accelerator": wants},
+                       note=f"expected {expected}" + ("" if gpu else " (no GPU here)"))
+        rows.append(guarded("auto", config, one))
+    return rows
+
+
+def torchrun_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    steps = 10 if args.quick else 200
+    unit = 5 if args.quick else 100
+    backend = "nccl" if args.device.startswith("cuda") else "gloo"
+    out = tmp / "torchrun"
+
+    def launch(extra: list[str]) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1",
+               "-m", "rlgen", "train", *extra]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        # run from the temporary folder: `-m` puts the working directory first on sys.path, and a
+        # checkout's rlgen/ folder would shadow the installed package (whose rlgen.agents it lacks)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.torchrun_timeout, cwd=tmp)
+        if done.returncode != 0:
+            raise RuntimeError(f"exit {done.returncode}: {(done.stdout + done.stderr)[-1500:]}")
+        return done
+
+    def one() -> Row:
+        common = [f"device={args.device}", f"perf.steps_per_unit={unit}", "eval.samples=200", "eval.pictures=false",
+                  f"logging.dir={out}", *QUIET]
+        t0 = time.perf_counter()
+        launch(["gan_digits_dcgan", f"train.total_steps={steps}", f"train.eval_every={steps}", *common])
+        (run_dir,) = (out / "gan_digits_dcgan").iterdir()
+        first = json.loads((run_dir / "summary.json").read_text())
+        resumed = launch(["--resume", str(run_dir), f"train.total_steps={2 * steps}", f"train.eval_every={steps}"])
+        second = json.loads((run_dir / "summary.json").read_text())
+        wall = time.perf_counter() - t0
+        seen = (first.get("distributed") or {}).get("backend"), (second.get("distributed") or {}).get("backend")
+        ok = (first["status"] == second["status"] == "completed" and first["global_step"] == steps
+              and second["global_step"] == 2 * steps and seen == (backend, backend)
+              and f"resumed from step {steps:,}" in resumed.stdout + resumed.stderr)
+        return Row("torchrun", f"nproc 1, {steps} steps + resume to {2 * steps}", device=second.get("device", ""),
+                   check="ok" if ok else "FAIL",
+                   quality={"backend": seen[1], "world_size": (second.get("distributed") or {}).get("world_size"),
+                            "first_step": first["global_step"], "resumed_to": second["global_step"],
+                            "frechet": second["final"].get("eval/frechet")},
+                   note=f"expected backend {backend}; {wall:.0f} s for both launches")
+    return [guarded("torchrun", "nproc 1", one)]
+
+
+def gan_rows(section: str, config: str, metric: str, args: argparse.Namespace, tmp: Path) -> list[Row]:
+    steps = args.gan_steps or (20 if args.quick else 3000)
+    unit = 5 if args.quick else 100
+    every = steps if args.quick else max(unit, steps // 6)
+    common = [f"device={args.device}", f"train.total_steps={steps}", f"train.eval_every={every}",
+              f"perf.steps_per_unit={unit}", "eval.pictures=false"]
+    if args.quick:
+        common.append("eval.samples=200")
+    arms = {"fp32 eager": ["perf.precision=fp32", "perf.compile=false"],
+            "bf16 autocast": ["perf.precision=bf16", "perf.compile=false"]}
+    for mode in args.compile_modes:
+        label = "bf16 + compile" + ("" if mode == "default" else f" ({mode})")
+        arms[label] = ["perf.precision=bf16", "perf.compile=true", f"perf.compile_mode={mode}"]
+    rows: list[Row] = []
+    for arm, extra in arms.items():
+        def one(extra: list[str] = extra, arm: str = arm) -> Row:
+            run, metrics = train_arm(config, [*common, *extra], tmp)
+            s = run.summary
+            return Row(section, arm, device=s["device"], speed=steady_speed(metrics), unit="G steps/s",
+                       quality={metric: s["final"].get(f"eval/{metric}"), f"best_{metric}": s["best"]["value"],
+                                "best_step": s["best"]["global_step"]},
+                       settings={"config": config, "steps": steps, "steps_per_unit": unit})
+        rows.append(guarded(section, arm, one))
+        print_row(rows[-1])
+    return rows
+
+
+# ppo_cnn_pong turned into PPO on MinAtar's 10x10xC boolean frames: channels first as uint8, and
+# the MinAtar paper's network (one 16-channel 3x3 convolution, 128 units), since Nature-CNN's 8x8
+# stride-4 kernel does not fit a 10x10 frame
+MINATAR = ["env.kwargs={}", "env.wrappers=[BinaryFrames]",
+           "agent.policy.backbone={type: cnn, channels: [16], kernels: [3], strides: [1], hidden: 128}"]
+
+
+def pixel_env() -> tuple[str, list[str], str]:
+    """(config, overrides, env name): MinAtar Breakout when minatar is installed, else ALE Pong."""
+    if importlib.util.find_spec("minatar") is not None:
+        # minatar registers its ids through a `gymnasium.envs` entry point, which gymnasium 1.x no
+        # longer loads by itself
+        from minatar.gym import register_envs
+
+        if "MinAtar/Breakout-v1" not in gym.registry:
+            register_envs()
+        return "ppo_cnn_pong", ["env.id=MinAtar/Breakout-v1", *MINATAR], "MinAtar/Breakout-v1"
+    return "ppo_cnn_pong", ["eval_env.kwargs.max_num_frames_per_episode=400"], "ALE/Pong-v5"
+
+
+def ppo_rows(section: str, args: argparse.Namespace, tmp: Path) -> list[Row]:
+    if section == "ppo_cnn":
+        config, env_over, env_name = pixel_env()
+        quick = ["env.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=64",
+                 "agent.hyperparams.n_epochs=1"]
+        steps = args.ppo_steps or (128 if args.quick else 4096)
+        extra = [*env_over, "train.eval_episodes=1", "train.early_stop.target=null"]
+    else:
+        config, env_name = "ppo_transformer_cartpole_novel", "rlgen/CartPoleNoVel-v1"
+        quick = []
+        steps = args.ppo_steps or (512 if args.quick else 8192)
+        extra = ["train.early_stop.target=null"]
+    extra += [f"train.total_steps={steps}", f"train.eval_every={steps}", *(quick if args.quick else [])]
+    settings = {"config": config, "env": env_name, "steps": steps, "quick": args.quick}
+    threads = "null" if args.cpu_threads is None else args.cpu_threads
+    arms = {f"cpu, {args.cpu_threads or 1} thread(s)": ["device=cpu", f"train.threads={threads}"],
+            args.device: [f"device={args.device}", "train.threads=null"]}
+    rows = reference_rows(section, settings, args.reference)
+    for arm, dev in arms.items():
+        def one(dev: list[str] = dev, arm: str = arm) -> Row:
+            run, metrics = train_arm(config, [*extra, *dev], tmp)
+            s = run.summary
+            return Row(section, arm, device=s["device"], speed=steady_speed(metrics), unit="env steps/s",
+                       quality={"return": s["final"].get("eval/return_mean")},
+                       note=f"{config} on {env_name}", settings=settings)
+        rows.append(guarded(section, arm, one))
+        print_row(rows[-1])
+    return rows
+
+
+def reference_rows(section: str, settings: dict[str, Any], path: Path | None) -> list[Row]:
+    """The fastest CPU arm of an earlier run's JSON for this section, as its first (baseline) row:
+    the strictest reading of "N times the CPU"."""
+    if path is None:
+        return []
+    ref = json.loads(Path(path).read_text())
+    cpu = [r for r in ref["rows"] if r["section"] == section and r["device"] == "cpu" and r["speed"]]
+    if not cpu:
+        return []
+    r = max(cpu, key=lambda r: r["speed"])
+    same = r["settings"] == settings
+    return [Row(section, f"reference: {r['arm']} on {ref['host']}", device="cpu", speed=r["speed"], unit=r["unit"],
+                quality=r["quality"], settings=r["settings"],
+                note="same settings" if same else "SETTINGS DIFFER: ratio not comparable")]
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def add_ratios(rows: list[Row]) -> None:
+    base: dict[str, float] = {}
+    for r in rows:
+        if r.speed is None:
+            continue
+        base.setdefault(r.section, r.speed)
+        r.ratio = r.speed / base[r.section]
+
+
+def fmt_quality(q: dict[str, Any]) -> str:
+    parts = []
+    for k, v in q.items():
+        if k == "best_step":
+            continue
+        parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+    return " ".join(parts)
+
+
+COLUMNS = ("section", "arm", "device", "speed", "ratio", "quality", "check")
+
+
+def cells(r: Row) -> list[str]:
+    speed = "-" if r.speed is None else f"{r.speed:,.1f} {r.unit}"
+    ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x"
+    return [r.section, r.arm, r.device, speed, ratio, fmt_quality(r.quality), (r.check + " " + r.note).strip()]
+
+
+def print_row(r: Row) -> None:
+    print("  " + " | ".join(cells(r)), flush=True)
+
+
+def table(rows: list[Row]) -> str:
+    body = [list(COLUMNS)] + [cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in body) for i in range(len(COLUMNS))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in body]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def targets(rows: list[Row]) -> list[str]:
+    """The issue's targets, read off the rows (a measurement, so it never changes the exit code).
+    They are GPU targets: on the CPU the line says so instead of met or missed."""
+    out = []
+    dc = {r.arm: r for r in rows if r.section == "gan_dcgan" and r.speed}
+    base = dc.get("fp32 eager")
+    for arm, r in dc.items():
+        if arm.startswith("bf16 + compile") and r.ratio is not None:
+            line = f"DCGAN {arm}: {r.ratio:.2f}x fp32 eager ({verdict(r, 1.5)})"
+            q, q0 = r.quality.get("best_frechet"), base.quality.get("best_frechet") if base else None
+            out.append(line + (f"; best Fréchet {q:.3g} vs fp32 {q0:.3g}" if q is not None and q0 is not None else ""))
+    cnn = [r for r in rows if r.section == "ppo_cnn" and r.speed]
+    if len(cnn) >= 2:
+        first, dev = cnn[0], cnn[-1]
+        against = first.arm if first.arm.startswith("reference") else f"{first.arm} (no --reference given)"
+        out.append(f"PPO CNN on {dev.device}: {dev.ratio:.2f}x {against} ({verdict(dev, 2.0)})")
+    return out
+
+
+def verdict(row: Row, target: float) -> str:
+    if not row.device.startswith("cuda"):
+        return f"target {target:g}x is for a GPU"
+    return f"target {target:g}x: {'met' if row.ratio is not None and row.ratio >= target else 'missed'}"
+
+
+def write_json(path: Path | None, rows: list[Row], args: argparse.Namespace, started: float) -> None:
+    if path is None:
+        return
+    cuda = torch.cuda.is_available()
+    doc = {
+        "host": args.label or socket.gethostname(), "device": args.device, "quick": args.quick,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None, "torch": torch.__version__,
+        "cuda": torch.version.cuda, "python": platform.python_version(), "cpu_count": os.cpu_count(),
+        "wall_s": round(time.time() - started, 1), "args": {k: str(v) for k, v in vars(args).items()},
+        "rows": [asdict(r) for r in rows], "targets": targets(rows),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, default=str))
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="cuda", help="the device under test: cuda, cuda:N or cpu")
+    p.add_argument("--quick", action="store_true", help="a few steps per arm: checks that everything runs")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run, in this order")
+    p.add_argument("--gan-steps", type=int, default=None, help="generator steps per GAN arm (default 3000; quick 20)")
+    p.add_argument("--ppo-steps", type=int, default=None, help="env steps per PPO arm (default 4096 CNN / 8192 Transformer)")
+    p.add_argument("--compile-modes", nargs="+", default=["default"],
+                   choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                   help="one bf16 + torch.compile arm per mode")
+    p.add_argument("--cpu-threads", type=int, default=None,
+                   help="torch threads of the PPO CPU arms (default: the runner's, 1, the fastest on the 2-core build machine)")
+    p.add_argument("--reference", type=Path, default=None, help="JSON of an earlier run whose CPU arms head the PPO sections")
+    p.add_argument("--torchrun-timeout", type=int, default=600, help="seconds for each torchrun launch")
+    p.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
+    p.add_argument("--label", default=None, help="the machine's name in the JSON (default: its host name)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    started = time.time()
+    choose_device(args.device, True)  # an explicit cuda without a GPU fails here, before any arm
+    sections: dict[str, Callable[[argparse.Namespace, Path], list[Row]]] = {
+        "auto": auto_rows, "torchrun": torchrun_rows,
+        "gan_dcgan": lambda a, t: gan_rows("gan_dcgan", "gan_digits_dcgan", "frechet", a, t),
+        "gan_transformer": lambda a, t: gan_rows("gan_transformer", "gan_sine_transformer", "mmd", a, t),
+        "ppo_cnn": lambda a, t: ppo_rows("ppo_cnn", a, t),
+        "ppo_transformer": lambda a, t: ppo_rows("ppo_transformer", a, t),
+    }
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    print(f"rlgen GPU benchmark on {args.device} ({gpu}), torch {torch.__version__}, "
+          f"{os.cpu_count()} CPUs{', quick' if args.quick else ''}", flush=True)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as d:
+        for name in args.only:
+            print(f"[{name}]", flush=True)
+            rows += sections[name](args, Path(d))
+            add_ratios(rows)
+            write_json(args.out, rows, args, started)
+    print()
+    print(table(rows))
+    for line in targets(rows):
+        print(line)
+    failed = [r for r in rows if r.check == "FAIL"]
+    print(f"{len(rows)} rows, {len(failed)} failed, {time.time() - started:.0f} s" + (f"; JSON: {args.out}" if args.out else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""rl-zoo3's tuned hyperparameters, converted by rlgen (`zoo:ALGO/ENV`), against rl-zoo3's published figures.
+
+Each config is rl-zoo3's own entry as `rlgen train zoo:ALGO/ENV` converts it (SB3's default
+networks, rl-zoo3's n_envs, schedules, normalization and noise), trained by rlgen's runner on 2
+seeds. The figure is the run's final evaluation: the mean return of `--eval-episodes` deterministic
+episodes (rl-zoo3's benchmark also evaluates deterministically, over ~150k steps, of one trained
+agent: its README calls the table "not a quantitative benchmark ... only one run").
+
+The budget is rl-zoo3's n_timesteps, or the fraction written after `@` (LunarLander's 1M steps
+take ~5 minutes a seed on this 2-core machine, so the default runs half of it and says so;
+rl-zoo3's `lin_` schedules then decay over the shorter run).
+
+    nice -n 10 python benchmarks/zoo.py                          # the 5 default configs, seeds 0 1
+    python benchmarks/zoo.py --configs sac/Pendulum-v1 ppo/LunarLander-v3@1 --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import rlgen
+from rlgen.agents.rl import zoo
+
+# rl-baselines3-zoo benchmark.md: (mean_reward, n_timesteps) of its trained agent
+PUBLISHED = {
+    ("ppo", "CartPole-v1"): (500.0, 100_000),
+    ("a2c", "CartPole-v1"): (500.0, 500_000),
+    ("dqn", "CartPole-v1"): (500.0, 50_000),
+    ("td3", "Pendulum-v1"): (-151.855, 20_000),
+    ("sac", "Pendulum-v1"): (-156.995, 20_000),
+    ("ppo", "LunarLander-v3"): (242.119, 1_000_000),  # published for LunarLander-v2, the same task
+    ("dqn", "Acrobot-v1"): (-76.639, 100_000),
+    ("ppo", "Acrobot-v1"): (-73.506, 1_000_000),
+    ("dqn", "MountainCar-v0"): (-100.849, 120_000),
+    ("ppo", "MountainCarContinuous-v0"): (88.343, 20_000),
+}
+DEFAULT = ["ppo/CartPole-v1", "a2c/CartPole-v1@0.2", "dqn/CartPole-v1", "td3/Pendulum-v1", "ppo/LunarLander-v3@0.5"]
+QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false"]
+
+
+def run_one(spec: str, seed: int, eval_episodes: int, root: Path) -> dict:
+    ref, _, fraction_text = spec.partition("@")
+    algo, env_id = zoo.parse_ref(ref)
+    fraction = float(fraction_text or 1.0)
+    conversion = zoo.convert(algo, env_id)
+    budget = conversion.config["train"]["total_steps"]
+    steps = int(budget * fraction)
+    overrides = [*QUIET, f"seed={seed}", f"logging.dir={root}", f"train.total_steps={steps}",
+                 f"train.eval_every={max(steps // 5, 1)}", f"train.eval_episodes={eval_episodes}"]
+    t0 = time.perf_counter()
+    run = rlgen.train(conversion.config, overrides)
+    return {"spec": spec, "algo": algo, "env": env_id, "seed": seed, "steps": steps, "budget": budget,
+            "final": run.summary["final"]["eval/return_mean"], "best": run.summary["best"]["value"],
+            "best_step": run.summary["best"]["global_step"], "seconds": time.perf_counter() - t0,
+            "unsupported": conversion.unsupported}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", nargs="+", default=DEFAULT, metavar="ALGO/ENV[@FRACTION]")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    args = parser.parse_args()
+    print(f"rl-zoo3 {zoo.zoo_version()} hyperparameters converted by rlgen; final eval: {args.eval_episodes} "
+          f"deterministic episodes; seeds {args.seeds}; 1 torch thread")
+    header = (f"{'config':<26} {'steps':>9} {'of zoo':>7} | {'final, per seed':<17} {'mean':>7} | "
+              f"{'best eval (at step), per seed':<32} | {'rl-zoo3':>8} {'at':>5} | {'s/seed':>6}")
+    print(header)
+    print("-" * len(header))
+    with TemporaryDirectory() as tmp:
+        for spec in args.configs:
+            results = [run_one(spec, seed, args.eval_episodes, Path(tmp)) for seed in args.seeds]
+            r0 = results[0]
+            finals = [r["final"] for r in results]
+            published, at = PUBLISHED.get((r0["algo"], r0["env"]), (float("nan"), 0))
+            seeds = ", ".join(f"{v:.1f}" for v in finals)
+            bests = ", ".join(f"{r['best']:.1f} ({r['best_step']:,})" for r in results)
+            print(f"{spec:<26} {r0['steps']:>9,} {r0['steps'] / r0['budget']:>6.0%} | {seeds:<17} "
+                  f"{statistics.mean(finals):>7.1f} | {bests:<32} | {published:>8.1f} {_short(at):>5} | "
+                  f"{statistics.mean(r['seconds'] for r in results):>6.0f}", flush=True)
+            for item in r0["unsupported"]:
+                print(f"    not converted: {item}")
+
+
+def _short(n: int) -> str:
+    return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k" if n else "-"
+
+
+if __name__ == "__main__":
+    main()

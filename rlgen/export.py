@@ -1,0 +1,135 @@
+"""`rlgen export RUN_DIR --format sb3|onnx|torchscript`: a trained run in a form other tools load.
+
+    rlgen export runs/ppo_cartpole/<id> --format sb3     # model.zip (+ vecnormalize.pkl): PPO.load, rl-zoo3 enjoy
+    rlgen export runs/ppo_cartpole/<id> --format onnx    # policy.onnx: observation -> deterministic action
+    rlgen export runs/gan_ring8/<id> --format torchscript   # generator.pt: noise (+ label) -> sample
+
+The run is read with `rlgen.load_run`; its kind does the work in its experiment's
+`export(fmt, out_dir) -> list[Path]` (RL: agents/rl/export.py; GAN: the generator). This module
+holds what every kind shares: a torch module written as ONNX or TorchScript with a batch size
+that can vary, and checked against torch before the file is handed over (onnxruntime for ONNX).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from rlgen.errors import RlgenError
+
+FORMATS = ("sb3", "onnx", "torchscript")
+TOLERANCE = 1e-5  # the largest difference to torch's own output an exported file may show
+ONNX_HINT = "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'rlgen[export]'"
+
+
+def export(path: str | Path, fmt: str, out: str | Path | None = None, *, trust: bool = False) -> list[Path]:
+    """Export a run (its directory, or one checkpoint directory such as checkpoints/best) to
+    `out` (default RUN_DIR/export/); returns the files written. The run is opened as
+    `rlgen.load_run(path, trust=trust)` opens it: nothing in it runs unless `trust`."""
+    from rlgen.api import load_run
+
+    if fmt not in FORMATS:
+        raise RlgenError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    with load_run(path, trust=trust) as run:
+        hook = getattr(run.experiment, "export", None)
+        if hook is None:
+            raise RlgenError(f"kind {run.config.kind!r} has no export; its torch modules are in "
+                             f"rlgen.load_run(...).modules(): {', '.join(run.modules()) or 'none'}")
+        out_dir = Path(out) if out is not None else run.run_dir / "export"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return list(hook(fmt, out_dir))
+
+
+def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output: str, path: Path,
+                fmt: str) -> Path:
+    """`module(**inputs)` as `path` in `fmt` (onnx or torchscript), its first dimension (the batch)
+    free, verified against torch on the example inputs and on a batch of another size."""
+    module = module.eval()
+    if fmt == "onnx":
+        to_onnx(module, inputs, output, path)
+        check = onnx_difference
+    elif fmt == "torchscript":
+        with torch.no_grad(), _no_distribution_checks():
+            torch.jit.trace(module, tuple(inputs.values())).save(str(path))
+        check = torchscript_difference
+    else:
+        raise RlgenError(f"{fmt!r} is not a module format; use onnx or torchscript")
+    for batch in (inputs, _rebatch(inputs, 1)):
+        if (diff := check(path, module, batch)) > TOLERANCE:
+            raise RlgenError(f"{path} gives outputs {diff:.3g} away from torch's (more than {TOLERANCE}); not exported")
+    return path
+
+
+def to_onnx(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output: str, path: Path) -> Path:
+    """torch.onnx's exporter (torch.export based), every input's first dimension dynamic."""
+    try:
+        import onnxscript  # noqa: F401 - torch.onnx's exporter is built on it
+    except ImportError:
+        raise RlgenError(ONNX_HINT) from None
+    batch = torch.export.Dim("batch")
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _no_distribution_checks():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, tuple(inputs.values()), str(path), input_names=list(inputs), output_names=[output],
+                              dynamic_shapes=tuple({0: batch} for _ in inputs), dynamo=True, external_data=False)
+    except Exception as e:  # noqa: BLE001 - the exporter's many error types: one readable message
+        raise RlgenError(f"ONNX export of {type(module).__name__} failed: {type(e).__name__}: {str(e)[:500]}") from None
+    finally:
+        quiet.setLevel(level)
+    return path
+
+
+@contextlib.contextmanager
+def _no_distribution_checks() -> Any:
+    """A distribution's argument checks are data-dependent branches that a trace cannot follow
+    (SB3's predict builds a Categorical); the values they check come from the network itself."""
+    validate = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(validate)
+
+
+def onnx_difference(path: Path, module: torch.nn.Module, inputs: Mapping[str, torch.Tensor]) -> float:
+    """Largest absolute difference between onnxruntime's and torch's outputs for `inputs`."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise RlgenError(ONNX_HINT) from None
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {k: v.cpu().numpy() for k, v in inputs.items()})[0]
+    return _difference(got, _torch_output(module, inputs))
+
+
+def torchscript_difference(path: Path, module: torch.nn.Module, inputs: Mapping[str, torch.Tensor]) -> float:
+    loaded = torch.jit.load(str(path))
+    with torch.no_grad():
+        got = loaded(*inputs.values()).cpu().numpy()
+    return _difference(got, _torch_output(module, inputs))
+
+
+def _torch_output(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor]) -> np.ndarray:
+    with torch.no_grad():
+        return module(*inputs.values()).cpu().numpy()
+
+
+def _difference(a: Any, b: Any) -> float:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max(initial=0.0))
+
+
+def _rebatch(inputs: Mapping[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
+    return {k: v[:n] for k, v in inputs.items()}

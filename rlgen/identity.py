@@ -1,0 +1,102 @@
+"""A run's identity in a few words: what differs from the config it came from.
+
+Two runs of `ppo_cartpole`, one with `optim.lr=3e-4`, must not look alike in W&B, whose default
+grouping would pool them. The run name, group and tags therefore show the config keys in which the
+run differs from its base (the bundled config of the same name, or the rl-zoo3 entry a `zoo_...`
+name was converted from), leaving out the seed and the logging settings:
+
+    name   "ppo_cartpole lr=3e-4 s1"    every run its own
+    group  "ppo_cartpole lr=3e-4"       the seeds of one variant together (`--seeds` keeps one group)
+    tags   ["lr=3e-4"]                  filterable in the runs table
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from rlgen.config import ExperimentConfig
+
+# Keys that never tell variants apart: the seed (it has its own `s1`), where and how a run logs.
+IGNORED = ("seed", "logging", "train.progress", "train.threads", "train.video_every")
+MAX_LEN = 128  # W&B's limit for a group name
+MAX_TAG = 64  # and for one tag
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    group: str
+    tags: list[str]
+
+
+def identity(cfg: ExperimentConfig, base: ExperimentConfig | None = None) -> Identity:
+    """Name, group and tags of a run of `cfg`; `base` defaults to the config it came from."""
+    base = base if base is not None else base_config(cfg)
+    parts = [] if base is None else describe(differences(cfg, base))
+    group = _clip(" ".join([cfg.name, *parts]), MAX_LEN)
+    return Identity(name=_clip(f"{group} s{cfg.seed}", MAX_LEN), group=group,
+                    tags=[_clip(p, MAX_TAG) for p in parts])
+
+
+def base_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
+    """The bundled config named like `cfg` (or the zoo entry a `zoo_...` name comes from), validated,
+    or None when there is none or it no longer loads here."""
+    from rlgen.api import load_config, named_config
+
+    source = named_config(cfg.name)
+    if source is None:
+        return None
+    try:
+        return load_config(source)
+    except Exception:  # noqa: BLE001 - e.g. its env's extra is missing here: then no base, no diff
+        return None
+
+
+def differences(cfg: ExperimentConfig, base: ExperimentConfig) -> dict[str, Any]:
+    """Dotted key -> value in `cfg`, for every key whose value differs from `base`'s (a key that
+    `cfg` lacks shows as None). Keys under a `*.type` that differs are left out: they follow from it."""
+    from rlgen.compare import flatten
+
+    mine, theirs = flatten(cfg.model_dump(mode="json")), flatten(base.model_dump(mode="json"))
+    keys = [k for k in dict.fromkeys([*mine, *theirs]) if not _ignored(k) and mine.get(k) != theirs.get(k)]
+    retyped = [k[: -len("type")] for k in keys if k.endswith(".type")]
+    return {k: mine.get(k) for k in keys if k.endswith(".type") or not any(k.startswith(t) for t in retyped)}
+
+
+def describe(diffs: Mapping[str, Any]) -> list[str]:
+    """`key=value` words with the shortest key suffixes that stay unique: optim.lr -> lr;
+    agent.policy.backbone.type -> backbone."""
+    paths = {k: (k[: -len(".type")] if k.endswith(".type") else k).split(".") for k in diffs}
+    depth = {k: 1 for k in diffs}
+    while True:
+        short = {k: ".".join(p[-depth[k]:]) for k, p in paths.items()}
+        clashes = {k for k in short if list(short.values()).count(short[k]) > 1 and depth[k] < len(paths[k])}
+        if not clashes:
+            return [f"{short[k]}={show(v)}" for k, v in diffs.items()]
+        for k in clashes:
+            depth[k] += 1
+
+
+def show(v: Any) -> str:
+    """A compact value: 3e-4 rather than 0.0003, [128,128] without spaces."""
+    if isinstance(v, bool) or v is None:
+        return str(v).lower() if v is not None else "null"
+    if isinstance(v, float):
+        if v == 0 or 1e-3 <= abs(v) < 1e5:
+            return f"{v:.4g}"
+        mantissa, exp = f"{v:.3e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(show(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{k}:{show(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def _ignored(key: str) -> bool:
+    return any(key == k or key.startswith(k + ".") for k in IGNORED)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,105 @@
+"""One run, one directory: run directories are created exclusively and held by a lock while a
+process trains in them.
+
+    path = create(Path("runs/ppo_cartpole"), seed=0)   # runs/ppo_cartpole/20261121-101500-s0-3fa2c91b
+    with locked(path): ...                             # a second process training here is refused
+
+A new run's id ends in 32 random bits and its directory is made with an exclusive `mkdir`: two
+runs that draw the same id (the same second, the same bits) cannot share it; the second draws
+again. The lock is an advisory `flock` on `RUN_DIR/.lock`, released by the OS however the process
+ends (SIGKILL included), so a killed run can be resumed at once.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from rlgen.errors import RlgenError
+
+LOCK = ".lock"
+ATTEMPTS = 20
+
+
+def run_id(seed: int) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-s{seed}-{secrets.token_hex(4)}"
+
+
+def plan(parent: Path, seed: int) -> Path:
+    """Where a new run will most likely go (`create(..., planned=)` tries it first)."""
+    return Path(parent) / run_id(seed)
+
+
+def create(parent: Path, seed: int, planned: Path | None = None) -> Path:
+    """A new, empty run directory under `parent`, created by this call and no other: `planned`
+    when it is still free, else a new id."""
+    _make_parents(parent)
+    for attempt in range(ATTEMPTS):
+        path = planned if planned is not None and attempt == 0 else parent / run_id(seed)
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue  # another run drew the same id: draw again
+        except OSError as e:
+            raise _cannot_create(path, e) from None
+    raise RlgenError(f"could not create a new run directory under {parent}: {ATTEMPTS} ids were taken")
+
+
+def claim(path: Path) -> Path:
+    """A directory chosen for a new run (`--run-dir`, or by `--seeds --parallel`'s parent): created
+    here, or already there and empty (the parent made it); never one that holds a run."""
+    path = Path(path)
+    _make_parents(path.parent)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        if not path.is_dir():
+            raise RlgenError(f"--run-dir {path} is a file, not a directory") from None
+        if any(p.name != LOCK for p in path.iterdir()):
+            raise RlgenError(f"--run-dir {path} already holds files (a run?): give a new or empty directory, "
+                             f"or continue that run with `rlgen train --resume {path}`") from None
+    except OSError as e:
+        raise _cannot_create(path, e) from None
+    return path
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold `path` for this process: another process training in it is refused with a message."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; runs still never share a directory they create
+        yield
+        return
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise RlgenError(f"cannot use run directory {path}: {e.strerror or e}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RlgenError(f"run directory {path} is in use by another rlgen process; wait for it to end "
+                             "(or stop it with Ctrl-C, which leaves a checkpoint) before resuming it") from None
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _make_parents(parent: Path) -> None:
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise RlgenError(f"cannot create run directories under {parent}: a part of that path is a file, "
+                         "not a directory (check logging.dir)") from None
+    except OSError as e:
+        raise _cannot_create(parent, e) from None
+
+
+def _cannot_create(path: Path, e: OSError) -> RlgenError:
+    return RlgenError(f"cannot create {path}: {e.strerror or e} (check logging.dir)")

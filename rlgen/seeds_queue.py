@@ -1,0 +1,100 @@
+"""Seeds as a queue: `rlgen train CONFIG --seeds 0-19 --storage URL`, on any number of machines.
+
+Each seed is one slot of an Optuna study (`rlgen/study_queue.py`): every worker started with the
+same command takes the next seed that no worker holds, so each seed runs exactly once, and a dead
+worker's seed is resumed by another from its last checkpoint. The queue's name comes from the
+resolved config and the seed list (or `--study`), so the same command joins the same queue on every
+machine, and a changed config or seed list makes a new one.
+
+The runs are ordinary run directories, `<logging.dir>/<name>/<run_id>/` on the machine that trained
+them: point `logging.dir` at a shared file system (also what lets a survivor resume a dead worker's
+seed), or gather the directories afterwards; `rlgen compare` reads them either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from rlgen.errors import RlgenError
+from rlgen.logging import console
+from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, shown_url, status_table,
+                               train_trial, work)
+
+
+def queue_name(cfg: Any, seeds: Sequence[int]) -> str:
+    """`<name>-seeds-<hash of the config (less its seed) and the seed list>`."""
+    tree = cfg.model_dump(mode="json")
+    tree.pop("seed", None)
+    digest = hashlib.sha256(json.dumps({"config": tree, "seeds": list(seeds)}, sort_keys=True).encode())
+    return f"{cfg.name}-seeds-{digest.hexdigest()[:8]}"
+
+
+def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int], storage: str, *,
+                     study: str | None = None, heartbeat: HeartbeatConfig | None = None) -> int:
+    """Work on the queue until every seed has run (here or on another worker); 0 when done."""
+    import optuna
+
+    from rlgen.api import load_config, make_experiment
+    from rlgen.seeds import print_seeds_table
+
+    # every problem first; each worker shows one bar for the whole queue, so the runs' own are off
+    cfgs = {s: load_config(config, [*overrides, f"seed={s}", "train.progress=false"]) for s in seeds}
+    base = cfgs[seeds[0]]
+    stop = base.train.early_stop
+    direction = "maximize" if stop.mode == "max" else "minimize"
+    name = study or queue_name(base, seeds)
+    heartbeat = heartbeat or HeartbeatConfig()
+    queue = open_study(name, storage, direction=direction, heartbeat=heartbeat,
+                       sampler=optuna.samplers.RandomSampler(), pruner=optuna.pruners.NopPruner())
+    _check_same_seeds(queue, seeds)
+    console.print(f"[bold]seed queue {name}[/] in {shown_url(storage)}: seeds {_ranges(seeds)} of {base.name}; "
+                  "start the same command on other machines to share it", soft_wrap=True)
+
+    def run(trial: Any, index: int) -> float:
+        seed = seeds[index]
+        trial.set_user_attr("seed", seed)
+        summary = train_trial(trial, cfgs[seed], make_experiment)
+        return run_value(summary, stop.metric, direction)
+
+    def announce(_: Any, trial: Any) -> None:
+        seed = trial.user_attrs.get("seed", "?")
+        value = "" if trial.value is None else f", {stop.metric} best {trial.value:.4g}"
+        error = f": {trial.user_attrs['error']}" if "error" in trial.user_attrs else ""
+        console.print(f"seed {seed} [bold]{trial.state.name.lower()}[/]{value}{error} "
+                      f"({trial.user_attrs.get('run_dir', '?')})", highlight=False, soft_wrap=True)
+
+    with StudyProgress(queue, len(seeds), f"seeds {base.name}") as progress:
+        work(queue, len(seeds), run, progress=progress, announce=announce)
+    console.print(status_table(queue, stop.metric, attrs=["seed"]))
+    done = [Path(t.user_attrs["run_dir"]) for t in queue.trials
+            if t.state.name == "COMPLETE" and "run_dir" in t.user_attrs]
+    here = [p for p in done if (p / "summary.json").is_file()]
+    if len(here) < len(done):
+        console.print(f"{len(done) - len(here)} of the runs are on other machines: gather them (or share "
+                      "logging.dir) to compare them all")
+    print_seeds_table(here, stop.metric, stop.target)
+    return 0
+
+
+def _check_same_seeds(queue: Any, seeds: Sequence[int]) -> None:
+    """A queue named with --study keeps the seed list it was made with."""
+    held = queue.user_attrs.get("seeds")
+    if held is None:
+        queue.set_user_attr("seeds", list(seeds))
+    elif list(held) != list(seeds):
+        raise RlgenError(f"queue {queue.study_name!r} holds seeds {_ranges(held)}, not {_ranges(seeds)}: "
+                         "give the same --seeds, or another --study")
+
+
+def _ranges(seeds: Sequence[int]) -> str:
+    """[0, 1, 2, 5] -> "0-2,5"."""
+    seeds, parts, start = list(seeds), [], None
+    for i, s in enumerate(seeds):
+        start = s if start is None else start
+        if i + 1 == len(seeds) or seeds[i + 1] != s + 1:  # the end of a run of consecutive seeds
+            parts.append(str(s) if start == s else f"{start}-{s}")
+            start = None
+    return ",".join(parts)

@@ -1,0 +1,402 @@
+"""Work shared by any number of workers through one Optuna study: sweep trials and seeds.
+
+Optuna's relational storage is the queue (SQLite on one machine; PostgreSQL or MySQL between
+machines, Optuna's documented multi-machine mode). Every worker runs the same loop:
+
+- **slots.** The study has a budget of `n` slots (trial k of `n_trials`, or seed k of the list). A
+  new trial takes the next free slot from its trial number, which the storage hands out under a row
+  lock, so two workers never hold the same one. A worker whose trial finds no free slot (two
+  workers asked at once for the last one) leaves it unrun, marked `surplus`.
+- **run directories.** A trial records its run directory in its user attributes before training
+  starts.
+- **dead workers.** A running trial beats a heartbeat into the storage. When a worker dies
+  (SIGKILL, a machine that disappears) its heartbeat stops; after `grace_period` seconds another
+  worker marks the trial failed and Optuna's `RetryHeartbeatStaleTrialCallback` queues a copy
+  (WAITING: same parameters, user attributes and reported values). The next free worker takes the
+  copy and resumes the run from its last checkpoint. Ctrl-C queues the same copy at once.
+- **the end.** A worker with no free slot waits while other workers' trials run, so that a dead
+  one is still picked up, and leaves when nothing runs or waits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+from pydantic import Field, model_validator
+
+from rlgen import checkpoint
+from rlgen.config import ExperimentConfig, Section
+from rlgen.errors import RlgenError
+from rlgen.logging import console
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+RETRY_OF = "failed_trial"  # the system attribute Optuna's retry callback gives a copy: the first attempt's number
+
+
+class HeartbeatConfig(Section):
+    """How a dead worker is noticed. Keep `grace_period` well above the longest pause a busy
+    machine can put between two heartbeats: a live trial declared dead would run twice."""
+
+    interval: int = Field(20, gt=0, description="seconds between a running trial's heartbeats")
+    grace_period: int = Field(120, gt=0, description="a trial silent this long is dead; another worker retries it")
+    max_retry: int = Field(3, ge=0, description="retries of one trial before it stays failed")
+
+    @model_validator(mode="after")
+    def _grace_after_interval(self) -> HeartbeatConfig:
+        if self.grace_period <= self.interval:
+            raise ValueError(f"grace_period ({self.grace_period}) must exceed interval ({self.interval})")
+        return self
+
+
+# --- the storage -----------------------------------------------------------------------------------
+
+
+def open_study(name: str, url: str, *, direction: str, heartbeat: HeartbeatConfig, sampler: Any = None,
+               pruner: Any = None, create: bool = True) -> Any:
+    """The study `name` in the database at `url` (created when missing, unless `create` is
+    False), with heartbeats on."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # rlgen prints its own line per trial
+    storage = _storage(url, heartbeat)
+    if not create:
+        try:
+            return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        except KeyError:
+            raise RlgenError(f"no study {name!r} in {shown_url(url)} yet") from None
+    try:
+        return optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction=direction,
+                                   sampler=sampler, pruner=pruner)
+    except ValueError as e:  # e.g. an existing study with another direction
+        raise RlgenError(f"study {name!r} in {shown_url(url)}: {e}") from None
+
+
+def _storage(url: str, hb: HeartbeatConfig) -> Any:
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=hb.max_retry, inherit_intermediate_values=True)
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(url, heartbeat_interval=hb.interval, grace_period=hb.grace_period,
+                                  heartbeat_stale_trial_callback=retry)
+        except ImportError as e:
+            raise RlgenError(f"{shown_url(url)}: the database driver is not installed ({e}); for PostgreSQL: "
+                             "pip install 'rlgen[distributed]' (psycopg)") from None
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy's many errors: the same readable message
+            # Workers that start together on an empty database race to create Optuna's tables
+            # (optuna#1092); the loser finds them made when it tries again.
+            if attempt == 4:
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise RlgenError(f"cannot open the study storage {shown_url(url)}: {first}") from None
+            time.sleep(0.2 + random.random())
+    raise AssertionError("unreachable")
+
+
+def shown_url(url: str) -> str:
+    """The URL with its password hidden (for messages and logs)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can parse: the error will say so
+        return url
+
+
+# --- slots -----------------------------------------------------------------------------------------
+
+
+def is_retry(t: Any) -> bool:
+    return RETRY_OF in t.system_attrs
+
+
+def is_surplus(t: Any) -> bool:
+    return bool(t.user_attrs.get("surplus"))
+
+
+def slot(trials: list[Any], trial: Any) -> int:
+    """The trial's 0-based place in the budget: a retry keeps its first attempt's, a new trial
+    takes the next one (every earlier trial that is neither a retry nor surplus holds one)."""
+    number = trial.system_attrs.get(RETRY_OF, trial.number)
+    return sum(1 for t in trials if t.number < number and not is_retry(t) and not is_surplus(t))
+
+
+def latest_attempts(trials: list[Any]) -> list[Any]:
+    """One trial per slot: its latest attempt (a retry replaces a dead one)."""
+    latest: dict[int, Any] = {}
+    for t in trials:
+        if not is_surplus(t):
+            root = t.system_attrs.get(RETRY_OF, t.number)
+            if root not in latest or t.number > latest[root].number:
+                latest[root] = t
+    return sorted(latest.values(), key=lambda t: t.number)
+
+
+def _claimable(trials: list[Any], n: int) -> bool:
+    from optuna.trial import TrialState
+
+    if any(t.state == TrialState.WAITING for t in trials):
+        return True  # a retry (or an enqueued trial) to take
+    return sum(1 for t in trials if not is_retry(t) and not is_surplus(t)) < n
+
+
+class _Surplus(Exception):
+    """No free slot for this trial: it is left unrun."""
+
+
+# --- the worker loop -------------------------------------------------------------------------------
+
+Run = Callable[[Any, int], float]  # (trial, slot) -> the trial's value; raises optuna.TrialPruned, RlgenError
+
+
+def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyProgress | None = None,
+         announce: Callable[[Any, Any], None] | None = None) -> None:
+    """Take slots of `study` and `run` them until all `n` are finished (by any worker)."""
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.trial import TrialState
+
+    def objective(trial: Any) -> float:
+        trials = study.get_trials(deepcopy=False)
+        frozen = next(t for t in trials if t.number == trial.number)
+        index = slot(trials, frozen)
+        if index >= n and not is_retry(frozen):
+            trial.set_user_attr("surplus", True)
+            raise _Surplus
+        trial.set_user_attr("worker", WORKER)
+        if progress is not None:
+            progress.here = f"trial {trial.number}" + (f" (retry of {frozen.system_attrs[RETRY_OF]})"
+                                                       if is_retry(frozen) else "")
+        try:
+            return run(trial, index)
+        except RlgenError as e:
+            trial.set_user_attr("error", str(e))
+            raise
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: not a result, and not lost either
+            requeue(study, trial)
+            console.print(f"trial {trial.number} queued again: the next worker resumes it from its checkpoint")
+            raise
+
+    def after(study: Any, trial: Any) -> None:
+        if not is_surplus(trial) and announce is not None:
+            announce(study, trial)
+        if progress is not None:
+            progress.here = None
+            progress.refresh()
+
+    waiting_said = False
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a dead worker's trial -> failed, and a retry queued
+        trials = study.get_trials(deepcopy=False)
+        if _claimable(trials, n):
+            waiting_said = False
+            study.optimize(objective, n_trials=1, catch=(RlgenError, _Surplus), callbacks=[after])
+            continue
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        if not running:
+            return
+        if not waiting_said:
+            console.print(f"no free slot: waiting for {len(running)} running trial(s) of other workers "
+                          "(a dead worker's trial is retried here)")
+            waiting_said = True
+        if progress is not None:
+            progress.refresh(trials)
+        time.sleep(poll_s)
+
+
+def train_trial(trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[ExperimentConfig], Any],
+                on_eval: Callable[[int, dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+    """Run the trial's config, resuming the run of a dead or interrupted attempt when its
+    directory holds a checkpoint. Interrupted (Ctrl-C, SIGTERM): KeyboardInterrupt, once the run
+    has written its checkpoint."""
+    from rlgen.runner import Runner
+
+    resume = _resumable(trial)
+    runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval)
+    trial.set_user_attr("run_dir", str(runner.run_dir))  # before training: a retry finds it here
+    summary = runner.run()
+    trial.set_user_attr("status", summary["status"])
+    trial.set_user_attr("global_step", summary["global_step"])
+    if runner.exit_code:
+        console.print(f"trial {trial.number} interrupted at step {summary['global_step']:,}")
+        raise KeyboardInterrupt
+    return summary
+
+
+def _resumable(trial: Any) -> Path | None:
+    previous = trial.user_attrs.get("run_dir")
+    if previous is None:
+        return None
+    path = Path(previous)
+    if checkpoint.latest(path / "checkpoints") is not None:
+        console.print(f"trial {trial.number}: resuming {path}")
+        return path
+    if (path / "config.yaml").is_file():
+        # died before its first checkpoint: nothing to resume, and its partial log would count
+        # twice in `rlgen compare`
+        shutil.rmtree(path, ignore_errors=True)
+        console.print(f"trial {trial.number}: {path} had no checkpoint yet; starting the run over")
+    else:
+        console.print(f"trial {trial.number}: {path} is not on this machine (no shared run directory); "
+                      "starting the run over")
+    return None
+
+
+def requeue(study: Any, trial: Any) -> None:
+    """Queue a copy of a running trial (same parameters, attributes, reported values), as the
+    heartbeat's retry does for a dead one."""
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    frozen = next(t for t in study.get_trials(deepcopy=True) if t.number == trial.number)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        RetryHeartbeatStaleTrialCallback(inherit_intermediate_values=True)(study, frozen)
+
+
+def run_value(summary: dict[str, Any], metric: str, direction: str,
+              objective: Literal["best", "final"] = "best") -> float:
+    """A run's value for the study: the best or the last value of `metric`."""
+    if objective == "final":
+        value = summary["final"].get(metric)
+    elif summary["best"].get("metric") == metric:
+        value = summary["best"].get("value")
+    else:  # early_stop tracks another metric; read the best from the log instead
+        rows = (Path(summary["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+        values = [r[metric] for r in map(json.loads, rows) if isinstance(r.get(metric), (int, float))]
+        value = (max if direction == "maximize" else min)(values) if values else None
+    if not isinstance(value, (int, float)):
+        raise RlgenError(f"the run logged no {metric!r}: set `metric:` in the sweep file to one it logs")
+    return float(value)
+
+
+# --- seeing it -------------------------------------------------------------------------------------
+
+
+def counts(trials: list[Any], direction: str) -> dict[str, Any]:
+    """Per slot (latest attempt): finished, complete, pruned, failed, running, queued; and the best."""
+    from optuna.trial import TrialState
+
+    latest = latest_attempts(trials)
+    by = {s: sum(1 for t in latest if t.state == s) for s in TrialState}
+    complete = [t for t in latest if t.state == TrialState.COMPLETE and t.value is not None]
+    best = (max if direction == "maximize" else min)(complete, key=lambda t: t.value) if complete else None
+    return {"finished": by[TrialState.COMPLETE] + by[TrialState.PRUNED] + by[TrialState.FAIL],
+            "complete": by[TrialState.COMPLETE], "pruned": by[TrialState.PRUNED], "failed": by[TrialState.FAIL],
+            "running": by[TrialState.RUNNING], "queued": by[TrialState.WAITING], "best": best}
+
+
+class StudyProgress:
+    """A live bar of the whole study (every worker's trials), as `rlgen train` shows one run:
+    slots finished of n, running, pruned, failed, the best so far, what this worker does."""
+
+    def __init__(self, study: Any, total: int, title: str, poll_s: float = 3.0):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.study, self.total, self.title, self.poll_s = study, total, title, poll_s
+        self.direction = study.direction.name.lower()
+        self.here: str | None = None
+        self._bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                             MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        self._task = self._bar.add_task(title, total=total)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> StudyProgress:
+        self.refresh()
+        self._bar.start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        if exc[0] is None:
+            self.refresh()
+        self._bar.stop()
+
+    def _poll(self) -> None:  # other workers' progress, between this worker's own events
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - a storage hiccup must not end the sweep; the next poll retries
+                pass
+
+    def refresh(self, trials: list[Any] | None = None) -> None:
+        c = counts(self.study.get_trials(deepcopy=False) if trials is None else trials, self.direction)
+        parts = [f"running {c['running']}", f"pruned {c['pruned']}", f"failed {c['failed']}"]
+        if c["queued"]:
+            parts.append(f"queued {c['queued']}")
+        if c["best"] is not None:
+            parts.append(f"best {c['best'].value:.4g} (trial {c['best'].number})")
+        if self.here:
+            parts.append(f"here: {self.here}")
+        self._bar.update(self._task, completed=min(c["finished"], self.total),
+                         description=f"{self.title}  " + " · ".join(parts))
+
+
+def status_table(study: Any, metric: str | None = None, attrs: Sequence[str] = ()) -> Any:
+    """Every trial of the study: state (with retries, surplus and errors explained), value, last
+    step, worker, the user attributes `attrs`, parameters; a caption with the counts and the best."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    trials = study.trials
+    direction = study.direction.name.lower()
+    attempts: dict[int, list[int]] = {}  # first attempt's number -> every attempt's, in order
+    for t in trials:
+        attempts.setdefault(t.system_attrs.get(RETRY_OF, t.number), []).append(t.number)
+    title = f"study {study.study_name} ({direction}{' ' + metric if metric else ''})"
+    table = Table(title=title, title_justify="left")
+    keys = sorted({k for t in trials for k in t.params})
+    for col in ["trial", *attrs, "state", "value", "last step", "worker", *keys]:
+        table.add_column(col, justify="left" if col in ("state", "worker", *keys) else "right")
+    for t in trials:
+        steps = t.user_attrs.get("global_step") or (max(t.intermediate_values) if t.intermediate_values else None)
+        value = "—" if t.value is None else f"{t.value:.6g}"
+        table.add_row(str(t.number), *(str(t.user_attrs.get(a, "—")) for a in attrs), _state(t, attempts), value,
+                      "—" if steps is None else f"{steps:,}", t.user_attrs.get("worker", "—"),
+                      *(short(t.params.get(k, "—")) for k in keys))
+    c = counts(trials, direction)
+    caption = (f"{c['finished']} finished: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed; "
+               f"{c['running']} running, {c['queued']} queued")
+    if c["best"] is not None:
+        caption += f"; best: trial {c['best'].number}, {metric or 'value'} = {c['best'].value:.6g}"
+    return Group(table, Text(caption))
+
+
+def _state(t: Any, attempts: dict[int, list[int]]) -> str:
+    state = t.state.name.lower()
+    if is_surplus(t):
+        return "not run (no free slot)"
+    if state == "fail":
+        later = [n for n in attempts[t.system_attrs.get(RETRY_OF, t.number)] if n > t.number]
+        if later:
+            return f"failed, retried as {later[0]}"
+        if "error" in t.user_attrs:
+            return f"failed: {t.user_attrs['error'][:60]}"
+    if state == "waiting":
+        state = "queued"
+    if is_retry(t):
+        state += f" (retry of {(t.system_attrs.get('retry_history') or [t.system_attrs[RETRY_OF]])[-1]})"
+    return state
+
+
+def short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,145 @@
+"""Transfer: start a backbone from a trained one of another run, in any role.
+
+Any backbone section of any config takes `init: {run: RUN_DIR, role: ROLE, freeze: bool, lr: float}`:
+
+    agent:
+      policy:
+        backbone: {type: cnn, channels: [16, 32], kernels: [3, 3], strides: [1, 1], hidden: 128,
+                   init: {run: runs/autoencoder_minatar_breakout, role: encoder, freeze: true}}
+
+`role` names one of the run's modules (`rlgen.load_run(run).modules()`, listed by `rlgen inspect
+RUN_DIR`); the backbone inside it is its *trunk* (`trunk`): an autoencoder's encoder without its
+latent head, a classifier's backbone without its head, a GAN discriminator's body without its
+logit, an RL policy's features extractor. Its tensors are copied onto the new backbone by name
+(or, when the names differ but the shapes line up, in order); any mismatch is one error naming both
+sides before training starts. `freeze: true` takes the backbone out of every optimizer and keeps it
+in eval mode (batch-norm statistics and dropout fixed too), so it stays bit-identical; otherwise
+`lr` gives it its own learning rate (rlgen/optim.py).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from pathlib import Path
+import torch
+from torch import nn
+
+from rlgen.config import InitConfig
+from rlgen.errors import RlgenError
+from rlgen.optim import LR_ATTR
+
+
+def resolve_run(run: str | Path) -> Path:
+    """A run directory as given, or the newest run with a checkpoint under `runs/<name>`."""
+    path = Path(run)
+    if (path / "config.yaml").is_file():
+        return path
+    runs = sorted((p for p in path.glob("*/config.yaml") if (p.parent / "checkpoints" / "latest").is_file()),
+                  key=lambda p: p.parent.stat().st_mtime) if path.is_dir() else []
+    if not runs:
+        raise RlgenError(f"{run} is not a run directory and holds no finished run (runs/<name>/<id> with a "
+                         "checkpoint); train that config first, or point init.run at a run directory")
+    return runs[-1].parent
+
+
+def trunk(module: nn.Module) -> nn.Module:
+    """The backbone inside a role's module: follow `.backbone` (kinds' wrappers, rlgen's SB3
+    extractor, GAN players), else the first submodule that has one (an SB3 policy: its actor's
+    features extractor), else the module itself."""
+    inner = getattr(module, "backbone", None)
+    if isinstance(inner, nn.Module) and inner is not module:
+        return trunk(inner)
+    for sub in module.modules():
+        if sub is not module and isinstance(getattr(sub, "backbone", None), nn.Module):
+            return trunk(sub)
+    return module
+
+
+def describe(module: nn.Module) -> str:
+    """`CNNEncoder (4, 10, 10) -> 128, 3 tensors, 21,568 weights`."""
+    shape = getattr(module, "in_shape", None)
+    out = getattr(module, "out_shape", None) or getattr(module, "out_dim", None)
+    io = f" {tuple(shape)} -> {out}" if shape is not None and out is not None else ""
+    state = module.state_dict()
+    weights = sum(t.numel() for t in state.values() if t.is_floating_point())
+    return f"{type(module).__name__}{io}, {len(state)} tensors, {weights:,} weights"
+
+
+def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
+    """The state dict of `init.role`'s trunk in `init.run` (on the CPU) and a line describing it."""
+    from rlgen.api import load_run
+
+    run_dir = resolve_run(init.run)
+    with load_run(run_dir) as run:
+        roles = run.modules()
+        if init.role not in roles:
+            raise RlgenError(f"run {run_dir} has no role {init.role!r}; its roles: {', '.join(roles) or 'none'} "
+                             f"(rlgen inspect {run_dir})")
+        net = trunk(roles[init.role])
+        state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        return state, f"the {init.role} of {run_dir} ({describe(net)})"
+
+
+def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, where: str) -> None:
+    """Load `init` into each target backbone (one load for all), then freeze it or give it its own lr.
+    `where` is the config path of the backbone section, for messages."""
+    if init is None:
+        return
+    targets = [targets] if isinstance(targets, nn.Module) else targets
+    state, source = load_trunk(init)
+    for target in targets:
+        copy_state(state, target, source, where)
+        if init.freeze:
+            freeze(target)
+        elif init.lr is not None:
+            for p in target.parameters():
+                setattr(p, LR_ATTR, init.lr)
+
+
+def copy_state(state: dict[str, torch.Tensor], target: nn.Module, source: str, where: str) -> None:
+    """Copy `state` onto `target`'s tensors by name, or in order when only the names differ; an
+    error naming both sides when they do not fit."""
+    mine = target.state_dict()
+    if list(state) == list(mine) or set(state) == set(mine):
+        pairs = [(k, k) for k in mine]
+    else:
+        pairs = list(zip(state, mine)) if len(state) == len(mine) else []
+    bad = [f"{theirs} is {tuple(state[theirs].shape)} there, {ours} is {tuple(mine[ours].shape)} here"
+           for theirs, ours in pairs if state[theirs].shape != mine[ours].shape]
+    if not pairs:
+        only_there = [k for k in state if k not in mine][:3]
+        only_here = [k for k in mine if k not in state][:3]
+        bad = [f"{len(state)} tensors there, {len(mine)} here (only there: {', '.join(only_there) or '-'}; "
+               f"only here: {', '.join(only_here) or '-'})"]
+    if bad:
+        shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise RlgenError(f"{where}.init: {source} does not fit {where} ({describe(target)}): {shown} — "
+                         "give this backbone the same type and sizes as the one in that run")
+    with torch.no_grad():
+        for theirs, ours in pairs:
+            mine[ours].copy_(state[theirs])
+
+
+def freeze(module: nn.Module) -> None:
+    """No gradients, and eval mode for good: `module.train()` (which every kind and SB3 call) leaves
+    it in eval mode, so batch-norm statistics and dropout stay fixed too."""
+    module.requires_grad_(False)
+    module.eval()
+    module.train = types.MethodType(_stay_in_eval, module)  # type: ignore[method-assign]
+
+
+def _stay_in_eval(self: nn.Module, mode: bool = True) -> nn.Module:
+    return nn.Module.train(self, False)
+
+
+def roles_table(modules: dict[str, nn.Module]) -> list[tuple[str, str, str, list[tuple[str, tuple[int, ...]]]]]:
+    """For `rlgen inspect`: (role, module description, trunk description, trunk tensors with shapes)."""
+    rows = []
+    for role, module in modules.items():
+        net = trunk(module)
+        n = sum(p.numel() for p in module.parameters())
+        whole = f"{type(module).__name__}, {n:,} parameters"
+        tensors = [(k, tuple(v.shape)) for k, v in net.state_dict().items() if v.dim() > 0 or math.prod(v.shape) > 1]
+        rows.append((role, whole, describe(net), tensors))
+    return rows

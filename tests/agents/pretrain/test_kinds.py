@@ -1,0 +1,121 @@
+"""`kind: autoencoder` and `kind: supervised`: they learn on digits, draw their pictures, and
+resume exactly (the shipped checker)."""
+
+import numpy as np
+import pytest
+
+import rlgen
+from rlgen.testing import check_experiment
+
+QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
+SMALL = ["train.total_steps=40", "train.eval_every=20", "fit.steps_per_unit=10", "fit.batch_size=16"]
+SINE_AE = ["data={source: sine, kwargs: {length: 16}, n_held_out: 64}", "encoder.backbone={type: gru, hidden_size: 16}",
+           "decoder.out_activation=null"]
+
+
+def _train(config, tmp_path, *overrides):
+    run = rlgen.train(config, [*QUIET, f"logging.dir={tmp_path}", *overrides])
+    assert run.summary["status"] in ("completed", "stopped_early")
+    return run
+
+
+# --- the shipped checker: exact resume --------------------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["objective.type=denoising"],
+    ["objective.type=variational", "encoder.backbone={type: mlp, hidden: [32], dropout: 0.1}"],
+    [*SINE_AE, "decoder.backbone={type: lstm, hidden_size: 16}"],
+    [*SINE_AE, "encoder.backbone={type: transformer, d_model: 16, n_heads: 2, n_layers: 1, ff_dim: 32}",
+     "decoder.backbone={type: transformer, d_model: 16, n_heads: 2, n_layers: 1, ff_dim: 32}", "objective.type=variational"],
+], ids=["plain-cnn", "denoising", "vae-dropout", "gru-lstm-sines", "transformer-vae-sines"])
+def test_autoencoder_resumes_exactly(overrides):
+    report = check_experiment("autoencoder", "autoencoder_digits", [*SMALL, *overrides], exact=True)
+    assert "loss/reconstruction" in report.metric_names and "eval/recon_mse" in report.eval_names
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["model.backbone={type: cnn, channels: [8], kernels: [3], strides: [1], padding: [1], hidden: 32, norm: batch, dropout: 0.2}",
+     "objective.loss=hinge", "optim.l1=1e-4"],
+    ["data={source: friedman1, validation: 0.2, test: 0.2}", "objective={task: regression, loss: mse}"],
+], ids=["mlp-batchnorm-dropout", "cnn-hinge-l1", "regression"])
+def test_supervised_resumes_exactly(overrides):
+    report = check_experiment("supervised", "supervised_digits", [*SMALL, *overrides], exact=True)
+    assert "loss/total" in report.metric_names and "eval/val_loss" in report.eval_names
+
+
+# --- learning ---------------------------------------------------------------------------------
+
+
+def _pixel_variance() -> float:
+    from rlgen.envs.datasets import digits
+
+    return float(digits().x.var(0).mean())  # the error of always drawing the mean digit
+
+
+@pytest.mark.slow
+def test_autoencoder_reconstruction_error_falls_below_a_bar_on_digits(tmp_path):
+    run = _train("autoencoder_digits", tmp_path, "train.total_steps=600", "train.eval_every=300")
+    rows = [r for r in _rows(run) if "eval/recon_mse" in r]
+    assert rows[0]["eval/recon_mse"] > rows[-1]["eval/recon_mse"]
+    # always drawing the mean digit scores ~0.29; after 600 steps the 16-number code gets ~0.03
+    assert rows[-1]["eval/recon_mse"] < 0.25 * _pixel_variance()
+    media = sorted(p.name for p in (run.run_dir / "media").iterdir())
+    assert "reconstructions_step_00000600.png" in media
+
+
+def test_vae_reports_its_kl_and_draws_samples_from_the_prior(tmp_path):
+    run = _train("vae_digits", tmp_path, "train.total_steps=300", "train.eval_every=300")
+    final = run.summary["final"]
+    assert final["eval/kl"] > 0 and final["eval/recon_mse"] < _pixel_variance()
+    assert (run.run_dir / "media" / "samples_step_00000300.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loss", ["cross_entropy", "hinge", "mse"])
+def test_classifier_beats_95_percent_held_out_accuracy_on_digits(loss, tmp_path):
+    run = _train("supervised_digits", tmp_path, f"objective.loss={loss}", "train.total_steps=1500",
+                 "train.eval_every=500")
+    assert run.summary["final"]["eval/test_accuracy"] > 0.95, run.summary["final"]
+    assert (run.run_dir / "media" / "confusion_step_00001500.png").is_file()
+
+
+@pytest.mark.slow
+def test_early_stopping_on_the_validation_split(tmp_path):
+    run = _train("supervised_digits", tmp_path, "train.total_steps=20000", "train.eval_every=100",
+                 "train.early_stop.patience=2", "optim.lr=3e-3")
+    assert run.summary["status"] == "stopped_early" and run.summary["global_step"] < 20000
+    assert run.summary["best"]["metric"] == "eval/val_loss"
+
+
+@pytest.mark.slow
+def test_regression_on_friedman1_beats_the_mean(tmp_path):
+    run = _train("supervised_digits", tmp_path, "data={source: friedman1, validation: 0.2, test: 0.2}",
+                 "objective={task: regression, loss: mse}", "model.backbone.dropout=0.0", "train.total_steps=1500",
+                 "train.eval_every=1500", "train.early_stop.patience=null")
+    from rlgen.envs.datasets import friedman1
+
+    variance = float(np.var(friedman1().y))  # the error of always predicting the mean
+    assert run.summary["final"]["eval/test_mse"] < 0.3 * variance
+
+
+def test_a_source_without_labels_is_refused_before_training(tmp_path):
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="objective.task: 'ring8' has no classes"):
+        rlgen.load_config("supervised_digits", ["data.source=ring8"])
+
+
+def test_bce_on_data_outside_0_1_is_refused(tmp_path):
+    from rlgen.errors import RlgenError
+
+    with pytest.raises(RlgenError, match=r"bce needs data in \[0, 1\], but 'digits' spans \[-1, 1\]"):
+        _train("autoencoder_digits", tmp_path, "objective.reconstruction=bce", "decoder.out_activation=null")
+
+
+def _rows(run):
+    import json
+
+    return [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -1,0 +1,233 @@
+"""`rlgen export`: SB3's model.zip loads in a fresh process and acts as the run does; ONNX and
+TorchScript give torch's outputs; rl-zoo3's enjoy plays the export; GAN generators export too."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import rlgen
+from rlgen.cli import main
+from rlgen.export import export, onnx_difference
+
+QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
+
+
+def _train(tmp_path, config, overrides=()):
+    return rlgen.train(config, [*QUIET, f"logging.dir={tmp_path}", *overrides]).run_dir
+
+
+def _rl(name, env_id, algo, hyperparams, total, env=None, agent=None):
+    return {"name": name, "kind": "rl", "seed": 3, "env": {"id": env_id, **(env or {})},
+            "agent": {"algo": algo, "hyperparams": hyperparams, **(agent or {})},
+            "train": {"total_steps": total, "eval_every": total, "eval_episodes": 2}}
+
+
+# a continuous policy on SB3's own extractor, with VecNormalize: the zip must not need rlgen
+PENDULUM_PPO = _rl("ppo_pendulum_norm", "Pendulum-v1", "ppo", {"n_steps": 64}, 128,
+                   env={"n_envs": 2, "normalize": {}})
+SAC = _rl("sac_tiny", "Pendulum-v1", "sac", {"learning_starts": 10, "buffer_size": 1000}, 64,
+          agent={"policy": {"net_arch": [32, 32]}})
+DQN = _rl("dqn_tiny", "CartPole-v1", "dqn", {"learning_starts": 10, "buffer_size": 1000}, 64)
+
+
+def _observations(env_id, n=30, seed=0):
+    env = gym.make(env_id)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    out = []
+    for _ in range(n):
+        out.append(obs)
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            obs, _ = env.reset()
+    return np.asarray(out, dtype=np.float32)
+
+
+def _rlgen_actions(run_dir, observations):
+    """What rlgen.load_run(...).agent() does with each raw observation (a fresh episode each)."""
+    with rlgen.load_run(run_dir) as run:
+        agent = run.agent()
+        out = []
+        for obs in observations:
+            agent.reset()
+            out.append(agent.predict(obs))
+        return np.asarray(out)
+
+
+def _fresh_python(tmp_path, code, **files):
+    """Run `code` in a new interpreter (nothing of this process carried over); its stdout is JSON."""
+    for name, array in files.items():
+        np.save(tmp_path / f"{name}.npy", array)
+    script = tmp_path / "fresh.py"
+    script.write_text(textwrap.dedent(code))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_sb3_zip_in_a_fresh_process_acts_and_scores_as_the_run(tmp_path):
+    run_dir = _train(tmp_path, "ppo_cartpole", ["train.total_steps=1024", "train.eval_every=1024", "seed=5"])
+    out = tmp_path / "exported"
+    files = export(run_dir, "sb3", out)
+    assert out / "model.zip" in files and not (out / "vecnormalize.pkl").exists()
+    obs = _observations("CartPole-v1")
+    got = _fresh_python(tmp_path, f"""
+        import json, numpy as np
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.env_util import make_vec_env
+        from stable_baselines3.common.evaluation import evaluate_policy
+        model = PPO.load("{out / 'model.zip'}", device="cpu")
+        actions = model.predict(np.load("obs.npy"), deterministic=True)[0]
+        # rlgen evaluates on n_envs = eval_episodes copies seeded seed + 10000, seed + 10001, ...
+        env = make_vec_env("CartPole-v1", n_envs=10, seed=5 + 10_000)
+        returns, _ = evaluate_policy(model, env, n_eval_episodes=10, deterministic=True, return_episode_rewards=True)
+        print(json.dumps({{"actions": actions.tolist(), "mean": float(np.mean(returns))}}))
+    """, obs=obs)
+    assert got["actions"] == _rlgen_actions(run_dir, obs).tolist()
+    # the same fresh eval envs for the run's own model (a loaded run's eval env resumes where the
+    # run left it, for exact resume, so `run.evaluate()` continues rather than restarts its episodes)
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    with rlgen.load_run(run_dir) as run:
+        env = make_vec_env("CartPole-v1", n_envs=10, seed=5 + 10_000)
+        returns, _ = evaluate_policy(run.experiment.model, env, n_eval_episodes=10, deterministic=True,
+                                     return_episode_rewards=True)
+        assert got["mean"] == float(np.mean(returns))
+
+
+@pytest.mark.slow
+def test_sb3_zip_of_an_sb3_policy_loads_without_rlgen(tmp_path):
+    run_dir = _train(tmp_path, PENDULUM_PPO)
+    out = tmp_path / "exported"
+    export(run_dir, "sb3", out)
+    obs = _observations("Pendulum-v1")
+    got = _fresh_python(tmp_path, f"""
+        import json, sys
+        sys.modules["rlgen"] = None  # any unpickling that needs rlgen fails here
+        import gymnasium as gym, numpy as np
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+        model = PPO.load("{out / 'model.zip'}", device="cpu")
+        norm = VecNormalize.load("{out / 'vecnormalize.pkl'}", DummyVecEnv([lambda: gym.make("Pendulum-v1")]))
+        actions = model.predict(norm.normalize_obs(np.load("obs.npy")), deterministic=True)[0]
+        print(json.dumps({{"actions": actions.tolist()}}))
+    """, obs=obs)
+    np.testing.assert_allclose(got["actions"], _rlgen_actions(run_dir, obs), atol=1e-6)
+
+
+def test_onnx_policy_equals_torch_and_the_agent(tmp_path):
+    run_dir = _train(tmp_path, "ppo_cartpole", ["train.total_steps=512", "train.eval_every=512"])
+    _check_module_exports(run_dir, "CartPole-v1", tmp_path, formats=("onnx",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config, env_id", [(PENDULUM_PPO, "Pendulum-v1"), (SAC, "Pendulum-v1"), (DQN, "CartPole-v1")],
+                         ids=["ppo-normalized-continuous", "sac-squashed", "dqn-q-argmax"])
+def test_onnx_and_torchscript_of_every_policy_kind(tmp_path, config, env_id):
+    _check_module_exports(_train(tmp_path, config), env_id, tmp_path, formats=("onnx", "torchscript"))
+
+
+def _check_module_exports(run_dir, env_id, tmp_path, formats):
+    import onnxruntime as ort
+
+    from rlgen.agents.rl.export import DeterministicPolicy
+
+    obs = _observations(env_id)
+    expected = _rlgen_actions(run_dir, obs)  # SB3's predict through rlgen's pipeline (normalization included)
+    for fmt in formats:
+        (path,) = export(run_dir, fmt, tmp_path / fmt)
+        if fmt == "onnx":
+            got = ort.InferenceSession(str(path)).run(None, {"obs": obs})[0]
+            with rlgen.load_run(run_dir) as run:
+                module = DeterministicPolicy.of(run.experiment)
+                assert onnx_difference(path, module, {"obs": torch.as_tensor(obs)}) <= 1e-5
+        else:
+            with torch.no_grad():
+                got = torch.jit.load(str(path))(torch.as_tensor(obs)).numpy()
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_gan_generator_exports(tmp_path):
+    import onnxruntime as ort
+
+    run_dir = _train(tmp_path, "gan_ring8", ["train.total_steps=100", "train.eval_every=100", "eval.samples=200"])
+    noise = torch.randn(7, 2, generator=torch.Generator().manual_seed(0))
+    with rlgen.load_run(run_dir) as run:
+        with torch.no_grad():
+            expected = run.modules()["generator_ema"].eval()(noise).numpy()  # the EMA copy samples
+    (onnx_path,) = export(run_dir, "onnx", tmp_path / "onnx")
+    got = ort.InferenceSession(str(onnx_path)).run(None, {"noise": noise.numpy()})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
+    np.testing.assert_allclose(torch.jit.load(str(ts_path))(noise).detach().numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_conditional_generator_takes_labels(tmp_path):
+    import onnxruntime as ort
+
+    run_dir = _train(tmp_path, "gan_digits_conditional", ["train.total_steps=50", "train.eval_every=50",
+                                                           "perf.steps_per_unit=50"])
+    (path,) = export(run_dir, "onnx", tmp_path / "onnx")
+    session = ort.InferenceSession(str(path))
+    assert [i.name for i in session.get_inputs()] == ["noise", "label"]
+    with rlgen.load_run(run_dir) as run:
+        exp = run.experiment
+        net = exp.ema.module if exp.ema is not None else exp.G
+        noise = net.noise(5, torch.Generator().manual_seed(1))
+        labels = torch.tensor([0, 3, 9, 3, 1])
+        with torch.no_grad():
+            expected = net.eval()(noise, labels).numpy()
+    got = session.run(None, {"noise": noise.numpy(), "label": labels.numpy()})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_cli_export_prints_the_files_and_explains_what_it_cannot(tmp_path, capsys):
+    run_dir = _train(tmp_path, "ppo_cartpole", ["train.total_steps=512", "train.eval_every=512"])
+    assert main(["export", str(run_dir), "--format", "sb3", "--checkpoint", "best"]) == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(run_dir / "export" / p) for p in
+                           ("model.zip", "rl-zoo/ppo/CartPole-v1_1/CartPole-v1.zip", "rl-zoo/ppo/CartPole-v1_1/CartPole-v1/config.yml")]
+    assert "needs rlgen installed" in err and "python -m rl_zoo3.enjoy --algo ppo --env CartPole-v1" in err
+    gan = _train(tmp_path, "gan_ring8", ["train.total_steps=100", "train.eval_every=100", "eval.samples=200"])
+    assert main(["export", str(gan), "--format", "sb3"]) == 2
+    assert "a GAN's generator exports with --format onnx or torchscript" in capsys.readouterr().err
+
+
+needs_zoo = pytest.mark.skipif(importlib.util.find_spec("rl_zoo3") is None,
+                               reason="rl_zoo3 is not installed (make install adds it with --no-deps)")
+
+
+@needs_zoo
+@pytest.mark.slow
+def test_rl_zoo3_enjoy_plays_the_export(tmp_path):
+    """enjoy rebuilds the env pipeline (VecNormalize from vecnormalize.pkl) from the rl-zoo layout;
+    its first episode (env seed 0) scores what the run's own agent scores on that episode."""
+    run_dir = _train(tmp_path, PENDULUM_PPO)
+    export(run_dir, "sb3", tmp_path / "exported")
+    enjoy = [sys.executable, "-m", "rl_zoo3.enjoy", "--algo", "ppo", "--env", "Pendulum-v1", "-f",
+             str(tmp_path / "exported" / "rl-zoo"), "--exp-id", "1", "--no-render", "-n", "210", "--seed", "0"]
+    done = subprocess.run(enjoy, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Loading running average" in done.stdout
+    first = float(re.search(r"Episode Reward: (-?[\d.]+)", done.stdout).group(1))
+    with rlgen.load_run(run_dir) as run:
+        agent, env = run.agent(), gym.make("Pendulum-v1")
+        obs, _ = env.reset(seed=0)
+        total, done_ = 0.0, False
+        while not done_:
+            obs, reward, terminated, truncated, _ = env.step(agent.predict(obs))
+            total, done_ = total + float(reward), terminated or truncated
+    assert first == pytest.approx(total, abs=0.006)  # enjoy prints 2 decimals

@@ -1,0 +1,117 @@
+"""live_state: the plain-data state of live object graphs (SB3 models, vector envs, games) and its
+restore into a fresh graph built the same way."""
+
+import random
+import threading
+from collections import deque, namedtuple
+from enum import Enum
+
+import numpy as np
+import torch
+
+import rlgen.logging as rlog
+from rlgen import checkpoint
+from rlgen.agents.rl import live_state
+from rlgen.agents.rl.experiment import RLExperiment
+from rlgen.logging import Logger
+from rlgen.runner import RunContext
+from tests.agents.rl_helpers import rl_config
+
+Pair = namedtuple("Pair", "pi vf")
+
+
+class Phase(Enum):
+    OPEN, CLOSED = 1, 2
+
+
+class Inner:
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+        self.board = [0, 0, 0]
+        self.phase = Phase.OPEN
+        self.weights = torch.zeros(3)
+
+
+class World:
+    def __init__(self):
+        self.inner = Inner()
+        self.shared = {"a": 1}
+        self.also = self.shared  # one dict, two names
+        self.states = Pair(torch.zeros(2), torch.zeros(2))
+        self.window = deque([1, 2], maxlen=3)
+        self.legacy = np.random.RandomState(0)
+        self.py = random.Random(0)
+        self.callback = lambda: None  # behaviour: never captured
+        self.t_start = 0.0  # wall clock: never captured
+        self.optimizer = torch.optim.SGD([self.inner.weights.requires_grad_()], lr=0.1)
+
+
+def _advance(w: World) -> None:
+    w.inner.rng.random(5)
+    w.inner.board[1] = 7
+    w.inner.phase = Phase.CLOSED
+    with torch.no_grad():
+        w.inner.weights += 1
+    w.shared["a"] = 2
+    w.states = Pair(torch.ones(2), torch.full((2,), 2.0))
+    w.window.append(3)
+    w.legacy.rand(3)
+    w.py.random()
+    w.late = "made after construction"
+
+
+def test_a_graph_restores_into_a_fresh_one_with_its_aliasing_and_in_place(tmp_path):
+    saved, fresh = World(), World()
+    _advance(saved)
+    checkpoint.save(tmp_path, 1, {"s": live_state.capture(saved)})  # through a real checkpoint: plain data
+    captured = checkpoint.load(tmp_path)["s"]
+    weights = fresh.inner.weights
+    fresh.extra = "made by a reset before restoring"
+    assert live_state.restore(fresh, captured) == []
+    assert fresh.inner.rng.random() == saved.inner.rng.random()
+    assert fresh.inner.board == [0, 7, 0] and fresh.inner.phase is Phase.CLOSED
+    assert fresh.inner.weights is weights and torch.equal(weights, saved.inner.weights)  # the optimizer's tensor
+    assert fresh.also is fresh.shared and fresh.shared == {"a": 2}
+    assert isinstance(fresh.states, Pair) and torch.equal(fresh.states.vf, saved.states.vf)
+    assert fresh.window == deque([1, 2, 3]) and fresh.window.maxlen == 3
+    assert fresh.legacy.rand() == saved.legacy.rand() and fresh.py.random() == saved.py.random()
+    assert fresh.late == "made after construction" and not hasattr(fresh, "extra")
+    assert callable(fresh.callback) and fresh.t_start == 0.0
+
+
+def test_what_lives_outside_the_process_is_reported_not_captured():
+    w = World()
+    w.inner.lock = threading.Lock()
+    captured = live_state.capture(w)
+    assert live_state.uncaptured(captured) == ["inner.lock (_thread.lock)"]
+
+
+def test_a_fresh_graph_of_another_shape_is_reported():
+    saved, fresh = World(), World()
+    fresh.inner = None
+    assert live_state.restore(fresh, live_state.capture(saved)) == ["inner: saved a tests.agents.test_live_state.Inner, "
+                                                                      "found nothing"]
+
+
+def test_subprocess_envs_resume_with_a_warning_that_it_is_not_exact(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(rlog.console, "print", lambda msg="", *a, **k: said.append(str(msg)))
+    cfg = rl_config(tmp_path, "ppo", "CartPole-v1", n_envs=2, total=256, hyperparams={"n_steps": 16, "batch_size": 32},
+                    env={"id": "CartPole-v1", "n_envs": 2, "vectorize": "subproc"})
+    exps = []
+    for _ in range(2):
+        exp = RLExperiment(cfg)
+        exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), 0))
+        exps.append(exp)
+    try:
+        exps[0].train_unit()
+        state = exps[0].state_dict()
+        assert any("multiprocessing" in p for p in live_state.uncaptured(state["env"]))
+        exps[1].load_state_dict(state)
+        assert exps[1].model._last_obs is None  # SB3 starts new episodes
+        assert exps[1].global_step == exps[0].global_step
+        exps[1].train_unit()
+    finally:
+        for exp in exps:
+            exp.close()
+    assert any("this resume is not exact: the training envs cannot be restored" in w for w in said), said

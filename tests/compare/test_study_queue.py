@@ -1,0 +1,143 @@
+"""The study as a work queue, in one process on SQLite: slots, a dead worker's trial resumed from
+its checkpoint, Ctrl-C queueing a trial again, per-trial sampler seeds, `--status`, seed queues.
+The same code with several processes on PostgreSQL: test_workers_postgres.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from rlgen.api import load_config, make_experiment
+from rlgen.cli import main
+from rlgen.runner import Runner
+from rlgen.study_queue import latest_attempts, slot
+from rlgen.sweep import Sweep, read_sweep
+
+from .queue_toy import write_config
+
+
+def fake(number: int, state: str = "COMPLETE", retry_of: int | None = None, surplus: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(number=number, state=TrialState[state], user_attrs={"surplus": True} if surplus else {},
+                           system_attrs={} if retry_of is None else {"failed_trial": retry_of})
+
+
+def test_slots_go_to_new_trials_in_order_and_a_retry_keeps_its_first_attempts():
+    trials = [fake(0), fake(1, "FAIL"), fake(2), fake(3, "FAIL", surplus=True), fake(4, "RUNNING", retry_of=1),
+              fake(5, "FAIL", retry_of=1), fake(6, "WAITING", retry_of=1), fake(7)]
+    assert [slot(trials, t) for t in trials] == [0, 1, 2, 3, 1, 1, 1, 3]
+    # one trial per slot, its latest attempt; the surplus trial holds none
+    assert [t.number for t in latest_attempts(trials)] == [0, 2, 6, 7]
+
+
+def sweep_file(tmp_path: Path, n_trials: int, **toy) -> Path:
+    base = write_config(tmp_path, **toy)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "config": str(base), "study": "q", "n_trials": n_trials, "sampler": {"type": "random", "seed": 0},
+        "pruner": {"type": "none"}, "heartbeat": {"interval": 1, "grace_period": 2},
+        "space": {"x": {"type": "float", "low": 1.0, "high": 10.0}},
+    }))
+    return path
+
+
+def make_sweep(path: Path) -> Sweep:
+    return Sweep(read_sweep(path), load=load_config, make_experiment=make_experiment)
+
+
+def loss_steps(run_dir: Path) -> list[int]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r["global_step"] for r in rows if "loss/toy" in r]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # the test's own ask() of the dead trial
+def test_a_dead_workers_trial_is_retried_here_from_its_checkpoint(tmp_path, capsys):
+    """A trial left RUNNING with a silent heartbeat (its worker died at step 20): the next worker
+    finds no free slot, waits, sees the heartbeat go stale, and resumes the run directory."""
+    sweep = make_sweep(sweep_file(tmp_path, n_trials=1))
+    study = sweep.open_study()
+    dead = study.ask()
+    dead.suggest_float("x", 1.0, 10.0)
+    cfg = load_config(sweep.trial_config(dead.params), ["train.total_steps=20"])
+    partial = Runner(cfg, make_experiment(cfg))
+    dead.set_user_attr("run_dir", str(partial.run_dir))
+    partial.run()  # checkpoints at 10 and 20, then "the worker dies"
+    study._storage.record_heartbeat(dead._trial_id)  # its last heartbeat; none follows
+
+    sweep.run()
+    trials = {t.number: t for t in sweep.open_study().trials}
+    assert trials[0].state == TrialState.FAIL
+    retry = trials[1]
+    assert retry.state == TrialState.COMPLETE and retry.system_attrs["failed_trial"] == 0
+    assert retry.params == trials[0].params and retry.user_attrs["run_dir"] == str(partial.run_dir)
+    assert loss_steps(partial.run_dir) == [10, 20, 30, 40, 50]  # continued at 30, not from 0
+    assert retry.value == pytest.approx(dead.params["x"] * 5)
+    err = capsys.readouterr().err
+    assert "waiting for 1 running trial" in err and f"resuming {partial.run_dir}" in err
+
+
+def test_ctrl_c_queues_the_trial_again_and_the_next_run_resumes_it(tmp_path):
+    path = sweep_file(tmp_path, n_trials=2, die_at=30, die_once=str(tmp_path / "once"), die_signal="SIGINT")
+    with pytest.raises(KeyboardInterrupt):
+        make_sweep(path).run()
+    study = make_sweep(path).open_study()
+    (first, queued) = study.trials
+    assert first.state == TrialState.FAIL and queued.state == TrialState.WAITING
+    assert queued.user_attrs["run_dir"] == first.user_attrs["run_dir"] and queued.params == first.params
+    make_sweep(path).run()  # the marker file exists now: no second Ctrl-C
+    trials = make_sweep(path).open_study().trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert loss_steps(Path(first.user_attrs["run_dir"])) == [10, 20, 30, 40, 50]
+    assert trials[2].user_attrs["run_dir"] != first.user_attrs["run_dir"]  # the second slot: a run of its own
+
+
+def test_a_later_worker_draws_new_parameters(tmp_path):
+    """Every worker builds the sampler from the same seed; trials must still differ (a seed fixed per
+    worker would give worker 2 the parameters worker 1 already tried)."""
+    path = sweep_file(tmp_path, n_trials=2)
+    make_sweep(path).run()
+    make_sweep(path).run(n_trials=4)  # a second worker, started later, same sweep file
+    (tmp_path / "again").mkdir()
+    again = sweep_file(tmp_path / "again", n_trials=4)
+    make_sweep(again).run()  # one worker alone: the same sequence (reproducible)
+    xs = [t.params["x"] for t in make_sweep(path).open_study().trials]
+    assert len(set(xs)) == 4
+    assert [t.params["x"] for t in make_sweep(again).open_study().trials] == xs
+
+
+def test_sweep_status_lists_trials_states_and_the_best(tmp_path, capsys):
+    path = sweep_file(tmp_path, n_trials=3)
+    assert main(["sweep", str(path), "--status"]) == 2  # nothing to show, and nothing created
+    assert "no study 'q' yet" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+    assert main(["sweep", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--status"]) == 0
+    out = capsys.readouterr().out
+    trials = make_sweep(path).open_study().trials
+    best = max(trials, key=lambda t: t.value)
+    assert out.count("complete") == 4  # three rows and the caption
+    assert f"best: trial {best.number}, eval/return_mean = {best.value:.6g}" in out
+    assert "3 finished: 3 complete, 0 pruned, 0 failed; 0 running, 0 queued" in out
+
+
+def test_seed_queue_runs_each_seed_once_and_a_second_worker_finds_nothing_left(tmp_path, capsys):
+    config = write_config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    assert main(["train", str(config), "--seeds", "0-2", "--storage", url]) == 0
+    assert main(["train", str(config), "--seeds", "0-2", "--storage", url]) == 0  # all done: runs nothing
+    summaries = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "qtoy").glob("*/summary.json")]
+    assert sorted(s["seed"] for s in summaries) == [0, 1, 2]
+    assert all(s["status"] == "completed" and s["global_step"] == 50 for s in summaries)
+    err = capsys.readouterr().err
+    assert "seed queue qtoy-seeds-" in err and err.count("seed 1 complete") == 1
+    # the queue's name comes from the config and the seed list; a named queue keeps its seeds
+    assert main(["train", str(config), "--seeds", "0-2", "--storage", url, "--study", "mine"]) == 0
+    assert main(["train", str(config), "--seeds", "0-3", "--storage", url, "--study", "mine"]) == 2
+    assert "holds seeds 0-2, not 0-3" in capsys.readouterr().err
+    names = {s.study_name for s in optuna.get_all_study_summaries(url)}
+    assert len(names) == 2 and "mine" in names

@@ -1,0 +1,60 @@
+"""BinaryFrames: MinAtar-style (H, W, C) boolean frames -> channels-first uint8 images for the CNN."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.env_checker import check_env
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
+
+import rlgen
+from rlgen.envs.pixels import BinaryFrames
+from rlgen.errors import RlgenError
+from tests.bench import load
+
+
+class Blocks(gym.Env):
+    """A MinAtar lookalike: 10x10 frames with 4 boolean channels, 3 actions, 20-step episodes."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (10, 10, 4), dtype=bool)
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._frame(), {}
+
+    def step(self, action):
+        self.t += 1
+        return self._frame(), float(action == 1), self.t >= 20, False, {}
+
+    def _frame(self):
+        frame = np.zeros((10, 10, 4), dtype=bool)
+        frame[self.t % 10, 3, self.t % 4] = True  # one lit cell, moving through rows and channels
+        return frame
+
+
+def test_frames_become_channels_first_images():
+    env = BinaryFrames(Blocks())
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 10, 10) and obs.dtype == np.uint8
+    assert set(np.unique(obs)) == {0, 255} and obs[0, 0, 3] == 255 and obs.sum() == 255
+    assert is_image_space(env.observation_space) and is_image_space_channels_first(env.observation_space)
+    check_env(env)
+
+
+def test_anything_but_a_3d_box_is_refused():
+    with pytest.raises(RlgenError, match=r"\(H, W, C\)"):
+        BinaryFrames(gym.make("CartPole-v1"))
+
+
+def test_ppo_with_a_small_cnn_trains_on_binary_frames(tmp_path):
+    """The overrides that benchmarks/gpu.py puts on ppo_cnn_pong for MinAtar, on the lookalike."""
+    bench = load("gpu")
+    gym.register("rlgen_test/Blocks-v0", entry_point=Blocks)
+    small = ["env.n_envs=2", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32",
+             "train.total_steps=64", "train.eval_every=64", "train.eval_episodes=2", "train.early_stop.target=null"]
+    quiet = ["device=cpu", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "logging.console=false",
+             "train.progress=false"]
+    run = rlgen.train("ppo_cnn_pong", ["env.id=rlgen_test/Blocks-v0", *bench.MINATAR, *small, *quiet])
+    assert run.summary["status"] == "completed" and run.summary["global_step"] == 64
+    assert run.summary["final"]["eval/length_mean"] == 20

@@ -1,0 +1,274 @@
+"""Checkpoints a run can rely on: verified, never non-finite, with a fallback to the newest intact
+one; run directories that two runs never share; a resume that fails changes nothing."""
+
+import hashlib
+import json
+import os
+import shutil
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import rlgen.logging as rlog
+from rlgen import checkpoint, plain, rundir
+from rlgen.errors import RlgenError
+from rlgen.runner import Runner
+from tests.runner.toy import ToyExperiment, toy_config
+
+
+def _run(tmp_path, **train):
+    cfg = toy_config(tmp_path, **train)
+    runner = Runner(cfg, exp := ToyExperiment(cfg))
+    runner.run()
+    return runner, exp
+
+
+def _warnings(monkeypatch) -> list[str]:
+    said: list[str] = []
+    monkeypatch.setattr(rlog.console, "print", lambda msg="", *a, **k: said.append(str(msg)))
+    return said
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under `root` by its path and content hash: compare two to see that nothing changed."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --- plain data -----------------------------------------------------------------------------------
+
+
+def test_plain_state_round_trips_exactly_through_a_weights_only_load(tmp_path):
+    rng = np.random.default_rng(3)
+    state = {
+        "arrays": [np.arange(6).astype(dt).reshape(2, 3) for dt in (np.float32, np.float64, np.int64, np.uint8, bool)],
+        "scalars": (np.float64(0.5), np.int64(-3), np.bool_(True), np.float32(2.5)),
+        "empty": np.zeros((0, 4), np.float32), "strings": np.array(["a", "bc"]),
+        "rng": rng.bit_generator.state, "legacy": np.random.RandomState(1).get_state(),
+        "episodes": deque([1.0, 2.0], maxlen=5), "keys": {("a", 1): {3}}, "t": torch.ones(2),
+    }
+    checkpoint.save(tmp_path, 1, state)
+    back = checkpoint.load(tmp_path)
+    for a, b in zip(state["arrays"], back["arrays"]):
+        assert a.dtype == b.dtype and np.array_equal(a, b) and b.flags.writeable
+    assert [type(x) for x in back["scalars"]] == [type(x) for x in state["scalars"]]
+    assert back["scalars"] == state["scalars"] and back["empty"].shape == (0, 4)
+    assert back["strings"].tolist() == ["a", "bc"] and back["rng"] == state["rng"]
+    assert np.array_equal(back["legacy"][1], state["legacy"][1])
+    assert back["episodes"] == state["episodes"] and back["episodes"].maxlen == 5
+    assert back["keys"] == {("a", 1): {3}} and torch.equal(back["t"], state["t"])
+
+
+def test_state_holding_an_object_is_refused_when_saved_with_its_path(tmp_path):
+    with pytest.raises(plain.UnsafeStateError, match=r"experiment\.buffer is a .*Random object"):
+        checkpoint.save(tmp_path, 1, {"experiment": {"buffer": __import__("random").Random()}})
+    with pytest.raises(plain.UnsafeStateError, match=r"x is a numpy array of dtype object"):
+        checkpoint.save(tmp_path, 1, {"x": np.array([None, 1], dtype=object)})
+    assert not list(tmp_path.glob("step_*"))  # nothing half-written
+
+
+class Payload:
+    """Pickles to a call of `Path.touch(marker)`: what a crafted checkpoint would carry."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def _craft(ckpt: Path, obj) -> None:
+    """Replace a checkpoint's state with `obj`, pickled, and a checksum that matches (an attacker can)."""
+    torch.save(obj, ckpt / checkpoint.STATE)
+    digest = hashlib.sha256((ckpt / checkpoint.STATE).read_bytes()).hexdigest()
+    (ckpt / checkpoint.CHECKSUM).write_text(f"{digest}  0\n")
+
+
+def test_a_crafted_reduce_payload_is_refused_and_never_runs(tmp_path):
+    checkpoint.save(tmp_path, 10, {"x": 1})
+    marker = tmp_path / "marker"
+    _craft(tmp_path / "step_10", {"experiment": Payload(marker)})
+    with pytest.raises(checkpoint.UnsafeCheckpointError, match=r"refused to open .*step_10/state\.pt.*--trust"):
+        checkpoint.load(tmp_path)
+    assert not marker.exists()
+    checkpoint.load(tmp_path, trust=True)  # the opt-in really unpickles: the payload above was live
+    assert marker.exists()
+
+
+def test_an_object_dtype_array_smuggled_into_plain_data_is_refused(tmp_path):
+    checkpoint.save(tmp_path, 10, {"x": np.zeros(2)})
+    state = torch.load(tmp_path / "step_10" / checkpoint.STATE, weights_only=True)
+    state["x"][plain.ARRAY] = "|O"
+    _craft(tmp_path / "step_10", state)
+    with pytest.raises(RlgenError, match=r"x: refused a numpy array of dtype object"):
+        checkpoint.load(tmp_path / "step_10")
+
+
+def test_a_pickled_blob_is_unpickled_only_inside_trusted(tmp_path):
+    import pickle
+
+    marker = tmp_path / "marker"
+    blob = pickle.dumps(Payload(marker))
+    with pytest.raises(checkpoint.UnsafeCheckpointError, match="replay buffer.*--trust"):
+        checkpoint.unpickle(blob, "replay buffer")
+    assert not marker.exists()
+    with checkpoint.trusted():
+        checkpoint.unpickle(blob, "replay buffer")
+    assert marker.exists()
+
+
+# --- verified, with a fallback --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip_a_byte", "delete_dir", "delete_checksum_and_truncate"])
+def test_a_damaged_latest_checkpoint_falls_back_to_the_previous_and_resume_is_exact(tmp_path, monkeypatch, damage):
+    straight, exp = _run(tmp_path / "a", checkpoint_every=10)
+    runner, _ = _run(tmp_path / "b", checkpoint_every=10, total_steps=60)
+    latest = runner.run_dir / "checkpoints" / "step_60"
+    state = latest / checkpoint.STATE
+    if damage == "truncate":
+        state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    elif damage == "flip_a_byte":
+        data = bytearray(state.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        state.write_bytes(bytes(data))
+    elif damage == "delete_dir":
+        shutil.rmtree(latest)
+    else:
+        (latest / checkpoint.CHECKSUM).unlink()
+        state.write_bytes(state.read_bytes()[:100])
+    said = _warnings(monkeypatch)
+    assert checkpoint.load(runner.run_dir)["global_step"] == 50
+    assert any("step_50 instead, 10 steps before step_60" in w for w in said), said
+
+    cfg = toy_config(tmp_path / "b", checkpoint_every=10)
+    resumed = ToyExperiment(cfg)
+    assert Runner(cfg, resumed, resume_dir=runner.run_dir).run()["global_step"] == 100
+    assert resumed.units_trained == 5  # 50 -> 100
+    assert torch.equal(resumed.model.weight, exp.model.weight)  # the lost steps trained again, exactly
+
+
+def test_an_explicit_checkpoint_never_falls_back_and_no_intact_one_is_one_error(tmp_path):
+    runner, _ = _run(tmp_path, checkpoint_every=20, keep_checkpoints=2)
+    for ckpt in (runner.run_dir / "checkpoints").glob("step_*"):
+        (ckpt / checkpoint.STATE).write_bytes(b"not a checkpoint")
+    with pytest.raises(RlgenError, match=r"checkpoint .*step_80 is corrupted or was cut short"):
+        checkpoint.load(runner.run_dir / "checkpoints" / "step_80")
+    with pytest.raises(RlgenError, match=r"no intact checkpoint in .*step_100 is corrupted.*step_80 is corrupted"):
+        checkpoint.load(runner.run_dir)
+
+
+def test_a_checkpoint_is_complete_before_it_is_named(tmp_path, monkeypatch):
+    """The checksum is written after the state, and the directory renamed after both."""
+    order = []
+    real = checkpoint._write
+    monkeypatch.setattr(checkpoint, "_write", lambda path, data: (order.append(path.name), real(path, data)))
+    final = checkpoint.save(tmp_path, 7, {"x": 1})
+    assert order == [checkpoint.STATE, checkpoint.CHECKSUM, "latest.tmp"]
+    assert final.name == "step_7" and not list(tmp_path.glob("*.tmp"))
+
+
+# --- nothing non-finite is written ----------------------------------------------------------------
+
+
+def test_a_non_finite_weight_is_never_saved(tmp_path):
+    cfg = toy_config(tmp_path, checkpoint_every=20, toy={"weight_nan_at": 60})  # after that unit's loss
+    runner = Runner(cfg, ToyExperiment(cfg))
+    with pytest.raises(RlgenError, match=r"non-finite values in model\.weight \(1 of 2 elements\) at step 60: training "
+                                         r"diverged, and this state was not saved\. The latest checkpoint, step_40, is intact"):
+        runner.run()
+    assert [p.name for p in (runner.run_dir / "checkpoints").glob("step_*")] == ["step_20", "step_40"]
+    assert checkpoint.load(runner.run_dir)["global_step"] == 40
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("toy", [{"weight_nan_at": 50}, {"nan_at": 10}])
+def test_divergence_before_the_first_checkpoint_says_there_is_none(tmp_path, toy):
+    cfg = toy_config(tmp_path, checkpoint_every=50, eval_every=100, toy=toy)  # no evaluation, no best to keep
+    runner = Runner(cfg, ToyExperiment(cfg))
+    with pytest.raises(RlgenError, match=r"No checkpoint was written before it: .*start again") as e:
+        runner.run()
+    assert "resume" not in str(e.value)
+    assert not list((runner.run_dir / "checkpoints").glob("step_*"))
+
+
+def test_a_diverging_value_loss_warns_once(tmp_path, monkeypatch):
+    said = _warnings(monkeypatch)
+    _run(tmp_path, toy={"value_growth": 10.0})  # 10, 100, ..., 1e10
+    warned = [w for w in said if "loss/value reached" in w]
+    assert len(warned) == 1 and "at step 70" in warned[0] and "probably diverging" in warned[0]
+    said.clear()
+    _run(tmp_path / "calm", toy={"value_growth": 2.0})  # 2 .. 1024: grows, but does not diverge
+    assert not [w for w in said if "loss/value reached" in w]
+
+
+# --- one run, one directory -----------------------------------------------------------------------
+
+
+def test_two_runs_that_draw_the_same_id_get_two_directories(tmp_path, monkeypatch):
+    drawn = iter(["aaaa0000", "aaaa0000", "bbbb1111"])
+    monkeypatch.setattr(rundir.secrets, "token_hex", lambda n: next(drawn))
+    monkeypatch.setattr(rundir.time, "strftime", lambda fmt: "20260101-000000")
+    first, _ = _run(tmp_path)
+    second, _ = _run(tmp_path)
+    assert first.run_dir.name == "20260101-000000-s0-aaaa0000" and second.run_dir.name == "20260101-000000-s0-bbbb1111"
+    assert len((first.run_dir / "metrics.jsonl").read_text().splitlines()) == \
+        len((second.run_dir / "metrics.jsonl").read_text().splitlines())  # neither wrote into the other
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path):
+    runner, _ = _run(tmp_path)
+    before = snapshot(runner.run_dir)
+    cfg = toy_config(tmp_path, total_steps=200)
+    with rundir.locked(runner.run_dir), pytest.raises(RlgenError, match="in use by another rlgen process"):
+        Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+    assert snapshot(runner.run_dir) == before
+
+
+def test_a_chosen_run_dir_must_be_new_or_empty(tmp_path):
+    runner, _ = _run(tmp_path)
+    cfg = toy_config(tmp_path)
+    with pytest.raises(RlgenError, match="already holds files"):
+        Runner(cfg, ToyExperiment(cfg), run_dir=runner.run_dir).run()
+    empty = tmp_path / "chosen"
+    empty.mkdir()
+    assert Runner(cfg, ToyExperiment(cfg), run_dir=empty).run()["run_dir"] == str(empty)
+
+
+def test_a_logging_dir_under_a_file_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    cfg = toy_config(tmp_path / "file" / "runs")
+    with pytest.raises(RlgenError, match="a part of that path is a file, not a directory"):
+        Runner(cfg, ToyExperiment(cfg)).run()
+
+
+# --- a resume that fails changes nothing ----------------------------------------------------------
+
+
+class BrokenResume(ToyExperiment):
+    def load_state_dict(self, state):
+        raise RuntimeError("size mismatch for weight: copying a param with shape [1, 2]\n(forty more lines)")
+
+
+def test_a_resume_that_fails_leaves_every_file_of_the_run_as_it_was(tmp_path):
+    runner, _ = _run(tmp_path, checkpoint_every=20)
+    os.utime(runner.run_dir / "summary.json", (0, 0))
+    before = snapshot(runner.run_dir)
+    cfg = toy_config(tmp_path, total_steps=200)
+    with pytest.raises(RlgenError) as e:
+        Runner(cfg, BrokenResume(cfg), resume_dir=runner.run_dir).run()
+    assert str(e.value).count("\n") == 0 and "does not fit this toy experiment (RuntimeError: size mismatch" in str(e.value)
+    assert snapshot(runner.run_dir) == before
+    assert (runner.run_dir / "summary.json").stat().st_mtime == 0
+
+
+def test_a_checkpoint_renamed_before_latest_moved_is_still_used(tmp_path, monkeypatch):
+    """A kill between the rename and the pointer's move: the newer, complete checkpoint counts."""
+    checkpoint.save(tmp_path, 10, {"x": 1})
+    checkpoint.save(tmp_path, 20, {"x": 2})
+    (tmp_path / "latest").write_text("step_10\n")
+    said = _warnings(monkeypatch)
+    assert checkpoint.load(tmp_path)["x"] == 2 and not said

@@ -1,0 +1,61 @@
+"""Run names, groups and tags show what differs from the config a run came from."""
+
+import pytest
+
+import rlgen
+from rlgen.identity import describe, differences, identity, show
+
+
+def test_an_override_names_the_run():
+    who = identity(rlgen.load_config("ppo_cartpole", ["optim.lr=3e-4", "seed=1"]))
+    assert who.name == "ppo_cartpole lr=3e-4 s1"
+    assert who.group == "ppo_cartpole lr=3e-4"  # the seeds of this variant together
+    assert who.tags == ["lr=3e-4"]
+
+
+def test_seed_and_logging_never_tell_variants_apart():
+    who = identity(rlgen.load_config("ppo_cartpole", ["seed=7", "logging.dir=elsewhere", "train.progress=false",
+                                                      "logging.wandb.mode=disabled"]))
+    assert (who.name, who.group, who.tags) == ("ppo_cartpole s7", "ppo_cartpole", [])
+
+
+def test_a_new_backbone_is_one_word():
+    cfg = rlgen.load_config("ppo_cartpole", ["agent.policy.backbone={type: transformer, d_model: 32}"])
+    assert differences(cfg, rlgen.load_config("ppo_cartpole")) == {"agent.policy.backbone.type": "transformer"}
+    assert identity(cfg).group == "ppo_cartpole backbone=transformer"
+
+
+def test_lists_and_a_new_hyperparameter():
+    cfg = rlgen.load_config("ppo_cartpole", ["agent.policy.backbone.hidden=[128,128]", "agent.hyperparams.vf_coef=0.25"])
+    assert identity(cfg).tags == ["hidden=[128,128]", "vf_coef=0.25"]
+
+
+def test_clashing_key_names_grow_until_unique():
+    assert describe({"env.n_envs": 4, "eval_env.n_envs": 8, "optim.lr": 1e-3}) == [
+        "env.n_envs=4", "eval_env.n_envs=8", "lr=0.001"]
+
+
+@pytest.mark.parametrize("value, text", [(3e-4, "3e-4"), (0.001, "0.001"), (1e-3, "0.001"), (2.5e-5, "2.5e-5"),
+                                         (250000.0, "2.5e5"), (0.98, "0.98"), (True, "true"), (None, "null"),
+                                         ([64, 64], "[64,64]")])
+def test_show(value, text):
+    assert show(value) == text
+
+
+def test_a_config_of_its_own_has_no_base(tmp_path):
+    cfg = rlgen.load_config({"name": "mine", "kind": "rl", "seed": 2, "env": {"id": "CartPole-v1"},
+                             "agent": {"algo": "ppo"}, "train": {"total_steps": 100}})
+    assert (identity(cfg).name, identity(cfg).group) == ("mine s2", "mine")
+
+
+def test_a_zoo_config_is_compared_with_its_zoo_entry():
+    _needs_zoo()
+    who = identity(rlgen.load_config("zoo:ppo/CartPole-v1", ["optim.lr=5e-4", "env.n_envs=4"]))
+    assert who.name == "zoo_ppo_CartPole-v1 n_envs=4 lr=5e-4 s0"  # rl-zoo3 says 8 envs, lr lin_0.001
+
+
+def _needs_zoo():
+    import importlib.util
+
+    if importlib.util.find_spec("rl_zoo3") is None:
+        pytest.skip("rl_zoo3 is not installed (make install adds it with --no-deps)")

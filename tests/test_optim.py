@@ -1,0 +1,92 @@
+"""rlgen/optim.py: L1 as a gradient term, per-group learning rates, frozen parameters left out."""
+
+import pytest
+import torch
+from torch import nn
+
+from rlgen.config import OptimConfig
+from rlgen.optim import LR_ATTR, add_l1_grad, param_groups, prepare
+
+
+def _net_with_grads(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    net(torch.randn(16, 4)).square().mean().backward()
+    return net
+
+
+def test_l1_adds_exactly_lambda_times_sign_of_w_to_the_gradient():
+    net = _net_with_grads()
+    before = {n: (p.grad.clone(), p.detach().clone()) for n, p in net.named_parameters()}
+    opt = OptimConfig(type="sgd", lr=0.1, l1=0.003).build(net.parameters())
+    opt.step()  # the hook runs first: the gradient the step used is left in .grad
+    for name, p in net.named_parameters():
+        grad, w = before[name]
+        assert torch.equal(p.grad, grad + 0.003 * torch.sign(w)), name
+        assert torch.allclose(p.detach(), w - 0.1 * (grad + 0.003 * torch.sign(w)), atol=1e-7), name
+
+
+def test_without_l1_the_gradient_is_untouched():
+    net = _net_with_grads()
+    grads = [p.grad.clone() for p in net.parameters()]
+    OptimConfig(type="adam", lr=1e-3).build(net.parameters()).step()
+    assert all(torch.equal(p.grad, g) for p, g in zip(net.parameters(), grads))
+
+
+def test_l1_skips_parameters_without_a_gradient():
+    w = nn.Parameter(torch.tensor([1.0, -2.0]))
+    add_l1_grad([w], 0.5)
+    assert w.grad is None
+
+
+def test_frozen_parameters_are_left_out_and_own_lrs_get_their_group():
+    net = _net_with_grads()
+    net[0].weight.requires_grad_(False)
+    setattr(net[2].weight, LR_ATTR, 1e-4)
+    groups = param_groups(net.parameters(), lr=1e-3)
+    assert [len(g["params"]) for g in groups] == [2, 1]
+    assert groups[1]["lr"] == 1e-4 and groups[1]["lr_ratio"] == pytest.approx(0.1)
+
+
+def test_a_groups_ratio_survives_a_schedule_setting_every_lr():
+    net = _net_with_grads()
+    setattr(net[2].weight, LR_ATTR, 1e-4)
+    opt = OptimConfig(type="sgd", lr=1e-3).build(net.parameters())
+    opt.step()
+    assert [g["lr"] for g in opt.param_groups] == [1e-3, 1e-4]
+    for g in opt.param_groups:  # what a kind's schedule (or SB3's update_learning_rate) does
+        g["lr"] = 5e-4
+    opt.step()
+    opt.step()  # scaled once, not at every step
+    assert opt.param_groups[0]["lr"] == 5e-4 and opt.param_groups[1]["lr"] == pytest.approx(5e-5)
+
+
+def test_prepare_without_l1_or_groups_adds_no_hook():
+    net = _net_with_grads()
+    opt = prepare(torch.optim.SGD(net.parameters(), lr=0.1))
+    assert not opt._optimizer_step_pre_hooks
+
+
+def test_sb3_optimizers_get_the_same_l1_term():
+    """SB3 builds and steps its own optimizers: rlgen rebuilds them with the hook, so the gradient
+    SB3's step uses is the loss's plus l1 * sign(w) too (here PPO's, and both of SAC's)."""
+    import rlgen
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    for config, extra in (("ppo_cartpole", []), ("sac_pendulum", ["agent.hyperparams.buffer_size=1000"])):
+        cfg = rlgen.load_config(config, ["optim.l1=0.01", "logging.wandb.mode=disabled", *extra])
+        exp = rlgen.make_experiment(cfg)
+        exp.setup(RunContext(cfg, None, torch.device("cpu"), Logger([]), 0))
+        policy = exp.model.policy
+        optimizers = [m.optimizer for m in policy.modules() if isinstance(getattr(m, "optimizer", None), torch.optim.Optimizer)]
+        assert len(optimizers) == (1 if config == "ppo_cartpole" else 2)
+        for opt in optimizers:
+            params = [p for g in opt.param_groups for p in g["params"]]
+            sum(p.square().sum() for p in params).backward()
+            before = [(p.grad.clone(), p.detach().clone()) for p in params]
+            opt.step()
+            for p, (grad, w) in zip(params, before):
+                assert torch.equal(p.grad, grad + 0.01 * torch.sign(w))
+            opt.zero_grad()
+        exp.close()

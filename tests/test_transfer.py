@@ -1,0 +1,199 @@
+"""Transfer (`init:` on any backbone): the named role's backbone arrives bit for bit, a frozen one
+stays so through training, a shape mismatch is one readable error, and backbones move between an
+autoencoder, a classifier, a GAN discriminator and an RL policy."""
+
+import pytest
+import torch
+
+import rlgen
+from rlgen.cli import main
+from rlgen.errors import RlgenError
+from rlgen.transfer import resolve_run, trunk
+
+QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
+MINATAR_PPO = ["env.n_envs=2", "agent.hyperparams.n_steps=64", "agent.hyperparams.batch_size=64",
+               "train.total_steps=512", "train.eval_every=512", "train.eval_episodes=2"]
+
+
+def _train(config, tmp_path, *overrides):
+    run = rlgen.train(config, [*QUIET, f"logging.dir={tmp_path}", *overrides])
+    assert run.summary["status"] in ("completed", "stopped_early")
+    return run.run_dir
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _same(a, b):
+    return list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def digits_encoder(tmp_path_factory):
+    """A small autoencoder trained on digits (its encoder is an MLP 64 -> 32)."""
+    root = tmp_path_factory.mktemp("ae")
+    run_dir = _train("autoencoder_digits", root, "encoder.backbone={type: mlp, hidden: [64, 32]}",
+                     "decoder.backbone={type: mlp, hidden: [32]}", "train.total_steps=60", "train.eval_every=60",
+                     "fit.steps_per_unit=30")
+    with rlgen.load_run(run_dir) as run:
+        return run_dir, _state(trunk(run.modules()["encoder"]))
+
+
+def _classifier(tmp_path, run_dir, **init):
+    spec = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in init.items())
+    return ["model.backbone={type: mlp, hidden: [64, 32], init: {run: '" + str(run_dir) + "', role: encoder, "
+            + spec + "}}", "model.backbone.norm=none", "train.eval_every=100", "fit.steps_per_unit=50"]
+
+
+def test_init_loads_the_named_role_bit_for_bit(digits_encoder, tmp_path):
+    run_dir, encoder = digits_encoder
+    cfg = rlgen.load_config("supervised_digits", [*QUIET, *_classifier(tmp_path, run_dir, freeze=False)])
+    exp = rlgen.make_experiment(cfg)
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    exp.setup(RunContext(cfg, tmp_path / "run", torch.device("cpu"), Logger([]), 0))
+    assert _same(_state(exp.model.backbone), encoder)
+
+
+def test_a_frozen_backbone_is_bit_identical_after_training_and_the_head_learns(digits_encoder, tmp_path):
+    run_dir, encoder = digits_encoder
+    trained = _train("supervised_digits", tmp_path, *_classifier(tmp_path, run_dir, freeze=True),
+                     "train.total_steps=200", "optim.l1=1e-4", "optim.weight_decay=1e-2")
+    with rlgen.load_run(trained) as run:
+        model = run.modules()["classifier"]
+        assert _same(_state(model.backbone), encoder)
+        assert run.summary["final"]["eval/val_accuracy"] > 0.25  # the head learned on frozen features (chance: 0.1)
+
+
+def test_an_unfrozen_backbone_trains_at_its_own_learning_rate(digits_encoder, tmp_path):
+    run_dir, encoder = digits_encoder
+    cfg = rlgen.load_config("supervised_digits", [*QUIET, *_classifier(tmp_path, run_dir, freeze=False, lr=1e-5)])
+    exp = rlgen.make_experiment(cfg)
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    exp.setup(RunContext(cfg, tmp_path / "run", torch.device("cpu"), Logger([]), 0))
+    exp.train_unit()
+    lrs = sorted(g["lr"] for g in exp.opt.param_groups)
+    assert lrs == pytest.approx([1e-5, 1e-3])
+    assert not _same(_state(exp.model.backbone), encoder)
+
+
+def test_a_shape_mismatch_names_both_sides(digits_encoder, tmp_path):
+    run_dir, _ = digits_encoder
+    overrides = _classifier(tmp_path, run_dir, freeze=True)
+    overrides[0] = overrides[0].replace("hidden: [64, 32]", "hidden: [48, 32]")
+    with pytest.raises(RlgenError) as err:
+        _train("supervised_digits", tmp_path, *overrides)
+    message = str(err.value)
+    assert "model.backbone.init" in message and str(run_dir) in message
+    assert "layers.1.weight is (64, 64) there, layers.1.weight is (48, 64) here" in message
+
+
+def test_an_unknown_role_lists_the_runs_roles(digits_encoder, tmp_path):
+    run_dir, _ = digits_encoder
+    overrides = _classifier(tmp_path, run_dir, freeze=True)
+    overrides[0] = overrides[0].replace("role: encoder", "role: encodr")
+    with pytest.raises(RlgenError, match="no role 'encodr'; its roles: encoder, decoder"):
+        _train("supervised_digits", tmp_path, *overrides)
+
+
+def test_runs_folder_means_its_newest_run(digits_encoder):
+    run_dir, _ = digits_encoder
+    assert resolve_run(run_dir.parent) == run_dir
+    with pytest.raises(RlgenError, match="holds no finished run"):
+        resolve_run(run_dir.parent / "nothing-here")
+
+
+def test_inspect_lists_roles_with_shapes(digits_encoder, capsys):
+    run_dir, _ = digits_encoder
+    assert main(["inspect", str(run_dir), "--tensors"]) == 0
+    out = capsys.readouterr().out
+    assert "encoder" in out and "decoder" in out
+    assert "MLP (1, 8, 8) -> 32" in out and "layers.1.weight" in out and "(64, 64)" in out
+
+
+@pytest.fixture(scope="module")
+def minatar_gan(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gan")
+    run_dir = _train("gan_minatar_breakout", root, "data.kwargs.n_frames=64", "eval.samples=64",
+                     "objective.batch_size=16", "train.total_steps=3", "train.eval_every=3", "perf.steps_per_unit=3")
+    with rlgen.load_run(run_dir) as run:
+        return run_dir, _state(run.modules()["discriminator"].body)
+
+
+def test_a_gan_discriminator_becomes_a_frozen_policy_torso(minatar_gan, tmp_path):
+    run_dir, trunk_state = minatar_gan
+    trained = _train("ppo_minatar_breakout_from_gan", tmp_path, f"agent.policy.backbone.init.run={run_dir}",
+                     *MINATAR_PPO)
+    with rlgen.load_run(trained) as run:
+        policy = run.modules()["policy"]
+        assert run.global_step >= 512  # four PPO updates went by
+        assert _same(_state(policy.features_extractor.net), trunk_state)
+
+
+def test_a_fine_tuned_policy_torso_moves_into_a_discriminator(minatar_gan, tmp_path):
+    run_dir, trunk_state = minatar_gan
+    policy_run = _train("ppo_minatar_breakout_from_gan", tmp_path / "ppo", f"agent.policy.backbone.init.run={run_dir}",
+                        "agent.policy.backbone.init.freeze=false", "agent.policy.backbone.init.lr=1e-3", *MINATAR_PPO)
+    with rlgen.load_run(policy_run) as run:
+        torso = _state(run.modules()["policy"].features_extractor.net)
+    assert not _same(torso, trunk_state)  # fine-tuned: it moved
+    cfg = rlgen.load_config("gan_minatar_breakout", [*QUIET, "data.kwargs.n_frames=64",
+                                                     f"discriminator.backbone.init={{run: '{policy_run}', role: policy}}"])
+    exp = rlgen.make_experiment(cfg)
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    exp.setup(RunContext(cfg, tmp_path / "gan", torch.device("cpu"), Logger([]), 0))
+    assert _same(_state(exp.D.body), torso)
+
+
+def test_a_policy_with_a_frozen_init_and_l1_saves_and_resumes(minatar_gan):
+    from rlgen.testing import check_experiment
+
+    run_dir, _ = minatar_gan
+    report = check_experiment("rl", "ppo_minatar_breakout_from_gan",
+                              [f"agent.policy.backbone.init.run={run_dir}", "optim.l1=1e-4", *MINATAR_PPO],
+                              exact=False)  # SB3's env state is not checkpointed yet (see rlgen.testing)
+    assert "loss/policy" in report.metric_names
+
+
+def test_freeze_keeps_batch_norm_statistics_and_dropout_fixed_in_train_mode():
+    from torch import nn
+
+    from rlgen.nets import MLP
+    from rlgen.transfer import freeze
+
+    torch.manual_seed(0)
+    net = MLP((4,), hidden=(8,), norm="batch", dropout=0.5)
+    outer = nn.Sequential(net, nn.Linear(8, 1))
+    freeze(net)
+    before = _state(net)
+    outer.train()  # what a kind (or SB3's set_training_mode) does before its updates
+    x = torch.randn(32, 4)
+    assert not net.training and torch.equal(net(x), net(x))  # no dropout: the same output twice
+    outer(x).sum().backward()
+    assert _same(_state(net), before) and all(p.grad is None for p in net.parameters())
+    assert outer[1].weight.grad is not None
+
+
+def test_actor_and_critic_backbones_both_start_from_the_role(minatar_gan, tmp_path):
+    run_dir, trunk_state = minatar_gan
+    cfg = rlgen.load_config("ppo_minatar_breakout_from_gan", [*QUIET, f"agent.policy.backbone.init.run={run_dir}",
+                                                              "agent.policy.share_backbone=false", *MINATAR_PPO])
+    exp = rlgen.make_experiment(cfg)
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    exp.setup(RunContext(cfg, tmp_path / "run", torch.device("cpu"), Logger([]), 0))
+    try:
+        roles = exp.modules()
+        actor, critic = roles["policy"].pi_features_extractor, roles["value"]
+        assert actor is not critic
+        assert _same(_state(actor.net), trunk_state) and _same(_state(critic.net), trunk_state)
+        assert _same(_state(trunk(roles["value"])), trunk_state)
+    finally:
+        exp.close()
