@@ -202,3 +202,20 @@ def test_the_same_seed_gives_the_same_imitation_run(tmp_path, identity_demos):
     assert any("gan/loss_d" in r for r in first)
     assert rows(0, "b") == first  # every logged number, the discriminator's included
     assert rows(1, "c") != first
+
+
+@pytest.mark.parametrize("fmt", ["sb3", "torchscript"])
+def test_bc_and_imitation_runs_export_like_rl_runs(tmp_path, identity_demos, fmt):
+    from rlgen.export import export
+    from tests.agents.imitation.test_bc import bc_config
+
+    runs = [rlgen.train(bc_config(tmp_path / "bc", "rlgen/Identity-v0", identity_demos, total=100)),
+            rlgen.train(gail_config(tmp_path / "gail", identity_demos, total=256))]
+    for run in runs:
+        files = export(run.run_dir, fmt, tmp_path / f"{run.config.kind}-{fmt}")
+        assert files and all(f.is_file() and f.stat().st_size > 0 for f in files)
+    if fmt == "sb3":  # SB3's own loader reads the learner back, without rlgen's discriminator
+        from stable_baselines3 import PPO
+
+        model = PPO.load(tmp_path / f"imitation-{fmt}" / "model.zip", device="cpu")
+        assert model.policy is not None
