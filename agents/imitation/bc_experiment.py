@@ -22,6 +22,7 @@ from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
 from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_state import env_state
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.runner import RunContext
 
@@ -79,6 +80,7 @@ class BCExperiment(RLExperiment):
             self.trainer = self._trainer()
         metrics, steps = self.trainer.epoch(max_steps=self.cfg.train.total_steps - self.global_step)
         self.global_step += steps
+        self._restore_eval_env()
         return metrics
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
@@ -92,9 +94,11 @@ class BCExperiment(RLExperiment):
         return out
 
     def state_dict(self) -> dict[str, Any]:
+        saved = self._eval_env_saved  # the eval envs, as kind: rl keeps them
         return {"policy": self.model.policy.state_dict(), "global_step": self.global_step,
                 "trainer": None if self.trainer is None else self.trainer.state_dict(),
-                "references": self.source.references}
+                "references": self.source.references,
+                "eval_env": saved if saved is not None else env_state(self.eval_env)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.policy.load_state_dict(state["policy"])
@@ -102,6 +106,7 @@ class BCExperiment(RLExperiment):
             self.trainer.load_state_dict(state["trainer"])
         self.source.references = self.source.references or state.get("references")
         self.global_step = int(state["global_step"])
+        self._eval_env_saved = state.get("eval_env")  # restored once training goes on, as in kind: rl
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"policy": self.model.policy}

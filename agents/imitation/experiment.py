@@ -23,12 +23,10 @@ from rlgen.agents.imitation.bc_experiment import demo_env_problems
 from rlgen.agents.imitation.config import ImitationConfig
 from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
-from rlgen.agents.imitation.vec import (DiscriminatorReward, RelabeledReplayBuffer, TransitionStore, buffer_state,
-                                        load_buffer_state)
+from rlgen.agents.imitation.vec import DiscriminatorReward, RelabeledReplayBuffer, TransitionStore
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
 from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
-from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
@@ -78,7 +76,7 @@ class ImitationExperiment(RLExperiment):
         self.disc_opt = d.optim.build(self.disc.parameters())
         self.reward = RewardFunction(self.disc, im.reward, gamma, self._log_prob if im.algo == "airl" else None)
         self.learner_store = TransitionStore()
-        self.rewarded = DiscriminatorReward(venv, self.reward, self.learner_store)
+        self.rewarded = DiscriminatorReward(venv, self.reward, self.learner_store.add)
         env: Any = self.rewarded
         if cfg.env.normalize is not None:  # rewards only (check()): the discriminator's, as the learner sees them
             n = cfg.env.normalize
@@ -133,8 +131,7 @@ class ImitationExperiment(RLExperiment):
             epochs = [self.bc.epoch()[0] for _ in range(cfg.bc.warm_start_epochs)]
             metrics["loss/bc_warm_start"] = epochs[-1]["loss/bc"]
         self.warm_started = True
-        metrics.update(self.learner.learn_unit(self.unit_steps, self.global_step, cfg.train.total_steps))
-        self.global_step = int(self.model.num_timesteps)
+        metrics.update(super().train_unit())  # the learner's unit (and a resumed run's eval envs)
         metrics.update(self.rewarded.stats())
         metrics.update(self._train_discriminator())
         if self.bc is not None and cfg.bc.weight:
@@ -148,24 +145,21 @@ class ImitationExperiment(RLExperiment):
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            **model_state(self.model),
+        """kind: rl's (the learner, its envs with the reward wrapper's last step, the relabeled
+        replay buffer, the eval envs) and the discriminator's side, all plain data."""
+        return {
+            **super().state_dict(),
             "discriminator": self.disc.state_dict(),
             "disc_opt": self.disc_opt.state_dict(),
             "learner_store": self.learner_store.state_dict(),
             "rng": self.rng.bit_generator.state,
             "warm_started": self.warm_started,
             "bc": None if self.bc is None else self.bc.state_dict(),
-            "reward_normalization": _ret_rms(self.env),
             "references": self.source.references,
         }
-        if is_off_policy(self.cfg.agent.algo) and self.cfg.agent.save_replay_buffer:
-            state["replay_buffer"] = buffer_state(self.model.replay_buffer)
-        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        load_model_state(self.model, state)
-        self.global_step = int(self.model.num_timesteps)
+        super().load_state_dict(state)
         self.disc.load_state_dict(state["discriminator"])
         self.disc_opt.load_state_dict(state["disc_opt"])
         self.learner_store.load_state_dict(state["learner_store"])
@@ -174,12 +168,6 @@ class ImitationExperiment(RLExperiment):
         self.source.references = self.source.references or state.get("references")
         if self.bc is not None and state["bc"] is not None:
             self.bc.load_state_dict(state["bc"])
-        if state.get("reward_normalization") is not None and isinstance(self.env, VecNormalize):
-            rms = self.env.ret_rms
-            rms.mean, rms.var, rms.count = (np.array(v) if k != "count" else float(v)
-                                            for k, v in state["reward_normalization"].items())
-        if state.get("replay_buffer") is not None:
-            load_buffer_state(self.model.replay_buffer, state["replay_buffer"])
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"policy": self.model.policy, "discriminator": self.disc}
@@ -230,10 +218,3 @@ class ImitationExperiment(RLExperiment):
         finally:
             policy.set_training_mode(was_training)
 
-
-def _ret_rms(env: Any) -> dict[str, Any] | None:
-    """The reward normalization's running statistics, as arrays."""
-    if not isinstance(env, VecNormalize):
-        return None
-    rms = env.ret_rms
-    return {"mean": np.asarray(rms.mean), "var": np.asarray(rms.var), "count": float(rms.count)}

@@ -78,11 +78,13 @@ class TransitionStore:
 
 class DiscriminatorReward(VecEnvWrapper):
     """The env's reward replaced by `reward_fn(s, a, s', terminated)` for all envs at once; every
-    transition is also added to `store`. `stats()` pops the mean and std of the rewards given."""
+    transition is also handed to `record` (the learner's TransitionStore.add: a method, so the
+    envs' saved state leaves the store to the kind). `stats()` pops the rewards' mean and std."""
 
-    def __init__(self, venv: VecEnv, reward_fn: Callable[..., torch.Tensor], store: TransitionStore):
+    def __init__(self, venv: VecEnv, reward_fn: Callable[..., torch.Tensor],
+                 record: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]):
         super().__init__(venv)
-        self.reward_fn, self.store = reward_fn, store
+        self.reward_fn, self.record = reward_fn, record
         self._obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self._sum = self._sum_sq = 0.0
@@ -104,7 +106,7 @@ class DiscriminatorReward(VecEnvWrapper):
             next_obs[i] = infos[i]["terminal_observation"]
             terminated[i] = not infos[i].get("TimeLimit.truncated", False)
         reward = self.reward_fn(self._obs, self._actions, next_obs, terminated).cpu().numpy().astype(np.float32)
-        self.store.add(self._obs, self._actions, next_obs, terminated)
+        self.record(self._obs, self._actions, next_obs, terminated)
         self._sum += float(reward.sum())
         self._sum_sq += float((reward.astype(np.float64) ** 2).sum())
         self._count += len(reward)
@@ -138,14 +140,3 @@ class RelabeledReplayBuffer(ReplayBuffer):
         reward = self._normalize_reward(reward.cpu().numpy().reshape(-1, 1).astype(np.float32), env)
         return samples._replace(rewards=self.to_torch(reward))
 
-
-def buffer_state(buffer: ReplayBuffer) -> dict[str, Any]:
-    """A replay buffer as arrays and counters (no pickled objects)."""
-    arrays = {k: v for k, v in vars(buffer).items() if isinstance(v, np.ndarray)}
-    return {"arrays": arrays, "pos": int(buffer.pos), "full": bool(buffer.full)}
-
-
-def load_buffer_state(buffer: ReplayBuffer, state: dict[str, Any]) -> None:
-    for k, v in state["arrays"].items():
-        getattr(buffer, k)[...] = v
-    buffer.pos, buffer.full = int(state["pos"]), bool(state["full"])

@@ -75,11 +75,15 @@ class RLExperiment(ExperimentBase):
     def train_unit(self) -> dict[str, float]:
         metrics = self.learner.learn_unit(self.unit_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
-        if self._eval_env_saved is not None:  # a resumed run's next evaluation plays the episodes it would have
+        self._restore_eval_env()
+        return metrics
+
+    def _restore_eval_env(self) -> None:
+        """A resumed run's next evaluation plays the episodes it would have: its saved eval envs."""
+        if self._eval_env_saved is not None:
             if problems := restore_env(self.eval_env, self._eval_env_saved):
                 warn_not_exact("the evaluation envs", problems)
             self._eval_env_saved = None
-        return metrics
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         n = episodes or self.cfg.train.eval_episodes

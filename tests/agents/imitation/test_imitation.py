@@ -1,6 +1,8 @@
 """Adversarial imitation (`kind: imitation`): the learner sees only the discriminator's reward,
 learns from it, resumes, and GAIL brings CartPole to the expert's level from 5 demos."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -38,7 +40,7 @@ def gail_config(tmp_path, demos, total=4096, **sections):
         "logging": {"dir": str(tmp_path), "console": False, "wandb": {"mode": "disabled"}},
     }
     for key, value in sections.items():
-        raw[key] = {**raw.get(key, {}), **value}
+        raw[key] = {**raw.get(key, {}), **value} if isinstance(value, dict) else value
     return raw
 
 
@@ -186,3 +188,34 @@ def test_a_bc_run_is_the_warm_start_of_imitation_and_runs_evaluate_without_their
             assert int(trained.agent().predict(2)) == 2
     with pytest.raises(rlgen.errors.RlgenError, match="demos.path: demos not found"):
         rlgen.train(gail_config(tmp_path, demos, total=512))  # training does
+
+
+def test_the_same_seed_gives_the_same_imitation_run(tmp_path, identity_demos):
+    def rows(seed, where):
+        run = rlgen.train(gail_config(tmp_path / where, identity_demos, total=512, seed=seed,
+                                      discriminator={"gradient_penalty": 1.0}))
+        lines = (run.run_dir / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if not k.startswith(("time/", "eval/wall"))}
+                for line in lines]
+
+    first = rows(0, "a")
+    assert any("gan/loss_d" in r for r in first)
+    assert rows(0, "b") == first  # every logged number, the discriminator's included
+    assert rows(1, "c") != first
+
+
+@pytest.mark.parametrize("fmt", ["sb3", "torchscript"])
+def test_bc_and_imitation_runs_export_like_rl_runs(tmp_path, identity_demos, fmt):
+    from rlgen.export import export
+    from tests.agents.imitation.test_bc import bc_config
+
+    runs = [rlgen.train(bc_config(tmp_path / "bc", "rlgen/Identity-v0", identity_demos, total=100)),
+            rlgen.train(gail_config(tmp_path / "gail", identity_demos, total=256))]
+    for run in runs:
+        files = export(run.run_dir, fmt, tmp_path / f"{run.config.kind}-{fmt}")
+        assert files and all(f.is_file() and f.stat().st_size > 0 for f in files)
+    if fmt == "sb3":  # SB3's own loader reads the learner back, without rlgen's discriminator
+        from stable_baselines3 import PPO
+
+        model = PPO.load(tmp_path / f"imitation-{fmt}" / "model.zip", device="cpu")
+        assert model.policy is not None
