@@ -56,10 +56,10 @@ def train(config: str, seed: int, steps: int | None, out: Path) -> Path:
     return Path(api.train(CONFIGS / f"{config}.yaml", overrides).summary["run_dir"])
 
 
-def scored(path: Path) -> tuple[dict, int, api.Run]:
-    """A checkpoint (a run directory: its newest; or checkpoints/best) loaded back and evaluated:
-    its metrics, its step, and the open run."""
-    run = api.load_run(path)
+def scored(path: Path, checkpoint: str | None = None) -> tuple[dict, int, api.Run]:
+    """A checkpoint (checkpoints/best, or a run directory and which of its checkpoints) loaded back
+    and evaluated: its metrics, its step, and the open run."""
+    run = api.load_run(path, checkpoint=checkpoint)
     metrics = run.evaluate()
     return metrics, run.experiment.global_step, run
 
@@ -107,7 +107,7 @@ def main() -> int:
             passed = 0
             for seed in seeds:
                 run_dir = train(config, seed, args.steps, out)
-                final, _, last = scored(run_dir)
+                final, _, last = scored(run_dir, "latest")
                 best, best_step, best_run = scored(run_dir / "checkpoints" / "best")
                 ratio = best["eval/frechet"] / halves[seed]
                 ok = ratio <= args.ratio
