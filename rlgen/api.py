@@ -301,7 +301,7 @@ class Run:
             device = choose_device(self._device, False)
             exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed))
             try:
-                with checkpoint.trusted(self._trust):
+                with checkpoint.trusted(self._trust), checkpoint.to_use():
                     exp.load_state_dict(state["experiment"])
             except RlgenError:
                 exp.close()
