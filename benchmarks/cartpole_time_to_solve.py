@@ -69,9 +69,10 @@ def sb3_time_to_solve(seed: int, eval_every: int, max_steps: int) -> tuple[float
     return (elapsed if solved else None), model.num_timesteps
 
 
-def rlgen_time_to_solve(seed: int, eval_every: int, max_steps: int, tmp: str) -> tuple[float | None, int]:
+def rlgen_time_to_solve(seed: int, eval_every: int, max_steps: int, tmp: str,
+                        overrides: list[str] = ()) -> tuple[float | None, int]:
     summary = train(ROOT / "configs/ppo_cartpole.yaml",
-                    [f"seed={seed}", f"train.eval_every={eval_every}", f"train.total_steps={max_steps}",
+                    [*overrides, f"seed={seed}", f"train.eval_every={eval_every}", f"train.total_steps={max_steps}",
                      f"train.early_stop.target={TARGET}", f"logging.dir={tmp}", *QUIET]).summary
     reached = summary["target_reached"]
     return (reached["wall_time_s"] if reached else None), summary["global_step"]
@@ -112,6 +113,7 @@ def main() -> None:
     p.add_argument("--max-steps", type=int, default=100_000)
     p.add_argument("--fps-steps", type=int, default=20_000, help="steps per throughput run (0 = skip)")
     p.add_argument("--only-fps", action="store_true", help="measure the throughput parity alone")
+    p.add_argument("overrides", nargs="*", help="overrides of ppo_cartpole for the rlgen arm (to try a setting)")
     args = p.parse_args()
     torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (see rlgen.runner.default_threads)
     seeds = parse_seeds(args.seeds)
@@ -122,7 +124,7 @@ def main() -> None:
             if not args.only_fps:
                 t, n = sb3_time_to_solve(seed, args.eval_every, args.max_steps)
                 rows["sb3_t"].append(t), rows["sb3_n"].append(n)
-                t, n = rlgen_time_to_solve(seed, args.eval_every, args.max_steps, tmp)
+                t, n = rlgen_time_to_solve(seed, args.eval_every, args.max_steps, tmp, args.overrides)
                 rows["rl_t"].append(t), rows["rl_n"].append(n)
                 console.print(f"seed {seed}: SB3 {_s(rows['sb3_t'][-1])} at {rows['sb3_n'][-1]:,} steps | "
                               f"rlgen {_s(rows['rl_t'][-1])} at {rows['rl_n'][-1]:,} steps")
