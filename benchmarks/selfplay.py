@@ -2,6 +2,12 @@
 
     python benchmarks/selfplay.py                       # train both configs, then measure
     python benchmarks/selfplay.py --run RUN_DIR ...     # measure finished runs instead
+    python benchmarks/selfplay.py --configs selfplay_connect_four --seeds 100-104 --parallel 2
+                                                        # one run per seed, a per-seed table
+
+Runs are measured at the checkpoint `rlgen eval` / `play` / `tournament` open by default (the
+best, by the config's `train.early_stop.metric`), with fresh games; `--seeds` also measures each
+run's last checkpoint, to show what keeping the best is worth.
 
 tic-tac-toe: the deterministic agent against the perfect minimax player (random among its equally
 good moves), 100 games in each seat: the target is no loss. connect four: 200 games (100 per seat)
@@ -27,7 +33,7 @@ from rlgen.agents.selfplay.play import restore
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-console = Console()
+console = Console(width=150)
 
 
 def train(config: str, overrides: list[str]) -> Path:
@@ -59,6 +65,7 @@ def snapshot_elo(exp: SelfPlayExperiment, games_per_pair: int) -> list[tuple[str
 
 def measure(run_dir: Path, per_seat: int, games_per_pair: int) -> None:
     exp = restore(run_dir)
+    console.print(f"measured at the {exp.checkpoint} checkpoint")
     wall = _wall_time(run_dir, exp.global_step)
     table = Table(title=f"{exp.cfg.name}: {exp.global_step:,} steps, training wall time {wall:.0f} s ({run_dir})")
     for col in ("opponent", "games", "win", "draw", "loss", "losses as first", "losses as second"):
@@ -84,18 +91,88 @@ def _wall_time(run_dir: Path, step: int) -> float:
     return float(times[-1]) if times else float("nan")
 
 
+def parse_seeds(text: str) -> list[int]:
+    """`0,1,2` and ranges `100-104`."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    return seeds
+
+
+def _train_seed(job: tuple[str, int, list[str]]) -> Path:
+    config, seed, overrides = job
+    torch.set_num_threads(1)
+    return train(config, [*overrides, f"seed={seed}", "logging.console=false"])
+
+
+TARGETS = {"random": 0.99, "lookahead": 0.85, "minimax": None}  # win-rate targets; vs minimax: no loss
+
+
+def per_seed(config: str, seeds: list[int], overrides: list[str], parallel: int, per_seat: int) -> None:
+    """Train `config` once per seed (`parallel` at a time), then one row per seed: the best and
+    the last checkpoint against each reference, and whether every target holds."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    jobs = [(config, s, overrides) for s in seeds]
+    t0 = time.perf_counter()
+    if parallel > 1:
+        with ProcessPoolExecutor(parallel, mp_context=get_context("spawn")) as pool:
+            run_dirs = list(pool.map(_train_seed, jobs))
+    else:
+        run_dirs = [_train_seed(j) for j in jobs]
+    console.print(f"{config}: {len(seeds)} seeds trained in {time.perf_counter() - t0:.0f} s "
+                  f"({parallel} at a time, wall, evaluations included)")
+    table = Table(title=f"{config}: {2 * per_seat} fresh games per reference and checkpoint (half in each seat)")
+    table.add_column("seed", justify="right")
+    table.add_column("checkpoint")
+    refs: list[str] = []
+    rows, passed = [], 0
+    for seed, run_dir in zip(seeds, run_dirs):
+        ok = True
+        for which in ("best", "latest"):
+            exp = restore(run_dir, checkpoint=which)
+            refs = refs or list(exp.cfg.ratings.references)
+            results = {name: seat_games(exp, name, per_seat) for name in refs}
+            step = exp.global_step
+            exp.close()
+            if which == "best":
+                for name, r in results.items():
+                    target = TARGETS.get(name)
+                    ok &= r["loss"] == 0 if target is None else r["win"] >= target
+            rows.append((seed, f"{which} @{step:,}", results, ok if which == "best" else None))
+        passed += ok
+    for name in refs:
+        table.add_column(f"win vs {name}", justify="right")
+        table.add_column(f"loss vs {name}", justify="right")
+    table.add_column("targets (best)")
+    for seed, label, results, ok in rows:
+        cells = [c for name in refs for c in (f"{results[name]['win']:.1%}", f"{results[name]['loss']:.1%}")]
+        table.add_row(str(seed), label, *cells, "" if ok is None else ("met" if ok else "missed"))
+    console.print(table)
+    goals = ", ".join(f">= {t:.0%} vs {n}" if t is not None else f"no loss vs {n}" for n, t in TARGETS.items() if n in refs)
+    console.print(f"targets ({goals}) met on {passed} of {len(seeds)} seeds at the best checkpoint")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", nargs="*", default=None, help="finished run directories to measure (no training)")
     p.add_argument("--configs", nargs="*", default=["selfplay_tictactoe", "selfplay_connect_four"])
     p.add_argument("--per-seat", type=int, default=100, help="games per seat against each reference")
     p.add_argument("--games-per-pair", type=int, default=20, help="round-robin games per pair of snapshots")
+    p.add_argument("--seeds", help="train each config once per seed (0,1,2 or 100-104) and print a per-seed table")
+    p.add_argument("--parallel", type=int, default=1, help="with --seeds: runs at a time, one process each")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. seed=1")
     args = p.parse_args()
     # `--configs NAME key=value` would read the overrides as config names: split them back out
     args.overrides += [c for c in args.configs if "=" in c]
     args.configs = [c for c in args.configs if "=" not in c]
     torch.set_num_threads(1)
+    if args.seeds:
+        for config in args.configs:
+            per_seed(config, parse_seeds(args.seeds), args.overrides, args.parallel, args.per_seat)
+        return
     runs = [Path(r) for r in args.run] if args.run else []
     for config in ([] if args.run else args.configs):
         t0 = time.perf_counter()

@@ -26,6 +26,7 @@ import torch
 from rich.markup import escape
 
 from rlgen import checkpoint
+from rlgen import checkpoint as checkpoint_lib  # load_run's `checkpoint` argument hides the module there
 from rlgen.config import ExperimentConfig
 from rlgen.config import load_config as _load_config
 from rlgen.errors import ConfigError, RlgenError, first_line
@@ -192,13 +193,15 @@ def _differing(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [path or "<config>"]
 
 
-def load_run(path: str | Path, *, device: str = "cpu", trust: bool = False) -> Run:
-    """A finished or interrupted run, from its directory (its newest intact checkpoint) or from one
-    `checkpoints/step_N` directory. Its experiment is built and loaded on first use. Nothing in
-    the directory runs: the config is read without resolvers, the checkpoint as tensors and plain
-    data; `trust=True` opens an old-format (pickled) checkpoint, which can run code."""
-    path = Path(path)
-    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path
+def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "cpu", trust: bool = False) -> Run:
+    """A finished or interrupted run, from its directory or from one of its checkpoint directories
+    (`checkpoints/step_N`, `checkpoints/best`). `checkpoint` picks one: `"best"` (by the run's
+    `train.early_stop.metric`), `"latest"` or `"step_N"`; by default a finished run opens at its
+    best checkpoint and an interrupted one at its newest intact checkpoint (`Run.checkpoint` says
+    which). Its experiment is built and loaded on first use. Nothing in the directory runs: the
+    config is read without resolvers, the checkpoint as tensors and plain data; `trust=True`
+    opens an old-format (pickled) checkpoint, which can run code."""
+    run_dir, target, label = checkpoint_lib.select(Path(path), checkpoint)
     if not (run_dir / "config.yaml").is_file():
         raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
     cfg = run_config(run_dir, ["logging.wandb.mode=disabled"], trust=trust)
@@ -210,21 +213,23 @@ def load_run(path: str | Path, *, device: str = "cpu", trust: bool = False) -> R
             summary = json.loads((run_dir / "summary.json").read_text())
         except (ValueError, OSError):
             summary = None  # a damaged summary does not keep the weights from being used
-    return Run(cfg, run_dir, summary=summary, checkpoint_dir=path, device=device, trust=trust)
+    return Run(cfg, run_dir, summary=summary, checkpoint_dir=target, checkpoint_label=label, device=device,
+               trust=trust)
 
 
 def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int = 0, deterministic: bool = True,
-           fmt: str = "auto") -> Path:
+           fmt: str = "auto", checkpoint: str | None = None) -> Path:
     """Play a run's agent in its env for `episodes` episodes (seeded seed, seed + 1, ...) and write
     them as demonstrations to `out`: a Minari dataset directory, or a `.npz` file. The metadata
     holds the expert's mean return and a uniformly random policy's (Minari's ref_max_score and
-    ref_min_score). Returns the path written."""
+    ref_min_score). `checkpoint`: which of a run directory's checkpoints acts (see `load_run`).
+    Returns the path written."""
     from rlgen.config import EnvConfig
     from rlgen.envs import make_env_fn
     from rlgen.envs.demos import random_return, record_episodes, write_demos
 
     owned = not isinstance(run, Run)
-    opened = load_run(run) if owned else run
+    opened = load_run(run, checkpoint=checkpoint) if owned else run
     try:
         env_cfg = getattr(opened.config, "env", None)
         if not isinstance(env_cfg, EnvConfig):
@@ -249,12 +254,14 @@ class Run:
     experiment, its agent and its torch modules. Close it, or use it as a context manager."""
 
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, summary: dict[str, Any] | None = None,
-                 exit_code: int = 0, checkpoint_dir: Path | None = None, device: str = "cpu", trust: bool = False):
+                 exit_code: int = 0, checkpoint_dir: Path | None = None, checkpoint_label: str = "latest",
+                 device: str = "cpu", trust: bool = False):
         self.config = cfg
         self.run_dir = Path(run_dir)
         self.summary = summary
         self.exit_code = exit_code
         self._checkpoint_dir = checkpoint_dir or self.run_dir
+        self.checkpoint = checkpoint_label  # which checkpoint: "best", "latest" or "step_N"
         self._device = device
         self._trust = trust
         self._experiment: Any = None

@@ -179,6 +179,65 @@ def candidates(path: Path) -> tuple[list[Path], int | None]:
     return steps, newest
 
 
+FINISHED = ("completed", "stopped_early", "pruned")  # summary.json statuses of a run that ended on its own
+CHOICES = "best, latest or step_N"
+
+
+def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
+    """`(run_dir, what to load, label)` for `--checkpoint which` of `path`.
+
+    `path` is a run directory (or a W&B model artifact's folder) or one of its checkpoint
+    directories (`checkpoints/step_N`, `checkpoints/best`). `which` is `best`, `latest`, `step_N`
+    (or `N`), or a checkpoint directory of the same run. By default a checkpoint directory is
+    itself, and a run directory gives its best checkpoint when the run finished and kept one
+    (`best/`, by `train.early_stop.metric`), else its latest: an interrupted run is opened where
+    it stopped, as `--resume` would continue it."""
+    path = Path(path)
+    in_ckpts = path.parent.name == "checkpoints"
+    run_dir = path.parent.parent if in_ckpts else path
+    ckpt_dir = run_dir / "checkpoints"
+    if which is None:
+        if in_ckpts or (path / STATE).is_file():
+            return run_dir, path, "best" if path.name == BEST else path.name
+        kept = best(ckpt_dir)
+        if kept is not None and _status(run_dir) in FINISHED:
+            return run_dir, kept, "best"
+        return run_dir, run_dir, "latest"
+    if in_ckpts:
+        raise RlgenError(f"give either a checkpoint directory ({path}) or --checkpoint {which}, not both")
+    text = str(which).strip()
+    if text == LATEST:
+        return run_dir, run_dir, "latest"
+    if text == BEST:
+        kept = best(ckpt_dir)
+        if kept is None:
+            raise RlgenError(f"{run_dir} has no best checkpoint (checkpoints/best): the run never evaluated "
+                             f"its early-stop metric; use --checkpoint latest or step_N")
+        return run_dir, kept, "best"
+    name = f"step_{text}" if text.isdigit() else text
+    if name.startswith("step_") and "/" not in name:
+        target = ckpt_dir / name
+    else:  # a checkpoint directory by path: it must belong to this run
+        target = Path(text)
+        if target.parent.resolve() != ckpt_dir.resolve():
+            raise RlgenError(f"--checkpoint {which} is not a checkpoint of {run_dir}; use {CHOICES}")
+    if not (target / STATE).is_file():
+        have = sorted((p.name for p in ckpt_dir.glob("step_*") if (p / STATE).is_file()), key=lambda n: step_of(Path(n)))
+        have += [BEST] if best(ckpt_dir) is not None else []
+        raise RlgenError(f"no checkpoint {which!r} in {run_dir}: it has {', '.join(have) or 'none'} "
+                         f"(--checkpoint takes {CHOICES})")
+    return run_dir, target, "best" if target.name == BEST else target.name
+
+
+def _status(run_dir: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((run_dir / "summary.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 # --- load -----------------------------------------------------------------------------------------
 
 

@@ -128,12 +128,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rlgen.api import load_run
     from rlgen.logging import Table as LogTable
 
-    with load_run(args.checkpoint or args.run_dir, trust=args.trust) as run:
-        if args.checkpoint and run.run_dir.resolve() != Path(args.run_dir).resolve():
-            raise RlgenError(f"--checkpoint {args.checkpoint} is not a checkpoint of {args.run_dir}")
+    with load_run(args.run_dir, checkpoint=args.checkpoint, trust=args.trust) as run:
         video_dir = run.run_dir / "media" / "videos" if args.video else None
         metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)
-        console.print(f"[bold]{run.config.name}[/] at step {run.global_step:,}:")
+        console.print(f"[bold]{run.config.name}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")
     tables = {k: v for k, v in metrics.items() if isinstance(v, LogTable)}
     for k, v in metrics.items():
         if k not in tables:
@@ -174,7 +172,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     from rlgen.envs.demos import read_demos
 
     path = record(args.run_dir, args.episodes, args.out, seed=args.seed, deterministic=not args.stochastic,
-                  fmt=args.format)
+                  fmt=args.format, checkpoint=args.checkpoint)
     demos = read_demos(path)
     meta = demos.metadata
     console.print(f"{demos.n_episodes} episodes, {len(demos.observations):,} steps of {meta.get('env_id')} -> {path}")
@@ -190,7 +188,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     exps = []
     try:
         for p in args.run_dirs:
-            exps.append(restore(Path(p), trust=args.trust))
+            which = None if Path(p).parent.name == "checkpoints" else args.checkpoint  # a checkpoint dir: itself
+            exps.append(restore(Path(p), trust=args.trust, checkpoint=which))
         rows = tournament(exps, games_per_pair=args.games, snapshots=args.snapshots)
     finally:
         for exp in exps:
@@ -202,7 +201,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 def cmd_play(args: argparse.Namespace) -> int:
     from rlgen.agents.selfplay.play import play_human, restore
 
-    exp = restore(Path(args.run_dir), trust=args.trust)
+    exp = restore(Path(args.run_dir), trust=args.trust, checkpoint=args.checkpoint)
+    console.print(f"playing {exp.label} ({exp.checkpoint} checkpoint)")
     try:
         play_human(exp, seat=args.seat)
     finally:
@@ -226,10 +226,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from rlgen.export import export
 
-    path = Path(args.run_dir)
-    if args.checkpoint:
-        path = path / "checkpoints" / args.checkpoint if args.checkpoint == "best" else Path(args.checkpoint)
-    files = export(path, args.format, args.out, trust=args.trust)
+    files = export(args.run_dir, args.format, args.out, checkpoint=args.checkpoint, trust=args.trust)
     for f in files:
         print(f)  # the result: stdout, one path a line
     return 0
@@ -262,7 +259,7 @@ def _zoo_export_parsers(sub: Any) -> None:
     x.add_argument("run_dir", metavar="RUN_DIR")
     x.add_argument("--format", required=True, choices=["sb3", "onnx", "torchscript"])
     x.add_argument("-o", "--out", help="output folder (default: RUN_DIR/export)")
-    x.add_argument("--checkpoint", help="'best' (checkpoints/best) or a checkpoints/step_N directory; default: the latest")
+    _checkpoint_arg(x)
     x.add_argument("--trust", action="store_true", help=TRUST_HELP)
     x.set_defaults(func=cmd_export)
 
@@ -439,11 +436,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--trust", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("eval", help="evaluate a run's latest checkpoint")
+    e = sub.add_parser("eval", help="evaluate a run (a finished run: its best checkpoint)")
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=_positive, default=None, help="default: the config's train.eval_episodes")
     e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
-    e.add_argument("--checkpoint", help="a checkpoints/step_N directory instead of the latest")
+    _checkpoint_arg(e)
     e.add_argument("--trust", action="store_true", help=TRUST_HELP)
     e.set_defaults(func=cmd_eval)
 
@@ -461,6 +458,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="episode i is seeded seed + i (default: %(default)s)")
     r.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic ones")
     r.add_argument("--format", default="auto", help="auto (npz for .npz, else minari) or a demo format")
+    _checkpoint_arg(r)
     r.set_defaults(func=cmd_record)
 
     _compare_parser(sub)
@@ -471,12 +469,14 @@ def _parser() -> argparse.ArgumentParser:
     tn.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories or checkpoints/step_N directories")
     tn.add_argument("--games", type=_positive, default=20, help="games per pair, seats alternating")
     tn.add_argument("--snapshots", action="store_true", help="also rate each run's snapshot pool")
+    _checkpoint_arg(tn, "of each run directory")
     tn.add_argument("--trust", action="store_true", help=TRUST_HELP)
     tn.set_defaults(func=cmd_tournament)
 
     pl = sub.add_parser("play", help="play a trained self-play agent in the terminal")
     pl.add_argument("run_dir", metavar="RUN_DIR")
     pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat (first moves first)")
+    _checkpoint_arg(pl)
     pl.add_argument("--trust", action="store_true", help=TRUST_HELP)
     pl.set_defaults(func=cmd_play)
 
@@ -484,6 +484,12 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--all", action="store_true", help="list every registered env id")
     ls.set_defaults(func=cmd_list)
     return p
+
+
+def _checkpoint_arg(parser: argparse.ArgumentParser, of: str = "of the run") -> None:
+    parser.add_argument("--checkpoint", metavar="WHICH",
+                        help=f"which checkpoint {of}: best (by train.early_stop.metric), latest or step_N; "
+                        "default: best for a finished run, latest for an interrupted one")
 
 
 def _positive(text: str) -> int:

@@ -29,15 +29,17 @@ TOLERANCE = 1e-5  # the largest difference to torch's own output an exported fil
 ONNX_HINT = "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'rlgen[export]'"
 
 
-def export(path: str | Path, fmt: str, out: str | Path | None = None, *, trust: bool = False) -> list[Path]:
+def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpoint: str | None = None,
+           trust: bool = False) -> list[Path]:
     """Export a run (its directory, or one checkpoint directory such as checkpoints/best) to
     `out` (default RUN_DIR/export/); returns the files written. The run is opened as
-    `rlgen.load_run(path, trust=trust)` opens it: nothing in it runs unless `trust`."""
+    `rlgen.load_run(path, checkpoint=checkpoint, trust=trust)` opens it (a finished run: its best
+    checkpoint): nothing in it runs unless `trust`."""
     from rlgen.api import load_run
 
     if fmt not in FORMATS:
         raise RlgenError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    with load_run(path, trust=trust) as run:
+    with load_run(path, checkpoint=checkpoint, trust=trust) as run:
         hook = getattr(run.experiment, "export", None)
         if hook is None:
             raise RlgenError(f"kind {run.config.kind!r} has no export; its torch modules are in "

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 import rlgen
-from rlgen import checkpoint
+from rlgen import checkpoint, plain
 from rlgen.cli import main
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
@@ -49,9 +49,11 @@ def _copy(pristine: dict[str, Path], kind: str, tmp_path: Path) -> Path:
     return run
 
 
-def _latest(run: Path) -> Path:
-    tried, _ = checkpoint.candidates(run)
-    return tried[0]
+def _checkpoints(run: Path) -> list[Path]:
+    """Every checkpoint of the run: the latest (what --resume opens) and best/ (what eval, play,
+    tournament and export open in a finished run) among them."""
+    ckpts = run / "checkpoints"
+    return [p for p in [*ckpts.glob("step_*"), ckpts / checkpoint.BEST] if (p / checkpoint.STATE).is_file()]
 
 
 def _write_state(ckpt: Path, obj) -> None:
@@ -62,17 +64,18 @@ def _write_state(ckpt: Path, obj) -> None:
 
 
 def crafted_checkpoint(run: Path, marker: Path) -> None:
-    state = checkpoint.read(_latest(run))
-    state["experiment"] = {"x": Payload(marker)}
-    _write_state(_latest(run), state)
+    for ckpt in _checkpoints(run):
+        state = checkpoint.read(ckpt)
+        state["experiment"] = {"x": Payload(marker)}
+        _write_state(ckpt, state)
 
 
 def crafted_buffer(run: Path, marker: Path) -> None:
     """Plain data all through, but the replay buffer is a pickle (as older rlgen wrote it)."""
-    state = checkpoint.read(_latest(run))
-    state["experiment"]["replay_buffer"] = pickle.dumps(Payload(marker))
-    shutil.rmtree(_latest(run))
-    checkpoint.save(run / "checkpoints", state["global_step"], state)
+    for ckpt in _checkpoints(run):
+        state = checkpoint.read(ckpt)
+        state["experiment"]["replay_buffer"] = pickle.dumps(Payload(marker))
+        _write_state(ckpt, plain.encode(state))  # arrays as rlgen writes them: only the buffer is a pickle
 
 
 def crafted_source(run: Path, marker: Path) -> None:
@@ -135,13 +138,14 @@ def test_an_old_pickled_checkpoint_opens_only_with_trust(pristine, tmp_path, cap
     """What rlgen wrote before this format: objects pickled whole (a replay buffer, numpy RNG
     state), no checksum. Refused by default; with --trust it evaluates and resumes (not exactly)."""
     run = _copy(pristine, "dqn", tmp_path)
+    shutil.rmtree(run / "checkpoints" / checkpoint.BEST, ignore_errors=True)  # older rlgen kept no best/
+    ckpt = checkpoint.candidates(run)[0][0]
     with rlgen.load_run(run) as loaded:
         model = loaded.experiment.model
-        state = checkpoint.read(_latest(run))
+        state = checkpoint.read(ckpt)
         old = {k: state["experiment"][k] for k in ("params", "num_timesteps", "ep_info_buffer", "ep_success_buffer")}
         old.update(n_updates=model._n_updates, episode_num=model._episode_num, vec_normalize=None,
                    replay_buffer=pickle.dumps(model.replay_buffer))
-    ckpt = _latest(run)
     (ckpt / checkpoint.CHECKSUM).unlink()
     torch.save({**state, "experiment": old, "format": 1}, ckpt / checkpoint.STATE)  # rng holds a numpy array: pickled
     assert main(["eval", str(run), "--episodes", "1"]) == 2

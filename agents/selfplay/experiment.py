@@ -114,6 +114,10 @@ class SelfPlayExperiment(ExperimentBase):
             metrics[f"eval/win_rate_vs_{name}"] = float(np.mean(outcomes == 1))
             metrics[f"eval/draw_rate_vs_{name}"] = float(np.mean(outcomes == 0))
             metrics[f"eval/loss_rate_vs_{name}"] = float(np.mean(outcomes == -1))
+        # the worst matchup: the default best-checkpoint criterion, so the agent kept as best is not one
+        # that beat the strong reference in a lucky eval while slipping against another
+        if self.cfg.ratings.references:
+            metrics["eval/win_rate_min"] = min(metrics[f"eval/win_rate_vs_{r}"] for r in self.cfg.ratings.references)
         metrics["eval/return_mean"] = float(np.mean(outcomes_all))  # the shared name: mean outcome vs references
         metrics["eval/return_std"] = float(np.std(outcomes_all))
         metrics.update(self.ratings(self.cfg.ratings.games_per_pair or n))

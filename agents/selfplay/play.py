@@ -25,18 +25,19 @@ from rlgen.errors import RlgenError
 MARKS = {1: "[bold red]X[/]", -1: "[bold yellow]O[/]", 0: ""}
 
 
-def restore(path: Path, trust: bool = False) -> SelfPlayExperiment:
-    """A self-play experiment from a run directory (its latest checkpoint) or a
-    `checkpoints/step_N` directory, on the CPU, ready to play (`trust`: see `rlgen.load_run`)."""
+def restore(path: Path, trust: bool = False, checkpoint: str | None = None) -> SelfPlayExperiment:
+    """A self-play experiment from a run directory or one of its checkpoint directories, on the
+    CPU, ready to play (`checkpoint`, `trust`: see `rlgen.load_run`; a finished run: its best)."""
     from rlgen.api import load_run
 
-    run = load_run(path, trust=trust)
+    run = load_run(path, checkpoint=checkpoint, trust=trust)
     if not isinstance(run.experiment, SelfPlayExperiment):
         kind = run.config.kind
         run.close()
         raise RlgenError(f"{path} is a run of kind {kind!r}; playing and tournaments need a kind: selfplay run")
     exp = run.experiment
     exp.label = f"{run.config.name}/{run.run_dir.name}@{exp.global_step}"
+    exp.checkpoint = run.checkpoint
     return exp
 
 

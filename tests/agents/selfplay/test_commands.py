@@ -52,8 +52,8 @@ def test_board_shows_marks_and_move_numbers():
 def test_tournament_prints_ratings(run_dir, capsys):
     first = run_dir / "checkpoints" / "step_64"
     assert first.is_dir()
-    assert main(["tournament", str(run_dir), str(first), "--games", "4"]) == 0
-    out = capsys.readouterr().out
+    assert main(["tournament", str(run_dir), str(first), "--games", "4", "--checkpoint", "latest"]) == 0
+    out = capsys.readouterr().out  # --checkpoint picks in run directories; a checkpoint directory is itself
     assert "@128" in out and "@64" in out and "minimax" in out and "1000" in out
 
 

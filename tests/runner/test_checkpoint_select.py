@@ -1,0 +1,120 @@
+"""Which checkpoint `rlgen.load_run` and `rlgen eval/play/tournament/export/record` open:
+`--checkpoint best|latest|step_N`, and by default the best of a finished run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import rlgen
+from rlgen import checkpoint
+from rlgen.cli import main
+from rlgen.errors import RlgenError
+
+
+def _fake_run(root: Path, status: str | None, best_step: int | None = 100) -> Path:
+    run = root / "run"
+    for step in (100, 200, 300):
+        (run / "checkpoints" / f"step_{step}").mkdir(parents=True)
+        (run / "checkpoints" / f"step_{step}" / checkpoint.STATE).write_bytes(b"x")
+    (run / "checkpoints" / checkpoint.LATEST).write_text("step_300")
+    if best_step is not None:
+        (run / "checkpoints" / "best").mkdir()
+        (run / "checkpoints" / "best" / checkpoint.STATE).write_bytes(b"x")
+        (run / "checkpoints" / "best" / "step").write_text(str(best_step))
+    (run / "config.yaml").write_text("name: x\n")
+    if status is not None:
+        (run / "summary.json").write_text(json.dumps({"status": status}))
+    return run
+
+
+@pytest.mark.parametrize("status, expected", [("completed", "best"), ("stopped_early", "best"), ("pruned", "best"),
+                                              ("failed", "latest"), (None, "latest")])
+def test_the_default_is_best_for_a_finished_run_and_latest_otherwise(tmp_path, status, expected):
+    run = _fake_run(tmp_path, status)
+    run_dir, target, label = checkpoint.select(run)
+    assert run_dir == run and label == expected
+    assert target == (run / "checkpoints" / "best" if expected == "best" else run)
+
+
+def test_a_finished_run_without_best_opens_its_latest(tmp_path):
+    run = _fake_run(tmp_path, "completed", best_step=None)
+    assert checkpoint.select(run) == (run, run, "latest")
+
+
+def test_each_choice_names_its_checkpoint(tmp_path):
+    run = _fake_run(tmp_path, "completed")
+    ckpts = run / "checkpoints"
+    assert checkpoint.select(run, "latest") == (run, run, "latest")
+    assert checkpoint.select(run, "best") == (run, ckpts / "best", "best")
+    assert checkpoint.select(run, "step_200") == (run, ckpts / "step_200", "step_200")
+    assert checkpoint.select(run, "200") == (run, ckpts / "step_200", "step_200")
+    assert checkpoint.select(run, str(ckpts / "step_100")) == (run, ckpts / "step_100", "step_100")
+    assert checkpoint.select(ckpts / "step_300") == (run, ckpts / "step_300", "step_300")  # a checkpoint dir: itself
+    assert checkpoint.select(ckpts / "best") == (run, ckpts / "best", "best")
+
+
+def test_a_bad_choice_is_one_readable_error(tmp_path):
+    run = _fake_run(tmp_path, "completed")
+    with pytest.raises(RlgenError, match=r"no checkpoint 'step_999' .* it has step_100, step_200, step_300, best"):
+        checkpoint.select(run, "step_999")
+    with pytest.raises(RlgenError, match="--checkpoint newest is not a checkpoint of .*; use best, latest or step_N"):
+        checkpoint.select(run, "newest")
+    with pytest.raises(RlgenError, match="give either a checkpoint directory"):
+        checkpoint.select(run / "checkpoints" / "step_100", "best")
+    other = _fake_run(tmp_path / "other", "completed")
+    with pytest.raises(RlgenError, match="is not a checkpoint of"):
+        checkpoint.select(run, str(other / "checkpoints" / "step_100"))
+    without_best = _fake_run(tmp_path / "nobest", "completed", best_step=None)
+    with pytest.raises(RlgenError, match="has no best checkpoint"):
+        checkpoint.select(without_best, "best")
+
+
+QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> rlgen.Run:
+    """A run whose best evaluation is not its last: the early-stop metric is minimised, and an
+    untrained CartPole policy falls soonest."""
+    root = tmp_path_factory.mktemp("select")
+    return rlgen.train("ppo_cartpole", [*QUIET, f"logging.dir={root}", "seed=3", "train.total_steps=4096",
+                                        "train.eval_every=1024", "train.eval_episodes=2", "train.early_stop.target=null",
+                                        "train.early_stop.mode=min"])
+
+
+def test_load_run_opens_the_best_of_a_finished_run(finished):
+    best, last = finished.summary["best"]["global_step"], finished.summary["global_step"]
+    assert best != last  # the point of the test: otherwise choose another seed
+    with rlgen.load_run(finished.run_dir) as run:
+        assert run.evaluate()  # the experiment is loaded
+        assert (run.checkpoint, run.global_step) == ("best", best)
+    with rlgen.load_run(finished.run_dir, checkpoint="latest") as run:
+        run.evaluate()
+        assert (run.checkpoint, run.global_step) == ("latest", last)
+    with rlgen.load_run(finished.run_dir, checkpoint=f"step_{last}") as run:
+        run.evaluate()
+        assert run.global_step == last
+
+
+def test_eval_says_which_checkpoint_it_opened(finished, capsys):
+    best, last = finished.summary["best"]["global_step"], finished.summary["global_step"]
+    assert main(["eval", str(finished.run_dir), "--episodes", "1"]) == 0
+    assert f"at step {best:,} (best checkpoint)" in capsys.readouterr().err  # the console: stderr
+    assert main(["eval", str(finished.run_dir), "--episodes", "1", "--checkpoint", "latest"]) == 0
+    assert f"at step {last:,} (latest checkpoint)" in capsys.readouterr().err
+    assert main(["eval", str(finished.run_dir), "--checkpoint", "step_7"]) == 2
+    assert "no checkpoint 'step_7'" in capsys.readouterr().err
+
+
+def test_record_and_export_take_the_choice(finished, tmp_path):
+    from rlgen.envs.demos import read_demos
+
+    rlgen.record(finished.run_dir, 1, tmp_path / "best.npz")
+    rlgen.record(finished.run_dir, 1, tmp_path / "latest.npz", checkpoint="latest")
+    best, latest = read_demos(tmp_path / "best.npz"), read_demos(tmp_path / "latest.npz")
+    assert best.metadata["expert_return"] != latest.metadata["expert_return"]  # minimised vs trained further
+    assert main(["export", str(finished.run_dir), "--format", "torchscript", "-o", str(tmp_path / "x"),
+                 "--checkpoint", "latest"]) == 0
