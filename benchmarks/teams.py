@@ -16,7 +16,6 @@ sides (sampling), rated by selfplay's Bradley-Terry fit with random predators at
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import time
 from pathlib import Path
@@ -59,15 +58,8 @@ def train(seed: int, overrides: list[str]) -> tuple[Path, float]:
     return run.run_dir, time.perf_counter() - t0
 
 
-def open_run(run_dir: Path, checkpoint: str | None) -> api.Run:
-    """`rlgen.load_run`, at `checkpoint` where this rlgen's load_run takes one (best | latest | step_N)."""
-    if checkpoint and "checkpoint" in inspect.signature(api.load_run).parameters:
-        return api.load_run(run_dir, checkpoint=checkpoint)
-    return api.load_run(run_dir / "checkpoints" / checkpoint if checkpoint and checkpoint.startswith("step_") else run_dir)
-
-
 def measure(run_dir: Path, episodes: int, games_per_pair: int, checkpoint: str | None) -> dict:
-    with open_run(run_dir, checkpoint) as run:
+    with api.load_run(run_dir, checkpoint=checkpoint) as run:
         exp = run.experiment
         predators, prey = exp.sides
         baselines = baseline_players(exp.cfg.model_copy(update={"ratings": exp.cfg.ratings.model_copy(
@@ -92,7 +84,7 @@ def measure(run_dir: Path, episodes: int, games_per_pair: int, checkpoint: str |
             results = team_round_robin(exp.game, exp.rules, players, cross_pairs(list(players), exp.sides),
                                        games_per_pair, SEED + 50_000)
         elo, _, _ = elo_tables(list(players), results, anchor=f"{predators}:random")
-        return {"step": run.global_step, "rows": rows, "elo": elo, "sides": exp.sides}
+        return {"step": run.global_step, "checkpoint": checkpoint, "rows": rows, "elo": elo, "sides": exp.sides}
 
 
 def report(measured: dict[int | str, dict], times: dict, episodes: int, games_per_pair: int) -> None:
@@ -102,7 +94,7 @@ def report(measured: dict[int | str, dict], times: dict, episodes: int, games_pe
     for k in keys:
         m = measured[k]
         wall = f", {times[k]:.0f} s" if k in times else ""
-        table.add_column(f"seed {k} ({m['step']:,} steps{wall})", justify="right")
+        table.add_column(f"seed {k} ({m['checkpoint']}: {m['step']:,} steps{wall})", justify="right")
     for label, _, _ in MATCHUPS:
         table.add_row(label, *[f"{measured[k]['rows'][label][0]:.2f} ({measured[k]['rows'][label][1]:.0%})" for k in keys])
     console.print(table)
@@ -121,7 +113,8 @@ def main() -> None:
     p.add_argument("--run", nargs="*", default=None, help="finished run directories to measure (no training)")
     p.add_argument("--episodes", type=int, default=200, help="episodes per matchup")
     p.add_argument("--games-per-pair", type=int, default=20, help="round-robin episodes per pair of players")
-    p.add_argument("--checkpoint", default=None, help="best | latest | step_N (default: what load_run opens)")
+    p.add_argument("--checkpoint", default="latest", help="latest (the sides as training left them; the default) | "
+                   "best (by the config's early-stop metric, the predators against random prey alone) | step_N")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. train.total_steps=400000")
     args = p.parse_args()
