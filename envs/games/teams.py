@@ -176,10 +176,10 @@ class TeamRules:
 
     @classmethod
     def of(cls, name: str) -> TeamRules:
-        module = GAMES.get(name)
-        get = lambda attr, default: getattr(module, attr, default) if isinstance(module, types.ModuleType) else default  # noqa: E731
-        return cls({"random": (None, random_team), **get("PLAYERS", {})}, get("scores", lambda returns: {}),
-                   get("outcome", higher_return_wins))
+        game = GAMES.get(name)
+        module = game if isinstance(game, types.ModuleType) else None  # a bare function brings no extras
+        return cls({"random": (None, random_team), **getattr(module, "PLAYERS", {})},
+                   getattr(module, "scores", lambda returns: {}), getattr(module, "outcome", higher_return_wins))
 
     def sides_of_player(self, name: str, sides: list[str]) -> list[str]:
         """The sides player `name` can play; an unknown name raises, listing the known ones."""
