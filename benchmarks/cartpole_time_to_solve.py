@@ -10,6 +10,9 @@ Side by side, in one process, seeds interleaved so machine noise hits both arms 
    (2) rlgen's steps/s within 5% of SB3's.
 
     python benchmarks/cartpole_time_to_solve.py --seeds 0,1,2
+    python benchmarks/cartpole_time_to_solve.py --seeds 100-109 --fps-steps 0   # the per-seed table alone
+
+The target holds per seed: rlgen's time on a seed against SB3's on the same seed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from stable_baselines3.common.monitor import Monitor
 
 from rlgen.api import load_config, make_experiment, train
 from rlgen.runner import Runner
+from rlgen.seeds import parse_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 475.0
@@ -110,7 +114,7 @@ def main() -> None:
     p.add_argument("--only-fps", action="store_true", help="measure the throughput parity alone")
     args = p.parse_args()
     torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (see rlgen.runner.default_threads)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = parse_seeds(args.seeds)
     console = Console()
     rows: dict[str, list] = {k: [] for k in ("sb3_t", "sb3_n", "rl_t", "rl_n", "sb3_fps", "rl_fps")}
     with TemporaryDirectory() as tmp:
@@ -146,6 +150,23 @@ def _report(console: Console, rows: dict[str, list], seeds: list[int], args: arg
         table.add_row(f"training steps/s, identical zoo settings ({args.fps_steps:,} steps, no eval)",
                       f"{sf:,.0f}", f"{rf:,.0f}", _ratio(rf, sf))
     console.print(table)
+    if rows["sb3_t"]:
+        _per_seed(console, rows, seeds)
+
+
+def _per_seed(console: Console, rows: dict[str, list], seeds: list[int]) -> None:
+    table = Table(title="per seed: time to solve, rlgen against SB3 on the same seed (target <= 0.50x)")
+    for col in ("seed", "SB3 s", "SB3 steps", "rlgen s", "rlgen steps", "rlgen / SB3", "target"):
+        table.add_column(col, justify="right")
+    met = 0
+    for i, seed in enumerate(seeds):
+        st, rt = rows["sb3_t"][i], rows["rl_t"][i]
+        ok = rt is not None and (st is None or rt <= 0.5 * st)
+        met += ok
+        table.add_row(str(seed), _s(st), f"{rows['sb3_n'][i]:,}", _s(rt), f"{rows['rl_n'][i]:,}", _ratio(rt, st),
+                      "met" if ok else "missed")
+    console.print(table)
+    console.print(f"rlgen within 0.5x of SB3's time on {met} of {len(seeds)} seeds")
 
 
 def _s(x: float | None) -> str:

@@ -31,6 +31,7 @@ from rlgen import api
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment, versus
 from rlgen.agents.selfplay.play import restore
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
+from rlgen.seeds import parse_seeds
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 console = Console(width=150)
@@ -89,15 +90,6 @@ def _wall_time(run_dir: Path, step: int) -> float:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     times = [r["eval/wall_time_s"] for r in rows if "eval/wall_time_s" in r and r["global_step"] <= step]
     return float(times[-1]) if times else float("nan")
-
-
-def parse_seeds(text: str) -> list[int]:
-    """`0,1,2` and ranges `100-104`."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
-    return seeds
 
 
 def _train_seed(job: tuple[str, int, list[str]]) -> Path:
