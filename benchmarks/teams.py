@@ -128,10 +128,15 @@ def main() -> None:
             run_dir, times[seed] = train(seed, args.overrides)
             console.print(f"seed {seed}: trained in {times[seed]:.0f} s (evaluations included) -> {run_dir}")
             measured[seed] = measure(run_dir, args.episodes, args.games_per_pair, args.checkpoint)
+            if args.json:  # after every seed: a long benchmark stopped early keeps what it measured
+                save(args.json, measured, times)
     report(measured, times, args.episodes, args.games_per_pair)
     if args.json:
-        args.json.write_text(json.dumps({str(k): {**v, "time_s": times.get(k)} for k, v in measured.items()}, indent=1))
+        save(args.json, measured, times)
 
+
+def save(path: Path, measured: dict, times: dict) -> None:
+    path.write_text(json.dumps({str(k): {**v, "time_s": times.get(k)} for k, v in measured.items()}, indent=1))
 
 if __name__ == "__main__":
     main()
