@@ -213,8 +213,9 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
             summary = json.loads((run_dir / "summary.json").read_text())
         except (ValueError, OSError):
             summary = None  # a damaged summary does not keep the weights from being used
-    return Run(cfg, run_dir, summary=summary, checkpoint_dir=target, checkpoint_label=label, device=device,
-               trust=trust)
+    run = Run(cfg, run_dir, summary=summary, checkpoint_dir=target, checkpoint_label=label, device=device, trust=trust)
+    run._fallback = checkpoint is None and label == "best" and target != Path(path)  # chosen, not asked for
+    return run
 
 
 def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int = 0, deterministic: bool = True,
@@ -262,6 +263,7 @@ class Run:
         self.exit_code = exit_code
         self._checkpoint_dir = checkpoint_dir or self.run_dir
         self.checkpoint = checkpoint_label  # which checkpoint: "best", "latest" or "step_N"
+        self._fallback = False  # a damaged best/ falls back to the newest intact checkpoint
         self._device = device
         self._trust = trust
         self._experiment: Any = None
@@ -277,7 +279,19 @@ class Run:
             from rlgen.logging import Logger
             from rlgen.runner import choose_device
 
-            state = checkpoint.load(self._checkpoint_dir, trust=self._trust)
+            try:
+                state = checkpoint.load(self._checkpoint_dir, trust=self._trust)
+            except checkpoint.UnsafeCheckpointError:
+                raise
+            except RlgenError as e:
+                if not self._fallback:
+                    raise
+                from rlgen.logging import console
+
+                # the best checkpoint was this run's default, not asked for: its newest intact one will do
+                state = checkpoint.load(self.run_dir, trust=self._trust)
+                console.print(f"[yellow]warning:[/] {escape(str(e))}; opened the run's newest intact checkpoint")
+                self.checkpoint, self._checkpoint_dir = "latest", self.run_dir
             kind = (state.get("config") or {}).get("kind", self.config.kind)
             if kind != self.config.kind or "experiment" not in state:
                 raise RlgenError(f"{self._checkpoint_dir} holds a checkpoint of kind {kind!r}, not of this "
@@ -287,7 +301,7 @@ class Run:
             device = choose_device(self._device, False)
             exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed))
             try:
-                with checkpoint.trusted(self._trust):
+                with checkpoint.trusted(self._trust), checkpoint.to_use():
                     exp.load_state_dict(state["experiment"])
             except RlgenError:
                 exp.close()

@@ -41,6 +41,7 @@ FORMAT = 2  # 1: pickled objects, no checksum (before rlgen checked what it open
 TRUST_HINT = "pass --trust (rlgen.load_run(..., trust=True), rlgen.train(resume=..., trust=True)) only if you trust its source"
 
 _trusted: contextvars.ContextVar[bool] = contextvars.ContextVar("rlgen_trusted_checkpoint", default=False)
+_to_use: contextvars.ContextVar[bool] = contextvars.ContextVar("rlgen_checkpoint_to_use", default=False)
 
 
 class UnsafeCheckpointError(RlgenError):
@@ -313,6 +314,22 @@ def _globals_in(data: bytes) -> str:
     except Exception:  # noqa: BLE001 - only for the message
         return "classes or functions"
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "") or "classes or functions"
+
+
+@contextmanager
+def to_use() -> Iterator[None]:
+    """Within it, a checkpoint is opened to act with or to evaluate (`rlgen.load_run`), not to
+    continue training: what a resume could not restore exactly does not matter, and is not warned of."""
+    token = _to_use.set(True)
+    try:
+        yield
+    finally:
+        _to_use.reset(token)
+
+
+def resuming() -> bool:
+    """False while a checkpoint is opened only to be used (`to_use`)."""
+    return not _to_use.get()
 
 
 @contextmanager

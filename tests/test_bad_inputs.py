@@ -62,7 +62,7 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
     shutil.copytree(gan_step, foreign / "checkpoints" / "step_9999")
     broken = tmp / "broken"  # every checkpoint damaged
     shutil.copytree(ppo, broken)
-    for state in broken.glob("checkpoints/step_*/state.pt"):
+    for state in broken.glob("checkpoints/*/state.pt"):  # step_N and best/
         state.write_bytes(state.read_bytes()[:64])
     edited = tmp / "edited"  # config.yaml changed by hand since the checkpoint
     shutil.copytree(ppo, edited)
@@ -96,7 +96,8 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (["eval", str(root / "nope")], "is not a run directory"),
         (["eval", str(ppo), "--checkpoint", str(gan_step)], "is not a checkpoint of"),
         (["eval", str(foreign), "--checkpoint", str(foreign / "checkpoints" / "step_9999")], "of kind 'gan'"),
-        (["eval", str(ppo), "--checkpoint", str(ppo / "checkpoints" / "step_999")], "step_999 is missing"),
+        (["eval", str(ppo), "--checkpoint", str(ppo / "checkpoints" / "step_999")], "no checkpoint '"),
+        (["eval", str(ppo), "--checkpoint", "step_7"], "(--checkpoint takes best, latest or step_N)"),
         (["eval", str(ppo), "--episodes", "0"], "must be 1 or more"),
         (["eval", str(ppo), "--episodes", "x"], "expected a whole number"),
         (["eval", str(broken)], "no intact checkpoint"),

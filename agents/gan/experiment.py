@@ -189,7 +189,7 @@ class GANExperiment(ExperimentBase):
 
         if fmt == "sb3":
             raise RlgenError("--format sb3 is for RL agents; a GAN's generator exports with --format onnx or torchscript")
-        net = self.ema.module if self.ema is not None else self.G
+        net = self.sampler()
         inputs = {"noise": net.noise(4, torch.Generator(self.device).manual_seed(0), self.device)}
         if self.n_classes:
             inputs["label"] = torch.arange(4, device=self.device) % self.n_classes
@@ -198,10 +198,29 @@ class GANExperiment(ExperimentBase):
 
     # --- sampling ------------------------------------------------------------------------------
 
+    STANDING_BATCHES = 16  # x 256 samples: the EMA generator's batch-norm statistics
+
+    def sampler(self) -> nn.Module:
+        """The generator that samples: the EMA copy (its batch-norm statistics recomputed from a
+        fixed noise stream, so the same weights always sample the same way) when there is one, else G."""
+        if self.ema is None:
+            return self.G
+        gen = torch.Generator(self.device).manual_seed(self.cfg.seed + 778)
+
+        def inputs() -> tuple[Tensor, Tensor | None]:
+            z = self.ema.module.noise(256, gen, self.device)
+            y = None
+            if self.n_classes:
+                y = torch.randint(0, self.n_classes, (256,), generator=gen, device=self.device)
+            return z, y
+
+        self.ema.standing_stats(inputs, self.STANDING_BATCHES)
+        return self.ema.module
+
     @torch.no_grad()
     def generate(self, n: int, seed: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """n samples (and their labels when conditional) from the EMA generator, else G, in eval mode."""
-        net = self.ema.module if self.ema is not None else self.G
+        net = self.sampler()
         gen = torch.Generator(self.device).manual_seed(seed)
         if self.n_classes and labels is None:
             labels = np.arange(n) % self.n_classes  # balanced classes

@@ -92,6 +92,8 @@ def restore_env(venv: VecEnv, saved: dict[str, Any] | None) -> list[str]:
 
 
 def warn_not_exact(where: str, problems: list[str]) -> None:
+    if not checkpoint.resuming():
+        return  # opened to act or evaluate (rlgen.load_run): nothing continues from these envs
     shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
     console.print(f"[yellow]warning:[/] this resume is not exact: {where} cannot be restored ({shown}); they "
                   "start new episodes, so the run continues like, but not bit for bit as, an uninterrupted one")

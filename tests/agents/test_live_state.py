@@ -107,6 +107,9 @@ def test_subprocess_envs_resume_with_a_warning_that_it_is_not_exact(tmp_path, mo
         exps[0].train_unit()
         state = exps[0].state_dict()
         assert any("multiprocessing" in p for p in live_state.uncaptured(state["env"]))
+        with checkpoint.to_use():  # opened to act with (rlgen.load_run): no resume to warn about
+            exps[1].load_state_dict(state)
+        assert not any("not exact" in w for w in said), said
         exps[1].load_state_dict(state)
         assert exps[1].model._last_obs is None  # SB3 starts new episodes
         assert exps[1].global_step == exps[0].global_step

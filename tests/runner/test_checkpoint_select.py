@@ -118,3 +118,20 @@ def test_record_and_export_take_the_choice(finished, tmp_path):
     assert best.metadata["expert_return"] != latest.metadata["expert_return"]  # minimised vs trained further
     assert main(["export", str(finished.run_dir), "--format", "torchscript", "-o", str(tmp_path / "x"),
                  "--checkpoint", "latest"]) == 0
+
+
+def test_a_damaged_best_falls_back_only_when_it_was_not_asked_for(finished, tmp_path, capsys):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished.run_dir, run_dir, ignore=shutil.ignore_patterns(".lock"))
+    state = run_dir / "checkpoints" / "best" / checkpoint.STATE
+    data = state.read_bytes()
+    state.unlink()  # best/ may share its file with a step directory: write a new one
+    state.write_bytes(data[:64])
+    with rlgen.load_run(run_dir) as run:
+        run.evaluate()
+        assert (run.checkpoint, run.global_step) == ("latest", finished.summary["global_step"])
+    assert "checksum does not match" in capsys.readouterr().err
+    with pytest.raises(RlgenError, match="best is corrupted"), rlgen.load_run(run_dir, checkpoint="best") as run:
+        run.evaluate()

@@ -54,3 +54,32 @@ def test_ema_moves_by_one_minus_decay():
     ema.update(G)
     for old, new in zip(before, ema.module.parameters()):
         assert torch.allclose(new, old + 1.0)  # 0.75 old + 0.25 (old + 4)
+
+
+def test_ema_standing_stats_are_the_copys_own():
+    """After standing_stats, each batch norm of the EMA copy holds the mean and variance of its own
+    inputs over the given batches, not the trained G's running statistics that update() copied."""
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(backbone={"type": "cnn", "channels": [8, 4], "norm": "batch"}, noise_dim=4),
+                  "image", (1, 8, 8))
+    ema = EMA(G, decay=0.5)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(0.5 * torch.randn_like(p))
+        G.train()
+        for _ in range(5):
+            G(G.noise(32))  # G's running statistics, of G's weights
+    ema.update(G)
+    norm = next(m for m in ema.module.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    copied = norm.running_mean.clone()
+    seen = []
+    hook = norm.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach()))
+    gen = torch.Generator().manual_seed(1)
+    ema.standing_stats(lambda: (ema.module.noise(64, gen), None), batches=3)
+    hook.remove()
+    inputs = torch.cat(seen)  # (3 * 64, C, H, W): what the copy's first batch norm saw
+    assert len(seen) == 3 and not ema.module.training and norm.momentum == 0.1
+    assert torch.allclose(norm.running_mean, inputs.mean((0, 2, 3)), atol=1e-5)
+    per_batch_var = torch.stack([x.var((0, 2, 3), unbiased=True) for x in seen]).mean(0)
+    assert torch.allclose(norm.running_var, per_batch_var, atol=1e-5)
+    assert not torch.allclose(norm.running_mean, copied, atol=1e-3)
