@@ -90,11 +90,28 @@ class PhaseConfig(Section):
     units_per_phase: int = Field(4, gt=0, description="learn() chunks of one side before the other side's turn")
 
 
+class TeamRatingsConfig(Section):
+    """Fixed baselines each side meets in every evaluation, and the Elo pool of both sides' snapshots."""
+
+    baselines: list[str] = Field(["random"], description="fixed players, each on the sides it plays: random (any "
+                                 "side), or the game's scripted ones (simple_tag: chaser, evader)")
+    episodes: int | None = Field(None, gt=0, description="episodes of each side against each baseline; "
+                                 "default train.eval_episodes")
+    snapshot_every: int = Field(20_000, gt=0, description="env steps between the snapshots kept for the ratings "
+                                "(taken when a side's phase ends)")
+    max_snapshots: int = Field(10, gt=0, description="the newest snapshots of each side in the Elo pool")
+    games_per_pair: int = Field(10, ge=0, description="round-robin episodes per (predator, prey) pair of "
+                                "players; 0: no Elo in the evaluation")
+    anchor: str | None = Field(None, description="the player rated 1000, <side>:<baseline> (default: the first "
+                               "side's first baseline, e.g. adversary:random)")
+
+
 class TeamsConfig(ExperimentConfig):
     kind: Literal["teams"]
     game: TeamGameConfig
     agent: TeamLearnerConfig = TeamLearnerConfig()
     schedule: PhaseConfig = PhaseConfig()
+    ratings: TeamRatingsConfig = TeamRatingsConfig()
     optim: OptimConfig = OptimConfig()
 
     def tags(self) -> list[str]:

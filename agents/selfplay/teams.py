@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from stable_baselines3 import PPO
 
 from rlgen.agents.rl.algos import check_hyperparams
@@ -21,7 +22,8 @@ from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
-from rlgen.envs.games.teams import TeamPolicy, play_teams, random_team, side_vec_env, sides_of, team_game
+from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines
+from rlgen.envs.games.teams import TeamPolicy, TeamRules, play_teams, side_vec_env, sides_of, team_game
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.runner import RunContext
@@ -45,17 +47,31 @@ class TeamsExperiment(ExperimentBase):
     @classmethod
     def check(cls, cfg: TeamsConfig) -> list[str]:
         try:
-            sides = sides_of(team_game(cfg.game.name, **cfg.game.kwargs)())
+            game = team_game(cfg.game.name, **cfg.game.kwargs)
+            sides = list(sides_of(game()))
         except (RlgenError, TypeError) as e:
             return [f"game: {e}"]
-        problems = [] if len(sides) == 2 else [f"game.name: {cfg.game.name} has sides {list(sides)}, not two"]
-        return problems + check_hyperparams("ppo", cfg.agent.hyperparams)
+        if len(sides) != 2:
+            return [f"game.name: {cfg.game.name} has sides {sides}, not two"]
+        problems = check_hyperparams("ppo", cfg.agent.hyperparams)
+        try:
+            baselines = list(baseline_players(cfg, game, sides, TeamRules.of(cfg.game.name)))
+        except RlgenError as e:
+            return problems + [f"ratings.baselines: {e}"]
+        if cfg.ratings.games_per_pair and rating_anchor(cfg, sides, baselines) not in baselines:
+            problems.append(f"ratings.anchor: {cfg.ratings.anchor!r} is not one of the baselines: {', '.join(baselines)}")
+        return problems
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         progress = Progress()  # one run-long schedule for both sides
         self.game = team_game(cfg.game.name, **cfg.game.kwargs)
         self.sides = list(sides_of(self.game()))
+        self.rules = TeamRules.of(cfg.game.name)
+        self.baselines = baseline_players(cfg, self.game, self.sides, self.rules)
+        self.snapshots: dict[str, dict[str, Any]] = {}  # "<side>:step_<N>" -> its weights (CPU), oldest first
+        self.next_snapshot = {side: 0 for side in self.sides}
+        self.results: dict[tuple[str, str], tuple[float, int]] = {}  # round robin among frozen players
         self.frozen: dict[str, Any] = {}  # side -> frozen copy of its policy, what the other side meets
         self.learners: dict[str, SB3Learner] = {}
         for i, side in enumerate(self.sides):
@@ -83,14 +99,48 @@ class TeamsExperiment(ExperimentBase):
         metrics["league/phase"] = float(self.phase)
         return metrics
 
-    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, float]:
-        n = episodes or self.cfg.train.eval_episodes
-        learned = {side: self._team(self.models[side].policy, deterministic=True) for side in self.sides}
-        out = {f"eval/return_{s}": v for s, v in play_teams(self.game, learned, n, seed=self.cfg.seed + 1000).items()}
-        for i, side in enumerate(self.sides):
-            other = self.sides[1 - i]
-            vs_random = {side: learned[side], other: random_team(self.game, other, seed=self.cfg.seed)}
-            out[f"eval/return_{side}_vs_random"] = play_teams(self.game, vs_random, n, seed=self.cfg.seed + 2000)[side]
+    def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
+        """The deterministic sides against each other and each against the other side's baselines;
+        then, sampling, the Elo of both sides (now), their snapshots and the baselines."""
+        cfg = self.cfg
+        n = episodes or cfg.train.eval_episodes
+        learned = {side: self.side_player(side) for side in self.sides}
+        returns = play_teams(self.game, learned, n, seed=cfg.seed + 1000)
+        out: dict[str, Any] = {f"eval/return_{s}": v for s, v in returns.items()}
+        out.update({f"eval/{k}": v for k, v in self.rules.scores(returns).items()})
+        # fresh baselines at every evaluation: their dice restart, so each evaluation meets the same play
+        baselines = baseline_players(cfg, self.game, self.sides, self.rules)
+        with torch.random.fork_rng(devices=[]):  # sampled play draws from torch: training's stream is left alone
+            torch.manual_seed(cfg.seed + 3000)
+            out.update(versus_baselines(self.game, self.rules, learned, baselines,
+                                        episodes or cfg.ratings.episodes or n, seed=cfg.seed + 2000))
+            if cfg.ratings.games_per_pair:
+                out.update(self.ratings(cfg.ratings.games_per_pair, baselines))
+        return out
+
+    def ratings(self, games_per_pair: int, baselines: dict[str, TeamPolicy]) -> dict[str, Any]:
+        """Elo of each side now (sampled play), its snapshots and the baselines, from a round robin
+        across the sides; results between frozen players are kept, so each call plays only new pairs
+        and the pairs of the sides as they are now."""
+        seed = self.cfg.seed + 4000  # every pair plays the same episode seeds
+        players: dict[str, TeamPolicy] = {**baselines, **{s: self.snapshot_player(s) for s in self.snapshots}}
+        new = [p for p in cross_pairs(list(players), self.sides) if p not in self.results]
+        self.results.update(team_round_robin(self.game, self.rules, players, new, games_per_pair, seed))
+        current = {f"{side}:current": self.side_player(side, deterministic=False)
+                   for side in self.sides}
+        players.update(current)
+        now = [p for p in cross_pairs(list(players), self.sides) if p[0] in current or p[1] in current]
+        results = {**self.results, **team_round_robin(self.game, self.rules, players, now, games_per_pair, seed)}
+        played = {name for pair in self.results for name in pair}
+        snaps = sorted((n for n in played if n not in baselines), key=lambda n: int(n.rsplit("_", 1)[1]))
+        names = [*current, *baselines, *snaps]  # snapshots that left the pool keep their results
+        elo, ratings, payoff = elo_tables(names, results, rating_anchor(self.cfg, self.sides, baselines))
+        out: dict[str, Any] = {}
+        for side in self.sides:
+            out[f"eval/elo_{side}"] = elo[f"{side}:current"]
+            if mine := [s for s in snaps if s.startswith(f"{side}:")]:
+                out[f"eval/elo_{side}_latest_snapshot"] = elo[mine[-1]]
+        out["eval/ratings"], out["eval/payoff"] = ratings, payoff
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -98,6 +148,9 @@ class TeamsExperiment(ExperimentBase):
             "models": {s: model_state(m) for s, m in self.models.items()},
             "frozen": {s: cpu_params(p) for s, p in self.frozen.items()},
             "phase": (self.phase, self.units_in_phase),
+            "snapshots": dict(self.snapshots),
+            "next_snapshot": dict(self.next_snapshot),
+            "results": dict(self.results),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -106,6 +159,9 @@ class TeamsExperiment(ExperimentBase):
         for side, params in state["frozen"].items():
             self.frozen[side].load_state_dict(params)
         self.phase, self.units_in_phase = state["phase"]
+        self.snapshots = dict(state.get("snapshots", {}))  # checkpoints from before the ratings have none
+        self.next_snapshot = dict(state.get("next_snapshot", self.next_snapshot))
+        self.results = dict(state.get("results", {}))
         self.global_step = sum(int(m.num_timesteps) for m in self.models.values())
 
     def close(self) -> None:
@@ -119,10 +175,30 @@ class TeamsExperiment(ExperimentBase):
 
     def _freeze(self, side: str) -> None:
         policy = self.models[side].policy
+        params = cpu_params(policy)
         if side in self.frozen:
-            self.frozen[side].load_state_dict(cpu_params(policy))
+            self.frozen[side].load_state_dict(params)
         else:
-            self.frozen[side] = frozen_policy(policy, cpu_params(policy))
+            self.frozen[side] = frozen_policy(policy, params)
+        if self.global_step >= self.next_snapshot[side]:  # the untrained side too (step 0): the ratings' origin
+            self.snapshots[f"{side}:step_{self.global_step}"] = params
+            for old in self.snapshot_names(side)[:-self.cfg.ratings.max_snapshots]:
+                del self.snapshots[old]  # the pool keeps the newest; their results stay in the ratings
+            while self.next_snapshot[side] <= self.global_step:
+                self.next_snapshot[side] += self.cfg.ratings.snapshot_every
+
+    def snapshot_names(self, side: str | None = None) -> list[str]:
+        """Snapshots kept (of `side`, or of both), oldest first."""
+        return [n for n in self.snapshots if side is None or n.startswith(f"{side}:")]
+
+    def side_player(self, side: str, deterministic: bool = True) -> TeamPolicy:
+        """The trained side as it is now, as a team policy (observations by agent -> actions)."""
+        return self._team(self.models[side].policy, deterministic=deterministic)
+
+    def snapshot_player(self, name: str) -> TeamPolicy:
+        """Snapshot `name` (`<side>:step_<N>`, sampling its actions) as a team policy."""
+        side = name.split(":", 1)[0]
+        return self._team(frozen_policy(self.models[side].policy, self.snapshots[name]), deterministic=False)
 
     def _frozen_team(self, side: str) -> TeamPolicy:
         """The side as the other side's opponent: reads the frozen copy at call time."""
@@ -138,3 +214,20 @@ class TeamsExperiment(ExperimentBase):
             return {a: int(x) for a, x in zip(names, actions)}
 
         return act
+
+
+def baseline_players(cfg: TeamsConfig, game: Any, sides: list[str], rules: TeamRules) -> dict[str, TeamPolicy]:
+    """`ratings.baselines` as players `<side>:<name>`, each on every side it plays, seeded."""
+    players = {}
+    for name in cfg.ratings.baselines:
+        played = rules.sides_of_player(name, sides)
+        if not played:
+            raise RlgenError(f"player {name!r} plays side {rules.players[name][0]!r}, which {cfg.game.name} lacks")
+        for side in played:
+            players[f"{side}:{name}"] = rules.player(name, game, side, seed=cfg.seed + 100 * sides.index(side))
+    return players
+
+
+def rating_anchor(cfg: TeamsConfig, sides: list[str], baselines: dict[str, Any]) -> str:
+    """The player rated 1000: `ratings.anchor`, or the first side's first baseline."""
+    return cfg.ratings.anchor or next((b for b in baselines if b.startswith(f"{sides[0]}:")), next(iter(baselines), ""))

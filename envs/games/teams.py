@@ -11,7 +11,9 @@ are shared within a side (`side_vec_env`).
 
 from __future__ import annotations
 
+import difflib
 import types
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -120,13 +122,16 @@ def side_vec_env(game: TeamGame, side: str, opponent: TeamPolicy, copies: int) -
     return vec
 
 
-def play_teams(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, seed: int = 0) -> dict[str, float]:
-    """Mean episode return per agent of each side (summed over steps, averaged over the side's agents)."""
+def play_team_episodes(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, seed: int = 0
+                       ) -> list[dict[str, float]]:
+    """Each episode's return per side (summed over steps, averaged over the side's agents); episode
+    `i` starts from `reset(seed=seed + i)`."""
     env = game()
     groups = sides_of(env)
-    totals = {side: 0.0 for side in groups}
+    out = []
     for ep in range(episodes):
         obs, _ = env.reset(seed=seed + ep)
+        totals = {side: 0.0 for side in groups}
         while env.agents:
             actions: dict[str, int] = {}
             for side, agents in groups.items():
@@ -134,4 +139,60 @@ def play_teams(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, s
             obs, rewards, _, _, _ = env.step(actions)
             for side, agents in groups.items():
                 totals[side] += sum(rewards.get(a, 0.0) for a in agents) / len(agents)
-    return {side: total / episodes for side, total in totals.items()}
+        out.append(totals)
+    env.close()
+    return out
+
+
+def play_teams(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, seed: int = 0) -> dict[str, float]:
+    """Mean episode return per agent of each side (summed over steps, averaged over the side's agents)."""
+    returns = play_team_episodes(game, policies, episodes, seed)
+    return {side: float(np.mean([r[side] for r in returns])) for side in returns[0]}
+
+
+# --- fixed players and scoring, from the game's own module ----------------------------------------
+
+TeamPlayerBuilder = Callable[[TeamGame, str, int], TeamPolicy]  # (game, side, seed) -> team policy
+
+
+def higher_return_wins(returns: dict[str, float]) -> dict[str, float]:
+    """Each side's points from one episode's returns: 1 to the higher return, half each on a tie."""
+    best = max(returns.values())
+    winners = [s for s, r in returns.items() if r == best]
+    return {s: (1.0 / len(winners) if s in winners else 0.0) for s in returns}
+
+
+@dataclass(frozen=True)
+class TeamRules:
+    """What a team game's module adds to the game (all optional, see `envs/games/simple_tag.py`):
+    `PLAYERS` {name: (side, builder(game, side, seed))} scripted players; `scores(returns by side)
+    -> {figure: value}` the game's own figures (simple_tag: tags); `outcome(returns by side) ->
+    {side: points}` who won an episode, for the Elo fit (default: the higher return). `random`
+    plays every side of every game."""
+
+    players: dict[str, tuple[str | None, TeamPlayerBuilder]]
+    scores: Callable[[dict[str, float]], dict[str, float]]
+    outcome: Callable[[dict[str, float]], dict[str, float]]
+
+    @classmethod
+    def of(cls, name: str) -> TeamRules:
+        game = GAMES.get(name)
+        module = game if isinstance(game, types.ModuleType) else None  # a bare function brings no extras
+        return cls({"random": (None, random_team), **getattr(module, "PLAYERS", {})},
+                   getattr(module, "scores", lambda returns: {}), getattr(module, "outcome", higher_return_wins))
+
+    def sides_of_player(self, name: str, sides: list[str]) -> list[str]:
+        """The sides player `name` can play; an unknown name raises, listing the known ones."""
+        if name not in self.players:
+            close = difflib.get_close_matches(name, list(self.players), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise RlgenError(f"unknown player {name!r}{hint}; this game knows: {', '.join(self.players)}")
+        side = self.players[name][0]
+        return list(sides) if side is None else [side] if side in sides else []
+
+    def player(self, name: str, game: TeamGame, side: str, seed: int = 0) -> TeamPolicy:
+        """Player `name` on `side`, seeded."""
+        sides = list(sides_of(game()))
+        if side not in self.sides_of_player(name, sides):
+            raise RlgenError(f"player {name!r} plays side {self.players[name][0]!r}, not {side!r}")
+        return self.players[name][1](game, side, seed)

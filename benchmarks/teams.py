@@ -1,0 +1,142 @@
+"""Team play quality on mpe2 simple_tag (`configs/teams_simple_tag.yaml`), per seed. Not a test.
+
+    python benchmarks/teams.py --seeds 0,1,2                 # train one run per seed, then measure
+    python benchmarks/teams.py --run RUN_DIR [RUN_DIR ...]   # measure finished runs instead
+
+Each trained side (deterministic, as `rlgen eval` plays it, and sampling) against each fixed
+baseline of the other side: `random`, and the scripted chaser (predators: toward the nearest prey)
+and evader (prey: away from the predators, back from the edges) of `envs/games/simple_tag.py`;
+next to the baselines among themselves for the scale. Figures: tags per episode (the predators'
+mean return / 10: (prey, predator) contacts summed over the 25 steps) and the share of episodes
+with at least one tag (the predators' win in the Elo fit). Every matchup plays the same episode
+seeds. Then a fresh round robin among the baselines, every snapshot the run kept and the final
+sides (sampling), rated by selfplay's Bradley-Terry fit with random predators at 1000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from rlgen import api
+from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin
+from rlgen.agents.selfplay.teams import baseline_players
+from rlgen.envs.games.teams import play_team_episodes
+
+CONFIG = Path(__file__).resolve().parent.parent / "configs" / "teams_simple_tag.yaml"
+SEED = 10_000  # episode seeds SEED + i, the same in every matchup
+console = Console(width=150)
+
+# (row label, predators, prey): "trained" is the run's side, "trained~" the same sampling
+MATCHUPS = [
+    ("random vs random", "random", "random"),
+    ("chaser vs random", "chaser", "random"),
+    ("random vs evader", "random", "evader"),
+    ("chaser vs evader (scripted vs scripted)", "chaser", "evader"),
+    ("trained predators vs random prey", "trained", "random"),
+    ("trained predators vs evader", "trained", "evader"),
+    ("random predators vs trained prey", "random", "trained"),
+    ("chaser vs trained prey", "chaser", "trained"),
+    ("trained vs trained", "trained", "trained"),
+    ("trained~ predators vs random prey", "trained~", "random"),
+    ("trained~ predators vs evader", "trained~", "evader"),
+    ("random predators vs trained~ prey", "random", "trained~"),
+    ("chaser vs trained~ prey", "chaser", "trained~"),
+]
+
+
+def train(seed: int, overrides: list[str]) -> tuple[Path, float]:
+    t0 = time.perf_counter()
+    run = api.train(CONFIG, ["logging.wandb.mode=disabled", "train.progress=false", f"seed={seed}", *overrides])
+    return run.run_dir, time.perf_counter() - t0
+
+
+def measure(run_dir: Path, episodes: int, games_per_pair: int, checkpoint: str | None) -> dict:
+    with api.load_run(run_dir, checkpoint=checkpoint) as run:
+        exp = run.experiment
+        predators, prey = exp.sides
+        baselines = baseline_players(exp.cfg.model_copy(update={"ratings": exp.cfg.ratings.model_copy(
+            update={"baselines": ["random", "chaser", "evader"]})}), exp.game, exp.sides, exp.rules)
+
+        def player(name: str, side: str):
+            if name.startswith("trained"):
+                return exp.side_player(side, deterministic=not name.endswith("~"))
+            return baselines[f"{side}:{name}"]
+
+        rows = {}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for label, a, b in MATCHUPS:
+                returns = play_team_episodes(exp.game, {predators: player(a, predators), prey: player(b, prey)},
+                                             episodes, SEED)
+                tags = np.array([exp.rules.scores(r)["tags"] for r in returns])
+                rows[label] = (float(tags.mean()), float((tags > 0).mean()))
+            players = {**baselines, **{s: exp.snapshot_player(s) for s in exp.snapshot_names()},
+                       f"{predators}:final": exp.side_player(predators, deterministic=False),
+                       f"{prey}:final": exp.side_player(prey, deterministic=False)}
+            results = team_round_robin(exp.game, exp.rules, players, cross_pairs(list(players), exp.sides),
+                                       games_per_pair, SEED + 50_000)
+        elo, _, _ = elo_tables(list(players), results, anchor=f"{predators}:random")
+        return {"step": run.global_step, "checkpoint": checkpoint, "rows": rows, "elo": elo, "sides": exp.sides}
+
+
+def report(measured: dict[int | str, dict], times: dict, episodes: int, games_per_pair: int) -> None:
+    keys = list(measured)
+    table = Table(title=f"simple_tag: tags per episode (share of episodes with a tag), {episodes} episodes each")
+    table.add_column("predators vs prey")
+    for k in keys:
+        m = measured[k]
+        wall = f", {times[k]:.0f} s" if k in times else ""
+        table.add_column(f"seed {k} ({m['checkpoint']}: {m['step']:,} steps{wall})", justify="right")
+    for label, _, _ in MATCHUPS:
+        table.add_row(label, *[f"{measured[k]['rows'][label][0]:.2f} ({measured[k]['rows'][label][1]:.0%})" for k in keys])
+    console.print(table)
+    console.print(f"Elo (adversary:random = 1000; round robin across the sides, {games_per_pair} episodes per pair, "
+                  "sampled play; snapshots oldest first):")
+    for k in keys:
+        m = measured[k]
+        for side in m["sides"]:
+            line = "  ".join(f"{n.split(':', 1)[1]} {e:.0f}" for n, e in m["elo"].items() if n.startswith(f"{side}:"))
+            console.print(f"  seed {k} {side}: {line}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", default="0,1,2", help="training seeds, comma-separated (reported: 0,1,2)")
+    p.add_argument("--run", nargs="*", default=None, help="finished run directories to measure (no training)")
+    p.add_argument("--episodes", type=int, default=200, help="episodes per matchup")
+    p.add_argument("--games-per-pair", type=int, default=20, help="round-robin episodes per pair of players")
+    p.add_argument("--checkpoint", default="latest", help="latest (the sides as training left them; the default) | "
+                   "best (by the config's early-stop metric, the predators against random prey alone) | step_N")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. train.total_steps=400000")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    measured, times = {}, {}
+    if args.run:
+        for run_dir in map(Path, args.run):
+            measured[run_dir.name] = measure(run_dir, args.episodes, args.games_per_pair, args.checkpoint)
+    else:
+        for seed in (int(s) for s in args.seeds.split(",")):
+            run_dir, times[seed] = train(seed, args.overrides)
+            console.print(f"seed {seed}: trained in {times[seed]:.0f} s (evaluations included) -> {run_dir}")
+            measured[seed] = measure(run_dir, args.episodes, args.games_per_pair, args.checkpoint)
+            if args.json:  # after every seed: a long benchmark stopped early keeps what it measured
+                save(args.json, measured, times)
+    report(measured, times, args.episodes, args.games_per_pair)
+    if args.json:
+        save(args.json, measured, times)
+
+
+def save(path: Path, measured: dict, times: dict) -> None:
+    path.write_text(json.dumps({str(k): {**v, "time_s": times.get(k)} for k, v in measured.items()}, indent=1))
+
+if __name__ == "__main__":
+    main()
