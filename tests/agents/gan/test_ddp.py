@@ -4,6 +4,7 @@ whose replicas end identical; an interrupted multi-node run resumes exactly."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,18 @@ ROOT = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
 
 
+def torchrun(cmd: list[str], out: Path) -> subprocess.CompletedProcess:
+    """Run `cmd` once more when a rank died in gloo's own startup (SIGABRT from `std::terminate`,
+    an open gloo bug on loaded machines: pytorch/gloo#514), with `out` emptied; any other failure,
+    or the same one twice, is the test's."""
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0 and "terminate called" in done.stderr and "SIGABRT" in done.stderr:
+        shutil.rmtree(out)
+        out.mkdir()
+        done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, cwd=ROOT)
+    return done
+
+
 def read_ranks(out: Path, world: int) -> list[list[str]]:
     return [(out / f"rank{r}.txt").read_text().split() for r in range(world)]
 
@@ -23,7 +36,7 @@ def read_ranks(out: Path, world: int) -> list[list[str]]:
 @pytest.mark.slow
 def test_two_gloo_processes_keep_identical_weights(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(WORKER), str(tmp_path)]
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, cwd=ROOT)
+    done = torchrun(cmd, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     (h0, world0, batch0, _), (h1, world1, batch1, _) = read_ranks(tmp_path, 2)
     assert world0 == world1 == "2"
