@@ -18,9 +18,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
 
 
 def torchrun(cmd: list[str], out: Path) -> subprocess.CompletedProcess:
-    """Run `cmd` once more when a rank died in gloo's own startup (SIGABRT from `std::terminate`,
-    an open gloo bug on loaded machines: pytorch/gloo#514), with `out` emptied; any other failure,
-    or the same one twice, is the test's."""
+    """Run `cmd` once more, with `out` emptied, when a rank was aborted by `std::terminate` (SIGABRT,
+    seen once at startup on a loaded CI machine; gloo has open reports of such aborts, e.g.
+    pytorch/gloo#514); any other failure, or the same one twice, is the test's."""
     done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0 and "terminate called" in done.stderr and "SIGABRT" in done.stderr:
         shutil.rmtree(out)
