@@ -18,6 +18,7 @@ import math
 import os
 import random
 import signal
+import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -112,6 +113,8 @@ class Runner:
             if owns_group:  # NCCL warns at exit about a process group left open
                 import torch.distributed as dist
 
+                if sys.exc_info()[0] is None:
+                    dist.barrier()  # every rank done with the group before any rank tears it down
                 dist.destroy_process_group()
         return self.summary
 
