@@ -132,8 +132,8 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
     directory to continue from its newest intact checkpoint, with the config saved there;
     `overrides` may change only what a checkpoint does not fix (`RESUMABLE`), and anything else
     is refused before a file of the run is touched. `run_dir`: where a new run goes (default: a
-    new directory under logging.dir/name). `trust`: open an old-format (pickled) checkpoint,
-    which can run code. `on_eval(step, metrics) -> stop?` is called after every evaluation.
+    new directory under logging.dir/name). `trust`: open an old-format (pickled) checkpoint
+    (its numpy, gymnasium and SB3 objects only) and configs that name code by import path. `on_eval(step, metrics) -> stop?` is called after every evaluation.
     """
     from rlgen.runner import Runner
 
@@ -200,7 +200,8 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
     best checkpoint and an interrupted one at its newest intact checkpoint (`Run.checkpoint` says
     which). Its experiment is built and loaded on first use. Nothing in the directory runs: the
     config is read without resolvers, the checkpoint as tensors and plain data; `trust=True`
-    opens an old-format (pickled) checkpoint, which can run code."""
+    opens an old-format (pickled) checkpoint, reading only the numpy, gymnasium and SB3 objects
+    such files held (`rlgen.checkpoint.OLD_FORMAT_GLOBALS`), and configs that name code by import path."""
     run_dir, target, label = checkpoint_lib.select(Path(path), checkpoint)
     if not (run_dir / "config.yaml").is_file():
         raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")

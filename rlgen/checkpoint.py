@@ -299,10 +299,60 @@ def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
     return plain.decode(state)
 
 
+# What an old-format (pickled) checkpoint may name, and nothing else, even under --trust: numpy
+# arrays, scalars and RNG states, torch devices, gymnasium spaces and SB3's replay buffers. None
+# of these runs code when called or rebuilt (a buffer or a space gets its attributes set, no
+# __init__), so a crafted file is refused by name instead of being executed.
+OLD_FORMAT_GLOBALS = frozenset({
+    "builtins.set", "builtins.frozenset", "builtins.slice", "collections.OrderedDict", "collections.deque",
+    "numpy.ndarray", "numpy.dtype", "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
+    "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
+    "numpy.random._pickle.__generator_ctor", "numpy.random._pickle.__bit_generator_ctor",
+    "numpy.random._pickle.__randomstate_ctor", "numpy.random._pcg64.PCG64", "numpy.random._mt19937.MT19937",
+    "numpy.random.bit_generator.__pyx_unpickle_SeedSequence", "numpy.random.bit_generator.SeedSequence",
+    "torch.device",
+    *(f"gymnasium.spaces.{m}.{c}" for m, c in (("box", "Box"), ("discrete", "Discrete"), ("dict", "Dict"),
+                                               ("multi_discrete", "MultiDiscrete"), ("multi_binary", "MultiBinary"),
+                                               ("tuple", "Tuple"))),
+    "stable_baselines3.common.buffers.ReplayBuffer", "stable_baselines3.common.buffers.DictReplayBuffer",
+})
+
+
+class _OldFormatUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if f"{module}.{name}" not in OLD_FORMAT_GLOBALS and not module.startswith("numpy.dtypes"):
+            raise UnsafeCheckpointError(f"refused {module}.{name}: an old-format checkpoint may hold numpy "
+                                        "arrays, RNG states, gymnasium spaces and SB3 replay buffers, not this")
+        return super().find_class(module, name)
+
+
+def _old_format_objects() -> list[Any]:
+    """`OLD_FORMAT_GLOBALS` as objects, for torch's own allowlist (`torch.serialization.safe_globals`)."""
+    import importlib
+
+    import numpy as np
+
+    found = [type(np.dtype(t)) for t in np.sctypeDict.values()]  # numpy.dtypes.Float32DType, ...: dtype classes
+    for dotted in OLD_FORMAT_GLOBALS:
+        module, name = dotted.rsplit(".", 1)
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue  # another numpy or gymnasium version names it otherwise
+    return found
+
+
 def _load_trusted(file: Path, data: bytes, map_location: str | torch.device) -> dict[str, Any]:
-    console.print(f"[yellow]warning:[/] loading {file} with full unpickling (--trust): it can run code")
+    """An old-format checkpoint under --trust: read by torch's weights-only unpickler with the
+    old format's few classes allowed; anything else it names is refused, not run."""
+    console.print(f"[yellow]warning:[/] {file} is an old-format checkpoint; reading its numpy, gymnasium and "
+                  "SB3 objects (--trust)")
     try:
-        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=False)
+        with torch.serialization.safe_globals(_old_format_objects()):
+            return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UnsafeCheckpointError(f"refused to open {file}: it holds Python objects an old-format checkpoint "
+                                    f"never held ({_globals_in(data)})") from None
     except Exception as e:  # noqa: BLE001
         raise RlgenError(f"checkpoint {file} is unreadable ({type(e).__name__}: {first_line(e)})") from None
 
@@ -343,11 +393,12 @@ def trusted(trust: bool = True) -> Iterator[None]:
 
 
 def unpickle(blob: bytes, what: str) -> Any:
-    """A pickled blob inside an old-format checkpoint (an old replay buffer): only under `trusted()`."""
+    """A pickled blob inside an old-format checkpoint (an old replay buffer): only under `trusted()`,
+    and only with the classes an old checkpoint held (`OLD_FORMAT_GLOBALS`)."""
     if not _trusted.get():
         raise UnsafeCheckpointError(f"refused to unpickle the {what} stored in this checkpoint (a pickle can run "
                                     f"code); {TRUST_HINT}")
-    return pickle.loads(blob)
+    return _OldFormatUnpickler(io.BytesIO(blob)).load()
 
 
 def _warn_fallback(ckpt: Path, newest: int | None, problems: list[str]) -> None:

@@ -412,8 +412,9 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-TRUST_HELP = ("open a run whose checkpoint is in the old pickled format or whose config names code by import "
-              "path: both can run code, so only for runs you trust (other runs never need it)")
+TRUST_HELP = ("open a run whose checkpoint is in the old pickled format (only its numpy, gymnasium and SB3 objects "
+              "are read) or whose config names code by import path (which imports and runs that code): only for "
+              "runs you trust (other runs never need it)")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -61,7 +61,7 @@ class Runner:
         stops the run with status "pruned" (e.g. an Optuna trial that is doing worse than others).
         `run_dir`: where a new run goes (created, or existing and empty); default a new directory
         under logging.dir/name. `resume_state`: the checkpoint of `resume_dir`, when the caller has
-        already read it. `trust`: an old-format checkpoint may be unpickled (it can run code)."""
+        already read it. `trust`: an old-format checkpoint may be read (its numpy, gymnasium and SB3 objects only)."""
         self.cfg = cfg
         self.exp = experiment
         self.on_eval = on_eval

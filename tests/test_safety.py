@@ -101,10 +101,12 @@ def _commands(run: Path) -> dict[str, list[str]]:
     }
 
 
-CASES = [  # (run, craft, commands that refuse, the refusal, a command that runs the payload with --trust)
+CASES = [  # (run, craft, commands that refuse, the refusal, a command that runs the payload with --trust,
+    #          or "refused": --trust does not open it either)
     ("selfplay", crafted_checkpoint, ["eval", "resume", "play", "tournament", "export"],
-     "refused to open .*state.pt.*--trust", "eval"),
-    ("dqn", crafted_buffer, ["eval", "resume", "play", "export"], "refused to unpickle the replay buffer.*--trust", "eval"),
+     "refused to open .*state.pt.*--trust", "refused"),
+    ("dqn", crafted_buffer, ["eval", "resume", "play", "export"], "refused to unpickle the replay buffer.*--trust",
+     "refused"),
     ("gan", crafted_source, ["eval", "resume", "play", "export"], "'subprocess:getoutput' is an import path.*--trust", "eval"),
     ("selfplay", crafted_interpolation, ["eval", "resume", "play", "tournament", "export"],
      r"logging\.wandb\.project is the interpolation '\$\{oc\.env:HOME\}'", None),
@@ -123,9 +125,13 @@ def test_a_crafted_run_never_runs_its_payload(pristine, tmp_path, capsys, kind, 
         assert "Traceback" not in err and not marker.exists(), name
     assert main(commands["compare"]) == 0  # reads metrics and the config as plain YAML: the payload is ignored
     assert not marker.exists()
-    if live is not None:  # the same payload is real: opened with --trust, it runs
+    if live not in (None, "refused"):  # the same payload is real: opened with --trust, it runs
         main([*commands[live], "--trust"])
         assert marker.exists()
+    elif live == "refused":  # a pickled payload stays refused under --trust: it only reads what old checkpoints held
+        for name in ("eval", "resume"):
+            assert main([*commands[name], "--trust"]) == 2, name
+            assert "refused" in capsys.readouterr().err and not marker.exists(), name
 
 
 def test_the_pristine_runs_open_without_trust(pristine, tmp_path):
@@ -153,4 +159,4 @@ def test_an_old_pickled_checkpoint_opens_only_with_trust(pristine, tmp_path, cap
     assert main(["eval", str(run), "--episodes", "1", "--trust"]) == 0
     assert main(["train", "--resume", str(run), "train.total_steps=128", *QUIET, "--trust"]) == 0
     err = capsys.readouterr().err
-    assert "loading" in err and "full unpickling" in err and "this resume is not exact" in err
+    assert "old-format checkpoint" in err and "(--trust)" in err and "this resume is not exact" in err

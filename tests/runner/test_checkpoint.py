@@ -94,8 +94,9 @@ def test_a_crafted_reduce_payload_is_refused_and_never_runs(tmp_path):
     with pytest.raises(checkpoint.UnsafeCheckpointError, match=r"refused to open .*step_10/state\.pt.*--trust"):
         checkpoint.load(tmp_path)
     assert not marker.exists()
-    checkpoint.load(tmp_path, trust=True)  # the opt-in really unpickles: the payload above was live
-    assert marker.exists()
+    with pytest.raises(checkpoint.UnsafeCheckpointError, match=r"never held \(.*pathlib\.Path"):
+        checkpoint.load(tmp_path, trust=True)  # --trust reads old numpy / SB3 objects, never a call like this
+    assert not marker.exists()
 
 
 def test_an_object_dtype_array_smuggled_into_plain_data_is_refused(tmp_path):
@@ -115,9 +116,12 @@ def test_a_pickled_blob_is_unpickled_only_inside_trusted(tmp_path):
     with pytest.raises(checkpoint.UnsafeCheckpointError, match="replay buffer.*--trust"):
         checkpoint.unpickle(blob, "replay buffer")
     assert not marker.exists()
-    with checkpoint.trusted():
-        checkpoint.unpickle(blob, "replay buffer")
-    assert marker.exists()
+    with checkpoint.trusted(), pytest.raises(checkpoint.UnsafeCheckpointError, match="refused pathlib.Path"):
+        checkpoint.unpickle(blob, "replay buffer")  # trusted: an old buffer's classes, not this
+    assert not marker.exists()
+    with checkpoint.trusted():  # what an old checkpoint really held comes back
+        rng = checkpoint.unpickle(pickle.dumps(np.random.default_rng(3)), "rng")
+    assert rng.integers(1000) == np.random.default_rng(3).integers(1000)
 
 
 # --- verified, with a fallback --------------------------------------------------------------------
