@@ -58,7 +58,6 @@ def fresh_eval(run_dir: str, episodes: int, seed: int) -> tuple[str, int, list[f
                 done = terminated or truncated
             returns.append(total)
         env.close()
-        run.experiment  # noqa: B018 - loaded: global_step is known
         return run.checkpoint, int(run.global_step or 0), returns
 
 

@@ -214,9 +214,9 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
             summary = json.loads((run_dir / "summary.json").read_text())
         except (ValueError, OSError):
             summary = None  # a damaged summary does not keep the weights from being used
-    run = Run(cfg, run_dir, summary=summary, checkpoint_dir=target, checkpoint_label=label, device=device, trust=trust)
-    run._fallback = checkpoint is None and label == "best" and target != Path(path)  # chosen, not asked for
-    return run
+    chosen = checkpoint is None and label == "best" and target != Path(path)  # best by default, not asked for
+    return Run(cfg, run_dir, summary=summary, checkpoint_dir=target, checkpoint_label=label, device=device,
+               trust=trust, fallback=chosen)
 
 
 def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int = 0, deterministic: bool = True,
@@ -257,14 +257,14 @@ class Run:
 
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, summary: dict[str, Any] | None = None,
                  exit_code: int = 0, checkpoint_dir: Path | None = None, checkpoint_label: str = "latest",
-                 device: str = "cpu", trust: bool = False):
+                 device: str = "cpu", trust: bool = False, fallback: bool = False):
         self.config = cfg
         self.run_dir = Path(run_dir)
         self.summary = summary
         self.exit_code = exit_code
         self._checkpoint_dir = checkpoint_dir or self.run_dir
         self.checkpoint = checkpoint_label  # which checkpoint: "best", "latest" or "step_N"
-        self._fallback = False  # a damaged best/ falls back to the newest intact checkpoint
+        self._fallback = fallback  # a damaged checkpoint_dir falls back to the run's newest intact one
         self._device = device
         self._trust = trust
         self._experiment: Any = None
