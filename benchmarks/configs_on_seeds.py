@@ -12,10 +12,7 @@ next to the steps and wall time the run took to reach it. Not a test.
 from __future__ import annotations
 
 import argparse
-import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
-from pathlib import Path
+import json
 
 import numpy as np
 import torch
@@ -23,19 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 import rlgen
-from rlgen.seeds import parse_seeds
+from rlgen.seeds import parse_seeds, train_seeds
 
 console = Console(width=150)
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
-
-
-def train_one(job: tuple[str, int, list[str]]) -> dict:
-    config, seed, overrides = job
-    torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    run = rlgen.train(config, [*QUIET, f"seed={seed}", *overrides])
-    return {"config": config, "seed": seed, "run_dir": str(run.run_dir), "summary": run.summary,
-            "wall_s": time.perf_counter() - t0}
 
 
 def fresh_eval(run_dir: str, episodes: int, seed: int) -> tuple[str, int, list[float]]:
@@ -69,12 +57,10 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=20, help="episodes of the fresh evaluation")
     p.add_argument("overrides", nargs="*", help="overrides for every config")
     args = p.parse_args()
-    jobs = [(c, s, args.overrides) for c in args.configs for s in parse_seeds(args.seeds)]
-    if args.parallel > 1:
-        with ProcessPoolExecutor(args.parallel, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(train_one, jobs))
-    else:
-        results = [train_one(j) for j in jobs]
+    seeds = parse_seeds(args.seeds)
+    results = [{"config": c, "seed": s, "run_dir": str(d), "summary": json.loads((d / "summary.json").read_text())}
+               for c in args.configs
+               for s, d in zip(seeds, train_seeds(c, [*QUIET, *args.overrides], seeds, args.parallel))]
     torch.set_num_threads(1)
     table = Table(title=f"bundled configs per seed; fresh evaluation: {args.episodes} deterministic episodes "
                         "(env seeds 10,000+), of the checkpoint rlgen eval opens")

@@ -31,7 +31,7 @@ from rlgen import api
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment, versus
 from rlgen.agents.selfplay.play import restore
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from rlgen.seeds import parse_seeds
+from rlgen.seeds import parse_seeds, train_seeds
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 console = Console(width=150)
@@ -92,28 +92,14 @@ def _wall_time(run_dir: Path, step: int) -> float:
     return float(times[-1]) if times else float("nan")
 
 
-def _train_seed(job: tuple[str, int, list[str]]) -> Path:
-    config, seed, overrides = job
-    torch.set_num_threads(1)
-    return train(config, [*overrides, f"seed={seed}", "logging.console=false"])
-
-
 TARGETS = {"random": 0.99, "lookahead": 0.85, "minimax": None}  # win-rate targets; vs minimax: no loss
 
 
 def per_seed(config: str, seeds: list[int], overrides: list[str], parallel: int, per_seat: int) -> None:
     """Train `config` once per seed (`parallel` at a time), then one row per seed: the best and
     the last checkpoint against each reference, and whether every target holds."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    jobs = [(config, s, overrides) for s in seeds]
     t0 = time.perf_counter()
-    if parallel > 1:
-        with ProcessPoolExecutor(parallel, mp_context=get_context("spawn")) as pool:
-            run_dirs = list(pool.map(_train_seed, jobs))
-    else:
-        run_dirs = [_train_seed(j) for j in jobs]
+    run_dirs = train_seeds(str(CONFIGS / f"{config}.yaml"), ["logging.wandb.mode=disabled", *overrides], seeds, parallel)
     console.print(f"{config}: {len(seeds)} seeds trained in {time.perf_counter() - t0:.0f} s "
                   f"({parallel} at a time, wall, evaluations included)")
     table = Table(title=f"{config}: {2 * per_seat} fresh games per reference and checkpoint (half in each seat)")

@@ -94,6 +94,18 @@ def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, E
     return [results[s] for s in seeds if s in results]
 
 
+def train_seeds(config: str, overrides: Sequence[str], seeds: Sequence[int], parallel: int = 1) -> list[Path]:
+    """`rlgen train CONFIG --seeds ... --parallel N` for scripts (the benchmarks): the run
+    directories, in the order of `seeds`; a seed that failed or was interrupted is an error."""
+    from rlgen.api import load_config
+
+    cfgs = {s: load_config(config, [*overrides, f"seed={s}"]) for s in seeds}  # every problem first
+    results = run_in_processes(config, list(overrides), cfgs, parallel)
+    if bad := [r.seed for r in results if r.exit_code] + [s for s in seeds if s not in {r.seed for r in results}]:
+        raise RlgenError(f"{config}: seed(s) {', '.join(map(str, bad))} did not finish; their output is above")
+    return [r.run_dir for r in results]
+
+
 @dataclass
 class _Child:
     seed: int

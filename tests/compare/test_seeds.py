@@ -63,6 +63,18 @@ def test_parallel_seeds_run_as_processes(tmp_path, capsys):
     assert "seed 0 (exit code 0)" in err and "seed 1 (exit code 0)" in err and "runs" in err
 
 
+@pytest.mark.slow
+def test_train_seeds_gives_the_run_directories_in_seed_order(tmp_path):
+    from rlgen.errors import RlgenError
+    from rlgen.seeds import train_seeds
+
+    overrides = [*TINY, f"logging.dir={tmp_path}", "logging.wandb.mode=disabled"]
+    run_dirs = train_seeds("ppo_cartpole", overrides, [3, 1], parallel=2)
+    assert [json.loads((d / "summary.json").read_text())["seed"] for d in run_dirs] == [3, 1]
+    with pytest.raises(RlgenError, match=r"seed\(s\) 0 did not finish"):
+        train_seeds("ppo_cartpole", [*overrides, "env.kwargs={bogus: 1}"], [0])
+
+
 def test_seeds_check_every_config_first(tmp_path, capsys):
     assert main(["train", "ppo_cartpole", "--seeds", "0,1", f"logging.dir={tmp_path}", "optim.lr=-1"]) == 2
     assert "optim.lr" in capsys.readouterr().err
