@@ -3,7 +3,7 @@ backbone, the league it trains against, and how it is rated."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -42,6 +42,8 @@ class LeagueConfig(Section):
     pfsp_power: float = Field(2.0, ge=0, description="pfsp weight (1 - score)^power")
     reference_prob: float = Field(0.0, ge=0, le=1, description="share of training games against the references")
     references: list[str] = Field([], description="fixed opponents mixed into training (random, lookahead, minimax)")
+    reference_weights: list[Annotated[float, Field(gt=0)]] = Field(
+        [], description="relative shares of the references in those games, one per reference; [] = equal")
 
 
 class RatingsConfig(Section):
@@ -49,6 +51,16 @@ class RatingsConfig(Section):
     games_per_pair: int | None = Field(None, gt=0, description="round-robin games per pair; default train.eval_episodes")
     max_snapshots: int = Field(8, gt=0, description="the newest snapshots that play the round robin")
     anchor: str = Field("random", description="the player rated 1000 (a reference)")
+    targets: dict[str, float] = Field({}, description="win-rate target per reference (e.g. {random: 0.99}): each "
+                                      "eval logs eval/target_margin, the worst win rate minus its target")
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_are_rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, t in v.items():
+            if not 0 <= t <= 1:
+                raise ValueError(f"the target for {name!r} is {t}; a win rate is between 0 and 1")
+        return v
 
 
 class SelfPlayConfig(ExperimentConfig):

@@ -55,6 +55,7 @@ class League:
     make_player: Callable[[dict[str, torch.Tensor]], Opponent]  # snapshot weights -> move function
     sampling: Sampling = "pfsp"
     reference_prob: float = 0.0
+    reference_weights: list[float] | None = None  # relative shares of the references; None: equal
     max_snapshots: int = 20
     pfsp_power: float = 2.0
     decay: float = 0.99  # per-game decay of the tallies: recent results weigh most
@@ -105,7 +106,11 @@ class League:
     def draw(self) -> tuple[str, Opponent]:
         names = list(self.references)
         if names and (not self.snapshots or self.rng.random() < self.reference_prob):
-            name = names[self.rng.integers(len(names))]
+            if self.reference_weights:
+                w = np.asarray(self.reference_weights, dtype=float)
+                name = names[self.rng.choice(len(names), p=w / w.sum())]
+            else:
+                name = names[self.rng.integers(len(names))]
         else:
             name = self.snapshots[self.rng.choice(len(self.snapshots), p=self.weights())].name
         return name, self.player(name)

@@ -1,11 +1,15 @@
 """The league: sampling modes, PFSP priorities, and the pool surviving save/load."""
 
 import io
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from rlgen.agents.selfplay.league import League
+from rlgen.api import load_config
+from rlgen.errors import ConfigError
 
 
 def _league(**kw):
@@ -83,3 +87,21 @@ def test_the_pool_survives_save_and_load():
     assert league2.records["step_100"].games == 1.0
     assert [league2.draw()[0] for _ in range(10)] == draws_before
     assert np.isclose(league2.records["step_100"].rate, 0.75)
+
+
+def test_reference_weights_set_each_references_share():
+    refs = {"random": lambda obs, mask: -1, "lookahead": lambda obs, mask: -2}
+    league = League(refs, lambda params: None, reference_prob=1.0, reference_weights=[3.0, 1.0], seed=2)
+    names = [league.draw()[0] for _ in range(4000)]
+    assert abs(names.count("random") / 4000 - 0.75) < 0.03
+    even = League(refs, lambda params: None, reference_prob=1.0, seed=2)
+    names = [even.draw()[0] for _ in range(4000)]
+    assert abs(names.count("random") / 4000 - 0.5) < 0.03
+
+
+def test_reference_weights_are_one_per_reference():
+    config = Path(__file__).resolve().parents[3] / "configs" / "selfplay_connect_four.yaml"
+    with pytest.raises(ConfigError, match=r"league.reference_weights: 1 weights for 2 references"):
+        load_config(config, ["league.reference_weights=[2]"])
+    with pytest.raises(ConfigError, match=r"league.reference_weights.0"):
+        load_config(config, ["league.reference_weights=[0, 1]"])

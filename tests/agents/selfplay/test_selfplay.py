@@ -119,3 +119,26 @@ def test_honours_the_experiment_protocol():
                  "train.eval_episodes=2"]
     report = check_experiment("selfplay", CONFIG, overrides)
     assert report.exact and "eval/payoff" in report.eval_names  # a table is a valid eval value
+
+
+def test_targets_give_the_worst_margin_the_best_checkpoint_is_chosen_by(tmp_path):
+    exp = _experiment(tmp_path, "ratings.targets={random: 0.25, minimax: 0.0}")
+    exp.train_unit()
+    ev = exp.evaluate()
+    vs_random = ev["eval/win_rate_vs_random"]
+    assert ev["eval/win_rate_vs_minimax"] == 0.0  # exactly on its target: met, margin 0 at most
+    assert ev["eval/target_margin"] == pytest.approx(min(vs_random - 0.25, 0.0))
+    assert ev["eval/targets_met"] == 1 + (vs_random >= 0.25)
+    exp.close()
+    plain = _experiment(tmp_path)
+    assert "eval/target_margin" not in plain.evaluate()  # no targets, no margin
+    plain.close()
+
+
+def test_targets_name_references_and_are_rates():
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"ratings.targets.lookahead: not one of ratings.references"):
+        load_config(CONFIG, ["ratings.targets={lookahead: 0.8}"])
+    with pytest.raises(ConfigError, match=r"ratings.targets.*between 0 and 1"):
+        load_config(CONFIG, ["ratings.targets={random: 1.5}"])
