@@ -34,8 +34,8 @@ def fake_cuda(monkeypatch):
     ("gan_sine_transformer", [], True),
     ("gan_sine_lstm", [], False),
     ("selfplay_tictactoe", [], False),
-    ("selfplay_connect_four", ["agent.policy.backbone={type: cnn, channels: [32], kernels: [3], strides: [1],"
-                               " padding: [1], hidden: 64}"], True),
+    ("selfplay_connect_four", [], True),                  # a conv net on the board
+    ("selfplay_connect_four", ["agent.policy.backbone={type: mlp, hidden: [64]}"], False),
     ("teams_simple_tag", [], False),
 ])
 def test_auto_picks_cuda_for_convolutions_and_transformers_only(fake_cuda, config, overrides, wants):
