@@ -246,6 +246,9 @@ class EarlyStopConfig(Section):
     mode: Literal["max", "min"] = "max"
     target: float | None = Field(None, description="stop once the metric reaches this value")
     patience: int | None = Field(None, gt=0, description="stop after this many evals with no improvement")
+    best_tolerance: float = Field(0.0, ge=0, description="a later evaluation within this much of the best value "
+                                  "seen takes over as the best checkpoint: noisy evaluations of an agent that has "
+                                  "stopped improving then keep the later one, not an earlier lucky reading")
 
 
 class TrainConfig(Section):

@@ -44,8 +44,9 @@ class _State:
 
     next_eval: int = 0
     next_ckpt: int = 0
-    best: float | None = None
+    best: float | None = None  # the best checkpoint's value
     best_step: int | None = None
+    top: float | None = None  # the best value seen (above `best` by at most early_stop.best_tolerance)
     evals_since_best: int = 0
     train_time_s: float = 0.0  # wall time spent in this run's loop, summed over resumes
     target_reached: dict[str, float] | None = None
@@ -191,12 +192,17 @@ class Runner:
         stop = False
         if isinstance(value, (int, float)) and not math.isnan(value):
             sign = 1.0 if stop_cfg.mode == "max" else -1.0
-            if st.best is None or sign * value > sign * st.best:
-                st.best, st.best_step, st.evals_since_best = float(value), step, 0
+            top = st.best if st.top is None else st.top  # a run saved before `top` existed: they were one
+            improved = top is None or sign * value > sign * top
+            tol = stop_cfg.best_tolerance
+            if improved or (tol > 0 and sign * value >= sign * top - tol):
+                st.best, st.best_step = float(value), step
                 self._new_best = True
                 self.logger.summary({"best/metric": stop_cfg.metric, "best/value": st.best, "best/global_step": step})
+            if improved:
+                st.top, st.evals_since_best = float(value), 0
             else:
-                st.evals_since_best += 1
+                st.evals_since_best += 1  # patience counts evaluations since the best value seen rose
             if stop_cfg.target is not None and sign * value >= sign * stop_cfg.target:
                 if st.target_reached is None:
                     st.target_reached = {"global_step": step, "wall_time_s": round(st.train_time_s, 3)}

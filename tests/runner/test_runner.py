@@ -44,6 +44,30 @@ def test_early_stop_on_patience(tmp_path):
     assert summary["best"] == {"metric": "eval/score", "value": 5.0, "global_step": 20}
 
 
+@pytest.mark.parametrize("mode, scores, tolerance, best_at, value", [
+    ("max", [5, 9, 8.5, 7, 8.8], 0.0, 40, 9.0),     # no tolerance: the highest reading
+    ("max", [5, 9, 8.5, 7, 8.8], 0.5, 100, 8.8),    # 8.8 is within 0.5 of 9: the later checkpoint
+    ("max", [5, 9, 8.6, 8.7, 8.4], 0.5, 80, 8.7),   # 8.4 is not within 0.5 of 9 (the best seen, not the kept)
+    ("min", [5, 1, 1.2, 3, 1.1], 0.2, 100, 1.1),
+])
+def test_best_tolerance_keeps_a_later_checkpoint_within_it(tmp_path, mode, scores, tolerance, best_at, value):
+    cfg = toy_config(tmp_path, checkpoint_every=20, keep_checkpoints=1,
+                     early_stop={"metric": "eval/score", "mode": mode, "best_tolerance": tolerance},
+                     toy={"scores": scores})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    summary = runner.run()
+    assert summary["best"] == {"metric": "eval/score", "value": value, "global_step": best_at}
+    assert checkpoint.load(runner.run_dir / "checkpoints" / "best")["global_step"] == best_at
+
+
+def test_patience_counts_from_the_best_value_seen_not_a_later_takeover(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=1000, toy={"scores": [5, 4.9, 4.9, 4.9]},
+                     early_stop={"metric": "eval/score", "patience": 2, "best_tolerance": 0.5})
+    summary = Runner(cfg, ToyExperiment(cfg)).run()
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 60
+    assert summary["best"]["global_step"] == 60  # the last reading within 0.5 of 5 is the one kept
+
+
 def test_min_mode_tracks_the_lowest(tmp_path):
     cfg = toy_config(tmp_path, early_stop={"metric": "eval/score", "mode": "min"}, toy={"scores": [3, 1, 2]})
     assert Runner(cfg, ToyExperiment(cfg)).run()["best"]["value"] == 1.0
