@@ -67,8 +67,7 @@ class TeamsExperiment(ExperimentBase):
         progress = Progress()  # one run-long schedule for both sides
         self.game = team_game(cfg.game.name, **cfg.game.kwargs)
         self.sides = list(sides_of(self.game()))
-        self.rules = TeamRules.of(cfg.game.name)
-        self.baselines = baseline_players(cfg, self.game, self.sides, self.rules)
+        self.rules = TeamRules.of(cfg.game.name)  # the baseline players are built at each evaluation
         self.snapshots: dict[str, dict[str, Any]] = {}  # "<side>:step_<N>" -> its weights (CPU), oldest first
         self.next_snapshot = {side: 0 for side in self.sides}
         self.results: dict[tuple[str, str], tuple[float, int]] = {}  # round robin among frozen players
@@ -224,7 +223,8 @@ def baseline_players(cfg: TeamsConfig, game: Any, sides: list[str], rules: TeamR
         if not played:
             raise RlgenError(f"player {name!r} plays side {rules.players[name][0]!r}, which {cfg.game.name} lacks")
         for side in played:
-            players[f"{side}:{name}"] = rules.player(name, game, side, seed=cfg.seed + 100 * sides.index(side))
+            players[f"{side}:{name}"] = rules.player(name, game, side, seed=cfg.seed + 100 * sides.index(side),
+                                                     sides=sides)
     return players
 
 

@@ -190,9 +190,11 @@ class TeamRules:
         side = self.players[name][0]
         return list(sides) if side is None else [side] if side in sides else []
 
-    def player(self, name: str, game: TeamGame, side: str, seed: int = 0) -> TeamPolicy:
-        """Player `name` on `side`, seeded."""
-        sides = list(sides_of(game()))
+    def player(self, name: str, game: TeamGame, side: str, seed: int = 0, sides: list[str] | None = None
+               ) -> TeamPolicy:
+        """Player `name` on `side`, seeded; `sides`: the game's, when the caller has them (else a
+        game is made to read them)."""
+        sides = list(sides_of(game())) if sides is None else sides
         if side not in self.sides_of_player(name, sides):
             raise RlgenError(f"player {name!r} plays side {self.players[name][0]!r}, not {side!r}")
         return self.players[name][1](game, side, seed)

@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("mpe2")
 
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines  # noqa: E402
-from rlgen.agents.selfplay.teams import TeamsExperiment, rating_anchor  # noqa: E402
+from rlgen.agents.selfplay.teams import TeamsExperiment, baseline_players, rating_anchor  # noqa: E402
 from rlgen.api import load_config  # noqa: E402
 from rlgen.config import ConfigError  # noqa: E402
 from rlgen.envs.games.simple_tag import chaser, evader  # noqa: E402
@@ -62,7 +62,8 @@ def setup_experiment(tmp_path, overrides=()):
 
 def test_evaluation_measures_both_sides_and_rates_their_snapshots(tmp_path):
     exp = setup_experiment(tmp_path)
-    assert list(exp.baselines) == ["adversary:random", "agent:random", "adversary:chaser", "agent:evader"]
+    baselines = baseline_players(exp.cfg, exp.game, exp.sides, exp.rules)
+    assert list(baselines) == ["adversary:random", "agent:random", "adversary:chaser", "agent:evader"]
     assert exp.snapshot_names() == ["adversary:step_0", "agent:step_0"]  # the untrained sides
     exp.evaluate(episodes=1)
     for _ in range(6):  # phases of 24 and 8 steps: snapshots every 30 steps, the newest 2 of a side kept
