@@ -198,6 +198,8 @@ class OptimConfig(Section):
     betas: tuple[float, float] | None = Field(None, description="adam/adamw only")
     momentum: float = Field(0.0, ge=0, description="sgd/rmsprop only")
     eps: float | None = Field(None, gt=0)
+    fused: bool = Field(False, description="torch's fused step (adam, adamw, sgd, adagrad): one kernel for all "
+                        "parameters instead of a loop over them; the same update up to float rounding")
     schedule: Literal["constant", "linear"] = "constant"
 
     _TORCH: ClassVar[dict[str, str]] = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
@@ -210,6 +212,8 @@ class OptimConfig(Section):
             raise ValueError(f"betas are only for adam/adamw, not {self.type!r}; drop betas or change type")
         if self.momentum and self.type not in ("sgd", "rmsprop"):
             raise ValueError(f"momentum is only for sgd/rmsprop, not {self.type!r}; drop momentum or change type")
+        if self.fused and self.type == "rmsprop":
+            raise ValueError("torch's RMSprop has no fused step; drop fused or change type")
         return self
 
     @property
@@ -227,6 +231,8 @@ class OptimConfig(Section):
             kwargs["momentum"] = self.momentum
         if self.eps is not None:
             kwargs["eps"] = self.eps
+        if self.fused:
+            kwargs["fused"] = True
         return kwargs
 
     def build(self, params: Any) -> Any:

@@ -5,6 +5,10 @@ class RlgenError(Exception):
     """Bad input or state the user can fix: the message says what, where, and how to fix it."""
 
 
+class Diverged(RlgenError):
+    """Training produced non-finite values; the runner adds what is on disk and how to go on."""
+
+
 class ConfigError(RlgenError):
     """A config failed validation; `problems` holds one line per problem, each with its dotted path."""
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from rlgen.errors import RlgenError
+from rlgen.nets.common import no_distribution_checks
 
 FORMATS = ("sb3", "onnx", "torchscript")
 TOLERANCE = 1e-5  # the largest difference to torch's own output an exported file may show
@@ -58,7 +59,7 @@ def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], out
         to_onnx(module, inputs, output, path)
         check = onnx_difference
     elif fmt == "torchscript":
-        with torch.no_grad(), _no_distribution_checks():
+        with torch.no_grad(), no_distribution_checks():
             torch.jit.trace(module, tuple(inputs.values())).save(str(path))
         check = torchscript_difference
     else:
@@ -80,7 +81,7 @@ def to_onnx(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output:
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), _no_distribution_checks():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), no_distribution_checks():
             warnings.simplefilter("ignore")
             torch.onnx.export(module, tuple(inputs.values()), str(path), input_names=list(inputs), output_names=[output],
                               dynamic_shapes=tuple({0: batch} for _ in inputs), dynamo=True, external_data=False)
@@ -89,18 +90,6 @@ def to_onnx(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output:
     finally:
         quiet.setLevel(level)
     return path
-
-
-@contextlib.contextmanager
-def _no_distribution_checks() -> Any:
-    """A distribution's argument checks are data-dependent branches that a trace cannot follow
-    (SB3's predict builds a Categorical); the values they check come from the network itself."""
-    validate = torch.distributions.Distribution._validate_args
-    torch.distributions.Distribution.set_default_validate_args(False)
-    try:
-        yield
-    finally:
-        torch.distributions.Distribution.set_default_validate_args(validate)
 
 
 def onnx_difference(path: Path, module: torch.nn.Module, inputs: Mapping[str, torch.Tensor]) -> float:

@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rlgen import checkpoint, distributed, plain, rundir
 from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import RlgenError, first_line
+from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
 
@@ -147,7 +147,10 @@ class Runner:
                 task = bar.add_task("train", total=cfg.total_steps, completed=exp.global_step)
                 while exp.global_step < cfg.total_steps:
                     t0, step0 = time.perf_counter(), exp.global_step
-                    metrics = dict(exp.train_unit())
+                    try:
+                        metrics = dict(exp.train_unit())
+                    except Diverged as e:
+                        raise RlgenError(self._diverged(str(e))) from None
                     dt = time.perf_counter() - t0
                     st.train_time_s += dt
                     self._check_finite(metrics)

@@ -90,3 +90,18 @@ def test_sb3_optimizers_get_the_same_l1_term():
                 assert torch.equal(p.grad, grad + 0.01 * torch.sign(w))
             opt.zero_grad()
         exp.close()
+
+
+@pytest.mark.parametrize("kind", ["adam", "adamw", "sgd", "adagrad"])
+def test_fused_builds_torch_s_fused_step_and_takes_the_same_step(kind):
+    nets = [_net_with_grads(), _net_with_grads()]
+    loop, fused = (OptimConfig(type=kind, lr=0.01, fused=f).build(n.parameters()) for n, f in zip(nets, (False, True)))
+    assert fused.defaults["fused"] is True and not loop.defaults.get("fused")
+    loop.step(), fused.step()
+    for a, b in zip(*(n.parameters() for n in nets)):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_fused_rmsprop_is_refused_when_the_config_loads():
+    with pytest.raises(ValueError, match="RMSprop has no fused step"):
+        OptimConfig(type="rmsprop", fused=True)

@@ -20,6 +20,7 @@ from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, un
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
 from rlgen.agents.rl.config import RLConfig
+from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 from rlgen.agents.rl.vec import make_vec_env
@@ -27,6 +28,7 @@ from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import Video
+from rlgen.nets.common import no_distribution_checks
 from rlgen.runner import RunContext
 
 
@@ -147,13 +149,17 @@ class RLExperiment(ExperimentBase):
         return self.model.predict(obs, deterministic=deterministic)[0]
 
     def _evaluate(self, env: VecEnv, n: int) -> tuple[list[float], list[int]]:
+        with no_distribution_checks():
+            return self._play(env, n)
+
+    def _play(self, env: VecEnv, n: int) -> tuple[list[float], list[int]]:
         if self.cfg.agent.algo == "maskable_ppo":
             from sb3_contrib.common.maskable.evaluation import evaluate_policy as masked_eval
 
             return masked_eval(self.model, env, n_eval_episodes=n, deterministic=True,
                                return_episode_rewards=True, warn=False)
         # SB3 splits the n episodes over the vector env's copies and steps them together.
-        return evaluate_policy(self.model, env, n_eval_episodes=n, deterministic=True,
+        return evaluate_policy(fast_predictor(self.model), env, n_eval_episodes=n, deterministic=True,
                                return_episode_rewards=True, warn=False)
 
     def _record_video(self, video_dir: Path) -> Path:

@@ -21,9 +21,9 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import OptimConfig
-from rlgen.errors import RlgenError
+from rlgen.errors import Diverged, RlgenError
 from rlgen.nets import backbone_traits, build_backbone
-from rlgen.nets.common import ACTIVATIONS
+from rlgen.nets.common import ACTIVATIONS, no_distribution_checks
 from rlgen.optim import rebuild
 from rlgen.transfer import apply_init
 
@@ -271,7 +271,14 @@ class SB3Learner:
         `total_steps`; returns the metrics SB3 dumped meanwhile."""
         self.progress.remaining = max(0.0, 1.0 - run_step / total_steps)
         model = self.model
-        model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+        with no_distribution_checks():
+            try:
+                model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+            except (RuntimeError, ValueError) as e:  # e.g. torch sampling from NaN probabilities
+                if (bad := _non_finite_parameter(model.policy)) is not None:
+                    raise Diverged(f"non-finite weights in the policy ({bad}) at step {model.num_timesteps:,}: "
+                                   "training diverged") from None
+                raise
         # On-policy SB3 logs before train(), so this unit's losses would wait for the next unit's
         # dump: flush them now, and a checkpoint never falls between a unit and its losses.
         model.logger.dump(step=model.num_timesteps)
@@ -280,6 +287,10 @@ class SB3Learner:
             # off-policy algorithms dump only every few episodes; the rollout return is always known
             metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
         return metrics
+
+
+def _non_finite_parameter(module: torch.nn.Module) -> str | None:
+    return next((name for name, p in module.named_parameters() if not torch.isfinite(p).all()), None)
 
 
 def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: OptimConfig) -> None:

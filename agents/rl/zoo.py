@@ -350,6 +350,8 @@ class _Converter:
                 self.optim[k] = float(x)
             elif k == "betas":
                 self.optim["betas"] = [float(b) for b in x]
+            elif k == "fused":
+                self.optim["fused"] = bool(x)
             elif not (k == "alpha" and float(x) == 0.99):  # torch's RMSprop default
                 self.skip(f"policy_kwargs.optimizer_kwargs.{k}", x, "not an rlgen optim field")
 
