@@ -45,7 +45,7 @@ ZOO_LR, ZOO_CLIP, ZOO_ENVS = 1e-3, 0.2, 8
 ZOO_AS_RLGEN = ["agent.hyperparams={n_steps: 32, batch_size: 256, gae_lambda: 0.8, gamma: 0.98, n_epochs: 20, "
                 "ent_coef: 0.0, clip_range: lin_0.2}", "optim.lr=1e-3", "optim.schedule=linear", "env.n_envs=8",
                 "agent.policy.backbone={type: mlp, hidden: [64, 64], activation: tanh}",
-                "agent.policy.share_backbone=false", "agent.policy.net_arch=[]"]
+                "agent.policy.share_backbone=false", "agent.policy.net_arch=[]", "env.normalize=null", "optim.fused=false"]
 QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false"]
 
 
