@@ -149,18 +149,14 @@ class RLExperiment(ExperimentBase):
         return self.model.predict(obs, deterministic=deterministic)[0]
 
     def _evaluate(self, env: VecEnv, n: int) -> tuple[list[float], list[int]]:
+        if self.cfg.agent.algo == "maskable_ppo":  # action masks: sb3-contrib's own loop and predict
+            from sb3_contrib.common.maskable.evaluation import evaluate_policy as play
+
+            model = self.model
+        else:  # SB3 splits the n episodes over the vector env's copies and steps them together
+            play, model = evaluate_policy, fast_predictor(self.model)
         with no_distribution_checks():
-            return self._play(env, n)
-
-    def _play(self, env: VecEnv, n: int) -> tuple[list[float], list[int]]:
-        if self.cfg.agent.algo == "maskable_ppo":
-            from sb3_contrib.common.maskable.evaluation import evaluate_policy as masked_eval
-
-            return masked_eval(self.model, env, n_eval_episodes=n, deterministic=True,
-                               return_episode_rewards=True, warn=False)
-        # SB3 splits the n episodes over the vector env's copies and steps them together.
-        return evaluate_policy(fast_predictor(self.model), env, n_eval_episodes=n, deterministic=True,
-                               return_episode_rewards=True, warn=False)
+            return play(model, env, n_eval_episodes=n, deterministic=True, return_episode_rewards=True, warn=False)
 
     def _record_video(self, video_dir: Path) -> Path:
         """One deterministic episode of the eval env, filmed; returns the mp4."""

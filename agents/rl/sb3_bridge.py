@@ -19,6 +19,7 @@ from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_ima
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
+from rlgen import plain
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import OptimConfig
 from rlgen.errors import Diverged, RlgenError
@@ -274,10 +275,11 @@ class SB3Learner:
         with no_distribution_checks():
             try:
                 model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
-            except (RuntimeError, ValueError) as e:  # e.g. torch sampling from NaN probabilities
-                if (bad := _non_finite_parameter(model.policy)) is not None:
-                    raise Diverged(f"non-finite weights in the policy ({bad}) at step {model.num_timesteps:,}: "
-                                   "training diverged") from None
+            except (RuntimeError, ValueError):  # e.g. torch sampling from NaN probabilities
+                if (bad := plain.non_finite(dict(model.policy.named_parameters()))) is not None:
+                    path, n, of = bad
+                    raise Diverged(f"non-finite weights in the policy: {path} ({n:,} of {of:,} elements) at step "
+                                   f"{model.num_timesteps:,}: training diverged") from None
                 raise
         # On-policy SB3 logs before train(), so this unit's losses would wait for the next unit's
         # dump: flush them now, and a checkpoint never falls between a unit and its losses.
@@ -287,10 +289,6 @@ class SB3Learner:
             # off-policy algorithms dump only every few episodes; the rollout return is always known
             metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
         return metrics
-
-
-def _non_finite_parameter(module: torch.nn.Module) -> str | None:
-    return next((name for name, p in module.named_parameters() if not torch.isfinite(p).all()), None)
 
 
 def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: OptimConfig) -> None:

@@ -39,7 +39,8 @@ def test_a_policy_whose_weights_turned_non_finite_stops_with_one_line_not_a_torc
 
     exp.train_unit = poisoned_unit
     validate = torch.distributions.Distribution._validate_args
-    with pytest.raises(RlgenError, match=r"non-finite weights in the policy \(.+\) at step 512: training diverged\. "
+    with pytest.raises(RlgenError, match=r"non-finite weights in the policy: \S+ \([\d,]+ of [\d,]+ elements\) at step 512: "
+                                         r"training diverged\. "
                                          r"No checkpoint was written before it: lower optim\.lr"):
         Runner(cfg, exp).run()
     assert torch.distributions.Distribution._validate_args == validate  # the checks are back on after training
