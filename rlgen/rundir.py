@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,34 @@ def claim(path: Path) -> Path:
     except OSError as e:
         raise _cannot_create(path, e) from None
     return path
+
+
+def absent(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, innermost first: what making it makes."""
+    made = []
+    for p in (Path(path), *Path(path).parents):
+        if p.exists():
+            break
+        made.append(p)
+    return made
+
+
+def discard(path: Path, made: list[Path]) -> None:
+    """Undo a new run's directory after it failed to start: its files, and the directories in `made`
+    (from `absent`, taken before it was made) while they are empty; a directory that was there,
+    empty, before the run claimed it stays, emptied."""
+    path = Path(path)
+    if path in made:
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.is_dir():
+        for child in path.iterdir():
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+    for parent in made:
+        if parent != path:
+            try:
+                parent.rmdir()
+            except OSError:  # another run's directory is in there now, or it is gone already
+                break
 
 
 @contextmanager

@@ -80,6 +80,7 @@ class Runner:
         self._watched: dict[str, float] = {}  # first value of each metric that may diverge
         self._warned: set[str] = set()
         self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
+        self._started = False  # a unit was trained: the run directory holds a run
         self.rank, self.world_size = 0, 1
 
     @property
@@ -96,12 +97,20 @@ class Runner:
         owns_group = not _dist_initialized()
         self.rank, self.world_size = init_distributed(device)
         owns_group = owns_group and _dist_initialized()
+        made: list[Path] | None = None  # what this new run's directory took to make: undone if it never starts
         try:
             with ExitStack() as held:
                 if self.resume_dir is None:
                     if self.rank == 0:
-                        self.run_dir = rundir.claim(self._chosen_dir) if self._chosen_dir else \
-                            rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
+                        # `made` is set once the directory is ours: a refused --run-dir is someone's run
+                        if self._chosen_dir:
+                            absent = rundir.absent(self._chosen_dir)
+                            self.run_dir = rundir.claim(self._chosen_dir)
+                            made = absent
+                        else:
+                            absent = rundir.absent(self.run_dir.parent)
+                            self.run_dir = rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
+                            made = [self.run_dir, *absent]  # the run's directory is always made by this call
                     if self.world_size > 1:
                         self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
                 elif not self.resume_dir.is_dir():
@@ -110,6 +119,12 @@ class Runner:
                     held.enter_context(rundir.locked(self.run_dir))
                 resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
                 self._run(resume_state, device)
+        except RlgenError:
+            # bad input found while the experiment was set up or began its first unit (a setting SB3
+            # refuses, missing demos): a new run that never trained a unit leaves no directory behind
+            if made is not None and not self._started and self.run_dir.is_dir():
+                rundir.discard(self.run_dir, made)
+            raise
         finally:
             if owns_group:  # NCCL warns at exit about a process group left open
                 import torch.distributed as dist
@@ -151,6 +166,7 @@ class Runner:
                         metrics = dict(exp.train_unit())
                     except Diverged as e:
                         raise RlgenError(self._diverged(str(e))) from None
+                    self._started = True
                     dt = time.perf_counter() - t0
                     st.train_time_s += dt
                     self._check_finite(metrics)

@@ -146,3 +146,81 @@ def test_resume_of_a_directory_that_is_not_a_run(tmp_path):
     cfg = toy_config(tmp_path)
     with pytest.raises(RlgenError, match="cannot resume"):
         Runner(cfg, ToyExperiment(cfg), resume_dir=tmp_path / "nope").run()
+
+
+# --- bad input found at setup leaves nothing behind -------------------------------------------------
+
+
+class RefusedAtSetup(ToyExperiment):
+    """A setting the experiment's library refuses once the experiment is built (SB3's n_steps < 1)."""
+
+    def setup(self, ctx):
+        super().setup(ctx)
+        raise RlgenError("could not build the toy: toy.unit must be positive")
+
+
+class RefusedAtFirstUnit(ToyExperiment):
+    """Bad input found when the first unit needs it (kind: imitation's demos)."""
+
+    def train_unit(self):
+        raise RlgenError("demos.path: demos not found")
+
+
+class BrokenAtSetup(ToyExperiment):
+    def setup(self, ctx):
+        raise ZeroDivisionError("a bug, not bad input")
+
+
+def test_a_new_run_refused_at_setup_leaves_no_directory(tmp_path):
+    cfg = toy_config(tmp_path / "runs" / "nested")  # the parents do not exist yet either
+    runner = Runner(cfg, RefusedAtSetup(cfg))
+    with pytest.raises(RlgenError, match="toy.unit must be positive"):
+        runner.run()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_run_refused_at_its_first_unit_leaves_no_directory(tmp_path):
+    cfg = toy_config(tmp_path)
+    with pytest.raises(RlgenError, match="demos not found"):
+        Runner(cfg, RefusedAtFirstUnit(cfg)).run()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_chosen_empty_run_dir_refused_at_setup_stays_empty(tmp_path):
+    (chosen := tmp_path / "chosen").mkdir()
+    cfg = toy_config(tmp_path / "runs")
+    with pytest.raises(RlgenError, match="toy.unit must be positive"):
+        Runner(cfg, RefusedAtSetup(cfg), run_dir=chosen).run()
+    assert [p.name for p in tmp_path.iterdir()] == ["chosen"] and list(chosen.iterdir()) == []
+
+
+def test_a_new_run_dir_beside_other_runs_goes_alone(tmp_path):
+    cfg = toy_config(tmp_path)
+    first = Runner(cfg, ToyExperiment(cfg))
+    first.run()
+    with pytest.raises(RlgenError):
+        Runner(cfg, RefusedAtSetup(cfg)).run()
+    assert list((tmp_path / "toy").iterdir()) == [first.run_dir]
+
+
+def test_a_crash_at_setup_or_a_failure_in_training_keeps_the_run_dir(tmp_path):
+    cfg = toy_config(tmp_path)
+    broken = Runner(cfg, BrokenAtSetup(cfg))
+    with pytest.raises(ZeroDivisionError):
+        broken.run()  # a bug: its run directory and summary are the evidence
+    assert json.loads((broken.run_dir / "summary.json").read_text())["status"] == "failed"
+    cfg = toy_config(tmp_path, toy={"nan_at": 10})
+    diverged = Runner(cfg, ToyExperiment(cfg))
+    with pytest.raises(RlgenError, match="non-finite loss"):
+        diverged.run()
+    assert (diverged.run_dir / "summary.json").is_file()
+
+
+def test_a_refused_run_dir_that_holds_a_run_is_left_as_it_was(tmp_path):
+    cfg = toy_config(tmp_path)
+    first = Runner(cfg, ToyExperiment(cfg))
+    first.run()
+    before = sorted(p.name for p in first.run_dir.rglob("*"))
+    with pytest.raises(RlgenError, match="already holds files"):
+        Runner(cfg, RefusedAtSetup(cfg), run_dir=first.run_dir).run()
+    assert sorted(p.name for p in first.run_dir.rglob("*")) == before
