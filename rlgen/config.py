@@ -301,6 +301,9 @@ class NormalizeConfig(Section):
     reward: bool = True
     clip_obs: float = Field(10.0, gt=0)
     clip_reward: float = Field(10.0, gt=0)
+    freeze_after: int | None = Field(
+        None, ge=0, description="update the running statistics (observations and returns) over the first N env "
+        "steps of training, then keep them: from the first training unit that starts at or after N; null = always")
 
 
 class HistoryConfig(Section):

@@ -75,10 +75,19 @@ class RLExperiment(ExperimentBase):
         ctx.logger.config({"sb3": resolved_hyperparams(self.model, cfg.agent.hyperparams)})
 
     def train_unit(self) -> dict[str, float]:
+        self._freeze_normalization()
         metrics = self.learner.learn_unit(self.unit_steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
         self._restore_eval_env()
         return metrics
+
+    def _freeze_normalization(self) -> None:
+        """`env.normalize.freeze_after`: VecNormalize stops updating its statistics from the first
+        unit that starts at or after N env steps (set before every unit: a resumed run agrees)."""
+        n = self.cfg.env.normalize
+        norm = unwrap_vec_normalize(self.env) if n is not None and n.freeze_after is not None else None
+        if norm is not None:
+            norm.training = self.global_step < n.freeze_after
 
     def _restore_eval_env(self) -> None:
         """A resumed run's next evaluation plays the episodes it would have: its saved eval envs."""

@@ -176,7 +176,8 @@ def test_resume_with_a_config_is_refused_with_a_fix(tmp_path, capsys):
     assert "give overrides only" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name, extra", [("ppo_cartpole", []), ("dqn_cartpole", ["train.eval_every=256"])])
+@pytest.mark.parametrize("name, extra", [("ppo_cartpole", []), ("dqn_cartpole", ["train.eval_every=256"]),
+                                         ("ppo_cartpole", ["env.normalize.freeze_after=512"])])  # frozen at the 2nd unit
 def test_honours_the_experiment_protocol(name, extra):
     report = check_experiment("rl", name, [*smoke_overrides(config_path(name)), "train.eval_episodes=2", *extra])
     assert report.exact and "loss/total" in report.metric_names
