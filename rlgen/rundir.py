@@ -88,7 +88,10 @@ def discard(path: Path, made: list[Path]) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif path.is_dir():
         for child in path.iterdir():
-            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
     for parent in made:
         if parent != path:
             try:
