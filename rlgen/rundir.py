@@ -92,12 +92,16 @@ def discard(path: Path, made: list[Path]) -> None:
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 child.unlink(missing_ok=True)
+    prune([p for p in made if p != path])
+
+
+def prune(made: list[Path]) -> None:
+    """Remove the directories `made` (innermost first, from `absent`) while they are empty."""
     for parent in made:
-        if parent != path:
-            try:
-                parent.rmdir()
-            except OSError:  # another run's directory is in there now, or it is gone already
-                break
+        try:
+            parent.rmdir()
+        except OSError:  # another run's directory is in there now, or it is gone already
+            break
 
 
 @contextmanager

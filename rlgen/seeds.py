@@ -60,6 +60,8 @@ def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, E
     and waits until every child has written its checkpoint."""
     seeds = list(cfgs)
     console.print(f"training seeds {', '.join(map(str, seeds))} of {config}, {parallel} processes at a time")
+    # the folders the runs go in that are not there yet: removed again if no run stays in them
+    made = {tuple(rundir.absent(Path(c.logging.dir) / c.name)) for c in cfgs.values()}
     waiting, running, results = list(seeds), {}, {}
     stop: list[int] = []
 
@@ -89,6 +91,8 @@ def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, E
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        for folders in made:
+            rundir.prune(list(folders))
     if stop:
         _report_interrupted([results[s] for s in seeds if s in results], waiting)
     return [results[s] for s in seeds if s in results]
