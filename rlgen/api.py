@@ -300,7 +300,7 @@ class Run:
             exp = make_experiment(self.config)
             torch.set_num_threads(self.config.train.threads or 1)
             device = choose_device(self._device, False)
-            exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed))
+            exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed, training=False))
             try:
                 with checkpoint.trusted(self._trust), checkpoint.to_use():
                     exp.load_state_dict(state["experiment"])

@@ -43,6 +43,7 @@ class RunContext:
     seed: int
     rank: int = 0  # this process's rank under torchrun (DDP); 0 when not distributed
     world_size: int = 1
+    training: bool = True  # False: a finished run loaded to act, evaluate or export (`rlgen.load_run`)
 
     @property
     def media_dir(self) -> Path:

@@ -67,6 +67,8 @@ class BCExperiment(RLExperiment):
         self.seed = ctx.seed
         self.source = DemoSource(cfg.demos, cfg.env, *raw_spaces(self.env))
         self.trainer = self._trainer() if self.source.available else None  # a finished run evaluates without demos
+        if self.trainer is None and ctx.training:  # what is wrong with the demos, before the run announces itself
+            raise self.source.error
 
     def _trainer(self) -> BCTrainer:
         expert = self.source.expert  # raises what is wrong with the demos

@@ -98,6 +98,8 @@ class ImitationExperiment(RLExperiment):
         self.seed, self.expert, self.bc = ctx.seed, None, None
         if self.source.available:  # else a finished run, evaluated without its demos
             self._use_demos()
+        elif ctx.training:  # what is wrong with the demos, before the run announces itself
+            raise self.source.error
         self.warm_started = False  # bc.init_from and bc.warm_start_epochs come before the first unit
 
     def _use_demos(self) -> None:
