@@ -49,12 +49,15 @@ def bundled_configs() -> dict[str, Path]:
 def config_path(config: str | Path) -> Path:
     """A YAML path as given, or the file of a bundled config name; a near-miss gets a "did you mean"."""
     path = Path(config)
-    if path.exists():
+    if path.is_file():
         return path
     bundled = bundled_configs()
     name = str(config).removesuffix(".yaml")
-    if name in bundled:
+    if name in bundled:  # also when a folder of that name is here (runs written with logging.dir=.)
         return bundled[name]
+    if path.is_dir():
+        raise RlgenError(f"config {config} is a directory, not a YAML file; give a YAML path or a bundled config "
+                         f"name (`rlgen list` shows them)")
     close = difflib.get_close_matches(Path(name).name, list(bundled), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise RlgenError(f"config file not found: {config}{hint}; give a YAML path or a bundled config "

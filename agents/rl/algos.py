@@ -33,6 +33,38 @@ _OWNED = {
 }
 
 
+# The ranges SB3's numeric arguments mean something in, by name (every algorithm that has one):
+# SB3 takes many values outside them silently (a buffer_size of -5 becomes a one-transition buffer).
+_WHOLE = "a whole number"
+_RANGES: dict[str, tuple[str, float, float | None, bool]] = {  # name: (kind, low, high, low included)
+    **{n: (_WHOLE, 1, None, True) for n in ("n_steps", "batch_size", "n_epochs", "buffer_size", "policy_delay",
+                                            "target_update_interval", "n_critics", "n_quantiles")},
+    "learning_starts": (_WHOLE, 0, None, True),
+    "top_quantiles_to_drop_per_net": (_WHOLE, 0, None, True),
+    **{n: ("a number", 0, 1, True) for n in ("gamma", "gae_lambda", "tau", "exploration_fraction",
+                                             "exploration_initial_eps", "exploration_final_eps")},
+    **{n: ("a number", 0, None, True) for n in ("vf_coef", "target_policy_noise", "target_noise_clip")},
+    **{n: ("a number", 0, None, False) for n in ("clip_range", "clip_range_vf", "max_grad_norm", "target_kl")},
+}
+
+
+def _range_problem(key: str, value: Any) -> str | None:
+    """Outside the range the argument means something in (numbers only: "auto", lin_0.2 or a
+    (frequency, unit) pair are left to their own checks)."""
+    if key not in _RANGES or isinstance(value, bool):
+        return None
+    number = float(value[4:]) if isinstance(value, str) and value.startswith("lin_") else value  # lin_: its start
+    if not isinstance(number, (int, float)):
+        return None
+    kind, low, high, inclusive = _RANGES[key]
+    bad = (kind == _WHOLE and number != int(number)) or number < low or (number == low and not inclusive) \
+        or (high is not None and number > high)
+    if not bad:
+        return None
+    where = f"in [{low:g}, {high:g}]" if high is not None else f"{'>=' if inclusive else '>'} {low:g}"
+    return f"must be {kind} {where}, got {value!r}"
+
+
 def is_off_policy(algo: str) -> bool:
     return issubclass(ALGOS[algo], OffPolicyAlgorithm)
 
@@ -51,7 +83,7 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> list[str]:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{path}: {ALGOS[algo].__name__} has no argument {key!r}{hint}")
         else:
-            problem = _type_problem(params[key].default, value)
+            problem = _type_problem(params[key].default, value) or _range_problem(key, value)
             if problem:
                 problems.append(f"{path}: {problem}")
     return problems

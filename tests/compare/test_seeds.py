@@ -85,10 +85,10 @@ def test_seeds_check_every_config_first(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_parallel_seeds_refused_at_setup_leave_no_folder(tmp_path, capsys):
-    """Each child's run refused when its experiment is built (SB3 refuses n_steps -1, which the
-    config check cannot know): no run directory stays, nor the folders made for them."""
+    """Each child's run refused when its experiment is built (SB3's PPO refuses a batch_size of 1,
+    which the config check leaves to it): no run directory stays, nor the folders made for them."""
     logdir = tmp_path / "runs"
-    overrides = [*TINY, f"logging.dir={logdir}", "logging.wandb.mode=disabled", "agent.hyperparams.n_steps=-1"]
+    overrides = [*TINY, f"logging.dir={logdir}", "logging.wandb.mode=disabled", "agent.hyperparams.batch_size=1"]
     assert main(["train", "ppo_cartpole", "--seeds", "0-1", "--parallel", "2", *overrides]) == 2
     assert "must be greater than 1" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -50,6 +50,32 @@ def test_sb3_hyperparameter_type_and_owned_arguments():
     assert any(p.startswith("agent.hyperparams.learning_rate: set by rlgen from optim.lr") for p in ps)
 
 
+def test_sb3_numbers_outside_the_range_they_mean_something_in():
+    """Values SB3 would take silently (a buffer of -5 becomes one transition) or fail on late."""
+    ps = problems(["agent.hyperparams.n_steps=-1", "agent.hyperparams.gamma=1.5", "agent.hyperparams.batch_size=2.5",
+                   "agent.hyperparams.clip_range=lin_0", "agent.hyperparams.max_grad_norm=0"])
+    assert sorted(ps) == sorted(["agent.hyperparams.n_steps: must be a whole number >= 1, got -1",
+                  "agent.hyperparams.gamma: must be a number in [0, 1], got 1.5",
+                  "agent.hyperparams.batch_size: must be a whole number >= 1, got 2.5",
+                  "agent.hyperparams.clip_range: must be a number > 0, got 'lin_0'",
+                  "agent.hyperparams.max_grad_norm: must be a number > 0, got 0"])
+    (p,) = problems(["agent.hyperparams.buffer_size=-5", "agent.hyperparams.learning_starts=0"], "sac_pendulum")
+    assert p == "agent.hyperparams.buffer_size: must be a whole number >= 1, got -5"
+    # the edges of each range, a schedule, SAC's "auto" and a (frequency, unit) pair are fine
+    load_config(DEMO, ["agent.hyperparams.gamma=1", "agent.hyperparams.gae_lambda=0", "agent.hyperparams.clip_range=lin_0.1"])
+    load_config("sac_pendulum", ["agent.hyperparams.ent_coef=auto", "agent.hyperparams.train_freq=[1, episode]",
+                                 "agent.hyperparams.buffer_size=1e5"])
+
+
+def test_a_folder_named_like_a_bundled_config_does_not_hide_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ppo_cartpole").mkdir()  # e.g. runs written with logging.dir=.
+    assert load_config("ppo_cartpole").name == "ppo_cartpole"
+    (tmp_path / "my_runs").mkdir()
+    with pytest.raises(RlgenError, match="config my_runs is a directory, not a YAML file"):
+        load_config("my_runs")
+
+
 def test_all_problems_are_reported_at_once():
     ps = problems(["train.eval_evry=5", "optim.type=adamm", "seed=x", "env.n_envs=0"])
     assert len(ps) == 4

@@ -152,7 +152,7 @@ def test_resume_of_a_directory_that_is_not_a_run(tmp_path):
 
 
 class RefusedAtSetup(ToyExperiment):
-    """A setting the experiment's library refuses once the experiment is built (SB3's n_steps < 1)."""
+    """A setting the experiment's library refuses once the experiment is built (PPO's batch_size of 1)."""
 
     def setup(self, ctx):
         super().setup(ctx)
