@@ -76,7 +76,7 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (["train", "ppo_cartpole", "train.total_steps=-1", new], "train.total_steps: Input should be greater than 0"),
         (["train", "ppo_cartpole", "train.eval_evry=5", new], "did you mean 'eval_every'"),
         (["train", "ppo_cartpole", "env.id=CartPole-v9", new], "unknown gymnasium env id 'CartPole-v9'"),
-        (["train", "ppo_cartpole", "agent.hyperparams.n_steps=-1", new], "n_steps: must be a whole number >= 1"),
+        (["train", "ppo_cartpole", "agent.hyperparams.n_steps=-1", new], "n_steps: Input should be greater than or equal to 1"),
         (["train", "ppo_cartpole", "agent.hyperparams.batch_size=1", new], "must be greater than 1"),  # SB3 refuses it
         (["train", str(tmp), new], "is a directory, not a YAML file"),
         (["train", "gail_cartpole", f"demos.path={tmp / 'no_demos'}", new], "demos not found"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any
+from typing import Annotated, Any
 
 import sb3_contrib
 import stable_baselines3 as sb3
+from pydantic import Field, TypeAdapter, ValidationError
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
@@ -33,36 +34,33 @@ _OWNED = {
 }
 
 
-# The ranges SB3's numeric arguments mean something in, by name (every algorithm that has one):
-# SB3 takes many values outside them silently (a buffer_size of -5 becomes a one-transition buffer).
-_WHOLE = "a whole number"
-_RANGES: dict[str, tuple[str, float, float | None, bool]] = {  # name: (kind, low, high, low included)
-    **{n: (_WHOLE, 1, None, True) for n in ("n_steps", "batch_size", "n_epochs", "buffer_size", "policy_delay",
-                                            "target_update_interval", "n_critics", "n_quantiles")},
-    "learning_starts": (_WHOLE, 0, None, True),
-    "top_quantiles_to_drop_per_net": (_WHOLE, 0, None, True),
-    **{n: ("a number", 0, 1, True) for n in ("gamma", "gae_lambda", "tau", "exploration_fraction",
-                                             "exploration_initial_eps", "exploration_final_eps")},
-    **{n: ("a number", 0, None, True) for n in ("vf_coef", "target_policy_noise", "target_noise_clip")},
-    **{n: ("a number", 0, None, False) for n in ("clip_range", "clip_range_vf", "max_grad_norm", "target_kl")},
+# The ranges SB3's numeric arguments mean something in, by name (every algorithm that has one),
+# checked by pydantic as the config's own fields are: SB3 takes many values outside them silently
+# (a buffer_size of -5 becomes a one-transition buffer).
+_COUNT, _FROM_0 = TypeAdapter(Annotated[int, Field(ge=1)]), TypeAdapter(Annotated[int, Field(ge=0)])
+_SHARE = TypeAdapter(Annotated[float, Field(ge=0, le=1)])
+_RANGES: dict[str, TypeAdapter] = {
+    **dict.fromkeys(("n_steps", "batch_size", "n_epochs", "buffer_size", "policy_delay", "target_update_interval",
+                     "n_critics", "n_quantiles"), _COUNT),
+    **dict.fromkeys(("learning_starts", "top_quantiles_to_drop_per_net"), _FROM_0),
+    **dict.fromkeys(("gamma", "gae_lambda", "tau", "exploration_fraction", "exploration_initial_eps",
+                     "exploration_final_eps"), _SHARE),
+    **dict.fromkeys(("vf_coef", "target_policy_noise", "target_noise_clip"), TypeAdapter(Annotated[float, Field(ge=0)])),
+    **dict.fromkeys(("clip_range", "clip_range_vf", "max_grad_norm", "target_kl"), TypeAdapter(Annotated[float, Field(gt=0)])),
 }
 
 
 def _range_problem(key: str, value: Any) -> str | None:
-    """Outside the range the argument means something in (numbers only: "auto", lin_0.2 or a
-    (frequency, unit) pair are left to their own checks)."""
-    if key not in _RANGES or isinstance(value, bool):
+    """Outside the range the argument means something in (numbers only: "auto", lin_0.2's start is
+    checked, a (frequency, unit) pair is left to SB3)."""
+    number = float(value[4:]) if isinstance(value, str) and value.startswith("lin_") else value
+    if key not in _RANGES or isinstance(number, bool) or not isinstance(number, (int, float)):
         return None
-    number = float(value[4:]) if isinstance(value, str) and value.startswith("lin_") else value  # lin_: its start
-    if not isinstance(number, (int, float)):
-        return None
-    kind, low, high, inclusive = _RANGES[key]
-    bad = (kind == _WHOLE and number != int(number)) or number < low or (number == low and not inclusive) \
-        or (high is not None and number > high)
-    if not bad:
-        return None
-    where = f"in [{low:g}, {high:g}]" if high is not None else f"{'>=' if inclusive else '>'} {low:g}"
-    return f"must be {kind} {where}, got {value!r}"
+    try:
+        _RANGES[key].validate_python(number)
+    except ValidationError as e:
+        return f"{e.errors()[0]['msg']} (got {value!r})"
+    return None
 
 
 def is_off_policy(algo: str) -> bool:

@@ -54,13 +54,14 @@ def test_sb3_numbers_outside_the_range_they_mean_something_in():
     """Values SB3 would take silently (a buffer of -5 becomes one transition) or fail on late."""
     ps = problems(["agent.hyperparams.n_steps=-1", "agent.hyperparams.gamma=1.5", "agent.hyperparams.batch_size=2.5",
                    "agent.hyperparams.clip_range=lin_0", "agent.hyperparams.max_grad_norm=0"])
-    assert sorted(ps) == sorted(["agent.hyperparams.n_steps: must be a whole number >= 1, got -1",
-                  "agent.hyperparams.gamma: must be a number in [0, 1], got 1.5",
-                  "agent.hyperparams.batch_size: must be a whole number >= 1, got 2.5",
-                  "agent.hyperparams.clip_range: must be a number > 0, got 'lin_0'",
-                  "agent.hyperparams.max_grad_norm: must be a number > 0, got 0"])
+    assert sorted(ps) == sorted(["agent.hyperparams.n_steps: Input should be greater than or equal to 1 (got -1)",
+                  "agent.hyperparams.gamma: Input should be less than or equal to 1 (got 1.5)",
+                  "agent.hyperparams.batch_size: Input should be a valid integer, got a number with a fractional part "
+                          "(got 2.5)",
+                  "agent.hyperparams.clip_range: Input should be greater than 0 (got 'lin_0')",
+                  "agent.hyperparams.max_grad_norm: Input should be greater than 0 (got 0)"])
     (p,) = problems(["agent.hyperparams.buffer_size=-5", "agent.hyperparams.learning_starts=0"], "sac_pendulum")
-    assert p == "agent.hyperparams.buffer_size: must be a whole number >= 1, got -5"
+    assert p == "agent.hyperparams.buffer_size: Input should be greater than or equal to 1 (got -5)"
     # the edges of each range, a schedule, SAC's "auto" and a (frequency, unit) pair are fine
     load_config(DEMO, ["agent.hyperparams.gamma=1", "agent.hyperparams.gae_lambda=0", "agent.hyperparams.clip_range=lin_0.1"])
     load_config("sac_pendulum", ["agent.hyperparams.ent_coef=auto", "agent.hyperparams.train_freq=[1, episode]",
