@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Annotated, Any
+from typing import Annotated, Any, Mapping
 
 import sb3_contrib
 import stable_baselines3 as sb3
@@ -48,6 +48,16 @@ _RANGES: dict[str, TypeAdapter] = {
     **dict.fromkeys(("vf_coef", "target_policy_noise", "target_noise_clip"), TypeAdapter(Annotated[float, Field(ge=0)])),
     **dict.fromkeys(("clip_range", "clip_range_vf", "max_grad_norm", "target_kl"), TypeAdapter(Annotated[float, Field(gt=0)])),
 }
+
+
+_INTEGERS = frozenset(k for k, adapter in _RANGES.items() if adapter in (_COUNT, _FROM_0))
+
+
+def integral_counts(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
+    """Counts written as floats (`buffer_size: 1e5`, which YAML reads as 100000.0) as SB3's ints:
+    pydantic's integer rule above takes a float with no fractional part, and so does SB3 from here."""
+    return {k: int(v) if k in _INTEGERS and isinstance(v, float) and v.is_integer() else v
+            for k, v in hyperparams.items()}
 
 
 def _range_problem(key: str, value: Any) -> str | None:

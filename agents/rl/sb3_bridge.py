@@ -20,6 +20,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
 from rlgen import plain
+from rlgen.agents.rl.algos import integral_counts
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import OptimConfig
 from rlgen.errors import Diverged, RlgenError
@@ -211,9 +212,10 @@ class LearningRate:
 
 def resolve_schedules(hyperparams: Mapping[str, Any], progress: Progress) -> dict[str, Any]:
     """Replace every 'lin_X' value with a linear schedule over the whole run. YAML has no tuples:
-    `train_freq: [1, episode]` becomes SB3's (1, "episode"), as rl-zoo3 does."""
+    `train_freq: [1, episode]` becomes SB3's (1, "episode"), as rl-zoo3 does; nor exponents on ints:
+    `buffer_size: 1e5` becomes 100000."""
     out = {k: LinearSchedule(float(v[4:]), progress) if isinstance(v, str) and v.startswith("lin_") else v
-           for k, v in hyperparams.items()}
+           for k, v in integral_counts(hyperparams).items()}
     if isinstance(out.get("train_freq"), list):
         out["train_freq"] = tuple(out["train_freq"])
     return out

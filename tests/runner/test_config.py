@@ -68,6 +68,21 @@ def test_sb3_numbers_outside_the_range_they_mean_something_in():
                                  "agent.hyperparams.buffer_size=1e5"])
 
 
+def test_a_count_written_with_an_exponent_reaches_sb3_as_an_int(tmp_path):
+    """YAML reads 1e5 as 100000.0; the check above takes it, so SB3 must get 100000, not a float it refuses."""
+    import rlgen
+
+    run = rlgen.train("sac_pendulum", ["agent.hyperparams.buffer_size=1e5", "agent.hyperparams.learning_starts=1e1",
+                                       "agent.hyperparams.gamma=1.0", "train.total_steps=20", "train.eval_every=20",
+                                       "train.eval_episodes=1", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
+                                       "logging.console=false", "train.progress=false"])
+    model = run.experiment.model
+    assert (model.buffer_size, model.learning_starts) == (100_000, 10)
+    assert type(model.buffer_size) is int and type(model.learning_starts) is int
+    assert type(model.gamma) is float  # not a count: left as written
+    run.close()
+
+
 def test_a_folder_named_like_a_bundled_config_does_not_hide_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ppo_cartpole").mkdir()  # e.g. runs written with logging.dir=.
