@@ -12,7 +12,8 @@ from the same config, in place, so references between objects (an optimizer's te
 objects share) stay as they were.
 
 What the walk leaves out, on purpose: behaviour and configuration (functions, methods, classes,
-torch modules and optimizers, which the kinds save as state dicts; devices, dtypes, env specs,
+callable objects unless their class sets `live_state = True`, as a random player with its dice
+does; torch modules and optimizers, which the kinds save as state dicts; devices, dtypes, env specs,
 loggers; attributes named in `SKIP`), and wall-clock values (`VOLATILE`), which differ between
 any two runs. What it cannot keep is reported: an object with no `__dict__` (a Box2D world, an
 emulator, a worker process's pipe). The caller then does not restore that graph and warns that the
@@ -139,8 +140,8 @@ class _Capture:
 def _skipped(name: Any, v: Any) -> bool:
     if isinstance(name, str) and (name in SKIP or name in VOLATILE):
         return True
-    if isinstance(v, (np.random.Generator, np.random.RandomState, random.Random)):
-        return False
+    if isinstance(v, (np.random.Generator, np.random.RandomState, random.Random)) or getattr(type(v), "live_state", False):
+        return False  # a callable whose class says `live_state = True` holds state (a player's dice)
     return (callable(v) or isinstance(v, _CONFIG_TYPES) or type(v).__name__ == "EnvSpec"
             or _package(v) in RENDERING)
 

@@ -102,6 +102,16 @@ class PhaseConfig(Section):
     units_per_phase: int = Field(4, gt=0, description="learn() chunks of one side before the other side's turn")
 
 
+class TeamLeagueConfig(Section):
+    """Fixed players mixed into training, as selfplay's league mixes its references: each side meets,
+    for a share of its training episodes, one of the other side's references instead of its frozen copy."""
+
+    references: list[str] = Field([], description="fixed players, each standing in for the side it plays: random "
+                                  "(either side), or the game's scripted ones (simple_tag: chaser, evader)")
+    reference_prob: float = Field(0.0, ge=0, le=1, description="share of a side's training episodes against one "
+                                  "of the other side's references (drawn per episode, equal shares)")
+
+
 class TeamRatingsConfig(Section):
     """Fixed baselines each side meets in every evaluation, and the Elo pool of both sides' snapshots."""
 
@@ -123,6 +133,7 @@ class TeamsConfig(ExperimentConfig):
     game: TeamGameConfig
     agent: TeamLearnerConfig = TeamLearnerConfig()
     schedule: PhaseConfig = PhaseConfig()
+    league: TeamLeagueConfig = TeamLeagueConfig()
     ratings: TeamRatingsConfig = TeamRatingsConfig()
     optim: OptimConfig = OptimConfig()
 

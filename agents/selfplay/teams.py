@@ -1,7 +1,9 @@
 """`kind: teams` — two sides of a parallel PettingZoo game, one PPO policy per side, trained in
 alternating phases against a frozen copy of the other side (the schedule of a GAN's alternating
 G/D updates). Within a side the parameters are shared: every agent of the side is one entry of the
-side's SuperSuit vector env, all acting through the same policy.
+side's SuperSuit vector env, all acting through the same policy. With `league.references`, a share
+(`league.reference_prob`) of a side's training episodes is played against one of the other side's
+fixed players instead (random, or the game's scripted ones).
 
 A training unit is one `learn()` chunk of the side whose phase it is; after
 `schedule.units_per_phase` units that side's weights are frozen into its copy and the other side
@@ -11,7 +13,7 @@ trains. `global_step` counts agent-steps of both sides.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -54,8 +56,16 @@ class TeamsExperiment(ExperimentBase):
         if len(sides) != 2:
             return [f"game.name: {cfg.game.name} has sides {sides}, not two"]
         problems = check_hyperparams("ppo", cfg.agent.hyperparams)
+        rules = TeamRules.of(cfg.game.name)
+        for name in cfg.league.references:
+            try:
+                rules.sides_of_player(name, sides)
+            except RlgenError as e:
+                problems.append(f"league.references: {e}")
+        if cfg.league.reference_prob > 0 and not cfg.league.references:
+            problems.append("league.reference_prob: > 0 but league.references is empty")
         try:
-            baselines = list(baseline_players(cfg, game, sides, TeamRules.of(cfg.game.name)))
+            baselines = list(baseline_players(cfg, game, sides, rules))
         except RlgenError as e:
             return problems + [f"ratings.baselines: {e}"]
         if cfg.ratings.games_per_pair and rating_anchor(cfg, sides, baselines) not in baselines:
@@ -75,7 +85,10 @@ class TeamsExperiment(ExperimentBase):
         self.learners: dict[str, SB3Learner] = {}
         for i, side in enumerate(self.sides):
             other = self.sides[1 - i]
-            self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies)
+            references = self._references(other, seed=ctx.seed + 500 + 100 * i)
+            prob = cfg.league.reference_prob if references is not None else 0.0
+            self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies,
+                                           references, prob)
             self.envs[side].seed(ctx.seed + i)
             self.learners[side] = SB3Learner(PPO, "MlpPolicy", self.envs[side], cfg.optim, cfg.agent.policy,
                                              cfg.agent.hyperparams, seed=ctx.seed + i, device=ctx.device,
@@ -198,6 +211,15 @@ class TeamsExperiment(ExperimentBase):
         """Snapshot `name` (`<side>:step_<N>`, sampling its actions) as a team policy."""
         side = name.split(":", 1)[0]
         return self._team(frozen_policy(self.models[side].policy, self.snapshots[name]), deterministic=False)
+
+    def _references(self, side: str, seed: int) -> Callable[[int], list[TeamPolicy]] | None:
+        """`league.references` that play `side`, built for each game copy (copy i: its own seeds); None
+        when none of them plays it (that side's opponent is always the frozen copy)."""
+        names = [n for n in self.cfg.league.references if side in self.rules.sides_of_player(n, self.sides)]
+        if not names:
+            return None
+        return lambda i: [self.rules.player(n, self.game, side, seed=seed + 10 * i + k, sides=self.sides)
+                          for k, n in enumerate(names)]
 
     def _frozen_team(self, side: str) -> TeamPolicy:
         """The side as the other side's opponent: reads the frozen copy at call time."""

@@ -4,7 +4,9 @@
 plain callable `(observations by agent) -> actions by agent` (a frozen copy of that side's policy,
 handed in by `agents`; `envs` never imports `agents`). SuperSuit then turns it into an SB3 vector
 env with one entry per agent of the side, so one policy serves every agent of the side: parameters
-are shared within a side (`side_vec_env`).
+are shared within a side (`side_vec_env`). Fixed players of the other side (`references`) may
+stand in for it, one drawn for a whole episode with probability `reference_prob`, as selfplay
+mixes its references into the league's games.
 
     vec = side_vec_env(team_game("simple_tag_v3", max_cycles=25), "adversary", lambda obs: {...}, copies=4)
 """
@@ -12,9 +14,10 @@ are shared within a side (`side_vec_env`).
 from __future__ import annotations
 
 import difflib
+import functools
 import types
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from pettingzoo.utils.conversions import aec_to_parallel
@@ -53,16 +56,24 @@ def sides_of(env: ParallelEnv) -> dict[str, list[str]]:
 
 
 class OneSide(ParallelEnv):
-    """The agents of `side` act through `step`; the other side acts by `opponent`."""
+    """The agents of `side` act through `step`; the other side acts by `opponent`, or for a whole
+    episode, with probability `reference_prob`, by one of `references` drawn uniformly (its own
+    generator, seeded by a seeded reset: the draws are part of the env's state, saved with it)."""
 
     metadata = {"render_modes": [], "name": "one_side", "is_parallelizable": True}
 
-    def __init__(self, game: TeamGame, side: str, opponent: TeamPolicy):
+    def __init__(self, game: TeamGame, side: str, opponent: TeamPolicy, references: Sequence[TeamPolicy] = (),
+                 reference_prob: float = 0.0):
         self.env = game()
         groups = sides_of(self.env)
         if side not in groups or len(groups) != 2:
             raise RlgenError(f"side {side!r} is not one of the game's two sides: {', '.join(groups)}")
+        if reference_prob > 0 and not references:
+            raise RlgenError("reference_prob > 0 needs at least one reference player")
         self.side, self.opponent = side, opponent
+        self.references, self.reference_prob = list(references), float(reference_prob)
+        self.playing = -1  # the episode's opponent: -1 `opponent`, else the index of a reference
+        self.reference_rng = np.random.default_rng(0)
         self.possible_agents = list(groups[side])
         self.others = [a for a in self.env.possible_agents if a not in self.possible_agents]
         self.agents: list[str] = []
@@ -78,10 +89,16 @@ class OneSide(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         obs, infos = self.env.reset(seed=seed, options=options)
         self.agents = [a for a in self.possible_agents if a in obs]
+        if self.references:  # no draw without references: a game without them plays as it always did
+            if seed is not None:
+                self.reference_rng = np.random.default_rng([seed, 1])
+            mixed = self.reference_rng.random() < self.reference_prob
+            self.playing = int(self.reference_rng.integers(len(self.references))) if mixed else -1
         return self._split(obs, infos)
 
     def step(self, actions: dict[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
-        joint = {**{a: int(v) for a, v in self.opponent(self._other_obs).items()}, **actions}
+        opponent = self.opponent if self.playing < 0 else self.references[self.playing]
+        joint = {**{a: int(v) for a, v in opponent(self._other_obs).items()}, **actions}
         obs, rewards, terms, truncs, infos = self.env.step(joint)
         mine = [a for a in self.possible_agents if a in obs]
         done = not self.env.agents
@@ -98,24 +115,40 @@ class OneSide(ParallelEnv):
         self.env.close()
 
 
+class RandomTeam:
+    """Uniformly random actions for every agent of a side, from its action spaces' generators
+    (plain attributes: a run that trains against it saves their state with its envs)."""
+
+    live_state = True  # its generators are state, though it is callable (agents/rl/live_state.py)
+
+    def __init__(self, game: TeamGame, side: str, seed: int = 0):
+        env = game()
+        self.spaces = {a: env.action_space(a) for a in sides_of(env)[side]}
+        for i, space in enumerate(self.spaces.values()):
+            space.seed(seed + i)
+
+    def __call__(self, obs: dict[str, np.ndarray]) -> dict[str, int]:
+        return {a: int(self.spaces[a].sample()) for a in obs}
+
+
 def random_team(game: TeamGame, side: str, seed: int = 0) -> TeamPolicy:
     """Uniformly random actions for every agent of `side`."""
-    env = game()
-    agents = sides_of(env)[side]
-    spaces = {a: env.action_space(a) for a in agents}
-    for i, a in enumerate(agents):
-        spaces[a].seed(seed + i)
-    return lambda obs: {a: int(spaces[a].sample()) for a in obs}
+    return RandomTeam(game, side, seed)
 
 
-def side_vec_env(game: TeamGame, side: str, opponent: TeamPolicy, copies: int) -> Any:
-    """An SB3 VecEnv of `copies` games x the side's agents, every agent one entry (SuperSuit)."""
+def side_vec_env(game: TeamGame, side: str, opponent: TeamPolicy, copies: int,
+                 references: Callable[[int], Sequence[TeamPolicy]] | None = None, reference_prob: float = 0.0) -> Any:
+    """An SB3 VecEnv of `copies` games x the side's agents, every agent one entry (SuperSuit).
+    `references(i)` builds the fixed players of the other side for copy i (each copy its own dice)."""
     from supersuit.vector import ConcatVecEnv, MarkovVectorEnv
     from supersuit.vector.sb3_vector_wrapper import SB3VecEnvWrapper
 
     # Built from factories rather than ss.concat_vec_envs_v1, which deep-copies one env per copy and
     # with it whatever the opponent callable holds (the experiment, its models).
-    vec = SB3VecEnvWrapper(ConcatVecEnv([lambda: MarkovVectorEnv(OneSide(game, side, opponent))] * copies))
+    def one(i: int) -> MarkovVectorEnv:
+        return MarkovVectorEnv(OneSide(game, side, opponent, references(i) if references else (), reference_prob))
+
+    vec = SB3VecEnvWrapper(ConcatVecEnv([functools.partial(one, i) for i in range(copies)]))
     # SB3 2.x calls venv.seed(), which SuperSuit's ConcatVecEnv lacks; it seeds through reset instead
     # (copy i gets seed + i), and later unseeded resets continue from those generators.
     vec.seed = lambda seed=None: (vec.venv.reset(seed=seed), [seed])[1]

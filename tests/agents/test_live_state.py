@@ -118,3 +118,32 @@ def test_subprocess_envs_resume_with_a_warning_that_it_is_not_exact(tmp_path, mo
         for exp in exps:
             exp.close()
     assert any("this resume is not exact: the training envs cannot be restored" in w for w in said), said
+
+
+class Dice:
+    """A callable player with dice: behaviour, unless its class says it holds state."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(0)
+
+    def __call__(self):
+        return int(self.rng.integers(6))
+
+
+class StatefulDice(Dice):
+    live_state = True
+
+
+def test_a_callable_is_behaviour_unless_its_class_says_it_holds_state():
+    class Holder:
+        def __init__(self):
+            self.plain, self.stateful = Dice(), StatefulDice()
+
+    live = Holder()
+    [live.plain() for _ in range(3)], [live.stateful() for _ in range(3)]
+    saved = live_state.capture(live)
+    fresh = Holder()
+    assert live_state.restore(fresh, saved) == []
+    assert [fresh.stateful() for _ in range(5)] == [live.stateful() for _ in range(5)]  # its dice carried over
+    untouched = Dice().rng.bit_generator.state
+    assert fresh.plain.rng.bit_generator.state == untouched != live.plain.rng.bit_generator.state  # left out

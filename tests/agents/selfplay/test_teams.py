@@ -34,6 +34,65 @@ def test_one_side_sees_its_agents_and_the_opponent_acts_for_the_rest():
     assert calls == [["agent_0"]] and sorted(rewards) == sorted(obs)
 
 
+def _counting(calls, name):
+    def act(obs):
+        calls.append(name)
+        return {a: 0 for a in obs}
+    return act
+
+
+def _opponents_per_episode(env, episodes, seed):
+    """Which opponent acted in each of `episodes` two-step episodes (one name per episode)."""
+    out = []
+    for ep in range(episodes):
+        calls = []
+        env.opponent = _counting(calls, "frozen")
+        env.references = [_counting(calls, "chaser"), _counting(calls, "random")]
+        obs, _ = env.reset(seed=seed if ep == 0 else None)
+        for _ in range(2):
+            obs, *_ = env.step({a: 0 for a in obs})
+        assert len(set(calls)) == 1  # one opponent for the whole episode
+        out.append(calls[0])
+    return out
+
+
+def test_references_stand_in_for_the_opponent_for_a_share_of_whole_episodes():
+    env = OneSide(GAME, "agent", None, references=[None, None], reference_prob=0.5)
+    played = _opponents_per_episode(env, 300, seed=3)
+    assert 0.4 < played.count("frozen") / 300 < 0.6
+    assert 0.2 < played.count("chaser") / 300 < 0.3 and 0.2 < played.count("random") / 300 < 0.3
+    assert _opponents_per_episode(env, 300, seed=3) == played  # a seeded reset replays the same draws
+    assert _opponents_per_episode(env, 300, seed=4) != played
+    always = OneSide(GAME, "agent", None, references=[None, None], reference_prob=1.0)
+    assert "frozen" not in _opponents_per_episode(always, 50, seed=0)
+    never = OneSide(GAME, "agent", None, references=[None, None], reference_prob=0.0)
+    assert set(_opponents_per_episode(never, 50, seed=0)) == {"frozen"}
+
+
+def test_league_references_are_checked_against_the_game():
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["league.references=[chasr]", "league.reference_prob=0.5"])
+    assert info.value.problems == ["league.references: unknown player 'chasr' (did you mean 'chaser'?); "
+                                   "this game knows: random, chaser, evader"]
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["league.reference_prob=0.5"])
+    assert info.value.problems == ["league.reference_prob: > 0 but league.references is empty"]
+
+
+def test_each_side_meets_the_references_that_play_the_other_side(tmp_path):
+    cfg = load_config(CONFIG, ["game.copies=2", "game.kwargs.max_cycles=5", "league.references=[chaser, random]",
+                               "league.reference_prob=1"])
+    exp = TeamsExperiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), 0))
+    prey_side = [e.par_env for e in exp.envs["agent"].venv.vec_envs]  # the prey meets predators: chaser, random
+    predator_side = [e.par_env for e in exp.envs["adversary"].venv.vec_envs]  # random only: no scripted prey named
+    assert [len(e.references) for e in prey_side] == [2, 2] and [len(e.references) for e in predator_side] == [1, 1]
+    assert prey_side[0].references[1] is not prey_side[1].references[1]  # each copy its own random player
+    exp.close()
+
+
 def test_a_side_is_one_vec_entry_per_agent_for_a_shared_policy():
     vec = side_vec_env(GAME, "adversary", random_team(GAME, "agent"), copies=2)
     assert vec.num_envs == 6 and vec.reset().shape == (6, 16)
