@@ -77,7 +77,7 @@ def test_league_references_are_checked_against_the_game():
     assert info.value.problems == ["league.references: unknown player 'chasr' (did you mean 'chaser'?); "
                                    "this game knows: random, chaser, evader"]
     with pytest.raises(ConfigError) as info:
-        load_config(CONFIG, ["league.reference_prob=0.5"])
+        load_config(CONFIG, ["league.references=[]", "league.reference_prob=0.5"])
     assert info.value.problems == ["league.reference_prob: > 0 but league.references is empty"]
 
 
