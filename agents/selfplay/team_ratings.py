@@ -27,15 +27,22 @@ def versus_baselines(game: TeamGame, rules: TeamRules, learned: Mapping[str, Tea
                      baselines: Mapping[str, TeamPolicy], episodes: int, seed: int) -> dict[str, float]:
     """Each learned side against each baseline of the other side, `episodes` each:
     `eval/<figure>_<side>_vs_<baseline>` for its return, its share of the points (`score`, from
-    `rules.outcome`) and the game's own figures (`rules.scores`, e.g. simple_tag's tags)."""
+    `rules.outcome`) and the game's own figures (`rules.scores`, e.g. simple_tag's tags); and
+    `eval/score_min`, the lowest of those scores over both sides (each side's hardest baseline): a
+    best-checkpoint criterion that a strong side does not carry for a weak one."""
     out: dict[str, float] = {}
+    scores = []
     for baseline, policy in baselines.items():
         other, name = baseline.split(":", 1)
         for side in learned:
             if side == other:
                 continue
             returns = play_team_episodes(game, {side: learned[side], other: policy}, episodes, seed)
-            out.update({f"eval/{k}_{side}_vs_{name}": v for k, v in summarize(rules, returns, side).items()})
+            figures = summarize(rules, returns, side)
+            out.update({f"eval/{k}_{side}_vs_{name}": v for k, v in figures.items()})
+            scores.append(figures["score"])
+    if scores:
+        out["eval/score_min"] = min(scores)
     return out
 
 

@@ -31,7 +31,9 @@ def test_versus_baselines_plays_each_side_against_the_other_sides_baselines():
                  "agent:evader": evader(GAME, "agent")}
     out = versus_baselines(GAME, RULES, {"adversary": still, "agent": still}, baselines, episodes=10, seed=0)
     assert set(out) == {f"eval/{f}_{m}" for f in ("return", "score", "tags")
-                        for m in ("adversary_vs_random", "adversary_vs_evader", "agent_vs_chaser")}
+                        for m in ("adversary_vs_random", "adversary_vs_evader", "agent_vs_chaser")} | {"eval/score_min"}
+    # the worst score of either side, here the still predators' 0 against the evader
+    assert out["eval/score_min"] == min(v for k, v in out.items() if k.startswith("eval/score_") and k != "eval/score_min")
     assert out["eval/tags_adversary_vs_random"] == pytest.approx(out["eval/return_adversary_vs_random"] / 10)
     assert out["eval/tags_adversary_vs_evader"] == 0 and out["eval/score_adversary_vs_evader"] == 0
     # the still prey against the chaser: caught in most episodes, many times
