@@ -108,8 +108,34 @@ class TeamLeagueConfig(Section):
 
     references: list[str] = Field([], description="fixed players, each standing in for the side it plays: random "
                                   "(either side), or the game's scripted ones (simple_tag: chaser, evader)")
-    reference_prob: float = Field(0.0, ge=0, le=1, description="share of a side's training episodes against one "
-                                  "of the other side's references (drawn per episode, equal shares)")
+    reference_prob: float | dict[str, float] = Field(
+        0.0, description="share of a side's training episodes against one of the other side's references (drawn "
+        "per episode, equal shares); one share for both sides, or one per training side, e.g. {agent: 0.5, "
+        "adversary: 0.25} (a side not named: 0)")
+
+    @field_validator("reference_prob", mode="before")
+    @classmethod
+    def _form(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, (int, float, dict)):
+            raise ValueError(f"expected a share (0.5) or a share per side ({{agent: 0.5, adversary: 0.25}}), got {v!r}")
+        for side, p in v.items() if isinstance(v, dict) else []:
+            if isinstance(p, bool) or not isinstance(p, (int, float)):
+                raise ValueError(f"the share for {side!r} is {p!r}; expected a number between 0 and 1")
+        return v
+
+    @field_validator("reference_prob")
+    @classmethod
+    def _shares(cls, v: float | dict[str, float]) -> float | dict[str, float]:
+        for side, p in v.items() if isinstance(v, dict) else [(None, v)]:
+            if not 0 <= p <= 1:
+                where = f" for {side!r}" if side is not None else ""
+                raise ValueError(f"the share{where} is {p}; a share of episodes is between 0 and 1")
+        return v
+
+    def share(self, side: str) -> float:
+        """The share of `side`'s training episodes against the other side's references."""
+        p = self.reference_prob
+        return float(p.get(side, 0.0) if isinstance(p, dict) else p)
 
 
 class TeamRatingsConfig(Section):

@@ -62,7 +62,12 @@ class TeamsExperiment(ExperimentBase):
                 rules.sides_of_player(name, sides)
             except RlgenError as e:
                 problems.append(f"league.references: {e}")
-        if cfg.league.reference_prob > 0 and not cfg.league.references:
+        if isinstance(cfg.league.reference_prob, dict):
+            for side in cfg.league.reference_prob:
+                if side not in sides:
+                    problems.append(f"league.reference_prob.{side}: not a side of {cfg.game.name} "
+                                    f"({', '.join(sides)})")
+        if any(cfg.league.share(side) > 0 for side in sides) and not cfg.league.references:
             problems.append("league.reference_prob: > 0 but league.references is empty")
         try:
             baselines = list(baseline_players(cfg, game, sides, rules))
@@ -86,7 +91,7 @@ class TeamsExperiment(ExperimentBase):
         for i, side in enumerate(self.sides):
             other = self.sides[1 - i]
             references = self._references(other, seed=ctx.seed + 500 + 100 * i)
-            prob = cfg.league.reference_prob if references is not None else 0.0
+            prob = cfg.league.share(side) if references is not None else 0.0
             self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies,
                                            references, prob)
             self.envs[side].seed(ctx.seed + i)

@@ -79,6 +79,13 @@ def test_league_references_are_checked_against_the_game():
     with pytest.raises(ConfigError) as info:
         load_config(CONFIG, ["league.references=[]", "league.reference_prob=0.5"])
     assert info.value.problems == ["league.reference_prob: > 0 but league.references is empty"]
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["league.reference_prob={prey: 0.5}"])
+    assert info.value.problems == ["league.reference_prob.prey: not a side of simple_tag_v3 (adversary, agent)"]
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["league.reference_prob={agent: 1.5}"])
+    assert info.value.problems == ["league.reference_prob: the share for 'agent' is 1.5; a share of episodes is "
+                                   "between 0 and 1"]
 
 
 def test_each_side_meets_the_references_that_play_the_other_side(tmp_path):
@@ -90,6 +97,13 @@ def test_each_side_meets_the_references_that_play_the_other_side(tmp_path):
     predator_side = [e.par_env for e in exp.envs["adversary"].venv.vec_envs]  # random only: no scripted prey named
     assert [len(e.references) for e in prey_side] == [2, 2] and [len(e.references) for e in predator_side] == [1, 1]
     assert prey_side[0].references[1] is not prey_side[1].references[1]  # each copy its own random player
+    assert {e.reference_prob for e in prey_side + predator_side} == {1.0}
+    exp.close()
+    # a share per training side; a side not named plays its frozen opponent only
+    cfg = load_config(CONFIG, ["game.copies=1", "game.kwargs.max_cycles=5", "league.reference_prob={agent: 0.5}"])
+    exp = TeamsExperiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), 0))
+    assert [e.par_env.reference_prob for side in ("agent", "adversary") for e in exp.envs[side].venv.vec_envs] == [0.5, 0.0]
     exp.close()
 
 
