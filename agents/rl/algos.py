@@ -54,9 +54,9 @@ _INTEGERS = frozenset(k for k, adapter in _RANGES.items() if adapter in (_COUNT,
 
 
 def integral_counts(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
-    """Counts written as floats (`buffer_size: 1e5`, which YAML reads as 100000.0) as SB3's ints:
-    pydantic's integer rule above takes a float with no fractional part, and so does SB3 from here."""
-    return {k: int(v) if k in _INTEGERS and isinstance(v, float) and v.is_integer() else v
+    """Counts written as floats (`buffer_size: 1e5`, which YAML reads as 100000.0) as the int that
+    the config check's own adapter above made of them, so SB3 gets what was checked."""
+    return {k: _RANGES[k].validate_python(v) if k in _INTEGERS and isinstance(v, float) else v
             for k, v in hyperparams.items()}
 
 

@@ -115,21 +115,14 @@ class TeamLeagueConfig(Section):
 
     @field_validator("reference_prob", mode="before")
     @classmethod
-    def _form(cls, v: Any) -> Any:
+    def _shares(cls, v: Any) -> Any:
+        """One line per mistake (pydantic would report each branch of the union)."""
         if isinstance(v, bool) or not isinstance(v, (int, float, dict)):
             raise ValueError(f"expected a share (0.5) or a share per side ({{agent: 0.5, adversary: 0.25}}), got {v!r}")
-        for side, p in v.items() if isinstance(v, dict) else []:
-            if isinstance(p, bool) or not isinstance(p, (int, float)):
-                raise ValueError(f"the share for {side!r} is {p!r}; expected a number between 0 and 1")
-        return v
-
-    @field_validator("reference_prob")
-    @classmethod
-    def _shares(cls, v: float | dict[str, float]) -> float | dict[str, float]:
         for side, p in v.items() if isinstance(v, dict) else [(None, v)]:
-            if not 0 <= p <= 1:
-                where = f" for {side!r}" if side is not None else ""
-                raise ValueError(f"the share{where} is {p}; a share of episodes is between 0 and 1")
+            where = f" for {side!r}" if side is not None else ""
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+                raise ValueError(f"the share{where} is {p!r}; a share of episodes is a number between 0 and 1")
         return v
 
     def share(self, side: str) -> float:

@@ -85,7 +85,13 @@ def test_league_references_are_checked_against_the_game():
     with pytest.raises(ConfigError) as info:
         load_config(CONFIG, ["league.reference_prob={agent: 1.5}"])
     assert info.value.problems == ["league.reference_prob: the share for 'agent' is 1.5; a share of episodes is "
-                                   "between 0 and 1"]
+                                   "a number between 0 and 1"]
+    for bad, line in (("{agent: abc}", "the share for 'agent' is 'abc'; a share of episodes is a number between 0 and 1"),
+                      ("-0.1", "the share is -0.1; a share of episodes is a number between 0 and 1"),
+                      ("abc", "expected a share (0.5) or a share per side ({agent: 0.5, adversary: 0.25}), got 'abc'")):
+        with pytest.raises(ConfigError) as info:
+            load_config(CONFIG, [f"league.reference_prob={bad}"])
+        assert info.value.problems == [f"league.reference_prob: {line}"]  # one line, not one per branch of the union
 
 
 def test_each_side_meets_the_references_that_play_the_other_side(tmp_path):
