@@ -15,6 +15,7 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import KVWriter
 from stable_baselines3.common.logger import Logger as SB3Logger
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
@@ -93,6 +94,8 @@ def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
 
 # --- rlgen's policy and optim sections as SB3 policy_kwargs ---------------------------------------
 
+SB3_ON_POLICY_ADAM_EPS = 1e-5  # ActorCriticPolicy's Adam eps when it is given no optimizer_kwargs
+
 
 def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type, masked: bool = False) -> dict[str, Any]:
     """SB3 `policy_kwargs` from rlgen's policy and optim sections.
@@ -116,7 +119,11 @@ def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type, maske
     extra = optim.torch_kwargs()
     if extra.get("weight_decay") == 0:
         del extra["weight_decay"]
-    if extra:  # otherwise SB3's own defaults stay (Adam eps=1e-5 for on-policy algorithms)
+    if extra and "eps" not in extra and optim.torch_class is torch.optim.Adam and issubclass(policy_cls, ActorCriticPolicy):
+        # SB3 gives on-policy Adam eps=1e-5 only when it gets no optimizer_kwargs at all; kept, so
+        # that `fused`, `betas` or `weight_decay` do not also change eps to torch's 1e-8
+        extra["eps"] = SB3_ON_POLICY_ADAM_EPS
+    if extra:  # otherwise SB3's own defaults stay
         kwargs["optimizer_kwargs"] = extra
     return kwargs
 

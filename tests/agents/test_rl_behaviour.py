@@ -48,6 +48,27 @@ def test_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path):
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
+@pytest.mark.parametrize("algo, optim, eps", [
+    ("ppo", {}, 1e-5),                                    # SB3's own on-policy default
+    ("ppo", {"fused": True}, 1e-5),                       # fused is the same update: eps stays SB3's
+    ("a2c", {"betas": [0.9, 0.99]}, 1e-5),
+    ("ppo", {"fused": True, "eps": 1e-8}, 1e-8),          # a config's eps wins
+    ("ppo", {"type": "adamw", "fused": True}, 1e-8),      # SB3 sets eps for Adam only: torch's default
+    ("sac", {"fused": True}, 1e-8),                       # and for on-policy algorithms only
+])
+def test_optimizer_options_leave_sb3s_adam_eps_alone(tmp_path, algo, optim, eps):
+    env_id = "Pendulum-v1" if algo == "sac" else "CartPole-v1"
+    cfg = rl_config(tmp_path, algo, env_id, optim={"type": "adam", "lr": 3e-3, **optim})
+    exp = RLExperiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), cfg.seed))
+    try:
+        optimizers = [m.optimizer for m in exp.model.policy.modules() if isinstance(getattr(m, "optimizer", None),
+                                                                                  torch.optim.Optimizer)]
+        assert optimizers and all(o.defaults["eps"] == eps for o in optimizers)
+    finally:
+        exp.close()
+
+
 @pytest.mark.parametrize("backbone, wanted", [(None, False), ({"type": "mlp"}, False), ({"type": "gru"}, False),
                                               ({"type": "cnn"}, True), ({"type": "transformer"}, True)])
 def test_device_auto_asks_for_an_accelerator_by_the_backbone_trait(tmp_path, backbone, wanted):
