@@ -31,6 +31,8 @@ _OWNED = {
     "policy": "agent.policy", "env": "env", "learning_rate": "optim.lr (and optim.schedule)",
     "policy_kwargs": "agent.policy", "seed": "seed", "device": "device", "verbose": "logging",
     "tensorboard_log": "logging", "_init_setup_model": None, "stats_window_size": None,
+    # A2C's own RMSprop: rlgen always names the optimizer, so SB3 would ignore these two
+    "use_rms_prop": "optim.type (rmsprop)", "rms_prop_eps": "optim.eps (with optim.type: rmsprop)",
 }
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rlgen.api import load_config
+from rlgen.api import config_path, load_config
 from rlgen.errors import ConfigError, RlgenError
 
 DEMO = "configs/ppo_cartpole.yaml"
@@ -48,6 +48,14 @@ def test_sb3_hyperparameter_type_and_owned_arguments():
     ps = problems(["agent.hyperparams.n_epochs=many", "agent.hyperparams.learning_rate=0.1"])
     assert any(p.startswith("agent.hyperparams.n_epochs: expected a number") for p in ps)
     assert any(p.startswith("agent.hyperparams.learning_rate: set by rlgen from optim.lr") for p in ps)
+
+
+def test_a2c_rmsprop_arguments_sb3_would_ignore_point_to_the_optim_section():
+    """rlgen always names the optimizer, so A2C's own RMSprop switches would do nothing."""
+    a2c = config_path("a2c_cartpole")
+    ps = problems(["agent.hyperparams.rms_prop_eps=1e-3", "agent.hyperparams.use_rms_prop=false"], a2c)
+    assert sorted(ps) == ["agent.hyperparams.rms_prop_eps: set by rlgen from optim.eps (with optim.type: rmsprop), "
+                          "not here", "agent.hyperparams.use_rms_prop: set by rlgen from optim.type (rmsprop), not here"]
 
 
 def test_sb3_numbers_outside_the_range_they_mean_something_in():
