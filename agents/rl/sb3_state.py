@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlgen import checkpoint
 from rlgen.agents.rl import live_state
@@ -86,9 +86,23 @@ def restore_env(venv: VecEnv, saved: dict[str, Any] | None) -> list[str]:
     if saved is None:
         return ["no env state was saved"]
     if missing := live_state.uncaptured(saved):
+        _restore_statistics(venv, saved)
         return [f"{p} holds state rlgen cannot save" for p in missing]
     venv.reset()  # builds what a game makes only at reset (a board, a turn order); all of it is overwritten
     return live_state.restore(venv, saved)
+
+
+def _restore_statistics(venv: VecEnv, saved: dict[str, Any]) -> None:
+    """VecNormalize's running statistics alone, where the envs under it cannot be restored: they
+    start new episodes, but the policy learnt on observations scaled by these statistics."""
+    live, node = venv, saved["tree"]
+    while live is not None and isinstance(node, dict) and isinstance(node.get("attrs"), dict):
+        if isinstance(live, VecNormalize):
+            for name in ("obs_rms", "ret_rms"):
+                if name in node["attrs"] and (failed := live_state.restore(getattr(live, name), {"tree": node["attrs"][name]})):
+                    raise RlgenError(f"the checkpoint's normalization statistics do not fit these envs: {failed[0]}")
+            return
+        live, node = getattr(live, "venv", None), node["attrs"].get("venv")
 
 
 def warn_not_exact(where: str, problems: list[str]) -> None:

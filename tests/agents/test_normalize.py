@@ -43,3 +43,23 @@ def test_freeze_after_takes_effect_at_the_first_unit_starting_at_or_after_n(tmp_
 def test_freeze_after_must_be_a_step_count():
     with pytest.raises(ConfigError, match="env.normalize.freeze_after"):
         load_config("ppo_cartpole", ["env.normalize.freeze_after=-1"])
+
+
+@pytest.mark.parametrize("vectorize", ["dummy", "subproc"])
+def test_a_loaded_run_has_its_statistics_also_where_its_envs_cannot_be_restored(tmp_path, vectorize):
+    """Subprocess envs (and C-backed ones) start new episodes on load, but the policy learnt on
+    observations scaled by the run's statistics: those come back whatever the envs."""
+    from rlgen.api import load_run
+
+    cfg = rl_config(tmp_path, "ppo", "CartPole-v1", n_envs=2, total=128, hyperparams=PPO,
+                    env={"id": "CartPole-v1", "n_envs": 2, "vectorize": vectorize, "normalize": {"obs": True}})
+    exp = RLExperiment(cfg)
+    runner = Runner(cfg, exp)
+    runner.run()
+    trained = unwrap_vec_normalize(exp.env).obs_rms
+    assert trained.count > 100
+    with load_run(runner.run_dir) as run:
+        loaded = unwrap_vec_normalize(run.experiment.env).obs_rms
+        np.testing.assert_array_equal(loaded.mean, trained.mean)
+        np.testing.assert_array_equal(loaded.var, trained.var)
+        assert loaded.count == trained.count
