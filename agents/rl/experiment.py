@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 from pydantic import ValidationError
+from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
@@ -28,6 +29,7 @@ from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import Video
+from rlgen.nets import backbone_traits
 from rlgen.nets.common import no_distribution_checks
 from rlgen.runner import RunContext
 
@@ -58,6 +60,12 @@ class RLExperiment(ExperimentBase):
         except ValidationError as e:
             problems += [f"eval_env.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
         problems += check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams)
+        backbone = cfg.agent.policy.backbone
+        if cfg.agent.algo == "recurrent_ppo" and backbone is not None and backbone.type != "lstm" \
+                and cfg.env.history is None and backbone_traits(backbone.type)[0]:
+            problems.append(f"agent.policy.backbone.type: a {backbone.type!r} backbone under recurrent_ppo would read "
+                            "one step at a time beneath sb3-contrib's own LSTM; use type: lstm (its size and layers "
+                            f"become that LSTM's), or algo: ppo with env.history for a {backbone.type} over a window")
         return problems
 
     # --- the protocol ---------------------------------------------------------------------------
@@ -65,6 +73,9 @@ class RLExperiment(ExperimentBase):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
+        if cfg.agent.algo == "maskable_ppo" and not is_masking_supported(self.env):
+            raise RlgenError(f"agent.algo: maskable_ppo needs action masks, and env {cfg.env.id!r} has no "
+                             "action_masks() method; use ppo, or wrap the env in sb3_contrib's ActionMasker")
         eval_cfg = _eval_env_config(cfg)
         self.eval_env = make_vec_env(eval_cfg, seed=ctx.seed + 10_000, training=False)
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,

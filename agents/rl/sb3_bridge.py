@@ -24,7 +24,7 @@ from rlgen import plain
 from rlgen.agents.rl.algos import integral_counts
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import OptimConfig
-from rlgen.errors import Diverged, RlgenError
+from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS, no_distribution_checks
 from rlgen.optim import rebuild
@@ -94,6 +94,7 @@ def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
 
 # --- rlgen's policy and optim sections as SB3 policy_kwargs ---------------------------------------
 
+FLAT_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 SB3_ON_POLICY_ADAM_EPS = 1e-5  # ActorCriticPolicy's Adam eps when it is given no optimizer_kwargs
 
 
@@ -257,6 +258,9 @@ class SB3Learner:
                  hyperparams: Mapping[str, Any], *, seed: int, device: torch.device | str,
                  progress: Progress | None = None, masked: bool = False, target: str = "this env"):
         self.progress = progress if progress is not None else Progress()
+        if not isinstance(env.observation_space, FLAT_SPACES):
+            raise RlgenError(f"{target} observes {env.observation_space}, which rlgen's policies do not take (Box, "
+                             "Discrete, MultiDiscrete or MultiBinary); flatten it: env.wrappers: [FlattenObservation]")
         try:
             with gpu_by_choice(pol.prefers_accelerator):
                 self.model: Any = algo(
@@ -264,8 +268,8 @@ class SB3Learner:
                     policy_kwargs=policy_kwargs(pol, optim, algo.policy_aliases[policy], masked=masked),
                     **resolve_schedules(hyperparams, self.progress),
                 )
-        except (AssertionError, ValueError, TypeError) as e:  # SB3 checks its arguments with these
-            raise RlgenError(f"could not build {algo.__name__} for {target}: {e}") from None
+        except (AssertionError, ValueError, TypeError, NotImplementedError) as e:  # SB3 checks its arguments with these
+            raise RlgenError(f"could not build {algo.__name__} for {target}: {first_line(e)}") from None
         transfer_and_regularize(self.model, pol, optim)
         self.output = MetricsOutput()
         self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))

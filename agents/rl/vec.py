@@ -12,7 +12,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 from rlgen.agents.rl.history import VecHistory
 from rlgen.envs import make_env_fn
 from rlgen.config import EnvConfig
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 
 
 def make_vec_env(
@@ -25,13 +25,18 @@ def make_vec_env(
     # they inherit SIGINT ignored when started while it is ignored.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if subproc else None
     try:
+        if subproc:
+            thunk().close()  # a bad kwarg fails here with its own message, not as a worker's broken pipe
         vec = sb3_make_vec_env(thunk, n_envs=cfg.n_envs, seed=seed,
                                vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
                                vec_env_kwargs={"start_method": "fork"} if subproc else None)
+    except RlgenError:
+        raise
     except gym.error.Error as e:  # a missing extra (box2d, atari), a bad kwarg: one readable line
         raise RlgenError(f"could not create env {cfg.id!r}: {e}") from None
-    except TypeError as e:
-        raise RlgenError(f"could not create env {cfg.id!r} (check env.kwargs and env.wrappers): {e}") from None
+    except Exception as e:  # noqa: BLE001 - a kwarg or wrapper argument the env refuses (TypeError, ValueError, KeyError, ...)
+        raise RlgenError(f"could not create env {cfg.id!r} (check env.kwargs and env.wrappers): "
+                         f"{type(e).__name__}: {first_line(e)}") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -40,10 +45,19 @@ def make_vec_env(
 
 def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: float = 0.99) -> VecEnv:
     """The observation pipeline of `cfg` around a vector env: frame stack, normalization, history."""
+    space = vec.observation_space
     if cfg.frame_stack:
+        if not isinstance(space, (gym.spaces.Box, gym.spaces.Dict)):
+            vec.close()
+            raise RlgenError(f"env.frame_stack: {cfg.id} observes {space}; frames stack for Box observations "
+                             "(flatten others with env.wrappers: [FlattenObservation])")
         vec = VecFrameStack(vec, cfg.frame_stack)
     if cfg.normalize is not None:
         n = cfg.normalize
+        if n.obs and not isinstance(space, (gym.spaces.Box, gym.spaces.Dict)):
+            vec.close()
+            raise RlgenError(f"env.normalize.obs: {cfg.id} observes {space}, which has no scale to normalize; set "
+                             "env.normalize.obs: false (or env.normalize: null)")
         vec = VecNormalize(vec, training=training, norm_obs=n.obs, norm_reward=n.reward and training,
                            clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=gamma)
     if cfg.history is not None:  # outermost: it windows normalized observations, its flags stay 0/1

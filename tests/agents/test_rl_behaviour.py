@@ -197,6 +197,24 @@ def test_resume_with_a_config_is_refused_with_a_fix(tmp_path, capsys):
     assert "give overrides only" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("config, overrides, says", [
+    ("ppo_cartpole", ["env.id=FrozenLake-v1"], "env.normalize.obs: FrozenLake-v1 observes Discrete(16)"),
+    ("ppo_cartpole", ["env.id=FrozenLake-v1", "env.normalize=null", "env.frame_stack=2"], "env.frame_stack:"),
+    ("ppo_cartpole", ["env.id=Blackjack-v1", "env.normalize=null"], "env.wrappers: [FlattenObservation]"),
+    ("ppo_cartpole", ["agent.algo=maskable_ppo"], "maskable_ppo needs action masks"),
+    ("ppo_cartpole", ["env.wrappers=[{TimeLimit: {max_episode_steps: -3}}]"], "ValueError: Expect the `max_episode_steps`"),
+    ("ppo_cartpole", ["env.id=FrozenLake-v1", "env.normalize=null", "env.kwargs={map_name: 9x9}"], "KeyError: '9x9'"),
+    ("ppo_cartpole", ["env.vectorize=subproc", "env.n_envs=2", "env.kwargs={foo: 1}"], "unexpected keyword argument 'foo'"),
+    ("recurrent_ppo_cartpole_novel", ["agent.policy.backbone={type: gru}"], "use type: lstm"),
+])
+def test_an_env_or_algorithm_that_cannot_work_is_one_line_and_no_run_directory(tmp_path, capsys, config, overrides, says):
+    assert main(["train", config, *overrides, f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
+                 "train.progress=false"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("name, extra", [("ppo_cartpole", []), ("dqn_cartpole", ["train.eval_every=256"]),
                                          ("ppo_cartpole", ["env.normalize.freeze_after=512"])])  # frozen at the 2nd unit
 def test_honours_the_experiment_protocol(name, extra):
