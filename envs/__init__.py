@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import gymnasium as gym
 
 from rlgen.errors import RlgenError
-from rlgen.registry import WRAPPERS, check_import_allowed, load_env_packages
+from rlgen.registry import WRAPPERS, check_import_allowed, is_import_path, load_env_packages
 
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 
@@ -71,6 +71,8 @@ def resolve_wrapper(spec: WrapperSpec) -> tuple[Callable[..., gym.Env], dict[str
     try:
         cls = WRAPPERS.get(name)
     except RlgenError:
+        if is_import_path(name):
+            raise  # what stood in the way (the --trust opt-in, a module that does not import), not "unknown"
         known = [*WRAPPERS.names(), *(n for n in dir(gym.wrappers) if isinstance(getattr(gym.wrappers, n), type)
                                       and issubclass(getattr(gym.wrappers, n), gym.Wrapper))]
         close = difflib.get_close_matches(name, known, n=1)

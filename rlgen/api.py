@@ -234,6 +234,9 @@ def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int =
     from rlgen.envs.demos import random_return, record_episodes, write_demos
 
     owned = not isinstance(run, Run)
+    if not owned and checkpoint is not None:
+        raise RlgenError(f"record: this Run is open at its {run.checkpoint} checkpoint already; give checkpoint= to "
+                         "load_run, or give record the run directory")
     opened = load_run(run, checkpoint=checkpoint) if owned else run
     try:
         env_cfg = getattr(opened.config, "env", None)

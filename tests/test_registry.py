@@ -73,3 +73,15 @@ def test_fallbacks_gymnasium_wrappers_and_pettingzoo_games():
     assert WRAPPERS.get("TimeLimit") is gym.wrappers.TimeLimit
     assert GAMES.get("rps_v2").__name__ == "pettingzoo.classic.rps_v2"
     assert "any gymnasium.wrappers class" in WRAPPERS.problem("TimeLimt")
+
+
+def test_a_wrapper_by_import_path_in_an_untrusted_file_asks_for_trust_not_a_known_name():
+    from rlgen.envs import resolve_wrapper
+    from rlgen.registry import registered_names_only
+
+    with registered_names_only("runs/x/config.yaml"):
+        with pytest.raises(RlgenError, match="pass --trust"):
+            resolve_wrapper({"gymnasium.wrappers:TimeLimit": {"max_episode_steps": 20}})
+        assert resolve_wrapper("TimeLimit")[0].__name__ == "TimeLimit"  # a gymnasium name needs no trust
+    with pytest.raises(RlgenError, match="has no attribute 'TimeLimt'"):
+        resolve_wrapper("gymnasium.wrappers:TimeLimt")

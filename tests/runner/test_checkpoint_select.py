@@ -118,6 +118,10 @@ def test_record_and_export_take_the_choice(finished, tmp_path):
     assert best.metadata["expert_return"] != latest.metadata["expert_return"]  # minimised vs trained further
     assert main(["export", str(finished.run_dir), "--format", "torchscript", "-o", str(tmp_path / "x"),
                  "--checkpoint", "latest"]) == 0
+    with rlgen.load_run(finished.run_dir) as run:  # a Run is open at one checkpoint: another is refused
+        with pytest.raises(RlgenError, match="open at its best checkpoint already"):
+            rlgen.record(run, 1, tmp_path / "other.npz", checkpoint="latest")
+    assert not (tmp_path / "other.npz").exists()
 
 
 def test_a_damaged_best_falls_back_only_when_it_was_not_asked_for(finished, tmp_path, capsys):
