@@ -194,8 +194,14 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
     (`best/`, by `train.early_stop.metric`), else its latest: an interrupted run is opened where
     it stopped, as `--resume` would continue it."""
     path = Path(path)
-    in_ckpts = path.parent.name == "checkpoints"
-    run_dir = path.parent.parent if in_ckpts else path
+    full = path.absolute()  # `step_N` given from inside checkpoints/ has a parent only in full
+    # a run directory may itself sit in a folder named "checkpoints": it holds its config
+    in_ckpts = full.parent.name == "checkpoints" and not (path / "config.yaml").is_file()
+    if in_ckpts:
+        same = (path.parent.parent / "checkpoints").absolute() == full.parent
+        run_dir = path.parent.parent if same else full.parent.parent
+    else:
+        run_dir = path
     ckpt_dir = run_dir / "checkpoints"
     if which is None:
         if in_ckpts or (path / STATE).is_file():

@@ -139,3 +139,21 @@ def test_a_damaged_best_falls_back_only_when_it_was_not_asked_for(finished, tmp_
     assert "checksum does not match" in capsys.readouterr().err
     with pytest.raises(RlgenError, match="best is corrupted"), rlgen.load_run(run_dir, checkpoint="best") as run:
         run.evaluate()
+
+
+def test_a_run_inside_a_folder_named_checkpoints_and_a_step_given_from_inside_open(finished, tmp_path, monkeypatch):
+    import shutil
+
+    run_dir = tmp_path / "checkpoints" / "r1"
+    shutil.copytree(finished.run_dir, run_dir, ignore=shutil.ignore_patterns(".lock"))
+    best, last = finished.summary["best"]["global_step"], finished.summary["global_step"]
+    with rlgen.load_run(run_dir) as run:
+        run.experiment  # noqa: B018 - loads the checkpoint
+        assert (run.checkpoint, run.global_step) == ("best", best)
+    with rlgen.load_run(run_dir, checkpoint="latest") as run:
+        run.experiment  # noqa: B018
+        assert run.global_step == last
+    monkeypatch.chdir(run_dir / "checkpoints")
+    with rlgen.load_run(f"step_{last}") as run:
+        run.experiment  # noqa: B018
+        assert (run.checkpoint, run.global_step, run.run_dir.resolve()) == (f"step_{last}", last, run_dir.resolve())
