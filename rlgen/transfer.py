@@ -31,9 +31,12 @@ from rlgen.optim import LR_ATTR
 
 
 def resolve_run(run: str | Path) -> Path:
-    """A run directory as given, or the newest run with a checkpoint under `runs/<name>`."""
+    """A run directory or one of its checkpoint directories as given, or the newest run with a
+    checkpoint under `runs/<name>`."""
+    from rlgen.checkpoint import STATE
+
     path = Path(run)
-    if (path / "config.yaml").is_file():
+    if (path / "config.yaml").is_file() or (path / STATE).is_file():
         return path
     runs = sorted((p for p in path.glob("*/config.yaml") if (p.parent / "checkpoints" / "latest").is_file()),
                   key=lambda p: p.parent.stat().st_mtime) if path.is_dir() else []

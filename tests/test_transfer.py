@@ -105,6 +105,8 @@ def test_runs_folder_means_its_newest_run(digits_encoder):
     assert resolve_run(run_dir.parent) == run_dir
     with pytest.raises(RlgenError, match="holds no finished run"):
         resolve_run(run_dir.parent / "nothing-here")
+    step = next((run_dir / "checkpoints").glob("step_*"))
+    assert resolve_run(step) == step  # a checkpoint directory opens itself, as everywhere else
 
 
 def test_inspect_lists_roles_with_shapes(digits_encoder, capsys):
