@@ -284,6 +284,7 @@ class Runner:
                              f"{first_line(e)})") from None
         for k, v in state["runner"].items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
+        self._rescore(((state.get("config") or {}).get("train") or {}).get("early_stop") or {})
         _set_rng_state(state.get("rng"))
         if self.world_size > 1:
             distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)
@@ -291,6 +292,20 @@ class Runner:
             console.print("[yellow]warning:[/] resuming on CUDA: GPU kernels are not bitwise deterministic, so the "
                           "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
+
+    def _rescore(self, saved: dict[str, Any]) -> None:
+        """A resume that changes `train.early_stop`: a best by another metric or direction is no best
+        by this one, and a target reached is another target's. They start over at the next evaluation."""
+        stop, st = self.cfg.train.early_stop, self.state
+        if not saved:
+            return
+        if (saved.get("metric"), saved.get("mode", "max")) != (stop.metric, stop.mode):
+            st.best = st.best_step = st.top = None
+            st.evals_since_best = 0
+            console.print(f"early_stop is now {stop.metric} ({stop.mode}): the best checkpoint is chosen afresh "
+                          "from the next evaluation")
+        if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
+            st.target_reached = None
 
     def _diverged(self, what: str) -> str:
         """The divergence message, true to what is on disk."""

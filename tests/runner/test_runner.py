@@ -73,6 +73,19 @@ def test_min_mode_tracks_the_lowest(tmp_path):
     assert Runner(cfg, ToyExperiment(cfg)).run()["best"]["value"] == 1.0
 
 
+def test_a_resume_that_changes_early_stop_chooses_its_best_and_target_afresh(tmp_path):
+    scores = [9, 7, 3, 6]  # evaluations at 20, 40, 60, 80
+    first = toy_config(tmp_path, toy={"scores": scores}, early_stop={"metric": "eval/score", "target": 8})
+    runner = Runner(first, ToyExperiment(first))
+    assert runner.run()["target_reached"]["global_step"] == 20  # 9 at 20: stopped early
+    # resumed for the lowest score: 9 is no best by it, and reaching 8 was another target
+    second = toy_config(tmp_path, toy={"scores": scores}, early_stop={"metric": "eval/negated", "target": -4})
+    summary = Runner(second, ToyExperiment(second), resume_dir=runner.run_dir).run()
+    assert summary["best"] == {"metric": "eval/negated", "value": -3.0, "global_step": 60}
+    assert summary["target_reached"]["global_step"] == 60 and summary["status"] == "stopped_early"
+    assert checkpoint.load(runner.run_dir / "checkpoints" / "best")["global_step"] == 60
+
+
 def test_checkpoints_keep_the_newest_k_and_point_to_the_latest(tmp_path):
     cfg = toy_config(tmp_path, checkpoint_every=10, keep_checkpoints=2)
     runner = Runner(cfg, ToyExperiment(cfg))

@@ -68,7 +68,7 @@ class ToyExperiment:
         scores = self.cfg.toy.scores or [0.0]
         score = scores[min(self.evals, len(scores) - 1)]
         self.evals += 1
-        return {"eval/score": score}
+        return {"eval/score": score, "eval/negated": -score}  # two metrics: early_stop may pick either
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"model": self.model}
