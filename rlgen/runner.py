@@ -350,6 +350,8 @@ class Runner:
         if self.rank != 0:
             return  # only rank 0 logs
         self._writing = True
+        if resumed:
+            self._mark_running()
         try:
             save_config(self.cfg, self.run_dir / "config.yaml")
         except OSError as e:
@@ -369,6 +371,20 @@ class Runner:
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
                 console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "
                               "training continues, metrics.jsonl keeps the full record")
+
+    def _mark_running(self) -> None:
+        """A resumed run is no finished one until it ends again: its summary says "running", so a
+        resume killed outright (SIGKILL, a lost machine) opens at its newest checkpoint, not at the
+        best of the run it continued."""
+        path = self.run_dir / "summary.json"
+        try:
+            old = json.loads(path.read_text())
+            if isinstance(old, dict) and old.get("status") != "running":
+                tmp = path.with_name(path.name + ".tmp")
+                tmp.write_text(json.dumps({**old, "status": "running"}, indent=2, default=str))
+                os.replace(tmp, path)
+        except (OSError, ValueError):
+            pass  # no summary yet (an interrupted first run killed outright), or an unreadable one: nothing to undo
 
     def _finish(self, status: str) -> None:
         st = self.state

@@ -86,6 +86,19 @@ def test_a_resume_that_changes_early_stop_chooses_its_best_and_target_afresh(tmp
     assert checkpoint.load(runner.run_dir / "checkpoints" / "best")["global_step"] == 60
 
 
+def test_a_resumed_run_is_running_on_disk_until_it_ends_again(tmp_path):
+    """So a resume killed outright (no summary written at its end) opens at its newest checkpoint."""
+    first = toy_config(tmp_path, total_steps=40)
+    runner = Runner(first, ToyExperiment(first))
+    runner.run()
+    summary_path = runner.run_dir / "summary.json"
+    seen = []
+    on_eval = lambda step, metrics: seen.append(json.loads(summary_path.read_text())["status"])  # noqa: E731
+    more = toy_config(tmp_path, total_steps=80)
+    assert Runner(more, ToyExperiment(more), resume_dir=runner.run_dir, on_eval=on_eval).run()["status"] == "completed"
+    assert seen == ["running", "running"] and json.loads(summary_path.read_text())["status"] == "completed"
+
+
 def test_checkpoints_keep_the_newest_k_and_point_to_the_latest(tmp_path):
     cfg = toy_config(tmp_path, checkpoint_every=10, keep_checkpoints=2)
     runner = Runner(cfg, ToyExperiment(cfg))
