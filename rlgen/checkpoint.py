@@ -228,6 +228,9 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
         target = Path(text)
         if target.parent.resolve() != ckpt_dir.resolve():
             raise RlgenError(f"--checkpoint {which} is not a checkpoint of {run_dir}; use {CHOICES}")
+    if not (target / STATE).is_file() and (kept := best(ckpt_dir)) is not None and target.parent == ckpt_dir \
+            and step_of(kept) >= 0 and target.name == f"step_{step_of(kept)}":
+        return run_dir, kept, target.name  # pruned from the last k, kept as best: the same state
     if not (target / STATE).is_file():
         have = sorted((p.name for p in ckpt_dir.glob("step_*") if (p / STATE).is_file()), key=lambda n: step_of(Path(n)))
         have += [BEST] if best(ckpt_dir) is not None else []

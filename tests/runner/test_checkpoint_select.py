@@ -157,3 +157,17 @@ def test_a_run_inside_a_folder_named_checkpoints_and_a_step_given_from_inside_op
     with rlgen.load_run(f"step_{last}") as run:
         run.experiment  # noqa: B018
         assert (run.checkpoint, run.global_step, run.run_dir.resolve()) == (f"step_{last}", last, run_dir.resolve())
+
+
+def test_a_step_pruned_from_the_last_k_but_kept_as_best_opens(tmp_path):
+    from tests.runner.toy import ToyExperiment, toy_config
+    from rlgen.runner import Runner
+
+    cfg = toy_config(tmp_path, keep_checkpoints=1, toy={"scores": [1, 9, 2, 3, 4]})  # best at 40
+    runner = Runner(cfg, ToyExperiment(cfg))
+    runner.run()
+    assert not (runner.run_dir / "checkpoints" / "step_40").exists()
+    run_dir, target, label = checkpoint.select(runner.run_dir, "step_40")
+    assert (target.name, label) == ("best", "step_40") and checkpoint.load(target)["global_step"] == 40
+    with pytest.raises(RlgenError, match="no checkpoint 'step_60'"):
+        checkpoint.select(runner.run_dir, "step_60")
