@@ -18,6 +18,7 @@ from rich.table import Table
 
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
+from rlgen.errors import RlgenError
 from rlgen.envs.games import Opponent
 from rlgen.envs.games.boards import planes_to_cells
 from rlgen.errors import RlgenError
@@ -129,7 +130,11 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
 def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console) -> int:
     """Ask until the answer is a legal move; refuse anything else with a message."""
     while True:
-        text = ask(f"your move (1-{len(mask)}): ").strip()
+        try:
+            text = ask(f"your move (1-{len(mask)}): ").strip()
+        except EOFError:
+            raise RlgenError("the input ended before the game did: rlgen play reads your moves from a terminal "
+                             "(type q to quit a game)") from None
         if text.lower() in ("q", "quit", "exit"):
             raise KeyboardInterrupt
         if not text.isdigit() or not 1 <= int(text) <= len(mask):

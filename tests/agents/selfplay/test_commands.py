@@ -35,6 +35,16 @@ def test_play_refuses_bad_input_and_finishes_a_game(run_dir, monkeypatch, capsys
     assert any(end in out for end in ("You win!", "Draw.", "The agent wins."))
 
 
+def test_play_with_input_that_ends_is_one_line(run_dir, monkeypatch, capsys):
+    def ended(prompt=""):
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", ended)
+    assert main(["play", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "the input ended before the game did" in err and "Traceback" not in err
+
+
 def test_board_shows_marks_and_move_numbers():
     from io import StringIO
 
