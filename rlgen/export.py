@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,6 +29,7 @@ from rlgen.nets.common import no_distribution_checks
 
 FORMATS = ("sb3", "onnx", "torchscript")
 TOLERANCE = 1e-5  # the largest difference to torch's own output an exported file may show
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the exporter colours its messages
 ONNX_HINT = "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'rlgen[export]'"
 
 
@@ -46,8 +49,14 @@ def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpo
             raise RlgenError(f"kind {run.config.kind!r} has no export; its torch modules are in "
                              f"rlgen.load_run(...).modules(): {', '.join(run.modules()) or 'none'}")
         out_dir = Path(out) if out is not None else run.run_dir / "export"
+        made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
         out_dir.mkdir(parents=True, exist_ok=True)
-        return list(hook(fmt, out_dir))
+        try:
+            return list(hook(fmt, out_dir))
+        except BaseException:
+            if made:  # a failed export leaves no folder it made, nor what it wrote there
+                shutil.rmtree(made[-1], ignore_errors=True)  # the outermost folder it made
+            raise
 
 
 def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output: str, path: Path,
@@ -55,18 +64,23 @@ def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], out
     """`module(**inputs)` as `path` in `fmt` (onnx or torchscript), its first dimension (the batch)
     free, verified against torch on the example inputs and on a batch of another size."""
     module = module.eval()
-    if fmt == "onnx":
-        to_onnx(module, inputs, output, path)
-        check = onnx_difference
-    elif fmt == "torchscript":
-        with torch.no_grad(), no_distribution_checks():
-            torch.jit.trace(module, tuple(inputs.values())).save(str(path))
-        check = torchscript_difference
-    else:
+    if fmt not in ("onnx", "torchscript"):
         raise RlgenError(f"{fmt!r} is not a module format; use onnx or torchscript")
-    for batch in (inputs, _rebatch(inputs, 1)):
-        if (diff := check(path, module, batch)) > TOLERANCE:
-            raise RlgenError(f"{path} gives outputs {diff:.3g} away from torch's (more than {TOLERANCE}); not exported")
+    try:
+        if fmt == "onnx":
+            to_onnx(module, inputs, output, path)
+            check = onnx_difference
+        else:
+            with torch.no_grad(), no_distribution_checks():
+                torch.jit.trace(module, tuple(inputs.values())).save(str(path))
+            check = torchscript_difference
+        for batch in (inputs, _rebatch(inputs, 1)):
+            if (diff := check(path, module, batch)) > TOLERANCE:
+                raise RlgenError(f"{path} gives outputs {diff:.3g} away from torch's (more than {TOLERANCE}); "
+                                 "not exported")
+    except BaseException:
+        path.unlink(missing_ok=True)  # a file that failed its check is not handed over
+        raise
     return path
 
 
@@ -86,7 +100,9 @@ def to_onnx(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output:
             torch.onnx.export(module, tuple(inputs.values()), str(path), input_names=list(inputs), output_names=[output],
                               dynamic_shapes=tuple({0: batch} for _ in inputs), dynamo=True, external_data=False)
     except Exception as e:  # noqa: BLE001 - the exporter's many error types: one readable message
-        raise RlgenError(f"ONNX export of {type(module).__name__} failed: {type(e).__name__}: {str(e)[:500]}") from None
+        message = _ANSI.sub("", str(e)).strip().splitlines()
+        raise RlgenError(f"ONNX export of {type(module).__name__} failed: {type(e).__name__}: "
+                         f"{message[0][:300] if message else ''}") from None
     finally:
         quiet.setLevel(level)
     return path

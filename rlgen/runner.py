@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
@@ -81,6 +82,7 @@ class Runner:
         self._warned: set[str] = set()
         self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self._started = False  # a unit was trained: the run directory holds a run
+        self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
         self.rank, self.world_size = 0, 1
 
     @property
@@ -208,6 +210,13 @@ class Runner:
         while st.next_eval <= step:
             st.next_eval += self.cfg.train.eval_every
         value = metrics.get(stop_cfg.metric)
+        if value is None and not self._metric_warned:
+            self._metric_warned = True
+            known = sorted(k for k, v in metrics.items() if _scalar(v))
+            close = difflib.get_close_matches(stop_cfg.metric, known, n=1)
+            console.print(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is not among this run's "
+                          f"evaluation metrics{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint "
+                          f"is kept and nothing stops early; it logs {', '.join(known) or 'none'}")
         stop = False
         if isinstance(value, (int, float)) and not math.isnan(value):
             sign = 1.0 if stop_cfg.mode == "max" else -1.0

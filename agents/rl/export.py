@@ -39,6 +39,7 @@ from torch import nn
 
 from rlgen.agents.rl.sb3_bridge import LearningRate, LinearSchedule
 from rlgen.errors import RlgenError
+from rlgen.nets import backbone_traits
 from rlgen.logging import console
 
 # rlgen algo -> rl-zoo3's name for it (maskable_ppo has none: no zoo layout)
@@ -52,6 +53,11 @@ def export(exp: Any, fmt: str, out_dir: Path) -> list[Path]:
         return save_sb3(exp, out_dir)
     from rlgen.export import save_module
 
+    backbone = exp.cfg.agent.policy.backbone
+    if fmt == "onnx" and exp.cfg.env.history is not None and backbone is not None and backbone_traits(backbone.type)[0]:
+        raise RlgenError(f"a {backbone.type} backbone reading env.history windows takes another path for the partial "
+                         "windows of an episode's first steps, which torch's ONNX exporter cannot follow; export with "
+                         "--format torchscript (the same actions) or sb3")
     module = DeterministicPolicy.of(exp)
     obs = example_observations(module.observation_space, 4)
     path = out_dir / ("policy.onnx" if fmt == "onnx" else "policy.pt")

@@ -161,6 +161,20 @@ def _check_module_exports(run_dir, env_id, tmp_path, formats):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+def test_window_policies_onnx_cannot_follow_are_refused_in_one_line_leaving_nothing(tmp_path, capsys):
+    gru_window = _rl("dqn_gru_window", "CartPole-v1", "dqn", {"learning_starts": 10, "buffer_size": 1000}, 64,
+                     env={"history": {"length": 3}}, agent={"policy": {"backbone": {"type": "gru", "hidden_size": 8}}})
+    run_dir = _train(tmp_path / "runs", gru_window)
+    capsys.readouterr()
+    out = tmp_path / "out" / "onnx"
+    assert main(["export", str(run_dir), "--format", "onnx", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "export with --format torchscript" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # the folders the command made are gone again
+    assert main(["export", str(run_dir), "--format", "torchscript", "-o", str(out)]) == 0
+    assert (out / "policy.pt").is_file()
+
+
 def test_gan_generator_exports(tmp_path):
     import onnxruntime as ort
 

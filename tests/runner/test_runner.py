@@ -99,6 +99,14 @@ def test_a_resumed_run_is_running_on_disk_until_it_ends_again(tmp_path):
     assert seen == ["running", "running"] and json.loads(summary_path.read_text())["status"] == "completed"
 
 
+def test_an_early_stop_metric_the_run_never_logs_is_said_once(tmp_path, capsys):
+    cfg = toy_config(tmp_path, early_stop={"metric": "eval/scor"})
+    summary = Runner(cfg, ToyExperiment(cfg)).run()
+    err = capsys.readouterr().err
+    assert err.count("train.early_stop.metric 'eval/scor' is not among") == 1 and "did you mean 'eval/score'?" in err
+    assert summary["best"]["value"] is None and summary["status"] == "completed"
+
+
 def test_checkpoints_keep_the_newest_k_and_point_to_the_latest(tmp_path):
     cfg = toy_config(tmp_path, checkpoint_every=10, keep_checkpoints=2)
     runner = Runner(cfg, ToyExperiment(cfg))
