@@ -87,7 +87,10 @@ class RLExperiment(ExperimentBase):
 
     def train_unit(self) -> dict[str, float]:
         self._freeze_normalization()
-        metrics = self.learner.learn_unit(self.unit_steps, self.global_step, self.cfg.train.total_steps)
+        steps, n_envs = self.unit_steps, self.env.num_envs
+        if is_off_policy(self.cfg.agent.algo):  # the last unit stops at train.total_steps (rounded up to n_envs)
+            steps = max(n_envs, min(steps, -(-(self.cfg.train.total_steps - self.global_step) // n_envs) * n_envs))
+        metrics = self.learner.learn_unit(steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
         self._restore_eval_env()
         return metrics

@@ -48,6 +48,15 @@ def test_same_seed_gives_the_same_weights_and_another_seed_does_not(tmp_path):
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
+def test_an_off_policy_run_stops_at_its_total_steps_not_a_unit_later(tmp_path):
+    cfg = rl_config(tmp_path, "dqn", "CartPole-v1", n_envs=2, total=301,
+                    hyperparams={"learning_starts": 10, "buffer_size": 1000},
+                    train={"total_steps": 301, "eval_every": 1000, "eval_episodes": 2, "progress": False})
+    exp = RLExperiment(cfg)
+    Runner(cfg, exp).run()
+    assert 301 <= exp.global_step <= 304  # SB3's own granularity (train_freq 4); a unit would have been 1,000
+
+
 @pytest.mark.parametrize("algo, optim, eps", [
     ("ppo", {}, 1e-5),                                    # SB3's own on-policy default
     ("ppo", {"fused": True}, 1e-5),                       # fused is the same update: eps stays SB3's
