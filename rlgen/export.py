@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import re
 import shutil
 import warnings
@@ -66,21 +67,22 @@ def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], out
     module = module.eval()
     if fmt not in ("onnx", "torchscript"):
         raise RlgenError(f"{fmt!r} is not a module format; use onnx or torchscript")
+    written = path.with_name(path.name + ".tmp")  # `path` is replaced only by a file that passed its check
     try:
         if fmt == "onnx":
-            to_onnx(module, inputs, output, path)
+            to_onnx(module, inputs, output, written)
             check = onnx_difference
         else:
             with torch.no_grad(), no_distribution_checks():
-                torch.jit.trace(module, tuple(inputs.values())).save(str(path))
+                torch.jit.trace(module, tuple(inputs.values())).save(str(written))
             check = torchscript_difference
         for batch in (inputs, _rebatch(inputs, 1)):
-            if (diff := check(path, module, batch)) > TOLERANCE:
-                raise RlgenError(f"{path} gives outputs {diff:.3g} away from torch's (more than {TOLERANCE}); "
+            if (diff := check(written, module, batch)) > TOLERANCE:
+                raise RlgenError(f"{path} would give outputs {diff:.3g} away from torch's (more than {TOLERANCE}); "
                                  "not exported")
-    except BaseException:
-        path.unlink(missing_ok=True)  # a file that failed its check is not handed over
-        raise
+        os.replace(written, path)
+    finally:
+        written.unlink(missing_ok=True)
     return path
 
 

@@ -18,7 +18,6 @@ from rich.table import Table
 
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from rlgen.errors import RlgenError
 from rlgen.envs.games import Opponent
 from rlgen.envs.games.boards import planes_to_cells
 from rlgen.errors import RlgenError
