@@ -90,6 +90,8 @@ def train_seeds(args: argparse.Namespace) -> int:
         raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
     if args.run_dir is not None:
         raise RlgenError("--run-dir names one run's directory; --seeds makes one directory per seed")
+    if given := [o for o in args.overrides if o.partition("=")[0].strip() == "seed"]:
+        raise RlgenError(f"--seeds {args.seeds} and {given[0]} both set the seed; drop one")
     seeds = parse_seeds(args.seeds)
     if args.storage is not None:
         return _train_seed_queue(args, seeds)

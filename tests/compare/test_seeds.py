@@ -84,6 +84,12 @@ def test_seeds_check_every_config_first(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_a_seed_override_beside_seeds_is_refused(tmp_path, capsys):
+    assert main(["train", "ppo_cartpole", "--seeds", "7", f"logging.dir={tmp_path}", "seed=5"]) == 2
+    assert "--seeds 7 and seed=5 both set the seed" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_parallel_seeds_refused_at_setup_leave_no_folder(tmp_path, capsys):
     """Each child's run refused when its experiment is built (SB3's PPO refuses a batch_size of 1,
     which the config check leaves to it): no run directory stays, nor the folders made for them."""
