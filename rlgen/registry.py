@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable, Iterator
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 
 # While a run's config is read (a file that may come from anyone), the name of that file: names it
 # gives by import path are refused, since importing a module runs it, and a kind, source or
@@ -238,8 +238,13 @@ def _pettingzoo_game(name: str) -> Any:
             check_import_allowed(name)
         try:
             return importlib.import_module(module)
-        except ImportError:
-            continue
+        except ModuleNotFoundError as e:
+            if e.name is not None and module.startswith(e.name):
+                continue  # no such game module
+            raise RlgenError(f"game {name!r} needs the package {e.name!r}, which is not installed "
+                             f"(pip install {e.name.split('.')[0]}; PettingZoo's own: pip install 'pettingzoo[classic]')") from None
+        except ImportError as e:
+            raise RlgenError(f"game {name!r} cannot be imported: {first_line(e)}") from None
     return None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
@@ -26,7 +27,7 @@ from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines
 from rlgen.envs.games.teams import TeamPolicy, TeamRules, play_teams, side_vec_env, sides_of, team_game
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.experiment import ExperimentBase
 from rlgen.runner import RunContext
 
@@ -50,9 +51,18 @@ class TeamsExperiment(ExperimentBase):
     def check(cls, cfg: TeamsConfig) -> list[str]:
         try:
             game = team_game(cfg.game.name, **cfg.game.kwargs)
-            sides = list(sides_of(game()))
-        except (RlgenError, TypeError) as e:
+            made = game()
+            sides = list(sides_of(made))
+            continuous = [f"{a}: {made.action_space(a)}" for a in made.possible_agents
+                          if not isinstance(made.action_space(a), gym.spaces.Discrete)]
+        except RlgenError as e:
             return [f"game: {e}"]
+        except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses (a kwarg, a missing package)
+            return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} cannot be made: {type(e).__name__}: "
+                    f"{first_line(e)}"]
+        if continuous:
+            return [f"game.kwargs: kind: teams plays discrete actions, and {cfg.game.name} gives {continuous[0]}"
+                    f"{' (set continuous_actions: false)' if cfg.game.kwargs.get('continuous_actions') else ''}"]
         if len(sides) != 2:
             return [f"game.name: {cfg.game.name} has sides {sides}, not two"]
         problems = check_hyperparams("ppo", cfg.agent.hyperparams)

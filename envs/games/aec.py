@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.env import AECEnv
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.registry import GAMES
 
 Opponent = Callable[[np.ndarray, np.ndarray], int]  # (observation, action_mask) -> action
@@ -54,8 +54,11 @@ def make_game(name: str, kwargs: Mapping[str, Any] | None = None, raw: bool = Tr
 def _build_game(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> AECEnv:
     try:
         env = factory(**kwargs)
-    except TypeError as e:
-        raise RlgenError(f"game {name!r}: {e} (check game.kwargs)") from None
+    except RlgenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses
+        hint = "" if isinstance(e, ImportError) else " (check game.kwargs)"
+        raise RlgenError(f"game {name!r}: {type(e).__name__}: {first_line(e)}{hint}") from None
     if not isinstance(env, AECEnv):
         raise RlgenError(f"game {name!r} built a {type(env).__name__}, not a PettingZoo AECEnv")
     return env

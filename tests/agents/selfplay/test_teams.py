@@ -94,6 +94,40 @@ def test_league_references_are_checked_against_the_game():
         assert info.value.problems == [f"league.reference_prob: {line}"]  # one line, not one per branch of the union
 
 
+def test_a_game_teams_cannot_play_is_one_config_line():
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["game.kwargs.continuous_actions=true"])
+    assert info.value.problems == ["game.kwargs: kind: teams plays discrete actions, and simple_tag_v3 gives "
+                                   "adversary_0: Box(0.0, 1.0, (5,), float32) (set continuous_actions: false)"]
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["game.name=simple_adversary_v3", "game.kwargs={N: 0}", "league.references=[random]",
+                             "ratings.baselines=[random]"])
+    (line,) = info.value.problems
+    assert line.startswith("game: simple_adversary_v3 with kwargs {'N': 0} cannot be made: ValueError")
+
+
+def test_a_pettingzoo_game_whose_package_is_missing_says_which(monkeypatch):
+    import importlib
+
+    from rlgen.errors import RlgenError
+    from rlgen.registry import GAMES
+
+    real = importlib.import_module
+
+    def without_rlcard(module, *args):
+        if module == "pettingzoo.classic.leduc_holdem_v4":
+            raise ModuleNotFoundError("No module named 'rlcard'", name="rlcard")
+        return real(module, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_rlcard)
+    with pytest.raises(RlgenError, match="game 'leduc_holdem_v4' needs the package 'rlcard', which is not installed"):
+        GAMES.get("leduc_holdem_v4")
+    with pytest.raises(RlgenError, match="unknown game 'no_such_game_v1'"):
+        GAMES.get("no_such_game_v1")
+
+
 def test_each_side_meets_the_references_that_play_the_other_side(tmp_path):
     cfg = load_config(CONFIG, ["game.copies=2", "game.kwargs.max_cycles=5", "league.references=[chaser, random]",
                                "league.reference_prob=1"])
