@@ -41,11 +41,17 @@ def restore(path: Path, trust: bool = False, checkpoint: str | None = None) -> S
     return exp
 
 
+def _game_text(exp: SelfPlayExperiment) -> str:
+    """The game with the kwargs that change it (go's board_size): runs of go 5x5 and 7x7 cannot meet."""
+    kwargs = exp.cfg.game.kwargs
+    return exp.cfg.game.name + (f" {dict(sorted(kwargs.items()))}" if kwargs else "")
+
+
 def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapshots: bool = False,
                deterministic: bool = False) -> list[tuple[str, float, float, int]]:
     """A round robin among the runs' agents (optionally their snapshot pools too) and the first
     run's references; rows (player, Elo, mean score, games), best first. Random is rated 1000."""
-    games = {e.cfg.game.name for e in exps}
+    games = {_game_text(e) for e in exps}
     if len(games) != 1:
         raise RlgenError(f"a tournament needs runs of one game, got: {', '.join(sorted(games))}")
     first = exps[0]

@@ -72,3 +72,16 @@ def test_restore_rejects_a_non_run(tmp_path):
 
     with pytest.raises(RlgenError, match="not a run directory"):
         restore(tmp_path)
+
+
+def test_a_tournament_refuses_runs_of_one_game_at_different_settings():
+    from types import SimpleNamespace
+
+    from rlgen.agents.selfplay.play import tournament
+    from rlgen.errors import RlgenError
+
+    def run(**kwargs):
+        return SimpleNamespace(cfg=SimpleNamespace(game=SimpleNamespace(name="go_v5", kwargs=kwargs)))
+
+    with pytest.raises(RlgenError, match=r"one game, got: go_v5 \{'board_size': 5\}, go_v5 \{'board_size': 7\}"):
+        tournament([run(board_size=5), run(board_size=7)])
