@@ -49,6 +49,9 @@ class BackboneExtractor(BaseFeaturesExtractor):
         elif channel_last:
             h, w, c = observation_space.shape
             in_shape = (c, h, w)
+        elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 3 \
+                and backbone.get("type") == "cnn":
+            in_shape = tuple(observation_space.shape)  # planes, not pixels (a board game's): (C, H, W) as given
         elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
                 and _reads_sequences(backbone):
             steps, features = observation_space.shape  # a window of observations

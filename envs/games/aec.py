@@ -80,9 +80,11 @@ def check_game(name: str, kwargs: Mapping[str, Any] | None = None) -> str | None
 
 
 def planes_to_image(observation: np.ndarray) -> np.ndarray:
-    """(H, W, C) planes of 0/1 -> (C, H, W) uint8 of 0/255: an image SB3 scales back to [0, 1] and
-    a `cnn` backbone reads as channels (the 6x7 connect-four board wants kernels 3 with padding 1)."""
-    return np.ascontiguousarray(np.moveaxis(np.asarray(observation), -1, 0).astype(np.uint8) * 255)
+    """(H, W, C) planes of 0/1 -> (C, H, W) uint8 of 0/1, which a `cnn` backbone reads as channels
+    (the 6x7 connect-four board wants kernels 3 with padding 1). Not 0/255: SB3 would take that for
+    an image and guess its channel axis from the shape, and go's 17 planes of a 5x5 board would be
+    read as 5 channels of 17x5."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(observation), -1, 0).astype(np.uint8))
 
 
 def fixed_opponent(opponent: Opponent, name: str = "fixed") -> DrawOpponent:
@@ -112,7 +114,7 @@ class TurnBasedEnv(gym.Env):
         self.image = image
         if image:
             h, w, c = self.observation_space.shape
-            self.observation_space = gym.spaces.Box(0, 255, (c, h, w), np.uint8)
+            self.observation_space = gym.spaces.Box(0, 1, (c, h, w), np.uint8)
         self.action_space = self.game.action_space(first)
         self.episodes = 0  # counts resets since the last seeded one; picks the seat
         self._seat_offset = 0  # seed % 2, so vectorized copies seeded s, s+1, ... start in both seats

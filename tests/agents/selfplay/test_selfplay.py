@@ -104,12 +104,24 @@ def test_a_cnn_learner_sees_the_board_as_planes_and_plays_as_trained(tmp_path):
     exp.train_unit()
     rng = np.random.default_rng(0)
     planes = rng.integers(0, 2, size=(20, 3, 3, 2)).astype(np.int8)
-    images = np.moveaxis(planes, -1, 1).astype(np.uint8) * 255  # (20, 2, 3, 3)
+    images = np.moveaxis(planes, -1, 1).astype(np.uint8)  # (20, 2, 3, 3)
     trained = exp.model.predict(images, action_masks=np.ones((20, 9), bool), deterministic=True)[0]
     agent = exp.agent_player(deterministic=True)  # game observations in, planes_to_image inside
     assert [agent(p, np.ones(9, bool)) for p in planes] == list(trained)
     snap = exp.league.player(exp.league.snapshots[-1].name)
     assert all(0 <= snap(p, np.ones(9, bool)) < 9 for p in planes)
+    exp.close()
+
+
+def test_a_cnn_reads_more_planes_than_the_board_is_wide_as_channels(tmp_path):
+    """go 5x5 has 17 planes: read as 17 channels of 5x5, whatever SB3 would guess from the shape."""
+    cnn = "agent.policy.backbone={type: cnn, channels: [8], kernels: [3], strides: [1], padding: [1], hidden: 16}"
+    exp = _experiment(tmp_path, cnn, "game.name=go_v5", "game.kwargs={board_size: 5}", "league.references=[random]",
+                      "ratings.references=[random]", "train.early_stop.metric=eval/win_rate_vs_random",
+                      "train.early_stop.mode=max")
+    assert exp.env.observation_space.shape == (17, 5, 5)
+    assert exp.model.policy.features_extractor.in_shape == (17, 5, 5)
+    exp.train_unit()
     exp.close()
 
 

@@ -131,9 +131,9 @@ def test_image_observations_are_the_planes_channels_first():
                        image=True)
     obs, _ = env.reset(seed=0)  # the opponent has played column 3: it lands on the bottom row
     assert obs.shape == (2, 6, 7) and obs.dtype == np.uint8 and env.observation_space.contains(obs)
-    assert obs[1, 5, 3] == 255 and obs[1].sum() == 255 and obs[0].sum() == 0  # plane 1: the opponent's
+    assert obs[1, 5, 3] == 1 and obs[1].sum() == 1 and obs[0].sum() == 0  # plane 1: the opponent's
     obs, *_ = env.step(0)
-    assert obs[0, 5, 0] == 255 and obs[1, 4, 3] == 255
+    assert obs[0, 5, 0] == 1 and obs[1, 4, 3] == 1
     first_legal = lambda obs, mask: int(np.flatnonzero(mask)[0])  # noqa: E731 - deterministic for the checker
     check_env(TurnBasedEnv(make_game("connect_four_v3"), fixed_opponent(first_legal, "first_legal"), image=True),
               skip_render_check=True)
