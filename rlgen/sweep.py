@@ -36,7 +36,7 @@ from typing import Annotated, Any, Callable, Literal, Mapping, Union
 import numpy as np
 from omegaconf import OmegaConf
 from optuna.samplers import BaseSampler
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from rlgen.config import ConfigError, ExperimentConfig, Section, _describe, save_config
 from rlgen.errors import RlgenError
@@ -47,12 +47,28 @@ from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_v
 # --- the sweep file -------------------------------------------------------------------------------
 
 
+def _check_range(low: float, high: float, log: bool, stepped: bool) -> None:
+    """Optuna's own checks of a range (FloatDistribution, IntDistribution), made when the sweep file
+    is read: in the first trial they would come as a traceback, after study.db is created."""
+    if low > high:
+        raise ValueError(f"low ({low:g}) is above high ({high:g}); swap them")
+    if log and low <= 0:
+        raise ValueError(f"log: true needs low > 0 (got {low:g}); raise low or drop log")
+    if log and stepped:
+        raise ValueError("step does not go with log: true (Optuna samples a log range without steps); drop one")
+
+
 class FloatParam(Section):
     type: Literal["float"]
     low: float
     high: float
     log: bool = False
-    step: float | None = None
+    step: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> FloatParam:
+        _check_range(self.low, self.high, self.log, stepped=self.step is not None)
+        return self
 
 
 class IntParam(Section):
@@ -60,7 +76,12 @@ class IntParam(Section):
     low: int
     high: int
     log: bool = False
-    step: int = 1
+    step: int = Field(1, gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> IntParam:
+        _check_range(self.low, self.high, self.log, stepped=self.step != 1)
+        return self
 
 
 class CategoricalParam(Section):
@@ -218,13 +239,25 @@ def _choice(spec: CategoricalParam, label: Any) -> Any:
     return spec.choices[_labels(spec).index(label)]
 
 
-def _extremes(sweep: SweepConfig) -> list[dict[str, Any]]:
-    """Every parameter at its low end / first choice, then at its high end / last choice."""
+def _probes(sweep: SweepConfig) -> list[tuple[str, dict[str, Any]]]:
+    """The parameters to check before the first trial, each with where they come from: every key
+    alone at both ends of its range and at each of its choices (a bad choice between two good ones
+    is found too), then every key at its low end / first choice together, and at its high end /
+    last choice together (values that clash only in one trial)."""
+    probes = []
+    for key, spec in sweep.space.items():
+        if isinstance(spec, CategoricalParam):
+            probes += [(f"space.{key}: choice {label!r}", {key: _choice(spec, label)}) for label in _labels(spec)]
+        else:
+            probes += [(f"space.{key}: low", {key: spec.low}), (f"space.{key}: high", {key: spec.high})]
+
     def at(spec: Any, end: int) -> Any:
         if isinstance(spec, CategoricalParam):
             return _choice(spec, _labels(spec)[end])
         return spec.low if end == 0 else spec.high
-    return [{k: at(s, end) for k, s in sweep.space.items()} for end in (0, -1)]
+    probes.append(("space: every key at its low end or first choice", {k: at(s, 0) for k, s in sweep.space.items()}))
+    probes.append(("space: every key at its high end or last choice", {k: at(s, -1) for k, s in sweep.space.items()}))
+    return probes
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -246,8 +279,13 @@ class Sweep:
         self.metric = self.spec.metric or stop.metric
         self.direction = self.spec.direction or ("maximize" if stop.mode == "max" else "minimize")
         self.folder = Path(self.base.logging.dir) / str(self.spec.study)
-        for params in _extremes(self.spec):  # a misspelt key or a bad value fails now, not at trial 7
-            self.trial_config(params)
+        for where, params in _probes(self.spec):  # a misspelt key or a bad value fails now, not at trial 7
+            try:
+                self.trial_config(params)
+            except ConfigError as e:
+                raise ConfigError(where, e.problems) from None
+            except RlgenError as e:
+                raise RlgenError(f"{where}: {e}") from None
 
     def trial_config(self, params: dict[str, Any]) -> ExperimentConfig:
         """The base config with the trial's values; its runs go to <logging.dir>/<study>/, one W&B
@@ -301,9 +339,10 @@ class Sweep:
         """The trial's objective: the best or the final value of the metric."""
         return run_value(summary, self.metric, self.direction, self.spec.objective)
 
-    def run(self, n_trials: int | None = None) -> Path | None:
+    def run(self, n_trials: int | None = None) -> Path:
         """Take trials until the study holds `n_trials` finished ones (over every worker); write
-        and return the best config, or None when no trial has completed."""
+        and return the best config. No trial completed: RlgenError (the metric, say, is one the
+        runs do not log, which only a run can tell)."""
         study = self.open_study()
         total = n_trials or self.spec.n_trials
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
@@ -321,12 +360,11 @@ class Sweep:
                            heartbeat=self.spec.heartbeat, create=False)
         return status_table(study, self.metric)
 
-    def write_best(self, study: Any) -> Path | None:
+    def write_best(self, study: Any) -> Path:
         from optuna.trial import TrialState
 
         if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            console.print("[yellow]no trial completed[/]: no best config to write")
-            return None
+            raise RlgenError(_none_completed(study))
         best = study.best_trial
         params = {k: _choice(s, best.params[k]) if isinstance(s, CategoricalParam) else best.params[k]
                   for k, s in self.spec.space.items()}
@@ -344,6 +382,23 @@ class Sweep:
         console.print(f"  train it:   rlgen train {path} --seeds 0,1,2")
         console.print(f"  compare:    rlgen compare {self.folder}")
         return path
+
+
+def _none_completed(study: Any) -> str:
+    """Why a study has no best trial, in one line: the trials' last error, or the pruner."""
+    from optuna.trial import TrialState
+
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+    said = f"no trial of study {study.study_name!r} completed"
+    again = "run it again with --study NEW_NAME (this study's trials are used up)"  # failed and pruned count as finished
+    errors = [t.user_attrs["error"] for t in failed if t.user_attrs.get("error")]
+    if errors:
+        return f"{said}: {len(failed)} failed; the last one: {errors[-1].splitlines()[0]}; fix that, then {again}"
+    if pruned and not failed:
+        return (f"{said}: {len(pruned)} pruned; loosen `pruner:` in the sweep file (n_warmup_steps, "
+                f"n_startup_trials, or type: none), then {again}")
+    return f"{said}: {len(failed)} failed, {len(pruned)} pruned (see the table above); {again}"
 
 
 def _announce(study: Any, trial: Any) -> None:

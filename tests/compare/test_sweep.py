@@ -33,7 +33,7 @@ def test_runner_on_eval_hook_stops_with_status_pruned(tmp_path):
     assert Runner(cfg, Toy(cfg)).run()["status"] == "completed"
 
 
-def toy_sweep(tmp_path: Path, pruner: dict, n_trials: int = 3) -> Sweep:
+def toy_sweep(tmp_path: Path, pruner: dict, n_trials: int = 3, **more: object) -> Sweep:
     base = tmp_path / "toy.yaml"
     base.write_text(yaml.safe_dump(toy_config(tmp_path)))
     spec = SweepConfig.model_validate({
@@ -41,6 +41,7 @@ def toy_sweep(tmp_path: Path, pruner: dict, n_trials: int = 3) -> Sweep:
         "pruner": pruner, "space": {"x": {"type": "int", "low": 1, "high": 10},
                                     "shape": {"type": "categorical", "choices": {"a": {"type": "a", "size": 1},
                                                                                  "b": {"type": "b", "width": 2}}}},
+        **more,
     })
     return Sweep(spec, load=load_toy, make_experiment=Toy)
 
@@ -93,6 +94,50 @@ def test_bad_sweep_files_are_readable_errors(tmp_path):
         Sweep(sweep, load=load_config, make_experiment=lambda cfg: None)
     with pytest.raises(RlgenError, match="pruner.lowr: not an argument of optuna's ThresholdPruner"):
         toy_sweep(tmp_path, {"type": "threshold", "lowr": 1.0}).run()
+
+
+BACKBONES = {"small": {"type": "mlp", "hidden": [8]}, "bad": {"type": "mlp", "hiddn": [8]},
+             "big": {"type": "mlp", "hidden": [64]}}
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"optim.lr": {"type": "float", "low": 3e-3, "high": 3e-4}},
+     "space.optim.lr: low (0.003) is above high (0.0003); swap them"),
+    ({"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3, "log": True, "step": 1e-4}},
+     "space.optim.lr: step does not go with log: true"),
+    ({"optim.lr": {"type": "float", "low": 0.0, "high": 1e-3, "log": True}}, "space.optim.lr: log: true needs low > 0"),
+    ({"agent.hyperparams.n_epochs": {"type": "int", "low": 20, "high": 4}},
+     "space.agent.hyperparams.n_epochs: low (20) is above high (4)"),
+    ({"agent.hyperparams.n_epochs": {"type": "int", "low": 4, "high": 20, "log": True, "step": 2}},
+     "space.agent.hyperparams.n_epochs: step does not go with log: true"),
+    # a bad choice between two good ones: every choice is checked, not only the first and the last
+    ({"agent.policy.backbone": {"type": "categorical", "choices": BACKBONES}},
+     "space.agent.policy.backbone: choice 'bad': agent.policy.backbone.hiddn: unknown key (did you mean 'hidden'?)"),
+    ({"agent.hyperparams.gamma": {"type": "categorical", "choices": [0.9, "high", 0.99]}},
+     "space.agent.hyperparams.gamma: choice 'high': agent.hyperparams.gamma:"),
+], ids=["low_above_high", "float_step_and_log", "log_from_zero", "int_low_above_high", "int_step_and_log",
+        "bad_middle_choice", "bad_middle_plain_choice"])
+def test_a_bad_space_is_one_line_and_exit_2_before_any_file(tmp_path, monkeypatch, capsys, space, message):
+    monkeypatch.chdir(tmp_path)  # logging.dir is runs/: the study would go to tmp_path/runs/
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"config": "ppo_cartpole", "n_trials": 2, "space": space}, sort_keys=False))
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.strip().count("\n") == 0 and "Traceback" not in err, err
+    assert list(tmp_path.rglob("*")) == [path]  # no study.db, no run directory
+
+
+def test_a_sweep_in_which_no_trial_completed_is_an_error(tmp_path, capsys):
+    (tmp_path / "bogus").mkdir(), (tmp_path / "pruned").mkdir()
+    # Every trial fails: the runs log no eval/bogus. The metric is only known once a run logs it.
+    with pytest.raises(RlgenError, match=r"no trial of study 'toy_study' completed: 3 failed; "
+                                         r"the last one: the run logged no 'eval/bogus'"):
+        toy_sweep(tmp_path / "bogus", {"type": "none"}, metric="eval/bogus").run()
+    # Every trial pruned at its first eval (x * 1 <= 10 < 100).
+    with pytest.raises(RlgenError, match=r"no trial of study 'toy_study' completed: 3 pruned; "
+                                         r"loosen `pruner:`"):
+        toy_sweep(tmp_path / "pruned", {"type": "threshold", "lower": 100.0}).run()
+    assert not list(tmp_path.rglob("best.yaml"))
 
 
 @pytest.mark.slow
