@@ -22,7 +22,7 @@ from rlgen.agents.gan.evaluation import Evaluator
 from rlgen.agents.gan.losses import LOSSES
 from rlgen.agents.gan.metrics import training_warning
 from rlgen.agents.gan.players import EMA, Discriminator, Generator
-from rlgen.agents.gan.regularizers import gradient_penalty, r1_from_logits
+from rlgen.agents.gan.regularizers import differentiable_twice, gradient_penalty, r1_from_logits
 from rlgen.envs.datasets import make_source, modality_of
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
@@ -254,7 +254,7 @@ class GANExperiment(ExperimentBase):
         real, y = self._real()  # fakes get the real batch's labels, so D judges images, not labels
         real.requires_grad_(obj.r1 > 0)  # R1 differentiates D(real) with respect to real
         z = self.G.noise(len(real), self.noise_gen, self.device)
-        with self._autocast():
+        with self._autocast(), differentiable_twice(obj.r1 > 0 or obj.gradient_penalty > 0):
             with torch.no_grad():
                 fake = self.g_call(z, y)
             real_logits = (self.d_penalized if obj.r1 else self.d_call)(real, y).float()

@@ -27,7 +27,7 @@ from stable_baselines3.common.preprocessing import preprocess_obs
 from torch import Tensor, nn
 
 from rlgen.agents.gan.losses import LOSSES
-from rlgen.agents.gan.regularizers import add_spectral_norm, gradient_penalty, r1_from_logits
+from rlgen.agents.gan.regularizers import add_spectral_norm, differentiable_twice, gradient_penalty, r1_from_logits
 from rlgen.agents.imitation.config import ImitationDiscriminatorConfig
 from rlgen.errors import RlgenError
 from rlgen.nets import LinearHead, build_backbone
@@ -175,13 +175,14 @@ def discriminator_loss(disc: Discriminator, cfg: ImitationDiscriminatorConfig, e
     f - log pi (zero log pi for GAIL), plus the gradient penalty between the two and R1 on the expert."""
     expert = expert.detach().requires_grad_(cfg.r1 > 0)  # R1 differentiates D(expert) w.r.t. its input
     w_e, w_l = weights if weights is not None else (None, None)
-    e_logits = disc(expert, w_e) - expert_log_pi
-    l_logits = disc(learner.detach(), w_l) - learner_log_pi
-    loss = LOSSES[cfg.loss].d(e_logits, l_logits)
-    if cfg.gradient_penalty:
-        loss = loss + gradient_penalty(disc, expert, learner, cfg.gradient_penalty)
-    if cfg.r1:
-        loss = loss + r1_from_logits(e_logits, expert, cfg.r1)
+    with differentiable_twice(cfg.r1 > 0 or cfg.gradient_penalty > 0):
+        e_logits = disc(expert, w_e) - expert_log_pi
+        l_logits = disc(learner.detach(), w_l) - learner_log_pi
+        loss = LOSSES[cfg.loss].d(e_logits, l_logits)
+        if cfg.gradient_penalty:
+            loss = loss + gradient_penalty(disc, expert, learner, cfg.gradient_penalty)
+        if cfg.r1:
+            loss = loss + r1_from_logits(e_logits, expert, cfg.r1)
     with torch.no_grad():
         cut = decision_threshold(cfg.loss, e_logits, l_logits)
         stats = {"gan/loss_d": loss.detach(), "gan/accuracy_expert": (e_logits > cut).float().mean(),

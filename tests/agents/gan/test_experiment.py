@@ -177,6 +177,16 @@ def test_compile_with_a_double_backward_penalty_trains(tmp_path, monkeypatch, pe
     assert summary["status"] == "completed" and np.isfinite(summary["final"]["eval/mmd"])
 
 
+@pytest.mark.parametrize("penalty", ["objective.r1", "objective.gradient_penalty"])
+def test_a_transformer_discriminator_takes_a_double_backward_penalty(tmp_path, penalty):
+    """torch's fused CPU attention has no derivative of its backward; the penalty's forwards take
+    the math kernel."""
+    cfg = config(tmp_path, source="sine", steps=4, **{"perf.steps_per_unit": 2, penalty: 1.0,
+                                                       "discriminator.backbone": "{type: transformer, d_model: 16}"})
+    summary = Runner(cfg, GANExperiment(cfg)).run()
+    assert summary["status"] == "completed" and np.isfinite(summary["final"]["eval/mmd"])
+
+
 def test_a_gpu_noise_stream_is_not_forced_onto_the_cpu(tmp_path):
     """A checkpoint from a CUDA run holds a Philox generator state, which a CPU generator cannot
     take: loading it on the CPU (rlgen.load_run's default) keeps the weights and skips the stream.
