@@ -32,6 +32,7 @@ from rlgen.config import load_config as _load_config
 from rlgen.errors import ConfigError, RlgenError, first_line
 from rlgen.experiment import RunContext, check_of
 from rlgen.registry import KINDS, registered_names_only
+from rlgen.transfer import restoring
 
 ConfigSource = str | Path | Mapping[str, Any]
 
@@ -306,7 +307,8 @@ class Run:
             exp = make_experiment(self.config)
             torch.set_num_threads(self.config.train.threads or 1)
             device = choose_device(self._device, False)
-            exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed, training=False))
+            with restoring():  # the checkpoint holds any transferred backbone's weights
+                exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed, training=False))
             try:
                 with checkpoint.trusted(self._trust), checkpoint.to_use():
                     exp.load_state_dict(state["experiment"])

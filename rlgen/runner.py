@@ -21,7 +21,7 @@ import random
 import signal
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rlgen import checkpoint, distributed, plain, rundir
+from rlgen import checkpoint, distributed, plain, rundir, transfer
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
@@ -145,7 +145,8 @@ class Runner:
         try:
             if resume_state is None:
                 self._open_sinks(resumed=False)
-            self.exp.setup(ctx)
+            with transfer.restoring() if resume_state is not None else nullcontext():
+                self.exp.setup(ctx)  # a resume takes transferred weights from its checkpoint, not their source run
             if resume_state is not None:
                 self._restore(resume_state, device)
                 self._open_sinks(resumed=True)

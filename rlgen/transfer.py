@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import math
 import types
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterator
+
 import torch
 from torch import nn
 
@@ -84,15 +88,31 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
         return state, f"the {init.role} of {run_dir} ({describe(net)})"
 
 
+_restoring: ContextVar[bool] = ContextVar("restoring", default=False)
+
+
+@contextmanager
+def restoring() -> Iterator[None]:
+    """Within it, experiments are built to receive a checkpoint (a resume, `rlgen.load_run`): a
+    backbone's `init` freezes it or sets its lr as in training, but loads nothing, so the run it
+    came from need not exist any more; the checkpoint holds the weights."""
+    token = _restoring.set(True)
+    try:
+        yield
+    finally:
+        _restoring.reset(token)
+
+
 def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, where: str) -> None:
     """Load `init` into each target backbone (one load for all), then freeze it or give it its own lr.
     `where` is the config path of the backbone section, for messages."""
     if init is None:
         return
     targets = [targets] if isinstance(targets, nn.Module) else targets
-    state, source = load_trunk(init)
+    state, source = (None, "") if _restoring.get() else load_trunk(init)
     for target in targets:
-        copy_state(state, target, source, where)
+        if state is not None:
+            copy_state(state, target, source, where)
         if init.freeze:
             freeze(target)
         elif init.lr is not None:

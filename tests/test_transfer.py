@@ -57,6 +57,25 @@ def test_init_loads_the_named_role_bit_for_bit(digits_encoder, tmp_path):
     assert _same(_state(exp.model.backbone), encoder)
 
 
+def test_a_run_with_a_transferred_backbone_outlives_its_source(digits_encoder, tmp_path):
+    """Its checkpoint holds the weights: eval and resume need the source run no more."""
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(digits_encoder[0], source, ignore=shutil.ignore_patterns(".lock"))
+    run_dir = _train("supervised_digits", tmp_path / "runs", *_classifier(tmp_path, source, freeze=True),
+                     "train.total_steps=100")
+    def scores():
+        with rlgen.load_run(run_dir) as run:
+            return {k: v for k, v in run.evaluate().items() if isinstance(v, float)}
+
+    before = scores()
+    shutil.rmtree(source)
+    assert scores() == before and before
+    resumed = rlgen.train(resume=run_dir, overrides=[*QUIET, "train.total_steps=200"])
+    assert resumed.summary["status"] == "completed" and resumed.summary["global_step"] == 200
+
+
 def test_a_frozen_backbone_is_bit_identical_after_training_and_the_head_learns(digits_encoder, tmp_path):
     run_dir, encoder = digits_encoder
     trained = _train("supervised_digits", tmp_path, *_classifier(tmp_path, run_dir, freeze=True),
