@@ -21,7 +21,7 @@ from typing import Any, Callable, ClassVar, TypeVar
 
 import numpy as np
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.registry import SOURCES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -273,6 +273,23 @@ def modality_of(source: Any) -> str | None:
     return value if value in ("points", "image", "sequence") else None
 
 
+def check_batch(name: str, source: Any, x: Any, y: Any, batch: int) -> None:
+    """A source's first batch against its own declaration: `batch` rows of `shape`, float32, finite,
+    and labels when it has classes; one line naming the source when it breaks its contract."""
+    shape = tuple(source.shape)
+    if not isinstance(x, np.ndarray) or x.shape != (batch, *shape):
+        got = f"an array of shape {x.shape}" if isinstance(x, np.ndarray) else f"a {type(x).__name__}"
+        raise RlgenError(f"data source {name!r}: sample({batch}, rng) gave {got}, not ({batch}, *shape) = "
+                         f"{(batch, *shape)}")
+    if x.dtype != np.float32:
+        raise RlgenError(f"data source {name!r}: samples are {x.dtype}, not float32 (cast them in sample())")
+    if not np.isfinite(x).all():
+        raise RlgenError(f"data source {name!r}: a sample holds NaN or infinity")
+    if int(getattr(source, "n_classes", 0) or 0) > 0 and (y is None or np.shape(y) != (batch,)):
+        raise RlgenError(f"data source {name!r} has {source.n_classes} classes, so sample() returns ({batch},) "
+                         f"labels beside the samples; it gave {None if y is None else np.shape(y)}")
+
+
 def make_source(name: str, **kwargs: Any) -> Any:
     """The source `name` (registered or an import path) built with `kwargs`."""
     builder = SOURCES.get(name)
@@ -280,6 +297,11 @@ def make_source(name: str, **kwargs: Any) -> Any:
         source = builder(**kwargs)
     except TypeError as e:
         raise RlgenError(f"data source {name!r}: {e} (check data.kwargs)") from None
+    except RlgenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever the source's own code refuses
+        raise RlgenError(f"data source {name!r} could not be built: {type(e).__name__}: {first_line(e)} "
+                         "(check data.kwargs)") from None
     missing = [a for a in ("shape", "sample") if not hasattr(source, a)]
     if missing or modality_of(source) is None:
         raise RlgenError(f"data source {name!r} built a {type(source).__name__} without "

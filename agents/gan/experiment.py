@@ -23,7 +23,7 @@ from rlgen.agents.gan.losses import LOSSES
 from rlgen.agents.gan.metrics import training_warning
 from rlgen.agents.gan.players import EMA, Discriminator, Generator
 from rlgen.agents.gan.regularizers import differentiable_twice, gradient_penalty, r1_from_logits
-from rlgen.envs.datasets import make_source, modality_of
+from rlgen.envs.datasets import check_batch, make_source, modality_of
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import console
@@ -60,6 +60,7 @@ class GANExperiment(ExperimentBase):
         cfg, obj = self.cfg, self.cfg.objective
         self.ctx, self.device = ctx, ctx.device
         self.source = make_source(cfg.data.source, **cfg.data.kwargs)
+        self._batch_checked = False
         modality = modality_of(self.source)
         if problems := fit_problems(cfg, modality, int(getattr(self.source, "n_classes", 0)) > 0):
             raise RlgenError(f"data source {cfg.data.source!r}: " + "; ".join(problems))
@@ -238,6 +239,9 @@ class GANExperiment(ExperimentBase):
 
     def _real(self) -> tuple[Tensor, Tensor | None]:
         x, y = self.source.sample(self.cfg.objective.batch_size, self.rng)
+        if not self._batch_checked:  # a source of one's own breaking its contract: one line, not torch's error
+            check_batch(self.cfg.data.source, self.source, x, y, self.cfg.objective.batch_size)
+            self._batch_checked = True
         x_t = torch.from_numpy(x).to(self.device, non_blocking=True)
         y_t = torch.from_numpy(y).to(self.device, non_blocking=True) if (self.n_classes and y is not None) else None
         return x_t, y_t
@@ -328,6 +332,10 @@ def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None) -> 
     for where, b in (("generator", g), ("discriminator", d)):
         if b.type == "cnn" and modality != "image":
             problems.append(f"{where}.backbone.type: 'cnn' is for images, but {name!r} gives {modality}")
+    for where, b in (("generator", g), ("discriminator", d)):
+        if getattr(b, "norm", None) == "batch" and cfg.objective.batch_size < 2:
+            problems.append(f"{where}.backbone.norm: batch norm needs batches of 2 or more; objective.batch_size is "
+                            f"{cfg.objective.batch_size} (raise it, or use norm: layer)")
     if getattr(d, "pool", None) == "sequence":
         problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
     return problems

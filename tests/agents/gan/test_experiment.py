@@ -187,6 +187,43 @@ def test_a_transformer_discriminator_takes_a_double_backward_penalty(tmp_path, p
     assert summary["status"] == "completed" and np.isfinite(summary["final"]["eval/mmd"])
 
 
+class _Broken:
+    """A source of one's own that breaks its contract in one way at a time."""
+
+    modality, n_classes, shape = "points", 0, (2,)
+
+    def __init__(self, fault: str = "shape"):
+        if fault == "raise":
+            raise ValueError("no such file: data.csv")
+        self.fault = fault
+
+    def sample(self, batch, rng):
+        x = rng.standard_normal((batch, 3 if self.fault == "shape" else 2))
+        return (x if self.fault == "float64" else x.astype(np.float32)), None
+
+
+@pytest.mark.parametrize("fault, says", [
+    ("shape", "sample(8, rng) gave an array of shape (8, 3), not (8, *shape) = (8, 2)"),
+    ("float64", "samples are float64, not float32"),
+    ("raise", "could not be built: ValueError: no such file: data.csv"),
+])
+def test_a_source_that_breaks_its_contract_is_one_line_and_no_run(tmp_path, capsys, fault, says):
+    from rlgen.cli import main
+
+    assert main(["train", "gan_ring8", "data.source=tests.agents.gan.test_experiment:_Broken",
+                 f"data.kwargs={{fault: {fault}}}", "objective.batch_size=8", f"logging.dir={tmp_path}",
+                 "logging.wandb.mode=disabled", "train.progress=false"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_norm_with_batches_of_one_is_refused(tmp_path):
+    cfg = config(tmp_path, source="ring8", **{"objective.batch_size": 1, "generator.backbone.norm": "batch"})
+    assert GANExperiment.check(cfg) == ["generator.backbone.norm: batch norm needs batches of 2 or more; "
+                                        "objective.batch_size is 1 (raise it, or use norm: layer)"]
+
+
 def test_a_gpu_noise_stream_is_not_forced_onto_the_cpu(tmp_path):
     """A checkpoint from a CUDA run holds a Philox generator state, which a CPU generator cannot
     take: loading it on the CPU (rlgen.load_run's default) keeps the weights and skips the stream.
