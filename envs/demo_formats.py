@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from rlgen.envs.demos import Demos
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 
 # Metadata keys rlgen writes next to Minari's own: the expert's and a random policy's mean return
 # are Minari's (and D4RL's) ref_max_score and ref_min_score, so minari.get_normalized_score works.
@@ -130,8 +131,12 @@ class NpzFormat:
         return path.suffix == ".npz" and path.is_file()
 
     def read(self, path: Path) -> Demos:
-        with np.load(path, allow_pickle=False) as f:  # arrays only: nothing in the file is executed
-            arrays = {k: f[k] for k in f.files}
+        try:
+            with np.load(path, allow_pickle=False) as f:  # arrays only: nothing in the file is executed
+                arrays = {k: f[k] for k in f.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as e:  # not a zip of arrays, or arrays of Python objects
+            raise RlgenError(f"{path} is not a .npz of plain arrays ({type(e).__name__}: {first_line(e)}); "
+                             "write demos with `rlgen record` or numpy.savez") from None
         missing = [k for k in ("observations", "actions", "next_observations") if k not in arrays]
         flags = {}
         for ours, names in _NPZ_ALIASES.items():

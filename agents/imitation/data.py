@@ -34,10 +34,39 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
         if shape != tuple(space.shape):
             raise RlgenError(f"demos {cfg.path}: {what} of shape {shape}, but {env_cfg.id} has {space} "
                              f"(shape {tuple(space.shape)}); record the demos on this env")
+    if problem := _values_problem(demos, action_space):
+        raise RlgenError(f"demos {cfg.path}: {problem}")
     recorded = demos.metadata.get("env_id")
     if recorded and recorded != env_cfg.id:
         console.print(f"[yellow]warning:[/] demos {cfg.path} were recorded on {recorded}, training on {env_cfg.id}")
     return demos
+
+
+def _values_problem(demos: Demos, action_space: gym.Space) -> str | None:
+    """What in the demos' values no policy could learn from: non-numbers, NaN or infinity, and
+    actions the env's action space does not hold (a discrete action out of range or fractional, a
+    continuous one outside its bounds)."""
+    for what, rows in (("observations", demos.observations), ("next_observations", demos.next_observations),
+                       ("actions", demos.actions)):
+        rows = np.asarray(rows)
+        if not (np.issubdtype(rows.dtype, np.number) or rows.dtype == np.bool_):
+            return f"{what} are {rows.dtype}, not numbers"
+        if np.issubdtype(rows.dtype, np.floating) and not np.isfinite(rows).all():
+            return f"{what} hold NaN or infinity (row {int(np.flatnonzero(~np.isfinite(rows).reshape(len(rows), -1).all(1))[0])})"
+    actions = np.asarray(demos.actions)
+    if isinstance(action_space, gym.spaces.Discrete):
+        whole = actions == np.round(actions)
+        inside = (actions >= action_space.start) & (actions < action_space.start + action_space.n)
+        if not (whole & inside).all():
+            bad = actions.reshape(-1)[~(whole & inside).reshape(-1)][0]
+            return (f"action {bad!r} is not one of {action_space} (actions 0-{action_space.n - 1}); record the "
+                    "demos on this env")
+    elif isinstance(action_space, gym.spaces.Box):
+        tolerance = 1e-6 * np.maximum(1.0, np.abs(action_space.high - action_space.low))
+        if ((actions < action_space.low - tolerance) | (actions > action_space.high + tolerance)).any():
+            return (f"actions reach [{actions.min():.3g}, {actions.max():.3g}], outside {action_space}; record the "
+                    "demos on this env, or rescale them to its bounds")
+    return None
 
 
 @dataclass

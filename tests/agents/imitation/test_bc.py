@@ -99,6 +99,35 @@ def test_bc_demos_of_another_env_are_refused(tmp_path, identity_demos):
         rlgen.train(cfg)
 
 
+@pytest.mark.parametrize("env_id, change, says", [
+    ("rlgen/Identity-v0", lambda d: {"actions": d.actions + 7}, "is not one of Discrete"),
+    ("rlgen/Identity-v0", lambda d: {"actions": d.actions + 0.5}, "is not one of Discrete"),
+    ("rlgen/Identity-v0", lambda d: {"observations": np.where(np.arange(len(d.observations)).reshape(
+        -1, *[1] * (d.observations.ndim - 1)) == 3, np.nan, d.observations.astype(np.float64))},
+     "observations hold NaN or infinity (row 3)"),
+    ("rlgen/IdentityBox-v0", lambda d: {"actions": d.actions * 10}, "outside Box"),
+])
+def test_bc_demos_with_values_the_env_cannot_hold_are_one_line(tmp_path, identity_demos, env_id, change, says):
+    import dataclasses
+
+    from rlgen.envs.demos import read_demos
+
+    demos = read_demos(identity_demos[env_id])
+    bad = write_demos(dataclasses.replace(demos, **change(demos)), tmp_path / "bad.npz")
+    with pytest.raises(rlgen.errors.RlgenError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        rlgen.train(bc_config(tmp_path / "runs", env_id, bad))
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_npz_that_is_not_plain_arrays_is_one_line(tmp_path, identity_demos):
+    text, objects = tmp_path / "text.npz", tmp_path / "objects.npz"
+    text.write_text("observations,actions\n1,0\n")
+    np.savez(objects, observations=np.array([{"a": 1}], dtype=object))
+    for path in (text, objects):
+        with pytest.raises(rlgen.errors.RlgenError, match="is not a .npz of plain arrays"):
+            rlgen.train(bc_config(tmp_path / "runs", "rlgen/Identity-v0", path))
+
+
 def test_bc_resumes_exactly(expert_demos):
     path = config_path("bc_cartpole")
     report = check_experiment("bc", "bc_cartpole", [*smoke_overrides(path), f"demos.path={expert_demos('ppo_cartpole')}",
