@@ -17,7 +17,7 @@ def test_a_kind_that_resumes_exactly_passes(tmp_path):
     report = check_experiment(ToyExperiment, toy_config(tmp_path), units=3)
     assert isinstance(report, CheckReport)
     assert report.units == 5 and report.exact and report.seconds > 0
-    assert report.metric_names == ("loss/total",) and report.eval_names == ("eval/score",)
+    assert report.metric_names == ("loss/total",) and report.eval_names == ("eval/negated", "eval/score")
 
 
 def test_a_kind_is_named_by_import_path_and_the_config_given_as_a_mapping(tmp_path):
