@@ -33,6 +33,8 @@ def ensure_registered(env_id: str) -> str:
             gym.register_envs(importlib.import_module("ale_py"))
         except ImportError as e:
             raise RlgenError(f"env {env_id!r} needs the ale_py package ({e}); pip install 'rlgen[atari]'") from None
+    elif ":" not in env_id and env_id not in gym.registry and importlib.util.find_spec("ale_py") is not None:
+        gym.register_envs(importlib.import_module("ale_py"))  # its older ids too: PongNoFrameskip-v4 (rl-zoo3's)
     if env_id.startswith("MinAtar/") and importlib.util.find_spec("minatar") is None:
         raise RlgenError(f"env {env_id!r} needs the minatar package; pip install 'rlgen[minatar]'")
     module, sep, bare = env_id.partition(":")

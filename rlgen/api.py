@@ -153,6 +153,9 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         cfg = run_config(resume, overrides, trust=trust)
         state = checkpoint.load(resume, trust=trust)
         _check_resume(resume, cfg, state.get("config"))
+        if cfg.train.total_steps < int(state.get("global_step") or 0):
+            raise RlgenError(f"cannot resume {resume} with train.total_steps={cfg.train.total_steps:,}: it is at step "
+                             f"{int(state['global_step']):,} already; give a larger budget")
     elif config is None:
         raise RlgenError("rlgen.train needs a config (a YAML path, a bundled name, a mapping) or resume=RUN_DIR")
     else:

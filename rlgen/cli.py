@@ -397,7 +397,9 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
     wandb_dir = run_dir / "wandb"
     if wandb_dir.is_dir():
         console.print(f"  look at it:    wandb leet {wandb_dir}")
-        console.print(f"  upload later:  wandb sync {next(iter(sorted(wandb_dir.glob('offline-run-*'))), wandb_dir)}")
+        offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
+        target = offline[0] if len(offline) == 1 else wandb_dir / "offline-run-*" if offline else wandb_dir
+        console.print(f"  upload later:  wandb sync {target}")
 
 
 def _esc(text: str) -> str:

@@ -200,6 +200,32 @@ def test_eval_of_a_directory_without_a_run_is_a_readable_error(tmp_path, capsys)
     assert "is not a run directory" in capsys.readouterr().err
 
 
+def test_a_resume_to_fewer_steps_than_done_is_refused_and_changes_nothing(tmp_path, capsys):
+    _, runner = _train(tmp_path)
+    files = {p: p.read_bytes() for p in runner.run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert main(["train", "--resume", str(runner.run_dir), "train.total_steps=512"]) == 2
+    assert "it is at step 1,024 already; give a larger budget" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in files} == files
+
+
+def test_the_sync_line_covers_every_offline_run_of_a_resumed_run(tmp_path, capsys):
+    from rlgen.cli import _report
+
+    for name in ("offline-run-1", "offline-run-2"):
+        (tmp_path / "wandb" / name).mkdir(parents=True)
+    _report({"status": "completed", "global_step": 1, "wall_time_s": 0.1, "final": {}, "target_reached": None}, tmp_path)
+    assert f"wandb sync {tmp_path / 'wandb' / 'offline-run-*'}" in capsys.readouterr().err.replace("\n", "")
+
+
+def test_rl_zoo3s_atari_ids_are_known():
+    """In a fresh process: nothing else has registered ale_py's envs there."""
+    pytest.importorskip("ale_py")
+    code = ("from rlgen.envs import check_env_id; "
+            "print(check_env_id('PongNoFrameskip-v4'), check_env_id('BreakoutNoFrameskip-v4'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["None", "None"]
+
+
 def test_resume_with_a_config_is_refused_with_a_fix(tmp_path, capsys):
     _, runner = _train(tmp_path)
     assert main(["train", "ppo_cartpole", "--resume", str(runner.run_dir)]) == 2
