@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 
 PREFIX = "zoo:"
 INSTALL_HINT = ("rl-zoo3's hyperparameter files come with the rl_zoo3 package: "
@@ -216,7 +216,12 @@ class _Converter:
     def run(self, hp: dict[str, Any]) -> None:
         if self.algo == "a2c":  # A2C's own default optimizer is RMSprop(alpha=0.99, eps=rms_prop_eps)
             if hp.pop("use_rms_prop", True):
-                self.optim.update(type="rmsprop", eps=float(hp.pop("rms_prop_eps", 1e-5)))
+                eps = hp.pop("rms_prop_eps", 1e-5)
+                if isinstance(eps, (int, float)) and not isinstance(eps, bool):
+                    self.optim.update(type="rmsprop", eps=float(eps))
+                else:
+                    self.optim.update(type="rmsprop")
+                    self.skip("rms_prop_eps", eps, "not a number")
             else:
                 hp.pop("rms_prop_eps", None)
         for key, value in hp.items():
@@ -224,7 +229,10 @@ class _Converter:
             if key in _NOT_RUN:
                 self.skip(key, value, _NOT_RUN[key])
             elif handler is not None:
-                handler(value)
+                try:
+                    handler(value)
+                except (ValueError, TypeError, AttributeError, KeyError, SyntaxError) as e:  # a value of the wrong kind
+                    self.skip(key, value, f"not understood: {type(e).__name__}: {first_line(e)}")
             else:
                 self._hyperparam(key, value)
 

@@ -133,6 +133,27 @@ def test_what_does_not_convert_is_named(tmp_path):
     assert yaml.safe_load(text) == conversion.config
 
 
+def test_values_of_the_wrong_kind_are_named_not_raised(tmp_path):
+    from rlgen.agents.rl import zoo
+
+    own = tmp_path / "mine.yml"
+    own.write_text(textwrap.dedent("""\
+        CartPole-v1:
+          learning_rate: lin_abc
+          n_envs: abc
+          frame_stack: x
+          env_kwargs: 5
+          env_wrapper: 5
+          policy_kwargs: 5
+          normalize: "{'norm_obs': "
+        """))
+    conversion = zoo.convert("ppo", "CartPole-v1", file=own)
+    named = [u.split(":")[0] for u in conversion.unsupported]
+    assert named == ["learning_rate", "n_envs", "frame_stack", "env_kwargs", "env_wrapper", "policy_kwargs", "normalize"]
+    assert all("not understood" in u or "convert" in u for u in conversion.unsupported)
+    rlgen.load_config(conversion.config)  # what did convert still makes a valid config
+
+
 def test_policy_kwargs_one_by_one(tmp_path):
     from rlgen.agents.rl import zoo
 
