@@ -235,6 +235,13 @@ class _Converter:
                     self.skip(key, value, f"not understood: {type(e).__name__}: {first_line(e)}")
             else:
                 self._hyperparam(key, value)
+        wrappers = [w if isinstance(w, str) else next(iter(w)) for w in self.env.get("wrappers", [])]
+        kwargs = self.env.get("kwargs", {})
+        if self.env_id.startswith("ALE/") and any(w.endswith("AtariWrapper") for w in wrappers) \
+                and "frameskip" not in kwargs:
+            # ALE v5 skips 4 frames itself and AtariWrapper skips 4 more: 16 frames an action. rl-zoo3
+            # trains NoFrameskip-v4 ids, whose frames AtariWrapper alone skips.
+            self.env["kwargs"] = {**kwargs, "frameskip": 1}
 
     def config(self, name: str) -> dict[str, Any]:
         total = self.total_steps

@@ -154,6 +154,14 @@ def test_values_of_the_wrong_kind_are_named_not_raised(tmp_path):
     rlgen.load_config(conversion.config)  # what did convert still makes a valid config
 
 
+def test_an_ale_v5_id_under_atari_wrapper_skips_frames_once():
+    """v5 skips 4 frames itself, AtariWrapper 4 more: the conversion turns v5's own skip off."""
+    from rlgen.agents.rl import zoo
+
+    assert zoo.convert("ppo", "ALE/Pong-v5").config["env"]["kwargs"] == {"frameskip": 1}
+    assert "kwargs" not in zoo.convert("ppo", "PongNoFrameskip-v4").config["env"]  # rl-zoo3's own ids: as they are
+
+
 def test_policy_kwargs_one_by_one(tmp_path):
     from rlgen.agents.rl import zoo
 
