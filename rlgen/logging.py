@@ -70,6 +70,8 @@ class WandbSink:
 
         from rlgen.identity import identity
 
+        self.exit_code = 0  # what the run's process exits with (130 after Ctrl-C), set before close
+
         w, who = cfg.logging.wandb, identity(cfg)
         self._wandb = wandb
         self.run = wandb.init(
@@ -137,7 +139,7 @@ class WandbSink:
                            {"global_step": step, **meta, **(best if "best" in aliases else {})})
 
     def close(self) -> None:
-        self.run.finish()
+        self.run.finish(exit_code=self.exit_code)
 
     @property
     def dir(self) -> str:

@@ -422,6 +422,7 @@ class Runner:
         if getattr(self, "logger", None) is not None:
             if self.wandb is not None and self.wandb in self.logger.sinks:
                 self._finish_wandb()
+                self.wandb.exit_code = self.exit_code or (1 if status == "failed" else 0)
             self.logger.close()
         try:
             self.exp.close()

@@ -186,3 +186,12 @@ def test_a_wandb_server_that_cannot_be_reached_does_not_hold_training(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert "warning: W&B did not start" in out.stderr and "completed at step 512" in out.stderr  # one unit: 16 x 32
+
+
+def test_the_wandb_run_ends_with_the_process_exit_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = toy_config(tmp_path, checkpoint_every=1000, toy={"on_unit": "sigint", "signal_at": 30})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "interrupted" and runner.exit_code == 130
+    exits = [r["exit"] for r in wandb_records(runner.run_dir) if r["type"] == "exit"]
+    assert [e.get("exitCode", e.get("exit_code")) for e in exits] == [130]
