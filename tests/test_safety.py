@@ -157,6 +157,6 @@ def test_an_old_pickled_checkpoint_opens_only_with_trust(pristine, tmp_path, cap
     assert main(["eval", str(run), "--episodes", "1"]) == 2
     assert "--trust" in capsys.readouterr().err
     assert main(["eval", str(run), "--episodes", "1", "--trust"]) == 0
-    assert main(["train", "--resume", str(run), "train.total_steps=128", *QUIET, "--trust"]) == 0
+    assert main(["train", "--resume", str(run), "train.total_steps=320", *QUIET, "--trust"]) == 0
     err = capsys.readouterr().err
     assert "old-format checkpoint" in err and "(--trust)" in err and "this resume is not exact" in err
