@@ -197,11 +197,9 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
     full = path.absolute()  # `step_N` given from inside checkpoints/ has a parent only in full
     # a run directory may itself sit in a folder named "checkpoints": it holds its config
     in_ckpts = full.parent.name == "checkpoints" and not (path / "config.yaml").is_file()
-    if in_ckpts:
-        same = (path.parent.parent / "checkpoints").absolute() == full.parent
-        run_dir = path.parent.parent if same else full.parent.parent
-    else:
-        run_dir = path
+    run_dir = path
+    if in_ckpts:  # relative paths stay relative (messages name what the user typed)
+        run_dir = full.parent.parent if path.is_absolute() else Path(os.path.relpath(full.parent.parent))
     ckpt_dir = run_dir / "checkpoints"
     if which is None:
         if in_ckpts or (path / STATE).is_file():

@@ -51,8 +51,8 @@ def _values_problem(demos: Demos, action_space: gym.Space) -> str | None:
         rows = np.asarray(rows)
         if not (np.issubdtype(rows.dtype, np.number) or rows.dtype == np.bool_):
             return f"{what} are {rows.dtype}, not numbers"
-        if np.issubdtype(rows.dtype, np.floating) and not np.isfinite(rows).all():
-            return f"{what} hold NaN or infinity (row {int(np.flatnonzero(~np.isfinite(rows).reshape(len(rows), -1).all(1))[0])})"
+        if np.issubdtype(rows.dtype, np.floating) and not (finite := np.isfinite(rows).reshape(len(rows), -1).all(1)).all():
+            return f"{what} hold NaN or infinity (row {int(np.argmin(finite))})"
     actions = np.asarray(demos.actions)
     if isinstance(action_space, gym.spaces.Discrete):
         whole = actions == np.round(actions)

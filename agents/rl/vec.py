@@ -45,21 +45,23 @@ def make_vec_env(
 
 def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: float = 0.99) -> VecEnv:
     """The observation pipeline of `cfg` around a vector env: frame stack, normalization, history."""
-    space = vec.observation_space
+    space = vec.observation_space  # SB3's wrappers check it; their refusal becomes one line with the fix
     if cfg.frame_stack:
-        if not isinstance(space, (gym.spaces.Box, gym.spaces.Dict)):
+        try:
+            vec = VecFrameStack(vec, cfg.frame_stack)
+        except (AssertionError, ValueError):
             vec.close()
             raise RlgenError(f"env.frame_stack: {cfg.id} observes {space}; frames stack for Box observations "
-                             "(flatten others with env.wrappers: [FlattenObservation])")
-        vec = VecFrameStack(vec, cfg.frame_stack)
+                             "(flatten others with env.wrappers: [FlattenObservation])") from None
     if cfg.normalize is not None:
         n = cfg.normalize
-        if n.obs and not isinstance(space, (gym.spaces.Box, gym.spaces.Dict)):
+        try:
+            vec = VecNormalize(vec, training=training, norm_obs=n.obs, norm_reward=n.reward and training,
+                               clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=gamma)
+        except ValueError:
             vec.close()
             raise RlgenError(f"env.normalize.obs: {cfg.id} observes {space}, which has no scale to normalize; set "
-                             "env.normalize.obs: false (or env.normalize: null)")
-        vec = VecNormalize(vec, training=training, norm_obs=n.obs, norm_reward=n.reward and training,
-                           clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=gamma)
+                             "env.normalize.obs: false (or env.normalize: null)") from None
     if cfg.history is not None:  # outermost: it windows normalized observations, its flags stay 0/1
         vec = VecHistory(vec, cfg.history.length, cfg.history.actions, cfg.history.rewards)
     return vec
