@@ -348,11 +348,13 @@ def check_metric(runs: Sequence[RunData], metric: str) -> None:
     common = sorted(set.intersection(*numeric) - {"global_step"}) if numeric else []
     close = difflib.get_close_matches(metric, common, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
+    silent = [r.label for r, keys in zip(runs, numeric) if not keys - {"global_step"}]
+    none = (f"(none: {', '.join(silent[:3])}{' and more' if len(silent) > 3 else ''} logged no metric yet)" if silent
+            else "(none in common: these runs are of different kinds)")
     names = ", ".join(r.label for r in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     raise RlgenError(
         f"metric {metric!r} is not logged by {len(missing)} of {len(runs)} runs ({names}){hint}. "
-        f"Metrics every run logs: {', '.join(common) or '(none in common: these runs are of different kinds)'}; "
-        "pick one with --metric, or compare fewer runs"
+        f"Metrics every run logs: {', '.join(common) or none}; pick one with --metric, or compare fewer runs"
     )
 
 

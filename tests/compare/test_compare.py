@@ -166,6 +166,15 @@ def test_runs_without_the_metric(make_run, capsys):
     assert "not logged by" in capsys.readouterr().err
 
 
+def test_run_that_logged_nothing_is_named(make_run):
+    a = make_run("a", 0, A[0])
+    fresh = make_run("fresh", 0, [], extra_rows=[{"global_step": 0}])
+    with pytest.raises(RlgenError, match=r"\(none: fresh/\S+ logged no metric yet\)"):
+        compare([read_run(fresh)], "eval/return_mean")
+    with pytest.raises(RlgenError, match="logged no metric yet"):
+        compare([read_run(a), read_run(fresh)], "eval/return_mean")
+
+
 def test_nothing_matches(tmp_path, capsys):
     with pytest.raises(RlgenError, match="no run directory matches"):
         expand([str(tmp_path / "nope*")])
