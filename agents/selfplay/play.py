@@ -57,10 +57,14 @@ def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapsho
     first = exps[0]
     players: dict[str, Opponent] = {}
     for exp in exps:
-        players[exp.label] = exp.agent_player(deterministic=deterministic)
+        label, k = exp.label, 1
+        while label in players:  # the same checkpoint twice, or two runs of one name: a player each
+            k += 1
+            label = f"{exp.label}#{k}"
+        players[label] = exp.agent_player(deterministic=deterministic)
         if snapshots:
             for snap in exp.league.snapshots:
-                players[f"{exp.label}:{snap.name}"] = exp.league.player(snap.name)
+                players[f"{label}:{snap.name}"] = exp.league.player(snap.name)
     players.update(first.references)
     names = list(players)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]

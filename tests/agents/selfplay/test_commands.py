@@ -1,5 +1,6 @@
 """`rlgen play` driven by scripted input, and `rlgen tournament` over two checkpoints."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,13 @@ def test_tournament_prints_ratings(run_dir, capsys):
     assert main(["tournament", str(run_dir), str(first), "--games", "4", "--checkpoint", "latest"]) == 0
     out = capsys.readouterr().out  # --checkpoint picks in run directories; a checkpoint directory is itself
     assert "@128" in out and "@64" in out and "minimax" in out and "1000" in out
+
+
+def test_a_checkpoint_given_twice_plays_as_two_players(run_dir, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # whole player names
+    assert main(["tournament", str(run_dir), str(run_dir), "--games", "2"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"@(\d+) .*\n.*@\1#2 ", out) or re.search(r"@(\d+)#2 .*\n.*@\1 ", out)
 
 
 def test_restore_rejects_a_non_run(tmp_path):
