@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -89,10 +89,11 @@ def ratings_table(rows: list[tuple[str, float, float, int]]) -> Table:
 # --- a person against the agent ---------------------------------------------------------------
 
 
-def board_table(observation: np.ndarray, n_actions: int) -> Table:
-    """The board seen by the first player (X); empty cells show their move number when moves are
-    cells (tic-tac-toe), the header shows column numbers when moves are columns (connect four)."""
-    cells = planes_to_cells(observation)  # (rows, cols): +1 X, -1 O
+def board_table(observation: np.ndarray, n_actions: int, flip: bool = False) -> Table:
+    """The board with the first player as X; empty cells show their move number when moves are
+    cells (tic-tac-toe), the header shows column numbers when moves are columns (connect four).
+    `flip`: the observation's first plane holds the second player's stones (see `_Board`)."""
+    cells = planes_to_cells(observation) * (-1 if flip else 1)  # (rows, cols): +1 X, -1 O
     rows, cols = cells.shape
     by_column = n_actions == cols
     table = Table(show_header=by_column, show_lines=not by_column, box=box.SIMPLE_HEAD if by_column else box.SQUARE)
@@ -120,20 +121,56 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     agent = exp.agent_player(deterministic=True)
     n_actions = int(game.action_space(agents[0]).n)
     console.print(f"You are {'X' if human == agents[0] else 'O'}; {exp.cfg.game.name}, agent at step {exp.global_step:,}.")
+    board = _Board(game, list(agents), n_actions)
     while not (game.terminations[human] or game.truncations[human]):
         mover = game.agent_selection
         seen = game.observe(mover)
         if mover == human:
-            console.print(board_table(game.observe(agents[0])["observation"], n_actions))
+            console.print(board.table())
             move = _ask_move(seen["action_mask"].astype(bool), ask, console)
         else:
             move = int(agent(seen["observation"], seen["action_mask"].astype(bool)))
             console.print(f"agent plays {move + 1}")
         game.step(move)
-    console.print(board_table(game.observe(agents[0])["observation"], n_actions))
+        board.moved(mover, move)
+    console.print(board.table())
     outcome = float(np.sign(game._cumulative_rewards[human]))
     console.print({1.0: "[bold green]You win![/]", 0.0: "Draw.", -1.0: "[bold red]The agent wins.[/]"}[outcome])
     return outcome
+
+
+class _Board:
+    """The board as the first player's X and the second's O, whichever player a game's planes put
+    first: tic-tac-toe's the observer's marks, go's the last mover's stones. After a move onto a
+    cell the stone there is the mover's, which rules out the readings it contradicts."""
+
+    READINGS = ("observer", "last mover", "to move")
+
+    def __init__(self, game: Any, players: list[str], n_actions: int):
+        self.game, self.players, self.n_actions = game, players, n_actions
+        self.readings, self.last = list(self.READINGS), None
+
+    def observation(self) -> np.ndarray:
+        return self.game.observe(self.players[0])["observation"]
+
+    def _owner(self, reading: str) -> str | None:
+        """The player whose stones the first plane holds, under `reading`."""
+        return {"observer": self.players[0], "last mover": self.last, "to move": self.game.agent_selection}[reading]
+
+    def moved(self, mover: str, move: int) -> None:
+        self.last = mover
+        cells = planes_to_cells(self.observation())
+        if self.n_actions == cells.shape[1] or move >= cells.size or cells.flat[move] == 0:
+            return  # a column (connect four), a pass, or a stone captured at once: says nothing
+        owner = mover if cells.flat[move] > 0 else next(p for p in self.players if p != mover)
+        self.readings = [r for r in self.readings if self._owner(r) == owner] or self.readings
+
+    def flipped(self) -> bool:
+        """True when the first plane now holds the second player's stones."""
+        return self.last is not None and self._owner(self.readings[0]) != self.players[0]
+
+    def table(self) -> Table:
+        return board_table(self.observation(), self.n_actions, flip=self.flipped())
 
 
 def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console) -> int:

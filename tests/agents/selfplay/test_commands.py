@@ -60,6 +60,29 @@ def test_board_shows_marks_and_move_numbers():
     assert "X" in text and "O" in text and "2" in text and "5" not in text and "1" not in text
 
 
+@pytest.mark.parametrize("game, moves, n_actions", [
+    ("tictactoe_v3", [1, 5, 6, 0], 9),
+    ("go_v5", [1, 8, 25, 3, 25, 25], 26),  # 25: a pass; go's planes are the last mover's, so they swap each move
+])
+def test_the_board_shows_the_first_player_as_x_whatever_the_planes(game, moves, n_actions):
+    from rlgen.agents.selfplay.play import _Board
+    from rlgen.envs.games.aec import make_game
+    from rlgen.envs.games.boards import planes_to_cells
+
+    env = make_game(game, {"board_size": 5} if game == "go_v5" else {})()
+    env.reset(seed=0)
+    board = _Board(env, list(env.possible_agents), n_actions)
+    expected = np.zeros(25 if game == "go_v5" else 9, dtype=np.int8)
+    for i, move in enumerate(moves):
+        mover = env.agent_selection
+        env.step(move)
+        board.moved(mover, move)
+        if move < expected.size:
+            expected[move] = 1 if i % 2 == 0 else -1  # the first player moves first
+        shown = planes_to_cells(board.observation()).ravel() * (-1 if board.flipped() else 1)
+        assert (shown == expected).all(), (i, shown, expected)
+
+
 def test_tournament_prints_ratings(run_dir, capsys):
     first = run_dir / "checkpoints" / "step_64"
     assert first.is_dir()
