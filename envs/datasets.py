@@ -145,7 +145,9 @@ def frames(env_id: str = "CartPole-v1", n_frames: int = 512, size: int = 32, gra
     """
     import gymnasium as gym
 
-    env = gym.make(env_id, render_mode="rgb_array")
+    from rlgen.envs import ensure_registered
+
+    env = gym.make(ensure_registered(env_id), render_mode="rgb_array")
     rng = np.random.default_rng(seed)
     env.action_space.seed(seed)
     env.reset(seed=seed)

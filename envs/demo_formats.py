@@ -93,7 +93,9 @@ class MinariFormat:
         if observation_space is None or action_space is None:
             if env_id is None:
                 raise RlgenError("writing a Minari dataset needs the env id or its spaces")
-            env = gym.make(env_id)
+            from rlgen.envs import ensure_registered
+
+            env = gym.make(ensure_registered(env_id))
             observation_space, action_space = env.observation_space, env.action_space
             env.close()
         data = path.resolve() / "data"  # Minari joins file names to this path: it must be absolute

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import difflib
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -161,7 +161,8 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
     else:
         cfg = load_config(config, overrides)
     runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval, run_dir=run_dir,
-                    resume_state=state, trust=trust)
+                    resume_state=state, trust=trust,
+                    untrusted_config=resume / "config.yaml" if resume is not None and not trust else None)
     summary = runner.run()
     return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code)
 
@@ -170,8 +171,13 @@ def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = Fa
     """A run's own config.yaml, read as a file from anyone: no `${...}` resolvers (they can read
     the environment) and no names by import path (importing runs code), unless `trust`."""
     path = Path(run_dir) / "config.yaml"
-    with nullcontext() if trust else registered_names_only(str(path)):
+    with untrusted_unless(trust, path):
         return load_config(path, overrides, interpolation=trust)
+
+
+def untrusted_unless(trust: bool, source: Path) -> AbstractContextManager[None]:
+    """Only registered names resolve within it (see `registry.registered_names_only`), unless `trust`."""
+    return nullcontext() if trust else registered_names_only(str(source))
 
 
 # What may change when a run resumes: its budget, evaluation, checkpointing and logging, the
@@ -304,13 +310,18 @@ class Run:
                 console.print(f"[yellow]warning:[/] {escape(str(e))}; opened the run's newest intact checkpoint")
                 self.checkpoint, self._checkpoint_dir = "latest", self.run_dir
             kind = (state.get("config") or {}).get("kind", self.config.kind)
-            if kind != self.config.kind or "experiment" not in state:
+            if "experiment" not in state:
+                raise RlgenError(f"{self._checkpoint_dir}: its checkpoint holds no experiment state (damaged, or "
+                                 f"not written by rlgen); pick another with --checkpoint (see {self.run_dir / 'checkpoints'})")
+            if kind != self.config.kind:
                 raise RlgenError(f"{self._checkpoint_dir} holds a checkpoint of kind {kind!r}, not of this "
                                  f"{self.config.kind!r} run ({self.run_dir})")
             exp = make_experiment(self.config)
             torch.set_num_threads(self.config.train.threads or 1)
             device = choose_device(self._device, False)
-            with restoring():  # the checkpoint holds any transferred backbone's weights
+            # the checkpoint holds any transferred backbone's weights; names the config passes on to
+            # what setup builds (a data source's env_id) are the untrusted file's too
+            with restoring(), untrusted_unless(self._trust, self.run_dir / "config.yaml"):
                 exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed, training=False))
             try:
                 with checkpoint.trusted(self._trust), checkpoint.to_use():

@@ -49,12 +49,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"[red]error:[/] {_esc(str(e))}")
         return 2
     except OSError as e:  # a path that cannot be read or written: say which, in one line
-        where = f": {e.filename}" if e.filename else ""
-        console.print(f"[red]error:[/] {_esc(f'{e.strerror or e}{where}')}")
+        console.print(f"[red]error:[/] {_esc(_os_error(e))}")
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         console.print("[yellow]aborted[/]")
-        return 130
+        return 128 + getattr(e, "signum", 2)  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+def _os_error(e: OSError) -> str:
+    """One line for a path that cannot be read or written; a file in the way of a folder is named."""
+    if isinstance(e, (FileExistsError, NotADirectoryError)) and e.filename:
+        if (blocking := _file_in_the_way(Path(e.filename))) is not None:
+            return f"{blocking} is a file, so no folder can be made there or under it: give another path"
+    return f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}"
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file at `folder` or at one of its parents, if any."""
+    return next((p for p in (folder, *folder.parents) if p.is_file()), None)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -292,6 +304,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from rlgen.compare import compare, read_runs
     from rlgen.compare_report import default_png, link_wandb_runs, log_to_wandb, plot_curves, stats_table
 
+    if args.out and (blocking := _file_in_the_way(Path(args.out).parent)) is not None:  # before the table
+        raise RlgenError(f"--out {args.out}: {blocking} is a file, so the figure cannot go under it")
     runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci)

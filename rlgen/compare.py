@@ -137,7 +137,7 @@ def read_run(path: Path) -> RunData:
     try:
         config = yaml.safe_load(config_path.read_text())
     except yaml.YAMLError as e:
-        raise RlgenError(f"{config_path} is not valid YAML: {e}") from None
+        raise RlgenError(f"{config_path} is not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(config, dict):
         raise RlgenError(f"{config_path} does not hold a config (a mapping of keys to values)")
     summary = None

@@ -361,7 +361,7 @@ class ExperimentConfig(Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     kind: str
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="0 to 4,294,967,295 (numpy's range, which SB3 seeds with)")
     device: str = "auto"
     train: TrainConfig
     logging: LoggingConfig = LoggingConfig()
@@ -430,6 +430,9 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             if not path.is_file():
                 raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
             conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
+            if OmegaConf.is_list(conf) or _bare_scalar(path):  # OmegaConf reads a lone `word` as {word: None}
+                raise RlgenError(f"{where}: the config must be a mapping of keys to values (key: value lines), "
+                                 f"not a {'list' if OmegaConf.is_list(conf) else 'single value'}")
         if not interpolation and (found := _interpolations(conf)):
             key, text = found[0]
             raise RlgenError(f"{where}: {key} is the interpolation {text!r}; a run's config.yaml is read without "
@@ -453,6 +456,16 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
     if not isinstance(raw, dict):
         raise RlgenError(f"{where}: the config must be a mapping of keys to values")
     return raw
+
+
+def _bare_scalar(path: Path) -> bool:
+    """The file's YAML is one scalar (`hello`)."""
+    import yaml
+
+    try:
+        return not isinstance(yaml.safe_load(path.read_text()), (dict, list, type(None)))
+    except yaml.YAMLError:
+        return False  # OmegaConf read it: its own loader decides
 
 
 def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:

@@ -22,6 +22,14 @@ class ConfigError(RlgenError):
         super().__init__(f"{source}: {len(problems)} config problems:\n{lines}")
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) before a run's loop could stop at a unit's end; exit status 128 + signum."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def first_line(e: BaseException) -> str:
     """The first line of an exception's message (a size-mismatch error runs to forty), or its type."""
     lines = str(e).strip().splitlines()

@@ -32,9 +32,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rlgen import checkpoint, distributed, plain, rundir, transfer
 from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import Diverged, RlgenError, first_line
+from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
+from rlgen.registry import registered_names_only
 
 __all__ = ["Experiment", "RunContext", "Runner", "choose_device", "prefers_accelerator"]
 
@@ -58,17 +59,21 @@ class _State:
 class Runner:
     def __init__(self, cfg: ExperimentConfig, experiment: Experiment, *, resume_dir: Path | None = None,
                  on_eval: Callable[[int, dict[str, Any]], bool] | None = None, run_dir: Path | None = None,
-                 resume_state: dict[str, Any] | None = None, trust: bool = False):
+                 resume_state: dict[str, Any] | None = None, trust: bool = False,
+                 untrusted_config: Path | None = None):
         """`on_eval(global_step, eval_metrics)` is called after every evaluation; returning True
         stops the run with status "pruned" (e.g. an Optuna trial that is doing worse than others).
         `run_dir`: where a new run goes (created, or existing and empty); default a new directory
         under logging.dir/name. `resume_state`: the checkpoint of `resume_dir`, when the caller has
-        already read it. `trust`: an old-format checkpoint may be read (its numpy, gymnasium and SB3 objects only)."""
+        already read it. `trust`: an old-format checkpoint may be read (its numpy, gymnasium and SB3 objects only).
+        `untrusted_config`: the file `cfg` was read from, when it may come from anyone (a resume
+        without --trust): the names setup passes on (a data source's env_id) resolve as in that file."""
         self.cfg = cfg
         self.exp = experiment
         self.on_eval = on_eval
         self.pruned = False
         self.trust = trust
+        self.untrusted_config = untrusted_config
         self.resume_dir = Path(resume_dir) if resume_dir else None
         self._chosen_dir = Path(run_dir) if run_dir else None
         # a new run's directory is made (exclusively) when it starts; until then, where it will most
@@ -100,6 +105,9 @@ class Runner:
         self.rank, self.world_size = init_distributed(device)
         owns_group = owns_group and _dist_initialized()
         made: list[Path] | None = None  # what this new run's directory took to make: undone if it never starts
+        # until the loop takes over the signals (it stops at a unit's end), SIGTERM interrupts as
+        # Ctrl-C does, so that a new run stopped while it is set up leaves no directory behind
+        term = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
         try:
             with ExitStack() as held:
                 if self.resume_dir is None:
@@ -121,13 +129,16 @@ class Runner:
                     held.enter_context(rundir.locked(self.run_dir))
                 resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
                 self._run(resume_state, device)
-        except RlgenError:
+        except (RlgenError, KeyboardInterrupt):
             # bad input found while the experiment was set up or began its first unit (a setting SB3
-            # refuses, missing demos): a new run that never trained a unit leaves no directory behind
+            # refuses, missing demos), or an interrupt then: a new run that never trained a unit
+            # leaves no directory behind (a crash keeps it: its summary is the evidence)
             if made is not None and not self._started and self.run_dir.is_dir():
                 rundir.discard(self.run_dir, made)
             raise
         finally:
+            if term is not None:
+                signal.signal(signal.SIGTERM, term)
             if owns_group:  # NCCL warns at exit about a process group left open
                 import torch.distributed as dist
 
@@ -145,8 +156,10 @@ class Runner:
         try:
             if resume_state is None:
                 self._open_sinks(resumed=False)
-            with transfer.restoring() if resume_state is not None else nullcontext():
-                self.exp.setup(ctx)  # a resume takes transferred weights from its checkpoint, not their source run
+            # a resume takes transferred weights from its checkpoint, not their source run
+            with (transfer.restoring() if resume_state is not None else nullcontext(),
+                  registered_names_only(str(self.untrusted_config)) if self.untrusted_config else nullcontext()):
+                self.exp.setup(ctx)
             if resume_state is not None:
                 self._restore(resume_state, device)
                 self._open_sinks(resumed=True)
@@ -591,3 +604,13 @@ def _bar_text(last: Mapping[str, Any]) -> str:
         if isinstance(last.get(key), float):
             return f"train  {key.split('/')[-1]}={last[key]:.4g}"
     return "train"
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -30,14 +30,24 @@ from rlgen.errors import RlgenError
 from rlgen.logging import console
 
 
+MAX_SEED = 2**32 - 1  # what numpy, and so SB3, takes
+MAX_SEEDS = 10_000  # every seed's config is checked before the first starts
+
+
 def parse_seeds(text: str) -> list[int]:
     """"0,1,2" -> [0, 1, 2]; "0-4" -> [0, 1, 2, 3, 4]; ranges and lists mix ("0-2,7")."""
-    seeds: list[int] = []
+    spans: list[range] = []
     for part in (p.strip() for p in text.split(",")):
         m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if not m or (m[2] is not None and int(m[2]) < int(m[1])):
             raise RlgenError(f"--seeds {text!r}: expected seeds like 0,1,2 or a range like 0-4")
-        seeds += range(int(m[1]), int(m[2] or m[1]) + 1)
+        spans.append(range(int(m[1]), int(m[2] or m[1]) + 1))
+    if (top := max(r[-1] for r in spans)) > MAX_SEED:
+        raise RlgenError(f"--seeds {text!r}: seed {top} is too large; a seed is 0 to {MAX_SEED:,} (numpy's range)")
+    if (count := sum(len(r) for r in spans)) > MAX_SEEDS:
+        raise RlgenError(f"--seeds {text!r} is {count:,} seeds; one command takes at most {MAX_SEEDS:,} "
+                         "(split the range over several commands, or workers of one --storage queue)")
+    seeds = [s for r in spans for s in r]
     if len(set(seeds)) != len(seeds):
         raise RlgenError(f"--seeds {text!r}: a seed is listed twice")
     return seeds

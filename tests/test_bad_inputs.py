@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 import rlgen
@@ -57,6 +58,17 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
     gan_step = checkpoint.candidates(gan)[0][0]
     (tmp / "not_yaml.yaml").write_text("name: [unclosed\n")
     (tmp / "a_list.yaml").write_text("- 1\n- 2\n")
+    (tmp / "a_word.yaml").write_text("hello\n")
+    (tmp / "a_file").write_text("in the way of a folder\n")
+    no_experiment = tmp / "no_experiment"  # a checkpoint rewritten without its experiment state
+    shutil.copytree(ppo, no_experiment)
+    for ckpt in no_experiment.glob("checkpoints/*/"):
+        if (ckpt / checkpoint.STATE).is_file():
+            torch.save({"global_step": 64}, ckpt / checkpoint.STATE)
+            (ckpt / checkpoint.CHECKSUM).unlink(missing_ok=True)
+    bad_yaml_run = tmp / "bad_yaml_run"  # a run whose config.yaml was broken by hand
+    shutil.copytree(ppo, bad_yaml_run)
+    (bad_yaml_run / "config.yaml").write_text("name: [unclosed\n")
     foreign = tmp / "foreign"  # a GAN checkpoint copied into an RL run
     shutil.copytree(ppo, foreign)
     shutil.copytree(gan_step, foreign / "checkpoints" / "step_9999")
@@ -84,6 +96,15 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (["train", "ppo_cartpole", dev_null_runs], "a part of that path is a file, not a directory"),
         (["train", str(tmp / "not_yaml.yaml")], "not valid YAML"),
         (["train", str(tmp / "a_list.yaml")], "must be a mapping"),
+        (["train", str(tmp / "a_list.yaml"), "train.total_steps=5"], "must be a mapping of keys to values (key: value lines), not a list"),
+        (["train", str(tmp / "a_word.yaml")], "not a single value"),
+        (["train", "ppo_cartpole", "seed=99999999999999999999", new], "seed: Input should be less than or equal to 4294967295"),
+        (["train", "ppo_cartpole", "--seeds", "0-100000000", new], "one command takes at most 10,000"),
+        (["train", "ppo_cartpole", "--seeds", "4294967296", new], "a seed is 0 to 4,294,967,295"),
+        (["compare", str(bad_yaml_run)], "config.yaml is not valid YAML"),
+        (["compare", str(ppo), "--out", str(tmp / "a_file" / "c.png")], "a_file is a file, so the figure cannot go under it"),
+        (["export", str(ppo), "--format", "torchscript", "-o", str(tmp / "a_file" / "x")], "a_file is a file, so no folder"),
+        (["eval", str(no_experiment), "--checkpoint", "latest"], "its checkpoint holds no experiment state"),
         (["train", str(tmp / "missing.yaml")], "config file not found"),
         (["train", "ppo_cartpole", "--seeds", "1,1", new], "a seed is listed twice"),
         (["train", "ppo_cartpole", "--seeds", "x", new], "expected seeds like 0,1,2"),

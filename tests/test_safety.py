@@ -23,6 +23,8 @@ RUNS = {
     "dqn": ("dqn_cartpole", ["agent.hyperparams.learning_starts=0", "agent.hyperparams.buffer_size=500",
                              "train.total_steps=64", "train.eval_every=64", "train.eval_episodes=1"]),
     "gan": ("gan_ring8", ["eval.samples=200", "train.total_steps=2", "train.eval_every=2", "perf.steps_per_unit=2"]),
+    "frames": ("gan_cartpole_frames", ["data.kwargs.n_frames=16", "eval.samples=16", "train.total_steps=2",
+                                       "train.eval_every=2", "perf.steps_per_unit=2"]),
 }
 
 
@@ -160,3 +162,26 @@ def test_an_old_pickled_checkpoint_opens_only_with_trust(pristine, tmp_path, cap
     assert main(["train", "--resume", str(run), "train.total_steps=320", *QUIET, "--trust"]) == 0
     err = capsys.readouterr().err
     assert "old-format checkpoint" in err and "(--trust)" in err and "this resume is not exact" in err
+
+
+def test_an_env_id_inside_a_data_source_is_an_import_path_too(pristine, tmp_path, capsys, monkeypatch):
+    """`frames` renders a gymnasium env: its `env_id` may be `module:Env`, which imports the module."""
+    marker = tmp_path / "marker"
+    (tmp_path / "rlgen_payload_env.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).touch()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    run = _copy(pristine, "frames", tmp_path)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"]["kwargs"]["env_id"] = "rlgen_payload_env:CartPole-v1"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    for ckpt in _checkpoints(run):  # the checkpoints' own configs agree, so that a resume gets as far as setup
+        state = checkpoint.read(ckpt)
+        state["config"]["data"]["kwargs"]["env_id"] = "rlgen_payload_env:CartPole-v1"
+        _write_state(ckpt, plain.encode(state))
+    resume = ["train", "--resume", str(run), "train.total_steps=100000", *QUIET]
+    for command in (["eval", str(run), "--episodes", "1"], ["inspect", str(run)], resume):
+        assert main(command) == 2, command
+        err = " ".join(capsys.readouterr().err.split())
+        assert "'rlgen_payload_env:CartPole-v1' is an import path" in err and "--trust" in err, err
+        assert not marker.exists(), command
+    main(["eval", str(run), "--episodes", "1", "--trust"])  # live: trusted, the module is imported
+    assert marker.exists()

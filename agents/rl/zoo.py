@@ -122,7 +122,7 @@ def read_file(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e:
-        raise RlgenError(f"cannot read rl-zoo3 hyperparameters {path}: {e}") from None
+        raise RlgenError(f"cannot read rl-zoo3 hyperparameters {path}: {' '.join(str(e).split())}") from None
     if not isinstance(data, dict):
         raise RlgenError(f"{path}: an rl-zoo3 hyperparameter file maps env ids to hyperparameters")
     return data

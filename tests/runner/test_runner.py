@@ -3,6 +3,9 @@ signals, resume, NaN and disk errors."""
 
 import errno
 import json
+import os
+import signal
+import time
 
 import pytest
 import torch
@@ -203,6 +206,26 @@ class RefusedAtFirstUnit(ToyExperiment):
 class BrokenAtSetup(ToyExperiment):
     def setup(self, ctx):
         raise ZeroDivisionError("a bug, not bad input")
+
+
+class SignalledAtSetup(ToyExperiment):
+    """SIGINT or SIGTERM arrives while the experiment is built (a slow env, a dataset loading)."""
+
+    def setup(self, ctx):
+        super().setup(ctx)
+        os.kill(os.getpid(), getattr(signal, self.cfg.toy.on_unit.upper()))
+        time.sleep(5)  # the signal lands here, at the latest
+
+
+@pytest.mark.parametrize("sig, code", [("sigint", 130), ("sigterm", 143)])
+def test_a_new_run_interrupted_at_setup_leaves_no_directory(tmp_path, sig, code):
+    cfg = toy_config(tmp_path, toy={"on_unit": sig})
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt) as e:
+        Runner(cfg, SignalledAtSetup(cfg)).run()
+    assert list(tmp_path.iterdir()) == []
+    assert 128 + getattr(e.value, "signum", 2) == code  # the exit status `rlgen train` returns
+    assert signal.getsignal(signal.SIGTERM) is before  # the runner's handler does not outlive it
 
 
 def test_a_new_run_refused_at_setup_leaves_no_directory(tmp_path):
