@@ -17,6 +17,7 @@ is exactly what bootstrapping through the absorbing state would give.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -73,9 +74,17 @@ def encode_actions(actions: Tensor, space: gym.Space, scaled: bool = False) -> T
     return preprocess_obs(actions, space).float().reshape(len(actions), -1)  # MultiDiscrete, MultiBinary
 
 
+def example(space: gym.Space) -> np.ndarray:
+    """One element of `space`, drawn from a seeded copy: the space's own generator (saved with
+    the model and its envs) stays as it was, so two runs of one seed save the same state."""
+    copy = deepcopy(space)
+    copy.seed(0)
+    return np.asarray(copy.sample())
+
+
 def encoded_obs_shape(space: gym.Space) -> tuple[int, ...]:
     """The shape of one observation after `preprocess_obs` (discrete spaces one-hot)."""
-    sample = torch.as_tensor(np.asarray(space.sample()))[None]
+    sample = torch.as_tensor(example(space))[None]
     return tuple(preprocess_obs(sample, space).shape[1:])
 
 
@@ -91,7 +100,7 @@ class Discriminator(nn.Module):
             raise RlgenError(f"the discriminator reads flat observations or (T, F) windows, not {shape}; "
                              "flatten image observations or use env.history windows")
         self.lead, obs_dim = shape[:-1], shape[-1]
-        act_dim = int(encode_actions(torch.as_tensor(np.asarray(act_space.sample()))[None], act_space).shape[1])
+        act_dim = int(encode_actions(torch.as_tensor(example(act_space))[None], act_space).shape[1])
         flag = int(absorbing)
         s = list(range(obs_dim + flag))
         a = list(range(len(s), len(s) + act_dim))
@@ -224,7 +233,7 @@ class RewardFunction:
         """The reward of one step in the absorbing state (the learner does not act there: log pi = 0)."""
         one = torch.ones(1, dtype=torch.bool, device=self.disc.obs_mean.device)
         obs = torch.zeros((1, *self.disc.obs_space.shape), device=one.device)
-        act = torch.as_tensor(np.asarray(self.disc.act_space.sample())[None] * 0, device=one.device)
+        act = torch.as_tensor(example(self.disc.act_space)[None] * 0, device=one.device)
         f = self.disc(self.disc.features(obs, act, obs, one, one))
         return reward_from_logits(f, self.form, f)[0]
 

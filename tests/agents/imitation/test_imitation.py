@@ -219,3 +219,19 @@ def test_bc_and_imitation_runs_export_like_rl_runs(tmp_path, identity_demos, fmt
 
         model = PPO.load(tmp_path / f"imitation-{fmt}" / "model.zip", device="cpu")
         assert model.policy is not None
+
+
+@pytest.mark.parametrize("algo", ["gail", "airl"])
+def test_two_runs_of_one_seed_save_the_same_state(tmp_path, identity_demos, algo):
+    """Nothing draws from an unseeded generator (a space's `sample()` seeds itself from the OS)."""
+    from rlgen import checkpoint
+    from rlgen.testing import _differences
+
+    states = []
+    for i in range(2):
+        raw = gail_config(tmp_path / str(i), identity_demos, total=256, imitation={"algo": algo},
+                          agent={"hyperparams": {"n_steps": 32, "batch_size": 64, "n_epochs": 1}})
+        states.append(checkpoint.load(rlgen.train(raw).run_dir))
+    a, b = states
+    assert not _differences({**a["experiment"], "rng": a["rng"]}, {**b["experiment"], "rng": b["rng"]}, True,
+                            ("first", "second"))
