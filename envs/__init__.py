@@ -73,8 +73,8 @@ def resolve_wrapper(spec: WrapperSpec) -> tuple[Callable[..., gym.Env], dict[str
     try:
         cls = WRAPPERS.get(name)
     except RlgenError:
-        if is_import_path(name):
-            raise  # what stood in the way (the --trust opt-in, a module that does not import), not "unknown"
+        if is_import_path(name) or name in WRAPPERS.names():
+            raise  # what stood in the way (the --trust opt-in, a plugin that does not import), not "unknown"
         known = [*WRAPPERS.names(), *(n for n in dir(gym.wrappers) if isinstance(getattr(gym.wrappers, n), type)
                                       and issubclass(getattr(gym.wrappers, n), gym.Wrapper))]
         close = difflib.get_close_matches(name, known, n=1)

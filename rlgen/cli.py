@@ -34,6 +34,7 @@ examples:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _one_line_warnings()
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # overrides after an option (`train CONFIG --seeds 0,1 a.b=c`): argparse leaves them over
@@ -54,6 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         console.print("[yellow]aborted[/]")
         return 128 + getattr(e, "signum", 2)  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+def _one_line_warnings() -> None:
+    """rlgen's own warnings (a plugin left out) as `warning: ...` lines; any other as Python prints it."""
+    import warnings
+
+    from rlgen.errors import RlgenWarning
+
+    show = warnings.showwarning
+    if getattr(show, "rlgen", False):
+        return
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, RlgenWarning):
+            console.print(f"[yellow]warning:[/] {_esc(str(message))}")
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    showwarning.rlgen = True  # type: ignore[attr-defined]
+    warnings.showwarning = showwarning
 
 
 def _os_error(e: OSError) -> str:

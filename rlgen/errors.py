@@ -5,6 +5,11 @@ class RlgenError(Exception):
     """Bad input or state the user can fix: the message says what, where, and how to fix it."""
 
 
+class RlgenWarning(UserWarning):
+    """Something a user should know that does not stop rlgen (a plugin left out); the CLI prints
+    it as one `warning:` line, Python's warning filters apply as to any warning."""
+
+
 class Diverged(RlgenError):
     """Training produced non-finite values; the runner adds what is on disk and how to go on."""
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable, Iterator
 
-from rlgen.errors import RlgenError, first_line
+from rlgen.errors import RlgenError, RlgenWarning, first_line
 
 # While a run's config is read (a file that may come from anyone), the name of that file: names it
 # gives by import path are refused, since importing a module runs it, and a kind, source or
@@ -163,7 +163,7 @@ class Registry:
             origin = dist.name if dist is not None else "an entry point"
             if ep.name in self._entries:
                 warnings.warn(f"{self.what} {ep.name!r} from {origin} ignored: {self._entries[ep.name].origin} "
-                              "registers the same name", stacklevel=2)
+                              "registers the same name", RlgenWarning, stacklevel=2)
                 continue
             self._entries[ep.name] = Entry(ep.name, ep.value, origin)
 
@@ -273,7 +273,8 @@ def load_env_packages() -> None:
                 obj()
         except Exception as e:  # a broken plugin is reported and left out; it never stops rlgen
             reason = str(e) if isinstance(e, RlgenError) else f"{type(e).__name__}: {e}"
-            warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {reason}", stacklevel=2)
+            warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {reason}", RlgenWarning,
+                          stacklevel=2)
 
 
 _envs_loaded = False

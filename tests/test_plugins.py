@@ -204,10 +204,16 @@ missing = rlgen_no_such_module:Shape
 [rlgen.envs]
 boom = rlgen_broken_plugin
 raises = rlgen_broken_register:register
+
+[rlgen.backbones]
+boom = rlgen_broken_plugin:Net
+
+[rlgen.wrappers]
+Boom = rlgen_broken_plugin:Wrapper
 """
 
 
-def test_a_broken_plugin_is_reported_and_rlgen_list_still_works(tmp_path: Path) -> None:
+def broken_site(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     info = site / "rlgen_broken_plugin-0.1.0.dist-info"
     info.mkdir(parents=True)
@@ -215,7 +221,11 @@ def test_a_broken_plugin_is_reported_and_rlgen_list_still_works(tmp_path: Path) 
     (info / "entry_points.txt").write_text(BROKEN_ENTRY_POINTS)
     (site / "rlgen_broken_plugin.py").write_text('raise RuntimeError("broken on purpose")\n')
     (site / "rlgen_broken_register.py").write_text('def register():\n    raise ValueError("no ids today")\n')
+    return site
 
+
+def test_a_broken_plugin_is_reported_and_rlgen_list_still_works(tmp_path: Path) -> None:
+    site = broken_site(tmp_path)
     out = run_python(["-m", "rlgen", "list"], tmp_path, site)
     sections = list_sections(out.stdout)
     kinds, sources = names_in(sections["kinds"]), names_in(sections["sources"])
@@ -227,3 +237,17 @@ def test_a_broken_plugin_is_reported_and_rlgen_list_still_works(tmp_path: Path) 
     assert "env package 'boom' from rlgen-broken-plugin not loaded" in warnings
     assert "env package 'raises' from rlgen-broken-plugin not loaded: ValueError: no ids today" in warnings
     assert "rlgen/Identity-v0" in " ".join(sections["envs (gymnasium ids)"])  # the good env package still ran
+
+
+def test_a_broken_plugin_stops_only_the_configs_that_use_it(tmp_path: Path) -> None:
+    site, runs = broken_site(tmp_path), f"logging.dir={tmp_path / 'runs'}"
+    quiet = ["logging.wandb.mode=disabled", "train.progress=false", runs]
+    gan = run_python(["-m", "rlgen", "train", "gan_ring8", "train.total_steps=2", "train.eval_every=2",
+                      "perf.steps_per_unit=2", "eval.samples=100", *quiet], tmp_path, site)
+    assert gan.returncode == 0, gan.stderr  # its decoder is looked up among the backbones, the broken one too
+    for override, name in (("agent.policy.backbone={type: boom}", "backbone type 'boom'"), ("env.wrappers=[Boom]", "wrapper 'Boom'")):
+        out = run_python(["-m", "rlgen", "train", "ppo_cartpole", override, *quiet], tmp_path, site, check=False)
+        err = " ".join(out.stderr.split())
+        assert out.returncode == 2 and f"{name} (from rlgen-broken-plugin) cannot be loaded" in err, err
+        assert "RuntimeError: broken on purpose" in err
+        assert "warning: env package 'boom' from rlgen-broken-plugin not loaded" in err and "UserWarning" not in err

@@ -56,8 +56,18 @@ def build_decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ..
         steps = tuple(out_shape)[0]
         body = build_backbone({"type": name, **kwargs, "pool": "sequence"}, in_shape=(steps, in_dim + steps))
         return SequenceDecoder(in_dim, tuple(out_shape), body, out_activation)
-    name = pick([*DECODERS, *(n for n in BACKBONES.names() if backbone_traits(n)[0])], name, "decoder type")
+    if name not in DECODERS:  # a plugin that cannot load is left out of the names offered
+        name = pick([*DECODERS, *(n for n in BACKBONES.names() if _loads(n) and backbone_traits(n)[0])], name,
+                    "decoder type")
     return _call(DECODERS[name], name, "decoder", kwargs, in_dim=in_dim, out_shape=tuple(out_shape))
+
+
+def _loads(name: str) -> bool:
+    try:
+        BACKBONES.get(name)
+    except RlgenError:
+        return False
+    return True
 
 
 def backbone_traits(name: str) -> tuple[bool, bool]:
