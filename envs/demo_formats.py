@@ -171,6 +171,7 @@ class NpzFormat:
             meta["env_id"] = np.asarray(env_id)
         truncations = demos.truncations.copy()
         truncations[demos.offsets[1:] - 1] |= ~demos.terminations[demos.offsets[1:] - 1]  # every episode ends
-        np.savez_compressed(path, observations=demos.observations, actions=demos.actions,
-                            next_observations=demos.next_observations, rewards=demos.rewards,
-                            terminations=demos.terminations, truncations=truncations, lengths=demos.lengths, **meta)
+        with open(path, "wb") as f:  # to this very path: numpy adds .npz to a name without it
+            np.savez_compressed(f, observations=demos.observations, actions=demos.actions,
+                                next_observations=demos.next_observations, rewards=demos.rewards,
+                                terminations=demos.terminations, truncations=truncations, lengths=demos.lengths, **meta)

@@ -142,11 +142,16 @@ def read_demos(path: str | Path, fmt: str = "auto") -> Demos:
     return demos.with_metadata(source=str(path), format=name)
 
 
+def written_format(path: str | Path, fmt: str = "auto") -> str:
+    """The format `write_demos(demos, path, fmt)` writes: `auto` is npz for a `.npz` path, else minari."""
+    return ("npz" if Path(path).suffix == ".npz" else "minari") if fmt == "auto" else fmt
+
+
 def write_demos(demos: Demos, path: str | Path, fmt: str = "auto", *, env_id: str | None = None,
                 observation_space: gym.Space | None = None, action_space: gym.Space | None = None) -> Path:
     """Write `demos` to `path`: `auto` is npz for a `.npz` path and minari otherwise."""
     path = Path(path)
-    name = ("npz" if path.suffix == ".npz" else "minari") if fmt == "auto" else fmt
+    name = written_format(path, fmt)
     if path.exists() and (path.is_file() or any(path.iterdir())):
         raise RlgenError(f"{path} exists already; demos are never overwritten: choose another --out or delete it")
     demo_format(name).write(demos, path, env_id=env_id, observation_space=observation_space,

@@ -233,21 +233,21 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
 
 
 def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int = 0, deterministic: bool = True,
-           fmt: str = "auto", checkpoint: str | None = None) -> Path:
+           fmt: str = "auto", checkpoint: str | None = None, trust: bool = False) -> Path:
     """Play a run's agent in its env for `episodes` episodes (seeded seed, seed + 1, ...) and write
     them as demonstrations to `out`: a Minari dataset directory, or a `.npz` file. The metadata
     holds the expert's mean return and a uniformly random policy's (Minari's ref_max_score and
-    ref_min_score). `checkpoint`: which of a run directory's checkpoints acts (see `load_run`).
-    Returns the path written."""
+    ref_min_score). `checkpoint`, `trust`: which of a run directory's checkpoints acts, and whether
+    the run may name code by import path (see `load_run`). Returns the path written."""
     from rlgen.config import EnvConfig
     from rlgen.envs import make_env_fn
     from rlgen.envs.demos import random_return, record_episodes, write_demos
 
     owned = not isinstance(run, Run)
-    if not owned and checkpoint is not None:
-        raise RlgenError(f"record: this Run is open at its {run.checkpoint} checkpoint already; give checkpoint= to "
-                         "load_run, or give record the run directory")
-    opened = load_run(run, checkpoint=checkpoint) if owned else run
+    if not owned and (checkpoint is not None or trust):
+        raise RlgenError(f"record: this Run is open at its {run.checkpoint} checkpoint already; give "
+                         f"{'checkpoint=' if checkpoint is not None else 'trust='} to load_run, or give record the run directory")
+    opened = load_run(run, checkpoint=checkpoint, trust=trust) if owned else run
     try:
         env_cfg = getattr(opened.config, "env", None)
         if not isinstance(env_cfg, EnvConfig):

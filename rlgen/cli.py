@@ -190,7 +190,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from rlgen.transfer import resolve_run, roles_table
 
     out = Console(highlight=False)
-    with load_run(resolve_run(args.run_dir)) as run:
+    with load_run(resolve_run(args.run_dir), trust=args.trust) as run:
         rows = roles_table(run.modules())
         out.print(f"[bold]{_esc(run.config.name)}[/] ({run.config.kind}) at step {run.global_step:,}: {run.run_dir}")
     for role, whole, backbone, tensors in rows:
@@ -204,11 +204,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from rlgen.api import record
-    from rlgen.envs.demos import read_demos
+    from rlgen.envs.demos import read_demos, written_format
 
     path = record(args.run_dir, args.episodes, args.out, seed=args.seed, deterministic=not args.stochastic,
-                  fmt=args.format, checkpoint=args.checkpoint)
-    demos = read_demos(path)
+                  fmt=args.format, checkpoint=args.checkpoint, trust=args.trust)
+    demos = read_demos(path, fmt=written_format(path, args.format))  # read back as written, not guessed
     meta = demos.metadata
     console.print(f"{demos.n_episodes} episodes, {len(demos.observations):,} steps of {meta.get('env_id')} -> {path}")
     console.print(f"  expert return {meta['expert_return']:.4g} (mean), random policy {meta['random_return']:.4g}")
@@ -487,6 +487,7 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes")
     i.add_argument("run_dir", help="a run directory, or runs/<name> for its newest run")
     i.add_argument("--tensors", action="store_true", help="also list every tensor of each backbone with its shape")
+    i.add_argument("--trust", action="store_true", help=TRUST_HELP)
     i.set_defaults(func=cmd_inspect)
     r = sub.add_parser("record", help="record a run's agent as demonstrations (a Minari dataset or .npz)",
                        description="Play the run's agent in its env and write the episodes as demonstrations for "
@@ -498,6 +499,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="episode i is seeded seed + i (default: %(default)s)")
     r.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic ones")
     r.add_argument("--format", default="auto", help="auto (npz for .npz, else minari) or a demo format")
+    r.add_argument("--trust", action="store_true", help=TRUST_HELP)
     _checkpoint_arg(r)
     r.set_defaults(func=cmd_record)
 

@@ -185,3 +185,17 @@ def test_an_env_id_inside_a_data_source_is_an_import_path_too(pristine, tmp_path
         assert not marker.exists(), command
     main(["eval", str(run), "--episodes", "1", "--trust"])  # live: trusted, the module is imported
     assert marker.exists()
+
+
+def test_every_command_that_opens_a_run_takes_trust(tmp_path, capsys):
+    """A run of your own that names code by import path is refused until you say --trust: record
+    and inspect too, not only eval, export, play and --resume."""
+    wrapper = "{gymnasium.wrappers:ClipReward: {min_reward: -1, max_reward: 1}}"
+    run = rlgen.train("ppo_cartpole", ["env.n_envs=2", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32",
+                                       "train.total_steps=32", "train.eval_every=32", "train.eval_episodes=1",
+                                       f"env.wrappers=[{wrapper}]", *QUIET, f"logging.dir={tmp_path}"]).run_dir
+    for command in (["record", str(run), "--episodes", "1", "--out", str(tmp_path / "demos.npz")], ["inspect", str(run)]):
+        assert main(command) == 2, command
+        assert "'gymnasium.wrappers:ClipReward' is an import path" in " ".join(capsys.readouterr().err.split())
+        assert main([*command, "--trust"]) == 0, command
+    assert (tmp_path / "demos.npz").is_file()

@@ -171,3 +171,21 @@ def test_a_step_pruned_from_the_last_k_but_kept_as_best_opens(tmp_path):
     assert (target.name, label) == ("best", "step_40") and checkpoint.load(target)["global_step"] == 40
     with pytest.raises(RlgenError, match="no checkpoint 'step_60'"):
         checkpoint.select(runner.run_dir, "step_60")
+
+
+def test_record_reads_its_demos_back_in_the_format_it_wrote(finished, tmp_path):
+    """A format that claims no path (`matches` False: chosen by name only) still reads back."""
+    from rlgen.envs.demo_formats import NpzFormat
+    from rlgen.registry import DEMOS
+
+    class ByNameOnly(NpzFormat):
+        def matches(self, path):
+            return False
+
+    DEMOS.register("by_name_only", ByNameOnly)
+    try:
+        out = tmp_path / "demos.dat"
+        assert main(["record", str(finished.run_dir), "--episodes", "1", "--out", str(out), "--format", "by_name_only"]) == 0
+        assert out.is_file()
+    finally:
+        DEMOS.unregister("by_name_only")
