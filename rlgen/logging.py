@@ -32,6 +32,7 @@ class JsonlSink:
 
     def __init__(self, path: Path):
         self.path = path
+        _drop_cut_off_row(path)
         self._f = open(path, "a", encoding="utf-8")
 
     def write(self, row: Mapping[str, Any]) -> None:
@@ -43,6 +44,18 @@ class JsonlSink:
 
     def close(self) -> None:
         self._f.close()
+
+
+def _drop_cut_off_row(path: Path) -> None:
+    """A run killed mid-write leaves its last row cut off (no newline): a resume appending after
+    it would join the two into one corrupt line, so the cut-off part goes first."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if data and not data.endswith(b"\n"):
+        with open(path, "rb+") as f:
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 class ConsoleSink:

@@ -281,3 +281,16 @@ def test_a_refused_run_dir_that_holds_a_run_is_left_as_it_was(tmp_path):
     with pytest.raises(RlgenError, match="already holds files"):
         Runner(cfg, RefusedAtSetup(cfg), run_dir=first.run_dir).run()
     assert sorted(p.name for p in first.run_dir.rglob("*")) == before
+
+
+def test_a_resume_after_a_cut_off_metrics_row_keeps_every_line_whole(tmp_path):
+    cfg = toy_config(tmp_path, checkpoint_every=1000, toy={"on_unit": "sigterm", "signal_at": 30})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    runner.run()
+    metrics = runner.run_dir / "metrics.jsonl"
+    with open(metrics, "a") as f:
+        f.write('{"global_step": 40, "eval/sco')  # killed mid-write
+    Runner(toy_config(tmp_path), ToyExperiment(toy_config(tmp_path)), resume_dir=runner.run_dir).run()
+    lines = metrics.read_text().splitlines()
+    assert all(json.loads(line) for line in lines)  # no row joined to the cut-off one
+    assert [r["global_step"] for r in rows(runner.run_dir) if "eval/score" in r] == [20, 40, 60, 80, 100]
