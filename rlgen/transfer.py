@@ -35,15 +35,15 @@ from rlgen.optim import LR_ATTR
 
 
 def resolve_run(run: str | Path) -> Path:
-    """A run directory or one of its checkpoint directories as given, or the newest run with a
-    checkpoint under `runs/<name>`."""
+    """A run directory or one of its checkpoint directories as given, or under `runs/<name>` the
+    run that checkpointed last (what eval, export or record write into a run does not count)."""
     from rlgen.checkpoint import STATE
 
     path = Path(run)
     if (path / "config.yaml").is_file() or (path / STATE).is_file():
         return path
     runs = sorted((p for p in path.glob("*/config.yaml") if (p.parent / "checkpoints" / "latest").is_file()),
-                  key=lambda p: p.parent.stat().st_mtime) if path.is_dir() else []
+                  key=lambda p: (p.parent / "checkpoints" / "latest").stat().st_mtime) if path.is_dir() else []
     if not runs:
         raise RlgenError(f"{run} is not a run directory and holds no finished run (runs/<name>/<id> with a "
                          "checkpoint); train that config first, or point init.run at a run directory")

@@ -218,3 +218,17 @@ def test_actor_and_critic_backbones_both_start_from_the_role(minatar_gan, tmp_pa
         assert _same(_state(trunk(roles["value"])), trunk_state)
     finally:
         exp.close()
+
+
+def test_the_newest_run_is_the_one_that_checkpointed_last(tmp_path):
+    import os
+
+    folder = tmp_path / "runs" / "x"
+    older, newer = folder / "20260101-000000-s0-a", folder / "20260102-000000-s0-b"
+    for i, run in enumerate((older, newer)):
+        (run / "checkpoints").mkdir(parents=True)
+        (run / "config.yaml").write_text("name: x\n")
+        (run / "checkpoints" / "latest").write_text("step_1\n")
+        os.utime(run / "checkpoints" / "latest", (1000 + i, 1000 + i))
+    (older / "export").mkdir()  # `rlgen export` into the older run: its directory changes, its checkpoints do not
+    assert resolve_run(folder) == newer
