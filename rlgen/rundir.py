@@ -13,6 +13,7 @@ ends (SIGKILL included), so a killed run can be resumed at once.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import time
@@ -28,6 +29,24 @@ ATTEMPTS = 20
 
 def run_id(seed: int) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-s{seed}-{secrets.token_hex(4)}"
+
+
+RUN_ID = re.compile(r"\d{8}-\d{6}-s\d+-[0-9a-f]{8}")
+WANDB_ID = "wandb_id"  # in a run directory whose name is not a run id (--run-dir): the W&B run's id
+
+
+def wandb_id(run_dir: Path) -> str:
+    """The W&B run id of a run: its directory's name when rlgen named it (unique), else an id
+    made once from the name and kept in the directory, so that two `--run-dir .../a` never share
+    one W&B run and a resume continues its own."""
+    if RUN_ID.fullmatch(run_dir.name):
+        return run_dir.name
+    kept = run_dir / WANDB_ID
+    if kept.is_file() and (text := kept.read_text().strip()):
+        return text
+    made = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', run_dir.name).strip('-')[:48] or 'run'}-{secrets.token_hex(4)}"
+    kept.write_text(made + "\n")
+    return made
 
 
 def plan(parent: Path, seed: int) -> Path:

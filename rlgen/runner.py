@@ -389,7 +389,7 @@ class Runner:
         mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
         if mode != "disabled":
             try:
-                self.wandb = WandbSink(self.run_dir, self.run_dir.name, self.cfg, mode, resumed)
+                self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed)
                 self.logger.add(self.wandb)
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
                 console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "

@@ -195,3 +195,20 @@ def test_the_wandb_run_ends_with_the_process_exit_code(tmp_path, monkeypatch):
     assert runner.run()["status"] == "interrupted" and runner.exit_code == 130
     exits = [r["exit"] for r in wandb_records(runner.run_dir) if r["type"] == "exit"]
     assert [e.get("exitCode", e.get("exit_code")) for e in exits] == [130]
+
+
+def test_runs_in_chosen_directories_of_one_name_are_two_wandb_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    ids = []
+    for parent in ("x", "y"):
+        cfg = toy_config(tmp_path / "runs")
+        runner = Runner(cfg, ToyExperiment(cfg), run_dir=tmp_path / parent / "a#1")  # '#' is no W&B id character
+        runner.run()
+        (run,) = [r["run"] for r in wandb_records(runner.run_dir) if r["type"] == "run"][:1]
+        ids.append(run["run_id"])
+    assert ids[0] != ids[1] and all(i.startswith("a-1-") for i in ids)
+    # a resume continues its own W&B run
+    resumed_cfg = toy_config(tmp_path / "runs", total_steps=120)
+    Runner(resumed_cfg, ToyExperiment(resumed_cfg), resume_dir=tmp_path / "y" / "a#1").run()
+    folders = sorted(p.name for p in (tmp_path / "y" / "a#1" / "wandb").glob("offline-run-*"))
+    assert len(folders) == 2 and all(f.endswith(f"-{ids[1]}") for f in folders)  # W&B's offline-run-<time>-<id>
