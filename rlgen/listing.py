@@ -30,8 +30,11 @@ def rows() -> dict[str, list[tuple[str, str]]]:
     """Section -> (name, one-line description), in the order `rlgen list` prints them."""
     from rlgen.api import bundled_configs
 
+    from rlgen.sweep import bundled_sweeps
+
     out: dict[str, list[tuple[str, str]]] = {
         "configs": [(name, escape(config_description(path))) for name, path in bundled_configs().items()],
+        "sweeps (rlgen sweep NAME)": [(name, escape(config_description(path))) for name, path in bundled_sweeps().items()],
     }
     for section, registry in TABLES.items():
         if section == "env packages":

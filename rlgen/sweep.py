@@ -24,12 +24,14 @@ caller passes `load` and `make_experiment`.
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import json
 import math
 import os
 import warnings
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping, Union
 
@@ -124,11 +126,32 @@ class SweepConfig(Section):
     space: dict[str, Param] = Field(min_length=1)
 
 
+def bundled_sweeps() -> dict[str, Path]:
+    """The sweep files shipped inside the package, by name (`sweeps/ppo_cartpole`)."""
+    root = resources.files("rlgen.configs") / "sweeps"
+    return {f"sweeps/{p.name.removesuffix('.yaml')}": Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".yaml")}
+
+
+def sweep_path(given: str | Path) -> Path:
+    """A sweep file as given, or a bundled one by name: `sweeps/ppo_cartpole` (also as
+    `configs/sweeps/ppo_cartpole.yaml`, the checkout's path, from anywhere)."""
+    path = Path(given)
+    if path.is_file():
+        return path
+    bundled = bundled_sweeps()
+    name = f"sweeps/{path.name.removesuffix('.yaml')}"
+    if path.parent.name == "sweeps" or len(path.parts) == 1:
+        if name in bundled:
+            return bundled[name]
+    close = difflib.get_close_matches(name, list(bundled), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise RlgenError(f"sweep file not found: {given}{hint}; bundled sweeps: {', '.join(bundled)}")
+
+
 def read_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepConfig:
     """Validate a sweep file; a relative base-config path is taken relative to the sweep file."""
-    path = Path(path)
-    if not path.is_file():
-        raise RlgenError(f"sweep file not found: {path}")
+    path = sweep_path(path)
     try:
         raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors alike: say where

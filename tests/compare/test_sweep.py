@@ -169,3 +169,13 @@ def test_bundled_sweep_files_validate(path):
     """Every sweep file in configs/sweeps/ reads, and its space's extreme values make valid configs."""
     sweep = Sweep(read_sweep(path), load=load_config, make_experiment=lambda cfg: None)
     assert sweep.metric in ("eval/return_mean", "eval/expert_ratio") and sweep.direction == "maximize"
+
+
+def test_bundled_sweeps_open_by_name_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the checkout: the files come from the installed package
+    for given in ("sweeps/ppo_cartpole", "configs/sweeps/ppo_cartpole.yaml"):
+        sweep = read_sweep(given)
+        assert sweep.study == "ppo_cartpole_sweep" and sweep.space
+    with pytest.raises(RlgenError, match=r"not found: sweeps/ppo_cartpol \(did you mean 'sweeps/ppo_cartpole'\?\); "
+                                         r"bundled sweeps: sweeps/gail_cartpole, sweeps/ppo_cartpole"):
+        read_sweep("sweeps/ppo_cartpol")
