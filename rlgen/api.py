@@ -93,7 +93,14 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
     if isinstance(config, str) and config.startswith("zoo:"):
         config = zoo_config(config)
     source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)
-    cfg = _load_config(source, overrides, interpolation=interpolation)
+    try:
+        cfg = _load_config(source, overrides, interpolation=interpolation)
+    except ConfigError as e:  # the kind's own checks too, on the config with the failing keys set back
+        if e.salvaged is None:
+            raise
+        more = [p for p in check_of(kind_of(e.salvaged), e.salvaged)
+                if not any(p.startswith(f"{path}:") or p.startswith(f"{path}.") for path in e.paths)]
+        raise ConfigError(e.source, [*e.problems, *more]) from None
     problems = check_of(kind_of(cfg), cfg)
     if problems:
         raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", problems)

@@ -399,7 +399,37 @@ def load_config(
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(where, [_describe(err, model, raw) for err in e.errors()]) from None
+        error = ConfigError(where, [_describe(err, model, raw) for err in e.errors()])
+        paths = [".".join(str(p) for p in _walk(model, err["loc"], raw)[0]) for err in e.errors()]
+        base = _read(source, [], where, interpolation) if overrides else {}
+        error.salvaged, error.paths = _salvage(model, raw, base, paths), paths
+        raise error from None
+
+
+def _salvage(model: type[ExperimentConfig], raw: dict, base: Mapping[str, Any],
+             paths: Sequence[str]) -> ExperimentConfig | None:
+    """The config with each failing key set back to the file's own value (when an override broke
+    it) or left out (its default), if that validates: so that a kind's own checks can still
+    report their problems beside the schema's, every problem at once."""
+    import copy
+
+    fixed = copy.deepcopy(raw)
+    for path in paths:
+        keys = path.split(".")
+        holder, original = fixed, base
+        for key in keys[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+            original = original.get(key) if isinstance(original, Mapping) else None
+        if not isinstance(holder, dict):
+            return None
+        if isinstance(original, Mapping) and keys[-1] in original:
+            holder[keys[-1]] = copy.deepcopy(original[keys[-1]])
+        else:
+            holder.pop(keys[-1], None)
+    try:
+        return model.model_validate(fixed)
+    except ValidationError:
+        return None
 
 
 def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, where: str) -> type[ExperimentConfig]:

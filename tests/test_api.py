@@ -120,6 +120,21 @@ def test_load_config_names_and_errors(tmp_path):
         rlgen.load_run(tmp_path)
 
 
+def test_every_problem_at_once_the_schemas_and_the_kinds():
+    """The README's example: three problems the schema finds, one only the kind's check can (a
+    hyperparameter against SB3's signature), reported together."""
+    with pytest.raises(ConfigError) as e:
+        rlgen.load_config("ppo_cartpole", ["train.eval_evry=5", "optim.type=adamm", "agent.hyperparams.n_step=64",
+                                           "env.id=CartPole-v2"])
+    found = [p.split(":")[0] for p in e.value.problems]
+    assert sorted(found) == ["agent.hyperparams.n_step", "env.id", "optim.type", "train.eval_evry"], e.value.problems
+    with pytest.raises(ConfigError, match=r"eval_env\.wrapers: unknown key \(did you mean 'wrappers'\?\)"):
+        rlgen.load_config("ppo_cartpole", ["eval_env={wrapers: []}"])  # the eval env's keys read as env's do
+    with pytest.raises(ConfigError) as e:  # a kind's problem with a key the schema refused is not said twice
+        rlgen.load_config("ppo_cartpole", ["agent.hyperparams=5"])
+    assert len(e.value.problems) == 1
+
+
 def test_train_from_a_mapping_and_resume(tmp_path):
     raw = rlgen.load_config("ppo_cartpole").model_dump(mode="json")
     run = _train(tmp_path, raw, 1024, "train.early_stop.target=null")

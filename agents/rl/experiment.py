@@ -25,7 +25,7 @@ from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 from rlgen.agents.rl.vec import make_vec_env
-from rlgen.config import EnvConfig
+from rlgen.config import EnvConfig, _describe
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import Video
@@ -57,8 +57,8 @@ class RLExperiment(ExperimentBase):
         problems = []  # env.id and env.wrappers are checked by EnvConfig as the config loads
         try:
             _eval_env_config(cfg)
-        except ValidationError as e:
-            problems += [f"eval_env.{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()]
+        except ValidationError as e:  # the schema's own lines ("did you mean"), under eval_env
+            problems += [f"eval_env.{_describe(err, EnvConfig, cfg.eval_env)}" for err in e.errors()]
         problems += check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams)
         backbone = cfg.agent.policy.backbone
         if cfg.agent.algo == "recurrent_ppo" and backbone is not None and backbone.type != "lstm" \
