@@ -423,7 +423,7 @@ class Runner:
             "best": {"metric": self.cfg.train.early_stop.metric, "value": st.best, "global_step": st.best_step},
             "target": self.cfg.train.early_stop.target,
             "target_reached": st.target_reached,
-            "run_dir": str(self.run_dir),
+            "run_dir": str(self.run_dir.absolute()),  # readable from any working directory
             "device": str(getattr(self, "device", "")),
             "distributed": _dist_info(),
         }

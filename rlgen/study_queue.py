@@ -228,7 +228,7 @@ def train_trial(trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[Ex
 
     resume = _resumable(trial)
     runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval)
-    trial.set_user_attr("run_dir", str(runner.run_dir))  # before training: a retry finds it here
+    trial.set_user_attr("run_dir", str(runner.run_dir.absolute()))  # before training: a retry finds it here
     summary = runner.run()
     trial.set_user_attr("status", summary["status"])
     trial.set_user_attr("global_step", summary["global_step"])

@@ -294,3 +294,12 @@ def test_a_resume_after_a_cut_off_metrics_row_keeps_every_line_whole(tmp_path):
     lines = metrics.read_text().splitlines()
     assert all(json.loads(line) for line in lines)  # no row joined to the cut-off one
     assert [r["global_step"] for r in rows(runner.run_dir) if "eval/score" in r] == [20, 40, 60, 80, 100]
+
+
+def test_the_summary_names_the_run_directory_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = toy_config("runs")  # a relative logging.dir
+    runner = Runner(cfg, ToyExperiment(cfg))
+    runner.run()
+    written = json.loads((tmp_path / runner.run_dir / "summary.json").read_text())["run_dir"]
+    assert written == str(tmp_path / runner.run_dir)
