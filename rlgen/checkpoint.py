@@ -240,9 +240,16 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
 def _status(run_dir: Path) -> str | None:
     import json
 
+    path = run_dir / "summary.json"
     try:
-        return json.loads((run_dir / "summary.json").read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
+        return json.loads(path.read_text()).get("status")
+    except FileNotFoundError:
+        return None  # a run that never finished writing one: interrupted
+    except (OSError, ValueError, AttributeError) as e:
+        from rlgen.logging import console
+
+        console.print(f"[yellow]warning:[/] {path} is unreadable ({type(e).__name__}), so whether the run finished "
+                      "is unknown: opening its newest intact checkpoint (--checkpoint best for its best)")
         return None
 
 

@@ -39,6 +39,14 @@ def test_the_default_is_best_for_a_finished_run_and_latest_otherwise(tmp_path, s
     assert target == (run / "checkpoints" / "best" if expected == "best" else run)
 
 
+def test_an_unreadable_summary_is_said_not_passed_over(tmp_path, capsys):
+    run = _fake_run(tmp_path, "completed")
+    (run / "summary.json").write_text("garbage")
+    assert checkpoint.select(run)[2] == "latest"
+    err = " ".join(capsys.readouterr().err.split())
+    assert "summary.json is unreadable" in err and "--checkpoint best" in err
+
+
 def test_a_finished_run_without_best_opens_its_latest(tmp_path):
     run = _fake_run(tmp_path, "completed", best_step=None)
     assert checkpoint.select(run) == (run, run, "latest")
