@@ -430,10 +430,10 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
     if status == "interrupted":
         console.print(f"  resume with:   rlgen train --resume {run_dir}")
     wandb_dir = run_dir / "wandb"
-    if wandb_dir.is_dir():
+    offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
+    if offline:  # none when W&B ran online, was disabled, or did not start (its debug logs alone)
         console.print(f"  look at it:    wandb leet {wandb_dir}")
-        offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
-        target = offline[0] if len(offline) == 1 else wandb_dir / "offline-run-*" if offline else wandb_dir
+        target = offline[0] if len(offline) == 1 else wandb_dir / "offline-run-*"
         console.print(f"  upload later:  wandb sync {target}")
 
 

@@ -215,6 +215,11 @@ def test_the_sync_line_covers_every_offline_run_of_a_resumed_run(tmp_path, capsy
         (tmp_path / "wandb" / name).mkdir(parents=True)
     _report({"status": "completed", "global_step": 1, "wall_time_s": 0.1, "final": {}, "target_reached": None}, tmp_path)
     assert f"wandb sync {tmp_path / 'wandb' / 'offline-run-*'}" in capsys.readouterr().err.replace("\n", "")
+    for name in ("offline-run-1", "offline-run-2"):  # W&B did not start: its debug logs alone, nothing to sync
+        (tmp_path / "wandb" / name).rmdir()
+    (tmp_path / "wandb" / "debug.log").write_text("")
+    _report({"status": "completed", "global_step": 1, "wall_time_s": 0.1, "final": {}, "target_reached": None}, tmp_path)
+    assert "wandb" not in capsys.readouterr().err
 
 
 def test_rl_zoo3s_atari_ids_are_known():
