@@ -367,6 +367,7 @@ class Sweep:
         and return the best config. No trial completed: RlgenError (the metric, say, is one the
         runs do not log, which only a run can tell)."""
         study = self.open_study()
+        self._check_setup(study)
         total = n_trials or self.spec.n_trials
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
                       f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)
@@ -374,6 +375,21 @@ class Sweep:
             work(study, total, self.objective, progress=progress, announce=_announce)
         console.print(status_table(study, self.metric))
         return self.write_best(study)
+
+    def _check_setup(self, study: Any) -> None:
+        """A study continued with another base config, overrides or space ranks runs that are
+        not comparable side by side: say so (workers of one sweep share one setup)."""
+        setup = {"config": str(Path(self.spec.config).name), "overrides": list(self.spec.overrides),
+                 "space": sorted(self.spec.space)}
+        before = study.user_attrs.get("rlgen_setup")
+        if before is None:
+            study.set_user_attr("rlgen_setup", setup)
+        elif before != setup:
+            changed = ", ".join(k for k in setup if before.get(k) != setup[k])
+            console.print(f"[yellow]warning:[/] study {self.spec.study!r} was started with other {changed} "
+                          f"({before.get(changed.split(', ')[0])} against {setup[changed.split(', ')[0]]}): its "
+                          "earlier trials are ranked with these as if comparable; give this setup a study name of "
+                          "its own (study: NAME in the sweep file) to keep them apart", soft_wrap=True)
 
     def status(self) -> Any:
         """The study's trials as a table (`rlgen sweep --status`), without running any."""

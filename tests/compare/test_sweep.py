@@ -73,11 +73,16 @@ def test_sweep_prunes_and_writes_the_best_config(tmp_path):
     assert "sweep" in trial_cfg["logging"]["wandb"]["tags"]
 
 
-def test_rerun_continues_the_study(tmp_path):
+def test_rerun_continues_the_study(tmp_path, capsys):
     toy_sweep(tmp_path, {"type": "none"}, n_trials=2).run()
     sweep = toy_sweep(tmp_path, {"type": "none"}, n_trials=3)  # same SQLite study, one more trial
     sweep.run()
     assert len(sweep.open_study().trials) == 3
+    assert "warning" not in capsys.readouterr().err
+    # continued with another budget: its trials would be ranked with the others as if comparable
+    toy_sweep(tmp_path, {"type": "none"}, n_trials=4, overrides=["train.total_steps=60"]).run()
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: study 'toy_study' was started with other overrides ([] against ['train.total_steps=60'])" in err
 
 
 def test_bad_sweep_files_are_readable_errors(tmp_path):
