@@ -17,6 +17,7 @@ a user's through theirs, or by import path `mypkg.shapes:Spiral`). A builder may
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, ClassVar, TypeVar
 
 import numpy as np
@@ -147,6 +148,7 @@ def frames(env_id: str = "CartPole-v1", n_frames: int = 512, size: int = 32, gra
 
     from rlgen.envs import ensure_registered
 
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render off-screen: no display, and no SDL complaint about one
     env = gym.make(ensure_registered(env_id), render_mode="rgb_array")
     rng = np.random.default_rng(seed)
     env.action_space.seed(seed)
@@ -240,23 +242,29 @@ class Split:
     """
 
     def __init__(self, source: Any, validation: float = 0.2, test: float = 0.0, seed: int = 0,
-                 n_held_out: int = 1000):
-        self.source = source
+                 n_held_out: int = 1000, name: str | None = None):
+        self.source, self.name = source, name or type(source).__name__  # `name`: the source as configured
         self.shape, self.modality = tuple(source.shape), modality_of(source)
-        self.n_classes = int(getattr(source, "n_classes", 0))
+        self.n_classes = int(getattr(source, "n_classes", 0) or 0)
         x, y = getattr(source, "x", None), getattr(source, "y", None)
         rng = np.random.default_rng(seed)
+        self._checked = False  # whether the first training batch was checked (sample)
         if isinstance(x, np.ndarray):
+            y = None if y is None else np.asarray(y)
             order = rng.permutation(len(x))
             n_val, n_test = int(round(validation * len(x))), int(round(test * len(x)))
             if len(x) - n_val - n_test < 1:
                 raise RlgenError(f"data: validation {validation} + test {test} leave no training samples of {len(x)}")
             parts = np.split(order, [n_val, n_val + n_test])
             self.validation, self.test = (self._take(x, y, idx) for idx in parts[:2])
+            for held_x, held_y in (self.validation, self.test):  # what evaluation reads, held to the contract
+                if len(held_x):
+                    check_batch(self.name, self, held_x, held_y, len(held_x))
             self.train: Any = ArrayData(x[parts[2]], None if y is None else y[parts[2]], self.n_classes)
         else:
-            self.validation = source.sample(n_held_out, rng) if validation > 0 else self._take(None, None, [])
-            self.test = source.sample(n_held_out, rng) if test > 0 else self._take(None, None, [])
+            none = self._take(None, None, [])
+            self.validation = sample_from(self.name, source, n_held_out, rng) if validation > 0 else none
+            self.test = sample_from(self.name, source, n_held_out, rng) if test > 0 else none
             self.train = source
 
     def _take(self, x: np.ndarray | None, y: np.ndarray | None, idx: Any) -> Batch:
@@ -265,8 +273,12 @@ class Split:
         return x[idx].astype(np.float32), (None if y is None else y[idx])
 
     def sample(self, batch: int, rng: np.random.Generator) -> Batch:
-        """A training batch."""
-        return self.train.sample(batch, rng)
+        """A training batch; the first one checked against the source's declaration."""
+        x, y = sample_from(self.name, self.train, batch, rng, check=False)
+        if not self._checked:  # against the split's declaration: the source's shape and classes
+            check_batch(self.name, self, x, y, batch)
+            self._checked = True
+        return x, y
 
 
 def modality_of(source: Any) -> str | None:
@@ -277,7 +289,8 @@ def modality_of(source: Any) -> str | None:
 
 def check_batch(name: str, source: Any, x: Any, y: Any, batch: int) -> None:
     """A source's first batch against its own declaration: `batch` rows of `shape`, float32, finite,
-    and labels when it has classes; one line naming the source when it breaks its contract."""
+    and labels when it has classes (int64, 0 to n_classes - 1); one line naming the source when it
+    breaks its contract."""
     shape = tuple(source.shape)
     if not isinstance(x, np.ndarray) or x.shape != (batch, *shape):
         got = f"an array of shape {x.shape}" if isinstance(x, np.ndarray) else f"a {type(x).__name__}"
@@ -287,9 +300,44 @@ def check_batch(name: str, source: Any, x: Any, y: Any, batch: int) -> None:
         raise RlgenError(f"data source {name!r}: samples are {x.dtype}, not float32 (cast them in sample())")
     if not np.isfinite(x).all():
         raise RlgenError(f"data source {name!r}: a sample holds NaN or infinity")
-    if int(getattr(source, "n_classes", 0) or 0) > 0 and (y is None or np.shape(y) != (batch,)):
-        raise RlgenError(f"data source {name!r} has {source.n_classes} classes, so sample() returns ({batch},) "
-                         f"labels beside the samples; it gave {None if y is None else np.shape(y)}")
+    n_classes = int(getattr(source, "n_classes", 0) or 0)
+    if n_classes > 0:
+        if not isinstance(y, np.ndarray) or y.shape != (batch,):
+            got = None if y is None else np.shape(y)
+            raise RlgenError(f"data source {name!r} has {n_classes} classes, so sample() returns ({batch},) "
+                             f"labels beside the samples; it gave {got}")
+        if y.dtype != np.int64:
+            raise RlgenError(f"data source {name!r}: labels are {y.dtype}, not int64 (cast them in sample())")
+        if batch and (y.min() < 0 or y.max() >= n_classes):
+            raise RlgenError(f"data source {name!r} has {n_classes} classes, so labels run from 0 to "
+                             f"{n_classes - 1}; it gave labels from {y.min()} to {y.max()}")
+    elif y is not None:  # a regression target, or labels the source does not count as classes
+        if not isinstance(y, np.ndarray) or y.shape[:1] != (batch,):
+            got = f"an array of shape {y.shape}" if isinstance(y, np.ndarray) else f"a {type(y).__name__}"
+            raise RlgenError(f"data source {name!r}: sample({batch}, rng) gave {got} as targets, not {batch} "
+                             "rows (or None)")
+        if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
+            raise RlgenError(f"data source {name!r}: a target holds NaN or infinity")
+
+
+def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, check: bool = True) -> Batch:
+    """`source.sample(batch, rng)` for the kinds: an exception the source raises becomes one line
+    naming it, and with `check` (a source's first batch for training, and what evaluation draws)
+    the batch is held to the source's declaration (check_batch)."""
+    try:
+        out = source.sample(batch, rng)
+    except RlgenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever the source's own code raises
+        raise RlgenError(f"data source {name!r}: sample({batch}, rng) raised {type(e).__name__}: "
+                         f"{first_line(e)} (check the source and data.kwargs)") from None
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        got = f"an array of shape {out.shape}" if isinstance(out, np.ndarray) else f"a {type(out).__name__}"
+        raise RlgenError(f"data source {name!r}: sample({batch}, rng) gave {got}, not a pair (x, labels or None)")
+    x, y = out
+    if check:
+        check_batch(name, source, x, y, batch)
+    return x, y
 
 
 def make_source(name: str, **kwargs: Any) -> Any:

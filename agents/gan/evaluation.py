@@ -18,6 +18,7 @@ import torch
 
 from rlgen.agents.gan import metrics, pictures
 from rlgen.agents.gan.config import GANConfig
+from rlgen.envs.datasets import sample_from
 from rlgen.logging import Image
 
 Sampler = Callable[[int, torch.Generator], tuple[np.ndarray, np.ndarray | None]]
@@ -28,7 +29,8 @@ class Evaluator:
 
     def __init__(self, cfg: GANConfig, source: Any, modality: str, seed: int):
         self.cfg, self.source, self.modality = cfg, source, modality
-        self.real, _ = source.sample(cfg.eval.samples, np.random.default_rng(seed + 99_991))
+        # the reference set is the source's first batch: checked as training's is
+        self.real, _ = sample_from(cfg.data.source, source, cfg.eval.samples, np.random.default_rng(seed + 99_991))
         self.real_spread = metrics.spread(self.real)
         self.classifier = None
         if cfg.data.source == "digits":

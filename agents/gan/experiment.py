@@ -23,7 +23,7 @@ from rlgen.agents.gan.losses import LOSSES
 from rlgen.agents.gan.metrics import training_warning
 from rlgen.agents.gan.players import EMA, Discriminator, Generator
 from rlgen.agents.gan.regularizers import differentiable_twice, gradient_penalty, r1_from_logits
-from rlgen.envs.datasets import check_batch, make_source, modality_of
+from rlgen.envs.datasets import make_source, modality_of, sample_from
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import console
@@ -238,10 +238,10 @@ class GANExperiment(ExperimentBase):
     # --- one step of each player ----------------------------------------------------------------
 
     def _real(self) -> tuple[Tensor, Tensor | None]:
-        x, y = self.source.sample(self.cfg.objective.batch_size, self.rng)
-        if not self._batch_checked:  # a source of one's own breaking its contract: one line, not torch's error
-            check_batch(self.cfg.data.source, self.source, x, y, self.cfg.objective.batch_size)
-            self._batch_checked = True
+        # a source of one's own breaking its contract (its first batch) or raising: one line, not torch's error
+        x, y = sample_from(self.cfg.data.source, self.source, self.cfg.objective.batch_size, self.rng,
+                           check=not self._batch_checked)
+        self._batch_checked = True
         x_t = torch.from_numpy(x).to(self.device, non_blocking=True)
         y_t = torch.from_numpy(y).to(self.device, non_blocking=True) if (self.n_classes and y is not None) else None
         return x_t, y_t

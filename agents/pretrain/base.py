@@ -46,7 +46,9 @@ class DataExperiment(ExperimentBase):
         cfg = self.cfg
         self.ctx, self.device = ctx, ctx.device
         source = make_source(cfg.data.source, **cfg.data.kwargs)
-        self.data = Split(source, cfg.data.validation, cfg.data.test, cfg.data.split_seed, cfg.data.n_held_out)
+        # held-out draws and the first training batch are checked against the source's declaration
+        self.data = Split(source, cfg.data.validation, cfg.data.test, cfg.data.split_seed, cfg.data.n_held_out,
+                          name=cfg.data.source)
         if len(self.data.validation[0]) == 0:
             raise RlgenError("data.validation is 0: these kinds evaluate on held-out data; set data.validation > 0")
         self.model = self.build(self.data).to(self.device)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rlgen.envs.datasets import frames, make_source, modality_of
+from rlgen.envs.datasets import Split, check_batch, frames, make_source, modality_of, sample_from
 from rlgen.registry import SOURCES
 from rlgen.errors import RlgenError
 
@@ -18,6 +18,7 @@ def test_source_shapes_and_determinism(name):
     assert (y is None) == (src.n_classes == 0 and not getattr(src, "regression", False))
     again, _ = src.sample(16, np.random.default_rng(0))
     assert np.array_equal(x, again)
+    check_batch(name, src, x, y, 16)  # every bundled source keeps the contract the kinds hold it to
 
 
 def test_ring_modes_lie_on_the_circle():
@@ -83,3 +84,111 @@ def test_an_endless_source_holds_out_fixed_draws():
     split = Split(make_source("sine"), validation=0.1, n_held_out=32)
     assert split.validation[0].shape == (32, 32, 1) and split.test[0].shape == (0, 32, 1)
     assert split.train is split.source
+
+
+# --- the first batch: a source of one's own held to its declaration, one line when it breaks it ---
+
+
+class _Labeled:
+    """Points with `n_classes` classes; `fault` breaks one part of the contract, at `batch` rows
+    only (None: at every size), so that a test can reach the first training batch past the held-out draws."""
+
+    modality, shape = "points", (2,)
+
+    def __init__(self, fault=None, n_classes=3, at=None):
+        self.fault, self.n_classes, self.at = fault, n_classes, at
+
+    def sample(self, batch, rng):
+        fault = self.fault if self.at in (None, batch) else None
+        if fault == "raise":
+            raise ValueError("no such file: data.csv\n  (and a second line)")
+        if fault == "single":
+            return rng.standard_normal((batch, 2)).astype(np.float32)
+        x = rng.standard_normal((batch, 3 if fault == "shape" else 2))
+        x = x if fault == "float64" else x.astype(np.float32)
+        if fault == "nan":
+            x[-1, 0] = np.nan
+        y = rng.integers(0, self.n_classes, size=batch)
+        if fault == "range":
+            y[0] = self.n_classes + 4
+        if fault == "negative":
+            y[0] = -1
+        return x, {"float32": y.astype(np.float32), "int32": y.astype(np.int32), "none": None,
+                   "list": list(y)}.get(fault, y)
+
+
+FAULTS = [
+    ("raise", "data source 'mine': sample(8, rng) raised ValueError: no such file: data.csv (check the source"),
+    ("single", "data source 'mine': sample(8, rng) gave an array of shape (8, 2), not a pair (x, labels or None)"),
+    ("shape", "data source 'mine': sample(8, rng) gave an array of shape (8, 3), not (8, *shape) = (8, 2)"),
+    ("float64", "data source 'mine': samples are float64, not float32 (cast them in sample())"),
+    ("nan", "data source 'mine': a sample holds NaN or infinity"),
+    ("none", "data source 'mine' has 3 classes, so sample() returns (8,) labels beside the samples; it gave None"),
+    ("list", "data source 'mine' has 3 classes, so sample() returns (8,) labels beside the samples; it gave (8,)"),
+    ("float32", "data source 'mine': labels are float32, not int64 (cast them in sample())"),
+    ("int32", "data source 'mine': labels are int32, not int64 (cast them in sample())"),
+    ("range", "data source 'mine' has 3 classes, so labels run from 0 to 2; it gave labels from 0 to 7"),
+    ("negative", "data source 'mine' has 3 classes, so labels run from 0 to 2; it gave labels from -1 to "),
+]
+
+
+@pytest.mark.parametrize("fault, says", FAULTS, ids=[f for f, _ in FAULTS])
+def test_a_first_batch_that_breaks_the_contract_is_one_line_naming_the_source(fault, says):
+    with pytest.raises(RlgenError) as e:
+        sample_from("mine", _Labeled(fault), 8, np.random.default_rng(0))
+    assert str(e.value).startswith(says) and "\n" not in str(e.value)
+    assert e.value.__context__ is None or e.value.__suppress_context__  # no chained traceback
+    x, y = sample_from("mine", _Labeled(), 8, np.random.default_rng(0))  # a source that keeps it passes
+    assert x.shape == (8, 2) and y.dtype == np.int64
+
+
+def test_later_batches_are_not_checked_but_what_a_source_raises_is_still_one_line():
+    x, _ = sample_from("mine", _Labeled("float64"), 8, np.random.default_rng(0), check=False)
+    assert x.dtype == np.float64  # the kinds check a source's first batch only
+    with pytest.raises(RlgenError, match="sample\\(8, rng\\) raised ValueError"):
+        sample_from("mine", _Labeled("raise"), 8, np.random.default_rng(0), check=False)
+
+
+def test_unlabeled_targets_are_rows_and_finite():
+    unlabeled, x = _Labeled(n_classes=0), np.zeros((4, 2), np.float32)
+    check_batch("mine", unlabeled, x, None, 4)
+    check_batch("mine", unlabeled, x, np.ones(4, np.float32), 4)  # a regression target
+    with pytest.raises(RlgenError, match="'mine': a target holds NaN or infinity"):
+        check_batch("mine", unlabeled, x, np.array([0, 1, np.nan, 2], np.float32), 4)
+    for y in (np.ones(3, np.float32), np.float32(1.0)):
+        with pytest.raises(RlgenError, match=r"'mine': sample\(4, rng\) gave an array of shape \(3?,?\) as targets"):
+            check_batch("mine", unlabeled, x, np.asarray(y), 4)
+
+
+@pytest.mark.parametrize("fault", ["raise", "float64", "range"])
+def test_a_split_checks_its_held_out_draws_and_its_first_training_batch(fault):
+    with pytest.raises(RlgenError, match="data source 'mine'"):
+        Split(_Labeled(fault), validation=0.1, n_held_out=32, name="mine")
+    # held-out draws that keep the contract, a training batch that breaks it: refused at the first batch
+    split = Split(_Labeled(fault, at=8), validation=0.1, test=0.1, n_held_out=32, name="mine")
+    with pytest.raises(RlgenError, match="data source 'mine'"):
+        split.sample(8, np.random.default_rng(0))
+    split = Split(_Labeled(), validation=0.1, n_held_out=32, name="mine")
+    assert split.sample(8, np.random.default_rng(0))[0].shape == (8, 2)
+
+
+def test_a_finite_source_is_checked_on_its_held_out_part_and_its_first_training_batch():
+    class Finite:
+        modality, shape, n_classes = "points", (2,), 3
+
+        def __init__(self, x, y):
+            self.x, self.y = x, y
+
+        def sample(self, batch, rng):
+            raise AssertionError("a split of a finite source samples its own training part")
+
+    x, y = np.zeros((100, 2), np.float32), np.arange(100) % 3
+    Split(Finite(x, y), validation=0.2, name="mine").sample(8, np.random.default_rng(0))
+    with pytest.raises(RlgenError, match="'mine' has 3 classes, so labels run from 0 to 2; it gave labels from 0 to 9"):
+        Split(Finite(x, np.arange(100) % 10), validation=0.2, name="mine")
+    with pytest.raises(RlgenError, match=r"gave an array of shape \(20, 3\), not \(20, \*shape\) = \(20, 2\)"):
+        Split(Finite(np.zeros((100, 3), np.float32), y), validation=0.2, name="mine")
+    # no held-out part to check: the first training batch is held to the declared shape
+    split = Split(Finite(np.zeros((100, 3), np.float32), y), validation=0.0, name="mine")
+    with pytest.raises(RlgenError, match=r"gave an array of shape \(8, 3\), not \(8, \*shape\) = \(8, 2\)"):
+        split.sample(8, np.random.default_rng(0))

@@ -192,27 +192,41 @@ class _Broken:
 
     modality, n_classes, shape = "points", 0, (2,)
 
-    def __init__(self, fault: str = "shape"):
+    def __init__(self, fault: str = "shape", at: int | None = None):
         if fault == "raise":
             raise ValueError("no such file: data.csv")
-        self.fault = fault
+        self.fault, self.at = fault, at  # at: the batch size it breaks at (None: every size)
+        if fault == "labels":
+            self.n_classes = 3
 
     def sample(self, batch, rng):
-        x = rng.standard_normal((batch, 3 if self.fault == "shape" else 2))
-        return (x if self.fault == "float64" else x.astype(np.float32)), None
+        fault = self.fault if self.at in (None, batch) else None
+        if fault == "sample":
+            raise ValueError("boom")
+        x = rng.standard_normal((batch, 3 if fault == "shape" else 2))
+        x = x if fault == "float64" else x.astype(np.float32)
+        if fault == "nan":
+            x[0, 0] = np.nan
+        return x, (np.full(batch, 7) if self.n_classes else None)
 
 
-@pytest.mark.parametrize("fault, says", [
-    ("shape", "sample(8, rng) gave an array of shape (8, 3), not (8, *shape) = (8, 2)"),
-    ("float64", "samples are float64, not float32"),
-    ("raise", "could not be built: ValueError: no such file: data.csv"),
+@pytest.mark.parametrize("fault, at, says", [
+    ("shape", 8, "sample(8, rng) gave an array of shape (8, 3), not (8, *shape) = (8, 2)"),
+    ("float64", None, "samples are float64, not float32"),
+    ("raise", None, "could not be built: ValueError: no such file: data.csv"),
+    # the evaluator's reference set is drawn (and checked) in setup, before the first training batch
+    ("sample", None, "sample(100, rng) raised ValueError: boom"),
+    ("sample", 8, "sample(8, rng) raised ValueError: boom"),
+    ("nan", None, "a sample holds NaN or infinity"),
+    ("labels", None, "has 3 classes, so labels run from 0 to 2; it gave labels from 7 to 7"),
 ])
-def test_a_source_that_breaks_its_contract_is_one_line_and_no_run(tmp_path, capsys, fault, says):
+def test_a_source_that_breaks_its_contract_is_one_line_and_no_run(tmp_path, capsys, fault, at, says):
     from rlgen.cli import main
 
     assert main(["train", "gan_ring8", "data.source=tests.agents.gan.test_experiment:_Broken",
-                 f"data.kwargs={{fault: {fault}}}", "objective.batch_size=8", f"logging.dir={tmp_path}",
-                 "logging.wandb.mode=disabled", "train.progress=false"]) == 2
+                 f"data.kwargs={{fault: {fault}, at: {'null' if at is None else at}}}", "objective.batch_size=8",
+                 "eval.samples=100", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
+                 "train.progress=false"]) == 2
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
