@@ -28,6 +28,9 @@ CASES = {
     "ppo": ("ppo_cartpole", ON_POLICY),
     "a2c": ("a2c_cartpole", [*ON_POLICY[:2], "agent.hyperparams.n_steps=8", *ON_POLICY[4:]]),
     "dqn": ("dqn_cartpole", [*OFF_POLICY, "agent.hyperparams.train_freq=16", "agent.hyperparams.gradient_steps=4"]),
+    # VecNormalize beneath the history window: the replay buffer keeps the windowed observations
+    "dqn_history_normalize": ("dqn_cartpole", [*OFF_POLICY, "agent.hyperparams.train_freq=16",
+                                               "env.history={length: 3}", "env.normalize={obs: true, reward: true}"]),
     "sac": ("sac_pendulum", OFF_POLICY),
     "td3": ("td3_pendulum", OFF_POLICY),
     "recurrent_ppo": ("recurrent_ppo_cartpole_novel", ON_POLICY),

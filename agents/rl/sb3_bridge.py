@@ -273,6 +273,12 @@ class SB3Learner:
                 )
         except (AssertionError, ValueError, TypeError, NotImplementedError) as e:  # SB3 checks its arguments with these
             raise RlgenError(f"could not build {algo.__name__} for {target}: {first_line(e)}") from None
+        norm = getattr(self.model, "_vec_normalize_env", None)
+        if hasattr(self.model, "replay_buffer") and norm is not None and norm.observation_space != env.observation_space:
+            # VecNormalize beneath env.history's window: SB3 would store its original, unwindowed
+            # observations in the replay buffer; the buffer keeps what the policy sees instead
+            # (normalized with the statistics of their step, rewards too)
+            self.model._vec_normalize_env = None
         transfer_and_regularize(self.model, pol, optim)
         self.output = MetricsOutput()
         self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
