@@ -61,6 +61,23 @@ def check_env_id(env_id: str) -> str | None:
     return f"unknown gymnasium env id {env_id!r}{hint}; `rlgen list` shows the registered ids"
 
 
+EPISODE_STEP_CAP = 27_000  # ALE's own cap (108k frames at frameskip 4), for envs with none
+
+
+def step_capped(env_id: str, kwargs: Mapping[str, Any], wrappers: Sequence[WrapperSpec]) -> list[WrapperSpec]:
+    """`wrappers`, plus a TimeLimit of EPISODE_STEP_CAP steps when the env has no step limit of
+    its own (CliffWalking's random walk can last forever): what evaluation and `rlgen record`
+    play, so that they always end."""
+    names = [w if isinstance(w, str) else next(iter(w), "") for w in wrappers]
+    if "max_episode_steps" in kwargs or any(str(n).split(":")[-1].split(".")[-1] == "TimeLimit" for n in names):
+        return list(wrappers)
+    try:
+        limit = gym.spec(ensure_registered(env_id)).max_episode_steps
+    except Exception:  # noqa: BLE001 - an id gymnasium cannot look up is reported where the env is made
+        return list(wrappers)
+    return list(wrappers) if limit is not None else [*wrappers, {"TimeLimit": {"max_episode_steps": EPISODE_STEP_CAP}}]
+
+
 def resolve_wrapper(spec: WrapperSpec) -> tuple[Callable[..., gym.Env], dict[str, Any]]:
     """A wrapper by name (gymnasium's class names, registered names, import paths), alone or as
     {Name: {kwargs}}."""

@@ -26,9 +26,10 @@ from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.config import EnvConfig, _describe
+from rlgen.envs import EPISODE_STEP_CAP, step_capped
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
-from rlgen.logging import Video
+from rlgen.logging import Video, console
 from rlgen.nets import backbone_traits
 from rlgen.nets.common import no_distribution_checks
 from rlgen.runner import RunContext
@@ -43,6 +44,7 @@ class RLExperiment(ExperimentBase):
         self.cfg = cfg
         self.global_step = 0
         self.model: Any = None
+        self._cap_said = False  # the eval-episode cap was hit and said
         self.env: VecEnv | None = None
         self.eval_env: VecEnv | None = None
         self._eval_env_saved: dict[str, Any] | None = None  # restored once training goes on (load_state_dict)
@@ -115,6 +117,11 @@ class RLExperiment(ExperimentBase):
         if unwrap_vec_normalize(self.env) is not None:
             sync_envs_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
+        if max(lengths) >= EPISODE_STEP_CAP and not self._cap_said:
+            self._cap_said = True
+            console.print(f"[yellow]warning:[/] env {self.cfg.env.id!r} has no step limit of its own: evaluation "
+                          f"episodes were cut at {EPISODE_STEP_CAP:,} steps; choose the limit with env.wrappers: "
+                          "[{TimeLimit: {max_episode_steps: N}}]")
         out: dict[str, Any] = {
             "eval/return_mean": float(np.mean(returns)),
             "eval/return_std": float(np.std(returns)),
@@ -218,6 +225,7 @@ def _eval_env_config(cfg: RLConfig) -> EnvConfig:
     merged = {**cfg.env.model_dump(), "n_envs": n, "vectorize": "dummy"}
     for key, value in cfg.eval_env.items():  # `kwargs` merges key by key, the rest replaces
         merged[key] = {**merged[key], **value} if key == "kwargs" and isinstance(value, dict) else value
+    merged["wrappers"] = step_capped(merged["id"], merged["kwargs"], merged["wrappers"])  # evaluation always ends
     return EnvConfig.model_validate(merged)
 
 

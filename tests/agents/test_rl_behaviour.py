@@ -260,3 +260,24 @@ def test_an_env_or_algorithm_that_cannot_work_is_one_line_and_no_run_directory(t
 def test_honours_the_experiment_protocol(name, extra):
     report = check_experiment("rl", name, [*smoke_overrides(config_path(name)), "train.eval_episodes=2", *extra])
     assert report.exact and "loss/total" in report.metric_names
+
+
+def test_evaluation_of_an_env_without_a_step_limit_always_ends(tmp_path, monkeypatch, capsys):
+    import rlgen
+    import rlgen.agents.rl.experiment as rl_experiment
+    import rlgen.envs as envs
+
+    cap = {"TimeLimit": {"max_episode_steps": 7}}
+    assert envs.step_capped("FrozenLake-v1", {}, []) == []  # its own limit: 100
+    assert envs.step_capped("CliffWalking-v1", {}, [cap]) == [cap]  # the user's own
+    assert envs.step_capped("CliffWalking-v1", {"max_episode_steps": 9}, []) == []
+    monkeypatch.setattr(envs, "EPISODE_STEP_CAP", 60)
+    monkeypatch.setattr(rl_experiment, "EPISODE_STEP_CAP", 60)
+    assert envs.step_capped("CliffWalking-v1", {}, []) == [{"TimeLimit": {"max_episode_steps": 60}}]
+    run = rlgen.train("ppo_cartpole", ["env.id=CliffWalking-v1", "env.normalize=null", "env.n_envs=2",
+                                       "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32",
+                                       "train.total_steps=32", "train.eval_every=32", "train.eval_episodes=2",
+                                       "train.early_stop.target=null", f"logging.dir={tmp_path}",
+                                       "logging.wandb.mode=disabled", "train.progress=false"])
+    assert run.summary["final"]["eval/length_mean"] == 60  # an untrained deterministic policy walks in circles
+    assert "has no step limit of its own: evaluation episodes were cut at 60 steps" in capsys.readouterr().err
