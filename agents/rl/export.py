@@ -70,7 +70,7 @@ def export(exp: Any, fmt: str, out_dir: Path) -> list[Path]:
 def save_sb3(exp: Any, out_dir: Path) -> list[Path]:
     cfg, model = exp.cfg, exp.model
     zip_path = out_dir / "model.zip"
-    with portable_schedules(model):
+    with portable_schedules(model), plain_replay_buffer(model):
         model.save(zip_path)
     files = [zip_path]
     norm = unwrap_vec_normalize(exp.env)
@@ -82,6 +82,26 @@ def save_sb3(exp: Any, out_dir: Path) -> list[Path]:
                       "needs rlgen installed")
     files += _zoo_layout(exp, files, out_dir / "rl-zoo")
     return files
+
+
+@contextlib.contextmanager
+def plain_replay_buffer(model: Any) -> Iterator[None]:
+    """While saving, an off-policy model's replay buffer class and arguments are SB3's own: the
+    imitation kind's relabelling buffer holds its discriminator, which is no part of the learner
+    (and a spectral-normed one cannot be pickled at all)."""
+    cls = getattr(model, "replay_buffer_class", None)
+    if cls is None or cls.__module__.startswith("stable_baselines3") or cls.__module__.startswith("sb3_contrib"):
+        yield
+        return
+    from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
+
+    kwargs = model.replay_buffer_kwargs
+    model.replay_buffer_class = DictReplayBuffer if issubclass(cls, DictReplayBuffer) else ReplayBuffer
+    model.replay_buffer_kwargs = {}
+    try:
+        yield
+    finally:
+        model.replay_buffer_class, model.replay_buffer_kwargs = cls, kwargs
 
 
 @contextlib.contextmanager

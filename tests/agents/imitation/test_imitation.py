@@ -235,3 +235,21 @@ def test_two_runs_of_one_seed_save_the_same_state(tmp_path, identity_demos, algo
     a, b = states
     assert not _differences({**a["experiment"], "rng": a["rng"]}, {**b["experiment"], "rng": b["rng"]}, True,
                             ("first", "second"))
+
+
+def test_an_off_policy_imitation_run_exports_the_learner_alone(tmp_path, expert_demos):
+    """gail_pendulum: SAC relabelled by a spectral-normed discriminator, which no pickle takes."""
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    from rlgen.export import export
+    from tests.test_configs import smoke_overrides
+
+    run = rlgen.train("gail_pendulum", [*smoke_overrides(config_path("gail_pendulum")), "train.eval_episodes=1",
+                                        f"demos.path={expert_demos('sac_pendulum')}", "demos.episodes=null",
+                                        f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false"])
+    (zip_path, *_) = export(run.run_dir, "sb3", tmp_path / "sb3")
+    model = SAC.load(zip_path, device="cpu")
+    assert model.replay_buffer_class is ReplayBuffer and model.replay_buffer_kwargs == {}
+    with rlgen.load_run(run.run_dir) as again:  # the run itself still relabels
+        assert "reward_fn" in again.experiment.model.replay_buffer_kwargs
