@@ -161,6 +161,45 @@ def _check_module_exports(run_dir, env_id, tmp_path, formats):
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+class ChannelLastImages(gym.Env):
+    """(12, 12, 3) uint8 frames, channel last as cameras give them: SB3 transposes them for its CNN."""
+
+    observation_space = gym.spaces.Box(0, 255, (12, 12, 3), np.uint8)
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.integers(0, 256, (12, 12, 3), dtype=np.uint8), {}
+
+    def step(self, action):
+        self.t += 1
+        frame = self.np_random.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+        return frame, float(action == frame[0, 0, 0] % 3), False, self.t >= 16, {}
+
+
+if "rlgen_test/ChannelLast-v0" not in gym.registry:
+    gym.register(id="rlgen_test/ChannelLast-v0", entry_point=ChannelLastImages)
+
+
+def test_an_image_policy_exports_take_the_envs_channel_last_frames(tmp_path):
+    import onnxruntime as ort
+
+    config = _rl("ppo_images", "rlgen_test/ChannelLast-v0", "ppo",  # registered above, in this process
+                 {"n_steps": 32, "batch_size": 32}, 64, env={"n_envs": 2},
+                 agent={"policy": {"backbone": {"type": "cnn", "channels": [4], "kernels": [3], "strides": [1],
+                                                "hidden": 16}}})
+    run_dir = _train(tmp_path, config)
+    env = ChannelLastImages()
+    frames = np.stack([env.reset(seed=i)[0] for i in range(20)])  # uint8, (20, 12, 12, 3)
+    expected = _rlgen_actions(run_dir, frames)
+    (onnx_path,) = export(run_dir, "onnx", tmp_path / "onnx")
+    (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
+    np.testing.assert_array_equal(ort.InferenceSession(str(onnx_path)).run(None, {"obs": frames})[0], expected)
+    with torch.no_grad():
+        np.testing.assert_array_equal(torch.jit.load(str(ts_path))(torch.as_tensor(frames)).numpy(), expected)
+
+
 def test_window_policies_onnx_cannot_follow_are_refused_in_one_line_leaving_nothing(tmp_path, capsys):
     gru_window = _rl("dqn_gru_window", "CartPole-v1", "dqn", {"learning_starts": 10, "buffer_size": 1000}, 64,
                      env={"history": {"length": 3}}, agent={"policy": {"backbone": {"type": "gru", "hidden_size": 8}}})
