@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
+from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
@@ -13,6 +15,8 @@ from rlgen.agents.rl.history import VecHistory
 from rlgen.envs import make_env_fn
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError, first_line
+
+FLAT = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 
 
 def make_vec_env(
@@ -25,8 +29,8 @@ def make_vec_env(
     # they inherit SIGINT ignored when started while it is ignored.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if subproc else None
     try:
-        if subproc:
-            thunk().close()  # a bad kwarg fails here with its own message, not as a worker's broken pipe
+        if subproc or training:  # a bad kwarg fails here with its own message, not as a worker's broken pipe
+            _probe(thunk, cfg.id, seed)
         vec = sb3_make_vec_env(thunk, n_envs=cfg.n_envs, seed=seed,
                                vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
                                vec_env_kwargs={"start_method": "fork"} if subproc else None)
@@ -41,6 +45,21 @@ def make_vec_env(
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return wrap_vec_env(vec, cfg, training=training, gamma=gamma)
+
+
+def _probe(thunk: Any, env_id: str, seed: int) -> None:
+    """One copy made and reset apart from the vector env: an observation that does not fit the
+    env's own observation_space is one line here, not numpy's broadcast error inside SB3."""
+    env = thunk()
+    try:
+        obs, _ = env.reset(seed=seed)
+        space = env.observation_space
+        shape = getattr(space, "shape", None)
+        if isinstance(space, FLAT) and shape is not None and np.shape(obs) != tuple(shape):
+            raise RlgenError(f"env {env_id!r}: reset() returned an observation of shape {np.shape(obs)}, but its "
+                             f"observation_space is {space}; the env must return what its space declares")
+    finally:
+        env.close()
 
 
 def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: float = 0.99) -> VecEnv:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -18,6 +19,7 @@ from rlgen.api import config_path
 from rlgen import checkpoint
 from rlgen.api import load_config
 from rlgen.cli import main
+from rlgen.errors import RlgenError
 from rlgen.logging import Logger
 from rlgen.runner import RunContext, Runner
 from rlgen.testing import check_experiment
@@ -281,3 +283,32 @@ def test_evaluation_of_an_env_without_a_step_limit_always_ends(tmp_path, monkeyp
                                        "logging.wandb.mode=disabled", "train.progress=false"])
     assert run.summary["final"]["eval/length_mean"] == 60  # an untrained deterministic policy walks in circles
     assert "has no step limit of its own: evaluation episodes were cut at 60 steps" in capsys.readouterr().err
+
+
+class _WrongShape(gym.Env):
+    """Declares (3,) observations and returns (4,)."""
+
+    observation_space = gym.spaces.Box(-1, 1, (3,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(4, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(4, np.float32), 0.0, False, True, {}
+
+
+def test_an_env_that_breaks_its_own_observation_space_is_one_line_and_no_run(tmp_path):
+    import warnings
+
+    import rlgen
+
+    if "rlgen_test/WrongShape-v0" not in gym.registry:
+        gym.register(id="rlgen_test/WrongShape-v0", entry_point=_WrongShape)
+    with warnings.catch_warnings(), pytest.raises(RlgenError, match=r"reset\(\) returned an observation of shape "
+                                                                    r"\(4,\), but its observation_space is Box"):
+        warnings.simplefilter("ignore")  # gymnasium's own checker warns first
+        rlgen.train("ppo_cartpole", ["env.id=rlgen_test/WrongShape-v0", "env.normalize=null",
+                                     f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false"])
+    assert list(tmp_path.iterdir()) == []
