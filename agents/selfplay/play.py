@@ -127,7 +127,7 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
         seen = game.observe(mover)
         if mover == human:
             console.print(board.table())
-            move = _ask_move(seen["action_mask"].astype(bool), ask, console)
+            move = _ask_move(seen["action_mask"].astype(bool), ask, console, board.note())
         else:
             move = int(agent(seen["observation"], seen["action_mask"].astype(bool)))
             console.print(f"agent plays {move + 1}")
@@ -165,6 +165,11 @@ class _Board:
         owner = mover if cells.flat[move] > 0 else next(p for p in self.players if p != mover)
         self.readings = [r for r in self.readings if self._owner(r) == owner] or self.readings
 
+    def note(self) -> str:
+        """What a move past the board's cells means: go's one extra move is a pass."""
+        cells = planes_to_cells(self.observation()).size
+        return f"; {self.n_actions} passes" if self.n_actions == cells + 1 else ""
+
     def flipped(self) -> bool:
         """True when the first plane now holds the second player's stones."""
         return self.last is not None and self._owner(self.readings[0]) != self.players[0]
@@ -173,11 +178,12 @@ class _Board:
         return board_table(self.observation(), self.n_actions, flip=self.flipped())
 
 
-def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console) -> int:
-    """Ask until the answer is a legal move; refuse anything else with a message."""
+def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console, note: str = "") -> int:
+    """Ask until the answer is a legal move; refuse anything else with a message. `note`: what the
+    moves past the board mean (go: the last one passes)."""
     while True:
         try:
-            text = ask(f"your move (1-{len(mask)}): ").strip()
+            text = ask(f"your move (1-{len(mask)}{note}): ").strip()
         except EOFError:
             raise RlgenError("the input ended before the game did: rlgen play reads your moves from a terminal "
                              "(type q to quit a game)") from None
@@ -187,7 +193,7 @@ def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console) -> 
             console.print(f"[yellow]'{text}' is not a move: type a number from 1 to {len(mask)}[/]")
             continue
         if not mask[int(text) - 1]:
-            console.print(f"[yellow]illegal move: {text} is taken or full; legal: "
+            console.print(f"[yellow]illegal move: {text} is not allowed now (taken, full or against the rules); legal: "
                           f"{', '.join(str(i + 1) for i in np.flatnonzero(mask))}[/]")
             continue
         return int(text) - 1

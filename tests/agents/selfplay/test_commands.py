@@ -60,6 +60,16 @@ def test_board_shows_marks_and_move_numbers():
     assert "X" in text and "O" in text and "2" in text and "5" not in text and "1" not in text
 
 
+def test_go_says_which_move_passes():
+    from rlgen.agents.selfplay.play import _Board
+    from rlgen.envs.games.aec import make_game
+
+    for game, kwargs, n_actions, note in (("go_v5", {"board_size": 5}, 26, "; 26 passes"), ("tictactoe_v3", {}, 9, "")):
+        env = make_game(game, kwargs)()
+        env.reset(seed=0)
+        assert _Board(env, list(env.possible_agents), n_actions).note() == note
+
+
 @pytest.mark.parametrize("game, moves, n_actions", [
     ("tictactoe_v3", [1, 5, 6, 0], 9),
     ("go_v5", [1, 8, 25, 3, 25, 25], 26),  # 25: a pass; go's planes are the last mover's, so they swap each move
