@@ -67,7 +67,7 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
                       f"({trial.user_attrs.get('run_dir', '?')})", highlight=False, soft_wrap=True)
 
     with StudyProgress(queue, len(seeds), f"seeds {base.name}") as progress:
-        work(queue, len(seeds), run, progress=progress, announce=announce)
+        work(queue, len(seeds), run, progress=progress, announce=announce, max_retry=heartbeat.max_retry)
     console.print(status_table(queue, stop.metric, attrs=["seed"]))
     done = [Path(t.user_attrs["run_dir"]) for t in queue.trials
             if t.state.name == "COMPLETE" and "run_dir" in t.user_attrs]

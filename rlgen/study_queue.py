@@ -163,8 +163,9 @@ Run = Callable[[Any, int], float]  # (trial, slot) -> the trial's value; raises 
 
 
 def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyProgress | None = None,
-         announce: Callable[[Any, Any], None] | None = None) -> None:
-    """Take slots of `study` and `run` them until all `n` are finished (by any worker)."""
+         announce: Callable[[Any, Any], None] | None = None, max_retry: int | None = None) -> None:
+    """Take slots of `study` and `run` them until all `n` are finished (by any worker).
+    `max_retry`: attempts of one slot queued again after a death or an interrupt (None: no limit)."""
     import optuna
     from optuna.exceptions import ExperimentalWarning
     from optuna.trial import TrialState
@@ -185,9 +186,12 @@ def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyPr
         except RlgenError as e:
             trial.set_user_attr("error", str(e))
             raise
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: not a result, and not lost either
-            requeue(study, trial)
-            console.print(f"trial {trial.number} queued again: the next worker resumes it from its checkpoint")
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM: not a result, and not lost either (up to max_retry)
+            if requeue(study, trial, max_retry):
+                console.print(f"trial {trial.number} queued again: the next worker resumes it from its checkpoint")
+            else:
+                console.print(f"trial {trial.number} stays failed: it was retried heartbeat.max_retry={max_retry} "
+                              "times already")
             raise
 
     def after(study: Any, trial: Any) -> None:
@@ -257,16 +261,19 @@ def _resumable(trial: Any) -> Path | None:
     return None
 
 
-def requeue(study: Any, trial: Any) -> None:
+def requeue(study: Any, trial: Any, max_retry: int | None = None) -> bool:
     """Queue a copy of a running trial (same parameters, attributes, reported values), as the
-    heartbeat's retry does for a dead one."""
+    heartbeat's retry does for a dead one, unless it was retried `max_retry` times already;
+    True when a copy was queued."""
     from optuna.exceptions import ExperimentalWarning
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     frozen = next(t for t in study.get_trials(deepcopy=True) if t.number == trial.number)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
-        RetryHeartbeatStaleTrialCallback(inherit_intermediate_values=True)(study, frozen)
+        RetryHeartbeatStaleTrialCallback(max_retry=max_retry, inherit_intermediate_values=True)(study, frozen)
+    return any(t.number > frozen.number and t.system_attrs.get(RETRY_OF) == frozen.system_attrs.get(RETRY_OF,
+               frozen.number) and t.state.name == "WAITING" for t in study.get_trials(deepcopy=False))
 
 
 def run_value(summary: dict[str, Any], metric: str, direction: str,

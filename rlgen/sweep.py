@@ -372,7 +372,8 @@ class Sweep:
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
                       f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)
         with StudyProgress(study, total, f"sweep {self.spec.study}") as progress:
-            work(study, total, self.objective, progress=progress, announce=_announce)
+            work(study, total, self.objective, progress=progress, announce=_announce,
+                 max_retry=self.spec.heartbeat.max_retry)
         console.print(status_table(study, self.metric))
         return self.write_best(study)
 

@@ -35,12 +35,12 @@ def test_slots_go_to_new_trials_in_order_and_a_retry_keeps_its_first_attempts():
     assert [t.number for t in latest_attempts(trials)] == [0, 2, 6, 7]
 
 
-def sweep_file(tmp_path: Path, n_trials: int, **toy) -> Path:
+def sweep_file(tmp_path: Path, n_trials: int, max_retry: int = 3, **toy) -> Path:
     base = write_config(tmp_path, **toy)
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({
         "config": str(base), "study": "q", "n_trials": n_trials, "sampler": {"type": "random", "seed": 0},
-        "pruner": {"type": "none"}, "heartbeat": {"interval": 1, "grace_period": 2},
+        "pruner": {"type": "none"}, "heartbeat": {"interval": 1, "grace_period": 2, "max_retry": max_retry},
         "space": {"x": {"type": "float", "low": 1.0, "high": 10.0}},
     }))
     return path
@@ -94,6 +94,15 @@ def test_ctrl_c_queues_the_trial_again_and_the_next_run_resumes_it(tmp_path):
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert loss_steps(Path(first.user_attrs["run_dir"])) == [10, 20, 30, 40, 50]
     assert trials[2].user_attrs["run_dir"] != first.user_attrs["run_dir"]  # the second slot: a run of its own
+
+
+def test_ctrl_c_counts_toward_max_retry(tmp_path, capsys):
+    path = sweep_file(tmp_path, n_trials=1, max_retry=0, die_at=30, die_once=str(tmp_path / "once"), die_signal="SIGINT")
+    with pytest.raises(KeyboardInterrupt):
+        make_sweep(path).run()
+    err = " ".join(capsys.readouterr().err.split())
+    assert "trial 0 stays failed: it was retried heartbeat.max_retry=0 times already" in err
+    assert [t.state for t in make_sweep(path).open_study().trials] == [TrialState.FAIL]  # no copy queued
 
 
 def test_a_later_worker_draws_new_parameters(tmp_path):
