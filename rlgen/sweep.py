@@ -38,7 +38,7 @@ from typing import Annotated, Any, Callable, Literal, Mapping, Union
 import numpy as np
 from omegaconf import OmegaConf
 from optuna.samplers import BaseSampler
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rlgen.config import ConfigError, ExperimentConfig, Section, _describe, save_config
 from rlgen.errors import RlgenError
@@ -49,7 +49,7 @@ from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_v
 # --- the sweep file -------------------------------------------------------------------------------
 
 
-def _check_range(low: float, high: float, log: bool, stepped: bool) -> None:
+def _check_range(low: float, high: float, log: bool, stepped: bool, step: float | None = None) -> None:
     """Optuna's own checks of a range (FloatDistribution, IntDistribution), made when the sweep file
     is read: in the first trial they would come as a traceback, after study.db is created."""
     if low > high:
@@ -58,6 +58,12 @@ def _check_range(low: float, high: float, log: bool, stepped: bool) -> None:
         raise ValueError(f"log: true needs low > 0 (got {low:g}); raise low or drop log")
     if log and stepped:
         raise ValueError("step does not go with log: true (Optuna samples a log range without steps); drop one")
+    if step is not None and not log:  # Optuna would cut the range, with a warning at every trial
+        n = (high - low) / step
+        if abs(n - round(n)) > 1e-8 * max(1.0, abs(n)):
+            top = low + math.floor(n + 1e-8) * step
+            raise ValueError(f"step {step:g} does not divide the range {low:g} to {high:g}; Optuna would draw up to "
+                             f"{top:g} only: set high to {top:g} (or a step that divides the range)")
 
 
 class FloatParam(Section):
@@ -69,7 +75,7 @@ class FloatParam(Section):
 
     @model_validator(mode="after")
     def _range(self) -> FloatParam:
-        _check_range(self.low, self.high, self.log, stepped=self.step is not None)
+        _check_range(self.low, self.high, self.log, stepped=self.step is not None, step=self.step)
         return self
 
 
@@ -82,7 +88,7 @@ class IntParam(Section):
 
     @model_validator(mode="after")
     def _range(self) -> IntParam:
-        _check_range(self.low, self.high, self.log, stepped=self.step != 1)
+        _check_range(self.low, self.high, self.log, stepped=self.step != 1, step=self.step if self.step != 1 else None)
         return self
 
 
@@ -124,6 +130,17 @@ class SweepConfig(Section):
     pruner: PrunerSpec = PrunerSpec()
     heartbeat: HeartbeatConfig = HeartbeatConfig()
     space: dict[str, Param] = Field(min_length=1)
+
+    @field_validator("space")
+    @classmethod
+    def _apart(cls, space: dict[str, Param]) -> dict[str, Param]:
+        """No key inside another: the outer choice (a whole mapping) would replace the inner draw."""
+        for outer in space:
+            inner = next((k for k in space if k.startswith(f"{outer}.")), None)
+            if inner is not None:
+                raise ValueError(f"{inner!r} lies inside {outer!r}: each of {outer!r}'s choices replaces the whole "
+                                 f"mapping, so the {inner!r} drawn would be thrown away; put it inside the choices")
+        return space
 
 
 def bundled_sweeps() -> dict[str, Path]:
@@ -167,6 +184,8 @@ def read_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepCon
         sweep.config = str(beside)
     sweep.study = sweep.study or path.stem
     sweep.overrides = [*sweep.overrides, *(overrides or [])]
+    build("sampler", sweep.sampler)  # optuna's own checks of their arguments, before anything is made
+    build("pruner", sweep.pruner)
     return sweep
 
 
@@ -193,12 +212,25 @@ def build(kind: Literal["sampler", "pruner"], spec: SamplerSpec | PrunerSpec) ->
     if isinstance(spec, SamplerSpec):
         kwargs["seed"] = spec.seed
     if spec.type == "patient":  # wraps another pruner: {type: patient, patience: 2, wrapped: {type: median}}
-        kwargs["wrapped_pruner"] = build("pruner", PrunerSpec.model_validate(kwargs.pop("wrapped", {"type": "median"})))
+        try:
+            wrapped = PrunerSpec.model_validate(kwargs.pop("wrapped", {"type": "median"}))
+        except ValidationError as e:
+            raise ConfigError("pruner.wrapped", [_describe(err, PrunerSpec, {}) for err in e.errors()]) from None
+        kwargs["wrapped_pruner"] = build("pruner", wrapped)
     allowed = [p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs")]
     bad = [k for k in kwargs if k not in allowed]
     if bad:
         raise RlgenError(f"{kind}.{bad[0]}: not an argument of optuna's {cls.__name__}; allowed: {', '.join(allowed)}")
-    return cls(**kwargs)
+    from optuna.exceptions import ExperimentalWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # PatientPruner's, GPSampler's: said once in docs
+            return cls(**kwargs)
+    except (TypeError, ValueError) as e:  # a required argument missing, a value optuna refuses
+        given = {k: v for k, v in kwargs.items() if k not in ("wrapped_pruner", "seed")}
+        raise RlgenError(f"{kind} {spec.type}: optuna's {cls.__name__} refused {given or 'no arguments'}: {e} "
+                         f"(its arguments: {', '.join(allowed)})") from None
 
 
 def sampler(spec: SamplerSpec) -> Any:

@@ -120,8 +120,15 @@ BACKBONES = {"small": {"type": "mlp", "hidden": [8]}, "bad": {"type": "mlp", "hi
      "space.agent.policy.backbone: choice 'bad': agent.policy.backbone.hiddn: unknown key (did you mean 'hidden'?)"),
     ({"agent.hyperparams.gamma": {"type": "categorical", "choices": [0.9, "high", 0.99]}},
      "space.agent.hyperparams.gamma: choice 'high': agent.hyperparams.gamma:"),
+    ({"agent.hyperparams.n_epochs": {"type": "int", "low": 2, "high": 9, "step": 3}},
+     "space.agent.hyperparams.n_epochs: step 3 does not divide the range 2 to 9; Optuna would draw up to 8 only"),
+    ({"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3, "step": 4e-4}},
+     "space.optim.lr: step 0.0004 does not divide the range 0.0001 to 0.001"),
+    ({"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3},
+      "optim": {"type": "categorical", "choices": [{"type": "sgd", "lr": 0.1}]}},
+     "space: 'optim.lr' lies inside 'optim'"),
 ], ids=["low_above_high", "float_step_and_log", "log_from_zero", "int_low_above_high", "int_step_and_log",
-        "bad_middle_choice", "bad_middle_plain_choice"])
+        "bad_middle_choice", "bad_middle_plain_choice", "int_step_off_range", "float_step_off_range", "key_inside_key"])
 def test_a_bad_space_is_one_line_and_exit_2_before_any_file(tmp_path, monkeypatch, capsys, space, message):
     monkeypatch.chdir(tmp_path)  # logging.dir is runs/: the study would go to tmp_path/runs/
     path = tmp_path / "s.yaml"
@@ -130,6 +137,22 @@ def test_a_bad_space_is_one_line_and_exit_2_before_any_file(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert message in err and err.strip().count("\n") == 0 and "Traceback" not in err, err
     assert list(tmp_path.rglob("*")) == [path]  # no study.db, no run directory
+
+
+@pytest.mark.parametrize("pruner, message", [
+    ({"type": "percentile"}, "pruner percentile: optuna's PercentilePruner refused no arguments: "),
+    ({"type": "median", "n_startup_trials": -3}, "pruner median: optuna's MedianPruner refused {'n_startup_trials': -3}"),
+    ({"type": "patient", "patience": 2, "wrapped": {"type": "medianx"}}, "pruner.wrapped: type: 'medianx' is not a valid"),
+])
+def test_arguments_optuna_refuses_are_one_line_before_any_file(tmp_path, monkeypatch, capsys, pruner, message):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"config": "ppo_cartpole", "pruner": pruner,
+                                    "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3}}}))
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in " ".join(err.split()) and err.strip().count("\n") == 0 and "Traceback" not in err, err
+    assert list(tmp_path.rglob("*")) == [path]
 
 
 def test_a_sweep_in_which_no_trial_completed_is_an_error(tmp_path, capsys):
