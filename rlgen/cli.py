@@ -126,6 +126,8 @@ def train_seeds(args: argparse.Namespace) -> int:
     if given := [o for o in args.overrides if o.partition("=")[0].strip() == "seed"]:
         raise RlgenError(f"--seeds {args.seeds} and {given[0]} both set the seed; drop one")
     seeds = parse_seeds(args.seeds)
+    if args.study is not None and args.storage is None:
+        raise RlgenError("--study names a shared queue of seeds: give it with --storage URL (or drop --study)")
     if args.storage is not None:
         return _train_seed_queue(args, seeds)
     cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first

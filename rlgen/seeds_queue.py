@@ -82,6 +82,9 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
 def _check_same_seeds(queue: Any, seeds: Sequence[int]) -> None:
     """A queue named with --study keeps the seed list it was made with."""
     held = queue.user_attrs.get("seeds")
+    if held is None and (queue.user_attrs.get("rlgen_setup") is not None or queue.get_trials(deepcopy=False)):
+        raise RlgenError(f"study {queue.study_name!r} holds trials that are not a seed queue's (a sweep's?): "
+                         "give --study a name of its own")
     if held is None:
         queue.set_user_attr("seeds", list(seeds))
     elif list(held) != list(seeds):

@@ -150,3 +150,15 @@ def test_seed_queue_runs_each_seed_once_and_a_second_worker_finds_nothing_left(t
     assert "holds seeds 0-2, not 0-3" in capsys.readouterr().err
     names = {s.study_name for s in optuna.get_all_study_summaries(url)}
     assert len(names) == 2 and "mine" in names
+    assert main(["train", str(config), "--seeds", "0-2", "--study", "mine"]) == 2  # a queue needs its storage
+    assert "--study names a shared queue of seeds: give it with --storage URL" in capsys.readouterr().err
+
+
+def test_a_seed_queue_never_takes_over_a_sweeps_study(tmp_path, capsys):
+    path = sweep_file(tmp_path, n_trials=1)
+    make_sweep(path).run()
+    url = f"sqlite:///{tmp_path / 'runs' / 'q' / 'study.db'}"
+    before = make_sweep(path).open_study().user_attrs
+    assert main(["train", str(write_config(tmp_path)), "--seeds", "0-1", "--storage", url, "--study", "q"]) == 2
+    assert "study 'q' holds trials that are not a seed queue's" in capsys.readouterr().err
+    assert make_sweep(path).open_study().user_attrs == before  # nothing written into it
