@@ -4,6 +4,7 @@ list`: argument parsing on top of `rlgen.api`."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
@@ -110,7 +111,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif args.config is None:
         raise RlgenError("rlgen train needs a CONFIG (a YAML path or a bundled name; see `rlgen list`)")
     run = train(args.config, args.overrides, resume=args.resume, run_dir=args.run_dir, trust=args.trust)
-    _report(run.summary, run.run_dir)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one report: rank 0's (the others log nothing either)
+        _report(run.summary, run.run_dir)
     return run.exit_code
 
 
@@ -430,7 +432,9 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
         console.print(f"  target {summary['target']} reached at step {t['global_step']:,} after {t['wall_time_s']:.1f} s")
     console.print(f"  run directory: {run_dir}")
     if status == "interrupted":
-        console.print(f"  resume with:   rlgen train --resume {run_dir}")
+        world = os.environ.get("WORLD_SIZE", "1")
+        launcher = "rlgen" if world == "1" else f"torchrun --nproc_per_node {world} -m rlgen"  # the same job size
+        console.print(f"  resume with:   {launcher} train --resume {run_dir}")
     wandb_dir = run_dir / "wandb"
     offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
     if offline:  # none when W&B ran online, was disabled, or did not start (its debug logs alone)
