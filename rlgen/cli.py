@@ -432,8 +432,9 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
         console.print(f"  target {summary['target']} reached at step {t['global_step']:,} after {t['wall_time_s']:.1f} s")
     console.print(f"  run directory: {run_dir}")
     if status == "interrupted":
-        world = os.environ.get("WORLD_SIZE", "1")
-        launcher = "rlgen" if world == "1" else f"torchrun --nproc_per_node {world} -m rlgen"  # the same job size
+        world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        nodes = f"--nnodes {world // max(local, 1)} " if world != local else ""
+        launcher = "rlgen" if world == 1 else f"torchrun {nodes}--nproc_per_node {local} -m rlgen"  # the same job size
         console.print(f"  resume with:   {launcher} train --resume {run_dir}")
     wandb_dir = run_dir / "wandb"
     offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
