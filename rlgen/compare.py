@@ -22,6 +22,7 @@ import difflib
 import glob
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -233,7 +234,13 @@ def group_runs(runs: Sequence[RunData], by: Sequence[str] | None = None) -> list
     labels = _labels(keys, [tuple(map(_show, values[i])) for i in buckets], explicit=bool(by))
     if len(set(labels)) < len(labels):  # two values that look alike at 4 digits: show them whole
         labels = _labels(keys, [tuple(_show(v, short=False) for v in values[i]) for i in buckets], explicit=bool(by))
-    return sorted((Group(lab, rs) for lab, rs in zip(labels, buckets.values())), key=lambda g: g.label)
+    return sorted((Group(lab, rs) for lab, rs in zip(labels, buckets.values())), key=lambda g: _natural(g.label))
+
+
+def _natural(label: str) -> list[Any]:
+    """A sort key that orders the numbers in a label by value: seed=2 before seed=10, 4096 before 20000."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)", label)
+    return [(0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts)]
 
 
 def _check_keys(by: Sequence[str], flat: Sequence[Mapping[str, Any]]) -> None:

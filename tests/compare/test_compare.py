@@ -244,3 +244,11 @@ def test_labels_show_short_floats_unless_they_would_collide(make_run):
     assert [g.label for g in groups] == ["optim.lr=0.00106153607727", "optim.lr=0.0010615360772719654",
                                          "optim.lr=0.0027592052977704327"]  # alike at 4 digits: shown whole
     assert [g.label for g in group_runs(runs[:2])] == ["optim.lr=0.001062", "optim.lr=0.002759"]
+
+
+def test_groups_sort_their_numbers_by_value():
+    from rlgen.compare import _natural
+
+    labels = ["seed=10", "seed=2", "train.total_steps=20000", "train.total_steps=4096", "lr=1e-3", "lr=3e-4"]
+    assert sorted(labels, key=_natural) == ["lr=3e-4", "lr=1e-3", "seed=2", "seed=10", "train.total_steps=4096",
+                                            "train.total_steps=20000"]
