@@ -293,6 +293,7 @@ class _Converter:
 
     def key_env_wrapper(self, v: Any) -> None:
         from rlgen.envs import resolve_wrapper
+        from rlgen.registry import WRAPPERS
 
         wrappers = []
         for item in v if isinstance(v, list) else [v]:
@@ -302,10 +303,14 @@ class _Converter:
             spec: Any = f"{module}:{cls}" if module and not module.startswith("gymnasium.") else cls
             spec = spec if kwargs is None else {spec: kwargs}
             try:
-                resolve_wrapper(spec)
+                cls, _ = resolve_wrapper(spec)
             except (RlgenError, ImportError, AttributeError) as e:
                 self.skip("env_wrapper", name, f"cannot use it here: {e}")
                 continue
+            # a registered name for it (SB3's AtariWrapper): the run opens without --trust
+            alias = next((n for n in WRAPPERS.names() if WRAPPERS.problem(n) is None and WRAPPERS.get(n) is cls), None)
+            if alias is not None:
+                spec = alias if kwargs is None else {alias: kwargs}
             wrappers.append(spec)
         if wrappers:
             self.env["wrappers"] = wrappers
