@@ -33,6 +33,7 @@ from rlgen.errors import ConfigError, RlgenError, first_line
 from rlgen.experiment import RunContext, check_of
 from rlgen.registry import KINDS, registered_names_only
 from rlgen.transfer import restoring
+from rlgen.transfer import trusting as transfer_trusting
 
 ConfigSource = str | Path | Mapping[str, Any]
 
@@ -170,7 +171,8 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
     runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval, run_dir=run_dir,
                     resume_state=state, trust=trust,
                     untrusted_config=resume / "config.yaml" if resume is not None and not trust else None)
-    summary = runner.run()
+    with transfer_trusting(trust):  # --trust also opens the runs a backbone's init names
+        summary = runner.run()
     return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code)
 
 

@@ -78,7 +78,7 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
     from rlgen.api import load_run
 
     run_dir = resolve_run(init.run)
-    with load_run(run_dir) as run:
+    with load_run(run_dir, trust=_trusting.get()) as run:
         roles = run.modules()
         if init.role not in roles:
             raise RlgenError(f"run {run_dir} has no role {init.role!r}; its roles: {', '.join(roles) or 'none'} "
@@ -89,6 +89,17 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
 
 
 _restoring: ContextVar[bool] = ContextVar("restoring", default=False)
+_trusting: ContextVar[bool] = ContextVar("trusting", default=False)
+
+
+@contextmanager
+def trusting(trust: bool) -> Iterator[None]:
+    """Within it, the runs `init` names open as `rlgen.load_run(..., trust=trust)` (`--trust`)."""
+    token = _trusting.set(trust)
+    try:
+        yield
+    finally:
+        _trusting.reset(token)
 
 
 @contextmanager

@@ -232,3 +232,15 @@ def test_the_newest_run_is_the_one_that_checkpointed_last(tmp_path):
         os.utime(run / "checkpoints" / "latest", (1000 + i, 1000 + i))
     (older / "export").mkdir()  # `rlgen export` into the older run: its directory changes, its checkpoints do not
     assert resolve_run(folder) == newer
+
+
+def test_trust_opens_the_run_an_init_names_too(tmp_path):
+    """A source run of your own that names code by import path: --trust (trust=True) reaches it."""
+    tiny = ["env.n_envs=2", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32", "train.total_steps=32",
+            "train.eval_every=32", "train.eval_episodes=1", *QUIET]
+    source = rlgen.train("ppo_cartpole", [*tiny, f"logging.dir={tmp_path / 'a'}",
+                                          "env.wrappers=[{gymnasium.wrappers:ClipReward: {min_reward: -1, max_reward: 1}}]"])
+    init = f"agent.policy.backbone.init={{run: {source.run_dir}, role: policy}}"
+    with pytest.raises(RlgenError, match="'gymnasium.wrappers:ClipReward' is an import path"):
+        rlgen.train("ppo_cartpole", [*tiny, f"logging.dir={tmp_path / 'b'}", init])
+    assert rlgen.train("ppo_cartpole", [*tiny, f"logging.dir={tmp_path / 'b'}", init], trust=True).exit_code == 0
