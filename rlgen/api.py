@@ -161,7 +161,9 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         cfg = run_config(resume, overrides, trust=trust)
         state = checkpoint.load(resume, trust=trust)
         _check_resume(resume, cfg, state.get("config"))
-        if cfg.train.total_steps < int(state.get("global_step") or 0):
+        budget = ((state.get("config") or {}).get("train") or {}).get("total_steps")
+        if cfg.train.total_steps < int(state.get("global_step") or 0) and cfg.train.total_steps != budget:
+            # a lower budget than the run's own; its own (a last unit past it) resumes to nothing to do
             raise RlgenError(f"cannot resume {resume} with train.total_steps={cfg.train.total_steps:,}: it is at step "
                              f"{int(state['global_step']):,} already; give a larger budget")
     elif config is None:

@@ -312,3 +312,15 @@ def test_an_env_that_breaks_its_own_observation_space_is_one_line_and_no_run(tmp
         rlgen.train("ppo_cartpole", ["env.id=rlgen_test/WrongShape-v0", "env.normalize=null",
                                      f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_whose_last_unit_passed_its_budget_resumes_to_nothing_to_do(tmp_path):
+    import rlgen
+
+    run = rlgen.train("ppo_cartpole", ["env.n_envs=2", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32",
+                                       "train.total_steps=40", "train.eval_every=32", "train.eval_episodes=1",
+                                       "train.early_stop.target=null", f"logging.dir={tmp_path}",
+                                       "logging.wandb.mode=disabled", "train.progress=false"])
+    assert run.summary["global_step"] == 64  # two units of 32 for a budget of 40
+    again = rlgen.train(resume=run.run_dir)  # its own budget: not "fewer steps than done"
+    assert again.exit_code == 0 and again.summary["global_step"] == 64
