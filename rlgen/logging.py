@@ -43,7 +43,11 @@ class JsonlSink:
             raise disk_error(e, self.path, "writing metrics") from None
 
     def close(self) -> None:
-        self._f.close()
+        try:
+            self._f.close()
+        except OSError as e:  # every row was flushed as it came: a failing close is the write that failed before
+            if e.errno != errno.ENOSPC:
+                raise disk_error(e, self.path, "closing the metrics") from None
 
 
 def _drop_cut_off_row(path: Path) -> None:
@@ -250,8 +254,12 @@ class Logger:
 def disk_error(e: OSError, path: Path, doing: str) -> RlgenError:
     """A readable message for a failed write; a full disk says how to fix it."""
     if e.errno == errno.ENOSPC:
-        return RlgenError(f"disk full while {doing} to {path}: free some space and resume with "
-                          f"`rlgen train --resume {path.parent}` (the last complete checkpoint is intact)")
+        run_dir = next((p for p in Path(path).parents if (p / "config.yaml").is_file()), Path(path).parent)
+        if (run_dir / "checkpoints" / "latest").is_file():
+            fix = f"resume with `rlgen train --resume {run_dir}` (its last complete checkpoint is intact)"
+        else:
+            fix = "start the run again (it had written no checkpoint yet)"
+        return RlgenError(f"disk full while {doing} to {path}: free some space and {fix}")
     return RlgenError(f"could not write {path} while {doing}: {e.strerror or e}")
 
 

@@ -149,9 +149,28 @@ def test_full_disk_while_checkpointing_is_a_readable_error(tmp_path, monkeypatch
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoint.os, "fsync", full)
-    with pytest.raises(RlgenError, match="disk full while writing a checkpoint .* free some space"):
+    with pytest.raises(RlgenError, match="disk full while writing a checkpoint .* free some space and start the run "
+                                         r"again \(it had written no checkpoint yet\)"):
         runner.run()
     assert not list((runner.run_dir / "checkpoints").glob("step_*"))  # nothing half-written left
+
+
+def test_a_full_disk_after_a_checkpoint_names_the_run_to_resume(tmp_path, monkeypatch):
+    cfg = toy_config(tmp_path, checkpoint_every=20)
+    runner = Runner(cfg, ToyExperiment(cfg))
+    fsync, calls = checkpoint.os.fsync, []
+
+    def fills_up(fd):
+        calls.append(fd)
+        if len(calls) > 4:  # the first checkpoint's files went through
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fsync(fd)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fills_up)
+    with pytest.raises(RlgenError) as e:
+        runner.run()
+    assert f"resume with `rlgen train --resume {runner.run_dir}` (its last complete checkpoint is intact)" in str(e.value)
+    assert checkpoint.load(runner.run_dir)["global_step"] >= 20
 
 
 @pytest.mark.parametrize("sig, code", [("sigint", 130), ("sigterm", 143)])
