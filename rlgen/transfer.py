@@ -84,8 +84,36 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
             raise RlgenError(f"run {run_dir} has no role {init.role!r}; its roles: {', '.join(roles) or 'none'} "
                              f"(rlgen inspect {run_dir})")
         net = trunk(roles[init.role])
-        state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        state = {k: v.detach().cpu().clone() for k, v in plain_state(net).items()}
         return state, f"the {init.role} of {run_dir} ({describe(net)})"
+
+
+def plain_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    """`net.state_dict()` as the same network without parametrizations would hold it: a
+    spectral-normed layer gives its normalized `weight` (what it computes with), not its
+    `parametrizations.weight.original` and power-iteration vectors, so it fits a plain backbone."""
+    from torch.nn.utils import parametrize
+
+    if not any(parametrize.is_parametrized(m) for m in net.modules()):
+        return net.state_dict()
+    was = net.training
+    net.eval()  # no power-iteration step while the weights are read
+    state: dict[str, torch.Tensor] = {}
+    try:
+        with torch.no_grad():
+            for name, sub in net.named_modules():
+                if "parametrizations" in name.split("."):
+                    continue  # the original weight and the power-iteration vectors: read through the layer
+                prefix = f"{name}." if name else ""
+                if parametrize.is_parametrized(sub):
+                    for p in sub.parametrizations:
+                        state[prefix + p] = getattr(sub, p).detach()
+                for key, t in [*sub._parameters.items(), *sub._buffers.items()]:
+                    if t is not None and key not in sub._non_persistent_buffers_set:
+                        state[prefix + key] = t.detach()
+    finally:
+        net.train(was)
+    return state
 
 
 _restoring: ContextVar[bool] = ContextVar("restoring", default=False)

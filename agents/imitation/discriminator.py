@@ -32,6 +32,7 @@ from rlgen.agents.gan.regularizers import add_spectral_norm, differentiable_twic
 from rlgen.agents.imitation.config import ImitationDiscriminatorConfig
 from rlgen.errors import RlgenError
 from rlgen.nets import LinearHead, build_backbone
+from rlgen.transfer import apply_init
 
 
 def reward_from_logits(logits: Tensor, form: str, shaped: Tensor | None = None) -> Tensor:
@@ -117,12 +118,20 @@ class Discriminator(nn.Module):
         reward_in = {"s": s, "sa": s + a, "ss": s + n, "sas": s + a + n}[cfg.input]
         self.register_buffer("reward_in", torch.as_tensor(reward_in), persistent=False)
         self.body = build_backbone(cfg.backbone.spec(), (*self.lead, len(reward_in)))
+        apply_init(self.body, cfg.backbone.init, "discriminator.backbone")  # before spectral norm renames weights
         self.head = LinearHead(self.body.out_dim, ())
         if self.airl:  # the shaping potential h(s), applied to s and s'
             self.potential = build_backbone((cfg.potential or cfg.backbone).spec(), (*self.lead, len(s)))
+            if cfg.potential is not None:  # the body's init is the body's: it reads (s, a, s'), h reads s
+                apply_init(self.potential, cfg.potential.init, "discriminator.potential")
             self.potential_head = LinearHead(self.potential.out_dim, ())
         if cfg.spectral_norm:
             add_spectral_norm(self)
+
+    @property
+    def backbone(self) -> nn.Module:
+        """The body (transfer's trunk of the `discriminator` role), without the input statistics and head."""
+        return self.body
 
     def features(self, obs: Tensor, actions: Tensor, next_obs: Tensor, absorbing: Tensor, next_absorbing: Tensor,
                  scaled_actions: bool = False) -> Tensor:

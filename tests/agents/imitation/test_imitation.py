@@ -253,3 +253,26 @@ def test_an_off_policy_imitation_run_exports_the_learner_alone(tmp_path, expert_
     assert model.replay_buffer_class is ReplayBuffer and model.replay_buffer_kwargs == {}
     with rlgen.load_run(run.run_dir) as again:  # the run itself still relabels
         assert "reward_fn" in again.experiment.model.replay_buffer_kwargs
+
+
+def test_the_discriminator_takes_init_and_is_a_transfer_source(tmp_path, identity_demos):
+    """Its role's trunk is its body (not the input statistics and head); a spectral-normed one
+    gives its normalized weights, so it fits a plain backbone of the same sizes."""
+    from rlgen.transfer import plain_state, trunk
+
+    source = rlgen.train(gail_config(tmp_path / "a", identity_demos, total=256,
+                                     discriminator={"spectral_norm": True}))
+    with rlgen.load_run(source.run_dir) as run:
+        body = trunk(run.modules()["discriminator"])
+        body.eval()
+        with torch.no_grad():
+            expected = {k: v.clone() for k, v in plain_state(body).items()}
+    init = {"run": str(source.run_dir), "role": "discriminator", "freeze": True}
+    target = rlgen.train(gail_config(tmp_path / "b", identity_demos, total=256,
+                                     discriminator={"backbone": {"type": "mlp", "hidden": [32], "init": init}}))
+    with rlgen.load_run(target.run_dir) as run:
+        got = trunk(run.modules()["discriminator"])
+        assert set(got.state_dict()) == set(expected)
+        for k, v in got.state_dict().items():  # loaded, and still equal after training: frozen
+            assert torch.equal(v, expected[k]), k
+        assert not any(p.requires_grad for p in got.parameters())
