@@ -48,6 +48,11 @@ CASES = {
                                               "train.eval_every=64", "train.checkpoint_every=70",
                                               "league.references=[chaser, evader, random]",
                                               "league.reference_prob=0.6"]),
+    # simple_push: the agents' goal is one of world.landmarks, a reference the restore must keep
+    "teams_push": ("teams_simple_tag", ["game.name=simple_push_v3", "ratings.baselines=[random]",
+                                        "league.references=[random]", "game.copies=1", "agent.hyperparams.n_steps=8", "agent.hyperparams.batch_size=8",
+                                        "game.kwargs.max_cycles=10", "schedule.units_per_phase=1",
+                                        "train.total_steps=160", "train.eval_every=64", "train.checkpoint_every=70"]),
     "gan": ("gan_ring8", ["eval.samples=200", "perf.steps_per_unit=5", "train.total_steps=40", "train.eval_every=10",
                           "train.checkpoint_every=15"]),
 }

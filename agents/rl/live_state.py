@@ -215,7 +215,14 @@ class _Restore:
     def sequence(self, live: Any, node: list | tuple | deque, path: str) -> Any:
         fits = isinstance(live, (list, tuple, deque)) and len(live) == len(node)
         olds = list(live) if fits else [None] * len(node)
-        items = [self.value(old, sub, _join(path, i)) for i, (old, sub) in enumerate(zip(olds, node))]
+        items = []
+        for i, (old, sub) in enumerate(zip(olds, node)):
+            if old is not None and id(old) in self.done and not (isinstance(sub, dict) and SHARED in sub):
+                # this element was restored at another place already (it is what an attribute met
+                # first refers to: mpe2's agent.goal_a, another landmark in the saved run): an
+                # element of this list that nothing took yet stands in
+                old = next((o for o in olds if type(o) is type(old) and id(o) not in self.done), old)
+            items.append(self.value(old, sub, _join(path, i)))
         if isinstance(node, list) and isinstance(live, list):
             live[:] = items
             return live
