@@ -60,6 +60,15 @@ class TeamsExperiment(ExperimentBase):
         except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses (a kwarg, a missing package)
             return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} cannot be made: {type(e).__name__}: "
                     f"{first_line(e)}"]
+        if not continuous:
+            try:  # a kwarg the constructor takes but the game cannot play with (max_cycles: abc) fails here
+                made.reset(seed=0)
+                made.step({a: int(made.action_space(a).start) for a in made.agents})
+            except Exception as e:  # noqa: BLE001 - the game's own error, in one line, before any run directory
+                return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} fails on its first step: "
+                        f"{type(e).__name__}: {first_line(e)}"]
+            finally:
+                made.close()
         if continuous:
             return [f"game.kwargs: kind: teams plays discrete actions, and {cfg.game.name} gives {continuous[0]}"
                     f"{' (set continuous_actions: false)' if cfg.game.kwargs.get('continuous_actions') else ''}"]

@@ -106,6 +106,11 @@ def test_a_game_teams_cannot_play_is_one_config_line():
                              "ratings.baselines=[random]"])
     (line,) = info.value.problems
     assert line.startswith("game: simple_adversary_v3 with kwargs {'N': 0} cannot be made: ValueError")
+    with pytest.raises(ConfigError) as info:  # taken by the constructor, refused by the game once it plays
+        load_config(CONFIG, ["game.kwargs.max_cycles=abc"])
+    (line,) = info.value.problems
+    assert line.startswith("game: simple_tag_v3 with kwargs {'max_cycles': 'abc', 'continuous_actions': False} fails "
+                           "on its first step: TypeError")
 
 
 def test_a_pettingzoo_game_whose_package_is_missing_says_which(monkeypatch):
