@@ -34,7 +34,7 @@ import torch
 import yaml
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule
 from stable_baselines3.common.utils import LinearSchedule as SB3LinearSchedule
-from stable_baselines3.common.vec_env import VecNormalize, unwrap_vec_normalize
+from stable_baselines3.common.vec_env import VecNormalize, VecTransposeImage, is_vecenv_wrapped, unwrap_vec_normalize
 from torch import nn
 
 from rlgen.agents.rl.sb3_bridge import LearningRate, LinearSchedule
@@ -191,12 +191,12 @@ class DeterministicPolicy(nn.Module):
     `predict(obs, deterministic=True)` returns (module docstring)."""
 
     def __init__(self, policy: Any, normalize: VecNormalize | None = None, env_space: gym.Space | None = None):
+        """`env_space`: the env's channel-last image space, when SB3 transposed it for the policy
+        (VecTransposeImage): the graph takes the env's frames and transposes them itself."""
         super().__init__()
         self.policy = policy
+        self.channels_last = env_space is not None
         self.observation_space = env_space if env_space is not None else policy.observation_space
-        # SB3 puts channel-last images (H, W, C) channel-first beneath the policy (VecTransposeImage):
-        # the graph takes them as the env gives them and transposes them itself
-        self.channels_last = _transposed(self.observation_space, policy.observation_space)
         self.normalized = normalize is not None and bool(normalize.norm_obs)
         if self.normalized:  # VecNormalize.normalize_obs, in float32
             self.register_buffer("obs_mean", torch.as_tensor(normalize.obs_rms.mean, dtype=torch.float32))
@@ -220,7 +220,8 @@ class DeterministicPolicy(nn.Module):
             raise RlgenError("env.history windows of normalized observations cannot take raw observations in one "
                              "graph; export with --format sb3, or train without env.normalize")
         exp.model.policy.set_training_mode(False)
-        return cls(exp.model.policy, norm, exp.env.observation_space).eval()
+        transposed = is_vecenv_wrapped(exp.model.get_env(), VecTransposeImage)
+        return cls(exp.model.policy, norm, exp.env.observation_space if transposed else None).eval()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         if self.normalized:
@@ -233,12 +234,6 @@ class DeterministicPolicy(nn.Module):
         if self.squashed:  # tanh-squashed policies (SAC, TD3): [-1, 1] -> the space's bounds
             return self.low + 0.5 * (action + 1.0) * (self.high - self.low)
         return torch.maximum(torch.minimum(action, self.high), self.low)
-
-
-def _transposed(env_space: gym.Space, policy_space: gym.Space) -> bool:
-    """The policy reads the env's (H, W, C) images as (C, H, W)."""
-    a, b = getattr(env_space, "shape", None), getattr(policy_space, "shape", None)
-    return a is not None and b is not None and len(a) == 3 and a != b and (a[2], a[0], a[1]) == tuple(b)
 
 
 def example_observations(space: gym.Space, n: int, seed: int = 0) -> torch.Tensor:

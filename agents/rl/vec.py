@@ -12,11 +12,10 @@ from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
 
 from rlgen.agents.rl.history import VecHistory
+from rlgen.agents.rl.sb3_bridge import FLAT_SPACES
 from rlgen.envs import make_env_fn
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError, first_line
-
-FLAT = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 
 
 def make_vec_env(
@@ -55,7 +54,7 @@ def _probe(thunk: Any, env_id: str, seed: int) -> None:
         obs, _ = env.reset(seed=seed)
         space = env.observation_space
         shape = getattr(space, "shape", None)
-        if isinstance(space, FLAT) and shape is not None and np.shape(obs) != tuple(shape):
+        if isinstance(space, FLAT_SPACES) and shape is not None and np.shape(obs) != tuple(shape):
             raise RlgenError(f"env {env_id!r}: reset() returned an observation of shape {np.shape(obs)}, but its "
                              f"observation_space is {space}; the env must return what its space declares")
     finally:
