@@ -460,7 +460,8 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             if not path.is_file():
                 raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
             conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
-            if OmegaConf.is_list(conf) or _bare_scalar(path):  # OmegaConf reads a lone `word` as {word: None}
+            # OmegaConf reads a lone `word` as {word: None}: only such a file is read again to tell
+            if OmegaConf.is_list(conf) or (len(conf) == 1 and next(iter(conf.values())) is None and _bare_scalar(path)):
                 raise RlgenError(f"{where}: the config must be a mapping of keys to values (key: value lines), "
                                  f"not a {'list' if OmegaConf.is_list(conf) else 'single value'}")
         if not interpolation and (found := _interpolations(conf)):
