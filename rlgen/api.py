@@ -41,10 +41,12 @@ ConfigSource = str | Path | Mapping[str, Any]
 # --- configs ------------------------------------------------------------------------------------
 
 
-def bundled_configs() -> dict[str, Path]:
-    """The configs shipped inside the package, by name (`ppo_cartpole` -> its YAML file)."""
-    root = resources.files("rlgen.configs")
-    return {p.name.removesuffix(".yaml"): Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
+def bundled_configs(folder: str = "") -> dict[str, Path]:
+    """The configs shipped inside the package, by name (`ppo_cartpole` -> its YAML file); those of
+    a folder of them by `folder/name` (`bundled_configs("sweeps")`: `sweeps/ppo_cartpole`)."""
+    root = resources.files("rlgen.configs").joinpath(*filter(None, [folder]))
+    prefix = f"{folder}/" if folder else ""
+    return {prefix + p.name.removesuffix(".yaml"): Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
             if p.name.endswith(".yaml")}
 
 

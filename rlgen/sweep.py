@@ -31,7 +31,6 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, Mapping, Union
 
@@ -88,7 +87,7 @@ class IntParam(Section):
 
     @model_validator(mode="after")
     def _range(self) -> IntParam:
-        _check_range(self.low, self.high, self.log, stepped=self.step != 1, step=self.step if self.step != 1 else None)
+        _check_range(self.low, self.high, self.log, stepped=self.step != 1, step=self.step)
         return self
 
 
@@ -145,9 +144,9 @@ class SweepConfig(Section):
 
 def bundled_sweeps() -> dict[str, Path]:
     """The sweep files shipped inside the package, by name (`sweeps/ppo_cartpole`)."""
-    root = resources.files("rlgen.configs") / "sweeps"
-    return {f"sweeps/{p.name.removesuffix('.yaml')}": Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
-            if p.name.endswith(".yaml")}
+    from rlgen.api import bundled_configs
+
+    return bundled_configs("sweeps")
 
 
 def sweep_path(given: str | Path) -> Path:
