@@ -187,33 +187,10 @@ def test_a_transformer_discriminator_takes_a_double_backward_penalty(tmp_path, p
     assert summary["status"] == "completed" and np.isfinite(summary["final"]["eval/mmd"])
 
 
-class _Broken:
-    """A source of one's own that breaks its contract in one way at a time."""
-
-    modality, n_classes, shape = "points", 0, (2,)
-
-    def __init__(self, fault: str = "shape", at: int | None = None):
-        if fault == "raise":
-            raise ValueError("no such file: data.csv")
-        self.fault, self.at = fault, at  # at: the batch size it breaks at (None: every size)
-        if fault == "labels":
-            self.n_classes = 3
-
-    def sample(self, batch, rng):
-        fault = self.fault if self.at in (None, batch) else None
-        if fault == "sample":
-            raise ValueError("boom")
-        x = rng.standard_normal((batch, 3 if fault == "shape" else 2))
-        x = x if fault == "float64" else x.astype(np.float32)
-        if fault == "nan":
-            x[0, 0] = np.nan
-        return x, (np.full(batch, 7) if self.n_classes else None)
-
-
 @pytest.mark.parametrize("fault, at, says", [
     ("shape", 8, "sample(8, rng) gave an array of shape (8, 3), not (8, *shape) = (8, 2)"),
     ("float64", None, "samples are float64, not float32"),
-    ("raise", None, "could not be built: ValueError: no such file: data.csv"),
+    ("init", None, "could not be built: ValueError: no such file: data.csv"),
     # the evaluator's reference set is drawn (and checked) in setup, before the first training batch
     ("sample", None, "sample(100, rng) raised ValueError: boom"),
     ("sample", 8, "sample(8, rng) raised ValueError: boom"),
@@ -223,7 +200,7 @@ class _Broken:
 def test_a_source_that_breaks_its_contract_is_one_line_and_no_run(tmp_path, capsys, fault, at, says):
     from rlgen.cli import main
 
-    assert main(["train", "gan_ring8", "data.source=tests.agents.gan.test_experiment:_Broken",
+    assert main(["train", "gan_ring8", "data.source=tests.broken_source:BrokenSource",
                  f"data.kwargs={{fault: {fault}, at: {'null' if at is None else at}}}", "objective.batch_size=8",
                  "eval.samples=100", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
                  "train.progress=false"]) == 2

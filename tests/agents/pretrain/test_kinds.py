@@ -124,31 +124,8 @@ def _rows(run):
 # --- a source of one's own that breaks its contract: one line, no run directory ------------------
 
 
-class _Broken:
-    """Labeled points that break the data-source contract in one way, at batch size `at` only
-    (None: at every size: the held-out draws already), so a test reaches the first training batch."""
-
-    modality, shape = "points", (2,)
-
-    def __init__(self, fault: str, at: int | None = None, n_classes: int = 3):
-        self.fault, self.at, self.n_classes = fault, at, n_classes
-
-    def sample(self, batch, rng):
-        fault = self.fault if self.at in (None, batch) else None
-        if fault == "raise":
-            raise ValueError("boom")
-        x = rng.standard_normal((batch, 3 if fault == "shape" else 2))
-        x = x if fault == "float64" else x.astype(np.float32)
-        if fault == "nan":
-            x[0, 0] = np.nan
-        y = rng.integers(0, self.n_classes, size=batch)
-        if fault == "labels":
-            y[:] = 7
-        return x, y
-
-
 BROKEN = [
-    ("raise", "sample({n}, rng) raised ValueError: boom"),
+    ("sample", "sample({n}, rng) raised ValueError: boom"),
     ("shape", "sample({n}, rng) gave an array of shape ({n}, 3), not ({n}, *shape) = ({n}, 2)"),
     ("float64", "samples are float64, not float32 (cast them in sample())"),
     ("nan", "a sample holds NaN or infinity"),
@@ -163,10 +140,11 @@ def test_a_source_that_breaks_its_contract_is_one_line_and_no_run(tmp_path, caps
     from rlgen.cli import main
 
     says = says.format(n=at or 32)  # the held-out draws (n_held_out of them) come first, in setup
-    source = f"{{source: 'tests.agents.pretrain.test_kinds:_Broken', kwargs: {{fault: {fault}, at: {at or 'null'}}}"
+    kwargs = f"{{fault: {fault}, at: {at or 'null'}, n_classes: 3}}"
+    source = f"{{source: 'tests.broken_source:BrokenSource', kwargs: {kwargs}"
     assert main(["train", config, f"data={source}, n_held_out: 32}}", "fit.batch_size=64", *QUIET,
                  f"logging.dir={tmp_path}"]) == 2
     err = capsys.readouterr().err
-    assert "data source 'tests.agents.pretrain.test_kinds:_Broken'" in err and says in err, err
+    assert "data source 'tests.broken_source:BrokenSource'" in err and says in err, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: data source")
     assert list(tmp_path.iterdir()) == []
