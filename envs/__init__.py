@@ -64,18 +64,19 @@ def check_env_id(env_id: str) -> str | None:
 EPISODE_STEP_CAP = 27_000  # ALE's own cap (108k frames at frameskip 4), for envs with none
 
 
-def step_capped(env_id: str, kwargs: Mapping[str, Any], wrappers: Sequence[WrapperSpec]) -> list[WrapperSpec]:
-    """`wrappers`, plus a TimeLimit of EPISODE_STEP_CAP steps when the env has no step limit of
-    its own (CliffWalking's random walk can last forever): what evaluation and `rlgen record`
-    play, so that they always end."""
+def step_capped(env_id: str, kwargs: Mapping[str, Any], wrappers: Sequence[WrapperSpec]) -> dict[str, Any]:
+    """`kwargs`, plus `max_episode_steps: EPISODE_STEP_CAP` when the env has no step limit of its
+    own and `wrappers` add none (CliffWalking's random walk can last forever): what evaluation and
+    `rlgen record` play, so that they always end. `gymnasium.make` puts that TimeLimit on the env
+    itself, inside Monitor, which then reports the cut episode."""
     names = [w if isinstance(w, str) else next(iter(w), "") for w in wrappers]
     if "max_episode_steps" in kwargs or any(str(n).split(":")[-1].split(".")[-1] == "TimeLimit" for n in names):
-        return list(wrappers)
+        return dict(kwargs)
     try:
         limit = gym.spec(ensure_registered(env_id)).max_episode_steps
     except Exception:  # noqa: BLE001 - an id gymnasium cannot look up is reported where the env is made
-        return list(wrappers)
-    return list(wrappers) if limit is not None else [*wrappers, {"TimeLimit": {"max_episode_steps": EPISODE_STEP_CAP}}]
+        return dict(kwargs)
+    return dict(kwargs) if limit is not None else {**kwargs, "max_episode_steps": EPISODE_STEP_CAP}
 
 
 def resolve_wrapper(spec: WrapperSpec) -> tuple[Callable[..., gym.Env], dict[str, Any]]:
@@ -108,8 +109,11 @@ def make_env_fn(
     kwargs: Mapping[str, Any] | None = None,
     wrappers: Sequence[WrapperSpec] = (),
     render_mode: str | None = None,
+    monitor: Callable[[gym.Env], gym.Env] | None = None,
 ) -> Callable[[], gym.Env]:
-    """A picklable-enough thunk building one env (SubprocVecEnv pickles it with cloudpickle)."""
+    """A picklable-enough thunk building one env (SubprocVecEnv pickles it with cloudpickle).
+    `monitor` (SB3's Monitor, say) wraps the env itself, inside `wrappers`, as SB3's and rl-zoo3's
+    `make_vec_env(..., wrapper_class=...)` place it: it sees the env's own episodes and rewards."""
     resolved = [resolve_wrapper(w) for w in wrappers]  # fail here, in the parent, not in a worker
     make_kwargs = dict(kwargs or {})
     if render_mode is not None:
@@ -117,6 +121,8 @@ def make_env_fn(
 
     def thunk() -> gym.Env:
         env = gym.make(ensure_registered(env_id), **make_kwargs)
+        if monitor is not None:
+            env = monitor(env)
         for cls, wkw in resolved:
             env = cls(env, **wkw)
         return env

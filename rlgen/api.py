@@ -265,7 +265,7 @@ def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int =
         env_cfg = getattr(opened.config, "env", None)
         if not isinstance(env_cfg, EnvConfig):
             raise RlgenError(f"kind {opened.config.kind!r} has no single gymnasium env to record demonstrations in")
-        make = make_env_fn(env_cfg.id, env_cfg.kwargs, step_capped(env_cfg.id, env_cfg.kwargs, env_cfg.wrappers))
+        make = make_env_fn(env_cfg.id, step_capped(env_cfg.id, env_cfg.kwargs, env_cfg.wrappers), env_cfg.wrappers)
         demos = record_episodes(opened.agent(), make, episodes, seed, deterministic)
         algo = getattr(getattr(opened.config, "agent", None), "algo", "")
         demos = demos.with_metadata(env_id=env_cfg.id, random_return=random_return(make, max(episodes, 10), seed),

@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 from sb3_contrib.common.maskable.utils import is_masking_supported
-from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
 
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
 from rlgen.agents.rl.config import RLConfig
+from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
@@ -120,8 +120,8 @@ class RLExperiment(ExperimentBase):
         if max(lengths) >= EPISODE_STEP_CAP and not self._cap_said:
             self._cap_said = True
             console.print(f"[yellow]warning:[/] env {self.cfg.env.id!r} has no step limit of its own: evaluation "
-                          f"episodes were cut at {EPISODE_STEP_CAP:,} steps; choose the limit with env.wrappers: "
-                          "[{TimeLimit: {max_episode_steps: N}}]")
+                          f"episodes were cut at {EPISODE_STEP_CAP:,} steps; choose the limit with "
+                          "env.kwargs.max_episode_steps: N")
         out: dict[str, Any] = {
             "eval/return_mean": float(np.mean(returns)),
             "eval/return_std": float(np.std(returns)),
@@ -179,14 +179,10 @@ class RLExperiment(ExperimentBase):
         return self.model.predict(obs, deterministic=deterministic)[0]
 
     def _evaluate(self, env: VecEnv, n: int) -> tuple[list[float], list[int]]:
-        if self.cfg.agent.algo == "maskable_ppo":  # action masks: sb3-contrib's own loop and predict
-            from sb3_contrib.common.maskable.evaluation import evaluate_policy as play
-
-            model = self.model
-        else:  # SB3 splits the n episodes over the vector env's copies and steps them together
-            play, model = evaluate_policy, fast_predictor(self.model)
-        with no_distribution_checks():
-            return play(model, env, n_eval_episodes=n, deterministic=True, return_episode_rewards=True, warn=False)
+        masked = self.cfg.agent.algo == "maskable_ppo"  # action masks: sb3-contrib's own predict
+        model = self.model if masked else fast_predictor(self.model)
+        with no_distribution_checks():  # the n episodes split over the vector env's copies, stepped together
+            return play_episodes(model, env, n, deterministic=True, masked=masked)
 
     def _record_video(self, video_dir: Path) -> Path:
         """One deterministic episode of the eval env, filmed; returns the mp4."""
@@ -225,7 +221,7 @@ def _eval_env_config(cfg: RLConfig) -> EnvConfig:
     merged = {**cfg.env.model_dump(), "n_envs": n, "vectorize": "dummy"}
     for key, value in cfg.eval_env.items():  # `kwargs` merges key by key, the rest replaces
         merged[key] = {**merged[key], **value} if key == "kwargs" and isinstance(value, dict) else value
-    merged["wrappers"] = step_capped(merged["id"], merged["kwargs"], merged["wrappers"])  # evaluation always ends
+    merged["kwargs"] = step_capped(merged["id"], merged["kwargs"], merged["wrappers"])  # evaluation always ends
     return EnvConfig.model_validate(merged)
 
 

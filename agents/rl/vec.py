@@ -8,9 +8,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from stable_baselines3.common.env_util import make_vec_env as sb3_make_vec_env
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
 
+from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
 from rlgen.agents.rl.sb3_bridge import FLAT_SPACES
 from rlgen.envs import make_env_fn
@@ -21,8 +22,12 @@ from rlgen.errors import RlgenError, first_line
 def make_vec_env(
     cfg: EnvConfig, seed: int, *, training: bool = True, gamma: float = 0.99, render_mode: str | None = None
 ) -> VecEnv:
-    """`cfg.n_envs` Monitor-wrapped copies of the env, seeded seed, seed+1, ..."""
-    thunk = make_env_fn(cfg.id, cfg.kwargs, cfg.wrappers, render_mode)
+    """`cfg.n_envs` copies of the env, seeded seed, seed+1, ..., each one `gymnasium.make`, SB3's
+    Monitor, then `env.wrappers`, the order of SB3's and rl-zoo3's `make_vec_env`: training and
+    evaluation returns are the env's own (an Atari game's raw score, not AtariWrapper's clipped
+    reward per life). Evaluation copies (`training=False`) keep the episodes a wrapper cuts short
+    (agents/rl/evaluation.py)."""
+    thunk = make_env_fn(cfg.id, cfg.kwargs, cfg.wrappers, render_mode, monitor=Monitor if training else EpisodeMonitor)
     subproc = cfg.vectorize == "subproc" and cfg.n_envs > 1
     # Workers must not die on the Ctrl-C meant for the trainer, which checkpoints and stops them;
     # they inherit SIGINT ignored when started while it is ignored.
@@ -30,9 +35,9 @@ def make_vec_env(
     try:
         if subproc or training:  # a bad kwarg fails here with its own message, not as a worker's broken pipe
             _probe(thunk, cfg.id, seed)
-        vec = sb3_make_vec_env(thunk, n_envs=cfg.n_envs, seed=seed,
-                               vec_env_cls=SubprocVecEnv if subproc else DummyVecEnv,
-                               vec_env_kwargs={"start_method": "fork"} if subproc else None)
+        copies = [_seeded(thunk, seed + rank) for rank in range(cfg.n_envs)]
+        vec = SubprocVecEnv(copies, start_method="fork") if subproc else DummyVecEnv(copies)
+        vec.seed(seed)  # each copy's first reset: seed + rank
     except RlgenError:
         raise
     except gym.error.Error as e:  # a missing extra (box2d, atari), a bad kwarg: one readable line
@@ -44,6 +49,15 @@ def make_vec_env(
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return wrap_vec_env(vec, cfg, training=training, gamma=gamma)
+
+
+def _seeded(thunk: Any, seed: int) -> Any:
+    def make() -> gym.Env:
+        env = thunk()
+        env.action_space.seed(seed)  # the agent's space (DQN's exploration draws from it); the env's own at reset
+        return env
+
+    return make
 
 
 def _probe(thunk: Any, env_id: str, seed: int) -> None:

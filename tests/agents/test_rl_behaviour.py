@@ -270,12 +270,12 @@ def test_evaluation_of_an_env_without_a_step_limit_always_ends(tmp_path, monkeyp
     import rlgen.envs as envs
 
     cap = {"TimeLimit": {"max_episode_steps": 7}}
-    assert envs.step_capped("FrozenLake-v1", {}, []) == []  # its own limit: 100
-    assert envs.step_capped("CliffWalking-v1", {}, [cap]) == [cap]  # the user's own
-    assert envs.step_capped("CliffWalking-v1", {"max_episode_steps": 9}, []) == []
+    assert envs.step_capped("FrozenLake-v1", {"is_slippery": False}, []) == {"is_slippery": False}  # its own: 100
+    assert envs.step_capped("CliffWalking-v1", {}, [cap]) == {}  # the user's own
+    assert envs.step_capped("CliffWalking-v1", {"max_episode_steps": 9}, []) == {"max_episode_steps": 9}
     monkeypatch.setattr(envs, "EPISODE_STEP_CAP", 60)
     monkeypatch.setattr(rl_experiment, "EPISODE_STEP_CAP", 60)
-    assert envs.step_capped("CliffWalking-v1", {}, []) == [{"TimeLimit": {"max_episode_steps": 60}}]
+    assert envs.step_capped("CliffWalking-v1", {}, []) == {"max_episode_steps": 60}
     run = rlgen.train("ppo_cartpole", ["env.id=CliffWalking-v1", "env.normalize=null", "env.n_envs=2",
                                        "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32",
                                        "train.total_steps=32", "train.eval_every=32", "train.eval_episodes=2",
