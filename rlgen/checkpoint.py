@@ -297,6 +297,9 @@ def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
         expected = checksum.read_text().split()
         if not expected or hashlib.sha256(data).hexdigest() != expected[0]:
             raise RlgenError(f"checkpoint {ckpt} is corrupted or was cut short (its checksum does not match)")
+    else:  # rlgen writes the checksum before a checkpoint appears: a copy that left it behind, or a hand-made one
+        console.print(f"[yellow]warning:[/] checkpoint {ckpt} has no {CHECKSUM}, so whether {STATE} is whole is "
+                      "not checked; copy the checkpoint directory with its checksum")
     try:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:

@@ -290,3 +290,12 @@ def test_when_every_kept_step_is_damaged_the_best_checkpoint_is_the_fallback(tmp
     said = _warnings(monkeypatch)
     assert checkpoint.load(runner.run_dir)["global_step"] == 40
     assert any("Using best instead, 60 steps before step_100" in w for w in said), said
+
+
+def test_a_checkpoint_without_its_checksum_is_read_with_a_warning(tmp_path, capsys):
+    checkpoint.save(tmp_path, 10, {"x": 1})
+    assert checkpoint.read(tmp_path / "step_10")["x"] == 1 and "warning" not in capsys.readouterr().err
+    (tmp_path / "step_10" / checkpoint.CHECKSUM).unlink()
+    assert checkpoint.read(tmp_path / "step_10")["x"] == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "step_10 has no state.pt.sha256, so whether state.pt is whole is not checked" in err
