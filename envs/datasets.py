@@ -323,7 +323,7 @@ def check_batch(name: str, source: Any, x: Any, y: Any, batch: int) -> None:
 def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, check: bool = True) -> Batch:
     """`source.sample(batch, rng)` for the kinds: an exception the source raises becomes one line
     naming it, and with `check` (a source's first batch for training, and what evaluation draws)
-    the batch is held to the source's declaration (check_batch)."""
+    the batch is held to the source's declaration (check_batch); every batch must be finite."""
     try:
         out = source.sample(batch, rng)
     except RlgenError:
@@ -337,6 +337,11 @@ def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, ch
     x, y = out
     if check:
         check_batch(name, source, x, y, batch)
+    elif isinstance(x, np.ndarray) and x.dtype.kind == "f" and not np.isfinite(x).all():
+        # data that goes bad mid-run (a file read past its end, a sensor's gap): the source's fault
+        # by name, not a divergence of the networks (a cheap check: a batch's worth of floats)
+        raise RlgenError(f"data source {name!r}: a sample holds NaN or infinity (a batch drawn during training, "
+                         "not the first: the source's data turns non-finite part way)")
     return x, y
 
 

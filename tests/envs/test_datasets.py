@@ -142,11 +142,13 @@ def test_a_first_batch_that_breaks_the_contract_is_one_line_naming_the_source(fa
     assert x.shape == (8, 2) and y.dtype == np.int64
 
 
-def test_later_batches_are_not_checked_but_what_a_source_raises_is_still_one_line():
+def test_later_batches_are_checked_for_finite_values_only_and_what_a_source_raises_is_one_line():
     x, _ = sample_from("mine", _Labeled("float64"), 8, np.random.default_rng(0), check=False)
-    assert x.dtype == np.float64  # the kinds check a source's first batch only
+    assert x.dtype == np.float64  # the kinds check a source's first batch against its declaration only
     with pytest.raises(RlgenError, match="sample\\(8, rng\\) raised ValueError"):
         sample_from("mine", _Labeled("raise"), 8, np.random.default_rng(0), check=False)
+    with pytest.raises(RlgenError, match=r"'mine': a sample holds NaN or infinity \(a batch drawn during training"):
+        sample_from("mine", _Labeled("nan"), 8, np.random.default_rng(0), check=False)
 
 
 def test_unlabeled_targets_are_rows_and_finite():

@@ -209,6 +209,19 @@ def test_a_source_that_breaks_its_contract_is_one_line_and_no_run(tmp_path, caps
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_source_whose_data_turns_nan_mid_run_is_named_not_called_a_divergence(tmp_path, capsys):
+    from rlgen.cli import main
+
+    # draw 1: the evaluator's reference set; 2: the first batch, checked; 3 on: training batches
+    assert main(["train", "gan_ring8", "data.source=tests.broken_source:BrokenSource",
+                 "data.kwargs={fault: nan, after: 4}", "objective.batch_size=8", "eval.samples=100",
+                 "train.total_steps=20", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
+                 "train.progress=false"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "'tests.broken_source:BrokenSource': a sample holds NaN or infinity (a batch drawn during training" in err
+    assert "diverged" not in err and "Traceback" not in err
+
+
 def test_batch_norm_with_batches_of_one_is_refused(tmp_path):
     cfg = config(tmp_path, source="ring8", **{"objective.batch_size": 1, "generator.backbone.norm": "batch"})
     assert GANExperiment.check(cfg) == ["generator.backbone.norm: batch norm needs batches of 2 or more; "
