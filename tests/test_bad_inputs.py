@@ -65,7 +65,8 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
     for ckpt in no_experiment.glob("checkpoints/*/"):
         if (ckpt / checkpoint.STATE).is_file():
             torch.save({"global_step": 64}, ckpt / checkpoint.STATE)
-            (ckpt / checkpoint.CHECKSUM).unlink(missing_ok=True)
+            digest = hashlib.sha256((ckpt / checkpoint.STATE).read_bytes()).hexdigest()
+            (ckpt / checkpoint.CHECKSUM).write_text(f"{digest}  0\n")  # rewritten whole, checksum and all
     bad_yaml_run = tmp / "bad_yaml_run"  # a run whose config.yaml was broken by hand
     shutil.copytree(ppo, bad_yaml_run)
     (bad_yaml_run / "config.yaml").write_text("name: [unclosed\n")
