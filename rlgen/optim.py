@@ -12,9 +12,10 @@ Both act in a step pre-hook (`Optimizer.register_step_pre_hook`), so they work w
   by the optimizer's update rule. Under SB3 the hook runs inside SB3's `optimizer.step()`, after
   its gradient clipping (`max_grad_norm`): the L1 term is not clipped.
 - **Per-group learning rates**: a group with `lr_ratio` r runs at r times the learning rate the
-  kind sets. Kinds (and SB3's schedules) set every group's `lr` to the same value; the hook
-  multiplies the groups whose lr was set anew by their ratio, once, so schedules keep working.
-  Transferred backbones use it for `init.lr` (rlgen/transfer.py).
+  kind sets. Kinds (and SB3's schedules) set every group's `lr` to the same value; before each
+  step the hook sets each ratio group's lr to r times the main group's (the first one, which
+  `param_groups` always makes, empty or not), so schedules keep working whatever values they
+  reach. Transferred backbones use it for `init.lr` (rlgen/transfer.py).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ LR_ATTR = "_rlgen_lr"
 
 
 def param_groups(params: Iterable[torch.nn.Parameter], lr: float) -> list[dict[str, Any]]:
-    """The trainable `params` in groups for an optimizer at base learning rate `lr`: one main group,
-    then one per distinct learning rate asked for with `LR_ATTR` (its `lr_ratio` = that lr / `lr`).
-    Frozen parameters (requires_grad False) are left out: no optimizer state, no weight decay."""
+    """The trainable `params` in groups for an optimizer at base learning rate `lr`: one main group
+    (the reference the ratios scale, empty when every parameter has its own lr), then one per
+    distinct learning rate asked for with `LR_ATTR` (its `lr_ratio` = that lr / `lr`). Frozen
+    parameters (requires_grad False) are left out: no optimizer state, no weight decay."""
     main: list[torch.nn.Parameter] = []
     own: dict[float, list[torch.nn.Parameter]] = {}
     seen: set[int] = set()
@@ -41,9 +43,9 @@ def param_groups(params: Iterable[torch.nn.Parameter], lr: float) -> list[dict[s
         seen.add(id(p))
         wanted = getattr(p, LR_ATTR, None)
         (own.setdefault(float(wanted), []) if wanted is not None else main).append(p)
-    groups: list[dict[str, Any]] = [{"params": main}] if main else []
-    groups += [{"params": ps, "lr": want, "lr_ratio": want / lr, "scaled_lr": want} for want, ps in own.items()]
-    return groups
+    if not own:
+        return [{"params": main}] if main else []
+    return [{"params": main}, *({"params": ps, "lr": want, "lr_ratio": want / lr} for want, ps in own.items())]
 
 
 def prepare(optimizer: torch.optim.Optimizer, l1: float = 0.0) -> torch.optim.Optimizer:
@@ -61,12 +63,13 @@ class _StepHook:
         self.l1 = l1
 
     def __call__(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        # the lr the kind (a schedule, SB3's update_learning_rate) set, on the main group; a value
+        # it sets on every group is never mistaken for one already scaled
+        main = next((g["lr"] for g in optimizer.param_groups if "lr_ratio" not in g), None)
         for group in optimizer.param_groups:
             ratio = group.get("lr_ratio")
-            # the lr was set anew (a schedule, SB3's update_learning_rate) since it was last scaled
-            if ratio is not None and group["lr"] != group.get("scaled_lr"):
-                group["lr"] = group["lr"] * ratio
-                group["scaled_lr"] = group["lr"]
+            if ratio is not None and main is not None:
+                group["lr"] = main * ratio
             if self.l1:
                 add_l1_grad(group["params"], self.l1)
 

@@ -61,6 +61,33 @@ def test_a_groups_ratio_survives_a_schedule_setting_every_lr():
     assert opt.param_groups[0]["lr"] == 5e-4 and opt.param_groups[1]["lr"] == pytest.approx(5e-5)
 
 
+def test_a_schedule_value_equal_to_the_last_scaled_lr_is_still_scaled():
+    """A linear schedule over 4 units at ratio 0.5: the last unit's lr, 2.5e-4, is the value the
+    group ran at in the unit before; it is a new lr all the same."""
+    net = _net_with_grads()
+    setattr(net[2].weight, LR_ATTR, 5e-4)
+    opt = OptimConfig(type="sgd", lr=1e-3).build(net.parameters())
+    ran = []
+    for lr in (1e-3, 7.5e-4, 5e-4, 2.5e-4):
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.step()
+        ran.append(opt.param_groups[1]["lr"])
+    assert ran == pytest.approx([5e-4, 3.75e-4, 2.5e-4, 1.25e-4])
+
+
+def test_every_parameter_with_its_own_lr_still_has_a_main_group_to_scale_from():
+    net = _net_with_grads()
+    for p in net.parameters():
+        setattr(p, LR_ATTR, 1e-4)
+    opt = OptimConfig(type="adam", lr=1e-3).build(net.parameters())
+    assert [len(g["params"]) for g in opt.param_groups] == [0, 4]
+    for g in opt.param_groups:
+        g["lr"] = 2e-3
+    opt.step()
+    assert opt.param_groups[1]["lr"] == pytest.approx(2e-4)
+
+
 def test_prepare_without_l1_or_groups_adds_no_hook():
     net = _net_with_grads()
     opt = prepare(torch.optim.SGD(net.parameters(), lr=0.1))
