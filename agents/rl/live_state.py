@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import random
+import sys
 import types
 from collections import deque
 from typing import Any
@@ -35,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-OBJECT, GENERATOR, RANDOM_STATE, PY_RANDOM, ENUM, SHARED, SKIPPED, UNCAPTURED = (
+OBJECT, GENERATOR, RANDOM_STATE, PY_RANDOM, ENUM, SHARED, SKIPPED, UNCAPTURED, NAMEDTUPLE = (
     "__object__", "__generator__", "__random_state__", "__py_random__", "__enum__", "__shared__", "__skipped__",
-    "__uncaptured__")
+    "__uncaptured__", "__namedtuple__")
 # Configuration and bookkeeping that training does not change, or that the kinds save themselves.
 SKIP = frozenset({
     "spec", "_cached_spec", "_saved_kwargs", "metadata", "_metadata", "class_attributes",
@@ -122,6 +123,9 @@ class _Capture:
             return {PY_RANDOM: v.getstate()}
         if isinstance(v, dict) and all(isinstance(k, _KEYS) for k in v):
             return {k: self.value(x, _join(path, k), depth + 1) for k, x in v.items() if not self.skipped(k, x)}
+        if isinstance(v, tuple):  # a namedtuple (plain ones returned above): go's Group, kept with its type
+            return {NAMEDTUPLE: _type_name(v), "items": tuple(self.value(x, _join(path, i), depth + 1)
+                                                              for i, x in enumerate(v))}
         if isinstance(v, (list, tuple, deque)):  # a skipped entry keeps its place, so indices still match
             items = [{SKIPPED: True} if self.skipped(None, x) else self.value(x, _join(path, i), depth + 1)
                      for i, x in enumerate(v)]
@@ -285,6 +289,18 @@ class _Restore:
             return live
         return type(live)(self.value(None, node["value"], path))  # the live value's class, never one by name
 
+    def namedtuple(self, live: Any, node: dict[str, Any], path: str) -> Any:
+        """A namedtuple of the live graph's type, or of one a module already imported defines (a
+        dict entry the fresh env has not made yet: go's groups). No module is imported, and
+        `tuple.__new__` runs no code of the class."""
+        same = isinstance(live, tuple) and _type_name(live) == node[NAMEDTUPLE]
+        items = tuple(self.sequence(live if same else None, node["items"], path))
+        cls = type(live) if same else _loaded_class(node[NAMEDTUPLE])
+        if not (isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")):
+            self.problems.append(f"{path}: saved a {node[NAMEDTUPLE]}, which no loaded module defines")
+            return items
+        return tuple.__new__(cls, items)
+
     def shared(self, live: Any, node: dict[str, Any], path: str) -> Any:
         """The object restored where it was first met: two references to one object stay one object."""
         return self.at.get(node[SHARED], live)
@@ -298,7 +314,20 @@ class _Restore:
 
 
 _MARKERS = {OBJECT: "object", GENERATOR: "generator", RANDOM_STATE: "random_state", PY_RANDOM: "py_random",
-            ENUM: "enum", SHARED: "shared", SKIPPED: "keep", UNCAPTURED: "not_captured"}
+            ENUM: "enum", SHARED: "shared", SKIPPED: "keep", UNCAPTURED: "not_captured", NAMEDTUPLE: "namedtuple"}
+
+
+def _loaded_class(name: str) -> Any:
+    """The class `module.Qual.Name` names, from a module already in sys.modules; None otherwise."""
+    parts = name.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        module = sys.modules.get(".".join(parts[:i]))
+        if module is not None:
+            obj: Any = module
+            for attr in parts[i:]:
+                obj = getattr(obj, attr, None)
+            return obj
+    return None
 
 
 def _package(v: Any) -> str:

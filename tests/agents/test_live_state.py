@@ -2,6 +2,7 @@
 restore into a fresh graph built the same way."""
 
 import random
+import sys
 import threading
 from collections import deque, namedtuple
 from enum import Enum
@@ -58,6 +59,7 @@ def _advance(w: World) -> None:
     w.legacy.rand(3)
     w.py.random()
     w.late = "made after construction"
+    w.shared["groups"] = {3: Pair(1, (2, 3))}  # made during play (go's groups): the fresh graph has no such entry
 
 
 def test_a_graph_restores_into_a_fresh_one_with_its_aliasing_and_in_place(tmp_path):
@@ -71,12 +73,22 @@ def test_a_graph_restores_into_a_fresh_one_with_its_aliasing_and_in_place(tmp_pa
     assert fresh.inner.rng.random() == saved.inner.rng.random()
     assert fresh.inner.board == [0, 7, 0] and fresh.inner.phase is Phase.CLOSED
     assert fresh.inner.weights is weights and torch.equal(weights, saved.inner.weights)  # the optimizer's tensor
-    assert fresh.also is fresh.shared and fresh.shared == {"a": 2}
+    assert fresh.also is fresh.shared and fresh.shared == {"a": 2, "groups": {3: (1, (2, 3))}}
+    assert type(fresh.shared["groups"][3]) is Pair and fresh.shared["groups"][3].vf == (2, 3)
     assert isinstance(fresh.states, Pair) and torch.equal(fresh.states.vf, saved.states.vf)
     assert fresh.window == deque([1, 2, 3]) and fresh.window.maxlen == 3
     assert fresh.legacy.rand() == saved.legacy.rand() and fresh.py.random() == saved.py.random()
     assert fresh.late == "made after construction" and not hasattr(fresh, "extra")
     assert callable(fresh.callback) and fresh.t_start == 0.0
+
+
+def test_a_namedtuple_whose_class_no_loaded_module_defines_is_a_problem_not_an_import():
+    captured = live_state.capture({"g": Pair(1, 2)})
+    captured["tree"]["g"]["__namedtuple__"] = "a_module_nobody_imported.Pair"
+    fresh: dict = {}
+    assert live_state.restore(fresh, captured) == ["g: saved a a_module_nobody_imported.Pair, which no loaded "
+                                                  "module defines"]
+    assert fresh == {"g": (1, 2)} and "a_module_nobody_imported" not in sys.modules
 
 
 def test_what_lives_outside_the_process_is_reported_not_captured():
