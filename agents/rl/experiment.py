@@ -8,6 +8,7 @@ a thousand env steps for off-policy ones. SB3 keeps its env state between calls
 from __future__ import annotations
 
 import os
+from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 from sb3_contrib.common.maskable.utils import is_masking_supported
-from stable_baselines3.common.vec_env import VecEnv, sync_envs_normalization, unwrap_vec_normalize
+from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
@@ -114,8 +115,7 @@ class RLExperiment(ExperimentBase):
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         n = episodes or self.cfg.train.eval_episodes
-        if unwrap_vec_normalize(self.env) is not None:
-            sync_envs_normalization(self.env, self.eval_env)
+        sync_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
         if max(lengths) >= EPISODE_STEP_CAP and not self._cap_said:
             self._cap_said = True
@@ -192,8 +192,7 @@ class RLExperiment(ExperimentBase):
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render off-screen, no display needed
         env = make_vec_env(env_cfg, seed=self.cfg.seed + 20_000, training=False, render_mode="rgb_array")
         try:
-            if unwrap_vec_normalize(self.env) is not None:
-                sync_envs_normalization(self.env, env)
+            sync_normalization(self.env, env)
             self._evaluate(env, 1)
         finally:
             env.close()
@@ -205,6 +204,17 @@ class RLExperiment(ExperimentBase):
             # Off-policy SB3 updates every `train_freq` steps; a unit of ~1k steps keeps learn() calls rare.
             return max(n_envs, min(self.cfg.train.eval_every, 1000) // n_envs * n_envs)
         return self.learner.rollout_steps
+
+
+def sync_normalization(train: VecEnv, evaluation: VecEnv) -> None:
+    """The training env's VecNormalize statistics into the evaluation env's. SB3's
+    `sync_envs_normalization` walks both wrapper chains in step and refuses chains that differ,
+    as imitation's are (its discriminator's reward wrapper trains, evaluation pays the env's)."""
+    source, target = unwrap_vec_normalize(train), unwrap_vec_normalize(evaluation)
+    if source is not None and target is not None:
+        for stats in ("obs_rms", "ret_rms"):  # obs_rms exists only where observations are normalized
+            if stats in vars(source):
+                setattr(target, stats, deepcopy(vars(source)[stats]))
 
 
 def _first_episode(episode_id: int) -> bool:
