@@ -162,6 +162,8 @@ def _train_seed_queue(args: argparse.Namespace, seeds: list[int]) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """The figures go to stdout (`rlgen eval RUN > scores.txt`); warnings and progress to stderr."""
+    from rich.console import Console
     from rich.table import Table as RichTable
 
     from rlgen.api import load_run
@@ -170,19 +172,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with load_run(args.run_dir, checkpoint=args.checkpoint, trust=args.trust) as run:
         video_dir = run.run_dir / "media" / "videos" if args.video else None
         metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)
-        console.print(f"[bold]{run.config.name}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")
+        out = Console(highlight=False)
+        out.print(f"[bold]{run.config.name}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")
     tables = {k: v for k, v in metrics.items() if isinstance(v, LogTable)}
     for k, v in metrics.items():
         if k not in tables:
             shown = f"{v:.4g}" if isinstance(v, float) else getattr(v, "path", None) or v  # a picture: its file
-            console.print(f"  {k:<22} {shown}")
+            out.print(f"  {k:<22} {shown}")
     for k, t in tables.items():
         grid = RichTable(*map(str, t.columns), title=k)
         for row in t.rows:
             grid.add_row(*(f"{c:.4g}" if isinstance(c, float) else str(c) for c in row))
-        console.print(grid)
-    if video_dir is not None:
-        console.print(f"  video in {video_dir}")
+        out.print(grid)
+    if video_dir is not None:  # a kind that records none (selfplay, teams) says so, rather than naming an empty folder
+        from rlgen.logging import Video
+
+        written = any(isinstance(v, Video) for v in metrics.values())
+        out.print(f"  video in {video_dir}" if written else f"  no video: kind {run.config.kind!r} records none")
     return 0
 
 

@@ -186,8 +186,8 @@ def test_ctrl_c_on_the_cli_with_subprocess_envs_leaves_a_resumable_checkpoint(tm
 def test_eval_command_reports_the_checkpoint(tmp_path, capsys):
     _, runner = _train(tmp_path)
     assert main(["eval", str(runner.run_dir), "--episodes", "3"]) == 0
-    err = capsys.readouterr().err
-    assert "eval/return_mean" in err and "at step 1,024" in err
+    out = capsys.readouterr().out  # the figures: stdout, so `rlgen eval RUN > scores.txt` keeps them
+    assert "eval/return_mean" in out and "at step 1,024" in out
 
 
 def test_eval_records_a_video_of_one_episode(tmp_path):

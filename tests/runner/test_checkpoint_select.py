@@ -110,9 +110,9 @@ def test_load_run_opens_the_best_of_a_finished_run(finished):
 def test_eval_says_which_checkpoint_it_opened(finished, capsys):
     best, last = finished.summary["best"]["global_step"], finished.summary["global_step"]
     assert main(["eval", str(finished.run_dir), "--episodes", "1"]) == 0
-    assert f"at step {best:,} (best checkpoint)" in capsys.readouterr().err  # the console: stderr
+    assert f"at step {best:,} (best checkpoint)" in capsys.readouterr().out  # the figures: stdout
     assert main(["eval", str(finished.run_dir), "--episodes", "1", "--checkpoint", "latest"]) == 0
-    assert f"at step {last:,} (latest checkpoint)" in capsys.readouterr().err
+    assert f"at step {last:,} (latest checkpoint)" in capsys.readouterr().out
     assert main(["eval", str(finished.run_dir), "--checkpoint", "step_7"]) == 2
     assert "no checkpoint 'step_7'" in capsys.readouterr().err
 
