@@ -57,6 +57,13 @@ class SelfPlayExperiment(ExperimentBase):
         problems = []
         if (p := check_game(cfg.game.name, cfg.game.kwargs)) is not None:
             return [f"game.name: {p}"]
+        backbone = cfg.agent.policy.backbone
+        if backbone is not None and backbone.type == "cnn":
+            made = make_game(cfg.game.name, cfg.game.kwargs)()
+            shape = made.observation_space(made.possible_agents[0])["observation"].shape
+            if len(shape) != 3:
+                problems.append(f"agent.policy.backbone.type: a cnn reads board observations (H, W, C), and game "
+                                f"{cfg.game.name!r} observes shape {shape}; use type: mlp")
         rng = np.random.default_rng(0)
         for where, names in (("league.references", cfg.league.references), ("ratings.references", cfg.ratings.references)):
             for i, name in enumerate(names):
@@ -207,7 +214,8 @@ class SelfPlayExperiment(ExperimentBase):
         return [env.unwrapped for env in self.env.envs]
 
     def _env_fn(self) -> Monitor:
-        return Monitor(TurnBasedEnv(self.game, self.league.draw, self.league.record, image=self.image))
+        return Monitor(TurnBasedEnv(self.game, self.league.draw, self.league.record, image=self.image,
+                                    name=self.cfg.game.name))
 
 
 def versus(game: Any, agent: Opponent, opponent: Opponent, n: int) -> list[float]:

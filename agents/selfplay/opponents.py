@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from rlgen.envs.games import Opponent
+from rlgen.envs.games import Opponent, game_name
 from rlgen.envs.games.boards import connect_four_winning_moves, tictactoe_winner
 from rlgen.errors import RlgenError
 
@@ -94,6 +94,6 @@ def build_reference(name: str, game: str, rng: np.random.Generator) -> Opponent:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise RlgenError(f"unknown reference opponent {name!r}{hint}; known: {', '.join(REFERENCES)}")
     builder, games = REFERENCES[name]
-    if games is not None and game not in games:
+    if games is not None and game_name(game) not in games:
         raise RlgenError(f"reference opponent {name!r} plays {', '.join(games)}, not {game!r}")
     return builder(rng)

@@ -15,10 +15,11 @@ import torch
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from rlgen.envs.games import Opponent
+from rlgen.envs.games import Opponent, game_name
 from rlgen.envs.games.boards import planes_to_cells
 from rlgen.errors import RlgenError
 
@@ -44,13 +45,14 @@ def restore(path: Path, trust: bool = False, checkpoint: str | None = None) -> S
 def _game_text(exp: SelfPlayExperiment) -> str:
     """The game with the kwargs that change it (go's board_size): runs of go 5x5 and 7x7 cannot meet."""
     kwargs = exp.cfg.game.kwargs
-    return exp.cfg.game.name + (f" {dict(sorted(kwargs.items()))}" if kwargs else "")
+    return game_name(exp.cfg.game.name) + (f" {dict(sorted(kwargs.items()))}" if kwargs else "")
 
 
 def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapshots: bool = False,
                deterministic: bool = False) -> list[tuple[str, float, float, int]]:
     """A round robin among the runs' agents (optionally their snapshot pools too) and the first
-    run's references; rows (player, Elo, mean score, games), best first. Random is rated 1000."""
+    run's references; rows (player, Elo, mean score, games), best first. Random is rated 1000, or
+    without a random player, the mean of the players."""
     games = {_game_text(e) for e in exps}
     if len(games) != 1:
         raise RlgenError(f"a tournament needs runs of one game, got: {', '.join(sorted(games))}")
@@ -78,7 +80,9 @@ def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapsho
 
 
 def ratings_table(rows: list[tuple[str, float, float, int]]) -> Table:
-    table = Table(title="ratings (Bradley-Terry Elo, random = 1000)")
+    """`tournament`'s rows; the title names the anchor as `tournament` chose it."""
+    anchor = "random" if any(row[0] == "random" for row in rows) else "the mean"
+    table = Table(title=f"ratings (Bradley-Terry Elo, {anchor} = 1000)")
     for col, justify in (("player", "left"), ("elo", "right"), ("score", "right"), ("games", "right")):
         table.add_column(col, justify=justify)
     for name, elo, score, games in rows:
@@ -120,8 +124,10 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     human = agents[0 if seat == "first" else 1]
     agent = exp.agent_player(deterministic=True)
     n_actions = int(game.action_space(agents[0]).n)
-    console.print(f"You are {'X' if human == agents[0] else 'O'}; {exp.cfg.game.name}, agent at step {exp.global_step:,}.")
-    board = _Board(game, list(agents), n_actions)
+    board_like = len(game.observation_space(human)["observation"].shape) == 3
+    board = _Board(game, list(agents), n_actions) if board_like else _Observation(game, human)
+    you = ("X" if human == agents[0] else "O") if board_like else f"{human} ({seat} to move)"
+    console.print(f"You are {you}; {exp.cfg.game.name}, agent at step {exp.global_step:,}.")
     while not (game.terminations[human] or game.truncations[human]):
         mover = game.agent_selection
         seen = game.observe(mover)
@@ -176,6 +182,26 @@ class _Board:
 
     def table(self) -> Table:
         return board_table(self.observation(), self.n_actions, flip=self.flipped())
+
+
+class _Observation:
+    """A game whose observations are not a board (H, W, C) (Nim, poker): the person's observation
+    as the game gives it, numbers as text, and the legal moves."""
+
+    def __init__(self, game: Any, human: str):
+        self.game, self.human = game, human
+
+    def moved(self, mover: str, move: int) -> None:
+        pass
+
+    def note(self) -> str:
+        return ""
+
+    def table(self) -> Text:
+        seen = self.game.observe(self.human)
+        numbers = np.array2string(np.asarray(seen["observation"]), threshold=10_000, max_line_width=100)
+        legal = ", ".join(str(i + 1) for i in np.flatnonzero(seen["action_mask"]))
+        return Text(f"your observation (not a board; as the game gives it):\n{numbers}\nlegal moves: {legal or 'none'}")
 
 
 def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console, note: str = "") -> int:

@@ -26,7 +26,8 @@ from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines
-from rlgen.envs.games.teams import TeamPolicy, TeamRules, play_teams, side_vec_env, sides_of, team_game
+from rlgen.envs.games.teams import (CHECK_STEPS, TeamPolicy, TeamRules, check_team_game, play_teams, side_vec_env,
+                                    sides_of, team_game)
 from rlgen.errors import RlgenError, first_line
 from rlgen.experiment import ExperimentBase
 from rlgen.runner import RunContext
@@ -60,20 +61,19 @@ class TeamsExperiment(ExperimentBase):
         except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses (a kwarg, a missing package)
             return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} cannot be made: {type(e).__name__}: "
                     f"{first_line(e)}"]
-        if not continuous:
-            try:  # a kwarg the constructor takes but the game cannot play with (max_cycles: abc) fails here
-                made.reset(seed=0)
-                made.step({a: int(made.action_space(a).start) for a in made.agents})
-            except Exception as e:  # noqa: BLE001 - the game's own error, in one line, before any run directory
-                return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} fails on its first step: "
-                        f"{type(e).__name__}: {first_line(e)}"]
-            finally:
-                made.close()
         if continuous:
             return [f"game.kwargs: kind: teams plays discrete actions, and {cfg.game.name} gives {continuous[0]}"
                     f"{' (set continuous_actions: false)' if cfg.game.kwargs.get('continuous_actions') else ''}"]
         if len(sides) != 2:
             return [f"game.name: {cfg.game.name} has sides {sides}, not two"]
+        try:  # a kwarg the constructor takes but the game cannot play with (max_cycles: abc) fails here
+            if (problem := check_team_game(made, cfg.game.name)) is not None:
+                return [f"game: {problem}"]
+        except Exception as e:  # noqa: BLE001 - the game's own error, in one line, before any run directory
+            return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} fails in its first {CHECK_STEPS} "
+                    f"random steps: {type(e).__name__}: {first_line(e)}"]
+        finally:
+            made.close()
         problems = check_hyperparams("ppo", cfg.agent.hyperparams)
         rules = TeamRules.of(cfg.game.name)
         for name in cfg.league.references:
@@ -92,7 +92,10 @@ class TeamsExperiment(ExperimentBase):
             baselines = list(baseline_players(cfg, game, sides, rules))
         except RlgenError as e:
             return problems + [f"ratings.baselines: {e}"]
-        if cfg.ratings.games_per_pair and rating_anchor(cfg, sides, baselines) not in baselines:
+        if cfg.ratings.games_per_pair and not baselines:
+            problems.append(f"ratings.baselines: empty, and the Elo ratings are anchored on a baseline: name at least "
+                            f"one ({', '.join(rules.players)}), or set ratings.games_per_pair: 0 for no ratings")
+        elif cfg.ratings.games_per_pair and rating_anchor(cfg, sides, baselines) not in baselines:
             problems.append(f"ratings.anchor: {cfg.ratings.anchor!r} is not one of the baselines: {', '.join(baselines)}")
         return problems
 

@@ -34,6 +34,7 @@ OnResult = Callable[[str, float], None]  # (opponent name, learner's outcome +1 
 GameFactory = Callable[[], AECEnv]
 
 ILLEGAL_MOVE_REWARD = -1.0  # an illegal move loses the game, as PettingZoo's TerminateIllegalWrapper does
+MAX_DEALS = 100  # games one reset deals before a game that never lets the learner move is refused
 
 
 def make_game(name: str, kwargs: Mapping[str, Any] | None = None, raw: bool = True) -> GameFactory:
@@ -64,8 +65,20 @@ def _build_game(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) 
     return env
 
 
+def game_name(name: str) -> str:
+    """The one name of a game, for comparing and looking games up: the registered name of the module a
+    name points to (`pettingzoo.classic.tictactoe_v3` -> `tictactoe_v3`, `mpe2.simple_push_v3` ->
+    `simple_push_v3`), a pettingzoo.classic game by its module name; any other name as it is."""
+    for entry in GAMES.entries():
+        if entry.target == name:
+            return entry.name
+    return name.removeprefix("pettingzoo.classic.")
+
+
 def check_game(name: str, kwargs: Mapping[str, Any] | None = None) -> str | None:
-    """None when `name` is a two-player AEC game with an action mask, else a one-line problem."""
+    """None when `name` is a two-player AEC game with an action mask that one policy can play from
+    both seats, else a one-line problem. Plays up to `CHECK_MOVES` random legal moves, checking
+    every observation against its declared space (a mismatch otherwise breaks deep inside SB3)."""
     try:
         env = make_game(name, kwargs)()
     except RlgenError as e:
@@ -73,9 +86,41 @@ def check_game(name: str, kwargs: Mapping[str, Any] | None = None) -> str | None
     env.reset(seed=0)
     if len(env.possible_agents) != 2:
         return f"game {name!r} has {len(env.possible_agents)} players; self-play needs a two-player game"
-    space = env.observation_space(env.possible_agents[0])
-    if not isinstance(space, gym.spaces.Dict) or "action_mask" not in space.spaces:
+    spaces = {agent: env.observation_space(agent) for agent in env.possible_agents}
+    if not all(isinstance(s, gym.spaces.Dict) and "action_mask" in s.spaces for s in spaces.values()):
         return f"game {name!r} has no action_mask in its observations"
+    (a, first), (b, second) = spaces.items()
+    if first["observation"] != second["observation"] or env.action_space(a) != env.action_space(b):
+        return (f"game {name!r}: its seats observe or act differently ({a}: {first['observation']}, "
+                f"{env.action_space(a)}; {b}: {second['observation']}, {env.action_space(b)}); one policy plays "
+                "both seats in self-play, so they need the same spaces")
+    return _check_play(env, name, spaces)
+
+
+CHECK_MOVES = 50  # random moves the game check plays: a wrong observation may show only after a few
+
+
+def _check_play(env: AECEnv, name: str, spaces: Mapping[str, gym.spaces.Dict]) -> str | None:
+    """Random legal moves from `env` as reset, every player's observation checked after each; a problem
+    in one line, or None."""
+    rng = np.random.default_rng(0)
+    n_actions = int(env.action_space(env.possible_agents[0]).n)
+    for move in range(CHECK_MOVES + 1):
+        for agent in env.agents:
+            seen = env.observe(agent)
+            shape, mask = np.shape(seen["observation"]), np.asarray(seen["action_mask"])
+            declared = spaces[agent]["observation"].shape
+            if shape != declared or mask.shape != (n_actions,):
+                what = (f"an observation of shape {shape}, its observation_space says {declared}" if shape != declared
+                        else f"an action_mask of shape {mask.shape} for {n_actions} actions")
+                return f"game {name!r} gives {agent} {what} (after {move} moves); fix the game or its spaces"
+        mover = env.agent_selection
+        if not env.agents or env.terminations[mover] or env.truncations[mover] or move == CHECK_MOVES:
+            return None
+        legal = np.flatnonzero(env.observe(mover)["action_mask"])
+        if legal.size == 0:
+            return f"game {name!r} gives {mover} no legal move (after {move} moves) in a game not over"
+        env.step(int(rng.choice(legal)))
     return None
 
 
@@ -98,21 +143,31 @@ class TurnBasedEnv(gym.Env):
 
     `seat`: "alternate" (first, second, first, ... over episodes), "first" or "second".
     `image`: observations as `planes_to_image` makes them, (C, H, W) uint8, for a `cnn` backbone.
+    `name`: the game's name in messages.
     Given a seed, the env is deterministic when the opponent is (the opponent owns its randomness).
+
+    A game that ends before the learner's first move (the first player folds or resigns) gives the
+    learner no decision: its result goes to `on_result`, as any game's, and `reset` deals the next
+    game, until one lets the learner move.
     """
 
     metadata = {"render_modes": []}
+    name = ""  # a run resumed from a checkpoint saved before `name` existed reads this one
 
     def __init__(self, game: GameFactory, draw_opponent: DrawOpponent, on_result: OnResult | None = None,
-                 seat: str = "alternate", image: bool = False):
+                 seat: str = "alternate", image: bool = False, name: str = ""):
         if seat not in ("alternate", "first", "second"):
             raise RlgenError(f"seat must be alternate, first or second, not {seat!r}")
         self.game = game()
+        self.name = name or self.game.metadata.get("name", type(self.game).__name__)
         self.draw_opponent, self.on_result, self.seat_mode = draw_opponent, on_result, seat
         first = self.game.possible_agents[0]
         self.observation_space = self.game.observation_space(first)["observation"]
         self.image = image
         if image:
+            if len(self.observation_space.shape) != 3:
+                raise RlgenError(f"game {self.name!r} observes shape {self.observation_space.shape}: image "
+                                 "observations (a cnn backbone) need a board (H, W, C); use an mlp backbone")
             h, w, c = self.observation_space.shape
             self.observation_space = gym.spaces.Box(0, 1, (c, h, w), np.uint8)
         self.action_space = self.game.action_space(first)
@@ -126,17 +181,17 @@ class TurnBasedEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        self.game.reset(seed=seed)
         if seed is not None:  # a seeded reset restarts the alternation: same seed, same seats
             self.episodes, self._seat_offset = 0, seed % 2
-        agents = self.game.possible_agents
-        seat = {"first": 0, "second": 1}.get(self.seat_mode, (self.episodes + self._seat_offset) % 2)
-        self.learner, self.episodes = agents[seat], self.episodes + 1
-        self.opponent_name, self.opponent = self.draw_opponent()
-        reward = self._play_opponent()
-        assert not self._over(), "the game ended before the learner's first move"
-        obs = self._observe()
-        return obs, {"seat": seat, "opponent": self.opponent_name, "reward_before_first_move": reward}
+        for _ in range(MAX_DEALS):
+            seat, reward = self._deal(seed)
+            if not self._over():
+                obs = self._observe()
+                return obs, {"seat": seat, "opponent": self.opponent_name, "reward_before_first_move": reward}
+            self._tally(reward)  # over with no decision of the learner's: a game played all the same
+            seed = None  # the next game goes on from the game's own generator, as a later reset would
+        raise RlgenError(f"game {self.name!r}: {MAX_DEALS} games in a row ended before the learner "
+                         f"({self.seat_mode} seat) had a move; self-play needs games in which its seat gets to move")
 
     def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = int(action)
@@ -157,6 +212,22 @@ class TurnBasedEnv(gym.Env):
         return self._mask.copy()
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _deal(self, seed: int | None) -> tuple[int, float]:
+        """A new game: the seat, the opponent, its moves up to the learner's turn; (the seat, the
+        learner's reward from those moves)."""
+        self.game.reset(seed=seed)
+        seat = {"first": 0, "second": 1}.get(self.seat_mode, (self.episodes + self._seat_offset) % 2)
+        self.learner, self.episodes = self.game.possible_agents[seat], self.episodes + 1
+        self.opponent_name, self.opponent = self.draw_opponent()
+        return seat, self._play_opponent()
+
+    def _tally(self, reward: float) -> float:
+        """The finished game's outcome for the learner (+1 / 0 / -1), reported to `on_result`."""
+        outcome = float(np.sign(reward))
+        if self.on_result is not None:
+            self.on_result(self.opponent_name, outcome)
+        return outcome
 
     def _play_opponent(self) -> float:
         """Play the opponent's moves until it is the learner's turn or the game is over; the
@@ -181,9 +252,7 @@ class TurnBasedEnv(gym.Env):
 
     def _finish(self, obs: np.ndarray, reward: float, info: dict) -> tuple[np.ndarray, float, bool, bool, dict]:
         truncated = bool(self.game.truncations[self.learner]) and not self.game.terminations[self.learner]
-        outcome = float(np.sign(reward))
-        if self.on_result is not None:
-            self.on_result(self.opponent_name, outcome)
+        outcome = self._tally(reward)
         self._mask = np.zeros_like(self._mask)
         self._mask[0] = True  # a terminal mask must not be all-False (MaskablePPO builds a distribution)
         info = {**info, "outcome": outcome, "opponent": self.opponent_name}

@@ -19,6 +19,7 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.conversions import aec_to_parallel
 from pettingzoo.utils.env import AECEnv, ParallelEnv
@@ -55,10 +56,57 @@ def sides_of(env: ParallelEnv) -> dict[str, list[str]]:
     return sides
 
 
+CHECK_STEPS = 50  # random joint steps the game check plays: an agent may leave only after a few
+FLAT_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)  # SB3's policies
+
+
+def check_team_game(env: ParallelEnv, name: str) -> str | None:
+    """None when kind: teams can play `env` (built, not reset), else one line: each side's agents
+    share one observation and one action space (one policy plays the side, SuperSuit stacks them),
+    observations are flat arrays, and up to `CHECK_STEPS` random joint steps give observations of
+    the declared shapes with no agent leaving before the episode ends (SuperSuit's vector env has
+    no agent death). The game's own errors propagate."""
+    for side, agents in sides_of(env).items():
+        for what, space_of in (("observe", env.observation_space), ("act in", env.action_space)):
+            spaces = {a: space_of(a) for a in agents}
+            if odd := [a for a in agents if spaces[a] != spaces[agents[0]]]:
+                return (f"{name}: the agents of side {side!r} {what} different spaces ({agents[0]}: "
+                        f"{spaces[agents[0]]}, {odd[0]}: {spaces[odd[0]]}); one policy plays the whole side, so they "
+                        "need the same one")
+    observed = {a: env.observation_space(a) for a in env.possible_agents}
+    if odd := [a for a, space in observed.items() if not isinstance(space, FLAT_SPACES)]:
+        return (f"{name}: {odd[0]} observes {observed[odd[0]]}, and kind: teams takes Box, Discrete, MultiDiscrete "
+                "or MultiBinary observations; point game.name at a function that returns the game with flat Box "
+                "observations (gymnasium.spaces.flatten)")
+    acting = {a: env.action_space(a) for a in env.possible_agents}
+    for a in acting.values():
+        a.seed(0)
+    obs, _ = env.reset(seed=0)
+    for step in range(CHECK_STEPS + 1):
+        for agent, seen in obs.items():
+            if np.shape(seen) != observed[agent].shape:
+                return (f"{name} gives {agent} an observation of shape {np.shape(seen)}, its observation_space "
+                        f"says {observed[agent].shape} (after {step} steps); fix the game or its spaces")
+        if not env.agents or step == CHECK_STEPS:
+            return None
+        before = list(env.agents)
+        obs, *_ = env.step({a: acting[a].sample() for a in before})
+        if env.agents and (left := [a for a in before if a not in env.agents]):
+            return agent_left(name, left[0], step + 1)
+    return None
+
+
+def agent_left(name: str, agent: str, step: int) -> str:
+    return (f"{name}: {agent} left the game at step {step} while others played on; kind: teams needs every "
+            "agent to play until the episode ends (SuperSuit's vector env has no agent death)")
+
+
 class OneSide(ParallelEnv):
     """The agents of `side` act through `step`; the other side acts by `opponent`, or for a whole
     episode, with probability `reference_prob`, by one of `references` drawn uniformly (its own
     generator, seeded by a seeded reset: the draws are part of the env's state, saved with it)."""
+
+    steps, name = 0, ""  # read by a run resumed from a checkpoint saved before they existed
 
     metadata = {"render_modes": [], "name": "one_side", "is_parallelizable": True}
 
@@ -71,12 +119,14 @@ class OneSide(ParallelEnv):
         if reference_prob > 0 and not references:
             raise RlgenError("reference_prob > 0 needs at least one reference player")
         self.side, self.opponent = side, opponent
+        self.name = self.env.metadata.get("name", type(self.env).__name__)
         self.references, self.reference_prob = list(references), float(reference_prob)
         self.playing = -1  # the episode's opponent: -1 `opponent`, else the index of a reference
         self.reference_rng = np.random.default_rng(0)
         self.possible_agents = list(groups[side])
         self.others = [a for a in self.env.possible_agents if a not in self.possible_agents]
         self.agents: list[str] = []
+        self.steps = 0  # in the episode
         self._other_obs: dict[str, np.ndarray] = {}
         self.render_mode = None
 
@@ -89,6 +139,7 @@ class OneSide(ParallelEnv):
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[dict, dict]:
         obs, infos = self.env.reset(seed=seed, options=options)
         self.agents = [a for a in self.possible_agents if a in obs]
+        self.steps = 0
         if self.references:  # no draw without references: a game without them plays as it always did
             if seed is not None:
                 self.reference_rng = np.random.default_rng([seed, 1])
@@ -100,8 +151,11 @@ class OneSide(ParallelEnv):
         opponent = self.opponent if self.playing < 0 else self.references[self.playing]
         joint = {**{a: int(v) for a, v in opponent(self._other_obs).items()}, **actions}
         obs, rewards, terms, truncs, infos = self.env.step(joint)
+        self.steps += 1
         mine = [a for a in self.possible_agents if a in obs]
         done = not self.env.agents
+        if not done and (left := [a for a in self.env.possible_agents if a not in self.env.agents]):
+            raise RlgenError(f"game {agent_left(self.name, left[0], self.steps)}")  # where SuperSuit's assertion would fire
         self.agents = [] if done else mine
         obs_side, infos_side = self._split(obs, infos)
         pick = lambda d: {a: d[a] for a in mine}  # noqa: E731

@@ -126,3 +126,48 @@ def test_a_tournament_refuses_runs_of_one_game_at_different_settings():
 
     with pytest.raises(RlgenError, match=r"one game, got: go_v5 \{'board_size': 5\}, go_v5 \{'board_size': 7\}"):
         tournament([run(board_size=5), run(board_size=7)])
+
+
+def test_play_shows_an_observation_that_is_no_board_as_text_with_the_legal_moves():
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from rlgen.agents.selfplay.play import play_human
+    from rlgen.envs.games import make_game
+
+    first_legal = lambda obs, mask: int(np.flatnonzero(mask)[0])  # noqa: E731
+    exp = SimpleNamespace(game=make_game("tests.envs.games.toy_games:nim"), agent_player=lambda deterministic: first_legal,
+                          cfg=SimpleNamespace(game=SimpleNamespace(name="nim")), global_step=0)
+    answers = iter(["3", "1", "1"])  # pile 5: I take 3, the agent 1, I take the last
+    console = Console(file=StringIO(), width=100, color_system=None)
+    assert play_human(exp, seat="first", ask=lambda prompt: next(answers), console=console) == 1.0
+    text = console.file.getvalue()
+    assert "You are player_0" in text and "[0. 0. 0. 0. 0. 1.]" in text and "legal moves: 1, 2, 3" in text
+
+
+def test_eval_video_on_a_selfplay_run_says_it_records_none(run_dir, capsys):
+    assert main(["eval", str(run_dir), "--video", "--episodes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "no video: kind 'selfplay' records none" in out and "video in" not in out
+    assert not (run_dir / "media" / "videos").exists() or not any((run_dir / "media" / "videos").iterdir())
+
+
+def test_the_ratings_title_names_the_anchor_the_tournament_used():
+    from rlgen.agents.selfplay.play import ratings_table
+
+    for rows, anchor in (([("a@64", 1100.0, 0.6, 4), ("random", 1000.0, 0.4, 4)], "random = 1000"),
+                         ([("a@64", 1050.0, 0.6, 4), ("b@64", 950.0, 0.4, 4)], "the mean = 1000")):
+        assert ratings_table(rows).title == f"ratings (Bradley-Terry Elo, {anchor})"
+
+
+def test_a_tournament_knows_a_game_by_its_dotted_name():
+    from types import SimpleNamespace
+
+    from rlgen.agents.selfplay.play import _game_text
+
+    def run(name):
+        return SimpleNamespace(cfg=SimpleNamespace(game=SimpleNamespace(name=name, kwargs={})))
+
+    assert _game_text(run("pettingzoo.classic.tictactoe_v3")) == _game_text(run("tictactoe_v3"))

@@ -154,3 +154,39 @@ def test_targets_name_references_and_are_rates():
         load_config(CONFIG, ["ratings.targets={lookahead: 0.8}"])
     with pytest.raises(ConfigError, match=r"ratings.targets.*between 0 and 1"):
         load_config(CONFIG, ["ratings.targets={random: 1.5}"])
+
+
+TOY = "tests.envs.games.toy_games"
+RANDOM_ONLY = ["league.references=[random]", "ratings.references=[random]",
+               "train.early_stop.metric=eval/win_rate_vs_random", "train.early_stop.mode=max"]
+
+
+def test_a_game_that_may_end_before_the_learners_move_trains_and_resumes_exactly():
+    # the first player may resign at once: the learner's games that end so are tallied, not a crash
+    overrides = [*smoke_overrides(CONFIG), f"game.name={TOY}:resign_nim", *RANDOM_ONLY, "league.snapshot_every=32",
+                 "ratings.max_snapshots=1", "train.eval_episodes=2"]
+    report = check_experiment("selfplay", CONFIG, overrides)
+    assert report.exact and "league/win_rate" in report.metric_names
+
+
+def test_games_one_policy_cannot_play_are_config_problems():
+    from rlgen.errors import ConfigError
+
+    cnn = "agent.policy.backbone={type: cnn, channels: [8], kernels: [3], strides: [1], padding: [1], hidden: 16}"
+    for overrides, problem in (
+        ([f"game.name={TOY}:asym_nim"], "game.name: game 'tests.envs.games.toy_games:asym_nim': its seats observe or "
+                                        "act differently"),
+        ([f"game.name={TOY}:bad_shape_nim"], "game.name: game 'tests.envs.games.toy_games:bad_shape_nim' gives "
+                                             "player_0 an observation of shape (8,)"),
+        ([f"game.name={TOY}:nim", cnn], "agent.policy.backbone.type: a cnn reads board observations (H, W, C), and "
+                                        "game 'tests.envs.games.toy_games:nim' observes shape (6,); use type: mlp"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            load_config(CONFIG, [*overrides, *RANDOM_ONLY])
+        (line,) = info.value.problems
+        assert line.startswith(problem), line
+
+
+def test_the_references_know_a_game_by_its_dotted_name():
+    cfg = load_config(CONFIG, ["game.name=pettingzoo.classic.tictactoe_v3"])  # minimax: tictactoe_v3's
+    assert cfg.ratings.references == ["random", "minimax"]

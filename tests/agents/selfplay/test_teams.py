@@ -110,7 +110,7 @@ def test_a_game_teams_cannot_play_is_one_config_line():
         load_config(CONFIG, ["game.kwargs.max_cycles=abc"])
     (line,) = info.value.problems
     assert line.startswith("game: simple_tag_v3 with kwargs {'max_cycles': 'abc', 'continuous_actions': False} fails "
-                           "on its first step: TypeError")
+                           "in its first 50 random steps: TypeError")
 
 
 def test_a_pettingzoo_game_whose_package_is_missing_says_which(monkeypatch):
@@ -195,3 +195,49 @@ def test_honours_the_experiment_protocol():
     overrides = [*smoke_overrides(CONFIG), "agent.hyperparams.batch_size=8", "schedule.units_per_phase=1"]
     report = check_experiment("teams", CONFIG, overrides)
     assert report.exact and "league/phase" in report.metric_names
+
+
+TOY = "tests.envs.games.toy_games"
+DUEL = ["game.kwargs={}", "league.references=[]", "league.reference_prob=0", "ratings.baselines=[random]"]
+
+
+@pytest.mark.parametrize("game, problem", [
+    ("dying_duel", "game: tests.envs.games.toy_games:dying_duel: blue_1 left the game at step 3 while others played on; "
+                   "kind: teams needs every agent to play until the episode ends"),
+    ("hetero_duel", "game: tests.envs.games.toy_games:hetero_duel: the agents of side 'red' observe different spaces "
+                    "(red_0: Box(-50.0, 50.0, (3,), float32), red_1: Box(-50.0, 50.0, (4,), float32))"),
+    ("bad_obs_duel", "game: tests.envs.games.toy_games:bad_obs_duel gives red_0 an observation of shape (8,), its "
+                     "observation_space says (3,) (after 0 steps)"),
+    ("dict_duel", "game: tests.envs.games.toy_games:dict_duel: red_0 observes Dict('position': Box(-50.0, 50.0, (3,), "
+                  "float32)), and kind: teams takes Box, Discrete, MultiDiscrete or MultiBinary observations; point "
+                  "game.name at a function"),
+])
+def test_a_game_supersuit_cannot_stack_is_one_config_line(game, problem):
+    from rlgen.errors import ConfigError
+
+    load_config(CONFIG, [f"game.name={TOY}:duel", *DUEL])  # the same game, playing by the rules
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, [f"game.name={TOY}:{game}", *DUEL])
+    (line,) = info.value.problems
+    assert line.startswith(problem) and "env.wrappers" not in line, line
+
+
+def test_an_agent_leaving_mid_episode_is_named_where_supersuit_would_assert():
+    from rlgen.errors import RlgenError
+
+    env = OneSide(team_game(f"{TOY}:dying_duel"), "red", lambda obs: {a: 1 for a in obs})
+    env.reset(seed=0)
+    for _ in range(2):
+        env.step({a: 1 for a in env.agents})
+    with pytest.raises(RlgenError, match="game duel: blue_1 left the game at step 3 while others played on"):
+        env.step({a: 1 for a in env.agents})
+
+
+def test_empty_baselines_say_what_the_ratings_need():
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["ratings.baselines=[]"])
+    assert info.value.problems == ["ratings.baselines: empty, and the Elo ratings are anchored on a baseline: name at "
+                                   "least one (random, chaser, evader), or set ratings.games_per_pair: 0 for no ratings"]
+    load_config(CONFIG, ["ratings.baselines=[]", "ratings.games_per_pair=0"])

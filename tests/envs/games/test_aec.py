@@ -1,5 +1,7 @@
 """The turn-based adapter: legal moves, masks, reward attribution, seats, the gymnasium checker."""
 
+import re
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -137,3 +139,60 @@ def test_image_observations_are_the_planes_channels_first():
     first_legal = lambda obs, mask: int(np.flatnonzero(mask)[0])  # noqa: E731 - deterministic for the checker
     check_env(TurnBasedEnv(make_game("connect_four_v3"), fixed_opponent(first_legal, "first_legal"), image=True),
               skip_render_check=True)
+
+
+# --- games that break the adapter's assumptions (tests/envs/games/toy_games.py) -------------------
+
+TOY = "tests.envs.games.toy_games"
+
+
+def resigns_when_it_can(obs, mask):
+    return 3 if mask[3] else int(np.flatnonzero(mask)[0])
+
+
+def test_a_game_over_before_the_learners_first_move_is_tallied_and_the_next_one_dealt():
+    results = []
+    env = TurnBasedEnv(make_game(f"{TOY}:resign_nim"), fixed_opponent(resigns_when_it_can, "quitter"),
+                       on_result=lambda name, outcome: results.append((name, outcome)))
+    infos = [env.reset(seed=0)[1]]
+    infos += [env.reset()[1] for _ in range(2)]
+    # seats alternate over the games dealt: the learner's second-seat games end at once (the opponent
+    # resigns), are counted as its wins, and the next game, in the first seat, is the episode
+    assert [i["seat"] for i in infos] == [0, 0, 0] and results == [("quitter", 1.0)] * 2
+    assert env.episodes == 5 and env.action_masks().any()
+    again = TurnBasedEnv(make_game(f"{TOY}:resign_nim"), fixed_opponent(resigns_when_it_can, "quitter"))
+    np.testing.assert_array_equal(again.reset(seed=0)[0], TurnBasedEnv(
+        make_game(f"{TOY}:resign_nim"), fixed_opponent(resigns_when_it_can, "quitter")).reset(seed=0)[0])
+
+
+def test_a_game_that_never_lets_the_learner_move_is_one_error():
+    env = TurnBasedEnv(make_game(f"{TOY}:first_resigns_nim"), fixed_opponent(resigns_when_it_can, "quitter"),
+                       seat="second", name="first_resigns_nim")
+    with pytest.raises(RlgenError, match=r"game 'first_resigns_nim': 100 games in a row ended before the learner "
+                                         r"\(second seat\) had a move"):
+        env.reset(seed=0)
+
+
+@pytest.mark.parametrize("game, problem", [
+    ("asym_nim", r"its seats observe or act differently \(player_0: Box\(0.0, 1.0, \(6,\), float32\)"),
+    ("bad_shape_nim", r"gives player_0 an observation of shape \(8,\), its observation_space says \(6,\)"),
+])
+def test_check_game_refuses_what_one_policy_cannot_play(game, problem):
+    from rlgen.envs.games import check_game
+
+    assert check_game(f"{TOY}:nim") is None
+    assert re.search(problem, check_game(f"{TOY}:{game}"))
+
+
+def test_image_observations_need_a_board():
+    with pytest.raises(RlgenError, match=r"observes shape \(6,\): image observations \(a cnn backbone\) need a board"):
+        TurnBasedEnv(make_game(f"{TOY}:nim"), fixed_opponent(resigns_when_it_can), image=True)
+
+
+def test_a_game_has_one_name_however_it_is_written():
+    from rlgen.envs.games import game_name
+
+    assert game_name("pettingzoo.classic.tictactoe_v3") == game_name("tictactoe_v3") == "tictactoe_v3"
+    assert game_name("pettingzoo.classic.leduc_holdem_v4") == "leduc_holdem_v4"  # not registered: still classic
+    assert game_name("mpe2.simple_push_v3") == "simple_push_v3"  # registered under its module name
+    assert game_name(f"{TOY}:nim") == f"{TOY}:nim"

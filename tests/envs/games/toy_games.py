@@ -1,0 +1,151 @@
+"""Tiny PettingZoo games that break the adapters' assumptions, one way each, for the checks' tests.
+
+`Nim` (AEC, two players): take 1-3 from a pile, the last taker wins; move 3 resigns where allowed.
+`Duel` (parallel, sides red and blue): agents step -1/0/+1 on a line; red scores next to a blue.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import AECEnv, ParallelEnv
+
+
+class Nim(AECEnv):
+    """`resign`: the mover may resign (move 3) and lose; `first_resigns`: the first player's only move
+    is to resign; `asym`: the second seat observes 3 more numbers; `bad_shape`: observations 2 longer
+    than the space says."""
+
+    metadata = {"render_modes": [], "name": "nim"}
+
+    def __init__(self, pile: int = 5, resign: bool = False, first_resigns: bool = False, asym: bool = False,
+                 bad_shape: bool = False):
+        self.pile0, self.resign, self.first_resigns = pile, resign or first_resigns, first_resigns
+        self.asym, self.bad_shape = asym, bad_shape
+        self.possible_agents = ["player_0", "player_1"]
+
+    def observation_space(self, agent):
+        n = self.pile0 + 1 + (3 if self.asym and agent == "player_1" else 0)
+        return spaces.Dict({"observation": spaces.Box(0, 1, (n,), np.float32),
+                            "action_mask": spaces.Box(0, 1, (4,), np.int8)})
+
+    def action_space(self, agent):
+        return spaces.Discrete(4)
+
+    def reset(self, seed=None, options=None):
+        self.agents = list(self.possible_agents)
+        self.pile = self.pile0
+        self.rewards = {a: 0.0 for a in self.agents}
+        self._cumulative_rewards = {a: 0.0 for a in self.agents}
+        self.terminations = {a: False for a in self.agents}
+        self.truncations = {a: False for a in self.agents}
+        self.infos = {a: {} for a in self.agents}
+        self.agent_selection = self.agents[0]
+
+    def observe(self, agent):
+        obs = np.zeros(self.observation_space(agent)["observation"].shape[0] + 2 * self.bad_shape, np.float32)
+        obs[self.pile] = 1
+        takes = [self.pile >= k for k in (1, 2, 3)]
+        if self.first_resigns and agent == "player_0":
+            takes = [False] * 3
+        return {"observation": obs, "action_mask": np.array([*takes, self.resign], np.int8)}
+
+    def step(self, action):
+        me = self.agent_selection
+        other = next(a for a in self.agents if a != me)
+        self.rewards = {a: 0.0 for a in self.agents}
+        if action == 3 or self.pile <= action + 1:  # a resignation, or the last stone taken
+            won = action != 3
+            self.rewards[me], self.rewards[other] = (1.0, -1.0) if won else (-1.0, 1.0)
+            self.terminations = {a: True for a in self.agents}
+        self.pile -= 0 if action == 3 else action + 1
+        for a in self.agents:
+            self._cumulative_rewards[a] += self.rewards[a]
+        self.agent_selection = other
+
+
+def nim(**kwargs):
+    return Nim(**kwargs)
+
+
+def resign_nim(**kwargs):
+    return Nim(resign=True, **kwargs)
+
+
+def first_resigns_nim(**kwargs):
+    return Nim(first_resigns=True, **kwargs)
+
+
+def asym_nim(**kwargs):
+    return Nim(asym=True, **kwargs)
+
+
+def bad_shape_nim(**kwargs):
+    return Nim(bad_shape=True, **kwargs)
+
+
+class Duel(ParallelEnv):
+    """`die`: blue_1 leaves after step 3; `hetero`: red_1 observes 4 numbers, red_0 3; `bad_obs`:
+    observations 5 longer than the spaces say; `dict_obs`: Dict observations."""
+
+    metadata = {"render_modes": [], "name": "duel"}
+
+    def __init__(self, max_cycles: int = 10, die: bool = False, hetero: bool = False, bad_obs: bool = False,
+                 dict_obs: bool = False):
+        self.possible_agents = ["red_0", "red_1", "blue_0", "blue_1"]
+        self.max_cycles, self.die, self.hetero, self.bad_obs, self.dict_obs = max_cycles, die, hetero, bad_obs, dict_obs
+
+    def observation_space(self, agent):
+        box = spaces.Box(-50, 50, (4 if self.hetero and agent == "red_1" else 3,), np.float32)
+        return spaces.Dict({"position": box}) if self.dict_obs else box
+
+    def action_space(self, agent):
+        return spaces.Discrete(3)
+
+    def reset(self, seed=None, options=None):
+        rng = np.random.default_rng(seed)
+        self.agents = list(self.possible_agents)
+        self.pos = {a: float(rng.integers(-5, 6)) for a in self.agents}
+        self.t = 0
+        return {a: self._obs(a) for a in self.agents}, {a: {} for a in self.agents}
+
+    def _obs(self, agent):
+        space = self.observation_space(agent)
+        n = (space["position"] if self.dict_obs else space).shape[0] + 5 * self.bad_obs
+        obs = np.zeros(n, np.float32)
+        obs[0], obs[1] = self.pos[agent], self.t
+        return {"position": obs} if self.dict_obs else obs
+
+    def step(self, actions):
+        for agent, move in actions.items():
+            self.pos[agent] += int(move) - 1
+        self.t += 1
+        blues = [a for a in self.agents if a.startswith("blue")]
+        near = {a: any(abs(self.pos[a] - self.pos[b]) <= 1 for b in self.agents if b[0] != a[0]) for a in self.agents}
+        rewards = {a: (-1.0 if a in blues else 1.0) * near[a] for a in self.agents}  # red scores, blue pays
+        truncs = {a: self.t >= self.max_cycles for a in self.agents}
+        terms = {a: self.die and self.t == 3 and a == "blue_1" for a in self.agents}
+        obs = {a: self._obs(a) for a in self.agents}
+        infos = {a: {} for a in self.agents}
+        self.agents = [a for a in self.agents if not (terms[a] or truncs[a])]
+        return obs, rewards, terms, truncs, infos
+
+
+def duel(**kwargs):
+    return Duel(**kwargs)
+
+
+def dying_duel(**kwargs):
+    return Duel(die=True, **kwargs)
+
+
+def hetero_duel(**kwargs):
+    return Duel(hetero=True, **kwargs)
+
+
+def bad_obs_duel(**kwargs):
+    return Duel(bad_obs=True, **kwargs)
+
+
+def dict_duel(**kwargs):
+    return Duel(dict_obs=True, **kwargs)
