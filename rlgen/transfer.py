@@ -10,9 +10,10 @@ Any backbone section of any config takes `init: {run: RUN_DIR, role: ROLE, freez
 `role` names one of the run's modules (`rlgen.load_run(run).modules()`, listed by `rlgen inspect
 RUN_DIR`); the backbone inside it is its *trunk* (`trunk`): an autoencoder's encoder without its
 latent head, a classifier's backbone without its head, a GAN discriminator's body without its
-logit, an RL policy's features extractor. Its tensors are copied onto the new backbone by name
-(or, when the names differ but the shapes line up, in order); any mismatch is one error naming both
-sides before training starts. `freeze: true` takes the backbone out of every optimizer and keeps it
+logit, an RL policy's features extractor, a GAN generator's or an autoencoder decoder's backbone
+(the mlp / cnn decoder whole, a sequence backbone without its per-step Linear). Its tensors are
+copied onto the new backbone by name (or, when the names differ but the shapes line up, in order);
+any mismatch is one error naming both sides before training starts. `freeze: true` takes the backbone out of every optimizer and keeps it
 in eval mode (batch-norm statistics and dropout fixed too), so it stays bit-identical; otherwise
 `lr` gives it its own learning rate (rlgen/optim.py).
 """

@@ -244,3 +244,38 @@ def test_trust_opens_the_run_an_init_names_too(tmp_path):
     with pytest.raises(RlgenError, match="'gymnasium.wrappers:ClipReward' is an import path"):
         rlgen.train("ppo_cartpole", [*tiny, f"logging.dir={tmp_path / 'b'}", init])
     assert rlgen.train("ppo_cartpole", [*tiny, f"logging.dir={tmp_path / 'b'}", init], trust=True).exit_code == 0
+
+
+def test_a_sequence_decoder_and_a_sequence_generator_trade_weights(tmp_path):
+    """An autoencoder's gru decoder and a GAN's gru generator share their trunk, the gru without its
+    per-step Linear, both ways. The generator reads noise_dim features a step and the decoder its
+    code and the step's one-hot (latent_dim + T): with noise_dim = latent_dim + T they fit."""
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    sine = ["data={source: sine, kwargs: {length: 8}, n_held_out: 32}", "encoder.backbone={type: gru, hidden_size: 8}",
+            "encoder.latent_dim=3", "decoder.out_activation=null", "fit.batch_size=8"]
+    ae = _train("autoencoder_digits", tmp_path / "ae", *sine, "decoder.backbone={type: gru, hidden_size: 8}",
+                "train.total_steps=4", "train.eval_every=4", "fit.steps_per_unit=2")
+    with rlgen.load_run(ae) as run:
+        decoder = _state(trunk(run.modules()["decoder"]))
+    assert sorted(decoder) == ["rnn.bias_hh_l0", "rnn.bias_ih_l0", "rnn.weight_hh_l0", "rnn.weight_ih_l0"]
+
+    gan_overrides = ["data.kwargs.length=8", "generator.noise_dim=11", "objective.batch_size=8", "eval.samples=16",
+                     "discriminator.backbone={type: gru, hidden_size: 8}", "perf.steps_per_unit=2"]
+    cfg = rlgen.load_config("gan_sine_lstm", [*QUIET, *gan_overrides, "generator.backbone={type: gru, hidden_size: 8, "
+                                              f"init: {{run: '{ae}', role: decoder}}}}"])
+    exp = rlgen.make_experiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path / "g", torch.device("cpu"), Logger([]), 0))
+    assert _same(_state(exp.G.body), decoder)
+
+    gan = _train("gan_sine_lstm", tmp_path / "gan", *gan_overrides, "generator.backbone={type: gru, hidden_size: 8}",
+                 "train.total_steps=2", "train.eval_every=2")
+    with rlgen.load_run(gan) as run:
+        generator = _state(trunk(run.modules()["generator"]))
+    cfg = rlgen.load_config("autoencoder_digits", [*QUIET, *sine, "decoder.backbone={type: gru, hidden_size: 8, "
+                                                   f"init: {{run: '{gan}', role: generator, freeze: true}}}}"])
+    exp = rlgen.make_experiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path / "d", torch.device("cpu"), Logger([]), 0))
+    assert _same(_state(exp.model.decoder.body), generator)
+    assert exp.model.decoder.out.weight.requires_grad  # frozen trunk, its per-step Linear trains

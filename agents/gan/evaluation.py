@@ -29,8 +29,12 @@ class Evaluator:
 
     def __init__(self, cfg: GANConfig, source: Any, modality: str, seed: int):
         self.cfg, self.source, self.modality = cfg, source, modality
-        # the reference set is the source's first batch: checked as training's is
-        self.real, _ = sample_from(cfg.data.source, source, cfg.eval.samples, np.random.default_rng(seed + 99_991))
+        # the reference set is the source's first batch: checked as training's is. A conditional
+        # generator is scored on samples drawn for these same labels (GANExperiment.evaluate), so a
+        # generator that matches the data class by class scores as fresh real data does, whatever
+        # the data's label mix (balanced labels against a 90/10 source read as a poor generator)
+        self.real, self.real_labels = sample_from(cfg.data.source, source, cfg.eval.samples,
+                                                  np.random.default_rng(seed + 99_991))
         self.real_spread = metrics.spread(self.real)
         self.classifier = None
         if cfg.data.source == "digits":

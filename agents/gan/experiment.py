@@ -27,6 +27,7 @@ from rlgen.envs.datasets import make_source, modality_of, sample_from
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import console
+from rlgen.nets import DECODERS
 from rlgen.registry import SOURCES
 from rlgen.runner import RunContext
 
@@ -62,8 +63,9 @@ class GANExperiment(ExperimentBase):
         self.source = make_source(cfg.data.source, **cfg.data.kwargs)
         self._batch_checked = False
         modality = modality_of(self.source)
+        # what check() could not judge before the source was built (each problem names its path)
         if problems := fit_problems(cfg, modality, int(getattr(self.source, "n_classes", 0)) > 0):
-            raise RlgenError(f"data source {cfg.data.source!r}: " + "; ".join(problems))
+            raise RlgenError("; ".join(problems))
         self.n_classes = self.source.n_classes if obj.conditional != "none" else 0
         shape = tuple(self.source.shape)
         self.G = Generator(cfg.generator, modality, shape, self.n_classes).to(self.device)
@@ -117,7 +119,8 @@ class GANExperiment(ExperimentBase):
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         """Score `eval.samples` samples (from the EMA generator when there is one) and draw them."""
-        fake, labels = self.generate(self.cfg.eval.samples, seed=self.cfg.seed + 777)
+        # conditional: the reference samples' labels, so real and fake hold the same class mix
+        fake, labels = self.generate(self.cfg.eval.samples, seed=self.cfg.seed + 777, labels=self.evaluator.real_labels)
         out: dict[str, Any] = self.evaluator.score(fake, labels)
         warning = training_warning(self.history["d"], self.history["g"], out.get("eval/diversity_ratio"))
         out["eval/collapse_warning"] = float(warning is not None)
@@ -220,11 +223,16 @@ class GANExperiment(ExperimentBase):
 
     @torch.no_grad()
     def generate(self, n: int, seed: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """n samples (and their labels when conditional) from the EMA generator, else G, in eval mode."""
+        """n samples (and their labels when conditional) from the EMA generator, else G, in eval mode.
+        Conditional: for `labels` (n,), by default the evaluation reference set's labels (the data's
+        own class mix), repeated to n; balanced classes when the source gave none."""
         net = self.sampler()
         gen = torch.Generator(self.device).manual_seed(seed)
-        if self.n_classes and labels is None:
-            labels = np.arange(n) % self.n_classes  # balanced classes
+        if not self.n_classes:
+            labels = None
+        elif labels is None:
+            reference = self.evaluator.real_labels
+            labels = np.arange(n) % self.n_classes if reference is None else np.resize(reference, n)
         was_training = net.training
         net.eval()
         chunks = []
@@ -323,6 +331,15 @@ def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None) -> 
     g, d = cfg.generator.backbone, cfg.discriminator.backbone
     if cfg.objective.conditional != "none" and labeled is False:
         problems.append(f"objective.conditional: {name!r} has no labels; use conditional: none or a labeled source")
+    for where, b in (("generator", g), ("discriminator", d)):
+        if getattr(b, "norm", None) == "batch" and cfg.objective.batch_size < 2:
+            problems.append(f"{where}.backbone.norm: batch norm needs batches of 2 or more; objective.batch_size is "
+                            f"{cfg.objective.batch_size} (raise it, or use norm: layer)")
+    if getattr(g, "init", None) is not None and g.init.freeze and g.type in DECODERS:
+        # an mlp / cnn generator is its decoder whole, with no head of its own (players.Generator)
+        problems.append(f"generator.backbone.init.freeze: the {g.type} generator is all backbone, so freezing it "
+                        "leaves the generator nothing to train; use freeze: false (init.lr sets a smaller "
+                        "learning rate for it)")
     if modality is None:
         return problems
     if g.sequence and modality != "sequence":
@@ -332,10 +349,6 @@ def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None) -> 
     for where, b in (("generator", g), ("discriminator", d)):
         if b.type == "cnn" and modality != "image":
             problems.append(f"{where}.backbone.type: 'cnn' is for images, but {name!r} gives {modality}")
-    for where, b in (("generator", g), ("discriminator", d)):
-        if getattr(b, "norm", None) == "batch" and cfg.objective.batch_size < 2:
-            problems.append(f"{where}.backbone.norm: batch norm needs batches of 2 or more; objective.batch_size is "
-                            f"{cfg.objective.batch_size} (raise it, or use norm: layer)")
     if getattr(d, "pool", None) == "sequence":
         problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
     return problems

@@ -70,11 +70,18 @@ def mmd2(x: np.ndarray, y: np.ndarray, bandwidths: Sequence[float] | None = None
     return float(k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean())
 
 
-def spread(x: np.ndarray) -> float:
-    """Mean distance between the pairs (x[i], x[i + N/2]): a cheap diversity figure."""
+def spread(x: np.ndarray, seed: int = 0) -> float:
+    """Mean distance between random pairs of samples: a cheap diversity figure.
+
+    The pairs come from a permutation fixed by `seed` and the sample count, so two sets of the same
+    size (real and generated) are paired alike. Fixed pairs such as (x[i], x[i + N/2]) would line up
+    with any order in the samples: class-conditional samples drawn for labels i % K pair one class
+    with itself whenever K divides N/2, and a perfect generator reads as collapsed.
+    """
     flat = x.reshape(len(x), -1).astype(np.float64)
     half = len(flat) // 2
-    return float(np.linalg.norm(flat[:half] - flat[half : 2 * half], axis=1).mean())
+    order = np.random.default_rng(seed).permutation(len(flat))
+    return float(np.linalg.norm(flat[order[:half]] - flat[order[half : 2 * half]], axis=1).mean())
 
 
 def training_warning(d_losses: Sequence[float], g_losses: Sequence[float], diversity_ratio: float | None,

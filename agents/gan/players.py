@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
 from rlgen.agents.gan.regularizers import add_spectral_norm
 from rlgen.errors import RlgenError
-from rlgen.nets import DECODERS, LinearHead, build_backbone, build_decoder, make_activation
+from rlgen.nets import DECODERS, LinearHead, build_backbone, build_decoder, build_sequence_body, make_activation
 from rlgen.transfer import apply_init
 
 
@@ -54,7 +54,7 @@ class Generator(nn.Module):
             steps, features = self.shape
             self.noise_shape: tuple[int, ...] = (steps, cfg.noise_dim)
             # every step of the noise sequence becomes one step of the sample
-            self.body = build_backbone({**spec, "pool": "sequence"}, in_shape=(steps, cfg.noise_dim + n_classes))
+            self.body = build_sequence_body(spec, (steps, cfg.noise_dim + n_classes), "generator.backbone")
             self.head: nn.Module = LinearHead(self.body.out_dim, features)
             self.out = nn.Identity() if cfg.out_activation is None else make_activation(cfg.out_activation)
         elif cfg.backbone.type in DECODERS:
@@ -140,15 +140,22 @@ class EMA:
         batches (BigGAN's "standing statistics", Brock et al. 2019). `update` copies the trained
         G's running statistics, which belong to G's weights, not to the averaged ones: sampling in
         eval mode with them shifts every channel (on the digits DCGAN, Fréchet 3.2 against 2.5)."""
+        self.module.train()  # a frozen (transferred) backbone stays in eval mode: its statistics stay
         norms = [m for m in self.module.modules()
-                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+                 if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and m.training]
         if not norms:
+            self.module.eval()
             return
+        # Only the batch norms run in train mode. Dropout stays off, as when the copy samples, and
+        # the pass draws nothing from torch's global RNG, which training's dropout reads: a run
+        # resumed after an evaluation repeats the uninterrupted one bit for bit.
+        for m in self.module.modules():
+            if not isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.training = False
         momenta = [m.momentum for m in norms]
         for m in norms:
             m.reset_running_stats()
             m.momentum = None  # a plain average over the batches
-        self.module.train()
         for _ in range(batches):
             self.module(*inputs())
         self.module.eval()

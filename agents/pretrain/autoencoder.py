@@ -28,7 +28,7 @@ from rlgen.envs.datasets import Split
 from rlgen.errors import RlgenError
 from rlgen.logging import Image
 from rlgen.nets import DECODERS, LinearHead, backbone_traits, build_backbone, build_decoder, make_activation
-from rlgen.transfer import apply_init
+from rlgen.transfer import apply_init, trunk
 
 
 class Encoder(nn.Module):
@@ -52,6 +52,15 @@ class Autoencoder(nn.Module):
         self.encoder, self.decoder = encoder, decoder
 
 
+class HeadedDecoder(nn.Sequential):
+    """(B, latent) -> (B, *shape): any backbone over the code, a linear head, an activation. `backbone`
+    is what transfer moves, as a GAN generator on the same backbone has it."""
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self[0]
+
+
 def build_decoder_for(spec: dict[str, Any], latent: int, shape: tuple[int, ...], out_activation: str | None) -> nn.Module:
     """(B, latent) -> (B, *shape): rlgen's decoders (mlp, transposed-conv cnn, sequence backbones),
     or any other backbone over the code followed by a linear head."""
@@ -60,7 +69,7 @@ def build_decoder_for(spec: dict[str, Any], latent: int, shape: tuple[int, ...],
         return build_decoder({**spec, "out_activation": out_activation}, in_dim=latent, out_shape=shape)
     body = build_backbone(spec, in_shape=(latent,))
     act = nn.Identity() if out_activation is None else make_activation(out_activation)
-    return nn.Sequential(body, LinearHead(body.out_dim, shape), act)
+    return HeadedDecoder(body, LinearHead(body.out_dim, shape), act)
 
 
 class AutoencoderExperiment(DataExperiment):
@@ -91,7 +100,9 @@ class AutoencoderExperiment(DataExperiment):
         backbone = build_backbone(cfg.encoder.backbone.spec(), in_shape=shape)
         apply_init(backbone, cfg.encoder.backbone.init, "encoder.backbone")
         decoder = build_decoder_for(cfg.decoder.backbone.spec(), latent, shape, cfg.decoder.out_activation)
-        apply_init(decoder, cfg.decoder.backbone.init, "decoder.backbone")
+        # the decoder's trunk, as a GAN generator's: the mlp / cnn decoder whole, a sequence or other
+        # backbone without its output layer (decoder <-> generator transfer)
+        apply_init(trunk(decoder), cfg.decoder.backbone.init, "decoder.backbone")
         x = data.validation[0]
         self.range = (float(x.min()), float(x.max())) if len(x) else (0.0, 1.0)  # for pictures
         if cfg.objective.reconstruction == "bce" and (self.range[0] < 0 or self.range[1] > 1):

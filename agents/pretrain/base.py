@@ -50,11 +50,20 @@ class DataExperiment(ExperimentBase):
         self.data = Split(source, cfg.data.validation, cfg.data.test, cfg.data.split_seed, cfg.data.n_held_out,
                           name=cfg.data.source)
         if len(self.data.validation[0]) == 0:
-            raise RlgenError("data.validation is 0: these kinds evaluate on held-out data; set data.validation > 0")
+            raise RlgenError(self._no_validation(source))
         self.model = self.build(self.data).to(self.device)
         self.opt = cfg.optim.build(self.model.parameters())
         self.rng = np.random.default_rng(ctx.seed)
         self.noise_gen = torch.Generator(self.device).manual_seed(ctx.seed + 1)
+
+    def _no_validation(self, source: Any) -> str:
+        """Why the validation split is empty: no share asked for, or a finite source too small for it."""
+        share, x = self.cfg.data.validation, getattr(source, "x", None)
+        if share > 0 and isinstance(x, np.ndarray):
+            return (f"data source {self.cfg.data.source!r} holds {len(x)} samples, too few to hold out any for "
+                    f"validation (data.validation {share:g} of {len(x)} rounds to 0), and these kinds evaluate on "
+                    "held-out data; give the source more samples")
+        return "data.validation is 0: these kinds evaluate on held-out data; set data.validation > 0"
 
     def build(self, data: Split) -> nn.Module:
         raise NotImplementedError

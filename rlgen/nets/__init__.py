@@ -45,6 +45,19 @@ def build_backbone(spec: Mapping[str, Any], in_shape: tuple[int, ...]) -> nn.Mod
     return net
 
 
+def build_sequence_body(spec: Mapping[str, Any], in_shape: tuple[int, int], what: str) -> nn.Module:
+    """The sequence backbone `spec["type"]` keeping every step: (B, T, F) -> (B, T, out_dim), built
+    with pool "sequence". `what` names the role that needs it (the generator, a sequence decoder)."""
+    name = spec["type"]
+    builder = BACKBONES.get(name)
+    params = inspect.signature(builder).parameters
+    if "pool" not in params and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        raise RlgenError(f"{what}: a sequence backbone here must give one output per step: its class takes "
+                         f"pool='sequence' and then returns (B, T, out_dim), as rlgen's gru, lstm and transformer "
+                         f"do; {name!r} takes no `pool` argument — add one, or use one of those types")
+    return build_backbone({**spec, "pool": "sequence"}, in_shape=in_shape)
+
+
 def build_decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ...]) -> nn.Module:
     """The decoder `spec["type"]` mapping (B, in_dim) to (B, *out_shape): the MLP or transposed-conv
     decoder, or for (T, F) data any sequence backbone (gru, lstm, transformer, ...) as a
@@ -54,7 +67,7 @@ def build_decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ..
     if name not in DECODERS and isinstance(name, str) and name in BACKBONES and backbone_traits(name)[0]:
         out_activation = kwargs.pop("out_activation", None)
         steps = tuple(out_shape)[0]
-        body = build_backbone({"type": name, **kwargs, "pool": "sequence"}, in_shape=(steps, in_dim + steps))
+        body = build_sequence_body({"type": name, **kwargs}, (steps, in_dim + steps), f"sequence decoder {name!r}")
         return SequenceDecoder(in_dim, tuple(out_shape), body, out_activation)
     if name not in DECODERS:  # a plugin that cannot load is left out of the names offered
         name = pick([*DECODERS, *(n for n in BACKBONES.names() if _loads(n) and backbone_traits(n)[0])], name,
@@ -104,6 +117,7 @@ __all__ = [
     "backbone_traits",
     "build_backbone",
     "build_decoder",
+    "build_sequence_body",
     "make_activation",
     "make_norm",
     "make_norm2d",

@@ -36,6 +36,12 @@ class SequenceDecoder(nn.Module):
         self.out = nn.Linear(body.out_dim, features)
         self.out_activation = nn.Identity() if out_activation is None else make_activation(out_activation)
 
+    @property
+    def backbone(self) -> nn.Module:
+        """Its sequence backbone, without the per-step Linear: what transfer moves (rlgen.transfer.trunk),
+        the same trunk a GAN's sequence generator has, so a decoder and a generator trade weights."""
+        return self.body
+
     def forward(self, z: Tensor) -> Tensor:
         """(B, in_dim) -> (B, T, F)."""
         steps = self.out_shape[0]

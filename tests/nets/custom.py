@@ -26,3 +26,17 @@ class TinyEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
+
+
+class StepMean(nn.Module):
+    """(B, T, F) -> (B, width): a sequence backbone that only pools (it takes no `pool`)."""
+
+    sequence = True
+
+    def __init__(self, in_shape: tuple[int, ...], width: int = 8):
+        super().__init__()
+        self.in_shape, self.out_dim = tuple(in_shape), width
+        self.lin = nn.Linear(in_shape[-1], width)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        return self.lin(x).tanh().mean(1)

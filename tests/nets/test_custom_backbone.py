@@ -36,3 +36,20 @@ def test_a_users_backbone_is_checked_when_the_config_loads():
     assert "agent.policy.backbone: width: Input should be greater than 0" in text and "optim.lr" in text
     with pytest.raises(ConfigError, match=r"agent.policy.backbone.type: cannot import 'tests.nets.nope'"):
         rlgen.load_config("ppo_cartpole", ["agent.policy.backbone={type: 'tests.nets.nope:X'}"])
+
+
+def test_a_sequence_backbone_that_cannot_keep_every_step_says_what_is_needed(tmp_path, quiet):
+    """A GAN's sequence generator and a sequence decoder build their backbone with pool='sequence':
+    a class without `pool` is told so, not "unknown key 'pool'" (a key the config never had)."""
+    from rlgen.errors import RlgenError
+    from rlgen.nets import build_decoder
+
+    seq = "tests.nets.custom:StepMean"
+    with pytest.raises(RlgenError) as e:
+        rlgen.train("gan_sine_lstm", [f"generator.backbone={{type: '{seq}'}}", "train.total_steps=2",
+                                      f"logging.dir={tmp_path}", *quiet])
+    message = str(e.value)
+    assert message.startswith("generator.backbone: a sequence backbone here must give one output per step")
+    assert f"{seq!r} takes no `pool` argument" in message and "unknown" not in message
+    with pytest.raises(RlgenError, match=f"sequence decoder '{seq}': a sequence backbone here must give one output"):
+        build_decoder({"type": seq}, in_dim=3, out_shape=(5, 2))

@@ -56,11 +56,18 @@ def test_generator_mean_moves_toward_a_1d_gaussian(tmp_path):
     assert abs(generator_mean(exp) - 3.0) < 0.5
 
 
-@pytest.mark.parametrize("extras", [{}, {"objective.loss": "wasserstein", "objective.gradient_penalty": 1.0,
-                                        "generator.ema": 0.9, "discriminator.spectral_norm": True}])
+@pytest.mark.parametrize("extras", [
+    {},
+    {"objective.loss": "wasserstein", "objective.gradient_penalty": 1.0, "generator.ema": 0.9,
+     "discriminator.spectral_norm": True},
+    # the first run's final evaluation recomputes the EMA copy's batch-norm statistics: with dropout
+    # on in that pass it drew from torch's global RNG, and training after the resume took other masks
+    {"generator.backbone.norm": "batch", "generator.backbone.dropout": 0.3, "generator.ema": 0.9},
+])
 def test_resume_is_exact(tmp_path, extras):
     """20 + 20 steps with a checkpoint between them equal 40 steps in one go: both players,
-    both optimizers (Adam moments), the EMA copy, the data and noise streams."""
+    both optimizers (Adam moments), the EMA copy, the data and noise streams. The first part is a
+    finished run of 20 steps (its final evaluation included), extended to 40 by --resume."""
     extras = {"perf.steps_per_unit": 10, "objective.r1": 0.1, **extras}
     cfg = config(tmp_path / "straight", steps=40, **extras)
     straight = GANExperiment(cfg)
@@ -226,6 +233,73 @@ def test_batch_norm_with_batches_of_one_is_refused(tmp_path):
     cfg = config(tmp_path, source="ring8", **{"objective.batch_size": 1, "generator.backbone.norm": "batch"})
     assert GANExperiment.check(cfg) == ["generator.backbone.norm: batch norm needs batches of 2 or more; "
                                         "objective.batch_size is 1 (raise it, or use norm: layer)"]
+
+
+def test_batch_norm_with_batches_of_one_is_refused_for_a_source_that_declares_nothing(tmp_path):
+    """Batch size is not the source's business: refused when the config loads, whatever the source
+    declares, and not blamed on the source."""
+    cfg = config(tmp_path, source="tests.agents.gan.sources:undeclared",
+                 **{"objective.batch_size": 1, "generator.backbone.norm": "batch"})
+    problems = GANExperiment.check(cfg)
+    assert problems == ["generator.backbone.norm: batch norm needs batches of 2 or more; "
+                        "objective.batch_size is 1 (raise it, or use norm: layer)"]
+
+
+@pytest.mark.parametrize("generator", ["{type: mlp, hidden: [8]", "{type: cnn, channels: [8]"])
+def test_freezing_a_generator_that_is_all_backbone_is_one_line_and_no_run(tmp_path, capsys, generator):
+    """An mlp or cnn generator is its decoder whole: frozen, nothing would train (torch's 'optimizer
+    got an empty parameter list'). Refused when the config loads, before the source run is read."""
+    from rlgen.cli import main
+
+    source = "gan_digits_dcgan" if "cnn" in generator else "gan_ring8"
+    assert main(["train", source, f"generator.backbone={generator}, init: {{run: nowhere, role: generator, "
+                 "freeze: true}}", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
+                 "train.progress=false"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "generator.backbone.init.freeze:" in err and "nothing to train" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_frozen_sequence_generator_keeps_its_head_to_train(tmp_path):
+    frozen = "generator.backbone.init={run: nowhere, role: generator, freeze: true}"
+    cfg = load_config("configs/gan_sine_lstm.yaml", [frozen], kinds={"gan": GANConfig})
+    assert GANExperiment.check(cfg) == []
+
+
+def test_a_perfect_conditional_generator_scores_like_fresh_real_data(tmp_path):
+    """Known answer on an imbalanced source (90% label 0): a generator that draws from the source
+    itself given the labels it is asked for matches the data, so its MMD and diversity ratio are
+    those of a fresh real sample. Balanced labels (a 50/50 mix against 90/10) gave MMD ~0.8; pairs
+    (i, i + N/2) of labels i % 2 are one class each, so the spread read as mode collapse (0.16)."""
+    from torch import nn
+
+    from rlgen.agents.gan import metrics
+    from rlgen.agents.gan.evaluation import Evaluator
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+    from tests.agents.gan.sources import Clusters
+
+    cfg = config(tmp_path, source="tests.agents.gan.sources:Clusters", **{"objective.conditional": "concat"})
+    exp = GANExperiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path / "run", torch.device("cpu"), Logger([]), 0))
+    source = Clusters()
+
+    class Perfect(nn.Module):
+        def noise(self, batch, generator=None, device=None):
+            return torch.zeros(batch, 1)
+
+        def forward(self, z, y):  # one chunk of eval.samples: the same draw at every evaluation
+            return torch.from_numpy(source.draw(y.numpy(), np.random.default_rng(5)))
+
+    exp.sampler = Perfect
+    scores = exp.evaluate()
+    fresh, _ = source.sample(cfg.eval.samples, np.random.default_rng(7))
+    reference = Evaluator(cfg, source, "points", cfg.seed).real
+    fresh_mmd = metrics.mmd2(fresh, reference)
+    assert scores["eval/mmd"] < 2 * fresh_mmd + 0.01, (scores["eval/mmd"], fresh_mmd)
+    assert 0.8 < scores["eval/diversity_ratio"] < 1.25
+    assert scores["eval/collapse_warning"] == 0.0
+    assert scores == exp.evaluate()  # evaluation stays deterministic
 
 
 def test_a_gpu_noise_stream_is_not_forced_onto_the_cpu(tmp_path):

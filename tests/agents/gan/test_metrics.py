@@ -58,8 +58,19 @@ def test_mmd_zero_for_same_samples_and_larger_for_shifted():
 
 
 def test_spread_of_points_on_a_line():
-    x = np.array([[0.0], [1.0], [3.0], [5.0]])  # pairs (0, 3) and (1, 5): distances 3 and 4
-    assert spread(x) == pytest.approx(3.5)
+    assert spread(np.array([[1.0], [4.0]])) == pytest.approx(3.0)  # one pair, whatever the order
+    x = np.array([[0.0], [1.0], [3.0], [5.0]])
+    # the three ways to pair 4 points: {0-1, 3-5} 1.5, {0-3, 1-5} 3.5, {0-5, 1-3} 3.5
+    assert round(spread(x), 9) in (1.5, 3.5)
+    assert spread(x) == spread(x.copy())  # a fixed pairing: real and generated sets of one size pair alike
+
+
+def test_spread_pairs_do_not_line_up_with_an_order_in_the_samples():
+    """Samples in label order i % 2, one point per label: pairs (i, i + N/2) would join each label
+    with itself (spread 0, a perfect conditional generator read as collapsed); random pairs join
+    different labels half the time."""
+    x = (np.arange(400) % 2).astype(np.float64)[:, None]
+    assert 0.4 < spread(x) < 0.6
 
 
 def test_training_warning():

@@ -115,6 +115,21 @@ def test_bce_on_data_outside_0_1_is_refused(tmp_path):
         _train("autoencoder_digits", tmp_path, "objective.reconstruction=bce", "decoder.out_activation=null")
 
 
+def test_a_finite_source_too_small_to_hold_out_any_says_so(tmp_path, capsys):
+    """2 samples with the default data.validation 0.2: the share rounds to none. The source is too
+    small; data.validation is not 0."""
+    from rlgen.cli import main
+
+    assert main(["train", "autoencoder_digits", "data.source=tests.agents.pretrain.sources:Few",
+                 "encoder.backbone={type: mlp, hidden: [8]}", "decoder.backbone={type: mlp, hidden: [8]}", *QUIET,
+                 f"logging.dir={tmp_path}"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("data source 'tests.agents.pretrain.sources:Few' holds 2 samples, too few to hold out any for "
+            "validation (data.validation 0.2 of 2 rounds to 0)") in err
+    assert "data.validation is 0" not in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def _rows(run):
     import json
 

@@ -1,0 +1,28 @@
+"""Data sources of one's own for the GAN kind's tests, used by import path."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Clusters:
+    """Two labeled clusters in 2-D, at (0, 0) (label 0) and (4, 4) (label 1), std 0.1, with label 1
+    drawn at rate `p1`: an imbalanced conditional source. `draw(y, rng)` samples given the labels."""
+
+    modality, shape, n_classes = "points", (2,), 2
+    centers = np.array([[0.0, 0.0], [4.0, 4.0]], dtype=np.float32)
+
+    def __init__(self, p1: float = 0.1):
+        self.p1 = p1
+
+    def draw(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return (self.centers[y] + 0.1 * rng.standard_normal((len(y), 2))).astype(np.float32)
+
+    def sample(self, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        y = (rng.random(batch) < self.p1).astype(np.int64)
+        return self.draw(y, rng), y
+
+
+def undeclared() -> Clusters:
+    """A builder (a function) that declares no modality: what it gives is known once it is built."""
+    return Clusters(0.5)
