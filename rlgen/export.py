@@ -20,7 +20,7 @@ import re
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], out
             to_onnx(module, inputs, output, written)
             check = onnx_difference
         else:
-            with torch.no_grad(), no_distribution_checks():
+            with torch.no_grad(), no_distribution_checks(), frozen(module):
                 torch.jit.trace(module, tuple(inputs.values())).save(str(written))
             check = torchscript_difference
         for batch in (inputs, _rebatch(inputs, 1)):
@@ -84,6 +84,21 @@ def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], out
     finally:
         written.unlink(missing_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module) -> Iterator[None]:
+    """Parameters that require no grad while the module is traced: TorchScript saves the flag with
+    them, and a loaded module whose parameters require grad returns outputs that do (`.numpy()`
+    then fails). The module's own flags are restored after."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 def to_onnx(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output: str, path: Path) -> Path:

@@ -9,6 +9,9 @@ restores the policy, plus `vecnormalize.pkl` when the run normalized observation
     OUT/rl-zoo/ppo/CartPole-v1_1/CartPole-v1/config.yml      (normalize, frame_stack, env_wrapper, env_kwargs)
     python -m rl_zoo3.enjoy --algo ppo --env CartPole-v1 -f OUT/rl-zoo --exp-id 1
 
+(`--gym-packages MODULE` added where enjoy must import the module that registers the id.) The
+layout is left out where enjoy could not play it (`_no_zoo_layout`).
+
 A policy on an rlgen backbone stores `rlgen.agents.rl.sb3_bridge.BackboneExtractor` in the zip's
 policy_kwargs: the process that loads it must have rlgen installed (it need not import it). With
 SB3's default extractor (`agent.policy.backbone: null`) the zip needs SB3 alone: rlgen's linear
@@ -16,15 +19,18 @@ schedules are swapped for SB3's own `LinearSchedule` while saving.
 
 `onnx` / `torchscript` write the deterministic policy, observation -> action, exactly as SB3's
 `predict(obs, deterministic=True)` computes it: VecNormalize's observation scaling (baked in, so the
-graph takes the env's raw observations), the policy's preprocessing, the action clipped (or
-unsquashed) to the action space. This is the export SB3's documentation describes ("Exporting
-models"), with the pre- and post-processing included.
+graph takes the env's observations as the policy's pipeline gives them: raw, or frame-stacked with
+`env.frame_stack`, or `env.history` windows), the policy's preprocessing, the action reshaped to the
+action space's shape and clipped (or unsquashed) to its bounds. This is the export SB3's
+documentation describes ("Exporting models"), with the pre- and post-processing included. A
+`maskable_ppo` graph takes a second input, `action_masks`, in sb3-contrib's layout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -59,9 +65,15 @@ def export(exp: Any, fmt: str, out_dir: Path) -> list[Path]:
                          "windows of an episode's first steps, which torch's ONNX exporter cannot follow; export with "
                          "--format torchscript (the same actions) or sb3")
     module = DeterministicPolicy.of(exp)
-    obs = example_observations(module.observation_space, 4)
+    inputs = {"obs": example_observations(module.observation_space, 4)}
+    if module.masked:
+        inputs["action_masks"] = example_masks(module.mask_groups, 4)
     path = out_dir / ("policy.onnx" if fmt == "onnx" else "policy.pt")
-    return [save_module(module, {"obs": obs}, "action", path, fmt)]
+    # sb3-contrib's masking: its -1e8 is a true constant, and as_tensor of the mask tensor a no-op
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"torch\.(as_)?tensor results are registered as constants",
+                                torch.jit.TracerWarning)
+        return [save_module(module, inputs, "action", path, fmt)]
 
 
 # --- SB3's zip ------------------------------------------------------------------------------------
@@ -136,12 +148,12 @@ def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
     """The files again (hard links) where rl-zoo3's enjoy looks for experiment 1."""
     cfg = exp.cfg
     algo = ZOO_NAMES.get(cfg.agent.algo)
-    why = ("rl-zoo3 has no " + cfg.agent.algo) if algo is None else (
-        "env.history windows are built by rlgen, not rl-zoo3" if cfg.env.history is not None else None)
+    module, _, env_id = cfg.env.id.rpartition(":")  # gymnasium's `module:EnvId` form
+    why = _no_zoo_layout(cfg, algo, env_id)
     if why:
         console.print(f"note: no rl-zoo3 layout ({why}); model.zip loads with {type(exp.model).__name__}.load")
         return []
-    name = cfg.env.id.replace("/", "-").rpartition(":")[2]  # huggingface_sb3's EnvironmentName
+    name = env_id.replace("/", "-")  # huggingface_sb3's EnvironmentName
     run = root / algo / f"{name}_1"
     (run / name).mkdir(parents=True, exist_ok=True)
     written = [_link(files[0], run / f"{name}.zip")]
@@ -149,8 +161,26 @@ def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
         written.append(_link(files[1], run / name / "vecnormalize.pkl"))
     (run / name / "config.yml").write_text(yaml.safe_dump(_zoo_hyperparams(cfg)))
     written.append(run / name / "config.yml")
-    console.print(f"rl-zoo3: python -m rl_zoo3.enjoy --algo {algo} --env {cfg.env.id} -f {root} --exp-id 1")
+    # enjoy makes the env with gymnasium.spec(--env), so the modules that register the id go first
+    packages = [p for p in (module, "rlgen.envs.registration" if env_id.startswith("rlgen/") else "") if p]
+    imports = "".join(f" --gym-packages {p}" for p in packages)
+    console.print(f"rl-zoo3: python -m rl_zoo3.enjoy --algo {algo} --env {env_id} -f {root} --exp-id 1{imports}")
     return written
+
+
+def _no_zoo_layout(cfg: Any, algo: str | None, env_id: str) -> str | None:
+    """Why rl-zoo3's enjoy could not play this run from its layout; None when it can."""
+    if algo is None:
+        return "rl-zoo3 has no " + cfg.agent.algo
+    if cfg.env.history is not None:
+        return "env.history windows are built by rlgen, not rl-zoo3"
+    if cfg.env.frame_stack and cfg.env.normalize is not None:
+        # rlgen normalizes stacked frames (vecnormalize.pkl has the stacked shape); rl-zoo3's
+        # create_test_env loads VecNormalize on the unstacked env and stacks after it
+        return "rlgen normalizes stacked frames, rl-zoo3 stacks normalized ones"
+    if env_id.startswith("MinAtar/"):
+        return "no module registers MinAtar's ids on import, which enjoy's --gym-packages needs"
+    return None
 
 
 def _zoo_hyperparams(cfg: Any) -> dict[str, Any]:
@@ -187,14 +217,17 @@ def _link(src: Path, dst: Path) -> Path:
 
 
 class DeterministicPolicy(nn.Module):
-    """(B, *obs_shape) observations as the env gives them -> (B, *action_shape) the actions SB3's
-    `predict(obs, deterministic=True)` returns (module docstring)."""
+    """(B, *obs_shape) observations as the env gives them [, (B, M) bool action masks] -> (B, *action_shape)
+    the actions SB3's `predict(obs, deterministic=True[, action_masks=...])` returns (module docstring)."""
 
-    def __init__(self, policy: Any, normalize: VecNormalize | None = None, env_space: gym.Space | None = None):
+    def __init__(self, policy: Any, normalize: VecNormalize | None = None, env_space: gym.Space | None = None,
+                 masked: bool = False):
         """`env_space`: the env's channel-last image space, when SB3 transposed it for the policy
-        (VecTransposeImage): the graph takes the env's frames and transposes them itself."""
+        (VecTransposeImage): the graph takes the env's frames and transposes them itself. `masked`:
+        a maskable policy (sb3-contrib's MaskablePPO): `forward` takes the action masks too."""
         super().__init__()
         self.policy = policy
+        self.masked = masked
         self.channels_last = env_space is not None
         self.observation_space = env_space if env_space is not None else policy.observation_space
         self.normalized = normalize is not None and bool(normalize.norm_obs)
@@ -203,6 +236,8 @@ class DeterministicPolicy(nn.Module):
             self.register_buffer("obs_var", torch.as_tensor(normalize.obs_rms.var, dtype=torch.float32))
             self.clip_obs, self.epsilon = float(normalize.clip_obs), float(normalize.epsilon)
         space = policy.action_space
+        self.action_shape = tuple(space.shape)
+        self.mask_groups = mask_groups(space) if masked else []
         self.box = isinstance(space, gym.spaces.Box)
         if self.box:
             self.register_buffer("low", torch.as_tensor(space.low, dtype=torch.float32))
@@ -221,19 +256,47 @@ class DeterministicPolicy(nn.Module):
                              "graph; export with --format sb3, or train without env.normalize")
         exp.model.policy.set_training_mode(False)
         transposed = is_vecenv_wrapped(exp.model.get_env(), VecTransposeImage)
-        return cls(exp.model.policy, norm, exp.env.observation_space if transposed else None).eval()
+        return cls(exp.model.policy, norm, exp.env.observation_space if transposed else None,
+                   masked=cfg.agent.algo == "maskable_ppo").eval()
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, action_masks: torch.Tensor | None = None) -> torch.Tensor:
         if self.normalized:
             obs = torch.clamp((obs - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), -self.clip_obs, self.clip_obs)
         if self.channels_last:
             obs = obs.permute(0, 3, 1, 2)
-        action = self.policy._predict(obs, deterministic=True)
+        if self.masked:  # sb3-contrib sets masked-out logits to -1e8 before the argmax
+            action = self.policy._predict(obs, deterministic=True, action_masks=action_masks)
+        else:
+            action = self.policy._predict(obs, deterministic=True)
+        action = action.reshape(-1, *self.action_shape)  # as predict does: (B, 4) -> (B, 2, 2) for a (2, 2) Box
         if not self.box:
             return action
         if self.squashed:  # tanh-squashed policies (SAC, TD3): [-1, 1] -> the space's bounds
             return self.low + 0.5 * (action + 1.0) * (self.high - self.low)
         return torch.maximum(torch.minimum(action, self.high), self.low)
+
+
+def mask_groups(space: gym.Space) -> list[int]:
+    """The choices per sub-action, in sb3-contrib's mask layout: one bool per choice, sub-actions
+    side by side (Discrete(n): [n]; MultiDiscrete(nvec): nvec; MultiBinary(n): n times [2])."""
+    if isinstance(space, gym.spaces.Discrete):
+        return [int(space.n)]
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return [int(k) for k in space.nvec.reshape(-1)]
+    if isinstance(space, gym.spaces.MultiBinary):
+        return [2] * int(np.prod(space.shape))
+    raise RlgenError(f"action masks need a discrete action space, not {space}")
+
+
+def example_masks(groups: list[int], n: int, seed: int = 0) -> torch.Tensor:
+    """(n, sum(groups)) random bool masks that leave each sub-action at least one choice."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in groups:
+        mask = rng.random((n, k)) < 0.5
+        mask[np.arange(n), rng.integers(k, size=n)] = True
+        parts.append(mask)
+    return torch.as_tensor(np.concatenate(parts, axis=1))
 
 
 def example_observations(space: gym.Space, n: int, seed: int = 0) -> torch.Tensor:

@@ -58,7 +58,7 @@ class BackboneExtractor(BaseFeaturesExtractor):
             in_shape = (steps, features - 1) if masked else (steps, features)
         elif isinstance(observation_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete,
                                             gym.spaces.MultiBinary)):
-            in_shape = (get_flattened_obs_dim(observation_space),)
+            in_shape = (int(get_flattened_obs_dim(observation_space)),)  # np.int64 for MultiDiscrete
         else:
             raise RlgenError(f"observation space {observation_space} is not supported by rlgen backbones; "
                              "flatten it with the FlattenObservation wrapper (env.wrappers: [FlattenObservation])")

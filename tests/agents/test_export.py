@@ -200,6 +200,101 @@ def test_an_image_policy_exports_take_the_envs_channel_last_frames(tmp_path):
         np.testing.assert_array_equal(torch.jit.load(str(ts_path))(torch.as_tensor(frames)).numpy(), expected)
 
 
+class MaskedChoice(gym.Env):
+    """Discrete(4) actions of which the env's action_masks() always forbids 0 and 1."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    action_space = gym.spaces.Discrete(4)
+
+    def action_masks(self):
+        return np.array([False, False, True, True])
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.uniform(-1, 1, 4).astype(np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.np_random.uniform(-1, 1, 4).astype(np.float32), float(action == 2), False, self.t >= 16, {}
+
+
+class SquareActions(gym.Env):
+    """(2, 3) observations and (2, 2) Box actions in [-2, 2]: predict reshapes actions before clipping."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2, 3), np.float32)
+    action_space = gym.spaces.Box(-2.0, 2.0, (2, 2), np.float32)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.np_random.uniform(-1, 1, (2, 3)).astype(np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.np_random.uniform(-1, 1, (2, 3)).astype(np.float32), -float(np.abs(action).sum()), False, \
+            self.t >= 16, {}
+
+
+for _id, _env in (("rlgen_test/MaskedChoice-v0", MaskedChoice), ("rlgen_test/SquareActions-v0", SquareActions)):
+    if _id not in gym.registry:
+        gym.register(id=_id, entry_point=_env)
+
+
+def test_a_maskable_policy_exports_take_the_action_masks(tmp_path):
+    import onnxruntime as ort
+
+    from rlgen.agents.rl.export import example_masks
+
+    config = _rl("maskable_tiny", "rlgen_test/MaskedChoice-v0", "maskable_ppo", {"n_steps": 16, "batch_size": 32},
+                 32, env={"n_envs": 2})
+    run_dir = _train(tmp_path, config)
+    obs = np.random.default_rng(0).uniform(-1, 1, (40, 4)).astype(np.float32)
+    masks = np.vstack([np.tile([False, False, True, True], (20, 1)), example_masks([4], 20, seed=1).numpy()])
+    with rlgen.load_run(run_dir) as run:
+        agent = run.agent()
+        expected = np.array([agent.predict(o, action_masks=m) for o, m in zip(obs, masks)])
+        unmasked = run.experiment.model.predict(obs, deterministic=True)[0]
+    assert (expected != unmasked).any()  # the masks change the choice: a graph without them would differ
+    assert masks[np.arange(40), expected].all()
+    (onnx_path,) = export(run_dir, "onnx", tmp_path / "onnx")
+    session = ort.InferenceSession(str(onnx_path))
+    assert [i.name for i in session.get_inputs()] == ["obs", "action_masks"]
+    np.testing.assert_array_equal(session.run(None, {"obs": obs, "action_masks": masks})[0], expected)
+    (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
+    np.testing.assert_array_equal(torch.jit.load(str(ts_path))(torch.as_tensor(obs), torch.as_tensor(masks)).numpy(),
+                                  expected)
+
+
+@pytest.mark.parametrize("algo, hyperparams", [("ppo", {"n_steps": 16, "batch_size": 32}),
+                                               ("sac", {"learning_starts": 10, "buffer_size": 100})])
+def test_box_actions_of_two_dimensions_export_as_predict_shapes_them(tmp_path, algo, hyperparams):
+    run_dir = _train(tmp_path, _rl(f"{algo}_square", "rlgen_test/SquareActions-v0", algo, hyperparams, 32,
+                                   env={"n_envs": 2}, agent={"policy": {"net_arch": [16]}}))
+    obs = np.random.default_rng(0).uniform(-3, 3, (20, 2, 3)).astype(np.float32)  # out of bounds too: clipping shows
+    expected = _rlgen_actions(run_dir, obs)
+    assert expected.shape == (20, 2, 2)
+    (onnx_path,) = export(run_dir, "onnx", tmp_path / "onnx")
+    import onnxruntime as ort
+
+    np.testing.assert_allclose(ort.InferenceSession(str(onnx_path)).run(None, {"obs": obs})[0], expected, atol=1e-5)
+    (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
+    got = torch.jit.load(str(ts_path))(torch.as_tensor(obs))  # outside no_grad: the output needs no detach
+    assert not got.requires_grad
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-5)
+
+
+def test_multidiscrete_observations_build_an_rlgen_backbone():
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    from rlgen.agents.rl.sb3_bridge import BackboneExtractor
+
+    space = gym.spaces.MultiDiscrete([3, 5, 2])  # SB3 one-hot encodes it: 10 features, counted as np.int64
+    extractor = BackboneExtractor(space, {"type": "mlp", "hidden": [8]})
+    obs = preprocess_obs(torch.as_tensor(np.stack([space.sample() for _ in range(3)])), space)
+    assert extractor(obs).shape == (3, extractor.features_dim)
+
+
 def test_window_policies_onnx_cannot_follow_are_refused_in_one_line_leaving_nothing(tmp_path, capsys):
     gru_window = _rl("dqn_gru_window", "CartPole-v1", "dqn", {"learning_starts": 10, "buffer_size": 1000}, 64,
                      env={"history": {"length": 3}}, agent={"policy": {"backbone": {"type": "gru", "hidden_size": 8}}})
@@ -226,7 +321,7 @@ def test_gan_generator_exports(tmp_path):
     got = ort.InferenceSession(str(onnx_path)).run(None, {"noise": noise.numpy()})[0]
     np.testing.assert_allclose(got, expected, atol=1e-5)
     (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
-    np.testing.assert_allclose(torch.jit.load(str(ts_path))(noise).detach().numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(torch.jit.load(str(ts_path))(noise).numpy(), expected, atol=1e-5)  # no grad needed
 
 
 @pytest.mark.slow
@@ -287,3 +382,38 @@ def test_rl_zoo3_enjoy_plays_the_export(tmp_path):
             obs, reward, terminated, truncated, _ = env.step(agent.predict(obs))
             total, done_ = total + float(reward), terminated or truncated
     assert first == pytest.approx(total, abs=0.006)  # enjoy prints 2 decimals
+
+
+def test_no_zoo_layout_where_enjoy_cannot_play_it(tmp_path, capsys):
+    """rlgen stacks frames before normalizing them, rl-zoo3 after: its enjoy could not load the
+    stacked statistics. model.zip and vecnormalize.pkl are still written."""
+    stacked = _rl("ppo_stack_norm", "CartPole-v1", "ppo", {"n_steps": 16, "batch_size": 32}, 32,
+                  env={"n_envs": 2, "frame_stack": 3, "normalize": {}})
+    run_dir = _train(tmp_path, stacked)
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--format", "sb3", "-o", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(tmp_path / "out" / p) for p in ("model.zip", "vecnormalize.pkl")]
+    assert "no rl-zoo3 layout (rlgen normalizes stacked frames" in err and "rl_zoo3.enjoy" not in err
+    assert not (tmp_path / "out" / "rl-zoo").exists()
+
+    from rlgen.agents.rl.export import _no_zoo_layout
+
+    minatar = rlgen.load_config("ppo_minatar_breakout")
+    assert "MinAtar" in _no_zoo_layout(minatar, "ppo", minatar.env.id)
+
+
+def test_enjoy_command_imports_the_module_that_registers_the_env(tmp_path, capsys):
+    run_dir = _train(tmp_path, _rl("ppo_novel", "rlgen/CartPoleNoVel-v1", "ppo", {"n_steps": 16, "batch_size": 32},
+                                   32, env={"n_envs": 2}))
+    capsys.readouterr()
+    assert main(["export", str(run_dir), "--format", "sb3", "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    command = re.search(r"rl-zoo3: (python -m rl_zoo3\.enjoy .*)", " ".join(err.split())).group(1)
+    zoo = tmp_path / "out" / "rl-zoo"
+    assert command == (f"python -m rl_zoo3.enjoy --algo ppo --env rlgen/CartPoleNoVel-v1 -f {zoo} --exp-id 1 "
+                       "--gym-packages rlgen.envs.registration")
+    if importlib.util.find_spec("rl_zoo3") is not None:  # the printed command plays the export
+        done = subprocess.run([sys.executable, *command.split()[1:], "--no-render", "-n", "5"], capture_output=True,
+                              text=True, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
