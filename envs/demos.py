@@ -15,6 +15,8 @@ Numpy only; nothing downloads (a Minari dataset id is looked up in the local dat
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -32,8 +34,9 @@ class Demos:
 
     observations (N, *obs) s_t; actions (N, *act); next_observations (N, *obs) s_t+1, the episode's
     final observation on its last row; rewards (N,); terminations / truncations (N,) bool, true only
-    on an episode's last row. `metadata` keeps plain values: env_id, expert_return (the recording
-    policy's mean return), random_return (a uniformly random policy's), and whatever the source had.
+    on an episode's last row. `metadata` keeps plain values: env_id, env_spec (gymnasium's EnvSpec
+    JSON of the env as recorded: its kwargs and wrappers), expert_return (the recording policy's mean
+    return), random_return (a uniformly random policy's), and whatever the source had.
     """
 
     observations: np.ndarray
@@ -162,8 +165,39 @@ def write_demos(demos: Demos, path: str | Path, fmt: str = "auto", *, env_id: st
 # --- recording ------------------------------------------------------------------------------------
 
 
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def env_spec_metadata(env: gym.Env) -> dict[str, Any]:
+    """The env as made, for demos' metadata: `env_spec`, gymnasium's EnvSpec JSON (id, kwargs and
+    the `additional_wrappers` gymnasium tracks), from which `gymnasium.make(EnvSpec.from_json(...))`
+    (Minari's `recover_environment`) builds the same env. What cannot be kept, wrappers that do not
+    record their arguments (gymnasium's `RecordConstructorArgs`) or arguments that are not JSON, is
+    left out and named in `env_spec_lacks`; {} when gymnasium knows no spec of the env."""
+    spec = env.spec
+    if spec is None:
+        return {}
+    lacks = [f"wrapper {w.name}" for w in spec.additional_wrappers if w.kwargs is None or not _jsonable(w.kwargs)]
+    lacks += [f"kwarg {k}={v!r}" for k, v in spec.kwargs.items() if not _jsonable(v)]
+    kept = dataclasses.replace(
+        spec, kwargs={k: v for k, v in spec.kwargs.items() if _jsonable(v)},
+        additional_wrappers=tuple(w for w in spec.additional_wrappers if w.kwargs is not None and _jsonable(w.kwargs)))
+    try:
+        text = kept.to_json()
+    except (TypeError, ValueError):  # a callable entry point (gym.register(..., entry_point=SomeClass))
+        return {"env_spec_lacks": f"{spec.id} itself (registered with a class, not an import string, as its entry point)"}
+    return {"env_spec": text, **({"env_spec_lacks": ", ".join(lacks)} if lacks else {})}
+
+
 class Policy(Protocol):
-    """What `record_episodes` drives: rlgen's `Agent` (`rlgen.load_run(run).agent()`) is one."""
+    """What `record_episodes` drives: rlgen's `Agent` (`rlgen.load_run(run).agent()`) is one. A
+    policy with a true `takes_action_masks` attribute (MaskablePPO's agent) is also given the env's
+    `action_masks()` at each step, as `predict(..., action_masks=...)`."""
 
     def predict(self, obs: Any, reward: float = 0.0, deterministic: bool = True) -> Any: ...
 
@@ -177,16 +211,20 @@ def record_episodes(policy: Policy, make_env: Callable[[], gym.Env], episodes: i
     if episodes < 1:
         raise RlgenError(f"episodes must be >= 1, got {episodes}")
     env = make_env()
+    masked = bool(getattr(policy, "takes_action_masks", False))
     rows: dict[str, list[Any]] = {k: [] for k in ("observations", "actions", "next_observations", "rewards",
                                                   "terminations", "truncations")}
     lengths = []
     try:
+        spec = env_spec_metadata(env)
         for i in range(episodes):
             policy.reset()
             obs, _ = env.reset(seed=seed + i)
             reward, done, length = 0.0, False, 0
             while not done:
-                action = policy.predict(obs, reward=reward, deterministic=deterministic)
+                # the masks as sb3-contrib's get_action_masks reads them from one env (training and evaluation pass them)
+                masks = {"action_masks": env.get_wrapper_attr("action_masks")()} if masked else {}
+                action = policy.predict(obs, reward=reward, deterministic=deterministic, **masks)
                 nxt, reward, terminated, truncated, _ = env.step(action)
                 for key, value in zip(rows, (obs, action, nxt, reward, terminated, truncated)):
                     rows[key].append(value)
@@ -197,7 +235,7 @@ def record_episodes(policy: Policy, make_env: Callable[[], gym.Env], episodes: i
     dtypes = {"rewards": np.float64, "terminations": bool, "truncations": bool}
     demos = Demos(**{k: np.asarray(v, dtype=dtypes.get(k)) for k, v in rows.items()},
                   lengths=np.asarray(lengths, np.int64))
-    return demos.with_metadata(expert_return=float(demos.episode_returns.mean()))
+    return demos.with_metadata(expert_return=float(demos.episode_returns.mean()), **spec)
 
 
 def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int = 0) -> float:

@@ -42,11 +42,16 @@ def _family(policy: BasePolicy) -> str:
     raise RlgenError(f"behaviour cloning does not know the policy {type(policy).__name__}")
 
 
-def bc_problems(algo_policy: type, loss: str, where: str) -> list[str]:
-    """Config problems: the loss must suit the policy family (checked before anything is built)."""
+def bc_problems(algo_policy: type, loss: str, where: str, action_space: gym.Space | None = None) -> list[str]:
+    """Config problems: the loss must suit the policy family and the env's actions (checked before
+    anything is built; `action_space` None when unknown)."""
     name = algo_policy.__name__
     if loss == "nll" and name in ("TD3Policy",):
         return [f"{where}.loss: a deterministic actor (TD3, DDPG) has no likelihood; use loss: mse"]
+    if loss == "mse" and (name in ("DQNPolicy", "QRDQNPolicy") or
+                          (action_space is not None and not isinstance(action_space, gym.spaces.Box))):
+        actions = "discrete actions" if action_space is None else f"actions of {action_space}"
+        return [f"{where}.loss: mse fits continuous (Box) actions, and this policy has {actions}; use loss: nll"]
     return []
 
 
@@ -147,6 +152,8 @@ class BCTrainer:
     def __init__(self, policy: BasePolicy, obs: np.ndarray, actions: np.ndarray, cfg: BCObjective,
                  optim: OptimConfig, seed: int):
         self.policy, self.cfg = policy, cfg
+        if cfg.loss == "mse" and not isinstance(policy.action_space, gym.spaces.Box):  # bc_problems says so first
+            raise RlgenError(f"bc.loss: mse fits continuous (Box) actions, not {policy.action_space}; use loss: nll")
         self.obs = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=policy.device)
         self.actions = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=policy.device)
         if len(self.obs) == 0:

@@ -24,7 +24,25 @@ from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_co
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
 from rlgen.agents.rl.vec import make_vec_env
+from rlgen.envs import make_env_fn
+from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
+
+
+def bc_loss_problems(cfg: Any) -> list[str]:
+    """`bc_problems` for the config's policy and, for `bc.loss: mse`, its env's action space (the
+    env is built only then: mse on discrete actions is what needs it)."""
+    policy_cls = ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)]
+    action_space = None
+    if cfg.bc.loss == "mse":
+        try:
+            env = make_env_fn(cfg.env.id, cfg.env.kwargs, cfg.env.wrappers)()
+        except Exception:  # noqa: BLE001 - an env that cannot be made is reported where it is made
+            env = None
+        if env is not None:
+            action_space = env.action_space
+            env.close()
+    return bc_problems(policy_cls, cfg.bc.loss, "bc", action_space)
 
 
 def demo_env_problems(cfg: Any, kind: str) -> list[str]:
@@ -49,8 +67,7 @@ class BCExperiment(RLExperiment):
         problems = super().check(cfg) + demo_env_problems(cfg, "bc")
         if cfg.env.normalize is not None and cfg.env.normalize.reward:
             problems.append("env.normalize.reward: kind bc sees no rewards; set env.normalize: null")
-        policy_cls = ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)]
-        return problems + bc_problems(policy_cls, cfg.bc.loss, "bc")
+        return problems + bc_loss_problems(cfg)
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
@@ -73,6 +90,9 @@ class BCExperiment(RLExperiment):
     def _trainer(self) -> BCTrainer:
         expert = self.source.expert  # raises what is wrong with the demos
         train, held = holdout_rows(expert.demos, self.cfg.bc.holdout, self.seed)
+        if len(train) == 0:
+            raise RlgenError(f"bc.holdout: {self.cfg.bc.holdout} of {expert.demos.n_episodes} episodes holds out all of "
+                             "them, and nothing is left to train on; lower bc.holdout or use more demos.episodes")
         self.held = (expert.obs[held], expert.demos.actions[held])
         return BCTrainer(self.model.policy, expert.obs[train], expert.demos.actions[train], self.cfg.bc,
                          self.cfg.optim, seed=self.seed)
@@ -99,7 +119,7 @@ class BCExperiment(RLExperiment):
         saved = self._eval_env_saved  # the eval envs, as kind: rl keeps them
         return {"policy": self.model.policy.state_dict(), "global_step": self.global_step,
                 "trainer": None if self.trainer is None else self.trainer.state_dict(),
-                "references": self.source.references,
+                "references": self.source.references, "demos_sha256": self.source.fingerprint,
                 "eval_env": saved if saved is not None else env_state(self.eval_env)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -107,6 +127,7 @@ class BCExperiment(RLExperiment):
         if self.trainer is not None and state["trainer"] is not None:
             self.trainer.load_state_dict(state["trainer"])
         self.source.references = self.source.references or state.get("references")
+        self.source.check_resumed(state.get("demos_sha256"))
         self.global_step = int(state["global_step"])
         self._eval_env_saved = state.get("eval_env")  # restored once training goes on, as in kind: rl
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,8 @@ import numpy as np
 from rlgen.agents.imitation.config import DemosConfig
 from rlgen.agents.rl.agent import replay_observations
 from rlgen.config import EnvConfig
-from rlgen.envs.demos import Demos, expert_ratio, read_demos
+from rlgen.envs import make_env_fn
+from rlgen.envs.demos import Demos, env_spec_metadata, expert_ratio, read_demos
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 
@@ -26,48 +29,105 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
     overrides = {k: v for k, v in (("expert_return", cfg.expert_return), ("random_return", cfg.random_return))
                  if v is not None}
     demos = demos.with_metadata(**overrides)
-    if demos.metadata.get("expert_return") is None:
+    estimated = demos.metadata.get("expert_return") is None
+    if estimated:
         demos = demos.with_metadata(expert_return=float(demos.episode_returns.mean()))
     for what, rows, space in (("observations", demos.observations, observation_space),
+                              ("next_observations", demos.next_observations, observation_space),
                               ("actions", demos.actions, action_space)):
         shape = np.shape(rows)[1:]
         if shape != tuple(space.shape):
             raise RlgenError(f"demos {cfg.path}: {what} of shape {shape}, but {env_cfg.id} has {space} "
                              f"(shape {tuple(space.shape)}); record the demos on this env")
-    if problem := _values_problem(demos, action_space):
+    if problem := _values_problem(demos, observation_space, action_space):
         raise RlgenError(f"demos {cfg.path}: {problem}")
     recorded = demos.metadata.get("env_id")
     if recorded and recorded != env_cfg.id:
         console.print(f"[yellow]warning:[/] demos {cfg.path} were recorded on {recorded}, training on {env_cfg.id}")
+    elif difference := _env_difference(demos.metadata.get("env_spec"), env_cfg):
+        console.print(f"[yellow]warning:[/] demos {cfg.path} were recorded on {env_cfg.id} with {difference}")
+    if (ratio := _ratio_problem(demos, estimated)) is not None:
+        console.print(f"[yellow]warning:[/] demos {cfg.path}: {ratio}; set demos.expert_return (and "
+                      "demos.random_return) to the expert's and a random policy's mean returns")
     return demos
 
 
-def _values_problem(demos: Demos, action_space: gym.Space) -> str | None:
-    """What in the demos' values no policy could learn from: non-numbers, NaN or infinity, and
-    actions the env's action space does not hold (a discrete action out of range or fractional, a
-    continuous one outside its bounds)."""
+def _env_difference(recorded: str | None, env_cfg: EnvConfig) -> str | None:
+    """How the env the demos were recorded on (its EnvSpec JSON) differs from `env_cfg`'s in kwargs
+    and wrappers, as "X, this run's env Y"; None when alike or unknown."""
+    if not recorded:
+        return None
+    env = make_env_fn(env_cfg.id, env_cfg.kwargs, env_cfg.wrappers)()
+    try:
+        ours = env_spec_metadata(env).get("env_spec")
+    finally:
+        env.close()
+    if ours is None:
+        return None
+
+    def parts(text: str) -> tuple[dict[str, Any], list[Any]]:
+        spec = json.loads(text)
+        return spec.get("kwargs") or {}, [w["name"] if not w.get("kwargs") else {w["name"]: w["kwargs"]}
+                                          for w in spec.get("additional_wrappers") or []]
+
+    (kw_d, wr_d), (kw_r, wr_r) = parts(recorded), parts(ours)
+    if (kw_d, wr_d) == (kw_r, wr_r):
+        return None
+    return f"kwargs {kw_d} and wrappers {wr_d}, this run's env has kwargs {kw_r} and wrappers {wr_r}"
+
+
+def _ratio_problem(demos: Demos, estimated: bool) -> str | None:
+    """Why eval/expert_ratio would be nan: an expert return `estimated` from demos without rewards,
+    or one equal to the random return (or 0 with no random return)."""
+    if estimated and demos.metadata.get("rewards_missing"):
+        return "they hold no rewards, so the expert's return is unknown and eval/expert_ratio would be nan"
+    refs = demos.references
+    if refs["expert_return"] == refs["random_return"] or (refs["random_return"] is None and refs["expert_return"] == 0):
+        return f"an expert return of {refs['expert_return']:g} leaves eval/expert_ratio undefined (nan)"
+    return None
+
+
+def _values_problem(demos: Demos, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+    """What in the demos' values no policy could learn from: non-numbers, NaN or infinity (rewards
+    included), discrete observations and actions the env's spaces do not hold (out of range or
+    fractional), and continuous actions outside their bounds."""
     for what, rows in (("observations", demos.observations), ("next_observations", demos.next_observations),
-                       ("actions", demos.actions)):
+                       ("actions", demos.actions), ("rewards", demos.rewards)):
         rows = np.asarray(rows)
         if not (np.issubdtype(rows.dtype, np.number) or rows.dtype == np.bool_):
             return f"{what} are {rows.dtype}, not numbers"
+        if np.issubdtype(rows.dtype, np.complexfloating):
+            return f"{what} are {rows.dtype}, not real numbers"
         if np.issubdtype(rows.dtype, np.floating) and not (finite := np.isfinite(rows).reshape(len(rows), -1).all(1)).all():
             return f"{what} hold NaN or infinity (row {int(np.argmin(finite))})"
+    for what, rows in (("observation", demos.observations), ("next observation", demos.next_observations)):
+        if problem := _discrete_problem(what, np.asarray(rows), observation_space):
+            return problem
     actions = np.asarray(demos.actions)
-    if isinstance(action_space, gym.spaces.Discrete):
-        whole = actions == np.round(actions)
-        inside = (actions >= action_space.start) & (actions < action_space.start + action_space.n)
-        if not (whole & inside).all():
-            bad = actions.reshape(-1)[~(whole & inside).reshape(-1)][0]
-            return (f"action {bad!r} is not one of {action_space} (actions 0-{action_space.n - 1}); record the "
-                    "demos on this env")
-    elif isinstance(action_space, gym.spaces.Box):
+    if problem := _discrete_problem("action", actions, action_space):
+        return problem
+    if isinstance(action_space, gym.spaces.Box):
         tolerance = 1e-6 * np.maximum(1.0, np.abs(action_space.high - action_space.low))
         if ((actions < action_space.low - tolerance) | (actions > action_space.high + tolerance)).any():
             return (f"actions reach [{actions.min():.3g}, {actions.max():.3g}], outside {action_space}; record the "
                     "demos on this env, or rescale them to its bounds")
     return None
 
+
+def _discrete_problem(what: str, rows: np.ndarray, space: gym.Space) -> str | None:
+    """The first value of `rows` a Discrete or MultiDiscrete space does not hold (fractional or out of range)."""
+    if isinstance(space, gym.spaces.Discrete):
+        low, high = space.start, space.start + space.n  # (N,) rows against one range
+    elif isinstance(space, gym.spaces.MultiDiscrete):
+        low, high = space.start, space.start + space.nvec  # (N, *nvec.shape) rows against one range each
+    else:
+        return None
+    valid = (rows == np.round(rows)) & (rows >= low) & (rows < high)
+    if valid.all():
+        return None
+    bad = rows.reshape(-1)[~valid.reshape(-1)][0]
+    hint = f" (whole numbers {low}-{high - 1})" if isinstance(space, gym.spaces.Discrete) else ""
+    return f"{what} {bad.item()!r} is not one of {space}{hint}; record the demos on this env"
 
 @dataclass
 class Expert:
@@ -102,6 +162,16 @@ def holdout_rows(demos: Demos, share: float, seed: int) -> tuple[np.ndarray, np.
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
+def demos_fingerprint(demos: Demos) -> str:
+    """sha256 over the arrays of the demos (dtypes and shapes included): the same demos, the same digest."""
+    digest = hashlib.sha256()
+    for key in ("observations", "actions", "next_observations", "rewards", "terminations", "truncations", "lengths"):
+        rows = np.ascontiguousarray(getattr(demos, key))
+        digest.update(f"{key} {rows.dtype.str} {rows.shape}".encode())
+        digest.update(rows.tobytes())
+    return digest.hexdigest()
+
+
 class DemoSource:
     """A kind's demonstrations, read when training first needs them: a finished run is evaluated,
     recorded from and loaded (`rlgen eval`, `rlgen.load_run(...).agent()`) without its demos,
@@ -111,6 +181,7 @@ class DemoSource:
         self.cfg, self.env_cfg, self.spaces = cfg, env_cfg, (observation_space, action_space)
         self._expert: Expert | None = None
         self.references: dict[str, float | None] | None = None
+        self.fingerprint: str | None = None  # of the demos read, for the checkpoint (`check_resumed`)
         try:
             self.expert  # noqa: B018 - read now when they are there: a bad file fails before training starts
         except RlgenError as e:
@@ -122,7 +193,15 @@ class DemoSource:
             demos = load_demos(self.cfg, self.env_cfg, *self.spaces)
             self._expert = Expert.of(demos, self.env_cfg, *self.spaces)
             self.references = demos.references
+            self.fingerprint = demos_fingerprint(demos)
         return self._expert
+
+    def check_resumed(self, saved: str | None) -> None:
+        """One line when a resumed run trains on other demos than those its checkpoint was trained on
+        (`saved`, the checkpoint's fingerprint; older checkpoints have none)."""
+        if saved is not None and self.fingerprint is not None and saved != self.fingerprint:
+            console.print(f"[yellow]warning:[/] demos {self.cfg.path} differ from the demos this run was trained on "
+                          "before the checkpoint; training goes on with the new ones")
 
     @property
     def available(self) -> bool:

@@ -18,8 +18,8 @@ import torch
 from stable_baselines3.common.vec_env import VecNormalize
 
 from rlgen import checkpoint
-from rlgen.agents.imitation.bc import BCTrainer, action_log_prob, bc_problems
-from rlgen.agents.imitation.bc_experiment import demo_env_problems
+from rlgen.agents.imitation.bc import BCTrainer, action_log_prob
+from rlgen.agents.imitation.bc_experiment import bc_loss_problems, demo_env_problems
 from rlgen.agents.imitation.config import ImitationConfig
 from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
@@ -57,7 +57,7 @@ class ImitationExperiment(RLExperiment):
             problems.append("discriminator.backbone: a sequence backbone reads env.history windows; set env.history "
                             "(e.g. {length: 4})")
         if cfg.bc.weight or cfg.bc.warm_start_epochs:
-            problems += bc_problems(ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)], cfg.bc.loss, "bc")
+            problems += bc_loss_problems(cfg)
         return problems
 
     # --- the protocol ---------------------------------------------------------------------------
@@ -158,6 +158,7 @@ class ImitationExperiment(RLExperiment):
             "warm_started": self.warm_started,
             "bc": None if self.bc is None else self.bc.state_dict(),
             "references": self.source.references,
+            "demos_sha256": self.source.fingerprint,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -168,6 +169,7 @@ class ImitationExperiment(RLExperiment):
         self.rng.bit_generator.state = state["rng"]
         self.warm_started = bool(state["warm_started"])
         self.source.references = self.source.references or state.get("references")
+        self.source.check_resumed(state.get("demos_sha256"))
         if self.bc is not None and state["bc"] is not None:
             self.bc.load_state_dict(state["bc"])
 

@@ -19,10 +19,12 @@ observations acts on `env.reset()` / `env.step()` output directly:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
+from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage, unwrap_vec_normalize
 
 from rlgen.agents.rl.vec import wrap_vec_env
 from rlgen.config import EnvConfig
@@ -102,6 +104,11 @@ class Agent:
     def _recurrent(self) -> bool:
         return hasattr(self.model.policy, "lstm_actor")
 
+    @property
+    def takes_action_masks(self) -> bool:
+        """Whether the policy acts on the env's action masks (sb3-contrib's MaskablePPO): pass them to `predict`."""
+        return "action_masks" in inspect.signature(self.model.predict).parameters
+
 
 def _raw_space(env_cfg: EnvConfig) -> Any:
     """The env's own observation space, below the wrappers that changed it during training."""
@@ -118,11 +125,29 @@ def replay_observations(env_cfg: EnvConfig, observation_space: Any, action_space
                         actions: np.ndarray, next_observations: np.ndarray, rewards: np.ndarray,
                         lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What a policy trained through `env_cfg`'s observation pipeline (frame stack, `env.history`
-    windows) sees before and after each recorded step: (N, *seen) twice, for N rows of episodes of
-    `lengths` (recorded raw, e.g. demonstrations). An episode's last `after` is the window of its
-    final observation, as the vector env hands it over in `terminal_observation`."""
+    windows, SB3's channels-first transpose of images) sees before and after each recorded step:
+    (N, *seen) twice, for N rows of episodes of `lengths` (recorded raw, e.g. demonstrations). An
+    episode's last `after` is the window of its final observation, as the vector env hands it over
+    in `terminal_observation`."""
     if not env_cfg.frame_stack and env_cfg.history is None:
-        return observations, next_observations  # the pipeline leaves observations as they are
+        before, after, space = np.asarray(observations), np.asarray(next_observations), observation_space
+    else:
+        before, after, space = _replay_pipeline(env_cfg, observation_space, action_space, observations, actions,
+                                                next_observations, rewards, lengths)
+    if _sb3_transposes(space):  # (N, H, W, C) -> (N, C, H, W), as the model's VecTransposeImage hands them over
+        before, after = VecTransposeImage.transpose_image(before), VecTransposeImage.transpose_image(after)
+    return before, after
+
+
+def _sb3_transposes(space: Any) -> bool:
+    """Whether SB3 wraps a vector env of `space` in VecTransposeImage (`BaseAlgorithm._wrap_env`'s test)."""
+    return is_image_space(space) and not is_image_space_channels_first(space)
+
+
+def _replay_pipeline(env_cfg: EnvConfig, observation_space: Any, action_space: Any, observations: np.ndarray,
+                     actions: np.ndarray, next_observations: np.ndarray, rewards: np.ndarray,
+                     lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+    """The episodes through `env_cfg`'s vector-env pipeline (without normalization): (N, *seen) twice, its space."""
     feed = _Feed(observation_space, action_space)
     pipeline = wrap_vec_env(feed, env_cfg.model_copy(update={"normalize": None}), training=False)
     before, after = [], []
@@ -134,8 +159,8 @@ def replay_observations(env_cfg: EnvConfig, observation_space: Any, action_space
             feed.obs, feed.reward = np.asarray(next_observations[t])[None], float(rewards[t])
             pipeline.step_async(np.asarray(actions[t])[None])
             nxt = pipeline.step_wait()[0]
-            before.append(seen[0])
-            after.append(nxt[0])
+            before.append(np.array(seen[0]))  # copies: a frame stack hands out its own buffer, reset in place
+            after.append(np.array(nxt[0]))
             seen = nxt
         start += int(length)
-    return np.stack(before), np.stack(after)
+    return np.stack(before), np.stack(after), pipeline.observation_space

@@ -123,3 +123,114 @@ def test_writing_never_overwrites_and_unknown_paths_say_how_to_record(cartpole_d
 def test_random_return_is_seeded():
     a, b = (random_return(make_env_fn("CartPole-v1"), 5, seed=1) for _ in range(2))
     assert a == b and 10 < a < 60
+
+
+# --- recording and replaying through the policy's own pipeline ------------------------------------
+
+
+class _Seen:
+    """An SB3 model that notes the tensor its policy reads at each `predict` (after SB3's own transpose)."""
+
+    def __init__(self, model):
+        self.model, self.policy, self.action_space, self.seen = model, model.policy, model.action_space, []
+
+    def predict(self, obs, **kwargs):
+        self.seen.append(self.policy.obs_to_tensor(obs)[0][0].cpu().numpy().copy())  # its buffer is reused
+        return self.model.predict(obs, **kwargs)
+
+
+@pytest.mark.parametrize("frame_stack", [0, 2])
+def test_replayed_image_observations_are_what_the_policy_sees(frame_stack):
+    from stable_baselines3 import PPO
+
+    from rlgen.agents.rl.agent import Agent, replay_observations
+    from rlgen.agents.rl.vec import make_vec_env
+    from rlgen.config import EnvConfig
+    from tests.envs import demo_envs  # noqa: F401 - registers rlgen_test/TinyImage-v0
+
+    cfg = EnvConfig(id="rlgen_test/TinyImage-v0", frame_stack=frame_stack)  # (8, 7, 3): channels last
+    venv = make_vec_env(cfg, seed=0, training=False)
+    model = PPO("MlpPolicy", venv, n_steps=8, batch_size=8, seed=0)  # SB3 wraps it in VecTransposeImage
+    assert model.observation_space.shape[0] == 3 * max(1, frame_stack)  # channels first
+    seen = _Seen(model)
+    demos = record_episodes(Agent(seen, cfg), make_env_fn(cfg.id), episodes=2, seed=3)
+    raw = make_env_fn(cfg.id)()
+    before, after = replay_observations(cfg, raw.observation_space, raw.action_space, demos.observations,
+                                        demos.actions, demos.next_observations, demos.rewards, demos.lengths)
+    assert before.shape[1:] == model.observation_space.shape and after.shape == before.shape
+    np.testing.assert_array_equal(before, np.stack(seen.seen))  # BC trains on exactly what predict reads
+    venv.close()
+
+
+def test_recording_a_maskable_policy_passes_the_env_action_masks():
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from rlgen.agents.rl.agent import Agent
+    from rlgen.config import EnvConfig
+    from tests.envs import demo_envs  # noqa: F401 - registers rlgen_test/OneLegalAction-v0
+
+    cfg = EnvConfig(id="rlgen_test/OneLegalAction-v0")
+    model = MaskablePPO("MlpPolicy", DummyVecEnv([make_env_fn(cfg.id)]), n_steps=16, batch_size=16, seed=0)
+    agent = Agent(model, cfg)
+    assert agent.takes_action_masks
+    demos = record_episodes(agent, make_env_fn(cfg.id), episodes=3, seed=0)
+    # untrained, it would pick forbidden actions most of the time; masked, only the legal one
+    np.testing.assert_array_equal(demos.actions, demos.observations.argmax(1))
+    assert (demos.rewards == 1.0).all()
+
+
+def test_demos_keep_the_env_as_made_kwargs_and_wrappers(tmp_path, capsys):
+    import gymnasium as gym
+    import minari
+
+    class Zero:
+        def predict(self, obs, reward=0.0, deterministic=True):
+            return np.zeros(1, np.float32)
+
+        def reset(self):
+            pass
+
+    make = make_env_fn("Pendulum-v1", {"g": 9.0}, [{"RescaleAction": {"min_action": -0.5, "max_action": 0.5}}])
+    demos = record_episodes(Zero(), make, episodes=1)
+    write_demos(demos, tmp_path / "dataset", env_id="Pendulum-v1")
+    env = minari.MinariDataset(tmp_path / "dataset" / "data").recover_environment()
+    assert env.unwrapped.g == 9.0 and env.action_space.high[0] == 0.5  # not the registered Pendulum-v1
+    for back in (read_demos(tmp_path / "dataset"), read_demos(write_demos(demos, tmp_path / "d.npz"))):
+        spec = json.loads(back.metadata["env_spec"])
+        assert spec["kwargs"]["g"] == 9.0 and [w["name"] for w in spec["additional_wrappers"]] == ["RescaleAction"]
+
+    class Opaque(gym.Wrapper):  # records no constructor arguments: gymnasium cannot rebuild it
+        pass
+
+    write_demos(record_episodes(Zero(), lambda: Opaque(make()), episodes=1), tmp_path / "opaque", env_id="Pendulum-v1")
+    err = capsys.readouterr().err
+    assert "lacks wrapper Opaque" in err and len([line for line in err.splitlines() if "warning" in line]) == 1
+    assert "Opaque" not in str(minari.MinariDataset(tmp_path / "opaque" / "data").recover_environment())
+
+
+@pytest.mark.parametrize("arrays, says", [
+    ({"observations": np.float32(1.0)}, "'observations' is a single value"),
+    ({"observations": np.zeros((0, 4)), "actions": np.zeros(0), "next_observations": np.zeros((0, 4)),
+      "terminations": np.zeros(0, bool), "truncations": np.zeros(0, bool)}, "no transitions"),
+    ({"terminations": np.zeros((6, 2), bool)}, "'terminations' has shape (6, 2)"),
+    ({"truncations": np.zeros(3, bool)}, "'truncations' has shape (3,), but there are 6 observations"),
+    ({"rewards": np.zeros(2)}, "'rewards' has shape (2,)"),
+])
+def test_a_malformed_npz_is_one_line_naming_the_array_and_the_file(tmp_path, arrays, says):
+    n = 6
+    good = {"observations": np.zeros((n, 4)), "actions": np.zeros(n), "next_observations": np.zeros((n, 4)),
+            "rewards": np.zeros(n), "terminations": np.zeros(n, bool), "truncations": np.zeros(n, bool)}
+    np.savez(tmp_path / "bad.npz", **{**good, **arrays})
+    with pytest.raises(RlgenError) as e:
+        read_demos(tmp_path / "bad.npz")
+    assert says in str(e.value) and str(tmp_path / "bad.npz") in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_npz_written_without_the_suffix_is_recognised_by_its_content(cartpole_demos, tmp_path):
+    path = write_demos(cartpole_demos, tmp_path / "plainname", "npz")
+    assert path == tmp_path / "plainname" and format_of(path) == "npz"
+    assert read_demos(path).n_episodes == cartpole_demos.n_episodes
+    (tmp_path / "text").write_text("not demos")
+    with pytest.raises(RlgenError, match="no demo format recognises it"):
+        format_of(tmp_path / "text")

@@ -93,6 +93,80 @@ def test_bc_config_problems_are_reported_before_training(tmp_path, identity_demo
     assert any(p.startswith("env.normalize.obs") for p in e.value.problems)
 
 
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_bc_mse_on_discrete_actions_is_refused_when_the_config_is_checked(tmp_path, identity_demos, algo):
+    cfg = bc_config(tmp_path, "rlgen/Identity-v0", identity_demos["rlgen/Identity-v0"], algo, "mse")
+    with pytest.raises(ConfigError) as e:
+        rlgen.load_config(cfg)
+    assert any(p.startswith("bc.loss: mse") and "use loss: nll" in p for p in e.value.problems), e.value.problems
+
+
+def test_a_holdout_that_leaves_nothing_to_train_on_names_bc_holdout(tmp_path, identity_demos):
+    cfg = bc_config(tmp_path / "runs", "rlgen/Identity-v0", identity_demos["rlgen/Identity-v0"], bc={"holdout": 0.75})
+    cfg["demos"]["episodes"] = 2
+    with pytest.raises(rlgen.errors.RlgenError, match=r"^bc\.holdout: 0\.75 of 2 episodes"):
+        rlgen.train(cfg)
+    assert not (tmp_path / "runs").exists()
+
+
+def _load(path, env_id, **env):
+    from rlgen.agents.imitation.config import DemosConfig
+    from rlgen.agents.imitation.data import load_demos
+    from rlgen.config import EnvConfig
+
+    env_cfg = EnvConfig(id=env_id, **env)
+    made = make_env_fn(env_cfg.id, env_cfg.kwargs, env_cfg.wrappers)()
+    return load_demos(DemosConfig(path=str(path)), env_cfg, made.observation_space, made.action_space)
+
+
+def test_demos_without_rewards_say_to_set_the_expert_return(tmp_path, identity_demos, capsys):
+    from rlgen.envs.demos import read_demos
+
+    demos = read_demos(identity_demos["rlgen/Identity-v0"])
+    np.savez(tmp_path / "norew.npz", observations=demos.observations, actions=demos.actions,
+             next_observations=demos.next_observations, terminations=demos.terminations,
+             truncations=demos.truncations)
+    _load(tmp_path / "norew.npz", "rlgen/Identity-v0")
+    assert "hold no rewards" in (err := capsys.readouterr().err) and "demos.expert_return" in err
+    _load(identity_demos["rlgen/Identity-v0"], "rlgen/Identity-v0")
+    assert capsys.readouterr().err == ""
+
+
+class Still:
+    """Pendulum's torque 0."""
+
+    def predict(self, obs, reward=0.0, deterministic=True):
+        return np.zeros(1, np.float32)
+
+    def reset(self):
+        pass
+
+
+def test_demos_recorded_with_other_env_kwargs_or_wrappers_warn(tmp_path, capsys):
+    make = make_env_fn("Pendulum-v1", {"g": 9.0}, ["ClipAction"])
+    path = write_demos(record_episodes(Still(), make, episodes=1), tmp_path / "pendulum.npz", env_id="Pendulum-v1")
+    _load(path, "Pendulum-v1", kwargs={"g": 9.0}, wrappers=["ClipAction"])
+    assert capsys.readouterr().err == ""  # the env they were recorded on
+    _load(path, "Pendulum-v1")
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and "'g': 9.0" in err and "ClipAction" in err
+
+
+def test_resuming_on_other_demos_at_the_same_path_warns_once(tmp_path, identity_demos, capsys):
+    from rlgen.envs.demos import read_demos
+
+    demos = read_demos(identity_demos["rlgen/Identity-v0"])
+    path = write_demos(demos, tmp_path / "demos.npz")
+    first = rlgen.train(bc_config(tmp_path, "rlgen/Identity-v0", path, total=20))
+    capsys.readouterr()
+    rlgen.train(resume=first.run_dir, overrides=["train.total_steps=40"])
+    assert "differ from the demos" not in capsys.readouterr().err  # the same demos: silent
+    path.unlink()
+    write_demos(demos.first(9), path)  # other demos where the run's were
+    rlgen.train(resume=first.run_dir, overrides=["train.total_steps=60"])
+    assert capsys.readouterr().err.count("differ from the demos") == 1
+
+
 def test_bc_demos_of_another_env_are_refused(tmp_path, identity_demos):
     cfg = bc_config(tmp_path, "CartPole-v1", identity_demos["rlgen/Identity-v0"])
     with pytest.raises(rlgen.errors.RlgenError, match="record the demos on this env"):
@@ -106,6 +180,14 @@ def test_bc_demos_of_another_env_are_refused(tmp_path, identity_demos):
         -1, *[1] * (d.observations.ndim - 1)) == 3, np.nan, d.observations.astype(np.float64))},
      "observations hold NaN or infinity (row 3)"),
     ("rlgen/IdentityBox-v0", lambda d: {"actions": d.actions * 10}, "outside Box"),
+    ("rlgen/IdentityBox-v0", lambda d: {"next_observations": np.repeat(d.next_observations, 2, axis=1)},
+     "next_observations of shape (2,)"),
+    ("rlgen/IdentityBox-v0", lambda d: {"rewards": np.where(np.arange(len(d.rewards)) == 2, np.nan, d.rewards)},
+     "rewards hold NaN or infinity (row 2)"),
+    ("rlgen/Identity-v0", lambda d: {"observations": np.full_like(d.observations, 16)},
+     "observation 16 is not one of Discrete(4) (whole numbers 0-3)"),
+    ("rlgen/Identity-v0", lambda d: {"next_observations": np.full(d.next_observations.shape, 0.5)},
+     "next observation 0.5 is not one"),
 ])
 def test_bc_demos_with_values_the_env_cannot_hold_are_one_line(tmp_path, identity_demos, env_id, change, says):
     import dataclasses
