@@ -27,9 +27,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 class EpisodeMonitor(Monitor):
     """SB3's Monitor that also keeps the episode a wrapper outside it cut short (`take_cut`)."""
 
+    # evaluation envs saved before this class took Monitor's place resume into it (agents/rl/live_state.py);
+    # their state has no `cut_episode`, so the class gives its value
+    restores_from = ("stable_baselines3.common.monitor.Monitor",)
+    cut_episode: dict[str, float] | None = None
+
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.cut_episode: dict[str, float] | None = None
+        self.cut_episode = None
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         if self.rewards and not self.needs_reset:  # reset in mid-episode: an outer wrapper ended it

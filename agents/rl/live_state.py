@@ -239,7 +239,9 @@ class _Restore:
         return deque(items, node.maxlen) if isinstance(node, deque) else type(node)(items)
 
     def object(self, live: Any, node: dict[str, Any], path: str) -> Any:
-        if live is None or _type_name(live) != node[OBJECT]:
+        # a class may take the state of the class it replaced (`restores_from`): runs saved before it
+        replaced = getattr(type(live), "restores_from", ())
+        if live is None or (_type_name(live) != node[OBJECT] and node[OBJECT] not in replaced):
             found = _type_name(live) if live is not None else "nothing"
             self.problems.append(f"{path or '<root>'}: saved a {node[OBJECT]}, found {found}")
             return live

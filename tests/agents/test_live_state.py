@@ -159,3 +159,23 @@ def test_a_callable_is_behaviour_unless_its_class_says_it_holds_state():
     assert [fresh.stateful() for _ in range(5)] == [live.stateful() for _ in range(5)]  # its dice carried over
     untouched = Dice().rng.bit_generator.state
     assert fresh.plain.rng.bit_generator.state == untouched != live.plain.rng.bit_generator.state  # left out
+
+
+class Replacement(Inner):
+    """Takes an `Inner`'s state (a class that replaced another, as EpisodeMonitor replaced Monitor)."""
+
+    restores_from = ("tests.agents.test_live_state.Inner",)
+    extra = None  # what the replaced class's state lacks: the class default serves
+
+    def __init__(self):
+        super().__init__()
+        self.extra = "made in __init__"
+
+
+def test_a_class_takes_the_state_of_the_class_it_declares_it_replaced():
+    saved = Inner()
+    saved.board = [1, 2, 3]
+    assert live_state.restore(fresh := Replacement(), live_state.capture(saved)) == []
+    assert fresh.board == [1, 2, 3] and fresh.extra is None
+    assert live_state.restore(Inner(), live_state.capture(Replacement())) == [
+        "<root>: saved a tests.agents.test_live_state.Replacement, found tests.agents.test_live_state.Inner"]
