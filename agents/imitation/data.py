@@ -129,6 +129,7 @@ def _discrete_problem(what: str, rows: np.ndarray, space: gym.Space) -> str | No
     hint = f" (whole numbers {low}-{high - 1})" if isinstance(space, gym.spaces.Discrete) else ""
     return f"{what} {bad.item()!r} is not one of {space}{hint}; record the demos on this env"
 
+
 @dataclass
 class Expert:
     """The demos as the learner sees them: observations through the env's pipeline (windows)."""

@@ -6,12 +6,14 @@ rewards, so an Atari game is scored as one game of raw points even under `AtariW
 episodes end at each lost life and whose rewards are clipped for training.
 
 `play_episodes` is SB3's `evaluate_policy` (the same split of episodes over the copies, the same
-actions, the same figures) with one more rule. A wrapper outside Monitor may end an episode the
+actions, the same figures) with two more rules. A wrapper outside Monitor may end an episode the
 env itself would have gone on with and reset it (a `TimeLimit` in `env.wrappers`): Monitor never
 reports that episode, and SB3's loop would wait for it for ever. `EpisodeMonitor` keeps such a cut
 episode's return and length at the reset, and `play_episodes` counts it. A wrapper that ends an
 episode without resetting the env (a lost life) is not a cut: the game goes on and is counted
-when it ends.
+when it ends; and a game such a wrapper left unfinished when the last evaluation stopped (its
+reset does not restart it) is played out first and not counted, so every game counted is played
+whole by the policy evaluated.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class EpisodeMonitor(Monitor):
     # their state has no `cut_episode`, so the class gives its value
     restores_from = ("stable_baselines3.common.monitor.Monitor",)
     cut_episode: dict[str, float] | None = None
+    was_reset = False  # since `play_episodes` last cleared it
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
@@ -39,6 +42,7 @@ class EpisodeMonitor(Monitor):
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         if self.rewards and not self.needs_reset:  # reset in mid-episode: an outer wrapper ended it
             self.cut_episode = {"r": round(sum(self.rewards), 6), "l": len(self.rewards)}
+        self.was_reset = True
         return super().reset(**kwargs)
 
     def take_cut(self) -> dict[str, float] | None:
@@ -59,7 +63,14 @@ def play_episodes(model: Any, env: VecEnv, n: int, *, deterministic: bool = True
     counts = np.zeros(n_envs, dtype=int)
     returns: list[float] = []
     lengths: list[int] = []
+    for m in monitors or ():
+        m.was_reset = False
     observations = env.reset()
+    # a wrapper that ends episodes without resetting the env (a lost life) may not pass that reset on:
+    # the game begun before this evaluation is played out, not counted
+    stale = np.array([not m.was_reset for m in monitors] if monitors else [False] * n_envs)
+    for m in monitors or ():
+        m.take_cut()  # an episode cut before this evaluation is none of its episodes
     states = None
     starts = np.ones(n_envs, dtype=bool)
     while (counts < targets).any():
@@ -72,7 +83,9 @@ def play_episodes(model: Any, env: VecEnv, n: int, *, deterministic: bool = True
             if not dones[i]:
                 continue
             episode = infos[i].get("episode") or (monitors[i].take_cut() if monitors else None)
-            if episode is not None:
+            if episode is not None and stale[i]:
+                stale[i] = False
+            elif episode is not None:
                 returns.append(float(episode["r"]))
                 lengths.append(int(episode["l"]))
                 counts[i] += 1

@@ -124,8 +124,9 @@ class _Capture:
         if isinstance(v, dict) and all(isinstance(k, _KEYS) for k in v):
             return {k: self.value(x, _join(path, k), depth + 1) for k, x in v.items() if not self.skipped(k, x)}
         if isinstance(v, tuple):  # a namedtuple (plain ones returned above): go's Group, kept with its type
-            return {NAMEDTUPLE: _type_name(v), "items": tuple(self.value(x, _join(path, i), depth + 1)
-                                                              for i, x in enumerate(v))}
+            return {NAMEDTUPLE: _type_name(v), "items": tuple(
+                {SKIPPED: True} if self.skipped(None, x) else self.value(x, _join(path, i), depth + 1)
+                for i, x in enumerate(v))}
         if isinstance(v, (list, tuple, deque)):  # a skipped entry keeps its place, so indices still match
             items = [{SKIPPED: True} if self.skipped(None, x) else self.value(x, _join(path, i), depth + 1)
                      for i, x in enumerate(v)]

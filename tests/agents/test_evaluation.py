@@ -78,6 +78,36 @@ def test_an_episode_ended_without_a_reset_is_one_game_not_one_per_life():
     assert model.calls == sum(lengths)
 
 
+class Fixed(gym.Env):
+    """Episodes of exactly `length` steps, reward 1 a step."""
+
+    observation_space, action_space = gym.spaces.Box(0, 100, (1,)), gym.spaces.Discrete(2)
+
+    def __init__(self, length: int) -> None:
+        self.length, self.t = length, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(1, self.t, np.float32), 1.0, self.t >= self.length, False, {}
+
+
+def test_a_game_left_unfinished_by_the_last_evaluation_is_played_out_not_counted():
+    """Copy 0 plays games of 9 steps, copy 1 of 5, both losing a "life" every 3 steps. The first
+    evaluation (one episode, copy 1's) stops at step 5 with copy 0 in mid-game, which the next
+    evaluation's reset cannot restart: its game of 5 old steps and 4 new ones is not counted."""
+    vec = DummyVecEnv([lambda n=n: Lives(EpisodeMonitor(Fixed(n))) for n in (9, 5)])
+    vec.seed(0)
+    assert play_episodes(Constant(), vec, 1) == ([5.0], [5])
+    model = Constant()
+    assert sorted(play_episodes(model, vec, 2)[1]) == [5, 9]
+    assert model.calls == 4 + 9  # copy 0 plays out its old game, then a whole one
+
+
 def test_play_episodes_agrees_with_sb3s_evaluate_policy_on_a_plain_env():
     from stable_baselines3.common.evaluation import evaluate_policy
 
