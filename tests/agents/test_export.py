@@ -236,7 +236,21 @@ class SquareActions(gym.Env):
             self.t >= 16, {}
 
 
-for _id, _env in (("rlgen_test/MaskedChoice-v0", MaskedChoice), ("rlgen_test/SquareActions-v0", SquareActions)):
+class MaskedPair(MaskedChoice):
+    """MultiDiscrete([3, 2]) actions; masks in sb3-contrib's layout, 3 + 2 bools side by side."""
+
+    action_space = gym.spaces.MultiDiscrete([3, 2])
+
+    def action_masks(self):
+        return np.array([False, True, True, True, False])
+
+    def step(self, action):
+        self.t += 1
+        return self.np_random.uniform(-1, 1, 4).astype(np.float32), float(action[0] == 1), False, self.t >= 16, {}
+
+
+for _id, _env in (("rlgen_test/MaskedChoice-v0", MaskedChoice), ("rlgen_test/SquareActions-v0", SquareActions),
+                  ("rlgen_test/MaskedPair-v0", MaskedPair)):
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_env)
 
@@ -261,6 +275,28 @@ def test_a_maskable_policy_exports_take_the_action_masks(tmp_path):
     session = ort.InferenceSession(str(onnx_path))
     assert [i.name for i in session.get_inputs()] == ["obs", "action_masks"]
     np.testing.assert_array_equal(session.run(None, {"obs": obs, "action_masks": masks})[0], expected)
+    (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
+    np.testing.assert_array_equal(torch.jit.load(str(ts_path))(torch.as_tensor(obs), torch.as_tensor(masks)).numpy(),
+                                  expected)
+
+
+def test_a_maskable_policy_on_multidiscrete_actions_exports_the_masks_per_sub_action(tmp_path):
+    import onnxruntime as ort
+
+    from rlgen.agents.rl.export import example_masks
+
+    run_dir = _train(tmp_path, _rl("maskable_pair", "rlgen_test/MaskedPair-v0", "maskable_ppo",
+                                   {"n_steps": 16, "batch_size": 32}, 32, env={"n_envs": 2}))
+    obs = np.random.default_rng(0).uniform(-1, 1, (40, 4)).astype(np.float32)
+    masks = example_masks([3, 2], 40, seed=2).numpy()
+    with rlgen.load_run(run_dir) as run:
+        agent = run.agent()
+        expected = np.array([agent.predict(o, action_masks=m) for o, m in zip(obs, masks)])
+    assert expected.shape == (40, 2)
+    assert masks[np.arange(40), expected[:, 0]].all() and masks[np.arange(40), 3 + expected[:, 1]].all()
+    (onnx_path,) = export(run_dir, "onnx", tmp_path / "onnx")
+    np.testing.assert_array_equal(ort.InferenceSession(str(onnx_path)).run(None, {"obs": obs, "action_masks": masks})[0],
+                                  expected)
     (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
     np.testing.assert_array_equal(torch.jit.load(str(ts_path))(torch.as_tensor(obs), torch.as_tensor(masks)).numpy(),
                                   expected)
