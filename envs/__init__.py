@@ -22,6 +22,8 @@ from rlgen.errors import RlgenError
 from rlgen.registry import WRAPPERS, check_import_allowed, is_import_path, load_env_packages
 
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
+# observation spaces SB3's policies take as arrays (a Dict or Tuple needs FlattenObservation first)
+FLAT_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 
 
 def ensure_registered(env_id: str) -> str:

@@ -24,6 +24,7 @@ from rlgen import plain
 from rlgen.agents.rl.algos import integral_counts
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import OptimConfig
+from rlgen.envs import FLAT_SPACES
 from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS, no_distribution_checks
@@ -97,7 +98,6 @@ def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
 
 # --- rlgen's policy and optim sections as SB3 policy_kwargs ---------------------------------------
 
-FLAT_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 SB3_ON_POLICY_ADAM_EPS = 1e-5  # ActorCriticPolicy's Adam eps when it is given no optimizer_kwargs
 
 

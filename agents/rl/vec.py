@@ -13,8 +13,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv,
 
 from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
-from rlgen.agents.rl.sb3_bridge import FLAT_SPACES
-from rlgen.envs import make_env_fn
+from rlgen.envs import FLAT_SPACES, make_env_fn
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError, first_line
 

@@ -24,6 +24,7 @@ import numpy as np
 from pettingzoo.utils.conversions import aec_to_parallel
 from pettingzoo.utils.env import AECEnv, ParallelEnv
 
+from rlgen.envs import FLAT_SPACES
 from rlgen.errors import RlgenError
 from rlgen.registry import GAMES
 
@@ -57,7 +58,6 @@ def sides_of(env: ParallelEnv) -> dict[str, list[str]]:
 
 
 CHECK_STEPS = 50  # random joint steps the game check plays: an agent may leave only after a few
-FLAT_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)  # SB3's policies
 
 
 def check_team_game(env: ParallelEnv, name: str) -> str | None:

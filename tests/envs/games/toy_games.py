@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv, ParallelEnv
@@ -68,20 +70,10 @@ def nim(**kwargs):
     return Nim(**kwargs)
 
 
-def resign_nim(**kwargs):
-    return Nim(resign=True, **kwargs)
-
-
-def first_resigns_nim(**kwargs):
-    return Nim(first_resigns=True, **kwargs)
-
-
-def asym_nim(**kwargs):
-    return Nim(asym=True, **kwargs)
-
-
-def bad_shape_nim(**kwargs):
-    return Nim(bad_shape=True, **kwargs)
+resign_nim = functools.partial(Nim, resign=True)
+first_resigns_nim = functools.partial(Nim, first_resigns=True)
+asym_nim = functools.partial(Nim, asym=True)
+bad_shape_nim = functools.partial(Nim, bad_shape=True)
 
 
 class Duel(ParallelEnv):
@@ -135,17 +127,7 @@ def duel(**kwargs):
     return Duel(**kwargs)
 
 
-def dying_duel(**kwargs):
-    return Duel(die=True, **kwargs)
-
-
-def hetero_duel(**kwargs):
-    return Duel(hetero=True, **kwargs)
-
-
-def bad_obs_duel(**kwargs):
-    return Duel(bad_obs=True, **kwargs)
-
-
-def dict_duel(**kwargs):
-    return Duel(dict_obs=True, **kwargs)
+dying_duel = functools.partial(Duel, die=True)
+hetero_duel = functools.partial(Duel, hetero=True)
+bad_obs_duel = functools.partial(Duel, bad_obs=True)
+dict_duel = functools.partial(Duel, dict_obs=True)
