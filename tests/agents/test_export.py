@@ -249,8 +249,21 @@ class MaskedPair(MaskedChoice):
         return self.np_random.uniform(-1, 1, 4).astype(np.float32), float(action[0] == 1), False, self.t >= 16, {}
 
 
+class MaskedBits(MaskedChoice):
+    """MultiBinary(3) actions; masks in sb3-contrib's layout, [may be 0, may be 1] per bit side by side."""
+
+    action_space = gym.spaces.MultiBinary(3)
+
+    def action_masks(self):
+        return np.array([True, True, False, True, True, False])
+
+    def step(self, action):
+        self.t += 1
+        return self.np_random.uniform(-1, 1, 4).astype(np.float32), float(action[0]), False, self.t >= 16, {}
+
+
 for _id, _env in (("rlgen_test/MaskedChoice-v0", MaskedChoice), ("rlgen_test/SquareActions-v0", SquareActions),
-                  ("rlgen_test/MaskedPair-v0", MaskedPair)):
+                  ("rlgen_test/MaskedPair-v0", MaskedPair), ("rlgen_test/MaskedBits-v0", MaskedBits)):
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_env)
 
@@ -280,20 +293,24 @@ def test_a_maskable_policy_exports_take_the_action_masks(tmp_path):
                                   expected)
 
 
-def test_a_maskable_policy_on_multidiscrete_actions_exports_the_masks_per_sub_action(tmp_path):
+@pytest.mark.parametrize("env_id, groups", [("rlgen_test/MaskedPair-v0", [3, 2]),
+                                            ("rlgen_test/MaskedBits-v0", [2, 2, 2])])
+def test_a_maskable_policy_on_multi_actions_exports_the_masks_per_sub_action(tmp_path, env_id, groups):
     import onnxruntime as ort
 
     from rlgen.agents.rl.export import example_masks
 
-    run_dir = _train(tmp_path, _rl("maskable_pair", "rlgen_test/MaskedPair-v0", "maskable_ppo",
+    run_dir = _train(tmp_path, _rl("maskable_multi", env_id, "maskable_ppo",
                                    {"n_steps": 16, "batch_size": 32}, 32, env={"n_envs": 2}))
     obs = np.random.default_rng(0).uniform(-1, 1, (40, 4)).astype(np.float32)
-    masks = example_masks([3, 2], 40, seed=2).numpy()
+    masks = example_masks(groups, 40, seed=2).numpy()
     with rlgen.load_run(run_dir) as run:
         agent = run.agent()
         expected = np.array([agent.predict(o, action_masks=m) for o, m in zip(obs, masks)])
-    assert expected.shape == (40, 2)
-    assert masks[np.arange(40), expected[:, 0]].all() and masks[np.arange(40), 3 + expected[:, 1]].all()
+    assert expected.shape == (40, len(groups))
+    offsets = np.cumsum([0, *groups[:-1]])
+    for i, offset in enumerate(offsets):  # every sub-action is one its mask allows
+        assert masks[np.arange(40), offset + expected[:, i]].all()
     (onnx_path,) = export(run_dir, "onnx", tmp_path / "onnx")
     np.testing.assert_array_equal(ort.InferenceSession(str(onnx_path)).run(None, {"obs": obs, "action_masks": masks})[0],
                                   expected)
