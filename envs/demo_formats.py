@@ -3,7 +3,11 @@
 A format is an object with `matches(path) -> bool`, `read(path) -> Demos` and `write(demos, path,
 *, env_id, observation_space, action_space)`; a plugin registers its own under the `rlgen.demos`
 entry-point group. Reading never runs code from the file (npz with `allow_pickle=False`, Minari's
-HDF5 arrays and JSON metadata) and never downloads.
+HDF5 arrays and JSON metadata) and never downloads. A Minari dataset's metadata.json is checked
+before Minari opens it (`minari_metadata`): Minari builds the env from the file's `env_spec` when the
+spaces are missing, so a dataset needs its serialized spaces, and an env spec may name only a
+registered id with its registered entry point, and wrappers of gymnasium, SB3 or rlgen's wrapper
+registry.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from gymnasium.envs.registration import EnvSpec
 from rlgen.envs.demos import Demos
 from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console
+from rlgen.registry import WRAPPERS, is_import_path, resolve
 
 # Metadata keys rlgen writes next to Minari's own: the expert's and a random policy's mean return
 # are Minari's (and D4RL's) ref_max_score and ref_min_score, so minari.get_normalized_score works.
@@ -60,8 +65,13 @@ class MinariFormat:
         if data is None:
             raise RlgenError(f"{path} is not a Minari dataset (no data/metadata.json there or in the local "
                              "datasets folder); nothing is downloaded")
-        dataset = _minari().MinariDataset(data)
-        episodes = list(dataset.iterate_episodes())
+        minari_metadata(data)  # before Minari reads it: nothing it names is imported or called
+        try:
+            dataset = _minari().MinariDataset(data)
+            episodes = list(dataset.iterate_episodes())
+        except (ValueError, KeyError, AssertionError, TypeError, OSError) as e:  # Minari's own checks
+            raise RlgenError(f"{data / 'metadata.json'}: not a Minari dataset rlgen can read "
+                             f"({type(e).__name__}: {first_line(e)})") from None
         if not episodes:
             raise RlgenError(f"Minari dataset {path} holds no episodes")
         for ep in episodes:
@@ -123,6 +133,127 @@ class MinariFormat:
                                          terminations=list(demos.terminations[rows]),
                                          truncations=list(demos.truncations[rows]), infos={}))
         storage.update_episodes(buffers)
+
+
+# Where the classes an env spec's `additional_wrappers` may name live: gymnasium.make imports and
+# calls each with the env and the spec's kwargs. Others must be in rlgen's wrapper registry.
+_WRAPPER_MODULES = ("gymnasium.", "stable_baselines3.")
+_SPACES = ("observation_space", "action_space")
+# What Minari cuts out of an env spec's JSON before EnvSpec.from_json (gymnasium 1.0 compatibility)
+_MINARI_CUTS = ('"order_enforce": true,', '"apply_api_compatibility": false,', '"autoreset": false, ')
+
+
+def minari_metadata(data: Path) -> dict[str, Any]:
+    """A Minari dataset's metadata.json (in the `data` folder `data`), read as plain JSON and
+    checked so that opening it with Minari runs no code the file names: it must hold the serialized
+    observation and action spaces (without them Minari builds the env from `env_spec` to learn
+    them), and `env_spec` / `eval_env_spec` must pass `env_spec_problem`. Raises a one-line
+    RlgenError naming the file and the field."""
+    file = data / "metadata.json"
+    try:
+        meta = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RlgenError(f"{file}: not readable as JSON ({type(e).__name__}: {first_line(e)})") from None
+    if not isinstance(meta, dict):
+        raise RlgenError(f"{file}: not a Minari metadata file (a JSON {type(meta).__name__}, not an object)")
+    for key in _SPACES:
+        if not isinstance(meta.get(key), str):
+            raise RlgenError(f"{file}: no serialized {key} (Minari would build the env named by env_spec to "
+                             "learn it, running code the file names); record the demos with `rlgen record` or "
+                             "Minari's DataCollector, which write the spaces")
+    for key in ("env_spec", "eval_env_spec"):
+        text = meta.get(key)
+        if text is None:
+            continue
+        as_minari_reads = text
+        for cut in _MINARI_CUTS if isinstance(text, str) else ():
+            as_minari_reads = as_minari_reads.replace(cut, "")
+        if problem := env_spec_problem(text) or env_spec_problem(as_minari_reads):  # the spec Minari keeps too
+            raise RlgenError(f"{file}: {key}: {problem}; refused, since opening the dataset could run it")
+    return meta
+
+
+def env_spec_problem(text: Any) -> str | None:
+    """What makes an EnvSpec JSON (`EnvSpec.to_json()`) unsafe for `gymnasium.make`, which imports
+    and calls the entry points it names; None when safe. Safe: the id is a registered gymnasium id
+    whose registered entry point (and vector entry point) is the one in the spec, or the spec names
+    none; every additional wrapper is a gymnasium or SB3 wrapper class or one in rlgen's wrapper
+    registry (`rlgen.registry.WRAPPERS`: rlgen's and installed plugins')."""
+    try:
+        spec = json.loads(text, object_pairs_hook=_unique_keys) if isinstance(text, str) else None
+    except ValueError as e:
+        return f"not JSON without repeated keys ({first_line(e)})"
+    if not isinstance(spec, dict):
+        return "not an EnvSpec JSON object"
+    env_id = spec.get("id")
+    if not isinstance(env_id, str):
+        return f"its id {env_id!r} is not a string"
+    for key in ("entry_point", "vector_entry_point"):
+        named = spec.get(key)
+        if named is None:
+            continue
+        registered = _registered_spec(env_id)
+        if registered is None:
+            return (f"{key} {named!r} for {env_id!r}, which is not a registered gymnasium id (install or import "
+                    "the package that registers it)")
+        ours = getattr(registered, key)
+        if named != ours:
+            ours = ours if ours is None or isinstance(ours, str) else f"<{type(ours).__name__}>"
+            return f"{key} {named!r} for {env_id!r}, but its registered {key} is {ours!r}"
+    wrappers = spec.get("additional_wrappers") or []
+    if not isinstance(wrappers, list):
+        return "additional_wrappers is not a list"
+    for wrapper in wrappers:
+        named = wrapper.get("entry_point") if isinstance(wrapper, dict) else None
+        if problem := _wrapper_problem(named):
+            return f"additional wrapper {named!r}: {problem}"
+    return None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are each given once: with a key twice, what one reader of the text
+    sees (the last) may not be what another does."""
+    keys = [k for k, _ in pairs]
+    if twice := sorted({k for k in keys if keys.count(k) > 1}):
+        raise ValueError(f"key {twice[0]!r} appears twice")
+    return dict(pairs)
+
+
+def _registered_spec(env_id: str) -> EnvSpec | None:
+    """gymnasium's registered spec of `env_id` (after rlgen's env packages register theirs); None
+    when unknown. An id naming a module (`mod:Env-v0`) is never imported."""
+    if ":" in env_id:
+        return None
+    from rlgen.envs import ensure_registered
+
+    try:
+        env_id = ensure_registered(env_id)  # no module is named: only env packages and ale_py are imported
+    except RlgenError:
+        return None
+    return gym.registry.get(env_id)
+
+
+def _wrapper_problem(entry_point: Any) -> str | None:
+    """None when `entry_point` (`module:Class`) is a gymnasium or SB3 wrapper class, or a wrapper
+    in rlgen's wrapper registry; else what it is."""
+    if not isinstance(entry_point, str) or not is_import_path(entry_point):
+        return "not an import path module:Class"
+    if entry_point.startswith(_WRAPPER_MODULES):
+        try:
+            obj = resolve(entry_point)  # gymnasium's or SB3's own module: importing it runs nothing of the file's
+        except RlgenError as e:
+            return first_line(e)
+        return None if isinstance(obj, type) and issubclass(obj, gym.Wrapper) else "not a gymnasium wrapper class"
+    for entry in WRAPPERS.entries():  # names that rlgen and installed plugins register
+        if entry.target == entry_point:
+            return None
+        try:
+            obj = entry.load()
+        except RlgenError:
+            continue
+        if isinstance(obj, type) and f"{obj.__module__}:{obj.__qualname__}" == entry_point:
+            return None
+    return "neither a gymnasium nor a stable_baselines3 wrapper, nor one in rlgen's wrapper registry (`rlgen list`)"
 
 
 def _env_spec(demos: Demos, env_id: str | None, path: Path) -> EnvSpec | None:

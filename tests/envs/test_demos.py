@@ -234,3 +234,115 @@ def test_a_npz_written_without_the_suffix_is_recognised_by_its_content(cartpole_
     (tmp_path / "text").write_text("not demos")
     with pytest.raises(RlgenError, match="no demo format recognises it"):
         format_of(tmp_path / "text")
+
+
+# --- a Minari dataset is data: opening one never imports or calls what its metadata names ----------
+
+
+def _crafted(good, to, change):
+    """A copy of the Minari dataset `good` whose metadata.json `change(meta, env_spec)` edits."""
+    import shutil
+
+    shutil.copytree(good, to)
+    file = to / "data" / "metadata.json"
+    meta = json.loads(file.read_text())
+    spec = json.loads(meta["env_spec"])
+    written = meta["env_spec"]
+    change(meta, spec)
+    if meta.get("env_spec") == written:  # else `change` wrote the text itself
+        meta["env_spec"] = json.dumps(spec)
+    file.write_text(json.dumps(meta))
+    return to
+
+
+@pytest.fixture(scope="module")
+def good_minari(cartpole_demos, tmp_path_factory):
+    return write_demos(cartpole_demos, tmp_path_factory.mktemp("good") / "dataset", env_id="CartPole-v1")
+
+
+def test_a_minari_dataset_without_its_spaces_is_refused_before_its_env_spec_runs(good_minari, tmp_path):
+    import shlex
+
+    marker = tmp_path / "PWNED"
+
+    def attack(meta, spec):  # the hunter's dataset: Minari would gym.make(env_spec) to learn the spaces
+        del meta["observation_space"], meta["action_space"]
+        spec.update(entry_point="subprocess:getoutput", kwargs={"cmd": f"touch {shlex.quote(str(marker))}"},
+                    max_episode_steps=None, disable_env_checker=True)
+
+    evil = _crafted(good_minari, tmp_path / "evil", attack)
+    assert format_of(evil) == "minari"
+    with pytest.raises(RlgenError) as e:
+        read_demos(evil)
+    message = str(e.value)
+    assert str(evil / "data" / "metadata.json") in message and "observation_space" in message and "\n" not in message
+    assert not marker.exists()
+
+
+def _smuggled(meta, spec):
+    """`entry_point` twice, the registered one last (json.loads keeps it); once Minari cuts
+    '"order_enforce": true,' out of the text, the foreign one is the only `entry_point` left."""
+    good = spec.pop("entry_point")
+    meta["env_spec"] = (json.dumps(spec)[:-1] + ', "entry_point": "subprocess:getoutput", "k\\"order_enforce": true,'
+                        f'"entry_point": "{good}"}}')
+    assert json.loads(meta["env_spec"])["entry_point"] == good
+
+
+def _set(path, value):
+    def change(meta, spec):
+        if path[0] == "eval_env_spec":
+            meta["eval_env_spec"] = json.dumps({**spec, **value})
+        elif path[0] == "additional_wrappers":
+            spec["additional_wrappers"] = [value]
+        else:
+            spec[path[0]] = value
+    return change
+
+
+@pytest.mark.parametrize("change, says", [
+    pytest.param(_set(["entry_point"], "subprocess:getoutput"), "entry_point 'subprocess:getoutput' for 'CartPole-v1'",
+                 id="foreign-entry-point"),
+    pytest.param(_set(["entry_point"], "gymnasium.envs.classic_control.pendulum:PendulumEnv"),
+                 "its registered entry_point", id="another-envs-entry-point"),
+    pytest.param(_set(["vector_entry_point"], "os:system"), "vector_entry_point 'os:system'", id="vector-entry-point"),
+    pytest.param(_set(["id"], "rlgen/CartPoleNoVel-v1"), "'rlgen/CartPoleNoVel-v1', but its registered entry_point",
+                 id="rlgen-id-foreign-entry-point"),
+    pytest.param(_set(["id"], "Evil-v0"), "not a registered gymnasium id", id="unregistered-id"),
+    pytest.param(_set(["id"], "os:Evil-v0"), "not a registered gymnasium id", id="module-id"),
+    pytest.param(_set(["eval_env_spec"], {"entry_point": "subprocess:getoutput"}), "eval_env_spec: entry_point",
+                 id="eval-env-spec"),
+    pytest.param(_smuggled, "env_spec: not JSON without repeated keys (key 'entry_point' appears twice)",
+                 id="key-twice"),
+    pytest.param(_set(["additional_wrappers"], {"name": "X", "entry_point": "subprocess:Popen", "kwargs": {}}),
+                 "additional wrapper 'subprocess:Popen'", id="foreign-wrapper"),
+    pytest.param(_set(["additional_wrappers"], {"name": "X", "entry_point": "gymnasium.envs.registration:make",
+                                                "kwargs": {}}), "not a gymnasium wrapper class",
+                 id="gymnasium-non-wrapper"),
+])
+def test_a_minari_env_spec_naming_foreign_code_is_refused_in_one_line(good_minari, tmp_path, change, says):
+    bad = _crafted(good_minari, tmp_path / "bad", change)
+    with pytest.raises(RlgenError) as e:
+        read_demos(bad)
+    message = str(e.value)
+    assert says in message and str(bad / "data" / "metadata.json") in message and "\n" not in message
+
+
+def test_minari_datasets_rlgen_records_still_load(good_minari, tmp_path):
+    class Left:
+        def predict(self, obs, reward=0.0, deterministic=True):
+            return 0 if obs.shape == (2,) else np.zeros(1, np.float32)  # CartPole without velocities, Pendulum
+
+        def reset(self):
+            pass
+
+    assert read_demos(good_minari).n_episodes == 3  # a registered gymnasium id, its own entry points
+    demos = record_episodes(Left(), make_env_fn("rlgen/CartPoleNoVel-v1"), episodes=2)
+    assert json.loads(demos.metadata["env_spec"])["entry_point"] == "rlgen.envs.pomdp:cartpole_novel"
+    back = read_demos(write_demos(demos, tmp_path / "novel", env_id="rlgen/CartPoleNoVel-v1"))
+    assert back.n_episodes == 2 and back.metadata["env_id"] == "rlgen/CartPoleNoVel-v1"
+    wrapped = make_env_fn("Pendulum-v1", {}, [{"RescaleAction": {"min_action": -0.5, "max_action": 0.5}},
+                                             "ClipAction"])
+    demos = record_episodes(Left(), wrapped, episodes=1)  # gymnasium wrappers in the spec pass
+    back = read_demos(write_demos(demos, tmp_path / "wrapped", env_id="Pendulum-v1"))
+    names = [w["name"] for w in json.loads(back.metadata["env_spec"])["additional_wrappers"]]
+    assert back.n_episodes == 1 and names == ["RescaleAction", "ClipAction"]
