@@ -176,6 +176,16 @@ class _Restore:
     def value(self, live: Any, node: Any, path: str) -> Any:
         """The value `live` should hold after restoring `node` into it: `live` itself when it was
         updated in place, else the new value for the caller to assign."""
+        marker = next(iter(node), None) if isinstance(node, dict) and len(node) in (1, 2) else None
+        if marker == SKIPPED:
+            return live  # left as it is, and never a target of a shared reference
+        if live is not None and _not_state(live):
+            # `capture` never walks into a function, class, module or the like, so a file that
+            # does is crafted: writing into one is how plain data could reach code (a function's
+            # globals, a module's names). Nothing is written, and the object stays as it is.
+            self.problems.append(f"{path or '<root>'}: the file writes into a {_type_name(live)}, which holds no "
+                                 "state; refused")
+            return live
         if isinstance(node, tuple):
             return self.sequence(live, node, path)  # immutable: never captured as a shared reference
         if id(live) in self.done and not (isinstance(node, dict) and SHARED in node):
@@ -188,7 +198,8 @@ class _Restore:
             new = self.atom(live, node)
         if new is not None and not isinstance(new, (bool, int, float, complex, str, bytes)):
             self.done.add(id(new))
-        self.at[path or "<root>"] = new
+        if not _not_state(new):  # a shared reference can only name state restored here
+            self.at[path or "<root>"] = new
         return new
 
     def atom(self, live: Any, node: Any) -> Any:
@@ -247,13 +258,22 @@ class _Restore:
             self.problems.append(f"{path or '<root>'}: saved a {node[OBJECT]}, found {found}")
             return live
         attrs = node["attrs"]
-        for name in [n for n, v in (_attributes(live) or {}).items() if n not in attrs and not self.skipped(n, v)]:
+        if not isinstance(attrs, dict):
+            self.problems.append(f"{path or '<root>'}: saved attributes that are not a mapping")
+            return live
+        live_attrs = _attributes(live) or {}
+        for name in [n for n, v in live_attrs.items() if n not in attrs and not self.skipped(n, v)]:
             try:
                 delattr(live, name)  # made since the save (by the reset before restoring): as it was
             except AttributeError:
                 pass
         for name, sub in attrs.items():
-            old = getattr(live, name, None)
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("__") \
+                    or (name in self.skip or name in SKIP or name in VOLATILE):
+                # what `capture` keeps: instance attributes, never a dunder or a skipped name
+                self.problems.append(f"{_join(path, name)}: not an attribute rlgen saves; refused")
+                continue
+            old = live_attrs.get(name)  # the instance's own, as captured: never the class's
             new = self.value(old, sub, _join(path, name))
             if new is not old:
                 try:
@@ -306,7 +326,11 @@ class _Restore:
 
     def shared(self, live: Any, node: dict[str, Any], path: str) -> Any:
         """The object restored where it was first met: two references to one object stay one object."""
-        return self.at.get(node[SHARED], live)
+        target = node[SHARED]
+        if not isinstance(target, str) or target not in self.at:
+            self.problems.append(f"{path}: refers to {target!r}, which was not restored before it")
+            return live
+        return self.at[target]
 
     def keep(self, live: Any, node: dict[str, Any], path: str) -> Any:
         return live  # a skipped entry of a list
@@ -321,16 +345,27 @@ _MARKERS = {OBJECT: "object", GENERATOR: "generator", RANDOM_STATE: "random_stat
 
 
 def _loaded_class(name: str) -> Any:
-    """The class `module.Qual.Name` names, from a module already in sys.modules; None otherwise."""
+    """The class `module.Qual.Name` names, from a module already in sys.modules; None otherwise.
+    Looked up in the namespaces' dicts, not by getattr: a module's `__getattr__` (which may import
+    a submodule) and a class's descriptors never run."""
+    if not isinstance(name, str):
+        return None
     parts = name.split(".")
     for i in range(len(parts) - 1, 0, -1):
         module = sys.modules.get(".".join(parts[:i]))
         if module is not None:
             obj: Any = module
             for attr in parts[i:]:
-                obj = getattr(obj, attr, None)
+                namespace = getattr(obj, "__dict__", None)  # a module's or a class's own __dict__
+                obj = namespace.get(attr) if isinstance(namespace, (dict, types.MappingProxyType)) else None
             return obj
     return None
+
+
+def _not_state(v: Any) -> bool:
+    """What `capture` never walks into (a function, method, class, module, config object, a handle
+    on the outside world): restore never writes into one, nor refers to one."""
+    return v is not None and (_skipped(None, v) or isinstance(v, type) or _package(v) in OUTSIDE)
 
 
 def _package(v: Any) -> str:

@@ -91,6 +91,57 @@ def test_a_namedtuple_whose_class_no_loaded_module_defines_is_a_problem_not_an_i
     assert fresh == {"g": (1, 2)} and "a_module_nobody_imported" not in sys.modules
 
 
+def _marker_module():
+    """A throwaway module whose `__getattr__` would import (here: record) whatever it is asked for."""
+    import types
+
+    mod = types.ModuleType("rlgen_test_lazy")
+    mod.asked = []
+    mod.__getattr__ = lambda name: mod.asked.append(name)
+    return mod
+
+
+def test_a_namedtuple_is_looked_up_without_running_a_module_getattr(monkeypatch):
+    mod = _marker_module()
+    monkeypatch.setitem(sys.modules, "rlgen_test_lazy", mod)
+    captured = live_state.capture({"g": Pair(1, 2)})
+    captured["tree"]["g"]["__namedtuple__"] = "rlgen_test_lazy.submodule.Pair"  # a lazy import, had it asked
+    assert live_state.restore({}, captured) == ["g: saved a rlgen_test_lazy.submodule.Pair, which no loaded "
+                                                "module defines"]
+    assert mod.asked == []
+
+
+def test_a_crafted_tree_never_writes_into_behaviour_nor_refers_to_it():
+    """Plain data that passes weights-only loading and a checksum, written by someone who walks
+    from a live attribute into code: a function's globals, a dunder, a reference to a skipped
+    object. Each is a problem, and nothing outside the graph's own state changes."""
+    def helper():
+        return "original"
+
+    saved, fresh = World(), World()
+    fresh.callback = helper
+    captured = live_state.capture(saved)
+    attrs = captured["tree"]["attrs"]
+    # 1. into a function's globals (through a method / __func__ / __globals__ on the way)
+    attrs["callback"] = {"__object__": "builtins.function", "attrs": {"__globals__": {"rlgen_planted": 1}}}
+    # 2. a dunder of a state object, and a class attribute shadowed by plain data
+    attrs["inner"]["attrs"]["__class__"] = "x"
+    # 3. a reference to what restore met but capture never keeps (the optimizer: a config type)
+    attrs["optimizer"] = {"__skipped__": True}
+    attrs["board_alias"] = {"__shared__": "optimizer"}
+    # 4. a reference to a path nothing restored
+    attrs["other"] = {"__shared__": "no.such.path"}
+    problems = live_state.restore(fresh, captured)
+    assert sorted(problems) == [
+        "board_alias: refers to 'optimizer', which was not restored before it",
+        "callback: the file writes into a builtins.function, which holds no state; refused",
+        "inner.__class__: not an attribute rlgen saves; refused",
+        "other: refers to 'no.such.path', which was not restored before it",
+    ]
+    assert fresh.callback is helper and helper() == "original" and "rlgen_planted" not in helper.__globals__
+    assert type(fresh.inner) is Inner and not hasattr(fresh, "board_alias")
+
+
 def test_what_lives_outside_the_process_is_reported_not_captured():
     w = World()
     w.inner.lock = threading.Lock()
