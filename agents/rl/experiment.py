@@ -79,8 +79,8 @@ class RLExperiment(ExperimentBase):
         if cfg.agent.algo == "maskable_ppo" and not is_masking_supported(self.env):
             raise RlgenError(f"agent.algo: maskable_ppo needs action masks, and env {cfg.env.id!r} has no "
                              "action_masks() method; use ppo, or wrap the env in sb3_contrib's ActionMasker")
-        eval_cfg = _eval_env_config(cfg)
-        self.eval_env = make_vec_env(eval_cfg, seed=ctx.seed + 10_000, training=False)
+        self._eval_seed = ctx.seed + 10_000
+        self.eval_env = self._make_eval_env()
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
                                   _action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
@@ -110,8 +110,15 @@ class RLExperiment(ExperimentBase):
         """A resumed run's next evaluation plays the episodes it would have: its saved eval envs."""
         if self._eval_env_saved is not None:
             if problems := restore_env(self.eval_env, self._eval_env_saved):
+                # another number of eval envs (train.eval_episodes changed on resume), another
+                # wrapper: the half-restored envs are dropped for fresh ones, as a new run's
                 warn_not_exact("the evaluation envs", problems)
+                _close_what_is_left(self.eval_env)
+                self.eval_env = self._make_eval_env()
             self._eval_env_saved = None
+
+    def _make_eval_env(self) -> VecEnv:
+        return make_vec_env(_eval_env_config(self.cfg), seed=self._eval_seed, training=False)
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         n = episodes or self.cfg.train.eval_episodes
@@ -224,6 +231,17 @@ def _first_episode(episode_id: int) -> bool:
 
 def _policy_name(cfg: RLConfig) -> str:
     return "MlpLstmPolicy" if cfg.agent.algo == "recurrent_ppo" else "MlpPolicy"
+
+
+def _close_what_is_left(venv: VecEnv) -> None:
+    """Close a vector env a failed restore left half-written: some of its copies may be None."""
+    envs = getattr(venv, "envs", None)
+    if envs is None:
+        venv.close()
+        return
+    for env in envs:
+        if env is not None:
+            env.close()
 
 
 def _eval_env_config(cfg: RLConfig) -> EnvConfig:

@@ -18,6 +18,9 @@ from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError, first_line
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def make_vec_env(
     cfg: EnvConfig, seed: int, *, training: bool = True, gamma: float = 0.99, render_mode: str | None = None
 ) -> VecEnv:
@@ -28,9 +31,10 @@ def make_vec_env(
     (agents/rl/evaluation.py)."""
     thunk = make_env_fn(cfg.id, cfg.kwargs, cfg.wrappers, render_mode, monitor=Monitor if training else EpisodeMonitor)
     subproc = cfg.vectorize == "subproc" and cfg.n_envs > 1
-    # Workers must not die on the Ctrl-C meant for the trainer, which checkpoints and stops them;
-    # they inherit SIGINT ignored when started while it is ignored.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if subproc else None
+    # Workers must not die on the Ctrl-C or SIGTERM meant for the trainer, which checkpoints and
+    # stops them (a scheduler's scancel or systemd signals the whole process group); they inherit
+    # both ignored when started while they are ignored, and exit when the trainer closes their pipes.
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS} if subproc else None
     try:
         if subproc or training:  # a bad kwarg fails here with its own message, not as a worker's broken pipe
             _probe(thunk, cfg.id, seed)
@@ -45,8 +49,8 @@ def make_vec_env(
         raise RlgenError(f"could not create env {cfg.id!r} (check env.kwargs and env.wrappers): "
                          f"{type(e).__name__}: {first_line(e)}") from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
     return wrap_vec_env(vec, cfg, training=training, gamma=gamma)
 
 

@@ -154,12 +154,15 @@ def test_interrupt_then_resume_continues_from_the_checkpoint(tmp_path, algo, env
 
 
 @pytest.mark.slow
-def test_ctrl_c_on_the_cli_with_subprocess_envs_leaves_a_resumable_checkpoint(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_signal_to_the_process_group_with_subprocess_envs_leaves_a_resumable_checkpoint(tmp_path, sig, code):
+    """Ctrl-C in a terminal, and a scheduler's SIGTERM (scancel, systemd), reach the workers too."""
     args = [sys.executable, "-m", "rlgen", "train", str(ROOT / "configs/ppo_cartpole.yaml"),
             f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false",
             "env.vectorize=subproc", "env.n_envs=2", "train.total_steps=10000000", "train.eval_every=100000",
             "train.early_stop.target=null"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # its own process group, as a terminal's or a job's
     deadline = time.time() + 120
     metrics = None
     while time.time() < deadline:
@@ -169,9 +172,9 @@ def test_ctrl_c_on_the_cli_with_subprocess_envs_leaves_a_resumable_checkpoint(tm
             break
         time.sleep(0.2)
     assert metrics is not None, "the run never logged"
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, sig)  # the trainer and its env workers alike
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
+    assert proc.returncode == code, out
     assert "resume with:   rlgen train --resume" in out
     run_dir = metrics.parent
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -208,6 +211,16 @@ def test_a_resume_to_fewer_steps_than_done_is_refused_and_changes_nothing(tmp_pa
     assert main(["train", "--resume", str(runner.run_dir), "train.total_steps=512"]) == 2
     assert "it is at step 1,024 already; give a larger budget" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in files} == files
+
+
+@pytest.mark.parametrize("episodes", [2, 8])
+def test_a_resume_with_another_number_of_eval_episodes_evaluates_on_fresh_eval_envs(tmp_path, capsys, episodes):
+    _, runner = _train(tmp_path)  # 4 eval episodes, so 4 eval envs saved with the run
+    assert main(["train", "--resume", str(runner.run_dir), "train.total_steps=1536",
+                 f"train.eval_episodes={episodes}", "train.progress=false"]) == 0
+    assert "the evaluation envs cannot be restored" in capsys.readouterr().err.replace("\n", " ")
+    summary = json.loads((runner.run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["global_step"] == 1536
 
 
 def test_the_sync_line_covers_every_offline_run_of_a_resumed_run(tmp_path, capsys):
