@@ -13,7 +13,7 @@ trains. `global_step` counts agent-steps of both sides.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import gymnasium as gym
 import numpy as np
@@ -171,7 +171,7 @@ class TeamsExperiment(ExperimentBase):
         now = [p for p in cross_pairs(list(players), self.sides) if p[0] in current or p[1] in current]
         results = {**self.results, **team_round_robin(self.game, self.rules, players, now, games_per_pair, seed)}
         played = {name for pair in self.results for name in pair}
-        snaps = sorted((n for n in played if n not in baselines), key=lambda n: int(n.rsplit("_", 1)[1]))
+        snaps = snapshot_order(n for n in played if n not in baselines)
         names = [*current, *baselines, *snaps]  # snapshots that left the pool keep their results
         elo, ratings, payoff = elo_tables(names, results, rating_anchor(self.cfg, self.sides, baselines))
         out: dict[str, Any] = {}
@@ -280,3 +280,9 @@ def baseline_players(cfg: TeamsConfig, game: Any, sides: list[str], rules: TeamR
 def rating_anchor(cfg: TeamsConfig, sides: list[str], baselines: dict[str, Any]) -> str:
     """The player rated 1000: `ratings.anchor`, or the first side's first baseline."""
     return cfg.ratings.anchor or next((b for b in baselines if b.startswith(f"{sides[0]}:")), next(iter(baselines), ""))
+
+
+def snapshot_order(names: Iterable[str]) -> list[str]:
+    """Snapshot names ("<side>:step_<N>") by step, then by name: both sides snapshot at the same
+    steps, and a set's order of the ties follows PYTHONHASHSEED, which the tables must not."""
+    return sorted(names, key=lambda n: (int(n.rsplit("_", 1)[1]), n))

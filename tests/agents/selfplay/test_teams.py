@@ -241,3 +241,11 @@ def test_empty_baselines_say_what_the_ratings_need():
     assert info.value.problems == ["ratings.baselines: empty, and the Elo ratings are anchored on a baseline: name at "
                                    "least one (random, chaser, evader), or set ratings.games_per_pair: 0 for no ratings"]
     load_config(CONFIG, ["ratings.baselines=[]", "ratings.games_per_pair=0"])
+
+
+def test_snapshots_of_both_sides_at_one_step_are_listed_in_one_order_whatever_came_first():
+    from rlgen.agents.selfplay.teams import snapshot_order
+
+    wanted = ["adversary:step_0", "agent:step_0", "adversary:step_512", "agent:step_512"]
+    assert snapshot_order(["agent:step_512", "agent:step_0", "adversary:step_512", "adversary:step_0"]) == wanted
+    assert snapshot_order(reversed(wanted)) == wanted  # a set's order (PYTHONHASHSEED) cannot show through
