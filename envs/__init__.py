@@ -46,8 +46,27 @@ def ensure_registered(env_id: str) -> str:
             importlib.import_module(module)
         except ImportError as e:
             raise RlgenError(f"env {env_id!r}: cannot import {module!r} ({e}); is the package installed?") from None
-        return bare
+        env_id = bare
+    _check_extra(env_id)
     return env_id
+
+
+# gymnasium's env families whose packages come with an rlgen extra: the entry point's module
+# prefix -> (the module they import, the extra); gymnasium's own message would name its extras
+_EXTRAS = {"gymnasium.envs.box2d.": ("Box2D", "box2d"), "gymnasium.envs.mujoco.": ("mujoco", "mujoco")}
+
+
+def _check_extra(env_id: str) -> None:
+    """RlgenError naming rlgen's extra when `env_id` is one of gymnasium's box2d or mujoco envs
+    and the package it needs is not installed."""
+    spec = gym.registry.get(env_id)
+    entry = spec.entry_point if spec is not None else None
+    if not isinstance(entry, str):
+        return
+    for prefix, (package, extra) in _EXTRAS.items():
+        if entry.startswith(prefix) and importlib.util.find_spec(package) is None:
+            raise RlgenError(f"env {env_id!r} needs the {package} package, which is not installed; "
+                             f"pip install 'rlgen[{extra}]'")
 
 
 def check_env_id(env_id: str) -> str | None:

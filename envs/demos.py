@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -24,7 +25,7 @@ from typing import Any, Callable, Protocol
 import gymnasium as gym
 import numpy as np
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, RlgenWarning, first_line
 from rlgen.registry import DEMOS
 
 
@@ -124,18 +125,38 @@ def demo_format(name: str) -> Any:
 
 
 def format_of(path: str | Path) -> str:
-    """The name of the first registered format that recognises `path`."""
+    """The name of the first registered format that recognises `path`. A format that cannot be
+    loaded, or whose `matches` raises (a plugin's that opens a path that is not there), is skipped
+    with a one-line warning (once per format): a broken plugin format never stops the others."""
     for name in DEMOS.names():
         try:
             if demo_format(name).matches(Path(path)):
                 return name
-        except RlgenError:
-            continue  # a broken plugin format never stops the others
+        except Exception as e:  # noqa: BLE001 - whatever a plugin's matches() raises
+            _skipped(name, path, e)
     if not Path(path).exists():
         raise RlgenError(f"demos not found: {path} (no file, directory or local Minari dataset of that name); "
                          "record them with `rlgen record RUN_DIR --episodes N --out DIR`")
     raise RlgenError(f"demos {path}: no demo format recognises it; known formats: {', '.join(DEMOS.names())} "
                      "(a Minari dataset directory or a .npz file)")
+
+
+_warned_formats: set[str] = set()
+
+
+def _skipped(name: str, path: str | Path, error: Exception) -> None:
+    """Warn, once per format, that `name` was left out while finding the format of `path`."""
+    if name in _warned_formats:
+        return
+    _warned_formats.add(name)
+    if isinstance(error, RlgenError):  # it cannot be loaded, or is of the wrong shape: the message names it
+        reason = str(error)
+    else:
+        entry = DEMOS.entry(name)
+        where = f" {entry.source}" if entry is not None else ""
+        reason = (f"demo format {name!r}{where}: its matches({str(path)!r}) raised "
+                  f"{type(error).__name__}: {first_line(error)}")
+    warnings.warn(f"{reason}; skipped when finding a demos path's format", RlgenWarning, stacklevel=3)
 
 
 def read_demos(path: str | Path, fmt: str = "auto") -> Demos:

@@ -14,8 +14,9 @@ from rlgen.logging import console
 
 EXAMPLES = """\
 examples:
-  rlgen train configs/ppo_cartpole.yaml                 train the demo (PPO, CartPole-v1)
+  rlgen train ppo_cartpole                              train the demo, a bundled config (PPO, CartPole-v1)
   rlgen train ppo_cartpole seed=3 train.total_steps=5e4 a bundled config, with overrides
+  rlgen train my_config.yaml                            a YAML file of your own (`rlgen list`: the bundled names)
   rlgen train ppo_cartpole agent.policy.backbone.hidden=[128,128] logging.wandb.mode=disabled
   rlgen train --resume runs/ppo_cartpole/20261121-101500-s0-ab12   continue an interrupted run
   rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group

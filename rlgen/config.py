@@ -444,9 +444,9 @@ def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, w
         model = getattr(KINDS.get(str(kind)), "config_model", None)
     except RlgenError as e:
         raise ConfigError(where, [f"kind: {e}"]) from None
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise ConfigError(where, [f"kind: {kind!r} has no `config_model` (a pydantic model, e.g. a subclass of "
-                                  "rlgen.config.ExperimentConfig); see rlgen.experiment.Experiment"])
+    if not (isinstance(model, type) and issubclass(model, ExperimentConfig)):  # KINDS checks it too
+        raise ConfigError(where, [f"kind: {kind!r} has no `config_model` that subclasses "
+                                  "rlgen.config.ExperimentConfig; see rlgen.experiment.Experiment"])
     return model
 
 

@@ -110,6 +110,36 @@ class ExperimentBase:
         pass
 
 
+# What the runner calls on every kind (ExperimentBase gives evaluate and close)
+PROTOCOL_METHODS = ("setup", "train_unit", "evaluate", "state_dict", "load_state_dict", "close")
+
+
+def protocol_problem(kind: Any) -> str | None:
+    """None when `kind` has the shape of an experiment kind, else one line (a predicate: "is a
+    int, not ...", "has no train_unit() ...") saying what it lacks and what the protocol needs.
+    Checked when a kind's name is resolved, so that a config using it fails validation, before a
+    run directory exists, instead of failing inside the runner."""
+    from rlgen.config import ExperimentConfig
+
+    needs = ("a kind is a class with config_model (an rlgen.config.ExperimentConfig subclass) and setup, "
+             "train_unit, evaluate, state_dict, load_state_dict and close (rlgen.experiment.ExperimentBase gives "
+             "evaluate and close)")
+    if not isinstance(kind, type):
+        return f"is a {type(kind).__name__}, not a class implementing rlgen.experiment.Experiment: {needs}"
+    lacks = []
+    model = getattr(kind, "config_model", None)
+    if model is None:
+        lacks.append("has no config_model")
+    elif not (isinstance(model, type) and issubclass(model, ExperimentConfig)):
+        shown = model.__name__ if isinstance(model, type) else f"a {type(model).__name__}"
+        lacks.append(f"has config_model {shown}, not an rlgen.config.ExperimentConfig subclass")
+    missing = [m for m in PROTOCOL_METHODS if not callable(getattr(kind, m, None))]
+    if missing:
+        named = [f"{m}()" for m in missing]
+        lacks.append(f"has no {' or '.join(named) if len(named) < 3 else ', '.join(named[:-1]) + ' or ' + named[-1]}")
+    return f"{' and '.join(lacks)}: {needs}" if lacks else None
+
+
 def check_of(kind: Any, cfg: ExperimentConfig) -> list[str]:
     """`kind.check(cfg)` when the kind has one, else no problems."""
     check = getattr(kind, "check", None)

@@ -6,7 +6,11 @@ used. It fills itself from three places, in this order of precedence:
 
 1. `register(name, target)` in code (a script or a test);
 2. entry points of installed packages, in the registry's group (`rlgen.kinds`, `rlgen.sources`, ...):
-   rlgen's own built-ins arrive this way too, from its pyproject.toml, exactly as a plugin's do;
+   rlgen's own built-ins arrive this way too, from its pyproject.toml, exactly as a plugin's do.
+   When two distributions register one name, rlgen's own entry wins; between two plugins, the one
+   whose distribution name sorts first. The other is ignored with a one-line warning naming both,
+   whatever the order in which the installed packages are found (importlib.metadata follows the
+   order of the files in site-packages);
 3. an import path used directly as the name (`kind: mypkg.kinds:MyKind` in a config).
 
     from rlgen.registry import SOURCES
@@ -15,7 +19,10 @@ used. It fills itself from three places, in this order of precedence:
 
 An unknown name raises `RlgenError` listing the known names, with a "did you mean". A plugin whose
 entry point fails to import never stops rlgen: it is loaded only when used, `rlgen list` shows it
-with the reason it cannot be loaded, and using it raises that reason as a readable error.
+with the reason it cannot be loaded, and using it raises that reason as a readable error. Each
+table checks the shape of what a name resolves to (a kind is a class with the protocol's methods
+and an ExperimentConfig model, a demo format has matches, read and write, ...): a registered int
+fails when its name is resolved, in config validation, with one line saying what the table needs.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import contextvars
 import difflib
 import importlib
+import inspect
 import re
 import types
 import warnings
@@ -67,19 +75,34 @@ class Entry:
     target: Any  # an object, or a "module:attr" string resolved on first `load()`
     origin: str  # "rlgen", a distribution's name, or "code"
     _loaded: Any = field(default=None, repr=False)
+    # the registry's shape check: what is wrong with the loaded object ("is a int, not ..."), or None
+    check: Callable[[Any], str | None] | None = field(default=None, repr=False, compare=False)
 
     def load(self) -> Any:
         if self._loaded is None:
             self._loaded = resolve(self.target, allow_module=True) if isinstance(self.target, str) else self.target
         return self._loaded
 
+    def shape_problem(self) -> str | None:
+        """What is wrong with the loaded object for its table (None: nothing); loads it."""
+        return self.check(self.load()) if self.check is not None else None
+
+    @property
+    def source(self) -> str:
+        """Where the name comes from, for messages: `from rlgen`, `from my-plugin`, `registered in code`."""
+        return "registered in code" if self.origin == "code" else f"from {self.origin}"
+
     @property
     def description(self) -> str:
-        """The first line of the target's docstring (or `description` attribute)."""
+        """The first line of the target's docstring (or `description` attribute); for a target that
+        cannot be loaded or is of the wrong shape for its table, that problem instead."""
         try:
             obj = self.load()
         except RlgenError as e:
             return f"(cannot be loaded: {e})"
+        problem = self.check(obj) if self.check is not None else None
+        if problem is not None:  # what is wrong, without what the table needs (using the name says that)
+            return f"(cannot be used: it {problem.split(': ', 1)[0]})"
         return describe(obj)
 
 
@@ -124,11 +147,23 @@ def resolve(path: str, allow_module: bool = False) -> Any:
     return obj
 
 
+def _canonical(dist_name: str) -> str:
+    """A distribution's name as packaging compares them (`My_Plugin` == `my-plugin`)."""
+    return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+def _precedence(origin: str) -> tuple[bool, str]:
+    """Which of two distributions' entries for one name wins (the smaller): rlgen's own, then by name."""
+    return _canonical(origin) != "rlgen", _canonical(origin)
+
+
 class Registry:
-    """A table of names -> targets for one kind of thing (see the module docstring)."""
+    """A table of names -> targets for one kind of thing (see the module docstring). `check(obj)`:
+    what is wrong with a resolved object for this table, as a predicate ("is a int, not a wrapper
+    class or function"), or None; applied to entries and import paths, not to the fallback."""
 
     def __init__(self, what: str, group: str, *, fallback: Callable[[str], Any] | None = None,
-                 fallback_note: str = ""):
+                 fallback_note: str = "", check: Callable[[Any], str | None] | None = None):
         self.what = what  # "data source", used in messages
         self.group = group  # the entry-point group plugins declare
         self._entries: dict[str, Entry] = {}
@@ -136,6 +171,7 @@ class Registry:
         # names a registry accepts beyond its entries (gymnasium's wrappers by class name): -> obj or None
         self._fallback = fallback
         self._fallback_note = fallback_note
+        self._check = check
 
     # --- filling ---
 
@@ -148,7 +184,7 @@ class Registry:
         if name in self._entries and not replace:
             raise RlgenError(f"{self.what} {name!r} is already registered (from {self._entries[name].origin}); "
                              "pass replace=True to override it")
-        self._entries[name] = Entry(name, target, "code")
+        self._entries[name] = Entry(name, target, "code", check=self._check)
         return target
 
     def unregister(self, name: str) -> None:
@@ -158,14 +194,24 @@ class Registry:
         if self._discovered:
             return
         self._discovered = True
+        found = []
         for ep in metadata.entry_points(group=self.group):
             dist = getattr(ep, "dist", None)
-            origin = dist.name if dist is not None else "an entry point"
+            name = getattr(dist, "name", None) if dist is not None else None
+            found.append((name if isinstance(name, str) and name else "an entry point", ep))
+        # importlib.metadata yields distributions in the order of the files in site-packages, which
+        # no one chooses: a clash is settled by who registers, never by that order. rlgen's own
+        # first, then by distribution name (the sort is stable: one distribution keeps its order)
+        found.sort(key=lambda item: _precedence(item[0]))
+        for origin, ep in found:
             if ep.name in self._entries:
-                warnings.warn(f"{self.what} {ep.name!r} from {origin} ignored: {self._entries[ep.name].origin} "
+                kept = self._entries[ep.name]
+                if kept.origin == origin and kept.target == ep.value:
+                    continue  # one distribution found twice on the path: the same entry
+                warnings.warn(f"{self.what} {ep.name!r} from {origin} ignored: {kept.origin} "
                               "registers the same name", RlgenWarning, stacklevel=2)
                 continue
-            self._entries[ep.name] = Entry(ep.name, ep.value, origin)
+            self._entries[ep.name] = Entry(ep.name, ep.value, origin, check=self._check)
 
     # --- reading ---
 
@@ -176,6 +222,11 @@ class Registry:
     def entries(self) -> Iterator[Entry]:
         self._discover()
         return iter(list(self._entries.values()))
+
+    def entry(self, name: str) -> Entry | None:
+        """The entry registered as `name` (None for an import path, a fallback or an unknown name)."""
+        self._discover()
+        return self._entries.get(name)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.problem(name) is None
@@ -196,15 +247,22 @@ class Registry:
         if name in self._entries:
             entry = self._entries[name]
             try:
-                return entry.load()
+                obj = entry.load()
             except RlgenError as e:
                 raise RlgenError(f"{self.what} {name!r} (from {entry.origin}) cannot be loaded: {e}") from None
+            return self._checked(obj, f"{self.what} {name!r} {entry.source}")
         if is_import_path(name):
             check_import_allowed(name)
-            return resolve(name)
+            return self._checked(resolve(name), f"{self.what} {name!r}")
         if self._fallback is not None and (found := self._fallback(name)) is not None:
             return found
         raise RlgenError(self._unknown(name))
+
+    def _checked(self, obj: Any, named: str) -> Any:
+        problem = self._check(obj) if self._check is not None else None
+        if problem is not None:
+            raise RlgenError(f"{named} {problem}")
+        return obj
 
     def _unknown(self, name: str) -> str:
         known = self.names()
@@ -217,11 +275,76 @@ class Registry:
 
 # --- the tables ---------------------------------------------------------------------------------
 
-KINDS = Registry("experiment kind", "rlgen.kinds")
-SOURCES = Registry("data source", "rlgen.sources")
-BACKBONES = Registry("backbone type", "rlgen.backbones")
-ENV_PACKAGES = Registry("env package", "rlgen.envs")
-DEMOS = Registry("demo format", "rlgen.demos")
+def _is_a(obj: Any) -> str:
+    return f"is a {type(obj).__name__}"
+
+
+def _kind_problem(obj: Any) -> str | None:
+    from rlgen.experiment import protocol_problem
+
+    return protocol_problem(obj)
+
+
+def _source_problem(obj: Any) -> str | None:
+    if callable(obj):
+        return None
+    return (f"{_is_a(obj)}, not a data source class or function (called with data.kwargs, it returns an object "
+            "with shape, modality, n_classes and sample(batch, rng))")
+
+
+def _backbone_problem(obj: Any) -> str | None:
+    needs = ("a backbone is an nn.Module class (or a function returning one) that takes in_shape, the input's "
+             "shape, and its keyword arguments, and sets self.out_dim")
+    if not callable(obj):
+        return f"{_is_a(obj)}, not a backbone class or function: {needs}"
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: the build itself will tell
+        return None
+    takes = "in_shape" in params and params["in_shape"].kind is not inspect.Parameter.POSITIONAL_ONLY
+    if not takes and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return f"takes no in_shape argument: {needs}"
+    return None
+
+
+def _wrapper_problem(obj: Any) -> str | None:
+    return None if callable(obj) else f"{_is_a(obj)}, not a wrapper class or function"
+
+
+DEMO_METHODS = ("matches", "read", "write")
+
+
+def _demo_problem(obj: Any) -> str | None:
+    needs = "a demo format is a class or object with matches(path), read(path) and write(demos, path, ...)"
+    missing = [m for m in DEMO_METHODS if not callable(getattr(obj, m, None))]
+    if len(missing) == len(DEMO_METHODS):
+        return f"{_is_a(obj)}, not a demo format: {needs}"
+    if missing:
+        return f"has no {', '.join(m + '()' for m in missing)}: {needs}"
+    return None
+
+
+def _game_problem(obj: Any) -> str | None:
+    if isinstance(obj, types.ModuleType):
+        if hasattr(obj, "env") or hasattr(obj, "raw_env"):
+            return None
+        return f"is the module {obj.__name__}, which has no env() or raw_env()"
+    if callable(obj):
+        return None
+    return f"{_is_a(obj)}, not a game module (with env()) or a function returning a PettingZoo AECEnv"
+
+
+def _env_package_problem(obj: Any) -> str | None:
+    if isinstance(obj, types.ModuleType) or callable(obj):
+        return None
+    return f"{_is_a(obj)}, not a module that registers gymnasium ids when imported or a function that does when called"
+
+
+KINDS = Registry("experiment kind", "rlgen.kinds", check=_kind_problem)
+SOURCES = Registry("data source", "rlgen.sources", check=_source_problem)
+BACKBONES = Registry("backbone type", "rlgen.backbones", check=_backbone_problem)
+ENV_PACKAGES = Registry("env package", "rlgen.envs", check=_env_package_problem)
+DEMOS = Registry("demo format", "rlgen.demos", check=_demo_problem)
 
 
 def _gymnasium_wrapper(name: str) -> Any:
@@ -249,9 +372,9 @@ def _pettingzoo_game(name: str) -> Any:
 
 
 WRAPPERS = Registry("wrapper", "rlgen.wrappers", fallback=_gymnasium_wrapper,
-                    fallback_note="any gymnasium.wrappers class by name")
+                    fallback_note="any gymnasium.wrappers class by name", check=_wrapper_problem)
 GAMES = Registry("game", "rlgen.games", fallback=_pettingzoo_game,
-                 fallback_note="any pettingzoo.classic game by module name")
+                 fallback_note="any pettingzoo.classic game by module name", check=_game_problem)
 
 TABLES: dict[str, Registry] = {
     "kinds": KINDS, "sources": SOURCES, "games": GAMES, "backbones": BACKBONES, "wrappers": WRAPPERS,
@@ -266,8 +389,14 @@ def load_env_packages() -> None:
     if _envs_loaded:
         return
     _envs_loaded = True
+    import gymnasium as gym
+
     for entry in ENV_PACKAGES.entries():
+        before = set(gym.registry)
         try:
+            problem = entry.shape_problem()
+            if problem is not None:
+                raise RlgenError(f"it {problem}")
             obj = entry.load()
             if callable(obj) and not isinstance(obj, type):
                 obj()
@@ -275,6 +404,15 @@ def load_env_packages() -> None:
             reason = str(e) if isinstance(e, RlgenError) else f"{type(e).__name__}: {e}"
             warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {reason}", RlgenWarning,
                           stacklevel=2)
+        for env_id in set(gym.registry) - before:
+            _env_id_packages.setdefault(env_id, entry)
+
+
+def env_package_of(env_id: str) -> Entry | None:
+    """The `rlgen.envs` entry whose loading registered `env_id` (None: gymnasium's own, or
+    registered some other way); after `load_env_packages()`."""
+    return _env_id_packages.get(env_id)
 
 
 _envs_loaded = False
+_env_id_packages: dict[str, Entry] = {}  # env id -> the env package that registered it

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import rlgen
-from rlgen.errors import ConfigError, RlgenError
+from rlgen.errors import ConfigError, RlgenError, RlgenWarning
 from tests.install_helpers import ROOT, copy_sources, list_sections, names_in, pip, run_python
 
 EXAMPLE = ROOT / "examples" / "rlgen-plugin-example"
@@ -251,3 +252,131 @@ def test_a_broken_plugin_stops_only_the_configs_that_use_it(tmp_path: Path) -> N
         assert out.returncode == 2 and f"{name} (from rlgen-broken-plugin) cannot be loaded" in err, err
         assert "RuntimeError: broken on purpose" in err
         assert "warning: env package 'boom' from rlgen-broken-plugin not loaded" in err and "UserWarning" not in err
+
+
+SHADOW_ENTRY_POINTS = """\
+[rlgen.backbones]
+mlp = rlgen_shadow_plugin:Net
+
+[rlgen.sources]
+intsrc = rlgen_shadow_plugin:NUMBER
+
+[rlgen.demos]
+intdemo = rlgen_shadow_plugin:NUMBER
+"""
+
+
+def test_a_plugin_found_before_rlgen_never_replaces_a_builtin_name(tmp_path: Path) -> None:
+    """importlib.metadata finds the plugin's dist-info first (PYTHONPATH is ahead of site-packages, as
+    a name sorting before `rlgen` is in one site-packages): its `mlp` is still ignored, with one
+    warning naming both, and every bundled config builds rlgen's MLP. Its int entries are listed
+    with what is wrong with them, not int's docstring."""
+    site = tmp_path / "site"
+    info = site / "aaa_shadow_plugin-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aaa-shadow-plugin\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(SHADOW_ENTRY_POINTS)
+    (site / "rlgen_shadow_plugin.py").write_text(
+        "NUMBER = 42\n\nclass Net:\n    '''Not rlgen's MLP.'''\n"
+        "    def __init__(self, in_shape, **kwargs):\n        self.out_dim = 1\n")
+    code = ("import rlgen; from rlgen.registry import BACKBONES; "
+            "cfg = rlgen.load_config('ppo_cartpole'); print(BACKBONES.get(cfg.agent.policy.backbone.type).__module__)")
+    out = run_python(["-c", code], tmp_path, site)
+    assert out.stdout.split() == ["rlgen.nets.mlp"]
+    assert "backbone type 'mlp' from aaa-shadow-plugin ignored: rlgen registers the same name" in out.stderr
+    listed = run_python(["-m", "rlgen", "list"], tmp_path, site)
+    sections = list_sections(listed.stdout)
+    assert not names_in(sections["backbones"])["mlp"].endswith("]")  # rlgen's own, not the plugin's
+    assert names_in(sections["sources"])["intsrc"] == ("(cannot be used: it is a int, not a data source class or "
+                                                       "function (called with data.kwargs, it returns an object with "
+                                                       "shape, modality, n_classes and sample(batch, rng))) "
+                                                       "[aaa-shadow-plugin]")
+    (intdemo,) = [line for line in listed.stdout.splitlines() if line.startswith("intdemo ")]
+    assert intdemo.split(None, 1)[1] == "(cannot be used: it is a int, not a demo format) [aaa-shadow-plugin]"
+
+
+# --- demo formats from plugins ---------------------------------------------------------------------
+
+
+class _RaisingFormat:
+    """Opens the path to read a magic number: a path that is not there raises."""
+
+    def matches(self, path: Path) -> bool:
+        with open(path, "rb") as f:
+            return f.read(4) == b"MAGI"
+
+    def read(self, path: Path) -> Any: ...
+
+    def write(self, demos: Any, path: Path, **kwargs: Any) -> None: ...
+
+
+@pytest.mark.parametrize("target, reason", [
+    (_RaisingFormat,
+     r"demo format 'test_raising' registered in code: its matches\('.*typo'\) raised FileNotFoundError"),
+    (42, r"demo format 'test_int_format' registered in code is a int, not a demo format"),
+], ids=["matches-raises", "int"])
+def test_a_broken_demo_format_is_skipped_with_one_warning(tmp_path: Path, target: Any, reason: str) -> None:
+    """A mistyped demos.path gets rlgen's own "demos not found", not the plugin format's error; the
+    plugin is named once in a warning."""
+    from rlgen.envs.demos import format_of
+    from rlgen.registry import DEMOS
+
+    name = "test_raising" if isinstance(target, type) else "test_int_format"
+    DEMOS.register(name, target)
+    try:
+        with pytest.warns(RlgenWarning, match=reason + ".*; skipped when finding a demos path's format"):
+            with pytest.raises(RlgenError, match="demos not found: .*typo .*record them with `rlgen record"):
+                format_of(tmp_path / "typo")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per format: a second warning would raise here
+            with pytest.raises(RlgenError, match="demos not found"):
+                format_of(tmp_path / "typo again")
+    finally:
+        DEMOS.unregister(name)
+
+
+def test_an_int_demo_format_fails_validation() -> None:
+    from rlgen.registry import DEMOS
+
+    DEMOS.register("test_intdemo", 42)
+    try:
+        with pytest.raises(ConfigError, match=r"demos.format: demo format 'test_intdemo' registered in code is a int, "
+                                              r"not a demo format: a demo format is a class or object with matches"):
+            rlgen.load_config("bc_cartpole", ["demos.format=test_intdemo"])
+    finally:
+        DEMOS.unregister("test_intdemo")
+
+
+# --- what a user outside a checkout reads and meets -------------------------------------------------
+
+
+def test_an_env_whose_extra_is_missing_names_rlgens_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not gymnasium's own advice (`pip install swig`, `gymnasium[box2d]`): rlgen's extra, at
+    validation, before a run directory exists."""
+    import importlib.util
+
+    from rlgen.envs import check_env_id
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name in ("Box2D", "mujoco") else find_spec(name, *args))
+    assert check_env_id("LunarLander-v3") == ("env 'LunarLander-v3' needs the Box2D package, which is not installed; "
+                                              "pip install 'rlgen[box2d]'")
+    assert check_env_id("HalfCheetah-v5").endswith("pip install 'rlgen[mujoco]'")
+    assert check_env_id("CartPole-v1") is None
+    with pytest.raises(ConfigError, match=r"env.id: env 'LunarLander-v3' needs the Box2D package.*rlgen\[box2d\]"):
+        rlgen.load_config("ppo_lunarlander")
+
+
+def test_train_help_examples_work_outside_a_checkout(tmp_path: Path) -> None:
+    """The first example is a bundled name (a `configs/...` path exists only in a checkout); a path
+    example is marked as a file of one's own."""
+    from rlgen.api import bundled_configs
+    from rlgen.cli import EXAMPLES
+
+    train = [line.split()[2] for line in EXAMPLES.splitlines() if line.strip().startswith("rlgen train ")]
+    assert train[0] == "ppo_cartpole" and train[0] in bundled_configs()
+    assert not [arg for arg in train if arg.startswith("configs/")]
+    (own,) = [line for line in EXAMPLES.splitlines() if line.split()[2:3] and line.split()[2].endswith(".yaml")
+              and line.strip().startswith("rlgen train ")]
+    assert "of your own" in own

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
+import re
+import warnings
+from contextlib import contextmanager
 from importlib import metadata
 
 import pytest
+import torch
+from pydantic import BaseModel
 
-from rlgen.errors import RlgenError
-from rlgen.registry import BACKBONES, GAMES, KINDS, SOURCES, WRAPPERS, Registry, describe, is_import_path, resolve
+from rlgen.api import load_config
+from rlgen.config import ExperimentConfig
+from rlgen.errors import ConfigError, RlgenError, RlgenWarning
+from rlgen.experiment import ExperimentBase
+from rlgen.registry import (BACKBONES, DEMOS, ENV_PACKAGES, GAMES, KINDS, SOURCES, TABLES, WRAPPERS, Registry, describe,
+                            is_import_path, resolve)
 
 
 def test_builtins_arrive_through_entry_points():
@@ -85,3 +95,172 @@ def test_a_wrapper_by_import_path_in_an_untrusted_file_asks_for_trust_not_a_know
         assert resolve_wrapper("TimeLimit")[0].__name__ == "TimeLimit"  # a gymnasium name needs no trust
     with pytest.raises(RlgenError, match="has no attribute 'TimeLimt'"):
         resolve_wrapper("gymnasium.wrappers:TimeLimt")
+
+
+# --- clashes: rlgen's own names win, whatever order the installed packages are found in -----------
+
+
+def _dist_entry_points(tmp_path, dist: str, group: str, lines: str) -> list[metadata.EntryPoint]:
+    """The entry points of a distribution `dist` installed (its dist-info only) under tmp_path."""
+    info = tmp_path / dist / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}\n")
+    (found,) = metadata.distributions(path=[str(tmp_path / dist)])
+    return [ep for ep in found.entry_points if ep.group == group]
+
+
+@pytest.mark.parametrize("plugin_first", [True, False], ids=["plugin-found-first", "rlgen-found-first"])
+def test_rlgens_own_backbone_wins_a_clash_in_either_order(tmp_path, monkeypatch, plugin_first):
+    """A plugin registering `mlp` (a dist whose name sorts before rlgen's, so importlib.metadata finds
+    it first in site-packages) is ignored with one warning naming both; every bundled config keeps
+    rlgen's MLP."""
+    from rlgen.nets.mlp import MLP
+
+    ours = list(metadata.entry_points(group="rlgen.backbones"))
+    assert {ep.dist.name for ep in ours} == {"rlgen"}
+    theirs = _dist_entry_points(tmp_path, "aaa-shadow", "rlgen.backbones", "mlp = collections:OrderedDict\n"
+                                "extra = collections:OrderedDict")
+    found = [*theirs, *ours] if plugin_first else [*ours, *theirs]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [ep for ep in found if ep.group == group])
+    reg = Registry("backbone type", "rlgen.backbones")
+    clash = r"^backbone type 'mlp' from aaa-shadow ignored: rlgen registers the same name$"
+    with pytest.warns(RlgenWarning, match=clash):
+        names = reg.names()
+    assert reg.get("mlp") is MLP and reg.entry("mlp").origin == "rlgen"
+    assert names[:len(ours)] == [ep.name for ep in ours] and names[-1] == "extra"  # the plugin's other names stay
+
+
+@pytest.mark.parametrize("order", [("aaa-one", "zzz-two"), ("zzz-two", "aaa-one")])
+def test_a_clash_between_two_plugins_is_settled_by_distribution_name(tmp_path, monkeypatch, order):
+    eps = {dist: _dist_entry_points(tmp_path, dist, "rlgen.test-widgets", f"spiral = {target}")
+           for dist, target in (("aaa-one", "math:floor"), ("zzz-two", "math:ceil"))}
+    found = [ep for dist in order for ep in eps[dist]]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [ep for ep in found if ep.group == group])
+    reg = Registry("widget", "rlgen.test-widgets")
+    with pytest.warns(RlgenWarning, match="widget 'spiral' from zzz-two ignored: aaa-one registers the same name"):
+        assert reg.get("spiral") is math.floor
+
+
+def test_one_distribution_found_twice_is_no_clash(tmp_path, monkeypatch):
+    eps = _dist_entry_points(tmp_path, "aaa-one", "rlgen.test-widgets", "spiral = math:floor")
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [*eps, *eps])
+    reg = Registry("widget", "rlgen.test-widgets")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert reg.names() == ["spiral"]
+
+
+# --- the shape of what a name resolves to: one readable line, at validation --------------------------
+
+
+@contextmanager
+def registered(table: Registry, name: str, target: object):
+    table.register(name, target)
+    try:
+        yield
+    finally:
+        table.unregister(name)
+
+
+class _NoInShape(torch.nn.Module):
+    """A module that takes no in_shape."""
+
+    def __init__(self, width: int = 4):
+        super().__init__()
+        self.out_dim = width
+
+
+class _PlainModel(BaseModel):
+    name: str
+    kind: str
+
+
+class _Stateful(ExperimentBase):
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class _PlainModelKind(_Stateful):
+    """Every method, but its config is a plain pydantic model."""
+
+    config_model = _PlainModel
+
+    def setup(self, ctx: object) -> None:
+        pass
+
+    def train_unit(self) -> dict:
+        return {}
+
+
+class _NoMethods(_Stateful):
+    """No setup, no train_unit."""
+
+    config_model = ExperimentConfig
+
+
+@pytest.mark.parametrize("table, what, needs", [
+    (KINDS, "experiment kind", "not a class implementing rlgen.experiment.Experiment"),
+    (SOURCES, "data source", "not a data source class or function"),
+    (GAMES, "game", "not a game module (with env()) or a function returning a PettingZoo AECEnv"),
+    (BACKBONES, "backbone type", "not a backbone class or function"),
+    (WRAPPERS, "wrapper", "not a wrapper class or function"),
+    (DEMOS, "demo format", "not a demo format"),
+    (ENV_PACKAGES, "env package", "not a module that registers gymnasium ids"),
+], ids=lambda v: v.group if isinstance(v, Registry) else None)
+def test_a_registered_int_is_refused_in_one_line_naming_what_the_table_needs(table, what, needs):
+    with registered(table, "test_int", 42):
+        assert table.problem("test_int").startswith(f"{what} 'test_int' registered in code is a int, {needs}")
+        assert "test_int" not in table
+        with pytest.raises(RlgenError, match="is a int, not"):
+            table.get("test_int")
+        description = table.entry("test_int").description  # `rlgen list` shows the problem, not int's docstring
+        assert description.startswith(f"(cannot be used: it is a int, {needs}")
+        assert "Convert a number" not in description
+
+
+@pytest.mark.parametrize("config, override, table, message", [
+    ("gan_ring8", "data.source=test_bad", SOURCES, "data.source: data source 'test_bad' registered in code is a int"),
+    ("selfplay_tictactoe", "game.name=test_bad", GAMES, "game.name: game 'test_bad' registered in code is a int"),
+    ("ppo_cartpole", "agent.policy.backbone={type: test_bad}", BACKBONES,
+     "backbone.type: backbone type 'test_bad' registered in code is a int"),
+    ("ppo_cartpole", "env.wrappers=[test_bad]", WRAPPERS, "wrapper 'test_bad' registered in code is a int"),
+], ids=["source", "game", "backbone", "wrapper"])
+def test_a_config_naming_an_int_fails_validation(config, override, table, message):
+    """Not "'int' object is not callable (check data.kwargs)", nor a failure when PPO builds the policy."""
+    with registered(table, "test_bad", 42), pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(config, [override])
+
+
+@pytest.mark.parametrize("kind, message", [
+    (_PlainModelKind, "has config_model _PlainModel, not an rlgen.config.ExperimentConfig subclass: a kind is a class"),
+    (_NoMethods, "has no setup() or train_unit(): a kind is a class with config_model"),
+    (lambda cfg: None, "is a function, not a class implementing rlgen.experiment.Experiment"),
+], ids=["plain-pydantic-config", "no-methods", "function"])
+def test_a_kind_of_the_wrong_shape_fails_validation_before_a_run_directory(tmp_path, kind, message):
+    from rlgen import train
+
+    raw = {"name": "bad", "kind": "test_bad_kind", "train": {"total_steps": 10, "eval_every": 10, "progress": False},
+           "logging": {"dir": str(tmp_path / "runs"), "console": False, "wandb": {"mode": "disabled"}}}
+    with registered(KINDS, "test_bad_kind", kind):
+        named = r"kind: experiment kind 'test_bad_kind' registered in code "
+        with pytest.raises(ConfigError, match=named + re.escape(message)):
+            train(raw)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_backbone_that_takes_no_in_shape_fails_validation():
+    with registered(BACKBONES, "test_no_in_shape", _NoInShape):
+        with pytest.raises(ConfigError, match=r"agent.policy.backbone.type: backbone type 'test_no_in_shape' "
+                                              r"registered in code takes no in_shape argument: a backbone is"):
+            load_config("ppo_cartpole", ["agent.policy.backbone={type: test_no_in_shape, width: 3}"])
+
+
+def test_every_builtin_has_the_shape_of_its_table():
+    for section, table in TABLES.items():
+        for entry in table.entries():
+            if entry.origin == "rlgen":
+                assert table.problem(entry.name) is None, (section, entry.name)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import types
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -162,8 +163,7 @@ def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
     (run / name / "config.yml").write_text(yaml.safe_dump(_zoo_hyperparams(cfg)))
     written.append(run / name / "config.yml")
     # enjoy makes the env with gymnasium.spec(--env), so the modules that register the id go first
-    packages = [p for p in (module, "rlgen.envs.registration" if env_id.startswith("rlgen/") else "") if p]
-    imports = "".join(f" --gym-packages {p}" for p in packages)
+    imports = "".join(f" --gym-packages {p}" for p in _registering_modules(module, env_id))
     console.print(f"rl-zoo3: python -m rl_zoo3.enjoy --algo {algo} --env {env_id} -f {root} --exp-id 1{imports}")
     return written
 
@@ -180,7 +180,33 @@ def _no_zoo_layout(cfg: Any, algo: str | None, env_id: str) -> str | None:
         return "rlgen normalizes stacked frames, rl-zoo3 stacks normalized ones"
     if env_id.startswith("MinAtar/"):
         return "no module registers MinAtar's ids on import, which enjoy's --gym-packages needs"
+    entry, package = _env_package(env_id)
+    if entry is not None and package is None:
+        return (f"{env_id} is registered by calling {entry.target} (the rlgen.envs entry point {entry.name!r} "
+                f"{entry.source}), not by importing a module, which is all enjoy's --gym-packages does")
     return None
+
+
+def _env_package(env_id: str) -> tuple[Any, str | None]:
+    """The `rlgen.envs` entry point that registered `env_id` (None: none did) and the module whose
+    import registers it (None where the entry point is a function that registers when called)."""
+    from rlgen.registry import env_package_of
+
+    entry = env_package_of(env_id)
+    if entry is None:
+        return None, None
+    target = entry.target
+    if isinstance(target, str):
+        return entry, None if ":" in target else target
+    return entry, target.__name__ if isinstance(target, types.ModuleType) else None
+
+
+def _registering_modules(module: str, env_id: str) -> list[str]:
+    """The modules enjoy must import (`--gym-packages`) for gymnasium to know `env_id`: the module
+    of a `module:EnvId` id, rlgen's own for `rlgen/...` ids, and the module of the rlgen.envs entry
+    point (a plugin's) that registered it."""
+    packages = [module, "rlgen.envs.registration" if env_id.startswith("rlgen/") else "", _env_package(env_id)[1]]
+    return list(dict.fromkeys(p for p in packages if p))
 
 
 def _zoo_hyperparams(cfg: Any) -> dict[str, Any]:

@@ -470,3 +470,61 @@ def test_enjoy_command_imports_the_module_that_registers_the_env(tmp_path, capsy
         done = subprocess.run([sys.executable, *command.split()[1:], "--no-render", "-n", "5"], capture_output=True,
                               text=True, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
+
+
+ENVPLUG = """\
+import gymnasium as gym
+
+if "rlgen_test_envplug/Pole-v0" not in gym.registry:
+    gym.register("rlgen_test_envplug/Pole-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv",
+                 max_episode_steps=50)
+
+
+def register():
+    if "rlgen_test_envplug/Called-v0" not in gym.registry:
+        gym.register("rlgen_test_envplug/Called-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv",
+                     max_episode_steps=50)
+"""
+
+
+@pytest.fixture
+def env_plugin(tmp_path, monkeypatch):
+    """A plugin's `rlgen.envs` entry points: a module that registers an id on import, and a function
+    that registers one when called (as the MinAtar entry point does)."""
+    from rlgen import registry
+
+    (tmp_path / "rlgen_test_envplug.py").write_text(ENVPLUG)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.ENV_PACKAGES.register("test_envplug", "rlgen_test_envplug")
+    registry.ENV_PACKAGES.register("test_envplug_fn", "rlgen_test_envplug:register")
+    monkeypatch.setattr(registry, "_envs_loaded", False)  # load the env packages again, these two too
+    try:
+        yield
+    finally:
+        registry.ENV_PACKAGES.unregister("test_envplug")
+        registry.ENV_PACKAGES.unregister("test_envplug_fn")
+        for env_id in ("rlgen_test_envplug/Pole-v0", "rlgen_test_envplug/Called-v0"):
+            gym.registry.pop(env_id, None)
+            registry._env_id_packages.pop(env_id, None)
+        sys.modules.pop("rlgen_test_envplug", None)
+
+
+def test_enjoy_command_imports_the_plugin_module_that_registers_the_env(env_plugin, tmp_path, capsys):
+    """An id a plugin registers through the rlgen.envs entry point: enjoy must import that module."""
+    from types import SimpleNamespace
+
+    from rlgen.agents.rl.export import _no_zoo_layout, _zoo_layout
+
+    cfg = rlgen.load_config(_rl("ppo_plug", "rlgen_test_envplug/Pole-v0", "ppo", {}, 32))
+    model = tmp_path / "model.zip"
+    model.write_bytes(b"zip")
+    capsys.readouterr()
+    written = _zoo_layout(SimpleNamespace(cfg=cfg, model=None), [model], tmp_path / "rl-zoo")
+    assert written[0] == tmp_path / "rl-zoo" / "ppo" / "rlgen_test_envplug-Pole-v0_1" / "rlgen_test_envplug-Pole-v0.zip"
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.endswith(f"--env rlgen_test_envplug/Pole-v0 -f {tmp_path / 'rl-zoo'} --exp-id 1 "
+                        "--gym-packages rlgen_test_envplug"), err
+
+    # an id registered by calling a function: no module import registers it, so no layout enjoy cannot play
+    called = rlgen.load_config(_rl("ppo_called", "rlgen_test_envplug/Called-v0", "ppo", {}, 32))
+    assert "registered by calling rlgen_test_envplug:register" in _no_zoo_layout(called, "ppo", called.env.id)
