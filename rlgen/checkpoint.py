@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import io
+import numbers
 import os
 import pickle
 import shutil
@@ -29,7 +30,7 @@ from typing import Any, Iterator
 
 import torch
 
-from rlgen import plain
+from rlgen import plain, rundir
 from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console, disk_error
 
@@ -200,6 +201,7 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
     run_dir = path
     if in_ckpts:  # relative paths stay relative (messages name what the user typed)
         run_dir = full.parent.parent if path.is_absolute() else Path(os.path.relpath(full.parent.parent))
+    rundir.check_links(run_dir)  # what opens it may write into it (eval --video, media)
     ckpt_dir = run_dir / "checkpoints"
     if which is None:
         if in_ckpts or (path / STATE).is_file():
@@ -313,13 +315,34 @@ def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
         raise RlgenError(f"checkpoint {ckpt} is unreadable ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(state, dict):
         raise RlgenError(f"checkpoint {file} holds a {type(state).__name__}, not an rlgen checkpoint")
-    return plain.decode(state)
+    state = plain.decode(state)
+    if "global_step" in state:
+        count(state["global_step"], f"checkpoint {ckpt}: its global_step")
+    return state
+
+
+def count(value: Any, what: str) -> int:
+    """A counter read from a checkpoint (a step, an update count) as an int: a non-negative integer
+    (numpy's too), or else one line naming `what` (None, a string or a float is a damaged or crafted file)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    shown = repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
+    raise RlgenError(f"{what} is {shown}, not a count (a damaged or crafted checkpoint)")
 
 
 # What an old-format (pickled) checkpoint may name, and nothing else, even under --trust: numpy
-# arrays, scalars and RNG states, torch devices, gymnasium spaces and SB3's replay buffers. None
-# of these runs code when called or rebuilt (a buffer or a space gets its attributes set, no
-# __init__), so a crafted file is refused by name instead of being executed.
+# arrays, scalars and RNG states, torch devices, gymnasium spaces and SB3's replay buffers, so a
+# crafted file is refused by name instead of being executed.
+_SPACES = frozenset(f"gymnasium.spaces.{m}.{c}" for m, c in (
+    ("box", "Box"), ("discrete", "Discrete"), ("dict", "Dict"), ("multi_discrete", "MultiDiscrete"),
+    ("multi_binary", "MultiBinary"), ("tuple", "Tuple")))
+_BUFFERS = frozenset(f"stable_baselines3.common.buffers.{c}" for c in ("ReplayBuffer", "DictReplayBuffer"))
+# Of those, the classes a pickle makes without calling them: NEWOBJ (`cls.__new__(cls)`, what
+# `__reduce_ex__(2)` writes for an ordinary object), then BUILD sets its attributes. Only the
+# pickled replay buffer of an old checkpoint holds them (`unpickle`), and a call of one (REDUCE) is
+# refused: it would run __init__ with the file's arguments (`ReplayBuffer(10**12, ...)` allocates
+# terabytes). The other classes are called harmlessly (`numpy.dtype("f8")`, `torch.device("cpu")`).
+NEW_ONLY = _SPACES | _BUFFERS
 OLD_FORMAT_GLOBALS = frozenset({
     "builtins.set", "builtins.frozenset", "builtins.slice", "collections.OrderedDict", "collections.deque",
     "numpy.ndarray", "numpy.dtype", "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
@@ -327,30 +350,56 @@ OLD_FORMAT_GLOBALS = frozenset({
     "numpy.random._pickle.__generator_ctor", "numpy.random._pickle.__bit_generator_ctor",
     "numpy.random._pickle.__randomstate_ctor", "numpy.random._pcg64.PCG64", "numpy.random._mt19937.MT19937",
     "numpy.random.bit_generator.__pyx_unpickle_SeedSequence", "numpy.random.bit_generator.SeedSequence",
-    "torch.device",
-    *(f"gymnasium.spaces.{m}.{c}" for m, c in (("box", "Box"), ("discrete", "Discrete"), ("dict", "Dict"),
-                                               ("multi_discrete", "MultiDiscrete"), ("multi_binary", "MultiBinary"),
-                                               ("tuple", "Tuple"))),
-    "stable_baselines3.common.buffers.ReplayBuffer", "stable_baselines3.common.buffers.DictReplayBuffer",
+    "torch.device", *NEW_ONLY,
 })
 
 
-class _OldFormatUnpickler(pickle.Unpickler):
+class _OldFormatUnpickler(pickle._Unpickler):  # the Python implementation: each opcode can be checked
+    """Reads only `OLD_FORMAT_GLOBALS`, and makes a `NEW_ONLY` class's objects only by NEWOBJ."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, file: Any):
+        super().__init__(file)
+        self._new_only: list[type] = []
+
     def find_class(self, module: str, name: str) -> Any:
-        if f"{module}.{name}" not in OLD_FORMAT_GLOBALS and not module.startswith("numpy.dtypes"):
-            raise UnsafeCheckpointError(f"refused {module}.{name}: an old-format checkpoint may hold numpy "
+        dotted = f"{module}.{name}"
+        if dotted not in OLD_FORMAT_GLOBALS and not module.startswith("numpy.dtypes"):
+            raise UnsafeCheckpointError(f"refused {dotted}: an old-format checkpoint may hold numpy "
                                         "arrays, RNG states, gymnasium spaces and SB3 replay buffers, not this")
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        if dotted in NEW_ONLY:
+            self._new_only.append(found)
+        return found
+
+    def _refuse_call(self, func: Any) -> None:
+        if any(func is cls for cls in self._new_only):
+            raise UnsafeCheckpointError(f"refused a call of {func.__module__}.{func.__qualname__}: an old-format "
+                                        "checkpoint holds gymnasium spaces and SB3 replay buffers with their "
+                                        "attributes set, never made by calling the class (which runs its __init__)")
+
+    def load_reduce(self) -> None:
+        self._refuse_call(self.stack[-2])  # the callable, under its arguments
+        super().load_reduce()
+
+    def _instantiate(self, klass: Any, args: Any) -> None:  # INST and OBJ (protocols 0 and 1)
+        self._refuse_call(klass)
+        super()._instantiate(klass, args)
+
+    dispatch[pickle.REDUCE[0]] = load_reduce
 
 
 def _old_format_objects() -> list[Any]:
-    """`OLD_FORMAT_GLOBALS` as objects, for torch's own allowlist (`torch.serialization.safe_globals`)."""
+    """`OLD_FORMAT_GLOBALS` as objects, for torch's own allowlist (`torch.serialization.safe_globals`),
+    less `NEW_ONLY`: torch's unpickler calls an allowed class that a REDUCE names, and an old
+    checkpoint held spaces and buffers only inside its pickled replay buffer (`unpickle`)."""
     import importlib
 
     import numpy as np
 
     found = [type(np.dtype(t)) for t in np.sctypeDict.values()]  # numpy.dtypes.Float32DType, ...: dtype classes
-    for dotted in OLD_FORMAT_GLOBALS:
+    for dotted in OLD_FORMAT_GLOBALS - NEW_ONLY:
         module, name = dotted.rsplit(".", 1)
         try:
             found.append(getattr(importlib.import_module(module), name))
@@ -369,15 +418,16 @@ def _load_trusted(file: Path, data: bytes, map_location: str | torch.device) -> 
             return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpointError(f"refused to open {file}: it holds Python objects an old-format checkpoint "
-                                    f"never held ({_globals_in(data)})") from None
+                                    f"never held ({_globals_in(data, OLD_FORMAT_GLOBALS - NEW_ONLY)})") from None
     except Exception as e:  # noqa: BLE001
         raise RlgenError(f"checkpoint {file} is unreadable ({type(e).__name__}: {first_line(e)})") from None
 
 
-def _globals_in(data: bytes) -> str:
-    """What a refused checkpoint would import to load (`os.system`, `numpy...scalar`), a few names."""
+def _globals_in(data: bytes, allowed: frozenset[str] = frozenset()) -> str:
+    """What a refused checkpoint would import to load (`os.system`, `numpy...scalar`), a few names
+    (less those `allowed`)."""
     try:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data))
+        names = [n for n in torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(data)) if n not in allowed]
     except Exception:  # noqa: BLE001 - only for the message
         return "classes or functions"
     return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "") or "classes or functions"

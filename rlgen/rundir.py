@@ -8,12 +8,17 @@ A new run's id ends in 32 random bits and its directory is made with an exclusiv
 runs that draw the same id (the same second, the same bits) cannot share it; the second draws
 again. The lock is an advisory `flock` on `RUN_DIR/.lock`, released by the OS however the process
 ends (SIGKILL included), so a killed run can be resumed at once.
+
+A run directory opened by rlgen (`--resume`, eval, export, play, record, `rlgen.load_run`) may hold
+no symbolic link that leads outside it (`check_links`): rlgen writes into a run's files, and would
+write through such a link into the file it names.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from fnmatch import fnmatchcase
 import secrets
 import shutil
 import time
@@ -83,6 +88,7 @@ def claim(path: Path) -> Path:
         if any(p.name != LOCK for p in path.iterdir()):
             raise RlgenError(f"--run-dir {path} already holds files (a run?): give a new or empty directory, "
                              f"or continue that run with `rlgen train --resume {path}`") from None
+        check_links(path)  # its .lock: a link out would be created and locked where it points
     except OSError as e:
         raise _cannot_create(path, e) from None
     return path
@@ -121,6 +127,47 @@ def prune(made: list[Path]) -> None:
             parent.rmdir()
         except OSError:  # another run's directory is in there now, or it is gone already
             break
+
+
+# W&B's own links in a run's wandb/ folder. W&B replaces the first three when it starts again
+# (remove, then rename a new link into place: it never writes through them), and a W&B run folder's
+# debug-core.log, which names the log in the W&B cache of the machine that wrote the run, is made
+# only by the W&B that made that folder. They may point anywhere: a run copied to another
+# directory or machine keeps them as they were, and opens.
+WANDB_LINKS = ("wandb/latest-run", "wandb/debug.log", "wandb/debug-internal.log", "wandb/*/logs/debug-core.log")
+
+
+def check_links(run_dir: Path) -> None:
+    """Refuse a run directory in which any path is a symbolic link whose target lies outside it
+    (W&B's own links aside, `WANDB_LINKS`): a resume appends to metrics.jsonl and rewrites
+    summary.json and config.yaml, an evaluation records into media/, and a link there would have
+    them write into whatever file it names. The directory is walked without following a link, and
+    nothing is changed. The run directory itself may be a link (a run kept on another disk)."""
+    root = os.path.realpath(run_dir)
+    for parent, dirs, files in os.walk(root):  # a link to a directory is listed, never entered
+        for name in sorted(dirs + files):
+            path = os.path.join(parent, name)
+            if not os.path.islink(path):
+                continue
+            target, rel = os.path.realpath(path), os.path.relpath(path, root)
+            if _inside(target, root) or _wandbs_own(rel):
+                continue
+            raise RlgenError(f"refused to open {run_dir}: {rel} is a symbolic link to {target}, outside the run "
+                             "directory, and what rlgen writes into the run (metrics, summary, checkpoints, media) "
+                             "would go there; replace the link with the file it names (or link the run directory itself)")
+
+
+def _inside(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([root, path]) == root
+    except ValueError:  # another drive (Windows)
+        return False
+
+
+def _wandbs_own(rel: str) -> bool:
+    parts = Path(rel).parts
+    return any(len(parts) == len(shape := pattern.split("/")) and all(map(fnmatchcase, parts, shape))
+               for pattern in WANDB_LINKS)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import numbers
 import os
 import random
 import signal
@@ -125,6 +126,8 @@ class Runner:
                         self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
                 elif not self.resume_dir.is_dir():
                     raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
+                else:  # before the lock file: the run's files are written from here on
+                    rundir.check_links(self.resume_dir)
                 if self.rank == 0:
                     held.enter_context(rundir.locked(self.run_dir))
                 resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
@@ -296,6 +299,7 @@ class Runner:
         return checkpoint.load(self.resume_dir, trust=self.trust)
 
     def _restore(self, state: dict[str, Any], device: torch.device) -> None:
+        saved = _runner_state(state.get("runner"), f"cannot resume {self.run_dir}: its checkpoint's runner")
         try:
             with checkpoint.trusted(self.trust):
                 self.exp.load_state_dict(state["experiment"])
@@ -305,7 +309,8 @@ class Runner:
             raise RlgenError(f"cannot resume {self.run_dir}: its checkpoint at step {state.get('global_step')} does "
                              f"not fit this {self.cfg.kind} experiment ({type(e).__name__}: "
                              f"{first_line(e)})") from None
-        for k, v in state["runner"].items():
+        checkpoint.count(self.exp.global_step, f"cannot resume {self.run_dir}: its checkpoint's step")
+        for k, v in saved.items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
         self._rescore(((state.get("config") or {}).get("train") or {}).get("early_stop") or {})
         _set_rng_state(state.get("rng"))
@@ -494,6 +499,47 @@ class Runner:
 
 
 # --- small pure helpers ---------------------------------------------------------------------------
+
+
+def _runner_state(saved: Any, what: str) -> dict[str, Any]:
+    """The `_State` fields of a checkpoint's "runner" entry, each checked to be of its type (a
+    crafted checkpoint's `next_eval: None` would fail in the loop, not here); others are left out."""
+    if not isinstance(saved, dict):
+        raise RlgenError(f"{what} state is {'missing' if saved is None else f'a {type(saved).__name__}'}, not a mapping "
+                         "(a damaged or crafted checkpoint)")
+    out: dict[str, Any] = {}
+    for name, value in saved.items():
+        if name in ("next_eval", "next_ckpt", "evals_since_best", "evals"):
+            value = checkpoint.count(value, f"{what}.{name}")
+        elif name == "best_step":
+            value = None if value is None else checkpoint.count(value, f"{what}.{name}")
+        elif name in ("best", "top", "train_time_s"):
+            if not (_real(value) or (value is None and name != "train_time_s")):
+                raise RlgenError(f"{what}.{name} is {_shown(value)}, not a number (a damaged or crafted checkpoint)")
+            value = None if value is None else float(value)
+        elif name == "target_reached":
+            if value is not None:
+                if not isinstance(value, dict) or not _real(value.get("wall_time_s")):
+                    raise RlgenError(f"{what}.{name} is {_shown(value)}, not a step and a time (a damaged or crafted "
+                                     "checkpoint)")
+                value = {"global_step": checkpoint.count(value.get("global_step"), f"{what}.{name}.global_step"),
+                         "wall_time_s": float(value["wall_time_s"])}
+        elif name == "last_eval":
+            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+                raise RlgenError(f"{what}.{name} is {_shown(value)}, not metrics by name (a damaged or crafted "
+                                 "checkpoint)")
+        else:
+            continue  # not a field of this rlgen's runner
+        out[name] = value
+    return out
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
 
 
 def choose_device(name: str, wants_accelerator: bool) -> torch.device:

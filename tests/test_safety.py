@@ -14,6 +14,7 @@ import yaml
 import rlgen
 from rlgen import checkpoint, plain
 from rlgen.cli import main
+from rlgen.errors import RlgenError
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
 RUNS = {
@@ -199,3 +200,182 @@ def test_every_command_that_opens_a_run_takes_trust(tmp_path, capsys):
         assert "'gymnasium.wrappers:ClipReward' is an import path" in " ".join(capsys.readouterr().err.split())
         assert main([*command, "--trust"]) == 0, command
     assert (tmp_path / "demos.npz").is_file()
+
+
+# --- symbolic links out of a run --------------------------------------------------------------------
+
+
+def _snapshot(root: Path) -> dict[str, object]:
+    """Every path under `root` but the lock file (a resume takes it first), links not followed: a
+    link by its target, a file by its bytes."""
+    seen: dict[str, object] = {}
+    for parent, dirs, files in __import__("os").walk(root):
+        for name in set(dirs + files) - {".lock"}:
+            path = Path(parent, name)
+            rel = str(path.relative_to(root))
+            seen[rel] = ("link", str(path.readlink())) if path.is_symlink() else \
+                ("dir",) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return seen
+
+
+def test_a_run_with_a_link_out_of_it_is_refused_and_nothing_is_written(pristine, tmp_path, capsys):
+    """A shared run whose summary.json and metrics.jsonl are links to files outside it: a resume
+    would rewrite the one and append to the other. Every command that opens the run refuses it in
+    one line naming the link and its target, and no file, in the run or outside it, changes."""
+    run, outside = _copy(pristine, "gan", tmp_path), tmp_path / "victim"
+    outside.mkdir()
+    (outside / "important.txt").write_text("precious\n")
+    (outside / "log.txt").write_text("victim log\n")
+    (run / "summary.json").unlink()
+    (run / "summary.json").symlink_to(outside / "important.txt")
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").symlink_to(outside / "log.txt")
+    before, victims = _snapshot(run), _snapshot(outside)
+    commands = {**_commands(run), "resume": ["train", "--resume", str(run), "train.total_steps=4", *QUIET]}
+    for name in ("resume", "eval", "export"):
+        for trust in ([], ["--trust"]):  # not code: --trust does not open it either
+            assert main([*commands[name], *trust]) == 2, name
+            err = " ".join(capsys.readouterr().err.split())
+            assert f"refused to open {run}: metrics.jsonl is a symbolic link to {outside / 'log.txt'}, outside the run " \
+                   "directory" in err, (name, err)
+            assert "Traceback" not in err and err.count("error:") == 1, err
+    with pytest.raises(RlgenError, match="metrics.jsonl is a symbolic link"):
+        rlgen.load_run(run)
+    assert _snapshot(run) == before and _snapshot(outside) == victims
+    assert not (run / ".lock").exists()
+
+    # a link to a directory out of the run (where eval --video would record) is refused too
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").write_text("")
+    (run / "summary.json").unlink()
+    (run / "media").mkdir(exist_ok=True)
+    (run / "media" / "videos").symlink_to(outside, target_is_directory=True)
+    assert main([*commands["eval"], "--video"]) == 2
+    assert "media/videos is a symbolic link to" in " ".join(capsys.readouterr().err.split())
+    assert _snapshot(outside) == victims
+
+
+def test_links_inside_a_run_and_a_linked_run_directory_open(pristine, tmp_path, capsys):
+    """What stays inside the run is no danger: a link to one of its own files, W&B's own links
+    (which W&B replaces rather than writes through; its core log names the machine's W&B cache),
+    and the run directory itself being a link (a run kept on another disk)."""
+    run = _copy(pristine, "gan", tmp_path)
+    (run / "summary-link.json").symlink_to("summary.json")
+    wandb = run / "wandb" / "offline-run-20260101_000000-x"
+    (wandb / "logs").mkdir(parents=True)
+    (wandb / "logs" / "debug-core.log").symlink_to("/nonexistent/wandb/logs/core-debug-20260101_000000.log")
+    (run / "wandb" / "latest-run").symlink_to(wandb.name)
+    (run / "wandb" / "debug.log").symlink_to(tmp_path / "elsewhere" / "debug.log")  # written on another machine
+    linked = tmp_path / "linked"
+    linked.symlink_to(run, target_is_directory=True)
+    assert main(["eval", str(linked), "--episodes", "1"]) == 0
+    assert main(["train", "--resume", str(linked), "train.total_steps=4", *QUIET]) == 0
+    assert not (tmp_path / "elsewhere").exists()
+    # but a link W&B does not make, under wandb/ too, is refused
+    (run / "wandb" / "offline-run-20260101_000001-x").symlink_to(tmp_path, target_is_directory=True)
+    assert main(["eval", str(run), "--episodes", "1"]) == 2
+    assert "wandb/offline-run-20260101_000001-x is a symbolic link to" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_wandb_run_copied_elsewhere_resumes_and_evaluates(tmp_path, monkeypatch):
+    """W&B's offline folder holds links of its own, one to the W&B cache outside the run; a run
+    copied as `cp -a` copies it (links kept as links) still resumes, with W&B, and evaluates."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    name, overrides = RUNS["gan"]
+    quiet = ["logging.wandb.mode=offline", "train.progress=false", "logging.console=false"]
+    first = rlgen.train(name, [*overrides, *quiet, f"logging.dir={tmp_path / 'a'}"]).run_dir
+    links = [p for p in first.rglob("*") if p.is_symlink()]
+    assert links, "W&B made no links: nothing is checked here"
+    copy = tmp_path / "b" / first.name
+    shutil.copytree(first, copy, symlinks=True, ignore=shutil.ignore_patterns(".lock"))
+    assert rlgen.train(resume=copy, overrides=["train.total_steps=4", *quiet]).summary["status"] == "completed"
+    assert main(["eval", str(copy), "--episodes", "1"]) == 0
+
+
+# --- an old replay buffer's classes are never called ------------------------------------------------
+
+
+class _CalledBuffer:
+    """Unpickles into a call `ReplayBuffer(size, ...)`: its __init__ would allocate the buffer."""
+
+    def __reduce__(self):
+        import gymnasium as gym
+        from stable_baselines3.common.buffers import ReplayBuffer
+
+        return ReplayBuffer, (7, gym.spaces.Box(-1, 1, (1,)), gym.spaces.Discrete(2), "cpu")
+
+
+class _CalledBox:
+    def __reduce__(self):
+        import gymnasium as gym
+
+        return gym.spaces.Box, (-1.0, 1.0, (3,))
+
+
+def test_an_old_replay_buffer_is_made_without_calling_its_class(tmp_path, monkeypatch):
+    """Under --trust an old pickled buffer is read with SB3's buffers and gymnasium's spaces
+    allowed, made as pickle makes them (their attributes set, no __init__); a pickle that calls
+    one (`ReplayBuffer(10**12, ...)` would allocate terabytes) is refused, in the buffer's blob and
+    in the checkpoint's own state.pt. A buffer pickled by SB3 still reads back whole."""
+    import gymnasium as gym
+    import numpy as np
+    from stable_baselines3.common.buffers import ReplayBuffer
+
+    calls = []
+    init = ReplayBuffer.__init__
+    monkeypatch.setattr(ReplayBuffer, "__init__", lambda self, *a, **k: (calls.append(a), init(self, *a, **k))[1])
+    genuine = ReplayBuffer(5, gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(3), "cpu")
+    genuine.observations[:] = np.arange(10, dtype=np.float32).reshape(5, 1, 2)
+    genuine.pos = 3
+    blob, calls[:] = pickle.dumps(genuine), []
+    with checkpoint.trusted(True):
+        back = checkpoint.unpickle(blob, "replay buffer")
+        assert isinstance(back, ReplayBuffer) and back.pos == 3 and not calls
+        assert np.array_equal(back.observations, genuine.observations) and back.action_space == gym.spaces.Discrete(3)
+        for payload, called in ((_CalledBuffer(), "ReplayBuffer"), ((1, [_CalledBox()]), "Box")):
+            with pytest.raises(checkpoint.UnsafeCheckpointError, match=f"refused a call of .*{called}"):
+                checkpoint.unpickle(pickle.dumps(payload), "replay buffer")
+    assert not calls
+    ckpt = tmp_path / "step_1"
+    ckpt.mkdir()
+    for payload in (_CalledBuffer(), _CalledBox()):
+        torch.save({"experiment": {"x": payload}, "format": 1}, ckpt / checkpoint.STATE)
+        with pytest.raises(checkpoint.UnsafeCheckpointError, match="never held .*gymnasium.spaces.box.Box"):
+            checkpoint.read(ckpt, trust=True)
+    assert not calls
+
+
+# --- counters of the wrong type ---------------------------------------------------------------------
+
+
+def _set_in_checkpoints(run: Path, where: str | None, key: str, value) -> None:
+    for ckpt in _checkpoints(run):
+        state = checkpoint.read(ckpt)
+        (state if where is None else state[where])[key] = value
+        _write_state(ckpt, plain.encode(state))
+
+
+COUNTERS = [  # (where, key, value, the refusal, read by eval too)
+    ("runner", "next_eval", None, "its checkpoint's runner.next_eval is None, not a count", False),
+    ("runner", "train_time_s", "1 s", "its checkpoint's runner.train_time_s is '1 s', not a number", False),
+    (None, "global_step", None, "its global_step is None, not a count", True),
+    ("experiment", "num_timesteps", None, "the checkpoint's num_timesteps is None, not a count", True),
+]
+
+
+@pytest.mark.parametrize("where, key, value, refusal, evaluated", COUNTERS, ids=[c[1] for c in COUNTERS])
+def test_a_counter_of_the_wrong_type_is_refused_in_one_line(pristine, tmp_path, capsys, where, key, value, refusal,
+                                                            evaluated):
+    """A checkpoint's counters (the runner's schedule, the step, SB3's num_timesteps) are checked
+    where they are read: a crafted `next_eval: None` fails in one line, not in the training loop."""
+    run = _copy(pristine, "dqn", tmp_path)
+    _set_in_checkpoints(run, where, key, value)
+    before = _snapshot(run)
+    commands = [["train", "--resume", str(run), "train.total_steps=1024", *QUIET]]
+    commands += [["eval", str(run), "--episodes", "1"]] if evaluated else []
+    for command in commands:
+        assert main(command) == 2, command
+        err = " ".join(capsys.readouterr().err.split())
+        assert refusal in err and "Traceback" not in err, err
+    assert _snapshot(run) == before

@@ -63,7 +63,7 @@ def load_model_state(model: Any, state: dict[str, Any], where: str = "the traini
         raise RlgenError(f"the checkpoint's model does not fit this one: {'; '.join(failed[:3])}")
     if problems:
         model._last_obs = None  # SB3 resets the envs at the next learn()
-    model.num_timesteps = int(state["num_timesteps"])
+    model.num_timesteps = checkpoint.count(state["num_timesteps"], "the checkpoint's num_timesteps")
     # both buffers, or SB3's next learn() sees one and skips creating the other
     model.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=model._stats_window_size)
     model.ep_success_buffer = deque(state["ep_success_buffer"], maxlen=model._stats_window_size)
@@ -142,9 +142,9 @@ def _without(tree: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
 
 
 def _load_old_counters(model: Any, state: dict[str, Any]) -> None:
-    model.num_timesteps = int(state["num_timesteps"])
-    model._n_updates = state.get("n_updates", 0)
-    model._episode_num = state.get("episode_num", 0)
+    model.num_timesteps = checkpoint.count(state["num_timesteps"], "the checkpoint's num_timesteps")
+    model._n_updates = checkpoint.count(state.get("n_updates", 0), "the checkpoint's n_updates")
+    model._episode_num = checkpoint.count(state.get("episode_num", 0), "the checkpoint's episode_num")
     model.ep_info_buffer = deque(state.get("ep_info_buffer", []), maxlen=model._stats_window_size)
     model.ep_success_buffer = deque(state.get("ep_success_buffer", []), maxlen=model._stats_window_size)
     if isinstance(state.get("replay_buffer"), bytes):
