@@ -28,17 +28,21 @@ class Sink(Protocol):
 
 
 class JsonlSink:
-    """Appends one JSON object per row and flushes, so a killed run keeps every row it logged."""
+    """Appends one JSON object per row and flushes, so a killed run keeps every row it logged.
+    `keep_rows`: a resume keeps only the first rows (those logged up to its checkpoint; `rows`
+    counts them): what a killed run logged after its checkpoint is logged again."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, keep_rows: int | None = None):
         self.path = path
         _drop_cut_off_row(path)
+        self.rows = _keep_rows(path, keep_rows)
         self._f = open(path, "a", encoding="utf-8")
 
     def write(self, row: Mapping[str, Any]) -> None:
         try:
             self._f.write(json.dumps(row, default=_jsonable) + "\n")
             self._f.flush()
+            self.rows += 1
         except OSError as e:
             raise disk_error(e, self.path, "writing metrics") from None
 
@@ -48,6 +52,23 @@ class JsonlSink:
         except OSError as e:  # every row was flushed as it came: a failing close is the write that failed before
             if e.errno != errno.ENOSPC:
                 raise disk_error(e, self.path, "closing the metrics") from None
+
+
+def _keep_rows(path: Path, keep: int | None) -> int:
+    """Cut the file after its first `keep` rows (None: keep all); how many rows it holds then."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    rows = data.count(b"\n")  # each row ends in a newline (a cut-off last one is dropped before)
+    if keep is None or rows <= keep:
+        return rows
+    end = 0
+    for _ in range(keep):
+        end = data.index(b"\n", end) + 1
+    with open(path, "rb+") as f:
+        f.truncate(end)
+    return keep
 
 
 def _drop_cut_off_row(path: Path) -> None:

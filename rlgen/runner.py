@@ -55,6 +55,8 @@ class _State:
     target_reached: dict[str, float] | None = None
     last_eval: dict[str, Any] = field(default_factory=dict)
     evals: int = 0  # evaluations so far (train.video_every films every N-th)
+    stopped: str | None = None  # "stopped_early" / "pruned": an evaluation ended the run (a resume keeps it so)
+    metrics_rows: int | None = None  # rows in metrics.jsonl when the checkpoint was written
 
 
 class Runner:
@@ -88,6 +90,7 @@ class Runner:
         self._warned: set[str] = set()
         self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self._started = False  # a unit was trained: the run directory holds a run
+        self._jsonl: JsonlSink | None = None
         self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
         self.rank, self.world_size = 0, 1
 
@@ -165,10 +168,17 @@ class Runner:
                 self.exp.setup(ctx)
             if resume_state is not None:
                 self._restore(resume_state, device)
+                if self._nothing_left():  # a finished run resumed as it is: not one file changes
+                    status = self.state.stopped or "completed"
+                    return
                 self._open_sinks(resumed=True)
+                self._repair_best()
             self._watch()
             self._announce(device)
             status = self._loop()
+        except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint now, but the last one resumes
+            status = "interrupted" if self._started or resume_state is not None else status
+            raise
         finally:
             self._finish(status)
 
@@ -195,7 +205,7 @@ class Runner:
                     bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
                     if exp.global_step >= st.next_eval:
                         if self._evaluate():
-                            status = "pruned" if self.pruned else "stopped_early"
+                            status = st.stopped = "pruned" if self.pruned else "stopped_early"
                     if self.world_size > 1:  # a signal reaches each process (each node) at its own moment
                         self._stop_signal = distributed.agree_on_signal(self._stop_signal)
                     # a new best forces a checkpoint to keep as best; under torchrun the regular
@@ -203,10 +213,10 @@ class Runner:
                     forced = self._new_best and self.world_size == 1
                     if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal or forced:
                         self._checkpoint()
+                    if status != "completed":  # the run is over, whatever signal came during its last evaluation
+                        return status
                     if self._stop_signal is not None:
                         return "interrupted"
-                    if status != "completed":
-                        return status
             if st.last_eval.get("global_step") != exp.global_step:
                 self._evaluate()
             self._checkpoint()
@@ -273,6 +283,8 @@ class Runner:
             while st.next_ckpt <= self.exp.global_step:
                 st.next_ckpt += self._ckpt_every
             return
+        if self._jsonl is not None:
+            st.metrics_rows = self._jsonl.rows  # what a resume from here keeps of metrics.jsonl
         state = {
             "experiment": self.exp.state_dict(),
             "runner": vars(st).copy(),
@@ -321,6 +333,25 @@ class Runner:
                           "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
         console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
 
+    def _nothing_left(self) -> bool:
+        """A resumed run that has nothing to train or evaluate: it ended (its budget, or an
+        evaluation that stopped it) at the checkpoint it resumes from, evaluated there."""
+        st = self.state
+        done = st.stopped is not None or self.exp.global_step >= self.cfg.train.total_steps
+        return done and st.last_eval.get("global_step") == self.exp.global_step
+
+    def _repair_best(self) -> None:
+        """`checkpoints/best/` is marked just after its step is saved; a run killed in between
+        resumes with the best step recorded but not marked: mark it now, from that step's checkpoint."""
+        st, ckpt_dir = self.state, self.run_dir / "checkpoints"
+        if self.rank != 0 or st.best_step is None:
+            return
+        marked = checkpoint.best(ckpt_dir)
+        marked_step = checkpoint.step_of(marked) if marked is not None else None
+        source = ckpt_dir / f"step_{st.best_step}"
+        if marked_step != st.best_step and (source / checkpoint.STATE).is_file():
+            checkpoint.mark_best(ckpt_dir, source)
+
     def _rescore(self, saved: dict[str, Any]) -> None:
         """A resume that changes `train.early_stop`: a best by another metric or direction is no best
         by this one, and a target reached is another target's. They start over at the next evaluation."""
@@ -334,6 +365,8 @@ class Runner:
                           "from the next evaluation")
         if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
             st.target_reached = None
+        if any(saved.get(k) != getattr(stop, k) for k in ("metric", "mode", "target", "patience")):
+            st.stopped = None  # another stopping rule: the run goes on under it
 
     def _diverged(self, what: str) -> str:
         """The divergence message, true to what is on disk."""
@@ -385,10 +418,12 @@ class Runner:
         except OSError as e:
             raise disk_error(e, self.run_dir / "config.yaml", "writing the config") from None
         try:
-            jsonl = JsonlSink(self.run_dir / "metrics.jsonl")
+            # rows logged after the checkpoint a resume starts from are logged again: they go
+            jsonl = JsonlSink(self.run_dir / "metrics.jsonl", keep_rows=self.state.metrics_rows if resumed else None)
         except OSError as e:
             raise disk_error(e, self.run_dir / "metrics.jsonl", "opening the metrics") from None
         self.logger.add(jsonl, required=True)
+        self._jsonl = jsonl
         if self.cfg.logging.console:
             self.logger.add(ConsoleSink())
         mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
@@ -495,7 +530,8 @@ class Runner:
     @property
     def exit_code(self) -> int:
         """Shell convention for a run ended by a signal: 128 + the signal number."""
-        return 128 + self._stop_signal if self._stop_signal else 0
+        ended = getattr(self, "summary", {}).get("status")
+        return 128 + self._stop_signal if self._stop_signal and ended in ("interrupted", "failed") else 0
 
 
 # --- small pure helpers ---------------------------------------------------------------------------
@@ -524,6 +560,12 @@ def _runner_state(saved: Any, what: str) -> dict[str, Any]:
                                      "checkpoint)")
                 value = {"global_step": checkpoint.count(value.get("global_step"), f"{what}.{name}.global_step"),
                          "wall_time_s": float(value["wall_time_s"])}
+        elif name == "stopped":
+            if value not in (None, "stopped_early", "pruned"):
+                raise RlgenError(f"{what}.{name} is {_shown(value)}, not a way a run stops (a damaged or crafted "
+                                 "checkpoint)")
+        elif name == "metrics_rows":
+            value = None if value is None else checkpoint.count(value, f"{what}.{name}")
         elif name == "last_eval":
             if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
                 raise RlgenError(f"{what}.{name} is {_shown(value)}, not metrics by name (a damaged or crafted "

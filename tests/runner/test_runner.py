@@ -322,3 +322,72 @@ def test_the_summary_names_the_run_directory_from_anywhere(tmp_path, monkeypatch
     runner.run()
     written = json.loads((tmp_path / runner.run_dir / "summary.json").read_text())["run_dir"]
     assert written == str(tmp_path / runner.run_dir)
+
+
+def _files(run_dir):
+    return {p: p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+class SignalledAtItsLastEvaluation(ToyExperiment):
+    """SIGTERM arrives while the evaluation that reaches the target runs."""
+
+    def evaluate(self, episodes=None, video_dir=None):
+        metrics = super().evaluate(episodes, video_dir)
+        if metrics["eval/score"] >= 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return metrics
+
+
+def test_a_signal_during_the_evaluation_that_stops_the_run_leaves_it_stopped_for_good(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=200, early_stop={"metric": "eval/score", "target": 5.0},
+                     toy={"scores": [1, 3, 6, 9]})
+    runner = Runner(cfg, SignalledAtItsLastEvaluation(cfg))
+    summary = runner.run()
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 60 and runner.exit_code == 0
+    before = _files(runner.run_dir)
+    again = Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir)  # the stop holds: no training after it
+    assert again.run()["status"] == "stopped_early" and again.exp.units_trained == 0
+    assert _files(runner.run_dir) == before
+
+
+def test_a_finished_run_resumed_as_it_is_changes_no_file(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=40)
+    runner = Runner(cfg, ToyExperiment(cfg))
+    runner.run()
+    before = _files(runner.run_dir)
+    summary = Runner(cfg, exp := ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+    assert summary["status"] == "completed" and summary["global_step"] == 40 and exp.units_trained == 0
+    assert _files(runner.run_dir) == before
+
+
+def test_rows_logged_after_the_checkpoint_a_resume_starts_from_are_not_kept_twice(tmp_path):
+    cfg = toy_config(tmp_path, checkpoint_every=1000, toy={"on_unit": "sigterm", "signal_at": 30})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    runner.run()  # checkpointed at 30
+    with open(runner.run_dir / "metrics.jsonl", "a") as f:  # a run killed after it logged step 40's row
+        f.write('{"global_step": 40, "loss/total": 0.5}\n')
+    Runner(toy_config(tmp_path), ToyExperiment(toy_config(tmp_path)), resume_dir=runner.run_dir).run()
+    train_steps = [r["global_step"] for r in rows(runner.run_dir) if "loss/total" in r]
+    assert train_steps == list(range(10, 101, 10))
+
+
+def test_a_best_checkpoint_the_run_was_killed_before_marking_is_marked_on_resume(tmp_path, monkeypatch):
+    cfg = toy_config(tmp_path, early_stop={"metric": "eval/score"}, toy={"scores": [1, 5, 2, 2, 2]})
+    mark_best, calls = checkpoint.mark_best, []
+
+    def killed_at_the_second(ckpt_dir, step_dir):
+        calls.append(step_dir.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # a second Ctrl-C between the save and the mark
+        return mark_best(ckpt_dir, step_dir)
+
+    monkeypatch.setattr(checkpoint, "mark_best", killed_at_the_second)
+    runner = Runner(cfg, ToyExperiment(cfg))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run()
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "interrupted"
+    assert checkpoint.step_of(runner.run_dir / "checkpoints" / "best") == 20
+    monkeypatch.setattr(checkpoint, "mark_best", mark_best)
+    summary = Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+    assert summary["best"]["global_step"] == 40
+    assert checkpoint.step_of(runner.run_dir / "checkpoints" / "best") == 40
