@@ -17,17 +17,19 @@
 from __future__ import annotations
 
 import difflib
+import os
 from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 from rich.markup import escape
 
 from rlgen import checkpoint
 from rlgen import checkpoint as checkpoint_lib  # load_run's `checkpoint` argument hides the module there
-from rlgen.config import ExperimentConfig
+from rlgen.config import ExperimentConfig, check_overrides, device_problem
 from rlgen.config import load_config as _load_config
 from rlgen.errors import ConfigError, RlgenError, first_line
 from rlgen.experiment import RunContext, check_of
@@ -36,6 +38,40 @@ from rlgen.transfer import restoring
 from rlgen.transfer import trusting as transfer_trusting
 
 ConfigSource = str | Path | Mapping[str, Any]
+
+
+# --- arguments ----------------------------------------------------------------------------------
+# The API's own arguments are checked before anything is read, built or written: a wrong one is
+# an RlgenError that names the function, the argument and what it takes, never a TypeError from
+# deep inside pathlib, numpy or torch.
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike)) and not isinstance(value, bytes)
+
+
+def _path_arg(func: str, name: str, value: Any, what: str) -> Path:
+    if not _is_path(value) or not str(value):
+        raise RlgenError(f"{func}: {name} must be a str or pathlib.Path ({what}), not {_shown(value)}")
+    return Path(value)
+
+
+def _config_arg(func: str, config: Any) -> None:
+    if not (isinstance(config, (ExperimentConfig, Mapping)) or (_is_path(config) and str(config))):
+        raise RlgenError(f"{func}: config is a YAML path, a bundled config name (`rlgen list`), 'zoo:ALGO/ENV', a "
+                         f"mapping or a loaded config, not {_shown(config)}")
+
+
+def _count_arg(func: str, name: str, value: Any, low: int = 1) -> int:
+    """A whole number >= low: bool, float and text are refused (3.0 is no count of episodes)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise RlgenError(f"{func}: {name} must be a whole number >= {low}, not {_shown(value)}")
+    return int(value)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
 
 
 # --- configs ------------------------------------------------------------------------------------
@@ -89,6 +125,8 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
     tuned hyperparameters, or a mapping such as a sweep trial's): every problem at once, before
     anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
     is refused (a run's config.yaml, see rlgen.config)."""
+    _config_arg("rlgen.load_config", config)
+    check_overrides(overrides)
     if isinstance(config, ExperimentConfig):
         if not overrides:
             return config
@@ -130,6 +168,8 @@ def kind_of(cfg: ExperimentConfig) -> type:
 
 def make_experiment(cfg: ExperimentConfig) -> Any:
     """A fresh, not yet set up, experiment of the config's kind."""
+    if not isinstance(cfg, ExperimentConfig):
+        raise RlgenError(f"rlgen.make_experiment takes a loaded config (rlgen.load_config(...)), not {_shown(cfg)}")
     return kind_of(cfg)(cfg)
 
 
@@ -151,6 +191,16 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
     """
     from rlgen.runner import Runner
 
+    # every argument is checked before a config is read or a directory made
+    check_overrides(overrides)
+    if on_eval is not None and not callable(on_eval):
+        raise RlgenError(f"rlgen.train: on_eval is a function on_eval(step, metrics) -> stop?, not {_shown(on_eval)}")
+    if run_dir is not None:
+        _path_arg("rlgen.train", "run_dir", run_dir, "the directory for the new run")
+    if resume is not None:
+        _path_arg("rlgen.train", "resume", resume, "the run directory to continue")
+    if config is not None:
+        _config_arg("rlgen.train", config)
     state = None
     if resume is not None:
         if config is not None:
@@ -227,7 +277,11 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
     which). Its experiment is built and loaded on first use. Nothing in the directory runs: the
     config is read without resolvers, the checkpoint as tensors and plain data; `trust=True`
     opens an old-format (pickled) checkpoint, reading only the numpy, gymnasium and SB3 objects
-    such files held (`rlgen.checkpoint.OLD_FORMAT_GLOBALS`), and configs that name code by import path."""
+    such files held (`rlgen.checkpoint.OLD_FORMAT_GLOBALS`), and configs that name code by import path.
+    `device`: auto, cpu, mps, cuda or cuda:N."""
+    path = _path_arg("rlgen.load_run", "path", path, "a run directory or one of its checkpoint directories")
+    if (problem := device_problem(device)) is not None:
+        raise RlgenError(f"rlgen.load_run: {problem}")
     run_dir, target, label = checkpoint_lib.select(Path(path), checkpoint)
     if not (run_dir / "config.yaml").is_file():
         raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
@@ -257,6 +311,11 @@ def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int =
     from rlgen.envs.demos import random_return, record_episodes, write_demos
 
     owned = not isinstance(run, Run)
+    if owned:
+        _path_arg("record", "run", run, "a run directory (or a loaded Run)")
+    episodes = _count_arg("record", "episodes", episodes)
+    seed = _count_arg("record", "seed", seed, low=0)
+    _path_arg("record", "out", out, "where the demonstrations go: a Minari dataset directory or a .npz file")
     if not owned and (checkpoint is not None or trust):
         raise RlgenError(f"record: this Run is open at its {run.checkpoint} checkpoint already; give "
                          f"{'checkpoint=' if checkpoint is not None else 'trust='} to load_run, or give record the run directory")
@@ -355,7 +414,10 @@ class Run:
         if make is None:
             raise RlgenError(f"kind {self.config.kind!r} has no agent to act with; its torch modules are in "
                              f"run.modules(): {', '.join(self.modules()) or 'none'}")
-        return make()
+        agent = make()
+        # the env's own observation space (what `env.reset()` / `env.step()` return), below any window
+        space = getattr(agent, "observation_space", None)
+        return agent if space is None else CheckedAgent(agent, space)
 
     def predict(self, obs: Any, deterministic: bool = True) -> Any:
         """One action for one observation from a fresh episode's agent (see `agent()` to act over
@@ -363,8 +425,14 @@ class Run:
         return self.agent().predict(obs, deterministic=deterministic)
 
     def evaluate(self, episodes: int | None = None, video_dir: str | Path | None = None) -> dict[str, Any]:
-        """The run's own evaluation of the loaded weights (its metrics, `eval/...`)."""
-        return dict(self.experiment.evaluate(episodes=episodes, video_dir=Path(video_dir) if video_dir else None))
+        """The run's own evaluation of the loaded weights (its metrics, `eval/...`): over `episodes`
+        episodes (default: the config's train.eval_episodes), filming one into `video_dir` if given
+        (kinds that can film one: rl). Writes nothing else."""
+        if episodes is not None:
+            episodes = _count_arg("Run.evaluate", "episodes", episodes)
+        if video_dir is not None:
+            video_dir = _writable_dir("Run.evaluate", "video_dir", video_dir)
+        return dict(self.experiment.evaluate(episodes=episodes, video_dir=video_dir))
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """The trained torch modules by role (`policy`, `generator`, `discriminator`, ...)."""
@@ -380,3 +448,79 @@ class Run:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _writable_dir(func: str, name: str, value: Any) -> Path:
+    """A directory that exists (made, with its parents, if not) and can be written to; else one line
+    naming it (a run copied read-only, a shared or downloaded one, keeps its files)."""
+    path = _path_arg(func, name, value, "a directory to write into")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        writable = os.access(path, os.W_OK | os.X_OK)
+        reason = "read-only"
+    except OSError as e:
+        writable, reason = False, e.strerror or type(e).__name__
+    if not writable:
+        raise RlgenError(f"{func}: cannot write into {name} {path} ({reason}: a shared or downloaded run?); "
+                         f"give a {name} you can write to, or copy the run")
+    return path
+
+
+class CheckedAgent:
+    """A kind's agent whose `predict` first checks the observation against the env's observation
+    space: one observation of the right shape, numbers (integers for discrete spaces, within
+    range), finite. A wrong one is one RlgenError line instead of a numpy broadcast error deep in
+    SB3, or a NaN reaching the policy (torch's Categorical then refuses its logits). Everything
+    else (reset, model, takes_action_masks, ...) is the agent's own."""
+
+    def __init__(self, agent: Any, observation_space: Any):
+        self.agent = agent
+        self.observation_space = observation_space
+
+    def predict(self, obs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The agent's action for one observation of the env (as `env.step` takes it)."""
+        if (problem := observation_problem(self.observation_space, obs)) is not None:
+            raise RlgenError(f"predict: {problem}")
+        return self.agent.predict(obs, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # only what is not found on CheckedAgent itself
+        if name == "agent":
+            raise AttributeError(name)
+        return getattr(self.agent, name)
+
+    def __repr__(self) -> str:
+        return f"CheckedAgent({self.agent!r})"
+
+
+def observation_problem(space: Any, obs: Any) -> str | None:
+    """What keeps `obs` from being one observation of `space` (a gymnasium space), or None. Checked:
+    shape, the kind of its numbers, finiteness, and a discrete value's range; not a Box's bounds
+    (an env may step outside its declared ones). Dict and Tuple spaces are left to the agent."""
+    from gymnasium import spaces
+
+    if not isinstance(space, (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)):
+        return None
+    shown = f"Box {space.shape} {space.dtype}" if isinstance(space, spaces.Box) else str(space)
+    expected = f"one observation of the env ({shown}), as env.reset() and env.step() return it"
+    if obs is None:
+        return f"the observation is None; give {expected}"
+    try:
+        arr = np.asarray(obs)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        return f"the observation is no array of numbers ({first_line(e)}); give {expected}"
+    if arr.dtype.kind not in "biuf":
+        return f"the observation holds {arr.dtype} values, not numbers ({_shown(obs)}); give {expected}"
+    if arr.shape != space.shape:
+        batch = " (one observation at a time, not a batch)" if arr.shape[1:] == space.shape and arr.ndim else ""
+        return f"the observation has shape {arr.shape}, not the env's {space.shape}{batch}; give {expected}"
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        where = f" at index {bad[0] if len(bad) == 1 else bad}" if bad else ""
+        return f"the observation holds {arr[bad] if bad else arr.item()}{where}; an observation is finite numbers"
+    if isinstance(space, spaces.Box):
+        return None
+    if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+        return f"the observation {_shown(obs)} is not whole numbers; {type(space).__name__} observations are integers"
+    if not space.contains(arr.astype(space.dtype)):
+        return f"the observation {_shown(obs)} is outside the env's {space}; give {expected}"
+    return None

@@ -10,6 +10,7 @@ kinds=...)`; this module knows the sections every kind shares and nothing about 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -31,9 +32,82 @@ Pool = Literal["last", "mean", "sequence"]
 
 
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, defaults are validated too."""
+    """Base of every config section: unknown keys are errors, defaults are validated too, and a
+    float field takes finite numbers only (`inf`, `.nan`, `1e400` are refused where the field is
+    declared; a field where inf means "off" says so with `Field(allow_inf_nan=True)`)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+def _is_nan(value: Any) -> bool:
+    """A NaN float, or a `lin_nan` schedule."""
+    if isinstance(value, str) and value.startswith("lin_"):
+        value = _schedule_start(value)
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _schedule_start(value: str) -> float | None:
+    """The start of a `lin_X` schedule (`lin_0.2` -> 0.2), None when X is no number."""
+    try:
+        return float(value[4:])
+    except ValueError:
+        return None
+
+
+def nan_values(tree: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(dotted key, value) of every NaN number anywhere in a plain config tree: in typed fields and in
+    free-form ones alike (agent.hyperparams, data.kwargs, env.kwargs, a plugin backbone's arguments),
+    lists included; a `lin_nan` schedule too. NaN is no setting anywhere: it compares false with
+    everything, so a check such as `lr > 0` or an early-stop target never sees it."""
+    if isinstance(tree, Mapping):
+        return [found for key, value in tree.items() for found in nan_values(value, f"{path}.{key}" if path else str(key))]
+    if isinstance(tree, (list, tuple)):
+        return [found for i, value in enumerate(tree) for found in nan_values(value, f"{path}.{i}" if path else str(i))]
+    return [(path or "<root>", tree)] if _is_nan(tree) else []
+
+
+def finite_numbers(inf_means_off: Sequence[str] = ()) -> AfterValidator:
+    """For a free-form mapping of numbers (an algorithm's own arguments): every number in it must be
+    finite (nested ones, `lin_X` schedule starts and text that float() reads, "inf", included),
+    except that a top-level key in `inf_means_off` may be +inf (where the argument reads it as "no
+    limit", e.g. a gradient-norm clip). Each problem is reported at its own key:
+    `agent.hyperparams.clip_range: must be a finite number (got inf)`."""
+    from pydantic_core import InitErrorDetails, PydanticCustomError
+
+    off = frozenset(inf_means_off)
+
+    def bad(value: Any, key: Any) -> bool:
+        number = value
+        if isinstance(value, str):  # a lin_X schedule's start; "inf" / "nan" as text, which float() reads
+            number = _schedule_start(value) if value.startswith("lin_") else _schedule_start(f"lin_{value}")
+        if isinstance(number, bool) or not isinstance(number, float) or math.isfinite(number):
+            return False
+        return not (number == math.inf and key in off)
+
+    def walk(tree: Any, loc: tuple[Any, ...]) -> list[InitErrorDetails]:
+        items = tree.items() if isinstance(tree, Mapping) else enumerate(tree) if isinstance(tree, (list, tuple)) else []
+        found: list[InitErrorDetails] = []
+        for key, value in items:
+            if bad(value, key if not loc else None):  # only the top-level arguments may mean "off" by inf
+                found.append(InitErrorDetails(type=PydanticCustomError("finite_number", "must be a finite number"),
+                                              loc=(*loc, key), input=value))
+            else:
+                found += walk(value, (*loc, key))
+        return found
+
+    def check(tree: Any) -> Any:
+        if problems := walk(tree, ()):
+            raise ValidationError.from_exception_data("finite numbers", problems)
+        return tree
+
+    return AfterValidator(check)
+
+
+def device_problem(device: Any) -> str | None:
+    """What is wrong with a device name (the config's `device`, `rlgen.load_run(device=...)`), or None."""
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
+        return f"device must be auto, cpu, mps, cuda or cuda:N, not {device!r}"
+    return None
 
 
 # --- backbones (mirror the constructors in rlgen/nets; `spec()` is what build_backbone takes) ---
@@ -289,9 +363,16 @@ class WandbConfig(Section):
 
 
 class LoggingConfig(Section):
-    dir: str = "runs"
+    dir: str = Field("runs", description="runs go to <dir>/<name>/<id>; `.` for the current folder")
     console: bool = True
     wandb: WandbConfig = WandbConfig()
+
+    @field_validator("dir")
+    @classmethod
+    def _some_folder(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must name a folder (runs go to <dir>/<name>/<id>), e.g. runs, or . for the current one")
+        return v
 
 
 class NormalizeConfig(Section):
@@ -299,8 +380,8 @@ class NormalizeConfig(Section):
 
     obs: bool = True
     reward: bool = True
-    clip_obs: float = Field(10.0, gt=0)
-    clip_reward: float = Field(10.0, gt=0)
+    clip_obs: float = Field(10.0, gt=0, allow_inf_nan=True, description="inf = no clipping")
+    clip_reward: float = Field(10.0, gt=0, allow_inf_nan=True, description="inf = no clipping")
     freeze_after: int | None = Field(
         None, ge=0, description="update the running statistics (observations and returns) over the first N env "
         "steps of training, then keep them: from the first training unit that starts at or after N; null = always")
@@ -366,11 +447,19 @@ class ExperimentConfig(Section):
     train: TrainConfig
     logging: LoggingConfig = LoggingConfig()
 
+    @field_validator("name")
+    @classmethod
+    def _not_a_parent(cls, v: str) -> str:
+        if not v.strip("."):  # `.` and `..` would put the run beside or above logging.dir, not in it
+            raise ValueError(f"{v!r} is only dots, which would put the run outside logging.dir (runs go to "
+                             "<logging.dir>/<name>/<id>); give a name with a letter or digit")
+        return v
+
     @field_validator("device")
     @classmethod
     def _device(cls, v: str) -> str:
-        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
-            raise ValueError(f"device must be auto, cpu, mps, cuda or cuda:N, not {v!r}")
+        if (problem := device_problem(v)) is not None:
+            raise ValueError(problem)
         return v
 
     def tags(self) -> list[str]:
@@ -393,17 +482,48 @@ def load_config(
     registered name or an import path, `mypkg.kinds:MyKind`). `interpolation=False` (a run's
     config.yaml, which may come from anyone) refuses `${...}` in the file: OmegaConf's resolvers
     can read environment variables."""
+    check_overrides(overrides)
     where = str(source) if not isinstance(source, Mapping) else "<config>"
     raw = _read(source, overrides, where, interpolation)
     model = _kind_model(raw.get("kind"), kinds, where)
+    nans = {path: f"{path}: must be a number, not NaN (got {value!r})" for path, value in nan_values(raw)}
     try:
-        return model.model_validate(raw)
+        cfg = model.model_validate(raw)
+        errors: list[Any] = []
     except ValidationError as e:
-        error = ConfigError(where, [_describe(err, model, raw) for err in e.errors()])
-        paths = [".".join(str(p) for p in _walk(model, err["loc"], raw)[0]) for err in e.errors()]
-        base = _read(source, [], where, interpolation) if overrides else {}
-        error.salvaged, error.paths = _salvage(model, raw, base, paths), paths
-        raise error from None
+        errors = e.errors()
+    if not errors and not nans:
+        return cfg
+    problems: list[str] = []
+    paths: list[str] = []
+    for err in errors:
+        path = ".".join(str(p) for p in _walk(model, err["loc"], raw)[0])
+        if path in nans:  # a NaN the schema refused too is said once, as NaN
+            if path in paths:
+                continue
+            problems.append(nans[path])
+        else:
+            problems.append(_describe(err, model, raw))
+        paths.append(path)
+    for path, problem in nans.items():
+        if path not in paths:
+            problems.append(problem)
+            paths.append(path)
+    error = ConfigError(where, problems)
+    base = _read(source, [], where, interpolation) if overrides else {}
+    error.salvaged, error.paths = _salvage(model, raw, base, paths), paths
+    raise error from None
+
+
+def check_overrides(overrides: Any) -> None:
+    """`overrides` is a list (or tuple) of `key=value` strings; anything else is refused in one line."""
+    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, Sequence):
+        raise RlgenError(f"overrides is a list of 'key=value' strings, e.g. ['seed=1'], not "
+                         f"{type(overrides).__name__} {overrides!r}"[:300])
+    bad = [o for o in overrides if not isinstance(o, str)]
+    if bad:
+        raise RlgenError(f"overrides is a list of 'key=value' strings, e.g. ['seed=1']; got {bad[0]!r} "
+                         f"({type(bad[0]).__name__})"[:300])
 
 
 def _salvage(model: type[ExperimentConfig], raw: dict, base: Mapping[str, Any],
@@ -422,7 +542,7 @@ def _salvage(model: type[ExperimentConfig], raw: dict, base: Mapping[str, Any],
             original = original.get(key) if isinstance(original, Mapping) else None
         if not isinstance(holder, dict):
             return None
-        if isinstance(original, Mapping) and keys[-1] in original:
+        if isinstance(original, Mapping) and keys[-1] in original and not nan_values(original[keys[-1]]):
             holder[keys[-1]] = copy.deepcopy(original[keys[-1]])
         else:
             holder.pop(keys[-1], None)
@@ -536,6 +656,8 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
         return f"{path}.type: unknown type {tag!r}{_did_you_mean(str(tag), tags)}; known: {', '.join(tags)}"
     if error_type == "missing":
         return f"{path}: required key is missing"
+    if error_type == "finite_number":  # inf, -inf, 1e400 (or NaN) where only a finite number means something
+        return f"{path}: must be a finite number (got {err.get('input')!r})"
     if error_type == "value_error":  # a validator's own message says what and how to fix it
         return f"{path}: {msg.removeprefix('Value error, ')}"
     return f"{path}: {msg} (got {err.get('input')!r})"

@@ -141,3 +141,99 @@ def test_train_from_a_mapping_and_resume(tmp_path):
     assert run.summary["global_step"] == 1024
     more = rlgen.train(None, ["train.total_steps=2048"], resume=run.run_dir)
     assert more.run_dir == run.run_dir and more.summary["global_step"] == 2048
+
+
+# --- bad arguments: one RlgenError line, before anything is read, built or written -----------------
+
+TINY = ["train.total_steps=64", "train.eval_every=64", "train.eval_episodes=1", "agent.hyperparams.n_steps=64",
+        "agent.hyperparams.batch_size=64", "agent.hyperparams.n_epochs=1", "train.early_stop.target=null",
+        "logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return rlgen.train("ppo_cartpole", [*TINY, f"logging.dir={tmp_path_factory.mktemp('runs')}"]).run_dir
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda d: rlgen.train(123), "rlgen.train: config is a YAML path, a bundled config name"),
+    (lambda d: rlgen.train([1, 2]), "rlgen.train: config is a YAML path, a bundled config name"),
+    (lambda d: rlgen.train("ppo_cartpole", overrides="seed=1"), "overrides is a list of 'key=value' strings"),
+    (lambda d: rlgen.train("ppo_cartpole", overrides=[1]), "overrides is a list of 'key=value' strings"),
+    (lambda d: rlgen.train("ppo_cartpole", [*TINY, f"logging.dir={d}"], on_eval=5),
+     "rlgen.train: on_eval is a function on_eval(step, metrics) -> stop?, not int 5"),
+    (lambda d: rlgen.train("ppo_cartpole", [*TINY, f"logging.dir={d}"], run_dir=5),
+     "rlgen.train: run_dir must be a str or pathlib.Path"),
+    (lambda d: rlgen.train(None, resume=123), "rlgen.train: resume must be a str or pathlib.Path"),
+    (lambda d: rlgen.load_config(None), "rlgen.load_config: config is a YAML path"),
+    (lambda d: rlgen.load_config(b"ppo_cartpole"), "rlgen.load_config: config is a YAML path"),
+    (lambda d: rlgen.make_experiment({"kind": "rl"}), "rlgen.make_experiment takes a loaded config"),
+    (lambda d: rlgen.load_run(None), "rlgen.load_run: path must be a str or pathlib.Path"),
+    (lambda d: rlgen.load_run(42), "rlgen.load_run: path must be a str or pathlib.Path"),
+])
+def test_a_wrong_argument_is_one_rlgen_error_and_no_run(tmp_path, call, says):
+    with pytest.raises(RlgenError) as e:
+        call(tmp_path)
+    assert str(e.value).startswith(says) and "\n" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []  # no run directory, nothing trained
+
+
+def test_run_arguments_are_checked(tiny_run, tmp_path):
+    with pytest.raises(RlgenError, match=r"^rlgen\.load_run: device must be auto, cpu, mps, cuda or cuda:N, not 'bogus'$"):
+        rlgen.load_run(tiny_run, device="bogus")
+    with rlgen.load_run(tiny_run) as run:
+        for episodes in (0, -1, "3", 2.5, True):  # the CLI refuses 0 too; nothing falls back to the config's number
+            with pytest.raises(RlgenError, match=r"^Run\.evaluate: episodes must be a whole number >= 1, not "):
+                run.evaluate(episodes=episodes)
+        assert run.evaluate(episodes=1)["eval/return_mean"] > 0
+    for args, kwargs, says in [((tiny_run, "2", tmp_path / "d.npz"), {}, "record: episodes must be a whole number >= 1"),
+                               ((tiny_run, 1, tmp_path / "d.npz"), {"seed": -1}, "record: seed must be a whole number >= 0"),
+                               ((tiny_run, 1, None), {}, "record: out must be a str or pathlib.Path")]:
+        with pytest.raises(RlgenError, match=f"^{says}"):
+            rlgen.record(*args, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_video_dir_that_cannot_be_written_is_named(tiny_run, tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("")
+    with rlgen.load_run(tiny_run) as run:
+        with pytest.raises(RlgenError, match=r"^Run\.evaluate: cannot write into video_dir .*a_file/videos \(Not a directory"):
+            run.evaluate(episodes=1, video_dir=tmp_path / "a_file" / "videos")
+        import os
+
+        monkeypatch.setattr(os, "access", lambda *a, **k: False)  # a read-only run (root writes anywhere)
+        with pytest.raises(RlgenError, match=r"^Run\.evaluate: cannot write into video_dir .*media/videos \(read-only"):
+            run.evaluate(episodes=1, video_dir=run.run_dir / "media" / "videos")
+
+
+@pytest.mark.parametrize("obs, says", [
+    ([1, 2], r"the observation has shape \(2,\), not the env's \(4,\)"),
+    ([[0.0] * 4] * 2, r"the observation has shape \(2, 4\), not the env's \(4,\) \(one observation at a time"),
+    (None, "the observation is None"),
+    ("abc", "the observation holds <U3 values, not numbers"),
+    ([0.0, float("nan"), 0.0, 0.0], "the observation holds nan at index 1; an observation is finite numbers"),
+    ([0.0, 0.0, float("inf"), 0.0], "the observation holds inf at index 2"),
+])
+def test_agent_predict_checks_the_observation_against_the_envs_space(tiny_run, obs, says):
+    with rlgen.load_run(tiny_run) as run:
+        agent = run.agent()
+        with pytest.raises(RlgenError, match=f"^predict: {says}"):
+            agent.predict(obs)
+        with pytest.raises(RlgenError, match=f"^predict: {says}"):
+            run.predict(obs)
+        assert int(agent.predict(np.zeros(4, np.float32))) in (0, 1)  # a good one acts, after a bad one too
+        assert int(agent.predict([0, 0, 0, 0])) in (0, 1)  # integers for a float Box are numbers
+
+
+def test_observation_problem_for_discrete_spaces():
+    from gymnasium import spaces
+
+    from rlgen.api import observation_problem
+
+    assert observation_problem(spaces.Discrete(3), 2) is None and observation_problem(spaces.Discrete(3), np.int64(0)) is None
+    assert "outside the env's Discrete(3)" in observation_problem(spaces.Discrete(3), 3)
+    assert "is not whole numbers" in observation_problem(spaces.Discrete(3), 1.5)
+    assert observation_problem(spaces.MultiBinary(2), [1, 0]) is None
+    assert "outside" in observation_problem(spaces.MultiBinary(2), [2, 0])
+    assert observation_problem(spaces.Box(0, 1, (2, 2, 1), bool), np.zeros((2, 2, 1), bool)) is None
+    assert observation_problem(spaces.Dict({"a": spaces.Discrete(2)}), "anything") is None  # left to the agent

@@ -127,7 +127,9 @@ class GANExperiment(ExperimentBase):
         if self.ctx.rank == 0:
             if warning:
                 console.print(f"[yellow]warning:[/] step {self.global_step:,}: {warning}")
-            if self.cfg.eval.pictures:
+            if self.cfg.eval.pictures and self.ctx.training:
+                # only the run being trained draws into its media/: evaluating a loaded one (`rlgen eval`,
+                # `rlgen.load_run(...).evaluate()`) writes nothing into it, a read-only copy included
                 out["eval/samples"] = self.evaluator.picture(fake, self.ctx.media_dir, self.global_step)
         return out
 

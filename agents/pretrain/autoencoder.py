@@ -153,7 +153,7 @@ class AutoencoderExperiment(DataExperiment):
         if self.cfg.objective.type == "variational":
             kls = self.batched(lambda xb, _y: kl_normal(*self.encode(xb, sample=False)[1:]), x)
             out["eval/kl"] = float(torch.cat(kls).mean())
-        if self.cfg.eval.pictures and self.ctx.rank == 0:
+        if self.cfg.eval.pictures and self.ctx.rank == 0 and self.ctx.training:  # a loaded run draws nothing into its media/
             out.update(self._pictures(x, recon))
         return out
 

@@ -118,7 +118,7 @@ class SupervisedExperiment(DataExperiment):
                 np.add.at(matrix, (y, guess), 1)  # the last split shown: test when there is one
             else:
                 out[f"eval/{split}_mse"] = float(squared_error(pred, yt))
-        if matrix is not None and self.cfg.eval.pictures and self.ctx.rank == 0:
+        if matrix is not None and self.cfg.eval.pictures and self.ctx.rank == 0 and self.ctx.training:
             step = self.global_step
             title = f"{self.cfg.name} step {step:,}"
             path = pictures.confusion(matrix, self.ctx.media_dir / f"confusion_step_{step:08d}.png", title)

@@ -75,6 +75,11 @@ class Agent:
             norm.obs_rms, norm.ret_rms = normalize_state
         self.reset()
 
+    @property
+    def observation_space(self) -> Any:
+        """The env's own observation space: what `predict` takes (below any window or stack)."""
+        return self._feed.observation_space
+
     def reset(self) -> None:
         """The next `predict` starts a new episode (clears windows, stacks and recurrent state)."""
         self._start = True

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from rlgen.config import Activation, BackboneConfig, EnvConfig, ExperimentConfig, OptimConfig, Section
+from rlgen.config import Activation, BackboneConfig, EnvConfig, ExperimentConfig, OptimConfig, Section, finite_numbers
 
 Algo = Literal["ppo", "a2c", "dqn", "sac", "td3", "ddpg", "recurrent_ppo", "maskable_ppo", "qrdqn", "tqc", "trpo"]
+
+
+# SB3 arguments where inf means "no limit" (a gradient-norm clip, the value-function clip range).
+# Every other number an algorithm takes must be finite: an inf clip_range, ent_coef, vf_coef, gamma,
+# gae_lambda or tau trains a unit and then diverges. target_kl is not here: TRPO's is the trust
+# region's size, not an early stop (null turns PPO's off).
+INF_MEANS_OFF = ("max_grad_norm", "clip_range_vf")
+
+# An algorithm's own arguments: checked against its signature by the kind, finite numbers here
+Hyperparams = Annotated[dict[str, Any], finite_numbers(INF_MEANS_OFF)]
 
 
 class PolicyConfig(Section):
@@ -30,8 +40,9 @@ class PolicyConfig(Section):
 class AgentConfig(Section):
     algo: Algo
     policy: PolicyConfig = PolicyConfig()
-    hyperparams: dict[str, Any] = Field(
-        {}, description="the algorithm's own arguments, checked against its signature; 'lin_X' = linear from X to 0"
+    hyperparams: Hyperparams = Field(
+        {}, description="the algorithm's own arguments, checked against its signature; 'lin_X' = linear from X to 0; "
+        "finite numbers (max_grad_norm and clip_range_vf may be inf: no clipping)"
     )
     save_replay_buffer: bool = Field(True, description="off-policy: keep the buffer in checkpoints for exact resume")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from rlgen.agents.rl.config import PolicyConfig
+from rlgen.agents.rl.config import Hyperparams, PolicyConfig
 from rlgen.config import ExperimentConfig, OptimConfig, Section
 from rlgen.registry import GAMES
 
@@ -32,7 +32,7 @@ class GameConfig(Section):
 class LearnerConfig(Section):
     algo: Literal["maskable_ppo"] = "maskable_ppo"
     policy: PolicyConfig = PolicyConfig()
-    hyperparams: dict = Field({}, description="MaskablePPO's own arguments, checked against its signature")
+    hyperparams: Hyperparams = Field({}, description="MaskablePPO's own arguments, checked against its signature")
 
 
 class LeagueConfig(Section):
@@ -93,7 +93,7 @@ class TeamGameConfig(Section):
 class TeamLearnerConfig(Section):
     algo: Literal["ppo"] = "ppo"
     policy: PolicyConfig = PolicyConfig()
-    hyperparams: dict = Field({}, description="PPO's own arguments, checked against its signature")
+    hyperparams: Hyperparams = Field({}, description="PPO's own arguments, checked against its signature")
 
 
 class PhaseConfig(Section):

@@ -175,3 +175,81 @@ def test_builtin_backbone_configs_carry_their_network_class_traits(name):
 
     cfg = TypeAdapter(BackboneConfig).validate_python({"type": name})
     assert (cfg.sequence, cfg.prefers_accelerator) == backbone_traits(name)
+
+
+@pytest.mark.parametrize("config, override, expected", [
+    (DEMO, "optim.lr=inf", "optim.lr: must be a finite number (got 'inf')"),  # YAML text float() reads
+    (DEMO, "optim.lr=.inf", "optim.lr: must be a finite number (got inf)"),
+    (DEMO, "optim.lr=1e400", "optim.lr: must be a finite number (got inf)"),  # YAML reads it as inf
+    (DEMO, "optim.lr=.nan", "optim.lr: must be a number, not NaN (got nan)"),
+    (DEMO, "optim.betas=[0.9, .nan]", "optim.betas.1: must be a number, not NaN (got nan)"),
+    (DEMO, "agent.hyperparams.clip_range=.inf", "agent.hyperparams.clip_range: must be a finite number (got inf)"),
+    (DEMO, "agent.hyperparams.clip_range=lin_inf", "agent.hyperparams.clip_range: must be a finite number (got 'lin_inf')"),
+    (DEMO, "agent.hyperparams.vf_coef=-.inf", "agent.hyperparams.vf_coef: must be a finite number (got -inf)"),
+    (DEMO, "agent.hyperparams.gae_lambda=.inf", "agent.hyperparams.gae_lambda: must be a finite number (got inf)"),
+    (DEMO, "agent.hyperparams.ent_coef=.nan", "agent.hyperparams.ent_coef: must be a number, not NaN (got nan)"),
+    (DEMO, "agent.hyperparams.max_grad_norm=.nan", "agent.hyperparams.max_grad_norm: must be a number, not NaN (got nan)"),
+    (DEMO, "train.early_stop.target=.nan", "train.early_stop.target: must be a number, not NaN (got nan)"),
+    (DEMO, "train.early_stop.target=.inf", "train.early_stop.target: must be a finite number (got inf)"),
+    (DEMO, "env.kwargs={sutton_barto_reward: .nan}", "env.kwargs.sutton_barto_reward: must be a number, not NaN (got nan)"),
+    (DEMO, "env.normalize={clip_obs: .nan}", "env.normalize.clip_obs: must be a number, not NaN (got nan)"),
+    ("gan_ring8", "generator.optim.lr=.inf", "generator.optim.lr: must be a finite number (got inf)"),
+    ("gan_ring8", "discriminator.optim.lr=1e400", "discriminator.optim.lr: must be a finite number (got inf)"),
+    ("gan_ring8", "data.kwargs={std: .nan}", "data.kwargs.std: must be a number, not NaN (got nan)"),
+    ("sac_pendulum", "agent.hyperparams.ent_coef=inf", "agent.hyperparams.ent_coef: must be a finite number (got 'inf')"),
+    ("selfplay_tictactoe", "agent.hyperparams.gamma=.inf", "agent.hyperparams.gamma: must be a finite number (got inf)"),
+])
+def test_non_finite_numbers_are_refused_at_their_key(config, override, expected):
+    """inf and NaN train a unit and then "diverge" (an early-stop target of NaN is never reached):
+    NaN is refused everywhere, free-form sections included; inf wherever only a finite number
+    means something (every learning rate, the algorithms' own arguments)."""
+    assert problems([override], config) == [expected]
+
+
+def test_inf_where_it_means_no_limit_is_kept():
+    cfg = load_config(DEMO, ["agent.hyperparams.max_grad_norm=.inf", "agent.hyperparams.clip_range_vf=.inf",
+                             "env.normalize={clip_obs: .inf, clip_reward: .inf}", "env.kwargs={x_threshold: .inf}"])
+    assert cfg.agent.hyperparams["max_grad_norm"] == float("inf") and cfg.env.normalize.clip_obs == float("inf")
+
+
+def test_non_finite_numbers_beside_other_problems_are_all_reported_once():
+    ps = problems(["optim.lr=.nan", "agent.hyperparams.gamma=.inf", "train.eval_evry=5", "agent.hyperparams.n_step=4"])
+    assert sorted(ps) == ["agent.hyperparams.gamma: must be a finite number (got inf)",
+                          "agent.hyperparams.n_step: PPO has no argument 'n_step' (did you mean 'n_steps'?)",
+                          "optim.lr: must be a number, not NaN (got nan)",
+                          "train.eval_evry: unknown key (did you mean 'eval_every'?); allowed here: checkpoint_every, "
+                          "early_stop, eval_episodes, eval_every, keep_checkpoints, progress, threads, total_steps, "
+                          "video_every"]
+
+
+def test_a_non_finite_learning_rate_is_one_cli_line_and_no_run(tmp_path, capsys):
+    from rlgen.cli import main
+
+    assert main(["train", "ppo_cartpole", "optim.lr=.inf", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "optim.lr: must be a finite number (got inf)" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("name=..", "name: '..' is only dots, which would put the run outside logging.dir"),
+    ("name=.", "name: '.' is only dots"),
+    ("logging.dir=''", "logging.dir: must name a folder"),
+    ("logging.dir='  '", "logging.dir: must name a folder"),
+])
+def test_a_name_or_logging_dir_that_leaves_the_runs_folder_is_refused(override, expected):
+    (p,) = problems([override])
+    assert p.startswith(expected)
+    assert load_config(DEMO, ["name=v1.2-a_b", "logging.dir=."]).name == "v1.2-a_b"  # dots among other characters
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ("seed=1", "overrides is a list of 'key=value' strings, e.g. ['seed=1'], not str 'seed=1'"),
+    ({"seed": 1}, "overrides is a list of 'key=value' strings, e.g. ['seed=1'], not dict {'seed': 1}"),
+    ([1], "overrides is a list of 'key=value' strings, e.g. ['seed=1']; got 1 (int)"),
+    ([None], "overrides is a list of 'key=value' strings, e.g. ['seed=1']; got None (NoneType)"),
+])
+def test_overrides_that_are_not_a_list_of_strings_are_refused_not_blamed_on_the_file(overrides, expected):
+    with pytest.raises(RlgenError) as e:
+        load_config(DEMO, overrides)
+    assert str(e.value) == expected
