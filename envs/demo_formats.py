@@ -299,11 +299,24 @@ class NpzFormat:
 
     def read(self, path: Path) -> Demos:
         try:
-            with np.load(path, allow_pickle=False) as f:  # arrays only: nothing in the file is executed
+            loaded = np.load(path, allow_pickle=False)  # arrays only: nothing in the file is executed
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single .npy array under a .npz name
+                raise ValueError(f"it holds one {type(loaded).__name__} (a .npy file), not named arrays")
+            with loaded as f:
                 arrays = {k: f[k] for k in f.files}
         except (OSError, ValueError, zipfile.BadZipFile) as e:  # not a zip of arrays, or arrays of Python objects
-            raise RlgenError(f"{path} is not a .npz of plain arrays ({type(e).__name__}: {first_line(e)}); "
-                             "write demos with `rlgen record` or numpy.savez") from None
+            # numpy tries any file that is neither a zip nor a .npy as a pickle, and its message then asks
+            # for allow_pickle: say what the file is instead, and never suggest running it
+            if isinstance(e, OSError) and not isinstance(e, zipfile.BadZipFile):
+                why = f"unreadable ({e.strerror or first_line(e)})"
+            elif not zipfile.is_zipfile(path):
+                why = "not a readable .npz archive (not a zip file)"
+            elif "allow_pickle" in str(e) or "pickle" in str(e).lower():
+                why = "its arrays hold Python objects, which rlgen never loads (loading them can run code)"
+            else:
+                why = f"not a readable .npz archive ({type(e).__name__}: {first_line(e)})"
+            raise RlgenError(f"{path} is not a .npz of plain arrays: {why}; write demos with `rlgen record` or "
+                             "numpy.savez") from None
         missing = [k for k in ("observations", "actions", "next_observations") if k not in arrays]
         flags = {}
         for ours, names in _NPZ_ALIASES.items():

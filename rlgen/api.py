@@ -369,7 +369,8 @@ class Run:
             from rlgen.runner import choose_device
 
             try:
-                state = checkpoint.load(self._checkpoint_dir, trust=self._trust)
+                with checkpoint.to_use():  # a fallback to an older step is warned of as such
+                    state = checkpoint.load(self._checkpoint_dir, trust=self._trust)
             except checkpoint.UnsafeCheckpointError:
                 raise
             except RlgenError as e:
@@ -378,7 +379,8 @@ class Run:
                 from rlgen.logging import console
 
                 # the best checkpoint was this run's default, not asked for: its newest intact one will do
-                state = checkpoint.load(self.run_dir, trust=self._trust)
+                with checkpoint.to_use():
+                    state = checkpoint.load(self.run_dir, trust=self._trust)
                 console.print(f"[yellow]warning:[/] {escape(str(e))}; opened the run's newest intact checkpoint")
                 self.checkpoint, self._checkpoint_dir = "latest", self.run_dir
             kind = (state.get("config") or {}).get("kind", self.config.kind)

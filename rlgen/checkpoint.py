@@ -207,8 +207,9 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
         if in_ckpts or (path / STATE).is_file():
             return run_dir, path, "best" if path.name == BEST else path.name
         kept = best(ckpt_dir)
-        if kept is not None and _status(run_dir) in FINISHED:
-            return run_dir, kept, "best"
+        if _status(run_dir) in FINISHED and (kept is not None or (ckpt_dir / BEST).is_dir()):
+            # a damaged best/ fails to load, and Run.experiment falls back to the newest, with a warning
+            return run_dir, kept or ckpt_dir / BEST, "best"
         return run_dir, run_dir, "latest"
     if in_ckpts:
         raise RlgenError(f"give either a checkpoint directory ({path}) or --checkpoint {which}, not both")
@@ -217,6 +218,9 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
         return run_dir, run_dir, "latest"
     if text == BEST:
         kept = best(ckpt_dir)
+        if kept is None and (ckpt_dir / BEST).is_dir():
+            raise RlgenError(f"the best checkpoint {ckpt_dir / BEST} is missing or damaged ({STATE} or its step file "
+                             "is gone); use --checkpoint latest or step_N")
         if kept is None:
             raise RlgenError(f"{run_dir} has no best checkpoint (checkpoints/best): the run never evaluated "
                              f"its early-stop metric; use --checkpoint latest or step_N")
@@ -471,7 +475,8 @@ def unpickle(blob: bytes, what: str) -> Any:
 def _warn_fallback(ckpt: Path, newest: int | None, problems: list[str]) -> None:
     lost = "" if newest is None else f", {newest - step_of(ckpt):,} steps before step_{newest}"
     why = "; ".join(problems) if problems else f"the newest checkpoint step_{newest} is missing"
-    console.print(f"[yellow]warning:[/] {why}. Using {ckpt.name} instead{lost}: that progress is trained again")
+    cost = ": that progress is trained again" if resuming() else ""  # opened to act or evaluate: nothing is
+    console.print(f"[yellow]warning:[/] {why}. Using {ckpt.name} instead{lost}{cost}")
 
 
 def _prune(ckpt_dir: Path, keep: int) -> None:

@@ -245,12 +245,14 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    from rlgen.agents.selfplay.play import play_human, restore
+    from rlgen.agents.selfplay.play import Quit, play_human, restore
 
     exp = restore(Path(args.run_dir), trust=args.trust, checkpoint=args.checkpoint)
     console.print(f"playing {exp.label} ({exp.checkpoint} checkpoint)")
     try:
         play_human(exp, seat=args.seat)
+    except Quit:  # typed q: a choice, not an interruption
+        console.print("game left unfinished (you quit)")
     finally:
         exp.close()
     return 0
@@ -272,7 +274,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from rlgen.export import export
 
-    files = export(args.run_dir, args.format, args.out, checkpoint=args.checkpoint, trust=args.trust)
+    files = export(args.run_dir, args.format, args.out, checkpoint=args.checkpoint, trust=args.trust, force=args.force)
     for f in files:
         print(f)  # the result: stdout, one path a line
     return 0
@@ -282,6 +284,8 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
     from rlgen.agents.rl import zoo
     from rlgen.api import load_config
 
+    if args.out not in (None, "-") and not args.force and (Path(args.out).exists() or Path(args.out).is_symlink()):
+        raise RlgenError(f"-o {args.out} exists already: give a new file name, or --force to replace it")
     conversion = zoo.convert(args.algo, args.env, Path(args.file) if args.file else None)
     load_config(conversion.config)  # it must validate before it is written
     text = conversion.yaml()
@@ -304,7 +308,9 @@ def _zoo_export_parsers(sub: Any) -> None:
                        "(observation -> action). GAN runs: onnx and torchscript write the generator.")
     x.add_argument("run_dir", metavar="RUN_DIR")
     x.add_argument("--format", required=True, choices=["sb3", "onnx", "torchscript"])
-    x.add_argument("-o", "--out", help="output folder (default: RUN_DIR/export)")
+    x.add_argument("-o", "--out", type=_nonempty, help="output folder, new or empty or an earlier export's "
+                   "(default: RUN_DIR/export)")
+    x.add_argument("--force", action="store_true", help="write into an output folder that holds other files")
     _checkpoint_arg(x)
     x.add_argument("--trust", action="store_true", help=TRUST_HELP)
     x.set_defaults(func=cmd_export)
@@ -314,8 +320,10 @@ def _zoo_export_parsers(sub: Any) -> None:
                        "or --file) and write the entry for ENV as an rlgen config. What does not convert is listed.")
     z.add_argument("algo", metavar="ALGO", help="rl-zoo3's algorithm name: ppo, a2c, dqn, sac, td3, ppo_lstm, ...")
     z.add_argument("env", metavar="ENV", help="the env id, e.g. LunarLander-v3")
-    z.add_argument("-o", "--out", help="the YAML to write (default: stdout)")
-    z.add_argument("--file", help="an rl-zoo3-format hyperparameter YAML of your own instead of rl_zoo3's")
+    z.add_argument("-o", "--out", type=_nonempty, help="the YAML to write, a new file (default: stdout)")
+    z.add_argument("--force", action="store_true", help="replace the -o file when it exists")
+    z.add_argument("--file", type=_nonempty,
+                   help="an rl-zoo3-format hyperparameter YAML of your own instead of rl_zoo3's")
     z.set_defaults(func=cmd_import_zoo)
 
 
@@ -334,10 +342,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from rlgen.compare import compare, read_runs
-    from rlgen.compare_report import default_png, link_wandb_runs, log_to_wandb, plot_curves, stats_table
+    from rlgen.compare_report import default_png, figure_path, link_wandb_runs, log_to_wandb, plot_curves, stats_table
 
-    if args.out and (blocking := _file_in_the_way(Path(args.out).parent)) is not None:  # before the table
+    given = figure_path(args.out, args.metric) if args.out is not None else None  # before the table
+    if given is not None and (blocking := _file_in_the_way(given.parent)) is not None:
         raise RlgenError(f"--out {args.out}: {blocking} is a file, so the figure cannot go under it")
+    if given is not None and args.wandb and given.suffix.lower() != ".png":
+        raise RlgenError(f"--out {args.out}: --wandb logs the figure as an image; give --out a .png "
+                         "(or leave --wandb out)")
     runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci)
@@ -345,7 +357,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not out.is_terminal:
         out.width = 1000  # a file or pipe gets the whole table at its own width, no fold
     out.print(stats_table(stats, args.metric, args.threshold))
-    png = plot_curves(groups, args.metric, Path(args.out) if args.out else default_png([r.path for r in runs], args.metric),
+    png = plot_curves(groups, args.metric, given or default_png([r.path for r in runs], args.metric),
                       threshold=args.threshold, method=args.ci)
     console.print(f"{len(runs)} run(s) in {len(groups)} group(s); learning curves: {png}")
     if args.leet:
@@ -396,9 +408,10 @@ def _sweep_parser(sub: Any) -> None:
                        epilog=SWEEP_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("sweep", metavar="SWEEP.yaml", help="the sweep file: base config, search space, pruner")
     s.add_argument("overrides", nargs="*", help="dotted overrides of the base config for every trial")
-    s.add_argument("--n-trials", type=int, help="finished trials the study should hold (default: the file's n_trials)")
-    s.add_argument("--storage", help="an Optuna database URL (default: SQLite next to the trials)")
-    s.add_argument("--study", help="the study name (default: the file's study, else its file name)")
+    s.add_argument("--n-trials", type=_positive, metavar="N",
+                   help="finished trials the study should hold (default: the file's n_trials)")
+    s.add_argument("--storage", type=_nonempty, help="an Optuna database URL (default: SQLite next to the trials)")
+    s.add_argument("--study", type=_study, help="the study name (default: the file's study, else its file name)")
     s.add_argument("--status", action="store_true", help="print the study's trials, states and best value; run none")
     s.set_defaults(func=cmd_sweep)
 
@@ -412,18 +425,22 @@ def _compare_parser(sub: Any) -> None:
                        "points marked, in a band of the same interval, cut to the metric's range where the env has one).",
                        epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("runs", nargs="+", metavar="RUNS", help="run directories, folders of runs, or globs")
-    c.add_argument("--metric", default="eval/return_mean", help="the metric to compare (default: %(default)s)")
+    c.add_argument("--metric", default="eval/return_mean", type=_nonempty,
+                   help="the metric to compare (default: %(default)s)")
     c.add_argument("--by", action="append", metavar="KEY[,KEY]",
                    help="group by these dotted config keys (default: by every key in which the configs differ)")
-    c.add_argument("--threshold", type=float, help="report steps and wall time until the metric first reaches this")
+    c.add_argument("--threshold", type=_finite, help="report steps and wall time until the metric first reaches this")
     c.add_argument("--mode", choices=["max", "min"], default="max", help="is higher better (max) or lower (min)")
     c.add_argument("--ci", choices=["t", "bca"], default="t",
                    help="95%% interval of the mean: t (Student's, from 2 runs) or bca (scipy's BCa bootstrap, from 10 runs)")
-    c.add_argument("--out", metavar="PNG", help="where to write the curves (default: RUNS_ROOT/compare_<metric>.png)")
+    c.add_argument("--out", metavar="PNG", type=_nonempty,
+                   help="where to write the curves: a .png, .pdf or .svg file, or a folder (existing, or ending in /) "
+                   "for compare_<metric>.png in it (default: RUNS_ROOT/compare_<metric>.png)")
     c.add_argument("--wandb", nargs="?", const="offline", choices=["offline", "online"],
                    help="also log the comparison to W&B as a table and a plot (default mode: offline)")
     c.add_argument("--project", default="rlgen", help="W&B project for --wandb (default: %(default)s)")
-    c.add_argument("--leet", metavar="DIR", help="link the runs' offline W&B logs into DIR, for `wandb leet DIR`")
+    c.add_argument("--leet", metavar="DIR", type=_nonempty,
+                   help="link the runs' offline W&B logs into DIR, for `wandb leet DIR`")
     c.set_defaults(func=cmd_compare)
 
 
@@ -479,14 +496,18 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("config", nargs="?", help="a YAML file or a bundled config name")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optim.lr=1e-3 env.n_envs=16")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
+    t.add_argument("--resume", metavar="RUN_DIR", type=_nonempty,
+                   help="continue the run in RUN_DIR from its latest checkpoint")
     t.add_argument("--seeds", metavar="0,1,2", help="one run per seed (lists and ranges: 0-4), one W&B group")
     t.add_argument("--parallel", type=_positive, default=1, metavar="N",
                    help="with --seeds: N runs at a time, as processes")
-    t.add_argument("--storage", metavar="URL", help="with --seeds: take seeds from a queue in this Optuna database "
+    t.add_argument("--storage", metavar="URL", type=_nonempty,
+                   help="with --seeds: take seeds from a queue in this Optuna database "
                    "(e.g. postgresql://user@host/db), shared by every worker started with the same command")
-    t.add_argument("--study", help="with --storage: the queue's name (default: from the config and the seeds)")
-    t.add_argument("--run-dir", metavar="DIR", help="put the new run in DIR (new or empty) instead of logging.dir/NAME/ID")
+    t.add_argument("--study", type=_nonempty,
+                   help="with --storage: the queue's name (default: from the config and the seeds)")
+    t.add_argument("--run-dir", metavar="DIR", type=_nonempty,
+                   help="put the new run in DIR (new or empty) instead of logging.dir/NAME/ID")
     t.add_argument("--trust", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train)
 
@@ -508,9 +529,10 @@ def _parser() -> argparse.ArgumentParser:
                        "kind: bc and kind: imitation: a Minari dataset directory (or a .npz when OUT ends in .npz) "
                        "with the expert's and a random policy's mean returns in its metadata.")
     r.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (or one checkpoints/step_N)")
-    r.add_argument("--episodes", type=int, default=10, help="episodes to record (default: %(default)s)")
-    r.add_argument("--out", required=True, help="the dataset directory to create, or FILE.npz")
-    r.add_argument("--seed", type=int, default=0, help="episode i is seeded seed + i (default: %(default)s)")
+    r.add_argument("--episodes", type=_positive, default=10, help="episodes to record (default: %(default)s)")
+    r.add_argument("--out", required=True, type=_nonempty, help="the dataset directory to create, or FILE.npz")
+    r.add_argument("--seed", type=_seed, default=0,
+                   help="episode i is seeded seed + i, a seed 0 to 4,294,967,295 (default: %(default)s)")
     r.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic ones")
     r.add_argument("--format", default="auto", help="auto (npz for .npz, else minari) or a demo format")
     r.add_argument("--trust", action="store_true", help=TRUST_HELP)
@@ -543,19 +565,70 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _checkpoint_arg(parser: argparse.ArgumentParser, of: str = "of the run") -> None:
-    parser.add_argument("--checkpoint", metavar="WHICH",
+    parser.add_argument("--checkpoint", metavar="WHICH", type=_nonempty,
                         help=f"which checkpoint {of}: best (by train.early_stop.metric), latest or step_N; "
                         "default: best for a finished run, latest for an interrupted one")
 
 
-def _positive(text: str) -> int:
+MAX_COUNT = 1_000_000  # episodes, games, trials, processes: more is a typo, not a plan
+MAX_SEED = 2**32 - 1  # as a config's seed
+
+
+def _whole(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    """A count (--episodes, --games, --n-trials, --parallel): 1 to MAX_COUNT."""
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT:,}, got {text.strip()}")
     return value
+
+
+def _finite(text: str) -> float:
+    """A threshold: a number that a metric can reach (nan and inf never are)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = _whole(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is 0 to {MAX_SEED:,}, got {text.strip()}")
+    return value
+
+
+def _nonempty(text: str) -> str:
+    """A path or name option: an empty one (`--run-dir ''`, an unset shell variable) is a mistake, not a default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty (an unset shell variable?): give a value, or leave the option out "
+                                         "for its default")
+    return text
+
+
+STUDY_NAME = r"[A-Za-z0-9_.\-]+"  # as a sweep file's `study:` (rlgen/sweep.py): it names a folder under logging.dir
+
+
+def _study(text: str) -> str:
+    import re
+
+    if not re.fullmatch(STUDY_NAME, text) or set(text) == {"."}:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a study name: use letters, digits, _ . - (no / and not "
+                                         "only dots), e.g. --study ppo_cartpole_lr")
+    return text
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from rlgen import stats
 from rlgen.compare import Group, GroupStats, Stat, curve, metric_bounds
+from rlgen.errors import RlgenError
 from rlgen.stats import Method
 
 METHOD_NAMES = {"t": "t-interval", "bca": "BCa bootstrap interval"}
@@ -177,7 +178,29 @@ def default_png(runs_dirs: Sequence[Path], metric: str) -> Path:
     """compare_<metric>.png in the deepest folder that holds every run (e.g. runs/)."""
     parents = [p.parent.parent for p in runs_dirs]
     common = Path(os.path.commonpath([str(p) for p in parents])) if parents else Path(".")
-    return common / f"compare_{metric.replace('/', '_')}.png"
+    return common / png_name(metric)
+
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")  # matplotlib writes the format the file name ends in
+
+
+def png_name(metric: str) -> str:
+    return f"compare_{metric.replace('/', '_')}.png"
+
+
+def figure_path(out: str | Path, metric: str) -> Path:
+    """The file `--out` names: in a folder (one that exists, or a path ending in /) compare_<metric>.png;
+    else the file itself, which must end in .png, .pdf or .svg (refused here, before any work)."""
+    text = str(out)
+    path = Path(text)
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        return path / png_name(metric)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        ending = f"not {path.suffix!r}" if path.suffix else "and this name has no ending"
+        raise RlgenError(f"--out {text}: a figure file ends in {', '.join(FIGURE_SUFFIXES[:-1])} or "
+                         f"{FIGURE_SUFFIXES[-1]}, {ending}; give such a name, or a folder (ending in /) for "
+                         f"{png_name(metric)} in it")
+    return path
 
 
 

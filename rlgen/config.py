@@ -334,7 +334,7 @@ class EarlyStopConfig(Section):
 class TrainConfig(Section):
     total_steps: int = Field(gt=0)
     eval_every: int = Field(10_000, gt=0)
-    eval_episodes: int = Field(10, gt=0)
+    eval_episodes: int = Field(10, gt=0, le=1_000_000)
     checkpoint_every: int | None = Field(None, gt=0, description="default: eval_every")
     keep_checkpoints: int = Field(3, gt=0)
     early_stop: EarlyStopConfig = EarlyStopConfig()

@@ -34,30 +34,84 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the exporter colours its messages
 ONNX_HINT = "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'rlgen[export]'"
 
 
+# what the exporters write (agents/rl/export.py, the GAN's generator) into the output folder, by format
+EXPORT_NAMES = {"sb3": ("model.zip", "vecnormalize.pkl", "rl-zoo"), "onnx": ("policy.onnx", "generator.onnx"),
+                "torchscript": ("policy.pt", "generator.pt")}
+
+
+def check_out_dir(out_dir: Path, force: bool = False) -> tuple[list[str], list[str]]:
+    """Refuse an output folder the export could harm: a run directory (config.yaml and
+    checkpoints/) always; a folder holding anything but earlier exports' files unless `force`.
+    Returns (the earlier exports' names in it, its other names: some only with `force`)."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return [], []  # new (made by the export), or a file in the way (mkdir says so)
+    if (out_dir / "config.yaml").is_file() and (out_dir / "checkpoints").is_dir():
+        raise RlgenError(f"{out_dir} is a run directory: an export never writes into one; give -o a folder of its own "
+                         "(default: RUN_DIR/export)")
+    names = sorted(p.name for p in out_dir.iterdir())
+    known = {n for names_ in EXPORT_NAMES.values() for n in names_}
+    foreign = [n for n in names if n not in known]
+    if foreign and not force:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise RlgenError(f"{out_dir} already holds files that are not an rlgen export ({shown}): give -o a new or "
+                         "empty folder, or --force to write into it anyway")
+    return [n for n in names if n in known], foreign
+
+
 def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpoint: str | None = None,
-           trust: bool = False) -> list[Path]:
+           trust: bool = False, force: bool = False) -> list[Path]:
     """Export a run (its directory, or one checkpoint directory such as checkpoints/best) to
     `out` (default RUN_DIR/export/); returns the files written. The run is opened as
     `rlgen.load_run(path, checkpoint=checkpoint, trust=trust)` opens it (a finished run: its best
-    checkpoint): nothing in it runs unless `trust`."""
+    checkpoint): nothing in it runs unless `trust`. `out` must be new, empty, or a folder of
+    earlier exports (whose files of this format are replaced), unless `force`; never a run directory."""
     from rlgen.api import load_run
 
     if fmt not in FORMATS:
         raise RlgenError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if out is not None:
+        check_out_dir(Path(out), force)  # before the run is opened
     with load_run(path, checkpoint=checkpoint, trust=trust) as run:
         hook = getattr(run.experiment, "export", None)
         if hook is None:
             raise RlgenError(f"kind {run.config.kind!r} has no export; its torch modules are in "
                              f"rlgen.load_run(...).modules(): {', '.join(run.modules()) or 'none'}")
         out_dir = Path(out) if out is not None else run.run_dir / "export"
+        known, foreign = check_out_dir(out_dir, force)
+        earlier = [n for n in known if n in EXPORT_NAMES[fmt]]
+        if earlier:
+            from rlgen.logging import console
+
+            console.print(f"replacing the earlier {fmt} export in {out_dir} ({', '.join(earlier)})", highlight=False)
         made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
-            return list(hook(fmt, out_dir))
+            files = list(hook(fmt, out_dir))
         except BaseException:
             if made:  # a failed export leaves no folder it made, nor what it wrote there
                 shutil.rmtree(made[-1], ignore_errors=True)  # the outermost folder it made
             raise
+        if not foreign:  # an export folder: the earlier export's files this one did not write are not its own
+            _remove_stale(out_dir, earlier, files)
+        return files
+
+
+def _remove_stale(out_dir: Path, names: list[str], written: list[Path]) -> None:
+    """Remove what an earlier export of the same format left under `names` and this one did not
+    write (a vecnormalize.pkl the new run has none of would be loaded with the new model.zip)."""
+    keep = {Path(p).resolve() for p in written}
+    for name in names:
+        top = out_dir / name
+        if top.is_symlink() or top.is_file():
+            if top.resolve() not in keep:
+                top.unlink()
+        elif top.is_dir():
+            for p in sorted(top.rglob("*"), key=lambda q: -len(q.parts)):  # deepest first
+                if (p.is_file() or p.is_symlink()) and p.resolve() not in keep:
+                    p.unlink()
+                elif p.is_dir() and not any(p.iterdir()):
+                    p.rmdir()
 
 
 def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output: str, path: Path,

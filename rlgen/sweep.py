@@ -29,6 +29,7 @@ import inspect
 import json
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +122,7 @@ class SweepConfig(Section):
     overrides: list[str] = Field([], description="dotted overrides applied to every trial")
     study: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$", description="default: the sweep file's name")
     storage: str | None = Field(None, description="an Optuna database URL; default SQLite in the study folder")
-    n_trials: int = Field(20, gt=0, description="trials in the whole study (complete + pruned)")
+    n_trials: int = Field(20, gt=0, le=1_000_000, description="trials in the whole study (complete + pruned)")
     metric: str | None = Field(None, description="default: the base config's train.early_stop.metric")
     direction: Literal["maximize", "minimize"] | None = Field(None, description="default: from early_stop.mode")
     objective: Literal["best", "final"] = Field("best", description="a trial's value: its best or its last eval")
@@ -140,6 +141,18 @@ class SweepConfig(Section):
                 raise ValueError(f"{inner!r} lies inside {outer!r}: each of {outer!r}'s choices replaces the whole "
                                  f"mapping, so the {inner!r} drawn would be thrown away; put it inside the choices")
         return space
+
+
+STUDY_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # as a config's name: the study names its trials and their folder
+
+
+def check_study(name: Any) -> None:
+    """A study name (the sweep file's `study:`, its file name, `--study`): it names the folder
+    <logging.dir>/<study>/ and every trial's config, so no path separator and not only dots."""
+    if not isinstance(name, str) or not STUDY_NAME.fullmatch(name) or set(name) == {"."}:
+        raise RlgenError(f"study name {name!r}: use letters, digits, _ . - (no / and not only dots; it names the "
+                         "folder <logging.dir>/<study> and every trial); set study: NAME in the sweep file, "
+                         "or --study NAME")
 
 
 def bundled_sweeps() -> dict[str, Path]:
@@ -328,6 +341,7 @@ class Sweep:
     make_experiment: Callable[[ExperimentConfig], Any]
 
     def __post_init__(self) -> None:
+        check_study(self.spec.study)  # before the probes below, whose configs it names: they would take the blame
         self.base = self.load(self.spec.config, self.spec.overrides)
         stop = self.base.train.early_stop
         self.metric = self.spec.metric or stop.metric
@@ -397,9 +411,11 @@ class Sweep:
         """Take trials until the study holds `n_trials` finished ones (over every worker); write
         and return the best config. No trial completed: RlgenError (the metric, say, is one the
         runs do not log, which only a run can tell)."""
+        total = self.spec.n_trials if n_trials is None else n_trials  # 0 is a mistake, not "the file's"
+        if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or not 1 <= total <= 1_000_000:
+            raise RlgenError(f"n_trials must be a whole number from 1 to 1,000,000, got {total!r}")
         study = self.open_study()
         self._check_setup(study)
-        total = n_trials or self.spec.n_trials
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
                       f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)
         with StudyProgress(study, total, f"sweep {self.spec.study}") as progress:

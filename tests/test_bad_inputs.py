@@ -3,6 +3,7 @@ mistakes run through the real command line (`python -m rlgen ...`), plus the res
 never harm its run."""
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,7 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
     (tmp / "a_list.yaml").write_text("- 1\n- 2\n")
     (tmp / "a_word.yaml").write_text("hello\n")
     (tmp / "a_file").write_text("in the way of a folder\n")
+    (tmp / "zoo_scalar.yml").write_text("CartPole-v1: 5\n")
     no_experiment = tmp / "no_experiment"  # a checkpoint rewritten without its experiment state
     shutil.copytree(ppo, no_experiment)
     for ckpt in no_experiment.glob("checkpoints/*/"):
@@ -135,6 +137,15 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (["list", "--bogus"], "unrecognized arguments: --bogus"),
         (["bogus"], "invalid choice: 'bogus'"),
         (["train", "gan_ring8", "generator.backbone={type: lstm}", new], "draws sequences"),
+        (["compare", str(ppo), "--out", str(tmp / "c.txt")], "ends in .png, .pdf or .svg, not '.txt'"),
+        (["sweep", "sweeps/ppo_cartpole", "--n-trials", "0"], "--n-trials: must be 1 or more"),
+        (["sweep", "sweeps/ppo_cartpole", "--study", "../../esc"], "is not a study name"),
+        (["eval", str(ppo), "--episodes", "99999999999999999999"], "must be at most 1,000,000"),
+        (["record", str(ppo), "--out", str(tmp / "z.npz"), "--episodes", "1", "--seed", "-1"], "a seed is 0 to"),
+        (["import-zoo", "ppo", "CartPole-v1", "--file", str(tmp / "a_word.yaml")], "maps env ids to hyperparameters"),
+        (["import-zoo", "ppo", "CartPole-v1", "--file", str(tmp / "zoo_scalar.yml")], "is int 5, not a mapping"),
+        (["export", str(ppo), "--format", "sb3", "-o", str(gan), "--force"], "is a run directory"),
+        (["train", "ppo_cartpole", "--run-dir", "", new], "--run-dir: is empty"),
     ]
 
 
@@ -157,3 +168,117 @@ def test_every_bad_input_is_one_line_exit_2_and_changes_nothing(runs, tmp_path):
             problems.append(f"rlgen {' '.join(args)} -> exit {out.returncode}: {out.stderr.strip()[:300]!r}")
     assert not problems, "\n".join(problems)
     assert snapshot(runs["root"]) == before  # no case wrote, created or removed a file of any run
+
+
+# --- one command each: the mistake refused before any work, or the output put where it belongs --------
+
+
+def _one_error_line(capsys, phrase: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: ") and phrase in " ".join(err.split()), err
+    return err
+
+
+def test_compare_out_a_folder_writes_inside_it_and_an_unknown_ending_is_refused(runs, tmp_path, capsys):
+    ppo = str(runs["ppo"])
+    assert main(["compare", ppo, "--out", f"{tmp_path / 'new'}/"]) == 0  # a folder to make: the trailing /
+    assert (tmp_path / "new" / "compare_eval_return_mean.png").is_file()
+    assert str(tmp_path / "new" / "compare_eval_return_mean.png") in capsys.readouterr().err
+    (tmp_path / "there").mkdir()  # an existing folder, no trailing /
+    assert main(["compare", ppo, "--out", str(tmp_path / "there")]) == 0
+    assert (tmp_path / "there" / "compare_eval_return_mean.png").is_file()
+    assert not (tmp_path / "new.png").exists() and not (tmp_path / "there.png").exists()
+    capsys.readouterr()
+    before = snapshot(tmp_path)
+    for out, phrase in ((tmp_path / "c.txt", "ends in .png, .pdf or .svg, not '.txt'"),
+                        (tmp_path / "c", "and this name has no ending")):
+        assert main(["compare", ppo, "--out", str(out)]) == 2
+        _one_error_line(capsys, phrase)
+    assert main(["compare", ppo, "--out", str(tmp_path / "c.svg"), "--wandb"]) == 2
+    _one_error_line(capsys, "--wandb logs the figure as an image; give --out a .png")
+    assert snapshot(tmp_path) == before and not list(tmp_path.glob("c*"))
+
+
+def test_api_counts_are_checked_before_any_work(tmp_path):
+    from rlgen.agents.rl.evaluation import play_episodes
+    from rlgen.agents.selfplay.play import tournament
+    from rlgen.api import load_config, make_experiment
+    from rlgen.errors import RlgenError
+    from rlgen.sweep import Sweep, read_sweep
+
+    with pytest.raises(RlgenError, match="episodes must be a whole number from 1 to 1,000,000"):
+        play_episodes(None, None, 10**20)  # was an OverflowError from numpy
+    with pytest.raises(RlgenError, match="games_per_pair must be a whole number from 1 to 1,000,000"):
+        tournament([], games_per_pair=0)
+    spec = read_sweep("sweeps/ppo_cartpole", [f"logging.dir={tmp_path}"])
+    with pytest.raises(RlgenError, match="n_trials must be a whole number from 1 to 1,000,000, got 0"):
+        Sweep(spec, load=load_config, make_experiment=make_experiment).run(0)  # 0 ran the file's n_trials
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_sweeps_study_name_is_checked_as_a_name_not_blamed_on_the_space(tmp_path):
+    from rlgen.api import load_config, make_experiment
+    from rlgen.errors import RlgenError
+    from rlgen.sweep import Sweep, read_sweep
+
+    spec = read_sweep("sweeps/ppo_cartpole", [f"logging.dir={tmp_path}"])
+    for name in ("../../esc", ".."):  # `..` passed the pattern: the trials' folder would be logging.dir's parent
+        spec.study = name
+        with pytest.raises(RlgenError, match=re.escape(f"study name {name!r}: use letters")):
+            Sweep(spec, load=load_config, make_experiment=make_experiment)
+    assert not any(tmp_path.iterdir())
+
+
+def test_import_zoo_names_a_bad_file_and_keeps_an_existing_output(tmp_path, capsys):
+    (tmp_path / "utf16.yml").write_bytes("CartPole-v1:\n  policy: MlpPolicy\n".encode("utf-16"))
+    (tmp_path / "scalar.yml").write_text("CartPole-v1: 5\n")
+    good = tmp_path / "good.yml"
+    good.write_text("CartPole-v1:\n  n_timesteps: 1e4\n  policy: MlpPolicy\n")
+    for name, phrase in (("utf16.yml", "utf16.yml: not UTF-8 text"),
+                         ("scalar.yml", "scalar.yml: entry 'CartPole-v1' is int 5, not a mapping")):
+        assert main(["import-zoo", "ppo", "CartPole-v1", "--file", str(tmp_path / name)]) == 2
+        _one_error_line(capsys, phrase)
+    out = tmp_path / "mine.yaml"
+    out.write_text("my own config\n")
+    assert main(["import-zoo", "ppo", "CartPole-v1", "--file", str(good), "-o", str(out)]) == 2
+    _one_error_line(capsys, f"-o {out} exists already: give a new file name, or --force to replace it")
+    assert out.read_text() == "my own config\n"
+    assert main(["import-zoo", "ppo", "CartPole-v1", "--file", str(good), "-o", str(out), "--force"]) == 0
+    assert "name: zoo_ppo_CartPole-v1" in out.read_text()
+
+
+def test_export_never_writes_into_a_run_or_a_folder_of_other_files(runs, tmp_path, capsys):
+    ppo, gan = runs["ppo"], runs["gan"]
+    before = snapshot(runs["root"])
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine\n")
+    assert main(["export", str(ppo), "--format", "sb3", "-o", str(mine)]) == 2
+    _one_error_line(capsys, "already holds files that are not an rlgen export (notes.txt): give -o a new or empty "
+                    "folder, or --force")
+    for args in (["-o", str(gan)], ["-o", str(gan), "--force"], ["-o", str(ppo), "--force"]):
+        assert main(["export", str(ppo), "--format", "torchscript", *args]) == 2
+        _one_error_line(capsys, "is a run directory: an export never writes into one")
+    assert snapshot(runs["root"]) == before and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert main(["export", str(ppo), "--format", "torchscript", "-o", str(mine), "--force"]) == 0
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "policy.pt"]
+    # a folder of earlier exports: another format joins it; the same format replaces its earlier files
+    out = tmp_path / "export"
+    assert main(["export", str(ppo), "--format", "sb3", "-o", str(out)]) == 0
+    assert main(["export", str(ppo), "--format", "torchscript", "-o", str(out)]) == 0
+    stale = out / "rl-zoo" / "dqn" / "Old-v0_1" / "Old-v0.zip"  # an earlier sb3 export of another run
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    capsys.readouterr()
+    assert main(["export", str(ppo), "--format", "sb3", "-o", str(out)]) == 0
+    assert f"replacing the earlier sb3 export in {out}" in capsys.readouterr().err
+    assert not stale.exists() and (out / "model.zip").is_file() and (out / "policy.pt").is_file()
+
+
+def test_a_demos_file_that_is_no_zip_is_called_so_without_a_pickle_hint(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"garbage")
+    assert main(["train", "gail_cartpole", f"demos.path={bad}", f"logging.dir={tmp_path / 'runs'}", *QUIET]) == 2
+    err = _one_error_line(capsys, f"{bad} is not a .npz of plain arrays: not a readable .npz archive (not a zip file)")
+    assert "pickle" not in err
+    assert not (tmp_path / "runs").exists()

@@ -52,3 +52,69 @@ def test_output_in_a_pipe_with_no_color_is_plain_and_whole(tmp_path):
     assert "\x1b" not in train.stdout + train.stderr and "━" not in train.stderr  # no bar drawn in a pipe
     assert [line.split()[:3] for line in train.stderr.splitlines() if line.startswith("eval")] == [
         ["eval", "step", "512"], ["eval", "step", "1,024"]]
+
+
+# --- bad input refused while the arguments are read: one line, exit 2, nothing run or written ---------
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["sweep", "sweeps/ppo_cartpole", "--n-trials", "0"], "argument --n-trials: must be 1 or more, got 0"),
+    (["sweep", "sweeps/ppo_cartpole", "--n-trials", "-1"], "argument --n-trials: must be 1 or more, got -1"),
+    (["sweep", "sweeps/ppo_cartpole", "--study", "../../esc"], "argument --study: '../../esc' is not a study name"),
+    (["sweep", "sweeps/ppo_cartpole", "--study", ".."], "'..' is not a study name"),
+    (["eval", "RUN", "--episodes", "99999999999999999999"], "must be at most 1,000,000, got 99999999999999999999"),
+    (["record", "RUN", "--out", "z.npz", "--episodes", "1000001"], "argument --episodes: must be at most 1,000,000"),
+    (["record", "RUN", "--out", "z.npz", "--episodes", "0"], "argument --episodes: must be 1 or more"),
+    (["record", "RUN", "--out", "z.npz", "--episodes", "1", "--seed", "-1"], "a seed is 0 to 4,294,967,295, got -1"),
+    (["record", "RUN", "--out", "z.npz", "--seed", "4294967296"], "a seed is 0 to 4,294,967,295"),
+    (["tournament", "RUN", "--games", "99999999"], "argument --games: must be at most 1,000,000"),
+    (["train", "ppo_cartpole", "--seeds", "0,1", "--parallel", "1000001"], "argument --parallel: must be at most"),
+    (["train", "ppo_cartpole", "--run-dir", ""], "argument --run-dir: is empty"),
+    (["train", "ppo_cartpole", "--run-dir", "  "], "argument --run-dir: is empty"),
+    (["compare", "RUN", "--out", ""], "argument --out: is empty"),
+    (["export", "RUN", "--format", "sb3", "-o", ""], "argument -o/--out: is empty"),
+    (["import-zoo", "ppo", "CartPole-v1", "--file", ""], "argument --file: is empty"),
+    (["eval", "RUN", "--checkpoint", ""], "argument --checkpoint: is empty"),
+    (["compare", "RUN", "--threshold", "nan"], "argument --threshold: expected a finite number, got 'nan'"),
+])
+def test_bad_counts_seeds_and_empty_values_are_refused_as_arguments(args, phrase, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: ") and phrase in " ".join(err.split()), err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_non_ascii_digit_is_not_a_move_and_q_quits_with_exit_0(monkeypatch, capsys):
+    from io import StringIO
+
+    import numpy as np
+    from rich.console import Console
+
+    from rlgen.agents.selfplay import play
+
+    console = Console(file=StringIO(), width=200, color_system=None)
+    answers = iter(["²", "٣", "3"])  # str.isdigit takes both; int("²") raises
+    assert play._ask_move(np.ones(9, bool), lambda prompt: next(answers), console) == 2
+    assert console.file.getvalue().count("is not a move") == 2
+    with pytest.raises(play.Quit):
+        play._ask_move(np.ones(9, bool), lambda prompt: "q", console)
+
+    class Exp:
+        label, checkpoint = "fake", "best"
+
+        def close(self):
+            pass
+
+    def quit_at_once(exp, seat):
+        raise play.Quit
+
+    monkeypatch.setattr(play, "restore", lambda *a, **k: Exp())
+    monkeypatch.setattr(play, "play_human", quit_at_once)
+    assert main(["play", "RUN"]) == 0
+    err = capsys.readouterr().err
+    assert "you quit" in err and "aborted" not in err

@@ -120,7 +120,10 @@ def zoo_version() -> str:
 def read_file(path: Path) -> dict[str, dict[str, Any]]:
     """One rl-zoo3 hyperparameter file: env id -> its hyperparameters."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise RlgenError(f"cannot read rl-zoo3 hyperparameters {path}: not UTF-8 text (byte {e.start}); "
+                         "save it as UTF-8 YAML") from None
     except (OSError, yaml.YAMLError) as e:
         raise RlgenError(f"cannot read rl-zoo3 hyperparameters {path}: {' '.join(str(e).split())}") from None
     if not isinstance(data, dict):
@@ -138,15 +141,18 @@ def entry(algo: str, env_id: str, file: Path | None = None) -> tuple[str, dict[s
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise RlgenError(f"rl-zoo3 has no hyperparameters for algorithm {algo!r}{hint}; it has: {', '.join(known)}")
     entries = read_file(path)
-    if env_id in entries:
-        return env_id, dict(entries[env_id]), path
-    if "atari" in entries and _is_atari(env_id):
-        return "atari", dict(entries["atari"]), path
-    if "default" in entries:
-        return "default", dict(entries["default"]), path
-    close = difflib.get_close_matches(env_id, [k for k in entries if k not in ("atari", "default")], n=3)
+    used = env_id if env_id in entries else "atari" if "atari" in entries and _is_atari(env_id) \
+        else "default" if "default" in entries else None
+    if used is not None:
+        hp = entries[used]
+        if not isinstance(hp, dict):
+            shown = "empty" if hp is None else f"{type(hp).__name__} {repr(hp)[:40]}"
+            raise RlgenError(f"{path}: entry {used!r} is {shown}, not a mapping of hyperparameters "
+                             "(e.g. n_timesteps: 1e5, policy: MlpPolicy)")
+        return used, dict(hp), path
+    close = difflib.get_close_matches(env_id, [str(k) for k in entries if k not in ("atari", "default")], n=3)
     hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-    raise RlgenError(f"{path.name} has no entry for {env_id!r}{hint}; its envs: {', '.join(entries)}")
+    raise RlgenError(f"{path.name} has no entry for {env_id!r}{hint}; its envs: {', '.join(map(str, entries))}")
 
 
 def _is_atari(env_id: str) -> bool:

@@ -24,6 +24,13 @@ from rlgen.envs.games.boards import planes_to_cells
 from rlgen.errors import RlgenError
 
 MARKS = {1: "[bold red]X[/]", -1: "[bold yellow]O[/]", 0: ""}
+MAX_GAMES = 1_000_000  # games per pair: more is a typo, and would run for ever
+
+
+class Quit(KeyboardInterrupt):
+    """The person typed q (quit, exit) for a move: `play_human` ends the game unfinished. A
+    KeyboardInterrupt, as it was before it had a class of its own, so callers that stop on
+    Ctrl-C stop on it too; `rlgen play` tells the two apart (exit 0 for q, 130 for Ctrl-C)."""
 
 
 def restore(path: Path, trust: bool = False, checkpoint: str | None = None) -> SelfPlayExperiment:
@@ -53,6 +60,9 @@ def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapsho
     """A round robin among the runs' agents (optionally their snapshot pools too) and the first
     run's references; rows (player, Elo, mean score, games), best first. Random is rated 1000, or
     without a random player, the mean of the players."""
+    if isinstance(games_per_pair, bool) or not isinstance(games_per_pair, (int, np.integer)) \
+            or not 1 <= games_per_pair <= MAX_GAMES:
+        raise RlgenError(f"games_per_pair must be a whole number from 1 to {MAX_GAMES:,}, got {games_per_pair!r}")
     games = {_game_text(e) for e in exps}
     if len(games) != 1:
         raise RlgenError(f"a tournament needs runs of one game, got: {', '.join(sorted(games))}")
@@ -115,7 +125,7 @@ def board_table(observation: np.ndarray, n_actions: int, flip: bool = False) -> 
 def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str], str] | None = None,
                console: Console | None = None) -> float:
     """One game of a person (moves typed as 1-based numbers, read by `ask`, default `input`)
-    against the agent; the person's outcome."""
+    against the agent; the person's outcome. Typing q (quit, exit) raises `Quit`."""
     console = console or Console()
     ask = ask or input  # looked up now, so a test can script builtins.input
     game = exp.game()
@@ -214,8 +224,9 @@ def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console, not
             raise RlgenError("the input ended before the game did: rlgen play reads your moves from a terminal "
                              "(type q to quit a game)") from None
         if text.lower() in ("q", "quit", "exit"):
-            raise KeyboardInterrupt
-        if not text.isdigit() or not 1 <= int(text) <= len(mask):
+            raise Quit
+        # ASCII digits only: str.isdigit also takes '²', which int() refuses
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= len(mask):
             console.print(f"[yellow]'{text}' is not a move: type a number from 1 to {len(mask)}[/]")
             continue
         if not mask[int(text) - 1]:

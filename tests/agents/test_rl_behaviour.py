@@ -337,3 +337,24 @@ def test_a_run_whose_last_unit_passed_its_budget_resumes_to_nothing_to_do(tmp_pa
     assert run.summary["global_step"] == 64  # two units of 32 for a budget of 40
     again = rlgen.train(resume=run.run_dir)  # its own budget: not "fewer steps than done"
     assert again.exit_code == 0 and again.summary["global_step"] == 64
+
+
+def test_a_finished_run_whose_best_checkpoint_is_gone_says_so(tmp_path, capsys):
+    _, runner = _train(tmp_path)
+    (runner.run_dir / "checkpoints" / "best" / "state.pt").unlink()
+    assert main(["eval", str(runner.run_dir), "--checkpoint", "best", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "best checkpoint" in err and "missing or damaged" in err and "never evaluated" not in err
+    assert main(["eval", str(runner.run_dir), "--episodes", "1"]) == 0  # the default falls back, and says so
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "opened the run's newest intact checkpoint" in err and "trained again" not in err
+
+
+def test_a_npy_array_named_npz_is_one_line(tmp_path):
+    from rlgen.envs.demo_formats import NpzFormat
+
+    path = tmp_path / "demos.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+    with pytest.raises(RlgenError, match="is not a .npz of plain arrays"):
+        NpzFormat().read(path)
