@@ -144,7 +144,14 @@ def check_links(run_dir: Path) -> None:
     them write into whatever file it names. The directory is walked without following a link, and
     nothing is changed. The run directory itself may be a link (a run kept on another disk)."""
     root = os.path.realpath(run_dir)
-    for parent, dirs, files in os.walk(root):  # a link to a directory is listed, never entered
+
+    def unlisted(e: OSError) -> None:  # a folder rlgen cannot list could hide a link it writes through
+        raise RlgenError(f"refused to open {run_dir}: {e.filename} cannot be listed ({e.strerror}), so its links "
+                         "cannot be checked; make it readable (chmod u+r) or copy the run") from None
+
+    if os.path.isdir(root) and not os.access(root, os.R_OK | os.X_OK):
+        unlisted(PermissionError(13, "Permission denied", root))
+    for parent, dirs, files in os.walk(root, onerror=unlisted):  # a link to a directory is listed, never entered
         for name in sorted(dirs + files):
             path = os.path.join(parent, name)
             if not os.path.islink(path):

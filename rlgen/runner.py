@@ -168,11 +168,11 @@ class Runner:
                 self.exp.setup(ctx)
             if resume_state is not None:
                 self._restore(resume_state, device)
-                if self._nothing_left():  # a finished run resumed as it is: not one file changes
-                    status = self.state.stopped or "completed"
+                self._repair_best()
+                if self._nothing_left():  # a finished run resumed as it is: no file changes but a stale summary
+                    status = self._as_it_ended()
                     return
                 self._open_sinks(resumed=True)
-                self._repair_best()
             self._watch()
             self._announce(device)
             status = self._loop()
@@ -340,6 +340,23 @@ class Runner:
         done = st.stopped is not None or self.exp.global_step >= self.cfg.train.total_steps
         return done and st.last_eval.get("global_step") == self.exp.global_step
 
+    def _as_it_ended(self) -> str:
+        """The status of a run that had nothing left; its summary is written again only when it is
+        missing or says otherwise (a run interrupted in its last unit, killed before its summary)."""
+        st, status = self.state, self.state.stopped or "completed"
+        if st.stopped is not None and self.cfg.train.total_steps > self.exp.global_step:
+            why = "was pruned" if st.stopped == "pruned" else "stopped early"
+            console.print(f"this run {why} at step {self.exp.global_step:,} (train.early_stop: "
+                          f"{self.cfg.train.early_stop.metric}), so a larger train.total_steps alone trains no more; "
+                          "change train.early_stop (its target or patience) to continue it")
+        try:
+            old = json.loads((self.run_dir / "summary.json").read_text())
+        except (OSError, ValueError):
+            old = None
+        self._writing = self.rank == 0 and not (
+            isinstance(old, dict) and old.get("status") == status and old.get("global_step") == self.exp.global_step)
+        return status
+
     def _repair_best(self) -> None:
         """`checkpoints/best/` is marked just after its step is saved; a run killed in between
         resumes with the best step recorded but not marked: mark it now, from that step's checkpoint."""
@@ -349,8 +366,12 @@ class Runner:
         marked = checkpoint.best(ckpt_dir)
         marked_step = checkpoint.step_of(marked) if marked is not None else None
         source = ckpt_dir / f"step_{st.best_step}"
-        if marked_step != st.best_step and (source / checkpoint.STATE).is_file():
+        if marked_step == st.best_step or not all((source / f).is_file() for f in (checkpoint.STATE, checkpoint.CHECKSUM)):
+            return  # marked, or its checkpoint is gone (pruned, or a format before checksums): nothing to mark from
+        try:
             checkpoint.mark_best(ckpt_dir, source)
+        except RlgenError as e:  # a best/ not kept is no reason to stop the run
+            console.print(f"[yellow]warning:[/] {e}")
 
     def _rescore(self, saved: dict[str, Any]) -> None:
         """A resume that changes `train.early_stop`: a best by another metric or direction is no best
@@ -530,8 +551,7 @@ class Runner:
     @property
     def exit_code(self) -> int:
         """Shell convention for a run ended by a signal: 128 + the signal number."""
-        ended = getattr(self, "summary", {}).get("status")
-        return 128 + self._stop_signal if self._stop_signal and ended in ("interrupted", "failed") else 0
+        return 128 + self._stop_signal if self._stop_signal else 0
 
 
 # --- small pure helpers ---------------------------------------------------------------------------

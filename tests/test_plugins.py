@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -154,9 +156,14 @@ def test_the_plugin_kind_by_import_path_fits_a_gaussian_and_resumes_exactly(exam
     best_nll = 0.5 * math.log(2 * math.pi * math.e * 0.5**2)  # the entropy of N(3, 0.5^2), in nats
     assert straight.summary["final"]["eval/nll"] == pytest.approx(best_nll, abs=0.03)
 
-    # the same run stopped at its first evaluation (as an interruption would), then resumed
-    half = rlgen.train(_density(tmp_path, 400), on_eval=lambda step, _: step >= 200)
-    assert half.summary["global_step"] == 200
+    # the same run interrupted at its first evaluation (SIGTERM: it checkpoints there), then resumed
+    def interrupt(step: int, _: Any) -> bool:
+        if step >= 200:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return False
+
+    half = rlgen.train(_density(tmp_path, 400), on_eval=interrupt)
+    assert half.summary["global_step"] == 200 and half.summary["status"] == "interrupted"
     resumed = rlgen.train(None, resume=half.run_dir, trust=True)
     assert resumed.summary["global_step"] == 400
     assert resumed.summary["final"]["eval/nll"] == straight.summary["final"]["eval/nll"]  # same batches, same steps

@@ -3,6 +3,7 @@ or config carry a payload are refused (or, by `rlgen compare`, ignored) by every
 payload's marker file never appears. Each payload is shown to be live: with --trust it runs."""
 
 import hashlib
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -379,3 +380,27 @@ def test_a_counter_of_the_wrong_type_is_refused_in_one_line(pristine, tmp_path, 
         err = " ".join(capsys.readouterr().err.split())
         assert refusal in err and "Traceback" not in err, err
     assert _snapshot(run) == before
+
+
+def test_a_run_with_a_folder_rlgen_cannot_list_is_refused(tmp_path, monkeypatch):
+    """A link out of the run, in a folder rlgen cannot list (mode 0311), would go unchecked: rlgen
+    opens the run's files by name, never by listing them."""
+    from rlgen import rundir
+
+    run = tmp_path / "run"
+    (run / "media").mkdir(parents=True)
+    real_access, real_scandir = rundir.os.access, os.scandir
+    monkeypatch.setattr(rundir.os, "access", lambda p, mode: False if str(p) == os.path.realpath(run)
+                        else real_access(p, mode))
+    with pytest.raises(RlgenError, match="cannot be listed"):
+        rundir.check_links(run)
+    monkeypatch.setattr(rundir.os, "access", real_access)
+
+    def scandir(path="."):
+        if str(path).endswith("media"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(RlgenError, match="media cannot be listed"):
+        rundir.check_links(run)

@@ -20,10 +20,9 @@ from rlgen.agents.imitation.bc import BCTrainer, bc_problems
 from rlgen.agents.imitation.config import BCConfig
 from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
-from rlgen.agents.rl.vec import make_vec_env
 from rlgen.envs import make_env_fn
 from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
@@ -72,7 +71,8 @@ class BCExperiment(RLExperiment):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         # BC steps no env: the evaluation env is the only one, and the SB3 model is built on it
-        self.eval_env = make_vec_env(_eval_env_config(cfg), seed=ctx.seed + 10_000, training=False)
+        self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
+        self.eval_env = self._make_eval_env()
         self.env = self.eval_env
         hyperparams = dict(cfg.agent.hyperparams)
         if is_off_policy(cfg.agent.algo):

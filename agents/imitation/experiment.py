@@ -25,7 +25,7 @@ from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
 from rlgen.agents.imitation.vec import DiscriminatorReward, RelabeledReplayBuffer, TransitionStore
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _eval_env_config, _policy_name
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
@@ -82,7 +82,8 @@ class ImitationExperiment(RLExperiment):
             n = cfg.env.normalize
             env = VecNormalize(env, norm_obs=False, norm_reward=n.reward, clip_reward=n.clip_reward, gamma=gamma)
         self.env = env
-        self.eval_env = make_vec_env(_eval_env_config(cfg), seed=ctx.seed + 10_000, training=False)
+        self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
+        self.eval_env = self._make_eval_env()
 
         hyperparams = _action_noise(cfg.agent.hyperparams, env)
         if is_off_policy(cfg.agent.algo):

@@ -113,8 +113,14 @@ class RLExperiment(ExperimentBase):
                 # another number of eval envs (train.eval_episodes changed on resume), another
                 # wrapper: the half-restored envs are dropped for fresh ones, as a new run's
                 warn_not_exact("the evaluation envs", problems)
-                _close_what_is_left(self.eval_env)
+                old = self.eval_env
+                _close_what_is_left(old)
                 self.eval_env = self._make_eval_env()
+                if self.env is old:  # BC: its model is built on its only env, which it never steps
+                    self.env = self.eval_env
+                    self.model.env = self.model._wrap_env(self.eval_env, verbose=0)
+                    self.model.n_envs = self.eval_env.num_envs
+                    self.model._vec_normalize_env = unwrap_vec_normalize(self.model.env)
             self._eval_env_saved = None
 
     def _make_eval_env(self) -> VecEnv:

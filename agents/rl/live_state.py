@@ -47,6 +47,9 @@ SKIP = frozenset({
     "replay_buffer", "ep_info_buffer", "ep_success_buffer",  # saved by sb3_bridge in their own form
     "batch_norm_stats", "batch_norm_stats_target",  # views of module buffers, saved with the weights
     "buf_infos",  # the last step's infos (Monitor's wall-clock "t"), rewritten by the next step
+    # SB3's logging setup, which rlgen makes itself (set_logger): from a file, a tensorboard_log with
+    # _custom_logger False would have the next learn() write a tensorboard log where the file says
+    "_custom_logger", "tensorboard_log", "verbose",
 })
 # Wall-clock time: different in every run, read by nothing that trains.
 VOLATILE = frozenset({"t_start", "episode_times", "start_time", "episode_start_time", "time_queue"})
@@ -268,11 +271,12 @@ class _Restore:
             except AttributeError:
                 pass
         for name, sub in attrs.items():
-            if not isinstance(name, str) or not name.isidentifier() or name.startswith("__") \
-                    or (name in self.skip or name in SKIP or name in VOLATILE):
-                # what `capture` keeps: instance attributes, never a dunder or a skipped name
+            if not isinstance(name, str) or not name.isidentifier() or name.startswith("__"):
+                # what `capture` keeps: instance attributes, never a dunder
                 self.problems.append(f"{_join(path, name)}: not an attribute rlgen saves; refused")
                 continue
+            if name in self.skip or name in SKIP or name in VOLATILE:
+                continue  # configuration, set up by the fresh graph (a checkpoint from before the name was skipped)
             old = live_attrs.get(name)  # the instance's own, as captured: never the class's
             new = self.value(old, sub, _join(path, name))
             if new is not old:

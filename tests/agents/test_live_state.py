@@ -230,3 +230,23 @@ def test_a_class_takes_the_state_of_the_class_it_declares_it_replaced():
     assert fresh.board == [1, 2, 3] and fresh.extra is None
     assert live_state.restore(Inner(), live_state.capture(Replacement())) == [
         "<root>: saved a tests.agents.test_live_state.Replacement, found tests.agents.test_live_state.Inner"]
+
+
+def test_a_crafted_tree_cannot_turn_sb3s_logging_back_on_into_a_folder_it_names(tmp_path):
+    """tensorboard_log with _custom_logger False would have the next learn() make a tensorboard
+    log where the file says; SB3's logging setup is rlgen's, never the file's."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import configure
+
+    def model():
+        m = PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, device="cpu")
+        m.set_logger(configure(None, []))
+        return m
+
+    captured = live_state.capture(model())
+    attrs = captured["tree"]["attrs"]
+    attrs.update(_custom_logger=False, tensorboard_log=str(tmp_path / "elsewhere"), verbose=1)
+    fresh = model()
+    assert live_state.restore(fresh, captured) == []  # skipped names in a file are left alone, not errors
+    assert fresh._custom_logger is True and fresh.tensorboard_log is None and fresh.verbose == 0
+    assert "_custom_logger" not in live_state.capture(fresh)["tree"]["attrs"]

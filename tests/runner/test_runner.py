@@ -343,7 +343,8 @@ def test_a_signal_during_the_evaluation_that_stops_the_run_leaves_it_stopped_for
                      toy={"scores": [1, 3, 6, 9]})
     runner = Runner(cfg, SignalledAtItsLastEvaluation(cfg))
     summary = runner.run()
-    assert summary["status"] == "stopped_early" and summary["global_step"] == 60 and runner.exit_code == 0
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 60
+    assert runner.exit_code == 143  # the signal still says stop to what runs this run (--seeds, a sweep)
     before = _files(runner.run_dir)
     again = Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir)  # the stop holds: no training after it
     assert again.run()["status"] == "stopped_early" and again.exp.units_trained == 0
@@ -371,8 +372,9 @@ def test_rows_logged_after_the_checkpoint_a_resume_starts_from_are_not_kept_twic
     assert train_steps == list(range(10, 101, 10))
 
 
-def test_a_best_checkpoint_the_run_was_killed_before_marking_is_marked_on_resume(tmp_path, monkeypatch):
-    cfg = toy_config(tmp_path, early_stop={"metric": "eval/score"}, toy={"scores": [1, 5, 2, 2, 2]})
+@pytest.mark.parametrize("total", [100, 40])  # 40: the killed checkpoint is the run's last
+def test_a_best_checkpoint_the_run_was_killed_before_marking_is_marked_on_resume(tmp_path, monkeypatch, total):
+    cfg = toy_config(tmp_path, total_steps=total, early_stop={"metric": "eval/score"}, toy={"scores": [1, 5, 2, 2, 2]})
     mark_best, calls = checkpoint.mark_best, []
 
     def killed_at_the_second(ckpt_dir, step_dir):
@@ -391,3 +393,27 @@ def test_a_best_checkpoint_the_run_was_killed_before_marking_is_marked_on_resume
     summary = Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
     assert summary["best"]["global_step"] == 40
     assert checkpoint.step_of(runner.run_dir / "checkpoints" / "best") == 40
+
+
+def test_a_run_interrupted_in_its_last_unit_resumes_to_a_completed_summary(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=40, toy={"on_unit": "sigterm", "signal_at": 40})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "interrupted"  # evaluated and checkpointed at 40, its budget
+    plain = toy_config(tmp_path, total_steps=40)
+    summary = Runner(plain, exp := ToyExperiment(plain), resume_dir=runner.run_dir).run()
+    assert summary["status"] == "completed" and exp.units_trained == 0
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "completed"
+    (runner.run_dir / "summary.json").unlink()  # killed before its summary: written again
+    Runner(plain, ToyExperiment(plain), resume_dir=runner.run_dir).run()
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "completed"
+
+
+def test_a_stopped_run_given_more_steps_says_how_to_continue(tmp_path, capsys):
+    cfg = toy_config(tmp_path, early_stop={"metric": "eval/score", "target": 5.0}, toy={"scores": [1, 6]})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "stopped_early"
+    more = toy_config(tmp_path, total_steps=500, early_stop={"metric": "eval/score", "target": 5.0},
+                      toy={"scores": [1, 6]})
+    capsys.readouterr()
+    assert Runner(more, ToyExperiment(more), resume_dir=runner.run_dir).run()["status"] == "stopped_early"
+    assert "change train.early_stop" in capsys.readouterr().err.replace("\n", " ")

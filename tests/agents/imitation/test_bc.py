@@ -216,3 +216,15 @@ def test_bc_resumes_exactly(expert_demos):
                                                     "demos.episodes=null", "train.eval_episodes=2",
                                                     "train.eval_every=10"])
     assert report.exact and "loss/bc" in report.metric_names and "eval/bc_val_loss" in report.eval_names
+
+
+@pytest.mark.parametrize("episodes", [2, 8])
+def test_bc_resumed_with_another_number_of_eval_episodes_evaluates_on_fresh_envs(tmp_path, identity_demos, capsys,
+                                                                                   episodes):
+    first = rlgen.train(bc_config(tmp_path, "rlgen/Identity-v0", identity_demos["rlgen/Identity-v0"], total=20))
+    capsys.readouterr()
+    again = rlgen.train(resume=first.run_dir, overrides=["train.total_steps=40", f"train.eval_episodes={episodes}"])
+    assert "the evaluation envs cannot be restored" in capsys.readouterr().err.replace("\n", " ")
+    assert again.summary["status"] == "completed" and again.summary["global_step"] == 40
+    with rlgen.load_run(first.run_dir) as run:  # its model now holds the new eval envs, and saves and loads
+        assert run.experiment.model.n_envs == episodes
