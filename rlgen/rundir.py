@@ -146,10 +146,14 @@ def check_links(run_dir: Path) -> None:
     root = os.path.realpath(run_dir)
 
     def unlisted(e: OSError) -> None:  # a folder rlgen cannot list could hide a link it writes through
+        if isinstance(e, FileNotFoundError):
+            return  # gone since it was listed (a checkpoint pruned by the run still training): nothing to hide
         raise RlgenError(f"refused to open {run_dir}: {e.filename} cannot be listed ({e.strerror}), so its links "
                          "cannot be checked; make it readable (chmod u+r) or copy the run") from None
 
-    if os.path.isdir(root) and not os.access(root, os.R_OK | os.X_OK):
+    if not os.path.isdir(root):
+        return  # nothing there to write through: what opens it says it is no run directory
+    if not os.access(root, os.R_OK | os.X_OK):
         unlisted(PermissionError(13, "Permission denied", root))
     for parent, dirs, files in os.walk(root, onerror=unlisted):  # a link to a directory is listed, never entered
         for name in sorted(dirs + files):

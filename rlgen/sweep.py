@@ -341,7 +341,8 @@ class Sweep:
     make_experiment: Callable[[ExperimentConfig], Any]
 
     def __post_init__(self) -> None:
-        check_study(self.spec.study)  # before the probes below, whose configs it names: they would take the blame
+        if self.spec.study is not None:  # before the probes below, whose configs it names: they would take the blame
+            check_study(self.spec.study)
         self.base = self.load(self.spec.config, self.spec.overrides)
         stop = self.base.train.early_stop
         self.metric = self.spec.metric or stop.metric
