@@ -36,7 +36,7 @@ from rlgen import checkpoint
 from rlgen.api import config_path
 from rlgen.config import ExperimentConfig, load_config
 from rlgen.errors import ConfigError, RlgenError
-from rlgen.experiment import METRIC_PREFIXES, RunContext
+from rlgen.experiment import METRIC_PREFIXES, PROTOCOL_METHODS, RunContext
 from rlgen.logging import Image, Logger, Table
 from rlgen.plain import UnsafeStateError
 from rlgen.registry import KINDS
@@ -44,7 +44,6 @@ from rlgen.runner import _rng_state, _set_rng_state, choose_device, default_thre
 
 __all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
 
-PROTOCOL_METHODS = ("setup", "train_unit", "evaluate", "state_dict", "load_state_dict", "close")
 MAX_LINES = 8  # differing entries listed in a message; the rest are counted per state section
 
 _NOT_RESTORED_HINT = (
