@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
+from rlgen.config import MAX_COUNT
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.logging import console
 
@@ -570,7 +571,6 @@ def _checkpoint_arg(parser: argparse.ArgumentParser, of: str = "of the run") -> 
                         "default: best for a finished run, latest for an interrupted one")
 
 
-MAX_COUNT = 1_000_000  # episodes, games, trials, processes: more is a typo, not a plan
 MAX_SEED = 2**32 - 1  # as a config's seed
 
 

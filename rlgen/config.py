@@ -17,6 +17,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence, Union
 
+import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
@@ -29,6 +30,16 @@ from rlgen.registry import BACKBONES, KINDS
 Activation = Literal["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "elu", "silu"]
 Norm = Literal["none", "batch", "layer"]
 Pool = Literal["last", "mean", "sequence"]
+
+
+MAX_COUNT = 1_000_000  # episodes, games, trials, processes in one go: more is a typo, not a plan
+
+
+def whole_count(value: Any, what: str) -> int:
+    """`value` as a count from 1 to MAX_COUNT (bool, float and text refused); else one RlgenError line."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_COUNT:
+        raise RlgenError(f"{what} must be a whole number from 1 to {MAX_COUNT:,}, got {value!r}")
+    return int(value)
 
 
 class Section(BaseModel):
@@ -334,7 +345,7 @@ class EarlyStopConfig(Section):
 class TrainConfig(Section):
     total_steps: int = Field(gt=0)
     eval_every: int = Field(10_000, gt=0)
-    eval_episodes: int = Field(10, gt=0, le=1_000_000)
+    eval_episodes: int = Field(10, gt=0, le=MAX_COUNT)
     checkpoint_every: int | None = Field(None, gt=0, description="default: eval_every")
     keep_checkpoints: int = Field(3, gt=0)
     early_stop: EarlyStopConfig = EarlyStopConfig()

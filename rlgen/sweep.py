@@ -40,7 +40,7 @@ from omegaconf import OmegaConf
 from optuna.samplers import BaseSampler
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rlgen.config import ConfigError, ExperimentConfig, Section, _describe, save_config
+from rlgen.config import MAX_COUNT, ConfigError, ExperimentConfig, Section, _describe, save_config, whole_count
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, short, shown_url,
@@ -122,7 +122,7 @@ class SweepConfig(Section):
     overrides: list[str] = Field([], description="dotted overrides applied to every trial")
     study: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$", description="default: the sweep file's name")
     storage: str | None = Field(None, description="an Optuna database URL; default SQLite in the study folder")
-    n_trials: int = Field(20, gt=0, le=1_000_000, description="trials in the whole study (complete + pruned)")
+    n_trials: int = Field(20, gt=0, le=MAX_COUNT, description="trials in the whole study (complete + pruned)")
     metric: str | None = Field(None, description="default: the base config's train.early_stop.metric")
     direction: Literal["maximize", "minimize"] | None = Field(None, description="default: from early_stop.mode")
     objective: Literal["best", "final"] = Field("best", description="a trial's value: its best or its last eval")
@@ -413,8 +413,7 @@ class Sweep:
         and return the best config. No trial completed: RlgenError (the metric, say, is one the
         runs do not log, which only a run can tell)."""
         total = self.spec.n_trials if n_trials is None else n_trials  # 0 is a mistake, not "the file's"
-        if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or not 1 <= total <= 1_000_000:
-            raise RlgenError(f"n_trials must be a whole number from 1 to 1,000,000, got {total!r}")
+        whole_count(total, "n_trials")
         study = self.open_study()
         self._check_setup(study)
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "

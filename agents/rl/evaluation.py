@@ -25,9 +25,8 @@ import numpy as np
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 
-from rlgen.errors import RlgenError
+from rlgen.config import whole_count
 
-MAX_EPISODES = 1_000_000  # in one evaluation: more is a typo (and would not fit the counters)
 
 
 class EpisodeMonitor(Monitor):
@@ -59,8 +58,7 @@ def play_episodes(model: Any, env: VecEnv, n: int, *, deterministic: bool = True
                   masked: bool = False) -> tuple[list[float], list[int]]:
     """Returns and lengths of `n` episodes of `model` in `env`, counted by each copy's Monitor
     (module docstring). `masked`: pass the env's action masks (sb3-contrib's MaskablePPO)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_EPISODES:
-        raise RlgenError(f"episodes must be a whole number from 1 to {MAX_EPISODES:,}, got {n!r}")
+    whole_count(n, "episodes")
     if masked:
         from sb3_contrib.common.maskable.utils import get_action_masks
     monitors = _episode_monitors(env)

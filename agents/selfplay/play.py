@@ -21,10 +21,10 @@ from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
 from rlgen.envs.games import Opponent, game_name
 from rlgen.envs.games.boards import planes_to_cells
+from rlgen.config import whole_count
 from rlgen.errors import RlgenError
 
 MARKS = {1: "[bold red]X[/]", -1: "[bold yellow]O[/]", 0: ""}
-MAX_GAMES = 1_000_000  # games per pair: more is a typo, and would run for ever
 
 
 class Quit(KeyboardInterrupt):
@@ -60,9 +60,7 @@ def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapsho
     """A round robin among the runs' agents (optionally their snapshot pools too) and the first
     run's references; rows (player, Elo, mean score, games), best first. Random is rated 1000, or
     without a random player, the mean of the players."""
-    if isinstance(games_per_pair, bool) or not isinstance(games_per_pair, (int, np.integer)) \
-            or not 1 <= games_per_pair <= MAX_GAMES:
-        raise RlgenError(f"games_per_pair must be a whole number from 1 to {MAX_GAMES:,}, got {games_per_pair!r}")
+    whole_count(games_per_pair, "games_per_pair")
     games = {_game_text(e) for e in exps}
     if len(games) != 1:
         raise RlgenError(f"a tournament needs runs of one game, got: {', '.join(sorted(games))}")
