@@ -221,15 +221,22 @@ Boom = rlgen_broken_plugin:Wrapper
 """
 
 
-def broken_site(tmp_path: Path) -> Path:
-    site = tmp_path / "site"
-    info = site / "rlgen_broken_plugin-0.1.0.dist-info"
+def fake_distribution(site: Path, name: str, entry_points: str, modules: dict[str, str]) -> Path:
+    """An installed distribution `name` in the folder `site` (put on PYTHONPATH): its dist-info with
+    `entry_points`, and its modules by name -> source."""
+    info = site / f"{name.replace('-', '_')}-0.1.0.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rlgen-broken-plugin\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text(BROKEN_ENTRY_POINTS)
-    (site / "rlgen_broken_plugin.py").write_text('raise RuntimeError("broken on purpose")\n')
-    (site / "rlgen_broken_register.py").write_text('def register():\n    raise ValueError("no ids today")\n')
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(source)
     return site
+
+
+def broken_site(tmp_path: Path) -> Path:
+    return fake_distribution(tmp_path / "site", "rlgen-broken-plugin", BROKEN_ENTRY_POINTS, {
+        "rlgen_broken_plugin": 'raise RuntimeError("broken on purpose")\n',
+        "rlgen_broken_register": 'def register():\n    raise ValueError("no ids today")\n'})
 
 
 def test_a_broken_plugin_is_reported_and_rlgen_list_still_works(tmp_path: Path) -> None:
@@ -278,14 +285,9 @@ def test_a_plugin_found_before_rlgen_never_replaces_a_builtin_name(tmp_path: Pat
     a name sorting before `rlgen` is in one site-packages): its `mlp` is still ignored, with one
     warning naming both, and every bundled config builds rlgen's MLP. Its int entries are listed
     with what is wrong with them, not int's docstring."""
-    site = tmp_path / "site"
-    info = site / "aaa_shadow_plugin-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aaa-shadow-plugin\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text(SHADOW_ENTRY_POINTS)
-    (site / "rlgen_shadow_plugin.py").write_text(
-        "NUMBER = 42\n\nclass Net:\n    '''Not rlgen's MLP.'''\n"
-        "    def __init__(self, in_shape, **kwargs):\n        self.out_dim = 1\n")
+    site = fake_distribution(tmp_path / "site", "aaa-shadow-plugin", SHADOW_ENTRY_POINTS, {
+        "rlgen_shadow_plugin": "NUMBER = 42\n\nclass Net:\n    '''Not rlgen's MLP.'''\n"
+                               "    def __init__(self, in_shape, **kwargs):\n        self.out_dim = 1\n"})
     code = ("import rlgen; from rlgen.registry import BACKBONES; "
             "cfg = rlgen.load_config('ppo_cartpole'); print(BACKBONES.get(cfg.agent.policy.backbone.type).__module__)")
     out = run_python(["-c", code], tmp_path, site)
