@@ -5,6 +5,7 @@ training unit at a time with run-long schedules, and SB3's logger into rlgen's m
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
@@ -162,6 +163,12 @@ _RENAME = {
 }
 
 
+# SB3's figures that are NaN by definition on some rollouts, not because training diverged:
+# explained variance when every return of the rollout is the same (one-step episodes of constant
+# reward, a sparse reward never reached). The runner takes any other NaN for divergence.
+UNDEFINED_AS_NAN = frozenset({"train/explained_variance"})
+
+
 class MetricsOutput(KVWriter):
     """An SB3 logger output that keeps the latest dumped values for the runner to log.
 
@@ -176,6 +183,8 @@ class MetricsOutput(KVWriter):
         for key, value in key_values.items():
             if key.startswith("time/") or not isinstance(value, (int, float)):
                 continue  # the runner owns time and step; strings/videos are not metrics
+            if key in UNDEFINED_AS_NAN and math.isnan(value):
+                continue  # not a diverged figure: one that has no value for this rollout
             self._pending[_RENAME.get(key, key)] = float(value)
 
     def pop(self) -> dict[str, float]:

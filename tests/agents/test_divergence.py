@@ -44,3 +44,47 @@ def test_a_policy_whose_weights_turned_non_finite_stops_with_one_line_not_a_torc
                                          r"No checkpoint was written before it: lower optim\.lr"):
         Runner(cfg, exp).run()
     assert torch.distributions.Distribution._validate_args == validate  # the checks are back on after training
+
+
+def _one_step_env():
+    """Every episode is one step of reward 1, whatever the action: every return of a rollout is the
+    same, and SB3's explained variance is NaN (undefined), not diverged."""
+    import gymnasium as gym
+    import numpy as np
+
+    class Bandit(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            return self.np_random.uniform(-1, 1, 3).astype(np.float32), {}
+
+        def step(self, action):
+            return self.np_random.uniform(-1, 1, 3).astype(np.float32), 1.0, True, False, {}
+
+    return Bandit()
+
+
+def test_a_rollout_whose_returns_are_all_equal_trains_on_instead_of_being_called_diverged(tmp_path):
+    import gymnasium as gym
+
+    from agents.rl.sb3_bridge import MetricsOutput
+
+    out = MetricsOutput()
+    out.write({"train/explained_variance": float("nan"), "train/value_loss": 0.5}, {})
+    assert out.pop() == {"loss/value": 0.5}
+    out.write({"train/value_loss": float("nan")}, {})
+    assert "loss/value" in out.pop()  # any other NaN still reaches the runner's divergence check
+
+    gym.register("rlgen_test/OneStepBandit-v0", entry_point=_one_step_env)
+    try:
+        run = rlgen.train("ppo_cartpole", ["env.id=rlgen_test/OneStepBandit-v0", "env.normalize=null", "env.n_envs=2",
+                                           "train.total_steps=256", "train.eval_episodes=2", "train.early_stop.target=null",
+                                           "agent.hyperparams.n_steps=64", "agent.hyperparams.batch_size=64",
+                                           f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
+                                           "train.progress=false", "logging.console=false"])
+    finally:
+        gym.registry.pop("rlgen_test/OneStepBandit-v0", None)
+    assert run.summary["status"] == "completed"
+    assert run.summary["final"]["eval/return_mean"] == 1.0
