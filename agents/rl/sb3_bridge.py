@@ -330,7 +330,8 @@ def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: Opti
     target network). SB3 builds and steps its optimizers itself, so each is rebuilt over the same
     parameters, without the frozen ones and with `init.lr`'s group, and given rlgen's step pre-hook
     that adds L1 (rlgen/optim.py): it runs inside SB3's `optimizer.step()`, after SB3's gradient
-    clipping, so the L1 term is not clipped.
+    clipping, so the L1 term is not clipped. A frozen backbone is kept out of the target networks'
+    updates too (`keep_frozen_out_of_targets`).
     """
     init = getattr(pol.backbone, "init", None) if pol.backbone is not None else None
     if init is not None:
@@ -339,8 +340,39 @@ def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: Opti
             raise RlgenError("agent.policy.backbone.init: this policy has no rlgen backbone to load into "
                              "(recurrent_ppo's lstm is sb3-contrib's own); use a window policy (env.history)")
         apply_init([e.net for e in extractors], init, "agent.policy.backbone")
+        if init.freeze:
+            keep_frozen_out_of_targets(model.policy)
     if init is None and not optim.l1:
         return
     for owner in list(model.policy.modules()):
         if isinstance(getattr(owner, "optimizer", None), torch.optim.Optimizer):
             owner.optimizer = rebuild(owner.optimizer, optim.l1)
+
+
+def keep_frozen_out_of_targets(policy: torch.nn.Module) -> None:
+    """A frozen backbone's copy in a target network stays bit-identical too.
+
+    Off-policy SB3 algorithms move each target network `X_target` of their policy toward `X` with
+    `polyak_update(X.parameters(), X_target.parameters(), tau)` (SAC's and TQC's critic, TD3's and
+    DDPG's actor and critic, DQN's q_net, QR-DQN's quantile_net): t <- (1 - tau) t + tau p moves t
+    by rounding (~1e-7 after a few updates) even where p never changes, so the target's frozen
+    copy would drift away from the loaded weights. Both networks of each pair list their
+    parameters without the frozen ones, by the same names so the pairs still line up, and the
+    update passes them by; everything else (state dicts, optimizers, `policy.parameters()`) still
+    sees every tensor.
+    """
+    from types import MethodType
+
+    for name, target in policy.named_children():
+        online = getattr(policy, name.removesuffix("_target"), None)
+        if not name.endswith("_target") or not isinstance(online, torch.nn.Module):
+            continue
+        frozen = frozenset(n for n, p in online.named_parameters() if not p.requires_grad)
+        if frozen:
+            for net in (online, target):
+                net.frozen_names = frozen
+                net.parameters = MethodType(_parameters_but_frozen, net)
+
+
+def _parameters_but_frozen(self: torch.nn.Module, recurse: bool = True) -> Iterator[torch.nn.Parameter]:
+    return (p for n, p in self.named_parameters(recurse=recurse) if n not in self.frozen_names)
