@@ -253,20 +253,33 @@ def _check_resume(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any]
     anything outside `RESUMABLE`."""
     if not saved:
         return
-    changed = [k for k in _differing(saved, cfg.model_dump(mode="json"))
-               if not any(k == r or k.startswith(f"{r}.") for r in RESUMABLE)]
+    changed = [k for k, new in _differing(saved, cfg.model_dump(mode="json"))
+               if not any(k == r or k.startswith(f"{r}.") for r in RESUMABLE)
+               and not (new and _at_default(cfg, k.split(".")))]
     if changed:
         raise RlgenError(f"cannot resume {run_dir} with {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} "
                          f"changed: its checkpoint was built with the saved value; at resume only "
                          f"{', '.join(k if '.' in k or k == 'device' else k + '.*' for k in RESUMABLE)} may change")
 
 
-def _differing(a: Any, b: Any, path: str = "") -> list[str]:
-    """Dotted keys where two plain config trees differ."""
+def _differing(a: Any, b: Any, path: str = "") -> list[tuple[str, bool]]:
+    """Dotted keys where two plain config trees differ, each with whether `a` lacks it altogether."""
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return [k for key in dict.fromkeys([*a, *b])
-                for k in _differing(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))]
-    return [] if a == b else [path or "<config>"]
+        return [(k, new or key not in a) for key in dict.fromkeys([*a, *b])
+                for k, new in _differing(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))]
+    return [] if a == b else [(path or "<config>", False)]
+
+
+def _at_default(cfg: ExperimentConfig, keys: list[str]) -> bool:
+    """Whether the setting at `keys` is a schema field at its default value: what a checkpoint
+    saved before rlgen had that field (so without it) was trained with."""
+    section: Any = cfg
+    for key in keys[:-1]:
+        section = getattr(section, key, None)
+    fields = getattr(type(section), "model_fields", {})
+    if keys[-1] not in fields:
+        return False
+    return getattr(section, keys[-1]) == fields[keys[-1]].get_default(call_default_factory=True)
 
 
 def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "cpu", trust: bool = False) -> Run:

@@ -237,3 +237,27 @@ def test_observation_problem_for_discrete_spaces():
     assert "outside" in observation_problem(spaces.MultiBinary(2), [2, 0])
     assert observation_problem(spaces.Box(0, 1, (2, 2, 1), bool), np.zeros((2, 2, 1), bool)) is None
     assert observation_problem(spaces.Dict({"a": spaces.Discrete(2)}), "anything") is None  # left to the agent
+
+
+def test_a_resume_accepts_a_checkpoint_from_before_a_setting_existed_when_the_setting_is_at_its_default(tmp_path):
+    """A checkpoint's saved config lacks every field rlgen gained since; at its default such a field
+    is what that run trained with, so it does not count as changed (set to anything else, it does)."""
+    from rlgen.api import _check_resume
+
+    quiet = ["logging.wandb.mode=disabled"]
+    for name, key, other in (("teams_simple_tag", ("agent", "sides"), "agent.sides={agent: {init: {run: x, role: policy_agent}}}"),
+                             ("ppo_cartpole", ("agent", "policy", "kwargs"), "agent.policy.kwargs={ortho_init: false}")):
+        cfg = rlgen.load_config(name, quiet)
+        saved = cfg.model_dump(mode="json")
+        section = saved
+        for k in key[:-1]:
+            section = section[k]
+        del section[key[-1]]  # what an older rlgen wrote
+        _check_resume(tmp_path, cfg, saved)
+        with pytest.raises(RlgenError, match=rf"with {'.'.join(key)} changed"):
+            _check_resume(tmp_path, rlgen.load_config(name, [*quiet, other]), saved)
+    cfg = rlgen.load_config("ppo_cartpole", quiet)
+    saved = cfg.model_dump(mode="json")
+    saved["agent"]["policy"]["kwargs"] = {"ortho_init": False}  # present and different: changed, as before
+    with pytest.raises(RlgenError, match="agent.policy.kwargs"):
+        _check_resume(tmp_path, cfg, saved)

@@ -268,7 +268,8 @@ class SB3Learner:
 
     def __init__(self, algo: type[BaseAlgorithm], policy: str, env: VecEnv, optim: OptimConfig, pol: PolicyConfig,
                  hyperparams: Mapping[str, Any], *, seed: int, device: torch.device | str,
-                 progress: Progress | None = None, masked: bool = False, target: str = "this env"):
+                 progress: Progress | None = None, masked: bool = False, target: str = "this env",
+                 init_at: str = "agent.policy.backbone"):
         self.progress = progress if progress is not None else Progress()
         if not isinstance(env.observation_space, FLAT_SPACES):
             raise RlgenError(f"{target} observes {env.observation_space}, which rlgen's policies do not take (Box, "
@@ -288,7 +289,7 @@ class SB3Learner:
             # observations in the replay buffer; the buffer keeps what the policy sees instead
             # (normalized with the statistics of their step, rewards too)
             self.model._vec_normalize_env = None
-        transfer_and_regularize(self.model, pol, optim)
+        transfer_and_regularize(self.model, pol, optim, init_at)
         self.output = MetricsOutput()
         self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
 
@@ -322,8 +323,10 @@ class SB3Learner:
         return metrics
 
 
-def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: OptimConfig) -> None:
-    """`backbone.init` and `optim.l1` on a freshly built SB3 model.
+def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: OptimConfig,
+                            init_at: str = "agent.policy.backbone") -> None:
+    """`backbone.init` and `optim.l1` on a freshly built SB3 model (`init_at`: the config path
+    whose `init` it is, for messages).
 
     The trained backbone is loaded after SB3 built the policy, so its orthogonal initialisation
     does not overwrite it, into every rlgen extractor of the policy (actor and critic, DQN's
@@ -337,9 +340,9 @@ def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: Opti
     if init is not None:
         extractors = list({id(m): m for m in model.policy.modules() if isinstance(m, BackboneExtractor)}.values())
         if not extractors:
-            raise RlgenError("agent.policy.backbone.init: this policy has no rlgen backbone to load into "
+            raise RlgenError(f"{init_at}.init: this policy has no rlgen backbone to load into "
                              "(recurrent_ppo's lstm is sb3-contrib's own); use a window policy (env.history)")
-        apply_init([e.net for e in extractors], init, "agent.policy.backbone")
+        apply_init([e.net for e in extractors], init, init_at)
         if init.freeze:
             keep_frozen_out_of_targets(model.policy)
     if init is None and not optim.l1:

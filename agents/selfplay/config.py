@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from rlgen.agents.rl.config import Hyperparams, PolicyConfig
-from rlgen.config import ExperimentConfig, OptimConfig, Section
+from rlgen.config import ExperimentConfig, InitConfig, OptimConfig, Section
 from rlgen.registry import GAMES
 
 
@@ -18,12 +19,29 @@ def _known_game(name: str) -> str:
     return name
 
 
+def _frames_per_episode(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """PettingZoo's `max_cycles` (the MPE, butterfly and SISL games: steps until every agent is
+    truncated) must be a whole number >= 1, whichever game takes it: at 0 or below each episode
+    ends after its first step, and a fraction is a typo. Reported at its own key."""
+    n = kwargs.get("max_cycles", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        error = PydanticCustomError("frames_per_episode", "must be a whole number of steps per episode, at "
+                                    "least 1, e.g. 25")
+        raise ValidationError.from_exception_data(
+            "game kwargs", [InitErrorDetails(type=error, loc=("max_cycles",), input=n)])
+    return kwargs
+
+
+# A PettingZoo game's own keyword arguments, as written; the ones PettingZoo shares across games are checked
+GameKwargs = Annotated[dict[str, Any], AfterValidator(_frames_per_episode)]
+
+
 class GameConfig(Section):
     """A PettingZoo AEC game with an action mask, seen from one seat at a time."""
 
     name: str = Field(description="a registered game (`rlgen list`), any pettingzoo.classic game, a dotted "
                       "module path, or an import path mypkg.games:env")
-    kwargs: dict[str, Any] = Field({}, description="passed to the game, e.g. {board_size: 9} for go_v5")
+    kwargs: GameKwargs = Field({}, description="passed to the game, e.g. {board_size: 9} for go_v5")
     n_envs: int = Field(8, gt=0, description="games played side by side in each rollout")
 
     _known = field_validator("name")(lambda cls, name: _known_game(name))
@@ -84,16 +102,36 @@ class TeamGameConfig(Section):
 
     name: str = Field(description="a registered game (simple_tag_v3, simple_adversary_v3), a dotted module path "
                       "with parallel_env(), or an import path mypkg.games:parallel_env")
-    kwargs: dict[str, Any] = Field({}, description="passed to the game, e.g. {max_cycles: 25}")
+    kwargs: GameKwargs = Field({}, description="passed to the game, e.g. {max_cycles: 25} (steps per episode, >= 1)")
 
     _known = field_validator("name")(lambda cls, name: _known_game(name))
     copies: int = Field(4, gt=0, description="games side by side; each agent of the trained side is one vec entry")
+
+
+class SideConfig(Section):
+    """What one side's policy takes instead of the shared `agent.policy`."""
+
+    init: InitConfig | None = Field(
+        None, description="load (and maybe freeze) a trained backbone of another run into this side's "
+        "agent.policy.backbone only: the sides observe different sizes, so a backbone fits one of them")
 
 
 class TeamLearnerConfig(Section):
     algo: Literal["ppo"] = "ppo"
     policy: PolicyConfig = PolicyConfig()
     hyperparams: Hyperparams = Field({}, description="PPO's own arguments, checked against its signature")
+    sides: dict[str, SideConfig] = Field(
+        {}, description="per side, e.g. {adversary: {init: {run: RUN_DIR, role: policy_adversary}}}; a side not "
+        "named takes agent.policy as it is")
+
+    def policy_of(self, side: str) -> PolicyConfig:
+        """`policy` as `side`'s learner builds it: its backbone starts from the side's own `init`
+        when it has one (`TeamsExperiment.check` refuses one beside `policy.backbone.init`)."""
+        own = self.sides.get(side)
+        if own is None or own.init is None or self.policy.backbone is None:
+            return self.policy
+        backbone = self.policy.backbone.model_copy(update={"init": own.init})
+        return self.policy.model_copy(update={"backbone": backbone})
 
 
 class PhaseConfig(Section):

@@ -3,7 +3,8 @@ alternating phases against a frozen copy of the other side (the schedule of a GA
 G/D updates). Within a side the parameters are shared: every agent of the side is one entry of the
 side's SuperSuit vector env, all acting through the same policy. With `league.references`, a share
 (`league.reference_prob`) of a side's training episodes is played against one of the other side's
-fixed players instead (random, or the game's scripted ones).
+fixed players instead (random, or the game's scripted ones). A trained backbone of another run may
+start one side only (`agent.sides.<side>.init`): simple_tag's sides observe different sizes.
 
 A training unit is one `learn()` chunk of the side whose phase it is; after
 `schedule.units_per_phase` units that side's weights are frozen into its copy and the other side
@@ -66,7 +67,7 @@ class TeamsExperiment(ExperimentBase):
                     f"{' (set continuous_actions: false)' if cfg.game.kwargs.get('continuous_actions') else ''}"]
         if len(sides) != 2:
             return [f"game.name: {cfg.game.name} has sides {sides}, not two"]
-        try:  # a kwarg the constructor takes but the game cannot play with (max_cycles: abc) fails here
+        try:  # a kwarg the constructor keeps but the game cannot play with fails here
             if (problem := check_team_game(made, cfg.game.name)) is not None:
                 return [f"game: {problem}"]
         except Exception as e:  # noqa: BLE001 - the game's own error, in one line, before any run directory
@@ -74,7 +75,7 @@ class TeamsExperiment(ExperimentBase):
                     f"random steps: {type(e).__name__}: {first_line(e)}"]
         finally:
             made.close()
-        problems = check_hyperparams("ppo", cfg.agent.hyperparams)
+        problems = check_hyperparams("ppo", cfg.agent.hyperparams) + side_problems(cfg, sides)
         rules = TeamRules.of(cfg.game.name)
         for name in cfg.league.references:
             try:
@@ -117,9 +118,20 @@ class TeamsExperiment(ExperimentBase):
             self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies,
                                            references, prob)
             self.envs[side].seed(ctx.seed + i)
-            self.learners[side] = SB3Learner(PPO, "MlpPolicy", self.envs[side], cfg.optim, cfg.agent.policy,
-                                             cfg.agent.hyperparams, seed=ctx.seed + i, device=ctx.device,
-                                             progress=progress, target=f"side {side!r} of game {cfg.game.name!r}")
+            own = cfg.agent.sides.get(side)
+            init_at = f"agent.sides.{side}" if own is not None and own.init is not None else "agent.policy.backbone"
+            try:
+                self.learners[side] = SB3Learner(PPO, "MlpPolicy", self.envs[side], cfg.optim,
+                                                 cfg.agent.policy_of(side), cfg.agent.hyperparams, seed=ctx.seed + i,
+                                                 device=ctx.device, progress=progress,
+                                                 target=f"side {side!r} of game {cfg.game.name!r}", init_at=init_at)
+            except RlgenError as e:
+                if not str(e).startswith("agent.policy.backbone.init:"):
+                    raise
+                # the shared init, loaded into both sides, may fit one of them only
+                raise RlgenError(f"{e} (on side {side!r}; the sides observe different sizes, so a backbone fits one "
+                                 "of them: move this init to agent.sides.<side>.init of the side it was trained "
+                                 "for)") from None
             self.models[side] = self.learners[side].model
         for side in self.sides:
             self._freeze(side)
@@ -262,6 +274,24 @@ class TeamsExperiment(ExperimentBase):
             return {a: int(x) for a, x in zip(names, actions)}
 
         return act
+
+
+def side_problems(cfg: TeamsConfig, sides: list[str]) -> list[str]:
+    """`agent.sides`: one line for each side the game lacks, and for each side's `init` that has no
+    backbone to load into or meets the shared `agent.policy.backbone.init`."""
+    problems = []
+    backbone = cfg.agent.policy.backbone
+    for side, own in cfg.agent.sides.items():
+        where = f"agent.sides.{side}"
+        if side not in sides:
+            problems.append(f"{where}: not a side of {cfg.game.name} ({', '.join(sides)})")
+        elif own.init is not None and backbone is None:
+            problems.append(f"{where}.init: agent.policy has no backbone (SB3's default extractor) to load it into; "
+                            "set agent.policy.backbone to the type and sizes of the one in that run")
+        elif own.init is not None and backbone.init is not None:
+            problems.append(f"{where}.init: agent.policy.backbone.init loads a backbone into both sides already; keep "
+                            "one of the two (for one side only: agent.sides.<side>.init alone)")
+    return problems
 
 
 def baseline_players(cfg: TeamsConfig, game: Any, sides: list[str], rules: TeamRules) -> dict[str, TeamPolicy]:

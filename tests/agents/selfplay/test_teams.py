@@ -107,10 +107,23 @@ def test_a_game_teams_cannot_play_is_one_config_line():
     (line,) = info.value.problems
     assert line.startswith("game: simple_adversary_v3 with kwargs {'N': 0} cannot be made: ValueError")
     with pytest.raises(ConfigError) as info:  # taken by the constructor, refused by the game once it plays
-        load_config(CONFIG, ["game.kwargs.max_cycles=abc"])
+        load_config(CONFIG, [f"game.name={__name__}:scaled_duel", *DUEL, "game.kwargs={scale: abc}"])
     (line,) = info.value.problems
-    assert line.startswith("game: simple_tag_v3 with kwargs {'max_cycles': 'abc', 'continuous_actions': False} fails "
-                           "in its first 50 random steps: TypeError")
+    assert line.startswith(f"game: {__name__}:scaled_duel with kwargs {{'scale': 'abc'}} fails in its first 50 random "
+                           "steps: TypeError")
+
+
+def scaled_duel(scale: float = 1.0):
+    """The toy duel with its rewards times `scale`: a kwarg the constructor keeps and only a step reads
+    (max_cycles: abc was one, until game.kwargs.max_cycles was checked when the config loads)."""
+    from tests.envs.games.toy_games import Duel
+
+    class Scaled(Duel):
+        def step(self, actions):
+            obs, rewards, *rest = super().step(actions)
+            return (obs, {a: r * scale for a, r in rewards.items()}, *rest)
+
+    return Scaled()
 
 
 def test_a_pettingzoo_game_whose_package_is_missing_says_which(monkeypatch):
