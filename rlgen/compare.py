@@ -1,12 +1,14 @@
 """Read many runs, group them, and compare them.
 
 A run is a directory written by the runner (`runs/<name>/<run_id>/` with `config.yaml`,
-`metrics.jsonl` and, once it has ended, `summary.json`). This module knows nothing about agents or
-envs: it reads those files, groups runs by the config keys in which they differ (or by keys the
-user names), and reduces each group to a few numbers with honest uncertainty — mean ± sample std
-over runs, a 95% interval of the mean valid for the number of runs (a t-interval, or a BCa
-bootstrap with enough runs; rlgen/stats.py) cut to the range the metric can take (a CartPole return
-lies in [0, 500]), and the interquartile mean — plus a PNG of the learning curves.
+`metrics.jsonl` and, once it has ended, `summary.json` with its status). This module knows nothing
+about agents or envs: it reads those files, keeps the runs that finished (unless told otherwise),
+groups them by the config keys in which they differ (or by keys the user names, never pooling runs
+scored on different envs, games or data sets), and reduces each group to a few numbers with honest
+uncertainty — mean ± sample std over runs, a 95% interval of the mean valid for the number of runs
+(a t-interval, or a BCa bootstrap with enough runs; rlgen/stats.py) cut to the range the metric can
+take (a CartPole return lies in [0, 500]), and the interquartile mean — plus a PNG of the learning
+curves.
 
 Example::
 
@@ -23,7 +25,7 @@ import glob
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
@@ -37,9 +39,21 @@ from rlgen.stats import Method
 
 Mode = Literal["max", "min"]
 
-# Keys that differ between seeds of one experiment, or only change where and how it is logged:
-# they never define a group.
-IGNORED_KEYS = ("seed", "logging", "train.progress", "train.threads")
+# Keys that differ between seeds of one experiment, or only change where and how it is logged,
+# checkpointed or stepped (neither what a run learns nor when it is evaluated): they never define a group.
+# The device stays a key: set by hand (not `auto`), it is there to compare devices.
+IGNORED_KEYS = ("seed", "logging", "train.progress", "train.threads", "train.video_every",
+                "train.checkpoint_every", "train.keep_checkpoints", "env.vectorize")
+
+# What a run is scored on: runs that differ here are never one group (their returns are not on one scale).
+TASK_KEYS = ("env.id", "eval_env.id", "game.name", "data.source")
+
+# summary.json's status of a run that ran to its end (README: "A finished run"); anything else
+# (interrupted, failed, running, no summary.json at all) is left out unless asked for.
+FINISHED = ("completed", "stopped_early", "pruned")
+AS_PLANNED = ("completed", "stopped_early")  # the table marks the others (pruned, and unfinished when counted)
+NO_SUMMARY = "no summary"
+WHY_UNFINISHED = {NO_SUMMARY: "no summary.json: killed, or still running", "running": "running, or killed while resuming"}
 
 
 @dataclass
@@ -55,11 +69,23 @@ class RunData:
     def label(self) -> str:
         return f"{self.config.get('name', '?')}/{self.path.name}"
 
+    @property
+    def status(self) -> str:
+        """summary.json's status (completed, stopped_early, pruned, interrupted, failed, running),
+        or "no summary": the run was killed, or has not ended yet."""
+        status = self.summary.get("status") if isinstance(self.summary, dict) else None
+        return status if isinstance(status, str) else NO_SUMMARY
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
 
 @dataclass
 class Group:
     label: str
     runs: list[RunData]
+    omitted: tuple[str, ...] = ()  # differing config keys the labels leave out (too long to show them all)
 
 
 @dataclass
@@ -95,6 +121,7 @@ class GroupStats:
     time_to_s: Stat | None = None
     method: Method = "t"  # the interval of `final` and `best`
     bounds: tuple[float, float] | None = None  # the metric's range, when known; intervals are cut to it
+    statuses: dict[str, int] = field(default_factory=dict)  # runs by status, other than completed/stopped_early
 
 
 # --- reading runs ---------------------------------------------------------------------------------
@@ -217,7 +244,8 @@ def _show(v: Any, short: bool = True) -> str:
 
 def group_runs(runs: Sequence[RunData], by: Sequence[str] | None = None) -> list[Group]:
     """Groups of runs with equal values of the `by` keys, or, without `by`, equal configs up to
-    the seed and the logging settings. Labels show what tells the groups apart."""
+    the seed and the logging settings. Labels show what tells the groups apart. A `by` group that
+    holds runs scored on different tasks (env ids, games, data sets) is refused."""
     flat = [flatten(r.config) for r in runs]
     if by:
         _check_keys(by, flat)
@@ -225,16 +253,28 @@ def group_runs(runs: Sequence[RunData], by: Sequence[str] | None = None) -> list
     else:
         all_keys = sorted({k for f in flat for k in f if not _ignored(k)})
         keys = [k for k in all_keys if len({_key(f.get(k, _MISSING)) for f in flat}) > 1]
-    buckets: dict[tuple[str, ...], list[RunData]] = {}
-    values: dict[tuple[str, ...], list[Any]] = {}
-    for run, f in zip(runs, flat):
-        ident = tuple(_key(f.get(k, _MISSING)) for k in keys)
-        buckets.setdefault(ident, []).append(run)
-        values[ident] = [f.get(k, _MISSING) for k in keys]
-    labels = _labels(keys, [tuple(map(_show, values[i])) for i in buckets], explicit=bool(by))
-    if len(set(labels)) < len(labels):  # two values that look alike at 4 digits: show them whole
-        labels = _labels(keys, [tuple(_show(v, short=False) for v in values[i]) for i in buckets], explicit=bool(by))
-    return sorted((Group(lab, rs) for lab, rs in zip(labels, buckets.values())), key=lambda g: _natural(g.label))
+    buckets: dict[tuple[str, ...], list[int]] = {}
+    for i, f in enumerate(flat):
+        buckets.setdefault(tuple(_key(f.get(k, _MISSING)) for k in keys), []).append(i)
+    rows = [[flat[members[0]].get(k, _MISSING) for k in keys] for members in buckets.values()]
+    labels, omitted = _labels(keys, rows, explicit=bool(by))
+    if by:
+        for label, members in zip(labels, buckets.values()):
+            _check_one_task(by, label, [flat[i] for i in members])
+    groups = [Group(lab, [runs[i] for i in members], tuple(omitted)) for lab, members in zip(labels, buckets.values())]
+    return sorted(groups, key=lambda g: _natural(g.label))
+
+
+def _check_one_task(by: Sequence[str], label: str, flat: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a group whose runs are scored on different tasks: a mean of CartPole and Acrobot
+    returns, or a threshold counted over both, means nothing."""
+    for key in TASK_KEYS:
+        seen = sorted({_show(f.get(key, _MISSING)) for f in flat})
+        if len(seen) > 1:
+            fix = ",".join(dict.fromkeys([key, *by]))
+            raise RlgenError(f"--by {','.join(by)}: the group {label} holds runs scored on different tasks "
+                             f"({key}: {', '.join(seen)}), whose values are not on one scale; group by the task "
+                             f"too: --by {fix}")
 
 
 def _natural(label: str) -> list[Any]:
@@ -252,21 +292,60 @@ def _check_keys(by: Sequence[str], flat: Sequence[Mapping[str, Any]]) -> None:
             raise RlgenError(f"--by {key}: no run has this config key{hint}")
 
 
-def _labels(keys: list[str], values: list[tuple[str, ...]], explicit: bool) -> list[str]:
-    """Short labels for groups: the run name when names tell groups apart; else `key=value` for the
-    differing keys, leaving out keys below a `*.type` that differs (they follow from the type)."""
+LABEL_WIDTH = 60  # past this, a label shows the fewest keys that tell the groups apart
+# The keys a short label prefers, in this order: what the runs are, then what they are scored on
+HEADLINE = ("name", *TASK_KEYS, "kind", "agent.algo")
+
+
+def _labels(keys: list[str], rows: list[list[Any]], explicit: bool) -> tuple[list[str], list[str]]:
+    """Short labels for groups (one row of config values each), and the differing keys they leave
+    out. The run name when names tell groups apart; else `key=value` for the differing keys,
+    leaving out keys below a `*.type` that differs (they follow from the type); where that runs past
+    LABEL_WIDTH, the fewest of those keys that tell the groups apart. Floats show 4 digits unless
+    two groups would then look alike."""
     if not keys:
-        return ["all runs"] * len(values)
+        return ["all runs"] * len(rows), []
     if not explicit and "name" in keys:
-        i = keys.index("name")
-        names = [v[i] for v in values]
+        names = [str(r[keys.index("name")]) for r in rows]
         if len(set(names)) == len(names):
-            return names
-    full = [", ".join(f"{k}={x}" for k, x in zip(keys, v)) for v in values]
+            return names, []
     types = [k[: -len("type")] for k in keys if k.endswith(".type")]
     keep = [i for i, k in enumerate(keys) if not any(k.startswith(t) and not k.endswith(".type") for t in types)]
-    short = [", ".join(f"{keys[i]}={v[i]}" for i in keep) for v in values]
-    return short if len(set(short)) == len(short) else full
+    for short in (True, False):  # two values that look alike at 4 digits: show them whole
+        shown = [[_show(v, short) for v in r] for r in rows]
+        for idx in (keep, list(range(len(keys)))):
+            labels = [", ".join(f"{keys[i]}={r[i]}" for i in idx) for r in shown]
+            if len(set(labels)) == len(labels):
+                break
+        if len(set(labels)) == len(labels):
+            break
+    if explicit or max(map(len, labels)) <= LABEL_WIDTH:
+        return labels, []
+    chosen = _fewest_keys(keys, idx, rows)
+    labels = []
+    for r, text in zip(rows, shown):
+        present = [i for i in chosen if r[i] is not _MISSING] or chosen  # "key=—" only where nothing else shows
+        labels.append(", ".join(f"{keys[i]}={text[i]}" for i in present))
+    return labels, [keys[i] for i in idx if i not in chosen]
+
+
+def _fewest_keys(keys: list[str], candidates: list[int], rows: list[list[Any]]) -> list[int]:
+    """Greedily, the keys (indices) that tell the rows apart: each step takes the one that splits
+    the most groups still alike, preferring HEADLINE keys, then `*.type`, then keys every group has."""
+
+    def distinct(idx: list[int]) -> int:
+        return len({tuple(_key(r[i]) for i in idx) for r in rows})
+
+    def preference(i: int) -> tuple[int, int, int, int]:
+        key = keys[i]
+        rank = HEADLINE.index(key) if key in HEADLINE else len(HEADLINE) + (not key.endswith(".type"))
+        missing = sum(r[i] is _MISSING for r in rows)
+        return distinct([*chosen, i]), -rank, -missing, -len(key)
+
+    chosen: list[int] = []
+    while distinct(chosen) < len(rows):
+        chosen.append(max((i for i in candidates if i not in chosen), key=preference))
+    return chosen
 
 
 # --- numbers --------------------------------------------------------------------------------------
@@ -339,11 +418,34 @@ def summarize(group: Group, metric: str, threshold: float | None = None, mode: M
             steps_to.append(hit[0])
             times_to.append(hit[1])
     bounds = metric_bounds(group.runs, metric)
+    statuses: dict[str, int] = {}
+    for run in group.runs:
+        if run.status not in AS_PLANNED:
+            statuses[run.status] = statuses.get(run.status, 0) + 1
     return GroupStats(
         group.label, len(group.runs), Stat.of(finals, method, bounds), Stat.of(bests, method, bounds),
         Stat.of(walls), len(steps_to), Stat.of(steps_to) if steps_to else None,
-        Stat.of(times_to) if times_to else None, method, bounds,
+        Stat.of(times_to) if times_to else None, method, bounds, statuses,
     )
+
+
+def select_finished(runs: Sequence[RunData], unfinished: bool = False) -> list[RunData]:
+    """The runs to count: those that finished (FINISHED), or with `unfinished` all of them. Says
+    in one line which runs were left out (or counted though unfinished), and why."""
+    late = [r for r in runs if not r.finished]
+    if not late:
+        return list(runs)
+    names = ", ".join(f"{r.label} ({WHY_UNFINISHED.get(r.status, r.status)})" for r in late[:5])
+    names += f" and {len(late) - 5} more" if len(late) > 5 else ""
+    if unfinished:
+        console.print(f"[yellow]note:[/] counting {len(late)} unfinished run(s) as they are: {names}", soft_wrap=True)
+        return list(runs)
+    if len(late) == len(runs):
+        raise RlgenError(f"none of the {len(runs)} run(s) has finished: {names}; compare them as they are with "
+                         "--include-unfinished")
+    console.print(f"[yellow]note:[/] left out {len(late)} unfinished run(s): {names}; --include-unfinished "
+                  "counts them", soft_wrap=True)
+    return [r for r in runs if r.finished]
 
 
 def check_metric(runs: Sequence[RunData], metric: str) -> None:
@@ -366,8 +468,15 @@ def check_metric(runs: Sequence[RunData], metric: str) -> None:
 
 
 def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = None,
-            threshold: float | None = None, mode: Mode = "max",
-            method: Method = "t") -> tuple[list[Group], list[GroupStats]]:
+            threshold: float | None = None, mode: Mode = "max", method: Method = "t",
+            unfinished: bool = False) -> tuple[list[Group], list[GroupStats]]:
+    """Group the finished runs (all of them with `unfinished`) and summarize each group."""
+    runs = select_finished(runs, unfinished)
     check_metric(runs, metric)
     groups = group_runs(runs, by)
+    if groups and (omitted := groups[0].omitted):
+        more = f" and {len(omitted) - 4} more" if len(omitted) > 4 else ""
+        console.print(f"[yellow]note:[/] labels show the fewest config keys that tell the groups apart; they also "
+                      f"differ in {', '.join(omitted[:4])}{more} (--by KEY[,KEY] groups by keys you name)",
+                      soft_wrap=True)
     return groups, [summarize(g, metric, threshold, mode, method) for g in groups]

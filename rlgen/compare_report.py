@@ -44,13 +44,18 @@ def fmt_stat(s: Stat | None, ci: bool = True) -> str:
 
 def table_rows(stats: Sequence[GroupStats], threshold: float | None) -> tuple[list[str], list[list[str]]]:
     """Column names and rows of strings: what the console table and the W&B table both show."""
-    columns = ["group", "runs", "final", "final IQM", "best"]
+    per_group = _cut_per_group(stats)
+    columns = ["group", "runs", "final", "final IQM", "best", *(["cut to"] if per_group else [])]
     if threshold is not None:
         columns += [f"steps to {fmt(threshold)}", f"time to {fmt(threshold)} (s)"]
     columns.append("wall time (s)")
     rows = []
     for s in stats:
-        row = [s.label, str(s.n_runs), fmt_stat(s.final), fmt(s.final.iqm), fmt_stat(s.best)]
+        runs = str(s.n_runs) + (f" ({', '.join(f'{n} {status}' for status, n in s.statuses.items())})"
+                                if s.statuses else "")
+        row = [s.label, runs, fmt_stat(s.final), fmt(s.final.iqm), fmt_stat(s.best)]
+        if per_group:
+            row.append(f"[{fmt(s.bounds[0])}, {fmt(s.bounds[1])}]" if s.bounds else "—")
         if threshold is not None:
             reached = f"({s.reached}/{s.n_runs})"
             row += [f"{fmt_stat(s.steps_to, ci=False)} {reached}" if s.steps_to else f"not reached {reached}",
@@ -73,10 +78,20 @@ def stats_table(stats: Sequence[GroupStats], metric: str, threshold: float | Non
 def table_title(groups: Sequence[GroupStats], metric: str) -> str:
     """What the numbers are: the interval's method, IQM, and the range intervals were cut to."""
     method = METHOD_NAMES[groups[0].method] if groups else METHOD_NAMES["t"]
-    bounds = {g.bounds for g in groups if g.bounds is not None}
-    cut = "".join(f"; intervals cut to the metric's range [{fmt(b[0])}, {fmt(b[1])}]" for b in bounds)
+    if _cut_per_group(groups):
+        cut = "; intervals cut to each group's range of the metric (column 'cut to')"
+    elif groups and (b := groups[0].bounds) is not None:
+        cut = f"; intervals cut to the metric's range [{fmt(b[0])}, {fmt(b[1])}]"
+    else:
+        cut = ""
     return (f"{metric}: mean ± std over runs \\[95% {method} of the mean]; IQM = interquartile mean over runs"
             f"{cut}")
+
+
+def _cut_per_group(groups: Sequence[GroupStats]) -> bool:
+    """Whether the groups' intervals were cut to different ranges (or some to none): then each
+    row says its own, rather than one range in the title that fits only some groups."""
+    return len({g.bounds for g in groups}) > 1
 
 
 def _table(group: Group, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +159,8 @@ def curves_figure(groups: Sequence[Group], metric: str, threshold: float | None 
     ax.set_ylabel(metric)
     cut = next(iter(cuts)) if len(cuts) == 1 else None
     note = f", cut to [{fmt(cut[0])}, {fmt(cut[1])}]" if cut else ""
+    if len(cuts) > 1:  # groups on different envs: no one range fits them all
+        note = ", cut to each group's range where it has one"
     ax.set_title(f"{metric}: mean over runs, band: 95% {METHOD_NAMES[method]}{note}", fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
