@@ -186,14 +186,22 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
     """`n_frames` observations of a gymnasium env under a random policy, as the agent sees them.
 
     Channel-last (H, W, C) frames (MinAtar's 10x10xC booleans) become (C, H, W), the layout of the
-    CNN backbone and of rlgen's RL extractor; values stay as they are (bool -> 0 / 1). An
-    autoencoder or a GAN trained on them makes a backbone that fits an RL policy on the same env.
+    CNN backbone and of rlgen's RL extractor; values stay as they are (bool -> 0 / 1). Discrete and
+    MultiDiscrete observations become one-hots (a FrozenLake cell: 16 numbers), as SB3's
+    `preprocess_obs` hands them to a policy. An autoencoder or a GAN trained on them makes a
+    backbone that fits an RL policy on the same env.
     """
     import gymnasium as gym
 
     from rlgen.envs import ensure_registered
 
     env = gym.make(ensure_registered(env_id), **(kwargs or {}))
+    space = env.observation_space
+    if not isinstance(space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
+        env.close()
+        raise RlgenError(f"data source 'observations': {env_id} observes {space}, but this source takes Box, "
+                         "Discrete, MultiDiscrete or MultiBinary observations; give data.kwargs.env_id an env whose "
+                         "observations are one of those (one registered with gymnasium's FlattenObservation)")
     env.action_space.seed(seed)
     obs, _ = env.reset(seed=seed)
     shots = []
@@ -206,11 +214,21 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
     finally:
         env.close()
     x = np.stack(shots).astype(np.float32)  # (N, *obs_shape)
+    if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        x = _one_hot(np.stack(shots), space)  # (N, n) / (N, sum(nvec))
     if x.ndim == 4 and channel_last(np.asarray(obs)):
         x = x.transpose(0, 3, 1, 2)  # (N, C, H, W)
     source = ArrayData(x, None, 0)
     source.modality = "image" if x.ndim == 4 else "sequence" if x.ndim == 3 else "points"  # type: ignore[misc]
     return source
+
+
+def _one_hot(obs: np.ndarray, space: Any) -> np.ndarray:
+    """Discrete (N,) or MultiDiscrete (N, k) observations as the float one-hots an SB3 policy reads."""
+    import torch
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    return preprocess_obs(torch.as_tensor(obs), space).numpy().astype(np.float32)
 
 
 def channel_last(obs: np.ndarray) -> bool:

@@ -109,9 +109,13 @@ class Demos:
 
 def expert_ratio(returns: float, expert_return: float, random_return: float | None = None) -> float:
     """(R - random) / (expert - random), D4RL's and Minari's normalized score, when the random
-    policy's return is known; else R / expert."""
-    if random_return is None or expert_return == random_return:
-        return float(returns) / float(expert_return) if expert_return else float("nan")
+    policy's return is known; else R / expert for a positive expert return. NaN where neither is
+    defined: an expert no better than random has no scale to measure by, and R / expert turns
+    over for negative returns (-100 against an expert's -200 would score 0.5)."""
+    if random_return is None:
+        return float(returns) / float(expert_return) if expert_return > 0 else float("nan")
+    if expert_return == random_return:
+        return float("nan")
     return (float(returns) - float(random_return)) / (float(expert_return) - float(random_return))
 
 

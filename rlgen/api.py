@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from rich.markup import escape
 
 from rlgen import checkpoint
@@ -67,6 +68,14 @@ def _count_arg(func: str, name: str, value: Any, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise RlgenError(f"{func}: {name} must be a whole number >= {low}, not {_shown(value)}")
     return int(value)
+
+
+def _bool_arg(func: str, name: str, value: Any) -> bool:
+    """True or False itself: "false", "no", 0 or None are refused, since by truthiness `trust="false"`
+    would trust a run and `deterministic="false"` would act deterministically."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise RlgenError(f"{func}: {name} must be True or False, not {_shown(value)}")
+    return bool(value)
 
 
 def _shown(value: Any) -> str:
@@ -126,6 +135,7 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
     anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
     is refused (a run's config.yaml, see rlgen.config)."""
     _config_arg("rlgen.load_config", config)
+    interpolation = _bool_arg("rlgen.load_config", "interpolation", interpolation)
     check_overrides(overrides)
     if isinstance(config, ExperimentConfig):
         if not overrides:
@@ -193,6 +203,7 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
 
     # every argument is checked before a config is read or a directory made
     check_overrides(overrides)
+    trust = _bool_arg("rlgen.train", "trust", trust)
     if on_eval is not None and not callable(on_eval):
         raise RlgenError(f"rlgen.train: on_eval is a function on_eval(step, metrics) -> stop?, not {_shown(on_eval)}")
     if run_dir is not None:
@@ -233,6 +244,7 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
 def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = False) -> ExperimentConfig:
     """A run's own config.yaml, read as a file from anyone: no `${...}` resolvers (they can read
     the environment) and no names by import path (importing runs code), unless `trust`."""
+    trust = _bool_arg("rlgen.run_config", "trust", trust)
     path = Path(run_dir) / "config.yaml"
     with untrusted_unless(trust, path):
         return load_config(path, overrides, interpolation=trust)
@@ -240,7 +252,7 @@ def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = Fa
 
 def untrusted_unless(trust: bool, source: Path) -> AbstractContextManager[None]:
     """Only registered names resolve within it (see `registry.registered_names_only`), unless `trust`."""
-    return nullcontext() if trust else registered_names_only(str(source))
+    return nullcontext() if _bool_arg("untrusted_unless", "trust", trust) else registered_names_only(str(source))
 
 
 # What may change when a run resumes: its budget, evaluation, checkpointing and logging, the
@@ -253,6 +265,10 @@ def _check_resume(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any]
     anything outside `RESUMABLE`."""
     if not saved:
         return
+    try:  # through today's schema: a relative path found from here reads absolute, as config.yaml now does
+        saved = type(cfg).model_validate(saved).model_dump(mode="json")
+    except (ValidationError, RlgenError):
+        pass  # an older schema: compared as saved, fields added since at their defaults (`_at_default`)
     changed = [k for k, new in _differing(saved, cfg.model_dump(mode="json"))
                if not any(k == r or k.startswith(f"{r}.") for r in RESUMABLE)
                and not (new and _at_default(cfg, k.split(".")))]
@@ -293,6 +309,7 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
     such files held (`rlgen.checkpoint.OLD_FORMAT_GLOBALS`), and configs that name code by import path.
     `device`: auto, cpu, mps, cuda or cuda:N."""
     path = _path_arg("rlgen.load_run", "path", path, "a run directory or one of its checkpoint directories")
+    trust = _bool_arg("rlgen.load_run", "trust", trust)
     if (problem := device_problem(device)) is not None:
         raise RlgenError(f"rlgen.load_run: {problem}")
     run_dir, target, label = checkpoint_lib.select(Path(path), checkpoint)
@@ -329,6 +346,8 @@ def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int =
     episodes = _count_arg("record", "episodes", episodes)
     seed = _count_arg("record", "seed", seed, low=0)
     _path_arg("record", "out", out, "where the demonstrations go: a Minari dataset directory or a .npz file")
+    deterministic = _bool_arg("record", "deterministic", deterministic)
+    trust = _bool_arg("record", "trust", trust)
     if not owned and (checkpoint is not None or trust):
         raise RlgenError(f"record: this Run is open at its {run.checkpoint} checkpoint already; give "
                          f"{'checkpoint=' if checkpoint is not None else 'trust='} to load_run, or give record the run directory")
@@ -420,6 +439,11 @@ class Run:
                 exp.close()
                 raise RlgenError(f"{self._checkpoint_dir}: its checkpoint does not fit this run's config "
                                  f"({type(e).__name__}: {first_line(e)})") from None
+            # a loaded run acts and is evaluated, as SB3's load and rlgen's exports do: a caller's forward
+            # pass through `modules()` updates no batch-norm statistics, and dropout is off
+            for module in dict(getattr(exp, "modules", dict)()).values():
+                if isinstance(module, torch.nn.Module):
+                    module.eval()
             self._experiment, self.global_step = exp, int(state["global_step"])
         return self._experiment
 
@@ -437,6 +461,7 @@ class Run:
     def predict(self, obs: Any, deterministic: bool = True) -> Any:
         """One action for one observation from a fresh episode's agent (see `agent()` to act over
         whole episodes, which memory policies need)."""
+        deterministic = _bool_arg("Run.predict", "deterministic", deterministic)
         return self.agent().predict(obs, deterministic=deterministic)
 
     def evaluate(self, episodes: int | None = None, video_dir: str | Path | None = None) -> dict[str, Any]:
@@ -447,10 +472,14 @@ class Run:
             episodes = _count_arg("Run.evaluate", "episodes", episodes)
         if video_dir is not None:
             video_dir = _writable_dir("Run.evaluate", "video_dir", video_dir)
-        return dict(self.experiment.evaluate(episodes=episodes, video_dir=video_dir))
+        from rlgen.runner import eval_mode
+
+        with eval_mode(self.experiment):  # whatever mode a caller left `modules()` in
+            return dict(self.experiment.evaluate(episodes=episodes, video_dir=video_dir))
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        """The trained torch modules by role (`policy`, `generator`, `discriminator`, ...)."""
+        """The trained torch modules by role (`policy`, `generator`, `discriminator`, ...), in eval
+        mode: call `.train()` on one to fine-tune it (the run's `evaluate` uses eval mode still)."""
         return dict(getattr(self.experiment, "modules", dict)())
 
     def close(self) -> None:
@@ -496,6 +525,8 @@ class CheckedAgent:
         """The agent's action for one observation of the env (as `env.step` takes it)."""
         if (problem := observation_problem(self.observation_space, obs)) is not None:
             raise RlgenError(f"predict: {problem}")
+        if "deterministic" in kwargs:
+            kwargs["deterministic"] = _bool_arg("predict", "deterministic", kwargs["deterministic"])
         return self.agent.predict(obs, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:  # only what is not found on CheckedAgent itself

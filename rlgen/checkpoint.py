@@ -195,12 +195,21 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
     (`best/`, by `train.early_stop.metric`), else its latest: an interrupted run is opened where
     it stopped, as `--resume` would continue it."""
     path = Path(path)
+    if path.is_file():  # `runs/x/<id>/config.yaml`: its folder was meant
+        meant = path.parent if (path.parent / "config.yaml").is_file() or (path.parent / STATE).is_file() else None
+        raise RlgenError(f"{path} is a file, not a run directory: "
+                         + (f"give its folder, {meant}" if meant else "runs live under runs/<name>/<id>"))
+    if which is not None and not str(which).strip():
+        raise RlgenError(f"the checkpoint to open is empty ({which!r}): give {CHOICES}, or none for the default "
+                         "(a finished run's best, an interrupted run's latest)")
     full = path.absolute()  # `step_N` given from inside checkpoints/ has a parent only in full
     # a run directory may itself sit in a folder named "checkpoints": it holds its config
     in_ckpts = full.parent.name == "checkpoints" and not (path / "config.yaml").is_file()
     run_dir = path
     if in_ckpts:  # relative paths stay relative (messages name what the user typed)
         run_dir = full.parent.parent if path.is_absolute() else Path(os.path.relpath(full.parent.parent))
+    if not (run_dir / "config.yaml").is_file() and not (path / STATE).is_file():
+        raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
     rundir.check_links(run_dir)  # what opens it may write into it (eval --video, media)
     ckpt_dir = run_dir / "checkpoints"
     if which is None:

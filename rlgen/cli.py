@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from rlgen.config import MAX_COUNT
-from rlgen.errors import ConfigError, RlgenError
+from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.logging import console
 
 EXAMPLES = """\
@@ -40,10 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _one_line_warnings()
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:  # overrides after an option (`train CONFIG --seeds 0,1 a.b=c`): argparse leaves them over
-        if getattr(args, "overrides", None) is None or any("=" not in e or e.startswith("-") for e in extra):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        args.overrides = [*args.overrides, *extra]
+    if extra and not _take_late_positionals(args, extra):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -58,6 +56,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         console.print("[yellow]aborted[/]")
         return 128 + getattr(e, "signum", 2)  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+def _take_late_positionals(args: argparse.Namespace, extra: list[str]) -> bool:
+    """Positionals after an option (`tournament runs/a --checkpoint best runs/b`, `train CONFIG --seeds
+    0,1 a.b=c`), which argparse leaves over, appended to the command's list positional (its `late`
+    default; overrides must be key=value). False when they are not that. (argparse's
+    parse_intermixed_args would do it, but refuses a parser with subcommands.)"""
+    dest = getattr(args, "late", None)
+    if dest is None or any(e.startswith("-") for e in extra):
+        return False
+    if dest == "overrides" and any("=" not in e for e in extra):
+        return False
+    setattr(args, dest, [*getattr(args, dest), *extra])
+    return True
 
 
 def _one_line_warnings() -> None:
@@ -173,7 +185,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     with load_run(args.run_dir, checkpoint=args.checkpoint, trust=args.trust) as run:
         video_dir = run.run_dir / "media" / "videos" if args.video else None
-        metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)
+        made = [p for p in (video_dir, video_dir.parent) if not p.exists()] if video_dir is not None else []
+        try:
+            metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)
+        except BaseException:
+            _remove_empty(made)  # a refused or failed --video leaves no folder of its own in the run
+            raise
         out = Console(highlight=False)
         out.print(f"[bold]{run.config.name}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")
     tables = {k: v for k, v in metrics.items() if isinstance(v, LogTable)}
@@ -194,6 +211,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each of `folders` (innermost first) that is still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty (a file was written there after all), or gone: keep what is there
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     """A run's roles (its torch modules by name), each with the backbone transfer would take from it."""
     from rich.console import Console
@@ -202,9 +228,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from rlgen.transfer import resolve_run, roles_table
 
     out = Console(highlight=False)
-    with load_run(resolve_run(args.run_dir), trust=args.trust) as run:
+    with load_run(resolve_run(args.run_dir), checkpoint=args.checkpoint, trust=args.trust) as run:
         rows = roles_table(run.modules())
-        out.print(f"[bold]{_esc(run.config.name)}[/] ({run.config.kind}) at step {run.global_step:,}: {run.run_dir}")
+        out.print(f"[bold]{_esc(run.config.name)}[/] ({run.config.kind}) at step {run.global_step:,} "
+                  f"({run.checkpoint} checkpoint): {_esc(str(run.run_dir))}")
     for role, whole, backbone, tensors in rows:
         out.print(f"  [bold cyan]{role}[/]  {_esc(whole)}")
         out.print(f"    backbone: {_esc(backbone)}")
@@ -294,7 +321,8 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     else:
         Path(args.out).write_text(text)
-        console.print(f"wrote {args.out} ({conversion.source}); train it: rlgen train {args.out}")
+        console.print(f"wrote {_esc(args.out)} ({_esc(conversion.source)}); "
+                      f"train it: {_command('rlgen', 'train', args.out)}")
     if conversion.fallback:
         console.print(f"[yellow]warning:[/] {_esc(conversion.fallback)}")
     for item in conversion.unsupported:
@@ -353,18 +381,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          "(or leave --wandb out)")
     runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
-    groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci)
+    groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci,
+                            unfinished=args.include_unfinished)
     out = Console(highlight=False)  # the table is the result: stdout, so that it can be redirected
     if not out.is_terminal:
         out.width = 1000  # a file or pipe gets the whole table at its own width, no fold
     out.print(stats_table(stats, args.metric, args.threshold))
     png = plot_curves(groups, args.metric, given or default_png([r.path for r in runs], args.metric),
                       threshold=args.threshold, method=args.ci)
-    console.print(f"{len(runs)} run(s) in {len(groups)} group(s); learning curves: {png}")
+    console.print(f"{sum(len(g.runs) for g in groups)} run(s) in {len(groups)} group(s); learning curves: {png}")
     if args.leet:
         workspace = Path(args.leet)
         n = link_wandb_runs([r.path for r in runs], workspace)
-        console.print(f"{n} offline W&B run(s) linked into {workspace}; browse them: wandb leet {workspace}")
+        console.print(f"{n} offline W&B run(s) linked into {_esc(str(workspace))}; browse them: "
+                      f"{_command('wandb', 'leet', workspace)}")
     if args.wandb:
         where = log_to_wandb(groups, stats, args.metric, png, args.threshold, project=args.project, mode=args.wandb)
         console.print(f"W&B comparison run: {where}")
@@ -414,7 +444,7 @@ def _sweep_parser(sub: Any) -> None:
     s.add_argument("--storage", type=_nonempty, help="an Optuna database URL (default: SQLite next to the trials)")
     s.add_argument("--study", type=_study, help="the study name (default: the file's study, else its file name)")
     s.add_argument("--status", action="store_true", help="print the study's trials, states and best value; run none")
-    s.set_defaults(func=cmd_sweep)
+    s.set_defaults(func=cmd_sweep, late="overrides")
 
 
 def _compare_parser(sub: Any) -> None:
@@ -434,6 +464,9 @@ def _compare_parser(sub: Any) -> None:
     c.add_argument("--mode", choices=["max", "min"], default="max", help="is higher better (max) or lower (min)")
     c.add_argument("--ci", choices=["t", "bca"], default="t",
                    help="95%% interval of the mean: t (Student's, from 2 runs) or bca (scipy's BCa bootstrap, from 10 runs)")
+    c.add_argument("--include-unfinished", action="store_true",
+                   help="also count runs that did not finish (failed, interrupted, or no summary.json: killed or "
+                   "still running), marked in the runs column; by default they are left out and named")
     c.add_argument("--out", metavar="PNG", type=_nonempty,
                    help="where to write the curves: a .png, .pdf or .svg file, or a folder (existing, or ending in /) "
                    "for compare_<metric>.png in it (default: RUNS_ROOT/compare_<metric>.png)")
@@ -442,7 +475,7 @@ def _compare_parser(sub: Any) -> None:
     c.add_argument("--project", default="rlgen", help="W&B project for --wandb (default: %(default)s)")
     c.add_argument("--leet", metavar="DIR", type=_nonempty,
                    help="link the runs' offline W&B logs into DIR, for `wandb leet DIR`")
-    c.set_defaults(func=cmd_compare)
+    c.set_defaults(func=cmd_compare, late="runs")
 
 
 def _report(summary: dict[str, Any], run_dir: Path) -> None:
@@ -455,18 +488,27 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
     if summary.get("target_reached"):
         t = summary["target_reached"]
         console.print(f"  target {summary['target']} reached at step {t['global_step']:,} after {t['wall_time_s']:.1f} s")
-    console.print(f"  run directory: {run_dir}")
+    console.print(f"  run directory: {_esc(str(run_dir))}")
     if status == "interrupted":
         world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        nodes = f"--nnodes {world // max(local, 1)} " if world != local else ""
-        launcher = "rlgen" if world == 1 else f"torchrun {nodes}--nproc_per_node {local} -m rlgen"  # the same job size
-        console.print(f"  resume with:   {launcher} train --resume {run_dir}")
+        nodes = ["--nnodes", world // max(local, 1)] if world != local else []
+        # the same job size
+        launcher = ["rlgen"] if world == 1 else ["torchrun", *nodes, "--nproc_per_node", local, "-m", "rlgen"]
+        console.print(f"  resume with:   {_command(*launcher, 'train', '--resume', run_dir)}")
     wandb_dir = run_dir / "wandb"
     offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
     if offline:  # none when W&B ran online, was disabled, or did not start (its debug logs alone)
-        console.print(f"  look at it:    wandb leet {wandb_dir}")
-        target = offline[0] if len(offline) == 1 else wandb_dir / "offline-run-*"
-        console.print(f"  upload later:  wandb sync {target}")
+        console.print(f"  look at it:    {_command('wandb', 'leet', wandb_dir)}")
+        # several: the shell's glob names them all, so it stays outside the quotes
+        sync = _command("wandb", "sync", offline[0]) if len(offline) == 1 else \
+            _command("wandb", "sync", wandb_dir) + "/offline-run-*"
+        console.print(f"  upload later:  {sync}")
+
+
+def _command(*parts: object) -> str:
+    """A command line to print for pasting into a shell: each part quoted as the shell needs
+    (a path with spaces or `$`), then escaped for rich's markup."""
+    return _esc(shell_line(*parts))
 
 
 def _esc(text: str) -> str:
@@ -510,7 +552,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", metavar="DIR", type=_nonempty,
                    help="put the new run in DIR (new or empty) instead of logging.dir/NAME/ID")
     t.add_argument("--trust", action="store_true", help=TRUST_HELP)
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, late="overrides")
 
     e = sub.add_parser("eval", help="evaluate a run (a finished run: its best checkpoint)")
     e.add_argument("run_dir")
@@ -521,8 +563,10 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_eval)
 
     i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes")
-    i.add_argument("run_dir", help="a run directory, or runs/<name> for its newest run")
+    i.add_argument("run_dir", help="a run directory (or one checkpoints/step_N), or runs/<name> for its newest "
+                   "finished run")
     i.add_argument("--tensors", action="store_true", help="also list every tensor of each backbone with its shape")
+    _checkpoint_arg(i)
     i.add_argument("--trust", action="store_true", help=TRUST_HELP)
     i.set_defaults(func=cmd_inspect)
     r = sub.add_parser("record", help="record a run's agent as demonstrations (a Minari dataset or .npz)",
@@ -550,7 +594,7 @@ def _parser() -> argparse.ArgumentParser:
     tn.add_argument("--snapshots", action="store_true", help="also rate each run's snapshot pool")
     _checkpoint_arg(tn, "of each run directory")
     tn.add_argument("--trust", action="store_true", help=TRUST_HELP)
-    tn.set_defaults(func=cmd_tournament)
+    tn.set_defaults(func=cmd_tournament, late="run_dirs")
 
     pl = sub.add_parser("play", help="play a trained self-play agent in the terminal")
     pl.add_argument("run_dir", metavar="RUN_DIR")

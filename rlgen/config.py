@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 import types
 import typing
@@ -124,11 +125,22 @@ def device_problem(device: Any) -> str | None:
 # --- backbones (mirror the constructors in rlgen/nets; `spec()` is what build_backbone takes) ---
 
 
+def _absolute_if_found(path: str) -> str:
+    """A relative path that names something from the current directory, made absolute; anything
+    else (an absolute path, a Minari dataset id, a path not there) as written. The run's config.yaml
+    then names the same demos or run from any directory: `--resume`, `rlgen eval`, `load_run`."""
+    return os.path.abspath(path) if not os.path.isabs(path) and os.path.exists(path) else path
+
+
+# a file or directory a config names (demos.path, init.run, bc.init_from): see `_absolute_if_found`
+LocalPath = Annotated[str, AfterValidator(_absolute_if_found)]
+
+
 class InitConfig(Section):
     """Start a backbone from another run's trained one (rlgen/transfer.py): `role` names a module of
     that run (`rlgen inspect RUN_DIR` lists them: encoder, discriminator, policy, classifier, ...)."""
 
-    run: str = Field(description="a run directory, or runs/<name> for the newest run of that config")
+    run: LocalPath = Field(description="a run directory, or runs/<name> for the newest run of that config")
     role: str = Field(description="which module of that run, e.g. encoder, discriminator, policy, value")
     freeze: bool = Field(False, description="keep the loaded weights fixed (and the backbone in eval mode)")
     lr: float | None = Field(None, gt=0, description="its own learning rate when not frozen; None = the optimizer's")

@@ -37,6 +37,14 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+def shell_line(*parts: object) -> str:
+    """A command line to print for pasting into a shell, each part quoted as the shell needs (a
+    path with spaces, `$` or `[`). Printed through rich's markup, it still needs escaping."""
+    import shlex
+
+    return shlex.join(map(str, parts))
+
+
 def first_line(e: BaseException) -> str:
     """The first line of an exception's message (a size-mismatch error runs to forty), or its type."""
     lines = str(e).strip().splitlines()

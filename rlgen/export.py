@@ -66,8 +66,9 @@ def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpo
     `rlgen.load_run(path, checkpoint=checkpoint, trust=trust)` opens it (a finished run: its best
     checkpoint): nothing in it runs unless `trust`. `out` must be new, empty, or a folder of
     earlier exports (whose files of this format are replaced), unless `force`; never a run directory."""
-    from rlgen.api import load_run
+    from rlgen.api import _bool_arg, load_run
 
+    force = _bool_arg("rlgen.export.export", "force", force)
     if fmt not in FORMATS:
         raise RlgenError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if out is not None:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Protocol
 
 from rich.console import Console
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, shell_line
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay copyable
 
@@ -159,8 +159,8 @@ class WandbSink:
 
     def log_checkpoints(self, run_dir: Path, meta: Mapping[str, Any], best: Mapping[str, Any]) -> None:
         """The final checkpoint (aliases latest, step_N) and checkpoints/best (best, step_M) as
-        versions of the model artifact, each with config.yaml and state.pt, which is what
-        rlgen.load_run reads; one version with both aliases when they are the same step."""
+        versions of the model artifact, each with config.yaml, state.pt and its state.pt.sha256, which
+        is what rlgen.load_run reads; one version with both aliases when they are the same step."""
         from rlgen import checkpoint  # checkpoint.py imports this module
 
         ckpts = run_dir / "checkpoints"
@@ -172,7 +172,9 @@ class WandbSink:
             versions.append((last, ["latest", "best"] if same else ["latest"]))
         for path, aliases in versions:
             step = checkpoint.step_of(path)
-            files = {"config.yaml": run_dir / "config.yaml", "state.pt": path / "state.pt"}
+            files = {"config.yaml": run_dir / "config.yaml", checkpoint.STATE: path / checkpoint.STATE}
+            if (path / checkpoint.CHECKSUM).is_file():  # load_run verifies state.pt against it, as in the run
+                files[checkpoint.CHECKSUM] = path / checkpoint.CHECKSUM
             self.log_model(files, [*aliases, f"step_{step}"],
                            {"global_step": step, **meta, **(best if "best" in aliases else {})})
 
@@ -277,7 +279,7 @@ def disk_error(e: OSError, path: Path, doing: str) -> RlgenError:
     if e.errno == errno.ENOSPC:
         run_dir = next((p for p in Path(path).parents if (p / "config.yaml").is_file()), Path(path).parent)
         if (run_dir / "checkpoints" / "latest").is_file():
-            fix = f"resume with `rlgen train --resume {run_dir}` (its last complete checkpoint is intact)"
+            fix = f"resume with `{shell_line('rlgen', 'train', '--resume', run_dir)}` (its last complete checkpoint is intact)"
         else:
             fix = "start the run again (it had written no checkpoint yet)"
         return RlgenError(f"disk full while {doing} to {path}: free some space and {fix}")

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, shell_line
 
 LOCK = ".lock"
 ATTEMPTS = 20
@@ -87,7 +87,7 @@ def claim(path: Path) -> Path:
             raise RlgenError(f"--run-dir {path} is a file, not a directory") from None
         if any(p.name != LOCK for p in path.iterdir()):
             raise RlgenError(f"--run-dir {path} already holds files (a run?): give a new or empty directory, "
-                             f"or continue that run with `rlgen train --resume {path}`") from None
+                             f"or continue that run with `{shell_line('rlgen', 'train', '--resume', path)}`") from None
         check_links(path)  # its .lock: a link out would be created and locked where it points
     except OSError as e:
         raise _cannot_create(path, e) from None
@@ -161,7 +161,7 @@ def check_links(run_dir: Path) -> None:
             if not os.path.islink(path):
                 continue
             target, rel = os.path.realpath(path), os.path.relpath(path, root)
-            if _inside(target, root) or _wandbs_own(rel):
+            if _inside(target, root) or _wandbs_own(path):
                 continue
             raise RlgenError(f"refused to open {run_dir}: {rel} is a symbolic link to {target}, outside the run "
                              "directory, and what rlgen writes into the run (metrics, summary, checkpoints, media) "
@@ -175,9 +175,12 @@ def _inside(path: str, root: str) -> bool:
         return False
 
 
-def _wandbs_own(rel: str) -> bool:
-    parts = Path(rel).parts
-    return any(len(parts) == len(shape := pattern.split("/")) and all(map(fnmatchcase, parts, shape))
+def _wandbs_own(path: str) -> bool:
+    """Whether the full `path` ends in one of `WANDB_LINKS`: wherever the run directory lies from
+    the directory checked (a folder of runs given instead of a run, or a folder inside the run),
+    so that what opens it can say what it is. rlgen writes nothing in a wandb/ folder."""
+    parts = Path(path).parts
+    return any(len(parts) >= len(shape := pattern.split("/")) and all(map(fnmatchcase, parts[-len(shape):], shape))
                for pattern in WANDB_LINKS)
 
 

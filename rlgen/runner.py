@@ -22,10 +22,10 @@ import random
 import signal
 import sys
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -33,12 +33,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rlgen import checkpoint, distributed, plain, rundir, transfer
 from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
+from rlgen.errors import Diverged, Interrupted, RlgenError, first_line, shell_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
 from rlgen.registry import registered_names_only
 
-__all__ = ["Experiment", "RunContext", "Runner", "choose_device", "prefers_accelerator"]
+__all__ = ["Experiment", "RunContext", "Runner", "choose_device", "eval_mode", "prefers_accelerator"]
 
 
 @dataclass
@@ -232,7 +232,8 @@ class Runner:
         every = self.cfg.train.video_every
         video_dir = self.run_dir / "media" / "videos" / f"step_{step}" if every and st.evals % every == 0 else None
         t0 = time.perf_counter()
-        metrics = dict(self.exp.evaluate(video_dir=video_dir) if video_dir else self.exp.evaluate())
+        with eval_mode(self.exp):
+            metrics = dict(self.exp.evaluate(video_dir=video_dir) if video_dir else self.exp.evaluate())
         st.train_time_s += time.perf_counter() - t0  # evaluation counts toward time-to-target
         while st.next_eval <= step:
             st.next_eval += self.cfg.train.eval_every
@@ -269,9 +270,24 @@ class Runner:
         metrics["eval/wall_time_s"] = round(st.train_time_s, 3)
         self.logger.log(metrics, step)
         st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if _scalar(v)}}
-        if self.on_eval is not None and self.on_eval(step, dict(st.last_eval)):
+        if self.on_eval is not None and self._call_on_eval(step, dict(st.last_eval)):
             self.pruned = stop = True
         return stop
+
+    def _call_on_eval(self, step: int, metrics: dict[str, Any]) -> bool:
+        """The caller's hook. When it raises, the experiment and this evaluation are still sound: they
+        are checkpointed first (a new best as the best), as Ctrl-C does, so the failed run keeps the
+        best its summary names and resumes or opens from this step. Under torchrun every rank must
+        checkpoint together, which a hook failing on one rank cannot promise: there it is a crash."""
+        try:
+            return bool(self.on_eval(step, metrics))
+        except Exception:
+            if self.world_size == 1:
+                try:
+                    self._checkpoint()
+                except Exception as e:  # noqa: BLE001 - the hook's own error is the one to see
+                    console.print(f"[yellow]warning:[/] no checkpoint kept after on_eval failed: {first_line(e)}")
+            raise
 
     # --- checkpoints and resume ----------------------------------------------------------------
 
@@ -396,7 +412,7 @@ class Runner:
         if last is None:
             return f"{what}. No checkpoint was written before it: {fix}, and start again"
         return (f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, then resume with "
-                f"`rlgen train --resume {self.run_dir}` or start again")
+                f"`{shell_line('rlgen', 'train', '--resume', self.run_dir)}` or start again")
 
     def _check_finite(self, metrics: Mapping[str, Any]) -> None:
         bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
@@ -555,6 +571,23 @@ class Runner:
 
 
 # --- small pure helpers ---------------------------------------------------------------------------
+
+
+@contextmanager
+def eval_mode(exp: Any) -> Iterator[None]:
+    """The experiment's torch modules (`exp.modules()`) in eval mode within it, and every submodule
+    back in its own mode after. An evaluation never depends on the mode that training (SB3's
+    `train()` ends in train mode) or a caller of `Run.modules()` left them in: no batch statistics,
+    no dropout, no running statistics updated by the evaluation's forward passes."""
+    tops = [m for m in dict(getattr(exp, "modules", dict)()).values() if isinstance(m, torch.nn.Module)]
+    modes = [(m, m.training) for top in tops for m in top.modules()]  # SB3's DQN target net stays in eval: per module
+    for top in tops:
+        top.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 def _runner_state(saved: Any, what: str) -> dict[str, Any]:

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from rich.markup import escape
+
 from rlgen import rundir
 from rlgen.config import ExperimentConfig
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
 
 
@@ -152,7 +154,7 @@ def _report_interrupted(done: list[SeedResult], not_started: list[int]) -> None:
         state = "interrupted" if r.exit_code in (130, 143) else "completed" if r.exit_code == 0 else f"exit code {r.exit_code}"
         console.print(f"seed {r.seed}: {state}, run directory {r.run_dir}", soft_wrap=True)
         if r.exit_code in (130, 143):
-            console.print(f"  resume with: rlgen train --resume {r.run_dir}", soft_wrap=True)
+            console.print(f"  resume with: {escape(shell_line('rlgen', 'train', '--resume', r.run_dir))}", soft_wrap=True)
     if not_started:
         console.print(f"not started: seed(s) {', '.join(map(str, not_started))}")
 
@@ -185,7 +187,7 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
     for s in stats:
         s.label = s.label.removeprefix("name=")
     console.print(stats_table(stats, metric, threshold))
-    console.print(f"compare later with: rlgen compare {' '.join(map(str, run_dirs))}", soft_wrap=True)
+    console.print(f"compare later with: {escape(shell_line('rlgen', 'compare', *run_dirs))}", soft_wrap=True)
 
 
 class SeedsProgress:

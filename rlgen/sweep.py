@@ -39,9 +39,10 @@ import numpy as np
 from omegaconf import OmegaConf
 from optuna.samplers import BaseSampler
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from rich.markup import escape
 
 from rlgen.config import MAX_COUNT, ConfigError, ExperimentConfig, Section, _describe, save_config, whole_count
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
 from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, short, shown_url,
                                status_table, train_trial, work)
@@ -462,12 +463,12 @@ class Sweep:
         header = [f"# Best trial of sweep {self.spec.study!r}: trial {best.number}, {self.metric} = {best.value:.6g}",
                   f"# ({self.spec.objective} value; run {best.user_attrs.get('run_dir', '?')})"]
         header += [f"#   {k} = {json.dumps(v)}" for k, v in params.items()]
-        header.append(f"# Run it: rlgen train {path}")
+        header.append(f"# Run it: {shell_line('rlgen', 'train', path)}")
         tmp.write_text("\n".join(header) + "\n" + tmp.read_text())
         os.replace(tmp, path)
         console.print(f"best: trial {best.number}, {self.metric} = {best.value:.6g}; config: {path}")
-        console.print(f"  train it:   rlgen train {path} --seeds 0,1,2")
-        console.print(f"  compare:    rlgen compare {self.folder}")
+        console.print(f"  train it:   {escape(shell_line('rlgen', 'train', path, '--seeds', '0,1,2'))}")
+        console.print(f"  compare:    {escape(shell_line('rlgen', 'compare', self.folder))}")
         return path
 
 

@@ -232,7 +232,7 @@ def _train(exp: Any, name: str, which: str) -> dict[str, float]:
     if not isinstance(metrics, Mapping):
         raise ExperimentCheckError(name, [f"{which}: train_unit() returned {type(metrics).__name__}, "
                                           "not a mapping of metric names to numbers"])
-    problems = [f"{which}: {p}" for p in _value_problems(metrics, METRIC_PREFIXES, media=False)]
+    problems = [f"{which}: {p}" for p in _value_problems(metrics, METRIC_PREFIXES, evaluation=False)]
     step = exp.global_step
     if not isinstance(step, int) or isinstance(step, bool) or step <= step0:
         problems.append(f"{which}: global_step went from {step0!r} to {step!r}; it must grow with every unit "
@@ -242,16 +242,19 @@ def _train(exp: Any, name: str, which: str) -> dict[str, float]:
     return dict(metrics)
 
 
-def _value_problems(metrics: Mapping[str, Any], prefixes: tuple[str, ...], media: bool) -> list[str]:
-    """Names under `prefixes`, values finite numbers (or, with `media`, a Table or an Image)."""
+def _value_problems(metrics: Mapping[str, Any], prefixes: tuple[str, ...], evaluation: bool) -> list[str]:
+    """Names under `prefixes`, values finite numbers; an `evaluation` may also give a Table, an Image,
+    or NaN: a score undefined for this run (eval/expert_ratio against an expert no better than
+    random), which the runner's early stopping passes over. Infinity is never a score."""
     named = prefixes[0] if len(prefixes) == 1 else f"one of the shared prefixes ({', '.join(prefixes)})"
     problems = []
     for key, value in metrics.items():
         if not isinstance(key, str) or not key.startswith(prefixes):
             problems.append(f"metric {key!r} does not start with {named}")
-        elif not (media and isinstance(value, (Table, Image))) and not (
-                _is_number(value) and math.isfinite(float(value))):
-            problems.append(f"metric {key!r} is {value!r}, not a finite number")
+        elif evaluation and isinstance(value, (Table, Image)):
+            continue
+        elif not (_is_number(value) and (math.isfinite(float(value)) or (evaluation and math.isnan(float(value))))):
+            problems.append(f"metric {key!r} is {value!r}, not a finite number{' or NaN' if evaluation else ''}")
     return problems
 
 
@@ -281,7 +284,7 @@ def _evaluate(exp: Any, name: str) -> dict[str, Any]:
     metrics = exp.evaluate()
     if not isinstance(metrics, Mapping):
         raise ExperimentCheckError(name, [f"evaluate() returned {type(metrics).__name__}, not a mapping"])
-    problems = [f"evaluate(): {p}" for p in _value_problems(metrics, ("eval/",), media=True)]
+    problems = [f"evaluate(): {p}" for p in _value_problems(metrics, ("eval/",), evaluation=True)]
     if problems:
         raise ExperimentCheckError(name, problems)
     return dict(metrics)

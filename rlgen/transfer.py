@@ -15,8 +15,9 @@ logit, an RL policy's features extractor, a GAN generator's or an autoencoder de
 copied onto the new backbone by name (or, when the names differ but the shapes line up, in order);
 any mismatch is one error naming both sides before training starts. `freeze: true` takes the backbone out of every optimizer and keeps it
 in eval mode (batch-norm statistics and dropout fixed too), and an off-policy RL policy's target
-networks out of their polyak updates (agents/rl/sb3_bridge.py), so it stays bit-identical; otherwise
-`lr` gives it its own learning rate (rlgen/optim.py).
+networks out of their polyak updates (agents/rl/sb3_bridge.py), so it stays bit-identical; a
+spectral-normed discriminator leaves it unnormalised (`is_frozen`), so it computes what it did in
+its source run. Otherwise `lr` gives it its own learning rate (rlgen/optim.py).
 """
 
 from __future__ import annotations
@@ -32,24 +33,63 @@ import torch
 from torch import nn
 
 from rlgen.config import InitConfig
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, shell_line
 from rlgen.optim import LR_ATTR
 
 
 def resolve_run(run: str | Path) -> Path:
-    """A run directory or one of its checkpoint directories as given, or under `runs/<name>` the
-    run that checkpointed last (what eval, export or record write into a run does not count)."""
-    from rlgen.checkpoint import STATE
+    """A run directory or one of its checkpoint directories as given; or, for a folder of runs of
+    one config (`runs/<name>`: every run in it has that config's name), its finished run that
+    checkpointed last (what eval, export or record write into a run does not count), said on the
+    console. A run that has not finished (interrupted, or training now) is never picked: its
+    weights are not the config's result and may still change; its directory names it."""
+    from rlgen.checkpoint import FINISHED, STATE
+    from rlgen.logging import console
 
     path = Path(run)
     if (path / "config.yaml").is_file() or (path / STATE).is_file():
         return path
-    runs = sorted((p for p in path.glob("*/config.yaml") if (p.parent / "checkpoints" / "latest").is_file()),
-                  key=lambda p: (p.parent / "checkpoints" / "latest").stat().st_mtime) if path.is_dir() else []
+    runs = [p.parent for p in path.glob("*/config.yaml") if (p.parent / "checkpoints" / "latest").is_file()] \
+        if path.is_dir() else []
     if not runs:
         raise RlgenError(f"{run} is not a run directory and holds no finished run (runs/<name>/<id> with a "
-                         "checkpoint); train that config first, or point init.run at a run directory")
-    return runs[-1].parent
+                         "checkpoint); train that config first, or give a run directory")
+    names = sorted({_run_name(r) for r in runs})
+    if len(names) > 1:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        raise RlgenError(f"{run} is not a run directory, and its runs are of {len(names)} configs ({shown}), not "
+                         "one: give a run directory, or runs/<name> for that config's newest finished run")
+    runs.sort(key=lambda r: (r / "checkpoints" / "latest").stat().st_mtime)
+    finished = [r for r in runs if _run_status(r) in FINISHED]
+    if not finished:
+        newest = runs[-1]
+        raise RlgenError(f"{run} holds no finished run of {names[0]} (its newest, {newest}, is "
+                         f"{_run_status(newest) or 'unfinished'}); give that run's directory to use it as it is, "
+                         "or finish a run first")
+    console.print(f"{run}: its newest finished run, {finished[-1]}", highlight=False, markup=False)
+    return finished[-1]
+
+
+def _run_name(run_dir: Path) -> str:
+    """The config name in a run's config.yaml (`?` when it cannot be read)."""
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "?"
+    return str(cfg.get("name", "?")) if isinstance(cfg, dict) else "?"
+
+
+def _run_status(run_dir: Path) -> str | None:
+    """The status in a run's summary.json; None when it has none, or one that cannot be read."""
+    import json
+
+    try:
+        status = json.loads((run_dir / "summary.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status if isinstance(status, str) else None
 
 
 def trunk(module: nn.Module) -> nn.Module:
@@ -63,6 +103,19 @@ def trunk(module: nn.Module) -> nn.Module:
         if sub is not module and isinstance(getattr(sub, "backbone", None), nn.Module):
             return trunk(sub)
     return module
+
+
+def policy_roles(policy: nn.Module) -> dict[str, nn.Module]:
+    """An SB3 policy's roles: `policy`, the whole policy (its trunk: the actor's features
+    extractor), and, when it has a critic, `value`: the critic's features extractor, the same
+    module as the actor's when they share one. On-policy actor-critics (PPO, A2C, TRPO, their
+    maskable and recurrent kinds) keep it as `vf_features_extractor`, SAC, TD3, DDPG and TQC as
+    `critic.features_extractor`; DQN and QR-DQN have no critic (their Q-network is the policy)."""
+    value = getattr(policy, "vf_features_extractor", None)
+    critic = getattr(policy, "critic", None)
+    if value is None and isinstance(critic, nn.Module):
+        value = getattr(critic, "features_extractor", None)
+    return {"policy": policy, **({"value": value} if isinstance(value, nn.Module) else {})}
 
 
 def describe(module: nn.Module) -> str:
@@ -84,7 +137,7 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
         roles = run.modules()
         if init.role not in roles:
             raise RlgenError(f"run {run_dir} has no role {init.role!r}; its roles: {', '.join(roles) or 'none'} "
-                             f"(rlgen inspect {run_dir})")
+                             f"({shell_line('rlgen', 'inspect', run_dir)})")
         net = trunk(roles[init.role])
         state = {k: v.detach().cpu().clone() for k, v in plain_state(net).items()}
         return state, f"the {init.role} of {run_dir} ({describe(net)})"
@@ -195,6 +248,11 @@ def freeze(module: nn.Module) -> None:
 
 def _stay_in_eval(self: nn.Module, mode: bool = True) -> nn.Module:
     return nn.Module.train(self, False)
+
+
+def is_frozen(module: nn.Module) -> bool:
+    """Whether `freeze` froze `module` (a backbone whose `init` has `freeze: true`)."""
+    return getattr(module.train, "__func__", None) is _stay_in_eval
 
 
 def roles_table(modules: dict[str, nn.Module]) -> list[tuple[str, str, str, list[tuple[str, tuple[int, ...]]]]]:

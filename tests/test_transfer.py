@@ -229,6 +229,7 @@ def test_the_newest_run_is_the_one_that_checkpointed_last(tmp_path):
         (run / "checkpoints").mkdir(parents=True)
         (run / "config.yaml").write_text("name: x\n")
         (run / "checkpoints" / "latest").write_text("step_1\n")
+        (run / "summary.json").write_text('{"status": "completed"}')
         os.utime(run / "checkpoints" / "latest", (1000 + i, 1000 + i))
     (older / "export").mkdir()  # `rlgen export` into the older run: its directory changes, its checkpoints do not
     assert resolve_run(folder) == newer

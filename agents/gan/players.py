@@ -23,7 +23,7 @@ from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
 from rlgen.agents.gan.regularizers import add_spectral_norm
 from rlgen.errors import RlgenError
 from rlgen.nets import DECODERS, LinearHead, build_backbone, build_decoder, build_sequence_body, make_activation
-from rlgen.transfer import apply_init
+from rlgen.transfer import apply_init, is_frozen
 
 
 def with_label(x: Tensor, y: Tensor | None, n_classes: int) -> Tensor:
@@ -54,17 +54,19 @@ class Generator(nn.Module):
             steps, features = self.shape
             self.noise_shape: tuple[int, ...] = (steps, cfg.noise_dim)
             # every step of the noise sequence becomes one step of the sample
-            self.body = build_sequence_body(spec, (steps, cfg.noise_dim + n_classes), "generator.backbone")
+            self.body = build_sequence_body(spec, (steps, cfg.noise_dim + n_classes), "generator.backbone",
+                                            where="generator.backbone")
             self.head: nn.Module = LinearHead(self.body.out_dim, features)
             self.out = nn.Identity() if cfg.out_activation is None else make_activation(cfg.out_activation)
         elif cfg.backbone.type in DECODERS:
             self.noise_shape = (cfg.noise_dim,)
             self.body = build_decoder({**spec, "out_activation": cfg.out_activation},
-                                      in_dim=cfg.noise_dim + n_classes, out_shape=self.shape)
+                                      in_dim=cfg.noise_dim + n_classes, out_shape=self.shape,
+                                      where="generator.backbone")
             self.head, self.out = nn.Identity(), nn.Identity()
         else:  # a user's backbone: noise vector -> features -> a linear head draws the sample
             self.noise_shape = (cfg.noise_dim,)
-            self.body = build_backbone(spec, in_shape=(cfg.noise_dim + n_classes,))
+            self.body = build_backbone(spec, in_shape=(cfg.noise_dim + n_classes,), where="generator.backbone")
             self.head = LinearHead(self.body.out_dim, self.shape)
             self.out = nn.Identity() if cfg.out_activation is None else make_activation(cfg.out_activation)
         apply_init(self.body, cfg.backbone.init, "generator.backbone")
@@ -96,13 +98,16 @@ class Discriminator(nn.Module):
         in_shape = list(shape)
         axis = 0 if modality == "image" else -1  # one-hot as channels of an image, features otherwise
         in_shape[axis] += self.concat
-        self.body = build_backbone(cfg.backbone.spec(), in_shape=tuple(in_shape))
+        self.body = build_backbone(cfg.backbone.spec(), in_shape=tuple(in_shape), where="discriminator.backbone")
         apply_init(self.body, cfg.backbone.init, "discriminator.backbone")  # before spectral norm renames weights
         self.head = LinearHead(self.body.out_dim, ())
         # projection discriminator: logit = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018)
         self.embed = nn.Embedding(n_classes, self.body.out_dim) if conditional == "projection" else None
         if cfg.spectral_norm:
-            add_spectral_norm(self.body)
+            # a frozen (transferred) body is left unnormalised: it computes what it computed in its
+            # source run, and, never stepped, keeps the Lipschitz constant its weights give it
+            if not is_frozen(self.body):
+                add_spectral_norm(self.body)
             add_spectral_norm(self.head)
 
     @property

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import gymnasium as gym
 import numpy as np
 import torch
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from torch import Tensor, nn
 
@@ -30,7 +31,9 @@ _VALUE_PARTS = ("value_net", "mlp_extractor.value_net", "vf_features_extractor")
 
 
 def _family(policy: BasePolicy) -> str:
-    if isinstance(policy, ActorCriticPolicy):
+    # MaskablePPO's policy is no ActorCriticPolicy but has its get_distribution: without masks it is
+    # the distribution over every action, and the expert's actions were legal where it took them
+    if isinstance(policy, (ActorCriticPolicy, MaskableActorCriticPolicy)):
         return "actor_critic"
     actor = getattr(policy, "actor", None)
     if actor is not None and hasattr(actor, "get_action_dist_params"):
@@ -39,7 +42,8 @@ def _family(policy: BasePolicy) -> str:
         return "deterministic"  # TD3, DDPG
     if hasattr(policy, "q_net") or hasattr(policy, "quantile_net"):
         return "q_values"  # DQN, QR-DQN
-    raise RlgenError(f"behaviour cloning does not know the policy {type(policy).__name__}")
+    raise RlgenError(f"agent.algo: rlgen knows no log-likelihood of the policy {type(policy).__name__}, which "
+                     "behaviour cloning and AIRL need; use ppo, a2c, trpo, sac, tqc, td3, ddpg, dqn or qrdqn")
 
 
 def bc_problems(algo_policy: type, loss: str, where: str, action_space: gym.Space | None = None) -> list[str]:

@@ -11,6 +11,7 @@ early stopping on the held-out split.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,10 @@ from rlgen.agents.imitation.bc import BCTrainer, bc_problems
 from rlgen.agents.imitation.config import BCConfig
 from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name, require_action_masks
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
 from rlgen.envs import make_env_fn
-from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
 
 
@@ -42,6 +42,12 @@ def bc_loss_problems(cfg: Any) -> list[str]:
             action_space = env.action_space
             env.close()
     return bc_problems(policy_cls, cfg.bc.loss, "bc", action_space)
+
+
+def configured_buffer_size(algo: str, hyperparams: dict[str, Any]) -> int:
+    """The replay buffer size the agent section asks for: its own, else SB3's default."""
+    default = inspect.signature(ALGOS[algo].__init__).parameters["buffer_size"].default
+    return int(hyperparams.get("buffer_size", default))
 
 
 def demo_env_problems(cfg: Any, kind: str) -> list[str]:
@@ -74,6 +80,7 @@ class BCExperiment(RLExperiment):
         self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
         self.eval_env = self._make_eval_env()
         self.env = self.eval_env
+        require_action_masks(cfg, self.env)  # evaluation plays the env with its masks
         hyperparams = dict(cfg.agent.hyperparams)
         if is_off_policy(cfg.agent.algo):
             hyperparams["buffer_size"] = 1  # nothing is ever collected: no replay memory to allocate
@@ -81,6 +88,8 @@ class BCExperiment(RLExperiment):
                                   _action_noise(hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
         self.model = self.learner.model
+        if is_off_policy(cfg.agent.algo):  # what SB3's model.zip passes on to a later learn() (rlgen export)
+            self.model.buffer_size = configured_buffer_size(cfg.agent.algo, cfg.agent.hyperparams)
         self.seed = ctx.seed
         self.source = DemoSource(cfg.demos, cfg.env, *raw_spaces(self.env))
         self.trainer = self._trainer() if self.source.available else None  # a finished run evaluates without demos
@@ -89,10 +98,7 @@ class BCExperiment(RLExperiment):
 
     def _trainer(self) -> BCTrainer:
         expert = self.source.expert  # raises what is wrong with the demos
-        train, held = holdout_rows(expert.demos, self.cfg.bc.holdout, self.seed)
-        if len(train) == 0:
-            raise RlgenError(f"bc.holdout: {self.cfg.bc.holdout} of {expert.demos.n_episodes} episodes holds out all of "
-                             "them, and nothing is left to train on; lower bc.holdout or use more demos.episodes")
+        train, held = holdout_rows(expert.demos, self.cfg.bc.holdout, self.seed)  # raises when nothing is left
         self.held = (expert.obs[held], expert.demos.actions[held])
         return BCTrainer(self.model.policy, expert.obs[train], expert.demos.actions[train], self.cfg.bc,
                          self.cfg.optim, seed=self.seed)

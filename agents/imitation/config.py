@@ -16,14 +16,14 @@ from pydantic import Field, field_validator
 from rlgen.agents.gan.config import DiscriminatorConfig as GANDiscriminatorConfig
 from rlgen.agents.gan.config import LossName
 from rlgen.agents.rl.config import RLConfig
-from rlgen.config import BackboneConfig, OptimConfig, Section
+from rlgen.config import BackboneConfig, LocalPath, OptimConfig, Section
 from rlgen.registry import DEMOS
 
 
 class DemosConfig(Section):
     """Where the demonstrations are and how many episodes to use."""
 
-    path: str = Field(description="a Minari dataset directory (from `rlgen record`), a local Minari dataset id, "
+    path: LocalPath = Field(description="a Minari dataset directory (from `rlgen record`), a local Minari dataset id, "
                       "or a .npz of arrays")
     format: str = Field("auto", description="auto, or a demo format (`rlgen list`: minari, npz)")
     episodes: int | None = Field(None, gt=0, description="use the first N episodes; None = all")
@@ -62,8 +62,9 @@ class BCTerm(BCObjective):
     weight: float = Field(0.0, ge=0, description="weight of the BC steps taken after each unit; 0 = none")
     steps: int = Field(10, gt=0, description="BC gradient steps after each unit (when weight > 0)")
     anneal: bool = Field(True, description="the BC weight falls linearly to 0 over the run")
-    init_from: str | None = Field(None, description="a kind: bc run (its directory or a checkpoints/step_N) whose "
-                                  "policy the learner starts from; its agent section must match")
+    init_from: LocalPath | None = Field(None, description="a kind: bc, rl or imitation run (its directory, runs/<name> for "
+                                  "the newest, or a checkpoints/step_N; a finished run's best checkpoint) whose policy "
+                                  "the learner starts from; its agent section must match")
 
 
 class BCConfig(RLConfig):

@@ -13,7 +13,7 @@ import numpy as np
 from rlgen.agents.imitation.config import DemosConfig
 from rlgen.agents.rl.agent import replay_observations
 from rlgen.config import EnvConfig
-from rlgen.envs import make_env_fn
+from rlgen.envs import EPISODE_STEP_CAP, make_env_fn
 from rlgen.envs.demos import Demos, env_spec_metadata, expert_ratio, read_demos
 from rlgen.errors import RlgenError
 from rlgen.logging import console
@@ -53,8 +53,9 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
 
 
 def _env_difference(recorded: str | None, env_cfg: EnvConfig) -> str | None:
-    """How the env the demos were recorded on (its EnvSpec JSON) differs from `env_cfg`'s in kwargs
-    and wrappers, as "X, this run's env Y"; None when alike or unknown."""
+    """How the env the demos were recorded on (its EnvSpec JSON) differs from `env_cfg`'s in kwargs,
+    wrappers and time limit (gymnasium keeps `max_episode_steps` beside the kwargs, not in them),
+    as "X, this run's env has Y"; None when alike or unknown."""
     if not recorded:
         return None
     env = make_env_fn(env_cfg.id, env_cfg.kwargs, env_cfg.wrappers)()
@@ -65,25 +66,34 @@ def _env_difference(recorded: str | None, env_cfg: EnvConfig) -> str | None:
     if ours is None:
         return None
 
-    def parts(text: str) -> tuple[dict[str, Any], list[Any]]:
+    def parts(text: str) -> dict[str, Any]:
         spec = json.loads(text)
-        return spec.get("kwargs") or {}, [w["name"] if not w.get("kwargs") else {w["name"]: w["kwargs"]}
-                                          for w in spec.get("additional_wrappers") or []]
+        return {"kwargs": spec.get("kwargs") or {},
+                "wrappers": [w["name"] if not w.get("kwargs") else {w["name"]: w["kwargs"]}
+                             for w in spec.get("additional_wrappers") or []],
+                # rlgen record caps an env without a limit of its own at EPISODE_STEP_CAP: still none
+                "max_episode_steps": None if spec.get("max_episode_steps") == EPISODE_STEP_CAP
+                else spec.get("max_episode_steps")}
 
-    (kw_d, wr_d), (kw_r, wr_r) = parts(recorded), parts(ours)
-    if (kw_d, wr_d) == (kw_r, wr_r):
+    theirs, mine = parts(recorded), parts(ours)
+    differ = [k for k in theirs if theirs[k] != mine[k]]
+    if not differ:
         return None
-    return f"kwargs {kw_d} and wrappers {wr_d}, this run's env has kwargs {kw_r} and wrappers {wr_r}"
+    return (" and ".join(f"{k} {theirs[k]}" for k in differ) + ", this run's env has "
+            + " and ".join(f"{k} {mine[k]}" for k in differ))
 
 
 def _ratio_problem(demos: Demos, estimated: bool) -> str | None:
-    """Why eval/expert_ratio would be nan: an expert return `estimated` from demos without rewards,
-    or one equal to the random return (or 0 with no random return)."""
+    """Why eval/expert_ratio would be nan (`expert_ratio`): an expert return `estimated` from demos
+    without rewards, one equal to the random return, or one not above 0 with no random return."""
     if estimated and demos.metadata.get("rewards_missing"):
         return "they hold no rewards, so the expert's return is unknown and eval/expert_ratio would be nan"
-    refs = demos.references
-    if refs["expert_return"] == refs["random_return"] or (refs["random_return"] is None and refs["expert_return"] == 0):
-        return f"an expert return of {refs['expert_return']:g} leaves eval/expert_ratio undefined (nan)"
+    expert, low = demos.references["expert_return"], demos.references["random_return"]
+    if expert == low:
+        return f"the expert's return, {expert:g}, is a random policy's too, which leaves eval/expert_ratio undefined (nan)"
+    if low is None and expert <= 0:
+        return (f"an expert return of {expert:g} and no random policy's return leave eval/expert_ratio undefined "
+                "(nan; R / expert scores only positive returns)")
     return None
 
 
@@ -147,19 +157,26 @@ class Expert:
 
 def holdout_rows(demos: Demos, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, held-out rows): whole episodes when there are several (rows of one episode are
-    alike, so its own rows would flatter the held-out loss), else a random share of the rows."""
+    alike, so its own rows would flatter the held-out loss), else rows of the one episode. A share
+    above 0 holds out round(share * n) of the n episodes (or rows), at least one; one that would
+    leave nothing to train on is refused."""
     n = len(demos.observations)
     if share == 0:
         return np.arange(n), np.arange(0)
-    rng = np.random.default_rng(seed)
-    if demos.n_episodes >= 2:
-        held = rng.permutation(demos.n_episodes)[: max(1, round(share * demos.n_episodes))]
-        mask = np.zeros(n, bool)
-        off = demos.offsets
-        for i in held:
-            mask[off[i] : off[i + 1]] = True
-    else:
-        mask = rng.random(n) < share
+    several = demos.n_episodes >= 2
+    units = demos.n_episodes if several else n
+    k = max(1, round(share * units))
+    if k >= units:
+        what = f"{units} episodes" if several else f"the {units} transition(s) of a single episode"
+        raise RlgenError(f"bc.holdout: {share} of {what} holds out all of them, and nothing is left to train on; "
+                         "lower bc.holdout (0 holds out nothing) or use more demos.episodes")
+    held = np.random.default_rng(seed).permutation(units)[:k]
+    if not several:
+        return np.setdiff1d(np.arange(n), held), np.sort(held)
+    mask = np.zeros(n, bool)
+    off = demos.offsets
+    for i in held:
+        mask[off[i] : off[i + 1]] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 

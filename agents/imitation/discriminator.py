@@ -32,7 +32,7 @@ from rlgen.agents.gan.regularizers import add_spectral_norm, differentiable_twic
 from rlgen.agents.imitation.config import ImitationDiscriminatorConfig
 from rlgen.errors import RlgenError
 from rlgen.nets import LinearHead, build_backbone
-from rlgen.transfer import apply_init
+from rlgen.transfer import apply_init, is_frozen
 
 
 def reward_from_logits(logits: Tensor, form: str, shaped: Tensor | None = None) -> Tensor:
@@ -117,16 +117,21 @@ class Discriminator(nn.Module):
         self.airl = algo == "airl"
         reward_in = {"s": s, "sa": s + a, "ss": s + n, "sas": s + a + n}[cfg.input]
         self.register_buffer("reward_in", torch.as_tensor(reward_in), persistent=False)
-        self.body = build_backbone(cfg.backbone.spec(), (*self.lead, len(reward_in)))
+        self.body = build_backbone(cfg.backbone.spec(), (*self.lead, len(reward_in)), where="discriminator.backbone")
         apply_init(self.body, cfg.backbone.init, "discriminator.backbone")  # before spectral norm renames weights
         self.head = LinearHead(self.body.out_dim, ())
         if self.airl:  # the shaping potential h(s), applied to s and s'
-            self.potential = build_backbone((cfg.potential or cfg.backbone).spec(), (*self.lead, len(s)))
+            h_at = "discriminator.potential" if cfg.potential is not None else "discriminator.backbone"
+            self.potential = build_backbone((cfg.potential or cfg.backbone).spec(), (*self.lead, len(s)), where=h_at)
             if cfg.potential is not None:  # the body's init is the body's: it reads (s, a, s'), h reads s
                 apply_init(self.potential, cfg.potential.init, "discriminator.potential")
             self.potential_head = LinearHead(self.potential.out_dim, ())
         if cfg.spectral_norm:
-            add_spectral_norm(self)
+            # a frozen (transferred) backbone is left unnormalised: it computes what it computed in
+            # its source run, and, never stepped, keeps the Lipschitz constant its weights give it
+            for part in self.children():
+                if not is_frozen(part):
+                    add_spectral_norm(part)
 
     @property
     def backbone(self) -> nn.Module:

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rlgen import checkpoint
 from rlgen.agents.imitation.bc import BCTrainer, action_log_prob
 from rlgen.agents.imitation.bc_experiment import bc_loss_problems, demo_env_problems
 from rlgen.agents.imitation.config import ImitationConfig
@@ -25,13 +24,22 @@ from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
 from rlgen.agents.imitation.vec import DiscriminatorReward, RelabeledReplayBuffer, TransitionStore
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name, require_action_masks
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
-from rlgen.runner import RunContext
+from rlgen.runner import RunContext, _rng_state, _set_rng_state
 
 _DETERMINISTIC = ("td3", "ddpg", "dqn", "qrdqn")  # no log pi(a|s) for AIRL's logit
+
+
+def state_mismatch(theirs: dict[str, torch.Tensor], mine: dict[str, torch.Tensor]) -> list[str]:
+    """How a state dict fails to fit a module's, one item per tensor: only there, only here, or
+    another shape (torch's load_state_dict says so on many lines)."""
+    problems = [f"{k} is {tuple(theirs[k].shape)} there, {tuple(mine[k].shape)} here"
+                for k in theirs if k in mine and theirs[k].shape != mine[k].shape]
+    problems += [f"{k} only there" for k in theirs if k not in mine]
+    return problems + [f"{k} only here" for k in mine if k not in theirs]
 
 
 class ImitationExperiment(RLExperiment):
@@ -53,6 +61,9 @@ class ImitationExperiment(RLExperiment):
             problems.append("discriminator.input: AIRL's reward g reads s or sa (its h(s') already sees s')")
         if im.algo == "airl" and cfg.agent.algo in _DETERMINISTIC:
             problems.append(f"agent.algo: AIRL's logit needs log pi(a|s); {cfg.agent.algo} has no stochastic policy")
+        if im.algo == "airl" and cfg.agent.algo == "maskable_ppo":  # its pi is renormalized over the legal actions
+            problems.append("agent.algo: AIRL's logit needs the learner's log pi(a|s) under the env's action masks, "
+                            "which demos do not record; use imitation.algo: gail, or agent.algo: ppo")
         if d.backbone.sequence and cfg.env.history is None:
             problems.append("discriminator.backbone: a sequence backbone reads env.history windows; set env.history "
                             "(e.g. {length: 4})")
@@ -67,6 +78,7 @@ class ImitationExperiment(RLExperiment):
         self.device = ctx.device
         gamma = float(cfg.agent.hyperparams.get("gamma", 0.99))
         venv = make_vec_env(cfg.env.model_copy(update={"normalize": None}), seed=ctx.seed, gamma=gamma)
+        require_action_masks(cfg, venv)
         obs_space, act_space = raw_spaces(venv)
         self.source = DemoSource(cfg.demos, cfg.env, obs_space, act_space)
 
@@ -112,16 +124,39 @@ class ImitationExperiment(RLExperiment):
             self.bc = BCTrainer(self.model.policy, expert.obs, demos.actions, self.cfg.bc, self.cfg.optim,
                                 seed=self.seed)
 
-    def _init_policy(self, run: Path) -> None:
-        """Start from the policy of a `kind: bc` run with the same agent section."""
-        policy = checkpoint.load(run)["experiment"].get("policy")
-        if policy is None:
-            raise RlgenError(f"bc.init_from: {run} is not a kind: bc run (its checkpoint has no policy)")
+    def _init_policy(self, source: str | Path) -> None:
+        """`bc.init_from`: start the learner from the policy of a finished run, opened as `rlgen
+        eval` and `rlgen.load_run` open it (its best checkpoint when it kept one). Any run with a
+        `policy` role will do, a `kind: bc` one or an RL expert, when its agent section builds the
+        same policy on the same observations."""
+        from rlgen.api import load_run
+        from rlgen.transfer import _trusting, resolve_run  # as a backbone's init.run: runs/<name>, --trust
+
+        # building that run seeds the global RNGs (SB3) and sets torch's threads: this run keeps its own
+        rng, threads = _rng_state(), torch.get_num_threads()
         try:
-            self.model.policy.load_state_dict(policy)
-        except RuntimeError as e:
-            raise RlgenError(f"bc.init_from: the policy of {run} does not fit this agent section (train it "
-                             f"with the same agent.algo and agent.policy): {str(e).splitlines()[0]}") from None
+            with load_run(resolve_run(source), trust=_trusting.get()) as run:
+                policy = run.modules().get("policy")
+                if policy is None:
+                    raise RlgenError(f"{run.run_dir} is a kind: {run.config.kind} run, which has no policy (its roles: "
+                                     f"{', '.join(run.modules()) or 'none'}); give a kind: bc, rl or imitation run")
+                norm = getattr(getattr(run.config, "env", None), "normalize", None)
+                if norm is not None and norm.obs:
+                    raise RlgenError(f"the policy of {run.run_dir} reads observations normalized by env.normalize.obs, "
+                                     "and this learner reads raw ones; give a run trained without it")
+                theirs = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
+                what = f"the {type(policy).__name__} of {run.run_dir} ({run.checkpoint} checkpoint)"
+        except RlgenError as e:
+            raise RlgenError(f"bc.init_from: {e}") from None
+        finally:
+            _set_rng_state(rng)
+            torch.set_num_threads(threads)
+        mine = self.model.policy.state_dict()
+        if problems := state_mismatch(theirs, mine):
+            shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+            raise RlgenError(f"bc.init_from: {what} does not fit this learner's {type(self.model.policy).__name__}: "
+                             f"{shown}; train it with the same agent.algo, agent.policy and env")
+        self.model.policy.load_state_dict(theirs)
 
     def train_unit(self) -> dict[str, float]:
         cfg = self.cfg
@@ -129,7 +164,7 @@ class ImitationExperiment(RLExperiment):
         if self.expert is None:
             self._use_demos()
         if not self.warm_started and cfg.bc.init_from:
-            self._init_policy(Path(cfg.bc.init_from))
+            self._init_policy(cfg.bc.init_from)
         if self.bc is not None and not self.warm_started and cfg.bc.warm_start_epochs:
             epochs = [self.bc.epoch()[0] for _ in range(cfg.bc.warm_start_epochs)]
             metrics["loss/bc_warm_start"] = epochs[-1]["loss/bc"]
@@ -175,7 +210,11 @@ class ImitationExperiment(RLExperiment):
             self.bc.load_state_dict(state["bc"])
 
     def modules(self) -> dict[str, torch.nn.Module]:
-        return {"policy": self.model.policy, "discriminator": self.disc}
+        """The learner's roles (`policy`, and `value` for an actor-critic: `rlgen.transfer.policy_roles`)
+        and the `discriminator`."""
+        from rlgen.transfer import policy_roles
+
+        return {**policy_roles(self.model.policy), "discriminator": self.disc}
 
     # --- the discriminator ----------------------------------------------------------------------
 

@@ -66,8 +66,9 @@ def build_decoder_for(spec: dict[str, Any], latent: int, shape: tuple[int, ...],
     or any other backbone over the code followed by a linear head."""
     name = spec["type"]
     if name in DECODERS or backbone_traits(name)[0]:
-        return build_decoder({**spec, "out_activation": out_activation}, in_dim=latent, out_shape=shape)
-    body = build_backbone(spec, in_shape=(latent,))
+        return build_decoder({**spec, "out_activation": out_activation}, in_dim=latent, out_shape=shape,
+                             where="decoder.backbone")
+    body = build_backbone(spec, in_shape=(latent,), where="decoder.backbone")
     act = nn.Identity() if out_activation is None else make_activation(out_activation)
     return HeadedDecoder(body, LinearHead(body.out_dim, shape), act)
 
@@ -97,7 +98,7 @@ class AutoencoderExperiment(DataExperiment):
         shape = data.shape
         latent = cfg.encoder.latent_dim
         variational = cfg.objective.type == "variational"
-        backbone = build_backbone(cfg.encoder.backbone.spec(), in_shape=shape)
+        backbone = build_backbone(cfg.encoder.backbone.spec(), in_shape=shape, where="encoder.backbone")
         apply_init(backbone, cfg.encoder.backbone.init, "encoder.backbone")
         decoder = build_decoder_for(cfg.decoder.backbone.spec(), latent, shape, cfg.decoder.out_activation)
         # the decoder's trunk, as a GAN generator's: the mlp / cnn decoder whole, a sequence or other

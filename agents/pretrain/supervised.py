@@ -82,7 +82,7 @@ class SupervisedExperiment(DataExperiment):
                              "regression targets; use loss: mse")
         self.target_shape = tuple(y.shape[1:])
         out_dim = self.n_classes or int(np.prod(self.target_shape, dtype=int))
-        backbone = build_backbone(cfg.model.backbone.spec(), in_shape=data.shape)
+        backbone = build_backbone(cfg.model.backbone.spec(), in_shape=data.shape, where="model.backbone")
         apply_init(backbone, cfg.model.backbone.init, "model.backbone")
         head = cfg.model.head
         return Predictor(backbone, out_dim, head.hidden, head.activation, head.dropout)

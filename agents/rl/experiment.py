@@ -12,6 +12,7 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import ValidationError
@@ -59,9 +60,12 @@ class RLExperiment(ExperimentBase):
         """Cheap checks beyond the schema, run before anything heavy starts."""
         problems = []  # env.id and env.wrappers are checked by EnvConfig as the config loads
         try:
-            _eval_env_config(cfg)
+            eval_env = _eval_env_config(cfg)
         except ValidationError as e:  # the schema's own lines ("did you mean"), under eval_env
+            eval_env = None
             problems += [f"eval_env.{_describe(err, EnvConfig, cfg.eval_env)}" for err in e.errors()]
+        if cfg.train.video_every and eval_env is not None and (problem := video_problem(eval_env)):
+            problems.append(f"train.video_every: {problem}; set train.video_every: null")
         problems += check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams)
         backbone = cfg.agent.policy.backbone
         if cfg.agent.algo == "recurrent_ppo" and backbone is not None and backbone.type != "lstm" \
@@ -76,9 +80,7 @@ class RLExperiment(ExperimentBase):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
-        if cfg.agent.algo == "maskable_ppo" and not is_masking_supported(self.env):
-            raise RlgenError(f"agent.algo: maskable_ppo needs action masks, and env {cfg.env.id!r} has no "
-                             "action_masks() method; use ppo, or wrap the env in sb3_contrib's ActionMasker")
+        require_action_masks(cfg, self.env)
         self._eval_seed = ctx.seed + 10_000
         self.eval_env = self._make_eval_env()
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
@@ -170,10 +172,11 @@ class RLExperiment(ExperimentBase):
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """`policy` (the whole SB3 policy: transfer takes its actor's backbone) and, for actor-critic
-        policies, `value`: the critic's features extractor (the same one when the backbone is shared)."""
-        policy = self.model.policy
-        value = getattr(policy, "vf_features_extractor", None)
-        return {"policy": policy, **({"value": value} if value is not None else {})}
+        policies, `value`: the critic's features extractor (the same one when the backbone is
+        shared); see `rlgen.transfer.policy_roles`."""
+        from rlgen.transfer import policy_roles
+
+        return policy_roles(self.model.policy)
 
     def export(self, fmt: str, out_dir: Path) -> list[Path]:
         """`rlgen export`: SB3's model.zip (sb3), or the deterministic policy (onnx, torchscript)."""
@@ -200,6 +203,8 @@ class RLExperiment(ExperimentBase):
     def _record_video(self, video_dir: Path) -> Path:
         """One deterministic episode of the eval env, filmed; returns the mp4."""
         env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
+        if problem := video_problem(env_cfg):  # else the env refuses render_mode, or RecordVideo its frames
+            raise RlgenError(f"{problem}: leave out --video (video_dir in Run.evaluate)")
         env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
                                                                 "episode_trigger": _first_episode, "name_prefix": "eval"}}]
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render off-screen, no display needed
@@ -230,9 +235,40 @@ def sync_normalization(train: VecEnv, evaluation: VecEnv) -> None:
                 setattr(target, stats, deepcopy(vars(source)[stats]))
 
 
+def video_problem(env_cfg: EnvConfig) -> str | None:
+    """Why no episode of the env can be filmed, or None. RecordVideo needs rgb_array frames, which an
+    env renders when its class lists "rgb_array" in metadata["render_modes"] (what gymnasium.make
+    checks render_mode against); read from the registered class, no env is made. An env that
+    cannot be loaded here, or whose entry point declares no modes, is left to making the env."""
+    from gymnasium.envs.registration import load_env_creator
+
+    from rlgen.envs import ensure_registered
+
+    try:
+        entry = gym.spec(ensure_registered(env_cfg.id)).entry_point
+        creator = load_env_creator(entry) if isinstance(entry, str) else entry
+    except Exception:  # noqa: BLE001 - not installed, not registered: making the env says why, in its own words
+        return None
+    metadata = getattr(creator, "metadata", None)
+    modes = metadata.get("render_modes") if isinstance(metadata, dict) else None
+    if modes is None or "rgb_array" in modes:
+        return None
+    listed = ", ".join(map(str, modes)) or "none"
+    return (f"env {env_cfg.id!r} cannot render rgb_array frames (its metadata['render_modes']: {listed}), "
+            "so no episode of it can be filmed")
+
+
 def _first_episode(episode_id: int) -> bool:
     # the vector env resets itself after the episode: record only the one that was asked for
     return episode_id == 0
+
+
+def require_action_masks(cfg: RLConfig, env: VecEnv) -> None:
+    """maskable_ppo acts on the env's `action_masks()` (training and evaluation): refuse an env
+    without them at setup, in one line, rather than in sb3-contrib's first rollout."""
+    if cfg.agent.algo == "maskable_ppo" and not is_masking_supported(env):
+        raise RlgenError(f"agent.algo: maskable_ppo needs action masks, and env {cfg.env.id!r} has no "
+                         "action_masks() method; use ppo, or wrap the env in sb3_contrib's ActionMasker")
 
 
 def _policy_name(cfg: RLConfig) -> str:

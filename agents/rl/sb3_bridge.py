@@ -64,7 +64,7 @@ class BackboneExtractor(BaseFeaturesExtractor):
         else:
             raise RlgenError(f"observation space {observation_space} is not supported by rlgen backbones; "
                              "flatten it with the FlattenObservation wrapper (env.wrappers: [FlattenObservation])")
-        net = build_backbone(backbone, in_shape)
+        net = build_backbone(backbone, in_shape, where="agent.policy.backbone")
         super().__init__(observation_space, features_dim=int(net.out_dim))
         self.net = net
         self.channel_last = channel_last

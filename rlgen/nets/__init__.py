@@ -4,7 +4,8 @@
     gen = build_decoder({"type": "cnn"}, in_dim=64, out_shape=(1, 28, 28))  # (B, 64) -> (B, 1, 28, 28)
 
 `spec` is a config section as a plain dict: "type" picks the builder, the other keys are its
-keyword arguments. Backbone types live in `rlgen.registry.BACKBONES` (rlgen's own arrive through
+keyword arguments. `where`, the section's dotted config path (`encoder.backbone`), starts every
+error the build raises, so a shape that does not fit names the section to change. Backbone types live in `rlgen.registry.BACKBONES` (rlgen's own arrive through
 entry points like a plugin's); a type may also be an import path, `mypkg.nets:MyEncoder`, whose
 class takes `in_shape` and its keyword arguments and sets `out_dim`.
 """
@@ -12,7 +13,8 @@ class takes `in_shape` and its keyword arguments and sets `out_dim`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -32,22 +34,45 @@ from rlgen.registry import BACKBONES
 DECODERS: dict[str, Callable[..., nn.Module]] = {"cnn": CNNDecoder, "mlp": MLPDecoder}
 
 
-def build_backbone(spec: Mapping[str, Any], in_shape: tuple[int, ...]) -> nn.Module:
-    """The backbone `spec["type"]` for inputs (B, *in_shape), the other keys as its arguments."""
-    kwargs = dict(spec)
-    if "type" not in kwargs:
-        raise RlgenError(f"backbone: missing 'type' — set backbone.type to one of: {', '.join(BACKBONES.names())}")
-    name = kwargs.pop("type")
-    net = _call(BACKBONES.get(name), name, "backbone", kwargs, in_shape=tuple(in_shape))
-    if not isinstance(getattr(net, "out_dim", None), int):
-        raise RlgenError(f"backbone {name!r} built a {type(net).__name__} without an integer `out_dim`; "
-                         "a backbone module must set self.out_dim (its feature size)")
+def build_backbone(spec: Mapping[str, Any], in_shape: tuple[int, ...], where: str | None = None) -> nn.Module:
+    """The backbone `spec["type"]` for inputs (B, *in_shape), the other keys as its arguments;
+    `where`: the config path of `spec`, for errors."""
+    with _at(where):
+        kwargs = dict(spec)
+        if "type" not in kwargs:
+            section = where or "backbone"
+            raise RlgenError(f"{section}: missing 'type' — set {section}.type to one of: "
+                             f"{', '.join(BACKBONES.names())}")
+        name = kwargs.pop("type")
+        net = _call(BACKBONES.get(name), name, "backbone", kwargs, in_shape=tuple(in_shape))
+        if not isinstance(getattr(net, "out_dim", None), int):
+            raise RlgenError(f"backbone {name!r} built a {type(net).__name__} without an integer `out_dim`; "
+                             "a backbone module must set self.out_dim (its feature size)")
     return net
 
 
-def build_sequence_body(spec: Mapping[str, Any], in_shape: tuple[int, int], what: str) -> nn.Module:
+@contextmanager
+def _at(where: str | None) -> Iterator[None]:
+    """Within it, an RlgenError that does not name `where` (a config path) first is raised again
+    with `where: ` in front: `encoder.backbone: gru backbone: in_shape ... got (1, 8, 8)`."""
+    try:
+        yield
+    except RlgenError as e:
+        if where is None or type(e) is not RlgenError or str(e).startswith(where):
+            raise
+        raise RlgenError(f"{where}: {e}") from None
+
+
+def build_sequence_body(spec: Mapping[str, Any], in_shape: tuple[int, int], what: str,
+                        where: str | None = None) -> nn.Module:
     """The sequence backbone `spec["type"]` keeping every step: (B, T, F) -> (B, T, out_dim), built
-    with pool "sequence". `what` names the role that needs it (the generator, a sequence decoder)."""
+    with pool "sequence". `what` names the role that needs it (the generator, a sequence decoder);
+    `where`: the config path of `spec`, for errors."""
+    with _at(where):
+        return _sequence_body(spec, in_shape, what)
+
+
+def _sequence_body(spec: Mapping[str, Any], in_shape: tuple[int, int], what: str) -> nn.Module:
     name = spec["type"]
     builder = BACKBONES.get(name)
     params = inspect.signature(builder).parameters
@@ -58,10 +83,16 @@ def build_sequence_body(spec: Mapping[str, Any], in_shape: tuple[int, int], what
     return build_backbone({**spec, "pool": "sequence"}, in_shape=in_shape)
 
 
-def build_decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ...]) -> nn.Module:
+def build_decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ...],
+                  where: str | None = None) -> nn.Module:
     """The decoder `spec["type"]` mapping (B, in_dim) to (B, *out_shape): the MLP or transposed-conv
     decoder, or for (T, F) data any sequence backbone (gru, lstm, transformer, ...) as a
-    SequenceDecoder."""
+    SequenceDecoder. `where`: the config path of `spec`, for errors."""
+    with _at(where):
+        return _decoder(spec, in_dim, out_shape)
+
+
+def _decoder(spec: Mapping[str, Any], in_dim: int, out_shape: tuple[int, ...]) -> nn.Module:
     kwargs = dict(spec)
     name = kwargs.pop("type", None)
     if name not in DECODERS and isinstance(name, str) and name in BACKBONES and backbone_traits(name)[0]:

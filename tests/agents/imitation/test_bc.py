@@ -144,7 +144,8 @@ class Still:
 
 def test_demos_recorded_with_other_env_kwargs_or_wrappers_warn(tmp_path, capsys):
     make = make_env_fn("Pendulum-v1", {"g": 9.0}, ["ClipAction"])
-    path = write_demos(record_episodes(Still(), make, episodes=1), tmp_path / "pendulum.npz", env_id="Pendulum-v1")
+    demos = record_episodes(Still(), make, episodes=1).with_metadata(random_return=-1200.0)
+    path = write_demos(demos, tmp_path / "pendulum.npz", env_id="Pendulum-v1")
     _load(path, "Pendulum-v1", kwargs={"g": 9.0}, wrappers=["ClipAction"])
     assert capsys.readouterr().err == ""  # the env they were recorded on
     _load(path, "Pendulum-v1")

@@ -90,7 +90,7 @@ def test_gail_learns_the_identity_env_and_reports_the_discriminator(tmp_path, id
     rows = [line for line in (run.run_dir / "metrics.jsonl").read_text().splitlines() if "gan/loss_d" in line]
     assert rows and all(k in rows[-1] for k in ("gan/accuracy_expert", "gan/accuracy_learner", "train/reward_std"))
     with rlgen.load_run(run.run_dir) as trained:
-        assert set(trained.modules()) == {"policy", "discriminator"}
+        assert set(trained.modules()) == {"policy", "value", "discriminator"}  # the critic has its own backbone
         agent = trained.agent()
         assert sum(int(agent.predict(i)) == i for i in range(4)) >= 3
 

@@ -1,0 +1,46 @@
+"""A caller's `on_eval` hook that raises: the run fails with the hook's error, but keeps a checkpoint
+of the evaluation it was called after (a new best as the best), as Ctrl-C does, so its summary
+names no checkpoint that is missing and the run resumes or opens from there."""
+
+import json
+
+import pytest
+
+from rlgen import checkpoint
+from rlgen.runner import Runner
+from tests.runner.toy import ToyExperiment, toy_config
+
+
+def _fails_at(step: int):
+    def on_eval(at: int, metrics: dict) -> bool:
+        if at == step:
+            raise ZeroDivisionError("the caller's own bug")
+        return False
+
+    return on_eval
+
+
+def test_a_hook_failing_at_a_new_best_keeps_that_best_and_the_run_resumes(tmp_path):
+    cfg = toy_config(tmp_path, checkpoint_every=100, toy={"scores": [1, 2, 3]})
+    runner = Runner(cfg, ToyExperiment(cfg), on_eval=_fails_at(20))
+    with pytest.raises(ZeroDivisionError):
+        runner.run()
+    summary = json.loads((runner.run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and summary["best"]["global_step"] == 20
+    ckpts = runner.run_dir / "checkpoints"
+    best, latest = checkpoint.best(ckpts), checkpoint.latest(ckpts)
+    assert best is not None and latest is not None and checkpoint.step_of(best) == checkpoint.step_of(latest) == 20
+
+    resumed = Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+    assert resumed["status"] == "completed" and resumed["global_step"] == 100
+
+
+def test_a_hook_failing_after_another_evaluation_checkpoints_where_it_failed(tmp_path):
+    # 40 is no new best and no scheduled checkpoint: what Ctrl-C there would keep
+    cfg = toy_config(tmp_path, checkpoint_every=100, toy={"scores": [5, 3]})
+    runner = Runner(cfg, ToyExperiment(cfg), on_eval=_fails_at(40))
+    with pytest.raises(ZeroDivisionError):
+        runner.run()
+    ckpts = runner.run_dir / "checkpoints"
+    assert checkpoint.step_of(checkpoint.latest(ckpts)) == 40 and checkpoint.step_of(checkpoint.best(ckpts)) == 20
+    assert json.loads((runner.run_dir / "summary.json").read_text())["best"]["global_step"] == 20
