@@ -186,12 +186,15 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
     """`n_frames` observations of a gymnasium env under a random policy, as the agent sees them.
 
     Channel-last (H, W, C) frames (MinAtar's 10x10xC booleans) become (C, H, W), the layout of the
-    CNN backbone and of rlgen's RL extractor; values stay as they are (bool -> 0 / 1). Discrete and
+    CNN backbone and of rlgen's RL extractor; values stay as they are (bool -> 0 / 1). uint8
+    pictures (Atari's) are scaled to [0, 1] and put channels first, as SB3 hands them to a policy
+    (`preprocess_obs`, VecTransposeImage). Discrete and
     MultiDiscrete observations become one-hots (a FrozenLake cell: 16 numbers), as SB3's
     `preprocess_obs` hands them to a policy. An autoencoder or a GAN trained on them makes a
     backbone that fits an RL policy on the same env.
     """
     import gymnasium as gym
+    from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 
     from rlgen.envs import ensure_registered
 
@@ -216,6 +219,10 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
     x = np.stack(shots).astype(np.float32)  # (N, *obs_shape)
     if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
         x = _one_hot(np.stack(shots), space)  # (N, n) / (N, sum(nvec))
+    elif isinstance(space, gym.spaces.Box) and is_image_space(space):  # uint8 pictures (Atari's)
+        x = x / 255.0  # SB3's preprocess_obs
+        if not is_image_space_channels_first(space):
+            x = x.transpose(0, 3, 1, 2)  # SB3's VecTransposeImage: (N, C, H, W)
     if x.ndim == 4 and channel_last(np.asarray(obs)):
         x = x.transpose(0, 3, 1, 2)  # (N, C, H, W)
     source = ArrayData(x, None, 0)

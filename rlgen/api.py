@@ -470,12 +470,19 @@ class Run:
         (kinds that can film one: rl). Writes nothing else."""
         if episodes is not None:
             episodes = _count_arg("Run.evaluate", "episodes", episodes)
+        made: list[Path] = []  # the folders it makes for the video, innermost first
         if video_dir is not None:
+            wanted = _path_arg("Run.evaluate", "video_dir", video_dir, "a directory to write into")
+            made = [p for p in (wanted, *wanted.parents) if not p.exists()]
             video_dir = _writable_dir("Run.evaluate", "video_dir", video_dir)
         from rlgen.runner import eval_mode
 
-        with eval_mode(self.experiment):  # whatever mode a caller left `modules()` in
-            return dict(self.experiment.evaluate(episodes=episodes, video_dir=video_dir))
+        try:
+            with eval_mode(self.experiment):  # whatever mode a caller left `modules()` in
+                return dict(self.experiment.evaluate(episodes=episodes, video_dir=video_dir))
+        except BaseException:
+            _remove_empty(made)  # a refused or failed video leaves no folder of its own behind (in a run: none)
+            raise
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """The trained torch modules by role (`policy`, `generator`, `discriminator`, ...), in eval
@@ -492,6 +499,15 @@ class Run:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each of `folders` (innermost first) that is still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty (a file was written there after all), or gone: keep what is there
 
 
 def _writable_dir(func: str, name: str, value: Any) -> Path:

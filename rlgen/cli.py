@@ -185,12 +185,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     with load_run(args.run_dir, checkpoint=args.checkpoint, trust=args.trust) as run:
         video_dir = run.run_dir / "media" / "videos" if args.video else None
-        made = [p for p in (video_dir, video_dir.parent) if not p.exists()] if video_dir is not None else []
-        try:
-            metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)
-        except BaseException:
-            _remove_empty(made)  # a refused or failed --video leaves no folder of its own in the run
-            raise
+        metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)  # a refused video leaves no folder
         out = Console(highlight=False)
         out.print(f"[bold]{run.config.name}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")
     tables = {k: v for k, v in metrics.items() if isinstance(v, LogTable)}
@@ -209,15 +204,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         written = any(isinstance(v, Video) for v in metrics.values())
         out.print(f"  video in {video_dir}" if written else f"  no video: kind {run.config.kind!r} records none")
     return 0
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    """Remove each of `folders` (innermost first) that is still empty."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            pass  # not empty (a file was written there after all), or gone: keep what is there
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

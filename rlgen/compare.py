@@ -442,9 +442,9 @@ def select_finished(runs: Sequence[RunData], unfinished: bool = False) -> list[R
         return list(runs)
     if len(late) == len(runs):
         raise RlgenError(f"none of the {len(runs)} run(s) has finished: {names}; compare them as they are with "
-                         "--include-unfinished")
-    console.print(f"[yellow]note:[/] left out {len(late)} unfinished run(s): {names}; --include-unfinished "
-                  "counts them", soft_wrap=True)
+                         "`rlgen compare --include-unfinished`")
+    console.print(f"[yellow]note:[/] left out {len(late)} unfinished run(s): {names}; `rlgen compare "
+                  "--include-unfinished` counts them", soft_wrap=True)
     return [r for r in runs if r.finished]
 
 

@@ -78,6 +78,13 @@ def test_eval_video_of_an_env_that_cannot_render_is_one_line_and_writes_nothing(
     assert not (cue_run / "media").exists() and _files(cue_run) == before
 
 
+def test_run_evaluate_refuses_such_a_video_before_playing_and_leaves_no_folder(cue_run, tmp_path):
+    with rlgen.load_run(cue_run) as run:
+        with pytest.raises(RlgenError, match="cannot render rgb_array frames"):
+            run.evaluate(episodes=1, video_dir=tmp_path / "films" / "here")
+    assert not (tmp_path / "films").exists()
+
+
 # --- B: a folder of runs as runs/<name> -------------------------------------------------------------
 
 

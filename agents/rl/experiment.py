@@ -129,6 +129,9 @@ class RLExperiment(ExperimentBase):
         return make_vec_env(_eval_env_config(self.cfg), seed=self._eval_seed, training=False)
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
+        if video_dir is not None and (problem := video_problem(_eval_env_config(self.cfg))):
+            # before any episode is played: else the env refuses render_mode, or RecordVideo its frames
+            raise RlgenError(f"{problem}: leave out --video (video_dir in Run.evaluate)")
         n = episodes or self.cfg.train.eval_episodes
         sync_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
@@ -203,8 +206,6 @@ class RLExperiment(ExperimentBase):
     def _record_video(self, video_dir: Path) -> Path:
         """One deterministic episode of the eval env, filmed; returns the mp4."""
         env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
-        if problem := video_problem(env_cfg):  # else the env refuses render_mode, or RecordVideo its frames
-            raise RlgenError(f"{problem}: leave out --video (video_dir in Run.evaluate)")
         env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
                                                                 "episode_trigger": _first_episode, "name_prefix": "eval"}}]
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render off-screen, no display needed

@@ -38,3 +38,27 @@ def test_a_tuple_observation_is_refused_in_one_line():
     with pytest.raises(RlgenError, match=r"^data source 'observations': Blackjack-v1 observes Tuple\(.*give "
                                          r"data\.kwargs\.env_id"):
         make_source("observations", env_id="Blackjack-v1", n_frames=8)
+
+
+def test_uint8_pictures_arrive_scaled_and_channels_first_as_sb3_hands_them_to_a_policy():
+    from tests.envs import demo_envs  # noqa: F401 - registers rlgen_test/TinyImage-v0: (8, 7, 3) uint8 frames
+
+    source = make_source("observations", env_id="rlgen_test/TinyImage-v0", n_frames=6, seed=1)
+    env = gym.make("rlgen_test/TinyImage-v0")
+    env.action_space.seed(1)
+    obs, _ = env.reset(seed=1)
+    frames = []
+    while len(frames) < 6:
+        frames.append(obs)
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            obs, _ = env.reset()
+    assert source.shape == (3, 8, 7) and source.modality == "image"
+    assert np.allclose(source.x, np.stack(frames).transpose(0, 3, 1, 2) / 255.0)
+    import torch
+    from stable_baselines3.common.preprocessing import preprocess_obs
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecTransposeImage
+
+    venv = VecTransposeImage(DummyVecEnv([lambda: gym.make("rlgen_test/TinyImage-v0")]))  # as SB3 wraps such an env
+    seen = preprocess_obs(torch.as_tensor(venv.transpose_observations(np.stack(frames))), venv.observation_space)
+    assert np.allclose(seen.numpy(), source.x)  # what SB3's policy reads
