@@ -34,6 +34,10 @@ from torch import nn
 
 from rlgen.config import InitConfig
 from rlgen.errors import RlgenError, shell_line
+
+
+class BackboneMismatch(RlgenError):
+    """A loaded backbone's tensors do not fit the backbone an `init` names (its `where`)."""
 from rlgen.optim import LR_ATTR
 
 
@@ -231,7 +235,7 @@ def copy_state(state: dict[str, torch.Tensor], target: nn.Module, source: str, w
                f"only here: {', '.join(only_here) or '-'})"]
     if bad:
         shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
-        raise RlgenError(f"{where}.init: {source} does not fit {where} ({describe(target)}): {shown} — "
+        raise BackboneMismatch(f"{where}.init: {source} does not fit {where} ({describe(target)}): {shown} — "
                          "give this backbone the same type and sizes as the one in that run")
     with torch.no_grad():
         for theirs, ours in pairs:

@@ -32,6 +32,7 @@ from rlgen.envs.games.teams import (CHECK_STEPS, TeamPolicy, TeamRules, check_te
 from rlgen.errors import RlgenError, first_line
 from rlgen.experiment import ExperimentBase
 from rlgen.runner import RunContext
+from rlgen.transfer import BackboneMismatch
 
 
 class TeamsExperiment(ExperimentBase):
@@ -125,8 +126,8 @@ class TeamsExperiment(ExperimentBase):
                                                  cfg.agent.policy_of(side), cfg.agent.hyperparams, seed=ctx.seed + i,
                                                  device=ctx.device, progress=progress,
                                                  target=f"side {side!r} of game {cfg.game.name!r}", init_at=init_at)
-            except RlgenError as e:
-                if not str(e).startswith("agent.policy.backbone.init:"):
+            except BackboneMismatch as e:
+                if init_at != "agent.policy.backbone":
                     raise
                 # the shared init, loaded into both sides, may fit one of them only
                 raise RlgenError(f"{e} (on side {side!r}; the sides observe different sizes, so a backbone fits one "
