@@ -223,7 +223,7 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
             raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
         cfg = run_config(resume, overrides, trust=trust)
         state = checkpoint.load(resume, trust=trust)
-        _check_resume(resume, cfg, state.get("config"))
+        _check_resume(resume, cfg, state.get("config"), trust=trust)
         budget = ((state.get("config") or {}).get("train") or {}).get("total_steps")
         if cfg.train.total_steps < int(state.get("global_step") or 0) and cfg.train.total_steps != budget:
             # a lower budget than the run's own; its own (a last unit past it) resumes to nothing to do
@@ -260,42 +260,33 @@ def untrusted_unless(trust: bool, source: Path) -> AbstractContextManager[None]:
 RESUMABLE = ("train", "logging", "device", "env.vectorize")
 
 
-def _check_resume(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any] | None) -> None:
+def _check_resume(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any] | None, *, trust: bool = False) -> None:
     """Refuse, before anything is written, a resume whose config differs from the checkpoint's in
     anything outside `RESUMABLE`."""
     if not saved:
         return
-    try:  # through today's schema: a relative path found from here reads absolute, as config.yaml now does
-        saved = type(cfg).model_validate(saved).model_dump(mode="json")
+    # through today's schema: a field added since the checkpoint takes its default, and a relative
+    # path found from here reads absolute, as the run's config.yaml now does; a name by import path
+    # in the checkpoint is not imported unless `trust` (it is then compared as saved)
+    try:
+        with untrusted_unless(trust, run_dir / "checkpoints"):
+            saved = type(cfg).model_validate(saved).model_dump(mode="json")
     except (ValidationError, RlgenError):
-        pass  # an older schema: compared as saved, fields added since at their defaults (`_at_default`)
-    changed = [k for k, new in _differing(saved, cfg.model_dump(mode="json"))
-               if not any(k == r or k.startswith(f"{r}.") for r in RESUMABLE)
-               and not (new and _at_default(cfg, k.split(".")))]
+        pass  # a schema today's refuses: compared as saved
+    changed = [k for k in _differing(saved, cfg.model_dump(mode="json"))
+               if not any(k == r or k.startswith(f"{r}.") for r in RESUMABLE)]
     if changed:
         raise RlgenError(f"cannot resume {run_dir} with {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} "
                          f"changed: its checkpoint was built with the saved value; at resume only "
                          f"{', '.join(k if '.' in k or k == 'device' else k + '.*' for k in RESUMABLE)} may change")
 
 
-def _differing(a: Any, b: Any, path: str = "") -> list[tuple[str, bool]]:
-    """Dotted keys where two plain config trees differ, each with whether `a` lacks it altogether."""
+def _differing(a: Any, b: Any, path: str = "") -> list[str]:
+    """Dotted keys where two plain config trees differ."""
     if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return [(k, new or key not in a) for key in dict.fromkeys([*a, *b])
-                for k, new in _differing(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))]
-    return [] if a == b else [(path or "<config>", False)]
-
-
-def _at_default(cfg: ExperimentConfig, keys: list[str]) -> bool:
-    """Whether the setting at `keys` is a schema field at its default value: what a checkpoint
-    saved before rlgen had that field (so without it) was trained with."""
-    section: Any = cfg
-    for key in keys[:-1]:
-        section = getattr(section, key, None)
-    fields = getattr(type(section), "model_fields", {})
-    if keys[-1] not in fields:
-        return False
-    return getattr(section, keys[-1]) == fields[keys[-1]].get_default(call_default_factory=True)
+        return [k for key in dict.fromkeys([*a, *b])
+                for k in _differing(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))]
+    return [] if a == b else [path or "<config>"]
 
 
 def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "cpu", trust: bool = False) -> Run:

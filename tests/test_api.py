@@ -261,3 +261,24 @@ def test_a_resume_accepts_a_checkpoint_from_before_a_setting_existed_when_the_se
     saved["agent"]["policy"]["kwargs"] = {"ortho_init": False}  # present and different: changed, as before
     with pytest.raises(RlgenError, match="agent.policy.kwargs"):
         _check_resume(tmp_path, cfg, saved)
+
+
+def test_a_checkpoints_saved_config_is_read_without_importing_the_code_it_names(tmp_path, monkeypatch):
+    """The comparison at resume reads the checkpoint's config through today's schema; a name by
+    import path in it (a crafted checkpoint of someone else's run) is not imported unless trusted."""
+    import sys
+
+    from rlgen.api import _check_resume
+
+    (tmp_path / "planted_wrapper.py").write_text("import gymnasium as gym\nclass Wrap(gym.Wrapper):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = rlgen.load_config("ppo_cartpole", ["logging.wandb.mode=disabled"])
+    saved = cfg.model_dump(mode="json")
+    saved["env"]["wrappers"] = ["planted_wrapper:Wrap"]
+    with pytest.raises(RlgenError, match="env.wrappers changed"):
+        _check_resume(tmp_path, cfg, saved)
+    assert "planted_wrapper" not in sys.modules
+    with pytest.raises(RlgenError, match="env.wrappers changed"):
+        _check_resume(tmp_path, cfg, saved, trust=True)
+    assert "planted_wrapper" in sys.modules  # trusted, it is read as a config names it
+    sys.modules.pop("planted_wrapper")
