@@ -194,7 +194,6 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
     backbone that fits an RL policy on the same env.
     """
     import gymnasium as gym
-    from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 
     from rlgen.envs import ensure_registered
 
@@ -216,13 +215,7 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
                 obs, _ = env.reset()
     finally:
         env.close()
-    x = np.stack(shots).astype(np.float32)  # (N, *obs_shape)
-    if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
-        x = _one_hot(np.stack(shots), space)  # (N, n) / (N, sum(nvec))
-    elif isinstance(space, gym.spaces.Box) and is_image_space(space):  # uint8 pictures (Atari's)
-        x = x / 255.0  # SB3's preprocess_obs
-        if not is_image_space_channels_first(space):
-            x = x.transpose(0, 3, 1, 2)  # SB3's VecTransposeImage: (N, C, H, W)
+    x = as_policy_reads(np.stack(shots), space)
     if x.ndim == 4 and channel_last(np.asarray(obs)):
         x = x.transpose(0, 3, 1, 2)  # (N, C, H, W)
     source = ArrayData(x, None, 0)
@@ -230,12 +223,18 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
     return source
 
 
-def _one_hot(obs: np.ndarray, space: Any) -> np.ndarray:
-    """Discrete (N,) or MultiDiscrete (N, k) observations as the float one-hots an SB3 policy reads."""
+def as_policy_reads(obs: np.ndarray, space: Any) -> np.ndarray:
+    """A batch of observations (N, *shape) as SB3 hands them to a policy: its `preprocess_obs`
+    (float; uint8 pictures / 255; Discrete and MultiDiscrete one-hot), pictures channels first as
+    its VecTransposeImage puts them."""
     import torch
-    from stable_baselines3.common.preprocessing import preprocess_obs
+    from gymnasium import spaces
+    from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first, preprocess_obs
 
-    return preprocess_obs(torch.as_tensor(obs), space).numpy().astype(np.float32)
+    x = preprocess_obs(torch.as_tensor(obs), space).numpy().astype(np.float32)
+    if isinstance(space, spaces.Box) and is_image_space(space) and not is_image_space_channels_first(space):
+        x = x.transpose(0, 3, 1, 2)  # (N, C, H, W)
+    return x
 
 
 def channel_last(obs: np.ndarray) -> bool:

@@ -216,7 +216,7 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
         if in_ckpts or (path / STATE).is_file():
             return run_dir, path, "best" if path.name == BEST else path.name
         kept = best(ckpt_dir)
-        if _status(run_dir) in FINISHED and (kept is not None or (ckpt_dir / BEST).is_dir()):
+        if run_status(run_dir) in FINISHED and (kept is not None or (ckpt_dir / BEST).is_dir()):
             # a damaged best/ fails to load, and Run.experiment falls back to the newest, with a warning
             return run_dir, kept or ckpt_dir / BEST, "best"
         return run_dir, run_dir, "latest"
@@ -252,15 +252,20 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
     return run_dir, target, "best" if target.name == BEST else target.name
 
 
-def _status(run_dir: Path) -> str | None:
+def run_status(run_dir: Path, quiet: bool = False) -> str | None:
+    """The status in a run's summary.json; None when it has none (a run that never finished writing
+    one: interrupted, or running) or one that cannot be read (said on the console unless `quiet`)."""
     import json
 
     path = run_dir / "summary.json"
     try:
-        return json.loads(path.read_text()).get("status")
+        status = json.loads(path.read_text()).get("status")
+        return status if isinstance(status, str) else None
     except FileNotFoundError:
-        return None  # a run that never finished writing one: interrupted
+        return None
     except (OSError, ValueError, AttributeError) as e:
+        if quiet:
+            return None
         from rlgen.logging import console
 
         console.print(f"[yellow]warning:[/] {path} is unreadable ({type(e).__name__}), so whether the run finished "

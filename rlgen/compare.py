@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from rlgen import stats
+from rlgen.checkpoint import FINISHED
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 from rlgen.stats import Method
@@ -48,9 +49,8 @@ IGNORED_KEYS = ("seed", "logging", "train.progress", "train.threads", "train.vid
 # What a run is scored on: runs that differ here are never one group (their returns are not on one scale).
 TASK_KEYS = ("env.id", "eval_env.id", "game.name", "data.source")
 
-# summary.json's status of a run that ran to its end (README: "A finished run"); anything else
-# (interrupted, failed, running, no summary.json at all) is left out unless asked for.
-FINISHED = ("completed", "stopped_early", "pruned")
+# FINISHED: summary.json's status of a run that ran to its end (README: "A finished run"); anything
+# else (interrupted, failed, running, no summary.json at all) is left out unless asked for.
 AS_PLANNED = ("completed", "stopped_early")  # the table marks the others (pruned, and unfinished when counted)
 NO_SUMMARY = "no summary"
 WHY_UNFINISHED = {NO_SUMMARY: "no summary.json: killed, or still running", "running": "running, or killed while resuming"}

@@ -47,7 +47,7 @@ def resolve_run(run: str | Path) -> Path:
     checkpointed last (what eval, export or record write into a run does not count), said on the
     console. A run that has not finished (interrupted, or training now) is never picked: its
     weights are not the config's result and may still change; its directory names it."""
-    from rlgen.checkpoint import FINISHED, STATE
+    from rlgen.checkpoint import FINISHED, STATE, run_status
     from rlgen.logging import console
 
     path = Path(run)
@@ -64,12 +64,12 @@ def resolve_run(run: str | Path) -> Path:
         raise RlgenError(f"{run} is not a run directory, and its runs are of {len(names)} configs ({shown}), not "
                          "one: give a run directory, or runs/<name> for that config's newest finished run")
     runs.sort(key=lambda r: (r / "checkpoints" / "latest").stat().st_mtime)
-    finished = [r for r in runs if _run_status(r) in FINISHED]
+    finished = [r for r in runs if run_status(r, quiet=True) in FINISHED]
     if not finished:
         newest = runs[-1]
         raise RlgenError(f"{run} holds no finished run of {names[0]} (its newest, {newest}, is "
-                         f"{_run_status(newest) or 'unfinished'}); give that run's directory to use it as it is, "
-                         "or finish a run first")
+                         f"{run_status(newest, quiet=True) or 'unfinished'}); give that run's directory to use it "
+                         "as it is, or finish a run first")
     console.print(f"{run}: its newest finished run, {finished[-1]}", highlight=False, markup=False)
     return finished[-1]
 
@@ -83,17 +83,6 @@ def _run_name(run_dir: Path) -> str:
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return "?"
     return str(cfg.get("name", "?")) if isinstance(cfg, dict) else "?"
-
-
-def _run_status(run_dir: Path) -> str | None:
-    """The status in a run's summary.json; None when it has none, or one that cannot be read."""
-    import json
-
-    try:
-        status = json.loads((run_dir / "summary.json").read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return status if isinstance(status, str) else None
 
 
 def trunk(module: nn.Module) -> nn.Module:

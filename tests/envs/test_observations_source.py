@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rlgen.agents.rl.sb3_bridge import BackboneExtractor
-from rlgen.envs.datasets import _one_hot, make_source
+from rlgen.envs.datasets import as_policy_reads, make_source
 from rlgen.errors import RlgenError
 
 
@@ -30,7 +30,7 @@ def test_a_discrete_observation_arrives_one_hot_as_the_policy_reads_it():
 
 def test_multi_discrete_observations_are_one_hots_side_by_side():
     space = gym.spaces.MultiDiscrete([3, 2])
-    x = _one_hot(np.array([[2, 0], [0, 1]]), space)
+    x = as_policy_reads(np.array([[2, 0], [0, 1]]), space)
     assert np.array_equal(x, np.array([[0, 0, 1, 1, 0], [1, 0, 0, 0, 1]], np.float32))
 
 
