@@ -23,7 +23,7 @@ from rlgen.agents.gan.config import DiscriminatorConfig, GeneratorConfig
 from rlgen.agents.gan.regularizers import add_spectral_norm
 from rlgen.errors import RlgenError
 from rlgen.nets import DECODERS, LinearHead, build_backbone, build_decoder, build_sequence_body, make_activation
-from rlgen.transfer import apply_init, is_frozen
+from rlgen.transfer import apply_init
 
 
 def with_label(x: Tensor, y: Tensor | None, n_classes: int) -> Tensor:
@@ -104,10 +104,7 @@ class Discriminator(nn.Module):
         # projection discriminator: logit = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018)
         self.embed = nn.Embedding(n_classes, self.body.out_dim) if conditional == "projection" else None
         if cfg.spectral_norm:
-            # a frozen (transferred) body is left unnormalised: it computes what it computed in its
-            # source run, and, never stepped, keeps the Lipschitz constant its weights give it
-            if not is_frozen(self.body):
-                add_spectral_norm(self.body)
+            add_spectral_norm(self.body)  # a frozen (transferred) body stays as its source run had it
             add_spectral_norm(self.head)
 
     @property

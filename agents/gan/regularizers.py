@@ -69,7 +69,13 @@ def r1_from_logits(real_logits: Tensor, real: Tensor, gamma: float) -> Tensor:
 def add_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectral-normalise every Linear and Conv weight in `module`, in place (Miyato et al. 2018):
     one power iteration per forward keeps each layer's top singular value near 1. Recurrent cells
-    and attention's packed input projection are left as they are."""
+    and attention's packed input projection are left as they are, and so is a frozen (transferred)
+    part: it computes what it computed in its source run and, never stepped, keeps the Lipschitz
+    constant its weights give it."""
+    from rlgen.transfer import is_frozen
+
+    if is_frozen(module):
+        return module
     for name, child in list(module.named_children()):
         if isinstance(child, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d)):
             setattr(module, name, parametrizations.spectral_norm(child))

@@ -32,7 +32,7 @@ from rlgen.agents.gan.regularizers import add_spectral_norm, differentiable_twic
 from rlgen.agents.imitation.config import ImitationDiscriminatorConfig
 from rlgen.errors import RlgenError
 from rlgen.nets import LinearHead, build_backbone
-from rlgen.transfer import apply_init, is_frozen
+from rlgen.transfer import apply_init
 
 
 def reward_from_logits(logits: Tensor, form: str, shaped: Tensor | None = None) -> Tensor:
@@ -127,11 +127,7 @@ class Discriminator(nn.Module):
                 apply_init(self.potential, cfg.potential.init, "discriminator.potential")
             self.potential_head = LinearHead(self.potential.out_dim, ())
         if cfg.spectral_norm:
-            # a frozen (transferred) backbone is left unnormalised: it computes what it computed in
-            # its source run, and, never stepped, keeps the Lipschitz constant its weights give it
-            for part in self.children():
-                if not is_frozen(part):
-                    add_spectral_norm(part)
+            add_spectral_norm(self)  # a frozen (transferred) backbone stays as its source run had it
 
     @property
     def backbone(self) -> nn.Module:
