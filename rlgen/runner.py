@@ -708,6 +708,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextmanager
+def process_state_kept() -> Iterator[None]:
+    """The global RNGs and torch's thread count as they were before, after it: for opening another
+    run (its setup seeds the RNGs and sets the threads) or checking one, inside a run of one's own."""
+    rng, threads = _rng_state(), torch.get_num_threads()
+    try:
+        yield
+    finally:
+        _set_rng_state(rng)
+        torch.set_num_threads(threads)
+
+
 def _rng_state() -> dict[str, Any]:
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():

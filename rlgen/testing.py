@@ -40,7 +40,7 @@ from rlgen.experiment import METRIC_PREFIXES, PROTOCOL_METHODS, RunContext
 from rlgen.logging import Image, Logger, Table
 from rlgen.plain import UnsafeStateError
 from rlgen.registry import KINDS
-from rlgen.runner import _rng_state, _set_rng_state, choose_device, default_threads, seed_everything
+from rlgen.runner import _rng_state, _set_rng_state, choose_device, default_threads, process_state_kept, seed_everything
 
 __all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
 
@@ -94,18 +94,13 @@ def check_experiment(kind: type | str, config: ExperimentConfig | Mapping[str, A
     cls, name = _resolve_kind(kind)
     if problems := _protocol_problems(cls):
         raise ExperimentCheckError(name, problems, "see rlgen.experiment.Experiment for the protocol")
-    rng, threads = _rng_state(), torch.get_num_threads()
     temporary = tempfile.TemporaryDirectory(prefix="rlgen-check-") if workdir is None else nullcontext(workdir)
-    try:
-        with temporary as where:
-            root = Path(where)
-            root.mkdir(parents=True, exist_ok=True)
-            cfg = _load(cls, config, overrides, root)
-            name = f"{cfg.kind!r} ({_import_path(cls)})"
-            report = _check(cls, cfg, name, root, units, exact)
-    finally:
-        _set_rng_state(rng)
-        torch.set_num_threads(threads)
+    with process_state_kept(), temporary as where:
+        root = Path(where)
+        root.mkdir(parents=True, exist_ok=True)
+        cfg = _load(cls, config, overrides, root)
+        name = f"{cfg.kind!r} ({_import_path(cls)})"
+        report = _check(cls, cfg, name, root, units, exact)
     return CheckReport(name, units + 2, *report, exact, round(time.perf_counter() - t0, 3))
 
 

@@ -124,9 +124,11 @@ def describe(module: nn.Module) -> str:
 def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
     """The state dict of `init.role`'s trunk in `init.run` (on the CPU) and a line describing it."""
     from rlgen.api import load_run
+    from rlgen.runner import process_state_kept
 
     run_dir = resolve_run(init.run)
-    with load_run(run_dir, trust=_trusting.get()) as run:
+    # opening that run seeds the global RNGs and sets torch's threads: the run being set up keeps its own
+    with process_state_kept(), load_run(run_dir, trust=_trusting.get()) as run:
         roles = run.modules()
         if init.role not in roles:
             raise RlgenError(f"run {run_dir} has no role {init.role!r}; its roles: {', '.join(roles) or 'none'} "

@@ -280,3 +280,26 @@ def test_a_sequence_decoder_and_a_sequence_generator_trade_weights(tmp_path):
     exp.setup(RunContext(cfg, tmp_path / "d", torch.device("cpu"), Logger([]), 0))
     assert _same(_state(exp.model.decoder.body), generator)
     assert exp.model.decoder.out.weight.requires_grad  # frozen trunk, its per-step Linear trains
+
+
+def test_loading_a_source_run_leaves_the_global_rngs_and_threads_of_the_run_being_set_up(digits_encoder):
+    """Opening the source run sets it up (seeding the global RNGs with its seed, setting its torch
+    threads); a run whose backbone starts from it keeps its own stream, so its seeds stay its own."""
+    import random
+
+    import numpy as np
+
+    from rlgen.config import InitConfig
+    from rlgen.transfer import load_trunk
+
+    torch.manual_seed(1234), np.random.seed(1234), random.seed(1234)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2 if threads != 2 else 1)
+    before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate(), torch.get_num_threads())
+    try:
+        load_trunk(InitConfig(run=str(digits_encoder[0]), role="encoder"))
+        after = (torch.get_rng_state(), np.random.get_state()[1], random.getstate(), torch.get_num_threads())
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(before[0], after[0]) and np.array_equal(before[1], after[1])
+    assert before[2:] == after[2:]

@@ -28,7 +28,7 @@ from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
-from rlgen.runner import RunContext, _rng_state, _set_rng_state
+from rlgen.runner import RunContext, process_state_kept
 
 _DETERMINISTIC = ("td3", "ddpg", "dqn", "qrdqn")  # no log pi(a|s) for AIRL's logit
 
@@ -132,10 +132,8 @@ class ImitationExperiment(RLExperiment):
         from rlgen.api import load_run
         from rlgen.transfer import _trusting, resolve_run  # as a backbone's init.run: runs/<name>, --trust
 
-        # building that run seeds the global RNGs (SB3) and sets torch's threads: this run keeps its own
-        rng, threads = _rng_state(), torch.get_num_threads()
         try:
-            with load_run(resolve_run(source), trust=_trusting.get()) as run:
+            with process_state_kept(), load_run(resolve_run(source), trust=_trusting.get()) as run:
                 policy = run.modules().get("policy")
                 if policy is None:
                     raise RlgenError(f"{run.run_dir} is a kind: {run.config.kind} run, which has no policy (its roles: "
@@ -148,9 +146,6 @@ class ImitationExperiment(RLExperiment):
                 what = f"the {type(policy).__name__} of {run.run_dir} ({run.checkpoint} checkpoint)"
         except RlgenError as e:
             raise RlgenError(f"bc.init_from: {e}") from None
-        finally:
-            _set_rng_state(rng)
-            torch.set_num_threads(threads)
         mine = self.model.policy.state_dict()
         if problems := state_mismatch(theirs, mine):
             shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
