@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from rlgen.config import MAX_COUNT
+from rlgen.config import MAX_COUNT, is_study_name
 from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.logging import console
 
@@ -649,13 +649,8 @@ def _nonempty(text: str) -> str:
     return text
 
 
-STUDY_NAME = r"[A-Za-z0-9_.\-]+"  # as a sweep file's `study:` (rlgen/sweep.py): it names a folder under logging.dir
-
-
 def _study(text: str) -> str:
-    import re
-
-    if not re.fullmatch(STUDY_NAME, text) or set(text) == {"."}:
+    if not is_study_name(text):  # the sweep's own rule (rlgen.config.STUDY_NAME), before optuna is imported
         raise argparse.ArgumentTypeError(f"{text!r} is not a study name: use letters, digits, _ . - (no / and not "
                                          "only dots), e.g. --study ppo_cartpole_lr")
     return text

@@ -35,6 +35,14 @@ Pool = Literal["last", "mean", "sequence"]
 
 MAX_COUNT = 1_000_000  # episodes, games, trials, processes in one go: more is a typo, not a plan
 
+# A sweep's study name (its file's `study:`, `--study`) names the folder <logging.dir>/<study>/ and its
+# trials: letters, digits, _ . - as a config's name, and not only dots
+STUDY_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def is_study_name(name: Any) -> bool:
+    return isinstance(name, str) and STUDY_NAME.fullmatch(name) is not None and set(name) != {"."}
+
 
 def whole_count(value: Any, what: str) -> int:
     """`value` as a count from 1 to MAX_COUNT (bool, float and text refused); else one RlgenError line."""

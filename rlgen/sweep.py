@@ -29,7 +29,6 @@ import inspect
 import json
 import math
 import os
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,8 @@ from optuna.samplers import BaseSampler
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from rich.markup import escape
 
-from rlgen.config import MAX_COUNT, ConfigError, ExperimentConfig, Section, _describe, save_config, whole_count
+from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _describe, is_study_name,
+                          save_config, whole_count)
 from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
 from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, short, shown_url,
@@ -121,7 +121,7 @@ class PrunerSpec(Section):
 class SweepConfig(Section):
     config: str = Field(description="the base config: a YAML path or a bundled config name")
     overrides: list[str] = Field([], description="dotted overrides applied to every trial")
-    study: str | None = Field(None, pattern=r"^[A-Za-z0-9_.\-]+$", description="default: the sweep file's name")
+    study: str | None = Field(None, pattern=f"^{STUDY_NAME.pattern}$", description="default: the sweep file's name")
     storage: str | None = Field(None, description="an Optuna database URL; default SQLite in the study folder")
     n_trials: int = Field(20, gt=0, le=MAX_COUNT, description="trials in the whole study (complete + pruned)")
     metric: str | None = Field(None, description="default: the base config's train.early_stop.metric")
@@ -144,13 +144,10 @@ class SweepConfig(Section):
         return space
 
 
-STUDY_NAME = re.compile(r"[A-Za-z0-9_.\-]+")  # as a config's name: the study names its trials and their folder
-
-
 def check_study(name: Any) -> None:
     """A study name (the sweep file's `study:`, its file name, `--study`): it names the folder
     <logging.dir>/<study>/ and every trial's config, so no path separator and not only dots."""
-    if not isinstance(name, str) or not STUDY_NAME.fullmatch(name) or set(name) == {"."}:
+    if not is_study_name(name):
         raise RlgenError(f"study name {name!r}: use letters, digits, _ . - (no / and not only dots; it names the "
                          "folder <logging.dir>/<study> and every trial); set study: NAME in the sweep file, "
                          "or --study NAME")
