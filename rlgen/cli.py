@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from rlgen.config import MAX_COUNT, is_study_name
+from rlgen.config import MAX_COUNT, MAX_SEED, is_study_name
 from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.logging import console
 
@@ -599,9 +599,6 @@ def _checkpoint_arg(parser: argparse.ArgumentParser, of: str = "of the run") -> 
     parser.add_argument("--checkpoint", metavar="WHICH", type=_nonempty,
                         help=f"which checkpoint {of}: best (by train.early_stop.metric), latest or step_N; "
                         "default: best for a finished run, latest for an interrupted one")
-
-
-MAX_SEED = 2**32 - 1  # as a config's seed
 
 
 def _whole(text: str) -> int:

@@ -34,6 +34,7 @@ Pool = Literal["last", "mean", "sequence"]
 
 
 MAX_COUNT = 1_000_000  # episodes, games, trials, processes in one go: more is a typo, not a plan
+MAX_SEED = 2**32 - 1  # a seed is 0 to this: numpy's range, which SB3 seeds with
 
 # A sweep's study name (its file's `study:`, `--study`) names the folder <logging.dir>/<study>/ and its
 # trials: letters, digits, _ . - as a config's name, and not only dots
@@ -473,7 +474,7 @@ class ExperimentConfig(Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     kind: str
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="0 to 4,294,967,295 (numpy's range, which SB3 seeds with)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="0 to 4,294,967,295 (numpy's range, which SB3 seeds with)")
     device: str = "auto"
     train: TrainConfig
     logging: LoggingConfig = LoggingConfig()

@@ -27,12 +27,11 @@ from typing import Any, Mapping, Sequence
 from rich.markup import escape
 
 from rlgen import rundir
-from rlgen.config import ExperimentConfig
+from rlgen.config import MAX_SEED, ExperimentConfig
 from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
 
 
-MAX_SEED = 2**32 - 1  # what numpy, and so SB3, takes
 MAX_SEEDS = 10_000  # every seed's config is checked before the first starts
 
 
