@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 EXTRAS ?= dev,atari,box2d,minatar
 
-.PHONY: demo test test-fast bench bench-all gpu-carry install clean
+.PHONY: demo test test-serial test-fast bench bench-all gpu-carry install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,11 +21,16 @@ install: $(VENV)/.installed
 demo: install  ## train PPO on CartPole-v1 until solved
 	$(VENV)/bin/rlgen train configs/ppo_cartpole.yaml
 
+# the suite in parallel, one worker per core up to 4 (pytest-xdist): each test has its own tmp_path,
+# database and ports, so none depends on another's order or process
 test: install  ## the whole suite, slow learning tests included (what CI runs)
+	$(PY) -m pytest -q -n auto --maxprocesses 4
+
+test-serial: install  ## the whole suite in one process
 	$(PY) -m pytest -q
 
 test-fast: install  ## skip the slow learning tests
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n auto --maxprocesses 4 -m "not slow"
 
 bench: install  ## CartPole: rlgen vs raw SB3, time to solve and steps/s (~3 minutes; prints ratios)
 	$(PY) benchmarks/cartpole_time_to_solve.py
