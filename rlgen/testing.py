@@ -41,6 +41,7 @@ from rlgen.logging import Image, Logger, Table
 from rlgen.plain import UnsafeStateError
 from rlgen.registry import KINDS
 from rlgen.runner import _rng_state, _set_rng_state, choose_device, default_threads, process_state_kept, seed_everything
+from rlgen.transfer import restoring
 
 __all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
 
@@ -116,7 +117,7 @@ def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
         metrics_a = _train(original, name, f"unit {units + 1}")
         after_a = _comparable(original)
 
-        resumed = _build(cls, ctx, name, built)
+        resumed = _build(cls, ctx, name, built, resuming=True)
         resumed.load_state_dict(saved["experiment"])
         _set_rng_state(saved["rng"])  # after load_state_dict, as the runner's _restore does
         steps = [f"global_step is {resumed.global_step!r} after load_state_dict, not the saved "
@@ -205,13 +206,15 @@ def _load(cls: type, config: Any, overrides: Sequence[str], root: Path) -> Exper
 # --- building and training ------------------------------------------------------------------------
 
 
-def _build(cls: type, ctx: RunContext, name: str, built: list[Any]) -> Any:
-    """Construct, seed and set up as the runner does (construction comes before the seeding)."""
+def _build(cls: type, ctx: RunContext, name: str, built: list[Any], resuming: bool = False) -> Any:
+    """Construct, seed and set up as the runner does (construction comes before the seeding; a
+    copy that will receive a checkpoint is set up under `transfer.restoring`, loading no `init`)."""
     exp = cls(ctx.cfg)
     built.append(exp)
     torch.set_num_threads(ctx.cfg.train.threads or default_threads(ctx.device, exp))
     seed_everything(ctx.cfg.seed)
-    exp.setup(ctx)
+    with restoring() if resuming else nullcontext():
+        exp.setup(ctx)
     step = getattr(exp, "global_step", None)
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise ExperimentCheckError(name, [f"global_step after setup is {step!r}, not an int >= 0 "

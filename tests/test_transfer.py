@@ -76,6 +76,19 @@ def test_a_run_with_a_transferred_backbone_outlives_its_source(digits_encoder, t
     assert resumed.summary["status"] == "completed" and resumed.summary["global_step"] == 200
 
 
+def test_check_experiment_resumes_a_transferred_backbone_without_its_source(digits_encoder, tmp_path, monkeypatch):
+    """As the runner does: the copy that receives the checkpoint loads no `init`, so the source run
+    is opened once, for the original, and may be gone by the resume."""
+    import rlgen.transfer
+    from rlgen.testing import check_experiment
+
+    opened, load_trunk = [], rlgen.transfer.load_trunk
+    monkeypatch.setattr(rlgen.transfer, "load_trunk", lambda init: opened.append(init) or load_trunk(init))
+    check_experiment("supervised", "supervised_digits", _classifier(tmp_path, digits_encoder[0], freeze=True),
+                     units=1)
+    assert len(opened) == 1
+
+
 def test_a_frozen_backbone_is_bit_identical_after_training_and_the_head_learns(digits_encoder, tmp_path):
     run_dir, encoder = digits_encoder
     trained = _train("supervised_digits", tmp_path, *_classifier(tmp_path, run_dir, freeze=True),
