@@ -92,6 +92,7 @@ class Runner:
         self._started = False  # a unit was trained: the run directory holds a run
         self._jsonl: JsonlSink | None = None
         self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
+        self._nan_warned = False  # ... or NaN: said once
         self.rank, self.world_size = 0, 1
 
     @property
@@ -226,7 +227,8 @@ class Runner:
                 signal.signal(s, handler)
 
     def _evaluate(self) -> bool:
-        """Evaluate, track the best and the target; True when early stopping says stop."""
+        """Evaluate, track the best and the target; True when early stopping or `on_eval` says stop,
+        which an evaluation at or past train.total_steps never does: that run has completed."""
         st, stop_cfg, step = self.state, self.cfg.train.early_stop, self.exp.global_step
         st.evals += 1
         every = self.cfg.train.video_every
@@ -245,10 +247,36 @@ class Runner:
             console.print(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is not among this run's "
                           f"evaluation metrics{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint "
                           f"is kept and nothing stops early; it logs {', '.join(known) or 'none'}")
+        stop = self._score(value, step)
+        metrics["eval/wall_time_s"] = round(st.train_time_s, 3)
+        self.logger.log(metrics, step)
+        st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if _scalar(v)}}
+        pruned = self.on_eval is not None and self._call_on_eval(step, dict(st.last_eval))
+        if step >= self.cfg.train.total_steps:
+            # the budget is spent: the run completed, whatever this evaluation says (a target reached
+            # is recorded all the same), be it a scheduled evaluation or the one the loop adds at the end
+            return False
+        self.pruned = pruned
+        return stop or pruned
+
+    def _score(self, value: Any, step: int) -> bool:
+        """Track the best, the target and patience from the early-stop metric's `value`; True when
+        they say stop. A NaN is never the best; once the metric has had a number, a NaN counts as no
+        improvement (as Keras's EarlyStopping does), so a metric that turns NaN runs patience out.
+        Before its first number it counts toward nothing: a metric undefined for the whole run (an
+        imitation run's eval/expert_ratio against an expert no better than random) stops nothing,
+        as a metric the run does not log does."""
+        st, stop_cfg = self.state, self.cfg.train.early_stop
+        if not isinstance(value, numbers.Real):  # numpy's floats too
+            return False
+        sign = 1.0 if stop_cfg.mode == "max" else -1.0
+        top = st.best if st.top is None else st.top  # a run saved before `top` existed: they were one
         stop = False
-        if isinstance(value, (int, float)) and not math.isnan(value):
-            sign = 1.0 if stop_cfg.mode == "max" else -1.0
-            top = st.best if st.top is None else st.top  # a run saved before `top` existed: they were one
+        if math.isnan(value):
+            self._warn_nan(step, seen=top is not None)
+            if top is not None:
+                st.evals_since_best += 1
+        else:
             improved = top is None or sign * value > sign * top
             tol = stop_cfg.best_tolerance
             if improved or (tol > 0 and sign * value >= sign * top - tol):
@@ -265,14 +293,25 @@ class Runner:
                     self.logger.summary({"target/value": stop_cfg.target, "target/global_step": step,
                                          "target/wall_time_s": st.target_reached["wall_time_s"]})
                 stop = True
-            if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
-                stop = True
-        metrics["eval/wall_time_s"] = round(st.train_time_s, 3)
-        self.logger.log(metrics, step)
-        st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if _scalar(v)}}
-        if self.on_eval is not None and self._call_on_eval(step, dict(st.last_eval)):
-            self.pruned = stop = True
+        if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
+            stop = True
         return stop
+
+    def _warn_nan(self, step: int, seen: bool) -> None:
+        if self._nan_warned:
+            return
+        self._nan_warned = True
+        stop_cfg = self.cfg.train.early_stop
+        if not seen:
+            rule = ("until it has a number it keeps no best checkpoint and stops nothing; a NaN after one counts as "
+                    "no improvement toward train.early_stop.patience")
+        elif stop_cfg.patience is None:
+            rule = "a NaN is never the best (and counts as no improvement toward train.early_stop.patience, if set)"
+        else:
+            rule = ("a NaN is never the best and counts as no improvement toward train.early_stop.patience "
+                    f"({stop_cfg.patience})")
+        console.print(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is NaN at step {step:,}: "
+                      f"{rule} (said once)")
 
     def _call_on_eval(self, step: int, metrics: dict[str, Any]) -> bool:
         """The caller's hook. When it raises, the experiment and this evaluation are still sound: they
@@ -340,7 +379,11 @@ class Runner:
         checkpoint.count(self.exp.global_step, f"cannot resume {self.run_dir}: its checkpoint's step")
         for k, v in saved.items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
-        self._rescore(((state.get("config") or {}).get("train") or {}).get("early_stop") or {})
+        saved_train = (state.get("config") or {}).get("train") or {}
+        self._rescore(saved_train.get("early_stop") or {})
+        if self.state.stopped is not None and _real(saved_train.get("total_steps")) \
+                and self.exp.global_step >= saved_train["total_steps"]:
+            self.state.stopped = None  # stopped at its budget by an rlgen that did not yet call that completed
         _set_rng_state(state.get("rng"))
         if self.world_size > 1:
             distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)

@@ -1,0 +1,98 @@
+"""Early stopping at its edges: an early-stop metric that is NaN, and the evaluation at the end of
+the budget, which leaves a run `completed` whether or not the schedule put an evaluation there."""
+
+import json
+import math
+
+import pytest
+
+from rlgen.runner import Runner
+from tests.runner.toy import ToyExperiment, toy_config
+
+NAN_SAID = "is NaN at step"
+
+
+class NanEvals(ToyExperiment):
+    """eval/score is NaN at the evaluations numbered in `nan_evals` (0 = the first)."""
+
+    nan_evals: frozenset[int] = frozenset()
+
+    def evaluate(self, episodes=None, video_dir=None):
+        i, metrics = self.evals, super().evaluate(episodes, video_dir)
+        return {k: math.nan for k in metrics} if i in self.nan_evals else metrics
+
+
+def nan_toy(cfg, nan_evals):
+    exp = NanEvals(cfg)
+    exp.nan_evals = frozenset(nan_evals)
+    return exp
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_a_nan_evaluation_counts_as_no_improvement_is_never_the_best_and_is_said_once(tmp_path, capsys, mode):
+    cfg = toy_config(tmp_path, total_steps=1000, early_stop={"metric": "eval/score", "mode": mode, "patience": 2},
+                     toy={"scores": [5]})
+    summary = Runner(cfg, nan_toy(cfg, range(1, 100))).run()  # 5 at step 20, then NaN
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 60  # patience ran out
+    assert summary["best"] == {"metric": "eval/score", "value": 5.0, "global_step": 20}
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert err.count(NAN_SAID) == 1 and "no improvement toward train.early_stop.patience (2)" in err
+
+
+def test_a_metric_nan_until_it_has_a_number_stops_nothing_then_counts(tmp_path, capsys):
+    """A metric undefined for the run (imitation's eval/expert_ratio against an expert no better
+    than random) stops nothing, as a metric the run does not log; patience starts at its first number."""
+    cfg = toy_config(tmp_path, total_steps=100, early_stop={"metric": "eval/score", "patience": 2})
+    summary = Runner(cfg, nan_toy(cfg, range(100))).run()
+    assert summary["status"] == "completed" and summary["global_step"] == 100
+    assert summary["best"]["value"] is None
+    assert capsys.readouterr().err.count(NAN_SAID) == 1
+
+    cfg = toy_config(tmp_path, total_steps=1000, early_stop={"metric": "eval/score", "patience": 2},
+                     toy={"scores": [3]})
+    summary = Runner(cfg, nan_toy(cfg, {0, 1, 2, 4, 5})).run()  # a number at the 4th evaluation only
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 120
+    assert summary["best"] == {"metric": "eval/score", "value": 3.0, "global_step": 80}
+
+
+@pytest.mark.parametrize("eval_every", [25, 30])  # 25: an evaluation falls on step 100; 30: the loop adds one
+@pytest.mark.parametrize("rule, scores", [({"patience": 3}, [1]), ({"target": 5}, [1, 1, 1, 9])])
+def test_an_evaluation_at_the_budget_leaves_the_run_completed(tmp_path, eval_every, rule, scores):
+    def cfg(total):
+        return toy_config(tmp_path, total_steps=total, eval_every=eval_every, toy={"scores": scores},
+                          early_stop={"metric": "eval/score", **rule})
+
+    runner = Runner(cfg(100), ToyExperiment(cfg(100)))
+    summary = runner.run()
+    assert summary["status"] == "completed" and summary["global_step"] == 100
+    if "target" in rule:
+        assert summary["target_reached"]["global_step"] == 100  # recorded all the same
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "completed"
+    # it used its whole budget: a larger one trains on, until an evaluation under the same rule stops it
+    more = Runner(cfg(200), exp := ToyExperiment(cfg(200)), resume_dir=runner.run_dir)
+    assert more.run()["status"] == "stopped_early" and exp.units_trained > 0
+
+
+@pytest.mark.parametrize("eval_every", [25, 30])
+def test_on_eval_at_the_budget_leaves_the_run_completed(tmp_path, eval_every):
+    cfg = toy_config(tmp_path, total_steps=100, eval_every=eval_every)
+    summary = Runner(cfg, ToyExperiment(cfg), on_eval=lambda step, metrics: step >= 100).run()
+    assert summary["status"] == "completed" and summary["global_step"] == 100
+    early = Runner(cfg, ToyExperiment(cfg), on_eval=lambda step, metrics: step >= 50).run()
+    assert early["status"] == "pruned" and early["global_step"] < 100  # before the budget it still prunes
+
+
+def test_a_run_an_older_rlgen_stopped_at_its_budget_resumes_as_completed(tmp_path, monkeypatch):
+    """Before, an evaluation scheduled at the budget that said stop left the run `stopped_early`."""
+    cfg = toy_config(tmp_path, total_steps=100, eval_every=25, early_stop={"metric": "eval/score", "patience": 3})
+    evaluate = Runner._evaluate
+    monkeypatch.setattr(Runner, "_evaluate", lambda self: evaluate(self) or self.exp.global_step >= 100)
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "stopped_early"
+    monkeypatch.setattr(Runner, "_evaluate", evaluate)
+    as_it_is = Runner(cfg, exp := ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+    assert as_it_is["status"] == "completed" and exp.units_trained == 0
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "completed"
+    more = toy_config(tmp_path, total_steps=200, eval_every=25, early_stop={"metric": "eval/score", "patience": 3})
+    Runner(more, exp := ToyExperiment(more), resume_dir=runner.run_dir).run()
+    assert exp.units_trained > 0  # it used its whole budget: a larger one trains on
