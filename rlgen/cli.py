@@ -161,7 +161,7 @@ def train_seeds(args: argparse.Namespace) -> int:
             if (code := run.exit_code) != 0:
                 break  # interrupted: the remaining seeds do not start
     stop = cfgs[seeds[0]].train.early_stop
-    print_seeds_table(run_dirs, stop.metric, stop.target)
+    print_seeds_table(run_dirs, stop.metric, stop.target, stop.mode)
     return code
 
 
@@ -368,7 +368,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci,
-                            unfinished=args.include_unfinished)
+                            unfinished=args.include_unfinished, repeats=args.include_repeats)
     out = Console(highlight=False)  # the table is the result: stdout, so that it can be redirected
     if not out.is_terminal:
         out.width = 1000  # a file or pipe gets the whole table at its own width, no fold
@@ -453,6 +453,9 @@ def _compare_parser(sub: Any) -> None:
     c.add_argument("--include-unfinished", action="store_true",
                    help="also count runs that did not finish (failed, interrupted, or no summary.json: killed or "
                    "still running), marked in the runs column; by default they are left out and named")
+    c.add_argument("--include-repeats", action="store_true",
+                   help="also count every run of a seed that a group holds more than once with the same config (a "
+                   "rerun, or a copy); by default only the newest counts, and the others are named")
     c.add_argument("--out", metavar="PNG", type=_nonempty,
                    help="where to write the curves: a .png, .pdf or .svg file, or a folder (existing, or ending in /) "
                    "for compare_<metric>.png in it (default: RUNS_ROOT/compare_<metric>.png)")

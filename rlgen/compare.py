@@ -4,7 +4,8 @@ A run is a directory written by the runner (`runs/<name>/<run_id>/` with `config
 `metrics.jsonl` and, once it has ended, `summary.json` with its status). This module knows nothing
 about agents or envs: it reads those files, keeps the runs that finished (unless told otherwise),
 groups them by the config keys in which they differ (or by keys the user names, never pooling runs
-scored on different envs, games or data sets), and reduces each group to a few numbers with honest
+scored on different envs, games or data sets), keeps one run per seed of a config in each group
+(unless told otherwise), and reduces each group to a few numbers with honest
 uncertainty — mean ± sample std over runs, a 95% interval of the mean valid for the number of runs
 (a t-interval, or a BCa bootstrap with enough runs; rlgen/stats.py) cut to the range the metric can
 take (a CartPole return lies in [0, 500]), and the interquartile mean — plus a PNG of the learning
@@ -27,18 +28,20 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import yaml
+from rich.markup import escape
 
 from rlgen import stats
 from rlgen.checkpoint import FINISHED
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
 from rlgen.stats import Method
 
 Mode = Literal["max", "min"]
+DEFAULT_METRIC = "eval/return_mean"  # `rlgen compare --metric`'s default
 
 # Keys that differ between seeds of one experiment, or only change where and how it is logged,
 # checkpointed or stepped (neither what a run learns nor when it is evaluated): they never define a group.
@@ -435,8 +438,7 @@ def select_finished(runs: Sequence[RunData], unfinished: bool = False) -> list[R
     late = [r for r in runs if not r.finished]
     if not late:
         return list(runs)
-    names = ", ".join(f"{r.label} ({WHY_UNFINISHED.get(r.status, r.status)})" for r in late[:5])
-    names += f" and {len(late) - 5} more" if len(late) > 5 else ""
+    names = _some(f"{r.label} ({WHY_UNFINISHED.get(r.status, r.status)})" for r in late)
     if unfinished:
         console.print(f"[yellow]note:[/] counting {len(late)} unfinished run(s) as they are: {names}", soft_wrap=True)
         return list(runs)
@@ -446,6 +448,42 @@ def select_finished(runs: Sequence[RunData], unfinished: bool = False) -> list[R
     console.print(f"[yellow]note:[/] left out {len(late)} unfinished run(s): {names}; `rlgen compare "
                   "--include-unfinished` counts them", soft_wrap=True)
     return [r for r in runs if r.finished]
+
+
+def drop_repeats(groups: Sequence[Group], repeats: bool = False) -> list[Group]:
+    """One run per seed of one config in each group: the same seed trained twice (a rerun, or a copy
+    of a run gathered from elsewhere) is no independent sample, and counted twice it narrows the std
+    and the interval. Keeps the finished run, then the newest (its metrics.jsonl, which only
+    training writes, written last), and names the others; with `repeats` counts them all, and says so."""
+    out, left = [], []
+    for g in groups:  # sorted: each identity's newest run comes last and stays in `newest`
+        newest = {_identity(r): id(r) for r in sorted(g.runs, key=lambda r: (r.finished, _written(r)))}.values()
+        left += [r for r in g.runs if id(r) not in newest]
+        out.append(g if repeats else Group(g.label, [r for r in g.runs if id(r) in newest], g.omitted))
+    if left:
+        names = escape(_some(f"{r.path} (seed {r.config['seed']})" for r in left))
+        what = f"{len(left)} run(s) that repeat a seed of the same config in their group"
+        console.print(f"[yellow]note:[/] counting {what} as independent runs: {names}" if repeats else
+                      f"[yellow]note:[/] left out {what}, keeping the newest: {names}; `rlgen compare "
+                      "--include-repeats` counts them", soft_wrap=True)
+    return out
+
+
+def _identity(run: RunData) -> str:
+    """Two runs are the same run when they share the seed and every key that changes what a run
+    learns (all but IGNORED_KEYS). A config without a seed is its own."""
+    flat = flatten(run.config)
+    return _key({k: v for k, v in flat.items() if k == "seed" or not _ignored(k)}) if "seed" in flat else str(run.path)
+
+
+def _written(run: RunData) -> float:
+    return (run.path / "metrics.jsonl").stat().st_mtime
+
+
+def _some(names: Iterable[str], shown: int = 5) -> str:
+    """"a, b, c, d, e and 2 more"."""
+    names = list(names)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def check_metric(runs: Sequence[RunData], metric: str) -> None:
@@ -460,7 +498,7 @@ def check_metric(runs: Sequence[RunData], metric: str) -> None:
     silent = [r.label for r, keys in zip(runs, numeric) if not keys - {"global_step"}]
     none = (f"(none: {', '.join(silent[:3])}{' and more' if len(silent) > 3 else ''} logged no metric yet)" if silent
             else "(none in common: these runs are of different kinds)")
-    names = ", ".join(r.label for r in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    names = _some(r.label for r in missing)
     raise RlgenError(
         f"metric {metric!r} is not logged by {len(missing)} of {len(runs)} runs ({names}){hint}. "
         f"Metrics every run logs: {', '.join(common) or none}; pick one with --metric, or compare fewer runs"
@@ -469,14 +507,24 @@ def check_metric(runs: Sequence[RunData], metric: str) -> None:
 
 def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = None,
             threshold: float | None = None, mode: Mode = "max", method: Method = "t",
-            unfinished: bool = False) -> tuple[list[Group], list[GroupStats]]:
-    """Group the finished runs (all of them with `unfinished`) and summarize each group."""
+            unfinished: bool = False, repeats: bool = False) -> tuple[list[Group], list[GroupStats]]:
+    """Group the finished runs (all of them with `unfinished`), one run per seed of a config in a
+    group (all of them with `repeats`), and summarize each group."""
     runs = select_finished(runs, unfinished)
     check_metric(runs, metric)
-    groups = group_runs(runs, by)
+    groups = drop_repeats(group_runs(runs, by), repeats)
     if groups and (omitted := groups[0].omitted):
         more = f" and {len(omitted) - 4} more" if len(omitted) > 4 else ""
         console.print(f"[yellow]note:[/] labels show the fewest config keys that tell the groups apart; they also "
                       f"differ in {', '.join(omitted[:4])}{more} (--by KEY[,KEY] groups by keys you name)",
                       soft_wrap=True)
     return groups, [summarize(g, metric, threshold, mode, method) for g in groups]
+
+
+def compare_command(run_dirs: Sequence[Path | str], metric: str = DEFAULT_METRIC, mode: Mode = "max",
+                    threshold: float | None = None) -> str:
+    """The `rlgen compare` line (shell-quoted) that shows `run_dirs` by `metric` in `mode`, to print
+    after training them: the flags only where they differ from the command's defaults."""
+    flags = [*(["--metric", metric] if metric != DEFAULT_METRIC else []), *(["--mode", mode] if mode != "max" else []),
+             *(["--threshold", repr(float(threshold)).removesuffix(".0")] if threshold is not None else [])]
+    return shell_line("rlgen", "compare", *run_dirs, *flags)

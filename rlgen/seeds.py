@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from rich.markup import escape
 
@@ -30,6 +30,9 @@ from rlgen import rundir
 from rlgen.config import MAX_SEED, ExperimentConfig
 from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
+
+if TYPE_CHECKING:
+    from rlgen.compare import Mode
 
 
 MAX_SEEDS = 10_000  # every seed's config is checked before the first starts
@@ -171,22 +174,24 @@ def _show(r: SeedResult) -> None:
     console.print(body, markup=False, highlight=False)
 
 
-def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | None) -> None:
-    """The seeds side by side, one group: mean ± std of the final and best values."""
-    from rlgen.compare import compare, read_run
+def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | None, mode: Mode) -> None:
+    """The seeds side by side, one group: mean ± std of the final and best values (the best and
+    the steps to `threshold` in the config's train.early_stop.mode), and the command that shows
+    them again."""
+    from rlgen.compare import compare, compare_command, read_run
     from rlgen.compare_report import stats_table
 
     if len(run_dirs) < 2:
         return
     try:
-        _, stats = compare([read_run(p) for p in run_dirs], metric, by=["name"], threshold=threshold)
+        _, stats = compare([read_run(p) for p in run_dirs], metric, by=["name"], threshold=threshold, mode=mode)
     except RlgenError as e:  # a run that logged no eval; the runs themselves are fine
         console.print(f"[yellow]no seed table:[/] {e}")
         return
     for s in stats:
         s.label = s.label.removeprefix("name=")
     console.print(stats_table(stats, metric, threshold))
-    console.print(f"compare later with: {escape(shell_line('rlgen', 'compare', *run_dirs))}", soft_wrap=True)
+    console.print(f"compare later with: {escape(compare_command(run_dirs, metric, mode, threshold))}", soft_wrap=True)
 
 
 class SeedsProgress:

@@ -75,7 +75,7 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     if len(here) < len(done):
         console.print(f"{len(done) - len(here)} of the runs are on other machines: gather them (or share "
                       "logging.dir) to compare them all")
-    print_seeds_table(here, stop.metric, stop.target)
+    print_seeds_table(here, stop.metric, stop.target, stop.mode)
     return 0
 
 
