@@ -21,7 +21,9 @@ from typing import Annotated, Any, ClassVar, Literal, Mapping, Sequence, Union
 import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      ValidatorFunctionWrapHandler, field_validator, model_validator)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import BACKBONES, KINDS
@@ -52,12 +54,93 @@ def whole_count(value: Any, what: str) -> int:
     return int(value)
 
 
+def _members(t: Any) -> list[Any]:
+    """Flatten Annotated / Union / Optional into the plain types they can be."""
+    origin = typing.get_origin(t)
+    if origin is Annotated:
+        return _members(typing.get_args(t)[0])
+    if origin in (Union, types.UnionType):
+        return [m for a in typing.get_args(t) for m in _members(a)]
+    return [t]
+
+
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, defaults are validated too, and a
-    float field takes finite numbers only (`inf`, `.nan`, `1e400` are refused where the field is
-    declared; a field where inf means "off" says so with `Field(allow_inf_nan=True)`)."""
+    """Base of every config section: unknown keys are errors, defaults are validated too, a float
+    field takes finite numbers only (`inf`, `.nan`, `1e400` are refused where the field is declared;
+    a field where inf means "off" says so with `Field(allow_inf_nan=True)`), and true/false goes only
+    where a flag (or anything) is declared (`_no_stray_bools`)."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _no_stray_bools(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # pydantic's lax mode reads True as 1 in an int or float field (`optim.lr=true` would train
+        # at lr 1.0); strict mode would refuse that but also `total_steps: 1e5`, which YAML reads as
+        # a float and the README allows. So only a bool is checked, wherever it sits in a field. (A
+        # model validator, not a field one: pydantic allows no field validator on a union's tag.)
+        found = [(key, *f) for key, value in data.items() if (field := cls.model_fields.get(key))
+                 for f in _stray_bools([field.annotation], value)] if isinstance(data, Mapping) else []
+        if not found:
+            return handler(data)
+        ours = [InitErrorDetails(type=PydanticCustomError("yaml_bool", "{problem}", {"problem": problem}),
+                                 loc=(key, *loc), input=bad) for key, loc, bad, problem in found]
+        try:  # the section's other problems too, so that every problem is said at once
+            handler(data)
+            theirs = []
+        except ValidationError as e:
+            theirs = [InitErrorDetails(type=PydanticCustomError(err["type"], err["msg"], err.get("ctx")),
+                                       loc=err["loc"], input=err["input"]) for err in e.errors()
+                      if not any(err["loc"][:len(o["loc"])] == o["loc"] for o in ours)]
+        raise ValidationError.from_exception_data(cls.__name__, [*ours, *theirs])
+
+
+_YAML_BOOLS = {"yes", "no", "on", "off", "true", "false"}
+
+
+def _stray_bools(annotations: list[Any], value: Any,
+                 loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool, str]]:
+    """(location, value, problem) of every True/False in `value` (lists, tuples and mappings
+    included) where none of `annotations` takes a bool: where a number or text is expected. Models
+    are left to their own check; `Any` takes a bool (free-form sections have their own checks)."""
+    members = [m for a in annotations for m in _members(a)]
+    if any(m is Any or (isinstance(m, type) and issubclass(m, BaseModel)) for m in members):
+        return []
+    if isinstance(value, bool):
+        choices = [a for m in members if typing.get_origin(m) is Literal for a in typing.get_args(m)]
+        if bool in members or any(a is value for a in choices):
+            return []
+        if any(isinstance(m, type) and issubclass(m, (int, float)) for m in members) or any(
+                isinstance(a, (int, float)) and not isinstance(a, bool) for a in choices):
+            return [(loc, value, f"expected a number, got {value}")]
+        if str in members or any(isinstance(a, str) for a in choices):
+            expected = "text" if str in members else f"one of {', '.join(repr(a) for a in choices)}"
+            # YAML 1.1 (OmegaConf's reader) turns yes/no/on/off/true/false into a bool unless quoted
+            quote = str in members or any(str(a).lower() in _YAML_BOOLS for a in choices)
+            return [(loc, value, f"expected {expected}, got {value} (YAML reads an unquoted yes/no, on/off or "
+                                 f"true/false as true/false)" + (f"; put the word in quotes (e.g. "
+                                 f"'{'yes' if value else 'no'}') to keep it as text" if quote else ""))]
+        return []
+    if isinstance(value, (list, tuple)):
+        found = []
+        for i, item in enumerate(value):
+            inner = [_item_type(m, i) for m in members if typing.get_origin(m) in (list, tuple, set, frozenset)]
+            found += _stray_bools([t for t in inner if t is not None], item, (*loc, i))
+        return found
+    if isinstance(value, Mapping):
+        inner = [typing.get_args(m)[-1] for m in members if typing.get_origin(m) is dict and typing.get_args(m)]
+        return [f for key, item in value.items() for f in _stray_bools(inner, item, (*loc, key))]
+    return []
+
+
+def _item_type(container: Any, i: int) -> Any:
+    """The type of item `i` of a list[X] / tuple[X, Y] / tuple[X, ...] annotation; None past a tuple's end."""
+    args = typing.get_args(container)
+    if not args:
+        return Any
+    if typing.get_origin(container) is not tuple or (len(args) == 2 and args[1] is Ellipsis):
+        return args[0]
+    return args[i] if i < len(args) else None
 
 
 def _is_nan(value: Any) -> bool:
@@ -93,8 +176,6 @@ def finite_numbers(inf_means_off: Sequence[str] = ()) -> AfterValidator:
     except that a top-level key in `inf_means_off` may be +inf (where the argument reads it as "no
     limit", e.g. a gradient-norm clip). Each problem is reported at its own key:
     `agent.hyperparams.clip_range: must be a finite number (got inf)`."""
-    from pydantic_core import InitErrorDetails, PydanticCustomError
-
     off = frozenset(inf_means_off)
 
     def bad(value: Any, key: Any) -> bool:
@@ -567,7 +648,12 @@ def _salvage(model: type[ExperimentConfig], raw: dict, base: Mapping[str, Any],
 
     fixed = copy.deepcopy(raw)
     for path in paths:
-        keys = path.split(".")
+        keys, node = path.split("."), fixed
+        for i, key in enumerate(keys):  # an item of a list (`hidden.0`) is set back with its whole list
+            node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, list):
+                keys = keys[:i + 1]
+                break
         holder, original = fixed, base
         for key in keys[:-1]:
             holder = holder.get(key) if isinstance(holder, dict) else None
@@ -624,14 +710,10 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
         if bad:
             raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
         for override in overrides:
-            # `key=value`, the value read as YAML; a mapping or list *replaces* what is there, so
-            # `agent.policy.backbone={type: transformer}` does not keep the MLP's `hidden`
-            key, _, text = override.partition("=")
-            value = OmegaConf.from_dotlist([f"v={text}"])["v"]
-            OmegaConf.update(conf, key, value, merge=False)
-        raw = OmegaConf.to_container(conf, resolve=True)
-    except OmegaConfBaseException as e:
-        raise RlgenError(f"{where}: could not read the config: {e}") from None
+            _override(conf, override, where)
+        raw = _resolved(conf, overrides, where)
+    except OmegaConfBaseException as e:  # the file's own `${...}` that does not parse
+        raise RlgenError(f"{where}: could not read the config: {_omegaconf_problem(e)}") from None
     except Exception as e:  # yaml.YAMLError and friends: say where, not how deep
         if isinstance(e, RlgenError):
             raise
@@ -639,6 +721,78 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
     if not isinstance(raw, dict):
         raise RlgenError(f"{where}: the config must be a mapping of keys to values")
     return raw
+
+
+def _override(conf: Any, override: str, where: str) -> None:
+    """Apply one `key=value` override to `conf`, the value read as YAML; a mapping or list *replaces*
+    what is there, so `agent.policy.backbone={type: transformer}` does not keep the MLP's `hidden`.
+    A `${...}` in the value is kept as written: `_resolved` resolves it against the whole config, as
+    one in the file (read alone, `${train.total_steps}` would name a key of nothing)."""
+    key, _, text = override.partition("=")
+    try:
+        value = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={text}"]), resolve=False)["v"]
+    except Exception as e:  # yaml.YAMLError, or OmegaConf's grammar error for a broken `${`
+        problem = (_omegaconf_problem(e, with_key=False) if isinstance(e, OmegaConfBaseException)
+                   else " ".join(str(e).split()))
+        raise RlgenError(f"{where}: override {override!r}: its value cannot be read (YAML, with ${{...}} for "
+                         f"another key's value): {problem}") from None
+    try:
+        OmegaConf.update(conf, key, value, merge=False)
+    except (OmegaConfBaseException, ValueError) as e:  # a list index past the end, or not a number
+        problem = _list_problem(conf, key) or _omegaconf_problem(e)
+        raise RlgenError(f"{where}: override {override!r}: {problem}") from None
+
+
+def _list_problem(conf: Any, key: str) -> str | None:
+    """What is wrong with `key` where it indexes a list of `conf` (an index past its end, a word)."""
+    parts = key.split(".")
+    node = conf
+    for i, part in enumerate(parts):
+        if OmegaConf.is_list(node):
+            if not part.isdigit() or int(part) >= len(node):
+                at = ".".join(parts[:i])
+                return (f"{at} is a list of {len(node)} items, which has no item {part!r}; to change its length "
+                        f"write the whole list: {at}=[...]")
+            node = node[int(part)]
+        elif OmegaConf.is_dict(node) and part in node:
+            node = node._get_node(part)
+        else:
+            return None
+    return None
+
+
+def _resolved(conf: Any, overrides: Sequence[str], where: str) -> Any:
+    """`conf` as plain data with every `${...}` resolved, the file's and the overrides'; a failure is
+    one line naming the override (or the file's key) it comes from."""
+    try:
+        return OmegaConf.to_container(conf, resolve=True)
+    except OmegaConfBaseException as e:
+        at = re.sub(r"\[(\d+)\]", r".\1", str(getattr(e, "full_key", None) or ""))
+        given = [o for o in overrides if at == o.partition("=")[0] or at.startswith(o.partition("=")[0] + ".")]
+        problem = _omegaconf_problem(e, with_key=False)
+        if (missing := re.match(r"Interpolation key '([^']*)' not found", problem)) is not None:
+            problem += (_did_you_mean(missing[1], _dotted_keys(conf)) +
+                        "; a ${...} names a key of the whole config, e.g. ${train.total_steps}")
+        source = f"override {given[-1]!r}" if given else at or "<root>"
+        raise RlgenError(f"{where}: {source}: could not resolve its ${{...}}: {problem}") from None
+
+
+def _omegaconf_problem(e: Exception, with_key: bool = True) -> str:
+    """OmegaConf's message on one line: its first line (the rest repeats the key and the node type),
+    and the key it is about."""
+    lines = str(e).strip().splitlines()
+    first = lines[0] if lines else type(e).__name__
+    key = getattr(e, "full_key", None)
+    return f"{first} (at {key})" if with_key and key else first
+
+
+def _dotted_keys(conf: Any, path: str = "") -> list[str]:
+    """The dotted key of every value (not section) of an OmegaConf mapping."""
+    found = []
+    for key in conf.keys():
+        where, node = f"{path}.{key}" if path else str(key), conf._get_node(key)
+        found += _dotted_keys(node, where) if OmegaConf.is_dict(node) else [where]
+    return found
 
 
 def _bare_scalar(path: Path) -> bool:
@@ -688,6 +842,8 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
         return f"{path}.type: unknown type {tag!r}{_did_you_mean(str(tag), tags)}; known: {', '.join(tags)}"
     if error_type == "missing":
         return f"{path}: required key is missing"
+    if error_type == "yaml_bool":  # true/false where a number or text is declared (Section._no_stray_bools)
+        return f"{path}: {msg}"
     if error_type == "finite_number":  # inf, -inf, 1e400 (or NaN) where only a finite number means something
         return f"{path}: must be a finite number (got {err.get('input')!r})"
     if error_type == "value_error":  # a validator's own message says what and how to fix it
@@ -731,16 +887,6 @@ def _walk(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[An
 def _ann(m: type[BaseModel], field: str) -> Any:
     f = m.model_fields.get(field)
     return f.annotation if f is not None else None
-
-
-def _members(t: Any) -> list[Any]:
-    """Flatten Annotated / Union / Optional into the plain types they can be."""
-    origin = typing.get_origin(t)
-    if origin is Annotated:
-        return _members(typing.get_args(t)[0])
-    if origin in (Union, types.UnionType):
-        return [m for a in typing.get_args(t) for m in _members(a)]
-    return [t]
 
 
 def _did_you_mean(word: str, choices: Any) -> str:

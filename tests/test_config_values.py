@@ -1,0 +1,174 @@
+"""What a config value may be: `${...}` in an override resolves against the whole config (as in the
+file), and YAML's true/false goes only where a flag is declared, never read as the number 1 or 0."""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pytest
+from pydantic import Field
+
+from rlgen.api import config_path, load_config
+from rlgen.config import ExperimentConfig, Section
+from rlgen.errors import ConfigError, RlgenError
+
+DEMO = "configs/ppo_cartpole.yaml"
+
+
+def problems(overrides, config=DEMO):
+    with pytest.raises(ConfigError) as info:
+        load_config(config, overrides)
+    return info.value.problems
+
+
+def refused(overrides, config=DEMO) -> str:
+    with pytest.raises(RlgenError) as info:
+        load_config(config, overrides)
+    message = str(info.value)
+    assert "\n" not in message, message
+    return message
+
+
+# --- ${...} in an override ---
+
+
+def test_an_override_interpolation_resolves_against_the_whole_config(monkeypatch):
+    cfg = load_config(DEMO, ["train.eval_every=${train.total_steps}"])
+    assert cfg.train.eval_every == cfg.train.total_steps == 100_000
+    # resolved once every override is in, whatever their order: the key it names may be overridden too
+    cfg = load_config(DEMO, ["train.checkpoint_every=${train.eval_every}", "train.eval_every=4096"])
+    assert cfg.train.checkpoint_every == 4096
+    monkeypatch.setenv("RLGEN_TEST_PROJECT", "from-env")
+    cfg = load_config(DEMO, ["logging.wandb.project=${oc.env:RLGEN_TEST_PROJECT}", "logging.wandb.tags=['${name}', x]"])
+    assert cfg.logging.wandb.project == "from-env" and cfg.logging.wandb.tags == ["ppo_cartpole", "x"]
+
+
+def test_an_override_interpolation_resolves_in_a_zoo_config():
+    cfg = load_config("zoo:ppo/CartPole-v1", ["train.eval_every=${train.total_steps}"])
+    assert cfg.train.eval_every == cfg.train.total_steps
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("train.eval_every=${train.total_step}", "override 'train.eval_every=${train.total_step}': could not resolve its "
+     "${...}: Interpolation key 'train.total_step' not found (did you mean 'train.total_steps'?)"),
+    ("logging.wandb.project=${oc.env:RLGEN_NO_SUCH_VARIABLE}", "override 'logging.wandb.project=${oc.env:"
+     "RLGEN_NO_SUCH_VARIABLE}': could not resolve its ${...}: KeyError raised while resolving interpolation: "
+     "\"Environment variable 'RLGEN_NO_SUCH_VARIABLE' not found\""),
+    ("train.eval_every=${train.eval_every}", "override 'train.eval_every=${train.eval_every}': could not resolve its "
+     "${...}: Recursive interpolation detected"),
+    ("logging.wandb.project=${name", "override 'logging.wandb.project=${name': its value cannot be read"),
+    ("optim.lr=[1", "override 'optim.lr=[1': its value cannot be read"),
+    ("agent.policy.backbone.hidden.5=3", "override 'agent.policy.backbone.hidden.5=3': agent.policy.backbone.hidden "
+     "is a list of 2 items, which has no item '5'; to change its length write the whole list: "
+     "agent.policy.backbone.hidden=[...]"),
+    ("agent.policy.backbone.hidden.x=3", "override 'agent.policy.backbone.hidden.x=3': agent.policy.backbone.hidden "
+     "is a list of 2 items, which has no item 'x'"),
+])
+def test_an_override_that_cannot_be_applied_is_one_line_naming_it(override, expected):
+    message = refused([override])
+    assert message.startswith(f"{DEMO}: {expected}"), message
+
+
+def test_an_interpolation_in_the_file_that_fails_is_one_line_naming_its_key(tmp_path):
+    text = Path(config_path("ppo_cartpole")).read_text()
+    assert "eval_every: 2048" in text
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("eval_every: 2048", "eval_every: ${train.total_step}"))
+    assert refused([], broken).startswith(f"{broken}: train.eval_every: could not resolve its ${{...}}: Interpolation "
+                                          "key 'train.total_step' not found (did you mean 'train.total_steps'?)")
+    broken.write_text(text.replace("eval_every: 2048", "eval_every: ${train"))
+    assert refused([], broken) == (f"{broken}: could not read the config: no viable alternative at input '${{train' "
+                                   "(at train.eval_every)")
+
+
+def test_an_interpolation_error_is_one_cli_line_and_no_run(tmp_path, capsys):
+    from rlgen.cli import main
+
+    assert main(["train", "ppo_cartpole", "train.eval_every=${train.nope}", f"logging.dir={tmp_path}",
+                 "logging.wandb.mode=disabled"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "override 'train.eval_every=${train.nope}'" in err and "full_key" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- true/false where a number or text is declared ---
+
+
+@pytest.mark.parametrize("config, override, expected", [
+    (DEMO, "optim.lr=true", "optim.lr: expected a number, got True"),
+    (DEMO, "optim.betas=[true, 0.9]", "optim.betas.0: expected a number, got True"),
+    (DEMO, "optim.eps=false", "optim.eps: expected a number, got False"),  # Optional
+    (DEMO, "agent.policy.backbone.hidden=[true, 64]", "agent.policy.backbone.hidden.0: expected a number, got True"),
+    (DEMO, "agent.policy.net_arch=[64, false]", "agent.policy.net_arch.1: expected a number, got False"),
+    (DEMO, "train.total_steps=true", "train.total_steps: expected a number, got True"),
+    (DEMO, "train.early_stop.target=true", "train.early_stop.target: expected a number, got True"),
+    (DEMO, "env.n_envs=true", "env.n_envs: expected a number, got True"),
+    (DEMO, "env.normalize.clip_obs=true", "env.normalize.clip_obs: expected a number, got True"),
+    (DEMO, "seed=true", "seed: expected a number, got True"),
+    ("gan_ring8", "generator.optim.lr=true", "generator.optim.lr: expected a number, got True"),
+    ("selfplay_tictactoe", "league.reference_prob=true", "league.reference_prob: expected a number, got True"),
+    ("selfplay_tictactoe", "ratings.targets={random: true}", "ratings.targets.random: expected a number, got True"),
+    ("teams_simple_tag", "ratings.episodes=true", "ratings.episodes: expected a number, got True"),
+])
+def test_true_or_false_is_no_number(config, override, expected):
+    """pydantic's lax mode would read True as 1: `optim.lr=true` trained at lr 1.0."""
+    assert problems([override], config) == [expected]
+
+
+def test_true_as_a_number_is_reported_beside_every_other_problem():
+    """Beside its section's other problems, and the kind's own check still runs (the list holding
+    the bad item is set back to the file's)."""
+    ps = problems(["optim.lr=true", "optim.type=adamm", "train.total_steps=true", "train.eval_evry=5",
+                   "agent.policy.backbone.hidden=[true]", "agent.hyperparams.n_step=3"])
+    assert sorted(p.split(":")[0] for p in ps) == ["agent.hyperparams.n_step", "agent.policy.backbone.hidden.0",
+                                                   "optim.lr", "optim.type", "train.eval_evry", "train.total_steps"]
+
+
+def test_flags_and_counts_with_an_exponent_still_load():
+    cfg = load_config(DEMO, ["optim.fused=false", "train.progress=false", "env.normalize.reward=true",
+                             "train.total_steps=1e5", "env.n_envs=4.0", "agent.hyperparams.n_steps=3.2e1"])
+    assert cfg.optim.fused is False and cfg.train.progress is False and cfg.env.normalize.reward is True
+    assert cfg.train.total_steps == 100_000 and isinstance(cfg.train.total_steps, int) and cfg.env.n_envs == 4
+
+
+class PluginSection(Section):
+    """A kind's own section from outside rlgen: the same rule holds for it without a line of its own."""
+
+    size: int = 1
+    rates: tuple[float, ...] = ()
+    weights: dict[str, list[Annotated[float, Field(gt=0)]]] = {}
+    mode: Literal["fast", "slow"] | int = "fast"
+    flag: bool | float = False  # a bool is declared: True stays True
+
+
+class PluginConfig(ExperimentConfig):
+    kind: Literal["plugin"]
+    plugin: PluginSection = PluginSection()
+
+
+def test_a_kinds_own_section_refuses_true_as_a_number_too():
+    from rlgen.config import load_config as load_with_kinds
+
+    base, kinds = {"name": "p", "kind": "plugin", "train": {"total_steps": 10}}, {"plugin": PluginConfig}
+    with pytest.raises(ConfigError) as info:
+        load_with_kinds({**base, "plugin": {"size": True, "rates": [0.5, False], "weights": {"a": [1.0, True]},
+                                            "mode": True, "flag": True}}, kinds=kinds)
+    assert sorted(info.value.problems) == ["plugin.mode: expected a number, got True",
+                                           "plugin.rates.1: expected a number, got False",
+                                           "plugin.size: expected a number, got True",
+                                           "plugin.weights.a.1: expected a number, got True"]
+    ok = load_with_kinds({**base, "plugin": {"flag": True, "size": 2, "mode": "slow"}}, kinds=kinds)
+    assert ok.plugin.flag is True and ok.plugin.size == 2
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("name=yes", "name: expected text, got True (YAML reads an unquoted yes/no, on/off or true/false as true/false); "
+     "put the word in quotes (e.g. 'yes') to keep it as text"),
+    ("logging.wandb.entity=no", "logging.wandb.entity: expected text, got False"),
+    ("logging.wandb.tags=[x, on]", "logging.wandb.tags.1: expected text, got True"),
+    ("logging.wandb.mode=off", "logging.wandb.mode: expected one of 'online', 'offline', 'disabled', got False (YAML "
+     "reads an unquoted yes/no, on/off or true/false as true/false)"),
+])
+def test_a_yaml_boolean_where_text_is_declared_says_to_quote_it(override, expected):
+    (p,) = problems([override])
+    assert p.startswith(expected), p
+    assert load_config(DEMO, ["name='yes'"]).name == "yes"
