@@ -12,6 +12,7 @@ name was converted from), leaving out the seed and the logging settings:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -19,8 +20,10 @@ from rlgen.config import ExperimentConfig
 
 # Keys that never tell variants apart: the seed (it has its own `s1`), where and how a run logs.
 IGNORED = ("seed", "logging", "train.progress", "train.threads", "train.video_every")
-MAX_LEN = 128  # W&B's limit for a group name
-MAX_TAG = 64  # and for one tag
+# W&B's limits: a run name or group of more than 128 characters fails when the run starts or syncs
+# (NVIDIA-NeMo/Skills#842), a tag of more than 64 too (wandb#4208; wandb.Settings checks tags itself).
+MAX_LEN = 128
+MAX_TAG = 64
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,9 @@ def identity(cfg: ExperimentConfig, base: ExperimentConfig | None = None) -> Ide
     """Name, group and tags of a run of `cfg`; `base` defaults to the config it came from."""
     base = base if base is not None else base_config(cfg)
     parts = [] if base is None else describe(differences(cfg, base))
-    group = _clip(" ".join([cfg.name, *parts]), MAX_LEN)
-    return Identity(name=_clip(f"{group} s{cfg.seed}", MAX_LEN), group=group,
-                    tags=[_clip(p, MAX_TAG) for p in parts])
+    variant, seed = " ".join([cfg.name, *parts]), f" s{cfg.seed}"
+    return Identity(name=clip(variant, MAX_LEN - len(seed)) + seed, group=clip(variant, MAX_LEN),
+                    tags=[clip(p, MAX_TAG) for p in parts])
 
 
 def base_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
@@ -98,5 +101,11 @@ def _ignored(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in IGNORED)
 
 
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+def clip(text: str, n: int) -> str:
+    """`text` in at most `n` characters. A longer one is cut and ends in `… ` and 8 hex digits of
+    a hash of the whole: two texts that differ only past the cut stay two, and one text is cut the
+    same way in every process (a run's seeds share their group)."""
+    if len(text) <= n:
+        return text
+    digest = hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+    return f"{text[: n - len(digest) - 2]}… {digest}"

@@ -70,14 +70,25 @@ def open_study(name: str, url: str, *, direction: str, heartbeat: HeartbeatConfi
     storage = _storage(url, heartbeat)
     if not create:
         try:
-            return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
         except KeyError:
             raise RlgenError(f"no study {name!r} in {shown_url(url)} yet") from None
-    try:
-        return optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction=direction,
-                                   sampler=sampler, pruner=pruner)
-    except ValueError as e:  # e.g. an existing study with another direction
-        raise RlgenError(f"study {name!r} in {shown_url(url)}: {e}") from None
+        _check_direction(study, direction, url)
+        return study
+    # An existing study keeps the direction it was made with: Optuna loads it and ignores `direction`.
+    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction=direction,
+                                sampler=sampler, pruner=pruner)
+    _check_direction(study, direction, url)
+    return study
+
+
+def _check_direction(study: Any, direction: str, url: str) -> None:
+    """The study ranks trials the way it was made to; another direction would rank them the wrong way round."""
+    held = " and ".join(d.name.lower() for d in study.directions)
+    if held != direction:
+        raise RlgenError(f"study {study.study_name!r} in {shown_url(url)} was made to {held}, not to {direction}: its "
+                         f"trials would be ranked the wrong way round; keep it to {held} (a sweep file's direction:, "
+                         "a config's train.early_stop.mode), or start a new study with --study NEW_NAME")
 
 
 def _storage(url: str, hb: HeartbeatConfig) -> Any:
@@ -223,15 +234,24 @@ def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyPr
         time.sleep(poll_s)
 
 
+def first_attempt(trial: Any) -> int:
+    """The trial's number, or its first attempt's for a retry: the number its run goes by."""
+    frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+    return int(frozen.system_attrs.get(RETRY_OF, trial.number))
+
+
 def train_trial(trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[ExperimentConfig], Any],
                 on_eval: Callable[[int, dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """Run the trial's config, resuming the run of a dead or interrupted attempt when its
     directory holds a checkpoint. Interrupted (Ctrl-C, SIGTERM): KeyboardInterrupt, once the run
-    has written its checkpoint."""
+    has written its checkpoint. The run's W&B config gets `optuna: {study, trial, params}`."""
     from rlgen.runner import Runner
 
     resume = _resumable(trial)
-    runner = Runner(cfg, make_experiment(cfg), resume_dir=resume, on_eval=on_eval)
+    note: dict[str, Any] = {"study": trial.study.study_name, "trial": first_attempt(trial)}
+    if trial.params:  # a sweep's draws (a categorical by its label); a seed queue draws none
+        note["params"] = trial.params
+    runner = Runner(cfg, _noting(make_experiment(cfg), {"optuna": note}), resume_dir=resume, on_eval=on_eval)
     trial.set_user_attr("run_dir", str(runner.run_dir.absolute()))  # before training: a retry finds it here
     summary = runner.run()
     trial.set_user_attr("status", summary["status"])
@@ -240,6 +260,19 @@ def train_trial(trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[Ex
         console.print(f"trial {trial.number} interrupted at step {summary['global_step']:,}")
         raise KeyboardInterrupt
     return summary
+
+
+def _noting(exp: Any, note: dict[str, Any]) -> Any:
+    """`exp`, whose setup also adds `note` to the run's configuration for the sinks that keep one
+    (W&B): setup is where a kind adds its own (the RL kind, SB3's resolved arguments)."""
+    setup = exp.setup
+
+    def setup_and_note(ctx: Any) -> None:
+        setup(ctx)
+        ctx.logger.config(note)
+
+    exp.setup = setup_and_note
+    return exp
 
 
 def _resumable(trial: Any) -> Path | None:

@@ -14,12 +14,12 @@ A sweep file names a base config and a search space over any dotted config key::
         choices: {mlp: {type: mlp, hidden: [64, 64]}, tf: {type: transformer, d_model: 32}}
 
 Trials write ordinary run directories under `<logging.dir>/<study>/` (name = the study, one W&B
-group), report every evaluation to Optuna through the runner's `on_eval` hook so that poor trials
-are pruned, and the best trial's config is written as a ready-to-run YAML file. The study lives in
-SQLite next to the runs unless `storage` names another database URL (PostgreSQL, MySQL), which
-lets many machines work on one study: `rlgen/study_queue.py` shares the trials out among the
-workers and retries a dead worker's trial from its last checkpoint. This module knows no kind: the
-caller passes `load` and `make_experiment`.
+group, each W&B run named `<study> t<N> <draws>`), report every evaluation to Optuna through the
+runner's `on_eval` hook so that poor trials are pruned, and the best trial's config is written as a
+ready-to-run YAML file. The study lives in SQLite next to the runs unless `storage` names another
+database URL (PostgreSQL, MySQL), which lets many machines work on one study:
+`rlgen/study_queue.py` shares the trials out among the workers and retries a dead worker's trial
+from its last checkpoint. This module knows no kind: the caller passes `load` and `make_experiment`.
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ from optuna.samplers import BaseSampler
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from rich.markup import escape
 
+from rlgen.compare import compare_command
 from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _describe, is_study_name,
                           save_config, whole_count)
 from rlgen.errors import RlgenError, shell_line
+from rlgen.identity import MAX_LEN, clip, describe
 from rlgen.logging import console
-from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, short, shown_url,
+from rlgen.study_queue import (HeartbeatConfig, StudyProgress, first_attempt, open_study, run_value, short, shown_url,
                                status_table, train_trial, work)
 
 # --- the sweep file -------------------------------------------------------------------------------
@@ -348,18 +350,21 @@ class Sweep:
         self.folder = Path(self.base.logging.dir) / str(self.spec.study)
         for where, params in _probes(self.spec):  # a misspelt key or a bad value fails now, not at trial 7
             try:
-                self.trial_config(params)
+                self.trial_config(params, 0, {})
             except ConfigError as e:
                 raise ConfigError(where, e.problems) from None
             except RlgenError as e:
                 raise RlgenError(f"{where}: {e}") from None
 
-    def trial_config(self, params: dict[str, Any]) -> ExperimentConfig:
+    def trial_config(self, params: dict[str, Any], number: int, drawn: Mapping[str, Any]) -> ExperimentConfig:
         """The base config with the trial's values; its runs go to <logging.dir>/<study>/, one W&B
-        group. The sweep shows one progress bar for the whole study, so the trial's own is off."""
+        group, each W&B run named by its trial number and draws (`drawn`: Optuna's values, a
+        categorical by its label), as `rlgen sweep --status` shows them. The sweep shows one progress
+        bar for the whole study, so the trial's own is off."""
         tags = sorted({*self.base.logging.wandb.tags, "sweep"})
+        name = clip(" ".join([f"{self.spec.study} t{number}", *describe(drawn)]), MAX_LEN)
         study = {"name": self.spec.study, "logging.wandb.group": self.spec.study, "logging.wandb.tags": tags,
-                 "train.progress": False}
+                 "logging.wandb.name": name, "train.progress": False}
         return self.best_config({**params, **study})
 
     def best_config(self, params: dict[str, Any]) -> ExperimentConfig:
@@ -386,7 +391,7 @@ class Sweep:
         import optuna
 
         params = {k: suggest(trial, k, s) for k, s in self.spec.space.items()}
-        cfg = self.trial_config(params)
+        cfg = self.trial_config(params, first_attempt(trial), trial.params)
 
         def report(step: int, metrics: dict[str, Any]) -> bool:
             value = metrics.get(self.metric)
@@ -422,20 +427,32 @@ class Sweep:
         console.print(status_table(study, self.metric))
         return self.write_best(study)
 
-    def _check_setup(self, study: Any) -> None:
-        """A study continued with another base config, overrides or space ranks runs that are
-        not comparable side by side: say so (workers of one sweep share one setup)."""
+    def _check_setup(self, study: Any, record: bool = True) -> None:
+        """A study continued with another metric or objective holds values of another quantity:
+        refuse (the direction, Optuna's own, is checked when the study opens). With another base
+        config, overrides or space its runs are not comparable side by side: say so (workers of one
+        sweep share one setup). `record`: write the setup into a study that has none yet."""
         setup = {"config": str(Path(self.spec.config).name), "overrides": list(self.spec.overrides),
-                 "space": sorted(self.spec.space)}
+                 "space": sorted(self.spec.space), "metric": self.metric, "objective": self.spec.objective}
         before = study.user_attrs.get("rlgen_setup")
         if before is None:
-            study.set_user_attr("rlgen_setup", setup)
-        elif before != setup:
-            changed = ", ".join(k for k in setup if before.get(k) != setup[k])
-            console.print(f"[yellow]warning:[/] study {self.spec.study!r} was started with other {changed} "
-                          f"({before.get(changed.split(', ')[0])} against {setup[changed.split(', ')[0]]}): its "
-                          "earlier trials are ranked with these as if comparable; give this setup a study name of "
-                          "its own (study: NAME in the sweep file) to keep them apart", soft_wrap=True)
+            if record:
+                study.set_user_attr("rlgen_setup", setup)
+            return
+        before = {**setup, **before}  # a study begun before rlgen kept its metric: that cannot be checked
+        valued = [k for k in ("metric", "objective") if before[k] != setup[k]]
+        if valued:
+            raise RlgenError(f"study {self.spec.study!r} holds trials valued by "
+                             f"{' and '.join(f'{k} {before[k]!r}' for k in valued)}, not "
+                             f"{' and '.join(repr(setup[k]) for k in valued)}: they cannot be ranked with this "
+                             f"sweep's; set {', '.join(f'{k}: {before[k]}' for k in valued)} in the sweep file, "
+                             "or start a new study with --study NEW_NAME")
+        changed = [k for k in setup if before[k] != setup[k]]
+        if changed:
+            console.print(f"[yellow]warning:[/] study {self.spec.study!r} was started with other {', '.join(changed)} "
+                          f"({before[changed[0]]} against {setup[changed[0]]}): its earlier trials are ranked with "
+                          "these as if comparable; give this setup a study name of its own (study: NAME in the "
+                          "sweep file) to keep them apart", soft_wrap=True)
 
     def status(self) -> Any:
         """The study's trials as a table (`rlgen sweep --status`), without running any."""
@@ -443,6 +460,7 @@ class Sweep:
             raise RlgenError(f"no study {self.spec.study!r} yet: {self.folder / 'study.db'} does not exist")
         study = open_study(str(self.spec.study), self.storage, direction=self.direction,
                            heartbeat=self.spec.heartbeat, create=False)
+        self._check_setup(study, record=False)
         return status_table(study, self.metric)
 
     def write_best(self, study: Any) -> Path:
@@ -465,7 +483,8 @@ class Sweep:
         os.replace(tmp, path)
         console.print(f"best: trial {best.number}, {self.metric} = {best.value:.6g}; config: {path}")
         console.print(f"  train it:   {escape(shell_line('rlgen', 'train', path, '--seeds', '0,1,2'))}")
-        console.print(f"  compare:    {escape(shell_line('rlgen', 'compare', self.folder))}")
+        mode = "min" if self.direction == "minimize" else "max"
+        console.print(f"  compare:    {escape(compare_command([self.folder], self.metric, mode))}")
         return path
 
 

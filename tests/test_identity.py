@@ -59,3 +59,29 @@ def _needs_zoo():
 
     if importlib.util.find_spec("rl_zoo3") is None:
         pytest.skip("rl_zoo3 is not installed (make install adds it with --no-deps)")
+
+
+# Eight ordinary overrides make a description longer than W&B's 128 characters.
+LONG = ["agent.policy.backbone.hidden=[256,256,256]", "env.n_envs=8", "train.total_steps=123456",
+        "train.eval_every=4096", "agent.hyperparams.gae_lambda=0.925", "agent.hyperparams.n_epochs=7",
+        "agent.hyperparams.ent_coef=0.0125", "agent.hyperparams.vf_coef=0.375"]
+
+
+@pytest.mark.parametrize("n", [7, 8])
+def test_a_long_description_keeps_seeds_and_variants_apart(n):
+    who = {(seed, lr): identity(rlgen.load_config("ppo_cartpole", [*LONG[:n], f"seed={seed}", f"optim.lr={lr}"]))
+           for seed in (0, 4294967295) for lr in ("3e-4", "1e-3")}
+    for (seed, _), w in who.items():
+        assert len(w.name) <= 128 and len(w.group) <= 128 and all(len(t) <= 64 for t in w.tags)
+        assert w.name.endswith(f" s{seed}")  # the seed is never cut
+    assert len({w.name for w in who.values()}) == 4
+    # the seeds of one variant share a group; the two learning rates, cut at the same place, do not
+    assert who[0, "3e-4"].group == who[4294967295, "3e-4"].group != who[0, "1e-3"].group
+    assert who[0, "3e-4"].group.startswith("ppo_cartpole total_steps=123456")
+
+
+def test_a_long_tag_is_cut_apart_from_its_neighbours():
+    cfgs = [rlgen.load_config("ppo_cartpole", [f"agent.policy.backbone.hidden=[{','.join(['256'] * 14)},{h}]"])
+            for h in (64, 32)]
+    (a,), (b,) = (identity(c).tags for c in cfgs)
+    assert len(a) == len(b) == 64 and a != b and a.startswith("hidden=[256,256,")

@@ -63,7 +63,7 @@ def test_a_dead_workers_trial_is_retried_here_from_its_checkpoint(tmp_path, caps
     study = sweep.open_study()
     dead = study.ask()
     dead.suggest_float("x", 1.0, 10.0)
-    cfg = load_config(sweep.trial_config(dead.params), ["train.total_steps=20"])
+    cfg = load_config(sweep.trial_config(dead.params, dead.number, dead.params), ["train.total_steps=20"])
     partial = Runner(cfg, make_experiment(cfg))
     dead.set_user_attr("run_dir", str(partial.run_dir))
     partial.run()  # checkpoints at 10 and 20, then "the worker dies"
@@ -77,6 +77,9 @@ def test_a_dead_workers_trial_is_retried_here_from_its_checkpoint(tmp_path, caps
     assert retry.params == trials[0].params and retry.user_attrs["run_dir"] == str(partial.run_dir)
     assert loss_steps(partial.run_dir) == [10, 20, 30, 40, 50]  # continued at 30, not from 0
     assert retry.value == pytest.approx(dead.params["x"] * 5)
+    # the retry's run keeps its W&B name: the first attempt's number, which `--status` shows it "retry of"
+    resumed = yaml.safe_load((partial.run_dir / "config.yaml").read_text())
+    assert resumed["logging"]["wandb"]["name"].startswith("q t0 x=")
     err = capsys.readouterr().err
     assert "waiting for 1 running trial" in err and f"resuming {partial.run_dir}" in err
 

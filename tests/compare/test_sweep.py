@@ -4,6 +4,8 @@ curve, then one real `rlgen sweep` on CartPole with a tiny budget."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from rlgen.cli import main
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.runner import Runner
 from rlgen.sweep import Sweep, SweepConfig, read_sweep
+from tests.wandb_log import merged, wandb_records
 
 from .toy import Toy, load_toy, toy_config
 
@@ -83,6 +86,52 @@ def test_rerun_continues_the_study(tmp_path, capsys):
     toy_sweep(tmp_path, {"type": "none"}, n_trials=4, overrides=["train.total_steps=60"]).run()
     err = " ".join(capsys.readouterr().err.split())
     assert "warning: study 'toy_study' was started with other overrides ([] against ['train.total_steps=60'])" in err
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"direction": "minimize"}, "study 'toy_study' in sqlite:///{db} was made to maximize, not to minimize: its "
+                                "trials would be ranked the wrong way round; keep it to maximize"),
+    ({"metric": "loss/toy"}, "study 'toy_study' holds trials valued by metric 'eval/return_mean', not 'loss/toy': "
+                             "they cannot be ranked with this sweep's; set metric: eval/return_mean in the sweep file"),
+    ({"objective": "final"}, "study 'toy_study' holds trials valued by objective 'best', not 'final'"),
+], ids=["direction", "metric", "objective"])
+def test_a_rerun_that_values_trials_otherwise_is_refused_and_changes_nothing(tmp_path, change, message):
+    toy_sweep(tmp_path, {"type": "none"}, n_trials=2).run()
+    files = {p: p.read_bytes() for p in (tmp_path / "toy_study").rglob("*") if p.is_file()}
+    changed = toy_sweep(tmp_path, {"type": "none"}, n_trials=3, **change)
+    message = message.format(db=(tmp_path / "toy_study" / "study.db").resolve())
+    for action in (changed.run, changed.status):
+        with pytest.raises(RlgenError, match="^" + re.escape(message)) as e:
+            action()
+        assert "--study NEW_NAME" in str(e.value) and "\n" not in str(e.value)
+    assert {p: p.read_bytes() for p in (tmp_path / "toy_study").rglob("*") if p.is_file()} == files
+
+
+def test_the_compare_line_at_the_end_compares_by_the_sweeps_metric(tmp_path, capsys):
+    """The sweep ends with the `rlgen compare` of its runs; by another metric than compare's default,
+    or one where lower is better, the line says so (a GAN's sweep by gan/loss_d, say)."""
+    folder = tmp_path / "my runs"  # quoted for the shell
+    folder.mkdir()
+    toy_sweep(folder, {"type": "none"}, n_trials=2, metric="loss/toy", direction="minimize").run()
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  compare:")]
+    words = shlex.split(line.removeprefix("  compare:"))
+    assert words == ["rlgen", "compare", str(folder / "toy_study"), "--metric", "loss/toy", "--mode", "min"]
+    assert main(words[1:]) == 0
+    assert "loss/toy" in capsys.readouterr().out
+
+
+def test_every_trial_is_its_own_wandb_run_name_with_its_number_and_draws(tmp_path, monkeypatch):
+    """W&B names a trial as `rlgen sweep --status` shows it, and holds its study, number and draws in
+    the run's config (as Optuna's W&B integration names runs by trial)."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    sweep = toy_sweep(tmp_path, {"type": "none"}, n_trials=2)
+    sweep.run()
+    for t in sweep.open_study().trials:
+        records = wandb_records(Path(t.user_attrs["run_dir"]))
+        (run,) = [r["run"] for r in records if r["type"] == "run" and "run_group" in r["run"]]
+        assert run["display_name"] == f"toy_study t{t.number} x={t.params['x']} shape={t.params['shape']}"
+        assert run["run_group"] == "toy_study" and "sweep" in run["tags"]
+        assert merged(records, "config")["optuna"] == {"study": "toy_study", "trial": t.number, "params": t.params}
 
 
 def test_bad_sweep_files_are_readable_errors(tmp_path):
