@@ -461,9 +461,12 @@ class WandbConfig(Section):
     mode: Literal["online", "offline", "disabled"] = "offline"
     project: str = "rlgen"
     entity: str | None = None
-    group: str | None = Field(None, description="default: the config name and what differs from its bundled config")
-    tags: list[str] = []
-    name: str | None = Field(None, description="run name; default: e.g. 'ppo_cartpole lr=3e-4 s1' (rlgen/identity.py)")
+    # W&B's limits: a run whose name or group is over 128 characters, or a tag over 64, fails to start
+    group: str | None = Field(None, max_length=128,
+                              description="default: the config name and what differs from its bundled config")
+    tags: list[Annotated[str, Field(max_length=64)]] = []
+    name: str | None = Field(None, max_length=128,
+                             description="run name; default: e.g. 'ppo_cartpole lr=3e-4 s1' (rlgen/identity.py)")
     log_model: bool = Field(True, description="final and best checkpoints as W&B model artifacts (latest, best)")
     save_code: bool = Field(True, description="W&B saves the main program's code")
     system_metrics: bool = Field(True, description="W&B samples CPU, GPU, memory, disk and network")
@@ -833,6 +836,9 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
         hint = _did_you_mean(str(loc[-1]), known)
         listed = f"; allowed here: {', '.join(known)}" if known else ""
         return f"{path}: unknown key{hint}{listed}"
+    if error_type == "string_too_long":
+        limit, why = (err.get("ctx") or {}).get("max_length"), " (W&B's limit)" if path.startswith("logging.wandb") else ""
+        return f"{path}: {len(err['input'])} characters, at most {limit} allowed{why}; shorten it"
     if error_type == "literal_error":
         expected = re.findall(r"'([^']*)'", msg.split("Input should be", 1)[-1])
         return f"{path}: {err['input']!r} is not a valid choice{_did_you_mean(str(err['input']), expected)}; {msg}"

@@ -106,7 +106,7 @@ class WandbSink:
     def __init__(self, run_dir: Path, run_id: str, cfg: Any, mode: str, resume: bool):
         import wandb  # imported here: a broken wandb install must not break `import rlgen`
 
-        from rlgen.identity import identity
+        from rlgen.identity import MAX_TAG, clip, identity
 
         self.exit_code = 0  # what the run's process exits with (130 after Ctrl-C), set before close
 
@@ -119,7 +119,7 @@ class WandbSink:
             job_type=cfg.kind,
             name=w.name or who.name,
             id=run_id,
-            tags=sorted(set(cfg.tags()) | set(w.tags) | set(who.tags)),
+            tags=sorted({clip(t, MAX_TAG) for t in cfg.tags()} | set(w.tags) | set(who.tags)),  # a long env id
             config=cfg.model_dump(mode="json"),
             dir=str(run_dir),
             mode=os.environ.get("WANDB_MODE", mode),

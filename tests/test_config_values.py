@@ -172,3 +172,15 @@ def test_a_yaml_boolean_where_text_is_declared_says_to_quote_it(override, expect
     (p,) = problems([override])
     assert p.startswith(expected), p
     assert load_config(DEMO, ["name='yes'"]).name == "yes"
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("logging.wandb.tags=[ok, " + "t" * 65 + "]", "logging.wandb.tags.1: 65 characters, at most 64 allowed (W&B's limit)"),
+    ("logging.wandb.name=" + "n" * 129, "logging.wandb.name: 129 characters, at most 128 allowed (W&B's limit)"),
+    ("logging.wandb.group=" + "g" * 129, "logging.wandb.group: 129 characters, at most 128 allowed (W&B's limit)"),
+])
+def test_a_wandb_name_group_or_tag_past_wandbs_limit_is_refused_before_the_run(override, expected):
+    """W&B fails to start a run with them; the config says so at check time instead."""
+    (p,) = problems([override])
+    assert p.startswith(expected), p
+    assert load_config(DEMO, ["logging.wandb.tags=[" + "t" * 64 + "]"]).logging.wandb.tags == ["t" * 64]

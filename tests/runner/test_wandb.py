@@ -213,3 +213,24 @@ def test_runs_in_chosen_directories_of_one_name_are_two_wandb_runs(tmp_path, mon
     folders = sorted(p.name for p in (tmp_path / "y" / "a#1" / "wandb").glob("offline-run-*"))
     # W&B's offline-run-<time>-<id> (and -1 after it when both starts fall in one second)
     assert len(folders) == 2 and all(f.split("-", 3)[3].startswith(ids[1]) for f in folders), folders
+
+
+def test_a_kinds_tag_past_wandbs_limit_reaches_wandb_cut_and_apart(tmp_path, monkeypatch):
+    """A kind's own tags (an env id, a data source given by import path) can run past W&B's 64
+    characters, which would stop W&B from starting: they arrive cut, two long ones still two."""
+    import wandb
+
+    seen = {}
+
+    def init(**kw):
+        seen.update(kw)
+        raise TimeoutError("no answer")
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(wandb, "init", init)
+    cfg = toy_config(tmp_path)
+    long = ["mypkg.envs.a_very_long_module_name:AnEnvironmentWithAVeryLongName" + s for s in "AB"]
+    monkeypatch.setattr(type(cfg), "tags", lambda self: ["toy", *long])
+    assert Runner(cfg, ToyExperiment(cfg)).run()["status"] == "completed"
+    cut = [t for t in seen["tags"] if t != "toy"]
+    assert len(cut) == 2 and all(len(t) <= 64 for t in cut) and cut[0] != cut[1]
