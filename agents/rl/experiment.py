@@ -1,8 +1,10 @@
 """`kind: rl` — an SB3 algorithm on a gymnasium env, driven one training unit at a time.
 
-A training unit is one `learn()` call of SB3: one rollout and update for on-policy algorithms, about
-a thousand env steps for off-policy ones. SB3 keeps its env state between calls
-(`reset_num_timesteps=False`), so the chunked run is the same run SB3 would do in one call.
+A training unit is one `learn()` call of SB3: one rollout and update for on-policy algorithms; for
+off-policy ones about a thousand env steps, or fewer where the next evaluation, checkpoint or the
+end of the run comes first (`_off_policy_steps`). SB3 keeps its env state between calls
+(`reset_num_timesteps=False`) and rlgen its action noise (`SB3Learner.learn_unit`), so the chunked
+run is the same run SB3 would do in one call.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
+from rlgen import checkpoint
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
 from rlgen.agents.rl.config import RLConfig
@@ -92,13 +95,24 @@ class RLExperiment(ExperimentBase):
 
     def train_unit(self) -> dict[str, float]:
         self._freeze_normalization()
-        steps, n_envs = self.unit_steps, self.env.num_envs
-        if is_off_policy(self.cfg.agent.algo):  # the last unit stops at train.total_steps (rounded up to n_envs)
-            steps = max(n_envs, min(steps, -(-(self.cfg.train.total_steps - self.global_step) // n_envs) * n_envs))
+        steps = self._off_policy_steps() if is_off_policy(self.cfg.agent.algo) else self.unit_steps
         metrics = self.learner.learn_unit(steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
         self._restore_eval_env()
         return metrics
+
+    def _off_policy_steps(self) -> int:
+        """The env steps of the next off-policy unit: `unit_steps`, cut at the next multiple of
+        train.eval_every or train.checkpoint_every, or at train.total_steps, whichever comes first.
+        The runner evaluates and checkpoints only where a unit ends, so a unit that ran past one
+        would delay it by up to a unit. SB3's `learn(n)` steps every env copy together and collects
+        whole rollouts of `train_freq` until n steps are done, so the unit ends at the first rollout
+        end at or past the mark: where SB3's EvalCallback would evaluate, to within `train_freq`."""
+        train, step, n_envs = self.cfg.train, self.global_step, self.env.num_envs
+        marks = [train.total_steps, *((step // every + 1) * every for every in
+                                      (train.eval_every, train.checkpoint_every or train.eval_every))]
+        left = min(marks) - step  # > 0: the next multiple lies past `step`, and the runner stops at total_steps
+        return max(n_envs, min(self.unit_steps, -(-left // n_envs) * n_envs))
 
     def _freeze_normalization(self) -> None:
         """`env.normalize.freeze_after`: VecNormalize stops updating its statistics from the first
@@ -155,7 +169,8 @@ class RLExperiment(ExperimentBase):
         generators carry over from one evaluation to the next."""
         saved = self._eval_env_saved
         return {**model_state(self.model, replay_buffer=self.cfg.agent.save_replay_buffer),
-                "eval_env": saved if saved is not None else env_state(self.eval_env)}
+                "eval_env": saved if saved is not None else env_state(self.eval_env),
+                "action_noise": self.learner.noise_state()}  # callable, so left out of model_state's walk
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """The model and its envs now; the eval envs once training goes on (`train_unit`): until
@@ -167,6 +182,10 @@ class RLExperiment(ExperimentBase):
             self._eval_env_saved = state["eval_env"]
         elif state.get("vec_normalize") and (norm := unwrap_vec_normalize(self.env)) is not None:
             norm.obs_rms, norm.ret_rms = state["vec_normalize"]  # an older checkpoint (--trust)
+        if "action_noise" in state and (problems := self.learner.load_noise_state(state["action_noise"])):
+            if checkpoint.resuming():  # acting or evaluating draws no noise
+                console.print(f"[yellow]warning:[/] this resume is not exact: the action noise cannot be restored "
+                              f"({'; '.join(problems[:3])}); it starts afresh, as at an episode's start")
 
     def close(self) -> None:
         for env in (self.env, self.eval_env):

@@ -14,14 +14,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter
 from stable_baselines3.common.logger import Logger as SB3Logger
+from stable_baselines3.common.noise import ActionNoise, VectorizedActionNoise
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.preprocessing import get_flattened_obs_dim, is_image_space
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecEnv
 
 from rlgen import plain
+from rlgen.agents.rl import live_state
 from rlgen.agents.rl.algos import integral_counts
 from rlgen.agents.rl.config import PolicyConfig
 from rlgen.config import OptimConfig
@@ -289,6 +292,11 @@ class SB3Learner:
             # observations in the replay buffer; the buffer keeps what the policy sees instead
             # (normalized with the statistics of their step, rewards too)
             self.model._vec_normalize_env = None
+        noise = getattr(self.model, "action_noise", None)
+        if noise is not None and env.num_envs > 1 and not isinstance(noise, VectorizedActionNoise):
+            # what SB3's first learn() would do: one noise per env copy, there from the start, so
+            # that the noise state a checkpoint holds has the same shape as a fresh learner's
+            self.model.action_noise = VectorizedActionNoise(noise, env.num_envs)
         transfer_and_regularize(self.model, pol, optim, init_at)
         self.output = MetricsOutput()
         self.model.set_logger(SB3Logger(folder=None, output_formats=[self.output]))
@@ -304,9 +312,11 @@ class SB3Learner:
         `total_steps`; returns the metrics SB3 dumped meanwhile."""
         self.progress.remaining = max(0.0, 1.0 - run_step / total_steps)
         model = self.model
+        noise = self.noise_state()
         with no_distribution_checks():
             try:
-                model.learn(steps, reset_num_timesteps=False, log_interval=1, progress_bar=False)
+                model.learn(steps, callback=_OneRun(self, total_steps, noise),
+                            reset_num_timesteps=False, log_interval=1, progress_bar=False)
             except (RuntimeError, ValueError):  # e.g. torch sampling from NaN probabilities
                 if (bad := plain.non_finite(dict(model.policy.named_parameters()))) is not None:
                     path, n, of = bad
@@ -321,6 +331,52 @@ class SB3Learner:
             # off-policy algorithms dump only every few episodes; the rollout return is always known
             metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
         return metrics
+
+    def noise_state(self) -> list[dict[str, Any]] | None:
+        """The action noise of the episodes in progress, one entry per env copy, as plain data
+        (`live_state.capture`: Ornstein-Uhlenbeck's last value; Gaussian noise holds none); None
+        for a model without action noise."""
+        noise = getattr(self.model, "action_noise", None)
+        # each noise's attributes, not the noise: live_state leaves callables alone
+        return None if noise is None else [live_state.capture(vars(n)) for n in _noise_copies(noise)]
+
+    def load_noise_state(self, state: list[dict[str, Any]] | None) -> list[str]:
+        """Write a `noise_state` back; the problems, one line each (another kind or number of noises)."""
+        noise = getattr(self.model, "action_noise", None)
+        copies = [] if noise is None else _noise_copies(noise)
+        if state is None or len(state) != len(copies):
+            return [] if state is None and not copies else \
+                [f"{len(state or [])} action noise(s) saved, {len(copies)} in this model"]
+        return [problem for n, saved in zip(copies, state) for problem in live_state.restore(vars(n), saved)]
+
+
+def _noise_copies(noise: ActionNoise) -> list[ActionNoise]:
+    return list(noise.noises) if isinstance(noise, VectorizedActionNoise) else [noise]
+
+
+class _OneRun(BaseCallback):
+    """Makes a unit's `learn()` call continue the one run, as a single call over the whole run would:
+    `on_training_start` runs after SB3's `_setup_learn` and before the first step.
+
+    - SB3 counts progress (`_current_progress_remaining`, which drives DQN's and QR-DQN's
+      exploration schedule) against `_total_timesteps`, which `_setup_learn` sets to this call's
+      end: epsilon would fall to its final value within the first unit. It is set to the run's
+      `train.total_steps` (the call's own loop bound is a local and stays this unit's).
+    - `_setup_learn` resets the action noise (`self.action_noise.reset()`), where one call resets
+      it only where an episode ends (`OffPolicyAlgorithm.collect_rollouts`): Ornstein-Uhlenbeck
+      noise would restart from zero partway through the episodes in progress. It is put back."""
+
+    def __init__(self, learner: SB3Learner, total_steps: int, noise: list[dict[str, Any]] | None):
+        super().__init__()
+        self.learner, self.total_steps, self.noise = learner, total_steps, noise
+
+    def _on_training_start(self) -> None:
+        self.model._total_timesteps = self.total_steps
+        if self.noise is not None and (problems := self.learner.load_noise_state(self.noise)):
+            raise RuntimeError(f"the action noise could not be put back: {'; '.join(problems)}")  # its own: always fits
+
+    def _on_step(self) -> bool:
+        return True
 
 
 def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: OptimConfig,
