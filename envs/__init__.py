@@ -14,9 +14,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import inspect
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 import gymnasium as gym
+import numpy as np
 
 from rlgen.errors import RlgenError
 from rlgen.registry import WRAPPERS, check_import_allowed, is_import_path, load_env_packages
@@ -125,6 +128,47 @@ def resolve_wrapper(spec: WrapperSpec) -> tuple[Callable[..., gym.Env], dict[str
     return cls, dict(kwargs or {})
 
 
+# what a wrapper argument's annotation says it takes in place of the list YAML gives: gymnasium's
+# wrappers check `isinstance(shape, tuple)` (ResizeObservation, ReshapeObservation) or take numpy
+# bounds (RescaleAction, RescaleObservation), and YAML has neither tuples nor arrays
+_TAKES_LIST = re.compile(r"\b(list|List|Sequence|MutableSequence|Iterable|Collection|Any|ArrayLike)\b")
+_TAKES_ARRAY = re.compile(r"\b(ndarray|NDArray)\b")
+_TAKES_TUPLE = re.compile(r"\b(tuple|Tuple)\b")
+
+
+def typed_wrapper_kwargs(wrapper: Callable[..., gym.Env], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """`kwargs` with each list turned into what the wrapper's signature annotates: a tuple (nested
+    lists too) where it takes a tuple, a numpy array (float32 for floats, SB3's and gymnasium's Box
+    dtype) where it takes an array. Lists stay lists where the annotation takes a list or a sequence,
+    or says nothing."""
+    try:
+        params = inspect.signature(wrapper).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to read
+        return dict(kwargs)
+    typed = {}
+    for key, value in kwargs.items():
+        param = params.get(key)
+        annotation = param.annotation if param is not None else inspect.Parameter.empty
+        if not isinstance(value, list) or annotation is inspect.Parameter.empty:
+            typed[key] = value
+            continue
+        text = annotation if isinstance(annotation, str) else repr(annotation)  # "<class 'tuple'>", "tuple[int, int]"
+        if _TAKES_LIST.search(text):
+            typed[key] = value
+        elif _TAKES_ARRAY.search(text):
+            array = np.asarray(value)
+            typed[key] = array.astype(np.float32) if array.dtype.kind == "f" else array
+        elif _TAKES_TUPLE.search(text):
+            typed[key] = _as_tuple(value)
+        else:
+            typed[key] = value
+    return typed
+
+
+def _as_tuple(value: Any) -> Any:
+    return tuple(_as_tuple(v) for v in value) if isinstance(value, list) else value
+
+
 def make_env_fn(
     env_id: str,
     kwargs: Mapping[str, Any] | None = None,
@@ -135,7 +179,9 @@ def make_env_fn(
     """A picklable-enough thunk building one env (SubprocVecEnv pickles it with cloudpickle).
     `monitor` (SB3's Monitor, say) wraps the env itself, inside `wrappers`, as SB3's and rl-zoo3's
     `make_vec_env(..., wrapper_class=...)` place it: it sees the env's own episodes and rewards."""
-    resolved = [resolve_wrapper(w) for w in wrappers]  # fail here, in the parent, not in a worker
+    # resolved here, in the parent, so that a bad name fails here and not in a worker; the config
+    # keeps its YAML lists (rl-zoo's config.yml is written from it), the wrapper gets its types
+    resolved = [(cls, typed_wrapper_kwargs(cls, kw)) for cls, kw in map(resolve_wrapper, wrappers)]
     make_kwargs = dict(kwargs or {})
     if render_mode is not None:
         make_kwargs["render_mode"] = render_mode

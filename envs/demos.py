@@ -264,18 +264,59 @@ def record_episodes(policy: Policy, make_env: Callable[[], gym.Env], episodes: i
 
 
 def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int = 0) -> float:
-    """The mean return of uniformly random actions: the 0 of the expert ratio (D4RL's ref_min_score)."""
+    """The mean return of uniformly random actions: the 0 of the expert ratio (D4RL's ref_min_score).
+    In an env with `action_masks()` (sb3-contrib's convention, found through wrappers) the random
+    policy picks uniformly among the actions the masks allow at each step, as a masked agent must."""
     env = make_env()
     env.action_space.seed(seed)
+    masked = env.has_wrapper_attr("action_masks")
     total = 0.0
     try:
         for i in range(episodes):
             env.reset(seed=seed + i)
             done = False
             while not done:
-                _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+                mask = gym_mask(env.action_space, env.get_wrapper_attr("action_masks")()) if masked else None
+                _, reward, terminated, truncated, _ = env.step(env.action_space.sample(mask=mask))
                 total += float(reward)
                 done = terminated or truncated
     finally:
         env.close()
     return total / episodes
+
+
+def gym_mask(space: gym.Space, masks: Any) -> Any:
+    """sb3-contrib's flat action mask (one bool per choice: Discrete n, MultiDiscrete sum(nvec), MultiBinary
+    2 per bit, [can be 0, can be 1]) as the `mask` gymnasium's `space.sample(mask=...)` takes: an int8
+    array for Discrete, a tuple of them for MultiDiscrete, 0 / 1 / 2 (either) per bit for MultiBinary.
+    Other spaces have no masks in sb3-contrib, so they sample unmasked (None)."""
+    flat = np.asarray(masks).astype(bool).reshape(-1)
+    if isinstance(space, gym.spaces.Discrete):
+        groups = [int(space.n)]
+    elif isinstance(space, gym.spaces.MultiDiscrete):
+        groups = [int(n) for n in space.nvec.reshape(-1)]
+    elif isinstance(space, gym.spaces.MultiBinary):
+        groups = [2] * int(np.prod(space.shape))
+    else:
+        return None
+    if flat.size != sum(groups):
+        raise RlgenError(f"the env's action_masks() gave {flat.size} entries; sb3-contrib's layout for {space} "
+                         f"needs {sum(groups)} (one per choice, two per MultiBinary bit)")
+    split = np.split(flat, np.cumsum(groups)[:-1])
+    if not all(group.any() for group in split):
+        raise RlgenError(f"the env's action_masks() {flat.astype(int).tolist()} allows no action for some part of "
+                         f"{space}; every step must leave at least one choice open")
+    if isinstance(space, gym.spaces.Discrete):
+        return flat.astype(np.int8)
+    if isinstance(space, gym.spaces.MultiDiscrete):
+        return _nested(space.nvec, iter(split))
+    # MultiBinary: only 0 allowed -> 0, only 1 -> 1, both -> 2 (gymnasium samples the bit)
+    bits = np.array([0 if not one else 1 if not zero else 2 for zero, one in split], np.int8)
+    return bits.reshape(space.shape)
+
+
+def _nested(nvec: np.ndarray, groups: Any) -> tuple:
+    """The nested tuple of per-entry int8 masks gymnasium's MultiDiscrete takes, for any nvec shape."""
+    if nvec.ndim == 1:
+        return tuple(next(groups).astype(np.int8) for _ in nvec)
+    return tuple(_nested(sub, groups) for sub in nvec)

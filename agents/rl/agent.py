@@ -23,11 +23,13 @@ import inspect
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage, unwrap_vec_normalize
 
 from rlgen.agents.rl.vec import wrap_vec_env
 from rlgen.config import EnvConfig
+from rlgen.errors import RlgenError
 
 
 class _Feed(VecEnv):
@@ -89,7 +91,7 @@ class Agent:
     def predict(self, obs: Any, reward: float = 0.0, deterministic: bool = True,
                 action_masks: np.ndarray | None = None) -> Any:
         """The action for one observation of the env (as `env.step` takes it)."""
-        self._feed.obs = np.asarray(obs)[None]
+        self._feed.obs = _in_space_dtype(self._feed.observation_space, obs)[None]
         self._feed.reward = float(reward)
         if self._start:
             seen = self._pipeline.reset()
@@ -113,6 +115,33 @@ class Agent:
     def takes_action_masks(self) -> bool:
         """Whether the policy acts on the env's action masks (sb3-contrib's MaskablePPO): pass them to `predict`."""
         return "action_masks" in inspect.signature(self.model.predict).parameters
+
+
+def _in_space_dtype(space: Any, obs: Any) -> np.ndarray:
+    """`obs` as an array; for an integer Box (uint8 images above all) given in another dtype, cast to
+    the space's dtype if every value is one the env could give (whole, within the dtype's range), else
+    one RlgenError line. Without this, a float frame in [0, 1] reaches SB3, which divides images by
+    255 again (`preprocess_obs`): the policy sees a near-black frame and nothing complains."""
+    arr = np.asarray(obs)
+    if not (isinstance(space, spaces.Box) and np.issubdtype(space.dtype, np.integer)) or arr.dtype == space.dtype \
+            or arr.dtype.kind not in "biuf" or arr.size == 0:
+        return arr  # other mismatches (shape, strings) are observation_problem's, in rlgen.api.CheckedAgent
+    info = np.iinfo(space.dtype)
+    with np.errstate(invalid="ignore"):
+        fits = bool(np.isfinite(arr).all() and (arr == np.round(arr)).all()
+                    and arr.min() >= info.min and arr.max() <= info.max)
+    if fits:
+        return arr.astype(space.dtype)
+    finite = arr[np.isfinite(arr)]
+    got = f"{arr.dtype} values in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else f"{arr.dtype} values"
+    got += "" if finite.size == arr.size else " and NaN/inf"
+    if is_image_space(space):
+        scaled = finite.size and 0 <= finite.min() and finite.max() <= 1
+        hint = "pass the frames unscaled (SB3 divides images by 255 itself)" if scaled else "pass the env's frames"
+        raise RlgenError(f"predict: expected {space.dtype} pixels in [{info.min}, {info.max}], as the env gives them; "
+                         f"got {got}: {hint}")
+    raise RlgenError(f"predict: expected {space.dtype} whole numbers in [{info.min}, {info.max}], as the env gives "
+                     f"them; got {got}: pass the env's observation as it is")
 
 
 def _raw_space(env_cfg: EnvConfig) -> Any:
