@@ -86,6 +86,7 @@ class RLExperiment(ExperimentBase):
         require_action_masks(cfg, self.env)
         self._eval_seed = ctx.seed + 10_000
         self.eval_env = self._make_eval_env()
+        self._check_eval_spaces()
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
                                   _action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
@@ -138,6 +139,20 @@ class RLExperiment(ExperimentBase):
                     self.model.n_envs = self.eval_env.num_envs
                     self.model._vec_normalize_env = unwrap_vec_normalize(self.model.env)
             self._eval_env_saved = None
+
+    def _check_eval_spaces(self) -> None:
+        """An `eval_env` that changes what the policy sees or does (its id, wrappers, frame stack,
+        history) would fail at the first evaluation, after `eval_every` steps of training: refuse
+        it now, as SB3's `check_for_correct_spaces` does for an env set on a model."""
+        for what in ("observation", "action"):
+            train, ev = getattr(self.env, f"{what}_space"), getattr(self.eval_env, f"{what}_space")
+            if train != ev:
+                self.close()
+                ev, train = _short_space(ev), _short_space(train)
+                ev, train = (f"{ev} with other bounds", train) if ev == train else (ev, train)
+                raise RlgenError(f"eval_env: its {what} space {ev} is not the training env's {train}: the policy "
+                                 f"could not act on it; change only what keeps the spaces (env.kwargs such as "
+                                 f"render_mode or max_episode_steps, reward wrappers), or leave eval_env out")
 
     def _make_eval_env(self) -> VecEnv:
         return make_vec_env(_eval_env_config(self.cfg), seed=self._eval_seed, training=False)
@@ -315,6 +330,11 @@ def _eval_env_config(cfg: RLConfig) -> EnvConfig:
     return EnvConfig.model_validate(merged)
 
 
+def _short_space(space: gym.Space) -> str:
+    """A space on one line: a Box by its shape and dtype (its bounds print as whole arrays)."""
+    return f"Box{space.shape} {space.dtype}" if isinstance(space, gym.spaces.Box) else " ".join(str(space).split())
+
+
 def _action_noise(hyperparams: dict[str, Any], env: VecEnv) -> dict[str, Any]:
     """`action_noise: {type: normal|ornstein_uhlenbeck, sigma: 0.1}` -> SB3's noise object."""
     spec = hyperparams.get("action_noise")
@@ -326,8 +346,8 @@ def _action_noise(hyperparams: dict[str, Any], env: VecEnv) -> dict[str, Any]:
     kind = spec.get("type", "normal")
     if kind not in kinds:
         raise RlgenError(f"agent.hyperparams.action_noise.type: {kind!r} is not one of {', '.join(kinds)}")
-    dim = int(np.prod(env.action_space.shape))
-    noise = kinds[kind](mean=np.zeros(dim), sigma=float(spec.get("sigma", 0.1)) * np.ones(dim))
+    shape = env.action_space.shape  # the action's own shape, as SB3 adds the noise to it ((2, 2), not 4)
+    noise = kinds[kind](mean=np.zeros(shape), sigma=float(spec.get("sigma", 0.1)) * np.ones(shape))
     return {**hyperparams, "action_noise": noise}
 
 
