@@ -87,6 +87,7 @@ class RLExperiment(ExperimentBase):
         self._eval_seed = ctx.seed + 10_000
         self.eval_env = self._make_eval_env()
         self._check_eval_spaces()
+        self._warn_memoryless_sequence()
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
                                   _action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
@@ -139,6 +140,23 @@ class RLExperiment(ExperimentBase):
                     self.model.n_envs = self.eval_env.num_envs
                     self.model._vec_normalize_env = unwrap_vec_normalize(self.model.env)
             self._eval_env_saved = None
+
+    def _warn_memoryless_sequence(self) -> None:
+        """A sequence backbone (lstm, gru, transformer) under a feed-forward algorithm reads the
+        observation's first axis as time: a flat observation is a sequence of one step, and the
+        policy has no memory. Said once at setup; env.history gives it a window of past steps."""
+        cfg, backbone = self.cfg, self.cfg.agent.policy.backbone
+        if backbone is None or cfg.env.history is not None or cfg.agent.algo == "recurrent_ppo" \
+                or not backbone_traits(backbone.type)[0]:
+            return
+        space = self.env.observation_space
+        if isinstance(space, gym.spaces.Box) and len(space.shape) > 1:
+            return  # the env's own (steps, features) or planes: the backbone reads them as they are
+        stacked = " (env.frame_stack concatenates its frames into one step)" if cfg.env.frame_stack else ""
+        console.print(f"[yellow]warning:[/] agent.policy.backbone.type: a {backbone.type!r} backbone reads each "
+                      f"{_short_space(space)} observation of {cfg.env.id!r} as a sequence of one step{stacked}, so "
+                      "the policy has no memory; give it a window of past steps with env.history: {length: N}, or "
+                      "use algo: recurrent_ppo")
 
     def _check_eval_spaces(self) -> None:
         """An `eval_env` that changes what the policy sees or does (its id, wrappers, frame stack,

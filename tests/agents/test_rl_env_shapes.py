@@ -64,3 +64,16 @@ def test_an_eval_env_that_keeps_the_spaces_still_runs(tmp_path):
     run = rlgen.train("ppo_cartpole", [*QUIET, f"logging.dir={tmp_path}", "train.total_steps=512",
                                        "train.eval_every=512", "eval_env={kwargs: {max_episode_steps: 50}}"])
     assert run.summary["status"] == "completed"
+
+
+@pytest.mark.parametrize("extra, warned", [([], True), (["env.frame_stack=4"], True),
+                                           (["env.history={length: 4}"], False), (["agent.algo=recurrent_ppo"], False)])
+def test_a_sequence_backbone_over_flat_observations_says_it_has_no_memory(tmp_path, capsys, extra, warned):
+    """An LSTM over CartPole's 4 numbers reads one step: the policy remembers nothing, said at setup."""
+    code = main(["train", "ppo_cartpole", *QUIET, f"logging.dir={tmp_path}", "train.total_steps=64",
+                 "train.eval_every=64", "env.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=32",
+                 "agent.policy.backbone={type: lstm, hidden_size: 8}", *extra])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert ("policy has no memory" in err) == warned, err
+    assert ("env.frame_stack concatenates" in err) == ("env.frame_stack=4" in extra)
