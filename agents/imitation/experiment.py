@@ -96,6 +96,7 @@ class ImitationExperiment(RLExperiment):
         self.env = env
         self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
         self.eval_env = self._make_eval_env()
+        self._check_eval_spaces()
 
         hyperparams = _action_noise(cfg.agent.hyperparams, env)
         if is_off_policy(cfg.agent.algo):

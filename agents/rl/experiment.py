@@ -29,7 +29,7 @@ from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
-from rlgen.agents.rl.vec import make_vec_env
+from rlgen.agents.rl.vec import make_vec_env, normalized_images_problem
 from rlgen.config import EnvConfig, _describe
 from rlgen.envs import EPISODE_STEP_CAP, step_capped
 from rlgen.errors import RlgenError
@@ -83,6 +83,9 @@ class RLExperiment(ExperimentBase):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
+        if ctx.training and (problem := normalized_images_problem(self.env, cfg.env)):
+            self.close()
+            raise RlgenError(problem)
         require_action_masks(cfg, self.env)
         self._eval_seed = ctx.seed + 10_000
         self.eval_env = self._make_eval_env()
@@ -159,18 +162,19 @@ class RLExperiment(ExperimentBase):
                       "use algo: recurrent_ppo")
 
     def _check_eval_spaces(self) -> None:
-        """An `eval_env` that changes what the policy sees or does (its id, wrappers, frame stack,
+        """An `eval_env` that changes what the policy reads or does (its id, wrappers, frame stack,
         history) would fail at the first evaluation, after `eval_every` steps of training: refuse
-        it now, as SB3's `check_for_correct_spaces` does for an env set on a model."""
+        it now, as SB3's `check_for_correct_spaces` does for an env set on a model. Only the
+        structure counts (kind, shape, dtype, number of choices): bounds that differ (a time
+        feature under another step limit) change nothing the policy does with them."""
         for what in ("observation", "action"):
             train, ev = getattr(self.env, f"{what}_space"), getattr(self.eval_env, f"{what}_space")
-            if train != ev:
+            if not _same_structure(train, ev):
                 self.close()
-                ev, train = _short_space(ev), _short_space(train)
-                ev, train = (f"{ev} with other bounds", train) if ev == train else (ev, train)
-                raise RlgenError(f"eval_env: its {what} space {ev} is not the training env's {train}: the policy "
-                                 f"could not act on it; change only what keeps the spaces (env.kwargs such as "
-                                 f"render_mode or max_episode_steps, reward wrappers), or leave eval_env out")
+                raise RlgenError(f"eval_env: its {what} space {_short_space(ev)} is not the training env's "
+                                 f"{_short_space(train)}: the policy could not act on it; change only what keeps "
+                                 "the spaces (env.kwargs such as render_mode or max_episode_steps, reward wrappers), "
+                                 "or leave eval_env out")
 
     def _make_eval_env(self) -> VecEnv:
         return make_vec_env(_eval_env_config(self.cfg), seed=self._eval_seed, training=False)
@@ -346,6 +350,13 @@ def _eval_env_config(cfg: RLConfig) -> EnvConfig:
         merged[key] = {**merged[key], **value} if key == "kwargs" and isinstance(value, dict) else value
     merged["kwargs"] = step_capped(merged["id"], merged["kwargs"], merged["wrappers"])  # evaluation always ends
     return EnvConfig.model_validate(merged)
+
+
+def _same_structure(a: gym.Space, b: gym.Space) -> bool:
+    """The same kind of space with the same shape and dtype (a Box) or the same choices (the rest)."""
+    if type(a) is not type(b):
+        return False
+    return (a.shape, a.dtype) == (b.shape, b.dtype) if isinstance(a, gym.spaces.Box) else a == b
 
 
 def _short_space(space: gym.Space) -> str:

@@ -39,6 +39,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 import yaml
+from stable_baselines3.common.noise import VectorizedActionNoise
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule
 from stable_baselines3.common.utils import LinearSchedule as SB3LinearSchedule
 from stable_baselines3.common.vec_env import VecNormalize, VecTransposeImage, is_vecenv_wrapped, unwrap_vec_normalize
@@ -120,7 +121,8 @@ def plain_replay_buffer(model: Any) -> Iterator[None]:
 @contextlib.contextmanager
 def portable_schedules(model: Any) -> Iterator[None]:
     """While saving, rlgen's run-wide linear schedules become SB3's own LinearSchedule (the same
-    values over SB3's progress), so the zip unpickles without rlgen."""
+    values over SB3's progress), so the zip unpickles without rlgen, and the action noise is the
+    one noise SB3 was given, not the run's copy per env."""
     swapped = {}
     for key, value in list(vars(model).items()):
         native = _native(value)
@@ -142,6 +144,8 @@ def _native(value: Any) -> Any:
         return SB3LinearSchedule(optim.lr, 0.0, 1.0) if optim.schedule == "linear" else ConstantSchedule(optim.lr)
     if isinstance(value, FloatSchedule) and isinstance(value.value_schedule, (LinearSchedule, LearningRate)):
         return FloatSchedule(_native(value.value_schedule))
+    if isinstance(value, VectorizedActionNoise):  # one noise per env copy of this run: the loader's
+        return value.base_noise  # env may have another number, and SB3 wraps it for that at learn()
     return value
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.preprocessing import is_image_space
-from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize
+from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize,
+                                              unwrap_vec_normalize)
 
 from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
@@ -91,13 +92,6 @@ def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: f
                              "(flatten others with env.wrappers: [FlattenObservation])") from None
     if cfg.normalize is not None:
         n = cfg.normalize
-        if n.obs and training and is_image_space(vec.observation_space, check_channels=False):
-            # VecNormalize turns a uint8 image Box into a float one that is no longer an image space:
-            # SB3 would neither scale it nor move its channels first, and a CNN would read rows as
-            # channels (SB3's NatureCNN refuses it). Refused for training only: a run trained so loads.
-            vec.close()
-            raise RlgenError(f"env.normalize.obs: {cfg.id} observes images {vec.observation_space}; the policy "
-                             "already scales images to [0, 1]; set env.normalize.obs: false")
         try:
             vec = VecNormalize(vec, training=training, norm_obs=n.obs, norm_reward=n.reward and training,
                                clip_obs=n.clip_obs, clip_reward=n.clip_reward, gamma=gamma)
@@ -108,3 +102,15 @@ def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: f
     if cfg.history is not None:  # outermost: it windows normalized observations, its flags stay 0/1
         vec = VecHistory(vec, cfg.history.length, cfg.history.actions, cfg.history.rewards)
     return vec
+
+
+def normalized_images_problem(vec: VecEnv, cfg: EnvConfig) -> str | None:
+    """What is wrong with `env.normalize.obs` over image observations, or None: VecNormalize turns a
+    uint8 image Box into a float one that is no longer an image space, so SB3 would neither scale it
+    nor move its channels first, and a CNN would read rows as channels (SB3's NatureCNN refuses it).
+    Checked before training, not when a finished run is opened: one trained so before still loads."""
+    norm = unwrap_vec_normalize(vec)
+    if norm is None or not norm.norm_obs or not is_image_space(norm.venv.observation_space, check_channels=False):
+        return None
+    return (f"env.normalize.obs: {cfg.id} observes images {norm.venv.observation_space}; the policy already scales "
+            "images to [0, 1]; set env.normalize.obs: false")

@@ -34,3 +34,20 @@ def test_image_observations_with_normalized_rewards_reach_the_cnn_channels_first
     exp = RLExperiment(cfg)
     Runner(cfg, exp).run()
     assert exp.model.policy.features_extractor.in_shape == (3, 8, 7)  # SB3 moved the channels first
+
+
+def test_a_run_trained_so_before_the_refusal_still_opens(tmp_path, monkeypatch):
+    """Opening a finished run to act, evaluate or export trains nothing, so it is not refused: a run
+    an older rlgen trained with normalized images still loads (its resume is refused)."""
+    import rlgen
+    import rlgen.agents.rl.experiment as rl_experiment
+
+    cfg = image_config(tmp_path / "runs", normalize={"obs": True})
+    with monkeypatch.context() as m:
+        m.setattr(rl_experiment, "normalized_images_problem", lambda vec, cfg: None)  # the older rlgen
+        runner = Runner(cfg, RLExperiment(cfg))
+        assert runner.run()["status"] == "completed"
+    with rlgen.load_run(runner.run_dir) as run:
+        assert run.evaluate(episodes=1)["eval/return_mean"] is not None
+    with pytest.raises(RlgenError, match=r"env\.normalize\.obs"):
+        rlgen.train(resume=runner.run_dir, overrides=["train.total_steps=32"])

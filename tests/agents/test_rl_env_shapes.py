@@ -77,3 +77,12 @@ def test_a_sequence_backbone_over_flat_observations_says_it_has_no_memory(tmp_pa
     assert code == 0, err
     assert ("policy has no memory" in err) == warned, err
     assert ("env.frame_stack concatenates" in err) == ("env.frame_stack=4" in extra)
+
+
+def test_an_eval_env_whose_bounds_alone_differ_is_accepted(tmp_path):
+    """TimeAwareObservation's time feature is bounded by the step limit: another limit for
+    evaluation changes a bound, not what the policy reads."""
+    run = rlgen.train("ppo_cartpole", [*QUIET, f"logging.dir={tmp_path}", "train.total_steps=512",
+                                       "train.eval_every=512", "env.wrappers=[TimeAwareObservation]",
+                                       "eval_env={kwargs: {max_episode_steps: 1000}}"])
+    assert run.summary["status"] == "completed"

@@ -139,3 +139,18 @@ def test_the_exploration_schedule_runs_over_the_whole_run_not_one_unit(tmp_path,
     assert [step for step, _ in seen] == [400, 800, 1200, 1600, 2000]
     for step, eps in seen:  # SB3's linear schedule at step / 2,000 of the run
         assert eps == pytest.approx(max(0.05, 1.0 - 0.95 * step / 1000), abs=1e-6), (step, eps)
+
+
+def test_an_export_of_a_noisy_multi_env_run_learns_on_with_another_number_of_envs(tmp_path):
+    """model.zip holds the one noise SB3 was given, not the run's copy per env: TD3.load with one
+    env and learn() go on (the copy for 2 envs failed to reshape)."""
+    from stable_baselines3 import TD3
+
+    run = rlgen.train("td3_pendulum", [*QUIET, f"logging.dir={tmp_path}", *TINY_TD3, "env.n_envs=2",
+                                       "train.total_steps=60", "train.eval_every=60"])
+    from rlgen.export import export
+
+    export(run.run_dir, "sb3", tmp_path / "out")
+    model = TD3.load(tmp_path / "out" / "model.zip", env=make_vec_env("Pendulum-v1", n_envs=1), device="cpu")
+    model.learn(30)
+    assert model.num_timesteps >= 30

@@ -227,3 +227,12 @@ def test_one_episode_holds_out_its_share_of_rows_and_never_none_or_all(tmp_path,
     single = replace(one, **{k: getattr(one, k)[:1] for k in rows}, lengths=np.array([1]))
     with pytest.raises(RlgenError, match=r"^bc\.holdout: 0\.5 of the 1 transition\(s\) of a single episode"):
         holdout_rows(single, 0.5, seed=0)
+
+
+def test_an_eval_env_with_other_spaces_is_refused_at_setup_in_imitation_too(tmp_path, demos):
+    """As in kind: rl: it crashed at the first evaluation, after training, and left a run behind."""
+    raw = gail_config(tmp_path / "runs", demos["cartpole"], total=64, env={"id": "CartPole-v1", "n_envs": 1},
+                      eval_env={"wrappers": ["TimeAwareObservation"]})
+    with pytest.raises(RlgenError, match=r"^eval_env: its observation space Box\(5,\) .* training env's Box\(4,\)"):
+        rlgen.train(raw)
+    assert not list((tmp_path / "runs").rglob("config.yaml"))
