@@ -236,3 +236,36 @@ def test_an_eval_env_with_other_spaces_is_refused_at_setup_in_imitation_too(tmp_
     with pytest.raises(RlgenError, match=r"^eval_env: its observation space Box\(5,\) .* training env's Box\(4,\)"):
         rlgen.train(raw)
     assert not list((tmp_path / "runs").rglob("config.yaml"))
+
+
+class Swing:
+    """Pendulum's torque +1, always."""
+
+    def predict(self, obs, reward=0.0, deterministic=True):
+        return np.array([1.0], dtype=np.float32)
+
+    def reset(self):
+        pass
+
+
+def test_an_off_policy_imitation_unit_keeps_its_length_whatever_the_eval_and_checkpoint_schedule(tmp_path):
+    """Each unit also runs disc_steps discriminator steps: cut at every evaluation and checkpoint
+    (as kind: rl cuts off-policy units), those settings would change how much the discriminator
+    trains per env step. Only train.total_steps cuts a unit."""
+    from tests.agents.imitation.test_imitation import _built
+
+    swings = record_episodes(Swing(), make_env_fn("Pendulum-v1"), episodes=1, seed=0)
+    demos = write_demos(swings, tmp_path / "swing.npz", env_id="Pendulum-v1")
+    raw = gail_config(tmp_path / "runs", demos, total=2500, env={"id": "Pendulum-v1", "n_envs": 1},
+                      agent={"algo": "sac", "policy": {"backbone": {"type": "mlp", "hidden": [8]}},
+                             "hyperparams": {"learning_starts": 10, "buffer_size": 500, "batch_size": 16}},
+                      train={"total_steps": 2500, "eval_every": 1500, "checkpoint_every": 100, "eval_episodes": 1,
+                             "progress": False})
+    exp = _built(tmp_path, raw)
+    try:
+        steps = []
+        for exp.global_step in (0, 150, 1000, 2000):
+            steps.append(exp._off_policy_steps())
+        assert exp.unit_steps == 1000 and steps == [1000, 1000, 1000, 500]
+    finally:
+        exp.close()
