@@ -415,7 +415,8 @@ def summarize(group: Group, metric: str, threshold: float | None = None, mode: M
     for run in group.runs:
         steps, values, wall = curve(run, metric)
         finals.append(values[-1])
-        bests.append(values.max() if mode == "max" else values.min())
+        # NaN is never the best (as the runner keeps it), unless the metric was never a number
+        bests.append(float("nan") if np.isnan(values).all() else np.nanmax(values) if mode == "max" else np.nanmin(values))
         walls.append(wall_time(run))
         if threshold is not None and (hit := first_reach(steps, values, wall, threshold, mode)) is not None:
             steps_to.append(hit[0])

@@ -98,6 +98,21 @@ class Section(BaseModel):
 _YAML_BOOLS = {"yes", "no", "on", "off", "true", "false"}
 
 
+def _stray_arguments(builder: Any, model: type[BaseModel] | None, given: Mapping[str, Any]) -> list[str]:
+    """`_stray_bools` for a plugin backbone's arguments: against its `config_model`'s fields, or
+    else its builder's annotated parameters (a builder whose hints do not resolve is not checked)."""
+    if model is not None:
+        hints = {k: f.annotation for k, f in model.model_fields.items()}
+    else:
+        try:
+            target = getattr(builder, "func", builder)
+            hints = typing.get_type_hints(target.__init__ if isinstance(target, type) else target)
+        except Exception:  # a builtin, or a hint naming what the plugin does not import
+            hints = {}
+    return [f"{'.'.join(map(str, (key, *loc)))}: {problem}" for key, value in given.items() if key in hints
+            for loc, _, problem in _stray_bools([hints[key]], value)]
+
+
 def _stray_bools(annotations: list[Any], value: Any,
                  loc: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], bool, str]]:
     """(location, value, problem) of every True/False in `value` (lists, tuples and mappings
@@ -325,6 +340,8 @@ class CustomBackbone(Section):
     def _arguments(self) -> CustomBackbone:
         builder = BACKBONES.get(self.type)
         model = getattr(getattr(builder, "func", builder), "config_model", None)
+        if stray := _stray_arguments(builder, model, self.model_extra or {}):  # true/false as a number, as elsewhere
+            raise ValueError("; ".join(stray))
         if model is not None:
             try:
                 model.model_validate(self.model_extra or {})
@@ -775,7 +792,8 @@ def _resolved(conf: Any, overrides: Sequence[str], where: str) -> Any:
         problem = _omegaconf_problem(e, with_key=False)
         if (missing := re.match(r"Interpolation key '([^']*)' not found", problem)) is not None:
             problem += (_did_you_mean(missing[1], _dotted_keys(conf)) +
-                        "; a ${...} names a key of the whole config, e.g. ${train.total_steps}")
+                        "; a ${...} names a key written in the config file or set by an override, e.g. "
+                        "${train.total_steps}: a setting left at its default cannot be named")
         source = f"override {given[-1]!r}" if given else at or "<root>"
         raise RlgenError(f"{where}: {source}: could not resolve its ${{...}}: {problem}") from None
 

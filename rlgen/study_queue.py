@@ -21,6 +21,7 @@ machines, Optuna's documented multi-machine mode). Every worker runs the same lo
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -318,7 +319,8 @@ def run_value(summary: dict[str, Any], metric: str, direction: str,
         value = summary["best"].get("value")
     else:  # early_stop tracks another metric; read the best from the log instead
         rows = (Path(summary["run_dir"]) / "metrics.jsonl").read_text().splitlines()
-        values = [r[metric] for r in map(json.loads, rows) if isinstance(r.get(metric), (int, float))]
+        values = [r[metric] for r in map(json.loads, rows)
+                  if isinstance(r.get(metric), (int, float)) and not math.isnan(r[metric])]  # never the best
         value = (max if direction == "maximize" else min)(values) if values else None
     if not isinstance(value, (int, float)):
         raise RlgenError(f"the run logged no {metric!r}: set `metric:` in the sweep file to one it logs")

@@ -36,13 +36,14 @@ from typing import Annotated, Any, Callable, Literal, Mapping, Union
 
 import numpy as np
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from optuna.samplers import BaseSampler
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 from rich.markup import escape
 
 from rlgen.compare import compare_command
-from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _describe, is_study_name,
-                          save_config, whole_count)
+from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _describe, _override,
+                          is_study_name, save_config, whole_count)
 from rlgen.errors import RlgenError, shell_line
 from rlgen.identity import MAX_LEN, clip, describe
 from rlgen.logging import console
@@ -182,9 +183,17 @@ def read_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepCon
     """Validate a sweep file; a relative base-config path is taken relative to the sweep file."""
     path = sweep_path(path)
     try:
-        raw = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    except Exception as e:  # noqa: BLE001 - YAML and OmegaConf errors alike: say where
-        raise RlgenError(f"{path}: not valid YAML: {e}") from None
+        conf = OmegaConf.load(path)
+    except Exception as e:  # noqa: BLE001 - YAML errors: say where
+        raise RlgenError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    try:  # its `overrides` are the base config's: a ${...} in one names a key of that config, per trial
+        kept = OmegaConf.to_container(conf.pop("overrides"), resolve=False) if OmegaConf.is_dict(conf) and \
+            "overrides" in conf else None
+        raw = OmegaConf.to_container(conf, resolve=True)
+    except OmegaConfBaseException as e:
+        raise RlgenError(f"{path}: could not resolve a ${{...}}: {str(e).strip().splitlines()[0]}") from None
+    if isinstance(raw, dict) and kept is not None:
+        raw["overrides"] = kept
     if not isinstance(raw, dict):
         raise RlgenError(f"{path}: a sweep file is a mapping (config, space, ...)")
     try:
@@ -363,14 +372,17 @@ class Sweep:
         bar for the whole study, so the trial's own is off."""
         tags = sorted({*self.base.logging.wandb.tags, "sweep"})
         name = clip(" ".join([f"{self.spec.study} t{number}", *describe(drawn)]), MAX_LEN)
-        study = {"name": self.spec.study, "logging.wandb.group": self.spec.study, "logging.wandb.tags": tags,
-                 "logging.wandb.name": name, "train.progress": False}
+        study = {"name": self.spec.study, "logging.wandb.group": clip(str(self.spec.study), MAX_LEN),
+                 "logging.wandb.tags": tags, "logging.wandb.name": name, "train.progress": False}
         return self.best_config({**params, **study})
 
     def best_config(self, params: dict[str, Any]) -> ExperimentConfig:
         """The base config with `params` set. A mapping value replaces what was there (a new
         backbone drops the old one's keys) instead of merging into it as a `key=value` override would."""
         tree = OmegaConf.create(self.base.model_dump(mode="json"))
+        for override in self.spec.overrides:  # resolved again against this trial's values
+            if "${" in override:
+                _override(tree, override, str(self.spec.config))
         for key, value in params.items():
             OmegaConf.update(tree, key, value, merge=False, force_add=True)
         return self.load(OmegaConf.to_container(tree, resolve=True), [])

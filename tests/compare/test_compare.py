@@ -252,3 +252,12 @@ def test_groups_sort_their_numbers_by_value():
     labels = ["seed=10", "seed=2", "train.total_steps=20000", "train.total_steps=4096", "lr=1e-3", "lr=3e-4"]
     assert sorted(labels, key=_natural) == ["lr=3e-4", "lr=1e-3", "seed=2", "seed=10", "train.total_steps=4096",
                                             "train.total_steps=20000"]
+
+
+@pytest.mark.parametrize("mode, best", [("max", 5.0), ("min", 3.0)])
+def test_a_nan_evaluation_is_never_a_runs_best(make_run, mode, best):
+    """As the runner keeps it: one NaN evaluation made every run's best NaN (min) or hung on order (max)."""
+    runs = [read_run(make_run("nan", seed, [(1000, 5.0, 1.0), (2000, float("nan"), 2.0), (3000, 3.0, 3.0)]))
+            for seed in (0, 1)]
+    _, (stats,) = compare(runs, "eval/return_mean", mode=mode)
+    assert stats.best.mean == best and stats.final.mean == 3.0

@@ -256,3 +256,27 @@ def test_bundled_sweeps_open_by_name_from_anywhere(tmp_path, monkeypatch):
     with pytest.raises(RlgenError, match=r"not found: sweeps/ppo_cartpol \(did you mean 'sweeps/ppo_cartpole'\?\); "
                                          r"bundled sweeps: sweeps/gail_cartpole, sweeps/ppo_cartpole"):
         read_sweep("sweeps/ppo_cartpol")
+
+
+def test_a_study_name_past_wandbs_group_limit_still_sweeps(tmp_path):
+    """The study is the trials' W&B group: cut as the trial names are, not refused as a group the
+    user never set."""
+    sweep = toy_sweep(tmp_path, {"type": "none"}, n_trials=1, study="s" * 140)
+    cfg = sweep.trial_config({"x": 3, "shape": {"type": "a", "size": 1}}, 0, {"x": 3, "shape": "a"})
+    assert len(cfg.logging.wandb.group) <= 128 and cfg.logging.wandb.group.startswith("s" * 100)
+
+
+def test_a_reference_in_the_sweeps_overrides_follows_each_trials_draw(tmp_path):
+    """`train.eval_every=${train.total_steps}` in the sweep file (or on the command line) names the
+    base config's key, resolved per trial: the trial that draws 2048 steps evaluates every 2048."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "config": "ppo_cartpole", "study": "ref", "n_trials": 1,
+        "overrides": ["logging.wandb.mode=disabled", "train.eval_every=${train.total_steps}"],
+        "space": {"train.total_steps": {"type": "categorical", "choices": [512, 2048]}}}))
+    for given in ([], ["train.checkpoint_every=${train.total_steps}"]):
+        sweep = Sweep(read_sweep(path, given), load=load_config, make_experiment=lambda cfg: None)
+        for steps in (512, 2048):
+            cfg = sweep.trial_config({"train.total_steps": steps}, 0, {"train.total_steps": steps})
+            assert cfg.train.eval_every == steps
+            assert cfg.train.checkpoint_every == (steps if given else None)

@@ -53,3 +53,13 @@ def test_a_sequence_backbone_that_cannot_keep_every_step_says_what_is_needed(tmp
     assert f"{seq!r} takes no `pool` argument" in message and "unknown" not in message
     with pytest.raises(RlgenError, match=f"sequence decoder '{seq}': a sequence backbone here must give one output"):
         build_decoder({"type": seq}, in_dim=3, out_shape=(5, 2))
+
+
+def test_true_or_false_is_no_number_in_a_users_backbone_either():
+    """As in every section: its config_model's fields (and, without one, the builder's annotated
+    arguments) take no true/false where they declare a number."""
+    with pytest.raises(ConfigError, match=r"agent.policy.backbone: width: expected a number, got True"):
+        rlgen.load_config("ppo_cartpole", [f"agent.policy.backbone={{type: '{TINY}', width: true}}"])
+    with pytest.raises(ConfigError, match=r"agent.policy.backbone: width: expected a number, got True"):
+        rlgen.load_config("ppo_lstm_cartpole_novel", ["agent.policy.backbone={type: 'tests.nets.custom:StepMean', "
+                                                      "width: true}"])
