@@ -142,7 +142,10 @@ def typed_wrapper_kwargs(wrapper: Callable[..., gym.Env], kwargs: Mapping[str, A
     dtype) where it takes an array. Lists stay lists where the annotation takes a list or a sequence,
     or says nothing."""
     try:
-        params = inspect.signature(wrapper).parameters
+        try:  # string annotations (`from __future__ import annotations`) evaluated: a type alias reads as its type
+            params = inspect.signature(wrapper, eval_str=True).parameters
+        except NameError:  # a hint naming what the wrapper's module does not import: read as written
+            params = inspect.signature(wrapper).parameters
     except (TypeError, ValueError):  # a builtin or C callable: nothing to read
         return dict(kwargs)
     typed = {}

@@ -89,3 +89,14 @@ def test_only_lists_whose_annotation_asks_for_another_type_change():
     for key in ("names", "sizes", "loose"):  # a list, a sequence, no annotation: left as YAML gave them
         assert type(typed[key]) is list
     assert typed_wrapper_kwargs(wrapper, {"bounds": [1, 2]})["bounds"].dtype.kind == "i"  # ints stay ints
+
+
+Shape = tuple  # an alias, as a wrapper module under `from __future__ import annotations` would write it
+
+
+def _aliased(env, size: "Shape" = (1, 1)):
+    return env
+
+
+def test_a_type_alias_in_a_string_annotation_reads_as_its_type():
+    assert typed_wrapper_kwargs(_aliased, {"size": [3, 4]})["size"] == (3, 4)
