@@ -1,8 +1,8 @@
 """Read many runs, group them, and compare them.
 
 A run is a directory written by the runner (`runs/<name>/<run_id>/` with `config.yaml`,
-`metrics.jsonl` and, once it has ended, `summary.json` with its status). This module knows nothing
-about agents or envs: it reads those files, keeps the runs that finished (unless told otherwise),
+`metrics.jsonl` and, once it has ended, `summary.json` with its status), read by
+`rlgen.run_data`. This module knows nothing about agents or envs: it keeps the runs that finished (unless told otherwise),
 groups them by the config keys in which they differ (or by keys the user names, never pooling runs
 scored on different envs, games or data sets), keeps one run per seed of a config in each group
 (unless told otherwise), and reduces each group to a few numbers with honest
@@ -22,7 +22,6 @@ Example::
 from __future__ import annotations
 
 import difflib
-import glob
 import json
 import math
 import re
@@ -31,13 +30,12 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
-import yaml
 from rich.markup import escape
 
 from rlgen import stats
-from rlgen.checkpoint import FINISHED
 from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
+from rlgen.run_data import NO_SUMMARY, RunData, expand, read_metrics, read_run, read_runs  # noqa: F401 (re-exported)
 from rlgen.stats import Method
 
 Mode = Literal["max", "min"]
@@ -55,33 +53,7 @@ TASK_KEYS = ("env.id", "eval_env.id", "game.name", "data.source")
 # FINISHED: summary.json's status of a run that ran to its end (README: "A finished run"); anything
 # else (interrupted, failed, running, no summary.json at all) is left out unless asked for.
 AS_PLANNED = ("completed", "stopped_early")  # the table marks the others (pruned, and unfinished when counted)
-NO_SUMMARY = "no summary"
 WHY_UNFINISHED = {NO_SUMMARY: "no summary.json: killed, or still running", "running": "running, or killed while resuming"}
-
-
-@dataclass
-class RunData:
-    """One run read back from disk."""
-
-    path: Path
-    config: dict[str, Any]
-    rows: list[dict[str, Any]]
-    summary: dict[str, Any] | None  # None while a run is still going or after a crash
-
-    @property
-    def label(self) -> str:
-        return f"{self.config.get('name', '?')}/{self.path.name}"
-
-    @property
-    def status(self) -> str:
-        """summary.json's status (completed, stopped_early, pruned, interrupted, failed, running),
-        or "no summary": the run was killed, or has not ended yet."""
-        status = self.summary.get("status") if isinstance(self.summary, dict) else None
-        return status if isinstance(status, str) else NO_SUMMARY
-
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
 
 
 @dataclass
@@ -125,88 +97,6 @@ class GroupStats:
     method: Method = "t"  # the interval of `final` and `best`
     bounds: tuple[float, float] | None = None  # the metric's range, when known; intervals are cut to it
     statuses: dict[str, int] = field(default_factory=dict)  # runs by status, other than completed/stopped_early
-
-
-# --- reading runs ---------------------------------------------------------------------------------
-
-
-def expand(patterns: Sequence[str]) -> list[Path]:
-    """Run directories named by paths or globs. A directory that is not itself a run (no
-    config.yaml) stands for the runs below it, so `runs/ppo_cartpole` means all its runs."""
-    found: list[Path] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) or ([pattern] if Path(pattern).exists() else [])
-        if not matches:
-            raise RlgenError(f"no run directory matches {pattern!r}")
-        for m in map(Path, matches):
-            if not m.is_dir():
-                continue  # a glob like runs/x/* also matches a sweep's study.db or a PNG
-            if (m / "config.yaml").is_file() or (m / "metrics.jsonl").is_file():
-                found.append(m)
-            else:
-                found += sorted(p.parent for p in m.rglob("config.yaml") if not _inside_wandb(p.relative_to(m)))
-    unique = list(dict.fromkeys(p.resolve() for p in found))
-    if not unique:
-        raise RlgenError(f"no run directories (with config.yaml) under {' '.join(patterns)}")
-    return unique
-
-
-def _inside_wandb(path: Path) -> bool:
-    """W&B keeps a config.yaml of its own in its run folders; those are not rlgen runs.
-    `path` is relative to the folder searched, so the user's own folder names never count."""
-    return any(p == "wandb" or p.startswith(("offline-run-", "run-")) for p in path.parts)
-
-
-def read_run(path: Path) -> RunData:
-    """config.yaml and metrics.jsonl are required; summary.json is read when present."""
-    path = Path(path)
-    if not path.is_dir():
-        raise RlgenError(f"{path} is not a run directory")
-    config_path = path / "config.yaml"
-    if not config_path.is_file():
-        raise RlgenError(f"{path} has no config.yaml: is it a run directory (runs/<name>/<run_id>)?")
-    try:
-        config = yaml.safe_load(config_path.read_text())
-    except yaml.YAMLError as e:
-        raise RlgenError(f"{config_path} is not valid YAML: {' '.join(str(e).split())}") from None
-    if not isinstance(config, dict):
-        raise RlgenError(f"{config_path} does not hold a config (a mapping of keys to values)")
-    summary = None
-    summary_path = path / "summary.json"
-    if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text())
-        except json.JSONDecodeError as e:
-            raise RlgenError(f"{summary_path} is corrupt ({e}); delete it to compare from metrics.jsonl alone") from None
-    return RunData(path, config, read_metrics(path / "metrics.jsonl"), summary)
-
-
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """Rows of a metrics.jsonl. A cut-off last line (a run killed mid-write) is skipped with a
-    warning; any other bad line is an error that names the file and the line."""
-    if not path.is_file():
-        raise RlgenError(f"{path.parent} has no metrics.jsonl: the run logged nothing, or it is not a run directory")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.splitlines()
-    rows: list[dict[str, Any]] = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row, dict) or "global_step" not in row:
-                raise ValueError("not an object with global_step")
-        except ValueError as e:
-            if i == len(lines) and not text.endswith("\n"):
-                console.print(f"[yellow]warning:[/] {path}: last line is incomplete (run killed mid-write?); skipped")
-                continue
-            raise RlgenError(f"{path}:{i}: corrupt metrics row ({e}): {line[:80]!r}") from None
-        rows.append(row)
-    return rows
-
-
-def read_runs(patterns: Sequence[str]) -> list[RunData]:
-    return [read_run(p) for p in expand(patterns)]
 
 
 # --- grouping -------------------------------------------------------------------------------------
