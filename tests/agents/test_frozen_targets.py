@@ -11,7 +11,7 @@ from rlgen.agents.rl.algos import ALGOS, is_off_policy
 from rlgen.agents.rl.sb3_bridge import BackboneExtractor, SB3Learner
 from rlgen.transfer import restoring, trunk
 
-from .rl_helpers import rl_config
+from .rl_helpers import resumed_from_first_checkpoint, rl_config
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false",
          "train.early_stop.target=null", "train.eval_episodes=1"]
@@ -91,9 +91,6 @@ def test_every_off_policy_algorithm_leaves_frozen_target_tensors_alone(tmp_path,
 def test_a_frozen_off_policy_run_resumes_bit_for_bit(pendulum_source, tmp_path, config):
     """Resumed from its first checkpoint (the runner builds it under `transfer.restoring()`), the run
     skips the frozen tensors in its target updates as the straight run did: the same final state."""
-    import shutil
-
-    from rlgen import checkpoint
     from rlgen.testing import _differences
 
     source, _ = pendulum_source
@@ -101,15 +98,7 @@ def test_a_frozen_off_policy_run_resumes_bit_for_bit(pendulum_source, tmp_path, 
                  "train.checkpoint_every=40", "train.keep_checkpoints=10", "train.early_stop.metric=eval/none",
                  f"agent.policy.backbone.init={{run: '{source}', role: policy, freeze: true}}"]
     straight = rlgen.train(config, [*overrides, f"logging.dir={tmp_path / 'straight'}"]).run_dir
-    first = min(checkpoint.step_of(p) for p in (straight / "checkpoints").glob("step_*"))
-    crashed = tmp_path / "crashed"
-    shutil.copytree(straight, crashed, ignore=shutil.ignore_patterns(".lock", "wandb"))
-    for ckpt in (crashed / "checkpoints").glob("step_*"):
-        if checkpoint.step_of(ckpt) > first:
-            shutil.rmtree(ckpt)
-    (crashed / "checkpoints" / "latest").write_text(f"step_{first}\n")
-    assert rlgen.train(resume=crashed).summary["status"] == "completed"
-    a, b = checkpoint.load(straight), checkpoint.load(crashed)
+    a, b, first = resumed_from_first_checkpoint(straight, tmp_path / "crashed")
     assert a["global_step"] == b["global_step"] > first
     diff = _differences(a["experiment"], b["experiment"], True, ("straight", "resumed"))
     assert not diff, diff[:5]

@@ -5,7 +5,6 @@ carries over from one call to the next (SB3 resets it at every `learn()`), check
 
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from rlgen.agents.rl.experiment import _action_noise
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.testing import _differences
 
-from .rl_helpers import rl_config
+from .rl_helpers import resumed_from_first_checkpoint, rl_config
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false",
          "train.early_stop.target=null", "train.eval_episodes=1", "train.early_stop.metric=eval/none",
@@ -99,15 +98,7 @@ def test_an_ou_noise_run_resumes_bit_for_bit(tmp_path):
     episode had: the same final state as the straight run."""
     overrides = [*QUIET, *TINY_TD3, "train.total_steps=120", "train.eval_every=40", "train.checkpoint_every=40"]
     straight = rlgen.train("td3_pendulum", [*overrides, f"logging.dir={tmp_path / 'straight'}"]).run_dir
-    first = min(checkpoint.step_of(p) for p in (straight / "checkpoints").glob("step_*"))
-    crashed = tmp_path / "crashed"
-    shutil.copytree(straight, crashed, ignore=shutil.ignore_patterns(".lock", "wandb"))
-    for ckpt in (crashed / "checkpoints").glob("step_*"):
-        if checkpoint.step_of(ckpt) > first:
-            shutil.rmtree(ckpt)
-    (crashed / "checkpoints" / "latest").write_text(f"step_{first}\n")
-    assert rlgen.train(resume=crashed).summary["status"] == "completed"
-    a, b = checkpoint.load(straight), checkpoint.load(crashed)
+    a, b, first = resumed_from_first_checkpoint(straight, tmp_path / "crashed")
     assert a["global_step"] == b["global_step"] > first
     diff = _differences({**a["experiment"], "rng": a["rng"]}, {**b["experiment"], "rng": b["rng"]}, True,
                         ("straight", "resumed"))

@@ -159,7 +159,8 @@ def test_artifact_failure_does_not_stop_training(tmp_path, monkeypatch):
     assert (runner.run_dir / "checkpoints" / "best" / "state.pt").is_file()
 
 
-def test_init_timeout_reaches_wandb_and_its_default_is_well_below_90_s(tmp_path, monkeypatch):
+def _wandb_init_seen(monkeypatch, mode: str) -> dict:
+    """wandb.init's arguments, captured by an init that then fails as an unreachable server does."""
     import wandb
 
     seen = {}
@@ -168,8 +169,13 @@ def test_init_timeout_reaches_wandb_and_its_default_is_well_below_90_s(tmp_path,
         seen.update(kw)
         raise TimeoutError("no answer")
 
-    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.setenv("WANDB_MODE", mode)
     monkeypatch.setattr(wandb, "init", init)
+    return seen
+
+
+def test_init_timeout_reaches_wandb_and_its_default_is_well_below_90_s(tmp_path, monkeypatch):
+    seen = _wandb_init_seen(monkeypatch, "online")
     cfg = toy_config(tmp_path)
     assert cfg.logging.wandb.init_timeout <= 30
     cfg.logging.wandb.init_timeout = 7.0
@@ -218,16 +224,7 @@ def test_runs_in_chosen_directories_of_one_name_are_two_wandb_runs(tmp_path, mon
 def test_a_kinds_tag_past_wandbs_limit_reaches_wandb_cut_and_apart(tmp_path, monkeypatch):
     """A kind's own tags (an env id, a data source given by import path) can run past W&B's 64
     characters, which would stop W&B from starting: they arrive cut, two long ones still two."""
-    import wandb
-
-    seen = {}
-
-    def init(**kw):
-        seen.update(kw)
-        raise TimeoutError("no answer")
-
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setattr(wandb, "init", init)
+    seen = _wandb_init_seen(monkeypatch, "offline")
     cfg = toy_config(tmp_path)
     long = ["mypkg.envs.a_very_long_module_name:AnEnvironmentWithAVeryLongName" + s for s in "AB"]
     monkeypatch.setattr(type(cfg), "tags", lambda self: ["toy", *long])
