@@ -154,12 +154,11 @@ class ImitationExperiment(RLExperiment):
                              f"{shown}; train it with the same agent.algo, agent.policy and env")
         self.model.policy.load_state_dict(theirs)
 
-    def _off_policy_steps(self) -> int:
-        """`unit_steps`, cut only at train.total_steps: each unit also runs `disc_steps`
+    def _unit_cuts(self) -> tuple[int, ...]:
+        """None: a unit is cut only at train.total_steps. Each unit also runs `disc_steps`
         discriminator and `bc.steps` BC steps, so a unit cut at every evaluation or checkpoint (as
         kind: rl cuts them) would make those settings change how much the discriminator trains."""
-        n_envs, left = self.env.num_envs, self.cfg.train.total_steps - self.global_step
-        return max(n_envs, min(self.unit_steps, -(-left // n_envs) * n_envs))
+        return ()
 
     def train_unit(self) -> dict[str, float]:
         cfg = self.cfg

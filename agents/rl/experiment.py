@@ -114,10 +114,14 @@ class RLExperiment(ExperimentBase):
         whole rollouts of `train_freq` until n steps are done, so the unit ends at the first rollout
         end at or past the mark: where SB3's EvalCallback would evaluate, to within `train_freq`."""
         train, step, n_envs = self.cfg.train, self.global_step, self.env.num_envs
-        marks = [train.total_steps, *((step // every + 1) * every for every in
-                                      (train.eval_every, train.checkpoint_every or train.eval_every))]
+        marks = [train.total_steps, *((step // every + 1) * every for every in self._unit_cuts())]
         left = min(marks) - step  # > 0: the next multiple lies past `step`, and the runner stops at total_steps
         return max(n_envs, min(self.unit_steps, -(-left // n_envs) * n_envs))
+
+    def _unit_cuts(self) -> tuple[int, ...]:
+        """The periods whose multiples end an off-policy unit early (besides train.total_steps)."""
+        train = self.cfg.train
+        return train.eval_every, train.checkpoint_every or train.eval_every
 
     def _freeze_normalization(self) -> None:
         """`env.normalize.freeze_after`: VecNormalize stops updating its statistics from the first
