@@ -79,6 +79,36 @@ def save(ckpt_dir: Path, step: int, state: dict[str, Any], keep: int = 3) -> Pat
     return final
 
 
+# Entries of a state that only resuming needs: SB3's replay buffers (`sb3_state.model_state`), most of an
+# off-policy checkpoint (an Atari DQN's holds gigabytes), and nothing that acting or evaluating reads.
+RESUME_ONLY = "replay_buffer"
+
+
+def model_only(ckpt: Path, into: Path) -> Path:
+    """Checkpoint `ckpt` without what only resuming needs (`RESUME_ONLY`), written as a checkpoint
+    directory at `into` (state and checksum); `ckpt` itself when it holds nothing of the kind. What
+    a W&B model artifact holds: `rlgen.load_run` opens it, as SB3's `model.zip` leaves its buffer out."""
+    state = read(ckpt)
+    if not _holds_resume_only(state):
+        return ckpt
+    payload = _serialise(_without_resume_only(state))
+    into.mkdir(parents=True, exist_ok=True)
+    _write(into / STATE, payload)
+    _write(into / CHECKSUM, f"{hashlib.sha256(payload).hexdigest()}  {len(payload)}\n".encode())
+    return into
+
+
+def _holds_resume_only(tree: Any) -> bool:
+    return isinstance(tree, dict) and any(
+        v is not None if k == RESUME_ONLY else _holds_resume_only(v) for k, v in tree.items())
+
+
+def _without_resume_only(tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: None if k == RESUME_ONLY else _without_resume_only(v) for k, v in tree.items()}
+    return tree
+
+
 def _serialise(state: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     torch.save(plain.encode(state), buf)

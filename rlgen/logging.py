@@ -11,6 +11,7 @@ import errno
 import json
 import math
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping, Protocol
@@ -160,7 +161,9 @@ class WandbSink:
     def log_checkpoints(self, run_dir: Path, meta: Mapping[str, Any], best: Mapping[str, Any]) -> None:
         """The final checkpoint (aliases latest, step_N) and checkpoints/best (best, step_M) as
         versions of the model artifact, each with config.yaml, state.pt and its state.pt.sha256, which
-        is what rlgen.load_run reads; one version with both aliases when they are the same step."""
+        is what rlgen.load_run reads; one version with both aliases when they are the same step. An
+        off-policy state.pt leaves its replay buffer out (`checkpoint.model_only`): the run directory
+        keeps it for resuming."""
         from rlgen import checkpoint  # checkpoint.py imports this module
 
         ckpts = run_dir / "checkpoints"
@@ -170,13 +173,15 @@ class WandbSink:
         versions = [(best_dir, ["best"])] if best_dir is not None and not same else []
         if last is not None:
             versions.append((last, ["latest", "best"] if same else ["latest"]))
-        for path, aliases in versions:
-            step = checkpoint.step_of(path)
-            files = {"config.yaml": run_dir / "config.yaml", checkpoint.STATE: path / checkpoint.STATE}
-            if (path / checkpoint.CHECKSUM).is_file():  # load_run verifies state.pt against it, as in the run
-                files[checkpoint.CHECKSUM] = path / checkpoint.CHECKSUM
-            self.log_model(files, [*aliases, f"step_{step}"],
-                           {"global_step": step, **meta, **(best if "best" in aliases else {})})
+        with tempfile.TemporaryDirectory(prefix="rlgen-artifact-") as tmp:  # W&B copies each file as it is added
+            for path, aliases in versions:
+                step = checkpoint.step_of(path)
+                lean = checkpoint.model_only(path, Path(tmp) / f"step_{step}")  # no replay buffer
+                files = {"config.yaml": run_dir / "config.yaml", checkpoint.STATE: lean / checkpoint.STATE}
+                if (lean / checkpoint.CHECKSUM).is_file():  # load_run verifies state.pt against it, as in the run
+                    files[checkpoint.CHECKSUM] = lean / checkpoint.CHECKSUM
+                self.log_model(files, [*aliases, f"step_{step}"],
+                               {"global_step": step, **meta, **(best if "best" in aliases else {})})
 
     def close(self) -> None:
         self.run.finish(exit_code=self.exit_code)

@@ -73,6 +73,10 @@ def load_model_state(model: Any, state: dict[str, Any], where: str = "the traini
         model.replay_buffer.device = model.device
     elif saved is not None:
         load_replay_state(model.replay_buffer, saved)
+    elif getattr(model, "replay_buffer", None) is not None and checkpoint.resuming():
+        console.print("[yellow]warning:[/] this resume is not exact: the checkpoint holds no replay buffer "
+                      "(`agent.save_replay_buffer: false`, or a W&B model artifact, which leaves it out), so "
+                      "training continues from an empty one; resume from the run directory for an exact resume")
 
 
 def env_state(venv: VecEnv) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -231,3 +232,34 @@ def test_a_kinds_tag_past_wandbs_limit_reaches_wandb_cut_and_apart(tmp_path, mon
     assert Runner(cfg, ToyExperiment(cfg)).run()["status"] == "completed"
     cut = [t for t in seen["tags"] if t != "toy"]
     assert len(cut) == 2 and all(len(t) <= 64 for t in cut) and cut[0] != cut[1]
+
+
+def test_an_off_policy_model_artifact_leaves_the_replay_buffer_in_the_run(tmp_path, monkeypatch, capsys):
+    """SB3's model.zip leaves the buffer out; so does rlgen's model artifact (an Atari DQN's buffer
+    is gigabytes, staged once per version), while the run directory keeps it for an exact resume."""
+    import shutil
+
+    import rlgen
+    from rlgen import checkpoint
+
+    _offline(monkeypatch, tmp_path)
+    run = rlgen.train("dqn_cartpole", overrides=[
+        f"logging.dir={tmp_path}", "logging.wandb.mode=offline", "train.total_steps=256", "train.eval_every=256",
+        "train.eval_episodes=1", "agent.hyperparams.learning_starts=64"])
+    kept = checkpoint.load(run.run_dir)["experiment"]["replay_buffer"]
+    assert kept is not None and kept["pos"] == 256  # the run directory resumes exactly
+    (artifact,) = [r["artifact"] for r in wandb_records(run.run_dir) if r["type"] == "artifact"]
+    folder = tmp_path / "download"  # as artifact.download() lays the version out
+    folder.mkdir()
+    for c in artifact["manifest"]["contents"]:
+        shutil.copyfile(c["local_path"], folder / c["path"])
+    assert checkpoint.read(folder)["experiment"]["replay_buffer"] is None  # verified against the artifact's own checksum
+    assert (folder / "state.pt").stat().st_size < checkpoint.latest(run.run_dir / "checkpoints").joinpath(
+        "state.pt").stat().st_size
+    with rlgen.load_run(folder) as trained:
+        assert trained.agent().predict(np.zeros(4, np.float32)) in (0, 1)
+        assert trained.evaluate(episodes=1)["eval/return_mean"] > 0
+    capsys.readouterr()
+    resumed = rlgen.train(resume=folder, overrides=["train.total_steps=320", "logging.wandb.mode=disabled"])
+    assert resumed.summary["status"] == "completed"
+    assert "the checkpoint holds no replay buffer" in capsys.readouterr().err
