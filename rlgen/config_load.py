@@ -1,0 +1,336 @@
+"""Reading a config: YAML (a file or a mapping) through OmegaConf, dotted command-line overrides and
+`${...}` interpolation, then validation against the kind's model (`rlgen.config`), with every
+problem said at once as one line each: its dotted path, what is wrong, and a "did you mean".
+`rlgen.config` re-exports `load_config`, `save_config` and `check_overrides`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pydantic import BaseModel, ValidationError
+
+from rlgen.config import CustomBackbone, ExperimentConfig, _members, nan_values
+from rlgen.errors import ConfigError, RlgenError
+from rlgen.registry import KINDS
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any],
+    overrides: Sequence[str] = (),
+    *,
+    kinds: Mapping[str, type[ExperimentConfig]] | None = None,
+    interpolation: bool = True,
+) -> ExperimentConfig:
+    """Read a YAML file (or a mapping), apply `a.b=c` overrides, validate against its kind's model.
+    The kind's model comes from `kinds` when given, else from the kinds registry (`kind:` may be a
+    registered name or an import path, `mypkg.kinds:MyKind`). `interpolation=False` (a run's
+    config.yaml, which may come from anyone) refuses `${...}` in the file: OmegaConf's resolvers
+    can read environment variables."""
+    check_overrides(overrides)
+    where = str(source) if not isinstance(source, Mapping) else "<config>"
+    raw = _read(source, overrides, where, interpolation)
+    model = _kind_model(raw.get("kind"), kinds, where)
+    nans = {path: f"{path}: must be a number, not NaN (got {value!r})" for path, value in nan_values(raw)}
+    try:
+        cfg = model.model_validate(raw)
+        errors: list[Any] = []
+    except ValidationError as e:
+        errors = e.errors()
+    if not errors and not nans:
+        return cfg
+    problems: list[str] = []
+    paths: list[str] = []
+    for err in errors:
+        path = ".".join(str(p) for p in _walk(model, err["loc"], raw)[0])
+        if path in nans:  # a NaN the schema refused too is said once, as NaN
+            if path in paths:
+                continue
+            problems.append(nans[path])
+        else:
+            problems.append(_describe(err, model, raw))
+        paths.append(path)
+    for path, problem in nans.items():
+        if path not in paths:
+            problems.append(problem)
+            paths.append(path)
+    error = ConfigError(where, problems)
+    base = _read(source, [], where, interpolation) if overrides else {}
+    error.salvaged, error.paths = _salvage(model, raw, base, paths), paths
+    raise error from None
+
+
+def check_overrides(overrides: Any) -> None:
+    """`overrides` is a list (or tuple) of `key=value` strings; anything else is refused in one line."""
+    if isinstance(overrides, (str, bytes)) or not isinstance(overrides, Sequence):
+        raise RlgenError(f"overrides is a list of 'key=value' strings, e.g. ['seed=1'], not "
+                         f"{type(overrides).__name__} {overrides!r}"[:300])
+    bad = [o for o in overrides if not isinstance(o, str)]
+    if bad:
+        raise RlgenError(f"overrides is a list of 'key=value' strings, e.g. ['seed=1']; got {bad[0]!r} "
+                         f"({type(bad[0]).__name__})"[:300])
+
+
+def _salvage(model: type[ExperimentConfig], raw: dict, base: Mapping[str, Any],
+             paths: Sequence[str]) -> ExperimentConfig | None:
+    """The config with each failing key set back to the file's own value (when an override broke
+    it) or left out (its default), if that validates: so that a kind's own checks can still
+    report their problems beside the schema's, every problem at once."""
+    import copy
+
+    fixed = copy.deepcopy(raw)
+    for path in paths:
+        keys, node = path.split("."), fixed
+        for i, key in enumerate(keys):  # an item of a list (`hidden.0`) is set back with its whole list
+            node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, list):
+                keys = keys[:i + 1]
+                break
+        holder, original = fixed, base
+        for key in keys[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+            original = original.get(key) if isinstance(original, Mapping) else None
+        if not isinstance(holder, dict):
+            return None
+        if isinstance(original, Mapping) and keys[-1] in original and not nan_values(original[keys[-1]]):
+            holder[keys[-1]] = copy.deepcopy(original[keys[-1]])
+        else:
+            holder.pop(keys[-1], None)
+    try:
+        return model.model_validate(fixed)
+    except ValidationError:
+        return None
+
+
+def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, where: str) -> type[ExperimentConfig]:
+    if kind is None:
+        raise ConfigError(where, [f"kind: required key is missing; known kinds: {', '.join(KINDS.names())}"])
+    if kinds is not None:
+        if kind not in kinds:
+            raise ConfigError(where, [f"kind: unknown kind {kind!r}{_did_you_mean(str(kind), kinds)}; "
+                                      f"known kinds: {', '.join(kinds)}"])
+        return kinds[kind]
+    try:
+        model = getattr(KINDS.get(str(kind)), "config_model", None)
+    except RlgenError as e:
+        raise ConfigError(where, [f"kind: {e}"]) from None
+    if not (isinstance(model, type) and issubclass(model, ExperimentConfig)):  # KINDS checks it too
+        raise ConfigError(where, [f"kind: {kind!r} has no `config_model` that subclasses "
+                                  "rlgen.config.ExperimentConfig; see rlgen.experiment.Experiment"])
+    return model
+
+
+def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str,
+          interpolation: bool = True) -> dict:
+    try:
+        if isinstance(source, Mapping):
+            conf = OmegaConf.create(dict(source))
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
+            conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
+            # OmegaConf reads a lone `word` as {word: None}: only such a file is read again to tell
+            if OmegaConf.is_list(conf) or (len(conf) == 1 and next(iter(conf.values())) is None and _bare_scalar(path)):
+                raise RlgenError(f"{where}: the config must be a mapping of keys to values (key: value lines), "
+                                 f"not a {'list' if OmegaConf.is_list(conf) else 'single value'}")
+        if not interpolation and (found := _interpolations(conf)):
+            key, text = found[0]
+            raise RlgenError(f"{where}: {key} is the interpolation {text!r}; a run's config.yaml is read without "
+                             "resolvers (they can read environment variables): write the value itself")
+        bad = [o for o in overrides if "=" not in o or o.startswith("=")]
+        if bad:
+            raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
+        for override in overrides:
+            _override(conf, override, where)
+        raw = _resolved(conf, overrides, where)
+    except OmegaConfBaseException as e:  # the file's own `${...}` that does not parse
+        raise RlgenError(f"{where}: could not read the config: {_omegaconf_problem(e)}") from None
+    except Exception as e:  # yaml.YAMLError and friends: say where, not how deep
+        if isinstance(e, RlgenError):
+            raise
+        raise RlgenError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(raw, dict):
+        raise RlgenError(f"{where}: the config must be a mapping of keys to values")
+    return raw
+
+
+def _override(conf: Any, override: str, where: str) -> None:
+    """Apply one `key=value` override to `conf`, the value read as YAML; a mapping or list *replaces*
+    what is there, so `agent.policy.backbone={type: transformer}` does not keep the MLP's `hidden`.
+    A `${...}` in the value is kept as written: `_resolved` resolves it against the whole config, as
+    one in the file (read alone, `${train.total_steps}` would name a key of nothing)."""
+    key, _, text = override.partition("=")
+    try:
+        value = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={text}"]), resolve=False)["v"]
+    except Exception as e:  # yaml.YAMLError, or OmegaConf's grammar error for a broken `${`
+        problem = (_omegaconf_problem(e, with_key=False) if isinstance(e, OmegaConfBaseException)
+                   else " ".join(str(e).split()))
+        raise RlgenError(f"{where}: override {override!r}: its value cannot be read (YAML, with ${{...}} for "
+                         f"another key's value): {problem}") from None
+    try:
+        OmegaConf.update(conf, key, value, merge=False)
+    except (OmegaConfBaseException, ValueError) as e:  # a list index past the end, or not a number
+        problem = _list_problem(conf, key) or _omegaconf_problem(e)
+        raise RlgenError(f"{where}: override {override!r}: {problem}") from None
+
+
+def _list_problem(conf: Any, key: str) -> str | None:
+    """What is wrong with `key` where it indexes a list of `conf` (an index past its end, a word)."""
+    parts = key.split(".")
+    node = conf
+    for i, part in enumerate(parts):
+        if OmegaConf.is_list(node):
+            if not part.isdigit() or int(part) >= len(node):
+                at = ".".join(parts[:i])
+                return (f"{at} is a list of {len(node)} items, which has no item {part!r}; to change its length "
+                        f"write the whole list: {at}=[...]")
+            node = node[int(part)]
+        elif OmegaConf.is_dict(node) and part in node:
+            node = node._get_node(part)
+        else:
+            return None
+    return None
+
+
+def _resolved(conf: Any, overrides: Sequence[str], where: str) -> Any:
+    """`conf` as plain data with every `${...}` resolved, the file's and the overrides'; a failure is
+    one line naming the override (or the file's key) it comes from."""
+    try:
+        return OmegaConf.to_container(conf, resolve=True)
+    except OmegaConfBaseException as e:
+        at = re.sub(r"\[(\d+)\]", r".\1", str(getattr(e, "full_key", None) or ""))
+        given = [o for o in overrides if at == o.partition("=")[0] or at.startswith(o.partition("=")[0] + ".")]
+        problem = _omegaconf_problem(e, with_key=False)
+        if (missing := re.match(r"Interpolation key '([^']*)' not found", problem)) is not None:
+            problem += (_did_you_mean(missing[1], _dotted_keys(conf)) +
+                        "; a ${...} names a key written in the config file or set by an override, e.g. "
+                        "${train.total_steps}: a setting left at its default cannot be named")
+        source = f"override {given[-1]!r}" if given else at or "<root>"
+        raise RlgenError(f"{where}: {source}: could not resolve its ${{...}}: {problem}") from None
+
+
+def _omegaconf_problem(e: Exception, with_key: bool = True) -> str:
+    """OmegaConf's message on one line: its first line (the rest repeats the key and the node type),
+    and the key it is about."""
+    lines = str(e).strip().splitlines()
+    first = lines[0] if lines else type(e).__name__
+    key = getattr(e, "full_key", None)
+    return f"{first} (at {key})" if with_key and key else first
+
+
+def _dotted_keys(conf: Any, path: str = "") -> list[str]:
+    """The dotted key of every value (not section) of an OmegaConf mapping."""
+    found = []
+    for key in conf.keys():
+        where, node = f"{path}.{key}" if path else str(key), conf._get_node(key)
+        found += _dotted_keys(node, where) if OmegaConf.is_dict(node) else [where]
+    return found
+
+
+def _bare_scalar(path: Path) -> bool:
+    """The file's YAML is one scalar (`hello`)."""
+    import yaml
+
+    try:
+        return not isinstance(yaml.safe_load(path.read_text()), (dict, list, type(None)))
+    except yaml.YAMLError:
+        return False  # OmegaConf read it: its own loader decides
+
+
+def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
+    """(dotted key, text) of every `${...}` value in an OmegaConf tree, unresolved."""
+    found = []
+    keys = conf.keys() if OmegaConf.is_dict(conf) else range(len(conf)) if OmegaConf.is_list(conf) else []
+    for key in keys:
+        where = f"{path}.{key}" if path else str(key)
+        node = conf._get_node(key)
+        if OmegaConf.is_interpolation(conf, key):
+            found.append((where, str(node._value())))
+        elif OmegaConf.is_config(node):
+            found += _interpolations(node, where)
+    return found
+
+
+def save_config(cfg: ExperimentConfig, path: Path) -> None:
+    """Write the resolved config as YAML (what the run actually used)."""
+    path.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg.model_dump(mode="json"))))
+
+
+def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, Any]) -> str:
+    """One readable line for one pydantic error: dotted path, message, suggestion."""
+    loc, known = _walk(model, err["loc"], raw)
+    path = ".".join(str(p) for p in loc) or "<root>"
+    error_type, msg = err["type"], err["msg"]
+    if error_type == "extra_forbidden":
+        hint = _did_you_mean(str(loc[-1]), known)
+        listed = f"; allowed here: {', '.join(known)}" if known else ""
+        return f"{path}: unknown key{hint}{listed}"
+    if error_type == "string_too_long":
+        limit, why = (err.get("ctx") or {}).get("max_length"), " (W&B's limit)" if path.startswith("logging.wandb") else ""
+        return f"{path}: {len(err['input'])} characters, at most {limit} allowed{why}; shorten it"
+    if error_type == "literal_error":
+        expected = re.findall(r"'([^']*)'", msg.split("Input should be", 1)[-1])
+        return f"{path}: {err['input']!r} is not a valid choice{_did_you_mean(str(err['input']), expected)}; {msg}"
+    if error_type == "union_tag_invalid":
+        tags = re.findall(r"'([^']*)'", msg.split("expected tags:", 1)[-1])
+        tag = (err.get("ctx") or {}).get("tag", "?")
+        return f"{path}.type: unknown type {tag!r}{_did_you_mean(str(tag), tags)}; known: {', '.join(tags)}"
+    if error_type == "missing":
+        return f"{path}: required key is missing"
+    if error_type == "yaml_bool":  # true/false where a number or text is declared (Section._no_stray_bools)
+        return f"{path}: {msg}"
+    if error_type == "finite_number":  # inf, -inf, 1e400 (or NaN) where only a finite number means something
+        return f"{path}: must be a finite number (got {err.get('input')!r})"
+    if error_type == "value_error":  # a validator's own message says what and how to fix it
+        return f"{path}: {msg.removeprefix('Value error, ')}"
+    return f"{path}: {msg} (got {err.get('input')!r})"
+
+
+def _walk(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[Any], list[str]]:
+    """Follow `loc` through the model's types: drop the union tags pydantic inserts into it, and
+    return the cleaned path with the field names accepted by the model holding its last key."""
+    types: list[Any] = [model]
+    data: Any = raw
+    path: list[Any] = []
+    holder: list[Any] = [model]
+    for part in loc:
+        flat = [m for t in types for m in _members(t)]
+        models = [m for m in flat if isinstance(m, type) and issubclass(m, BaseModel)]
+        tagged = [m for m in models if part in typing.get_args(_ann(m, "type"))
+                  or (part == "custom" and m is CustomBackbone)]
+        if isinstance(part, str) and tagged and not any(part in m.model_fields for m in models):
+            types = tagged  # the discriminator value pydantic put in loc: not a key of the config
+            continue
+        holder = models
+        path.append(part)
+        data = data.get(part) if isinstance(data, Mapping) else (
+            data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None)
+        nxt: list[Any] = []
+        for m in flat:
+            if m in models and isinstance(part, str):
+                if part in m.model_fields:
+                    nxt.append(m.model_fields[part].annotation)
+            elif typing.get_origin(m) in (list, tuple, dict):
+                nxt.extend(typing.get_args(m)[-1:])
+        types = nxt
+    known: set[str] = set()
+    for m in holder:
+        known.update(m.model_fields)
+    return path, sorted(known)
+
+
+def _ann(m: type[BaseModel], field: str) -> Any:
+    f = m.model_fields.get(field)
+    return f.annotation if f is not None else None
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
