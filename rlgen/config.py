@@ -453,6 +453,9 @@ class EarlyStopConfig(Section):
     mode: Literal["max", "min"] = "max"
     target: float | None = Field(None, description="stop once the metric reaches this value")
     patience: int | None = Field(None, gt=0, description="stop after this many evals with no improvement")
+    min_delta: float = Field(0.0, ge=0, description="an evaluation improves on the best value seen only when "
+                             "better by more than this (Keras's and Lightning's min_delta): smaller gains count "
+                             "toward patience and keep the best checkpoint where it is")
     best_tolerance: float = Field(0.0, ge=0, description="a later evaluation within this much of the best value "
                                   "seen takes over as the best checkpoint: noisy evaluations of an agent that has "
                                   "stopped improving then keep the later one, not an earlier lucky reading")

@@ -277,7 +277,7 @@ class Runner:
             if top is not None:
                 st.evals_since_best += 1
         else:
-            improved = top is None or sign * value > sign * top
+            improved = top is None or sign * value > sign * top + stop_cfg.min_delta
             tol = stop_cfg.best_tolerance
             if improved or (tol > 0 and sign * value >= sign * top - tol):
                 st.best, st.best_step = float(value), step
@@ -445,7 +445,8 @@ class Runner:
                           "from the next evaluation")
         if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
             st.target_reached = None
-        if any(saved.get(k) != getattr(stop, k) for k in ("metric", "mode", "target", "patience")):
+        if any(saved.get(k) != getattr(stop, k) for k in ("metric", "mode", "target", "patience")) or (
+                saved.get("min_delta", 0.0) != stop.min_delta):  # a run saved before min_delta: it was 0
             st.stopped = None  # another stopping rule: the run goes on under it
 
     def _diverged(self, what: str) -> str:

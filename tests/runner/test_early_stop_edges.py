@@ -96,3 +96,28 @@ def test_a_run_an_older_rlgen_stopped_at_its_budget_resumes_as_completed(tmp_pat
     more = toy_config(tmp_path, total_steps=200, eval_every=25, early_stop={"metric": "eval/score", "patience": 3})
     Runner(more, exp := ToyExperiment(more), resume_dir=runner.run_dir).run()
     assert exp.units_trained > 0  # it used its whole budget: a larger one trains on
+
+
+def test_min_delta_gains_count_toward_patience_and_keep_the_best(tmp_path):
+    """As Keras's and Lightning's EarlyStopping: a gain of min_delta or less is no improvement."""
+    scores = [1.0, 1.05, 1.08, 1.5, 2.0, 3.0]
+    cfg = toy_config(tmp_path, total_steps=120, toy={"scores": scores},
+                     early_stop={"metric": "eval/score", "patience": 2, "min_delta": 0.1})
+    summary = Runner(cfg, ToyExperiment(cfg)).run()
+    assert summary["status"] == "stopped_early" and summary["global_step"] == 60
+    assert summary["best"] == {"metric": "eval/score", "value": 1.0, "global_step": 20}
+    plain = toy_config(tmp_path, total_steps=120, toy={"scores": scores},
+                       early_stop={"metric": "eval/score", "patience": 2})
+    summary = Runner(plain, ToyExperiment(plain)).run()
+    assert summary["status"] == "completed" and summary["best"]["value"] == 3.0
+
+
+def test_a_changed_min_delta_on_resume_is_another_stopping_rule(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=200, toy={"scores": [1.0, 1.05, 1.08, 1.5, 2.0, 3.0]},
+                     early_stop={"metric": "eval/score", "patience": 2, "min_delta": 0.1})
+    runner = Runner(cfg, ToyExperiment(cfg))
+    assert runner.run()["status"] == "stopped_early"
+    looser = toy_config(tmp_path, total_steps=200, toy={"scores": [1.0, 1.05, 1.08, 1.5, 2.0, 3.0]},
+                        early_stop={"metric": "eval/score", "patience": 2, "min_delta": 0.0})
+    Runner(looser, exp := ToyExperiment(looser), resume_dir=runner.run_dir).run()
+    assert exp.units_trained > 0  # it goes on under the new rule
