@@ -23,7 +23,7 @@ its source run. Otherwise `lr` gives it its own learning rate (rlgen/optim.py).
 from __future__ import annotations
 
 import math
-import types
+import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -238,7 +238,8 @@ def freeze(module: nn.Module) -> None:
     it in eval mode, so batch-norm statistics and dropout stay fixed too."""
     module.requires_grad_(False)
     module.eval()
-    module.train = types.MethodType(_stay_in_eval, module)  # type: ignore[method-assign]
+    # a partial of a module-level function, not a bound method: `torch.save(module)` round-trips it
+    module.train = functools.partial(_stay_in_eval, module)  # type: ignore[method-assign]
 
 
 def _stay_in_eval(self: nn.Module, mode: bool = True) -> nn.Module:
@@ -247,7 +248,8 @@ def _stay_in_eval(self: nn.Module, mode: bool = True) -> nn.Module:
 
 def is_frozen(module: nn.Module) -> bool:
     """Whether `freeze` froze `module` (a backbone whose `init` has `freeze: true`)."""
-    return getattr(module.train, "__func__", None) is _stay_in_eval
+    train = vars(module).get("train")
+    return isinstance(train, functools.partial) and train.func is _stay_in_eval
 
 
 def roles_table(modules: dict[str, nn.Module]) -> list[tuple[str, str, str, list[tuple[str, tuple[int, ...]]]]]:

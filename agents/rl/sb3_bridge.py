@@ -4,6 +4,7 @@ training unit at a time with run-long schedules, and SB3's logger into rlgen's m
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import warnings
@@ -420,8 +421,6 @@ def keep_frozen_out_of_targets(policy: torch.nn.Module) -> None:
     update passes them by; everything else (state dicts, optimizers, `policy.parameters()`) still
     sees every tensor.
     """
-    from types import MethodType
-
     for name, target in policy.named_children():
         online = getattr(policy, name.removesuffix("_target"), None)
         if not name.endswith("_target") or not isinstance(online, torch.nn.Module):
@@ -430,7 +429,7 @@ def keep_frozen_out_of_targets(policy: torch.nn.Module) -> None:
         if frozen:
             for net in (online, target):
                 net.frozen_names = frozen
-                net.parameters = MethodType(_parameters_but_frozen, net)
+                net.parameters = functools.partial(_parameters_but_frozen, net)  # picklable, unlike a method
 
 
 def _parameters_but_frozen(self: torch.nn.Module, recurse: bool = True) -> Iterator[torch.nn.Parameter]:

@@ -102,3 +102,29 @@ def test_a_frozen_off_policy_run_resumes_bit_for_bit(pendulum_source, tmp_path, 
     assert a["global_step"] == b["global_step"] > first
     diff = _differences(a["experiment"], b["experiment"], True, ("straight", "resumed"))
     assert not diff, diff[:5]
+
+
+def test_a_policy_with_a_frozen_backbone_round_trips_through_torch_save(tmp_path):
+    """`torch.save(module)` / `torch.load(weights_only=False)` and deepcopy keep what freezing added:
+    the backbone stays in eval mode and the target update still passes the frozen tensors by."""
+    import copy
+
+    from rlgen.transfer import is_frozen
+
+    hyperparams = {"learning_starts": 10, "buffer_size": 500, "batch_size": 16, "tau": 0.05}
+    cfg = rl_config(tmp_path, "sac", "Pendulum-v1", n_envs=1, total=100, hyperparams=hyperparams,
+                    agent={"algo": "sac", "hyperparams": hyperparams, "policy": {
+                        "backbone": {"type": "mlp", "hidden": [16], "init": {"run": "unused", "role": "policy",
+                                                                            "freeze": True}},
+                        "net_arch": [16]}})
+    with restoring():
+        learner = SB3Learner(ALGOS["sac"], "MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1, seed=0), cfg.optim,
+                             cfg.agent.policy, hyperparams, seed=0, device="cpu")
+    torch.save(learner.model.policy, tmp_path / "policy.pt")
+    for policy in (torch.load(tmp_path / "policy.pt", weights_only=False), copy.deepcopy(learner.model.policy)):
+        policy.train()
+        nets = [m.net for m in _extractors(policy).values()]
+        assert nets and all(is_frozen(n) and not n.training for n in nets)
+        online, target = policy.critic, policy.critic_target
+        assert len(list(target.parameters())) == len(list(online.parameters())) < len(list(online.state_dict()))
+        assert target.parameters.args[0] is target  # bound to the copy, not to the original
