@@ -115,7 +115,7 @@ def main() -> None:
     p.add_argument("--only-fps", action="store_true", help="measure the throughput parity alone")
     p.add_argument("overrides", nargs="*", help="overrides of ppo_cartpole for the rlgen arm (to try a setting)")
     args = p.parse_args()
-    torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (see rlgen.runner.default_threads)
+    torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (see rlgen.process.default_threads)
     seeds = parse_seeds(args.seeds)
     console = Console()
     rows: dict[str, list] = {k: [] for k in ("sb3_t", "sb3_n", "rl_t", "rl_n", "sb3_fps", "rl_fps")}

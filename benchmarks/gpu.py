@@ -5,7 +5,7 @@ over the training units after the first, which holds torch.compile, cuDNN's choi
 context; evaluations are not in them):
 
 - auto:      `device: auto` on the bundled configs: CUDA for CNN and Transformer nets when a GPU
-             is there, the CPU for MLP and recurrent agents (rlgen.runner.choose_device with each
+             is there, the CPU for MLP and recurrent agents (rlgen.process.choose_device with each
              kind's prefers_accelerator), checked against the rule written out below.
 - torchrun:  `torchrun --nproc_per_node 1 -m rlgen train gan_digits_dcgan` (NCCL on CUDA, gloo on
              the CPU): it runs, names its backend, and `--resume` continues it under torchrun.
@@ -52,7 +52,7 @@ import torch
 
 import rlgen
 from rlgen.experiment import prefers_accelerator
-from rlgen.runner import choose_device
+from rlgen.process import choose_device
 
 QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false", "seed=0"]
 SECTIONS = ("auto", "torchrun", "gan_dcgan", "ppo_cnn", "ppo_transformer", "gan_transformer")

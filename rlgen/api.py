@@ -389,7 +389,7 @@ class Run:
         """The experiment, set up on this run's device with the checkpoint's state loaded."""
         if self._experiment is None:
             from rlgen.logging import Logger
-            from rlgen.runner import choose_device
+            from rlgen.process import choose_device
 
             try:
                 with checkpoint.to_use():  # a fallback to an older step is warned of as such

@@ -15,6 +15,8 @@ A kind opts into the second with two methods, `rank_state() -> dict` and `load_r
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -54,3 +56,41 @@ def restore_rank_state(exp: Any, states: list[Any] | None, rank: int, world_size
         console.print(f"[yellow]warning:[/] the checkpoint was written by {len(states)} processes, this job has "
                       f"{world_size}: every rank starts a fresh data stream (the weights and optimizers resume)")
     load(states[rank] if states is not None and len(states) == world_size else None)
+
+
+# --- joining the job (the runner, at a run's start) ---
+
+
+def init_distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world_size): joins the process group when started by torchrun (also with one
+    process, so `torchrun --nproc_per_node 1` runs the collective code paths on one GPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
+        return 0, 1
+    if not dist.is_initialized():
+        if device.type == "cuda" and device.index is not None:
+            torch.cuda.set_device(device)  # NCCL's object collectives use the current device
+        dist.init_process_group(backend=dist_backend(device))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def dist_backend(device: torch.device) -> str:
+    """NCCL between GPUs, gloo for CPU tensors: chosen by the run's device, not by whether the
+    machine has a GPU (device=cpu on a GPU machine would hand NCCL CPU tensors)."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def is_initialized() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def info() -> dict[str, Any] | None:
+    if not is_initialized():
+        return None
+    return {"backend": str(dist.get_backend()), "world_size": dist.get_world_size()}
+
+
+def broadcast_path(path: Path) -> Path:
+    box = [str(path)]
+    dist.broadcast_object_list(box, src=0)
+    return Path(box[0])

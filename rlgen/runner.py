@@ -18,7 +18,6 @@ import json
 import math
 import numbers
 import os
-import random
 import signal
 import sys
 import time
@@ -27,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -36,9 +34,10 @@ from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import Diverged, Interrupted, RlgenError, first_line, shell_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
+from rlgen.process import choose_device, default_threads, process_state_kept, rng_state, seed_everything, set_rng_state
 from rlgen.registry import registered_names_only
 
-__all__ = ["Experiment", "RunContext", "Runner", "choose_device", "eval_mode", "prefers_accelerator"]
+__all__ = ["Experiment", "RunContext", "Runner", "choose_device", "eval_mode", "prefers_accelerator", "process_state_kept"]
 
 
 @dataclass
@@ -106,9 +105,9 @@ class Runner:
         is restored: a resume that fails leaves every file of the run as it was."""
         device = choose_device(self.cfg.device, prefers_accelerator(self.exp))  # before anything is created
         self.device = device
-        owns_group = not _dist_initialized()
-        self.rank, self.world_size = init_distributed(device)
-        owns_group = owns_group and _dist_initialized()
+        owns_group = not distributed.is_initialized()
+        self.rank, self.world_size = distributed.init_distributed(device)
+        owns_group = owns_group and distributed.is_initialized()
         made: list[Path] | None = None  # what this new run's directory took to make: undone if it never starts
         # until the loop takes over the signals (it stops at a unit's end), SIGTERM interrupts as
         # Ctrl-C does, so that a new run stopped while it is set up leaves no directory behind
@@ -127,7 +126,7 @@ class Runner:
                             self.run_dir = rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
                             made = [self.run_dir, *absent]  # the run's directory is always made by this call
                     if self.world_size > 1:
-                        self.run_dir = _broadcast(self.run_dir)  # every rank writes into rank 0's directory
+                        self.run_dir = distributed.broadcast_path(self.run_dir)  # every rank writes into rank 0's directory
                 elif not self.resume_dir.is_dir():
                     raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
                 else:  # before the lock file: the run's files are written from here on
@@ -345,7 +344,7 @@ class Runner:
             "runner": vars(st).copy(),
             "global_step": self.exp.global_step,
             "config": self.cfg.model_dump(mode="json"),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "ranks": ranks,  # each replica's own state (data streams), when the kind has one
         }
         bad = plain.non_finite(state["experiment"])
@@ -384,7 +383,7 @@ class Runner:
         if self.state.stopped is not None and _real(saved_train.get("total_steps")) \
                 and self.exp.global_step >= saved_train["total_steps"]:
             self.state.stopped = None  # stopped at its budget by an rlgen that did not yet call that completed
-        _set_rng_state(state.get("rng"))
+        set_rng_state(state.get("rng"))
         if self.world_size > 1:
             distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)
         if device.type == "cuda" and self.rank == 0:
@@ -546,7 +545,7 @@ class Runner:
             "target_reached": st.target_reached,
             "run_dir": str(self.run_dir.absolute()),  # readable from any working directory
             "device": str(getattr(self, "device", "")),
-            "distributed": _dist_info(),
+            "distributed": distributed.info(),
         }
         try:
             if self.rank == 0 and self._writing:  # a resume that never continued leaves the summary alone
@@ -679,107 +678,6 @@ def _real(value: Any) -> bool:
 
 def _shown(value: Any) -> str:
     return repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
-
-
-def choose_device(name: str, wants_accelerator: bool) -> torch.device:
-    """`auto` picks CUDA only for networks that profit from it; an explicit cuda without one fails.
-    Under torchrun each process takes the GPU of its LOCAL_RANK."""
-    if name == "auto":
-        name = "cuda" if wants_accelerator and torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RlgenError(f"device {name!r} asked for, but torch sees no CUDA GPU: use device=cpu or device=auto")
-    if name == "cuda" and "LOCAL_RANK" in os.environ:
-        name = f"cuda:{os.environ['LOCAL_RANK']}"
-    return torch.device(name)
-
-
-def init_distributed(device: torch.device) -> tuple[int, int]:
-    """(rank, world_size): joins the process group when started by torchrun (also with one
-    process, so `torchrun --nproc_per_node 1` runs the collective code paths on one GPU)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
-        return 0, 1
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        if device.type == "cuda" and device.index is not None:
-            torch.cuda.set_device(device)  # NCCL's object collectives use the current device
-        dist.init_process_group(backend=dist_backend(device))
-    return dist.get_rank(), dist.get_world_size()
-
-
-def dist_backend(device: torch.device) -> str:
-    """NCCL between GPUs, gloo for CPU tensors: chosen by the run's device, not by whether the
-    machine has a GPU (device=cpu on a GPU machine would hand NCCL CPU tensors)."""
-    return "nccl" if device.type == "cuda" else "gloo"
-
-
-def _dist_initialized() -> bool:
-    import torch.distributed as dist
-
-    return dist.is_available() and dist.is_initialized()
-
-
-def _dist_info() -> dict[str, Any] | None:
-    if not _dist_initialized():
-        return None
-    import torch.distributed as dist
-
-    return {"backend": str(dist.get_backend()), "world_size": dist.get_world_size()}
-
-
-def _broadcast(path: Path) -> Path:
-    import torch.distributed as dist
-
-    box = [str(path)]
-    dist.broadcast_object_list(box, src=0)
-    return Path(box[0])
-
-
-def default_threads(device: torch.device, exp: Any) -> int:
-    # On the CPU one thread is the safe default for every kind: small nets are bound by per-call
-    # overhead, and on a shared machine a second thread only adds contention (measured on a
-    # 2-core machine under load: 2 threads 2.4x slower; a 2-thread Transformer PPO ~15x). Raise it
-    # with train.threads for large convolutions on an idle machine.
-    if device.type == "cpu":
-        return 1
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-@contextmanager
-def process_state_kept() -> Iterator[None]:
-    """The global RNGs and torch's thread count as they were before, after it: for opening another
-    run (its setup seeds the RNGs and sets the threads) or checking one, inside a run of one's own."""
-    rng, threads = _rng_state(), torch.get_num_threads()
-    try:
-        yield
-    finally:
-        _set_rng_state(rng)
-        torch.set_num_threads(threads)
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        # on a GPU, SB3 samples actions and dropout draws masks from the CUDA generators
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any] | None) -> None:
-    if state:
-        random.setstate(state["python"])
-        np.random.set_state(state["numpy"])
-        torch.set_rng_state(state["torch"])
-        cuda = state.get("cuda")
-        if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda)  # a resume on another machine's GPUs keeps its own
 
 
 # A value loss or gradient norm this large, and this many times its first value (or, for a value

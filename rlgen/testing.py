@@ -40,7 +40,8 @@ from rlgen.experiment import METRIC_PREFIXES, PROTOCOL_METHODS, RunContext
 from rlgen.logging import Image, Logger, Table
 from rlgen.plain import UnsafeStateError
 from rlgen.registry import KINDS
-from rlgen.runner import _rng_state, _set_rng_state, choose_device, default_threads, process_state_kept, seed_everything
+from rlgen.process import (choose_device, default_threads, process_state_kept, rng_state, seed_everything,
+                           set_rng_state)
 from rlgen.transfer import restoring
 
 __all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
@@ -119,7 +120,7 @@ def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
 
         resumed = _build(cls, ctx, name, built, resuming=True)
         resumed.load_state_dict(saved["experiment"])
-        _set_rng_state(saved["rng"])  # after load_state_dict, as the runner's _restore does
+        set_rng_state(saved["rng"])  # after load_state_dict, as the runner's _restore does
         steps = [f"global_step is {resumed.global_step!r} after load_state_dict, not the saved "
                  f"{saved['global_step']}"] if resumed.global_step != saved["global_step"] else []
         restored = _differences(saved["experiment"], resumed.state_dict(), exact, ("saved", "restored"))
@@ -262,7 +263,7 @@ def _is_number(value: Any) -> bool:
 
 def _save(exp: Any, ckpt_dir: Path, name: str) -> dict[str, Any]:
     """A checkpoint as the runner writes it, read back: what load_state_dict will really get."""
-    state = {"experiment": exp.state_dict(), "global_step": exp.global_step, "rng": _rng_state()}
+    state = {"experiment": exp.state_dict(), "global_step": exp.global_step, "rng": rng_state()}
     try:
         checkpoint.save(ckpt_dir, exp.global_step, state)
     except UnsafeStateError as e:  # an object: it would have to be unpickled, which can run code
@@ -275,7 +276,7 @@ def _save(exp: Any, ckpt_dir: Path, name: str) -> dict[str, Any]:
 
 def _comparable(exp: Any) -> dict[str, Any]:
     """What must agree after the same unit: the experiment's state and the global RNG."""
-    return {**exp.state_dict(), "<global RNG>": _rng_state()}
+    return {**exp.state_dict(), "<global RNG>": rng_state()}
 
 
 def _evaluate(exp: Any, name: str) -> dict[str, Any]:

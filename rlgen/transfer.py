@@ -124,7 +124,7 @@ def describe(module: nn.Module) -> str:
 def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
     """The state dict of `init.role`'s trunk in `init.run` (on the CPU) and a line describing it."""
     from rlgen.api import load_run
-    from rlgen.runner import process_state_kept
+    from rlgen.process import process_state_kept
 
     run_dir = resolve_run(init.run)
     # opening that run seeds the global RNGs and sets torch's threads: the run being set up keeps its own

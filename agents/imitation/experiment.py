@@ -28,7 +28,8 @@ from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
-from rlgen.runner import RunContext, process_state_kept
+from rlgen.experiment import RunContext
+from rlgen.process import process_state_kept
 
 _DETERMINISTIC = ("td3", "ddpg", "dqn", "qrdqn")  # no log pi(a|s) for AIRL's logit
 

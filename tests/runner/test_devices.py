@@ -13,10 +13,13 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 import rlgen
+from rlgen import process
 from rlgen import runner as runner_mod
 from rlgen.agents.rl.sb3_bridge import gpu_by_choice
 from rlgen.errors import RlgenError
-from rlgen.runner import choose_device, dist_backend, init_distributed, prefers_accelerator
+from rlgen.distributed import dist_backend, init_distributed
+from rlgen.experiment import prefers_accelerator
+from rlgen.process import choose_device
 
 
 @pytest.fixture
@@ -142,20 +145,20 @@ def test_checkpoints_carry_the_cuda_generators(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: saved)
     monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    state = runner_mod._rng_state()
+    state = process.rng_state()
     assert state["cuda"] is saved
-    runner_mod._set_rng_state(state)
+    process.set_rng_state(state)
     assert restored == [saved]
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # resumed on a machine with other GPUs
-    runner_mod._set_rng_state(state)
+    process.set_rng_state(state)
     assert restored == [saved]  # left as seeded
-    runner_mod._set_rng_state({k: v for k, v in state.items() if k != "cuda"})  # a CPU run's checkpoint
+    process.set_rng_state({k: v for k, v in state.items() if k != "cuda"})  # a CPU run's checkpoint
 
 
 def test_cuda_generators_are_not_touched_when_cuda_is_unused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # device=cpu on a GPU machine
-    assert "cuda" not in runner_mod._rng_state()
+    assert "cuda" not in process.rng_state()
 
 
 def _sb3_advice(chosen: bool) -> list[str]:
