@@ -56,18 +56,24 @@ class TeamsExperiment(ExperimentBase):
             game = team_game(cfg.game.name, **cfg.game.kwargs)
             made = game()
             sides = list(sides_of(made))
+            # SB3 takes no Discrete start but 0 (its env_checker warns): PPO samples 0..n-1 whatever the start
             continuous = [f"{a}: {made.action_space(a)}" for a in made.possible_agents
-                          if not isinstance(made.action_space(a), gym.spaces.Discrete)]
+                          if not isinstance(made.action_space(a), gym.spaces.Discrete) or made.action_space(a).start != 0]
         except RlgenError as e:
             return [f"game: {e}"]
         except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses (a kwarg, a missing package)
             return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} cannot be made: {type(e).__name__}: "
                     f"{first_line(e)}"]
         if continuous:
-            return [f"game.kwargs: kind: teams plays discrete actions, and {cfg.game.name} gives {continuous[0]}"
-                    f"{' (set continuous_actions: false)' if cfg.game.kwargs.get('continuous_actions') else ''}"]
+            by_kwarg = bool(cfg.game.kwargs.get("continuous_actions"))
+            return [f"game.{'kwargs' if by_kwarg else 'name'}: kind: teams plays discrete actions, and {cfg.game.name} "
+                    f"gives {continuous[0]}" + (" (set continuous_actions: false)" if by_kwarg else
+                                                "; every agent needs a Discrete(n) action space numbered from 0")]
         if len(sides) != 2:
-            return [f"game.name: {cfg.game.name} has sides {sides}, not two"]
+            groups = sides_of(made)
+            listed = ", ".join(f"{side} ({len(groups[side])})" for side in sides)
+            return [f"game.name: {cfg.game.name} has {len(sides)} sides, not two: {listed} agents (a side is the agents' "
+                    "name prefix); kind: teams plays two sides, so pick a game, or game.kwargs, that makes two"]
         try:  # a kwarg the constructor keeps but the game cannot play with fails here
             if (problem := check_team_game(made, cfg.game.name)) is not None:
                 return [f"game: {problem}"]

@@ -25,6 +25,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.env import AECEnv
 
+from rlgen.envs import FLAT_SPACES
 from rlgen.errors import RlgenError, first_line
 from rlgen.registry import GAMES
 
@@ -86,15 +87,38 @@ def check_game(name: str, kwargs: Mapping[str, Any] | None = None) -> str | None
     env.reset(seed=0)
     if len(env.possible_agents) != 2:
         return f"game {name!r} has {len(env.possible_agents)} players; self-play needs a two-player game"
+    if (problem := space_problem(env, name)) is not None:
+        return problem
     spaces = {agent: env.observation_space(agent) for agent in env.possible_agents}
-    if not all(isinstance(s, gym.spaces.Dict) and "action_mask" in s.spaces for s in spaces.values()):
-        return f"game {name!r} has no action_mask in its observations"
-    (a, first), (b, second) = spaces.items()
-    if first["observation"] != second["observation"] or env.action_space(a) != env.action_space(b):
-        return (f"game {name!r}: its seats observe or act differently ({a}: {first['observation']}, "
-                f"{env.action_space(a)}; {b}: {second['observation']}, {env.action_space(b)}); one policy plays "
-                "both seats in self-play, so they need the same spaces")
     return _check_play(env, name, spaces)
+
+
+def space_problem(env: AECEnv, name: str) -> str | None:
+    """None when every player of `env` observes a Dict of a flat `observation` and an `action_mask`
+    and acts in a Discrete space from 0, the same spaces in every seat (one policy plays both; the
+    learner's env is MaskablePPO's, which reads the mask as one flag per Discrete action); else one
+    line naming what the game has instead."""
+    for agent in env.possible_agents:
+        space = env.observation_space(agent)
+        keys = list(space.spaces) if isinstance(space, gym.spaces.Dict) else None
+        if keys is None or not {"observation", "action_mask"} <= set(keys):
+            has = f"a Dict with keys {keys}" if keys is not None else str(space)
+            return (f"game {name!r}: {agent} observes {has}; self-play reads a Dict with keys 'observation' (what "
+                    "the policy sees) and 'action_mask' (its legal moves), as tictactoe_v3 and go_v5 give")
+        if not isinstance(space["observation"], FLAT_SPACES):
+            return (f"game {name!r}: {agent}'s 'observation' is {space['observation']}; self-play's policy reads a "
+                    "Box, Discrete, MultiDiscrete or MultiBinary observation (gymnasium.spaces.flatten makes one)")
+        acts = env.action_space(agent)
+        if not isinstance(acts, gym.spaces.Discrete) or int(acts.start) != 0:
+            return (f"game {name!r}: {agent} acts in {acts}; self-play plays Discrete actions numbered from 0 "
+                    "(MaskablePPO, one action_mask flag per action), so the game needs a Discrete(n) action space")
+    seats = {agent: (env.observation_space(agent)["observation"], env.action_space(agent)) for agent in env.possible_agents}
+    (a, (a_sees, a_acts)), *others = seats.items()
+    for b, (b_sees, b_acts) in others:
+        if (a_sees, a_acts) != (b_sees, b_acts):
+            return (f"game {name!r}: its seats observe or act differently ({a}: {a_sees}, {a_acts}; {b}: {b_sees}, "
+                    f"{b_acts}); one policy plays both seats in self-play, so they need the same spaces")
+    return None
 
 
 CHECK_MOVES = 50  # random moves the game check plays: a wrong observation may show only after a few
@@ -160,6 +184,8 @@ class TurnBasedEnv(gym.Env):
             raise RlgenError(f"seat must be alternate, first or second, not {seat!r}")
         self.game = game()
         self.name = name or self.game.metadata.get("name", type(self.game).__name__)
+        if (problem := space_problem(self.game, self.name)) is not None:
+            raise RlgenError(problem)
         self.draw_opponent, self.on_result, self.seat_mode = draw_opponent, on_result, seat
         first = self.game.possible_agents[0]
         self.observation_space = self.game.observation_space(first)["observation"]
