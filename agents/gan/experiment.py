@@ -53,7 +53,9 @@ class GANExperiment(ExperimentBase):
         labeled = getattr(builder, "labeled", None)
         if labeled is None and isinstance(getattr(builder, "n_classes", None), int):
             labeled = builder.n_classes > 0
-        return fit_problems(cfg, modality_of(builder), labeled)
+        # a class that declares its sample shape (a class attribute, not a property) is checked now too
+        shape = getattr(builder, "shape", None)
+        return fit_problems(cfg, modality_of(builder), labeled, shape if isinstance(shape, (tuple, list)) else None)
 
     # --- the protocol ---------------------------------------------------------------------------
 
@@ -64,7 +66,7 @@ class GANExperiment(ExperimentBase):
         self._batch_checked = False
         modality = modality_of(self.source)
         # what check() could not judge before the source was built (each problem names its path)
-        if problems := fit_problems(cfg, modality, int(getattr(self.source, "n_classes", 0)) > 0):
+        if problems := fit_problems(cfg, modality, int(getattr(self.source, "n_classes", 0)) > 0, self.source.shape):
             raise RlgenError("; ".join(problems))
         self.n_classes = self.source.n_classes if obj.conditional != "none" else 0
         shape = tuple(self.source.shape)
@@ -326,10 +328,12 @@ class GANExperiment(ExperimentBase):
                 group["lr"] = ocfg.lr_at(left)
 
 
-def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None) -> list[str]:
-    """What does not fit between the data (its modality, whether it has labels) and the players;
-    an unknown modality or labeling (None) is not judged."""
+def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None, shape: Any = None) -> list[str]:
+    """What does not fit between the data (its modality, whether it has labels, its sample shape)
+    and the players; an unknown modality, labeling or shape (None) is not judged."""
     problems, name = [], cfg.data.source
+    if modality is not None and shape is not None:
+        problems += shape_problems(name, modality, shape)
     g, d = cfg.generator.backbone, cfg.discriminator.backbone
     if cfg.objective.conditional != "none" and labeled is False:
         problems.append(f"objective.conditional: {name!r} has no labels; use conditional: none or a labeled source")
@@ -354,3 +358,29 @@ def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None) -> 
     if getattr(d, "pool", None) == "sequence":
         problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
     return problems
+
+
+def shape_problems(name: str, modality: str, shape: Any) -> list[str]:
+    """A source's sample shape against its modality, as the players, the metrics and the pictures
+    read it: an image is (channels, height, width), a sequence (steps, features), points any shape
+    of one or more dimensions (an mlp reads it flattened). Every dimension is a positive int."""
+    where = f"data.source: {name!r} gives {modality} samples of shape"
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else ()
+    if not dims or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in dims):
+        return [f"{where} {shape!r}, but a sample's shape is a tuple of one or more positive ints "
+                "(check the source's shape and data.kwargs)"]
+    dims = tuple(int(n) for n in dims)
+    if modality == "sequence" and len(dims) != 2:
+        wanted = "a sequence sample is (steps, features)"
+        fixed, how = ((dims[0], 1), "one feature per step") if len(dims) == 1 else \
+            ((dims[0], int(np.prod(dims[1:]))), "each step's features flattened")
+    elif modality == "image" and len(dims) != 3:
+        wanted = "an image sample is (channels, height, width)"
+        if len(dims) == 1:
+            return [f"{where} {dims}, but {wanted}; a vector of {dims[0]} numbers is modality 'points'"]
+        fixed, how = ((1, *dims), "one channel") if len(dims) == 2 else \
+            ((int(np.prod(dims[:-2])), *dims[-2:]), "the leading axes folded into channels")
+    else:
+        return []
+    batch = "(batch, " + ", ".join(map(str, fixed)) + ")"
+    return [f"{where} {dims}, but {wanted}: give shape {fixed} ({how}), sample() returning {batch}"]

@@ -18,7 +18,10 @@ def _plt():
 
 
 def scatter(fake: np.ndarray, real: np.ndarray, path: Path, title: str) -> Path:
+    """(N, *shape) points: a histogram of one feature, else a scatter of the first two (a sample
+    of more than one axis is read flattened, as the mlp players read it)."""
     plt = _plt()
+    fake, real = fake.reshape(len(fake), -1), real.reshape(len(real), -1)  # (N, F)
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     if real.shape[1] == 1:  # 1-D data: two histograms
         ax.hist([real[:, 0], fake[:, 0]], bins=40, label=["data", "generated"], color=["0.7", "tab:red"])
