@@ -379,6 +379,7 @@ class Run:
         self._device = device
         self._trust = trust
         self._experiment: Any = None
+        self._first_evaluation: tuple[Any, Any] | None = None  # (global RNGs, the kind's evaluation_state())
         self.global_step: int | None = None
 
     def __repr__(self) -> str:
@@ -466,11 +467,21 @@ class Run:
             wanted = _path_arg("Run.evaluate", "video_dir", video_dir, "a directory to write into")
             made = [p for p in (wanted, *wanted.parents) if not p.exists()]
             video_dir = _writable_dir("Run.evaluate", "video_dir", video_dir)
+        from rlgen.process import rng_state, set_rng_state
         from rlgen.runner import eval_mode
 
+        exp = self.experiment
         try:
-            with eval_mode(self.experiment):  # whatever mode a caller left `modules()` in
-                return dict(self.experiment.evaluate(episodes=episodes, video_dir=video_dir))
+            # every evaluation of the loaded run plays the first one's episodes: what they draw from
+            # (the global RNGs, the kind's eval envs and opponents) is put back as it was then
+            if self._first_evaluation is None:
+                self._first_evaluation = (rng_state(), getattr(exp, "evaluation_state", lambda: None)())
+            else:
+                set_rng_state(self._first_evaluation[0])
+                if (load := getattr(exp, "load_evaluation_state", None)) is not None:
+                    load(self._first_evaluation[1])
+            with eval_mode(exp):  # whatever mode a caller left `modules()` in
+                return dict(exp.evaluate(episodes=episodes, video_dir=video_dir))
         except BaseException:
             _remove_empty(made)  # a refused or failed video leaves no folder of its own behind (in a run: none)
             raise

@@ -86,7 +86,10 @@ class ExperimentBase:
     `rank_state()` / `load_rank_state(state | None)` (what differs between torchrun replicas, such
     as each one's data stream; see rlgen/distributed.py),
     `export(fmt, out_dir) -> list[Path]` (`rlgen export`; rlgen.export.save_module writes a module
-    as ONNX or TorchScript).
+    as ONNX or TorchScript), `evaluation_state()` / `load_evaluation_state(state)` (what an
+    evaluation draws from besides the global RNGs: eval envs, opponents' generators, cached
+    results; `rlgen.load_run(...).evaluate()` puts it back before each evaluation after the first,
+    so every one plays the episodes of the first).
     """
 
     config_model: ClassVar[type[ExperimentConfig]]
@@ -105,6 +108,12 @@ class ExperimentBase:
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {}
+
+    def evaluation_state(self) -> Any:
+        return None
+
+    def load_evaluation_state(self, state: Any) -> None:
+        pass
 
     def close(self) -> None:
         pass

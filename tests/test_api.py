@@ -282,3 +282,24 @@ def test_a_checkpoints_saved_config_is_read_without_importing_the_code_it_names(
         _check_resume(tmp_path, cfg, saved, trust=True)
     assert "planted_wrapper" in sys.modules  # trusted, it is read as a config names it
     sys.modules.pop("planted_wrapper")
+
+
+@pytest.mark.parametrize("config, steps", [("ppo_cartpole", 1024), ("selfplay_tictactoe", 512)])
+def test_every_evaluation_of_a_loaded_run_plays_the_first_ones_episodes(tmp_path, config, steps):
+    """README: `Run.evaluate()` plays the episodes of a run's first evaluation, each time it is
+    called, so a change in the weights (fine-tuning) is all that changes its figures."""
+    import torch
+
+    run = _train(tmp_path, config, steps, "train.early_stop.target=null")
+    with rlgen.load_run(run.run_dir) as loaded:
+        first = loaded.evaluate(episodes=5)
+        again = [loaded.evaluate(episodes=5) for _ in range(2)]
+        with torch.no_grad():  # a weight change: the figures follow it, the episodes stay
+            for p in loaded.modules()["policy"].parameters():
+                p.add_(torch.randn_like(p))
+        changed = loaded.evaluate(episodes=5)
+    numbers = [k for k, v in first.items() if isinstance(v, float)]
+    with rlgen.load_run(run.run_dir) as fresh:
+        assert {k: v for k, v in fresh.evaluate(episodes=5).items() if k in numbers} == {k: first[k] for k in numbers}
+    assert all({k: e[k] for k in numbers} == {k: first[k] for k in numbers} for e in again)
+    assert any(changed[k] != first[k] for k in numbers)

@@ -138,15 +138,26 @@ class RLExperiment(ExperimentBase):
                 # another number of eval envs (train.eval_episodes changed on resume), another
                 # wrapper: the half-restored envs are dropped for fresh ones, as a new run's
                 warn_not_exact("the evaluation envs", problems)
-                old = self.eval_env
-                _close_what_is_left(old)
-                self.eval_env = self._make_eval_env()
-                if self.env is old:  # BC: its model is built on its only env, which it never steps
-                    self.env = self.eval_env
-                    self.model.env = self.model._wrap_env(self.eval_env, verbose=0)
-                    self.model.n_envs = self.eval_env.num_envs
-                    self.model._vec_normalize_env = unwrap_vec_normalize(self.model.env)
+                self._fresh_eval_env()
             self._eval_env_saved = None
+
+    def _fresh_eval_env(self) -> None:
+        """The eval envs built anew from their seed: the next evaluation plays a new run's first episodes."""
+        old = self.eval_env
+        _close_what_is_left(old)
+        self.eval_env = self._make_eval_env()
+        if self.env is old:  # BC: its model is built on its only env, which it never steps
+            self.env = self.eval_env
+            self.model.env = self.model._wrap_env(self.eval_env, verbose=0)
+            self.model.n_envs = self.eval_env.num_envs
+            self.model._vec_normalize_env = unwrap_vec_normalize(self.model.env)
+
+    def evaluation_state(self) -> None:
+        return None  # the eval envs of a loaded run are fresh, and built so again from their seed
+
+    def load_evaluation_state(self, state: None) -> None:
+        """Before another evaluation of a loaded run (`Run.evaluate`): the first one's episodes."""
+        self._fresh_eval_env()
 
     def _warn_memoryless_sequence(self) -> None:
         """A sequence backbone (lstm, gru, transformer) under a feed-forward algorithm reads the

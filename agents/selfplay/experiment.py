@@ -10,6 +10,7 @@ frozen players are kept, so each evaluation plays only the new pairs.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,15 @@ class SelfPlayExperiment(ExperimentBase):
                 game.opponent = self._snapshot_player(evicted[game.opponent_name])
             elif game.opponent_name:
                 game.opponent = self.league.player(game.opponent_name)
+
+    def evaluation_state(self) -> dict[str, Any]:
+        """What an evaluation draws from: the opponents' generator and the cached results of the
+        pairs of frozen players (`ratings`)."""
+        return {"opponent_rng": copy.deepcopy(self.opponent_rng.bit_generator.state), "results": dict(self.results)}
+
+    def load_evaluation_state(self, state: dict[str, Any]) -> None:
+        self.opponent_rng.bit_generator.state = copy.deepcopy(state["opponent_rng"])
+        self.results = dict(state["results"])
 
     def close(self) -> None:
         if self.env is not None:
