@@ -580,6 +580,23 @@ class ExperimentConfig(Section):
     train: TrainConfig
     logging: LoggingConfig = LoggingConfig()
 
+    # train.early_stop's metric and mode when a config names no metric: one its kind always logs
+    # (a GAN's eval/mmd, not an RL agent's eval/return_mean), so the best checkpoint and the seeds
+    # table work without one
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/return_mean", "max")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_early_stop(cls, data: Any) -> Any:
+        train = data.get("train") if isinstance(data, dict) else None
+        stop = train.get("early_stop", {}) if isinstance(train, dict) else None
+        if stop is None:
+            stop = {}
+        if not isinstance(stop, dict) or "metric" in stop:
+            return data
+        metric, mode = cls.early_stop_default
+        return {**data, "train": {**train, "early_stop": {"metric": metric, "mode": mode, **stop}}}
+
     @field_validator("name")
     @classmethod
     def _not_a_parent(cls, v: str) -> str:

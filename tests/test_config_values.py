@@ -184,3 +184,18 @@ def test_a_wandb_name_group_or_tag_past_wandbs_limit_is_refused_before_the_run(o
     (p,) = problems([override])
     assert p.startswith(expected), p
     assert load_config(DEMO, ["logging.wandb.tags=[" + "t" * 64 + "]"]).logging.wandb.tags == ["t" * 64]
+
+
+@pytest.mark.parametrize("config, metric, mode", [
+    ("gan_ring8", "eval/mmd", "min"), ("autoencoder_digits", "eval/recon_mse", "min"),
+    ("supervised_digits", "eval/val_loss", "min"), ("teams_simple_tag", "eval/score_min", "max"),
+    ("ppo_cartpole", "eval/return_mean", "max"), ("selfplay_tictactoe", "eval/return_mean", "max")])
+def test_an_early_stop_without_a_metric_takes_one_its_kind_always_logs(config, metric, mode):
+    """A GAN logs no eval/return_mean: with that default it kept no best checkpoint and no seeds table."""
+    for given in ("train.early_stop={patience: 3}", "train.early_stop=null"):
+        stop = load_config(config, [given]).train.early_stop
+        assert (stop.metric, stop.mode) == (metric, mode)
+    kept = load_config(config, ["train.early_stop={mode: max}"]).train.early_stop
+    assert (kept.metric, kept.mode) == (metric, "max")  # a mode given is kept
+    named = load_config(config, ["train.early_stop={metric: eval/other}"]).train.early_stop
+    assert (named.metric, named.mode) == ("eval/other", "max")  # a metric given is the config's, mode as before

@@ -107,6 +107,7 @@ class PerfConfig(Section):
 
 
 class GANConfig(ExperimentConfig):
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/mmd", "min")  # logged for every modality
     kind: Literal["gan"]
     data: DataConfig
     generator: GeneratorConfig

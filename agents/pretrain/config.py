@@ -3,7 +3,7 @@ split, networks on rlgen backbones (each can start from another run's, `init:`),
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -70,6 +70,7 @@ class AutoencoderObjective(Section):
 
 
 class AutoencoderConfig(DataKindConfig):
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/recon_mse", "min")
     kind: Literal["autoencoder"]
     data: SplitDataConfig
     encoder: EncoderConfig
@@ -108,6 +109,7 @@ class SupervisedData(SplitDataConfig):
 
 
 class SupervisedConfig(DataKindConfig):
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/val_loss", "min")
     kind: Literal["supervised"]
     data: SupervisedData
     model: ModelConfig

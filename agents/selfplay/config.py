@@ -3,7 +3,7 @@ backbone, the league it trains against, and how it is rated."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -186,6 +186,7 @@ class TeamRatingsConfig(Section):
 
 
 class TeamsConfig(ExperimentConfig):
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/score_min", "max")  # with any baseline
     kind: Literal["teams"]
     game: TeamGameConfig
     agent: TeamLearnerConfig = TeamLearnerConfig()
