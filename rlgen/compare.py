@@ -377,8 +377,8 @@ def _some(names: Iterable[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def check_metric(runs: Sequence[RunData], metric: str) -> None:
-    """Every run must log the metric; otherwise say which do not and what they share."""
+def check_metric(runs: Sequence[RunData], metric: str, fix: str = "pick one with --metric") -> None:
+    """Every run must log the metric; otherwise say which do not, what they share, and `fix`."""
     missing = [r for r in runs if len(curve(r, metric)[0]) == 0]
     if not missing:
         return
@@ -392,17 +392,19 @@ def check_metric(runs: Sequence[RunData], metric: str) -> None:
     names = _some(r.label for r in missing)
     raise RlgenError(
         f"metric {metric!r} is not logged by {len(missing)} of {len(runs)} runs ({names}){hint}. "
-        f"Metrics every run logs: {', '.join(common) or none}; pick one with --metric, or compare fewer runs"
+        f"Metrics every run logs: {', '.join(common) or none}; {fix}, or compare fewer runs"
     )
 
 
 def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = None,
             threshold: float | None = None, mode: Mode = "max", method: Method = "t",
-            unfinished: bool = False, repeats: bool = False) -> tuple[list[Group], list[GroupStats]]:
+            unfinished: bool = False, repeats: bool = False,
+            metric_fix: str = "pick one with --metric") -> tuple[list[Group], list[GroupStats]]:
     """Group the finished runs (all of them with `unfinished`), one run per seed of a config in a
-    group (all of them with `repeats`), and summarize each group."""
+    group (all of them with `repeats`), and summarize each group. A metric some run does not log
+    is an error that ends in `metric_fix` (how the caller's user picks another)."""
     runs = select_finished(runs, unfinished)
-    check_metric(runs, metric)
+    check_metric(runs, metric, metric_fix)
     groups = drop_repeats(group_runs(runs, by), repeats)
     if groups and (omitted := groups[0].omitted):
         more = f" and {len(omitted) - 4} more" if len(omitted) > 4 else ""

@@ -183,8 +183,9 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
 
     if len(run_dirs) < 2:
         return
-    try:
-        _, stats = compare([read_run(p) for p in run_dirs], metric, by=["name"], threshold=threshold, mode=mode)
+    try:  # the table's metric is the config's
+        _, stats = compare([read_run(p) for p in run_dirs], metric, by=["name"], threshold=threshold, mode=mode,
+                           metric_fix="set train.early_stop.metric to one of them")
     except RlgenError as e:  # a run that logged no eval; the runs themselves are fine
         console.print(f"[yellow]no seed table:[/] {e}")
         return

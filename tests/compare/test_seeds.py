@@ -98,3 +98,16 @@ def test_parallel_seeds_refused_at_setup_leave_no_folder(tmp_path, capsys):
     assert main(["train", "ppo_cartpole", "--seeds", "0-1", "--parallel", "2", *overrides]) == 2
     assert "must be greater than 1" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_seeds_table_metric_no_run_logs_names_the_config_key_to_set(tmp_path, capsys):
+    """`rlgen train --seeds` takes the table's metric from the config: its fix is
+    train.early_stop.metric, not `rlgen compare`'s --metric."""
+    overrides = [f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.total_steps=64",
+                 "train.eval_every=64", "train.eval_episodes=1", "env.n_envs=2", "agent.hyperparams.n_steps=32",
+                 "train.early_stop.metric=eval/nothing"]
+    assert main(["train", "ppo_cartpole", "--seeds", "0,1", *overrides]) == 0
+    captured = capsys.readouterr()
+    out = " ".join((captured.out + captured.err).split())
+    assert "no seed table: metric 'eval/nothing' is not logged by 2 of 2 runs" in out
+    assert "set train.early_stop.metric to one of them, or compare fewer runs" in out and "--metric" not in out
