@@ -11,29 +11,11 @@ from typing import Any, NoReturn, Sequence
 
 from rlgen.config import MAX_COUNT, MAX_SEED, is_study_name
 from rlgen.errors import ConfigError, RlgenError, shell_line
+from rlgen.cli_help import (COMPARE_EXAMPLES, EVAL_EXAMPLES, EXAMPLES, EXPORT_EXAMPLES, IMPORT_ZOO_EXAMPLES,
+                            INSPECT_EXAMPLES, LIST_EXAMPLES, PLAY_EXAMPLES, RECORD_EXAMPLES, SWEEP_EXAMPLES,
+                            TOURNAMENT_EXAMPLES)
 from rlgen.logging import console
 
-EXAMPLES = """\
-examples:
-  rlgen train ppo_cartpole                              train the demo, a bundled config (PPO, CartPole-v1)
-  rlgen train ppo_cartpole seed=3 train.total_steps=5e4 a bundled config, with overrides
-  rlgen train my_config.yaml                            a YAML file of your own (`rlgen list`: the bundled names)
-  rlgen train ppo_cartpole agent.policy.backbone.hidden=[128,128] logging.wandb.mode=disabled
-  rlgen train --resume runs/ppo_cartpole/20261121-101500-s0-ab12   continue an interrupted run
-  rlgen train ppo_cartpole --seeds 0,1,2 --parallel 2   three seeds, two processes at a time, one W&B group
-  rlgen train ppo_cartpole --seeds 0-19 --storage postgresql://user@host/db   one worker of a seed queue
-  rlgen compare runs/ppo_cartpole --threshold 475        seeds/configs side by side (see rlgen compare -h)
-  rlgen eval runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 20 --video
-  rlgen record runs/ppo_cartpole/20261121-101500-s0-ab12 --episodes 10 --out demos/cartpole   expert demos
-  rlgen train gail_cartpole demos.path=demos/cartpole     imitate them (GAIL; also bc_cartpole, airl_cartpole)
-  rlgen play runs/selfplay_tictactoe/<id> --seat second   play the trained agent in the terminal
-  rlgen tournament runs/selfplay_connect_four/*          Elo ratings of runs against each other
-  rlgen inspect runs/autoencoder_digits                 a run's roles and backbone shapes (for init:)
-  rlgen list                                            configs, kinds, sources, games, backbones, wrappers, envs
-  rlgen train zoo:ppo/LunarLander-v3                    rl-zoo3's tuned hyperparameters (pip install --no-deps rl_zoo3)
-  rlgen import-zoo dqn CartPole-v1 -o dqn_cartpole.yaml the same, written as an rlgen config to edit
-  rlgen export runs/ppo_cartpole/<id> --format sb3      model.zip for PPO.load and rl-zoo3's enjoy (also onnx, torchscript)
-"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -320,7 +302,8 @@ def _zoo_export_parsers(sub: Any) -> None:
     x = sub.add_parser("export", help="write a trained run as SB3 model.zip, ONNX or TorchScript",
                        description="RL runs: --format sb3 writes model.zip (+ vecnormalize.pkl) for PPO.load / the "
                        "algorithm's load and rl-zoo3's enjoy; onnx and torchscript write the deterministic policy "
-                       "(observation -> action). GAN runs: onnx and torchscript write the generator.")
+                       "(observation -> action). GAN runs: onnx and torchscript write the generator.",
+                       epilog=EXPORT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     x.add_argument("run_dir", metavar="RUN_DIR")
     x.add_argument("--format", required=True, choices=["sb3", "onnx", "torchscript"])
     x.add_argument("-o", "--out", type=_nonempty, help="output folder, new or empty or an earlier export's "
@@ -332,7 +315,8 @@ def _zoo_export_parsers(sub: Any) -> None:
 
     z = sub.add_parser("import-zoo", help="convert rl-zoo3's tuned hyperparameters into an rlgen config",
                        description="Read rl-zoo3's hyperparameter file for ALGO (from the installed rl_zoo3 package, "
-                       "or --file) and write the entry for ENV as an rlgen config. What does not convert is listed.")
+                       "or --file) and write the entry for ENV as an rlgen config. What does not convert is listed.",
+                       epilog=IMPORT_ZOO_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     z.add_argument("algo", metavar="ALGO", help="rl-zoo3's algorithm name: ppo, a2c, dqn, sac, td3, ppo_lstm, ...")
     z.add_argument("env", metavar="ENV", help="the env id, e.g. LunarLander-v3")
     z.add_argument("-o", "--out", type=_nonempty, help="the YAML to write, a new file (default: stdout)")
@@ -342,15 +326,6 @@ def _zoo_export_parsers(sub: Any) -> None:
     z.set_defaults(func=cmd_import_zoo)
 
 
-COMPARE_EXAMPLES = """\
-examples:
-  rlgen compare runs/ppo_cartpole                       every run of one config (seeds -> one group)
-  rlgen compare 'runs/ppo_cartpole_*/*' --threshold 475 configs against each other, steps/time to 475
-  rlgen compare runs/ppo_* --by agent.policy.backbone.type --out docs/backbones.png
-  rlgen compare runs/gan_ring --metric gan/loss_d --mode min
-  rlgen compare runs/ppo_* --wandb                       also log the table and plot to W&B (offline)
-  rlgen compare runs/ppo_* --leet runs/leet && wandb leet runs/leet    browse the same runs in W&B's local UI
-"""
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -387,15 +362,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-SWEEP_EXAMPLES = """\
-examples:
-  rlgen sweep configs/sweeps/ppo_cartpole.yaml          run the study (SQLite in runs/<study>/study.db)
-  rlgen sweep configs/sweeps/ppo_cartpole.yaml train.total_steps=20000 --n-trials 10
-  rlgen sweep configs/sweeps/ppo_cartpole.yaml --storage postgresql://user@host/optuna   one study, many machines
-  rlgen sweep configs/sweeps/ppo_cartpole.yaml --status  its trials: states, values, workers, the best
-  rlgen train runs/ppo_cartpole_sweep/best.yaml --seeds 0,1,2   the winner, three seeds
-  rlgen compare runs/ppo_cartpole_sweep                 every trial side by side
-"""
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -543,7 +509,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--trust", action="store_true", help=TRUST_HELP)
     t.set_defaults(func=cmd_train, late="overrides")
 
-    e = sub.add_parser("eval", help="evaluate a run (a finished run: its best checkpoint)")
+    e = sub.add_parser("eval", help="evaluate a run (a finished run: its best checkpoint)",
+                       epilog=EVAL_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=_positive, default=None, help="default: the config's train.eval_episodes")
     e.add_argument("--video", action="store_true", help="also record one episode to RUN_DIR/media/videos")
@@ -551,7 +518,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--trust", action="store_true", help=TRUST_HELP)
     e.set_defaults(func=cmd_eval)
 
-    i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes")
+    i = sub.add_parser("inspect", help="a run's roles (encoder, discriminator, policy, ...) and their backbones' shapes",
+                       epilog=INSPECT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     i.add_argument("run_dir", help="a run directory (or one checkpoints/step_N), or runs/<name> for its newest "
                    "finished run")
     i.add_argument("--tensors", action="store_true", help="also list every tensor of each backbone with its shape")
@@ -561,7 +529,8 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("record", help="record a run's agent as demonstrations (a Minari dataset or .npz)",
                        description="Play the run's agent in its env and write the episodes as demonstrations for "
                        "kind: bc and kind: imitation: a Minari dataset directory (or a .npz when OUT ends in .npz) "
-                       "with the expert's and a random policy's mean returns in its metadata.")
+                       "with the expert's and a random policy's mean returns in its metadata.",
+                       epilog=RECORD_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (or one checkpoints/step_N)")
     r.add_argument("--episodes", type=_positive, default=10, help="episodes to record (default: %(default)s)")
     r.add_argument("--out", required=True, type=_nonempty, help="the dataset directory to create, or FILE.npz")
@@ -577,7 +546,8 @@ def _parser() -> argparse.ArgumentParser:
     _sweep_parser(sub)
     _zoo_export_parsers(sub)
 
-    tn = sub.add_parser("tournament", help="Elo ratings of self-play runs against each other and the references")
+    tn = sub.add_parser("tournament", help="Elo ratings of self-play runs against each other and the references",
+                        epilog=TOURNAMENT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     tn.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories or checkpoints/step_N directories")
     tn.add_argument("--games", type=_positive, default=20, help="games per pair, seats alternating")
     tn.add_argument("--snapshots", action="store_true", help="also rate each run's snapshot pool")
@@ -585,14 +555,16 @@ def _parser() -> argparse.ArgumentParser:
     tn.add_argument("--trust", action="store_true", help=TRUST_HELP)
     tn.set_defaults(func=cmd_tournament, late="run_dirs")
 
-    pl = sub.add_parser("play", help="play a trained self-play agent in the terminal")
+    pl = sub.add_parser("play", help="play a trained self-play agent in the terminal",
+                        epilog=PLAY_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     pl.add_argument("run_dir", metavar="RUN_DIR")
     pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat (first moves first)")
     _checkpoint_arg(pl)
     pl.add_argument("--trust", action="store_true", help=TRUST_HELP)
     pl.set_defaults(func=cmd_play)
 
-    ls = sub.add_parser("list", help="bundled configs, kinds, data sources, games, backbones, wrappers, envs")
+    ls = sub.add_parser("list", help="bundled configs, kinds, data sources, games, backbones, wrappers, envs",
+                        epilog=LIST_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("--all", action="store_true", help="list every registered env id")
     ls.set_defaults(func=cmd_list)
     return p

@@ -118,3 +118,19 @@ def test_a_non_ascii_digit_is_not_a_move_and_q_quits_with_exit_0(monkeypatch, ca
     assert main(["play", "RUN"]) == 0
     err = capsys.readouterr().err
     assert "you quit" in err and "aborted" not in err
+
+
+def test_every_command_has_help_with_examples_of_itself(capsys):
+    """README: `rlgen --help`, and every command has -h with examples."""
+    from rlgen.cli import _parser
+
+    commands = list(_parser()._subparsers._group_actions[0].choices)
+    assert {"train", "eval", "inspect", "export", "import-zoo", "record", "compare", "sweep", "play", "tournament",
+            "list"} <= set(commands)
+    for command in commands:
+        with pytest.raises(SystemExit) as done:
+            main([command, "-h"])
+        assert done.value.code == 0
+        shown = capsys.readouterr().out
+        examples = shown.split("\nexamples:\n", 1)[-1].splitlines() if "\nexamples:\n" in shown else []
+        assert any(line.split()[:2] == ["rlgen", command] for line in examples), f"rlgen {command} -h: no example"
