@@ -481,7 +481,12 @@ class Run:
                 if (load := getattr(exp, "load_evaluation_state", None)) is not None:
                     load(self._first_evaluation[1])
             with eval_mode(exp):  # whatever mode a caller left `modules()` in
-                return dict(exp.evaluate(episodes=episodes, video_dir=video_dir))
+                metrics = dict(exp.evaluate(episodes=episodes, video_dir=video_dir))
+            from rlgen.logging import Video
+
+            if not any(isinstance(v, Video) for v in metrics.values()):
+                _remove_empty(made)  # a kind that films nothing (selfplay, teams) leaves no folder of its own
+            return metrics
         except BaseException:
             _remove_empty(made)  # a refused or failed video leaves no folder of its own behind (in a run: none)
             raise

@@ -166,7 +166,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rlgen.logging import Table as LogTable
 
     with load_run(args.run_dir, checkpoint=args.checkpoint, trust=args.trust) as run:
-        video_dir = run.run_dir / "media" / "videos" if args.video else None
+        video_dir = None
+        if args.video:  # a folder per checkpoint step, as training's step_N: another eval replaces none of them
+            run.experiment
+            video_dir = run.run_dir / "media" / "videos" / f"eval_step_{run.global_step}"
         metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)  # a refused video leaves no folder
         out = Console(highlight=False)
         out.print(f"[bold]{run.config.name}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")

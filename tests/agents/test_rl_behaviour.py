@@ -196,8 +196,9 @@ def test_eval_command_reports_the_checkpoint(tmp_path, capsys):
 def test_eval_records_a_video_of_one_episode(tmp_path):
     _, runner = _train(tmp_path)
     assert main(["eval", str(runner.run_dir), "--episodes", "1", "--video"]) == 0
-    videos = list((runner.run_dir / "media" / "videos").glob("*.mp4"))
-    assert [v.name for v in videos] == ["eval-episode-0.mp4"] and videos[0].stat().st_size > 1000
+    videos = list((runner.run_dir / "media" / "videos").rglob("*.mp4"))
+    assert [v.relative_to(runner.run_dir).as_posix() for v in videos] == [
+        "media/videos/eval_step_1024/eval-episode-0.mp4"] and videos[0].stat().st_size > 1000  # beside step_N
 
 
 def test_eval_of_a_directory_without_a_run_is_a_readable_error(tmp_path, capsys):
