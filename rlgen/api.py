@@ -238,7 +238,9 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
                     untrusted_config=resume / "config.yaml" if resume is not None and not trust else None)
     with transfer_trusting(trust):  # --trust also opens the runs a backbone's init names
         summary = runner.run()
-    return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code)
+    # the Run opens the run as it was trained: a new run's config is the caller's own (training imported what
+    # it names already); a resumed run's is read from its directory, trusted only with `trust`
+    return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code, trust=trust or resume is None)
 
 
 def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = False) -> ExperimentConfig:

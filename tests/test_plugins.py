@@ -127,11 +127,14 @@ def test_a_source_by_import_path_in_a_config_file(example_on_path: None, tmp_pat
     config.write_text(SPIRAL_GAN.format(runs=tmp_path / "runs"))
     run = rlgen.train(config)
     assert run.summary["global_step"] == 20
+    assert type(run.experiment.source).__module__ == "rlgen_plugin_example.shapes"  # the Run train returns: as trained
     with pytest.raises(RlgenError, match="'rlgen_plugin_example.shapes:Spiral' is an import path.*--trust"):
         rlgen.load_run(run.run_dir)  # a run's config is a file from anyone: importing its names needs trust
     with rlgen.load_run(run.run_dir, trust=True) as loaded:
         source = loaded.experiment.source
         assert type(source).__module__ == "rlgen_plugin_example.shapes" and source.arms == 3  # kwargs arrived
+    more = rlgen.train(resume=run.run_dir, overrides=["train.total_steps=40"], trust=True)
+    assert more.summary["global_step"] == 40 and more.experiment.source.arms == 3  # trusted as it was asked
 
 
 def _density(tmp_path: Path, total_steps: int) -> dict[str, Any]:
