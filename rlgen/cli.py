@@ -334,16 +334,17 @@ def _zoo_export_parsers(sub: Any) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from rlgen.compare import compare, read_runs
+    from rlgen.compare import compare, read_runs, shared_early_stop
     from rlgen.compare_report import default_png, figure_path, link_wandb_runs, log_to_wandb, plot_curves, stats_table
 
+    runs = read_runs(args.runs)
+    args.metric, args.mode = shared_early_stop(runs, args.metric, args.mode)
     given = figure_path(args.out, args.metric) if args.out is not None else None  # before the table
     if given is not None and (blocking := _file_in_the_way(given.parent)) is not None:
         raise RlgenError(f"--out {args.out}: {blocking} is a file, so the figure cannot go under it")
     if given is not None and args.wandb and given.suffix.lower() != ".png":
         raise RlgenError(f"--out {args.out}: --wandb logs the figure as an image; give --out a .png "
                          "(or leave --wandb out)")
-    runs = read_runs(args.runs)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci,
                             unfinished=args.include_unfinished, repeats=args.include_repeats)
@@ -411,12 +412,14 @@ def _compare_parser(sub: Any) -> None:
                        "points marked, in a band of the same interval, cut to the metric's range where the env has one).",
                        epilog=COMPARE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("runs", nargs="+", metavar="RUNS", help="run directories, folders of runs, or globs")
-    c.add_argument("--metric", default="eval/return_mean", type=_nonempty,
-                   help="the metric to compare (default: %(default)s)")
+    c.add_argument("--metric", type=_nonempty,
+                   help="the metric to compare (default: the runs' train.early_stop.metric when they share one, "
+                   "else eval/return_mean)")
     c.add_argument("--by", action="append", metavar="KEY[,KEY]",
                    help="group by these dotted config keys (default: by every key in which the configs differ)")
     c.add_argument("--threshold", type=_finite, help="report steps and wall time until the metric first reaches this")
-    c.add_argument("--mode", choices=["max", "min"], default="max", help="is higher better (max) or lower (min)")
+    c.add_argument("--mode", choices=["max", "min"], help="is higher better (max) or lower (min) (default: the "
+                   "runs' train.early_stop.mode for their early-stop metric, else max)")
     c.add_argument("--ci", choices=["t", "bca"], default="t",
                    help="95%% interval of the mean: t (Student's, from 2 runs) or bca (scipy's BCa bootstrap, from 10 runs)")
     c.add_argument("--include-unfinished", action="store_true",

@@ -377,6 +377,26 @@ def _some(names: Iterable[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
+def shared_early_stop(runs: Sequence[RunData], metric: str | None, mode: Mode | None) -> tuple[str, Mode]:
+    """`rlgen compare`'s metric and mode where not given: the train.early_stop.metric (and its mode)
+    that every run's config shares, so a GAN's runs compare by their eval/mmd, lowest best; else
+    DEFAULT_METRIC, higher best. A metric given keeps the shared mode only when it is that metric."""
+    stops = set()
+    for r in runs:
+        stop = (r.config.get("train") or {}).get("early_stop") if isinstance(r.config.get("train"), dict) else None
+        stop = stop if isinstance(stop, dict) else {}
+        named = stop.get("metric") if isinstance(stop.get("metric"), str) else None
+        stops.add((named, stop.get("mode") if stop.get("mode") in ("max", "min") else "max"))
+    shared = next(iter(stops)) if len(stops) == 1 and None not in next(iter(stops)) else None
+    if metric is None:
+        metric = shared[0] if shared is not None else DEFAULT_METRIC
+        if shared is not None and metric != DEFAULT_METRIC:
+            console.print(f"metric: {metric} ({mode or shared[1]}), the runs' train.early_stop; --metric picks another")
+    if mode is None:
+        mode = shared[1] if shared is not None and shared[0] == metric else "max"
+    return metric, mode
+
+
 def check_metric(runs: Sequence[RunData], metric: str, fix: str = "pick one with --metric") -> None:
     """Every run must log the metric; otherwise say which do not, what they share, and `fix`."""
     missing = [r for r in runs if len(curve(r, metric)[0]) == 0]

@@ -261,3 +261,27 @@ def test_a_nan_evaluation_is_never_a_runs_best(make_run, mode, best):
             for seed in (0, 1)]
     _, (stats,) = compare(runs, "eval/return_mean", mode=mode)
     assert stats.best.mean == best and stats.final.mean == 3.0
+
+
+def test_without_metric_compare_takes_the_runs_shared_early_stop_metric_and_mode(make_run, tmp_path, capsys):
+    """A GAN's runs compare by their own early-stop metric (eval/mmd, lowest best), not by an RL
+    return they never log; runs that do not share one fall back to eval/return_mean, max."""
+    import yaml
+
+    from rlgen.compare import shared_early_stop
+
+    dirs = [make_run("ppo_a", seed, evals) for seed, evals in enumerate(A)]
+    for d in dirs:
+        cfg = yaml.safe_load((d / "config.yaml").read_text())
+        cfg["train"]["early_stop"] = {"metric": "rollout/ep_return_mean", "mode": "min"}
+        (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    runs = read_runs([str(tmp_path / "ppo_a")])
+    assert shared_early_stop(runs, None, None) == ("rollout/ep_return_mean", "min")
+    assert shared_early_stop(runs, "eval/return_mean", None) == ("eval/return_mean", "max")  # another metric: max
+    assert shared_early_stop(runs, None, "max") == ("rollout/ep_return_mean", "max")  # a mode given is kept
+    assert main(["compare", str(tmp_path / "ppo_a")]) == 0
+    out = capsys.readouterr()
+    assert "metric: rollout/ep_return_mean (min), the runs' train.early_stop" in " ".join(out.err.split())
+    assert "rollout/ep_return_mean" in out.out and "eval/return_mean" not in out.out
+    make_run("ppo_b", 0, B[0])  # its config names no early stop: the runs share none
+    assert shared_early_stop(read_runs([str(tmp_path)]), None, None) == ("eval/return_mean", "max")
