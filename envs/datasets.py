@@ -191,7 +191,8 @@ def observations(env_id: str = "MinAtar/Breakout-v1", n_frames: int = 20_000, se
     (`preprocess_obs`, VecTransposeImage). Discrete and
     MultiDiscrete observations become one-hots (a FrozenLake cell: 16 numbers), as SB3's
     `preprocess_obs` hands them to a policy. An autoencoder or a GAN trained on them makes a
-    backbone that fits an RL policy on the same env.
+    backbone that fits an RL policy on the same env. They are not scaled by VecNormalize: a policy
+    with `env.normalize.obs` reads its observations standardised, not as these are.
     """
     import gymnasium as gym
 
@@ -260,9 +261,10 @@ class Split:
     """A fixed train / validation / test split of a source.
 
     A finite source (one with `x` and `y` arrays, like `digits`) is shuffled once with `seed` and
-    cut; training then samples its own part. An endless one (a generator such as `sine`) keeps
-    sampling fresh training batches, and validation and test are fixed draws of `n_held_out`
-    samples each. The same `seed` gives the same split whatever the run's seed, so runs compare.
+    cut; training then samples its own part, and the source's own sample() is never called, so `x`
+    must hold what sample() gives (`check_rows_are_samples`, which the kinds call first). An
+    endless one (a generator such as `sine`) keeps sampling fresh training batches, and validation
+    and test are fixed draws of `n_held_out` samples each. The same `seed` gives the same split whatever the run's seed, so runs compare.
     """
 
     def __init__(self, source: Any, validation: float = 0.2, test: float = 0.0, seed: int = 0,
@@ -303,6 +305,72 @@ class Split:
             check_batch(self.name, self, x, y, batch)
             self._checked = True
         return x, y
+
+
+def shape_problems(name: str, modality: str, shape: Any) -> list[str]:
+    """A source's sample shape against its modality, as every kind's networks, metrics and pictures
+    read it: an image is (channels, height, width), a sequence (steps, features), points any shape
+    of one or more dimensions (an mlp reads it flattened). Every dimension is a positive int."""
+    where = f"data.source: {name!r} gives {modality} samples of shape"
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else ()
+    if not dims or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in dims):
+        return [f"{where} {shape!r}, but a sample's shape is a tuple of one or more positive ints "
+                "(check the source's shape and data.kwargs)"]
+    dims = tuple(int(n) for n in dims)
+    if modality == "sequence" and len(dims) != 2:
+        wanted = "a sequence sample is (steps, features)"
+        fixed, how = ((dims[0], 1), "one feature per step") if len(dims) == 1 else \
+            ((dims[0], int(np.prod(dims[1:]))), "each step's features flattened")
+    elif modality == "image" and len(dims) != 3:
+        wanted = "an image sample is (channels, height, width)"
+        if len(dims) == 1:
+            return [f"{where} {dims}, but {wanted}; a vector of {dims[0]} numbers is modality 'points'"]
+        fixed, how = ((1, *dims), "one channel") if len(dims) == 2 else \
+            ((int(np.prod(dims[:-2])), *dims[-2:]), "the leading axes folded into channels")
+    else:
+        return []
+    batch = "(batch, " + ", ".join(map(str, fixed)) + ")"
+    return [f"{where} {dims}, but {wanted}: give shape {fixed} ({how}), sample() returning {batch}"]
+
+
+def check_rows_are_samples(name: str, source: Any, seed: int = 0, n: int = 8) -> None:
+    """A finite source's `x` / `y` against `n` draws of its own sample(): a split (`Split`) cuts its
+    parts from `x` / `y` and uses those rows as they are (as float32), never through sample(), so
+    what sample() gives must be rows of them as stored: not rescaled there (uint8 `x` divided by 255
+    in sample()), not augmented. A spot check of `n` rows (each compared with every row of `x`: a few
+    passes over the data, as cheap as the split's own copy); one line naming the source when it fails."""
+    x, y = getattr(source, "x", None), getattr(source, "y", None)
+    if not isinstance(x, np.ndarray) or not len(x) or x.shape[1:] != tuple(source.shape) or not x[0].size:
+        return  # not finite, or its shape is wrong: the split's own checks say so
+    if x.dtype.kind not in "biuf":
+        raise RlgenError(f"data source {name!r}: its `x` holds {x.dtype}, not numbers")
+    labels = None if y is None else np.asarray(y)
+    if labels is not None and (labels.ndim == 0 or len(labels) != len(x)):
+        raise RlgenError(f"data source {name!r}: `y` holds {labels.size if labels.ndim == 0 else len(labels)} "
+                         f"targets for the {len(x)} rows of `x`; give one target per row")
+    got_x, got_y = sample_from(name, source, n, np.random.default_rng(seed))  # held to the contract
+    rows = x.reshape(len(x), -1).astype(np.float32, copy=False)  # (N, F), what the split trains on
+    for i, row in enumerate(got_x.reshape(n, -1)):
+        hit = np.flatnonzero(rows[:, 0] == row[0])
+        hit = hit[(rows[hit] == row).all(1)]  # the rows of x equal to this draw
+        if not len(hit):
+            raise RlgenError(
+                f"data source {name!r}: sample() gave a sample that is no row of its `x` (`x` as float32 spans "
+                f"[{rows.min():g}, {rows.max():g}], sample() gave [{got_x.min():g}, {got_x.max():g}]); the "
+                "pretraining kinds cut their fixed train / validation / test split from `x` and `y` and use those "
+                "rows as they are, never sample(), so keep in `x` exactly what sample() gives (already scaled, "
+                "no augmentation), or rename `x` to make the source endless (every batch drawn by sample())")
+        if (labels is None) != (got_y is None):
+            has, lacks = ("sample()", "`y` is None") if labels is None else ("`y`", "sample() gives None")
+            raise RlgenError(f"data source {name!r}: {has} gives targets but {lacks}; the pretraining kinds read "
+                             "`x` and `y` directly, so keep in `y` exactly the targets sample() gives")
+        if labels is not None:
+            want = np.asarray(got_y[i]).reshape(-1)
+            if not (labels[hit].reshape(len(hit), -1).astype(want.dtype) == want).all(1).any():
+                raise RlgenError(
+                    f"data source {name!r}: sample() gave a target ({got_y[i]}) that `y` does not hold for that "
+                    f"row of `x` ({labels[hit[0]]}); the pretraining kinds read `x` and `y` directly, so keep in "
+                    "`y` exactly the targets sample() gives")
 
 
 def modality_of(source: Any) -> str | None:

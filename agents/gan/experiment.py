@@ -23,7 +23,7 @@ from rlgen.agents.gan.losses import LOSSES
 from rlgen.agents.gan.metrics import training_warning
 from rlgen.agents.gan.players import EMA, Discriminator, Generator
 from rlgen.agents.gan.regularizers import differentiable_twice, gradient_penalty, r1_from_logits
-from rlgen.envs.datasets import make_source, modality_of, sample_from
+from rlgen.envs.datasets import make_source, modality_of, sample_from, shape_problems
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import console
@@ -358,29 +358,3 @@ def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None, sha
     if getattr(d, "pool", None) == "sequence":
         problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
     return problems
-
-
-def shape_problems(name: str, modality: str, shape: Any) -> list[str]:
-    """A source's sample shape against its modality, as the players, the metrics and the pictures
-    read it: an image is (channels, height, width), a sequence (steps, features), points any shape
-    of one or more dimensions (an mlp reads it flattened). Every dimension is a positive int."""
-    where = f"data.source: {name!r} gives {modality} samples of shape"
-    dims = tuple(shape) if isinstance(shape, (tuple, list)) else ()
-    if not dims or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in dims):
-        return [f"{where} {shape!r}, but a sample's shape is a tuple of one or more positive ints "
-                "(check the source's shape and data.kwargs)"]
-    dims = tuple(int(n) for n in dims)
-    if modality == "sequence" and len(dims) != 2:
-        wanted = "a sequence sample is (steps, features)"
-        fixed, how = ((dims[0], 1), "one feature per step") if len(dims) == 1 else \
-            ((dims[0], int(np.prod(dims[1:]))), "each step's features flattened")
-    elif modality == "image" and len(dims) != 3:
-        wanted = "an image sample is (channels, height, width)"
-        if len(dims) == 1:
-            return [f"{where} {dims}, but {wanted}; a vector of {dims[0]} numbers is modality 'points'"]
-        fixed, how = ((1, *dims), "one channel") if len(dims) == 2 else \
-            ((int(np.prod(dims[:-2])), *dims[-2:]), "the leading axes folded into channels")
-    else:
-        return []
-    batch = "(batch, " + ", ".join(map(str, fixed)) + ")"
-    return [f"{where} {dims}, but {wanted}: give shape {fixed} ({how}), sample() returning {batch}"]

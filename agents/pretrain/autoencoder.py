@@ -83,7 +83,7 @@ class AutoencoderExperiment(DataExperiment):
 
     @classmethod
     def check(cls, cfg: AutoencoderConfig) -> list[str]:
-        problems = []
+        problems = super().check(cfg)
         if getattr(cfg.encoder.backbone, "pool", None) == "sequence":
             problems.append("encoder.backbone.pool: 'sequence' gives one code per step; use last or mean")
         if cfg.objective.reconstruction == "bce" and cfg.decoder.out_activation is not None:

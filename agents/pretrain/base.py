@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rlgen.envs.datasets import Split, make_source, modality_of
+from rlgen.envs.datasets import Split, check_rows_are_samples, make_source, modality_of, shape_problems
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase, RunContext
 from rlgen.registry import SOURCES
@@ -40,12 +40,28 @@ class DataExperiment(ExperimentBase):
     def source_modality(cls, cfg: Any) -> str | None:
         return modality_of(SOURCES.get(cfg.data.source))
 
+    @classmethod
+    def check(cls, cfg: Any) -> list[str]:
+        """A source class that declares its modality and sample shape (class attributes) is judged when
+        the config loads; any other once it is built (setup)."""
+        builder = SOURCES.get(cfg.data.source)
+        modality, shape = modality_of(builder), getattr(builder, "shape", None)
+        if modality is None or not isinstance(shape, (tuple, list)):
+            return []
+        return shape_problems(cfg.data.source, modality, shape)
+
     # --- the protocol -----------------------------------------------------------------------
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         self.ctx, self.device = ctx, ctx.device
         source = make_source(cfg.data.source, **cfg.data.kwargs)
+        # the shape the networks, metrics and pictures read (an image (C, H, W), a sequence (T, F)),
+        # before any network is built: one line, not a traceback at the first evaluation
+        if problems := shape_problems(cfg.data.source, modality_of(source), source.shape):
+            raise RlgenError("; ".join(problems))
+        # a finite source's split reads `x` / `y` as they are: they must be what sample() gives
+        check_rows_are_samples(cfg.data.source, source, seed=cfg.data.split_seed)
         # held-out draws and the first training batch are checked against the source's declaration
         self.data = Split(source, cfg.data.validation, cfg.data.test, cfg.data.split_seed, cfg.data.n_held_out,
                           name=cfg.data.source)

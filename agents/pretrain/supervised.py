@@ -58,7 +58,7 @@ class SupervisedExperiment(DataExperiment):
 
     @classmethod
     def check(cls, cfg: SupervisedConfig) -> list[str]:
-        problems = []
+        problems = super().check(cfg)
         builder = SOURCES.get(cfg.data.source)
         labeled = getattr(builder, "labeled", None)
         if cfg.objective.task == "classification" and labeled is False:
