@@ -355,7 +355,9 @@ class Sweep:
         self.base = self.load(self.spec.config, self.spec.overrides)
         stop = self.base.train.early_stop
         self.metric = self.spec.metric or stop.metric
-        self.direction = self.spec.direction or ("maximize" if stop.mode == "max" else "minimize")
+        # the early-stop mode says which way the early-stop metric is better, not which way another is
+        mode = stop.mode if self.metric == stop.metric else "max"
+        self.direction = self.spec.direction or ("maximize" if mode == "max" else "minimize")
         self.folder = Path(self.base.logging.dir) / str(self.spec.study)
         for where, params in _probes(self.spec):  # a misspelt key or a bad value fails now, not at trial 7
             try:

@@ -228,7 +228,7 @@ class RLExperiment(ExperimentBase):
         """The model and its envs now; the eval envs once training goes on (`train_unit`): until
         then `evaluate` plays the episodes of a fresh run's first evaluation (seed + 10000, ...),
         so `rlgen eval` scores every checkpoint of a run on the same episodes."""
-        load_model_state(self.model, state)
+        load_model_state(self.model, state, buffer_kept=self.cfg.agent.save_replay_buffer)
         self.global_step = self.model.num_timesteps
         if "eval_env" in state:
             self._eval_env_saved = state["eval_env"]

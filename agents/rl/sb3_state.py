@@ -45,7 +45,8 @@ def model_state(model: Any, replay_buffer: bool = True) -> dict[str, Any]:
     }
 
 
-def load_model_state(model: Any, state: dict[str, Any], where: str = "the training envs") -> None:
+def load_model_state(model: Any, state: dict[str, Any], where: str = "the training envs",
+                     buffer_kept: bool = True) -> None:
     """Restore `model_state` into a model built from the same config. Where the envs could not be
     captured (subprocess envs, an emulator or physics engine in C), a warning says the resume is
     not exact and the envs start new episodes."""
@@ -73,10 +74,11 @@ def load_model_state(model: Any, state: dict[str, Any], where: str = "the traini
         model.replay_buffer.device = model.device
     elif saved is not None:
         load_replay_state(model.replay_buffer, saved)
-    elif getattr(model, "replay_buffer", None) is not None and checkpoint.resuming():
-        console.print("[yellow]warning:[/] this resume is not exact: the checkpoint holds no replay buffer "
-                      "(`agent.save_replay_buffer: false`, or a W&B model artifact, which leaves it out), so "
-                      "training continues from an empty one; resume from the run directory for an exact resume")
+    elif getattr(model, "replay_buffer", None) is not None and buffer_kept and checkpoint.resuming():
+        # a run that keeps its buffer in checkpoints (`buffer_kept`): this one came from a W&B model artifact
+        console.print("[yellow]warning:[/] this resume is not exact: the checkpoint holds no replay buffer (a "
+                      "W&B model artifact leaves it out), so training continues from an empty one; resume from the "
+                      "run directory for an exact resume")
 
 
 def env_state(venv: VecEnv) -> dict[str, Any]:

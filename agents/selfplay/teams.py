@@ -105,6 +105,10 @@ class TeamsExperiment(ExperimentBase):
                             f"one ({', '.join(rules.players)}), or set ratings.games_per_pair: 0 for no ratings")
         elif cfg.ratings.games_per_pair and rating_anchor(cfg, sides, baselines) not in baselines:
             problems.append(f"ratings.anchor: {cfg.ratings.anchor!r} is not one of the baselines: {', '.join(baselines)}")
+        elif cfg.train.early_stop.metric == "eval/score_min" and not baselines:  # (versus_baselines)
+            problems.append("train.early_stop.metric: eval/score_min (kind: teams's default) is logged only against "
+                            "ratings.baselines, and there are none: add one (random) or name another metric, e.g. "
+                            f"eval/return_{sides[0]} (a side's mean return, logged at every evaluation)")
         return problems
 
     def setup(self, ctx: RunContext) -> None:

@@ -280,3 +280,21 @@ def test_a_reference_in_the_sweeps_overrides_follows_each_trials_draw(tmp_path):
             cfg = sweep.trial_config({"train.total_steps": steps}, 0, {"train.total_steps": steps})
             assert cfg.train.eval_every == steps
             assert cfg.train.checkpoint_every == (steps if given else None)
+
+
+@pytest.mark.parametrize("base, early_stop, metric, direction", [
+    ("supervised_digits", "{}", "eval/val_accuracy", "maximize"),  # kind's early stop: eval/val_loss, min
+    ("supervised_digits", "{}", None, "minimize"),  # the early-stop metric itself: its mode
+    ("gan_ring8", "{}", "eval/high_quality", "maximize"),
+    ("bc_cartpole", "{metric: eval/bc_val_loss, mode: min}", "eval/return_mean", "maximize"),
+])
+def test_a_sweep_metric_takes_the_early_stop_mode_only_when_it_is_the_early_stop_metric(tmp_path, base, early_stop,
+                                                                                      metric, direction):
+    """Which way the early-stop metric is better says nothing of another metric: a supervised sweep on
+    eval/val_accuracy minimised it (kept the worst trial) under the kind's eval/val_loss, min."""
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"config": base, "n_trials": 1, "overrides": [f"train.early_stop={early_stop}"],
+                                    **({"metric": metric} if metric else {}),
+                                    "space": {"seed": {"type": "int", "low": 0, "high": 9}}}))
+    sweep = Sweep(read_sweep(path), load=load_config, make_experiment=lambda cfg: None)
+    assert sweep.direction == direction

@@ -263,3 +263,15 @@ def test_an_off_policy_model_artifact_leaves_the_replay_buffer_in_the_run(tmp_pa
     resumed = rlgen.train(resume=folder, overrides=["train.total_steps=320", "logging.wandb.mode=disabled"])
     assert resumed.summary["status"] == "completed"
     assert "the checkpoint holds no replay buffer" in capsys.readouterr().err
+
+
+def test_a_run_that_keeps_no_replay_buffer_resumes_without_the_artifact_warning(tmp_path, capsys):
+    """`agent.save_replay_buffer: false` is the user's choice: its resumes start an empty buffer as asked."""
+    import rlgen
+
+    quiet = [f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.eval_every=256", "train.eval_episodes=1",
+             "agent.hyperparams.learning_starts=64", "agent.save_replay_buffer=false"]
+    run = rlgen.train("dqn_cartpole", [*quiet, "train.total_steps=256"])
+    capsys.readouterr()
+    rlgen.train(resume=run.run_dir, overrides=["train.total_steps=512"])
+    assert "holds no replay buffer" not in capsys.readouterr().err

@@ -132,3 +132,14 @@ def test_a_team_game_of_three_sides_names_them_and_their_agents():
     assert info.value.problems == [f"game.name: {HERE}:TrioDuel has 3 sides, not two: red (2), green (1), blue (1) "
                                    "agents (a side is the agents' name prefix); kind: teams plays two sides, so pick a "
                                    "game, or game.kwargs, that makes two"]
+
+
+def test_teams_default_early_stop_metric_without_baselines_is_one_line():
+    """eval/score_min is logged only against baselines: with none the run would keep no best checkpoint."""
+    config, none = CONFIGS / "teams_simple_tag.yaml", ["ratings.baselines=[]", "ratings.games_per_pair=0"]
+    with pytest.raises(ConfigError) as info:
+        load_config(config, [*none, "train.early_stop={}"])
+    assert info.value.problems == ["train.early_stop.metric: eval/score_min (kind: teams's default) is logged only "
+                                   "against ratings.baselines, and there are none: add one (random) or name another "
+                                   "metric, e.g. eval/return_adversary (a side's mean return, logged at every evaluation)"]
+    assert load_config(config, [*none, "train.early_stop={metric: eval/return_adversary}"]).ratings.baselines == []

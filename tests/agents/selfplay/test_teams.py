@@ -253,7 +253,8 @@ def test_empty_baselines_say_what_the_ratings_need():
         load_config(CONFIG, ["ratings.baselines=[]"])
     assert info.value.problems == ["ratings.baselines: empty, and the Elo ratings are anchored on a baseline: name at "
                                    "least one (random, chaser, evader), or set ratings.games_per_pair: 0 for no ratings"]
-    load_config(CONFIG, ["ratings.baselines=[]", "ratings.games_per_pair=0"])
+    # no ratings, and an early-stop metric the run logs without baselines (eval/score_min needs one)
+    load_config(CONFIG, ["ratings.baselines=[]", "ratings.games_per_pair=0", "train.early_stop.metric=eval/return_agent"])
 
 
 def test_snapshots_of_both_sides_at_one_step_are_listed_in_one_order_whatever_came_first():
