@@ -180,6 +180,26 @@ def trusting(trust: bool) -> Iterator[None]:
         _trusting.reset(token)
 
 
+def is_restoring() -> bool:
+    """Inside `restoring()`: the experiment being built receives a checkpoint, no `init` is loaded."""
+    return _restoring.get()
+
+
+def init_data_source(init: InitConfig) -> str | None:
+    """The `data.source` of the run an `init` names (a pretraining or GAN run), read from its
+    config.yaml as plain YAML (nothing imported); None when it has none or cannot be read."""
+    import yaml
+
+    try:
+        path = resolve_run(init.run)
+        found = next(p for p in (path / "config.yaml", path.parent.parent / "config.yaml") if p.is_file())
+        data = (yaml.safe_load(found.read_text()) or {}).get("data")
+    except (StopIteration, OSError, RlgenError, yaml.YAMLError, AttributeError):
+        return None
+    source = data.get("source") if isinstance(data, dict) else None
+    return source if isinstance(source, str) else None
+
+
 @contextmanager
 def restoring() -> Iterator[None]:
     """Within it, experiments are built to receive a checkpoint (a resume, `rlgen.load_run`): a

@@ -316,3 +316,21 @@ def test_loading_a_source_run_leaves_the_global_rngs_and_threads_of_the_run_bein
         torch.set_num_threads(threads)
     assert torch.equal(before[0], after[0]) and np.array_equal(before[1], after[1])
     assert before[2:] == after[2:]
+
+
+def test_an_encoder_of_raw_observations_into_a_normalizing_policy_is_warned_of(tmp_path, capsys):
+    """The `observations` source is raw; env.normalize.obs feeds the policy standardised inputs."""
+    quiet = ["logging.wandb.mode=disabled", "train.progress=false", f"logging.dir={tmp_path}"]
+    encoder = rlgen.train("autoencoder_digits", [
+        *quiet, "data.source=observations", "data.kwargs={env_id: CartPole-v1, n_frames: 256}",
+        "encoder.backbone={type: mlp, hidden: [64, 64]}", "decoder.backbone={type: mlp, hidden: [16]}",
+        "decoder.out_activation=null", "fit.steps_per_unit=5", "train.total_steps=5", "train.eval_every=5",
+        "eval.pictures=false"]).run_dir
+    init = f"agent.policy.backbone.init={{run: '{encoder}', role: encoder}}"
+    tiny = [*quiet, init, "train.total_steps=512", "train.eval_every=512", "train.eval_episodes=1"]
+    capsys.readouterr()
+    rlgen.train("ppo_cartpole", tiny)  # normalize.obs: true
+    said = " ".join(capsys.readouterr().err.split())
+    assert "was pretrained on raw `observations`, but env.normalize.obs feeds this policy" in said
+    rlgen.train("ppo_cartpole", [*tiny, "env.normalize=null"])
+    assert "pretrained on raw" not in capsys.readouterr().err
