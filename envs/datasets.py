@@ -333,44 +333,60 @@ def shape_problems(name: str, modality: str, shape: Any) -> list[str]:
     return [f"{where} {dims}, but {wanted}: give shape {fixed} ({how}), sample() returning {batch}"]
 
 
-def check_rows_are_samples(name: str, source: Any, seed: int = 0, n: int = 8) -> None:
-    """A finite source's `x` / `y` against `n` draws of its own sample(): a split (`Split`) cuts its
+def check_rows_are_samples(name: str, source: Any, seed: int = 0, n: int = 8, targets: bool = True) -> None:
+    """A finite source's `x` / `y` against a few draws of its own sample(): a split (`Split`) cuts its
     parts from `x` / `y` and uses those rows as they are (as float32), never through sample(), so
     what sample() gives must be rows of them as stored: not rescaled there (uint8 `x` divided by 255
-    in sample()), not augmented. A spot check of `n` rows (each compared with every row of `x`: a few
-    passes over the data, as cheap as the split's own copy); one line naming the source when it fails."""
+    in sample()), not augmented, not relabelled (with `targets`: a kind that reads `y`). The draws
+    are compared as float32, whatever dtype sample() gives; rows are found by a fingerprint (one
+    pass over `x` in chunks, no copy of it), then compared exactly. One line naming the source."""
     x, y = getattr(source, "x", None), getattr(source, "y", None)
     if not isinstance(x, np.ndarray) or not len(x) or x.shape[1:] != tuple(source.shape) or not x[0].size:
         return  # not finite, or its shape is wrong: the split's own checks say so
     if x.dtype.kind not in "biuf":
         raise RlgenError(f"data source {name!r}: its `x` holds {x.dtype}, not numbers")
-    labels = None if y is None else np.asarray(y)
+    labels = None if y is None or not targets else np.asarray(y)
     if labels is not None and (labels.ndim == 0 or len(labels) != len(x)):
         raise RlgenError(f"data source {name!r}: `y` holds {labels.size if labels.ndim == 0 else len(labels)} "
                          f"targets for the {len(x)} rows of `x`; give one target per row")
-    got_x, got_y = sample_from(name, source, n, np.random.default_rng(seed))  # held to the contract
-    rows = x.reshape(len(x), -1).astype(np.float32, copy=False)  # (N, F), what the split trains on
-    for i, row in enumerate(got_x.reshape(n, -1)):
-        hit = np.flatnonzero(rows[:, 0] == row[0])
-        hit = hit[(rows[hit] == row).all(1)]  # the rows of x equal to this draw
+    n = min(n, len(x))  # a small source may draw without replacement
+    got_x, got_y = sample_from(name, source, n, np.random.default_rng(seed), check=False)
+    try:
+        drawn = np.asarray(got_x, dtype=np.float32)
+    except (TypeError, ValueError):
+        return  # not numbers: the split's check of its first batch says so
+    if drawn.shape != (n, *x.shape[1:]):
+        return  # another shape: the same
+    drawn = drawn.reshape(n, -1)
+    rows = x.reshape(len(x), -1)
+    probe = np.random.default_rng(0).standard_normal(rows.shape[1])
+    finger = np.concatenate([np.nan_to_num(rows[k:k + 1024].astype(np.float32).astype(np.float64)) @ probe
+                             for k in range(0, len(rows), 1024)])
+    wanted = np.nan_to_num(drawn.astype(np.float64)) @ probe
+    scale = 1e-6 * (np.abs(finger).max() + 1.0)
+    for i, row in enumerate(drawn):
+        near = np.flatnonzero(np.abs(finger - wanted[i]) <= scale)
+        hit = near[[np.array_equal(rows[k].astype(np.float32), row, equal_nan=True) for k in near]] if len(near) \
+            else near
         if not len(hit):
             raise RlgenError(
                 f"data source {name!r}: sample() gave a sample that is no row of its `x` (`x` as float32 spans "
-                f"[{rows.min():g}, {rows.max():g}], sample() gave [{got_x.min():g}, {got_x.max():g}]); the "
-                "pretraining kinds cut their fixed train / validation / test split from `x` and `y` and use those "
+                f"[{np.nanmin(rows):g}, {np.nanmax(rows):g}], sample() gave [{np.nanmin(drawn):g}, {np.nanmax(drawn):g}]); "
+                "the pretraining kinds cut their fixed train / validation / test split from `x` and `y` and use those "
                 "rows as they are, never sample(), so keep in `x` exactly what sample() gives (already scaled, "
                 "no augmentation), or rename `x` to make the source endless (every batch drawn by sample())")
-        if (labels is None) != (got_y is None):
+        if targets and (labels is None) != (got_y is None):
             has, lacks = ("sample()", "`y` is None") if labels is None else ("`y`", "sample() gives None")
-            raise RlgenError(f"data source {name!r}: {has} gives targets but {lacks}; the pretraining kinds read "
+            raise RlgenError(f"data source {name!r}: {has} gives targets but {lacks}; the supervised kind reads "
                              "`x` and `y` directly, so keep in `y` exactly the targets sample() gives")
-        if labels is not None:
-            want = np.asarray(got_y[i]).reshape(-1)
-            if not (labels[hit].reshape(len(hit), -1).astype(want.dtype) == want).all(1).any():
-                raise RlgenError(
-                    f"data source {name!r}: sample() gave a target ({got_y[i]}) that `y` does not hold for that "
-                    f"row of `x` ({labels[hit[0]]}); the pretraining kinds read `x` and `y` directly, so keep in "
-                    "`y` exactly the targets sample() gives")
+        if labels is None:
+            continue
+        want = np.asarray(got_y[i]).reshape(-1)
+        if not (labels[hit].reshape(len(hit), -1).astype(want.dtype) == want).all(1).any():
+            raise RlgenError(
+                f"data source {name!r}: sample() gave a target ({got_y[i]}) that `y` does not hold for that "
+                f"row of `x` ({labels[hit[0]]}); the supervised kind reads `x` and `y` directly, so keep in "
+                "`y` exactly the targets sample() gives")
 
 
 def modality_of(source: Any) -> str | None:

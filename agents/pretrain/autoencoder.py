@@ -77,6 +77,7 @@ class AutoencoderExperiment(DataExperiment):
     """An encoder backbone and a decoder, plain, denoising or variational, on any data source."""
 
     config_model = AutoencoderConfig
+    reads_targets = False  # a source's `y` is its own business
 
     def backbones(self) -> list[Any]:
         return [self.cfg.encoder.backbone, self.cfg.decoder.backbone]

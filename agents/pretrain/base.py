@@ -28,6 +28,8 @@ class DataExperiment(ExperimentBase):
         super().__init__(cfg)
         self.model: nn.Module | None = None
 
+    reads_targets: bool = True  # whether training reads the source's `y` (the autoencoder does not)
+
     @property
     def prefers_accelerator(self) -> bool:
         return any(b.prefers_accelerator for b in self.backbones())
@@ -60,8 +62,10 @@ class DataExperiment(ExperimentBase):
         # before any network is built: one line, not a traceback at the first evaluation
         if problems := shape_problems(cfg.data.source, modality_of(source), source.shape):
             raise RlgenError("; ".join(problems))
-        # a finite source's split reads `x` / `y` as they are: they must be what sample() gives
-        check_rows_are_samples(cfg.data.source, source, seed=cfg.data.split_seed)
+        # a finite source's split reads `x` / `y` as they are: they must be what sample() gives (when
+        # training: a finished run trained on those rows opens whatever its source's sample() does)
+        if ctx.training:
+            check_rows_are_samples(cfg.data.source, source, seed=cfg.data.split_seed, targets=self.reads_targets)
         # held-out draws and the first training batch are checked against the source's declaration
         self.data = Split(source, cfg.data.validation, cfg.data.test, cfg.data.split_seed, cfg.data.n_held_out,
                           name=cfg.data.source)

@@ -85,20 +85,31 @@ def _one_line(capsys) -> str:
 # --- a finite source's x / y are what sample() gives ----------------------------------------------
 
 
-@pytest.mark.parametrize("config", ["autoencoder_digits", "supervised_digits"])
-@pytest.mark.parametrize("way, says", [
+@pytest.mark.parametrize("config, way, says", [
     # the split trained on 0..255 while sample() gives 0..1 (and the GAN kind, which calls sample(), 0..1)
-    ("uint8", "sample() gave a sample that is no row of its `x` (`x` as float32 spans [0, 255], sample() gave [0,"),
-    ("augment", "sample() gave a sample that is no row of its `x`"),
-    ("labels", "that `y` does not hold for that row of `x`"),
+    *[(c, "uint8", "sample() gave a sample that is no row of its `x` (`x` as float32 spans [0, 255], sample() gave [0,")
+      for c in ("autoencoder_digits", "supervised_digits")],
+    *[(c, "augment", "sample() gave a sample that is no row of its `x`") for c in ("autoencoder_digits",
+                                                                                  "supervised_digits")],
+    ("supervised_digits", "labels", "that `y` does not hold for that row of `x`"),  # the autoencoder reads no `y`
 ])
 def test_a_finite_source_whose_x_is_not_what_sample_gives_is_one_line_and_no_run(tmp_path, capsys, config, way,
                                                                                   says):
     assert _run(tmp_path, config, "Stored", f"{{way: {way}}}") == 2
     err = _one_line(capsys)
     assert f"error: data source '{HERE}:Stored': " in err and says in err, err
-    assert "use those rows as they are, never sample()" in err or "read `x` and `y` directly" in err
+    assert "use those rows as they are, never sample()" in err or "reads `x` and `y` directly" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_what_the_check_does_not_hold_against_a_source(tmp_path):
+    """An autoencoder reads no `y` (a source may keep one for itself); a source smaller than the
+    check's draws is drawn whole; float64 rows are compared as the float32 the split trains on."""
+    assert _run(tmp_path, "autoencoder_digits", "Stored", "{way: labels}") == 0
+    small = Stored("float64")
+    small.x, small.y = small.x[:5], small.y[:5]
+    small.sample = lambda batch, rng: (small.x[rng.choice(5, batch, replace=False)], None)
+    check_rows_are_samples("mine", small, targets=False)
 
 
 @pytest.mark.parametrize("way", ["none", "float64"])
