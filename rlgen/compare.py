@@ -437,7 +437,8 @@ def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = Non
 def compare_command(run_dirs: Sequence[Path | str], metric: str = DEFAULT_METRIC, mode: Mode = "max",
                     threshold: float | None = None) -> str:
     """The `rlgen compare` line (shell-quoted) that shows `run_dirs` by `metric` in `mode`, to print
-    after training them: the flags only where they differ from the command's defaults."""
-    flags = [*(["--metric", metric] if metric != DEFAULT_METRIC else []), *(["--mode", mode] if mode != "max" else []),
+    after training them: `--metric` and `--mode` always (the command's defaults follow the runs'
+    early stop, which a sweep's metric need not be)."""
+    flags = ["--metric", metric, "--mode", mode,
              *(["--threshold", repr(float(threshold)).removesuffix(".0")] if threshold is not None else [])]
     return shell_line("rlgen", "compare", *run_dirs, *flags)

@@ -88,8 +88,9 @@ def _check_direction(study: Any, direction: str, url: str) -> None:
     held = " and ".join(d.name.lower() for d in study.directions)
     if held != direction:
         raise RlgenError(f"study {study.study_name!r} in {shown_url(url)} was made to {held}, not to {direction}: its "
-                         f"trials would be ranked the wrong way round; keep it to {held} (a sweep file's direction:, "
-                         "a config's train.early_stop.mode), or start a new study with --study NEW_NAME")
+                         f"trials would be ranked the wrong way round; keep it to {held} (a sweep file's direction:, or "
+                         "the config's train.early_stop.mode for its early-stop metric), or start a new study with "
+                         "--study NEW_NAME")
 
 
 def _storage(url: str, hb: HeartbeatConfig) -> Any:

@@ -356,8 +356,10 @@ class Sweep:
         stop = self.base.train.early_stop
         self.metric = self.spec.metric or stop.metric
         # the early-stop mode says which way the early-stop metric is better, not which way another is
-        mode = stop.mode if self.metric == stop.metric else "max"
-        self.direction = self.spec.direction or ("maximize" if mode == "max" else "minimize")
+        if self.spec.direction is None and self.metric != stop.metric:
+            raise RlgenError(f"direction: the sweep's metric {self.metric} is not the config's train.early_stop.metric "
+                             f"({stop.metric}), whose mode says nothing of it: give direction: maximize or minimize")
+        self.direction = self.spec.direction or ("maximize" if stop.mode == "max" else "minimize")
         self.folder = Path(self.base.logging.dir) / str(self.spec.study)
         for where, params in _probes(self.spec):  # a misspelt key or a bad value fails now, not at trial 7
             try:

@@ -37,9 +37,11 @@ def test_seeds_table_and_compare_line_follow_a_lower_is_better_metric(way, tmp_p
     assert "45 ± 7.071 (2/2)" in capsys.readouterr().out
 
 
-def test_compare_command_names_only_what_differs_from_the_defaults(tmp_path):
+def test_compare_command_always_names_the_metric_and_mode(tmp_path):
+    """`rlgen compare`'s own defaults follow the runs' early stop, which a sweep's metric need not be."""
     run = tmp_path / "a b" / "$x"
-    assert compare_command([run]) == f"rlgen compare '{run}'"
-    assert compare_command([run], "eval/return_mean", "max", 475.0) == f"rlgen compare '{run}' --threshold 475"
+    assert compare_command([run]) == f"rlgen compare '{run}' --metric eval/return_mean --mode max"
+    assert compare_command([run], "eval/return_mean", "max", 475.0) == \
+        f"rlgen compare '{run}' --metric eval/return_mean --mode max --threshold 475"
     assert compare_command([run], "gan/loss_d", "min", 0.125) == \
         f"rlgen compare '{run}' --metric gan/loss_d --mode min --threshold 0.125"

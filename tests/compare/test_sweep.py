@@ -91,7 +91,8 @@ def test_rerun_continues_the_study(tmp_path, capsys):
 @pytest.mark.parametrize("change, message", [
     ({"direction": "minimize"}, "study 'toy_study' in sqlite:///{db} was made to maximize, not to minimize: its "
                                 "trials would be ranked the wrong way round; keep it to maximize"),
-    ({"metric": "loss/toy"}, "study 'toy_study' holds trials valued by metric 'eval/return_mean', not 'loss/toy': "
+    ({"metric": "loss/toy", "direction": "maximize"},
+     "study 'toy_study' holds trials valued by metric 'eval/return_mean', not 'loss/toy': "
                              "they cannot be ranked with this sweep's; set metric: eval/return_mean in the sweep file"),
     ({"objective": "final"}, "study 'toy_study' holds trials valued by objective 'best', not 'final'"),
 ], ids=["direction", "metric", "objective"])
@@ -209,7 +210,7 @@ def test_a_sweep_in_which_no_trial_completed_is_an_error(tmp_path, capsys):
     # Every trial fails: the runs log no eval/bogus. The metric is only known once a run logs it.
     with pytest.raises(RlgenError, match=r"no trial of study 'toy_study' completed: 3 failed; "
                                          r"the last one: the run logged no 'eval/bogus'"):
-        toy_sweep(tmp_path / "bogus", {"type": "none"}, metric="eval/bogus").run()
+        toy_sweep(tmp_path / "bogus", {"type": "none"}, metric="eval/bogus", direction="maximize").run()
     # Every trial pruned at its first eval (x * 1 <= 10 < 100).
     with pytest.raises(RlgenError, match=r"no trial of study 'toy_study' completed: 3 pruned; "
                                          r"loosen `pruner:`"):
@@ -282,19 +283,27 @@ def test_a_reference_in_the_sweeps_overrides_follows_each_trials_draw(tmp_path):
             assert cfg.train.checkpoint_every == (steps if given else None)
 
 
-@pytest.mark.parametrize("base, early_stop, metric, direction", [
-    ("supervised_digits", "{}", "eval/val_accuracy", "maximize"),  # kind's early stop: eval/val_loss, min
-    ("supervised_digits", "{}", None, "minimize"),  # the early-stop metric itself: its mode
-    ("gan_ring8", "{}", "eval/high_quality", "maximize"),
-    ("bc_cartpole", "{metric: eval/bc_val_loss, mode: min}", "eval/return_mean", "maximize"),
+@pytest.mark.parametrize("base, early_stop, metric, given, direction", [
+    ("supervised_digits", "{}", None, None, "minimize"),  # the kind's early stop, eval/val_loss, in its mode
+    ("supervised_digits", "{}", "eval/val_loss", None, "minimize"),
+    ("supervised_digits", "{}", "eval/val_accuracy", "maximize", "maximize"),
+    ("bc_cartpole", "{metric: eval/bc_val_loss, mode: min}", "eval/return_mean", "maximize", "maximize"),
+    ("supervised_digits", "{}", "eval/test_loss", None, None),  # another metric: its direction is asked for
+    ("gan_ring8", "{}", "eval/high_quality", None, None),
 ])
 def test_a_sweep_metric_takes_the_early_stop_mode_only_when_it_is_the_early_stop_metric(tmp_path, base, early_stop,
-                                                                                      metric, direction):
+                                                                                      metric, given, direction):
     """Which way the early-stop metric is better says nothing of another metric: a supervised sweep on
     eval/val_accuracy minimised it (kept the worst trial) under the kind's eval/val_loss, min."""
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"config": base, "n_trials": 1, "overrides": [f"train.early_stop={early_stop}"],
-                                    **({"metric": metric} if metric else {}),
+                                    **({"metric": metric} if metric else {}), **({"direction": given} if given else {}),
                                     "space": {"seed": {"type": "int", "low": 0, "high": 9}}}))
+    if direction is None:
+        with pytest.raises(RlgenError, match=rf"^direction: the sweep's metric {metric} is not the config's "
+                                             r"train.early_stop.metric \(.*\), whose mode says nothing of it: give "
+                                             "direction: maximize or minimize$"):
+            Sweep(read_sweep(path), load=load_config, make_experiment=lambda cfg: None)
+        return
     sweep = Sweep(read_sweep(path), load=load_config, make_experiment=lambda cfg: None)
     assert sweep.direction == direction
