@@ -472,8 +472,8 @@ class Run:
         from rlgen.process import rng_state, set_rng_state
         from rlgen.runner import eval_mode
 
-        exp = self.experiment
         try:
+            exp = self.experiment  # a run that cannot be opened leaves no video folder either
             # every evaluation of the loaded run plays the first one's episodes: what they draw from
             # (the global RNGs, the kind's eval envs and opponents) is put back as it was then
             if self._first_evaluation is None:

@@ -303,3 +303,16 @@ def test_every_evaluation_of_a_loaded_run_plays_the_first_ones_episodes(tmp_path
         assert {k: v for k, v in fresh.evaluate(episodes=5).items() if k in numbers} == {k: first[k] for k in numbers}
     assert all({k: e[k] for k in numbers} == {k: first[k] for k in numbers} for e in again)
     assert any(changed[k] != first[k] for k in numbers)
+
+
+def test_a_run_that_cannot_be_opened_leaves_no_video_folder(tiny_run, tmp_path):
+    import shutil
+
+    broken = tmp_path / "run"
+    shutil.copytree(tiny_run, broken)
+    for state in broken.rglob("state.pt"):
+        state.write_bytes(b"not a checkpoint")
+    with rlgen.load_run(broken) as run:
+        with pytest.raises(RlgenError, match="corrupted|unreadable|no intact checkpoint"):
+            run.evaluate(episodes=1, video_dir=tmp_path / "videos" / "here")
+    assert not (tmp_path / "videos").exists()
