@@ -27,7 +27,7 @@ import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -121,8 +121,9 @@ def describe(module: nn.Module) -> str:
     return f"{type(module).__name__}{io}, {len(state)} tensors, {weights:,} weights"
 
 
-def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
-    """The state dict of `init.role`'s trunk in `init.run` (on the CPU) and a line describing it."""
+def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any]:
+    """The state dict of `init.role`'s trunk in `init.run` (on the CPU), a line describing it, and
+    that run's config (what it trained on)."""
     from rlgen.api import load_run
     from rlgen.process import process_state_kept
 
@@ -135,7 +136,7 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str]:
                              f"({shell_line('rlgen', 'inspect', run_dir)})")
         net = trunk(roles[init.role])
         state = {k: v.detach().cpu().clone() for k, v in plain_state(net).items()}
-        return state, f"the {init.role} of {run_dir} ({describe(net)})"
+        return state, f"the {init.role} of {run_dir} ({describe(net)})", run.config
 
 
 def plain_state(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -180,26 +181,6 @@ def trusting(trust: bool) -> Iterator[None]:
         _trusting.reset(token)
 
 
-def is_restoring() -> bool:
-    """Inside `restoring()`: the experiment being built receives a checkpoint, no `init` is loaded."""
-    return _restoring.get()
-
-
-def init_data_source(init: InitConfig) -> str | None:
-    """The `data.source` of the run an `init` names (a pretraining or GAN run), read from its
-    config.yaml as plain YAML (nothing imported); None when it has none or cannot be read."""
-    import yaml
-
-    try:
-        path = resolve_run(init.run)
-        found = next(p for p in (path / "config.yaml", path.parent.parent / "config.yaml") if p.is_file())
-        data = (yaml.safe_load(found.read_text()) or {}).get("data")
-    except (StopIteration, OSError, RlgenError, yaml.YAMLError, AttributeError):
-        return None
-    source = data.get("source") if isinstance(data, dict) else None
-    return source if isinstance(source, str) else None
-
-
 @contextmanager
 def restoring() -> Iterator[None]:
     """Within it, experiments are built to receive a checkpoint (a resume, `rlgen.load_run`): a
@@ -212,13 +193,14 @@ def restoring() -> Iterator[None]:
         _restoring.reset(token)
 
 
-def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, where: str) -> None:
+def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, where: str) -> Any:
     """Load `init` into each target backbone (one load for all), then freeze it or give it its own lr.
-    `where` is the config path of the backbone section, for messages."""
+    `where` is the config path of the backbone section, for messages. Returns the config of the run
+    it loaded from (None when nothing was loaded: no init, or a checkpoint brings the weights)."""
     if init is None:
-        return
+        return None
     targets = [targets] if isinstance(targets, nn.Module) else targets
-    state, source = (None, "") if _restoring.get() else load_trunk(init)
+    state, source, source_config = (None, "", None) if _restoring.get() else load_trunk(init)
     for target in targets:
         if state is not None:
             copy_state(state, target, source, where)
@@ -227,6 +209,7 @@ def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, wh
         elif init.lr is not None:
             for p in target.parameters():
                 setattr(p, LR_ATTR, init.lr)
+    return source_config
 
 
 def copy_state(state: dict[str, torch.Tensor], target: nn.Module, source: str, where: str) -> None:

@@ -399,8 +399,8 @@ def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: Opti
         if not extractors:
             raise RlgenError(f"{init_at}.init: this policy has no rlgen backbone to load into "
                              "(recurrent_ppo's lstm is sb3-contrib's own); use a window policy (env.history)")
-        apply_init([e.net for e in extractors], init, init_at)
-        _warn_raw_observations(model, init, init_at)
+        source_config = apply_init([e.net for e in extractors], init, init_at)
+        _warn_raw_observations(model, source_config, init, init_at)
         if init.freeze:
             keep_frozen_out_of_targets(model.policy)
     if init is None and not optim.l1:
@@ -410,16 +410,19 @@ def transfer_and_regularize(model: BaseAlgorithm, pol: PolicyConfig, optim: Opti
             owner.optimizer = rebuild(owner.optimizer, optim.l1)
 
 
-def _warn_raw_observations(model: BaseAlgorithm, init: Any, init_at: str) -> None:
-    """A backbone pretrained on the `observations` source read raw observations; a policy under
+def _warn_raw_observations(model: BaseAlgorithm, source_config: Any, init: Any, init_at: str) -> None:
+    """A backbone pretrained on the `observations` source (`source_config`, the run it was loaded
+    from; None when a checkpoint brings the weights) read raw observations; a policy under
     `env.normalize.obs` reads VecNormalize's standardised ones: said once, when the init loads."""
     from stable_baselines3.common.vec_env import unwrap_vec_normalize
 
     from rlgen.logging import console
-    from rlgen.transfer import init_data_source, is_restoring
 
-    norm = unwrap_vec_normalize(model.get_env()) if model.get_env() is not None else None
-    if is_restoring() or norm is None or not norm.norm_obs or init_data_source(init) != "observations":
+    data = getattr(source_config, "data", None)
+    if getattr(data, "source", None) != "observations" or model.get_env() is None:
+        return
+    norm = unwrap_vec_normalize(model.get_env())
+    if norm is None or not norm.norm_obs:
         return
     console.print(f"[yellow]warning:[/] {init_at}.init: {init.run} was pretrained on raw `observations`, but "
                   "env.normalize.obs feeds this policy VecNormalize-standardised ones, so the backbone reads inputs "
