@@ -264,7 +264,8 @@ class Split:
     cut; training then samples its own part, and the source's own sample() is never called, so `x`
     must hold what sample() gives (`check_rows_are_samples`, which the kinds call first). An
     endless one (a generator such as `sine`) keeps sampling fresh training batches, and validation
-    and test are fixed draws of `n_held_out` samples each. The same `seed` gives the same split whatever the run's seed, so runs compare.
+    and test are fixed draws of `n_held_out` samples each. The same `seed` gives the same split
+    whatever the run's seed, so runs compare.
     """
 
     def __init__(self, source: Any, validation: float = 0.2, test: float = 0.0, seed: int = 0,
@@ -365,9 +366,8 @@ def check_rows_are_samples(name: str, source: Any, seed: int = 0, n: int = 8, ta
     wanted = np.nan_to_num(drawn.astype(np.float64)) @ probe
     scale = 1e-6 * (np.abs(finger).max() + 1.0)
     for i, row in enumerate(drawn):
-        near = np.flatnonzero(np.abs(finger - wanted[i]) <= scale)
-        hit = near[[np.array_equal(rows[k].astype(np.float32), row, equal_nan=True) for k in near]] if len(near) \
-            else near
+        near = np.flatnonzero(np.abs(finger - wanted[i]) <= scale)  # then exactly, as the split reads them
+        hit = np.array([k for k in near if np.array_equal(rows[k].astype(np.float32), row, equal_nan=True)], int)
         if not len(hit):
             raise RlgenError(
                 f"data source {name!r}: sample() gave a sample that is no row of its `x` (`x` as float32 spans "

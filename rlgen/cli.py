@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from rlgen.config import MAX_COUNT, MAX_SEED, is_study_name
-from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.cli_help import (COMPARE_EXAMPLES, EVAL_EXAMPLES, EXAMPLES, EXPORT_EXAMPLES, IMPORT_ZOO_EXAMPLES,
                             INSPECT_EXAMPLES, LIST_EXAMPLES, PLAY_EXAMPLES, RECORD_EXAMPLES, SWEEP_EXAMPLES,
                             TOURNAMENT_EXAMPLES)
+from rlgen.config import MAX_COUNT, MAX_SEED, is_study_name
+from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.logging import console
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,7 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with load_run(args.run_dir, checkpoint=args.checkpoint, trust=args.trust) as run:
         video_dir = None
         if args.video:  # a folder per checkpoint step, as training's step_N: another eval replaces none of them
-            run.experiment
+            run.experiment  # opened now: its step names the folder
             video_dir = run.run_dir / "media" / "videos" / f"eval_step_{run.global_step}"
         metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)  # a refused video leaves no folder
         out = Console(highlight=False)
@@ -329,8 +328,6 @@ def _zoo_export_parsers(sub: Any) -> None:
     z.set_defaults(func=cmd_import_zoo)
 
 
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -364,8 +361,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         where = log_to_wandb(groups, stats, args.metric, png, args.threshold, project=args.project, mode=args.wandb)
         console.print(f"W&B comparison run: {where}")
     return 0
-
-
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
