@@ -1,0 +1,134 @@
+"""Finding and loading configs for the API: a bundled config by name, a YAML path, rl-zoo3's
+`zoo:ALGO/ENV`, a mapping, or a run's own config.yaml (read untrusted), each validated with its
+kind's own checks. `rlgen.api` re-exports these names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from contextlib import AbstractContextManager, nullcontext
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from rich.markup import escape
+
+from rlgen.api_args import _bool_arg, _config_arg, _shown
+from rlgen.config import ExperimentConfig, check_overrides
+from rlgen.config import load_config as _load_config
+from rlgen.errors import ConfigError, RlgenError
+from rlgen.experiment import check_of
+from rlgen.registry import KINDS, registered_names_only
+
+ConfigSource = str | Path | Mapping[str, Any]
+
+
+def bundled_configs(folder: str = "") -> dict[str, Path]:
+    """The configs shipped inside the package, by name (`ppo_cartpole` -> its YAML file); those of
+    a folder of them by `folder/name` (`bundled_configs("sweeps")`: `sweeps/ppo_cartpole`)."""
+    root = resources.files("rlgen.configs").joinpath(*filter(None, [folder]))
+    prefix = f"{folder}/" if folder else ""
+    return {prefix + p.name.removesuffix(".yaml"): Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
+            if p.name.endswith(".yaml")}
+
+
+def config_path(config: str | Path) -> Path:
+    """A YAML path as given, or the file of a bundled config name; a near-miss gets a "did you mean"."""
+    path = Path(config)
+    if path.is_file():
+        return path
+    bundled = bundled_configs()
+    name = str(config).removesuffix(".yaml")
+    if name in bundled:  # also when a folder of that name is here (runs written with logging.dir=.)
+        return bundled[name]
+    if path.is_dir():
+        raise RlgenError(f"config {config} is a directory, not a YAML file; give a YAML path or a bundled config "
+                         f"name (`rlgen list` shows them)")
+    close = difflib.get_close_matches(Path(name).name, list(bundled), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise RlgenError(f"config file not found: {config}{hint}; give a YAML path or a bundled config "
+                     f"name (`rlgen list` shows them)")
+
+
+def named_config(name: str) -> Path | Mapping[str, Any] | None:
+    """The config a run name comes from: a bundled config's file, or the rl-zoo3 entry a
+    `zoo_ALGO_ENV` name was converted from (as a mapping); None for any other name."""
+    bundled = bundled_configs()
+    if name in bundled:
+        return bundled[name]
+    if name.startswith("zoo_"):
+        # rl-zoo3's hyperparameters are a config source of the rl kind (rlgen/agents/rl/zoo.py)
+        from rlgen.agents.rl import zoo
+
+        ref = zoo.ref_of_name(name)
+        return zoo.convert(*zoo.parse_ref(ref)).config if ref else None
+    return None
+
+
+def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = (), *,
+                interpolation: bool = True) -> ExperimentConfig:
+    """Read, validate and check a config (a path, a bundled name, `zoo:ALGO/ENV` for rl-zoo3's
+    tuned hyperparameters, or a mapping such as a sweep trial's): every problem at once, before
+    anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
+    is refused (a run's config.yaml, see rlgen.config)."""
+    _config_arg("rlgen.load_config", config)
+    interpolation = _bool_arg("rlgen.load_config", "interpolation", interpolation)
+    check_overrides(overrides)
+    if isinstance(config, ExperimentConfig):
+        if not overrides:
+            return config
+        config = config.model_dump(mode="json")
+    if isinstance(config, str) and config.startswith("zoo:"):
+        config = zoo_config(config)
+    source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)
+    try:
+        cfg = _load_config(source, overrides, interpolation=interpolation)
+    except ConfigError as e:  # the kind's own checks too, on the config with the failing keys set back
+        if e.salvaged is None:
+            raise
+        more = [p for p in check_of(kind_of(e.salvaged), e.salvaged)
+                if not any(p.startswith(f"{path}:") or p.startswith(f"{path}.") for path in e.paths)]
+        raise ConfigError(e.source, [*e.problems, *more]) from None
+    problems = check_of(kind_of(cfg), cfg)
+    if problems:
+        raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", problems)
+    return cfg
+
+
+def zoo_config(ref: str) -> dict[str, Any]:
+    """`zoo:ALGO/ENV` as a config mapping; what did not convert is printed, one line each."""
+    from rlgen.agents.rl import zoo
+    from rlgen.logging import console
+
+    conversion = zoo.convert(*zoo.parse_ref(ref))
+    if conversion.fallback:
+        console.print(f"[yellow]warning:[/] {escape(conversion.fallback)}")
+    for item in conversion.unsupported:
+        console.print(f"[yellow]warning:[/] {ref}: not converted: {escape(item)}")
+    return conversion.config
+
+
+def kind_of(cfg: ExperimentConfig) -> type:
+    """The experiment class of a config's `kind`."""
+    return KINDS.get(cfg.kind)
+
+
+def make_experiment(cfg: ExperimentConfig) -> Any:
+    """A fresh, not yet set up, experiment of the config's kind."""
+    if not isinstance(cfg, ExperimentConfig):
+        raise RlgenError(f"rlgen.make_experiment takes a loaded config (rlgen.load_config(...)), not {_shown(cfg)}")
+    return kind_of(cfg)(cfg)
+
+
+def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = False) -> ExperimentConfig:
+    """A run's own config.yaml, read as a file from anyone: no `${...}` resolvers (they can read
+    the environment) and no names by import path (importing runs code), unless `trust`."""
+    trust = _bool_arg("rlgen.run_config", "trust", trust)
+    path = Path(run_dir) / "config.yaml"
+    with untrusted_unless(trust, path):
+        return load_config(path, overrides, interpolation=trust)
+
+
+def untrusted_unless(trust: bool, source: Path) -> AbstractContextManager[None]:
+    """Only registered names resolve within it (see `registry.registered_names_only`), unless `trust`."""
+    return nullcontext() if _bool_arg("untrusted_unless", "trust", trust) else registered_names_only(str(source))
