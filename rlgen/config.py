@@ -22,7 +22,7 @@ from rlgen.config_backbones import (Activation, BackboneBase, BackboneConfig, CN
                                     CustomBackbone, InitConfig, MLPBackbone, Norm, Pool, RNNBackbone,
                                     TransformerBackbone, backbone_union)
 from rlgen.config_values import (MAX_COUNT, MAX_SEED, STUDY_NAME, LocalPath, Section,  # noqa: F401
-                                 _members, device_problem, finite_numbers, is_study_name, nan_values,
+                                 device_problem, finite_numbers, is_study_name, nan_values,
                                  whole_count)
 from rlgen.errors import ConfigError, RlgenError  # noqa: F401  (ConfigError: re-exported)
 

@@ -147,8 +147,6 @@ class CustomBackbone(Section):
         return self._traits()[1]
 
 
-_BUILTIN_BACKBONES = {"mlp": "mlp", "cnn": "cnn", "rnn": "rnn", "gru": "rnn", "lstm": "rnn", "transformer": "transformer"}
-
 
 def backbone_union(builtins: Mapping[str, type[BaseModel]]) -> Any:
     """A config field holding one backbone: `type` picks the model among `builtins` (tag -> model,

@@ -10,15 +10,19 @@ import difflib
 import re
 import typing
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
-from rlgen.config import CustomBackbone, ExperimentConfig, _members, nan_values
+from rlgen.config_backbones import CustomBackbone
+from rlgen.config_values import _members, nan_values
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import KINDS
+
+if TYPE_CHECKING:  # rlgen.config imports this module's loaders
+    from rlgen.config import ExperimentConfig
 
 
 def load_config(
@@ -120,6 +124,8 @@ def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, w
         model = getattr(KINDS.get(str(kind)), "config_model", None)
     except RlgenError as e:
         raise ConfigError(where, [f"kind: {e}"]) from None
+    from rlgen.config import ExperimentConfig
+
     if not (isinstance(model, type) and issubclass(model, ExperimentConfig)):  # KINDS checks it too
         raise ConfigError(where, [f"kind: {kind!r} has no `config_model` that subclasses "
                                   "rlgen.config.ExperimentConfig; see rlgen.experiment.Experiment"])

@@ -20,7 +20,7 @@ class ConfigError(RlgenError):
     def __init__(self, source: str, problems: list[str]):
         self.source = source
         self.problems = problems
-        self.salvaged = None  # the config with the failing keys set back (rlgen.config._salvage), if it validated
+        self.salvaged = None  # the config with the failing keys set back (rlgen.config_load._salvage), if it validated
         self.paths: list[str] = []  # the dotted keys that failed
         if len(problems) == 1:  # one problem, one line
             super().__init__(f"{source}: {problems[0]}")
