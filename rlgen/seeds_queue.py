@@ -4,7 +4,9 @@ Each seed is one slot of an Optuna study (`rlgen/study_queue.py`): every worker 
 same command takes the next seed that no worker holds, so each seed runs exactly once, and a dead
 worker's seed is resumed by another from its last checkpoint. The queue's name comes from the
 resolved config and the seed list (or `--study`), so the same command joins the same queue on every
-machine, and a changed config or seed list makes a new one.
+machine, and a changed config or seed list makes a new one. A queue keeps the seed list and the
+config it was made with, and refuses a worker (`--study NAME`) that brings others: its seeds would
+be reported as one config's runs.
 
 The runs are ordinary run directories, `<logging.dir>/<name>/<run_id>/` on the machine that trained
 them: point `logging.dir` at a shared file system (also what lets a survivor resume a dead worker's
@@ -18,7 +20,9 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from rlgen.compare import IGNORED_KEYS, flatten
 from rlgen.errors import RlgenError
+from rlgen.identity import show
 from rlgen.logging import console
 from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, shown_url, status_table,
                                train_trial, work)
@@ -49,7 +53,7 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     heartbeat = heartbeat or HeartbeatConfig()
     queue = open_study(name, storage, direction=direction, heartbeat=heartbeat,
                        sampler=optuna.samplers.RandomSampler(), pruner=optuna.pruners.NopPruner())
-    _check_same_seeds(queue, seeds)
+    _check_same_queue(queue, seeds, queue_config(base))
     console.print(f"[bold]seed queue {name}[/] in {shown_url(storage)}: seeds {_ranges(seeds)} of {base.name}; "
                   "start the same command on other machines to share it", soft_wrap=True)
 
@@ -79,17 +83,55 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     return 0
 
 
-def _check_same_seeds(queue: Any, seeds: Sequence[int]) -> None:
-    """A queue named with --study keeps the seed list it was made with."""
-    held = queue.user_attrs.get("seeds")
-    if held is None and (queue.user_attrs.get("rlgen_setup") is not None or queue.get_trials(deepcopy=False)):
+def queue_config(cfg: Any) -> dict[str, Any]:
+    """What every run of a queue shares: the config as dotted key -> value, less the keys that
+    `rlgen compare` never groups by (the seed; where and how a run logs and checkpoints), which each
+    worker may set for its own machine. Two configs that differ here are two groups of runs."""
+    flat = flatten(cfg.model_dump(mode="json"))
+    shared = {k: v for k, v in flat.items() if not any(k == i or k.startswith(f"{i}.") for i in IGNORED_KEYS)}
+    return json.loads(json.dumps(shared))  # as the storage gives it back: dict keys str, tuples lists
+
+
+def _check_same_queue(queue: Any, seeds: Sequence[int], config: dict[str, Any]) -> None:
+    """A queue named with --study keeps the seed list and the config it was made with (the
+    automatic name changes with either). Every check comes before anything is written. A queue made
+    before rlgen kept its config takes the config of the first worker that opens it now."""
+    attrs = queue.user_attrs
+    held = attrs.get("seeds")
+    if held is None and (attrs.get("rlgen_setup") is not None or queue.get_trials(deepcopy=False)):
         raise RlgenError(f"study {queue.study_name!r} holds trials that are not a seed queue's (a sweep's?): "
                          "give --study a name of its own")
-    if held is None:
-        queue.set_user_attr("seeds", list(seeds))
-    elif list(held) != list(seeds):
+    if held is not None and list(held) != list(seeds):
         raise RlgenError(f"queue {queue.study_name!r} holds seeds {_ranges(held)}, not {_ranges(seeds)}: "
                          "give the same --seeds, or another --study")
+    changed = [] if attrs.get("config") is None else _changed(attrs["config"], config)
+    if changed:
+        raise RlgenError(_other_config(queue.study_name, attrs["config"], config, changed))
+    if held is None:
+        queue.set_user_attr("seeds", list(seeds))
+    if attrs.get("config") is None:
+        queue.set_user_attr("config", config)
+
+
+def _changed(held: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The dotted keys whose values differ (compared as JSON text: a NaN equals a NaN)."""
+
+    def text(flat: dict[str, Any], key: str) -> str | None:
+        return json.dumps(flat[key], sort_keys=True) if key in flat else None
+
+    return [k for k in dict.fromkeys([*held, *config]) if text(held, k) != text(config, k)]
+
+
+def _other_config(name: str, held: dict[str, Any], config: dict[str, Any], keys: list[str]) -> str:
+    """One line: the first keys in which this worker's config differs from the queue's."""
+
+    def value(flat: dict[str, Any], key: str) -> str:
+        return show(flat[key]) if key in flat else "(none)"
+
+    shown = ", ".join(f"{k}: {value(held, k)} in the queue, {value(config, k)} here" for k in keys[:3])
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    return (f"queue {name!r} runs another config ({shown}{more}): its seeds would be reported as one config's runs; "
+            "give the queue's config and overrides, or another --study")
 
 
 def _ranges(seeds: Sequence[int]) -> str:

@@ -157,7 +157,13 @@ class Sweep:
         """A study continued with another metric or objective holds values of another quantity:
         refuse (the direction, Optuna's own, is checked when the study opens). With another base
         config, overrides or space its runs are not comparable side by side: say so (workers of one
-        sweep share one setup). `record`: write the setup into a study that has none yet."""
+        sweep share one setup). A seed queue's study is refused: its seed runs would count as this
+        sweep's trials. `record`: write the setup into a study that has none yet."""
+        seeds = study.user_attrs.get("seeds")
+        if seeds is not None:  # rlgen train --seeds refuses a sweep's study the same way (rlgen/seeds_queue.py)
+            raise RlgenError(f"study {self.spec.study!r} is a queue of {len(seeds)} seeds (rlgen train --seeds), not "
+                             "a sweep: its seed runs would be ranked as this sweep's trials; give the sweep a study "
+                             "of its own (study: NAME in the sweep file, or --study NEW_NAME)")
         setup = {"config": str(Path(self.spec.config).name), "overrides": list(self.spec.overrides),
                  "space": sorted(self.spec.space), "metric": self.metric, "objective": self.spec.objective}
         before = study.user_attrs.get("rlgen_setup")

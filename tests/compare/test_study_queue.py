@@ -165,3 +165,52 @@ def test_a_seed_queue_never_takes_over_a_sweeps_study(tmp_path, capsys):
     assert main(["train", str(write_config(tmp_path)), "--seeds", "0-1", "--storage", url, "--study", "q"]) == 2
     assert "study 'q' holds trials that are not a seed queue's" in capsys.readouterr().err
     assert make_sweep(path).open_study().user_attrs == before  # nothing written into it
+
+
+def queue_state(url: str, name: str) -> tuple[dict, int]:
+    study = optuna.load_study(study_name=name, storage=url)
+    return study.user_attrs, len(study.trials)
+
+
+def test_a_named_seed_queue_refuses_a_worker_with_another_config_and_writes_nothing(tmp_path, capsys):
+    config = write_config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    assert main(["train", str(config), "--seeds", "0-1", "--storage", url, "--study", "mixq"]) == 0
+    before, runs = queue_state(url, "mixq"), sorted((tmp_path / "runs" / "qtoy").iterdir())
+    capsys.readouterr()
+    assert main(["train", str(config), "--seeds", "0-1", "--storage", url, "--study", "mixq", "x=7",
+                 "train.total_steps=40"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("queue 'mixq' runs another config (train.total_steps: 50 in the queue, 40 here, x: 1 in the queue, 7 "
+            "here): its seeds would be reported as one config's runs; give the queue's config and overrides, or "
+            "another --study") in err
+    assert queue_state(url, "mixq") == before and sorted((tmp_path / "runs" / "qtoy").iterdir()) == runs
+    # where and how a worker logs is its own (another machine's logging.dir): it joins the queue
+    assert main(["train", str(config), "--seeds", "0-1", "--storage", url, "--study", "mixq",
+                 f"logging.dir={tmp_path / 'elsewhere'}", "train.checkpoint_every=20"]) == 0
+    assert queue_state(url, "mixq") == before and not (tmp_path / "elsewhere").exists()  # all done: ran nothing
+
+
+def test_a_seed_queue_made_before_it_kept_its_config_takes_the_first_workers(tmp_path, capsys):
+    config = write_config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    optuna.create_study(study_name="old", storage=url, direction="maximize").set_user_attr("seeds", [0, 1])
+    assert main(["train", str(config), "--seeds", "0-1", "--storage", url, "--study", "old"]) == 0
+    attrs, trials = queue_state(url, "old")
+    assert attrs["seeds"] == [0, 1] and attrs["config"]["x"] == 1.0 and trials == 2
+    assert main(["train", str(config), "--seeds", "0-1", "--storage", url, "--study", "old", "x=7"]) == 2
+    assert "queue 'old' runs another config (x: 1 in the queue, 7 here)" in capsys.readouterr().err
+
+
+def test_a_sweep_never_joins_a_seed_queue(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    assert main(["train", str(write_config(tmp_path)), "--seeds", "0-1", "--storage", url, "--study", "q"]) == 0
+    before = queue_state(url, "q")
+    path = sweep_file(tmp_path, n_trials=3)
+    capsys.readouterr()
+    for status in ([], ["--status"]):
+        assert main(["sweep", str(path), "--storage", url, *status]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert ("study 'q' is a queue of 2 seeds (rlgen train --seeds), not a sweep: its seed runs would be ranked "
+                "as this sweep's trials; give the sweep a study of its own") in err
+    assert queue_state(url, "q") == before and not (tmp_path / "runs" / "q").exists()
