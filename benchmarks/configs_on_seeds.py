@@ -12,7 +12,6 @@ next to the steps and wall time the run took to reach it. Not a test.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import torch
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 import rlgen
+from rlgen import summary_file
 from rlgen.seeds import parse_seeds, train_seeds
 
 console = Console(width=150)
@@ -58,7 +58,8 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="overrides for every config")
     args = p.parse_args()
     seeds = parse_seeds(args.seeds)
-    results = [{"config": c, "seed": s, "run_dir": str(d), "summary": json.loads((d / "summary.json").read_text())}
+    results = [{"config": c, "seed": s, "run_dir": str(d),
+                "summary": summary_file.from_text((d / "summary.json").read_text())}
                for c in args.configs
                for s, d in zip(seeds, train_seeds(c, [*QUIET, *args.overrides], seeds, args.parallel))]
     torch.set_num_threads(1)

@@ -51,6 +51,7 @@ import gymnasium as gym
 import torch
 
 import rlgen
+from rlgen import summary_file
 from rlgen.experiment import prefers_accelerator
 from rlgen.process import choose_device
 
@@ -151,9 +152,9 @@ def torchrun_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
         t0 = time.perf_counter()
         launch(["gan_digits_dcgan", f"train.total_steps={steps}", f"train.eval_every={steps}", *common])
         (run_dir,) = (out / "gan_digits_dcgan").iterdir()
-        first = json.loads((run_dir / "summary.json").read_text())
+        first = summary_file.from_text((run_dir / "summary.json").read_text())
         resumed = launch(["--resume", str(run_dir), f"train.total_steps={2 * steps}", f"train.eval_every={steps}"])
-        second = json.loads((run_dir / "summary.json").read_text())
+        second = summary_file.from_text((run_dir / "summary.json").read_text())
         wall = time.perf_counter() - t0
         seen = (first.get("distributed") or {}).get("backend"), (second.get("distributed") or {}).get("backend")
         ok = (first["status"] == second["status"] == "completed" and first["global_step"] == steps

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from pydantic import ValidationError
 
-from rlgen import checkpoint
+from rlgen import checkpoint, summary_file
 from rlgen import checkpoint as checkpoint_lib  # load_run's `checkpoint` argument hides the module there
 # the API's argument checks, its configs and its Run handle live in modules of their own; every name
 # of theirs stays importable from here (rlgen/__init__.py re-exports the public ones from here)
@@ -150,10 +150,8 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
     cfg = run_config(run_dir, ["logging.wandb.mode=disabled"], trust=trust)
     summary = None
     if (run_dir / "summary.json").is_file():
-        import json
-
         try:
-            summary = json.loads((run_dir / "summary.json").read_text())
+            summary = summary_file.from_text((run_dir / "summary.json").read_text())
         except (ValueError, OSError):
             summary = None  # a damaged summary does not keep the weights from being used
     chosen = checkpoint is None and label == "best" and target != Path(path)  # best by default, not asked for

@@ -221,6 +221,16 @@ class Logger:
         self._start = time.perf_counter()
         self.last: dict[str, Any] = {}
 
+    @property
+    def elapsed_s(self) -> float:
+        """The clock of time/elapsed_s: seconds since this logger was made, plus what `continue_clock` added."""
+        return time.perf_counter() - self._start
+
+    def continue_clock(self, elapsed_s: float) -> None:
+        """A resumed run's time/elapsed_s goes on from `elapsed_s`, where the run it continues left
+        it at its checkpoint (the runner keeps it there, beside eval/wall_time_s's clock)."""
+        self._start -= elapsed_s
+
     def add(self, sink: Sink, required: bool = False) -> None:
         """A sink that joins later (the runner opens a resumed run's files only once it has resumed)."""
         self.sinks.append(sink)
@@ -228,7 +238,7 @@ class Logger:
             self.required.add(id(sink))
 
     def log(self, metrics: Mapping[str, Any], step: int) -> None:
-        row = {"global_step": int(step), "time/elapsed_s": round(time.perf_counter() - self._start, 3)}
+        row = {"global_step": int(step), "time/elapsed_s": round(self.elapsed_s, 3)}
         row.update({k: _plain(v) for k, v in metrics.items()})
         self.last.update(row)
         for sink in list(self.sinks):

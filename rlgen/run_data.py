@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from rlgen import summary_file
 from rlgen.checkpoint import FINISHED
 from rlgen.errors import RlgenError
 from rlgen.logging import console
@@ -92,7 +93,7 @@ def read_run(path: Path) -> RunData:
     summary_path = path / "summary.json"
     if summary_path.is_file():
         try:
-            summary = json.loads(summary_path.read_text())
+            summary = summary_file.from_text(summary_path.read_text())
         except json.JSONDecodeError as e:
             raise RlgenError(f"{summary_path} is corrupt ({e}); delete it to compare from metrics.jsonl alone") from None
     return RunData(path, config, read_metrics(path / "metrics.jsonl"), summary)

@@ -5,6 +5,10 @@ unit at a time and can evaluate and (de)serialise itself. The runner owns everyt
 device and threads, the run directory, logging, periodic evaluation, checkpoints, resume, early
 stopping, SIGINT/SIGTERM, and the progress bar. Adding a kind never touches this file.
 
+This file is the loop, its checkpoints and resume; the runner holds the scoring (`rlgen.scoring`:
+best value, target, patience, divergence) and the run's other files (`rlgen.run_files`: config,
+metrics, W&B, summary.json) and its resumable state (`rlgen.run_state`).
+
 Example::
 
     exp = MyKind(cfg)                 # cheap: nothing heavy until setup()
@@ -13,49 +17,27 @@ Example::
 
 from __future__ import annotations
 
-import difflib
-import json
-import math
-import numbers
-import os
 import signal
 import sys
 import time
 from contextlib import ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rlgen import checkpoint, distributed, plain, rundir, transfer
-from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import Diverged, Interrupted, RlgenError, first_line, shell_line
+from rlgen.config import ExperimentConfig
+from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, prefers_accelerator
-from rlgen.logging import ConsoleSink, JsonlSink, Logger, Sink, WandbSink, console, disk_error
+from rlgen.logging import Logger, console
 from rlgen.process import choose_device, default_threads, process_state_kept, rng_state, seed_everything, set_rng_state
 from rlgen.registry import registered_names_only
+from rlgen.run_files import RunFiles, bar_text, progress
+from rlgen.run_state import RunState, real, runner_state
+from rlgen.scoring import DivergenceWatch, Scorer, scalar
 
 __all__ = ["Experiment", "RunContext", "Runner", "choose_device", "eval_mode", "prefers_accelerator", "process_state_kept"]
-
-
-@dataclass
-class _State:
-    """The runner's own resumable state."""
-
-    next_eval: int = 0
-    next_ckpt: int = 0
-    best: float | None = None  # the best checkpoint's value
-    best_step: int | None = None
-    top: float | None = None  # the best value seen (above `best` by at most early_stop.best_tolerance)
-    evals_since_best: int = 0
-    train_time_s: float = 0.0  # wall time spent in this run's loop, summed over resumes
-    target_reached: dict[str, float] | None = None
-    last_eval: dict[str, Any] = field(default_factory=dict)
-    evals: int = 0  # evaluations so far (train.video_every films every N-th)
-    stopped: str | None = None  # "stopped_early" / "pruned": an evaluation ended the run (a resume keeps it so)
-    metrics_rows: int | None = None  # rows in metrics.jsonl when the checkpoint was written
 
 
 class Runner:
@@ -82,16 +64,9 @@ class Runner:
         # likely go (another run that took this id in the meantime makes it draw again)
         self.run_dir = self.resume_dir or self._chosen_dir or rundir.plan(Path(cfg.logging.dir) / cfg.name, cfg.seed)
         self._resume_state = resume_state
-        self.state = _State(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
+        self.state = RunState(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
-        self._writing = False  # the run's files are open: summary.json and config.yaml may be written
-        self._watched: dict[str, float] = {}  # first value of each metric that may diverge
-        self._warned: set[str] = set()
-        self._new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self._started = False  # a unit was trained: the run directory holds a run
-        self._jsonl: JsonlSink | None = None
-        self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
-        self._nan_warned = False  # ... or NaN: said once
         self.rank, self.world_size = 0, 1
 
     @property
@@ -116,15 +91,7 @@ class Runner:
             with ExitStack() as held:
                 if self.resume_dir is None:
                     if self.rank == 0:
-                        # `made` is set once the directory is ours: a refused --run-dir is someone's run
-                        if self._chosen_dir:
-                            absent = rundir.absent(self._chosen_dir)
-                            self.run_dir = rundir.claim(self._chosen_dir)
-                            made = absent
-                        else:
-                            absent = rundir.absent(self.run_dir.parent)
-                            self.run_dir = rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
-                            made = [self.run_dir, *absent]  # the run's directory is always made by this call
+                        made = self._make_run_dir()  # set once the directory is ours: a refused --run-dir is someone's run
                     if self.world_size > 1:
                         self.run_dir = distributed.broadcast_path(self.run_dir)  # every rank writes into rank 0's directory
                 elif not self.resume_dir.is_dir():
@@ -153,27 +120,42 @@ class Runner:
                 dist.destroy_process_group()
         return self.summary
 
+    def _make_run_dir(self) -> list[Path]:
+        """A new run's directory (rank 0 makes it); what making it took, undone if the run never starts."""
+        if self._chosen_dir:
+            absent = rundir.absent(self._chosen_dir)
+            self.run_dir = rundir.claim(self._chosen_dir)
+            return absent
+        absent = rundir.absent(self.run_dir.parent)
+        self.run_dir = rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
+        return [self.run_dir, *absent]  # the run's directory is always made by this call
+
     def _run(self, resume_state: dict[str, Any] | None, device: torch.device) -> None:
         torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
         seed_everything(self.cfg.seed)
         self.logger = Logger([])  # sinks join once the run's files may be written
+        self.files = RunFiles(self.cfg, self.run_dir, self.rank)
+        self.scorer = Scorer(self.cfg.train.early_stop, self.state, self.logger)
+        self.divergence = DivergenceWatch(self.run_dir)
         ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size)
         status = "failed"
         try:
             if resume_state is None:
-                self._open_sinks(resumed=False)
+                self.files.open(self.logger, resumed=False)
             # a resume takes transferred weights from its checkpoint, not their source run
             with (transfer.restoring() if resume_state is not None else nullcontext(),
                   registered_names_only(str(self.untrusted_config)) if self.untrusted_config else nullcontext()):
                 self.exp.setup(ctx)
             if resume_state is not None:
                 self._restore(resume_state, device)
-                self._repair_best()
+                if self.rank == 0:
+                    self.scorer.repair_best(self.run_dir / "checkpoints")
                 if self._nothing_left():  # a finished run resumed as it is: no file changes but a stale summary
                     status = self._as_it_ended()
                     return
-                self._open_sinks(resumed=True)
-            self._watch()
+                # rows logged after the checkpoint a resume starts from are logged again: they go
+                self.files.open(self.logger, resumed=True, keep_rows=self.state.metrics_rows)
+            self.files.watch(self.logger, dict(getattr(self.exp, "modules", dict)()))
             self._announce(device)
             status = self._loop()
         except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint now, but the last one resumes
@@ -187,22 +169,21 @@ class Runner:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         status = "completed"
         try:
-            with self._progress() as bar:
+            with progress(self.cfg, self.rank) as bar:
                 task = bar.add_task("train", total=cfg.total_steps, completed=exp.global_step)
                 while exp.global_step < cfg.total_steps:
                     t0, step0 = time.perf_counter(), exp.global_step
                     try:
                         metrics = dict(exp.train_unit())
                     except Diverged as e:
-                        raise RlgenError(self._diverged(str(e))) from None
+                        raise RlgenError(self.divergence.message(str(e))) from None
                     self._started = True
                     dt = time.perf_counter() - t0
                     st.train_time_s += dt
-                    self._check_finite(metrics)
-                    self._watch_divergence(metrics)
+                    self.divergence.check(metrics, exp.global_step)
                     metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
                     self.logger.log(metrics, exp.global_step)
-                    bar.update(task, completed=exp.global_step, description=_bar_text(self.logger.last))
+                    bar.update(task, completed=exp.global_step, description=bar_text(self.logger.last))
                     if exp.global_step >= st.next_eval:
                         if self._evaluate():
                             status = st.stopped = "pruned" if self.pruned else "stopped_early"
@@ -210,7 +191,7 @@ class Runner:
                         self._stop_signal = distributed.agree_on_signal(self._stop_signal)
                     # a new best forces a checkpoint to keep as best; under torchrun the regular
                     # schedule only, since every rank must checkpoint (gather its state) together
-                    forced = self._new_best and self.world_size == 1
+                    forced = self.scorer.new_best and self.world_size == 1
                     if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal or forced:
                         self._checkpoint()
                     if status != "completed":  # the run is over, whatever signal came during its last evaluation
@@ -228,7 +209,7 @@ class Runner:
     def _evaluate(self) -> bool:
         """Evaluate, track the best and the target; True when early stopping or `on_eval` says stop,
         which an evaluation at or past train.total_steps never does: that run has completed."""
-        st, stop_cfg, step = self.state, self.cfg.train.early_stop, self.exp.global_step
+        st, step = self.state, self.exp.global_step
         st.evals += 1
         every = self.cfg.train.video_every
         video_dir = self.run_dir / "media" / "videos" / f"step_{step}" if every and st.evals % every == 0 else None
@@ -238,18 +219,10 @@ class Runner:
         st.train_time_s += time.perf_counter() - t0  # evaluation counts toward time-to-target
         while st.next_eval <= step:
             st.next_eval += self.cfg.train.eval_every
-        value = metrics.get(stop_cfg.metric)
-        if value is None and not self._metric_warned:
-            self._metric_warned = True
-            known = sorted(k for k, v in metrics.items() if _scalar(v))
-            close = difflib.get_close_matches(stop_cfg.metric, known, n=1)
-            console.print(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is not among this run's "
-                          f"evaluation metrics{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint "
-                          f"is kept and nothing stops early; it logs {', '.join(known) or 'none'}")
-        stop = self._score(value, step)
+        stop = self.scorer.score(metrics, step)
         metrics["eval/wall_time_s"] = round(st.train_time_s, 3)
         self.logger.log(metrics, step)
-        st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if _scalar(v)}}
+        st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if scalar(v)}}
         pruned = self.on_eval is not None and self._call_on_eval(step, dict(st.last_eval))
         if step >= self.cfg.train.total_steps:
             # the budget is spent: the run completed, whatever this evaluation says (a target reached
@@ -257,60 +230,6 @@ class Runner:
             return False
         self.pruned = pruned
         return stop or pruned
-
-    def _score(self, value: Any, step: int) -> bool:
-        """Track the best, the target and patience from the early-stop metric's `value`; True when
-        they say stop. A NaN is never the best; once the metric has had a number, a NaN counts as no
-        improvement (as Keras's EarlyStopping does), so a metric that turns NaN runs patience out.
-        Before its first number it counts toward nothing: a metric undefined for the whole run (an
-        imitation run's eval/expert_ratio against an expert no better than random) stops nothing,
-        as a metric the run does not log does."""
-        st, stop_cfg = self.state, self.cfg.train.early_stop
-        if not isinstance(value, numbers.Real):  # numpy's floats too
-            return False
-        sign = 1.0 if stop_cfg.mode == "max" else -1.0
-        top = st.best if st.top is None else st.top  # a run saved before `top` existed: they were one
-        stop = False
-        if math.isnan(value):
-            self._warn_nan(step, seen=top is not None)
-            if top is not None:
-                st.evals_since_best += 1
-        else:
-            improved = top is None or sign * value > sign * top + stop_cfg.min_delta
-            tol = stop_cfg.best_tolerance
-            if improved or (tol > 0 and sign * value >= sign * top - tol):
-                st.best, st.best_step = float(value), step
-                self._new_best = True
-                self.logger.summary({"best/metric": stop_cfg.metric, "best/value": st.best, "best/global_step": step})
-            if improved:
-                st.top, st.evals_since_best = float(value), 0
-            else:
-                st.evals_since_best += 1  # patience counts evaluations since the best value seen rose
-            if stop_cfg.target is not None and sign * value >= sign * stop_cfg.target:
-                if st.target_reached is None:
-                    st.target_reached = {"global_step": step, "wall_time_s": round(st.train_time_s, 3)}
-                    self.logger.summary({"target/value": stop_cfg.target, "target/global_step": step,
-                                         "target/wall_time_s": st.target_reached["wall_time_s"]})
-                stop = True
-        if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
-            stop = True
-        return stop
-
-    def _warn_nan(self, step: int, seen: bool) -> None:
-        if self._nan_warned:
-            return
-        self._nan_warned = True
-        stop_cfg = self.cfg.train.early_stop
-        if not seen:
-            rule = ("until it has a number it keeps no best checkpoint and stops nothing; a NaN after one counts as "
-                    "no improvement toward train.early_stop.patience")
-        elif stop_cfg.patience is None:
-            rule = "a NaN is never the best (and counts as no improvement toward train.early_stop.patience, if set)"
-        else:
-            rule = ("a NaN is never the best and counts as no improvement toward train.early_stop.patience "
-                    f"({stop_cfg.patience})")
-        console.print(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is NaN at step {step:,}: "
-                      f"{rule} (said once)")
 
     def _call_on_eval(self, step: int, metrics: dict[str, Any]) -> bool:
         """The caller's hook. When it raises, the experiment and this evaluation are still sound: they
@@ -333,12 +252,12 @@ class Runner:
         st = self.state
         ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
         if self.rank != 0:  # replicas hold the same weights; one writer
-            self._new_best = False
-            while st.next_ckpt <= self.exp.global_step:
-                st.next_ckpt += self._ckpt_every
+            self.scorer.new_best = False
+            self._schedule_next_checkpoint()
             return
-        if self._jsonl is not None:
-            st.metrics_rows = self._jsonl.rows  # what a resume from here keeps of metrics.jsonl
+        if self.files.jsonl is not None:
+            st.metrics_rows = self.files.jsonl.rows  # what a resume from here keeps of metrics.jsonl
+        st.elapsed_s = round(self.logger.elapsed_s, 3)  # where a resume from here goes on with time/elapsed_s
         state = {
             "experiment": self.exp.state_dict(),
             "runner": vars(st).copy(),
@@ -350,22 +269,26 @@ class Runner:
         bad = plain.non_finite(state["experiment"])
         if bad is not None:
             path, n, of = bad
-            raise RlgenError(self._diverged(f"non-finite values in {path} ({n:,} of {of:,} elements) at step "
-                                            f"{self.exp.global_step:,}: training diverged, and this state was not saved"))
+            raise RlgenError(self.divergence.message(
+                f"non-finite values in {path} ({n:,} of {of:,} elements) at step {self.exp.global_step:,}: "
+                "training diverged, and this state was not saved"))
         saved = checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
                                 keep=self.cfg.train.keep_checkpoints)
-        if self._new_best and st.best_step == self.exp.global_step:
+        if self.scorer.new_best and st.best_step == self.exp.global_step:
             checkpoint.mark_best(self.run_dir / "checkpoints", saved)  # kept beside the last k, whatever pruning does
-        self._new_best = False
-        while st.next_ckpt <= self.exp.global_step:
-            st.next_ckpt += self._ckpt_every
+        self.scorer.new_best = False
+        self._schedule_next_checkpoint()
+
+    def _schedule_next_checkpoint(self) -> None:
+        while self.state.next_ckpt <= self.exp.global_step:
+            self.state.next_ckpt += self._ckpt_every
 
     def _load_resume(self) -> dict[str, Any]:
         assert self.resume_dir is not None
         return checkpoint.load(self.resume_dir, trust=self.trust)
 
     def _restore(self, state: dict[str, Any], device: torch.device) -> None:
-        saved = _runner_state(state.get("runner"), f"cannot resume {self.run_dir}: its checkpoint's runner")
+        saved = runner_state(state.get("runner"), f"cannot resume {self.run_dir}: its checkpoint's runner")
         try:
             with checkpoint.trusted(self.trust):
                 self.exp.load_state_dict(state["experiment"])
@@ -377,10 +300,13 @@ class Runner:
                              f"{first_line(e)})") from None
         checkpoint.count(self.exp.global_step, f"cannot resume {self.run_dir}: its checkpoint's step")
         for k, v in saved.items():
-            setattr(self.state, k, v)  # the eval/checkpoint schedule and best-so-far carry over
+            setattr(self.state, k, v)  # the eval/checkpoint schedule, best-so-far and clocks carry over
+        # time/elapsed_s goes on from the checkpoint, as eval/wall_time_s does (a checkpoint written
+        # before the logger's clock was kept: its training clock, the nearest it has)
+        self.logger.continue_clock(self.state.train_time_s if self.state.elapsed_s is None else self.state.elapsed_s)
         saved_train = (state.get("config") or {}).get("train") or {}
-        self._rescore(saved_train.get("early_stop") or {})
-        if self.state.stopped is not None and _real(saved_train.get("total_steps")) \
+        self.scorer.rescore(saved_train.get("early_stop") or {})
+        if self.state.stopped is not None and real(saved_train.get("total_steps")) \
                 and self.exp.global_step >= saved_train["total_steps"]:
             self.state.stopped = None  # stopped at its budget by an rlgen that did not yet call that completed
         set_rng_state(state.get("rng"))
@@ -407,184 +333,22 @@ class Runner:
             console.print(f"this run {why} at step {self.exp.global_step:,} (train.early_stop: "
                           f"{self.cfg.train.early_stop.metric}), so a larger train.total_steps alone trains no more; "
                           "change train.early_stop (its target or patience) to continue it")
-        try:
-            old = json.loads((self.run_dir / "summary.json").read_text())
-        except (OSError, ValueError):
-            old = None
-        self._writing = self.rank == 0 and not (
+        old = self.files.read_summary()
+        self.files.writing = self.rank == 0 and not (
             isinstance(old, dict) and old.get("status") == status and old.get("global_step") == self.exp.global_step)
         return status
 
-    def _repair_best(self) -> None:
-        """`checkpoints/best/` is marked just after its step is saved; a run killed in between
-        resumes with the best step recorded but not marked: mark it now, from that step's checkpoint."""
-        st, ckpt_dir = self.state, self.run_dir / "checkpoints"
-        if self.rank != 0 or st.best_step is None:
-            return
-        marked = checkpoint.best(ckpt_dir)
-        marked_step = checkpoint.step_of(marked) if marked is not None else None
-        source = ckpt_dir / f"step_{st.best_step}"
-        if marked_step == st.best_step or not all((source / f).is_file() for f in (checkpoint.STATE, checkpoint.CHECKSUM)):
-            return  # marked, or its checkpoint is gone (pruned, or a format before checksums): nothing to mark from
-        try:
-            checkpoint.mark_best(ckpt_dir, source)
-        except RlgenError as e:  # a best/ not kept is no reason to stop the run
-            console.print(f"[yellow]warning:[/] {e}")
-
-    def _rescore(self, saved: dict[str, Any]) -> None:
-        """A resume that changes `train.early_stop`: a best by another metric or direction is no best
-        by this one, and a target reached is another target's. They start over at the next evaluation."""
-        stop, st = self.cfg.train.early_stop, self.state
-        if not saved:
-            return
-        if (saved.get("metric"), saved.get("mode", "max")) != (stop.metric, stop.mode):
-            st.best = st.best_step = st.top = None
-            st.evals_since_best = 0
-            console.print(f"early_stop is now {stop.metric} ({stop.mode}): the best checkpoint is chosen afresh "
-                          "from the next evaluation")
-        if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
-            st.target_reached = None
-        if any(saved.get(k) != getattr(stop, k) for k in ("metric", "mode", "target", "patience")) or (
-                saved.get("min_delta", 0.0) != stop.min_delta):  # a run saved before min_delta: it was 0
-            st.stopped = None  # another stopping rule: the run goes on under it
-
-    def _diverged(self, what: str) -> str:
-        """The divergence message, true to what is on disk."""
-        last = checkpoint.latest(self.run_dir / "checkpoints")
-        fix = "lower optim.lr, add gradient clipping or normalization"
-        if last is None:
-            return f"{what}. No checkpoint was written before it: {fix}, and start again"
-        return (f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, then resume with "
-                f"`{shell_line('rlgen', 'train', '--resume', self.run_dir)}` or start again")
-
-    def _check_finite(self, metrics: Mapping[str, Any]) -> None:
-        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
-        if bad:
-            raise RlgenError(self._diverged(f"non-finite {', '.join(bad)} at step {self.exp.global_step:,}: "
-                                            "training diverged"))
-
-    def _watch_divergence(self, metrics: Mapping[str, Any]) -> None:
-        """Warn once per metric when a value loss or a gradient norm diverges: it grows by orders of
-        magnitude from its first value, or (a value loss) dwarfs the square of the episode returns
-        seen so far, which bound what a value function has to fit."""
-        returns = [abs(v) for k, v in metrics.items() if k.startswith("rollout/ep_return_mean") and _number(v)]
-        self._return_scale = max([getattr(self, "_return_scale", 0.0), *returns])
-        for key, value in metrics.items():
-            if not (key.startswith("loss/value") or "grad_norm" in key) or not _number(value) or key in self._warned:
-                continue
-            value, first = abs(float(value)), self._watched.setdefault(key, abs(float(value)))
-            grew = value > DIVERGING_RATIO * max(first, 1.0)
-            beyond_returns = key.startswith("loss/value") and self._return_scale > 0 \
-                and value > DIVERGING_RATIO * max(self._return_scale, 1.0) ** 2
-            if value > DIVERGING_ABS and (grew or beyond_returns):
-                self._warned.add(key)
-                why = f"episode returns are near {self._return_scale:.3g}" if beyond_returns else f"it began near {first:.3g}"
-                console.print(f"[yellow]warning:[/] {key} reached {value:.3g} at step {self.exp.global_step:,} "
-                              f"({why}): training is probably diverging; lower optim.lr or clip gradients "
-                              "(for SB3: agent.hyperparams.max_grad_norm)")
-
-    # --- setup and teardown --------------------------------------------------------------------
-
-    def _open_sinks(self, resumed: bool) -> None:
-        """From here on the run writes into its directory: config.yaml, metrics.jsonl, W&B."""
-        self.wandb: WandbSink | None = None
-        if self.rank != 0:
-            return  # only rank 0 logs
-        self._writing = True
-        if resumed:
-            self._mark_running()
-        try:
-            save_config(self.cfg, self.run_dir / "config.yaml")
-        except OSError as e:
-            raise disk_error(e, self.run_dir / "config.yaml", "writing the config") from None
-        try:
-            # rows logged after the checkpoint a resume starts from are logged again: they go
-            jsonl = JsonlSink(self.run_dir / "metrics.jsonl", keep_rows=self.state.metrics_rows if resumed else None)
-        except OSError as e:
-            raise disk_error(e, self.run_dir / "metrics.jsonl", "opening the metrics") from None
-        self.logger.add(jsonl, required=True)
-        self._jsonl = jsonl
-        if self.cfg.logging.console:
-            self.logger.add(ConsoleSink())
-        mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
-        if mode != "disabled":
-            try:
-                self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed)
-                self.logger.add(self.wandb)
-            except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
-                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "
-                              "training continues, metrics.jsonl keeps the full record")
-
-    def _mark_running(self) -> None:
-        """A resumed run is no finished one until it ends again: its summary says "running", so a
-        resume killed outright (SIGKILL, a lost machine) opens at its newest checkpoint, not at the
-        best of the run it continued."""
-        path = self.run_dir / "summary.json"
-        try:
-            old = json.loads(path.read_text())
-            if isinstance(old, dict) and old.get("status") != "running":
-                tmp = path.with_name(path.name + ".tmp")
-                tmp.write_text(json.dumps({**old, "status": "running"}, indent=2, default=str))
-                os.replace(tmp, path)
-        except (OSError, ValueError):
-            pass  # no summary yet (an interrupted first run killed outright), or an unreadable one: nothing to undo
+    # --- the end, signals, the console ---------------------------------------------------------
 
     def _finish(self, status: str) -> None:
         st = self.state
-        self.wandb = getattr(self, "wandb", None)
-        self.summary = {
-            "status": status,
-            "name": self.cfg.name,
-            "kind": self.cfg.kind,
-            "seed": self.cfg.seed,
-            "global_step": self.exp.global_step,
-            "wall_time_s": round(st.train_time_s, 3),
-            "final": st.last_eval,
-            "best": {"metric": self.cfg.train.early_stop.metric, "value": st.best, "global_step": st.best_step},
-            "target": self.cfg.train.early_stop.target,
-            "target_reached": st.target_reached,
-            "run_dir": str(self.run_dir.absolute()),  # readable from any working directory
-            "device": str(getattr(self, "device", "")),
-            "distributed": distributed.info(),
-        }
-        try:
-            if self.rank == 0 and self._writing:  # a resume that never continued leaves the summary alone
-                (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str))
-        except OSError as e:
-            console.print(f"[red]error:[/] {disk_error(e, self.run_dir / 'summary.json', 'writing the summary')}")
-        if getattr(self, "logger", None) is not None:
-            if self.wandb is not None and self.wandb in self.logger.sinks:
-                self._finish_wandb()
-                self.wandb.exit_code = self.exit_code or (1 if status == "failed" else 0)
-            self.logger.close()
+        self.summary = self.files.summary(status, st, self.exp.global_step, getattr(self, "device", ""))
+        self.files.write_summary(self.summary)  # a resume that never continued leaves the summary alone
+        self.files.close(self.logger, st.last_eval, st.best, self.exit_code or (1 if status == "failed" else 0))
         try:
             self.exp.close()
         except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
             console.print(f"[yellow]warning:[/] closing the experiment failed: {e}")
-
-    # --- W&B extras (a failure is a warning: metrics.jsonl and the checkpoints are the record) ----
-
-    def _watch(self) -> None:
-        w = self.cfg.logging.wandb
-        if w.watch and self.wandb is not None and self.wandb in self.logger.sinks:
-            try:
-                self.wandb.watch(dict(getattr(self.exp, "modules", dict)()), w.watch, w.watch_every)
-            except Exception as e:  # noqa: BLE001
-                console.print(f"[yellow]warning:[/] wandb.watch failed ({type(e).__name__}: {e}); training continues")
-
-    def _finish_wandb(self) -> None:
-        """The last evaluation in the summary (the early-stop metric keeps its best,last pair), and
-        the final and best checkpoints as versions of the run's model artifact."""
-        assert self.wandb is not None
-        metric = self.cfg.train.early_stop.metric
-        try:
-            self.wandb.summary({k: v for k, v in self.state.last_eval.items() if k != metric})
-            if self.cfg.logging.wandb.log_model:
-                self.wandb.log_checkpoints(self.run_dir, {"name": self.cfg.name, "kind": self.cfg.kind},
-                                           best={metric: self.state.best})
-        except Exception as e:  # noqa: BLE001
-            console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: {e}); "
-                          "the run directory keeps them")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop_signal is not None:  # a second Ctrl-C: the user means it
@@ -599,21 +363,10 @@ class Runner:
         console.print(f"[bold]{self.cfg.name}[/] ({self.cfg.kind}) on {device}, "
                       f"{torch.get_num_threads()} thread(s) -> {self.run_dir}")
 
-    def _progress(self) -> Progress:
-        return Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, transient=False,
-            # in a pipe or a log file the eval lines show progress; a bar would only print once, at the end
-            disable=not self.cfg.train.progress or self.rank != 0 or not console.is_terminal,
-        )
-
     @property
     def exit_code(self) -> int:
         """Shell convention for a run ended by a signal: 128 + the signal number."""
         return 128 + self._stop_signal if self._stop_signal else 0
-
-
-# --- small pure helpers ---------------------------------------------------------------------------
 
 
 @contextmanager
@@ -631,74 +384,6 @@ def eval_mode(exp: Any) -> Iterator[None]:
     finally:
         for m, mode in modes:
             m.training = mode
-
-
-def _runner_state(saved: Any, what: str) -> dict[str, Any]:
-    """The `_State` fields of a checkpoint's "runner" entry, each checked to be of its type (a
-    crafted checkpoint's `next_eval: None` would fail in the loop, not here); others are left out."""
-    if not isinstance(saved, dict):
-        raise RlgenError(f"{what} state is {'missing' if saved is None else f'a {type(saved).__name__}'}, not a mapping "
-                         "(a damaged or crafted checkpoint)")
-    out: dict[str, Any] = {}
-    for name, value in saved.items():
-        if name in ("next_eval", "next_ckpt", "evals_since_best", "evals"):
-            value = checkpoint.count(value, f"{what}.{name}")
-        elif name == "best_step":
-            value = None if value is None else checkpoint.count(value, f"{what}.{name}")
-        elif name in ("best", "top", "train_time_s"):
-            if not (_real(value) or (value is None and name != "train_time_s")):
-                raise RlgenError(f"{what}.{name} is {_shown(value)}, not a number (a damaged or crafted checkpoint)")
-            value = None if value is None else float(value)
-        elif name == "target_reached":
-            if value is not None:
-                if not isinstance(value, dict) or not _real(value.get("wall_time_s")):
-                    raise RlgenError(f"{what}.{name} is {_shown(value)}, not a step and a time (a damaged or crafted "
-                                     "checkpoint)")
-                value = {"global_step": checkpoint.count(value.get("global_step"), f"{what}.{name}.global_step"),
-                         "wall_time_s": float(value["wall_time_s"])}
-        elif name == "stopped":
-            if value not in (None, "stopped_early", "pruned"):
-                raise RlgenError(f"{what}.{name} is {_shown(value)}, not a way a run stops (a damaged or crafted "
-                                 "checkpoint)")
-        elif name == "metrics_rows":
-            value = None if value is None else checkpoint.count(value, f"{what}.{name}")
-        elif name == "last_eval":
-            if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-                raise RlgenError(f"{what}.{name} is {_shown(value)}, not metrics by name (a damaged or crafted "
-                                 "checkpoint)")
-        else:
-            continue  # not a field of this rlgen's runner
-        out[name] = value
-    return out
-
-
-def _real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _shown(value: Any) -> str:
-    return repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
-
-
-# A value loss or gradient norm this large, and this many times its first value (or, for a value
-# loss, the squared episode return), is diverging: PPO at lr 1e6 on CartPole reports a value loss
-# of 2e14 with returns near 10; a healthy CartPole run stays below 1e3 with returns up to 500.
-DIVERGING_ABS, DIVERGING_RATIO = 1e6, 1e4
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _scalar(v: Any) -> bool:
-    return isinstance(v, (int, float, str, bool)) or v is None
-
-
-def _bar_text(last: Mapping[str, Any]) -> str:
-    for key in ("eval/return_mean", "rollout/ep_return_mean", "gan/loss_g", "league/elo"):
-        if isinstance(last.get(key), float):
-            return f"train  {key.split('/')[-1]}={last[key]:.4g}"
-    return "train"
 
 
 def _interrupt(signum: int, frame: Any) -> None:

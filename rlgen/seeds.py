@@ -11,7 +11,6 @@ to the parent reaches every child once.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from rich.markup import escape
 
-from rlgen import rundir
+from rlgen import rundir, summary_file
 from rlgen.config import MAX_SEED, ExperimentConfig
 from rlgen.errors import RlgenError, shell_line
 from rlgen.logging import console
@@ -233,6 +232,6 @@ class SeedsProgress:
 
 def _summary(run_dir: Path | None) -> dict:
     try:
-        return json.loads((run_dir / "summary.json").read_text()) if run_dir is not None else {}
+        return summary_file.from_text((run_dir / "summary.json").read_text()) if run_dir is not None else {}
     except (OSError, ValueError):
         return {}

@@ -417,3 +417,28 @@ def test_a_stopped_run_given_more_steps_says_how_to_continue(tmp_path, capsys):
     capsys.readouterr()
     assert Runner(more, ToyExperiment(more), resume_dir=runner.run_dir).run()["status"] == "stopped_early"
     assert "change train.early_stop" in capsys.readouterr().err.replace("\n", " ")
+
+
+class SlowToy(ToyExperiment):
+    """Each unit takes a while: the clocks read well above the time a resume takes to set up."""
+
+    def train_unit(self):
+        time.sleep(0.25)
+        return super().train_unit()
+
+
+def test_time_elapsed_goes_on_after_a_resume_as_the_eval_clock_does(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=50, checkpoint_every=1000, toy={"on_unit": "sigterm", "signal_at": 30})
+    runner = Runner(cfg, SlowToy(cfg))
+    assert runner.run()["status"] == "interrupted"  # checkpointed at 30, after 0.75 s of units
+    before = rows(runner.run_dir)
+    Runner(toy_config(tmp_path, total_steps=50), ToyExperiment(toy_config(tmp_path, total_steps=50)),
+           resume_dir=runner.run_dir).run()
+    after = rows(runner.run_dir)[len(before):]
+    assert [r["global_step"] for r in after if "loss/total" in r] == [40, 50]
+    last = max(r["time/elapsed_s"] for r in before)
+    assert last >= 0.75
+    elapsed = [r["time/elapsed_s"] for r in after]
+    assert elapsed[0] >= last and elapsed == sorted(elapsed)  # not from 0 again
+    walls = [r["eval/wall_time_s"] for r in rows(runner.run_dir) if "eval/wall_time_s" in r]
+    assert walls == sorted(walls) and walls[-1] >= 0.75  # the eval clock, which always went on

@@ -10,6 +10,7 @@ import pytest
 
 
 import rlgen.logging as rlog
+from rlgen.run_files import RunFiles
 from rlgen.runner import Runner
 from tests.runner.toy import ToyExperiment, toy_config
 from tests.wandb_log import merged, wandb_records
@@ -60,13 +61,13 @@ def test_wandb_that_fails_mid_run_is_dropped_once(tmp_path, monkeypatch):
     monkeypatch.setattr(rlog.console, "print", lambda msg, *a, **k: warnings.append(str(msg)))
     cfg = toy_config(tmp_path)
     runner = Runner(cfg, ToyExperiment(cfg))
-    real = runner._open_sinks
+    real = RunFiles.open
 
-    def with_dying_sink(resumed):
-        real(resumed)
-        runner.logger.add(Dying())
+    def with_dying_sink(self, logger, *args, **kwargs):
+        real(self, logger, *args, **kwargs)
+        logger.add(Dying())
 
-    monkeypatch.setattr(runner, "_open_sinks", with_dying_sink)
+    monkeypatch.setattr(RunFiles, "open", with_dying_sink)
     assert runner.run()["status"] == "completed"
     assert len(calls) == 1  # dropped after its first failure
     assert sum("Dying failed (ConnectionError: socket closed)" in w for w in warnings) == 1

@@ -1,0 +1,163 @@
+"""What a run writes beside its checkpoints, and what it shows while it trains.
+
+`RunFiles` owns config.yaml, metrics.jsonl, the W&B run and summary.json of one run directory:
+it opens them once the run may write there (a resume only after its checkpoint is restored),
+keeps a resumed run "running" on disk until it ends, and at the end writes the summary and
+closes the sinks. Only rank 0 writes. `progress` is the console's progress bar.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rlgen import distributed, rundir, summary_file
+from rlgen.config import ExperimentConfig, save_config
+from rlgen.errors import first_line
+from rlgen.logging import ConsoleSink, JsonlSink, Logger, WandbSink, console, disk_error
+from rlgen.run_state import RunState
+
+SUMMARY = "summary.json"
+
+
+class RunFiles:
+    def __init__(self, cfg: ExperimentConfig, run_dir: Path, rank: int):
+        self.cfg, self.run_dir, self.rank = cfg, run_dir, rank
+        self.writing = False  # the run's files are open: summary.json and config.yaml may be written
+        self.jsonl: JsonlSink | None = None
+        self.wandb: WandbSink | None = None
+
+    def open(self, logger: Logger, resumed: bool, keep_rows: int | None = None) -> None:
+        """From here on the run writes into its directory: config.yaml, metrics.jsonl, W&B; their
+        sinks join `logger`. `keep_rows`: the rows of metrics.jsonl a resume keeps (those logged up
+        to its checkpoint: the ones after it are logged again); None keeps them all."""
+        if self.rank != 0:
+            return  # only rank 0 logs
+        self.writing = True
+        if resumed:
+            self.mark_running()
+        try:
+            save_config(self.cfg, self.run_dir / "config.yaml")
+        except OSError as e:
+            raise disk_error(e, self.run_dir / "config.yaml", "writing the config") from None
+        try:
+            self.jsonl = JsonlSink(self.run_dir / "metrics.jsonl", keep_rows=keep_rows)
+        except OSError as e:
+            raise disk_error(e, self.run_dir / "metrics.jsonl", "opening the metrics") from None
+        logger.add(self.jsonl, required=True)
+        if self.cfg.logging.console:
+            logger.add(ConsoleSink())
+        mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
+        if mode != "disabled":
+            try:
+                self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed)
+                logger.add(self.wandb)
+            except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
+                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "
+                              "training continues, metrics.jsonl keeps the full record")
+
+    def read_summary(self) -> Any:
+        """The run's summary.json as written (its numbers as the run held them); None when it has
+        none or it cannot be read."""
+        try:
+            return summary_file.from_text((self.run_dir / SUMMARY).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def mark_running(self) -> None:
+        """A resumed run is no finished one until it ends again: its summary says "running", so a
+        resume killed outright (SIGKILL, a lost machine) opens at its newest checkpoint, not at the
+        best of the run it continued."""
+        path = self.run_dir / SUMMARY
+        old = self.read_summary()  # none yet (an interrupted first run killed outright), or unreadable: nothing to undo
+        if not isinstance(old, dict) or old.get("status") == "running":
+            return
+        try:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(summary_file.to_text({**old, "status": "running"}))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+    def summary(self, status: str, state: RunState, global_step: int, device: object) -> dict[str, Any]:
+        """What summary.json holds: how the run ended, its last evaluation, its best and its target."""
+        stop = self.cfg.train.early_stop
+        return {
+            "status": status,
+            "name": self.cfg.name,
+            "kind": self.cfg.kind,
+            "seed": self.cfg.seed,
+            "global_step": global_step,
+            "wall_time_s": round(state.train_time_s, 3),
+            "final": state.last_eval,
+            "best": {"metric": stop.metric, "value": state.best, "global_step": state.best_step},
+            "target": stop.target,
+            "target_reached": state.target_reached,
+            "run_dir": str(self.run_dir.absolute()),  # readable from any working directory
+            "device": str(device),
+            "distributed": distributed.info(),
+        }
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """summary.json, unless this process does not write (a replica, or a resume that never
+        continued: its summary stays as it was). A failed write is said, not raised: the run's
+        own outcome is the error to see."""
+        if self.rank != 0 or not self.writing:
+            return
+        try:
+            (self.run_dir / SUMMARY).write_text(summary_file.to_text(summary))
+        except OSError as e:
+            console.print(f"[red]error:[/] {disk_error(e, self.run_dir / SUMMARY, 'writing the summary')}")
+
+    # --- W&B extras (a failure is a warning: metrics.jsonl and the checkpoints are the record) ----
+
+    def watch(self, logger: Logger, modules: Mapping[str, Any]) -> None:
+        """wandb.watch the experiment's torch `modules`, when logging.wandb.watch asks for it."""
+        w = self.cfg.logging.wandb
+        if w.watch and self.wandb is not None and self.wandb in logger.sinks:
+            try:
+                self.wandb.watch(modules, w.watch, w.watch_every)
+            except Exception as e:  # noqa: BLE001
+                console.print(f"[yellow]warning:[/] wandb.watch failed ({type(e).__name__}: {e}); training continues")
+
+    def close(self, logger: Logger, last_eval: Mapping[str, Any], best: float | None, exit_code: int) -> None:
+        """W&B's summary and model artifacts, then every sink closed; W&B's run ends with `exit_code`."""
+        if self.wandb is not None and self.wandb in logger.sinks:
+            self._finish_wandb(last_eval, best)
+            self.wandb.exit_code = exit_code
+        logger.close()
+
+    def _finish_wandb(self, last_eval: Mapping[str, Any], best: float | None) -> None:
+        """The last evaluation in the summary (the early-stop metric keeps its best,last pair), and
+        the final and best checkpoints as versions of the run's model artifact."""
+        assert self.wandb is not None
+        metric = self.cfg.train.early_stop.metric
+        try:
+            self.wandb.summary({k: v for k, v in last_eval.items() if k != metric})
+            if self.cfg.logging.wandb.log_model:
+                self.wandb.log_checkpoints(self.run_dir, {"name": self.cfg.name, "kind": self.cfg.kind},
+                                           best={metric: best})
+        except Exception as e:  # noqa: BLE001
+            console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: {e}); "
+                          "the run directory keeps them")
+
+
+def progress(cfg: ExperimentConfig, rank: int) -> Progress:
+    """The training progress bar: on rank 0's terminal only; in a pipe or a log file the eval lines
+    show progress (a bar there would only print once, at the end)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=console, transient=False,
+        disable=not cfg.train.progress or rank != 0 or not console.is_terminal,
+    )
+
+
+def bar_text(last: Mapping[str, Any]) -> str:
+    """The bar's label: the first of the headline metrics the logger has seen."""
+    for key in ("eval/return_mean", "rollout/ep_return_mean", "gan/loss_g", "league/elo"):
+        if isinstance(last.get(key), float):
+            return f"train  {key.split('/')[-1]}={last[key]:.4g}"
+    return "train"

@@ -1,0 +1,194 @@
+"""How a run is scored, and when it has gone wrong.
+
+`Scorer` follows `train.early_stop`'s metric over the evaluations: the best value (whose checkpoint
+is kept as best), the target and patience; a resume that changes the rule scores afresh.
+`DivergenceWatch` looks at every training unit's metrics: a non-finite one stops the run, a value
+loss or gradient norm growing by orders of magnitude is warned about once.
+Both keep their figures in the runner's `RunState`, which checkpoints carry over a resume.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from pathlib import Path
+from typing import Any, Mapping
+
+from rlgen import checkpoint
+from rlgen.config import EarlyStopConfig
+from rlgen.errors import RlgenError, shell_line
+from rlgen.logging import Logger, console
+from rlgen.run_state import RunState
+
+
+class Scorer:
+    """Best, target and patience by the early-stop metric `stop.metric`, kept in `state`."""
+
+    def __init__(self, stop: EarlyStopConfig, state: RunState, logger: Logger):
+        self.stop, self.state, self.logger = stop, state, logger
+        self.new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
+        self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
+        self._nan_warned = False  # ... or NaN: said once
+
+    def score(self, metrics: Mapping[str, Any], step: int) -> bool:
+        """Score one evaluation's `metrics` at `step`; True when the target or patience says stop."""
+        value = metrics.get(self.stop.metric)
+        if value is None and not self._metric_warned:
+            self._metric_warned = True
+            known = sorted(k for k, v in metrics.items() if scalar(v))
+            close = difflib.get_close_matches(self.stop.metric, known, n=1)
+            console.print(f"[yellow]warning:[/] train.early_stop.metric {self.stop.metric!r} is not among this run's "
+                          f"evaluation metrics{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint "
+                          f"is kept and nothing stops early; it logs {', '.join(known) or 'none'}")
+        return self._update(value, step)
+
+    def _update(self, value: Any, step: int) -> bool:
+        """Track the best, the target and patience from the early-stop metric's `value`; True when
+        they say stop. A NaN is never the best; once the metric has had a number, a NaN counts as no
+        improvement (as Keras's EarlyStopping does), so a metric that turns NaN runs patience out.
+        Before its first number it counts toward nothing: a metric undefined for the whole run (an
+        imitation run's eval/expert_ratio against an expert no better than random) stops nothing,
+        as a metric the run does not log does."""
+        st, stop_cfg = self.state, self.stop
+        if not isinstance(value, numbers.Real):  # numpy's floats too
+            return False
+        sign = 1.0 if stop_cfg.mode == "max" else -1.0
+        top = st.best if st.top is None else st.top  # a run saved before `top` existed: they were one
+        stop = False
+        if math.isnan(value):
+            self._warn_nan(step, seen=top is not None)
+            if top is not None:
+                st.evals_since_best += 1
+        else:
+            improved = top is None or sign * value > sign * top + stop_cfg.min_delta
+            tol = stop_cfg.best_tolerance
+            if improved or (tol > 0 and sign * value >= sign * top - tol):
+                st.best, st.best_step = float(value), step
+                self.new_best = True
+                self.logger.summary({"best/metric": stop_cfg.metric, "best/value": st.best, "best/global_step": step})
+            if improved:
+                st.top, st.evals_since_best = float(value), 0
+            else:
+                st.evals_since_best += 1  # patience counts evaluations since the best value seen rose
+            if stop_cfg.target is not None and sign * value >= sign * stop_cfg.target:
+                if st.target_reached is None:
+                    st.target_reached = {"global_step": step, "wall_time_s": round(st.train_time_s, 3)}
+                    self.logger.summary({"target/value": stop_cfg.target, "target/global_step": step,
+                                         "target/wall_time_s": st.target_reached["wall_time_s"]})
+                stop = True
+        if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
+            stop = True
+        return stop
+
+    def _warn_nan(self, step: int, seen: bool) -> None:
+        if self._nan_warned:
+            return
+        self._nan_warned = True
+        stop_cfg = self.stop
+        if not seen:
+            rule = ("until it has a number it keeps no best checkpoint and stops nothing; a NaN after one counts as "
+                    "no improvement toward train.early_stop.patience")
+        elif stop_cfg.patience is None:
+            rule = "a NaN is never the best (and counts as no improvement toward train.early_stop.patience, if set)"
+        else:
+            rule = ("a NaN is never the best and counts as no improvement toward train.early_stop.patience "
+                    f"({stop_cfg.patience})")
+        console.print(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is NaN at step {step:,}: "
+                      f"{rule} (said once)")
+
+    def rescore(self, saved: Mapping[str, Any]) -> None:
+        """A resume that changes `train.early_stop` (`saved`: the checkpoint's): a best by another
+        metric or direction is no best by this one, and a target reached is another target's. They
+        start over at the next evaluation."""
+        stop, st = self.stop, self.state
+        if not saved:
+            return
+        if (saved.get("metric"), saved.get("mode", "max")) != (stop.metric, stop.mode):
+            st.best = st.best_step = st.top = None
+            st.evals_since_best = 0
+            console.print(f"early_stop is now {stop.metric} ({stop.mode}): the best checkpoint is chosen afresh "
+                          "from the next evaluation")
+        if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
+            st.target_reached = None
+        if any(saved.get(k) != getattr(stop, k) for k in ("metric", "mode", "target", "patience")) or (
+                saved.get("min_delta", 0.0) != stop.min_delta):  # a run saved before min_delta: it was 0
+            st.stopped = None  # another stopping rule: the run goes on under it
+
+    def repair_best(self, ckpt_dir: Path) -> None:
+        """`checkpoints/best/` is marked just after its step is saved; a run killed in between
+        resumes with the best step recorded but not marked: mark it now, from that step's checkpoint."""
+        st = self.state
+        if st.best_step is None:
+            return
+        marked = checkpoint.best(ckpt_dir)
+        marked_step = checkpoint.step_of(marked) if marked is not None else None
+        source = ckpt_dir / f"step_{st.best_step}"
+        if marked_step == st.best_step or not all((source / f).is_file() for f in (checkpoint.STATE, checkpoint.CHECKSUM)):
+            return  # marked, or its checkpoint is gone (pruned, or a format before checksums): nothing to mark from
+        try:
+            checkpoint.mark_best(ckpt_dir, source)
+        except RlgenError as e:  # a best/ not kept is no reason to stop the run
+            console.print(f"[yellow]warning:[/] {e}")
+
+
+# A value loss or gradient norm this large, and this many times its first value (or, for a value
+# loss, the squared episode return), is diverging: PPO at lr 1e6 on CartPole reports a value loss
+# of 2e14 with returns near 10; a healthy CartPole run stays below 1e3 with returns up to 500.
+DIVERGING_ABS, DIVERGING_RATIO = 1e6, 1e4
+
+
+class DivergenceWatch:
+    """Each training unit's metrics, watched for a run going wrong; `run_dir`'s checkpoints are
+    what its messages offer to resume from."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self._first: dict[str, float] = {}  # first value of each metric that may diverge
+        self._warned: set[str] = set()
+        self._return_scale = 0.0  # the largest episode return seen so far
+
+    def check(self, metrics: Mapping[str, Any], step: int) -> None:
+        """Stop on a non-finite metric; warn once per metric about one that diverges."""
+        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise RlgenError(self.message(f"non-finite {', '.join(bad)} at step {step:,}: training diverged"))
+        self._watch(metrics, step)
+
+    def _watch(self, metrics: Mapping[str, Any], step: int) -> None:
+        """Warn once per metric when a value loss or a gradient norm diverges: it grows by orders of
+        magnitude from its first value, or (a value loss) dwarfs the square of the episode returns
+        seen so far, which bound what a value function has to fit."""
+        returns = [abs(v) for k, v in metrics.items() if k.startswith("rollout/ep_return_mean") and _number(v)]
+        self._return_scale = max([self._return_scale, *returns])
+        for key, value in metrics.items():
+            if not (key.startswith("loss/value") or "grad_norm" in key) or not _number(value) or key in self._warned:
+                continue
+            value, first = abs(float(value)), self._first.setdefault(key, abs(float(value)))
+            grew = value > DIVERGING_RATIO * max(first, 1.0)
+            beyond_returns = key.startswith("loss/value") and self._return_scale > 0 \
+                and value > DIVERGING_RATIO * max(self._return_scale, 1.0) ** 2
+            if value > DIVERGING_ABS and (grew or beyond_returns):
+                self._warned.add(key)
+                why = f"episode returns are near {self._return_scale:.3g}" if beyond_returns else f"it began near {first:.3g}"
+                console.print(f"[yellow]warning:[/] {key} reached {value:.3g} at step {step:,} "
+                              f"({why}): training is probably diverging; lower optim.lr or clip gradients "
+                              "(for SB3: agent.hyperparams.max_grad_norm)")
+
+    def message(self, what: str) -> str:
+        """The divergence message, true to what is on disk."""
+        last = checkpoint.latest(self.run_dir / "checkpoints")
+        fix = "lower optim.lr, add gradient clipping or normalization"
+        if last is None:
+            return f"{what}. No checkpoint was written before it: {fix}, and start again"
+        return (f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, then resume with "
+                f"`{shell_line('rlgen', 'train', '--resume', self.run_dir)}` or start again")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def scalar(v: Any) -> bool:
+    """A value summary.json and `last_eval` keep (a Table, an Image or a Video is not)."""
+    return isinstance(v, (int, float, str, bool)) or v is None
