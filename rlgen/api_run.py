@@ -68,8 +68,10 @@ class Run:
                 self.checkpoint, self._checkpoint_dir = "latest", self.run_dir
             kind = (state.get("config") or {}).get("kind", self.config.kind)
             if "experiment" not in state:
-                raise RlgenError(f"{self._checkpoint_dir}: its checkpoint holds no experiment state (damaged, or "
-                                 f"not written by rlgen); pick another with --checkpoint (see {self.run_dir / 'checkpoints'})")
+                where, ckpts = self._checkpoint_dir, self.run_dir / "checkpoints"
+                raise checkpoint.CheckpointChoiceError(
+                    lambda o: f"{where}: its checkpoint holds no experiment state (damaged, or not written by rlgen); "
+                              f"pick another with {o.given('step_N')} (see {ckpts})")
             if kind != self.config.kind:
                 raise RlgenError(f"{self._checkpoint_dir} holds a checkpoint of kind {kind!r}, not of this "
                                  f"{self.config.kind!r} run ({self.run_dir})")

@@ -1,4 +1,9 @@
-"""What `rlgen COMMAND -h` shows under its options: examples of each command."""
+"""What `rlgen COMMAND -h` shows under its options: examples of each command (and help that several
+commands share)."""
+
+TRUST_HELP = ("open a run whose checkpoint is in the old pickled format (only its numpy, gymnasium and SB3 objects "
+              "are read) or whose config names code by import path (which imports and runs that code): only for "
+              "runs you trust (other runs never need it)")
 
 EXAMPLES = """\
 examples:

@@ -282,3 +282,17 @@ def test_a_demos_file_that_is_no_zip_is_called_so_without_a_pickle_hint(tmp_path
     err = _one_error_line(capsys, f"{bad} is not a .npz of plain arrays: not a readable .npz archive (not a zip file)")
     assert "pickle" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_checkpoint_without_experiment_state_names_the_api_callers_parameter(runs, tmp_path):
+    """The same refusal as `rlgen eval --checkpoint latest` on such a run, said in Python's words."""
+    run = tmp_path / "no_experiment"
+    shutil.copytree(runs["ppo"], run)
+    for ckpt in run.glob("checkpoints/*/"):
+        if (ckpt / checkpoint.STATE).is_file():
+            torch.save({"global_step": 64}, ckpt / checkpoint.STATE)
+            digest = hashlib.sha256((ckpt / checkpoint.STATE).read_bytes()).hexdigest()
+            (ckpt / checkpoint.CHECKSUM).write_text(f"{digest}  0\n")
+    with pytest.raises(checkpoint.CheckpointChoiceError, match="holds no experiment state") as e:
+        rlgen.load_run(run, checkpoint="latest").experiment
+    assert "pick another with checkpoint='step_N'" in str(e.value) and "--checkpoint" not in str(e.value)

@@ -120,6 +120,12 @@ def test_a_non_ascii_digit_is_not_a_move_and_q_quits_with_exit_0(monkeypatch, ca
     assert "you quit" in err and "aborted" not in err
 
 
+def test_every_command_of_the_parser_has_its_function_and_no_other():
+    from rlgen.cli import COMMANDS, _parser
+
+    assert set(_parser()._subparsers._group_actions[0].choices) == set(COMMANDS)
+
+
 def test_every_command_has_help_with_examples_of_itself(capsys):
     """README: `rlgen --help`, and every command has -h with examples."""
     from rlgen.cli import _parser

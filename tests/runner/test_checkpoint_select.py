@@ -44,7 +44,8 @@ def test_an_unreadable_summary_is_said_not_passed_over(tmp_path, capsys):
     (run / "summary.json").write_text("garbage")
     assert checkpoint.select(run)[2] == "latest"
     err = " ".join(capsys.readouterr().err.split())
-    assert "summary.json is unreadable" in err and "--checkpoint best" in err
+    assert "summary.json is unreadable" in err and "ask for checkpoint best" in err
+    assert "--checkpoint" not in err  # said the same to rlgen.load_run and to the commands: neither's spelling
 
 
 def test_a_finished_run_without_best_opens_its_latest(tmp_path):
@@ -68,7 +69,8 @@ def test_a_bad_choice_is_one_readable_error(tmp_path):
     run = _fake_run(tmp_path, "completed")
     with pytest.raises(RlgenError, match=r"no checkpoint 'step_999' .* it has step_100, step_200, step_300, best"):
         checkpoint.select(run, "step_999")
-    with pytest.raises(RlgenError, match="--checkpoint newest is not a checkpoint of .*; use best, latest or step_N"):
+    with pytest.raises(RlgenError, match="checkpoint='newest' is not a checkpoint of .*; use 'best', 'latest' or "
+                       "'step_N'"):
         checkpoint.select(run, "newest")
     with pytest.raises(RlgenError, match="give either a checkpoint directory"):
         checkpoint.select(run / "checkpoints" / "step_100", "best")
@@ -78,6 +80,34 @@ def test_a_bad_choice_is_one_readable_error(tmp_path):
     without_best = _fake_run(tmp_path / "nobest", "completed", best_step=None)
     with pytest.raises(RlgenError, match="has no best checkpoint"):
         checkpoint.select(without_best, "best")
+
+
+@pytest.mark.parametrize("choice, at, api, cli", [
+    ("newest", "run", "checkpoint='newest' is not a checkpoint of", "--checkpoint newest is not a checkpoint of"),
+    ("best", "nobest/run", "use checkpoint='latest' or 'step_N'", "use --checkpoint latest or step_N"),
+    ("step_9", "run", "(checkpoint takes 'best', 'latest' or 'step_N')",
+     "(--checkpoint takes best, latest or step_N)"),
+    ("best", "run/checkpoints/step_100", "or checkpoint='best', not both", "or --checkpoint best, not both"),
+])
+def test_a_bad_choice_names_the_callers_own_parameter(tmp_path, capsys, choice, at, api, cli):
+    """rlgen.load_run(path, checkpoint=...) has no --checkpoint option; the commands have no checkpoint=."""
+    _fake_run(tmp_path, "completed")
+    _fake_run(tmp_path / "nobest", "completed", best_step=None)
+    with pytest.raises(checkpoint.CheckpointChoiceError) as e:
+        rlgen.load_run(tmp_path / at, checkpoint=choice)
+    assert api in str(e.value) and "--checkpoint" not in str(e.value)
+    assert main(["eval", str(tmp_path / at), "--checkpoint", choice]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert cli in err and "checkpoint=" not in err
+
+
+def test_a_bad_choice_crosses_to_another_process_as_worded(tmp_path):
+    import pickle
+
+    with pytest.raises(checkpoint.CheckpointChoiceError) as e:
+        checkpoint.select(_fake_run(tmp_path, "completed"), "newest")
+    back = pickle.loads(pickle.dumps(e.value))
+    assert isinstance(back, RlgenError) and str(back) == str(e.value)
 
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
