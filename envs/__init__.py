@@ -29,6 +29,19 @@ WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 FLAT_SPACES = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
 
 
+def nonzero_start(space: gym.Space) -> gym.Space | None:
+    """The first Discrete or MultiDiscrete in `space` (itself, or an entry of a Dict or Tuple at any
+    depth) whose choices are not numbered from 0, or None. SB3 takes a choice as an index 0..n-1
+    whatever the start (its env_checker only warns): PPO sends actions 0..n-1, DQN indexes past its
+    Q-values, and one-hot observations fail."""
+    if isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        return space if np.any(np.asarray(space.start) != 0) else None
+    if isinstance(space, (gym.spaces.Dict, gym.spaces.Tuple)):
+        inner = space.spaces.values() if isinstance(space, gym.spaces.Dict) else space.spaces
+        return next((found for s in inner if (found := nonzero_start(s)) is not None), None)
+    return None
+
+
 def ensure_registered(env_id: str) -> str:
     """Make `env_id` known to gymnasium: rlgen's env packages, ale_py for ALE/..., the module of a
     `module:EnvId` id. Returns the id as gymnasium's registry knows it."""

@@ -65,6 +65,9 @@ class ImitationExperiment(RLExperiment):
         if im.algo == "airl" and cfg.agent.algo == "maskable_ppo":  # its pi is renormalized over the legal actions
             problems.append("agent.algo: AIRL's logit needs the learner's log pi(a|s) under the env's action masks, "
                             "which demos do not record; use imitation.algo: gail, or agent.algo: ppo")
+        for key, body in (("backbone", d.backbone), ("potential", d.potential)):
+            if getattr(body, "pool", None) == "sequence":
+                problems.append(f"discriminator.{key}.pool: 'sequence' gives no single judgement; use last or mean")
         if d.backbone.sequence and cfg.env.history is None:
             problems.append("discriminator.backbone: a sequence backbone reads env.history windows; set env.history "
                             "(e.g. {length: 4})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from rlgen.config import Activation, BackboneConfig, EnvConfig, ExperimentConfig, OptimConfig, Section, finite_numbers
 
@@ -29,6 +29,16 @@ class PolicyConfig(Section):
     net_arch: list[int] | dict[str, list[int]] | None = Field(None, description="SB3 heads after the backbone")
     activation: Activation | None = Field(None, description="activation of the SB3 heads")
     kwargs: dict[str, Any] = Field({}, description="any other SB3 policy_kwargs (e.g. ortho_init, log_std_init)")
+
+    @field_validator("backbone")
+    @classmethod
+    def _one_vector_per_observation(cls, backbone: BackboneConfig | None) -> BackboneConfig | None:
+        # every network built on it (actor, critic, Q-net, their targets) is an SB3 features
+        # extractor: one features_dim vector per observation, not (T, H) per window
+        if getattr(backbone, "pool", None) == "sequence":
+            raise ValueError("pool: sequence gives one vector per step of the window, and a policy needs one per "
+                             "observation; use pool: last or mean")
+        return backbone
 
     @property
     def prefers_accelerator(self) -> bool:
@@ -57,3 +67,21 @@ class RLConfig(ExperimentConfig):
     def tags(self) -> list[str]:
         backbone = self.agent.policy.backbone.type if self.agent.policy.backbone else "sb3-default"
         return [self.kind, self.agent.algo, self.env.id, backbone]
+
+
+# the keys of an lstm backbone that sb3-contrib's own LSTM takes under recurrent_ppo
+# (sb3_bridge._recurrent_lstm_kwargs: lstm_hidden_size, n_lstm_layers)
+RECURRENT_LSTM_KEYS = ("type", "hidden_size", "num_layers")
+
+
+def unused_by_recurrent_lstm(backbone: BackboneConfig) -> list[str]:
+    """An lstm backbone under recurrent_ppo is sb3-contrib's own LSTM, which takes its size and depth
+    only: any other key set away from its default would be dropped without a word."""
+    unused = {k: v for k, v in backbone.model_dump(exclude_defaults=True).items() if k not in RECURRENT_LSTM_KEYS}
+    if not unused:
+        return []
+    listed = ", ".join(k if isinstance(v, dict) else f"{k}: {v}" for k, v in unused.items())
+    return [f"agent.policy.backbone: under recurrent_ppo an lstm backbone is sb3-contrib's own LSTM, which takes "
+            f"hidden_size and num_layers only, so {listed} would have no effect; remove "
+            f"{'it' if len(unused) == 1 else 'them'}, or use algo: ppo with env.history: {{length: N}} for rlgen's "
+            "lstm over a window of past steps"]

@@ -24,7 +24,7 @@ from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 from rlgen import checkpoint
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
-from rlgen.agents.rl.config import RLConfig
+from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm
 from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
@@ -76,6 +76,8 @@ class RLExperiment(ExperimentBase):
             problems.append(f"agent.policy.backbone.type: a {backbone.type!r} backbone under recurrent_ppo would read "
                             "one step at a time beneath sb3-contrib's own LSTM; use type: lstm (its size and layers "
                             f"become that LSTM's), or algo: ppo with env.history for a {backbone.type} over a window")
+        if cfg.agent.algo == "recurrent_ppo" and backbone is not None and backbone.type == "lstm":
+            problems += unused_by_recurrent_lstm(backbone)
         return problems
 
     # --- the protocol ---------------------------------------------------------------------------
@@ -90,10 +92,10 @@ class RLExperiment(ExperimentBase):
         self._eval_seed = ctx.seed + 10_000
         self.eval_env = self._make_eval_env()
         self._check_eval_spaces()
-        self._warn_memoryless_sequence()
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
                                   _action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
+        self._warn_memoryless_sequence()  # after the learner: an env it refuses gets the refusal alone
         self.model = self.learner.model
         self.unit_steps = self._unit_steps()
         ctx.logger.config({"sb3": resolved_hyperparams(self.model, cfg.agent.hyperparams)})

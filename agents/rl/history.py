@@ -58,9 +58,9 @@ def _encode(space: gym.Space, values: np.ndarray, n: int) -> np.ndarray:
     values = np.asarray(values)
     if isinstance(space, gym.spaces.Discrete):
         return np.eye(space.n, dtype=np.float32)[values.reshape(n).astype(np.int64) - int(space.start)]
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        parts = [np.eye(k, dtype=np.float32)[v] for k, v in zip(space.nvec.reshape(-1),
-                                                              values.reshape(n, -1).astype(np.int64).T)]
+    if isinstance(space, gym.spaces.MultiDiscrete):  # each entry one-hot from its own start
+        index = values.reshape(n, -1).astype(np.int64) - space.start.reshape(-1).astype(np.int64)  # (N, entries)
+        parts = [np.eye(k, dtype=np.float32)[v] for k, v in zip(space.nvec.reshape(-1), index.T)]
         return np.concatenate(parts, axis=1)
     return values.reshape(n, -1).astype(np.float32)
 

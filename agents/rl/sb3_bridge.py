@@ -28,8 +28,8 @@ from rlgen import plain
 from rlgen.agents.rl import live_state
 from rlgen.agents.rl.algos import integral_counts
 from rlgen.agents.rl.config import PolicyConfig
+from rlgen.agents.rl.vec import space_problem
 from rlgen.config import OptimConfig
-from rlgen.envs import FLAT_SPACES
 from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS, no_distribution_checks
@@ -140,7 +140,8 @@ def policy_kwargs(pol: PolicyConfig, optim: OptimConfig, policy_cls: type, maske
 def _recurrent_lstm_kwargs(pol: PolicyConfig) -> dict[str, Any]:
     """An lstm backbone as sb3-contrib's own LSTM: hidden state carried from step to step and reset
     at episode starts, instead of a window of past observations. Size and depth map; share_backbone
-    picks one LSTM for actor and critic or one each (sb3-contrib's default)."""
+    picks one LSTM for actor and critic or one each (sb3-contrib's default). Any other key set is
+    refused by the rl kind's check (config.RECURRENT_LSTM_KEYS)."""
     lstm = pol.backbone
     return {"lstm_hidden_size": lstm.hidden_size, "n_lstm_layers": lstm.num_layers,
             "shared_lstm": pol.share_backbone, "enable_critic_lstm": not pol.share_backbone}
@@ -275,9 +276,8 @@ class SB3Learner:
                  progress: Progress | None = None, masked: bool = False, target: str = "this env",
                  init_at: str = "agent.policy.backbone"):
         self.progress = progress if progress is not None else Progress()
-        if not isinstance(env.observation_space, FLAT_SPACES):
-            raise RlgenError(f"{target} observes {env.observation_space}, which rlgen's policies do not take (Box, "
-                             "Discrete, MultiDiscrete or MultiBinary); flatten it: env.wrappers: [FlattenObservation]")
+        if (problem := space_problem(env, target)) is not None:
+            raise RlgenError(problem)
         try:
             with gpu_by_choice(pol.prefers_accelerator):
                 self.model: Any = algo(

@@ -27,6 +27,7 @@ from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines
+from rlgen.envs import nonzero_start
 from rlgen.envs.games.teams import (CHECK_STEPS, TeamPolicy, TeamRules, check_team_game, play_teams, side_vec_env,
                                     sides_of, team_game)
 from rlgen.errors import RlgenError, first_line
@@ -58,7 +59,10 @@ class TeamsExperiment(ExperimentBase):
             sides = list(sides_of(made))
             # SB3 takes no Discrete start but 0 (its env_checker warns): PPO samples 0..n-1 whatever the start
             continuous = [f"{a}: {made.action_space(a)}" for a in made.possible_agents
-                          if not isinstance(made.action_space(a), gym.spaces.Discrete) or made.action_space(a).start != 0]
+                          if not isinstance(made.action_space(a), gym.spaces.Discrete)
+                          or nonzero_start(made.action_space(a)) is not None]
+            offset = [f"{a} observes {' '.join(str(odd).split())}" for a in made.possible_agents
+                      if (odd := nonzero_start(made.observation_space(a))) is not None]
         except RlgenError as e:
             return [f"game: {e}"]
         except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses (a kwarg, a missing package)
@@ -82,6 +86,9 @@ class TeamsExperiment(ExperimentBase):
                     f"random steps: {type(e).__name__}: {first_line(e)}"]
         finally:
             made.close()
+        if offset:  # flat, as check_team_game found them: SB3 would one-hot encode them from 0
+            return [f"game.name: {cfg.game.name}: {offset[0]}, not numbered from 0 as kind: teams's policies need; "
+                    "point game.name at a function that returns the game with observations numbered from 0"]
         problems = check_hyperparams("ppo", cfg.agent.hyperparams) + side_problems(cfg, sides)
         rules = TeamRules.of(cfg.game.name)
         for name in cfg.league.references:

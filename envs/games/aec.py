@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.env import AECEnv
 
-from rlgen.envs import FLAT_SPACES
+from rlgen.envs import FLAT_SPACES, nonzero_start
 from rlgen.errors import RlgenError, first_line
 from rlgen.registry import GAMES
 
@@ -108,6 +108,10 @@ def space_problem(env: AECEnv, name: str) -> str | None:
         if not isinstance(space["observation"], FLAT_SPACES):
             return (f"game {name!r}: {agent}'s 'observation' is {space['observation']}; self-play's policy reads a "
                     "Box, Discrete, MultiDiscrete or MultiBinary observation (gymnasium.spaces.flatten makes one)")
+        if (odd := nonzero_start(space["observation"])) is not None:
+            return (f"game {name!r}: {agent}'s 'observation' is {' '.join(str(odd).split())}, not numbered from 0, and "
+                    "SB3 one-hot encodes choices 0..n-1; the game needs its observations numbered from 0 "
+                    "(gymnasium.spaces.flatten one-hot encodes from the start)")
         acts = env.action_space(agent)
         if not isinstance(acts, gym.spaces.Discrete) or int(acts.start) != 0:
             return (f"game {name!r}: {agent} acts in {acts}; self-play plays Discrete actions numbered from 0 "

@@ -101,6 +101,35 @@ def test_box_actions_are_shown_raw():
     assert obs[0, -1, 3] == pytest.approx(1.5) and obs[0, -1, 4] == 1.0
 
 
+class Shown(gym.Env):
+    """Observes `values` in turn from `space`, one per step."""
+
+    def __init__(self, space: gym.Space, values: list):
+        self.observation_space, self.action_space, self.values = space, gym.spaces.Discrete(2), values
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return np.asarray(self.values[0]), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.asarray(self.values[self.t]), 0.0, False, False, {}
+
+
+@pytest.mark.parametrize("space, values, onehots", [
+    # each entry one-hot from its own start: -1 of [-1, 1] is column 0, 8 of [5, 8] column 3
+    (gym.spaces.MultiDiscrete([3, 4], start=[-1, 5]), [[-1, 8], [1, 5]], [[1, 0, 0, 0, 0, 0, 1], [0, 0, 1, 1, 0, 0, 0]]),
+    (gym.spaces.Discrete(3, start=-2), [-2, 0], [[1, 0, 0], [0, 0, 1]]),
+])
+def test_discrete_observations_are_one_hot_from_their_start(space, values, onehots):
+    env = VecHistory(DummyVecEnv([lambda: Shown(space, values)]), length=2)
+    assert env.observation_space.shape == (2, len(onehots[0]) + 1)
+    first = env.reset()
+    np.testing.assert_array_equal(first[0, -1], [*onehots[0], 1])
+    second, *_ = env.step(np.array([0]))
+    np.testing.assert_array_equal(second[0], [[*onehots[0], 1], [*onehots[1], 1]])
+
+
 # --- the mask through the extractor ---------------------------------------------------------------
 
 

@@ -72,6 +72,16 @@ def test_airl_with_maskable_ppo_is_refused_when_the_config_is_checked(tmp_path, 
                for p in e.value.problems), e.value.problems
 
 
+@pytest.mark.parametrize("key", ["backbone", "potential"])
+def test_a_discriminator_pooled_per_step_is_refused_when_the_config_is_checked(tmp_path, demos, key):
+    body = {"type": "lstm", "hidden_size": 8, "pool": "sequence"}
+    raw = gail_config(tmp_path, demos["identity"], imitation={"algo": "airl"}, discriminator={key: body},
+                      env={"history": {"length": 2}})
+    with pytest.raises(ConfigError) as e:
+        rlgen.load_config(raw)
+    assert f"discriminator.{key}.pool: 'sequence' gives no single judgement; use last or mean" in e.value.problems
+
+
 # --- an undefined expert ratio -------------------------------------------------------------------
 
 

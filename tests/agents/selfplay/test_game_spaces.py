@@ -51,6 +51,9 @@ bare_nim = nim_observing(lambda s: s["observation"], lambda o: o["observation"])
 nested_nim = nim_observing(lambda s: spaces.Dict({"observation": spaces.Dict({"pile": s["observation"]}),
                                                   "action_mask": s["action_mask"]}),
                            lambda o: {"observation": {"pile": o["observation"]}, "action_mask": o["action_mask"]})
+from_one_observing_nim = nim_observing(lambda s: spaces.Dict({"observation": spaces.Discrete(3, start=1),
+                                                              "action_mask": s["action_mask"]}),
+                                       lambda o: {"observation": 1, "action_mask": o["action_mask"]})
 
 SELFPLAY = [
     ("multidiscrete_nim", "player_0 acts in MultiDiscrete([4]); self-play plays Discrete actions numbered from 0 "
@@ -64,6 +67,8 @@ SELFPLAY = [
     ("bare_nim", "player_0 observes Box(0.0, 1.0, (6,), float32); self-play reads a Dict with keys 'observation'"),
     ("nested_nim", "player_0's 'observation' is Dict('pile': Box(0.0, 1.0, (6,), float32)); self-play's policy reads "
                    "a Box, Discrete, MultiDiscrete or MultiBinary observation"),
+    ("from_one_observing_nim", "player_0's 'observation' is Discrete(3, start=1), not numbered from 0, and SB3 one-hot "
+                               "encodes choices 0..n-1"),
 ]
 
 
