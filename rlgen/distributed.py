@@ -5,12 +5,16 @@ the job hangs in a collective that some ranks never reach:
 
 - when to stop: a signal (Ctrl-C, a scheduler's SIGTERM) reaches each process at its own moment,
   often on another machine; the ranks agree after every unit and all stop at the same one;
+- what an evaluation decided: rank 0 keeps the best and writes the summary, so its decisions (stop
+  early, keep a new best) are every rank's, taken in the same collective after every unit;
 - what a checkpoint holds: the weights are the same on every rank, but a kind's per-rank state
   (each replica's own data and noise streams) is not; rank 0 gathers it so that a resumed job gives
   every rank its own stream back instead of all of them rank 0's.
 
-A kind opts into the second with two methods, `rank_state() -> dict` and `load_rank_state(state)`
-(the GAN kind does). Outside torchrun (world size 1) nothing here runs.
+A kind that trains data-parallel says so with `data_parallel = True` (any other is refused under
+torchrun: its replicas would train N identical copies), and opts into the per-rank state with two
+methods, `rank_state() -> dict` and `load_rank_state(state)` (the GAN kind does both). Outside
+torchrun (world size 1) nothing here runs but the check that no launcher asked for several processes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from rlgen.errors import RlgenError
 from rlgen.logging import console
 
 
@@ -29,11 +34,21 @@ def _device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
-def agree_on_signal(signum: int | None) -> int | None:
-    """The signal any rank received (the largest number if several), on every rank; None if none."""
-    flag = torch.tensor([signum or 0], dtype=torch.int64, device=_device())
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return int(flag.item()) or None
+_ENDS = (None, "stopped_early", "pruned")  # what an evaluation may end a run with
+
+
+def agree_after_unit(signum: int | None, ended: str | None, new_best: bool) -> tuple[int | None, str | None, bool]:
+    """(signal, ended, new_best) on every rank, in one all-reduce after each unit: the signal any
+    rank received (the largest number if several), and rank 0's `ended` ("stopped_early",
+    "pruned" or None) and `new_best`. Every rank follows rank 0's evaluation: it is the one that
+    keeps the best and writes the summary, and a rank that decided otherwise would wait in the
+    checkpoint's gather, a collective the others never reach."""
+    first = dist.get_rank() == 0
+    flags = torch.tensor([signum or 0, _ENDS.index(ended) if first else 0, int(new_best and first)],
+                         dtype=torch.int64, device=_device())
+    dist.all_reduce(flags, op=dist.ReduceOp.MAX)  # the other ranks add 0s to rank 0's decisions
+    sig, end, best = (int(v) for v in flags.tolist())
+    return sig or None, _ENDS[end], bool(best)
 
 
 def gather_rank_states(exp: Any) -> list[Any] | None:
@@ -46,16 +61,34 @@ def gather_rank_states(exp: Any) -> list[Any] | None:
     return states
 
 
-def restore_rank_state(exp: Any, states: list[Any] | None, rank: int, world_size: int) -> None:
+def restore_rank_state(exp: Any, checkpoint: dict[str, Any], rank: int, world_size: int) -> None:
     """Give this rank its own state back from a checkpoint written by a job of the same size, or
-    `None` (the kind makes this rank a fresh one) when the sizes differ or the checkpoint has none."""
+    `None` (the kind makes this rank a fresh one) when the sizes differ, with a warning. One process
+    resuming one process's checkpoint has its state in the experiment's own state_dict: nothing to do."""
     load = getattr(exp, "load_rank_state", None)
-    if not callable(load):
+    saved_world, states = saved_world_size(checkpoint), checkpoint.get("ranks")
+    if not callable(load) or saved_world == world_size == 1:
         return
-    if states is not None and len(states) != world_size and rank == 0:
-        console.print(f"[yellow]warning:[/] the checkpoint was written by {len(states)} processes, this job has "
-                      f"{world_size}: every rank starts a fresh data stream (the weights and optimizers resume)")
-    load(states[rank] if states is not None and len(states) == world_size else None)
+    same = saved_world == world_size and isinstance(states, list) and len(states) == world_size
+    if not same and rank == 0:
+        written = "holds no per-rank state" if saved_world == world_size else \
+            f"was written by {_processes(saved_world)}, this job has {world_size}"
+        console.print(f"[yellow]warning:[/] the checkpoint {written}: each process starts a fresh data stream "
+                      "(the weights and optimizers resume)")
+    load(states[rank] if same else None)
+
+
+def saved_world_size(checkpoint: dict[str, Any]) -> int:
+    """How many processes wrote `checkpoint` (one before rlgen recorded it, unless it holds several
+    ranks' states)."""
+    world, ranks = checkpoint.get("world_size"), checkpoint.get("ranks")
+    if isinstance(world, int) and not isinstance(world, bool) and world >= 1:
+        return world
+    return len(ranks) if isinstance(ranks, list) and ranks else 1
+
+
+def _processes(n: int) -> str:
+    return "1 process" if n == 1 else f"{n} processes"
 
 
 # --- joining the job (the runner, at a run's start) ---
@@ -64,14 +97,64 @@ def restore_rank_state(exp: Any, states: list[Any] | None, rank: int, world_size
 def init_distributed(device: torch.device) -> tuple[int, int]:
     """(rank, world_size): joins the process group when started by torchrun (also with one
     process, so `torchrun --nproc_per_node 1` runs the collective code paths on one GPU)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
-        return 0, 1
     if not dist.is_initialized():
+        if requested_world_size() <= 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
+            return 0, 1
         if device.type == "cuda" and device.index is not None:
             torch.cuda.set_device(device)  # NCCL's object collectives use the current device
         dist.init_process_group(backend=dist_backend(device))
     return dist.get_rank(), dist.get_world_size()
+
+
+# what torch's env:// rendezvous reads; torchrun sets them all
+_LAUNCH_VARS = ("RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def requested_world_size() -> int:
+    """The world size a launcher asks for: the process group's when one is open, else $WORLD_SIZE
+    (1 when unset). A WORLD_SIZE that is no positive integer, or a job that torch's env://
+    rendezvous could not join (RANK, MASTER_ADDR or MASTER_PORT missing or wrong), is an
+    `RlgenError` in one line, before the run writes anything."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    raw = os.environ.get("WORLD_SIZE", "").strip()
+    if not raw and "TORCHELASTIC_RUN_ID" not in os.environ:
+        return 1
+    world = _whole(raw)
+    if world is None or world < 1:
+        raise RlgenError(f"WORLD_SIZE={raw!r} is not a number of processes: start with torchrun, or unset WORLD_SIZE")
+    if world == 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
+        return 1
+    missing = [k for k in _LAUNCH_VARS if not os.environ.get(k, "").strip()]
+    if missing:
+        raise RlgenError(f"WORLD_SIZE={world} is set but {' and '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} not: start with torchrun, or unset WORLD_SIZE")
+    rank, port = _whole(os.environ["RANK"]), _whole(os.environ["MASTER_PORT"])
+    if rank is None or not 0 <= rank < world:
+        raise RlgenError(f"RANK={os.environ['RANK']!r} is no rank of WORLD_SIZE={world} (0 to {world - 1}): start with "
+                         "torchrun, or unset WORLD_SIZE")
+    if port is None or not 0 < port < 65536:
+        raise RlgenError(f"MASTER_PORT={os.environ['MASTER_PORT']!r} is not a port number: start with torchrun, or "
+                         "unset WORLD_SIZE")
+    return world
+
+
+def check_data_parallel(exp: Any, kind: str) -> None:
+    """Under torchrun with several processes, only a kind that averages its gradients over them
+    (`data_parallel = True`, as the GAN kind's) may train: any other would run N identical replicas.
+    Call before the run writes anything."""
+    world = requested_world_size()
+    if world > 1 and not getattr(exp, "data_parallel", False):
+        raise RlgenError(f"kind {kind!r} does not train data-parallel, so {world} torchrun processes would train "
+                         f"{world} identical copies: run it as one process, without torchrun (only a kind with "
+                         "data_parallel = True, such as gan, trains under torchrun)")
+
+
+def _whole(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
 
 
 def dist_backend(device: torch.device) -> str:

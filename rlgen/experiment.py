@@ -18,9 +18,10 @@ run directory, logging, evaluation schedule, checkpoints, resume, early stopping
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Protocol, runtime_checkable
 
 import torch
 
@@ -81,7 +82,9 @@ class ExperimentBase:
 
     Class-level: `config_model` (the pydantic model of its config), `check(cfg)` (cheap problems
     beyond the schema, one line each with a dotted path), `prefers_accelerator` (device: auto
-    picks a GPU only when True). Optional: `modules()` (its torch modules by role, for
+    picks a GPU only when True), `data_parallel` (True: under torchrun its replicas average their
+    gradients and stay one model; torchrun with several processes refuses a kind without it).
+    Optional: `modules()` (its torch modules by role, for
     `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training),
     `rank_state()` / `load_rank_state(state | None)` (what differs between torchrun replicas, such
     as each one's data stream; see rlgen/distributed.py),
@@ -94,6 +97,7 @@ class ExperimentBase:
 
     config_model: ClassVar[type[ExperimentConfig]]
     prefers_accelerator: bool = False
+    data_parallel: ClassVar[bool] = False
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
@@ -158,3 +162,20 @@ def check_of(kind: Any, cfg: ExperimentConfig) -> list[str]:
 def prefers_accelerator(exp: Any) -> bool:
     """Kinds say whether their networks profit from a GPU (an MLP on-policy agent does not)."""
     return bool(getattr(exp, "prefers_accelerator", False))
+
+
+@contextmanager
+def eval_mode(exp: Any) -> Iterator[None]:
+    """The experiment's torch modules (`exp.modules()`) in eval mode within it, and every submodule
+    back in its own mode after. An evaluation never depends on the mode that training (SB3's
+    `train()` ends in train mode) or a caller of `Run.modules()` left them in: no batch statistics,
+    no dropout, no running statistics updated by the evaluation's forward passes."""
+    tops = [m for m in dict(getattr(exp, "modules", dict)()).values() if isinstance(m, torch.nn.Module)]
+    modes = [(m, m.training) for top in tops for m in top.modules()]  # SB3's DQN target net stays in eval: per module
+    for top in tops:
+        top.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode

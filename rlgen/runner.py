@@ -20,16 +20,16 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 
 from rlgen import checkpoint, distributed, plain, rundir, transfer
 from rlgen.config import ExperimentConfig
 from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
-from rlgen.experiment import Experiment, RunContext, prefers_accelerator
+from rlgen.experiment import Experiment, RunContext, eval_mode, prefers_accelerator
 from rlgen.logging import Logger, console
 from rlgen.process import choose_device, default_threads, process_state_kept, rng_state, seed_everything, set_rng_state
 from rlgen.registry import registered_names_only
@@ -78,6 +78,7 @@ class Runner:
     def run(self) -> dict[str, Any]:
         """Train to the end. A resumed run writes nothing into its directory until the checkpoint
         is restored: a resume that fails leaves every file of the run as it was."""
+        distributed.check_data_parallel(self.exp, self.cfg.kind)  # a bad torchrun job: refused before any file
         device = choose_device(self.cfg.device, prefers_accelerator(self.exp))  # before anything is created
         self.device = device
         owns_group = not distributed.is_initialized()
@@ -135,7 +136,7 @@ class Runner:
         seed_everything(self.cfg.seed)
         self.logger = Logger([])  # sinks join once the run's files may be written
         self.files = RunFiles(self.cfg, self.run_dir, self.rank)
-        self.scorer = Scorer(self.cfg.train.early_stop, self.state, self.logger)
+        self.scorer = Scorer(self.cfg.train.early_stop, self.state, self.logger, quiet=self.rank != 0)
         self.divergence = DivergenceWatch(self.run_dir)
         ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size)
         status = "failed"
@@ -184,15 +185,19 @@ class Runner:
                     metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
                     self.logger.log(metrics, exp.global_step)
                     bar.update(task, completed=exp.global_step, description=bar_text(self.logger.last))
-                    if exp.global_step >= st.next_eval:
-                        if self._evaluate():
-                            status = st.stopped = "pruned" if self.pruned else "stopped_early"
-                    if self.world_size > 1:  # a signal reaches each process (each node) at its own moment
-                        self._stop_signal = distributed.agree_on_signal(self._stop_signal)
-                    # a new best forces a checkpoint to keep as best; under torchrun the regular
-                    # schedule only, since every rank must checkpoint (gather its state) together
-                    forced = self.scorer.new_best and self.world_size == 1
-                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal or forced:
+                    ended = None
+                    if exp.global_step >= st.next_eval and self._evaluate():
+                        ended = "pruned" if self.pruned else "stopped_early"
+                    if self.world_size > 1:  # a signal reaches each process (each node) at its own moment;
+                        # an evaluation's decisions are rank 0's, so that all ranks checkpoint together
+                        self._stop_signal, ended, self.scorer.new_best = distributed.agree_after_unit(
+                            self._stop_signal, ended, self.scorer.new_best)
+                        self.pruned = ended == "pruned"
+                    if ended is not None:
+                        status = st.stopped = ended
+                    # a new best forces a checkpoint, to keep as best
+                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal \
+                            or self.scorer.new_best:
                         self._checkpoint()
                     if status != "completed":  # the run is over, whatever signal came during its last evaluation
                         return status
@@ -265,6 +270,7 @@ class Runner:
             "config": self.cfg.model_dump(mode="json"),
             "rng": rng_state(),
             "ranks": ranks,  # each replica's own state (data streams), when the kind has one
+            "world_size": self.world_size,  # a resume by a job of another size starts fresh streams
         }
         bad = plain.non_finite(state["experiment"])
         if bad is not None:
@@ -310,12 +316,12 @@ class Runner:
                 and self.exp.global_step >= saved_train["total_steps"]:
             self.state.stopped = None  # stopped at its budget by an rlgen that did not yet call that completed
         set_rng_state(state.get("rng"))
-        if self.world_size > 1:
-            distributed.restore_rank_state(self.exp, state.get("ranks"), self.rank, self.world_size)
+        distributed.restore_rank_state(self.exp, state, self.rank, self.world_size)
         if device.type == "cuda" and self.rank == 0:
             console.print("[yellow]warning:[/] resuming on CUDA: GPU kernels are not bitwise deterministic, so the "
                           "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
-        console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
+        if self.rank == 0:
+            console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
 
     def _nothing_left(self) -> bool:
         """A resumed run that has nothing to train or evaluate: it ended (its budget, or an
@@ -328,7 +334,7 @@ class Runner:
         """The status of a run that had nothing left; its summary is written again only when it is
         missing or says otherwise (a run interrupted in its last unit, killed before its summary)."""
         st, status = self.state, self.state.stopped or "completed"
-        if st.stopped is not None and self.cfg.train.total_steps > self.exp.global_step:
+        if st.stopped is not None and self.cfg.train.total_steps > self.exp.global_step and self.rank == 0:
             why = "was pruned" if st.stopped == "pruned" else "stopped early"
             console.print(f"this run {why} at step {self.exp.global_step:,} (train.early_stop: "
                           f"{self.cfg.train.early_stop.metric}), so a larger train.total_steps alone trains no more; "
@@ -354,8 +360,9 @@ class Runner:
         if self._stop_signal is not None:  # a second Ctrl-C: the user means it
             raise KeyboardInterrupt
         self._stop_signal = signum
-        console.print(f"\n[yellow]{signal.Signals(signum).name}[/]: finishing this unit, writing a checkpoint "
-                      "(press Ctrl-C again to abort without one)")
+        if self.rank == 0:  # the others stop with it: every rank learns of a signal after the unit
+            console.print(f"\n[yellow]{signal.Signals(signum).name}[/]: finishing this unit, writing a checkpoint "
+                          "(press Ctrl-C again to abort without one)")
 
     def _announce(self, device: torch.device) -> None:
         if self.rank != 0:
@@ -367,23 +374,6 @@ class Runner:
     def exit_code(self) -> int:
         """Shell convention for a run ended by a signal: 128 + the signal number."""
         return 128 + self._stop_signal if self._stop_signal else 0
-
-
-@contextmanager
-def eval_mode(exp: Any) -> Iterator[None]:
-    """The experiment's torch modules (`exp.modules()`) in eval mode within it, and every submodule
-    back in its own mode after. An evaluation never depends on the mode that training (SB3's
-    `train()` ends in train mode) or a caller of `Run.modules()` left them in: no batch statistics,
-    no dropout, no running statistics updated by the evaluation's forward passes."""
-    tops = [m for m in dict(getattr(exp, "modules", dict)()).values() if isinstance(m, torch.nn.Module)]
-    modes = [(m, m.training) for top in tops for m in top.modules()]  # SB3's DQN target net stays in eval: per module
-    for top in tops:
-        top.eval()
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def _interrupt(signum: int, frame: Any) -> None:

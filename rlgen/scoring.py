@@ -23,10 +23,11 @@ from rlgen.run_state import RunState
 
 
 class Scorer:
-    """Best, target and patience by the early-stop metric `stop.metric`, kept in `state`."""
+    """Best, target and patience by the early-stop metric `stop.metric`, kept in `state`; `quiet`:
+    its warnings unsaid (a torchrun rank other than 0, whose evaluations rank 0's repeat)."""
 
-    def __init__(self, stop: EarlyStopConfig, state: RunState, logger: Logger):
-        self.stop, self.state, self.logger = stop, state, logger
+    def __init__(self, stop: EarlyStopConfig, state: RunState, logger: Logger, quiet: bool = False):
+        self.stop, self.state, self.logger, self.quiet = stop, state, logger, quiet
         self.new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
         self._nan_warned = False  # ... or NaN: said once
@@ -38,9 +39,9 @@ class Scorer:
             self._metric_warned = True
             known = sorted(k for k, v in metrics.items() if scalar(v))
             close = difflib.get_close_matches(self.stop.metric, known, n=1)
-            console.print(f"[yellow]warning:[/] train.early_stop.metric {self.stop.metric!r} is not among this run's "
-                          f"evaluation metrics{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint "
-                          f"is kept and nothing stops early; it logs {', '.join(known) or 'none'}")
+            self._say(f"[yellow]warning:[/] train.early_stop.metric {self.stop.metric!r} is not among this run's "
+                      f"evaluation metrics{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint "
+                      f"is kept and nothing stops early; it logs {', '.join(known) or 'none'}")
         return self._update(value, step)
 
     def _update(self, value: Any, step: int) -> bool:
@@ -94,8 +95,8 @@ class Scorer:
         else:
             rule = ("a NaN is never the best and counts as no improvement toward train.early_stop.patience "
                     f"({stop_cfg.patience})")
-        console.print(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is NaN at step {step:,}: "
-                      f"{rule} (said once)")
+        self._say(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is NaN at step {step:,}: "
+                  f"{rule} (said once)")
 
     def rescore(self, saved: Mapping[str, Any]) -> None:
         """A resume that changes `train.early_stop` (`saved`: the checkpoint's): a best by another
@@ -107,13 +108,17 @@ class Scorer:
         if (saved.get("metric"), saved.get("mode", "max")) != (stop.metric, stop.mode):
             st.best = st.best_step = st.top = None
             st.evals_since_best = 0
-            console.print(f"early_stop is now {stop.metric} ({stop.mode}): the best checkpoint is chosen afresh "
-                          "from the next evaluation")
+            self._say(f"early_stop is now {stop.metric} ({stop.mode}): the best checkpoint is chosen afresh "
+                      "from the next evaluation")
         if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
             st.target_reached = None
         if any(saved.get(k) != getattr(stop, k) for k in ("metric", "mode", "target", "patience")) or (
                 saved.get("min_delta", 0.0) != stop.min_delta):  # a run saved before min_delta: it was 0
             st.stopped = None  # another stopping rule: the run goes on under it
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            console.print(text)
 
     def repair_best(self, ckpt_dir: Path) -> None:
         """`checkpoints/best/` is marked just after its step is saved; a run killed in between

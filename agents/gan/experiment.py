@@ -36,6 +36,7 @@ class GANExperiment(ExperimentBase):
     """A generator and a discriminator on rlgen backbones, trained against each other."""
 
     config_model = GANConfig
+    data_parallel = True  # under torchrun the players average their gradients (rlgen.agents.gan.ddp)
 
     def __init__(self, cfg: GANConfig):
         self.cfg = cfg

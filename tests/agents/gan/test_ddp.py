@@ -17,16 +17,35 @@ ROOT = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
 
 
-def torchrun(cmd: list[str], out: Path) -> subprocess.CompletedProcess:
+def torchrun(cmd: list[str], out: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run `cmd` once more, with `out` emptied, when a rank was aborted by `std::terminate` (SIGABRT,
     seen once at startup on a loaded CI machine; gloo has open reports of such aborts, e.g.
-    pytorch/gloo#514); any other failure, or the same one twice, is the test's."""
-    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, cwd=ROOT)
+    pytorch/gloo#514); any other failure, or the same one twice, is the test's. `timeout`: ranks
+    that disagree wait in a collective forever; a test that checks they agree fails instead."""
+    done = _run_job(cmd, timeout)
     if done.returncode != 0 and "terminate called" in done.stderr and "SIGABRT" in done.stderr:
         shutil.rmtree(out)
         out.mkdir()
-        done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, cwd=ROOT)
+        done = _run_job(cmd, timeout)
     return done
+
+
+def _run_job(cmd: list[str], timeout: float | None) -> subprocess.CompletedProcess:
+    """`cmd`; past `timeout` the test fails, and the job is stopped: SIGTERM to torchrun, which
+    passes it on and kills the workers that do not end (killing torchrun alone would leave its
+    workers, each in a session of its own, waiting in their collective)."""
+    job = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = job.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        job.terminate()
+        try:
+            job.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            job.kill()
+            job.communicate()
+        pytest.fail(f"still running after {timeout} s (ranks waiting in a collective?): {' '.join(cmd)}")
+    return subprocess.CompletedProcess(cmd, job.returncode, stdout, stderr)
 
 
 def read_ranks(out: Path, world: int) -> list[list[str]]:

@@ -1,0 +1,161 @@
+"""The runner under torchrun: what its ranks agree on, and the jobs it refuses.
+
+Several gloo processes on one CPU (tests/runner/torchrun_worker.py, the toy kind declaring
+data-parallel training as a plugin kind may): a new best forces a checkpoint on every rank, as with
+one process; rank 0's evaluation decides for all; only rank 0 speaks; a resume by a job of another
+size warns and starts fresh per-rank state. In this process: a kind that does not train
+data-parallel, and a torchrun environment that cannot be joined, are refused in one line before any
+file is written.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from rlgen import checkpoint
+from rlgen.cli import main
+from tests.agents.gan.test_ddp import torchrun
+
+WORKER = Path(__file__).with_name("torchrun_worker.py")
+
+
+def launch(out: Path, nproc: int, **settings: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The worker as `nproc` torchrun processes (as one plain process for 1): its console output
+    and what each rank wrote."""
+    out.mkdir(parents=True)
+    cmd = [str(WORKER), str(out), json.dumps(settings)]
+    if nproc > 1:
+        cmd = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cmd]
+    done = torchrun([sys.executable, *cmd], out, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout + done.stderr, [json.loads((out / f"rank{r}.json").read_text()) for r in range(nproc)]
+
+
+def best_of(run_dir: Path) -> tuple[int, dict[str, torch.Tensor]]:
+    """The step checkpoints/best/ keeps (summary.json names the same) and its model's weights."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    best = run_dir / "checkpoints" / "best"
+    step = int((best / "step").read_text())
+    assert summary["best"]["global_step"] == step
+    state = checkpoint.read(best)
+    assert state["global_step"] == step
+    return step, state["experiment"]["model"]
+
+
+# a new best at the first evaluation (step 20), off the checkpoint schedule (every 60)
+BEST_OFF_SCHEDULE = {"total_steps": 60, "eval_every": 20, "checkpoint_every": 60,
+                     "early_stop": {"metric": "eval/score", "mode": "max", "target": 5.0}}
+
+
+@pytest.mark.slow
+def test_two_processes_keep_the_best_checkpoint_one_process_keeps(tmp_path):
+    """Rank 0's scores put the best at step 20; rank 1's, at step 40, where they also reach the
+    target: every rank follows rank 0, checkpoints at step 20 with it, and trains on to the end."""
+    runs = str(tmp_path / "runs")
+    _, ranks = launch(tmp_path / "two", 2, runs=runs, train=BEST_OFF_SCHEDULE, scores=[[1, 0, 0], [0, 9, 0]])
+    assert [(r["status"], r["global_step"]) for r in ranks] == [("completed", 60)] * 2
+    _, (one,) = launch(tmp_path / "one", 1, runs=runs, train=BEST_OFF_SCHEDULE, scores=[[1, 0, 0]])
+    two_step, two_weights = best_of(Path(ranks[0]["run_dir"]))
+    one_step, one_weights = best_of(Path(one["run_dir"]))
+    assert two_step == one_step == 20
+    # the toy's replicas train alike, and as one process does: the same weights kept as best
+    assert two_weights.keys() == one_weights.keys()
+    assert all(torch.equal(two_weights[k], one_weights[k]) for k in one_weights)
+
+
+@pytest.mark.slow
+def test_a_signal_is_announced_once_and_the_same_size_resumes_each_ranks_state(tmp_path):
+    runs = str(tmp_path / "runs")
+    train = {"total_steps": 60, "eval_every": 20, "early_stop": {"metric": "eval/nothing"}}
+    said, ranks = launch(tmp_path / "a", 2, runs=runs, train=train, toy={"on_unit": "sigterm", "signal_at": 20})
+    assert [(r["status"], r["global_step"]) for r in ranks] == [("interrupted", 20)] * 2
+    assert said.count("SIGTERM: finishing this unit") == 1, said  # every rank was signalled; rank 0 speaks
+    assert said.count("'eval/nothing' is not among") == 1, said  # every rank evaluated; rank 0 speaks
+    said, ranks = launch(tmp_path / "b", 2, runs=runs, train=train, resume=ranks[0]["run_dir"])
+    assert said.count("resumed from step 20") == 1, said
+    assert "fresh data stream" not in said
+    assert [r["given"] for r in ranks] == [{"rank": 0, "step": 20}, {"rank": 1, "step": 20}]
+
+
+@pytest.mark.slow
+def test_a_resume_by_a_job_of_another_size_warns_and_starts_fresh_streams(tmp_path):
+    runs = str(tmp_path / "runs")
+    said, (one,) = launch(tmp_path / "a", 1, runs=runs, train={"total_steps": 20, "eval_every": 20})
+    assert one["given"] == "not called"  # one process's own state is in the experiment's state_dict
+    said, ranks = launch(tmp_path / "b", 2, runs=runs, train={"total_steps": 40, "eval_every": 20},
+                         resume=one["run_dir"])
+    assert said.count("written by 1 process, this job has 2: each process starts a fresh data stream") == 1, said
+    assert said.count("resumed from step 20") == 1, said
+    assert [r["given"] for r in ranks] == ["fresh", "fresh"]
+    said, (again,) = launch(tmp_path / "c", 1, runs=runs, train={"total_steps": 60, "eval_every": 20},
+                            resume=one["run_dir"])
+    assert said.count("written by 2 processes, this job has 1: each process starts a fresh data stream") == 1, said
+    assert (again["given"], again["global_step"]) == ("fresh", 60)
+
+
+# --- refused in this process, before any file ---------------------------------------------------
+
+
+@pytest.fixture
+def torchrun_env(monkeypatch):
+    """A clean torchrun environment to fill in; joining a process group fails the test (rather than
+    waiting for ranks that never come)."""
+    for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(k, raising=False)
+
+    def joined(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("joined a process group")
+
+    monkeypatch.setattr(dist, "init_process_group", joined)
+    return lambda **env: [monkeypatch.setenv(k, v) for k, v in env.items()]
+
+
+FULL = {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+
+
+def test_a_kind_that_does_not_train_data_parallel_is_refused_under_torchrun(tmp_path, torchrun_env, capsys):
+    torchrun_env(**FULL)
+    assert main(["train", "ppo_cartpole", f"logging.dir={tmp_path / 'runs'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: kind 'rl' does not train data-parallel") and "\n" not in err, err
+    assert "without torchrun" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_gan_kind_declares_data_parallel_training(tmp_path, torchrun_env):
+    """...so under the same environment it goes on to join the group."""
+    torchrun_env(**FULL)
+    with pytest.raises(AssertionError, match="joined a process group"):
+        main(["train", str(_gan_yaml(tmp_path)), f"logging.dir={tmp_path / 'runs'}"])
+
+
+@pytest.mark.parametrize("env, said", [
+    ({"WORLD_SIZE": "2", "RANK": "0"}, "WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT are not"),
+    ({**FULL, "MASTER_ADDR": ""}, "WORLD_SIZE=2 is set but MASTER_ADDR is not"),
+    ({"WORLD_SIZE": "two"}, "WORLD_SIZE='two' is not a number of processes"),
+    ({"WORLD_SIZE": "0"}, "WORLD_SIZE='0' is not a number of processes"),
+    ({**FULL, "RANK": "2"}, "RANK='2' is no rank of WORLD_SIZE=2"),
+    ({**FULL, "MASTER_PORT": "http"}, "MASTER_PORT='http' is not a port number"),
+])
+def test_a_torchrun_environment_that_cannot_be_joined_is_one_line(env, said, tmp_path, torchrun_env, capsys):
+    torchrun_env(**env)
+    assert main(["train", str(_gan_yaml(tmp_path)), f"logging.dir={tmp_path / 'runs'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {said}") and "\n" not in err, err
+    assert err.endswith("start with torchrun, or unset WORLD_SIZE")
+    assert not (tmp_path / "runs").exists()
+
+
+def _gan_yaml(tmp_path: Path) -> Path:
+    path = tmp_path / "gan.yaml"
+    path.write_text("name: gan_tiny\nkind: gan\ndevice: cpu\ndata: {source: ring8}\n"
+                    "generator: {backbone: {type: mlp, hidden: [16]}}\n"
+                    "discriminator: {backbone: {type: mlp, hidden: [16]}}\n"
+                    "train: {total_steps: 20, eval_every: 10, progress: false}\n"
+                    "logging: {wandb: {mode: disabled}}\n")
+    return path
