@@ -104,7 +104,7 @@ def _check_same_queue(queue: Any, seeds: Sequence[int], config: dict[str, Any]) 
     if held is not None and list(held) != list(seeds):
         raise RlgenError(f"queue {queue.study_name!r} holds seeds {_ranges(held)}, not {_ranges(seeds)}: "
                          "give the same --seeds, or another --study")
-    changed = [] if attrs.get("config") is None else _changed(attrs["config"], config)
+    changed = [] if attrs.get("config") is None else changed_keys(attrs["config"], config)
     if changed:
         raise RlgenError(_other_config(queue.study_name, attrs["config"], config, changed))
     if held is None:
@@ -113,7 +113,7 @@ def _check_same_queue(queue: Any, seeds: Sequence[int], config: dict[str, Any]) 
         queue.set_user_attr("config", config)
 
 
-def _changed(held: dict[str, Any], config: dict[str, Any]) -> list[str]:
+def changed_keys(held: dict[str, Any], config: dict[str, Any]) -> list[str]:
     """The dotted keys whose values differ (compared as JSON text: a NaN equals a NaN)."""
 
     def text(flat: dict[str, Any], key: str) -> str | None:
@@ -122,16 +122,20 @@ def _changed(held: dict[str, Any], config: dict[str, Any]) -> list[str]:
     return [k for k in dict.fromkeys([*held, *config]) if text(held, k) != text(config, k)]
 
 
-def _other_config(name: str, held: dict[str, Any], config: dict[str, Any], keys: list[str]) -> str:
-    """One line: the first keys in which this worker's config differs from the queue's."""
+def shown_changes(held: dict[str, Any], config: dict[str, Any], keys: list[str], then: str, now: str) -> str:
+    """The first three `keys` as `key: <held> <then>, <config> <now>`, and how many more."""
 
     def value(flat: dict[str, Any], key: str) -> str:
         return show(flat[key]) if key in flat else "(none)"
 
-    shown = ", ".join(f"{k}: {value(held, k)} in the queue, {value(config, k)} here" for k in keys[:3])
-    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
-    return (f"queue {name!r} runs another config ({shown}{more}): its seeds would be reported as one config's runs; "
-            "give the queue's config and overrides, or another --study")
+    shown = ", ".join(f"{k}: {value(held, k)} {then}, {value(config, k)} {now}" for k in keys[:3])
+    return shown + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def _other_config(name: str, held: dict[str, Any], config: dict[str, Any], keys: list[str]) -> str:
+    """One line: the first keys in which this worker's config differs from the queue's."""
+    return (f"queue {name!r} runs another config ({shown_changes(held, config, keys, 'in the queue', 'here')}): its "
+            "seeds would be reported as one config's runs; give the queue's config and overrides, or another --study")
 
 
 def _ranges(seeds: Sequence[int]) -> str:

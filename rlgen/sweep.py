@@ -40,6 +40,7 @@ from rlgen.config import ConfigError, ExperimentConfig, _override, save_config, 
 from rlgen.errors import RlgenError, shell_line
 from rlgen.identity import MAX_LEN, clip, describe
 from rlgen.logging import console
+from rlgen.seeds_queue import changed_keys, queue_config, shown_changes
 from rlgen.study_queue import (StudyProgress, first_attempt, open_study, run_value, short, shown_url, status_table,
                                train_trial, work)
 # the sweep file, its schema and the Optuna objects it describes live in rlgen.sweep_spec; the names
@@ -156,16 +157,20 @@ class Sweep:
     def _check_setup(self, study: Any, record: bool = True) -> None:
         """A study continued with another metric or objective holds values of another quantity:
         refuse (the direction, Optuna's own, is checked when the study opens). With another base
-        config, overrides or space its runs are not comparable side by side: say so (workers of one
-        sweep share one setup). A seed queue's study is refused: its seed runs would count as this
+        config (its name, or its values: the file edited since), overrides or space its runs are not
+        comparable side by side: say so (workers of one sweep share one setup). A seed queue's study is refused: its seed runs would count as this
         sweep's trials. `record`: write the setup into a study that has none yet."""
         seeds = study.user_attrs.get("seeds")
         if seeds is not None:  # rlgen train --seeds refuses a sweep's study the same way (rlgen/seeds_queue.py)
             raise RlgenError(f"study {self.spec.study!r} is a queue of {len(seeds)} seeds (rlgen train --seeds), not "
                              "a sweep: its seed runs would be ranked as this sweep's trials; give the sweep a study "
                              "of its own (study: NAME in the sweep file, or --study NEW_NAME)")
+        swept = tuple(self.spec.space)
+        values = {k: v for k, v in queue_config(self.base).items()  # the base config's own values, not the swept
+                  if not any(k == s or k.startswith(f"{s}.") for s in swept)}
         setup = {"config": str(Path(self.spec.config).name), "overrides": list(self.spec.overrides),
-                 "space": sorted(self.spec.space), "metric": self.metric, "objective": self.spec.objective}
+                 "space": sorted(self.spec.space), "metric": self.metric, "objective": self.spec.objective,
+                 "values": values}
         before = study.user_attrs.get("rlgen_setup")
         if before is None:
             if record:
@@ -179,12 +184,16 @@ class Sweep:
                              f"{' and '.join(repr(setup[k]) for k in valued)}: they cannot be ranked with this "
                              f"sweep's; set {', '.join(f'{k}: {before[k]}' for k in valued)} in the sweep file, "
                              "or start a new study with --study NEW_NAME")
-        changed = [k for k in setup if before[k] != setup[k]]
+        changed = [k for k in setup if k != "values" and before[k] != setup[k]]
         if changed:
-            console.print(f"[yellow]warning:[/] study {self.spec.study!r} was started with other {', '.join(changed)} "
-                          f"({before[changed[0]]} against {setup[changed[0]]}): its earlier trials are ranked with "
-                          "these as if comparable; give this setup a study name of its own (study: NAME in the "
-                          "sweep file) to keep them apart", soft_wrap=True)
+            what = f"{', '.join(changed)} ({before[changed[0]]} against {setup[changed[0]]})"
+        elif edited := changed_keys(before["values"], values):  # the same file and overrides, the file edited since
+            what = f"values in {setup['config']} ({shown_changes(before['values'], values, edited, 'then', 'now')})"
+        else:
+            return
+        console.print(f"[yellow]warning:[/] study {self.spec.study!r} was started with other {what}: its earlier "
+                      "trials are ranked with these as if comparable; give this setup a study name of its own "
+                      "(study: NAME in the sweep file) to keep them apart", soft_wrap=True)
 
     def status(self) -> Any:
         """The study's trials as a table (`rlgen sweep --status`), without running any."""

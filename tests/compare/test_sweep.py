@@ -36,9 +36,9 @@ def test_runner_on_eval_hook_stops_with_status_pruned(tmp_path):
     assert Runner(cfg, Toy(cfg)).run()["status"] == "completed"
 
 
-def toy_sweep(tmp_path: Path, pruner: dict, n_trials: int = 3, **more: object) -> Sweep:
+def toy_sweep(tmp_path: Path, pruner: dict, n_trials: int = 3, train: dict | None = None, **more: object) -> Sweep:
     base = tmp_path / "toy.yaml"
-    base.write_text(yaml.safe_dump(toy_config(tmp_path)))
+    base.write_text(yaml.safe_dump(toy_config(tmp_path, **(train or {}))))
     spec = SweepConfig.model_validate({
         "config": str(base), "study": "toy_study", "n_trials": n_trials, "sampler": {"type": "random", "seed": 2},
         "pruner": pruner, "space": {"x": {"type": "int", "low": 1, "high": 10},
@@ -86,6 +86,16 @@ def test_rerun_continues_the_study(tmp_path, capsys):
     toy_sweep(tmp_path, {"type": "none"}, n_trials=4, overrides=["train.total_steps=60"]).run()
     err = " ".join(capsys.readouterr().err.split())
     assert "warning: study 'toy_study' was started with other overrides ([] against ['train.total_steps=60'])" in err
+
+
+def test_a_rerun_after_its_base_file_was_edited_says_which_values_changed(tmp_path, capsys):
+    toy_sweep(tmp_path, {"type": "none"}, n_trials=2).run()
+    toy_sweep(tmp_path, {"type": "none"}, n_trials=3, train={"eval_every": 10}).run()  # the same values again
+    assert "warning" not in capsys.readouterr().err
+    toy_sweep(tmp_path, {"type": "none"}, n_trials=4, train={"total_steps": 60}).run()  # toy.yaml edited
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("warning: study 'toy_study' was started with other values in toy.yaml (train.total_steps: 50 then, 60 "
+            "now): its earlier trials are ranked with these as if comparable") in err
 
 
 @pytest.mark.parametrize("change, message", [
