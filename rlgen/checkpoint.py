@@ -33,18 +33,18 @@ from typing import Any, Iterator
 import torch
 
 from rlgen import plain
-from rlgen.checkpoint_legacy import (OLD_FORMAT_GLOBALS, TRUST_HINT, UnsafeCheckpointError, globals_in, load_trusted,
-                                     trusted, unpickle)
-from rlgen.checkpoint_select import (BEST, FINISHED, LATEST, STATE, CheckpointChoiceError, best, candidates,
+from rlgen.checkpoint_legacy import (NEW_ONLY, OLD_FORMAT_GLOBALS, TRUST_HINT, UnsafeCheckpointError, globals_in,
+                                     load_trusted, trusted, unpickle)
+from rlgen.checkpoint_select import (BEST, CHOICES, FINISHED, LATEST, STATE, CheckpointChoiceError, best, candidates,
                                      latest, run_status, select, step_of)
 from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console, disk_error
 
 __all__ = [  # what the other modules name as rlgen.checkpoint.X: the whole checkpoint, whichever module holds it
-    "BEST", "CHECKSUM", "FINISHED", "FORMAT", "LATEST", "OLD_FORMAT_GLOBALS", "RESUME_ONLY", "STATE",
-    "TRUST_HINT", "CheckpointChoiceError", "UnsafeCheckpointError", "best", "candidates", "count", "latest", "load",
-    "mark_best", "model_only", "read", "resuming", "run_status", "save", "select", "step_of", "to_use", "trusted",
-    "unpickle",
+    "BEST", "CHECKSUM", "CHOICES", "FINISHED", "FORMAT", "LATEST", "NEW_ONLY", "OLD_FORMAT_GLOBALS", "RESUME_ONLY",
+    "STATE", "TRUST_HINT", "CheckpointChoiceError", "UnsafeCheckpointError", "best", "candidates", "count", "latest",
+    "load", "mark_best", "model_only", "read", "resuming", "run_status", "save", "select", "step_of", "to_use",
+    "trusted", "unpickle",
 ]
 
 CHECKSUM = "state.pt.sha256"

@@ -17,7 +17,8 @@ LATEST = "latest"
 BEST = "best"  # checkpoints/best/: the checkpoint of the best evaluation, kept beside the last k
 STATE = "state.pt"
 FINISHED = ("completed", "stopped_early", "pruned")  # summary.json statuses of a run that ended on its own
-CHOICES = ("best", "latest", "step_N")
+CHOICE_WORDS = ("best", "latest", "step_N")
+CHOICES = "best, latest or step_N"  # as a command line says them
 
 
 def step_of(path: Path) -> int:
@@ -188,7 +189,7 @@ def _by_name(run_dir: Path, which: str) -> tuple[Path, Path, str]:
         target = Path(text)
         if target.parent.resolve() != ckpt_dir.resolve():
             raise CheckpointChoiceError(lambda o: f"{o.given(str(which))} is not a checkpoint of {run_dir}; "
-                                        f"use {o.values(*CHOICES)}")
+                                        f"use {o.values(*CHOICE_WORDS)}")
     if not (target / STATE).is_file() and (kept := best(ckpt_dir)) is not None and target.parent == ckpt_dir \
             and step_of(kept) >= 0 and target.name == f"step_{step_of(kept)}":
         return run_dir, kept, target.name  # pruned from the last k, kept as best: the same state
@@ -196,7 +197,7 @@ def _by_name(run_dir: Path, which: str) -> tuple[Path, Path, str]:
         steps = sorted((p for p in ckpt_dir.glob("step_*") if (p / STATE).is_file()), key=step_of)
         have = ", ".join([p.name for p in steps] + ([BEST] if best(ckpt_dir) is not None else [])) or "none"
         raise CheckpointChoiceError(lambda o: f"no checkpoint {which!r} in {run_dir}: it has {have} "
-                                    f"({o.name} takes {o.values(*CHOICES)})")
+                                    f"({o.name} takes {o.values(*CHOICE_WORDS)})")
     return run_dir, target, "best" if target.name == BEST else target.name
 
 
