@@ -45,6 +45,10 @@ class RunContext:
     rank: int = 0  # this process's rank under torchrun (DDP); 0 when not distributed
     world_size: int = 1
     training: bool = True  # False: a finished run loaded to act, evaluate or export (`rlgen.load_run`)
+    # True: training goes on from a checkpoint (`--resume`), whose state `load_state_dict` gets after
+    # setup. Its config trained already: what a new run is refused (a key an older rlgen allowed)
+    # is at most a warning there, as the run cannot change it
+    resumed: bool = False
 
     @property
     def media_dir(self) -> Path:

@@ -72,6 +72,25 @@ def _keep_rows(path: Path, keep: int | None) -> int:
     return keep
 
 
+def kept_elapsed_s(path: Path, keep: int | None) -> float | None:
+    """The largest time/elapsed_s among the first `keep` rows of a metrics.jsonl (None: all of
+    them), or None where none has one: where a resume that keeps those rows goes on with the clock
+    when its checkpoint did not keep the clock itself (written by an older rlgen)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    seen = []
+    for line in lines[:keep]:
+        try:
+            value = json.loads(line).get("time/elapsed_s")
+        except (ValueError, AttributeError):  # a cut-off or foreign row carries no clock
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            seen.append(float(value))
+    return max(seen, default=None)
+
+
 def _drop_cut_off_row(path: Path) -> None:
     """A run killed mid-write leaves its last row cut off (no newline): a resume appending after
     it would join the two into one corrupt line, so the cut-off part goes first."""

@@ -30,7 +30,7 @@ from rlgen import checkpoint, distributed, plain, rundir, transfer
 from rlgen.config import ExperimentConfig
 from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, eval_mode, prefers_accelerator
-from rlgen.logging import Logger, console
+from rlgen.logging import Logger, console, kept_elapsed_s
 from rlgen.process import choose_device, default_threads, process_state_kept, rng_state, seed_everything, set_rng_state
 from rlgen.registry import registered_names_only
 from rlgen.run_files import RunFiles, bar_text, progress
@@ -138,7 +138,8 @@ class Runner:
         self.files = RunFiles(self.cfg, self.run_dir, self.rank)
         self.scorer = Scorer(self.cfg.train.early_stop, self.state, self.logger, quiet=self.rank != 0)
         self.divergence = DivergenceWatch(self.run_dir)
-        ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size)
+        ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size,
+                         resumed=resume_state is not None)
         status = "failed"
         try:
             if resume_state is None:
@@ -307,9 +308,13 @@ class Runner:
         checkpoint.count(self.exp.global_step, f"cannot resume {self.run_dir}: its checkpoint's step")
         for k, v in saved.items():
             setattr(self.state, k, v)  # the eval/checkpoint schedule, best-so-far and clocks carry over
-        # time/elapsed_s goes on from the checkpoint, as eval/wall_time_s does (a checkpoint written
-        # before the logger's clock was kept: its training clock, the nearest it has)
-        self.logger.continue_clock(self.state.train_time_s if self.state.elapsed_s is None else self.state.elapsed_s)
+        # time/elapsed_s goes on from the checkpoint, as eval/wall_time_s does. A checkpoint written before
+        # the logger's clock was kept: the latest clock of the rows it keeps (train_time_s leaves out setup,
+        # so it would go backwards), its training clock where none has one
+        elapsed = self.state.elapsed_s
+        if elapsed is None:
+            elapsed = kept_elapsed_s(self.run_dir / "metrics.jsonl", self.state.metrics_rows)
+        self.logger.continue_clock(self.state.train_time_s if elapsed is None else elapsed)
         saved_train = (state.get("config") or {}).get("train") or {}
         self.scorer.rescore(saved_train.get("early_stop") or {})
         if self.state.stopped is not None and real(saved_train.get("total_steps")) \

@@ -75,13 +75,8 @@ RECURRENT_LSTM_KEYS = ("type", "hidden_size", "num_layers")
 
 
 def unused_by_recurrent_lstm(backbone: BackboneConfig) -> list[str]:
-    """An lstm backbone under recurrent_ppo is sb3-contrib's own LSTM, which takes its size and depth
-    only: any other key set away from its default would be dropped without a word."""
-    unused = {k: v for k, v in backbone.model_dump(exclude_defaults=True).items() if k not in RECURRENT_LSTM_KEYS}
-    if not unused:
-        return []
-    listed = ", ".join(k if isinstance(v, dict) else f"{k}: {v}" for k, v in unused.items())
-    return [f"agent.policy.backbone: under recurrent_ppo an lstm backbone is sb3-contrib's own LSTM, which takes "
-            f"hidden_size and num_layers only, so {listed} would have no effect; remove "
-            f"{'it' if len(unused) == 1 else 'them'}, or use algo: ppo with env.history: {{length: N}} for rlgen's "
-            "lstm over a window of past steps"]
+    """The keys of an lstm backbone under recurrent_ppo that sb3-contrib's own LSTM ignores (it
+    takes its size and depth only) set away from their defaults, each as the config spells it
+    (`activation: relu`; a mapping by its key alone)."""
+    unused = backbone.model_dump(exclude_defaults=True).items()
+    return [k if isinstance(v, dict) else f"{k}: {v}" for k, v in unused if k not in RECURRENT_LSTM_KEYS]

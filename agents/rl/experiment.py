@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import ValidationError
+from rich.markup import escape
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
@@ -76,14 +77,13 @@ class RLExperiment(ExperimentBase):
             problems.append(f"agent.policy.backbone.type: a {backbone.type!r} backbone under recurrent_ppo would read "
                             "one step at a time beneath sb3-contrib's own LSTM; use type: lstm (its size and layers "
                             f"become that LSTM's), or algo: ppo with env.history for a {backbone.type} over a window")
-        if cfg.agent.algo == "recurrent_ppo" and backbone is not None and backbone.type == "lstm":
-            problems += unused_by_recurrent_lstm(backbone)
-        return problems
+        return problems  # lstm keys recurrent_ppo's LSTM ignores: refused in setup (`_check_recurrent_lstm`)
 
     # --- the protocol ---------------------------------------------------------------------------
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
+        _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
         if ctx.training and (problem := normalized_images_problem(self.env, cfg.env)):
             self.close()
@@ -343,6 +343,27 @@ def require_action_masks(cfg: RLConfig, env: VecEnv) -> None:
     if cfg.agent.algo == "maskable_ppo" and not is_masking_supported(env):
         raise RlgenError(f"agent.algo: maskable_ppo needs action masks, and env {cfg.env.id!r} has no "
                          "action_masks() method; use ppo, or wrap the env in sb3_contrib's ActionMasker")
+
+
+def _check_recurrent_lstm(cfg: RLConfig, ctx: RunContext) -> None:
+    """An lstm backbone under recurrent_ppo is sb3-contrib's own LSTM, which takes its size and
+    depth only: other keys set away from their defaults would be dropped without a word. A new run
+    is refused; a run that already trained with them (an rlgen that did not refuse them) opens to
+    act, evaluate or export as it is, and resumes with a warning (its agent.* cannot change on
+    resume). Here rather than in `check`, which every reopening of a run's config.yaml runs too."""
+    backbone = cfg.agent.policy.backbone
+    if cfg.agent.algo != "recurrent_ppo" or backbone is None or backbone.type != "lstm" or not ctx.training:
+        return
+    unused = unused_by_recurrent_lstm(backbone)
+    if not unused:
+        return
+    why = ("agent.policy.backbone: under recurrent_ppo an lstm backbone is sb3-contrib's own LSTM, which takes "
+           f"hidden_size and num_layers only, so {', '.join(unused)}")
+    it, has = ("it", "has") if len(unused) == 1 else ("them", "have")
+    if not ctx.resumed:
+        raise RlgenError(f"{why} would have no effect; remove {it}, or use algo: ppo with env.history: {{length: N}} "
+                         "for rlgen's lstm over a window of past steps")
+    console.print(f"[yellow]warning:[/] {escape(why)} {has} no effect: this run trained without {it}, and goes on so")
 
 
 def _policy_name(cfg: RLConfig) -> str:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from gymnasium import spaces
 
-from rlgen.api import load_config
+from rlgen.api import load_config, run_config
 from rlgen.cli import main
 from rlgen.envs import nonzero_start
 from rlgen.errors import ConfigError
@@ -147,13 +147,39 @@ RECURRENT = CONFIGS / "recurrent_ppo_cartpole_novel.yaml"
     ("pool: mean, activation: relu, norm: layer", "activation: relu, norm: layer, pool: mean", "them"),
     ("init: {run: runs/x, role: policy}", "init", "it"),
 ])
-def test_lstm_keys_recurrent_ppo_would_drop_are_one_line(keys, listed, pronoun):
-    with pytest.raises(ConfigError) as info:
-        load_config(RECURRENT, [f"agent.policy.backbone={{type: lstm, hidden_size: 16, {keys}}}"])
-    assert info.value.problems == [
-        "agent.policy.backbone: under recurrent_ppo an lstm backbone is sb3-contrib's own LSTM, which takes "
+def test_a_new_run_with_lstm_keys_recurrent_ppo_would_drop_is_one_line(tmp_path, capsys, keys, listed, pronoun):
+    # refused as the run is set up, not when its config loads: a run trained before the refusal still opens
+    load_config(RECURRENT, [f"agent.policy.backbone={{type: lstm, hidden_size: 16, {keys}}}"])
+    args = [rl_yaml(tmp_path, "rlgen/CartPoleNoVel-v1", "recurrent_ppo"),
+            f"agent.policy.backbone={{type: lstm, hidden_size: 8, {keys}}}"]
+    assert refused(capsys, tmp_path, args) == (
+        "error: agent.policy.backbone: under recurrent_ppo an lstm backbone is sb3-contrib's own LSTM, which takes "
         f"hidden_size and num_layers only, so {listed} would have no effect; remove {pronoun}, or use algo: ppo with "
-        "env.history: {length: N} for rlgen's lstm over a window of past steps"]
+        "env.history: {length: N} for rlgen's lstm over a window of past steps")
+
+
+def test_a_run_trained_with_lstm_keys_recurrent_ppo_ignores_opens_and_resumes_with_a_warning(
+        tmp_path, capsys, monkeypatch):
+    import rlgen
+    from rlgen.agents.rl import experiment
+
+    config = rl_yaml(tmp_path, "rlgen/CartPoleNoVel-v1", "recurrent_ppo")
+    with monkeypatch.context() as m:  # trained by an rlgen that did not yet refuse them
+        m.setattr(experiment, "unused_by_recurrent_lstm", lambda backbone: [])
+        run_dir = rlgen.train(config, ["agent.policy.backbone={type: lstm, hidden_size: 8, activation: relu, "
+                                       "dropout: 0.1}"]).run_dir
+    capsys.readouterr()
+    assert run_config(run_dir).agent.policy.backbone.activation == "relu"  # load_run, rlgen eval, export
+    loaded = rlgen.load_run(run_dir)
+    assert "eval/return_mean" in loaded.evaluate(episodes=1)
+    loaded.close()
+    assert capsys.readouterr().err == ""  # opened to act or evaluate: as it trained, without a word
+    resumed = rlgen.train(resume=run_dir, overrides=["train.total_steps=96"])
+    assert resumed.summary["status"] == "completed" and resumed.summary["global_step"] >= 96
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("warning: agent.policy.backbone: under recurrent_ppo an lstm backbone is sb3-contrib's own LSTM, which "
+            "takes hidden_size and num_layers only, so activation: relu, dropout: 0.1 have no effect: this run "
+            "trained without them, and goes on so") in err
 
 
 def test_lstm_keys_left_at_their_defaults_pass_under_recurrent_ppo():

@@ -442,3 +442,38 @@ def test_time_elapsed_goes_on_after_a_resume_as_the_eval_clock_does(tmp_path):
     assert elapsed[0] >= last and elapsed == sorted(elapsed)  # not from 0 again
     walls = [r["eval/wall_time_s"] for r in rows(runner.run_dir) if "eval/wall_time_s" in r]
     assert walls == sorted(walls) and walls[-1] >= 0.75  # the eval clock, which always went on
+
+
+class SlowSetup(ToyExperiment):
+    """Setting up takes a while (envs, datasets): the logger's clock runs well ahead of train_time_s."""
+
+    def setup(self, ctx):
+        time.sleep(0.5)
+        super().setup(ctx)
+
+
+def test_time_elapsed_never_goes_back_after_resuming_a_checkpoint_without_its_clock(tmp_path):
+    cfg = toy_config(tmp_path, total_steps=50, checkpoint_every=1000, toy={"on_unit": "sigterm", "signal_at": 30})
+    runner = Runner(cfg, SlowSetup(cfg))
+    assert runner.run()["status"] == "interrupted"
+    ckpt = runner.run_dir / "checkpoints"
+    state = checkpoint.read(ckpt / "step_30")
+    assert state["runner"].pop("elapsed_s") >= 0.5  # as an rlgen that did not keep the logger's clock wrote it
+    assert state["runner"]["train_time_s"] < 0.5  # the loop's own clock leaves the setup out
+    state.pop("format", None)
+    checkpoint.save(ckpt, 30, state)
+    before = rows(runner.run_dir)
+    Runner(toy_config(tmp_path, total_steps=50), ToyExperiment(toy_config(tmp_path, total_steps=50)),
+           resume_dir=runner.run_dir).run()
+    elapsed = [r["time/elapsed_s"] for r in rows(runner.run_dir)]
+    assert len(elapsed) > len(before) and elapsed == sorted(elapsed)
+
+
+def test_kept_elapsed_s_reads_only_the_rows_a_resume_keeps(tmp_path):
+    from rlgen.logging import kept_elapsed_s
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"global_step": 10, "time/elapsed_s": 2.5}\n{"global_step": 10, "eval/score": 1}\n'
+                    '{"global_step": 20, "time/elapsed_s": 4.0}\n{"global_step": 30, "time/el')
+    assert kept_elapsed_s(path, 2) == 2.5 and kept_elapsed_s(path, None) == 4.0
+    assert kept_elapsed_s(path, 0) is None and kept_elapsed_s(tmp_path / "absent.jsonl", None) is None
