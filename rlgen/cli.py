@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rlgen.checkpoint_select import CheckpointChoiceError
-from rlgen.cli_help import EXAMPLES  # noqa: F401 (re-exported: what `rlgen -h` shows under the commands)
+from rlgen.cli_help import EXAMPLES, TRUST_HELP  # noqa: F401 (re-exported: what `rlgen -h` shows; --trust's help)
 from rlgen.cli_parser import CHECKPOINT, parse
 from rlgen.cli_parser import parser as _parser
 from rlgen.errors import RlgenError, shell_line
@@ -104,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_seeds(args: argparse.Namespace) -> int:
     """`--seeds 0,1,2`: one run per seed, in this process one after another or `--parallel N` at a time."""
     from rlgen.api import load_config, train
-    from rlgen.seeds import parse_seeds, print_seeds_table, run_in_processes
+    from rlgen.seeds import parse_seeds, print_seeds_table, refuse_torchrun, run_in_processes
 
     if args.resume or args.config is None:
         raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
@@ -113,6 +113,7 @@ def train_seeds(args: argparse.Namespace) -> int:
     if given := [o for o in args.overrides if o.partition("=")[0].strip() == "seed"]:
         raise RlgenError(f"--seeds {args.seeds} and {given[0]} both set the seed; drop one")
     seeds = parse_seeds(args.seeds)
+    refuse_torchrun()
     if args.study is not None and args.storage is None:
         raise RlgenError("--study names a shared queue of seeds: give it with --storage URL (or drop --study)")
     if args.storage is not None:
@@ -356,11 +357,10 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
         console.print(f"  target {summary['target']} reached at step {t['global_step']:,} after {t['wall_time_s']:.1f} s")
     console.print(f"  run directory: {_esc(str(run_dir))}")
     if status == "interrupted":
-        world, local = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        nodes = ["--nnodes", world // max(local, 1)] if world != local else []
-        # the same job size
-        launcher = ["rlgen"] if world == 1 else ["torchrun", *nodes, "--nproc_per_node", local, "-m", "rlgen"]
-        console.print(f"  resume with:   {_command(*launcher, 'train', '--resume', run_dir)}")
+        from rlgen.distributed import launcher
+
+        world = (summary.get("distributed") or {}).get("world_size") or 1  # the run's, not an empty WORLD_SIZE's
+        console.print(f"  resume with:   {_command(*launcher(world), 'train', '--resume', run_dir)}")
     wandb_dir = run_dir / "wandb"
     offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
     if offline:  # none when W&B ran online, was disabled, or did not start (its debug logs alone)

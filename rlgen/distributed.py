@@ -150,6 +150,29 @@ def check_data_parallel(exp: Any, kind: str) -> None:
                          "data_parallel = True, such as gan, trains under torchrun)")
 
 
+def refuse_several_processes(command: str, runs: str, instead: str) -> None:
+    """For a command that starts its runs itself (a sweep's trials, a list of seeds), under a
+    launcher that asks for several processes: every process would take a trial or seed of its own,
+    and their runs would then join one process group, averaging gradients across different runs.
+    Refused in one line, before anything is written."""
+    world = requested_world_size()
+    if world > 1:
+        raise RlgenError(f"{command} starts its runs itself ({runs}), not under torchrun with {world} processes: "
+                         f"start it without torchrun; {instead}")
+
+
+def launcher(world_size: int) -> list[str | int]:
+    """What starts a job of `world_size` processes again (to resume it): `rlgen` for one process,
+    else torchrun, over nodes of torchrun's LOCAL_WORLD_SIZE processes (one node when that is unset
+    or does not divide the job)."""
+    if world_size <= 1:
+        return ["rlgen"]
+    local = _whole(os.environ.get("LOCAL_WORLD_SIZE", "")) or world_size
+    local = local if 0 < local <= world_size and world_size % local == 0 else world_size
+    nodes: list[str | int] = ["--nnodes", world_size // local] if local != world_size else []
+    return ["torchrun", *nodes, "--nproc_per_node", local, "-m", "rlgen"]
+
+
 def _whole(text: str) -> int | None:
     try:
         return int(text.strip())

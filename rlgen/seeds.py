@@ -116,11 +116,21 @@ def train_seeds(config: str, overrides: Sequence[str], seeds: Sequence[int], par
     directories, in the order of `seeds`; a seed that failed or was interrupted is an error."""
     from rlgen.api import load_config
 
+    refuse_torchrun()
     cfgs = {s: load_config(config, [*overrides, f"seed={s}"]) for s in seeds}  # every problem first
     results = run_in_processes(config, list(overrides), cfgs, parallel)
     if bad := [r.seed for r in results if r.exit_code] + [s for s in seeds if s not in {r.seed for r in results}]:
         raise RlgenError(f"{config}: seed(s) {', '.join(map(str, bad))} did not finish; their output is above")
     return [r.run_dir for r in results]
+
+
+def refuse_torchrun() -> None:
+    """`--seeds` under torchrun with several processes: one line, before anything is written."""
+    from rlgen.distributed import refuse_several_processes
+
+    refuse_several_processes("rlgen train --seeds", "one run per seed, each of one process",
+                             "to train a seed data-parallel, give it a torchrun job of its own with seed=S "
+                             "instead of --seeds")
 
 
 @dataclass

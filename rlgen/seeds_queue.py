@@ -3,8 +3,9 @@
 Each seed is one slot of an Optuna study (`rlgen/study_queue.py`): every worker started with the
 same command takes the next seed that no worker holds, so each seed runs exactly once, and a dead
 worker's seed is resumed by another from its last checkpoint. The queue's name comes from the
-resolved config and the seed list (or `--study`), so the same command joins the same queue on every
-machine, and a changed config or seed list makes a new one. A queue keeps the seed list and the
+config the runs share (less what each worker may set for its own machine: `queue_config`) and
+the seed list (or `--study`), so the same command joins the same queue on every machine, and a
+changed config or seed list makes a new one. A queue keeps the seed list and the
 config it was made with, and refuses a worker (`--study NAME`) that brings others: its seeds would
 be reported as one config's runs.
 
@@ -29,10 +30,9 @@ from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_v
 
 
 def queue_name(cfg: Any, seeds: Sequence[int]) -> str:
-    """`<name>-seeds-<hash of the config (less its seed) and the seed list>`."""
-    tree = cfg.model_dump(mode="json")
-    tree.pop("seed", None)
-    digest = hashlib.sha256(json.dumps({"config": tree, "seeds": list(seeds)}, sort_keys=True).encode())
+    """`<name>-seeds-<hash of queue_config(cfg) and the seed list>`: workers whose configs differ
+    only in what each may set for its own machine (logging.dir, train.threads, ...) join one queue."""
+    digest = hashlib.sha256(json.dumps({"config": queue_config(cfg), "seeds": list(seeds)}, sort_keys=True).encode())
     return f"{cfg.name}-seeds-{digest.hexdigest()[:8]}"
 
 
@@ -42,8 +42,9 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     import optuna
 
     from rlgen.api import load_config, make_experiment
-    from rlgen.seeds import print_seeds_table
+    from rlgen.seeds import print_seeds_table, refuse_torchrun
 
+    refuse_torchrun()
     # every problem first; each worker shows one bar for the whole queue, so the runs' own are off
     cfgs = {s: load_config(config, [*overrides, f"seed={s}", "train.progress=false"]) for s in seeds}
     base = cfgs[seeds[0]]

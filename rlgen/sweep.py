@@ -36,17 +36,20 @@ from omegaconf import OmegaConf
 from rich.markup import escape
 
 from rlgen.compare import compare_command
-from rlgen.config import ConfigError, ExperimentConfig, _override, save_config, whole_count
+from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _override,  # noqa: F401
+                          is_study_name, save_config, whole_count)
+from rlgen.distributed import refuse_several_processes
 from rlgen.errors import RlgenError, shell_line
 from rlgen.identity import MAX_LEN, clip, describe
 from rlgen.logging import console
 from rlgen.seeds_queue import changed_keys, queue_config, shown_changes
-from rlgen.study_queue import (StudyProgress, first_attempt, open_study, run_value, short, shown_url, status_table,
-                               train_trial, work)
-# the sweep file, its schema and the Optuna objects it describes live in rlgen.sweep_spec; the names
-# callers take from here stay importable from here
-from rlgen.sweep_spec import (CategoricalParam, SweepConfig, _choice, _probes, build, bundled_sweeps,  # noqa: F401
-                              check_study, read_sweep, sampler, suggest)
+from rlgen.study_queue import (HeartbeatConfig, StudyProgress, first_attempt, open_study, run_value,  # noqa: F401
+                               short, shown_url, status_table, train_trial, work)
+# the sweep file, its schema and the Optuna objects it describes live in rlgen.sweep_spec; every name
+# callers took from here before (tests/test_module_names.py) stays importable from here
+from rlgen.sweep_spec import (CategoricalParam, FloatParam, IntParam, Param, PrunerSpec,  # noqa: F401
+                              SamplerSpec, SweepConfig, _choice, _probes, build, bundled_sweeps, check_study,
+                              read_sweep, sampler, suggest, sweep_path)
 
 
 Loader = Callable[[Union[str, Mapping[str, Any]], list[str]], ExperimentConfig]
@@ -142,6 +145,8 @@ class Sweep:
         """Take trials until the study holds `n_trials` finished ones (over every worker); write
         and return the best config. No trial completed: RlgenError (the metric, say, is one the
         runs do not log, which only a run can tell)."""
+        refuse_several_processes("rlgen sweep", "one trial after another, each a run of one process",
+                                 "to take trials side by side, start more workers on one --storage URL")
         total = self.spec.n_trials if n_trials is None else n_trials  # 0 is a mistake, not "the file's"
         whole_count(total, "n_trials")
         study = self.open_study()

@@ -139,6 +139,23 @@ def test_printed_commands_are_shell_quoted(tmp_path, capsys):
     assert lines["upload later"] == f"wandb sync {shlex.quote(str(run_dir / 'wandb'))}/offline-run-*"
 
 
+@pytest.mark.parametrize("distributed, env, launcher", [
+    (None, {"WORLD_SIZE": "", "LOCAL_WORLD_SIZE": ""}, ["rlgen"]),  # empty: one process, as the run was
+    ({"backend": "gloo", "world_size": 1}, {"WORLD_SIZE": "1"}, ["rlgen"]),  # torchrun --nproc_per_node 1
+    ({"backend": "gloo", "world_size": 2}, {"WORLD_SIZE": "", "LOCAL_WORLD_SIZE": ""},
+     ["torchrun", "--nproc_per_node", "2", "-m", "rlgen"]),
+    ({"backend": "nccl", "world_size": 4}, {"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2"},
+     ["torchrun", "--nnodes", "2", "--nproc_per_node", "2", "-m", "rlgen"]),
+], ids=["empty_world_size", "one_process", "two_unset_local", "two_nodes"])
+def test_the_resume_line_starts_the_job_size_the_run_had(distributed, env, launcher, tmp_path, monkeypatch, capsys):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    _report({"status": "interrupted", "global_step": 8, "wall_time_s": 1.0, "final": {}, "distributed": distributed},
+            tmp_path)
+    line = next(x for x in capsys.readouterr().err.splitlines() if "resume with:" in x)
+    assert shlex.split(line.split(":", 1)[1]) == [*launcher, "train", "--resume", str(tmp_path)]
+
+
 # --- D: smaller edges -------------------------------------------------------------------------------
 
 

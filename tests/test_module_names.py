@@ -29,6 +29,14 @@ BEFORE_THE_SPLIT = {
     "rlgen.runner": [
         "Runner", "eval_mode",
     ],
+    "rlgen.sweep": [  # before the sweep file's schema moved into rlgen.sweep_spec: what it defined and imported
+        "CategoricalParam", "ConfigError", "ExperimentConfig", "FloatParam", "HeartbeatConfig", "IntParam", "Loader",
+        "MAX_COUNT", "MAX_LEN", "Param", "PrunerSpec", "RlgenError", "STUDY_NAME", "SamplerSpec", "Section",
+        "StudyProgress", "Sweep", "SweepConfig", "build", "bundled_sweeps", "check_study", "clip", "compare_command",
+        "console", "describe", "first_attempt", "is_study_name", "open_study", "read_sweep", "run_value", "sampler",
+        "save_config", "shell_line", "short", "shown_url", "status_table", "suggest", "sweep_path", "train_trial",
+        "whole_count", "work",
+    ],
     "rlgen.cli": [
         "TRUST_HELP", "cmd_compare", "cmd_eval", "cmd_export", "cmd_import_zoo", "cmd_inspect", "cmd_list",
         "cmd_play", "cmd_record", "cmd_sweep", "cmd_tournament", "cmd_train", "main", "train_seeds",

@@ -214,3 +214,23 @@ def test_a_sweep_never_joins_a_seed_queue(tmp_path, capsys):
         assert ("study 'q' is a queue of 2 seeds (rlgen train --seeds), not a sweep: its seed runs would be ranked "
                 "as this sweep's trials; give the sweep a study of its own") in err
     assert queue_state(url, "q") == before and not (tmp_path / "runs" / "q").exists()
+
+
+def test_workers_that_differ_only_in_per_machine_keys_join_one_automatic_queue(tmp_path, capsys):
+    from rlgen.seeds_queue import queue_name
+
+    def name(*overrides: str, seeds: tuple[int, ...] = (0, 1)) -> str:
+        return queue_name(load_config("ppo_cartpole", list(overrides)), seeds)
+
+    same = {name(o) for o in ("logging.dir=/a", "logging.dir=/b", "train.threads=4", "train.checkpoint_every=999",
+                              "seed=5", "train.progress=false")}
+    assert same == {name()}
+    assert name("optim.lr=0.001") != name() and name(seeds=(0, 2)) != name()  # the runs' config and seeds do count
+    config = write_config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    assert main(["train", str(config), "--seeds", "0-1", "--storage", url]) == 0
+    # another machine's worker: its own logging.dir and threads, the same command otherwise
+    assert main(["train", str(config), "--seeds", "0-1", "--storage", url, f"logging.dir={tmp_path / 'elsewhere'}",
+                 "train.threads=1"]) == 0
+    assert len(optuna.get_all_study_summaries(url)) == 1  # one queue, its seeds all done: the worker ran nothing
+    assert not (tmp_path / "elsewhere").exists()

@@ -151,6 +151,67 @@ def test_a_torchrun_environment_that_cannot_be_joined_is_one_line(env, said, tmp
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["sweep", "SWEEP"], "rlgen sweep starts its runs itself (one trial after another"),
+    (["train", "GAN", "--seeds", "0,1"], "rlgen train --seeds starts its runs itself (one run per seed"),
+    (["train", "GAN", "--seeds", "0,1", "--parallel", "2"], "rlgen train --seeds starts its runs itself"),
+    (["train", "GAN", "--seeds", "0,1", "--storage", "QUEUE"], "rlgen train --seeds starts its runs itself"),
+], ids=["sweep", "seeds", "parallel_seeds", "seed_queue"])
+def test_commands_that_start_their_own_runs_are_refused_under_several_processes(argv, said, tmp_path, torchrun_env,
+                                                                                 monkeypatch, capsys):
+    """Each process would take a trial or seed of its own, and their runs would then average each
+    other's gradients in one process group."""
+    monkeypatch.chdir(tmp_path)
+    gan = _gan_yaml(tmp_path)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"config: {gan}\nn_trials: 2\n"
+                     "space: {generator.optim.lr: {type: float, low: 1.0e-4, high: 1.0e-3}}\n")
+    written = sorted(tmp_path.rglob("*"))
+    sub = {"SWEEP": str(sweep), "GAN": str(gan), "QUEUE": f"sqlite:///{tmp_path / 'queue.db'}"}
+    monkeypatch.setattr("rlgen.seeds.run_in_processes", _no_processes)
+    torchrun_env(**FULL)
+    assert main([sub.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {said}") and "\n" not in err, err
+    assert "not under torchrun with 2 processes: start it without torchrun" in err
+    assert sorted(tmp_path.rglob("*")) == written  # no study, no run directory
+
+
+def _no_processes(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("started seed processes")  # they would inherit the torchrun environment and wait
+
+
+def test_the_python_entry_points_of_sweeps_and_seeds_refuse_several_processes(tmp_path, torchrun_env, monkeypatch):
+    from rlgen.api import load_config, make_experiment
+    from rlgen.errors import RlgenError
+    from rlgen.seeds import train_seeds
+    from rlgen.seeds_queue import train_seed_queue
+    from rlgen.sweep import Sweep, SweepConfig
+
+    monkeypatch.chdir(tmp_path)  # logging.dir is runs/
+    gan = str(_gan_yaml(tmp_path))
+    spec = SweepConfig.model_validate({"config": gan, "study": "s",
+                                       "space": {"generator.optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3}}})
+    sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
+    monkeypatch.setattr("rlgen.seeds.run_in_processes", _no_processes)
+    torchrun_env(**FULL)
+    with pytest.raises(RlgenError, match="^rlgen sweep starts its runs itself"):
+        sweep.run()
+    for call in (lambda: train_seeds(gan, [], [0, 1]),
+                 lambda: train_seed_queue(gan, [], [0, 1], f"sqlite:///{tmp_path / 'queue.db'}")):
+        with pytest.raises(RlgenError, match="^rlgen train --seeds starts its runs itself"):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.yaml"]
+
+
+def test_one_torchrun_process_is_not_refused(torchrun_env):
+    """torchrun --nproc_per_node 1 asks for one process: its runs share no process group."""
+    from rlgen.distributed import refuse_several_processes
+
+    torchrun_env(WORLD_SIZE="1", RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="29500", TORCHELASTIC_RUN_ID="x")
+    refuse_several_processes("rlgen sweep", "trials", "-")
+
+
 def _gan_yaml(tmp_path: Path) -> Path:
     path = tmp_path / "gan.yaml"
     path.write_text("name: gan_tiny\nkind: gan\ndevice: cpu\ndata: {source: ring8}\n"
