@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import gymnasium as gym
 import numpy as np
 
+from rlgen.envs.pixels import RgbRender
 from rlgen.errors import RlgenError
 from rlgen.registry import WRAPPERS, check_import_allowed, is_import_path, load_env_packages
 
@@ -194,7 +195,10 @@ def make_env_fn(
 ) -> Callable[[], gym.Env]:
     """A picklable-enough thunk building one env (SubprocVecEnv pickles it with cloudpickle).
     `monitor` (SB3's Monitor, say) wraps the env itself, inside `wrappers`, as SB3's and rl-zoo3's
-    `make_vec_env(..., wrapper_class=...)` place it: it sees the env's own episodes and rewards."""
+    `make_vec_env(..., wrapper_class=...)` place it: it sees the env's own episodes and rewards.
+    With `render_mode="rgb_array"` (filming an episode) the env itself is wrapped in `RgbRender`
+    first, so every wrapper above it, RecordVideo among them, gets uint8 RGB frames of a size a
+    player shows (MinAtar renders 10x10 floats)."""
     # resolved here, in the parent, so that a bad name fails here and not in a worker; the config
     # keeps its YAML lists (rl-zoo's config.yml is written from it), the wrapper gets its types
     resolved = [(cls, typed_wrapper_kwargs(cls, kw)) for cls, kw in map(resolve_wrapper, wrappers)]
@@ -204,6 +208,8 @@ def make_env_fn(
 
     def thunk() -> gym.Env:
         env = gym.make(ensure_registered(env_id), **make_kwargs)
+        if render_mode == "rgb_array":
+            env = RgbRender(env)
         if monitor is not None:
             env = monitor(env)
         for cls, wkw in resolved:

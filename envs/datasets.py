@@ -147,6 +147,7 @@ def frames(env_id: str = "CartPole-v1", n_frames: int = 512, size: int = 32, gra
     import gymnasium as gym
 
     from rlgen.envs import ensure_registered
+    from rlgen.envs.pixels import rgb_frame
 
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render off-screen: no display, and no SDL complaint about one
     env = gym.make(ensure_registered(env_id), render_mode="rgb_array")
@@ -156,7 +157,9 @@ def frames(env_id: str = "CartPole-v1", n_frames: int = 512, size: int = 32, gra
     shots = []
     try:
         while len(shots) < n_frames:
-            shots.append(_resize(env.render(), size, gray))
+            # uint8 RGB, at least size x size (MinAtar renders 10x10 floats in [0, 1]); a smaller
+            # frame would leave _resize's averaging bins empty
+            shots.append(_resize(rgb_frame(env.render(), min_side=size), size, gray))
             _, _, terminated, truncated, _ = env.step(env.action_space.sample())
             if terminated or truncated:
                 env.reset(seed=int(rng.integers(2**31)))

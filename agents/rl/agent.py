@@ -27,7 +27,7 @@ from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage, unwrap_vec_normalize
 
-from rlgen.agents.rl.vec import wrap_vec_env
+from rlgen.agents.rl.vec import transposes_before_stacking, wrap_vec_env
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 
@@ -118,30 +118,32 @@ class Agent:
 
 
 def _in_space_dtype(space: Any, obs: Any) -> np.ndarray:
-    """`obs` as an array; for an integer Box (uint8 images above all) given in another dtype, cast to
-    the space's dtype if every value is one the env could give (whole, within the dtype's range), else
-    one RlgenError line. Without this, a float frame in [0, 1] reaches SB3, which divides images by
-    255 again (`preprocess_obs`): the policy sees a near-black frame and nothing complains."""
+    """`obs` as an array; for an integer or boolean Box (uint8 images above all) given in another dtype,
+    cast to the space's dtype if every value is one the env could give (whole, within the dtype's range;
+    0 or 1 for booleans), else one RlgenError line. Without this, a float frame in [0, 1] reaches SB3,
+    which divides images by 255 again (`preprocess_obs`): the policy sees a near-black frame and nothing
+    complains. Whole floats in [0, 1] are refused for an image space too: 0. / 1. is a frame scaled
+    once already (BinaryFrames' {0, 255} divided by 255), not the near-black pixels 0 and 1."""
     arr = np.asarray(obs)
-    if not (isinstance(space, spaces.Box) and np.issubdtype(space.dtype, np.integer)) or arr.dtype == space.dtype \
-            or arr.dtype.kind not in "biuf" or arr.size == 0:
+    integral = isinstance(space, spaces.Box) and (np.issubdtype(space.dtype, np.integer) or space.dtype == np.bool_)
+    if not integral or arr.dtype == space.dtype or arr.dtype.kind not in "biuf" or arr.size == 0:
         return arr  # other mismatches (shape, strings) are observation_problem's, in rlgen.api.CheckedAgent
-    info = np.iinfo(space.dtype)
+    info = (0, 1) if space.dtype == np.bool_ else (np.iinfo(space.dtype).min, np.iinfo(space.dtype).max)
+    finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
+    scaled = finite.size and 0 <= finite.min() and 0 < finite.max() <= 1 and arr.dtype.kind == "f"
     with np.errstate(invalid="ignore"):
-        fits = bool(np.isfinite(arr).all() and (arr == np.round(arr)).all()
-                    and arr.min() >= info.min and arr.max() <= info.max)
-    if fits:
+        fits = bool(finite.size == arr.size and (arr == np.round(arr)).all()
+                    and finite.min() >= info[0] and finite.max() <= info[1])
+    if fits and not (scaled and is_image_space(space)):
         return arr.astype(space.dtype)
-    finite = arr[np.isfinite(arr)]
     got = f"{arr.dtype} values in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else f"{arr.dtype} values"
     got += "" if finite.size == arr.size else " and NaN/inf"
     if is_image_space(space):
-        scaled = finite.size and 0 <= finite.min() and finite.max() <= 1
         hint = "pass the frames unscaled (SB3 divides images by 255 itself)" if scaled else "pass the env's frames"
-        raise RlgenError(f"predict: expected {space.dtype} pixels in [{info.min}, {info.max}], as the env gives them; "
+        raise RlgenError(f"predict: expected {space.dtype} pixels in [{info[0]}, {info[1]}], as the env gives them; "
                          f"got {got}: {hint}")
-    raise RlgenError(f"predict: expected {space.dtype} whole numbers in [{info.min}, {info.max}], as the env gives "
-                     f"them; got {got}: pass the env's observation as it is")
+    what = "booleans (0 or 1)" if space.dtype == np.bool_ else f"{space.dtype} whole numbers in [{info[0]}, {info[1]}]"
+    raise RlgenError(f"predict: expected {what}, as the env gives them; got {got}: pass the env's observation as it is")
 
 
 def _raw_space(env_cfg: EnvConfig) -> Any:
@@ -168,7 +170,10 @@ def replay_observations(env_cfg: EnvConfig, observation_space: Any, action_space
     else:
         before, after, space = _replay_pipeline(env_cfg, observation_space, action_space, observations, actions,
                                                 next_observations, rewards, lengths)
-    if _sb3_transposes(space):  # (N, H, W, C) -> (N, C, H, W), as the model's VecTransposeImage hands them over
+    # (N, H, W, C) -> (N, C, H, W), as the model's VecTransposeImage hands them over; not where the
+    # pipeline put the frames channels first itself, before stacking them
+    stacked_first = bool(env_cfg.frame_stack) and transposes_before_stacking(observation_space, env_cfg.frame_stack)
+    if _sb3_transposes(space) and not stacked_first:
         before, after = VecTransposeImage.transpose_image(before), VecTransposeImage.transpose_image(after)
     return before, after
 

@@ -30,7 +30,7 @@ from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
-from rlgen.agents.rl.vec import make_vec_env, normalized_images_problem
+from rlgen.agents.rl.vec import float_frames_problem, make_vec_env, normalized_images_problem
 from rlgen.config import EnvConfig, _describe
 from rlgen.envs import EPISODE_STEP_CAP, step_capped
 from rlgen.errors import RlgenError
@@ -85,7 +85,9 @@ class RLExperiment(ExperimentBase):
         cfg = self.cfg
         _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
-        if ctx.training and (problem := normalized_images_problem(self.env, cfg.env)):
+        backbone = getattr(cfg.agent.policy.backbone, "type", None)
+        if ctx.training and (problem := normalized_images_problem(self.env, cfg.env)
+                             or float_frames_problem(self.env, backbone)):
             self.close()
             raise RlgenError(problem)
         require_action_masks(cfg, self.env)

@@ -59,6 +59,12 @@ class BackboneExtractor(BaseFeaturesExtractor):
                 and backbone.get("type") == "cnn":
             in_shape = tuple(observation_space.shape)  # planes, not pixels (a board game's): (C, H, W) as given
         elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
+                and backbone.get("type") == "cnn" and not masked:
+            h, w = observation_space.shape
+            raise RlgenError(f"agent.policy.backbone: a cnn reads (C, H, W) frames, but the env observes 2-D frames "
+                             f"{(h, w)} with no channel axis; add one (AtariPreprocessing: grayscale_newaxis: true, "
+                             "or a gymnasium ReshapeObservation wrapper to (H, W, 1))")
+        elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
                 and _reads_sequences(backbone):
             steps, features = observation_space.shape  # a window of observations
             in_shape = (steps, features - 1) if masked else (steps, features)

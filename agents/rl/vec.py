@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import signal
+import warnings
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize,
-                                              unwrap_vec_normalize)
+                                              VecTransposeImage, unwrap_vec_normalize)
 
 from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
@@ -85,7 +86,10 @@ def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: f
     space = vec.observation_space  # SB3's wrappers check it; their refusal becomes one line with the fix
     if cfg.frame_stack:
         try:
-            vec = VecFrameStack(vec, cfg.frame_stack)
+            if transposes_before_stacking(space, cfg.frame_stack):
+                vec = VecFrameStack(VecTransposeImage(vec), cfg.frame_stack, channels_order="first")
+            else:
+                vec = VecFrameStack(vec, cfg.frame_stack)
         except (AssertionError, ValueError):
             vec.close()
             raise RlgenError(f"env.frame_stack: {cfg.id} observes {space}; frames stack for Box observations "
@@ -102,6 +106,41 @@ def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: f
     if cfg.history is not None:  # outermost: it windows normalized observations, its flags stay 0/1
         vec = VecHistory(vec, cfg.history.length, cfg.history.actions, cfg.history.rewards)
     return vec
+
+
+def float_frames_problem(vec: VecEnv, backbone_type: str | None) -> str | None:
+    """Why a cnn backbone cannot read the observations of `vec` as they are, or None: float (H, W, C)
+    frames whose last axis is 1, 3 or 4 and whose first is larger, plainly pixels channels last
+    (AtariPreprocessing's scale_obs with grayscale_newaxis: (84, 84, 1) float32). SB3 moves only uint8
+    images channels first (`is_image_space`), and the extractor takes any other 3-D Box as (C, H, W)
+    planes: 84 channels of 84x1. Checked before training, not when a finished run is opened (as
+    `normalized_images_problem`, whose float frames are these too): one trained so before still loads."""
+    space = vec.observation_space
+    if backbone_type != "cnn" or not isinstance(space, gym.spaces.Box) or len(space.shape) != 3:
+        return None
+    first, _, last = space.shape
+    if space.dtype.kind != "f" or last not in (1, 3, 4) or first <= last:
+        return None
+    return (f"observation space {space}: float frames channels last, which a cnn would read as {first} channels of "
+            f"{space.shape[1]}x{last}; give uint8 frames (drop AtariPreprocessing's scale_obs: SB3 scales them to "
+            "[0, 1] and puts them channels first) or put the channels first with an env wrapper")
+
+
+def transposes_before_stacking(space: gym.Space, k: int) -> bool:
+    """Whether `k` stacked frames of `space` are put channels first before stacking: channel-last
+    images whose stack SB3 would read as channels first. VecFrameStack stacks (H, W, C) frames on the
+    last axis, and SB3 transposes only images whose smallest axis is not the first
+    (`is_image_space_channels_first`): 4 stacked (8, 8, 3) frames are (8, 8, 12), read as 8 channels
+    of 8x12, silently. Those are transposed to (C, H, W) first and stacked on the channel axis:
+    (12, 8, 8); SB3 then leaves them alone (it transposes only a vector env without
+    VecTransposeImage). Stacks SB3 already transposes right, Atari's (84, 84, 4), keep the pipeline
+    they had, so runs trained so open and act as before."""
+    with warnings.catch_warnings():  # "second dimension was smallest": SB3 says it where it builds the model
+        warnings.simplefilter("ignore", UserWarning)
+        if not (is_image_space(space) and not is_image_space_channels_first(space)):
+            return False
+        h, w, c = space.shape
+        return is_image_space_channels_first(gym.spaces.Box(0, 255, (h, w, c * k), np.uint8))
 
 
 def normalized_images_problem(vec: VecEnv, cfg: EnvConfig) -> str | None:

@@ -74,3 +74,30 @@ def test_a_loaded_run_refuses_the_scaled_frame_too(image_run):
     with rlgen.load_run(image_run[1]) as run:
         with pytest.raises(RlgenError, match=r"expected uint8 pixels in \[0, 255\]"):
             run.agent().predict(_frame() / 255.0)
+
+
+def test_whole_floats_in_0_1_are_a_scaled_frame_and_refused():
+    """BinaryFrames' {0, 255} divided by 255 is whole numbers {0., 1.}: it was cast to pixels 0 / 1,
+    which SB3 divided by 255 again, and the policy acted on a black frame without a word."""
+    from rlgen.agents.rl.agent import _in_space_dtype
+
+    space = gym.spaces.Box(0, 255, (4, 10, 10), np.uint8)  # BinaryFrames' channels-first frames
+    frame = np.zeros(space.shape, np.uint8)
+    frame[1, 2, 3] = 255
+    with pytest.raises(RlgenError, match=r"got float32 values in \[0, 1\]: pass the frames unscaled"):
+        _in_space_dtype(space, frame.astype(np.float32) / 255)
+    assert np.array_equal(_in_space_dtype(space, frame.astype(np.float32)), frame)
+    assert _in_space_dtype(space, np.zeros(space.shape)).dtype == np.uint8  # a black frame is one either way
+
+
+@pytest.mark.parametrize("bad", [0.5, 300.0, -1])
+def test_a_boolean_space_takes_0_and_1_only(bad):
+    from rlgen.agents.rl.agent import _in_space_dtype
+
+    space = gym.spaces.Box(0, 1, (10, 10, 4), bool)  # MinAtar's frames
+    obs = np.zeros(space.shape)
+    obs[0, 0, 0] = bad
+    with pytest.raises(RlgenError, match=r"^predict: expected booleans \(0 or 1\), as the env gives them"):
+        _in_space_dtype(space, obs)
+    obs[0, 0, 0] = 1
+    assert _in_space_dtype(space, obs).dtype == np.bool_

@@ -194,3 +194,22 @@ def test_a_finite_source_is_checked_on_its_held_out_part_and_its_first_training_
     split = Split(Finite(np.zeros((100, 3), np.float32), y), validation=0.0, name="mine")
     with pytest.raises(RlgenError, match=r"gave an array of shape \(8, 3\), not \(8, \*shape\) = \(8, 2\)"):
         split.sample(8, np.random.default_rng(0))
+
+
+def test_frames_of_minatar_are_not_black():
+    """MinAtar renders (10, 10, 3) floats in [0, 1], which the source read as uint8 pixels: all -1."""
+    pytest.importorskip("minatar")
+    x, _ = frames("MinAtar/Breakout-v1", n_frames=4, size=16).sample(4, np.random.default_rng(0))
+    assert np.isfinite(x).all() and x.max() > 0.0
+
+
+def test_frames_of_cartpole_are_its_uint8_screens_resized():
+    import gymnasium as gym
+
+    from rlgen.envs.datasets import _resize
+
+    env = gym.make("CartPole-v1", render_mode="rgb_array")
+    env.reset(seed=0)
+    expected = _resize(env.render(), 16, True).astype(np.float32) / 127.5 - 1.0
+    env.close()
+    assert np.array_equal(frames(n_frames=1, size=16).x[0], expected)

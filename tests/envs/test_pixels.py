@@ -58,3 +58,33 @@ def test_ppo_with_a_small_cnn_trains_on_binary_frames(tmp_path):
     run = rlgen.train("ppo_cnn_pong", ["env.id=rlgen_test/Blocks-v0", *bench.MINATAR, *small, *quiet])
     assert run.summary["status"] == "completed" and run.summary["global_step"] == 64
     assert run.summary["final"]["eval/length_mean"] == 20
+
+
+def test_rgb_frame_makes_uint8_rgb_of_floats_grays_and_small_frames():
+    from rlgen.envs.pixels import rgb_frame
+
+    floats = np.zeros((10, 10, 3))
+    floats[2, 3] = (1.0, 0.5, 0.0)  # MinAtar's rgb_array: floats in [0, 1]
+    out = rgb_frame(floats, min_side=64)
+    assert out.dtype == np.uint8 and out.shape == (70, 70, 3)  # 7x each cell, nearest neighbour
+    assert tuple(out[2 * 7, 3 * 7]) == (255, 128, 0) and tuple(out[2 * 7 + 6, 3 * 7 + 6]) == (255, 128, 0)
+    assert out.sum() == 49 * (255 + 128)
+    gray = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    assert np.array_equal(rgb_frame(gray), np.repeat(gray[..., None], 3, -1))
+    assert np.array_equal(rgb_frame(gray[..., None]), rgb_frame(gray))
+    big = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+    assert rgb_frame(big, min_side=64) is not big and np.array_equal(rgb_frame(big, min_side=64), big)
+    with pytest.raises(RlgenError, match=r"render\(\) gave float64 of shape \(3,\)"):
+        rgb_frame(np.zeros(3))
+
+
+def test_minatar_films_in_uint8_rgb_a_player_shows(tmp_path):
+    """MinAtar renders (10, 10, 3) floats in [0, 1]: RecordVideo wrote them as bytes 0 and 1, black."""
+    pytest.importorskip("minatar")
+    from rlgen.envs import make_env_fn
+
+    env = make_env_fn("MinAtar/Breakout-v1", render_mode="rgb_array")()
+    env.reset(seed=0)
+    frame = env.render()
+    env.close()
+    assert frame.dtype == np.uint8 and frame.shape == (70, 70, 3) and frame.max() > 100
