@@ -9,7 +9,6 @@ run is the same run SB3 would do in one call.
 
 from __future__ import annotations
 
-import os
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 from rlgen.agents.rl.vec import float_frames_problem, make_vec_env, normalized_images_problem
+from rlgen.agents.rl.video import filmed, video_problem
 from rlgen.config import EnvConfig, _describe
 from rlgen.envs import EPISODE_STEP_CAP, step_capped
 from rlgen.errors import RlgenError
@@ -280,10 +280,7 @@ class RLExperiment(ExperimentBase):
 
     def _record_video(self, video_dir: Path) -> Path:
         """One deterministic episode of the eval env, filmed; returns the mp4."""
-        env_cfg = _eval_env_config(self.cfg).model_copy(update={"n_envs": 1})
-        env_cfg.wrappers = [*env_cfg.wrappers, {"RecordVideo": {"video_folder": str(video_dir),
-                                                                "episode_trigger": _first_episode, "name_prefix": "eval"}}]
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render off-screen, no display needed
+        env_cfg = filmed(_eval_env_config(self.cfg), video_dir)
         env = make_vec_env(env_cfg, seed=self.cfg.seed + 20_000, training=False, render_mode="rgb_array")
         try:
             sync_normalization(self.env, env)
@@ -309,34 +306,6 @@ def sync_normalization(train: VecEnv, evaluation: VecEnv) -> None:
         for stats in ("obs_rms", "ret_rms"):  # obs_rms exists only where observations are normalized
             if stats in vars(source):
                 setattr(target, stats, deepcopy(vars(source)[stats]))
-
-
-def video_problem(env_cfg: EnvConfig) -> str | None:
-    """Why no episode of the env can be filmed, or None. RecordVideo needs rgb_array frames, which an
-    env renders when its class lists "rgb_array" in metadata["render_modes"] (what gymnasium.make
-    checks render_mode against); read from the registered class, no env is made. An env that
-    cannot be loaded here, or whose entry point declares no modes, is left to making the env."""
-    from gymnasium.envs.registration import load_env_creator
-
-    from rlgen.envs import ensure_registered
-
-    try:
-        entry = gym.spec(ensure_registered(env_cfg.id)).entry_point
-        creator = load_env_creator(entry) if isinstance(entry, str) else entry
-    except Exception:  # noqa: BLE001 - not installed, not registered: making the env says why, in its own words
-        return None
-    metadata = getattr(creator, "metadata", None)
-    modes = metadata.get("render_modes") if isinstance(metadata, dict) else None
-    if modes is None or "rgb_array" in modes:
-        return None
-    listed = ", ".join(map(str, modes)) or "none"
-    return (f"env {env_cfg.id!r} cannot render rgb_array frames (its metadata['render_modes']: {listed}), "
-            "so no episode of it can be filmed")
-
-
-def _first_episode(episode_id: int) -> bool:
-    # the vector env resets itself after the episode: record only the one that was asked for
-    return episode_id == 0
 
 
 def require_action_masks(cfg: RLConfig, env: VecEnv) -> None:
