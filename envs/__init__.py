@@ -196,9 +196,9 @@ def make_env_fn(
     """A picklable-enough thunk building one env (SubprocVecEnv pickles it with cloudpickle).
     `monitor` (SB3's Monitor, say) wraps the env itself, inside `wrappers`, as SB3's and rl-zoo3's
     `make_vec_env(..., wrapper_class=...)` place it: it sees the env's own episodes and rewards.
-    With `render_mode="rgb_array"` (filming an episode) the env itself is wrapped in `RgbRender`
-    first, so every wrapper above it, RecordVideo among them, gets uint8 RGB frames of a size a
-    player shows (MinAtar renders 10x10 floats)."""
+    With `render_mode="rgb_array"` (filming an episode) RecordVideo films through `RgbRender`, right
+    beneath it: uint8 RGB frames of a size a player shows (MinAtar renders 10x10 floats), while the
+    wrappers beneath (one that observes the render, say) get the env's own frames."""
     # resolved here, in the parent, so that a bad name fails here and not in a worker; the config
     # keeps its YAML lists (rl-zoo's config.yml is written from it), the wrapper gets its types
     resolved = [(cls, typed_wrapper_kwargs(cls, kw)) for cls, kw in map(resolve_wrapper, wrappers)]
@@ -208,11 +208,11 @@ def make_env_fn(
 
     def thunk() -> gym.Env:
         env = gym.make(ensure_registered(env_id), **make_kwargs)
-        if render_mode == "rgb_array":
-            env = RgbRender(env)
         if monitor is not None:
             env = monitor(env)
         for cls, wkw in resolved:
+            if render_mode == "rgb_array" and cls is gym.wrappers.RecordVideo:
+                env = RgbRender(env)
             env = cls(env, **wkw)
         return env
 

@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,7 @@ def _build(cls: type, ctx: RunContext, name: str, built: list[Any], resuming: bo
     torch.set_num_threads(ctx.cfg.train.threads or default_threads(ctx.device, exp))
     seed_everything(ctx.cfg.seed)
     with restoring() if resuming else nullcontext():
-        exp.setup(ctx)
+        exp.setup(replace(ctx, resumed=True) if resuming else ctx)  # as the runner tells a resume
     step = getattr(exp, "global_step", None)
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise ExperimentCheckError(name, [f"global_step after setup is {step!r}, not an int >= 0 "

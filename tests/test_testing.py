@@ -20,6 +20,22 @@ def test_a_kind_that_resumes_exactly_passes(tmp_path):
     assert report.metric_names == ("loss/total",) and report.eval_names == ("eval/negated", "eval/score")
 
 
+class ToldToy(ToyExperiment):
+    """Records what each setup was told: a new run, or a resume (RunContext.resumed)."""
+
+    told: list = []
+
+    def setup(self, ctx):
+        ToldToy.told.append(ctx.resumed)
+        super().setup(ctx)
+
+
+def test_the_resumed_copy_is_set_up_as_a_resume(tmp_path):
+    ToldToy.told = []
+    check_experiment(ToldToy, toy_config(tmp_path))
+    assert ToldToy.told == [False, True]  # the original, then the copy that gets its checkpoint
+
+
 def test_a_kind_is_named_by_import_path_and_the_config_given_as_a_mapping(tmp_path):
     raw = toy_config(tmp_path).model_dump(mode="json")
     report = check_experiment("tests.runner.toy:ToyExperiment", raw, ["toy.unit=3"])

@@ -21,10 +21,12 @@ from rlgen.agents.imitation.bc import BCTrainer, bc_problems
 from rlgen.agents.imitation.config import BCConfig
 from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name, require_action_masks
+from rlgen.agents.rl.experiment import (RLExperiment, _action_noise, _policy_name, new_run_env_problem,
+                                       require_action_masks)
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
 from rlgen.envs import make_env_fn
+from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
 
 
@@ -80,6 +82,9 @@ class BCExperiment(RLExperiment):
         self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
         self.eval_env = self._make_eval_env()
         self.env = self.eval_env
+        if problem := new_run_env_problem(cfg, self.env, ctx):  # the policy reads these frames as kind: rl's
+            self.close()
+            raise RlgenError(problem)
         require_action_masks(cfg, self.env)  # evaluation plays the env with its masks
         hyperparams = dict(cfg.agent.hyperparams)
         if is_off_policy(cfg.agent.algo):

@@ -85,9 +85,7 @@ class RLExperiment(ExperimentBase):
         cfg = self.cfg
         _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
-        backbone = getattr(cfg.agent.policy.backbone, "type", None)
-        if ctx.training and (problem := normalized_images_problem(self.env, cfg.env)
-                             or float_frames_problem(self.env, backbone)):
+        if problem := new_run_env_problem(cfg, self.env, ctx):
             self.close()
             raise RlgenError(problem)
         require_action_masks(cfg, self.env)
@@ -306,6 +304,16 @@ def sync_normalization(train: VecEnv, evaluation: VecEnv) -> None:
         for stats in ("obs_rms", "ret_rms"):  # obs_rms exists only where observations are normalized
             if stats in vars(source):
                 setattr(target, stats, deepcopy(vars(source)[stats]))
+
+
+def new_run_env_problem(cfg: RLConfig, env: VecEnv, ctx: RunContext) -> str | None:
+    """Why a new run cannot train on `env` as its observations come, or None: normalized images,
+    float frames channels last under a cnn. Checked for a new run only: one an earlier rlgen trained
+    so still opens, and resumes, as it was."""
+    if not ctx.training or ctx.resumed:
+        return None
+    backbone = getattr(cfg.agent.policy.backbone, "type", None)
+    return normalized_images_problem(env, cfg.env) or float_frames_problem(env, backbone)
 
 
 def require_action_masks(cfg: RLConfig, env: VecEnv) -> None:

@@ -118,8 +118,10 @@ def float_frames_problem(vec: VecEnv, backbone_type: str | None) -> str | None:
     space = vec.observation_space
     if backbone_type != "cnn" or not isinstance(space, gym.spaces.Box) or len(space.shape) != 3:
         return None
-    first, _, last = space.shape
-    if space.dtype.kind != "f" or last not in (1, 3, 4) or first <= last:
+    first, second, last = space.shape
+    # channels last by SB3's own reading of an image (the smallest axis is the channels'): (84, 84, 1)
+    # is, a board's (16, 4, 4) planes are not
+    if space.dtype.kind != "f" or last not in (1, 3, 4) or min(first, second) <= last:
         return None
     return (f"observation space {space}: float frames channels last, which a cnn would read as {first} channels of "
             f"{space.shape[1]}x{last}; give uint8 frames (drop AtariPreprocessing's scale_obs: SB3 scales them to "

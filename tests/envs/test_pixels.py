@@ -82,9 +82,13 @@ def test_minatar_films_in_uint8_rgb_a_player_shows(tmp_path):
     """MinAtar renders (10, 10, 3) floats in [0, 1]: RecordVideo wrote them as bytes 0 and 1, black."""
     pytest.importorskip("minatar")
     from rlgen.envs import make_env_fn
+    from rlgen.envs.pixels import RgbRender
 
-    env = make_env_fn("MinAtar/Breakout-v1", render_mode="rgb_array")()
+    env = make_env_fn("MinAtar/Breakout-v1", wrappers=[{"RecordVideo": {"video_folder": str(tmp_path / "v")}}],
+                      render_mode="rgb_array")()
     env.reset(seed=0)
-    frame = env.render()
+    filmed, own = env.env.render(), env.env.env.render()  # what RecordVideo films; the env's own render
     env.close()
-    assert frame.dtype == np.uint8 and frame.shape == (70, 70, 3) and frame.max() > 100
+    assert isinstance(env.env, RgbRender)  # right beneath RecordVideo: wrappers below see the env's own frames
+    assert filmed.dtype == np.uint8 and filmed.shape == (70, 70, 3) and filmed.max() > 100
+    assert own.dtype == np.float64 and own.shape == (10, 10, 3)
