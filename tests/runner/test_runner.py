@@ -236,8 +236,17 @@ class SignalledAtSetup(ToyExperiment):
         time.sleep(5)  # the signal lands here, at the latest
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler, whatever the suite was started with: a shell starts the commands
+    it runs in the background (`make test &`) with SIGINT ignored, and the test would see no signal."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("sig, code", [("sigint", 130), ("sigterm", 143)])
-def test_a_new_run_interrupted_at_setup_leaves_no_directory(tmp_path, sig, code):
+def test_a_new_run_interrupted_at_setup_leaves_no_directory(tmp_path, sig, code, python_sigint):
     cfg = toy_config(tmp_path, toy={"on_unit": sig})
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt) as e:
