@@ -27,7 +27,7 @@ from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.vec_env import VecEnv, VecTransposeImage, unwrap_vec_normalize
 
-from rlgen.agents.rl.vec import transposes_before_stacking, wrap_vec_env
+from rlgen.agents.rl.vec import wrap_vec_env
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 
@@ -122,24 +122,28 @@ def _in_space_dtype(space: Any, obs: Any) -> np.ndarray:
     cast to the space's dtype if every value is one the env could give (whole, within the dtype's range;
     0 or 1 for booleans), else one RlgenError line. Without this, a float frame in [0, 1] reaches SB3,
     which divides images by 255 again (`preprocess_obs`): the policy sees a near-black frame and nothing
-    complains. Whole floats in [0, 1] are refused for an image space too: 0. / 1. is a frame scaled
-    once already (BinaryFrames' {0, 255} divided by 255), not the near-black pixels 0 and 1."""
+    complains. For an image space, values in [0, 1] reaching 1 are refused whatever their dtype: 0 / 1
+    is a frame scaled once already (BinaryFrames' {0, 255} divided by 255), not the near-black pixels
+    0 and 1; and booleans are never pixels. An all-black frame is one in any dtype."""
     arr = np.asarray(obs)
     integral = isinstance(space, spaces.Box) and (np.issubdtype(space.dtype, np.integer) or space.dtype == np.bool_)
     if not integral or arr.dtype == space.dtype or arr.dtype.kind not in "biuf" or arr.size == 0:
         return arr  # other mismatches (shape, strings) are observation_problem's, in rlgen.api.CheckedAgent
     info = (0, 1) if space.dtype == np.bool_ else (np.iinfo(space.dtype).min, np.iinfo(space.dtype).max)
-    finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
-    scaled = finite.size and 0 <= finite.min() and 0 < finite.max() <= 1 and arr.dtype.kind == "f"
+    image, boolean = is_image_space(space), arr.dtype.kind == "b"
+    values = arr.astype(np.int8) if boolean else arr  # numbers, to compare and print
+    finite = values[np.isfinite(values)] if arr.dtype.kind == "f" else values
+    scaled = bool(finite.size) and 0 <= finite.min() and 0 < finite.max() <= 1
     with np.errstate(invalid="ignore"):
-        fits = bool(finite.size == arr.size and (arr == np.round(arr)).all()
+        fits = bool(finite.size == arr.size and (values == np.round(values)).all()
                     and finite.min() >= info[0] and finite.max() <= info[1])
-    if fits and not (scaled and is_image_space(space)):
+    if fits and not (image and (scaled or boolean)):
         return arr.astype(space.dtype)
     got = f"{arr.dtype} values in [{finite.min():.4g}, {finite.max():.4g}]" if finite.size else f"{arr.dtype} values"
     got += "" if finite.size == arr.size else " and NaN/inf"
-    if is_image_space(space):
-        hint = "pass the frames unscaled (SB3 divides images by 255 itself)" if scaled else "pass the env's frames"
+    if image:
+        hint = ("booleans are no pixels; pass the env's frames" if boolean
+                else "pass the frames unscaled (SB3 divides images by 255 itself)" if scaled else "pass the env's frames")
         raise RlgenError(f"predict: expected {space.dtype} pixels in [{info[0]}, {info[1]}], as the env gives them; "
                          f"got {got}: {hint}")
     what = "booleans (0 or 1)" if space.dtype == np.bool_ else f"{space.dtype} whole numbers in [{info[0]}, {info[1]}]"
@@ -170,10 +174,7 @@ def replay_observations(env_cfg: EnvConfig, observation_space: Any, action_space
     else:
         before, after, space = _replay_pipeline(env_cfg, observation_space, action_space, observations, actions,
                                                 next_observations, rewards, lengths)
-    # (N, H, W, C) -> (N, C, H, W), as the model's VecTransposeImage hands them over; not where the
-    # pipeline put the frames channels first itself, before stacking them
-    stacked_first = bool(env_cfg.frame_stack) and transposes_before_stacking(observation_space, env_cfg.frame_stack)
-    if _sb3_transposes(space) and not stacked_first:
+    if _sb3_transposes(space):  # (N, H, W, C) -> (N, C, H, W), as the model's VecTransposeImage hands them over
         before, after = VecTransposeImage.transpose_image(before), VecTransposeImage.transpose_image(after)
     return before, after
 

@@ -29,7 +29,7 @@ from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
-from rlgen.agents.rl.vec import float_frames_problem, make_vec_env, normalized_images_problem
+from rlgen.agents.rl.vec import float_frames_problem, make_vec_env, normalized_images_problem, stacked_frames_problem
 from rlgen.agents.rl.video import filmed, video_problem
 from rlgen.config import EnvConfig, _describe
 from rlgen.envs import EPISODE_STEP_CAP, step_capped
@@ -308,12 +308,14 @@ def sync_normalization(train: VecEnv, evaluation: VecEnv) -> None:
 
 def new_run_env_problem(cfg: RLConfig, env: VecEnv, ctx: RunContext) -> str | None:
     """Why a new run cannot train on `env` as its observations come, or None: normalized images,
-    float frames channels last under a cnn. Checked for a new run only: one an earlier rlgen trained
-    so still opens, and resumes, as it was."""
+    float frames channels last under a cnn, a frame stack SB3 reads in another layout than its
+    frames (of `env.unwrapped`, the frames before stacking). Checked for a new run only: one an
+    earlier rlgen trained so still opens, and resumes, as it was."""
     if not ctx.training or ctx.resumed:
         return None
     backbone = getattr(cfg.agent.policy.backbone, "type", None)
-    return normalized_images_problem(env, cfg.env) or float_frames_problem(env, backbone)
+    return normalized_images_problem(env, cfg.env) or float_frames_problem(env, backbone) \
+        or stacked_frames_problem(env.unwrapped.observation_space, cfg.env.frame_stack)
 
 
 def require_action_masks(cfg: RLConfig, env: VecEnv) -> None:

@@ -154,9 +154,7 @@ def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
     cfg = exp.cfg
     algo = ZOO_NAMES.get(cfg.agent.algo)
     module, _, env_id = cfg.env.id.rpartition(":")  # gymnasium's `module:EnvId` form
-    why = _no_zoo_layout(cfg, algo, env_id) or (
-        "rlgen puts these frames channels first before stacking them, rl-zoo3 stacks them as they come"
-        if cfg.env.frame_stack and is_vecenv_wrapped(exp.env, VecTransposeImage) else None)
+    why = _no_zoo_layout(cfg, algo, env_id)
     if why:
         console.print(f"note: no rl-zoo3 layout ({why}); model.zip loads with {type(exp.model).__name__}.load")
         return []
@@ -287,10 +285,7 @@ class DeterministicPolicy(nn.Module):
             raise RlgenError("env.history windows of normalized observations cannot take raw observations in one "
                              "graph; export with --format sb3, or train without env.normalize")
         exp.model.policy.set_training_mode(False)
-        # SB3's own VecTransposeImage above the pipeline, not the one a frame stack puts beneath it
-        # (agents/rl/vec.py `transposes_before_stacking`): its frames come out channels first already
-        transposed = is_vecenv_wrapped(exp.model.get_env(), VecTransposeImage) \
-            and not is_vecenv_wrapped(exp.env, VecTransposeImage)
+        transposed = is_vecenv_wrapped(exp.model.get_env(), VecTransposeImage)
         return cls(exp.model.policy, norm, exp.env.observation_space if transposed else None,
                    masked=cfg.agent.algo == "maskable_ppo").eval()
 

@@ -12,7 +12,7 @@ import numpy as np
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecEnv, VecFrameStack, VecNormalize,
-                                              VecTransposeImage, unwrap_vec_normalize)
+                                              unwrap_vec_normalize)
 
 from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
@@ -86,10 +86,7 @@ def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: f
     space = vec.observation_space  # SB3's wrappers check it; their refusal becomes one line with the fix
     if cfg.frame_stack:
         try:
-            if transposes_before_stacking(space, cfg.frame_stack):
-                vec = VecFrameStack(VecTransposeImage(vec), cfg.frame_stack, channels_order="first")
-            else:
-                vec = VecFrameStack(vec, cfg.frame_stack)
+            vec = VecFrameStack(vec, cfg.frame_stack)
         except (AssertionError, ValueError):
             vec.close()
             raise RlgenError(f"env.frame_stack: {cfg.id} observes {space}; frames stack for Box observations "
@@ -128,21 +125,31 @@ def float_frames_problem(vec: VecEnv, backbone_type: str | None) -> str | None:
             "[0, 1] and puts them channels first) or put the channels first with an env wrapper")
 
 
-def transposes_before_stacking(space: gym.Space, k: int) -> bool:
-    """Whether `k` stacked frames of `space` are put channels first before stacking: channel-last
-    images whose stack SB3 would read as channels first. VecFrameStack stacks (H, W, C) frames on the
-    last axis, and SB3 transposes only images whose smallest axis is not the first
-    (`is_image_space_channels_first`): 4 stacked (8, 8, 3) frames are (8, 8, 12), read as 8 channels
-    of 8x12, silently. Those are transposed to (C, H, W) first and stacked on the channel axis:
-    (12, 8, 8); SB3 then leaves them alone (it transposes only a vector env without
-    VecTransposeImage). Stacks SB3 already transposes right, Atari's (84, 84, 4), keep the pipeline
-    they had, so runs trained so open and act as before."""
+def stacked_frames_problem(space: gym.Space, k: int | None) -> str | None:
+    """Why `k` stacked frames of `space` would be read in another layout than the frames', or None.
+    VecFrameStack stacks on the channel axis as SB3 reads a frame (`is_image_space_channels_first`:
+    the smallest axis is the channels'), and SB3 reads the stack by the same rule: where the stack's
+    channel axis is no longer its smallest, the CNN reads rows as channels, silently. 4 stacked
+    (8, 10, 3) frames are (8, 10, 12), read as 8 channels of 10x12; 4 stacked (10, 10, 10) planes
+    (BinaryFrames of MinAtar) are (40, 10, 10), read as channels last. Stacks SB3 reads right,
+    Atari's (84, 84, 4), are no problem. Checked for new runs only: one trained so before still
+    opens and resumes as it was."""
+    if not k or not is_image_space(space, check_channels=False):
+        return None
     with warnings.catch_warnings():  # "second dimension was smallest": SB3 says it where it builds the model
         warnings.simplefilter("ignore", UserWarning)
-        if not (is_image_space(space) and not is_image_space_channels_first(space)):
-            return False
-        h, w, c = space.shape
-        return is_image_space_channels_first(gym.spaces.Box(0, 255, (h, w, c * k), np.uint8))
+        first = is_image_space_channels_first(space)
+        axis = 0 if first else -1
+        stacked = list(space.shape)
+        stacked[axis] *= k
+        if is_image_space_channels_first(gym.spaces.Box(0, 255, tuple(stacked), np.uint8)) == first:
+            return None
+    channels, shape = stacked[axis], tuple(stacked)
+    read = "first" if not first else "last"
+    return (f"env.frame_stack: {k} stacked {tuple(space.shape)} frames are {shape}, and SB3 reads a stack whose "
+            f"{channels} channels are not its smallest axis as channels {read}, so the CNN would read rows as "
+            "channels; stack fewer frames, or make the channels fewer (GrayscaleObservation: {keep_dim: true}) or "
+            "the frames larger (ResizeObservation)")
 
 
 def normalized_images_problem(vec: VecEnv, cfg: EnvConfig) -> str | None:

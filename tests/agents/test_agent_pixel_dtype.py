@@ -1,7 +1,7 @@
 """Agent.predict on a uint8 image policy: SB3 divides image observations by 255 whatever their dtype,
-so a float frame already scaled to [0, 1] (or values past 255) would reach the CNN as a near-black
-(or out-of-range) frame without a word. Such a frame is one RlgenError line; whole numbers in
-[0, 255] in another dtype are the env's pixels and act as the uint8 frame does."""
+so a frame already scaled to [0, 1] (or values past 255) would reach the CNN as a near-black (or
+out-of-range) frame without a word. Such a frame, in any dtype, and booleans are one RlgenError line;
+whole numbers in [0, 255] in another dtype are the env's pixels and act as the uint8 frame does."""
 
 import gymnasium as gym
 import numpy as np
@@ -76,18 +76,44 @@ def test_a_loaded_run_refuses_the_scaled_frame_too(image_run):
             run.agent().predict(_frame() / 255.0)
 
 
-def test_whole_floats_in_0_1_are_a_scaled_frame_and_refused():
-    """BinaryFrames' {0, 255} divided by 255 is whole numbers {0., 1.}: it was cast to pixels 0 / 1,
-    which SB3 divided by 255 again, and the policy acted on a black frame without a word."""
+def _binary_frame() -> np.ndarray:
+    frame = np.zeros((4, 10, 10), np.uint8)  # BinaryFrames' channels-first frames: 0 or 255
+    frame[1, 2, 3] = 255
+    return frame
+
+
+IMAGE = gym.spaces.Box(0, 255, (4, 10, 10), np.uint8)
+SCALED = r"got {} values in \[0, 1\]: pass the frames unscaled \(SB3 divides images by 255 itself\)$"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.int16])
+def test_values_0_and_1_are_a_scaled_frame_whatever_their_dtype(dtype):
+    """BinaryFrames' {0, 255} divided by 255 is 0 and 1: cast to pixels 0 / 1, SB3 divided them by
+    255 again and the policy acted on a black frame without a word, as it would for the same values
+    in an int array (the dtype a frame comes in says nothing of its scale)."""
     from rlgen.agents.rl.agent import _in_space_dtype
 
-    space = gym.spaces.Box(0, 255, (4, 10, 10), np.uint8)  # BinaryFrames' channels-first frames
-    frame = np.zeros(space.shape, np.uint8)
-    frame[1, 2, 3] = 255
-    with pytest.raises(RlgenError, match=r"got float32 values in \[0, 1\]: pass the frames unscaled"):
-        _in_space_dtype(space, frame.astype(np.float32) / 255)
-    assert np.array_equal(_in_space_dtype(space, frame.astype(np.float32)), frame)
-    assert _in_space_dtype(space, np.zeros(space.shape)).dtype == np.uint8  # a black frame is one either way
+    with pytest.raises(RlgenError, match=EXPECTED + SCALED.format(np.dtype(dtype).name)):
+        _in_space_dtype(IMAGE, (_binary_frame() // 255).astype(dtype))
+    assert np.array_equal(_in_space_dtype(IMAGE, _binary_frame().astype(dtype)), _binary_frame())  # unscaled: pixels
+
+
+@pytest.mark.parametrize("lit", [True, False])
+def test_booleans_are_never_pixels(lit):
+    from rlgen.agents.rl.agent import _in_space_dtype
+
+    frame = _binary_frame().astype(bool) if lit else np.zeros(IMAGE.shape, bool)
+    with pytest.raises(RlgenError, match=EXPECTED + r"got bool values in \[0, [01]\]: booleans are no pixels; "
+                                                    r"pass the env's frames$"):
+        _in_space_dtype(IMAGE, frame)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_a_black_frame_is_one_in_any_dtype(dtype):
+    from rlgen.agents.rl.agent import _in_space_dtype
+
+    out = _in_space_dtype(IMAGE, np.zeros(IMAGE.shape, dtype))
+    assert out.dtype == np.uint8 and not out.any()
 
 
 @pytest.mark.parametrize("bad", [0.5, 300.0, -1])

@@ -1,19 +1,28 @@
 """Image observations in layouts SB3 guesses wrong: channel-last frames stacked past their height,
-float frames channels last, 2-D frames without a channel axis."""
+float frames channels last, 2-D frames without a channel axis.
+
+4 stacked (8, 10, 3) frames are (8, 10, 12), which SB3 reads as 8 channels of 10x12. A new run is
+refused with the fixes (fewer frames, fewer channels, larger frames); a run an earlier rlgen trained
+on the stacked layout keeps its pipeline: it opens, evaluates and resumes."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
+import yaml
 from stable_baselines3.common.vec_env import DummyVecEnv, VecTransposeImage, is_vecenv_wrapped
 
 import rlgen
 from rlgen.agents.rl.sb3_bridge import BackboneExtractor
-from rlgen.agents.rl.vec import wrap_vec_env
+from rlgen.agents.rl.vec import stacked_frames_problem, wrap_vec_env
+from rlgen.cli import main
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 
 CNN = {"type": "cnn", "channels": [4], "kernels": [3], "strides": [1], "padding": [1], "hidden": 8}
+REFUSAL = ("env.frame_stack: 4 stacked (8, 10, 3) frames are (8, 10, 12), and SB3 reads a stack whose 12 channels "
+           "are not its smallest axis as channels first, so the CNN would read rows as channels; stack fewer frames, "
+           "or make the channels fewer (GrayscaleObservation: {keep_dim: true}) or the frames larger "
+           "(ResizeObservation)")
 
 
 class Frames(gym.Env):
@@ -43,66 +52,74 @@ if "rlgen_test/SmallFrames-v0" not in gym.registry:
     gym.register(id="rlgen_test/SmallFrames-v0", entry_point=Frames)
 
 
-def _stacked(shape, k):
-    vec = wrap_vec_env(DummyVecEnv([lambda: Frames(shape)]), EnvConfig(id="rlgen_test/SmallFrames-v0", frame_stack=k))
+def _config(tmp_path, wrappers=(), total=32):
+    return {"name": "small_frames", "kind": "rl", "seed": 1,
+            "env": {"id": "rlgen_test/SmallFrames-v0", "n_envs": 2, "frame_stack": 4, "wrappers": list(wrappers)},
+            "agent": {"algo": "ppo", "policy": {"backbone": CNN}, "hyperparams": {"n_steps": 16, "batch_size": 32}},
+            "train": {"total_steps": total, "eval_every": 32, "eval_episodes": 1, "progress": False},
+            "logging": {"dir": str(tmp_path), "console": False, "wandb": {"mode": "disabled"}}}
+
+
+def _box(shape, dtype=np.uint8):
+    return gym.spaces.Box(0, 255, shape, dtype)
+
+
+@pytest.mark.parametrize("space, k, problem", [
+    (_box((8, 10, 3)), 4, REFUSAL),
+    (_box((8, 10, 3)), 2, None),  # (8, 10, 6): still channels last by SB3's reading, transposed right
+    (_box((84, 84, 1)), 4, None),  # Atari's (84, 84, 4): transposed right
+    (_box((3, 84, 84)), 4, None),  # channels first: stacked on the channel axis, (12, 84, 84), read right
+    (_box((8, 10, 1)), 4, None),  # grayscale: (8, 10, 4), read as channels last, right
+    (_box((8, 10, 3)), None, None),  # no frame stack
+    (gym.spaces.Box(0.0, 1.0, (8, 10, 3), np.float32), 4, None),  # no image for SB3: float_frames_problem's
+])
+def test_a_stack_sb3_reads_in_another_layout_is_named_with_the_fixes(space, k, problem):
+    assert stacked_frames_problem(space, k) == problem
+
+
+def _stacked(env, cfg, k):
+    vec = wrap_vec_env(DummyVecEnv([lambda: env]), cfg)
     obs = vec.reset()
     for _ in range(k - 1):
         obs = vec.step(np.zeros(1, int))[0]
     return vec, obs[0]
 
 
-def test_small_channel_last_frames_stack_channels_first():
-    """4 stacked (8, 10, 3) frames were (8, 10, 12): SB3 took the 8 rows for channels and left them
-    so, and the CNN convolved over 10x12 "pictures" of the wrong axes, silently."""
-    vec, obs = _stacked((8, 10, 3), 4)
-    assert vec.observation_space.shape == obs.shape == (12, 8, 10)
-    assert [int(obs[3 * i + 1, 1, 1]) for i in range(4)] == [0, 1, 2, 3]  # oldest to newest, 3 channels each
+def test_channel_last_frames_stack_as_they_always_did():
+    """The pipeline runs trained before were built on: VecFrameStack on the last axis, nothing transposed beneath."""
+    vec, obs = _stacked(Frames(), EnvConfig(id="rlgen_test/SmallFrames-v0", frame_stack=4), 4)
+    assert vec.observation_space.shape == obs.shape == (8, 10, 12) and not is_vecenv_wrapped(vec, VecTransposeImage)
+    assert [int(obs[1, 1, 3 * i]) for i in range(4)] == [0, 1, 2, 3]
 
 
-def test_stacks_sb3_already_transposes_keep_their_pipeline():
-    """Atari's (84, 84, 1) frames stacked 4 are (84, 84, 4), which SB3 transposes right: runs trained
-    so must open and act as before."""
-    vec, obs = _stacked((84, 84, 1), 4)
-    assert obs.shape == (84, 84, 4) and not is_vecenv_wrapped(vec, VecTransposeImage)
+def test_a_new_run_stacking_small_channel_last_frames_is_refused(tmp_path, capsys):
+    path = tmp_path / "small_frames.yaml"
+    path.write_text(yaml.safe_dump(_config(tmp_path)))
+    assert main(["train", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {REFUSAL}"
+    assert not (tmp_path / "small_frames").exists()  # refused at setup: no run directory
 
 
-def test_a_run_on_stacked_small_frames_agrees_with_its_agent_and_exports(tmp_path):
-    import onnxruntime as ort
+def test_channels_first_planes_stacked_past_their_height_are_refused_too():
+    """BinaryFrames of MinAtar are channels first: 4 stacked (4, 10, 10) are (16, 10, 10), read as channels last."""
+    problem = stacked_frames_problem(_box((4, 10, 10)), 4)
+    assert problem is not None and "(16, 10, 10)" in problem and "as channels last" in problem
+    assert stacked_frames_problem(_box((4, 10, 10)), 2) is None  # (8, 10, 10): read right
 
-    from rlgen.agents.rl.agent import _Feed
-    from rlgen.agents.rl.export import DeterministicPolicy
-    from rlgen.export import export
 
-    config = {"name": "small_frames", "kind": "rl", "seed": 1,
-              "env": {"id": "rlgen_test/SmallFrames-v0", "n_envs": 2, "frame_stack": 4},
-              "agent": {"algo": "ppo", "policy": {"backbone": CNN}, "hyperparams": {"n_steps": 16, "batch_size": 32}},
-              "train": {"total_steps": 32, "eval_every": 32, "eval_episodes": 1, "progress": False},
-              "logging": {"dir": str(tmp_path), "console": False, "wandb": {"mode": "disabled"}}}
-    run_dir = rlgen.train(config).run_dir
-    (onnx_path,) = export(run_dir, "onnx", tmp_path / "onnx")
-    (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
+def test_a_run_trained_on_the_stacked_layout_opens_evaluates_and_resumes(tmp_path, monkeypatch):
+    import rlgen.agents.rl.experiment as experiment
+
+    with monkeypatch.context() as older_rlgen:  # one that trained these stacks without a word
+        older_rlgen.setattr(experiment, "stacked_frames_problem", lambda space, k: None)
+        run_dir = rlgen.train(_config(tmp_path)).run_dir
     with rlgen.load_run(run_dir) as run:
         agent = run.agent()
-        assert agent.model.observation_space.shape == (12, 8, 10)
-        # the graph takes the stacks as the pipeline gives them, channels first already: no permute
-        # (a permuted stack is still reshaped to (12, 8, 10) and acts, wrongly, without a word)
-        assert not DeterministicPolicy.of(run.experiment).channels_last
-        env = Frames()
-        pipeline = wrap_vec_env(feed := _Feed(env.observation_space, env.action_space), run.config.env)
-        rng = np.random.default_rng(0)
-        frame, _ = env.reset(seed=0)
-        stacks, actions = [], []
-        for t in range(10):
-            frame = frame.copy()
-            frame[2:5, 3:7] = rng.integers(0, 256, (3, 4, 3))
-            feed.obs = frame[None]
-            stacks.append(np.array((pipeline.reset() if t == 0 else pipeline.step(np.zeros(1, int))[0])[0]))
-            actions.append(agent.predict(frame))
-    stacks, actions = np.stack(stacks), np.asarray(actions)
-    np.testing.assert_array_equal(agent.model.predict(stacks, deterministic=True)[0], actions)
-    np.testing.assert_array_equal(ort.InferenceSession(str(onnx_path)).run(None, {"obs": stacks})[0], actions)
-    with torch.no_grad():
-        np.testing.assert_array_equal(torch.jit.load(str(ts_path))(torch.as_tensor(stacks)).numpy(), actions)
+        assert agent.model.observation_space.shape == (8, 10, 12)  # what it was trained on
+        assert agent.predict(Frames().reset()[0]) in (0, 1)
+        assert np.isfinite(run.evaluate(1)["eval/return_mean"])
+    resumed = rlgen.train(overrides=["train.total_steps=64"], resume=run_dir)
+    assert resumed.summary["status"] == "completed" and resumed.summary["global_step"] == 64
 
 
 def test_float_frames_channels_last_are_refused_with_the_fix():

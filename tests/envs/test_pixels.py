@@ -92,3 +92,4 @@ def test_minatar_films_in_uint8_rgb_a_player_shows(tmp_path):
     assert isinstance(env.env, RgbRender)  # right beneath RecordVideo: wrappers below see the env's own frames
     assert filmed.dtype == np.uint8 and filmed.shape == (70, 70, 3) and filmed.max() > 100
     assert own.dtype == np.float64 and own.shape == (10, 10, 3)
+
