@@ -37,17 +37,17 @@ def test_image_observations_with_normalized_rewards_reach_the_cnn_channels_first
 
 
 def test_a_run_trained_so_before_the_refusal_still_opens(tmp_path, monkeypatch):
-    """Opening a finished run to act, evaluate or export trains nothing, so it is not refused: a run
-    an older rlgen trained with normalized images still loads (its resume is refused)."""
+    """The refusal is for new runs: a run an older rlgen trained with normalized images still loads
+    to act, evaluate or export, and resumes as it was trained."""
     import rlgen
     import rlgen.agents.rl.experiment as rl_experiment
 
     cfg = image_config(tmp_path / "runs", normalize={"obs": True})
     with monkeypatch.context() as m:
-        m.setattr(rl_experiment, "normalized_images_problem", lambda vec, cfg: None)  # the older rlgen
+        m.setattr(rl_experiment, "new_run_env_problem", lambda cfg, env, ctx: None)  # the older rlgen checked none
         runner = Runner(cfg, RLExperiment(cfg))
         assert runner.run()["status"] == "completed"
     with rlgen.load_run(runner.run_dir) as run:
         assert run.evaluate(episodes=1)["eval/return_mean"] is not None
-    with pytest.raises(RlgenError, match=r"env\.normalize\.obs"):
-        rlgen.train(resume=runner.run_dir, overrides=["train.total_steps=32"])
+    resumed = rlgen.train(resume=runner.run_dir, overrides=["train.total_steps=32"])
+    assert resumed.summary["status"] == "completed" and resumed.summary["global_step"] == 32
