@@ -43,6 +43,11 @@ def nonzero_start(space: gym.Space) -> gym.Space | None:
     return None
 
 
+def shown_space(space: gym.Space) -> str:
+    """`space` on one line: a MultiDiscrete prints its arrays with runs of spaces and line breaks."""
+    return " ".join(str(space).split())
+
+
 def ensure_registered(env_id: str) -> str:
     """Make `env_id` known to gymnasium: rlgen's env packages, ale_py for ALE/..., the module of a
     `module:EnvId` id. Returns the id as gymnasium's registry knows it."""

@@ -16,7 +16,7 @@ from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecEnv
 
 from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
-from rlgen.envs import FLAT_SPACES, make_env_fn, nonzero_start
+from rlgen.envs import FLAT_SPACES, make_env_fn, nonzero_start, shown_space
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError, first_line
 
@@ -172,15 +172,11 @@ def space_problem(env: VecEnv, target: str) -> str | None:
         return (f"{target} observes {obs}, which rlgen's policies do not take (Box, Discrete, MultiDiscrete or "
                 "MultiBinary); flatten it: env.wrappers: [FlattenObservation]")
     if (odd := nonzero_start(obs)) is not None:  # not under env.history: its window (a Box) encodes from the start
-        return (f"{target} observes {_one_line(odd)}, not numbered from 0, and SB3 one-hot encodes choices "
+        return (f"{target} observes {shown_space(odd)}, not numbered from 0, and SB3 one-hot encodes choices "
                 "0..n-1; use env.wrappers: [FlattenObservation] (one-hot from the space's start) or env.history "
                 "(its window encodes from the start)")
     if (odd := nonzero_start(act)) is not None:
-        return (f"{target} acts in {_one_line(odd)}, not numbered from 0, and SB3 picks actions 0..n-1 whatever "
+        return (f"{target} acts in {shown_space(odd)}, not numbered from 0, and SB3 picks actions 0..n-1 whatever "
                 "the start; rlgen registers no wrapper that shifts it: add your own gymnasium ActionWrapper to "
                 "env.wrappers (action_space numbered from 0, action() adding the start back)")
     return None
-
-
-def _one_line(space: gym.Space) -> str:
-    return " ".join(str(space).split())  # MultiDiscrete prints its arrays with runs of spaces

@@ -27,7 +27,7 @@ from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines
-from rlgen.envs import nonzero_start
+from rlgen.envs import nonzero_start, shown_space
 from rlgen.envs.games.teams import (CHECK_STEPS, TeamPolicy, TeamRules, check_team_game, play_teams, side_vec_env,
                                     sides_of, team_game)
 from rlgen.errors import RlgenError, first_line
@@ -61,7 +61,7 @@ class TeamsExperiment(ExperimentBase):
             continuous = [f"{a}: {made.action_space(a)}" for a in made.possible_agents
                           if not isinstance(made.action_space(a), gym.spaces.Discrete)
                           or nonzero_start(made.action_space(a)) is not None]
-            offset = [f"{a} observes {' '.join(str(odd).split())}" for a in made.possible_agents
+            offset = [f"{a} observes {shown_space(odd)}" for a in made.possible_agents
                       if (odd := nonzero_start(made.observation_space(a))) is not None]
         except RlgenError as e:
             return [f"game: {e}"]

@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.env import AECEnv
 
-from rlgen.envs import FLAT_SPACES, nonzero_start
+from rlgen.envs import FLAT_SPACES, nonzero_start, shown_space
 from rlgen.errors import RlgenError, first_line
 from rlgen.registry import GAMES
 
@@ -109,7 +109,7 @@ def space_problem(env: AECEnv, name: str) -> str | None:
             return (f"game {name!r}: {agent}'s 'observation' is {space['observation']}; self-play's policy reads a "
                     "Box, Discrete, MultiDiscrete or MultiBinary observation (gymnasium.spaces.flatten makes one)")
         if (odd := nonzero_start(space["observation"])) is not None:
-            return (f"game {name!r}: {agent}'s 'observation' is {' '.join(str(odd).split())}, not numbered from 0, and "
+            return (f"game {name!r}: {agent}'s 'observation' is {shown_space(odd)}, not numbered from 0, and "
                     "SB3 one-hot encodes choices 0..n-1; the game needs its observations numbered from 0 "
                     "(gymnasium.spaces.flatten one-hot encodes from the start)")
         acts = env.action_space(agent)
