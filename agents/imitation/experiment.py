@@ -24,7 +24,8 @@ from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
 from rlgen.agents.imitation.vec import DiscriminatorReward, RelabeledReplayBuffer, TransitionStore
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name, require_action_masks
+from rlgen.agents.rl.experiment import (RLExperiment, _action_noise, _policy_name, new_run_env_problem,
+                                       require_action_masks)
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
@@ -82,6 +83,9 @@ class ImitationExperiment(RLExperiment):
         self.device = ctx.device
         gamma = float(cfg.agent.hyperparams.get("gamma", 0.99))
         venv = make_vec_env(cfg.env.model_copy(update={"normalize": None}), seed=ctx.seed, gamma=gamma)
+        if problem := new_run_env_problem(cfg, venv, ctx):  # the learner reads these frames as kind: rl's
+            venv.close()
+            raise RlgenError(problem)
         require_action_masks(cfg, venv)
         obs_space, act_space = raw_spaces(venv)
         self.source = DemoSource(cfg.demos, cfg.env, obs_space, act_space)

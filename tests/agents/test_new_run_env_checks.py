@@ -1,6 +1,7 @@
 """What a new run cannot train on as its observations come (normalized images, float frames stored
 channels last under a cnn), refused for new runs only: a run an earlier rlgen trained so opens and
-resumes as it was; kind: bc, whose policy reads the same frames, refuses what kind: rl refuses."""
+resumes as it was; kind: bc and kind: imitation, whose policies read the same frames, refuse what
+kind: rl refuses."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rlgen.agents.rl.experiment import new_run_env_problem
 from rlgen.agents.rl.vec import float_frames_problem
 from rlgen.cli import main
 from tests.agents.imitation.test_bc import bc_config, identity_demos  # noqa: F401 (a fixture)
+from tests.agents.imitation.test_imitation import gail_config
 
 
 def _env(shape):
@@ -48,3 +50,22 @@ def test_kind_bc_refuses_what_kind_rl_refuses(tmp_path, identity_demos, monkeypa
     assert main(["train", str(path)]) == 2
     assert capsys.readouterr().err.strip() == "error: observation space X: refused as rl does"
     assert not (tmp_path / raw["name"]).exists()  # a new run refused at setup leaves no directory
+
+
+def test_kind_imitation_refuses_what_kind_rl_refuses(tmp_path, identity_demos, monkeypatch, capsys):  # noqa: F811
+    import rlgen.agents.imitation.experiment as imitation
+
+    seen = []
+
+    def refuse(cfg, env, ctx):
+        seen.append(env.observation_space)  # the learner's env, before any reward or normalization wraps it
+        return "observation space X: refused as rl does"
+
+    monkeypatch.setattr(imitation, "new_run_env_problem", refuse)
+    raw = gail_config(tmp_path, identity_demos["rlgen/Identity-v0"])
+    path = tmp_path / "gail.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == "error: observation space X: refused as rl does"
+    assert len(seen) == 1
+    assert not (tmp_path / raw["name"]).exists()
