@@ -15,7 +15,7 @@ logit, an RL policy's features extractor, a GAN generator's or an autoencoder de
 copied onto the new backbone by name (or, when the names differ but the shapes line up, in order);
 any mismatch is one error naming both sides before training starts. `freeze: true` takes the backbone out of every optimizer and keeps it
 in eval mode (batch-norm statistics and dropout fixed too), and an off-policy RL policy's target
-networks out of their polyak updates (agents/rl/sb3_bridge.py), so it stays bit-identical; a
+networks out of their polyak updates (agents/rl/frozen_targets.py), so it stays bit-identical; a
 spectral-normed discriminator leaves it unnormalised (`is_frozen`), so it computes what it did in
 its source run. Otherwise `lr` gives it its own learning rate (rlgen/optim.py).
 """

@@ -41,6 +41,19 @@ BEFORE_THE_SPLIT = {
         "TRUST_HELP", "cmd_compare", "cmd_eval", "cmd_export", "cmd_import_zoo", "cmd_inspect", "cmd_list",
         "cmd_play", "cmd_record", "cmd_sweep", "cmd_tournament", "cmd_train", "main", "train_seeds",
     ],
+    "rlgen.envs.datasets": [  # before the checks of a source moved into rlgen.envs.source_checks
+        "ArrayData", "Batch", "F", "Mixture", "RlgenError", "SOURCES", "Sines", "Split", "SwissRoll", "as_policy_reads",
+        "channel_last", "check_batch", "check_rows_are_samples", "declares", "digits", "first_line", "frames",
+        "friedman1", "gaussian", "grid25", "make_source", "modality_of", "observations", "ring8", "sample_from",
+        "shape_problems",
+    ],
+    "rlgen.agents.rl.sb3_bridge": [  # before sb3_metrics and frozen_targets moved out of it
+        "ACTIVATIONS", "BackboneExtractor", "Diverged", "LearningRate", "LinearSchedule", "MetricsOutput",
+        "OptimConfig", "PolicyConfig", "Progress", "RlgenError", "SB3Learner", "SB3_ON_POLICY_ADAM_EPS",
+        "UNDEFINED_AS_NAN", "apply_init", "backbone_traits", "build_backbone", "first_line", "gpu_by_choice",
+        "integral_counts", "keep_frozen_out_of_targets", "no_distribution_checks", "policy_kwargs", "rebuild",
+        "resolve_schedules", "space_problem", "transfer_and_regularize",
+    ],
 }
 
 

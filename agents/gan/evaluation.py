@@ -18,7 +18,7 @@ import torch
 
 from rlgen.agents.gan import metrics, pictures
 from rlgen.agents.gan.config import GANConfig
-from rlgen.envs.datasets import sample_from
+from rlgen.envs.source_checks import sample_from
 from rlgen.logging import Image
 
 Sampler = Callable[[int, torch.Generator], tuple[np.ndarray, np.ndarray | None]]

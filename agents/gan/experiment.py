@@ -23,7 +23,8 @@ from rlgen.agents.gan.losses import LOSSES
 from rlgen.agents.gan.metrics import training_warning
 from rlgen.agents.gan.players import EMA, Discriminator, Generator
 from rlgen.agents.gan.regularizers import differentiable_twice, gradient_penalty, r1_from_logits
-from rlgen.envs.datasets import make_source, modality_of, sample_from, shape_problems
+from rlgen.envs.datasets import make_source
+from rlgen.envs.source_checks import modality_of, sample_from, shape_problems
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import console

@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rlgen.envs.datasets import Split, check_rows_are_samples, make_source, modality_of, shape_problems
+from rlgen.envs.datasets import Split, make_source
+from rlgen.envs.source_checks import check_rows_are_samples, modality_of, shape_problems
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase, RunContext
 from rlgen.registry import SOURCES

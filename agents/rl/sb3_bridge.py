@@ -4,9 +4,7 @@ training unit at a time with run-long schedules, and SB3's logger into rlgen's m
 
 from __future__ import annotations
 
-import functools
 import inspect
-import math
 import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
@@ -16,7 +14,6 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import KVWriter
 from stable_baselines3.common.logger import Logger as SB3Logger
 from stable_baselines3.common.noise import ActionNoise, VectorizedActionNoise
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -28,6 +25,10 @@ from rlgen import plain
 from rlgen.agents.rl import live_state
 from rlgen.agents.rl.algos import integral_counts
 from rlgen.agents.rl.config import PolicyConfig
+# what callers took from here before these parts moved (tests/test_module_names.py) stays importable from
+# here, and so does _parameters_but_frozen: a torch.save'd policy with a frozen backbone names it by this path
+from rlgen.agents.rl.frozen_targets import _parameters_but_frozen, keep_frozen_out_of_targets  # noqa: F401
+from rlgen.agents.rl.sb3_metrics import UNDEFINED_AS_NAN, MetricsOutput  # noqa: F401
 from rlgen.agents.rl.vec import space_problem
 from rlgen.config import OptimConfig
 from rlgen.errors import Diverged, RlgenError, first_line
@@ -155,55 +156,6 @@ def _recurrent_lstm_kwargs(pol: PolicyConfig) -> dict[str, Any]:
 
 def _takes(policy_cls: type | Callable[..., Any], arg: str) -> bool:
     return arg in inspect.signature(policy_cls).parameters
-
-
-# --- SB3's logger into rlgen's metrics ------------------------------------------------------------
-
-
-# SB3's names -> the metric names every rlgen kind logs, so runs of different kinds compare
-_RENAME = {
-    "rollout/ep_rew_mean": "rollout/ep_return_mean",
-    "rollout/ep_len_mean": "rollout/ep_len_mean",
-    "train/policy_gradient_loss": "loss/policy",
-    "train/value_loss": "loss/value",
-    "train/entropy_loss": "loss/entropy",
-    "train/loss": "loss/total",
-    "train/actor_loss": "loss/actor",
-    "train/critic_loss": "loss/critic",
-    "train/ent_coef_loss": "loss/ent_coef",
-}
-
-
-# SB3's figures that are NaN by definition on some rollouts, not because training diverged:
-# explained variance when every return of the rollout is the same (one-step episodes of constant
-# reward, a sparse reward never reached). The runner takes any other NaN for divergence.
-UNDEFINED_AS_NAN = frozenset({"train/explained_variance"})
-
-
-class MetricsOutput(KVWriter):
-    """An SB3 logger output that keeps the latest dumped values for the runner to log.
-
-    SB3 dumps once per rollout (on-policy) or every few episodes (off-policy); `pop` hands the
-    values since the last call to the runner, which logs one row per training unit.
-    """
-
-    def __init__(self) -> None:
-        self._pending: dict[str, float] = {}
-
-    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
-        for key, value in key_values.items():
-            if key.startswith("time/") or not isinstance(value, (int, float)):
-                continue  # the runner owns time and step; strings/videos are not metrics
-            if key in UNDEFINED_AS_NAN and math.isnan(value):
-                continue  # not a diverged figure: one that has no value for this rollout
-            self._pending[_RENAME.get(key, key)] = float(value)
-
-    def pop(self) -> dict[str, float]:
-        out, self._pending = self._pending, {}
-        return out
-
-    def close(self) -> None:
-        pass
 
 
 # --- one SB3 model, trained one unit at a time, with run-long schedules ---------------------------
@@ -433,30 +385,3 @@ def _warn_raw_observations(model: BaseAlgorithm, source_config: Any, init: Any, 
     console.print(f"[yellow]warning:[/] {init_at}.init: {init.run} was pretrained on raw `observations`, but "
                   "env.normalize.obs feeds this policy VecNormalize-standardised ones, so the backbone reads inputs "
                   "on another scale than it learned; set env.normalize.obs: false to keep them raw")
-
-
-def keep_frozen_out_of_targets(policy: torch.nn.Module) -> None:
-    """A frozen backbone's copy in a target network stays bit-identical too.
-
-    Off-policy SB3 algorithms move each target network `X_target` of their policy toward `X` with
-    `polyak_update(X.parameters(), X_target.parameters(), tau)` (SAC's and TQC's critic, TD3's and
-    DDPG's actor and critic, DQN's q_net, QR-DQN's quantile_net): t <- (1 - tau) t + tau p moves t
-    by rounding (~1e-7 after a few updates) even where p never changes, so the target's frozen
-    copy would drift away from the loaded weights. Both networks of each pair list their
-    parameters without the frozen ones, by the same names so the pairs still line up, and the
-    update passes them by; everything else (state dicts, optimizers, `policy.parameters()`) still
-    sees every tensor.
-    """
-    for name, target in policy.named_children():
-        online = getattr(policy, name.removesuffix("_target"), None)
-        if not name.endswith("_target") or not isinstance(online, torch.nn.Module):
-            continue
-        frozen = frozenset(n for n, p in online.named_parameters() if not p.requires_grad)
-        if frozen:
-            for net in (online, target):
-                net.frozen_names = frozen
-                net.parameters = functools.partial(_parameters_but_frozen, net)  # picklable, unlike a method
-
-
-def _parameters_but_frozen(self: torch.nn.Module, recurse: bool = True) -> Iterator[torch.nn.Parameter]:
-    return (p for n, p in self.named_parameters(recurse=recurse) if n not in self.frozen_names)
