@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from pathlib import Path
 
 from rich.console import Group
@@ -44,9 +46,13 @@ def rows() -> dict[str, list[tuple[str, str]]]:
 
 
 def env_ids(show_all: bool) -> list[str]:
+    """The gymnasium ids a config can name: with `show_all`, every one, ALE's included when ale_py is
+    installed (it registers them only when imported, as a config naming one does)."""
     import gymnasium as gym
 
     load_env_packages()
+    if show_all and importlib.util.find_spec("ale_py") is not None:
+        gym.register_envs(importlib.import_module("ale_py"))
     ids = sorted(gym.registry)
     return [i for i in ids if show_all or i.startswith(_GYM_SHOWN) or ("/" in i and not i.startswith("ALE/"))]
 

@@ -140,3 +140,19 @@ def test_every_command_has_help_with_examples_of_itself(capsys):
         shown = capsys.readouterr().out
         examples = shown.split("\nexamples:\n", 1)[-1].splitlines() if "\nexamples:\n" in shown else []
         assert any(line.split()[:2] == ["rlgen", command] for line in examples), f"rlgen {command} -h: no example"
+
+
+def test_list_all_names_the_atari_ids_when_ale_py_is_installed():
+    """ale_py registers its ids only when imported: `--all` imports it, as a config naming one does."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("ale_py") is None:
+        pytest.skip("rlgen[atari] not installed")
+    out = subprocess.run([sys.executable, "-m", "rlgen", "list", "--all"], capture_output=True, text=True,
+                         check=True, env={"COLUMNS": "200", "PATH": "", "NO_COLOR": "1"}).stdout
+    assert "ALE/Pong-v5" in out and "PongNoFrameskip-v4" in out
+    plain = subprocess.run([sys.executable, "-m", "rlgen", "list"], capture_output=True, text=True, check=True,
+                           env={"COLUMNS": "200", "PATH": "", "NO_COLOR": "1"}).stdout
+    assert "ALE/Pong-v5" not in plain  # the default listing keeps gymnasium's own families and rlgen's
