@@ -108,6 +108,19 @@ def test_a_folder_of_runs_of_several_configs_is_not_a_run(tmp_path, capsys):
     assert "runs are of 2 configs" in capsys.readouterr().err
 
 
+def test_the_folder_above_runs_name_folders_names_their_configs(tmp_path, capsys):
+    """runs/ itself holds runs/<name>/<id>: it is refused for what it is, not as holding no run."""
+    _fake_run(tmp_path / "alpha", "alpha", "completed", 1)
+    _fake_run(tmp_path / "beta", "beta", "completed", 2)
+    with pytest.raises(RlgenError, match=r"its runs are of 2 configs \(alpha, beta\), not one: give a run directory"):
+        resolve_run(tmp_path)
+    _fake_run(tmp_path / "solo" / "gamma", "gamma", "completed", 1)
+    with pytest.raises(RlgenError, match=r"its runs are of 1 config \(gamma\) one folder down"):
+        resolve_run(tmp_path / "solo")
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert "runs are of 2 configs" in capsys.readouterr().err
+
+
 def test_runs_name_is_its_newest_finished_run_and_says_so(tmp_path, capsys):
     finished = _fake_run(tmp_path, "x", "completed", 1)
     _fake_run(tmp_path, "x", "interrupted", 2)  # checkpointed later, but not the config's result

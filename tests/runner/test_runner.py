@@ -311,6 +311,23 @@ def test_a_refused_run_dir_that_holds_a_run_is_left_as_it_was(tmp_path):
     assert sorted(p.name for p in first.run_dir.rglob("*")) == before
 
 
+def test_a_run_dir_that_holds_no_run_is_not_offered_to_resume(tmp_path):
+    """--run-dir on a folder of other files: resuming it would fail (no config.yaml), so only a
+    folder that holds a run is offered `rlgen train --resume`."""
+    cfg = toy_config(tmp_path)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "todo.txt").write_text("x")
+    with pytest.raises(RlgenError) as refused:
+        Runner(cfg, ToyExperiment(cfg), run_dir=folder).run()
+    assert "already holds files: give a new or empty directory" in str(refused.value)
+    assert "--resume" not in str(refused.value)
+    first = Runner(cfg, ToyExperiment(cfg))
+    first.run()
+    with pytest.raises(RlgenError, match=r"already holds files \(a run\): .* continue that run with `rlgen train --resume"):
+        Runner(cfg, ToyExperiment(cfg), run_dir=first.run_dir).run()
+
+
 def test_a_resume_after_a_cut_off_metrics_row_keeps_every_line_whole(tmp_path):
     cfg = toy_config(tmp_path, checkpoint_every=1000, toy={"on_unit": "sigterm", "signal_at": 30})
     runner = Runner(cfg, ToyExperiment(cfg))
