@@ -384,7 +384,11 @@ TABLES: dict[str, Registry] = {
 
 def load_env_packages() -> None:
     """Import every `rlgen.envs` entry point: each registers its gymnasium ids when imported (a
-    module) or when called (a function). Done once, before an env id is looked up or listed."""
+    module) or when called (a function). Done once, before an env id is looked up or listed.
+
+    An id is a name like any other: the package loaded first keeps it (rlgen's own, then by
+    distribution name: the order of `ENV_PACKAGES.entries()`), as does an id in gymnasium's registry
+    before any package loaded; a later package's spec for it is put back with one RlgenWarning."""
     global _envs_loaded
     if _envs_loaded:
         return
@@ -392,20 +396,35 @@ def load_env_packages() -> None:
     import gymnasium as gym
 
     for entry in ENV_PACKAGES.entries():
-        before = set(gym.registry)
-        try:
-            problem = entry.shape_problem()
-            if problem is not None:
-                raise RlgenError(f"it {problem}")
-            obj = entry.load()
-            if callable(obj) and not isinstance(obj, type):
-                obj()
-        except Exception as e:  # a broken plugin is reported and left out; it never stops rlgen
-            reason = str(e) if isinstance(e, RlgenError) else f"{type(e).__name__}: {e}"
-            warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {reason}", RlgenWarning,
-                          stacklevel=2)
-        for env_id in set(gym.registry) - before:
+        before = dict(gym.registry)  # id -> EnvSpec: gymnasium.register replaces a spec in place
+        with warnings.catch_warnings():
+            # gymnasium's own clash warning, coloured whatever NO_COLOR says: the one below replaces it
+            warnings.filterwarnings("ignore", message=r".*Overriding environment ")
+            _load_env_package(entry)
+        for env_id, spec in before.items():
+            owner = _env_id_packages.get(env_id)
+            if gym.registry.get(env_id, spec) is spec or owner is entry:  # unchanged, or its own id again
+                continue
+            gym.registry[env_id] = spec
+            kept = f"{owner.origin} registers the same name" if owner is not None else "it is already registered"
+            warnings.warn(f"env id {env_id!r} from {entry.origin} ignored: {kept}", RlgenWarning, stacklevel=2)
+        for env_id in gym.registry.keys() - before.keys():
             _env_id_packages.setdefault(env_id, entry)
+
+
+def _load_env_package(entry: Entry) -> None:
+    """Import (and call, for a function) one env package; a broken one is reported and left out."""
+    try:
+        problem = entry.shape_problem()
+        if problem is not None:
+            raise RlgenError(f"it {problem}")
+        obj = entry.load()
+        if callable(obj) and not isinstance(obj, type):
+            obj()
+    except Exception as e:  # a broken plugin never stops rlgen
+        reason = str(e) if isinstance(e, RlgenError) else f"{type(e).__name__}: {e}"
+        warnings.warn(f"env package {entry.name!r} from {entry.origin} not loaded: {reason}", RlgenWarning,
+                      stacklevel=3)
 
 
 def env_package_of(env_id: str) -> Entry | None:
