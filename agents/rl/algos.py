@@ -93,10 +93,27 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> list[str]:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{path}: {ALGOS[algo].__name__} has no argument {key!r}{hint}")
         else:
-            problem = _type_problem(params[key].default, value) or _range_problem(key, value)
+            problem = _type_problem(params[key].default, value) or _range_problem(key, value) \
+                or _schedule_problem(algo, key, value)
             if problem:
                 problems.append(f"{path}: {problem}")
     return problems
+
+
+def schedulable(algo: str) -> list[str]:
+    """The arguments the algorithm calls as a schedule of the progress (SB3 annotates them
+    `float | Callable[[float], float]`), less the ones rlgen sets from its own sections."""
+    params = inspect.signature(ALGOS[algo].__init__).parameters
+    return [n for n, p in params.items() if n not in _OWNED and "Callable" in str(p.annotation)]
+
+
+def _schedule_problem(algo: str, key: str, value: Any) -> str | None:
+    """`lin_X` where SB3 uses the value as a number (ent_coef, tau, ...): it would fail in training."""
+    if not (isinstance(value, str) and value.startswith("lin_")) or key in schedulable(algo):
+        return None
+    takes = f"lin_X works for {', '.join(schedulable(algo))}" if schedulable(algo) else "lin_X works for none of its arguments"
+    return (f"{value!r}: {ALGOS[algo].__name__} takes a number here, not a schedule ({takes}; the learning "
+            "rate's schedule is optim.schedule)")
 
 
 def _type_problem(default: Any, value: Any) -> str | None:
