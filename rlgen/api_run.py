@@ -5,6 +5,7 @@ which checks each observation against the env's space before the policy sees it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from rlgen import checkpoint
 from rlgen.api_args import _bool_arg, _count_arg, _path_arg, _shown, _writable_dir
 from rlgen.api_configs import make_experiment, untrusted_unless
 from rlgen.config import ExperimentConfig
-from rlgen.errors import RlgenError, first_line
+from rlgen.errors import RlgenError, RlgenWarning, first_line
 from rlgen.experiment import RunContext
 from rlgen.transfer import restoring
 
@@ -141,6 +142,10 @@ class Run:
                 set_rng_state(self._first_evaluation[0])
                 if (load := getattr(exp, "load_evaluation_state", None)) is not None:
                     load(self._first_evaluation[1])
+            if episodes is not None and not getattr(exp, "episodic", True):
+                warnings.warn(f"kind {self.config.kind!r} plays no episodes (its evaluation scores what its config's "
+                              f"eval settings say): the {episodes} episodes asked for are not played", RlgenWarning,
+                              stacklevel=2)
             with eval_mode(exp):  # whatever mode a caller left `modules()` in
                 metrics = dict(exp.evaluate(episodes=episodes, video_dir=video_dir))
             from rlgen.logging import Video

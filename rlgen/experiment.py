@@ -87,7 +87,9 @@ class ExperimentBase:
     Class-level: `config_model` (the pydantic model of its config), `check(cfg)` (cheap problems
     beyond the schema, one line each with a dotted path), `prefers_accelerator` (device: auto
     picks a GPU only when True), `data_parallel` (True: under torchrun its replicas average their
-    gradients and stay one model; torchrun with several processes refuses a kind without it).
+    gradients and stay one model; torchrun with several processes refuses a kind without it),
+    `episodic` (False: its evaluation scores what its own config says, not episodes, so
+    `Run.evaluate(episodes=N)` and `rlgen eval --episodes N` warn that N is not used).
     Optional: `modules()` (its torch modules by role, for
     `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training),
     `rank_state()` / `load_rank_state(state | None)` (what differs between torchrun replicas, such
@@ -102,6 +104,7 @@ class ExperimentBase:
     config_model: ClassVar[type[ExperimentConfig]]
     prefers_accelerator: bool = False
     data_parallel: ClassVar[bool] = False
+    episodic: ClassVar[bool] = True
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg

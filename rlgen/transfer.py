@@ -63,9 +63,9 @@ def resolve_run(run: str | Path) -> Path:
     names = sorted({_run_name(r) for r in runs or deeper})
     if deeper or len(names) > 1:  # runs/ itself, or a folder of one config's runs mixed with others
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        raise RlgenError(f"{run} is not a run directory, and its runs are of {len(names)} config"
-                         f"{'s' if len(names) > 1 else ''} ({shown}){', not one' if len(names) > 1 else ' one folder down'}: "
-                         "give a run directory, or runs/<name> for that config's newest finished run")
+        counted = f"{len(names)} configs ({shown}), not one" if len(names) > 1 else f"1 config ({shown}) one folder down"
+        raise RlgenError(f"{run} is not a run directory, and its runs are of {counted}: give a run directory, or "
+                         "runs/<name> for that config's newest finished run")
     runs.sort(key=lambda r: (r / "checkpoints" / "latest").stat().st_mtime)
     finished = [r for r in runs if run_status(r, quiet=True) in FINISHED]
     if not finished:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from stable_baselines3.common.vec_env import sync_envs_normalization, unwrap_vec
 import rlgen
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.envs import make_env_fn
-from rlgen.errors import ConfigError, RlgenError
+from rlgen.errors import ConfigError, RlgenError, RlgenWarning
 
 
 def _train(tmp_path, config: str, steps: int, *extra: str) -> rlgen.Run:
@@ -105,6 +107,16 @@ def test_gan_run_has_modules_but_no_agent(tmp_path):
         assert {"generator", "discriminator"} <= set(loaded.modules())
         with pytest.raises(RlgenError, match="has no agent.*generator"):
             loaded.agent()
+
+
+def test_a_kind_that_plays_no_episodes_says_the_episodes_asked_for_are_not_played(tmp_path):
+    run = _train(tmp_path, "gan_ring8", 20, "perf.steps_per_unit=10", "eval.samples=100")
+    with rlgen.load_run(run.run_dir) as loaded:
+        with pytest.warns(RlgenWarning, match="kind 'gan' plays no episodes .*: the 5 episodes asked for are not played"):
+            loaded.evaluate(episodes=5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loaded.evaluate()  # nothing asked for, nothing said
 
 
 def test_load_config_names_and_errors(tmp_path):

@@ -38,6 +38,7 @@ class GANExperiment(ExperimentBase):
 
     config_model = GANConfig
     data_parallel = True  # under torchrun the players average their gradients (rlgen.agents.gan.ddp)
+    episodic = False  # an evaluation scores eval.samples samples
 
     def __init__(self, cfg: GANConfig):
         self.cfg = cfg

@@ -25,6 +25,8 @@ class DataExperiment(ExperimentBase):
     which the runner checkpoints, so a resumed run repeats the uninterrupted one bit for bit.
     """
 
+    episodic = False  # an evaluation scores the held-out part of the data
+
     def __init__(self, cfg: Any):
         super().__init__(cfg)
         self.model: nn.Module | None = None

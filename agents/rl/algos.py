@@ -111,7 +111,8 @@ def _schedule_problem(algo: str, key: str, value: Any) -> str | None:
     """`lin_X` where SB3 uses the value as a number (ent_coef, tau, ...): it would fail in training."""
     if not (isinstance(value, str) and value.startswith("lin_")) or key in schedulable(algo):
         return None
-    takes = f"lin_X works for {', '.join(schedulable(algo))}" if schedulable(algo) else "lin_X works for none of its arguments"
+    names = schedulable(algo)
+    takes = f"lin_X works for {', '.join(names)}" if names else "lin_X works for none of its arguments"
     return (f"{value!r}: {ALGOS[algo].__name__} takes a number here, not a schedule ({takes}; the learning "
             "rate's schedule is optim.schedule)")
 
