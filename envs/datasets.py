@@ -304,11 +304,11 @@ class Split:
         return x[idx].astype(np.float32), (None if y is None else y[idx])
 
     def sample(self, batch: int, rng: np.random.Generator) -> Batch:
-        """A training batch; the first one checked against the source's declaration."""
-        x, y = sample_from(self.name, self.train, batch, rng, check=False)
-        if not self._checked:  # against the split's declaration: the source's shape and classes
-            check_batch(self.name, self, x, y, batch)
-            self._checked = True
+        """A training batch, checked against the split's declaration (the source's shape and classes):
+        the first, and every later one, which a source's sample() may change part way."""
+        x, y = sample_from(self.name, self.train, batch, rng, check=False, first=not self._checked)
+        check_batch(self.name, self, x, y, batch, first=not self._checked)
+        self._checked = True
         return x, y
 
 

@@ -102,43 +102,61 @@ def modality_of(source: Any) -> str | None:
     return value if value in ("points", "image", "sequence") else None
 
 
-def check_batch(name: str, source: Any, x: Any, y: Any, batch: int) -> None:
-    """A source's first batch against its own declaration: `batch` rows of `shape`, float32, finite,
-    and labels when it has classes (int64, 0 to n_classes - 1); one line naming the source when it
-    breaks its contract."""
+_CHANGES = "what the source's sample() gives changes part way"
+_TURNS_NON_FINITE = "the source's data turns non-finite part way"
+
+
+def _drawn_later(first: bool, changed: str = _CHANGES) -> str:
+    """What a refusal of a batch adds when it was drawn during training after the first."""
+    return "" if first else f" (a batch drawn during training, not the first: {changed})"
+
+
+def check_batch(name: str, source: Any, x: Any, y: Any, batch: int, first: bool = True) -> None:
+    """A batch against the source's own declaration: `batch` rows of `shape`, float32, finite, and
+    labels when it has classes (int64, 0 to n_classes - 1); one line naming the source when it
+    breaks its contract. Cheap enough for every training batch (a pass over its floats for
+    finiteness, a min and max of its labels); `first` False: a batch drawn during training after
+    the first, which the line says (the source's output changed part way)."""
+
+    def refusal(problem: str, changed: str = _CHANGES) -> RlgenError:
+        return RlgenError(f"data source {name!r}{problem}{_drawn_later(first, changed)}")
+
     shape = tuple(source.shape)
     if not isinstance(x, np.ndarray) or x.shape != (batch, *shape):
         got = f"an array of shape {x.shape}" if isinstance(x, np.ndarray) else f"a {type(x).__name__}"
-        raise RlgenError(f"data source {name!r}: sample({batch}, rng) gave {got}, not ({batch}, *shape) = "
-                         f"{(batch, *shape)}")
+        raise refusal(f": sample({batch}, rng) gave {got}, not ({batch}, *shape) = {(batch, *shape)}")
     if x.dtype != np.float32:
-        raise RlgenError(f"data source {name!r}: samples are {x.dtype}, not float32 (cast them in sample())")
+        raise refusal(f": samples are {x.dtype}, not float32 (cast them in sample())")
     if not np.isfinite(x).all():
-        raise RlgenError(f"data source {name!r}: a sample holds NaN or infinity")
+        # data that goes bad mid-run (a file read past its end, a sensor's gap): the source's fault
+        # by name, not a divergence of the networks
+        raise refusal(": a sample holds NaN or infinity", _TURNS_NON_FINITE)
     n_classes = int(getattr(source, "n_classes", 0) or 0)
     if n_classes > 0:
         if not isinstance(y, np.ndarray) or y.shape != (batch,):
             got = None if y is None else np.shape(y)
-            raise RlgenError(f"data source {name!r} has {n_classes} classes, so sample() returns ({batch},) "
-                             f"labels beside the samples; it gave {got}")
+            raise refusal(f" has {n_classes} classes, so sample() returns ({batch},) labels beside the samples; "
+                          f"it gave {got}")
         if y.dtype != np.int64:
-            raise RlgenError(f"data source {name!r}: labels are {y.dtype}, not int64 (cast them in sample())")
+            raise refusal(f": labels are {y.dtype}, not int64 (cast them in sample())")
         if batch and (y.min() < 0 or y.max() >= n_classes):
-            raise RlgenError(f"data source {name!r} has {n_classes} classes, so labels run from 0 to "
-                             f"{n_classes - 1}; it gave labels from {y.min()} to {y.max()}")
+            raise refusal(f" has {n_classes} classes, so labels run from 0 to {n_classes - 1}; it gave labels "
+                          f"from {y.min()} to {y.max()}")
     elif y is not None:  # a regression target, or labels the source does not count as classes
         if not isinstance(y, np.ndarray) or y.shape[:1] != (batch,):
             got = f"an array of shape {y.shape}" if isinstance(y, np.ndarray) else f"a {type(y).__name__}"
-            raise RlgenError(f"data source {name!r}: sample({batch}, rng) gave {got} as targets, not {batch} "
-                             "rows (or None)")
+            raise refusal(f": sample({batch}, rng) gave {got} as targets, not {batch} rows (or None)")
         if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-            raise RlgenError(f"data source {name!r}: a target holds NaN or infinity")
+            raise refusal(": a target holds NaN or infinity", _TURNS_NON_FINITE)
 
 
-def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, check: bool = True) -> Batch:
+def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, check: bool = True,
+                first: bool = True) -> Batch:
     """`source.sample(batch, rng)` for the kinds: an exception the source raises becomes one line
-    naming it, and with `check` (a source's first batch for training, and what evaluation draws)
-    the batch is held to the source's declaration (check_batch); every batch must be finite."""
+    naming it, and with `check` the batch is held to the source's declaration (check_batch): every
+    batch the kinds draw, training's and evaluation's; `first` False: one drawn during training
+    after the first, which a refusal says. Without `check` (a caller that checks the batch against
+    another declaration, or compares it itself), a pair is all it asks of it."""
     try:
         out = source.sample(batch, rng)
     except RlgenError:
@@ -148,13 +166,9 @@ def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, ch
                          f"{first_line(e)} (check the source and data.kwargs)") from None
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         got = f"an array of shape {out.shape}" if isinstance(out, np.ndarray) else f"a {type(out).__name__}"
-        raise RlgenError(f"data source {name!r}: sample({batch}, rng) gave {got}, not a pair (x, labels or None)")
+        raise RlgenError(f"data source {name!r}: sample({batch}, rng) gave {got}, not a pair (x, labels or None)"
+                         f"{_drawn_later(first)}")
     x, y = out
     if check:
-        check_batch(name, source, x, y, batch)
-    elif isinstance(x, np.ndarray) and x.dtype.kind == "f" and not np.isfinite(x).all():
-        # data that goes bad mid-run (a file read past its end, a sensor's gap): the source's fault
-        # by name, not a divergence of the networks (a cheap check: a batch's worth of floats)
-        raise RlgenError(f"data source {name!r}: a sample holds NaN or infinity (a batch drawn during training, "
-                         "not the first: the source's data turns non-finite part way)")
+        check_batch(name, source, x, y, batch, first)
     return x, y

@@ -253,9 +253,10 @@ class GANExperiment(ExperimentBase):
     # --- one step of each player ----------------------------------------------------------------
 
     def _real(self) -> tuple[Tensor, Tensor | None]:
-        # a source of one's own breaking its contract (its first batch) or raising: one line, not torch's error
+        # a source of one's own breaking its contract (any batch: one that changes part way too) or
+        # raising: one line, not torch's error
         x, y = sample_from(self.cfg.data.source, self.source, self.cfg.objective.batch_size, self.rng,
-                           check=not self._batch_checked)
+                           first=not self._batch_checked)
         self._batch_checked = True
         x_t = torch.from_numpy(x).to(self.device, non_blocking=True)
         y_t = torch.from_numpy(y).to(self.device, non_blocking=True) if (self.n_classes and y is not None) else None

@@ -98,6 +98,10 @@ class TransformerEncoder(nn.Module):
                 f" max_len {self.max_len} must be >= 1, and d_model divisible by n_heads"
                 " — fix backbone.d_model / backbone.n_heads"
             )
+        if len(self.in_shape) == 2 and self.in_shape[0] > self.max_len:
+            # known when it is built (the data's or the window's length): refused here, where the
+            # builder puts the config path in front (build_backbone), not at the first forward
+            raise RlgenError(self._too_long(self.in_shape[0]))
         pick(POSITIONALS, positional, "positional encoding")
         self.pool = pick(POOLS, pool, "pool")
         pick(NORMS, norm, "norm")
@@ -122,10 +126,7 @@ class TransformerEncoder(nn.Module):
         x, mask = as_sequence(x, mask, "transformer backbone")
         batch, steps, _ = x.shape
         if steps > self.max_len:
-            raise RlgenError(
-                f"transformer backbone: sequence of {steps} steps is longer than max_len"
-                f" {self.max_len} — set backbone.max_len >= {steps} or use a shorter window"
-            )
+            raise RlgenError(self._too_long(steps))
         if mask is None:
             position = torch.arange(steps, device=x.device).expand(batch, steps)  # (B, T)
         else:
@@ -136,6 +137,10 @@ class TransformerEncoder(nn.Module):
         for block in self.blocks:
             h = block(h, attn_mask)
         return self._pool(self.norm(h), mask)
+
+    def _too_long(self, steps: int) -> str:
+        return (f"transformer backbone: sequence of {steps} steps is longer than max_len {self.max_len}"
+                f" — set backbone.max_len >= {steps} or use a shorter window")
 
     def _attention_mask(self, mask: Tensor | None, steps: int, device: torch.device) -> Tensor | None:
         """(T, T) or (B * heads, T, T) bool, True where a query may not attend to a key; or None."""

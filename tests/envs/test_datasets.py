@@ -142,13 +142,40 @@ def test_a_first_batch_that_breaks_the_contract_is_one_line_naming_the_source(fa
     assert x.shape == (8, 2) and y.dtype == np.int64
 
 
-def test_later_batches_are_checked_for_finite_values_only_and_what_a_source_raises_is_one_line():
-    x, _ = sample_from("mine", _Labeled("float64"), 8, np.random.default_rng(0), check=False)
-    assert x.dtype == np.float64  # the kinds check a source's first batch against its declaration only
-    with pytest.raises(RlgenError, match="sample\\(8, rng\\) raised ValueError"):
-        sample_from("mine", _Labeled("raise"), 8, np.random.default_rng(0), check=False)
-    with pytest.raises(RlgenError, match=r"'mine': a sample holds NaN or infinity \(a batch drawn during training"):
-        sample_from("mine", _Labeled("nan"), 8, np.random.default_rng(0), check=False)
+@pytest.mark.parametrize("fault, says", FAULTS, ids=[f for f, _ in FAULTS])
+def test_a_later_batch_that_breaks_the_contract_is_one_line_saying_it_was_drawn_during_training(fault, says):
+    """Every batch is held to the source's declaration, not only the first: a source whose batches
+    change part way (labels out of range, float64, another shape) is named, not a torch traceback."""
+    with pytest.raises(RlgenError) as e:
+        sample_from("mine", _Labeled(fault), 8, np.random.default_rng(0), first=False)
+    assert str(e.value).startswith(says) and "\n" not in str(e.value)
+    if fault != "raise":  # what the source raises is its own fault, first batch or not
+        changed = "the source's data turns non-finite" if fault == "nan" else "what the source's sample() gives changes"
+        assert str(e.value).endswith(f"(a batch drawn during training, not the first: {changed} part way)")
+    assert e.value.__context__ is None or e.value.__suppress_context__
+    x, y = sample_from("mine", _Labeled(), 8, np.random.default_rng(0), first=False)
+    assert x.shape == (8, 2) and y.dtype == np.int64
+
+
+def test_a_split_checks_every_training_batch_of_an_endless_source():
+    class Late(_Labeled):
+        """Keeps its contract for its first `after` draws, then gives labels out of range."""
+
+        def __init__(self, after):
+            super().__init__()
+            self.after = after
+
+        def sample(self, batch, rng):
+            self.after -= 1
+            self.fault = "range" if self.after < 0 else None
+            return super().sample(batch, rng)
+
+    split = Split(Late(after=3), validation=0.1, n_held_out=32, name="mine")  # draw 1: the held-out part
+    split.sample(8, np.random.default_rng(0))  # the first training batch
+    split.sample(8, np.random.default_rng(0))
+    with pytest.raises(RlgenError, match=r"^data source 'mine' has 3 classes, so labels run from 0 to 2; it gave "
+                                         r"labels from 0 to 7 \(a batch drawn during training, not the first"):
+        split.sample(8, np.random.default_rng(0))
 
 
 def test_unlabeled_targets_are_rows_and_finite():

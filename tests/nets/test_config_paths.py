@@ -40,3 +40,19 @@ def test_the_gan_and_imitation_players_name_their_sections():
     cfg = ImitationDiscriminatorConfig.model_validate({"backbone": {"type": "mlp"}, "potential": CNN, "input": "sas"})
     with pytest.raises(RlgenError, match=r"^discriminator\.potential: cnn backbone: in_shape"):
         ImitationDiscriminator(cfg, "airl", obs, act, False, 0.9)
+
+
+TRANSFORMER = {"type": "transformer", "d_model": 8, "n_heads": 2, "max_len": 10}
+TOO_LONG = r": transformer backbone: sequence of 50 steps is longer than max_len 10 — set backbone.max_len >= 50"
+
+
+def test_a_transformer_shorter_than_the_data_names_its_section_when_built():
+    """With two transformers (a GAN's players, an autoencoder's halves) the section says which."""
+    with pytest.raises(RlgenError, match=r"^discriminator\.backbone" + TOO_LONG):
+        Discriminator(DiscriminatorConfig(backbone=TRANSFORMER), "sequence", (50, 2))
+    with pytest.raises(RlgenError, match=r"^generator\.backbone" + TOO_LONG):
+        Generator(GeneratorConfig(backbone=TRANSFORMER, noise_dim=4), "sequence", (50, 2))
+    with pytest.raises(RlgenError, match=r"^decoder\.backbone" + TOO_LONG):
+        build_decoder(TRANSFORMER, in_dim=4, out_shape=(50, 2), where="decoder.backbone")
+    with pytest.raises(RlgenError, match=r"^encoder\.backbone" + TOO_LONG):
+        build_backbone(TRANSFORMER, (50, 2), where="encoder.backbone")

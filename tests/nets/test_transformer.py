@@ -100,6 +100,14 @@ def test_sequence_longer_than_max_len_says_how_to_fix():
     assert longer(torch.randn(2, 6, 2)).shape == (2, 16)
 
 
+def test_a_sequence_length_known_when_built_is_held_to_max_len_then():
+    with pytest.raises(RlgenError, match=r"^transformer backbone: sequence of 6 steps is longer than max_len 4 — "
+                                         r"set backbone.max_len >= 6"):
+        TransformerEncoder((6, 2), max_len=4, **SMALL)  # not at the first forward
+    assert TransformerEncoder((6, 2), max_len=6, **SMALL).max_len == 6
+    assert TransformerEncoder((6,), max_len=1, **SMALL).max_len == 1  # a flat input is one step
+
+
 def test_sinusoidal_table_values():
     table = sinusoidal_table(5, 6)
     torch.testing.assert_close(table[0], torch.tensor([0.0, 1.0] * 3))  # sin 0, cos 0

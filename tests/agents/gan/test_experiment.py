@@ -229,6 +229,42 @@ def test_a_source_whose_data_turns_nan_mid_run_is_named_not_called_a_divergence(
     assert "diverged" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("fault, says", [
+    ("labels", " has 3 classes, so labels run from 0 to 2; it gave labels from 7 to 7"),
+    ("float64", ": samples are float64, not float32 (cast them in sample())"),
+    ("shape", ": sample(8, rng) gave an array of shape (8, 3), not (8, *shape) = (8, 2)"),
+], ids=["labels", "float64", "shape"])
+def test_a_source_whose_batches_change_mid_run_is_one_line_and_a_failed_run(tmp_path, capsys, fault, says):
+    """Every batch is held to the source's declaration, not only the first: labels out of range
+    or another dtype or shape part way stop the run naming the source, not with torch's error."""
+    from rlgen.cli import main
+
+    # draw 1: the evaluator's reference set; 2: the first batch; the 30th draw breaks, in the third unit
+    assert main(["train", "gan_ring8", "data.source=tests.broken_source:BrokenSource",
+                 f"data.kwargs={{fault: {fault}, after: 30, n_classes: 3}}", "objective.conditional=projection",
+                 "objective.batch_size=8", "eval.samples=100", "train.total_steps=40", "perf.steps_per_unit=10",
+                 f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: data source 'tests.broken_source:BrokenSource'{says} (a batch drawn during training, not the " \
+           "first: what the source's sample() gives changes part way)" in err
+    assert "Traceback" not in err
+    (summary,) = tmp_path.glob("gan_ring8/*/summary.json")  # units trained: the run is kept, as failed
+    assert json.loads(summary.read_text())["status"] == "failed"
+
+
+@pytest.mark.parametrize("player", ["generator", "discriminator"])
+def test_a_transformer_shorter_than_the_sequences_names_its_player_and_no_run(tmp_path, capsys, player):
+    from rlgen.cli import main
+
+    # both players are transformers: the section path says which one to fix, before the first step
+    assert main(["train", "gan_sine_transformer", "data.kwargs.length=50", f"{player}.backbone.max_len=10",
+                 f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.progress=false"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {player}.backbone: transformer backbone: sequence of 50 steps is longer than max_len 10 — " \
+           "set backbone.max_len >= 50" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_batch_norm_with_batches_of_one_is_refused(tmp_path):
     cfg = config(tmp_path, source="ring8", **{"objective.batch_size": 1, "generator.backbone.norm": "batch"})
     assert GANExperiment.check(cfg) == ["generator.backbone.norm: batch norm needs batches of 2 or more; "

@@ -163,3 +163,35 @@ def test_a_source_that_breaks_its_contract_is_one_line_and_no_run(tmp_path, caps
     assert "data source 'tests.broken_source:BrokenSource'" in err and says in err, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: data source")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fault, says", [
+    ("labels", " has 3 classes, so labels run from 0 to 2; it gave labels from 7 to 7"),
+    ("float64", ": samples are float64, not float32 (cast them in sample())"),
+], ids=["labels", "float64"])
+def test_a_source_whose_batches_change_mid_run_is_one_line(tmp_path, capsys, fault, says):
+    from rlgen.cli import main
+
+    # draws 1-2: the validation and test parts; 3: the first batch; the 20th draw breaks, in the second unit
+    source = f"{{source: 'tests.broken_source:BrokenSource', kwargs: {{fault: {fault}, after: 19, n_classes: 3}}"
+    assert main(["train", "supervised_digits", f"data={source}, n_held_out: 32}}", "fit.batch_size=16",
+                 "fit.steps_per_unit=10", "train.total_steps=40", "train.eval_every=10", *QUIET,
+                 f"logging.dir={tmp_path}"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: data source 'tests.broken_source:BrokenSource'{says} (a batch drawn during training, not the " \
+           "first: what the source's sample() gives changes part way)" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("half", ["encoder", "decoder"])
+def test_a_transformer_shorter_than_the_sequences_names_its_half_and_no_run(tmp_path, capsys, half):
+    from rlgen.cli import main
+
+    both = ["encoder.backbone={type: transformer, d_model: 8, n_heads: 2, n_layers: 1, ff_dim: 16}",
+            "decoder.backbone={type: transformer, d_model: 8, n_heads: 2, n_layers: 1, ff_dim: 16}"]
+    assert main(["train", "autoencoder_digits", *SINE_AE[:1], "decoder.out_activation=null", *both,
+                 f"{half}.backbone.max_len=8", *QUIET, f"logging.dir={tmp_path}"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"error: {half}.backbone: transformer backbone: sequence of 16 steps is longer than max_len 8 — " \
+           "set backbone.max_len >= 16" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
