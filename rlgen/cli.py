@@ -317,7 +317,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     console.print(f"{sum(len(g.runs) for g in groups)} run(s) in {len(groups)} group(s); learning curves: {png}")
     if args.leet:
         workspace = Path(args.leet)
-        n = link_wandb_runs([r.path for r in runs], workspace)
+        n = link_wandb_runs([r.path for g in groups for r in g.runs], workspace)  # the table's runs alone
         console.print(f"{n} offline W&B run(s) linked into {_esc(str(workspace))}; browse them: "
                       f"{_command('wandb', 'leet', workspace)}")
     if args.wandb:

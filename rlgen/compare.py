@@ -121,6 +121,19 @@ def _ignored(key: str) -> bool:
 _MISSING = object()
 
 
+class _Section(dict):
+    """The keys under a `--by` key that names a section of the config (`agent.policy.backbone`,
+    which a sweep's categorical replaces whole), relative to it: {"type": "mlp", "hidden": [16]}."""
+
+
+def _value(flat: Mapping[str, Any], key: str) -> Any:
+    """A run's value of a dotted key: the value, the _Section below it, or _MISSING."""
+    if key in flat:
+        return flat[key]
+    section = _Section((k[len(key) + 1:], v) for k, v in flat.items() if k.startswith(key + "."))
+    return section if section else _MISSING
+
+
 def _key(v: Any) -> str:
     """An exact, hashable identity for a config value."""
     return "\0missing" if v is _MISSING else json.dumps(v, sort_keys=True)
@@ -130,6 +143,8 @@ def _show(v: Any, short: bool = True) -> str:
     """A display of a config value: floats to 4 significant digits when short, lists as compact JSON."""
     if v is _MISSING:
         return "—"
+    if isinstance(v, _Section):  # as a sweep file writes a choice: {type: mlp, hidden: [16]}
+        return "{" + ", ".join(f"{k}: {_show(x, short)}" for k, x in v.items()) + "}"
     if isinstance(v, float):
         return f"{v:.4g}" if short else repr(v)
     return json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else str(v)
@@ -137,8 +152,9 @@ def _show(v: Any, short: bool = True) -> str:
 
 def group_runs(runs: Sequence[RunData], by: Sequence[str] | None = None) -> list[Group]:
     """Groups of runs with equal values of the `by` keys, or, without `by`, equal configs up to
-    the seed and the logging settings. Labels show what tells the groups apart. A `by` group that
-    holds runs scored on different tasks (env ids, games, data sets) is refused."""
+    the seed and the logging settings. A `by` key may name a section of the config: its runs group
+    by all the keys below it. Labels show what tells the groups apart. A `by` group that holds runs
+    scored on different tasks (env ids, games, data sets) is refused."""
     flat = [flatten(r.config) for r in runs]
     if by:
         _check_keys(by, flat)
@@ -146,16 +162,32 @@ def group_runs(runs: Sequence[RunData], by: Sequence[str] | None = None) -> list
     else:
         all_keys = sorted({k for f in flat for k in f if not _ignored(k)})
         keys = [k for k in all_keys if len({_key(f.get(k, _MISSING)) for f in flat}) > 1]
+    # Only a named key stands for a section: found by the differing leaves, `eval_env` is `{}` or absent
+    value = _value if by else lambda f, k: f.get(k, _MISSING)
     buckets: dict[tuple[str, ...], list[int]] = {}
     for i, f in enumerate(flat):
-        buckets.setdefault(tuple(_key(f.get(k, _MISSING)) for k in keys), []).append(i)
-    rows = [[flat[members[0]].get(k, _MISSING) for k in keys] for members in buckets.values()]
+        buckets.setdefault(tuple(_key(value(f, k)) for k in keys), []).append(i)
+    rows = _differing_parts([[value(flat[members[0]], k) for k in keys] for members in buckets.values()])
     labels, omitted = _labels(keys, rows, explicit=bool(by))
     if by:
         for label, members in zip(labels, buckets.values()):
             _check_one_task(by, label, [flat[i] for i in members])
     groups = [Group(lab, [runs[i] for i in members], tuple(omitted)) for lab, members in zip(labels, buckets.values())]
     return sorted(groups, key=lambda g: _natural(g.label))
+
+
+def _differing_parts(rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows whose sections keep only the keys in which the groups' sections differ (a key one lacks
+    shows as "—"), `type` first; a section no other differs from is shown whole."""
+    for col in range(len(rows[0]) if rows else 0):
+        sections = [r[col] for r in rows if isinstance(r[col], _Section)]
+        names = list(dict.fromkeys(k for s in sections for k in s))
+        differ = [k for k in names if len({_key(s.get(k, _MISSING)) for s in sections}) > 1]
+        shown = sorted(differ or names, key=lambda k: k != "type")
+        for r in rows:
+            if isinstance(r[col], _Section):
+                r[col] = _Section((k, r[col].get(k, _MISSING)) for k in shown)
+    return rows
 
 
 def _check_one_task(by: Sequence[str], label: str, flat: Sequence[Mapping[str, Any]]) -> None:
@@ -177,9 +209,10 @@ def _natural(label: str) -> list[Any]:
 
 
 def _check_keys(by: Sequence[str], flat: Sequence[Mapping[str, Any]]) -> None:
-    known = sorted({k for f in flat for k in f})
+    """Every `by` key is a key, or a section, of some run's config; else a "did you mean"."""
+    known = sorted({".".join(k.split(".")[:n]) for f in flat for k in f for n in range(1, k.count(".") + 2)})
     for key in by:
-        if not any(key in f for f in flat):
+        if not any(_value(f, key) is not _MISSING for f in flat):
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise RlgenError(f"--by {key}: no run has this config key{hint}")
@@ -246,20 +279,23 @@ def _fewest_keys(keys: list[str], candidates: list[int], rows: list[list[Any]]) 
 
 def curve(run: RunData, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, values, wall seconds) of the rows that carry `metric`, in logged order. Wall time is
-    the runner's training+eval clock (`eval/wall_time_s`) where the row has it. A step logged twice
+    the runner's training+eval clock (`eval/wall_time_s`), NaN on rows without it: a training row's
+    `time/elapsed_s` is the process clock, which also counts the imports and W&B's start, and no
+    offset turns it into the other (checkpoints and logging widen the gap). A step logged twice
     (a run killed after its checkpoint re-logs the steps since, when it resumes) counts once: its last row."""
     rows = [r for r in run.rows if isinstance(r.get(metric), (int, float)) and not isinstance(r.get(metric), bool)]
     last = {r["global_step"]: i for i, r in enumerate(rows)}
     rows = [r for i, r in enumerate(rows) if last[r["global_step"]] == i]
     steps = np.array([r["global_step"] for r in rows], dtype=float)
     values = np.array([r[metric] for r in rows], dtype=float)
-    wall = np.array([r.get("eval/wall_time_s", r.get("time/elapsed_s", math.nan)) for r in rows], dtype=float)
+    wall = np.array([r.get("eval/wall_time_s", math.nan) for r in rows], dtype=float)
     return steps, values, wall
 
 
 def first_reach(steps: np.ndarray, values: np.ndarray, wall: np.ndarray, threshold: float,
                 mode: Mode = "max") -> tuple[float, float] | None:
-    """(step, wall seconds) of the first row at or beyond the threshold, or None."""
+    """(step, wall seconds: NaN where the row has no training clock) of the first row at or beyond
+    the threshold, or None."""
     hit = values >= threshold if mode == "max" else values <= threshold
     if not hit.any():
         return None
@@ -312,6 +348,7 @@ def summarize(group: Group, metric: str, threshold: float | None = None, mode: M
             steps_to.append(hit[0])
             times_to.append(hit[1])
     bounds = metric_bounds(group.runs, metric)
+    timed = bool(times_to) and not np.isnan(times_to).any()  # a time over some of the runs that reached it misleads
     statuses: dict[str, int] = {}
     for run in group.runs:
         if run.status not in AS_PLANNED:
@@ -319,7 +356,7 @@ def summarize(group: Group, metric: str, threshold: float | None = None, mode: M
     return GroupStats(
         group.label, len(group.runs), Stat.of(finals, method, bounds), Stat.of(bests, method, bounds),
         Stat.of(walls), len(steps_to), Stat.of(steps_to) if steps_to else None,
-        Stat.of(times_to) if times_to else None, method, bounds, statuses,
+        Stat.of(times_to) if timed else None, method, bounds, statuses,
     )
 
 
@@ -431,7 +468,12 @@ def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = Non
         console.print(f"[yellow]note:[/] labels show the fewest config keys that tell the groups apart; they also "
                       f"differ in {', '.join(omitted[:4])}{more} (--by KEY[,KEY] groups by keys you name)",
                       soft_wrap=True)
-    return groups, [summarize(g, metric, threshold, mode, method) for g in groups]
+    summaries = [summarize(g, metric, threshold, mode, method) for g in groups]
+    if any(s.reached and s.time_to_s is None for s in summaries):
+        console.print(f"[yellow]note:[/] no time to the threshold: the rows that log {metric} carry no "
+                      "eval/wall_time_s (the training + evaluation clock), and their time/elapsed_s, the "
+                      "process clock, also counts the imports and W&B's start", soft_wrap=True)
+    return groups, summaries
 
 
 def compare_command(run_dirs: Sequence[Path | str], metric: str = DEFAULT_METRIC, mode: Mode = "max",

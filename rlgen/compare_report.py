@@ -220,20 +220,26 @@ def figure_path(out: str | Path, metric: str) -> Path:
     return path
 
 
-
 def link_wandb_runs(run_dirs: Sequence[Path], workspace: Path) -> int:
-    """Symlink every run's offline W&B run into one folder, so that `wandb leet FOLDER` shows and
-    compares them side by side (each rlgen run keeps its own `wandb/` inside its run directory)."""
+    """Symlink the offline W&B runs of `run_dirs` (a resumed run has one per start) into one folder,
+    so that `wandb leet FOLDER` shows them side by side (each rlgen run keeps its own `wandb/` in
+    its run directory); returns how many it linked. The folder then shows these runs alone: links
+    to W&B runs that an earlier call left there go (only links: nothing they point to). W&B names a
+    folder by its start time and run id, so a run and a copy of it share one name: the second
+    gets `-2` after it."""
     workspace.mkdir(parents=True, exist_ok=True)
-    linked = 0
+    for old in workspace.glob("*run-*"):
+        if old.is_symlink() and Path(os.readlink(old)).parent.name == "wandb":
+            old.unlink()
+    linked: dict[Path, str] = {}  # W&B run folder -> its link's name
     for run_dir in run_dirs:
         for src in sorted((Path(run_dir) / "wandb").glob("*run-*")):
-            if not src.is_dir() or src.is_symlink():
-                continue  # skip the `latest-run` link W&B leaves
-            dst = workspace / src.name
-            if dst.is_symlink() and dst.resolve() != src.resolve():
-                dst.unlink()
-            if not dst.exists():
-                dst.symlink_to(src.resolve(), target_is_directory=True)
-            linked += 1
-    return linked
+            if not src.is_dir() or src.is_symlink() or src.resolve() in linked:
+                continue  # the `latest-run` link W&B leaves, or a folder linked already
+            name, n = src.name, 1
+            while (workspace / name).exists() or (workspace / name).is_symlink():
+                n += 1
+                name = f"{src.name}-{n}"
+            (workspace / name).symlink_to(src.resolve(), target_is_directory=True)
+            linked[src.resolve()] = name
+    return len(linked)
