@@ -143,7 +143,8 @@ def _compare(sub: Any) -> None:
                    help="the metric to compare (default: the runs' train.early_stop.metric when they share one, "
                    "else eval/return_mean)")
     c.add_argument("--by", action="append", metavar="KEY[,KEY]",
-                   help="group by these dotted config keys (default: by every key in which the configs differ)")
+                   help="group by these dotted config keys, or whole sections (agent.policy.backbone) (default: by "
+                        "every key in which the configs differ)")
     c.add_argument("--threshold", type=_finite, help="report steps and wall time until the metric first reaches this")
     c.add_argument("--mode", choices=["max", "min"], help="is higher better (max) or lower (min) (default: the "
                    "runs' train.early_stop.mode for their early-stop metric, else max)")
@@ -169,7 +170,7 @@ def _compare_outputs(c: argparse.ArgumentParser) -> None:
                    help="also log the comparison to W&B as a table and a plot (default mode: offline)")
     c.add_argument("--project", default="rlgen", help="W&B project for --wandb (default: %(default)s)")
     c.add_argument("--leet", metavar="DIR", type=_nonempty,
-                   help="link the runs' offline W&B logs into DIR, for `wandb leet DIR`")
+                   help="link the offline W&B logs of the table's runs into DIR, for `wandb leet DIR`")
 
 
 def _sweep(sub: Any) -> None:
