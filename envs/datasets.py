@@ -292,11 +292,15 @@ class Split:
                 if len(held_x):
                     check_batch(self.name, self, held_x, held_y, len(held_x))
             self.train: Any = ArrayData(x[parts[2]], None if y is None else y[parts[2]], self.n_classes)
+            # checked whole, once: every training batch is rows of it
+            check_batch(self.name, self, self.train.x, self.train.y, len(self.train.x))
+            self._finite = True
         else:
             none = self._take(None, None, [])
             self.validation = sample_from(self.name, source, n_held_out, rng) if validation > 0 else none
             self.test = sample_from(self.name, source, n_held_out, rng) if test > 0 else none
             self.train = source
+            self._finite = False
 
     def _take(self, x: np.ndarray | None, y: np.ndarray | None, idx: Any) -> Batch:
         if x is None:
@@ -304,10 +308,12 @@ class Split:
         return x[idx].astype(np.float32), (None if y is None else y[idx])
 
     def sample(self, batch: int, rng: np.random.Generator) -> Batch:
-        """A training batch, checked against the split's declaration (the source's shape and classes):
-        the first, and every later one, which a source's sample() may change part way."""
+        """A training batch. A finite source's are rows of its training part, checked whole when the
+        split was made; an endless source's are checked against the split's declaration (the source's
+        shape and classes), the first and every later one, which its sample() may change part way."""
         x, y = sample_from(self.name, self.train, batch, rng, check=False, first=not self._checked)
-        check_batch(self.name, self, x, y, batch, first=not self._checked)
+        if not self._finite:
+            check_batch(self.name, self, x, y, batch, first=not self._checked)
         self._checked = True
         return x, y
 

@@ -52,7 +52,10 @@ def env_ids(show_all: bool) -> list[str]:
 
     load_env_packages()
     if show_all and importlib.util.find_spec("ale_py") is not None:
-        gym.register_envs(importlib.import_module("ale_py"))
+        try:
+            gym.register_envs(importlib.import_module("ale_py"))
+        except ImportError:  # installed but broken (a missing system library): listed without ALE's ids
+            pass
     ids = sorted(gym.registry)
     return [i for i in ids if show_all or i.startswith(_GYM_SHOWN) or ("/" in i and not i.startswith("ALE/"))]
 

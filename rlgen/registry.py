@@ -403,7 +403,9 @@ def load_env_packages() -> None:
             _load_env_package(entry)
         for env_id, spec in before.items():
             owner = _env_id_packages.get(env_id)
-            if gym.registry.get(env_id, spec) is spec or owner is entry:  # unchanged, or its own id again
+            # unchanged or registered again as it was (a spec equal to it), or its own id again (from any
+            # entry point of the same distribution)
+            if gym.registry.get(env_id, spec) == spec or (owner is not None and owner.origin == entry.origin):
                 continue
             gym.registry[env_id] = spec
             kept = f"{owner.origin} registers the same name" if owner is not None else "it is already registered"

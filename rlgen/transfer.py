@@ -60,7 +60,8 @@ def resolve_run(run: str | Path) -> Path:
     if not runs and not deeper:
         raise RlgenError(f"{run} is not a run directory and holds no finished run (runs/<name>/<id> with a "
                          "checkpoint); train that config first, or give a run directory")
-    names = sorted({_run_name(r) for r in runs or deeper})
+    # runs/<name>/<id>: a folder of such folders is named by them (no config of thousands read to say so)
+    names = sorted({_run_name(r) for r in runs} if runs else {r.parent.name for r in deeper})
     if deeper or len(names) > 1:  # runs/ itself, or a folder of one config's runs mixed with others
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         counted = f"{len(names)} configs ({shown}), not one" if len(names) > 1 else f"1 config ({shown}) one folder down"

@@ -156,3 +156,22 @@ def test_list_all_names_the_atari_ids_when_ale_py_is_installed():
     plain = subprocess.run([sys.executable, "-m", "rlgen", "list"], capture_output=True, text=True, check=True,
                            env={"COLUMNS": "200", "PATH": "", "NO_COLOR": "1"}).stdout
     assert "ALE/Pong-v5" not in plain  # the default listing keeps gymnasium's own families and rlgen's
+
+
+def test_list_all_with_a_broken_ale_py_lists_the_rest(monkeypatch):
+    """ale_py installed but failing to import (a missing system library): listed without ALE's ids."""
+    import importlib
+    import importlib.util
+
+    from rlgen import listing
+
+    real_import, real_find = importlib.import_module, importlib.util.find_spec
+
+    def broken(name, *args):
+        if name == "ale_py":
+            raise ImportError("libSDL2-2.0.so.0: cannot open shared object file")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "ale_py" else real_find(name, *a))
+    monkeypatch.setattr(importlib, "import_module", broken)
+    assert "CartPole-v1" in listing.env_ids(True)

@@ -111,3 +111,20 @@ def test_between_two_plugins_the_first_distribution_name_keeps_the_env_id(tmp_pa
         (RlgenWarning, "env id 'rlgen_test_clash/Widget-v0' from zzz-two ignored: aaa-one registers the same name")]
     assert gym.spec("rlgen_test_clash/Widget-v0").entry_point == "gymnasium.envs.classic_control:CartPoleEnv"
     assert registry.env_package_of("rlgen_test_clash/Widget-v0").origin == "aaa-one"
+
+
+def test_the_same_registration_again_is_no_clash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 fresh_env_packages: None) -> None:
+    """Two plugins that share a registration helper (as minigrid-style packages do) register equal
+    specs: no warning, and the first keeps the id."""
+    eps = {dist: _widget_plugin(tmp_path, dist, "gymnasium.envs.classic_control:CartPoleEnv")
+           for dist in ("aaa-one", "zzz-two")}
+    monkeypatch.setattr(metadata, "entry_points",
+                        lambda group: [ep for dist in eps for ep in eps[dist] if ep.group == group])
+    for dist in eps:
+        monkeypatch.syspath_prepend(str(tmp_path / dist))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry.load_env_packages()
+    assert [str(w.message) for w in caught] == []
+    assert registry.env_package_of("rlgen_test_clash/Widget-v0").origin == "aaa-one"

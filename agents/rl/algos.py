@@ -93,8 +93,7 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> list[str]:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{path}: {ALGOS[algo].__name__} has no argument {key!r}{hint}")
         else:
-            problem = _type_problem(params[key].default, value) or _range_problem(key, value) \
-                or _schedule_problem(algo, key, value)
+            problem = _type_problem(params[key].default, value) or _range_problem(key, value)
             if problem:
                 problems.append(f"{path}: {problem}")
     return problems
@@ -107,14 +106,17 @@ def schedulable(algo: str) -> list[str]:
     return [n for n, p in params.items() if n not in _OWNED and "Callable" in str(p.annotation)]
 
 
-def _schedule_problem(algo: str, key: str, value: Any) -> str | None:
-    """`lin_X` where SB3 uses the value as a number (ent_coef, tau, ...): it would fail in training."""
-    if not (isinstance(value, str) and value.startswith("lin_")) or key in schedulable(algo):
-        return None
+def schedule_problems(algo: str, hyperparams: Mapping[str, Any]) -> list[str]:
+    """`lin_X` where SB3 uses the value as a number (ent_coef, tau, ...): training would fail with a
+    TypeError at the first update that reads it. One line each, with its dotted path. Checked when a
+    run trains (new or resumed), not in `check`, which every reopening of a run's config.yaml runs:
+    a run trained so that never reached such an update still opens to act, evaluate and export."""
     names = schedulable(algo)
     takes = f"lin_X works for {', '.join(names)}" if names else "lin_X works for none of its arguments"
-    return (f"{value!r}: {ALGOS[algo].__name__} takes a number here, not a schedule ({takes}; the learning "
-            "rate's schedule is optim.schedule)")
+    return [f"agent.hyperparams.{key}: {value!r}: {ALGOS[algo].__name__} takes a number here, not a schedule "
+            f"({takes}; the learning rate's schedule is optim.schedule)"
+            for key, value in hyperparams.items()
+            if isinstance(value, str) and value.startswith("lin_") and key not in names]
 
 
 def _type_problem(default: Any, value: Any) -> str | None:

@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from rlgen import checkpoint
 from rlgen.agents.rl.agent import Agent
-from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams
+from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams, schedule_problems
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm
 from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
@@ -84,6 +84,7 @@ class RLExperiment(ExperimentBase):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
+        check_schedules(cfg, ctx)
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
         if problem := new_run_env_problem(cfg, self.env, ctx):
             self.close()
@@ -324,6 +325,12 @@ def require_action_masks(cfg: RLConfig, env: VecEnv) -> None:
     if cfg.agent.algo == "maskable_ppo" and not is_masking_supported(env):
         raise RlgenError(f"agent.algo: maskable_ppo needs action masks, and env {cfg.env.id!r} has no "
                          "action_masks() method; use ppo, or wrap the env in sb3_contrib's ActionMasker")
+
+
+def check_schedules(cfg: RLConfig, ctx: RunContext) -> None:
+    """A run that trains (new or resumed) refuses `lin_X` where SB3 takes a number (schedule_problems)."""
+    if ctx.training and (problems := schedule_problems(cfg.agent.algo, cfg.agent.hyperparams)):
+        raise RlgenError("; ".join(problems))
 
 
 def _check_recurrent_lstm(cfg: RLConfig, ctx: RunContext) -> None:

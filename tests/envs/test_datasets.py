@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rlgen.envs.datasets import Split, check_batch, frames, make_source, modality_of, sample_from
+from rlgen.envs.datasets import ArrayData, Split, check_batch, frames, make_source, modality_of, sample_from
 from rlgen.registry import SOURCES
 from rlgen.errors import RlgenError
 
@@ -178,6 +178,17 @@ def test_a_split_checks_every_training_batch_of_an_endless_source():
         split.sample(8, np.random.default_rng(0))
 
 
+def test_a_split_of_a_finite_source_checks_its_training_part_whole_when_made():
+    """A bad stored row is found when the split is made, not at whichever batch first draws it."""
+    x, y = np.zeros((50, 1, 2, 2), np.float32), np.zeros(50, np.int64)
+    y[7] = 3
+    with pytest.raises(RlgenError, match=r"^data source 'mine' has 3 classes, so labels run from 0 to 2; it gave "
+                                         r"labels from 0 to 3$"):
+        Split(ArrayData(x, y, 3), validation=0.0, name="mine")
+    y[7] = 2
+    assert Split(ArrayData(x, y, 3), validation=0.0, name="mine").sample(64, np.random.default_rng(0))[1].max() <= 2
+
+
 def test_unlabeled_targets_are_rows_and_finite():
     unlabeled, x = _Labeled(n_classes=0), np.zeros((4, 2), np.float32)
     check_batch("mine", unlabeled, x, None, 4)
@@ -201,7 +212,7 @@ def test_a_split_checks_its_held_out_draws_and_its_first_training_batch(fault):
     assert split.sample(8, np.random.default_rng(0))[0].shape == (8, 2)
 
 
-def test_a_finite_source_is_checked_on_its_held_out_part_and_its_first_training_batch():
+def test_a_finite_source_is_checked_on_its_held_out_and_training_parts():
     class Finite:
         modality, shape, n_classes = "points", (2,), 3
 
@@ -217,10 +228,9 @@ def test_a_finite_source_is_checked_on_its_held_out_part_and_its_first_training_
         Split(Finite(x, np.arange(100) % 10), validation=0.2, name="mine")
     with pytest.raises(RlgenError, match=r"gave an array of shape \(20, 3\), not \(20, \*shape\) = \(20, 2\)"):
         Split(Finite(np.zeros((100, 3), np.float32), y), validation=0.2, name="mine")
-    # no held-out part to check: the first training batch is held to the declared shape
-    split = Split(Finite(np.zeros((100, 3), np.float32), y), validation=0.0, name="mine")
-    with pytest.raises(RlgenError, match=r"gave an array of shape \(8, 3\), not \(8, \*shape\) = \(8, 2\)"):
-        split.sample(8, np.random.default_rng(0))
+    # no held-out part to check: the training part is held to the declared shape, whole
+    with pytest.raises(RlgenError, match=r"gave an array of shape \(100, 3\), not \(100, \*shape\) = \(100, 2\)"):
+        Split(Finite(np.zeros((100, 3), np.float32), y), validation=0.0, name="mine")
 
 
 def test_frames_of_minatar_are_not_black():

@@ -50,19 +50,6 @@ def test_sb3_hyperparameter_type_and_owned_arguments():
     assert any(p.startswith("agent.hyperparams.learning_rate: set by rlgen from optim.lr") for p in ps)
 
 
-def test_a_linear_schedule_is_taken_only_where_sb3_calls_the_value_as_a_schedule():
-    """SB3 schedules learning_rate (optim.schedule here), and PPO's clip ranges; ent_coef or tau as
-    lin_X passed the check and failed with a TypeError in the first update."""
-    cfg = load_config(DEMO, ["agent.hyperparams.clip_range=lin_0.2", "agent.hyperparams.clip_range_vf=lin_0.1"])
-    assert cfg.agent.hyperparams["clip_range_vf"] == "lin_0.1"
-    (p,) = problems(["agent.hyperparams.ent_coef=lin_0.01"])
-    assert p == ("agent.hyperparams.ent_coef: 'lin_0.01': PPO takes a number here, not a schedule (lin_X works for "
-                 "clip_range, clip_range_vf; the learning rate's schedule is optim.schedule)")
-    (p,) = problems(["agent.hyperparams.tau=lin_0.005"], config_path("sac_pendulum"))
-    assert p.startswith("agent.hyperparams.tau: 'lin_0.005': SAC takes a number here, not a schedule (lin_X works "
-                        "for none of its arguments;")
-
-
 def test_a2c_rmsprop_arguments_sb3_would_ignore_point_to_the_optim_section():
     """rlgen always names the optimizer, so A2C's own RMSprop switches would do nothing."""
     a2c = config_path("a2c_cartpole")

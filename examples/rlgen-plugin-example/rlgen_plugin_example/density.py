@@ -59,6 +59,7 @@ class DensityExperiment(ExperimentBase):
     """A Gaussian mixture fitted to a points data source by gradient descent on its negative log-likelihood."""
 
     config_model = DensityConfig
+    episodic = False  # its evaluation scores held-out samples: `--episodes` warns that it plays none
 
     @classmethod
     def check(cls, cfg: DensityConfig) -> list[str]:
