@@ -229,7 +229,7 @@ def _tournament(sub: Any) -> None:
 def _play(sub: Any) -> None:
     pl = _subcommand(sub, "play", "play a trained self-play agent in the terminal", PLAY_EXAMPLES)
     pl.add_argument("run_dir", metavar="RUN_DIR")
-    pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat (first moves first)")
+    pl.add_argument("--seat", choices=["first", "second"], default="first", help="your seat: the game's first or second player (who moves first is the game's rule; the first line says)")
     _checkpoint_arg(pl)
     _trust_arg(pl)
 

@@ -365,10 +365,24 @@ def _pettingzoo_game(name: str) -> Any:
             if e.name is not None and module.startswith(e.name):
                 continue  # no such game module
             raise RlgenError(f"game {name!r} needs the package {e.name!r}, which is not installed "
-                             f"(pip install {e.name.split('.')[0]}; PettingZoo's own: pip install 'pettingzoo[classic]')") from None
+                             f"(pip install {e.name.split('.')[0]}{_pettingzoo_extra(module)})") from None
         except ImportError as e:
             raise RlgenError(f"game {name!r} cannot be imported: {first_line(e)}") from None
     return None
+
+
+def _pettingzoo_extra(module: str) -> str:
+    """The PettingZoo extra that installs a game module's packages, as a hint: the family in its path
+    (`pettingzoo.butterfly.pistonball_v6` -> butterfly: pymunk, not classic's rlcard), where PettingZoo
+    has an extra of that name; "" for any other module."""
+    parts = module.split(".")
+    if len(parts) < 3 or parts[0] != "pettingzoo":
+        return ""
+    try:
+        extras = metadata.metadata("pettingzoo").get_all("Provides-Extra") or []
+    except metadata.PackageNotFoundError:
+        return ""
+    return f"; PettingZoo's own: pip install 'pettingzoo[{parts[1]}]'" if parts[1] in extras else ""
 
 
 WRAPPERS = Registry("wrapper", "rlgen.wrappers", fallback=_gymnasium_wrapper,

@@ -27,7 +27,7 @@ from rlgen.agents.selfplay.config import SelfPlayConfig
 from rlgen.agents.selfplay.league import League
 from rlgen.agents.selfplay.opponents import build_reference
 from rlgen.agents.selfplay.players import PolicyPlayer, cpu_params, frozen_policy
-from rlgen.agents.selfplay.ratings import fit_elo, payoff_rows, results_matrix, round_robin
+from rlgen.agents.selfplay.ratings import deal_seeds, fit_elo, payoff_rows, results_matrix, round_robin
 from rlgen.envs.games import Opponent, TurnBasedEnv, check_game, make_game, play_game
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
@@ -35,6 +35,9 @@ from rlgen.logging import Table
 from rlgen.runner import RunContext
 
 CURRENT = "current"  # the learner as it is now, in the ratings
+# The games evaluation and ratings play are dealt from seeds of their own (`deal_seeds`), offset from
+# the run's seed: every evaluation plays the same deals, and no stream that training draws from is used
+EVAL_DEALS, RATING_DEALS = 1000, 2000
 
 
 class SelfPlayExperiment(ExperimentBase):
@@ -94,6 +97,7 @@ class SelfPlayExperiment(ExperimentBase):
         backbone = cfg.agent.policy.backbone
         self.image = backbone is not None and backbone.type == "cnn"  # the board as (C, H, W) planes for convs
         self.opponent_rng = np.random.default_rng(ctx.seed + 1)  # the references' and snapshots' dice
+        self.deal_seed = ctx.seed  # the base of the evaluation's and ratings' deals
         names = dict.fromkeys([*cfg.league.references, *cfg.ratings.references])
         self.references = {n: build_reference(n, cfg.game.name, self.opponent_rng) for n in names}
         lg = cfg.league
@@ -124,7 +128,8 @@ class SelfPlayExperiment(ExperimentBase):
         metrics: dict[str, Any] = {}
         outcomes_all = []
         for name in self.cfg.ratings.references:
-            outcomes = np.array(versus(self.game, agent, self.references[name], n))
+            outcomes = np.array(versus(self.game, agent, self.references[name], n, seed=self.deal_seed + EVAL_DEALS,
+                                       name=self.cfg.game.name))
             outcomes_all.extend(outcomes)
             metrics[f"eval/win_rate_vs_{name}"] = float(np.mean(outcomes == 1))
             metrics[f"eval/draw_rate_vs_{name}"] = float(np.mean(outcomes == 0))
@@ -152,8 +157,9 @@ class SelfPlayExperiment(ExperimentBase):
         players[CURRENT] = self.agent_player(deterministic=False)
         new = [(a, b) for i, a in enumerate(frozen) for b in frozen[i + 1:]
                if (a, b) not in self.results and (b, a) not in self.results]
-        self.results.update(round_robin(self.game, players, new, games_per_pair))
-        current = round_robin(self.game, players, [(CURRENT, f) for f in frozen], games_per_pair)
+        seed, game = self.deal_seed + RATING_DEALS, self.cfg.game.name
+        self.results.update(round_robin(self.game, players, new, games_per_pair, seed=seed, name=game))
+        current = round_robin(self.game, players, [(CURRENT, f) for f in frozen], games_per_pair, seed=seed, name=game)
         names = [CURRENT, *self.cfg.ratings.references, *_snapshot_names(self.results)]
         scores, games = results_matrix(names, {**self.results, **current})
         elo = fit_elo(scores, games, anchor=names.index(self.cfg.ratings.anchor))
@@ -228,11 +234,17 @@ class SelfPlayExperiment(ExperimentBase):
                                     name=self.cfg.game.name))
 
 
-def versus(game: Any, agent: Opponent, opponent: Opponent, n: int) -> list[float]:
-    """`n` games of `agent` against `opponent`, seats alternating; the agent's outcomes."""
+def versus(game: Any, agent: Opponent, opponent: Opponent, n: int, seed: int = 0, name: str = "") -> list[float]:
+    """`n` games of `agent` against `opponent`, seats alternating, dealt by `deal_seeds(seed, n)`;
+    the agent's outcomes. `name`: the game's name in messages."""
     env = game()
-    return [play_game(env, (agent, opponent)) if g % 2 == 0 else -play_game(env, (opponent, agent))
-            for g in range(n)]
+    outcomes = []
+    for g, deal in enumerate(deal_seeds(seed, n)):
+        if g % 2 == 0:
+            outcomes.append(play_game(env, (agent, opponent), seed=deal, name=name))
+        else:
+            outcomes.append(-play_game(env, (opponent, agent), seed=deal, name=name))
+    return outcomes
 
 
 def _snapshot_names(results: dict[tuple[str, str], Any]) -> list[str]:

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from rlgen.envs.games import Opponent, game_name
+from rlgen.envs.games import Opponent, game_name, legal_mask
 from rlgen.envs.games.boards import planes_to_cells
 from rlgen.config import whole_count
 from rlgen.errors import RlgenError
@@ -56,10 +56,11 @@ def _game_text(exp: SelfPlayExperiment) -> str:
 
 
 def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapshots: bool = False,
-               deterministic: bool = False) -> list[tuple[str, float, float, int]]:
+               deterministic: bool = False, seed: int = 0) -> list[tuple[str, float, float, int]]:
     """A round robin among the runs' agents (optionally their snapshot pools too) and the first
-    run's references; rows (player, Elo, mean score, games), best first. Random is rated 1000, or
-    without a random player, the mean of the players."""
+    run's references, every pair on the same deals (`deal_seeds(seed, games_per_pair)`); rows
+    (player, Elo, mean score, games), best first. Random is rated 1000, or without a random player,
+    the mean of the players."""
     whole_count(games_per_pair, "games_per_pair")
     games = {_game_text(e) for e in exps}
     if len(games) != 1:
@@ -78,7 +79,7 @@ def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapsho
     players.update(first.references)
     names = list(players)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    results = round_robin(first.game, players, pairs, games_per_pair)
+    results = round_robin(first.game, players, pairs, games_per_pair, seed=seed, name=first.cfg.game.name)
     scores, n = results_matrix(names, results)
     anchor = names.index("random") if "random" in names else None
     elo = fit_elo(scores, n, anchor=anchor)
@@ -123,7 +124,8 @@ def board_table(observation: np.ndarray, n_actions: int, flip: bool = False) -> 
 def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str], str] | None = None,
                console: Console | None = None) -> float:
     """One game of a person (moves typed as 1-based numbers, read by `ask`, default `input`)
-    against the agent; the person's outcome. Typing q (quit, exit) raises `Quit`."""
+    against the agent; the person's outcome. `seat`: the game's first or second player
+    (`possible_agents`), who need not move first. Typing q (quit, exit) raises `Quit`."""
     console = console or Console()
     ask = ask or input  # looked up now, so a test can script builtins.input
     game = exp.game()
@@ -134,18 +136,24 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     n_actions = int(game.action_space(agents[0]).n)
     board_like = len(game.observation_space(human)["observation"].shape) == 3
     board = _Board(game, list(agents), n_actions) if board_like else _Observation(game, human)
-    you = ("X" if human == agents[0] else "O") if board_like else f"{human} ({seat} to move)"
-    console.print(f"You are {you}; {exp.cfg.game.name}, agent at step {exp.global_step:,}.")
+    you = ("X" if human == agents[0] else "O") if board_like else human
+    # who moves first, as this game was dealt: the seat is a player of the game, and in some games
+    # (leduc_holdem_v4) the first mover is drawn at every deal, whatever the seat
+    first = "you move first" if game.agent_selection == human else "the agent moves first"
+    console.print(f"You are {you}; {first}. {exp.cfg.game.name}, agent at step {exp.global_step:,}.")
+    moves = 0
     while not (game.terminations[human] or game.truncations[human]):
         mover = game.agent_selection
         seen = game.observe(mover)
+        mask = legal_mask(seen, exp.cfg.game.name, mover, moves)  # none: an error, not a question without an answer
         if mover == human:
             console.print(board.table())
-            move = _ask_move(seen["action_mask"].astype(bool), ask, console, board.note())
+            move = _ask_move(mask, ask, console, board.note())
         else:
-            move = int(agent(seen["observation"], seen["action_mask"].astype(bool)))
+            move = int(agent(seen["observation"], mask))
             console.print(f"agent plays {move + 1}")
         game.step(move)
+        moves += 1
         board.moved(mover, move)
     console.print(board.table())
     outcome = float(np.sign(game._cumulative_rewards[human]))

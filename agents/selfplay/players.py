@@ -26,10 +26,12 @@ class PolicyPlayer:
     def logits(self, observation: np.ndarray) -> np.ndarray:
         """(*obs_shape) -> (n_actions,) unmasked action logits."""
         p = self.policy
-        if self.image:
-            observation = planes_to_image(observation)
+        # a C-ordered copy: torch refuses a view with a negative stride, which is what a game that turns
+        # the board to the mover's side with np.flip observes (chess_v6). Not np.ascontiguousarray: it
+        # makes a Discrete observation's 0-d number 1-d
+        observation = planes_to_image(observation) if self.image else np.array(observation, order="C")
         with torch.inference_mode():
-            x = torch.as_tensor(np.asarray(observation), device=self.device).unsqueeze(0)  # (1, *obs_shape)
+            x = torch.as_tensor(observation, device=self.device).unsqueeze(0)  # (1, *obs_shape)
             features = p.extract_features(x, p.pi_features_extractor)
             return p.action_net(p.mlp_extractor.forward_actor(features))[0].cpu().numpy()
 

@@ -42,20 +42,30 @@ def fit_elo(scores: np.ndarray, games: np.ndarray, *, prior: float = 1.0, anchor
 
 
 def round_robin(game: GameFactory, players: Mapping[str, Opponent], pairs: Sequence[tuple[str, str]],
-                games_per_pair: int) -> dict[tuple[str, str], tuple[float, int]]:
-    """Play each pair (a, b) `games_per_pair` times, seats alternating; (a's points, games) per pair."""
+                games_per_pair: int, seed: int = 0, name: str = "") -> dict[tuple[str, str], tuple[float, int]]:
+    """Play each pair (a, b) `games_per_pair` times, seats alternating, every pair on the same deals
+    (`deal_seeds`); (a's points, games) per pair. `name`: the game's name in messages."""
     env = game()
     results = {}
     for a, b in pairs:
         points = 0.0
-        for g in range(games_per_pair):
+        for g, deal in enumerate(deal_seeds(seed, games_per_pair)):
             if g % 2 == 0:
-                outcome = play_game(env, (players[a], players[b]))
+                outcome = play_game(env, (players[a], players[b]), seed=deal, name=name)
             else:
-                outcome = -play_game(env, (players[b], players[a]))
+                outcome = -play_game(env, (players[b], players[a]), seed=deal, name=name)
             points += (outcome + 1.0) / 2.0
         results[(a, b)] = (points, games_per_pair)
     return results
+
+
+def deal_seeds(seed: int, n: int) -> list[int]:
+    """The `reset(seed=...)` of each of `n` games that alternate seats: `seed`, `seed`, `seed + 1`,
+    `seed + 1`, ... Each deal is played from both seats (duplicate play, as in duplicate bridge and
+    poker: the luck of the cards largely cancels between the two games). A game with chance (poker's cards)
+    left unseeded deals from the OS's entropy, and no two evaluations would play the same games;
+    games without chance (tic-tac-toe, go) ignore the seed."""
+    return [seed + g // 2 for g in range(n)]
 
 
 def results_matrix(names: Sequence[str], results: Mapping[tuple[str, str], tuple[float, int]]

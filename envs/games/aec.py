@@ -84,13 +84,19 @@ def check_game(name: str, kwargs: Mapping[str, Any] | None = None) -> str | None
         env = make_game(name, kwargs)()
     except RlgenError as e:
         return str(e)
-    env.reset(seed=0)
-    if len(env.possible_agents) != 2:
-        return f"game {name!r} has {len(env.possible_agents)} players; self-play needs a two-player game"
-    if (problem := space_problem(env, name)) is not None:
-        return problem
-    spaces = {agent: env.observation_space(agent) for agent in env.possible_agents}
-    return _check_play(env, name, spaces)
+    try:
+        env.reset(seed=0)
+        if len(env.possible_agents) != 2:
+            return f"game {name!r} has {len(env.possible_agents)} players; self-play needs a two-player game"
+        if (problem := space_problem(env, name)) is not None:
+            return problem
+        spaces = {agent: env.observation_space(agent) for agent in env.possible_agents}
+        return _check_play(env, name, spaces)
+    except RlgenError as e:
+        return str(e)
+    except Exception as e:  # noqa: BLE001 - the game's own error (its reset, step or observe), in one line
+        return (f"game {name!r} with kwargs {dict(kwargs or {})} fails in its first {CHECK_MOVES} random moves: "
+                f"{type(e).__name__}: {first_line(e)}")
 
 
 def space_problem(env: AECEnv, name: str) -> str | None:
@@ -147,9 +153,25 @@ def _check_play(env: AECEnv, name: str, spaces: Mapping[str, gym.spaces.Dict]) -
             return None
         legal = np.flatnonzero(env.observe(mover)["action_mask"])
         if legal.size == 0:
-            return f"game {name!r} gives {mover} no legal move (after {move} moves) in a game not over"
+            return no_legal_move(name, mover, move)
         env.step(int(rng.choice(legal)))
     return None
+
+
+def no_legal_move(name: str, agent: str, moves: int) -> str:
+    """The line for a game that leaves the player to move without a legal move before it is over: the
+    check's, and the one a game met later stops on (no player, learner or not, can move then)."""
+    return f"game {name!r} gives {agent} no legal move (after {moves} moves) in a game not over"
+
+
+def legal_mask(seen: Mapping[str, Any], name: str, agent: str, moves: int) -> np.ndarray:
+    """`seen`'s action mask as booleans, for `agent` to move in a game not over; an RlgenError when it
+    allows nothing (a random player's `rng.choice` would fail on it, and a policy would pick a masked
+    move and be scored as an illegal mover)."""
+    mask = np.asarray(seen["action_mask"]).astype(bool)
+    if not mask.any():
+        raise RlgenError(no_legal_move(name, agent, moves))
+    return mask
 
 
 def planes_to_image(observation: np.ndarray) -> np.ndarray:
@@ -181,6 +203,7 @@ class TurnBasedEnv(gym.Env):
 
     metadata = {"render_modes": []}
     name = ""  # a run resumed from a checkpoint saved before `name` existed reads this one
+    moves = 0  # and this one, before `moves` existed (it counts for messages only)
 
     def __init__(self, game: GameFactory, draw_opponent: DrawOpponent, on_result: OnResult | None = None,
                  seat: str = "alternate", image: bool = False, name: str = ""):
@@ -204,6 +227,7 @@ class TurnBasedEnv(gym.Env):
         self.episodes = 0  # counts resets since the last seeded one; picks the seat
         self._seat_offset = 0  # seed % 2, so vectorized copies seeded s, s+1, ... start in both seats
         self.learner = first
+        self.moves = 0  # moves played in the game in progress, for messages
         self.opponent_name, self.opponent = "", None
         self._mask = np.ones(self.action_space.n, dtype=bool)
 
@@ -229,6 +253,7 @@ class TurnBasedEnv(gym.Env):
             # The game would assert; the learner loses instead (MaskablePPO never gets here).
             return self._finish(self._observe(), ILLEGAL_MOVE_REWARD, {"illegal_move": True})
         self.game.step(action)
+        self.moves += 1
         reward = float(self.game.rewards[self.learner])
         if not self._over():
             reward += self._play_opponent()
@@ -247,6 +272,7 @@ class TurnBasedEnv(gym.Env):
         """A new game: the seat, the opponent, its moves up to the learner's turn; (the seat, the
         learner's reward from those moves)."""
         self.game.reset(seed=seed)
+        self.moves = 0
         seat = {"first": 0, "second": 1}.get(self.seat_mode, (self.episodes + self._seat_offset) % 2)
         self.learner, self.episodes = self.game.possible_agents[seat], self.episodes + 1
         self.opponent_name, self.opponent = self.draw_opponent()
@@ -263,18 +289,26 @@ class TurnBasedEnv(gym.Env):
         """Play the opponent's moves until it is the learner's turn or the game is over; the
         learner's rewards from those moves."""
         reward = 0.0
-        while not self._over() and self.game.agent_selection != self.learner:
-            seen = self.game.observe(self.game.agent_selection)
-            move = int(self.opponent(seen["observation"], seen["action_mask"].astype(bool)))
-            if not seen["action_mask"][move]:
+        while not self._over() and (mover := self.game.agent_selection) != self.learner:
+            seen = self.game.observe(mover)
+            mask = legal_mask(seen, self.name, mover, self.moves)
+            move = int(self.opponent(seen["observation"], mask))
+            if not mask[move]:
                 raise RlgenError(f"opponent {self.opponent_name!r} played the illegal move {move}")
             self.game.step(move)
+            self.moves += 1
             reward += float(self.game.rewards[self.learner])
         return reward
 
     def _observe(self) -> np.ndarray:
+        """The learner's observation; its mask kept for `action_masks`. With the learner to move, a
+        mask that allows nothing is an error (MaskablePPO would sample from an all-masked distribution
+        and the move would be scored as an illegal one)."""
         seen = self.game.observe(self.learner)
-        self._mask = seen["action_mask"].astype(bool)
+        if not self._over() and self.game.agent_selection == self.learner:
+            self._mask = legal_mask(seen, self.name, self.learner, self.moves)
+        else:
+            self._mask = np.asarray(seen["action_mask"]).astype(bool)
         return planes_to_image(seen["observation"]) if self.image else seen["observation"]
 
     def _over(self) -> bool:
@@ -289,19 +323,22 @@ class TurnBasedEnv(gym.Env):
         return obs, reward, not truncated, truncated, info
 
 
-def play_game(game: AECEnv, players: tuple[Opponent, Opponent], seed: int | None = None) -> float:
+def play_game(game: AECEnv, players: tuple[Opponent, Opponent], seed: int | None = None, name: str = "") -> float:
     """One game between two move functions, `players[0]` in the first seat; its outcome for the
-    first player: +1 win, 0 draw, -1 loss."""
+    first player: +1 win, 0 draw, -1 loss. `name`: the game's name in messages (default: its own)."""
     game.reset(seed=seed)
     first = game.possible_agents[0]
-    total = 0.0
+    name = name or game.metadata.get("name", type(game).__name__)
+    total, moves = 0.0, 0
     while not (game.terminations[first] or game.truncations[first]):
         agent = game.agent_selection
         seen = game.observe(agent)
+        mask = legal_mask(seen, name, agent, moves)
         player = players[game.possible_agents.index(agent)]
-        move = int(player(seen["observation"], seen["action_mask"].astype(bool)))
-        if not seen["action_mask"][move]:
+        move = int(player(seen["observation"], mask))
+        if not mask[move]:
             return -1.0 if agent == first else 1.0  # the illegal mover loses
         game.step(move)
+        moves += 1
         total += float(game.rewards[first])
     return float(np.sign(total))

@@ -171,3 +171,29 @@ def test_a_tournament_knows_a_game_by_its_dotted_name():
         return SimpleNamespace(cfg=SimpleNamespace(game=SimpleNamespace(name=name, kwargs={})))
 
     assert _game_text(run("pettingzoo.classic.tictactoe_v3")) == _game_text(run("tictactoe_v3"))
+
+
+@pytest.mark.parametrize("seat, first, says", [
+    ("second", 1, "You are player_1; you move first."),  # the second seat moves first in this game
+    ("first", 1, "You are player_0; the agent moves first."),
+    ("second", 0, "You are player_1; the agent moves first."),
+])
+def test_play_says_who_moves_first_as_the_game_deals_it(seat, first, says):
+    # a seat is a player of the game (possible_agents), which need not be the one that moves first:
+    # leduc_holdem_v4 draws its first mover at every deal
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from rlgen.agents.selfplay.play import Quit, play_human
+    from rlgen.envs.games import make_game
+
+    first_legal = lambda obs, mask: int(np.flatnonzero(mask)[0])  # noqa: E731
+    exp = SimpleNamespace(game=make_game("tests.envs.games.toy_games:dealt_nim", {"first": first}),
+                          agent_player=lambda deterministic: first_legal,
+                          cfg=SimpleNamespace(game=SimpleNamespace(name="dealt_nim")), global_step=0)
+    console = Console(file=StringIO(), width=100, color_system=None)
+    with pytest.raises(Quit):
+        play_human(exp, seat=seat, ask=lambda prompt: "q", console=console)
+    assert console.file.getvalue().splitlines()[0] == f"{says} dealt_nim, agent at step 0."

@@ -1,6 +1,10 @@
 """Tiny PettingZoo games that break the adapters' assumptions, one way each, for the checks' tests.
 
 `Nim` (AEC, two players): take 1-3 from a pile, the last taker wins; move 3 resigns where allowed.
+`DealtNim`: Nim with chance, dealt as PettingZoo's rlcard games deal (leduc_holdem_v4).
+`FlippedNim`: observations that are negative-stride views, as chess_v6's np.flip makes them.
+`StuckNim`: from its third game on, a player to move has no legal move in a game not over.
+`BrokenNim`: its reset or its step raises, as a user game with a bug does.
 `Duel` (parallel, sides red and blue): agents step -1/0/+1 on a line; red scores next to a blue.
 """
 
@@ -74,6 +78,78 @@ resign_nim = functools.partial(Nim, resign=True)
 first_resigns_nim = functools.partial(Nim, first_resigns=True)
 asym_nim = functools.partial(Nim, asym=True)
 bad_shape_nim = functools.partial(Nim, bad_shape=True)
+
+
+class DealtNim(Nim):
+    """The pile (1 to `pile`) and the first mover are drawn from a generator of the game's own,
+    seeded by `reset(seed=...)` only: made from the OS's entropy, and an unseeded reset goes on
+    from it, as PettingZoo's rlcard games (leduc_holdem_v4, texas_holdem_v4) deal their cards.
+    `first`: the index of the player who moves first in every game instead (the pile still drawn)."""
+
+    def __init__(self, pile: int = 9, first: int | None = None, **kwargs):
+        super().__init__(pile, **kwargs)
+        self.first = first
+        self.deck = np.random.default_rng()
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self.deck = np.random.default_rng(seed)
+        super().reset()
+        self.pile = int(self.deck.integers(1, self.pile0 + 1))
+        first = int(self.deck.integers(2))
+        self.agent_selection = self.agents[first if self.first is None else self.first]
+
+
+class FlippedNim(Nim):
+    """Observations reversed by np.flip: views with a negative stride, as chess_v6 turns its board."""
+
+    def observe(self, agent):
+        seen = super().observe(agent)
+        return {**seen, "observation": np.flip(seen["observation"])}
+
+
+class StuckNim(Nim):
+    """From its `stuck_from`-th game on (counting resets; 1: every game), the player to move after
+    the first move has no legal move, and the game is not over: a bug the game check, which plays
+    one game, does not meet."""
+
+    def __init__(self, pile: int = 5, stuck_from: int = 3, **kwargs):
+        super().__init__(pile, **kwargs)
+        self.stuck_from, self.games = stuck_from, 0
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed, options)
+        self.games += 1
+
+    def observe(self, agent):
+        seen = super().observe(agent)
+        if self.games >= self.stuck_from and self.pile < self.pile0 and agent == self.agent_selection:
+            seen["action_mask"][:] = 0
+        return seen
+
+
+class BrokenNim(Nim):
+    """`broken`: "reset" raises at every reset, "step" at the second move."""
+
+    def __init__(self, pile: int = 5, broken: str = "reset"):
+        super().__init__(pile)
+        self.broken = broken
+
+    def reset(self, seed=None, options=None):
+        if self.broken == "reset":
+            raise ValueError("deck is empty")
+        super().reset(seed, options)
+
+    def step(self, action):
+        if self.broken == "step" and self.pile < self.pile0:
+            raise ValueError("arena not ready")
+        super().step(action)
+
+
+dealt_nim = DealtNim
+flipped_nim = FlippedNim
+stuck_nim = StuckNim
+broken_nim = BrokenNim
 
 
 class Duel(ParallelEnv):
