@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
 from rich.console import Console
 
@@ -76,19 +76,25 @@ def kept_elapsed_s(path: Path, keep: int | None) -> float | None:
     """The largest time/elapsed_s among the first `keep` rows of a metrics.jsonl (None: all of
     them), or None where none has one: where a resume that keeps those rows goes on with the clock
     when its checkpoint did not keep the clock itself (written by an older rlgen)."""
+    return max((v for v in kept_values(path, "time/elapsed_s", keep) if math.isfinite(v)), default=None)
+
+
+def kept_values(path: Path, key: str, keep: int | None = None) -> list[float]:
+    """The numbers logged as `key` in the first `keep` rows of a metrics.jsonl (None: all of them),
+    in order; a row without one, cut off or foreign, gives none."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return None
+        return []
     seen = []
     for line in lines[:keep]:
         try:
-            value = json.loads(line).get("time/elapsed_s")
-        except (ValueError, AttributeError):  # a cut-off or foreign row carries no clock
+            value = json.loads(line).get(key)
+        except (ValueError, AttributeError):
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             seen.append(float(value))
-    return max(seen, default=None)
+    return seen
 
 
 def _drop_cut_off_row(path: Path) -> None:
@@ -121,9 +127,10 @@ class WandbSink:
 
     Named, grouped and tagged by what differs from the config the run came from
     (rlgen/identity.py); the early-stop metric keeps its best and last value in the summary.
+    `logged`: the values of that metric the run logged before (a resume: those metrics.jsonl keeps).
     """
 
-    def __init__(self, run_dir: Path, run_id: str, cfg: Any, mode: str, resume: bool):
+    def __init__(self, run_dir: Path, run_id: str, cfg: Any, mode: str, resume: bool, logged: Iterable[float] = ()):
         import wandb  # imported here: a broken wandb install must not break `import rlgen`
 
         from rlgen.identity import MAX_TAG, clip, identity
@@ -152,11 +159,35 @@ class WandbSink:
         # Every metric is plotted against global_step, so runs of different kinds line up.
         self.run.define_metric("global_step")
         self.run.define_metric("*", step_metric="global_step")
-        stop = cfg.train.early_stop  # its best value (max or min, as the run's target) in the summary
-        self.run.define_metric(stop.metric, step_metric="global_step", summary=f"{stop.mode},last")
+        # The early-stop metric's best value (max or min, as the run's mode) and its last, over the
+        # whole run: written here, not by define_metric(summary="max,last"), which sums up only what
+        # this process logs, so that a resumed run's summary would forget its best from before
+        self._metric, self._mode = cfg.train.early_stop.metric, cfg.train.early_stop.mode
+        self.run.define_metric(self._metric, step_metric="global_step", summary="none")
+        self._best: float | None = None
+        self._last: float | None = None
+        for value in logged:
+            self._track(value)
+        if self._last is not None:
+            self._summarize_metric()
 
     def write(self, row: Mapping[str, Any]) -> None:
         self.run.log({k: _to_wandb(self._wandb, v) for k, v in row.items()})
+        value = row.get(self._metric)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self._track(float(value))
+            self._summarize_metric()
+
+    def _track(self, value: float) -> None:
+        """A logged value of the early-stop metric: the last, and the best unless it is NaN."""
+        self._last = value
+        if not math.isnan(value) and (self._best is None or (value > self._best if self._mode == "max"
+                                                              else value < self._best)):
+            self._best = value
+
+    def _summarize_metric(self) -> None:
+        self.run.summary[self._metric] = {**({self._mode: self._best} if self._best is not None else {}),
+                                          "last": self._last}
 
     def summary(self, values: Mapping[str, Any]) -> None:
         self.run.summary.update(dict(values))

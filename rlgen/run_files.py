@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rlgen import distributed, rundir, summary_file
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import first_line
-from rlgen.logging import ConsoleSink, JsonlSink, Logger, WandbSink, console, disk_error
+from rlgen.logging import ConsoleSink, JsonlSink, Logger, WandbSink, console, disk_error, kept_values
 from rlgen.run_state import RunState
 
 SUMMARY = "summary.json"
@@ -53,7 +53,10 @@ class RunFiles:
         mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
         if mode != "disabled":
             try:
-                self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed)
+                # a resume's W&B summary goes on from the early-stop metric's values in the rows it kept
+                metric = self.cfg.train.early_stop.metric
+                logged = kept_values(self.run_dir / "metrics.jsonl", metric) if resumed else ()
+                self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed, logged)
                 logger.add(self.wandb)
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
                 console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "

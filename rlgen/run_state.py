@@ -19,8 +19,8 @@ from rlgen.errors import RlgenError
 class RunState:
     """The runner's own resumable state. Every clock here is carried over a resume."""
 
-    next_eval: int = 0
-    next_ckpt: int = 0
+    next_eval: int = 0  # a resume schedules both afresh from its step (Runner._reschedule):
+    next_ckpt: int = 0  # train.eval_every and checkpoint_every may change there
     best: float | None = None  # the best checkpoint's value
     best_step: int | None = None
     top: float | None = None  # the best value seen (above `best` by at most early_stop.best_tolerance)

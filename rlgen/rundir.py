@@ -37,21 +37,53 @@ def run_id(seed: int) -> str:
 
 
 RUN_ID = re.compile(r"\d{8}-\d{6}-s\d+-[0-9a-f]{8}")
-WANDB_ID = "wandb_id"  # in a run directory whose name is not a run id (--run-dir): the W&B run's id
+WANDB_ID = "wandb_id"  # the W&B run's id, kept in the run directory from the first time W&B starts there
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # the characters rlgen makes an id of
+# a W&B run folder, `<offline-run|run>-<YYYYMMDD_HHMMSS>-<id>` (and `-<n>` when two start in one
+# second), holding its log `run-<id>.wandb`: wandb.sdk.wandb_settings.Settings.sync_dir / sync_file
+_WANDB_FOLDER = re.compile(r"(?:offline-)?run-(\d{8}_\d{6})-(.+)")
+_WANDB_LOG = re.compile(r"run-([A-Za-z0-9_.-]{1,128})\.wandb")
 
 
 def wandb_id(run_dir: Path) -> str:
-    """The W&B run id of a run: its directory's name when rlgen named it (unique), else an id
-    made once from the name and kept in the directory, so that two `--run-dir .../a` never share
-    one W&B run and a resume continues its own."""
-    if RUN_ID.fullmatch(run_dir.name):
-        return run_dir.name
+    """The W&B run id of a run, kept in its `wandb_id` file, so that a run directory renamed, moved
+    or copied continues its own W&B run. A run without one (made by an rlgen that kept the id
+    only for `--run-dir`) takes the id of the first W&B run folder it holds, else its directory's
+    name when rlgen named it (unique), else an id made from the name: two `--run-dir .../a` never
+    share one W&B run. Only names are read: nothing in the run's wandb/ folder is opened."""
     kept = run_dir / WANDB_ID
-    if kept.is_file() and (text := kept.read_text().strip()):
-        return text
-    made = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', run_dir.name).strip('-')[:48] or 'run'}-{secrets.token_hex(4)}"
-    kept.write_text(made + "\n")
-    return made
+    if kept.is_file():
+        with open(kept, encoding="utf-8", errors="replace") as f:
+            text = f.read(256).strip()
+        if _ID.fullmatch(text):
+            return text
+    found = _wandb_folder_id(run_dir)
+    if found is None and RUN_ID.fullmatch(run_dir.name):
+        found = run_dir.name
+    if found is None:
+        found = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', run_dir.name).strip('-')[:48] or 'run'}-{secrets.token_hex(4)}"
+    kept.write_text(found + "\n")
+    return found
+
+
+def _wandb_folder_id(run_dir: Path) -> str | None:
+    """The id of the first (oldest) W&B run folder in `run_dir`/wandb, from the name of the log
+    W&B keeps in it (a folder's own name may end in `-<n>` after the id); None without one. Links
+    are not followed (wandb/latest-run is one)."""
+    found = []
+    try:
+        with os.scandir(run_dir / "wandb") as folders:
+            for folder in folders:
+                shape = _WANDB_FOLDER.fullmatch(folder.name)
+                if shape is None or not folder.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(folder.path) as files:
+                    logs = [m[1] for e in files if (m := _WANDB_LOG.fullmatch(e.name))]
+                found += [(shape[1], folder.name, log) for log in logs
+                          if re.fullmatch(re.escape(log) + r"(-\d+)?", shape[2])]
+    except OSError:  # no wandb/ folder (W&B never ran there), or one that cannot be listed
+        return None
+    return min(found)[2] if found else None
 
 
 def plan(parent: Path, seed: int) -> Path:

@@ -290,6 +290,16 @@ class Runner:
         while self.state.next_ckpt <= self.exp.global_step:
             self.state.next_ckpt += self._ckpt_every
 
+    def _reschedule(self) -> None:
+        """A resume evaluates and checkpoints at the next multiples of the train.eval_every and
+        checkpoint_every it runs with (which it may change), past the step it resumes from. With
+        them unchanged this is the uninterrupted run's schedule: after each unit's evaluation check
+        `next_eval` is the first multiple past the step, and `next_ckpt` is that once a checkpoint
+        is written (the checkpoint itself keeps the value from just before it moved on)."""
+        step = self.exp.global_step
+        self.state.next_eval = (step // self.cfg.train.eval_every + 1) * self.cfg.train.eval_every
+        self.state.next_ckpt = (step // self._ckpt_every + 1) * self._ckpt_every
+
     def _load_resume(self) -> dict[str, Any]:
         assert self.resume_dir is not None
         return checkpoint.load(self.resume_dir, trust=self.trust)
@@ -307,7 +317,8 @@ class Runner:
                              f"{first_line(e)})") from None
         checkpoint.count(self.exp.global_step, f"cannot resume {self.run_dir}: its checkpoint's step")
         for k, v in saved.items():
-            setattr(self.state, k, v)  # the eval/checkpoint schedule, best-so-far and clocks carry over
+            setattr(self.state, k, v)  # best-so-far and clocks carry over
+        self._reschedule()
         # time/elapsed_s goes on from the checkpoint, as eval/wall_time_s does. A checkpoint written before
         # the logger's clock was kept: the latest clock of the rows it keeps (train_time_s leaves out setup,
         # so it would go backwards), its training clock where none has one

@@ -104,7 +104,7 @@ def test_best_and_final_checkpoints_are_model_artifacts(tmp_path, monkeypatch):
     for a in artifacts:
         assert sorted(c["path"] for c in a["manifest"]["contents"]) == ["config.yaml", "state.pt", "state.pt.sha256"]
     summary = merged(records, "summary")
-    assert summary["eval/score"] == {"max": 5, "last": 4}  # define_metric(summary="max,last")
+    assert summary["eval/score"] == {"max": 5, "last": 4}  # the early-stop metric: its best and last
     assert (summary["best/value"], summary["best/global_step"], summary["best/metric"]) == (5, 40, "eval/score")
 
 
