@@ -36,6 +36,7 @@ from rlgen.registry import registered_names_only
 from rlgen.run_files import RunFiles, bar_text, progress
 from rlgen.run_state import RunState, real, runner_state
 from rlgen.scoring import DivergenceWatch, Scorer, scalar
+from rlgen.unit_checks import UnitChecks
 
 __all__ = ["Experiment", "RunContext", "Runner", "choose_device", "eval_mode", "prefers_accelerator", "process_state_kept"]
 
@@ -138,6 +139,7 @@ class Runner:
         self.files = RunFiles(self.cfg, self.run_dir, self.rank)
         self.scorer = Scorer(self.cfg.train.early_stop, self.state, self.logger, quiet=self.rank != 0)
         self.divergence = DivergenceWatch(self.run_dir)
+        self.checks = UnitChecks(self.cfg.kind)
         ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size,
                          resumed=resume_state is not None)
         status = "failed"
@@ -176,7 +178,7 @@ class Runner:
                 while exp.global_step < cfg.total_steps:
                     t0, step0 = time.perf_counter(), exp.global_step
                     try:
-                        metrics = dict(exp.train_unit())
+                        metrics = self.checks.unit(exp.train_unit(), step0, exp.global_step)
                     except Diverged as e:
                         raise RlgenError(self.divergence.message(str(e))) from None
                     self._started = True
@@ -221,7 +223,8 @@ class Runner:
         video_dir = self.run_dir / "media" / "videos" / f"step_{step}" if every and st.evals % every == 0 else None
         t0 = time.perf_counter()
         with eval_mode(self.exp):
-            metrics = dict(self.exp.evaluate(video_dir=video_dir) if video_dir else self.exp.evaluate())
+            out = self.exp.evaluate(video_dir=video_dir) if video_dir else self.exp.evaluate()
+            metrics = self.checks.evaluation(out)
         st.train_time_s += time.perf_counter() - t0  # evaluation counts toward time-to-target
         while st.next_eval <= step:
             st.next_eval += self.cfg.train.eval_every
