@@ -15,7 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from rlgen import stats
-from rlgen.compare import Group, GroupStats, Stat, curve, metric_bounds
+from rlgen.compare import GroupStats, Stat, curve, metric_bounds
+from rlgen.compare_groups import Group
 from rlgen.errors import RlgenError
 from rlgen.stats import Method
 

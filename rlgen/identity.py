@@ -59,7 +59,7 @@ def base_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
 def differences(cfg: ExperimentConfig, base: ExperimentConfig) -> dict[str, Any]:
     """Dotted key -> value in `cfg`, for every key whose value differs from `base`'s (a key that
     `cfg` lacks shows as None). Keys under a `*.type` that differs are left out: they follow from it."""
-    from rlgen.compare import flatten
+    from rlgen.compare_groups import flatten
 
     mine, theirs = flatten(cfg.model_dump(mode="json")), flatten(base.model_dump(mode="json"))
     keys = [k for k in dict.fromkeys([*mine, *theirs]) if not _ignored(k) and mine.get(k) != theirs.get(k)]

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from rlgen.compare import IGNORED_KEYS, flatten
+from rlgen.compare_groups import IGNORED_KEYS, flatten
 from rlgen.errors import RlgenError
 from rlgen.identity import show
 from rlgen.logging import console

@@ -54,6 +54,23 @@ BEFORE_THE_SPLIT = {
         "integral_counts", "keep_frozen_out_of_targets", "no_distribution_checks", "policy_kwargs", "rebuild",
         "resolve_schedules", "space_problem", "transfer_and_regularize",
     ],
+    "rlgen.compare": [  # before grouping moved into rlgen.compare_groups
+        "AS_PLANNED", "DEFAULT_METRIC", "Group", "GroupStats", "HEADLINE", "IGNORED_KEYS", "LABEL_WIDTH",
+        "Method", "Mode", "NO_SUMMARY", "RETURN_METRICS", "RlgenError", "RunData", "Stat", "TASK_KEYS",
+        "WHY_UNFINISHED", "check_metric", "compare", "compare_command", "console", "curve", "drop_repeats",
+        "expand", "first_reach", "flatten", "group_runs", "metric_bounds", "read_metrics", "read_run",
+        "read_runs", "select_finished", "shared_early_stop", "shell_line", "stats", "summarize", "wall_time",
+    ],
+    "rlgen.agents.rl.experiment": [  # before its setup checks moved into rlgen.agents.rl.setup_checks
+        "ALGOS", "Agent", "EPISODE_STEP_CAP", "EnvConfig", "ExperimentBase", "RLConfig", "RLExperiment",
+        "RlgenError", "RunContext", "SB3Learner", "Video", "backbone_traits", "check_hyperparams",
+        "check_schedules", "checkpoint", "console", "env_state", "fast_predictor", "filmed",
+        "float_frames_problem", "is_off_policy", "load_model_state", "make_vec_env", "model_state",
+        "new_run_env_problem", "no_distribution_checks", "normalized_images_problem", "play_episodes",
+        "require_action_masks", "resolved_hyperparams", "restore_env", "schedule_problems",
+        "stacked_frames_problem", "step_capped", "sync_normalization", "unused_by_recurrent_lstm",
+        "video_problem", "warn_not_exact",
+    ],
 }
 
 

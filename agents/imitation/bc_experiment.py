@@ -21,10 +21,10 @@ from rlgen.agents.imitation.bc import BCTrainer, bc_problems
 from rlgen.agents.imitation.config import BCConfig
 from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import (RLExperiment, _action_noise, _policy_name, new_run_env_problem,
-                                       require_action_masks)
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
+from rlgen.agents.rl.setup_checks import new_run_env_problem, require_action_masks
 from rlgen.envs import make_env_fn
 from rlgen.errors import RlgenError
 from rlgen.runner import RunContext

@@ -24,9 +24,9 @@ from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
 from rlgen.agents.imitation.vec import DiscriminatorReward, RelabeledReplayBuffer, TransitionStore
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import (RLExperiment, _action_noise, _policy_name, check_schedules,
-                                       new_run_env_problem, require_action_masks)
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.setup_checks import check_schedules, new_run_env_problem, require_action_masks
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
 from rlgen.experiment import RunContext

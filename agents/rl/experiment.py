@@ -17,19 +17,23 @@ import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import ValidationError
-from rich.markup import escape
-from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from rlgen import checkpoint
 from rlgen.agents.rl.agent import Agent
-from rlgen.agents.rl.algos import ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams, schedule_problems
-from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm
+from rlgen.agents.rl.algos import (ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams,  # noqa: F401
+                                   schedule_problems)
+from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm  # noqa: F401
 from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
-from rlgen.agents.rl.vec import float_frames_problem, make_vec_env, normalized_images_problem, stacked_frames_problem
+# The setup checks moved into setup_checks; they, and what they import, stay importable from here, and
+# `setup` looks them up here (a test that stands in for an older rlgen patches them here)
+from rlgen.agents.rl.setup_checks import (_check_recurrent_lstm, check_schedules, new_run_env_problem,
+                                          require_action_masks)
+from rlgen.agents.rl.vec import (float_frames_problem, make_vec_env, normalized_images_problem,  # noqa: F401
+                                 stacked_frames_problem)
 from rlgen.agents.rl.video import filmed, video_problem
 from rlgen.config import EnvConfig, _describe
 from rlgen.envs import EPISODE_STEP_CAP, step_capped
@@ -305,53 +309,6 @@ def sync_normalization(train: VecEnv, evaluation: VecEnv) -> None:
         for stats in ("obs_rms", "ret_rms"):  # obs_rms exists only where observations are normalized
             if stats in vars(source):
                 setattr(target, stats, deepcopy(vars(source)[stats]))
-
-
-def new_run_env_problem(cfg: RLConfig, env: VecEnv, ctx: RunContext) -> str | None:
-    """Why a new run cannot train on `env` as its observations come, or None: normalized images,
-    float frames channels last under a cnn, a frame stack SB3 reads in another layout than its
-    frames (of `env.unwrapped`, the frames before stacking). Checked for a new run only: one an
-    earlier rlgen trained so still opens, and resumes, as it was."""
-    if not ctx.training or ctx.resumed:
-        return None
-    backbone = getattr(cfg.agent.policy.backbone, "type", None)
-    return normalized_images_problem(env, cfg.env) or float_frames_problem(env, backbone) \
-        or stacked_frames_problem(env.unwrapped.observation_space, cfg.env.frame_stack)
-
-
-def require_action_masks(cfg: RLConfig, env: VecEnv) -> None:
-    """maskable_ppo acts on the env's `action_masks()` (training and evaluation): refuse an env
-    without them at setup, in one line, rather than in sb3-contrib's first rollout."""
-    if cfg.agent.algo == "maskable_ppo" and not is_masking_supported(env):
-        raise RlgenError(f"agent.algo: maskable_ppo needs action masks, and env {cfg.env.id!r} has no "
-                         "action_masks() method; use ppo, or wrap the env in sb3_contrib's ActionMasker")
-
-
-def check_schedules(cfg: RLConfig, ctx: RunContext) -> None:
-    """A run that trains (new or resumed) refuses `lin_X` where SB3 takes a number (schedule_problems)."""
-    if ctx.training and (problems := schedule_problems(cfg.agent.algo, cfg.agent.hyperparams)):
-        raise RlgenError("; ".join(problems))
-
-
-def _check_recurrent_lstm(cfg: RLConfig, ctx: RunContext) -> None:
-    """An lstm backbone under recurrent_ppo is sb3-contrib's own LSTM, which takes its size and
-    depth only: other keys set away from their defaults would be dropped without a word. A new run
-    is refused; a run that already trained with them (an rlgen that did not refuse them) opens to
-    act, evaluate or export as it is, and resumes with a warning (its agent.* cannot change on
-    resume). Here rather than in `check`, which every reopening of a run's config.yaml runs too."""
-    backbone = cfg.agent.policy.backbone
-    if cfg.agent.algo != "recurrent_ppo" or backbone is None or backbone.type != "lstm" or not ctx.training:
-        return
-    unused = unused_by_recurrent_lstm(backbone)
-    if not unused:
-        return
-    why = ("agent.policy.backbone: under recurrent_ppo an lstm backbone is sb3-contrib's own LSTM, which takes "
-           f"hidden_size and num_layers only, so {', '.join(unused)}")
-    it, has = ("it", "has") if len(unused) == 1 else ("them", "have")
-    if not ctx.resumed:
-        raise RlgenError(f"{why} would have no effect; remove {it}, or use algo: ppo with env.history: {{length: N}} "
-                         "for rlgen's lstm over a window of past steps")
-    console.print(f"[yellow]warning:[/] {escape(why)} {has} no effect: this run trained without {it}, and goes on so")
 
 
 def _policy_name(cfg: RLConfig) -> str:

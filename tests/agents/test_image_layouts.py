@@ -108,10 +108,10 @@ def test_channels_first_planes_stacked_past_their_height_are_refused_too():
 
 
 def test_a_run_trained_on_the_stacked_layout_opens_evaluates_and_resumes(tmp_path, monkeypatch):
-    import rlgen.agents.rl.experiment as experiment
+    import rlgen.agents.rl.setup_checks as setup_checks
 
     with monkeypatch.context() as older_rlgen:  # one that trained these stacks without a word
-        older_rlgen.setattr(experiment, "stacked_frames_problem", lambda space, k: None)
+        older_rlgen.setattr(setup_checks, "stacked_frames_problem", lambda space, k: None)
         run_dir = rlgen.train(_config(tmp_path)).run_dir
     with rlgen.load_run(run_dir) as run:
         agent = run.agent()

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import rlgen
-from rlgen.agents.rl.experiment import new_run_env_problem
+from rlgen.agents.rl.setup_checks import new_run_env_problem
 from rlgen.agents.rl.vec import float_frames_problem
 from rlgen.cli import main
 from tests.agents.imitation.test_bc import bc_config, identity_demos  # noqa: F401 (a fixture)

@@ -161,11 +161,11 @@ def test_a_new_run_with_lstm_keys_recurrent_ppo_would_drop_is_one_line(tmp_path,
 def test_a_run_trained_with_lstm_keys_recurrent_ppo_ignores_opens_and_resumes_with_a_warning(
         tmp_path, capsys, monkeypatch):
     import rlgen
-    from rlgen.agents.rl import experiment
+    from rlgen.agents.rl import setup_checks
 
     config = rl_yaml(tmp_path, "rlgen/CartPoleNoVel-v1", "recurrent_ppo")
     with monkeypatch.context() as m:  # trained by an rlgen that did not yet refuse them
-        m.setattr(experiment, "unused_by_recurrent_lstm", lambda backbone: [])
+        m.setattr(setup_checks, "unused_by_recurrent_lstm", lambda backbone: [])
         run_dir = rlgen.train(config, ["agent.policy.backbone={type: lstm, hidden_size: 8, activation: relu, "
                                        "dropout: 0.1}"]).run_dir
     capsys.readouterr()
