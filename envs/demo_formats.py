@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from rlgen.envs.demos import Demos
+from rlgen.envs.demos import Demos, without_step_cap
 from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console
 from rlgen.registry import WRAPPERS, is_import_path, resolve
@@ -52,7 +53,7 @@ class MinariFormat:
             if (candidate / "metadata.json").is_file():
                 return candidate
         if not path.exists() and not path.is_absolute():
-            root = Path(os.environ.get("MINARI_DATASETS_PATH", Path.home() / ".minari" / "datasets"))
+            root = minari_root()
             if (root / path / "data" / "metadata.json").is_file():
                 return root / path / "data"
         return None
@@ -65,7 +66,10 @@ class MinariFormat:
         if data is None:
             raise RlgenError(f"{path} is not a Minari dataset (no data/metadata.json there or in the local "
                              "datasets folder); nothing is downloaded")
-        minari_metadata(data)  # before Minari reads it: nothing it names is imported or called
+        # before Minari reads it: nothing it names is imported or called; and an empty dataset is said so
+        # here, since Minari's writer leaves a 0-byte HDF5 file for one, which h5py cannot open
+        if minari_metadata(data).get("total_episodes") == 0:
+            raise RlgenError(f"Minari dataset {path} holds no episodes ({data / 'metadata.json'}: total_episodes 0)")
         try:
             dataset = _minari().MinariDataset(data)
             episodes = list(dataset.iterate_episodes())
@@ -102,6 +106,7 @@ class MinariFormat:
         from minari.data_collector import EpisodeBuffer
         from minari.dataset.minari_storage import MinariStorage
 
+        dataset_id = minari_dataset_id(path)  # before anything is written: a folder Minari cannot name is refused
         env_id = env_id or demos.metadata.get("env_id")
         if observation_space is None or action_space is None:
             if env_id is None:
@@ -116,7 +121,7 @@ class MinariFormat:
         lossless = {"jpeg_encoding": False} if "jpeg_encoding" in inspect.signature(MinariStorage.new).parameters else {}
         storage = MinariStorage.new(data, observation_space=observation_space, action_space=action_space,
                                     env_spec=_env_spec(demos, env_id, path), data_format="hdf5", **lossless)
-        meta = {"dataset_id": f"rlgen/{path.name}-v0", "minari_version": minari.__version__,
+        meta = {"dataset_id": dataset_id, "minari_version": minari.__version__,
                 "algorithm_name": demos.metadata.get("algorithm", "rlgen"),
                 "author": {"rlgen record"}, "description": demos.metadata.get("description", "recorded by rlgen")}
         for ours, theirs in _MINARI_SCORES.items():
@@ -133,6 +138,43 @@ class MinariFormat:
                                          terminations=list(demos.terminations[rows]),
                                          truncations=list(demos.truncations[rows]), infos={}))
         storage.update_episodes(buffers)
+
+
+def minari_root() -> Path:
+    """Minari's local datasets folder, as minari.storage.get_dataset_path finds it (which also makes
+    it: this only names it)."""
+    return Path(os.environ.get("MINARI_DATASETS_PATH", Path.home() / ".minari" / "datasets"))
+
+
+def minari_dataset_id(path: Path) -> str:
+    """The id of the Minari dataset written to the folder `path`. In Minari's datasets folder
+    (MINARI_DATASETS_PATH, else ~/.minari/datasets) a dataset's id is its folder's path there, which
+    `minari.list_local_datasets` and `minari.load_dataset` rely on; a path there that is no Minari id
+    `(NAMESPACE/)NAME-vN` is refused. Elsewhere it is `rlgen/NAME-vN` for a folder named so, else
+    `rlgen/NAME-v0`, with characters Minari's ids do not allow in NAME made `_`."""
+    from minari.dataset.minari_dataset import parse_dataset_id
+
+    def versioned(dataset_id: str) -> bool:
+        try:
+            parse_dataset_id(dataset_id)
+        except (ValueError, TypeError):  # TypeError: Minari's regex takes an id without -vN, its int() does not
+            return False
+        return True
+
+    root, out = minari_root().resolve(), path.resolve()
+    name = out.name if versioned(out.name) else re.sub(r"[^-_\w]", "_", out.name) + "-v0"  # Minari's DATASET_NAME_RE
+    if out.is_relative_to(root):
+        dataset_id = out.relative_to(root).as_posix()
+        if not versioned(dataset_id):
+            like = out.with_name(name)  # the name made an id, in its namespace when that is one
+            if out == root or not versioned(like.relative_to(root).as_posix()):
+                like = root / "rlgen" / name
+            raise RlgenError(f"{path} lies in Minari's datasets folder {root}, where a dataset's folder path is "
+                             f"its id, but {dataset_id!r} is no Minari id: name the folder NAMESPACE/NAME-vN (like {like})")
+        return dataset_id
+    if not versioned(dataset_id := f"rlgen/{name}"):
+        raise RlgenError(f"{path}: Minari makes no dataset id of {dataset_id!r}; name the folder NAME-vN")
+    return dataset_id
 
 
 # Where the classes an env spec's `additional_wrappers` may name live: gymnasium.make imports and
@@ -261,7 +303,7 @@ def _env_spec(demos: Demos, env_id: str | None, path: Path) -> EnvSpec | None:
     wrappers, `env_spec_metadata`), else the registered `env_id`'s."""
     warn_spec_lacks(demos, path)
     if demos.metadata.get("env_spec"):
-        return EnvSpec.from_json(demos.metadata["env_spec"])
+        return without_step_cap(EnvSpec.from_json(demos.metadata["env_spec"]))  # older rlgen kept its cap
     if env_id is None or "env_spec_lacks" in demos.metadata:
         return None
     from rlgen.envs import ensure_registered

@@ -24,7 +24,9 @@ from typing import Any, Callable, Protocol
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import EnvSpec
 
+from rlgen.envs import EPISODE_STEP_CAP
 from rlgen.errors import RlgenError, RlgenWarning, first_line
 from rlgen.registry import DEMOS
 
@@ -179,12 +181,24 @@ def write_demos(demos: Demos, path: str | Path, fmt: str = "auto", *, env_id: st
                 observation_space: gym.Space | None = None, action_space: gym.Space | None = None) -> Path:
     """Write `demos` to `path`: `auto` is npz for a `.npz` path and minari otherwise."""
     path = Path(path)
-    name = written_format(path, fmt)
-    if path.exists() and (path.is_file() or any(path.iterdir())):
-        raise RlgenError(f"{path} exists already; demos are never overwritten: choose another --out or delete it")
+    name = check_demos_target(path, fmt)
     demo_format(name).write(demos, path, env_id=env_id, observation_space=observation_space,
                             action_space=action_space)
     return path
+
+
+def check_demos_target(path: str | Path, fmt: str = "auto") -> str:
+    """What `write_demos(..., path, fmt)` would refuse, checked before anything is recorded: a path
+    that exists already, a Minari dataset folder that makes no Minari id. Returns the format."""
+    path = Path(path)
+    name = written_format(path, fmt)
+    if path.exists() and (path.is_file() or any(path.iterdir())):
+        raise RlgenError(f"{path} exists already; demos are never overwritten: choose another --out or delete it")
+    if name == "minari":
+        from rlgen.envs.demo_formats import minari_dataset_id
+
+        minari_dataset_id(path)
+    return name
 
 
 # --- recording ------------------------------------------------------------------------------------
@@ -210,13 +224,23 @@ def env_spec_metadata(env: gym.Env) -> dict[str, Any]:
     lacks = [f"wrapper {w.name}" for w in spec.additional_wrappers if w.kwargs is None or not _jsonable(w.kwargs)]
     lacks += [f"kwarg {k}={v!r}" for k, v in spec.kwargs.items() if not _jsonable(v)]
     kept = dataclasses.replace(
-        spec, kwargs={k: v for k, v in spec.kwargs.items() if _jsonable(v)},
+        without_step_cap(spec), kwargs={k: v for k, v in spec.kwargs.items() if _jsonable(v)},
         additional_wrappers=tuple(w for w in spec.additional_wrappers if w.kwargs is not None and _jsonable(w.kwargs)))
     try:
         text = kept.to_json()
     except (TypeError, ValueError):  # a callable entry point (gym.register(..., entry_point=SomeClass))
         return {"env_spec_lacks": f"{spec.id} itself (registered with a class, not an import string, as its entry point)"}
     return {"env_spec": text, **({"env_spec_lacks": ", ".join(lacks)} if lacks else {})}
+
+
+def without_step_cap(spec: EnvSpec) -> EnvSpec:
+    """`spec` with the env's own step limit: the EPISODE_STEP_CAP that `step_capped` gives an env
+    registered without a limit (so that evaluation and `rlgen record` end) is rlgen's, not the
+    env's, and Minari's `recover_environment()` would wrap the env in a TimeLimit of it."""
+    registered = gym.registry.get(spec.id)
+    if spec.max_episode_steps != EPISODE_STEP_CAP or registered is None or registered.max_episode_steps is not None:
+        return spec
+    return dataclasses.replace(spec, max_episode_steps=None)
 
 
 class Policy(Protocol):

@@ -168,7 +168,7 @@ def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int =
     the run may name code by import path (see `load_run`). Returns the path written."""
     from rlgen.config import EnvConfig
     from rlgen.envs import make_env_fn, step_capped
-    from rlgen.envs.demos import random_return, record_episodes, write_demos
+    from rlgen.envs.demos import check_demos_target, random_return, record_episodes, write_demos
 
     owned = not isinstance(run, Run)
     if owned:
@@ -181,6 +181,7 @@ def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int =
     if not owned and (checkpoint is not None or trust):
         raise RlgenError(f"record: this Run is open at its {run.checkpoint} checkpoint already; give "
                          f"{'checkpoint=' if checkpoint is not None else 'trust='} to load_run, or give record the run directory")
+    check_demos_target(out, fmt)  # before any episode is played
     opened = load_run(run, checkpoint=checkpoint, trust=trust) if owned else run
     try:
         env_cfg = getattr(opened.config, "env", None)
