@@ -18,12 +18,15 @@ run directory, logging, evaluation schedule, checkpoints, resume, early stopping
 
 from __future__ import annotations
 
+import reprlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Protocol, runtime_checkable
 
 import torch
+
+from rlgen.errors import RlgenError
 
 if TYPE_CHECKING:
     from rlgen.config import ExperimentConfig
@@ -84,14 +87,23 @@ class ExperimentBase:
     """Defaults for the optional parts of the protocol; a kind subclasses it (or not: the runner
     only needs the methods of `Experiment`).
 
-    Class-level: `config_model` (the pydantic model of its config), `check(cfg)` (cheap problems
-    beyond the schema, one line each with a dotted path), `prefers_accelerator` (device: auto
-    picks a GPU only when True), `data_parallel` (True: under torchrun its replicas average their
+    It gives `__init__(cfg)`, `check`, `evaluate`, `modules`, `evaluation_state`,
+    `load_evaluation_state` and `close` (BASE_GIVES), and the class attributes' defaults.
+
+    Class-level: `config_model` (the pydantic model of its config; its `early_stop_default` is
+    the metric and mode early stopping uses when a config names none), `check(cfg)` (cheap
+    problems beyond the schema: a list of strings, one line each with a dotted path),
+    `prefers_accelerator` (device: auto picks a GPU only when True), `data_parallel` (True: under torchrun its replicas average their
     gradients and stay one model; torchrun with several processes refuses a kind without it),
     `episodic` (False: its evaluation scores what its own config says, not episodes, so
     `Run.evaluate(episodes=N)` and `rlgen eval --episodes N` warn that N is not used).
     Optional: `modules()` (its torch modules by role, for
-    `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training),
+    `rlgen.load_run(...).modules()` and transfer), `agent()` (a policy to act outside training, for
+    `rlgen.load_run(...).agent()` / `.predict()` and `rlgen record`: an object with
+    `predict(obs, reward=0.0, deterministic=True)`, the action for one observation as `env.step`
+    takes it, and `reset()`, called before each episode; optionally `observation_space`, the env's
+    own, which each observation is then checked against, and `takes_action_masks`, True for
+    `rlgen record` to pass the env's `action_masks=` too),
     `rank_state()` / `load_rank_state(state | None)` (what differs between torchrun replicas, such
     as each one's data stream; see rlgen/distributed.py),
     `export(fmt, out_dir) -> list[Path]` (`rlgen export`; rlgen.export.save_module writes a module
@@ -130,8 +142,11 @@ class ExperimentBase:
         pass
 
 
-# What the runner calls on every kind (ExperimentBase gives evaluate and close)
+# What the runner calls on every kind (of these, ExperimentBase gives evaluate and close)
 PROTOCOL_METHODS = ("setup", "train_unit", "evaluate", "state_dict", "load_state_dict", "close")
+# What ExperimentBase gives, as the errors below and the README's `rlgen.kinds` row list it
+BASE_GIVES = ("__init__(cfg) (self.cfg, self.global_step = 0), check (no problems), evaluate ({}), modules ({}), "
+              "evaluation_state (None), load_evaluation_state and close (both nothing)")
 
 
 def protocol_problem(kind: Any) -> str | None:
@@ -142,8 +157,8 @@ def protocol_problem(kind: Any) -> str | None:
     from rlgen.config import ExperimentConfig
 
     needs = ("a kind is a class with config_model (an rlgen.config.ExperimentConfig subclass) and setup, "
-             "train_unit, evaluate, state_dict, load_state_dict and close (rlgen.experiment.ExperimentBase gives "
-             "evaluate and close)")
+             f"train_unit, evaluate, state_dict, load_state_dict and close (rlgen.experiment.ExperimentBase gives "
+             f"{BASE_GIVES})")
     if not isinstance(kind, type):
         return f"is a {type(kind).__name__}, not a class implementing rlgen.experiment.Experiment: {needs}"
     lacks = []
@@ -157,13 +172,39 @@ def protocol_problem(kind: Any) -> str | None:
     if missing:
         named = [f"{m}()" for m in missing]
         lacks.append(f"has no {' or '.join(named) if len(named) < 3 else ', '.join(named[:-1]) + ' or ' + named[-1]}")
-    return f"{' and '.join(lacks)}: {needs}" if lacks else None
+    misplaced = misplaced_early_stop(kind)
+    if lacks:
+        return f"{' and '.join([*lacks, *([misplaced] if misplaced else [])])}: {needs}"
+    return misplaced
+
+
+def misplaced_early_stop(kind: type) -> str | None:
+    """A predicate ("sets ...") when the kind class sets an `early_stop_default` its config_model
+    does not: only `config_model.early_stop_default` is read (rlgen.config), so the kind's would be
+    ignored without a word."""
+    own = getattr(kind, "early_stop_default", None)
+    if own is None or own == getattr(getattr(kind, "config_model", None), "early_stop_default", None):
+        return None
+    return (f"sets early_stop_default {own!r} on the kind class, where nothing reads it: set it on its config_model "
+            "(early_stop_default: ClassVar[tuple[str, str]] in the ExperimentConfig subclass)")
+
+
+def is_problem_list(found: Any) -> bool:
+    """What `check(cfg)` must return: a list (or tuple) of strings, one line per problem."""
+    return isinstance(found, (list, tuple)) and all(isinstance(p, str) for p in found)
 
 
 def check_of(kind: Any, cfg: ExperimentConfig) -> list[str]:
-    """`kind.check(cfg)` when the kind has one, else no problems."""
+    """`kind.check(cfg)` when the kind has one, else no problems; RlgenError for a check that
+    returns anything but a list of strings (a str would be read one character per problem)."""
     check = getattr(kind, "check", None)
-    return list(check(cfg)) if callable(check) else []
+    if not callable(check):
+        return []
+    found = check(cfg)
+    if not is_problem_list(found):
+        raise RlgenError(f"kind {cfg.kind!r}: check(cfg) returned {reprlib.repr(found)}, not a list of strings "
+                         "(one line per problem, empty when none)")
+    return list(found)
 
 
 def prefers_accelerator(exp: Any) -> bool:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
 import re
+import reprlib
 import shutil
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -37,6 +40,10 @@ ONNX_HINT = "ONNX export needs onnx, onnxscript and onnxruntime: pip install 'rl
 # what the exporters write (agents/rl/export.py, the GAN's generator) into the output folder, by format
 EXPORT_NAMES = {"sb3": ("model.zip", "vecnormalize.pkl", "rl-zoo"), "onnx": ("policy.onnx", "generator.onnx"),
                 "torchscript": ("policy.pt", "generator.pt")}
+# what each export wrote, by format (the top-level names in the folder of the paths export() returned), so
+# that a plugin kind's own files (q.npy) count as an earlier export too; a folder without one (an older
+# rlgen's export) is judged by EXPORT_NAMES alone
+MANIFEST = ".rlgen-export.json"
 
 
 def check_out_dir(out_dir: Path, force: bool = False) -> tuple[list[str], list[str]]:
@@ -50,7 +57,7 @@ def check_out_dir(out_dir: Path, force: bool = False) -> tuple[list[str], list[s
         raise RlgenError(f"{out_dir} is a run directory: an export never writes into one; give -o a folder of its own "
                          "(default: RUN_DIR/export)")
     names = sorted(p.name for p in out_dir.iterdir())
-    known = {n for names_ in EXPORT_NAMES.values() for n in names_}
+    known = {MANIFEST, *(n for names_ in _exported(out_dir).values() for n in names_)}
     foreign = [n for n in names if n not in known]
     if foreign and not force:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
@@ -80,7 +87,7 @@ def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpo
                              f"rlgen.load_run(...).modules(): {', '.join(run.modules()) or 'none'}")
         out_dir = Path(out) if out is not None else run.run_dir / "export"
         known, foreign = check_out_dir(out_dir, force)
-        earlier = [n for n in known if n in EXPORT_NAMES[fmt]]
+        earlier = [n for n in known if n in _exported(out_dir)[fmt]]
         if earlier:
             from rlgen.logging import console
 
@@ -88,28 +95,80 @@ def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpo
         made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
-            files = list(hook(fmt, out_dir))
+            files = _paths(hook(fmt, out_dir), run.config.kind)
         except BaseException:
             if made:  # a failed export leaves no folder it made, nor what it wrote there
                 shutil.rmtree(made[-1], ignore_errors=True)  # the outermost folder it made
             raise
         if not foreign:  # an export folder: the earlier export's files this one did not write are not its own
             _remove_stale(out_dir, earlier, files)
+            _write_manifest(out_dir, fmt, files)  # a folder of other files (--force) is not made an export's
         return files
+
+
+def _paths(files: Any, kind: str) -> list[Path]:
+    """What a kind's export returned, as paths: an iterable of str / PathLike, not one str or Path
+    (which would be read one character, or one path part, per file)."""
+    if isinstance(files, (str, bytes, os.PathLike)) or not isinstance(files, Iterable):
+        raise RlgenError(f"kind {kind!r}: export(fmt, out_dir) returned {reprlib.repr(files)}, not a list of paths "
+                         "(the files it wrote)")
+    files = list(files)
+    if bad := [f for f in files if not isinstance(f, (str, os.PathLike))]:
+        raise RlgenError(f"kind {kind!r}: export(fmt, out_dir) returned a list holding {reprlib.repr(bad[0])}, "
+                         "not a list of paths (the files it wrote)")
+    return [Path(f) for f in files]
+
+
+def _manifest(out_dir: Path) -> dict[str, list[str]]:
+    """The manifest's top-level names by format; none where there is no readable manifest."""
+    try:
+        listed = json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(listed, dict):
+        return {}
+    return {fmt: [n for n in names if isinstance(n, str) and Path(n).name == n and n not in ("", ".", "..")]
+            for fmt, names in listed.items() if fmt in FORMATS and isinstance(names, list)}
+
+
+def _exported(out_dir: Path) -> dict[str, set[str]]:
+    """The names in `out_dir` each format's export writes: rlgen's own (EXPORT_NAMES) and those
+    its manifest lists (a plugin kind's files)."""
+    listed = _manifest(out_dir)
+    return {fmt: {*EXPORT_NAMES[fmt], *listed.get(fmt, ())} for fmt in FORMATS}
+
+
+def _write_manifest(out_dir: Path, fmt: str, files: list[Path]) -> None:
+    """Record the top-level names of `files` (those inside `out_dir`) as what the `fmt` export
+    wrote, beside the other formats' entries still there."""
+    root = out_dir.resolve()
+    top = set()
+    for f in files:
+        try:
+            top.add(f.resolve().relative_to(root).parts[0])
+        except (ValueError, IndexError):  # a file outside the folder, or the folder itself
+            continue
+    listed = {**_manifest(out_dir), fmt: sorted(top)}
+    listed = {k: [n for n in names if (out_dir / n).exists()] for k, names in listed.items()}
+    (out_dir / MANIFEST).write_text(json.dumps(listed, indent=1, sort_keys=True) + "\n")
 
 
 def _remove_stale(out_dir: Path, names: list[str], written: list[Path]) -> None:
     """Remove what an earlier export of the same format left under `names` and this one did not
     write (a vecnormalize.pkl the new run has none of would be loaded with the new model.zip)."""
     keep = {Path(p).resolve() for p in written}
+
+    def kept(p: Path) -> bool:  # written, or inside a folder written whole (a plugin may return a folder)
+        return p.resolve() in keep or any(parent in keep for parent in p.resolve().parents)
+
     for name in names:
         top = out_dir / name
         if top.is_symlink() or top.is_file():
-            if top.resolve() not in keep:
+            if not kept(top):
                 top.unlink()
-        elif top.is_dir():
+        elif top.is_dir() and not kept(top):
             for p in sorted(top.rglob("*"), key=lambda q: -len(q.parts)):  # deepest first
-                if (p.is_file() or p.is_symlink()) and p.resolve() not in keep:
+                if (p.is_file() or p.is_symlink()) and not kept(p):
                     p.unlink()
                 elif p.is_dir() and not any(p.iterdir()):
                     p.rmdir()

@@ -11,7 +11,9 @@
 experiment exactly as the runner does (its `state_dict()` beside the global RNG state, through
 `rlgen.checkpoint`), trains one more unit, then builds a fresh experiment, resumes it from that
 checkpoint as `rlgen train --resume` would, trains the same unit and requires both to agree bit for
-bit. Every problem is reported at once in one `ExperimentCheckError`, one line each.
+bit. It then evaluates the original twice, the global RNGs and its `evaluation_state()` put back in
+between as `rlgen.load_run(...).evaluate()` does, and the resumed copy from the same RNGs: all three
+must give the same figures. Every problem is reported at once in one `ExperimentCheckError`, one line each.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from rlgen import checkpoint
 from rlgen.api import config_path
 from rlgen.config import ExperimentConfig, load_config
 from rlgen.errors import ConfigError, RlgenError
-from rlgen.experiment import METRIC_PREFIXES, PROTOCOL_METHODS, RunContext
+from rlgen.experiment import (METRIC_PREFIXES, PROTOCOL_METHODS, RunContext, eval_mode, is_problem_list,
+                              misplaced_early_stop)
 from rlgen.logging import Image, Logger, Table
 from rlgen.plain import UnsafeStateError
 from rlgen.registry import KINDS
@@ -52,6 +55,15 @@ _NOT_RESTORED_HINT = (
     "this usually means state_dict() leaves out, or load_state_dict() does not restore, part of what "
     "training reads (an optimizer, an RNG or generator, a counter, a buffer, an env): save and restore it, "
     "or pass exact=False while the kind is known not to resume exactly"
+)
+
+
+_NOT_REPEATABLE_HINT = (
+    "evaluate() gave other figures with the global RNGs and evaluation_state() put back as they were before "
+    "the first call, as rlgen.load_run(...).evaluate() puts them back so that every call plays the episodes of "
+    "the first: it draws from something else, such as the training RNG or an unseeded generator "
+    "(np.random.default_rng()); draw from the global RNGs, or from a generator that evaluation_state() returns "
+    "and load_evaluation_state() puts back"
 )
 
 
@@ -132,7 +144,7 @@ def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
         if steps or restored or diverged or metric_lines:
             problems = steps + _state_lines(restored, diverged) + _capped(metric_lines, 3, "metrics")
             raise ExperimentCheckError(name, problems, _NOT_RESTORED_HINT if exact else "")
-        evaluated = _evaluate(original, name)
+        evaluated = _check_evaluations(original, resumed, name, exact)
     except BaseException:
         _close(built, name, report=False)  # the first error is the one to see
         raise
@@ -163,6 +175,8 @@ def _protocol_problems(cls: type) -> list[str]:
     if not (isinstance(model, type) and issubclass(model, ExperimentConfig)):
         problems.append(f"config_model is {model!r}, not a subclass of rlgen.config.ExperimentConfig")
     problems += [f"{m}() is missing" for m in PROTOCOL_METHODS if not callable(getattr(cls, m, None))]
+    if misplaced := misplaced_early_stop(cls):
+        problems.append(f"it {misplaced}")
     return problems
 
 
@@ -196,7 +210,7 @@ def _load(cls: type, config: Any, overrides: Sequence[str], root: Path) -> Exper
     check = getattr(cls, "check", None)
     if callable(check):
         found = check(cfg)
-        if not (isinstance(found, list) and all(isinstance(p, str) for p in found)):
+        if not is_problem_list(found):
             raise ExperimentCheckError(_import_path(cls), [f"check(cfg) returned {reprlib.repr(found)}, not a list of strings "
                                                            "(one line per problem, empty when none)"])
         if found:
@@ -279,14 +293,51 @@ def _comparable(exp: Any) -> dict[str, Any]:
     return {**exp.state_dict(), "<global RNG>": rng_state()}
 
 
-def _evaluate(exp: Any, name: str) -> dict[str, Any]:
-    metrics = exp.evaluate()
+def _check_evaluations(original: Any, resumed: Any, name: str, exact: bool) -> dict[str, Any]:
+    """The original's evaluation, twice, with the global RNGs and its `evaluation_state()` put back
+    in between as `rlgen.load_run(...).evaluate()` puts them back (README: every call plays the
+    episodes of the first): both must give the same figures. With `exact`, the resumed copy, at the
+    same step, evaluated from the same global RNGs, must give them too."""
+    first = (rng_state(), getattr(original, "evaluation_state", lambda: None)())
+    evaluated = _evaluate(original, name)
+    set_rng_state(first[0])
+    if (load := getattr(original, "load_evaluation_state", None)) is not None:
+        load(first[1])
+    again = _evaluate(original, name, "evaluate() the second time")
+    if lines := _eval_differences(evaluated, again, "the second time", "the first"):
+        raise ExperimentCheckError(name, _capped(lines, 3, "metrics"), _NOT_REPEATABLE_HINT)
+    if exact:
+        set_rng_state(first[0])
+        after_resume = _evaluate(resumed, name, "evaluate() after resume")
+        if lines := _eval_differences(evaluated, after_resume, "after resume", "without"):
+            raise ExperimentCheckError(name, _capped(lines, 3, "metrics"), _NOT_RESTORED_HINT)
+    return evaluated
+
+
+def _evaluate(exp: Any, name: str, which: str = "evaluate()") -> dict[str, Any]:
+    """One evaluation as the runner and `Run.evaluate` make it: the kind's modules in eval mode."""
+    with eval_mode(exp):
+        metrics = exp.evaluate()
     if not isinstance(metrics, Mapping):
-        raise ExperimentCheckError(name, [f"evaluate() returned {type(metrics).__name__}, not a mapping"])
-    problems = [f"evaluate(): {p}" for p in _value_problems(metrics, ("eval/",), evaluation=True)]
+        raise ExperimentCheckError(name, [f"{which} returned {type(metrics).__name__}, not a mapping"])
+    problems = [f"{which}: {p}" for p in _value_problems(metrics, ("eval/",), evaluation=True)]
     if problems:
         raise ExperimentCheckError(name, problems)
     return dict(metrics)
+
+
+def _eval_differences(a: Mapping[str, Any], b: Mapping[str, Any], when_b: str, when_a: str) -> list[str]:
+    """The numbers of two evaluations that differ (b's `when_b`, a's `when_a`); a Table or an Image
+    is not compared, nor a wall-clock figure (a name holding "time")."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if "time" in key or isinstance(a.get(key), (Table, Image)):
+            continue
+        if key not in a or key not in b:
+            out.append(f"evaluate() reports {key} only {when_b if key in b else when_a}")
+        elif not _same_number(a[key], b[key]):
+            out.append(f"evaluate() gives {key} = {b[key]!r} {when_b}, {a[key]!r} {when_a}")
+    return out
 
 
 def _close(built: list[Any], name: str, report: bool) -> None:

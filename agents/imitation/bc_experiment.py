@@ -93,6 +93,10 @@ class BCExperiment(RLExperiment):
                                   _action_noise(hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
         self.model = self.learner.model
+        # SB3 seeds the env a model is built on with the run's seed (set_random_seed): BC's is its
+        # eval env, which must start from its own seed, as the one a loaded run's later evaluations
+        # rebuild (load_evaluation_state) does, or a run's first evaluation plays other episodes
+        self._fresh_eval_env()
         if is_off_policy(cfg.agent.algo):  # what SB3's model.zip passes on to a later learn() (rlgen export)
             self.model.buffer_size = configured_buffer_size(cfg.agent.algo, cfg.agent.hyperparams)
         self.seed = ctx.seed

@@ -13,11 +13,13 @@ class takes `in_shape` and its keyword arguments and sets `out_dim`.
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
+import torch
 from torch import nn
 
 from rlgen.errors import RlgenError
@@ -28,6 +30,7 @@ from rlgen.nets.mlp import MLP, MLPDecoder
 from rlgen.nets.recurrent import RNNEncoder
 from rlgen.nets.sequence_decoder import SequenceDecoder
 from rlgen.nets.transformer import TransformerEncoder
+from rlgen.process import rng_state, set_rng_state
 from rlgen.registry import BACKBONES
 
 # Generators' decoders (noise -> sample) are internal to the GAN kind's players, not a plugin point.
@@ -48,7 +51,46 @@ def build_backbone(spec: Mapping[str, Any], in_shape: tuple[int, ...], where: st
         if not isinstance(getattr(net, "out_dim", None), int):
             raise RlgenError(f"backbone {name!r} built a {type(net).__name__} without an integer `out_dim`; "
                              "a backbone module must set self.out_dim (its feature size)")
+        if isinstance(net, nn.Module):
+            _probe(net, name, tuple(in_shape), per_step=kwargs.get("pool") == "sequence")
     return net
+
+
+PROBE_BATCH = 2  # rows of the probe: 2, so that a batch axis lost or kept shows in the shape
+
+
+def _probe(net: nn.Module, name: str, in_shape: tuple[int, ...], per_step: bool) -> None:
+    """Run `net` once on zeros (PROBE_BATCH, *in_shape) and refuse an output that is not
+    (B, out_dim) (`per_step`, pool "sequence": (B, T, out_dim)), so that an `out_dim` that lies
+    fails here, with the config path in front, not as a matmul error deep inside SB3 or a GAN step
+    after the run directory exists. Leaves nothing changed: eval mode (no dropout, no batch-norm
+    statistics updated, no spectral-norm power iteration), every submodule back in its own mode
+    after, no autograd, and the global RNGs as they were, so that a seeded run draws what it drew
+    without the probe (bitwise reproducibility, exact resume)."""
+    want = (PROBE_BATCH, in_shape[0], net.out_dim) if per_step else (PROBE_BATCH, net.out_dim)
+    tensor = next(itertools.chain(net.parameters(), net.buffers()), None)
+    x = torch.zeros(PROBE_BATCH, *in_shape, device=tensor.device if tensor is not None else None)
+    modes = [(m, m.training) for m in net.modules()]
+    rng = rng_state()
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except RlgenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a user's forward raises: one line naming the section
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        raise RlgenError(f"backbone {name!r} fails on a batch of zeros {tuple(x.shape)} (B, *in_shape): "
+                         f"{type(e).__name__}: {first}") from e
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        set_rng_state(rng)
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if got != want:
+        raise RlgenError(f"backbone {name!r} returns {got} but sets out_dim {net.out_dim}: forward must map "
+                         f"(B, *in_shape) to {'(B, T, out_dim)' if per_step else '(B, out_dim)'}, here {want}; "
+                         "set self.out_dim to the size of its output's last axis")
 
 
 @contextmanager
