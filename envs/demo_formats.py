@@ -152,6 +152,7 @@ def minari_dataset_id(path: Path) -> str:
     `minari.list_local_datasets` and `minari.load_dataset` rely on; a path there that is no Minari id
     `(NAMESPACE/)NAME-vN` is refused. Elsewhere it is `rlgen/NAME-vN` for a folder named so, else
     `rlgen/NAME-v0`, with characters Minari's ids do not allow in NAME made `_`."""
+    _minari()  # its install hint first (minari needs Python >= 3.11)
     from minari.dataset.minari_dataset import parse_dataset_id
 
     def versioned(dataset_id: str) -> bool:

@@ -61,7 +61,8 @@ def _value(flat: Mapping[str, Any], key: str) -> Any:
     """A run's value of a dotted key: the value, the _Section below it, or _MISSING."""
     if key in flat:
         return flat[key]
-    section = _Section((k[len(key) + 1:], v) for k, v in flat.items() if k.startswith(key + "."))
+    # what the default grouping never groups by (train.threads, a transfer's init.run path) stays out
+    section = _Section((k[len(key) + 1:], v) for k, v in flat.items() if k.startswith(key + ".") and not _ignored(k))
     return section if section else _MISSING
 
 

@@ -23,6 +23,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from rlgen.agents.rl.algos import check_hyperparams
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
+from rlgen.agents.rl.setup_checks import check_schedules
 from rlgen.agents.selfplay.config import SelfPlayConfig
 from rlgen.agents.selfplay.league import League
 from rlgen.agents.selfplay.opponents import build_reference
@@ -93,6 +94,7 @@ class SelfPlayExperiment(ExperimentBase):
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
+        check_schedules(cfg, ctx)  # the learner trains as kind: rl's does
         self.game = make_game(cfg.game.name, cfg.game.kwargs)
         backbone = cfg.agent.policy.backbone
         self.image = backbone is not None and backbone.type == "cnn"  # the board as (C, H, W) planes for convs

@@ -24,6 +24,7 @@ from stable_baselines3 import PPO
 from rlgen.agents.rl.algos import check_hyperparams
 from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
+from rlgen.agents.rl.setup_checks import check_schedules
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines
@@ -120,6 +121,7 @@ class TeamsExperiment(ExperimentBase):
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
+        check_schedules(cfg, ctx)  # each side's learner trains as kind: rl's does
         progress = Progress()  # one run-long schedule for both sides
         self.game = team_game(cfg.game.name, **cfg.game.kwargs)
         self.sides = list(sides_of(self.game()))

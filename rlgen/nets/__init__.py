@@ -75,6 +75,11 @@ def _probe(net: nn.Module, name: str, in_shape: tuple[int, ...], per_step: bool)
     net.eval()
     try:
         with torch.no_grad():
+            if any(isinstance(p, nn.parameter.UninitializedParameter) for p in net.parameters()):
+                # lazy modules draw their weights in their first forward: that draw is theirs to keep,
+                # or the next module built would draw the same numbers again
+                net(x)
+                rng = rng_state()
             out = net(x)
     except RlgenError:
         raise

@@ -49,3 +49,11 @@ def test_a_run_trained_so_before_still_opens_and_its_resume_is_refused(tmp_path,
     capsys.readouterr()
     assert main(["train", "--resume", str(run.run_dir), "train.total_steps=128"]) == 2
     assert "agent.hyperparams.tau: 'lin_0.005': TD3 takes a number here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", ["selfplay_tictactoe", "teams_simple_tag"])
+def test_self_play_and_teams_refuse_it_too(tmp_path, capsys, config):
+    assert main(["train", config, "agent.hyperparams.ent_coef=lin_0.01", "train.total_steps=64",
+                 f"logging.dir={tmp_path}", *QUIET]) == 2
+    assert "agent.hyperparams.ent_coef: 'lin_0.01':" in capsys.readouterr().err
+    assert not (tmp_path / config).exists()

@@ -172,3 +172,14 @@ def test_the_readmes_n_trials_comment_counts_what_the_sweep_counts(tmp_path):
     example = text[text.index("A sweep file (`configs/sweeps/ppo_cartpole.yaml`)"):]
     comment = re.search(r"^n_trials: \d+ +# (.*)$", example, re.M).group(1)
     assert all(state in comment for state in ("complete", "pruned", "failed")), comment
+
+
+def test_a_section_leaves_out_what_the_default_grouping_never_groups_by(make_run, tmp_path):
+    """--by train does not split runs that differ only in train.threads or train.progress."""
+    for seed, threads in enumerate([1, 2]):
+        run = make_run("t", seed, EVALS[seed])
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        config.setdefault("train", {}).update(threads=threads, progress=bool(seed))
+        (run / "config.yaml").write_text(yaml.safe_dump(config))
+    (group,) = group_runs(read_runs([str(tmp_path / "t")]), by=["train"])
+    assert len(group.runs) == 2 and "threads" not in group.label and "progress" not in group.label

@@ -178,3 +178,14 @@ def test_record_refuses_a_folder_that_makes_no_id_before_it_opens_the_run(datase
     with pytest.raises(RlgenError, match="exists already; demos are never overwritten"):
         (tmp_path / "taken.npz").write_bytes(b"x")
         rlgen.record(tmp_path / "no_run_here", 1, tmp_path / "taken.npz")
+
+
+def test_without_minari_a_dataset_folder_gets_the_install_hint(monkeypatch, tmp_path):
+    """Minari needs Python >= 3.11: the id check must not reach for it before the hint does."""
+    import sys
+
+    from rlgen.envs.demos import check_demos_target
+
+    monkeypatch.setitem(sys.modules, "minari", None)
+    with pytest.raises(RlgenError, match=r"pip install 'minari\[hdf5\]'"):
+        check_demos_target(tmp_path / "ds-out")

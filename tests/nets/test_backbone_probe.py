@@ -130,3 +130,27 @@ def test_the_probe_leaves_modes_statistics_and_the_global_rngs_as_they_were(spec
     assert net.state_dict().keys() == plain.state_dict().keys()
     assert all(torch.equal(v, plain.state_dict()[k]) for k, v in net.state_dict().items())  # num_batches_tracked too
     assert all(m.training for m in net.modules())
+
+
+class LazyBody(nn.Module):
+    """A lazy layer: its weights are drawn in its first forward."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int = 8):
+        super().__init__()
+        self.lin = nn.LazyLinear(width)
+        self.out_dim = width
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.lin(x.flatten(1))
+
+
+def test_a_lazy_backbone_keeps_the_draw_of_its_first_forward():
+    """The probe puts the RNGs back after it, but not over a lazy module's own first draw: two lazy
+    backbones built one after another are not copies of each other."""
+    from rlgen.nets import _probe
+
+    torch.manual_seed(0)
+    a, b = LazyBody((4,)), LazyBody((4,))
+    _probe(a, "a", (4,), per_step=False)
+    _probe(b, "b", (4,), per_step=False)
+    assert not torch.equal(a.lin.weight, b.lin.weight)
