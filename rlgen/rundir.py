@@ -46,24 +46,46 @@ _WANDB_LOG = re.compile(r"run-([A-Za-z0-9_.-]{1,128})\.wandb")
 
 
 def wandb_id(run_dir: Path) -> str:
-    """The W&B run id of a run, kept in its `wandb_id` file, so that a run directory renamed, moved
-    or copied continues its own W&B run. A run without one (made by an rlgen that kept the id
-    only for `--run-dir`) takes the id of the first W&B run folder it holds, else its directory's
-    name when rlgen named it (unique), else an id made from the name: two `--run-dir .../a` never
-    share one W&B run. Only names are read: nothing in the run's wandb/ folder is opened."""
-    kept = run_dir / WANDB_ID
-    if kept.is_file():
-        with open(kept, encoding="utf-8", errors="replace") as f:
-            text = f.read(256).strip()
-        if _ID.fullmatch(text):
-            return text
-    found = _wandb_folder_id(run_dir)
-    if found is None and RUN_ID.fullmatch(run_dir.name):
-        found = run_dir.name
-    if found is None:
-        found = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', run_dir.name).strip('-')[:48] or 'run'}-{secrets.token_hex(4)}"
-    kept.write_text(found + "\n")
+    """The W&B run id of a run, kept in its `wandb_id` file with the directory it was written in,
+    so that a run directory renamed or moved continues its own W&B run, while a copy resumed beside
+    its original (which still holds the same id) starts a W&B run of its own. A run without the
+    file (made by an rlgen that kept the id only for `--run-dir`) takes the id of the first W&B run
+    folder it holds, else its directory's name when rlgen named it (unique), else an id made from
+    the name: two `--run-dir .../a` never share one W&B run. Only names are read: nothing in the
+    run's wandb/ folder is opened."""
+    kept, here = run_dir / WANDB_ID, run_dir.resolve()
+    found, written_in = _kept_id(kept)
+    # a copy: the directory it was copied from is still there, holding the same W&B run
+    if found is not None and written_in not in (None, here) and _kept_id(written_in / WANDB_ID)[0] == found:
+        found = _made_id(run_dir.name)
+    elif found is None:
+        found = _wandb_folder_id(run_dir) or (run_dir.name if RUN_ID.fullmatch(run_dir.name) else None) \
+            or _made_id(run_dir.name)
+    if (found, here) != _kept_id(kept):
+        kept.write_text(f"{found}\n{here}\n")
     return found
+
+
+def _made_id(name: str) -> str:
+    """A new W&B run id from a directory's name: `<name>-<hex>`."""
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-')[:48] or 'run'}-{secrets.token_hex(4)}"
+
+
+def _kept_id(kept: Path) -> tuple[str | None, Path | None]:
+    """(id, the directory it was written in) of a `wandb_id` file; (None, None) without a valid id.
+    The directory is None in a file an earlier rlgen wrote (the id alone)."""
+    try:
+        if not kept.is_file():  # nothing else is opened (a fifo there would wait for ever)
+            return None, None
+        with open(kept, encoding="utf-8", errors="replace") as f:
+            lines = f.read(4096).splitlines()
+    except OSError:
+        return None, None
+    found = lines[0].strip() if lines else ""
+    if not _ID.fullmatch(found):
+        return None, None
+    written_in = lines[1].strip() if len(lines) > 1 else ""
+    return found, (Path(written_in) if written_in.startswith("/") else None)
 
 
 def _wandb_folder_id(run_dir: Path) -> str | None:

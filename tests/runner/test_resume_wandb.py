@@ -84,7 +84,7 @@ def test_a_resume_interrupted_before_its_first_evaluation_keeps_the_summary(tmp_
 
 def test_a_new_run_keeps_its_wandb_id_in_its_directory(tmp_path, offline):
     runner = _train(toy_config(tmp_path))
-    assert (runner.run_dir / rundir.WANDB_ID).read_text() == runner.run_dir.name + "\n"
+    assert (runner.run_dir / rundir.WANDB_ID).read_text() == f"{runner.run_dir.name}\n{runner.run_dir.resolve()}\n"
     (folder,) = _folders(runner.run_dir)
     assert _run_id(folder) == runner.run_dir.name
 
@@ -106,9 +106,23 @@ def test_a_renamed_or_moved_run_directory_resumes_its_own_wandb_run(tmp_path, of
     folders = _folders(moved)
     assert len(folders) == 2 and all(f.name.split("-", 3)[3].startswith(old_id) for f in folders), folders
     assert [_run_id(f) for f in folders] == [old_id, old_id]
-    assert (moved / rundir.WANDB_ID).read_text() == old_id + "\n"
+    assert (moved / rundir.WANDB_ID).read_text() == f"{old_id}\n{moved.resolve()}\n"  # where it is now
     artifacts = {r["artifact"]["name"] for r in _records(folders[-1]) if r["type"] == "artifact"}
     assert artifacts == {f"model-{old_id}"}
+
+
+def test_a_copy_resumed_beside_its_original_starts_a_wandb_run_of_its_own(tmp_path, offline):
+    """A copy (its original still there, with the same id) is a fork: resumed, it must not append to
+    the original's W&B run. The original resumed afterwards keeps its own."""
+    first = _train(toy_config(tmp_path / "runs", total_steps=60, toy={"scores": [1, 5, 2]}))
+    old_id = first.run_dir.name
+    copy = tmp_path / "runs" / "fork"
+    shutil.copytree(first.run_dir, copy, symlinks=True, ignore=shutil.ignore_patterns(".lock"))
+    _train(toy_config(tmp_path / "runs", total_steps=100, toy={"scores": [1, 5, 2]}), resume_dir=copy)
+    new_id = (copy / rundir.WANDB_ID).read_text().splitlines()[0]
+    assert new_id.startswith("fork-") and new_id != old_id
+    assert [_run_id(f) for f in _folders(copy)] == [old_id, new_id]
+    assert rundir.wandb_id(first.run_dir) == old_id
 
 
 def test_a_run_without_the_file_takes_the_id_of_its_first_wandb_run_folder(tmp_path):
