@@ -129,19 +129,16 @@ class Run:
             wanted = _path_arg("Run.evaluate", "video_dir", video_dir, "a directory to write into")
             made = [p for p in (wanted, *wanted.parents) if not p.exists()]
             video_dir = _writable_dir("Run.evaluate", "video_dir", video_dir)
-        from rlgen.process import rng_state, set_rng_state
-        from rlgen.runner import eval_mode
+        from rlgen.experiment import back_to_evaluation_start, eval_mode, evaluation_start
 
         try:
             exp = self.experiment  # a run that cannot be opened leaves no video folder either
             # every evaluation of the loaded run plays the first one's episodes: what they draw from
             # (the global RNGs, the kind's eval envs and opponents) is put back as it was then
             if self._first_evaluation is None:
-                self._first_evaluation = (rng_state(), getattr(exp, "evaluation_state", lambda: None)())
+                self._first_evaluation = evaluation_start(exp)
             else:
-                set_rng_state(self._first_evaluation[0])
-                if (load := getattr(exp, "load_evaluation_state", None)) is not None:
-                    load(self._first_evaluation[1])
+                back_to_evaluation_start(exp, self._first_evaluation)
             if episodes is not None and not getattr(exp, "episodic", True):
                 warnings.warn(f"kind {self.config.kind!r} plays no episodes (its evaluation scores what its config's "
                               f"eval settings say): the {episodes} episodes asked for are not played", RlgenWarning,

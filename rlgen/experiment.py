@@ -212,6 +212,23 @@ def prefers_accelerator(exp: Any) -> bool:
     return bool(getattr(exp, "prefers_accelerator", False))
 
 
+def evaluation_start(exp: Any) -> tuple[Any, Any]:
+    """What an evaluation of `exp` draws from, taken now: the global RNGs and the kind's
+    `evaluation_state()`. `back_to_evaluation_start` puts it back, so that the next evaluation
+    plays the episodes this one is about to (`rlgen.load_run(...).evaluate()`, the checker)."""
+    from rlgen.process import rng_state
+
+    return rng_state(), getattr(exp, "evaluation_state", lambda: None)()
+
+
+def back_to_evaluation_start(exp: Any, start: tuple[Any, Any]) -> None:
+    from rlgen.process import set_rng_state
+
+    set_rng_state(start[0])
+    if (load := getattr(exp, "load_evaluation_state", None)) is not None:
+        load(start[1])
+
+
 @contextmanager
 def eval_mode(exp: Any) -> Iterator[None]:
     """The experiment's torch modules (`exp.modules()`) in eval mode within it, and every submodule

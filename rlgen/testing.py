@@ -38,8 +38,8 @@ from rlgen import checkpoint
 from rlgen.api import config_path
 from rlgen.config import ExperimentConfig, load_config
 from rlgen.errors import ConfigError, RlgenError
-from rlgen.experiment import (METRIC_PREFIXES, PROTOCOL_METHODS, RunContext, eval_mode, is_problem_list,
-                              misplaced_early_stop)
+from rlgen.experiment import (METRIC_PREFIXES, PROTOCOL_METHODS, RunContext, back_to_evaluation_start, eval_mode,
+                              evaluation_start, is_problem_list, misplaced_early_stop)
 from rlgen.logging import Image, Logger, Table
 from rlgen.plain import UnsafeStateError
 from rlgen.registry import KINDS
@@ -140,7 +140,8 @@ def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
         if resumed.global_step != original.global_step:
             steps.append(f"global_step is {resumed.global_step} after the resumed unit, {original.global_step} without")
         diverged = _differences(after_a, _comparable(resumed), exact, ("uninterrupted", "resumed"))
-        metric_lines = _metric_differences(metrics_a, metrics_b) if exact else []
+        metric_lines = _number_differences(metrics_a, metrics_b, _METRIC_LINES, "after resume", "without") \
+            if exact else []
         if steps or restored or diverged or metric_lines:
             problems = steps + _state_lines(restored, diverged) + _capped(metric_lines, 3, "metrics")
             raise ExperimentCheckError(name, problems, _NOT_RESTORED_HINT if exact else "")
@@ -298,18 +299,16 @@ def _check_evaluations(original: Any, resumed: Any, name: str, exact: bool) -> d
     in between as `rlgen.load_run(...).evaluate()` puts them back (README: every call plays the
     episodes of the first): both must give the same figures. With `exact`, the resumed copy, at the
     same step, evaluated from the same global RNGs, must give them too."""
-    first = (rng_state(), getattr(original, "evaluation_state", lambda: None)())
+    first = evaluation_start(original)
     evaluated = _evaluate(original, name)
-    set_rng_state(first[0])
-    if (load := getattr(original, "load_evaluation_state", None)) is not None:
-        load(first[1])
+    back_to_evaluation_start(original, first)
     again = _evaluate(original, name, "evaluate() the second time")
-    if lines := _eval_differences(evaluated, again, "the second time", "the first"):
+    if lines := _number_differences(evaluated, again, _EVAL_LINES, "the second time", "the first"):
         raise ExperimentCheckError(name, _capped(lines, 3, "metrics"), _NOT_REPEATABLE_HINT)
     if exact:
         set_rng_state(first[0])
         after_resume = _evaluate(resumed, name, "evaluate() after resume")
-        if lines := _eval_differences(evaluated, after_resume, "after resume", "without"):
+        if lines := _number_differences(evaluated, after_resume, _EVAL_LINES, "after resume", "without"):
             raise ExperimentCheckError(name, _capped(lines, 3, "metrics"), _NOT_RESTORED_HINT)
     return evaluated
 
@@ -326,17 +325,24 @@ def _evaluate(exp: Any, name: str, which: str = "evaluate()") -> dict[str, Any]:
     return dict(metrics)
 
 
-def _eval_differences(a: Mapping[str, Any], b: Mapping[str, Any], when_b: str, when_a: str) -> list[str]:
-    """The numbers of two evaluations that differ (b's `when_b`, a's `when_a`); a Table or an Image
-    is not compared, nor a wall-clock figure (a name holding "time")."""
+_METRIC_LINES = ("metric {key} is {b} {when_b}, {a} {when_a}", "metric {key} is reported only {when}")
+_EVAL_LINES = ("evaluate() gives {key} = {b} {when_b}, {a} {when_a}", "evaluate() reports {key} only {when}")
+
+
+def _number_differences(a: Mapping[str, Any], b: Mapping[str, Any], lines: tuple[str, str], when_b: str,
+                        when_a: str) -> list[str]:
+    """The figures of two units or evaluations that differ (b's `when_b`, a's `when_a`), worded by
+    `lines` (a value that differs, a key one side lacks); wall-clock figures (time/..., a
+    *wall_time_s the runner adds), Tables and Images are not compared."""
+    differs, only = lines
     out = []
     for key in sorted(set(a) | set(b)):
-        if "time" in key or isinstance(a.get(key), (Table, Image)):
+        if key.startswith("time/") or key.endswith("wall_time_s") or isinstance(a.get(key), (Table, Image)):
             continue
         if key not in a or key not in b:
-            out.append(f"evaluate() reports {key} only {when_b if key in b else when_a}")
+            out.append(only.format(key=key, when=when_b if key in b else when_a))
         elif not _same_number(a[key], b[key]):
-            out.append(f"evaluate() gives {key} = {b[key]!r} {when_b}, {a[key]!r} {when_a}")
+            out.append(differs.format(key=key, b=repr(b[key]), when_b=when_b, a=repr(a[key]), when_a=when_a))
     return out
 
 
@@ -353,19 +359,6 @@ def _close(built: list[Any], name: str, report: bool) -> None:
 
 
 # --- comparing two runs ---------------------------------------------------------------------------
-
-
-def _metric_differences(a: Mapping[str, float], b: Mapping[str, float]) -> list[str]:
-    """Metrics of the same unit, uninterrupted (a) and resumed (b); time/... is wall clock, skipped."""
-    out = []
-    for key in sorted(set(a) | set(b)):
-        if key.startswith("time/"):
-            continue
-        if key not in a or key not in b:
-            out.append(f"metric {key} is reported only {'after' if key in b else 'without'} resume")
-        elif not _same_number(a[key], b[key]):
-            out.append(f"metric {key} is {b[key]!r} after resume, {a[key]!r} without")
-    return out
 
 
 def _differences(a: Any, b: Any, exact: bool, labels: tuple[str, str], path: str = "",
