@@ -84,12 +84,13 @@ class DealtNim(Nim):
     """The pile (1 to `pile`) and the first mover are drawn from a generator of the game's own,
     seeded by `reset(seed=...)` only: made from the OS's entropy, and an unseeded reset goes on
     from it, as PettingZoo's rlcard games (leduc_holdem_v4, texas_holdem_v4) deal their cards.
-    `first`: the index of the player who moves first in every game instead (the pile still drawn)."""
+    `first`: the index of the player who moves first in every game instead (the pile still drawn);
+    `deck_seed`: the deck's seed before any seeded reset (None: the OS's entropy)."""
 
-    def __init__(self, pile: int = 9, first: int | None = None, **kwargs):
+    def __init__(self, pile: int = 9, first: int | None = None, deck_seed: int | None = None, **kwargs):
         super().__init__(pile, **kwargs)
         self.first = first
-        self.deck = np.random.default_rng()
+        self.deck = np.random.default_rng(deck_seed)
 
     def reset(self, seed=None, options=None):
         if seed is not None:
