@@ -204,6 +204,7 @@ class GANExperiment(ExperimentBase):
         inputs = {"noise": net.noise(4, torch.Generator(self.device).manual_seed(0), self.device)}
         if self.n_classes:
             inputs["label"] = torch.arange(4, device=self.device) % self.n_classes
+            net = LabelChecked(net, self.n_classes)
         path = out_dir / ("generator.onnx" if fmt == "onnx" else "generator.pt")
         return [save_module(net, inputs, "sample", path, fmt)]
 
@@ -330,6 +331,21 @@ class GANExperiment(ExperimentBase):
         for opt, ocfg in ((self.opt_g, self.cfg.generator.optim), (self.opt_d, self.cfg.discriminator.optim)):
             for group in opt.param_groups:
                 group["lr"] = ocfg.lr_at(left)
+
+
+class LabelChecked(nn.Module):
+    """An exported conditional generator: a label outside 0..K-1 gives NaN samples. TorchScript
+    raises for one already (one_hot); an ONNX graph cannot raise, and its OneHot would give the
+    sample of no class (or, for -1, of the last) as if it were a real one."""
+
+    def __init__(self, net: nn.Module, n_classes: int):
+        super().__init__()
+        self.net, self.n_classes = net, n_classes
+
+    def forward(self, noise: Tensor, label: Tensor) -> Tensor:
+        sample = self.net(noise, label)
+        valid = ((label >= 0) & (label < self.n_classes)).reshape(-1, *([1] * (sample.dim() - 1)))
+        return torch.where(valid, sample, torch.full_like(sample, float("nan")))
 
 
 def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None, shape: Any = None) -> list[str]:

@@ -395,6 +395,11 @@ def test_conditional_generator_takes_labels(tmp_path):
             expected = net.eval()(noise, labels).numpy()
     got = session.run(None, {"noise": noise.numpy(), "label": labels.numpy()})[0]
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    # a label outside 0..9: an ONNX graph cannot raise, so its samples are NaN, not those of no class
+    # (ONNX's OneHot of 10 is all zeros; of -1, the last class); the valid rows are untouched
+    wrong = session.run(None, {"noise": noise.numpy(), "label": np.array([0, 10, -1, 3, 9])})[0]
+    assert np.isnan(wrong[[1, 2]]).all() and not np.isnan(wrong[[0, 3, 4]]).any()
+    np.testing.assert_allclose(wrong[[0, 3]], expected[[0, 3]], atol=1e-5)
 
 
 def test_cli_export_prints_the_files_and_explains_what_it_cannot(tmp_path, capsys):
