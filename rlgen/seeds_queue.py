@@ -25,7 +25,7 @@ from rlgen.compare_groups import IGNORED_KEYS, flatten
 from rlgen.errors import RlgenError
 from rlgen.identity import show
 from rlgen.logging import console
-from rlgen.study_queue import (HeartbeatConfig, StudyProgress, open_study, run_value, shown_url, status_table,
+from rlgen.study_queue import (HeartbeatConfig, StudyProgress, described, open_or_make_study, run_value, shown_url, status_table,
                                train_trial, work)
 
 
@@ -52,9 +52,9 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     direction = "maximize" if stop.mode == "max" else "minimize"
     name = study or queue_name(base, seeds)
     heartbeat = heartbeat or HeartbeatConfig()
-    queue = open_study(name, storage, direction=direction, heartbeat=heartbeat,
-                       sampler=optuna.samplers.RandomSampler(), pruner=optuna.pruners.NopPruner())
-    _check_same_queue(queue, seeds, queue_config(base))
+    queue, made = open_or_make_study(name, storage, direction=direction, heartbeat=heartbeat,
+                                     sampler=optuna.samplers.RandomSampler(), pruner=optuna.pruners.NopPruner())
+    _check_same_queue(queue, seeds, queue_config(base), made)
     console.print(f"[bold]seed queue {name}[/] in {shown_url(storage)}: seeds {_ranges(seeds)} of {base.name}; "
                   "start the same command on other machines to share it", soft_wrap=True)
 
@@ -93,11 +93,12 @@ def queue_config(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(shared))  # as the storage gives it back: dict keys str, tuples lists
 
 
-def _check_same_queue(queue: Any, seeds: Sequence[int], config: dict[str, Any]) -> None:
+def _check_same_queue(queue: Any, seeds: Sequence[int], config: dict[str, Any], made: bool = False) -> None:
     """A queue named with --study keeps the seed list and the config it was made with (the
     automatic name changes with either). Every check comes before anything is written. A queue made
-    before rlgen kept its config takes the config of the first worker that opens it now."""
-    attrs = queue.user_attrs
+    before rlgen kept its config takes the config of the first worker that opens it now. `made`:
+    this worker made the study; one that did not waits for its maker's seeds and config first."""
+    attrs = described(queue, made)
     held = attrs.get("seeds")
     if held is None and (attrs.get("rlgen_setup") is not None or queue.get_trials(deepcopy=False)):
         raise RlgenError(f"study {queue.study_name!r} holds trials that are not a seed queue's (a sweep's?): "
@@ -108,10 +109,10 @@ def _check_same_queue(queue: Any, seeds: Sequence[int], config: dict[str, Any]) 
     changed = [] if attrs.get("config") is None else changed_keys(attrs["config"], config)
     if changed:
         raise RlgenError(_other_config(queue.study_name, attrs["config"], config, changed))
-    if held is None:
-        queue.set_user_attr("seeds", list(seeds))
     if attrs.get("config") is None:
         queue.set_user_attr("config", config)
+    if held is None:  # last: a worker that finds the seeds finds the config
+        queue.set_user_attr("seeds", list(seeds))
 
 
 def changed_keys(held: dict[str, Any], config: dict[str, Any]) -> list[str]:

@@ -67,20 +67,56 @@ def open_study(name: str, url: str, *, direction: str, heartbeat: HeartbeatConfi
     False), with heartbeats on."""
     import optuna
 
+    if create:
+        return open_or_make_study(name, url, direction=direction, heartbeat=heartbeat, sampler=sampler,
+                                  pruner=pruner)[0]
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # rlgen prints its own line per trial
-    storage = _storage(url, heartbeat)
-    if not create:
-        try:
-            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-        except KeyError:
-            raise RlgenError(f"no study {name!r} in {shown_url(url)} yet") from None
-        _check_direction(study, direction, url)
-        return study
-    # An existing study keeps the direction it was made with: Optuna loads it and ignores `direction`.
-    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction=direction,
-                                sampler=sampler, pruner=pruner)
+    try:
+        study = optuna.load_study(study_name=name, storage=_storage(url, heartbeat), sampler=sampler, pruner=pruner)
+    except KeyError:
+        raise RlgenError(f"no study {name!r} in {shown_url(url)} yet") from None
     _check_direction(study, direction, url)
     return study
+
+
+def open_or_make_study(name: str, url: str, *, direction: str, heartbeat: HeartbeatConfig, sampler: Any = None,
+                       pruner: Any = None) -> tuple[Any, bool]:
+    """The study `name` in the database at `url`, and whether this call made it. Making one is
+    atomic (a study's name is unique in the storage): of workers that start together, one makes
+    it and the others find it made, and wait for what its maker writes into it (`described`)."""
+    import optuna
+    from optuna.exceptions import DuplicatedStudyError
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # rlgen prints its own line per trial
+    storage = _storage(url, heartbeat)
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction=direction, sampler=sampler,
+                                    pruner=pruner)
+        made = True
+    except DuplicatedStudyError:  # an existing study keeps the direction it was made with
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        made = False
+    _check_direction(study, direction, url)
+    return study, made
+
+
+# How long a worker waits for the description (the user attributes an rlgen sweep or seed queue
+# writes) of a study that another worker made an instant before it. A maker that died before
+# writing one leaves its study to the next worker, as a study an older rlgen made without one.
+MAKER_WAIT_S = 10.0
+DESCRIPTIONS = ("seeds", "rlgen_setup")  # a seed queue's (written last: its config comes first) and a sweep's
+
+
+def described(study: Any, made: bool, wait_s: float = MAKER_WAIT_S) -> dict[str, Any]:
+    """The study's user attributes, with its description once there is one: a study another
+    worker has just made, which holds neither a description nor trials yet, is waited for."""
+    attrs = study.user_attrs
+    deadline = time.monotonic() + wait_s
+    while (not made and not any(k in attrs for k in DESCRIPTIONS) and not study.get_trials(deepcopy=False)
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
+        attrs = study.user_attrs
+    return attrs
 
 
 def _check_direction(study: Any, direction: str, url: str) -> None:

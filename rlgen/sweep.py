@@ -43,8 +43,8 @@ from rlgen.errors import RlgenError, shell_line
 from rlgen.identity import MAX_LEN, clip, describe
 from rlgen.logging import console
 from rlgen.seeds_queue import changed_keys, queue_config, shown_changes
-from rlgen.study_queue import (HeartbeatConfig, StudyProgress, first_attempt, open_study, run_value,  # noqa: F401
-                               short, shown_url, status_table, train_trial, work)
+from rlgen.study_queue import (HeartbeatConfig, StudyProgress, described, first_attempt, open_or_make_study,  # noqa: F401
+                               open_study, run_value, short, shown_url, status_table, train_trial, work)
 # the sweep file, its schema and the Optuna objects it describes live in rlgen.sweep_spec; every name
 # callers took from here before (tests/test_module_names.py) stays importable from here
 from rlgen.sweep_spec import (CategoricalParam, FloatParam, IntParam, Param, PrunerSpec,  # noqa: F401
@@ -113,8 +113,13 @@ class Sweep:
         return f"sqlite:///{(self.folder / 'study.db').resolve()}"
 
     def open_study(self) -> Any:
-        return open_study(str(self.spec.study), self.storage, direction=self.direction, heartbeat=self.spec.heartbeat,
-                          sampler=sampler(self.spec.sampler), pruner=build("pruner", self.spec.pruner))
+        return self.open_or_make_study()[0]
+
+    def open_or_make_study(self) -> tuple[Any, bool]:
+        """The sweep's study, and whether this call made it (`open_or_make_study`)."""
+        return open_or_make_study(str(self.spec.study), self.storage, direction=self.direction,
+                                  heartbeat=self.spec.heartbeat, sampler=sampler(self.spec.sampler),
+                                  pruner=build("pruner", self.spec.pruner))
 
     def objective(self, trial: Any, index: int) -> float:
         """One trial: a full run of the runner (resumed when a dead worker left it a checkpoint)."""
@@ -149,8 +154,8 @@ class Sweep:
                                  "to take trials side by side, start more workers on one --storage URL")
         total = self.spec.n_trials if n_trials is None else n_trials  # 0 is a mistake, not "the file's"
         whole_count(total, "n_trials")
-        study = self.open_study()
-        self._check_setup(study)
+        study, made = self.open_or_make_study()
+        self._check_setup(study, made=made)
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
                       f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)
         with StudyProgress(study, total, f"sweep {self.spec.study}") as progress:
@@ -159,13 +164,14 @@ class Sweep:
         console.print(status_table(study, self.metric))
         return self.write_best(study)
 
-    def _check_setup(self, study: Any, record: bool = True) -> None:
+    def _check_setup(self, study: Any, record: bool = True, made: bool = True) -> None:
         """A study continued with another metric or objective holds values of another quantity:
         refuse (the direction, Optuna's own, is checked when the study opens). With another base
         config (its name, or its values: the file edited since), overrides or space its runs are not
         comparable side by side: say so (workers of one sweep share one setup). A seed queue's study is refused: its seed runs would count as this
         sweep's trials. `record`: write the setup into a study that has none yet."""
-        seeds = study.user_attrs.get("seeds")
+        attrs = described(study, made)  # a study another worker has just made: its setup, once written
+        seeds = attrs.get("seeds")
         if seeds is not None:  # rlgen train --seeds refuses a sweep's study the same way (rlgen/seeds_queue.py)
             raise RlgenError(f"study {self.spec.study!r} is a queue of {len(seeds)} seeds (rlgen train --seeds), not "
                              "a sweep: its seed runs would be ranked as this sweep's trials; give the sweep a study "
@@ -176,7 +182,7 @@ class Sweep:
         setup = {"config": str(Path(self.spec.config).name), "overrides": list(self.spec.overrides),
                  "space": sorted(self.spec.space), "metric": self.metric, "objective": self.spec.objective,
                  "values": values}
-        before = study.user_attrs.get("rlgen_setup")
+        before = attrs.get("rlgen_setup")
         if before is None:
             if record:
                 study.set_user_attr("rlgen_setup", setup)

@@ -234,3 +234,50 @@ def test_workers_that_differ_only_in_per_machine_keys_join_one_automatic_queue(t
                  "train.threads=1"]) == 0
     assert len(optuna.get_all_study_summaries(url)) == 1  # one queue, its seeds all done: the worker ran nothing
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_worker_that_finds_a_queue_just_made_waits_for_its_makers_config(tmp_path, capsys):
+    """Two workers start one --study at the same instant with other configs: one makes the study
+    (Optuna refuses a second study of that name), and the other, finding it made but not yet
+    described, waits for the maker's seeds and config and is refused, instead of taking the empty
+    queue as its own and running its seeds as the same config's."""
+    import threading
+
+    from rlgen.seeds_queue import _check_same_queue, queue_config
+
+    config = write_config(tmp_path)
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    made = optuna.create_study(study_name="race", storage=url, direction="maximize")  # the maker, an instant ahead
+    theirs = queue_config(load_config(config, ["train.total_steps=40"]))
+    maker = threading.Timer(0.5, _check_same_queue, (made, [0, 1], theirs, True))
+    maker.start()
+    try:
+        assert main(["train", str(config), "--seeds", "0-1", "--storage", url, "--study", "race"]) == 2
+    finally:
+        maker.join()
+    assert "queue 'race' runs another config (train.total_steps: 40 in the queue, 50 here)" in \
+        " ".join(capsys.readouterr().err.split())
+    attrs, trials = queue_state(url, "race")
+    assert attrs == {"config": theirs, "seeds": [0, 1]} and trials == 0 and not (tmp_path / "runs").exists()
+
+
+def test_a_sweep_worker_that_finds_its_study_just_made_waits_for_its_setup(tmp_path, capsys):
+    """The same for a sweep: the maker's setup (here a seed queue's seeds) is read before this
+    worker writes or runs anything."""
+    import threading
+
+    from rlgen.seeds_queue import _check_same_queue, queue_config
+
+    path = sweep_file(tmp_path, n_trials=1)
+    url = f"sqlite:///{tmp_path / 'runs' / 'q' / 'study.db'}"
+    (tmp_path / "runs" / "q").mkdir(parents=True)
+    made = optuna.create_study(study_name="q", storage=url, direction="maximize")
+    queue = queue_config(load_config(write_config(tmp_path), []))
+    maker = threading.Timer(0.5, _check_same_queue, (made, [0, 1], queue, True))
+    maker.start()
+    try:
+        with pytest.raises(Exception, match="is a queue of 2 seeds"):
+            make_sweep(path).run()
+    finally:
+        maker.join()
+    assert queue_state(url, "q") == ({"config": queue, "seeds": [0, 1]}, 0)
