@@ -6,28 +6,15 @@ hand-written function with a known gradient. Dropout is the backbone's own `drop
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrizations
 
+from rlgen.nets.common import differentiable_twice  # noqa: F401 - where the GAN and imitation kinds take it
+
 Critic = Callable[[Tensor], Tensor]
-
-
-@contextmanager
-def differentiable_twice(on: bool = True) -> Iterator[None]:
-    """Attention through its plain (math) kernel while `on`: a penalty backpropagates through the
-    discriminator's input gradient, and torch's fused attention kernels (flash, memory-efficient)
-    have no derivative of their backward. A transformer discriminator needs it; others are unchanged."""
-    if not on:
-        yield
-        return
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-
-    with sdpa_kernel(SDPBackend.MATH):
-        yield
 
 
 def input_grad(out: Tensor, x: Tensor) -> Tensor:

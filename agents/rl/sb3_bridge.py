@@ -33,7 +33,7 @@ from rlgen.agents.rl.vec import space_problem
 from rlgen.config import OptimConfig
 from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.nets import backbone_traits, build_backbone
-from rlgen.nets.common import ACTIVATIONS, no_distribution_checks
+from rlgen.nets.common import ACTIVATIONS, differentiable_twice, no_distribution_checks
 from rlgen.optim import rebuild
 from rlgen.transfer import apply_init
 
@@ -216,6 +216,16 @@ def gpu_by_choice(chosen: bool) -> Iterator[None]:
         yield
 
 
+def scalar_problem(env: VecEnv, pol: PolicyConfig, target: str) -> str | None:
+    """A 0-d Box observation under SB3's default extractor, which flattens from the first axis
+    after the batch's and so fails at the first update; an rlgen backbone reads it as one feature."""
+    obs = env.observation_space
+    if pol.backbone is not None or not isinstance(obs, gym.spaces.Box) or obs.shape != ():
+        return None
+    return (f"{target} observes a 0-d Box ({obs}), which SB3's default feature extractor cannot flatten; give "
+            "agent.policy.backbone (e.g. {type: mlp}), or env.wrappers: [{ReshapeObservation: {shape: [1]}}]")
+
+
 class SB3Learner:
     """One SB3 algorithm built from rlgen's sections and trained one unit at a time.
 
@@ -234,7 +244,7 @@ class SB3Learner:
                  progress: Progress | None = None, masked: bool = False, target: str = "this env",
                  init_at: str = "agent.policy.backbone"):
         self.progress = progress if progress is not None else Progress()
-        if (problem := space_problem(env, target)) is not None:
+        if (problem := space_problem(env, target) or scalar_problem(env, pol, target)) is not None:
             raise RlgenError(problem)
         try:
             with gpu_by_choice(pol.prefers_accelerator):
@@ -272,7 +282,9 @@ class SB3Learner:
         self.progress.remaining = max(0.0, 1.0 - run_step / total_steps)
         model = self.model
         noise = self.noise_state()
-        with no_distribution_checks():
+        # TRPO differentiates its policy twice (Hessian-vector products), which torch's fused
+        # attention kernels cannot: a transformer backbone's attention takes the plain kernel then
+        with no_distribution_checks(), differentiable_twice(type(model).__name__ == "TRPO"):
             try:
                 model.learn(steps, callback=_OneRun(self, total_steps, noise),
                             reset_num_timesteps=False, log_interval=1, progress_bar=False)

@@ -38,6 +38,21 @@ def no_distribution_checks() -> Iterator[None]:
         torch.distributions.Distribution.set_default_validate_args(validate)
 
 
+@contextlib.contextmanager
+def differentiable_twice(on: bool = True) -> Iterator[None]:
+    """Attention through its plain (math) kernel while `on`: torch's fused attention kernels
+    (flash, memory-efficient) have no derivative of their backward, which a second derivative
+    needs: a GAN penalty backpropagating through the discriminator's input gradient, TRPO's
+    Hessian-vector products. A transformer needs it; other networks are unchanged."""
+    if not on:
+        yield
+        return
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel(SDPBackend.MATH):
+        yield
+
+
 def pick(names: Iterable[str], name: str, what: str) -> str:
     """Return `name` if it is one of `names`, else raise RlgenError with a suggestion and the names."""
     known = list(names)

@@ -211,3 +211,28 @@ def test_a_team_game_observing_choices_not_numbered_from_0_is_one_game_name_line
         f"game.name: {HERE}:OffsetDuel: red_0 observes MultiDiscrete([21 21 21], start=[-10 -10 0]), not numbered "
         "from 0 as kind: teams's policies need; point game.name at a function that returns the game with "
         "observations numbered from 0"]
+
+
+gym.register("rlgen-test/ObservesScalar-v0", entry_point=lambda: Spaced(obs=spaces.Box(-1, 1, (), np.float32)))
+SCALAR = f"{HERE}:rlgen-test/ObservesScalar-v0"
+
+
+def test_a_0d_observation_under_sb3s_default_extractor_is_one_line(tmp_path, capsys):
+    """SB3's default extractor flattens from axis 1: a 0-d Box failed at the first update, inside torch."""
+    line = refused(capsys, tmp_path, [rl_yaml(tmp_path, SCALAR)])
+    assert "observes a 0-d Box (Box(-1.0, 1.0, (), float32)), which SB3's default feature extractor cannot " \
+           "flatten; give agent.policy.backbone (e.g. {type: mlp}), or env.wrappers: [{ReshapeObservation: " \
+           "{shape: [1]}}]" in line, line
+
+
+@pytest.mark.parametrize("fix", ["agent.policy.backbone={type: mlp}", "env.wrappers=[{ReshapeObservation: {shape: [1]}}]"])
+def test_the_fixes_the_0d_message_names_train(tmp_path, quiet, fix):
+    assert main(["train", rl_yaml(tmp_path, SCALAR), fix, *quiet]) == 0
+
+
+def test_trpo_trains_a_transformer_policy(tmp_path, quiet):
+    """TRPO's Hessian-vector products differentiate the policy twice; torch's fused attention
+    kernel has no second derivative, so this failed inside torch at the first update."""
+    config = rl_yaml(tmp_path, "CartPole-v1", "trpo")
+    assert main(["train", config, "agent.policy.backbone={type: transformer, d_model: 16, n_heads: 2, n_layers: 1}",
+                 "env.history={length: 4}", "agent.hyperparams={n_steps: 32, batch_size: 32}", *quiet]) == 0
