@@ -61,12 +61,12 @@ def export(exp: Any, fmt: str, out_dir: Path) -> list[Path]:
         return save_sb3(exp, out_dir)
     from rlgen.export import save_module
 
+    module = DeterministicPolicy.of(exp)  # first: what no graph format takes is refused for both, naming sb3
     backbone = exp.cfg.agent.policy.backbone
     if fmt == "onnx" and exp.cfg.env.history is not None and backbone is not None and backbone_traits(backbone.type)[0]:
         raise RlgenError(f"a {backbone.type} backbone reading env.history windows takes another path for the partial "
                          "windows of an episode's first steps, which torch's ONNX exporter cannot follow; export with "
                          "--format torchscript (the same actions) or sb3")
-    module = DeterministicPolicy.of(exp)
     inputs = {"obs": example_observations(module.observation_space, 4)}
     if module.masked:
         inputs["action_masks"] = example_masks(module.mask_groups, 4)

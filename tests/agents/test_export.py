@@ -362,6 +362,21 @@ def test_window_policies_onnx_cannot_follow_are_refused_in_one_line_leaving_noth
     assert (out / "policy.pt").is_file()
 
 
+def test_a_normalized_window_is_refused_for_onnx_as_for_torchscript(tmp_path, capsys):
+    """No graph takes it: the ONNX refusal sent the user to --format torchscript, which then
+    refused the same run for its normalization."""
+    window = _rl("ppo_gru_window_norm", "CartPole-v1", "ppo", {"n_steps": 32, "batch_size": 32, "n_epochs": 1}, 64,
+                 env={"history": {"length": 3}, "normalize": {}},
+                 agent={"policy": {"backbone": {"type": "gru", "hidden_size": 8}}})
+    run_dir = _train(tmp_path / "runs", window)
+    capsys.readouterr()
+    for fmt in ("onnx", "torchscript"):
+        assert main(["export", str(run_dir), "--format", fmt, "-o", str(tmp_path / fmt)]) == 2
+        err = capsys.readouterr().err
+        assert "windows of normalized observations cannot take raw observations in one graph; export with " \
+               "--format sb3" in err and "torchscript (the same actions)" not in err, err
+
+
 def test_gan_generator_exports(tmp_path):
     import onnxruntime as ort
 
