@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -133,10 +134,21 @@ def band(group: Group, metric: str, method: Method = "t",
 
 def plot_curves(groups: Sequence[Group], metric: str, path: Path, threshold: float | None = None,
                 method: Method = "t") -> Path:
-    """`curves_figure` written as a PNG."""
+    """`curves_figure` written as a PNG (or the format `path`'s suffix names). The file is written
+    beside `path` under a name of its own, then renamed over it: a symbolic link at `path` (planted
+    in a folder of runs someone else made) is replaced, never written through."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    curves_figure(groups, metric, threshold, method).savefig(path)
+    fd, written = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            curves_figure(groups, metric, threshold, method).savefig(f, format=path.suffix.lstrip(".").lower() or "png")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(written, 0o666 & ~umask)  # as an ordinary new file (mkstemp's is private)
+        os.replace(written, path)
+    finally:
+        Path(written).unlink(missing_ok=True)
     return path
 
 

@@ -124,6 +124,20 @@ def test_cli_prints_the_table_and_writes_the_png(runs, tmp_path, capsys):
 def test_default_png_goes_next_to_the_runs(runs):
     assert main(["compare", str(runs / "ppo_a")]) == 0
     assert (runs / "compare_eval_return_mean.png").is_file()
+    assert oct((runs / "compare_eval_return_mean.png").stat().st_mode & 0o777) != oct(0o600)  # an ordinary file
+
+
+def test_a_link_planted_where_the_png_goes_is_replaced_not_written_through(runs, tmp_path):
+    """A folder of someone else's runs may hold a link named compare_<metric>.png: compare wrote
+    the figure into the file it named (any file the user can write)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("VICTIM")
+    (runs / "compare_eval_return_mean.png").symlink_to(victim)
+    assert main(["compare", str(runs / "ppo_a")]) == 0
+    assert victim.read_text() == "VICTIM"
+    png = runs / "compare_eval_return_mean.png"
+    assert not png.is_symlink() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in runs.iterdir() if p.name.endswith(".tmp")] == []
 
 
 # --- errors: one readable message, no traceback ---------------------------------------------------
