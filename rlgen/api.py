@@ -30,7 +30,7 @@ from rlgen.api_configs import (ConfigSource, bundled_configs, config_path, kind_
                                make_experiment, named_config, run_config, untrusted_unless, zoo_config)
 from rlgen.api_run import CheckedAgent, Run, observation_problem  # noqa: F401
 from rlgen.config import ExperimentConfig, check_overrides, device_problem
-from rlgen.errors import RlgenError
+from rlgen.errors import ConfigError, RlgenError
 from rlgen.transfer import trusting as transfer_trusting
 
 
@@ -59,6 +59,10 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         raise RlgenError(f"rlgen.train: on_eval is a function on_eval(step, metrics) -> stop?, not {_shown(on_eval)}")
     if run_dir is not None:
         _path_arg("rlgen.train", "run_dir", run_dir, "the directory for the new run")
+        # a run there already: the runner would refuse it in the CLI's words (--run-dir, --resume)
+        if (Path(run_dir) / "config.yaml").is_file():
+            raise RlgenError(f"rlgen.train: run_dir {run_dir} holds a run already: give a new or empty directory, "
+                             f"or continue that run with rlgen.train(resume={str(run_dir)!r})")
     if resume is not None:
         _path_arg("rlgen.train", "resume", resume, "the run directory to continue")
     if config is not None:
@@ -72,7 +76,12 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         resume = Path(resume)
         if not (resume / "config.yaml").is_file():
             raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
-        cfg = run_config(resume, overrides, trust=trust)
+        try:
+            cfg = run_config(resume, overrides, trust=trust)
+        except ConfigError:  # a key that may not change at resume (kind=gan: another schema) is that, not a bad file
+            if fixed := [k for k in _override_keys(overrides) if not _resumable(k)]:
+                raise RlgenError(_unresumable(resume, fixed)) from None
+            raise
         state = checkpoint.load(resume, trust=trust)
         _check_resume(resume, cfg, state.get("config"), trust=trust)
         budget = ((state.get("config") or {}).get("train") or {}).get("total_steps")
@@ -114,12 +123,23 @@ def _check_resume(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any]
             saved = type(cfg).model_validate(saved).model_dump(mode="json")
     except (ValidationError, RlgenError):
         pass  # a schema today's refuses: compared as saved
-    changed = [k for k in _differing(saved, cfg.model_dump(mode="json"))
-               if not any(k == r or k.startswith(f"{r}.") for r in RESUMABLE)]
+    changed = [k for k in _differing(saved, cfg.model_dump(mode="json")) if not _resumable(k)]
     if changed:
-        raise RlgenError(f"cannot resume {run_dir} with {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} "
-                         f"changed: its checkpoint was built with the saved value; at resume only "
-                         f"{', '.join(k if '.' in k or k == 'device' else k + '.*' for k in RESUMABLE)} may change")
+        raise RlgenError(_unresumable(run_dir, changed))
+
+
+def _resumable(key: str) -> bool:
+    return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE)
+
+
+def _override_keys(overrides: Sequence[str]) -> list[str]:
+    return [o.partition("=")[0].strip().lstrip("+~") for o in overrides]
+
+
+def _unresumable(run_dir: Path, changed: Sequence[str]) -> str:
+    return (f"cannot resume {run_dir} with {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} "
+            f"changed: its checkpoint was built with the saved value; at resume only "
+            f"{', '.join(k if '.' in k or k == 'device' else k + '.*' for k in RESUMABLE)} may change")
 
 
 def _differing(a: Any, b: Any, path: str = "") -> list[str]:

@@ -52,6 +52,21 @@ def test_an_incompatible_override_at_resume_changes_no_file_of_the_run(runs, tmp
     assert main(["eval", str(run), "--episodes", "1"]) == 0
 
 
+@pytest.mark.parametrize("override, changed", [("kind=gan", "kind"), ("seed=abc", "seed"),
+                                               ("agent.algo=nope", "agent.algo")])
+def test_an_override_at_resume_the_schema_refuses_is_the_resume_refusal(runs, capsys, override, changed):
+    """Another kind is another schema: the run's config.yaml was blamed for the new kind's
+    missing sections, as if the file were broken."""
+    before = snapshot(runs["ppo"])
+    assert main(["train", "--resume", str(runs["ppo"]), override]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"cannot resume {runs['ppo']} with {changed} changed: its checkpoint was built with the saved value; at " \
+           "resume only train.*, logging.*, device, env.vectorize may change" in err, err
+    assert snapshot(runs["ppo"]) == before
+    assert main(["train", "--resume", str(runs["ppo"]), "train.total_steps=abc"]) == 2  # a resumable key: its own error
+    assert "train.total_steps" in capsys.readouterr().err
+
+
 def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
     """(arguments, a phrase the one-line error must hold); files made here live outside the snapshot."""
     root, ppo, gan = runs["root"], runs["ppo"], runs["gan"]
