@@ -180,11 +180,29 @@ def _override(conf: Any, override: str, where: str) -> None:
                    else " ".join(str(e).split()))
         raise RlgenError(f"{where}: override {override!r}: its value cannot be read (YAML, with ${{...}} for "
                          f"another key's value): {problem}") from None
+    if (glued := _glued_key(value)) is not None:
+        name, _, rest = glued.partition(":")
+        raise RlgenError(f"{where}: override {override!r}: {glued!r} reads as one key with no value; YAML needs "
+                         f"a space after the colon: {name}: {rest}")
     try:
         OmegaConf.update(conf, key, value, merge=False)
     except (OmegaConfBaseException, ValueError) as e:  # a list index past the end, or not a number
         problem = _list_problem(conf, key) or _omegaconf_problem(e)
         raise RlgenError(f"{where}: override {override!r}: {problem}") from None
+
+
+def _glued_key(value: Any) -> str | None:
+    """A key of a mapping in `value` written `a:b` with no value: YAML's flow mapping `{type:cnn}`
+    is the one key "type:cnn", where `{type: cnn}` was meant (no config key holds a colon)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and ":" in k.strip(":") and v is None and "${" not in k:
+                return k
+            if (inner := _glued_key(v)) is not None:
+                return inner
+    elif isinstance(value, list):
+        return next((g for g in map(_glued_key, value) if g is not None), None)
+    return None
 
 
 def _list_problem(conf: Any, key: str) -> str | None:

@@ -62,6 +62,11 @@ def test_an_override_interpolation_resolves_in_a_zoo_config():
      "agent.policy.backbone.hidden=[...]"),
     ("agent.policy.backbone.hidden.x=3", "override 'agent.policy.backbone.hidden.x=3': agent.policy.backbone.hidden "
      "is a list of 2 items, which has no item 'x'"),
+    # YAML's {type:cnn} is the one key "type:cnn": the error was "backbone.type: required key is missing"
+    ("agent.policy.backbone={type:cnn}", "override 'agent.policy.backbone={type:cnn}': 'type:cnn' reads as one key "
+     "with no value; YAML needs a space after the colon: type: cnn"),
+    ("env.wrappers=[{ClipReward: {min_reward:-1}}]", "override 'env.wrappers=[{ClipReward: {min_reward:-1}}]': "
+     "'min_reward:-1' reads as one key with no value; YAML needs a space after the colon: min_reward: -1"),
 ])
 def test_an_override_that_cannot_be_applied_is_one_line_naming_it(override, expected):
     message = refused([override])
