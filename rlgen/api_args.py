@@ -46,6 +46,18 @@ def _bool_arg(func: str, name: str, value: Any) -> bool:
     return bool(value)
 
 
+def _real_arg(func: str, name: str, value: Any) -> float:
+    """A finite real number (a numpy scalar, or an array of one, too): text, bool, NaN and infinity
+    are refused, since `float("x")` fails deep inside and a NaN reward would reach the policy's window."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        arr = np.asarray(None)
+    if isinstance(value, bool) or arr.dtype.kind not in "iuf" or arr.size != 1 or not np.isfinite(arr).all():
+        raise RlgenError(f"{func}: {name} must be a finite real number, not {_shown(value)}")
+    return float(arr.reshape(()))
+
+
 def _shown(value: Any) -> str:
     text = repr(value)
     return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"

@@ -5,6 +5,7 @@ which checks each observation against the env's space before the policy sees it.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import torch
 from rich.markup import escape
 
 from rlgen import checkpoint
-from rlgen.api_args import _bool_arg, _count_arg, _path_arg, _shown, _writable_dir
+from rlgen.api_args import _bool_arg, _count_arg, _path_arg, _real_arg, _shown, _writable_dir
 from rlgen.api_configs import make_experiment, untrusted_unless
 from rlgen.config import ExperimentConfig
 from rlgen.errors import RlgenError, RlgenWarning, first_line
@@ -30,15 +31,18 @@ class Run:
                  exit_code: int = 0, checkpoint_dir: Path | None = None, checkpoint_label: str = "latest",
                  device: str = "cpu", trust: bool = False, fallback: bool = False):
         self.config = cfg
-        self.run_dir = Path(run_dir)
+        # absolute: a run opened lazily still finds its files after the caller's os.chdir
+        self.run_dir = Path(run_dir).absolute()
         self.summary = summary
         self.exit_code = exit_code
-        self._checkpoint_dir = checkpoint_dir or self.run_dir
+        self._checkpoint_dir = Path(checkpoint_dir).absolute() if checkpoint_dir else self.run_dir
         self.checkpoint = checkpoint_label  # which checkpoint: "best", "latest" or "step_N"
         self._fallback = fallback  # a damaged checkpoint_dir falls back to the run's newest intact one
         self._device = device
         self._trust = trust
         self._experiment: Any = None
+        self._threads = 1  # torch's thread count for the run's own work (its setup and evaluations)
+        self._evaluation_rng: dict[str, Any] | None = None  # the global RNGs as the run's setup left them
         self._first_evaluation: tuple[Any, Any] | None = None  # (global RNGs, the kind's evaluation_state())
         self.global_step: int | None = None
 
@@ -47,59 +51,81 @@ class Run:
 
     @property
     def experiment(self) -> Any:
-        """The experiment, set up on this run's device with the checkpoint's state loaded."""
+        """The experiment, set up on this run's device with the checkpoint's state loaded. It is set
+        up as training set it up (the global RNGs seeded with the run's seed, the run's torch thread
+        count), and the caller's global RNGs and thread count are as they were after: opening a run
+        changes nothing in the process that opens it."""
         if self._experiment is None:
-            from rlgen.logging import Logger
-            from rlgen.process import choose_device
+            from rlgen.process import choose_device, default_threads, process_state_kept, rng_state
 
-            try:
-                with checkpoint.to_use():  # a fallback to an older step is warned of as such
-                    state = checkpoint.load(self._checkpoint_dir, trust=self._trust)
-            except checkpoint.UnsafeCheckpointError:
-                raise
-            except RlgenError as e:
-                if not self._fallback:
-                    raise
-                from rlgen.logging import console
-
-                # the best checkpoint was this run's default, not asked for: its newest intact one will do
-                with checkpoint.to_use():
-                    state = checkpoint.load(self.run_dir, trust=self._trust)
-                console.print(f"[yellow]warning:[/] {escape(str(e))}; opened the run's newest intact checkpoint")
-                self.checkpoint, self._checkpoint_dir = "latest", self.run_dir
-            kind = (state.get("config") or {}).get("kind", self.config.kind)
-            if "experiment" not in state:
-                where, ckpts = self._checkpoint_dir, self.run_dir / "checkpoints"
-                raise checkpoint.CheckpointChoiceError(
-                    lambda o: f"{where}: its checkpoint holds no experiment state (damaged, or not written by rlgen); "
-                              f"pick another with {o.given('step_N')} (see {ckpts})")
-            if kind != self.config.kind:
-                raise RlgenError(f"{self._checkpoint_dir} holds a checkpoint of kind {kind!r}, not of this "
-                                 f"{self.config.kind!r} run ({self.run_dir})")
+            if not self.run_dir.is_dir():
+                raise RlgenError(f"{self.run_dir} no longer exists (moved or deleted?): load the run from where it "
+                                 "is now")
+            state = self._checkpoint_state()
             exp = make_experiment(self.config)
-            torch.set_num_threads(self.config.train.threads or 1)
             device = choose_device(self._device, False)
-            # the checkpoint holds any transferred backbone's weights; names the config passes on to
-            # what setup builds (a data source's env_id) are the untrusted file's too
-            with restoring(), untrusted_unless(self._trust, self.run_dir / "config.yaml"):
-                exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed, training=False))
-            try:
-                with checkpoint.trusted(self._trust), checkpoint.to_use():
-                    exp.load_state_dict(state["experiment"])
-            except RlgenError:
-                exp.close()
-                raise
-            except Exception as e:  # noqa: BLE001 - a checkpoint that does not fit: one line
-                exp.close()
-                raise RlgenError(f"{self._checkpoint_dir}: its checkpoint does not fit this run's config "
-                                 f"({type(e).__name__}: {first_line(e)})") from None
+            self._threads = self.config.train.threads or default_threads(device, exp)
+            with process_state_kept():
+                self._set_up(exp, device, state)
+                self._evaluation_rng = rng_state()  # where every evaluation of it starts (`evaluate`)
             # a loaded run acts and is evaluated, as SB3's load and rlgen's exports do: a caller's forward
             # pass through `modules()` updates no batch-norm statistics, and dropout is off
             for module in dict(getattr(exp, "modules", dict)()).values():
                 if isinstance(module, torch.nn.Module):
                     module.eval()
-            self._experiment, self.global_step = exp, int(state["global_step"])
+            self._experiment, self.global_step, self._first_evaluation = exp, int(state["global_step"]), None
         return self._experiment
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        """The checkpoint this run opens at, checked to hold an experiment of the run's kind."""
+        try:
+            with checkpoint.to_use():  # a fallback to an older step is warned of as such
+                state = checkpoint.load(self._checkpoint_dir, trust=self._trust)
+        except checkpoint.UnsafeCheckpointError:
+            raise
+        except RlgenError as e:
+            if not self._fallback:
+                raise
+            from rlgen.logging import console
+
+            # the best checkpoint was this run's default, not asked for: its newest intact one will do
+            with checkpoint.to_use():
+                state = checkpoint.load(self.run_dir, trust=self._trust)
+            console.print(f"[yellow]warning:[/] {escape(str(e))}; opened the run's newest intact checkpoint")
+            self.checkpoint, self._checkpoint_dir = "latest", self.run_dir
+        kind = (state.get("config") or {}).get("kind", self.config.kind)
+        if "experiment" not in state:
+            where, ckpts = self._checkpoint_dir, self.run_dir / "checkpoints"
+            raise checkpoint.CheckpointChoiceError(
+                lambda o: f"{where}: its checkpoint holds no experiment state (damaged, or not written by rlgen); "
+                          f"pick another with {o.given('step_N')} (see {ckpts})")
+        if kind != self.config.kind:
+            raise RlgenError(f"{self._checkpoint_dir} holds a checkpoint of kind {kind!r}, not of this "
+                             f"{self.config.kind!r} run ({self.run_dir})")
+        return state
+
+    def _set_up(self, exp: Any, device: torch.device, state: dict[str, Any]) -> None:
+        """`exp` set up as the runner sets up a run (its threads, then the RNGs seeded, then setup),
+        with the checkpoint's state loaded; closed again if the checkpoint does not fit it."""
+        from rlgen.logging import Logger
+        from rlgen.process import seed_everything
+
+        torch.set_num_threads(self._threads)
+        seed_everything(self.config.seed)
+        # the checkpoint holds any transferred backbone's weights; names the config passes on to
+        # what setup builds (a data source's env_id) are the untrusted file's too
+        with restoring(), untrusted_unless(self._trust, self.run_dir / "config.yaml"):
+            exp.setup(RunContext(self.config, self.run_dir, device, Logger([]), self.config.seed, training=False))
+        try:
+            with checkpoint.trusted(self._trust), checkpoint.to_use():
+                exp.load_state_dict(state["experiment"])
+        except RlgenError:
+            exp.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - a checkpoint that does not fit: one line
+            exp.close()
+            raise RlgenError(f"{self._checkpoint_dir}: its checkpoint does not fit this run's config "
+                             f"({type(e).__name__}: {first_line(e)})") from None
 
     def agent(self) -> Any:
         """A policy that acts on plain observations of the run's env: `agent.predict(obs)`."""
@@ -125,34 +151,54 @@ class Run:
         if episodes is not None:
             episodes = _count_arg("Run.evaluate", "episodes", episodes)
         made: list[Path] = []  # the folders it makes for the video, innermost first
+        folder: Path | None = None
         if video_dir is not None:
             wanted = _path_arg("Run.evaluate", "video_dir", video_dir, "a directory to write into")
             made = [p for p in (wanted, *wanted.parents) if not p.exists()]
-            video_dir = _writable_dir("Run.evaluate", "video_dir", video_dir)
-        from rlgen.experiment import back_to_evaluation_start, eval_mode, evaluation_start
-
+            folder = _writable_dir("Run.evaluate", "video_dir", video_dir)
         try:
             exp = self.experiment  # a run that cannot be opened leaves no video folder either
-            # every evaluation of the loaded run plays the first one's episodes: what they draw from
-            # (the global RNGs, the kind's eval envs and opponents) is put back as it was then
-            if self._first_evaluation is None:
-                self._first_evaluation = evaluation_start(exp)
-            else:
-                back_to_evaluation_start(exp, self._first_evaluation)
             if episodes is not None and not getattr(exp, "episodic", True):
                 warnings.warn(f"kind {self.config.kind!r} plays no episodes (its evaluation scores what its config's "
                               f"eval settings say): the {episodes} episodes asked for are not played", RlgenWarning,
                               stacklevel=2)
-            with eval_mode(exp):  # whatever mode a caller left `modules()` in
-                metrics = dict(exp.evaluate(episodes=episodes, video_dir=video_dir))
+            there = {p.resolve() for p in folder.iterdir()} if folder is not None else set()
+            with warnings.catch_warnings():
+                # gymnasium's RecordVideo warns of "overwriting existing videos" for any folder that exists (this
+                # one was just made, or may be empty), coloured whatever NO_COLOR says: the warning below replaces it
+                warnings.filterwarnings("ignore", message=r".*Overwriting existing videos at ")
+                metrics = self._evaluated(exp, episodes, folder)
             from rlgen.logging import Video
 
-            if not any(isinstance(v, Video) for v in metrics.values()):
+            videos = [Path(v.path) for v in metrics.values() if isinstance(v, Video)]
+            if not videos:
                 _remove_empty(made)  # a kind that films nothing (selfplay, teams) leaves no folder of its own
+            for video in videos:
+                if video.resolve() in there:
+                    warnings.warn(f"Run.evaluate: overwrote the video {video} that was there (give another video_dir "
+                                  "to keep both)", RlgenWarning, stacklevel=2)
             return metrics
         except BaseException:
             _remove_empty(made)  # a refused or failed video leaves no folder of its own behind (in a run: none)
             raise
+
+    def _evaluated(self, exp: Any, episodes: int | None, video_dir: Path | None) -> dict[str, Any]:
+        """The kind's evaluation, in the run's own process state: its thread count, and the global
+        RNGs, eval envs and opponents as at its first evaluation, which starts from the RNGs its setup
+        left (seeded with the run's seed), so that every evaluation of the loaded run plays the same
+        episodes, whatever the caller drew in between. The caller's RNGs and threads are theirs again after."""
+        from rlgen.experiment import back_to_evaluation_start, eval_mode, evaluation_start
+        from rlgen.process import process_state_kept, set_rng_state
+
+        with process_state_kept():
+            torch.set_num_threads(self._threads)
+            if self._first_evaluation is None:
+                set_rng_state(self._evaluation_rng)
+                self._first_evaluation = evaluation_start(exp)
+            else:
+                back_to_evaluation_start(exp, self._first_evaluation)
+            with eval_mode(exp):  # whatever mode a caller left `modules()` in
+                return dict(exp.evaluate(episodes=episodes, video_dir=video_dir))
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """The trained torch modules by role (`policy`, `generator`, `discriminator`, ...), in eval
@@ -192,12 +238,23 @@ class CheckedAgent:
         self.observation_space = observation_space
 
     def predict(self, obs: Any, *args: Any, **kwargs: Any) -> Any:
-        """The agent's action for one observation of the env (as `env.step` takes it)."""
+        """The agent's action for one observation of the env (as `env.step` takes it). Its other
+        arguments are checked however they are passed, by name or by position (`predict(obs, 0.0,
+        "false")`): `deterministic` is True or False, `reward` a finite number."""
         if (problem := observation_problem(self.observation_space, obs)) is not None:
             raise RlgenError(f"predict: {problem}")
-        if "deterministic" in kwargs:
-            kwargs["deterministic"] = _bool_arg("predict", "deterministic", kwargs["deterministic"])
-        return self.agent.predict(obs, *args, **kwargs)
+        signature = inspect.signature(self.agent.predict)
+        try:
+            given = signature.bind(obs, *args, **kwargs)
+        except TypeError as e:
+            bare = signature.replace(parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+                                     return_annotation=signature.empty)
+            raise RlgenError(f"predict: {e}; it takes predict{bare}") from None
+        if "deterministic" in given.arguments:
+            given.arguments["deterministic"] = _bool_arg("predict", "deterministic", given.arguments["deterministic"])
+        if "reward" in given.arguments:
+            given.arguments["reward"] = _real_arg("predict", "reward", given.arguments["reward"])
+        return self.agent.predict(*given.args, **given.kwargs)
 
     def __getattr__(self, name: str) -> Any:  # only what is not found on CheckedAgent itself
         if name == "agent":

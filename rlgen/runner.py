@@ -24,9 +24,11 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from rlgen import checkpoint, distributed, plain, rundir, transfer
+from rlgen.api_args import _shown
 from rlgen.config import ExperimentConfig
 from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, eval_mode, prefers_accelerator
@@ -89,6 +91,7 @@ class Runner:
         # until the loop takes over the signals (it stops at a unit's end), SIGTERM interrupts as
         # Ctrl-C does, so that a new run stopped while it is set up leaves no directory behind
         term = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+        threads = torch.get_num_threads()  # the caller's, theirs again when the run ends (`rlgen.train`)
         try:
             with ExitStack() as held:
                 if self.resume_dir is None:
@@ -112,6 +115,7 @@ class Runner:
                 rundir.discard(self.run_dir, made)
             raise
         finally:
+            torch.set_num_threads(threads)
             if term is not None:
                 signal.signal(signal.SIGTERM, term)
             if owns_group:  # NCCL warns at exit about a process group left open
@@ -246,7 +250,7 @@ class Runner:
         best its summary names and resumes or opens from this step. Under torchrun every rank must
         checkpoint together, which a hook failing on one rank cannot promise: there it is a crash."""
         try:
-            return bool(self.on_eval(step, metrics))
+            return _stop_asked(self.on_eval(step, metrics))
         except Exception:
             if self.world_size == 1:
                 try:
@@ -403,3 +407,12 @@ def _main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
+
+
+def _stop_asked(answer: Any) -> bool:
+    """What an `on_eval` hook answered: True stops the run, False or None goes on. Anything else is
+    refused rather than read by truthiness, where "no" (or a metric returned by mistake) would stop
+    it, as `rlgen.train` refuses trust="false"."""
+    if answer is None or isinstance(answer, (bool, np.bool_)):
+        return bool(answer)
+    raise RlgenError(f"on_eval must return True (stop), False or None, not {_shown(answer)}")
