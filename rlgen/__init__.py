@@ -11,6 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import random as _random
+
+# rich draws once from Python's `random` when first imported (rich/style.py): imported here, with the
+# stream put back, so a script's `random.seed(7)` before its first rlgen call gives the same draws after
+_state = _random.getstate()
+import rich.style  # noqa: E402, F401
+_random.setstate(_state)
+del _state
+
 __version__ = "0.1.0"
 __all__ = ["Run", "bundled_configs", "load_config", "load_run", "make_experiment", "record", "train"]
 

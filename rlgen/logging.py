@@ -361,10 +361,12 @@ def _plain(v: Any) -> Any:
 
 
 def _jsonable(v: Any) -> Any:
+    # a picture's file as an absolute path, as a run under logging.dir names it: one whose --run-dir
+    # was relative named it from the directory it was started in, which a reader elsewhere cannot find
     if isinstance(v, Image):
-        return {"_type": "image", "path": str(v.path), "caption": v.caption}
+        return {"_type": "image", "path": os.path.abspath(v.path), "caption": v.caption}
     if isinstance(v, Video):
-        return {"_type": "video", "path": str(v.path), "caption": v.caption}
+        return {"_type": "video", "path": os.path.abspath(v.path), "caption": v.caption}
     if isinstance(v, Table):
         return {"_type": "table", "columns": v.columns, "rows": v.rows}
     return str(v)

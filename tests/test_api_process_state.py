@@ -206,3 +206,24 @@ def test_an_on_eval_hook_answering_neither_true_false_nor_none_is_refused(tmp_pa
 def test_an_on_eval_hook_may_answer_none_false_or_true(tmp_path, answer, status):
     cfg = toy_config(tmp_path)
     assert Runner(cfg, ToyExperiment(cfg), on_eval=lambda step, metrics: answer).run()["status"] == status
+
+
+def test_a_picture_in_metrics_jsonl_is_named_by_an_absolute_path(tmp_path, monkeypatch):
+    """A run whose run_dir was relative named its pictures from the directory it was started in."""
+    from rlgen.logging import Image, Video, _jsonable
+
+    monkeypatch.chdir(tmp_path)
+    for kind, cls in (("image", Image), ("video", Video)):
+        row = _jsonable(cls(Path("run") / "media" / "x"))
+        assert row["_type"] == kind and row["path"] == str(tmp_path / "run" / "media" / "x")
+
+
+def test_the_first_rlgen_import_draws_nothing_from_the_callers_random(tmp_path):
+    """rich draws once from `random` when first imported; rlgen imports it with the stream put back."""
+    import subprocess
+    import sys
+
+    script = ("import random; random.seed(7); a = random.random(); random.seed(7); "
+              "import rlgen.api, rlgen.logging, rich.console; print(a == random.random())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert out.stdout.strip() == "True", out.stderr
