@@ -59,10 +59,6 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         raise RlgenError(f"rlgen.train: on_eval is a function on_eval(step, metrics) -> stop?, not {_shown(on_eval)}")
     if run_dir is not None:
         _path_arg("rlgen.train", "run_dir", run_dir, "the directory for the new run")
-        # a run there already: the runner would refuse it in the CLI's words (--run-dir, --resume)
-        if (Path(run_dir) / "config.yaml").is_file():
-            raise RlgenError(f"rlgen.train: run_dir {run_dir} holds a run already: give a new or empty directory, "
-                             f"or continue that run with rlgen.train(resume={str(run_dir)!r})")
     if resume is not None:
         _path_arg("rlgen.train", "resume", resume, "the run directory to continue")
     if config is not None:

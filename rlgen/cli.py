@@ -13,7 +13,7 @@ from rlgen.checkpoint_select import CheckpointChoiceError
 from rlgen.cli_help import EXAMPLES, TRUST_HELP  # noqa: F401 (re-exported: what `rlgen -h` shows; --trust's help)
 from rlgen.cli_parser import CHECKPOINT, parse
 from rlgen.cli_parser import parser as _parser
-from rlgen.errors import RlgenError, shell_line
+from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.logging import console
 
 
@@ -276,7 +276,11 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
     if args.out not in (None, "-") and not args.force and (Path(args.out).exists() or Path(args.out).is_symlink()):
         raise RlgenError(f"-o {args.out} exists already: give a new file name, or --force to replace it")
     conversion = zoo.convert(args.algo, args.env, Path(args.file) if args.file else None)
-    load_config(conversion.config)  # it must validate before it is written
+    try:
+        load_config(conversion.config)  # it must validate before it is written
+    except ConfigError as e:  # a mapping has no file name: say which conversion it is
+        raise ConfigError(f"rl-zoo3's {args.algo} hyperparameters for {args.env} ({conversion.source})",
+                          e.problems) from None
     text = conversion.yaml()
     if args.out in (None, "-"):
         sys.stdout.write(text)

@@ -229,8 +229,12 @@ class ExperimentConfig(Section):
     @model_validator(mode="before")
     @classmethod
     def _kind_early_stop(cls, data: Any) -> Any:
-        train = data.get("train") if isinstance(data, dict) else None
-        stop = train.get("early_stop", {}) if isinstance(train, dict) else None
+        if not isinstance(data, dict):
+            return data
+        train = {} if data.get("train") is None else data["train"]
+        if not isinstance(train, dict):  # not a mapping: the schema says so, in one line, as for any other section
+            return data
+        stop = train.get("early_stop", {})
         if stop is None:
             stop = {}
         if not isinstance(stop, dict) or "metric" in stop:

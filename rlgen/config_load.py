@@ -141,7 +141,13 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             path = Path(source)
             if not path.is_file():
                 raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
-            conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
+            try:
+                conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
+            except Exception as e:  # noqa: BLE001 - `42` or `true`: valid YAML, but one value OmegaConf refuses
+                if not _bare_scalar(path):
+                    raise
+                raise RlgenError(f"{where}: the config must be a mapping of keys to values (key: value lines), "
+                                 "not a single value") from e
             # OmegaConf reads a lone `word` as {word: None}: only such a file is read again to tell
             if OmegaConf.is_list(conf) or (len(conf) == 1 and next(iter(conf.values())) is None and _bare_scalar(path)):
                 raise RlgenError(f"{where}: the config must be a mapping of keys to values (key: value lines), "

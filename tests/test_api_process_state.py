@@ -170,7 +170,7 @@ def test_training_into_a_run_names_the_python_way_to_continue_it(trained):
     where = trained[1]
     with pytest.raises(RlgenError) as caught:
         rlgen.train("ppo_cartpole", QUIET, run_dir=where)
-    assert f"rlgen.train(resume='{where}')" in str(caught.value) and "--resume" not in str(caught.value)
+    assert f"`rlgen train --resume {where}` (from Python: rlgen.train(resume='{where}'))" in str(caught.value)
 
 
 # --- 6: filming an evaluation --------------------------------------------------------------------

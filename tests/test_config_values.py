@@ -204,3 +204,34 @@ def test_an_early_stop_without_a_metric_takes_one_its_kind_always_logs(config, m
     assert (kept.metric, kept.mode) == (metric, "max")  # a mode given is kept
     named = load_config(config, ["train.early_stop={metric: eval/other}"]).train.early_stop
     assert (named.metric, named.mode) == ("eval/other", "max")  # a metric given is the config's, mode as before
+
+
+# --- a section or a whole file of the wrong shape ---
+
+
+@pytest.mark.parametrize("override, got", [("train=3", "3"), ("train=[1, 2]", "[1, 2]"), ("train=abc", "'abc'")])
+def test_a_train_section_that_is_not_a_mapping_is_one_config_line(override, got):
+    """It crashed in the kind's early-stop default ({**train}) with a TypeError, where every other
+    section got the schema's line."""
+    with pytest.raises(ConfigError) as info:
+        load_config(DEMO, [override])
+    assert str(info.value) == f"{DEMO}: train: Input should be a valid dictionary or instance of TrainConfig (got {got})"
+
+
+@pytest.mark.parametrize("text", ["42\n", "true\n", "1.5\n", "hello\n"])
+def test_a_file_of_one_value_is_one_line_saying_so(tmp_path, text):
+    """OmegaConf refuses a lone number or boolean itself, which read as "not valid YAML"."""
+    path = tmp_path / "one.yaml"
+    path.write_text(text)
+    assert refused([], path) == (f"{path}: the config must be a mapping of keys to values (key: value lines), "
+                                 "not a single value")
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("rl_zoo3") is None, reason="rl_zoo3 is not installed")
+def test_import_zoo_names_the_conversion_where_a_file_name_would_be(capsys):
+    from rlgen.cli import main
+
+    assert main(["import-zoo", "ppo", "Nope-v9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: rl-zoo3's ppo hyperparameters for Nope-v9 (") and "<config>" not in err
+    assert "env.id: unknown gymnasium env id 'Nope-v9'" in err
