@@ -176,10 +176,7 @@ def load(path: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
     path = Path(path)
     tried, newest = candidates(path)
     if not tried:
-        raise RlgenError(
-            f"no checkpoint found at {path}: expected a run directory with checkpoints/latest, "
-            "a checkpoints/ folder, or a checkpoints/step_<N> directory (has the run saved one yet?)"
-        )
+        raise RlgenError(f"no checkpoint found at {path}: {_why_none(path)}")
     problems: list[str] = []
     for ckpt in tried:
         try:
@@ -195,6 +192,16 @@ def load(path: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
             _warn_fallback(ckpt, newest, problems)
         return state
     raise RlgenError(f"no intact checkpoint in {path}: " + "; ".join(problems))
+
+
+def _why_none(path: Path) -> str:
+    """What `path`, holding no checkpoint, is: gone, a finished run whose checkpoints went, or not yet saved."""
+    if not path.exists():
+        return "it does not exist (moved or deleted?)"
+    if (path / "summary.json").is_file() and not (path / "checkpoints").exists():
+        return "the run's checkpoints/ folder is gone (deleted or not copied with the run)"
+    return ("expected a run directory with checkpoints/latest, a checkpoints/ folder, or a checkpoints/step_<N> "
+            "directory (has the run saved one yet?)")
 
 
 def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = False) -> dict[str, Any]:

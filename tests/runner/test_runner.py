@@ -130,6 +130,12 @@ def test_a_half_written_checkpoint_is_never_the_latest(tmp_path):
 def test_missing_checkpoint_is_a_readable_error(tmp_path):
     with pytest.raises(RlgenError, match=r"no checkpoint found at .*has the run saved one yet"):
         checkpoint.load(tmp_path)
+    # what the folder is, said as it is: gone, or a finished run whose checkpoints/ went
+    with pytest.raises(RlgenError, match=r"no checkpoint found at .*gone: it does not exist \(moved or deleted\?\)$"):
+        checkpoint.load(tmp_path / "gone")
+    (tmp_path / "summary.json").write_text("{}")
+    with pytest.raises(RlgenError, match=r"the run's checkpoints/ folder is gone \(deleted or not copied with the run\)$"):
+        checkpoint.load(tmp_path)
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path):
