@@ -184,7 +184,7 @@ class EnvConfig(Section):
     """A gymnasium env id, how many copies run side by side, and what wraps them."""
 
     id: str
-    n_envs: int = Field(1, gt=0)
+    n_envs: int = Field(1, gt=0, le=MAX_COUNT)
     vectorize: Literal["dummy", "subproc"] = Field("dummy", description="subproc = one process per env")
     kwargs: dict[str, Any] = Field({}, description="passed to gymnasium.make")
     wrappers: list[Annotated[str | dict[str, dict[str, Any]], AfterValidator(_known_wrapper)]] = Field(

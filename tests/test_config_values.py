@@ -235,3 +235,11 @@ def test_import_zoo_names_the_conversion_where_a_file_name_would_be(capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: rl-zoo3's ppo hyperparameters for Nope-v9 (") and "<config>" not in err
     assert "env.id: unknown gymnasium env id 'Nope-v9'" in err
+
+
+@pytest.mark.parametrize("config, key", [(DEMO, "env.n_envs"), ("configs/selfplay_tictactoe.yaml", "game.n_envs")])
+def test_env_copies_are_a_bounded_count(config, key):
+    """env.n_envs=1e12 was accepted; 100,000 CartPoles ran one rollout of 3.2M steps for a budget of 512."""
+    with pytest.raises(ConfigError) as info:
+        load_config(config, [f"{key}=1e12"])
+    assert f"{key}: Input should be less than or equal to 1000000" in str(info.value)

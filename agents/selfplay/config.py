@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from rlgen.agents.rl.config import Hyperparams, PolicyConfig
-from rlgen.config import ExperimentConfig, InitConfig, OptimConfig, Section
+from rlgen.config import MAX_COUNT, ExperimentConfig, InitConfig, OptimConfig, Section
 from rlgen.registry import GAMES
 
 
@@ -42,7 +42,7 @@ class GameConfig(Section):
     name: str = Field(description="a registered game (`rlgen list`), any pettingzoo.classic game, a dotted "
                       "module path, or an import path mypkg.games:env")
     kwargs: GameKwargs = Field({}, description="passed to the game, e.g. {board_size: 9} for go_v5")
-    n_envs: int = Field(8, gt=0, description="games played side by side in each rollout")
+    n_envs: int = Field(8, gt=0, le=MAX_COUNT, description="games played side by side in each rollout")
 
     _known = field_validator("name")(lambda cls, name: _known_game(name))
 
