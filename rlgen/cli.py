@@ -79,6 +79,8 @@ def _file_in_the_way(folder: Path) -> Path | None:
 def cmd_train(args: argparse.Namespace) -> int:
     from rlgen.api import train
 
+    given = [*([args.config] if args.config is not None and "=" in args.config else []), *args.overrides]
+    _warn_repeated(given)
     if args.seeds is not None:
         return train_seeds(args)
     if args.resume is not None and args.run_dir is not None:
@@ -373,6 +375,18 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
         sync = _command("wandb", "sync", offline[0]) if len(offline) == 1 else \
             _command("wandb", "sync", wandb_dir) + "/offline-run-*"
         console.print(f"  upload later:  {sync}")
+
+
+def _warn_repeated(overrides: list[str]) -> None:
+    """A key given twice with other values: the last wins (OmegaConf's rule), which a typo hides."""
+    values: dict[str, list[str]] = {}
+    for o in overrides:
+        key, _, value = o.partition("=")
+        values.setdefault(key.strip(), []).append(value)
+    for key, seen in values.items():
+        if len(set(seen)) > 1:
+            console.print(f"[yellow]warning:[/] {_esc(key)} is given {len(seen)} times ({_esc(', then '.join(seen))}): "
+                          f"the last, {_esc(seen[-1])}, is used", soft_wrap=True)
 
 
 def _command(*parts: object) -> str:

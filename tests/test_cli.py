@@ -175,3 +175,13 @@ def test_list_all_with_a_broken_ale_py_lists_the_rest(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "ale_py" else real_find(name, *a))
     monkeypatch.setattr(importlib, "import_module", broken)
     assert "CartPole-v1" in listing.env_ids(True)
+
+
+def test_a_key_given_twice_with_other_values_is_warned_of(tmp_path, capsys):
+    """OmegaConf keeps the last value: train.total_steps=5 train.total_steps=6 trained 6 without a word."""
+    args = ["train", "ppo_cartpole", "--run-dir", str(tmp_path / "run"), "train.total_steps=5", "seed=1",
+            "train.total_steps=6", "seed=1", "logging.wandb.mode=disabled", "train.progress=false"]
+    assert main(args) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: train.total_steps is given 2 times (5, then 6): the last, 6, is used" in err
+    assert "seed is given" not in err  # the same value twice changes nothing
