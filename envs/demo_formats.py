@@ -24,10 +24,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from rlgen.envs.demos import Demos, without_step_cap
+from rlgen.envs.demos import REFERENCES, Demos, reference_problem, without_step_cap
+from rlgen.envs.env_specs import env_spec_problem, env_spec_shape_problem
 from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console
-from rlgen.registry import WRAPPERS, is_import_path, resolve
 
 # Metadata keys rlgen writes next to Minari's own: the expert's and a random policy's mean return
 # are Minari's (and D4RL's) ref_max_score and ref_min_score, so minari.get_normalized_score works.
@@ -79,16 +79,15 @@ class MinariFormat:
         if not episodes:
             raise RlgenError(f"Minari dataset {path} holds no episodes")
         for ep in episodes:
-            if isinstance(ep.observations, dict) or isinstance(ep.actions, dict):
-                raise RlgenError(f"Minari dataset {path}: dict observations or actions are not supported; "
-                                 "flatten them (gymnasium's FlattenObservation) when recording")
+            if problem := _episode_problem(ep, dataset.observation_space, dataset.action_space):
+                raise RlgenError(f"Minari dataset {path}: {problem}")
         meta = dict(dataset.storage.metadata)
         spec = json.loads(meta["env_spec"]) if isinstance(meta.get("env_spec"), str) else None
         metadata: dict[str, Any] = {"env_id": spec.get("id") if spec else None, "env_spec": meta.get("env_spec"),
                                     "dataset_id": meta.get("dataset_id"), "algorithm": meta.get("algorithm_name")}
         for ours, theirs in _MINARI_SCORES.items():
             if meta.get(theirs) is not None:
-                metadata[ours] = float(meta[theirs])
+                metadata[ours] = float(meta[theirs])  # a number: `minari_metadata` checked it
         return Demos(
             observations=np.concatenate([np.asarray(ep.observations)[:-1] for ep in episodes]),
             actions=np.concatenate([np.asarray(ep.actions) for ep in episodes]),
@@ -140,6 +139,25 @@ class MinariFormat:
         storage.update_episodes(buffers)
 
 
+def _episode_problem(ep: Any, observation_space: gym.Space, action_space: gym.Space) -> str | None:
+    """What keeps a Minari episode from being rows of transitions: observations or actions that are
+    not one array (a Dict or Tuple space's), or other than Minari's layout of one more observation
+    than actions (the final one) and one reward and flag per action."""
+    for what, rows, space in (("observations", ep.observations, observation_space),
+                              ("actions", ep.actions, action_space)):
+        if not isinstance(rows, np.ndarray):
+            how = "gymnasium's FlattenObservation" if what == "observations" else "to a Box or Discrete action space"
+            return f"{type(rows).__name__} {what} ({space}) are not supported; flatten them ({how}) when recording"
+    n = len(ep.actions)
+    if len(ep.observations) != n + 1:
+        return (f"episode {ep.id} has {n} actions but {len(ep.observations)} observations; Minari episodes hold one "
+                "more observation than actions (the final one): record them with the final observation")
+    for key in ("rewards", "terminations", "truncations"):
+        if len(getattr(ep, key)) != n:
+            return f"episode {ep.id} has {n} actions but {len(getattr(ep, key))} {key}; it needs one per action"
+    return None
+
+
 def minari_root() -> Path:
     """Minari's local datasets folder, as minari.storage.get_dataset_path finds it (which also makes
     it: this only names it)."""
@@ -178,9 +196,6 @@ def minari_dataset_id(path: Path) -> str:
     return dataset_id
 
 
-# Where the classes an env spec's `additional_wrappers` may name live: gymnasium.make imports and
-# calls each with the env and the spec's kwargs. Others must be in rlgen's wrapper registry.
-_WRAPPER_MODULES = ("gymnasium.", "stable_baselines3.")
 _SPACES = ("observation_space", "action_space")
 # What Minari cuts out of an env spec's JSON before EnvSpec.from_json (gymnasium 1.0 compatibility)
 _MINARI_CUTS = ('"order_enforce": true,', '"apply_api_compatibility": false,', '"autoreset": false, ')
@@ -190,7 +205,8 @@ def minari_metadata(data: Path) -> dict[str, Any]:
     """A Minari dataset's metadata.json (in the `data` folder `data`), read as plain JSON and
     checked so that opening it with Minari runs no code the file names: it must hold the serialized
     observation and action spaces (without them Minari builds the env from `env_spec` to learn
-    them), and `env_spec` / `eval_env_spec` must pass `env_spec_problem`. Raises a one-line
+    them), `env_spec` / `eval_env_spec` must pass `env_spec_problem`, and ref_max_score /
+    ref_min_score must be finite numbers (`reference_problem`). Raises a one-line
     RlgenError naming the file and the field."""
     file = data / "metadata.json"
     try:
@@ -204,6 +220,9 @@ def minari_metadata(data: Path) -> dict[str, Any]:
             raise RlgenError(f"{file}: no serialized {key} (Minari would build the env named by env_spec to "
                              "learn it, running code the file names); record the demos with `rlgen record` or "
                              "Minari's DataCollector, which write the spaces")
+    for ours, key in _MINARI_SCORES.items():
+        if meta.get(key) is not None and (problem := reference_problem(meta[key])):
+            raise RlgenError(f"{file}: {key} {problem}; it holds {REFERENCES[ours]}: fix or remove it")
     for key in ("env_spec", "eval_env_spec"):
         text = meta.get(key)
         if text is None:
@@ -214,89 +233,6 @@ def minari_metadata(data: Path) -> dict[str, Any]:
         if problem := env_spec_problem(text) or env_spec_problem(as_minari_reads):  # the spec Minari keeps too
             raise RlgenError(f"{file}: {key}: {problem}; refused, since opening the dataset could run it")
     return meta
-
-
-def env_spec_problem(text: Any) -> str | None:
-    """What makes an EnvSpec JSON (`EnvSpec.to_json()`) unsafe for `gymnasium.make`, which imports
-    and calls the entry points it names; None when safe. Safe: the id is a registered gymnasium id
-    whose registered entry point (and vector entry point) is the one in the spec, or the spec names
-    none; every additional wrapper is a gymnasium or SB3 wrapper class or one in rlgen's wrapper
-    registry (`rlgen.registry.WRAPPERS`: rlgen's and installed plugins')."""
-    try:
-        spec = json.loads(text, object_pairs_hook=_unique_keys) if isinstance(text, str) else None
-    except ValueError as e:
-        return f"not JSON without repeated keys ({first_line(e)})"
-    if not isinstance(spec, dict):
-        return "not an EnvSpec JSON object"
-    env_id = spec.get("id")
-    if not isinstance(env_id, str):
-        return f"its id {env_id!r} is not a string"
-    for key in ("entry_point", "vector_entry_point"):
-        named = spec.get(key)
-        if named is None:
-            continue
-        registered = _registered_spec(env_id)
-        if registered is None:
-            return (f"{key} {named!r} for {env_id!r}, which is not a registered gymnasium id (install or import "
-                    "the package that registers it)")
-        ours = getattr(registered, key)
-        if named != ours:
-            ours = ours if ours is None or isinstance(ours, str) else f"<{type(ours).__name__}>"
-            return f"{key} {named!r} for {env_id!r}, but its registered {key} is {ours!r}"
-    wrappers = spec.get("additional_wrappers") or []
-    if not isinstance(wrappers, list):
-        return "additional_wrappers is not a list"
-    for wrapper in wrappers:
-        named = wrapper.get("entry_point") if isinstance(wrapper, dict) else None
-        if problem := _wrapper_problem(named):
-            return f"additional wrapper {named!r}: {problem}"
-    return None
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose keys are each given once: with a key twice, what one reader of the text
-    sees (the last) may not be what another does."""
-    keys = [k for k, _ in pairs]
-    if twice := sorted({k for k in keys if keys.count(k) > 1}):
-        raise ValueError(f"key {twice[0]!r} appears twice")
-    return dict(pairs)
-
-
-def _registered_spec(env_id: str) -> EnvSpec | None:
-    """gymnasium's registered spec of `env_id` (after rlgen's env packages register theirs); None
-    when unknown. An id naming a module (`mod:Env-v0`) is never imported."""
-    if ":" in env_id:
-        return None
-    from rlgen.envs import ensure_registered
-
-    try:
-        env_id = ensure_registered(env_id)  # no module is named: only env packages and ale_py are imported
-    except RlgenError:
-        return None
-    return gym.registry.get(env_id)
-
-
-def _wrapper_problem(entry_point: Any) -> str | None:
-    """None when `entry_point` (`module:Class`) is a gymnasium or SB3 wrapper class, or a wrapper
-    in rlgen's wrapper registry; else what it is."""
-    if not isinstance(entry_point, str) or not is_import_path(entry_point):
-        return "not an import path module:Class"
-    if entry_point.startswith(_WRAPPER_MODULES):
-        try:
-            obj = resolve(entry_point)  # gymnasium's or SB3's own module: importing it runs nothing of the file's
-        except RlgenError as e:
-            return first_line(e)
-        return None if isinstance(obj, type) and issubclass(obj, gym.Wrapper) else "not a gymnasium wrapper class"
-    for entry in WRAPPERS.entries():  # names that rlgen and installed plugins register
-        if entry.target == entry_point:
-            return None
-        try:
-            obj = entry.load()
-        except RlgenError:
-            continue
-        if isinstance(obj, type) and f"{obj.__module__}:{obj.__qualname__}" == entry_point:
-            return None
-    return "neither a gymnasium nor a stable_baselines3 wrapper, nor one in rlgen's wrapper registry (`rlgen list`)"
 
 
 def _env_spec(demos: Demos, env_id: str | None, path: Path) -> EnvSpec | None:
@@ -326,7 +262,9 @@ def warn_spec_lacks(demos: Demos, path: Path) -> None:
 
 # npz keys: D4RL's names, and the alternatives it and Minari use for the flags
 _NPZ_ALIASES = {"terminations": ("terminations", "terminals"), "truncations": ("truncations", "timeouts")}
-_NPZ_META = ("env_id", "env_spec", "expert_return", "random_return")
+# npz keys of metadata, each one value, and what it holds
+_NPZ_META = {"env_id": "the gymnasium id of the env recorded on",
+             "env_spec": "gymnasium's EnvSpec JSON of the env recorded on (EnvSpec.to_json())", **REFERENCES}
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # numpy.savez writes a zip: a file of them, or an empty one
 
 
@@ -379,7 +317,7 @@ class NpzFormat:
         ends[-1] = True  # an episode still going at the end of the file ends there
         cuts = np.flatnonzero(ends)
         lengths = np.diff(np.concatenate([[-1], cuts])).astype(np.int64)
-        metadata = {k: arrays[k].item() for k in _NPZ_META if k in arrays}
+        metadata = _npz_metadata(path, arrays)
         if "lengths" in arrays and not np.array_equal(arrays["lengths"], lengths):
             raise RlgenError(f"{path}: 'lengths' disagrees with the episode ends of terminations/truncations")
         rewards = arrays.get("rewards")
@@ -402,6 +340,29 @@ class NpzFormat:
             np.savez_compressed(f, observations=demos.observations, actions=demos.actions,
                                 next_observations=demos.next_observations, rewards=demos.rewards,
                                 terminations=demos.terminations, truncations=truncations, lengths=demos.lengths, **meta)
+
+
+def _npz_metadata(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The npz's metadata (`_NPZ_META`) as plain values, each checked, since an expert ratio and the
+    comparison with a run's env are made of them: env_id and env_spec one string (env_spec an EnvSpec
+    JSON, `env_spec_shape_problem`), expert_return and random_return one finite number
+    (`reference_problem`). Raises a one-line RlgenError naming the file and the key."""
+    metadata: dict[str, Any] = {}
+    for key, what in _NPZ_META.items():
+        if key not in arrays:
+            continue
+        value = arrays[key]
+        if key in REFERENCES:
+            problem = reference_problem(value)
+        elif value.ndim != 0 or value.dtype.kind != "U":
+            problem = f"is a {value.dtype} array of shape {value.shape}, not one string"
+        else:
+            spec = env_spec_shape_problem(value.item()) if key == "env_spec" else None
+            problem = spec and f"is not a readable EnvSpec JSON: {spec}"
+        if problem:
+            raise RlgenError(f"{path}: '{key}' {problem}; it holds {what}: fix or remove it")
+        metadata[key] = value.item()
+    return metadata
 
 
 def _rows_problem(arrays: dict[str, np.ndarray], per_row: list[str]) -> str | None:

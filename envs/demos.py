@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -109,6 +110,25 @@ class Demos:
         return replace(self, metadata={**self.metadata, **values})
 
 
+# The metadata an expert ratio is measured between (`Demos.references`)
+REFERENCES = {"expert_return": "the expert's mean return", "random_return": "a random policy's mean return"}
+
+
+def reference_problem(value: Any) -> str | None:
+    """Why `value` (a reference return of the demos' metadata, `REFERENCES`, or Minari's ref_max_score /
+    ref_min_score) is not one finite number; None when it is. NaN and infinity are refused, as in the
+    config's demos.expert_return: every expert ratio measured against them is nan, 0 or inf."""
+    if isinstance(value, (np.ndarray, np.generic)):  # a numpy scalar or an array of one value is one number
+        if value.size != 1:
+            return f"is an array of shape {value.shape}, not one number"
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"is {value!r} ({type(value).__name__}), not a number"
+    if not math.isfinite(value):
+        return f"is {value}, not a finite number"
+    return None
+
+
 def expert_ratio(returns: float, expert_return: float, random_return: float | None = None) -> float:
     """(R - random) / (expert - random), D4RL's and Minari's normalized score, when the random
     policy's return is known; else R / expert for a positive expert return. NaN where neither is
@@ -168,8 +188,29 @@ def _skipped(name: str, path: str | Path, error: Exception) -> None:
 def read_demos(path: str | Path, fmt: str = "auto") -> Demos:
     """Demos from a local file or directory (or a local Minari dataset id); `fmt` names the format."""
     name = format_of(path) if fmt == "auto" else fmt
-    demos = demo_format(name).read(Path(path))
+    try:
+        demos = demo_format(name).read(Path(path))
+    except RlgenError as e:  # a plugin format's reader (or `Demos`' own check) may not say which demos
+        if str(path) in str(e):
+            raise
+        raise RlgenError(f"demos {path}: {str(e).removeprefix('demos: ')}") from None
+    if problem := _metadata_problem(demos.metadata):
+        raise RlgenError(f"demos {path}: metadata {problem}: fix or remove it")
     return demos.with_metadata(source=str(path), format=name)
+
+
+def _metadata_problem(metadata: dict[str, Any]) -> str | None:
+    """What in a format's metadata the expert ratio and the comparison with a run's env cannot use: a
+    reference return that is not one finite number, an env_spec that is no readable EnvSpec JSON.
+    rlgen's own formats refuse these while reading, naming their key; this catches a plugin's."""
+    from rlgen.envs.env_specs import env_spec_shape_problem
+
+    for key, what in REFERENCES.items():
+        if (value := metadata.get(key)) is not None and (problem := reference_problem(value)):
+            return f"{key} {problem}; it holds {what}"
+    if (spec := metadata.get("env_spec")) is not None and (problem := env_spec_shape_problem(spec)):
+        return f"env_spec is not a readable EnvSpec JSON: {problem}"
+    return None
 
 
 def written_format(path: str | Path, fmt: str = "auto") -> str:

@@ -21,6 +21,8 @@ BEFORE_THE_SPLIT = {
         "Section", "TrainConfig", "TransformerBackbone", "WandbConfig", "backbone_union", "device_problem",
         "finite_numbers", "is_study_name", "nan_values", "whole_count",
     ],
+    "rlgen.envs.demo_formats": ["MinariFormat", "NpzFormat", "env_spec_problem", "env_spec_shape_problem",
+                                "minari_dataset_id", "minari_metadata", "minari_root"],
     "rlgen.api": [
         "CheckedAgent", "ConfigSource", "RESUMABLE", "Run", "bundled_configs", "config_path", "kind_of",
         "load_config", "load_run", "make_experiment", "named_config", "observation_problem", "record", "run_config",
