@@ -70,6 +70,7 @@ class Runner:
         self.state = RunState(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
         self._started = False  # a unit was trained: the run directory holds a run
+        self._loop_start: float | None = None  # perf_counter() at which the loop's clock (train_time_s) read 0
         self.rank, self.world_size = 0, 1
 
     @property
@@ -176,6 +177,9 @@ class Runner:
         cfg, exp, st = self.cfg.train, self.exp, self.state
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         status = "completed"
+        # the loop's wall clock, whole (units, evaluations, logging, checks, checkpoints), set up left
+        # out; a resumed run's goes on from its checkpoint's
+        self._loop_start = time.perf_counter() - st.train_time_s
         try:
             with progress(self.cfg, self.rank) as bar:
                 task = bar.add_task("train", total=cfg.total_steps, completed=exp.global_step)
@@ -187,7 +191,6 @@ class Runner:
                         raise RlgenError(self.divergence.message(str(e))) from None
                     self._started = True
                     dt = time.perf_counter() - t0
-                    st.train_time_s += dt
                     self.divergence.check(metrics, exp.global_step)
                     metrics["time/fps"] = (exp.global_step - step0) / max(dt, 1e-9)
                     self.logger.log(metrics, exp.global_step)
@@ -225,11 +228,10 @@ class Runner:
         st.evals += 1
         every = self.cfg.train.video_every
         video_dir = self.run_dir / "media" / "videos" / f"step_{step}" if every and st.evals % every == 0 else None
-        t0 = time.perf_counter()
         with eval_mode(self.exp):
             out = self.exp.evaluate(video_dir=video_dir) if video_dir else self.exp.evaluate()
             metrics = self.checks.evaluation(out)
-        st.train_time_s += time.perf_counter() - t0  # evaluation counts toward time-to-target
+        self._clock()  # the time to target: everything the loop did up to this evaluation's end
         while st.next_eval <= step:
             st.next_eval += self.cfg.train.eval_every
         stop = self.scorer.score(metrics, step)
@@ -261,8 +263,14 @@ class Runner:
 
     # --- checkpoints and resume ----------------------------------------------------------------
 
+    def _clock(self) -> None:
+        """`train_time_s` read off the loop's wall clock (while the loop runs)."""
+        if self._loop_start is not None:
+            self.state.train_time_s = time.perf_counter() - self._loop_start
+
     def _checkpoint(self) -> None:
         st = self.state
+        self._clock()
         ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
         if self.rank != 0:  # replicas hold the same weights; one writer
             self.scorer.new_best = False

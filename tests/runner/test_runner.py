@@ -509,3 +509,23 @@ def test_kept_elapsed_s_reads_only_the_rows_a_resume_keeps(tmp_path):
                     '{"global_step": 20, "time/elapsed_s": 4.0}\n{"global_step": 30, "time/el')
     assert kept_elapsed_s(path, 2) == 2.5 and kept_elapsed_s(path, None) == 4.0
     assert kept_elapsed_s(path, 0) is None and kept_elapsed_s(tmp_path / "absent.jsonl", None) is None
+
+
+class SlowCheckpoint(ToyExperiment):
+    """Each checkpoint's state takes 0.1 s to gather; training and evaluating take next to none."""
+
+    def state_dict(self):
+        time.sleep(0.1)
+        return super().state_dict()
+
+
+def test_the_loops_clock_counts_its_checkpoints_and_logging_not_only_units_and_evaluations(tmp_path):
+    """eval/wall_time_s is the time to target that benchmarks compare with SB3's learn(), whose clock
+    counts its callbacks and logging: it summed only units and evaluations, leaving out the
+    checkpoints, metrics and checks between them."""
+    cfg = toy_config(tmp_path, total_steps=100, eval_every=20, checkpoint_every=10)
+    runner = Runner(cfg, SlowCheckpoint(cfg))
+    summary = runner.run()
+    walls = [r["eval/wall_time_s"] for r in rows(runner.run_dir) if "eval/wall_time_s" in r]
+    assert walls[0] >= 0.1  # the checkpoint at step 10 came before the first evaluation, at step 20
+    assert walls[-1] >= 0.9 and summary["wall_time_s"] >= 1.0  # 9 checkpoints before the last evaluation; 10 in all
