@@ -73,7 +73,9 @@ class SupervisedExperiment(DataExperiment):
         cfg, obj = self.cfg, self.cfg.objective
         y = data.validation[1]
         if y is None:
-            raise RlgenError(f"data source {cfg.data.source!r} has no targets (its samples come with y = None)")
+            raise RlgenError(f"data.source: {cfg.data.source!r} has no targets (its samples come with y = None), and "
+                             "kind supervised learns targets; give a labeled source (digits for classes, friedman1 "
+                             "for regression), or kind: autoencoder to pretrain on it without labels")
         self.n_classes = data.n_classes if obj.task != "regression" else 0
         if obj.task == "classification" and not self.n_classes:
             raise RlgenError(f"objective.task: {cfg.data.source!r} has no classes; use task: regression")

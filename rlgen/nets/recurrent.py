@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -98,10 +99,20 @@ class RNNEncoder(nn.Module):
         x, mask = as_sequence(x, mask, f"{self.cell} backbone")
         if mask is not None:
             return self._forward_masked(x, mask)
-        out, _ = self.rnn(x)  # (B, T, H)
+        out, _ = self._cell(x, x.device)  # (B, T, H)
         if self.pool == "sequence":
             return self.post(out)
         return self.post(out[:, -1] if self.pool == "last" else out.mean(1))  # (B, H)
+
+    def _cell(self, x: Any, device: torch.device) -> tuple[Any, Any]:
+        """The cell on `x` (a tensor or a packed sequence). An LSTM on the CPU under fp16 autocast
+        runs in fp32, as autocast runs GRU and plain RNN cells there: oneDNN has no fp16 LSTM
+        (a GAN's `perf.precision: fp16` failed at its first step)."""
+        if isinstance(self.rnn, nn.LSTM) and device.type == "cpu" and torch.is_autocast_enabled("cpu") \
+                and torch.get_autocast_dtype("cpu") == torch.float16:
+            with torch.autocast("cpu", enabled=False):
+                return self.rnn(x.float())
+        return self.rnn(x)
 
     def _forward_masked(self, x: Tensor, mask: Tensor) -> Tensor:
         """(B, T, F), (B, T) bool -> as forward; only real steps reach the cell."""
@@ -114,7 +125,7 @@ class RNNEncoder(nn.Module):
         x = x.gather(1, order.unsqueeze(-1).expand_as(x))  # (B, T, F), real steps first
         # pack_padded_sequence needs lengths >= 1 on the CPU; empty rows are zeroed below
         packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
+        out, _ = self._cell(packed, x.device)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)  # (B, T, H), 0 after length
         if self.pool == "sequence":
             out = torch.zeros_like(out).scatter(1, order.unsqueeze(-1).expand_as(out), out)  # original steps

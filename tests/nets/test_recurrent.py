@@ -130,3 +130,17 @@ def test_bad_arguments_raise(kwargs, match):
 def test_bad_in_shape_raises():
     with pytest.raises(RlgenError, match=r"in_shape \(T, F\) or \(F,\)"):
         RNNEncoder((2, 3, 4))
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("masked", [False, True])
+def test_every_cell_runs_under_fp16_autocast_on_the_cpu(cell, masked):
+    """oneDNN has no fp16 LSTM: under CPU fp16 autocast (a GAN's perf.precision: fp16) the LSTM
+    failed at its first forward; it runs in fp32 there, as autocast runs GRU and RNN cells."""
+    net = RNNEncoder((5, 4), cell=cell, hidden_size=8)
+    x = torch.randn(3, 5, 4)
+    mask = torch.ones(3, 5, dtype=torch.bool) if masked else None
+    with torch.autocast("cpu", dtype=torch.float16):
+        out = net(x, mask)
+    out.float().sum().backward()
+    assert torch.allclose(out.float(), net(x, mask), atol=1e-2)  # what fp32 gives

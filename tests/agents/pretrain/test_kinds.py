@@ -108,6 +108,17 @@ def test_a_source_without_labels_is_refused_before_training(tmp_path):
         rlgen.load_config("supervised_digits", ["data.source=ring8"])
 
 
+def test_regression_on_a_source_without_targets_names_the_key_and_the_fixes(tmp_path, capsys):
+    from rlgen.cli import main
+
+    assert main(["train", "supervised_digits", "data={source: ring8}", "objective.task=regression",
+                 "objective.loss=mse", f"logging.dir={tmp_path}", "logging.wandb.mode=disabled"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "data.source: 'ring8' has no targets (its samples come with y = None), and kind supervised learns " \
+           "targets; give a labeled source (digits for classes, friedman1 for regression), or kind: autoencoder" in err
+    assert not list(tmp_path.iterdir())
+
+
 def test_bce_on_data_outside_0_1_is_refused(tmp_path):
     from rlgen.errors import RlgenError
 
