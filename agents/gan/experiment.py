@@ -368,13 +368,16 @@ def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None, sha
                         "learning rate for it)")
     if modality is None:
         return problems
+    fits = "mlp or cnn" if modality == "image" else "mlp"  # what a player of these samples can be
     if g.sequence and modality != "sequence":
-        problems.append(f"generator.backbone.type: {g.type!r} draws sequences but {name!r} gives {modality}")
+        problems.append(f"generator.backbone.type: {g.type!r} draws sequences but {name!r} gives {modality}; use {fits}")
     if d.sequence and modality != "sequence":
-        problems.append(f"discriminator.backbone.type: {d.type!r} reads sequences but {name!r} gives {modality}")
+        problems.append(f"discriminator.backbone.type: {d.type!r} reads sequences but {name!r} gives {modality}; "
+                        f"use {fits}")
     for where, b in (("generator", g), ("discriminator", d)):
         if b.type == "cnn" and modality != "image":
-            problems.append(f"{where}.backbone.type: 'cnn' is for images, but {name!r} gives {modality}")
+            use = "gru, lstm, transformer or mlp" if modality == "sequence" else "mlp"
+            problems.append(f"{where}.backbone.type: 'cnn' is for images, but {name!r} gives {modality}; use {use}")
     if getattr(d, "pool", None) == "sequence":
         problems.append("discriminator.backbone.pool: 'sequence' gives no single judgement; use last or mean")
     return problems
