@@ -32,9 +32,9 @@ from stable_baselines3.common.callbacks import EvalCallback, StopTrainingOnRewar
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 
+import benchkit
 from rlgen.api import load_config, make_experiment, train
 from rlgen.runner import Runner
-from rlgen.seeds import parse_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 475.0
@@ -71,9 +71,9 @@ def sb3_time_to_solve(seed: int, eval_every: int, max_steps: int) -> tuple[float
 
 def rlgen_time_to_solve(seed: int, eval_every: int, max_steps: int, tmp: str,
                         overrides: list[str] = ()) -> tuple[float | None, int]:
-    summary = train(ROOT / "configs/ppo_cartpole.yaml",
-                    [*overrides, f"seed={seed}", f"train.eval_every={eval_every}", f"train.total_steps={max_steps}",
-                     f"train.early_stop.target={TARGET}", f"logging.dir={tmp}", *QUIET]).summary
+    summary = benchkit.finished(train(ROOT / "configs/ppo_cartpole.yaml", [
+        *overrides, f"seed={seed}", f"train.eval_every={eval_every}", f"train.total_steps={max_steps}",
+        f"train.early_stop.target={TARGET}", f"logging.dir={tmp}", *QUIET])).summary
     reached = summary["target_reached"]
     return (reached["wall_time_s"] if reached else None), summary["global_step"]
 
@@ -98,6 +98,7 @@ def rlgen_steps_per_s(seed: int, steps: int, tmp: str) -> float:
     exp.evaluate = lambda *a, **k: {}  # the final evaluation is not training: leave it out of the clock
     summary = runner.run()
     exp.evaluate = exp_evaluate
+    benchkit.check_ended(summary, runner.exit_code, runner.run_dir)
     return summary["global_step"] / summary["wall_time_s"]
 
 
@@ -106,17 +107,41 @@ def median(xs: list[float | None]) -> float | None:
     return statistics.median(vals) if len(vals) == len(xs) and vals else None
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--eval-every", type=int, default=2048, help="env steps between evaluations (both arms)")
-    p.add_argument("--max-steps", type=int, default=100_000)
-    p.add_argument("--fps-steps", type=int, default=20_000, help="steps per throughput run (0 = skip)")
+def solved_steps(times: list[float | None], steps: list[int]) -> list[int | None]:
+    """The env steps of the runs that solved, None for those that did not: a run that never solved
+    stopped at its budget, which is no number of steps to solve."""
+    return [None if t is None else n for t, n in zip(times, steps)]
+
+
+def fps_steps(text: str) -> int:
+    """--fps-steps: a count, or 0 to skip the throughput part."""
+    return 0 if text.strip() == "0" else benchkit.count(text)
+
+
+def parse() -> argparse.Namespace:
+    p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=benchkit.seeds, default="0,1,2")
+    p.add_argument("--eval-every", type=benchkit.count, default=2048, help="env steps between evaluations (both arms)")
+    p.add_argument("--max-steps", type=benchkit.count, default=100_000)
+    p.add_argument("--fps-steps", type=fps_steps, default=20_000, help="steps per throughput run (0 = skip)")
     p.add_argument("--only-fps", action="store_true", help="measure the throughput parity alone")
-    p.add_argument("overrides", nargs="*", help="overrides of ppo_cartpole for the rlgen arm (to try a setting)")
+    p.add_argument("overrides", nargs="*", help="overrides of ppo_cartpole for the time-to-solve rlgen arm (to try a "
+                   "setting); the throughput arm runs SB3's settings as they are")
     args = p.parse_args()
+    if args.only_fps and args.overrides:
+        p.error(f"--only-fps runs the throughput arm alone, SB3's zoo settings in both libraries, which takes no "
+                f"overrides (they are the time-to-solve arm's): drop {' '.join(args.overrides)} or --only-fps")
+    if args.only_fps and not args.fps_steps:
+        p.error("--only-fps with --fps-steps 0 measures nothing")
+    # every override checked before the first run (a typo fails now, not after SB3's arm)
+    load_config(ROOT / "configs/ppo_cartpole.yaml", args.overrides)
+    return args
+
+
+def main() -> None:
+    args = parse()
     torch.set_num_threads(1)  # both arms: the fastest setting for a small MLP (see rlgen.process.default_threads)
-    seeds = parse_seeds(args.seeds)
+    seeds = args.seeds
     console = Console()
     rows: dict[str, list] = {k: [] for k in ("sb3_t", "sb3_n", "rl_t", "rl_n", "sb3_fps", "rl_fps")}
     with TemporaryDirectory() as tmp:
@@ -145,8 +170,9 @@ def _report(console: Console, rows: dict[str, list], seeds: list[int], args: arg
         table.add_row("median wall time to solve (s)", _s(st), _s(rt), _ratio(rt, st))
         table.add_row("per seed (s)", " ".join(_s(x) for x in rows["sb3_t"]),
                       " ".join(_s(x) for x in rows["rl_t"]), "")
-        sn, rn = statistics.median(rows["sb3_n"]), statistics.median(rows["rl_n"])
-        table.add_row("median env steps to solve", f"{sn:,.0f}", f"{rn:,.0f}", _ratio(rn, sn))
+        sn, rn = (solved_steps(rows[t], rows[n]) for t, n in (("sb3_t", "sb3_n"), ("rl_t", "rl_n")))
+        table.add_row("median env steps to solve", _n(median(sn)), _n(median(rn)), _ratio(median(rn), median(sn)))
+        table.add_row("seeds solved", *(f"{sum(x is not None for x in xs)} of {len(xs)}" for xs in (sn, rn)), "")
     if rows["sb3_fps"]:
         sf, rf = statistics.median(rows["sb3_fps"]), statistics.median(rows["rl_fps"])
         table.add_row(f"training steps/s, identical zoo settings ({args.fps_steps:,} steps, no eval)",
@@ -182,9 +208,13 @@ def _s(x: float | None) -> str:
     return "unsolved" if x is None else f"{x:.2f}"
 
 
+def _n(x: float | None) -> str:
+    return "unsolved" if x is None else f"{x:,.0f}"
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None else f"{a / b:.2f}x"
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

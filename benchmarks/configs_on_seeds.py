@@ -18,9 +18,10 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+import benchkit
 import rlgen
 from rlgen import summary_file
-from rlgen.seeds import parse_seeds, train_seeds
+from rlgen.seeds import train_seeds
 
 console = Console(width=150)
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
@@ -50,16 +51,20 @@ def fresh_eval(run_dir: str, episodes: int, seed: int) -> tuple[str, int, list[f
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--configs", nargs="+", default=["sac_pendulum", "td3_pendulum", "ppo_lunarlander"])
-    p.add_argument("--seeds", default="100-102", help="reporting seeds (the configs were tuned on others)")
-    p.add_argument("--parallel", type=int, default=1, help="runs at a time, one process each")
-    p.add_argument("--episodes", type=int, default=20, help="episodes of the fresh evaluation")
+    p.add_argument("--seeds", type=benchkit.seeds, default="100-102",
+                   help="reporting seeds (the configs were tuned on others)")
+    p.add_argument("--parallel", type=benchkit.count, default=1, help="runs at a time, one process each")
+    p.add_argument("--episodes", type=benchkit.count, default=20, help="episodes of the fresh evaluation")
     p.add_argument("overrides", nargs="*", help="overrides for every config")
     args = p.parse_args()
-    seeds = parse_seeds(args.seeds)
+    seeds = args.seeds
+    for config in args.configs:  # every name and override checked before the first run
+        rlgen.load_config(config, [*QUIET, *args.overrides])
+    # train_seeds raises when a seed failed or was interrupted; a summary that says otherwise is checked here
     results = [{"config": c, "seed": s, "run_dir": str(d),
-                "summary": summary_file.from_text((d / "summary.json").read_text())}
+                "summary": benchkit.check_ended(summary_file.from_text((d / "summary.json").read_text()), 0, d)}
                for c in args.configs
                for s, d in zip(seeds, train_seeds(c, [*QUIET, *args.overrides], seeds, args.parallel))]
     torch.set_num_threads(1)
@@ -89,4 +94,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -17,10 +17,10 @@ real-half figure. Seeds 0, 1, 2 report; the configs were tuned on seeds 10, 11, 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
+import benchkit
 import numpy as np
 import torch
 
@@ -51,9 +51,9 @@ def train(config: str, seed: int, steps: int | None, out: Path) -> Path:
     """Train one seed; its run directory."""
     overrides = [f"seed={seed}", f"logging.dir={out}", "logging.wandb.mode=disabled", "logging.console=false",
                  "train.progress=false", "device=auto"]
-    if steps:
+    if steps is not None:
         overrides += [f"train.total_steps={steps}", f"train.eval_every={steps}"]
-    return Path(api.train(CONFIGS / f"{config}.yaml", overrides).summary["run_dir"])
+    return benchkit.finished(api.train(CONFIGS / f"{config}.yaml", overrides)).run_dir
 
 
 def scored(path: Path, checkpoint: str | None = None) -> tuple[dict, int, api.Run]:
@@ -76,31 +76,35 @@ def grid(run: api.Run, path: Path) -> Path:
     return real
 
 
-def seed_list(values: list[str]) -> list[int]:
-    """`--seeds 0 1 2` or `--seeds 0,1,2`."""
-    return [int(s) for v in values for s in v.split(",") if s]
+def seed_list(values: list[list[int]]) -> list[int]:
+    """`--seeds 0 1 2` or `--seeds 0,1,2` (each word read by `benchkit.seeds`)."""
+    return [s for v in values for s in v]
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", nargs="+", default=["0,1,2"], help="reporting seeds: 0 1 2 (tuning: 10 11 12)")
-    p.add_argument("--steps", type=int, default=None, help="default: each config's train.total_steps")
+    p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", nargs="+", type=benchkit.seeds, default=[[0, 1, 2]],
+                   help="reporting seeds: 0 1 2 (tuning: 10 11 12)")
+    p.add_argument("--steps", type=benchkit.count, default=None, help="default: each config's train.total_steps")
     p.add_argument("--configs", nargs="+", default=["gan_digits_dcgan", "gan_digits_conditional"])
-    p.add_argument("--ratio", type=float, default=2.0, help="pass: best Fréchet <= ratio x real-half Fréchet")
+    p.add_argument("--ratio", type=benchkit.positive, default=2.0,
+                   help="pass: best Fréchet <= ratio x real-half Fréchet")
     p.add_argument("--grid", type=Path, default=None,
                    help="write the first config's best checkpoint's samples (first seed) to this PNG, "
                         "64 real digits to PNG_real.png")
     p.add_argument("--out", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
     args = p.parse_args()
     seeds = seed_list(args.seeds)
+    cfgs = {c: api.load_config(CONFIGS / f"{c}.yaml") for c in args.configs}  # every name checked before a run
     halves = dict(zip(seeds, real_halves(seeds)))
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         for config in args.configs:
-            cfg = api.load_config(CONFIGS / f"{config}.yaml")
+            cfg = cfgs[config]
             metric = cfg.train.early_stop.metric
-            print(f"{config}: {args.steps or cfg.train.total_steps} steps, best checkpoint by {metric} "
+            steps = cfg.train.total_steps if args.steps is None else args.steps
+            print(f"{config}: {steps} steps, best checkpoint by {metric} "
                   f"({cfg.train.early_stop.mode}); pass: best Fréchet <= {args.ratio:g} x real half")
             print(f"{'seed':>4} {'final':>7} {'best':>7} {'at step':>7} {'real half':>9} {'ratio':>6} "
                   f"{'cls acc':>7} {'result':>6}")
@@ -128,4 +132,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    benchkit.main(main)

@@ -6,7 +6,7 @@ same process, one after the other. Reported per seed: modes covered (of 8) and t
 high-quality samples (within 3 std of a mode) on 2,500 samples, and training steps per second
 (rlgen: training units only, from metrics.jsonl; plain: the loop only; both exclude evaluation).
 
-    python benchmarks/gan_ring.py                     # 3 seeds, the config's 5,000 steps
+    python benchmarks/gan_ring.py                     # 3 seeds, the config's 20,000 steps
     python benchmarks/gan_ring.py --seeds 0 --steps 1000
 """
 
@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchkit
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -31,9 +32,9 @@ CONFIG = Path(__file__).resolve().parent.parent / "configs" / "gan_ring8.yaml"
 
 
 def rlgen_run(seed: int, steps: int, out: Path) -> dict[str, float]:
-    summary = train(CONFIG, [f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={out}", "device=cpu",
-                             "logging.wandb.mode=disabled", "logging.console=false", "train.progress=false",
-                             f"train.eval_every={steps}", "train.threads=1"]).summary
+    summary = benchkit.finished(train(CONFIG, [
+        f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={out}", "device=cpu", "logging.wandb.mode=disabled",
+        "logging.console=false", "train.progress=false", f"train.eval_every={steps}", "train.threads=1"])).summary
     rows = [json.loads(line) for line in open(Path(summary["run_dir"]) / "metrics.jsonl")]
     seconds, previous = 0.0, 0
     for r in (r for r in rows if "time/fps" in r):  # one row per training unit
@@ -110,18 +111,19 @@ def speed(rounds: int, steps: int) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, default=None, help="default: the config's train.total_steps")
-    p.add_argument("--plain-steps", type=int, default=None,
+    p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=benchkit.count, default=None, help="default: the config's train.total_steps")
+    p.add_argument("--plain-steps", type=benchkit.count, default=None,
                    help="steps of the plain loop (default: --steps); fewer measure its speed, not its quality")
-    p.add_argument("--speed-rounds", type=int, default=0,
-                   help="only time: alternate rlgen and plain runs of --steps steps this many times")
+    p.add_argument("--speed-rounds", type=benchkit.count, default=None,
+                   help="only time: alternate rlgen and plain runs of --steps steps (default 1000) this many times")
     args = p.parse_args()
-    if args.speed_rounds:
-        return speed(args.speed_rounds, args.steps or 1000)
-    steps = args.steps or load_config(CONFIG).train.total_steps
-    print(f"ring of 8 Gaussians, {CONFIG.name}, {steps} steps (plain loop: {args.plain_steps or steps}), "
+    if args.speed_rounds is not None:
+        return speed(args.speed_rounds, 1000 if args.steps is None else args.steps)
+    steps = load_config(CONFIG).train.total_steps if args.steps is None else args.steps
+    plain_steps = steps if args.plain_steps is None else args.plain_steps
+    print(f"ring of 8 Gaussians, {CONFIG.name}, {steps} steps (plain loop: {plain_steps}), "
           "1 torch thread, CPU")
     print(f"{'seed':>4} | {'rlgen modes':>11} {'rlgen HQ':>9} {'rlgen it/s':>10} | "
           f"{'plain modes':>11} {'plain HQ':>9} {'plain it/s':>10} | {'speed ratio':>11}")
@@ -129,7 +131,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             r = rlgen_run(seed, steps, Path(tmp))
-            q = plain_run(seed, args.plain_steps or steps)
+            q = plain_run(seed, plain_steps)
             results.append((r, q))
             print(f"{seed:>4} | {r['modes']:>11.0f} {r['hq']:>9.1%} {r['sps']:>10.1f} | "
                   f"{q['modes']:>11.0f} {q['hq']:>9.1%} {q['sps']:>10.1f} | {r['sps'] / q['sps']:>11.3f}", flush=True)
@@ -139,4 +141,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import benchkit
 import gymnasium as gym
 import torch
 
@@ -89,7 +90,7 @@ class Row:
 
 def train_arm(config: str, overrides: list[str], tmp: Path) -> tuple[Any, list[dict[str, Any]]]:
     """One run through rlgen's API; its summary and the rows of its metrics.jsonl."""
-    run = rlgen.train(config, [*overrides, f"logging.dir={tmp}", *QUIET])
+    run = benchkit.finished(rlgen.train(config, [*overrides, f"logging.dir={tmp}", *QUIET]))
     rows = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
     return run, rows
 
@@ -101,7 +102,8 @@ def steady_speed(rows: list[dict[str, Any]]) -> float | None:
 
 
 def guarded(section: str, arm: str, fn: Callable[[], Row]) -> Row:
-    """One arm; an exception becomes a FAIL row so the other arms still run (device time is short)."""
+    """One arm; an exception becomes a FAIL row so the other arms still run (device time is short).
+    Ctrl-C or SIGTERM (an interrupted run: `benchkit.finished`) is no exception here: it stops them all."""
     try:
         return fn()
     except Exception as e:  # noqa: BLE001 - reported in the table and the JSON, with the traceback on stderr
@@ -170,7 +172,7 @@ def torchrun_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
 
 
 def gan_rows(section: str, config: str, metric: str, args: argparse.Namespace, tmp: Path) -> list[Row]:
-    steps = args.gan_steps or (20 if args.quick else 3000)
+    steps = args.gan_steps if args.gan_steps is not None else 20 if args.quick else 3000
     unit = 5 if args.quick else 100
     every = steps if args.quick else max(unit, steps // 6)
     common = [f"device={args.device}", f"train.total_steps={steps}", f"train.eval_every={every}",
@@ -221,12 +223,12 @@ def ppo_rows(section: str, args: argparse.Namespace, tmp: Path) -> list[Row]:
         config, env_over, env_name = pixel_env()
         quick = ["env.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=64",
                  "agent.hyperparams.n_epochs=1"]
-        steps = args.ppo_steps or (128 if args.quick else 4096)
+        steps = args.ppo_steps if args.ppo_steps is not None else 128 if args.quick else 4096
         extra = [*env_over, "train.eval_episodes=1", "train.early_stop.target=null"]
     else:
         config, env_name = "ppo_transformer_cartpole_novel", "rlgen/CartPoleNoVel-v1"
         quick = []
-        steps = args.ppo_steps or (512 if args.quick else 8192)
+        steps = args.ppo_steps if args.ppo_steps is not None else 512 if args.quick else 8192
         extra = ["train.early_stop.target=null"]
     extra += [f"train.total_steps={steps}", f"train.eval_every={steps}", *(quick if args.quick else [])]
     settings = {"config": config, "env": env_name, "steps": steps, "quick": args.quick}
@@ -345,19 +347,21 @@ def write_json(path: Path | None, rows: list[Row], args: argparse.Namespace, sta
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--device", default="cuda", help="the device under test: cuda, cuda:N or cpu")
+    p = benchkit.Parser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", type=benchkit.device, default="cuda", help="the device under test: cuda, cuda:N or cpu")
     p.add_argument("--quick", action="store_true", help="a few steps per arm: checks that everything runs")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run, in this order")
-    p.add_argument("--gan-steps", type=int, default=None, help="generator steps per GAN arm (default 3000; quick 20)")
-    p.add_argument("--ppo-steps", type=int, default=None, help="env steps per PPO arm (default 4096 CNN / 8192 Transformer)")
+    p.add_argument("--gan-steps", type=benchkit.count, default=None,
+                   help="generator steps per GAN arm (default 3000; quick 20)")
+    p.add_argument("--ppo-steps", type=benchkit.count, default=None,
+                   help="env steps per PPO arm (default 4096 CNN / 8192 Transformer)")
     p.add_argument("--compile-modes", nargs="+", default=["default"],
                    choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
                    help="one bf16 + torch.compile arm per mode")
-    p.add_argument("--cpu-threads", type=int, default=None,
+    p.add_argument("--cpu-threads", type=benchkit.count, default=None,
                    help="torch threads of the PPO CPU arms (default: the runner's, 1, the fastest on the 2-core build machine)")
     p.add_argument("--reference", type=Path, default=None, help="JSON of an earlier run whose CPU arms head the PPO sections")
-    p.add_argument("--torchrun-timeout", type=int, default=600, help="seconds for each torchrun launch")
+    p.add_argument("--torchrun-timeout", type=benchkit.count, default=600, help="seconds for each torchrun launch")
     p.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
     p.add_argument("--label", default=None, help="the machine's name in the JSON (default: its host name)")
     return p.parse_args(argv)
@@ -394,4 +398,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    benchkit.main(main)

@@ -41,16 +41,19 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import benchkit
 from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
 import rlgen
 from rlgen.envs.demos import read_demos, write_demos
+from rlgen.errors import RlgenError
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false"]
 TARGET = 0.95
+RECORDED = 10  # expert episodes recorded per env; --demos takes the first N of them
 
 # (b): the algorithm of (a) inside rlgen, on (c)'s learner and discriminator
 PLAIN = ["discriminator.loss=non_saturating", "discriminator.gradient_penalty=0", "discriminator.r1=0",
@@ -141,9 +144,10 @@ def imitation_python(venv: Path, pip_args: list[str], console: Console) -> Path:
     if not python.exists():
         console.print(f"building the imitation venv in {venv} (once) ...")
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "imitation==1.0.1", "torch==2.13.0", *pip_args],
-                       check=True)
+        for cmd in ([sys.executable, "-m", "venv", str(venv)],
+                    [str(python), "-m", "pip", "install", "-q", "imitation==1.0.1", "torch==2.13.0", *pip_args]):
+            benchkit.check_process(subprocess.run(cmd).returncode, "(its output is above)",
+                                   f"building the imitation venv in {venv} ({' '.join(cmd[:4])} ...)")
         console.print(f"  built in {time.perf_counter() - t0:.0f} s")
     return python
 
@@ -151,8 +155,9 @@ def imitation_python(venv: Path, pip_args: list[str], console: Console) -> Path:
 def make_demos(env_id: str, work: Path, console: Console) -> tuple[Path, dict[str, float]]:
     """Train the bundled expert (seed 0) and record 10 episodes of it."""
     spec = ENVS[env_id]
-    run = rlgen.train(spec["expert"], [*spec.get("expert_overrides", []), f"logging.dir={work}", *QUIET])
-    path = rlgen.record(run.run_dir, 10, work / f"demos-{spec['expert']}")
+    run = benchkit.finished(rlgen.train(spec["expert"], [*spec.get("expert_overrides", []), f"logging.dir={work}",
+                                                         *QUIET]))
+    path = rlgen.record(run.run_dir, RECORDED, work / f"demos-{spec['expert']}")
     meta = read_demos(path).metadata
     console.print(f"{env_id}: expert {spec['expert']} return {meta['expert_return']:.1f} "
                   f"(random {meta['random_return']:.1f}), trained {run.summary['wall_time_s']:.0f} s")
@@ -166,7 +171,7 @@ def rlgen_run(config: Any, overrides: list[str], seed: int, work: Path, budget: 
     extra = [f"train.total_steps={budget}"] if budget is not None else []
     if full and budget is not None:
         extra.append("train.early_stop.target=null")
-    run = rlgen.train(config, [f"seed={seed}", *extra, f"logging.dir={work}", *QUIET, *overrides])
+    run = benchkit.finished(rlgen.train(config, [f"seed={seed}", *extra, f"logging.dir={work}", *QUIET, *overrides]))
     summary = run.summary
     rows = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
     accuracies = [0.5 * (r["gan/accuracy_expert"] + r["gan/accuracy_learner"]) for r in rows if "gan/accuracy_expert" in r]
@@ -197,8 +202,9 @@ def imitation_run(python: Path, algo: str, env_id: str, demos: Path, n: int, met
     script.write_text(CHILD)
     out = subprocess.run([str(python), str(script), json.dumps(args)], capture_output=True, text=True)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    if out.returncode != 0 or not rows:
-        raise RuntimeError(f"imitation {algo} on {env_id} failed:\n{out.stderr[-3000:]}")
+    benchkit.check_process(out.returncode, out.stderr, f"imitation {algo} on {env_id}")
+    if not rows:
+        raise RlgenError(f"imitation {algo} on {env_id} printed no round; its output ends:\n{out.stderr[-3000:]}")
     hit = next((r for r in rows if r["ratio"] >= TARGET), None)
     return {"ratio": rows[-1]["ratio"], "steps": hit and hit["step"], "wall": hit and hit["wall"],
             "acc": rows[-1]["disc_acc"], "total_wall": rows[-1]["wall"],
@@ -241,15 +247,25 @@ METHODS = {"a": ("imitation GAIL", "imitation AIRL"), "b": ("rlgen GAIL, plain B
            "c": ("rlgen best (bundled config)",), "d": ("BC",)}
 
 
+def demos_count(text: str) -> int:
+    """--demos N: 1 to the number of episodes recorded."""
+    n = benchkit.count(text)
+    if n > RECORDED:
+        raise argparse.ArgumentTypeError(f"{n} expert episodes: {RECORDED} are recorded, give 1 to {RECORDED}")
+    return n
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = benchkit.Parser(description=__doc__.split("\n")[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
-    parser.add_argument("--demos", type=int, nargs="+", default=[4], help="expert episodes (of the 10 recorded)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--demos", type=demos_count, nargs="+", default=[4],
+                        help=f"expert episodes (of the {RECORDED} recorded)")
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv-imitation", help="the imitation library's venv")
     parser.add_argument("--pip-args", default="", help="extra pip arguments for building that venv")
-    parser.add_argument("--budget-scale", type=float, default=1.0, help="scale every env-step budget (quick checks)")
+    parser.add_argument("--budget-scale", type=benchkit.positive, default=1.0,
+                        help="scale every env-step budget (quick checks)")
     parser.add_argument("--full-budget", action="store_true",
                         help="no stop at 0.95: every run uses its whole budget (is the imitation stable?)")
     args = parser.parse_args()
@@ -260,7 +276,7 @@ def main() -> None:
         work = Path(d)
         for env_id in args.envs:
             spec = ENVS[env_id]
-            budget = int(spec["budget"] * args.budget_scale)
+            budget = max(1, int(spec["budget"] * args.budget_scale))
             demos, meta = make_demos(env_id, work, console)
             for n in args.demos:
                 demo = [f"demos.path={demos}", f"demos.episodes={n}"]
@@ -285,4 +301,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -21,12 +21,12 @@ rlgen's runner (the same evaluation for every arm: 10 deterministic episodes eve
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import benchkit
 from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
@@ -50,7 +50,8 @@ def memoryless(config: str, tmp: Path) -> Path:
 
 
 def run(path: Path, seed: int, steps: int, tmp: Path) -> dict[str, Any]:
-    summary = train(path, [f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={tmp}", *QUIET]).summary
+    summary = benchkit.finished(train(path, [f"seed={seed}", f"train.total_steps={steps}", f"logging.dir={tmp}",
+                                             *QUIET])).summary
     return {"final": summary["final"]["eval/return_mean"], "reached": summary["target_reached"],
             "steps": summary["global_step"], "wall": summary["wall_time_s"]}
 
@@ -83,10 +84,10 @@ def cue_table(results: dict[str, list[dict[str, Any]]], delay: int) -> Table:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=100_000, help="CartPole step budget per run")
-    parser.add_argument("--cue-steps", type=int, default=50_000, help="cue-task step budget per run")
+    parser = benchkit.Parser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=benchkit.count, default=100_000, help="CartPole step budget per run")
+    parser.add_argument("--cue-steps", type=benchkit.count, default=50_000, help="cue-task step budget per run")
     args = parser.parse_args()
     console = Console(width=150)
     with TemporaryDirectory() as d:
@@ -111,4 +112,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -24,7 +24,6 @@ the final weights, optimizer state, RNGs, envs and eval figures of run 2 equal r
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -36,20 +35,29 @@ import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+import benchkit
 from rlgen import checkpoint
+from rlgen.errors import RlgenError
 from rlgen.testing import _differences
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
 
 
+def every_or_never(text: str) -> int:
+    """--damage-every: a count, or 0 for never."""
+    return 0 if text.strip() == "0" else benchkit.count(text)
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = benchkit.Parser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default="ppo_cartpole")
-    p.add_argument("--kills", type=int, default=8)
-    p.add_argument("--total-steps", type=int, default=16384)
-    p.add_argument("--checkpoint-every", type=int, default=512, help="steps; 512 = every PPO unit of ppo_cartpole")
-    p.add_argument("--seed", type=int, default=0, help="seeds the kill schedule")
-    p.add_argument("--damage-every", type=int, default=4, help="cut the newest checkpoint short after every Nth kill (0: never)")
+    p.add_argument("--kills", type=benchkit.count, default=8)
+    p.add_argument("--total-steps", type=benchkit.count, default=16384)
+    p.add_argument("--checkpoint-every", type=benchkit.count, default=512,
+                   help="steps; 512 = every PPO unit of ppo_cartpole")
+    p.add_argument("--seed", type=benchkit.seed, default=0, help="seeds the kill schedule")
+    p.add_argument("--damage-every", type=every_or_never, default=4,
+                   help="cut the newest checkpoint short after every Nth kill (0: never)")
     p.add_argument("--overrides", nargs="*", default=[])
     args = p.parse_args()
     rng = random.Random(args.seed)
@@ -59,7 +67,8 @@ def main() -> None:
         root = Path(tmp)
         straight = root / "straight"
         t0 = time.perf_counter()
-        _rlgen(["train", args.config, *overrides, "--run-dir", str(straight)], root / "straight.log").wait()
+        _finish(_rlgen(["train", args.config, *overrides, "--run-dir", str(straight)], root / "straight.log"),
+                root / "straight.log", "the uninterrupted run")
         print(f"uninterrupted run: {time.perf_counter() - t0:.1f} s")
         rate = args.total_steps / max(json.loads((straight / "summary.json").read_text())["wall_time_s"], 1e-9)
 
@@ -67,7 +76,8 @@ def main() -> None:
         unit_s = args.checkpoint_every / rate  # about one training unit (and one checkpoint) apart
         stretch = args.total_steps / (args.kills + 1)
         targets = [int(rng.uniform(k, k + 1) * stretch) for k in range(args.kills)]
-        proc = _rlgen(["train", args.config, *overrides, "--run-dir", str(killed)], root / "killed-0.log")
+        log = root / "killed-0.log"  # the log of the process now running
+        proc = _rlgen(["train", args.config, *overrides, "--run-dir", str(killed)], log)
         survived, half_written, damaged, losses = 0, 0, 0, []
         for k, target in enumerate(targets, 1):
             during_write = k % 2 == 0
@@ -97,15 +107,16 @@ def main() -> None:
             log = root / f"killed-{k}.log"
             proc = _rlgen(["train", "--resume", str(killed)], log)
             resumed_at = _resumed_step(log, proc)
-            if resumed_at is None:
-                print(f"kill {k}: the resume failed:\n{log.read_text()[-2000:]}")
-                break
+            if resumed_at is None:  # it ended without resuming: its own error, or this one
+                _finish(proc, log, f"the resume after kill {k}")
+                raise RlgenError(f"the resume after kill {k} ended without resuming; its output ends:\n"
+                                 f"{log.read_text()[-2000:]}")
             survived += 1
             losses.append(max(0, logged - resumed_at))
             print(f"kill {k} ({'during a checkpoint write' if during_write else 'at a random moment'}"
                   f"{', left a half-written checkpoint' if left else ''}{', newest checkpoint then cut short' if cut else ''})"
                   f": logged up to step {logged:,}, resumed from {resumed_at:,}")
-        proc.wait()
+        _finish(proc, log, "the killed run's last process")
 
         a, b = checkpoint.load(straight), checkpoint.load(killed)
         diff = _differences({**a["experiment"], "rng": a["rng"]}, {**b["experiment"], "rng": b["rng"]}, True,
@@ -123,6 +134,12 @@ def main() -> None:
         print(f"final state equals the uninterrupted run's, bit for bit: {equal}"
               + (f" ({tensors} weight and optimizer tensors, envs, RNGs)" if tensors and not diff else ""))
         print(f"eval figures equal at every evaluation: {'yes' if same_evals else 'no'}")
+
+
+def _finish(proc: subprocess.Popen, log: Path, what: str) -> None:
+    """Wait for an `rlgen train` process; a failed one stops the benchmark with the end of its log
+    (the log is in a temporary folder, gone once the benchmark exits), an interrupted one as a signal would."""
+    benchkit.check_process(proc.wait(), log.read_text(), what)
 
 
 def _rlgen(args: list[str], log: Path) -> subprocess.Popen:
@@ -181,4 +198,4 @@ def _count_tensors(tree) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

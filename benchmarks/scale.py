@@ -42,6 +42,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/postgres.py (the throwaway server), tests/compare/toy.py (a null kind)
 
+import benchkit  # noqa: E402
 from rlgen.logging import console  # noqa: E402
 from rlgen.sweep import Sweep, SweepConfig  # noqa: E402
 from tests.compare.toy import Toy, load_toy, toy_config  # noqa: E402  (a kind that trains nothing)
@@ -78,8 +79,8 @@ def spread(url: str, workers: int, trials: int, steps: int) -> dict[str, Any]:
         errors = [p.communicate()[1] for p in procs]
         wall = time.perf_counter() - t0
         cpu = _children_cpu() - cpu0
-        if any(p.returncode for p in procs):
-            raise SystemExit(f"a worker failed:\n{next(e for p, e in zip(procs, errors) if p.returncode)[-3000:]}")
+        for i, (p, e) in enumerate(zip(procs, errors)):
+            benchkit.check_process(p.returncode, e, f"sweep worker {i + 1} of {workers}")
         study = optuna.load_study(study_name="scale", storage=url)
         done = [t for t in study.trials if t.state.name == "COMPLETE"]
         durations = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done]
@@ -137,11 +138,11 @@ def storage_only(url: str | None, trials: int, folder: Path) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workers", default="1,2,4")
-    p.add_argument("--trials", type=int, default=12)
-    p.add_argument("--steps", type=int, default=8192, help="PPO steps per trial")
-    p.add_argument("--null-trials", type=int, default=40)
+    p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--workers", type=benchkit.counts, default="1,2,4", help="worker counts to time, e.g. 1,2,4")
+    p.add_argument("--trials", type=benchkit.count, default=12)
+    p.add_argument("--steps", type=benchkit.count, default=8192, help="PPO steps per trial")
+    p.add_argument("--null-trials", type=benchkit.count, default=40)
     p.add_argument("--postgres", help="a server URL (default: a throwaway server started here)")
     args = p.parse_args()
 
@@ -155,7 +156,7 @@ def main() -> None:
         url = postgres.create_database(server, f"scale_{secrets.token_hex(3)}")
         out.print(f"PostgreSQL {url}; {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}; "
                   f"{args.trials} trials of {args.steps:,} PPO steps")
-        rows = [spread(url, int(w), args.trials, args.steps) for w in args.workers.split(",")]
+        rows = [spread(url, w, args.trials, args.steps) for w in args.workers]
         table = Table(title=f"{args.trials}-trial sweep, PPO CartPole {args.steps:,} steps a trial, PostgreSQL")
         for col in ("workers", "wall (s)", "speed-up", "worker-s / trial", "mean trial (s)", "CPU s / trial",
                     "cores used", "trials", "workers used"):
@@ -188,4 +189,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -24,6 +24,7 @@ import json
 import time
 from pathlib import Path
 
+import benchkit
 import numpy as np
 import torch
 from rich.console import Console
@@ -33,15 +34,15 @@ from rlgen import api
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment, versus
 from rlgen.agents.selfplay.play import restore
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from rlgen.seeds import parse_seeds, train_seeds
+from rlgen.seeds import train_seeds
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+TRAINING = ["logging.wandb.mode=disabled", "train.progress=false"]
 console = Console(width=150)
 
 
 def train(config: str, overrides: list[str]) -> Path:
-    overrides = ["logging.wandb.mode=disabled", "train.progress=false", *overrides]
-    return api.train(CONFIGS / f"{config}.yaml", overrides).run_dir
+    return benchkit.finished(api.train(CONFIGS / f"{config}.yaml", [*TRAINING, *overrides])).run_dir
 
 
 def seat_games(exp: SelfPlayExperiment, name: str, per_seat: int) -> dict[str, float]:
@@ -143,22 +144,26 @@ def per_seed(config: str, seeds: list[int], overrides: list[str], parallel: int,
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", nargs="*", default=None, help="finished run directories to measure (no training)")
+    p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", nargs="*", type=benchkit.directory, default=None,
+                   help="finished run directories to measure (no training)")
     p.add_argument("--configs", nargs="*", default=["selfplay_tictactoe", "selfplay_connect_four"])
-    p.add_argument("--per-seat", type=int, default=500, help="games per seat against each reference")
-    p.add_argument("--games-per-pair", type=int, default=20, help="round-robin games per pair of snapshots")
-    p.add_argument("--seeds", help="train each config once per seed (0,1,2 or 100-104) and print a per-seed table")
-    p.add_argument("--parallel", type=int, default=1, help="with --seeds: runs at a time, one process each")
+    p.add_argument("--per-seat", type=benchkit.count, default=500, help="games per seat against each reference")
+    p.add_argument("--games-per-pair", type=benchkit.count, default=20, help="round-robin games per pair of snapshots")
+    p.add_argument("--seeds", type=benchkit.seeds,
+                   help="train each config once per seed (0,1,2 or 100-104) and print a per-seed table")
+    p.add_argument("--parallel", type=benchkit.count, default=1, help="with --seeds: runs at a time, one process each")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. seed=1")
     args = p.parse_args()
     # `--configs NAME key=value` would read the overrides as config names: split them back out
     args.overrides += [c for c in args.configs if "=" in c]
     args.configs = [c for c in args.configs if "=" not in c]
+    for config in ([] if args.run and not args.seeds else args.configs):  # every name and override, before a run
+        api.load_config(CONFIGS / f"{config}.yaml", [*TRAINING, *args.overrides])
     torch.set_num_threads(1)
     if args.seeds:
         for config in args.configs:
-            per_seed(config, parse_seeds(args.seeds), args.overrides, args.parallel, args.per_seat)
+            per_seed(config, args.seeds, args.overrides, args.parallel, args.per_seat)
         return
     runs = [Path(r) for r in args.run] if args.run else []
     for config in ([] if args.run else args.configs):
@@ -170,4 +175,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
+import benchkit
 import numpy as np
 import torch
 from rich.console import Console
@@ -32,6 +34,7 @@ from rlgen.envs.games.teams import play_team_episodes
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "teams_simple_tag.yaml"
 SEED = 10_000  # episode seeds SEED + i, the same in every matchup
+TRAINING = ["logging.wandb.mode=disabled", "train.progress=false"]
 console = Console(width=150)
 
 # (row label, predators, prey): "trained" is the run's side, "trained~" the same sampling
@@ -52,7 +55,7 @@ MATCHUPS += [tuple(x.replace("trained", "trained~") for x in row) for row in MAT
 
 def train(seed: int, overrides: list[str]) -> tuple[Path, float]:
     t0 = time.perf_counter()
-    run = api.train(CONFIG, ["logging.wandb.mode=disabled", "train.progress=false", f"seed={seed}", *overrides])
+    run = benchkit.finished(api.train(CONFIG, [*TRAINING, f"seed={seed}", *overrides]))
     return run.run_dir, time.perf_counter() - t0
 
 
@@ -105,24 +108,36 @@ def report(measured: dict[int | str, dict], times: dict, episodes: int, games_pe
             console.print(f"  seed {k} {side}: {line}")
 
 
+def checkpoint(text: str) -> str:
+    """--checkpoint: checked before the first seed trains (load_run would refuse it only after)."""
+    if not re.fullmatch(r"best|latest|step_\d+", text):
+        raise argparse.ArgumentTypeError(f"expected latest, best or step_N, not {text!r}")
+    return text
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", default="0,1,2", help="training seeds, comma-separated (reported: 0,1,2)")
-    p.add_argument("--run", nargs="*", default=None, help="finished run directories to measure (no training)")
-    p.add_argument("--episodes", type=int, default=200, help="episodes per matchup")
-    p.add_argument("--games-per-pair", type=int, default=20, help="round-robin episodes per pair of players")
-    p.add_argument("--checkpoint", default="latest", help="latest (the sides as training left them; the default) | "
-                   "best (by the config's early-stop metric, the predators against random prey alone) | step_N")
+    p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=benchkit.seeds, default="0,1,2",
+                   help="training seeds, e.g. 0,1,2 or 0-2 (reported: 0,1,2)")
+    p.add_argument("--run", nargs="*", type=benchkit.directory, default=None,
+                   help="finished run directories to measure (no training)")
+    p.add_argument("--episodes", type=benchkit.count, default=200, help="episodes per matchup")
+    p.add_argument("--games-per-pair", type=benchkit.count, default=20, help="round-robin episodes per pair of players")
+    p.add_argument("--checkpoint", type=checkpoint, default="latest",
+                   help="latest (the sides as training left them; the default) | best (by the config's early-stop "
+                        "metric, the predators against random prey alone) | step_N")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. train.total_steps=400000")
     args = p.parse_args()
+    if not args.run:
+        api.load_config(CONFIG, [*TRAINING, *args.overrides])  # every override checked before the first run
     torch.set_num_threads(1)
     measured, times = {}, {}
     if args.run:
         for run_dir in map(Path, args.run):
             measured[run_dir.name] = measure(run_dir, args.episodes, args.games_per_pair, args.checkpoint)
     else:
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in args.seeds:
             run_dir, times[seed] = train(seed, args.overrides)
             console.print(f"seed {seed}: trained in {times[seed]:.0f} s (evaluations included) -> {run_dir}")
             measured[seed] = measure(run_dir, args.episodes, args.games_per_pair, args.checkpoint)
@@ -137,4 +152,4 @@ def save(path: Path, measured: dict, times: dict) -> None:
     path.write_text(json.dumps({str(k): {**v, "time_s": times.get(k)} for k, v in measured.items()}, indent=1))
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -37,6 +37,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import benchkit
 import gymnasium as gym
 import numpy as np
 import torch
@@ -67,8 +68,8 @@ def pretrain(game: str, args: argparse.Namespace, tmp: Path) -> dict[str, tuple[
     for key, config, steps in (("AE", "autoencoder_minatar_breakout", args.ae_steps),
                                ("GAN", "gan_minatar_breakout", args.gan_steps)):
         t0 = time.perf_counter()
-        run = train(config, [*QUIET, f"logging.dir={tmp}", f"data.kwargs.env_id={env_id(game)}",
-                             f"train.total_steps={steps}", f"train.eval_every={steps}", "seed=0"])
+        run = benchkit.finished(train(config, [*QUIET, f"logging.dir={tmp}", f"data.kwargs.env_id={env_id(game)}",
+                                               f"train.total_steps={steps}", f"train.eval_every={steps}", "seed=0"]))
         out[key] = (run.run_dir, time.perf_counter() - t0)
     return out
 
@@ -80,7 +81,7 @@ def ppo(game: str, arm: str, seed: int, pre: dict[str, tuple[Path, float]], args
     overrides = [*QUIET, f"logging.dir={tmp}", f"env.id={env_id(game)}", f"seed={seed}",
                  f"train.total_steps={args.steps}", f"train.eval_every={args.eval_every}",
                  *(f"agent.policy.backbone.{o}" for o in init)]
-    summary = train("ppo_minatar_breakout", overrides).summary
+    summary = benchkit.finished(train("ppo_minatar_breakout", overrides)).summary
     curve = _evals(Path(summary["run_dir"]))
     reached = next(((step, wall) for step, ret, wall in curve if ret >= threshold), None)
     return {"final": curve[-1][1], "best": max(r for _, r, _ in curve), "reached": reached,
@@ -123,8 +124,9 @@ def speed(game: str, steps: int, tmp: Path) -> dict[str, float]:
           "clip_range": 0.2, "max_grad_norm": 0.5, "learning_rate": 5e-4}
     cnn = {"type": "cnn", "channels": [16], "kernels": [3], "strides": [1], "hidden": 128}
     out = {}
-    summary = train("ppo_minatar_breakout", [*QUIET, f"logging.dir={tmp}", f"env.id={env_id(game)}",
-                                             f"train.total_steps={steps + 1024}", f"train.eval_every={10 * steps}"]).summary
+    summary = benchkit.finished(train("ppo_minatar_breakout", [
+        *QUIET, f"logging.dir={tmp}", f"env.id={env_id(game)}", f"train.total_steps={steps + 1024}",
+        f"train.eval_every={10 * steps}"])).summary
     out["rlgen (10x10x4, rlgen cnn)"] = _training_rate(Path(summary["run_dir"]))
     setups = {
         "sb3 + rlgen cnn (10x10x4)": (dict(features_extractor_class=BackboneExtractor,
@@ -180,15 +182,17 @@ def table(game: str, results: dict[str, list[dict[str, Any]]], pre: dict[str, tu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--games", nargs="+", default=["Breakout", "SpaceInvaders"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=150_000, help="PPO env steps per run")
-    parser.add_argument("--eval-every", type=int, default=15_000)
-    parser.add_argument("--ae-steps", type=int, default=1000, help="autoencoder gradient steps (batch 128)")
-    parser.add_argument("--gan-steps", type=int, default=1000, help="GAN generator steps (batch 128)")
-    parser.add_argument("--speed-steps", type=int, default=20_480, help="steps timed per setup in the speed part")
-    parser.add_argument("--speed-game", default="Breakout", help="the game of the speed part")
+    parser = benchkit.Parser(description=__doc__.split("\n")[0])
+    parser.add_argument("--games", nargs="+", default=["Breakout", "SpaceInvaders"], choices=list(THRESHOLDS),
+                        help="MinAtar games")
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=benchkit.count, default=150_000, help="PPO env steps per run")
+    parser.add_argument("--eval-every", type=benchkit.count, default=15_000)
+    parser.add_argument("--ae-steps", type=benchkit.count, default=1000, help="autoencoder gradient steps (batch 128)")
+    parser.add_argument("--gan-steps", type=benchkit.count, default=1000, help="GAN generator steps (batch 128)")
+    parser.add_argument("--speed-steps", type=benchkit.count, default=20_480,
+                        help="steps timed per setup in the speed part")
+    parser.add_argument("--speed-game", default="Breakout", choices=list(THRESHOLDS), help="the game of the speed part")
     args = parser.parse_args()
     console = Console(width=150)
     t_start = time.perf_counter()
@@ -219,4 +223,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

@@ -22,8 +22,10 @@ import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+import benchkit
 import rlgen
 from rlgen.agents.rl import zoo
+from rlgen.errors import RlgenError
 
 # rl-baselines3-zoo benchmark.md: (mean_reward, n_timesteps) of its trained agent
 PUBLISHED = {
@@ -42,29 +44,45 @@ DEFAULT = ["ppo/CartPole-v1", "a2c/CartPole-v1@0.2", "dqn/CartPole-v1", "td3/Pen
 QUIET = ["logging.wandb.mode=disabled", "logging.console=false", "train.progress=false"]
 
 
-def run_one(spec: str, seed: int, eval_episodes: int, root: Path) -> dict:
-    ref, _, fraction_text = spec.partition("@")
-    algo, env_id = zoo.parse_ref(ref)
-    fraction = float(fraction_text or 1.0)
+def zoo_spec(text: str) -> tuple[str, str, str, float]:
+    """--configs ALGO/ENV[@FRACTION] -> (the text, algo, env id, fraction of rl-zoo3's budget)."""
+    ref, at, fraction_text = text.partition("@")
+    try:
+        algo, env_id = zoo.parse_ref(ref)
+    except RlgenError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    try:
+        fraction = benchkit.fraction(fraction_text) if at else 1.0
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the budget after @ is a fraction of rl-zoo3's in (0, 1], "
+                                         f"e.g. {ref}@0.5") from None
+    return text, algo, env_id, fraction
+
+
+def run_one(spec: tuple[str, str, str, float], seed: int, eval_episodes: int, root: Path) -> dict:
+    text, algo, env_id, fraction = spec
     conversion = zoo.convert(algo, env_id)
     budget = conversion.config["train"]["total_steps"]
     steps = int(budget * fraction)
     overrides = [*QUIET, f"seed={seed}", f"logging.dir={root}", f"train.total_steps={steps}",
                  f"train.eval_every={max(steps // 5, 1)}", f"train.eval_episodes={eval_episodes}"]
     t0 = time.perf_counter()
-    run = rlgen.train(conversion.config, overrides)
-    return {"spec": spec, "algo": algo, "env": env_id, "seed": seed, "steps": steps, "budget": budget,
+    run = benchkit.finished(rlgen.train(conversion.config, overrides))
+    return {"spec": text, "algo": algo, "env": env_id, "seed": seed, "steps": steps, "budget": budget,
             "final": run.summary["final"]["eval/return_mean"], "best": run.summary["best"]["value"],
             "best_step": run.summary["best"]["global_step"], "seconds": time.perf_counter() - t0,
             "unsupported": conversion.unsupported}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--configs", nargs="+", default=DEFAULT, metavar="ALGO/ENV[@FRACTION]")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser = benchkit.Parser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configs", nargs="+", type=zoo_spec, default=[zoo_spec(s) for s in DEFAULT],
+                        metavar="ALGO/ENV[@FRACTION]")
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1])
+    parser.add_argument("--eval-episodes", type=benchkit.count, default=20)
     args = parser.parse_args()
+    for _, algo, env_id, _ in args.configs:  # an algorithm or env rl-zoo3 or gymnasium lacks: refused before a run
+        rlgen.load_config(zoo.convert(algo, env_id).config, QUIET)
     print(f"rl-zoo3 {zoo.zoo_version()} hyperparameters converted by rlgen; final eval: {args.eval_episodes} "
           f"deterministic episodes; seeds {args.seeds}; 1 torch thread")
     header = (f"{'config':<26} {'steps':>9} {'of zoo':>7} | {'final, per seed':<17} {'mean':>7} | "
@@ -79,7 +97,7 @@ def main() -> None:
             published, at = PUBLISHED.get((r0["algo"], r0["env"]), (float("nan"), 0))
             seeds = ", ".join(f"{v:.1f}" for v in finals)
             bests = ", ".join(f"{r['best']:.1f} ({r['best_step']:,})" for r in results)
-            print(f"{spec:<26} {r0['steps']:>9,} {r0['steps'] / r0['budget']:>6.0%} | {seeds:<17} "
+            print(f"{r0['spec']:<26} {r0['steps']:>9,} {r0['steps'] / r0['budget']:>6.0%} | {seeds:<17} "
                   f"{statistics.mean(finals):>7.1f} | {bests:<32} | {published:>8.1f} {_short(at):>5} | "
                   f"{statistics.mean(r['seconds'] for r in results):>6.0f}", flush=True)
             for item in r0["unsupported"]:
@@ -91,4 +109,4 @@ def _short(n: int) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    benchkit.main(main)

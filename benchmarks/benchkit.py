@@ -1,0 +1,159 @@
+"""What every benchmark script shares: its argument parser and argument types, the check that an
+rlgen run it started ran to its end, and how the script ends.
+
+The scripts run as `python benchmarks/NAME.py`, which puts this folder first on `sys.path`, so
+`import benchkit` finds this file (tests/bench.py puts it there for the tests that load a script).
+
+Why: `rlgen.train` returns normally after Ctrl-C or SIGTERM (the run ends "interrupted", with
+`Run.exit_code` 130 / 143), so a script that only reads the summary would score a run cut short as
+a result and go on to its next arm. `finished` stops the script instead, as rlgen's own command
+line stops: `main` turns that, and every `RlgenError` (a bad config name, an override rlgen
+refuses, a run that failed), into one line and rlgen's exit codes (2; 128 + the signal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping, NoReturn, Sequence
+
+from rlgen.cli_parser import _positive, _seed
+from rlgen.config import device_problem
+from rlgen.errors import Interrupted, RlgenError
+from rlgen.seeds import parse_seeds
+
+ENDED = ("completed", "stopped_early")  # a run that ran to its end: its figures are a result
+TAIL_LINES = 20  # of a failed child process's output, shown in its error
+
+
+# --- a run's end ----------------------------------------------------------------------------------
+
+
+def finished(run: Any, ended: Sequence[str] = ENDED) -> Any:
+    """`run` (an `rlgen.train` result), when it ran to its end; see `check_ended`."""
+    check_ended(run.summary, run.exit_code, run.run_dir, ended)
+    return run
+
+
+def check_ended(summary: Mapping[str, Any] | None, exit_code: int, run_dir: Path | str,
+                ended: Sequence[str] = ENDED) -> Mapping[str, Any]:
+    """The summary of a run that ran to its end. A run stopped by a signal (`exit_code` 128 + N;
+    also one whose last evaluation ended it while the signal came) raises `Interrupted(N)`: the
+    user asked the benchmark to stop. Any other status than `ended` is an error: not a result."""
+    if exit_code:  # its directory is mostly a temporary folder's, gone when the script ends: no resume hint
+        raise Interrupted(exit_code - 128 if exit_code > 128 else signal.SIGINT)
+    status = (summary or {}).get("status")
+    if status not in ended:
+        raise RlgenError(f"run {run_dir} ended {status!r}, not {' or '.join(ended)}: its figures are no result")
+    return summary
+
+
+def check_process(returncode: int, output: str, what: str) -> None:
+    """A child `rlgen` (or other) process that ended: nothing when it succeeded; one stopped by a
+    signal (exit 130 / 143 after its checkpoint, or killed: -N) raises `Interrupted`; a failure
+    raises an `RlgenError` holding the last lines of its output, which say why."""
+    if returncode == 0:
+        return
+    signum = -returncode if returncode < 0 else returncode - 128 if returncode in (130, 143) else None
+    if signum in (signal.SIGINT, signal.SIGTERM):
+        raise Interrupted(signum)
+    tail = "\n".join(f"  {line}" for line in output.rstrip().splitlines()[-TAIL_LINES:])
+    raise RlgenError(f"{what} failed (exit code {returncode}); its output ends:\n{tail}")
+
+
+# --- how a script ends ------------------------------------------------------------------------------
+
+
+def main(script_main: Callable[[], int | None]) -> NoReturn:
+    """Run a script's `main` and exit with its return value (None: 0). An `RlgenError` is one
+    `error:` line and exit 2, as rlgen's command line prints it; Ctrl-C or SIGTERM (during a run,
+    after its checkpoint; elsewhere at once) exits 128 + the signal, temporary folders removed."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)  # default SIGTERM skips `finally` blocks
+    try:
+        code = script_main()
+    except RlgenError as e:
+        print(f"error: {e}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt as e:
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"{signal.Signals(signum).name}: the benchmark stopped; a run cut short is no result, and none is "
+              "reported", file=sys.stderr)
+        code = 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.exit(code or 0)
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signum)
+
+
+# --- arguments --------------------------------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one `error:` line and exit 2, like rlgen's own (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see `{self.prog} -h`)", file=sys.stderr)
+        sys.exit(2)
+
+
+# a count (steps, episodes, workers: 1 to rlgen's MAX_COUNT; 0 would silently mean a default or
+# nothing) and a seed, read as rlgen's own command line reads them
+count, seed = _positive, _seed
+
+
+def seeds(text: str) -> list[int]:
+    """Seeds as rlgen's `--seeds` reads them: `0,1,2`, `100-104`, or both mixed."""
+    try:
+        return parse_seeds(text)
+    except RlgenError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--seeds {text!r}: ")) from None
+
+
+def counts(text: str) -> list[int]:
+    """Comma-separated whole numbers >= 1, e.g. worker counts `1,2,4`."""
+    try:
+        return [count(part) for part in text.split(",")]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1 separated by commas, like 1,2,4, "
+                                         f"not {text!r}") from None
+
+
+def positive(text: str) -> float:
+    """A real number > 0 (a scale, a ratio)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A share of something, in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], not {text!r}")
+    return value
+
+
+def directory(text: str) -> Path:
+    """A directory that exists (a run directory to measure): a typo is refused before any work."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such directory")
+    return Path(text)
+
+
+def device(text: str) -> str:
+    """A device name as rlgen's configs take it: auto, cpu, mps, cuda or cuda:N."""
+    if (problem := device_problem(text)) is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
