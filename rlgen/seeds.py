@@ -27,7 +27,7 @@ from rich.markup import escape
 
 from rlgen import rundir, summary_file
 from rlgen.config import MAX_SEED, ExperimentConfig
-from rlgen.errors import RlgenError, shell_line
+from rlgen.errors import Interrupted, RlgenError, shell_line
 from rlgen.logging import console
 
 if TYPE_CHECKING:
@@ -113,12 +113,15 @@ def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, E
 
 def train_seeds(config: str, overrides: Sequence[str], seeds: Sequence[int], parallel: int = 1) -> list[Path]:
     """`rlgen train CONFIG --seeds ... --parallel N` for scripts (the benchmarks): the run
-    directories, in the order of `seeds`; a seed that failed or was interrupted is an error."""
+    directories, in the order of `seeds`; a seed that failed is an error, one stopped by Ctrl-C or
+    SIGTERM raises `Interrupted` (exit 130 / 143 for a script, as for `rlgen train`)."""
     from rlgen.api import load_config
 
     refuse_torchrun()
     cfgs = {s: load_config(config, [*overrides, f"seed={s}"]) for s in seeds}  # every problem first
     results = run_in_processes(config, list(overrides), cfgs, parallel)
+    if stopped := [r.exit_code - 128 for r in results if r.exit_code in (128 + signal.SIGINT, 128 + signal.SIGTERM)]:
+        raise Interrupted(stopped[0])  # Ctrl-C / SIGTERM: the caller was asked to stop, as `rlgen train` is
     if bad := [r.seed for r in results if r.exit_code] + [s for s in seeds if s not in {r.seed for r in results}]:
         raise RlgenError(f"{config}: seed(s) {', '.join(map(str, bad))} did not finish; their output is above")
     return [r.run_dir for r in results]

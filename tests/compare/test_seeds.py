@@ -75,6 +75,18 @@ def test_train_seeds_gives_the_run_directories_in_seed_order(tmp_path):
         train_seeds("ppo_cartpole", [*overrides, "env.kwargs={bogus: 1}"], [0])
 
 
+def test_train_seeds_stopped_by_a_signal_is_an_interruption_not_an_error(monkeypatch):
+    """A benchmark's Ctrl-C during its seeds ended as "seed(s) ... did not finish", exit 2."""
+    from rlgen import seeds
+    from rlgen.errors import Interrupted
+
+    monkeypatch.setattr(seeds, "run_in_processes", lambda config, overrides, cfgs, parallel: [
+        seeds.SeedResult(0, 0, Path("a"), ""), seeds.SeedResult(1, 143, Path("b"), "")])
+    with pytest.raises(Interrupted) as info:
+        seeds.train_seeds("ppo_cartpole", [], [0, 1])
+    assert info.value.signum == 15
+
+
 def test_seeds_check_every_config_first(tmp_path, capsys):
     assert main(["train", "ppo_cartpole", "--seeds", "0,1", f"logging.dir={tmp_path}", "optim.lr=-1"]) == 2
     assert "optim.lr" in capsys.readouterr().err
