@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, NoReturn, Sequence
 
-from rlgen.cli_parser import _positive, _seed
+from rlgen.cli_parser import _seed, _whole
 from rlgen.config import device_problem
 from rlgen.errors import Interrupted, RlgenError
 from rlgen.seeds import parse_seeds
@@ -101,9 +101,16 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-# a count (steps, episodes, workers: 1 to rlgen's MAX_COUNT; 0 would silently mean a default or
-# nothing) and a seed, read as rlgen's own command line reads them
-count, seed = _positive, _seed
+def count(text: str) -> int:
+    """A whole number >= 1 (steps, episodes, workers): 0 would silently mean a default or nothing.
+    Unbounded, unlike rlgen's command-line counts: a step budget may well pass a million."""
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+seed = _seed  # a seed as rlgen's own command line reads one
 
 
 def seeds(text: str) -> list[int]:

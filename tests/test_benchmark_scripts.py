@@ -142,3 +142,9 @@ def test_steps_to_solve_count_only_solved_runs(capsys):
     assert "50,500" not in steps_row and "unsolved" in steps_row and "850" in steps_row
     solved_row = next(line for line in out.splitlines() if "seeds solved" in line)
     assert "1 of 2" in solved_row and "2 of 2" in solved_row
+
+
+def test_a_step_budget_may_pass_a_million():
+    import benchkit
+
+    assert benchkit.count("2500000") == 2_500_000
