@@ -130,26 +130,25 @@ def counts(text: str) -> list[int]:
                                          f"not {text!r}") from None
 
 
-def positive(text: str) -> float:
-    """A real number > 0 (a scale, a ratio)."""
+def _real(text: str, fits: Callable[[float], bool], what: str) -> float:
+    """`text` as a real number that `fits`, else argparse's one-line error expecting `what`."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text!r}")
+    if not fits(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}")
     return value
+
+
+def positive(text: str) -> float:
+    """A real number > 0 (a scale, a ratio)."""
+    return _real(text, lambda v: 0 < v < float("inf"), "a number > 0")
 
 
 def fraction(text: str) -> float:
     """A share of something, in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], not {text!r}")
-    return value
+    return _real(text, lambda v: 0 < v <= 1, "a fraction in (0, 1]")
 
 
 def directory(text: str) -> Path:

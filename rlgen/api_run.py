@@ -236,6 +236,7 @@ class CheckedAgent:
     def __init__(self, agent: Any, observation_space: Any):
         self.agent = agent
         self.observation_space = observation_space
+        self._signature = inspect.signature(agent.predict)  # read once: predict runs at every step
 
     def predict(self, obs: Any, *args: Any, **kwargs: Any) -> Any:
         """The agent's action for one observation of the env (as `env.step` takes it). Its other
@@ -243,7 +244,7 @@ class CheckedAgent:
         "false")`): `deterministic` is True or False, `reward` a finite number."""
         if (problem := observation_problem(self.observation_space, obs)) is not None:
             raise RlgenError(f"predict: {problem}")
-        signature = inspect.signature(self.agent.predict)
+        signature = self._signature
         try:
             given = signature.bind(obs, *args, **kwargs)
         except TypeError as e:
