@@ -138,11 +138,11 @@ def claim(path: Path) -> Path:
         path.mkdir()
     except FileExistsError:
         if not path.is_dir():
-            raise RlgenError(f"--run-dir {path} is a file, not a directory") from None
+            raise RlgenError(f"the run directory {path} is a file, not a directory") from None
         if any(p.name != LOCK for p in path.iterdir()):
             resume = (f", or continue that run with `{shell_line('rlgen', 'train', '--resume', path)}` (from Python: "
                       f"rlgen.train(resume={str(path)!r}))") if (path / "config.yaml").is_file() else ""
-            raise RlgenError(f"--run-dir {path} already holds files{' (a run)' if resume else ''}: give a new or "
+            raise RlgenError(f"the run directory {path} already holds files{' (a run)' if resume else ''}: give a new or "
                              f"empty directory{resume}") from None
         check_links(path)  # its .lock: a link out would be created and locked where it points
     except OSError as e:

@@ -328,6 +328,7 @@ def test_a_run_dir_that_holds_no_run_is_not_offered_to_resume(tmp_path):
         Runner(cfg, ToyExperiment(cfg), run_dir=folder).run()
     assert "already holds files: give a new or empty directory" in str(refused.value)
     assert "--resume" not in str(refused.value)
+    assert "--run-dir" not in str(refused.value)  # said from Python too: the CLI's option is not named
     first = Runner(cfg, ToyExperiment(cfg))
     first.run()
     with pytest.raises(RlgenError, match=r"already holds files \(a run\): .* continue that run with `rlgen train --resume"):
