@@ -88,13 +88,17 @@ class MinariFormat:
         for ours, theirs in _MINARI_SCORES.items():
             if meta.get(theirs) is not None:
                 metadata[ours] = float(meta[theirs])  # a number: `minari_metadata` checked it
+        columns = {key: np.concatenate([np.asarray(getattr(ep, key)) for ep in episodes])
+                   for key in ("rewards", "terminations", "truncations")}
+        if problem := next(filter(None, (_values_problem(v, k) for k, v in columns.items())), None):
+            raise RlgenError(f"Minari dataset {path}: {problem}")
         return Demos(
             observations=np.concatenate([np.asarray(ep.observations)[:-1] for ep in episodes]),
             actions=np.concatenate([np.asarray(ep.actions) for ep in episodes]),
             next_observations=np.concatenate([np.asarray(ep.observations)[1:] for ep in episodes]),
-            rewards=np.concatenate([np.asarray(ep.rewards, np.float64) for ep in episodes]),
-            terminations=np.concatenate([np.asarray(ep.terminations, bool) for ep in episodes]),
-            truncations=np.concatenate([np.asarray(ep.truncations, bool) for ep in episodes]),
+            rewards=columns["rewards"].astype(np.float64),
+            terminations=columns["terminations"].astype(bool),
+            truncations=columns["truncations"].astype(bool),
             lengths=np.array([len(ep.actions) for ep in episodes], np.int64),
             metadata=metadata,
         )
@@ -381,4 +385,22 @@ def _rows_problem(arrays: dict[str, np.ndarray], per_row: list[str]) -> str | No
         if arrays[key].shape not in ((n,), (n, 1)):
             return (f"'{key}' has shape {arrays[key].shape}, but there are {n} observations; it needs one value "
                     f"per transition, shape ({n},)")
+        if problem := _values_problem(arrays[key].reshape(n), key):
+            return problem
     return None
+
+
+def _values_problem(values: np.ndarray, key: str) -> str | None:
+    """What keeps one value per transition from being read as rlgen reads it: rewards that are not
+    finite real numbers (an expert return made of them is nan, as is every expert ratio), or episode
+    flags that are neither booleans nor 0/1 (a cast would read any non-zero value, or text, as an end)."""
+    wanted = "number" if key == "rewards" else "boolean"
+    if values.dtype.kind not in "biuf":
+        what = {"S": "bytes", "U": "text", "c": "complex", "O": "Python object"}.get(values.dtype.kind, str(values.dtype))
+        return f"'{key}' holds {what} values, not numbers; it needs one {wanted} per transition"
+    odd = ~np.isfinite(values) if key == "rewards" else ~np.isin(values, (0, 1))
+    if not odd.any():
+        return None
+    row = int(np.flatnonzero(odd)[0])
+    need = "rewards must be finite numbers" if key == "rewards" else "episode flags are booleans (or 0 and 1)"
+    return f"'{key}' holds {values[row]} at row {row} ({int(odd.sum())} such rows); {need}"

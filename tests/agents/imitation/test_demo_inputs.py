@@ -85,6 +85,26 @@ class _Reader:
         return self.made()
 
 
+@pytest.mark.parametrize("key, value, says", [
+    ("rewards", np.array(["a"] * EPISODES * LENGTH), "'rewards' holds text values, not numbers"),
+    ("rewards", np.r_[np.ones(7), np.inf, np.ones(2)], "'rewards' holds inf at row 7 (1 such rows); rewards must be finite"),
+    ("terminations", np.full(EPISODES * LENGTH, 0.5), "'terminations' holds 0.5 at row 0 (10 such rows); episode flags "
+                                                      "are booleans (or 0 and 1)"),
+    ("truncations", np.array(["no"] * EPISODES * LENGTH), "'truncations' holds text values, not numbers"),
+])
+def test_npz_rewards_and_flags_that_are_not_numbers_name_the_file_and_key(tmp_path, key, value, says):
+    """Before, text rewards were a ValueError traceback, and flags of 0.5 or text read as episode ends."""
+    path = _npz(tmp_path, **{key: value})
+    with pytest.raises(RlgenError) as e:
+        read_demos(path)
+    _one_line(e, path, says)
+
+
+def test_npz_flags_of_zero_and_one_are_read_as_booleans(tmp_path):
+    ends = np.tile(np.r_[np.zeros(LENGTH - 1), 1.0], EPISODES)  # D4RL writes float 0/1 flags
+    assert read_demos(_npz(tmp_path, terminations=ends)).n_episodes == EPISODES
+
+
 def _uneven() -> Demos:
     return Demos(np.zeros((3, 4)), np.zeros(2), np.zeros((3, 4)), np.zeros(3), np.zeros(3, bool), np.zeros(3, bool),
                  np.array([3]))
@@ -119,13 +139,15 @@ def minari(tmp_path, monkeypatch):
     return module
 
 
-def _minari_dataset(minari, dataset_id, env, episodes) -> str:
+def _minari_dataset(minari, dataset_id, env, episodes, rewards=None, terminations=None) -> str:
     """A Minari dataset made by Minari from `episodes` [(observations, actions)], every episode ending
-    in termination; returns its id."""
+    in termination (or with `terminations`) and rewarded 1 a step (or `rewards`); returns its id."""
     from minari.data_collector import EpisodeBuffer
 
-    buffers = [EpisodeBuffer(id=i, observations=obs, actions=act, rewards=[1.0] * len(act),
-                             terminations=[False] * (len(act) - 1) + [True], truncations=[False] * len(act))
+    buffers = [EpisodeBuffer(id=i, observations=obs, actions=act,
+                             rewards=[1.0] * len(act) if rewards is None else rewards,
+                             terminations=[False] * (len(act) - 1) + [True] if terminations is None else terminations,
+                             truncations=[False] * len(act))
                for i, (obs, act) in enumerate(episodes)]
     minari.create_dataset_from_buffers(dataset_id, buffers, env=env, eval_env=env, algorithm_name="hand",
                                        author="rlgen", author_email="rlgen@example.com", code_permalink="none",
@@ -153,6 +175,20 @@ def test_a_minari_episode_without_its_final_observation_names_the_dataset_and_ep
         read_demos(dataset_id)
     _one_line(e, dataset_id, f"episode 0 has {LENGTH} actions but {LENGTH} observations",
               "one more observation than actions (the final one)")
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"rewards": np.array([b"a"] * LENGTH)}, "'rewards' holds bytes values, not numbers; it needs one number per"),
+    ({"rewards": np.full(LENGTH, np.nan)}, "'rewards' holds nan at row 0 (10 such rows); rewards must be finite"),
+    ({"terminations": np.array([b"x"] * LENGTH)}, "'terminations' holds bytes values, not numbers; it needs one boolean"),
+])
+def test_minari_rewards_and_flags_that_are_not_numbers_name_the_dataset_and_the_field(minari, changes, says):
+    """Read as they were, text rewards were a ValueError traceback (leaving a run directory behind),
+    nan ones trained on with a nan expert return, and text flags read as episode ends."""
+    dataset_id = _minari_dataset(minari, "test/values-v0", "CartPole-v1", _cartpole_rows(), **changes)
+    with pytest.raises(RlgenError) as e:
+        read_demos(dataset_id)
+    _one_line(e, dataset_id, says)
 
 
 @pytest.mark.parametrize("field, value, says", [
