@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, NoReturn, Sequence
@@ -26,6 +27,7 @@ from rlgen.seeds import parse_seeds
 
 ENDED = ("completed", "stopped_early")  # a run that ran to its end: its figures are a result
 TAIL_LINES = 20  # of a failed child process's output, shown in its error
+_children: list[subprocess.Popen] = []  # started by `spawn`: a signal to the script is passed on to the live ones
 
 
 # --- a run's end ----------------------------------------------------------------------------------
@@ -50,6 +52,16 @@ def check_ended(summary: Mapping[str, Any] | None, exit_code: int, run_dir: Path
     return summary
 
 
+def spawn(cmd: Sequence[str], **popen: Any) -> subprocess.Popen:
+    """A child process (an `rlgen` command) in a session of its own, as `rlgen train --seeds` starts
+    its seeds: a terminal's Ctrl-C reaches only the script, which passes it on exactly once and waits
+    for the child's checkpoint (`main`) before the script's temporary folders, the child's run
+    directory among them, are removed. Before, the cleanup raced the child's last checkpoint."""
+    proc = subprocess.Popen(cmd, start_new_session=True, **popen)
+    _children.append(proc)
+    return proc
+
+
 def check_process(returncode: int, output: str, what: str) -> None:
     """A child `rlgen` (or other) process that ended: nothing when it succeeded; one stopped by a
     signal (exit 130 / 143 after its checkpoint, or killed: -N) raises `Interrupted`; a failure
@@ -70,7 +82,8 @@ def main(script_main: Callable[[], int | None]) -> NoReturn:
     """Run a script's `main` and exit with its return value (None: 0). An `RlgenError` is one
     `error:` line and exit 2, as rlgen's command line prints it; Ctrl-C or SIGTERM (during a run,
     after its checkpoint; elsewhere at once) exits 128 + the signal, temporary folders removed."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)  # default SIGTERM skips `finally` blocks
+    # default SIGTERM skips `finally` blocks; both pass the signal on to the children first
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = script_main()
     except RlgenError as e:
@@ -82,11 +95,20 @@ def main(script_main: Callable[[], int | None]) -> NoReturn:
               "reported", file=sys.stderr)
         code = 128 + signum
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     sys.exit(code or 0)
 
 
 def _raise_interrupted(signum: int, frame: Any) -> None:
+    """Outside an in-process run (which takes the signals while it trains): the live children get
+    the signal and are waited for (a second Ctrl-C, arriving here again, passes on a second, which
+    aborts them), then the script stops."""
+    live = [p for p in _children if p.poll() is None]
+    for proc in live:
+        proc.send_signal(signum)
+    for proc in live:
+        proc.wait()
     raise Interrupted(signum)
 
 

@@ -144,8 +144,8 @@ def _finish(proc: subprocess.Popen, log: Path, what: str) -> None:
 
 def _rlgen(args: list[str], log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
-        return subprocess.Popen([sys.executable, "-m", "rlgen", *args], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "COLUMNS": "1000"})
+        return benchkit.spawn([sys.executable, "-m", "rlgen", *args], stdout=out, stderr=subprocess.STDOUT,
+                              env={**os.environ, "COLUMNS": "1000"})
 
 
 def _wait_for(condition, proc: subprocess.Popen, poll: float = 0.05) -> bool:

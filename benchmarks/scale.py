@@ -73,8 +73,8 @@ def spread(url: str, workers: int, trials: int, steps: int) -> dict[str, Any]:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
         cpu0 = _children_cpu()
         t0 = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-m", "rlgen", "sweep", str(path), "--storage", url], cwd=ROOT,
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        procs = [benchkit.spawn([sys.executable, "-m", "rlgen", "sweep", str(path), "--storage", url], cwd=ROOT,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                  for _ in range(workers)]
         errors = [p.communicate()[1] for p in procs]
         wall = time.perf_counter() - t0

@@ -8,7 +8,11 @@ only the signal tests train, a few steps.
 import os
 import runpy
 import signal
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +104,49 @@ def test_a_signal_outside_a_run_stops_the_script_too(monkeypatch, capsys):
     got, err = main_exit("gan_ring", ["--seeds", "0", "--steps", "20"], monkeypatch, capsys)
     assert got == 143 and "SIGTERM: the benchmark stopped" in err
     assert signal.getsignal(signal.SIGTERM) == before  # handed back
+
+
+# a child that takes a while to write its "checkpoint" after a signal, and says how many signals it got
+CHILD = """
+import pathlib, signal, sys, time
+got = []
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, lambda signum, frame: got.append(signum))
+print("ready", flush=True)
+while not got:
+    time.sleep(0.01)
+time.sleep(0.3)  # the checkpoint being written, into the script's temporary folder
+pathlib.Path(sys.argv[1]).write_text("checkpoint")
+time.sleep(0.2)  # a second signal would land here
+sys.exit(128 + got[0] if len(got) == 1 else 99)
+"""
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_to_the_script_reaches_each_child_once_and_is_waited_for(tmp_path, signum, code):
+    """Before, Ctrl-C reached the children from the terminal (SIGTERM not at all) and the script's
+    temporary folders were removed while a child still wrote its last checkpoint into one."""
+    started = []
+
+    def script():
+        with tempfile.TemporaryDirectory(dir=tmp_path) as tmp:
+            proc = benchkit.spawn([sys.executable, "-c", CHILD, f"{tmp}/state"], stdout=subprocess.PIPE, text=True)
+            started.append((proc, tmp))
+            assert proc.stdout.readline() == "ready\n"
+            os.kill(os.getpid(), signum)
+            time.sleep(10)  # the signal stops the script before this ends
+
+    try:
+        with pytest.raises(SystemExit) as ended:
+            benchkit.main(script)
+        proc, tmp = started[0]
+        assert ended.value.code == code
+        assert proc.returncode == 128 + signum  # waited for; one signal; its checkpoint written before the cleanup
+        assert not Path(tmp).exists()
+    finally:
+        for proc, _ in started:
+            proc.kill()
+            proc.wait()
 
 
 def test_only_completed_or_stopped_early_runs_are_results():
