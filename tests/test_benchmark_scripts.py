@@ -195,3 +195,15 @@ def test_a_step_budget_may_pass_a_million():
     import benchkit
 
     assert benchkit.count("2500000") == 2_500_000
+
+
+def test_the_throughput_arm_says_nothing_of_its_stubbed_evaluation(tmp_path):
+    """Its final evaluation is stubbed out of the clock, and logged no early-stop metric: the runner's
+    warning of that (a real one for a user's run) was printed into the benchmark's output."""
+    from rlgen.logging import console
+
+    cartpole = load("cartpole_time_to_solve")
+    with console.capture() as said:
+        assert cartpole.rlgen_steps_per_s(0, 64, str(tmp_path)) > 0
+    assert "warning" not in said.get()
+    assert not console.quiet  # given back
