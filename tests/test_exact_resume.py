@@ -129,3 +129,22 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, monkeypatch, cas
     (crashed / "metrics.jsonl").write_text("\n".join(kept) + "\n")
     assert rlgen.train(resume=crashed).summary["status"] == "completed"
     _assert_same(straight, crashed)
+
+
+@pytest.mark.parametrize("kind", ["ppo", "bc"])
+def test_a_run_stopped_in_its_last_unit_resumes_to_the_same_closing_evaluation(tmp_path, monkeypatch, kind,
+                                                                                expert_demos):
+    """The resume has no unit left to train and goes straight to the closing evaluation (at 160, off
+    the schedule of 64): it played a fresh eval env's first episodes, not the uninterrupted run's
+    next ones, because the saved eval envs were put back only when a unit trained."""
+    name, overrides = ("ppo_cartpole", [*ON_POLICY[:4], "train.total_steps=160", "train.eval_every=64"]) \
+        if kind == "ppo" else ("bc_cartpole", [f"demos.path={expert_demos('ppo_cartpole')}", "demos.episodes=2", "bc.batch_size=64",
+                                               "train.total_steps=40", "train.eval_every=16"])
+    straight = _train(name, overrides, tmp_path / "straight").run_dir
+    last = max(r["global_step"] for r in _rows(straight))
+    _stop_at(monkeypatch, kind_of(load_config(name, overrides)), last)
+    stopped = _train(name, overrides, tmp_path / "stopped")
+    assert stopped.summary["status"] == "interrupted" and stopped.summary["global_step"] == last
+    monkeypatch.undo()
+    assert rlgen.train(resume=stopped.run_dir).summary["status"] == "completed"
+    _assert_same(straight, stopped.run_dir)

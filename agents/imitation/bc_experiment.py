@@ -80,6 +80,7 @@ class BCExperiment(RLExperiment):
         cfg = self.cfg
         # BC steps no env: the evaluation env is the only one, and the SB3 model is built on it
         self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
+        self._training = ctx.training  # a resume's evaluations go on with its saved eval envs
         self.eval_env = self._make_eval_env()
         self.env = self.eval_env
         if problem := new_run_env_problem(cfg, self.env, ctx):  # the policy reads these frames as kind: rl's

@@ -104,6 +104,7 @@ class ImitationExperiment(RLExperiment):
             env = VecNormalize(env, norm_obs=False, norm_reward=n.reward, clip_reward=n.clip_reward, gamma=gamma)
         self.env = env
         self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
+        self._training = ctx.training  # a resume's evaluations go on with its saved eval envs
         self.eval_env = self._make_eval_env()
         self._check_eval_spaces()
 

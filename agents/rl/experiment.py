@@ -95,6 +95,7 @@ class RLExperiment(ExperimentBase):
             raise RlgenError(problem)
         require_action_masks(cfg, self.env)
         self._eval_seed = ctx.seed + 10_000
+        self._training = ctx.training  # a resume's evaluations go on with its saved eval envs
         self.eval_env = self._make_eval_env()
         self._check_eval_spaces()
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
@@ -205,6 +206,8 @@ class RLExperiment(ExperimentBase):
         if video_dir is not None and (problem := video_problem(_eval_env_config(self.cfg))):
             # before any episode is played: else the env refuses render_mode, or RecordVideo its frames
             raise RlgenError(f"{problem}: leave out --video (video_dir in Run.evaluate)")
+        if self._training:  # a resume with no unit left to train evaluates at once: as the run it goes on would
+            self._restore_eval_env()
         n = episodes or self.cfg.train.eval_episodes
         sync_normalization(self.env, self.eval_env)
         returns, lengths = self._evaluate(self.eval_env, n)
@@ -232,9 +235,10 @@ class RLExperiment(ExperimentBase):
                 "action_noise": self.learner.noise_state()}  # callable, so left out of model_state's walk
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """The model and its envs now; the eval envs once training goes on (`train_unit`): until
-        then `evaluate` plays the episodes of a fresh run's first evaluation (seed + 10000, ...),
-        so `rlgen eval` scores every checkpoint of a run on the same episodes."""
+        """The model and its envs now; the eval envs once training goes on (the next `train_unit`
+        or, in training, `evaluate`): a loaded run's `evaluate` plays the episodes of a fresh run's
+        first evaluation (seed + 10000, ...), so `rlgen eval` scores every checkpoint of a run on
+        the same episodes."""
         load_model_state(self.model, state, buffer_kept=self.cfg.agent.save_replay_buffer)
         self.global_step = self.model.num_timesteps
         if "eval_env" in state:
