@@ -75,7 +75,12 @@ def load_classifier(x: np.ndarray, y: np.ndarray, cache_dir: str | Path | None =
             return net.eval().requires_grad_(False)
         except Exception:  # noqa: BLE001 - a corrupt or stale cache is retrained
             pass
-    net, _ = train_classifier(x, y)
+    # Trained here, the first time on a machine, it leaves the global torch RNG as the cached path
+    # leaves it (having drawn the net above): a GAN run builds this in its setup, after its players,
+    # and its training (dropout, the gradient penalty's mixing draws) must not depend on whether a
+    # cache existed. Before, training reseeded torch, and a machine's first run trained other weights.
+    with torch.random.fork_rng(devices=[]):
+        net, _ = train_classifier(x, y)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     torch.save(net.state_dict(), tmp)

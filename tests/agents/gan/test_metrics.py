@@ -78,3 +78,23 @@ def test_training_warning():
     assert "collapse" in training_warning([0.7] * 5, [0.7] * 5, 0.05)
     assert "diverging" in training_warning([0.01] * 5, [1, 2, 3, 4, 5], 1.0)
     assert training_warning([0.01] * 5, [5, 4, 3, 2, 1], 1.0) is None  # G recovering
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_the_digits_classifier_leaves_the_global_torch_rng_alike_with_or_without_a_cache(tmp_path, cached):
+    """A GAN run on digits builds it in its setup, after its players: training it (no cache yet)
+    reseeded torch, so a machine's first run trained other weights than its second."""
+    import torch
+    from sklearn.datasets import load_digits
+
+    from rlgen.agents.gan.classifier import load_classifier
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype(np.float32)
+    load_classifier(x, y, tmp_path / "cache")  # a cache there
+    torch.manual_seed(123)
+    load_classifier(x, y, tmp_path / "cache")
+    expected = torch.rand(3)  # where the cached path leaves the RNG
+    torch.manual_seed(123)
+    load_classifier(x, y, tmp_path / ("cache" if cached else "empty"))
+    assert torch.equal(torch.rand(3), expected)
