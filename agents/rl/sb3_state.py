@@ -74,11 +74,13 @@ def load_model_state(model: Any, state: dict[str, Any], where: str = "the traini
         model.replay_buffer.device = model.device
     elif saved is not None:
         load_replay_state(model.replay_buffer, saved)
-    elif getattr(model, "replay_buffer", None) is not None and buffer_kept and checkpoint.resuming():
+    elif getattr(model, "replay_buffer", None) is not None and checkpoint.resuming():
         # a run that keeps its buffer in checkpoints (`buffer_kept`): this one came from a W&B model artifact
-        console.print("[yellow]warning:[/] this resume is not exact: the checkpoint holds no replay buffer (a "
-                      "W&B model artifact leaves it out), so training continues from an empty one; resume from the "
-                      "run directory for an exact resume")
+        why = ("a W&B model artifact leaves it out), so training continues from an empty one; resume from the run "
+               "directory for an exact resume") if buffer_kept else (
+               "agent.save_replay_buffer: false), so training continues from an empty one, past learning_starts; "
+               "keep it true for an exact resume")
+        console.print(f"[yellow]warning:[/] this resume is not exact: the checkpoint holds no replay buffer ({why}")
 
 
 def env_state(venv: VecEnv) -> dict[str, Any]:

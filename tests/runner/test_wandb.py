@@ -266,8 +266,10 @@ def test_an_off_policy_model_artifact_leaves_the_replay_buffer_in_the_run(tmp_pa
     assert "the checkpoint holds no replay buffer" in capsys.readouterr().err
 
 
-def test_a_run_that_keeps_no_replay_buffer_resumes_without_the_artifact_warning(tmp_path, capsys):
-    """`agent.save_replay_buffer: false` is the user's choice: its resumes start an empty buffer as asked."""
+def test_a_run_that_keeps_no_replay_buffer_resumes_saying_so_without_the_artifact_warning(tmp_path, capsys):
+    """`agent.save_replay_buffer: false` is the user's choice: its resumes start an empty buffer as
+    asked, and say that this makes them inexact (before, they said nothing), naming the key, not the
+    W&B artifact."""
     import rlgen
 
     quiet = [f"logging.dir={tmp_path}", "logging.wandb.mode=disabled", "train.eval_every=256", "train.eval_episodes=1",
@@ -275,4 +277,6 @@ def test_a_run_that_keeps_no_replay_buffer_resumes_without_the_artifact_warning(
     run = rlgen.train("dqn_cartpole", [*quiet, "train.total_steps=256"])
     capsys.readouterr()
     rlgen.train(resume=run.run_dir, overrides=["train.total_steps=512"])
-    assert "holds no replay buffer" not in capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "this resume is not exact: the checkpoint holds no replay buffer (agent.save_replay_buffer: false)" in err
+    assert "artifact" not in err
