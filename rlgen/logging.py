@@ -122,6 +122,20 @@ class ConsoleSink:
         pass
 
 
+def finish_wandb_in(run_dir: Path) -> None:
+    """Finish the W&B run this process has open in `run_dir`, if any, before that directory is
+    removed. A Ctrl-C or SIGTERM between `wandb.init` and its sink's assignment leaves a run no sink
+    holds: unfinished, its console capture wrote "aborted" into the removed directory at exit,
+    making it again (a directory neither resumable nor reusable), and the process's next
+    `wandb.init` found it still open. A run of the caller's own (elsewhere) is left alone."""
+    import sys
+
+    wandb = sys.modules.get("wandb")  # never imported: no run to finish
+    run = getattr(wandb, "run", None)
+    if run is not None and Path(run.dir).resolve().is_relative_to(Path(run_dir).resolve()):
+        run.finish(exit_code=1)
+
+
 class WandbSink:
     """A W&B run in the run directory: offline unless the config or WANDB_MODE says otherwise.
 

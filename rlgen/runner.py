@@ -32,7 +32,7 @@ from rlgen.api_args import _shown
 from rlgen.config import ExperimentConfig
 from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, eval_mode, prefers_accelerator
-from rlgen.logging import Logger, console, kept_elapsed_s
+from rlgen.logging import Logger, console, finish_wandb_in, kept_elapsed_s
 from rlgen.process import choose_device, default_threads, process_state_kept, rng_state, seed_everything, set_rng_state
 from rlgen.registry import registered_names_only
 from rlgen.run_files import RunFiles, bar_text, progress
@@ -113,6 +113,7 @@ class Runner:
             # refuses, missing demos), or an interrupt then: a new run that never trained a unit
             # leaves no directory behind (a crash keeps it: its summary is the evidence)
             if made is not None and not self._started and self.run_dir.is_dir():
+                finish_wandb_in(self.run_dir)
                 rundir.discard(self.run_dir, made)
             raise
         finally:

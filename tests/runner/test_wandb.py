@@ -280,3 +280,20 @@ def test_a_run_that_keeps_no_replay_buffer_resumes_saying_so_without_the_artifac
     err = " ".join(capsys.readouterr().err.split())
     assert "this resume is not exact: the checkpoint holds no replay buffer (agent.save_replay_buffer: false)" in err
     assert "artifact" not in err
+
+
+def test_an_interrupt_just_after_wandb_starts_leaves_no_run_open_and_no_directory(tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM after `wandb.init` returned, before its sink held the run: the new run's
+    directory was removed, but the W&B run stayed open, and its console capture made the directory
+    again at exit (a folder neither resumable nor reusable as --run-dir)."""
+    import wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(wandb.sdk.wandb_run.Run, "define_metric",
+                        lambda self, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    cfg = toy_config(tmp_path)
+    runner = Runner(cfg, ToyExperiment(cfg), run_dir=tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        runner.run()
+    assert wandb.run is None
+    assert not (tmp_path / "run").exists()
