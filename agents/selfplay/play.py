@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -127,6 +128,8 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     against the agent; the person's outcome. `seat`: the game's first or second player
     (`possible_agents`), who need not move first. Typing q (quit, exit) raises `Quit`."""
     console = console or Console()
+    if ask is None and sys.stdin is None:  # started with stdin closed (`<&-`): input() would raise RuntimeError
+        raise RlgenError("rlgen play reads your moves from standard input, which is closed: run it from a terminal")
     ask = ask or input  # looked up now, so a test can script builtins.input
     game = exp.game()
     game.reset()

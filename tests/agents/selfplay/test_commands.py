@@ -46,6 +46,14 @@ def test_play_with_input_that_ends_is_one_line(run_dir, monkeypatch, capsys):
     assert "the input ended before the game did" in err and "Traceback" not in err
 
 
+def test_play_with_stdin_closed_is_one_line(run_dir, monkeypatch, capsys):
+    """`rlgen play RUN <&-`: Python has no sys.stdin, and input() raised a RuntimeError traceback."""
+    monkeypatch.setattr("sys.stdin", None)
+    assert main(["play", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "reads your moves from standard input, which is closed" in err and "Traceback" not in err
+
+
 def test_board_shows_marks_and_move_numbers():
     from io import StringIO
 
