@@ -22,10 +22,15 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line like every other rlgen error (no usage block)."""
 
     def error(self, message: str) -> NoReturn:
-        from rich.markup import escape
+        _refuse(message, self.prog)
 
-        console.print(f"[red]error:[/] {escape(message)} (see `{self.prog} -h`)")
-        sys.exit(2)
+
+def _refuse(message: str, prog: str) -> NoReturn:
+    """A bad argument: one line pointing to `prog`'s help, exit 2."""
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/] {escape(message)} (see `{escape(prog)} -h`)")
+    sys.exit(2)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,8 +45,8 @@ def parser() -> argparse.ArgumentParser:
 
 def parse(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     args, extra = p.parse_known_args(argv)
-    if extra and not _take_late_positionals(args, extra):
-        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra and not _take_late_positionals(args, extra):  # the command's help lists what it takes
+        _refuse(f"unrecognized arguments: {' '.join(extra)}", f"{p.prog} {args.command}" if args.command else p.prog)
     return args
 
 

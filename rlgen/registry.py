@@ -118,7 +118,8 @@ def describe(obj: Any) -> str:
     text = " ".join(text.strip().split("\n\n")[0].split())  # the first paragraph, on one line
     if not text and isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
-    text = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\. (?=[A-Z(])", text)[0].rstrip(".")  # "et al. 2017" is no end
+    # a sentence starts with a capital, a bracket or a figure ("... >= 475). 16 envs"); "et al. 2017" is no end
+    text = re.split(r"(?<!\bal)(?<!e\.g)(?<!i\.e)\. (?=[A-Z(0-9])", text)[0].rstrip(".")
     return text if len(text) <= 100 else text[:100].rsplit(" ", 1)[0].rstrip(",;:") + " …"  # whole words
 
 

@@ -149,7 +149,8 @@ def _inputs(runs: dict[str, Path], tmp: Path) -> list[tuple[list[str], str]]:
         (["compare", str(root / "nope")], "no run directory matches"),
         (["compare", str(ppo), "--metric", "eval/nope"], "is not logged"),
         (["sweep", str(tmp / "missing.yaml")], "not found"),
-        (["list", "--bogus"], "unrecognized arguments: --bogus"),
+        (["list", "--bogus"], "unrecognized arguments: --bogus (see `rlgen list -h`)"),  # the command's help, not rlgen's
+        (["train", "ppo_cartpole", "--run-dir", str(tmp / "x"), "seed", "3"], "unrecognized arguments: seed 3 (see `rlgen train -h`)"),
         (["bogus"], "invalid choice: 'bogus'"),
         (["train", "gan_ring8", "generator.backbone={type: lstm}", new], "draws sequences"),
         (["compare", str(ppo), "--out", str(tmp / "c.txt")], "ends in .png, .pdf or .svg, not '.txt'"),

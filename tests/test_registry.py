@@ -41,6 +41,9 @@ def test_register_get_and_decorator():
     assert reg.get("square")(3) == 9 and reg.get("cube")(2, 3) == 8
     assert reg.get("math:sqrt")(16) == 4  # an import path needs no registration
     assert describe(reg.get("square")) == "Squares a number"
+    figures = type("Config", (), {"description": "PPO on CartPole until solved (mean >= 475). 16 envs x 32 steps."})
+    assert describe(figures) == "PPO on CartPole until solved (mean >= 475)"  # a sentence may start with a figure
+    assert describe(type("Cite", (), {"description": "WGAN (Gulrajani et al. 2017). More."})) == "WGAN (Gulrajani et al. 2017)"
     with pytest.raises(RlgenError, match="already registered"):
         reg.register("square", abs)
     reg.register("square", abs, replace=True)
