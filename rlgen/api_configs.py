@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from rich.markup import escape
 
 from rlgen.api_args import _bool_arg, _config_arg, _shown
-from rlgen.config import ExperimentConfig, check_overrides
+from rlgen.config import ExperimentConfig, check_overrides, config_tree
 from rlgen.config import load_config as _load_config
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.experiment import check_of
@@ -77,7 +77,7 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
     if isinstance(config, ExperimentConfig):
         if not overrides:
             return config
-        config = config.model_dump(mode="json")
+        config = config_tree(config)  # as its config.yaml holds it: escaped text stays text
     if isinstance(config, str) and config.startswith("zoo:"):
         config = zoo_config(config)
     source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)

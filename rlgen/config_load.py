@@ -65,7 +65,10 @@ def load_config(
             problems.append(problem)
             paths.append(path)
     error = ConfigError(where, problems)
-    base = _read(source, [], where, interpolation) if overrides else {}
+    try:  # the file alone, to salvage values from: its `${...}` may name a key only an override sets
+        base = _read(source, [], where, interpolation) if overrides else {}
+    except RlgenError:
+        base = {}
     error.salvaged, error.paths = _salvage(model, raw, base, paths), paths
     raise error from None
 
@@ -274,6 +277,9 @@ def _bare_scalar(path: Path) -> bool:
         return False  # OmegaConf read it: its own loader decides
 
 
+_UNESCAPED = re.compile(r"(?<!\\)(?:\\\\)*\$\{")  # a `${` after no backslash, or an even run of them (escaped ones)
+
+
 def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
     """(dotted key, text) of every `${...}` value in an OmegaConf tree, unresolved."""
     found = []
@@ -281,7 +287,7 @@ def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
     for key in keys:
         where = f"{path}.{key}" if path else str(key)
         node = conf._get_node(key)
-        if OmegaConf.is_interpolation(conf, key):
+        if OmegaConf.is_interpolation(conf, key) and _UNESCAPED.search(str(node._value())):
             found.append((where, str(node._value())))
         elif OmegaConf.is_config(node):
             found += _interpolations(node, where)
@@ -290,7 +296,24 @@ def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
 
 def save_config(cfg: ExperimentConfig, path: Path) -> None:
     """Write the resolved config as YAML (what the run actually used)."""
-    path.write_text(OmegaConf.to_yaml(OmegaConf.create(cfg.model_dump(mode="json"))))
+    path.write_text(OmegaConf.to_yaml(OmegaConf.create(config_tree(cfg))))
+
+
+def config_tree(cfg: BaseModel) -> dict[str, Any]:
+    """A resolved config as plain data that goes through OmegaConf again unchanged: every `${` in
+    its text escaped (`\${`), since it is text the user wrote escaped, not an interpolation to
+    resolve a second time (a run's config.yaml is read without resolvers, and refused one)."""
+    return _escaped(cfg.model_dump(mode="json"))
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("${", "\\${")
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value
 
 
 def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, Any]) -> str:

@@ -55,7 +55,10 @@ class Section(BaseModel):
     a field where inf means "off" says so with `Field(allow_inf_nan=True)`), and true/false goes only
     where a flag (or anything) is declared (`_no_stray_bools`)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+    # ser_json_inf_nan: an inf in a free-form mapping (`agent.hyperparams.max_grad_norm: .inf`, env.kwargs)
+    # stays inf in `model_dump(mode="json")`, which a run's config.yaml and checkpoint are written from;
+    # pydantic's default wrote None there, and the run could not be opened again
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False, ser_json_inf_nan="constants")
 
     @model_validator(mode="wrap")
     @classmethod

@@ -243,3 +243,29 @@ def test_env_copies_are_a_bounded_count(config, key):
     with pytest.raises(ConfigError) as info:
         load_config(config, [f"{key}=1e12"])
     assert f"{key}: Input should be less than or equal to 1000000" in str(info.value)
+
+
+def test_inf_and_escaped_text_survive_a_runs_config_yaml(tmp_path):
+    """`max_grad_norm: .inf` (no clipping) was saved as null, and escaped `\\${...}` text as an
+    interpolation: the run's config.yaml could then not be read again (eval, resume, re-run)."""
+    from rlgen.config import save_config
+
+    cfg = load_config("ppo_cartpole", ["agent.hyperparams.max_grad_norm=.inf", r"logging.wandb.name=price_\${usd}",
+                                       "env.kwargs={max_episode_steps: 200}"])
+    assert cfg.agent.hyperparams["max_grad_norm"] == float("inf") and cfg.logging.wandb.name == "price_${usd}"
+    save_config(cfg, tmp_path / "config.yaml")
+    again = load_config(str(tmp_path / "config.yaml"), interpolation=False)  # as a run's config.yaml is read
+    assert again == cfg
+    assert load_config(cfg, ["seed=1"]).model_copy(update={"seed": cfg.seed}) == cfg  # a config object, overridden
+
+
+def test_an_interpolation_of_a_key_only_an_override_sets_does_not_hide_the_real_problem(tmp_path):
+    """The file alone is read again to salvage values for the kind's checks: its `${train.eval_every}`
+    failed there, and that error replaced the one the user made."""
+    path = tmp_path / "interp.yaml"
+    path.write_text("name: interp\nkind: rl\nenv: {id: CartPole-v1}\nagent: {algo: ppo}\n"
+                    "train: {total_steps: 256, checkpoint_every: '${train.eval_every}'}\n")
+    assert load_config(str(path), ["train.eval_every=128"]).train.checkpoint_every == 128
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path), ["train.eval_every=128", "optim.type=adamm"])
+    assert "optim.type" in str(e.value) and "could not resolve" not in str(e.value)
