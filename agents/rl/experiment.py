@@ -335,8 +335,8 @@ def _eval_env_config(cfg: RLConfig) -> EnvConfig:
     merged = {**cfg.env.model_dump(), "n_envs": n, "vectorize": "dummy"}
     for key, value in cfg.eval_env.items():  # `kwargs` merges key by key, the rest replaces
         merged[key] = {**merged[key], **value} if key == "kwargs" and isinstance(value, dict) else value
-    merged["kwargs"] = step_capped(merged["id"], merged["kwargs"], merged["wrappers"])  # evaluation always ends
-    return EnvConfig.model_validate(merged)
+    env = EnvConfig.model_validate(merged)  # first: eval_env's own values checked as env's are (kwargs: null)
+    return env.model_copy(update={"kwargs": step_capped(env.id, env.kwargs, env.wrappers)})  # evaluation always ends
 
 
 def _same_structure(a: gym.Space, b: gym.Space) -> bool:

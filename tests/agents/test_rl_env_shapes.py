@@ -86,3 +86,16 @@ def test_an_eval_env_whose_bounds_alone_differ_is_accepted(tmp_path):
                                        "train.eval_every=512", "env.wrappers=[TimeAwareObservation]",
                                        "eval_env={kwargs: {max_episode_steps: 1000}}"])
     assert run.summary["status"] == "completed"
+
+
+@pytest.mark.parametrize("override, says", [
+    ("eval_env.kwargs=null", "eval_env.kwargs: Input should be a valid dictionary (got None)"),
+    ("eval_env.kwargs=5", "eval_env.kwargs: Input should be a valid dictionary (got 5)"),
+    ("eval_env.wrappers=null", "eval_env.wrappers: Input should be a valid list (got None)"),
+])
+def test_an_eval_env_value_of_the_wrong_type_is_one_config_line(tmp_path, capsys, override, says):
+    """The eval env's step cap was added before its values were checked: a TypeError traceback."""
+    assert main(["train", "ppo_cartpole", *QUIET, f"logging.dir={tmp_path}", override]) == 2
+    err = capsys.readouterr().err
+    assert says in " ".join(err.split()) and "Traceback" not in err
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
