@@ -16,6 +16,7 @@ write through such a link into the file it names.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from fnmatch import fnmatchcase
@@ -115,39 +116,53 @@ def plan(parent: Path, seed: int) -> Path:
 
 def create(parent: Path, seed: int, planned: Path | None = None) -> Path:
     """A new, empty run directory under `parent`, created by this call and no other: `planned`
-    when it is still free, else a new id."""
-    _make_parents(parent)
-    for attempt in range(ATTEMPTS):
-        path = planned if planned is not None and attempt == 0 else parent / run_id(seed)
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue  # another run drew the same id: draw again
-        except OSError as e:
-            raise _cannot_create(path, e) from None
-    raise RlgenError(f"could not create a new run directory under {parent}: {ATTEMPTS} ids were taken")
+    when it is still free, else a new id. Refused, it leaves none of the parents it made."""
+    with _parents_undone_if_refused(parent, "logging.dir and name"):
+        for attempt in range(ATTEMPTS):
+            path = planned if planned is not None and attempt == 0 else parent / run_id(seed)
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue  # another run drew the same id: draw again
+            except OSError as e:
+                raise _cannot_create(path, e, "logging.dir and name") from None
+        raise RlgenError(f"could not create a new run directory under {parent}: {ATTEMPTS} ids were taken")
 
 
 def claim(path: Path) -> Path:
     """A directory chosen for a new run (`--run-dir`, or by `--seeds --parallel`'s parent): created
-    here, or already there and empty (the parent made it); never one that holds a run."""
+    here, or already there and empty (the parent made it); never one that holds a run. Refused, it
+    leaves none of the parents it made."""
     path = Path(path)
-    _make_parents(path.parent)
-    try:
-        path.mkdir()
-    except FileExistsError:
-        if not path.is_dir():
-            raise RlgenError(f"the run directory {path} is a file, not a directory") from None
-        if any(p.name != LOCK for p in path.iterdir()):
-            resume = (f", or continue that run with `{shell_line('rlgen', 'train', '--resume', path)}` (from Python: "
-                      f"rlgen.train(resume={str(path)!r}))") if (path / "config.yaml").is_file() else ""
-            raise RlgenError(f"the run directory {path} already holds files{' (a run)' if resume else ''}: give a new or "
-                             f"empty directory{resume}") from None
-        check_links(path)  # its .lock: a link out would be created and locked where it points
-    except OSError as e:
-        raise _cannot_create(path, e) from None
+    with _parents_undone_if_refused(path.parent, "the run directory's path"):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise RlgenError(f"the run directory {path} is a file, not a directory") from None
+            if any(p.name != LOCK for p in path.iterdir()):
+                resume = (f", or continue that run with `{shell_line('rlgen', 'train', '--resume', path)}` (from "
+                          f"Python: rlgen.train(resume={str(path)!r}))") if (path / "config.yaml").is_file() else ""
+                raise RlgenError(f"the run directory {path} already holds files{' (a run)' if resume else ''}: give a "
+                                 f"new or empty directory{resume}") from None
+            check_links(path)  # its .lock: a link out would be created and locked where it points
+        except OSError as e:
+            raise _cannot_create(path, e, "the run directory's path") from None
     return path
+
+
+@contextmanager
+def _parents_undone_if_refused(parent: Path, check: str) -> Iterator[None]:
+    """Make `parent` (and its parents); when what follows is refused (a name too long, a file in
+    the way), remove again those of them this call made, as a refused run leaves nothing behind."""
+    made = absent(parent)
+    try:
+        _make_parents(parent, check)
+        yield
+    except RlgenError:
+        prune(made)
+        raise
 
 
 def absent(path: Path) -> list[Path]:
@@ -181,8 +196,10 @@ def prune(made: list[Path]) -> None:
     for parent in made:
         try:
             parent.rmdir()
-        except OSError:  # another run's directory is in there now, or it is gone already
-            break
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ENAMETOOLONG):  # gone already, or never made (a name too long)
+                continue
+            break  # another run's directory is in there now
 
 
 # W&B's own links in a run's wandb/ folder. W&B replaces the first three when it starts again
@@ -263,15 +280,15 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _make_parents(parent: Path) -> None:
+def _make_parents(parent: Path, check: str) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise RlgenError(f"cannot create run directories under {parent}: a part of that path is a file, "
-                         "not a directory (check logging.dir)") from None
+                         f"not a directory (check {check})") from None
     except OSError as e:
-        raise _cannot_create(parent, e) from None
+        raise _cannot_create(parent, e, check) from None
 
 
-def _cannot_create(path: Path, e: OSError) -> RlgenError:
-    return RlgenError(f"cannot create {path}: {e.strerror or e} (check logging.dir)")
+def _cannot_create(path: Path, e: OSError, check: str) -> RlgenError:
+    return RlgenError(f"cannot create {path}: {e.strerror or e} (check {check})")

@@ -250,6 +250,20 @@ def test_a_logging_dir_under_a_file_is_one_line(tmp_path):
         Runner(cfg, ToyExperiment(cfg)).run()
 
 
+@pytest.mark.parametrize("chosen", [False, True])
+def test_a_run_dir_that_cannot_be_made_leaves_none_of_the_parents_it_made(tmp_path, chosen):
+    """A name too long for the file system: the refusal left the new parent folders behind (and
+    blamed logging.dir for a --run-dir)."""
+    long = "n" * 300
+    cfg = toy_config(tmp_path / "new" / "runs")
+    cfg = cfg if chosen else cfg.model_copy(update={"name": long})
+    run_dir = tmp_path / "new" / "sub" / long if chosen else None
+    with pytest.raises(RlgenError, match="File name too long") as refused:
+        Runner(cfg, ToyExperiment(cfg), run_dir=run_dir).run()
+    assert ("the run directory's path" if chosen else "check logging.dir and name") in str(refused.value)
+    assert not (tmp_path / "new").exists()
+
+
 # --- a resume that fails changes nothing ----------------------------------------------------------
 
 
