@@ -339,6 +339,10 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
         return f"{path}: required key is missing"
     if error_type == "yaml_bool":  # true/false where a number or text is declared (Section._no_stray_bools)
         return f"{path}: {msg}"
+    if error_type == "string_type" and isinstance(err.get("input"), (int, float)):  # a bool is caught before
+        # YAML 1.1 reads 2024, 1e5, 0x1F, 1_0 and even 12:30 (base 60) as numbers unless quoted
+        return (f"{path}: expected text, got the number {err['input']!r} (YAML reads unquoted figures such as "
+                f"2024, 1e5 or 12:30 as numbers); put the value in quotes to keep it as text")
     if error_type == "finite_number":  # inf, -inf, 1e400 (or NaN) where only a finite number means something
         return f"{path}: must be a finite number (got {err.get('input')!r})"
     if error_type == "value_error":  # a validator's own message says what and how to fix it

@@ -180,6 +180,18 @@ def test_a_yaml_boolean_where_text_is_declared_says_to_quote_it(override, expect
 
 
 @pytest.mark.parametrize("override, expected", [
+    ("logging.wandb.name=12:30", "logging.wandb.name: expected text, got the number 750 (YAML reads unquoted figures"),
+    ("logging.wandb.group=2024", "logging.wandb.group: expected text, got the number 2024"),
+    ("logging.wandb.tags=[a, 1e5]", "logging.wandb.tags.1: expected text, got the number 100000.0"),
+])
+def test_a_yaml_number_where_text_is_declared_says_to_quote_it(override, expected):
+    """It said "Input should be a valid string (got 750)" for 12:30, a value the user never wrote."""
+    (p,) = problems([override])
+    assert p.startswith(expected) and p.endswith("put the value in quotes to keep it as text"), p
+    assert load_config(DEMO, ["logging.wandb.name='12:30'"]).logging.wandb.name == "12:30"
+
+
+@pytest.mark.parametrize("override, expected", [
     ("logging.wandb.tags=[ok, " + "t" * 65 + "]", "logging.wandb.tags.1: 65 characters, at most 64 allowed (W&B's limit)"),
     ("logging.wandb.name=" + "n" * 129, "logging.wandb.name: 129 characters, at most 128 allowed (W&B's limit)"),
     ("logging.wandb.group=" + "g" * 129, "logging.wandb.group: 129 characters, at most 128 allowed (W&B's limit)"),
