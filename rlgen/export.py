@@ -74,12 +74,14 @@ def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpo
     checkpoint): nothing in it runs unless `trust`. `out` must be new, empty, or a folder of
     earlier exports (whose files of this format are replaced), unless `force`; never a run directory."""
     from rlgen.api import _bool_arg, load_run
+    from rlgen.api_args import _path_arg
 
     force = _bool_arg("rlgen.export.export", "force", force)
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise RlgenError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if out is not None:
-        check_out_dir(Path(out), force)  # before the run is opened
+        out = _path_arg("rlgen.export.export", "out", out, "the folder to export into")
+        check_out_dir(out, force)  # before the run is opened
     with load_run(path, checkpoint=checkpoint, trust=trust) as run:
         hook = getattr(run.experiment, "export", None)
         if hook is None:

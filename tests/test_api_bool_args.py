@@ -67,3 +67,17 @@ def test_true_and_false_themselves_are_taken(tmp_path):
     assert rlgen.load_config("ppo_cartpole", interpolation=np.bool_(False)).name == "ppo_cartpole"
     with pytest.raises(RlgenError, match="no config.yaml"):  # past the argument checks
         rlgen.load_run(Path(tmp_path), trust=False)
+
+
+@pytest.mark.parametrize("args, says", [
+    (("onnx", 5), "rlgen.export.export: out must be a str or pathlib.Path (the folder to export into), not int 5"),
+    ((["onnx"], None), "unknown export format ['onnx']; choose one of sb3, onnx, torchscript"),
+])
+def test_an_export_argument_of_the_wrong_type_is_one_rlgen_error(tmp_path, args, says):
+    """`out=5` was a TypeError from pathlib, and a list for the format one from `in` on a dict."""
+    from rlgen.export import export
+
+    with pytest.raises(RlgenError) as e:
+        export(tmp_path, *args)
+    assert str(e.value) == says
+    assert list(tmp_path.iterdir()) == []
