@@ -122,14 +122,14 @@ def train_seeds(args: argparse.Namespace) -> int:
         return _train_seed_queue(args, seeds)
     cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first
     if args.parallel > 1:
-        results = run_in_processes(args.config, args.overrides, cfgs, args.parallel)
+        results = run_in_processes(args.config, args.overrides, cfgs, args.parallel, trust=args.trust)
         run_dirs = [r.run_dir for r in results if (r.run_dir / "metrics.jsonl").is_file()]
         code = next((r.exit_code for r in results if r.exit_code), 0)
     else:
         run_dirs, code = [], 0
         for i, s in enumerate(seeds, 1):
             console.print(f"[bold]seed {s}[/] ({i} of {len(seeds)})")
-            run = train(cfgs[s])
+            run = train(cfgs[s], trust=args.trust)
             _report(run.summary, run.run_dir)
             run_dirs.append(run.run_dir)
             if (code := run.exit_code) != 0:
@@ -146,7 +146,7 @@ def _train_seed_queue(args: argparse.Namespace, seeds: list[int]) -> int:
     if args.parallel != 1:
         raise RlgenError("--storage makes this process one worker of a shared queue: start more workers "
                          "(the same command, here or on other machines) instead of --parallel")
-    return train_seed_queue(args.config, args.overrides, seeds, args.storage, study=args.study)
+    return train_seed_queue(args.config, args.overrides, seeds, args.storage, study=args.study, trust=args.trust)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 Two runs of `ppo_cartpole`, one with `optim.lr=3e-4`, must not look alike in W&B, whose default
 grouping would pool them. The run name, group and tags therefore show the config keys in which the
 run differs from its base (the bundled config of the same name, or the rl-zoo3 entry a `zoo_...`
-name was converted from), leaving out the seed and the logging settings:
+name was converted from), leaving out the keys `rlgen compare` never groups by (the seed, where and
+how a run logs, checkpoints and steps its envs: `rlgen.compare_groups.IGNORED_KEYS`):
 
     name   "ppo_cartpole lr=3e-4 s1"    every run its own
     group  "ppo_cartpole lr=3e-4"       the seeds of one variant together (`--seeds` keeps one group)
@@ -13,13 +14,12 @@ name was converted from), leaving out the seed and the logging settings:
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from rlgen.config import ExperimentConfig
 
-# Keys that never tell variants apart: the seed (it has its own `s1`), where and how a run logs.
-IGNORED = ("seed", "logging", "train.progress", "train.threads", "train.video_every")
 # W&B's limits: a run name or group of more than 128 characters fails when the run starts or syncs
 # (NVIDIA-NeMo/Skills#842), a tag of more than 64 too (wandb#4208; wandb.Settings checks tags itself).
 MAX_LEN = 128
@@ -59,7 +59,9 @@ def base_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
 def differences(cfg: ExperimentConfig, base: ExperimentConfig) -> dict[str, Any]:
     """Dotted key -> value in `cfg`, for every key whose value differs from `base`'s (a key that
     `cfg` lacks shows as None). Keys under a `*.type` that differs are left out: they follow from it."""
-    from rlgen.compare_groups import flatten
+    # one list of the keys that never tell variants apart, `rlgen compare`'s: the seeds of a queue whose
+    # workers set them for their own machine (train.checkpoint_every, env.vectorize) stay one W&B group
+    from rlgen.compare_groups import _ignored, flatten
 
     mine, theirs = flatten(cfg.model_dump(mode="json")), flatten(base.model_dump(mode="json"))
     keys = [k for k in dict.fromkeys([*mine, *theirs]) if not _ignored(k) and mine.get(k) != theirs.get(k)]
@@ -86,6 +88,8 @@ def show(v: Any) -> str:
     if isinstance(v, bool) or v is None:
         return str(v).lower() if v is not None else "null"
     if isinstance(v, float):
+        if not math.isfinite(v):  # `max_grad_norm: .inf` (no clipping): as YAML writes it
+            return {math.inf: ".inf", -math.inf: "-.inf"}.get(v, ".nan")
         if v == 0 or 1e-3 <= abs(v) < 1e5:
             return f"{v:.4g}"
         mantissa, exp = f"{v:.3e}".split("e")
@@ -95,10 +99,6 @@ def show(v: Any) -> str:
     if isinstance(v, dict):
         return "{" + ",".join(f"{k}:{show(x)}" for k, x in v.items()) + "}"
     return str(v)
-
-
-def _ignored(key: str) -> bool:
-    return any(key == k or key.startswith(k + ".") for k in IGNORED)
 
 
 def clip(text: str, n: int) -> str:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 
 MAX_SEEDS = 10_000  # every seed's config is checked before the first starts
+STOPPED = (128 + signal.SIGINT, 128 + signal.SIGTERM)  # a run's exit codes after Ctrl-C / SIGTERM: it can resume
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -65,12 +66,12 @@ class SeedResult:
 
 
 def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, ExperimentConfig],
-                     parallel: int) -> list[SeedResult]:
-    """Train each seed as its own `rlgen train` process, `parallel` at a time, each in a run
-    directory this process creates for it. The children run in sessions of their own, so a
-    terminal's Ctrl-C reaches only this process, which passes SIGINT / SIGTERM on to every child
-    exactly once per signal (a second Ctrl-C aborts them, as for one run), starts no more seeds,
-    and waits until every child has written its checkpoint."""
+                     parallel: int, trust: bool = False) -> list[SeedResult]:
+    """Train each seed as its own `rlgen train` process (`--trust` with `trust`), `parallel` at a
+    time, each in a run directory this process creates for it. The children run in sessions of
+    their own, so a terminal's Ctrl-C reaches only this process, which passes SIGINT / SIGTERM on
+    to every child exactly once per signal (a second Ctrl-C aborts them, as for one run), starts no
+    more seeds, and waits until every child has written its checkpoint."""
     seeds = list(cfgs)
     console.print(f"training seeds {', '.join(map(str, seeds))} of {config}, {parallel} processes at a time")
     # the folders the runs go in that are not there yet: removed again if no run stays in them
@@ -91,7 +92,7 @@ def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, E
             while waiting or running:
                 while waiting and len(running) < parallel and not stop:
                     seed = waiting.pop(0)
-                    running[seed] = _Child.start(config, overrides, seed, cfgs[seed])
+                    running[seed] = _Child.start(config, overrides, seed, cfgs[seed], trust)
                 for seed, child in list(running.items()):
                     if child.proc.poll() is not None:
                         results[seed] = child.finish()
@@ -120,7 +121,7 @@ def train_seeds(config: str, overrides: Sequence[str], seeds: Sequence[int], par
     refuse_torchrun()
     cfgs = {s: load_config(config, [*overrides, f"seed={s}"]) for s in seeds}  # every problem first
     results = run_in_processes(config, list(overrides), cfgs, parallel)
-    if stopped := [r.exit_code - 128 for r in results if r.exit_code in (128 + signal.SIGINT, 128 + signal.SIGTERM)]:
+    if stopped := [r.exit_code - 128 for r in results if r.exit_code in STOPPED]:
         raise Interrupted(stopped[0])  # Ctrl-C / SIGTERM: the caller was asked to stop, as `rlgen train` is
     if bad := [r.seed for r in results if r.exit_code] + [s for s in seeds if s not in {r.seed for r in results}]:
         raise RlgenError(f"{config}: seed(s) {', '.join(map(str, bad))} did not finish; their output is above")
@@ -144,10 +145,10 @@ class _Child:
     log: Any
 
     @classmethod
-    def start(cls, config: str, overrides: Sequence[str], seed: int, cfg: ExperimentConfig) -> _Child:
+    def start(cls, config: str, overrides: Sequence[str], seed: int, cfg: ExperimentConfig, trust: bool) -> _Child:
         run_dir = rundir.create(Path(cfg.logging.dir) / cfg.name, seed)  # chosen here: no parsing the child's output
         cmd = [sys.executable, "-m", "rlgen", "train", config, *overrides, f"seed={seed}", "train.progress=false",
-               "--run-dir", str(run_dir)]
+               "--run-dir", str(run_dir), *(["--trust"] if trust else [])]
         log = tempfile.TemporaryFile("w+", encoding="utf-8")
         env = {**os.environ, "COLUMNS": "1000"}  # rich must not wrap the report's lines
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -159,15 +160,21 @@ class _Child:
         self.log.close()
         if self.run_dir.is_dir() and all(p.name == rundir.LOCK for p in self.run_dir.iterdir()):
             shutil.rmtree(self.run_dir)  # the child stopped before its run began (a bad config): no empty run left
-        return SeedResult(self.seed, int(self.proc.returncode), self.run_dir, output)
+        return SeedResult(self.seed, exit_status(self.proc.returncode), self.run_dir, output)
+
+
+def exit_status(returncode: int) -> int:
+    """A child's exit status as a shell gives it: killed by signal N (Popen's -N) is 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def _report_interrupted(done: list[SeedResult], not_started: list[int]) -> None:
     """Every run's directory, and how to go on with it."""
     for r in done:
-        state = "interrupted" if r.exit_code in (130, 143) else "completed" if r.exit_code == 0 else f"exit code {r.exit_code}"
+        state = ("interrupted" if r.exit_code in STOPPED else "completed" if r.exit_code == 0
+                 else f"exit code {r.exit_code}")
         console.print(f"seed {r.seed}: {state}, run directory {r.run_dir}", soft_wrap=True)
-        if r.exit_code in (130, 143):
+        if r.exit_code in STOPPED:
             console.print(f"  resume with: {escape(shell_line('rlgen', 'train', '--resume', r.run_dir))}", soft_wrap=True)
     if not_started:
         console.print(f"not started: seed(s) {', '.join(map(str, not_started))}")
@@ -214,7 +221,7 @@ class SeedsProgress:
     def __init__(self, total: int, parallel: int):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.total, self.parallel, self.failed, self.bests = total, parallel, 0, []
+        self.total, self.parallel, self.failed, self.interrupted, self.bests = total, parallel, 0, 0, []
         self.metric: str | None = None
         self._bar = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                              MofNCompleteColumn(), TimeElapsedColumn(), console=console)
@@ -228,7 +235,8 @@ class SeedsProgress:
         self._bar.stop()
 
     def finished(self, r: SeedResult) -> None:
-        self.failed += r.exit_code != 0
+        self.interrupted += r.exit_code in STOPPED  # not a failure: it resumes
+        self.failed += r.exit_code not in (0, *STOPPED)
         best = _summary(r.run_dir).get("best") or {}
         if isinstance(best.get("value"), (int, float)):
             self.metric = best.get("metric")
@@ -238,6 +246,8 @@ class SeedsProgress:
 
     def _text(self, done: int) -> str:
         parts = [f"running {min(self.parallel, self.total - done)}", f"failed {self.failed}"]
+        if self.interrupted:
+            parts.append(f"interrupted {self.interrupted}")
         if self.bests:
             parts.append(f"best {self.metric}: mean {sum(self.bests) / len(self.bests):.4g} over {len(self.bests)}")
         return "seeds  " + " · ".join(parts)

@@ -25,8 +25,8 @@ from rlgen.compare_groups import IGNORED_KEYS, flatten
 from rlgen.errors import RlgenError
 from rlgen.identity import show
 from rlgen.logging import console
-from rlgen.study_queue import (HeartbeatConfig, StudyProgress, described, open_or_make_study, run_value, shown_url, status_table,
-                               train_trial, work)
+from rlgen.study_queue import (HeartbeatConfig, StudyProgress, described, latest_attempts, open_or_make_study,
+                               run_value, shown_url, status_table, train_trial, work)
 
 
 def queue_name(cfg: Any, seeds: Sequence[int]) -> str:
@@ -37,8 +37,10 @@ def queue_name(cfg: Any, seeds: Sequence[int]) -> str:
 
 
 def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int], storage: str, *,
-                     study: str | None = None, heartbeat: HeartbeatConfig | None = None) -> int:
-    """Work on the queue until every seed has run (here or on another worker); 0 when done."""
+                     study: str | None = None, heartbeat: HeartbeatConfig | None = None, trust: bool = False) -> int:
+    """Work on the queue until every seed has run (here or on another worker); 0 when every
+    seed completed, RlgenError (exit 2) with the last error when one failed. `trust`: as
+    `rlgen train --trust`."""
     import optuna
 
     from rlgen.api import load_config, make_experiment
@@ -61,8 +63,8 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     def run(trial: Any, index: int) -> float:
         seed = seeds[index]
         trial.set_user_attr("seed", seed)
-        summary = train_trial(trial, cfgs[seed], make_experiment)
-        return run_value(summary, stop.metric, direction)
+        summary = train_trial(trial, cfgs[seed], make_experiment, trust=trust)
+        return run_value(summary, stop.metric, direction, where="train.early_stop.metric")
 
     def announce(_: Any, trial: Any) -> None:
         seed = trial.user_attrs.get("seed", "?")
@@ -81,7 +83,17 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
         console.print(f"{len(done) - len(here)} of the runs are on other machines: gather them (or share "
                       "logging.dir) to compare them all")
     print_seeds_table(here, stop.metric, stop.target, stop.mode)
+    if failed := [t for t in latest_attempts(queue.trials) if t.state.name == "FAIL"]:
+        raise RlgenError(_failed(failed, len(seeds)))
     return 0
+
+
+def _failed(failed: list[Any], n: int) -> str:
+    """One line: which seeds failed (their latest attempts), and the last one's error."""
+    last = failed[-1]
+    why = last.user_attrs.get("error") or "its worker died (or was stopped) more than heartbeat.max_retry times"
+    return (f"{len(failed)} of {n} seeds failed ({', '.join(str(t.user_attrs.get('seed', '?')) for t in failed)}); "
+            f"the last, seed {last.user_attrs.get('seed', '?')}: {why}")
 
 
 def queue_config(cfg: Any) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from pydantic import Field, model_validator
 
 from rlgen import checkpoint
 from rlgen.config import ExperimentConfig, Section
-from rlgen.errors import RlgenError
+from rlgen.errors import Interrupted, RlgenError
 from rlgen.logging import console
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -279,25 +279,46 @@ def first_attempt(trial: Any) -> int:
 
 
 def train_trial(trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[ExperimentConfig], Any],
-                on_eval: Callable[[int, dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+                on_eval: Callable[[int, dict[str, Any]], bool] | None = None, trust: bool = False) -> dict[str, Any]:
     """Run the trial's config, resuming the run of a dead or interrupted attempt when its
-    directory holds a checkpoint. Interrupted (Ctrl-C, SIGTERM): KeyboardInterrupt, once the run
-    has written its checkpoint. The run's W&B config gets `optuna: {study, trial, params}`."""
+    directory holds a checkpoint. Interrupted (Ctrl-C, SIGTERM): `Interrupted`, once the run has
+    written its checkpoint. The run's W&B config gets `optuna: {study, trial, params}`. `trust`:
+    as `rlgen train --trust` (the runs a backbone's init names, an old-format checkpoint)."""
     from rlgen.runner import Runner
+    from rlgen.transfer import trusting
 
     resume = _resumable(trial)
+    state = None if resume is None else _resume_state(trial, resume, cfg, trust)
     note: dict[str, Any] = {"study": trial.study.study_name, "trial": first_attempt(trial)}
     if trial.params:  # a sweep's draws (a categorical by its label); a seed queue draws none
         note["params"] = trial.params
-    runner = Runner(cfg, _noting(make_experiment(cfg), {"optuna": note}), resume_dir=resume, on_eval=on_eval)
+    runner = Runner(cfg, _noting(make_experiment(cfg), {"optuna": note}), resume_dir=resume, on_eval=on_eval,
+                    resume_state=state, trust=trust)
     trial.set_user_attr("run_dir", str(runner.run_dir.absolute()))  # before training: a retry finds it here
-    summary = runner.run()
+    with trusting(trust):
+        summary = runner.run()
     trial.set_user_attr("status", summary["status"])
     trial.set_user_attr("global_step", summary["global_step"])
     if runner.exit_code:
         console.print(f"trial {trial.number} interrupted at step {summary['global_step']:,}")
-        raise KeyboardInterrupt
+        raise Interrupted(runner.exit_code - 128)  # 130 after Ctrl-C, 143 after SIGTERM, as for one run
     return summary
+
+
+def _resume_state(trial: Any, run_dir: Path, cfg: ExperimentConfig, trust: bool) -> dict[str, Any]:
+    """The checkpoint a retry resumes, refused as `rlgen train --resume` refuses it when the
+    trial's config (the sweep file, its base config, their overrides) has changed since in what
+    built the checkpoint's state: the trial would go on as a mix of two configs."""
+    from rlgen.api import _check_resume
+
+    state = checkpoint.load(run_dir, trust=trust)
+    try:
+        _check_resume(run_dir, cfg, state.get("config"), trust=trust)
+    except RlgenError as e:
+        raise RlgenError(f"{e}; trial {first_attempt(trial)}'s config changed since it began, so it stays failed (its "
+                         "run is left as it was): keep a study's config while a trial is unfinished, or give the new "
+                         "config a study of its own (--study NEW_NAME)") from None
+    return state
 
 
 def _noting(exp: Any, note: dict[str, Any]) -> Any:
@@ -348,8 +369,8 @@ def requeue(study: Any, trial: Any, max_retry: int | None = None) -> bool:
 
 
 def run_value(summary: dict[str, Any], metric: str, direction: str,
-              objective: Literal["best", "final"] = "best") -> float:
-    """A run's value for the study: the best or the last value of `metric`."""
+              objective: Literal["best", "final"] = "best", where: str = "`metric:` in the sweep file") -> float:
+    """A run's value for the study: the best or the last value of `metric` (set by `where`)."""
     if objective == "final":
         value = summary["final"].get(metric)
     elif summary["best"].get("metric") == metric:
@@ -360,7 +381,7 @@ def run_value(summary: dict[str, Any], metric: str, direction: str,
                   if isinstance(r.get(metric), (int, float)) and not math.isnan(r[metric])]  # never the best
         value = (max if direction == "maximize" else min)(values) if values else None
     if not isinstance(value, (int, float)):
-        raise RlgenError(f"the run logged no {metric!r}: set `metric:` in the sweep file to one it logs")
+        raise RlgenError(f"the run logged no {metric!r}: set {where} to one it logs")
     return float(value)
 
 

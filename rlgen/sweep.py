@@ -48,8 +48,8 @@ from rlgen.study_queue import (HeartbeatConfig, StudyProgress, described, first_
 # the sweep file, its schema and the Optuna objects it describes live in rlgen.sweep_spec; every name
 # callers took from here before (tests/test_module_names.py) stays importable from here
 from rlgen.sweep_spec import (CategoricalParam, FloatParam, IntParam, Param, PrunerSpec,  # noqa: F401
-                              SamplerSpec, SweepConfig, _choice, _probes, build, bundled_sweeps, check_study,
-                              read_sweep, sampler, suggest, sweep_path)
+                              SamplerSpec, SweepConfig, _choice, _probes, build, bundled_sweeps, check_space,
+                              check_study, read_sweep, sampler, suggest, sweep_path)
 
 
 Loader = Callable[[Union[str, Mapping[str, Any]], list[str]], ExperimentConfig]
@@ -155,6 +155,7 @@ class Sweep:
         total = self.spec.n_trials if n_trials is None else n_trials  # 0 is a mistake, not "the file's"
         whole_count(total, "n_trials")
         study, made = self.open_or_make_study()
+        check_space(study, self.spec.space)  # before _check_setup, which may record a setup
         self._check_setup(study, made=made)
         console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
                       f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)

@@ -275,6 +275,48 @@ def suggest(trial: Any, key: str, spec: FloatParam | IntParam | CategoricalParam
     return _choice(spec, trial.suggest_categorical(key, labels))
 
 
+def check_space(study: Any, space: dict[str, Param]) -> None:
+    """Optuna holds each key of a study to the kind of distribution its trials drew it from (its
+    type, a range's `log`, a categorical's choices; a range's ends may move): a sweep file that
+    changes one would fail at its first draw, with a trial taken. Refused here, before that."""
+    from optuna.distributions import check_distribution_compatibility
+
+    held: dict[str, Any] = {}
+    for t in study.get_trials(deepcopy=False):
+        for key, drawn in t.distributions.items():
+            held.setdefault(key, drawn)  # Optuna's storage checks a draw against the study's first
+    for key, spec in space.items():
+        if key not in held:
+            continue
+        try:
+            check_distribution_compatibility(held[key], distribution(spec))
+        except ValueError:
+            raise RlgenError(f"space.{key}: study {study.study_name!r} drew it as {_shown(held[key])}, this sweep file "
+                             f"as {_shown(distribution(spec))}; within one study Optuna lets only a range's low and "
+                             "high change: set it back, or start a new study with --study NEW_NAME") from None
+
+
+def distribution(spec: FloatParam | IntParam | CategoricalParam) -> Any:
+    """The Optuna distribution `suggest` draws the key from."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if isinstance(spec, FloatParam):
+        return FloatDistribution(spec.low, spec.high, log=spec.log, step=spec.step)
+    if isinstance(spec, IntParam):
+        return IntDistribution(spec.low, spec.high, log=spec.log, step=spec.step)
+    return CategoricalDistribution(_labels(spec))
+
+
+def _shown(d: Any) -> str:
+    """A distribution as a sweep file gives it: `categorical [small, big]`, `float 0.001 to 0.004, log`."""
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(d, CategoricalDistribution):
+        return f"categorical [{', '.join(map(str, d.choices))}]"
+    kind = type(d).__name__.removesuffix("Distribution").lower()
+    return f"{kind} {d.low:g} to {d.high:g}{', log' if d.log else ''}"
+
+
 def _labels(spec: CategoricalParam) -> list[Any]:
     if isinstance(spec.choices, dict):
         return list(spec.choices)

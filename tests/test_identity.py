@@ -37,9 +37,15 @@ def test_clashing_key_names_grow_until_unique():
 
 @pytest.mark.parametrize("value, text", [(3e-4, "3e-4"), (0.001, "0.001"), (1e-3, "0.001"), (2.5e-5, "2.5e-5"),
                                          (250000.0, "2.5e5"), (0.98, "0.98"), (True, "true"), (None, "null"),
-                                         ([64, 64], "[64,64]")])
+                                         ([64, 64], "[64,64]"), (float("inf"), ".inf"), (-float("inf"), "-.inf")])
 def test_show(value, text):
     assert show(value) == text
+
+
+def test_a_run_with_an_infinite_value_is_named(tmp_path):
+    """`max_grad_norm: .inf` (no clipping) broke the W&B run's name, and so W&B for the run."""
+    cfg = rlgen.load_config("ppo_cartpole", ["agent.hyperparams.max_grad_norm=.inf"])
+    assert identity(cfg).group == "ppo_cartpole max_grad_norm=.inf"
 
 
 def test_a_config_of_its_own_has_no_base(tmp_path):
@@ -85,3 +91,11 @@ def test_a_long_tag_is_cut_apart_from_its_neighbours():
             for h in (64, 32)]
     (a,), (b,) = (identity(c).tags for c in cfgs)
     assert len(a) == len(b) == 64 and a != b and a.startswith("hidden=[256,256,")
+
+
+def test_what_a_worker_sets_for_its_own_machine_never_tells_variants_apart():
+    """The keys `rlgen compare` never groups by (one list, rlgen.compare_groups.IGNORED_KEYS): seed-queue
+    workers that set them for their own machine join one queue, and so one W&B group."""
+    who = identity(rlgen.load_config("ppo_cartpole", ["env.vectorize=subproc", "train.checkpoint_every=999",
+                                                      "train.keep_checkpoints=1"]))
+    assert (who.group, who.tags) == ("ppo_cartpole", [])

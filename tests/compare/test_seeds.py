@@ -123,3 +123,40 @@ def test_a_seeds_table_metric_no_run_logs_names_the_config_key_to_set(tmp_path, 
     out = " ".join((captured.out + captured.err).split())
     assert "no seed table: metric 'eval/nothing' is not logged by 2 of 2 runs" in out
     assert "set train.early_stop.metric to one of them, or compare fewer runs" in out and "--metric" not in out
+
+
+@pytest.fixture(scope="module")
+def source_naming_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run whose config names code by import path (a wrapper): opening it needs --trust."""
+    run_dir = tmp_path_factory.mktemp("source") / "run"
+    wrapper = "env.wrappers=[{gymnasium.wrappers:ClipReward: {min_reward: -1, max_reward: 1}}]"
+    assert main(["train", "ppo_cartpole", "--run-dir", str(run_dir), *TINY, "logging.wandb.mode=disabled", wrapper]) == 0
+    return run_dir
+
+
+@pytest.mark.parametrize("how", [[], ["--parallel", "2"], ["--storage", "QUEUE"]], ids=["one", "parallel", "queue"])
+def test_trust_reaches_every_seed(tmp_path, capsys, source_naming_code, how):
+    """--trust opens the runs a seed's backbone init names, however the seeds run."""
+    how = [str(f"sqlite:///{tmp_path / 'q.db'}") if a == "QUEUE" else a for a in how]
+    init = f"agent.policy.backbone.init={{run: {source_naming_code}, role: policy, freeze: false}}"
+    overrides = [*TINY, f"logging.dir={tmp_path / 'runs'}", "logging.wandb.mode=disabled", init]
+    assert main(["train", "ppo_cartpole", "--seeds", "0", *how, *overrides, "--trust"]) == 0, capsys.readouterr().err
+    assert [json.loads(p.read_text())["status"] for p in (tmp_path / "runs").glob("*/*/summary.json")] == ["completed"]
+
+
+def test_a_parallel_seed_killed_by_a_signal_exits_128_plus_its_number(tmp_path, capsys):
+    """SIGKILL: exit code 137, as a shell says it (Popen's -9 made the parent exit 247)."""
+    from .queue_toy import write_config
+
+    config = write_config(tmp_path, die_at=20, die_once=str(tmp_path / "once"))
+    assert main(["train", str(config), "--seeds", "0,1", "--parallel", "2"]) == 137
+    assert "(exit code 137)" in capsys.readouterr().err
+
+
+def test_the_parallel_bar_counts_an_interrupted_seed_apart_from_the_failed(tmp_path):
+    from rlgen.seeds import SeedResult, SeedsProgress
+
+    bar = SeedsProgress(total=3, parallel=3)
+    for seed, code in enumerate((130, 143, 1)):
+        bar.finished(SeedResult(seed, code, tmp_path, ""))
+    assert (bar.failed, bar.interrupted) == (1, 2) and "failed 1 · interrupted 2" in bar._text(3)
