@@ -5,6 +5,7 @@ checkpoint is `rlgen.checkpoint`'s."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,9 +175,30 @@ def _kept_best(run_dir: Path) -> Path:
         raise CheckpointChoiceError(lambda o: f"the best checkpoint {ckpt_dir / BEST} is missing or damaged ({STATE} "
                                     f"or its step file is gone); use {o.given('latest', 'step_N')}")
     if kept is None:
-        raise CheckpointChoiceError(lambda o: f"{run_dir} has no best checkpoint (checkpoints/best): the run never "
-                                    f"evaluated its early-stop metric; use {o.given('latest', 'step_N')}")
+        why = _why_no_best(run_dir)
+        raise CheckpointChoiceError(lambda o: f"{run_dir} has no best checkpoint (checkpoints/best): {why}; use "
+                                    f"{o.given('latest', 'step_N')}")
     return kept
+
+
+def _why_no_best(run_dir: Path) -> str:
+    """The early-stop metric never logged, or logged as NaN or inf only (never a best: scoring.Scorer),
+    read from the run's config.yaml and metrics.jsonl."""
+    import yaml
+
+    from rlgen.run_data import read_metrics
+
+    never = "the run never evaluated its early-stop metric"
+    try:
+        stop = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))["train"]["early_stop"]
+        metric = stop["metric"]
+        values = [row[metric] for row in read_metrics(run_dir / "metrics.jsonl") if metric in row]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError, RlgenError):
+        return never
+    if not values or any(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        return never
+    return (f"its early-stop metric {metric} was NaN or inf at every evaluation ({len(values)}), and such a value is "
+            "never the best")
 
 
 def _by_name(run_dir: Path, which: str) -> tuple[Path, Path, str]:

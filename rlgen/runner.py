@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from rich.markup import escape
 
 from rlgen import checkpoint, distributed, plain, rundir, transfer
 from rlgen.api_args import _shown
@@ -144,7 +145,7 @@ class Runner:
         self.logger = Logger([])  # sinks join once the run's files may be written
         self.files = RunFiles(self.cfg, self.run_dir, self.rank)
         self.scorer = Scorer(self.cfg.train.early_stop, self.state, self.logger, quiet=self.rank != 0)
-        self.divergence = DivergenceWatch(self.run_dir)
+        self.divergence = DivergenceWatch(self.run_dir, self.exp, _source(self.cfg))
         self.checks = UnitChecks(self.cfg.kind)
         ctx = RunContext(self.cfg, self.run_dir, device, self.logger, self.cfg.seed, self.rank, self.world_size,
                          resumed=resume_state is not None)
@@ -353,7 +354,7 @@ class Runner:
             console.print("[yellow]warning:[/] resuming on CUDA: GPU kernels are not bitwise deterministic, so the "
                           "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
         if self.rank == 0:
-            console.print(f"resumed from step {self.exp.global_step:,} ({self.run_dir})")
+            console.print(f"resumed from step {self.exp.global_step:,} ({escape(str(self.run_dir))})")
 
     def _nothing_left(self) -> bool:
         """A resumed run that has nothing to train or evaluate: it ended (its budget, or an
@@ -399,8 +400,8 @@ class Runner:
     def _announce(self, device: torch.device) -> None:
         if self.rank != 0:
             return
-        console.print(f"[bold]{self.cfg.name}[/] ({self.cfg.kind}) on {device}, "
-                      f"{torch.get_num_threads()} thread(s) -> {self.run_dir}")
+        console.print(f"[bold]{escape(self.cfg.name)}[/] ({escape(self.cfg.kind)}) on {device}, "
+                      f"{torch.get_num_threads()} thread(s) -> {escape(str(self.run_dir))}")
 
     @property
     def exit_code(self) -> int:
@@ -410,6 +411,14 @@ class Runner:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise Interrupted(signum)
+
+
+def _source(cfg: ExperimentConfig) -> str:
+    """What a run's rewards come from, as its config names it (an env's id, a game's name): for messages."""
+    for section, key, word in (("env", "id", "env"), ("game", "name", "game")):
+        if isinstance(value := getattr(getattr(cfg, section, None), key, None), str):
+            return f"{word} {value!r}"
+    return "the env"
 
 
 def _main_thread() -> bool:

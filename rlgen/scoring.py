@@ -15,6 +15,9 @@ import numbers
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+import torch
+
 from rlgen import checkpoint
 from rlgen.config import EarlyStopConfig
 from rlgen.errors import RlgenError, shell_line
@@ -30,7 +33,7 @@ class Scorer:
         self.stop, self.state, self.logger, self.quiet = stop, state, logger, quiet
         self.new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
-        self._nan_warned = False  # ... or NaN: said once
+        self._nan_warned = False  # ... or NaN or inf: said once
 
     def score(self, metrics: Mapping[str, Any], step: int) -> bool:
         """Score one evaluation's `metrics` at `step`; True when the target or patience says stop."""
@@ -46,19 +49,20 @@ class Scorer:
 
     def _update(self, value: Any, step: int) -> bool:
         """Track the best, the target and patience from the early-stop metric's `value`; True when
-        they say stop. A NaN is never the best; once the metric has had a number, a NaN counts as no
-        improvement (as Keras's EarlyStopping does), so a metric that turns NaN runs patience out.
-        Before its first number it counts toward nothing: a metric undefined for the whole run (an
-        imitation run's eval/expert_ratio against an expert no better than random) stops nothing,
-        as a metric the run does not log does."""
+        they say stop. A NaN or an inf is never the best and never reaches the target (an inf
+        return is an env's fault, not a result); once the metric has had a number, either counts as
+        no improvement (as a NaN does in Keras's EarlyStopping), so a metric that turns NaN runs
+        patience out. Before its first number it counts toward nothing: a metric undefined for the
+        whole run (an imitation run's eval/expert_ratio against an expert no better than random)
+        stops nothing, as a metric the run does not log does."""
         st, stop_cfg = self.state, self.stop
         if not isinstance(value, numbers.Real):  # numpy's floats too
             return False
         sign = 1.0 if stop_cfg.mode == "max" else -1.0
         top = st.best if st.top is None else st.top  # a run saved before `top` existed: they were one
         stop = False
-        if math.isnan(value):
-            self._warn_nan(step, seen=top is not None)
+        if not math.isfinite(value):
+            self._warn_non_finite(value, step, seen=top is not None)
             if top is not None:
                 st.evals_since_best += 1
         else:
@@ -82,20 +86,22 @@ class Scorer:
             stop = True
         return stop
 
-    def _warn_nan(self, step: int, seen: bool) -> None:
+    def _warn_non_finite(self, value: float, step: int, seen: bool) -> None:
         if self._nan_warned:
             return
         self._nan_warned = True
         stop_cfg = self.stop
         if not seen:
-            rule = ("until it has a number it keeps no best checkpoint and stops nothing; a NaN after one counts as "
-                    "no improvement toward train.early_stop.patience")
+            rule = ("until it has a finite number it keeps no best checkpoint and stops nothing; a NaN or an inf "
+                    "after one counts as no improvement toward train.early_stop.patience")
         elif stop_cfg.patience is None:
-            rule = "a NaN is never the best (and counts as no improvement toward train.early_stop.patience, if set)"
+            rule = ("a NaN or an inf is never the best nor reaches a target (and counts as no improvement toward "
+                    "train.early_stop.patience, if set)")
         else:
-            rule = ("a NaN is never the best and counts as no improvement toward train.early_stop.patience "
-                    f"({stop_cfg.patience})")
-        self._say(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is NaN at step {step:,}: "
+            rule = ("a NaN or an inf is never the best nor reaches a target, and counts as no improvement toward "
+                    f"train.early_stop.patience ({stop_cfg.patience})")
+        shown = "NaN" if math.isnan(value) else f"{value}"  # inf or -inf
+        self._say(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is {shown} at step {step:,}: "
                   f"{rule} (said once)")
 
     def rescore(self, saved: Mapping[str, Any]) -> None:
@@ -145,17 +151,25 @@ DIVERGING_ABS, DIVERGING_RATIO = 1e6, 1e4
 
 class DivergenceWatch:
     """Each training unit's metrics, watched for a run going wrong; `run_dir`'s checkpoints are
-    what its messages offer to resume from."""
+    what its messages offer to resume from, and `experiment` (its `divergence_fix()`) what they advise."""
 
-    def __init__(self, run_dir: Path):
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Path, experiment: Any = None, source: str = "the env"):
+        self.run_dir, self.experiment, self.source = run_dir, experiment, source  # source: "env 'X'", for messages
         self._first: dict[str, float] = {}  # first value of each metric that may diverge
         self._warned: set[str] = set()
         self._return_scale = 0.0  # the largest episode return seen so far
 
     def check(self, metrics: Mapping[str, Any], step: int) -> None:
-        """Stop on a non-finite metric; warn once per metric about one that diverges."""
-        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+        """Stop on a non-finite metric; warn once per metric about one that diverges. A non-finite
+        rollout/* metric is the env's: episode returns sum the env's own rewards (Monitor's, under
+        imitation's discriminator reward too), and a policy whose weights went non-finite shows in
+        its losses a unit before its actions reach the env."""
+        bad = [k for k, v in metrics.items() if (x := _as_number(v)) is not None and not math.isfinite(x)]
+        from_env = [k for k in bad if k.startswith("rollout/")]
+        if from_env:
+            raise RlgenError(self.message(
+                f"non-finite {', '.join(from_env)} at step {step:,}: {self.source} returned non-finite rewards (NaN or "
+                "inf)", fix="make its step() return finite rewards"))
         if bad:
             raise RlgenError(self.message(f"non-finite {', '.join(bad)} at step {step:,}: training diverged"))
         self._watch(metrics, step)
@@ -164,7 +178,7 @@ class DivergenceWatch:
         """Warn once per metric when a value loss or a gradient norm diverges: it grows by orders of
         magnitude from its first value, or (a value loss) dwarfs the square of the episode returns
         seen so far, which bound what a value function has to fit."""
-        returns = [abs(v) for k, v in metrics.items() if k.startswith("rollout/ep_return_mean") and _number(v)]
+        returns = [abs(float(v)) for k, v in metrics.items() if k.startswith("rollout/ep_return_mean") and _number(v)]
         self._return_scale = max([self._return_scale, *returns])
         for key, value in metrics.items():
             if not (key.startswith("loss/value") or "grad_norm" in key) or not _number(value) or key in self._warned:
@@ -177,21 +191,40 @@ class DivergenceWatch:
                 self._warned.add(key)
                 why = f"episode returns are near {self._return_scale:.3g}" if beyond_returns else f"it began near {first:.3g}"
                 console.print(f"[yellow]warning:[/] {key} reached {value:.3g} at step {step:,} "
-                              f"({why}): training is probably diverging; lower optim.lr or clip gradients "
-                              "(for SB3: agent.hyperparams.max_grad_norm)")
+                              f"({why}): training is probably diverging; {self._training_fix()}")
 
-    def message(self, what: str) -> str:
-        """The divergence message, true to what is on disk."""
+    def message(self, what: str, fix: str | None = None) -> str:
+        """The stopping message, true to what is on disk; `fix`: what to change (by default what
+        this run's config offers against divergence)."""
+        fix = fix or self._training_fix()
         last = checkpoint.latest(self.run_dir / "checkpoints")
-        fix = "lower optim.lr, add gradient clipping or normalization"
         if last is None:
             return f"{what}. No checkpoint was written before it: {fix}, and start again"
         return (f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, then resume with "
                 f"`{shell_line('rlgen', 'train', '--resume', self.run_dir)}` or start again")
 
+    def _training_fix(self) -> str:
+        """What to change against divergence: the kind's own advice (`divergence_fix()`: the SB3
+        algorithms that take max_grad_norm offer clipping), else what every kind has."""
+        hook = getattr(self.experiment, "divergence_fix", None)
+        fix = hook() if callable(hook) else None
+        return fix if isinstance(fix, str) and fix else "lower optim.lr or add normalization"
+
+
+def _as_number(v: Any) -> float | None:
+    """A metric's value as a float when it is one number: a Python or numpy real (not a bool), or a
+    0-d floating-point tensor or array (what a plugin kind may hand over as its loss)."""
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):  # numpy's floats and ints too
+        return float(v)
+    if isinstance(v, torch.Tensor) and v.ndim == 0 and v.is_floating_point():
+        return float(v)
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind == "f":
+        return float(v)
+    return None
+
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return (x := _as_number(v)) is not None and math.isfinite(x)
 
 
 def scalar(v: Any) -> bool:

@@ -59,6 +59,10 @@ def bc_problems(algo_policy: type, loss: str, where: str, action_space: gym.Spac
     return []
 
 
+def _has_batch_norm(policy: BasePolicy) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in policy.modules())
+
+
 def trained_parameters(policy: BasePolicy) -> list[nn.Parameter]:
     """The parameters BC trains: the actor's (for an actor-critic, everything but the value side)."""
     family = _family(policy)
@@ -162,6 +166,11 @@ class BCTrainer:
         self.actions = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=policy.device)
         if len(self.obs) == 0:
             raise RlgenError("behaviour cloning needs at least one demonstration row")
+        if _has_batch_norm(policy) and min(cfg.batch_size, len(self.obs)) < 2:
+            where, why = ("bc.batch_size", "it is 1 (raise it") if cfg.batch_size < 2 else \
+                ("demos", "the demos give 1 row to train on (record more")
+            raise RlgenError(f"{where}: batch norm in the policy (agent.policy.backbone.norm: batch) needs batches of 2 "
+                             f"or more; {why}, or use norm: layer)")
         self.params = trained_parameters(policy)
         self.optimizer = optim.build(self.params)
         self.rng = np.random.default_rng(seed)
@@ -181,6 +190,10 @@ class BCTrainer:
         of each metric, and the number of gradient steps taken."""
         order = self.rng.permutation(len(self.obs))
         batches = [order[i : i + self.cfg.batch_size] for i in range(0, len(order), self.cfg.batch_size)]
+        if self.cfg.batch_size > 1 and len(batches) > 1 and len(batches[-1]) == 1:
+            # one row left over joins the batch before it (merged, not dropped: every row still trains
+            # once an epoch): a batch of one is a whole gradient step on one row, and batch norm refuses it
+            batches[-2:] = [np.concatenate(batches[-2:])]
         return self._mean([self.step(b) for b in batches[:max_steps]]), len(batches[:max_steps])
 
     def steps(self, n: int, weight: float) -> dict[str, float]:

@@ -147,5 +147,8 @@ class BCExperiment(RLExperiment):
         self.global_step = int(state["global_step"])
         self._eval_env_saved = state.get("eval_env")  # restored once training goes on, as in kind: rl
 
+    def divergence_fix(self) -> str | None:
+        return None  # BC's own gradient steps: SB3's max_grad_norm never clips them
+
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"policy": self.model.policy}

@@ -79,8 +79,9 @@ class AutoencoderExperiment(DataExperiment):
     config_model = AutoencoderConfig
     reads_targets = False  # a source's `y` is its own business
 
-    def backbones(self) -> list[Any]:
-        return [self.cfg.encoder.backbone, self.cfg.decoder.backbone]
+    @classmethod
+    def backbone_paths(cls, cfg: AutoencoderConfig) -> dict[str, Any]:
+        return {"encoder.backbone": cfg.encoder.backbone, "decoder.backbone": cfg.decoder.backbone}
 
     @classmethod
     def check(cls, cfg: AutoencoderConfig) -> list[str]:

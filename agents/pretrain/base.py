@@ -39,7 +39,7 @@ class DataExperiment(ExperimentBase):
 
     def backbones(self) -> list[Any]:
         """The backbone config sections (for device choice)."""
-        return []
+        return list(self.backbone_paths(self.cfg).values())
 
     @classmethod
     def source_modality(cls, cfg: Any) -> str | None:
@@ -51,9 +51,15 @@ class DataExperiment(ExperimentBase):
         the config loads; any other once it is built (setup)."""
         builder = SOURCES.get(cfg.data.source)
         modality, shape = modality_of(builder), getattr(builder, "shape", None)
+        problems = batch_norm_problems(cls.backbone_paths(cfg), cfg.fit.batch_size)
         if modality is None or not isinstance(shape, (tuple, list)):
-            return []
-        return shape_problems(cfg.data.source, modality, shape)
+            return problems
+        return problems + shape_problems(cfg.data.source, modality, shape)
+
+    @classmethod
+    def backbone_paths(cls, cfg: Any) -> dict[str, Any]:
+        """The backbone config sections by their dotted paths (for config checks)."""
+        return {}
 
     # --- the protocol -----------------------------------------------------------------------
 
@@ -150,3 +156,10 @@ class DataExperiment(ExperimentBase):
         finally:
             self.model.train(was)
         return out
+
+
+def batch_norm_problems(backbones: dict[str, Any], batch_size: int) -> list[str]:
+    """Batch norm in training mode refuses a batch of one row (torch: "Expected more than 1 value
+    per channel"), as the GAN kind says of objective.batch_size."""
+    return [f"{where}.norm: batch norm needs batches of 2 or more; fit.batch_size is {batch_size} (raise it, or use "
+            "norm: layer)" for where, b in backbones.items() if getattr(b, "norm", None) == "batch" and batch_size < 2]

@@ -53,8 +53,9 @@ class SupervisedExperiment(DataExperiment):
 
     config_model = SupervisedConfig
 
-    def backbones(self) -> list[Any]:
-        return [self.cfg.model.backbone]
+    @classmethod
+    def backbone_paths(cls, cfg: SupervisedConfig) -> dict[str, Any]:
+        return {"model.backbone": cfg.model.backbone}
 
     @classmethod
     def check(cls, cfg: SupervisedConfig) -> list[str]:

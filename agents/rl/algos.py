@@ -8,6 +8,7 @@ from typing import Annotated, Any, Mapping
 
 import sb3_contrib
 import stable_baselines3 as sb3
+import torch
 from pydantic import Field, TypeAdapter, ValidationError
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
@@ -162,3 +163,35 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return str(value)
+
+
+def one_row_batch_problem(model: BaseAlgorithm) -> str | None:
+    """Batch norm in training mode refuses a batch of one row (torch: "Expected more than 1 value per
+    channel"): a policy with batch norm whose SB3 updates would train on one, said before the first.
+    On-policy algorithms cut each rollout into batches of batch_size, the last one holding what is
+    left (A2C takes the rollout whole); off-policy ones sample batch_size rows."""
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.policy.modules()):
+        return None
+    needs = "batch norm in the policy (agent.policy.backbone.norm: batch) needs batches of 2 or more"
+    name, batch = type(model).__name__, getattr(model, "batch_size", None)
+    if isinstance(model, OffPolicyAlgorithm):
+        return None if batch > 1 else f"agent.hyperparams.batch_size: {needs}; {name}'s is 1 (raise it, or use norm: layer)"
+    rows = model.n_steps * model.n_envs
+    rollout = f"each rollout (n_steps {model.n_steps} x n_envs {model.n_envs} = {rows:,})"
+    if batch is None:
+        return None if rows > 1 else \
+            f"agent.hyperparams.n_steps: {needs}; {name} trains on {rollout} whole (raise n_steps, or use norm: layer)"
+    if batch > 1 and rows % batch != 1:
+        return None
+    last = "" if batch == 1 else ", the last of 1 row"
+    return (f"agent.hyperparams.batch_size: {needs}; {name} cuts {rollout} into batches of {batch:,}{last} (choose a "
+            f"batch_size that divides {rows:,}, or use norm: layer)")
+
+
+def divergence_fix(algo: str) -> str | None:
+    """The runner's advice when training diverges, for a kind that trains with SB3's `algo`:
+    gradient clipping where the algorithm takes max_grad_norm (PPO, A2C, DQN, ...; not SAC or TD3),
+    else None (the runner's own, which every kind has)."""
+    if "max_grad_norm" in inspect.signature(ALGOS[algo].__init__).parameters:
+        return "lower optim.lr, clip gradients (agent.hyperparams.max_grad_norm) or add normalization"
+    return None

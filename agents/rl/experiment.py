@@ -21,7 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from rlgen import checkpoint
 from rlgen.agents.rl.agent import Agent
-from rlgen.agents.rl.algos import (ALGOS, check_hyperparams, is_off_policy, resolved_hyperparams,  # noqa: F401
+from rlgen.agents.rl.algos import (ALGOS, check_hyperparams, divergence_fix, is_off_policy, resolved_hyperparams,  # noqa: F401
                                    schedule_problems)
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm  # noqa: F401
 from rlgen.agents.rl.evaluation import play_episodes
@@ -249,6 +249,9 @@ class RLExperiment(ExperimentBase):
             if checkpoint.resuming():  # acting or evaluating draws no noise
                 console.print(f"[yellow]warning:[/] this resume is not exact: the action noise cannot be restored "
                               f"({'; '.join(problems[:3])}); it starts afresh, as at an episode's start")
+
+    def divergence_fix(self) -> str | None:
+        return divergence_fix(self.cfg.agent.algo)
 
     def close(self) -> None:
         for env in (self.env, self.eval_env):

@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rlgen import plain
 from rlgen.agents.rl import live_state
-from rlgen.agents.rl.algos import integral_counts
+from rlgen.agents.rl.algos import integral_counts, one_row_batch_problem
 from rlgen.agents.rl.config import PolicyConfig
 # what callers took from here before these parts moved (tests/test_module_names.py) stays importable from
 # here, and so does _parameters_but_frozen: a torch.save'd policy with a frozen backbone names it by this path
@@ -244,6 +244,7 @@ class SB3Learner:
                  progress: Progress | None = None, masked: bool = False, target: str = "this env",
                  init_at: str = "agent.policy.backbone"):
         self.progress = progress if progress is not None else Progress()
+        self.target = target
         if (problem := space_problem(env, target) or scalar_problem(env, pol, target)) is not None:
             raise RlgenError(problem)
         try:
@@ -281,6 +282,8 @@ class SB3Learner:
         `total_steps`; returns the metrics SB3 dumped meanwhile."""
         self.progress.remaining = max(0.0, 1.0 - run_step / total_steps)
         model = self.model
+        if (problem := one_row_batch_problem(model)) is not None:  # here, not in __init__: kind bc never trains SB3
+            raise RlgenError(problem)
         noise = self.noise_state()
         # TRPO differentiates its policy twice (Hessian-vector products), which torch's fused
         # attention kernels cannot: a transformer backbone's attention takes the plain kernel then
@@ -293,6 +296,8 @@ class SB3Learner:
                     path, n, of = bad
                     raise Diverged(f"non-finite weights in the policy: {path} ({n:,} of {of:,} elements) at step "
                                    f"{model.num_timesteps:,}: training diverged") from None
+                if (problem := self._observation_problem()) is not None:
+                    raise RlgenError(problem) from None
                 raise
         # On-policy SB3 logs before train(), so this unit's losses would wait for the next unit's
         # dump: flush them now, and a checkpoint never falls between a unit and its losses.
@@ -302,6 +307,19 @@ class SB3Learner:
             # off-policy algorithms dump only every few episodes; the rollout return is always known
             metrics["rollout/ep_return_mean"] = float(np.mean([e["r"] for e in model.ep_info_buffer]))
         return metrics
+
+    def _observation_problem(self) -> str | None:
+        """A NaN or inf in the observations a finite policy was about to act on: the env's (or a
+        wrapper's) to fix, which the policy's NaN logits otherwise report as a torch sampling error."""
+        obs = self.model._last_obs
+        arrays = obs if isinstance(obs, dict) else {"": obs}
+        bad = plain.non_finite({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
+        if bad is None:
+            return None
+        _, n, of = bad
+        return (f"{self.target} returned a non-finite observation ({n:,} of {of:,} values NaN or inf) by step "
+                f"{self.model.num_timesteps:,}, which the policy cannot act on; make its reset() and step() return "
+                "finite observations (or fix the wrapper that made them)")
 
     def noise_state(self) -> list[dict[str, Any]] | None:
         """The action noise of the episodes in progress, one entry per env copy, as plain data

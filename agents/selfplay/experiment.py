@@ -20,7 +20,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from rlgen.agents.rl.algos import check_hyperparams
+from rlgen.agents.rl.algos import check_hyperparams, divergence_fix
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.rl.setup_checks import check_schedules
@@ -212,6 +212,9 @@ class SelfPlayExperiment(ExperimentBase):
     def close(self) -> None:
         if self.env is not None:
             self.env.close()
+
+    def divergence_fix(self) -> str | None:
+        return divergence_fix(self.cfg.agent.algo)  # the runner's advice when training diverges
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"policy": self.model.policy}

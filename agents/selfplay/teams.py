@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 
-from rlgen.agents.rl.algos import check_hyperparams
+from rlgen.agents.rl.algos import check_hyperparams, divergence_fix
 from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.rl.setup_checks import check_schedules
@@ -238,6 +238,9 @@ class TeamsExperiment(ExperimentBase):
     def close(self) -> None:
         for env in self.envs.values():
             env.close()
+
+    def divergence_fix(self) -> str | None:
+        return divergence_fix("ppo")  # the runner's advice when training diverges
 
     def modules(self) -> dict[str, Any]:
         return {f"policy_{side}": model.policy for side, model in self.models.items()}

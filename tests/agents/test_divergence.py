@@ -1,4 +1,7 @@
-"""PPO at an absurd learning rate: its value loss dwarfs every return, and the run says so once."""
+"""Runs going wrong: PPO at an absurd learning rate says so once; non-finite weights, observations or
+rewards stop a run with one line that says whose they are."""
+
+import pytest
 
 import rlgen
 import rlgen.logging as rlog
@@ -88,3 +91,55 @@ def test_a_rollout_whose_returns_are_all_equal_trains_on_instead_of_being_called
         gym.registry.pop("rlgen_test/OneStepBandit-v0", None)
     assert run.summary["status"] == "completed"
     assert run.summary["final"]["eval/return_mean"] == 1.0
+
+
+def _broken_env(fault: str):
+    """Random observations, reward 1, episodes of 4 steps; `fault`: a NaN in every observation, or
+    NaN rewards from the 10th step on."""
+    import gymnasium as gym
+    import numpy as np
+
+    class Broken(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def _obs(self):
+            obs = self.np_random.uniform(-1, 1, 3).astype(np.float32)
+            obs[0] = np.nan if fault == "observation" else obs[0]
+            return obs
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t = getattr(self, "t", 0)
+            return self._obs(), {}
+
+        def step(self, action):
+            self.t += 1
+            reward = float("nan") if fault == "reward" and self.t >= 10 else 1.0
+            return self._obs(), reward, False, self.t % 4 == 0, {}
+
+    return Broken()
+
+
+@pytest.mark.parametrize("fault, said", [
+    ("observation", r"env 'rlgen_test/Broken-v0' returned a non-finite observation \(2 of 6 values NaN or inf\) by step 0, "
+                    r"which the policy cannot act on; make its reset\(\) and step\(\) return finite observations"),
+    ("reward", r"non-finite rollout/ep_return_mean at step 128: env 'rlgen_test/Broken-v0' returned non-finite rewards "
+               r"\(NaN or inf\)\. No checkpoint was written before it: make its step\(\) return finite rewards, and start "
+               r"again$"),
+])
+def test_non_finite_values_from_the_env_are_said_to_be_the_envs_not_a_torch_error_or_divergence(tmp_path, fault, said):
+    import gymnasium as gym
+
+    from rlgen.errors import RlgenError
+
+    gym.register("rlgen_test/Broken-v0", entry_point=_broken_env)
+    try:
+        with pytest.raises(RlgenError, match=said):
+            rlgen.train("ppo_cartpole", ["env.id=rlgen_test/Broken-v0", f"env.kwargs={{fault: {fault}}}", "env.normalize=null",
+                                         "env.n_envs=2", "train.total_steps=256", "train.early_stop.target=null",
+                                         "agent.hyperparams.n_steps=64", "agent.hyperparams.batch_size=64",
+                                         f"logging.dir={tmp_path}", "logging.wandb.mode=disabled",
+                                         "train.progress=false", "logging.console=false"])
+    finally:
+        gym.registry.pop("rlgen_test/Broken-v0", None)

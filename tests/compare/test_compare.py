@@ -127,6 +127,18 @@ def test_default_png_goes_next_to_the_runs(runs):
     assert oct((runs / "compare_eval_return_mean.png").stat().st_mode & 0o777) != oct(0o600)  # an ordinary file
 
 
+
+def test_default_png_of_runs_given_their_own_folders_goes_into_the_folder_that_holds_them(runs, tmp_path):
+    """Runs made by --run-dir (cmp/a, cmp/b): not two folders above them, as for runs/<name>/<id>."""
+    (tmp_path / "x" / "cmp").mkdir(parents=True)
+    for folder, run in zip("ab", sorted((runs / "ppo_a").iterdir())):
+        run.rename(tmp_path / "x" / "cmp" / folder)
+    assert main(["compare", str(tmp_path / "x" / "cmp" / "a"), str(tmp_path / "x" / "cmp" / "b")]) == 0
+    assert (tmp_path / "x" / "cmp" / "compare_eval_return_mean.png").is_file()
+    assert not (tmp_path / "compare_eval_return_mean.png").exists()
+    assert main(["compare", str(tmp_path / "x" / "cmp" / "a"), str(runs / "ppo_b")]) == 0  # both layouts: what holds both
+    assert (tmp_path / "compare_eval_return_mean.png").is_file()
+
 def test_a_link_planted_where_the_png_goes_is_replaced_not_written_through(runs, tmp_path):
     """A folder of someone else's runs may hold a link named compare_<metric>.png: compare wrote
     the figure into the file it named (any file the user can write)."""

@@ -227,3 +227,18 @@ def test_record_reads_its_demos_back_in_the_format_it_wrote(finished, tmp_path):
         assert out.is_file()
     finally:
         DEMOS.unregister("by_name_only")
+
+
+@pytest.mark.parametrize("values, why", [
+    ([], "the run never evaluated its early-stop metric"),
+    (["NaN", "Infinity"], r"its early-stop metric eval/return_mean was NaN or inf at every evaluation \(2\), and such "
+                          "a value is never the best"),
+])
+def test_no_best_says_whether_the_metric_was_never_evaluated_or_never_finite(tmp_path, values, why):
+    run = _fake_run(tmp_path, "completed", best_step=None)
+    (run / "config.yaml").write_text("name: x\ntrain: {early_stop: {metric: eval/return_mean, mode: max}}\n")
+    rows = [f'{{"global_step": {100 * (i + 1)}, "loss/total": 1.0}}\n{{"global_step": {100 * (i + 1)}, '
+            f'"eval/return_mean": {v}}}\n' for i, v in enumerate(values)]
+    (run / "metrics.jsonl").write_text("".join(rows) or '{"global_step": 100, "loss/total": 1.0}\n')
+    with pytest.raises(RlgenError, match=rf"has no best checkpoint \(checkpoints/best\): {why}; use checkpoint='latest'"):
+        checkpoint.select(run, "best")

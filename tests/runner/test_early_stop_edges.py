@@ -121,3 +121,20 @@ def test_a_changed_min_delta_on_resume_is_another_stopping_rule(tmp_path):
                         early_stop={"metric": "eval/score", "patience": 2, "min_delta": 0.0})
     Runner(looser, exp := ToyExperiment(looser), resume_dir=runner.run_dir).run()
     assert exp.units_trained > 0  # it goes on under the new rule
+
+
+
+@pytest.mark.parametrize("mode, inf", [("max", math.inf), ("min", -math.inf)])
+def test_an_infinite_evaluation_is_never_the_best_nor_reaches_the_target(tmp_path, capsys, mode, inf):
+    """An env that returns an inf reward scores an inf return: no result, as a NaN is none."""
+    cfg = toy_config(tmp_path, total_steps=60, early_stop={"metric": "eval/score", "mode": mode,
+                                                            "target": 15 if mode == "max" else -15})
+    exp = NanEvals(cfg)
+    exp.evaluate = lambda episodes=None, video_dir=None: {"eval/score": inf}
+    runner = Runner(cfg, exp)
+    summary = runner.run()
+    assert summary["status"] == "completed" and summary["global_step"] == 60
+    assert summary["best"]["value"] is None and summary.get("target_reached") is None
+    assert not (runner.run_dir / "checkpoints" / "best").exists()
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count(f"'eval/score' is {inf} at step 20") == 1 and "a NaN or an inf after one counts" in err

@@ -1,6 +1,7 @@
 """Behaviour cloning (`kind: bc`): the identity env learned to 100% by every policy family, window
 policies included; exact resume; the result acts through `rlgen.load_run(...).agent()`."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +185,7 @@ def test_bc_demos_of_another_env_are_refused(tmp_path, identity_demos):
     ("rlgen/IdentityBox-v0", lambda d: {"next_observations": np.repeat(d.next_observations, 2, axis=1)},
      "next_observations of shape (2,)"),
     ("rlgen/IdentityBox-v0", lambda d: {"rewards": np.where(np.arange(len(d.rewards)) == 2, np.nan, d.rewards)},
-     "rewards hold NaN or infinity (row 2)"),
+     "'rewards' holds nan at row 2 (1 such rows); rewards must be finite numbers"),  # read_demos says so first
     ("rlgen/Identity-v0", lambda d: {"observations": np.full_like(d.observations, 16)},
      "observation 16 is not one of Discrete(4) (whole numbers 0-3)"),
     ("rlgen/Identity-v0", lambda d: {"next_observations": np.full(d.next_observations.shape, 0.5)},
@@ -229,3 +230,32 @@ def test_bc_resumed_with_another_number_of_eval_episodes_evaluates_on_fresh_envs
     assert again.summary["status"] == "completed" and again.summary["global_step"] == 40
     with rlgen.load_run(first.run_dir) as run:  # its model now holds the new eval envs, and saves and loads
         assert run.experiment.model.n_envs == episodes
+
+
+BATCH_NORM = {"algo": "ppo", "policy": {"backbone": {"type": "mlp", "hidden": [32], "norm": "batch"}}}
+
+
+def test_a_last_batch_of_one_row_joins_the_batch_before_it(tmp_path, identity_demos):
+    """8 training episodes of 20 steps: 160 rows in batches of 53 leave one row over, which batch
+    norm refuses to train on alone; it joins the third batch, so an epoch is 3 steps."""
+    from rlgen.agents.imitation.bc import BCTrainer
+
+    raw = bc_config(tmp_path, "rlgen/Identity-v0", identity_demos["rlgen/Identity-v0"], total=6, agent=BATCH_NORM,
+                    bc={"batch_size": 53})
+    run = rlgen.train(raw)
+    assert run.summary["status"] == "completed"
+    trainer = run.experiment.trainer
+    assert isinstance(trainer, BCTrainer) and len(trainer.obs) == 160
+    rows = [json.loads(line) for line in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["global_step"] for row in rows if "loss/bc" in row] == [3, 6]
+
+
+def test_batch_norm_with_a_bc_batch_size_of_one_is_refused_in_one_line(tmp_path, identity_demos):
+    from rlgen.errors import RlgenError
+
+    raw = bc_config(tmp_path, "rlgen/Identity-v0", identity_demos["rlgen/Identity-v0"], agent=BATCH_NORM,
+                    bc={"batch_size": 1})
+    with pytest.raises(RlgenError, match=r"^bc.batch_size: batch norm in the policy \(agent.policy.backbone.norm: batch\) "
+                                         r"needs batches of 2 or more; it is 1 \(raise it, or use norm: layer\)$"):
+        rlgen.train(raw)
+    assert not list(tmp_path.iterdir())

@@ -206,3 +206,14 @@ def test_a_transformer_shorter_than_the_sequences_names_its_half_and_no_run(tmp_
     assert f"error: {half}.backbone: transformer backbone: sequence of 16 steps is longer than max_len 8 — " \
            "set backbone.max_len >= 16" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("config, path", [("supervised_digits", "model.backbone"), ("autoencoder_digits", "decoder.backbone")])
+def test_batch_norm_with_batches_of_one_is_refused_as_the_config_loads(config, path):
+    """torch's batch norm refuses one row in training mode: one line naming the key, not its traceback."""
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{path}\.norm: batch norm needs batches of 2 or more; fit.batch_size is 1 "
+                                          r"\(raise it, or use norm: layer\)"):
+        rlgen.load_config(config, ["fit.batch_size=1"])
+    rlgen.load_config(config, ["fit.batch_size=2"])

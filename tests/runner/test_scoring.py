@@ -1,0 +1,70 @@
+"""`DivergenceWatch`'s verdicts on one unit's metrics: what is non-finite, whose fault it is, and
+what the message offers to change (only what the run's config has)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import rlgen
+from rlgen.api import kind_of
+from rlgen.errors import RlgenError
+from rlgen.scoring import DivergenceWatch
+
+
+def _watch(run_dir, config: str | None = None, source: str = "the env"):
+    """The watch of a run of bundled `config` (its kind's experiment, built but not set up), or of no kind."""
+    experiment = None
+    if config is not None:
+        cfg = rlgen.load_config(config)
+        experiment = kind_of(cfg)(cfg)
+    return DivergenceWatch(run_dir, experiment, source)
+
+
+@pytest.mark.parametrize("nan", [float("nan"), np.float32("nan"), np.float64("inf"), torch.tensor(float("nan")),
+                                 np.array(float("-inf"))], ids=["float", "np.float32", "np.float64-inf", "0-d tensor",
+                                                               "0-d array"])
+def test_a_plugin_kinds_non_finite_loss_stops_the_run_whatever_its_number_type(tmp_path, nan):
+    watch = _watch(tmp_path)
+    with pytest.raises(RlgenError, match=r"non-finite loss/total at step 10: training diverged"):
+        watch.check({"loss/total": nan, "train/lr": np.float32(0.1)}, 10)
+    watch.check({"loss/total": np.float32(0.5), "loss/other": torch.tensor(1.0), "eval/table": [1.0, math.nan]}, 10)
+
+
+@pytest.mark.parametrize("config, clipping", [
+    ("ppo_cartpole", True), ("selfplay_tictactoe", True), ("teams_simple_tag", True), ("dqn_cartpole", True),
+    ("sac_pendulum", False),
+    ("bc_cartpole", False),  # BC's own gradient steps: SB3's max_grad_norm never clips them
+    ("gan_ring8", False), (None, False),
+])
+def test_the_divergence_message_offers_gradient_clipping_only_where_the_kind_has_it(tmp_path, config, clipping):
+    """It offered "gradient clipping" to GANs and SAC, which have no setting for it."""
+    watch = _watch(tmp_path, config)
+    with pytest.raises(RlgenError) as e:
+        watch.check({"loss/total": float("nan")}, 10)
+    said = str(e.value)
+    assert said.endswith(", and start again") and "lower optim.lr" in said
+    assert ("clip gradients (agent.hyperparams.max_grad_norm)" in said) == clipping, said
+    assert "gradient clipping" not in said
+
+
+@pytest.mark.parametrize("source", ["env 'hb/Bad-v0'", "game 'tictactoe'", "the env"])
+def test_a_non_finite_episode_return_is_the_envs_rewards_not_divergence(tmp_path, source):
+    """NaN rewards reach the losses in the same unit; the returns say where they came from, even
+    before any gradient step (SAC before learning_starts logs returns only)."""
+    watch = _watch(tmp_path, "ppo_cartpole", source)
+    for metrics in ({"rollout/ep_return_mean": float("inf")},
+                    {"rollout/ep_return_mean": float("nan"), "loss/value": float("nan"), "loss/total": float("nan")}):
+        with pytest.raises(RlgenError) as e:
+            watch.check(metrics, 128)
+        assert str(e.value) == (f"non-finite rollout/ep_return_mean at step 128: {source} returned non-finite rewards "
+                                "(NaN or inf). No checkpoint was written before it: make its step() return finite "
+                                "rewards, and start again")
+
+
+def test_the_runner_names_the_env_or_game_a_run_takes_its_rewards_from():
+    from rlgen.runner import _source
+
+    assert _source(rlgen.load_config("ppo_cartpole")) == "env 'CartPole-v1'"
+    assert _source(rlgen.load_config("selfplay_tictactoe")).startswith("game 'tictactoe")
+    assert _source(rlgen.load_config("gan_ring8")) == "the env"
