@@ -23,7 +23,7 @@ import numpy as np
 
 from rlgen.envs.pixels import RgbRender
 from rlgen.errors import RlgenError
-from rlgen.registry import WRAPPERS, check_import_allowed, is_import_path, load_env_packages
+from rlgen.registry import WRAPPERS, check_import_allowed, import_failed, is_import_path, load_env_packages
 
 WrapperSpec = str | Mapping[str, Mapping[str, Any]]
 # observation spaces SB3's policies take as arrays (a Dict or Tuple needs FlattenObservation first)
@@ -68,6 +68,8 @@ def ensure_registered(env_id: str) -> str:
             importlib.import_module(module)
         except ImportError as e:
             raise RlgenError(f"env {env_id!r}: cannot import {module!r} ({e}); is the package installed?") from None
+        except Exception as e:  # noqa: BLE001 - the module itself is broken
+            raise import_failed(module, f"env {env_id!r}", e) from e
         env_id = bare
     _check_extra(env_id)
     return env_id
@@ -112,7 +114,7 @@ def step_capped(env_id: str, kwargs: Mapping[str, Any], wrappers: Sequence[Wrapp
     own and `wrappers` add none (CliffWalking's random walk can last forever): what evaluation and
     `rlgen record` play, so that they always end. `gymnasium.make` puts that TimeLimit on the env
     itself, inside Monitor, which then reports the cut episode."""
-    names = [w if isinstance(w, str) else next(iter(w), "") for w in wrappers]
+    names = map(wrapper_name, wrappers)
     if "max_episode_steps" in kwargs or any(str(n).split(":")[-1].split(".")[-1] == "TimeLimit" for n in names):
         return dict(kwargs)
     try:
@@ -120,6 +122,11 @@ def step_capped(env_id: str, kwargs: Mapping[str, Any], wrappers: Sequence[Wrapp
     except Exception:  # noqa: BLE001 - an id gymnasium cannot look up is reported where the env is made
         return dict(kwargs)
     return dict(kwargs) if limit is not None else {**kwargs, "max_episode_steps": EPISODE_STEP_CAP}
+
+
+def wrapper_name(spec: WrapperSpec) -> str:
+    """The name a wrapper entry gives: itself, or the key of {Name: {kwargs}}."""
+    return spec if isinstance(spec, str) else next(iter(spec), "")
 
 
 def resolve_wrapper(spec: WrapperSpec) -> tuple[Callable[..., gym.Env], dict[str, Any]]:
@@ -206,7 +213,8 @@ def make_env_fn(
     wrappers beneath (one that observes the render, say) get the env's own frames."""
     # resolved here, in the parent, so that a bad name fails here and not in a worker; the config
     # keeps its YAML lists (rl-zoo's config.yml is written from it), the wrapper gets its types
-    resolved = [(cls, typed_wrapper_kwargs(cls, kw)) for cls, kw in map(resolve_wrapper, wrappers)]
+    resolved = [(wrapper_name(spec), cls, typed_wrapper_kwargs(cls, kw))
+                for spec, (cls, kw) in zip(wrappers, map(resolve_wrapper, wrappers))]
     make_kwargs = dict(kwargs or {})
     if render_mode is not None:
         make_kwargs["render_mode"] = render_mode
@@ -215,10 +223,13 @@ def make_env_fn(
         env = gym.make(ensure_registered(env_id), **make_kwargs)
         if monitor is not None:
             env = monitor(env)
-        for cls, wkw in resolved:
+        for name, cls, wkw in resolved:
             if render_mode == "rgb_array" and cls is gym.wrappers.RecordVideo:
                 env = RgbRender(env)
             env = cls(env, **wkw)
+            if not isinstance(env, gym.Env):  # else the next wrapper, or SB3, fails on it far from here
+                raise RlgenError(f"wrapper {name!r} returned a {type(env).__name__}, not a gymnasium env: a "
+                                 "wrapper takes the env and returns it wrapped (a gymnasium.Wrapper)")
         return env
 
     return thunk

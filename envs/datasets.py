@@ -330,9 +330,12 @@ def make_source(name: str, **kwargs: Any) -> Any:
     except Exception as e:  # noqa: BLE001 - whatever the source's own code refuses
         raise RlgenError(f"data source {name!r} could not be built: {type(e).__name__}: {first_line(e)} "
                          "(check data.kwargs)") from None
-    missing = [a for a in ("shape", "sample") if not hasattr(source, a)]
-    if missing or modality_of(source) is None:
-        raise RlgenError(f"data source {name!r} built a {type(source).__name__} without "
-                         f"{', '.join(missing + ([] if modality_of(source) else ['modality']))}; a source has "
-                         "shape, modality ('points' | 'image' | 'sequence'), n_classes and sample(batch, rng)")
+    missing = [a for a in ("shape", "modality", "sample") if getattr(source, a, None) is None]
+    if missing:
+        raise RlgenError(f"data source {name!r} built a {type(source).__name__} without {', '.join(missing)}; "
+                         "a source has shape, modality ('points' | 'image' | 'sequence'), n_classes and "
+                         "sample(batch, rng)")
+    if modality_of(source) is None:
+        raise RlgenError(f"data source {name!r} built a {type(source).__name__} with modality {source.modality!r}; "
+                         "a source's modality is 'points', 'image' or 'sequence'")
     return source

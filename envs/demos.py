@@ -194,6 +194,9 @@ def read_demos(path: str | Path, fmt: str = "auto") -> Demos:
         if str(path) in str(e):
             raise
         raise RlgenError(f"demos {path}: {str(e).removeprefix('demos: ')}") from None
+    except Exception as e:  # noqa: BLE001 - whatever a plugin format's reader raises on a file it cannot read
+        raise RlgenError(f"demos {path}: format {name!r} could not read it: {type(e).__name__}: "
+                         f"{first_line(e)}") from e
     if problem := _metadata_problem(demos.metadata):
         raise RlgenError(f"demos {path}: metadata {problem}: fix or remove it")
     return demos.with_metadata(source=str(path), format=name)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from rich.markup import escape
 
-from rlgen.registry import TABLES, describe, load_env_packages
+from rlgen.registry import TABLES, describe, env_package_of, load_env_packages
 
 # gymnasium's own families worth listing by default; the rest with --all
 _GYM_SHOWN = ("CartPole", "Acrobot", "MountainCar", "Pendulum", "LunarLander", "BipedalWalker", "CarRacing")
@@ -57,7 +57,16 @@ def env_ids(show_all: bool) -> list[str]:
         except ImportError:  # installed but broken (a missing system library): listed without ALE's ids
             pass
     ids = sorted(gym.registry)
-    return [i for i in ids if show_all or i.startswith(_GYM_SHOWN) or ("/" in i and not i.startswith("ALE/"))]
+    # an id an env package registered is listed whatever its form (a plugin's `Corridor-v0` too)
+    return [i for i in ids if show_all or i.startswith(_GYM_SHOWN) or env_package_of(i) is not None
+            or ("/" in i and not i.startswith("ALE/"))]
+
+
+def _env_line(show_all: bool) -> str:
+    """The ids as one line of markup, each that a plugin's env package registered followed by that
+    package's distribution name, as the other tables mark a plugin's names."""
+    ids = env_ids(show_all)
+    return ", ".join(_origin(i, owner.origin) if (owner := env_package_of(i)) is not None else escape(i) for i in ids)
 
 
 def listing(show_all_envs: bool = False) -> Group:
@@ -72,7 +81,7 @@ def listing(show_all_envs: bool = False) -> Group:
     envs = Table(title="envs (gymnasium ids)", title_justify="left", show_header=False, box=None)
     envs.add_column("ids")
     note = "" if show_all_envs else escape("  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)")
-    envs.add_row(", ".join(env_ids(show_all_envs)) + note)
+    envs.add_row(_env_line(show_all_envs) + note)
     tables.append(envs)
     return Group(*tables)
 
@@ -88,7 +97,7 @@ def plain_listing(show_all_envs: bool = False) -> str:
         lines = [f"{name:<{width}}  {Text.from_markup(text).plain}".rstrip() for name, text in entries]
         blocks.append("\n".join([section, *lines]))
     note = "" if show_all_envs else "  (every id with --all; ALE/... after `pip install 'rlgen[atari]'`)"
-    blocks.append("envs (gymnasium ids)\n" + ", ".join(env_ids(show_all_envs)) + note)
+    blocks.append("envs (gymnasium ids)\n" + Text.from_markup(_env_line(show_all_envs)).plain + note)
     return "\n\n".join(blocks) + "\n"
 
 

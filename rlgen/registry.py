@@ -10,7 +10,9 @@ used. It fills itself from three places, in this order of precedence:
    When two distributions register one name, rlgen's own entry wins; between two plugins, the one
    whose distribution name sorts first. The other is ignored with a one-line warning naming both,
    whatever the order in which the installed packages are found (importlib.metadata follows the
-   order of the files in site-packages);
+   order of the files in site-packages). A plugin's name that a table takes from a package of its
+   own (gymnasium's wrappers by class name, pettingzoo.classic's games) stays that package's, the
+   same way;
 3. an import path used directly as the name (`kind: mypkg.kinds:MyKind` in a config).
 
     from rlgen.registry import SOURCES
@@ -140,12 +142,19 @@ def resolve(path: str, allow_module: bool = False) -> Any:
     except ImportError as e:
         raise RlgenError(f"cannot import {module_name!r} for {path!r}: {e} (is the package installed?)") from None
     except Exception as e:  # the module itself is broken: still one RlgenError, so a bad plugin never stops rlgen
-        raise RlgenError(f"importing {module_name!r} for {path!r} failed: {type(e).__name__}: {e}") from e
+        raise import_failed(module_name, repr(path), e) from e
     for part in attr.split(".") if attr else ():
         if not hasattr(obj, part):
             raise RlgenError(f"module {module_name!r} has no attribute {attr!r} (from {path!r})")
         obj = getattr(obj, part)
     return obj
+
+
+def import_failed(module: str, needed_by: str, e: Exception) -> RlgenError:
+    """The one line for a module that raises (anything but ImportError) while imported for
+    `needed_by` (`'pkg.mod:attr'`, `env 'pkg.mod:Id-v0'`): the module itself is broken, and its
+    error is what to fix."""
+    return RlgenError(f"importing {module!r} for {needed_by} failed: {type(e).__name__}: {first_line(e)}")
 
 
 def _canonical(dist_name: str) -> str:
@@ -164,7 +173,7 @@ class Registry:
     class or function"), or None; applied to entries and import paths, not to the fallback."""
 
     def __init__(self, what: str, group: str, *, fallback: Callable[[str], Any] | None = None,
-                 fallback_note: str = "", check: Callable[[Any], str | None] | None = None):
+                 fallback_note: str = "", fallback_origin: str = "", check: Callable[[Any], str | None] | None = None):
         self.what = what  # "data source", used in messages
         self.group = group  # the entry-point group plugins declare
         self._entries: dict[str, Entry] = {}
@@ -172,6 +181,7 @@ class Registry:
         # names a registry accepts beyond its entries (gymnasium's wrappers by class name): -> obj or None
         self._fallback = fallback
         self._fallback_note = fallback_note
+        self._fallback_origin = fallback_origin  # the package whose names the fallback gives, for messages
         self._check = check
 
     # --- filling ---
@@ -205,14 +215,28 @@ class Registry:
         # first, then by distribution name (the sort is stable: one distribution keeps its order)
         found.sort(key=lambda item: _precedence(item[0]))
         for origin, ep in found:
-            if ep.name in self._entries:
-                kept = self._entries[ep.name]
-                if kept.origin == origin and kept.target == ep.value:
-                    continue  # one distribution found twice on the path: the same entry
-                warnings.warn(f"{self.what} {ep.name!r} from {origin} ignored: {kept.origin} "
-                              "registers the same name", RlgenWarning, stacklevel=2)
+            kept = self._entries.get(ep.name)
+            if kept is not None and kept.origin == origin and kept.target == ep.value:
+                continue  # one distribution found twice on the path: the same entry
+            if kept is not None:
+                kept_by = kept.origin
+            elif _canonical(origin) != "rlgen" and self._fallback_takes(ep.name):
+                kept_by = self._fallback_origin  # gymnasium's ClipReward stays gymnasium's, as its env ids do
+            else:
+                self._entries[ep.name] = Entry(ep.name, ep.value, origin, check=self._check)
                 continue
-            self._entries[ep.name] = Entry(ep.name, ep.value, origin, check=self._check)
+            warnings.warn(f"{self.what} {ep.name!r} from {origin} ignored: {kept_by} registers the same name",
+                          RlgenWarning, stacklevel=2)
+
+    def _fallback_takes(self, name: str) -> bool:
+        """Whether the fallback gives `name` (or would, were the package it needs installed). Only a
+        plain name is asked: a dotted one would be imported as a module path."""
+        if self._fallback is None or not name.isidentifier():
+            return False
+        try:
+            return self._fallback(name) is not None
+        except RlgenError:  # its name, not loadable here (a game whose package is missing)
+            return True
 
     # --- reading ---
 
@@ -369,6 +393,8 @@ def _pettingzoo_game(name: str) -> Any:
                              f"(pip install {e.name.split('.')[0]}{_pettingzoo_extra(module)})") from None
         except ImportError as e:
             raise RlgenError(f"game {name!r} cannot be imported: {first_line(e)}") from None
+        except Exception as e:  # noqa: BLE001 - the game module itself is broken
+            raise import_failed(module, f"game {name!r}", e) from e
     return None
 
 
@@ -386,9 +412,9 @@ def _pettingzoo_extra(module: str) -> str:
     return f"; PettingZoo's own: pip install 'pettingzoo[{parts[1]}]'" if parts[1] in extras else ""
 
 
-WRAPPERS = Registry("wrapper", "rlgen.wrappers", fallback=_gymnasium_wrapper,
+WRAPPERS = Registry("wrapper", "rlgen.wrappers", fallback=_gymnasium_wrapper, fallback_origin="gymnasium",
                     fallback_note="any gymnasium.wrappers class by name", check=_wrapper_problem)
-GAMES = Registry("game", "rlgen.games", fallback=_pettingzoo_game,
+GAMES = Registry("game", "rlgen.games", fallback=_pettingzoo_game, fallback_origin="pettingzoo",
                  fallback_note="any pettingzoo.classic game by module name", check=_game_problem)
 
 TABLES: dict[str, Registry] = {

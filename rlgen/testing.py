@@ -232,10 +232,15 @@ def _build(cls: type, ctx: RunContext, name: str, built: list[Any], resuming: bo
     with restoring() if resuming else nullcontext():
         exp.setup(replace(ctx, resumed=True) if resuming else ctx)  # as the runner tells a resume
     step = getattr(exp, "global_step", None)
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise ExperimentCheckError(name, [f"global_step after setup is {step!r}, not an int >= 0 "
+    if not _is_count(step) or step < 0:
+        raise ExperimentCheckError(name, [f"global_step after setup is {step!r}, not an integer >= 0 "
                                           "(env steps or training iterations, set in __init__)"])
     return exp
+
+
+def _is_count(step: Any) -> bool:
+    """An integer, numpy's too, not a bool: what the runner counts and checkpoints (`checkpoint.count`)."""
+    return isinstance(step, numbers.Integral) and not isinstance(step, bool)
 
 
 def _train(exp: Any, name: str, which: str) -> dict[str, float]:
@@ -248,7 +253,7 @@ def _train(exp: Any, name: str, which: str) -> dict[str, float]:
                                           "not a mapping of metric names to numbers"])
     problems = [f"{which}: {p}" for p in _value_problems(metrics, METRIC_PREFIXES, evaluation=False)]
     step = exp.global_step
-    if not isinstance(step, int) or isinstance(step, bool) or step <= step0:
+    if not _is_count(step) or step <= step0:
         problems.append(f"{which}: global_step went from {step0!r} to {step!r}; it must grow with every unit "
                         "(is train.total_steps already reached? give the check a larger budget)")
     if problems:

@@ -177,6 +177,21 @@ def test_list_all_with_a_broken_ale_py_lists_the_rest(monkeypatch):
     assert "CartPole-v1" in listing.env_ids(True)
 
 
+def test_a_plugins_env_ids_are_listed_with_its_name_whatever_their_form(monkeypatch):
+    """An id without a namespace is listed too, and marked with its distribution as other tables
+    mark a plugin's names; rlgen's and gymnasium's own carry no mark."""
+    import gymnasium as gym
+
+    from rlgen import listing, registry
+
+    registry.load_env_packages()
+    monkeypatch.setitem(gym.registry, "PluginCorridor-v0", gym.spec("CartPole-v1"))
+    monkeypatch.setitem(registry._env_id_packages, "PluginCorridor-v0", registry.Entry("plugin", "plugin.envs", "aaa-plugin"))
+    ids = listing.plain_listing().split("envs (gymnasium ids)\n")[1].split("  (every id")[0].split(", ")
+    assert "PluginCorridor-v0 [aaa-plugin]" in ids
+    assert "rlgen/Identity-v0" in ids and "CartPole-v1" in ids
+
+
 def test_a_key_given_twice_with_other_values_is_warned_of(tmp_path, capsys):
     """OmegaConf keeps the last value: train.total_steps=5 train.total_steps=6 trained 6 without a word."""
     args = ["train", "ppo_cartpole", "--run-dir", str(tmp_path / "run"), "train.total_steps=5", "seed=1",

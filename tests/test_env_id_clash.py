@@ -16,7 +16,7 @@ import pytest
 from rlgen import registry
 from rlgen.errors import RlgenWarning
 from tests.install_helpers import run_python
-from tests.test_plugins import fake_distribution
+from tests.test_plugins import EXAMPLE, fake_distribution
 
 SHADOW = """\
 import gymnasium as gym
@@ -128,3 +128,24 @@ def test_the_same_registration_again_is_no_clash(tmp_path: Path, monkeypatch: py
         registry.load_env_packages()
     assert [str(w.message) for w in caught] == []
     assert registry.env_package_of("rlgen_test_clash/Widget-v0").origin == "aaa-one"
+
+
+
+def test_the_example_plugin_registers_its_id_unguarded_so_a_clash_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         fresh_env_packages: None) -> None:
+    """A plugin found first holds `rlgen_example/Corridor-v0`: the example's module registers it all the
+    same (no `if id not in gym.registry` guard), so the clash is warned of, not silently lost."""
+    taker = 'import gymnasium as gym\ngym.register(id="rlgen_example/Corridor-v0", entry_point="nowhere:Env")\n'
+    fake_distribution(tmp_path / "a", "aaa-one", "[rlgen.envs]\ntaker = rlgen_test_taker\n", {"rlgen_test_taker": taker})
+    fake_distribution(tmp_path / "b", "rlgen-plugin-example", "[rlgen.envs]\nrlgen_plugin_example = rlgen_plugin_example.envs\n", {})
+    found = [ep for site in ("a", "b") for dist in metadata.distributions(path=[str(tmp_path / site)])
+             for ep in dist.entry_points]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [ep for ep in found if ep.group == group])
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    monkeypatch.syspath_prepend(str(EXAMPLE))  # the example's own envs.py, as its source has it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        registry.load_env_packages()
+    assert [str(w.message) for w in caught if w.category is RlgenWarning] == [
+        "env id 'rlgen_example/Corridor-v0' from rlgen-plugin-example ignored: aaa-one registers the same name"]
+    assert gym.spec("rlgen_example/Corridor-v0").entry_point == "nowhere:Env"

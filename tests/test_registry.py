@@ -88,6 +88,20 @@ def test_fallbacks_gymnasium_wrappers_and_pettingzoo_games():
     assert "any gymnasium.wrappers class" in WRAPPERS.problem("TimeLimt")
 
 
+def test_a_game_module_that_raises_at_import_is_one_line_naming_it(tmp_path, monkeypatch):
+    """As `resolve` says it for an import path: not a traceback, nor "unknown game"."""
+    package = tmp_path / "rlgen_test_games"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "g_v0.py").write_text('raise RuntimeError("game module is broken\\nmore")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert GAMES.problem("rlgen_test_games.g_v0") == ("importing 'rlgen_test_games.g_v0' for game 'rlgen_test_games.g_v0' "
+                                                      "failed: RuntimeError: game module is broken")
+    assert GAMES.problem("rlgen_test_games.g_v0:env") == ("importing 'rlgen_test_games.g_v0' for "
+                                                          "'rlgen_test_games.g_v0:env' failed: RuntimeError: game module "
+                                                          "is broken")
+
+
 def test_a_wrapper_by_import_path_in_an_untrusted_file_asks_for_trust_not_a_known_name():
     from rlgen.envs import resolve_wrapper
     from rlgen.registry import registered_names_only
@@ -152,6 +166,27 @@ def test_one_distribution_found_twice_is_no_clash(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert reg.names() == ["spiral"]
+
+
+def test_a_plugin_name_that_gymnasium_or_pettingzoo_has_stays_theirs(tmp_path, monkeypatch):
+    """A plugin's `ClipReward` wrapper or `rps_v2` game does not silently replace gymnasium's or
+    pettingzoo's, as rlgen's own names and gymnasium's env ids are not replaced; its other names stay."""
+    import gymnasium as gym
+
+    found = [*_dist_entry_points(tmp_path / "w", "aaa-plugin", "rlgen.wrappers", "ClipReward = collections:OrderedDict\n"
+                                 "Mine = collections:OrderedDict"),
+             *_dist_entry_points(tmp_path / "g", "aaa-plugin", "rlgen.games", "rps_v2 = collections:OrderedDict")]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [ep for ep in found if ep.group == group])
+    for table in (WRAPPERS, GAMES):
+        monkeypatch.setattr(table, "_entries", {})
+        monkeypatch.setattr(table, "_discovered", False)
+    with pytest.warns(RlgenWarning) as said:
+        assert WRAPPERS.names() == ["Mine"] and GAMES.names() == []
+    assert [str(w.message) for w in said if w.category is RlgenWarning] == [
+        "wrapper 'ClipReward' from aaa-plugin ignored: gymnasium registers the same name",
+        "game 'rps_v2' from aaa-plugin ignored: pettingzoo registers the same name"]
+    assert WRAPPERS.get("ClipReward") is gym.wrappers.ClipReward
+    assert GAMES.get("rps_v2").__name__ == "pettingzoo.classic.rps_v2"
 
 
 # --- the shape of what a name resolves to: one readable line, at validation --------------------------

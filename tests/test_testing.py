@@ -5,6 +5,7 @@ each by one `test_honours_the_experiment_protocol`."""
 import math
 import threading
 
+import numpy as np
 import pytest
 import torch
 
@@ -150,6 +151,19 @@ class Rejects(ToyExperiment):
 def test_protocol_breaches_are_readable(tmp_path, kind, message):
     with pytest.raises(ExperimentCheckError, match=message):
         check_experiment(kind, toy_config(tmp_path))
+
+
+class NumpyStep(ToyExperiment):
+    """Counts its steps in a numpy integer, as a kind that adds an array's length does."""
+
+    def train_unit(self):
+        metrics = super().train_unit()
+        self.global_step = np.int64(self.global_step)
+        return metrics
+
+
+def test_a_numpy_integer_global_step_passes_as_the_runner_takes_it(tmp_path):
+    assert check_experiment(NumpyStep, toy_config(tmp_path)).exact
 
 
 def test_a_config_the_kind_rejects_is_a_config_error(tmp_path):

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import functools
 import types
+import warnings
 from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.env import AECEnv
 
-from rlgen.envs import FLAT_SPACES, nonzero_start, shown_space
-from rlgen.errors import RlgenError, first_line
+from rlgen.envs import EPISODE_STEP_CAP, FLAT_SPACES, nonzero_start, shown_space
+from rlgen.errors import RlgenError, RlgenWarning, first_line
 from rlgen.registry import GAMES
 
 Opponent = Callable[[np.ndarray, np.ndarray], int]  # (observation, action_mask) -> action
@@ -325,12 +326,17 @@ class TurnBasedEnv(gym.Env):
 
 def play_game(game: AECEnv, players: tuple[Opponent, Opponent], seed: int | None = None, name: str = "") -> float:
     """One game between two move functions, `players[0]` in the first seat; its outcome for the
-    first player: +1 win, 0 draw, -1 loss. `name`: the game's name in messages (default: its own)."""
+    first player: +1 win, 0 draw, -1 loss. `name`: the game's name in messages (default: its own).
+    A game still on after `EPISODE_STEP_CAP` moves is cut there and scored as one that truncates
+    itself: evaluation always ends, as it does for a gym env without a step limit."""
     game.reset(seed=seed)
     first = game.possible_agents[0]
     name = name or game.metadata.get("name", type(game).__name__)
     total, moves = 0.0, 0
     while not (game.terminations[first] or game.truncations[first]):
+        if moves >= EPISODE_STEP_CAP:
+            warn_cut(name, "moves")
+            break
         agent = game.agent_selection
         seen = game.observe(agent)
         mask = legal_mask(seen, name, agent, moves)
@@ -342,3 +348,16 @@ def play_game(game: AECEnv, players: tuple[Opponent, Opponent], seed: int | None
         moves += 1
         total += float(game.rewards[first])
     return float(np.sign(total))
+
+
+_cut_games: set[str] = set()  # games already warned about, so each is named once per process
+
+
+def warn_cut(name: str, unit: str) -> None:
+    """Warn, once per game, that a game of `name` was cut at `EPISODE_STEP_CAP` `unit` (moves, steps)."""
+    if name in _cut_games:
+        return
+    _cut_games.add(name)
+    warnings.warn(f"game {name!r} was still on after {EPISODE_STEP_CAP:,} {unit}: cut there and scored as a "
+                  "truncated game; give the game an end of its own (truncations after N moves, set through "
+                  "game.kwargs where the game takes a limit)", RlgenWarning, stacklevel=3)

@@ -24,7 +24,8 @@ import numpy as np
 from pettingzoo.utils.conversions import aec_to_parallel
 from pettingzoo.utils.env import AECEnv, ParallelEnv
 
-from rlgen.envs import FLAT_SPACES
+from rlgen.envs import EPISODE_STEP_CAP, FLAT_SPACES
+from rlgen.envs.games.aec import warn_cut
 from rlgen.errors import RlgenError
 from rlgen.registry import GAMES
 
@@ -212,14 +213,19 @@ def side_vec_env(game: TeamGame, side: str, opponent: TeamPolicy, copies: int,
 def play_team_episodes(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, seed: int = 0
                        ) -> list[dict[str, float]]:
     """Each episode's return per side (summed over steps, averaged over the side's agents); episode
-    `i` starts from `reset(seed=seed + i)`."""
+    `i` starts from `reset(seed=seed + i)`. An episode still on after `EPISODE_STEP_CAP` steps is
+    cut there, with its returns so far (`play_game`'s cap)."""
     env = game()
     groups = sides_of(env)
     out = []
     for ep in range(episodes):
         obs, _ = env.reset(seed=seed + ep)
-        totals = {side: 0.0 for side in groups}
+        totals, steps = {side: 0.0 for side in groups}, 0
         while env.agents:
+            if steps == EPISODE_STEP_CAP:
+                warn_cut(env.metadata.get("name", type(env).__name__), "steps")
+                break
+            steps += 1
             actions: dict[str, int] = {}
             for side, agents in groups.items():
                 actions.update(policies[side]({a: obs[a] for a in agents if a in obs}))

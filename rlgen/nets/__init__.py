@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.nets.cnn import CNNDecoder, CNNEncoder
 from rlgen.nets.common import ACTIVATIONS, NORMS, make_activation, make_norm, make_norm2d, pick
 from rlgen.nets.heads import LinearHead
@@ -169,7 +169,8 @@ def backbone_traits(name: str) -> tuple[bool, bool]:
 
 
 def _call(builder: Callable[..., nn.Module], name: str, what: str, kwargs: dict[str, Any], **given: Any) -> nn.Module:
-    """builder(**given, **kwargs), with RlgenError for a key the builder does not take."""
+    """builder(**given, **kwargs), with RlgenError for a key the builder does not take or a value
+    its constructor refuses."""
     # keys bound by a partial (the cell of "gru") and the shapes passed in are not the spec's to set
     bound = builder.keywords if isinstance(builder, partial) else {}
     params = inspect.signature(builder).parameters
@@ -177,7 +178,13 @@ def _call(builder: Callable[..., nn.Module], name: str, what: str, kwargs: dict[
         accepted = [k for k in params if k not in bound and k not in given]
         for key in kwargs:
             pick(accepted, key, f"{what} {name!r} key")
-    return builder(**given, **kwargs)
+    try:
+        return builder(**given, **kwargs)
+    except RlgenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - whatever a constructor (a plugin's too) raises on its arguments
+        raise RlgenError(f"{what} {name!r} cannot be built with {kwargs}: {type(e).__name__}: {first_line(e)}; "
+                         "check its keys") from e
 
 
 __all__ = [

@@ -59,6 +59,26 @@ def test_unknown_source_suggests():
         make_source("ring8", radius=1.0, bogus=3)
 
 
+class _Video:
+    """A source whose modality is none of the three."""
+
+    modality, shape, n_classes = "video", (2,), 0
+
+    def sample(self, batch, rng):
+        return np.zeros((batch, 2), np.float32), None
+
+
+def test_a_modality_of_another_name_is_named_with_the_allowed_ones():
+    SOURCES.register("test_video", _Video)
+    try:
+        with pytest.raises(RlgenError) as e:
+            make_source("test_video")
+    finally:
+        SOURCES.unregister("test_video")
+    assert str(e.value) == ("data source 'test_video' built a _Video with modality 'video'; a source's modality is "
+                            "'points', 'image' or 'sequence'")
+
+
 def test_friedman1_is_a_regression_problem_with_float_targets():
     src = make_source("friedman1", n_samples=100)
     assert src.shape == (10,) and src.regression and src.y.dtype == np.float32 and src.y.shape == (100,)

@@ -120,6 +120,33 @@ def test_writing_never_overwrites_and_unknown_paths_say_how_to_record(cartpole_d
     assert set(DEMOS.names()) >= {"minari", "npz"}
 
 
+class _JsonFormat:
+    """A plugin's format whose reader expects keys a file may not have."""
+
+    def matches(self, path):
+        return path.suffix == ".json"
+
+    def read(self, path):
+        return json.loads(path.read_text())["episodes"]
+
+    def write(self, demos, path, **kwargs): ...
+
+
+def test_a_format_whose_reader_raises_is_one_line_and_no_run(tmp_path, quiet, capsys):
+    from rlgen.cli import main
+
+    demos = tmp_path / "demos.json"
+    demos.write_text("{}")
+    DEMOS.register("test_json", _JsonFormat)
+    try:
+        assert main(["train", "bc_cartpole", f"demos.path={demos}", f"logging.dir={tmp_path / 'runs'}", *quiet]) == 2
+    finally:
+        DEMOS.unregister("test_json")
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.endswith(f"demos {demos}: format 'test_json' could not read it: KeyError: 'episodes'")
+    assert "Traceback" not in err and not (tmp_path / "runs").exists()
+
+
 def test_random_return_is_seeded():
     a, b = (random_return(make_env_fn("CartPole-v1"), 5, seed=1) for _ in range(2))
     assert a == b and 10 < a < 60

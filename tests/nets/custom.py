@@ -40,3 +40,18 @@ class StepMean(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         return self.lin(x).tanh().mean(1)
+
+
+class Refusing(nn.Module):
+    """(B, *in_shape) -> (B, width), refusing a width below 1 in its constructor, as a plugin's own
+    check does (it has no config_model for rlgen to check the value at load)."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int = 8):
+        super().__init__()
+        if width < 1:
+            raise ValueError(f"width must be >= 1 (got {width})\nsecond line")
+        self.out_dim = width
+        self.lin = nn.LazyLinear(width)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.lin(x.flatten(1))

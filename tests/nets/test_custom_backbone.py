@@ -38,6 +38,18 @@ def test_a_users_backbone_is_checked_when_the_config_loads():
         rlgen.load_config("ppo_cartpole", ["agent.policy.backbone={type: 'tests.nets.nope:X'}"])
 
 
+def test_a_backbone_whose_constructor_refuses_its_keys_is_one_line_and_no_run(tmp_path, quiet, capsys):
+    from rlgen.cli import main
+
+    refusing = "tests.nets.custom:Refusing"
+    args = [f"discriminator.backbone={{type: '{refusing}', width: 0}}", f"logging.dir={tmp_path}", *quiet]
+    assert main(["train", "gan_ring8", *args]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err == (f"error: discriminator.backbone: backbone {refusing!r} cannot be built with {{'width': 0}}: "
+                   "ValueError: width must be >= 1 (got 0); check its keys")
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_sequence_backbone_that_cannot_keep_every_step_says_what_is_needed(tmp_path, quiet):
     """A GAN's sequence generator and a sequence decoder build their backbone with pool='sequence':
     a class without `pool` is told so, not "unknown key 'pool'" (a key the config never had)."""

@@ -5,5 +5,7 @@ import gymnasium as gym
 
 CORRIDOR = "rlgen_example/Corridor-v0"
 
-if CORRIDOR not in gym.registry:  # importing twice (or reloading) must not warn about re-registration
-    gym.register(id=CORRIDOR, entry_point="rlgen_plugin_example.corridor:CorridorEnv")
+# Unguarded: rlgen compares gymnasium's registry before and after importing this module, so an id
+# another package already has is put back with one warning naming both. An `if CORRIDOR not in
+# gym.registry` guard would hide that clash, and leave the id pointing at the other package's env.
+gym.register(id=CORRIDOR, entry_point="rlgen_plugin_example.corridor:CorridorEnv")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rlgen.cli import main
-from rlgen.envs.games import TurnBasedEnv, check_game, fixed_opponent, make_game, play_game
-from rlgen.errors import RlgenError
+from rlgen.envs.games import TurnBasedEnv, aec, check_game, fixed_opponent, make_game, play_game, teams
+from rlgen.errors import RlgenError, RlgenWarning
 
 TOY = "tests.envs.games.toy_games"
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "selfplay_tictactoe.yaml"
@@ -75,6 +75,33 @@ def test_a_run_that_meets_it_stops_with_that_line(tmp_path, quiet, capsys):
     assert main(["train", str(CONFIG), *args]) == 2
     err = capsys.readouterr().err
     assert "no legal move (after 1 moves) in a game not over" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def small_cap(monkeypatch):
+    """EPISODE_STEP_CAP at 40, and no game warned about yet."""
+    for module in (aec, teams):
+        monkeypatch.setattr(module, "EPISODE_STEP_CAP", 40)
+    monkeypatch.setattr(aec, "_cut_games", set())
+
+
+def test_a_game_that_never_ends_is_cut_at_the_cap_as_a_draw_with_one_warning(small_cap):
+    """Evaluation plays it to an end (it hung, past SIGTERM's reach); the warning names the game once."""
+    first_legal = lambda obs, mask: int(np.flatnonzero(mask)[0])  # noqa: E731
+    game = make_game(f"{TOY}:endless_nim", {"ends_after": 100})()  # an end past the cap: without it, no warning
+    with pytest.warns(RlgenWarning) as said:
+        assert [play_game(game, (first_legal, first_legal), seed=0) for _ in range(3)] == [0.0] * 3
+    (line,) = [str(w.message) for w in said]
+    assert line.startswith("game 'endless_nim' was still on after 40 moves: cut there and scored as a truncated game")
+    assert "game.kwargs" in line
+
+
+def test_a_team_game_that_never_ends_is_cut_at_the_cap(small_cap):
+    game = teams.team_game(f"{TOY}:duel", max_cycles=100)  # an end past the cap: without it, no warning
+    still = lambda obs: {agent: 1 for agent in obs}  # noqa: E731
+    with pytest.warns(RlgenWarning, match="^game 'duel' was still on after 40 steps"):
+        returns = teams.play_team_episodes(game, {"red": still, "blue": still}, episodes=2)
+    assert len(returns) == 2
 
 
 def test_a_checkpoint_saved_before_the_move_count_existed_resumes(tmp_path):

@@ -5,6 +5,7 @@
 `FlippedNim`: observations that are negative-stride views, as chess_v6's np.flip makes them.
 `StuckNim`: from its third game on, a player to move has no legal move in a game not over.
 `BrokenNim`: its reset or its step raises, as a user game with a bug does.
+`EndlessNim`: a move takes no stone, and no game ends (or ends late).
 `Duel` (parallel, sides red and blue): agents step -1/0/+1 on a line; red scores next to a blue.
 """
 
@@ -147,10 +148,32 @@ class BrokenNim(Nim):
         super().step(action)
 
 
+class EndlessNim(Nim):
+    """Every move passes the turn and takes nothing: a game with no end, or (`ends_after`) a draw
+    after that many moves."""
+
+    metadata = {"render_modes": [], "name": "endless_nim"}
+
+    def __init__(self, pile: int = 5, ends_after: int | None = None):
+        super().__init__(pile)
+        self.ends_after = ends_after
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed, options)
+        self.moves = 0
+
+    def step(self, action):
+        self.moves += 1
+        self.agent_selection = next(a for a in self.agents if a != self.agent_selection)
+        if self.moves == self.ends_after:
+            self.truncations = {a: True for a in self.agents}
+
+
 dealt_nim = DealtNim
 flipped_nim = FlippedNim
 stuck_nim = StuckNim
 broken_nim = BrokenNim
+endless_nim = EndlessNim
 
 
 class Duel(ParallelEnv):
