@@ -214,7 +214,7 @@ def minari_metadata(data: Path) -> dict[str, Any]:
     RlgenError naming the file and the field."""
     file = data / "metadata.json"
     try:
-        meta = json.loads(file.read_text())
+        meta = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise RlgenError(f"{file}: not readable as JSON ({type(e).__name__}: {first_line(e)})") from None
     if not isinstance(meta, dict):

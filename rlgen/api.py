@@ -167,7 +167,7 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
     summary = None
     if (run_dir / "summary.json").is_file():
         try:
-            summary = summary_file.from_text((run_dir / "summary.json").read_text())
+            summary = summary_file.from_text((run_dir / "summary.json").read_text(encoding="utf-8"))
         except (ValueError, OSError):
             summary = None  # a damaged summary does not keep the weights from being used
     chosen = checkpoint is None and label == "best" and target != Path(path)  # best by default, not asked for

@@ -230,7 +230,7 @@ def run_status(run_dir: Path, quiet: bool = False) -> str | None:
 
     path = run_dir / "summary.json"
     try:
-        status = json.loads(path.read_text()).get("status")
+        status = json.loads(path.read_text(encoding="utf-8")).get("status")
         return status if isinstance(status, str) else None
     except FileNotFoundError:
         return None

@@ -272,7 +272,7 @@ def _bare_scalar(path: Path) -> bool:
     import yaml
 
     try:
-        return not isinstance(yaml.safe_load(path.read_text()), (dict, list, type(None)))
+        return not isinstance(yaml.safe_load(path.read_text(encoding="utf-8")), (dict, list, type(None)))
     except yaml.YAMLError:
         return False  # OmegaConf read it: its own loader decides
 
@@ -296,7 +296,7 @@ def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
 
 def save_config(cfg: ExperimentConfig, path: Path) -> None:
     """Write the resolved config as YAML (what the run actually used)."""
-    path.write_text(OmegaConf.to_yaml(OmegaConf.create(config_tree(cfg))))
+    path.write_text(OmegaConf.to_yaml(OmegaConf.create(config_tree(cfg))), encoding="utf-8")
 
 
 def config_tree(cfg: BaseModel) -> dict[str, Any]:

@@ -20,7 +20,7 @@ _GYM_SHOWN = ("CartPole", "Acrobot", "MountainCar", "Pendulum", "LunarLander", "
 def config_description(path: Path) -> str:
     """The first sentence of a config file's leading comment."""
     lines = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
         if not line.startswith(("# smoke:", "# demos:")):

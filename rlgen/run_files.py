@@ -66,7 +66,7 @@ class RunFiles:
         """The run's summary.json as written (its numbers as the run held them); None when it has
         none or it cannot be read."""
         try:
-            return summary_file.from_text((self.run_dir / SUMMARY).read_text())
+            return summary_file.from_text((self.run_dir / SUMMARY).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
 
@@ -80,7 +80,7 @@ class RunFiles:
             return
         try:
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(summary_file.to_text({**old, "status": "running"}))
+            tmp.write_text(summary_file.to_text({**old, "status": "running"}), encoding="utf-8")
             os.replace(tmp, path)
         except OSError:
             pass
@@ -111,7 +111,7 @@ class RunFiles:
         if self.rank != 0 or not self.writing:
             return
         try:
-            (self.run_dir / SUMMARY).write_text(summary_file.to_text(summary))
+            (self.run_dir / SUMMARY).write_text(summary_file.to_text(summary), encoding="utf-8")
         except OSError as e:
             console.print(f"[red]error:[/] {disk_error(e, self.run_dir / SUMMARY, 'writing the summary')}")
 
