@@ -40,13 +40,13 @@ def test_a_summary_with_non_finite_figures_is_valid_json_and_reads_back_the_same
     cfg = toy_config(tmp_path, total_steps=40)
     runner = Runner(cfg, Unbounded(cfg))
     summary = runner.run()
-    assert summary["best"]["value"] == math.inf and math.isnan(summary["final"]["eval/ratio"])
+    assert summary["best"]["value"] is None  # an infinite evaluation is never the best (rlgen.scoring)
+    assert summary["final"]["eval/score"] == math.inf and math.isnan(summary["final"]["eval/ratio"])
     text = (runner.run_dir / "summary.json").read_text()
     plain = _strict(text)  # a strict reader takes it
-    assert plain["best"]["value"] is None and plain["final"]["eval/ratio"] is None  # null where they stand
+    assert plain["final"]["eval/score"] is None and plain["final"]["eval/ratio"] is None  # null where they stand
     assert {tuple(e["path"]): e["value"] for e in plain["non_finite"]} == {
-        ("final", "eval/score"): "Infinity", ("final", "eval/negated"): "-Infinity",
-        ("final", "eval/ratio"): "NaN", ("best", "value"): "Infinity"}
+        ("final", "eval/score"): "Infinity", ("final", "eval/negated"): "-Infinity", ("final", "eval/ratio"): "NaN"}
     assert _same(summary_file.from_text(text), summary)  # rlgen's readers get the run's own numbers back
     # the readers of the status see the run as they did
     assert checkpoint.run_status(runner.run_dir) == "completed" and read_run(runner.run_dir).finished
@@ -64,7 +64,7 @@ def test_a_resumed_run_marked_running_stays_valid_json(tmp_path):
     more = toy_config(tmp_path, total_steps=60)
     Runner(more, Unbounded(more), resume_dir=runner.run_dir, on_eval=read_while_running).run()
     assert _strict(seen[0])["status"] == "running"
-    assert summary_file.from_text(seen[0])["best"]["value"] == math.inf
+    assert summary_file.from_text(seen[0])["final"]["eval/score"] == math.inf
     assert _strict((runner.run_dir / "summary.json").read_text())["status"] == "completed"
 
 
