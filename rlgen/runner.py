@@ -71,6 +71,7 @@ class Runner:
         self.state = RunState(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
         self._stop_signal: int | None = None
         self._started = False  # a unit was trained: the run directory holds a run
+        self._saved_step: int | None = None  # the step of the last checkpoint this process wrote
         self._loop_start: float | None = None  # perf_counter() at which the loop's clock (train_time_s) read 0
         self.rank, self.world_size = 0, 1
 
@@ -217,7 +218,9 @@ class Runner:
                         return "interrupted"
             if st.last_eval.get("global_step") != exp.global_step:
                 self._evaluate()
-            self._checkpoint()
+                self._checkpoint()
+            elif self._saved_step != exp.global_step:  # written again, it would be a copy: best/ links the first
+                self._checkpoint()
             return status
         finally:
             for s, handler in previous.items():
@@ -274,6 +277,7 @@ class Runner:
         st = self.state
         self._clock()
         ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
+        self._saved_step = self.exp.global_step
         if self.rank != 0:  # replicas hold the same weights; one writer
             self.scorer.new_best = False
             self._schedule_next_checkpoint()

@@ -20,7 +20,7 @@ import torch
 
 from rlgen import checkpoint
 from rlgen.config import EarlyStopConfig
-from rlgen.errors import RlgenError, shell_line
+from rlgen.errors import RlgenError
 from rlgen.logging import Logger, console
 from rlgen.run_state import RunState
 
@@ -200,8 +200,9 @@ class DivergenceWatch:
         last = checkpoint.latest(self.run_dir / "checkpoints")
         if last is None:
             return f"{what}. No checkpoint was written before it: {fix}, and start again"
-        return (f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, then resume with "
-                f"`{shell_line('rlgen', 'train', '--resume', self.run_dir)}` or start again")
+        # not "then resume": --resume refuses what the fix changes, and resumed as it was, the run
+        # diverges again at the same step (a resume equals the uninterrupted run)
+        return f"{what}. The latest checkpoint, {last.name}, is intact: {fix}, and start again"
 
     def _training_fix(self) -> str:
         """What to change against divergence: the kind's own advice (`divergence_fix()`: the SB3

@@ -187,6 +187,10 @@ class GANExperiment(ExperimentBase):
         self.rng.bit_generator.state = state["rng"]
         self.noise_gen.set_state(state["noise_gen"])
 
+    def divergence_fix(self) -> str | None:
+        """The runner's advice when training diverges, in this kind's keys (it has no top-level optim)."""
+        return "lower generator.optim.lr and discriminator.optim.lr, or add normalization (spectral_norm, a gradient penalty)"
+
     def modules(self) -> dict[str, nn.Module]:
         out = {"generator": self.G, "discriminator": self.D}
         if self.ema is not None:

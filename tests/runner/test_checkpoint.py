@@ -183,8 +183,9 @@ def test_a_non_finite_weight_is_never_saved(tmp_path):
     cfg = toy_config(tmp_path, checkpoint_every=20, toy={"weight_nan_at": 60})  # after that unit's loss
     runner = Runner(cfg, ToyExperiment(cfg))
     with pytest.raises(RlgenError, match=r"non-finite values in model\.weight \(1 of 2 elements\) at step 60: training "
-                                         r"diverged, and this state was not saved\. The latest checkpoint, step_40, is intact"):
-        runner.run()
+                                         r"diverged, and this state was not saved\. The latest checkpoint, step_40, is intact"
+                                         r": lower optim\.lr or add normalization, and start again$"):
+        runner.run()  # not "then resume": --resume refuses a changed optim.lr, and resumed as it was it diverges again
     assert [p.name for p in (runner.run_dir / "checkpoints").glob("step_*")] == ["step_20", "step_40"]
     assert checkpoint.load(runner.run_dir)["global_step"] == 40
     assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "failed"
@@ -241,6 +242,21 @@ def test_a_chosen_run_dir_must_be_new_or_empty(tmp_path):
     empty = tmp_path / "chosen"
     empty.mkdir()
     assert Runner(cfg, ToyExperiment(cfg), run_dir=empty).run()["run_dir"] == str(empty)
+
+
+@pytest.mark.parametrize("scores", [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]], ids=["best at the end", "best first"])
+def test_the_last_checkpoint_is_written_once_and_best_stays_a_link_of_it(tmp_path, monkeypatch, scores):
+    """A run whose last evaluation is its best: the final step was saved in the loop (linked as
+    best/) and again after it, which replaced its folder; best/ then held a second copy of it."""
+    saves = []
+    save = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda ckpt_dir, step, *a, **k: saves.append(step) or save(ckpt_dir, step, *a, **k))
+    runner, _ = _run(tmp_path, toy={"scores": scores}, checkpoint_every=40)
+    assert saves.count(100) == 1
+    ckpts = runner.run_dir / "checkpoints"
+    best = (ckpts / "best" / checkpoint.STATE).stat()
+    kept = (ckpts / f"step_{int((ckpts / 'best' / 'step').read_text())}" / checkpoint.STATE)
+    assert not kept.exists() or best.st_ino == kept.stat().st_ino
 
 
 def test_a_logging_dir_under_a_file_is_one_line(tmp_path):
