@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
+from rich.markup import escape
 
 from rlgen import plain
 from rlgen.checkpoint_legacy import (NEW_ONLY, OLD_FORMAT_GLOBALS, TRUST_HINT, UnsafeCheckpointError, globals_in,
@@ -212,12 +213,12 @@ def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
     data = file.read_bytes()
     checksum = ckpt / CHECKSUM
     if checksum.is_file():
-        expected = checksum.read_text().split()
+        expected = checksum.read_text(encoding="utf-8").split()
         if not expected or hashlib.sha256(data).hexdigest() != expected[0]:
             raise RlgenError(f"checkpoint {ckpt} is corrupted or was cut short (its checksum does not match)")
     else:  # rlgen writes the checksum before a checkpoint appears: a copy that left it behind, or a hand-made one
-        console.print(f"[yellow]warning:[/] checkpoint {ckpt} has no {CHECKSUM}, so whether {STATE} is whole is "
-                      "not checked; copy the checkpoint directory with its checksum")
+        console.print(f"[yellow]warning:[/] checkpoint {escape(str(ckpt))} has no {CHECKSUM}, so whether {STATE} is "
+                      "whole is not checked; copy the checkpoint directory with its checksum")
     try:
         state = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -266,7 +267,7 @@ def _warn_fallback(ckpt: Path, newest: int | None, problems: list[str]) -> None:
     lost = "" if newest is None else f", {newest - step_of(ckpt):,} steps before step_{newest}"
     why = "; ".join(problems) if problems else f"the newest checkpoint step_{newest} is missing"
     cost = ": that progress is trained again" if resuming() else ""  # opened to act or evaluate: nothing is
-    console.print(f"[yellow]warning:[/] {why}. Using {ckpt.name} instead{lost}{cost}")
+    console.print(f"[yellow]warning:[/] {escape(why)}. Using {escape(ckpt.name)} instead{lost}{cost}")
 
 
 def _prune(ckpt_dir: Path, keep: int) -> None:

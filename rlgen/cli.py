@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from rlgen.checkpoint_select import CheckpointChoiceError
 from rlgen.cli_help import EXAMPLES, TRUST_HELP  # noqa: F401 (re-exported: what `rlgen -h` shows; --trust's help)
@@ -15,6 +15,9 @@ from rlgen.cli_parser import CHECKPOINT, parse
 from rlgen.cli_parser import parser as _parser
 from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.logging import console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,7 +28,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(COMMANDS[args.command](args) or 0)
+        code = int(COMMANDS[args.command](args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a reader gone shows here, not as Python's "Exception ignored" at exit
+        return code
+    except BrokenPipeError:  # print() or a write to stdout
+        return _pipe_closed()
+    except SystemExit as e:  # rich's Console.on_broken_pipe ends the program with 1 from its except clause
+        if not isinstance(e.__context__, BrokenPipeError):
+            raise
+        return _pipe_closed()
+    except UnicodeEncodeError as e:
+        if (said := _unwritable(e)) is None:
+            raise
+        console.print(f"[red]error:[/] {_esc(said)}")
+        return 2
     except RlgenError as e:  # ConfigError included: one readable message, no traceback
         console.print(f"[red]error:[/] {_esc(_said(e))}")
         return 2
@@ -35,6 +52,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         console.print("[yellow]aborted[/]")
         return 128 + getattr(e, "signum", 2)  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (`rlgen eval RUN | head -1`): stop at once, quietly, as a
+    program killed by SIGPIPE does: exit 141, 128 + SIGPIPE, as 130 after Ctrl-C, so that a script
+    can tell the output was cut short. Stdout then points to /dev/null, so that Python's flush at
+    exit writes nothing more (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    import signal
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a test's capture): nothing to redirect
+        pass
+    return 128 + signal.SIGPIPE
+
+
+def _unwritable(e: UnicodeEncodeError) -> str | None:
+    """One line for text that the output's encoding cannot hold (PYTHONIOENCODING=ascii, a legacy
+    code page); None for an encoding error that is not the output's."""
+    import codecs
+
+    streams = {codecs.lookup(s.encoding).name for s in (sys.stdout, sys.stderr) if getattr(s, "encoding", None)}
+    if codecs.lookup(e.encoding).name not in streams:
+        return None
+    return (f"the output's encoding, {e.encoding}, cannot write {ascii(e.object[e.start:e.end])}: run the command with "
+            "PYTHONIOENCODING=utf-8 (or in a UTF-8 locale)")
 
 
 def _said(e: RlgenError) -> str:
@@ -151,46 +195,43 @@ def _train_seed_queue(args: argparse.Namespace, seeds: list[int]) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """The figures go to stdout (`rlgen eval RUN > scores.txt`); warnings and progress to stderr."""
-    from rich.console import Console
     from rich.table import Table as RichTable
 
     from rlgen.api import load_run
     from rlgen.logging import Table as LogTable
 
+    out = _out()  # before the episodes: a closed stdout is refused before they are played
     with load_run(args.run_dir, checkpoint=args.checkpoint, trust=args.trust) as run:
         video_dir = None
         if args.video:  # a folder per checkpoint step, as training's step_N: another eval replaces none of them
             run.experiment  # opened now: its step names the folder
             video_dir = run.run_dir / "media" / "videos" / f"eval_step_{run.global_step}"
         metrics = run.evaluate(episodes=args.episodes, video_dir=video_dir)  # a refused video leaves no folder
-        out = Console(highlight=False)
-        out.print(f"[bold]{run.config.name}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")
+        out.print(f"[bold]{_esc(run.config.name)}[/] at step {run.global_step:,} ({run.checkpoint} checkpoint):")
     tables = {k: v for k, v in metrics.items() if isinstance(v, LogTable)}
     for k, v in metrics.items():
         if k not in tables:
             shown = f"{v:.4g}" if isinstance(v, float) else getattr(v, "path", None) or v  # a picture: its file
-            out.print(f"  {k:<22} {shown}")
+            out.print(_esc(f"  {k:<22} {shown}"))
     for k, t in tables.items():
-        grid = RichTable(*map(str, t.columns), title=k)
+        grid = RichTable(*map(_esc, map(str, t.columns)), title=_esc(k))
         for row in t.rows:
-            grid.add_row(*(f"{c:.4g}" if isinstance(c, float) else str(c) for c in row))
+            grid.add_row(*(f"{c:.4g}" if isinstance(c, float) else _esc(str(c)) for c in row))
         out.print(grid)
     if video_dir is not None:  # a kind that records none (selfplay, teams) says so, rather than naming an empty folder
         from rlgen.logging import Video
 
         written = any(isinstance(v, Video) for v in metrics.values())
-        out.print(f"  video in {video_dir}" if written else f"  no video: kind {run.config.kind!r} records none")
+        out.print(_esc(f"  video in {video_dir}" if written else f"  no video: kind {run.config.kind!r} records none"))
     return 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """A run's roles (its torch modules by name), each with the backbone transfer would take from it."""
-    from rich.console import Console
-
     from rlgen.api import load_run
     from rlgen.transfer import resolve_run, roles_table
 
-    out = Console(highlight=False)
+    out = _out()
     with load_run(resolve_run(args.run_dir), checkpoint=args.checkpoint, trust=args.trust) as run:
         rows = roles_table(run.modules())
         out.print(f"[bold]{_esc(run.config.name)}[/] ({run.config.kind}) at step {run.global_step:,} "
@@ -199,7 +240,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         out.print(f"  [bold cyan]{role}[/]  {_esc(whole)}")
         out.print(f"    backbone: {_esc(backbone)}")
         for name, shape in tensors if args.tensors else ():
-            out.print(f"      {name:<40} {shape}")
+            out.print(_esc(f"      {name:<40} {shape}"))
     out.print("use one as a backbone's init: {run: RUN_DIR, role: ROLE, freeze: true}")
     return 0
 
@@ -212,16 +253,16 @@ def cmd_record(args: argparse.Namespace) -> int:
                   fmt=args.format, checkpoint=args.checkpoint, trust=args.trust)
     demos = read_demos(path, fmt=written_format(path, args.format))  # read back as written, not guessed
     meta = demos.metadata
-    console.print(f"{demos.n_episodes} episodes, {len(demos.observations):,} steps of {meta.get('env_id')} -> {path}")
+    console.print(f"{demos.n_episodes} episodes, {len(demos.observations):,} steps of "
+                  f"{_esc(str(meta.get('env_id')))} -> {_esc(str(path))}")
     console.print(f"  expert return {meta['expert_return']:.4g} (mean), random policy {meta['random_return']:.4g}")
     return 0
 
 
 def cmd_tournament(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from rlgen.agents.selfplay.play import ratings_table, restore, tournament
 
+    out = _out()  # before the games: a closed stdout is refused before they are played
     exps = []
     try:
         for p in args.run_dirs:
@@ -231,7 +272,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     finally:
         for exp in exps:
             exp.close()
-    Console().print(ratings_table(rows))
+    out.print(ratings_table(rows))
     return 0
 
 
@@ -239,7 +280,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     from rlgen.agents.selfplay.play import Quit, play_human, restore
 
     exp = restore(Path(args.run_dir), trust=args.trust, checkpoint=args.checkpoint)
-    console.print(f"playing {exp.label} ({exp.checkpoint} checkpoint)")
+    console.print(f"playing {_esc(exp.label)} ({exp.checkpoint} checkpoint)")
     try:
         play_human(exp, seat=args.seat)
     except Quit:  # typed q: a choice, not an interruption
@@ -250,11 +291,9 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from rlgen.listing import listing, plain_listing
 
-    out = Console(highlight=False)  # the listing is the result: stdout, so that it can be piped
+    out = _out()  # the listing is the result: stdout, so that it can be piped
     if out.is_terminal:
         out.print(listing(show_all_envs=args.all))
     else:  # a pipe or a file: whole lines, no padding, no cut descriptions
@@ -285,9 +324,9 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
                           e.problems) from None
     text = conversion.yaml()
     if args.out in (None, "-"):
-        sys.stdout.write(text)
+        _out().file.write(text)
     else:
-        Path(args.out).write_text(text)
+        Path(args.out).write_text(text, encoding="utf-8")  # as OmegaConf reads a config
         console.print(f"wrote {_esc(args.out)} ({_esc(conversion.source)}); "
                       f"train it: {_command('rlgen', 'train', args.out)}")
     if conversion.fallback:
@@ -298,11 +337,10 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from rlgen.compare import compare, read_runs, shared_early_stop
     from rlgen.compare_report import default_png, figure_path, link_wandb_runs, log_to_wandb, plot_curves, stats_table
 
+    out = _out()  # the table is the result: stdout, so that it can be redirected
     runs = read_runs(args.runs)
     args.metric, args.mode = shared_early_stop(runs, args.metric, args.mode)
     given = figure_path(args.out, args.metric) if args.out is not None else None  # before the table
@@ -314,13 +352,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci,
                             unfinished=args.include_unfinished, repeats=args.include_repeats)
-    out = Console(highlight=False)  # the table is the result: stdout, so that it can be redirected
-    if not out.is_terminal:
-        out.width = 1000  # a file or pipe gets the whole table at its own width, no fold
     out.print(stats_table(stats, args.metric, args.threshold))
     png = plot_curves(groups, args.metric, given or default_png([r.path for r in runs], args.metric),
                       threshold=args.threshold, method=args.ci)
-    console.print(f"{sum(len(g.runs) for g in groups)} run(s) in {len(groups)} group(s); learning curves: {png}")
+    console.print(f"{sum(len(g.runs) for g in groups)} run(s) in {len(groups)} group(s); "
+                  f"learning curves: {_esc(str(png))}")
     if args.leet:
         workspace = Path(args.leet)
         n = link_wandb_runs([r.path for g in groups for r in g.runs], workspace)  # the table's runs alone
@@ -328,7 +364,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                       f"{_command('wandb', 'leet', workspace)}")
     if args.wandb:
         where = log_to_wandb(groups, stats, args.metric, png, args.threshold, project=args.project, mode=args.wandb)
-        console.print(f"W&B comparison run: {where}")
+        console.print(f"W&B comparison run: {_esc(str(where))}")
     return 0
 
 
@@ -341,11 +377,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             setattr(spec, key, getattr(args, key))
     from rlgen.api import load_config, make_experiment
 
-    sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
+    sweep = Sweep(spec, load=load_config, make_experiment=make_experiment, trust=args.trust)
     if args.status:
-        from rich.console import Console
-
-        Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(sweep.status())
+        _out().print(sweep.status())
         return 0
     sweep.run(args.n_trials)
     return 0
@@ -387,6 +421,17 @@ def _warn_repeated(overrides: list[str]) -> None:
         if len(set(seen)) > 1:
             console.print(f"[yellow]warning:[/] {_esc(key)} is given {len(seen)} times ({_esc(', then '.join(seen))}): "
                           f"the last, {_esc(seen[-1])}, is used", soft_wrap=True)
+
+
+def _out() -> Console:
+    """The console for a command's result: stdout (`rlgen eval RUN > scores.txt`, `| cat`), whole
+    lines off a terminal. A stdout closed at the start (`>&-`) is refused: the result would vanish."""
+    from rlgen.compare import report_console
+
+    if sys.stdout is None:
+        raise RlgenError("stdout is closed, and this command writes its result there: send it to a file "
+                         "(> out.txt), or to > /dev/null to drop it")
+    return report_console()
 
 
 def _command(*parts: object) -> str:

@@ -190,6 +190,7 @@ def _sweep(sub: Any) -> None:
     s.add_argument("--storage", type=_nonempty, help="an Optuna database URL (default: SQLite next to the trials)")
     s.add_argument("--study", type=_study, help="the study name (default: the file's study, else its file name)")
     s.add_argument("--status", action="store_true", help="print the study's trials, states and best value; run none")
+    _trust_arg(s)  # every trial: the runs a backbone's init names, an old-format checkpoint a retry resumes
     s.set_defaults(late="overrides")
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable, Literal, Mapping, Sequence
 
 import numpy as np
+from rich.console import Console
 from rich.markup import escape
 
 from rlgen import stats
@@ -41,6 +42,7 @@ from rlgen.stats import Method
 
 Mode = Literal["max", "min"]
 DEFAULT_METRIC = "eval/return_mean"  # `rlgen compare --metric`'s default
+WHOLE_LINE = 1000  # `report_console`'s width off a terminal: longer than any line it prints
 
 # FINISHED: summary.json's status of a run that ran to its end (README: "A finished run"); anything
 # else (interrupted, failed, running, no summary.json at all) is left out unless asked for.
@@ -178,12 +180,13 @@ def select_finished(runs: Sequence[RunData], unfinished: bool = False) -> list[R
         return list(runs)
     names = _some(f"{r.label} ({WHY_UNFINISHED.get(r.status, r.status)})" for r in late)
     if unfinished:
-        console.print(f"[yellow]note:[/] counting {len(late)} unfinished run(s) as they are: {names}", soft_wrap=True)
+        console.print(f"[yellow]note:[/] counting {len(late)} unfinished run(s) as they are: {escape(names)}",
+                      soft_wrap=True)
         return list(runs)
     if len(late) == len(runs):
         raise RlgenError(f"none of the {len(runs)} run(s) has finished: {names}; compare them as they are with "
                          "`rlgen compare --include-unfinished`")
-    console.print(f"[yellow]note:[/] left out {len(late)} unfinished run(s): {names}; `rlgen compare "
+    console.print(f"[yellow]note:[/] left out {len(late)} unfinished run(s): {escape(names)}; `rlgen compare "
                   "--include-unfinished` counts them", soft_wrap=True)
     return [r for r in runs if r.finished]
 
@@ -231,7 +234,8 @@ def shared_early_stop(runs: Sequence[RunData], metric: str | None, mode: Mode | 
     if metric is None:
         metric = shared[0] if shared is not None else DEFAULT_METRIC
         if shared is not None and metric != DEFAULT_METRIC:
-            console.print(f"metric: {metric} ({mode or shared[1]}), the runs' train.early_stop; --metric picks another")
+            console.print(f"metric: {escape(metric)} ({mode or shared[1]}), the runs' train.early_stop; "
+                          "--metric picks another")
     if mode is None:
         mode = shared[1] if shared is not None and shared[0] == metric else "max"
     return metric, mode
@@ -269,14 +273,24 @@ def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = Non
     if groups and (omitted := groups[0].omitted):
         more = f" and {len(omitted) - 4} more" if len(omitted) > 4 else ""
         console.print(f"[yellow]note:[/] labels show the fewest config keys that tell the groups apart; they also "
-                      f"differ in {', '.join(omitted[:4])}{more} (--by KEY[,KEY] groups by keys you name)",
+                      f"differ in {escape(', '.join(omitted[:4]))}{more} (--by KEY[,KEY] groups by keys you name)",
                       soft_wrap=True)
     summaries = [summarize(g, metric, threshold, mode, method) for g in groups]
     if any(s.reached and s.time_to_s is None for s in summaries):
-        console.print(f"[yellow]note:[/] no time to the threshold: the rows that log {metric} carry no "
+        console.print(f"[yellow]note:[/] no time to the threshold: the rows that log {escape(metric)} carry no "
                       "eval/wall_time_s (the training + evaluation clock), and their time/elapsed_s, the "
                       "process clock, also counts the imports and W&B's start", soft_wrap=True)
     return groups, summaries
+
+
+def report_console(stderr: bool = False) -> Console:
+    """A console for a command's result (a table, figures, paths), on stdout or stderr: a terminal
+    gets its own width; a file or a pipe gets whole lines, neither folded nor cut at the 80 columns
+    rich assumes off a terminal, so `rlgen eval RUN > scores.txt` keeps a long path whole."""
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal:
+        out.width = WHOLE_LINE  # a table still takes only the width it needs: nothing is padded out to it
+    return out
 
 
 def compare_command(run_dirs: Sequence[Path | str], metric: str = DEFAULT_METRIC, mode: Mode = "max",

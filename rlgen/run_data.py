@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
+from rich.markup import escape
 
 from rlgen import summary_file
 from rlgen.checkpoint import FINISHED
@@ -84,7 +85,7 @@ def read_run(path: Path) -> RunData:
     if not config_path.is_file():
         raise RlgenError(f"{path} has no config.yaml: is it a run directory (runs/<name>/<run_id>)?")
     try:
-        config = yaml.safe_load(config_path.read_text())
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))  # as OmegaConf writes and reads it
     except yaml.YAMLError as e:
         raise RlgenError(f"{config_path} is not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(config, dict):
@@ -93,7 +94,7 @@ def read_run(path: Path) -> RunData:
     summary_path = path / "summary.json"
     if summary_path.is_file():
         try:
-            summary = summary_file.from_text(summary_path.read_text())
+            summary = summary_file.from_text(summary_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise RlgenError(f"{summary_path} is corrupt ({e}); delete it to compare from metrics.jsonl alone") from None
     return RunData(path, config, read_metrics(path / "metrics.jsonl"), summary)
@@ -116,7 +117,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
                 raise ValueError("not an object with global_step")
         except ValueError as e:
             if i == len(lines) and not text.endswith("\n"):
-                console.print(f"[yellow]warning:[/] {path}: last line is incomplete (run killed mid-write?); skipped")
+                console.print(f"[yellow]warning:[/] {escape(str(path))}: last line is incomplete (run killed "
+                              "mid-write?); skipped")
                 continue
             raise RlgenError(f"{path}:{i}: corrupt metrics row ({e}): {line[:80]!r}") from None
         rows.append(row)

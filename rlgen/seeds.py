@@ -73,7 +73,8 @@ def run_in_processes(config: str, overrides: Sequence[str], cfgs: Mapping[int, E
     to every child exactly once per signal (a second Ctrl-C aborts them, as for one run), starts no
     more seeds, and waits until every child has written its checkpoint."""
     seeds = list(cfgs)
-    console.print(f"training seeds {', '.join(map(str, seeds))} of {config}, {parallel} processes at a time")
+    console.print(f"training seeds {', '.join(map(str, seeds))} of {escape(str(config))}, "
+                  f"{parallel} processes at a time")
     # the folders the runs go in that are not there yet: removed again if no run stays in them
     made = {tuple(rundir.absent(Path(c.logging.dir) / c.name)) for c in cfgs.values()}
     waiting, running, results = list(seeds), {}, {}
@@ -173,7 +174,7 @@ def _report_interrupted(done: list[SeedResult], not_started: list[int]) -> None:
     for r in done:
         state = ("interrupted" if r.exit_code in STOPPED else "completed" if r.exit_code == 0
                  else f"exit code {r.exit_code}")
-        console.print(f"seed {r.seed}: {state}, run directory {r.run_dir}", soft_wrap=True)
+        console.print(f"seed {r.seed}: {state}, run directory {escape(str(r.run_dir))}", soft_wrap=True)
         if r.exit_code in STOPPED:
             console.print(f"  resume with: {escape(shell_line('rlgen', 'train', '--resume', r.run_dir))}", soft_wrap=True)
     if not_started:
@@ -197,7 +198,7 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
     """The seeds side by side, one group: mean ± std of the final and best values (the best and
     the steps to `threshold` in the config's train.early_stop.mode), and the command that shows
     them again."""
-    from rlgen.compare import compare, compare_command, read_run
+    from rlgen.compare import compare, compare_command, read_run, report_console
     from rlgen.compare_report import stats_table
 
     if len(run_dirs) < 2:
@@ -206,11 +207,11 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
         _, stats = compare([read_run(p) for p in run_dirs], metric, by=["name"], threshold=threshold, mode=mode,
                            metric_fix="set train.early_stop.metric to one of them")
     except RlgenError as e:  # a run that logged no eval; the runs themselves are fine
-        console.print(f"[yellow]no seed table:[/] {e}")
+        console.print(f"[yellow]no seed table:[/] {escape(str(e))}")
         return
     for s in stats:
         s.label = s.label.removeprefix("name=")
-    console.print(stats_table(stats, metric, threshold))
+    report_console(stderr=True).print(stats_table(stats, metric, threshold))  # whole off a terminal, as compare's
     console.print(f"compare later with: {escape(compare_command(run_dirs, metric, mode, threshold))}", soft_wrap=True)
 
 
@@ -249,12 +250,15 @@ class SeedsProgress:
         if self.interrupted:
             parts.append(f"interrupted {self.interrupted}")
         if self.bests:
-            parts.append(f"best {self.metric}: mean {sum(self.bests) / len(self.bests):.4g} over {len(self.bests)}")
+            mean = sum(self.bests) / len(self.bests)
+            parts.append(f"best {escape(str(self.metric))}: mean {mean:.4g} over {len(self.bests)}")
         return "seeds  " + " · ".join(parts)
 
 
 def _summary(run_dir: Path | None) -> dict:
     try:
-        return summary_file.from_text((run_dir / "summary.json").read_text()) if run_dir is not None else {}
+        if run_dir is None:
+            return {}
+        return summary_file.from_text((run_dir / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import socket
 import threading
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
 from pydantic import Field, model_validator
+from rich.markup import escape
 
 from rlgen import checkpoint
 from rlgen.config import ExperimentConfig, Section
@@ -340,15 +342,15 @@ def _resumable(trial: Any) -> Path | None:
         return None
     path = Path(previous)
     if checkpoint.latest(path / "checkpoints") is not None:
-        console.print(f"trial {trial.number}: resuming {path}")
+        console.print(f"trial {trial.number}: resuming {escape(str(path))}")
         return path
     if (path / "config.yaml").is_file():
         # died before its first checkpoint: nothing to resume, and its partial log would count
         # twice in `rlgen compare`
         shutil.rmtree(path, ignore_errors=True)
-        console.print(f"trial {trial.number}: {path} had no checkpoint yet; starting the run over")
+        console.print(f"trial {trial.number}: {escape(str(path))} had no checkpoint yet; starting the run over")
     else:
-        console.print(f"trial {trial.number}: {path} is not on this machine (no shared run directory); "
+        console.print(f"trial {trial.number}: {escape(str(path))} is not on this machine (no shared run directory); "
                       "starting the run over")
     return None
 
@@ -376,7 +378,7 @@ def run_value(summary: dict[str, Any], metric: str, direction: str,
     elif summary["best"].get("metric") == metric:
         value = summary["best"].get("value")
     else:  # early_stop tracks another metric; read the best from the log instead
-        rows = (Path(summary["run_dir"]) / "metrics.jsonl").read_text().splitlines()
+        rows = (Path(summary["run_dir"]) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
         values = [r[metric] for r in map(json.loads, rows)
                   if isinstance(r.get(metric), (int, float)) and not math.isnan(r[metric])]  # never the best
         value = (max if direction == "maximize" else min)(values) if values else None
@@ -463,22 +465,41 @@ def status_table(study: Any, metric: str | None = None, attrs: Sequence[str] = (
     for t in trials:
         attempts.setdefault(t.system_attrs.get(RETRY_OF, t.number), []).append(t.number)
     title = f"study {study.study_name} ({direction}{' ' + metric if metric else ''})"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     keys = sorted({k for t in trials for k in t.params})
-    for col in ["trial", *attrs, "state", "value", "last step", "worker", *keys]:
-        table.add_column(col, justify="left" if col in ("state", "worker", *keys) else "right")
+    rows = []
     for t in trials:
         steps = t.user_attrs.get("global_step") or (max(t.intermediate_values) if t.intermediate_values else None)
         value = "—" if t.value is None else f"{t.value:.6g}"
-        table.add_row(str(t.number), *(str(t.user_attrs.get(a, "—")) for a in attrs), _state(t, attempts), value,
-                      "—" if steps is None else f"{steps:,}", t.user_attrs.get("worker", "—"),
-                      *(short(t.params.get(k, "—")) for k in keys))
+        rows.append([str(t.number), *(str(t.user_attrs.get(a, "—")) for a in attrs), _state(t, attempts), value,
+                     "—" if steps is None else f"{steps:,}", str(t.user_attrs.get("worker", "—")),
+                     *(short(t.params.get(k, "—")) for k in keys)])
+    columns = ["trial", *attrs, "state", "value", "last step", "worker", *keys]
+    for i, col in enumerate(columns):
+        # numbers and parameters whole (a cut number reads as another); a narrow terminal wraps the
+        # state and the worker, and a parameter's name takes lines as narrow as its values
+        header = _folded(col, max((len(r[i]) for r in rows), default=1)) if col in keys else col
+        wraps = col in ("state", "worker")
+        table.add_column(escape(header), justify="left" if wraps or col in keys else "right", no_wrap=not wraps)
+    for row in rows:
+        table.add_row(*map(escape, row))  # an error message or a choice's label is text, not markup
     c = counts(trials, direction)
     caption = (f"{c['finished']} finished: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed; "
                f"{c['running']} running, {c['queued']} queued")
     if c["best"] is not None:
         caption += f"; best: trial {c['best'].number}, {metric or 'value'} = {c['best'].value:.6g}"
     return Group(table, Text(caption))
+
+
+def _folded(key: str, width: int) -> str:
+    """A dotted key broken after its dots into lines of at most `width` characters where it can be
+    (`agent.`, `hyperparams.`, `n_epochs`); a part longer than that keeps a line of its own."""
+    lines = [""]
+    for part in re.findall(r"[^.]+\.?|\.", key):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
 
 
 def _state(t: Any, attempts: dict[int, list[int]]) -> str:

@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping, Union
 from omegaconf import OmegaConf
 from rich.markup import escape
 
-from rlgen.compare import compare_command
+from rlgen.compare import compare_command, report_console
 from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _override,  # noqa: F401
                           is_study_name, save_config, whole_count)
 from rlgen.distributed import refuse_several_processes
@@ -57,11 +57,14 @@ Loader = Callable[[Union[str, Mapping[str, Any]], list[str]], ExperimentConfig]
 
 @dataclass
 class Sweep:
-    """One study: `load(config, overrides)` validates a config, `make_experiment(cfg)` builds its kind."""
+    """One study: `load(config, overrides)` validates a config, `make_experiment(cfg)` builds its kind.
+    `trust`: as `rlgen train --trust`, for every trial (the runs a backbone's init names, an
+    old-format checkpoint a retry resumes)."""
 
     spec: SweepConfig
     load: Loader
     make_experiment: Callable[[ExperimentConfig], Any]
+    trust: bool = False
 
     def __post_init__(self) -> None:
         if self.spec.study is not None:  # before the probes below, whose configs it names: they would take the blame
@@ -137,7 +140,7 @@ class Sweep:
                 trial.report(float(value), step)
             return trial.should_prune()
 
-        summary = train_trial(trial, cfg, self.make_experiment, on_eval=report)
+        summary = train_trial(trial, cfg, self.make_experiment, on_eval=report, trust=self.trust)
         if summary["status"] == "pruned":
             raise optuna.TrialPruned(f"pruned at step {summary['global_step']:,}")
         return self.value(summary)
@@ -157,20 +160,21 @@ class Sweep:
         study, made = self.open_or_make_study()
         check_space(study, self.spec.space)  # before _check_setup, which may record a setup
         self._check_setup(study, made=made)
-        console.print(f"[bold]sweep {self.spec.study}[/]: {self.metric} ({self.direction}), {total} trials, "
-                      f"storage {shown_url(self.storage)} -> {self.folder}", soft_wrap=True)
+        console.print(f"[bold]sweep {self.spec.study}[/]: {escape(self.metric)} ({self.direction}), {total} trials, "
+                      f"storage {escape(shown_url(self.storage))} -> {escape(str(self.folder))}", soft_wrap=True)
         with StudyProgress(study, total, f"sweep {self.spec.study}") as progress:
             work(study, total, self.objective, progress=progress, announce=_announce,
                  max_retry=self.spec.heartbeat.max_retry)
-        console.print(status_table(study, self.metric))
+        report_console(stderr=True).print(status_table(study, self.metric))  # whole off a terminal
         return self.write_best(study)
 
-    def _check_setup(self, study: Any, record: bool = True, made: bool = True) -> None:
+    def _check_setup(self, study: Any, running: bool = True, made: bool = True) -> None:
         """A study continued with another metric or objective holds values of another quantity:
         refuse (the direction, Optuna's own, is checked when the study opens). With another base
         config (its name, or its values: the file edited since), overrides or space its runs are not
         comparable side by side: say so (workers of one sweep share one setup). A seed queue's study is refused: its seed runs would count as this
-        sweep's trials. `record`: write the setup into a study that has none yet."""
+        sweep's trials. `running`: a run of the sweep, which writes the setup into a study that has none
+        yet and is told of another setup; False for `--status`, which ranks nothing and writes nothing."""
         attrs = described(study, made)  # a study another worker has just made: its setup, once written
         seeds = attrs.get("seeds")
         if seeds is not None:  # rlgen train --seeds refuses a sweep's study the same way (rlgen/seeds_queue.py)
@@ -185,7 +189,7 @@ class Sweep:
                  "values": values}
         before = attrs.get("rlgen_setup")
         if before is None:
-            if record:
+            if running:
                 study.set_user_attr("rlgen_setup", setup)
             return
         before = {**setup, **before}  # a study begun before rlgen kept its metric: that cannot be checked
@@ -196,6 +200,8 @@ class Sweep:
                              f"{' and '.join(repr(setup[k]) for k in valued)}: they cannot be ranked with this "
                              f"sweep's; set {', '.join(f'{k}: {before[k]}' for k in valued)} in the sweep file, "
                              "or start a new study with --study NEW_NAME")
+        if not running:  # the table shows the study's trials as they are, whatever this command's overrides
+            return
         changed = [k for k in setup if k != "values" and before[k] != setup[k]]
         if changed:
             what = f"{', '.join(changed)} ({before[changed[0]]} against {setup[changed[0]]})"
@@ -203,8 +209,8 @@ class Sweep:
             what = f"values in {setup['config']} ({shown_changes(before['values'], values, edited, 'then', 'now')})"
         else:
             return
-        console.print(f"[yellow]warning:[/] study {self.spec.study!r} was started with other {what}: its earlier "
-                      "trials are ranked with these as if comparable; give this setup a study name of its own "
+        console.print(f"[yellow]warning:[/] study {self.spec.study!r} was started with other {escape(what)}: its "
+                      "earlier trials are ranked with these as if comparable; give this setup a study name of its own "
                       "(study: NAME in the sweep file) to keep them apart", soft_wrap=True)
 
     def status(self) -> Any:
@@ -213,7 +219,7 @@ class Sweep:
             raise RlgenError(f"no study {self.spec.study!r} yet: {self.folder / 'study.db'} does not exist")
         study = open_study(str(self.spec.study), self.storage, direction=self.direction,
                            heartbeat=self.spec.heartbeat, create=False)
-        self._check_setup(study, record=False)
+        self._check_setup(study, running=False)
         return status_table(study, self.metric)
 
     def write_best(self, study: Any) -> Path:
@@ -232,9 +238,10 @@ class Sweep:
                   f"# ({self.spec.objective} value; run {best.user_attrs.get('run_dir', '?')})"]
         header += [f"#   {k} = {json.dumps(v)}" for k, v in params.items()]
         header.append(f"# Run it: {shell_line('rlgen', 'train', path)}")
-        tmp.write_text("\n".join(header) + "\n" + tmp.read_text())
+        tmp.write_text("\n".join(header) + "\n" + tmp.read_text(encoding="utf-8"), encoding="utf-8")
         os.replace(tmp, path)
-        console.print(f"best: trial {best.number}, {self.metric} = {best.value:.6g}; config: {path}")
+        console.print(f"best: trial {best.number}, {escape(self.metric)} = {best.value:.6g}; "
+                      f"config: {escape(str(path))}")
         console.print(f"  train it:   {escape(shell_line('rlgen', 'train', path, '--seeds', '0,1,2'))}")
         mode = "min" if self.direction == "minimize" else "max"
         console.print(f"  compare:    {escape(compare_command([self.folder], self.metric, mode))}")
@@ -266,6 +273,7 @@ def _announce(study: Any, trial: Any) -> None:
     steps = f" at step {max(trial.intermediate_values):,}" if trial.intermediate_values else ""
     params = ", ".join(f"{k}={short(v)}" for k, v in trial.params.items())
     error = f": {trial.user_attrs['error']}" if "error" in trial.user_attrs else ""
-    console.print(f"trial {trial.number} [bold]{trial.state.name.lower()}[/]{steps}{value}{error} ({params})",
+    console.print(f"trial {trial.number} [bold]{trial.state.name.lower()}[/]{steps}{value}{escape(error)} "
+                  f"({escape(params)})",
                   highlight=False)
 

@@ -83,7 +83,7 @@ def _run_name(run_dir: Path) -> str:
     import yaml
 
     try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return "?"
     return str(cfg.get("name", "?")) if isinstance(cfg, dict) else "?"

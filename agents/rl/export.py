@@ -39,6 +39,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 import yaml
+from rich.markup import escape
 from stable_baselines3.common.noise import VectorizedActionNoise
 from stable_baselines3.common.utils import ConstantSchedule, FloatSchedule
 from stable_baselines3.common.utils import LinearSchedule as SB3LinearSchedule
@@ -46,7 +47,7 @@ from stable_baselines3.common.vec_env import VecNormalize, VecTransposeImage, is
 from torch import nn
 
 from rlgen.agents.rl.sb3_bridge import LearningRate, LinearSchedule
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, shell_line
 from rlgen.nets import backbone_traits
 from rlgen.logging import console
 
@@ -156,7 +157,7 @@ def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
     module, _, env_id = cfg.env.id.rpartition(":")  # gymnasium's `module:EnvId` form
     why = _no_zoo_layout(cfg, algo, env_id)
     if why:
-        console.print(f"note: no rl-zoo3 layout ({why}); model.zip loads with {type(exp.model).__name__}.load")
+        console.print(f"note: no rl-zoo3 layout ({escape(why)}); model.zip loads with {type(exp.model).__name__}.load")
         return []
     name = env_id.replace("/", "-")  # huggingface_sb3's EnvironmentName
     run = root / algo / f"{name}_1"
@@ -164,11 +165,12 @@ def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
     written = [_link(files[0], run / f"{name}.zip")]
     if len(files) > 1:
         written.append(_link(files[1], run / name / "vecnormalize.pkl"))
-    (run / name / "config.yml").write_text(yaml.safe_dump(_zoo_hyperparams(cfg)))
+    (run / name / "config.yml").write_text(yaml.safe_dump(_zoo_hyperparams(cfg)), encoding="utf-8")
     written.append(run / name / "config.yml")
     # enjoy makes the env with gymnasium.spec(--env), so the modules that register the id go first
-    imports = "".join(f" --gym-packages {p}" for p in _registering_modules(module, env_id))
-    console.print(f"rl-zoo3: python -m rl_zoo3.enjoy --algo {algo} --env {env_id} -f {root} --exp-id 1{imports}")
+    enjoy = shell_line("python", "-m", "rl_zoo3.enjoy", "--algo", algo, "--env", env_id, "-f", root, "--exp-id", 1,
+                       *(a for p in _registering_modules(module, env_id) for a in ("--gym-packages", p)))
+    console.print(f"rl-zoo3: {escape(enjoy)}")
     return written
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -96,7 +97,7 @@ def ratings_table(rows: list[tuple[str, float, float, int]]) -> Table:
     for col, justify in (("player", "left"), ("elo", "right"), ("score", "right"), ("games", "right")):
         table.add_column(col, justify=justify)
     for name, elo, score, games in rows:
-        table.add_row(name, f"{elo:.0f}", f"{score:.3f}", str(games))
+        table.add_row(escape(name), f"{elo:.0f}", f"{score:.3f}", str(games))  # a run's name is text, not markup
     return table
 
 
@@ -143,7 +144,7 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     # who moves first, as this game was dealt: the seat is a player of the game, and in some games
     # (leduc_holdem_v4) the first mover is drawn at every deal, whatever the seat
     first = "you move first" if game.agent_selection == human else "the agent moves first"
-    console.print(f"You are {you}; {first}. {exp.cfg.game.name}, agent at step {exp.global_step:,}.")
+    console.print(f"You are {escape(you)}; {first}. {escape(exp.cfg.game.name)}, agent at step {exp.global_step:,}.")
     moves = 0
     while not (game.terminations[human] or game.truncations[human]):
         mover = game.agent_selection
@@ -236,7 +237,7 @@ def _ask_move(mask: np.ndarray, ask: Callable[[str], str], console: Console, not
             raise Quit
         # ASCII digits only: str.isdigit also takes '²', which int() refuses
         if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= len(mask):
-            console.print(f"[yellow]'{text}' is not a move: type a number from 1 to {len(mask)}[/]")
+            console.print(f"[yellow]'{escape(text)}' is not a move: type a number from 1 to {len(mask)}[/]")
             continue
         if not mask[int(text) - 1]:
             console.print(f"[yellow]illegal move: {text} is not allowed now (taken, full or against the rules); legal: "
