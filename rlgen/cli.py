@@ -142,7 +142,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif args.config is None:
         raise RlgenError("rlgen train needs a CONFIG (a YAML path or a bundled name; see `rlgen list`)")
     run = train(args.config, args.overrides, resume=args.resume, run_dir=args.run_dir, trust=args.trust)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, one report: rank 0's (the others log nothing either)
+    from rlgen.distributed import requested_world_size
+
+    # under torchrun, one report: rank 0's (the others log nothing either); a RANK left in the
+    # environment of a run of one process (no WORLD_SIZE) hid it
+    if requested_world_size() == 1 or os.environ.get("RANK", "0").strip() == "0":
         _report(run.summary, run.run_dir)
     return run.exit_code
 

@@ -120,15 +120,19 @@ def requested_world_size() -> int:
     raw = os.environ.get("WORLD_SIZE", "").strip()
     if not raw and "TORCHELASTIC_RUN_ID" not in os.environ:
         return 1
+    if not raw:  # TORCHELASTIC_RUN_ID alone: torchrun's own variable, without its others
+        raise RlgenError("TORCHELASTIC_RUN_ID is set but WORLD_SIZE is not: start with torchrun, or unset "
+                         "TORCHELASTIC_RUN_ID")
     world = _whole(raw)
     if world is None or world < 1:
         raise RlgenError(f"WORLD_SIZE={raw!r} is not a number of processes: start with torchrun, or unset WORLD_SIZE")
     if world == 1 and "TORCHELASTIC_RUN_ID" not in os.environ:
         return 1
     missing = [k for k in _LAUNCH_VARS if not os.environ.get(k, "").strip()]
-    if missing:
+    if missing:  # WORLD_SIZE=1 goes on only because TORCHELASTIC_RUN_ID is set: that is what to unset then
+        unset = "WORLD_SIZE" if world > 1 else "TORCHELASTIC_RUN_ID"
         raise RlgenError(f"WORLD_SIZE={world} is set but {' and '.join(missing)} "
-                         f"{'is' if len(missing) == 1 else 'are'} not: start with torchrun, or unset WORLD_SIZE")
+                         f"{'is' if len(missing) == 1 else 'are'} not: start with torchrun, or unset {unset}")
     rank, port = _whole(os.environ["RANK"]), _whole(os.environ["MASTER_PORT"])
     if rank is None or not 0 <= rank < world:
         raise RlgenError(f"RANK={os.environ['RANK']!r} is no rank of WORLD_SIZE={world} (0 to {world - 1}): start with "

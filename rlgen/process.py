@@ -22,6 +22,9 @@ def choose_device(name: str, wants_accelerator: bool) -> torch.device:
         name = "cuda" if wants_accelerator and torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RlgenError(f"device {name!r} asked for, but torch sees no CUDA GPU: use device=cpu or device=auto")
+    if name.startswith("mps") and not torch.backends.mps.is_available():  # else a traceback from the first .to()
+        raise RlgenError(f"device {name!r} asked for, but torch sees no MPS device (Apple silicon): use device=cpu or "
+                         "device=auto")
     if name == "cuda" and "LOCAL_RANK" in os.environ:
         name = f"cuda:{os.environ['LOCAL_RANK']}"
     return torch.device(name)

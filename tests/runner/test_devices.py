@@ -55,6 +55,18 @@ def test_auto_without_a_gpu_is_the_cpu_and_an_explicit_cuda_fails():
         choose_device("cuda", True)
 
 
+def test_mps_without_one_is_one_line_before_any_run_directory(tmp_path, capsys):
+    """It was a traceback from the first module moved there, leaving a failed run directory."""
+    if torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    from rlgen.cli import main
+
+    assert main(["train", "gan_ring8", "--run-dir", str(tmp_path / "run"), "device=mps",
+                 "logging.wandb.mode=disabled"]) == 2
+    assert "device 'mps' asked for, but torch sees no MPS device" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_each_torchrun_process_takes_the_gpu_of_its_local_rank(fake_cuda, monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert choose_device("auto", True) == torch.device("cuda:1")

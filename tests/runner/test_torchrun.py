@@ -151,6 +151,26 @@ def test_a_torchrun_environment_that_cannot_be_joined_is_one_line(env, said, tmp
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("env, said", [
+    ({"TORCHELASTIC_RUN_ID": "x"}, "TORCHELASTIC_RUN_ID is set but WORLD_SIZE is not"),  # said WORLD_SIZE=''
+    ({"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "1"}, "WORLD_SIZE=1 is set but RANK and MASTER_ADDR and MASTER_PORT"),
+])
+def test_a_stray_torchelastic_run_id_is_what_the_line_says_to_unset(env, said, tmp_path, torchrun_env, capsys):
+    torchrun_env(**env)
+    assert main(["train", str(_gan_yaml(tmp_path)), f"logging.dir={tmp_path / 'runs'}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {said}") and err.endswith("start with torchrun, or unset TORCHELASTIC_RUN_ID"), err
+
+
+def test_a_rank_left_in_the_environment_of_one_process_hides_no_report(tmp_path, torchrun_env, capsys):
+    """RANK=1 without WORLD_SIZE trains as one process, whose report (and resume line) was hidden."""
+    torchrun_env(RANK="1")
+    assert main(["train", str(_gan_yaml(tmp_path)), f"logging.dir={tmp_path / 'runs'}", "train.total_steps=4",
+                 "train.eval_every=4", "eval.samples=64"]) == 0
+    said = capsys.readouterr()
+    assert "run directory:" in said.out + said.err
+
+
 @pytest.mark.parametrize("argv, said", [
     (["sweep", "SWEEP"], "rlgen sweep starts its runs itself (one trial after another"),
     (["train", "GAN", "--seeds", "0,1"], "rlgen train --seeds starts its runs itself (one run per seed"),
