@@ -200,7 +200,12 @@ def info() -> dict[str, Any] | None:
     return {"backend": str(dist.get_backend()), "world_size": dist.get_world_size()}
 
 
-def broadcast_path(path: Path) -> Path:
-    box = [str(path)]
-    dist.broadcast_object_list(box, src=0)
-    return Path(box[0])
+def agree_on_start(path: Path, refused: RlgenError | None) -> tuple[Path, RlgenError | None]:
+    """Rank 0's run directory for every rank, and the first refusal of any rank (rank 0's
+    `--run-dir` that holds a run, or a run in use, which only rank 0 checks) for every rank: each
+    then stops on the same one line. Before, the other ranks went on into the experiment's first
+    collective, where rank 0's exit left them a gloo traceback."""
+    every: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(every, (str(path), None if refused is None else str(refused)))
+    said = next((message for _, message in every if message is not None), None)
+    return Path(every[0][0]), refused if refused is not None or said is None else RlgenError(said)

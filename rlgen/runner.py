@@ -97,17 +97,23 @@ class Runner:
         threads = torch.get_num_threads()  # the caller's, theirs again when the run ends (`rlgen.train`)
         try:
             with ExitStack() as held:
-                if self.resume_dir is None:
+                refused: RlgenError | None = None
+                try:
+                    if self.resume_dir is None:
+                        if self.rank == 0:
+                            made = self._make_run_dir()  # set once the directory is ours: a refused --run-dir is someone's run
+                    elif not self.resume_dir.is_dir():
+                        raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
+                    else:  # before the lock file: the run's files are written from here on
+                        rundir.check_links(self.resume_dir)
                     if self.rank == 0:
-                        made = self._make_run_dir()  # set once the directory is ours: a refused --run-dir is someone's run
-                    if self.world_size > 1:
-                        self.run_dir = distributed.broadcast_path(self.run_dir)  # every rank writes into rank 0's directory
-                elif not self.resume_dir.is_dir():
-                    raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
-                else:  # before the lock file: the run's files are written from here on
-                    rundir.check_links(self.resume_dir)
-                if self.rank == 0:
-                    held.enter_context(rundir.locked(self.run_dir))
+                        held.enter_context(rundir.locked(self.run_dir))
+                except RlgenError as e:
+                    refused = e
+                if self.world_size > 1:  # every rank writes into rank 0's directory, or stops on the same line
+                    self.run_dir, refused = distributed.agree_on_start(self.run_dir, refused)
+                if refused is not None:
+                    raise refused
                 resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
                 self._run(resume_state, device)
         except (RlgenError, KeyboardInterrupt):

@@ -47,6 +47,18 @@ def best_of(run_dir: Path) -> tuple[int, dict[str, torch.Tensor]]:
     return step, state["experiment"]["model"]
 
 
+@pytest.mark.slow
+def test_a_run_dir_rank_0_refuses_stops_every_rank_on_the_same_line(tmp_path):
+    """Only rank 0 claims the directory: the other ranks went on into the first collective and
+    died there with a gloo traceback and exit code 1."""
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("x")
+    _, ranks = launch(tmp_path / "out", 2, runs=str(tmp_path / "runs"), run_dir=str(busy))
+    assert [r.get("error", "").split(": give")[0] for r in ranks] == [f"the run directory {busy} already holds files"] * 2
+    assert sorted(p.name for p in busy.iterdir()) == ["notes.txt"]
+
+
 # a new best at the first evaluation (step 20), off the checkpoint schedule (every 60)
 BEST_OFF_SCHEDULE = {"total_steps": 60, "eval_every": 20, "checkpoint_every": 60,
                      "early_stop": {"metric": "eval/score", "mode": "max", "target": 5.0}}

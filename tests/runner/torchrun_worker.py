@@ -6,12 +6,14 @@ decisions, signals, per-rank state over a resume) is tested without any GAN.
     python torchrun_worker.py OUT SETTINGS          # the same as one process, without torchrun
 
 SETTINGS is JSON: {"runs": logging.dir, "train": {...train overrides}, "toy": {...toy settings},
-"scores": [rank 0's eval/score at each evaluation, rank 1's, ...], "resume": RUN_DIR or null}.
-Writes OUT/rank<R>.json: the run directory, its status and step, and what `load_rank_state` was
-given ("not called", "fresh" for None, or the state).
+"scores": [rank 0's eval/score at each evaluation, rank 1's, ...], "resume": RUN_DIR or null,
+"run_dir": a new run's directory or null}. Writes OUT/rank<R>.json: the run directory, its status
+and step, and what `load_rank_state` was given ("not called", "fresh" for None, or the state); or,
+for a run refused, {"error": its line}.
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: `tests` is importable from the
 
 import torch  # noqa: E402
 
+from rlgen.errors import RlgenError  # noqa: E402
 from rlgen.runner import Runner  # noqa: E402
 from tests.runner.toy import ToyExperiment, toy_config  # noqa: E402
 
@@ -53,8 +56,13 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = toy_config(settings["runs"], toy=settings.get("toy", {}), **settings.get("train", {}))
     exp = DataParallelToy(cfg, settings.get("scores") or [[0.0]])
-    runner = Runner(cfg, exp, resume_dir=settings.get("resume"))
-    summary = runner.run()
+    runner = Runner(cfg, exp, resume_dir=settings.get("resume"), run_dir=settings.get("run_dir"))
+    try:
+        summary = runner.run()
+    except RlgenError as e:  # a refusal: what each rank said
+        rank = os.environ.get("RANK", "0")  # the process group is closed by now
+        (out / f"rank{rank}.json").write_text(json.dumps({"error": str(e)}))
+        return
     (out / f"rank{exp.ctx.rank}.json").write_text(json.dumps({
         "run_dir": str(runner.run_dir), "status": summary["status"], "global_step": exp.global_step,
         "given": exp.given}))
