@@ -22,8 +22,9 @@ its source run. Otherwise `lr` gives it its own learning rate (rlgen/optim.py).
 
 from __future__ import annotations
 
-import math
 import functools
+import math
+import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -33,7 +34,7 @@ import torch
 from torch import nn
 
 from rlgen.config import InitConfig
-from rlgen.errors import RlgenError, shell_line
+from rlgen.errors import RlgenError, RlgenWarning, shell_line
 
 
 class BackboneMismatch(RlgenError):
@@ -125,9 +126,9 @@ def describe(module: nn.Module) -> str:
     return f"{type(module).__name__}{io}, {len(state)} tensors, {weights:,} weights"
 
 
-def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any]:
-    """The state dict of `init.role`'s trunk in `init.run` (on the CPU), a line describing it, and
-    that run's config (what it trained on)."""
+def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any, list[str]]:
+    """The state dict of `init.role`'s trunk in `init.run` (on the CPU), a line describing it,
+    that run's config (what it trained on) and the trunk's layers without weights (`layers`)."""
     from rlgen.api import load_run
     from rlgen.process import process_state_kept
 
@@ -140,7 +141,7 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any]:
                              f"({shell_line('rlgen', 'inspect', run_dir)})")
         net = trunk(roles[init.role])
         state = {k: v.detach().cpu().clone() for k, v in plain_state(net).items()}
-        return state, f"the {init.role} of {run_dir} ({describe(net)})", run.config
+        return state, f"the {init.role} of {run_dir} ({describe(net)})", run.config, layers(net)
 
 
 def plain_state(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -204,16 +205,43 @@ def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, wh
     if init is None:
         return None
     targets = [targets] if isinstance(targets, nn.Module) else targets
-    state, source, source_config = (None, "", None) if _restoring.get() else load_trunk(init)
+    state, source, source_config, there = (None, "", None, None) if _restoring.get() else load_trunk(init)
     for target in targets:
         if state is not None:
             copy_state(state, target, source, where)
+            _warn_other_layers(there, layers(target), source, where)
         if init.freeze:
             freeze(target)
         elif init.lr is not None:
             for p in target.parameters():
                 setattr(p, LR_ATTR, init.lr)
     return source_config
+
+
+_NOT_COMPUTED_WITH = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Identity)  # off at evaluation, or nothing
+
+
+def layers(net: nn.Module) -> list[str]:
+    """The layers without weights of `net`, in order (activations, pooling): what the copied
+    weights compute with, which their shapes do not show. Dropout is left out (it may change for
+    fine-tuning), and so are a parametrization's own modules (spectral norm's)."""
+    return [type(m).__name__ for name, m in net.named_modules()
+            if not list(m.children()) and not list(m.parameters(recurse=False))
+            and not isinstance(m, _NOT_COMPUTED_WITH) and "parametrizations" not in name.split(".")]
+
+
+
+def _warn_other_layers(there: list[str] | None, here: list[str], source: str, where: str) -> None:
+    """Weights that fit by shape but were trained to compute with other layers (a tanh MLP's into
+    a relu one): one warning line, since a change of activation can be meant (then fine-tuned)."""
+    if there is None or there == here:
+        return
+    first = next((i for i, (a, b) in enumerate(zip(there, here)) if a != b), min(len(there), len(here)))
+    theirs = there[first] if first < len(there) else "nothing"
+    ours = here[first] if first < len(here) else "nothing"
+    warnings.warn(f"{where}.init: {source} computes with {theirs} where {where} has {ours}: its weights were "
+                  "trained for another function; give this backbone the activation of that run unless you mean to "
+                  "change it", RlgenWarning, stacklevel=2)
 
 
 def copy_state(state: dict[str, torch.Tensor], target: nn.Module, source: str, where: str) -> None:

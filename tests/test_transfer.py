@@ -2,6 +2,8 @@
 stays so through training, a shape mismatch is one readable error, and backbones move between an
 autoencoder, a classifier, a GAN discriminator and an RL policy."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -334,3 +336,21 @@ def test_an_encoder_of_raw_observations_into_a_normalizing_policy_is_warned_of(t
     assert "was pretrained on raw `observations`, but env.normalize.obs feeds this policy" in said
     rlgen.train("ppo_cartpole", [*tiny, "env.normalize=null"])
     assert "pretrained on raw" not in capsys.readouterr().err
+
+
+def test_weights_that_fit_but_were_trained_with_another_activation_are_warned_of(tmp_path):
+    """A tanh MLP's weights loaded into a relu MLP fit by shape and compute another function; the
+    shapes were all that was checked."""
+    quiet = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false", f"logging.dir={tmp_path}",
+             "train.eval_episodes=1"]
+    source = rlgen.train("ppo_cartpole", [*quiet, "train.total_steps=256", "train.eval_every=256"]).run_dir  # tanh
+    init = f"init: {{run: '{source}', role: value}}"
+    with pytest.warns(rlgen.errors.RlgenWarning, match=r"agent\.policy\.backbone\.init: the value of .* computes with "
+                                                       r"Tanh where agent\.policy\.backbone has ReLU"):
+        rlgen.train("ppo_cartpole", [*quiet, "train.total_steps=128", "train.eval_every=128",
+                                     f"agent.policy.backbone={{type: mlp, hidden: [64, 64], activation: relu, {init}}}"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rlgen.errors.RlgenWarning)  # the same activation, another dropout: no word
+        rlgen.train("ppo_cartpole", [*quiet, "train.total_steps=128", "train.eval_every=128",
+                                     f"agent.policy.backbone={{type: mlp, hidden: [64, 64], activation: tanh, "
+                                     f"dropout: 0.1, {init}}}"])
