@@ -79,7 +79,8 @@ def load_classifier(x: np.ndarray, y: np.ndarray, cache_dir: str | Path | None =
     # leaves it (having drawn the net above): a GAN run builds this in its setup, after its players,
     # and its training (dropout, the gradient penalty's mixing draws) must not depend on whether a
     # cache existed. Before, training reseeded torch, and a machine's first run trained other weights.
-    with torch.random.fork_rng(devices=[]):
+    # torch.manual_seed in there seeds every CUDA device too: those generators are forked as well
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
         net, _ = train_classifier(x, y)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")

@@ -23,6 +23,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from torch import Tensor, nn
 
 from rlgen.agents.imitation.config import BCObjective
+from rlgen.agents.rl.algos import one_row_norm
 from rlgen.config import OptimConfig
 from rlgen.errors import RlgenError
 
@@ -57,10 +58,6 @@ def bc_problems(algo_policy: type, loss: str, where: str, action_space: gym.Spac
         actions = "discrete actions" if action_space is None else f"actions of {action_space}"
         return [f"{where}.loss: mse fits continuous (Box) actions, and this policy has {actions}; use loss: nll"]
     return []
-
-
-def _has_batch_norm(policy: BasePolicy) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in policy.modules())
 
 
 def trained_parameters(policy: BasePolicy) -> list[nn.Parameter]:
@@ -166,7 +163,7 @@ class BCTrainer:
         self.actions = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=policy.device)
         if len(self.obs) == 0:
             raise RlgenError("behaviour cloning needs at least one demonstration row")
-        if _has_batch_norm(policy) and min(cfg.batch_size, len(self.obs)) < 2:
+        if one_row_norm(policy) and min(cfg.batch_size, len(self.obs)) < 2:
             where, why = ("bc.batch_size", "it is 1 (raise it") if cfg.batch_size < 2 else \
                 ("demos", "the demos give 1 row to train on (record more")
             raise RlgenError(f"{where}: batch norm in the policy (agent.policy.backbone.norm: batch) needs batches of 2 "

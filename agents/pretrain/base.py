@@ -160,6 +160,8 @@ class DataExperiment(ExperimentBase):
 
 def batch_norm_problems(backbones: dict[str, Any], batch_size: int) -> list[str]:
     """Batch norm in training mode refuses a batch of one row (torch: "Expected more than 1 value
-    per channel"), as the GAN kind says of objective.batch_size."""
+    per channel"), as the GAN kind says of objective.batch_size: an mlp's, over (B, F) features.
+    A cnn's (B x H x W values) or a sequence backbone's (B x T) takes one row."""
     return [f"{where}.norm: batch norm needs batches of 2 or more; fit.batch_size is {batch_size} (raise it, or use "
-            "norm: layer)" for where, b in backbones.items() if getattr(b, "norm", None) == "batch" and batch_size < 2]
+            "norm: layer)" for where, b in backbones.items()
+            if getattr(b, "norm", None) == "batch" and getattr(b, "type", None) == "mlp" and batch_size < 2]

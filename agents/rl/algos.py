@@ -6,6 +6,7 @@ import difflib
 import inspect
 from typing import Annotated, Any, Mapping
 
+import gymnasium as gym
 import sb3_contrib
 import stable_baselines3 as sb3
 import torch
@@ -165,12 +166,22 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def one_row_norm(policy: torch.nn.Module) -> bool:
+    """Whether a batch of one row leaves the policy's batch norm one value per channel, which it
+    refuses in training: 1-D batch norm (rlgen's `norm: batch` on an mlp) over flat observations.
+    Over a window of steps (env.history: B x T values) or an image (BatchNorm2d: B x H x W) one
+    row holds many."""
+    space = getattr(policy, "observation_space", None)
+    flat = isinstance(space, gym.spaces.Discrete) or (isinstance(space, gym.spaces.Box) and len(space.shape) == 1)
+    return flat and any(isinstance(m, torch.nn.BatchNorm1d) for m in policy.modules())
+
+
 def one_row_batch_problem(model: BaseAlgorithm) -> str | None:
     """Batch norm in training mode refuses a batch of one row (torch: "Expected more than 1 value per
     channel"): a policy with batch norm whose SB3 updates would train on one, said before the first.
     On-policy algorithms cut each rollout into batches of batch_size, the last one holding what is
     left (A2C takes the rollout whole); off-policy ones sample batch_size rows."""
-    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.policy.modules()):
+    if not one_row_norm(model.policy):
         return None
     needs = "batch norm in the policy (agent.policy.backbone.norm: batch) needs batches of 2 or more"
     name, batch = type(model).__name__, getattr(model, "batch_size", None)

@@ -51,3 +51,24 @@ def test_a_run_that_would_train_on_one_row_is_refused_before_its_first_update_an
     with pytest.raises(RlgenError, match=r"^agent.hyperparams.batch_size: batch norm in the policy .* the last of 1 row"):
         rlgen.train(cfg)
     assert not list(tmp_path.iterdir())
+
+
+def test_only_batch_norm_over_flat_features_needs_two_rows():
+    """A cnn's BatchNorm2d (H x W values per channel in one image) and a window's (B x T) train on
+    one row; the check refused them too."""
+    import gymnasium as gym
+    from torch import nn
+
+    from rlgen.agents.rl.algos import one_row_norm
+    from rlgen.nets.common import FeatureBatchNorm
+
+    def policy(space, *layers):
+        net = nn.Sequential(*layers)
+        net.observation_space = space
+        return net
+
+    assert one_row_norm(policy(gym.spaces.Box(-1, 1, (4,)), nn.Linear(4, 8), FeatureBatchNorm(8)))
+    assert one_row_norm(policy(gym.spaces.Discrete(5), nn.Linear(5, 8), FeatureBatchNorm(8)))
+    assert not one_row_norm(policy(gym.spaces.Box(0, 255, (4, 8, 8)), nn.Conv2d(4, 8, 3), nn.BatchNorm2d(8)))
+    assert not one_row_norm(policy(gym.spaces.Box(-1, 1, (6, 4)), nn.Linear(4, 8), FeatureBatchNorm(8)))  # a window
+    assert not one_row_norm(policy(gym.spaces.Box(-1, 1, (4,)), nn.Linear(4, 8), nn.LayerNorm(8)))

@@ -208,12 +208,21 @@ def test_a_transformer_shorter_than_the_sequences_names_its_half_and_no_run(tmp_
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("config, path", [("supervised_digits", "model.backbone"), ("autoencoder_digits", "decoder.backbone")])
-def test_batch_norm_with_batches_of_one_is_refused_as_the_config_loads(config, path):
-    """torch's batch norm refuses one row in training mode: one line naming the key, not its traceback."""
+@pytest.mark.parametrize("config, path, more", [
+    ("supervised_digits", "model.backbone", []),
+    ("autoencoder_digits", "decoder.backbone", ["decoder.backbone={type: mlp, hidden: [32], norm: batch}"]),
+])
+def test_batch_norm_with_batches_of_one_is_refused_as_the_config_loads(config, path, more):
+    """torch's batch norm refuses one row in training mode (an mlp's, over features): one line
+    naming the key, not its traceback."""
     from rlgen.errors import ConfigError
 
     with pytest.raises(ConfigError, match=rf"{path}\.norm: batch norm needs batches of 2 or more; fit.batch_size is 1 "
                                           r"\(raise it, or use norm: layer\)"):
-        rlgen.load_config(config, ["fit.batch_size=1"])
-    rlgen.load_config(config, ["fit.batch_size=2"])
+        rlgen.load_config(config, [*more, "fit.batch_size=1"])
+    rlgen.load_config(config, [*more, "fit.batch_size=2"])
+
+
+def test_a_cnns_batch_norm_takes_batches_of_one():
+    """BatchNorm2d has H x W values per channel in one image: the autoencoder's cnn decoder trains on it."""
+    rlgen.load_config("autoencoder_digits", ["fit.batch_size=1", "encoder.backbone.norm=batch"])
