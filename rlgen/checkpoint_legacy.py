@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
+from rich.markup import escape
 
 from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console
@@ -107,8 +108,8 @@ def _old_format_objects() -> list[Any]:
 def load_trusted(file: Path, data: bytes, map_location: str | torch.device) -> dict[str, Any]:
     """An old-format checkpoint under --trust: read by torch's weights-only unpickler with the
     old format's few classes allowed; anything else it names is refused, not run."""
-    console.print(f"[yellow]warning:[/] {file} is an old-format checkpoint; reading its numpy, gymnasium and "
-                  "SB3 objects (--trust)")
+    console.print(f"[yellow]warning:[/] {escape(str(file))} is an old-format checkpoint; reading its numpy, "
+                  "gymnasium and SB3 objects (--trust)")
     try:
         with torch.serialization.safe_globals(_old_format_objects()):
             return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)

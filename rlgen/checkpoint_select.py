@@ -237,8 +237,11 @@ def run_status(run_dir: Path, quiet: bool = False) -> str | None:
     except (OSError, ValueError, AttributeError) as e:
         if quiet:
             return None
+        from rich.markup import escape
+
         from rlgen.logging import console
 
-        console.print(f"[yellow]warning:[/] {path} is unreadable ({type(e).__name__}), so whether the run finished "
-                      "is unknown: opening its newest intact checkpoint (ask for checkpoint best to open its best)")
+        console.print(f"[yellow]warning:[/] {escape(str(path))} is unreadable ({type(e).__name__}), so whether the "
+                      "run finished is unknown: opening its newest intact checkpoint (ask for checkpoint best to open "
+                      "its best)")
         return None

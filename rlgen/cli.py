@@ -32,11 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stdout is not None:
             sys.stdout.flush()  # a reader gone shows here, not as Python's "Exception ignored" at exit
         return code
-    except BrokenPipeError:  # print() or a write to stdout
-        return _pipe_closed()
-    except SystemExit as e:  # rich's Console.on_broken_pipe ends the program with 1 from its except clause
-        if not isinstance(e.__context__, BrokenPipeError):
-            raise
+    except BrokenPipeError as e:  # print() or a write to stdout; or another pipe (a dead env worker's)
+        if _stdout_gone():
+            return _pipe_closed()
+        console.print(f"[red]error:[/] {_esc(_os_error(e))}")
+        return 2
+    except SystemExit as e:  # rich's Console.on_broken_pipe ends the program with 1 from its except clause, once it
+        if not isinstance(e.__context__, BrokenPipeError):  # has pointed stdout at /dev/null (rlgen's own console,
+            raise  # on stderr, falls silent instead: rlgen.logging), so only a stdout console's reader gone ends here
         return _pipe_closed()
     except UnicodeEncodeError as e:
         if (said := _unwritable(e)) is None:
@@ -67,6 +70,19 @@ def _pipe_closed() -> int:
     except (AttributeError, OSError, ValueError):  # no file descriptor (a test's capture): nothing to redirect
         pass
     return 128 + signal.SIGPIPE
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader went away (poll says POLLERR): a BrokenPipeError from
+    anything else, a SubprocVecEnv worker that died, is an error to say, not a reader gone."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no file descriptor (a test's capture), or no poll
+        return False
 
 
 def _unwritable(e: UnicodeEncodeError) -> str | None:

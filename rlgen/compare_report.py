@@ -78,7 +78,8 @@ def stats_table(stats: Sequence[GroupStats], metric: str, threshold: float | Non
 
 
 def table_title(groups: Sequence[GroupStats], metric: str) -> str:
-    """What the numbers are: the interval's method, IQM, and the range intervals were cut to."""
+    """What the numbers are, as rich markup (the metric's name escaped): the interval's method, IQM,
+    and the range intervals were cut to."""
     method = METHOD_NAMES[groups[0].method] if groups else METHOD_NAMES["t"]
     if _cut_per_group(groups):
         cut = "; intervals cut to each group's range of the metric (column 'cut to')"
@@ -86,7 +87,7 @@ def table_title(groups: Sequence[GroupStats], metric: str) -> str:
         cut = f"; intervals cut to the metric's range [{fmt(b[0])}, {fmt(b[1])}]"
     else:
         cut = ""
-    return (f"{metric}: mean ± std over runs \\[95% {method} of the mean]; IQM = interquartile mean over runs"
+    return (f"{escape(metric)}: mean ± std over runs \\[95% {method} of the mean]; IQM = interquartile mean over runs"
             f"{cut}")
 
 

@@ -265,6 +265,6 @@ class ExperimentConfig(Section):
 # Reading a config (YAML, overrides, interpolation, one line per problem) lives in rlgen.config_load,
 # which builds on the models above; its public names are importable from here as well.
 from rlgen.config_load import (_describe, _override, check_overrides,  # noqa: E402
-                               config_tree, load_config, save_config)
+                               config_tree, interpolates, load_config, save_config)
 
 __all__ = ["load_config", "save_config", "check_overrides", "config_tree"]

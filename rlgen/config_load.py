@@ -280,6 +280,11 @@ def _bare_scalar(path: Path) -> bool:
 _UNESCAPED = re.compile(r"(?<!\\)(?:\\\\)*\$\{")  # a `${` after no backslash, or an even run of them (escaped ones)
 
 
+def interpolates(text: str) -> bool:
+    """Whether `text` holds a `${...}` OmegaConf resolves (not only escaped `\\${` text)."""
+    return bool(_UNESCAPED.search(text))
+
+
 def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
     """(dotted key, text) of every `${...}` value in an OmegaConf tree, unresolved."""
     found = []
@@ -287,7 +292,7 @@ def _interpolations(conf: Any, path: str = "") -> list[tuple[str, str]]:
     for key in keys:
         where = f"{path}.{key}" if path else str(key)
         node = conf._get_node(key)
-        if OmegaConf.is_interpolation(conf, key) and _UNESCAPED.search(str(node._value())):
+        if OmegaConf.is_interpolation(conf, key) and interpolates(str(node._value())):
             found.append((where, str(node._value())))
         elif OmegaConf.is_config(node):
             found += _interpolations(node, where)
@@ -307,8 +312,8 @@ def config_tree(cfg: BaseModel) -> dict[str, Any]:
 
 
 def _escaped(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("${", "\\${")
+    if isinstance(value, str):  # a backslash just before `${` is doubled, or it would escape the escape
+        return re.sub(r"(\\*)\$\{", lambda m: m[1] * 2 + "\\${", value)
     if isinstance(value, dict):
         return {k: _escaped(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -91,9 +91,12 @@ def export(path: str | Path, fmt: str, out: str | Path | None = None, *, checkpo
         known, foreign = check_out_dir(out_dir, force)
         earlier = [n for n in known if n in _exported(out_dir)[fmt]]
         if earlier:
+            from rich.markup import escape
+
             from rlgen.logging import console
 
-            console.print(f"replacing the earlier {fmt} export in {out_dir} ({', '.join(earlier)})", highlight=False)
+            console.print(f"replacing the earlier {fmt} export in {escape(str(out_dir))} "
+                          f"({escape(', '.join(earlier))})", highlight=False)
         made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -124,7 +127,7 @@ def _paths(files: Any, kind: str) -> list[Path]:
 def _manifest(out_dir: Path) -> dict[str, list[str]]:
     """The manifest's top-level names by format; none where there is no readable manifest."""
     try:
-        listed = json.loads((out_dir / MANIFEST).read_text())
+        listed = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(listed, dict):
@@ -152,7 +155,7 @@ def _write_manifest(out_dir: Path, fmt: str, files: list[Path]) -> None:
             continue
     listed = {**_manifest(out_dir), fmt: sorted(top)}
     listed = {k: [n for n in names if (out_dir / n).exists()] for k, names in listed.items()}
-    (out_dir / MANIFEST).write_text(json.dumps(listed, indent=1, sort_keys=True) + "\n")
+    (out_dir / MANIFEST).write_text(json.dumps(listed, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _remove_stale(out_dir: Path, names: list[str], written: list[Path]) -> None:

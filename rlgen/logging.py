@@ -17,10 +17,30 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 
 from rlgen.errors import RlgenError, shell_line
 
-console = Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay copyable
+
+class _Console(Console):
+    """rich's Console, but a reader gone (`rlgen train ... 2>&1 | head -1`) only silences it: rich's
+    own `on_broken_pipe` raises SystemExit(1) from inside the print, which would end a training run
+    mid-step with no checkpoint."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        # the dead pipe's descriptor onto /dev/null (https://docs.python.org/3/library/signal.html#note-on-sigpipe):
+        # any other write to it, such as a library's print to stderr, then goes nowhere instead of raising
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.file.fileno())
+        except (AttributeError, OSError, ValueError):  # no file descriptor: quiet is enough
+            pass
+        finally:
+            os.close(devnull)
+
+
+console = _Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay copyable
 
 
 class Sink(Protocol):
@@ -116,7 +136,7 @@ class ConsoleSink:
         evals = {k: v for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))}
         if evals:
             body = "  ".join(f"{k[5:]}={_fmt(v)}" for k, v in evals.items())
-            console.print(f"[bold]eval[/] step {row['global_step']:>9,}  {body}")
+            console.print(f"[bold]eval[/] step {row['global_step']:>9,}  {escape(body)}")
 
     def close(self) -> None:
         pass
@@ -335,7 +355,7 @@ class Logger:
     def drop(self, sink: Sink, error: BaseException) -> None:
         self.sinks.remove(sink)
         console.print(
-            f"[yellow]warning:[/] {type(sink).__name__} failed ({type(error).__name__}: {error}); "
+            f"[yellow]warning:[/] {type(sink).__name__} failed ({type(error).__name__}: {escape(str(error))}); "
             "training continues, metrics.jsonl keeps the full record"
         )
         try:
@@ -350,7 +370,7 @@ class Logger:
             except Exception as e:  # noqa: BLE001
                 if id(sink) in self.required:
                     raise
-                console.print(f"[yellow]warning:[/] closing {type(sink).__name__} failed: {e}")
+                console.print(f"[yellow]warning:[/] closing {type(sink).__name__} failed: {escape(str(e))}")
 
 
 def disk_error(e: OSError, path: Path, doing: str) -> RlgenError:

@@ -234,9 +234,13 @@ class Registry:
         if self._fallback is None or not name.isidentifier():
             return False
         try:
-            return self._fallback(name) is not None
+            found = self._fallback(name)
         except RlgenError:  # its name, not loadable here (a game whose package is missing)
             return True
+        except Exception:  # noqa: BLE001 - a lazily imported gymnasium wrapper whose dependency is missing
+            return False
+        # a name the fallback finds but could not use (pettingzoo.classic's `tictactoe` package, not a game) is free
+        return found is not None and (self._check is None or self._check(found) is None)
 
     # --- reading ---
 

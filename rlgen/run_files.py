@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rlgen import distributed, rundir, summary_file
@@ -59,8 +60,8 @@ class RunFiles:
                 self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed, logged)
                 logger.add(self.wandb)
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
-                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: {first_line(e)}); "
-                              "training continues, metrics.jsonl keeps the full record")
+                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: "
+                              f"{escape(first_line(e))}); training continues, metrics.jsonl keeps the full record")
 
     def read_summary(self) -> Any:
         """The run's summary.json as written (its numbers as the run held them); None when it has
@@ -113,7 +114,8 @@ class RunFiles:
         try:
             (self.run_dir / SUMMARY).write_text(summary_file.to_text(summary), encoding="utf-8")
         except OSError as e:
-            console.print(f"[red]error:[/] {disk_error(e, self.run_dir / SUMMARY, 'writing the summary')}")
+            said = disk_error(e, self.run_dir / SUMMARY, "writing the summary")
+            console.print(f"[red]error:[/] {escape(str(said))}")
 
     # --- W&B extras (a failure is a warning: metrics.jsonl and the checkpoints are the record) ----
 
@@ -124,7 +126,8 @@ class RunFiles:
             try:
                 self.wandb.watch(modules, w.watch, w.watch_every)
             except Exception as e:  # noqa: BLE001
-                console.print(f"[yellow]warning:[/] wandb.watch failed ({type(e).__name__}: {e}); training continues")
+                console.print(f"[yellow]warning:[/] wandb.watch failed ({type(e).__name__}: {escape(str(e))}); "
+                              "training continues")
 
     def close(self, logger: Logger, last_eval: Mapping[str, Any], best: float | None, exit_code: int) -> None:
         """W&B's summary and model artifacts, then every sink closed; W&B's run ends with `exit_code`."""
@@ -144,8 +147,8 @@ class RunFiles:
                 self.wandb.log_checkpoints(self.run_dir, {"name": self.cfg.name, "kind": self.cfg.kind},
                                            best={metric: best})
         except Exception as e:  # noqa: BLE001
-            console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: {e}); "
-                          "the run directory keeps them")
+            console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: "
+                          f"{escape(str(e))}); the run directory keeps them")
 
 
 def progress(cfg: ExperimentConfig, rank: int) -> Progress:

@@ -391,6 +391,7 @@ class Runner:
 
     def _finish(self, status: str) -> None:
         st = self.state
+        self._clock()  # the summary's wall time: the whole loop, its last checkpoint included
         self.summary = self.files.summary(status, st, self.exp.global_step, getattr(self, "device", ""))
         self.files.write_summary(self.summary)  # a resume that never continued leaves the summary alone
         self.files.close(self.logger, st.last_eval, st.best, self.exit_code or (1 if status == "failed" else 0))

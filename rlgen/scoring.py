@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
+from rich.markup import escape
 
 from rlgen import checkpoint
 from rlgen.config import EarlyStopConfig
@@ -42,9 +43,10 @@ class Scorer:
             self._metric_warned = True
             known = sorted(k for k, v in metrics.items() if scalar(v))
             close = difflib.get_close_matches(self.stop.metric, known, n=1)
-            self._say(f"[yellow]warning:[/] train.early_stop.metric {self.stop.metric!r} is not among this run's "
-                      f"evaluation metrics{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint "
-                      f"is kept and nothing stops early; it logs {', '.join(known) or 'none'}")
+            self._say("[yellow]warning:[/] " + escape(
+                f"train.early_stop.metric {self.stop.metric!r} is not among this run's evaluation metrics"
+                f"{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint is kept and nothing stops "
+                f"early; it logs {', '.join(known) or 'none'}"))
         return self._update(value, step)
 
     def _update(self, value: Any, step: int) -> bool:
@@ -101,7 +103,8 @@ class Scorer:
             rule = ("a NaN or an inf is never the best nor reaches a target, and counts as no improvement toward "
                     f"train.early_stop.patience ({stop_cfg.patience})")
         shown = "NaN" if math.isnan(value) else f"{value}"  # inf or -inf
-        self._say(f"[yellow]warning:[/] train.early_stop.metric {stop_cfg.metric!r} is {shown} at step {step:,}: "
+        metric = escape(repr(stop_cfg.metric))
+        self._say(f"[yellow]warning:[/] train.early_stop.metric {metric} is {shown} at step {step:,}: "
                   f"{rule} (said once)")
 
     def rescore(self, saved: Mapping[str, Any]) -> None:
@@ -114,7 +117,7 @@ class Scorer:
         if (saved.get("metric"), saved.get("mode", "max")) != (stop.metric, stop.mode):
             st.best = st.best_step = st.top = None
             st.evals_since_best = 0
-            self._say(f"early_stop is now {stop.metric} ({stop.mode}): the best checkpoint is chosen afresh "
+            self._say(f"early_stop is now {escape(stop.metric)} ({stop.mode}): the best checkpoint is chosen afresh "
                       "from the next evaluation")
         if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
             st.target_reached = None
@@ -140,7 +143,7 @@ class Scorer:
         try:
             checkpoint.mark_best(ckpt_dir, source)
         except RlgenError as e:  # a best/ not kept is no reason to stop the run
-            console.print(f"[yellow]warning:[/] {e}")
+            console.print(f"[yellow]warning:[/] {escape(str(e))}")
 
 
 # A value loss or gradient norm this large, and this many times its first value (or, for a value
@@ -166,6 +169,11 @@ class DivergenceWatch:
         its losses a unit before its actions reach the env."""
         bad = [k for k, v in metrics.items() if (x := _as_number(v)) is not None and not math.isfinite(x)]
         from_env = [k for k in bad if k.startswith("rollout/")]
+        if from_env and len(from_env) < len(bad):  # the losses too: either may have come first
+            raise RlgenError(self.message(
+                f"non-finite {', '.join(bad)} at step {step:,}: {self.source} returned non-finite rewards (NaN or "
+                "inf), or training diverged and the policy's actions made them so",
+                fix=f"make the env's step() return finite rewards; if it does, {self._training_fix()}"))
         if from_env:
             raise RlgenError(self.message(
                 f"non-finite {', '.join(from_env)} at step {step:,}: {self.source} returned non-finite rewards (NaN or "
@@ -190,8 +198,8 @@ class DivergenceWatch:
             if value > DIVERGING_ABS and (grew or beyond_returns):
                 self._warned.add(key)
                 why = f"episode returns are near {self._return_scale:.3g}" if beyond_returns else f"it began near {first:.3g}"
-                console.print(f"[yellow]warning:[/] {key} reached {value:.3g} at step {step:,} "
-                              f"({why}): training is probably diverging; {self._training_fix()}")
+                console.print(f"[yellow]warning:[/] {escape(key)} reached {value:.3g} at step {step:,} "
+                              f"({why}): training is probably diverging; {escape(self._training_fix())}")
 
     def message(self, what: str, fix: str | None = None) -> str:
         """The stopping message, true to what is on disk; `fix`: what to change (by default what

@@ -21,12 +21,15 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from rich.markup import escape
+
 from rlgen.compare_groups import IGNORED_KEYS, flatten
 from rlgen.errors import RlgenError
 from rlgen.identity import show
 from rlgen.logging import console
-from rlgen.study_queue import (HeartbeatConfig, StudyProgress, described, latest_attempts, open_or_make_study,
-                               run_value, shown_url, status_table, train_trial, work)
+from rlgen.study_queue import (HeartbeatConfig, described, latest_attempts, open_or_make_study, run_value,
+                               shown_url, train_trial, work)
+from rlgen.study_view import StudyProgress, status_table
 
 
 def queue_name(cfg: Any, seeds: Sequence[int]) -> str:
@@ -44,6 +47,7 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     import optuna
 
     from rlgen.api import load_config, make_experiment
+    from rlgen.compare import report_console
     from rlgen.seeds import print_seeds_table, refuse_torchrun
 
     refuse_torchrun()
@@ -57,8 +61,8 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     queue, made = open_or_make_study(name, storage, direction=direction, heartbeat=heartbeat,
                                      sampler=optuna.samplers.RandomSampler(), pruner=optuna.pruners.NopPruner())
     _check_same_queue(queue, seeds, queue_config(base), made)
-    console.print(f"[bold]seed queue {name}[/] in {shown_url(storage)}: seeds {_ranges(seeds)} of {base.name}; "
-                  "start the same command on other machines to share it", soft_wrap=True)
+    console.print(f"[bold]seed queue {escape(name)}[/] in {escape(shown_url(storage))}: seeds {_ranges(seeds)} of "
+                  f"{base.name}; start the same command on other machines to share it", soft_wrap=True)
 
     def run(trial: Any, index: int) -> float:
         seed = seeds[index]
@@ -70,12 +74,12 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
         seed = trial.user_attrs.get("seed", "?")
         value = "" if trial.value is None else f", {stop.metric} best {trial.value:.4g}"
         error = f": {trial.user_attrs['error']}" if "error" in trial.user_attrs else ""
-        console.print(f"seed {seed} [bold]{trial.state.name.lower()}[/]{value}{error} "
-                      f"({trial.user_attrs.get('run_dir', '?')})", highlight=False, soft_wrap=True)
+        console.print(f"seed {seed} [bold]{trial.state.name.lower()}[/]{escape(value)}{escape(error)} "
+                      f"({escape(str(trial.user_attrs.get('run_dir', '?')))})", highlight=False, soft_wrap=True)
 
     with StudyProgress(queue, len(seeds), f"seeds {base.name}") as progress:
         work(queue, len(seeds), run, progress=progress, announce=announce, max_retry=heartbeat.max_retry)
-    console.print(status_table(queue, stop.metric, attrs=["seed"]))
+    report_console(stderr=True).print(status_table(queue, stop.metric, attrs=["seed"]))  # whole off a terminal
     done = [Path(t.user_attrs["run_dir"]) for t in queue.trials
             if t.state.name == "COMPLETE" and "run_dir" in t.user_attrs]
     here = [p for p in done if (p / "summary.json").is_file()]

@@ -37,14 +37,15 @@ from rich.markup import escape
 
 from rlgen.compare import compare_command, report_console
 from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _override,  # noqa: F401
-                          is_study_name, save_config, whole_count)
+                          config_tree, interpolates, is_study_name, save_config, whole_count)
 from rlgen.distributed import refuse_several_processes
 from rlgen.errors import RlgenError, shell_line
 from rlgen.identity import MAX_LEN, clip, describe
 from rlgen.logging import console
 from rlgen.seeds_queue import changed_keys, queue_config, shown_changes
-from rlgen.study_queue import (HeartbeatConfig, StudyProgress, described, first_attempt, open_or_make_study,  # noqa: F401
-                               open_study, run_value, short, shown_url, status_table, train_trial, work)
+from rlgen.study_queue import (HeartbeatConfig, described, first_attempt, open_or_make_study,  # noqa: F401
+                               open_study, run_value, shown_url, train_trial, work)
+from rlgen.study_view import StudyProgress, short, status_table
 # the sweep file, its schema and the Optuna objects it describes live in rlgen.sweep_spec; every name
 # callers took from here before (tests/test_module_names.py) stays importable from here
 from rlgen.sweep_spec import (CategoricalParam, FloatParam, IntParam, Param, PrunerSpec,  # noqa: F401
@@ -100,13 +101,13 @@ class Sweep:
     def best_config(self, params: dict[str, Any]) -> ExperimentConfig:
         """The base config with `params` set. A mapping value replaces what was there (a new
         backbone drops the old one's keys) instead of merging into it as a `key=value` override would."""
-        tree = OmegaConf.create(self.base.model_dump(mode="json"))
+        tree = OmegaConf.create(config_tree(self.base))  # escaped `\${` text stays text
         for override in self.spec.overrides:  # resolved again against this trial's values
-            if "${" in override:
+            if interpolates(override):
                 _override(tree, override, str(self.spec.config))
         for key, value in params.items():
             OmegaConf.update(tree, key, value, merge=False, force_add=True)
-        return self.load(OmegaConf.to_container(tree, resolve=True), [])
+        return self.load(OmegaConf.to_container(tree), [])  # resolved there, escaped text once
 
     @property
     def storage(self) -> str:

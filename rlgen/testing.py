@@ -36,7 +36,7 @@ import torch
 
 from rlgen import checkpoint
 from rlgen.api import config_path
-from rlgen.config import ExperimentConfig, load_config
+from rlgen.config import ExperimentConfig, config_tree, load_config
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.experiment import (METRIC_PREFIXES, PROTOCOL_METHODS, RunContext, back_to_evaluation_start, eval_mode,
                               evaluation_start, is_problem_list, misplaced_early_stop)
@@ -202,7 +202,7 @@ def _load(cls: type, config: Any, overrides: Sequence[str], root: Path) -> Exper
     """The config validated by the class's own model, with the checker's run settings on top, and
     the kind's `check(cfg)`, which must return a list of strings."""
     if isinstance(config, ExperimentConfig):
-        source: Any = config.model_dump(mode="json")
+        source: Any = config_tree(config)  # escaped `\${` text stays text
     else:
         source = config if isinstance(config, Mapping) else config_path(config)
     forced = [f"logging.dir='{root}'", "logging.console=false", "logging.wandb.mode=disabled",

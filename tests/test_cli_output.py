@@ -116,3 +116,16 @@ def test_run_files_are_read_as_utf8_in_any_locale(tmp_path):
                           env={**os.environ, "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "LC_ALL": "C",
                                "PYTHONIOENCODING": "utf-8"})
     assert done.stdout.split() == ["True", "True", "True"], done.stderr
+
+
+def test_a_broken_pipe_that_is_not_stdouts_is_an_error_line(monkeypatch, capsys):
+    """A SubprocVecEnv worker that died raises BrokenPipeError in the trainer: that exited 141 with
+    no word, as if the reader of stdout had gone."""
+    from rlgen import cli
+
+    def dead_worker(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setitem(cli.COMMANDS, "list", dead_worker)
+    assert cli.main(["list"]) == 2
+    assert "error:" in capsys.readouterr().err

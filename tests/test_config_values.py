@@ -263,7 +263,8 @@ def test_inf_and_escaped_text_survive_a_runs_config_yaml(tmp_path):
     from rlgen.config import save_config
 
     cfg = load_config("ppo_cartpole", ["agent.hyperparams.max_grad_norm=.inf", r"logging.wandb.name=price_\${usd}",
-                                       "env.kwargs={max_episode_steps: 200}"])
+                                       r"logging.wandb.project=p_\\\${usd}", "env.kwargs={max_episode_steps: 200}"])
+    assert cfg.logging.wandb.project == r"p_\${usd}"  # a backslash before the escaped text is kept as such
     assert cfg.agent.hyperparams["max_grad_norm"] == float("inf") and cfg.logging.wandb.name == "price_${usd}"
     save_config(cfg, tmp_path / "config.yaml")
     again = load_config(str(tmp_path / "config.yaml"), interpolation=False)  # as a run's config.yaml is read

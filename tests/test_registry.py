@@ -189,6 +189,21 @@ def test_a_plugin_name_that_gymnasium_or_pettingzoo_has_stays_theirs(tmp_path, m
     assert GAMES.get("rps_v2").__name__ == "pettingzoo.classic.rps_v2"
 
 
+def test_a_plugin_name_the_fallback_finds_but_cannot_use_stays_the_plugins(tmp_path, monkeypatch):
+    """pettingzoo.classic's `tictactoe` is a package, not a game, and gymnasium's `JaxToNumpy`
+    imports jax: a plugin's names like these were dropped, or the import failed every lookup."""
+    import sys
+
+    found = [*_dist_entry_points(tmp_path / "g", "aaa-plugin", "rlgen.games", "tictactoe = collections:OrderedDict"),
+             *_dist_entry_points(tmp_path / "w", "aaa-plugin", "rlgen.wrappers", "JaxToNumpy = collections:OrderedDict")]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [ep for ep in found if ep.group == group])
+    monkeypatch.setitem(sys.modules, "jax", None)  # as where jax is not installed
+    for table in (WRAPPERS, GAMES):
+        monkeypatch.setattr(table, "_entries", {})
+        monkeypatch.setattr(table, "_discovered", False)
+    assert GAMES.names() == ["tictactoe"] and WRAPPERS.names() == ["JaxToNumpy"]
+
+
 # --- the shape of what a name resolves to: one readable line, at validation --------------------------
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from rich.markup import escape
 
 from rlgen.agents.imitation.config import DemosConfig
 from rlgen.agents.rl.agent import replay_observations
@@ -42,12 +43,14 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
     if problem := _values_problem(demos, observation_space, action_space):
         raise RlgenError(f"demos {cfg.path}: {problem}")
     recorded = demos.metadata.get("env_id")
+    path = escape(str(cfg.path))  # as given, not read as rich markup (an env id holds no brackets)
     if recorded and recorded != env_cfg.id:
-        console.print(f"[yellow]warning:[/] demos {cfg.path} were recorded on {recorded}, training on {env_cfg.id}")
+        console.print(f"[yellow]warning:[/] demos {path} were recorded on {escape(str(recorded))}, "
+                      f"training on {env_cfg.id}")
     elif difference := _env_difference(demos.metadata.get("env_spec"), env_cfg):
-        console.print(f"[yellow]warning:[/] demos {cfg.path} were recorded on {env_cfg.id} with {difference}")
+        console.print(f"[yellow]warning:[/] demos {path} were recorded on {env_cfg.id} with {escape(difference)}")
     if (ratio := _ratio_problem(demos, estimated)) is not None:
-        console.print(f"[yellow]warning:[/] demos {cfg.path}: {ratio}; set demos.expert_return (and "
+        console.print(f"[yellow]warning:[/] demos {path}: {ratio}; set demos.expert_return (and "
                       "demos.random_return) to the expert's and a random policy's mean returns")
     return demos
 
@@ -218,8 +221,8 @@ class DemoSource:
         """One line when a resumed run trains on other demos than those its checkpoint was trained on
         (`saved`, the checkpoint's fingerprint; older checkpoints have none)."""
         if saved is not None and self.fingerprint is not None and saved != self.fingerprint:
-            console.print(f"[yellow]warning:[/] demos {self.cfg.path} differ from the demos this run was trained on "
-                          "before the checkpoint; training goes on with the new ones")
+            console.print(f"[yellow]warning:[/] demos {escape(str(self.cfg.path))} differ from the demos this run was "
+                          "trained on before the checkpoint; training goes on with the new ones")
 
     @property
     def available(self) -> bool:

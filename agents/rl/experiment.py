@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from pydantic import ValidationError
+from rich.markup import escape
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from rlgen import checkpoint
@@ -179,10 +180,10 @@ class RLExperiment(ExperimentBase):
         if isinstance(space, gym.spaces.Box) and len(space.shape) > 1:
             return  # the env's own (steps, features) or planes: the backbone reads them as they are
         stacked = " (env.frame_stack concatenates its frames into one step)" if cfg.env.frame_stack else ""
-        console.print(f"[yellow]warning:[/] agent.policy.backbone.type: a {backbone.type!r} backbone reads each "
-                      f"{_short_space(space)} observation of {cfg.env.id!r} as a sequence of one step{stacked}, so "
-                      "the policy has no memory; give it a window of past steps with env.history: {length: N}, or "
-                      "use algo: recurrent_ppo")
+        console.print("[yellow]warning:[/] " + escape(
+            f"agent.policy.backbone.type: a {backbone.type!r} backbone reads each {_short_space(space)} observation "
+            f"of {cfg.env.id!r} as a sequence of one step{stacked}, so the policy has no memory; give it a window of "
+            "past steps with env.history: {length: N}, or use algo: recurrent_ppo"))
 
     def _check_eval_spaces(self) -> None:
         """An `eval_env` that changes what the policy reads or does (its id, wrappers, frame stack,
@@ -248,7 +249,7 @@ class RLExperiment(ExperimentBase):
         if "action_noise" in state and (problems := self.learner.load_noise_state(state["action_noise"])):
             if checkpoint.resuming():  # acting or evaluating draws no noise
                 console.print(f"[yellow]warning:[/] this resume is not exact: the action noise cannot be restored "
-                              f"({'; '.join(problems[:3])}); it starts afresh, as at an episode's start")
+                              f"({escape('; '.join(problems[:3]))}); it starts afresh, as at an episode's start")
 
     def divergence_fix(self) -> str | None:
         return divergence_fix(self.cfg.agent.algo)

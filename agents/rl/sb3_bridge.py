@@ -312,6 +312,8 @@ class SB3Learner:
         """A NaN or inf in the observations a finite policy was about to act on: the env's (or a
         wrapper's) to fix, which the policy's NaN logits otherwise report as a torch sampling error."""
         obs = self.model._last_obs
+        if obs is None:  # the envs' reset raised before there was an observation: its error is the one to see
+            return None
         arrays = obs if isinstance(obs, dict) else {"": obs}
         bad = plain.non_finite({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
         if bad is None:
@@ -402,6 +404,7 @@ def _warn_raw_observations(model: BaseAlgorithm, source_config: Any, init: Any, 
     """A backbone pretrained on the `observations` source (`source_config`, the run it was loaded
     from; None when a checkpoint brings the weights) read raw observations; a policy under
     `env.normalize.obs` reads VecNormalize's standardised ones: said once, when the init loads."""
+    from rich.markup import escape
     from stable_baselines3.common.vec_env import unwrap_vec_normalize
 
     from rlgen.logging import console
@@ -412,6 +415,7 @@ def _warn_raw_observations(model: BaseAlgorithm, source_config: Any, init: Any, 
     norm = unwrap_vec_normalize(model.get_env())
     if norm is None or not norm.norm_obs:
         return
-    console.print(f"[yellow]warning:[/] {init_at}.init: {init.run} was pretrained on raw `observations`, but "
-                  "env.normalize.obs feeds this policy VecNormalize-standardised ones, so the backbone reads inputs "
-                  "on another scale than it learned; set env.normalize.obs: false to keep them raw")
+    console.print(f"[yellow]warning:[/] {escape(init_at)}.init: {escape(str(init.run))} was pretrained on raw "
+                  "`observations`, but env.normalize.obs feeds this policy VecNormalize-standardised ones, so the "
+                  "backbone reads inputs on another scale than it learned; set env.normalize.obs: false to keep them "
+                  "raw")

@@ -15,6 +15,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlgen import checkpoint
@@ -117,8 +118,9 @@ def warn_not_exact(where: str, problems: list[str]) -> None:
     if not checkpoint.resuming():
         return  # opened to act or evaluate (rlgen.load_run): nothing continues from these envs
     shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
-    console.print(f"[yellow]warning:[/] this resume is not exact: {where} cannot be restored ({shown}); they "
-                  "start new episodes, so the run continues like, but not bit for bit as, an uninterrupted one")
+    console.print(f"[yellow]warning:[/] this resume is not exact: {escape(where)} cannot be restored "
+                  f"({escape(shown)}); they start new episodes, so the run continues like, but not bit for bit as, "
+                  "an uninterrupted one")
 
 
 def replay_state(buffer: Any) -> dict[str, Any]:

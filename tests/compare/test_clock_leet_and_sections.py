@@ -159,7 +159,7 @@ def test_the_readmes_n_trials_comment_counts_what_the_sweep_counts(tmp_path):
     sweep file must say so, or a reader expects failed trials to be run again."""
     import optuna
 
-    from rlgen.study_queue import counts
+    from rlgen.study_view import counts
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()

@@ -281,3 +281,39 @@ def test_a_sweep_worker_that_finds_its_study_just_made_waits_for_its_setup(tmp_p
     finally:
         maker.join()
     assert queue_state(url, "q") == ({"config": queue, "seeds": [0, 1]}, 0)
+
+
+def test_a_trials_value_is_never_nan_or_inf_and_a_run_with_none_says_why(tmp_path):
+    """An Infinity in metrics.jsonl became a trial's value (and the study's best); a metric NaN at
+    every evaluation was said to be "logged no", and a NaN final value failed with no reason."""
+    import json
+
+    import pytest
+
+    from rlgen.errors import RlgenError
+    from rlgen.study_queue import run_value
+
+    def summary(*values, final=None):
+        (tmp_path / "metrics.jsonl").write_text("".join(json.dumps({"global_step": i, "eval/len": v}) + "\n"
+                                                        for i, v in enumerate(values)))
+        return {"run_dir": str(tmp_path), "best": {"metric": "eval/return_mean", "value": 1.0},
+                "final": {"eval/len": final}}
+
+    assert run_value(summary(5.0, float("inf"), 3.0), "eval/len", "maximize") == 5.0
+    with pytest.raises(RlgenError, match="logged 'eval/len', but it was NaN or inf at every evaluation"):
+        run_value(summary(float("nan"), float("inf")), "eval/len", "maximize")
+    with pytest.raises(RlgenError, match="logged 'eval/len', but its last value was nan"):
+        run_value(summary(1.0, float("nan"), final=float("nan")), "eval/len", "maximize", objective="final")
+    with pytest.raises(RlgenError, match="the run logged no 'eval/other'"):
+        run_value(summary(1.0), "eval/other", "maximize")
+
+
+def test_a_sweep_keeps_escaped_text_of_its_base_config_as_text(tmp_path):
+    """Each trial's config is rebuilt through OmegaConf from the base: `\\${usd}` was resolved again
+    there, and the sweep stopped on an interpolation the user had escaped."""
+    from rlgen.api import load_config, make_experiment
+    from rlgen.sweep import Sweep, read_sweep
+
+    spec = read_sweep("sweeps/ppo_cartpole", [f"logging.dir={tmp_path}", r"logging.wandb.project=p_\${usd}"])
+    sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
+    assert sweep.best_config({"optim.lr": 1e-3}).logging.wandb.project == "p_${usd}"

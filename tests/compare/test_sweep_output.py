@@ -12,7 +12,7 @@ from rich.console import Console
 
 import rlgen
 from rlgen.cli import main
-from rlgen.study_queue import status_table
+from rlgen.study_view import status_table
 
 from .test_study_queue import sweep_file
 
