@@ -183,18 +183,16 @@ def _kept_best(run_dir: Path) -> Path:
 
 def _why_no_best(run_dir: Path) -> str:
     """The early-stop metric never logged, or logged as NaN or inf only (never a best: scoring.Scorer),
-    read from the run's config.yaml and metrics.jsonl."""
-    import yaml
-
-    from rlgen.run_data import read_metrics
+    read from the run's config.yaml and metrics.jsonl as data."""
+    from rlgen.run_data import read_run
 
     never = "the run never evaluated its early-stop metric"
     try:
-        stop = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))["train"]["early_stop"]
-        metric = stop["metric"]
-        values = [row[metric] for row in read_metrics(run_dir / "metrics.jsonl") if metric in row]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, TypeError, KeyError, RlgenError):
+        run = read_run(run_dir)
+        metric = run.config["train"]["early_stop"]["metric"]
+    except (RlgenError, OSError, UnicodeDecodeError, TypeError, KeyError):
         return never
+    values = [row[metric] for row in run.rows if metric in row]
     if not values or any(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
         return never
     return (f"its early-stop metric {metric} was NaN or inf at every evaluation ({len(values)}), and such a value is "

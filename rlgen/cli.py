@@ -61,14 +61,12 @@ def _pipe_closed() -> int:
     """The reader of stdout went away (`rlgen eval RUN | head -1`): stop at once, quietly, as a
     program killed by SIGPIPE does: exit 141, 128 + SIGPIPE, as 130 after Ctrl-C, so that a script
     can tell the output was cut short. Stdout then points to /dev/null, so that Python's flush at
-    exit writes nothing more (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    exit writes nothing more."""
     import signal
 
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    except (AttributeError, OSError, ValueError):  # no file descriptor (a test's capture): nothing to redirect
-        pass
+    from rlgen.logging import to_devnull
+
+    to_devnull(sys.stdout)
     return 128 + signal.SIGPIPE
 
 
@@ -373,7 +371,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci,
                             unfinished=args.include_unfinished, repeats=args.include_repeats)
     out.print(stats_table(stats, args.metric, args.threshold))
-    png = plot_curves(groups, args.metric, given or default_png([r.path for r in runs], args.metric),
+    png = plot_curves(groups, args.metric, given or default_png(runs, args.metric),
                       threshold=args.threshold, method=args.ci)
     console.print(f"{sum(len(g.runs) for g in groups)} run(s) in {len(groups)} group(s); "
                   f"learning curves: {_esc(str(png))}")
@@ -446,7 +444,7 @@ def _warn_repeated(overrides: list[str]) -> None:
 def _out() -> Console:
     """The console for a command's result: stdout (`rlgen eval RUN > scores.txt`, `| cat`), whole
     lines off a terminal. A stdout closed at the start (`>&-`) is refused: the result would vanish."""
-    from rlgen.compare import report_console
+    from rlgen.logging import report_console
 
     if sys.stdout is None:
         raise RlgenError("stdout is closed, and this command writes its result there: send it to a file "

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Iterable, Literal, Mapping, Sequence
 
 import numpy as np
-from rich.console import Console
 from rich.markup import escape
 
 from rlgen import stats
@@ -42,7 +41,6 @@ from rlgen.stats import Method
 
 Mode = Literal["max", "min"]
 DEFAULT_METRIC = "eval/return_mean"  # `rlgen compare --metric`'s default
-WHOLE_LINE = 1000  # `report_console`'s width off a terminal: longer than any line it prints
 
 # FINISHED: summary.json's status of a run that ran to its end (README: "A finished run"); anything
 # else (interrupted, failed, running, no summary.json at all) is left out unless asked for.
@@ -281,16 +279,6 @@ def compare(runs: Sequence[RunData], metric: str, by: Sequence[str] | None = Non
                       "eval/wall_time_s (the training + evaluation clock), and their time/elapsed_s, the "
                       "process clock, also counts the imports and W&B's start", soft_wrap=True)
     return groups, summaries
-
-
-def report_console(stderr: bool = False) -> Console:
-    """A console for a command's result (a table, figures, paths), on stdout or stderr: a terminal
-    gets its own width; a file or a pipe gets whole lines, neither folded nor cut at the 80 columns
-    rich assumes off a terminal, so `rlgen eval RUN > scores.txt` keeps a long path whole."""
-    out = Console(stderr=stderr, highlight=False)
-    if not out.is_terminal:
-        out.width = WHOLE_LINE  # a table still takes only the width it needs: nothing is padded out to it
-    return out
 
 
 def compare_command(run_dirs: Sequence[Path | str], metric: str = DEFAULT_METRIC, mode: Mode = "max",

@@ -19,6 +19,7 @@ from rlgen import stats
 from rlgen.compare import GroupStats, Stat, curve, metric_bounds
 from rlgen.compare_groups import Group
 from rlgen.errors import RlgenError
+from rlgen.run_data import RunData
 from rlgen.stats import Method
 
 METHOD_NAMES = {"t": "t-interval", "bca": "BCa bootstrap interval"}
@@ -205,26 +206,14 @@ def log_to_wandb(groups: Sequence[Group], stats: Sequence[GroupStats], metric: s
         run.finish()
 
 
-def default_png(runs_dirs: Sequence[Path], metric: str) -> Path:
+def default_png(runs: Sequence[RunData], metric: str) -> Path:
     """compare_<metric>.png in the deepest folder that holds every run, a run in the runner's own
     layout (<logging.dir>/<name>/<id>, a sweep's trials too) counting as its logging.dir's (runs/),
     so that the runs of one config and of several put it in one place; a run given a folder of its
     own (--run-dir) counts as the folder that holds it."""
-    roots = [p.parent.parent if p.parent.name == _config_name(p) else p.parent for p in map(Path, runs_dirs)]
+    roots = [r.path.parent.parent if r.path.parent.name == r.config.get("name") else r.path.parent for r in runs]
     common = Path(os.path.commonpath([str(p) for p in roots])) if roots else Path(".")
     return common / png_name(metric)
-
-
-def _config_name(run_dir: Path) -> str | None:
-    """`name` in the run's config.yaml (read as data), or None when it cannot be read."""
-    import yaml
-
-    try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    name = config.get("name") if isinstance(config, dict) else None
-    return name if isinstance(name, str) else None
 
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")  # matplotlib writes the format the file name ends in

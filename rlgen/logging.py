@@ -29,18 +29,35 @@ class _Console(Console):
 
     def on_broken_pipe(self) -> None:
         self.quiet = True
-        # the dead pipe's descriptor onto /dev/null (https://docs.python.org/3/library/signal.html#note-on-sigpipe):
-        # any other write to it, such as a library's print to stderr, then goes nowhere instead of raising
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, self.file.fileno())
-        except (AttributeError, OSError, ValueError):  # no file descriptor: quiet is enough
-            pass
-        finally:
-            os.close(devnull)
+        to_devnull(self.file)  # any other write to it, such as a library's print to stderr, then goes nowhere
+
+
+def to_devnull(stream: Any) -> None:
+    """Point the descriptor of `stream`, a pipe whose reader went away, at /dev/null
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe): later writes, Python's flush at
+    exit included, go nowhere instead of raising BrokenPipeError. A stream without a descriptor (a
+    test's capture) is left as it is."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 console = _Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay copyable
+WHOLE_LINE = 1000  # `report_console`'s width off a terminal: longer than any line it prints
+
+
+def report_console(stderr: bool = False) -> Console:
+    """A console for a command's result (a table, figures, paths), on stdout or stderr: a terminal
+    gets its own width; a file or a pipe gets whole lines, neither folded nor cut at the 80 columns
+    rich assumes off a terminal, so `rlgen eval RUN > scores.txt` keeps a long path whole."""
+    out = Console(stderr=stderr, highlight=False)
+    if not out.is_terminal:
+        out.width = WHOLE_LINE  # a table still takes only the width it needs: nothing is padded out to it
+    return out
 
 
 class Sink(Protocol):

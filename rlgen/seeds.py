@@ -198,7 +198,8 @@ def print_seeds_table(run_dirs: Sequence[Path], metric: str, threshold: float | 
     """The seeds side by side, one group: mean ± std of the final and best values (the best and
     the steps to `threshold` in the config's train.early_stop.mode), and the command that shows
     them again."""
-    from rlgen.compare import compare, compare_command, read_run, report_console
+    from rlgen.compare import compare, compare_command, read_run
+    from rlgen.logging import report_console
     from rlgen.compare_report import stats_table
 
     if len(run_dirs) < 2:

@@ -47,7 +47,7 @@ def train_seed_queue(config: str, overrides: Sequence[str], seeds: Sequence[int]
     import optuna
 
     from rlgen.api import load_config, make_experiment
-    from rlgen.compare import report_console
+    from rlgen.logging import report_console
     from rlgen.seeds import print_seeds_table, refuse_torchrun
 
     refuse_torchrun()

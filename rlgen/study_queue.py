@@ -20,7 +20,6 @@ machines, Optuna's documented multi-machine mode). Every worker runs the same lo
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -375,27 +374,28 @@ def run_value(summary: dict[str, Any], metric: str, direction: str,
               objective: Literal["best", "final"] = "best", where: str = "`metric:` in the sweep file") -> float:
     """A run's value for the study: the best or the last value of `metric` (set by `where`). A NaN
     or an inf is no value (never the best, as in rlgen.scoring): a run with none fails with why."""
+    rows = None
     if objective == "final":
         value = summary["final"].get(metric)
     elif summary["best"].get("metric") == metric:
         value = summary["best"].get("value")
     else:  # early_stop tracks another metric; read the best from the log instead
-        rows = (Path(summary["run_dir"]) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-        values = [r[metric] for r in map(json.loads, rows)
-                  if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]  # never the best
+        rows = _rows(summary)
+        values = [r[metric] for r in rows if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
         value = (max if direction == "maximize" else min)(values) if values else None
     if isinstance(value, (int, float)) and math.isfinite(value):
         return float(value)
-    if _logged(summary, metric):
+    if any(metric in r for r in (_rows(summary) if rows is None else rows)):
         which = f"its last value was {value}" if objective == "final" else "it was NaN or inf at every evaluation"
         raise RlgenError(f"the run logged {metric!r}, but {which}: no value for the study")
     raise RlgenError(f"the run logged no {metric!r}: set {where} to one it logs")
 
 
-def _logged(summary: dict[str, Any], metric: str) -> bool:
-    """Whether `metric` is in any row of the run's metrics.jsonl (a value of any kind)."""
+def _rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the run's metrics.jsonl; none when it has none."""
+    from rlgen.run_data import read_metrics
+
     try:
-        rows = (Path(summary["run_dir"]) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    except (KeyError, OSError):
-        return False
-    return any(metric in json.loads(r) for r in rows if r.strip())
+        return read_metrics(Path(summary["run_dir"]) / "metrics.jsonl")
+    except (KeyError, RlgenError):
+        return []

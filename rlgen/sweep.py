@@ -35,13 +35,13 @@ from typing import Any, Callable, Mapping, Union
 from omegaconf import OmegaConf
 from rich.markup import escape
 
-from rlgen.compare import compare_command, report_console
+from rlgen.compare import compare_command
 from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _override,  # noqa: F401
                           config_tree, interpolates, is_study_name, save_config, whole_count)
 from rlgen.distributed import refuse_several_processes
 from rlgen.errors import RlgenError, shell_line
 from rlgen.identity import MAX_LEN, clip, describe
-from rlgen.logging import console
+from rlgen.logging import console, report_console
 from rlgen.seeds_queue import changed_keys, queue_config, shown_changes
 from rlgen.study_queue import (HeartbeatConfig, described, first_attempt, open_or_make_study,  # noqa: F401
                                open_study, run_value, shown_url, train_trial, work)

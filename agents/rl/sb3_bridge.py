@@ -245,6 +245,7 @@ class SB3Learner:
                  init_at: str = "agent.policy.backbone"):
         self.progress = progress if progress is not None else Progress()
         self.target = target
+        self._batches_checked = False  # `one_row_batch_problem`, once, before the first update
         if (problem := space_problem(env, target) or scalar_problem(env, pol, target)) is not None:
             raise RlgenError(problem)
         try:
@@ -282,8 +283,10 @@ class SB3Learner:
         `total_steps`; returns the metrics SB3 dumped meanwhile."""
         self.progress.remaining = max(0.0, 1.0 - run_step / total_steps)
         model = self.model
-        if (problem := one_row_batch_problem(model)) is not None:  # here, not in __init__: kind bc never trains SB3
-            raise RlgenError(problem)
+        if not self._batches_checked:  # here, not in __init__: kind bc never trains SB3
+            if (problem := one_row_batch_problem(model)) is not None:
+                raise RlgenError(problem)
+            self._batches_checked = True
         noise = self.noise_state()
         # TRPO differentiates its policy twice (Hessian-vector products), which torch's fused
         # attention kernels cannot: a transformer backbone's attention takes the plain kernel then

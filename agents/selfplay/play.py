@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 from rich import box
 from rich.console import Console
 from rich.markup import escape

@@ -19,7 +19,6 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.conversions import aec_to_parallel
 from pettingzoo.utils.env import AECEnv, ParallelEnv
