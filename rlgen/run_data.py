@@ -81,15 +81,7 @@ def read_run(path: Path) -> RunData:
     path = Path(path)
     if not path.is_dir():
         raise RlgenError(f"{path} is not a run directory")
-    config_path = path / "config.yaml"
-    if not config_path.is_file():
-        raise RlgenError(f"{path} has no config.yaml: is it a run directory (runs/<name>/<run_id>)?")
-    try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))  # as OmegaConf writes and reads it
-    except yaml.YAMLError as e:
-        raise RlgenError(f"{config_path} is not valid YAML: {' '.join(str(e).split())}") from None
-    if not isinstance(config, dict):
-        raise RlgenError(f"{config_path} does not hold a config (a mapping of keys to values)")
+    config = read_config(path)
     summary = None
     summary_path = path / "summary.json"
     if summary_path.is_file():
@@ -98,6 +90,22 @@ def read_run(path: Path) -> RunData:
         except json.JSONDecodeError as e:
             raise RlgenError(f"{summary_path} is corrupt ({e}); delete it to compare from metrics.jsonl alone") from None
     return RunData(path, config, read_metrics(path / "metrics.jsonl"), summary)
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A run directory's config.yaml as plain data (no interpolation resolved, no class built)."""
+    config_path = Path(path) / "config.yaml"
+    if not config_path.is_file():
+        raise RlgenError(f"{path} has no config.yaml: is it a run directory (runs/<name>/<run_id>)?")
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))  # as OmegaConf writes and reads it
+    except (OSError, UnicodeDecodeError) as e:
+        raise RlgenError(f"{config_path} cannot be read ({e})") from None
+    except yaml.YAMLError as e:
+        raise RlgenError(f"{config_path} is not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(config, dict):
+        raise RlgenError(f"{config_path} does not hold a config (a mapping of keys to values)")
+    return config
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

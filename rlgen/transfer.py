@@ -35,11 +35,11 @@ from torch import nn
 
 from rlgen.config import InitConfig
 from rlgen.errors import RlgenError, RlgenWarning, shell_line
+from rlgen.optim import LR_ATTR
 
 
 class BackboneMismatch(RlgenError):
     """A loaded backbone's tensors do not fit the backbone an `init` names (its `where`)."""
-from rlgen.optim import LR_ATTR
 
 
 def resolve_run(run: str | Path) -> Path:
@@ -81,13 +81,12 @@ def resolve_run(run: str | Path) -> Path:
 
 def _run_name(run_dir: Path) -> str:
     """The config name in a run's config.yaml (`?` when it cannot be read)."""
-    import yaml
+    from rlgen.run_data import read_config
 
     try:
-        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return str(read_config(run_dir).get("name", "?"))
+    except RlgenError:
         return "?"
-    return str(cfg.get("name", "?")) if isinstance(cfg, dict) else "?"
 
 
 def trunk(module: nn.Module) -> nn.Module:
