@@ -24,6 +24,7 @@ the final weights, optimizer state, RNGs, envs and eval figures of run 2 equal r
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -34,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import benchkit
 from rlgen import checkpoint
@@ -49,18 +51,7 @@ def every_or_never(text: str) -> int:
 
 
 def main() -> None:
-    p = benchkit.Parser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default="ppo_cartpole")
-    p.add_argument("--kills", type=benchkit.count, default=8)
-    p.add_argument("--total-steps", type=benchkit.count, default=16384)
-    p.add_argument("--checkpoint-every", type=benchkit.count, default=512,
-                   help="steps; 512 = every PPO unit of ppo_cartpole")
-    p.add_argument("--seed", type=benchkit.seed, default=0, help="seeds the kill schedule")
-    p.add_argument("--damage-every", type=every_or_never, default=4,
-                   help="cut the newest checkpoint short after every Nth kill (0: never)")
-    p.add_argument("--overrides", nargs="*", default=[])
-    args = p.parse_args()
-    rng = random.Random(args.seed)
+    args = _parse()
     overrides = [*args.overrides, *QUIET, "train.early_stop.target=null", f"train.total_steps={args.total_steps}",
                  f"train.checkpoint_every={args.checkpoint_every}", "train.eval_every=2048"]
     with TemporaryDirectory(prefix="rlgen-reliability-") as tmp:
@@ -71,69 +62,94 @@ def main() -> None:
                 root / "straight.log", "the uninterrupted run")
         print(f"uninterrupted run: {time.perf_counter() - t0:.1f} s")
         rate = args.total_steps / max(json.loads((straight / "summary.json").read_text())["wall_time_s"], 1e-9)
-
         killed = root / "killed"
-        unit_s = args.checkpoint_every / rate  # about one training unit (and one checkpoint) apart
-        stretch = args.total_steps / (args.kills + 1)
-        targets = [int(rng.uniform(k, k + 1) * stretch) for k in range(args.kills)]
-        log = root / "killed-0.log"  # the log of the process now running
-        proc = _rlgen(["train", args.config, *overrides, "--run-dir", str(killed)], log)
-        survived, half_written, damaged, losses = 0, 0, 0, []
-        for k, target in enumerate(targets, 1):
-            during_write = k % 2 == 0
-            rows_before = len(_rows(killed))
-            # past the target step, with at least one unit trained by this process, and a checkpoint to resume from
-            if not _wait_for(lambda: _logged(killed) >= target and len(_rows(killed)) > rows_before
-                             and checkpoint.latest(killed / "checkpoints") is not None, proc):
-                print(f"kill {k}: the run ended before it; stopping here")
-                break
-            if during_write:
-                _wait_for(lambda: any((killed / "checkpoints").glob("*.tmp")), proc, poll=0.0005)
-            else:
-                time.sleep(rng.uniform(0.0, unit_s))
-            if proc.poll() is not None:
-                print(f"kill {k}: the run ended before it; stopping here")
-                break
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            left = any((killed / "checkpoints").glob("*.tmp"))
-            half_written += left
-            cut = bool(args.damage_every) and k % args.damage_every == 0
-            if cut:
-                newest = checkpoint.candidates(killed)[0][0] / checkpoint.STATE
-                newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
-                damaged += 1
-            logged = _logged(killed)
-            log = root / f"killed-{k}.log"
-            proc = _rlgen(["train", "--resume", str(killed)], log)
-            resumed_at = _resumed_step(log, proc)
-            if resumed_at is None:  # it ended without resuming: its own error, or this one
-                _finish(proc, log, f"the resume after kill {k}")
-                raise RlgenError(f"the resume after kill {k} ended without resuming; its output ends:\n"
-                                 f"{log.read_text()[-2000:]}")
-            survived += 1
-            losses.append(max(0, logged - resumed_at))
-            print(f"kill {k} ({'during a checkpoint write' if during_write else 'at a random moment'}"
-                  f"{', left a half-written checkpoint' if left else ''}{', newest checkpoint then cut short' if cut else ''})"
-                  f": logged up to step {logged:,}, resumed from {resumed_at:,}")
-        _finish(proc, log, "the killed run's last process")
+        tally = _kill_and_resume(args, overrides, root, killed, rate)
+        _report(args, straight, killed, rate, tally)
 
-        a, b = checkpoint.load(straight), checkpoint.load(killed)
-        diff = _differences({**a["experiment"], "rng": a["rng"]}, {**b["experiment"], "rng": b["rng"]}, True,
-                            ("uninterrupted", "killed"))
-        tensors = _count_tensors(a["experiment"]["params"]) if "params" in a["experiment"] else None
-        same_evals = _evals(straight) == _evals(killed)
-        worst = max(losses, default=0)
-        print()
-        print(f"kills survived: {survived} / {args.kills}")
-        print(f"kills that left a half-written checkpoint: {half_written}; newest checkpoints cut short after a kill: "
-              f"{damaged} (each detected, the one before used)")
-        print(f"largest loss of progress: {worst:,} steps (~{worst / rate:.2f} s of training at {rate:,.0f} steps/s)")
-        print(f"final step: {b['global_step']:,} (uninterrupted: {a['global_step']:,})")
-        equal = "yes" if not diff else f"no ({len(diff)} entries differ, e.g. {diff[0][0]}: {diff[0][1]})"
-        print(f"final state equals the uninterrupted run's, bit for bit: {equal}"
-              + (f" ({tensors} weight and optimizer tensors, envs, RNGs)" if tensors and not diff else ""))
-        print(f"eval figures equal at every evaluation: {'yes' if same_evals else 'no'}")
+
+def _parse() -> argparse.Namespace:
+    p = benchkit.Parser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="ppo_cartpole")
+    p.add_argument("--kills", type=benchkit.count, default=8)
+    p.add_argument("--total-steps", type=benchkit.count, default=16384)
+    p.add_argument("--checkpoint-every", type=benchkit.count, default=512,
+                   help="steps; 512 = every PPO unit of ppo_cartpole")
+    p.add_argument("--seed", type=benchkit.seed, default=0, help="seeds the kill schedule")
+    p.add_argument("--damage-every", type=every_or_never, default=4,
+                   help="cut the newest checkpoint short after every Nth kill (0: never)")
+    p.add_argument("--overrides", nargs="*", default=[])
+    return p.parse_args()
+
+
+def _kill_and_resume(args: argparse.Namespace, overrides: list[str], root: Path, killed: Path,
+                     rate: float) -> dict[str, Any]:
+    """Train `killed`, SIGKILL it `args.kills` times (half of them while a checkpoint is being
+    written) and resume it each time, to its end; what the kills did."""
+    rng = random.Random(args.seed)
+    unit_s = args.checkpoint_every / rate  # about one training unit (and one checkpoint) apart
+    stretch = args.total_steps / (args.kills + 1)
+    targets = [int(rng.uniform(k, k + 1) * stretch) for k in range(args.kills)]
+    log = root / "killed-0.log"  # the log of the process now running
+    proc = _rlgen(["train", args.config, *overrides, "--run-dir", str(killed)], log)
+    tally: dict[str, Any] = {"survived": 0, "half_written": 0, "damaged": 0, "losses": []}
+    for k, target in enumerate(targets, 1):
+        during_write = k % 2 == 0
+        rows_before = len(_rows(killed))
+        # past the target step, with at least one unit trained by this process, and a checkpoint to resume from
+        if not _wait_for(lambda: _logged(killed) >= target and len(_rows(killed)) > rows_before
+                         and checkpoint.latest(killed / "checkpoints") is not None, proc):
+            print(f"kill {k}: the run ended before it; stopping here")
+            break
+        if during_write:
+            _wait_for(lambda: any((killed / "checkpoints").glob("*.tmp")), proc, poll=0.0005)
+        else:
+            time.sleep(rng.uniform(0.0, unit_s))
+        if proc.poll() is not None:
+            print(f"kill {k}: the run ended before it; stopping here")
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        left = any((killed / "checkpoints").glob("*.tmp"))
+        tally["half_written"] += left
+        cut = bool(args.damage_every) and k % args.damage_every == 0
+        if cut:
+            newest = checkpoint.candidates(killed)[0][0] / checkpoint.STATE
+            newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+            tally["damaged"] += 1
+        logged = _logged(killed)
+        log = root / f"killed-{k}.log"
+        proc = _rlgen(["train", "--resume", str(killed)], log)
+        resumed_at = _resumed_step(log, proc)
+        if resumed_at is None:  # it ended without resuming: its own error, or this one
+            _finish(proc, log, f"the resume after kill {k}")
+            raise RlgenError(f"the resume after kill {k} ended without resuming; its output ends:\n"
+                             f"{log.read_text()[-2000:]}")
+        tally["survived"] += 1
+        tally["losses"].append(max(0, logged - resumed_at))
+        print(f"kill {k} ({'during a checkpoint write' if during_write else 'at a random moment'}"
+              f"{', left a half-written checkpoint' if left else ''}{', newest checkpoint then cut short' if cut else ''})"
+              f": logged up to step {logged:,}, resumed from {resumed_at:,}")
+    _finish(proc, log, "the killed run's last process")
+    return tally
+
+
+def _report(args: argparse.Namespace, straight: Path, killed: Path, rate: float, tally: dict[str, Any]) -> None:
+    a, b = checkpoint.load(straight), checkpoint.load(killed)
+    diff = _differences({**a["experiment"], "rng": a["rng"]}, {**b["experiment"], "rng": b["rng"]}, True,
+                        ("uninterrupted", "killed"))
+    tensors = _count_tensors(a["experiment"]["params"]) if "params" in a["experiment"] else None
+    same_evals = _evals(straight) == _evals(killed)
+    worst = max(tally["losses"], default=0)
+    print()
+    print(f"kills survived: {tally['survived']} / {args.kills}")
+    print(f"kills that left a half-written checkpoint: {tally['half_written']}; newest checkpoints cut short after "
+          f"a kill: {tally['damaged']} (each detected, the one before used)")
+    print(f"largest loss of progress: {worst:,} steps (~{worst / rate:.2f} s of training at {rate:,.0f} steps/s)")
+    print(f"final step: {b['global_step']:,} (uninterrupted: {a['global_step']:,})")
+    equal = "yes" if not diff else f"no ({len(diff)} entries differ, e.g. {diff[0][0]}: {diff[0][1]})"
+    print(f"final state equals the uninterrupted run's, bit for bit: {equal}"
+          + (f" ({tensors} weight and optimizer tensors, envs, RNGs)" if tensors and not diff else ""))
+    print(f"eval figures equal at every evaluation: {'yes' if same_evals else 'no'}")
 
 
 def _finish(proc: subprocess.Popen, log: Path, what: str) -> None:

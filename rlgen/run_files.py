@@ -18,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rlgen import distributed, rundir, summary_file
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import first_line
-from rlgen.logging import ConsoleSink, JsonlSink, Logger, WandbSink, console, disk_error, kept_values
+from rlgen.logging import ConsoleSink, JsonlSink, Logger, console, disk_error, kept_values
+from rlgen.logging_wandb import WandbSink
 from rlgen.run_state import RunState
 
 SUMMARY = "summary.json"

@@ -5,9 +5,9 @@ unit at a time and can evaluate and (de)serialise itself. The runner owns everyt
 device and threads, the run directory, logging, periodic evaluation, checkpoints, resume, early
 stopping, SIGINT/SIGTERM, and the progress bar. Adding a kind never touches this file.
 
-This file is the loop, its checkpoints and resume; the runner holds the scoring (`rlgen.scoring`:
-best value, target, patience, divergence) and the run's other files (`rlgen.run_files`: config,
-metrics, W&B, summary.json) and its resumable state (`rlgen.run_state`).
+This file is the loop; the runner holds its checkpoints and resume (`rlgen.run_checkpoints`), the
+scoring (`rlgen.scoring`: best value, target, patience, divergence), the run's other files
+(`rlgen.run_files`: config, metrics, W&B, summary.json) and its resumable state (`rlgen.run_state`).
 
 Example::
 
@@ -28,16 +28,17 @@ import numpy as np
 import torch
 from rich.markup import escape
 
-from rlgen import checkpoint, distributed, plain, rundir, transfer
+from rlgen import checkpoint, distributed, run_checkpoints, rundir, transfer
 from rlgen.api_args import _shown
 from rlgen.config import ExperimentConfig
 from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
 from rlgen.experiment import Experiment, RunContext, eval_mode, prefers_accelerator
-from rlgen.logging import Logger, console, finish_wandb_in, kept_elapsed_s
-from rlgen.process import choose_device, default_threads, process_state_kept, rng_state, seed_everything, set_rng_state
+from rlgen.logging import Logger, console
+from rlgen.logging_wandb import finish_wandb_in
+from rlgen.process import choose_device, default_threads, process_state_kept, seed_everything
 from rlgen.registry import registered_names_only
 from rlgen.run_files import RunFiles, bar_text, progress
-from rlgen.run_state import RunState, real, runner_state
+from rlgen.run_state import RunState
 from rlgen.scoring import DivergenceWatch, Scorer, scalar
 from rlgen.unit_checks import UnitChecks
 
@@ -272,7 +273,7 @@ class Runner:
                     console.print(f"[yellow]warning:[/] no checkpoint kept after on_eval failed: {first_line(e)}")
             raise
 
-    # --- checkpoints and resume ----------------------------------------------------------------
+    # --- checkpoints and resume (`rlgen.run_checkpoints`) --------------------------------------
 
     def _clock(self) -> None:
         """`train_time_s` read off the loop's wall clock (while the loop runs)."""
@@ -280,112 +281,27 @@ class Runner:
             self.state.train_time_s = time.perf_counter() - self._loop_start
 
     def _checkpoint(self) -> None:
-        st = self.state
-        self._clock()
-        ranks = distributed.gather_rank_states(self.exp) if self.world_size > 1 else None
-        self._saved_step = self.exp.global_step
-        if self.rank != 0:  # replicas hold the same weights; one writer
-            self.scorer.new_best = False
-            self._schedule_next_checkpoint()
-            return
-        if self.files.jsonl is not None:
-            st.metrics_rows = self.files.jsonl.rows  # what a resume from here keeps of metrics.jsonl
-        st.elapsed_s = round(self.logger.elapsed_s, 3)  # where a resume from here goes on with time/elapsed_s
-        state = {
-            "experiment": self.exp.state_dict(),
-            "runner": vars(st).copy(),
-            "global_step": self.exp.global_step,
-            "config": self.cfg.model_dump(mode="json"),
-            "rng": rng_state(),
-            "ranks": ranks,  # each replica's own state (data streams), when the kind has one
-            "world_size": self.world_size,  # a resume by a job of another size starts fresh streams
-        }
-        bad = plain.non_finite(state["experiment"])
-        if bad is not None:
-            path, n, of = bad
-            raise RlgenError(self.divergence.message(
-                f"non-finite values in {path} ({n:,} of {of:,} elements) at step {self.exp.global_step:,}: "
-                "training diverged, and this state was not saved"))
-        saved = checkpoint.save(self.run_dir / "checkpoints", self.exp.global_step, state,
-                                keep=self.cfg.train.keep_checkpoints)
-        if self.scorer.new_best and st.best_step == self.exp.global_step:
-            checkpoint.mark_best(self.run_dir / "checkpoints", saved)  # kept beside the last k, whatever pruning does
-        self.scorer.new_best = False
-        self._schedule_next_checkpoint()
+        run_checkpoints.write_checkpoint(self)
 
     def _schedule_next_checkpoint(self) -> None:
         while self.state.next_ckpt <= self.exp.global_step:
             self.state.next_ckpt += self._ckpt_every
 
     def _reschedule(self) -> None:
-        """A resume evaluates and checkpoints at the next multiples of the train.eval_every and
-        checkpoint_every it runs with (which it may change), past the step it resumes from. With
-        them unchanged this is the uninterrupted run's schedule: after each unit's evaluation check
-        `next_eval` is the first multiple past the step, and `next_ckpt` is that once a checkpoint
-        is written (the checkpoint itself keeps the value from just before it moved on)."""
-        step = self.exp.global_step
-        self.state.next_eval = (step // self.cfg.train.eval_every + 1) * self.cfg.train.eval_every
-        self.state.next_ckpt = (step // self._ckpt_every + 1) * self._ckpt_every
+        run_checkpoints.reschedule(self)
 
     def _load_resume(self) -> dict[str, Any]:
         assert self.resume_dir is not None
         return checkpoint.load(self.resume_dir, trust=self.trust)
 
     def _restore(self, state: dict[str, Any], device: torch.device) -> None:
-        saved = runner_state(state.get("runner"), f"cannot resume {self.run_dir}: its checkpoint's runner")
-        try:
-            with checkpoint.trusted(self.trust):
-                self.exp.load_state_dict(state["experiment"])
-        except RlgenError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a state that does not fit: one line, not a traceback
-            raise RlgenError(f"cannot resume {self.run_dir}: its checkpoint at step {state.get('global_step')} does "
-                             f"not fit this {self.cfg.kind} experiment ({type(e).__name__}: "
-                             f"{first_line(e)})") from None
-        checkpoint.count(self.exp.global_step, f"cannot resume {self.run_dir}: its checkpoint's step")
-        for k, v in saved.items():
-            setattr(self.state, k, v)  # best-so-far and clocks carry over
-        self._reschedule()
-        # time/elapsed_s goes on from the checkpoint, as eval/wall_time_s does. A checkpoint written before
-        # the logger's clock was kept: the latest clock of the rows it keeps (train_time_s leaves out setup,
-        # so it would go backwards), its training clock where none has one
-        elapsed = self.state.elapsed_s
-        if elapsed is None:
-            elapsed = kept_elapsed_s(self.run_dir / "metrics.jsonl", self.state.metrics_rows)
-        self.logger.continue_clock(self.state.train_time_s if elapsed is None else elapsed)
-        saved_train = (state.get("config") or {}).get("train") or {}
-        self.scorer.rescore(saved_train.get("early_stop") or {})
-        if self.state.stopped is not None and real(saved_train.get("total_steps")) \
-                and self.exp.global_step >= saved_train["total_steps"]:
-            self.state.stopped = None  # stopped at its budget by an rlgen that did not yet call that completed
-        set_rng_state(state.get("rng"))
-        distributed.restore_rank_state(self.exp, state, self.rank, self.world_size)
-        if device.type == "cuda" and self.rank == 0:
-            console.print("[yellow]warning:[/] resuming on CUDA: GPU kernels are not bitwise deterministic, so the "
-                          "resumed run will not match an uninterrupted one exactly (on the CPU it does)")
-        if self.rank == 0:
-            console.print(f"resumed from step {self.exp.global_step:,} ({escape(str(self.run_dir))})")
+        run_checkpoints.restore(self, state, device)
 
     def _nothing_left(self) -> bool:
-        """A resumed run that has nothing to train or evaluate: it ended (its budget, or an
-        evaluation that stopped it) at the checkpoint it resumes from, evaluated there."""
-        st = self.state
-        done = st.stopped is not None or self.exp.global_step >= self.cfg.train.total_steps
-        return done and st.last_eval.get("global_step") == self.exp.global_step
+        return run_checkpoints.nothing_left(self)
 
     def _as_it_ended(self) -> str:
-        """The status of a run that had nothing left; its summary is written again only when it is
-        missing or says otherwise (a run interrupted in its last unit, killed before its summary)."""
-        st, status = self.state, self.state.stopped or "completed"
-        if st.stopped is not None and self.cfg.train.total_steps > self.exp.global_step and self.rank == 0:
-            why = "was pruned" if st.stopped == "pruned" else "stopped early"
-            console.print(f"this run {why} at step {self.exp.global_step:,} (train.early_stop: "
-                          f"{self.cfg.train.early_stop.metric}), so a larger train.total_steps alone trains no more; "
-                          "change train.early_stop (its target or patience) to continue it")
-        old = self.files.read_summary()
-        self.files.writing = self.rank == 0 and not (
-            isinstance(old, dict) and old.get("status") == status and old.get("global_step") == self.exp.global_step)
-        return status
+        return run_checkpoints.as_it_ended(self)
 
     # --- the end, signals, the console ---------------------------------------------------------
 

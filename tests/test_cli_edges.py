@@ -217,7 +217,7 @@ def test_an_empty_checkpoint_is_refused_without_the_cli_flag(cue_run):
 
 
 def test_rlgens_model_artifacts_hold_the_checksum(cue_run, tmp_path, capsys):
-    from rlgen.logging import WandbSink
+    from rlgen.logging_wandb import WandbSink
 
     versions: list[dict[str, Path]] = []
 

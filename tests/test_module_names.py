@@ -56,6 +56,15 @@ BEFORE_THE_SPLIT = {
         "integral_counts", "keep_frozen_out_of_targets", "no_distribution_checks", "policy_kwargs", "rebuild",
         "resolve_schedules", "space_problem", "transfer_and_regularize",
     ],
+    "rlgen.registry": [  # before what a name points to moved into rlgen.registry_entry
+        "BACKBONES", "DEMOS", "DEMO_METHODS", "ENV_PACKAGES", "Entry", "GAMES", "KINDS", "Registry", "SOURCES",
+        "TABLES", "WRAPPERS", "check_import_allowed", "describe", "env_package_of", "import_failed",
+        "is_import_path", "load_env_packages", "registered_names_only", "resolve",
+    ],
+    "rlgen.testing": [  # before how two runs differ moved into rlgen.testing_diff
+        "CheckReport", "ExperimentCheckError", "MAX_LINES", "METRIC_PREFIXES", "PROTOCOL_METHODS",
+        "check_experiment", "is_problem_list", "misplaced_early_stop",
+    ],
     "rlgen.compare": [  # before grouping moved into rlgen.compare_groups
         "AS_PLANNED", "DEFAULT_METRIC", "Group", "GroupStats", "HEADLINE", "IGNORED_KEYS", "LABEL_WIDTH",
         "Method", "Mode", "NO_SUMMARY", "RETURN_METRICS", "RlgenError", "RunData", "Stat", "TASK_KEYS",

@@ -46,7 +46,7 @@ from stable_baselines3.common.utils import LinearSchedule as SB3LinearSchedule
 from stable_baselines3.common.vec_env import VecNormalize, VecTransposeImage, is_vecenv_wrapped, unwrap_vec_normalize
 from torch import nn
 
-from rlgen.agents.rl.sb3_bridge import LearningRate, LinearSchedule
+from rlgen.agents.rl.sb3_schedules import LearningRate, LinearSchedule
 from rlgen.errors import RlgenError, shell_line
 from rlgen.nets import backbone_traits
 from rlgen.logging import console

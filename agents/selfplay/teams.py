@@ -22,7 +22,8 @@ import torch
 from stable_baselines3 import PPO
 
 from rlgen.agents.rl.algos import check_hyperparams, divergence_fix
-from rlgen.agents.rl.sb3_bridge import Progress, SB3Learner
+from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_schedules import Progress
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.rl.setup_checks import check_schedules
 from rlgen.agents.selfplay.config import TeamsConfig
@@ -54,70 +55,17 @@ class TeamsExperiment(ExperimentBase):
 
     @classmethod
     def check(cls, cfg: TeamsConfig) -> list[str]:
-        try:
-            game = team_game(cfg.game.name, **cfg.game.kwargs)
-            made = game()
-            sides = list(sides_of(made))
-            # SB3 takes no Discrete start but 0 (its env_checker warns): PPO samples 0..n-1 whatever the start
-            continuous = [f"{a}: {made.action_space(a)}" for a in made.possible_agents
-                          if not isinstance(made.action_space(a), gym.spaces.Discrete)
-                          or nonzero_start(made.action_space(a)) is not None]
-            offset = [f"{a} observes {shown_space(odd)}" for a in made.possible_agents
-                      if (odd := nonzero_start(made.observation_space(a))) is not None]
-        except RlgenError as e:
-            return [f"game: {e}"]
-        except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses (a kwarg, a missing package)
-            return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} cannot be made: {type(e).__name__}: "
-                    f"{first_line(e)}"]
-        if continuous:
-            by_kwarg = bool(cfg.game.kwargs.get("continuous_actions"))
-            return [f"game.{'kwargs' if by_kwarg else 'name'}: kind: teams plays discrete actions, and {cfg.game.name} "
-                    f"gives {continuous[0]}" + (" (set continuous_actions: false)" if by_kwarg else
-                                                "; every agent needs a Discrete(n) action space numbered from 0")]
-        if len(sides) != 2:
-            groups = sides_of(made)
-            listed = ", ".join(f"{side} ({len(groups[side])})" for side in sides)
-            return [f"game.name: {cfg.game.name} has {len(sides)} sides, not two: {listed} agents (a side is the agents' "
-                    "name prefix); kind: teams plays two sides, so pick a game, or game.kwargs, that makes two"]
-        try:  # a kwarg the constructor keeps but the game cannot play with fails here
-            if (problem := check_team_game(made, cfg.game.name)) is not None:
-                return [f"game: {problem}"]
-        except Exception as e:  # noqa: BLE001 - the game's own error, in one line, before any run directory
-            return [f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} fails in its first {CHECK_STEPS} "
-                    f"random steps: {type(e).__name__}: {first_line(e)}"]
-        finally:
-            made.close()
-        if offset:  # flat, as check_team_game found them: SB3 would one-hot encode them from 0
-            return [f"game.name: {cfg.game.name}: {offset[0]}, not numbered from 0 as kind: teams's policies need; "
-                    "point game.name at a function that returns the game with observations numbered from 0"]
+        game, sides, problem = _checked_game(cfg)
+        if problem is not None:
+            return [problem]
         problems = check_hyperparams("ppo", cfg.agent.hyperparams) + side_problems(cfg, sides)
         rules = TeamRules.of(cfg.game.name)
-        for name in cfg.league.references:
-            try:
-                rules.sides_of_player(name, sides)
-            except RlgenError as e:
-                problems.append(f"league.references: {e}")
-        if isinstance(cfg.league.reference_prob, dict):
-            for side in cfg.league.reference_prob:
-                if side not in sides:
-                    problems.append(f"league.reference_prob.{side}: not a side of {cfg.game.name} "
-                                    f"({', '.join(sides)})")
-        if any(cfg.league.share(side) > 0 for side in sides) and not cfg.league.references:
-            problems.append("league.reference_prob: > 0 but league.references is empty")
+        problems += _league_problems(cfg, sides, rules)
         try:
             baselines = list(baseline_players(cfg, game, sides, rules))
         except RlgenError as e:
             return problems + [f"ratings.baselines: {e}"]
-        if cfg.ratings.games_per_pair and not baselines:
-            problems.append(f"ratings.baselines: empty, and the Elo ratings are anchored on a baseline: name at least "
-                            f"one ({', '.join(rules.players)}), or set ratings.games_per_pair: 0 for no ratings")
-        elif cfg.ratings.games_per_pair and rating_anchor(cfg, sides, baselines) not in baselines:
-            problems.append(f"ratings.anchor: {cfg.ratings.anchor!r} is not one of the baselines: {', '.join(baselines)}")
-        elif cfg.train.early_stop.metric == "eval/score_min" and not baselines:  # (versus_baselines)
-            problems.append("train.early_stop.metric: eval/score_min (kind: teams's default) is logged only against "
-                            "ratings.baselines, and there are none: add one (random) or name another metric, e.g. "
-                            f"eval/return_{sides[0]} (a side's mean return, logged at every evaluation)")
-        return problems
+        return problems + _rating_problems(cfg, sides, baselines, rules)
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
@@ -297,6 +245,77 @@ class TeamsExperiment(ExperimentBase):
             return {a: int(x) for a, x in zip(names, actions)}
 
         return act
+
+
+def _checked_game(cfg: TeamsConfig) -> tuple[Callable[[], Any] | None, list[str], str | None]:
+    """The config's game (its maker), its two sides, or the one line that says why it cannot be played."""
+    try:
+        game = team_game(cfg.game.name, **cfg.game.kwargs)
+        made = game()
+        sides = list(sides_of(made))
+        # SB3 takes no Discrete start but 0 (its env_checker warns): PPO samples 0..n-1 whatever the start
+        continuous = [f"{a}: {made.action_space(a)}" for a in made.possible_agents
+                      if not isinstance(made.action_space(a), gym.spaces.Discrete)
+                      or nonzero_start(made.action_space(a)) is not None]
+        offset = [f"{a} observes {shown_space(odd)}" for a in made.possible_agents
+                  if (odd := nonzero_start(made.observation_space(a))) is not None]
+    except RlgenError as e:
+        return None, [], f"game: {e}"
+    except Exception as e:  # noqa: BLE001 - whatever the game's constructor refuses (a kwarg, a missing package)
+        return None, [], (f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} cannot be made: "
+                          f"{type(e).__name__}: {first_line(e)}")
+    if continuous:
+        by_kwarg = bool(cfg.game.kwargs.get("continuous_actions"))
+        return None, [], (f"game.{'kwargs' if by_kwarg else 'name'}: kind: teams plays discrete actions, and "
+                          f"{cfg.game.name} gives {continuous[0]}" + (" (set continuous_actions: false)" if by_kwarg
+                          else "; every agent needs a Discrete(n) action space numbered from 0"))
+    if len(sides) != 2:
+        groups = sides_of(made)
+        listed = ", ".join(f"{side} ({len(groups[side])})" for side in sides)
+        return None, [], (f"game.name: {cfg.game.name} has {len(sides)} sides, not two: {listed} agents (a side is "
+                          "the agents' name prefix); kind: teams plays two sides, so pick a game, or game.kwargs, "
+                          "that makes two")
+    try:  # a kwarg the constructor keeps but the game cannot play with fails here
+        if (problem := check_team_game(made, cfg.game.name)) is not None:
+            return None, [], f"game: {problem}"
+    except Exception as e:  # noqa: BLE001 - the game's own error, in one line, before any run directory
+        return None, [], (f"game: {cfg.game.name} with kwargs {dict(cfg.game.kwargs)} fails in its first "
+                          f"{CHECK_STEPS} random steps: {type(e).__name__}: {first_line(e)}")
+    finally:
+        made.close()
+    if offset:  # flat, as check_team_game found them: SB3 would one-hot encode them from 0
+        return None, [], (f"game.name: {cfg.game.name}: {offset[0]}, not numbered from 0 as kind: teams's policies "
+                          "need; point game.name at a function that returns the game with observations numbered from 0")
+    return game, sides, None
+
+
+def _league_problems(cfg: TeamsConfig, sides: list[str], rules: TeamRules) -> list[str]:
+    problems = []
+    for name in cfg.league.references:
+        try:
+            rules.sides_of_player(name, sides)
+        except RlgenError as e:
+            problems.append(f"league.references: {e}")
+    if isinstance(cfg.league.reference_prob, dict):
+        for side in cfg.league.reference_prob:
+            if side not in sides:
+                problems.append(f"league.reference_prob.{side}: not a side of {cfg.game.name} ({', '.join(sides)})")
+    if any(cfg.league.share(side) > 0 for side in sides) and not cfg.league.references:
+        problems.append("league.reference_prob: > 0 but league.references is empty")
+    return problems
+
+
+def _rating_problems(cfg: TeamsConfig, sides: list[str], baselines: list[str], rules: TeamRules) -> list[str]:
+    if cfg.ratings.games_per_pair and not baselines:
+        return [f"ratings.baselines: empty, and the Elo ratings are anchored on a baseline: name at least "
+                f"one ({', '.join(rules.players)}), or set ratings.games_per_pair: 0 for no ratings"]
+    if cfg.ratings.games_per_pair and rating_anchor(cfg, sides, baselines) not in baselines:
+        return [f"ratings.anchor: {cfg.ratings.anchor!r} is not one of the baselines: {', '.join(baselines)}"]
+    if cfg.train.early_stop.metric == "eval/score_min" and not baselines:  # (versus_baselines)
+        return ["train.early_stop.metric: eval/score_min (kind: teams's default) is logged only against "
+                "ratings.baselines, and there are none: add one (random) or name another metric, e.g. "
+                f"eval/return_{sides[0]} (a side's mean return, logged at every evaluation)"]
+    return []
 
 
 def side_problems(cfg: TeamsConfig, sides: list[str]) -> list[str]:

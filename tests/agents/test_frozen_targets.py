@@ -91,7 +91,7 @@ def test_every_off_policy_algorithm_leaves_frozen_target_tensors_alone(tmp_path,
 def test_a_frozen_off_policy_run_resumes_bit_for_bit(pendulum_source, tmp_path, config):
     """Resumed from its first checkpoint (the runner builds it under `transfer.restoring()`), the run
     skips the frozen tensors in its target updates as the straight run did: the same final state."""
-    from rlgen.testing import _differences
+    from rlgen.testing_diff import _differences
 
     source, _ = pendulum_source
     overrides = [*QUIET, *TINY, "agent.hyperparams.tau=0.05", "train.total_steps=120", "train.eval_every=40",

@@ -16,7 +16,7 @@ from rlgen import checkpoint
 from rlgen.agents.rl.algos import ALGOS
 from rlgen.agents.rl.experiment import _action_noise
 from rlgen.agents.rl.sb3_bridge import SB3Learner
-from rlgen.testing import _differences
+from rlgen.testing_diff import _differences
 
 from .rl_helpers import resumed_from_first_checkpoint, rl_config
 

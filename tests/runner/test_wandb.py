@@ -10,6 +10,7 @@ import pytest
 
 
 import rlgen.logging as rlog
+from rlgen.logging_wandb import WandbSink
 from rlgen.run_files import RunFiles
 from rlgen.runner import Runner
 from tests.runner.toy import ToyExperiment, toy_config
@@ -150,7 +151,7 @@ def test_artifact_failure_does_not_stop_training(tmp_path, monkeypatch):
     def no_room(self, *a, **k):
         raise OSError("disk quota")
 
-    monkeypatch.setattr(rlog.WandbSink, "log_model", no_room)
+    monkeypatch.setattr(WandbSink, "log_model", no_room)
     warnings = []
     monkeypatch.setattr(rlog.console, "print", lambda msg, *a, **k: warnings.append(str(msg)))
     monkeypatch.setattr("rlgen.runner.console.print", lambda msg, *a, **k: warnings.append(str(msg)))

@@ -225,7 +225,7 @@ def test_bc_and_imitation_runs_export_like_rl_runs(tmp_path, identity_demos, fmt
 def test_two_runs_of_one_seed_save_the_same_state(tmp_path, identity_demos, algo):
     """Nothing draws from an unseeded generator (a space's `sample()` seeds itself from the OS)."""
     from rlgen import checkpoint
-    from rlgen.testing import _differences
+    from rlgen.testing_diff import _differences
 
     states = []
     for i in range(2):
