@@ -94,9 +94,12 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
                     untrusted_config=resume / "config.yaml" if resume is not None and not trust else None)
     with transfer_trusting(trust):  # --trust also opens the runs a backbone's init names
         summary = runner.run()
-    # the Run opens the run as it was trained: a new run's config is the caller's own (training imported what
-    # it names already); a resumed run's is read from its directory, trusted only with `trust`
-    return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code, trust=trust or resume is None)
+    # the Run opens the run as it was trained: at the checkpoint it ended with (not whatever a later resume
+    # of its directory writes), with the config it was trained with (load_config made it, not the caller's
+    # object); a new run's config names code training imported already, a resumed run's is trusted only with `trust`
+    ended = checkpoint.latest(Path(runner.run_dir) / "checkpoints")
+    return Run(cfg, runner.run_dir, summary=summary, exit_code=runner.exit_code, trust=trust or resume is None,
+               checkpoint_dir=ended, checkpoint_label=ended.name if ended is not None else "latest")
 
 
 # --- resuming and opening runs ------------------------------------------------------------------

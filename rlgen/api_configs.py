@@ -6,11 +6,14 @@ kind's own checks. `rlgen.api` re-exports these names.
 from __future__ import annotations
 
 import difflib
+import warnings
 from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 from rich.markup import escape
 
 from rlgen.api_args import _bool_arg, _config_arg, _shown
@@ -68,16 +71,17 @@ def named_config(name: str) -> Path | Mapping[str, Any] | None:
 def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str] = (), *,
                 interpolation: bool = True) -> ExperimentConfig:
     """Read, validate and check a config (a path, a bundled name, `zoo:ALGO/ENV` for rl-zoo3's
-    tuned hyperparameters, or a mapping such as a sweep trial's): every problem at once, before
+    tuned hyperparameters, a mapping such as a sweep trial's, or a loaded config, which is read again
+    as a new one, whatever was set on it since): every problem at once, before
     anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
     is refused (a run's config.yaml, see rlgen.config)."""
     _config_arg("rlgen.load_config", config)
     interpolation = _bool_arg("rlgen.load_config", "interpolation", interpolation)
     check_overrides(overrides)
     if isinstance(config, ExperimentConfig):
-        if not overrides:
-            return config
-        config = config_tree(config)  # as its config.yaml holds it: escaped text stays text
+        # validated again, overrides or not: pydantic checks no field set after loading (`cfg.seed = "x"`,
+        # `cfg.train.total_steps = 0`), so it goes the way an override's value goes, the kind's checks too
+        config = _tree_of(config)
     if isinstance(config, str) and config.startswith("zoo:"):
         config = zoo_config(config)
     source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)
@@ -93,6 +97,35 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
     if problems:
         raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", problems)
     return cfg
+
+
+def _tree_of(cfg: ExperimentConfig) -> dict[str, Any]:
+    """A loaded config as plain data, as its config.yaml holds it (escaped text stays text), to be read
+    again; a field set to what is no config data at all (an object) is one ConfigError line naming it."""
+    with warnings.catch_warnings():
+        # pydantic warns of a field set to a value of another type: reading the tree again refuses it in one line
+        warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+        try:
+            return config_tree(cfg)
+        except PydanticSerializationError:
+            path, value = _not_data(cfg) or ("<config>", cfg)
+            raise ConfigError("<config>", [f"{path}: {_shown(value)} is no config value; give a number, text, "
+                                           "a list or a mapping"]) from None
+
+
+def _not_data(model: BaseModel, path: str = "") -> tuple[str, Any] | None:
+    """The dotted key and value of the first field of `model` that does not serialize as JSON."""
+    for name in type(model).model_fields:
+        value, key = getattr(model, name), f"{path}{name}"
+        if isinstance(value, BaseModel):
+            if (found := _not_data(value, f"{key}.")) is not None:
+                return found
+            continue
+        try:
+            to_jsonable_python(value)
+        except PydanticSerializationError:
+            return key, value
+    return None
 
 
 def zoo_config(ref: str) -> dict[str, Any]:
