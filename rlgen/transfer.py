@@ -13,11 +13,15 @@ latent head, a classifier's backbone without its head, a GAN discriminator's bod
 logit, an RL policy's features extractor, a GAN generator's or an autoencoder decoder's backbone
 (the mlp / cnn decoder whole, a sequence backbone without its per-step Linear). Its tensors are
 copied onto the new backbone by name (or, when the names differ but the shapes line up, in order);
-any mismatch is one error naming both sides before training starts. `freeze: true` takes the backbone out of every optimizer and keeps it
-in eval mode (batch-norm statistics and dropout fixed too), and an off-policy RL policy's target
-networks out of their polyak updates (agents/rl/frozen_targets.py), so it stays bit-identical; a
-spectral-normed discriminator leaves it unnormalised (`is_frozen`), so it computes what it did in
-its source run. Otherwise `lr` gives it its own learning rate (rlgen/optim.py).
+any mismatch is one error naming both sides before training starts. Frames the two sides read in
+another axis order (an mlp policy flattens MinAtar's (H, W, C) frames as they come, the
+`observations` source holds them channels first) are reordered at the first Linear, so the copy
+computes what its source computed on the same observation (`in_target_frame`). `freeze: true` takes
+the backbone out of every optimizer and keeps it in eval mode (batch-norm statistics and dropout
+fixed too), and an off-policy RL policy's target networks out of their polyak updates
+(agents/rl/frozen_targets.py), so it stays bit-identical; a spectral-normed discriminator leaves it
+unnormalised (`is_frozen`), so it computes what it did in its source run. Otherwise `lr` gives it
+its own learning rate (rlgen/optim.py).
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ from rlgen.optim import LR_ATTR
 
 class BackboneMismatch(RlgenError):
     """A loaded backbone's tensors do not fit the backbone an `init` names (its `where`)."""
+
+
+CHANNEL_LAST_FRAME = "channel_last_frame"  # a backbone attribute: the (H, W, C) frame its flat input is
+
+Frame = tuple[str, tuple[int, int, int]]  # ("CHW", (C, H, W)) or ("HWC", (H, W, C))
 
 
 def resolve_run(run: str | Path) -> Path:
@@ -116,18 +125,22 @@ def policy_roles(policy: nn.Module) -> dict[str, nn.Module]:
 
 
 def describe(module: nn.Module) -> str:
-    """`CNNEncoder (4, 10, 10) -> 128, 3 tensors, 21,568 weights`."""
+    """`CNNEncoder (4, 10, 10) -> 128, 3 tensors, 21,568 weights`; a flat input that is a frame
+    channel-last says so: `MLP (400,) = (10, 10, 4) channel-last -> 32, ...`."""
     shape = getattr(module, "in_shape", None)
     out = getattr(module, "out_shape", None) or getattr(module, "out_dim", None)
-    io = f" {tuple(shape)} -> {out}" if shape is not None and out is not None else ""
+    frame = getattr(module, CHANNEL_LAST_FRAME, None)
+    shown = f"{tuple(shape)}" + (f" = {tuple(frame)} channel-last" if frame is not None else "")
+    io = f" {shown} -> {out}" if shape is not None and out is not None else ""
     state = module.state_dict()
     weights = sum(t.numel() for t in state.values() if t.is_floating_point())
     return f"{type(module).__name__}{io}, {len(state)} tensors, {weights:,} weights"
 
 
-def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any, list[str]]:
+def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any, list[str], Frame | None]:
     """The state dict of `init.role`'s trunk in `init.run` (on the CPU), a line describing it,
-    that run's config (what it trained on) and the trunk's layers without weights (`layers`)."""
+    that run's config (what it trained on), the trunk's layers without weights (`layers`) and the
+    frame it reads (`frame_of`)."""
     from rlgen.api import load_run
     from rlgen.process import process_state_kept
 
@@ -140,7 +153,44 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any, lis
                              f"({shell_line('rlgen', 'inspect', run_dir)})")
         net = trunk(roles[init.role])
         state = {k: v.detach().cpu().clone() for k, v in plain_state(net).items()}
-        return state, f"the {init.role} of {run_dir} ({describe(net)})", run.config, layers(net)
+        return state, f"the {init.role} of {run_dir} ({describe(net)})", run.config, layers(net), frame_of(net)
+
+
+def frame_of(net: nn.Module) -> Frame | None:
+    """The image frame `net` reads and its axis order: ("HWC", (H, W, C)) when its flat input is
+    one flattened channel-last (`CHANNEL_LAST_FRAME`: an mlp policy's on MinAtar), ("CHW", in_shape)
+    when its in_shape is a frame (every image source, a cnn policy's frames), else None (unknown)."""
+    frame = getattr(net, CHANNEL_LAST_FRAME, None)
+    if frame is not None:
+        return "HWC", tuple(frame)
+    shape = getattr(net, "in_shape", None)
+    return ("CHW", tuple(shape)) if isinstance(shape, tuple) and len(shape) == 3 else None
+
+
+def in_target_frame(state: dict[str, torch.Tensor], there: Frame | None, here: Frame | None, source: str,
+                    where: str) -> dict[str, torch.Tensor]:
+    """`state`, with the input columns of its first Linear over the frame reordered when the source
+    read that frame in another axis order than the target (`frame_of`): the copy then computes, on
+    the same observation, what the source computed. Shapes alone cannot tell: both sides flatten
+    C*H*W inputs. Frames of another size, or no Linear over the frame to reorder, are one error."""
+    if there is None or here is None or there[0] == here[0]:
+        return state
+    chw = [shape if order == "CHW" else (shape[2], shape[0], shape[1]) for order, shape in (there, here)]
+    key = next((k for k, t in state.items() if t.dim() == 2 and t.shape[1] == math.prod(there[1])), None)
+    if chw[0] != chw[1] or key is None:
+        why = "another frame; start it from a run on this env" if chw[0] != chw[1] else \
+            "its inputs cannot be reordered (its first layer is no Linear over the frame); give both sides type cnn"
+        raise BackboneMismatch(f"{where}.init: {source} reads {_frame_words(there)}, {where} reads "
+                               f"{_frame_words(here)}: {why}")
+    weight = state[key].reshape(-1, *there[1])  # (out, *frame in the source's order)
+    # (out, C, H, W) -> (out, H, W, C), or back: column (h, w, c) here takes column (c, h, w) there
+    weight = weight.permute(0, 2, 3, 1) if there[0] == "CHW" else weight.permute(0, 3, 1, 2)
+    return {**state, key: weight.reshape(state[key].shape).contiguous()}
+
+
+def _frame_words(frame: Frame) -> str:
+    order, shape = frame
+    return f"{shape} frames {'channels first' if order == 'CHW' else 'channel-last'}"
 
 
 def plain_state(net: nn.Module) -> dict[str, torch.Tensor]:
@@ -204,10 +254,10 @@ def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, wh
     if init is None:
         return None
     targets = [targets] if isinstance(targets, nn.Module) else targets
-    state, source, source_config, there = (None, "", None, None) if _restoring.get() else load_trunk(init)
+    state, source, source_config, there, frame = (None, "", None, None, None) if _restoring.get() else load_trunk(init)
     for target in targets:
         if state is not None:
-            copy_state(state, target, source, where)
+            copy_state(in_target_frame(state, frame, frame_of(target), source, where), target, source, where)
             _warn_other_layers(there, layers(target), source, where)
         if init.freeze:
             freeze(target)

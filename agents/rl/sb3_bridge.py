@@ -37,7 +37,7 @@ from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS, differentiable_twice, no_distribution_checks
 from rlgen.optim import rebuild
-from rlgen.transfer import apply_init
+from rlgen.transfer import CHANNEL_LAST_FRAME, apply_init
 
 
 class BackboneExtractor(BaseFeaturesExtractor):
@@ -47,8 +47,10 @@ class BackboneExtractor(BaseFeaturesExtractor):
     image spaces keep their (C, H, W) shape and everything else is flattened, except a (T, F) Box
     for a sequence backbone and an (H, W, C) Box of booleans (MinAtar's frames) for a backbone
     that reads images: SB3 hands those over as 0. / 1. floats, and they are transposed to
-    (C, H, W) here. `masked=True` (set for `env.history` windows): the last feature of each step is
-    a validity flag, split off and passed to a sequence backbone as `mask` (B, T).
+    (C, H, W) here; any other backbone flattens them channel-last (its `channel_last_frame`, which
+    transfer reads to reorder weights learned on channels-first frames). `masked=True` (set for
+    `env.history` windows): the last feature of each step is a validity flag, split off and passed
+    to a sequence backbone as `mask` (B, T).
     """
 
     def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any], masked: bool = False):
@@ -78,6 +80,10 @@ class BackboneExtractor(BaseFeaturesExtractor):
             raise RlgenError(f"observation space {observation_space} is not supported by rlgen backbones; "
                              "flatten it with the FlattenObservation wrapper (env.wrappers: [FlattenObservation])")
         net = build_backbone(backbone, in_shape, where="agent.policy.backbone")
+        if _boolean_frames(observation_space) and len(in_shape) == 1:
+            # flattened channel-last as they come (what policies trained so far learned on), where the
+            # `observations` source and a cnn hold them channels first: said, so transfer can reorder
+            setattr(net, CHANNEL_LAST_FRAME, tuple(observation_space.shape))
         super().__init__(observation_space, features_dim=int(net.out_dim))
         self.net = net
         self.channel_last = channel_last
