@@ -282,6 +282,9 @@ class Split:
         self._checked = False  # whether the first training batch was checked (sample)
         if isinstance(x, np.ndarray):
             y = None if y is None else np.asarray(y)
+            if not len(x):  # a file or query that read nothing: the source's arguments, not the split's shares
+                raise RlgenError(f"data source {self.name!r} holds no samples (its `x` is empty); check data.kwargs "
+                                 "(the file or arguments it reads)")
             order = rng.permutation(len(x))
             n_val, n_test = int(round(validation * len(x))), int(round(test * len(x)))
             if len(x) - n_val - n_test < 1:
@@ -319,7 +322,8 @@ class Split:
 
 
 def make_source(name: str, **kwargs: Any) -> Any:
-    """The source `name` (registered or an import path) built with `kwargs`."""
+    """The source `name` (registered or an import path) built with `kwargs`, its shape, modality
+    and n_classes (an int >= 0, or None) checked."""
     builder = SOURCES.get(name)
     try:
         source = builder(**kwargs)
@@ -338,4 +342,12 @@ def make_source(name: str, **kwargs: Any) -> Any:
     if modality_of(source) is None:
         raise RlgenError(f"data source {name!r} built a {type(source).__name__} with modality {source.modality!r}; "
                          "a source's modality is 'points', 'image' or 'sequence'")
+    # a count, as rlgen's own counts are (whole_count refuses a float, 3.0 too); None or missing: no labels.
+    # A float reached the networks' sizes, and their error named the generator, not the source
+    n_classes = getattr(source, "n_classes", None)
+    if n_classes is not None and (isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer))
+                                  or n_classes < 0):
+        raise RlgenError(f"data source {name!r} built a {type(source).__name__} with n_classes {n_classes!r}; "
+                         "n_classes is a whole number of classes, 0 for none (an int, not a float: check the "
+                         "source and data.kwargs)")
     return source

@@ -113,10 +113,11 @@ def _drawn_later(first: bool, changed: str = _CHANGES) -> str:
 
 def check_batch(name: str, source: Any, x: Any, y: Any, batch: int, first: bool = True) -> None:
     """A batch against the source's own declaration: `batch` rows of `shape`, float32, finite, and
-    labels when it has classes (int64, 0 to n_classes - 1); one line naming the source when it
-    breaks its contract. Cheap enough for every training batch (a pass over its floats for
-    finiteness, a min and max of its labels); `first` False: a batch drawn during training after
-    the first, which the line says (the source's output changed part way)."""
+    labels when it has classes (int64, 0 to n_classes - 1), else targets of numbers that stay finite
+    as the float32 training reads them; one line naming the source when it breaks its contract.
+    Cheap enough for every training batch (a pass over its floats for finiteness, a min and max of
+    its labels); `first` False: a batch drawn during training after the first, which the line says
+    (the source's output changed part way)."""
 
     def refusal(problem: str, changed: str = _CHANGES) -> RlgenError:
         return RlgenError(f"data source {name!r}{problem}{_drawn_later(first, changed)}")
@@ -146,8 +147,14 @@ def check_batch(name: str, source: Any, x: Any, y: Any, batch: int, first: bool 
         if not isinstance(y, np.ndarray) or y.shape[:1] != (batch,):
             got = f"an array of shape {y.shape}" if isinstance(y, np.ndarray) else f"a {type(y).__name__}"
             raise refusal(f": sample({batch}, rng) gave {got} as targets, not {batch} rows (or None)")
-        if np.issubdtype(y.dtype, np.floating) and not np.isfinite(y).all():
-            raise refusal(": a target holds NaN or infinity", _TURNS_NON_FINITE)
+        if y.dtype.kind not in "biuf":  # text or objects: torch takes no such tensor (as_tensor's TypeError)
+            raise refusal(f": targets are {y.dtype}, not numbers; sample() gives numeric targets (float32 for "
+                          "regression, int64 labels with n_classes > 0) or None")
+        with np.errstate(over="ignore"):  # a value past float32's range becomes inf, which is the point
+            as_trained = y.astype(np.float32)  # as the losses read them: float64 1e39 is inf there
+        if not np.isfinite(as_trained).all():
+            raise refusal(": a target holds NaN or infinity, or a value beyond float32's range (3.4e38) that "
+                          "training would read as infinity", _TURNS_NON_FINITE)
 
 
 def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, check: bool = True,

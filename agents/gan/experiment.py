@@ -69,9 +69,10 @@ class GANExperiment(ExperimentBase):
         self._batch_checked = False
         modality = modality_of(self.source)
         # what check() could not judge before the source was built (each problem names its path)
-        if problems := fit_problems(cfg, modality, int(getattr(self.source, "n_classes", 0)) > 0, self.source.shape):
+        n_classes = int(getattr(self.source, "n_classes", 0) or 0)  # a count or None: make_source checked it
+        if problems := fit_problems(cfg, modality, n_classes > 0, self.source.shape):
             raise RlgenError("; ".join(problems))
-        self.n_classes = self.source.n_classes if obj.conditional != "none" else 0
+        self.n_classes = n_classes if obj.conditional != "none" else 0
         shape = tuple(self.source.shape)
         self.G = Generator(cfg.generator, modality, shape, self.n_classes).to(self.device)
         self.D = Discriminator(cfg.discriminator, modality, shape, self.n_classes, obj.conditional).to(self.device)
@@ -115,12 +116,14 @@ class GANExperiment(ExperimentBase):
         if self.distributed:
             for module in (self.G, self.D, *([self.ema.module] if self.ema is not None else [])):
                 ddp.sync_buffers(module)
+        lrs = {"gan/lr_g": self.opt_g.param_groups[0]["lr"], "gan/lr_d": self.opt_d.param_groups[0]["lr"]}
+        if not steps:  # called with the budget spent: no loss to average (the runner never does)
+            return lrs
         d_loss = float(d_sum) / (steps * cfg.objective.n_critic)  # the one host sync of the unit
         g_loss = float(g_sum) / steps
         self.history["d"].append(d_loss)
         self.history["g"].append(g_loss)
-        return {"gan/loss_d": d_loss, "gan/loss_g": g_loss, "gan/lr_g": self.opt_g.param_groups[0]["lr"],
-                "gan/lr_d": self.opt_d.param_groups[0]["lr"]}
+        return {"gan/loss_d": d_loss, "gan/loss_g": g_loss, **lrs}
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         """Score `eval.samples` samples (from the EMA generator when there is one) and draw them."""

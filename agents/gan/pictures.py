@@ -32,8 +32,11 @@ def scatter(fake: np.ndarray, real: np.ndarray, path: Path, title: str) -> Path:
         return path
     ax.scatter(real[:, 0], real[:, 1], s=2, c="0.7", label="data")
     ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.5, label="generated")
-    lim = np.abs(real).max() * 1.3
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title=title)
+    # float64: data near float32's largest value (3.4e38) would overflow to inf in float32 here
+    lim = np.abs(real.astype(np.float64)).max() * 1.3
+    if np.isfinite(lim) and lim > 0:  # else matplotlib's own limits (it refuses inf, warns at 0)
+        ax.set(xlim=(-lim, lim), ylim=(-lim, lim))
+    ax.set(aspect="equal", title=title)
     ax.legend(loc="upper right", fontsize=7, markerscale=4)
     fig.tight_layout()
     fig.savefig(path)
