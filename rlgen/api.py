@@ -70,6 +70,9 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         if run_dir is not None:
             raise RlgenError("a resumed run stays in its own directory: give resume=RUN_DIR or run_dir=, not both")
         resume = Path(resume)
+        if not resume.exists():
+            raise RlgenError(f"cannot resume: {resume} does not exist; give the run directory to continue "
+                             "(runs/<name>/<run_id>)")
         if not (resume / "config.yaml").is_file():
             raise RlgenError(f"cannot resume: {resume} has no config.yaml (is it a run directory?)")
         try:

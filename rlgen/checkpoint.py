@@ -196,13 +196,28 @@ def load(path: Path, map_location: str | torch.device = "cpu", *, trust: bool = 
 
 
 def _why_none(path: Path) -> str:
-    """What `path`, holding no checkpoint, is: gone, a finished run whose checkpoints went, or not yet saved."""
+    """What `path`, holding no checkpoint, is: gone, a run whose checkpoints/ went, a run that never saved one."""
     if not path.exists():
         return "it does not exist (moved or deleted?)"
-    if (path / "summary.json").is_file() and not (path / "checkpoints").exists():
+    ckpts, ended = path / "checkpoints", (path / "summary.json").is_file()
+    if ended and not ckpts.exists():
         return "the run's checkpoints/ folder is gone (deleted or not copied with the run)"
+    if _never_saved(ckpts):
+        if ended:
+            return ("the run ended before its first checkpoint: there is nothing to continue or open; "
+                    "start the run again")
+        return "the run has not written its first checkpoint (killed before it, or still training toward it)"
     return ("expected a run directory with checkpoints/latest, a checkpoints/ folder, or a checkpoints/step_<N> "
             "directory (has the run saved one yet?)")
+
+
+def _never_saved(ckpts: Path) -> bool:
+    """A run makes its checkpoints/ when it starts: empty (a half-written step_N.tmp aside), the run
+    never saved a checkpoint there."""
+    try:
+        return ckpts.is_dir() and all(name.endswith(".tmp") for name in os.listdir(ckpts))
+    except OSError:  # unreadable: what it holds is unknown
+        return False
 
 
 def read(ckpt: Path, map_location: str | torch.device = "cpu", *, trust: bool = False) -> dict[str, Any]:

@@ -99,7 +99,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raise RlgenError(f"{path} has no config.yaml: is it a run directory (runs/<name>/<run_id>)?")
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8"))  # as OmegaConf writes and reads it
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise _unreadable(config_path, e) from None
+    except UnicodeDecodeError as e:
         raise RlgenError(f"{config_path} cannot be read ({e})") from None
     except yaml.YAMLError as e:
         raise RlgenError(f"{config_path} is not valid YAML: {' '.join(str(e).split())}") from None
@@ -111,9 +113,14 @@ def read_config(path: Path) -> dict[str, Any]:
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """Rows of a metrics.jsonl. A cut-off last line (a run killed mid-write) is skipped with a
     warning; any other bad line is an error that names the file and the line."""
+    if path.is_dir():
+        raise RlgenError(f"{path} is a directory, not the run's metrics file: put the run's own metrics.jsonl back")
     if not path.is_file():
         raise RlgenError(f"{path.parent} has no metrics.jsonl: the run logged nothing, or it is not a run directory")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise _unreadable(path, e) from None
     lines = text.splitlines()
     rows: list[dict[str, Any]] = []
     for i, line in enumerate(lines, 1):
@@ -131,6 +138,10 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             raise RlgenError(f"{path}:{i}: corrupt metrics row ({e}): {line[:80]!r}") from None
         rows.append(row)
     return rows
+
+
+def _unreadable(path: Path, e: OSError) -> RlgenError:
+    return RlgenError(f"{path} cannot be read ({e.strerror or e}): make it readable (chmod u+r) and try again")
 
 
 def read_runs(patterns: Sequence[str]) -> list[RunData]:

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rlgen import distributed, rundir, summary_file
 from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import first_line
+from rlgen.errors import RlgenError, first_line
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, console, disk_error, kept_values
 from rlgen.logging_wandb import WandbSink
 from rlgen.run_state import RunState
@@ -38,13 +38,20 @@ class RunFiles:
         to its checkpoint: the ones after it are logged again); None keeps them all."""
         if self.rank != 0:
             return  # only rank 0 logs
-        self.writing = True
         if resumed:
+            self._check_rewritable()  # a resume refused here has changed no file of the run
             self.mark_running()
+        self.writing = True
         try:
             save_config(self.cfg, self.run_dir / "config.yaml")
         except OSError as e:
             raise disk_error(e, self.run_dir / "config.yaml", "writing the config") from None
+        # checkpoints/ is made at the start: empty, it says the run stopped before its first checkpoint;
+        # missing, that the run lost it (as `checkpoint.load` then tells)
+        try:
+            (self.run_dir / "checkpoints").mkdir(exist_ok=True)
+        except OSError as e:
+            raise disk_error(e, self.run_dir / "checkpoints", "making the checkpoints folder") from None
         try:
             self.jsonl = JsonlSink(self.run_dir / "metrics.jsonl", keep_rows=keep_rows)
         except OSError as e:
@@ -63,6 +70,16 @@ class RunFiles:
             except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
                 console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: "
                               f"{escape(first_line(e))}); training continues, metrics.jsonl keeps the full record")
+
+    def _check_rewritable(self) -> None:
+        """Refuse a resume that could not rewrite config.yaml or metrics.jsonl (a directory there,
+        a read-only file) before it changes any file: found once it opens them, summary.json would
+        say "running" and config.yaml hold the resume's settings already, and the run end "failed"."""
+        for name in ("config.yaml", "metrics.jsonl"):
+            why = _not_rewritable(self.run_dir / name)
+            if why is not None:
+                raise RlgenError(f"cannot resume {self.run_dir}: its {name} cannot be rewritten ({why}); put the "
+                                 f"run's own {name} back as a writable file (chmod u+w) and resume again")
 
     def read_summary(self) -> Any:
         """The run's summary.json as written (its numbers as the run held them); None when it has
@@ -150,6 +167,20 @@ class RunFiles:
         except Exception as e:  # noqa: BLE001
             console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: "
                           f"{escape(str(e))}); the run directory keeps them")
+
+
+def _not_rewritable(path: Path) -> str | None:
+    """Why a run could not read and append to its file `path`; None when it can, or when the file
+    is not there (the run makes it)."""
+    if not os.path.lexists(path):
+        return None
+    if not path.is_file():
+        return "it is a directory" if path.is_dir() else "it is not a regular file"
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_APPEND))  # opened as the run opens it, nothing written
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
 
 
 def progress(cfg: ExperimentConfig, rank: int) -> Progress:

@@ -156,7 +156,7 @@ def claim(path: Path) -> Path:
 def _parents_undone_if_refused(parent: Path, check: str) -> Iterator[None]:
     """Make `parent` (and its parents); when what follows is refused (a name too long, a file in
     the way), remove again those of them this call made, as a refused run leaves nothing behind."""
-    made = absent(parent)
+    made = absent(parent, check)
     try:
         _make_parents(parent, check)
         yield
@@ -165,12 +165,16 @@ def _parents_undone_if_refused(parent: Path, check: str) -> Iterator[None]:
         raise
 
 
-def absent(path: Path) -> list[Path]:
-    """`path` and those of its parents that do not exist yet, innermost first: what making it makes."""
+def absent(path: Path, check: str = "the run directory's path") -> list[Path]:
+    """`path` and those of its parents that do not exist yet, innermost first: what making it makes.
+    A path the system refuses to look up (a name too long) is one line naming it and `check`."""
     made = []
     for p in (Path(path), *Path(path).parents):
-        if p.exists():
-            break
+        try:
+            if p.exists():
+                break
+        except OSError as e:  # exists() raises for ENAMETOOLONG, not only reports False
+            raise _cannot_create(Path(path), e, check) from None
         made.append(p)
     return made
 
@@ -258,8 +262,9 @@ def _wandbs_own(path: str) -> bool:
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold `path` for this process: another process training in it is refused with a message."""
+def locked(path: Path, new: bool = False) -> Iterator[None]:
+    """Hold `path` for this process: another process training in it is refused with a message.
+    `new`: the directory was chosen for a new run, not one to resume."""
     try:
         import fcntl
     except ImportError:  # Windows: no flock; runs still never share a directory they create
@@ -268,16 +273,28 @@ def locked(path: Path) -> Iterator[None]:
     try:
         fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise RlgenError(f"cannot use run directory {path}: {e.strerror or e}") from None
+        raise _cannot_lock(path, e) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise RlgenError(f"run directory {path} is in use by another rlgen process; wait for it to end "
-                             "(or stop it with Ctrl-C, which leaves a checkpoint) before resuming it") from None
+            fix = ("give this run a new or empty directory" if new else
+                   "wait for it to end (or stop it with Ctrl-C, which leaves a checkpoint) before resuming it")
+            raise RlgenError(f"run directory {path} is in use by another rlgen process; {fix}") from None
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _cannot_lock(path: Path, e: OSError) -> RlgenError:
+    lock = path / LOCK
+    if e.errno == errno.EISDIR:
+        fix = f"{lock} is a directory, not rlgen's lock file: remove it (rmdir)"
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = f"make {lock} and the run directory writable (chmod u+w), or copy the run somewhere writable"
+    else:
+        fix = f"check {lock} and the run directory's permissions"
+    return RlgenError(f"cannot use run directory {path}: its lock file cannot be opened ({e.strerror or e}); {fix}")
 
 
 def _make_parents(parent: Path, check: str) -> None:

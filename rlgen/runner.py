@@ -102,13 +102,14 @@ class Runner:
                 try:
                     if self.resume_dir is None:
                         if self.rank == 0:
-                            made = self._make_run_dir()  # set once the directory is ours: a refused --run-dir is someone's run
+                            made = self._make_run_dir(held)  # set once the directory is ours: a refused --run-dir is someone's run
                     elif not self.resume_dir.is_dir():
-                        raise RlgenError(f"cannot resume: {self.resume_dir} is not a run directory")
+                        gone = "does not exist" if not self.resume_dir.exists() else "is not a directory"
+                        raise RlgenError(f"cannot resume: {self.resume_dir} {gone}; give the run directory to continue")
                     else:  # before the lock file: the run's files are written from here on
                         rundir.check_links(self.resume_dir)
-                    if self.rank == 0:
-                        held.enter_context(rundir.locked(self.run_dir))
+                        if self.rank == 0:
+                            held.enter_context(rundir.locked(self.run_dir))
                 except RlgenError as e:
                     refused = e
                 if self.world_size > 1:  # every rank writes into rank 0's directory, or stops on the same line
@@ -137,15 +138,23 @@ class Runner:
                 dist.destroy_process_group()
         return self.summary
 
-    def _make_run_dir(self) -> list[Path]:
-        """A new run's directory (rank 0 makes it); what making it took, undone if the run never starts."""
+    def _make_run_dir(self, held: ExitStack) -> list[Path]:
+        """A new run's directory (rank 0 makes it), locked in `held`; what making it took, undone
+        if the run never starts. Refused the lock, only what stays empty of it is undone: another
+        process given the same --run-dir (which may have made it first) holds it, and its .lock."""
         if self._chosen_dir:
-            absent = rundir.absent(self._chosen_dir)
+            made = rundir.absent(self._chosen_dir)
             self.run_dir = rundir.claim(self._chosen_dir)
-            return absent
-        absent = rundir.absent(self.run_dir.parent)
-        self.run_dir = rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
-        return [self.run_dir, *absent]  # the run's directory is always made by this call
+        else:
+            made = rundir.absent(self.run_dir.parent, "logging.dir and name")
+            self.run_dir = rundir.create(self.run_dir.parent, self.cfg.seed, planned=self.run_dir)
+            made = [self.run_dir, *made]  # the run's directory is always made by this call
+        try:
+            held.enter_context(rundir.locked(self.run_dir, new=True))
+        except RlgenError:
+            rundir.prune(made)
+            raise
+        return made
 
     def _run(self, resume_state: dict[str, Any] | None, device: torch.device) -> None:
         torch.set_num_threads(self.cfg.train.threads or default_threads(device, self.exp))
@@ -265,7 +274,7 @@ class Runner:
         checkpoint together, which a hook failing on one rank cannot promise: there it is a crash."""
         try:
             return _stop_asked(self.on_eval(step, metrics))
-        except Exception:
+        except BaseException:  # Ctrl-C or sys.exit() in the hook too: the run they stop resumes from here
             if self.world_size == 1:
                 try:
                     self._checkpoint()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import rlgen
-from rlgen.errors import ConfigError
+from rlgen.errors import ConfigError, RlgenError
 
 TINY = ["train.total_steps=64", "train.eval_every=64", "train.eval_episodes=1", "agent.hyperparams.n_steps=64",
         "agent.hyperparams.batch_size=64", "agent.hyperparams.n_epochs=1", "train.early_stop.target=null",
@@ -64,3 +64,10 @@ def test_the_run_train_returns_stays_at_the_checkpoint_it_ended_with(tmp_path):
         assert run.global_step == ended and run.checkpoint == f"step_{ended}"
         with rlgen.load_run(tmp_path / "run", checkpoint=f"step_{ended}") as then:
             assert all(torch.equal(a, b) for a, b in zip(_weights(run), _weights(then), strict=True))
+
+
+def test_resuming_a_path_that_does_not_exist_says_so(tmp_path):
+    missing = tmp_path / "no_such_run"
+    with pytest.raises(RlgenError, match="does not exist; give the run directory") as e:
+        rlgen.train(resume=missing)
+    assert "\n" not in str(e.value) and not missing.exists()

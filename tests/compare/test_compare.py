@@ -181,6 +181,28 @@ def test_missing_metrics_file(make_run, capsys):
     assert "error:" in err and "has no metrics.jsonl" in err and "Traceback" not in err
 
 
+def test_a_metrics_file_that_is_a_directory_or_unreadable_is_said_as_it_is(make_run, monkeypatch, capsys):
+    run = make_run("odd", 0, A[0])
+    metrics = run / "metrics.jsonl"
+    metrics.rename(run / "kept.jsonl")
+    metrics.mkdir()
+    assert main(["compare", str(run)]) == 2
+    assert f"error: {metrics} is a directory, not the run's metrics file: put the run's own metrics.jsonl back" \
+        in " ".join(capsys.readouterr().err.split())
+    metrics.rmdir()
+    (run / "kept.jsonl").rename(metrics)
+    real = type(metrics).read_text
+
+    def unreadable(self, *a, **k):  # chmod 000, which does not stop root
+        if self.name == "metrics.jsonl":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(type(metrics), "read_text", unreadable)
+    with pytest.raises(RlgenError, match=r"metrics.jsonl cannot be read \(Permission denied\): make it readable"):
+        read_run(run)
+
+
 def test_runs_without_the_metric(make_run, capsys):
     a = make_run("a", 0, A[0])
     b = make_run("gan", 0, [], extra_rows=[{"global_step": 1, "gan/loss_d": 0.5, "eval/return_mea": 1.0}])

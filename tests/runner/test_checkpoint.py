@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from collections import deque
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +233,71 @@ def test_a_run_directory_in_use_is_refused(tmp_path):
     with rundir.locked(runner.run_dir), pytest.raises(RlgenError, match="in use by another rlgen process"):
         Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
     assert snapshot(runner.run_dir) == before
+
+
+def test_a_new_run_refused_the_lock_leaves_the_holders_directory_and_lock(tmp_path):
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    cfg = toy_config(tmp_path / "runs")
+    with rundir.locked(chosen), pytest.raises(RlgenError, match="in use by another rlgen process") as refused:
+        Runner(cfg, ToyExperiment(cfg), run_dir=chosen).run()
+    assert (chosen / rundir.LOCK).is_file()
+    assert "give this run a new or empty directory" in str(refused.value) and "resum" not in str(refused.value)
+
+
+def test_a_new_run_that_lost_the_race_for_its_run_dir_leaves_the_winners(tmp_path, monkeypatch):
+    """Both were given the same new --run-dir: the other process made it and locked it between this
+    one finding it absent and claiming it."""
+    chosen, real_claim = tmp_path / "new" / "chosen", rundir.claim
+
+    def the_other_first(path):
+        path.mkdir(parents=True)
+        winner.enter_context(rundir.locked(path))
+        return real_claim(path)
+
+    monkeypatch.setattr(rundir, "claim", the_other_first)
+    cfg = toy_config(tmp_path / "runs")
+    with ExitStack() as winner, pytest.raises(RlgenError, match="in use by another rlgen process"):
+        Runner(cfg, ToyExperiment(cfg), run_dir=chosen).run()
+    assert [p.name for p in chosen.iterdir()] == [rundir.LOCK]
+
+
+@pytest.mark.parametrize("name", ["metrics.jsonl", "config.yaml"])
+def test_a_resume_that_cannot_rewrite_a_file_of_the_run_changes_none(tmp_path, name):
+    runner, _ = _run(tmp_path)
+    before = snapshot(runner.run_dir)
+    file = runner.run_dir / name
+    file.rename(tmp_path / "aside")
+    file.mkdir()  # in the way of the run's own file
+    cfg = toy_config(tmp_path, total_steps=200)
+    with pytest.raises(RlgenError) as refused:
+        Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+    file.rmdir()
+    (tmp_path / "aside").rename(file)
+    assert snapshot(runner.run_dir) == before  # summary.json still "completed", config.yaml its own budget
+    assert f"its {name} cannot be rewritten (it is a directory); put the run's own {name} back" in str(refused.value)
+    assert Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()["global_step"] == 200
+
+
+def test_a_lock_file_that_is_a_directory_says_to_remove_it(tmp_path):
+    runner, _ = _run(tmp_path)
+    (runner.run_dir / rundir.LOCK).unlink()
+    (runner.run_dir / rundir.LOCK).mkdir()
+    cfg = toy_config(tmp_path, total_steps=200)
+    with pytest.raises(RlgenError, match=r"cannot use run directory .*: its lock file cannot be opened "
+                                         r"\(Is a directory\); .*\.lock is a directory, not rlgen's lock file: "
+                                         r"remove it \(rmdir\)$"):
+        Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+
+
+@pytest.mark.parametrize("where", ["run_dir", "logging.dir"])
+def test_a_run_dir_path_too_long_is_one_line(tmp_path, where):
+    deep = tmp_path / "deep" / "/".join(["d" * 200] * 25)
+    cfg = toy_config(deep if where == "logging.dir" else tmp_path / "runs")
+    check = "the run directory's path" if where == "run_dir" else "logging.dir and name"
+    with pytest.raises(RlgenError, match=f"^cannot create .*: File name too long \\(check {check}\\)$"):
+        Runner(cfg, ToyExperiment(cfg), run_dir=deep if where == "run_dir" else None).run()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_chosen_run_dir_must_be_new_or_empty(tmp_path):

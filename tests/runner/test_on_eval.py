@@ -44,3 +44,18 @@ def test_a_hook_failing_after_another_evaluation_checkpoints_where_it_failed(tmp
     ckpts = runner.run_dir / "checkpoints"
     assert checkpoint.step_of(checkpoint.latest(ckpts)) == 40 and checkpoint.step_of(checkpoint.best(ckpts)) == 20
     assert json.loads((runner.run_dir / "summary.json").read_text())["best"]["global_step"] == 20
+
+
+@pytest.mark.parametrize("stop, status", [(KeyboardInterrupt, "interrupted"), (SystemExit, "failed")])
+def test_a_hook_that_interrupts_or_exits_keeps_a_checkpoint_and_the_run_resumes(tmp_path, stop, status):
+    def on_eval(at: int, metrics: dict) -> bool:
+        raise stop()
+
+    cfg = toy_config(tmp_path, checkpoint_every=100)  # the first evaluation, at 20, comes before any checkpoint
+    runner = Runner(cfg, ToyExperiment(cfg), on_eval=on_eval)
+    with pytest.raises(stop):
+        runner.run()
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == status
+    assert checkpoint.step_of(checkpoint.latest(runner.run_dir / "checkpoints")) == 20
+    resumed = Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
+    assert resumed["status"] == "completed" and resumed["global_step"] == 100

@@ -206,8 +206,26 @@ def test_signal_checkpoints_and_resume_continues_exactly(tmp_path, sig, code):
 
 def test_resume_of_a_directory_that_is_not_a_run(tmp_path):
     cfg = toy_config(tmp_path)
-    with pytest.raises(RlgenError, match="cannot resume"):
+    with pytest.raises(RlgenError, match=r"cannot resume: .*nope does not exist; give the run directory to continue"):
         Runner(cfg, ToyExperiment(cfg), resume_dir=tmp_path / "nope").run()
+
+
+class AbortedInItsFirstEvaluation(ToyExperiment):
+    """A second Ctrl-C lands while the first evaluation runs: the run stops at once, without a checkpoint."""
+
+    def evaluate(self, episodes=None, video_dir=None):
+        raise KeyboardInterrupt
+
+
+def test_a_run_stopped_before_its_first_checkpoint_says_so_at_resume(tmp_path):
+    cfg = toy_config(tmp_path, checkpoint_every=100)
+    runner = Runner(cfg, AbortedInItsFirstEvaluation(cfg))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run()
+    assert json.loads((runner.run_dir / "summary.json").read_text())["status"] == "interrupted"
+    with pytest.raises(RlgenError, match=r"the run ended before its first checkpoint: there is nothing to continue "
+                                         r"or open; start the run again$"):
+        Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
 
 
 # --- bad input found at setup leaves nothing behind -------------------------------------------------
