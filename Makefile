@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 EXTRAS ?= dev,atari,box2d,minatar
 
-.PHONY: demo test test-serial test-fast bench bench-all gpu-carry install clean
+.PHONY: help demo test test-serial test-fast bench bench-all gpu-carry install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+help:  ## this list: the targets and what each does
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo: install  ## train PPO on CartPole-v1 until solved
 	$(VENV)/bin/rlgen train configs/ppo_cartpole.yaml
@@ -35,10 +38,12 @@ test-fast: install  ## skip the slow learning tests
 bench: install  ## CartPole: rlgen vs raw SB3, time to solve and steps/s (~3 minutes; prints ratios)
 	$(PY) benchmarks/cartpole_time_to_solve.py
 
-bench-all: bench  ## every benchmark (about two hours on 2 cores)
-	$(PY) benchmarks/gan_ring.py --steps 20000
+# all but teams.py (three 600k-step runs: hours) and gpu.py (a GPU's; see the README's GPU section)
+bench-all: bench  ## every CPU benchmark but teams.py (about three hours on 2 cores)
+	$(PY) benchmarks/gan_ring.py --steps 20000 --plain-steps 500
 	$(PY) benchmarks/gan_ring.py --speed-rounds 4 --steps 1000
 	$(PY) benchmarks/gan_digits.py
+	$(PY) benchmarks/configs_on_seeds.py
 	$(PY) benchmarks/memory.py
 	$(PY) benchmarks/selfplay.py
 	$(PY) benchmarks/zoo.py

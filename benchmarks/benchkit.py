@@ -1,5 +1,5 @@
 """What every benchmark script shares: its argument parser and argument types, the check that an
-rlgen run it started ran to its end, and how the script ends.
+rlgen run it started ran to its end, how the script ends, and a raw SB3 model that logs nowhere.
 
 The scripts run as `python benchmarks/NAME.py`, which puts this folder first on `sys.path`, so
 `import benchkit` finds this file (tests/bench.py puts it there for the tests that load a script).
@@ -14,6 +14,7 @@ refuses, a run that failed), into one line and rlgen's exit codes (2; 128 + the 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -75,6 +76,16 @@ def check_process(returncode: int, output: str, what: str) -> None:
     raise RlgenError(f"{what} failed (exit code {returncode}); its output ends:\n{tail}")
 
 
+def quiet_sb3(model: Any) -> Any:
+    """`model`, a raw SB3 one, logging nowhere. Left to itself, its `learn` makes SB3's default
+    logger, which makes an empty /tmp/SB3-<date> folder each run (and a `configure(None, [])` logger
+    makes one too); set before a clock starts, so the folder is not timed either."""
+    from stable_baselines3.common.logger import Logger
+
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
+
+
 # --- how a script ends ------------------------------------------------------------------------------
 
 
@@ -108,8 +119,20 @@ def _raise_interrupted(signum: int, frame: Any) -> None:
     for proc in live:
         proc.send_signal(signum)
     for proc in live:
-        proc.wait()
+        _wait_unlocked(proc)
     raise Interrupted(signum)
+
+
+def _wait_unlocked(proc: subprocess.Popen) -> None:
+    """Until `proc` has ended, its exit code in `proc.returncode` as `Popen.wait` would leave it. Not
+    `proc.wait()`: the signal may have interrupted the script's own `proc.wait()`, which holds the
+    (not re-entrant) lock that one takes, and the handler then waited on that lock forever. Not
+    `os.waitid(..., WNOWAIT)` either: macOS has it from Python 3.13 on only."""
+    try:
+        _, status = os.waitpid(proc.pid, 0)
+    except ChildProcessError:
+        return  # reaped already, by a `poll` in a second signal's handler
+    proc.returncode = os.waitstatus_to_exitcode(status)
 
 
 # --- arguments --------------------------------------------------------------------------------------

@@ -54,10 +54,15 @@ def linear(start: float):
     return lambda progress_remaining: progress_remaining * start
 
 
-def sb3_time_to_solve(seed: int, eval_every: int, max_steps: int) -> tuple[float | None, int]:
+def zoo_ppo(seed: int) -> PPO:
+    """Raw SB3 PPO with the zoo's CartPole settings, writing no log folder."""
     env = make_vec_env("CartPole-v1", n_envs=ZOO_ENVS, seed=seed)
-    model = PPO("MlpPolicy", env, learning_rate=linear(ZOO_LR), clip_range=linear(ZOO_CLIP), seed=seed,
-                device="cpu", verbose=0, **ZOO)
+    return benchkit.quiet_sb3(PPO("MlpPolicy", env, learning_rate=linear(ZOO_LR), clip_range=linear(ZOO_CLIP),
+                                  seed=seed, device="cpu", verbose=0, **ZOO))
+
+
+def sb3_time_to_solve(seed: int, eval_every: int, max_steps: int) -> tuple[float | None, int]:
+    model = zoo_ppo(seed)
     eval_env = Monitor(gym.make("CartPole-v1"))
     eval_env.reset(seed=seed + 10_000)
     stop = StopTrainingOnRewardThreshold(reward_threshold=TARGET, verbose=0)
@@ -80,9 +85,7 @@ def rlgen_time_to_solve(seed: int, eval_every: int, max_steps: int, tmp: str,
 
 
 def sb3_steps_per_s(seed: int, steps: int) -> float:
-    env = make_vec_env("CartPole-v1", n_envs=ZOO_ENVS, seed=seed)
-    model = PPO("MlpPolicy", env, learning_rate=linear(ZOO_LR), clip_range=linear(ZOO_CLIP), seed=seed,
-                device="cpu", verbose=0, **ZOO)
+    model = zoo_ppo(seed)
     t0 = time.perf_counter()
     model.learn(steps)
     return model.num_timesteps / (time.perf_counter() - t0)
@@ -135,6 +138,10 @@ def parse() -> argparse.Namespace:
     if args.only_fps and args.overrides:
         p.error(f"--only-fps runs the throughput arm alone, SB3's zoo settings in both libraries, which takes no "
                 f"overrides (they are the time-to-solve arm's): drop {' '.join(args.overrides)} or --only-fps")
+    if (n := args.eval_every) % ZOO_ENVS:  # SB3's EvalCallback counts calls, one per step of all its envs
+        p.error(f"--eval-every {n} is not a multiple of {ZOO_ENVS}: SB3's arm would evaluate every {n} // {ZOO_ENVS} = "
+                f"{n // ZOO_ENVS} steps of its {ZOO_ENVS} envs{' (never)' if n < ZOO_ENVS else ''}; give e.g. "
+                f"{-(-n // ZOO_ENVS) * ZOO_ENVS}")
     if args.only_fps and not args.fps_steps:
         p.error("--only-fps with --fps-steps 0 measures nothing")
     # every override checked before the first run (a typo fails now, not after SB3's arm)

@@ -80,17 +80,20 @@ def main() -> None:
         reached = s["target_reached"]
         which, step, returns = fresh_eval(r["run_dir"], args.episodes, 10_000)
         mean = float(np.mean(returns))
-        ok = target is None or mean >= target
-        met.setdefault(r["config"], []).append(ok)
+        ok = target is not None and mean >= target
+        if target is not None:  # a run without one met nothing, and missed nothing
+            met.setdefault(r["config"], []).append(ok)
         table.add_row(r["config"], str(r["seed"]), f"{target:g}" if target is not None else "-",
                       f"{reached['global_step']:,}" if reached else "not reached",
                       f"{reached['wall_time_s']:.0f}" if reached else f"{s['wall_time_s']:.0f}",
                       f"{s['best']['value']:.1f}" if s["best"]["value"] is not None else "-",
                       f"{which} @{step:,}", f"{mean:.1f} ± {np.std(returns):.1f}", f"{min(returns):.1f}",
-                      "met" if ok else "missed")
+                      "-" if target is None else "met" if ok else "missed")
     console.print(table)
-    for config, oks in met.items():
-        console.print(f"{config}: fresh evaluation at or above the target on {sum(oks)} of {len(oks)} seeds")
+    for config in dict.fromkeys(args.configs):
+        oks = met.get(config)
+        console.print(f"{config}: fresh evaluation at or above the target on {sum(oks)} of {len(oks)} seeds" if oks
+                      else f"{config}: no train.early_stop.target, so nothing to meet")
 
 
 if __name__ == "__main__":

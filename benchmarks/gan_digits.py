@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import benchkit
 import numpy as np
@@ -29,6 +30,7 @@ from rlgen.agents.gan.classifier import load_classifier
 from rlgen.agents.gan.metrics import frechet_from_features
 from rlgen.agents.gan.pictures import image_grid
 from rlgen.envs.datasets import digits
+from rlgen.errors import RlgenError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -81,6 +83,18 @@ def seed_list(values: list[list[int]]) -> list[int]:
     return [s for v in values for s in v]
 
 
+def scorable(config: str) -> Any:
+    """The bundled config `config`, when it is a GAN on the digits data: only those log the Fréchet
+    distance this benchmark scores (another one trained, then failed on a KeyError)."""
+    cfg = api.load_config(CONFIGS / f"{config}.yaml")
+    source = getattr(getattr(cfg, "data", None), "source", None)
+    if cfg.kind != "gan" or source != "digits":
+        raise RlgenError(f"--configs {config} (kind {cfg.kind}" + (f", data.source {source}" if source else "")
+                         + ") logs no eval/frechet; give a GAN on the digits data (kind gan, data.source digits), "
+                         "e.g. gan_digits_dcgan")
+    return cfg
+
+
 def main() -> int:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", nargs="+", type=benchkit.seeds, default=[[0, 1, 2]],
@@ -95,7 +109,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
     args = p.parse_args()
     seeds = seed_list(args.seeds)
-    cfgs = {c: api.load_config(CONFIGS / f"{c}.yaml") for c in args.configs}  # every name checked before a run
+    cfgs = {c: scorable(c) for c in args.configs}  # every name checked before a run
     halves = dict(zip(seeds, real_halves(seeds)))
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -112,15 +112,22 @@ def speed(rounds: int, steps: int) -> None:
 
 def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=benchkit.seed, nargs="+", default=None, help="default: 0 1 2")
     p.add_argument("--steps", type=benchkit.count, default=None, help="default: the config's train.total_steps")
     p.add_argument("--plain-steps", type=benchkit.count, default=None,
                    help="steps of the plain loop (default: --steps); fewer measure its speed, not its quality")
     p.add_argument("--speed-rounds", type=benchkit.count, default=None,
-                   help="only time: alternate rlgen and plain runs of --steps steps (default 1000) this many times")
+                   help="only time: alternate rlgen and plain runs of --steps steps (default 1000) this many times, "
+                        "round r on seed r")
     args = p.parse_args()
     if args.speed_rounds is not None:
+        ignored = [flag for flag, value in (("--seeds", args.seeds), ("--plain-steps", args.plain_steps))
+                   if value is not None]
+        if ignored:  # they were silently ignored
+            p.error(f"--speed-rounds times both loops on --steps steps, round r on seed r: drop "
+                    f"{' and '.join(ignored)}, or --speed-rounds")
         return speed(args.speed_rounds, 1000 if args.steps is None else args.steps)
+    args.seeds = [0, 1, 2] if args.seeds is None else args.seeds
     steps = load_config(CONFIG).train.total_steps if args.steps is None else args.steps
     plain_steps = steps if args.plain_steps is None else args.plain_steps
     print(f"ring of 8 Gaussians, {CONFIG.name}, {steps} steps (plain loop: {plain_steps}), "

@@ -346,6 +346,28 @@ def write_json(path: Path | None, rows: list[Row], args: argparse.Namespace, sta
     path.write_text(json.dumps(doc, indent=2, default=str))
 
 
+# what `reference_rows` reads of each row
+REFERENCE_KEYS = ("section", "arm", "device", "speed", "unit", "quality", "settings")
+
+
+def reference(text: str) -> Path:
+    """--reference, read and checked while the arguments are: a missing or broken file was a
+    traceback only once the sections before the PPO ones had run."""
+    try:
+        doc = json.loads(Path(text).read_text())
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{text}: {e.strerror}") from None
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text} is not JSON ({e}); give the --out file of an earlier run") from None
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    readable = isinstance(rows, list) and "host" in doc and all(
+        isinstance(r, dict) and set(REFERENCE_KEYS) <= r.keys() for r in rows)
+    if not readable:
+        raise argparse.ArgumentTypeError(f"{text} is no --out file of this script: it needs a host and rows "
+                                         f"with {', '.join(REFERENCE_KEYS)}")
+    return Path(text)
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchkit.Parser(description=__doc__.split("\n")[0])
     p.add_argument("--device", type=benchkit.device, default="cuda", help="the device under test: cuda, cuda:N or cpu")
@@ -360,7 +382,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="one bf16 + torch.compile arm per mode")
     p.add_argument("--cpu-threads", type=benchkit.count, default=None,
                    help="torch threads of the PPO CPU arms (default: the runner's, 1, the fastest on the 2-core build machine)")
-    p.add_argument("--reference", type=Path, default=None, help="JSON of an earlier run whose CPU arms head the PPO sections")
+    p.add_argument("--reference", type=reference, default=None, help="JSON of an earlier run whose CPU arms head the PPO sections")
     p.add_argument("--torchrun-timeout", type=benchkit.count, default=600, help="seconds for each torchrun launch")
     p.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
     p.add_argument("--label", default=None, help="the machine's name in the JSON (default: its host name)")

@@ -18,7 +18,6 @@ imageio-ffmpeg (a 68 MB ffmpeg binary, only for `rlgen eval --video`).
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ import zipfile
 from email.parser import Parser
 from pathlib import Path
 
+import benchkit
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
@@ -175,7 +175,7 @@ def rlgen_modules(site: str) -> list[str]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = benchkit.Parser(description=__doc__.split("\n")[0])
     p.add_argument("--with-wandb", action="store_true", help="carry wandb too (+20 MB)")
     p.add_argument("--check-imports", metavar="PYTHON", help="a Python 3.12 to import rlgen under, from the wheels")
     args = p.parse_args()

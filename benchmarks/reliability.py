@@ -38,7 +38,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import benchkit
-from rlgen import checkpoint
+from rlgen import checkpoint, load_config
 from rlgen.errors import RlgenError
 from rlgen.testing import _differences
 
@@ -52,8 +52,7 @@ def every_or_never(text: str) -> int:
 
 def main() -> None:
     args = _parse()
-    overrides = [*args.overrides, *QUIET, "train.early_stop.target=null", f"train.total_steps={args.total_steps}",
-                 f"train.checkpoint_every={args.checkpoint_every}", "train.eval_every=2048"]
+    overrides = _overrides(args)
     with TemporaryDirectory(prefix="rlgen-reliability-") as tmp:
         root = Path(tmp)
         straight = root / "straight"
@@ -78,7 +77,15 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--damage-every", type=every_or_never, default=4,
                    help="cut the newest checkpoint short after every Nth kill (0: never)")
     p.add_argument("--overrides", nargs="*", default=[])
-    return p.parse_args()
+    args = p.parse_args()
+    load_config(args.config, _overrides(args))  # a bad name or override: one line now, not the child's two
+    return args
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """Both runs' overrides: the user's, then the benchmark's own."""
+    return [*args.overrides, *QUIET, "train.early_stop.target=null", f"train.total_steps={args.total_steps}",
+            f"train.checkpoint_every={args.checkpoint_every}", "train.eval_every=2048"]
 
 
 def _kill_and_resume(args: argparse.Namespace, overrides: list[str], root: Path, killed: Path,

@@ -38,6 +38,7 @@ from rlgen.seeds import train_seeds
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 TRAINING = ["logging.wandb.mode=disabled", "train.progress=false"]
+CONFIG_NAMES = ["selfplay_tictactoe", "selfplay_connect_four"]  # trained without --configs
 console = Console(width=150)
 
 
@@ -145,9 +146,9 @@ def per_seed(config: str, seeds: list[int], overrides: list[str], parallel: int,
 
 def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", nargs="*", type=benchkit.directory, default=None,
+    p.add_argument("--run", nargs="+", type=benchkit.directory, default=None,
                    help="finished run directories to measure (no training)")
-    p.add_argument("--configs", nargs="*", default=["selfplay_tictactoe", "selfplay_connect_four"])
+    p.add_argument("--configs", nargs="*", default=None, help=f"default: {' '.join(CONFIG_NAMES)}")
     p.add_argument("--per-seat", type=benchkit.count, default=500, help="games per seat against each reference")
     p.add_argument("--games-per-pair", type=benchkit.count, default=20, help="round-robin games per pair of snapshots")
     p.add_argument("--seeds", type=benchkit.seeds,
@@ -155,17 +156,23 @@ def main() -> None:
     p.add_argument("--parallel", type=benchkit.count, default=1, help="with --seeds: runs at a time, one process each")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. seed=1")
     args = p.parse_args()
+    given = args.configs is not None
+    args.configs = CONFIG_NAMES if args.configs is None else args.configs
     # `--configs NAME key=value` would read the overrides as config names: split them back out
     args.overrides += [c for c in args.configs if "=" in c]
     args.configs = [c for c in args.configs if "=" not in c]
-    for config in ([] if args.run and not args.seeds else args.configs):  # every name and override, before a run
+    if args.run is not None:  # what only training reads was silently ignored
+        ignored = [*(["--configs"] if given else []), *(["--seeds"] if args.seeds else []), *args.overrides]
+        if ignored:
+            p.error(f"--run measures finished runs and trains nothing: drop {' '.join(ignored)}, or --run")
+    for config in ([] if args.run else args.configs):  # every name and override, before a run
         api.load_config(CONFIGS / f"{config}.yaml", [*TRAINING, *args.overrides])
     torch.set_num_threads(1)
     if args.seeds:
         for config in args.configs:
             per_seed(config, args.seeds, args.overrides, args.parallel, args.per_seat)
         return
-    runs = [Path(r) for r in args.run] if args.run else []
+    runs = list(args.run or [])
     for config in ([] if args.run else args.configs):
         t0 = time.perf_counter()
         runs.append(train(config, args.overrides))

@@ -117,20 +117,26 @@ def checkpoint(text: str) -> str:
 
 def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=benchkit.seeds, default="0,1,2",
-                   help="training seeds, e.g. 0,1,2 or 0-2 (reported: 0,1,2)")
-    p.add_argument("--run", nargs="*", type=benchkit.directory, default=None,
+    p.add_argument("--seeds", type=benchkit.seeds, default=None,
+                   help="training seeds, e.g. 0,1,2 or 0-2 (default and reported: 0,1,2)")
+    p.add_argument("--run", nargs="+", type=benchkit.directory, default=None,
                    help="finished run directories to measure (no training)")
     p.add_argument("--episodes", type=benchkit.count, default=200, help="episodes per matchup")
     p.add_argument("--games-per-pair", type=benchkit.count, default=20, help="round-robin episodes per pair of players")
     p.add_argument("--checkpoint", type=checkpoint, default="latest",
-                   help="latest (the sides as training left them; the default) | best (by the config's early-stop "
-                        "metric, the predators against random prey alone) | step_N")
+                   help="latest (the sides as training left them; the default) | best (kept by the config's "
+                        "early-stop metric: in teams_simple_tag eval/score_min, the lower score of the two sides, each "
+                        "against its hardest baseline) | step_N")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. train.total_steps=400000")
     args = p.parse_args()
-    if not args.run:
+    if args.run is not None:  # what only training reads was silently ignored
+        ignored = [*(["--seeds"] if args.seeds is not None else []), *args.overrides]
+        if ignored:
+            p.error(f"--run measures finished runs and trains nothing: drop {' '.join(ignored)}, or --run")
+    else:
         api.load_config(CONFIG, [*TRAINING, *args.overrides])  # every override checked before the first run
+    args.seeds = [0, 1, 2] if args.seeds is None else args.seeds
     torch.set_num_threads(1)
     measured, times = {}, {}
     if args.run:

@@ -52,8 +52,11 @@ WHOLE_LINE = 1000  # `report_console`'s width off a terminal: longer than any li
 def report_console(stderr: bool = False) -> Console:
     """A console for a command's result (a table, figures, paths), on stdout or stderr: a terminal
     gets its own width; a file or a pipe gets whole lines, neither folded nor cut at the 80 columns
-    rich assumes off a terminal, so `rlgen eval RUN > scores.txt` keeps a long path whole."""
-    out = Console(stderr=stderr, highlight=False)
+    rich assumes off a terminal, so `rlgen eval RUN > scores.txt` keeps a long path whole. On
+    stderr it is as quiet as `console`, which shares that stream: a script that silenced rlgen's lines
+    (benchmarks/scale.py's in-process sweeps) got the sweep's status tables all the same. Stdout stays
+    loud: a result is never silenced by a stderr whose reader went away."""
+    out = Console(stderr=stderr, highlight=False, quiet=stderr and console.quiet)
     if not out.is_terminal:
         out.width = WHOLE_LINE  # a table still takes only the width it needs: nothing is padded out to it
     return out

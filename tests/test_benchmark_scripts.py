@@ -2,16 +2,20 @@
 SIGTERM stops the script (130 / 143) instead of being scored, a failed child run shows its error.
 
 Each script runs in this process, as `python benchmarks/NAME.py` runs it (its `__main__` block);
-only the signal tests train, a few steps.
+only the signal tests and the raw SB3 ones train, a few steps.
 """
 
+import json
 import os
+import re
 import runpy
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -55,6 +59,21 @@ def main_exit(name: str, argv: list[str], monkeypatch, capsys) -> tuple[int, str
     ("imitation", ["--demos", "11"], "10 are recorded"),
     ("reliability", ["--kills", "0"], "must be 1 or more, got"),
     ("cartpole_time_to_solve", ["--only-fps", "optim.lr=1e-3"], "drop optim.lr=1e-3 or --only-fps"),
+    # SB3's arm evaluated every 7 // 8 = 0 calls: never
+    ("cartpole_time_to_solve", ["--eval-every", "7"], "--eval-every 7 is not a multiple of 8"),
+    ("cartpole_time_to_solve", ["--eval-every", "2050"], "give e.g. 2056"),
+    ("gpu", ["--reference", "/nonexistent/gpu.json"], "No such file or directory"),  # a traceback, after sections
+    # --run with nothing after it trained everything; --seeds and overrides with --run were ignored
+    ("selfplay", ["--run"], "expected at least one argument"),
+    ("teams", ["--run"], "expected at least one argument"),
+    ("selfplay", ["--run", str(BENCHMARKS), "--seeds", "0"], "drop --seeds, or --run"),
+    ("selfplay", ["--configs", "selfplay_tictactoe", "seed=1", "--run", str(BENCHMARKS)],
+     "drop --configs seed=1, or --run"),
+    ("teams", ["--seeds", "0", "--run", str(BENCHMARKS)], "drop --seeds, or --run"),
+    ("teams", ["seed=1", "--run", str(BENCHMARKS)], "drop seed=1, or --run"),
+    ("gan_ring", ["--speed-rounds", "1", "--steps", "20", "--plain-steps", "5", "--seeds", "7"],
+     "drop --seeds and --plain-steps, or --speed-rounds"),
+    ("gpu_carry", ["--bogus"], "unrecognized arguments: --bogus"),  # was argparse's usage block
 ])
 def test_a_bad_argument_is_one_line_and_exit_2(name, argv, said, monkeypatch, capsys):
     code, err = script_exit(name, argv, monkeypatch, capsys)
@@ -69,11 +88,17 @@ def test_a_bad_argument_is_one_line_and_exit_2(name, argv, said, monkeypatch, ca
     ("selfplay", ["--configs", "selfplay_tictactoe", "nosuch.key=1"], "nosuch: unknown key"),
     ("teams", ["nosuch.key=1"], "nosuch: unknown key"),
     ("cartpole_time_to_solve", ["--seeds", "0", "nosuch.key=1"], "nosuch: unknown key"),
+    # refused by the child process only, in two lines
+    ("reliability", ["--overrides", "train.bogus=1"], "train.bogus: unknown key"),
+    ("reliability", ["--config", "nosuch"], "config file not found: nosuch"),
+    # trained, then a KeyError on eval/frechet
+    ("gan_digits", ["--configs", "gan_ring8", "--steps", "10"],
+     "gan_ring8 (kind gan, data.source ring8) logs no eval/frechet"),
 ])
 def test_rlgen_refusing_a_config_is_one_line_before_any_run(name, argv, said, monkeypatch, capsys):
     code, err = script_exit(name, argv, monkeypatch, capsys)
     assert code == 2
-    assert err.startswith("error: ") and "Traceback" not in err and said in err, err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and said in err, err
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -108,11 +133,14 @@ def test_a_signal_outside_a_run_stops_the_script_too(monkeypatch, capsys):
 
 # a child that takes a while to write its "checkpoint" after a signal, and says how many signals it got
 CHILD = """
-import pathlib, signal, sys, time
+import os, pathlib, signal, sys, time
 got = []
 for s in (signal.SIGINT, signal.SIGTERM):
     signal.signal(s, lambda signum, frame: got.append(signum))
 print("ready", flush=True)
+if len(sys.argv) > 2:  # signal the script itself, once it waits for this process in `proc.wait()`
+    time.sleep(0.3)
+    os.kill(os.getppid(), int(sys.argv[2]))
 while not got:
     time.sleep(0.01)
 time.sleep(0.3)  # the checkpoint being written, into the script's temporary folder
@@ -123,17 +151,23 @@ sys.exit(128 + got[0] if len(got) == 1 else 99)
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_to_the_script_reaches_each_child_once_and_is_waited_for(tmp_path, signum, code):
+@pytest.mark.parametrize("in_wait", [False, True])
+def test_a_signal_to_the_script_reaches_each_child_once_and_is_waited_for(tmp_path, signum, code, in_wait):
     """Before, Ctrl-C reached the children from the terminal (SIGTERM not at all) and the script's
-    temporary folders were removed while a child still wrote its last checkpoint into one."""
+    temporary folders were removed while a child still wrote its last checkpoint into one. A signal
+    landing in the script's own `proc.wait()` (as reliability.py waits for its runs) hung it forever."""
     started = []
 
     def script():
         with tempfile.TemporaryDirectory(dir=tmp_path) as tmp:
-            proc = benchkit.spawn([sys.executable, "-c", CHILD, f"{tmp}/state"], stdout=subprocess.PIPE, text=True)
+            argv = [sys.executable, "-c", CHILD, f"{tmp}/state", *([str(int(signum))] if in_wait else [])]
+            proc = benchkit.spawn(argv, stdout=subprocess.PIPE, text=True)
             started.append((proc, tmp))
             assert proc.stdout.readline() == "ready\n"
-            os.kill(os.getpid(), signum)
+            if in_wait:
+                proc.wait()  # the child signals the script while it waits here
+            else:
+                os.kill(os.getpid(), signum)
             time.sleep(10)  # the signal stops the script before this ends
 
     try:
@@ -171,8 +205,10 @@ def test_a_child_process_that_failed_or_was_stopped():
 
 def test_reliability_shows_a_failed_runs_error(monkeypatch, capsys):
     """The uninterrupted run's log lived in a temporary folder: its error line must reach the user
-    (it was a FileNotFoundError on summary.json)."""
-    code, err = script_exit("reliability", ["--config", "nosuch", "--kills", "1"], monkeypatch, capsys)
+    (it was a FileNotFoundError on summary.json). The script's own check of the config is skipped
+    here, so that the child process is the one to fail."""
+    monkeypatch.setattr(load("reliability"), "load_config", lambda *a: None)
+    code, err = main_exit("reliability", ["--config", "nosuch", "--kills", "1"], monkeypatch, capsys)
     assert code == 2 and "the uninterrupted run failed (exit code 2)" in err
     assert "config file not found: nosuch" in err and "Traceback" not in err
 
@@ -207,3 +243,112 @@ def test_the_throughput_arm_says_nothing_of_its_stubbed_evaluation(tmp_path):
         assert cartpole.rlgen_steps_per_s(0, 64, str(tmp_path)) > 0
     assert "warning" not in said.get()
     assert not console.quiet  # given back
+
+
+def test_gpu_refuses_a_broken_reference_before_any_section(tmp_path, monkeypatch, capsys):
+    """A truncated --reference was a traceback once the sections before the PPO ones had run."""
+    ref = tmp_path / "gpu.json"
+    ref.write_text('{"host": "box", "rows": [')
+    code, err = script_exit("gpu", ["--device", "cpu", "--reference", str(ref)], monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"{ref} is not JSON" in err, err
+    ref.write_text('{"host": "box", "rows": [{"section": "ppo_cnn"}]}')
+    code, err = script_exit("gpu", ["--device", "cpu", "--reference", str(ref)], monkeypatch, capsys)
+    assert code == 2 and "needs a host and rows with section, arm, device" in err, err
+    bundled = BENCHMARKS / "gpu_reference_cpu.json"
+    assert load("gpu").parse(["--reference", str(bundled)]).reference == bundled
+
+
+def tiny_ppo():
+    """Raw SB3 PPO on CartPole, 2 envs x 16 steps a rollout."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    return PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), n_steps=16, batch_size=32, n_epochs=1,
+               seed=0, device="cpu")
+
+
+def no_sb3_folders(tmp_path, monkeypatch):
+    """Where SB3's default logger would make its /tmp/SB3-<date> folders: a list of those made."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    return lambda: sorted(p.name for p in tmp_path.glob("SB3-*"))
+
+
+def test_transfers_sb3_speed_counts_the_steps_it_ran_and_logs_nowhere(tmp_path, monkeypatch):
+    """SB3 runs whole rollouts: 10 steps asked ran 32, and the table divided 10 by their time. Its
+    default logger left an empty /tmp/SB3-<date> folder each run."""
+    transfer = load("transfer")
+    made = no_sb3_folders(tmp_path, monkeypatch)
+    clock = iter([0.0, 1.0])  # the timed learn() takes 1 s
+    monkeypatch.setattr(transfer, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    assert transfer.sb3_rate(tiny_ppo(), 10) == 32
+    assert made() == []
+
+
+def test_cartpoles_sb3_arms_log_nowhere(tmp_path, monkeypatch):
+    cartpole = load("cartpole_time_to_solve")
+    made = no_sb3_folders(tmp_path, monkeypatch)
+    assert cartpole.sb3_steps_per_s(0, 64) > 0
+    cartpole.sb3_time_to_solve(0, 256, 256)
+    assert made() == []
+
+
+def test_a_config_without_a_target_meets_none(tmp_path, monkeypatch, capsys):
+    """With train.early_stop.target=null every seed read "met", and "at or above the target on 1 of 1"."""
+    configs_on_seeds = load("configs_on_seeds")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({"status": "completed", "target": None, "target_reached": None,
+                                                  "wall_time_s": 1.0, "best": {"value": 9.0}}))
+    monkeypatch.setattr(configs_on_seeds, "train_seeds", lambda *a: [run])
+    monkeypatch.setattr(configs_on_seeds, "fresh_eval", lambda *a: ("best", 512, [10.0, 12.0]))
+    monkeypatch.setattr(sys, "argv", ["configs_on_seeds.py", "--configs", "ppo_cartpole", "--seeds", "100",
+                                      "train.early_stop.target=null"])
+    with pytest.raises(SystemExit) as ended:
+        benchkit.main(configs_on_seeds.main)
+    out = capsys.readouterr().out
+    assert ended.value.code == 0
+    row = next(line for line in out.splitlines() if "ppo_cartpole" in line and "100" in line)
+    assert "met" not in row and "missed" not in row and row.rstrip(" │|").endswith("-"), out
+    assert "ppo_cartpole: no train.early_stop.target, so nothing to meet" in out
+    assert "at or above the target" not in out
+
+
+def test_a_quiet_script_gets_no_sweep_tables(capsys):
+    """scale.py silences rlgen's console during its in-process sweeps; the sweep's status table went
+    to stderr all the same, through a console of its own."""
+    scale = load("scale")
+    assert scale.per_trial(None, 1) > 0
+    assert capsys.readouterr().err == ""
+
+
+def test_teams_help_says_how_the_best_checkpoint_is_kept(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["teams.py", "-h"])
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(BENCHMARKS / "teams.py"), run_name="__main__")
+    said = " ".join(capsys.readouterr().out.split())
+    assert "eval/score_min" in said and "random prey alone" not in said
+
+
+def make(*args: str) -> str:
+    return subprocess.run(["make", "-s", "-C", str(BENCHMARKS.parent), *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make here")
+def test_make_help_lists_every_target_with_a_help_comment():
+    makefile = (BENCHMARKS.parent / "Makefile").read_text()
+    documented = re.findall(r"^([a-z-]+):.*## ", makefile, re.MULTILINE)
+    listed = [line.split()[0] for line in make("help").splitlines()]
+    assert listed == documented and {"help", "demo", "test", "bench", "bench-all"} <= set(listed)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make here")
+def test_bench_all_runs_every_cpu_benchmark():
+    """The README says `make bench-all` runs every one: all but those named here, and gan_ring.py as
+    the README's figures ran it."""
+    commands = [c for c in make("-n", "bench-all").splitlines() if "benchmarks/" in c]  # not install's
+    ran = {Path(c.split()[1]).stem for c in commands}
+    own = {"benchkit", "gpu_carry", "gpu", "teams"}  # no benchmark; `make gpu-carry`; a GPU's; hours
+    assert ran == {p.stem for p in BENCHMARKS.glob("*.py")} - own
+    assert any(c.endswith("gan_ring.py --steps 20000 --plain-steps 500") for c in commands)
