@@ -279,7 +279,9 @@ class _Restore:
                 continue  # configuration, set up by the fresh graph (a checkpoint from before the name was skipped)
             old = live_attrs.get(name)  # the instance's own, as captured: never the class's
             new = self.value(old, sub, _join(path, name))
-            if new is not old:
+            # a saved None is set too where the fresh object has no such attribute yet: PettingZoo's
+            # AECEnv makes `_skip_agent_selection` only once an agent is done, and the saved one had it
+            if new is not old or (sub is None and name not in live_attrs):
                 try:
                     setattr(live, name, new)
                 except AttributeError as e:  # a read-only property

@@ -56,6 +56,13 @@ class SelfPlayExperiment(ExperimentBase):
         self.model: Any = None
         self.env: DummyVecEnv | None = None
         self.results: dict[tuple[str, str], tuple[float, int]] = {}  # round robin among frozen players
+        # Evaluation rolls the training opponents' dice (`opponent_rng`), as it always has: a run's
+        # training depends on what its evaluations drew. So that a checkpoint written after an
+        # evaluation scores as that evaluation did (`rlgen eval`, the best checkpoint), it keeps the
+        # dice that evaluation started from (`eval_start`), and a loaded one replays them (`replay`)
+        # until it trains.
+        self.eval_start: dict[str, Any] | None = None
+        self.replay: dict[str, Any] | None = None
 
     @classmethod
     def check(cls, cfg: SelfPlayConfig) -> list[str]:
@@ -117,6 +124,7 @@ class SelfPlayExperiment(ExperimentBase):
 
     def train_unit(self) -> dict[str, float]:
         metrics = self.learner.learn_unit(self.learner.rollout_steps, self.global_step, self.cfg.train.total_steps)
+        self.eval_start = self.replay = None  # trained since: the next evaluation rolls the dice training left
         self.global_step = int(self.model.num_timesteps)
         if self.global_step >= self.next_snapshot:
             self.league.add_snapshot(self.global_step, cpu_params(self.model.policy))
@@ -126,6 +134,9 @@ class SelfPlayExperiment(ExperimentBase):
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         n = episodes or self.cfg.train.eval_episodes
+        if self.replay is not None:  # loaded at a checkpoint written after an evaluation: its dice again
+            self._set_dice(self.replay)
+        self.eval_start = self._dice()
         agent = self.agent_player(deterministic=True)
         metrics: dict[str, Any] = {}
         outcomes_all = []
@@ -181,6 +192,7 @@ class SelfPlayExperiment(ExperimentBase):
             "results": dict(self.results),
             "next_snapshot": self.next_snapshot,
             "opponent_rng": self.opponent_rng.bit_generator.state,
+            "eval_start": self.eval_start,  # the dice of the evaluation just before, unless trained since
             # a game in progress against a snapshot that has since left the pool keeps playing it
             "evicted": {e.opponent_name: cpu_params(e.opponent.policy) for e in self._games()
                         if e.opponent_name.startswith("step_") and e.opponent_name not in pool},
@@ -193,6 +205,7 @@ class SelfPlayExperiment(ExperimentBase):
         self.results = dict(state["results"])
         self.next_snapshot = state["next_snapshot"]
         self.opponent_rng.bit_generator.state = state["opponent_rng"]
+        self.eval_start = self.replay = state.get("eval_start")  # absent from checkpoints of older rlgen
         evicted = state.get("evicted", {})
         for game in self._games():  # each game in progress goes on against the opponent it drew
             if game.opponent_name in evicted:
@@ -201,13 +214,20 @@ class SelfPlayExperiment(ExperimentBase):
                 game.opponent = self.league.player(game.opponent_name)
 
     def evaluation_state(self) -> dict[str, Any]:
-        """What an evaluation draws from: the opponents' generator and the cached results of the
-        pairs of frozen players (`ratings`)."""
-        return {"opponent_rng": copy.deepcopy(self.opponent_rng.bit_generator.state), "results": dict(self.results)}
+        """What an evaluation draws from: the opponents' generator, the cached results of the pairs
+        of frozen players (`ratings`) and the dice a loaded checkpoint's evaluation replays."""
+        return {**self._dice(), "replay": copy.deepcopy(self.replay)}
 
     def load_evaluation_state(self, state: dict[str, Any]) -> None:
-        self.opponent_rng.bit_generator.state = copy.deepcopy(state["opponent_rng"])
-        self.results = dict(state["results"])
+        self._set_dice(state)
+        self.replay = copy.deepcopy(state.get("replay"))
+
+    def _dice(self) -> dict[str, Any]:
+        return {"opponent_rng": copy.deepcopy(self.opponent_rng.bit_generator.state), "results": dict(self.results)}
+
+    def _set_dice(self, dice: dict[str, Any]) -> None:
+        self.opponent_rng.bit_generator.state = copy.deepcopy(dice["opponent_rng"])
+        self.results = dict(dice["results"])
 
     def close(self) -> None:
         if self.env is not None:

@@ -128,28 +128,28 @@ class TeamsExperiment(ExperimentBase):
         out: dict[str, Any] = {f"eval/return_{s}": v for s, v in returns.items()}
         out.update({f"eval/{k}": v for k, v in self.rules.scores(returns).items()})
         # fresh baselines at every evaluation: their dice restart, so each evaluation meets the same play
+        # (each baseline meets one deterministic side only: its score depends on that side's weights alone)
         baselines = baseline_players(cfg, self.game, self.sides, self.rules)
-        with torch.random.fork_rng(devices=[]):  # sampled play draws from torch: training's stream is left alone
+        with torch.random.fork_rng(devices=[]):  # a scripted player may draw from torch: training's stream is kept
             torch.manual_seed(cfg.seed + 3000)
             out.update(versus_baselines(self.game, self.rules, learned, baselines,
                                         episodes or cfg.ratings.episodes or n, seed=cfg.seed + 2000))
-            if cfg.ratings.games_per_pair:
-                out.update(self.ratings(cfg.ratings.games_per_pair, baselines))
+        if cfg.ratings.games_per_pair:
+            out.update(self.ratings(cfg.ratings.games_per_pair, baselines))
         return out
 
     def ratings(self, games_per_pair: int, baselines: dict[str, TeamPolicy]) -> dict[str, Any]:
         """Elo of each side now (sampled play), its snapshots and the baselines, from a round robin
         across the sides; results between frozen players are kept, so each call plays only new pairs
         and the pairs of the sides as they are now."""
-        seed = self.cfg.seed + 4000  # every pair plays the same episode seeds
         players: dict[str, TeamPolicy] = {**baselines, **{s: self.snapshot_player(s) for s in self.snapshots}}
         new = [p for p in cross_pairs(list(players), self.sides) if p not in self.results]
-        self.results.update(team_round_robin(self.game, self.rules, players, new, games_per_pair, seed))
+        self.results.update(self._matches(new, players, games_per_pair))
         current = {f"{side}:current": self.side_player(side, deterministic=False)
                    for side in self.sides}
         players.update(current)
         now = [p for p in cross_pairs(list(players), self.sides) if p[0] in current or p[1] in current]
-        results = {**self.results, **team_round_robin(self.game, self.rules, players, now, games_per_pair, seed)}
+        results = {**self.results, **self._matches(now, players, games_per_pair)}
         played = {name for pair in self.results for name in pair}
         snaps = snapshot_order(n for n in played if n not in baselines)
         names = [*current, *baselines, *snaps]  # snapshots that left the pool keep their results
@@ -161,6 +161,21 @@ class TeamsExperiment(ExperimentBase):
                 out[f"eval/elo_{side}_latest_snapshot"] = elo[mine[-1]]
         out["eval/ratings"], out["eval/payoff"] = ratings, payoff
         return out
+
+    def _matches(self, pairs: list[tuple[str, str]], players: dict[str, TeamPolicy], games_per_pair: int
+                 ) -> dict[tuple[str, str], tuple[float, int]]:
+        """`team_round_robin` of the ratings, each pair from dice of its own: the baselines built anew
+        and torch (what the sides' and snapshots' sampled actions draw from) seeded anew. A pair's
+        result then depends on its two players alone, not on which pairs were cached (`self.results`)
+        or played before it, so `rlgen eval` of a checkpoint gives the figures its training logged."""
+        seed = self.cfg.seed + 4000  # every pair plays the same episode seeds
+        results = {}
+        for pair in pairs:
+            fresh = {**players, **baseline_players(self.cfg, self.game, self.sides, self.rules)}
+            with torch.random.fork_rng(devices=[]):  # training's stream is left alone
+                torch.manual_seed(self.cfg.seed + 3000)
+                results.update(team_round_robin(self.game, self.rules, fresh, [pair], games_per_pair, seed))
+        return results
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +197,14 @@ class TeamsExperiment(ExperimentBase):
         self.next_snapshot = dict(state.get("next_snapshot", self.next_snapshot))
         self.results = dict(state.get("results", {}))
         self.global_step = sum(int(m.num_timesteps) for m in self.models.values())
+
+    def evaluation_state(self) -> dict[str, Any]:
+        """What an evaluation changes: the cached results of the pairs of frozen players (`ratings`);
+        its dice are new at every pair (`_matches`)."""
+        return {"results": dict(self.results)}
+
+    def load_evaluation_state(self, state: dict[str, Any]) -> None:
+        self.results = dict(state["results"])
 
     def close(self) -> None:
         for env in self.envs.values():
