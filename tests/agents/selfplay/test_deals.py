@@ -13,12 +13,11 @@ import torch
 from rlgen import checkpoint
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment, versus
 from rlgen.agents.selfplay.ratings import deal_seeds, round_robin
-from rlgen.api import load_config, load_run
+from rlgen.api import load_run
 from rlgen.cli import main
 from rlgen.envs.games import make_game
-from rlgen.logging import Logger, Table
 from rlgen.process import rng_state, set_rng_state
-from rlgen.runner import RunContext
+from tests.agents.selfplay.experiments import plain, set_up
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "selfplay_tictactoe.yaml"
 DEALT = "tests.envs.games.toy_games:dealt_nim"
@@ -30,15 +29,7 @@ TINY = [f"game.name={DEALT}", "league.references=[random]", "ratings.references=
 
 
 def _experiment(tmp_path):
-    cfg = load_config(CONFIG, TINY)
-    torch.manual_seed(cfg.seed)  # as the runner seeds the global RNGs before setup
-    exp = SelfPlayExperiment(cfg)
-    exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), cfg.seed))
-    return exp
-
-
-def _plain(metrics):
-    return {k: (v.rows if isinstance(v, Table) else v) for k, v in metrics.items()}
+    return set_up(SelfPlayExperiment, CONFIG, TINY, tmp_path)
 
 
 def _weights(exp):
@@ -54,7 +45,7 @@ def test_two_fresh_runs_of_a_game_with_chance_evaluate_and_train_alike(tmp_path)
     for i in range(2):
         exp = _experiment(tmp_path / str(i))
         first = exp.train_unit()
-        evaluated = _plain(exp.evaluate())
+        evaluated = plain(exp.evaluate())
         # the evaluation draws the opponents' dice as long as its games last: the next unit's
         # opponents (snapshots, random) draw from the same generator
         rng_after = exp.opponent_rng.bit_generator.state
@@ -72,12 +63,12 @@ def test_a_resumed_run_evaluates_and_trains_as_the_uninterrupted_one(tmp_path):
     exp.train_unit()
     checkpoint.save(tmp_path / "ckpt", exp.global_step, {"experiment": exp.state_dict()})
     saved_rng = rng_state()
-    uninterrupted = (_plain(exp.evaluate()), exp.train_unit(), _weights(exp))
+    uninterrupted = (plain(exp.evaluate()), exp.train_unit(), _weights(exp))
 
     resumed = _experiment(tmp_path / "b")
     resumed.load_state_dict(checkpoint.load(tmp_path / "ckpt")["experiment"])
     set_rng_state(saved_rng)
-    assert (_plain(resumed.evaluate()), resumed.train_unit())[:2] == uninterrupted[:2]
+    assert (plain(resumed.evaluate()), resumed.train_unit())[:2] == uninterrupted[:2]
     assert _same_weights(_weights(resumed), uninterrupted[2])
     exp.close(), resumed.close()
 
@@ -89,7 +80,7 @@ def test_evaluating_one_checkpoint_plays_the_same_games_every_time(tmp_path, qui
     seen = []
     for _ in range(2):  # two loads (two `rlgen eval` calls), each evaluating twice
         run = load_run(run_dir, trust=True)  # the toy game is named by its import path
-        seen += [_plain(run.evaluate()), _plain(run.evaluate())]
+        seen += [plain(run.evaluate()), plain(run.evaluate())]
         run.close()
     assert all(m == seen[0] for m in seen[1:])
 

@@ -11,11 +11,9 @@ import torch
 
 from rlgen import checkpoint
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
-from rlgen.api import load_config
 from rlgen.experiment import back_to_evaluation_start, evaluation_start
-from rlgen.logging import Logger, Table
-from rlgen.runner import RunContext
 from rlgen.testing import check_experiment
+from tests.agents.selfplay.experiments import plain, set_up
 from tests.test_configs import smoke_overrides
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -35,46 +33,34 @@ def _teams():
     return TeamsExperiment, TEAMS_CONFIG, TEAMS
 
 
-def _experiment(kind, config, overrides, tmp_path):
-    cfg = load_config(config, [*overrides, "logging.wandb.mode=disabled"])
-    torch.manual_seed(cfg.seed)  # as the runner seeds the global RNGs before setup
-    exp = kind(cfg)
-    exp.setup(RunContext(cfg, tmp_path, torch.device("cpu"), Logger([]), cfg.seed))
-    return exp
-
-
-def _plain(metrics):
-    return {k: (v.rows if isinstance(v, Table) else v) for k, v in metrics.items()}
-
-
 @pytest.mark.parametrize("which", ["selfplay", "teams"])
 def test_a_loaded_checkpoint_evaluates_as_its_training_evaluation_did(tmp_path, which):
     kind, config, overrides = SELFPLAY if which == "selfplay" else _teams()
-    exp = _experiment(kind, config, overrides, tmp_path / "a")
+    exp = set_up(kind, config, overrides, tmp_path / "a")
     exp.train_unit()
     exp.train_unit()
-    logged = _plain(exp.evaluate())  # the training row
+    logged = plain(exp.evaluate())  # the training row
     checkpoint.save(tmp_path / "ckpt", exp.global_step, {"experiment": exp.state_dict()})  # as the runner, after it
     exp.train_unit()  # training goes on, drawing from its own streams
-    loaded = _experiment(kind, config, overrides, tmp_path / "b")
+    loaded = set_up(kind, config, overrides, tmp_path / "b")
     loaded.load_state_dict(checkpoint.load(tmp_path / "ckpt")["experiment"])
     torch.manual_seed(123)  # whatever the global RNGs hold
-    assert _plain(loaded.evaluate()) == logged
-    assert _plain(loaded.evaluate()) == logged  # no new pairs to play now: the same figures all the same
+    assert plain(loaded.evaluate()) == logged
+    assert plain(loaded.evaluate()) == logged  # no new pairs to play now: the same figures all the same
     exp.close(), loaded.close()
 
 
 def test_a_loaded_selfplay_checkpoint_replays_its_dice_and_trains_on_from_the_runs(tmp_path):
-    exp = _experiment(*SELFPLAY, tmp_path / "a")
+    exp = set_up(*SELFPLAY, tmp_path / "a")
     exp.train_unit()
-    logged = _plain(exp.evaluate())
+    logged = plain(exp.evaluate())
     checkpoint.save(tmp_path / "ckpt", exp.global_step, {"experiment": exp.state_dict()})
-    loaded = _experiment(*SELFPLAY, tmp_path / "b")
+    loaded = set_up(*SELFPLAY, tmp_path / "b")
     loaded.load_state_dict(checkpoint.load(tmp_path / "ckpt")["experiment"])
     start = evaluation_start(loaded)  # as `Run.evaluate` takes it before its first evaluation
-    assert _plain(loaded.evaluate()) == logged
+    assert plain(loaded.evaluate()) == logged
     back_to_evaluation_start(loaded, start)
-    assert _plain(loaded.evaluate()) == logged
+    assert plain(loaded.evaluate()) == logged
     # the evaluation drew what the run's did: training goes on from the dice the run left, as a resume must
     assert loaded.opponent_rng.bit_generator.state == exp.opponent_rng.bit_generator.state
     loaded.train_unit()  # (the whole resume, global RNGs included, is tests/test_exact_resume.py's)
@@ -83,14 +69,14 @@ def test_a_loaded_selfplay_checkpoint_replays_its_dice_and_trains_on_from_the_ru
 
 
 def test_a_teams_evaluation_state_puts_the_cached_results_back(tmp_path):
-    exp = _experiment(*_teams(), tmp_path)
+    exp = set_up(*_teams(), tmp_path)
     exp.train_unit()
     start = evaluation_start(exp)
-    first = _plain(exp.evaluate())
+    first = plain(exp.evaluate())
     assert exp.results  # the pairs of frozen players, cached
     back_to_evaluation_start(exp, start)
     assert exp.results == {}  # as the loaded run was: `Run.evaluate` leaves it so
-    assert _plain(exp.evaluate()) == first
+    assert plain(exp.evaluate()) == first
     exp.close()
 
 
