@@ -84,6 +84,11 @@ class Run:
         except checkpoint.UnsafeCheckpointError:
             raise
         except RlgenError as e:
+            if not self._fallback and self._checkpoint_dir != self.run_dir and not self._checkpoint_dir.exists():
+                # the step a Run was opened at (`rlgen.train` pins the one its run ended with), pruned since
+                raise RlgenError(f"cannot open {self.checkpoint} of {self.run_dir}: it is gone (a later "
+                                 "resume of the run keeps only train.keep_checkpoints); open another with "
+                                 f"rlgen.load_run({str(self.run_dir)!r}, checkpoint='best' or 'latest')") from None
             if not self._fallback:
                 raise
             from rlgen.logging import console

@@ -71,3 +71,14 @@ def test_resuming_a_path_that_does_not_exist_says_so(tmp_path):
     with pytest.raises(RlgenError, match="does not exist; give the run directory") as e:
         rlgen.train(resume=missing)
     assert "\n" not in str(e.value) and not missing.exists()
+
+
+def test_the_run_train_returns_says_how_to_go_on_when_a_later_resume_pruned_its_checkpoint(tmp_path):
+    base = ["train.total_steps=1024", "train.eval_every=512", "train.eval_episodes=2", "env.n_envs=4",
+            "logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
+    run = rlgen.train("ppo_cartpole", base, run_dir=tmp_path / "r")
+    assert run.checkpoint == "step_1024"
+    rlgen.train(resume=tmp_path / "r", overrides=["train.total_steps=2048", "train.keep_checkpoints=1"])
+    with pytest.raises(RlgenError, match=r"cannot open step_1024 of .*: it is gone .*rlgen.load_run\(") as e:
+        run.evaluate()
+    assert "\n" not in str(e.value)
