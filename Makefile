@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	rm -rf rlgen.egg-info
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed  ## the virtual environment in .venv, from constraints.txt (the other targets make it)
 
 help:  ## this list: the targets and what each does
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  %-11s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,5 +55,5 @@ bench-all: bench  ## every CPU benchmark but teams.py (about three hours on 2 co
 gpu-carry: install  ## .whl/: Python 3.12 wheels of rlgen and its dependencies for a GPU machine without internet (README: GPU)
 	$(PY) benchmarks/gpu_carry.py
 
-clean:
+clean:  ## remove runs/, wandb/ and pytest's cache
 	rm -rf runs wandb .pytest_cache

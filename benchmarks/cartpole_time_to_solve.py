@@ -138,7 +138,7 @@ def parse() -> argparse.Namespace:
     if args.only_fps and args.overrides:
         p.error(f"--only-fps runs the throughput arm alone, SB3's zoo settings in both libraries, which takes no "
                 f"overrides (they are the time-to-solve arm's): drop {' '.join(args.overrides)} or --only-fps")
-    if (n := args.eval_every) % ZOO_ENVS:  # SB3's EvalCallback counts calls, one per step of all its envs
+    if not args.only_fps and (n := args.eval_every) % ZOO_ENVS:  # SB3's EvalCallback counts calls, one per step of all its envs
         p.error(f"--eval-every {n} is not a multiple of {ZOO_ENVS}: SB3's arm would evaluate every {n} // {ZOO_ENVS} = "
                 f"{n // ZOO_ENVS} steps of its {ZOO_ENVS} envs{' (never)' if n < ZOO_ENVS else ''}; give e.g. "
                 f"{-(-n // ZOO_ENVS) * ZOO_ENVS}")

@@ -296,3 +296,13 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else f"{v:.4g}"
     return str(v)
+
+
+def __getattr__(name: str) -> Any:
+    """The W&B sink, moved to rlgen.logging_wandb, importable from here as before (imported when
+    asked for: that module imports this one)."""
+    if name in ("WandbSink", "finish_wandb_in"):
+        from rlgen import logging_wandb
+
+        return getattr(logging_wandb, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -352,3 +352,9 @@ def test_bench_all_runs_every_cpu_benchmark():
     own = {"benchkit", "gpu_carry", "gpu", "gpu_table", "teams"}  # no benchmark; `make gpu-carry`; a GPU's (and its table); hours
     assert ran == {p.stem for p in BENCHMARKS.glob("*.py")} - own
     assert any(c.endswith("gan_ring.py --steps 20000 --plain-steps 500") for c in commands)
+
+
+def test_cartpole_only_fps_takes_any_eval_every(monkeypatch):
+    """--only-fps evaluates in neither library: its --eval-every is not SB3's EvalCallback's to refuse."""
+    monkeypatch.setattr(sys, "argv", ["cartpole_time_to_solve.py", "--only-fps", "--eval-every", "100"])
+    assert load("cartpole_time_to_solve").parse().eval_every == 100

@@ -56,6 +56,7 @@ BEFORE_THE_SPLIT = {
         "integral_counts", "keep_frozen_out_of_targets", "no_distribution_checks", "policy_kwargs", "rebuild",
         "resolve_schedules", "space_problem", "transfer_and_regularize",
     ],
+    "rlgen.logging": ["WandbSink", "finish_wandb_in"],  # before the W&B sink moved into rlgen.logging_wandb
     "rlgen.registry": [  # before what a name points to moved into rlgen.registry_entry
         "BACKBONES", "DEMOS", "DEMO_METHODS", "ENV_PACKAGES", "Entry", "GAMES", "KINDS", "Registry", "SOURCES",
         "TABLES", "WRAPPERS", "check_import_allowed", "describe", "env_package_of", "import_failed",
