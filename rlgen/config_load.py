@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
 from rlgen.config_backbones import CustomBackbone
-from rlgen.config_values import _members, nan_values
+from rlgen.config_values import _members, nan_values, plain_values
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import KINDS
 
@@ -139,7 +139,7 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
           interpolation: bool = True) -> dict:
     try:
         if isinstance(source, Mapping):
-            conf = OmegaConf.create(dict(source))
+            conf = OmegaConf.create(plain_values(dict(source)))
         else:
             path = Path(source)
             if not path.is_file():

@@ -11,6 +11,7 @@ import os
 import re
 import types
 import typing
+from pathlib import PurePath
 from typing import Annotated, Any, Literal, Mapping, Sequence, Union
 
 import numpy as np
@@ -224,3 +225,18 @@ def _absolute_if_found(path: str) -> str:
 
 # a file or directory a config names (demos.path, init.run, bc.init_from): see `_absolute_if_found`
 LocalPath = Annotated[str, AfterValidator(_absolute_if_found)]
+
+
+def plain_values(value: Any) -> Any:
+    """A mapping from Python code with numpy numbers (`np.int64(3)`, what arithmetic on arrays
+    gives) and paths (`pathlib.Path`) as the plain numbers and text a YAML file would hold:
+    OmegaConf takes neither ("not a supported primitive type")."""
+    if isinstance(value, Mapping):
+        return {k: plain_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_values(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()  # np.int64, np.float32, np.bool_, ...: arrays stay as they are (refused)
+    return value

@@ -82,3 +82,17 @@ def test_the_run_train_returns_says_how_to_go_on_when_a_later_resume_pruned_its_
     with pytest.raises(RlgenError, match=r"cannot open step_1024 of .*: it is gone .*rlgen.load_run\(") as e:
         run.evaluate()
     assert "\n" not in str(e.value)
+
+
+def test_a_mapping_from_python_takes_numpy_numbers_and_paths(tmp_path):
+    import numpy as np
+
+    given = {"name": "x", "kind": "rl", "seed": np.int64(3), "env": {"id": "CartPole-v1", "n_envs": np.int32(2)},
+             "agent": {"algo": "ppo", "hyperparams": {"gamma": np.float64(0.97), "normalize_advantage": np.bool_(True)}},
+             "train": {"total_steps": np.int64(1000)}, "logging": {"dir": tmp_path / "runs"}}
+    cfg = rlgen.load_config(given)
+    assert (cfg.seed, cfg.env.n_envs, cfg.train.total_steps) == (3, 2, 1000) and type(cfg.seed) is int
+    assert cfg.agent.hyperparams == {"gamma": 0.97, "normalize_advantage": True}
+    assert cfg.logging.dir == str(tmp_path / "runs")
+    with pytest.raises(RlgenError, match="not a supported primitive type"):  # an array is no config value
+        rlgen.load_config({**given, "seed": np.array([3, 4])})
