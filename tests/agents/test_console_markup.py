@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
@@ -17,22 +16,13 @@ from rlgen.agents.rl.sb3_state import warn_not_exact
 from rlgen.config import EnvConfig
 from rlgen.envs import make_env_fn
 from rlgen.envs.demos import record_episodes, write_demos
+from tests.agents.imitation.test_bc import Still  # Pendulum's torque 0
 
 ODD = "u[/x]v[b]w"
 
 
 def _said(capsys: pytest.CaptureFixture[str]) -> str:
     return " ".join(capsys.readouterr().err.split())  # lines joined: a terminal may fold a long one
-
-
-class Still:
-    """Pendulum's torque 0."""
-
-    def predict(self, obs, reward=0.0, deterministic=True):
-        return np.zeros(1, np.float32)
-
-    def reset(self):
-        pass
 
 
 def test_demo_warnings_show_the_path_and_the_recorded_env_as_given(tmp_path, capsys):
