@@ -224,15 +224,16 @@ class Runner:
                         self.pruned = ended == "pruned"
                     if ended is not None:
                         status = st.stopped = ended
-                    # a new best forces a checkpoint, to keep as best
-                    if exp.global_step >= st.next_ckpt or status != "completed" or self._stop_signal \
-                            or self.scorer.new_best:
+                    # a new best forces a checkpoint, to keep as best; the last unit's scheduled one
+                    # waits for the final evaluation below, to be written once with it
+                    due = exp.global_step >= st.next_ckpt and not self._final_eval_due()
+                    if due or status != "completed" or self._stop_signal or self.scorer.new_best:
                         self._checkpoint()
                     if status != "completed":  # the run is over, whatever signal came during its last evaluation
                         return status
                     if self._stop_signal is not None:
                         return "interrupted"
-            if st.last_eval.get("global_step") != exp.global_step:
+            if self._final_eval_due():
                 self._evaluate()
                 self._checkpoint()
             elif self._saved_step != exp.global_step:  # written again, it would be a copy: best/ links the first
@@ -241,6 +242,11 @@ class Runner:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+    def _final_eval_due(self) -> bool:
+        """The budget is spent and this step was not evaluated: the loop ends with an evaluation."""
+        step = self.exp.global_step
+        return step >= self.cfg.train.total_steps and self.state.last_eval.get("global_step") != step
 
     def _evaluate(self) -> bool:
         """Evaluate, track the best and the target; True when early stopping or `on_eval` says stop,

@@ -310,15 +310,19 @@ def test_a_chosen_run_dir_must_be_new_or_empty(tmp_path):
     assert Runner(cfg, ToyExperiment(cfg), run_dir=empty).run()["run_dir"] == str(empty)
 
 
-@pytest.mark.parametrize("scores", [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]], ids=["best at the end", "best first"])
-def test_the_last_checkpoint_is_written_once_and_best_stays_a_link_of_it(tmp_path, monkeypatch, scores):
+@pytest.mark.parametrize("scores, eval_every", [([1, 2, 3, 4, 5], 20), ([5, 4, 3, 2, 1], 20), ([1, 2, 3], 30)],
+                         ids=["best at the end", "best first", "last step checkpointed, not evaluated"])
+def test_the_last_checkpoint_is_written_once_and_best_stays_a_link_of_it(tmp_path, monkeypatch, scores, eval_every):
     """A run whose last evaluation is its best: the final step was saved in the loop (linked as
-    best/) and again after it, which replaced its folder; best/ then held a second copy of it."""
+    best/) and again after it, which replaced its folder; best/ then held a second copy of it.
+    A last step due a checkpoint but no evaluation was saved in the loop, then again with the
+    evaluation the loop ends with."""
     saves = []
     save = checkpoint.save
     monkeypatch.setattr(checkpoint, "save", lambda ckpt_dir, step, *a, **k: saves.append(step) or save(ckpt_dir, step, *a, **k))
-    runner, _ = _run(tmp_path, toy={"scores": scores}, checkpoint_every=40)
+    runner, _ = _run(tmp_path, toy={"scores": scores}, checkpoint_every=50, eval_every=eval_every)
     assert saves.count(100) == 1
+    assert runner.state.last_eval["global_step"] == 100  # the checkpoint holds the final evaluation
     ckpts = runner.run_dir / "checkpoints"
     best = (ckpts / "best" / checkpoint.STATE).stat()
     kept = (ckpts / f"step_{int((ckpts / 'best' / 'step').read_text())}" / checkpoint.STATE)
