@@ -153,7 +153,7 @@ def main() -> None:
     p.add_argument("--games-per-pair", type=benchkit.count, default=20, help="round-robin games per pair of snapshots")
     p.add_argument("--seeds", type=benchkit.seeds,
                    help="train each config once per seed (0,1,2 or 100-104) and print a per-seed table")
-    p.add_argument("--parallel", type=benchkit.count, default=1, help="with --seeds: runs at a time, one process each")
+    p.add_argument("--parallel", type=benchkit.count, default=None, help="with --seeds: runs at a time, one process each (default 1)")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. seed=1")
     args = p.parse_args()
     given = args.configs is not None
@@ -165,6 +165,9 @@ def main() -> None:
         ignored = [*(["--configs"] if given else []), *(["--seeds"] if args.seeds else []), *args.overrides]
         if ignored:
             p.error(f"--run measures finished runs and trains nothing: drop {' '.join(ignored)}, or --run")
+    if args.parallel is not None and not args.seeds:  # without seeds one run trains, or none: nothing in parallel
+        p.error(f"--parallel {args.parallel} runs --seeds side by side: give --seeds, or drop --parallel")
+    args.parallel = args.parallel or 1
     for config in ([] if args.run else args.configs):  # every name and override, before a run
         api.load_config(CONFIGS / f"{config}.yaml", [*TRAINING, *args.overrides])
     torch.set_num_threads(1)

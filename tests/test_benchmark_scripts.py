@@ -67,6 +67,8 @@ def main_exit(name: str, argv: list[str], monkeypatch, capsys) -> tuple[int, str
     ("selfplay", ["--run"], "expected at least one argument"),
     ("teams", ["--run"], "expected at least one argument"),
     ("selfplay", ["--run", str(BENCHMARKS), "--seeds", "0"], "drop --seeds, or --run"),
+    ("selfplay", ["--run", str(BENCHMARKS), "--parallel", "2"], "give --seeds, or drop --parallel"),  # was ignored
+    ("selfplay", ["--configs", "selfplay_tictactoe", "--parallel", "2"], "give --seeds, or drop --parallel"),
     ("selfplay", ["--configs", "selfplay_tictactoe", "seed=1", "--run", str(BENCHMARKS)],
      "drop --configs seed=1, or --run"),
     ("teams", ["--seeds", "0", "--run", str(BENCHMARKS)], "drop --seeds, or --run"),
