@@ -101,7 +101,7 @@ class BCExperiment(RLExperiment):
         if is_off_policy(cfg.agent.algo):  # what SB3's model.zip passes on to a later learn() (rlgen export)
             self.model.buffer_size = configured_buffer_size(cfg.agent.algo, cfg.agent.hyperparams)
         self.seed = ctx.seed
-        self.source = DemoSource(cfg.demos, cfg.env, *raw_spaces(self.env))
+        self.source = DemoSource(cfg.demos, cfg.env, *raw_spaces(self.env), training=ctx.training)
         self.trainer = self._trainer() if self.source.available else None  # a finished run evaluates without demos
         if self.trainer is None and ctx.training:  # what is wrong with the demos, before the run announces itself
             raise self.source.error
@@ -142,8 +142,7 @@ class BCExperiment(RLExperiment):
         self.model.policy.load_state_dict(state["policy"])
         if self.trainer is not None and state["trainer"] is not None:
             self.trainer.load_state_dict(state["trainer"])
-        self.source.references = self.source.references or state.get("references")
-        self.source.check_resumed(state.get("demos_sha256"))
+        self.source.restore(state)
         self.global_step = int(state["global_step"])
         self._eval_env_saved = state.get("eval_env")  # restored once training goes on, as in kind: rl
 

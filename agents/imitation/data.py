@@ -20,16 +20,23 @@ from rlgen.errors import RlgenError
 from rlgen.logging import console
 
 
-def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Space, action_space: gym.Space) -> Demos:
+def configured_returns(cfg: DemosConfig) -> dict[str, float]:
+    """The return figures the config sets (demos.expert_return, demos.random_return): they win over
+    the demos' own and over those a checkpoint kept."""
+    return {k: v for k, v in (("expert_return", cfg.expert_return), ("random_return", cfg.random_return))
+            if v is not None}
+
+
+def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Space, action_space: gym.Space,
+               *, warn: bool = True) -> Demos:
     """The configured episodes of the demos, with the config's return figures on top of the file's;
-    their observations and actions must fit the env's raw spaces."""
+    their observations and actions must fit the env's raw spaces. `warn`: say what would mislead
+    training (another env, an undefined expert ratio); a finished run opened to evaluate trains nothing."""
     try:
         demos = read_demos(cfg.path, cfg.format).first(cfg.episodes)
     except RlgenError as e:
         raise RlgenError(f"demos.path: {e}") from None
-    overrides = {k: v for k, v in (("expert_return", cfg.expert_return), ("random_return", cfg.random_return))
-                 if v is not None}
-    demos = demos.with_metadata(**overrides)
+    demos = demos.with_metadata(**configured_returns(cfg))
     estimated = demos.metadata.get("expert_return") is None
     if estimated:
         demos = demos.with_metadata(expert_return=float(demos.episode_returns.mean()))
@@ -42,6 +49,14 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
                              f"(shape {tuple(space.shape)}); record the demos on this env")
     if problem := _values_problem(demos, observation_space, action_space):
         raise RlgenError(f"demos {cfg.path}: {problem}")
+    if warn:
+        _warn_training(demos, estimated, cfg, env_cfg)
+    return demos
+
+
+def _warn_training(demos: Demos, estimated: bool, cfg: DemosConfig, env_cfg: EnvConfig) -> None:
+    """One line each: demos of another env, or of this one set up otherwise, and an expert ratio
+    they leave undefined (`_ratio_problem`)."""
     recorded = demos.metadata.get("env_id")
     path = escape(str(cfg.path))  # as given, not read as rich markup (an env id holds no brackets)
     if recorded and recorded != env_cfg.id:
@@ -52,7 +67,6 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
     if (ratio := _ratio_problem(demos, estimated)) is not None:
         console.print(f"[yellow]warning:[/] demos {path}: {ratio}; set demos.expert_return (and "
                       "demos.random_return) to the expert's and a random policy's mean returns")
-    return demos
 
 
 def _env_difference(recorded: str | None, env_cfg: EnvConfig) -> str | None:
@@ -196,10 +210,12 @@ def demos_fingerprint(demos: Demos) -> str:
 class DemoSource:
     """A kind's demonstrations, read when training first needs them: a finished run is evaluated,
     recorded from and loaded (`rlgen eval`, `rlgen.load_run(...).agent()`) without its demos,
-    from the expert and random returns its checkpoint keeps."""
+    from the expert and random returns its checkpoint keeps. `training`: False for a finished run
+    opened outside training (`RunContext.training`), which warns of nothing in the demos."""
 
-    def __init__(self, cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Space, action_space: gym.Space):
-        self.cfg, self.env_cfg, self.spaces = cfg, env_cfg, (observation_space, action_space)
+    def __init__(self, cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Space, action_space: gym.Space,
+                 *, training: bool = True):
+        self.cfg, self.env_cfg, self.spaces, self.training = cfg, env_cfg, (observation_space, action_space), training
         self._expert: Expert | None = None
         self.references: dict[str, float | None] | None = None
         self.fingerprint: str | None = None  # of the demos read, for the checkpoint (`check_resumed`)
@@ -211,11 +227,23 @@ class DemoSource:
     @property
     def expert(self) -> Expert:
         if self._expert is None:
-            demos = load_demos(self.cfg, self.env_cfg, *self.spaces)
+            demos = load_demos(self.cfg, self.env_cfg, *self.spaces, warn=self.training)
             self._expert = Expert.of(demos, self.env_cfg, *self.spaces)
             self.references = demos.references
             self.fingerprint = demos_fingerprint(demos)
         return self._expert
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """The return figures after a checkpoint's `state` is loaded. A resume that trains goes on
+        with the demos at demos.path and their figures, as it trains on them (`check_resumed`). A
+        finished run opened outside training scores with the figures its checkpoint kept, under
+        those the config sets, whatever lies at demos.path now (older checkpoints kept none)."""
+        saved = state.get("references")
+        if self.training:
+            self.references = self.references or saved
+            self.check_resumed(state.get("demos_sha256"))
+        elif saved is not None:
+            self.references = {**saved, **configured_returns(self.cfg)}
 
     def check_resumed(self, saved: str | None) -> None:
         """One line when a resumed run trains on other demos than those its checkpoint was trained on

@@ -89,7 +89,7 @@ class ImitationExperiment(RLExperiment):
             raise RlgenError(problem)
         require_action_masks(cfg, venv)
         obs_space, act_space = raw_spaces(venv)
-        self.source = DemoSource(cfg.demos, cfg.env, obs_space, act_space)
+        self.source = DemoSource(cfg.demos, cfg.env, obs_space, act_space, training=ctx.training)
 
         d = cfg.discriminator
         self.absorbing = im.terminal == "absorbing"
@@ -216,8 +216,7 @@ class ImitationExperiment(RLExperiment):
         self.learner_store.load_state_dict(state["learner_store"])
         self.rng.bit_generator.state = state["rng"]
         self.warm_started = bool(state["warm_started"])
-        self.source.references = self.source.references or state.get("references")
-        self.source.check_resumed(state.get("demos_sha256"))
+        self.source.restore(state)
         if self.bc is not None and state["bc"] is not None:
             self.bc.load_state_dict(state["bc"])
 
