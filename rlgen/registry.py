@@ -239,14 +239,19 @@ def _demo_problem(obj: Any) -> str | None:
     return None
 
 
+GAME_CONSTRUCTORS = ("env", "raw_env", "parallel_env")  # selfplay builds the first two, teams the last
+
+
 def _game_problem(obj: Any) -> str | None:
+    # any one constructor will do here: each kind refuses, in one line, a game without the one it builds
     if isinstance(obj, types.ModuleType):
-        if hasattr(obj, "env") or hasattr(obj, "raw_env"):
+        if any(hasattr(obj, name) for name in GAME_CONSTRUCTORS):
             return None
-        return f"is the module {obj.__name__}, which has no env() or raw_env()"
+        return f"is the module {obj.__name__}, which has no env(), raw_env() or parallel_env()"
     if callable(obj):
         return None
-    return f"{_is_a(obj)}, not a game module (with env()) or a function returning a PettingZoo AECEnv"
+    return (f"{_is_a(obj)}, not a game module (with env() or parallel_env()) or a function returning a "
+            "PettingZoo AECEnv or ParallelEnv")
 
 
 def _env_package_problem(obj: Any) -> str | None:

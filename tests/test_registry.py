@@ -102,6 +102,23 @@ def test_a_game_module_that_raises_at_import_is_one_line_naming_it(tmp_path, mon
                                                           "is broken")
 
 
+def test_a_game_module_with_only_parallel_env_is_a_team_game_and_selfplay_refuses_it_in_one_line(tmp_path,
+                                                                                                   monkeypatch):
+    """An `rlgen.games` entry naming a module with parallel_env() alone was refused for want of env()."""
+    from rlgen.envs.games.aec import check_game
+    from rlgen.envs.games.teams import sides_of, team_game
+
+    package = tmp_path / "rlgen_test_team_games"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "duel_v0.py").write_text("from tests.envs.games.toy_games import duel as parallel_env\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with registered(GAMES, "test_duel_v0", "rlgen_test_team_games.duel_v0"):
+        assert GAMES.problem("test_duel_v0") is None
+        assert list(sides_of(team_game("test_duel_v0")())) == ["red", "blue"]
+        assert check_game("test_duel_v0") == "game module 'test_duel_v0' has no env() or raw_env()"
+
+
 def test_a_wrapper_by_import_path_in_an_untrusted_file_asks_for_trust_not_a_known_name():
     from rlgen.envs import resolve_wrapper
     from rlgen.registry import registered_names_only
@@ -258,7 +275,7 @@ class _NoMethods(_Stateful):
 @pytest.mark.parametrize("table, what, needs", [
     (KINDS, "experiment kind", "not a class implementing rlgen.experiment.Experiment"),
     (SOURCES, "data source", "not a data source class or function"),
-    (GAMES, "game", "not a game module (with env()) or a function returning a PettingZoo AECEnv"),
+    (GAMES, "game", "not a game module (with env() or parallel_env()) or a function returning a PettingZoo AECEnv"),
     (BACKBONES, "backbone type", "not a backbone class or function"),
     (WRAPPERS, "wrapper", "not a wrapper class or function"),
     (DEMOS, "demo format", "not a demo format"),

@@ -16,8 +16,9 @@ callable objects unless their class sets `live_state = True`, as a random player
 does; torch modules and optimizers, which the kinds save as state dicts; devices, dtypes, env specs,
 loggers; attributes named in `SKIP`), and wall-clock values (`VOLATILE`), which differ between
 any two runs. What it cannot keep is reported: an object with no `__dict__` (a Box2D world, an
-emulator, a worker process's pipe). The caller then does not restore that graph and warns that the
-resume is not exact (see `uncaptured`).
+emulator, a worker process's pipe), and dice it leaves out with a function (a generator in the
+closure of a game's scripted player: `_closure_dice`). The caller then does not restore that
+graph and warns that the resume is not exact (see `uncaptured`).
 
     saved = capture(model.env)                  # plain data; uncaptured(saved) lists what was not kept
     ...
@@ -27,6 +28,7 @@ resume is not exact (see `uncaptured`).
 from __future__ import annotations
 
 import enum
+import functools
 import random
 import sys
 import types
@@ -60,6 +62,7 @@ RENDERING = frozenset({"pygame", "pyglet"})
 OUTSIDE = frozenset({"multiprocessing", "subprocess", "socket", "threading", "_thread", "io", "_io"})
 _CONFIG_TYPES = (torch.device, torch.dtype, np.dtype, torch.optim.Optimizer, types.ModuleType)
 _KEYS = (str, int, float, bool, type(None), tuple)
+_DICE = (np.random.Generator, np.random.RandomState, random.Random)
 _BIT_GENERATORS = {name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")}
 _MAX_DEPTH = 64
 
@@ -125,30 +128,58 @@ class _Capture:
         if isinstance(v, random.Random):
             return {PY_RANDOM: v.getstate()}
         if isinstance(v, dict) and all(isinstance(k, _KEYS) for k in v):
-            return {k: self.value(x, _join(path, k), depth + 1) for k, x in v.items() if not self.skipped(k, x)}
+            return {k: self.value(x, _join(path, k), depth + 1) for k, x in v.items()
+                    if not self.skipped(k, x, _join(path, k))}
         if isinstance(v, tuple):  # a namedtuple (plain ones returned above): go's Group, kept with its type
-            return {NAMEDTUPLE: _type_name(v), "items": tuple(
-                {SKIPPED: True} if self.skipped(None, x) else self.value(x, _join(path, i), depth + 1)
-                for i, x in enumerate(v))}
-        if isinstance(v, (list, tuple, deque)):  # a skipped entry keeps its place, so indices still match
-            items = [{SKIPPED: True} if self.skipped(None, x) else self.value(x, _join(path, i), depth + 1)
-                     for i, x in enumerate(v)]
+            return {NAMEDTUPLE: _type_name(v), "items": tuple(self.item(x, _join(path, i), depth + 1)
+                                                             for i, x in enumerate(v))}
+        if isinstance(v, (list, tuple, deque)):
+            items = [self.item(x, _join(path, i), depth + 1) for i, x in enumerate(v)]
             return items if isinstance(v, list) else deque(items, v.maxlen) if isinstance(v, deque) else tuple(items)
         attrs = None if isinstance(v, (dict, set, frozenset)) or _package(v) in OUTSIDE else _attributes(v)
         if attrs is None:
             self.uncaptured.append(f"{path or '<root>'} ({_type_name(v)})")
             return {UNCAPTURED: _type_name(v)}
         return {OBJECT: _type_name(v), "attrs": {k: self.value(x, _join(path, k), depth + 1)
-                                                  for k, x in attrs.items() if not self.skipped(k, x)}}
+                                                  for k, x in attrs.items() if not self.skipped(k, x, _join(path, k))}}
 
-    def skipped(self, name: Any, v: Any) -> bool:
-        return _skipped(name, v) or (isinstance(name, str) and name in self.skip)
+    def item(self, v: Any, path: str, depth: int) -> Any:
+        """An entry of a sequence: a skipped one keeps its place, so indices still match."""
+        return {SKIPPED: True} if self.skipped(None, v, path) else self.value(v, path, depth)
+
+    def skipped(self, name: Any, v: Any, path: str) -> bool:
+        if not (_skipped(name, v) or (isinstance(name, str) and name in self.skip)):
+            return False
+        if (owner := _closure_dice(v)) is not None:  # left out with the function: a resume cannot replay them
+            self.uncaptured.append(f"{path} (a random generator in the closure of {owner}; keep it on an object "
+                                   "whose class sets live_state = True)")
+        return True
+
+
+def _closure_dice(fn: Any) -> str | None:
+    """The name of a function (a bound method's, a functools.partial's) that holds a random
+    generator in its closure, defaults or partial arguments; else None. rlgen's own functions are
+    not asked: their dice are saved by their owner (selfplay's references draw from the
+    experiment's opponent_rng)."""
+    held: list[Any] = []
+    if isinstance(fn, functools.partial):
+        held, fn = [*fn.args, *fn.keywords.values()], fn.func
+    fn = getattr(fn, "__func__", fn)
+    if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").split(".")[0] == "rlgen":
+        return None
+    held += [*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
+    for cell in fn.__closure__ or ():
+        try:
+            held.append(cell.cell_contents)
+        except ValueError:  # a cell not filled yet (a name the enclosing function assigns later)
+            pass
+    return f"{fn.__module__}.{fn.__qualname__}" if any(isinstance(x, _DICE) for x in held) else None
 
 
 def _skipped(name: Any, v: Any) -> bool:
     if isinstance(name, str) and (name in SKIP or name in VOLATILE):
         return True
-    if isinstance(v, (np.random.Generator, np.random.RandomState, random.Random)) or getattr(type(v), "live_state", False):
+    if isinstance(v, _DICE) or getattr(type(v), "live_state", False):
         return False  # a callable whose class says `live_state = True` holds state (a player's dice)
     return (callable(v) or isinstance(v, _CONFIG_TYPES) or type(v).__name__ == "EnvSpec"
             or _package(v) in RENDERING)

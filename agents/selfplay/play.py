@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -89,18 +89,36 @@ def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapsho
     return sorted(rows, key=lambda r: -r[1])
 
 
-def ratings_table(rows: list[tuple[str, float, float, int]]) -> Table:
-    """`tournament`'s rows; the title names the anchor as `tournament` chose it."""
+def ratings_title(rows: list[tuple[str, float, float, int]]) -> str:
+    """What the ratings are: the anchor as `tournament` chose it."""
     anchor = "random" if any(row[0] == "random" for row in rows) else "the mean"
-    table = Table(title=f"ratings (Bradley-Terry Elo, {anchor} = 1000)")
+    return f"ratings (Bradley-Terry Elo, {anchor} = 1000)"
+
+
+def ratings_table(rows: list[tuple[str, float, float, int]]) -> RenderableType:
+    """`tournament`'s rows under their title's line. Not the Table's own title: rich folds that to
+    the table's width, where a line of its own is whole in a pipe or a file (`report_console`)."""
+    table = Table()
     for col, justify in (("player", "left"), ("elo", "right"), ("score", "right"), ("games", "right")):
         table.add_column(col, justify=justify)
     for name, elo, score, games in rows:
         table.add_row(escape(name), f"{elo:.0f}", f"{score:.3f}", str(games))  # a run's name is text, not markup
-    return table
+    return Group(Text(ratings_title(rows), style="table.title"), table)
 
 
 # --- a person against the agent ---------------------------------------------------------------
+
+
+def is_board(observation: np.ndarray, n_actions: int) -> bool:
+    """Whether `board_table` can show an observation: (rows, cols, C >= 2) planes whose first two
+    hold each player's stones as 0 or 1, one stone a cell at most (go's further planes are its
+    history), and moves that are its cells (a pass past them) or its columns. Anything else (a
+    plane of counts, a one-plane strip) is shown as numbers (`_Observation`)."""
+    obs = np.asarray(observation)
+    if obs.ndim != 3 or obs.shape[-1] < 2 or n_actions not in (obs.shape[1], obs[..., 0].size, obs[..., 0].size + 1):
+        return False
+    stones = obs[..., :2]
+    return bool(np.isin(stones, (0, 1)).all() and (stones.sum(axis=-1) <= 1).all())
 
 
 def board_table(observation: np.ndarray, n_actions: int, flip: bool = False) -> Table:
@@ -137,8 +155,8 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     human = agents[0 if seat == "first" else 1]
     agent = exp.agent_player(deterministic=True)
     n_actions = int(game.action_space(agents[0]).n)
-    board_like = len(game.observation_space(human)["observation"].shape) == 3
-    board = _Board(game, list(agents), n_actions) if board_like else _Observation(game, human)
+    board_like = is_board(game.observe(agents[0])["observation"], n_actions)
+    board = _Board(game, list(agents), n_actions, human) if board_like else _Observation(game, human)
     you = ("X" if human == agents[0] else "O") if board_like else human
     # who moves first, as this game was dealt: the seat is a player of the game, and in some games
     # (leduc_holdem_v4) the first mover is drawn at every deal, whatever the seat
@@ -167,13 +185,16 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
 class _Board:
     """The board as the first player's X and the second's O, whichever player a game's planes put
     first: tic-tac-toe's the observer's marks, go's the last mover's stones. After a move onto a
-    cell the stone there is the mover's, which rules out the readings it contradicts."""
+    cell the stone there is the mover's, which rules out the readings it contradicts. An
+    observation that is no board (`is_board`: a game whose planes come to hold counts) is shown
+    as `human`'s numbers instead."""
 
     READINGS = ("observer", "last mover", "to move")
 
-    def __init__(self, game: Any, players: list[str], n_actions: int):
+    def __init__(self, game: Any, players: list[str], n_actions: int, human: str):
         self.game, self.players, self.n_actions = game, players, n_actions
         self.readings, self.last = list(self.READINGS), None
+        self.numbers = _Observation(game, human)
 
     def observation(self) -> np.ndarray:
         return self.game.observe(self.players[0])["observation"]
@@ -184,7 +205,10 @@ class _Board:
 
     def moved(self, mover: str, move: int) -> None:
         self.last = mover
-        cells = planes_to_cells(self.observation())
+        observation = self.observation()
+        if not is_board(observation, self.n_actions):
+            return  # no stones to read
+        cells = planes_to_cells(observation)
         if self.n_actions == cells.shape[1] or move >= cells.size or cells.flat[move] == 0:
             return  # a column (connect four), a pass, or a stone captured at once: says nothing
         owner = mover if cells.flat[move] > 0 else next(p for p in self.players if p != mover)
@@ -199,13 +223,16 @@ class _Board:
         """True when the first plane now holds the second player's stones."""
         return self.last is not None and self._owner(self.readings[0]) != self.players[0]
 
-    def table(self) -> Table:
-        return board_table(self.observation(), self.n_actions, flip=self.flipped())
+    def table(self) -> Table | Text:
+        observation = self.observation()
+        if not is_board(observation, self.n_actions):
+            return self.numbers.table()
+        return board_table(observation, self.n_actions, flip=self.flipped())
 
 
 class _Observation:
-    """A game whose observations are not a board (H, W, C) (Nim, poker): the person's observation
-    as the game gives it, numbers as text, and the legal moves."""
+    """A game whose observations are not a board (`is_board`: Nim, poker, a strip of counts): the
+    person's observation as the game gives it, numbers as text, and the legal moves."""
 
     def __init__(self, game: Any, human: str):
         self.game, self.human = game, human

@@ -212,6 +212,34 @@ def test_a_callable_is_behaviour_unless_its_class_says_it_holds_state():
     assert fresh.plain.rng.bit_generator.state == untouched != live.plain.rng.bit_generator.state  # left out
 
 
+def jitter(seed: int):
+    """A scripted player as a game module may write one: its dice in a closure."""
+    rng = np.random.default_rng(seed)
+    return lambda: int(rng.integers(6))
+
+
+def roll(rng: np.random.Generator) -> int:
+    return int(rng.integers(6))
+
+
+def test_dice_left_out_with_a_function_are_reported_not_dropped_in_silence():
+    """A teams game's PLAYERS entry returning such a closure resumed not bit for bit, and no warning said so."""
+    from functools import partial
+
+    from rlgen.agents.selfplay.opponents import random_player
+
+    rng = np.random.default_rng(0)
+    live = {"players": [jitter(0)], "by_default": lambda rng=rng: roll(rng), "bound": partial(roll, rng)}
+    fix = "; keep it on an object whose class sets live_state = True)"
+    assert live_state.uncaptured(live_state.capture(live)) == [
+        f"players.0 (a random generator in the closure of {__name__}.jitter.<locals>.<lambda>{fix}",
+        f"by_default (a random generator in the closure of {__name__}.{live['by_default'].__qualname__}{fix}",
+        f"bound (a random generator in the closure of {__name__}.roll{fix}"]
+    # behaviour without dice, and rlgen's own references, whose dice their experiment saves (opponent_rng)
+    calm = {"plain": lambda: 1, "reference": random_player(rng), "stateful": StatefulDice()}
+    assert live_state.uncaptured(live_state.capture(calm)) == []
+
+
 class Replacement(Inner):
     """Takes an `Inner`'s state (a class that replaced another, as EpisodeMonitor replaced Monitor)."""
 

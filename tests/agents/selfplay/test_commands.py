@@ -6,8 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gymnasium import spaces
+
 from rlgen.agents.selfplay.play import board_table, restore
 from rlgen.cli import main
+from tests.envs.games.toy_games import Nim
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "selfplay_tictactoe.yaml"
 TINY = ["game.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=64",
@@ -75,7 +78,7 @@ def test_go_says_which_move_passes():
     for game, kwargs, n_actions, note in (("go_v5", {"board_size": 5}, 26, "; 26 passes"), ("tictactoe_v3", {}, 9, "")):
         env = make_game(game, kwargs)()
         env.reset(seed=0)
-        assert _Board(env, list(env.possible_agents), n_actions).note() == note
+        assert _Board(env, list(env.possible_agents), n_actions, env.possible_agents[0]).note() == note
 
 
 @pytest.mark.parametrize("game, moves, n_actions", [
@@ -89,7 +92,7 @@ def test_the_board_shows_the_first_player_as_x_whatever_the_planes(game, moves, 
 
     env = make_game(game, {"board_size": 5} if game == "go_v5" else {})()
     env.reset(seed=0)
-    board = _Board(env, list(env.possible_agents), n_actions)
+    board = _Board(env, list(env.possible_agents), n_actions, env.possible_agents[0])
     expected = np.zeros(25 if game == "go_v5" else 9, dtype=np.int8)
     for i, move in enumerate(moves):
         mover = env.agent_selection
@@ -155,6 +158,57 @@ def test_play_shows_an_observation_that_is_no_board_as_text_with_the_legal_moves
     assert "You are player_0" in text and "[0. 0. 0. 0. 0. 1.]" in text and "legal moves: 1, 2, 3" in text
 
 
+class CountingNim(Nim):
+    """Nim observed as (1, 4, `channels`) planes whose first cell counts the stones taken: planes
+    that read as a board only before the first move (with one channel, never)."""
+
+    def __init__(self, channels: int = 2):
+        super().__init__()
+        self.channels = channels
+
+    def observation_space(self, agent):
+        return spaces.Dict({"observation": spaces.Box(0, 5, (1, 4, self.channels), np.int8),
+                            "action_mask": spaces.Box(0, 1, (4,), np.int8)})
+
+    def observe(self, agent):
+        obs = np.zeros((1, 4, self.channels), np.int8)
+        obs[0, 0, 0] = self.pile0 - self.pile
+        return {"observation": obs, "action_mask": np.array([self.pile >= k for k in (1, 2, 3)] + [0], np.int8)}
+
+
+@pytest.mark.parametrize("channels, you", [(1, "player_0"), (2, "X")])
+def test_play_shows_planes_that_are_no_board_as_numbers(channels, you):
+    """Any 3-D observation was read as a board: one plane raised an IndexError, a count a KeyError."""
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from rlgen.agents.selfplay.play import play_human
+    from rlgen.envs.games import make_game
+
+    first_legal = lambda obs, mask: int(np.flatnonzero(mask)[0])  # noqa: E731
+    exp = SimpleNamespace(game=make_game(f"{__name__}:CountingNim", {"channels": channels}), global_step=0,
+                          agent_player=lambda deterministic: first_legal,
+                          cfg=SimpleNamespace(game=SimpleNamespace(name="counting_nim")))
+    answers = iter(["3", "1"])  # pile 5: I take 3, the agent 1, I take the last
+    console = Console(file=StringIO(), width=100, color_system=None)
+    assert play_human(exp, seat="first", ask=lambda prompt: next(answers), console=console) == 1.0
+    text = console.file.getvalue()
+    assert f"You are {you};" in text and "[[[4" in text and "legal moves: 1\n" in text  # 4 taken, 1 left
+
+
+def test_a_board_is_two_planes_of_stones_its_moves_name():
+    from rlgen.agents.selfplay.play import is_board
+
+    board = np.zeros((3, 3, 2), np.int8)
+    board[0, 0, 0] = board[1, 1, 1] = 1
+    assert is_board(board, 9) and is_board(board, 3) and is_board(board, 10)  # cells, columns, cells and a pass
+    overlap, counts = board.copy(), board.copy()
+    overlap[0, 0, 1], counts[2, 2, 0] = 1, 5
+    assert not any([is_board(board, 4), is_board(board[..., :1], 9), is_board(overlap, 9), is_board(counts, 9)])
+
+
 def test_eval_video_on_a_selfplay_run_says_it_records_none(run_dir, capsys):
     assert main(["eval", str(run_dir), "--video", "--episodes", "2"]) == 0
     out = capsys.readouterr().out
@@ -163,11 +217,25 @@ def test_eval_video_on_a_selfplay_run_says_it_records_none(run_dir, capsys):
 
 
 def test_the_ratings_title_names_the_anchor_the_tournament_used():
-    from rlgen.agents.selfplay.play import ratings_table
+    from rlgen.agents.selfplay.play import ratings_title
 
     for rows, anchor in (([("a@64", 1100.0, 0.6, 4), ("random", 1000.0, 0.4, 4)], "random = 1000"),
                          ([("a@64", 1050.0, 0.6, 4), ("b@64", 950.0, 0.4, 4)], "the mean = 1000")):
-        assert ratings_table(rows).title == f"ratings (Bradley-Terry Elo, {anchor})"
+        assert ratings_title(rows) == f"ratings (Bradley-Terry Elo, {anchor})"
+
+
+def test_the_ratings_title_is_one_line_in_a_file_over_a_narrower_table():
+    """rich folded a Table's own title to the table's width: `rlgen tournament > t.txt` split it."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from rlgen.agents.selfplay.play import ratings_table
+    from rlgen.logging import WHOLE_LINE
+
+    console = Console(file=StringIO(), width=WHOLE_LINE, color_system=None)  # report_console's, off a terminal
+    console.print(ratings_table([("a@64", 1100.0, 0.6, 4), ("random", 1000.0, 0.4, 4)]))
+    assert console.file.getvalue().splitlines()[0].strip() == "ratings (Bradley-Terry Elo, random = 1000)"
 
 
 def test_a_tournament_knows_a_game_by_its_dotted_name():
