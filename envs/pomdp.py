@@ -13,6 +13,7 @@ Meng et al. 2021): two consecutive observations give the velocity, one does not.
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -66,11 +67,9 @@ class CueRecallEnv(gym.Env):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(self, delay: int = 5, n_cues: int = 2):
-        if delay < 1 or n_cues < 2:
-            raise RlgenError(f"CueRecall: delay {delay} must be >= 1 and n_cues {n_cues} >= 2")
-        self.delay, self.n_cues = int(delay), int(n_cues)
-        self.observation_space = gym.spaces.Box(0.0, 1.0, (n_cues + 1,), np.float32)
-        self.action_space = gym.spaces.Discrete(n_cues)
+        self.delay, self.n_cues = _count("delay", delay, 1), _count("n_cues", n_cues, 2)
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (self.n_cues + 1,), np.float32)
+        self.action_space = gym.spaces.Discrete(self.n_cues)
         self._t, self._cue = 0, 0
 
     def _obs(self) -> np.ndarray:
@@ -92,3 +91,11 @@ class CueRecallEnv(gym.Env):
             return self._obs(), float(success), True, False, {"is_success": success}
         self._t += 1
         return self._obs(), 0.0, False, False, {}
+
+
+def _count(name: str, value: Any, least: int) -> int:
+    """A CueRecall kwarg that counts steps or cues: a whole number >= `least` (YAML's 3.0 too), else
+    one line naming it, as env.kwargs reach it from a config (a plain int() would round 2.5 down)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value).is_integer() or value < least:
+        raise RlgenError(f"env.kwargs.{name}: CueRecall takes a whole number >= {least}, got {value!r}")
+    return int(value)

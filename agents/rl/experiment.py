@@ -27,7 +27,7 @@ from rlgen.agents.rl.algos import (ALGOS, check_hyperparams, divergence_fix, is_
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm  # noqa: F401
 from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
-from rlgen.agents.rl.sb3_bridge import SB3Learner
+from rlgen.agents.rl.sb3_bridge import BackboneExtractor, SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 # The setup checks moved into setup_checks; they, and what they import, stay importable from here, and
 # `setup` looks them up here (a test that stands in for an older rlgen patches them here)
@@ -102,8 +102,9 @@ class RLExperiment(ExperimentBase):
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
                                   _action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
-        self._warn_memoryless_sequence()  # after the learner: an env it refuses gets the refusal alone
         self.model = self.learner.model
+        if ctx.training and not ctx.resumed:  # a trained run's policy cannot change: said once, as it starts
+            self._warn_memoryless_sequence()  # after the learner: an env it refuses gets the refusal alone
         self.unit_steps = self._unit_steps()
         ctx.logger.config({"sb3": resolved_hyperparams(self.model, cfg.agent.hyperparams)})
 
@@ -169,21 +170,23 @@ class RLExperiment(ExperimentBase):
         self._fresh_eval_env()
 
     def _warn_memoryless_sequence(self) -> None:
-        """A sequence backbone (lstm, gru, transformer) under a feed-forward algorithm reads the
-        observation's first axis as time: a flat observation is a sequence of one step, and the
-        policy has no memory. Said once at setup; env.history gives it a window of past steps."""
+        """A sequence backbone (lstm, gru, transformer) under a feed-forward algorithm reads the first
+        axis of its extractor's input as time: a flat observation, or a frame it flattens (MinAtar's),
+        is a sequence of one step, and the policy has no memory. A window (env.history) or the env's
+        own (steps, features) reaches it as (T, F); recurrent_ppo's lstm is no rlgen extractor."""
         cfg, backbone = self.cfg, self.cfg.agent.policy.backbone
-        if backbone is None or cfg.env.history is not None or cfg.agent.algo == "recurrent_ppo" \
-                or not backbone_traits(backbone.type)[0]:
+        if backbone is None or not backbone_traits(backbone.type)[0]:
+            return
+        extractor = next((m for m in self.model.policy.modules() if isinstance(m, BackboneExtractor)), None)
+        if extractor is None or len(extractor.in_shape) != 1:
             return
         space = self.env.observation_space
-        if isinstance(space, gym.spaces.Box) and len(space.shape) > 1:
-            return  # the env's own (steps, features) or planes: the backbone reads them as they are
         stacked = " (env.frame_stack concatenates its frames into one step)" if cfg.env.frame_stack else ""
         console.print("[yellow]warning:[/] " + escape(
             f"agent.policy.backbone.type: a {backbone.type!r} backbone reads each {_short_space(space)} observation "
             f"of {cfg.env.id!r} as a sequence of one step{stacked}, so the policy has no memory; give it a window of "
-            "past steps with env.history: {length: N}, or use algo: recurrent_ppo"))
+            "past steps with env.history: {length: N}, or use algo: recurrent_ppo with backbone type: lstm (its "
+            "LSTM carries a memory from step to step)"))
 
     def _check_eval_spaces(self) -> None:
         """An `eval_env` that changes what the policy reads or does (its id, wrappers, frame stack,

@@ -7,7 +7,7 @@ oldest first, one row per step:
 
 An episode's first rows are left padding (all zero, valid = 0): the window never mixes two
 episodes. The last entry of a row is the validity flag; `BackboneExtractor(masked=True)` splits it
-off and hands it to a sequence backbone as its `mask`, so padding never reaches the cell or the
+off and hands it to a sequence backbone whose forward takes `mask` as its `mask`, so padding never reaches the cell or the
 attention. An MLP simply sees the flattened window (flags included), like frame stacking.
 
 Because the window is built in the VecEnv, rollout and replay buffers store whole windows and

@@ -23,6 +23,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rlgen import plain
 from rlgen.agents.rl import live_state
+from rlgen.agents.rl.build_checks import action_space_problem, replay_buffer_problem
 # integral_counts: re-exported for users (its user here, resolve_schedules, moved to sb3_schedules)
 from rlgen.agents.rl.algos import integral_counts, one_row_batch_problem  # noqa: F401
 from rlgen.agents.rl.config import PolicyConfig
@@ -37,6 +38,7 @@ from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.nets import backbone_traits, build_backbone
 from rlgen.nets.common import ACTIVATIONS, differentiable_twice, no_distribution_checks
 from rlgen.optim import rebuild
+from rlgen.registry import BACKBONES
 from rlgen.transfer import CHANNEL_LAST_FRAME, apply_init
 
 
@@ -50,7 +52,9 @@ class BackboneExtractor(BaseFeaturesExtractor):
     (C, H, W) here; any other backbone flattens them channel-last (its `channel_last_frame`, which
     transfer reads to reorder weights learned on channels-first frames). `masked=True` (set for
     `env.history` windows): the last feature of each step is a validity flag, split off and passed
-    to a sequence backbone as `mask` (B, T).
+    as `mask` (B, T) to a sequence backbone whose forward takes one (rlgen's gru, lstm and
+    transformer); one whose forward does not (a plugin's) reads the flag as its last feature, as
+    an mlp reads it in the flattened window.
     """
 
     def __init__(self, observation_space: gym.Space, backbone: Mapping[str, Any], masked: bool = False):
@@ -72,6 +76,7 @@ class BackboneExtractor(BaseFeaturesExtractor):
         elif isinstance(observation_space, gym.spaces.Box) and len(observation_space.shape) == 2 \
                 and _reads_sequences(backbone):
             steps, features = observation_space.shape  # a window of observations
+            masked = masked and _takes_mask(backbone)
             in_shape = (steps, features - 1) if masked else (steps, features)
         elif isinstance(observation_space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete,
                                             gym.spaces.MultiBinary)):
@@ -114,6 +119,13 @@ def _boolean_frames(space: gym.Space) -> bool:
 def _reads_sequences(backbone: Mapping[str, Any]) -> bool:
     """The network class's `sequence` trait; a spec without a type is left to build_backbone's error."""
     return "type" in backbone and backbone_traits(backbone["type"])[0]
+
+
+def _takes_mask(backbone: Mapping[str, Any]) -> bool:
+    """Whether the backbone class's forward takes `mask`: the README's backbone contract makes it optional."""
+    builder = BACKBONES.get(backbone["type"])
+    forward = getattr(getattr(builder, "func", builder), "forward", None)  # a partial (gru) binds a class
+    return forward is not None and _takes(forward, "mask")
 
 
 # --- rlgen's policy and optim sections as SB3 policy_kwargs ---------------------------------------
@@ -211,7 +223,8 @@ class SB3Learner:
         self.progress = progress if progress is not None else Progress()
         self.target = target
         self._batches_checked = False  # `one_row_batch_problem`, once, before the first update
-        if (problem := space_problem(env, target) or scalar_problem(env, pol, target)) is not None:
+        if (problem := space_problem(env, target) or scalar_problem(env, pol, target)
+                or action_space_problem(algo, env, target) or replay_buffer_problem(hyperparams)) is not None:
             raise RlgenError(problem)
         try:
             with gpu_by_choice(pol.prefers_accelerator):

@@ -204,3 +204,41 @@ def test_a_plugin_backbone_gets_windows_by_its_sequence_trait(cls, in_shape):
         BACKBONES.unregister("test_recorder")
     assert extractor.net.in_shape == in_shape and extractor.masked == (len(in_shape) == 2)
     assert extractor(padded(torch.randn(4, 2, 3), 6)).shape == (4, 2)
+
+
+class _NoMaskSequence(torch.nn.Module):
+    """A plugin sequence backbone as the README's contract describes one: forward(x), no `mask`."""
+
+    sequence = True
+
+    def __init__(self, in_shape: tuple[int, ...]):
+        super().__init__()
+        self.in_shape, self.out_dim = tuple(in_shape), 2
+        self.head = torch.nn.Linear(in_shape[-1], 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x.mean(1))
+
+
+def test_a_sequence_backbone_without_mask_reads_the_flag_as_a_feature():
+    """It was handed `mask=` all the same: a TypeError at the first rollout. Now it reads the
+    window whole, its validity flag the last feature of each step, as an mlp reads it."""
+    from rlgen.registry import BACKBONES
+
+    BACKBONES.register("test_no_mask", _NoMaskSequence)
+    try:
+        extractor = BackboneExtractor(window_space(6, 3), {"type": "test_no_mask"}, masked=True)
+    finally:
+        BACKBONES.unregister("test_no_mask")
+    assert extractor.net.in_shape == (6, 4) and not extractor.masked
+    window = padded(torch.randn(4, 2, 3), 6)
+    torch.testing.assert_close(extractor(window), extractor.net(window))
+
+
+def test_a_plugin_sequence_backbone_without_mask_trains_on_a_window(tmp_path, quiet):
+    from rlgen.cli import main
+
+    spec = "{type: 'tests.agents.test_history_window:_NoMaskSequence'}"
+    assert main(["train", "ppo_lstm_cartpole_novel", *quiet, f"logging.dir={tmp_path}", "env.n_envs=2",
+                 "train.total_steps=128", "train.eval_every=128", "train.eval_episodes=1",
+                 "agent.hyperparams.batch_size=64", f"agent.policy.backbone={spec}"]) == 0

@@ -99,3 +99,21 @@ def test_cue_recall_delay_is_configurable_through_make():
     assert steps == 20 and env.action_space.n == 4
     with pytest.raises(RlgenError):
         CueRecallEnv(delay=0)
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    ({"delay": 2.5}, "env.kwargs.delay: CueRecall takes a whole number >= 1, got 2.5"),  # was trained as delay 2
+    ({"n_cues": 2.5}, "env.kwargs.n_cues: CueRecall takes a whole number >= 2, got 2.5"),  # was Box's TypeError
+    ({"delay": 0}, "env.kwargs.delay: CueRecall takes a whole number >= 1, got 0"),
+    ({"delay": True}, "env.kwargs.delay: CueRecall takes a whole number >= 1, got True"),
+    ({"n_cues": "3"}, "env.kwargs.n_cues: CueRecall takes a whole number >= 2, got '3'"),
+])
+def test_cue_recall_refuses_what_is_not_a_count_naming_the_kwarg(kwargs, says):
+    with pytest.raises(RlgenError) as caught:
+        make("rlgen/CueRecall-v0", **kwargs)
+    assert str(caught.value) == says
+
+
+def test_cue_recall_takes_a_whole_float_as_yaml_writes_it():
+    env = make("rlgen/CueRecall-v0", delay=3.0, n_cues=2.0)
+    assert env.unwrapped.delay == 3 and env.action_space.n == 2
