@@ -25,7 +25,7 @@ from typing import Any, Callable, Protocol
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.envs.registration import EnvSpec
+from gymnasium.envs.registration import EnvSpec, WrapperSpec
 
 from rlgen.envs import EPISODE_STEP_CAP
 from rlgen.errors import RlgenError, RlgenWarning, first_line
@@ -261,11 +261,15 @@ def env_spec_metadata(env: gym.Env) -> dict[str, Any]:
     the `additional_wrappers` gymnasium tracks), from which `gymnasium.make(EnvSpec.from_json(...))`
     (Minari's `recover_environment`) builds the same env. What cannot be kept, wrappers that do not
     record their arguments (gymnasium's `RecordConstructorArgs`) or arguments that are not JSON, is
-    left out and named in `env_spec_lacks`; {} when gymnasium knows no spec of the env."""
+    left out and named in `env_spec_lacks` (an entry point's own wrappers only when others follow:
+    alone, they come back with the id); {} when gymnasium knows no spec of the env."""
     spec = env.spec
     if spec is None:
         return {}
-    lacks = [f"wrapper {w.name}" for w in spec.additional_wrappers if w.kwargs is None or not _jsonable(w.kwargs)]
+    # the entry point's own wrappers come back from the id alone; gymnasium compares them with the spec's
+    # first wrappers when wrappers of the env's config follow, so only then must they be kept
+    judged = spec.additional_wrappers if len(spec.additional_wrappers) > len(_entry_point_wrappers(spec)) else ()
+    lacks = [f"wrapper {w.name}" for w in judged if w.kwargs is None or not _jsonable(w.kwargs)]
     lacks += [f"kwarg {k}={v!r}" for k, v in spec.kwargs.items() if not _jsonable(v)]
     kept = dataclasses.replace(
         without_step_cap(spec), kwargs={k: v for k, v in spec.kwargs.items() if _jsonable(v)},
@@ -275,6 +279,18 @@ def env_spec_metadata(env: gym.Env) -> dict[str, Any]:
     except (TypeError, ValueError):  # a callable entry point (gym.register(..., entry_point=SomeClass))
         return {"env_spec_lacks": f"{spec.id} itself (registered with a class, not an import string, as its entry point)"}
     return {"env_spec": text, **({"env_spec_lacks": ", ".join(lacks)} if lacks else {})}
+
+
+def _entry_point_wrappers(spec: EnvSpec) -> tuple[WrapperSpec, ...]:
+    """The wrappers the env's entry point applies itself (rlgen/CartPoleNoVel-v1's HideEntries):
+    the first of `spec.additional_wrappers`, those `gymnasium.make` of the spec without them yields."""
+    if not spec.additional_wrappers:
+        return ()  # none to tell apart: no env is made
+    bare = gym.make(dataclasses.replace(spec, additional_wrappers=()), disable_env_checker=True)
+    try:
+        return bare.spec.additional_wrappers if bare.spec is not None else ()
+    finally:
+        bare.close()
 
 
 def without_step_cap(spec: EnvSpec) -> EnvSpec:

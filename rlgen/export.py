@@ -23,7 +23,7 @@ import shutil
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -180,9 +180,11 @@ def _remove_stale(out_dir: Path, names: list[str], written: list[Path]) -> None:
 
 
 def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], output: str, path: Path,
-                fmt: str) -> Path:
+                fmt: str, probes: Sequence[Mapping[str, torch.Tensor]] = ()) -> Path:
     """`module(**inputs)` as `path` in `fmt` (onnx or torchscript), its first dimension (the batch)
-    free, verified against torch on the example inputs and on a batch of another size."""
+    free, verified against torch on the example inputs, on a batch of another size and on each of
+    `probes`: inputs that take the other side of a branch `module` makes on its data (full history
+    windows where the examples hold partial ones), which a trace fixes at the side the examples take."""
     module = module.eval()
     if fmt not in ("onnx", "torchscript"):
         raise RlgenError(f"{fmt!r} is not a module format; use onnx or torchscript")
@@ -192,10 +194,14 @@ def save_module(module: torch.nn.Module, inputs: Mapping[str, torch.Tensor], out
             to_onnx(module, inputs, output, written)
             check = onnx_difference
         else:
-            with torch.no_grad(), no_distribution_checks(), frozen(module):
+            with torch.no_grad(), no_distribution_checks(), frozen(module), warnings.catch_warnings():
+                # the tracer warns at each Python value it reads off a tensor; rlgen's own are input checks
+                # (shape, window length: fixed by the space traced; a history window keeps its mask under a
+                # trace, BackboneExtractor); a plugin's branches still warn, and `probes` check their other side
+                warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"rlgen\.")
                 torch.jit.trace(module, tuple(inputs.values())).save(str(written))
             check = torchscript_difference
-        for batch in (inputs, _rebatch(inputs, 1)):
+        for batch in (inputs, _rebatch(inputs, 1), *probes):
             if (diff := check(written, module, batch)) > TOLERANCE:
                 raise RlgenError(f"{path} would give outputs {diff:.3g} away from torch's (more than {TOLERANCE}); "
                                  "not exported")

@@ -111,6 +111,14 @@ def trunk(module: nn.Module) -> nn.Module:
     return module
 
 
+def sb3_owner(net: nn.Module) -> str | None:
+    """`stable_baselines3` or `sb3_contrib` when `net`, a role's `trunk`, is that library's own
+    module (a whole policy, or FlattenExtractor, NatureCNN): what an RL policy without an rlgen
+    backbone holds (`backbone: null`, or recurrent_ppo, whose LSTM is sb3-contrib's); else None."""
+    top = type(net).__module__.split(".")[0]
+    return top if top in ("stable_baselines3", "sb3_contrib") else None
+
+
 def policy_roles(policy: nn.Module) -> dict[str, nn.Module]:
     """An SB3 policy's roles: `policy`, the whole policy (its trunk: the actor's features
     extractor), and, when it has a critic, `value`: the critic's features extractor, the same
@@ -130,17 +138,19 @@ def describe(module: nn.Module) -> str:
     shape = getattr(module, "in_shape", None)
     out = getattr(module, "out_shape", None) or getattr(module, "out_dim", None)
     frame = getattr(module, CHANNEL_LAST_FRAME, None)
-    shown = f"{tuple(shape)}" + (f" = {tuple(frame)} channel-last" if frame is not None else "")
-    io = f" {shown} -> {out}" if shape is not None and out is not None else ""
+    io = ""
+    if shape is not None and out is not None:  # a plugin backbone, or SB3's own extractor, may say neither
+        io = f" {tuple(shape)}" + (f" = {tuple(frame)} channel-last" if frame is not None else "") + f" -> {out}"
     state = module.state_dict()
     weights = sum(t.numel() for t in state.values() if t.is_floating_point())
     return f"{type(module).__name__}{io}, {len(state)} tensors, {weights:,} weights"
 
 
-def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any, list[str], Frame | None]:
+def load_trunk(init: InitConfig, where: str | None = None) -> tuple[dict[str, torch.Tensor], str, Any, list[str],
+                                                                   Frame | None]:
     """The state dict of `init.role`'s trunk in `init.run` (on the CPU), a line describing it,
     that run's config (what it trained on), the trunk's layers without weights (`layers`) and the
-    frame it reads (`frame_of`)."""
+    frame it reads (`frame_of`). `where`: the config path of the backbone section, for messages."""
     from rlgen.api import load_run
     from rlgen.process import process_state_kept
 
@@ -152,6 +162,12 @@ def load_trunk(init: InitConfig) -> tuple[dict[str, torch.Tensor], str, Any, lis
             raise RlgenError(f"run {run_dir} has no role {init.role!r}; its roles: {', '.join(roles) or 'none'} "
                              f"({shell_line('rlgen', 'inspect', run_dir)})")
         net = trunk(roles[init.role])
+        if owner := sb3_owner(net):
+            at = f"{where}.init: " if where else ""
+            raise RlgenError(f"{at}the {init.role} of {run_dir} has no rlgen backbone to load (it holds "
+                             f"{type(net).__name__}, {owner}'s own: that run's backbone is null, or its algo keeps "
+                             "the layers itself, as recurrent_ppo does its LSTM); give a role that has one "
+                             f"({shell_line('rlgen', 'inspect', run_dir)}), or no init")
         state = {k: v.detach().cpu().clone() for k, v in plain_state(net).items()}
         return state, f"the {init.role} of {run_dir} ({describe(net)})", run.config, layers(net), frame_of(net)
 
@@ -254,7 +270,8 @@ def apply_init(targets: list[nn.Module] | nn.Module, init: InitConfig | None, wh
     if init is None:
         return None
     targets = [targets] if isinstance(targets, nn.Module) else targets
-    state, source, source_config, there, frame = (None, "", None, None, None) if _restoring.get() else load_trunk(init)
+    loaded = (None, "", None, None, None) if _restoring.get() else load_trunk(init, where)
+    state, source, source_config, there, frame = loaded
     for target in targets:
         if state is not None:
             copy_state(in_target_frame(state, frame, frame_of(target), source, where), target, source, where)
@@ -337,12 +354,17 @@ def is_frozen(module: nn.Module) -> bool:
 
 
 def roles_table(modules: dict[str, nn.Module]) -> list[tuple[str, str, str, list[tuple[str, tuple[int, ...]]]]]:
-    """For `rlgen inspect`: (role, module description, trunk description, trunk tensors with shapes)."""
+    """For `rlgen inspect`: (role, module description, trunk description, trunk tensors with shapes);
+    a role without an rlgen backbone (`sb3_owner`) says so, with no tensors."""
     rows = []
     for role, module in modules.items():
         net = trunk(module)
         n = sum(p.numel() for p in module.parameters())
         whole = f"{type(module).__name__}, {n:,} parameters"
+        if owner := sb3_owner(net):
+            rows.append((role, whole, f"none from rlgen ({type(net).__name__} is {owner}'s own): nothing for an "
+                                      "init to load", []))
+            continue
         tensors = [(k, tuple(v.shape)) for k, v in net.state_dict().items() if v.dim() > 0 or math.prod(v.shape) > 1]
         rows.append((role, whole, describe(net), tensors))
     return rows

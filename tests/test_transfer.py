@@ -10,7 +10,7 @@ import torch
 import rlgen
 from rlgen.cli import main
 from rlgen.errors import RlgenError
-from rlgen.transfer import resolve_run, trunk
+from rlgen.transfer import describe, resolve_run, trunk
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]
 MINATAR_PPO = ["env.n_envs=2", "agent.hyperparams.n_steps=64", "agent.hyperparams.batch_size=64",
@@ -85,7 +85,7 @@ def test_check_experiment_resumes_a_transferred_backbone_without_its_source(digi
     from rlgen.testing import check_experiment
 
     opened, load_trunk = [], rlgen.transfer.load_trunk
-    monkeypatch.setattr(rlgen.transfer, "load_trunk", lambda init: opened.append(init) or load_trunk(init))
+    monkeypatch.setattr(rlgen.transfer, "load_trunk", lambda init, *at: opened.append(init) or load_trunk(init, *at))
     check_experiment("supervised", "supervised_digits", _classifier(tmp_path, digits_encoder[0], freeze=True),
                      units=1)
     assert len(opened) == 1
@@ -149,6 +149,13 @@ def test_inspect_lists_roles_with_shapes(digits_encoder, capsys):
     out = capsys.readouterr().out
     assert "encoder" in out and "decoder" in out
     assert "MLP (1, 8, 8) -> 32" in out and "layers.1.weight" in out and "(64, 64)" in out
+
+
+def test_a_backbone_that_names_no_input_shape_is_described_without_one():
+    """A plugin backbone need not keep `in_shape`: `rlgen inspect` crashed on one that did not."""
+    net = torch.nn.Linear(2, 3)
+    net.out_dim = 3
+    assert describe(net) == "Linear, 2 tensors, 9 weights"
 
 
 @pytest.fixture(scope="module")

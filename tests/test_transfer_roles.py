@@ -13,6 +13,7 @@ from rlgen.agents.imitation.config import ImitationDiscriminatorConfig
 from rlgen.agents.imitation.discriminator import Discriminator as ImitationDiscriminator
 from rlgen.experiment import RunContext
 from rlgen.logging import Logger
+from rlgen.cli import main
 from rlgen.transfer import trunk
 from tests.agents.imitation.test_imitation import gail_config, identity_demos  # noqa: F401  (a fixture)
 
@@ -162,3 +163,26 @@ def test_an_imitation_learners_critic_is_a_role_that_transfers(tmp_path, identit
         assert _same(_state(trunk(exp.modules()["policy"])), critic)
     finally:
         exp.close()
+
+
+@pytest.mark.parametrize("config, overrides", [
+    ("recurrent_ppo_cartpole_novel", ["agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32"]),
+    ("ppo_cartpole", ["agent.policy.backbone=null", "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32"]),
+], ids=["recurrent_ppo", "backbone_null"])
+def test_roles_without_an_rlgen_backbone_are_listed_and_refused_as_an_init(config, overrides, tmp_path, capsys):
+    """An RL policy of SB3's own layers (recurrent_ppo keeps its LSTM itself; `backbone: null`
+    uses SB3's extractor): `rlgen inspect` crashed describing it, and an init naming it crashed too,
+    leaving a failed run's folder."""
+    source = rlgen.train(config, [*QUIET, *overrides, f"logging.dir={tmp_path / 'src'}", "env.n_envs=2",
+                                  "agent.hyperparams.n_epochs=1", "train.total_steps=32", "train.eval_every=32",
+                                  "train.eval_episodes=1"]).run_dir
+    assert main(["inspect", str(source), "--tensors"]) == 0
+    out = capsys.readouterr().out
+    assert "policy" in out and "value" in out and out.count("none from rlgen") == 2, out
+    target = tmp_path / "target"
+    init = "{run: '" + str(source) + "', role: policy}"
+    assert main(["train", "ppo_cartpole", "--run-dir", str(target), *QUIET,
+                 "agent.policy.backbone={type: mlp, hidden: [16], init: " + init + "}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: agent.policy.backbone.init: the policy of {source} has no rlgen backbone to load")
+    assert len(err.splitlines()) == 1 and not target.exists()

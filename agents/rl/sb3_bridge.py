@@ -98,8 +98,10 @@ class BackboneExtractor(BaseFeaturesExtractor):
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         if self.masked:
             x, valid = observations[..., :-1], observations[..., -1] > 0.5  # (B, T, F), (B, T)
-            # a full window needs no mask, and the unmasked path is the fast one (no packing)
-            return self.net(x, mask=None if bool(valid.all()) else valid)
+            # a full window needs no mask, and the unmasked path is the fast one (no packing); a trace
+            # (export) keeps the mask, or it would record the branch its example inputs happen to take
+            full = not torch.jit.is_tracing() and bool(valid.all())
+            return self.net(x, mask=None if full else valid)
         if self.channel_last:
             return self.net(observations.permute(0, 3, 1, 2))  # (B, H, W, C) -> (B, C, H, W)
         x = observations.reshape(observations.shape[0], *self.in_shape)

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -360,6 +361,35 @@ def test_window_policies_onnx_cannot_follow_are_refused_in_one_line_leaving_noth
     assert not (tmp_path / "out").exists()  # the folders the command made are gone again
     assert main(["export", str(run_dir), "--format", "torchscript", "-o", str(out)]) == 0
     assert (out / "policy.pt").is_file()
+
+
+@pytest.mark.parametrize("backbone", ["{type: lstm, hidden_size: 8}", "{type: transformer, d_model: 8, n_heads: 2, "
+                                      "n_layers: 1, ff_dim: 16}"], ids=["lstm", "transformer"])
+def test_a_window_policy_exports_to_torchscript_without_tracer_warnings_and_acts_as_torch(tmp_path, backbone):
+    """The README's export for window LSTMs and Transformers printed three TracerWarnings (input
+    checks, and the fast path for full windows) though its actions are torch's on full windows and
+    on an episode's first, partial ones alike."""
+    from rlgen.agents.rl.export import DeterministicPolicy, example_observations
+
+    run_dir = _train(tmp_path / "runs", "ppo_lstm_cartpole_novel", [
+        "env.normalize=null", "env.n_envs=2", "env.history.length=3", f"agent.policy.backbone={backbone}",
+        "agent.hyperparams.n_steps=16", "agent.hyperparams.batch_size=32", "agent.hyperparams.n_epochs=1",
+        "train.total_steps=32", "train.eval_every=32", "train.eval_episodes=1"])
+    with warnings.catch_warnings(record=True) as caught:
+        # torch's own filter, set when torch is imported, which pytest's per-test filters drop
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"torch.(?!jit)")
+        (ts_path,) = export(run_dir, "torchscript", tmp_path / "ts")
+    assert not [f"{w.filename}:{w.lineno}" for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    loaded = torch.jit.load(str(ts_path))
+    with rlgen.load_run(run_dir) as run:
+        policy = DeterministicPolicy.of(run.experiment)
+        windows = example_observations(policy.observation_space, 64)  # (64, 3, 2 + 1 flag)
+        full, partial = windows.clone(), windows.clone()
+        full[..., -1] = 1.0
+        partial[..., -1] = torch.tensor([0.0, 1.0, 1.0])  # the episode's second step
+        for obs in (full, partial, full[:1], partial[:1]):
+            with torch.no_grad():
+                assert torch.equal(loaded(obs), policy(obs))
 
 
 def test_a_normalized_window_is_refused_for_onnx_as_for_torchscript(tmp_path, capsys):

@@ -373,3 +373,26 @@ def test_minari_datasets_rlgen_records_still_load(good_minari, tmp_path):
     back = read_demos(write_demos(demos, tmp_path / "wrapped", env_id="Pendulum-v1"))
     names = [w["name"] for w in json.loads(back.metadata["env_spec"])["additional_wrappers"]]
     assert back.n_episodes == 1 and names == ["RescaleAction", "ClipAction"]
+
+
+def test_an_entry_points_own_wrappers_are_not_said_to_be_lacking(tmp_path, capsys):
+    """rlgen/CartPoleNoVel-v1's entry point applies HideEntries (which records no arguments)
+    itself, so `gymnasium.make` of the kept spec rebuilds it; `rlgen record` warned that the spec
+    lacked it. With a config's wrapper on top, gymnasium compares the spec's first wrapper with
+    HideEntries and finds ClipReward: there the spec does lack it."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import EnvSpec
+
+    class Left:
+        def predict(self, obs, reward=0.0, deterministic=True):
+            return 0
+
+        def reset(self):
+            pass
+
+    demos = record_episodes(Left(), make_env_fn("rlgen/CartPoleNoVel-v1"), episodes=1)
+    write_demos(demos, tmp_path / "novel.npz")
+    assert "lacks" not in capsys.readouterr().err and "env_spec_lacks" not in demos.metadata
+    assert gym.make(EnvSpec.from_json(demos.metadata["env_spec"])).observation_space.shape == (2,)
+    clipped = make_env_fn("rlgen/CartPoleNoVel-v1", {}, [{"ClipReward": {"min_reward": -1, "max_reward": 1}}])
+    assert record_episodes(Left(), clipped, episodes=1).metadata["env_spec_lacks"] == "wrapper HideEntries"
