@@ -115,14 +115,27 @@ class TrainConfig(Section):
                                     "logged as eval/video (kinds that can film one: rl)")
 
 
+# The characters W&B refuses in a project name (wandb.Settings.validate_project): a run given one
+# trains without W&B, which only warns
+WANDB_PROJECT_REFUSED = "/\\#?%:"
+
+
+def _some_tag(tag: str) -> str:
+    if not tag.strip():  # W&B refuses an empty tag when the run starts (wandb.Settings.validate_run_tags)
+        raise ValueError(f"{tag!r} is an empty or blank tag, which W&B refuses or shows as none; give it text or "
+                         "drop it from the list")
+    return tag
+
+
 class WandbConfig(Section):
     mode: Literal["online", "offline", "disabled"] = "offline"
-    project: str = "rlgen"
+    # W&B's limits: a run whose project, name or group is over 128 characters, or a tag over 64 (or
+    # empty), fails to start
+    project: str = Field("rlgen", max_length=128)
     entity: str | None = None
-    # W&B's limits: a run whose name or group is over 128 characters, or a tag over 64, fails to start
     group: str | None = Field(None, max_length=128,
                               description="default: the config name and what differs from its bundled config")
-    tags: list[Annotated[str, Field(max_length=64)]] = []
+    tags: list[Annotated[str, Field(max_length=64), AfterValidator(_some_tag)]] = []
     name: str | None = Field(None, max_length=128,
                              description="run name; default: e.g. 'ppo_cartpole lr=3e-4 s1' (rlgen/identity.py)")
     log_model: bool = Field(True, description="final and best checkpoints as W&B model artifacts (latest, best)")
@@ -134,6 +147,22 @@ class WandbConfig(Section):
     watch_every: int = Field(1000, gt=0, description="wandb.watch log_freq, in backward passes")
     init_timeout: float = Field(15.0, gt=0, description="seconds W&B may take to start (online: to reach its "
                                 "server) before training goes on without it")
+
+    @field_validator("project")
+    @classmethod
+    def _project_wandb_takes(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must name a W&B project, e.g. rlgen")
+        refused = "".join(c for c in WANDB_PROJECT_REFUSED if c in v)
+        if not refused:
+            return v
+        entity, _, project = v.partition("/")
+        if refused == "/" and v.count("/") == 1 and entity.strip() and project.strip():  # W&B's path form
+            fix = f"for entity/project, set logging.wandb.entity={entity} and logging.wandb.project={project}"
+        else:
+            fix = "use another name, e.g. " + repr("".join("-" if c in refused else c for c in v))
+        raise ValueError(f"{v!r} holds {', '.join(map(repr, refused))}, which W&B refuses in a project name "
+                         f"(any of {' '.join(WANDB_PROJECT_REFUSED)}); {fix}")
 
 
 class LoggingConfig(Section):

@@ -305,7 +305,7 @@ def save_config(cfg: ExperimentConfig, path: Path) -> None:
 
 
 def config_tree(cfg: BaseModel) -> dict[str, Any]:
-    """A resolved config as plain data that goes through OmegaConf again unchanged: every `${` in
+    r"""A resolved config as plain data that goes through OmegaConf again unchanged: every `${` in
     its text escaped (`\${`), since it is text the user wrote escaped, not an interpolation to
     resolve a second time (a run's config.yaml is read without resolvers, and refused one)."""
     return _escaped(cfg.model_dump(mode="json"))
@@ -321,15 +321,19 @@ def _escaped(value: Any) -> Any:
     return value
 
 
-def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, Any]) -> str:
-    """One readable line for one pydantic error: dotted path, message, suggestion."""
+def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, Any], under: str = "") -> str:
+    """One readable line for one pydantic error: dotted path, message, suggestion. `under`: the
+    section `model` is checked as (`eval_env`, for an EnvConfig), which the path starts with."""
     loc, known = _walk(model, err["loc"], raw)
+    loc = [*under.split("."), *loc] if under else loc
     path = ".".join(str(p) for p in loc) or "<root>"
     error_type, msg = err["type"], err["msg"]
     if error_type == "extra_forbidden":
         hint = _did_you_mean(str(loc[-1]), known)
         listed = f"; allowed here: {', '.join(known)}" if known else ""
         return f"{path}: unknown key{hint}{listed}"
+    if err.get("input") is None and (error_type.endswith("_type") or error_type == "literal_error"):
+        return _needs_value(path, loc, error_type, msg)
     if error_type == "string_too_long":
         limit, why = (err.get("ctx") or {}).get("max_length"), " (W&B's limit)" if path.startswith("logging.wandb") else ""
         return f"{path}: {len(err['input'])} characters, at most {limit} allowed{why}; shorten it"
@@ -353,6 +357,23 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
     if error_type == "value_error":  # a validator's own message says what and how to fix it
         return f"{path}: {msg.removeprefix('Value error, ')}"
     return f"{path}: {msg} (got {err.get('input')!r})"
+
+
+# what a key that takes no null needs, by pydantic's error for the None it got instead
+_NEEDS = {"string_type": "text", "int_type": "a whole number", "float_type": "a number", "bool_type": "true or false",
+          "list_type": "a list", "tuple_type": "a list", "set_type": "a list", "dict_type": "a mapping",
+          "model_type": "a mapping", "model_attributes_type": "a mapping"}
+
+
+def _needs_value(path: str, loc: Sequence[Any], error_type: str, msg: str) -> str:
+    """A key given no value (`key=` on the command line, `key:` or `null` in YAML) where the config
+    takes no null: what it needs, not pydantic's "Input should be a valid string"."""
+    if error_type == "literal_error":
+        what = "one of " + ", ".join(re.findall(r"'[^']*'", msg.split("Input should be", 1)[-1]))
+    else:
+        what = _NEEDS.get(error_type, "a value")
+    how = "a null in the list" if loc and isinstance(loc[-1], int) else f"an empty override `{path}=` or null"
+    return f"{path}: needs a value, and got none ({how}): give {what}"
 
 
 def _walk(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[Any], list[str]]:

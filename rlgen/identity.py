@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Mapping
 
 from rlgen.config import ExperimentConfig
@@ -84,16 +85,17 @@ def describe(diffs: Mapping[str, Any]) -> list[str]:
 
 
 def show(v: Any) -> str:
-    """A compact value: 3e-4 rather than 0.0003, [128,128] without spaces."""
+    """A compact value: 3e-4 rather than 0.0003, [128,128] without spaces. A float keeps every
+    digit it needs (Python's shortest repr): rounded, 0.99999 and 1.0 would be one W&B group."""
     if isinstance(v, bool) or v is None:
         return str(v).lower() if v is not None else "null"
     if isinstance(v, float):
         if not math.isfinite(v):  # `max_grad_norm: .inf` (no clipping): as YAML writes it
             return {math.inf: ".inf", -math.inf: "-.inf"}.get(v, ".nan")
         if v == 0 or 1e-3 <= abs(v) < 1e5:
-            return f"{v:.4g}"
-        mantissa, exp = f"{v:.3e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
+            return repr(v).removesuffix(".0")  # positional in this range: 0.99999, 1
+        mantissa, exp = format(Decimal(repr(v)).normalize(), "e").split("e")  # repr's digits: 2.5e+5
+        return f"{mantissa}e{int(exp)}"
     if isinstance(v, (list, tuple)):
         return "[" + ",".join(show(x) for x in v) + "]"
     if isinstance(v, dict):

@@ -11,7 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from pydantic import ValidationError
+
 from rlgen import checkpoint
+from rlgen.errors import first_line
 from rlgen.logging import Image, Table, Video
 
 
@@ -27,6 +30,18 @@ def finish_wandb_in(run_dir: Path) -> None:
     run = getattr(wandb, "run", None)
     if run is not None and Path(run.dir).resolve().is_relative_to(Path(run_dir).resolve()):
         run.finish(exit_code=1)
+
+
+def start_error(e: BaseException) -> str:
+    """Why W&B did not start, in one line. A setting wandb.Settings refuses (WANDB_MODE=Offline) is
+    a pydantic ValidationError, whose first line says only "1 validation error for Settings": the
+    setting, W&B's message and the value it got say which."""
+    if isinstance(e, ValidationError) and e.errors():
+        err = e.errors()[0]
+        where = ".".join(map(str, err.get("loc", ()))) or e.title
+        said = str(err.get("msg", "")).removeprefix("Value error, ")
+        return f"{type(e).__name__}: W&B setting {where}: {said} (got {err.get('input')!r:.200})"
+    return f"{type(e).__name__}: {first_line(e)}"
 
 
 class WandbSink:

@@ -17,10 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from rlgen import distributed, rundir, summary_file
 from rlgen.config import ExperimentConfig, save_config
-from rlgen.errors import RlgenError, first_line
+from rlgen.errors import RlgenError
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, console, disk_error, kept_values
-from rlgen.logging_wandb import WandbSink
+from rlgen.logging_wandb import WandbSink, start_error
 from rlgen.run_state import RunState
+from rlgen.scoring import best_summary, target_summary
 
 SUMMARY = "summary.json"
 
@@ -32,10 +33,11 @@ class RunFiles:
         self.jsonl: JsonlSink | None = None
         self.wandb: WandbSink | None = None
 
-    def open(self, logger: Logger, resumed: bool, keep_rows: int | None = None) -> None:
+    def open(self, logger: Logger, resumed: bool, keep_rows: int | None = None, state: RunState | None = None) -> None:
         """From here on the run writes into its directory: config.yaml, metrics.jsonl, W&B; their
         sinks join `logger`. `keep_rows`: the rows of metrics.jsonl a resume keeps (those logged up
-        to its checkpoint: the ones after it are logged again); None keeps them all."""
+        to its checkpoint: the ones after it are logged again); None keeps them all. `state`: a
+        resume's restored state, whose best and target its W&B summary goes on from."""
         if self.rank != 0:
             return  # only rank 0 logs
         if resumed:
@@ -59,17 +61,26 @@ class RunFiles:
         logger.add(self.jsonl, required=True)
         if self.cfg.logging.console:
             logger.add(ConsoleSink())
+        self._open_wandb(logger, resumed, state)
+
+    def _open_wandb(self, logger: Logger, resumed: bool, state: RunState | None) -> None:
+        """The W&B sink, unless W&B is disabled or cannot start (a warning: metrics.jsonl is the record)."""
         mode = os.environ.get("WANDB_MODE", self.cfg.logging.wandb.mode)
-        if mode != "disabled":
-            try:
-                # a resume's W&B summary goes on from the early-stop metric's values in the rows it kept
-                metric = self.cfg.train.early_stop.metric
-                logged = kept_values(self.run_dir / "metrics.jsonl", metric) if resumed else ()
-                self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed, logged)
-                logger.add(self.wandb)
-            except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
-                console.print(f"[yellow]warning:[/] W&B did not start ({type(e).__name__}: "
-                              f"{escape(first_line(e))}); training continues, metrics.jsonl keeps the full record")
+        if mode == "disabled":
+            return
+        try:
+            # a resume's W&B summary goes on from the early-stop metric's values in the rows it kept,
+            # and from its best and target: the scorer writes those only when they change
+            stop = self.cfg.train.early_stop
+            logged = kept_values(self.run_dir / "metrics.jsonl", stop.metric) if resumed else ()
+            self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed, logged)
+            scored = {**best_summary(stop, state), **target_summary(stop, state)} if state is not None else {}
+            if scored:
+                self.wandb.summary(scored)
+            logger.add(self.wandb)
+        except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
+            console.print(f"[yellow]warning:[/] W&B did not start ({escape(start_error(e))}); training "
+                          "continues, metrics.jsonl keeps the full record")
 
     def _check_rewritable(self) -> None:
         """Refuse a resume that could not rewrite config.yaml or metrics.jsonl (a directory there,

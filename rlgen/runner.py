@@ -182,7 +182,7 @@ class Runner:
                     status = self._as_it_ended()
                     return
                 # rows logged after the checkpoint a resume starts from are logged again: they go
-                self.files.open(self.logger, resumed=True, keep_rows=self.state.metrics_rows)
+                self.files.open(self.logger, resumed=True, keep_rows=self.state.metrics_rows, state=self.state)
             self.files.watch(self.logger, dict(getattr(self.exp, "modules", dict)()))
             self._announce(device)
             status = self._loop()

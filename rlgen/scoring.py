@@ -73,7 +73,7 @@ class Scorer:
             if improved or (tol > 0 and sign * value >= sign * top - tol):
                 st.best, st.best_step = float(value), step
                 self.new_best = True
-                self.logger.summary({"best/metric": stop_cfg.metric, "best/value": st.best, "best/global_step": step})
+                self.logger.summary(best_summary(stop_cfg, st))
             if improved:
                 st.top, st.evals_since_best = float(value), 0
             else:
@@ -81,8 +81,7 @@ class Scorer:
             if stop_cfg.target is not None and sign * value >= sign * stop_cfg.target:
                 if st.target_reached is None:
                     st.target_reached = {"global_step": step, "wall_time_s": round(st.train_time_s, 3)}
-                    self.logger.summary({"target/value": stop_cfg.target, "target/global_step": step,
-                                         "target/wall_time_s": st.target_reached["wall_time_s"]})
+                    self.logger.summary(target_summary(stop_cfg, st))
                 stop = True
         if stop_cfg.patience is not None and st.evals_since_best >= stop_cfg.patience:
             stop = True
@@ -144,6 +143,21 @@ class Scorer:
             checkpoint.mark_best(ckpt_dir, source)
         except RlgenError as e:  # a best/ not kept is no reason to stop the run
             console.print(f"[yellow]warning:[/] {escape(str(e))}")
+
+
+def best_summary(stop: EarlyStopConfig, state: RunState) -> dict[str, Any]:
+    """The W&B summary's best/* of `state` (none before a best)."""
+    if state.best is None:
+        return {}
+    return {"best/metric": stop.metric, "best/value": state.best, "best/global_step": state.best_step}
+
+
+def target_summary(stop: EarlyStopConfig, state: RunState) -> dict[str, Any]:
+    """The W&B summary's target/* of `state` (none before the target is reached)."""
+    if state.target_reached is None:
+        return {}
+    return {"target/value": stop.target, "target/global_step": state.target_reached["global_step"],
+            "target/wall_time_s": state.target_reached["wall_time_s"]}
 
 
 # A value loss or gradient norm this large, and this many times its first value (or, for a value

@@ -93,7 +93,9 @@ class Sweep:
         categorical by its label), as `rlgen sweep --status` shows them. The sweep shows one progress
         bar for the whole study, so the trial's own is off."""
         tags = sorted({*self.base.logging.wandb.tags, "sweep"})
-        name = clip(" ".join([f"{self.spec.study} t{number}", *describe(drawn)]), MAX_LEN)
+        # the trial number tells trials apart: a draw shows 4 digits (lr=3.162e-4), not Optuna's 17
+        shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in drawn.items()}
+        name = clip(" ".join([f"{self.spec.study} t{number}", *describe(shown)]), MAX_LEN)
         study = {"name": self.spec.study, "logging.wandb.group": clip(str(self.spec.study), MAX_LEN),
                  "logging.wandb.tags": tags, "logging.wandb.name": name, "train.progress": False}
         return self.best_config({**params, **study})

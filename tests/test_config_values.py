@@ -203,6 +203,25 @@ def test_a_wandb_name_group_or_tag_past_wandbs_limit_is_refused_before_the_run(o
     assert load_config(DEMO, ["logging.wandb.tags=[" + "t" * 64 + "]"]).logging.wandb.tags == ["t" * 64]
 
 
+@pytest.mark.parametrize("override, expected", [
+    ("logging.wandb.project=a/b", "logging.wandb.project: 'a/b' holds '/', which W&B refuses in a project name (any "
+     "of / \\ # ? % :); for entity/project, set logging.wandb.entity=a and logging.wandb.project=b"),
+    ("logging.wandb.project='runs:50%'", "logging.wandb.project: 'runs:50%' holds '%', ':', which W&B refuses in a "
+     "project name (any of / \\ # ? % :); use another name, e.g. 'runs-50-'"),
+    ("logging.wandb.project=''", "logging.wandb.project: must name a W&B project, e.g. rlgen"),
+    ("logging.wandb.project=" + "p" * 129, "logging.wandb.project: 129 characters, at most 128 allowed (W&B's limit)"),
+    ("logging.wandb.tags=['']", "logging.wandb.tags.0: '' is an empty or blank tag, which W&B refuses"),
+    ("logging.wandb.tags=[ok, ' ']", "logging.wandb.tags.1: ' ' is an empty or blank tag"),
+])
+def test_a_wandb_project_or_tag_wandb_refuses_is_refused_before_the_run(override, expected):
+    """W&B refused them when the run started: the run trained without W&B, after a warning that
+    said "1 validation error for Settings" (an empty tag) or only "Invalid project name"."""
+    (p,) = problems([override])
+    assert p.startswith(expected), p
+    ok = load_config(DEMO, ["logging.wandb.project=my-runs_2.0", "logging.wandb.tags=[a tag]"]).logging.wandb
+    assert (ok.project, ok.tags) == ("my-runs_2.0", ["a tag"])
+
+
 @pytest.mark.parametrize("config, metric, mode", [
     ("gan_ring8", "eval/mmd", "min"), ("autoencoder_digits", "eval/recon_mse", "min"),
     ("supervised_digits", "eval/val_loss", "min"), ("teams_simple_tag", "eval/score_min", "max"),
@@ -263,8 +282,8 @@ def test_inf_and_escaped_text_survive_a_runs_config_yaml(tmp_path):
     from rlgen.config import save_config
 
     cfg = load_config("ppo_cartpole", ["agent.hyperparams.max_grad_norm=.inf", r"logging.wandb.name=price_\${usd}",
-                                       r"logging.wandb.project=p_\\\${usd}", "env.kwargs={max_episode_steps: 200}"])
-    assert cfg.logging.wandb.project == r"p_\${usd}"  # a backslash before the escaped text is kept as such
+                                       r"logging.wandb.group=p_\\\${usd}", "env.kwargs={max_episode_steps: 200}"])
+    assert cfg.logging.wandb.group == r"p_\${usd}"  # a backslash before the escaped text is kept as such
     assert cfg.agent.hyperparams["max_grad_norm"] == float("inf") and cfg.logging.wandb.name == "price_${usd}"
     save_config(cfg, tmp_path / "config.yaml")
     again = load_config(str(tmp_path / "config.yaml"), interpolation=False)  # as a run's config.yaml is read

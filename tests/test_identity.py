@@ -36,10 +36,21 @@ def test_clashing_key_names_grow_until_unique():
 
 
 @pytest.mark.parametrize("value, text", [(3e-4, "3e-4"), (0.001, "0.001"), (1e-3, "0.001"), (2.5e-5, "2.5e-5"),
-                                         (250000.0, "2.5e5"), (0.98, "0.98"), (True, "true"), (None, "null"),
-                                         ([64, 64], "[64,64]"), (float("inf"), ".inf"), (-float("inf"), "-.inf")])
+                                         (250000.0, "2.5e5"), (0.98, "0.98"), (1.0, "1"), (0.0, "0"),
+                                         (0.99999, "0.99999"), (1.2345678e-7, "1.2345678e-7"),
+                                         (True, "true"), (None, "null"), ([64, 64], "[64,64]"),
+                                         (float("inf"), ".inf"), (-float("inf"), "-.inf")])
 def test_show(value, text):
     assert show(value) == text
+
+
+@pytest.mark.parametrize("key, values", [("agent.hyperparams.gamma", ["0.99999", "1.0", "0.99995"]),
+                                         ("optim.lr", ["0.0123456", "0.0123459", "1.5e-7", "1.50001e-7"])])
+def test_variants_that_differ_in_a_far_digit_are_apart(key, values):
+    """Rounded to 4 digits, gamma 0.99999 was `gamma=1` and shared the W&B group of gamma 1.0."""
+    groups = [identity(rlgen.load_config("ppo_cartpole", [f"{key}={v}"])).group for v in values]
+    assert len(set(groups)) == len(values), groups
+    assert groups[0].endswith(f"={values[0]}")  # the value as written
 
 
 def test_a_run_with_an_infinite_value_is_named(tmp_path):

@@ -72,7 +72,7 @@ class RLExperiment(ExperimentBase):
             eval_env = _eval_env_config(cfg)
         except ValidationError as e:  # the schema's own lines ("did you mean"), under eval_env
             eval_env = None
-            problems += [f"eval_env.{_describe(err, EnvConfig, cfg.eval_env)}" for err in e.errors()]
+            problems += [_describe(err, EnvConfig, cfg.eval_env, under="eval_env") for err in e.errors()]
         if cfg.train.video_every and eval_env is not None and (problem := video_problem(eval_env)):
             problems.append(f"train.video_every: {problem}; set train.video_every: null")
         problems += check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams)

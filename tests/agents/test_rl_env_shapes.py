@@ -89,9 +89,9 @@ def test_an_eval_env_whose_bounds_alone_differ_is_accepted(tmp_path):
 
 
 @pytest.mark.parametrize("override, says", [
-    ("eval_env.kwargs=null", "eval_env.kwargs: Input should be a valid dictionary (got None)"),
+    ("eval_env.kwargs=null", "eval_env.kwargs: needs a value, and got none (an empty override `eval_env.kwargs=` or null): give a mapping"),
     ("eval_env.kwargs=5", "eval_env.kwargs: Input should be a valid dictionary (got 5)"),
-    ("eval_env.wrappers=null", "eval_env.wrappers: Input should be a valid list (got None)"),
+    ("eval_env.wrappers=null", "eval_env.wrappers: needs a value, and got none (an empty override `eval_env.wrappers=` or null): give a list"),
 ])
 def test_an_eval_env_value_of_the_wrong_type_is_one_config_line(tmp_path, capsys, override, says):
     """The eval env's step cap was added before its values were checked: a TypeError traceback."""

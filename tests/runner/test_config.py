@@ -29,6 +29,26 @@ def test_wrong_type():
     assert p.startswith("train.total_steps:") and "integer" in p
 
 
+@pytest.mark.parametrize("config, override, expected", [
+    ("gail_cartpole", "demos.path=", "demos.path: needs a value, and got none (an empty override `demos.path=` or "
+     "null): give text"),
+    (DEMO, "train.total_steps=", "train.total_steps: needs a value, and got none (an empty override "
+     "`train.total_steps=` or null): give a whole number"),
+    (DEMO, "optim.lr=null", "optim.lr: needs a value, and got none (an empty override `optim.lr=` or null): give "
+     "a number"),
+    (DEMO, "train.progress=", "train.progress: needs a value, and got none (an empty override `train.progress=` or "
+     "null): give true or false"),
+    (DEMO, "env=", "env: needs a value, and got none (an empty override `env=` or null): give a mapping"),
+    (DEMO, "optim.type=", "optim.type: needs a value, and got none (an empty override `optim.type=` or null): give one "
+     "of 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad'"),
+    (DEMO, "agent.policy.backbone.hidden=[64,null]", "agent.policy.backbone.hidden.1: needs a value, and got none (a "
+     "null in the list): give a whole number"),
+])
+def test_a_key_given_no_value_says_it_needs_one(config, override, expected):
+    """`demos.path=` said "Input should be a valid string (got None)": no word of the empty override."""
+    assert problems([override], config) == [expected]
+
+
 def test_bad_choice_suggests():
     (p,) = problems(["optim.type=adamm"])
     assert p.startswith("optim.type: 'adamm' is not a valid choice (did you mean 'adam'?)")

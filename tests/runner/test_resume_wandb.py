@@ -9,6 +9,9 @@ import sys
 import pytest
 
 from rlgen import rundir
+from rlgen.logging import Logger
+from rlgen.run_files import RunFiles
+from rlgen.run_state import RunState
 from rlgen.runner import Runner
 from tests.runner.toy import ToyExperiment, toy_config
 from tests.wandb_log import merged
@@ -77,6 +80,26 @@ def test_a_resume_interrupted_before_its_first_evaluation_keeps_the_summary(tmp_
                                 toy={**scores, "on_unit": "sigterm", "signal_at": 70}), resume_dir=first.run_dir)
     assert stopped.summary["status"] == "interrupted" and stopped.summary["global_step"] == 70
     assert merged(_records(_folders(first.run_dir)[-1]), "summary")["eval/score"] == {"max": 5, "last": 2}
+
+
+def test_a_resumed_wandb_summary_starts_with_the_restored_best_and_target(tmp_path, offline):
+    """The scorer writes best/* and target/* only when they change: a resumed W&B run (its own
+    offline folder) had none unless a new best came, and then no target/*."""
+    import wandb
+
+    cfg = toy_config(tmp_path, early_stop={"metric": "eval/score", "target": 4})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    files = RunFiles(cfg, run_dir, rank=0)
+    restored = RunState(best=5.0, best_step=40, target_reached={"global_step": 40, "wall_time_s": 1.5})
+    logger = Logger([])
+    files.open(logger, resumed=True, state=restored)
+    files.close(logger, {"eval/score": 5.0, "eval/negated": -5.0}, restored.best, 0)
+    wandb.teardown()
+    summary = merged(_records(_folders(run_dir)[-1]), "summary")
+    assert {k: v for k, v in summary.items() if k.startswith(("best/", "target/"))} == {
+        "best/metric": "eval/score", "best/value": 5, "best/global_step": 40,
+        "target/value": 4, "target/global_step": 40, "target/wall_time_s": 1.5}
 
 
 # --- the id ----------------------------------------------------------------------------------------
@@ -148,3 +171,15 @@ def test_a_run_without_the_file_takes_the_id_of_its_first_wandb_run_folder(tmp_p
     ids = [rundir.wandb_id(d) for d in mine]
     assert ids[0] != ids[1] and all(i.startswith("mine-") for i in ids)
     assert [rundir.wandb_id(d) for d in mine] == ids
+
+
+def test_a_resumed_runs_wandb_summary_keeps_its_best_and_target(tmp_path, offline):
+    """End to end: the runner hands RunFiles its restored state, so the resumed W&B run, which
+    sees no new best and no new target, still has both in its summary."""
+    stop = {"metric": "eval/score", "target": 4}
+    scores = {"scores": [1, 1, 5, 2]}  # the best (5) and the target at step 60, the first run's last
+    first = _train(toy_config(tmp_path, total_steps=60, early_stop=stop, toy=scores))
+    _train(toy_config(tmp_path, total_steps=100, early_stop=stop, toy=scores), resume_dir=first.run_dir)
+    summary = merged(_records(_folders(first.run_dir)[-1]), "summary")
+    assert (summary["best/value"], summary["best/global_step"], summary["best/metric"]) == (5, 60, "eval/score")
+    assert (summary["target/value"], summary["target/global_step"]) == (4, 60)

@@ -47,6 +47,17 @@ def test_wandb_that_cannot_start_does_not_stop_training(tmp_path, monkeypatch, c
     assert len([r for r in _jsonl(runner.run_dir) if "loss/total" in r]) == 10
 
 
+def test_a_setting_wandb_refuses_is_named_in_the_warning(tmp_path, monkeypatch, capsys):
+    """wandb.Settings refuses WANDB_MODE=Offline with a pydantic error whose first line, all the
+    warning kept, was "1 validation error for Settings"."""
+    monkeypatch.setenv("WANDB_MODE", "Offline")
+    cfg = toy_config(tmp_path)
+    assert Runner(cfg, ToyExperiment(cfg)).run()["status"] == "completed"
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: W&B did not start (ValidationError: W&B setting mode: Input should be 'online', 'offline'" in err
+    assert "(got 'Offline')); training continues" in err
+
+
 def test_wandb_that_fails_mid_run_is_dropped_once(tmp_path, monkeypatch):
     calls = []
 
