@@ -254,8 +254,11 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
     from rlgen.agents.rl import zoo
     from rlgen.api import load_config
 
-    if args.out not in (None, "-") and not args.force and (Path(args.out).exists() or Path(args.out).is_symlink()):
+    to_file = args.out not in (None, "-")
+    if to_file and not args.force and (Path(args.out).exists() or Path(args.out).is_symlink()):
         raise RlgenError(f"-o {args.out} exists already: give a new file name, or --force to replace it")
+    if to_file and (blocking := _file_in_the_way(Path(args.out).parent)) is not None:
+        raise RlgenError(f"-o {args.out}: {blocking} is a file, so no folder can hold the config: give another path")
     conversion = zoo.convert(args.algo, args.env, Path(args.file) if args.file else None)
     try:
         load_config(conversion.config)  # it must validate before it is written
@@ -263,9 +266,10 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
         raise ConfigError(f"rl-zoo3's {args.algo} hyperparameters for {args.env} ({conversion.source})",
                           e.problems) from None
     text = conversion.yaml()
-    if args.out in (None, "-"):
+    if not to_file:
         _out().file.write(text)
     else:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)  # as export makes its -o folder
         Path(args.out).write_text(text, encoding="utf-8")  # as OmegaConf reads a config
         console.print(f"wrote {_esc(args.out)} ({_esc(conversion.source)}); "
                       f"train it: {_command('rlgen', 'train', args.out)}")
@@ -278,17 +282,13 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from rlgen.compare import compare, read_runs, shared_early_stop
-    from rlgen.compare_report import default_png, figure_path, link_wandb_runs, log_to_wandb, plot_curves, stats_table
+    from rlgen.compare_report import default_png, link_wandb_runs, log_to_wandb, plot_curves, stats_table
 
     out = _out()  # the table is the result: stdout, so that it can be redirected
+    mode = _wandb_mode(args)
     runs = read_runs(args.runs)
     args.metric, args.mode = shared_early_stop(runs, args.metric, args.mode)
-    given = figure_path(args.out, args.metric) if args.out is not None else None  # before the table
-    if given is not None and (blocking := _file_in_the_way(given.parent)) is not None:
-        raise RlgenError(f"--out {args.out}: {blocking} is a file, so the figure cannot go under it")
-    if given is not None and args.wandb and given.suffix.lower() != ".png":
-        raise RlgenError(f"--out {args.out}: --wandb logs the figure as an image; give --out a .png "
-                         "(or leave --wandb out)")
+    given = _figure_path(args)
     by = [k.strip() for item in args.by or [] for k in item.split(",") if k.strip()]
     groups, stats = compare(runs, args.metric, by=by or None, threshold=args.threshold, mode=args.mode, method=args.ci,
                             unfinished=args.include_unfinished, repeats=args.include_repeats)
@@ -302,10 +302,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
         n = link_wandb_runs([r.path for g in groups for r in g.runs], workspace)  # the table's runs alone
         console.print(f"{n} offline W&B run(s) linked into {_esc(str(workspace))}; browse them: "
                       f"{_command('wandb', 'leet', workspace)}")
-    if args.wandb:
-        where = log_to_wandb(groups, stats, args.metric, png, args.threshold, project=args.project, mode=args.wandb)
-        console.print(f"W&B comparison run: {_esc(str(where))}")
+    if mode is not None:
+        where = log_to_wandb(groups, stats, args.metric, png, args.threshold, project=args.project or "rlgen",
+                             mode=mode)
+        console.print(f"W&B comparison run: {_esc(where)}" if where is not None else "W&B comparison run: none "
+                      "(WANDB_MODE=disabled turns W&B off; --wandb offline or --wandb online logs one all the same)")
     return 0
+
+
+def _wandb_mode(args: argparse.Namespace) -> str | None:
+    """compare's W&B mode: --wandb's, else (a bare --wandb) WANDB_MODE's, else offline; None without
+    --wandb. Checked here, before any work, with --project: W&B refused a bad one after the table."""
+    from rlgen.compare_report import check_wandb
+
+    if not args.wandb:
+        if args.project is not None:
+            raise RlgenError("--project names the W&B project of --wandb: give --wandb, or drop --project")
+        return None
+    mode = args.wandb if isinstance(args.wandb, str) else os.environ.get("WANDB_MODE") or "offline"
+    check_wandb(args.project or "rlgen", mode)
+    return mode
+
+
+def _figure_path(args: argparse.Namespace) -> Path | None:
+    """The figure --out names (None: the default), and --out and --leet refused before the table
+    where their files could not go: a refused command writes no file."""
+    from rlgen.compare_report import figure_path
+
+    given = figure_path(args.out, args.metric) if args.out is not None else None
+    if given is not None and (blocking := _file_in_the_way(given.parent)) is not None:
+        raise RlgenError(f"--out {args.out}: {blocking} is a file, so the figure cannot go under it")
+    if given is not None and args.wandb and given.suffix.lower() != ".png":
+        raise RlgenError(f"--out {args.out}: --wandb logs the figure as an image; give --out a .png "
+                         "(or leave --wandb out)")
+    if args.leet and (blocking := _file_in_the_way(Path(args.leet))) is not None:
+        raise RlgenError(f"--leet {args.leet}: {blocking} is a file, so the links cannot go in or under it: give "
+                         "a folder, new or existing")
+    return given
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

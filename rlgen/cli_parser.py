@@ -171,9 +171,11 @@ def _compare_outputs(c: argparse.ArgumentParser) -> None:
     c.add_argument("--out", metavar="PNG", type=_nonempty,
                    help="where to write the curves: a .png, .pdf or .svg file, or a folder (existing, or ending in /) "
                    "for compare_<metric>.png in it (default: RUNS_ROOT/compare_<metric>.png)")
-    c.add_argument("--wandb", nargs="?", const="offline", choices=["offline", "online"],
-                   help="also log the comparison to W&B as a table and a plot (default mode: offline)")
-    c.add_argument("--project", default="rlgen", help="W&B project for --wandb (default: %(default)s)")
+    # a bare --wandb is True (argparse checks a str const against the choices): WANDB_MODE's mode, else offline
+    c.add_argument("--wandb", nargs="?", const=True, choices=["offline", "online"],
+                   help="also log the comparison to W&B as a table and a plot (default mode: $WANDB_MODE, else "
+                   "offline; a mode given here wins over WANDB_MODE)")
+    c.add_argument("--project", type=_nonempty, help="W&B project for --wandb (default: rlgen)")
     c.add_argument("--leet", metavar="DIR", type=_nonempty,
                    help="link the offline W&B logs of the table's runs into DIR, for `wandb leet DIR`")
 
@@ -215,7 +217,8 @@ def _import_zoo(sub: Any) -> None:
                     "or --file) and write the entry for ENV as an rlgen config. What does not convert is listed.")
     z.add_argument("algo", metavar="ALGO", help="rl-zoo3's algorithm name: ppo, a2c, dqn, sac, td3, ppo_lstm, ...")
     z.add_argument("env", metavar="ENV", help="the env id, e.g. LunarLander-v3")
-    z.add_argument("-o", "--out", type=_nonempty, help="the YAML to write, a new file (default: stdout)")
+    z.add_argument("-o", "--out", type=_nonempty, help="the YAML to write, a new file; its folder is made if missing "
+                   "(default: stdout)")
     z.add_argument("--force", action="store_true", help="replace the -o file when it exists")
     z.add_argument("--file", type=_nonempty,
                    help="an rl-zoo3-format hyperparameter YAML of your own instead of rl_zoo3's")

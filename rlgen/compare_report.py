@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import rich.console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from rlgen import stats
 from rlgen.compare import GroupStats, Stat, curve, metric_bounds
 from rlgen.compare_groups import Group
-from rlgen.errors import RlgenError
+from rlgen.errors import RlgenError, first_line
 from rlgen.run_data import RunData
 from rlgen.stats import Method
 
@@ -68,14 +70,18 @@ def table_rows(stats: Sequence[GroupStats], threshold: float | None) -> tuple[li
     return columns, rows
 
 
-def stats_table(stats: Sequence[GroupStats], metric: str, threshold: float | None = None) -> Table:
+def stats_table(stats: Sequence[GroupStats], metric: str,
+                threshold: float | None = None) -> rich.console.RenderableType:
+    """The title's line, then the table. Not the Table's own title: rich folds that to the
+    table's width, where a line of its own is whole in a pipe or a file (`report_console`)."""
     columns, rows = table_rows(stats, threshold)
-    table = Table(title=table_title(stats, metric), title_justify="left")
+    table = Table()
     for c in columns:
         table.add_column(c, justify="left" if c == "group" else "right", overflow="fold")
     for row in rows:
         table.add_row(*map(escape, row))  # "[n=2: ...]" is text, not rich markup
-    return table
+    title = Text.from_markup(table_title(stats, metric), style="table.title")
+    return rich.console.Group(title, table)  # rich's Group of renderables (rlgen's is a group of runs)
 
 
 def table_title(groups: Sequence[GroupStats], metric: str) -> str:
@@ -184,16 +190,18 @@ def curves_figure(groups: Sequence[Group], metric: str, threshold: float | None 
 
 
 def log_to_wandb(groups: Sequence[Group], stats: Sequence[GroupStats], metric: str, png: Path,
-                 threshold: float | None = None, project: str = "rlgen", mode: str = "offline") -> str:
-    """One W&B run (job_type "compare") holding the table, the PNG and a line plot; returns its dir."""
+                 threshold: float | None = None, project: str = "rlgen", mode: str = "offline") -> str | None:
+    """One W&B run (job_type "compare") holding the table, the PNG and a line plot; returns its dir,
+    or None when `mode` is "disabled" (no run is made). A W&B that cannot start is an RlgenError."""
+    if mode == "disabled":
+        return None
     import wandb
 
     columns, rows = table_rows(stats, threshold)
     curves = [mean_curve(g, metric) for g in groups]
-    run = wandb.init(project=project, job_type="compare", name=f"compare-{metric.replace('/', '_')}",
-                     dir=str(Path(png).parent), mode=os.environ.get("WANDB_MODE", mode),  # type: ignore[arg-type]
-                     config={"metric": metric, "threshold": threshold, "runs": [str(r.path) for g in groups for r in g.runs]},
-                     settings=wandb.Settings(console="off", silent=True, x_disable_stats=True))
+    run = _start_wandb(png, project, mode, name=f"compare-{metric.replace('/', '_')}",
+                       config={"metric": metric, "threshold": threshold,
+                               "runs": [str(r.path) for g in groups for r in g.runs]})
     try:
         run.log({
             "compare/table": wandb.Table(columns=columns, data=rows),
@@ -204,6 +212,43 @@ def log_to_wandb(groups: Sequence[Group], stats: Sequence[GroupStats], metric: s
         return str(Path(run.dir).parent)
     finally:
         run.finish()
+
+
+def _start_wandb(png: Path, project: str, mode: str, name: str, config: dict[str, Any]) -> Any:
+    """wandb.init beside the PNG, waiting no longer than training does (logging.wandb.init_timeout's
+    default; W&B's own is 90 s). Not starting is one line: the table and the PNG are written already."""
+    import wandb
+
+    from rlgen.config import WandbConfig
+    from rlgen.logging_wandb import start_error
+
+    try:
+        return wandb.init(project=project, job_type="compare", name=name, dir=str(Path(png).parent), mode=mode,
+                          config=config, settings=wandb.Settings(console="off", silent=True, x_disable_stats=True,
+                                                                 init_timeout=WandbConfig().init_timeout))
+    except Exception as e:  # noqa: BLE001 - no key, no network, a bad WANDB_* setting: W&B's error types vary
+        fix = ("log in (`wandb login`) and check the network, or log offline (--wandb offline) and `wandb sync` later"
+               if mode == "online" else "fix what W&B says, or leave --wandb out")
+        raise RlgenError(f"W&B did not start in {mode} mode ({start_error(e)}); the table and "
+                         f"{png} are written, the W&B run is not: {fix}") from None
+
+
+def check_wandb(project: str, mode: str) -> None:
+    """W&B's own rules for a project name and a mode (wandb.Settings checks them), applied before any
+    work: left to wandb.init, they failed after the table and the PNG were written."""
+    import pydantic
+    import wandb
+
+    try:
+        wandb.Settings(project=project)
+    except wandb.errors.UsageError as e:
+        raise RlgenError(f"--project {project}: {first_line(e)}; give another name (the project's name alone: W&B "
+                         "takes the entity, user or team, from WANDB_ENTITY or your login)") from None
+    try:
+        wandb.Settings(mode=mode)  # --wandb's choices are W&B's; only WANDB_MODE's can be another
+    except pydantic.ValidationError as e:
+        raise RlgenError(f"WANDB_MODE={mode}: {e.errors()[0]['msg']}; set one of them, or give --wandb offline "
+                         "or --wandb online") from None
 
 
 def default_png(runs: Sequence[RunData], metric: str) -> Path:

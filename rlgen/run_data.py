@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +21,7 @@ from rlgen import summary_file
 from rlgen.checkpoint import FINISHED
 from rlgen.errors import RlgenError
 from rlgen.logging import console
+from rlgen.run_state import real
 
 NO_SUMMARY = "no summary"
 
@@ -82,14 +84,26 @@ def read_run(path: Path) -> RunData:
     if not path.is_dir():
         raise RlgenError(f"{path} is not a run directory")
     config = read_config(path)
-    summary = None
-    summary_path = path / "summary.json"
-    if summary_path.is_file():
-        try:
-            summary = summary_file.from_text(summary_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise RlgenError(f"{summary_path} is corrupt ({e}); delete it to compare from metrics.jsonl alone") from None
-    return RunData(path, config, read_metrics(path / "metrics.jsonl"), summary)
+    return RunData(path, config, read_metrics(path / "metrics.jsonl"), read_summary(path / "summary.json"))
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """summary.json, None when the run has none. A damaged one (not UTF-8, not JSON, not a JSON
+    object) is an error that says how to go on without it."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+        summary = summary_file.from_text(text)
+    except ValueError as e:  # json.JSONDecodeError, and UnicodeDecodeError from bytes that are not UTF-8
+        raise _corrupt_summary(path, str(e)) from None
+    if not isinstance(summary, dict):
+        raise _corrupt_summary(path, f"{text.strip()[:40]!r} is not a JSON object")
+    return summary
+
+
+def _corrupt_summary(path: Path, why: str) -> RlgenError:
+    return RlgenError(f"{path} is corrupt ({why}); delete it to compare from metrics.jsonl alone")
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -130,6 +144,9 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
             if not isinstance(row, dict) or "global_step" not in row:
                 raise ValueError("not an object with global_step")
+            step = row["global_step"]
+            if not (real(step) and math.isfinite(step)):  # the x of every curve and every threshold
+                raise ValueError(f"global_step is {json.dumps(step)[:40]}, not a finite number")
         except ValueError as e:
             if i == len(lines) and not text.endswith("\n"):
                 console.print(f"[yellow]warning:[/] {escape(str(path))}: last line is incomplete (run killed "

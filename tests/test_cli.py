@@ -200,3 +200,17 @@ def test_a_key_given_twice_with_other_values_is_warned_of(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "warning: train.total_steps is given 2 times (5, then 6): the last, 6, is used" in err
     assert "seed is given" not in err  # the same value twice changes nothing
+
+
+def test_import_zoo_makes_the_folder_of_its_output_as_export_does_and_refuses_a_file_in_the_way(tmp_path, capsys):
+    convert = ["import-zoo", "ppo", "CartPole-v1", "--file", str(tmp_path / "mine.yml")]
+    (tmp_path / "mine.yml").write_text("CartPole-v1:\n  n_timesteps: 1e4\n  policy: MlpPolicy\n")
+    out = tmp_path / "new" / "deeper" / "ppo.yaml"
+    assert main([*convert, "-o", str(out)]) == 0
+    assert "name: zoo_ppo_CartPole-v1" in out.read_text()
+    (tmp_path / "afile").write_text("mine\n")
+    capsys.readouterr()
+    assert main([*convert, "-o", str(tmp_path / "afile" / "x.yaml")]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: -o {tmp_path / 'afile' / 'x.yaml'}: {tmp_path / 'afile'} is a "
+                                               "file, so no folder can hold the config: give another path")
+    assert (tmp_path / "afile").read_text() == "mine\n"

@@ -1,0 +1,50 @@
+"""A run directory read back from disk (`rlgen.run_data`): a damaged metrics row or summary.json is
+one error naming the file, never a traceback from deep inside `rlgen compare`."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from rlgen.cli import main
+from rlgen.errors import RlgenError
+from rlgen.run_data import read_run
+
+EVALS = [(1000, 100.0, 1.0), (2000, 300.0, 2.0)]
+
+
+@pytest.mark.parametrize("step", ["x", {}, None, True, float("nan"), [1000]])
+def test_a_row_whose_global_step_is_not_a_finite_number_is_a_corrupt_row(make_run, step):
+    run = make_run("bad", 0, EVALS)
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write(json.dumps({"global_step": step, "eval/return_mean": 5}) + "\n")  # line 5
+    said = f"metrics.jsonl:5: corrupt metrics row (global_step is {json.dumps(step)}, not a finite number)"
+    with pytest.raises(RlgenError, match=re.escape(said)):
+        read_run(run)
+
+
+def test_a_float_global_step_is_a_step(make_run):
+    run = make_run("float", 0, EVALS)
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write(json.dumps({"global_step": 3000.0, "eval/return_mean": 5}) + "\n")
+    assert read_run(run).rows[-1]["global_step"] == 3000.0
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"\xff\xfe{}", "'utf-8' codec can't decode byte 0xff"),
+    (b"[1]\n", "'[1]' is not a JSON object"),
+    (b"null\n", "'null' is not a JSON object"),
+    (b"{\"status\": ", "Expecting value"),
+])
+def test_a_damaged_summary_is_one_line_saying_to_delete_it(make_run, tmp_path, capsys, content, why):
+    run = make_run("damaged", 0, EVALS)
+    (run / "summary.json").write_bytes(content)
+    with pytest.raises(RlgenError, match="delete it to compare from metrics.jsonl alone") as e:
+        read_run(run)
+    assert str(e.value).startswith(f"{run / 'summary.json'} is corrupt (") and why in str(e.value)
+    assert main(["compare", str(run), "--include-unfinished", "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: ") and "is corrupt" in err
+    assert not (tmp_path / "c.png").exists()
