@@ -12,8 +12,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) -e ".[$(EXTRAS)]"
 	@# rl-zoo3's hyperparameter files (rlgen train zoo:...) and its enjoy; --no-deps: see pyproject's zoo extra
 	$(PIP) --no-deps rl_zoo3
-	@# a build can leave rlgen.egg-info here; on sys.path (the checkout) its stale entry points would shadow the install's
-	rm -rf rlgen.egg-info
+	@# a build can leave rlgen.egg-info here; on sys.path (the checkout) its stale entry points would shadow the install's,
+	@# and its build/ would ship stale modules in a later `pip wheel .` (setuptools reuses it)
+	rm -rf rlgen.egg-info build
 	touch $@
 
 install: $(VENV)/.installed  ## the virtual environment in .venv, from constraints.txt (the other targets make it)
