@@ -30,11 +30,12 @@ from rich.table import Table
 from rlgen import api
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin
 from rlgen.agents.selfplay.teams import baseline_players
-from rlgen.envs.games.teams import play_team_episodes
+from rlgen.envs.games.teams import TeamRules, play_team_episodes
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "teams_simple_tag.yaml"
 SEED = 10_000  # episode seeds SEED + i, the same in every matchup
 TRAINING = ["logging.wandb.mode=disabled", "train.progress=false"]
+BASELINES = ["random", "chaser", "evader"]  # every trained side meets these (MATCHUPS)
 console = Console(width=150)
 
 # (row label, predators, prey): "trained" is the run's side, "trained~" the same sampling
@@ -64,7 +65,7 @@ def measure(run_dir: Path, episodes: int, games_per_pair: int, checkpoint: str |
         exp = run.experiment
         predators, prey = exp.sides
         baselines = baseline_players(exp.cfg.model_copy(update={"ratings": exp.cfg.ratings.model_copy(
-            update={"baselines": ["random", "chaser", "evader"]})}), exp.game, exp.sides, exp.rules)
+            update={"baselines": BASELINES})}), exp.game, exp.sides, exp.rules)
 
         def player(name: str, side: str):
             if name.startswith("trained"):
@@ -108,6 +109,19 @@ def report(measured: dict[int | str, dict], times: dict, episodes: int, games_pe
             console.print(f"  seed {k} {side}: {line}")
 
 
+def unmeasurable(cfg) -> str | None:
+    """Why `measure` cannot play its matchups on a run of `cfg` (None: it can): a kind: teams game whose
+    module has simple_tag's scripted players (TeamRules). Checked before any training or measuring."""
+    if cfg.kind != "teams":
+        return f"benchmarks/teams.py measures kind: teams runs, and {cfg.name} is kind: {cfg.kind}"
+    known = TeamRules.of(cfg.game.name).players
+    if missing := [n for n in BASELINES if n not in known]:
+        return (f"benchmarks/teams.py measures against chaser and evader, and {cfg.game.name} has no "
+                f"{' or '.join(missing)} (its players: {', '.join(known)}): measure a simple_tag_v3 run, or read "
+                "this game's figures from its run's own evaluations (eval/ in metrics.jsonl)")
+    return None
+
+
 def checkpoint(text: str) -> str:
     """--checkpoint: checked before the first seed trains (load_run would refuse it only after)."""
     if not re.fullmatch(r"best|latest|step_\d+", text):
@@ -134,8 +148,13 @@ def main() -> None:
         ignored = [*(["--seeds"] if args.seeds is not None else []), *args.overrides]
         if ignored:
             p.error(f"--run measures finished runs and trains nothing: drop {' '.join(ignored)}, or --run")
-    else:
-        api.load_config(CONFIG, [*TRAINING, *args.overrides])  # every override checked before the first run
+        for run_dir in args.run:  # every run, before the first is measured
+            with api.load_run(run_dir, checkpoint=args.checkpoint) as run:
+                if (problem := unmeasurable(run.config)) is not None:
+                    p.error(f"{run_dir}: {problem}")
+    # every override checked before the first run, and the game: measuring starts after the run has trained
+    elif (problem := unmeasurable(api.load_config(CONFIG, [*TRAINING, *args.overrides]))) is not None:
+        p.error(problem)
     args.seeds = [0, 1, 2] if args.seeds is None else args.seeds
     torch.set_num_threads(1)
     measured, times = {}, {}

@@ -332,6 +332,33 @@ def test_teams_help_says_how_the_best_checkpoint_is_kept(monkeypatch, capsys):
     assert "eval/score_min" in said and "random prey alone" not in said
 
 
+ADVERSARY = ["game.name=simple_adversary_v3", "league.references=[random]", "ratings.baselines=[random]"]
+NO_CHASER = "simple_adversary_v3 has no chaser or evader (its players: random)"
+
+
+def test_teams_refuses_a_game_without_chaser_and_evader_before_training(monkeypatch, capsys, tmp_path):
+    teams = load("teams")
+    monkeypatch.setattr(teams, "train", lambda seed, overrides: pytest.fail("trained a run it cannot measure"))
+    monkeypatch.chdir(tmp_path)
+    code, err = main_exit("teams", ["--seeds", "0", *ADVERSARY], monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and NO_CHASER in err, err
+
+
+def test_teams_refuses_such_a_run_before_measuring_any(monkeypatch, capsys, tmp_path):
+    import rlgen
+
+    run = rlgen.train("teams_simple_tag", [*ADVERSARY, "logging.wandb.mode=disabled", "train.progress=false",
+                                           "game.copies=1", "agent.hyperparams.n_steps=8",
+                                           "agent.hyperparams.batch_size=8", "train.total_steps=8",
+                                           "train.eval_every=8", "ratings.episodes=1", "ratings.games_per_pair=1"],
+                      run_dir=tmp_path / "adversary")
+    assert run.exit_code == 0
+    capsys.readouterr()  # the training's own lines
+    monkeypatch.setattr(load("teams"), "measure", lambda *a: pytest.fail("measured a run it cannot measure"))
+    code, err = main_exit("teams", ["--run", str(run.run_dir)], monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"{run.run_dir}: " in err and NO_CHASER in err, err
+
+
 def make(*args: str) -> str:
     return subprocess.run(["make", "-s", "-C", str(BENCHMARKS.parent), *args], capture_output=True, text=True,
                           check=True).stdout

@@ -82,9 +82,9 @@ class TeamsExperiment(ExperimentBase):
         for i, side in enumerate(self.sides):
             other = self.sides[1 - i]
             references = self._references(other, seed=ctx.seed + 500 + 100 * i)
-            prob = cfg.league.share(side) if references is not None else 0.0
+            # check() refused a share with no reference to meet: OneSide would refuse it too
             self.envs[side] = side_vec_env(self.game, side, self._frozen_team(other), cfg.game.copies,
-                                           references, prob)
+                                           references, cfg.league.share(side))
             self.envs[side].seed(ctx.seed + i)
             own = cfg.agent.sides.get(side)
             init_at = f"agent.sides.{side}" if own is not None and own.init is not None else "agent.policy.backbone"
@@ -325,6 +325,32 @@ def _league_problems(cfg: TeamsConfig, sides: list[str], rules: TeamRules) -> li
                 problems.append(f"league.reference_prob.{side}: not a side of {cfg.game.name} ({', '.join(sides)})")
     if any(cfg.league.share(side) > 0 for side in sides) and not cfg.league.references:
         problems.append("league.reference_prob: > 0 but league.references is empty")
+    elif not any(p.startswith("league.references:") for p in problems):  # an unknown name may be the missing one
+        problems += _unmet_shares(cfg, sides, rules)
+    return problems
+
+
+def _unmet_shares(cfg: TeamsConfig, sides: list[str], rules: TeamRules) -> list[str]:
+    """One line for each side given a share of episodes against references but meeting none: no
+    `league.references` plays the other side (its share would be dropped). A single share is each
+    side's, so it is refused as the per-side form is; the line names the per-side form that keeps it."""
+    plays = {n: rules.sides_of_player(n, sides) for n in rules.players}
+    met = {side: [n for n in cfg.league.references if sides[1 - i] in plays[n]] for i, side in enumerate(sides)}
+    scalar = not isinstance(cfg.league.reference_prob, dict)
+    problems = []
+    for i, side in enumerate(sides):
+        other, share = sides[1 - i], cfg.league.share(side)
+        if share == 0 or met[side]:
+            continue
+        named = ", ".join(f"{n} plays {', '.join(plays[n]) or 'no side here'}" for n in cfg.league.references)
+        add = " or ".join(n for n in rules.players if other in plays[n])
+        where = "league.reference_prob" if scalar else f"league.reference_prob.{side}"
+        line = (f"{where}: {share:g}{' (each side)' if scalar else ''}, but no league.references plays side {other}, "
+                f"which side {side} trains against ({named}); add {add}")
+        if scalar and (kept := [s for s in sides if met[s]]):
+            per_side = ", ".join(f"{s}: {share:g}" for s in kept)
+            line += f", or give the share per side: league.reference_prob={{{per_side}}}"
+        problems.append(line)
     return problems
 
 

@@ -24,7 +24,7 @@ from pettingzoo.utils.conversions import aec_to_parallel
 from pettingzoo.utils.env import AECEnv, ParallelEnv
 
 from rlgen.envs import EPISODE_STEP_CAP, FLAT_SPACES
-from rlgen.envs.games.aec import warn_cut
+from rlgen.envs.games.aec import game_name, warn_cut
 from rlgen.errors import RlgenError
 from rlgen.registry import GAMES
 
@@ -247,6 +247,27 @@ def play_teams(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, s
 TeamPlayerBuilder = Callable[[TeamGame, str, int], TeamPolicy]  # (game, side, seed) -> team policy
 
 
+def registered_team_game(name: str) -> str:
+    """The registered name of the game `name` points to, whose module may add players and scoring:
+    `name` itself, `game_name`'s, or the entry with the same parallel_env (`mpe2.simple_tag_v3` and
+    `mpe2.simple_tag_v3:parallel_env` -> `simple_tag_v3`, registered as rlgen's module around
+    mpe2's); any other name as it is."""
+    if GAMES.entry(name) is not None:
+        return name
+    if GAMES.entry(registered := game_name(name)) is not None:
+        return registered
+    game = GAMES.get(name)
+    maker = getattr(game, "parallel_env", game)
+    for entry in GAMES.entries():  # loads every registered game, only for a name none is registered as
+        try:
+            known = entry.load()
+        except RlgenError:  # a game that cannot load here cannot be this one, which did
+            continue
+        if known is game or getattr(known, "parallel_env", None) is maker:
+            return entry.name
+    return name
+
+
 def higher_return_wins(returns: dict[str, float]) -> dict[str, float]:
     """Each side's points from one episode's returns: 1 to the higher return, half each on a tie."""
     best = max(returns.values())
@@ -268,7 +289,7 @@ class TeamRules:
 
     @classmethod
     def of(cls, name: str) -> TeamRules:
-        game = GAMES.get(name)
+        game = GAMES.get(registered_team_game(name))  # mpe2.simple_tag_v3 is simple_tag_v3, with its players
         module = game if isinstance(game, types.ModuleType) else None  # a bare function brings no extras
         return cls({"random": (None, random_team), **getattr(module, "PLAYERS", {})},
                    getattr(module, "scores", lambda returns: {}), getattr(module, "outcome", higher_return_wins))

@@ -94,6 +94,27 @@ def test_league_references_are_checked_against_the_game():
         assert info.value.problems == [f"league.reference_prob: {line}"]  # one line, not one per branch of the union
 
 
+def test_a_share_no_reference_can_serve_is_refused_not_dropped():
+    from rlgen.errors import ConfigError
+
+    # the chaser plays the predators (adversary): the predators' own share has no prey to meet
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["league.references=[chaser]", "league.reference_prob={adversary: 0.5}"])
+    assert info.value.problems == ["league.reference_prob.adversary: 0.5, but no league.references plays side agent, "
+                                   "which side adversary trains against (chaser plays adversary); add random or evader"]
+    with pytest.raises(ConfigError) as info:  # one share is each side's: refused alike, naming the form that keeps it
+        load_config(CONFIG, ["league.references=[chaser]", "league.reference_prob=0.5"])
+    assert info.value.problems == ["league.reference_prob: 0.5 (each side), but no league.references plays side agent, "
+                                   "which side adversary trains against (chaser plays adversary); add random or "
+                                   "evader, or give the share per side: league.reference_prob={agent: 0.5}"]
+    load_config(CONFIG, ["league.references=[chaser]", "league.reference_prob={agent: 0.5}"])  # the prey meets it
+
+
+def test_simple_tag_by_its_module_path_keeps_the_configs_scripted_players():
+    cfg = load_config(CONFIG, ["game.name=mpe2.simple_tag_v3"])  # references and baselines: chaser, evader
+    assert cfg.league.references == ["chaser", "evader", "random"]
+
+
 def test_a_game_teams_cannot_play_is_one_config_line():
     from rlgen.errors import ConfigError
 

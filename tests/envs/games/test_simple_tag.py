@@ -97,3 +97,14 @@ def test_rules_come_from_the_games_module_and_random_plays_everywhere():
     assert list(plain.players) == ["random"] and plain.scores({"adversary": 1.0}) == {}
     assert plain.outcome({"adversary": -1.0, "agent": 2.0}) == {"adversary": 0.0, "agent": 1.0}
     assert plain.outcome({"adversary": 1.0, "agent": 1.0}) == {"adversary": 0.5, "agent": 0.5}
+
+
+@pytest.mark.parametrize("name", ["mpe2.simple_tag_v3", "mpe2.simple_tag_v3:parallel_env", "mpe2.simple_tag.simple_tag"])
+def test_simple_tag_by_its_module_path_is_the_same_game_with_its_players(name):
+    from rlgen.envs.games.teams import registered_team_game
+
+    assert registered_team_game(name) == "simple_tag_v3"  # the same parallel_env as the registered module's
+    rules = TeamRules.of(name)
+    assert list(rules.players) == ["random", "chaser", "evader"]
+    assert rules.scores is simple_tag.scores and rules.outcome is simple_tag.outcome
+    assert registered_team_game("mpe2.simple_spread_v3") == "mpe2.simple_spread_v3"  # registered under no name
