@@ -14,6 +14,12 @@ class Diverged(RlgenError):
     """Training produced non-finite values; the runner adds what is on disk and how to go on."""
 
 
+class RunFailed(RlgenError):
+    """A run that failed part way by no fault of its config (a kind's env raised in its own code):
+    one line, as bad input is, but the run keeps its directory, checkpoints and failed summary, as
+    a crash does, even before its first unit ended."""
+
+
 class ConfigError(RlgenError):
     """A config failed validation; `problems` holds one line per problem, each with its dotted path."""
 

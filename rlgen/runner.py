@@ -31,7 +31,7 @@ from rich.markup import escape
 from rlgen import checkpoint, distributed, run_checkpoints, rundir, transfer
 from rlgen.api_args import _shown
 from rlgen.config import ExperimentConfig
-from rlgen.errors import Diverged, Interrupted, RlgenError, first_line
+from rlgen.errors import Diverged, Interrupted, RlgenError, RunFailed, first_line
 from rlgen.experiment import Experiment, RunContext, eval_mode, prefers_accelerator
 from rlgen.logging import Logger, console
 from rlgen.logging_wandb import finish_wandb_in
@@ -39,10 +39,11 @@ from rlgen.process import choose_device, default_threads, process_state_kept, se
 from rlgen.registry import registered_names_only
 from rlgen.run_files import RunFiles, bar_text, progress
 from rlgen.run_state import RunState
-from rlgen.scoring import DivergenceWatch, Scorer, scalar
+from rlgen.scoring import NOT_PLAIN, DivergenceWatch, Scorer, plain_value
 from rlgen.unit_checks import UnitChecks
 
-__all__ = ["Experiment", "RunContext", "Runner", "choose_device", "eval_mode", "prefers_accelerator", "process_state_kept"]
+__all__ = ["Experiment", "RunContext", "RunFailed", "Runner", "choose_device", "eval_mode", "prefers_accelerator",
+           "process_state_kept"]
 
 
 class Runner:
@@ -118,11 +119,12 @@ class Runner:
                     raise refused
                 resume_state = self._resume_state or (self._load_resume() if self.resume_dir else None)
                 self._run(resume_state, device)
-        except (RlgenError, KeyboardInterrupt):
+        except (RlgenError, KeyboardInterrupt) as e:
             # bad input found while the experiment was set up or began its first unit (a setting SB3
             # refuses, missing demos), or an interrupt then: a new run that never trained a unit
-            # leaves no directory behind (a crash keeps it: its summary is the evidence)
-            if made is not None and not self._started and self.run_dir.is_dir():
+            # leaves no directory behind (a crash keeps it: its summary is the evidence; so does
+            # RunFailed, an env's own error said in one line)
+            if made is not None and not self._started and not isinstance(e, RunFailed) and self.run_dir.is_dir():
                 finish_wandb_in(self.run_dir)
                 rundir.discard(self.run_dir, made)
             raise
@@ -264,7 +266,8 @@ class Runner:
         stop = self.scorer.score(metrics, step)
         metrics["eval/wall_time_s"] = round(st.train_time_s, 3)
         self.logger.log(metrics, step)
-        st.last_eval = {"global_step": step, **{k: v for k, v in metrics.items() if scalar(v)}}
+        kept = {k: plain_value(v) for k, v in metrics.items()}  # numpy's and 0-d tensors' numbers as Python's
+        st.last_eval = {"global_step": step, **{k: v for k, v in kept.items() if v is not NOT_PLAIN}}
         pruned = self.on_eval is not None and self._call_on_eval(step, dict(st.last_eval))
         if step >= self.cfg.train.total_steps:
             # the budget is spent: the run completed, whatever this evaluation says (a target reached
@@ -329,7 +332,7 @@ class Runner:
         try:
             self.exp.close()
         except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
-            console.print(f"[yellow]warning:[/] closing the experiment failed: {e}")
+            console.print(f"[yellow]warning:[/] closing the experiment failed: {escape(first_line(e))}")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._stop_signal is not None:  # a second Ctrl-C: the user means it

@@ -252,4 +252,16 @@ def _number(v: Any) -> bool:
 
 def scalar(v: Any) -> bool:
     """A value summary.json and `last_eval` keep (a Table, an Image or a Video is not)."""
-    return isinstance(v, (int, float, str, bool)) or v is None
+    return plain_value(v) is not NOT_PLAIN
+
+
+NOT_PLAIN = object()  # what `plain_value` gives for a value summary.json does not keep
+
+
+def plain_value(v: Any) -> Any:
+    """`v` as summary.json, `last_eval` and the `on_eval` hook keep it: text, a bool or None as it
+    is, a number as a Python int or float, numpy's and a 0-d tensor's or array's too (what a
+    plugin's `arr.mean()` on float32 gives); `NOT_PLAIN` for anything else (a Table, a Video)."""
+    if isinstance(v, (np.ndarray, torch.Tensor)) and v.ndim == 0 or isinstance(v, np.generic):
+        v = v.item()  # a Python int, float or bool (np.float32 -> float)
+    return v if isinstance(v, (int, float, str, bool)) or v is None else NOT_PLAIN

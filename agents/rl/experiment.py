@@ -25,6 +25,7 @@ from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import (ALGOS, check_hyperparams, divergence_fix, is_off_policy, resolved_hyperparams,  # noqa: F401
                                    schedule_problems)
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm  # noqa: F401
+from rlgen.agents.rl.env_failures import close_vec_env, env_failures
 from rlgen.agents.rl.evaluation import play_episodes
 from rlgen.agents.rl.predict import fast_predictor
 from rlgen.agents.rl.sb3_bridge import BackboneExtractor, SB3Learner
@@ -90,6 +91,7 @@ class RLExperiment(ExperimentBase):
         cfg = self.cfg
         _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
         check_schedules(cfg, ctx)
+        _check_eval_normalize(cfg, ctx)
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
         if problem := new_run_env_problem(cfg, self.env, ctx):
             self.close()
@@ -111,7 +113,8 @@ class RLExperiment(ExperimentBase):
     def train_unit(self) -> dict[str, float]:
         self._freeze_normalization()
         steps = self._off_policy_steps() if is_off_policy(self.cfg.agent.algo) else self.unit_steps
-        metrics = self.learner.learn_unit(steps, self.global_step, self.cfg.train.total_steps)
+        with env_failures(self.cfg.env.id, "the training rollout", lambda: self.model.num_timesteps):
+            metrics = self.learner.learn_unit(steps, self.global_step, self.cfg.train.total_steps)
         self.global_step = int(self.model.num_timesteps)
         self._restore_eval_env()
         return metrics
@@ -214,7 +217,8 @@ class RLExperiment(ExperimentBase):
             self._restore_eval_env()
         n = episodes or self.cfg.train.eval_episodes
         sync_normalization(self.env, self.eval_env)
-        returns, lengths = self._evaluate(self.eval_env, n)
+        with env_failures(_eval_env_as_given(self.cfg).id, "an evaluation", lambda: self.global_step):
+            returns, lengths = self._evaluate(self.eval_env, n)
         if max(lengths) >= EPISODE_STEP_CAP and not self._cap_said:
             self._cap_said = True
             console.print(f"[yellow]warning:[/] env {self.cfg.env.id!r} has no step limit of its own: evaluation "
@@ -260,7 +264,7 @@ class RLExperiment(ExperimentBase):
     def close(self) -> None:
         for env in (self.env, self.eval_env):
             if env is not None:
-                env.close()
+                close_vec_env(env)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         """`policy` (the whole SB3 policy: transfer takes its actor's backbone) and, for actor-critic
@@ -338,12 +342,33 @@ def _close_what_is_left(venv: VecEnv) -> None:
 
 
 def _eval_env_config(cfg: RLConfig) -> EnvConfig:
+    """The eval envs' config: env's, with eval_env's fields, but normalized as training is: the
+    policy reads observations scaled by training's statistics (`sync_normalization`), and raw ones
+    score a policy trained on normalized ones far below what it does (`_check_eval_normalize`)."""
+    env = _eval_env_as_given(cfg)
+    return env.model_copy(update={"kwargs": step_capped(env.id, env.kwargs, env.wrappers),  # evaluation always ends
+                                  "normalize": cfg.env.normalize})
+
+
+def _eval_env_as_given(cfg: RLConfig) -> EnvConfig:
     n = min(cfg.train.eval_episodes, 32)  # all eval episodes side by side, up to 32 copies
     merged = {**cfg.env.model_dump(), "n_envs": n, "vectorize": "dummy"}
     for key, value in cfg.eval_env.items():  # `kwargs` merges key by key, the rest replaces
         merged[key] = {**merged[key], **value} if key == "kwargs" and isinstance(value, dict) else value
-    env = EnvConfig.model_validate(merged)  # first: eval_env's own values checked as env's are (kwargs: null)
-    return env.model_copy(update={"kwargs": step_capped(env.id, env.kwargs, env.wrappers)})  # evaluation always ends
+    return EnvConfig.model_validate(merged)  # eval_env's own values checked as env's are (kwargs: null)
+
+
+def _check_eval_normalize(cfg: RLConfig, ctx: RunContext) -> None:
+    """An eval_env.normalize other than env.normalize, which evaluation does not follow
+    (`_eval_env_config`): a new run is refused; a run trained with it (an rlgen that honoured it)
+    opens and resumes, evaluated as it trained, and says so."""
+    if "normalize" not in cfg.eval_env or _eval_env_as_given(cfg).normalize == cfg.env.normalize:
+        return
+    why = "evaluation normalizes observations as training does, with its statistics"
+    if ctx.training and not ctx.resumed:
+        raise RlgenError(f"eval_env.normalize differs from env.normalize, but {why}: drop eval_env.normalize")
+    console.print("[yellow]warning:[/] " + escape(f"eval_env.normalize is ignored: {why} (this run's earlier "
+                                                   "evaluations did not)"))
 
 
 def _same_structure(a: gym.Space, b: gym.Space) -> bool:

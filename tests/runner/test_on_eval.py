@@ -3,8 +3,11 @@ of the evaluation it was called after (a new best as the best), as Ctrl-C does, 
 names no checkpoint that is missing and the run resumes or opens from there."""
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from rlgen import checkpoint
 from rlgen.runner import Runner
@@ -59,3 +62,23 @@ def test_a_hook_that_interrupts_or_exits_keeps_a_checkpoint_and_the_run_resumes(
     assert checkpoint.step_of(checkpoint.latest(runner.run_dir / "checkpoints")) == 20
     resumed = Runner(cfg, ToyExperiment(cfg), resume_dir=runner.run_dir).run()
     assert resumed["status"] == "completed" and resumed["global_step"] == 100
+
+
+class NumpyMetricsToy(ToyExperiment):
+    """Evaluation figures as a plugin's numpy and torch code gives them (`arr.mean()` on float32)."""
+
+    def evaluate(self, episodes=None, video_dir=None) -> dict:
+        return {**super().evaluate(), "eval/f32": np.float32(0.5), "eval/i64": np.int64(3),
+                "eval/t": torch.tensor(0.25), "eval/a": np.array(1.5), "eval/name": "x", "eval/flag": np.bool_(True),
+                "eval/curve": np.zeros(3)}  # an array of several numbers is no summary value
+
+
+def test_numpy_and_0d_tensor_figures_reach_the_hook_and_the_summary_as_python_numbers(tmp_path):
+    seen = []
+    cfg = toy_config(tmp_path)
+    summary = Runner(cfg, NumpyMetricsToy(cfg), on_eval=lambda step, m: seen.append(m) and False).run()
+    want = {"eval/f32": 0.5, "eval/i64": 3, "eval/t": 0.25, "eval/a": 1.5, "eval/name": "x", "eval/flag": True}
+    written = json.loads((Path(summary["run_dir"]) / "summary.json").read_text())["final"]
+    for final in (seen[-1], summary["final"], written):
+        assert {k: final.get(k) for k in want} == want and "eval/curve" not in final
+        assert [type(final[k]) for k in want] == [float, int, float, float, str, bool]

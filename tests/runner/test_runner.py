@@ -110,6 +110,17 @@ def test_an_early_stop_metric_the_run_never_logs_is_said_once(tmp_path, capsys):
     assert summary["best"]["value"] is None and summary["status"] == "completed"
 
 
+class CloseFailsSilently(ToyExperiment):
+    def close(self) -> None:
+        raise EOFError()  # a dead subprocess env's pipe: str() is ''
+
+
+def test_a_close_that_fails_with_no_message_is_said_by_its_type(tmp_path, capsys):
+    cfg = toy_config(tmp_path)
+    assert Runner(cfg, CloseFailsSilently(cfg)).run()["status"] == "completed"
+    assert "warning: closing the experiment failed: EOFError" in capsys.readouterr().err
+
+
 def test_checkpoints_keep_the_newest_k_and_point_to_the_latest(tmp_path):
     cfg = toy_config(tmp_path, checkpoint_every=10, keep_checkpoints=2)
     runner = Runner(cfg, ToyExperiment(cfg))
