@@ -7,7 +7,8 @@ process trains in them.
 A new run's id ends in 32 random bits and its directory is made with an exclusive `mkdir`: two
 runs that draw the same id (the same second, the same bits) cannot share it; the second draws
 again. The lock is an advisory `flock` on `RUN_DIR/.lock`, released by the OS however the process
-ends (SIGKILL included), so a killed run can be resumed at once.
+ends (SIGKILL included), so a killed run can be resumed at once: a process it forks (an env worker)
+closes its copy of the lock at the fork, so the lock never outlives the trainer.
 
 A run directory opened by rlgen (`--resume`, eval, export, play, record, `rlgen.load_run`) may hold
 no symbolic link that leads outside it (`check_links`): rlgen writes into a run's files, and would
@@ -23,7 +24,7 @@ from fnmatch import fnmatchcase
 import secrets
 import shutil
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator
 
@@ -31,6 +32,22 @@ from rlgen.errors import RlgenError, shell_line
 
 LOCK = ".lock"
 ATTEMPTS = 20
+_HELD: set[int] = set()  # the lock fds this process holds (`locked`)
+
+
+def _drop_inherited_locks() -> None:
+    """In a process forked while a run is locked (a SubprocVecEnv worker, a DataLoader worker):
+    close its copy of the lock fd, which would otherwise keep the run locked after the trainer is
+    gone (SIGKILL) for as long as the child lives. The trainer's own fd still holds the lock: a
+    flock belongs to the open file and is released when the last fd on it closes."""
+    for fd in _HELD:
+        with suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has neither fork nor flock
+    os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 def run_id(seed: int) -> str:
@@ -274,6 +291,7 @@ def locked(path: Path, new: bool = False) -> Iterator[None]:
         fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
         raise _cannot_lock(path, e) from None
+    owner = os.getpid()
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -281,9 +299,12 @@ def locked(path: Path, new: bool = False) -> Iterator[None]:
             fix = ("give this run a new or empty directory" if new else
                    "wait for it to end (or stop it with Ctrl-C, which leaves a checkpoint) before resuming it")
             raise RlgenError(f"run directory {path} is in use by another rlgen process; {fix}") from None
+        _HELD.add(fd)
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        if os.getpid() == owner:  # a forked child leaving this block closed its copy at the fork
+            _HELD.discard(fd)
+            os.close(fd)  # closing releases the lock
 
 
 def _cannot_lock(path: Path, e: OSError) -> RlgenError:

@@ -207,7 +207,8 @@ class RLExperiment(ExperimentBase):
                                  "or leave eval_env out")
 
     def _make_eval_env(self) -> VecEnv:
-        return make_vec_env(_eval_env_config(self.cfg), seed=self._eval_seed, training=False)
+        return make_vec_env(_eval_env_config(self.cfg), seed=self._eval_seed, training=False,
+                            section=_eval_section(self.cfg))
 
     def evaluate(self, episodes: int | None = None, video_dir: Path | None = None) -> dict[str, Any]:
         if video_dir is not None and (problem := video_problem(_eval_env_config(self.cfg))):
@@ -299,7 +300,8 @@ class RLExperiment(ExperimentBase):
     def _record_video(self, video_dir: Path) -> Path:
         """One deterministic episode of the eval env, filmed; returns the mp4."""
         env_cfg = filmed(_eval_env_config(self.cfg), video_dir)
-        env = make_vec_env(env_cfg, seed=self.cfg.seed + 20_000, training=False, render_mode="rgb_array")
+        env = make_vec_env(env_cfg, seed=self.cfg.seed + 20_000, training=False, render_mode="rgb_array",
+                           section=_eval_section(self.cfg))
         try:
             sync_normalization(self.env, env)
             self._evaluate(env, 1)
@@ -348,6 +350,12 @@ def _eval_env_config(cfg: RLConfig) -> EnvConfig:
     env = _eval_env_as_given(cfg)
     return env.model_copy(update={"kwargs": step_capped(env.id, env.kwargs, env.wrappers),  # evaluation always ends
                                   "normalize": cfg.env.normalize})
+
+
+def _eval_section(cfg: RLConfig) -> str:
+    """The section an eval env that cannot be made names: eval_env when it changes what is made,
+    else env (BC's only envs are its eval envs, made from env's fields)."""
+    return "eval_env" if {"id", "kwargs", "wrappers"} & set(cfg.eval_env) else "env"
 
 
 def _eval_env_as_given(cfg: RLConfig) -> EnvConfig:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
+import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -17,39 +20,47 @@ from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecEnv
 from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
 from rlgen.envs import FLAT_SPACES, make_env_fn, nonzero_start, shown_space
+from rlgen.envs.demos import gym_mask
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError, first_line
+from rlgen.process import process_state_kept
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PARENT_POLL_S = 1.0  # how often a subprocess worker looks whether its trainer is still there
 
 
 def make_vec_env(
-    cfg: EnvConfig, seed: int, *, training: bool = True, gamma: float = 0.99, render_mode: str | None = None
+    cfg: EnvConfig, seed: int, *, training: bool = True, gamma: float = 0.99, render_mode: str | None = None,
+    section: str = "env",
 ) -> VecEnv:
     """`cfg.n_envs` copies of the env, seeded seed, seed+1, ..., each one `gymnasium.make`, SB3's
     Monitor, then `env.wrappers`, the order of SB3's and rl-zoo3's `make_vec_env`: training and
     evaluation returns are the env's own (an Atari game's raw score, not AtariWrapper's clipped
     reward per life). Evaluation copies (`training=False`) keep the episodes a wrapper cuts short
-    (agents/rl/evaluation.py)."""
+    (agents/rl/evaluation.py). `section` names the config section `cfg` came from ("env",
+    "eval_env") in what an env that cannot be made says to check."""
     thunk = make_env_fn(cfg.id, cfg.kwargs, cfg.wrappers, render_mode, monitor=Monitor if training else EpisodeMonitor)
     subproc = cfg.vectorize == "subproc" and cfg.n_envs > 1
     # Workers must not die on the Ctrl-C or SIGTERM meant for the trainer, which checkpoints and
     # stops them (a scheduler's scancel or systemd signals the whole process group); they inherit
-    # both ignored when started while they are ignored, and exit when the trainer closes their pipes.
+    # both ignored when started while they are ignored, and exit when the trainer closes their pipes
+    # or, killed (SIGKILL), is gone (`_exits_with`).
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS} if subproc else None
     try:
         if subproc or training:  # a bad kwarg fails here with its own message, not as a worker's broken pipe
-            _probe(thunk, cfg.id, seed)
+            _probe(thunk, cfg.id, section, seed)
         copies = [_seeded(thunk, seed + rank) for rank in range(cfg.n_envs)]
+        if subproc:
+            copies = [_exits_with(copy, os.getpid()) for copy in copies]
         vec = SubprocVecEnv(copies, start_method="fork") if subproc else DummyVecEnv(copies)
         vec.seed(seed)  # each copy's first reset: seed + rank
     except RlgenError:
         raise
     except gym.error.Error as e:  # a missing extra (box2d, atari), a bad kwarg: one readable line
-        raise RlgenError(f"could not create env {cfg.id!r}: {e}") from None
+        raise RlgenError(f"could not create {section} {cfg.id!r}: {e}") from None
     except Exception as e:  # noqa: BLE001 - a kwarg or wrapper argument the env refuses (TypeError, ValueError, KeyError, ...)
-        raise RlgenError(f"could not create env {cfg.id!r} (check env.kwargs and env.wrappers): "
+        raise RlgenError(f"could not create {section} {cfg.id!r} (check {section}.kwargs and {section}.wrappers): "
                          f"{type(e).__name__}: {first_line(e)}") from None
     finally:
         for sig, handler in (previous or {}).items():
@@ -66,19 +77,64 @@ def _seeded(thunk: Any, seed: int) -> Any:
     return make
 
 
-def _probe(thunk: Any, env_id: str, seed: int) -> None:
-    """One copy made and reset apart from the vector env: an observation that does not fit the
-    env's own observation_space is one line here, not numpy's broadcast error inside SB3."""
-    env = thunk()
+def _exits_with(thunk: Any, trainer: int) -> Any:
+    """`thunk` for a SubprocVecEnv worker that exits once `trainer`, the process that forks it, is
+    gone. A trainer killed outright (SIGKILL, the OOM killer) never closes the workers' pipes, and
+    each worker holds the others' pipe ends (all are forked from one trainer), so none reads EOF;
+    they ignore SIGTERM too (`make_vec_env`): without this they live on. A thread that watches the
+    parent, not Linux's PR_SET_PDEATHSIG (prctl(2)): that fires when the forking *thread* ends, and
+    works on Linux alone."""
+    def make() -> gym.Env:
+        threading.Thread(target=_watch_parent, args=(trainer,), name="rlgen-parent-watch", daemon=True).start()
+        return thunk()
+
+    return make
+
+
+def _watch_parent(trainer: int) -> None:
+    while os.getppid() == trainer:  # an orphan is adopted by init or a subreaper
+        time.sleep(_PARENT_POLL_S)
+    os._exit(1)
+
+
+def _probe(thunk: Any, env_id: str, section: str, seed: int) -> None:
+    """One copy made, reset and stepped once apart from the vector env: an observation that does
+    not fit the env's own observation_space, or an env that raises, is one line here, not numpy's
+    broadcast error inside SB3 or a worker's broken pipe."""
+    env, copy = f"{section} {env_id!r}", thunk()
+    # what trips the probe trips gymnasium's env checker too: one line, not its warning first; the
+    # training copies' own checkers still warn of anything else
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            obs = _first(env, section, "reset()", lambda: copy.reset(seed=seed)[0])
+            _check_shape(env, "reset()", obs, copy.observation_space)
+            copy.action_space.seed(seed)  # its own space: the same action on every run
+            masked = copy.has_wrapper_attr("action_masks")  # sb3-contrib's convention: a legal action
+            mask = gym_mask(copy.action_space, copy.get_wrapper_attr("action_masks")()) if masked else None
+            with process_state_kept():  # an env that draws from the global RNGs: training draws as if unprobed
+                obs = _first(env, section, "step()", lambda: copy.step(copy.action_space.sample(mask=mask))[0])
+            _check_shape(env, "step()", obs, copy.observation_space)
+        finally:
+            copy.close()
+
+
+def _first(env: str, section: str, call: str, run: Callable[[], Any]) -> Any:
+    """`run()`, the env's first `call`, whose error is one line naming the call."""
     try:
-        obs, _ = env.reset(seed=seed)
-        space = env.observation_space
-        shape = getattr(space, "shape", None)
-        if isinstance(space, FLAT_SPACES) and shape is not None and np.shape(obs) != tuple(shape):
-            raise RlgenError(f"env {env_id!r}: reset() returned an observation of shape {np.shape(obs)}, but its "
-                             f"observation_space is {space}; the env must return what its space declares")
-    finally:
-        env.close()
+        return run()
+    except RlgenError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the env's own code, or a kwarg it takes only when it runs
+        raise RlgenError(f"{env} raised {type(e).__name__} in its first {call}: {first_line(e)} (fix the env, or "
+                         f"check {section}.kwargs and {section}.wrappers)") from None
+
+
+def _check_shape(env: str, call: str, obs: Any, space: gym.Space) -> None:
+    shape = getattr(space, "shape", None)
+    if isinstance(space, FLAT_SPACES) and shape is not None and np.shape(obs) != tuple(shape):
+        raise RlgenError(f"{env}: {call} returned an observation of shape {np.shape(obs)}, but its "
+                         f"observation_space is {space}; the env must return what its space declares")
 
 
 def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: float = 0.99) -> VecEnv:

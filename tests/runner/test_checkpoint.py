@@ -262,6 +262,31 @@ def test_a_new_run_that_lost_the_race_for_its_run_dir_leaves_the_winners(tmp_pat
     assert [p.name for p in chosen.iterdir()] == [rundir.LOCK]
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX only")
+def test_a_process_forked_while_a_run_is_locked_does_not_keep_the_lock(tmp_path):
+    """A SubprocVecEnv worker forked by a trainer killed with SIGKILL lives on; the run must not stay
+    locked with it."""
+    (ready_r, ready_w), (release_r, release_w) = os.pipe(), os.pipe()
+    with rundir.locked(tmp_path):
+        child = os.fork()
+        if child == 0:  # the worker: says it is past the fork, then waits to be released
+            try:
+                os.close(release_w)
+                os.write(ready_w, b"1")
+                os.read(release_r, 1)
+            finally:
+                os._exit(0)
+        os.read(ready_r, 1)
+    try:
+        with rundir.locked(tmp_path):  # the holder has let go; the child it forked still runs
+            pass
+    finally:
+        os.close(release_w)  # EOF: the child exits
+        os.waitpid(child, 0)
+        for fd in (ready_r, ready_w, release_r):
+            os.close(fd)
+
+
 @pytest.mark.parametrize("name", ["metrics.jsonl", "config.yaml"])
 def test_a_resume_that_cannot_rewrite_a_file_of_the_run_changes_none(tmp_path, name):
     runner, _ = _run(tmp_path)
