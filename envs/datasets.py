@@ -41,6 +41,15 @@ def declares(modality: str, labeled: bool = False) -> Callable[[F], F]:
     return mark
 
 
+def _positive(source: str, **values: float) -> None:
+    """Refuse a size of a built-in source that is not > 0: a negative std draws the same points as
+    its absolute value, but the mode metrics (within 3 std of a centre) then read 0 even for real data."""
+    for key, value in values.items():
+        if not value > 0:  # NaN too
+            raise RlgenError(f"data source {source!r}: data.kwargs.{key} is {value!r}, but it must be > 0; "
+                             f"give a positive {key}")
+
+
 class Mixture:
     """Equal-weight isotropic Gaussians; `modes` (K, D) are the centres, `std` their spread."""
 
@@ -61,12 +70,14 @@ class Mixture:
 @declares("points")
 def gaussian(mean: float = 3.0, std: float = 0.5) -> Mixture:
     """One 1-D Gaussian: the smallest GAN problem with a known answer (G's mean should reach `mean`)."""
+    _positive("gaussian", std=std)
     return Mixture(np.array([[mean]]), std)
 
 
 @declares("points")
 def ring8(radius: float = 2.0, std: float = 0.02) -> Mixture:
     """8 Gaussians on a circle (Metz et al. 2017, Unrolled GAN; VEEGAN uses radius 2, std 0.02)."""
+    _positive("ring8", radius=radius, std=std)
     angles = 2 * np.pi * np.arange(8) / 8
     return Mixture(radius * np.stack([np.cos(angles), np.sin(angles)], 1), std)
 
@@ -74,6 +85,7 @@ def ring8(radius: float = 2.0, std: float = 0.02) -> Mixture:
 @declares("points")
 def grid25(spacing: float = 2.0, std: float = 0.05) -> Mixture:
     """5x5 Gaussians at {-4, -2, 0, 2, 4}^2 with std 0.05 (VEEGAN; PacGAN section 4)."""
+    _positive("grid25", spacing=spacing, std=std)
     axis = spacing * (np.arange(5) - 2)
     return Mixture(np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2), std)
 

@@ -168,6 +168,9 @@ def sample_from(name: str, source: Any, batch: int, rng: np.random.Generator, ch
         out = source.sample(batch, rng)
     except RlgenError:
         raise
+    except StopIteration:  # a finite stream behind sample() (next(it) on a file, a loader) that ended
+        raise RlgenError(f"data source {name!r}: sample({batch}, rng) ran out of data (StopIteration); make sample() "
+                         f"endless, e.g. restart its iterator when it ends{_drawn_later(first)}") from None
     except Exception as e:  # noqa: BLE001 - whatever the source's own code raises
         raise RlgenError(f"data source {name!r}: sample({batch}, rng) raised {type(e).__name__}: "
                          f"{first_line(e)} (check the source and data.kwargs)") from None

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rlgen.errors import RlgenError
+
 SETTINGS = {"hidden": [128, 64], "epochs": 300, "lr": 3e-3, "weight_decay": 1e-4, "seed": 0, "version": 1}
 
 
@@ -40,6 +42,24 @@ def cache_path(cache_dir: str | Path | None = None) -> Path:
     root = Path(cache_dir or os.environ.get("RLGEN_CACHE") or Path.home() / ".cache" / "rlgen")
     key = hashlib.sha256(json.dumps(SETTINGS, sort_keys=True).encode()).hexdigest()[:12]
     return root / f"digits_classifier_{key}.pt"
+
+
+def cache_problem(cache_dir: str | Path | None) -> str | None:
+    """`eval.classifier_cache` with a file at it or above it, where no folder can be made: said when
+    the config loads, before a run directory is, rather than as an OSError once the run has begun."""
+    from rlgen.cli_output import _file_in_the_way
+
+    if cache_dir is None or (blocking := _file_in_the_way(cache_path(cache_dir).parent)) is None:
+        return None
+    return (f"eval.classifier_cache: {blocking} is a file, so the digits classifier's cache folder {cache_dir} "
+            "cannot be made there or under it; give a folder path (or leave it unset for ~/.cache/rlgen)")
+
+
+def _where(cache_dir: str | Path | None) -> str:
+    """The setting that chose the cache folder, as cache_path reads them."""
+    if cache_dir:
+        return "eval.classifier_cache"
+    return "$RLGEN_CACHE" if os.environ.get("RLGEN_CACHE") else "the default cache ~/.cache/rlgen"
 
 
 def train_classifier(x: np.ndarray, y: np.ndarray) -> tuple[DigitsClassifier, float]:
@@ -82,8 +102,14 @@ def load_classifier(x: np.ndarray, y: np.ndarray, cache_dir: str | Path | None =
     # torch.manual_seed in there seeds every CUDA device too: those generators are forked as well
     with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
         net, _ = train_classifier(x, y)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save(net.state_dict(), tmp)
-    tmp.replace(path)  # atomic: parallel runs never read half a file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), tmp)
+        tmp.replace(path)  # atomic: parallel runs never read half a file
+    except OSError as e:  # a folder not writable (or a file in its way): the setting by name, not a traceback
+        from rlgen.cli_output import _os_error
+
+        raise RlgenError(f"{_where(cache_dir)}: the digits classifier cannot be cached in {path.parent}: "
+                         f"{_os_error(e)} (set eval.classifier_cache to a writable folder)") from None
     return net.eval().requires_grad_(False)

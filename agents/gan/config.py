@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from rlgen.config import (
     Activation,
@@ -40,9 +41,28 @@ GeneratorBackbone = backbone_union(
 )
 
 
+# Adam with beta1 = 0.5, the DCGAN setting (Radford et al. 2016), for both players by default
+GAN_LR, GAN_BETAS = 2e-4, (0.5, 0.999)
+
+
+def _gan_defaults(given: Any) -> Any:
+    """A player's optim section with the GAN's defaults for the keys it leaves out (lr, and betas
+    for adam / adamw): one key set (`schedule: linear`) must not fall back to OptimConfig's lr
+    3e-4 and torch's beta1 0.9. Anything but a mapping is left to pydantic to accept or refuse."""
+    if not isinstance(given, Mapping):
+        return given
+    filled = {"lr": GAN_LR, **given}
+    if filled.get("type", "adam") in ("adam", "adamw") and "betas" not in filled:
+        filled["betas"] = GAN_BETAS
+    return filled
+
+
 def _adam_gan() -> OptimConfig:
-    # Adam with beta1 = 0.5, the DCGAN setting (Radford et al. 2016), for both players by default
-    return OptimConfig(type="adam", lr=2e-4, betas=(0.5, 0.999))
+    return OptimConfig(**_gan_defaults({}))
+
+
+PlayerOptim = Annotated[OptimConfig, BeforeValidator(_gan_defaults), Field(
+    default_factory=_adam_gan, description="adam, lr 2e-4, betas [0.5, 0.999] for whatever the section leaves out")]
 
 
 class DataConfig(Section):
@@ -64,7 +84,7 @@ class GeneratorConfig(Section):
     noise_dim: int = Field(64, gt=0, description="noise size (per step for sequence generators)")
     out_activation: Activation | None = Field(None, description="e.g. tanh for data in [-1, 1]; None = linear")
     ema: float | None = Field(None, gt=0, lt=1, description="decay of an EMA copy of G used for sampling")
-    optim: OptimConfig = Field(default_factory=_adam_gan)
+    optim: PlayerOptim
 
 
 class DiscriminatorConfig(Section):
@@ -72,7 +92,7 @@ class DiscriminatorConfig(Section):
 
     backbone: BackboneConfig
     spectral_norm: bool = Field(False, description="spectral-normalise every Linear/Conv (Miyato et al. 2018)")
-    optim: OptimConfig = Field(default_factory=_adam_gan)
+    optim: PlayerOptim
 
 
 class ObjectiveConfig(Section):

@@ -3,7 +3,7 @@
 Metrics (all `eval/...`):
 - every source: `mmd` (MMD^2 on 500 vs 500 samples) and `diversity_ratio` (spread of generated
   samples / spread of the data; near 1 is healthy, near 0 is collapse);
-- 2-D mixtures: `modes_covered`, `high_quality` (share of samples within 3 std of a mode);
+- mixtures (`mode_centres`): `modes_covered`, `high_quality` (share of samples within 3 std of a mode);
 - digits: `frechet` (Fréchet distance in the features of a locally trained, cached classifier),
   `classes_covered`, and with class-conditional samples `class_accuracy`.
 """
@@ -24,6 +24,25 @@ from rlgen.logging import Image
 Sampler = Callable[[int, torch.Generator], tuple[np.ndarray, np.ndarray | None]]
 
 
+def mode_centres(source: Any) -> tuple[np.ndarray, float] | None:
+    """The centres (K, D) and std the mode metrics score against, when the source has both `modes`
+    (K, D) for samples of shape (D,) and a positive `std`: rlgen's mixtures (gaussian, ring8, grid25),
+    or a source of one's own. Neither is part of the source contract, so a source that means
+    something else by `modes` (or gives no `std`) is scored without the mode metrics, not stopped
+    at its first evaluation."""
+    modes, std = getattr(source, "modes", None), getattr(source, "std", None)
+    if isinstance(std, bool) or not isinstance(std, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(std) or std <= 0:
+        return None
+    try:
+        modes = np.asarray(modes, dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    if modes.ndim != 2 or not len(modes) or modes.shape[1:] != tuple(source.shape) or not np.isfinite(modes).all():
+        return None
+    return modes, float(std)
+
+
 class Evaluator:
     """Holds a fixed real reference set and the digits classifier; scores batches of samples."""
 
@@ -36,6 +55,7 @@ class Evaluator:
         self.real, self.real_labels = sample_from(cfg.data.source, source, cfg.eval.samples,
                                                   np.random.default_rng(seed + 99_991))
         self.real_spread = metrics.spread(self.real)
+        self.modes = mode_centres(source)
         self.classifier = None
         if cfg.data.source == "digits":
             from rlgen.agents.gan.classifier import load_classifier
@@ -52,9 +72,8 @@ class Evaluator:
         n = min(500, len(fake), len(self.real))
         out["eval/mmd"] = metrics.mmd2(fake[:n], self.real[:n])
         out["eval/diversity_ratio"] = metrics.spread(fake) / max(self.real_spread, 1e-12)
-        modes = getattr(self.source, "modes", None)
-        if modes is not None:
-            covered, hq = metrics.mode_quality(fake, modes, self.source.std, self.cfg.eval.mode_share)
+        if self.modes is not None:
+            covered, hq = metrics.mode_quality(fake, *self.modes, self.cfg.eval.mode_share)
             out["eval/modes_covered"], out["eval/high_quality"] = float(covered), hq
         if self.classifier is not None:
             with torch.no_grad():

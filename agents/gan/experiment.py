@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from rlgen.agents.gan import ddp
+from rlgen.agents.gan.classifier import cache_problem
 from rlgen.agents.gan.config import GANConfig
 from rlgen.agents.gan.evaluation import Evaluator
 from rlgen.agents.gan.losses import LOSSES
@@ -53,12 +54,14 @@ class GANExperiment(ExperimentBase):
         """Cheap checks beyond the schema: the source fits the players. A builder that declares its
         `modality` and `labeled` is checked now; one that does not, once it is built in setup."""
         builder = SOURCES.get(cfg.data.source)  # the schema checked that it resolves
+        # only a declared `labeled`: a class's `n_classes` is a default its instance may change
+        # (n_classes from data.kwargs), so setup judges the built source's
         labeled = getattr(builder, "labeled", None)
-        if labeled is None and isinstance(getattr(builder, "n_classes", None), int):
-            labeled = builder.n_classes > 0
+        labeled = labeled if isinstance(labeled, bool) else None
         # a class that declares its sample shape (a class attribute, not a property) is checked now too
         shape = getattr(builder, "shape", None)
-        return fit_problems(cfg, modality_of(builder), labeled, shape if isinstance(shape, (tuple, list)) else None)
+        problems = fit_problems(cfg, modality_of(builder), labeled, shape if isinstance(shape, (tuple, list)) else None)
+        return problems + ([cache] if (cache := cache_problem(cfg.eval.classifier_cache)) else [])
 
     # --- the protocol ---------------------------------------------------------------------------
 
@@ -103,11 +106,11 @@ class GANExperiment(ExperimentBase):
 
     def train_unit(self) -> dict[str, float]:
         cfg = self.cfg
-        self._set_lrs()
         d_sum = torch.zeros((), device=self.device)
         g_sum = torch.zeros((), device=self.device)
         steps = 0
         while steps < cfg.perf.steps_per_unit and self.global_step < cfg.train.total_steps:
+            self._set_lrs()  # a schedule moves with every generator step, not in a staircase of units
             for _ in range(cfg.objective.n_critic):
                 d_sum += self._d_step()
             g_sum += self._g_step()
@@ -116,6 +119,7 @@ class GANExperiment(ExperimentBase):
         if self.distributed:
             for module in (self.G, self.D, *([self.ema.module] if self.ema is not None else [])):
                 ddp.sync_buffers(module)
+        # the lrs of the unit's last step
         lrs = {"gan/lr_g": self.opt_g.param_groups[0]["lr"], "gan/lr_d": self.opt_d.param_groups[0]["lr"]}
         if not steps:  # called with the budget spent: no loss to average (the runner never does)
             return lrs
@@ -333,7 +337,8 @@ class GANExperiment(ExperimentBase):
             scaler.update()
 
     def _set_lrs(self) -> None:
-        """`optim.schedule: linear` decays each player's lr to 0 over train.total_steps."""
+        """`optim.schedule: linear` decays each player's lr to 0 over train.total_steps, step by step:
+        the lr of generator step t (and of its discriminator steps) is lr * (1 - t / total_steps)."""
         left = max(0.0, 1.0 - self.global_step / self.cfg.train.total_steps)
         for opt, ocfg in ((self.opt_g, self.cfg.generator.optim), (self.opt_d, self.cfg.discriminator.optim)):
             for group in opt.param_groups:
@@ -373,6 +378,11 @@ def fit_problems(cfg: GANConfig, modality: str | None, labeled: bool | None, sha
         problems.append(f"generator.backbone.init.freeze: the {g.type} generator is all backbone, so freezing it "
                         "leaves the generator nothing to train; use freeze: false (init.lr sets a smaller "
                         "learning rate for it)")
+    # rlgen.nets builds a sequence generator with pool: sequence whatever it says; last is the default,
+    # which every saved config.yaml carries, so only another value is a setting that would be ignored
+    if g.sequence and getattr(g, "pool", None) not in (None, "last", "sequence"):
+        problems.append(f"generator.backbone.pool: a {g.type} generator draws one sample step per noise step, "
+                        f"so it pools nothing ({g.pool!r} would be ignored); drop pool")
     if modality is None:
         return problems
     fits = "mlp or cnn" if modality == "image" else "mlp"  # what a player of these samples can be

@@ -26,17 +26,18 @@ from rlgen.nets import DECODERS, LinearHead, build_backbone, build_decoder, buil
 from rlgen.transfer import apply_init
 
 
-def with_label(x: Tensor, y: Tensor | None, n_classes: int) -> Tensor:
-    """(B, F) / (B, T, F) / (B, C, H, W) and labels (B,) -> the same with a one-hot appended to the
-    features (every step of a sequence, every pixel of an image as K extra channels)."""
+def with_label(x: Tensor, y: Tensor | None, n_classes: int, axis: int = -1) -> Tensor:
+    """(B, ..., F) and labels (B,) -> (B, ..., F + K): a one-hot appended to the features at every
+    position (each step of a sequence, each row of points of any shape). axis=1: (B, C, H, W) ->
+    (B, C + K, H, W), the one-hot as K extra channels of every pixel of an image. The layout follows
+    the modality, not x.dim(): points of shape (2, 3, 4) are no image."""
     if y is None:
         return x
+    at = axis % x.dim()
     hot = F.one_hot(y, n_classes).to(x.dtype)  # (B, K)
-    if x.dim() == 2:
-        return torch.cat([x, hot], 1)
-    if x.dim() == 3:
-        return torch.cat([x, hot[:, None].expand(-1, x.shape[1], -1)], 2)
-    return torch.cat([x, hot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+    hot = hot[(slice(None), *[None] * (at - 1), slice(None), *[None] * (x.dim() - 1 - at))]  # (B, 1.., K, 1..)
+    # -1 keeps the batch axis free (an exported generator takes any batch) and the one-hot as it is
+    return torch.cat([x, hot.expand([-1 if i in (0, at) else n for i, n in enumerate(x.shape)])], at)
 
 
 class Generator(nn.Module):
@@ -95,9 +96,10 @@ class Discriminator(nn.Module):
             raise RlgenError("discriminator.backbone.pool 'sequence' gives no single judgement; use last or mean")
         self.n_classes = n_classes
         self.concat = n_classes if conditional == "concat" else 0
+        image = modality == "image"
+        self.label_axis = 1 if image else -1  # the one-hot as channels of an image, as features otherwise
         in_shape = list(shape)
-        axis = 0 if modality == "image" else -1  # one-hot as channels of an image, features otherwise
-        in_shape[axis] += self.concat
+        in_shape[0 if image else -1] += self.concat  # (C, H, W) or (..., F): the sample without its batch axis
         self.body = build_backbone(cfg.backbone.spec(), in_shape=tuple(in_shape), where="discriminator.backbone")
         apply_init(self.body, cfg.backbone.init, "discriminator.backbone")  # before spectral norm renames weights
         self.head = LinearHead(self.body.out_dim, ())
@@ -114,7 +116,7 @@ class Discriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """(B, *shape), (B,) or None -> (B,)."""
-        h = self.body(with_label(x, y, self.n_classes) if self.concat else x)  # (B, out_dim)
+        h = self.body(with_label(x, y, self.n_classes, self.label_axis) if self.concat else x)  # (B, out_dim)
         logit = self.head(h)  # (B,)
         if self.embed is not None and y is not None:
             logit = logit + (self.embed(y) * h).sum(1)

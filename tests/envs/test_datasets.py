@@ -33,6 +33,18 @@ def test_grid_has_25_modes_two_apart():
     assert src.modes.shape == (25, 2) and src.modes.min() == -4 and src.modes.max() == 4
 
 
+@pytest.mark.parametrize("name, kwargs, bad", [
+    ("ring8", {"std": -0.02}, "std"),  # the same points as 0.02, but no sample within 3 std of a mode
+    ("ring8", {"radius": 0.0}, "radius"),
+    ("grid25", {"std": 0.0}, "std"),
+    ("grid25", {"spacing": -2.0}, "spacing"),
+    ("gaussian", {"std": float("nan")}, "std"),
+])
+def test_a_mixture_size_that_is_not_positive_names_its_kwarg(name, kwargs, bad):
+    with pytest.raises(RlgenError, match=rf"^data source '{name}': data\.kwargs\.{bad} is .*, but it must be > 0"):
+        make_source(name, **kwargs)
+
+
 def test_digits_are_bundled_labeled_and_in_range():
     src = make_source("digits")
     assert src.shape == (1, 8, 8) and src.n_classes == 10
@@ -175,6 +187,30 @@ def test_a_later_batch_that_breaks_the_contract_is_one_line_saying_it_was_drawn_
     assert e.value.__context__ is None or e.value.__suppress_context__
     x, y = sample_from("mine", _Labeled(), 8, np.random.default_rng(0), first=False)
     assert x.shape == (8, 2) and y.dtype == np.int64
+
+
+def test_a_source_whose_iterator_runs_out_is_told_to_make_sample_endless():
+    class Stream:
+        """Two batches from an iterator, then StopIteration: a file read once."""
+
+        modality, shape, n_classes = "points", (2,), 0
+
+        def __init__(self):
+            self.batches = iter([np.zeros((8, 2), np.float32)] * 2)
+
+        def sample(self, batch, rng):
+            return next(self.batches), None
+
+    source, rng = Stream(), np.random.default_rng(0)
+    for first in (True, False):
+        sample_from("mine", source, 8, rng, first=first)
+    with pytest.raises(RlgenError) as e:
+        sample_from("mine", source, 8, rng, first=False)
+    # before: "raised StopIteration: StopIteration (check the source and data.kwargs)"
+    assert str(e.value) == ("data source 'mine': sample(8, rng) ran out of data (StopIteration); make sample() endless, "
+                            "e.g. restart its iterator when it ends (a batch drawn during training, not the first: "
+                            "what the source's sample() gives changes part way)")
+    assert e.value.__suppress_context__
 
 
 def test_a_split_checks_every_training_batch_of_an_endless_source():

@@ -172,6 +172,31 @@ def test_top_k_share_falls_linearly(tmp_path):
     assert shares == [64, 40, 16]  # 64 * (1 - t * 0.75)
 
 
+def test_a_linear_schedule_moves_the_lr_at_every_generator_step(tmp_path):
+    """lr * (1 - t / total_steps) at generator step t and its discriminator steps, as the plain loop
+    of benchmarks/gan_ring.py sets it; before, it was set once per unit (still 1e-3 at step 3 of 4)."""
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    schedule = {f"{p}.optim.schedule": "linear" for p in ("generator", "discriminator")}
+    cfg = config(tmp_path, source="ring8", steps=4, **schedule, **{"perf.steps_per_unit": 4, "objective.n_critic": 2})
+    exp = GANExperiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path / "run", torch.device("cpu"), Logger([]), 0))
+    seen = []
+
+    def recorded(player, step, opt):
+        def call():
+            seen.append((player, opt.param_groups[0]["lr"]))  # the lr this step takes
+            return step()
+        return call
+
+    exp._d_step, exp._g_step = recorded("d", exp._d_step, exp.opt_d), recorded("g", exp._g_step, exp.opt_g)
+    row = exp.train_unit()
+    lrs = [1e-3 * (1 - t / 4) for t in range(4)]
+    assert seen == [(player, lr) for lr in lrs for player in ("d", "d", "g")]
+    assert row["gan/lr_g"] == row["gan/lr_d"] == lrs[-1]  # the unit's last step's
+
+
 @pytest.mark.parametrize("penalty", ["objective.r1", "objective.gradient_penalty"])
 def test_compile_with_a_double_backward_penalty_trains(tmp_path, monkeypatch, penalty):
     """R1 and the gradient penalty differentiate D twice, which torch.compile's AOT autograd
@@ -263,6 +288,24 @@ def test_a_transformer_shorter_than_the_sequences_names_its_player_and_no_run(tm
     assert f"error: {player}.backbone: transformer backbone: sequence of 50 steps is longer than max_len 10 — " \
            "set backbone.max_len >= 50" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_class_n_classes_is_a_default_its_kwargs_change_not_a_declaration(tmp_path, capsys):
+    """Labels are judged when the config loads only from a declared `labeled`; a class attribute
+    `n_classes = 0` refused data.kwargs.n_classes=3 as unlabeled before."""
+    from rlgen.cli import main
+
+    labeled = config(tmp_path, source="tests.agents.gan.sources:Classes", steps=4,
+                     **{"data.kwargs": "{n_classes: 3}", "objective.conditional": "concat", "perf.steps_per_unit": 2})
+    assert GANExperiment.check(labeled) == []
+    assert Runner(labeled, GANExperiment(labeled)).run()["status"] == "completed"
+    # built without classes: refused once built, one line, before any run directory
+    assert main(["train", "gan_ring8", "data.source=tests.agents.gan.sources:Classes", "data.kwargs={}",
+                 "objective.conditional=concat", "eval.samples=50", f"logging.dir={tmp_path / 'none'}",
+                 "logging.wandb.mode=disabled", "train.progress=false"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "objective.conditional: 'tests.agents.gan.sources:Classes' has no labels" in err and "Traceback" not in err
+    assert not (tmp_path / "none").exists() or list((tmp_path / "none").iterdir()) == []
 
 
 def test_batch_norm_with_batches_of_one_is_refused(tmp_path):

@@ -40,8 +40,17 @@ def test_projection_uses_the_label():
 def test_with_label_appends_one_hot():
     assert with_label(torch.zeros(2, 3), torch.tensor([1, 0]), 2).tolist() == [[0, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
     assert with_label(torch.zeros(2, 5, 3), torch.tensor([1, 0]), 2).shape == (2, 5, 5)
-    img = with_label(torch.zeros(2, 1, 4, 4), torch.tensor([1, 0]), 2)
+    img = with_label(torch.zeros(2, 1, 4, 4), torch.tensor([1, 0]), 2, axis=1)
     assert img.shape == (2, 3, 4, 4) and img[0, 2].eq(1).all() and img[0, 1].eq(0).all()
+
+
+def test_concat_on_points_of_three_axes_puts_the_one_hot_on_the_last():
+    """Points of shape (2, 3, 4) are no image: the one-hot goes on the last axis, where the
+    discriminator sized its input (torch's "shapes cannot be multiplied" before, 60 against 42)."""
+    points = with_label(torch.zeros(2, 2, 3, 4), torch.tensor([1, 0]), 3)
+    assert points.shape == (2, 2, 3, 7) and points[0, ..., 5].eq(1).all() and points[0, ..., 4].eq(0).all()
+    D = Discriminator(DiscriminatorConfig(backbone={"type": "mlp", "hidden": [8]}), "points", (2, 3, 4), 3, "concat")
+    assert D(torch.randn(5, 2, 3, 4), torch.tensor([0, 1, 2, 1, 0])).shape == (5,)
 
 
 def test_ema_moves_by_one_minus_decay():
