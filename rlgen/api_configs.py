@@ -19,7 +19,7 @@ from rich.markup import escape
 from rlgen.api_args import _bool_arg, _config_arg, _shown
 from rlgen.config import ExperimentConfig, check_overrides, config_tree
 from rlgen.config import load_config as _load_config
-from rlgen.errors import ConfigError, RlgenError
+from rlgen.errors import ConfigError, RlgenError, shell_line
 from rlgen.experiment import check_of
 from rlgen.registry import KINDS, registered_names_only
 
@@ -29,8 +29,14 @@ ConfigSource = str | Path | Mapping[str, Any]
 def bundled_configs(folder: str = "") -> dict[str, Path]:
     """The configs shipped inside the package, by name (`ppo_cartpole` -> its YAML file); those of
     a folder of them by `folder/name` (`bundled_configs("sweeps")`: `sweeps/ppo_cartpole`)."""
-    root = resources.files("rlgen.configs").joinpath(*filter(None, [folder]))
-    prefix = f"{folder}/" if folder else ""
+    top = resources.files("rlgen.configs")
+    folders = sorted(p.name for p in top.iterdir() if p.is_dir() and not p.name.startswith("__"))
+    name = folder.rstrip("/") if isinstance(folder, str) else None
+    if name is None or (name and name not in folders):
+        raise RlgenError(f"rlgen.bundled_configs: folder must be '' (the configs themselves) or one of the bundled "
+                         f"folders ({', '.join(map(repr, folders))}), not {_shown(folder)}")
+    root = top.joinpath(name) if name else top
+    prefix = f"{name}/" if name else ""
     return {prefix + p.name.removesuffix(".yaml"): Path(str(p)) for p in sorted(root.iterdir(), key=lambda p: p.name)
             if p.name.endswith(".yaml")}
 
@@ -160,6 +166,22 @@ def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = Fa
     path = Path(run_dir) / "config.yaml"
     with untrusted_unless(trust, path):
         return load_config(path, overrides, interpolation=trust)
+
+
+def resume_line(run_dir: Path, *launcher: str) -> str:
+    """The command that resumes `run_dir`, for pasting into a shell (`launcher`: what starts rlgen,
+    `rlgen` by default): with --trust where the resume reads the run's config.yaml only with it
+    (a name by import path, a `${...}` resolver), so that the line printed works."""
+    trust = ("--trust",) if not _reads(run_dir, trust=False) and _reads(run_dir, trust=True) else ()
+    return shell_line(*(launcher or ("rlgen",)), "train", "--resume", run_dir, *trust)
+
+
+def _reads(run_dir: Path, trust: bool) -> bool:
+    try:
+        run_config(run_dir, trust=trust)
+        return True
+    except RlgenError:
+        return False
 
 
 def untrusted_unless(trust: bool, source: Path) -> AbstractContextManager[None]:

@@ -90,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def train_seeds(args: argparse.Namespace) -> int:
     """`--seeds 0,1,2`: one run per seed, in this process one after another or `--parallel N` at a time."""
     from rlgen.api import load_config, train
-    from rlgen.seeds import parse_seeds, print_seeds_table, refuse_torchrun, run_in_processes
+    from rlgen.seeds import parse_seeds, print_seeds_table, refuse_torchrun, run_in_processes, unfinished
 
     if args.resume or args.config is None:
         raise RlgenError("--seeds starts new runs from a CONFIG; resume each run with --resume RUN_DIR")
@@ -105,10 +105,13 @@ def train_seeds(args: argparse.Namespace) -> int:
     if args.storage is not None:
         return _train_seed_queue(args, seeds)
     cfgs = {s: load_config(args.config, [*args.overrides, f"seed={s}"]) for s in seeds}  # every problem first
+    error = None
     if args.parallel > 1:
         results = run_in_processes(args.config, args.overrides, cfgs, args.parallel, trust=args.trust)
         run_dirs = [r.run_dir for r in results if (r.run_dir / "metrics.jsonl").is_file()]
-        code = next((r.exit_code for r in results if r.exit_code), 0)
+        # a seed a signal ended (Ctrl-C, SIGTERM, SIGKILL) exits as `rlgen train` would: 128 + N
+        code = next((r.exit_code for r in results if r.exit_code > 128), 0)
+        error = None if code else unfinished(args.config, seeds, results)
     else:
         run_dirs, code = [], 0
         for i, s in enumerate(seeds, 1):
@@ -120,6 +123,8 @@ def train_seeds(args: argparse.Namespace) -> int:
                 break  # interrupted: the remaining seeds do not start
     stop = cfgs[seeds[0]].train.early_stop
     print_seeds_table(run_dirs, stop.metric, stop.target, stop.mode)
+    if error is not None:
+        raise error
     return code
 
 
@@ -370,10 +375,11 @@ def _report(summary: dict[str, Any], run_dir: Path) -> None:
         console.print(f"  target {summary['target']} reached at step {t['global_step']:,} after {t['wall_time_s']:.1f} s")
     console.print(f"  run directory: {_esc(str(run_dir))}")
     if status == "interrupted":
+        from rlgen.api_configs import resume_line
         from rlgen.distributed import launcher
 
         world = (summary.get("distributed") or {}).get("world_size") or 1  # the run's, not an empty WORLD_SIZE's
-        console.print(f"  resume with:   {_command(*launcher(world), 'train', '--resume', run_dir)}")
+        console.print(f"  resume with:   {_esc(resume_line(run_dir, *launcher(world)))}")
     wandb_dir = run_dir / "wandb"
     offline = sorted(wandb_dir.glob("offline-run-*"))  # one per start: a resumed run has several
     if offline:  # none when W&B ran online, was disabled, or did not start (its debug logs alone)

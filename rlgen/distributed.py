@@ -174,7 +174,9 @@ def launcher(world_size: int) -> list[str | int]:
     local = _whole(os.environ.get("LOCAL_WORLD_SIZE", "")) or world_size
     local = local if 0 < local <= world_size and world_size % local == 0 else world_size
     nodes: list[str | int] = ["--nnodes", world_size // local] if local != world_size else []
-    return ["torchrun", *nodes, "--nproc_per_node", local, "-m", "rlgen"]
+    # --no-python starts the `rlgen` script, as one process is started: `-m rlgen` would put the
+    # working directory first on sys.path, where a folder named rlgen (a checkout) stands in for rlgen
+    return ["torchrun", *nodes, "--nproc_per_node", local, "--no-python", "rlgen"]
 
 
 def _whole(text: str) -> int | None:

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Protocol
 from rich.console import Console
 from rich.markup import escape
 
-from rlgen.errors import RlgenError, shell_line
+from rlgen.errors import RlgenError
 
 
 class _Console(Console):
@@ -264,7 +264,9 @@ def disk_error(e: OSError, path: Path, doing: str) -> RlgenError:
     if e.errno == errno.ENOSPC:
         run_dir = next((p for p in Path(path).parents if (p / "config.yaml").is_file()), Path(path).parent)
         if (run_dir / "checkpoints" / "latest").is_file():
-            fix = f"resume with `{shell_line('rlgen', 'train', '--resume', run_dir)}` (its last complete checkpoint is intact)"
+            from rlgen.api_configs import resume_line  # imports rlgen.logging
+
+            fix = f"resume with `{resume_line(run_dir)}` (its last complete checkpoint is intact)"
         else:
             fix = "start the run again (it had written no checkpoint yet)"
         return RlgenError(f"disk full while {doing} to {path}: free some space and {fix}")

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from rich.markup import escape
 
 from rlgen import rundir, summary_file
+from rlgen.api_configs import resume_line
 from rlgen.config import MAX_SEED, ExperimentConfig
-from rlgen.errors import Interrupted, RlgenError, shell_line
+from rlgen.errors import Interrupted, RlgenError
 from rlgen.logging import console
 
 if TYPE_CHECKING:
@@ -124,9 +125,16 @@ def train_seeds(config: str, overrides: Sequence[str], seeds: Sequence[int], par
     results = run_in_processes(config, list(overrides), cfgs, parallel)
     if stopped := [r.exit_code - 128 for r in results if r.exit_code in STOPPED]:
         raise Interrupted(stopped[0])  # Ctrl-C / SIGTERM: the caller was asked to stop, as `rlgen train` is
-    if bad := [r.seed for r in results if r.exit_code] + [s for s in seeds if s not in {r.seed for r in results}]:
-        raise RlgenError(f"{config}: seed(s) {', '.join(map(str, bad))} did not finish; their output is above")
+    if (error := unfinished(config, seeds, results)) is not None:
+        raise error
     return [r.run_dir for r in results]
+
+
+def unfinished(config: str, seeds: Sequence[int], results: Sequence[SeedResult]) -> RlgenError | None:
+    """The error naming the seeds that failed or never started; None when every seed completed."""
+    if bad := [r.seed for r in results if r.exit_code] + [s for s in seeds if s not in {r.seed for r in results}]:
+        return RlgenError(f"{config}: seed(s) {', '.join(map(str, bad))} did not finish; their output is above")
+    return None
 
 
 def refuse_torchrun() -> None:
@@ -148,7 +156,7 @@ class _Child:
     @classmethod
     def start(cls, config: str, overrides: Sequence[str], seed: int, cfg: ExperimentConfig, trust: bool) -> _Child:
         run_dir = rundir.create(Path(cfg.logging.dir) / cfg.name, seed)  # chosen here: no parsing the child's output
-        cmd = [sys.executable, "-m", "rlgen", "train", config, *overrides, f"seed={seed}", "train.progress=false",
+        cmd = [*_rlgen_here(), "train", config, *overrides, f"seed={seed}", "train.progress=false",
                "--run-dir", str(run_dir), *(["--trust"] if trust else [])]
         log = tempfile.TemporaryFile("w+", encoding="utf-8")
         env = {**os.environ, "COLUMNS": "1000"}  # rich must not wrap the report's lines
@@ -164,6 +172,15 @@ class _Child:
         return SeedResult(self.seed, exit_status(self.proc.returncode), self.run_dir, output)
 
 
+def _rlgen_here() -> list[str]:
+    """The command line that starts rlgen's CLI in a child with this process's sys.path, so that
+    it imports what this process does: the rlgen running here, and the modules a config names by
+    import path. `python -m rlgen` would put the working directory first instead, where a folder
+    named rlgen (a checkout after a non-editable install) stands in for the rlgen installed."""
+    code = f"import sys; sys.path[:] = {[str(p) for p in sys.path]!r}; from rlgen.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code]
+
+
 def exit_status(returncode: int) -> int:
     """A child's exit status as a shell gives it: killed by signal N (Popen's -N) is 128 + N."""
     return 128 - returncode if returncode < 0 else returncode
@@ -176,7 +193,7 @@ def _report_interrupted(done: list[SeedResult], not_started: list[int]) -> None:
                  else f"exit code {r.exit_code}")
         console.print(f"seed {r.seed}: {state}, run directory {escape(str(r.run_dir))}", soft_wrap=True)
         if r.exit_code in STOPPED:
-            console.print(f"  resume with: {escape(shell_line('rlgen', 'train', '--resume', r.run_dir))}", soft_wrap=True)
+            console.print(f"  resume with: {escape(resume_line(r.run_dir))}", soft_wrap=True)
     if not_started:
         console.print(f"not started: seed(s) {', '.join(map(str, not_started))}")
 

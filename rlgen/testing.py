@@ -33,6 +33,7 @@ import torch
 
 from rlgen import checkpoint
 from rlgen.api import config_path
+from rlgen.api_args import _bool_arg
 from rlgen.config import ExperimentConfig, config_tree, load_config
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.experiment import (METRIC_PREFIXES, PROTOCOL_METHODS, RunContext, back_to_evaluation_start, eval_mode,
@@ -44,7 +45,7 @@ from rlgen.process import (choose_device, default_threads, process_state_kept, r
                            set_rng_state)
 from rlgen.testing_diff import _capped, _differences, _is_number, _number_differences, _state_lines
 from rlgen.testing_diff import MAX_LINES  # noqa: F401 (re-exported for users)
-from rlgen.transfer import restoring
+from rlgen.transfer import restoring, trusting
 
 __all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
 
@@ -88,7 +89,7 @@ class CheckReport:
 
 def check_experiment(kind: type | str, config: ExperimentConfig | Mapping[str, Any] | str | Path,
                      overrides: Sequence[str] = (), *, units: int = 2, workdir: Path | None = None,
-                     exact: bool = True) -> CheckReport:
+                     exact: bool = True, trust: bool = False) -> CheckReport:
     """Check that `kind` honours the protocol of `rlgen.experiment.Experiment` on `config`.
 
     `kind`: the class, a registered kind name or an import path (`mypkg.kinds:Coin`). `config`:
@@ -96,17 +97,19 @@ def check_experiment(kind: type | str, config: ExperimentConfig | Mapping[str, A
     small). The run goes to `workdir` (default: a temporary directory, removed afterwards) on the
     CPU with W&B, console and progress bar off. `exact=False` is for a kind known not to resume
     exactly yet: the resumed unit's state is then compared only by keys, types, shapes and dtypes.
-    The global RNG and torch's thread count are restored when it returns.
-    Raises `ExperimentCheckError` (or `ConfigError` for a config the kind rejects).
+    `trust`: as `rlgen train --trust`, the runs a backbone's `init` names open even where their
+    config names code by import path. The global RNG and torch's thread count are restored when it
+    returns. Raises `ExperimentCheckError` (or `ConfigError` for a config the kind rejects).
     """
     if units < 1:
         raise RlgenError(f"units must be >= 1, got {units}")
+    trust = _bool_arg("rlgen.testing.check_experiment", "trust", trust)
     t0 = time.perf_counter()
     cls, name = _resolve_kind(kind)
     if problems := _protocol_problems(cls):
         raise ExperimentCheckError(name, problems, "see rlgen.experiment.Experiment for the protocol")
     temporary = tempfile.TemporaryDirectory(prefix="rlgen-check-") if workdir is None else nullcontext(workdir)
-    with process_state_kept(), temporary as where:
+    with process_state_kept(), temporary as where, trusting(trust):
         root = Path(where)
         root.mkdir(parents=True, exist_ok=True)
         cfg = _load(cls, config, overrides, root)

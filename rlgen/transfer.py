@@ -154,17 +154,20 @@ def load_trunk(init: InitConfig, where: str | None = None) -> tuple[dict[str, to
     from rlgen.api import load_run
     from rlgen.process import process_state_kept
 
-    run_dir = resolve_run(init.run)
+    at = f"{where}.init" if where else "init"
+    try:
+        run_dir = resolve_run(init.run)
+    except RlgenError as e:
+        raise RlgenError(f"{at}.run: {e}") from None
     # opening that run seeds the global RNGs and sets torch's threads: the run being set up keeps its own
     with process_state_kept(), load_run(run_dir, trust=_trusting.get()) as run:
         roles = run.modules()
         if init.role not in roles:
-            raise RlgenError(f"run {run_dir} has no role {init.role!r}; its roles: {', '.join(roles) or 'none'} "
-                             f"({shell_line('rlgen', 'inspect', run_dir)})")
+            raise RlgenError(f"{at}.role: run {run_dir} has no role {init.role!r}; its roles: "
+                             f"{', '.join(roles) or 'none'} ({shell_line('rlgen', 'inspect', run_dir)})")
         net = trunk(roles[init.role])
         if owner := sb3_owner(net):
-            at = f"{where}.init: " if where else ""
-            raise RlgenError(f"{at}the {init.role} of {run_dir} has no rlgen backbone to load (it holds "
+            raise RlgenError(f"{at}: the {init.role} of {run_dir} has no rlgen backbone to load (it holds "
                              f"{type(net).__name__}, {owner}'s own: that run's backbone is null, or its algo keeps "
                              "the layers itself, as recurrent_ppo does its LSTM); give a role that has one "
                              f"({shell_line('rlgen', 'inspect', run_dir)}), or no init")

@@ -119,6 +119,16 @@ def test_a_kind_that_plays_no_episodes_says_the_episodes_asked_for_are_not_playe
             loaded.evaluate()  # nothing asked for, nothing said
 
 
+def test_bundled_configs_of_a_folder_that_is_not_one_is_one_line():
+    """A FileNotFoundError, a TypeError, and `sweeps//ppo_cartpole` for "sweeps/"."""
+    assert list(rlgen.bundled_configs("sweeps/")) == list(rlgen.bundled_configs("sweeps"))
+    assert "sweeps/ppo_cartpole" in rlgen.bundled_configs("sweeps")
+    for folder in ("nope", 3, "__pycache__"):
+        with pytest.raises(RlgenError, match=r"^rlgen.bundled_configs: folder must be '' \(the configs themselves\) or "
+                                             r"one of the bundled folders \('sweeps'\), not "):
+            rlgen.bundled_configs(folder)
+
+
 def test_load_config_names_and_errors(tmp_path):
     assert "ppo_cartpole" in rlgen.bundled_configs()
     assert rlgen.load_config("ppo_cartpole").name == "ppo_cartpole"

@@ -156,9 +156,9 @@ def test_printed_commands_are_shell_quoted(tmp_path, capsys):
     (None, {"WORLD_SIZE": "", "LOCAL_WORLD_SIZE": ""}, ["rlgen"]),  # empty: one process, as the run was
     ({"backend": "gloo", "world_size": 1}, {"WORLD_SIZE": "1"}, ["rlgen"]),  # torchrun --nproc_per_node 1
     ({"backend": "gloo", "world_size": 2}, {"WORLD_SIZE": "", "LOCAL_WORLD_SIZE": ""},
-     ["torchrun", "--nproc_per_node", "2", "-m", "rlgen"]),
+     ["torchrun", "--nproc_per_node", "2", "--no-python", "rlgen"]),
     ({"backend": "nccl", "world_size": 4}, {"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2"},
-     ["torchrun", "--nnodes", "2", "--nproc_per_node", "2", "-m", "rlgen"]),
+     ["torchrun", "--nnodes", "2", "--nproc_per_node", "2", "--no-python", "rlgen"]),
 ], ids=["empty_world_size", "one_process", "two_unset_local", "two_nodes"])
 def test_the_resume_line_starts_the_job_size_the_run_had(distributed, env, launcher, tmp_path, monkeypatch, capsys):
     for k, v in env.items():

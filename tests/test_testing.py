@@ -184,3 +184,20 @@ def test_evaluate_must_name_its_metrics_eval(tmp_path):
 
 def test_an_error_is_an_rlgen_error():
     assert issubclass(ExperimentCheckError, RlgenError)
+
+
+def test_a_config_whose_init_names_a_run_that_names_code_is_checked_with_trust(tmp_path):
+    """The error said "pass --trust (trust=True)", which check_experiment did not take."""
+    import rlgen
+
+    tiny = ["train.total_steps=64", "train.eval_every=64", "train.eval_episodes=1", "env.n_envs=2",
+            "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=64", "agent.hyperparams.n_epochs=1",
+            "train.progress=false", "logging.console=false", "logging.wandb.mode=disabled"]
+    wrapper = "env.wrappers=[{gymnasium.wrappers:ClipReward: {min_reward: -1, max_reward: 1}}]"  # code by import path
+    source = rlgen.train("ppo_cartpole", [*tiny, wrapper], run_dir=tmp_path / "source").run_dir
+    overrides = [*tiny, f"agent.policy.backbone.init={{run: {source}, role: policy, freeze: false}}"]
+    with pytest.raises(RlgenError, match="is an import path"):
+        check_experiment("rl", "ppo_cartpole", overrides, units=1)
+    assert check_experiment("rl", "ppo_cartpole", overrides, units=1, trust=True).units == 3
+    with pytest.raises(RlgenError, match="trust"):
+        check_experiment("rl", "ppo_cartpole", overrides, units=1, trust="yes")

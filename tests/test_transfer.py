@@ -130,7 +130,16 @@ def test_an_unknown_role_lists_the_runs_roles(digits_encoder, tmp_path):
     run_dir, _ = digits_encoder
     overrides = _classifier(tmp_path, run_dir, freeze=True)
     overrides[0] = overrides[0].replace("role: encoder", "role: encodr")
-    with pytest.raises(RlgenError, match="no role 'encodr'; its roles: encoder, decoder"):
+    with pytest.raises(RlgenError, match=r"^model\.backbone\.init\.role: run .* has no role 'encodr'; its roles: "
+                                         "encoder, decoder"):
+        _train("supervised_digits", tmp_path, *overrides)
+
+
+def test_an_init_run_that_is_no_run_names_the_config_key(digits_encoder, tmp_path):
+    run_dir, _ = digits_encoder
+    overrides = _classifier(tmp_path, run_dir, freeze=True)
+    overrides[0] = overrides[0].replace(str(run_dir), str(tmp_path / "nope"))
+    with pytest.raises(RlgenError, match=r"^model\.backbone\.init\.run: \S+nope is not a run directory"):
         _train("supervised_digits", tmp_path, *overrides)
 
 

@@ -65,6 +65,7 @@ _KEYS = (str, int, float, bool, type(None), tuple)
 _DICE = (np.random.Generator, np.random.RandomState, random.Random)
 _BIT_GENERATORS = {name: getattr(np.random, name) for name in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")}
 _MAX_DEPTH = 64
+UNSAVED = "not in the checkpoint (code changed since it was saved?); kept as this code makes it"
 
 
 def capture(obj: Any, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def uncaptured(captured: dict[str, Any] | None) -> list[str]:
 
 def restore(obj: Any, captured: dict[str, Any]) -> list[str]:
     """Write a `capture` of a graph like `obj`'s back into `obj`; the problems, one line each
-    (an object that has no counterpart in `obj`, a type that differs). Restoring a graph that had
+    (an object that has no counterpart in `obj`, a type that differs, an attribute the capture
+    lacks, which stays: `_Restore.unsaved`). Restoring a graph that had
     uncaptured parts is the caller's decision: check `uncaptured()` first."""
     problems: list[str] = []
     new = _Restore(frozenset(captured.get("skip", ())), problems).value(obj, captured["tree"], "")
@@ -297,10 +299,7 @@ class _Restore:
             return live
         live_attrs = _attributes(live) or {}
         for name in [n for n, v in live_attrs.items() if n not in attrs and not self.skipped(n, v)]:
-            try:
-                delattr(live, name)  # made since the save (by the reset before restoring): as it was
-            except AttributeError:
-                pass
+            self.unsaved(live, name, live_attrs[name], _join(path, name))
         for name, sub in attrs.items():
             if not isinstance(name, str) or not name.isidentifier() or name.startswith("__"):
                 # what `capture` keeps: instance attributes, never a dunder
@@ -318,6 +317,21 @@ class _Restore:
                 except AttributeError as e:  # a read-only property
                     self.problems.append(f"{_join(path, name)}: {e}")
         return live
+
+    def unsaved(self, live: Any, name: str, value: Any, path: str) -> None:
+        """An attribute `live` has and the checkpoint lacks. Where its class gives a default, the
+        saved object read that one (gymnasium's `_np_random` before a first reset, which the reset
+        before restoring made; a class that replaced another, `restores_from`): the attribute goes,
+        and this object reads the default too. Otherwise the saved object had no such attribute, so
+        this code made it (an env changed since the save): it stays, as deleting it breaks the code
+        that reads it, and a value other than None is reported: the object is not as saved."""
+        if _class_default(live, name):
+            try:
+                delattr(live, name)
+            except AttributeError:  # a class that refuses it: the value made now stays
+                pass
+        elif value is not None:  # None reads as getattr(obj, name, None) read its absence
+            self.problems.append(f"{path}: {UNSAVED}")
 
     def generator(self, live: Any, node: dict[str, Any], path: str) -> Any:
         state = node[GENERATOR]
@@ -397,6 +411,12 @@ def _loaded_class(name: str) -> Any:
                 obj = namespace.get(attr) if isinstance(namespace, (dict, types.MappingProxyType)) else None
             return obj
     return None
+
+
+def _class_default(obj: Any, name: str) -> bool:
+    """Whether `obj`'s class gives `name` a value an instance without its own reads (a slot gives none)."""
+    owner = next((vars(cls) for cls in type(obj).__mro__ if name in vars(cls)), None)
+    return owner is not None and not isinstance(owner[name], types.MemberDescriptorType)
 
 
 def _not_state(v: Any) -> bool:

@@ -62,7 +62,11 @@ def load_model_state(model: Any, state: dict[str, Any], where: str = "the traini
         warn_not_exact(where, problems)
         tree = {**tree, "tree": _without(tree["tree"], _EPISODE)}
     if failed := live_state.restore(model, tree):
-        raise RlgenError(f"the checkpoint's model does not fit this one: {'; '.join(failed[:3])}")
+        # an attribute a newer SB3 (or a plugin algorithm) added is kept as built: the run goes on, not exactly
+        if unsaved := [f for f in failed if f.endswith(live_state.UNSAVED)]:
+            warn_not_exact("the model", unsaved)
+        if refused := [f for f in failed if not f.endswith(live_state.UNSAVED)]:
+            raise RlgenError(f"the checkpoint's model does not fit this one: {'; '.join(refused[:3])}")
     if problems:
         model._last_obs = None  # SB3 resets the envs at the next learn()
     model.num_timesteps = checkpoint.count(state["num_timesteps"], "the checkpoint's num_timesteps")

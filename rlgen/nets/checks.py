@@ -13,14 +13,18 @@ from rlgen.errors import RlgenError
 def check_backbone(net: nn.Module, x: Tensor, **forward_kwargs: Any) -> Tensor:
     """Run `net` on the batch `x`; raise RlgenError unless it honours the backbone contract.
 
-    The contract: integer attributes `in_shape` (matching x.shape[1:]) and `out_dim`; output of
-    shape (B, *out_shape) if the net has `out_shape`, else (B, ..., out_dim); finite values; and a
-    nonzero gradient reaching every trainable parameter. Returns the output.
+    The contract (README, `rlgen.backbones`): an integer attribute `out_dim`; an `in_shape`
+    attribute is optional (rlgen's own backbones keep one; a plugin's need not), and where there is
+    one it is a tuple matching x.shape[1:]; output of shape (B, *out_shape) if the net has
+    `out_shape`, else (B, ..., out_dim); finite values; and a nonzero gradient reaching every
+    trainable parameter. Returns the output.
     """
     name = type(net).__name__
-    in_shape, out_dim = getattr(net, "in_shape", None), getattr(net, "out_dim", None)
-    if not isinstance(in_shape, tuple) or not isinstance(out_dim, int):
-        raise RlgenError(f"{name}: needs attributes in_shape (tuple) and out_dim (int)")
+    in_shape, out_dim = getattr(net, "in_shape", tuple(x.shape[1:])), getattr(net, "out_dim", None)
+    if not isinstance(out_dim, int) or isinstance(out_dim, bool):
+        raise RlgenError(f"{name}: needs an attribute out_dim (int), the size of its output's last axis")
+    if not isinstance(in_shape, tuple):
+        raise RlgenError(f"{name}: in_shape is a {type(in_shape).__name__}; where a backbone keeps one, it is a tuple")
     if tuple(x.shape[1:]) != in_shape:
         raise RlgenError(f"{name}: input {tuple(x.shape)} is not (B, *in_shape) with in_shape {in_shape}")
     net.zero_grad(set_to_none=True)

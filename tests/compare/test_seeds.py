@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,27 @@ def test_the_parallel_bar_counts_an_interrupted_seed_apart_from_the_failed(tmp_p
     for seed, code in enumerate((130, 143, 1)):
         bar.finished(SeedResult(seed, code, tmp_path, ""))
     assert (bar.failed, bar.interrupted) == (1, 2) and "failed 1 · interrupted 2" in bar._text(3)
+
+
+def test_parallel_seeds_start_the_rlgen_installed_whatever_folder_they_start_in(tmp_path, monkeypatch, capsys):
+    """A folder named rlgen in the working directory (a checkout after a non-editable install)
+    stood in for rlgen in every child, which `python -m rlgen` put first on sys.path."""
+    (tmp_path / "rlgen").mkdir()
+    (tmp_path / "rlgen" / "__init__.py").write_text("raise ImportError('not the rlgen installed')")
+    monkeypatch.chdir(tmp_path)
+    overrides = [*TINY, f"logging.dir={tmp_path / 'runs'}", "logging.wandb.mode=disabled"]
+    assert main(["train", "ppo_cartpole", "--seeds", "0", "--parallel", "2", *overrides]) == 0, capsys.readouterr()
+    assert [json.loads(p.read_text())["status"] for p in tmp_path.glob("runs/*/*/summary.json")] == ["completed"]
+
+
+def test_a_parallel_seed_that_fails_ends_in_one_error_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """The child's own exit code (1 for a traceback) was passed on, with no error line."""
+    from rlgen import seeds
+
+    crash = "import sys; print('Traceback: the child crashed'); sys.exit(1)"
+    monkeypatch.setattr(seeds, "_rlgen_here", lambda: [sys.executable, "-c", crash])
+    overrides = [*TINY, f"logging.dir={tmp_path / 'runs'}", "logging.wandb.mode=disabled"]
+    assert main(["train", "ppo_cartpole", "--seeds", "0", "--parallel", "2", *overrides]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback: the child crashed" in err  # the child's output, shown
+    assert err[-1] == "error: ppo_cartpole: seed(s) 0 did not finish; their output is above"
