@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rlgen.cli_help import EXAMPLES, TRUST_HELP  # noqa: F401 (re-exported: what `rlgen -h` shows; --trust's help)
-from rlgen.cli_output import (_command, _esc, _file_in_the_way, _one_line_warnings, _os_error, _out, _pipe_closed,
-                              _said, _stdout_gone, _unwritable)
+from rlgen.cli_output import (_command, _esc, _one_line_warnings, _out, _pipe_closed, _said, _stdout_gone, _unwritable,
+                              file_in_the_way, os_error_text)
 from rlgen.cli_parser import parse
 from rlgen.cli_parser import parser as _parser
 from rlgen.errors import ConfigError, RlgenError
@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError as e:  # print() or a write to stdout; or another pipe (a dead env worker's)
         if _stdout_gone():
             return _pipe_closed()
-        console.print(f"[red]error:[/] {_esc(_os_error(e))}")
+        console.print(f"[red]error:[/] {_esc(os_error_text(e))}")
         return 2
     except SystemExit as e:  # rich's Console.on_broken_pipe ends the program with 1 from its except clause, once it
         if not isinstance(e.__context__, BrokenPipeError):  # has pointed stdout at /dev/null (rlgen's own console,
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"[red]error:[/] {_esc(_said(e))}")
         return 2
     except OSError as e:  # a path that cannot be read or written: say which, in one line
-        console.print(f"[red]error:[/] {_esc(_os_error(e))}")
+        console.print(f"[red]error:[/] {_esc(os_error_text(e))}")
         return 2
     except KeyboardInterrupt as e:
         console.print("[yellow]aborted[/]")
@@ -262,7 +262,7 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
     to_file = args.out not in (None, "-")
     if to_file and not args.force and (Path(args.out).exists() or Path(args.out).is_symlink()):
         raise RlgenError(f"-o {args.out} exists already: give a new file name, or --force to replace it")
-    if to_file and (blocking := _file_in_the_way(Path(args.out).parent)) is not None:
+    if to_file and (blocking := file_in_the_way(Path(args.out).parent)) is not None:
         raise RlgenError(f"-o {args.out}: {blocking} is a file, so no folder can hold the config: give another path")
     conversion = zoo.convert(args.algo, args.env, Path(args.file) if args.file else None)
     try:
@@ -335,12 +335,12 @@ def _figure_path(args: argparse.Namespace) -> Path | None:
     from rlgen.compare_report import figure_path
 
     given = figure_path(args.out, args.metric) if args.out is not None else None
-    if given is not None and (blocking := _file_in_the_way(given.parent)) is not None:
+    if given is not None and (blocking := file_in_the_way(given.parent)) is not None:
         raise RlgenError(f"--out {args.out}: {blocking} is a file, so the figure cannot go under it")
     if given is not None and args.wandb and given.suffix.lower() != ".png":
         raise RlgenError(f"--out {args.out}: --wandb logs the figure as an image; give --out a .png "
                          "(or leave --wandb out)")
-    if args.leet and (blocking := _file_in_the_way(Path(args.leet))) is not None:
+    if args.leet and (blocking := file_in_the_way(Path(args.leet))) is not None:
         raise RlgenError(f"--leet {args.leet}: {blocking} is a file, so the links cannot go in or under it: give "
                          "a folder, new or existing")
     return given

@@ -83,15 +83,15 @@ def _one_line_warnings() -> None:
     warnings.showwarning = showwarning
 
 
-def _os_error(e: OSError) -> str:
+def os_error_text(e: OSError) -> str:
     """One line for a path that cannot be read or written; a file in the way of a folder is named."""
     if isinstance(e, (FileExistsError, NotADirectoryError)) and e.filename:
-        if (blocking := _file_in_the_way(Path(e.filename))) is not None:
+        if (blocking := file_in_the_way(Path(e.filename))) is not None:
             return f"{blocking} is a file, so no folder can be made there or under it: give another path"
     return f"{e.strerror or e}{f': {e.filename}' if e.filename else ''}"
 
 
-def _file_in_the_way(folder: Path) -> Path | None:
+def file_in_the_way(folder: Path) -> Path | None:
     """The file at `folder` or at one of its parents, if any."""
     return next((p for p in (folder, *folder.parents) if p.is_file()), None)
 

@@ -47,9 +47,9 @@ def cache_path(cache_dir: str | Path | None = None) -> Path:
 def cache_problem(cache_dir: str | Path | None) -> str | None:
     """`eval.classifier_cache` with a file at it or above it, where no folder can be made: said when
     the config loads, before a run directory is, rather than as an OSError once the run has begun."""
-    from rlgen.cli_output import _file_in_the_way
+    from rlgen.cli_output import file_in_the_way
 
-    if cache_dir is None or (blocking := _file_in_the_way(cache_path(cache_dir).parent)) is None:
+    if cache_dir is None or (blocking := file_in_the_way(cache_path(cache_dir).parent)) is None:
         return None
     return (f"eval.classifier_cache: {blocking} is a file, so the digits classifier's cache folder {cache_dir} "
             "cannot be made there or under it; give a folder path (or leave it unset for ~/.cache/rlgen)")
@@ -108,8 +108,8 @@ def load_classifier(x: np.ndarray, y: np.ndarray, cache_dir: str | Path | None =
         torch.save(net.state_dict(), tmp)
         tmp.replace(path)  # atomic: parallel runs never read half a file
     except OSError as e:  # a folder not writable (or a file in its way): the setting by name, not a traceback
-        from rlgen.cli_output import _os_error
+        from rlgen.cli_output import os_error_text
 
         raise RlgenError(f"{_where(cache_dir)}: the digits classifier cannot be cached in {path.parent}: "
-                         f"{_os_error(e)} (set eval.classifier_cache to a writable folder)") from None
+                         f"{os_error_text(e)} (set eval.classifier_cache to a writable folder)") from None
     return net.eval().requires_grad_(False)
