@@ -34,8 +34,8 @@ def with_label(x: Tensor, y: Tensor | None, n_classes: int, axis: int = -1) -> T
     if y is None:
         return x
     at = axis % x.dim()
-    hot = F.one_hot(y, n_classes).to(x.dtype)  # (B, K)
-    hot = hot[(slice(None), *[None] * (at - 1), slice(None), *[None] * (x.dim() - 1 - at))]  # (B, 1.., K, 1..)
+    hot = F.one_hot(y, n_classes).to(x.dtype).reshape([-1 if i == 0 else n_classes if i == at else 1
+                                                       for i in range(x.dim())])  # (B, 1.., K, 1..)
     # -1 keeps the batch axis free (an exported generator takes any batch) and the one-hot as it is
     return torch.cat([x, hot.expand([-1 if i in (0, at) else n for i, n in enumerate(x.shape)])], at)
 
