@@ -21,10 +21,10 @@ from rlgen.agents.imitation.bc import BCTrainer, bc_problems
 from rlgen.agents.imitation.config import BCConfig
 from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _check_eval_normalize, _policy_name
+from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
-from rlgen.agents.rl.setup_checks import new_run_env_problem, require_action_masks
+from rlgen.agents.rl.setup_checks import check_eval_normalize, new_run_env_problem, require_action_masks
 from rlgen.envs import make_env_fn
 from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
@@ -78,7 +78,7 @@ class BCExperiment(RLExperiment):
 
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
-        _check_eval_normalize(cfg, ctx)  # evaluated as kind: rl is
+        check_eval_normalize(cfg, ctx)  # evaluated as kind: rl is
         # BC steps no env: the evaluation env is the only one, and the SB3 model is built on it
         self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
         self._training = ctx.training  # a resume's evaluations go on with its saved eval envs

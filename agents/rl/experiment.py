@@ -32,8 +32,8 @@ from rlgen.agents.rl.sb3_bridge import BackboneExtractor, SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 # The setup checks moved into setup_checks; they, and what they import, stay importable from here, and
 # `setup` looks them up here (a test that stands in for an older rlgen patches them here)
-from rlgen.agents.rl.setup_checks import (_check_recurrent_lstm, check_schedules, new_run_env_problem,
-                                          require_action_masks)
+from rlgen.agents.rl.setup_checks import (_check_recurrent_lstm, check_eval_normalize, check_schedules,
+                                          new_run_env_problem, require_action_masks)
 from rlgen.agents.rl.vec import (float_frames_problem, make_vec_env, normalized_images_problem,  # noqa: F401
                                  stacked_frames_problem)
 from rlgen.agents.rl.video import filmed, video_problem
@@ -91,7 +91,7 @@ class RLExperiment(ExperimentBase):
         cfg = self.cfg
         _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
         check_schedules(cfg, ctx)
-        _check_eval_normalize(cfg, ctx)
+        check_eval_normalize(cfg, ctx)
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
         if problem := new_run_env_problem(cfg, self.env, ctx):
             self.close()
@@ -346,7 +346,7 @@ def _close_what_is_left(venv: VecEnv) -> None:
 def _eval_env_config(cfg: RLConfig) -> EnvConfig:
     """The eval envs' config: env's, with eval_env's fields, but normalized as training is: the
     policy reads observations scaled by training's statistics (`sync_normalization`), and raw ones
-    score a policy trained on normalized ones far below what it does (`_check_eval_normalize`)."""
+    score a policy trained on normalized ones far below what it does (`check_eval_normalize`)."""
     env = _eval_env_as_given(cfg)
     return env.model_copy(update={"kwargs": step_capped(env.id, env.kwargs, env.wrappers),  # evaluation always ends
                                   "normalize": cfg.env.normalize})
@@ -364,19 +364,6 @@ def _eval_env_as_given(cfg: RLConfig) -> EnvConfig:
     for key, value in cfg.eval_env.items():  # `kwargs` merges key by key, the rest replaces
         merged[key] = {**merged[key], **value} if key == "kwargs" and isinstance(value, dict) else value
     return EnvConfig.model_validate(merged)  # eval_env's own values checked as env's are (kwargs: null)
-
-
-def _check_eval_normalize(cfg: RLConfig, ctx: RunContext) -> None:
-    """An eval_env.normalize other than env.normalize, which evaluation does not follow
-    (`_eval_env_config`): a new run is refused; a run trained with it (an rlgen that honoured it)
-    opens and resumes, evaluated as it trained, and says so."""
-    if "normalize" not in cfg.eval_env or _eval_env_as_given(cfg).normalize == cfg.env.normalize:
-        return
-    why = "evaluation normalizes observations as training does, with its statistics"
-    if ctx.training and not ctx.resumed:
-        raise RlgenError(f"eval_env.normalize differs from env.normalize, but {why}: drop eval_env.normalize")
-    console.print("[yellow]warning:[/] " + escape(f"eval_env.normalize is ignored: {why} (this run's earlier "
-                                                   "evaluations did not)"))
 
 
 def _same_structure(a: gym.Space, b: gym.Space) -> bool:

@@ -12,6 +12,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from rlgen.agents.rl.algos import schedule_problems
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm
 from rlgen.agents.rl.vec import float_frames_problem, normalized_images_problem, stacked_frames_problem
+from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 from rlgen.runner import RunContext
@@ -62,3 +63,19 @@ def _check_recurrent_lstm(cfg: RLConfig, ctx: RunContext) -> None:
         raise RlgenError(f"{why} would have no effect; remove {it}, or use algo: ppo with env.history: {{length: N}} "
                          "for rlgen's lstm over a window of past steps")
     console.print(f"[yellow]warning:[/] {escape(why)} {has} no effect: this run trained without {it}, and goes on so")
+
+
+def check_eval_normalize(cfg: RLConfig, ctx: RunContext) -> None:
+    """An eval_env.normalize other than env.normalize, which evaluation does not follow (it
+    normalizes as training does: `_eval_env_config`): a new run is refused; a run trained with it
+    (an rlgen that honoured it) opens and resumes, evaluated as it trained, and says so."""
+    if "normalize" not in cfg.eval_env:
+        return
+    given = EnvConfig.model_validate({**cfg.env.model_dump(), "normalize": cfg.eval_env["normalize"]}).normalize
+    if given == cfg.env.normalize:
+        return
+    why = "evaluation normalizes observations as training does, with its statistics"
+    if ctx.training and not ctx.resumed:
+        raise RlgenError(f"eval_env.normalize differs from env.normalize, but {why}: drop eval_env.normalize")
+    console.print("[yellow]warning:[/] " + escape(f"eval_env.normalize is ignored: {why} (this run's earlier "
+                                                   "evaluations did not)"))
