@@ -4,7 +4,8 @@ Every rank runs the same loop on its own data; a few decisions must be the same 
 the job hangs in a collective that some ranks never reach:
 
 - when to stop: a signal (Ctrl-C, a scheduler's SIGTERM) reaches each process at its own moment,
-  often on another machine; the ranks agree after every unit and all stop at the same one;
+  often on another machine; the ranks agree after every unit and all stop at the same one (and
+  once all have set up, so that a signal then aborts every rank);
 - what an evaluation decided: rank 0 keeps the best and writes the summary, so its decisions (stop
   early, keep a new best) are every rank's, taken in the same collective after every unit;
 - what a checkpoint holds: the weights are the same on every rank, but a kind's per-rank state
@@ -49,6 +50,13 @@ def agree_after_unit(signum: int | None, ended: str | None, new_best: bool) -> t
     dist.all_reduce(flags, op=dist.ReduceOp.MAX)  # the other ranks add 0s to rank 0's decisions
     sig, end, best = (int(v) for v in flags.tolist())
     return sig or None, _ENDS[end], bool(best)
+
+
+def agree_on_signal(signum: int | None) -> int | None:
+    """The signal any rank received (the largest number if several), on every rank, in one all-reduce."""
+    flag = torch.tensor([signum or 0], dtype=torch.int64, device=_device())
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return int(flag.item()) or None
 
 
 def gather_rank_states(exp: Any) -> list[Any] | None:

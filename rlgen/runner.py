@@ -71,7 +71,8 @@ class Runner:
         self.run_dir = self.resume_dir or self._chosen_dir or rundir.plan(Path(cfg.logging.dir) / cfg.name, cfg.seed)
         self._resume_state = resume_state
         self.state = RunState(next_eval=cfg.train.eval_every, next_ckpt=self._ckpt_every)
-        self._stop_signal: int | None = None
+        self._stop_signal: int | None = None  # what the run stops for (under torchrun, once every rank agreed)
+        self._signal_received: int | None = None  # by this process: under torchrun, acted on only once agreed
         self._started = False  # a unit was trained: the run directory holds a run
         self._saved_step: int | None = None  # the step of the last checkpoint this process wrote
         self._loop_start: float | None = None  # perf_counter() at which the loop's clock (train_time_s) read 0
@@ -93,9 +94,7 @@ class Runner:
         self.rank, self.world_size = distributed.init_distributed(device)
         owns_group = owns_group and distributed.is_initialized()
         made: list[Path] | None = None  # what this new run's directory took to make: undone if it never starts
-        # until the loop takes over the signals (it stops at a unit's end), SIGTERM interrupts as
-        # Ctrl-C does, so that a new run stopped while it is set up leaves no directory behind
-        term = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+        previous = self._setup_signals()
         threads = torch.get_num_threads()  # the caller's, theirs again when the run ends (`rlgen.train`)
         try:
             with ExitStack() as held:
@@ -130,8 +129,8 @@ class Runner:
             raise
         finally:
             torch.set_num_threads(threads)
-            if term is not None:
-                signal.signal(signal.SIGTERM, term)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
             if owns_group:  # NCCL warns at exit about a process group left open
                 import torch.distributed as dist
 
@@ -176,6 +175,8 @@ class Runner:
             with (transfer.restoring() if resume_state is not None else nullcontext(),
                   registered_names_only(str(self.untrusted_config)) if self.untrusted_config else nullcontext()):
                 self.exp.setup(ctx)
+            if self.world_size > 1 and (signum := distributed.agree_on_signal(self._signal_received)):
+                raise Interrupted(signum)  # held while some rank set up: all abort, as one process does at once
             if resume_state is not None:
                 self._restore(resume_state, device)
                 if self.rank == 0:
@@ -219,11 +220,8 @@ class Runner:
                     ended = None
                     if exp.global_step >= st.next_eval and self._evaluate():
                         ended = "pruned" if self.pruned else "stopped_early"
-                    if self.world_size > 1:  # a signal reaches each process (each node) at its own moment;
-                        # an evaluation's decisions are rank 0's, so that all ranks checkpoint together
-                        self._stop_signal, ended, self.scorer.new_best = distributed.agree_after_unit(
-                            self._stop_signal, ended, self.scorer.new_best)
-                        self.pruned = ended == "pruned"
+                    if self.world_size > 1:
+                        ended = self._agree_after_unit(ended)
                     if ended is not None:
                         status = st.stopped = ended
                     # a new best forces a checkpoint, to keep as best; the last unit's scheduled one
@@ -244,6 +242,16 @@ class Runner:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+    def _agree_after_unit(self, ended: str | None) -> str | None:
+        """Under torchrun, what all ranks act on after a unit: a signal any rank received (each at its
+        own moment), and rank 0's evaluation (`ended`, a new best). No rank acts on a signal before:
+        alone, it would wait in the final barrier while the others train on. One that comes after the
+        all-reduce read it (in it, or while rank 0 checkpoints) is agreed after the next unit."""
+        self._stop_signal, ended, self.scorer.new_best = distributed.agree_after_unit(
+            self._signal_received, ended, self.scorer.new_best)
+        self.pruned = ended == "pruned"
+        return ended
 
     def _final_eval_due(self) -> bool:
         """The budget is spent and this step was not evaluated: the loop ends with an evaluation."""
@@ -334,10 +342,28 @@ class Runner:
         except Exception as e:  # noqa: BLE001 - closing must not hide the run's own outcome
             console.print(f"[yellow]warning:[/] closing the experiment failed: {escape(first_line(e))}")
 
+    def _setup_signals(self) -> dict[int, Any]:
+        """The handlers replaced until the loop takes over (it stops at a unit's end). SIGTERM interrupts
+        as Ctrl-C does, so that a new run stopped while set up leaves no directory behind; under
+        torchrun both are held, and all ranks abort once set up (`_run`): one aborting alone left the
+        others a gloo traceback in their first collective."""
+        if not _main_thread():
+            return {}
+        if self.world_size == 1:
+            return {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt)}
+        return {s: signal.signal(s, self._hold_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _hold_signal(self, signum: int, frame: Any) -> None:
+        if self._signal_received is not None:  # a second Ctrl-C: the user means it
+            raise Interrupted(signum)
+        self._signal_received = signum
+
     def _on_signal(self, signum: int, frame: Any) -> None:
-        if self._stop_signal is not None:  # a second Ctrl-C: the user means it
+        if self._signal_received is not None:  # a second Ctrl-C (to this process): the user means it
             raise KeyboardInterrupt
-        self._stop_signal = signum
+        self._signal_received = signum
+        if self.world_size == 1:  # under torchrun, the ranks stop for it once they agree (`_agree_after_unit`)
+            self._stop_signal = signum
         if self.rank == 0:  # the others stop with it: every rank learns of a signal after the unit
             console.print(f"\n[yellow]{signal.Signals(signum).name}[/]: finishing this unit, writing a checkpoint "
                           "(press Ctrl-C again to abort without one)")

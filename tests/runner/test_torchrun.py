@@ -9,6 +9,7 @@ file is written.
 """
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,31 @@ def test_a_signal_is_announced_once_and_the_same_size_resumes_each_ranks_state(t
     assert said.count("resumed from step 20") == 1, said
     assert "fresh data stream" not in said
     assert [r["given"] for r in ranks] == [{"rank": 0, "step": 20}, {"rank": 1, "step": 20}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rank, after, step", [(0, "checkpoint", 30), (1, "agreement", 20)])
+def test_a_signal_to_one_rank_between_agreements_stops_every_rank_after_the_next_unit(tmp_path, rank, after, step):
+    """SIGTERM to one rank just after the ranks agreed (while rank 0 writes the step-20 checkpoint,
+    or as the step-10 all-reduce returns): rank 0 stopped alone and waited in the final barrier
+    while rank 1 trained on; rank 1's signal was lost, overwritten by the agreement."""
+    train = {"total_steps": 60, "eval_every": 60, "checkpoint_every": 20}
+    _, ranks = launch(tmp_path / "out", 2, runs=str(tmp_path / "runs"), train=train,
+                      sigterm={"rank": rank, "after": after})
+    assert [(r["status"], r["global_step"], r["exit_code"]) for r in ranks] == [("interrupted", step, 143)] * 2
+    assert checkpoint.load(Path(ranks[0]["run_dir"]))["global_step"] == step
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_signal_to_one_rank_while_it_sets_up_aborts_every_rank_and_leaves_no_directory(tmp_path, rank):
+    """The signalled rank aborted alone; the other died in its first collective (a gloo traceback),
+    rank 0 leaving a failed run directory."""
+    run_dir = tmp_path / "runs" / "new"
+    _, ranks = launch(tmp_path / "out", 2, runs=str(tmp_path / "runs"), run_dir=str(run_dir),
+                      sigterm={"rank": rank, "after": "setup"})
+    assert ranks == [{"aborted": signal.SIGTERM}] * 2
+    assert not run_dir.exists()
 
 
 @pytest.mark.slow

@@ -7,13 +7,15 @@ decisions, signals, per-rank state over a resume) is tested without any GAN.
 
 SETTINGS is JSON: {"runs": logging.dir, "train": {...train overrides}, "toy": {...toy settings},
 "scores": [rank 0's eval/score at each evaluation, rank 1's, ...], "resume": RUN_DIR or null,
-"run_dir": a new run's directory or null}. Writes OUT/rank<R>.json: the run directory, its status
-and step, and what `load_rank_state` was given ("not called", "fresh" for None, or the state); or,
-for a run refused, {"error": its line}.
+"run_dir": a new run's directory or null, "sigterm": {"rank": R, "after": a moment of `MOMENTS`}
+or null}. Writes OUT/rank<R>.json: the run directory, its status, step and exit code, and what
+`load_rank_state` was given ("not called", "fresh" for None, or the state); or, for a run refused,
+{"error": its line}; or, for a run aborted, {"aborted": the signal}.
 """
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,8 @@ sys.path.insert(0, str(ROOT))  # run as a script: `tests` is importable from the
 
 import torch  # noqa: E402
 
-from rlgen.errors import RlgenError  # noqa: E402
+from rlgen import checkpoint, distributed  # noqa: E402
+from rlgen.errors import Interrupted, RlgenError  # noqa: E402
 from rlgen.runner import Runner  # noqa: E402
 from tests.runner.toy import ToyExperiment, toy_config  # noqa: E402
 
@@ -51,21 +54,46 @@ class DataParallelToy(ToyExperiment):
         self.given = "fresh" if state is None else state
 
 
+# where a signal may reach one rank at an exact moment: just after the function named returns (for
+# the all-reduce, that is when a signal that came while it waited is handled)
+MOMENTS = {"setup": (DataParallelToy, "setup"), "agreement": (distributed, "agree_after_unit"),
+           "checkpoint": (checkpoint, "save")}
+
+
+def sigterm_once_after(moment: str) -> None:
+    owner, name = MOMENTS[moment]
+    original, sent = getattr(owner, name), []
+
+    def then_sigterm(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return out
+
+    setattr(owner, name, then_sigterm)
+
+
 def main() -> None:
     out, settings = Path(sys.argv[1]), json.loads(sys.argv[2])
     torch.set_num_threads(1)
+    rank = os.environ.get("RANK", "0")  # also once the process group is closed
+    if (sigterm := settings.get("sigterm")) and str(sigterm["rank"]) == rank:
+        sigterm_once_after(sigterm["after"])
     cfg = toy_config(settings["runs"], toy=settings.get("toy", {}), **settings.get("train", {}))
     exp = DataParallelToy(cfg, settings.get("scores") or [[0.0]])
     runner = Runner(cfg, exp, resume_dir=settings.get("resume"), run_dir=settings.get("run_dir"))
     try:
         summary = runner.run()
     except RlgenError as e:  # a refusal: what each rank said
-        rank = os.environ.get("RANK", "0")  # the process group is closed by now
         (out / f"rank{rank}.json").write_text(json.dumps({"error": str(e)}))
         return
-    (out / f"rank{exp.ctx.rank}.json").write_text(json.dumps({
+    except Interrupted as e:  # stopped before its loop
+        (out / f"rank{rank}.json").write_text(json.dumps({"aborted": e.signum}))
+        return
+    (out / f"rank{rank}.json").write_text(json.dumps({
         "run_dir": str(runner.run_dir), "status": summary["status"], "global_step": exp.global_step,
-        "given": exp.given}))
+        "exit_code": runner.exit_code, "given": exp.given}))
 
 
 if __name__ == "__main__":
