@@ -27,8 +27,8 @@ from rlgen.compare_groups import IGNORED_KEYS, flatten
 from rlgen.errors import RlgenError
 from rlgen.identity import show
 from rlgen.logging import console
-from rlgen.study_queue import (HeartbeatConfig, described, latest_attempts, open_or_make_study, run_value,
-                               shown_url, train_trial, work)
+from rlgen.study_queue import HeartbeatConfig, described, latest_attempts, open_or_make_study, shown_url, work
+from rlgen.study_trial import run_value, train_trial
 from rlgen.study_view import StudyProgress, status_table
 
 

@@ -8,41 +8,41 @@ machines, Optuna's documented multi-machine mode). Every worker runs the same lo
   lock, so two workers never hold the same one. A worker whose trial finds no free slot (two
   workers asked at once for the last one) leaves it unrun, marked `surplus`.
 - **run directories.** A trial records its run directory in its user attributes before training
-  starts.
+  starts (`rlgen/study_trial.py`: one trial's run, and the value the study records).
 - **dead workers.** A running trial beats a heartbeat into the storage. When a worker dies
   (SIGKILL, a machine that disappears) its heartbeat stops; after `grace_period` seconds another
   worker marks the trial failed and Optuna's `RetryHeartbeatStaleTrialCallback` queues a copy
   (WAITING: same parameters, user attributes and reported values). The next free worker takes the
-  copy and resumes the run from its last checkpoint. Ctrl-C queues the same copy at once.
+  copy and resumes the run from its last checkpoint. Ctrl-C queues the same copy at once (one
+  interrupted before the run's first checkpoint lost no work: it is not counted toward `max_retry`).
+- **a lost database.** A worker whose storage goes away stops with one line that names the run's
+  checkpoint: run again once the database is back, the trial resumes as a dead worker's would.
 - **the end.** A worker with no free slot waits while other workers' trials run, so that a dead
   one is still picked up, and leaves when nothing runs or waits.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
-import shutil
 import socket
 import time
 import warnings
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import Field, model_validator
-from rich.markup import escape
 
-from rlgen import checkpoint
-from rlgen.config import ExperimentConfig, Section
-from rlgen.errors import Interrupted, RlgenError
+from rlgen.config import Section
+from rlgen.errors import RlgenError, first_line
 from rlgen.logging import console
+# one trial's run, resumed or not, and its value (re-exported: sweeps and seed queues take them from here too)
+from rlgen.study_trial import (RETRY_OF, UNSAVED, _checkpointed, first_attempt, run_value,  # noqa: F401
+                               train_trial)
 
 if TYPE_CHECKING:
     from rlgen.study_view import StudyProgress  # the live bar `work` updates (it reads this module's slots)
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
-RETRY_OF = "failed_trial"  # the system attribute Optuna's retry callback gives a copy: the first attempt's number
 
 
 class HeartbeatConfig(Section):
@@ -133,17 +133,16 @@ def _check_direction(study: Any, direction: str, url: str) -> None:
 
 def _storage(url: str, hb: HeartbeatConfig) -> Any:
     from optuna.exceptions import ExperimentalWarning
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import RDBStorage
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=hb.max_retry, inherit_intermediate_values=True)
     for attempt in range(5):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
-                return RDBStorage(url, heartbeat_interval=hb.interval, grace_period=hb.grace_period,
-                                  heartbeat_stale_trial_callback=retry)
+                storage = RDBStorage(url, heartbeat_interval=hb.interval, grace_period=hb.grace_period,
+                                     heartbeat_stale_trial_callback=_Retry(hb.max_retry))
+            storage.record_heartbeat = _beating_on(storage.record_heartbeat)  # type: ignore[method-assign]
+            return storage
         except ImportError as e:
             raise RlgenError(f"{shown_url(url)}: the database driver is not installed ({e}); for PostgreSQL: "
                              "pip install 'rlgen[distributed]' (psycopg)") from None
@@ -151,10 +150,51 @@ def _storage(url: str, hb: HeartbeatConfig) -> Any:
             # Workers that start together on an empty database race to create Optuna's tables
             # (optuna#1092); the loser finds them made when it tries again.
             if attempt == 4:
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise RlgenError(f"cannot open the study storage {shown_url(url)}: {first}") from None
+                raise RlgenError(f"cannot open the study storage {shown_url(url)}: {first_line(e)}") from None
             time.sleep(0.2 + random.random())
     raise AssertionError("unreachable")
+
+
+def _beating_on(record: Callable[[int], None]) -> Callable[[int], None]:
+    """`record` (a heartbeat), quiet when the database cannot be reached: Optuna's heartbeat thread
+    would die of the error (a traceback mid-run, and no heartbeat again even once the database is
+    back). A database back within grace_period loses nothing; one lost for good is told by the
+    trial's next write, in `work`."""
+
+    def beat(trial_id: int) -> None:
+        try:
+            record(trial_id)
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy's many errors
+            if not _from_storage(e):
+                raise
+
+    return beat
+
+
+def _from_storage(e: BaseException | None) -> bool:
+    """Whether `e` comes of the study's database: an SQLAlchemy error, Optuna's wrapping of one,
+    or what Optuna raises when it then cannot record the trial's end (an UnboundLocalError in
+    Optuna 5's `_run_trial`, whose context is the storage's error)."""
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    while e is not None:
+        if isinstance(e, (SQLAlchemyError, StorageInternalError)):
+            return True
+        e = e.__cause__ if e.__cause__ is not None or e.__suppress_context__ else e.__context__
+    return False
+
+
+def _lost(study: Any, trial: Any | None, e: BaseException) -> str:
+    """One line for a storage lost mid-sweep: which, why, the run's checkpoint, and what to do."""
+    while (e.__cause__ or e.__context__) is not None:  # the driver's own words ("connection refused") are last
+        e = e.__cause__ or e.__context__
+    storage = getattr(study._storage, "_backend", study._storage)  # Optuna caches an RDBStorage in front of it
+    lost = f"lost the study storage {shown_url(getattr(storage, 'url', '?'))} ({first_line(e)})"
+    if trial is None or not _checkpointed(trial):
+        return f"{lost}: run the same command again once the database is back"
+    return (f"{lost}; trial {trial.number}'s run keeps its checkpoint in {trial.user_attrs['run_dir']}: run the same "
+            "command again once the database is back, and the trial resumes from it after heartbeat.grace_period")
 
 
 def shown_url(url: str) -> str:
@@ -208,6 +248,25 @@ class _Surplus(Exception):
     """No free slot for this trial: it is left unrun."""
 
 
+class _Retry:
+    """Optuna's `RetryHeartbeatStaleTrialCallback` (queue a copy of a failed trial), where the
+    attempts interrupted before their run's first checkpoint (UNSAVED) do not count toward
+    `max_retry`: they lost no work."""
+
+    def __init__(self, max_retry: int | None):
+        self.max_retry = max_retry
+
+    def __call__(self, study: Any, frozen: Any) -> None:
+        from optuna.exceptions import ExperimentalWarning
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        free = len(frozen.system_attrs.get(UNSAVED, []))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            RetryHeartbeatStaleTrialCallback(max_retry=None if self.max_retry is None else self.max_retry + free,
+                                             inherit_intermediate_values=True)(study, frozen)
+
+
 # --- the worker loop -------------------------------------------------------------------------------
 
 Run = Callable[[Any, int], float]  # (trial, slot) -> the trial's value; raises optuna.TrialPruned, RlgenError
@@ -216,10 +275,8 @@ Run = Callable[[Any, int], float]  # (trial, slot) -> the trial's value; raises 
 def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyProgress | None = None,
          announce: Callable[[Any, Any], None] | None = None, max_retry: int | None = None) -> None:
     """Take slots of `study` and `run` them until all `n` are finished (by any worker).
-    `max_retry`: attempts of one slot queued again after a death or an interrupt (None: no limit)."""
-    import optuna
-    from optuna.exceptions import ExperimentalWarning
-    from optuna.trial import TrialState
+    `max_retry`: attempts of one slot queued again after a death or an interrupt (None: no limit).
+    The storage lost: RlgenError, which names the run's checkpoint."""
 
     def objective(trial: Any) -> float:
         trials = study.get_trials(deepcopy=False)
@@ -232,25 +289,39 @@ def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyPr
         if progress is not None:
             progress.here = f"trial {trial.number}" + (f" (retry of {frozen.system_attrs[RETRY_OF]})"
                                                        if is_retry(frozen) else "")
+        current[:] = [trial]
         try:
             return run(trial, index)
         except RlgenError as e:
             trial.set_user_attr("error", str(e))
             raise
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM: not a result, and not lost either (up to max_retry)
-            if requeue(study, trial, max_retry):
-                console.print(f"trial {trial.number} queued again: the next worker resumes it from its checkpoint")
-            else:
-                console.print(f"trial {trial.number} stays failed: it was retried heartbeat.max_retry={max_retry} "
-                              "times already")
+            _interrupted(study, trial, max_retry)
             raise
 
     def after(study: Any, trial: Any) -> None:
+        current.clear()  # recorded in the storage: no longer this worker's to name in `_lost`
         if not is_surplus(trial) and announce is not None:
             announce(study, trial)
         if progress is not None:
             progress.here = None
             progress.refresh()
+
+    current: list[Any] = []  # the trial this worker runs, for `_lost`
+    try:
+        _take_slots(study, n, objective, after, progress, poll_s)
+    except Exception as e:
+        if not _from_storage(e):
+            raise
+        raise RlgenError(_lost(study, current[0] if current else None, e)) from None
+
+
+def _take_slots(study: Any, n: int, objective: Callable[[Any], float], after: Callable[[Any, Any], None],
+                progress: StudyProgress | None, poll_s: float) -> None:
+    """`work`'s loop: one trial at a time while a slot is free, then wait while others run."""
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.trial import TrialState
 
     waiting_said = False
     while True:
@@ -274,128 +345,27 @@ def work(study: Any, n: int, run: Run, *, poll_s: float = 1.0, progress: StudyPr
         time.sleep(poll_s)
 
 
-def first_attempt(trial: Any) -> int:
-    """The trial's number, or its first attempt's for a retry: the number its run goes by."""
-    frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
-    return int(frozen.system_attrs.get(RETRY_OF, trial.number))
+def _interrupted(study: Any, trial: Any, max_retry: int | None) -> None:
+    """Queue an interrupted trial again, and say what the next worker does with it."""
+    saved = _checkpointed(trial)
+    if not requeue(study, trial, max_retry, counted=saved):
+        console.print(f"trial {trial.number} stays failed: it was retried heartbeat.max_retry={max_retry} times "
+                      "already")
+    elif saved:
+        console.print(f"trial {trial.number} queued again: the next worker resumes it from its checkpoint")
+    else:  # a run stopped while it was set up leaves no directory (`Runner.run`)
+        console.print(f"trial {trial.number} interrupted before its first checkpoint; queued again: the next worker "
+                      "starts it over")
 
 
-def train_trial(trial: Any, cfg: ExperimentConfig, make_experiment: Callable[[ExperimentConfig], Any],
-                on_eval: Callable[[int, dict[str, Any]], bool] | None = None, trust: bool = False) -> dict[str, Any]:
-    """Run the trial's config, resuming the run of a dead or interrupted attempt when its
-    directory holds a checkpoint. Interrupted (Ctrl-C, SIGTERM): `Interrupted`, once the run has
-    written its checkpoint. The run's W&B config gets `optuna: {study, trial, params}`. `trust`:
-    as `rlgen train --trust` (the runs a backbone's init names, an old-format checkpoint)."""
-    from rlgen.runner import Runner
-    from rlgen.transfer import trusting
-
-    resume = _resumable(trial)
-    state = None if resume is None else _resume_state(trial, resume, cfg, trust)
-    note: dict[str, Any] = {"study": trial.study.study_name, "trial": first_attempt(trial)}
-    if trial.params:  # a sweep's draws (a categorical by its label); a seed queue draws none
-        note["params"] = trial.params
-    runner = Runner(cfg, _noting(make_experiment(cfg), {"optuna": note}), resume_dir=resume, on_eval=on_eval,
-                    resume_state=state, trust=trust)
-    trial.set_user_attr("run_dir", str(runner.run_dir.absolute()))  # before training: a retry finds it here
-    with trusting(trust):
-        summary = runner.run()
-    trial.set_user_attr("status", summary["status"])
-    trial.set_user_attr("global_step", summary["global_step"])
-    if runner.exit_code:
-        console.print(f"trial {trial.number} interrupted at step {summary['global_step']:,}")
-        raise Interrupted(runner.exit_code - 128)  # 130 after Ctrl-C, 143 after SIGTERM, as for one run
-    return summary
-
-
-def _resume_state(trial: Any, run_dir: Path, cfg: ExperimentConfig, trust: bool) -> dict[str, Any]:
-    """The checkpoint a retry resumes, refused as `rlgen train --resume` refuses it when the
-    trial's config (the sweep file, its base config, their overrides) has changed since in what
-    built the checkpoint's state: the trial would go on as a mix of two configs."""
-    from rlgen.api import _check_resume
-
-    state = checkpoint.load(run_dir, trust=trust)
-    try:
-        _check_resume(run_dir, cfg, state.get("config"), trust=trust)
-    except RlgenError as e:
-        raise RlgenError(f"{e}; trial {first_attempt(trial)}'s config changed since it began, so it stays failed (its "
-                         "run is left as it was): keep a study's config while a trial is unfinished, or give the new "
-                         "config a study of its own (--study NEW_NAME)") from None
-    return state
-
-
-def _noting(exp: Any, note: dict[str, Any]) -> Any:
-    """`exp`, whose setup also adds `note` to the run's configuration for the sinks that keep one
-    (W&B): setup is where a kind adds its own (the RL kind, SB3's resolved arguments)."""
-    setup = exp.setup
-
-    def setup_and_note(ctx: Any) -> None:
-        setup(ctx)
-        ctx.logger.config(note)
-
-    exp.setup = setup_and_note
-    return exp
-
-
-def _resumable(trial: Any) -> Path | None:
-    previous = trial.user_attrs.get("run_dir")
-    if previous is None:
-        return None
-    path = Path(previous)
-    if checkpoint.latest(path / "checkpoints") is not None:
-        console.print(f"trial {trial.number}: resuming {escape(str(path))}")
-        return path
-    if (path / "config.yaml").is_file():
-        # died before its first checkpoint: nothing to resume, and its partial log would count
-        # twice in `rlgen compare`
-        shutil.rmtree(path, ignore_errors=True)
-        console.print(f"trial {trial.number}: {escape(str(path))} had no checkpoint yet; starting the run over")
-    else:
-        console.print(f"trial {trial.number}: {escape(str(path))} is not on this machine (no shared run directory); "
-                      "starting the run over")
-    return None
-
-
-def requeue(study: Any, trial: Any, max_retry: int | None = None) -> bool:
+def requeue(study: Any, trial: Any, max_retry: int | None = None, counted: bool = True) -> bool:
     """Queue a copy of a running trial (same parameters, attributes, reported values), as the
     heartbeat's retry does for a dead one, unless it was retried `max_retry` times already;
-    True when a copy was queued."""
-    from optuna.exceptions import ExperimentalWarning
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
-
+    True when a copy was queued. `counted`: False for an attempt interrupted before its run's
+    first checkpoint, which is not counted toward `max_retry`."""
     frozen = next(t for t in study.get_trials(deepcopy=True) if t.number == trial.number)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExperimentalWarning)
-        RetryHeartbeatStaleTrialCallback(max_retry=max_retry, inherit_intermediate_values=True)(study, frozen)
+    if not counted:  # the copy inherits the list
+        frozen.system_attrs[UNSAVED] = [*frozen.system_attrs.get(UNSAVED, []), frozen.number]
+    _Retry(max_retry)(study, frozen)
     return any(t.number > frozen.number and t.system_attrs.get(RETRY_OF) == frozen.system_attrs.get(RETRY_OF,
                frozen.number) and t.state.name == "WAITING" for t in study.get_trials(deepcopy=False))
-
-
-def run_value(summary: dict[str, Any], metric: str, direction: str,
-              objective: Literal["best", "final"] = "best", where: str = "`metric:` in the sweep file") -> float:
-    """A run's value for the study: the best or the last value of `metric` (set by `where`). A NaN
-    or an inf is no value (never the best, as in rlgen.scoring): a run with none fails with why."""
-    rows = None
-    if objective == "final":
-        value = summary["final"].get(metric)
-    elif summary["best"].get("metric") == metric:
-        value = summary["best"].get("value")
-    else:  # early_stop tracks another metric; read the best from the log instead
-        rows = _rows(summary)
-        values = [r[metric] for r in rows if isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
-        value = (max if direction == "maximize" else min)(values) if values else None
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
-    if any(metric in r for r in (_rows(summary) if rows is None else rows)):
-        which = f"its last value was {value}" if objective == "final" else "it was NaN or inf at every evaluation"
-        raise RlgenError(f"the run logged {metric!r}, but {which}: no value for the study")
-    raise RlgenError(f"the run logged no {metric!r}: set {where} to one it logs")
-
-
-def _rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of the run's metrics.jsonl; none when it has none."""
-    from rlgen.run_data import read_metrics
-
-    try:
-        return read_metrics(Path(summary["run_dir"]) / "metrics.jsonl")
-    except (KeyError, RlgenError):
-        return []

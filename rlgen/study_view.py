@@ -10,7 +10,8 @@ from typing import Any, Sequence
 from rich.markup import escape
 
 from rlgen.logging import console
-from rlgen.study_queue import RETRY_OF, is_retry, is_surplus, latest_attempts
+from rlgen.study_queue import is_retry, is_surplus, latest_attempts
+from rlgen.study_trial import RETRY_OF
 
 
 def counts(trials: list[Any], direction: str) -> dict[str, Any]:

@@ -33,18 +33,20 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from rich.markup import escape
 
 from rlgen.compare import compare_command
 from rlgen.config import (MAX_COUNT, STUDY_NAME, ConfigError, ExperimentConfig, Section, _override,  # noqa: F401
-                          config_tree, interpolates, is_study_name, save_config, whole_count)
+                          config_tree, is_study_name, save_config, whole_count)
+from rlgen.config_load import _interpolations, _list_problem, _omegaconf_problem
 from rlgen.distributed import refuse_several_processes
 from rlgen.errors import RlgenError, shell_line
 from rlgen.identity import MAX_LEN, clip, describe
 from rlgen.logging import console, report_console
 from rlgen.seeds_queue import changed_keys, queue_config, shown_changes
-from rlgen.study_queue import (HeartbeatConfig, described, first_attempt, open_or_make_study,  # noqa: F401
-                               open_study, run_value, shown_url, train_trial, work)
+from rlgen.study_queue import HeartbeatConfig, described, open_or_make_study, open_study, shown_url, work  # noqa: F401
+from rlgen.study_trial import first_attempt, run_value, train_trial
 from rlgen.study_view import StudyProgress, short, status_table
 # the sweep file, its schema and the Optuna objects it describes live in rlgen.sweep_spec; every name
 # callers took from here before (tests/test_module_names.py) stays importable from here
@@ -79,6 +81,7 @@ class Sweep:
                              f"({stop.metric}), whose mode says nothing of it: give direction: maximize or minimize")
         self.direction = self.spec.direction or ("maximize" if stop.mode == "max" else "minimize")
         self.folder = Path(self.base.logging.dir) / str(self.spec.study)
+        self.references = _written_references(self.spec.config)
         for where, params in _probes(self.spec):  # a misspelt key or a bad value fails now, not at trial 7
             try:
                 self.trial_config(params, 0, {})
@@ -102,13 +105,16 @@ class Sweep:
 
     def best_config(self, params: dict[str, Any]) -> ExperimentConfig:
         """The base config with `params` set. A mapping value replaces what was there (a new
-        backbone drops the old one's keys) instead of merging into it as a `key=value` override would."""
+        backbone drops the old one's keys) instead of merging into it as a `key=value` override would.
+        The `${...}` of the base file and of the overrides are resolved after the draws, as `rlgen
+        train FILE KEY=VALUE` resolves them: `eval_every: ${train.total_steps}` follows a drawn budget."""
         tree = OmegaConf.create(config_tree(self.base))  # escaped `\${` text stays text
-        for override in self.spec.overrides:  # resolved again against this trial's values
-            if interpolates(override):
-                _override(tree, override, str(self.spec.config))
+        for key, text in self.references:  # self.base holds their values, resolved before any draw
+            OmegaConf.update(tree, key, text, merge=False)
+        for override in self.spec.overrides:  # after the file's references, as `rlgen train` applies them
+            _override(tree, override, str(self.spec.config))
         for key, value in params.items():
-            OmegaConf.update(tree, key, value, merge=False, force_add=True)
+            _set(tree, key, value)
         return self.load(OmegaConf.to_container(tree), [])  # resolved there, escaped text once
 
     @property
@@ -219,7 +225,8 @@ class Sweep:
     def status(self) -> Any:
         """The study's trials as a table (`rlgen sweep --status`), without running any."""
         if self.spec.storage is None and not (self.folder / "study.db").is_file():
-            raise RlgenError(f"no study {self.spec.study!r} yet: {self.folder / 'study.db'} does not exist")
+            raise RlgenError(f"no study {self.spec.study!r} yet: {self.folder / 'study.db'} does not exist; if the "
+                             "sweep ran with logging.dir=DIR, give it again")
         study = open_study(str(self.spec.study), self.storage, direction=self.direction,
                            heartbeat=self.spec.heartbeat, create=False)
         self._check_setup(study, running=False)
@@ -249,6 +256,27 @@ class Sweep:
         mode = "min" if self.direction == "minimize" else "max"
         console.print(f"  compare:    {escape(compare_command([self.folder], self.metric, mode))}")
         return path
+
+
+def _written_references(config: str) -> list[tuple[str, str]]:
+    """Every `${...}` the base config file writes, unresolved, as (dotted key, text). A base that is
+    no file (`zoo:ALGO/ENV`) writes none."""
+    from rlgen.api_configs import config_path
+
+    try:
+        path = config_path(config)
+    except RlgenError:
+        return []
+    return _interpolations(OmegaConf.load(path))
+
+
+def _set(tree: Any, key: str, value: Any) -> None:
+    """One of a trial's values set in its config tree; a key that indexes a list past its end or
+    by a word is the line `rlgen train` gives for it."""
+    try:
+        OmegaConf.update(tree, key, value, merge=False, force_add=True)
+    except (OmegaConfBaseException, ValueError) as e:  # ConfigIndexError, or int('x')
+        raise RlgenError(_list_problem(tree, key) or _omegaconf_problem(e)) from None
 
 
 def _none_completed(study: Any) -> str:

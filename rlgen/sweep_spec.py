@@ -6,6 +6,7 @@ its space that are checked before the first trial. `rlgen.sweep` runs the study.
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import json
 import math
@@ -19,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from optuna.samplers import BaseSampler
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rlgen.config import MAX_COUNT, STUDY_NAME, ConfigError, Section, _describe, is_study_name
+from rlgen.config import MAX_COUNT, STUDY_NAME, ConfigError, Section, _describe, check_overrides, is_study_name
 from rlgen.errors import RlgenError
 from rlgen.study_queue import HeartbeatConfig
 
@@ -84,7 +85,7 @@ class SamplerSpec(Section):
 
     model_config = ConfigDict(extra="allow")
     type: Literal["tpe", "random", "qmc", "gp", "cmaes"] = "tpe"
-    seed: int | None = 0
+    seed: int | None = Field(0, ge=0, le=2**32 - 1)  # numpy's RandomState takes no other
 
 
 class PrunerSpec(Section):
@@ -159,9 +160,8 @@ def read_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepCon
         conf = OmegaConf.load(path)
     except Exception as e:  # noqa: BLE001 - YAML errors: say where
         raise RlgenError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
-    try:  # its `overrides` are the base config's: a ${...} in one names a key of that config, per trial
-        kept = OmegaConf.to_container(conf.pop("overrides"), resolve=False) if OmegaConf.is_dict(conf) and \
-            "overrides" in conf else None
+    try:
+        kept = _kept_overrides(conf, path)
         raw = OmegaConf.to_container(conf, resolve=True)
     except OmegaConfBaseException as e:
         raise RlgenError(f"{path}: could not resolve a ${{...}}: {str(e).strip().splitlines()[0]}") from None
@@ -183,6 +183,21 @@ def read_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepCon
     return sweep
 
 
+def _kept_overrides(conf: Any, path: Path) -> list[str] | None:
+    """The sweep file's `overrides`, taken out of `conf` unresolved: they are the base config's, so a
+    ${...} in one names a key of that config, resolved per trial. None when the file has none."""
+    if not OmegaConf.is_dict(conf) or "overrides" not in conf:
+        return None
+    node = conf._get_node("overrides")
+    kept = OmegaConf.to_container(node, resolve=False) if OmegaConf.is_list(node) else node._value()
+    del conf["overrides"]
+    try:
+        check_overrides(kept)
+    except RlgenError as e:  # `overrides: train.total_steps=64`: one line, not OmegaConf's traceback
+        raise RlgenError(f"{path}: {e}") from None
+    return kept
+
+
 # --- building Optuna objects from specs -----------------------------------------------------------
 
 
@@ -199,11 +214,28 @@ def _optuna_class(kind: str, name: str) -> Any:
     return getattr(optuna.samplers if kind == "sampler" else optuna.pruners, table[name])
 
 
+# the packages Optuna imports only when a sampler first samples (CmaEsSampler at the second trial)
+_SAMPLER_NEEDS = {"cmaes": "cmaes", "gp": "scipy", "qmc": "scipy"}
+
+
+def _check_installed(spec: SamplerSpec) -> None:
+    """A sampler whose package is missing fails now, not in a trial (a trial slot burned, exit 1)."""
+    package = _SAMPLER_NEEDS.get(spec.type)
+    if package is None:
+        return
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        raise RlgenError(f"sampler.type: {spec.type} needs the package {package!r}, which is not installed: "
+                         f"pip install {package} (or choose another sampler type)") from None
+
+
 def build(kind: Literal["sampler", "pruner"], spec: SamplerSpec | PrunerSpec) -> Any:
     """An Optuna sampler or pruner from `{type: ..., arg: value}`; a wrong argument lists the right ones."""
     cls = _optuna_class(kind, spec.type)
     kwargs = dict(spec.model_extra or {})
     if isinstance(spec, SamplerSpec):
+        _check_installed(spec)
         kwargs["seed"] = spec.seed
     if spec.type == "patient":  # wraps another pruner: {type: patient, patience: 2, wrapped: {type: median}}
         try:
@@ -332,15 +364,18 @@ def _choice(spec: CategoricalParam, label: Any) -> Any:
 
 def _probes(sweep: SweepConfig) -> list[tuple[str, dict[str, Any]]]:
     """The parameters to check before the first trial, each with where they come from: every key
-    alone at both ends of its range and at each of its choices (a bad choice between two good ones
-    is found too), then every key at its low end / first choice together, and at its high end /
-    last choice together (values that clash only in one trial)."""
+    alone at both ends of its range, at a fraction between the ends of a float range (whole ends
+    pass an integer key, whose every trial then fails) and at each of its choices (a bad choice
+    between two good ones is found too), then every key at its low end / first choice together,
+    and at its high end / last choice together (values that clash only in one trial)."""
     probes = []
     for key, spec in sweep.space.items():
         if isinstance(spec, CategoricalParam):
             probes += [(f"space.{key}: choice {label!r}", {key: _choice(spec, label)}) for label in _labels(spec)]
-        else:
-            probes += [(f"space.{key}: low", {key: spec.low}), (f"space.{key}: high", {key: spec.high})]
+            continue
+        probes += [(f"space.{key}: low", {key: spec.low}), (f"space.{key}: high", {key: spec.high})]
+        if isinstance(spec, FloatParam) and (between := _fraction_between(spec)) is not None:
+            probes.append((f"space.{key}: {between:g}, a float between low and high", {key: between}))
 
     def at(spec: Any, end: int) -> Any:
         if isinstance(spec, CategoricalParam):
@@ -350,3 +385,13 @@ def _probes(sweep: SweepConfig) -> list[tuple[str, dict[str, Any]]]:
     probes.append(("space: every key at its high end or last choice", {k: at(s, -1) for k, s in sweep.space.items()}))
     return probes
 
+
+def _fraction_between(spec: FloatParam) -> float | None:
+    """A value with a fractional part that the range can draw between its ends, if it has one: the
+    first step past `low`, or a point near the middle."""
+    if spec.step is not None:
+        value = spec.low + spec.step
+    else:
+        middle = (spec.low + spec.high) / 2
+        value = middle + (spec.high - spec.low) / 8 if middle.is_integer() else middle
+    return value if spec.low < value < spec.high and not float(value).is_integer() else None

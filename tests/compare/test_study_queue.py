@@ -317,3 +317,76 @@ def test_a_sweep_keeps_escaped_text_of_its_base_config_as_text(tmp_path):
     spec = read_sweep("sweeps/ppo_cartpole", [f"logging.dir={tmp_path}", r"logging.wandb.project=p_\${usd}"])
     sweep = Sweep(spec, load=load_config, make_experiment=make_experiment)
     assert sweep.best_config({"optim.lr": 1e-3}).logging.wandb.project == "p_${usd}"
+
+
+def stopped_in_setup(once: Path):
+    """make_experiment, whose run is interrupted while it is set up (before its first unit), once."""
+    def make(cfg):
+        exp = make_experiment(cfg)
+        setup = exp.setup
+
+        def interrupted_setup(ctx):
+            if not once.exists():
+                once.touch()
+                raise KeyboardInterrupt  # Ctrl-C or SIGTERM: the runner discards the new run's directory
+            setup(ctx)
+
+        exp.setup = interrupted_setup
+        return exp
+
+    return make
+
+
+def test_a_trial_interrupted_before_its_first_checkpoint_starts_over_and_costs_no_retry(tmp_path, capsys):
+    path = sweep_file(tmp_path, n_trials=1, max_retry=1, die_at=30, die_once=str(tmp_path / "sigint"),
+                      die_signal="SIGINT")
+    with pytest.raises(KeyboardInterrupt):  # in setup: no directory, no checkpoint
+        Sweep(read_sweep(path), load=load_config, make_experiment=stopped_in_setup(tmp_path / "setup")).run()
+    err = " ".join(capsys.readouterr().err.split())
+    assert "trial 0 interrupted before its first checkpoint; queued again: the next worker starts it over" in err
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C at step 30, after a checkpoint: the one retry max_retry allows
+        make_sweep(path).run()
+    err = " ".join(capsys.readouterr().err.split())
+    assert "trial 1: the last attempt was interrupted before its first checkpoint; starting the run over" in err
+    assert "not on this machine" not in err and "trial 1 queued again: the next worker resumes it" in err
+    make_sweep(path).run()
+    trials = make_sweep(path).open_study().trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE]
+    assert f"trial 2: resuming {trials[1].user_attrs['run_dir']}" in capsys.readouterr().err
+
+
+def test_a_lost_storage_stops_the_worker_with_one_line_naming_the_runs_checkpoint(tmp_path, monkeypatch):
+    """The database goes away at step 30 (a PostgreSQL server stopped): every connection is refused."""
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.exc import OperationalError
+
+    from rlgen.errors import RlgenError
+    from rlgen.study_queue import HeartbeatConfig, _storage
+
+    def refused(*_, **__):  # as SQLAlchemy raises a driver's error
+        driver = ConnectionRefusedError("connection refused")
+        raise OperationalError("SELECT 1", {}, driver) from driver
+
+    def losing(cfg):
+        exp = make_experiment(cfg)
+        unit = exp.train_unit
+
+        def train_unit():
+            metrics = unit()
+            if exp.global_step == 30:
+                monkeypatch.setattr(Engine, "connect", refused)
+            return metrics
+
+        exp.train_unit = train_unit
+        return exp
+
+    path = sweep_file(tmp_path, n_trials=1)
+    sweep = Sweep(read_sweep(path), load=load_config, make_experiment=losing)
+    beating = _storage(sweep.storage, HeartbeatConfig())
+    with pytest.raises(RlgenError) as lost:
+        sweep.run()
+    (run_dir,) = (tmp_path / "runs" / "q").glob("2*")
+    said = str(lost.value)
+    assert "\n" not in said and said.startswith(f"lost the study storage {sweep.storage} (connection refused); ")
+    assert f"trial 0's run keeps its checkpoint in {run_dir}: run the same command again once the database" in said
+    beating.record_heartbeat(0)  # Optuna's heartbeat thread would die of the error, with a traceback

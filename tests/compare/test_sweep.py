@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,8 +188,21 @@ BACKBONES = {"small": {"type": "mlp", "hidden": [8]}, "bad": {"type": "mlp", "hi
     ({"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3},
       "optim": {"type": "categorical", "choices": [{"type": "sgd", "lr": 0.1}]}},
      "space: 'optim.lr' lies inside 'optim'"),
+    # whole ends pass an integer key; every draw between them would fail its trial
+    ({"agent.hyperparams.n_epochs": {"type": "float", "low": 4, "high": 8}},
+     "space.agent.hyperparams.n_epochs: 6.5, a float between low and high: agent.hyperparams.n_epochs: Input should "
+     "be a valid integer, got a number with a fractional part"),
+    ({"agent.hyperparams.n_epochs": {"type": "float", "low": 4, "high": 8, "step": 0.5}},
+     "space.agent.hyperparams.n_epochs: 4.5, a float between low and high: agent.hyperparams.n_epochs:"),
+    ({"agent.policy.backbone.hidden.5": {"type": "int", "low": 4, "high": 8}},
+     "space.agent.policy.backbone.hidden.5: low: agent.policy.backbone.hidden is a list of 2 items, which has no "
+     "item '5'; to change its length write the whole list: agent.policy.backbone.hidden=[...]"),
+    ({"agent.policy.backbone.hidden.x": {"type": "int", "low": 4, "high": 8}},
+     "space.agent.policy.backbone.hidden.x: low: agent.policy.backbone.hidden is a list of 2 items, which has no "
+     "item 'x'"),
 ], ids=["low_above_high", "float_step_and_log", "log_from_zero", "int_low_above_high", "int_step_and_log",
-        "bad_middle_choice", "bad_middle_plain_choice", "int_step_off_range", "float_step_off_range", "key_inside_key"])
+        "bad_middle_choice", "bad_middle_plain_choice", "int_step_off_range", "float_step_off_range", "key_inside_key",
+        "float_range_on_int_key", "stepped_float_range_on_int_key", "list_index_past_end", "list_index_word"])
 def test_a_bad_space_is_one_line_and_exit_2_before_any_file(tmp_path, monkeypatch, capsys, space, message):
     monkeypatch.chdir(tmp_path)  # logging.dir is runs/: the study would go to tmp_path/runs/
     path = tmp_path / "s.yaml"
@@ -213,6 +227,68 @@ def test_arguments_optuna_refuses_are_one_line_before_any_file(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert message in " ".join(err.split()) and err.strip().count("\n") == 0 and "Traceback" not in err, err
     assert list(tmp_path.rglob("*")) == [path]
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"sampler": {"type": "random", "seed": -1}}, "sampler.seed: "),
+    ({"sampler": {"type": "tpe", "seed": 2**32}}, "sampler.seed: "),
+    ({"overrides": "train.total_steps=64"},
+     "s.yaml: overrides is a list of 'key=value' strings, e.g. ['seed=1'], not str 'train.total_steps=64'"),
+    ({"overrides": None}, "s.yaml: overrides is a list of 'key=value' strings"),
+    ({"overrides": 64}, "s.yaml: overrides is a list of 'key=value' strings, e.g. ['seed=1'], not int 64"),
+], ids=["negative_seed", "seed_past_32_bits", "overrides_text", "overrides_empty", "overrides_number"])
+def test_a_bad_sampler_seed_or_overrides_is_one_line_before_any_file(tmp_path, monkeypatch, capsys, given, message):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"config": "ppo_cartpole", **given,
+                                    "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3}}}))
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in " ".join(err.split()) and err.strip().count("\n") == 0 and "Traceback" not in err, err
+    assert list(tmp_path.rglob("*")) == [path]
+
+
+def test_a_cmaes_sweep_runs_past_its_second_trial(tmp_path):
+    """Optuna imports cmaes only when CmaEsSampler first samples, at the second trial: rlgen installs it."""
+    sweep = toy_sweep(tmp_path, {"type": "none"}, sampler={"type": "cmaes", "seed": 0})
+    sweep.run()
+    assert [t.state.name for t in sweep.open_study().trials] == ["COMPLETE"] * 3
+
+
+def test_a_sampler_whose_package_is_missing_is_one_line_naming_its_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "cmaes", None)  # `import cmaes` raises ModuleNotFoundError
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"config": "ppo_cartpole", "sampler": {"type": "cmaes"},
+                                    "space": {"optim.lr": {"type": "float", "low": 1e-4, "high": 1e-3}}}))
+    with pytest.raises(RlgenError, match=r"^sampler.type: cmaes needs the package 'cmaes', which is not installed: "
+                                         r"pip install cmaes"):
+        read_sweep(path)
+    assert main(["sweep", str(path)]) == 2
+    assert "pip install cmaes" in capsys.readouterr().err
+    assert list(tmp_path.rglob("*")) == [path]
+
+
+def test_status_before_the_study_exists_asks_for_the_sweeps_logging_dir(tmp_path):
+    """--status needs no override again but logging.dir, which says where the study is."""
+    sweep = toy_sweep(tmp_path, {"type": "none"})
+    with pytest.raises(RlgenError, match=r"^no study 'toy_study' yet: .*study.db does not exist; if the sweep ran with "
+                                         r"logging.dir=DIR, give it again$"):
+        sweep.status()
+
+
+def test_a_reference_in_the_base_file_follows_each_trials_draw(tmp_path):
+    """`eval_every: ${train.total_steps}` in the base file is resolved after the draws, as `rlgen train
+    base.yaml train.total_steps=40` resolves it, and an override of the sweep still wins over it."""
+    space = {"train.total_steps": {"type": "categorical", "choices": [20, 40]}}
+    sweep = toy_sweep(tmp_path, {"type": "none"}, train={"eval_every": "${train.total_steps}"}, space=space)
+    fixed = toy_sweep(tmp_path, {"type": "none"}, train={"eval_every": "${train.total_steps}"}, space=space,
+                      overrides=["train.eval_every=10"])
+    for steps in (20, 40):
+        cfg = sweep.trial_config({"train.total_steps": steps}, 0, {"train.total_steps": steps})
+        assert cfg.train.eval_every == steps == load_toy(str(tmp_path / "toy.yaml"), [f"train.total_steps={steps}"]
+                                                         ).train.eval_every
+        assert fixed.trial_config({"train.total_steps": steps}, 0, {}).train.eval_every == 10
 
 
 def test_a_sweep_in_which_no_trial_completed_is_an_error(tmp_path, capsys):
