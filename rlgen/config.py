@@ -37,7 +37,9 @@ class OptimConfig(Section):
     lr: float = Field(3e-4, gt=0)
     weight_decay: float = Field(0.0, ge=0, description="L2: the torch optimizer's own weight_decay")
     l1: float = Field(0.0, ge=0, description="L1: l1 * sign(w) added to every gradient (rlgen/optim.py)")
-    betas: tuple[float, float] | None = Field(None, description="adam/adamw only")
+    # torch's own range for each beta, checked here so that the error names optim.betas
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] | None = Field(
+        None, description="adam/adamw only: each in [0, 1)")
     momentum: float = Field(0.0, ge=0, description="sgd/rmsprop only")
     eps: float | None = Field(None, gt=0)
     fused: bool = Field(False, description="torch's fused step (adam, adamw, sgd, adagrad): one kernel for all "

@@ -132,3 +132,17 @@ def test_fused_builds_torch_s_fused_step_and_takes_the_same_step(kind):
 def test_fused_rmsprop_is_refused_when_the_config_loads():
     with pytest.raises(ValueError, match="RMSprop has no fused step"):
         OptimConfig(type="rmsprop", fused=True)
+
+
+@pytest.mark.parametrize("betas, says", [([0.9, 1.5], "optim.betas.1: Input should be less than 1 (got 1.5)"),
+                                         ([-0.1, 0.999], "optim.betas.0: Input should be greater than or equal to 0 "
+                                                         "(got -0.1)")])
+def test_betas_outside_torch_s_range_are_refused_when_the_config_loads(betas, says):
+    """It was torch's "Invalid beta parameter at index 1: 1.5" as the optimizer was built, naming no key."""
+    from rlgen.api import load_config
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config("ppo_cartpole", [f"optim.betas={betas}"])
+    assert info.value.problems == [says]
+    assert load_config("ppo_cartpole", ["optim.betas=[0, 0.999]"]).optim.betas == (0, 0.999)

@@ -24,6 +24,7 @@ from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
 from rlgen.agents.imitation.vec import DiscriminatorReward, RelabeledReplayBuffer, TransitionStore
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
+from rlgen.agents.rl.build_checks import check_noise_keys
 from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.setup_checks import (check_eval_normalize, check_schedules, new_run_env_problem,
@@ -83,6 +84,7 @@ class ImitationExperiment(RLExperiment):
         cfg, im = self.cfg, self.cfg.imitation
         check_schedules(cfg, ctx)  # the learner trains as kind: rl's does
         check_eval_normalize(cfg, ctx)  # and is evaluated as it is
+        check_noise_keys(cfg.agent.hyperparams, ctx)  # and its action noise is built as it is
         self.device = ctx.device
         gamma = float(cfg.agent.hyperparams.get("gamma", 0.99))
         venv = make_vec_env(cfg.env.model_copy(update={"normalize": None}), seed=ctx.seed, gamma=gamma)

@@ -74,7 +74,9 @@ class Agent:
         self._feed = _Feed(_raw_space(env_cfg), model.action_space)
         self._pipeline = wrap_vec_env(self._feed, env_cfg, training=False, gamma=gamma)
         if normalize_state is not None and (norm := unwrap_vec_normalize(self._pipeline)) is not None:
-            norm.obs_rms, norm.ret_rms = normalize_state
+            obs_rms, norm.ret_rms = normalize_state
+            if obs_rms is not None:
+                norm.obs_rms = obs_rms
         self.reset()
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import gymnasium as gym
 import sb3_contrib
@@ -42,11 +42,18 @@ _OWNED = {
 # checked by pydantic as the config's own fields are: SB3 takes many values outside them silently
 # (a buffer_size of -5 becomes a one-transition buffer).
 _COUNT, _FROM_0 = TypeAdapter(Annotated[int, Field(ge=1)]), TypeAdapter(Annotated[int, Field(ge=0)])
+# any sign: SB3 reads a negative gradient_steps as "as many as the steps collected" and a negative
+# sde_sample_freq as "only at the start of each rollout"
+_WHOLE = TypeAdapter(int)
+# train_freq's other form, (frequency, unit): YAML writes it [4, episode]
+_FREQUENCY = TypeAdapter(tuple[Annotated[int, Field(ge=1)], Literal["step", "episode"]])
 _SHARE = TypeAdapter(Annotated[float, Field(ge=0, le=1)])
 _RANGES: dict[str, TypeAdapter] = {
     **dict.fromkeys(("n_steps", "batch_size", "n_epochs", "buffer_size", "policy_delay", "target_update_interval",
-                     "n_critics", "n_quantiles"), _COUNT),
+                     "n_critics", "n_quantiles", "train_freq", "cg_max_steps", "line_search_max_iter",
+                     "n_critic_updates", "sub_sampling_factor"), _COUNT),
     **dict.fromkeys(("learning_starts", "top_quantiles_to_drop_per_net"), _FROM_0),
+    **dict.fromkeys(("gradient_steps", "sde_sample_freq"), _WHOLE),
     **dict.fromkeys(("gamma", "gae_lambda", "tau", "exploration_fraction", "exploration_initial_eps",
                      "exploration_final_eps"), _SHARE),
     **dict.fromkeys(("vf_coef", "target_policy_noise", "target_noise_clip"), TypeAdapter(Annotated[float, Field(ge=0)])),
@@ -54,26 +61,33 @@ _RANGES: dict[str, TypeAdapter] = {
 }
 
 
-_INTEGERS = frozenset(k for k, adapter in _RANGES.items() if adapter in (_COUNT, _FROM_0))
+_INTEGERS = frozenset(k for k, adapter in _RANGES.items() if adapter in (_COUNT, _FROM_0, _WHOLE))
+
+
+def _adapter(key: str, value: Any) -> TypeAdapter:
+    """The check of `value` as argument `key`: train_freq is a count or a (count, unit) pair."""
+    return _FREQUENCY if key == "train_freq" and isinstance(value, (list, tuple)) else _RANGES[key]
 
 
 def integral_counts(hyperparams: Mapping[str, Any]) -> dict[str, Any]:
-    """Counts written as floats (`buffer_size: 1e5`, which YAML reads as 100000.0) as the int that
-    the config check's own adapter above made of them, so SB3 gets what was checked."""
-    return {k: _RANGES[k].validate_python(v) if k in _INTEGERS and isinstance(v, float) else v
+    """Counts written as floats (`buffer_size: 1e5`, which YAML reads as 100000.0; `train_freq:
+    [1e1, step]`) as the int that the config check's own adapter above made of them, so SB3 gets
+    what was checked (SB3 refuses a float train_freq and fails on a float gradient_steps)."""
+    return {k: _adapter(k, v).validate_python(v) if k in _INTEGERS and isinstance(v, (float, list, tuple)) else v
             for k, v in hyperparams.items()}
 
 
 def _range_problem(key: str, value: Any) -> str | None:
-    """Outside the range the argument means something in (numbers only: "auto", lin_0.2's start is
-    checked, a (frequency, unit) pair is left to SB3)."""
-    number = float(value[4:]) if isinstance(value, str) and value.startswith("lin_") else value
-    if key not in _RANGES or isinstance(number, bool) or not isinstance(number, (int, float)):
+    """Outside the range the argument means something in (a number or train_freq's pair, as
+    `_type_problem` left it; lin_0.2's start is checked; None is SB3's own "off", e.g. target_kl)."""
+    if key not in _RANGES or value is None:
         return None
+    number = float(value[4:]) if isinstance(value, str) and value.startswith("lin_") else value
     try:
-        _RANGES[key].validate_python(number)
+        _adapter(key, number).validate_python(number)
     except ValidationError as e:
-        return f"{e.errors()[0]['msg']} (got {value!r})"
+        how = "; write n or [n, step] / [n, episode], n >= 1" if key == "train_freq" else ""
+        return f"{e.errors()[0]['msg']} (got {value!r}){how}"
     return None
 
 
@@ -81,8 +95,10 @@ def is_off_policy(algo: str) -> bool:
     return issubclass(ALGOS[algo], OffPolicyAlgorithm)
 
 
-def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> list[str]:
-    """Problems with `hyperparams` against the algorithm's real signature, one line each."""
+def check_hyperparams(algo: str, hyperparams: dict[str, Any], *, n_envs: int | None = None,
+                      policy_kwargs: Mapping[str, Any] | None = None) -> list[str]:
+    """Problems with `hyperparams` against the algorithm's real signature, one line each; with the
+    run's env.n_envs and agent.policy.kwargs, also the ones that come from those (None: not known)."""
     params = inspect.signature(ALGOS[algo].__init__).parameters
     allowed = [n for n in params if n not in _OWNED and n != "self"]
     problems = []
@@ -95,10 +111,40 @@ def check_hyperparams(algo: str, hyperparams: dict[str, Any]) -> list[str]:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{path}: {ALGOS[algo].__name__} has no argument {key!r}{hint}")
         else:
-            problem = _type_problem(params[key].default, value) or _range_problem(key, value)
+            problem = _type_problem(key, params[key].default, value) or _range_problem(key, value)
             if problem:
                 problems.append(f"{path}: {problem}")
-    return problems
+    if problems:  # the checks below read values that passed the ones above
+        return problems
+    return [p for p in (_episodic_problem(hyperparams, n_envs), _quantile_problem(algo, hyperparams, policy_kwargs))
+            if p is not None]
+
+
+def _episodic_problem(hyperparams: Mapping[str, Any], n_envs: int | None) -> str | None:
+    """SB3 collects whole episodes from one env only: train_freq [n, episode] with more fails its
+    first learn() with an AssertionError."""
+    freq = hyperparams.get("train_freq")
+    if n_envs is None or n_envs == 1 or not isinstance(freq, (list, tuple)) or freq[1] != "episode":
+        return None
+    return (f"agent.hyperparams.train_freq: training every {freq[0]} episode(s) needs env.n_envs 1 (SB3 collects "
+            f"whole episodes from one env), not {n_envs}; set env.n_envs=1 or count steps: [{freq[0]}, step]")
+
+
+def _quantile_problem(algo: str, hyperparams: Mapping[str, Any], policy_kwargs: Mapping[str, Any] | None) -> str | None:
+    """TQC drops the top quantiles of each critic's n_quantiles from its target: all of them leave an
+    empty target (NaN losses, reported as divergence), more wrap around to a wrong count (a
+    negative slice), both silently in sb3-contrib."""
+    params = inspect.signature(ALGOS[algo].__init__).parameters
+    if policy_kwargs is None or "top_quantiles_to_drop_per_net" not in params:
+        return None
+    drop = hyperparams.get("top_quantiles_to_drop_per_net", params["top_quantiles_to_drop_per_net"].default)
+    policy = inspect.signature(ALGOS[algo].policy_aliases["MlpPolicy"].__init__).parameters
+    kept = policy_kwargs.get("n_quantiles", policy["n_quantiles"].default)
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in (drop, kept)) or drop < kept:
+        return None  # a schedule (lin_2) or a kwarg SB3 itself refuses
+    return (f"agent.hyperparams.top_quantiles_to_drop_per_net: {drop} must be below agent.policy.kwargs.n_quantiles "
+            f"({kept}): {ALGOS[algo].__name__} would drop every quantile of each critic's target; lower it or raise "
+            "n_quantiles")
 
 
 def schedulable(algo: str) -> list[str]:
@@ -121,8 +167,10 @@ def schedule_problems(algo: str, hyperparams: Mapping[str, Any]) -> list[str]:
             if isinstance(value, str) and value.startswith("lin_") and key not in names]
 
 
-def _type_problem(default: Any, value: Any) -> str | None:
-    """A loose type check against the default: numbers stay numbers, flags stay flags."""
+def _type_problem(key: str, default: Any, value: Any) -> str | None:
+    """A loose type check against the default: numbers stay numbers (an argument with a range is one
+    even where SB3's default is None; train_freq may be a pair, checked by `_range_problem`), flags
+    stay flags."""
     if isinstance(value, str) and value.startswith("lin_"):
         try:
             float(value[4:])
@@ -131,12 +179,11 @@ def _type_problem(default: Any, value: Any) -> str | None:
             return f"{value!r}: a linear schedule is written lin_<start>, e.g. lin_0.2"
     if isinstance(default, bool):
         return None if isinstance(value, bool) else f"expected true/false, got {value!r}"
-    if isinstance(value, dict) and default is None:
-        return None  # structured values (action_noise: {type: normal, sigma: 0.1}) are built later
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        if isinstance(value, bool) or not isinstance(value, (int, float, tuple, list)):
-            return f"expected a number, got {value!r}"
-    return None
+    numeric = isinstance(default, (int, float)) or (key in _RANGES and value is not None)
+    pair = key == "train_freq" and isinstance(value, (list, tuple))
+    if numeric and not pair and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"expected a number, got {value!r}"
+    return None  # structured values (action_noise: {type: normal, sigma: 0.1}) are built later
 
 
 def resolved_hyperparams(model: BaseAlgorithm, configured: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from rlgen import checkpoint
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import (ALGOS, check_hyperparams, divergence_fix, is_off_policy, resolved_hyperparams,  # noqa: F401
                                    schedule_problems)
+from rlgen.agents.rl.build_checks import NOISE_KEYS, action_noise_problem, check_noise_keys
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm  # noqa: F401
 from rlgen.agents.rl.env_failures import close_vec_env, env_failures
 from rlgen.agents.rl.evaluation import play_episodes
@@ -76,7 +77,10 @@ class RLExperiment(ExperimentBase):
             problems += [_describe(err, EnvConfig, cfg.eval_env, under="eval_env") for err in e.errors()]
         if cfg.train.video_every and eval_env is not None and (problem := video_problem(eval_env)):
             problems.append(f"train.video_every: {problem}; set train.video_every: null")
-        problems += check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams)
+        problems += check_hyperparams(cfg.agent.algo, cfg.agent.hyperparams, n_envs=cfg.env.n_envs,
+                                      policy_kwargs=cfg.agent.policy.kwargs)
+        if problem := action_noise_problem(ALGOS[cfg.agent.algo], cfg.agent.hyperparams.get("action_noise")):
+            problems.append(problem)
         backbone = cfg.agent.policy.backbone
         if cfg.agent.algo == "recurrent_ppo" and backbone is not None and backbone.type != "lstm" \
                 and cfg.env.history is None and backbone_traits(backbone.type)[0]:
@@ -92,6 +96,7 @@ class RLExperiment(ExperimentBase):
         _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
         check_schedules(cfg, ctx)
         check_eval_normalize(cfg, ctx)
+        check_noise_keys(cfg.agent.hyperparams, ctx)
         self.env = make_vec_env(cfg.env, seed=ctx.seed, gamma=cfg.agent.hyperparams.get("gamma", 0.99))
         if problem := new_run_env_problem(cfg, self.env, ctx):
             self.close()
@@ -379,21 +384,30 @@ def _short_space(space: gym.Space) -> str:
 
 
 def _action_noise(hyperparams: dict[str, Any], env: VecEnv) -> dict[str, Any]:
-    """`action_noise: {type: normal|ornstein_uhlenbeck, sigma: 0.1}` -> SB3's noise object."""
+    """`action_noise: {type: normal|ornstein_uhlenbeck, sigma: 0.1, ...}` -> SB3's noise object;
+    its keys and values were checked in `check` (`build_checks.action_noise_problem`)."""
     spec = hyperparams.get("action_noise")
     if not isinstance(spec, dict):
         return hyperparams
     from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 
     kinds = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}
-    kind = spec.get("type", "normal")
-    if kind not in kinds:
-        raise RlgenError(f"agent.hyperparams.action_noise.type: {kind!r} is not one of {', '.join(kinds)}")
-    shape = env.action_space.shape  # the action's own shape, as SB3 adds the noise to it ((2, 2), not 4)
-    noise = kinds[kind](mean=np.zeros(shape), sigma=float(spec.get("sigma", 0.1)) * np.ones(shape))
-    return {**hyperparams, "action_noise": noise}
+    kind, shape = spec.get("type", "normal"), env.action_space.shape  # the action's own, as SB3 adds the noise to it
+    args = {key: _per_dimension(key, value, shape) if key in ("sigma", "initial_noise") else float(value)
+            for key, value in {"sigma": 0.1, **spec}.items() if key in NOISE_KEYS[kind]}  # others: `check_noise_keys`
+    return {**hyperparams, "action_noise": kinds[kind](mean=np.zeros(shape), **args)}
+
+
+def _per_dimension(key: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """One number for every action dimension, or one each (a list of the action's shape)."""
+    values = np.asarray(value, dtype=float)
+    if values.ndim and values.shape != shape:
+        raise RlgenError(f"agent.hyperparams.action_noise.{key}: {value!r} does not fit the env's actions of shape "
+                         f"{shape}; give one number, or one per action dimension")
+    return values * np.ones(shape)
 
 
 def _normalize_state(env: VecEnv | None) -> tuple[Any, Any] | None:
     norm = unwrap_vec_normalize(env) if env is not None else None  # under env.history's window
-    return (norm.obs_rms, norm.ret_rms) if norm is not None else None
+    # SB3 makes no obs_rms when observations are not normalized (env.normalize.obs: false)
+    return (getattr(norm, "obs_rms", None), norm.ret_rms) if norm is not None else None

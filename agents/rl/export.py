@@ -1,7 +1,7 @@
 """Trained RL agents out of rlgen: SB3's own model.zip (and rl-zoo3's folder layout), ONNX, TorchScript.
 
 `sb3` writes what SB3's `save` writes, so `PPO.load("model.zip")` (or the algorithm's `load`)
-restores the policy, plus `vecnormalize.pkl` when the run normalized observations
+restores the policy, plus `vecnormalize.pkl` when the run normalized observations or rewards
 (`VecNormalize.load`), and the same files in rl-zoo3's layout so that its `enjoy` finds them:
 
     OUT/model.zip, OUT/vecnormalize.pkl
@@ -88,9 +88,8 @@ def save_sb3(exp: Any, out_dir: Path) -> list[Path]:
     with portable_schedules(model), plain_replay_buffer(model):
         model.save(zip_path)
     files = [zip_path]
-    norm = unwrap_vec_normalize(exp.env)
-    if norm is not None:
-        norm.save(out_dir / "vecnormalize.pkl")
+    if _normalizes(cfg):
+        unwrap_vec_normalize(exp.env).save(out_dir / "vecnormalize.pkl")
         files.append(out_dir / "vecnormalize.pkl")
     if cfg.agent.policy.backbone is not None and cfg.agent.algo != "recurrent_ppo":
         console.print("note: the policy uses rlgen's BackboneExtractor; the process that loads model.zip "
@@ -174,13 +173,19 @@ def _zoo_layout(exp: Any, files: list[Path], root: Path) -> list[Path]:
     return written
 
 
+def _normalizes(cfg: Any) -> bool:
+    """Whether the run's VecNormalize normalizes anything: one with `obs` and `reward` off passes
+    both through, and its statistics would only read as if the policy needed them."""
+    return cfg.env.normalize is not None and (cfg.env.normalize.obs or cfg.env.normalize.reward)
+
+
 def _no_zoo_layout(cfg: Any, algo: str | None, env_id: str) -> str | None:
     """Why rl-zoo3's enjoy could not play this run from its layout; None when it can."""
     if algo is None:
         return "rl-zoo3 has no " + cfg.agent.algo
     if cfg.env.history is not None:
         return "env.history windows are built by rlgen, not rl-zoo3"
-    if cfg.env.frame_stack and cfg.env.normalize is not None:
+    if cfg.env.frame_stack and _normalizes(cfg):
         # rlgen normalizes stacked frames (vecnormalize.pkl has the stacked shape); rl-zoo3's
         # create_test_env loads VecNormalize on the unstacked env and stacks after it
         return "rlgen normalizes stacked frames, rl-zoo3 stacks normalized ones"
@@ -219,7 +224,7 @@ def _zoo_hyperparams(cfg: Any) -> dict[str, Any]:
     """What rl-zoo3's create_test_env reads from config.yml to rebuild the env pipeline."""
     from rlgen.envs import resolve_wrapper
 
-    hp: dict[str, Any] = {"normalize": cfg.env.normalize is not None, "n_envs": cfg.env.n_envs}
+    hp: dict[str, Any] = {"normalize": _normalizes(cfg), "n_envs": cfg.env.n_envs}
     if cfg.env.frame_stack:
         hp["frame_stack"] = cfg.env.frame_stack
     if cfg.env.kwargs:
@@ -283,9 +288,10 @@ class DeterministicPolicy(nn.Module):
             raise RlgenError("recurrent_ppo carries an LSTM state from step to step; export it with --format sb3 "
                              "(RecurrentPPO.load) — an ONNX/TorchScript graph would need the state as input and output")
         norm = unwrap_vec_normalize(exp.env)
-        if norm is not None and cfg.env.history is not None:
+        # only normalized observations: the rewards a window shows are the env's own (agents/rl/history.py)
+        if norm is not None and norm.norm_obs and cfg.env.history is not None:
             raise RlgenError("env.history windows of normalized observations cannot take raw observations in one "
-                             "graph; export with --format sb3, or train without env.normalize")
+                             "graph; export with --format sb3, or train with env.normalize.obs: false")
         exp.model.policy.set_training_mode(False)
         transposed = is_vecenv_wrapped(exp.model.get_env(), VecTransposeImage)
         return cls(exp.model.policy, norm, exp.env.observation_space if transposed else None,
