@@ -44,8 +44,12 @@ def bundled_configs(folder: str = "") -> dict[str, Path]:
 def config_path(config: str | Path) -> Path:
     """A YAML path as given, or the file of a bundled config name; a near-miss gets a "did you mean"."""
     path = Path(config)
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError as e:  # is_file() raises for a path the system refuses to look up (a name too long)
+        raise RlgenError(f"config {config} cannot be opened ({e.strerror or e}); give a YAML path or a bundled "
+                         "config name (`rlgen list` shows them)") from None
     bundled = bundled_configs()
     name = str(config).removesuffix(".yaml")
     if name in bundled:  # also when a folder of that name is here (runs written with logging.dir=.)

@@ -25,8 +25,8 @@ CHOICES = "best, latest or step_N"  # as a command line says them
 def step_of(path: Path) -> int:
     """The global step of a `step_<N>` or `best` checkpoint directory (-1 when it does not say)."""
     try:
-        if path.name == BEST:
-            return int((path / "step").read_text())
+        if path.name == BEST:  # a regular file only: a fifo there would wait for ever
+            return int((path / "step").read_text()) if (path / "step").is_file() else -1
         return int(path.name.split("_", 1)[1])
     except (IndexError, ValueError, OSError):
         return -1
@@ -121,7 +121,11 @@ def select(path: Path, which: str | None = None) -> tuple[Path, Path, str]:
     it stopped, as `--resume` would continue it. A `which` that names no checkpoint of the run
     raises `CheckpointChoiceError`."""
     path = Path(path)
-    run_dir, in_ckpts = _run_dir(path, which)
+    try:
+        run_dir, in_ckpts = _run_dir(path, which)
+    except OSError as e:  # is_file() raises for a path the system refuses to look up (a name too long)
+        raise RlgenError(f"cannot open {path}: {e.strerror or e}; give a run directory (runs/<name>/<id>) or one of "
+                         "its checkpoint directories") from None
     if which is None:
         return _default(path, run_dir, in_ckpts)
     if in_ckpts:
@@ -228,18 +232,25 @@ def run_status(run_dir: Path, quiet: bool = False) -> str | None:
 
     path = run_dir / "summary.json"
     try:
+        if not path.is_file():  # nothing else is opened: a fifo there would wait for ever
+            return _status_unknown(path, "not a regular file", quiet) if path.exists() else None
         status = json.loads(path.read_text(encoding="utf-8")).get("status")
         return status if isinstance(status, str) else None
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, AttributeError) as e:
-        if quiet:
-            return None
-        from rich.markup import escape
+    except (OSError, ValueError, AttributeError, RecursionError) as e:  # RecursionError: JSON nested too deep to parse
+        return _status_unknown(path, type(e).__name__, quiet)
 
-        from rlgen.logging import console
 
-        console.print(f"[yellow]warning:[/] {escape(str(path))} is unreadable ({type(e).__name__}), so whether the "
-                      "run finished is unknown: opening its newest intact checkpoint (ask for checkpoint best to open "
-                      "its best)")
+def _status_unknown(path: Path, why: str, quiet: bool) -> None:
+    """No status: a summary.json that cannot be read, said on the console unless `quiet`."""
+    if quiet:
         return None
+    from rich.markup import escape
+
+    from rlgen.logging import console
+
+    console.print(f"[yellow]warning:[/] {escape(str(path))} is unreadable ({why}), so whether the "
+                  "run finished is unknown: opening its newest intact checkpoint (ask for checkpoint best to open "
+                  "its best)")
+    return None

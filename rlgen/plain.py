@@ -16,6 +16,7 @@ learns it when it saves, not when someone opens the checkpoint.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict, deque
 from typing import Any
 
@@ -89,20 +90,33 @@ def _encode_array(a: np.ndarray, path: str) -> dict[str, Any]:
 
 
 def _decode_array(node: dict[str, Any], path: str) -> np.ndarray:
+    where = path or "<state>"
     try:
         dtype = np.dtype(node[ARRAY])
-        shape = tuple(int(n) for n in node["shape"])
+        shape = _shape(node["shape"])
         data = node["data"]
         if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8:
             raise ValueError("its data is not a uint8 tensor")
     except (TypeError, ValueError, KeyError) as e:
-        raise RlgenError(f"{path or '<state>'}: not a valid array in the checkpoint ({e})") from None
+        raise RlgenError(f"{where}: not a valid array in the checkpoint ({e})") from None
     if dtype.kind not in PLAIN_KINDS or dtype.fields is not None:
-        raise RlgenError(f"{path or '<state>'}: refused a numpy array of dtype {dtype} (it could hold Python objects)")
+        raise RlgenError(f"{where}: refused a numpy array of dtype {dtype} (it could hold Python objects)")
     raw = data.numpy().tobytes()
-    if len(raw) != dtype.itemsize * int(np.prod(shape)):
-        raise RlgenError(f"{path or '<state>'}: array data of {len(raw)} bytes does not fit {shape} {dtype}")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    if len(raw) != dtype.itemsize * math.prod(shape):  # math.prod: np.prod wraps around to 0 at 2**64
+        raise RlgenError(f"{where}: array data of {len(raw)} bytes does not fit {shape} {dtype}")
+    try:  # what numpy still refuses: a zero-size dtype (S0), more than 64 dimensions
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    except ValueError as e:
+        raise RlgenError(f"{where}: not a valid array in the checkpoint ({e})") from None
+
+
+def _shape(dims: Any) -> tuple[int, ...]:
+    """An array's shape as saved: a list of non-negative ints (a -1 would let reshape guess a dimension)."""
+    if not isinstance(dims, (list, tuple)):
+        raise ValueError(f"its shape is {type(dims).__name__}, not a list")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in dims):
+        raise ValueError(f"its shape {str(list(dims))[:60]} is not a list of non-negative ints")
+    return tuple(dims)
 
 
 def non_finite(tree: Any, path: str = "") -> tuple[str, int, int] | None:

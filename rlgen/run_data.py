@@ -24,6 +24,7 @@ from rlgen.logging import console
 from rlgen.run_state import real
 
 NO_SUMMARY = "no summary"
+TOO_DEEP = "nested too deeply to parse"
 
 
 @dataclass
@@ -97,6 +98,8 @@ def read_summary(path: Path) -> dict[str, Any] | None:
         summary = summary_file.from_text(text)
     except ValueError as e:  # json.JSONDecodeError, and UnicodeDecodeError from bytes that are not UTF-8
         raise _corrupt_summary(path, str(e)) from None
+    except RecursionError:  # json gives up on lists or objects nested deeper than Python's recursion limit
+        raise _corrupt_summary(path, TOO_DEEP) from None
     if not isinstance(summary, dict):
         raise _corrupt_summary(path, f"{text.strip()[:40]!r} is not a JSON object")
     return summary
@@ -119,6 +122,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raise RlgenError(f"{config_path} cannot be read ({e})") from None
     except yaml.YAMLError as e:
         raise RlgenError(f"{config_path} is not valid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:  # PyYAML's parser recurses once per level of nesting
+        raise RlgenError(f"{config_path} cannot be read ({TOO_DEEP}): it is not a config rlgen wrote; put the "
+                         "run's own config.yaml back") from None
     if not isinstance(config, dict):
         raise RlgenError(f"{config_path} does not hold a config (a mapping of keys to values)")
     return config
@@ -147,7 +153,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             step = row["global_step"]
             if not (real(step) and math.isfinite(step)):  # the x of every curve and every threshold
                 raise ValueError(f"global_step is {json.dumps(step)[:40]}, not a finite number")
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: a line nested deeper than json parses
             if i == len(lines) and not text.endswith("\n"):
                 console.print(f"[yellow]warning:[/] {escape(str(path))}: last line is incomplete (run killed "
                               "mid-write?); skipped")

@@ -34,8 +34,12 @@ def to_text(summary: dict[str, Any]) -> str:
 
 def from_text(text: str) -> Any:
     """What `to_text` wrote, its non-finite numbers back in their places. Raises ValueError
-    (json.JSONDecodeError) on text that is not JSON, as json.loads does."""
-    data = json.loads(text)  # also reads the bare NaN / Infinity of a summary written before this format
+    (json.JSONDecodeError) on text that is not JSON, as json.loads does, and on JSON nested too
+    deeply to parse (someone else's crafted file), which json.loads raises as a RecursionError."""
+    try:
+        data = json.loads(text)  # also reads the bare NaN / Infinity of a summary written before this format
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
     if not isinstance(data, dict) or not isinstance(data.get(NON_FINITE), list):
         return data
     for entry in data.pop(NON_FINITE):

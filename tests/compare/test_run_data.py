@@ -48,3 +48,26 @@ def test_a_damaged_summary_is_one_line_saying_to_delete_it(make_run, tmp_path, c
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("error: ") and "is corrupt" in err
     assert not (tmp_path / "c.png").exists()
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # deeper than Python's recursion limit: json and PyYAML raise RecursionError
+
+
+@pytest.mark.parametrize("file, text, says", [
+    ("config.yaml", f"a: {DEEP}\n", "config.yaml cannot be read (nested too deeply to parse)"),
+    ("summary.json", DEEP, "summary.json is corrupt (nested too deeply to parse); delete it"),
+    ("metrics.jsonl", None, "metrics.jsonl:5: corrupt metrics row (maximum recursion depth exceeded"),
+])
+def test_a_file_nested_too_deeply_is_one_line_naming_it(make_run, tmp_path, capsys, file, text, says):
+    run = make_run("deep", 0, EVALS)
+    if text is None:  # a line appended to the rows
+        with (run / file).open("a") as f:
+            f.write(DEEP + "\n")
+    else:
+        (run / file).write_text(text)
+    with pytest.raises(RlgenError, match=re.escape(says)):
+        read_run(run)
+    assert main(["compare", str(run), "--include-unfinished", "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: ") and says in err
+    assert not (tmp_path / "c.png").exists()

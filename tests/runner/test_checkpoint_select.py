@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -46,6 +50,51 @@ def test_an_unreadable_summary_is_said_not_passed_over(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "summary.json is unreadable" in err and "ask for checkpoint best" in err
     assert "--checkpoint" not in err  # said the same to rlgen.load_run and to the commands: neither's spelling
+
+
+def test_a_summary_nested_too_deeply_is_said_not_a_traceback(tmp_path, capsys):
+    run = _fake_run(tmp_path, "completed")
+    (run / "summary.json").write_text("[" * 100_000 + "]" * 100_000)  # json raises RecursionError
+    assert checkpoint.select(run)[2] == "latest"
+    err = " ".join(capsys.readouterr().err.split())
+    assert "summary.json is unreadable (RecursionError)" in err
+
+
+@contextmanager
+def _fed_fifo(path: Path, text: str) -> Iterator[None]:
+    """A fifo at `path` that gives `text` to a reader: a read that should not happen returns it (and
+    the test fails) rather than waiting for ever; at the end a reader of our own frees the writer."""
+    os.mkfifo(path)
+    writer = threading.Thread(target=path.write_text, args=(text,), daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        writer.join()
+        os.close(fd)
+
+
+def test_a_summary_that_is_a_fifo_is_unreadable_not_waited_on(tmp_path, capsys):
+    run = _fake_run(tmp_path, None)
+    with _fed_fifo(run / "summary.json", json.dumps({"status": "completed"})):
+        assert checkpoint.select(run)[2] == "latest"
+    err = " ".join(capsys.readouterr().err.split())
+    assert "summary.json is unreadable (not a regular file)" in err
+
+
+def test_a_best_step_file_that_is_a_fifo_is_not_waited_on(tmp_path):
+    run = _fake_run(tmp_path, "completed", best_step=None)
+    best = run / "checkpoints" / "best"
+    best.mkdir()
+    with _fed_fifo(best / "step", "100"):
+        assert checkpoint.candidates(best) == ([best], -1)
+
+
+def test_a_path_too_long_to_look_up_is_one_line_naming_it(tmp_path):
+    path = tmp_path / ("a" * 300)  # over NAME_MAX (255): Path.is_file() raises ENAMETOOLONG rather than saying False
+    with pytest.raises(RlgenError, match=f"^cannot open {path}: File name too long; give a run directory"):
+        rlgen.load_run(path)
 
 
 def test_a_finished_run_without_best_opens_its_latest(tmp_path):

@@ -92,3 +92,9 @@ def test_a_summary_with_only_finite_figures_has_no_list():
     summary = {"status": "completed", "best": {"value": 2.5}, "final": {"eval/x": 1, "eval/tag": "NaN"}}
     text = summary_file.to_text(summary)
     assert "non_finite" not in _strict(text) and summary_file.from_text(text) == summary
+
+
+def test_json_nested_too_deeply_is_a_value_error_as_other_damage_is():
+    # someone else's crafted summary.json: every reader of it catches ValueError, none RecursionError
+    with pytest.raises(ValueError, match="nested too deeply"):
+        summary_file.from_text("[" * 200_000 + "]" * 200_000)

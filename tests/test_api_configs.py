@@ -1,0 +1,28 @@
+"""Finding a config for the API (`rlgen.api_configs`): a path the system refuses to look up is one
+RlgenError naming it, not a bare OSError."""
+
+from __future__ import annotations
+
+import pytest
+
+import rlgen
+from rlgen.errors import RlgenError
+
+
+@pytest.mark.parametrize("call", [rlgen.load_config, rlgen.train])
+def test_a_path_too_long_to_look_up_is_one_line_naming_it(call, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where train would make runs/
+    name = "a" * 300  # over NAME_MAX (255): Path.is_file() raises ENAMETOOLONG rather than saying False
+    with pytest.raises(RlgenError) as e:
+        call(name)
+    said = str(e.value)
+    assert said.startswith(f"config {name} cannot be opened (File name too long)") and "\n" not in said
+    assert "rlgen list" in said
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resume_path_too_long_to_look_up_is_one_line_naming_it(tmp_path):
+    name = str(tmp_path / ("a" * 300))
+    with pytest.raises(RlgenError, match=r"cannot resume: .* cannot be opened \(File name too long\)"):
+        rlgen.train(resume=name)
+    assert list(tmp_path.iterdir()) == []
