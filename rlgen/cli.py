@@ -22,10 +22,7 @@ from rlgen.logging import console
 def main(argv: Sequence[str] | None = None) -> int:
     _one_line_warnings()
     parser = _parser()
-    args = parse(parser, argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    args = parse(parser, argv)  # a missing command, or a bad argument, exits 2 there
     try:
         code = int(COMMANDS[args.command](args) or 0)
         if sys.stdout is not None:

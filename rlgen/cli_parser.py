@@ -34,7 +34,7 @@ def _refuse(message: str, prog: str) -> NoReturn:
 
 
 def parser() -> argparse.ArgumentParser:
-    """`rlgen COMMAND ...`: `args.command` names the command (None when none is given)."""
+    """`rlgen COMMAND ...`: `args.command` names the command."""
     p = _Parser(prog="rlgen", description="Train RL agents and GANs on shared torch backbones.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -45,6 +45,10 @@ def parser() -> argparse.ArgumentParser:
 
 def parse(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     args, extra = p.parse_known_args(argv)
+    if args.command is None:  # argparse's way for a missing subcommand: the usage, then one error line, exit 2
+        p.print_usage(sys.stderr)
+        commands = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices
+        _refuse(f"give a COMMAND: {', '.join(commands)}", p.prog)
     if extra and not _take_late_positionals(args, extra):  # the command's help lists what it takes
         _refuse(f"unrecognized arguments: {' '.join(extra)}", f"{p.prog} {args.command}" if args.command else p.prog)
     return args
@@ -56,7 +60,11 @@ def _take_late_positionals(args: argparse.Namespace, extra: list[str]) -> bool:
     default; overrides must be key=value). False when they are not that. (argparse's
     parse_intermixed_args would do it, but refuses a parser with subcommands.)"""
     dest = getattr(args, "late", None)
-    if dest is None or any(e.startswith("-") for e in extra):
+    if extra[0] == "--":  # `train CONFIG --run-dir D -- a.b=c`: argparse keeps the `--` it ends options with
+        extra = extra[1:]
+    elif any(e.startswith("-") for e in extra):
+        return False
+    if dest is None:
         return False
     if dest == "overrides" and any("=" not in e for e in extra):
         return False
@@ -147,7 +155,7 @@ def _compare(sub: Any) -> None:
     c.add_argument("--metric", type=_nonempty,
                    help="the metric to compare (default: the runs' train.early_stop.metric when they share one, "
                    "else eval/return_mean)")
-    c.add_argument("--by", action="append", metavar="KEY[,KEY]",
+    c.add_argument("--by", action="append", metavar="KEY[,KEY]", type=_keys,
                    help="group by these dotted config keys, or whole sections (agent.policy.backbone) (default: by "
                         "every key in which the configs differ)")
     c.add_argument("--threshold", type=_finite, help="report steps and wall time until the metric first reaches this")
@@ -294,6 +302,12 @@ def _nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty (an unset shell variable?): give a value, or leave the option out "
                                          "for its default")
+    return text
+
+
+def _keys(text: str) -> str:
+    """--by's KEY[,KEY]: with no key in it (`--by ''`, `--by ,`) it is refused as an empty --metric is."""
+    _nonempty(text.replace(",", " "))
     return text
 
 

@@ -1,6 +1,7 @@
 """A pydantic validation error as one readable config line: its dotted path through the kind's
 model (the union tags pydantic inserts dropped), what is wrong, and a "did you mean" or what the
-key needs. `rlgen.config_load` says every problem of a config with these lines."""
+key needs; and what in a config's YAML text its reader would crash on (`nesting_problem`) or
+misread (`misread_figures`). `rlgen.config_load` says every problem of a config with these lines."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def _describe(err: Mapping[str, Any], model: type[BaseModel], raw: Mapping[str, 
         hint = _did_you_mean(str(loc[-1]), known)
         listed = f"; allowed here: {', '.join(known)}" if known else ""
         return f"{path}: unknown key{hint}{listed}"
+    if error_type == "union_mismatch":  # every member of a union refused it (_merge_unions)
+        got = "nothing (an empty override or null)" if err.get("input") is None else repr(err["input"])
+        return f"{path}: expected {msg}, got {got}"
     if err.get("input") is None and (error_type.endswith("_type") or error_type == "literal_error"):
         return _needs_value(path, loc, error_type, msg)
     if error_type == "string_too_long":
@@ -73,17 +77,29 @@ def _needs_value(path: str, loc: Sequence[Any], error_type: str, msg: str) -> st
 def _walk(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[Any], list[str]]:
     """Follow `loc` through the model's types: drop the union tags pydantic inserts into it, and
     return the cleaned path with the field names accepted by the model holding its last key."""
+    path, known, _ = _follow(model, loc, raw)
+    return path, known
+
+
+def _follow(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[Any], list[str], int | None]:
+    """`_walk`, and the index in `loc` of the first union member's name (`str`, `dict[str,list[int]]`,
+    a model's class name) pydantic put there to say which member refused the value: None when none."""
     types: list[Any] = [model]
     data: Any = raw
     path: list[Any] = []
     holder: list[Any] = [model]
-    for part in loc:
+    member_at = None
+    for i, part in enumerate(loc):
         flat = [m for t in types for m in _members(t)]
         models = [m for m in flat if isinstance(m, type) and issubclass(m, BaseModel)]
         tagged = [m for m in models if part in typing.get_args(_ann(m, "type"))
                   or (part == "custom" and m is CustomBackbone)]
         if isinstance(part, str) and tagged and not any(part in m.model_fields for m in models):
             types = tagged  # the discriminator value pydantic put in loc: not a key of the config
+            continue
+        if _member_name(part, flat, models, data):
+            member_at = i if member_at is None else member_at
+            types = [m for m in flat if m is not type(None)]
             continue
         holder = models
         path.append(part)
@@ -100,7 +116,49 @@ def _walk(model: type[BaseModel], loc: Sequence[Any], raw: Any) -> tuple[list[An
     known: set[str] = set()
     for m in holder:
         known.update(m.model_fields)
-    return path, sorted(known)
+    return path, sorted(known), member_at
+
+
+def _member_name(part: Any, flat: list[Any], models: list[Any], data: Any) -> bool:
+    """Whether `part` of a loc names a member of the union at this point (pydantic's `str`,
+    `list[int]`, a class name) rather than a key of the config: no field of a model there, and
+    no key of the data."""
+    members = [m for m in flat if m is not type(None)]  # X | None is no union of tags to pydantic
+    return (isinstance(part, str) and len(members) > 1 and not any(part in m.model_fields for m in models)
+            and not (isinstance(data, Mapping) and part in data))
+
+
+def _merge_unions(errors: Sequence[Mapping[str, Any]], model: type[BaseModel], raw: Any) -> list[Mapping[str, Any]]:
+    """pydantic tries each member of a union (`str | dict[str, ...]`) and, when every one refuses the
+    value, says why each did: one mistake as several lines, each under a member's name. Where a
+    member took the value's shape (a mapping, refused only inside), its errors alone are the
+    mistake; else the members' refusals are one error saying what the value may be."""
+    sites: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for err in errors:
+        if (at := _follow(model, err["loc"], raw)[2]) is not None:
+            sites.setdefault(tuple(err["loc"][:at]), []).append(err)
+    merged: list[Mapping[str, Any]] = []
+    for err in errors:
+        at = _follow(model, err["loc"], raw)[2]
+        if at is None:
+            merged.append(err)
+        elif (group := sites.pop(tuple(err["loc"][:at]), None)) is not None:  # the union's first error
+            inside = [e for e in group if len(e["loc"]) > at + 1]
+            merged += inside or [_one_of(tuple(err["loc"][:at]), group)]
+    return merged
+
+
+def _one_of(loc: tuple[Any, ...], group: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Every member of a union refused the value at `loc`: one error naming what each takes."""
+    wants = []
+    for err in group:
+        if err["type"] == "literal_error":
+            wants.append("one of " + ", ".join(re.findall(r"'[^']*'", err["msg"].split("Input should be", 1)[-1])))
+        else:
+            wants.append(_NEEDS.get(err["type"]) or _NEEDS.get(err["type"].replace("_parsing", "_type"))
+                         or err["msg"].removeprefix("Value error, "))
+    return {"type": "union_mismatch", "loc": loc, "msg": " or ".join(dict.fromkeys(wants)),
+            "input": group[0].get("input")}
 
 
 def _ann(m: type[BaseModel], field: str) -> Any:
@@ -111,3 +169,79 @@ def _ann(m: type[BaseModel], field: str) -> Any:
 def _did_you_mean(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+MAX_DEPTH = 32  # levels of mappings and lists: a config has a handful; OmegaConf's YAML reader recurses per level
+
+# what YAML 1.1 (OmegaConf's reader) reads as numbers no one means: 010 or 017 as octal (8, 15), 1:30 as
+# base 60 (90); `--seeds 010` is seed 10
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
+_BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
+
+
+def nesting_problem(text: str) -> str | None:
+    """Nesting past MAX_DEPTH in this YAML, from the parser's events (which recurse nowhere), before
+    a reader builds it: thousands of levels take the interpreter down with a segfault in OmegaConf's
+    reader, not an error. None for broken YAML too: the reader says what is wrong with it."""
+    import yaml
+
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return (f"nested more than {MAX_DEPTH} levels deep (line {event.start_mark.line + 1}); a config "
+                            "is a few levels of keys and lists: is it the right file?")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+def misread_figures(text: str, under: str = "") -> dict[str, str]:
+    """{dotted key: problem} of every unquoted value in this YAML that YAML 1.1 reads as an octal or
+    base-60 number (`seed: 017` is 15); `under`: the key the text is the value of (an override's)."""
+    import yaml
+
+    found: dict[str, str] = {}
+    stack: list[list[Any]] = []  # per open collection: [key or index of its item now read, a mapping, a key next]
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+            elif not isinstance(event, yaml.NodeEvent):  # the stream's and documents' own events
+                continue
+            elif stack and stack[-1][1] and stack[-1][2]:  # a mapping's key: the path of the value after it
+                stack[-1][0], stack[-1][2] = getattr(event, "value", None), False
+                continue
+            elif isinstance(event, yaml.CollectionStartEvent):
+                stack.append([None if isinstance(event, yaml.MappingStartEvent) else 0,
+                              isinstance(event, yaml.MappingStartEvent), True])
+                continue
+            elif isinstance(event, yaml.ScalarEvent) and event.implicit[0] and (problem := _misread(event.value)):
+                found[".".join(str(k) for k in [under, *(f[0] for f in stack)] if k != "")] = problem
+            if stack and stack[-1][1]:  # the item is read: the mapping's next key comes next
+                stack[-1][2] = True
+            elif stack:  # or the list's next item
+                stack[-1][0] += 1
+    except yaml.YAMLError:
+        return {}  # the reader says what is wrong with it
+    return found
+
+
+def _misread(figure: str) -> str | None:
+    """What is wrong with a plain (unquoted) YAML scalar that reads as an octal or base-60 number."""
+    import yaml
+
+    octal = _OCTAL.fullmatch(figure) is not None
+    if not octal and _BASE_60.fullmatch(figure) is None:
+        return None
+    value = yaml.safe_load(figure)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (octal and value == int(figure)):
+        return None  # 07 is 7 either way
+    how = "a leading 0 makes it octal" if octal else "a colon makes it base 60"
+    plain = (figure[0] if figure[0] in "+-" else "") + (figure.lstrip("+-").lstrip("0_") or "0") if octal else value
+    return (f"{figure} reads as the number {value} (YAML 1.1: {how}); write the number plainly, e.g. {plain}, or put "
+            f"it in quotes ('{figure}') to keep it as text")

@@ -6,7 +6,9 @@ problem said at once as one line each: its dotted path, what is wrong, and a "di
 
 from __future__ import annotations
 
+import io
 import re
+import reprlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -14,7 +16,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
-from rlgen.config_errors import _describe, _did_you_mean, _walk
+from rlgen.config_errors import _describe, _did_you_mean, _merge_unions, _walk, misread_figures, nesting_problem
 from rlgen.config_values import nan_values, plain_values
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import KINDS
@@ -37,15 +39,15 @@ def load_config(
     can read environment variables."""
     check_overrides(overrides)
     where = str(source) if not isinstance(source, Mapping) else "<config>"
-    raw = _read(source, overrides, where, interpolation)
+    raw, misread = _read(source, overrides, where, interpolation)
     model = _kind_model(raw.get("kind"), kinds, where)
     nans = {path: f"{path}: must be a number, not NaN (got {value!r})" for path, value in nan_values(raw)}
     try:
         cfg = model.model_validate(raw)
         errors: list[Any] = []
     except ValidationError as e:
-        errors = e.errors()
-    if not errors and not nans:
+        errors = _merge_unions(e.errors(), model, raw)
+    if not errors and not nans and not misread:
         return cfg
     problems: list[str] = []
     paths: list[str] = []
@@ -58,13 +60,15 @@ def load_config(
         else:
             problems.append(_describe(err, model, raw))
         paths.append(path)
-    for path, problem in nans.items():
+    # a figure read as octal or base 60 where the schema refused that number too (text expected) is said as
+    # the schema says it; where the number was taken (seed=010 as 8), the misreading is the problem
+    for path, problem in [*nans.items(), *((p, f"{p}: {m}") for p, m in misread.items())]:
         if path not in paths:
             problems.append(problem)
             paths.append(path)
     error = ConfigError(where, problems)
     try:  # the file alone, to salvage values from: its `${...}` may name a key only an override sets
-        base = _read(source, [], where, interpolation) if overrides else {}
+        base = _read(source, [], where, interpolation)[0] if overrides else {}
     except RlgenError:
         base = {}
     error.salvaged, error.paths = _salvage(model, raw, base, paths), paths
@@ -134,7 +138,10 @@ def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, w
 
 
 def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str,
-          interpolation: bool = True) -> dict:
+          interpolation: bool = True) -> tuple[dict, dict[str, str]]:
+    """The config as plain data, overrides applied and `${...}` resolved, and {dotted key: problem} of
+    each unquoted figure in it that YAML 1.1 misreads (`misread_figures`)."""
+    misread: dict[str, str] = {}
     try:
         if isinstance(source, Mapping):
             conf = OmegaConf.create(plain_values(dict(source)))
@@ -142,8 +149,10 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             path = Path(source)
             if not path.is_file():
                 raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
+            text = _text(path, where)
+            misread = misread_figures(text)
             try:
-                conf = OmegaConf.load(path)  # YAML through a safe loader: no Python tags
+                conf = OmegaConf.load(io.StringIO(text))  # YAML through a safe loader: no Python tags
             except Exception as e:  # noqa: BLE001 - `42` or `true`: valid YAML, but one value OmegaConf refuses
                 if not _bare_scalar(path):
                     raise
@@ -162,6 +171,9 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
         for override in overrides:
             _override(conf, override, where)
+            at, _, value = override.partition("=")  # its value replaces what was there, misread or not
+            misread = {k: m for k, m in misread.items() if k != at and not k.startswith(f"{at}.")}
+            misread.update(misread_figures(value, at))
         raw = _resolved(conf, overrides, where)
     except OmegaConfBaseException as e:  # the file's own `${...}` that does not parse
         raise RlgenError(f"{where}: could not read the config: {_omegaconf_problem(e)}") from None
@@ -171,7 +183,7 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
         raise RlgenError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise RlgenError(f"{where}: the config must be a mapping of keys to values")
-    return raw
+    return raw, misread
 
 
 def _override(conf: Any, override: str, where: str) -> None:
@@ -180,6 +192,8 @@ def _override(conf: Any, override: str, where: str) -> None:
     A `${...}` in the value is kept as written: `_resolved` resolves it against the whole config, as
     one in the file (read alone, `${train.total_steps}` would name a key of nothing)."""
     key, _, text = override.partition("=")
+    if (problem := nesting_problem(text)) is not None:
+        raise RlgenError(f"{where}: override {reprlib.repr(override)}: {problem}")
     try:
         value = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={text}"]), resolve=False)["v"]
     except Exception as e:  # yaml.YAMLError, or OmegaConf's grammar error for a broken `${`
@@ -196,6 +210,17 @@ def _override(conf: Any, override: str, where: str) -> None:
     except (OmegaConfBaseException, ValueError) as e:  # a list index past the end, or not a number
         problem = _list_problem(conf, key) or _omegaconf_problem(e)
         raise RlgenError(f"{where}: override {override!r}: {problem}") from None
+
+
+def _text(path: Path, where: str) -> str:
+    """The config file's text, checked before OmegaConf reads it: UTF-8, and not nested so deep that it crashes."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:  # Latin-1, or UTF-16 (a Windows editor's "Unicode")
+        raise RlgenError(f"{where}: not UTF-8 text (byte {e.start}); save it as UTF-8 YAML") from None
+    if (problem := nesting_problem(text)) is not None:
+        raise RlgenError(f"{where}: {problem}")
+    return text
 
 
 def _glued_key(value: Any) -> str | None:

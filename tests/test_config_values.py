@@ -301,3 +301,73 @@ def test_an_interpolation_of_a_key_only_an_override_sets_does_not_hide_the_real_
     with pytest.raises(ConfigError) as e:
         load_config(str(path), ["train.eval_every=128", "optim.type=adamm"])
     assert "optim.type" in str(e.value) and "could not resolve" not in str(e.value)
+
+
+# --- YAML that OmegaConf's reader would crash on or misread ---
+
+
+def test_a_config_nested_thousands_deep_is_one_line_not_a_crash(tmp_path):
+    """`a: [[[...]]]` 50,000 deep took the interpreter down (exit 139) in OmegaConf's reader; a
+    few hundred deep said "maximum recursion depth exceeded"."""
+    import subprocess
+    import sys
+
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    done = subprocess.run([sys.executable, "-m", "rlgen", "train", str(deep)], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == "", done.stderr[-500:]
+    assert done.stderr.strip() == (f"error: {deep}: nested more than 32 levels deep (line 1); a config is a few "
+                                   "levels of keys and lists: is it the right file?")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.yaml"]  # no run folder
+    deep.write_text("a: " + "{b: " * 200 + "1" + "}" * 200 + "\n")
+    assert "nested more than 32 levels deep" in refused([], str(deep))
+    assert "nested more than 32 levels deep" in refused(["env.kwargs=" + "[" * 200 + "]" * 200])
+
+
+@pytest.mark.parametrize("given, problem", [
+    (["seed=010"], "seed: 010 reads as the number 8 (YAML 1.1: a leading 0 makes it octal); write the number "
+                   "plainly, e.g. 10, or put it in quotes ('010') to keep it as text"),
+    (["seed=1:30"], "seed: 1:30 reads as the number 90 (YAML 1.1: a colon makes it base 60); write the number "
+                    "plainly, e.g. 90, or put it in quotes ('1:30') to keep it as text"),
+    (["env.kwargs={max_episode_steps: 0200}"], "env.kwargs.max_episode_steps: 0200 reads as the number 128 (YAML 1.1: "
+                                               "a leading 0 makes it octal)"),
+    ("seed: 017", "seed: 017 reads as the number 15 (YAML 1.1: a leading 0 makes it octal)"),
+])
+def test_an_octal_or_base_60_figure_is_refused_not_read_as_another_number(tmp_path, given, problem):
+    """`seed=010` trained seed 8 (while `--seeds 010` is seed 10), `seed: 017` seed 15, `seed=1:30` seed 90."""
+    config = DEMO
+    if isinstance(given, str):  # in the file
+        config = tmp_path / "octal.yaml"
+        config.write_text(Path(DEMO).read_text().replace("seed: 0\n", given + "\n"))
+        given = []
+    (found,) = problems(given, str(config))
+    assert found.startswith(problem), found
+
+
+def test_a_figure_that_reads_as_written_or_is_quoted_or_overridden_loads():
+    cfg = load_config(DEMO, ["seed=07", "env.kwargs={max_episode_steps: '0200'}", "logging.wandb.name='1:30'"])
+    assert (cfg.seed, cfg.env.kwargs["max_episode_steps"], cfg.logging.wandb.name) == (7, "0200", "1:30")
+    assert load_config(DEMO, ["seed=010", "seed=10"]).seed == 10  # the last override replaces the misread one
+
+
+@pytest.mark.parametrize("data", ["name: caf\xe9\nkind: rl\n".encode("latin-1"), "name: x\nkind: rl\n".encode("utf-16")])
+def test_a_config_file_that_is_not_utf8_says_so(tmp_path, data):
+    """It said "not valid YAML: 'utf-8' codec can't decode byte 0xe9 in position 9: invalid continuation byte"."""
+    path = tmp_path / "latin.yaml"
+    path.write_bytes(data)
+    byte = data.index(b"\xe9") if b"\xe9" in data else 0
+    assert refused([], str(path)) == f"{path}: not UTF-8 text (byte {byte}); save it as UTF-8 YAML"
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("env.wrappers=[5]", "env.wrappers.0: expected text or a mapping, got 5"),
+    ("env.wrappers=[null]", "env.wrappers.0: expected text or a mapping, got nothing (an empty override or null)"),
+    ("agent.policy.net_arch={pi: [8], vf: 5}", "agent.policy.net_arch.vf: Input should be a valid list (got 5)"),
+    ("agent.policy.net_arch=[a]", "agent.policy.net_arch.0: Input should be a valid integer, unable to parse string "
+                                  "as an integer (got 'a')"),
+])
+def test_a_value_no_member_of_a_union_takes_is_one_problem_at_its_own_key(override, expected):
+    """pydantic says why each member refused it, under the member's name: `env.wrappers.0.str: ...` and
+    `env.wrappers.0.dict[str,dict[str,any]]: ...` for one mistake."""
+    assert problems([override]) == [expected]
