@@ -19,8 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from pydantic import ValidationError
-
 from rlgen import checkpoint, summary_file
 from rlgen import checkpoint as checkpoint_lib  # load_run's `checkpoint` argument hides the module there
 # the API's argument checks, its configs and its Run handle live in modules of their own; every name
@@ -28,7 +26,8 @@ from rlgen import checkpoint as checkpoint_lib  # load_run's `checkpoint` argume
 from rlgen.api_args import _bool_arg, _config_arg, _count_arg, _path_arg, _shown
 from rlgen.api_configs import (ConfigSource, bundled_configs, config_path, kind_of, load_config,  # noqa: F401
                                make_experiment, named_config, run_config, untrusted_unless, zoo_config)
-from rlgen.api_run import CheckedAgent, Run, observation_problem  # noqa: F401
+from rlgen.api_run import (RESUMABLE, SHOWN_RESUMABLE, CheckedAgent, Run, _resumable, fixed_changes,  # noqa: F401
+                           observation_problem)
 from rlgen.config import ExperimentConfig, check_overrides, device_problem
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.transfer import trusting as transfer_trusting
@@ -70,7 +69,12 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
         if run_dir is not None:
             raise RlgenError("a resumed run stays in its own directory: give resume=RUN_DIR or run_dir=, not both")
         resume = Path(resume)
-        if not resume.exists():
+        try:
+            found = resume.exists()
+        except OSError as e:  # a name too long to look up, say
+            raise RlgenError(f"cannot resume: {resume} cannot be opened ({e.strerror}); give the run directory to "
+                             "continue (runs/<name>/<run_id>)") from None
+        if not found:
             raise RlgenError(f"cannot resume: {resume} does not exist; give the run directory to continue "
                              "(runs/<name>/<run_id>)")
         if not (resume / "config.yaml").is_file():
@@ -107,31 +111,11 @@ def train(config: ConfigSource | ExperimentConfig | None = None, overrides: Sequ
 
 # --- resuming and opening runs ------------------------------------------------------------------
 
-# What may change when a run resumes: its budget, evaluation, checkpointing and logging, the
-# device, and how its envs are stepped. Everything else built the state in the checkpoint.
-RESUMABLE = ("train", "logging", "device", "env.vectorize")
-
-
 def _check_resume(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any] | None, *, trust: bool = False) -> None:
     """Refuse, before anything is written, a resume whose config differs from the checkpoint's in
     anything outside `RESUMABLE`."""
-    if not saved:
-        return
-    # through today's schema: a field added since the checkpoint takes its default, and a relative
-    # path found from here reads absolute, as the run's config.yaml now does; a name by import path
-    # in the checkpoint is not imported unless `trust` (it is then compared as saved)
-    try:
-        with untrusted_unless(trust, run_dir / "checkpoints"):
-            saved = type(cfg).model_validate(saved).model_dump(mode="json")
-    except (ValidationError, RlgenError):
-        pass  # a schema today's refuses: compared as saved
-    changed = [k for k in _differing(saved, cfg.model_dump(mode="json")) if not _resumable(k)]
-    if changed:
-        raise RlgenError(_unresumable(run_dir, changed))
-
-
-def _resumable(key: str) -> bool:
-    return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE)
+    if changed := fixed_changes(run_dir, cfg, saved, trust=trust):
+        raise RlgenError(_unresumable(run_dir, list(changed)))
 
 
 def _override_keys(overrides: Sequence[str]) -> list[str]:
@@ -140,16 +124,7 @@ def _override_keys(overrides: Sequence[str]) -> list[str]:
 
 def _unresumable(run_dir: Path, changed: Sequence[str]) -> str:
     return (f"cannot resume {run_dir} with {', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''} "
-            f"changed: its checkpoint was built with the saved value; at resume only "
-            f"{', '.join(k if '.' in k or k == 'device' else k + '.*' for k in RESUMABLE)} may change")
-
-
-def _differing(a: Any, b: Any, path: str = "") -> list[str]:
-    """Dotted keys where two plain config trees differ."""
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return [k for key in dict.fromkeys([*a, *b])
-                for k in _differing(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))]
-    return [] if a == b else [path or "<config>"]
+            f"changed: its checkpoint was built with the saved value; at resume only {SHOWN_RESUMABLE} may change")
 
 
 def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "cpu", trust: bool = False) -> Run:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import inspect
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from rich.markup import escape
 
 from rlgen import checkpoint
@@ -20,7 +21,44 @@ from rlgen.api_configs import make_experiment, untrusted_unless
 from rlgen.config import ExperimentConfig
 from rlgen.errors import RlgenError, RlgenWarning, first_line
 from rlgen.experiment import RunContext
+from rlgen.identity import show
 from rlgen.transfer import restoring
+
+# What may change when a run resumes: its budget, evaluation, checkpointing and logging, the
+# device, and how its envs are stepped. Everything else built the state in the checkpoint, so a
+# run resumes, and opens, only with a config that agrees with its checkpoint's outside these.
+RESUMABLE = ("train", "logging", "device", "env.vectorize")
+SHOWN_RESUMABLE = ", ".join(k if "." in k or k == "device" else f"{k}.*" for k in RESUMABLE)
+
+
+def fixed_changes(run_dir: Path, cfg: ExperimentConfig, saved: Mapping[str, Any] | None, *,
+                  trust: bool = False) -> dict[str, tuple[Any, Any]]:
+    """The dotted keys outside `RESUMABLE` in which `cfg` differs from `saved`, the config a
+    checkpoint of `run_dir` was built with, each with its (saved, cfg's) values; none where the
+    checkpoint saved no config."""
+    if not saved:
+        return {}
+    # through today's schema: a field added since the checkpoint takes its default, and a relative
+    # path found from here reads absolute, as the run's config.yaml now does; a name by import path
+    # in the checkpoint is not imported unless `trust` (it is then compared as saved)
+    try:
+        with untrusted_unless(trust, run_dir / "checkpoints"):
+            saved = type(cfg).model_validate(saved).model_dump(mode="json")
+    except (ValidationError, RlgenError):
+        pass  # a schema today's refuses: compared as saved
+    return {k: v for k, v in _differing(saved, cfg.model_dump(mode="json")).items() if not _resumable(k)}
+
+
+def _resumable(key: str) -> bool:
+    return any(key == r or key.startswith(f"{r}.") for r in RESUMABLE)
+
+
+def _differing(a: Any, b: Any, path: str = "") -> dict[str, tuple[Any, Any]]:
+    """The dotted keys where two plain config trees differ, with their two values."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return {k: v for key in dict.fromkeys([*a, *b])
+                for k, v in _differing(a.get(key), b.get(key), f"{path}.{key}" if path else str(key)).items()}
+    return {} if a == b else {path or "<config>": (a, b)}
 
 
 class Run:
@@ -107,7 +145,21 @@ class Run:
         if kind != self.config.kind:
             raise RlgenError(f"{self._checkpoint_dir} holds a checkpoint of kind {kind!r}, not of this "
                              f"{self.config.kind!r} run ({self.run_dir})")
+        self._check_config(state)
         return state
+
+    def _check_config(self, state: dict[str, Any]) -> None:
+        """Refuse a checkpoint built with another config than the run's, as `--resume` does: its
+        state loaded into what config.yaml builds is another agent (say, VecNormalize statistics
+        that normalize nothing) or a state_dict error."""
+        changed = fixed_changes(self.run_dir, self.config, state.get("config"), trust=self._trust)
+        if changed:
+            shown = ", ".join(f"{k}: {show(saved)} there, {show(now)} in config.yaml"
+                              for k, (saved, now) in list(changed.items())[:3])
+            shown += f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            raise RlgenError(f"{self._checkpoint_dir}: its checkpoint was built with another config than "
+                             f"{self.run_dir / 'config.yaml'} ({shown}); put the checkpoint's values back in "
+                             f"config.yaml, or open it with the run it came from (only {SHOWN_RESUMABLE} may differ)")
 
     def _set_up(self, exp: Any, device: torch.device, state: dict[str, Any]) -> None:
         """`exp` set up as the runner sets up a run (its threads, then the RNGs seeded, then setup),

@@ -87,6 +87,10 @@ def crafted_source(run: Path, marker: Path) -> None:
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["data"] = {"source": "subprocess:getoutput", "kwargs": {"cmd": f"touch {marker}"}}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
+    for ckpt in _checkpoints(run):  # the checkpoints' own configs agree, as a crafter would make them
+        state = checkpoint.read(ckpt)
+        state["config"]["data"] = config["data"]
+        _write_state(ckpt, plain.encode(state))
 
 
 def crafted_interpolation(run: Path, marker: Path) -> None:
