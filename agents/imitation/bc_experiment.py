@@ -21,7 +21,8 @@ from rlgen.agents.imitation.bc import BCTrainer, bc_problems
 from rlgen.agents.imitation.config import BCConfig
 from rlgen.agents.imitation.data import DemoSource, holdout_rows, raw_spaces
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
+from rlgen.agents.rl.action_noise import with_action_noise
+from rlgen.agents.rl.experiment import RLExperiment, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
 from rlgen.agents.rl.setup_checks import check_eval_normalize, new_run_env_problem, require_action_masks
@@ -92,7 +93,7 @@ class BCExperiment(RLExperiment):
         if is_off_policy(cfg.agent.algo):
             hyperparams["buffer_size"] = 1  # nothing is ever collected: no replay memory to allocate
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
-                                  _action_noise(hyperparams, self.env), seed=ctx.seed, device=ctx.device,
+                                  with_action_noise(hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
         self.model = self.learner.model
         # SB3 seeds the env a model is built on with the run's seed (set_random_seed): BC's is its

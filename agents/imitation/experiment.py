@@ -24,8 +24,8 @@ from rlgen.agents.imitation.data import DemoSource, raw_spaces
 from rlgen.agents.imitation.discriminator import Discriminator, RewardFunction, discriminator_loss
 from rlgen.agents.imitation.vec import DiscriminatorReward, RelabeledReplayBuffer, TransitionStore
 from rlgen.agents.rl.algos import ALGOS, is_off_policy
-from rlgen.agents.rl.build_checks import check_noise_keys
-from rlgen.agents.rl.experiment import RLExperiment, _action_noise, _policy_name
+from rlgen.agents.rl.action_noise import check_noise_keys, with_action_noise
+from rlgen.agents.rl.experiment import RLExperiment, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.setup_checks import (check_eval_normalize, check_schedules, new_run_env_problem,
                                           require_action_masks)
@@ -112,7 +112,7 @@ class ImitationExperiment(RLExperiment):
         self.eval_env = self._make_eval_env()
         self._check_eval_spaces()
 
-        hyperparams = _action_noise(cfg.agent.hyperparams, env)
+        hyperparams = with_action_noise(cfg.agent.hyperparams, env)
         if is_off_policy(cfg.agent.algo):
             hyperparams = {**hyperparams, "replay_buffer_class": RelabeledReplayBuffer,
                            "replay_buffer_kwargs": {"reward_fn": self.reward}}

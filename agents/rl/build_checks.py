@@ -1,17 +1,14 @@
 """What SB3 would refuse, or fail on, as it builds an algorithm, said first in rlgen's words: an
 action space the algorithm cannot act in (with the registered algorithms that can, or the bounds it
 lacks), and `optimize_memory_usage` beside the replay buffer's time-limit handling (with the setting
-it needs), which `SB3Learner` asks before it builds; a malformed `action_noise`, which
-`RLExperiment.check` asks before a run starts."""
+it needs), which `SB3Learner` asks before it builds."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
-from rich.markup import escape
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3.common.base_class import BaseAlgorithm
@@ -20,9 +17,6 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from rlgen.agents.rl.algos import ALGOS
 from rlgen.envs import shown_space
-from rlgen.errors import RlgenError
-from rlgen.logging import console
-from rlgen.runner import RunContext
 
 
 # SB3 checks the action spaces an algorithm takes in its constructor, and keeps the list nowhere
@@ -106,60 +100,3 @@ def replay_buffer_problem(hyperparams: Mapping[str, Any]) -> str | None:
     return ("agent.hyperparams.optimize_memory_usage: SB3's ReplayBuffer then keeps no separate next observations, "
             "so it cannot bootstrap from a time limit's last one; add agent.hyperparams.replay_buffer_kwargs="
             "{handle_timeout_termination: false} (a time limit then ends episodes as a termination does), or drop it")
-
-
-# `agent.hyperparams.action_noise: {type: ...}`: the keys each of SB3's noises takes besides its
-# type (`mean` is always zero: rlgen centres the noise on the policy's action), with the values
-# each key takes: (least, least allowed too, one value per action dimension allowed)
-NOISE_KEYS = {"normal": ("sigma",), "ornstein_uhlenbeck": ("sigma", "theta", "dt", "initial_noise")}
-_NOISE_VALUES = {"sigma": (0.0, True, True), "theta": (0.0, True, False), "dt": (0.0, False, False),
-                 "initial_noise": (-np.inf, True, True)}
-
-
-def action_noise_problem(algo: type[BaseAlgorithm], spec: Any) -> str | None:
-    """A malformed `agent.hyperparams.action_noise` of an algorithm that takes one, in one line
-    before any run starts: else a TypeError as setup builds it, or numpy's "scale < 0" at the
-    first noisy step. Keys it does not know are refused as a new run starts (`check_noise_keys`),
-    and how many values a per-dimension list holds as setup builds the noise (`experiment._action_noise`)."""
-    path = "agent.hyperparams.action_noise"
-    if spec is None or "action_noise" not in inspect.signature(algo.__init__).parameters:
-        return None  # an algorithm without one: check_hyperparams says it has no such argument
-    if not isinstance(spec, Mapping):
-        return f"{path}: {spec!r} is not a noise; write {{type: normal, sigma: 0.1}} (type: {' or '.join(NOISE_KEYS)})"
-    kind = spec.get("type", "normal")
-    if not isinstance(kind, str) or kind not in NOISE_KEYS:
-        return f"{path}.type: {kind!r} is not one of {', '.join(NOISE_KEYS)}"
-    return next((f"{path}.{key}: {problem}" for key in NOISE_KEYS[kind] if key in spec
-                 and (problem := _noise_value_problem(spec[key], *_NOISE_VALUES[key]))), None)
-
-
-def _noise_value_problem(value: Any, least: float, inclusive: bool, per_dimension: bool) -> str | None:
-    """A number (or, `per_dimension`, a list of one per action dimension) that is not finite,
-    or under `least` (or at it, unless `inclusive`)."""
-    try:
-        values = np.asarray(value)
-    except ValueError:  # a ragged list
-        values = np.asarray(None)
-    numbers = values.dtype.kind in "iuf" and values.size > 0 and (per_dimension or values.ndim == 0)
-    if numbers and np.all(np.isfinite(values)) and np.all(values >= least if inclusive else values > least):
-        return None
-    what = f"number {'>=' if inclusive else '>'} {least:g}" if np.isfinite(least) else "finite number"
-    return f"{value!r} is not a {what}" + (" or a list of them, one per action dimension" if per_dimension else "")
-
-
-def check_noise_keys(hyperparams: Mapping[str, Any], ctx: RunContext) -> None:
-    """Keys of `action_noise` its type does not take (`std` for sigma), which an earlier rlgen
-    dropped without a word: a new run is refused; a run that trained with them opens as it is,
-    and resumes with a warning. Here rather than in `RLExperiment.check`,
-    which every reopening of a run's config.yaml runs too."""
-    spec = hyperparams.get("action_noise")
-    kind = spec.get("type", "normal") if isinstance(spec, Mapping) else None  # else refused by `check`
-    unknown = [key for key in spec if key != "type" and key not in NOISE_KEYS[kind]] if kind in NOISE_KEYS else []
-    if not unknown or not ctx.training:
-        return
-    why = (f"agent.hyperparams.action_noise: {kind} noise takes no {', '.join(map(repr, unknown))} "
-           f"(its keys: type, {', '.join(NOISE_KEYS[kind])})")
-    it = "it" if len(unknown) == 1 else "them"
-    if not ctx.resumed:
-        raise RlgenError(f"{why}; remove {it} or use those keys")
-    console.print(f"[yellow]warning:[/] {escape(why)}: this run trained without {it}, and goes on so")

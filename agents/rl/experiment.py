@@ -21,10 +21,10 @@ from rich.markup import escape
 from stable_baselines3.common.vec_env import VecEnv, unwrap_vec_normalize
 
 from rlgen import checkpoint
+from rlgen.agents.rl.action_noise import action_noise_problem, check_noise_keys, with_action_noise
 from rlgen.agents.rl.agent import Agent
 from rlgen.agents.rl.algos import (ALGOS, check_hyperparams, divergence_fix, is_off_policy, resolved_hyperparams,  # noqa: F401
                                    schedule_problems)
-from rlgen.agents.rl.build_checks import NOISE_KEYS, action_noise_problem, check_noise_keys
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm  # noqa: F401
 from rlgen.agents.rl.env_failures import close_vec_env, env_failures
 from rlgen.agents.rl.evaluation import play_episodes
@@ -107,7 +107,7 @@ class RLExperiment(ExperimentBase):
         self.eval_env = self._make_eval_env()
         self._check_eval_spaces()
         self.learner = SB3Learner(ALGOS[cfg.agent.algo], _policy_name(cfg), self.env, cfg.optim, cfg.agent.policy,
-                                  _action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
+                                  with_action_noise(cfg.agent.hyperparams, self.env), seed=ctx.seed, device=ctx.device,
                                   masked=cfg.env.history is not None, target=f"env {cfg.env.id!r}")
         self.model = self.learner.model
         if ctx.training and not ctx.resumed:  # a trained run's policy cannot change: said once, as it starts
@@ -381,30 +381,6 @@ def _same_structure(a: gym.Space, b: gym.Space) -> bool:
 def _short_space(space: gym.Space) -> str:
     """A space on one line: a Box by its shape and dtype (its bounds print as whole arrays)."""
     return f"Box{space.shape} {space.dtype}" if isinstance(space, gym.spaces.Box) else " ".join(str(space).split())
-
-
-def _action_noise(hyperparams: dict[str, Any], env: VecEnv) -> dict[str, Any]:
-    """`action_noise: {type: normal|ornstein_uhlenbeck, sigma: 0.1, ...}` -> SB3's noise object;
-    its keys and values were checked in `check` (`build_checks.action_noise_problem`)."""
-    spec = hyperparams.get("action_noise")
-    if not isinstance(spec, dict):
-        return hyperparams
-    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
-
-    kinds = {"normal": NormalActionNoise, "ornstein_uhlenbeck": OrnsteinUhlenbeckActionNoise}
-    kind, shape = spec.get("type", "normal"), env.action_space.shape  # the action's own, as SB3 adds the noise to it
-    args = {key: _per_dimension(key, value, shape) if key in ("sigma", "initial_noise") else float(value)
-            for key, value in {"sigma": 0.1, **spec}.items() if key in NOISE_KEYS[kind]}  # others: `check_noise_keys`
-    return {**hyperparams, "action_noise": kinds[kind](mean=np.zeros(shape), **args)}
-
-
-def _per_dimension(key: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """One number for every action dimension, or one each (a list of the action's shape)."""
-    values = np.asarray(value, dtype=float)
-    if values.ndim and values.shape != shape:
-        raise RlgenError(f"agent.hyperparams.action_noise.{key}: {value!r} does not fit the env's actions of shape "
-                         f"{shape}; give one number, or one per action dimension")
-    return values * np.ones(shape)
 
 
 def _normalize_state(env: VecEnv | None) -> tuple[Any, Any] | None:

@@ -10,8 +10,7 @@ import yaml
 from stable_baselines3.common.env_util import make_vec_env
 
 import rlgen
-from rlgen.agents.rl.build_checks import check_noise_keys
-from rlgen.agents.rl.experiment import _action_noise
+from rlgen.agents.rl.action_noise import check_noise_keys, with_action_noise
 from rlgen.cli import main
 from rlgen.errors import RlgenError
 from rlgen.experiment import RunContext
@@ -50,11 +49,11 @@ def test_ou_noise_takes_its_own_keys_and_a_sigma_per_dimension():
     """theta, dt and initial_noise were dropped (SB3's 0.15, 0.01 and zeros ran instead)."""
     env = make_vec_env("Pendulum-v1", n_envs=1, seed=0)
     spec = yaml.safe_load(OU)
-    noise = _action_noise({"action_noise": spec}, env)["action_noise"]
+    noise = with_action_noise({"action_noise": spec}, env)["action_noise"]
     assert (noise._theta, noise._dt) == (0.5, 0.05)
     np.testing.assert_array_equal(noise._sigma, [0.5])
     np.testing.assert_array_equal(noise.noise_prev, [0.3])  # where each episode's noise starts
-    normal = _action_noise({"action_noise": {"sigma": 0.2}}, env)["action_noise"]
+    normal = with_action_noise({"action_noise": {"sigma": 0.2}}, env)["action_noise"]
     np.testing.assert_array_equal(normal._sigma, [0.2])  # type: normal is the default
 
 

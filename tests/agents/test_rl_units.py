@@ -14,7 +14,7 @@ from stable_baselines3.common.env_util import make_vec_env
 import rlgen
 from rlgen import checkpoint
 from rlgen.agents.rl.algos import ALGOS
-from rlgen.agents.rl.experiment import _action_noise
+from rlgen.agents.rl.action_noise import with_action_noise
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.testing_diff import _differences
 
@@ -60,7 +60,7 @@ def _td3_learner(tmp_path, n_envs: int) -> SB3Learner:
                            "policy": {"backbone": {"type": "mlp", "hidden": [16]}, "net_arch": [16]}})
     env = make_vec_env("Pendulum-v1", n_envs=n_envs, seed=0)
     return SB3Learner(ALGOS["td3"], "MlpPolicy", env, cfg.optim, cfg.agent.policy,
-                      _action_noise(cfg.agent.hyperparams, env), seed=0, device="cpu")
+                      with_action_noise(cfg.agent.hyperparams, env), seed=0, device="cpu")
 
 
 @pytest.mark.parametrize("n_envs", [1, 2])
