@@ -279,3 +279,18 @@ def test_an_off_policy_imitation_unit_keeps_its_length_whatever_the_eval_and_che
         assert exp.unit_steps == 1000 and steps == [1000, 1000, 1000, 500]
     finally:
         exp.close()
+
+
+def test_an_action_noise_key_its_type_does_not_take_refuses_a_new_imitation_run(tmp_path):
+    """As kind: rl's: `std` for sigma was dropped without a word, the learner trained with 0.1."""
+    swings = record_episodes(Swing(), make_env_fn("Pendulum-v1"), episodes=1, seed=0)
+    demos = write_demos(swings, tmp_path / "swing.npz", env_id="Pendulum-v1")
+    noise = {"type": "normal", "std": 0.5}
+    raw = gail_config(tmp_path / "runs", demos, total=200, env={"id": "Pendulum-v1", "n_envs": 1},
+                      agent={"algo": "sac", "policy": {"backbone": {"type": "mlp", "hidden": [8]}},
+                             "hyperparams": {"learning_starts": 10, "buffer_size": 500, "batch_size": 16,
+                                             "action_noise": noise}},
+                      train={"total_steps": 200, "eval_every": 200, "eval_episodes": 1, "progress": False})
+    with pytest.raises(RlgenError, match=r"action_noise: normal noise takes no 'std' \(its keys: type, sigma\)"):
+        rlgen.train(raw)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.yaml"))
