@@ -1,7 +1,7 @@
 """`agent.hyperparams.action_noise` of `kind: rl`: a malformed one is one line before any run
 starts (it was a TypeError in setup, or numpy's "scale < 0" at the first noisy step, with a run
 directory left behind), Ornstein-Uhlenbeck's own keys reach SB3 (they were dropped without a word),
-and a noisy run still resumes bit for bit."""
+and a run with them still resumes bit for bit (tests/agents/test_rl_units.py)."""
 
 import numpy as np
 import pytest
@@ -9,15 +9,11 @@ import torch
 import yaml
 from stable_baselines3.common.env_util import make_vec_env
 
-import rlgen
 from rlgen.agents.rl.action_noise import check_noise_keys, with_action_noise
 from rlgen.cli import main
 from rlgen.errors import RlgenError
 from rlgen.experiment import RunContext
 from rlgen.logging import Logger
-from rlgen.testing_diff import _differences
-
-from .rl_helpers import resumed_from_first_checkpoint
 
 QUIET = ["logging.wandb.mode=disabled", "train.progress=false", "logging.console=false", "train.eval_episodes=1",
          "train.early_stop.target=null", "train.early_stop.metric=eval/none", "train.keep_checkpoints=100"]
@@ -55,17 +51,6 @@ def test_ou_noise_takes_its_own_keys_and_a_sigma_per_dimension():
     np.testing.assert_array_equal(noise.noise_prev, [0.3])  # where each episode's noise starts
     normal = with_action_noise({"action_noise": {"sigma": 0.2}}, env)["action_noise"]
     np.testing.assert_array_equal(normal._sigma, [0.2])  # type: normal is the default
-
-
-def test_an_ou_noise_run_with_its_own_keys_resumes_bit_for_bit(tmp_path):
-    overrides = [*QUIET, *TINY_TD3, f"agent.hyperparams.action_noise={OU}", "train.total_steps=120",
-                 "train.eval_every=40", "train.checkpoint_every=40"]
-    straight = rlgen.train("td3_pendulum", [*overrides, f"logging.dir={tmp_path / 'straight'}"]).run_dir
-    a, b, first = resumed_from_first_checkpoint(straight, tmp_path / "crashed")
-    assert a["global_step"] == b["global_step"] > first
-    diff = _differences({**a["experiment"], "rng": a["rng"]}, {**b["experiment"], "rng": b["rng"]}, True,
-                        ("straight", "resumed"))
-    assert not diff, diff[:5]
 
 
 @pytest.mark.parametrize("training, resumed, says", [(True, False, "error"), (True, True, "warning"), (False, False, "")])

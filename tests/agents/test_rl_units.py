@@ -13,8 +13,8 @@ from stable_baselines3.common.env_util import make_vec_env
 
 import rlgen
 from rlgen import checkpoint
-from rlgen.agents.rl.algos import ALGOS
 from rlgen.agents.rl.action_noise import with_action_noise
+from rlgen.agents.rl.algos import ALGOS
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.testing_diff import _differences
 
@@ -93,10 +93,12 @@ def test_noise_state_round_trips_and_refuses_another_shape(tmp_path):
     assert _td3_learner(tmp_path, 1).load_noise_state(saved) == ["2 action noise(s) saved, 1 in this model"]
 
 
-def test_an_ou_noise_run_resumes_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("noise", [[], ["agent.hyperparams.action_noise={type: ornstein_uhlenbeck, sigma: [0.5], "
+                                          "theta: 0.5, dt: 0.05, initial_noise: 0.3}"]], ids=["sigma", "own_keys"])
+def test_an_ou_noise_run_resumes_bit_for_bit(tmp_path, noise):
     """Resumed from a checkpoint in the middle of an episode, the run goes on with the noise that
-    episode had: the same final state as the straight run."""
-    overrides = [*QUIET, *TINY_TD3, "train.total_steps=120", "train.eval_every=40", "train.checkpoint_every=40"]
+    episode had: the same final state as the straight run (with OU's own keys too)."""
+    overrides = [*QUIET, *TINY_TD3, *noise, "train.total_steps=120", "train.eval_every=40", "train.checkpoint_every=40"]
     straight = rlgen.train("td3_pendulum", [*overrides, f"logging.dir={tmp_path / 'straight'}"]).run_dir
     a, b, first = resumed_from_first_checkpoint(straight, tmp_path / "crashed")
     assert a["global_step"] == b["global_step"] > first
