@@ -41,7 +41,7 @@ MORE_PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in (24, 31, 34, 35, 39)]
 
 # Distributions rlgen (with the atari extra, for Pong) needs that the GPU image lacks.
 CARRY = [
-    "ale-py", "alembic", "annotated-types", "colorlog", "farama-notifications", "gymnasium", "mako", "mpe2",
+    "ale-py", "alembic", "annotated-types", "cmaes", "colorlog", "farama-notifications", "gymnasium", "mako", "mpe2",
     "omegaconf", "optuna", "pettingzoo", "pydantic", "pydantic-core", "pygame-ce", "sb3-contrib", "sqlalchemy",
     "stable-baselines3", "supersuit", "tinyscaler", "typing-inspection", "tzdata",
 ]
