@@ -139,6 +139,8 @@ class Sines:
 
     def __init__(self, length: int = 32, freq: tuple[float, float] = (1.0, 3.0), amplitude: float = 0.8):
         self.length, self.freq, self.amplitude = int(length), tuple(freq), float(amplitude)
+        # amplitude 0 draws one flat line, whose spread of 0 no diversity ratio can be read against
+        _positive("sine", amplitude=self.amplitude)
         self.shape = (self.length, 1)
 
     def sample(self, batch: int, rng: np.random.Generator) -> Batch:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
 
 from rlgen.config import (
+    MAX_COUNT,
     Activation,
     BackboneBase,
     BackboneConfig,
@@ -111,11 +113,19 @@ class ObjectiveConfig(Section):
 
 
 class EvalConfig(Section):
-    samples: int = Field(2500, gt=1, description="generated samples per evaluation (PacGAN uses 2,500)")
+    # bounded: a typo of 10^12 asks the data source for that many samples, and its MemoryError blamed the source
+    samples: int = Field(2500, gt=1, le=MAX_COUNT, description="generated samples per evaluation (PacGAN uses 2,500)")
     mode_share: float = Field(
         0.2, gt=0, le=1, description="a mode is covered when it holds this share of its expected samples")
     pictures: bool = Field(True, description="save a picture under media/ at each evaluation")
     classifier_cache: str | None = Field(None, description="digits classifier cache dir; default ~/.cache/rlgen")
+
+    @field_validator("classifier_cache")
+    @classmethod
+    def _absolute(cls, folder: str | None) -> str | None:
+        """`~` expanded and made absolute: config.yaml then names the same cache from any directory
+        (`rlgen eval`, `load_run`), and `~/x` is the home folder's, not a folder named `~`."""
+        return os.path.abspath(os.path.expanduser(folder)) if folder else folder
 
 
 class PerfConfig(Section):

@@ -18,8 +18,12 @@ import torch
 
 from rlgen.agents.gan import metrics, pictures
 from rlgen.agents.gan.config import GANConfig
+from rlgen.envs.datasets import digits
 from rlgen.envs.source_checks import sample_from
 from rlgen.logging import Image
+from rlgen.registry import SOURCES
+
+GRID_SAMPLES = 64  # the images a picture draws, 8 x 8
 
 Sampler = Callable[[int, torch.Generator], tuple[np.ndarray, np.ndarray | None]]
 
@@ -57,7 +61,8 @@ class Evaluator:
         self.real_spread = metrics.spread(self.real)
         self.modes = mode_centres(source)
         self.classifier = None
-        if cfg.data.source == "digits":
+        # by what the name resolves to, not how it is spelled: `rlgen.envs.datasets:digits` is digits too
+        if SOURCES.get(cfg.data.source) is digits:
             from rlgen.agents.gan.classifier import load_classifier
 
             self.classifier = load_classifier(source.x, source.y, cfg.eval.classifier_cache)
@@ -71,7 +76,9 @@ class Evaluator:
         out: dict[str, float] = {}
         n = min(500, len(fake), len(self.real))
         out["eval/mmd"] = metrics.mmd2(fake[:n], self.real[:n])
-        out["eval/diversity_ratio"] = metrics.spread(fake) / max(self.real_spread, 1e-12)
+        # data of no spread at all (a source of one's own drawing one point) has no ratio to read:
+        # NaN, not the generator's spread over 1e-12
+        out["eval/diversity_ratio"] = metrics.spread(fake) / self.real_spread if self.real_spread > 0 else float("nan")
         if self.modes is not None:
             covered, hq = metrics.mode_quality(fake, *self.modes, self.cfg.eval.mode_share)
             out["eval/modes_covered"], out["eval/high_quality"] = float(covered), hq
@@ -92,7 +99,7 @@ class Evaluator:
         if self.modality == "points":
             pictures.scatter(fake[:1000], self.real[:1000], path, title)
         elif self.modality == "image":
-            pictures.image_grid(fake[:64], path)
+            pictures.image_grid(fake[:GRID_SAMPLES], path)
         else:
             pictures.curves(fake, self.real, path, title)
         return Image(path, caption=title)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from rlgen.agents.gan import ddp
 from rlgen.agents.gan.classifier import cache_problem
 from rlgen.agents.gan.config import GANConfig
-from rlgen.agents.gan.evaluation import Evaluator
+from rlgen.agents.gan.evaluation import GRID_SAMPLES, Evaluator
 from rlgen.agents.gan.losses import LOSSES
 from rlgen.agents.gan.metrics import training_warning
 from rlgen.agents.gan.players import EMA, Discriminator, Generator
@@ -142,8 +142,16 @@ class GANExperiment(ExperimentBase):
             if self.cfg.eval.pictures and self.ctx.training:
                 # only the run being trained draws into its media/: evaluating a loaded one (`rlgen eval`,
                 # `rlgen.load_run(...).evaluate()`) writes nothing into it, a read-only copy included
-                out["eval/samples"] = self.evaluator.picture(fake, self.ctx.media_dir, self.global_step)
+                out["eval/samples"] = self.evaluator.picture(self._shown(fake), self.ctx.media_dir, self.global_step)
         return out
+
+    def _shown(self, fake: np.ndarray) -> np.ndarray:
+        """What the picture draws: the scored samples (a scatter or curves sets them beside the data,
+        same class mix), but a conditional grid draws labels 0, 1, 2, ... in reading order, not the
+        reference set's random ones, so that each image is read by its label."""
+        if not self.n_classes or self.evaluator.modality != "image":
+            return fake
+        return self.generate(GRID_SAMPLES, seed=self.cfg.seed + 777)[0]
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -243,15 +251,14 @@ class GANExperiment(ExperimentBase):
     @torch.no_grad()
     def generate(self, n: int, seed: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """n samples (and their labels when conditional) from the EMA generator, else G, in eval mode.
-        Conditional: for `labels` (n,), by default the evaluation reference set's labels (the data's
-        own class mix), repeated to n; balanced classes when the source gave none."""
+        Conditional: for `labels` (n,), by default 0, 1, ..., K-1, 0, 1, ... (a grid of them reads
+        by label); evaluate() passes the reference set's labels, to score on the data's class mix."""
         net = self.sampler()
         gen = torch.Generator(self.device).manual_seed(seed)
         if not self.n_classes:
             labels = None
         elif labels is None:
-            reference = self.evaluator.real_labels
-            labels = np.arange(n) % self.n_classes if reference is None else np.resize(reference, n)
+            labels = np.arange(n) % self.n_classes
         was_training = net.training
         net.eval()
         chunks = []

@@ -57,3 +57,12 @@ class Classes:
     def sample(self, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
         y = rng.integers(0, self.n_classes, batch) if self.n_classes else None
         return rng.standard_normal((batch, 2)).astype(np.float32), y
+
+
+class Flat:
+    """Points (2,) all at the origin: data of no spread, which no diversity ratio can be read against."""
+
+    modality, shape, n_classes = "points", (2,), 0
+
+    def sample(self, batch: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
+        return np.zeros((batch, 2), np.float32), None

@@ -1,9 +1,11 @@
-"""The GAN config's defaults: a player's optim section keeps the GAN's Adam settings for the keys it leaves out."""
+"""The GAN config: a player's optim section keeps the GAN's Adam settings for the keys it leaves out;
+eval.samples is bounded and eval.classifier_cache made absolute when it loads."""
 
 import pytest
 
 from rlgen.agents.gan.config import GANConfig
 from rlgen.config import load_config
+from rlgen.errors import ConfigError
 
 RAW = {"name": "g", "kind": "gan", "data": {"source": "ring8"}, "generator": {"backbone": {"type": "mlp"}},
        "discriminator": {"backbone": {"type": "mlp"}}, "train": {"total_steps": 10}}
@@ -29,3 +31,23 @@ def test_what_a_players_optim_gives_is_kept():
     assert optim("generator", "generator.optim.betas=null").betas is None  # torch's own, asked for
     sgd = optim("discriminator", "discriminator.optim.type=sgd")  # betas are for adam / adamw only
     assert (sgd.type, sgd.lr, sgd.betas) == ("sgd", 2e-4, None)
+
+
+def test_the_classifier_cache_is_expanded_and_made_absolute_when_the_config_loads(tmp_path, monkeypatch):
+    """`~/x` made a folder named `~` in the working directory, and a relative folder was stored as
+    written: `rlgen eval` from elsewhere trained the classifier again into a folder there."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+
+    def cache(value):
+        return load_config(RAW, [f"eval.classifier_cache={value}"], kinds={"gan": GANConfig}).eval.classifier_cache
+
+    assert cache("~/x") == str(tmp_path / "home" / "x")
+    assert cache("rel/cache") == str(tmp_path / "rel" / "cache")
+    assert load_config(RAW, [], kinds={"gan": GANConfig}).eval.classifier_cache is None  # the default cache
+
+
+def test_a_huge_eval_samples_is_refused_at_its_key():
+    """10^12 samples reached the data source, whose MemoryError was blamed on the source and data.kwargs."""
+    with pytest.raises(ConfigError, match=r"eval\.samples: Input should be less than or equal to 1000000"):
+        load_config(RAW, ["eval.samples=1000000000000"], kinds={"gan": GANConfig})

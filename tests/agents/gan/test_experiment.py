@@ -420,3 +420,36 @@ def test_honours_the_experiment_protocol():
     overrides = [*smoke_overrides(config_path("gan_ring8")), "perf.steps_per_unit=5"]
     report = check_experiment("gan", "gan_ring8", overrides)
     assert report.exact and "eval/samples" in report.eval_names  # a picture is a valid eval value
+
+
+def test_a_conditional_grid_counts_its_labels_while_the_metrics_keep_the_reference_labels(tmp_path, monkeypatch):
+    """The picture drew the scored samples, for the reference set's random labels: a grid no one could
+    read by label. It draws 0, 1, 2, ... in reading order; the metrics still score the reference labels."""
+    from torch import nn
+
+    from rlgen.agents.gan import classifier
+    from rlgen.experiment import RunContext
+    from rlgen.logging import Logger
+
+    monkeypatch.setattr(classifier, "train_classifier", lambda x, y: (classifier.DigitsClassifier([4, 4]), 1.0))
+    cfg = api.load_config("gan_digits_conditional", ["eval.samples=100", f"eval.classifier_cache={tmp_path}",
+                                                     "device=cpu"])
+    exp = GANExperiment(cfg)
+    exp.setup(RunContext(cfg, tmp_path / "run", torch.device("cpu"), Logger([]), 0))
+    asked: list[np.ndarray] = []
+
+    class Labelled(nn.Module):  # each image filled with its label, so a picture shows which it drew
+        def noise(self, batch, generator=None, device=None):
+            return torch.zeros(batch, 1)
+
+        def forward(self, z, y):
+            asked.append(y.numpy())
+            return y.float()[:, None, None, None].expand(-1, 1, 8, 8)
+
+    drawn = []
+    exp.sampler = Labelled
+    monkeypatch.setattr(exp.evaluator, "picture", lambda fake, *args: drawn.append(fake))
+    exp.evaluate()
+    assert np.array_equal(asked[0], exp.evaluator.real_labels)  # scored on the data's own labels
+    (grid,) = drawn
+    assert np.array_equal(grid[:, 0, 0, 0], np.arange(64) % 10)
