@@ -13,13 +13,13 @@ experiment exactly as the runner does (its `state_dict()` beside the global RNG 
 checkpoint as `rlgen train --resume` would, trains the same unit and requires both to agree bit for
 bit. It then evaluates the original twice, the global RNGs and its `evaluation_state()` put back in
 between as `rlgen.load_run(...).evaluate()` does, and the resumed copy from the same RNGs: all three
-must give the same figures. Every problem is reported at once in one `ExperimentCheckError`, one line each.
+must give the same figures, among them the config model's `early_stop_default` when the config
+early-stops on it. Every problem is reported at once in one `ExperimentCheckError`, one line each.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import reprlib
 import tempfile
 import time
@@ -46,6 +46,7 @@ from rlgen.process import (choose_device, default_threads, process_state_kept, r
 from rlgen.testing_diff import _capped, _differences, _is_number, _number_differences, _state_lines
 from rlgen.testing_diff import MAX_LINES  # noqa: F401 (re-exported for users)
 from rlgen.transfer import restoring, trusting
+from rlgen.unit_checks import is_count
 
 __all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
 
@@ -146,6 +147,7 @@ def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
             problems = steps + _state_lines(restored, diverged) + _capped(metric_lines, 3, "metrics")
             raise ExperimentCheckError(name, problems, _NOT_RESTORED_HINT if exact else "")
         evaluated = _check_evaluations(original, resumed, name, exact)
+        _check_early_stop_default(cfg, evaluated, name)
     except BaseException:
         _close(built, name, report=False)  # the first error is the one to see
         raise
@@ -232,15 +234,10 @@ def _build(cls: type, ctx: RunContext, name: str, built: list[Any], resuming: bo
     with restoring() if resuming else nullcontext():
         exp.setup(replace(ctx, resumed=True) if resuming else ctx)  # as the runner tells a resume
     step = getattr(exp, "global_step", None)
-    if not _is_count(step) or step < 0:
+    if not is_count(step) or step < 0:
         raise ExperimentCheckError(name, [f"global_step after setup is {step!r}, not an integer >= 0 "
                                           "(env steps or training iterations, set in __init__)"])
     return exp
-
-
-def _is_count(step: Any) -> bool:
-    """An integer, numpy's too, not a bool: what the runner counts and checkpoints (`checkpoint.count`)."""
-    return isinstance(step, numbers.Integral) and not isinstance(step, bool)
 
 
 def _train(exp: Any, name: str, which: str) -> dict[str, float]:
@@ -253,7 +250,7 @@ def _train(exp: Any, name: str, which: str) -> dict[str, float]:
                                           "not a mapping of metric names to numbers"])
     problems = [f"{which}: {p}" for p in _value_problems(metrics, METRIC_PREFIXES, evaluation=False)]
     step = exp.global_step
-    if not _is_count(step) or step <= step0:
+    if not is_count(step) or step <= step0:
         problems.append(f"{which}: global_step went from {step0!r} to {step!r}; it must grow with every unit "
                         "(is train.total_steps already reached? give the check a larger budget)")
     if problems:
@@ -312,6 +309,19 @@ def _check_evaluations(original: Any, resumed: Any, name: str, exact: bool) -> d
         if lines := _number_differences(evaluated, after_resume, _EVAL_LINES, "after resume", "without"):
             raise ExperimentCheckError(name, _capped(lines, 3, "metrics"), _NOT_RESTORED_HINT)
     return evaluated
+
+
+def _check_early_stop_default(cfg: ExperimentConfig, evaluated: Mapping[str, Any], name: str) -> None:
+    """The config model's `early_stop_default` is a metric the kind always logs (README, the kind
+    contract): a config that names none early-stops and keeps its best checkpoint by it, and without it
+    gets no best, target or patience. Judged when `cfg` early-stops on it: a kind may log it only under
+    settings its check(cfg) requires of a config that does (teams' eval/score_min, against baselines)."""
+    metric = type(cfg).early_stop_default[0]
+    if cfg.train.early_stop.metric == metric and metric not in evaluated:
+        raise ExperimentCheckError(name, [
+            f"evaluate() does not return {metric!r}, its config_model's early_stop_default, on which a config "
+            f"that names no train.early_stop.metric early-stops and picks its best checkpoint; return it from "
+            f"every evaluation, or make early_stop_default one it returns ({', '.join(sorted(evaluated)) or 'none'})"])
 
 
 def _evaluate(exp: Any, name: str, which: str = "evaluate()") -> dict[str, Any]:

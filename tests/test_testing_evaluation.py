@@ -1,18 +1,19 @@
 """`rlgen.testing.check_experiment` holds a kind's evaluation to what `Run.evaluate` promises (every
 call plays the episodes of the first): evaluated twice, the global RNGs and `evaluation_state()` put
 back in between, it must give the same figures, and the resumed copy must evaluate as the original
-does at the same step."""
+does at the same step. The metric a config naming none early-stops on, its config model's
+`early_stop_default`, must be among them (a kind whose evaluation lacked it passed)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 import torch
 
 from rlgen.testing import ExperimentCheckError, check_experiment
-from tests.runner.toy import ToyExperiment, toy_config
+from tests.runner.toy import ToyConfig, ToyExperiment, toy_config
 
 
 class DrawsGlobal(ToyExperiment):
@@ -103,3 +104,42 @@ def test_a_resumed_copy_that_evaluates_otherwise_is_caught(tmp_path):
     assert "state_dict() leaves out, or load_state_dict() does not restore" in str(e.value)
     # exact=False: a kind known not to resume exactly is not held to it; its evaluation still repeats
     assert check_experiment(EvalRngFromEntropy, toy_config(tmp_path), exact=False).exact is False
+
+
+class StopsOnAccuracy(ToyConfig):
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/accuracy", "max")  # the toy never logs it
+
+
+class StopsOnScore(ToyConfig):
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/score", "max")
+
+
+class UnloggedDefault(ToyExperiment):
+    config_model = StopsOnAccuracy
+
+
+class LoggedDefault(ToyExperiment):
+    config_model = StopsOnScore
+
+
+def _naming_no_metric(tmp_path) -> dict[str, Any]:
+    raw = toy_config(tmp_path).model_dump(mode="json")
+    del raw["train"]["early_stop"]  # the kind's default fills it in
+    return raw
+
+
+def test_an_early_stop_default_the_evaluation_never_returns_is_named(tmp_path):
+    with pytest.raises(ExperimentCheckError) as e:
+        check_experiment(UnloggedDefault, _naming_no_metric(tmp_path))
+    assert e.value.problems == [
+        "evaluate() does not return 'eval/accuracy', its config_model's early_stop_default, on which a config that "
+        "names no train.early_stop.metric early-stops and picks its best checkpoint; return it from every "
+        "evaluation, or make early_stop_default one it returns (eval/negated, eval/score)"]
+
+
+@pytest.mark.parametrize("kind, named", [(LoggedDefault, False), (UnloggedDefault, True)])
+def test_an_early_stop_default_is_judged_where_the_config_stops_on_it(tmp_path, kind, named):
+    """A config that names another metric does not use the default, which a kind may log only under
+    settings that its check(cfg) requires of a config stopping on it (teams' eval/score_min)."""
+    config = toy_config(tmp_path) if named else _naming_no_metric(tmp_path)
+    assert check_experiment(kind, config).eval_names == ("eval/negated", "eval/score")

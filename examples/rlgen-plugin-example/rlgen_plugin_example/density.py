@@ -8,7 +8,7 @@ checkpoints, resume, early stopping, signals).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -35,6 +35,8 @@ class DensityConfig(ExperimentConfig):
     data: DataConfig  # rlgen's own section: a source name or import path, and its kwargs
     model: MixtureSection = MixtureSection()
     optim: OptimConfig = OptimConfig(type="adam", lr=0.02)
+    # what a config naming no train.early_stop.metric stops on and keeps its best by: a metric evaluate() returns
+    early_stop_default: ClassVar[tuple[str, str]] = ("eval/nll", "min")
 
 
 class GaussianMixture(nn.Module):
