@@ -166,7 +166,8 @@ def _default(path: Path, run_dir: Path, in_ckpts: bool) -> tuple[Path, Path, str
         return run_dir, path, "best" if path.name == BEST else path.name
     ckpt_dir = run_dir / "checkpoints"
     kept = best(ckpt_dir)
-    if run_status(run_dir) in FINISHED and (kept is not None or (ckpt_dir / BEST).is_dir()):
+    if run_status(run_dir) in FINISHED and (kept is not None or (ckpt_dir / BEST).is_dir()) \
+            and _disowned(run_dir) is None:
         # a damaged best/ fails to load, and Run.experiment falls back to the newest, with a warning
         return run_dir, kept or ckpt_dir / BEST, "best"
     return run_dir, run_dir, "latest"
@@ -175,6 +176,9 @@ def _default(path: Path, run_dir: Path, in_ckpts: bool) -> tuple[Path, Path, str
 def _kept_best(run_dir: Path) -> Path:
     ckpt_dir = run_dir / "checkpoints"
     kept = best(ckpt_dir)
+    if (why := _disowned(run_dir)) is not None:
+        raise CheckpointChoiceError(lambda o: f"{run_dir} has no best checkpoint: {why}; use "
+                                    f"{o.given('latest', 'step_N')}")
     if kept is None and (ckpt_dir / BEST).is_dir():
         raise CheckpointChoiceError(lambda o: f"the best checkpoint {ckpt_dir / BEST} is missing or damaged ({STATE} "
                                     f"or its step file is gone); use {o.given('latest', 'step_N')}")
@@ -183,6 +187,20 @@ def _kept_best(run_dir: Path) -> Path:
         raise CheckpointChoiceError(lambda o: f"{run_dir} has no best checkpoint (checkpoints/best): {why}; use "
                                     f"{o.given('latest', 'step_N')}")
     return kept
+
+
+def _disowned(run_dir: Path) -> str | None:
+    """Why `checkpoints/best/` is not the best that the run's summary.json names (a best/ kept by
+    the train.early_stop a resume changed, until its first checkpoint removes it: scoring.Scorer);
+    None when it is, or when best/ or the summary does not say its step."""
+    marked = step_of(run_dir / "checkpoints" / BEST)
+    named = (_summary(run_dir, quiet=True) or {}).get("best")
+    if marked < 0 or not isinstance(named, dict) or "global_step" not in named or named["global_step"] == marked:
+        return None
+    if named["global_step"] is None:
+        return (f"checkpoints/best (step {marked:,}) was kept under an earlier train.early_stop, and summary.json "
+                "names none")
+    return f"checkpoints/best holds step {marked:,}, but summary.json names step {named['global_step']} as the best"
 
 
 def _why_no_best(run_dir: Path) -> str:
@@ -228,18 +246,25 @@ def _by_name(run_dir: Path, which: str) -> tuple[Path, Path, str]:
 def run_status(run_dir: Path, quiet: bool = False) -> str | None:
     """The status in a run's summary.json; None when it has none (a run that never finished writing
     one: interrupted, or running) or one that cannot be read (said on the console unless `quiet`)."""
+    status = (_summary(run_dir, quiet) or {}).get("status")
+    return status if isinstance(status, str) else None
+
+
+def _summary(run_dir: Path, quiet: bool) -> dict | None:
+    """A run's summary.json; None when it has none, or one that cannot be read (said on the console
+    unless `quiet`)."""
     import json
 
     path = run_dir / "summary.json"
     try:
         if not path.is_file():  # nothing else is opened: a fifo there would wait for ever
             return _status_unknown(path, "not a regular file", quiet) if path.exists() else None
-        status = json.loads(path.read_text(encoding="utf-8")).get("status")
-        return status if isinstance(status, str) else None
+        summary = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, AttributeError, RecursionError) as e:  # RecursionError: JSON nested too deep to parse
+    except (OSError, ValueError, RecursionError) as e:  # RecursionError: JSON nested too deep to parse
         return _status_unknown(path, type(e).__name__, quiet)
+    return summary if isinstance(summary, dict) else _status_unknown(path, "not a JSON object", quiet)
 
 
 def _status_unknown(path: Path, why: str, quiet: bool) -> None:

@@ -31,7 +31,7 @@ def write_checkpoint(runner: Runner) -> None:
     ranks = distributed.gather_rank_states(runner.exp) if runner.world_size > 1 else None
     runner._saved_step = runner.exp.global_step
     if runner.rank != 0:  # replicas hold the same weights; one writer
-        runner.scorer.new_best = False
+        runner.scorer.new_best = runner.scorer.stale_best = False
         runner._schedule_next_checkpoint()
         return
     if runner.files.jsonl is not None:
@@ -52,6 +52,7 @@ def write_checkpoint(runner: Runner) -> None:
         raise RlgenError(runner.divergence.message(
             f"non-finite values in {path} ({n:,} of {of:,} elements) at step {runner.exp.global_step:,}: "
             "training diverged, and this state was not saved"))
+    runner.scorer.drop_stale_best(runner.run_dir / "checkpoints")
     saved = checkpoint.save(runner.run_dir / "checkpoints", runner.exp.global_step, state,
                             keep=runner.cfg.train.keep_checkpoints)
     if runner.scorer.new_best and st.best_step == runner.exp.global_step:
@@ -83,7 +84,7 @@ def restore(runner: Runner, state: dict[str, Any], device: torch.device) -> None
         raise RlgenError(f"cannot resume {runner.run_dir}: its checkpoint at step {state.get('global_step')} does "
                          f"not fit this {runner.cfg.kind} experiment ({type(e).__name__}: "
                          f"{first_line(e)})") from None
-    checkpoint.count(runner.exp.global_step, f"cannot resume {runner.run_dir}: its checkpoint's step")
+    _check_restored_step(runner, state)
     for k, v in saved.items():
         setattr(runner.state, k, v)  # best-so-far and clocks carry over
     runner._reschedule()
@@ -95,7 +96,8 @@ def restore(runner: Runner, state: dict[str, Any], device: torch.device) -> None
         elapsed = kept_elapsed_s(runner.run_dir / "metrics.jsonl", runner.state.metrics_rows)
     runner.logger.continue_clock(runner.state.train_time_s if elapsed is None else elapsed)
     saved_train = (state.get("config") or {}).get("train") or {}
-    runner.scorer.rescore(saved_train.get("early_stop") or {})
+    spent = runner.exp.global_step >= runner.cfg.train.total_steps and _evaluated_last(runner)
+    runner.scorer.rescore(saved_train.get("early_stop") or {}, spent=spent)
     if runner.state.stopped is not None and real(saved_train.get("total_steps")) \
             and runner.exp.global_step >= saved_train["total_steps"]:
         runner.state.stopped = None  # stopped at its budget by an rlgen that did not yet call that completed
@@ -108,12 +110,28 @@ def restore(runner: Runner, state: dict[str, Any], device: torch.device) -> None
         console.print(f"resumed from step {runner.exp.global_step:,} ({escape(str(runner.run_dir))})")
 
 
+def _check_restored_step(runner: Runner, state: dict[str, Any]) -> None:
+    """The experiment's step after its load_state_dict: a count, and the checkpoint's own (a kind
+    that forgets to restore it would train the steps before it again, silently)."""
+    step = checkpoint.count(runner.exp.global_step, f"cannot resume {runner.run_dir}: its checkpoint's step")
+    saved = state.get("global_step")
+    if saved is not None and step != saved:  # a count: `checkpoint.read` checked it
+        raise RlgenError(f"cannot resume {runner.run_dir}: its checkpoint is at step {saved:,}, but the "
+                         f"{runner.cfg.kind} kind's load_state_dict left global_step at {step:,}; make it restore "
+                         "global_step from the state it is given")
+
+
 def nothing_left(runner: Runner) -> bool:
     """A resumed run that has nothing to train or evaluate: it ended (its budget, or an
     evaluation that stopped it) at the checkpoint it resumes from, evaluated there."""
     st = runner.state
     done = st.stopped is not None or runner.exp.global_step >= runner.cfg.train.total_steps
-    return done and st.last_eval.get("global_step") == runner.exp.global_step
+    return done and _evaluated_last(runner)
+
+
+def _evaluated_last(runner: Runner) -> bool:
+    """The run's last evaluation is at the step it resumes from."""
+    return runner.state.last_eval.get("global_step") == runner.exp.global_step
 
 
 def as_it_ended(runner: Runner) -> str:
@@ -125,6 +143,11 @@ def as_it_ended(runner: Runner) -> str:
         console.print(f"this run {why} at step {runner.exp.global_step:,} (train.early_stop: "
                       f"{runner.cfg.train.early_stop.metric}), so a larger train.total_steps alone trains no more; "
                       "change train.early_stop (its target or patience) to continue it")
+    if runner.scorer.changed and runner.rank == 0:  # the changed rule cleared `stopped`: its budget is what ended it
+        console.print(f"nothing is left to train (step {runner.exp.global_step:,} of train.total_steps "
+                      f"{runner.cfg.train.total_steps:,}), so the changed train.early_stop "
+                      f"({', '.join(runner.scorer.changed)}) has no effect; raise train.total_steps to train on "
+                      "under it")
     old = runner.files.read_summary()
     runner.files.writing = runner.rank == 0 and not (
         isinstance(old, dict) and old.get("status") == status and old.get("global_step") == runner.exp.global_step)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -35,6 +36,8 @@ class Scorer:
         self.new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
         self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
         self._nan_warned = False  # ... or NaN or inf: said once
+        self.changed: list[str] = []  # the train.early_stop fields a resume changed (`rescore`)
+        self.stale_best = False  # checkpoints/best/ is the changed rule's: dropped at the next checkpoint
 
     def score(self, metrics: Mapping[str, Any], step: int) -> bool:
         """Score one evaluation's `metrics` at `step`; True when the target or patience says stop."""
@@ -106,23 +109,46 @@ class Scorer:
         self._say(f"[yellow]warning:[/] train.early_stop.metric {metric} is {shown} at step {step:,}: "
                   f"{rule} (said once)")
 
-    def rescore(self, saved: Mapping[str, Any]) -> None:
+    def rescore(self, saved: Mapping[str, Any], spent: bool = False) -> None:
         """A resume that changes `train.early_stop` (`saved`: the checkpoint's): a best by another
         metric or direction is no best by this one, and a target reached is another target's. They
-        start over at the next evaluation."""
+        start over at the next evaluation; `spent`: there is none (the budget is trained and
+        evaluated), which `run_checkpoints.as_it_ended` says instead. The old rule's best/ stays
+        until the next checkpoint (`drop_stale_best`): a resume refused before then changes no file."""
         stop, st = self.stop, self.state
         if not saved:
             return
         if (saved.get("metric"), saved.get("mode", "max")) != (stop.metric, stop.mode):
             st.best = st.best_step = st.top = None
             st.evals_since_best = 0
-            self._say(f"early_stop is now {escape(stop.metric)} ({stop.mode}): the best checkpoint is chosen afresh "
-                      "from the next evaluation")
+            self.stale_best = True
+            if not spent:
+                self._say(f"early_stop is now {escape(stop.metric)} ({stop.mode}): the best checkpoint is chosen "
+                          "afresh from the next evaluation")
         if (saved.get("metric"), saved.get("target")) != (stop.metric, stop.target):
             st.target_reached = None
-        if any(saved.get(k) != getattr(stop, k) for k in ("metric", "mode", "target", "patience")) or (
-                saved.get("min_delta", 0.0) != stop.min_delta):  # a run saved before min_delta: it was 0
+        before = {"mode": "max", "min_delta": 0.0}  # what a run saved before these fields had
+        self.changed = [k for k in ("metric", "mode", "target", "patience", "min_delta")
+                        if saved.get(k, before.get(k)) != getattr(stop, k)]
+        if self.changed:
             st.stopped = None  # another stopping rule: the run goes on under it
+
+    def drop_stale_best(self, ckpt_dir: Path) -> None:
+        """Remove the best/ a resume's changed rule disowned (`rescore`), once, as the resumed run
+        writes its first checkpoint: just before it, so a run killed in between resumes from the
+        old rule's checkpoint and rescores again, its best/ already gone."""
+        if not self.stale_best:
+            return
+        self.stale_best = False
+        best, old = ckpt_dir / checkpoint.BEST, ckpt_dir / f"{checkpoint.BEST}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        try:  # renamed first: a process killed mid-removal leaves no half best/ (mark_best clears best.old)
+            if best.exists():
+                best.rename(old)
+        except OSError as e:  # summary.json disowns it at the end (checkpoint_select): no reason to stop the run
+            console.print(f"[yellow]warning:[/] could not remove {escape(str(best))}, kept under the earlier "
+                          f"train.early_stop ({escape(e.strerror or str(e))}); it is not this run's best")
+        shutil.rmtree(old, ignore_errors=True)
 
     def _say(self, text: str) -> None:
         if not self.quiet:

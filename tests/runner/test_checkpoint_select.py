@@ -102,6 +102,22 @@ def test_a_finished_run_without_best_opens_its_latest(tmp_path):
     assert checkpoint.select(run) == (run, run, "latest")
 
 
+@pytest.mark.parametrize("named, why", [
+    (None, r"checkpoints/best \(step 100\) was kept under an earlier train.early_stop, and summary.json names none"),
+    (200, r"checkpoints/best holds step 100, but summary.json names step 200 as the best"),
+])
+def test_a_best_that_summary_json_does_not_name_is_never_opened_as_the_best(tmp_path, named, why):
+    """A resume under another early_stop rule leaves the old rule's best/ until its first checkpoint."""
+    run = _fake_run(tmp_path, "completed")
+    (run / "summary.json").write_text(json.dumps({"status": "completed", "best": {"global_step": named}}))
+    assert checkpoint.select(run) == (run, run, "latest")
+    with pytest.raises(checkpoint.CheckpointChoiceError, match=f"^{run} has no best checkpoint: {why}; use "
+                                                               "checkpoint='latest' or 'step_N'$"):
+        checkpoint.select(run, "best")
+    (run / "summary.json").write_text(json.dumps({"status": "completed", "best": {"global_step": 100}}))
+    assert checkpoint.select(run) == (run, run / "checkpoints" / "best", "best")  # the one it names
+
+
 def test_each_choice_names_its_checkpoint(tmp_path):
     run = _fake_run(tmp_path, "completed")
     ckpts = run / "checkpoints"
