@@ -159,8 +159,10 @@ class Registry:
         self._discover()
         if not isinstance(name, str):
             raise RlgenError(f"a {self.what} is named by a string, got {name!r}")
-        if name in self._entries:
-            entry = self._entries[name]
+        # an entry's own target (`pettingzoo.classic.tictactoe_v3`) is that entry: an installed package
+        # registers it, so it needs no --trust, as its name does not
+        entry = self._entries.get(name) or self._entry_with_target(name)
+        if entry is not None:
             try:
                 obj = entry.load()
             except RlgenError as e:
@@ -172,6 +174,9 @@ class Registry:
         if self._fallback is not None and (found := self._fallback(name)) is not None:
             return found
         raise RlgenError(self._unknown(name))
+
+    def _entry_with_target(self, target: str) -> Entry | None:
+        return next((e for e in self._entries.values() if isinstance(e.target, str) and e.target == target), None)
 
     def _checked(self, obj: Any, named: str) -> Any:
         problem = self._check(obj) if self._check is not None else None

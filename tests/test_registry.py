@@ -334,3 +334,13 @@ def test_every_builtin_has_the_shape_of_its_table():
         for entry in table.entries():
             if entry.origin == "rlgen":
                 assert table.problem(entry.name) is None, (section, entry.name)
+
+
+def test_a_registered_targets_module_path_is_that_entry_and_needs_no_trust():
+    """`pettingzoo.classic.tictactoe_v3` (README: the same game as `tictactoe_v3`) asked for --trust."""
+    from rlgen.registry import registered_names_only
+
+    with registered_names_only("runs/x/config.yaml"):
+        assert GAMES.get("pettingzoo.classic.tictactoe_v3") is GAMES.get("tictactoe_v3")
+        with pytest.raises(RlgenError, match="pass --trust"):  # a module no entry registers stays refused
+            GAMES.get("pettingzoo.classic.rps_v2")

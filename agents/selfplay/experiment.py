@@ -78,6 +78,7 @@ class SelfPlayExperiment(ExperimentBase):
                                 f"{cfg.game.name!r} observes shape {shape}; use type: mlp")
         rng = np.random.default_rng(0)
         for where, names in (("league.references", cfg.league.references), ("ratings.references", cfg.ratings.references)):
+            problems += repeated_names(where, names)
             for i, name in enumerate(names):
                 try:
                     build_reference(name, cfg.game.name, rng)
@@ -270,6 +271,13 @@ def versus(game: Any, agent: Opponent, opponent: Opponent, n: int, seed: int = 0
         else:
             outcomes.append(-play_game(env, (opponent, agent), seed=deal, name=name))
     return outcomes
+
+
+def repeated_names(where: str, names: list[str]) -> list[str]:
+    """One line for each name given again in the list at `where`: a player is one row of the ratings
+    and one share of the league, so a second copy would rate a phantom and skew the shares."""
+    return [f"{where}.{i}: {name!r} is given twice (also at {where}.{names.index(name)}); list each player once"
+            for i, name in enumerate(names) if name in names[:i]]
 
 
 def _snapshot_names(results: dict[tuple[str, str], Any]) -> list[str]:

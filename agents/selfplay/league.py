@@ -108,6 +108,7 @@ class League:
         if names and (not self.snapshots or self.rng.random() < self.reference_prob):
             if self.reference_weights:
                 w = np.asarray(self.reference_weights, dtype=float)
+                w = w / w.max()  # first: the sum of weights near the largest float would overflow
                 name = names[self.rng.choice(len(names), p=w / w.sum())]
             else:
                 name = names[self.rng.integers(len(names))]

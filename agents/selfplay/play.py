@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +21,7 @@ from rich.text import Text
 
 from rlgen.agents.selfplay.experiment import SelfPlayExperiment
 from rlgen.agents.selfplay.ratings import fit_elo, results_matrix, round_robin
-from rlgen.envs.games import Opponent, game_name, legal_mask
+from rlgen.envs.games import Opponent, game_name, legal_mask, make_game
 from rlgen.envs.games.boards import planes_to_cells
 from rlgen.config import whole_count
 from rlgen.errors import RlgenError
@@ -50,10 +51,28 @@ def restore(path: Path, trust: bool = False, checkpoint: str | None = None) -> S
     return exp
 
 
+RENDER_ONLY = ("render_mode", "screen_height", "screen_scaling")  # PettingZoo's classic games: how a game is drawn
+
+
 def _game_text(exp: SelfPlayExperiment) -> str:
-    """The game with the kwargs that change it (go's board_size): runs of go 5x5 and 7x7 cannot meet."""
-    kwargs = exp.cfg.game.kwargs
-    return game_name(exp.cfg.game.name) + (f" {dict(sorted(kwargs.items()))}" if kwargs else "")
+    """The game with the kwargs that change it (go's board_size): runs of go 5x5 and 7x7 cannot meet.
+    A kwarg at its constructor's default is left out, as is one that only draws the game: go_v5 with
+    {board_size: 5} and {board_size: 5, komi: 7.5} are one game."""
+    name = exp.cfg.game.name
+    defaults = _constructor_defaults(name)
+    kwargs = {k: v for k, v in sorted(exp.cfg.game.kwargs.items())
+              if k not in RENDER_ONLY and not (k in defaults and defaults[k] == v)}
+    return game_name(name) + (f" {kwargs}" if kwargs else "")
+
+
+def _constructor_defaults(name: str) -> dict[str, Any]:
+    """The keyword defaults of the constructor `make_game` builds `name` with ({} without a signature)."""
+    constructor = make_game(name).args[0]  # make_game's factory: partial(_build_game, constructor, name, kwargs)
+    try:
+        params = inspect.signature(constructor).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: kwargs compare as written
+        return {}
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
 def tournament(exps: list[SelfPlayExperiment], games_per_pair: int = 20, snapshots: bool = False,

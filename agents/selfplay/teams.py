@@ -27,6 +27,7 @@ from rlgen.agents.rl.sb3_schedules import Progress
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.rl.setup_checks import check_schedules
 from rlgen.agents.selfplay.config import TeamsConfig
+from rlgen.agents.selfplay.experiment import repeated_names
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
 from rlgen.agents.selfplay.team_ratings import cross_pairs, elo_tables, team_round_robin, versus_baselines
 from rlgen.envs import nonzero_start, shown_space
@@ -60,7 +61,8 @@ class TeamsExperiment(ExperimentBase):
             return [problem]
         problems = check_hyperparams("ppo", cfg.agent.hyperparams) + side_problems(cfg, sides)
         rules = TeamRules.of(cfg.game.name)
-        problems += _league_problems(cfg, sides, rules)
+        problems += _league_problems(cfg, sides, rules) + repeated_names("league.references", cfg.league.references)
+        problems += repeated_names("ratings.baselines", cfg.ratings.baselines)
         try:
             baselines = list(baseline_players(cfg, game, sides, rules))
         except RlgenError as e:

@@ -139,6 +139,21 @@ def test_a_tournament_refuses_runs_of_one_game_at_different_settings():
         tournament([run(board_size=5), run(board_size=7)])
 
 
+def test_a_tournament_compares_games_as_their_constructor_fills_them_in():
+    """go_v5 {board_size: 5} and {board_size: 5, komi: 7.5} (komi's default) were refused as two games."""
+    from types import SimpleNamespace
+
+    from rlgen.agents.selfplay.play import _game_text
+
+    def run(**kwargs):
+        return SimpleNamespace(cfg=SimpleNamespace(game=SimpleNamespace(name="go_v5", kwargs=kwargs)))
+
+    assert _game_text(run(board_size=5, komi=7.5)) == _game_text(run(board_size=5)) == "go_v5 {'board_size': 5}"
+    assert _game_text(run(board_size=5, render_mode="rgb_array", screen_height=300)) == "go_v5 {'board_size': 5}"
+    assert _game_text(run(board_size=19)) == _game_text(run()) == "go_v5"
+    assert _game_text(run(board_size=5, komi=0.5)) != _game_text(run(board_size=5))
+
+
 def test_play_shows_an_observation_that_is_no_board_as_text_with_the_legal_moves():
     from io import StringIO
     from types import SimpleNamespace

@@ -105,3 +105,12 @@ def test_reference_weights_are_one_per_reference():
         load_config(config, ["league.reference_weights=[2]"])
     with pytest.raises(ConfigError, match=r"league.reference_weights.0"):
         load_config(config, ["league.reference_weights=[0, 1]"])
+
+
+def test_reference_weights_near_the_largest_float_keep_their_shares():
+    # [1e308, 1e308] summed to inf: "Probabilities do not sum to 1" from inside training
+    refs = {"random": lambda obs, mask: -1, "lookahead": lambda obs, mask: -2}
+    league = League(refs, lambda params: None, reference_prob=1.0, reference_weights=[1e308, 1e308], seed=2)
+    names = [league.draw()[0] for _ in range(2000)]
+    assert abs(names.count("random") / 2000 - 0.5) < 0.05
+

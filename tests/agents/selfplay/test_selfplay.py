@@ -190,3 +190,17 @@ def test_games_one_policy_cannot_play_are_config_problems():
 def test_the_references_know_a_game_by_its_dotted_name():
     cfg = load_config(CONFIG, ["game.name=pettingzoo.classic.tictactoe_v3"])  # minimax: tictactoe_v3's
     assert cfg.ratings.references == ["random", "minimax"]
+
+
+@pytest.mark.parametrize("overrides, line", [
+    # twice in the ratings: two `random` rows and an anchor with no games; twice in the league with
+    # weights: numpy's "a and p must have same size" traceback after the run directory was made
+    (["ratings.references=[random,minimax,random]"],
+     "ratings.references.2: 'random' is given twice (also at ratings.references.0); list each player once"),
+    (["league.references=[random,random]", "league.reference_weights=[1,2]"],
+     "league.references.1: 'random' is given twice (also at league.references.0); list each player once"),
+], ids=["ratings", "league"])
+def test_a_reference_given_twice_is_one_line_and_no_run(tmp_path, capsys, overrides, line):
+    assert main(["train", str(CONFIG), *overrides, f"logging.dir={tmp_path}", "logging.wandb.mode=disabled"]) == 2
+    assert line in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -94,6 +94,18 @@ def test_league_references_are_checked_against_the_game():
         assert info.value.problems == [f"league.reference_prob: {line}"]  # one line, not one per branch of the union
 
 
+def test_a_reference_or_baseline_given_twice_is_refused_as_selfplay_refuses_it():
+    """A league reference given twice doubled its share in silence; a baseline twice was one."""
+    from rlgen.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIG, ["league.references=[chaser, chaser]", "league.reference_prob={agent: 0.5}",
+                             "ratings.baselines=[random, random]"])
+    assert info.value.problems == [
+        "league.references.1: 'chaser' is given twice (also at league.references.0); list each player once",
+        "ratings.baselines.1: 'random' is given twice (also at ratings.baselines.0); list each player once"]
+
+
 def test_a_share_no_reference_can_serve_is_refused_not_dropped():
     from rlgen.errors import ConfigError
 
