@@ -65,7 +65,8 @@ def _shown(value: Any) -> str:
 
 def _writable_dir(func: str, name: str, value: Any) -> Path:
     """A directory that exists (made, with its parents, if not) and can be written to; else one line
-    naming it (a run copied read-only, a shared or downloaded one, keeps its files)."""
+    naming it (a run copied read-only, a shared or downloaded one, keeps its files), or the file in
+    its way."""
     path = _path_arg(func, name, value, "a directory to write into")
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -74,6 +75,12 @@ def _writable_dir(func: str, name: str, value: Any) -> Path:
     except OSError as e:
         writable, reason = False, e.strerror or type(e).__name__
     if not writable:
+        from rlgen.cli_output import file_in_the_way  # here, on failure only: the API loads no command-line module
+
+        if (blocking := file_in_the_way(path)) is not None:
+            # `rlgen eval --video` has no video_dir to change (it writes under the run's media/): name the file
+            raise RlgenError(f"{func}: cannot write into {name} {path}: {blocking} is a file, not a folder; "
+                             "move or rename it")
         raise RlgenError(f"{func}: cannot write into {name} {path} ({reason}: a shared or downloaded run?); "
                          f"give a {name} you can write to, or copy the run")
     return path

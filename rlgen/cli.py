@@ -189,14 +189,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_record(args: argparse.Namespace) -> int:
     from rlgen.api import record
+    from rlgen.checkpoint_select import select
     from rlgen.envs.demos import read_demos, written_format
+    from rlgen.run_data import read_config
 
     path = record(args.run_dir, args.episodes, args.out, seed=args.seed, deterministic=not args.stochastic,
                   fmt=args.format, checkpoint=args.checkpoint, trust=args.trust)
     demos = read_demos(path, fmt=written_format(path, args.format))  # read back as written, not guessed
     meta = demos.metadata
+    # Minari keeps no env id for an env registered with a class (no spec it could rebuild): the run's config has it
+    env_id = meta.get("env_id") or read_config(select(Path(args.run_dir), args.checkpoint)[0])["env"]["id"]
     console.print(f"{demos.n_episodes} episodes, {len(demos.observations):,} steps of "
-                  f"{_esc(str(meta.get('env_id')))} -> {_esc(str(path))}")
+                  f"{_esc(str(env_id))} -> {_esc(str(path))}")
     console.print(f"  expert return {meta['expert_return']:.4g} (mean), random policy {meta['random_return']:.4g}")
     return 0
 
@@ -207,9 +211,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     out = _out()  # before the games: a closed stdout is refused before they are played
     exps = []
     try:
-        for p in args.run_dirs:
-            which = None if Path(p).parent.name == "checkpoints" else args.checkpoint  # a checkpoint dir: itself
-            exps.append(restore(Path(p), trust=args.trust, checkpoint=which))
+        for p in args.run_dirs:  # a checkpoint directory with --checkpoint is refused, as eval and play refuse it
+            exps.append(restore(Path(p), trust=args.trust, checkpoint=args.checkpoint))
         rows = tournament(exps, games_per_pair=args.games, snapshots=args.snapshots)
     finally:
         for exp in exps:

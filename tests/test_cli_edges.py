@@ -85,6 +85,15 @@ def test_run_evaluate_refuses_such_a_video_before_playing_and_leaves_no_folder(c
     assert not (tmp_path / "films").exists()
 
 
+def test_eval_video_with_a_file_in_the_runs_media_names_that_file(tmp_path, capsys):
+    run_dir = rlgen.train("ppo_cartpole", [f"logging.dir={tmp_path}", *CUE[1:]]).run_dir  # CartPole: it renders
+    (run_dir / "media").write_text("")
+    assert main(["eval", str(run_dir), "--episodes", "1", "--video"]) == 2
+    err = capsys.readouterr().err
+    assert f": {run_dir / 'media'} is a file, not a folder; move or rename it" in err
+    assert "give a video_dir" not in err  # the command line has no video_dir to give
+
+
 # --- B: a folder of runs as runs/<name> -------------------------------------------------------------
 
 
@@ -201,6 +210,18 @@ def test_positionals_after_an_option_join_the_commands_list(monkeypatch):
     assert opened == [("runs/a", "best"), ("runs/b", "best")]
     with pytest.raises(SystemExit):  # a command with one positional still takes no second one
         main(["eval", "runs/a", "--episodes", "1", "runs/b"])
+
+
+def test_a_tournament_refuses_a_checkpoint_directory_with_checkpoint_as_eval_and_play_do(tmp_path, capsys):
+    """It used the directory and ignored --checkpoint, where eval and play refuse the pair."""
+    run = rlgen.train("selfplay_tictactoe", ["train.total_steps=64", "train.eval_every=64", "train.eval_episodes=2",
+                                             f"logging.dir={tmp_path}", *QUIET]).run_dir
+    best = run / "checkpoints" / "best"
+    for command in (["tournament", str(run), str(best)], ["eval"], ["play"]):
+        if command != ["tournament", str(run), str(best)]:
+            command = [*command, str(best)]
+        assert main([*command, "--checkpoint", "latest", "--games", "2"][: len(command) + 2]) == 2, command
+        assert "or --checkpoint latest, not both" in capsys.readouterr().err, command
 
 
 def test_inspect_opens_the_checkpoint_asked_for(cue_run, capsys):

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from rlgen.errors import RlgenError, first_line
+from rlgen.nets.checks import value_fault
 from rlgen.nets.cnn import CNNDecoder, CNNEncoder
 from rlgen.nets.common import ACTIVATIONS, NORMS, make_activation, make_norm, make_norm2d, pick
 from rlgen.nets.heads import LinearHead
@@ -61,9 +62,9 @@ PROBE_BATCH = 2  # rows of the probe: 2, so that a batch axis lost or kept shows
 
 def _probe(net: nn.Module, name: str, in_shape: tuple[int, ...], per_step: bool) -> None:
     """Run `net` once on zeros (PROBE_BATCH, *in_shape) and refuse an output that is not
-    (B, out_dim) (`per_step`, pool "sequence": (B, T, out_dim)), so that an `out_dim` that lies
-    fails here, with the config path in front, not as a matmul error deep inside SB3 or a GAN step
-    after the run directory exists. Leaves nothing changed: eval mode (no dropout, no batch-norm
+    (B, out_dim) (`per_step`, pool "sequence": (B, T, out_dim)) of finite floats, so that an
+    `out_dim` that lies, or an integer output, fails here, with the config path in front, not as a
+    matmul error deep inside SB3 or a GAN step after the run directory exists. Leaves nothing changed: eval mode (no dropout, no batch-norm
     statistics updated, no spectral-norm power iteration), every submodule back in its own mode
     after, no autograd, and the global RNGs as they were, so that a seeded run draws what it drew
     without the probe (bitwise reproducibility, exact resume)."""
@@ -96,6 +97,9 @@ def _probe(net: nn.Module, name: str, in_shape: tuple[int, ...], per_step: bool)
         raise RlgenError(f"backbone {name!r} returns {got} but sets out_dim {net.out_dim}: forward must map "
                          f"(B, *in_shape) to {'(B, T, out_dim)' if per_step else '(B, out_dim)'}, here {want}; "
                          "set self.out_dim to the size of its output's last axis")
+    fault = value_fault(out)
+    if fault:
+        raise RlgenError(f"backbone {name!r}, on a batch of zeros {tuple(x.shape)} (B, *in_shape), {fault}")
 
 
 @contextmanager

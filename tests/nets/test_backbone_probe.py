@@ -100,6 +100,45 @@ def test_a_forward_that_fails_on_its_own_in_shape_is_one_line():
         build_backbone({"type": f"{__name__}:Crashes"}, (3,), where="model.backbone")
 
 
+class IntOutput(nn.Module):
+    """(B, *in_shape) -> (B, width) of 0/1 longs: the right shape, but no float for a head's matmul."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int = 8):
+        super().__init__()
+        self.lin, self.out_dim = nn.Linear(math.prod(in_shape), width), width
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.lin(x.flatten(1)) > 0).long()
+
+
+class LogOfInput(nn.Module):
+    """(B, *in_shape) -> (B, width), -inf on zeros."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int = 8):
+        super().__init__()
+        self.lin, self.out_dim = nn.Linear(math.prod(in_shape), width), width
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.lin(x.flatten(1).log())
+
+
+def test_an_integer_or_non_finite_output_is_one_line_naming_the_section():
+    with pytest.raises(RlgenError, match=rf"^discriminator.backbone: backbone '{__name__}:IntOutput', on a batch "
+                                         r"of zeros \(2, 4\) \(B, \*in_shape\), returns torch.int64 values; forward "
+                                         r"must return a floating-point tensor$"):
+        build_backbone({"type": f"{__name__}:IntOutput"}, (4,), where="discriminator.backbone")
+    with pytest.raises(RlgenError, match=r"^model.backbone: backbone '.*:LogOfInput', on a batch of zeros \(2, 4\) "
+                                         r"\(B, \*in_shape\), returns NaN or inf; guard the divisions"):
+        build_backbone({"type": f"{__name__}:LogOfInput"}, (4,), where="model.backbone")
+
+
+def test_a_gan_run_on_an_integer_backbone_stops_before_its_run_directory(tmp_path):
+    with pytest.raises(RlgenError, match=r"^discriminator.backbone: backbone '.*:IntOutput', on a batch of zeros"):
+        rlgen.train("gan_ring8", [f"discriminator.backbone={{type: '{__name__}:IntOutput'}}", "train.total_steps=64",
+                                  f"logging.dir={tmp_path}", *QUIET])
+    assert not any(tmp_path.iterdir())
+
+
 def _unprobed(spec: dict, in_shape: tuple[int, ...]) -> nn.Module:
     """The backbone as build_backbone builds it, without the probe."""
     kwargs = dict(spec)

@@ -41,3 +41,24 @@ def test_in_shape_is_checked_only_where_a_backbone_keeps_one():
     del kept.out_dim
     with pytest.raises(RlgenError, match=r"Plain: needs an attribute out_dim \(int\)"):
         check_backbone(kept, torch.randn(4, 3))
+
+
+class Returns(nn.Module):
+    """(B, 3) -> whatever `make` makes of a linear layer's (B, 5) output."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.out_dim, self.linear, self.make = 5, nn.Linear(3, 5), make
+
+    def forward(self, x: torch.Tensor):
+        return self.make(self.linear(x))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda y: (y > 0).long(), r"^Returns: returns torch.int64 values; forward must return a floating-point tensor$"),
+    (lambda y: (y, y), r"^Returns: forward returns a tuple; a backbone returns one tensor$"),
+    (lambda y: y / 0, r"^Returns: returns NaN or inf; guard the divisions"),
+], ids=["long", "tuple", "inf"])
+def test_an_output_that_is_not_one_finite_float_tensor_is_one_line(make, message):
+    with pytest.raises(RlgenError, match=message):
+        check_backbone(Returns(make), torch.randn(4, 3))
