@@ -4,7 +4,7 @@
 with the flags saying whether the episode ended there by termination or by truncation. It is read
 from and written to disk by a demo format (`rlgen.registry.DEMOS`: `minari` and `npz` are rlgen's
 own, a plugin adds its own through the `rlgen.demos` entry-point group), and recorded from any
-policy that acts on plain observations (`rlgen record RUN_DIR`, `rlgen.record`):
+policy that acts on plain observations (`rlgen.envs.recording`; `rlgen record RUN_DIR`, `rlgen.record`):
 
     demos = record_episodes(run.agent(), make_env_fn("CartPole-v1"), episodes=10, seed=0)
     write_demos(demos, "demos/cartpole")          # a Minari dataset directory
@@ -21,7 +21,7 @@ import math
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -303,104 +303,13 @@ def without_step_cap(spec: EnvSpec) -> EnvSpec:
     return dataclasses.replace(spec, max_episode_steps=None)
 
 
-class Policy(Protocol):
-    """What `record_episodes` drives: rlgen's `Agent` (`rlgen.load_run(run).agent()`) is one. A
-    policy with a true `takes_action_masks` attribute (MaskablePPO's agent) is also given the env's
-    `action_masks()` at each step, as `predict(..., action_masks=...)`."""
-
-    def predict(self, obs: Any, reward: float = 0.0, deterministic: bool = True) -> Any: ...
-
-    def reset(self) -> None: ...
+# recording moved to rlgen.envs.recording, which reads this module's Demos: its names are still found here
+_RECORDING = ("Policy", "record_episodes", "random_return", "gym_mask")
 
 
-def record_episodes(policy: Policy, make_env: Callable[[], gym.Env], episodes: int, seed: int = 0,
-                    deterministic: bool = True) -> Demos:
-    """`episodes` episodes of `policy` in one env, episode i reset with seed + i; the metadata's
-    expert_return is their mean return."""
-    if episodes < 1:
-        raise RlgenError(f"episodes must be >= 1, got {episodes}")
-    env = make_env()
-    masked = bool(getattr(policy, "takes_action_masks", False))
-    rows: dict[str, list[Any]] = {k: [] for k in ("observations", "actions", "next_observations", "rewards",
-                                                  "terminations", "truncations")}
-    lengths = []
-    try:
-        spec = env_spec_metadata(env)
-        for i in range(episodes):
-            policy.reset()
-            obs, _ = env.reset(seed=seed + i)
-            reward, done, length = 0.0, False, 0
-            while not done:
-                # the masks as sb3-contrib's get_action_masks reads them from one env (training and evaluation pass them)
-                masks = {"action_masks": env.get_wrapper_attr("action_masks")()} if masked else {}
-                action = policy.predict(obs, reward=reward, deterministic=deterministic, **masks)
-                nxt, reward, terminated, truncated, _ = env.step(action)
-                for key, value in zip(rows, (obs, action, nxt, reward, terminated, truncated)):
-                    rows[key].append(value)
-                obs, done, length = nxt, terminated or truncated, length + 1
-            lengths.append(length)
-    finally:
-        env.close()
-    dtypes = {"rewards": np.float64, "terminations": bool, "truncations": bool}
-    demos = Demos(**{k: np.asarray(v, dtype=dtypes.get(k)) for k, v in rows.items()},
-                  lengths=np.asarray(lengths, np.int64))
-    return demos.with_metadata(expert_return=float(demos.episode_returns.mean()), **spec)
+def __getattr__(name: str) -> Any:
+    if name in _RECORDING:
+        from rlgen.envs import recording
 
-
-def random_return(make_env: Callable[[], gym.Env], episodes: int, seed: int = 0) -> float:
-    """The mean return of uniformly random actions: the 0 of the expert ratio (D4RL's ref_min_score).
-    In an env with `action_masks()` (sb3-contrib's convention, found through wrappers) the random
-    policy picks uniformly among the actions the masks allow at each step, as a masked agent must."""
-    env = make_env()
-    env.action_space.seed(seed)
-    masked = env.has_wrapper_attr("action_masks")
-    total = 0.0
-    try:
-        for i in range(episodes):
-            env.reset(seed=seed + i)
-            done = False
-            while not done:
-                mask = gym_mask(env.action_space, env.get_wrapper_attr("action_masks")()) if masked else None
-                _, reward, terminated, truncated, _ = env.step(env.action_space.sample(mask=mask))
-                total += float(reward)
-                done = terminated or truncated
-    finally:
-        env.close()
-    return total / episodes
-
-
-def gym_mask(space: gym.Space, masks: Any) -> Any:
-    """sb3-contrib's flat action mask (one bool per choice: Discrete n, MultiDiscrete sum(nvec), MultiBinary
-    2 per bit, [can be 0, can be 1]) as the `mask` gymnasium's `space.sample(mask=...)` takes: an int8
-    array for Discrete, a tuple of them for MultiDiscrete, 0 / 1 / 2 (either) per bit for MultiBinary.
-    Other spaces have no masks in sb3-contrib, so they sample unmasked (None)."""
-    flat = np.asarray(masks).astype(bool).reshape(-1)
-    if isinstance(space, gym.spaces.Discrete):
-        groups = [int(space.n)]
-    elif isinstance(space, gym.spaces.MultiDiscrete):
-        groups = [int(n) for n in space.nvec.reshape(-1)]
-    elif isinstance(space, gym.spaces.MultiBinary):
-        groups = [2] * int(np.prod(space.shape))
-    else:
-        return None
-    if flat.size != sum(groups):
-        raise RlgenError(f"the env's action_masks() gave {flat.size} entries; sb3-contrib's layout for {space} "
-                         f"needs {sum(groups)} (one per choice, two per MultiBinary bit)")
-    split = np.split(flat, np.cumsum(groups)[:-1])
-    if not all(group.any() for group in split):
-        raise RlgenError(f"the env's action_masks() {flat.astype(int).tolist()} allows no action for some part of "
-                         f"{space}; every step must leave at least one choice open")
-    if isinstance(space, gym.spaces.Discrete):
-        return flat.astype(np.int8)
-    if isinstance(space, gym.spaces.MultiDiscrete):
-        return _nested(space.nvec, iter(split))
-    # MultiBinary: only 0 allowed -> 0, only 1 -> 1, both -> 2 (gymnasium samples the bit)
-    bits = np.array([0 if not one else 1 if not zero else 2 for zero, one in split], np.int8)
-    return bits.reshape(space.shape)
-
-
-def _nested(nvec: np.ndarray, groups: Any) -> tuple:
-    """The nested tuple of per-entry int8 masks gymnasium's MultiDiscrete takes, for any nvec shape."""
-    if nvec.ndim == 1:
-        return tuple(next(groups).astype(np.int8) for _ in nvec)
-    return tuple(_nested(sub, groups) for sub in nvec)
+        return getattr(recording, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -165,7 +165,8 @@ def record(run: str | Path | Run, episodes: int, out: str | Path, *, seed: int =
     the run may name code by import path (see `load_run`). Returns the path written."""
     from rlgen.config import EnvConfig
     from rlgen.envs import make_env_fn, step_capped
-    from rlgen.envs.demos import check_demos_target, random_return, record_episodes, write_demos
+    from rlgen.envs.demos import check_demos_target, write_demos
+    from rlgen.envs.recording import random_return, record_episodes
 
     owned = not isinstance(run, Run)
     if owned:

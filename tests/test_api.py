@@ -216,10 +216,17 @@ def test_run_arguments_are_checked(tiny_run, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_stochastic_recording_is_the_same_every_time(tiny_run, tmp_path):
+    """`record(..., deterministic=False)`: the agent's sampled actions are seeded too, not only the env's resets."""
+    a, b = (np.load(rlgen.record(tiny_run, 2, tmp_path / f"{n}.npz", deterministic=False)) for n in "ab")
+    assert np.array_equal(a["actions"], b["actions"]) and np.array_equal(a["observations"], b["observations"])
+
+
 def test_a_video_dir_that_cannot_be_written_is_named(tiny_run, tmp_path, monkeypatch):
     (tmp_path / "a_file").write_text("")
     with rlgen.load_run(tiny_run) as run:
-        with pytest.raises(RlgenError, match=r"^Run\.evaluate: cannot write into video_dir .*a_file/videos \(Not a directory"):
+        with pytest.raises(RlgenError, match=r"^Run\.evaluate: cannot write into video_dir .*a_file/videos: "
+                                             r".*a_file is a file, not a folder; move or rename it$"):
             run.evaluate(episodes=1, video_dir=tmp_path / "a_file" / "videos")
         import os
 

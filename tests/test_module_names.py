@@ -56,6 +56,9 @@ BEFORE_THE_SPLIT = {
         "integral_counts", "keep_frozen_out_of_targets", "no_distribution_checks", "policy_kwargs", "rebuild",
         "resolve_schedules", "space_problem", "transfer_and_regularize",
     ],
+    "rlgen.envs.demos": ["Demos", "Policy", "gym_mask", "random_return", "read_demos", "record_episodes",  # before
+                         "write_demos"],  # recording moved into rlgen.envs.recording
+    "rlgen.study_queue": ["RETRY_OF", "first_attempt", "run_value", "train_trial", "work"],  # before rlgen.study_trial
     "rlgen.logging": ["WandbSink", "finish_wandb_in"],  # before the W&B sink moved into rlgen.logging_wandb
     "rlgen.registry": [  # before what a name points to moved into rlgen.registry_entry
         "BACKBONES", "DEMOS", "DEMO_METHODS", "ENV_PACKAGES", "Entry", "GAMES", "KINDS", "Registry", "SOURCES",

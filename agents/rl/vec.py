@@ -20,7 +20,7 @@ from stable_baselines3.common.vec_env import (DummyVecEnv, SubprocVecEnv, VecEnv
 from rlgen.agents.rl.evaluation import EpisodeMonitor
 from rlgen.agents.rl.history import VecHistory
 from rlgen.envs import FLAT_SPACES, make_env_fn, nonzero_start, shown_space
-from rlgen.envs.demos import gym_mask
+from rlgen.envs.recording import gym_mask
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError, first_line
 from rlgen.process import process_state_kept

@@ -15,7 +15,8 @@ from rlgen.agents.rl.sb3_bridge import _warn_raw_observations
 from rlgen.agents.rl.sb3_state import warn_not_exact
 from rlgen.config import EnvConfig
 from rlgen.envs import make_env_fn
-from rlgen.envs.demos import record_episodes, write_demos
+from rlgen.envs.demos import write_demos
+from rlgen.envs.recording import record_episodes
 from tests.agents.imitation.test_bc import Still  # Pendulum's torque 0
 
 ODD = "u[/x]v[b]w"

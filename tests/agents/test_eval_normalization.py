@@ -10,7 +10,8 @@ from stable_baselines3.common.vec_env import unwrap_vec_normalize
 import rlgen
 from rlgen.agents.rl.experiment import _eval_env_config
 from rlgen.envs import make_env_fn
-from rlgen.envs.demos import record_episodes, write_demos
+from rlgen.envs.demos import write_demos
+from rlgen.envs.recording import record_episodes
 from rlgen.errors import RlgenError
 from tests.agents.imitation.test_bc import Identity
 from tests.agents.imitation.test_imitation import gail_config

@@ -1,13 +1,18 @@
 """Demonstrations: recorded episodes round-trip through Minari and .npz, arrays and returns intact; nothing downloads."""
 
 import json
+import warnings
+from types import SimpleNamespace
 
+import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from rlgen.envs import make_env_fn
-from rlgen.envs.demos import Demos, format_of, random_return, read_demos, record_episodes, write_demos
-from rlgen.errors import RlgenError
+from rlgen.envs.demos import Demos, format_of, read_demos, write_demos
+from rlgen.envs.recording import random_return, record_episodes
+from rlgen.errors import RlgenError, RlgenWarning
 from rlgen.registry import DEMOS
 
 ARRAYS = ("observations", "actions", "next_observations", "rewards", "terminations", "truncations", "lengths")
@@ -150,6 +155,66 @@ def test_a_format_whose_reader_raises_is_one_line_and_no_run(tmp_path, quiet, ca
 def test_random_return_is_seeded():
     a, b = (random_return(make_env_fn("CartPole-v1"), 5, seed=1) for _ in range(2))
     assert a == b and 10 < a < 60
+
+
+class _Sampler:
+    """A stochastic policy drawing from all an SB3 agent may sample with: torch's and numpy's global
+    RNGs (PPO's distributions, DQN's epsilon coin) and its model's action space (DQN's random actions)."""
+
+    def __init__(self):
+        self.model = SimpleNamespace(action_space=gym.spaces.Discrete(2, seed=7))
+
+    def predict(self, obs, reward=0.0, deterministic=True):
+        return int(torch.rand(()) < 0.5) ^ int(np.random.rand() < 0.5) ^ int(self.model.action_space.sample())
+
+    def reset(self):
+        pass
+
+
+def test_a_stochastic_recording_is_seeded_per_episode_and_the_callers_rngs_are_kept():
+    policy = _Sampler()
+    torch.manual_seed(123), np.random.seed(123)
+    space = policy.model.action_space.np_random.bit_generator.state
+    a = record_episodes(policy, make_env_fn("CartPole-v1"), episodes=2, seed=0, deterministic=False)
+    drawn = torch.rand(3), np.random.rand(3)
+    torch.manual_seed(123), np.random.seed(123)
+    assert torch.equal(drawn[0], torch.rand(3)) and np.array_equal(drawn[1], np.random.rand(3))  # the caller's, as before
+    assert policy.model.action_space.np_random.bit_generator.state == space  # the model's too
+    b = record_episodes(policy, make_env_fn("CartPole-v1"), episodes=2, seed=0, deterministic=False)
+    assert np.array_equal(a.actions, b.actions) and np.array_equal(a.lengths, b.lengths)
+    second = record_episodes(_Sampler(), make_env_fn("CartPole-v1"), episodes=1, seed=1, deterministic=False)
+    assert np.array_equal(second.actions, a.actions[a.lengths[0]:])  # episode i is seeded seed + i, whatever came before
+
+
+class _Up:
+    """Action 0 (up in CliffWalking, left in FrozenLake): stays on the top row, or at the start, forever."""
+
+    def predict(self, obs, reward=0.0, deterministic=True):
+        return 0
+
+    def reset(self):
+        pass
+
+
+def test_episodes_cut_at_the_step_cap_are_warned_of_once(monkeypatch):
+    import rlgen.envs as envs
+    import rlgen.envs.demos as demos
+    import rlgen.envs.recording as recording
+
+    for module in (envs, demos, recording):
+        monkeypatch.setattr(module, "EPISODE_STEP_CAP", 20)
+    make = make_env_fn("CliffWalking-v1", envs.step_capped("CliffWalking-v1", {}, []))  # no limit of its own
+    with pytest.warns(RlgenWarning) as said:
+        recorded = record_episodes(_Up(), make, episodes=2)
+    assert recorded.lengths.tolist() == [20, 20] and recorded.truncations[[19, 39]].all()
+    assert [str(w.message) for w in said] == [
+        "env 'CliffWalking-v1' has no step limit of its own: 2 of 2 recorded episodes were cut (truncated) at 20 "
+        "steps; choose the limit with env.kwargs.max_episode_steps: N"]
+    for module in (envs, demos, recording):
+        monkeypatch.setattr(module, "EPISODE_STEP_CAP", 100)
+    with warnings.catch_warnings():  # FrozenLake's own limit of 100 is the env's: nothing to say
+        warnings.simplefilter("error")
+        assert record_episodes(_Up(), make_env_fn("FrozenLake-v1", {"is_slippery": False}), episodes=1).lengths[0] == 100
 
 
 # --- recording and replaying through the policy's own pipeline ------------------------------------

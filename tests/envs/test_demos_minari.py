@@ -10,7 +10,8 @@ import pytest
 
 from rlgen.envs import EPISODE_STEP_CAP, make_env_fn, step_capped
 from rlgen.envs.demo_formats import minari_dataset_id
-from rlgen.envs.demos import read_demos, record_episodes, write_demos
+from rlgen.envs.demos import read_demos, write_demos
+from rlgen.envs.recording import record_episodes
 from rlgen.errors import RlgenError
 
 minari = pytest.importorskip("minari")

@@ -8,7 +8,7 @@ import pytest
 from gymnasium import spaces
 from sb3_contrib.common.wrappers import ActionMasker
 
-from rlgen.envs.demos import gym_mask, random_return
+from rlgen.envs.recording import gym_mask, random_return
 from rlgen.errors import RlgenError
 
 

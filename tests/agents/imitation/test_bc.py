@@ -10,7 +10,8 @@ import pytest
 import rlgen
 from rlgen.api import config_path
 from rlgen.envs import make_env_fn
-from rlgen.envs.demos import record_episodes, write_demos
+from rlgen.envs.demos import write_demos
+from rlgen.envs.recording import record_episodes
 from rlgen.errors import ConfigError
 from rlgen.testing import check_experiment
 from tests.test_configs import smoke_overrides

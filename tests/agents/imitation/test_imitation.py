@@ -17,7 +17,8 @@ from rlgen.testing import check_experiment
 from tests.agents.imitation.test_bc import Identity
 from tests.test_configs import smoke_overrides
 from rlgen.envs import make_env_fn
-from rlgen.envs.demos import record_episodes, write_demos
+from rlgen.envs.demos import write_demos
+from rlgen.envs.recording import record_episodes
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import torch
 import rlgen
 from rlgen.agents.imitation.data import holdout_rows
 from rlgen.envs import make_env_fn, step_capped
-from rlgen.envs.demos import expert_ratio, read_demos, record_episodes, write_demos
+from rlgen.envs.demos import expert_ratio, read_demos, write_demos
+from rlgen.envs.recording import record_episodes
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.testing import check_experiment
 from tests.agents.imitation.test_bc import Identity, Still, _load, bc_config

@@ -10,7 +10,8 @@ from rlgen.agents.imitation.config import DemosConfig
 from rlgen.agents.imitation.data import DemoSource
 from rlgen.config import EnvConfig
 from rlgen.envs import make_env_fn
-from rlgen.envs.demos import expert_ratio, read_demos, record_episodes, write_demos
+from rlgen.envs.demos import expert_ratio, read_demos, write_demos
+from rlgen.envs.recording import record_episodes
 from tests.agents.imitation.test_bc import Identity, Still, bc_config
 from tests.agents.imitation.test_imitation import gail_config
 
