@@ -211,8 +211,12 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     out = _out()  # before the games: a closed stdout is refused before they are played
     exps = []
     try:
-        for p in args.run_dirs:  # a checkpoint directory with --checkpoint is refused, as eval and play refuse it
-            exps.append(restore(Path(p), trust=args.trust, checkpoint=args.checkpoint))
+        in_ckpts = [Path(p).parent.name == "checkpoints" for p in args.run_dirs]
+        if args.checkpoint is not None and all(in_ckpts):  # it would pick in none of them
+            raise RlgenError(f"--checkpoint {args.checkpoint} picks a checkpoint of each run directory given, and every "
+                             "path given is a checkpoint directory; drop --checkpoint or give run directories")
+        for p, in_ckpt in zip(args.run_dirs, in_ckpts):  # a checkpoint directory is itself
+            exps.append(restore(Path(p), trust=args.trust, checkpoint=None if in_ckpt else args.checkpoint))
         rows = tournament(exps, games_per_pair=args.games, snapshots=args.snapshots)
     finally:
         for exp in exps:

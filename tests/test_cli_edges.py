@@ -212,16 +212,14 @@ def test_positionals_after_an_option_join_the_commands_list(monkeypatch):
         main(["eval", "runs/a", "--episodes", "1", "runs/b"])
 
 
-def test_a_tournament_refuses_a_checkpoint_directory_with_checkpoint_as_eval_and_play_do(tmp_path, capsys):
-    """It used the directory and ignored --checkpoint, where eval and play refuse the pair."""
+def test_a_tournament_of_checkpoint_directories_alone_refuses_checkpoint(tmp_path, capsys):
+    """--checkpoint picks in run directories: with none given it was ignored without a word."""
     run = rlgen.train("selfplay_tictactoe", ["train.total_steps=64", "train.eval_every=64", "train.eval_episodes=2",
                                              f"logging.dir={tmp_path}", *QUIET]).run_dir
-    best = run / "checkpoints" / "best"
-    for command in (["tournament", str(run), str(best)], ["eval"], ["play"]):
-        if command != ["tournament", str(run), str(best)]:
-            command = [*command, str(best)]
-        assert main([*command, "--checkpoint", "latest", "--games", "2"][: len(command) + 2]) == 2, command
-        assert "or --checkpoint latest, not both" in capsys.readouterr().err, command
+    best = str(run / "checkpoints" / "best")
+    assert main(["tournament", best, best, "--checkpoint", "latest", "--games", "2"]) == 2
+    assert "every path given is a checkpoint directory; drop --checkpoint" in capsys.readouterr().err
+    assert main(["tournament", str(run), best, "--checkpoint", "latest", "--games", "2"]) == 0  # it picks in `run`
 
 
 def test_inspect_opens_the_checkpoint_asked_for(cue_run, capsys):
