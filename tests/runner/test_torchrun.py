@@ -32,7 +32,8 @@ def launch(out: Path, nproc: int, **settings: Any) -> tuple[str, list[dict[str, 
     cmd = [str(WORKER), str(out), json.dumps(settings)]
     if nproc > 1:
         cmd = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cmd]
-    done = torchrun([sys.executable, *cmd], out, timeout=120)
+    resumed = Path(settings["resume"]) if settings.get("resume") else None  # a retry starts from it as it was
+    done = torchrun([sys.executable, *cmd], out, timeout=120, keep=resumed)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout + done.stderr, [json.loads((out / f"rank{r}.json").read_text()) for r in range(nproc)]
 

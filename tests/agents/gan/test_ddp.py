@@ -17,15 +17,24 @@ ROOT = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
 
 
-def torchrun(cmd: list[str], out: Path, timeout: float | None = None) -> subprocess.CompletedProcess:
+def torchrun(cmd: list[str], out: Path, timeout: float | None = None,
+             keep: Path | None = None) -> subprocess.CompletedProcess:
     """Run `cmd` once more, with `out` emptied, when a rank was aborted by `std::terminate` (SIGABRT,
-    seen once at startup on a loaded CI machine; gloo has open reports of such aborts, e.g.
-    pytorch/gloo#514); any other failure, or the same one twice, is the test's. `timeout`: ranks
-    that disagree wait in a collective forever; a test that checks they agree fails instead."""
+    seen at startup and at exit on a loaded CI machine; gloo has open reports of such aborts, e.g.
+    pytorch/gloo#514); any other failure, or the same one twice, is the test's. `keep`: a run
+    directory the job changes (one it resumes), put back as it was before the second try, which
+    would otherwise resume where the aborted one got to. `timeout`: ranks that disagree wait in a
+    collective forever; a test that checks they agree fails instead."""
+    before = out.with_name(f"{out.name}.kept")
+    if keep is not None:
+        shutil.copytree(keep, before, symlinks=True)
     done = _run_job(cmd, timeout)
     if done.returncode != 0 and "terminate called" in done.stderr and "SIGABRT" in done.stderr:
         shutil.rmtree(out)
         out.mkdir()
+        if keep is not None:
+            shutil.rmtree(keep)
+            shutil.copytree(before, keep, symlinks=True)
         done = _run_job(cmd, timeout)
     return done
 
@@ -130,3 +139,25 @@ def test_an_interrupted_two_node_run_resumes_where_it_stopped(tmp_path, uninterr
     assert [r[0] for r in resumed] == [r[0] for r in reference]  # the same weights as never interrupted
     assert [r[3] for r in resumed] == [r[3] for r in reference]  # every rank's own stream, where it was
     assert len({r[3] for r in resumed}) == 4
+
+
+def test_a_job_tried_again_resumes_its_run_as_it_was_before_the_first_try(tmp_path, monkeypatch):
+    """A resume aborted at exit had trained on: tried again, it resumed where the abort left the run."""
+    import tests.agents.gan.test_ddp as here
+
+    run, out = tmp_path / "run", tmp_path / "out"
+    run.mkdir()
+    out.mkdir()
+    (run / "step").write_text("20")
+    seen = []
+
+    def job(cmd: list[str], timeout: float | None) -> subprocess.CompletedProcess:
+        seen.append((run / "step").read_text())
+        (run / "step").write_text("40")  # the job trains on
+        aborted = len(seen) == 1
+        return subprocess.CompletedProcess(cmd, int(aborted), "", "terminate called\nSIGABRT" if aborted else "")
+
+    monkeypatch.setattr(here, "_run_job", job)
+    assert torchrun(["job"], out, keep=run).returncode == 0
+    assert seen == ["20", "20"]
+
