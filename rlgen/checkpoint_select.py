@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from rlgen import rundir
-from rlgen.errors import RlgenError
+from rlgen import rundir, summary_file
+from rlgen.errors import RlgenError, first_line
 
 LATEST = "latest"
 BEST = "best"  # checkpoints/best/: the checkpoint of the best evaluation, kept beside the last k
@@ -165,9 +165,9 @@ def _default(path: Path, run_dir: Path, in_ckpts: bool) -> tuple[Path, Path, str
     if in_ckpts or (path / STATE).is_file():
         return run_dir, path, "best" if path.name == BEST else path.name
     ckpt_dir = run_dir / "checkpoints"
-    kept = best(ckpt_dir)
-    if run_status(run_dir) in FINISHED and (kept is not None or (ckpt_dir / BEST).is_dir()) \
-            and _disowned(run_dir) is None:
+    kept, summary = best(ckpt_dir), _summary(run_dir, quiet=False) or {}
+    if summary.get("status") in FINISHED and (kept is not None or (ckpt_dir / BEST).is_dir()) \
+            and _disowned(run_dir, summary) is None:
         # a damaged best/ fails to load, and Run.experiment falls back to the newest, with a warning
         return run_dir, kept or ckpt_dir / BEST, "best"
     return run_dir, run_dir, "latest"
@@ -189,12 +189,13 @@ def _kept_best(run_dir: Path) -> Path:
     return kept
 
 
-def _disowned(run_dir: Path) -> str | None:
+def _disowned(run_dir: Path, summary: dict | None = None) -> str | None:
     """Why `checkpoints/best/` is not the best that the run's summary.json names (a best/ kept by
     the train.early_stop a resume changed, until its first checkpoint removes it: scoring.Scorer);
-    None when it is, or when best/ or the summary does not say its step."""
+    None when it is, or when best/ or the summary does not say its step. `summary`: the run's, when
+    read already."""
     marked = step_of(run_dir / "checkpoints" / BEST)
-    named = (_summary(run_dir, quiet=True) or {}).get("best")
+    named = (summary if summary is not None else _summary(run_dir, quiet=True) or {}).get("best")
     if marked < 0 or not isinstance(named, dict) or "global_step" not in named or named["global_step"] == marked:
         return None
     if named["global_step"] is None:
@@ -253,17 +254,15 @@ def run_status(run_dir: Path, quiet: bool = False) -> str | None:
 def _summary(run_dir: Path, quiet: bool) -> dict | None:
     """A run's summary.json; None when it has none, or one that cannot be read (said on the console
     unless `quiet`)."""
-    import json
-
     path = run_dir / "summary.json"
     try:
         if not path.is_file():  # nothing else is opened: a fifo there would wait for ever
             return _status_unknown(path, "not a regular file", quiet) if path.exists() else None
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary = summary_file.from_text(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, RecursionError) as e:  # RecursionError: JSON nested too deep to parse
-        return _status_unknown(path, type(e).__name__, quiet)
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or nested too deeply to parse (summary_file)
+        return _status_unknown(path, f"{type(e).__name__}: {first_line(e)}", quiet)
     return summary if isinstance(summary, dict) else _status_unknown(path, "not a JSON object", quiet)
 
 

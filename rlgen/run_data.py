@@ -96,10 +96,8 @@ def read_summary(path: Path) -> dict[str, Any] | None:
     try:
         text = path.read_text(encoding="utf-8")
         summary = summary_file.from_text(text)
-    except ValueError as e:  # json.JSONDecodeError, and UnicodeDecodeError from bytes that are not UTF-8
+    except ValueError as e:  # not JSON or nested too deeply to parse (summary_file), or bytes that are not UTF-8
         raise _corrupt_summary(path, str(e)) from None
-    except RecursionError:  # json gives up on lists or objects nested deeper than Python's recursion limit
-        raise _corrupt_summary(path, TOO_DEEP) from None
     if not isinstance(summary, dict):
         raise _corrupt_summary(path, f"{text.strip()[:40]!r} is not a JSON object")
     return summary
