@@ -1,7 +1,7 @@
 """A pydantic validation error as one readable config line: its dotted path through the kind's
 model (the union tags pydantic inserts dropped), what is wrong, and a "did you mean" or what the
-key needs; and what in a config's YAML text its reader would crash on (`nesting_problem`) or
-misread (`misread_figures`). `rlgen.config_load` says every problem of a config with these lines."""
+key needs; and what in a config's YAML text its reader would crash on or
+misread (`scan_yaml`, one walk for both). `rlgen.config_load` says every problem of a config with these lines."""
 
 from __future__ import annotations
 
@@ -179,46 +179,36 @@ _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 _BASE_60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?")
 
 
-def nesting_problem(text: str) -> str | None:
-    """Nesting past MAX_DEPTH in this YAML, from the parser's events (which recurse nowhere), before
-    a reader builds it: thousands of levels take the interpreter down with a segfault in OmegaConf's
-    reader, not an error. None for broken YAML too: the reader says what is wrong with it."""
-    import yaml
-
-    depth = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    return (f"nested more than {MAX_DEPTH} levels deep (line {event.start_mark.line + 1}); a config "
-                            "is a few levels of keys and lists: is it the right file?")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        return None
-    return None
-
-
-def misread_figures(text: str, under: str = "") -> dict[str, str]:
-    """{dotted key: problem} of every unquoted value in this YAML that YAML 1.1 reads as an octal or
-    base-60 number (`seed: 017` is 15); `under`: the key the text is the value of (an override's)."""
+def scan_yaml(text: str, under: str = "") -> tuple[str | None, dict[str, str]]:
+    """One walk of this YAML's parser events (which recurse nowhere), before a reader builds it:
+    nesting past MAX_DEPTH (thousands of levels take the interpreter down with a segfault in
+    OmegaConf's reader, not an error), and {dotted key: problem} of every unquoted value that YAML
+    1.1 reads as an octal or base-60 number (`seed: 017` is 15). `under`: the key the text is the
+    value of (an override's). Broken YAML gives neither: the reader says what is wrong with it."""
     import yaml
 
     found: dict[str, str] = {}
-    stack: list[list[Any]] = []  # per open collection: [key or index of its item now read, a mapping, a key next]
+    # per open collection: [key or index of the item being read, a mapping, a key comes next, itself a key]
+    stack: list[list[Any]] = []
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) == MAX_DEPTH:
+                    return (f"nested more than {MAX_DEPTH} levels deep (line {event.start_mark.line + 1}); a config "
+                            "is a few levels of keys and lists: is it the right file?"), found
+                as_key = bool(stack and stack[-1][1] and stack[-1][2])  # `? [a, b]`: a complex key
+                if as_key:
+                    stack[-1][0], stack[-1][2] = None, False
+                mapping = isinstance(event, yaml.MappingStartEvent)
+                stack.append([None if mapping else 0, mapping, True, as_key])
+                continue
             if isinstance(event, yaml.CollectionEndEvent):
-                stack.pop()
+                if stack.pop()[3]:
+                    continue  # a key's collection: its mapping's value comes next
             elif not isinstance(event, yaml.NodeEvent):  # the stream's and documents' own events
                 continue
             elif stack and stack[-1][1] and stack[-1][2]:  # a mapping's key: the path of the value after it
                 stack[-1][0], stack[-1][2] = getattr(event, "value", None), False
-                continue
-            elif isinstance(event, yaml.CollectionStartEvent):
-                stack.append([None if isinstance(event, yaml.MappingStartEvent) else 0,
-                              isinstance(event, yaml.MappingStartEvent), True])
                 continue
             elif isinstance(event, yaml.ScalarEvent) and event.implicit[0] and (problem := _misread(event.value)):
                 found[".".join(str(k) for k in [under, *(f[0] for f in stack)] if k != "")] = problem
@@ -227,8 +217,8 @@ def misread_figures(text: str, under: str = "") -> dict[str, str]:
             elif stack:  # or the list's next item
                 stack[-1][0] += 1
     except yaml.YAMLError:
-        return {}  # the reader says what is wrong with it
-    return found
+        return None, {}
+    return None, found
 
 
 def _misread(figure: str) -> str | None:

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
 
-from rlgen.config_errors import _describe, _did_you_mean, _merge_unions, _walk, misread_figures, nesting_problem
+from rlgen.config_errors import _describe, _did_you_mean, _merge_unions, _walk, scan_yaml
 from rlgen.config_values import nan_values, plain_values
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.registry import KINDS
@@ -140,7 +140,7 @@ def _kind_model(kind: Any, kinds: Mapping[str, type[ExperimentConfig]] | None, w
 def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], where: str,
           interpolation: bool = True) -> tuple[dict, dict[str, str]]:
     """The config as plain data, overrides applied and `${...}` resolved, and {dotted key: problem} of
-    each unquoted figure in it that YAML 1.1 misreads (`misread_figures`)."""
+    each unquoted figure in it that YAML 1.1 misreads (`scan_yaml`)."""
     misread: dict[str, str] = {}
     try:
         if isinstance(source, Mapping):
@@ -149,8 +149,7 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
             path = Path(source)
             if not path.is_file():
                 raise RlgenError(f"config file not found: {path} (see `rlgen list` for bundled configs)")
-            text = _text(path, where)
-            misread = misread_figures(text)
+            text, misread = _text(path, where)
             try:
                 conf = OmegaConf.load(io.StringIO(text))  # YAML through a safe loader: no Python tags
             except Exception as e:  # noqa: BLE001 - `42` or `true`: valid YAML, but one value OmegaConf refuses
@@ -170,10 +169,9 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
         if bad:
             raise RlgenError(f"overrides must look like key.sub=value, got: {' '.join(bad)}")
         for override in overrides:
-            _override(conf, override, where)
-            at, _, value = override.partition("=")  # its value replaces what was there, misread or not
-            misread = {k: m for k, m in misread.items() if k != at and not k.startswith(f"{at}.")}
-            misread.update(misread_figures(value, at))
+            in_value = _override(conf, override, where)
+            at = override.partition("=")[0]  # its value replaces what was there, misread or not
+            misread = {k: m for k, m in misread.items() if k != at and not k.startswith(f"{at}.")} | in_value
         raw = _resolved(conf, overrides, where)
     except OmegaConfBaseException as e:  # the file's own `${...}` that does not parse
         raise RlgenError(f"{where}: could not read the config: {_omegaconf_problem(e)}") from None
@@ -186,13 +184,15 @@ def _read(source: str | Path | Mapping[str, Any], overrides: Sequence[str], wher
     return raw, misread
 
 
-def _override(conf: Any, override: str, where: str) -> None:
+def _override(conf: Any, override: str, where: str) -> dict[str, str]:
     """Apply one `key=value` override to `conf`, the value read as YAML; a mapping or list *replaces*
     what is there, so `agent.policy.backbone={type: transformer}` does not keep the MLP's `hidden`.
     A `${...}` in the value is kept as written: `_resolved` resolves it against the whole config, as
-    one in the file (read alone, `${train.total_steps}` would name a key of nothing)."""
+    one in the file (read alone, `${train.total_steps}` would name a key of nothing). Returns the
+    figures in the value that YAML 1.1 misreads (`scan_yaml`)."""
     key, _, text = override.partition("=")
-    if (problem := nesting_problem(text)) is not None:
+    problem, misread = scan_yaml(text, key)
+    if problem is not None:
         raise RlgenError(f"{where}: override {reprlib.repr(override)}: {problem}")
     try:
         value = OmegaConf.to_container(OmegaConf.from_dotlist([f"v={text}"]), resolve=False)["v"]
@@ -210,17 +210,20 @@ def _override(conf: Any, override: str, where: str) -> None:
     except (OmegaConfBaseException, ValueError) as e:  # a list index past the end, or not a number
         problem = _list_problem(conf, key) or _omegaconf_problem(e)
         raise RlgenError(f"{where}: override {override!r}: {problem}") from None
+    return misread
 
 
-def _text(path: Path, where: str) -> str:
-    """The config file's text, checked before OmegaConf reads it: UTF-8, and not nested so deep that it crashes."""
+def _text(path: Path, where: str) -> tuple[str, dict[str, str]]:
+    """The config file's text, checked before OmegaConf reads it: UTF-8, and not nested so deep that it
+    crashes; and the figures in it that YAML 1.1 misreads (`scan_yaml`)."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:  # Latin-1, or UTF-16 (a Windows editor's "Unicode")
         raise RlgenError(f"{where}: not UTF-8 text (byte {e.start}); save it as UTF-8 YAML") from None
-    if (problem := nesting_problem(text)) is not None:
+    problem, misread = scan_yaml(text)
+    if problem is not None:
         raise RlgenError(f"{where}: {problem}")
-    return text
+    return text, misread
 
 
 def _glued_key(value: Any) -> str | None:

@@ -325,6 +325,15 @@ def test_a_config_nested_thousands_deep_is_one_line_not_a_crash(tmp_path):
     assert "nested more than 32 levels deep" in refused(["env.kwargs=" + "[" * 200 + "]" * 200])
 
 
+def test_a_complex_key_is_yamls_own_refusal_not_a_scan_error(tmp_path):
+    """`? [a, b]` (a list as a key) broke the scan for misread figures before YAML was read:
+    "not valid YAML: pop from empty list"."""
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("? [a, 010]\n: 1\nseed: 010\n")
+    said = refused([], str(odd))
+    assert "unhashable key" in said and "pop from" not in said
+
+
 @pytest.mark.parametrize("given, problem", [
     (["seed=010"], "seed: 010 reads as the number 8 (YAML 1.1: a leading 0 makes it octal); write the number "
                    "plainly, e.g. 10, or put it in quotes ('010') to keep it as text"),
