@@ -21,7 +21,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from rlgen.config_backbones import (Activation, BackboneBase, BackboneConfig, CNNBackbone,  # noqa: F401
                                     CustomBackbone, InitConfig, MLPBackbone, Norm, Pool, RNNBackbone,
                                     TransformerBackbone, backbone_union)
-from rlgen.config_values import (MAX_COUNT, MAX_SEED, STUDY_NAME, LocalPath, Section,  # noqa: F401
+from rlgen.config_values import (MAX_COUNT, MAX_SEED, STUDY_NAME, FolderPath, LocalPath, Section,  # noqa: F401
                                  device_problem, finite_numbers, is_study_name, nan_values,
                                  whole_count)
 from rlgen.errors import ConfigError, RlgenError  # noqa: F401  (ConfigError: re-exported)

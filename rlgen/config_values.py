@@ -217,14 +217,23 @@ def device_problem(device: Any) -> str | None:
 
 
 def _absolute_if_found(path: str) -> str:
-    """A relative path that names something from the current directory, made absolute; anything
-    else (an absolute path, a Minari dataset id, a path not there) as written. The run's config.yaml
-    then names the same demos or run from any directory: `--resume`, `rlgen eval`, `load_run`."""
+    """`~` expanded (a shell leaves it in `demos.path=~/x`), and a relative path that names something
+    from the current directory made absolute; anything else (an absolute path, a Minari dataset id,
+    a path not there) as written. The run's config.yaml then names the same demos or run from any
+    directory: `--resume`, `rlgen eval`, `load_run`."""
+    path = os.path.expanduser(path)
     return os.path.abspath(path) if not os.path.isabs(path) and os.path.exists(path) else path
+
+
+def _absolute(path: str) -> str:
+    """`~` expanded and made absolute, whether it exists yet or not; "" (the default) as it is."""
+    return os.path.abspath(os.path.expanduser(path)) if path else path
 
 
 # a file or directory a config names (demos.path, init.run, bc.init_from): see `_absolute_if_found`
 LocalPath = Annotated[str, AfterValidator(_absolute_if_found)]
+# a folder a run may make (a cache): the same folder from any directory the run is opened in
+FolderPath = Annotated[str, AfterValidator(_absolute)]
 
 
 def plain_values(value: Any) -> Any:

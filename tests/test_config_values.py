@@ -380,3 +380,18 @@ def test_a_value_no_member_of_a_union_takes_is_one_problem_at_its_own_key(overri
     """pydantic says why each member refused it, under the member's name: `env.wrappers.0.str: ...` and
     `env.wrappers.0.dict[str,dict[str,any]]: ...` for one mistake."""
     assert problems([override]) == [expected]
+
+
+def test_a_local_path_starting_with_a_tilde_is_the_home_folders(tmp_path, monkeypatch):
+    """`init.run=~/runs/x` on a command line reaches rlgen unexpanded (the shell expands no `~`
+    after `key=`): it was looked up as a folder named `~` in the working directory."""
+    from pydantic import TypeAdapter
+
+    from rlgen.config_values import FolderPath, LocalPath
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home" / "runs").mkdir(parents=True)
+    assert TypeAdapter(LocalPath).validate_python("~/runs") == str(tmp_path / "home" / "runs")
+    assert TypeAdapter(LocalPath).validate_python("not-here") == "not-here"  # a Minari id stays as written
+    assert TypeAdapter(FolderPath).validate_python("cache") == str(tmp_path / "cache")  # made later: absolute now

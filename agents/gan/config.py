@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -14,6 +13,7 @@ from rlgen.config import (
     BackboneBase,
     BackboneConfig,
     ExperimentConfig,
+    FolderPath,
     MLPBackbone,
     Norm,
     OptimConfig,
@@ -118,14 +118,7 @@ class EvalConfig(Section):
     mode_share: float = Field(
         0.2, gt=0, le=1, description="a mode is covered when it holds this share of its expected samples")
     pictures: bool = Field(True, description="save a picture under media/ at each evaluation")
-    classifier_cache: str | None = Field(None, description="digits classifier cache dir; default ~/.cache/rlgen")
-
-    @field_validator("classifier_cache")
-    @classmethod
-    def _absolute(cls, folder: str | None) -> str | None:
-        """`~` expanded and made absolute: config.yaml then names the same cache from any directory
-        (`rlgen eval`, `load_run`), and `~/x` is the home folder's, not a folder named `~`."""
-        return os.path.abspath(os.path.expanduser(folder)) if folder else folder
+    classifier_cache: FolderPath | None = Field(None, description="digits classifier cache dir; default ~/.cache/rlgen")
 
 
 class PerfConfig(Section):
