@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from rlgen.agents.rl.algos import check_hyperparams, divergence_fix
+from rlgen.agents.rl.env_failures import env_failures
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
 from rlgen.agents.rl.setup_checks import check_schedules
@@ -124,7 +125,8 @@ class SelfPlayExperiment(ExperimentBase):
         self.next_snapshot = lg.snapshot_every
 
     def train_unit(self) -> dict[str, float]:
-        metrics = self.learner.learn_unit(self.learner.rollout_steps, self.global_step, self.cfg.train.total_steps)
+        with self._game_failures("the training rollout", lambda: self.model.num_timesteps):
+            metrics = self.learner.learn_unit(self.learner.rollout_steps, self.global_step, self.cfg.train.total_steps)
         self.eval_start = self.replay = None  # trained since: the next evaluation rolls the dice training left
         self.global_step = int(self.model.num_timesteps)
         if self.global_step >= self.next_snapshot:
@@ -142,8 +144,9 @@ class SelfPlayExperiment(ExperimentBase):
         metrics: dict[str, Any] = {}
         outcomes_all = []
         for name in self.cfg.ratings.references:
-            outcomes = np.array(versus(self.game, agent, self.references[name], n, seed=self.deal_seed + EVAL_DEALS,
-                                       name=self.cfg.game.name))
+            with self._game_failures("an evaluation"):
+                outcomes = np.array(versus(self.game, agent, self.references[name], n,
+                                           seed=self.deal_seed + EVAL_DEALS, name=self.cfg.game.name))
             outcomes_all.extend(outcomes)
             metrics[f"eval/win_rate_vs_{name}"] = float(np.mean(outcomes == 1))
             metrics[f"eval/draw_rate_vs_{name}"] = float(np.mean(outcomes == 0))
@@ -172,8 +175,10 @@ class SelfPlayExperiment(ExperimentBase):
         new = [(a, b) for i, a in enumerate(frozen) for b in frozen[i + 1:]
                if (a, b) not in self.results and (b, a) not in self.results]
         seed, game = self.deal_seed + RATING_DEALS, self.cfg.game.name
-        self.results.update(round_robin(self.game, players, new, games_per_pair, seed=seed, name=game))
-        current = round_robin(self.game, players, [(CURRENT, f) for f in frozen], games_per_pair, seed=seed, name=game)
+        with self._game_failures("the ratings"):
+            self.results.update(round_robin(self.game, players, new, games_per_pair, seed=seed, name=game))
+            current = round_robin(self.game, players, [(CURRENT, f) for f in frozen], games_per_pair, seed=seed,
+                                  name=game)
         names = [CURRENT, *self.cfg.ratings.references, *_snapshot_names(self.results)]
         scores, games = results_matrix(names, {**self.results, **current})
         elo = fit_elo(scores, games, anchor=names.index(self.cfg.ratings.anchor))
@@ -239,6 +244,10 @@ class SelfPlayExperiment(ExperimentBase):
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"policy": self.model.policy}
+
+    def _game_failures(self, phase: str, step: Callable[[], int] | None = None) -> ContextManager[None]:
+        """What the game's own code raises in `phase`, as one line naming the game (`env_failures`)."""
+        return env_failures(self.cfg.game.name, phase, step or (lambda: self.global_step), game=True)
 
     # --- players --------------------------------------------------------------------------------
 

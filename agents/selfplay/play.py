@@ -181,7 +181,7 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     # (leduc_holdem_v4) the first mover is drawn at every deal, whatever the seat
     first = "you move first" if game.agent_selection == human else "the agent moves first"
     console.print(f"You are {escape(you)}; {first}. {escape(exp.cfg.game.name)}, agent at step {exp.global_step:,}.")
-    moves = 0
+    moves, total = 0, 0.0  # the person's rewards summed after every move, as `play_game` scores a game
     while not (game.terminations[human] or game.truncations[human]):
         mover = game.agent_selection
         seen = game.observe(mover)
@@ -194,9 +194,10 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
             console.print(f"agent plays {move + 1}")
         game.step(move)
         moves += 1
+        total += float(game.rewards[human])  # not `_cumulative_rewards`: PettingZoo zeroes it as the person moves
         board.moved(mover, move)
     console.print(board.table())
-    outcome = float(np.sign(game._cumulative_rewards[human]))
+    outcome = float(np.sign(total))
     console.print({1.0: "[bold green]You win![/]", 0.0: "Draw.", -1.0: "[bold red]The agent wins.[/]"}[outcome])
     return outcome
 

@@ -70,10 +70,15 @@ def _build_game(factory: Callable[..., Any], name: str, kwargs: dict[str, Any]) 
 def game_name(name: str) -> str:
     """The one name of a game, for comparing and looking games up: the registered name of the module a
     name points to (`pettingzoo.classic.tictactoe_v3` -> `tictactoe_v3`, `mpe2.simple_push_v3` ->
-    `simple_push_v3`), a pettingzoo.classic game by its module name; any other name as it is."""
+    `simple_push_v3`), a pettingzoo.classic game by its module name, a module's `env` or `raw_env` as
+    the module (`pettingzoo.classic.connect_four_v3:env` -> `connect_four_v3`: `make_game` builds a
+    module's game from one of the two); any other name as it is."""
     for entry in GAMES.entries():
         if entry.target == name:
             return entry.name
+    module, _, function = name.partition(":")
+    if function in ("env", "raw_env"):
+        return game_name(module)
     return name.removeprefix("pettingzoo.classic.")
 
 
@@ -205,6 +210,9 @@ class TurnBasedEnv(gym.Env):
     metadata = {"render_modes": []}
     name = ""  # a run resumed from a checkpoint saved before `name` existed reads this one
     moves = 0  # and this one, before `moves` existed (it counts for messages only)
+    # and this one, before `game_return` existed: a game in progress sums its rewards from the resume
+    # on, which is its whole return in a game that pays only at its end (tic-tac-toe, connect four)
+    game_return = 0.0
 
     def __init__(self, game: GameFactory, draw_opponent: DrawOpponent, on_result: OnResult | None = None,
                  seat: str = "alternate", image: bool = False, name: str = ""):
@@ -229,6 +237,7 @@ class TurnBasedEnv(gym.Env):
         self._seat_offset = 0  # seed % 2, so vectorized copies seeded s, s+1, ... start in both seats
         self.learner = first
         self.moves = 0  # moves played in the game in progress, for messages
+        self.game_return = 0.0  # the learner's rewards in the game in progress: its sign is the outcome
         self.opponent_name, self.opponent = "", None
         self._mask = np.ones(self.action_space.n, dtype=bool)
 
@@ -240,10 +249,11 @@ class TurnBasedEnv(gym.Env):
             self.episodes, self._seat_offset = 0, seed % 2
         for _ in range(MAX_DEALS):
             seat, reward = self._deal(seed)
+            self.game_return = reward
             if not self._over():
                 obs = self._observe()
                 return obs, {"seat": seat, "opponent": self.opponent_name, "reward_before_first_move": reward}
-            self._tally(reward)  # over with no decision of the learner's: a game played all the same
+            self._tally()  # over with no decision of the learner's: a game played all the same
             seed = None  # the next game goes on from the game's own generator, as a later reset would
         raise RlgenError(f"game {self.name!r}: {MAX_DEALS} games in a row ended before the learner "
                          f"({self.seat_mode} seat) had a move; self-play needs games in which its seat gets to move")
@@ -252,12 +262,13 @@ class TurnBasedEnv(gym.Env):
         action = int(action)
         if not (0 <= action < self.action_space.n and self._mask[action]):
             # The game would assert; the learner loses instead (MaskablePPO never gets here).
-            return self._finish(self._observe(), ILLEGAL_MOVE_REWARD, {"illegal_move": True})
+            return self._finish(self._observe(), ILLEGAL_MOVE_REWARD, {"illegal_move": True}, outcome=-1.0)
         self.game.step(action)
         self.moves += 1
         reward = float(self.game.rewards[self.learner])
         if not self._over():
             reward += self._play_opponent()
+        self.game_return += reward
         obs = self._observe()
         if self._over():
             return self._finish(obs, reward, {})
@@ -279,9 +290,11 @@ class TurnBasedEnv(gym.Env):
         self.opponent_name, self.opponent = self.draw_opponent()
         return seat, self._play_opponent()
 
-    def _tally(self, reward: float) -> float:
-        """The finished game's outcome for the learner (+1 / 0 / -1), reported to `on_result`."""
-        outcome = float(np.sign(reward))
+    def _tally(self, outcome: float | None = None) -> float:
+        """The finished game's outcome for the learner (+1 / 0 / -1), reported to `on_result`: by
+        default the sign of its return over the whole game, as `play_game` scores evaluation and the
+        ratings (a game that pays points every step is won on the total, not on its last step)."""
+        outcome = float(np.sign(self.game_return)) if outcome is None else outcome
         if self.on_result is not None:
             self.on_result(self.opponent_name, outcome)
         return outcome
@@ -315,9 +328,10 @@ class TurnBasedEnv(gym.Env):
     def _over(self) -> bool:
         return bool(self.game.terminations[self.learner] or self.game.truncations[self.learner])
 
-    def _finish(self, obs: np.ndarray, reward: float, info: dict) -> tuple[np.ndarray, float, bool, bool, dict]:
+    def _finish(self, obs: np.ndarray, reward: float, info: dict,
+                outcome: float | None = None) -> tuple[np.ndarray, float, bool, bool, dict]:
         truncated = bool(self.game.truncations[self.learner]) and not self.game.terminations[self.learner]
-        outcome = self._tally(reward)
+        outcome = self._tally(outcome)
         self._mask = np.zeros_like(self._mask)
         self._mask[0] = True  # a terminal mask must not be all-False (MaskablePPO builds a distribution)
         info = {**info, "outcome": outcome, "opponent": self.opponent_name}

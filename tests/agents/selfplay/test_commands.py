@@ -290,3 +290,37 @@ def test_play_says_who_moves_first_as_the_game_deals_it(seat, first, says):
     with pytest.raises(Quit):
         play_human(exp, seat=seat, ask=lambda prompt: "q", console=console)
     assert console.file.getvalue().splitlines()[0] == f"{says} dealt_nim, agent at step 0."
+
+
+def test_a_tournament_knows_a_game_by_its_modules_env():
+    from types import SimpleNamespace
+
+    from rlgen.agents.selfplay.opponents import build_reference
+    from rlgen.agents.selfplay.play import _game_text
+
+    def run(name):
+        return SimpleNamespace(cfg=SimpleNamespace(game=SimpleNamespace(name=name, kwargs={})))
+
+    assert (_game_text(run("pettingzoo.classic.connect_four_v3:env")) == _game_text(run("connect_four_v3"))
+            == _game_text(run("pettingzoo.classic.connect_four_v3:raw_env")))
+    build_reference("lookahead", "pettingzoo.classic.connect_four_v3:env", np.random.default_rng(0))  # its game
+
+
+def test_play_announces_the_winner_of_a_game_that_pays_as_it_goes():
+    """PettingZoo zeroes a player's `_cumulative_rewards` as it moves: the person, who moves last
+    here, was announced the winner on its last move's 2 points, having 2 to the agent's 6."""
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from rlgen.agents.selfplay.play import play_human
+    from rlgen.envs.games import make_game
+
+    exp = SimpleNamespace(game=make_game("tests.envs.games.toy_games:points"), global_step=0,
+                          agent_player=lambda deterministic: lambda obs, mask: 2,
+                          cfg=SimpleNamespace(game=SimpleNamespace(name="points")))
+    answers = iter(["1", "1", "3"])  # 0, 0 and 2 points
+    console = Console(file=StringIO(), width=100, color_system=None)
+    assert play_human(exp, seat="second", ask=lambda prompt: next(answers), console=console) == -1.0
+    assert console.file.getvalue().splitlines()[-1] == "The agent wins."

@@ -196,3 +196,31 @@ def test_a_game_has_one_name_however_it_is_written():
     assert game_name("pettingzoo.classic.leduc_holdem_v4") == "leduc_holdem_v4"  # not registered: still classic
     assert game_name("mpe2.simple_push_v3") == "simple_push_v3"  # registered under its module name
     assert game_name(f"{TOY}:nim") == f"{TOY}:nim"
+
+
+@pytest.mark.parametrize("seat, moves, outcome", [
+    ("first", (2, 2, 0), 1.0),  # 4 points to 0: the last move scores nothing, the game is still won
+    ("second", (2, 2, 1), -1.0),  # 5 to 6, the opponent's first 2 paid before the learner's first move
+])
+def test_a_game_that_pays_as_it_goes_is_won_on_the_learners_total(seat, moves, outcome):
+    """The outcome tallied (PFSP's weights, league/*) is the sign of the learner's rewards over the
+    whole game, as `play_game` scores evaluation: it was the sign of the last step's reward."""
+    results = []
+    env = TurnBasedEnv(make_game(f"{TOY}:points"), fixed_opponent(lambda obs, mask: 0 if seat == "first" else 2, "o"),
+                       on_result=lambda name, r: results.append(r), seat=seat)
+    env.reset(seed=0)
+    steps = [env.step(a) for a in moves]
+    assert steps[-1][2] and steps[-1][4]["outcome"] == outcome and results == [outcome]
+    learner, opponent = scripted(moves), (lambda obs, mask: 0 if seat == "first" else 2)
+    players = (learner, opponent) if seat == "first" else (opponent, learner)
+    assert play_game(make_game(f"{TOY}:points")(), players) == (outcome if seat == "first" else -outcome)
+
+
+def test_a_modules_env_or_raw_env_is_the_modules_game():
+    from rlgen.envs.games import game_name
+
+    assert game_name("pettingzoo.classic.connect_four_v3:env") == "connect_four_v3"
+    assert game_name("pettingzoo.classic.connect_four_v3:raw_env") == "connect_four_v3"
+    assert game_name("pettingzoo.classic.leduc_holdem_v4:env") == "leduc_holdem_v4"
+    assert game_name("mpe2.simple_push_v3:env") == "simple_push_v3"
+    assert game_name(f"{TOY}:nim") == f"{TOY}:nim"  # a function of another name: the game as written

@@ -6,6 +6,8 @@
 `StuckNim`: from its third game on, a player to move has no legal move in a game not over.
 `BrokenNim`: its reset or its step raises, as a user game with a bug does.
 `EndlessNim`: a move takes no stone, and no game ends (or ends late).
+`Points` (AEC, two players): each move scores 0-2 points, paid as it is made (the mover +p, the
+other -p), nothing at the end; `raise_after`: its step raises from that move on, counted over games.
 `Duel` (parallel, sides red and blue): agents step -1/0/+1 on a line; red scores next to a blue.
 """
 
@@ -169,11 +171,60 @@ class EndlessNim(Nim):
             self.truncations = {a: True for a in self.agents}
 
 
+class Points(AECEnv):
+    """Each player in turn scores 0, 1 or 2 points (its move), `moves` moves each. The game pays as
+    it goes: every move gives the mover +points and the other -points, and the end pays nothing, so
+    only the sum of a player's rewards says who won. `raise_after`: from that many moves on (counted
+    over every game of this object: past the game check's one game), step raises, as a buggy game."""
+
+    metadata = {"render_modes": [], "name": "points"}
+
+    def __init__(self, moves: int = 3, raise_after: int | None = None):
+        self.n_moves, self.raise_after, self.moved = moves, raise_after, 0
+        self.possible_agents = ["player_0", "player_1"]
+
+    def observation_space(self, agent):
+        return spaces.Dict({"observation": spaces.Box(0, 100, (2,), np.float32),
+                            "action_mask": spaces.Box(0, 1, (3,), np.int8)})
+
+    def action_space(self, agent):
+        return spaces.Discrete(3)
+
+    def reset(self, seed=None, options=None):
+        self.agents = list(self.possible_agents)
+        self.score, self.count = {a: 0 for a in self.agents}, 0
+        self.rewards = {a: 0.0 for a in self.agents}
+        self._cumulative_rewards = {a: 0.0 for a in self.agents}
+        self.terminations = {a: False for a in self.agents}
+        self.truncations = {a: False for a in self.agents}
+        self.infos = {a: {} for a in self.agents}
+        self.agent_selection = self.agents[0]
+
+    def observe(self, agent):
+        return {"observation": np.array([self.score[agent], self.count], np.float32), "action_mask": np.ones(3, np.int8)}
+
+    def step(self, action):
+        self.moved += 1
+        if self.raise_after is not None and self.moved > self.raise_after:
+            raise RuntimeError("deck is empty")
+        me = self.agent_selection
+        other = next(a for a in self.agents if a != me)
+        self._cumulative_rewards[me] = 0.0  # PettingZoo's convention: the mover's tally restarts at its move
+        self.score[me] += int(action)
+        self.count += 1
+        self.rewards = {me: float(action), other: -float(action)}
+        if self.count >= 2 * self.n_moves:
+            self.terminations = {a: True for a in self.agents}
+        self.agent_selection = other
+        self._accumulate_rewards()
+
+
 dealt_nim = DealtNim
 flipped_nim = FlippedNim
 stuck_nim = StuckNim
 broken_nim = BrokenNim
 endless_nim = EndlessNim
+points = Points
 
 
 class Duel(ParallelEnv):
