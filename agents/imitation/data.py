@@ -32,11 +32,7 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
     """The configured episodes of the demos, with the config's return figures on top of the file's;
     their observations and actions must fit the env's raw spaces. `warn`: say what would mislead
     training (another env, an undefined expert ratio); a finished run opened to evaluate trains nothing."""
-    try:
-        demos = read_demos(cfg.path, cfg.format).first(cfg.episodes)
-    except RlgenError as e:
-        raise RlgenError(f"demos.path: {e}") from None
-    demos = demos.with_metadata(**configured_returns(cfg))
+    demos = _configured_episodes(cfg, env_cfg).with_metadata(**configured_returns(cfg))
     estimated = demos.metadata.get("expert_return") is None
     if estimated:
         demos = demos.with_metadata(expert_return=float(demos.episode_returns.mean()))
@@ -54,9 +50,29 @@ def load_demos(cfg: DemosConfig, env_cfg: EnvConfig, observation_space: gym.Spac
     return demos
 
 
+def _configured_episodes(cfg: DemosConfig, env_cfg: EnvConfig) -> Demos:
+    """The first demos.episodes episodes of the demos at demos.path. Demos without rewards (zeros
+    stand in: `rewards_missing`) are refused where env.history windows show rewards: the policy
+    would be fitted to windows of zero rewards and play on windows of the env's own."""
+    try:
+        demos = read_demos(cfg.path, cfg.format)
+    except RlgenError as e:
+        raise RlgenError(f"demos.path: {e}") from None
+    held = demos.n_episodes
+    if cfg.episodes is not None and cfg.episodes > held:
+        raise RlgenError(f"demos.episodes: {cfg.episodes} episodes asked for, but {cfg.path} holds only {held}; "
+                         f"lower demos.episodes to {held} or fewer, or record more with `rlgen record RUN_DIR "
+                         f"--episodes {cfg.episodes} --out DIR`")
+    if demos.metadata.get("rewards_missing") and env_cfg.history is not None and env_cfg.history.rewards:
+        raise RlgenError(f"demos.path: {cfg.path} holds no rewards, but env.history.rewards puts rewards in the "
+                         "windows the policy reads (zeros in the demos'); give demos with rewards, or set "
+                         "env.history.rewards: false")
+    return demos.first(cfg.episodes)
+
+
 def _warn_training(demos: Demos, estimated: bool, cfg: DemosConfig, env_cfg: EnvConfig) -> None:
-    """One line each: demos of another env, or of this one set up otherwise, and an expert ratio
-    they leave undefined (`_ratio_problem`)."""
+    """One line each: demos of another env, or of this one set up otherwise, demos without rewards,
+    and an expert ratio they leave undefined (`_ratio_problem`)."""
     recorded = demos.metadata.get("env_id")
     path = escape(str(cfg.path))  # as given, not read as rich markup (an env id holds no brackets)
     if recorded and recorded != env_cfg.id:
@@ -64,6 +80,10 @@ def _warn_training(demos: Demos, estimated: bool, cfg: DemosConfig, env_cfg: Env
                       f"training on {env_cfg.id}")
     elif difference := _env_difference(demos.metadata.get("env_spec"), env_cfg):
         console.print(f"[yellow]warning:[/] demos {path} were recorded on {env_cfg.id} with {escape(difference)}")
+    if demos.metadata.get("rewards_missing") and not estimated:  # else _ratio_problem says it
+        source = "demos.expert_return" if cfg.expert_return is not None else "their metadata"
+        console.print(f"[yellow]warning:[/] demos {path} hold no rewards (zeros stand in); eval/expert_ratio takes "
+                      f"the expert's return, {demos.references['expert_return']:g}, from {source}")
     if (ratio := _ratio_problem(demos, estimated)) is not None:
         console.print(f"[yellow]warning:[/] demos {path}: {ratio}; set demos.expert_return (and "
                       "demos.random_return) to the expert's and a random policy's mean returns")

@@ -35,6 +35,7 @@ from rlgen.experiment import RunContext
 from rlgen.process import process_state_kept
 
 _DETERMINISTIC = ("td3", "ddpg", "dqn", "qrdqn")  # no log pi(a|s) for AIRL's logit
+_OFF_POLICY_UNIT = 1000  # env steps of an off-policy unit: kind: rl's most (`RLExperiment._unit_steps`)
 
 
 def state_mismatch(theirs: dict[str, torch.Tensor], mine: dict[str, torch.Tensor]) -> list[str]:
@@ -71,6 +72,9 @@ class ImitationExperiment(RLExperiment):
         for key, body in (("backbone", d.backbone), ("potential", d.potential)):
             if getattr(body, "pool", None) == "sequence":
                 problems.append(f"discriminator.{key}.pool: 'sequence' gives no single judgement; use last or mean")
+        if cfg.env.history is not None and cfg.env.history.rewards:  # the expert's windows would hold the demos' own
+            problems.append("env.history.rewards: the learner of kind imitation never sees the env's reward; drop "
+                            "rewards from env.history (e.g. {length: 4, actions: true})")
         if d.backbone.sequence and cfg.env.history is None:
             problems.append("discriminator.backbone: a sequence backbone reads env.history windows; set env.history "
                             "(e.g. {length: 4})")
@@ -167,6 +171,15 @@ class ImitationExperiment(RLExperiment):
             raise RlgenError(f"bc.init_from: {what} does not fit this learner's {type(self.model.policy).__name__}: "
                              f"{shown}; train it with the same agent.algo, agent.policy and env")
         self.model.policy.load_state_dict(theirs)
+
+    def _unit_steps(self) -> int:
+        """On-policy, kind: rl's (one rollout); off-policy, ~1,000 env steps whatever train.eval_every
+        is: kind: rl's unit shrinks to eval_every, and each unit here ends in a discriminator round, so
+        the evaluation period would set how often the discriminator trains (and its learner_buffer)."""
+        if not is_off_policy(self.cfg.agent.algo):
+            return super()._unit_steps()
+        n_envs = self.env.num_envs
+        return max(n_envs, _OFF_POLICY_UNIT // n_envs * n_envs)
 
     def _unit_cuts(self) -> tuple[int, ...]:
         """None: a unit is cut only at train.total_steps. Each unit also runs `disc_steps`

@@ -217,3 +217,35 @@ def test_the_cli_refuses_bad_demos_with_exit_2_one_line_and_no_run_directory(tmp
     err = " ".join(capsys.readouterr().err.split())
     assert "Traceback" not in err and path in err and "'expert_return' is nan" in err
     assert not runs.exists()
+
+
+# --- demos against the config ---------------------------------------------------------------------
+
+
+def test_demos_without_rewards_warn_even_when_the_expert_return_is_known(tmp_path, capsys):
+    _load(_npz(tmp_path, rewards=None), "CartPole-v1")  # expert_return 5 in the file: the ratio is defined
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("warning") == 1 and "hold no rewards (zeros stand in)" in err and "5" in err
+
+
+def test_demos_without_rewards_are_refused_where_env_history_shows_rewards(tmp_path, capsys):
+    path = _npz(tmp_path, rewards=None)
+    with pytest.raises(RlgenError) as e:  # BC would fit windows of zero rewards, the env shows real ones
+        _load(path, "CartPole-v1", history={"length": 3, "rewards": True})
+    assert _one_line(e, path, "env.history.rewards").startswith("demos.path: ")
+    _load(path, "CartPole-v1", history={"length": 3})  # windows without rewards: the zeros are never read
+    runs = tmp_path / "runs"
+    assert main(["train", "bc_cartpole", f"demos.path={path}", "demos.episodes=null", "env.history={length: 3, "
+                 "rewards: true}", "agent.policy.backbone={type: gru, hidden_size: 8}", f"logging.dir={runs}",
+                 "logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]) == 2
+    assert "holds no rewards" in capsys.readouterr().err and not runs.exists()
+
+
+def test_more_episodes_than_the_demos_hold_names_demos_episodes(tmp_path, capsys):
+    path, runs = _npz(tmp_path), tmp_path / "runs"
+    assert main(["train", "bc_cartpole", f"demos.path={path}", f"demos.episodes={EPISODES + 1}", f"logging.dir={runs}",
+                 "logging.wandb.mode=disabled", "train.progress=false", "logging.console=false"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"demos.episodes: {EPISODES + 1} episodes asked for, but {path} holds only {EPISODES}" in err
+    assert f"lower demos.episodes to {EPISODES} or fewer, or record more" in err and "demos: " not in err
+    assert not runs.exists()
