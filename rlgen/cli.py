@@ -269,11 +269,13 @@ def cmd_import_zoo(args: argparse.Namespace) -> int:
     if to_file and (blocking := file_in_the_way(Path(args.out).parent)) is not None:
         raise RlgenError(f"-o {args.out}: {blocking} is a file, so no folder can hold the config: give another path")
     conversion = zoo.convert(args.algo, args.env, Path(args.file) if args.file else None)
+    source = f"rl-zoo3's {args.algo} hyperparameters for {args.env} ({conversion.source})"  # a mapping has no file name
     try:
-        load_config(conversion.config)  # it must validate before it is written
-    except ConfigError as e:  # a mapping has no file name: say which conversion it is
-        raise ConfigError(f"rl-zoo3's {args.algo} hyperparameters for {args.env} ({conversion.source})",
-                          e.problems) from None
+        cfg = load_config(conversion.config)  # it must validate before it is written
+    except ConfigError as e:
+        raise ConfigError(source, e.problems) from None
+    if problem := zoo.action_space_problem_of(cfg):  # one `rlgen train` would refuse as it sets up
+        raise ConfigError(source, [problem])
     text = conversion.yaml()
     if not to_file:
         _out().file.write(text)

@@ -298,7 +298,8 @@ class DeterministicPolicy(nn.Module):
                    masked=cfg.agent.algo == "maskable_ppo").eval()
 
     def forward(self, obs: torch.Tensor, action_masks: torch.Tensor | None = None) -> torch.Tensor:
-        if self.normalized:
+        if self.normalized:  # VecNormalize computes in float: MinAtar's bool frames, uint8 pixels, ints
+            obs = obs.to(torch.float32)
             obs = torch.clamp((obs - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), -self.clip_obs, self.clip_obs)
         if self.channels_last:
             obs = obs.permute(0, 3, 1, 2)

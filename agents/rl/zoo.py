@@ -31,12 +31,15 @@ import difflib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from rlgen.agents.rl.zoo_keys import _Converter
 from rlgen.errors import RlgenError
+
+if TYPE_CHECKING:
+    from rlgen.agents.rl.config import RLConfig
 
 PREFIX = "zoo:"
 INSTALL_HINT = ("rl-zoo3's hyperparameter files come with the rl_zoo3 package: "
@@ -181,3 +184,21 @@ def convert(algo: str, env_id: str, file: Path | None = None) -> Conversion:
     c = _Converter(ZOO_ALGOS[algo], env_id)
     c.run(hp)
     return Conversion(algo, env_id, source, c.config(config_name(algo, env_id)), c.unsupported, used)
+
+
+def action_space_problem_of(cfg: RLConfig) -> str | None:
+    """What `rlgen train` refuses as it builds the algorithm on the env (`SB3Learner`, at setup):
+    an algorithm that cannot act in the env's actions, such as sac on MinAtar's Discrete(3). The
+    config validates all the same, and rl-zoo3's `default` entry is used for any env id, so
+    import-zoo asks before it writes. One copy of the env is made, as `rlgen train` makes it (an
+    env that cannot be made is refused in its words); no VecEnv wrapper of rlgen's (frame_stack,
+    normalize, history) changes the action space."""
+    from rlgen.agents.rl.algos import ALGOS
+    from rlgen.agents.rl.build_checks import action_space_problem
+    from rlgen.agents.rl.vec import make_vec_env
+
+    env = make_vec_env(cfg.env.model_copy(update={"n_envs": 1, "vectorize": "dummy"}), cfg.seed, training=False)
+    try:
+        return action_space_problem(ALGOS[cfg.agent.algo], env, f"env {cfg.env.id!r}")
+    finally:
+        env.close()

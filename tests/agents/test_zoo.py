@@ -211,3 +211,22 @@ def test_import_zoo_writes_a_config_that_trains(tmp_path, capsys, quiet):
                  "train.eval_every=256", "train.eval_episodes=2"]) == 0
     (summary,) = tmp_path.glob("zoo_ppo_CartPole-v1/*/summary.json")
     assert '"status": "completed"' in summary.read_text()
+
+
+@pytest.mark.parametrize("algo, env, refusal", [
+    ("dqn", "Pendulum-v1", "agent.algo: dqn needs Discrete actions, and env 'Pendulum-v1' acts in Box("),
+    ("sac", "MinAtar/Breakout-v1", "agent.algo: sac needs continuous (Box) actions, and env 'MinAtar/Breakout-v1' "
+                                   "acts in Discrete(3); use one of ppo, a2c, dqn"),
+], ids=["dqn-box", "sac-discrete"])
+def test_import_zoo_refuses_an_algorithm_the_env_cannot_take_writing_nothing(algo, env, refusal, tmp_path, capsys):
+    """rl-zoo3's `default` entry serves any env id: it was written, with "train it: rlgen train ...", and that
+    train refused it as it set up."""
+    if env.startswith("MinAtar/"):
+        pytest.importorskip("minatar")
+    out = tmp_path / "new" / "zoo.yaml"
+    for where in (["-o", str(out)], ["-o", "-"]):
+        assert main(["import-zoo", algo, env, *where]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1
+        assert captured.err.startswith(f"error: rl-zoo3's {algo} hyperparameters for {env} (") and refusal in captured.err
+    assert not any(tmp_path.iterdir())  # neither the file nor its folder
