@@ -32,9 +32,10 @@ class HideEntries(gym.ObservationWrapper):
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
             raise RlgenError(f"HideEntries needs a flat Box observation space, got {space}")
         n = space.shape[0]
-        hidden = {i % n for i in indices if -n <= i < n}
+        hidden = {int(i) % n for i in _whole_numbers(indices, n)}
         if len(hidden) != len(indices):
-            raise RlgenError(f"HideEntries: indices {list(indices)} must be distinct and within 0..{n - 1}")
+            raise RlgenError(f"HideEntries: indices {list(indices)} name an entry twice (a negative index counts from "
+                             f"the end: -1 is {n - 1}); give each entry once")
         if len(hidden) == n:
             raise RlgenError("HideEntries: hiding every entry leaves nothing to observe")
         self.keep = np.array([i for i in range(n) if i not in hidden], dtype=np.int64)
@@ -42,6 +43,17 @@ class HideEntries(gym.ObservationWrapper):
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         return observation[self.keep]
+
+
+def _whole_numbers(indices: Any, n: int) -> Sequence[Real]:
+    """`indices` if it is a list of whole numbers (YAML's 1.0 too) within -n..n-1, as env.wrappers
+    give them from a config; else one line saying what it takes (a bool or 1.5 would index silently)."""
+    def whole(i: Any) -> bool:
+        return isinstance(i, Real) and not isinstance(i, bool) and float(i).is_integer() and -n <= i < n
+
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence) or not all(map(whole, indices)):
+        raise RlgenError(f"HideEntries: indices must be a list of whole numbers within -{n}..{n - 1}, got {indices!r}")
+    return indices
 
 
 def cartpole_novel(**kwargs: Any) -> gym.Env:

@@ -192,11 +192,18 @@ class NormalizeConfig(Section):
         "steps of training, then keep them: from the first training unit that starts at or after N; null = always")
 
 
+# Every observation, buffer row and forward pass holds the whole window (an lstm steps through it, a
+# transformer attends over T x T): 1e9 steps failed as a MemoryError, 100,000 never ended its first
+# unit; memory tasks need hundreds (CueRecall remembers `delay` steps with delay + 1).
+MAX_HISTORY = 10_000
+
+
 class HistoryConfig(Section):
     """Observe a window of the episode's last `length` steps, so a memoryless algorithm can
     remember (agents/rl/history.py)."""
 
-    length: int = Field(gt=0, description="steps in the window; a task remembering N steps back needs N + 1")
+    length: int = Field(gt=0, le=MAX_HISTORY, description="steps in the window, at most 10,000; a task remembering N "
+                        "steps back needs N + 1")
     actions: bool = Field(False, description="each step also shows the previous action")
     rewards: bool = Field(False, description="each step also shows the previous reward")
 

@@ -25,7 +25,8 @@ from rlgen.agents.rl.action_noise import with_action_noise
 from rlgen.agents.rl.experiment import RLExperiment, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import env_state
-from rlgen.agents.rl.setup_checks import check_eval_normalize, new_run_env_problem, require_action_masks
+from rlgen.agents.rl.setup_checks import (check_eval_normalize, check_policy_kwargs, new_run_env_problem,
+                                          require_action_masks)
 from rlgen.envs import make_env_fn
 from rlgen.errors import RlgenError
 from rlgen.runner import RunContext
@@ -80,6 +81,7 @@ class BCExperiment(RLExperiment):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         check_eval_normalize(cfg, ctx)  # evaluated as kind: rl is
+        check_policy_kwargs(cfg, ctx, ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)])  # and built so
         # BC steps no env: the evaluation env is the only one, and the SB3 model is built on it
         self._eval_seed = ctx.seed + 10_000  # RLExperiment's: a resume may rebuild the eval envs
         self._training = ctx.training  # a resume's evaluations go on with its saved eval envs

@@ -27,8 +27,8 @@ from rlgen.agents.rl.algos import ALGOS, is_off_policy
 from rlgen.agents.rl.action_noise import check_noise_keys, with_action_noise
 from rlgen.agents.rl.experiment import RLExperiment, _policy_name
 from rlgen.agents.rl.sb3_bridge import SB3Learner
-from rlgen.agents.rl.setup_checks import (check_eval_normalize, check_schedules, new_run_env_problem,
-                                          require_action_masks)
+from rlgen.agents.rl.setup_checks import (check_eval_normalize, check_policy_kwargs, check_schedules,
+                                          new_run_env_problem, require_action_masks)
 from rlgen.agents.rl.vec import make_vec_env
 from rlgen.errors import RlgenError
 from rlgen.experiment import RunContext
@@ -87,6 +87,7 @@ class ImitationExperiment(RLExperiment):
     def setup(self, ctx: RunContext) -> None:
         cfg, im = self.cfg, self.cfg.imitation
         check_schedules(cfg, ctx)  # the learner trains as kind: rl's does
+        check_policy_kwargs(cfg, ctx, ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)])  # and is built so
         check_eval_normalize(cfg, ctx)  # and is evaluated as it is
         check_noise_keys(cfg.agent.hyperparams, ctx)  # and its action noise is built as it is
         self.device = ctx.device

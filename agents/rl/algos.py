@@ -6,7 +6,6 @@ import difflib
 import inspect
 from typing import Annotated, Any, Literal, Mapping
 
-import gymnasium as gym
 import sb3_contrib
 import stable_baselines3 as sb3
 import torch
@@ -214,13 +213,40 @@ def _plain(value: Any) -> Any:
 
 
 def one_row_norm(policy: torch.nn.Module) -> bool:
-    """Whether a batch of one row leaves the policy's batch norm one value per channel, which it
-    refuses in training: 1-D batch norm (rlgen's `norm: batch` on an mlp) over flat observations.
-    Over a window of steps (env.history: B x T values) or an image (BatchNorm2d: B x H x W) one
-    row holds many."""
-    space = getattr(policy, "observation_space", None)
-    flat = isinstance(space, gym.spaces.Discrete) or (isinstance(space, gym.spaces.Box) and len(space.shape) == 1)
-    return flat and any(isinstance(m, torch.nn.BatchNorm1d) for m in policy.modules())
+    """Whether a batch of one row leaves a batch norm of the policy one value per channel, which
+    torch refuses in training ("Expected more than 1 value per channel"). Decided where the norm
+    acts, not from the observation space: each rlgen backbone runs once on one row of zeros and
+    its batch norms' inputs are read. An mlp's or an rnn's acts on (1, H) rows, whatever window
+    it reads; a transformer's on the (1 x T, D) steps of its window, one value per channel only
+    for T == 1; a cnn's BatchNorm2d on (1, C, H, W) maps, H x W values per channel."""
+    # imported here: sb3_bridge imports this module
+    from rlgen.agents.rl.sb3_bridge import BackboneExtractor
+
+    extractors = {id(m): m for m in policy.modules() if isinstance(m, BackboneExtractor)}.values()
+    return any(_one_value_per_channel(e.net, e.in_shape) for e in extractors)
+
+
+def _one_value_per_channel(net: torch.nn.Module, in_shape: tuple[int, ...]) -> bool:
+    """Whether a batch norm in `net` gets one value per channel from a batch of one (1, *in_shape),
+    as torch counts them (batch x the axes after the channels'). Run in eval mode without
+    gradients, every submodule's mode put back: nothing in `net` changes, and no RNG is drawn."""
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return False
+    single: list[bool] = []
+    hooks = [m.register_forward_pre_hook(lambda _, x: single.append(x[0].numel() == x[0].shape[1])) for m in norms]
+    modes = [(m, m.training) for m in net.modules()]
+    device = next(iter(net.parameters()), torch.zeros(0)).device
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(torch.zeros(1, *in_shape, device=device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for m, mode in modes:
+            m.training = mode
+    return any(single)
 
 
 def one_row_batch_problem(model: BaseAlgorithm) -> str | None:

@@ -33,8 +33,8 @@ from rlgen.agents.rl.sb3_bridge import BackboneExtractor, SB3Learner
 from rlgen.agents.rl.sb3_state import env_state, load_model_state, model_state, restore_env, warn_not_exact
 # The setup checks moved into setup_checks; they, and what they import, stay importable from here, and
 # `setup` looks them up here (a test that stands in for an older rlgen patches them here)
-from rlgen.agents.rl.setup_checks import (_check_recurrent_lstm, check_eval_normalize, check_schedules,
-                                          new_run_env_problem, require_action_masks)
+from rlgen.agents.rl.setup_checks import (_check_recurrent_lstm, check_eval_normalize, check_policy_kwargs,
+                                          check_schedules, new_run_env_problem, require_action_masks)
 from rlgen.agents.rl.vec import (float_frames_problem, make_vec_env, normalized_images_problem,  # noqa: F401
                                  stacked_frames_problem)
 from rlgen.agents.rl.video import filmed, video_problem
@@ -94,6 +94,7 @@ class RLExperiment(ExperimentBase):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         _check_recurrent_lstm(cfg, ctx)  # before any env is made: a refused new run costs nothing
+        check_policy_kwargs(cfg, ctx, ALGOS[cfg.agent.algo].policy_aliases[_policy_name(cfg)])
         check_schedules(cfg, ctx)
         check_eval_normalize(cfg, ctx)
         check_noise_keys(cfg.agent.hyperparams, ctx)

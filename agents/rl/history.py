@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
+from rlgen.config import MAX_HISTORY
 from rlgen.errors import RlgenError
 
 
@@ -69,8 +70,8 @@ class VecHistory(VecEnvWrapper):
     """Observations (N, *obs_shape) -> windows (N, length, D), D = F [+ A] [+ 1] + 1 (module docstring)."""
 
     def __init__(self, venv: VecEnv, length: int, actions: bool = False, rewards: bool = False):
-        if length < 1:
-            raise RlgenError(f"env.history.length must be >= 1, got {length}")
+        if not 1 <= length <= MAX_HISTORY:  # as the config checks it, for a window made in Python
+            raise RlgenError(f"env.history.length must be from 1 to {MAX_HISTORY:,}, got {length}")
         obs_dim, low, high = _encoder(venv.observation_space, "observation")
         if isinstance(venv.observation_space, gym.spaces.Box) and len(venv.observation_space.shape) == 3:
             raise RlgenError("env.history: image observations are not supported; use env.frame_stack for frames")

@@ -11,6 +11,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rlgen.agents.rl.algos import schedule_problems
 from rlgen.agents.rl.config import RLConfig, unused_by_recurrent_lstm
+from rlgen.agents.rl.sb3_bridge import policy_kwargs
 from rlgen.agents.rl.vec import float_frames_problem, normalized_images_problem, stacked_frames_problem
 from rlgen.config import EnvConfig
 from rlgen.errors import RlgenError
@@ -79,3 +80,40 @@ def check_eval_normalize(cfg: RLConfig, ctx: RunContext) -> None:
         raise RlgenError(f"eval_env.normalize differs from env.normalize, but {why}: drop eval_env.normalize")
     console.print("[yellow]warning:[/] " + escape(f"eval_env.normalize is ignored: {why} (this run's earlier "
                                                    "evaluations did not)"))
+
+
+# The rlgen key that sets each SB3 policy_kwargs key sb3_bridge.policy_kwargs makes from rlgen's sections
+_SET_FROM = {
+    "lstm_hidden_size": "agent.policy.backbone.hidden_size", "n_lstm_layers": "agent.policy.backbone.num_layers",
+    "shared_lstm": "agent.policy.share_backbone", "enable_critic_lstm": "agent.policy.share_backbone",
+    "features_extractor_class": "agent.policy.backbone", "features_extractor_kwargs": "agent.policy.backbone",
+    "share_features_extractor": "agent.policy.share_backbone", "net_arch": "agent.policy.net_arch",
+    "activation_fn": "agent.policy.activation", "optimizer_class": "optim.type",
+    "optimizer_kwargs": "optim (eps, betas, momentum, weight_decay, fused)",
+}
+
+
+def overwritten_policy_kwargs(cfg: RLConfig, policy_cls: type) -> dict[str, str]:
+    """The agent.policy.kwargs keys that `policy_kwargs` sets itself for this algorithm, backbone
+    and optim, and so would overwrite without a word, each with the rlgen key that sets it. The
+    keys are the ones `policy_kwargs` makes with no kwargs given, so that this check and what SB3
+    gets cannot drift apart."""
+    pol = cfg.agent.policy
+    owned = policy_kwargs(pol.model_copy(update={"kwargs": {}}), cfg.optim, policy_cls)
+    return {key: _SET_FROM.get(key, "agent.policy and optim") for key in pol.kwargs if key in owned}
+
+
+def check_policy_kwargs(cfg: RLConfig, ctx: RunContext, policy_cls: type) -> None:
+    """agent.policy.kwargs that rlgen overwrites (`overwritten_policy_kwargs`): a new run is
+    refused; a run that trained with them (an rlgen that dropped them silently) opens to act,
+    evaluate or export as it is, and resumes with a warning. Here rather than in
+    `RLExperiment.check`, which every reopening of a run's config.yaml runs too."""
+    if not ctx.training or not (overwritten := overwritten_policy_kwargs(cfg, policy_cls)):
+        return
+    if not ctx.resumed:
+        raise RlgenError("; ".join(f"agent.policy.kwargs.{key}: rlgen sets it from {instead}, which would overwrite "
+                                   f"the value given here; set {instead} instead"
+                                   for key, instead in overwritten.items()))
+    keys = ", ".join(f"agent.policy.kwargs.{key}" for key in overwritten)
+    console.print(f"[yellow]warning:[/] {escape(keys)} had no effect: rlgen set them from its own keys (this run "
+                  "trained so, and goes on so)")

@@ -24,7 +24,7 @@ from rlgen.agents.rl.algos import check_hyperparams, divergence_fix
 from rlgen.agents.rl.env_failures import env_failures
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
-from rlgen.agents.rl.setup_checks import check_schedules
+from rlgen.agents.rl.setup_checks import check_policy_kwargs, check_schedules
 from rlgen.agents.selfplay.config import SelfPlayConfig
 from rlgen.agents.selfplay.league import League
 from rlgen.agents.selfplay.opponents import build_reference
@@ -104,6 +104,7 @@ class SelfPlayExperiment(ExperimentBase):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         check_schedules(cfg, ctx)  # the learner trains as kind: rl's does
+        check_policy_kwargs(cfg, ctx, MaskablePPO.policy_aliases["MlpPolicy"])  # and is built so
         self.game = make_game(cfg.game.name, cfg.game.kwargs)
         backbone = cfg.agent.policy.backbone
         self.image = backbone is not None and backbone.type == "cnn"  # the board as (C, H, W) planes for convs

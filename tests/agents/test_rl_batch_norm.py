@@ -53,22 +53,23 @@ def test_a_run_that_would_train_on_one_row_is_refused_before_its_first_update_an
     assert not list(tmp_path.iterdir())
 
 
-def test_only_batch_norm_over_flat_features_needs_two_rows():
-    """A cnn's BatchNorm2d (H x W values per channel in one image) and a window's (B x T) train on
-    one row; the check refused them too."""
-    import gymnasium as gym
-    from torch import nn
+TRANSFORMER = {"type": "transformer", "d_model": 8, "n_heads": 2, "n_layers": 1, "ff_dim": 8, "norm": "batch"}
 
-    from rlgen.agents.rl.algos import one_row_norm
-    from rlgen.nets.common import FeatureBatchNorm
 
-    def policy(space, *layers):
-        net = nn.Sequential(*layers)
-        net.observation_space = space
-        return net
+@pytest.mark.parametrize("env, backbone, one_row", [
+    # a window (env.history) does not save an mlp's or an lstm's norm: it acts on (B, H) rows
+    ({"history": {"length": 3}}, {"type": "mlp", "hidden": [8], "norm": "batch"}, True),
+    ({"history": {"length": 3}}, {"type": "lstm", "hidden_size": 8, "norm": "batch"}, True),
+    # a transformer's acts on its (B x T, D) steps: one row holds one value per channel only for T == 1
+    ({"history": {"length": 1}}, TRANSFORMER, True),
+    ({"history": {"length": 3}}, TRANSFORMER, False),
+    # a cnn's BatchNorm2d: H x W values per channel in one image
+    ({"id": "rlgen_test/TinyImage-v0"}, {"type": "cnn", "channels": [4], "kernels": [3], "strides": [1], "hidden": 8,
+                                          "norm": "batch"}, False),
+    ({"history": {"length": 3}}, {"type": "lstm", "hidden_size": 8, "norm": "layer"}, False),
+])
+def test_batch_norm_needs_two_rows_where_it_acts_on_one_value_per_channel(tmp_path, env, backbone, one_row):
+    from tests.envs import demo_envs  # noqa: F401 - registers rlgen_test/TinyImage-v0
 
-    assert one_row_norm(policy(gym.spaces.Box(-1, 1, (4,)), nn.Linear(4, 8), FeatureBatchNorm(8)))
-    assert one_row_norm(policy(gym.spaces.Discrete(5), nn.Linear(5, 8), FeatureBatchNorm(8)))
-    assert not one_row_norm(policy(gym.spaces.Box(0, 255, (4, 8, 8)), nn.Conv2d(4, 8, 3), nn.BatchNorm2d(8)))
-    assert not one_row_norm(policy(gym.spaces.Box(-1, 1, (6, 4)), nn.Linear(4, 8), FeatureBatchNorm(8)))  # a window
-    assert not one_row_norm(policy(gym.spaces.Box(-1, 1, (4,)), nn.Linear(4, 8), nn.LayerNorm(8)))
+    said = _problem(tmp_path, "a2c", 1, {"n_steps": 1}, env=env, agent={"policy": {"backbone": backbone}})
+    assert (said is not None) == one_row, said

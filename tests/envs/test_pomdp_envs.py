@@ -57,6 +57,18 @@ def test_hide_entries_rejects_bad_indices(indices):
         HideEntries(gym.make("CartPole-v1"), indices)
 
 
+@pytest.mark.parametrize("indices", [[1.5], 1, ["a"], [True], "13", [4], [-5]])
+def test_hide_entries_refuses_what_is_not_a_list_of_entries_in_one_line(indices):
+    """1.5 hid nothing and True hid entry 1, silently; 1 and "a" were TypeErrors from inside."""
+    with pytest.raises(RlgenError) as e:
+        HideEntries(gym.make("CartPole-v1"), indices)
+    assert str(e.value) == f"HideEntries: indices must be a list of whole numbers within -4..3, got {indices!r}"
+
+
+def test_hide_entries_takes_whole_floats_as_yaml_writes_them():
+    np.testing.assert_array_equal(HideEntries(gym.make("CartPole-v1"), [1.0, -1]).keep, [0, 2])
+
+
 def run_episode(env: CueRecallEnv, answer) -> tuple[list[np.ndarray], float, int]:
     obs, _ = env.reset()
     seen, total, steps, done = [obs], 0.0, 0, False
