@@ -115,7 +115,8 @@ def step_capped(env_id: str, kwargs: Mapping[str, Any], wrappers: Sequence[Wrapp
     `rlgen record` play, so that they always end. `gymnasium.make` puts that TimeLimit on the env
     itself, inside Monitor, which then reports the cut episode."""
     names = map(wrapper_name, wrappers)
-    if "max_episode_steps" in kwargs or any(str(n).split(":")[-1].split(".")[-1] == "TimeLimit" for n in names):
+    own = kwargs.get("max_episode_steps") is not None  # null sets none (gymnasium.make adds no TimeLimit)
+    if own or any(str(n).split(":")[-1].split(".")[-1] == "TimeLimit" for n in names):
         return dict(kwargs)
     try:
         limit = gym.spec(ensure_registered(env_id)).max_episode_steps

@@ -32,7 +32,7 @@ from rlgen.agents.rl.config import PolicyConfig
 from rlgen.agents.rl.frozen_targets import _parameters_but_frozen, keep_frozen_out_of_targets  # noqa: F401
 from rlgen.agents.rl.sb3_metrics import UNDEFINED_AS_NAN, MetricsOutput  # noqa: F401
 from rlgen.agents.rl.sb3_schedules import LearningRate, LinearSchedule, Progress, resolve_schedules  # noqa: F401
-from rlgen.agents.rl.vec import space_problem
+from rlgen.agents.rl.vec import outside_space, space_problem
 from rlgen.config import OptimConfig
 from rlgen.errors import Diverged, RlgenError, first_line
 from rlgen.nets import backbone_traits, build_backbone
@@ -292,11 +292,20 @@ class SB3Learner:
         return metrics
 
     def _observation_problem(self) -> str | None:
-        """A NaN or inf in the observations a finite policy was about to act on: the env's (or a
-        wrapper's) to fix, which the policy's NaN logits otherwise report as a torch sampling error."""
+        """What in the observations a finite policy was about to act on breaks the env's observation
+        space (`outside_space`: a shape, a choice past n) or is NaN or inf: the env's (or a
+        wrapper's) to fix, which torch otherwise reports from inside the policy ("mat1 and mat2 shapes
+        cannot be multiplied", "Class values must be smaller than num_classes", a sampling error from
+        NaN logits). make_vec_env's envs refuse the first two as they come; a vector env made
+        elsewhere is checked here, after the error."""
         obs = self.model._last_obs
         if obs is None:  # the envs' reset raised before there was an observation: its error is the one to see
             return None
+        space = self.model.observation_space
+        for row in obs if not isinstance(obs, dict) else ():  # one per env copy
+            if (what := outside_space(row, space)) is not None:
+                return (f"{self.target} returned {what} by step {self.model.num_timesteps:,}, but its "
+                        f"observation_space is {space}; the env must return what its space declares")
         arrays = obs if isinstance(obs, dict) else {"": obs}
         bad = plain.non_finite({k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()})
         if bad is None:

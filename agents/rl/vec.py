@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -28,6 +31,7 @@ from rlgen.process import process_state_kept
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _PARENT_POLL_S = 1.0  # how often a subprocess worker looks whether its trainer is still there
+_WORKER_POLL_S = 0.5  # how often the trainer, waiting on a worker's answer, looks whether the worker died
 
 
 def make_vec_env(
@@ -48,12 +52,15 @@ def make_vec_env(
     # or, killed (SIGKILL), is gone (`_exits_with`).
     previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _STOP_SIGNALS} if subproc else None
     try:
-        if subproc or training:  # a bad kwarg fails here with its own message, not as a worker's broken pipe
-            _probe(thunk, cfg.id, section, seed)
+        # every section's envs, evaluation's too: a bad kwarg or an observation that breaks the env's
+        # own space fails here with its own message, not as a worker's broken pipe or mid-run
+        _probe(thunk, cfg.id, section, seed)
         copies = [_seeded(thunk, seed + rank) for rank in range(cfg.n_envs)]
+        target = f"{section} {cfg.id!r}"
         if subproc:
-            copies = [_exits_with(copy, os.getpid()) for copy in copies]
-        vec = SubprocVecEnv(copies, start_method="fork") if subproc else DummyVecEnv(copies)
+            vec: VecEnv = _WatchedSubprocVecEnv([_exits_with(copy, os.getpid()) for copy in copies], target)
+        else:
+            vec = _CheckedDummyVecEnv(copies, target)
         vec.seed(seed)  # each copy's first reset: seed + rank
     except RlgenError:
         raise
@@ -107,16 +114,28 @@ def _probe(thunk: Any, env_id: str, section: str, seed: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            obs = _first(env, section, "reset()", lambda: copy.reset(seed=seed)[0])
-            _check_shape(env, "reset()", obs, copy.observation_space)
+            obs = _reset_observation(env, _first(env, section, "reset()", lambda: copy.reset(seed=seed)))
+            _check_observation(env, "reset()", obs, copy.observation_space)
             copy.action_space.seed(seed)  # its own space: the same action on every run
             masked = copy.has_wrapper_attr("action_masks")  # sb3-contrib's convention: a legal action
             mask = gym_mask(copy.action_space, copy.get_wrapper_attr("action_masks")()) if masked else None
             with process_state_kept():  # an env that draws from the global RNGs: training draws as if unprobed
                 obs = _first(env, section, "step()", lambda: copy.step(copy.action_space.sample(mask=mask))[0])
-            _check_shape(env, "step()", obs, copy.observation_space)
+            _check_observation(env, "step()", obs, copy.observation_space)
         finally:
             copy.close()
+
+
+def _reset_observation(env: str, out: Any) -> Any:
+    """The observation in what reset() returned, (obs, info) as gymnasium's API has it; an env of
+    gym's older API returns the bare observation, one line here. (A step() of 4 items fails in
+    SB3's Monitor, inside the probe's step: said by `_first`.)"""
+    if isinstance(out, tuple) and len(out) == 2:
+        return out[0]
+    got = (f"a tuple of {len(out)}" if isinstance(out, tuple) else
+           f"an array of shape {np.shape(out)}" if isinstance(out, np.ndarray) else f"a {type(out).__name__}")
+    raise RlgenError(f"{env}: reset() must return (obs, info) (gymnasium's API), got {got}; update the env "
+                     "from gym's older API")
 
 
 def _first(env: str, section: str, call: str, run: Callable[[], Any]) -> Any:
@@ -130,11 +149,129 @@ def _first(env: str, section: str, call: str, run: Callable[[], Any]) -> Any:
                          f"check {section}.kwargs and {section}.wrappers)") from None
 
 
-def _check_shape(env: str, call: str, obs: Any, space: gym.Space) -> None:
-    shape = getattr(space, "shape", None)
-    if isinstance(space, FLAT_SPACES) and shape is not None and np.shape(obs) != tuple(shape):
-        raise RlgenError(f"{env}: {call} returned an observation of shape {np.shape(obs)}, but its "
-                         f"observation_space is {space}; the env must return what its space declares")
+def outside_space(obs: Any, space: gym.Space) -> str | None:
+    """What in `obs`, one copy's observation, breaks `space`, or None: its shape, or for choices
+    (Discrete, MultiDiscrete, MultiBinary) a value outside them, which SB3 one-hot encodes (torch
+    refuses one past n: "Class values must be smaller than num_classes") or stores cast to integers.
+    Box bounds are not checked: many envs declare tighter ones than they keep, and SB3 reads any
+    float. Cheap (a shape, two comparisons): it runs on every observation of every step."""
+    if not isinstance(space, FLAT_SPACES):
+        return None
+    if np.shape(obs) != space.shape:
+        return f"an observation of shape {np.shape(obs)}"
+    if isinstance(space, gym.spaces.Box):
+        return None
+    values = np.asarray(obs)
+    if values.dtype.kind not in "biuf":
+        return f"an observation of dtype {values.dtype}"
+    low, high = _choices(space)
+    if values.ndim == 0:  # a Discrete's: compared as a number, several times faster than as an array
+        value = values.item()
+        return None if low <= value <= high else f"the observation {value}"  # NaN is outside
+    inside = (values >= low) & (values <= high)
+    if inside.all():
+        return None
+    index = tuple(int(i) for i in np.argwhere(~inside)[0])
+    return f"an observation with {values[index]} at index {index}"
+
+
+def _choices(space: gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary) -> tuple[Any, Any]:
+    """The lowest and highest choice of `space` (arrays for a MultiDiscrete): start..start+n-1."""
+    if isinstance(space, gym.spaces.MultiBinary):
+        return 0, 1
+    n = space.nvec if isinstance(space, gym.spaces.MultiDiscrete) else space.n
+    return space.start, space.start + n - 1
+
+
+def _check_observation(env: str, call: str, obs: Any, space: gym.Space) -> None:
+    if (what := outside_space(obs, space)) is not None:
+        raise RlgenError(f"{env}: {call} returned {what}, but its observation_space is {space}; the env must "
+                         "return what its space declares")
+
+
+class _CheckedDummyVecEnv(DummyVecEnv):
+    """SB3's DummyVecEnv, refusing in one line an observation that breaks the copies' space before
+    it is stored: numpy's broadcast error otherwise ("could not broadcast input array from shape
+    (4,) into shape (3,)"), a scalar spread over a whole Box silently, or a choice past n stored
+    for torch to refuse. `target` names the env in what it says ("env 'CartPole-v1'")."""
+
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], target: str):
+        super().__init__(env_fns)
+        self.target = target
+
+    def _save_obs(self, env_idx: int, obs: Any) -> None:
+        if outside_space(obs, self.observation_space) is not None:
+            # SB3 saves what a copy's step() returned, or its reset()'s: in reset, or where the step ended an episode
+            stepped = sys._getframe(1).f_code.co_name == "step_wait" and not self.buf_dones[env_idx]
+            _check_observation(self.target, "step()" if stepped else "reset()", obs, self.observation_space)
+        super()._save_obs(env_idx, obs)
+
+
+class _WatchedSubprocVecEnv(SubprocVecEnv):
+    """SB3's SubprocVecEnv, its workers forked, with two checks:
+
+    - A worker that died (its env raised) is an EOFError on its pipe, whichever worker it is
+      (`_Watched`). SB3 makes every pipe before it forks the first worker and closes the trainer's
+      copy of worker i's end only after forking worker i, so workers 0..i-1 hold that end open and
+      the trainer never reads EOF when worker i dies: it would wait for good, SIGTERM or not.
+    - An observation that breaks the copies' space is one line (`outside_space`), not
+      torch's "mat1 and mat2 shapes cannot be multiplied" in the policy.
+    """
+
+    def __init__(self, env_fns: list[Callable[[], gym.Env]], target: str):
+        super().__init__(env_fns, start_method="fork")
+        self.remotes = [_Watched(remote, process) for remote, process in zip(self.remotes, self.processes)]
+        self.target = target
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = super().step_wait()
+        self._check(obs, dones)
+        return obs, rewards, dones, infos
+
+    def reset(self) -> Any:
+        obs = super().reset()
+        self._check(obs, np.ones(self.num_envs, bool))
+        return obs
+
+    def _check(self, obs: Any, reset: np.ndarray) -> None:
+        """Each copy's row of the stacked `obs`; `reset[i]`: copy i's came from its reset()."""
+        if isinstance(self.observation_space, FLAT_SPACES):
+            for row, was_reset in zip(obs, reset):
+                _check_observation(self.target, "reset()" if was_reset else "step()", row, self.observation_space)
+
+    def close(self) -> None:
+        if not self.closed:
+            # only the answers still due: after a step_wait that raised (a worker died), SB3's close
+            # would wait on the workers that had answered, for answers they will never send; a dead
+            # worker's EOFError goes on to `close_vec_env`, which kills the rest
+            for remote in self.remotes:
+                if remote.due:
+                    remote.recv()
+            self.waiting = False
+        super().close()
+
+
+class _Watched:
+    """One SubprocVecEnv pipe whose recv() raises EOFError once its worker has exited with nothing
+    left to send, as a pipe whose other end is closed does; `due`: an answer is awaited."""
+
+    def __init__(self, remote: Connection, process: BaseProcess):
+        self.remote, self.process, self.due = remote, process, False
+
+    def send(self, data: Any) -> None:
+        self.remote.send(data)
+        self.due = True
+
+    def recv(self) -> Any:
+        while not self.remote.poll(_WORKER_POLL_S):
+            if self.process.exitcode is not None and not self.remote.poll():
+                raise EOFError(f"worker process {self.process.pid} exited with {self.process.exitcode}")
+        answer = self.remote.recv()
+        self.due = False
+        return answer
+
+    def close(self) -> None:
+        self.remote.close()
 
 
 def wrap_vec_env(vec: VecEnv, cfg: EnvConfig, *, training: bool = True, gamma: float = 0.99) -> VecEnv:
