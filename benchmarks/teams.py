@@ -90,13 +90,15 @@ def measure(run_dir: Path, episodes: int, games_per_pair: int, checkpoint: str |
 
 
 def report(measured: dict[int | str, dict], times: dict, episodes: int, games_per_pair: int) -> None:
+    """One column per key: a training seed (int), or a measured run's label (`run_labels`)."""
     keys = list(measured)
+    named = {k: f"seed {k}" if isinstance(k, int) else k for k in keys}
     table = Table(title=f"simple_tag: tags per episode (share of episodes with a tag), {episodes} episodes each")
     table.add_column("predators vs prey")
     for k in keys:
         m = measured[k]
         wall = f", {times[k]:.0f} s" if k in times else ""
-        table.add_column(f"seed {k} ({m['checkpoint']}: {m['step']:,} steps{wall})", justify="right")
+        table.add_column(f"{named[k]} ({m['checkpoint']}: {m['step']:,} steps{wall})", justify="right")
     for label, _, _ in MATCHUPS:
         table.add_row(label, *[f"{measured[k]['rows'][label][0]:.2f} ({measured[k]['rows'][label][1]:.0%})" for k in keys])
     console.print(table)
@@ -106,7 +108,7 @@ def report(measured: dict[int | str, dict], times: dict, episodes: int, games_pe
         m = measured[k]
         for side in m["sides"]:
             line = "  ".join(f"{n.split(':', 1)[1]} {e:.0f}" for n, e in m["elo"].items() if n.startswith(f"{side}:"))
-            console.print(f"  seed {k} {side}: {line}")
+            console.print(f"  {named[k]} {side}: {line}")
 
 
 def unmeasurable(cfg) -> str | None:
@@ -120,6 +122,12 @@ def unmeasurable(cfg) -> str | None:
                 f"{' or '.join(missing)} (its players: {', '.join(known)}): measure a simple_tag_v3 run, or read "
                 "this game's figures from its run's own evaluations (eval/ in metrics.jsonl)")
     return None
+
+
+def run_labels(runs: list[Path]) -> dict[str, Path]:
+    """Each run's column label: its directory's name, or its path where runs share a name (x/run, y/run)."""
+    names = [r.name for r in runs]
+    return {(r.name if names.count(r.name) == 1 else str(r)): r for r in runs}
 
 
 def checkpoint(text: str) -> str:
@@ -159,8 +167,8 @@ def main() -> None:
     torch.set_num_threads(1)
     measured, times = {}, {}
     if args.run:
-        for run_dir in map(Path, args.run):
-            measured[run_dir.name] = measure(run_dir, args.episodes, args.games_per_pair, args.checkpoint)
+        for label, run_dir in run_labels(list(map(Path, args.run))).items():
+            measured[label] = measure(run_dir, args.episodes, args.games_per_pair, args.checkpoint)
     else:
         for seed in args.seeds:
             run_dir, times[seed] = train(seed, args.overrides)

@@ -16,9 +16,9 @@ callable objects unless their class sets `live_state = True`, as a random player
 does; torch modules and optimizers, which the kinds save as state dicts; devices, dtypes, env specs,
 loggers; attributes named in `SKIP`), and wall-clock values (`VOLATILE`), which differ between
 any two runs. What it cannot keep is reported: an object with no `__dict__` (a Box2D world, an
-emulator, a worker process's pipe), and dice it leaves out with a function (a generator in the
-closure of a game's scripted player: `_closure_dice`). The caller then does not restore that
-graph and warns that the resume is not exact (see `uncaptured`).
+emulator, a worker process's pipe), and dice it leaves out with a function or a callable object (a
+generator in the closure or the attributes of a game's scripted player: `_left_dice`). The caller
+then does not restore that graph and warns that the resume is not exact (see `uncaptured`).
 
     saved = capture(model.env)                  # plain data; uncaptured(saved) lists what was not kept
     ...
@@ -152,22 +152,26 @@ class _Capture:
     def skipped(self, name: Any, v: Any, path: str) -> bool:
         if not (_skipped(name, v) or (isinstance(name, str) and name in self.skip)):
             return False
-        if (owner := _closure_dice(v)) is not None:  # left out with the function: a resume cannot replay them
-            self.uncaptured.append(f"{path} (a random generator in the closure of {owner}; keep it on an object "
-                                   "whose class sets live_state = True)")
+        if (where := _left_dice(v)) is not None:  # left out with the callable: a resume cannot replay them
+            self.uncaptured.append(f"{path} (a random generator {where}; keep it on an object whose class sets "
+                                   "live_state = True)")
         return True
 
 
-def _closure_dice(fn: Any) -> str | None:
-    """The name of a function (a bound method's, a functools.partial's) that holds a random
-    generator in its closure, defaults or partial arguments; else None. rlgen's own functions are
-    not asked: their dice are saved by their owner (selfplay's references draw from the
-    experiment's opponent_rng)."""
+def _left_dice(fn: Any) -> str | None:
+    """Where a callable left out of a capture holds a random generator: in the closure, defaults or
+    partial arguments of a function (a bound method's, a functools.partial's), or in the attributes
+    of a callable object or a bound method's object; else None. rlgen's own are not asked: their
+    dice are saved by their owner (selfplay's references draw from the experiment's opponent_rng)."""
     held: list[Any] = []
     if isinstance(fn, functools.partial):
         held, fn = [*fn.args, *fn.keywords.values()], fn.func
+    owner = getattr(fn, "__self__", fn)  # a bound method's object, or the callable object itself
+    if callable(fn) and not isinstance(owner, (types.FunctionType, type, types.ModuleType)) and not _rlgen(type(owner)):
+        if any(isinstance(x, _DICE) for x in [owner, *(_attributes(owner) or {}).values()]):  # rng.integers: rng
+            return f"held by {_type_name(owner)}"
     fn = getattr(fn, "__func__", fn)
-    if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").split(".")[0] == "rlgen":
+    if not isinstance(fn, types.FunctionType) or _rlgen(fn):
         return None
     held += [*(fn.__defaults__ or ()), *(fn.__kwdefaults__ or {}).values()]
     for cell in fn.__closure__ or ():
@@ -175,7 +179,13 @@ def _closure_dice(fn: Any) -> str | None:
             held.append(cell.cell_contents)
         except ValueError:  # a cell not filled yet (a name the enclosing function assigns later)
             pass
-    return f"{fn.__module__}.{fn.__qualname__}" if any(isinstance(x, _DICE) for x in held) else None
+    if any(isinstance(x, _DICE) for x in held):
+        return f"in the closure of {fn.__module__}.{fn.__qualname__}"
+    return None
+
+
+def _rlgen(code: Any) -> bool:
+    return (getattr(code, "__module__", None) or "").split(".")[0] == "rlgen"
 
 
 def _skipped(name: Any, v: Any) -> bool:

@@ -14,7 +14,7 @@ trains. `global_step` counts agent-steps of both sides.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 
 import gymnasium as gym
 import numpy as np
@@ -22,6 +22,7 @@ import torch
 from stable_baselines3 import PPO
 
 from rlgen.agents.rl.algos import check_hyperparams, divergence_fix
+from rlgen.agents.rl.env_failures import env_failures
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_schedules import Progress
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
@@ -110,8 +111,10 @@ class TeamsExperiment(ExperimentBase):
     def train_unit(self) -> dict[str, float]:
         side = self.sides[self.phase % 2]
         learner = self.learners[side]
-        side_metrics = learner.learn_unit(learner.rollout_steps, self.global_step, self.cfg.train.total_steps)
-        self.global_step = sum(int(m.num_timesteps) for m in self.models.values())
+        played = lambda: sum(int(m.num_timesteps) for m in self.models.values())  # noqa: E731 - both sides' steps
+        with self._game_failures("the training rollout", played):
+            side_metrics = learner.learn_unit(learner.rollout_steps, self.global_step, self.cfg.train.total_steps)
+        self.global_step = played()
         self.units_in_phase += 1
         if self.units_in_phase >= self.cfg.schedule.units_per_phase:
             self._freeze(side)  # the other side now trains against these weights, fixed
@@ -126,13 +129,15 @@ class TeamsExperiment(ExperimentBase):
         cfg = self.cfg
         n = episodes or cfg.train.eval_episodes
         learned = {side: self.side_player(side) for side in self.sides}
-        returns = play_teams(self.game, learned, n, seed=cfg.seed + 1000)
+        with self._game_failures("an evaluation"):
+            returns = play_teams(self.game, learned, n, seed=cfg.seed + 1000)
         out: dict[str, Any] = {f"eval/return_{s}": v for s, v in returns.items()}
         out.update({f"eval/{k}": v for k, v in self.rules.scores(returns).items()})
         # fresh baselines at every evaluation: their dice restart, so each evaluation meets the same play
         # (each baseline meets one deterministic side only: its score depends on that side's weights alone)
         baselines = baseline_players(cfg, self.game, self.sides, self.rules)
-        with torch.random.fork_rng(devices=[]):  # a scripted player may draw from torch: training's stream is kept
+        # a scripted player may draw from torch: training's stream is kept
+        with torch.random.fork_rng(devices=[]), self._game_failures("an evaluation"):
             torch.manual_seed(cfg.seed + 3000)
             out.update(versus_baselines(self.game, self.rules, learned, baselines,
                                         episodes or cfg.ratings.episodes or n, seed=cfg.seed + 2000))
@@ -174,7 +179,7 @@ class TeamsExperiment(ExperimentBase):
         results = {}
         for pair in pairs:
             fresh = {**players, **baseline_players(self.cfg, self.game, self.sides, self.rules)}
-            with torch.random.fork_rng(devices=[]):  # training's stream is left alone
+            with torch.random.fork_rng(devices=[]), self._game_failures("the ratings"):  # training's stream is kept
                 torch.manual_seed(self.cfg.seed + 3000)
                 results.update(team_round_robin(self.game, self.rules, fresh, [pair], games_per_pair, seed))
         return results
@@ -219,6 +224,10 @@ class TeamsExperiment(ExperimentBase):
         return {f"policy_{side}": model.policy for side, model in self.models.items()}
 
     # --- helpers --------------------------------------------------------------------------------
+
+    def _game_failures(self, phase: str, step: Callable[[], int] | None = None) -> ContextManager[None]:
+        """What the game's own code raises in `phase`, as one line naming the game (`env_failures`)."""
+        return env_failures(self.cfg.game.name, phase, step or (lambda: self.global_step), game=True)
 
     def _freeze(self, side: str) -> None:
         policy = self.models[side].policy
@@ -296,10 +305,10 @@ def _checked_game(cfg: TeamsConfig) -> tuple[Callable[[], Any] | None, list[str]
                           else "; every agent needs a Discrete(n) action space numbered from 0"))
     if len(sides) != 2:
         groups = sides_of(made)
-        listed = ", ".join(f"{side} ({len(groups[side])})" for side in sides)
-        return None, [], (f"game.name: {cfg.game.name} has {len(sides)} sides, not two: {listed} agents (a side is "
-                          "the agents' name prefix); kind: teams plays two sides, so pick a game, or game.kwargs, "
-                          "that makes two")
+        listed = ", ".join(f"{side} ({_counted(len(groups[side]), 'agent')})" for side in sides)
+        has = f"{_counted(len(sides), 'side')}, not two: {listed}" if sides else "no agents"
+        return None, [], (f"game.name: {cfg.game.name} has {has} (a side is the agents' name prefix); kind: teams "
+                          "plays two sides, so pick a game, or game.kwargs, that makes two")
     try:  # a kwarg the constructor keeps but the game cannot play with fails here
         if (problem := check_team_game(made, cfg.game.name)) is not None:
             return None, [], f"game: {problem}"
@@ -312,6 +321,10 @@ def _checked_game(cfg: TeamsConfig) -> tuple[Callable[[], Any] | None, list[str]
         return None, [], (f"game.name: {cfg.game.name}: {offset[0]}, not numbered from 0 as kind: teams's policies "
                           "need; point game.name at a function that returns the game with observations numbered from 0")
     return game, sides, None
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _league_problems(cfg: TeamsConfig, sides: list[str], rules: TeamRules) -> list[str]:

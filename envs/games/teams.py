@@ -247,16 +247,24 @@ def play_teams(game: TeamGame, policies: dict[str, TeamPolicy], episodes: int, s
 TeamPlayerBuilder = Callable[[TeamGame, str, int], TeamPolicy]  # (game, side, seed) -> team policy
 
 
+RULES = ("PLAYERS", "scores", "outcome")  # what a game's module may add (TeamRules)
+
+
 def registered_team_game(name: str) -> str:
-    """The registered name of the game `name` points to, whose module may add players and scoring:
-    `name` itself, `game_name`'s, or the entry with the same parallel_env (`mpe2.simple_tag_v3` and
-    `mpe2.simple_tag_v3:parallel_env` -> `simple_tag_v3`, registered as rlgen's module around
-    mpe2's); any other name as it is."""
+    """The name of the game `name` points to, whose module may add players and scoring: `name`
+    itself, `game_name`'s (a module's `env` or `raw_env` is the module), a module that adds its own
+    (whatever parallel_env it re-exports), or the entry with the same parallel_env
+    (`mpe2.simple_tag_v3`, `mpe2.simple_tag_v3:parallel_env` and `:raw_env` -> `simple_tag_v3`,
+    registered as rlgen's module around mpe2's); any other name as it is."""
     if GAMES.entry(name) is not None:
         return name
-    if GAMES.entry(registered := game_name(name)) is not None:
-        return registered
+    if (module := game_name(name)) != name and module in GAMES:  # not a pettingzoo.classic name it shortens
+        name = module
+        if GAMES.entry(name) is not None:
+            return name
     game = GAMES.get(name)
+    if isinstance(game, types.ModuleType) and any(hasattr(game, rule) for rule in RULES):
+        return name
     maker = getattr(game, "parallel_env", game)
     for entry in GAMES.entries():  # loads every registered game, only for a name none is registered as
         try:

@@ -130,13 +130,17 @@ class TrioDuel(Duel):
         self.possible_agents = ["red_0", "red_1", "green_0", "blue_0"]
 
 
-def test_a_team_game_of_three_sides_names_them_and_their_agents():
+@pytest.mark.parametrize("game, kwargs, has", [
+    (f"{HERE}:TrioDuel", "{}", "3 sides, not two: red (2 agents), green (1 agent), blue (1 agent)"),
+    ("simple_tag_v3", "{num_adversaries: 0}", "1 side, not two: agent (1 agent)"),
+    ("simple_tag_v3", "{num_adversaries: -1}", "no agents"),  # mpe2 makes it: -1 adversaries + 1 agent
+])
+def test_a_team_game_of_other_than_two_sides_names_them_and_their_agents(game, kwargs, has):
     pytest.importorskip("supersuit")
     with pytest.raises(ConfigError) as info:
-        load_config(CONFIGS / "teams_simple_tag.yaml", [f"game.name={HERE}:TrioDuel", *DUEL])
-    assert info.value.problems == [f"game.name: {HERE}:TrioDuel has 3 sides, not two: red (2), green (1), blue (1) "
-                                   "agents (a side is the agents' name prefix); kind: teams plays two sides, so pick a "
-                                   "game, or game.kwargs, that makes two"]
+        load_config(CONFIGS / "teams_simple_tag.yaml", [f"game.name={game}", *DUEL, f"game.kwargs={kwargs}"])
+    assert info.value.problems == [f"game.name: {game} has {has} (a side is the agents' name prefix); kind: teams "
+                                   "plays two sides, so pick a game, or game.kwargs, that makes two"]
 
 
 def test_teams_default_early_stop_metric_without_baselines_is_one_line():

@@ -9,6 +9,7 @@
 `Points` (AEC, two players): each move scores 0-2 points, paid as it is made (the mover +p, the
 other -p), nothing at the end; `raise_after`: its step raises from that move on, counted over games.
 `Duel` (parallel, sides red and blue): agents step -1/0/+1 on a line; red scores next to a blue.
+`FailingDuel`: Duel whose step raises from its `raise_after`-th step on.
 """
 
 from __future__ import annotations
@@ -282,3 +283,21 @@ dying_duel = functools.partial(Duel, die=True)
 hetero_duel = functools.partial(Duel, hetero=True)
 bad_obs_duel = functools.partial(Duel, bad_obs=True)
 dict_duel = functools.partial(Duel, dict_obs=True)
+
+
+class FailingDuel(Duel):
+    """`Duel` whose step raises from its `raise_after`-th step on (counted over every episode of this
+    object: past the game check's), as a buggy parallel game."""
+
+    def __init__(self, raise_after: int = 20, **kwargs):
+        super().__init__(**kwargs)
+        self.raise_after, self.stepped = raise_after, 0
+
+    def step(self, actions):
+        self.stepped += 1
+        if self.stepped > self.raise_after:
+            raise RuntimeError("arena collapsed")
+        return super().step(actions)
+
+
+failing_duel = FailingDuel
