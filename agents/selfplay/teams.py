@@ -26,7 +26,7 @@ from rlgen.agents.rl.env_failures import env_failures
 from rlgen.agents.rl.sb3_bridge import SB3Learner
 from rlgen.agents.rl.sb3_schedules import Progress
 from rlgen.agents.rl.sb3_state import load_model_state, model_state
-from rlgen.agents.rl.setup_checks import check_schedules
+from rlgen.agents.rl.setup_checks import check_policy_kwargs, check_schedules
 from rlgen.agents.selfplay.config import TeamsConfig
 from rlgen.agents.selfplay.experiment import repeated_names
 from rlgen.agents.selfplay.players import cpu_params, frozen_policy
@@ -73,6 +73,7 @@ class TeamsExperiment(ExperimentBase):
     def setup(self, ctx: RunContext) -> None:
         cfg = self.cfg
         check_schedules(cfg, ctx)  # each side's learner trains as kind: rl's does
+        check_policy_kwargs(cfg, ctx, PPO.policy_aliases["MlpPolicy"])  # and is built so
         progress = Progress()  # one run-long schedule for both sides
         self.game = team_game(cfg.game.name, **cfg.game.kwargs)
         self.sides = list(sides_of(self.game()))

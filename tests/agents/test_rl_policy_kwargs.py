@@ -73,11 +73,12 @@ def _other_kinds(tmp_path, demos):
     from tests.agents.imitation.test_imitation import gail_config
 
     selfplay = rlgen.load_config("selfplay_tictactoe", [f"logging.dir={tmp_path}", "logging.wandb.mode=disabled"])
+    teams = rlgen.load_config("teams_simple_tag", [f"logging.dir={tmp_path}", "logging.wandb.mode=disabled"])
     return {"imitation": gail_config(tmp_path, demos), "bc": bc_config(tmp_path, "rlgen/Identity-v0", demos),
-            "selfplay": selfplay.model_dump()}
+            "selfplay": selfplay.model_dump(), "teams": teams.model_dump()}
 
 
-@pytest.mark.parametrize("kind", ["imitation", "bc", "selfplay"])
+@pytest.mark.parametrize("kind", ["imitation", "bc", "selfplay", "teams"])
 def test_the_kinds_that_build_sb3_policies_as_kind_rl_refuse_them_too(tmp_path, identity_demos, kind):
     raw = _other_kinds(tmp_path / "runs", identity_demos)[kind]
     raw["agent"]["policy"]["kwargs"] = {"share_features_extractor": False}
