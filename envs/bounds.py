@@ -18,15 +18,19 @@ STEP_REWARDS: dict[str, tuple[float, float]] = {
     "MountainCar": (-1.0, 0.0),  # -1 per step (MountainCarContinuous is another family)
     "Pendulum": (-(3.141592653589793**2 + 0.1 * 8**2 + 0.001 * 2**2), 0.0),  # -(θ² + 0.1 θ'² + 0.001 u²)
 }
+# gymnasium.make kwargs known to leave the rewards alone; any other (CartPole's sutton_barto_reward,
+# Pendulum's g, ...) may change them, and then the range above is not known
+REWARD_FREE_KWARGS = frozenset({"max_episode_steps", "render_mode"})
 
 
 def return_bounds(env_id: str, kwargs: Mapping[str, Any] | None = None, wrappers: Any = ()) -> tuple[float, float] | None:
     """(lowest, highest) return of one episode, or None when the env's rewards are not bounded or
-    wrappers may change them."""
+    wrappers or kwargs may change them."""
     family = env_id.rpartition("/")[2].split("-v")[0]
-    if family not in STEP_REWARDS or wrappers:
+    kwargs = kwargs or {}
+    if family not in STEP_REWARDS or wrappers or not REWARD_FREE_KWARGS.issuperset(kwargs):
         return None
-    steps = (kwargs or {}).get("max_episode_steps")
+    steps = kwargs.get("max_episode_steps")
     if steps is None:
         try:
             steps = gym.spec(env_id).max_episode_steps

@@ -322,15 +322,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _wandb_mode(args: argparse.Namespace) -> str | None:
-    """compare's W&B mode: --wandb's, else (a bare --wandb) WANDB_MODE's, else offline; None without
-    --wandb. Checked here, before any work, with --project: W&B refused a bad one after the table."""
+    """compare's W&B mode: --wandb's, else (a bare --wandb) WANDB_MODE's when it is set (empty too, as
+    W&B reads it), else offline; None without --wandb. Checked here, before any work, with --project:
+    W&B refused a bad one after the table."""
     from rlgen.compare_report import check_wandb
 
     if not args.wandb:
         if args.project is not None:
             raise RlgenError("--project names the W&B project of --wandb: give --wandb, or drop --project")
         return None
-    mode = args.wandb if isinstance(args.wandb, str) else os.environ.get("WANDB_MODE") or "offline"
+    mode = args.wandb if isinstance(args.wandb, str) else os.environ.get("WANDB_MODE", "offline")
     check_wandb(args.project or "rlgen", mode)
     return mode
 

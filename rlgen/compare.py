@@ -64,7 +64,7 @@ class Stat:
     @classmethod
     def of(cls, values: Sequence[float], method: Method = "t", bounds: tuple[float, float] | None = None) -> Stat:
         v = np.asarray(values, dtype=float)
-        iv = stats.clip(stats.interval(v, method), bounds)
+        iv = stats.clip(stats.interval(v, method), bounds, float(v.mean()))
         std = float(v.std(ddof=1)) if len(v) > 1 else 0.0
         return cls(float(v.mean()), std, iv.lo, iv.hi, len(v), stats.iqm(v), iv.note)
 
@@ -145,6 +145,14 @@ def metric_bounds(runs: Sequence[RunData], metric: str) -> tuple[float, float] |
     return found.pop() if len(found) == 1 else None
 
 
+def _fitting(bounds: tuple[float, float] | None, values: Sequence[float]) -> tuple[float, float] | None:
+    """`bounds`, or None when a value lies outside them: then they are not this env's range (a
+    variant they do not know of), and cutting to them would hide the runs' own numbers."""
+    if bounds is None or all(bounds[0] <= v <= bounds[1] for v in values if not math.isnan(v)):
+        return bounds
+    return None
+
+
 def summarize(group: Group, metric: str, threshold: float | None = None, mode: Mode = "max",
               method: Method = "t") -> GroupStats:
     finals, bests, walls, steps_to, times_to = [], [], [], [], []
@@ -157,7 +165,7 @@ def summarize(group: Group, metric: str, threshold: float | None = None, mode: M
         if threshold is not None and (hit := first_reach(steps, values, wall, threshold, mode)) is not None:
             steps_to.append(hit[0])
             times_to.append(hit[1])
-    bounds = metric_bounds(group.runs, metric)
+    bounds = _fitting(metric_bounds(group.runs, metric), [*finals, *bests])
     timed = bool(times_to) and not np.isnan(times_to).any()  # a time over some of the runs that reached it misleads
     statuses: dict[str, int] = {}
     for run in group.runs:

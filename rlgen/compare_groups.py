@@ -61,8 +61,10 @@ def _value(flat: Mapping[str, Any], key: str) -> Any:
     """A run's value of a dotted key: the value, the _Section below it, or _MISSING."""
     if key in flat:
         return flat[key]
-    # what the default grouping never groups by (train.threads, a transfer's init.run path) stays out
-    section = _Section((k[len(key) + 1:], v) for k, v in flat.items() if k.startswith(key + ".") and not _ignored(k))
+    # what the default grouping never groups by (train.threads, a transfer's init.run path) stays out,
+    # unless the key named is one of those (`--by logging`): then it was asked for, as `--by seed` is
+    section = _Section((k[len(key) + 1:], v) for k, v in flat.items()
+                       if k.startswith(key + ".") and (_ignored(key) or not _ignored(k)))
     return section if section else _MISSING
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
+from unittest import mock
 
 import numpy as np
 import rich.console
@@ -135,7 +137,7 @@ def band(group: Group, metric: str, method: Method = "t",
     for j in range(len(grid)):
         values = table[:, j][~np.isnan(table[:, j])]
         mean[j] = values.mean() if len(values) else np.nan
-        iv = stats.clip(stats.interval(values, method), bounds)
+        iv = stats.clip(stats.interval(values, method), bounds, mean[j])
         lo[j], hi[j] = iv.lo, iv.hi
     return grid, mean, lo, hi
 
@@ -223,9 +225,11 @@ def _start_wandb(png: Path, project: str, mode: str, name: str, config: dict[str
     from rlgen.logging_wandb import start_error
 
     try:
-        return wandb.init(project=project, job_type="compare", name=name, dir=str(Path(png).parent), mode=mode,
-                          config=config, settings=wandb.Settings(console="off", silent=True, x_disable_stats=True,
-                                                                 init_timeout=WandbConfig().init_timeout))
+        # W&B reads WANDB_MODE even when given a mode, and refuses the run over a value it refuses
+        with mock.patch.dict(os.environ, {"WANDB_MODE": mode}):
+            return wandb.init(project=project, job_type="compare", name=name, dir=str(Path(png).parent), mode=mode,
+                              config=config, settings=wandb.Settings(console="off", silent=True, x_disable_stats=True,
+                                                                     init_timeout=WandbConfig().init_timeout))
     except Exception as e:  # noqa: BLE001 - no key, no network, a bad WANDB_* setting: W&B's error types vary
         fix = ("log in (`wandb login`) and check the network, or log offline (--wandb offline) and `wandb sync` later"
                if mode == "online" else "fix what W&B says, or leave --wandb out")
@@ -247,8 +251,8 @@ def check_wandb(project: str, mode: str) -> None:
     try:
         wandb.Settings(mode=mode)  # --wandb's choices are W&B's; only WANDB_MODE's can be another
     except pydantic.ValidationError as e:
-        raise RlgenError(f"WANDB_MODE={mode}: {e.errors()[0]['msg']}; set one of them, or give --wandb offline "
-                         "or --wandb online") from None
+        raise RlgenError(f"WANDB_MODE={shlex.quote(mode)}: {e.errors()[0]['msg']}; set one of them, or give "
+                         "--wandb offline or --wandb online") from None
 
 
 def default_png(runs: Sequence[RunData], metric: str) -> Path:

@@ -45,7 +45,8 @@ def to_devnull(stream: Any) -> None:
         os.close(devnull)
 
 
-console = _Console(stderr=True, highlight=False, soft_wrap=True)  # paths stay copyable
+# paths stay copyable: no highlighting, no folding, and no emoji (rich reads `:x:` in /tmp/a:x:y as ❌)
+console = _Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 WHOLE_LINE = 1000  # `report_console`'s width off a terminal: longer than any line it prints
 
 
@@ -56,7 +57,7 @@ def report_console(stderr: bool = False) -> Console:
     stderr it is as quiet as `console`, which shares that stream: a script that silenced rlgen's lines
     (benchmarks/scale.py's in-process sweeps) got the sweep's status tables all the same. Stdout stays
     loud: a result is never silenced by a stderr whose reader went away."""
-    out = Console(stderr=stderr, highlight=False, quiet=stderr and console.quiet)
+    out = Console(stderr=stderr, highlight=False, emoji=False, quiet=stderr and console.quiet)
     if not out.is_terminal:
         out.width = WHOLE_LINE  # a table still takes only the width it needs: nothing is padded out to it
     return out
@@ -129,10 +130,11 @@ def kept_values(path: Path, key: str, keep: int | None = None) -> list[float]:
     for line in lines[:keep]:
         try:
             value = json.loads(line).get(key)
-        except (ValueError, AttributeError):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                seen.append(float(value))
+        # RecursionError: a line nested deeper than json parses; OverflowError: an integer no float holds
+        except (ValueError, AttributeError, RecursionError, OverflowError):
             continue
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            seen.append(float(value))
     return seen
 
 

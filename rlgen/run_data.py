@@ -10,6 +10,9 @@ from __future__ import annotations
 import glob
 import json
 import math
+import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +25,7 @@ from rlgen.checkpoint import FINISHED
 from rlgen.errors import RlgenError
 from rlgen.logging import console
 from rlgen.run_state import real
+from rlgen.rundir import _WANDB_FOLDER, _WANDB_LOG
 
 NO_SUMMARY = "no summary"
 TOO_DEEP = "nested too deeply to parse"
@@ -66,17 +70,33 @@ def expand(patterns: Sequence[str]) -> list[Path]:
             if (m / "config.yaml").is_file() or (m / "metrics.jsonl").is_file():
                 found.append(m)
             else:
-                found += sorted(p.parent for p in m.rglob("config.yaml") if not _inside_wandb(p.relative_to(m)))
+                found += sorted(p.parent for p in m.rglob("config.yaml") if not _inside_wandb(m, p.parent))
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if not unique:
         raise RlgenError(f"no run directories (with config.yaml) under {' '.join(patterns)}")
     return unique
 
 
-def _inside_wandb(path: Path) -> bool:
-    """W&B keeps a config.yaml of its own in its run folders; those are not rlgen runs.
-    `path` is relative to the folder searched, so the user's own folder names never count."""
-    return any(p == "wandb" or p.startswith(("offline-run-", "run-")) for p in path.parts)
+def _inside_wandb(root: Path, folder: Path) -> bool:
+    """W&B keeps a config.yaml of its own in its run folders; those are not rlgen runs. Only the
+    folders between `root` (the folder searched) and `folder` are looked at, so the user's own folder
+    names never count, and only W&B's full shape is skipped: a user's run dir named `wandb` or
+    `run-1` is a run."""
+    parts = folder.relative_to(root).parts
+    return any(_is_wandb_run_folder(root.joinpath(*parts[:i])) for i in range(1, len(parts) + 1))
+
+
+def _is_wandb_run_folder(folder: Path) -> bool:
+    """`(offline-)run-<YYYYMMDD_HHMMSS>-<id>(-<n>)` holding W&B's log `run-<id>.wandb` (rlgen.rundir)."""
+    shape = _WANDB_FOLDER.fullmatch(folder.name)
+    if shape is None:
+        return False
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    logs = (m[1] for name in names if (m := _WANDB_LOG.fullmatch(name)))
+    return any(re.fullmatch(re.escape(log) + r"(-\d+)?", shape[2]) for log in logs)
 
 
 def read_run(path: Path) -> RunData:
@@ -100,7 +120,25 @@ def read_summary(path: Path) -> dict[str, Any] | None:
         raise _corrupt_summary(path, str(e)) from None
     if not isinstance(summary, dict):
         raise _corrupt_summary(path, f"{text.strip()[:40]!r} is not a JSON object")
+    if (key := _too_large(summary)) is not None:
+        raise _corrupt_summary(path, f"{key} is a number too large for a float")
     return summary
+
+
+def _too_large(data: dict[str, Any]) -> str | None:
+    """The dotted key of the first integer in `data` that no float can hold (JSON's integers have no
+    limit; numpy and float() raise OverflowError on 1e400 written out), or None. Walked without
+    recursion: what json parsed may be nested deeper than Python recurses."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > sys.float_info.max:
+            return key.lstrip(".") or "<top>"
+        if isinstance(value, dict):
+            stack += [(f"{key}.{k}", v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    return None
 
 
 def _corrupt_summary(path: Path, why: str) -> RlgenError:
@@ -148,6 +186,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
             if not isinstance(row, dict) or "global_step" not in row:
                 raise ValueError("not an object with global_step")
+            if (key := _too_large(row)) is not None:
+                raise ValueError(f"{key} is a number too large for a float")
             step = row["global_step"]
             if not (real(step) and math.isfinite(step)):  # the x of every curve and every threshold
                 raise ValueError(f"global_step is {json.dumps(step)[:40]}, not a finite number")

@@ -73,9 +73,10 @@ def iqm(values: Sequence[float]) -> float:
     return float(sps.trim_mean(v, 0.25)) if len(v) else math.nan
 
 
-def clip(iv: Interval, bounds: tuple[float, float] | None) -> Interval:
-    """The interval cut to the values the metric can take: the mean lies inside them, so the
-    cut interval covers it as often as the whole one does."""
-    if bounds is None or not iv.ok:
+def clip(iv: Interval, bounds: tuple[float, float] | None, mean: float) -> Interval:
+    """The interval cut to the values the metric can take: the true mean lies inside them, so the
+    cut interval covers it as often as the whole one does. A sample `mean` outside them says the
+    range is wrong (an env variant it does not fit), and then nothing is cut."""
+    if bounds is None or not iv.ok or not bounds[0] <= mean <= bounds[1]:
         return iv
     return Interval(max(iv.lo, bounds[0]), min(iv.hi, bounds[1]), iv.method)

@@ -32,3 +32,23 @@ def test_a_reader_gone_silences_the_console_and_training_goes_on(tmp_path):
     (run,) = (tmp_path / "toy").iterdir()
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
     assert (run / "checkpoints" / "latest").read_text().strip() == "step_100"
+
+
+def test_emoji_codes_in_paths_stay_as_written(tmp_path, capsys):
+    """rich turned `:x:` in `--out /tmp/a:x:y.txt` into an emoji; rlgen's lines show paths as given."""
+    from rlgen.cli import main
+    from rlgen.logging import console, report_console
+
+    console.print("/tmp/a:x:y :ok: :b:")
+    report_console().print("/tmp/a:x:y :ok: :b:")
+    assert capsys.readouterr() == ("/tmp/a:x:y :ok: :b:\n", "/tmp/a:x:y :ok: :b:\n")
+    assert main(["compare", str(tmp_path / "a:x:y")]) == 2
+    assert f"{tmp_path / 'a:x:y'}" in capsys.readouterr().err
+
+
+def test_a_resume_reads_past_rows_it_cannot_take_a_number_from(tmp_path):
+    from rlgen.logging import kept_values
+
+    rows = ['{"global_step": 1, "m": 2}', '{"global_step": 2, "m": 1' + "0" * 400 + "}", "[" * 100_000, '{"m": 3}']
+    (tmp_path / "metrics.jsonl").write_text("\n".join(rows) + "\n")
+    assert kept_values(tmp_path / "metrics.jsonl", "m") == [2.0, 3.0]

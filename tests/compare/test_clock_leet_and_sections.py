@@ -183,3 +183,14 @@ def test_a_section_leaves_out_what_the_default_grouping_never_groups_by(make_run
         (run / "config.yaml").write_text(yaml.safe_dump(config))
     (group,) = group_runs(read_runs([str(tmp_path / "t")]), by=["train"])
     assert len(group.runs) == 2 and "threads" not in group.label and "progress" not in group.label
+
+
+def test_a_section_the_default_grouping_never_groups_by_groups_when_named(make_run, tmp_path):
+    """--by logging groups by what is below it, as --by seed groups by the seed: it was asked for."""
+    for seed, folder in enumerate(["a", "b"]):
+        run = make_run("l", seed, EVALS[seed])
+        config = yaml.safe_load((run / "config.yaml").read_text())
+        config["logging"]["dir"] = folder
+        (run / "config.yaml").write_text(yaml.safe_dump(config))
+    groups = group_runs(read_runs([str(tmp_path / "l")]), by=["logging"])
+    assert [g.label for g in groups] == ["logging={dir: a}", "logging={dir: b}"]

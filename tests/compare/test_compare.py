@@ -271,11 +271,12 @@ def test_leet_workspace_links_every_offline_run(runs, tmp_path):
 
 
 def test_folders_are_searched_but_wandb_folders_are_not_runs(runs):
-    wandb_files = runs / "ppo_a" / "20260101-000000-s0-0000" / "wandb" / "offline-run-x" / "files"
-    wandb_files.mkdir(parents=True)
-    (wandb_files / "config.yaml").write_text("lr: {value: 1}\n")  # what W&B writes for online runs
-    (runs / "leet" / "run-y" / "files").mkdir(parents=True)
-    (runs / "leet" / "run-y" / "files" / "config.yaml").write_text("a: 1\n")
+    wandb_dir = runs / "ppo_a" / "20260101-000000-s0-0000" / "wandb"
+    for folder, run_id in ((wandb_dir / "offline-run-20260101_000000-x", "x"),
+                           (runs / "leet" / "run-20260101_000000-y-2", "y")):  # -2: W&B's second folder of one id
+        (folder / "files").mkdir(parents=True)
+        (folder / "files" / "config.yaml").write_text("lr: {value: 1}\n")  # what W&B writes for online runs
+        (folder / f"run-{run_id}.wandb").write_bytes(b"")  # W&B's log: the folder is W&B's
     assert len(expand([str(runs)])) == 5
 
 

@@ -3,6 +3,8 @@ project and failure to start, and --leet and --project refused before any file i
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from rlgen.cli import main
@@ -54,6 +56,7 @@ def test_project_without_wandb_is_refused(runs, tmp_path, capsys):
 @pytest.mark.parametrize("args, env, phrase", [
     (["--project", "a/b"], None, "--project a/b: Invalid project name 'a/b'"),
     ([], "bogus", "WANDB_MODE=bogus: Input should be 'online', 'offline'"),
+    ([], "", "WANDB_MODE='': Input should be 'online', 'offline'"),  # set though empty: W&B reads it
 ])
 def test_a_bad_wandb_project_or_mode_is_refused_before_any_work(runs, tmp_path, monkeypatch, capsys, args, env, phrase):
     if env is not None:
@@ -74,6 +77,18 @@ def test_a_mode_given_to_wandb_wins_over_wandb_mode_and_disabled_says_so(runs, t
     wandb.teardown()  # the W&B service writes the run asynchronously
     (folder,) = (tmp_path / "wandb").glob("offline-run-*")
     assert f"W&B comparison run: {folder}" in capsys.readouterr().err
+
+
+def test_a_mode_given_to_wandb_wins_over_a_wandb_mode_that_wandb_refuses(runs, tmp_path, monkeypatch, capsys):
+    import wandb
+
+    wandb.teardown()  # W&B reads its environment once, when first set up in a process
+    monkeypatch.setenv("WANDB_MODE", "Offline")
+    assert main(["compare", str(runs), "--wandb", "offline"]) == 0
+    wandb.teardown()  # the W&B service writes the run asynchronously
+    (folder,) = (tmp_path / "wandb").glob("offline-run-*")
+    assert f"W&B comparison run: {folder}" in capsys.readouterr().err
+    assert os.environ["WANDB_MODE"] == "Offline"  # set for wandb.init alone
 
 
 def test_wandb_that_cannot_start_is_one_line_after_the_table_within_trainings_timeout(runs, tmp_path, monkeypatch,

@@ -55,16 +55,23 @@ def test_iqm():
 
 
 def test_clip_to_the_metric_range():
-    iv = stats.clip(stats.interval([21.7, 34.6]), (0.0, 500.0))
+    iv = stats.clip(stats.interval([21.7, 34.6]), (0.0, 500.0), 28.15)
     assert iv.lo == 0.0 and iv.hi == pytest.approx(110.105, abs=1e-3)
 
 
-def _cartpole_runs(make_run, values):
+def test_a_mean_outside_the_range_says_the_range_is_wrong_and_nothing_is_cut():
+    whole = stats.interval([-1.0, -1.0])
+    assert stats.clip(whole, (0.0, 500.0), -1.0) == whole  # cut, it was [0, -1]: lo above hi
+
+
+def _cartpole_runs(make_run, values, kwargs=None):
+
+
     paths = []
     for seed, finals in enumerate(values):
         path = make_run("ppo_cartpole", seed, [(1000 * (i + 1), v, float(i)) for i, v in enumerate(finals)])
         config = yaml.safe_load((path / "config.yaml").read_text())
-        config["env"] = {"id": "CartPole-v1", "n_envs": 8}
+        config["env"] = {"id": "CartPole-v1", "n_envs": 8, **({"kwargs": kwargs} if kwargs else {})}
         (path / "config.yaml").write_text(yaml.safe_dump(config))
         paths.append(path)
     return paths
@@ -113,3 +120,23 @@ def test_bounds_need_a_bounded_env_without_wrappers():
     assert return_bounds("Pendulum-v1") == pytest.approx((-3254.72, 0.0), abs=0.01)
     assert return_bounds("CartPole-v1", wrappers=["ClipReward"]) is None
     assert return_bounds("LunarLander-v3") is None and return_bounds("MountainCarContinuous-v0") is None
+
+
+def test_kwargs_that_may_change_the_rewards_leave_no_range():
+    from rlgen.envs.bounds import return_bounds
+
+    assert return_bounds("CartPole-v1", {"sutton_barto_reward": True}) is None  # -1 on failure, 0 else
+    assert return_bounds("Pendulum-v1", {"g": 9.81}) is None
+    assert return_bounds("CartPole-v1", {"render_mode": "rgb_array", "max_episode_steps": 50}) == (0.0, 50.0)
+
+
+@pytest.mark.parametrize("kwargs", [{"sutton_barto_reward": True}, None])
+def test_sutton_barto_returns_are_not_cut_to_cartpoles_range(make_run, capsys, tmp_path, kwargs):
+    # with kwargs the range is unknown; without (a config that hides the variant) the values say it is wrong
+    _cartpole_runs(make_run, [[-1.0], [-1.0]], kwargs)
+    runs = read_runs([str(tmp_path / "ppo_cartpole")])
+    _, (s,) = compare(runs, "eval/return_mean")
+    assert s.bounds is None and (s.final.lo, s.final.hi) == (-1.0, -1.0)
+    assert main(["compare", str(tmp_path / "ppo_cartpole"), "--out", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    assert "cut to" not in out and "[-1, -1]" in out
