@@ -9,9 +9,9 @@ The public API (see rlgen.api):
 
 from __future__ import annotations
 
-from typing import Any
-
+import importlib as _importlib
 import random as _random
+from typing import Any
 
 # rich draws once from Python's `random` when first imported (rich/style.py): imported here, with the
 # stream put back, so a script's `random.seed(7)` before its first rlgen call gives the same draws after
@@ -30,4 +30,11 @@ def __getattr__(name: str) -> Any:
         from rlgen import api
 
         return getattr(api, name)
+    if not name.startswith("_"):
+        # a submodule on first use, as the README's `rlgen.export.export(...)` reads after `import rlgen`
+        try:
+            return _importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise  # the submodule exists and lacks a dependency: that error, not "no attribute"
     raise AttributeError(f"module 'rlgen' has no attribute {name!r}")

@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import Any, NoReturn, Sequence
 
+from rlgen import __version__
 from rlgen.checkpoint_select import Spelling
 from rlgen.cli_help import (COMPARE_EXAMPLES, EVAL_EXAMPLES, EXAMPLES, EXPORT_EXAMPLES, IMPORT_ZOO_EXAMPLES,
                             INSPECT_EXAMPLES, LIST_EXAMPLES, PLAY_EXAMPLES, RECORD_EXAMPLES, SWEEP_EXAMPLES,
@@ -37,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
     """`rlgen COMMAND ...`: `args.command` names the command."""
     p = _Parser(prog="rlgen", description="Train RL agents and GANs on shared torch backbones.",
                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"rlgen {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_train, _eval, _inspect, _record, _compare, _sweep, _export, _import_zoo, _tournament, _play, _list):
         add(sub)  # in this order in `rlgen -h`
@@ -44,7 +46,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def parse(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args, extra = p.parse_known_args(argv)
+    # argparse leaves an unknown option before the command among the command's extras, or says only
+    # "give a COMMAND" when none follows: it is rlgen's, and named first
+    before = argv[: argv.index(args.command)] if args.command in argv else argv
+    if early := [e for e in extra if e in before]:
+        _refuse(f"unrecognized argument {early[0]}: rlgen itself takes only -h and --version; a command's options "
+                "go after the command", p.prog)
     if args.command is None:  # argparse's way for a missing subcommand: the usage, then one error line, exit 2
         p.print_usage(sys.stderr)
         commands = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices

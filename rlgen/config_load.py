@@ -12,9 +12,11 @@ import reprlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+import numpy as np
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from rlgen.config_errors import _describe, _did_you_mean, _merge_unions, _walk, scan_yaml
 from rlgen.config_values import nan_values, plain_values
@@ -205,6 +207,8 @@ def _override(conf: Any, override: str, where: str) -> dict[str, str]:
         name, _, rest = glued.partition(":")
         raise RlgenError(f"{where}: override {override!r}: {glued!r} reads as one key with no value; YAML needs "
                          f"a space after the colon: {name}: {rest}")
+    if (problem := _scalar_on_path(conf, key)) is not None:
+        raise RlgenError(f"{where}: override {override!r}: {problem}")
     try:
         OmegaConf.update(conf, key, value, merge=False)
     except (OmegaConfBaseException, ValueError) as e:  # a list index past the end, or not a number
@@ -237,6 +241,27 @@ def _glued_key(value: Any) -> str | None:
                 return inner
     elif isinstance(value, list):
         return next((g for g in map(_glued_key, value) if g is not None), None)
+    return None
+
+
+def _scalar_on_path(conf: Any, key: str) -> str | None:
+    """What is wrong with `key` where a key on its way holds a value, not a section: OmegaConf would
+    replace that value by a new section, silently dropping it (`optim=adamw optim.lr=1e-3` trained
+    the file's optimizer's defaults, never adamw). A None there is an empty section, which `key` fills."""
+    parts = key.split(".")
+    node = conf
+    for i, part in enumerate(parts[:-1]):
+        if OmegaConf.is_list(node) and part.isdigit() and int(part) < len(node):
+            node = node._get_node(int(part))
+        elif OmegaConf.is_dict(node) and part in node:
+            node = node._get_node(part)
+        else:
+            return None  # a new key, or a list problem: _list_problem names it
+        if not (OmegaConf.is_dict(node) or OmegaConf.is_list(node)) and node._value() is not None:
+            at, value = ".".join(parts[: i + 1]), node._value()
+            named = f"give {at}.type={value} and {key}=..., or" if isinstance(value, str) else "give"
+            return (f"{at} is {reprlib.repr(value)}, not a section, so {key} cannot be set in it; {named} the "
+                    f"whole section: {at}={{...}}")
     return None
 
 
@@ -334,7 +359,15 @@ def config_tree(cfg: BaseModel) -> dict[str, Any]:
     r"""A resolved config as plain data that goes through OmegaConf again unchanged: every `${` in
     its text escaped (`\${`), since it is text the user wrote escaped, not an interpolation to
     resolve a second time (a run's config.yaml is read without resolvers, and refused one)."""
-    return _escaped(cfg.model_dump(mode="json"))
+    return _escaped(cfg.model_dump(mode="json", fallback=_numpy_number))
+
+
+def _numpy_number(value: Any) -> Any:
+    """A numpy number set on a loaded config (`cfg.seed = np.int64(2)`) as the plain number a
+    mapping's becomes (`plain_values`); anything else pydantic cannot write stays an error."""
+    if isinstance(value, np.generic):
+        return plain_values(value)
+    raise PydanticSerializationError(f"Unable to serialize unknown type: {type(value)}")
 
 
 def _escaped(value: Any) -> Any:

@@ -39,3 +39,28 @@ def test_an_empty_by_is_refused_as_an_empty_metric_is(by, capsys):
     err = capsys.readouterr().err.strip()
     assert info.value.code == 2 and err.startswith("error: argument --by: is empty (an unset shell variable?)"), err
     assert parse(parser(), ["compare", "runs/x", "--by", "seed,optim.lr"]).by == ["seed,optim.lr"]
+
+
+@pytest.mark.parametrize("argv", [["--foo"], ["--foo", "list"], ["--seeds=0,1", "train", "ppo_cartpole"]])
+def test_an_unknown_option_before_the_command_is_named_with_rlgens_help(argv, capsys):
+    """It said "give a COMMAND" (none after it), or pointed at the command's help as if its own."""
+    with pytest.raises(SystemExit) as info:
+        parse(parser(), argv)
+    out, err = capsys.readouterr()
+    assert info.value.code == 2 and out == "" and err.strip() == (
+        f"error: unrecognized argument {argv[0]}: rlgen itself takes only -h and --version; a command's options go "
+        "after the command (see `rlgen -h`)")
+
+
+def test_an_unknown_option_after_the_command_keeps_the_commands_help(capsys):
+    with pytest.raises(SystemExit):
+        parse(parser(), ["list", "--foo"])
+    assert capsys.readouterr().err.strip() == "error: unrecognized arguments: --foo (see `rlgen list -h`)"
+
+
+def test_version_prints_the_installed_version_on_stdout(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out == f"rlgen {version('rlgen')}\n"

@@ -22,6 +22,7 @@ from rlgen import checkpoint
 from rlgen.agents.rl import live_state
 from rlgen.errors import RlgenError
 from rlgen.logging import console
+from rlgen.testing_diff import _differences
 
 # The episodes in progress: meaningless, and not restored, when the envs that hold them are not.
 _EPISODE = frozenset({"_last_obs", "_last_episode_starts", "_last_original_obs", "_last_lstm_states"})
@@ -101,8 +102,18 @@ def restore_env(venv: VecEnv, saved: dict[str, Any] | None) -> list[str]:
     if missing := live_state.uncaptured(saved):
         _restore_statistics(venv, saved)
         return [f"{p} holds state rlgen cannot save" for p in missing]
+    if _as_built(venv, saved):
+        # saved before its first reset (eval envs checkpointed before the first evaluation): the
+        # reset below would make what the saved envs never had (VecNormalize's old_obs), as if lost
+        return []
     venv.reset()  # builds what a game makes only at reset (a board, a turn order); all of it is overwritten
     return live_state.restore(venv, saved)
+
+
+def _as_built(venv: VecEnv, saved: dict[str, Any]) -> bool:
+    """Whether `venv`, as built and never reset, is bit for bit the saved envs."""
+    built = live_state.capture(venv, frozenset(saved.get("skip", ())))
+    return not built["uncaptured"] and not _differences(built["tree"], saved["tree"], True, ("built", "saved"))
 
 
 def _restore_statistics(venv: VecEnv, saved: dict[str, Any]) -> None:
