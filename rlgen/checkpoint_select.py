@@ -205,9 +205,10 @@ def _disowned(run_dir: Path, summary: dict | None = None) -> str | None:
 
 
 def _why_no_best(run_dir: Path) -> str:
-    """The early-stop metric never logged, or logged as NaN or inf only (never a best: scoring.Scorer),
-    read from the run's config.yaml and metrics.jsonl as data."""
+    """The early-stop metric never logged, logged as no number (a picture), or as NaN or inf only
+    (never a best: scoring.Scorer), read from the run's config.yaml and metrics.jsonl as data."""
     from rlgen.run_data import read_run
+    from rlgen.scoring import logged_as
 
     never = "the run never evaluated its early-stop metric"
     try:
@@ -216,8 +217,12 @@ def _why_no_best(run_dir: Path) -> str:
     except (RlgenError, OSError, UnicodeDecodeError, TypeError, KeyError):
         return never
     values = [row[metric] for row in run.rows if metric in row]
-    if not values or any(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    if not values or any(math.isfinite(v) for v in numbers):
         return never
+    if not numbers:
+        return (f"its early-stop metric {metric} is not a number ({logged_as(values[0])}) at any evaluation "
+                f"({len(values)}), and only a number can be the best")
     return (f"its early-stop metric {metric} was NaN or inf at every evaluation ({len(values)}), and such a value is "
             "never the best")
 

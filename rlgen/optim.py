@@ -48,6 +48,14 @@ def param_groups(params: Iterable[torch.nn.Parameter], lr: float) -> list[dict[s
     return [{"params": main}, *({"params": ps, "lr": want, "lr_ratio": want / lr} for want, ps in own.items())]
 
 
+def trained_lr(optimizer: torch.optim.Optimizer) -> float:
+    """The learning rate to log: that of the first group holding parameters. The main group comes
+    first, empty when every parameter has its own lr (a generator whose whole body is a backbone
+    transferred with `init.lr`), so its lr is then no weight's. Read after a step, when the step
+    pre-hook has set each ratio group's lr."""
+    return next((g["lr"] for g in optimizer.param_groups if g["params"]), optimizer.param_groups[0]["lr"])
+
+
 def prepare(optimizer: torch.optim.Optimizer, l1: float = 0.0) -> torch.optim.Optimizer:
     """Register the step pre-hook that applies `l1` and the groups' `lr_ratio`; returns `optimizer`."""
     ratios = any("lr_ratio" in g for g in optimizer.param_groups)

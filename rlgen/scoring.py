@@ -34,23 +34,32 @@ class Scorer:
     def __init__(self, stop: EarlyStopConfig, state: RunState, logger: Logger, quiet: bool = False):
         self.stop, self.state, self.logger, self.quiet = stop, state, logger, quiet
         self.new_best = False  # the last evaluation beat the best: checkpoint now, keep it as best
-        self._metric_warned = False  # the early-stop metric was missing from an evaluation: said once
+        self._metric_warned = False  # the early-stop metric was missing from an evaluation, or no number: said once
         self._nan_warned = False  # ... or NaN or inf: said once
         self.changed: list[str] = []  # the train.early_stop fields a resume changed (`rescore`)
         self.stale_best = False  # checkpoints/best/ is the changed rule's: dropped at the next checkpoint
 
     def score(self, metrics: Mapping[str, Any], step: int) -> bool:
         """Score one evaluation's `metrics` at `step`; True when the target or patience says stop."""
-        value = metrics.get(self.stop.metric)
-        if value is None and not self._metric_warned:
+        value = plain_value(metrics.get(self.stop.metric))  # a 0-d tensor's or numpy's number as Python's
+        if not isinstance(value, numbers.Real) and not self._metric_warned:
             self._metric_warned = True
-            known = sorted(k for k, v in metrics.items() if scalar(v))
-            close = difflib.get_close_matches(self.stop.metric, known, n=1)
-            self._say("[yellow]warning:[/] " + escape(
-                f"train.early_stop.metric {self.stop.metric!r} is not among this run's evaluation metrics"
-                f"{f' (did you mean {close[0]!r}?)' if close else ''}: no best checkpoint is kept and nothing stops "
-                f"early; it logs {', '.join(known) or 'none'}"))
+            self._warn_unscored(metrics)
         return self._update(value, step)
+
+    def _warn_unscored(self, metrics: Mapping[str, Any]) -> None:
+        """The early-stop metric is missing or is no number (a picture, a table): said once, with
+        the numeric metrics it could be."""
+        known = sorted(k for k, v in metrics.items() if isinstance(plain_value(v), numbers.Real))
+        if self.stop.metric not in metrics:
+            close = difflib.get_close_matches(self.stop.metric, known, n=1)
+            what = "is not among this run's evaluation metrics" + (f" (did you mean {close[0]!r}?)" if close else "")
+        else:
+            what = f"is not a number ({logged_as(metrics[self.stop.metric])})"
+        fix = f"set it to one of its numeric metrics: {', '.join(known)}" if known else "the run logs no numeric one"
+        self._say("[yellow]warning:[/] " + escape(
+            f"train.early_stop.metric {self.stop.metric!r} {what}: no best checkpoint is kept and nothing stops "
+            f"early; {fix}"))
 
     def _update(self, value: Any, step: int) -> bool:
         """Track the best, the target and patience from the early-stop metric's `value`; True when
@@ -274,6 +283,16 @@ def _as_number(v: Any) -> float | None:
 
 def _number(v: Any) -> bool:
     return (x := _as_number(v)) is not None and math.isfinite(x)
+
+
+def logged_as(v: Any) -> str:
+    """What a metric that is no number is, for messages: `v` as logged, or as metrics.jsonl keeps it
+    (a picture as {"_type": "image", ...}: logging._jsonable)."""
+    tag = v.get("_type") if isinstance(v, Mapping) else None
+    kind = tag if isinstance(tag, str) else type(v).__name__.lower()
+    article = "an" if kind[:1] in "aeiou" else "a"
+    words = {"image": "a picture", "video": "a video", "table": "a table", "str": "text", "nonetype": "None"}
+    return words.get(kind, f"{article} {kind}")
 
 
 def scalar(v: Any) -> bool:

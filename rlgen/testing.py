@@ -9,12 +9,14 @@
 
 `check_experiment` trains a few units on the CPU in a temporary directory, checkpoints the
 experiment exactly as the runner does (its `state_dict()` beside the global RNG state, through
-`rlgen.checkpoint`), trains one more unit, then builds a fresh experiment, resumes it from that
-checkpoint as `rlgen train --resume` would, trains the same unit and requires both to agree bit for
-bit. It then evaluates the original twice, the global RNGs and its `evaluation_state()` put back in
-between as `rlgen.load_run(...).evaluate()` does, and the resumed copy from the same RNGs: all three
-must give the same figures, among them the config model's `early_stop_default` when the config
-early-stops on it. Every problem is reported at once in one `ExperimentCheckError`, one line each.
+`rlgen.checkpoint`), trains one more unit, then builds a fresh experiment, requires its state to be
+the original's right after setup (both were seeded alike: a difference was drawn from an unseeded
+source), resumes it from that checkpoint as `rlgen train --resume` would, trains the same unit and
+requires both to agree bit for bit. It then evaluates the original twice, the global RNGs and its
+`evaluation_state()` put back in between as `rlgen.load_run(...).evaluate()` does, and the resumed
+copy from the same RNGs: all three must give the same figures, among them the config model's
+`early_stop_default` when the config early-stops on it. Every problem is reported at once in one
+`ExperimentCheckError`, one line each.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ import torch
 
 from rlgen import checkpoint
 from rlgen.api import config_path
-from rlgen.api_args import _bool_arg
+from rlgen.api_args import _bool_arg, _config_arg, _count_arg, _path_arg
+from rlgen.cli_output import os_error_text
 from rlgen.config import ExperimentConfig, config_tree, load_config
+from rlgen.config_load import check_overrides
 from rlgen.errors import ConfigError, RlgenError
 from rlgen.experiment import (METRIC_PREFIXES, PROTOCOL_METHODS, RunContext, back_to_evaluation_start, eval_mode,
                               evaluation_start, is_problem_list, misplaced_early_stop)
@@ -44,16 +48,25 @@ from rlgen.registry import KINDS
 from rlgen.process import (choose_device, default_threads, process_state_kept, rng_state, seed_everything,
                            set_rng_state)
 from rlgen.testing_diff import _capped, _differences, _is_number, _number_differences, _state_lines
-from rlgen.testing_diff import MAX_LINES  # noqa: F401 (re-exported for users)
+from rlgen.testing_diff import MAX_LINES  # re-exported for users too
 from rlgen.transfer import restoring, trusting
 from rlgen.unit_checks import is_count
 
 __all__ = ["CheckReport", "ExperimentCheckError", "check_experiment"]
 
+_FUNC = "rlgen.testing.check_experiment"
+
 _NOT_RESTORED_HINT = (
     "this usually means state_dict() leaves out, or load_state_dict() does not restore, part of what "
     "training reads (an optimizer, an RNG or generator, a counter, a buffer, an env): save and restore it, "
     "or pass exact=False while the kind is known not to resume exactly"
+)
+
+
+_UNSEEDED_HINT = (
+    "two experiments set up with the same seed must start from the same state, or two runs of one seed differ: "
+    "setup() draws from an unseeded source, such as np.random.default_rng(), torch.Generator() or random.Random() "
+    "without a seed, or the clock; seed it from ctx.seed, or draw from the global RNGs, which the runner seeds"
 )
 
 
@@ -95,43 +108,45 @@ def check_experiment(kind: type | str, config: ExperimentConfig | Mapping[str, A
 
     `kind`: the class, a registered kind name or an import path (`mypkg.kinds:Coin`). `config`:
     anything `rlgen.api.load_config` takes; `overrides` as on the command line (keep the budget
-    small). The run goes to `workdir` (default: a temporary directory, removed afterwards) on the
-    CPU with W&B, console and progress bar off. `exact=False` is for a kind known not to resume
-    exactly yet: the resumed unit's state is then compared only by keys, types, shapes and dtypes.
-    `trust`: as `rlgen train --trust`, the runs a backbone's `init` names open even where their
-    config names code by import path. The global RNG and torch's thread count are restored when it
+    small). The run goes to a new `run-*` folder of `workdir` (default: a temporary directory,
+    removed afterwards) on the CPU with W&B, console and progress bar off. `exact=False` is for a
+    kind known not to resume exactly yet: the resumed unit's state is then compared only by keys,
+    types, shapes and dtypes, and the two fresh states not at all (nor where a backbone's `init`
+    loads weights only the original gets). `trust`: as `rlgen train --trust`, the runs a
+    backbone's `init` names open even where their config names code by import path. The global RNG and torch's thread count are restored when it
     returns. Raises `ExperimentCheckError` (or `ConfigError` for a config the kind rejects).
     """
-    if units < 1:
-        raise RlgenError(f"units must be >= 1, got {units}")
-    trust = _bool_arg("rlgen.testing.check_experiment", "trust", trust)
+    units, exact, trust, workdir = _checked_args(config, overrides, units, exact, trust, workdir)
     t0 = time.perf_counter()
     cls, name = _resolve_kind(kind)
     if problems := _protocol_problems(cls):
         raise ExperimentCheckError(name, problems, "see rlgen.experiment.Experiment for the protocol")
     temporary = tempfile.TemporaryDirectory(prefix="rlgen-check-") if workdir is None else nullcontext(workdir)
     with process_state_kept(), temporary as where, trusting(trust):
-        root = Path(where)
-        root.mkdir(parents=True, exist_ok=True)
+        root = _made(Path(where))
         cfg = _load(cls, config, overrides, root)
         name = f"{cfg.kind!r} ({_import_path(cls)})"
-        report = _check(cls, cfg, name, root, units, exact)
+        # a run directory of its own: an earlier check's checkpoints in a reused workdir are not this one's
+        report = _check(cls, cfg, name, Path(tempfile.mkdtemp(prefix="run-", dir=root)), units, exact)
     return CheckReport(name, units + 2, *report, exact, round(time.perf_counter() - t0, 3))
 
 
-def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
+def _check(cls: type, cfg: ExperimentConfig, name: str, run_dir: Path, units: int,
            exact: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The run itself: train, checkpoint, train on, resume a copy, compare, evaluate, close."""
-    ctx = RunContext(cfg, root / "run", choose_device("cpu", False), Logger([]), cfg.seed)
+    ctx = RunContext(cfg, run_dir, choose_device("cpu", False), Logger([]), cfg.seed)
     built: list[Any] = []
     try:
         original = _build(cls, ctx, name, built)
+        fresh = _save(original, run_dir / "fresh", name)["experiment"] if exact and not _transfers(cfg) else None
         seen = [_train(original, name, f"unit {i + 1}") for i in range(units)]
-        saved = _save(original, root / "run" / "checkpoints", name)
+        saved = _save(original, run_dir / "checkpoints", name)
         metrics_a = _train(original, name, f"unit {units + 1}")
         after_a = _comparable(original)
 
         resumed = _build(cls, ctx, name, built, resuming=True)
+        if fresh is not None:
+            _check_seeded(fresh, resumed, name, cfg.seed)
         resumed.load_state_dict(saved["experiment"])
         set_rng_state(saved["rng"])  # after load_state_dict, as the runner's _restore does
         steps = [f"global_step is {resumed.global_step!r} after load_state_dict, not the saved "
@@ -154,6 +169,44 @@ def _check(cls: type, cfg: ExperimentConfig, name: str, root: Path, units: int,
     _close(built, name, report=True)
     names = sorted({k for m in (*seen, metrics_a, metrics_b) for k in m})
     return tuple(names), tuple(sorted(evaluated))
+
+
+# --- the arguments, the kind and its config -------------------------------------------------------
+
+
+def _checked_args(config: Any, overrides: Any, units: Any, exact: Any, trust: Any,
+                  workdir: Any) -> tuple[int, bool, bool, Path | None]:
+    """Every argument checked before a config is read or a directory made, one RlgenError line each."""
+    _config_arg(_FUNC, config)
+    check_overrides(overrides)
+    units = _count_arg(_FUNC, "units", units)
+    exact, trust = _bool_arg(_FUNC, "exact", exact), _bool_arg(_FUNC, "trust", trust)
+    if workdir is None:
+        return units, exact, trust, None
+    root = _path_arg(_FUNC, "workdir", workdir, "the directory the check runs in, made if missing")
+    if root.exists() and not root.is_dir():
+        raise RlgenError(f"{_FUNC}: workdir {root} is not a directory; give a directory (made if missing), or no "
+                         "workdir for a temporary one")
+    return units, exact, trust, root
+
+
+def _made(root: Path) -> Path:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RlgenError(f"{_FUNC}: cannot make workdir {root}: {os_error_text(e)}") from None
+    return root
+
+
+def _transfers(cfg: ExperimentConfig) -> bool:
+    """A backbone's `init` is set: the original loads its source's weights at setup, the resumed
+    copy does not (`transfer.restoring`), so their fresh states differ by design."""
+    def found(node: Any) -> bool:
+        if isinstance(node, Mapping):
+            init = node.get("init")
+            return isinstance(init, Mapping) and "run" in init or any(found(v) for v in node.values())
+        return isinstance(node, list) and any(found(v) for v in node)
+    return found(config_tree(cfg))
 
 
 # --- the kind and its config ----------------------------------------------------------------------
@@ -278,13 +331,23 @@ def _save(exp: Any, ckpt_dir: Path, name: str) -> dict[str, Any]:
     """A checkpoint as the runner writes it, read back: what load_state_dict will really get."""
     state = {"experiment": exp.state_dict(), "global_step": exp.global_step, "rng": rng_state()}
     try:
-        checkpoint.save(ckpt_dir, exp.global_step, state)
+        saved = checkpoint.save(ckpt_dir, exp.global_step, state)
     except UnsafeStateError as e:  # an object: it would have to be unpickled, which can run code
         where = f"{e.path.removeprefix('experiment.')} ({e.type_name})" if e.type_name else e.path
         raise ExperimentCheckError(name, [f"{where} cannot be saved in a checkpoint: state_dict() must hold "
                                           "tensors, numpy arrays, numbers, strings and lists/tuples/dicts of "
                                           "them (checkpoints are opened with torch.load(weights_only=True))"]) from None
-    return checkpoint.load(ckpt_dir)
+    return checkpoint.load(saved)  # exactly this one (its step_N directory)
+
+
+def _check_seeded(fresh: Mapping[str, Any], resumed: Any, name: str, seed: int) -> None:
+    """The copy's state right after its setup (before load_state_dict) against the original's right
+    after its own (`fresh`, saved then): both were seeded alike, so any difference was drawn from
+    something unseeded, which a resume restores but two runs of one seed do not share."""
+    found = _differences(fresh, resumed.state_dict(), True, ("first set up", "set up again"))
+    if found:
+        lines = [f"{path} differs between two setups with seed {seed} ({what})" for path, what in found]
+        raise ExperimentCheckError(name, _capped(lines, MAX_LINES, "entries"), _UNSEEDED_HINT)
 
 
 def _comparable(exp: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from rlgen.config import OptimConfig
-from rlgen.optim import LR_ATTR, add_l1_grad, param_groups, prepare
+from rlgen.optim import LR_ATTR, add_l1_grad, param_groups, prepare, trained_lr
 
 
 def _net_with_grads(seed: int = 0) -> nn.Module:
@@ -59,6 +59,18 @@ def test_a_groups_ratio_survives_a_schedule_setting_every_lr():
     opt.step()
     opt.step()  # scaled once, not at every step
     assert opt.param_groups[0]["lr"] == 5e-4 and opt.param_groups[1]["lr"] == pytest.approx(5e-5)
+
+
+@pytest.mark.parametrize("own", [[0, 2], [2]], ids=["all at their own lr", "the rest at the optimizer's"])
+def test_the_logged_lr_is_that_of_the_first_group_holding_weights(own):
+    """The main group comes first, empty when every parameter has its own lr: its lr is no weight's."""
+    net = _net_with_grads()
+    for i in own:
+        for p in net[i].parameters():
+            setattr(p, LR_ATTR, 1e-4)
+    opt = OptimConfig(type="sgd", lr=1e-3).build(net.parameters())
+    opt.step()
+    assert trained_lr(opt) == (1e-4 if own == [0, 2] else 1e-3)
 
 
 def test_a_schedule_value_equal_to_the_last_scaled_lr_is_still_scaled():

@@ -30,6 +30,7 @@ from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase
 from rlgen.logging import console
 from rlgen.nets import DECODERS
+from rlgen.optim import trained_lr
 from rlgen.registry import SOURCES
 from rlgen.runner import RunContext
 
@@ -119,8 +120,8 @@ class GANExperiment(ExperimentBase):
         if self.distributed:
             for module in (self.G, self.D, *([self.ema.module] if self.ema is not None else [])):
                 ddp.sync_buffers(module)
-        # the lrs of the unit's last step
-        lrs = {"gan/lr_g": self.opt_g.param_groups[0]["lr"], "gan/lr_d": self.opt_d.param_groups[0]["lr"]}
+        # the lrs of the unit's last step, of each player's first group that holds weights
+        lrs = {"gan/lr_g": trained_lr(self.opt_g), "gan/lr_d": trained_lr(self.opt_d)}
         if not steps:  # called with the budget spent: no loss to average (the runner never does)
             return lrs
         d_loss = float(d_sum) / (steps * cfg.objective.n_critic)  # the one host sync of the unit

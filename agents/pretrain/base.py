@@ -13,6 +13,7 @@ from rlgen.envs.datasets import Split, make_source
 from rlgen.envs.source_checks import check_rows_are_samples, modality_of, shape_problems
 from rlgen.errors import RlgenError
 from rlgen.experiment import ExperimentBase, RunContext
+from rlgen.optim import trained_lr
 from rlgen.registry import SOURCES
 
 
@@ -120,7 +121,7 @@ class DataExperiment(ExperimentBase):
             steps += 1
             self.global_step += 1
         # one host sync per unit
-        return {k: float(v) / steps for k, v in sums.items()} | {"train/lr": self.opt.param_groups[0]["lr"]}
+        return {k: float(v) / steps for k, v in sums.items()} | {"train/lr": trained_lr(self.opt)}
 
     def tensors(self, x: np.ndarray, y: np.ndarray | None) -> tuple[Tensor, Tensor | None]:
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device)

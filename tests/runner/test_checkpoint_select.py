@@ -298,6 +298,9 @@ def test_record_reads_its_demos_back_in_the_format_it_wrote(finished, tmp_path):
     ([], "the run never evaluated its early-stop metric"),
     (["NaN", "Infinity"], r"its early-stop metric eval/return_mean was NaN or inf at every evaluation \(2\), and such "
                           "a value is never the best"),
+    (['{"_type": "image", "path": "/x.png", "caption": ""}'] * 2,
+     r"its early-stop metric eval/return_mean is not a number \(a picture\) at any evaluation \(2\), and only a number "
+     "can be the best"),
 ])
 def test_no_best_says_whether_the_metric_was_never_evaluated_or_never_finite(tmp_path, values, why):
     run = _fake_run(tmp_path, "completed", best_step=None)

@@ -3,9 +3,14 @@ the budget, which leaves a run `completed` whether or not the schedule put an ev
 
 import json
 import math
+from pathlib import Path
 
 import pytest
+import torch
 
+from rlgen import checkpoint
+from rlgen.errors import RlgenError
+from rlgen.logging import Image
 from rlgen.runner import Runner
 from tests.runner.toy import ToyExperiment, toy_config
 
@@ -138,3 +143,32 @@ def test_an_infinite_evaluation_is_never_the_best_nor_reaches_the_target(tmp_pat
     assert not (runner.run_dir / "checkpoints" / "best").exists()
     err = " ".join(capsys.readouterr().err.split())
     assert err.count(f"'eval/score' is {inf} at step 20") == 1 and "a NaN or an inf after one counts" in err
+
+
+class PictureEvals(ToyExperiment):
+    """Draws its samples at every evaluation (as a GAN's eval/samples) and gives eval/score as a 0-d tensor."""
+
+    def evaluate(self, episodes=None, video_dir=None):
+        metrics = super().evaluate(episodes, video_dir)
+        return {**metrics, "eval/score": torch.tensor(metrics["eval/score"]), "eval/samples": Image(Path("s.png"))}
+
+
+def test_an_early_stop_metric_that_is_no_number_is_said_once_and_named_when_no_best_is_asked_for(tmp_path, capsys):
+    """A picture was passed over silently, and --checkpoint best then blamed NaN or inf."""
+    cfg = toy_config(tmp_path, total_steps=60, early_stop={"metric": "eval/samples", "patience": 1})
+    summary = Runner(cfg, PictureEvals(cfg)).run()
+    assert summary["status"] == "completed" and summary["best"]["value"] is None
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("train.early_stop.metric 'eval/samples' is not a number (a picture): no best checkpoint is "
+                     "kept and nothing stops early; set it to one of its numeric metrics: eval/negated, "
+                     "eval/score") == 1, err
+    with pytest.raises(RlgenError, match=r"its early-stop metric eval/samples is not a number \(a picture\) at any "
+                                         r"evaluation \(3\), and only a number can be the best"):
+        checkpoint.select(Path(summary["run_dir"]), "best")
+
+
+def test_an_early_stop_metric_given_as_a_0d_tensor_is_scored(tmp_path, capsys):
+    cfg = toy_config(tmp_path, total_steps=60, toy={"scores": [1, 3, 2]})
+    summary = Runner(cfg, PictureEvals(cfg)).run()
+    assert summary["best"] == {"metric": "eval/score", "value": 3.0, "global_step": 40}
+    assert "eval/score" not in capsys.readouterr().err
