@@ -164,7 +164,7 @@ def play_human(exp: SelfPlayExperiment, seat: str = "first", ask: Callable[[str]
     """One game of a person (moves typed as 1-based numbers, read by `ask`, default `input`)
     against the agent; the person's outcome. `seat`: the game's first or second player
     (`possible_agents`), who need not move first. Typing q (quit, exit) raises `Quit`."""
-    console = console or Console()
+    console = console or Console(emoji=False)  # a game or file name with :x: in it is printed as written
     if ask is None and sys.stdin is None:  # started with stdin closed (`<&-`): input() would raise RuntimeError
         raise RlgenError("rlgen play reads your moves from standard input, which is closed: run it from a terminal")
     ask = ask or input  # looked up now, so a test can script builtins.input
