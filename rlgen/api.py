@@ -144,7 +144,9 @@ def load_run(path: str | Path, *, checkpoint: str | None = None, device: str = "
     run_dir, target, label = checkpoint_lib.select(Path(path), checkpoint)
     if not (run_dir / "config.yaml").is_file():
         raise RlgenError(f"{path} is not a run directory (no config.yaml); runs live under runs/<name>/<id>")
-    cfg = run_config(run_dir, ["logging.wandb.mode=disabled"], trust=trust)
+    # as saved, W&B mode included: rlgen.train(run.config, ...) trains as the run did; opening the run
+    # starts no W&B whatever it says (`Run` sets up its experiment with a logger of no sinks)
+    cfg = run_config(run_dir, trust=trust)
     summary = None
     if (run_dir / "summary.json").is_file():
         try:

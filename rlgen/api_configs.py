@@ -84,14 +84,24 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
     tuned hyperparameters, a mapping such as a sweep trial's, or a loaded config, which is read again
     as a new one, whatever was set on it since): every problem at once, before
     anything heavy starts. ConfigError lists them. `interpolation=False`: a `${...}` in the file
-    is refused (a run's config.yaml, see rlgen.config)."""
+    is refused (a run's config.yaml, see rlgen.config). A file's config keeps that file read without
+    the overrides, what its W&B name tells the run apart from (rlgen/identity.py)."""
+    return _load(config, overrides, interpolation, own_file=True)
+
+
+def _load(config: ConfigSource | ExperimentConfig, overrides: Sequence[str], interpolation: bool, *,
+          own_file: bool) -> ExperimentConfig:
+    """load_config; `own_file=False` for a run's config.yaml, which holds its overrides already: it
+    keeps no base (a resumed run's W&B name is the one its first start kept, rlgen/run_files.py)."""
     _config_arg("rlgen.load_config", config)
     interpolation = _bool_arg("rlgen.load_config", "interpolation", interpolation)
     check_overrides(overrides)
+    base = None
     if isinstance(config, ExperimentConfig):
         # validated again, overrides or not: pydantic checks no field set after loading (`cfg.seed = "x"`,
-        # `cfg.train.total_steps = 0`), so it goes the way an override's value goes, the kind's checks too
-        config = _tree_of(config)
+        # `cfg.train.total_steps = 0`), so it goes the way an override's value goes, the kind's checks too;
+        # it keeps its base (`rlgen train FILE --seeds`: each seed's config is loaded, then trained)
+        base, config = config._base, _tree_of(config)
     if isinstance(config, str) and config.startswith("zoo:"):
         config = zoo_config(config)
     source: str | Path | Mapping[str, Any] = config if isinstance(config, Mapping) else config_path(config)
@@ -100,13 +110,62 @@ def load_config(config: ConfigSource | ExperimentConfig, overrides: Sequence[str
     except ConfigError as e:  # the kind's own checks too, on the config with the failing keys set back
         if e.salvaged is None:
             raise
-        more = [p for p in check_of(kind_of(e.salvaged), e.salvaged)
-                if not any(p.startswith(f"{path}:") or p.startswith(f"{path}.") for path in e.paths)]
-        raise ConfigError(e.source, [*e.problems, *more]) from None
+        raise ConfigError(e.source, [*e.problems, *_kind_problems(e.salvaged, e.paths)]) from None
     problems = check_of(kind_of(cfg), cfg)
     if problems:
         raise ConfigError(str(source) if not isinstance(source, Mapping) else "<config>", problems)
+    # a name with a bundled config (or a zoo entry) is told from that one (rlgen/identity.py): no base kept
+    own = own_file and not isinstance(source, Mapping) and named_config(cfg.name) is None
+    cfg._base = _file_base(source, interpolation) if own else base
     return cfg
+
+
+# what a key the schema refused holds when the kind's checks run again (`_kind_problems`): a value no
+# check accepts, and no name a check would look up as code (no `:`, gymnasium's and rlgen's module:attribute)
+REFUSED = "<refused by the schema>"
+
+
+def _kind_problems(salvaged: ExperimentConfig, failed: Sequence[str]) -> list[str]:
+    """The kind's own problems with a config the schema refused at the keys `failed`, found on
+    `salvaged` (those keys set back to the file's values): only those the kind finds again with
+    those keys holding nothing usable. A problem that hangs on a key set back is not the user's: a
+    wrong game.name set back to the file's game had the references checked against that game."""
+    kind = kind_of(salvaged)
+    found = [p for p in check_of(kind, salvaged)
+             if not any(p.startswith(f"{path}:") or p.startswith(f"{path}.") for path in failed)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic's serializer warns of REFUSED in a field of another type
+        try:
+            again = check_of(kind, _refused_at(salvaged, failed))
+        except Exception:  # noqa: BLE001 - the checks cannot do without a key the schema refused: none stands
+            return []
+    return [p for p in found if p in again]
+
+
+def _refused_at(cfg: ExperimentConfig, paths: Sequence[str]) -> ExperimentConfig:
+    """A copy of `cfg` with REFUSED, unvalidated, at each dotted path (for an item of a list, the
+    whole list, as the schema's salvage sets it back); a key not there (an unknown key) is skipped."""
+    copy = cfg.model_copy(deep=True)
+    for path in paths:
+        node, keys = copy, path.split(".")
+        for i, key in enumerate(keys):
+            fields: Any = node.__dict__ if isinstance(node, BaseModel) else node if isinstance(node, dict) else {}
+            if key not in fields:
+                break
+            if i == len(keys) - 1 or not isinstance(fields[key], (BaseModel, dict)):
+                fields[key] = REFUSED
+                break
+            node = fields[key]
+    return copy
+
+
+def _file_base(path: Path, interpolation: bool) -> ExperimentConfig | None:
+    """The config file read without overrides; None when it does not validate alone (a key only an
+    override gives): the run's W&B name then shows no overrides, as before."""
+    try:
+        return _load_config(path, (), interpolation=interpolation)
+    except RlgenError:
+        return None
 
 
 def _tree_of(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -169,7 +228,7 @@ def run_config(run_dir: Path, overrides: Sequence[str] = (), *, trust: bool = Fa
     trust = _bool_arg("rlgen.run_config", "trust", trust)
     path = Path(run_dir) / "config.yaml"
     with untrusted_unless(trust, path):
-        return load_config(path, overrides, interpolation=trust)
+        return _load(path, overrides, trust, own_file=False)
 
 
 def resume_line(run_dir: Path, *launcher: str) -> str:

@@ -222,13 +222,15 @@ def _start_wandb(png: Path, project: str, mode: str, name: str, config: dict[str
     import wandb
 
     from rlgen.config import WandbConfig
-    from rlgen.logging_wandb import start_error
+    from rlgen.logging_wandb import _last_open_run, start_error
 
     try:
         # W&B reads WANDB_MODE even when given a mode, and refuses the run over a value it refuses
         with mock.patch.dict(os.environ, {"WANDB_MODE": mode}):
+            # beside a W&B run the caller has open (compare called from Python), not in place of it
+            reinit = "create_new" if _last_open_run(wandb) is not None else "default"
             return wandb.init(project=project, job_type="compare", name=name, dir=str(Path(png).parent), mode=mode,
-                              config=config, settings=wandb.Settings(console="off", silent=True, x_disable_stats=True,
+                              reinit=reinit, config=config, settings=wandb.Settings(console="off", silent=True, x_disable_stats=True,
                                                                      init_timeout=WandbConfig().init_timeout))
     except Exception as e:  # noqa: BLE001 - no key, no network, a bad WANDB_* setting: W&B's error types vary
         fix = ("log in (`wandb login`) and check the network, or log offline (--wandb offline) and `wandb sync` later"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
 # Re-exported: kinds, plugins and the rest of rlgen import these from rlgen.config.
 from rlgen.config_backbones import (Activation, BackboneBase, BackboneConfig, CNNBackbone,  # noqa: F401
@@ -263,6 +263,11 @@ class ExperimentConfig(Section):
     # (a GAN's eval/mmd, not an RL agent's eval/return_mean), so the best checkpoint and the seeds
     # table work without one
     early_stop_default: ClassVar[tuple[str, str]] = ("eval/return_mean", "max")
+
+    # The config this one came from, for its W&B name (rlgen/identity.py): a file of the user's own
+    # read without the command line's overrides (`rlgen.load_config` sets it); None: found by `name`.
+    # Private, so no dump, config.yaml or schema holds it.
+    _base: ExperimentConfig | None = PrivateAttr(None)
 
     @model_validator(mode="before")
     @classmethod

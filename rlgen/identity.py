@@ -3,7 +3,8 @@
 Two runs of `ppo_cartpole`, one with `optim.lr=3e-4`, must not look alike in W&B, whose default
 grouping would pool them. The run name, group and tags therefore show the config keys in which the
 run differs from its base (the bundled config of the same name, or the rl-zoo3 entry a `zoo_...`
-name was converted from), leaving out the keys `rlgen compare` never groups by (the seed, where and
+name was converted from; for any other name, the user's config file without the command line's
+overrides), leaving out the keys `rlgen compare` never groups by (the seed, where and
 how a run logs, checkpoints and steps its envs: `rlgen.compare_groups.IGNORED_KEYS`):
 
     name   "ppo_cartpole lr=3e-4 s1"    every run its own
@@ -44,17 +45,19 @@ def identity(cfg: ExperimentConfig, base: ExperimentConfig | None = None) -> Ide
 
 
 def base_config(cfg: ExperimentConfig) -> ExperimentConfig | None:
-    """The bundled config named like `cfg` (or the zoo entry a `zoo_...` name comes from), validated,
-    or None when there is none or it no longer loads here."""
+    """The bundled config named like `cfg` (or the zoo entry a `zoo_...` name comes from), validated;
+    else the file of the user's own that `cfg` was loaded from, without the command line's overrides
+    (`cfg._base`, which rlgen.load_config keeps); None when neither is there."""
     from rlgen.api import load_config, named_config
 
+    # the bundled config first: a copy of it kept under its name and edited shows its edits, as before
     source = named_config(cfg.name)
     if source is None:
-        return None
+        return cfg._base
     try:
         return load_config(source)
-    except Exception:  # noqa: BLE001 - e.g. its env's extra is missing here: then no base, no diff
-        return None
+    except Exception:  # noqa: BLE001 - e.g. its env's extra is missing here: then the file's own base, if any
+        return cfg._base
 
 
 def differences(cfg: ExperimentConfig, base: ExperimentConfig) -> dict[str, Any]:

@@ -9,13 +9,16 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pydantic import ValidationError
 
 from rlgen import checkpoint
 from rlgen.errors import first_line
 from rlgen.logging import Image, Table, Video
+
+if TYPE_CHECKING:
+    from rlgen.identity import Identity
 
 
 def finish_wandb_in(run_dir: Path) -> None:
@@ -27,7 +30,9 @@ def finish_wandb_in(run_dir: Path) -> None:
     import sys
 
     wandb = sys.modules.get("wandb")  # never imported: no run to finish
-    run = getattr(wandb, "run", None)
+    if wandb is None:
+        return
+    run = _last_open_run(wandb)  # the sink's, started beside another, is not `wandb.run`
     if run is not None and Path(run.dir).resolve().is_relative_to(Path(run_dir).resolve()):
         run.finish(exit_code=1)
 
@@ -50,16 +55,18 @@ class WandbSink:
     Named, grouped and tagged by what differs from the config the run came from
     (rlgen/identity.py); the early-stop metric keeps its best and last value in the summary.
     `logged`: the values of that metric the run logged before (a resume: those metrics.jsonl keeps).
+    `who`: the run's name, group and tags (rlgen.run_files keeps a run's first); default: told from `cfg`.
     """
 
-    def __init__(self, run_dir: Path, run_id: str, cfg: Any, mode: str, resume: bool, logged: Iterable[float] = ()):
+    def __init__(self, run_dir: Path, run_id: str, cfg: Any, mode: str, resume: bool, logged: Iterable[float] = (),
+                 who: Identity | None = None):
         import wandb  # imported here: a broken wandb install must not break `import rlgen`
 
         from rlgen.identity import MAX_TAG, clip, identity
 
         self.exit_code = 0  # what the run's process exits with (130 after Ctrl-C), set before close
 
-        w, who = cfg.logging.wandb, identity(cfg)
+        w, who = cfg.logging.wandb, who or identity(cfg)
         self._wandb = wandb
         self.run = wandb.init(
             project=w.project,
@@ -73,6 +80,10 @@ class WandbSink:
             dir=str(run_dir),
             mode=os.environ.get("WANDB_MODE", mode),
             resume="allow" if resume else None,
+            # a run of its own beside one the caller (or an outer rlgen run, from its on_eval) has open,
+            # where W&B's default returns that one, to log into and then finish; alone, the default makes
+            # it `wandb.run`, which wandb.watch's hooks log to (wandb/integration/torch/wandb_torch.py)
+            reinit="create_new" if _last_open_run(wandb) is not None else "default",
             save_code=w.save_code,
             # init_timeout: how long a W&B that cannot reach its server may hold up training (its default is 90 s)
             settings=wandb.Settings(console="auto" if w.capture_console else "off", silent=True,
@@ -120,6 +131,8 @@ class WandbSink:
     def watch(self, modules: Mapping[str, Any], log: str, every: int) -> None:
         """Histograms of the modules' gradients and/or weights (wandb.watch), every `every` backward passes."""
         if modules:
+            if self._wandb.run is not self.run:  # started beside another run: the histograms would go there
+                raise RuntimeError("another W&B run open in this process is wandb.run, where wandb.watch logs")
             self.run.watch(list(modules.values()), log=log, log_freq=every)
 
     def log_model(self, files: Mapping[str, Path], aliases: list[str], metadata: Mapping[str, Any]) -> None:
@@ -159,6 +172,12 @@ class WandbSink:
     @property
     def dir(self) -> str:
         return str(Path(self.run.dir).parent)
+
+
+def _last_open_run(wandb: Any) -> Any:
+    """The W&B run this process started last and has not finished, or None: from W&B's own list, as
+    a run started with reinit="create_new" is never `wandb.run`."""
+    return wandb.sdk.wandb_setup.singleton().most_recent_active_run
 
 
 def _to_wandb(wandb: Any, v: Any) -> Any:

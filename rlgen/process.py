@@ -1,5 +1,6 @@
 """The process a run trains in: its device, torch's thread count and the global RNGs (seeded at
-the start, saved in every checkpoint, restored at a resume, and kept around another run's setup).
+the start, saved in every checkpoint, restored at a resume, and kept around another run's setup),
+and torch's default dtype and autograd mode (torch's own within a run, the caller's after).
 """
 
 from __future__ import annotations
@@ -49,13 +50,30 @@ def seed_everything(seed: int) -> None:
 @contextmanager
 def process_state_kept() -> Iterator[None]:
     """The global RNGs and torch's thread count as they were before, after it: for opening another
-    run (its setup seeds the RNGs and sets the threads) or checking one, inside a run of one's own."""
+    run (its setup seeds the RNGs and sets the threads) or checking one, inside a run of one's own.
+    Within it, torch's defaults (`torch_defaults`), whatever the caller set."""
     rng, threads = rng_state(), torch.get_num_threads()
     try:
-        yield
+        with torch_defaults():
+            yield
     finally:
         set_rng_state(rng)
         torch.set_num_threads(threads)
+
+
+@contextmanager
+def torch_defaults() -> Iterator[None]:
+    """torch's default dtype (float32) and autograd on within it, the caller's modes after: a run
+    trains and is evaluated as it would in a fresh process, not in float64 after the caller's
+    torch.set_default_dtype(torch.float64), nor without gradients under their torch.no_grad() or
+    torch.inference_mode(). Autograd's modes are per thread; the default dtype is the process's."""
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            yield
+    finally:
+        torch.set_default_dtype(dtype)
 
 
 def rng_state() -> dict[str, Any]:

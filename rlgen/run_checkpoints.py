@@ -134,15 +134,22 @@ def _evaluated_last(runner: Runner) -> bool:
     return runner.state.last_eval.get("global_step") == runner.exp.global_step
 
 
+def _still_stopped(runner: Runner) -> str:
+    """Why a resume with a larger budget trains no more: what stopped the run, and what continues it."""
+    step, then = f"{runner.exp.global_step:,}", "so a larger train.total_steps alone trains no more"
+    if runner.state.stopped == "pruned":  # the caller's hook said stop; the early-stop rule did not
+        return (f"this run was pruned by its on_eval hook (a sweep's pruner) at step {step}, {then}; train a new "
+                "run to go further (a resume that changes train.early_stop continues it too)")
+    return (f"this run stopped early at step {step} (train.early_stop: {runner.cfg.train.early_stop.metric}), "
+            f"{then}; change train.early_stop (its target or patience) to continue it")
+
+
 def as_it_ended(runner: Runner) -> str:
     """The status of a run that had nothing left; its summary is written again only when it is
     missing or says otherwise (a run interrupted in its last unit, killed before its summary)."""
     st, status = runner.state, runner.state.stopped or "completed"
     if st.stopped is not None and runner.cfg.train.total_steps > runner.exp.global_step and runner.rank == 0:
-        why = "was pruned" if st.stopped == "pruned" else "stopped early"
-        console.print(f"this run {why} at step {runner.exp.global_step:,} (train.early_stop: "
-                      f"{runner.cfg.train.early_stop.metric}), so a larger train.total_steps alone trains no more; "
-                      "change train.early_stop (its target or patience) to continue it")
+        console.print(_still_stopped(runner))
     if runner.scorer.changed and runner.rank == 0:  # the changed rule cleared `stopped`: its budget is what ended it
         console.print(f"nothing is left to train (step {runner.exp.global_step:,} of train.total_steps "
                       f"{runner.cfg.train.total_steps:,}), so the changed train.early_stop "

@@ -8,7 +8,9 @@ closes the sinks. Only rank 0 writes. `progress` is the console's progress bar.
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,12 +20,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rlgen import distributed, rundir, summary_file
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import RlgenError
+from rlgen.identity import Identity, identity
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, console, disk_error, kept_values
 from rlgen.logging_wandb import WandbSink, start_error
 from rlgen.run_state import RunState
 from rlgen.scoring import best_summary, target_summary
 
 SUMMARY = "summary.json"
+# the W&B name, group and tags the run's first W&B start gave it, which every resume of it keeps
+IDENTITY = "wandb_identity.json"
 
 
 class RunFiles:
@@ -73,7 +78,8 @@ class RunFiles:
             # and from its best and target: the scorer writes those only when they change
             stop = self.cfg.train.early_stop
             logged = kept_values(self.run_dir / "metrics.jsonl", stop.metric) if resumed else ()
-            self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed, logged)
+            self.wandb = WandbSink(self.run_dir, rundir.wandb_id(self.run_dir), self.cfg, mode, resumed, logged,
+                                   who=self._identity(resumed))
             scored = {**best_summary(stop, state), **target_summary(stop, state)} if state is not None else {}
             if scored:
                 self.wandb.summary(scored)
@@ -81,6 +87,20 @@ class RunFiles:
         except Exception as e:  # noqa: BLE001 - W&B is optional; metrics.jsonl is the record
             console.print(f"[yellow]warning:[/] W&B did not start ({escape(start_error(e))}); training "
                           "continues, metrics.jsonl keeps the full record")
+
+    def _identity(self, resumed: bool) -> Identity:
+        """The run's W&B name, group and tags: a resume's are those its first W&B start kept, since
+        its config.yaml no longer tells the command line's overrides from the file they were given
+        over (rlgen/identity.py); a new run's are told from its config and kept."""
+        kept = _kept_identity(self.run_dir / IDENTITY) if resumed else None
+        if kept is not None:
+            return kept
+        who = identity(self.cfg)
+        try:
+            (self.run_dir / IDENTITY).write_text(json.dumps(asdict(who)) + "\n", encoding="utf-8")
+        except OSError:
+            pass  # not kept: a resume tells it from config.yaml, as a run without the file
+        return who
 
     def _check_rewritable(self) -> None:
         """Refuse a resume that could not rewrite config.yaml or metrics.jsonl (a directory there,
@@ -178,6 +198,16 @@ class RunFiles:
         except Exception as e:  # noqa: BLE001
             console.print(f"[yellow]warning:[/] W&B summary/artifacts failed ({type(e).__name__}: "
                           f"{escape(str(e))}); the run directory keeps them")
+
+
+def _kept_identity(path: Path) -> Identity | None:
+    """The identity kept in `path`; None when there is none, or it is not one rlgen wrote."""
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        who = Identity(name=kept["name"], group=kept["group"], tags=list(kept["tags"]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return who if all(isinstance(t, str) for t in [who.name, who.group, *who.tags]) else None
 
 
 def _not_rewritable(path: Path) -> str | None:

@@ -91,7 +91,7 @@ def test_run_files_warnings_show_paths_and_errors_as_given(tmp_path, capsys, mon
         def summary(self, values):
             raise RuntimeError(f"cannot summarize {ODD}")
 
-    def no_wandb(*args):
+    def no_wandb(*args, **kwargs):
         raise RuntimeError(f"no W&B at {ODD}")
 
     cfg = toy_config(tmp_path)

@@ -3,6 +3,7 @@
 import pytest
 
 import rlgen
+from rlgen.api import config_path, run_config
 from rlgen.identity import describe, differences, identity, show
 
 
@@ -110,3 +111,38 @@ def test_what_a_worker_sets_for_its_own_machine_never_tells_variants_apart():
     who = identity(rlgen.load_config("ppo_cartpole", ["env.vectorize=subproc", "train.checkpoint_every=999",
                                                       "train.keep_checkpoints=1"]))
     assert (who.group, who.tags) == ("ppo_cartpole", [])
+
+
+def _own_file(tmp_path, name="my_ppo", lr="3.0e-4"):
+    """A config file of the user's own: ppo_cartpole's, under `name`, with `lr` in it."""
+    text = (config_path("ppo_cartpole").read_text().replace("name: ppo_cartpole", f"name: {name}")
+            .replace("lr: 4.0e-3", f"lr: {lr}"))
+    (path := tmp_path / f"{name}.yaml").write_text(text)
+    return str(path)
+
+
+def test_the_overrides_of_a_config_file_of_ones_own_name_the_run(tmp_path):
+    """They were told from a bundled config of the same name only: `rlgen train my_ppo.yaml
+    optim.lr=1e-3` and `optim.lr=5e-4` shared the W&B group `my_ppo`."""
+    path = _own_file(tmp_path)
+    who = identity(rlgen.load_config(path, ["optim.lr=1e-3", "seed=1"]))
+    assert (who.name, who.group, who.tags) == ("my_ppo lr=0.001 s1", "my_ppo lr=0.001", ["lr=0.001"])
+    assert identity(rlgen.load_config(path, ["seed=1"])).group == "my_ppo"  # the file as it is
+    # `rlgen train FILE --seeds`: each seed's config is loaded, then loaded again to train
+    again = rlgen.load_config(rlgen.load_config(path, ["optim.lr=1e-3", "seed=2"]))
+    assert identity(again).group == "my_ppo lr=0.001"
+
+
+def test_a_copy_of_a_bundled_config_under_its_name_is_told_from_the_bundled_one(tmp_path):
+    """The file's own edits show, as before: it does not join the bundled config's W&B group."""
+    path = _own_file(tmp_path, name="ppo_cartpole", lr="1.0e-3")
+    assert identity(rlgen.load_config(path, ["agent.hyperparams.gamma=0.98"])).tags == ["gamma=0.98", "lr=0.001"]
+
+
+def test_a_runs_config_yaml_keeps_no_base(tmp_path):
+    """Its file holds the overrides already: a resume's name is the one its first W&B start kept
+    (tests/test_run_files.py), not one with no overrides."""
+    from rlgen.config import save_config
+
+    save_config(rlgen.load_config(_own_file(tmp_path), ["optim.lr=1e-3"]), tmp_path / "config.yaml")
+    assert run_config(tmp_path)._base is None

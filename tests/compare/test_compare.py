@@ -334,3 +334,22 @@ def test_without_metric_compare_takes_the_runs_shared_early_stop_metric_and_mode
     assert "rollout/ep_return_mean" in out.out and "eval/return_mean" not in out.out
     make_run("ppo_b", 0, B[0])  # its config names no early stop: the runs share none
     assert shared_early_stop(read_runs([str(tmp_path)]), None, None) == ("eval/return_mean", "max")
+
+
+def test_a_comparison_logged_from_python_leaves_the_callers_wandb_run_open(runs, tmp_path, monkeypatch):
+    import wandb
+
+    from rlgen.compare_report import log_to_wandb
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    mine = wandb.init(project="mine", mode="offline", dir=str(tmp_path))
+    try:
+        groups, stats = compare(read_runs([str(runs)]), "eval/return_mean", threshold=250)
+        png = plot_curves(groups, "eval/return_mean", tmp_path / "w" / "c.png")
+        log_to_wandb(groups, stats, "eval/return_mean", png, threshold=250)
+        mine.log({"x": 1.0})  # wandb.init's default would have finished it: "Run ... is finished"
+        assert not mine._is_finished
+    finally:
+        mine.finish()
+        wandb.teardown()
+    assert list((tmp_path / "w" / "wandb").glob("offline-run-*/run-*.wandb"))  # the comparison's own run

@@ -1,0 +1,46 @@
+"""What a run writes beside its checkpoints (`rlgen.run_files`): a resumed run keeps the W&B name,
+group and tags of its first start."""
+
+import json
+
+from rlgen.cli import main
+
+TINY = """name: my_ppo
+kind: rl
+env: {id: CartPole-v1, n_envs: 2}
+agent: {algo: ppo, hyperparams: {n_steps: 16, batch_size: 32, n_epochs: 1}}
+optim: {lr: 3.0e-4}
+train: {total_steps: 32, eval_every: 32, eval_episodes: 1, progress: false}
+logging: {dir: runs, console: false, wandb: {mode: offline}}
+"""
+
+
+def _runs(folder):
+    """The `run` record (name, group, tags) of each offline W&B run folder, oldest first."""
+    import subprocess
+    import sys
+
+    out = []
+    for f in sorted(folder.glob("offline-run-*")):
+        text = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(f)],
+                              capture_output=True, text=True, check=True).stdout
+        out += [r["run"] for r in map(json.loads, filter(lambda line: line.startswith("{"), text.splitlines()))
+                if r["type"] == "run"][:1]
+    return out
+
+
+def test_a_resumed_run_keeps_the_wandb_name_of_its_first_start(tmp_path, monkeypatch):
+    """The resume reads config.yaml, which holds `optim.lr=1e-3` as if the file had said it: the
+    resumed W&B run was renamed `my_ppo s0`, in group `my_ppo`, without its lr tag."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    (tmp_path / "my_ppo.yaml").write_text(TINY)
+    assert main(["train", "my_ppo.yaml", "optim.lr=1e-3"]) == 0
+    (run_dir,) = (tmp_path / "runs" / "my_ppo").iterdir()
+    assert main(["train", "--resume", str(run_dir), "train.total_steps=64"]) == 0
+    runs = _runs(run_dir / "wandb")
+    assert len(runs) == 2
+    for run in runs:
+        assert (run["display_name"], run["run_group"]) == ("my_ppo lr=0.001 s0", "my_ppo lr=0.001")
+        assert "lr=0.001" in run["tags"]
