@@ -1,12 +1,14 @@
 """The process a run trains in: its device, torch's thread count and the global RNGs (seeded at
 the start, saved in every checkpoint, restored at a resume, and kept around another run's setup),
-and torch's default dtype and autograd mode (torch's own within a run, the caller's after).
+and torch's default dtype and autograd mode (torch's own within a run, the caller's after); one run
+trains in a process at a time (`training_alone`).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -59,6 +61,25 @@ def process_state_kept() -> Iterator[None]:
     finally:
         set_rng_state(rng)
         torch.set_num_threads(threads)
+
+
+# Held by the thread a run trains in. Runs in one process share its global RNGs, torch's thread count
+# and default dtype: two at once in two threads would draw from each other's seeded RNGs. Reentrant:
+# an on_eval hook may train a run of its own, in the same thread, while the outer run waits.
+_TRAINING = threading.RLock()
+
+
+@contextmanager
+def training_alone() -> Iterator[None]:
+    """The process's one training run within it (`_TRAINING`), or refused before any file is made."""
+    if not _TRAINING.acquire(blocking=False):
+        raise RlgenError("another run is training in this process, in another thread: runs in one process share "
+                         "its global RNGs and torch's threads, so train one at a time (wait for that run to "
+                         "return, or train this one in another process)")
+    try:
+        yield
+    finally:
+        _TRAINING.release()
 
 
 @contextmanager

@@ -21,9 +21,9 @@ import signal
 import sys
 import threading
 import time
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -36,7 +36,8 @@ from rlgen.errors import Diverged, Interrupted, RlgenError, RunFailed, first_lin
 from rlgen.experiment import Experiment, RunContext, eval_mode, prefers_accelerator
 from rlgen.logging import Logger, console
 from rlgen.logging_wandb import finish_wandb_in
-from rlgen.process import choose_device, default_threads, process_state_kept, seed_everything, torch_defaults
+from rlgen.process import (choose_device, default_threads, process_state_kept, seed_everything, torch_defaults,
+                           training_alone)
 from rlgen.registry import registered_names_only
 from rlgen.run_files import RunFiles, bar_text, progress
 from rlgen.run_state import RunState
@@ -45,12 +46,6 @@ from rlgen.unit_checks import UnitChecks
 
 __all__ = ["Experiment", "RunContext", "RunFailed", "Runner", "choose_device", "eval_mode", "prefers_accelerator",
            "process_state_kept"]
-
-# Held by the thread a run trains in. Runs in one process share its global RNGs, torch's thread count
-# and default dtype: two at once in two threads would draw from each other's seeded RNGs. Reentrant:
-# an on_eval hook may train a run of its own, in the same thread, while the outer run waits.
-_TRAINING = threading.RLock()
-
 
 class Runner:
     def __init__(self, cfg: ExperimentConfig, experiment: Experiment, *, resume_dir: Path | None = None,
@@ -94,7 +89,7 @@ class Runner:
         """Train to the end. A resumed run writes nothing into its directory until the checkpoint
         is restored: a resume that fails leaves every file of the run as it was. One run trains in a
         process at a time, with torch's defaults (`torch_defaults`), whatever the caller set."""
-        with _training_alone(), torch_defaults():
+        with training_alone(), torch_defaults():
             return self._train()
 
     def _train(self) -> dict[str, Any]:
@@ -407,19 +402,6 @@ def _source(cfg: ExperimentConfig) -> str:
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-@contextmanager
-def _training_alone() -> Iterator[None]:
-    """The process's one training run within it (`_TRAINING`), or refused before any file is made."""
-    if not _TRAINING.acquire(blocking=False):
-        raise RlgenError("another run is training in this process, in another thread: runs in one process share "
-                         "its global RNGs and torch's threads, so train one at a time (wait for that run to "
-                         "return, or train this one in another process)")
-    try:
-        yield
-    finally:
-        _TRAINING.release()
 
 
 def _stop_asked(answer: Any) -> bool:
