@@ -208,3 +208,42 @@ def device(text: str) -> str:
     if (problem := device_problem(text)) is not None:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def output_file(text: str) -> Path:
+    """A file the script writes (--json, --out, --grid): refused while the arguments are read when
+    it names a folder, or when a file stands where a folder above it must go. Before, it was a
+    traceback once the first seed or section had trained."""
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file path in it, e.g. {Path(text) / 'out.json'}")
+    return _no_file_above(text)
+
+
+def output_folder(text: str) -> Path:
+    """A folder the script makes or fills (runs kept, a venv built): refused when it is a file, or a
+    file stands where a folder above it must go."""
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a folder (one that exists, or one to make)")
+    return _no_file_above(text)
+
+
+def _no_file_above(text: str) -> Path:
+    """`text` as a path whose nearest existing folder above it is a folder, so what is missing can be made."""
+    path = Path(text)
+    parent = next(p for p in path.absolute().parents if p.exists())  # the root always does
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {parent} is a file, so no folder can be made there for it")
+    return path
+
+
+class Distinct(argparse.Action):
+    """A list flag (`nargs="+"`) whose words are flattened (`--seeds 0,1 2`: each word may be a list)
+    and must all differ: a seed or config given twice trained twice and counted twice."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        flat = [v for word in values for v in (word if isinstance(word, list) else [word])]
+        if twice := [v for i, v in enumerate(flat) if v in flat[:i]]:
+            shown = twice[0][0] if isinstance(twice[0], tuple) else twice[0]  # zoo's specs: (text, ...)
+            parser.error(f"{option_string or self.dest} lists {shown} twice; give each once")
+        setattr(namespace, self.dest, flat)

@@ -12,6 +12,7 @@ next to the steps and wall time the run took to reach it. Not a test.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,6 +22,8 @@ from rich.table import Table
 import benchkit
 import rlgen
 from rlgen import summary_file
+from rlgen.agents.rl.config import RLConfig
+from rlgen.errors import RlgenError
 from rlgen.seeds import train_seeds
 
 console = Console(width=150)
@@ -50,9 +53,17 @@ def fresh_eval(run_dir: str, episodes: int, seed: int) -> tuple[str, int, list[f
         return run.checkpoint, int(run.global_step or 0), returns
 
 
+def playable(name: str, cfg: Any) -> None:
+    """Refuses `cfg` unless its runs have an agent that plays episodes of its env (kinds rl, bc and
+    imitation: RLConfig), which `fresh_eval` scores: another kind trained in full, then was refused."""
+    if not isinstance(cfg, RLConfig):
+        raise RlgenError(f"--configs {name} is kind {cfg.kind}, with no agent to play episodes; give an RL config "
+                         "(kind rl, bc or imitation), e.g. sac_pendulum")
+
+
 def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=["sac_pendulum", "td3_pendulum", "ppo_lunarlander"])
+    p.add_argument("--configs", nargs="+", action=benchkit.Distinct, default=["sac_pendulum", "td3_pendulum", "ppo_lunarlander"])
     p.add_argument("--seeds", type=benchkit.seeds, default="100-102",
                    help="reporting seeds (the configs were tuned on others)")
     p.add_argument("--parallel", type=benchkit.count, default=1, help="runs at a time, one process each")
@@ -60,8 +71,8 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="overrides for every config")
     args = p.parse_args()
     seeds = args.seeds
-    for config in args.configs:  # every name and override checked before the first run
-        rlgen.load_config(config, [*QUIET, *args.overrides])
+    for config in args.configs:  # every name, override and kind checked before the first run
+        playable(config, rlgen.load_config(config, [*QUIET, *args.overrides]))
     # train_seeds raises when a seed failed or was interrupted; a summary that says otherwise is checked here
     results = [{"config": c, "seed": s, "run_dir": str(d),
                 "summary": benchkit.check_ended(summary_file.from_text((d / "summary.json").read_text()), 0, d)}

@@ -78,11 +78,6 @@ def grid(run: api.Run, path: Path) -> Path:
     return real
 
 
-def seed_list(values: list[list[int]]) -> list[int]:
-    """`--seeds 0 1 2` or `--seeds 0,1,2` (each word read by `benchkit.seeds`)."""
-    return [s for v in values for s in v]
-
-
 def scorable(config: str) -> Any:
     """The bundled config `config`, when it is a GAN on the digits data: only those log the Fréchet
     distance this benchmark scores (another one trained, then failed on a KeyError)."""
@@ -97,18 +92,18 @@ def scorable(config: str) -> Any:
 
 def main() -> int:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", nargs="+", type=benchkit.seeds, default=[[0, 1, 2]],
+    p.add_argument("--seeds", nargs="+", type=benchkit.seeds, action=benchkit.Distinct, default=[0, 1, 2],
                    help="reporting seeds: 0 1 2 (tuning: 10 11 12)")
     p.add_argument("--steps", type=benchkit.count, default=None, help="default: each config's train.total_steps")
-    p.add_argument("--configs", nargs="+", default=["gan_digits_dcgan", "gan_digits_conditional"])
+    p.add_argument("--configs", nargs="+", action=benchkit.Distinct, default=["gan_digits_dcgan", "gan_digits_conditional"])
     p.add_argument("--ratio", type=benchkit.positive, default=2.0,
                    help="pass: best Fréchet <= ratio x real-half Fréchet")
-    p.add_argument("--grid", type=Path, default=None,
+    p.add_argument("--grid", type=benchkit.output_file, default=None,
                    help="write the first config's best checkpoint's samples (first seed) to this PNG, "
                         "64 real digits to PNG_real.png")
-    p.add_argument("--out", type=Path, default=None, help="keep the runs here (default: a temporary folder)")
+    p.add_argument("--out", type=benchkit.output_folder, default=None, help="keep the runs here (default: a temporary folder)")
     args = p.parse_args()
-    seeds = seed_list(args.seeds)
+    seeds = args.seeds  # `--seeds 0 1 2` or `--seeds 0,1,2`
     cfgs = {c: scorable(c) for c in args.configs}  # every name checked before a run
     halves = dict(zip(seeds, real_halves(seeds)))
     failed = 0

@@ -112,7 +112,7 @@ def speed(rounds: int, steps: int) -> None:
 
 def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=benchkit.seed, nargs="+", default=None, help="default: 0 1 2")
+    p.add_argument("--seeds", type=benchkit.seed, nargs="+", action=benchkit.Distinct, default=None, help="default: 0 1 2")
     p.add_argument("--steps", type=benchkit.count, default=None, help="default: the config's train.total_steps")
     p.add_argument("--plain-steps", type=benchkit.count, default=None,
                    help="steps of the plain loop (default: --steps); fewer measure its speed, not its quality")

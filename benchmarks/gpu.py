@@ -13,8 +13,8 @@ context; evaluations are not in them):
              autocast, and bf16 + torch.compile (one arm per --compile-modes): generator steps/s
              and quality (digits: Fréchet classifier distance; sine waves: MMD², rlgen's
              sequence metric), final and best over the run's evaluations.
-- ppo_cnn:   PPO with the CNN backbone on a pixel env (MinAtar Breakout when `minatar` is
-             installed, else ALE Pong, configs/ppo_cnn_pong.yaml): env steps/s on --device vs
+- ppo_cnn:   PPO with the CNN backbone on a pixel env (--pixel-env: ALE Pong, configs/ppo_cnn_pong.yaml,
+             as gpu_reference_cpu.json ran it; or MinAtar Breakout): env steps/s on --device vs
              the CPU with --cpu-threads threads.
 - ppo_transformer: configs/ppo_transformer_cartpole_novel.yaml (the Transformer memory policy on
              CartPole without velocities): env steps/s on --device vs the CPU.
@@ -189,9 +189,13 @@ MINATAR = ["env.kwargs={}", "env.wrappers=[BinaryFrames]",
            "agent.policy.backbone={type: cnn, channels: [16], kernels: [3], strides: [1], hidden: 128}"]
 
 
-def pixel_env() -> tuple[str, list[str], str]:
-    """(config, overrides, env name): MinAtar Breakout when minatar is installed, else ALE Pong."""
-    if importlib.util.find_spec("minatar") is not None:
+PIXEL_ENVS = ("pong", "minatar")  # --pixel-env; the first is the one gpu_reference_cpu.json ran
+
+
+def pixel_env(name: str) -> tuple[str, list[str], str]:
+    """(config, overrides, env name) of --pixel-env `name`: named, not picked by what is installed, so
+    a run compares with a reference that ran the same env (MinAtar's presence silently changed it)."""
+    if name == "minatar":
         # minatar registers its ids through a `gymnasium.envs` entry point, which gymnasium 1.x no
         # longer loads by itself
         from minatar.gym import register_envs
@@ -204,7 +208,7 @@ def pixel_env() -> tuple[str, list[str], str]:
 
 def ppo_rows(section: str, args: argparse.Namespace, tmp: Path) -> list[Row]:
     if section == "ppo_cnn":
-        config, env_over, env_name = pixel_env()
+        config, env_over, env_name = pixel_env(args.pixel_env)
         quick = ["env.n_envs=2", "agent.hyperparams.n_steps=32", "agent.hyperparams.batch_size=64",
                  "agent.hyperparams.n_epochs=1"]
         steps = args.ppo_steps if args.ppo_steps is not None else 128 if args.quick else 4096
@@ -236,21 +240,26 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = benchkit.Parser(description=__doc__.split("\n")[0])
     p.add_argument("--device", type=benchkit.device, default="cuda", help="the device under test: cuda, cuda:N or cpu")
     p.add_argument("--quick", action="store_true", help="a few steps per arm: checks that everything runs")
-    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run, in this order")
+    p.add_argument("--only", nargs="+", action=benchkit.Distinct, choices=SECTIONS, default=list(SECTIONS), help="sections to run, in this order")
     p.add_argument("--gan-steps", type=benchkit.count, default=None,
                    help="generator steps per GAN arm (default 3000; quick 20)")
     p.add_argument("--ppo-steps", type=benchkit.count, default=None,
                    help="env steps per PPO arm (default 4096 CNN / 8192 Transformer)")
-    p.add_argument("--compile-modes", nargs="+", default=["default"],
+    p.add_argument("--compile-modes", nargs="+", action=benchkit.Distinct, default=["default"],
                    choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
                    help="one bf16 + torch.compile arm per mode")
+    p.add_argument("--pixel-env", choices=PIXEL_ENVS, default=PIXEL_ENVS[0],
+                   help="the ppo_cnn section's env: pong (ALE Pong, as the shipped reference) or minatar (Breakout)")
     p.add_argument("--cpu-threads", type=benchkit.count, default=None,
                    help="torch threads of the PPO CPU arms (default: the runner's, 1, the fastest on the 2-core build machine)")
     p.add_argument("--reference", type=reference, default=None, help="JSON of an earlier run whose CPU arms head the PPO sections")
     p.add_argument("--torchrun-timeout", type=benchkit.count, default=600, help="seconds for each torchrun launch")
-    p.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
+    p.add_argument("--out", type=benchkit.output_file, default=None, help="write every figure as JSON here")
     p.add_argument("--label", default=None, help="the machine's name in the JSON (default: its host name)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.pixel_env == "minatar" and "ppo_cnn" in args.only and importlib.util.find_spec("minatar") is None:
+        p.error("--pixel-env minatar needs the minatar package (pip install -e '.[minatar]'), or drop it for ALE Pong")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ imageio-ffmpeg (a 68 MB ffmpeg binary, only for `rlgen eval --video`).
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -30,6 +31,8 @@ from pathlib import Path
 import benchkit
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+
+from rlgen.errors import RlgenError
 
 ROOT = Path(__file__).resolve().parents[1]
 WHL = ROOT / ".whl"
@@ -80,14 +83,23 @@ def pins() -> dict[str, str]:
     return out
 
 
-def download(name: str, version: str) -> None:
+def download(name: str, version: str, into: Path) -> None:
     base = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version",
-            PY, "--implementation", "cp", "-d", str(WHL), f"{name}=={version}"]
+            PY, "--implementation", "cp", "-d", str(into), f"{name}=={version}"]
     for platforms in (PLATFORMS, PLATFORMS + MORE_PLATFORMS):
         done = subprocess.run(base + [a for p in platforms for a in ("--platform", p)], capture_output=True, text=True)
         if done.returncode == 0:
             return
-    raise SystemExit(f"no Python {PY} x86_64 wheel of {name}=={version}:\n{done.stderr[-800:]}")
+    raise RlgenError(f"no Python {PY} x86_64 wheel of {name}=={version} (pip download: {pip_error(done.stderr)}); "
+                     f"{WHL} is left as it was")
+
+
+def pip_error(output: str) -> str:
+    """The line of pip's output that says why it failed: its first error in words (pip's own
+    `error: subprocess-exited-with-error` is a code, and its last lines are hints), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()] or ["no output"]
+    errors = [line for line in lines if line.lower().startswith("error")]
+    return next((e for e in errors if " " in e.split(":", 1)[-1].strip()), errors[0] if errors else lines[-1])
 
 
 def metadata(wheel: Path) -> tuple[str, str, list[str]]:
@@ -122,19 +134,26 @@ def check_needs(wheels: dict[str, Path]) -> list[str]:
 
 
 def build(with_wandb: bool) -> dict[str, Path]:
+    """Every wheel, fetched into a folder beside `.whl/` that replaces it only once all are there: a
+    download that failed (no network, a pin without a wheel) left an empty `.whl/` before."""
     versions = pins()
     wanted = CARRY + (WANDB if with_wandb else [])
-    shutil.rmtree(WHL, ignore_errors=True)
-    WHL.mkdir()
-    for name in wanted:
-        download(name, versions[norm(name)])
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                           str(WHL), str(ROOT)], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"building rlgen's wheel failed:\n{done.stderr[-2000:]}")
-    shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools' scratch folder
-    for stale in ROOT.glob("*.egg-info"):
-        shutil.rmtree(stale)  # on sys.path (the checkout) its entry points would shadow the install's
+    new = Path(tempfile.mkdtemp(prefix=".whl-", dir=ROOT))  # the same file system: the swap is a rename
+    try:
+        for name in wanted:
+            download(name, versions[norm(name)], new)
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                               str(new), str(ROOT)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RlgenError(f"building rlgen's wheel failed (pip wheel: {pip_error(done.stderr)}); {WHL} is left "
+                             "as it was")
+        shutil.rmtree(WHL, ignore_errors=True)
+        new.rename(WHL)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)  # gone already after the swap
+        shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools' scratch folder
+        for stale in ROOT.glob("*.egg-info"):
+            shutil.rmtree(stale)  # on sys.path (the checkout) its entry points would shadow the install's
     return {metadata(w)[0]: w for w in sorted(WHL.glob("*.whl"))}
 
 
@@ -142,8 +161,9 @@ def check_imports(python: str) -> list[str]:
     """Install the wheels into a temporary folder and import rlgen's modules under `python`. A
     module that fails only for want of torch is reported apart: torch is the GPU image's own."""
     with tempfile.TemporaryDirectory() as site:
-        subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--target",
-                        site, *map(str, sorted(WHL.glob("*.whl")))], check=True)
+        done = subprocess.run([python, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                               "--target", site, *map(str, sorted(WHL.glob("*.whl")))], capture_output=True, text=True)
+        benchkit.check_process(done.returncode, done.stdout + done.stderr, f"installing {WHL}'s wheels under {python}")
         probe = (
             "import importlib, sys\n"
             "names = sys.argv[1:]\n"
@@ -174,10 +194,28 @@ def rlgen_modules(site: str) -> list[str]:
                   for p in root.rglob("*.py") if p.name != "__init__.py" and p.name != "__main__.py")
 
 
+def python_312(text: str) -> str:
+    """--check-imports: a Python 3.12 that runs, checked while the arguments are read (a wrong one was
+    found only after every download)."""
+    if shutil.which(text) is None:
+        raise argparse.ArgumentTypeError(f"{text}: no such program; give a Python {PY} interpreter, e.g. "
+                                         f"/usr/bin/python{PY}")
+    try:
+        done = subprocess.run([text, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise argparse.ArgumentTypeError(f"{text} does not run as Python: {e}") from None
+    if done.returncode != 0 or done.stdout.strip() != PY:
+        found = done.stdout.strip() or f"exit code {done.returncode}"
+        raise argparse.ArgumentTypeError(f"{text} is not Python {PY} ({found}); the wheels are {PY}'s")
+    return text
+
+
 def main() -> int:
     p = benchkit.Parser(description=__doc__.split("\n")[0])
     p.add_argument("--with-wandb", action="store_true", help="carry wandb too (+20 MB)")
-    p.add_argument("--check-imports", metavar="PYTHON", help="a Python 3.12 to import rlgen under, from the wheels")
+    p.add_argument("--check-imports", metavar="PYTHON", type=python_312,
+                   help="a Python 3.12 to import rlgen under, from the wheels")
     args = p.parse_args()
     wheels = build(args.with_wandb)
     total = sum(w.stat().st_size for w in wheels.values()) / 2**20
@@ -197,4 +235,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    benchkit.main(main)

@@ -104,7 +104,9 @@ def targets(rows: list[Row]) -> list[str]:
     if len(cnn) >= 2:
         first, dev = cnn[0], cnn[-1]
         against = first.arm if first.arm.startswith("reference") else f"{first.arm} (no --reference given)"
-        out.append(f"PPO CNN on {dev.device}: {dev.ratio:.2f}x {against} ({verdict(dev, 2.0)})")
+        # a reference run with other settings (another env, other steps) measured another thing
+        scored = verdict(dev, 2.0) if first.settings == dev.settings else "not comparable: settings differ"
+        out.append(f"PPO CNN on {dev.device}: {dev.ratio:.2f}x {against} ({scored})")
     return out
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -138,18 +139,38 @@ while learner.num_timesteps < a["budget"]:
 '''
 
 
+BUILT = ".rlgen-built"  # written into the venv last: a build cut short or failed has none
+
+
 def imitation_python(venv: Path, pip_args: list[str], console: Console) -> Path:
-    """The imitation venv's python, built on first use."""
+    """The imitation venv's python, built on first use. A failed build is removed, so the next run
+    builds afresh; before, its half-made venv passed for a built one (only bin/python was looked for)."""
     python = venv / "bin" / "python"
-    if not python.exists():
-        console.print(f"building the imitation venv in {venv} (once) ...")
-        t0 = time.perf_counter()
+    if (venv / BUILT).exists():
+        return python
+    if venv.exists() and any(venv.iterdir()):
+        if not _imports_imitation(python):  # a folder this script did not finish, or not a venv at all
+            raise RlgenError(f"--venv {venv}: a folder without a working imitation venv; remove it, or give "
+                             "another --venv")
+        (venv / BUILT).touch()  # built before the marker was written
+        return python
+    console.print(f"building the imitation venv in {venv} (once) ...")
+    t0 = time.perf_counter()
+    try:
         for cmd in ([sys.executable, "-m", "venv", str(venv)],
                     [str(python), "-m", "pip", "install", "-q", "imitation==1.0.1", "torch==2.13.0", *pip_args]):
             benchkit.check_process(subprocess.run(cmd).returncode, "(its output is above)",
                                    f"building the imitation venv in {venv} ({' '.join(cmd[:4])} ...)")
-        console.print(f"  built in {time.perf_counter() - t0:.0f} s")
+    except BaseException:  # a failure, or Ctrl-C: nothing half-built stays
+        shutil.rmtree(venv, ignore_errors=True)
+        raise
+    (venv / BUILT).touch()
+    console.print(f"  built in {time.perf_counter() - t0:.0f} s")
     return python
+
+
+def _imports_imitation(python: Path) -> bool:
+    return python.exists() and subprocess.run([str(python), "-c", "import imitation"], capture_output=True).returncode == 0
 
 
 def make_demos(env_id: str, work: Path, console: Console) -> tuple[Path, dict[str, float]]:
@@ -257,12 +278,12 @@ def demos_count(text: str) -> int:
 
 def main() -> None:
     parser = benchkit.Parser(description=__doc__.split("\n")[0])
-    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=list(ENVS))
-    parser.add_argument("--demos", type=demos_count, nargs="+", default=[4],
+    parser.add_argument("--envs", nargs="+", action=benchkit.Distinct, default=list(ENVS), choices=list(ENVS))
+    parser.add_argument("--demos", type=demos_count, nargs="+", action=benchkit.Distinct, default=[4],
                         help=f"expert episodes (of the {RECORDED} recorded)")
-    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--venv", type=Path, default=ROOT / ".venv-imitation", help="the imitation library's venv")
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", action=benchkit.Distinct, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", action=benchkit.Distinct, default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--venv", type=benchkit.output_folder, default=ROOT / ".venv-imitation", help="the imitation library's venv")
     parser.add_argument("--pip-args", default="", help="extra pip arguments for building that venv")
     parser.add_argument("--budget-scale", type=benchkit.positive, default=1.0,
                         help="scale every env-step budget (quick checks)")

@@ -85,7 +85,7 @@ def cue_table(results: dict[str, list[dict[str, Any]]], delay: int) -> Table:
 
 def main() -> None:
     parser = benchkit.Parser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", action=benchkit.Distinct, default=[0, 1, 2])
     parser.add_argument("--steps", type=benchkit.count, default=100_000, help="CartPole step budget per run")
     parser.add_argument("--cue-steps", type=benchkit.count, default=50_000, help="cue-task step budget per run")
     args = parser.parse_args()

@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/postgres.py (the throwaway server), tests/compare/toy.py (a null kind)
 
 import benchkit  # noqa: E402
+from rlgen.errors import RlgenError  # noqa: E402
 from rlgen.logging import console  # noqa: E402
 from rlgen.sweep import Sweep, SweepConfig  # noqa: E402
 from tests.compare.toy import Toy, load_toy, toy_config  # noqa: E402  (a kind that trains nothing)
@@ -137,6 +138,30 @@ def storage_only(url: str | None, trials: int, folder: Path) -> float:
     return (time.perf_counter() - t0) / trials
 
 
+def start_server(postgres: Any) -> tuple[str, Path]:
+    """A throwaway server's URL and data folder; a machine without PostgreSQL is one line (its text says
+    how to install it), not a traceback."""
+    try:
+        return postgres.start(durable=True)
+    except RuntimeError as e:
+        raise RlgenError(f"{e}; or give a server with --postgres postgresql://USER@HOST:PORT/DB") from None
+    except subprocess.CalledProcessError as e:
+        last = (e.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        raise RlgenError(f"starting PostgreSQL failed (exit code {e.returncode}): {last[0]}") from None
+
+
+def new_database(postgres: Any, server: str, given: bool) -> str:
+    """A fresh database on `server`, its URL; a server that cannot be reached is one line."""
+    import psycopg
+
+    try:
+        return postgres.create_database(server, f"scale_{secrets.token_hex(3)}")
+    except psycopg.Error as e:
+        where = f"--postgres {server}" if given else f"the server started here ({server})"
+        reason = " ".join(str(e).split())  # psycopg's message spans lines
+        raise RlgenError(f"{where}: cannot create a database there: {reason}") from None
+
+
 def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workers", type=benchkit.counts, default="1,2,4", help="worker counts to time, e.g. 1,2,4")
@@ -151,9 +176,9 @@ def main() -> None:
     data = None
     server = args.postgres
     if server is None:
-        server, data = postgres.start(durable=True)
+        server, data = start_server(postgres)
     try:
-        url = postgres.create_database(server, f"scale_{secrets.token_hex(3)}")
+        url = new_database(postgres, server, bool(args.postgres))
         out.print(f"PostgreSQL {url}; {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.2f}; "
                   f"{args.trials} trials of {args.steps:,} PPO steps")
         rows = [spread(url, w, args.trials, args.steps) for w in args.workers]

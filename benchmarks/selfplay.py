@@ -64,7 +64,7 @@ def snapshot_elo(exp: SelfPlayExperiment, games_per_pair: int) -> list[tuple[str
     names = list(players)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
     scores, games = results_matrix(names, round_robin(exp.game, players, pairs, games_per_pair))
-    elo = fit_elo(scores, games, anchor=names.index("random"))
+    elo = fit_elo(scores, games, anchor=names.index(exp.cfg.ratings.anchor))  # checked to be a reference
     return list(zip(names, elo.tolist()))
 
 
@@ -81,7 +81,7 @@ def measure(run_dir: Path, per_seat: int, games_per_pair: int) -> None:
                       str(r["losses_first"]), str(r["losses_second"]))
     console.print(table)
     elo = snapshot_elo(exp, games_per_pair)
-    console.print("Elo (random = 1000, sampled play, round robin of "
+    console.print(f"Elo ({exp.cfg.ratings.anchor} = 1000, sampled play, round robin of "
                   f"{games_per_pair} games per pair): " + "  ".join(f"{n} {e:.0f}" for n, e in elo))
     steps = [(int(n.split("_")[1]), e) for n, e in elo if n.startswith("step_")]
     rising = np.corrcoef([s for s, _ in steps], [e for _, e in steps])[0, 1] if len(steps) > 2 else float("nan")
@@ -146,9 +146,9 @@ def per_seed(config: str, seeds: list[int], overrides: list[str], parallel: int,
 
 def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", nargs="+", type=benchkit.directory, default=None,
+    p.add_argument("--run", nargs="+", type=benchkit.directory, action=benchkit.Distinct, default=None,
                    help="finished run directories to measure (no training)")
-    p.add_argument("--configs", nargs="*", default=None, help=f"default: {' '.join(CONFIG_NAMES)}")
+    p.add_argument("--configs", nargs="*", action=benchkit.Distinct, default=None, help=f"default: {' '.join(CONFIG_NAMES)}")
     p.add_argument("--per-seat", type=benchkit.count, default=500, help="games per seat against each reference")
     p.add_argument("--games-per-pair", type=benchkit.count, default=20, help="round-robin games per pair of snapshots")
     p.add_argument("--seeds", type=benchkit.seeds,
@@ -168,8 +168,10 @@ def main() -> None:
     if args.parallel is not None and not args.seeds:  # without seeds one run trains, or none: nothing in parallel
         p.error(f"--parallel {args.parallel} runs --seeds side by side: give --seeds, or drop --parallel")
     args.parallel = args.parallel or 1
-    for config in ([] if args.run else args.configs):  # every name and override, before a run
-        api.load_config(CONFIGS / f"{config}.yaml", [*TRAINING, *args.overrides])
+    for config in ([] if args.run else args.configs):  # every name, override and kind, before a run
+        if (kind := api.load_config(CONFIGS / f"{config}.yaml", [*TRAINING, *args.overrides]).kind) != "selfplay":
+            p.error(f"--configs {config} is kind {kind}; this benchmark measures kind: selfplay configs, "
+                    f"e.g. {CONFIG_NAMES[0]}")
     torch.set_num_threads(1)
     if args.seeds:
         for config in args.configs:

@@ -141,7 +141,7 @@ def main() -> None:
     p = benchkit.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=benchkit.seeds, default=None,
                    help="training seeds, e.g. 0,1,2 or 0-2 (default and reported: 0,1,2)")
-    p.add_argument("--run", nargs="+", type=benchkit.directory, default=None,
+    p.add_argument("--run", nargs="+", type=benchkit.directory, action=benchkit.Distinct, default=None,
                    help="finished run directories to measure (no training)")
     p.add_argument("--episodes", type=benchkit.count, default=200, help="episodes per matchup")
     p.add_argument("--games-per-pair", type=benchkit.count, default=20, help="round-robin episodes per pair of players")
@@ -149,7 +149,7 @@ def main() -> None:
                    help="latest (the sides as training left them; the default) | best (kept by the config's "
                         "early-stop metric: in teams_simple_tag eval/score_min, the lower score of the two sides, each "
                         "against its hardest baseline) | step_N")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("--json", type=benchkit.output_file, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides for training, e.g. train.total_steps=400000")
     args = p.parse_args()
     if args.run is not None:  # what only training reads was silently ignored
@@ -182,6 +182,7 @@ def main() -> None:
 
 
 def save(path: Path, measured: dict, times: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # --json was checked to be a file whose folder can be made
     path.write_text(json.dumps({str(k): {**v, "time_s": times.get(k)} for k, v in measured.items()}, indent=1))
 
 if __name__ == "__main__":

@@ -190,9 +190,9 @@ def table(game: str, results: dict[str, list[dict[str, Any]]], pre: dict[str, tu
 
 def main() -> None:
     parser = benchkit.Parser(description=__doc__.split("\n")[0])
-    parser.add_argument("--games", nargs="+", default=["Breakout", "SpaceInvaders"], choices=list(THRESHOLDS),
+    parser.add_argument("--games", nargs="+", action=benchkit.Distinct, default=["Breakout", "SpaceInvaders"], choices=list(THRESHOLDS),
                         help="MinAtar games")
-    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", action=benchkit.Distinct, default=[0, 1, 2])
     parser.add_argument("--steps", type=benchkit.count, default=150_000, help="PPO env steps per run")
     parser.add_argument("--eval-every", type=benchkit.count, default=15_000)
     parser.add_argument("--ae-steps", type=benchkit.count, default=1000, help="autoencoder gradient steps (batch 128)")

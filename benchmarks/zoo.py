@@ -68,17 +68,18 @@ def run_one(spec: tuple[str, str, str, float], seed: int, eval_episodes: int, ro
                  f"train.eval_every={max(steps // 5, 1)}", f"train.eval_episodes={eval_episodes}"]
     t0 = time.perf_counter()
     run = benchkit.finished(rlgen.train(conversion.config, overrides))
-    return {"spec": text, "algo": algo, "env": env_id, "seed": seed, "steps": steps, "budget": budget,
-            "final": run.summary["final"]["eval/return_mean"], "best": run.summary["best"]["value"],
+    # what the run trained, not what it was asked to: an early stop ends it sooner, a rollout's rounding later
+    return {"spec": text, "algo": algo, "env": env_id, "seed": seed, "steps": run.summary["global_step"],
+            "budget": budget, "final": run.summary["final"]["eval/return_mean"], "best": run.summary["best"]["value"],
             "best_step": run.summary["best"]["global_step"], "seconds": time.perf_counter() - t0,
             "unsupported": conversion.unsupported}
 
 
 def main() -> None:
     parser = benchkit.Parser(description=__doc__.split("\n")[0])
-    parser.add_argument("--configs", nargs="+", type=zoo_spec, default=[zoo_spec(s) for s in DEFAULT],
+    parser.add_argument("--configs", nargs="+", type=zoo_spec, action=benchkit.Distinct, default=[zoo_spec(s) for s in DEFAULT],
                         metavar="ALGO/ENV[@FRACTION]")
-    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", default=[0, 1])
+    parser.add_argument("--seeds", type=benchkit.seed, nargs="+", action=benchkit.Distinct, default=[0, 1])
     parser.add_argument("--eval-episodes", type=benchkit.count, default=20)
     args = parser.parse_args()
     for _, algo, env_id, _ in args.configs:  # an algorithm or env rl-zoo3 or gymnasium lacks: refused before a run
@@ -97,7 +98,10 @@ def main() -> None:
             published, at = PUBLISHED.get((r0["algo"], r0["env"]), (float("nan"), 0))
             seeds = ", ".join(f"{v:.1f}" for v in finals)
             bests = ", ".join(f"{r['best']:.1f} ({r['best_step']:,})" for r in results)
-            print(f"{r0['spec']:<26} {r0['steps']:>9,} {r0['steps'] / r0['budget']:>6.0%} | {seeds:<17} "
+            trained = sorted({r["steps"] for r in results})  # a range where the seeds stopped apart
+            steps = f"{trained[0]:,}" + (f"-{trained[-1]:,}" if len(trained) > 1 else "")
+            of_zoo = statistics.mean(r["steps"] for r in results) / r0["budget"]
+            print(f"{r0['spec']:<26} {steps:>9} {of_zoo:>6.0%} | {seeds:<17} "
                   f"{statistics.mean(finals):>7.1f} | {bests:<32} | {published:>8.1f} {_short(at):>5} | "
                   f"{statistics.mean(r['seconds'] for r in results):>6.0f}", flush=True)
             for item in r0["unsupported"]:

@@ -53,6 +53,30 @@ def test_ratios_are_to_the_first_arm_and_a_reference_heads_its_section(tmp_path)
     assert other[0].note.startswith("SETTINGS DIFFER")
 
 
+def test_a_reference_of_other_settings_meets_or_misses_no_target(tmp_path):
+    """A reference run on another env or budget measured another thing: its ratio scores nothing."""
+    settings = {"config": "ppo_cnn_pong", "env": "ALE/Pong-v5", "steps": 4096, "quick": False}
+    ref = tmp_path / "ref.json"
+    ref.write_text(json.dumps({"host": "buildbox", "rows": [
+        {"section": "ppo_cnn", "arm": "cpu", "device": "cpu", "speed": 100.0, "unit": "env steps/s", "quality": {},
+         "settings": settings}]}))
+    here = {**settings, "env": "MinAtar/Breakout-v1"}
+    rows = [*gpu.reference_rows("ppo_cnn", here, ref), gpu.Row("ppo_cnn", "cuda", "cuda:0", 900.0, settings=here)]
+    gpu.add_ratios(rows)
+    (line,) = gpu.targets(rows)
+    assert "(not comparable: settings differ)" in line and "met" not in line, line
+
+
+def test_the_pixel_env_is_the_references_unless_asked(monkeypatch):
+    """MinAtar's being installed (it is, with the minatar extra) switched the env the shipped
+    reference, ALE Pong, was measured on."""
+    reference = json.loads((gpu.Path(gpu.__file__).parent / "gpu_reference_cpu.json").read_text())
+    envs = {r["settings"]["env"] for r in reference["rows"] if r["section"] == "ppo_cnn"}
+    args = gpu.parse(["--device", "cpu"])
+    assert envs == {"ALE/Pong-v5"} and gpu.pixel_env(args.pixel_env)[2] == "ALE/Pong-v5"
+    assert gpu.pixel_env(gpu.parse(["--pixel-env", "minatar"]).pixel_env)[2] == "MinAtar/Breakout-v1"
+
+
 def test_dcgan_target_line_reads_speed_and_quality():
     rows = [gpu.Row("gan_dcgan", "fp32 eager", "cuda:0", 400.0, quality={"best_frechet": 9.0}),
             gpu.Row("gan_dcgan", "bf16 + compile", "cuda:0", 500.0, quality={"best_frechet": 8.0})]

@@ -8,6 +8,7 @@ hand-made wheels.
 import zipfile
 from importlib.metadata import PackageNotFoundError, distribution
 
+import pytest
 from packaging.requirements import Requirement
 
 from tests.bench import load
@@ -68,3 +69,51 @@ def test_an_unmet_need_is_a_problem(tmp_path):
         "rlgen needs not-anywhere: neither carried, nor on the GPU image, nor dropped"]
     del wheels["pygame-ce"]  # gymnasium[classic-control] is what rlgen asks for: its pygame is needed
     assert any("gymnasium needs pygame-ce" in p for p in carry.check_needs(wheels))
+
+
+def fake_pip(tmp_path, monkeypatch, fail_on: str | None):
+    """gpu_carry's downloads and rlgen's wheel made by hand; the download of `fail_on` fails, as pip's would."""
+    monkeypatch.setattr(carry, "ROOT", tmp_path)
+    monkeypatch.setattr(carry, "WHL", tmp_path / ".whl")
+    monkeypatch.setattr(carry, "CARRY", ["gymnasium", "pygame-ce"])
+    monkeypatch.setattr(carry, "pins", lambda: {"gymnasium": "1.0", "pygame-ce": "1.0"})
+
+    def download(name, version, into):
+        if name == fail_on:
+            raise carry.RlgenError(f"no Python 3.12 x86_64 wheel of {name}=={version}")
+        wheel(into, name, [])
+
+    def pip_wheel(cmd, **kw):
+        wheel(carry.Path(cmd[cmd.index("-w") + 1]), "rlgen", [])
+        return carry.subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(carry, "download", download)
+    monkeypatch.setattr(carry.subprocess, "run", pip_wheel)
+
+
+def test_a_failed_download_leaves_the_wheels_there_as_they_were(tmp_path, monkeypatch):
+    (tmp_path / ".whl").mkdir()
+    (tmp_path / ".whl" / "old-1.0-py3-none-any.whl").write_text("x")
+    fake_pip(tmp_path, monkeypatch, fail_on="pygame-ce")
+    with pytest.raises(carry.RlgenError, match="pygame-ce"):
+        carry.build(False)
+    assert [p.name for p in tmp_path.iterdir()] == [".whl"]  # no half-filled folder beside it either
+    assert [p.name for p in (tmp_path / ".whl").iterdir()] == ["old-1.0-py3-none-any.whl"]
+
+
+def test_a_build_that_succeeds_replaces_the_wheels(tmp_path, monkeypatch):
+    (tmp_path / ".whl").mkdir()
+    (tmp_path / ".whl" / "old-1.0-py3-none-any.whl").write_text("x")
+    fake_pip(tmp_path, monkeypatch, fail_on=None)
+    assert sorted(carry.build(False)) == ["gymnasium", "pygame-ce", "rlgen"]
+    assert [p.name for p in tmp_path.iterdir()] == [".whl"]
+    assert "old-1.0-py3-none-any.whl" not in [p.name for p in (tmp_path / ".whl").iterdir()]
+
+
+def test_pips_failure_is_its_line_in_words():
+    output = ("  error: subprocess-exited-with-error\n  \n  x Preparing metadata did not run successfully.\n"
+              "      error: package directory 'rlgen' does not exist\n      [end of output]\n"
+              "error: metadata-generation-failed\n\nhint: See above for details.\n")
+    assert carry.pip_error(output) == "error: package directory 'rlgen' does not exist"
+    assert carry.pip_error("WARNING: x\nERROR: No matching distribution found for imitation==1.0.1\n") == (
+        "ERROR: No matching distribution found for imitation==1.0.1")
