@@ -4,8 +4,6 @@ resume exactly and silently; an env changed since the save still warns."""
 import os
 import signal
 
-import gymnasium as gym
-import numpy as np
 import rlgen.logging as rlog
 from rlgen import checkpoint
 from rlgen.agents.rl import live_state
@@ -15,23 +13,7 @@ from rlgen.runner import Runner
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from tests.agents.rl_helpers import rl_config
-
-
-class Counter(gym.Env):
-    observation_space = gym.spaces.Box(-1, 1, (3,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def __init__(self):
-        self.t = 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self.t = 0
-        return np.zeros(3, np.float32), {}
-
-    def step(self, action):
-        self.t += 1
-        return np.zeros(3, np.float32), float(action), self.t >= 10, False, {}
+from tests.agents.test_live_state_lazy_attributes import Counter
 
 
 def _envs():
