@@ -137,8 +137,8 @@ def _kind_problems(salvaged: ExperimentConfig, failed: Sequence[str]) -> list[st
         warnings.simplefilter("ignore")  # pydantic's serializer warns of REFUSED in a field of another type
         try:
             again = check_of(kind, _refused_at(salvaged, failed))
-        except Exception:  # noqa: BLE001 - the checks cannot do without a key the schema refused: none stands
-            return []
+        except Exception:  # noqa: BLE001 - the checks cannot do without a key the schema refused: said as found
+            return found
     return [p for p in found if p in again]
 
 

@@ -257,11 +257,14 @@ def _scalar_on_path(conf: Any, key: str) -> str | None:
             node = node._get_node(part)
         else:
             return None  # a new key, or a list problem: _list_problem names it
+        if node._is_interpolation():  # `eval_env: ${env}`: OmegaConf would set the key in env, the section named
+            at = ".".join(parts[: i + 1])
+            return (f"{at} is {node._value()!r}, a reference to another key, so {key} would be set in that key "
+                    f"as well; give {at} whole ({at}={{...}}) or write it out in the file")
         if not (OmegaConf.is_dict(node) or OmegaConf.is_list(node)) and node._value() is not None:
             at, value = ".".join(parts[: i + 1]), node._value()
-            named = f"give {at}.type={value} and {key}=..., or" if isinstance(value, str) else "give"
-            return (f"{at} is {reprlib.repr(value)}, not a section, so {key} cannot be set in it; {named} the "
-                    f"whole section: {at}={{...}}")
+            return (f"{at} is {reprlib.repr(value)}, a value, not a section, so {key} cannot be set in it; "
+                    f"where {at} is a section, give it whole ({at}={{...}}) or drop the override that set it")
     return None
 
 

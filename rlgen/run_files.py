@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rlgen import distributed, rundir, summary_file
 from rlgen.config import ExperimentConfig, save_config
 from rlgen.errors import RlgenError
-from rlgen.identity import Identity, identity
+from rlgen.identity import MAX_LEN, MAX_TAG, Identity, identity
 from rlgen.logging import ConsoleSink, JsonlSink, Logger, console, disk_error, kept_values
 from rlgen.logging_wandb import WandbSink, start_error
 from rlgen.run_state import RunState
@@ -201,13 +201,16 @@ class RunFiles:
 
 
 def _kept_identity(path: Path) -> Identity | None:
-    """The identity kept in `path`; None when there is none, or it is not one rlgen wrote."""
+    """The identity kept in `path`; None when there is none, or it is not one rlgen writes (within
+    W&B's limits, as `identity` keeps them: a damaged file would stop W&B at every resume)."""
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
-        who = Identity(name=kept["name"], group=kept["group"], tags=list(kept["tags"]))
-    except (OSError, ValueError, TypeError, KeyError):
+        who = Identity(name=kept["name"], group=kept["group"], tags=kept["tags"])
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
-    return who if all(isinstance(t, str) for t in [who.name, who.group, *who.tags]) else None
+    texts = [(who.name, MAX_LEN), (who.group, MAX_LEN)] + [(t, MAX_TAG) for t in who.tags] \
+        if isinstance(who.tags, list) else [(None, 0)]
+    return who if all(isinstance(t, str) and 0 < len(t) <= n for t, n in texts) else None
 
 
 def _not_rewritable(path: Path) -> str | None:

@@ -44,3 +44,10 @@ def test_a_kinds_problem_that_hangs_on_no_refused_key_is_still_said():
     with pytest.raises(ConfigError) as e:
         rlgen.load_config("teams_simple_tag", ["optim.type=adamm", "league.references=[jitter,random]"])
     assert [p.split(":")[0] for p in e.value.problems] == ["optim.type", "league.references"], e.value.problems
+
+
+def test_a_refused_key_the_kinds_checks_cannot_do_without_keeps_their_other_problems():
+
+    with pytest.raises(ConfigError) as info:  # the RL check needs train.eval_episodes: it was [] then
+        rlgen.load_config("ppo_cartpole", ["train.eval_episodes=0", "agent.hyperparams.bogus=1"])
+    assert [p.split(":")[0] for p in info.value.problems] == ["train.eval_episodes", "agent.hyperparams.bogus"]

@@ -3,6 +3,8 @@ group and tags of its first start."""
 
 import json
 
+import pytest
+
 from rlgen.cli import main
 
 TINY = """name: my_ppo
@@ -44,3 +46,17 @@ def test_a_resumed_run_keeps_the_wandb_name_of_its_first_start(tmp_path, monkeyp
     for run in runs:
         assert (run["display_name"], run["run_group"]) == ("my_ppo lr=0.001 s0", "my_ppo lr=0.001")
         assert "lr=0.001" in run["tags"]
+
+
+@pytest.mark.parametrize("kept", [
+    {"name": "x" * 300, "group": "g", "tags": ["ok"]}, {"name": "n", "group": "g", "tags": [""]},
+    {"name": "n", "group": "g", "tags": "abc"}, {"name": "", "group": "g", "tags": []}, [1], "[" * 100_000,
+])
+def test_a_kept_identity_outside_wandbs_limits_is_not_used(tmp_path, kept):
+    from rlgen.run_files import _kept_identity
+
+    path = tmp_path / "wandb_identity.json"
+    path.write_text(kept if isinstance(kept, str) else json.dumps(kept))
+    assert _kept_identity(path) is None  # the resume names the run from config.yaml, as without the file
+    path.write_text(json.dumps({"name": "n s0", "group": "n", "tags": ["lr=1"]}))
+    assert _kept_identity(path).tags == ["lr=1"]
