@@ -32,7 +32,8 @@ class HideEntries(gym.ObservationWrapper):
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
             raise RlgenError(f"HideEntries needs a flat Box observation space, got {space}")
         n = space.shape[0]
-        hidden = {int(i) % n for i in _whole_numbers(indices, n)}
+        indices = _whole_numbers(indices, n)
+        hidden = {int(i) % n for i in indices}
         if len(hidden) != len(indices):
             raise RlgenError(f"HideEntries: indices {list(indices)} name an entry twice (a negative index counts from "
                              f"the end: -1 is {n - 1}); give each entry once")
@@ -47,10 +48,13 @@ class HideEntries(gym.ObservationWrapper):
 
 def _whole_numbers(indices: Any, n: int) -> Sequence[Real]:
     """`indices` if it is a list of whole numbers (YAML's 1.0 too) within -n..n-1, as env.wrappers
-    give them from a config; else one line saying what it takes (a bool or 1.5 would index silently)."""
+    give them from a config (or a 1-D numpy array, from Python); else one line saying what it takes
+    (a bool or 1.5 would index silently)."""
     def whole(i: Any) -> bool:
         return isinstance(i, Real) and not isinstance(i, bool) and float(i).is_integer() and -n <= i < n
 
+    if isinstance(indices, np.ndarray) and indices.ndim == 1:
+        indices = indices.tolist()
     if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence) or not all(map(whole, indices)):
         raise RlgenError(f"HideEntries: indices must be a list of whole numbers within -{n}..{n - 1}, got {indices!r}")
     return indices

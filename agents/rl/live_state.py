@@ -33,7 +33,7 @@ import random
 import sys
 import types
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -152,23 +152,28 @@ class _Capture:
     def skipped(self, name: Any, v: Any, path: str) -> bool:
         if not (_skipped(name, v) or (isinstance(name, str) and name in self.skip)):
             return False
-        if (where := _left_dice(v)) is not None:  # left out with the callable: a resume cannot replay them
+        if (where := _left_dice(v, lambda owner: id(owner) in self.seen)) is not None:  # left out with the callable: a resume cannot replay them
             self.uncaptured.append(f"{path} (a random generator {where}; keep it on an object whose class sets "
                                    "live_state = True)")
         return True
 
 
-def _left_dice(fn: Any) -> str | None:
+def _left_dice(fn: Any, kept: Callable[[Any], bool]) -> str | None:
     """Where a callable left out of a capture holds a random generator: in the closure, defaults or
-    partial arguments of a function (a bound method's, a functools.partial's), or in the attributes
-    of a callable object or a bound method's object; else None. rlgen's own are not asked: their
-    dice are saved by their owner (selfplay's references draw from the experiment's opponent_rng)."""
+    partial arguments of a function (a bound method's, a functools.partial's), in the attributes of
+    a callable object, or as the generator a method is bound to (`rng.integers`); else None. rlgen's
+    own are not asked: their dice are saved by their owner (selfplay's references draw from the
+    experiment's opponent_rng). Nor are numpy's and Python's global generators (`np.random.normal`,
+    `random.random`), which every checkpoint saves, or a method's object the capture keeps (`kept`:
+    an env's `self.reward_fn = self._dense`, its env captured where it lives)."""
     held: list[Any] = []
     if isinstance(fn, functools.partial):
         held, fn = [*fn.args, *fn.keywords.values()], fn.func
     owner = getattr(fn, "__self__", fn)  # a bound method's object, or the callable object itself
-    if callable(fn) and not isinstance(owner, (types.FunctionType, type, types.ModuleType)) and not _rlgen(type(owner)):
-        if any(isinstance(x, _DICE) for x in [owner, *(_attributes(owner) or {}).values()]):  # rng.integers: rng
+    if not isinstance(owner, (types.FunctionType, type, types.ModuleType)) and not _rlgen(type(owner)) \
+            and not kept(owner):
+        dice = [owner] if isinstance(owner, _DICE) else list((_attributes(owner) or {}).values())
+        if any(isinstance(x, _DICE) and not _global_dice(x) for x in dice):  # rng.integers: rng itself
             return f"held by {_type_name(owner)}"
     fn = getattr(fn, "__func__", fn)
     if not isinstance(fn, types.FunctionType) or _rlgen(fn):
@@ -182,6 +187,11 @@ def _left_dice(fn: Any) -> str | None:
     if any(isinstance(x, _DICE) for x in held):
         return f"in the closure of {fn.__module__}.{fn.__qualname__}"
     return None
+
+
+def _global_dice(rng: Any) -> bool:
+    """numpy's or Python's global generator, which every checkpoint saves (rlgen.process.rng_state)."""
+    return rng is np.random.mtrand._rand or rng is random._inst
 
 
 def _rlgen(code: Any) -> bool:

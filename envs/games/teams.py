@@ -265,6 +265,9 @@ def registered_team_game(name: str) -> str:
     game = GAMES.get(name)
     if isinstance(game, types.ModuleType) and any(hasattr(game, rule) for rule in RULES):
         return name
+    module, _, function = name.partition(":")
+    if function == "parallel_env" and any(hasattr(GAMES.get(module), rule) for rule in RULES):
+        return module  # the module's parallel_env is the module, whichever function it re-exports
     maker = getattr(game, "parallel_env", game)
     for entry in GAMES.entries():  # loads every registered game, only for a name none is registered as
         try:

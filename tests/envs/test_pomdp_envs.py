@@ -67,6 +67,7 @@ def test_hide_entries_refuses_what_is_not_a_list_of_entries_in_one_line(indices)
 
 def test_hide_entries_takes_whole_floats_as_yaml_writes_them():
     np.testing.assert_array_equal(HideEntries(gym.make("CartPole-v1"), [1.0, -1]).keep, [0, 2])
+    np.testing.assert_array_equal(HideEntries(gym.make("CartPole-v1"), np.array([1, 3])).keep, [0, 2])  # from Python
 
 
 def run_episode(env: CueRecallEnv, answer) -> tuple[list[np.ndarray], float, int]:

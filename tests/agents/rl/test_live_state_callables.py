@@ -49,3 +49,28 @@ def test_callables_without_dice_and_rlgens_own_are_not_reported():
     calm = {"calm": Calm(), "bound": Calm().__call__, "net": torch.nn.Linear(2, 2), "builtin": len,
             "random": RandomTeam(team_game("simple_tag_v3", max_cycles=5), "adversary")}
     assert live_state.uncaptured(live_state.capture(calm)) == []
+
+
+def test_a_bound_method_of_a_kept_object_and_the_global_generators_are_not_reported():
+    import random
+
+    import gymnasium as gym
+    import numpy as np
+
+    from rlgen.agents.rl import live_state
+
+    class Dispatch(gym.Env):
+        observation_space, action_space = gym.spaces.Box(-1, 1, (1,)), gym.spaces.Discrete(2)
+
+        def __init__(self):
+            self.reward_fn = self._dense  # its object is the env itself, kept with its np_random
+            self.noise, self.coin = np.random.normal, random.random  # the global RNGs: in every checkpoint
+            self.own = np.random.default_rng(1).integers  # a generator kept nowhere else: lost
+
+        def _dense(self):
+            return float(self.np_random.normal())
+
+    env = Dispatch()
+    env.reset(seed=0)
+    (lost,) = live_state.uncaptured(live_state.capture(env))
+    assert lost.startswith("own (a random generator held by numpy.random._generator.Generator")

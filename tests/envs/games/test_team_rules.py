@@ -30,8 +30,9 @@ def scores(returns):
 PLAYERS = {"still": ("adversary", still)}
 
 
-def test_a_module_reexporting_a_registered_game_keeps_its_own_players_and_scores():
-    assert registered_team_game(__name__) == __name__  # not simple_push_v3, whose parallel_env it holds
+@pytest.mark.parametrize("suffix", ["", ":parallel_env", ":env"])
+def test_a_module_reexporting_a_registered_game_keeps_its_own_players_and_scores(suffix):
+    assert registered_team_game(__name__ + suffix) == __name__  # not simple_push_v3, whose parallel_env it holds
     rules = TeamRules.of(__name__)
     assert list(rules.players) == ["random", "still"] and rules.scores is scores
     load_config(CONFIG, [f"game.name={__name__}", "game.kwargs={}", "league.references=[still, random]",
