@@ -4,6 +4,7 @@ group and tags of its first start."""
 import json
 
 import pytest
+import wandb
 
 from rlgen.cli import main
 
@@ -41,6 +42,7 @@ def test_a_resumed_run_keeps_the_wandb_name_of_its_first_start(tmp_path, monkeyp
     assert main(["train", "my_ppo.yaml", "optim.lr=1e-3"]) == 0
     (run_dir,) = (tmp_path / "runs" / "my_ppo").iterdir()
     assert main(["train", "--resume", str(run_dir), "train.total_steps=64"]) == 0
+    wandb.teardown()  # the W&B service writes the runs asynchronously; this waits until they are on disk
     runs = _runs(run_dir / "wandb")
     assert len(runs) == 2
     for run in runs:
