@@ -24,9 +24,11 @@ def _runs(folder):
     import sys
 
     out = []
-    for f in sorted(folder.glob("offline-run-*")):
-        text = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(f)],
-                              capture_output=True, text=True, check=True).stdout
+    for f in sorted(folder.glob("offline-run-*/run-*.wandb")):  # the log itself, as the compare tests read it
+        done = subprocess.run([sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(f)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, f"{f}: {done.stderr[-2000:]}"
+        text = done.stdout
         out += [r["run"] for r in map(json.loads, filter(lambda line: line.startswith("{"), text.splitlines()))
                 if r["type"] == "run"][:1]
     return out
@@ -40,6 +42,7 @@ def test_a_resumed_run_keeps_the_wandb_name_of_its_first_start(tmp_path, monkeyp
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
     (tmp_path / "my_ppo.yaml").write_text(TINY)
     assert main(["train", "my_ppo.yaml", "optim.lr=1e-3"]) == 0
+    wandb.teardown()  # each start's run written whole before the next starts
     (run_dir,) = (tmp_path / "runs" / "my_ppo").iterdir()
     assert main(["train", "--resume", str(run_dir), "train.total_steps=64"]) == 0
     wandb.teardown()  # the W&B service writes the runs asynchronously; this waits until they are on disk
