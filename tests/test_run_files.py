@@ -2,6 +2,7 @@
 group and tags of its first start."""
 
 import json
+import time
 
 import pytest
 import wandb
@@ -43,6 +44,7 @@ def test_a_resumed_run_keeps_the_wandb_name_of_its_first_start(tmp_path, monkeyp
     (tmp_path / "my_ppo.yaml").write_text(TINY)
     assert main(["train", "my_ppo.yaml", "optim.lr=1e-3"]) == 0
     wandb.teardown()  # each start's run written whole before the next starts
+    time.sleep(1.1)  # W&B names an offline run's folder by the second: a resume within it would share the folder
     (run_dir,) = (tmp_path / "runs" / "my_ppo").iterdir()
     assert main(["train", "--resume", str(run_dir), "train.total_steps=64"]) == 0
     wandb.teardown()  # the W&B service writes the runs asynchronously; this waits until they are on disk
