@@ -5,9 +5,6 @@ import json
 import time
 
 import pytest
-import wandb
-
-from rlgen.cli import main
 
 TINY = """name: my_ppo
 kind: rl
@@ -35,21 +32,29 @@ def _runs(folder):
     return out
 
 
-def test_a_resumed_run_keeps_the_wandb_name_of_its_first_start(tmp_path, monkeypatch):
+def test_a_resumed_run_keeps_the_wandb_name_of_its_first_start(tmp_path):
     """The resume reads config.yaml, which holds `optim.lr=1e-3` as if the file had said it: the
-    resumed W&B run was renamed `my_ppo s0`, in group `my_ppo`, without its lr tag."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb-data"))
+    resumed W&B run was renamed `my_ppo s0`, in group `my_ppo`, without its lr tag. Each start is a
+    process of its own, as from a shell: W&B's state in this test process is other tests' too."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_DATA_DIR": str(tmp_path / "wandb-data")}
     (tmp_path / "my_ppo.yaml").write_text(TINY)
-    assert main(["train", "my_ppo.yaml", "optim.lr=1e-3"]) == 0
-    wandb.teardown()  # each start's run written whole before the next starts
+
+    def rlgen(*args):
+        done = subprocess.run([sys.executable, "-m", "rlgen", "train", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "W&B did not start" not in done.stdout + done.stderr
+
+    rlgen("my_ppo.yaml", "optim.lr=1e-3")
     time.sleep(1.1)  # W&B names an offline run's folder by the second: a resume within it would share the folder
     (run_dir,) = (tmp_path / "runs" / "my_ppo").iterdir()
-    assert main(["train", "--resume", str(run_dir), "train.total_steps=64"]) == 0
-    wandb.teardown()  # the W&B service writes the runs asynchronously; this waits until they are on disk
+    rlgen("--resume", str(run_dir), "train.total_steps=64")
     runs = _runs(run_dir / "wandb")
-    assert len(runs) == 2
+    assert len(runs) == 2, sorted(p.name for p in (run_dir / "wandb").rglob("*"))
     for run in runs:
         assert (run["display_name"], run["run_group"]) == ("my_ppo lr=0.001 s0", "my_ppo lr=0.001")
         assert "lr=0.001" in run["tags"]
