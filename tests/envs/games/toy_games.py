@@ -45,12 +45,7 @@ class Nim(AECEnv):
     def reset(self, seed=None, options=None):
         self.agents = list(self.possible_agents)
         self.pile = self.pile0
-        self.rewards = {a: 0.0 for a in self.agents}
-        self._cumulative_rewards = {a: 0.0 for a in self.agents}
-        self.terminations = {a: False for a in self.agents}
-        self.truncations = {a: False for a in self.agents}
-        self.infos = {a: {} for a in self.agents}
-        self.agent_selection = self.agents[0]
+        _start(self)
 
     def observe(self, agent):
         obs = np.zeros(self.observation_space(agent)["observation"].shape[0] + 2 * self.bad_shape, np.float32)
@@ -194,12 +189,7 @@ class Points(AECEnv):
     def reset(self, seed=None, options=None):
         self.agents = list(self.possible_agents)
         self.score, self.count = {a: 0 for a in self.agents}, 0
-        self.rewards = {a: 0.0 for a in self.agents}
-        self._cumulative_rewards = {a: 0.0 for a in self.agents}
-        self.terminations = {a: False for a in self.agents}
-        self.truncations = {a: False for a in self.agents}
-        self.infos = {a: {} for a in self.agents}
-        self.agent_selection = self.agents[0]
+        _start(self)
 
     def observe(self, agent):
         return {"observation": np.array([self.score[agent], self.count], np.float32), "action_mask": np.ones(3, np.int8)}
@@ -301,3 +291,14 @@ class FailingDuel(Duel):
 
 
 failing_duel = FailingDuel
+
+
+def _start(game) -> None:
+    """A new game's bookkeeping, as PettingZoo's AEC API has it: no rewards yet, nobody done, the
+    first agent to move."""
+    game.rewards = {a: 0.0 for a in game.agents}
+    game._cumulative_rewards = {a: 0.0 for a in game.agents}
+    game.terminations = {a: False for a in game.agents}
+    game.truncations = {a: False for a in game.agents}
+    game.infos = {a: {} for a in game.agents}
+    game.agent_selection = game.agents[0]
